@@ -1,0 +1,480 @@
+"""Scenario files: validated, immutable configuration of one simulated procedure.
+
+A scenario is a TOML file whose sections map to the frozen pydantic models below
+(``extra="forbid"``: an unknown key is an error). Keys carry their clinical unit
+in the name (``diameter_um``, ``pressure_mmHg``, ``rate_ml_min``); the anatomy,
+flow and procedure modules convert to SI at their edge (:mod:`sim.units`).
+
+Every field has a default, a unit and a source, declared once here with
+:func:`param`; ``docs/scenario-reference.md`` is generated from these models
+(``python -m sim.scenario_doc``) so it cannot drift.
+
+Examples
+--------
+>>> from sim.scenario import Scenario
+>>> s = Scenario()
+>>> s.catheter.vessel, s.agent.size_bin
+('A5', '100-300')
+>>> s.with_updates({"catheter.rate_ml_min": 2.0}).catheter.rate_ml_min
+2.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+    "SEGMENTS",
+    "NAMED_ARTERIES",
+    "NAMED_PORTAL_VEINS",
+    "NAMED_VESSELS",
+    "SIZE_BINS_UM",
+]
+
+#: Couinaud segments, in the order used by every per-segment array.
+SEGMENTS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
+
+#: Named arteries a scenario may address (ISSUE 3; Michels variants add the
+#: ``replaced_*``/``accessory_*`` names, present only in those anatomies).
+NAMED_ARTERIES: tuple[str, ...] = (
+    "coeliac", "SMA", "LGA", "CHA", "GDA", "PHA", "RGA", "RHA", "LHA", "cystic",
+    "right_anterior", "right_posterior", "falciform",
+    "A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8",
+    "replaced_RHA", "accessory_RHA", "replaced_LHA", "accessory_LHA",
+)
+#: Named portal veins.
+NAMED_PORTAL_VEINS: tuple[str, ...] = (
+    "MPV", "RPV", "LPV", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8",
+)
+NAMED_VESSELS: tuple[str, ...] = NAMED_ARTERIES + NAMED_PORTAL_VEINS
+
+#: Calibrated microsphere size bins (um), Merit Medical Embosphere IFU (REFERENCES.md 5).
+SIZE_BINS_UM: dict[str, tuple[float, float]] = {
+    "40-120": (40.0, 120.0),
+    "100-300": (100.0, 300.0),
+    "300-500": (300.0, 500.0),
+    "500-700": (500.0, 700.0),
+    "700-900": (700.0, 900.0),
+    "900-1200": (900.0, 1200.0),
+}
+
+MICHELS_TYPES = Literal["I", "II", "III", "IV", "V", "VI"]
+PORTAL_THROMBOSIS_SITES = Literal["none", "main", "RPV", "LPV", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario input: one message naming the file, the key path and what is allowed.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what is allowed.
+    path : str, optional
+        Dotted key path in the scenario (``catheter.rate_ml_min``).
+    source : str, optional
+        File the scenario came from.
+    """
+
+    def __init__(self, message: str, *, path: str = "", source: str = ""):
+        self.message = message
+        self.path = path
+        self.source = source
+        where = ": ".join(p for p in (source, path) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+def param(default: Any, unit: str, source: str, description: str, **constraints: Any) -> Any:
+    """Declare a scenario field with its default, unit and source in one place.
+
+    Parameters
+    ----------
+    default : Any
+        Default value (in the clinical unit named by the key).
+    unit : str
+        Unit of the value, ``"1"`` for dimensionless, ``"-"`` for names and flags.
+    source : str
+        Citation key from ``sim/references.bib`` or ``"model assumption: <reason>"``.
+    description : str
+        One sentence on what the field means.
+    **constraints
+        pydantic bounds (``gt``, ``ge``, ``lt``, ``le``).
+    """
+    return Field(default, description=description, json_schema_extra={"unit": unit, "source": source}, **constraints)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class LiverConfig(_Section):
+    """Liver size, shape and the synthetic vascular trees' resolution."""
+
+    mass_kg: float = param(1.5, "kg", "ICRP89 (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
+                           "Liver mass; the volume follows at 1.0 kg/L.", gt=0.3, le=5.0)
+    shape: Literal["typical", "large_left_lobe", "small_left_lobe"] = param(
+        "typical", "-", "model assumption: three textbook silhouettes of the same segment volumes",
+        "Liver silhouette (aspect of the left lobe); segment volume fractions are set separately.")
+    segment_fractions: dict[str, float] = param(
+        {"I": 0.035, "II": 0.065, "III": 0.085, "IV": 0.145, "V": 0.125, "VI": 0.080, "VII": 0.205, "VIII": 0.260},
+        "1", "HPB2014Segments (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
+        "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
+    terminal_diameter_um: float = param(
+        50.0, "um", "model assumption (DESIGN.md 2.1): 100-300 um particles lodge at generations 12-17 above it",
+        "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
+    murray_exponent: float = param(
+        2.7, "1", "NakamuraAwa2014 (2.7 for 0.1-1 mm arteries); Jessen2023 (2.0-3.0)",
+        "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)
+    seed: int = param(0, "-", "model assumption: fixed anatomy unless asked",
+                      "Seed of the anatomy's random generator (tissue points, tree).", ge=0)
+
+    @field_validator("segment_fractions")
+    @classmethod
+    def _check_segments(cls, value: dict[str, float]) -> dict[str, float]:
+        keys = set(value)
+        if keys != set(SEGMENTS):
+            missing = sorted(set(SEGMENTS) - keys)
+            extra = sorted(keys - set(SEGMENTS))
+            raise ValueError(f"needs exactly the segments {', '.join(SEGMENTS)} (missing {missing}, unknown {extra})")
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("every segment fraction must be > 0")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment fractions must sum to 1 (they sum to {total:.6f})")
+        return {k: float(value[k]) for k in SEGMENTS}
+
+
+class AnatomyConfig(_Section):
+    """Arterial variant anatomy (Michels) and the segment IV artery's origin."""
+
+    michels_type: MICHELS_TYPES = param(
+        "I", "-", "Michels1966; Loschner2015 (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
+        "I conventional; II replaced LHA from LGA; III replaced RHA from SMA; IV both replaced; "
+        "V accessory LHA from LGA; VI accessory RHA from SMA.")
+    segment4_artery_origin: Literal["LHA", "RHA"] = param(
+        "LHA", "-", "Garg2019 (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
+    falciform_artery: bool = param(
+        False, "-", "REFERENCES.md 8 (present in 2-25% of patients)",
+        "Whether a hepatic falciform artery (non-target, skin) leaves A4.")
+
+
+class ExtrahepaticSupply(_Section):
+    """A parasitised extrahepatic artery feeding a tumour from a separate systemic root."""
+
+    artery: Literal["inferior_phrenic", "omental", "intercostal", "internal_mammary"] = param(
+        "inferior_phrenic", "-", "REFERENCES.md 8 (extrahepatic supply)", "Name of the parasitised artery.")
+    arterial_fraction: float = param(
+        0.2, "1", "model assumption: sweep it; no published distribution",
+        "Share of the tumour's baseline arterial inflow coming through this artery.", gt=0.0, lt=1.0)
+
+
+class TumourConfig(_Section):
+    """One spherical tumour, placed in a segment or at a centre."""
+
+    name: str = param("tumour", "-", "-", "Label used in reports.", min_length=1)
+    segment: Literal["I", "II", "III", "IV", "V", "VI", "VII", "VIII"] | None = param(
+        "V", "-", "SeedDeckUHS (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
+    centre_mm: tuple[float, float, float] | None = param(
+        None, "mm", "-", "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
+    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size)",
+                               "Tumour diameter.", gt=1.0, le=200.0)
+    arterial_fraction: float = param(
+        0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
+        "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
+    vascularity: float = param(
+        0.7, "1", "Meijerink2009 (HA > 50, PV < 10 mL/min/100 g) vs Miles2000CTPerfusion (normal 122-147 mL/min/100 mL)",
+        "Total perfusion per volume relative to normal liver.", gt=0.0, le=20.0)
+    necrotic_core_fraction: float = param(
+        0.0, "1", "model assumption: no necrosis unless stated", "Volume fraction of a central unperfused core.",
+        ge=0.0, le=0.9)
+    extrahepatic: ExtrahepaticSupply | None = param(
+        None, "-", "REFERENCES.md 8", "Optional extrahepatic (parasitised) arterial supply.")
+
+
+class PortalConfig(_Section):
+    """Portal vein thrombosis."""
+
+    thrombosis: PORTAL_THROMBOSIS_SITES = param(
+        "none", "-", "SeedDeckUHS (PVT main v segmental: absolute contraindication)",
+        "Thrombosed portal branch: none, main (MPV), RPV, LPV or a segmental branch P1-P8.")
+    thrombosis_occlusion: float = param(
+        0.99, "1", "model assumption: near-complete; collaterals keep a trickle",
+        "Fraction of the thrombosed branch's conductance lost.", ge=0.0, le=1.0)
+
+
+class HabrConfig(_Section):
+    """Hepatic arterial buffer response."""
+
+    enabled: bool = param(True, "-", "Lautt1985", "Whether arterial terminals dilate when portal inflow falls.")
+    buffer_efficiency: float = param(
+        0.25, "1", "Lautt1985 (adenosine, 25.5 +/- 2.7%); Lautt1990 (up to 0.44 active + passive)",
+        "Fraction of a compartment's portal flow loss made up by arterial flow.", ge=0.0, le=1.0)
+    max_arterial_ratio: float = param(
+        2.0, "1", "REFERENCES.md 1 (hepatic arterial flow at most about doubles; textbook)",
+        "Cap on arterial flow relative to baseline.", ge=1.0, le=5.0)
+
+
+class FlowConfig(_Section):
+    """Boundary conditions, rheology and the calibration targets of the baseline."""
+
+    arterial_pressure_mmHg: float = param(90.0, "mmHg", "REFERENCES.md 1 (80-95 mmHg at the coeliac origin; textbook)",
+                                          "Mean pressure at the arterial roots (coeliac, SMA, extrahepatic).", gt=20, le=200)
+    portal_pressure_mmHg: float = param(10.0, "mmHg", "REFERENCES.md 1 (5-10 mmHg; textbook)",
+                                        "Pressure at the main portal vein inlet.", gt=0, le=60)
+    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg", "REFERENCES.md 1 (3-5 mmHg; DESIGN.md 2.2)",
+                                              "Pressure at the hepatic veins / IVC outflow.", ge=0, le=40)
+    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "Berzigotti2013 (normal HVPG 1-5 mmHg)",
+                                          "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
+    systemic_venous_pressure_mmHg: float = param(5.0, "mmHg", "model assumption: central venous pressure 2-8 mmHg",
+                                                 "Pressure that non-target branches (GDA, RGA, cystic) drain to.", ge=0, le=30)
+    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "Carlisle1992 (17.0 mL/min/kg; HA 20.6%)",
+                                        "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
+    body_mass_kg: float = param(70.0, "kg", "ICRP89 (reference adult male)", "Body mass that scales the hepatic flow.",
+                                gt=20, le=250)
+    normal_arterial_fraction: float = param(0.20, "1", "SeedDeckUHS (20% HA / 80% PV); Carlisle1992 (20.6%)",
+                                            "Baseline hepatic arterial share of normal liver inflow.", gt=0.01, lt=0.99)
+    haematocrit: float = param(0.45, "1", "Pries1994 (reference discharge haematocrit)",
+                               "Discharge haematocrit for the Pries in vivo viscosity law.", ge=0.0, le=0.7)
+    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "Pries1994 (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
+    habr: HabrConfig = Field(default_factory=HabrConfig, description="Hepatic arterial buffer response.")
+
+
+class PatientConfig(_Section):
+    """Clinical fields of the seed's patient-selection rules."""
+
+    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "ENETS", "WHO/ENETS grade of the primary.")
+    ki67_percent: float = param(5.0, "%", "ENETS (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
+    bilirubin_umol_l: float = param(10.0, "umol/L", "SeedDeckUHS (bilirubin > 20 umol/L contraindicates)",
+                                    "Serum bilirubin.", ge=0, le=1000)
+    albumin_g_l: float = param(40.0, "g/L", "SeedDeckUHS (low albumin contraindicates; model assumption: low < 30 g/L)",
+                               "Serum albumin.", ge=0, le=80)
+    ascites: bool = param(False, "-", "SeedDeckUHS", "Clinically evident ascites.")
+    ecog: int = param(0, "-", "SeedDeckUHS (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
+    extrahepatic_supply_excluded: bool = param(True, "-", "SeedDeckUHS (relative contraindication if not)",
+                                               "Whether extrahepatic tumour supply has been excluded on imaging.")
+    disease_burden_percent: float | None = param(
+        None, "%", "SeedDeckUHS (> 50% relative contraindication)",
+        "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
+    biliary_enteric_anastomosis: bool = param(False, "-", "SeedDeckUHS", "Prior biliary-enteric anastomosis (Whipple).")
+    arterial_dissection: bool = param(False, "-", "SeedDeckUHS", "Hepatic arterial dissection.")
+
+
+class AgentConfig(_Section):
+    """The embolic agent."""
+
+    kind: Literal["microspheres", "pva", "custom"] = param(
+        "microspheres", "-", "MeritEmbosphereIFU", "Calibrated microspheres, irregular PVA or a custom distribution.")
+    size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
+        "100-300", "um", "SeedDeckUHS (100-300 um for a bulky segment 5 NET); MeritEmbosphereIFU bins",
+        "Nominal size range of the agent.")
+    diameters_um: tuple[float, ...] | None = param(
+        None, "um", "-", "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.")
+    deformability: float = param(
+        0.2, "1", "MeritEmbosphereIFU (spheres compress 20-30%)",
+        "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
+    particles_per_ml: float | None = param(
+        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64)",
+        "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0)
+    contrast_dilution: float = param(
+        10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
+        "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
+    permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
+                            "Whether occlusions persist (into a staged second session).")
+
+    @model_validator(mode="after")
+    def _custom_needs_diameters(self) -> "AgentConfig":
+        if self.kind == "custom" and not self.diameters_um:
+            raise ValueError("kind = 'custom' needs diameters_um (a list of particle diameters in um)")
+        if self.diameters_um is not None and any(d <= 0 for d in self.diameters_um):
+            raise ValueError("diameters_um must all be > 0")
+        return self
+
+
+class CatheterConfig(_Section):
+    """Microcatheter tip and injection."""
+
+    vessel: str = param("A5", "-", "SeedDeckUHS (selective segment 5)",
+                        "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
+    tip_distance_mm: float | None = param(
+        None, "mm", "model assumption: mid-vessel when omitted", "Distance of the tip from the vessel's origin.", ge=0)
+    outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
+                                     "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
+    rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
+                               "Injection rate of the suspension.", gt=0.0, le=60.0)
+    mode: Literal["continuous", "pulsed"] = param("continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
+                                                  "Injection pattern.")
+
+    @field_validator("vessel")
+    @classmethod
+    def _known_vessel(cls, value: str) -> str:
+        if value in NAMED_VESSELS:
+            return value
+        if value.startswith("#") and value[1:].isdigit():
+            return value
+        raise ValueError(f"unknown vessel {value!r}; allowed: {', '.join(NAMED_ARTERIES)} or a synthetic id '#<n>'")
+
+
+class ProcedureConfig(_Section):
+    """Endpoint and stopping rules of the embolisation."""
+
+    endpoint: Literal["sluggish", "near_stasis", "stasis"] = param(
+        "stasis", "-", "SeedDeckUHS (endpoint sluggish antegrade flow v stasis); Lewandowski2007SACE",
+        "Angiographic endpoint at which injection stops.")
+    sluggish_flow_reduction: float = param(0.6, "1", "DESIGN.md 2.3 (sluggish at 55-60% flow reduction)",
+                                           "Antegrade flow reduction read as sluggish (SACE III).", gt=0, lt=1)
+    near_stasis_flow_reduction: float = param(0.75, "1", "DESIGN.md 2.3 (near stasis about 75%)",
+                                              "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
+    stasis_flow_reduction: float = param(0.92, "1", "DESIGN.md 2.3 (stasis 90-95% or more)",
+                                         "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
+    cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
+                                   "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
+    max_volume_ml: float = param(20.0, "mL", "model assumption: a few vials of suspension",
+                                 "Maximum suspension volume before stopping.", gt=0, le=500)
+    stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
+                                 "Stop as soon as particles reflux out of the catheterised vessel.")
+    seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> "ProcedureConfig":
+        if not self.sluggish_flow_reduction < self.near_stasis_flow_reduction < self.stasis_flow_reduction:
+            raise ValueError("flow-reduction thresholds must satisfy sluggish < near_stasis < stasis")
+        return self
+
+
+class Scenario(_Section):
+    """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
+
+    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "SeedDeckUHS", "Short title for reports.")
+    description: str = param("", "-", "-", "Teaching point of the scenario.")
+    reference: str = param("SeedDeckUHS", "-", "-", "Citation key or note the scenario is based on.")
+    liver: LiverConfig = Field(default_factory=LiverConfig)
+    anatomy: AnatomyConfig = Field(default_factory=AnatomyConfig)
+    tumours: tuple[TumourConfig, ...] = Field(default_factory=lambda: (TumourConfig(),))
+    portal: PortalConfig = Field(default_factory=PortalConfig)
+    flow: FlowConfig = Field(default_factory=FlowConfig)
+    patient: PatientConfig = Field(default_factory=PatientConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    catheter: CatheterConfig = Field(default_factory=CatheterConfig)
+    procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
+
+    @model_validator(mode="after")
+    def _tumour_placement(self) -> "Scenario":
+        names = [t.name for t in self.tumours]
+        if len(set(names)) != len(names):
+            raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")
+        for t in self.tumours:
+            if t.segment is None and t.centre_mm is None:
+                raise ValueError(f"tumour {t.name!r} needs a segment or a centre_mm")
+        if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
+            raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
+        return self
+
+    def with_updates(self, updates: dict[str, Any]) -> "Scenario":
+        """Return a new validated scenario with dotted-path fields replaced.
+
+        Parameters
+        ----------
+        updates : dict
+            ``{"catheter.rate_ml_min": 2.0, "tumours.0.arterial_fraction": 0.8}``.
+
+        Raises
+        ------
+        ScenarioError
+            Unknown path or invalid value (the message names the path).
+        """
+        data = self.model_dump()
+        for dotted, value in updates.items():
+            _set_path(data, dotted, value)
+        return parse_scenario(data, source="<updates>")
+
+
+def _set_path(data: dict, dotted: str, value: Any) -> None:
+    node: Any = data
+    keys = dotted.split(".")
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, (list, tuple)):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(f"index {key!r} out of range (0-{len(node) - 1})", path=dotted)
+            key = int(key)
+            if isinstance(node, tuple):
+                raise ScenarioError("cannot assign into a fixed tuple", path=dotted)
+        elif not isinstance(node, dict) or key not in node:
+            raise ScenarioError("no such scenario parameter", path=dotted)
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node[key], tuple):
+                node[key] = list(node[key])
+            node = node[key]
+
+
+def _format_validation_error(exc: ValidationError) -> ScenarioError:
+    """Turn pydantic's error list into one ScenarioError naming the first key path."""
+    lines = []
+    first_path = ""
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"])
+        first_path = first_path or path
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (see docs/scenario-reference.md for the allowed keys)"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+                msg += f" (got {err['input']!r})"
+        lines.append(f"{path}: {msg}" if path else msg)
+    message = lines[0].split(": ", 1)[-1] if len(lines) == 1 else "; ".join(lines)
+    return ScenarioError(message, path=first_path if len(lines) == 1 else "")
+
+
+def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML).
+
+    Raises
+    ------
+    ScenarioError
+        With the source, the key path and what is allowed.
+    """
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = _format_validation_error(exc)
+        raise ScenarioError(err.message, path=err.path, source=source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    Scenario
+        The validated, immutable configuration.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable file, invalid TOML, unknown key, wrong type or value out of range.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"cannot read the scenario file ({reason})", source=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"invalid TOML ({exc})", source=str(path)) from None
+    return parse_scenario(data, source=str(path))
