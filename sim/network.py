@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Trunk", "PedicleForest", "Compartments", "TissuePoints", "CompiledLiver",
+__all__ = ["Trunk", "PedicleForest", "Compartments", "TissuePoints", "CompiledLiver", "Conductances",
            "TRUNK_NODE_ARTERY", "TRUNK_NODE_PORTAL", "TRUNK_NODE_RESERVOIR",
            "EDGE_ARTERY", "EDGE_PORTAL", "EDGE_LUMPED"]
 
@@ -244,3 +244,40 @@ class CompiledLiver:
     compartments: Compartments
     points: TissuePoints
     hepatic_vein_pressure_pa: float
+
+
+@dataclass
+class Conductances:
+    """Hydraulic conductances of every element of a compiled liver, m^3/(s Pa).
+
+    Mutable: the flow model calibrates them and embolisation occludes vessels by
+    setting an arterial conductance to 0. Zero means closed (no flow), never
+    "missing"; the solver reports parts cut off from every boundary.
+
+    Each compartment ``c`` is a node (sinusoid for a tissue territory, plexus for a
+    peribiliary compartment) joined to four places: the arterial node of pedicle
+    node ``Compartments.node[c]`` (``comp_art``), its portal node (``comp_por``), the
+    hepatic veins (``comp_hv``) and the extrahepatic reservoir
+    ``Compartments.extra_trunk_node[c]`` (``comp_extra``). A tissue territory has
+    ``comp_art, comp_por, comp_hv > 0``; a peribiliary compartment has
+    ``comp_art, comp_por > 0`` (it drains into the portal node) and ``comp_hv = 0``.
+
+    Attributes
+    ----------
+    trunk : ndarray of float64, shape (Et,)
+    art, por : ndarray of float64, shape (M,)
+        Incoming arterial / portal pedicle vessel of each pedicle node (NaN at roots).
+    comp_art, comp_por, comp_hv, comp_extra : ndarray of float64, shape (C,)
+    """
+
+    trunk: np.ndarray
+    art: np.ndarray
+    por: np.ndarray
+    comp_art: np.ndarray
+    comp_por: np.ndarray
+    comp_hv: np.ndarray
+    comp_extra: np.ndarray
+
+    def copy(self) -> "Conductances":
+        """Deep copy (arrays copied)."""
+        return Conductances(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
