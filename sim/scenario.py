@@ -138,6 +138,7 @@ class LiverConfig(_Section):
     @field_validator("segment_fractions")
     @classmethod
     def _check_segments(cls, value: dict[str, float]) -> dict[str, float]:
+        """`segment_fractions` has exactly the keys I-VIII, each > 0, summing to 1."""
         keys = set(value)
         if keys != set(SEGMENTS):
             missing = sorted(set(SEGMENTS) - keys)
@@ -290,6 +291,7 @@ class AgentConfig(_Section):
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":
+        """`kind = "custom"` needs `diameters_um`; every diameter is > 0."""
         if self.kind == "custom" and not self.diameters_um:
             raise ValueError("kind = 'custom' needs diameters_um (a list of particle diameters in um)")
         if self.diameters_um is not None and any(d <= 0 for d in self.diameters_um):
@@ -314,7 +316,8 @@ class CatheterConfig(_Section):
     @field_validator("vessel")
     @classmethod
     def _known_vessel(cls, value: str) -> str:
-        if value in NAMED_VESSELS:
+        """`vessel` is a named artery or a synthetic vessel id `#<n>` (the catheter is trans-arterial)."""
+        if value in NAMED_ARTERIES:
             return value
         if value.startswith("#") and value[1:].isdigit():
             return value
@@ -327,6 +330,8 @@ class ProcedureConfig(_Section):
     endpoint: Literal["sluggish", "near_stasis", "stasis"] = param(
         "stasis", "-", "SeedDeckUHS (endpoint sluggish antegrade flow v stasis); Lewandowski2007SACE",
         "Angiographic endpoint at which injection stops.")
+    slowed_flow_reduction: float = param(0.3, "1", "model assumption: SACE II 'slowed but present' needs a visible change",
+                                         "Antegrade flow reduction read as slowed flow (SACE II).", gt=0, lt=1)
     sluggish_flow_reduction: float = param(0.6, "1", "DESIGN.md 2.3 (sluggish at 55-60% flow reduction)",
                                            "Antegrade flow reduction read as sluggish (SACE III).", gt=0, lt=1)
     near_stasis_flow_reduction: float = param(0.75, "1", "DESIGN.md 2.3 (near stasis about 75%)",
@@ -343,8 +348,10 @@ class ProcedureConfig(_Section):
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> "ProcedureConfig":
-        if not self.sluggish_flow_reduction < self.near_stasis_flow_reduction < self.stasis_flow_reduction:
-            raise ValueError("flow-reduction thresholds must satisfy sluggish < near_stasis < stasis")
+        """Flow-reduction thresholds satisfy slowed < sluggish < near_stasis < stasis."""
+        if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
+                < self.stasis_flow_reduction):
+            raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
         return self
 
 
@@ -366,6 +373,7 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
+        """Unique tumour names, each with a segment or centre; portal pressure > hepatic vein + sinusoid gradient."""
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
             raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")
@@ -416,22 +424,31 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
             node = node[key]
 
 
+#: pydantic's container type errors in TOML terms (a tuple is a TOML array, a model a table).
+_TOML_TYPE_MESSAGES = {
+    "tuple_type": "Input should be an array (for a section, repeat its [[header]] once per item)",
+    "list_type": "Input should be an array",
+    "dict_type": "Input should be a table",
+    "model_type": "Input should be a table",
+}
+
+
 def _format_validation_error(exc: ValidationError) -> ScenarioError:
     """Turn pydantic's error list into one ScenarioError naming the first key path."""
-    lines = []
-    first_path = ""
+    errors = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
-        first_path = first_path or path
         if err["type"] == "extra_forbidden":
             msg = "unknown key (see docs/scenario-reference.md for the allowed keys)"
         else:
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = _TOML_TYPE_MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
             if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
                 msg += f" (got {err['input']!r})"
-        lines.append(f"{path}: {msg}" if path else msg)
-    message = lines[0].split(": ", 1)[-1] if len(lines) == 1 else "; ".join(lines)
-    return ScenarioError(message, path=first_path if len(lines) == 1 else "")
+        errors.append((path, msg))
+    if len(errors) == 1:
+        path, msg = errors[0]
+        return ScenarioError(msg, path=path)
+    return ScenarioError("; ".join(f"{path}: {msg}" if path else msg for path, msg in errors))
 
 
 def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:

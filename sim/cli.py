@@ -1,0 +1,186 @@
+"""The ``embosim`` command line (Typer).
+
+Thin: each command parses its arguments, calls library functions and prints.
+A new subcommand is one function decorated with ``@app.command()``; take the
+scenario as ``scenario: ScenarioArg = None`` and load it with
+:func:`_load_scenario`.
+
+Bad input anywhere (a :class:`~sim.scenario.ScenarioError` from loading or from
+deeper code, or a command-line usage error such as a bad ``--seed``) prints one
+line ``embosim: error: <file>: <key path>: <what is allowed>`` on stderr and exits
+with status 2, never a traceback. The one place that does this is
+:class:`_EmbosimGroup`. Other exceptions are bugs and keep their traceback.
+
+Heavy modules (the simulation, Numba kernels, plotting) are imported inside the
+commands that need them, so ``embosim --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
+from .scenario import Scenario, ScenarioError, load_scenario
+from .selection import assess_patient
+
+__all__ = ["app", "main"]
+
+#: Exit status for bad input (as for command-line usage errors).
+EXIT_BAD_INPUT = 2
+
+
+def _click_class(name: str) -> type[Exception]:
+    """A base class of ``typer.BadParameter`` by name: the click Typer uses (recent Typer vendors its own)."""
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == name)
+
+
+_ClickException = _click_class("ClickException")
+_UsageError = _click_class("UsageError")
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit status 2."""
+    try:
+        yield
+    except (ScenarioError, _ClickException) as exc:
+        message = exc.format_message() if isinstance(exc, _ClickException) else str(exc)
+        if isinstance(exc, _UsageError) and exc.ctx is not None:
+            message += f" (see '{exc.ctx.command_path} --help')"
+        typer.echo(f"embosim: error: {' '.join(message.split())}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+class _EmbosimGroup(TyperGroup):
+    """The command group; parsing and running pass through :func:`_one_line_errors`.
+
+    ``make_context`` parses the top-level options; ``invoke`` parses the
+    subcommand's arguments and runs it.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
+        with _one_line_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with _one_line_errors():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    name="embosim",
+    cls=_EmbosimGroup,
+    help="Hemodynamic simulator of trans-arterial embolisation of the liver.",
+    epilog="Scenario keys: docs/scenario-reference.md. Shipped scenarios: embosim scenarios.",
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ScenarioArg = Annotated[
+    str | None,
+    typer.Argument(
+        help=f"Scenario TOML file, or the name of a shipped scenario (embosim scenarios). "
+             f"Default: {DEFAULT_SCENARIO}.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"embosim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Hemodynamic simulator of trans-arterial embolisation of the liver."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _load_scenario(scenario: str | None) -> tuple[Path, Scenario]:
+    """Resolve a file or shipped name (``None``: the default) and load it."""
+    path = resolve_scenario(scenario)
+    return path, load_scenario(path)
+
+
+def _make_output_dir(out: Path) -> None:
+    """Create the output folder up front, so an unwritable ``--out`` fails before the run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot create {out} ({exc.strerror or exc})", param_hint="'--out'") from None
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The scalar entries of a run summary, one per line (nested ones are in summary.json)."""
+    lines = []
+    for key, value in summary.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            lines.append(f"  {key}: {value:.4g}")
+        elif isinstance(value, str | numbers.Number):
+            lines.append(f"  {key}: {value}")
+    return lines
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg = None,
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
+        "embosim-out"),
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the procedure (overrides procedure.seed).",
+                                             show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+) -> None:
+    """Run a scenario and write its report, time series and figures."""
+    path, config = _load_scenario(scenario)
+    if seed is not None:
+        config = config.with_updates({"procedure.seed": seed})
+    _make_output_dir(out)
+    typer.echo(f"Scenario: {config.title} ({path})")
+    typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
+    from .simulation import run as simulate  # heavy: anatomy, flow, Numba kernels
+
+    result = simulate(config, rng=seed, progress=not quiet)
+    written = result.write(out, figures=figures)
+    typer.echo(f"Wrote {len(written)} files to {out}:")
+    typer.echo("\n".join(f"  {p}" for p in written))
+    typer.echo("Summary:")
+    typer.echo("\n".join(_summary_lines(result.summary)))
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped scenarios (name and title)."""
+    rows = list_scenarios()
+    width = max(len(name) for name, _ in rows)
+    for name, title in rows:
+        mark = "  (default)" if name == DEFAULT_SCENARIO else ""
+        typer.echo(f"{name:<{width}}  {title}{mark}")
+
+
+@app.command("check-patient")
+def check_patient(scenario: ScenarioArg = None) -> None:
+    """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""
+    _, config = _load_scenario(scenario)
+    typer.echo(assess_patient(config).to_text(), nl=False)
+
+
+def main() -> None:
+    """Console script ``embosim``."""
+    app(prog_name="embosim")

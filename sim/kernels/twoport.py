@@ -1,0 +1,635 @@
+"""Exact O(N) solve of the dual-supply liver network by 2-port elimination.
+
+The network (``sim/network.py``): a small trunk graph of any shape, and a forest
+of pedicle subtrees whose arterial and portal vessels share one topology. Each
+pedicle node ``i`` has an arterial node A_i and a portal node P_i; compartments
+(star nodes) join A_i, P_i, the hepatic-vein ground and an extrahepatic
+reservoir. Every pressure here is relative to the hepatic veins (ground = 0).
+
+Elimination
+-----------
+Everything below a pedicle node, seen from (A_i, P_i), is a linear resistive
+network with ground, so it reduces exactly to a pi network and a Norton source::
+
+    q_A = (yA + yAP) p_A - yAP p_P - sA        (flow into the subtree at A_i)
+    q_P = -yAP p_A + (yP + yAP) p_P - sP
+
+with yA (A to ground), yP (P to ground), yAP (A to P) >= 0 and sA, sP the
+current the subtree's sources (catheter injection, extrahepatic reservoirs)
+push out through the ports when both are held at ground. In this form every
+combination is a sum of non-negative terms (no cancellation), and an exact
+zero conductance gives exact zeros above it.
+
+* ``node_pi[i]`` = the compartments at ``i`` (star-mesh) + the injection at A_i
+  + ``edge_pi[j]`` of every child ``j``.
+* ``edge_pi[j]`` = ``node_pi[j]`` seen through the pedicle edge (diagonal
+  conductances ga, gp) from the parent's nodes: with
+  D = (ga + yA)(gp + yP) + yAP (ga + yA + gp + yP),
+  yAP' = ga gp yAP / D, yA' = ga [yA (gp + yP) + yAP (yA + yP)] / D,
+  yP' = gp [yP (ga + yA) + yAP (yA + yP)] / D,
+  sA' = ga [(gp + yP + yAP) sA + yAP sP] / D, sP' = gp [yAP sA + (ga + yA + yAP) sP] / D,
+  i.e. Y' = G_e (G_e + Y)^-1 Y and s' = G_e (G_e + Y)^-1 s.
+
+Connectivity is tracked with exact booleans beside the numbers (``*_conn``
+bit masks over the three terminals A, P, ground), never from float tolerances:
+a part cut off from every pressure boundary gets pressure NaN and zero flow.
+NaN is set only by those structural decisions, so downstream code may use
+``p == p`` as "connected to a boundary".
+
+Back substitution: the subtree roots are the trunk node pairs; the trunk (any
+graph, tens of nodes) is solved densely with the root 2-ports stamped in; then
+the pressures of each child follow from its parent's,
+x = (G_e + Y)^-1 (G_e u + s), top-down.
+
+Incremental update (for embolisation): after changing one conductance, only the
+2-ports on the path to its subtree root change (:func:`refresh_path`, O(depth)),
+then :func:`solve_trunk`; pressures along a path (:func:`node_pressures`) and
+flows into the children and compartments of a node (:func:`child_pressures`,
+:func:`edge_flows`, :func:`compartment_flows`) follow on demand. The full solve
+(:func:`solve`) calls the very same per-node functions in the same order, so an
+incremental update gives bit-for-bit the full solve's 2-ports.
+
+References
+----------
+.. [1] Kron G. (1939) Tensor Analysis of Networks (star-mesh / Schur-complement
+   elimination of internal nodes); Rosen A. (1924) J. IEE 62:916 (star-mesh transform).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._config import NJIT_OPTS
+
+__all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
+           "solve", "eliminate", "solve_trunk", "substitute", "refresh_path", "set_pedicle_conductance",
+           "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
+           "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
+
+#: Connectivity bits of a reduced 2-port: A joined to ground, P to ground, A to P,
+#: and a source somewhere below cut off from every boundary (its flow is lost).
+CONN_AG, CONN_PG, CONN_AP, CONN_LOST = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
+#: ``solve``/``solve_trunk`` return codes.
+STATUS_OK, STATUS_LOST_SOURCE = 0, 1
+#: Columns of ``g_comp`` and ``comp_q``: arterial terminal, portal terminal, hepatic-vein outflow, extrahepatic feeder.
+COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA = 0, 1, 2, 3
+
+_YA, _YP, _YAP, _SA, _SP = 0, 1, 2, 3, 4
+
+
+class FlowState(NamedTuple):
+    """Topology, conductances, sources, 2-ports and solution of one liver network.
+
+    Built by :func:`sim.flow.model.build_state`; every array is C-contiguous.
+    Shapes: M pedicle nodes, S subtrees, C compartments, Nt trunk nodes, Et trunk
+    edges. Pressures are relative to the hepatic veins, Pa; flows m^3/s;
+    conductances m^3/(s Pa).
+
+    Attributes
+    ----------
+    parent : int64 (M,)
+        Parent pedicle node, -1 at subtree roots; ``parent[i] < i``.
+    child_ptr : int64 (M+1,)
+    child_idx : int64 (M-S,)
+        Children of ``i``: ``child_idx[child_ptr[i]:child_ptr[i+1]]``.
+    comp_ptr : int64 (M+1,)
+    comp_idx : int64 (C,)
+        Compartments at ``i``: ``comp_idx[comp_ptr[i]:comp_ptr[i+1]]``.
+    comp_node : int64 (C,)
+        Pedicle node of each compartment.
+    comp_extra_node : int64 (C,)
+        Trunk node of the extrahepatic reservoir (a pressure boundary), -1 if none.
+    root_nodes, root_art, root_por : int64 (S,)
+        Root pedicle node of each subtree and the trunk nodes it coincides with.
+    root_slot : int64 (M,)
+        Subtree index of a root node, -1 elsewhere.
+    trunk_conns : int64 (Et, 2)
+    trunk_fixed_p : float64 (Nt,)
+        Pressure of boundary trunk nodes (relative), NaN for free nodes.
+    g_art, g_por : float64 (M,)
+        Conductance of the incoming arterial / portal pedicle vessel (unused at roots).
+    g_comp : float64 (C, 4)
+        Compartment conductances, columns ``COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA``.
+    g_trunk : float64 (Et,)
+    q_art_in : float64 (M,)
+        Flow injected into the arterial node of each pedicle node (catheter), m^3/s.
+    q_trunk_in : float64 (Nt,)
+        Flow injected into each free trunk node (catheter tip), m^3/s.
+    node_pi, edge_pi : float64 (M, 5)
+        2-port (yA, yP, yAP, sA, sP) of everything below node i, and of that seen
+        through its incoming edge from the parent.
+    node_conn, edge_conn : uint8 (M,)
+        Connectivity bits (``CONN_*``) of those 2-ports.
+    trunk_p : float64 (Nt,)
+    trunk_q : float64 (Et,)
+        Trunk pressures and edge flows (along ``trunk_conns``).
+    art_p, por_p : float64 (M,)
+        Pressure of A_i and P_i (NaN where cut off from every boundary).
+    art_q, por_q : float64 (M,)
+        Flow in the incoming pedicle vessel, parent -> i (NaN at roots: no vessel).
+    comp_p : float64 (C,)
+        Compartment (sinusoid / plexus) pressure.
+    comp_q : float64 (C, 4)
+        Flow into the compartment from A_i, from P_i, out to the hepatic veins,
+        and in from the extrahepatic reservoir.
+    status : int64 (1,)
+        ``STATUS_OK`` or ``STATUS_LOST_SOURCE`` after the last trunk solve.
+    """
+
+    parent: np.ndarray
+    child_ptr: np.ndarray
+    child_idx: np.ndarray
+    comp_ptr: np.ndarray
+    comp_idx: np.ndarray
+    comp_node: np.ndarray
+    comp_extra_node: np.ndarray
+    root_nodes: np.ndarray
+    root_art: np.ndarray
+    root_por: np.ndarray
+    root_slot: np.ndarray
+    trunk_conns: np.ndarray
+    trunk_fixed_p: np.ndarray
+    g_art: np.ndarray
+    g_por: np.ndarray
+    g_comp: np.ndarray
+    g_trunk: np.ndarray
+    q_art_in: np.ndarray
+    q_trunk_in: np.ndarray
+    node_pi: np.ndarray
+    node_conn: np.ndarray
+    edge_pi: np.ndarray
+    edge_conn: np.ndarray
+    trunk_p: np.ndarray
+    trunk_q: np.ndarray
+    art_p: np.ndarray
+    por_p: np.ndarray
+    art_q: np.ndarray
+    por_q: np.ndarray
+    comp_p: np.ndarray
+    comp_q: np.ndarray
+    status: np.ndarray
+
+
+# ---------------------------------------------------------------------------
+# bottom-up elimination
+
+
+@njit(**NJIT_OPTS)
+def _closure(m):
+    """Close the A/P/ground connectivity bits: two links among three terminals imply the third."""
+    links = m & 7
+    if links == 3 or links == 5 or links == 6:
+        return m | 7
+    return m
+
+
+@njit(**NJIT_OPTS)
+def _node_pi(st, i):
+    """Recompute ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges."""
+    ya = 0.0
+    yp = 0.0
+    yap = 0.0
+    sa = st.q_art_in[i]
+    sp = 0.0
+    m = np.uint8(0)
+    for k in range(st.comp_ptr[i], st.comp_ptr[i + 1]):
+        c = st.comp_idx[k]
+        ga = st.g_comp[c, COMP_ART]
+        gp = st.g_comp[c, COMP_POR]
+        gout = st.g_comp[c, COMP_HV] + st.g_comp[c, COMP_EXTRA]
+        tot = ga + gp + gout
+        if tot > 0.0:
+            inv = 1.0 / tot
+            ya += ga * gout * inv
+            yp += gp * gout * inv
+            yap += ga * gp * inv
+            ge = st.g_comp[c, COMP_EXTRA]
+            if ge > 0.0:
+                push = ge * st.trunk_fixed_p[st.comp_extra_node[c]] * inv
+                sa += ga * push
+                sp += gp * push
+            if ga > 0.0 and gp > 0.0:
+                m |= CONN_AP
+            if gout > 0.0:
+                if ga > 0.0:
+                    m |= CONN_AG
+                if gp > 0.0:
+                    m |= CONN_PG
+    for k in range(st.child_ptr[i], st.child_ptr[i + 1]):
+        j = st.child_idx[k]
+        ya += st.edge_pi[j, _YA]
+        yp += st.edge_pi[j, _YP]
+        yap += st.edge_pi[j, _YAP]
+        sa += st.edge_pi[j, _SA]
+        sp += st.edge_pi[j, _SP]
+        m |= st.edge_conn[j]
+    st.node_pi[i, _YA] = ya
+    st.node_pi[i, _YP] = yp
+    st.node_pi[i, _YAP] = yap
+    st.node_pi[i, _SA] = sa
+    st.node_pi[i, _SP] = sp
+    st.node_conn[i] = _closure(m)
+
+
+@njit(**NJIT_OPTS)
+def _edge_pi(st, j):
+    """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels."""
+    ga = st.g_art[j]
+    gp = st.g_por[j]
+    ya = st.node_pi[j, _YA]
+    yp = st.node_pi[j, _YP]
+    yap = st.node_pi[j, _YAP]
+    sa = st.node_pi[j, _SA]
+    sp = st.node_pi[j, _SP]
+    m = st.node_conn[j]
+    lost = m & CONN_LOST
+    if m & CONN_AP:
+        d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
+        if d > 0.0:
+            inv = 1.0 / d
+            st.edge_pi[j, _YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
+            st.edge_pi[j, _YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
+            st.edge_pi[j, _YAP] = ga * gp * yap * inv
+            st.edge_pi[j, _SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
+            st.edge_pi[j, _SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
+        else:  # A_j and P_j joined to each other only: cut off from everything
+            st.edge_pi[j, :] = 0.0
+            if sa != 0.0 or sp != 0.0:
+                lost = CONN_LOST
+    else:  # A and P sides decoupled below j
+        st.edge_pi[j, _YAP] = 0.0
+        da = ga + ya
+        if da > 0.0:
+            st.edge_pi[j, _YA] = ga * ya / da
+            st.edge_pi[j, _SA] = ga * sa / da
+        else:
+            st.edge_pi[j, _YA] = 0.0
+            st.edge_pi[j, _SA] = 0.0
+            if sa != 0.0:
+                lost = CONN_LOST
+        dp = gp + yp
+        if dp > 0.0:
+            st.edge_pi[j, _YP] = gp * yp / dp
+            st.edge_pi[j, _SP] = gp * sp / dp
+        else:
+            st.edge_pi[j, _YP] = 0.0
+            st.edge_pi[j, _SP] = 0.0
+            if sp != 0.0:
+                lost = CONN_LOST
+    ag = (m & CONN_AG) != 0
+    pg = (m & CONN_PG) != 0
+    ap = (m & CONN_AP) != 0
+    e = np.uint8(lost)
+    if ga > 0.0 and (ag or (ap and pg)):
+        e |= CONN_AG
+    if gp > 0.0 and (pg or (ap and ag)):
+        e |= CONN_PG
+    if ga > 0.0 and gp > 0.0 and ap:
+        e |= CONN_AP
+    st.edge_conn[j] = _closure(e)
+
+
+@njit(**NJIT_OPTS)
+def eliminate(st):
+    """Bottom-up elimination of every pedicle subtree into its root's 2-port, O(M + C)."""
+    for i in range(st.parent.shape[0] - 1, -1, -1):
+        _node_pi(st, i)
+        if st.parent[i] >= 0:
+            _edge_pi(st, i)
+
+
+@njit(**NJIT_OPTS)
+def refresh_path(st, i):
+    """Recompute the 2-ports of node ``i`` and of every node on its path to the subtree root, O(depth).
+
+    Call after changing anything that enters ``node_pi[i]`` (a compartment of
+    ``i``, the injection at ``i``) or ``edge_pi[i]`` (the conductances of the
+    vessel into ``i``). The trunk must be re-solved afterwards (:func:`solve_trunk`).
+    """
+    while True:
+        _node_pi(st, i)
+        p = st.parent[i]
+        if p < 0:
+            return
+        _edge_pi(st, i)
+        i = p
+
+
+@njit(**NJIT_OPTS)
+def set_pedicle_conductance(st, k, g_art, g_por):
+    """Set the arterial and portal conductances of pedicle vessel ``k`` (into node k) and refresh its path.
+
+    Parameters
+    ----------
+    st : FlowState
+    k : int
+        Non-root pedicle node.
+    g_art, g_por : float
+        New conductances, m^3/(s Pa), >= 0 (0 = occluded).
+    """
+    st.g_art[k] = g_art
+    st.g_por[k] = g_por
+    refresh_path(st, k)
+
+
+@njit(**NJIT_OPTS)
+def set_compartment_conductance(st, c, which, g):
+    """Set one terminal conductance of compartment ``c`` (``which`` = ``COMP_*``) and refresh its path."""
+    st.g_comp[c, which] = g
+    refresh_path(st, st.comp_node[c])
+
+
+@njit(**NJIT_OPTS)
+def set_trunk_conductance(st, e, g):
+    """Set the conductance of trunk vessel ``e``; only the trunk needs re-solving (:func:`solve_trunk`)."""
+    st.g_trunk[e] = g
+
+
+# ---------------------------------------------------------------------------
+# trunk
+
+
+@njit(**NJIT_OPTS)
+def _find(uf, a):
+    while uf[a] != a:
+        uf[a] = uf[uf[a]]
+        a = uf[a]
+    return a
+
+
+@njit(**NJIT_OPTS)
+def _union(uf, a, b):
+    ra = _find(uf, a)
+    rb = _find(uf, b)
+    if ra != rb:
+        uf[ra] = rb
+
+
+@njit(**NJIT_OPTS)
+def _stamp(mat, rhs, index, fixed, a, b, g):
+    """Add conductance g between trunk nodes a and b (b = -1: ground) to the free-node system."""
+    ia = index[a]
+    ib = index[b] if b >= 0 else -1
+    pb = 0.0 if b < 0 else fixed[b]
+    if ia >= 0:
+        mat[ia, ia] += g
+        if ib >= 0:
+            mat[ia, ib] -= g
+        else:
+            rhs[ia] += g * pb
+    if ib >= 0:
+        mat[ib, ib] += g
+        if ia >= 0:
+            mat[ib, ia] -= g
+        else:
+            rhs[ib] += g * fixed[a]
+
+
+@njit(**NJIT_OPTS)
+def solve_trunk(st):
+    """Solve the trunk with every subtree's 2-port stamped at its root nodes.
+
+    Sets ``trunk_p``, ``trunk_q``, the pressures of the root pedicle nodes and
+    ``status``. Trunk nodes cut off from every boundary (exact connectivity over
+    positive conductances and the roots' connectivity bits) get NaN.
+
+    Returns
+    -------
+    int
+        ``STATUS_OK``, or ``STATUS_LOST_SOURCE`` if an injection sits in a part
+        cut off from every boundary (its flow is dropped).
+    """
+    nt = st.trunk_fixed_p.shape[0]
+    ground = nt
+    uf = np.arange(nt + 1)
+    status = STATUS_OK
+    for n in range(nt):
+        if st.trunk_fixed_p[n] == st.trunk_fixed_p[n]:
+            _union(uf, n, ground)
+    for e in range(st.trunk_conns.shape[0]):
+        if st.g_trunk[e] > 0.0:
+            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
+    for s in range(st.root_nodes.shape[0]):
+        m = st.node_conn[st.root_nodes[s]]
+        if m & CONN_LOST:
+            status = STATUS_LOST_SOURCE
+        if m & CONN_AG:
+            _union(uf, st.root_art[s], ground)
+        if m & CONN_PG:
+            _union(uf, st.root_por[s], ground)
+        if m & CONN_AP:
+            _union(uf, st.root_art[s], st.root_por[s])
+    groot = _find(uf, ground)
+    index = np.full(nt, -1, np.int64)
+    nfree = 0
+    for n in range(nt):
+        if st.trunk_fixed_p[n] != st.trunk_fixed_p[n] and _find(uf, n) == groot:
+            index[n] = nfree
+            nfree += 1
+    rhs = np.zeros(nfree)
+    mat = np.zeros((nfree, nfree))
+    for n in range(nt):
+        if index[n] >= 0:
+            rhs[index[n]] += st.q_trunk_in[n]
+        elif st.q_trunk_in[n] != 0.0 and st.trunk_fixed_p[n] != st.trunk_fixed_p[n]:
+            status = STATUS_LOST_SOURCE
+    for e in range(st.trunk_conns.shape[0]):
+        g = st.g_trunk[e]
+        a = st.trunk_conns[e, 0]
+        if g > 0.0 and _find(uf, a) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
+    for s in range(st.root_nodes.shape[0]):
+        r = st.root_nodes[s]
+        ta = st.root_art[s]
+        tp = st.root_por[s]
+        pi = st.node_pi[r]
+        if _find(uf, ta) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
+            if index[ta] >= 0:
+                rhs[index[ta]] += pi[_SA]
+        elif pi[_SA] != 0.0:
+            status = STATUS_LOST_SOURCE
+        if _find(uf, tp) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
+            if index[tp] >= 0:
+                rhs[index[tp]] += pi[_SP]
+        elif pi[_SP] != 0.0:
+            status = STATUS_LOST_SOURCE
+        if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+    sol = np.linalg.solve(mat, rhs) if nfree > 0 else rhs
+    for n in range(nt):
+        if index[n] >= 0:
+            st.trunk_p[n] = sol[index[n]]
+        elif st.trunk_fixed_p[n] == st.trunk_fixed_p[n]:
+            st.trunk_p[n] = st.trunk_fixed_p[n]
+        else:
+            st.trunk_p[n] = np.nan
+    for e in range(st.trunk_conns.shape[0]):
+        g = st.g_trunk[e]
+        a = st.trunk_conns[e, 0]
+        st.trunk_q[e] = g * (st.trunk_p[a] - st.trunk_p[st.trunk_conns[e, 1]]) if g > 0.0 and \
+            st.trunk_p[a] == st.trunk_p[a] else 0.0
+    for s in range(st.root_nodes.shape[0]):
+        r = st.root_nodes[s]
+        st.art_p[r] = st.trunk_p[st.root_art[s]]
+        st.por_p[r] = st.trunk_p[st.root_por[s]]
+    st.status[0] = status
+    return status
+
+
+# ---------------------------------------------------------------------------
+# top-down substitution and on-demand queries
+
+
+@njit(**NJIT_OPTS)
+def child_pressures(st, j, pa_parent, pp_parent):
+    """Pressures of A_j and P_j from those of j's parent, O(1).
+
+    Parameters
+    ----------
+    st : FlowState
+        With current 2-ports (:func:`eliminate` or :func:`refresh_path`).
+    j : int
+        Non-root pedicle node.
+    pa_parent, pp_parent : float
+        Pressures of the parent's arterial and portal nodes (NaN if cut off).
+
+    Returns
+    -------
+    (float, float)
+        Pressures of A_j and P_j, Pa relative to the hepatic veins; NaN where
+        cut off from every boundary.
+    """
+    ga = st.g_art[j]
+    gp = st.g_por[j]
+    m = st.node_conn[j]
+    up_a = ga > 0.0 and pa_parent == pa_parent
+    up_p = gp > 0.0 and pp_parent == pp_parent
+    ag = (m & CONN_AG) != 0
+    pg = (m & CONN_PG) != 0
+    ap = (m & CONN_AP) != 0
+    ya = st.node_pi[j, _YA]
+    yp = st.node_pi[j, _YP]
+    yap = st.node_pi[j, _YAP]
+    ba = st.node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
+    bp = st.node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
+    if ap:
+        if not (ag or pg or up_a or up_p):
+            return np.nan, np.nan
+        d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
+        return ((gp + yp + yap) * ba + yap * bp) / d, (yap * ba + (ga + ya + yap) * bp) / d
+    xa = ba / (ga + ya) if (ag or up_a) else np.nan
+    xp = bp / (gp + yp) if (pg or up_p) else np.nan
+    return xa, xp
+
+
+@njit(**NJIT_OPTS)
+def edge_flows(st, j, pa_parent, pp_parent):
+    """Flows in the arterial and portal vessels into node ``j`` (parent -> j), m^3/s, O(1).
+
+    Returns
+    -------
+    (float, float, float, float)
+        Arterial flow, portal flow, and the pressures of A_j and P_j (as
+        :func:`child_pressures`). A vessel with zero conductance or cut off
+        from every boundary carries 0.
+    """
+    xa, xp = child_pressures(st, j, pa_parent, pp_parent)
+    qa = st.g_art[j] * (pa_parent - xa) if (st.g_art[j] > 0.0 and xa == xa) else 0.0
+    qp = st.g_por[j] * (pp_parent - xp) if (st.g_por[j] > 0.0 and xp == xp) else 0.0
+    return qa, qp, xa, xp
+
+
+@njit(**NJIT_OPTS)
+def compartment_flows(st, c, pa, pp):
+    """Pressure and flows of compartment ``c`` from the pressures of its pedicle node, O(1).
+
+    Parameters
+    ----------
+    st : FlowState
+    c : int
+    pa, pp : float
+        Pressures of A_i and P_i of the compartment's pedicle node i.
+
+    Returns
+    -------
+    (float, float, float, float, float)
+        Compartment pressure (NaN if cut off), inflow from A_i, inflow from
+        P_i, outflow to the hepatic veins, inflow from the extrahepatic reservoir.
+    """
+    ga = st.g_comp[c, COMP_ART]
+    gp = st.g_comp[c, COMP_POR]
+    gh = st.g_comp[c, COMP_HV]
+    ge = st.g_comp[c, COMP_EXTRA]
+    up_a = ga > 0.0 and pa == pa
+    up_p = gp > 0.0 and pp == pp
+    if not (up_a or up_p or gh > 0.0 or ge > 0.0):
+        return np.nan, 0.0, 0.0, 0.0, 0.0
+    px = st.trunk_fixed_p[st.comp_extra_node[c]] if ge > 0.0 else 0.0
+    num = (ga * pa if up_a else 0.0) + (gp * pp if up_p else 0.0) + ge * px
+    ps = num / (ga + gp + gh + ge)
+    return (ps, ga * (pa - ps) if up_a else 0.0, gp * (pp - ps) if up_p else 0.0, gh * ps,
+            ge * (px - ps) if ge > 0.0 else 0.0)
+
+
+@njit(**NJIT_OPTS)
+def node_pressures(st, i):
+    """Pressures of A_i and P_i, top-down from the trunk solution along the root -> i path, O(depth).
+
+    Needs current 2-ports and trunk solution (:func:`solve_trunk`), not the full
+    substitution.
+    """
+    depth = 0
+    k = i
+    while st.parent[k] >= 0:
+        depth += 1
+        k = st.parent[k]
+    path = np.empty(depth, np.int64)
+    k = i
+    for d in range(depth - 1, -1, -1):
+        path[d] = k
+        k = st.parent[k]
+    s = st.root_slot[k]
+    pa = st.trunk_p[st.root_art[s]]
+    pp = st.trunk_p[st.root_por[s]]
+    for d in range(depth):
+        pa, pp = child_pressures(st, path[d], pa, pp)
+    return pa, pp
+
+
+@njit(**NJIT_OPTS)
+def substitute(st):
+    """Top-down: pressures and flows of every pedicle node and compartment from the trunk solution, O(M + C)."""
+    for i in range(st.parent.shape[0]):
+        p = st.parent[i]
+        if p < 0:
+            st.art_q[i] = np.nan
+            st.por_q[i] = np.nan
+            continue
+        qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
+        st.art_q[i] = qa
+        st.por_q[i] = qp
+        st.art_p[i] = xa
+        st.por_p[i] = xp
+    for c in range(st.comp_node.shape[0]):
+        i = st.comp_node[c]
+        ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
+        st.comp_p[c] = ps
+        st.comp_q[c, COMP_ART] = qa
+        st.comp_q[c, COMP_POR] = qp
+        st.comp_q[c, COMP_HV] = qh
+        st.comp_q[c, COMP_EXTRA] = qe
+
+
+@njit(**NJIT_OPTS)
+def solve(st):
+    """Full solve: :func:`eliminate`, :func:`solve_trunk`, :func:`substitute`. Returns the trunk status."""
+    eliminate(st)
+    status = solve_trunk(st)
+    substitute(st)
+    return status

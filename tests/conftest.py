@@ -1,0 +1,58 @@
+"""Shared fixtures: scenario files written on the fly, and the bad-input cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+#: Bad scenario files: (id, TOML text, key path the error must name, words it must contain).
+BAD_SCENARIOS = [
+    ("unknown_key", "[catheter]\nspeed_ml_min = 2.0\n", "catheter.speed_ml_min", "unknown key"),
+    ("unknown_section", "[cathter]\nvessel = 'A5'\n", "cathter", "unknown key"),
+    ("wrong_type", "[catheter]\nrate_ml_min = 'fast'\n", "catheter.rate_ml_min", "valid number"),
+    ("out_of_range", "[catheter]\nrate_ml_min = -1.0\n", "catheter.rate_ml_min", "greater than 0"),
+    ("unknown_vessel", "[catheter]\nvessel = 'A9'\n", "catheter.vessel", "unknown vessel 'A9'"),
+    ("portal_vein_catheter", "[catheter]\nvessel = 'MPV'\n", "catheter.vessel", "unknown vessel 'MPV'"),
+    ("unknown_segment", "[[tumours]]\nsegment = 'IX'\n", "tumours.0.segment", "'VIII'"),
+    ("unknown_portal_branch", "[portal]\nthrombosis = 'P9'\n", "portal.thrombosis", "'P8'"),
+    ("tumours_not_array", "[tumours]\nsegment = 'V'\n", "tumours", "[[header]]"),
+    ("segment_fractions_sum",
+     "[liver.segment_fractions]\nI = 0.1\nII = 0.1\nIII = 0.1\nIV = 0.1\nV = 0.1\nVI = 0.1\nVII = 0.1\nVIII = 0.1\n",
+     "liver.segment_fractions", "sum to 1"),
+    ("custom_agent_without_diameters", "[agent]\nkind = 'custom'\n", "agent", "diameters_um"),
+    ("thresholds_out_of_order", "[procedure]\nsluggish_flow_reduction = 0.8\nnear_stasis_flow_reduction = 0.7\n",
+     "procedure", "sluggish < near_stasis"),
+    ("invalid_toml", "[catheter\nvessel = 'A5'\n", "", "invalid TOML"),
+]
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path) -> Callable[..., Path]:
+    """``write_scenario(text, name="scenario.toml") -> Path``: a scenario file in ``tmp_path``."""
+
+    def write(text: str, name: str = "scenario.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(params=BAD_SCENARIOS, ids=[case[0] for case in BAD_SCENARIOS])
+def bad_scenario(request, write_scenario) -> tuple[Path, str, str]:
+    """(file, key path, words) for each bad-input case of :data:`BAD_SCENARIOS`."""
+    name, text, key_path, words = request.param
+    return write_scenario(text, name=f"{name}.toml"), key_path, words
+
+
+@pytest.fixture(params=["missing", "directory", "not_utf8"])
+def unreadable_scenario(request, tmp_path: Path) -> Path:
+    """A scenario path that cannot be read: missing, a directory, or not UTF-8 text."""
+    path = tmp_path / f"{request.param}.toml"
+    if request.param == "directory":
+        path.mkdir()
+    elif request.param == "not_utf8":
+        path.write_bytes(b"title = \"\xff\xfe\"\n")
+    return path

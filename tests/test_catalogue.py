@@ -1,0 +1,40 @@
+"""The shipped scenario catalogue: listing and resolving names and paths."""
+
+from __future__ import annotations
+
+import tomllib
+
+from sim.catalogue import default_scenario_path, list_scenarios, resolve_scenario, scenarios_dir
+
+
+def test_list_scenarios_gives_name_and_title_of_every_file():
+    files = sorted(scenarios_dir().glob("*.toml"))
+    rows = list_scenarios()
+    assert [name for name, _ in rows] == [p.stem for p in files]
+    for (_, title), path in zip(rows, files):
+        assert title == tomllib.loads(path.read_text(encoding="utf-8"))["title"] != ""
+
+
+def test_default_is_the_seed_case():
+    assert default_scenario_path().is_file()
+    assert default_scenario_path().stem == "bulky_segment5_net"
+    assert resolve_scenario(None) == default_scenario_path()
+
+
+def test_resolve_shipped_name_with_or_without_suffix(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    expected = scenarios_dir() / "main_pvt.toml"
+    assert resolve_scenario("main_pvt") == expected
+    assert resolve_scenario("main_pvt.toml") == expected
+
+
+def test_resolve_prefers_an_existing_file(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "main_pvt.toml").write_text('title = "local"\n', encoding="utf-8")
+    assert resolve_scenario("main_pvt.toml").resolve() == (tmp_path / "main_pvt.toml").resolve()
+
+
+def test_resolve_unknown_returns_the_path_for_loading_to_report(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert str(resolve_scenario("no_such_case")) == "no_such_case"
+    assert str(resolve_scenario("elsewhere/main_pvt.toml")) == "elsewhere/main_pvt.toml"

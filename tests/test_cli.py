@@ -1,0 +1,208 @@
+"""The ``embosim`` command line: help, scenarios, check-patient, run, and bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sim.catalogue import list_scenarios
+from sim.cli import app
+
+COMMANDS = ["run", "scenarios", "check-patient"]
+
+
+@pytest.fixture
+def invoke():
+    """``invoke(*args) -> Result`` of the Typer app, stdout and stderr kept apart."""
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
+
+
+def _assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embosim: error: "), result.stderr
+    assert all(f in lines[0] for f in fragments), lines[0]
+    assert result.stdout == ""
+
+
+def test_app_help_lists_every_command(invoke):
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert all(command in result.stdout for command in COMMANDS)
+
+
+def test_bare_command_prints_help(invoke):
+    result = invoke()
+    assert result.exit_code == 0 and "Usage: embosim" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_subcommand_help(invoke, command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert f"Usage: embosim {command}" in result.stdout
+
+
+def test_run_help_shows_its_options(invoke):
+    text = invoke("run", "--help").stdout
+    assert all(option in text for option in ("--out", "--seed", "--quiet", "--no-figures"))
+
+
+def test_version(invoke):
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("embosim ")
+
+
+def test_scenarios_lists_each_shipped_scenario_on_one_line(invoke):
+    result = invoke("scenarios")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    shipped = list_scenarios()
+    assert len(lines) == len(shipped) >= 12
+    for line, (name, title) in zip(lines, shipped):
+        assert line.startswith(name) and title in line
+    assert [line for line in lines if line.endswith("(default)")] == [
+        line for line in lines if line.startswith("bulky_segment5_net")]
+
+
+def test_check_patient_default_is_eligible(invoke):
+    result = invoke("check-patient")
+    assert result.exit_code == 0
+    assert "Verdict: Eligible (no contraindication found)." in result.stdout
+
+
+def test_check_patient_reports_contraindications_and_exits_0(invoke):
+    result = invoke("check-patient", "main_pvt")
+    assert result.exit_code == 0
+    assert "Not eligible" in result.stdout and "[pvt; SeedDeckUHS]" in result.stdout
+    assert "[lipiodol; SeedDeckUHS]" in result.stdout
+
+
+def test_check_patient_accepts_a_file(invoke, write_scenario):
+    path = write_scenario("[patient]\necog = 3\n")
+    result = invoke("check-patient", path)
+    assert result.exit_code == 0 and "[ecog; SeedDeckUHS]" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "check-patient"])
+def test_bad_scenario_is_one_line_exit_2(invoke, bad_scenario, command):
+    path, key_path, words = bad_scenario
+    _assert_one_line_error(invoke(command, path), f"embosim: error: {path}: {key_path}", words)
+
+
+@pytest.mark.parametrize("command", ["run", "check-patient"])
+def test_unreadable_scenario_is_one_line_exit_2(invoke, unreadable_scenario, command):
+    _assert_one_line_error(invoke(command, unreadable_scenario), str(unreadable_scenario), "cannot read")
+
+
+def test_unknown_scenario_name_is_one_line_exit_2(invoke):
+    _assert_one_line_error(invoke("check-patient", "no_such_scenario"), "no_such_scenario", "cannot read")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["run", "--seed", "-1"], ["--seed", "embosim run --help"]),
+    (["run", "--seed", "abc"], ["--seed", "integer"]),
+    (["run", "a.toml", "b.toml"], ["unexpected extra argument"]),
+    (["--no-such-option"], ["--no-such-option"]),
+    (["no-such-command"], ["no-such-command"]),
+])
+def test_usage_errors_are_one_line_exit_2(invoke, args, fragments):
+    _assert_one_line_error(invoke(*args), *fragments)
+
+
+def test_run_out_that_is_a_file_is_one_line_exit_2(invoke, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("", encoding="utf-8")
+    _assert_one_line_error(invoke("run", "--out", taken), "--out")
+
+
+class _FakeResult:
+    """What ``sim.simulation.run`` returns, as far as the CLI uses it."""
+
+    summary = {"sace_level": "IV", "particles_injected": np.int64(1200), "tumour_devascularised_fraction": 0.8123456,
+               "by_branch": {"GDA": 3}}
+
+    def __init__(self, calls: dict):
+        self.calls = calls
+
+    def write(self, out_dir: Path, *, figures: bool) -> list[Path]:
+        self.calls["write"] = (out_dir, figures)
+        return [out_dir / "summary.json"]
+
+
+@pytest.fixture
+def fake_simulation(monkeypatch) -> dict:
+    """Replace ``sim.simulation`` by a stub recording how the CLI called it."""
+    calls: dict = {}
+
+    def run(scenario, *, rng=None, progress=True):
+        calls["run"] = (scenario, rng, progress)
+        return _FakeResult(calls)
+
+    monkeypatch.setitem(sys.modules, "sim.simulation", types.SimpleNamespace(run=run))
+    return calls
+
+
+def test_run_passes_seed_progress_out_and_figures(invoke, fake_simulation, tmp_path):
+    out = tmp_path / "results"
+    result = invoke("run", "segmental_pvt", "--seed", 7, "--quiet", "--no-figures", "--out", out)
+    assert result.exit_code == 0, result.output
+    scenario, rng, progress = fake_simulation["run"]
+    assert (scenario.portal.thrombosis, scenario.procedure.seed, rng, progress) == ("P5", 7, 7, False)
+    assert fake_simulation["write"] == (out, False)
+    assert out.is_dir()
+    assert str(out / "summary.json") in result.stdout
+    assert "tumour_devascularised_fraction: 0.8123\n" in result.stdout and "particles_injected: 1200\n" in result.stdout
+    assert "sace_level: IV" in result.stdout and "by_branch" not in result.stdout
+    assert "Patient selection: Not eligible" in result.stdout
+
+
+def test_run_defaults(invoke, fake_simulation, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("run").exit_code == 0
+    scenario, rng, progress = fake_simulation["run"]
+    assert (scenario.catheter.vessel, scenario.tumours[0].segment, rng, progress) == ("A5", "V", None, True)
+    assert fake_simulation["write"] == (Path("embosim-out"), True)
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).parent / "embosim"
+    found = str(script) if script.exists() else shutil.which("embosim")
+    assert found, "the embosim console script is not installed (pip install -e .)"
+    return found
+
+
+def test_console_script_help():
+    proc = subprocess.run([_console_script(), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "check-patient" in proc.stdout
+
+
+def test_console_script_bad_input_has_no_traceback(bad_scenario):
+    path, key_path, words = bad_scenario
+    proc = subprocess.run([_console_script(), "run", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"embosim: error: {path}") and words in proc.stderr
+
+
+@pytest.mark.slow
+def test_run_default_scenario_writes_outputs(tmp_path, monkeypatch, invoke):
+    if importlib.util.find_spec("sim.simulation") is None:
+        pytest.skip("sim.simulation is not written yet")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    summary = tmp_path / "embosim-out" / "summary.json"
+    assert summary.is_file()
+    assert json.loads(summary.read_text(encoding="utf-8"))

@@ -1,0 +1,150 @@
+"""Scenario files: shipped ones load, bad input gives one ScenarioError naming file and key."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+
+import pytest
+
+import sim
+from sim import scenario_doc
+from sim.catalogue import scenarios_dir
+from sim.scenario import NAMED_ARTERIES, Scenario, ScenarioError, load_scenario
+
+SHIPPED = sorted(scenarios_dir().glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenario_loads_with_its_teaching_point(path):
+    scenario = sim.load_scenario(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert scenario.title == raw["title"] and raw["description"] and raw["reference"]
+    assert path.read_text(encoding="utf-8").startswith("# "), "open with a comment block stating the teaching point"
+    assert "Teaching point" in path.read_text(encoding="utf-8")
+
+
+def test_all_planned_scenarios_are_shipped():
+    names = {p.stem for p in SHIPPED}
+    assert {"bulky_segment5_net", "bilobar_midgut_net", "high_disease_burden", "main_pvt", "segmental_pvt",
+            "biliary_enteric_anastomosis", "replaced_rha_michels3", "extrahepatic_phrenic_supply",
+            "poorly_arterialised_tumour", "caudate_lesion", "small_particles_40_120",
+            "large_particles_300_500"} <= names
+
+
+def test_particle_size_scenarios_differ_from_the_default_only_in_agent_and_text():
+    default = load_scenario(scenarios_dir() / "bulky_segment5_net.toml")
+    for name, size_bin in (("small_particles_40_120", "40-120"), ("large_particles_300_500", "300-500")):
+        other = load_scenario(scenarios_dir() / f"{name}.toml")
+        assert other.agent.size_bin == size_bin
+        assert other.with_updates({"agent.size_bin": "100-300", "title": default.title,
+                                   "description": default.description}) == default
+
+
+def test_shipped_scenarios_set_what_their_name_says():
+    load = {p.stem: load_scenario(p) for p in SHIPPED}
+    assert load["main_pvt"].portal.thrombosis == "main"
+    assert load["segmental_pvt"].portal.thrombosis not in ("none", "main")
+    assert load["replaced_rha_michels3"].anatomy.michels_type == "III"
+    assert load["replaced_rha_michels3"].catheter.vessel == "replaced_RHA"
+    assert load["extrahepatic_phrenic_supply"].tumours[0].extrahepatic.artery == "inferior_phrenic"
+    assert load["extrahepatic_phrenic_supply"].tumours[0].segment == "VII"
+    assert load["poorly_arterialised_tumour"].tumours[0].arterial_fraction == 0.5
+    assert (load["caudate_lesion"].tumours[0].segment, load["caudate_lesion"].catheter.vessel) == ("I", "A1")
+    assert load["bilobar_midgut_net"].catheter.vessel in ("RHA", "LHA")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_tumours_fit_their_segment(path):
+    scenario = load_scenario(path)
+    liver_ml = scenario.liver.mass_kg * 1000.0
+    for tumour in scenario.tumours:
+        tumour_ml = math.pi / 6.0 * (tumour.diameter_mm / 10.0) ** 3
+        assert tumour_ml < scenario.liver.segment_fractions[tumour.segment] * liver_ml
+
+
+def test_bad_input_names_file_and_key(bad_scenario):
+    path, key_path, words = bad_scenario
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    err = info.value
+    assert err.source == str(path)
+    assert err.path == key_path
+    assert words in str(err)
+    assert str(err).startswith(f"{path}: {key_path}" if key_path else f"{path}: ")
+    assert "\n" not in str(err)
+
+
+def test_unreadable_file(unreadable_scenario):
+    with pytest.raises(ScenarioError, match="cannot read the scenario file") as info:
+        load_scenario(unreadable_scenario)
+    assert info.value.source == str(unreadable_scenario)
+
+
+def test_unknown_vessel_message_lists_the_arteries():
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates({"catheter.vessel": "A9"})
+    assert all(name in str(info.value) for name in NAMED_ARTERIES)
+
+
+@pytest.mark.parametrize("vessel", ["RHA", "A1", "replaced_RHA", "#12"])
+def test_known_vessels_and_synthetic_ids_are_accepted(vessel):
+    assert Scenario().with_updates({"catheter.vessel": vessel}).catheter.vessel == vessel
+
+
+@pytest.mark.parametrize(("updates", "key_path"), [
+    ({"catheter.speed": 1.0}, "catheter.speed"),
+    ({"tumours.3.diameter_mm": 30.0}, "tumours.3.diameter_mm"),
+    ({"tumours.0.diameter_mm": -1.0}, "tumours.0.diameter_mm"),
+    ({"procedure.seed": "abc"}, "procedure.seed"),
+])
+def test_with_updates_bad_path_or_value(updates, key_path):
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates(updates)
+    assert info.value.path == key_path
+
+
+def test_with_updates_returns_a_new_validated_scenario():
+    base = Scenario()
+    changed = base.with_updates({"tumours.0.arterial_fraction": 0.6, "procedure.seed": 3})
+    assert (changed.tumours[0].arterial_fraction, changed.procedure.seed) == (0.6, 3)
+    assert base.tumours[0].arterial_fraction == 0.9
+
+
+def test_committed_reference_matches_the_models():
+    committed = scenario_doc.reference_path().read_text(encoding="utf-8")
+    assert committed == scenario_doc.render_reference(), "run `python -m sim.scenario_doc` and commit the result"
+
+
+def test_reference_lists_every_field_with_unit_and_source():
+    text = scenario_doc.render_reference()
+    for section in ("liver", "anatomy", "portal", "flow", "patient", "agent", "catheter", "procedure"):
+        model = type(getattr(Scenario(), section))
+        assert f"## [{section}]" in text
+        for name, field in model.model_fields.items():
+            if name != "habr":
+                extra = field.json_schema_extra
+                assert f"| `{name}` |" in text and extra["source"] in text and extra["unit"]
+    assert "## [[tumours]]" in text and "## [tumours.extrahepatic]" in text and "## [flow.habr]" in text
+    assert "| `mass_kg` | number | `1.5` | kg | > 0.3, <= 5 |" in text
+
+
+def test_reference_check_detects_a_stale_file(tmp_path, monkeypatch, capsys):
+    stale = tmp_path / "scenario-reference.md"
+    stale.write_text("# old\n", encoding="utf-8")
+    monkeypatch.setattr(scenario_doc, "reference_path", lambda: stale)
+    assert scenario_doc.main(["--check"]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert scenario_doc.main([]) == 0
+    assert scenario_doc.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == scenario_doc.render_reference()
+
+
+def test_json_schema_export(tmp_path, monkeypatch):
+    monkeypatch.setattr(scenario_doc, "reference_path", lambda: tmp_path / "ref.md")
+    schema_path = tmp_path / "scenario.schema.json"
+    assert scenario_doc.main(["--schema", str(schema_path)]) == 0
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    assert {"liver", "tumours", "catheter", "procedure"} <= set(schema["properties"])
+    assert schema["$defs"]["CatheterConfig"]["additionalProperties"] is False

@@ -1,0 +1,193 @@
+"""Patient selection: every rule is flagged by a minimal scenario and not by the default."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+import sim.selection
+from sim.catalogue import default_scenario_path, scenarios_dir
+from sim.scenario import Scenario, load_scenario
+from sim.selection import RULES, assess_patient, disease_burden_percent, tumour_lobes
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "patient-selection.md"
+
+
+def _with_tumours(*segments: str, **extra) -> Scenario:
+    tumours = [{"name": f"t{i}", "segment": s, "diameter_mm": 30.0} for i, s in enumerate(segments)]
+    return Scenario.model_validate({"tumours": tumours, **extra})
+
+
+#: rule id -> a minimal scenario that triggers it (one change from the default).
+TRIGGERS = {
+    "bilirubin": lambda: Scenario().with_updates({"patient.bilirubin_umol_l": 21.0}),
+    "albumin": lambda: Scenario().with_updates({"patient.albumin_g_l": 29.0}),
+    "ascites": lambda: Scenario().with_updates({"patient.ascites": True}),
+    "ecog": lambda: Scenario().with_updates({"patient.ecog": 3}),
+    "pvt": lambda: Scenario().with_updates({"portal.thrombosis": "main"}),
+    "grade_g3": lambda: Scenario().with_updates({"patient.tumour_grade": "G3", "patient.ki67_percent": 30.0}),
+    "arterial_dissection": lambda: Scenario().with_updates({"patient.arterial_dissection": True}),
+    "extrahepatic_supply": lambda: Scenario().with_updates({"patient.extrahepatic_supply_excluded": False}),
+    "disease_burden": lambda: Scenario().with_updates({"patient.disease_burden_percent": 51.0}),
+    "biliary_enteric_anastomosis": lambda: Scenario().with_updates({"patient.biliary_enteric_anastomosis": True}),
+    "segmental_treatment": lambda: Scenario().with_updates({"patient.disease_burden_percent": 51.0}),
+    "staged_bilobar": lambda: _with_tumours("VI", "III"),
+    "lipiodol": lambda: Scenario().with_updates({"patient.biliary_enteric_anastomosis": True}),
+}
+
+
+def _rules(scenario: Scenario) -> set[str]:
+    return {f.rule for f in assess_patient(scenario).findings}
+
+
+def test_every_rule_has_a_trigger_case():
+    assert set(TRIGGERS) == {rule.id for rule in RULES}
+
+
+@pytest.mark.parametrize("rule", [r.id for r in RULES])
+def test_rule_is_flagged_by_its_minimal_scenario(rule):
+    verdict = assess_patient(TRIGGERS[rule]())
+    found = [f for f in verdict.findings if f.rule == rule]
+    assert len(found) == 1
+    spec = next(r for r in RULES if r.id == rule)
+    assert found[0].severity == spec.severity and found[0].source == spec.source and found[0].message
+    assert verdict.eligible == (spec.severity != "absolute")
+
+
+@pytest.mark.parametrize("scenario", [Scenario(), load_scenario(default_scenario_path())], ids=["model", "file"])
+def test_default_patient_is_eligible_without_findings(scenario):
+    verdict = assess_patient(scenario)
+    assert verdict.eligible and verdict.findings == ()
+    assert verdict.headline == "Eligible (no contraindication found)"
+
+
+@pytest.mark.parametrize(("updates", "flagged"), [
+    ({"patient.bilirubin_umol_l": 20.0}, False),
+    ({"patient.bilirubin_umol_l": 20.1}, True),
+])
+def test_bilirubin_threshold_is_strictly_above_20(updates, flagged):
+    assert ("bilirubin" in _rules(Scenario().with_updates(updates))) is flagged
+
+
+def test_thresholds_at_the_boundary_are_not_flagged():
+    at_limits = Scenario().with_updates({"patient.albumin_g_l": 30.0, "patient.ecog": 2,
+                                         "patient.ki67_percent": 20.0, "patient.disease_burden_percent": 50.0})
+    assert _rules(at_limits) == set()
+
+
+@pytest.mark.parametrize("site", ["main", "RPV", "LPV", "P5"])
+def test_every_portal_thrombosis_is_absolute_and_advises_lipiodol(site):
+    verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": site}))
+    assert not verdict.eligible
+    assert {f.rule for f in verdict.findings} == {"pvt", "lipiodol"}
+
+
+def test_ki67_above_20_percent_is_g3_even_if_recorded_g2():
+    verdict = assess_patient(Scenario().with_updates({"patient.tumour_grade": "G2", "patient.ki67_percent": 25.0}))
+    assert [f.rule for f in verdict.findings] == ["grade_g3"]
+    assert "Ki-67 25%" in verdict.findings[0].message
+
+
+def test_modelled_extrahepatic_feeder_is_flagged_even_when_marked_excluded():
+    scenario = Scenario.model_validate({"tumours": [{"segment": "VII", "extrahepatic": {"arterial_fraction": 0.3}}]})
+    assert scenario.patient.extrahepatic_supply_excluded
+    finding = assess_patient(scenario).findings[0]
+    assert finding.rule == "extrahepatic_supply" and "inferior phrenic" in finding.message and "30%" in finding.message
+
+
+def test_burden_is_sum_of_sphere_volumes_over_liver_volume():
+    scenario = Scenario.model_validate({"liver": {"mass_kg": 2.0},
+                                        "tumours": [{"name": "a", "diameter_mm": 80.0},
+                                                    {"name": "b", "diameter_mm": 60.0, "segment": "II"}]})
+    expected = 100.0 * math.pi / 6.0 * (8.0**3 + 6.0**3) / 2000.0
+    assert disease_burden_percent(scenario) == pytest.approx(expected)
+    assert assess_patient(scenario).burden_computed
+
+
+def test_burden_is_not_overlap_corrected():
+    same_place = {"segment": "VIII", "diameter_mm": 100.0}
+    scenario = Scenario.model_validate({"liver": {"mass_kg": 1.0},
+                                        "tumours": [{"name": "a", **same_place}, {"name": "b", **same_place}]})
+    assert disease_burden_percent(scenario) == pytest.approx(2 * 100.0 * math.pi / 6.0 * 1000.0 / 1000.0)
+
+
+def test_given_burden_overrides_the_tumours():
+    scenario = _with_tumours("V", patient={"disease_burden_percent": 60.0})
+    verdict = assess_patient(scenario)
+    assert verdict.disease_burden_percent == 60.0 and not verdict.burden_computed
+    assert {"disease_burden", "segmental_treatment"} <= {f.rule for f in verdict.findings}
+
+
+@pytest.mark.parametrize(("segments", "bilobar"), [
+    (("V", "VIII"), False),
+    (("II", "III", "IV"), False),
+    (("I", "VI"), False),
+    (("I", "III"), False),
+    (("IV", "V"), True),
+    (("II", "VII", "I"), True),
+])
+def test_bilobar_means_tumours_in_both_lobes_with_caudate_in_neither(segments, bilobar):
+    assert ("staged_bilobar" in _rules(_with_tumours(*segments))) is bilobar
+
+
+def test_tumour_lobes_ignores_tumours_placed_by_centre():
+    scenario = Scenario.model_validate({"tumours": [{"name": "a", "segment": "II"},
+                                                    {"name": "b", "centre_mm": (10.0, 0.0, 0.0)}]})
+    assert tumour_lobes(scenario) == {"right": (), "left": ("II",)}
+
+
+def test_findings_are_ordered_by_severity_and_headline_counts_them():
+    scenario = Scenario().with_updates({"patient.ascites": True, "patient.biliary_enteric_anastomosis": True,
+                                        "patient.ecog": 4})
+    verdict = assess_patient(scenario)
+    assert [f.severity for f in verdict.findings] == ["absolute", "absolute", "relative", "advice"]
+    assert verdict.headline == "Not eligible for liver-directed therapy (2 absolute contraindications)"
+    relative_only = assess_patient(Scenario().with_updates({"patient.arterial_dissection": True}))
+    assert relative_only.eligible
+    assert relative_only.headline == "Eligible, with 1 relative contraindication for the MDT to weigh"
+
+
+def test_renderings_carry_every_finding_with_rule_and_source():
+    verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": "main", "patient.ascites": True}))
+    markdown, text = verdict.to_markdown(), verdict.to_text()
+    assert markdown.startswith("## Patient selection\n") and "### Absolute contraindications" in markdown
+    assert text.startswith("Patient selection\n") and "Absolute contraindications:" in text and "#" not in text
+    for finding in verdict.findings:
+        assert finding.message in markdown and finding.message in text
+        assert f"[{finding.rule}; {finding.source}]" in text
+    assert verdict.to_dict()["eligible"] is False
+    assert [f["rule"] for f in verdict.to_dict()["findings"]] == [f.rule for f in verdict.findings]
+
+
+def test_verdict_is_frozen():
+    verdict = assess_patient(Scenario())
+    with pytest.raises(AttributeError):
+        verdict.findings = ()
+
+
+def _documented_findings() -> dict[str, set[str]]:
+    """The 'Shipped scenarios that show each rule' table of docs/patient-selection.md."""
+    table = DOCS.read_text(encoding="utf-8").split("## Shipped scenarios that show each rule")[1]
+    rows = {}
+    for line in table.splitlines():
+        cells = line.split("|")
+        if len(cells) == 4 and "`" in cells[1]:
+            for name in re.findall(r"`(\w+)`", cells[1]):
+                rows[name] = set(re.findall(r"`(\w+)`", cells[2]))
+    return rows
+
+
+def test_docs_list_every_rule_and_the_shipped_scenarios_findings():
+    text = DOCS.read_text(encoding="utf-8")
+    assert all(f"| `{rule.id}` | {rule.severity} |" in text for rule in RULES)
+    documented = _documented_findings()
+    for path in sorted(scenarios_dir().glob("*.toml")):
+        assert _rules(load_scenario(path)) == documented.get(path.stem, set()), path.stem
+
+
+def test_doctests():
+    assert doctest.testmod(sim.selection).failed == 0
