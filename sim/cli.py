@@ -78,7 +78,6 @@ class _EmbosimGroup(TyperGroup):
 app = typer.Typer(
     name="embosim",
     cls=_EmbosimGroup,
-    help="Hemodynamic simulator of trans-arterial embolisation of the liver.",
     epilog="Scenario keys: docs/scenario-reference.md. Shipped scenarios: embosim scenarios.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,

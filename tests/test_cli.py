@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from sim.catalogue import list_scenarios
 from sim.cli import app
+from sim.scenario import ScenarioError
 
 COMMANDS = ["run", "scenarios", "check-patient"]
 
@@ -174,6 +175,16 @@ def test_run_defaults(invoke, fake_simulation, monkeypatch, tmp_path):
     scenario, rng, progress = fake_simulation["run"]
     assert (scenario.catheter.vessel, scenario.tumours[0].segment, rng, progress) == ("A5", "V", None, True)
     assert fake_simulation["write"] == (Path("embosim-out"), True)
+
+
+def test_scenario_error_from_the_simulation_is_one_line_exit_2(invoke, monkeypatch, tmp_path):
+    def run(scenario, *, rng=None, progress=True):
+        raise ScenarioError("no such vessel in a Michels I anatomy", path="catheter.vessel")
+
+    monkeypatch.setitem(sys.modules, "sim.simulation", types.SimpleNamespace(run=run))
+    result = invoke("run", "--out", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == "embosim: error: catheter.vessel: no such vessel in a Michels I anatomy\n"
 
 
 def _console_script() -> str:

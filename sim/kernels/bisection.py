@@ -24,6 +24,9 @@ from ._config import FASTMATH_FLAGS, NJIT_OPTS
 
 __all__ = ["bisect_points", "subtree_totals"]
 
+#: numba wants a plain set of fast-math flags.
+_FASTMATH = set(FASTMATH_FLAGS)
+
 #: Power iterations for the principal axis of a 3x3 covariance (converged to well below
 #: the resolution that matters for a split direction).
 _POWER_ITERATIONS = 24
@@ -94,6 +97,23 @@ def _weighted_select(xyz, weight, order, key, lo, hi, target):
     if a < b and acc + weight[a] >= target:
         return a + 1
     return b
+
+
+@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+def _split(xyz, weight, order, key, lo, hi, target, stop_weight):
+    """Split index giving the left part weight >= target and both parts >= stop_weight; -1 if impossible."""
+    s = _weighted_select(xyz, weight, order, key, lo, hi, target)
+    if s <= lo or s >= hi:
+        return -1
+    left = 0.0
+    right = 0.0
+    for k in range(lo, s):
+        left += weight[k]
+    for k in range(s, hi):
+        right += weight[k]
+    if left < stop_weight or right < stop_weight:
+        return -1
+    return s
 
 
 @njit(fastmath=_FASTMATH, **NJIT_OPTS)
@@ -211,14 +231,12 @@ def bisect_points(xyz, weight, order, stop_weight, split_share):
             key[k] = ((xyz[k, 0] - centroid[node, 0]) * axis[0] + (xyz[k, 1] - centroid[node, 1]) * axis[1]
                       + (xyz[k, 2] - centroid[node, 2]) * axis[2])
         least = stop_weight / total
-        share = min(max(split_share[node], least), 1.0 - least)
-        s = _weighted_select(xyz, weight, order, key, lo, hi, share * total)
-        if s <= lo or s >= hi:
-            continue
-        left = 0.0
-        for k in range(lo, s):
-            left += weight[k]
-        if left < stop_weight or total - left < stop_weight:
+        s = _split(xyz, weight, order, key, lo, hi, total * min(max(split_share[node], least), 1.0 - least),
+                   stop_weight)
+        if s < 0:
+            # the drawn share cannot be met with these discrete points: try an even split
+            s = _split(xyz, weight, order, key, lo, hi, 0.5 * total, stop_weight)
+        if s < 0:
             continue
         if top + 2 > stack.shape[0]:
             grown = np.empty((2 * stack.shape[0], 4), np.int64)

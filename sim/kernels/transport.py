@@ -1,0 +1,474 @@
+"""Particle transport and embolisation, one particle at a time, on the live flow field.
+
+Each particle leaves the catheter tip and is carried by the flow: at every node
+it leaves through one of the vessels (or compartments) that carry flow *out of*
+that node, chosen with probability proportional to that flow (Bomberna et al.
+2022: well-mixed particles split with the flow within 1%), weighted down for
+branches that are narrow relative to the particle (size bias, Bushi et al.
+2005: large particles favour the wider branch). A particle that enters a vessel
+it does not fit (diameter below (1 - deformability) x particle diameter) lodges
+there and occludes it; one that reaches a tissue or peribiliary compartment
+lodges in its microvasculature and occludes the share 1/N of it, with
+N = (feeder diameter / effective particle diameter)^g vessels of the particle's
+size below the feeder (Murray's law with exponent g). A particle that enters a
+non-target bed (GDA, RGA, cystic...) or reaches an arterial root leaves the
+liver and is counted by branch.
+
+After every lodging the flow is updated exactly and incrementally (the 2-ports
+on the path to the subtree root, then the small trunk; :mod:`.twoport`), so
+every particle sees the flow left by all particles before it. After every
+lodging the native (injection-free) antegrade flow in the catheterised vessel is
+measured, so the endpoint is detected at the particle that reaches it.
+
+Pressures along a particle's path are computed on demand, top-down from the
+trunk solution (O(depth) per particle); nothing is re-solved globally.
+
+Random numbers are drawn in Python (``uniforms``) and passed in, so the kernel
+is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._config import NJIT_OPTS
+from .twoport import (
+    COMP_ART,
+    compartment_flows,
+    edge_flows,
+    node_pressures,
+    refresh_path,
+    set_compartment_conductance,
+    set_pedicle_conductance,
+    set_trunk_conductance,
+    solve_trunk,
+)
+
+__all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
+           "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
+           "FATE_NOT_INJECTED", "TIP_TRUNK", "TIP_PEDICLE", "STOP_BATCH", "STOP_ENDPOINT", "STOP_REFLUX"]
+
+#: Particle fates (``ProcedureState.fate``) and what ``ProcedureState.where`` then indexes.
+FATE_VESSEL = 0        # lodged in a pedicle vessel (pedicle node index)
+FATE_TRUNK = 1         # lodged in a named trunk vessel (trunk edge)
+FATE_COMPARTMENT = 2   # lodged in a compartment's microvasculature (compartment)
+FATE_NONTARGET = 3     # left the liver through a non-target branch (sink id)
+FATE_SUSPENDED = 4     # stopped where no flow leaves (still in suspension)
+FATE_NOT_INJECTED = 5
+#: Where the catheter tip is.
+TIP_TRUNK, TIP_PEDICLE = 0, 1
+#: Why :func:`transport` returned.
+STOP_BATCH, STOP_ENDPOINT, STOP_REFLUX = 0, 1, 2
+
+_KIND_TRUNK_EDGE, _KIND_CHILD, _KIND_COMP, _KIND_PARENT = 0, 1, 2, 3
+
+
+class TransportNet(NamedTuple):
+    """Static inputs of the transport kernel (built by :mod:`sim.procedure`).
+
+    Attributes
+    ----------
+    tadj_ptr, tadj_edge : int64 (Nt+1,), (2 Et,)
+        Trunk edges incident on each trunk node (CSR).
+    trunk_diam : float64 (Et,)
+        Lumen diameter of arterial trunk vessels, m (NaN for lumped beds, portal veins).
+    trunk_edge_sink : int64 (Et,)
+        Non-target branch id of a lumped bed edge (entering it leaves the liver), -1 otherwise.
+    trunk_node_sink : int64 (Nt,)
+        Non-target id of arterial root nodes (reflux to the aorta), -1 otherwise.
+    trunk_root : int64 (Nt,)
+        Pedicle root whose arterial node is this trunk node, -1 otherwise.
+    ped_diam : float64 (M,)
+        Diameter of the arterial vessel into each pedicle node, m.
+    ped_depth : int64 (M,)
+        Depth below the subtree root (root = 0).
+    comp_feed_diam : float64 (C,)
+        Diameter of the arteriole feeding each compartment, m.
+    comp_g0 : float64 (C,)
+        Unoccluded arterial conductance of each compartment, m^3/(s Pa).
+    murray_exponent : float
+    deformability : float
+    size_bias_onset : float
+        Particle/branch diameter ratio above which a branch is weighted down; <= 0 disables.
+    tip_kind, tip_index : int
+        ``TIP_TRUNK`` and the tip's trunk node, or ``TIP_PEDICLE`` and the pedicle node.
+    measure_edge, reflux_edge : int
+        Trunk tip: the trunk edges distal (tip -> end) and proximal (origin -> tip) of the tip.
+    """
+
+    tadj_ptr: np.ndarray
+    tadj_edge: np.ndarray
+    trunk_diam: np.ndarray
+    trunk_edge_sink: np.ndarray
+    trunk_node_sink: np.ndarray
+    trunk_root: np.ndarray
+    ped_diam: np.ndarray
+    ped_depth: np.ndarray
+    comp_feed_diam: np.ndarray
+    comp_g0: np.ndarray
+    murray_exponent: float
+    deformability: float
+    size_bias_onset: float
+    tip_kind: int
+    tip_index: int
+    measure_edge: int
+    reflux_edge: int
+
+
+class ProcedureState(NamedTuple):
+    """Mutable record of the embolisation (arrays updated in place by :func:`transport`).
+
+    Attributes
+    ----------
+    comp_occluded : float64 (C,)
+        Occluded share of each compartment's arterial microvasculature.
+    lodged_ped, lodged_trunk, lodged_comp : int64 (M,), (Et,), (C,)
+        Particles lodged per element.
+    nontarget : int64 (n_sinks,)
+        Particles that left the liver per non-target branch.
+    fate, where : int64 (P,)
+        Per particle (``FATE_*`` and the index it refers to).
+    refluxed : bool (P,)
+        Whether the particle left the catheterised vessel backwards.
+    flow_after : float64 (P,)
+        Native antegrade flow in the catheterised vessel after the particle, m^3/s.
+    counters : int64 (4,)
+        Particles done, lodgings, incremental path updates, trunk solves.
+    """
+
+    comp_occluded: np.ndarray
+    lodged_ped: np.ndarray
+    lodged_trunk: np.ndarray
+    lodged_comp: np.ndarray
+    nontarget: np.ndarray
+    fate: np.ndarray
+    where: np.ndarray
+    refluxed: np.ndarray
+    flow_after: np.ndarray
+    counters: np.ndarray
+
+
+@njit(**NJIT_OPTS)
+def _size_weight(particle_d, vessel_d, deformability, onset):
+    """Weight (0-1) of a branch of diameter ``vessel_d`` for a particle of diameter ``particle_d``."""
+    if onset <= 0.0:
+        return 1.0
+    ratio = particle_d / vessel_d
+    if ratio <= onset:
+        return 1.0
+    fit = 1.0 / (1.0 - deformability)
+    if ratio >= fit:
+        return 0.0
+    return (fit - ratio) / (fit - onset)
+
+
+@njit(**NJIT_OPTS)
+def native_tip_flow(st, net):
+    """Native (injection-free) flow in the catheterised vessel, m^3/s; leaves the state as found.
+
+    Switches the injection off, solves, reads the flow distal to the tip (trunk
+    tip) or in the tip's vessel (pedicle tip), switches it back on and solves again.
+    """
+    if net.tip_kind == TIP_TRUNK:
+        t = net.tip_index
+        rate = st.q_trunk_in[t]
+        st.q_trunk_in[t] = 0.0
+        solve_trunk(st)
+        q = st.trunk_q[net.measure_edge]
+        st.q_trunk_in[t] = rate
+        solve_trunk(st)
+        return q
+    n = net.tip_index
+    rate = st.q_art_in[n]
+    st.q_art_in[n] = 0.0
+    refresh_path(st, n)
+    solve_trunk(st)
+    pa, pp = node_pressures(st, st.parent[n])
+    q = edge_flows(st, n, pa, pp)[0]
+    st.q_art_in[n] = rate
+    refresh_path(st, n)
+    solve_trunk(st)
+    return q
+
+
+@njit(**NJIT_OPTS)
+def tip_flows(st, net):
+    """Flows (antegrade distal to the tip, in the vessel proximal to the tip) with the injection on, m^3/s.
+
+    A negative proximal flow is reflux: part of the injection goes backwards.
+    """
+    if net.tip_kind == TIP_TRUNK:
+        return st.trunk_q[net.measure_edge], st.trunk_q[net.reflux_edge]
+    n = net.tip_index
+    pa, pp = node_pressures(st, st.parent[n])
+    q = edge_flows(st, n, pa, pp)[0]
+    return q, q
+
+
+@njit(**NJIT_OPTS)
+def _after_lodging(st, ps, net, counted_update):
+    """Re-solve the trunk and measure the native flow after a lodging; returns that flow."""
+    ps.counters[1] += 1
+    if counted_update:
+        ps.counters[2] += 1
+    solve_trunk(st)
+    ps.counters[3] += 3
+    return native_tip_flow(st, net)
+
+
+@njit(**NJIT_OPTS)
+def _choose(weights, count, u):
+    """Index in [0, count) drawn with probability proportional to ``weights`` (u uniform in [0, 1))."""
+    total = 0.0
+    for k in range(count):
+        total += weights[k]
+    target = u * total
+    acc = 0.0
+    for k in range(count):
+        acc += weights[k]
+        if target < acc:
+            return k
+    return count - 1
+
+
+@njit(**NJIT_OPTS)
+def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
+    """Inject particles ``first`` .. ``last - 1`` one by one, updating the flow after every lodging.
+
+    Parameters
+    ----------
+    st : FlowState
+        Live flow state with the catheter injection in place (solved trunk, current 2-ports).
+    net : TransportNet
+    ps : ProcedureState
+        Updated in place.
+    diameters : float64 (P,)
+        Particle diameters, m.
+    uniforms : float64 (P, K)
+        Uniform random numbers in [0, 1), one per decision along a particle's path.
+    first, last : int
+        Particle index range of this call.
+    stop_flow : float
+        Stop after the particle that brings the native antegrade flow to or below this (m^3/s).
+    stop_on_reflux : bool
+        Stop after the first particle that leaves the catheterised vessel backwards.
+
+    Returns
+    -------
+    (int, int)
+        Index one past the last particle injected, and ``STOP_BATCH``,
+        ``STOP_ENDPOINT`` or ``STOP_REFLUX``.
+    """
+    max_cand = 2
+    for t in range(net.tadj_ptr.shape[0] - 1):
+        max_cand = max(max_cand, net.tadj_ptr[t + 1] - net.tadj_ptr[t])
+    for i in range(st.parent.shape[0]):
+        max_cand = max(max_cand, st.child_ptr[i + 1] - st.child_ptr[i] + st.comp_ptr[i + 1] - st.comp_ptr[i] + 1)
+    max_cand += max_cand
+    weights = np.empty(max_cand)
+    flows = np.empty(max_cand)
+    kinds = np.empty(max_cand, np.int64)
+    targets = np.empty(max_cand, np.int64)
+    diam = np.empty(max_cand)
+    cand_pa = np.empty(max_cand)
+    cand_pp = np.empty(max_cand)
+    max_depth = 1
+    for i in range(net.ped_depth.shape[0]):
+        max_depth = max(max_depth, net.ped_depth[i] + 1)
+    stack_node = np.empty(max_depth + 1, np.int64)
+    stack_pa = np.empty(max_depth + 1)
+    stack_pp = np.empty(max_depth + 1)
+    n_steps = uniforms.shape[1]
+    deform = net.deformability
+
+    p = first
+    while p < last:
+        d = diameters[p]
+        d_fit = (1.0 - deform) * d
+        # ---- start at the tip
+        in_trunk = net.tip_kind == TIP_TRUNK
+        node = net.tip_index
+        depth = 0
+        if not in_trunk:
+            # ancestors' pressures from the subtree root down to the tip
+            depth = net.ped_depth[node]
+            k = node
+            for lev in range(depth, -1, -1):
+                stack_node[lev] = k
+                k = st.parent[k]
+            root = stack_node[0]
+            s = st.root_slot[root]
+            stack_pa[0] = st.trunk_p[st.root_art[s]]
+            stack_pp[0] = st.trunk_p[st.root_por[s]]
+            for lev in range(1, depth + 1):
+                qa, qp, xa, xp = edge_flows(st, stack_node[lev], stack_pa[lev - 1], stack_pp[lev - 1])
+                stack_pa[lev] = xa
+                stack_pp[lev] = xp
+        fate = FATE_SUSPENDED
+        where = -1
+        refluxed = False
+        lodged = False
+        for step in range(n_steps):
+            nc = 0
+            # ---- candidate exits of the current node, with the flow leaving through each
+            if in_trunk:
+                if net.trunk_node_sink[node] >= 0 and step > 0:
+                    fate = FATE_NONTARGET
+                    where = net.trunk_node_sink[node]
+                    break
+                for k in range(net.tadj_ptr[node], net.tadj_ptr[node + 1]):
+                    e = net.tadj_edge[k]
+                    q = st.trunk_q[e]
+                    other = st.trunk_conns[e, 1]
+                    if st.trunk_conns[e, 1] == node:
+                        q = -q
+                        other = st.trunk_conns[e, 0]
+                    if q > 0.0:
+                        flows[nc] = q
+                        kinds[nc] = _KIND_TRUNK_EDGE
+                        targets[nc] = e
+                        cand_pa[nc] = other
+                        diam[nc] = net.trunk_diam[e]
+                        nc += 1
+                r = net.trunk_root[node]
+                if r >= 0:
+                    s = st.root_slot[r]
+                    pa0 = st.trunk_p[st.root_art[s]]
+                    pp0 = st.trunk_p[st.root_por[s]]
+                    ped = r
+                else:
+                    ped = -1
+            else:
+                ped = node
+                pa0 = stack_pa[depth]
+                pp0 = stack_pp[depth]
+                # backwards through the vessel into this node
+                par = st.parent[node]
+                q_in = st.g_art[node] * (stack_pa[depth - 1] - pa0) if st.g_art[node] > 0.0 else 0.0
+                if q_in < 0.0 and pa0 == pa0:
+                    flows[nc] = -q_in
+                    kinds[nc] = _KIND_PARENT
+                    targets[nc] = par
+                    diam[nc] = net.ped_diam[node]
+                    nc += 1
+            if ped >= 0 and pa0 == pa0:
+                for k in range(st.child_ptr[ped], st.child_ptr[ped + 1]):
+                    j = st.child_idx[k]
+                    qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
+                    if qa > 0.0:
+                        flows[nc] = qa
+                        kinds[nc] = _KIND_CHILD
+                        targets[nc] = j
+                        cand_pa[nc] = xa
+                        cand_pp[nc] = xp
+                        diam[nc] = net.ped_diam[j]
+                        nc += 1
+                for k in range(st.comp_ptr[ped], st.comp_ptr[ped + 1]):
+                    c = st.comp_idx[k]
+                    qc = compartment_flows(st, c, pa0, pp0)[1]
+                    if qc > 0.0:
+                        flows[nc] = qc
+                        kinds[nc] = _KIND_COMP
+                        targets[nc] = c
+                        diam[nc] = net.comp_feed_diam[c]
+                        nc += 1
+            if nc == 0:
+                break
+            # ---- size-biased, flow-proportional choice
+            any_fit = False
+            for k in range(nc):
+                weights[k] = flows[k] * _size_weight(d, diam[k], deform, net.size_bias_onset) \
+                    if diam[k] == diam[k] else flows[k]
+                if weights[k] > 0.0:
+                    any_fit = True
+            if not any_fit:
+                for k in range(nc):
+                    weights[k] = flows[k]
+            k = _choose(weights, nc, uniforms[p, step])
+            kind = kinds[k]
+            tgt = targets[k]
+            # ---- move, exit or lodge
+            if kind == _KIND_TRUNK_EDGE:
+                if in_trunk and net.tip_kind == TIP_TRUNK and tgt == net.reflux_edge:
+                    refluxed = True
+                if net.trunk_edge_sink[tgt] >= 0:
+                    fate = FATE_NONTARGET
+                    where = net.trunk_edge_sink[tgt]
+                    break
+                if diam[k] == diam[k] and diam[k] < d_fit:
+                    set_trunk_conductance(st, tgt, 0.0)
+                    ps.lodged_trunk[tgt] += 1
+                    fate = FATE_TRUNK
+                    where = tgt
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
+                    break
+                node = int(cand_pa[k])
+                in_trunk = True
+            elif kind == _KIND_CHILD:
+                if diam[k] < d_fit:
+                    set_pedicle_conductance(st, tgt, 0.0, st.g_por[tgt])
+                    ps.lodged_ped[tgt] += 1
+                    fate = FATE_VESSEL
+                    where = tgt
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    break
+                if in_trunk:
+                    depth = 0
+                    stack_node[0] = ped
+                    stack_pa[0] = pa0
+                    stack_pp[0] = pp0
+                    in_trunk = False
+                depth += 1
+                stack_node[depth] = tgt
+                stack_pa[depth] = cand_pa[k]
+                stack_pp[depth] = cand_pp[k]
+                node = tgt
+            elif kind == _KIND_PARENT:
+                if net.tip_kind == TIP_PEDICLE and node == net.tip_index:
+                    refluxed = True
+                if diam[k] < d_fit:
+                    set_pedicle_conductance(st, node, 0.0, st.g_por[node])
+                    ps.lodged_ped[node] += 1
+                    fate = FATE_VESSEL
+                    where = node
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    break
+                depth -= 1
+                node = stack_node[depth]
+                if depth == 0:
+                    s = st.root_slot[node]
+                    node = st.root_art[s]
+                    in_trunk = True
+            else:
+                c = tgt
+                feed = net.comp_feed_diam[c]
+                n_vessels = (feed / d_fit) ** net.murray_exponent if d_fit < feed else 1.0
+                occ = min(1.0, ps.comp_occluded[c] + 1.0 / n_vessels)
+                ps.comp_occluded[c] = occ
+                set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
+                ps.lodged_comp[c] += 1
+                fate = FATE_COMPARTMENT
+                where = c
+                lodged = True
+                ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                break
+        ps.fate[p] = fate
+        ps.where[p] = where
+        ps.refluxed[p] = refluxed
+        if not lodged:
+            ps.flow_after[p] = ps.flow_after[p - 1] if p > 0 else native_tip_flow(st, net)
+        if fate == FATE_NONTARGET:
+            ps.nontarget[where] += 1
+        ps.counters[0] += 1
+        p += 1
+        if lodged and ps.flow_after[p - 1] <= stop_flow:
+            return p, STOP_ENDPOINT
+        if stop_on_reflux and refluxed:
+            return p, STOP_REFLUX
+    return p, STOP_BATCH
