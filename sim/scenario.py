@@ -132,6 +132,9 @@ class LiverConfig(_Section):
     murray_exponent: float = param(
         2.7, "1", "NakamuraAwa2014 (2.7 for 0.1-1 mm arteries); Jessen2023 (2.0-3.0)",
         "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)
+    peribiliary_arteriole_diameter_um: float = param(
+        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um (Debbaut2014 resolves 160 um)",
+        "Diameter of the arterioles feeding each peribiliary (bile duct) compartment.", gt=5.0, le=500.0)
     seed: int = param(0, "-", "model assumption: fixed anatomy unless asked",
                       "Seed of the anatomy's random generator (tissue points, tree).", ge=0)
 
@@ -344,6 +347,9 @@ class ProcedureConfig(_Section):
                                  "Maximum suspension volume before stopping.", gt=0, le=500)
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
+    size_bias_onset: float = param(
+        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); Bushi2005",
+        "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
 
     @model_validator(mode="after")
@@ -353,6 +359,21 @@ class ProcedureConfig(_Section):
                 < self.stasis_flow_reduction):
             raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
         return self
+
+
+class OutcomesConfig(_Section):
+    """Thresholds that turn flows into clinical outcomes."""
+
+    devascularised_arterial_fraction: float = param(
+        0.2, "1", "model assumption: tumour blush absent below about 20% of baseline arterial inflow (SACE IV)",
+        "A tumour region is devascularised when its arterial inflow falls below this share of baseline.", gt=0, lt=1)
+    ischaemia_oxygen_fraction: float = param(
+        0.35, "1", "model assumption: critical O2 delivery = baseline extraction (about 0.35) / maximal extraction (about 1)",
+        "Parenchyma is ischaemic when its O2 delivery (artery + portal vein) falls below this share of baseline.",
+        gt=0, lt=1)
+    portal_oxygen_content_ratio: float = param(
+        0.75, "1", "model assumption: portal O2 saturation about 70-75% vs arterial 97% (textbook)",
+        "O2 content of portal blood relative to arterial blood.", gt=0, le=1)
 
 
 class Scenario(_Section):
@@ -370,6 +391,7 @@ class Scenario(_Section):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     catheter: CatheterConfig = Field(default_factory=CatheterConfig)
     procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
+    outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":

@@ -117,7 +117,7 @@ def test_unknown_scenario_name_is_one_line_exit_2(invoke):
     (["run", "a.toml", "b.toml"], ["unexpected extra argument"]),
     (["--no-such-option"], ["--no-such-option"]),
     (["no-such-command"], ["no-such-command"]),
-])
+], ids=["negative_seed", "non_integer_seed", "extra_argument", "unknown_option", "unknown_command"])
 def test_usage_errors_are_one_line_exit_2(invoke, args, fragments):
     _assert_one_line_error(invoke(*args), *fragments)
 

@@ -247,8 +247,9 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         Updated in place.
     diameters : float64 (P,)
         Particle diameters, m.
-    uniforms : float64 (P, K)
-        Uniform random numbers in [0, 1), one per decision along a particle's path.
+    uniforms : float64 (last - first, K)
+        Uniform random numbers in [0, 1): row ``p - first`` holds one per decision
+        along particle p's path.
     first, last : int
         Particle index range of this call.
     stop_flow : float
@@ -387,7 +388,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
             if not any_fit:
                 for k in range(nc):
                     weights[k] = flows[k]
-            k = _choose(weights, nc, uniforms[p, step])
+            k = _choose(weights, nc, uniforms[p - first, step])
             kind = kinds[k]
             tgt = targets[k]
             # ---- move, exit or lodge

@@ -1,0 +1,118 @@
+"""Clinical outcomes from compartment flows and particle fates.
+
+All functions take arrays (SI) and return plain numbers, so they can be tested
+on hand-made inputs. Definitions (thresholds from the scenario's ``[outcomes]``
+section) are documented in ``docs/outputs.md``.
+
+* Tumour devascularisation: share of viable tumour volume whose arterial inflow
+  (hepatic artery plus any extrahepatic feeder) fell below
+  ``devascularised_arterial_fraction`` of baseline.
+* Tumour blush: tumour-volume-weighted mean arterial inflow relative to baseline.
+* Normal-parenchyma ischaemia: share of normal (non-tumour) liver volume whose
+  O2 delivery, arterial flow + ``portal_oxygen_content_ratio`` x portal flow,
+  fell below ``ischaemia_oxygen_fraction`` of baseline. Portal supply protects
+  normal liver; portal vein thrombosis removes that protection.
+* Biliary ischaemia: share of peribiliary compartment volume (arterial supply
+  only) whose arterial inflow fell below the same O2 threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
+from .network import Compartments
+from .scenario import OutcomesConfig
+
+__all__ = ["tissue_outcomes", "arterial_fraction_normal", "tumour_share_of_lodgings"]
+
+_TISSUE, _PERIBILIARY = 0, 1
+
+
+def _ratio(now: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """now / base where base > 0; 1 where there was nothing to lose."""
+    out = np.ones_like(base)
+    np.divide(now, base, out=out, where=base > 0)
+    return out
+
+
+def _weighted_share(mask: np.ndarray, weight: np.ndarray) -> float:
+    total = weight.sum()
+    return float(weight[mask].sum() / total) if total > 0 else 0.0
+
+
+def tissue_outcomes(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig) -> dict:
+    """Devascularisation, blush and ischaemia from baseline and current compartment flows.
+
+    Parameters
+    ----------
+    comps : Compartments
+    q_base, q_now : ndarray of float64, shape (C, 4), m^3/s
+        Compartment flows (columns ``COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA``) at
+        baseline and now, both without the catheter injection.
+    cfg : OutcomesConfig
+
+    Returns
+    -------
+    dict
+        ``tumour_devascularised_fraction``, ``tumour_blush_fraction``,
+        ``normal_ischaemic_fraction``, ``biliary_ischaemic_fraction`` (all 0-1).
+    """
+    tissue = comps.kind == _TISSUE
+    art_base = np.maximum(q_base[:, COMP_ART], 0.0) + np.maximum(q_base[:, COMP_EXTRA], 0.0)
+    art_now = np.maximum(q_now[:, COMP_ART], 0.0) + np.maximum(q_now[:, COMP_EXTRA], 0.0)
+    art_ratio = _ratio(art_now, art_base)
+    kappa = cfg.portal_oxygen_content_ratio
+    o2_base = art_base + kappa * np.maximum(q_base[:, COMP_POR], 0.0)
+    o2_now = art_now + kappa * np.maximum(q_now[:, COMP_POR], 0.0)
+    o2_ratio = _ratio(o2_now, o2_base)
+
+    tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
+    normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
+    biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
+    blush = float((tumour_vol * art_ratio).sum() / tumour_vol.sum()) if tumour_vol.sum() > 0 else 1.0
+    return {
+        "tumour_devascularised_fraction": _weighted_share(art_ratio < cfg.devascularised_arterial_fraction, tumour_vol),
+        "tumour_blush_fraction": blush,
+        "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
+        "biliary_ischaemic_fraction": _weighted_share(art_ratio < cfg.ischaemia_oxygen_fraction, biliary_vol),
+    }
+
+
+def arterial_fraction_normal(comps: Compartments, q: np.ndarray) -> float:
+    """Hepatic arterial share of the inflow of tumour-free tissue compartments (dimensionless)."""
+    normal = (comps.kind == _TISSUE) & (comps.tumour_volume_m3 <= 0) & (comps.necrotic_volume_m3 <= 0)
+    art = q[normal, COMP_ART].sum()
+    por = q[normal, COMP_POR].sum()
+    return float(art / (art + por)) if art + por > 0 else float("nan")
+
+
+def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tumour volume share of the tissue downstream of every pedicle node and of every compartment.
+
+    A particle lodged in pedicle vessel j is attributed to tumour with the share
+    of viable tumour volume in the tissue j feeds; one lodged in compartment c
+    with the share in c.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Shares per pedicle node (M,) and per compartment (C,), 0-1.
+    """
+    from .kernels.treewalk import subtree_sums
+
+    tissue = comps.kind == _TISSUE
+    m = parent.shape[0]
+    vol = np.zeros(m)
+    tum = np.zeros(m)
+    np.add.at(vol, comps.node[tissue], comps.volume_m3[tissue])
+    np.add.at(tum, comps.node[tissue], comps.tumour_volume_m3[tissue])
+    vol_down = np.empty(m)
+    tum_down = np.empty(m)
+    subtree_sums(parent, vol, vol_down)
+    subtree_sums(parent, tum, tum_down)
+    node_share = _ratio(tum_down, vol_down)
+    node_share[vol_down <= 0] = 0.0
+    comp_share = np.where(tissue, _ratio(comps.tumour_volume_m3, comps.volume_m3), 0.0)
+    comp_share[comps.volume_m3 <= 0] = 0.0
+    return node_share, comp_share
