@@ -5,7 +5,8 @@ size (1e3 to 1e6 terminals in seconds) without the anatomy module: a textbook
 trunk (coeliac, CHA, GDA with its lumped bed, PHA, RHA, LHA, A1-A8; MPV, RPV,
 LPV, P1-P8), optionally a collateral that closes a cycle and an extrahepatic
 reservoir, and one random binary pedicle subtree per segment. Radii follow
-Murray's law from each vessel's baseline flow, r ~ Q^(1/g), scaled so that the
+Murray's law from each vessel's baseline flow, r ~ Q^(1/g) (g from the scenario for
+arteries, 3 for portal veins), scaled so that the
 proper hepatic artery is 4.5 mm and the main portal vein 12 mm wide; lengths
 are 6 radii (x 0.75-1.25). Compartment demands follow the scenario's
 ``[flow]`` targets (total flow, normal arterial fraction) and first tumour
@@ -38,6 +39,8 @@ __all__ = ["SyntheticLiver", "random_liver"]
 PHA_RADIUS_M = 2.25e-3
 #: Main portal vein radius, m (model assumption for test livers: 12 mm wide).
 MPV_RADIUS_M = 6.0e-3
+#: Branching exponent of the portal subtrees (Murray1926 cube law; Jessen2023: 2.0-3.0 against a portal cast).
+PORTAL_MURRAY_EXPONENT = 3.0
 #: Vessel length per radius in the synthetic subtrees (Debbaut2014: 74.4 mm / 13.2 mm to 0.74 mm / 0.08 mm, 5.6-9).
 LENGTH_PER_RADIUS = 6.0
 #: GDA flow relative to the hepatic arterial flow (model assumption for test livers).
@@ -88,20 +91,21 @@ def _random_forest(counts: np.ndarray, rng: np.random.Generator):
 
 
 def _segment_counts(n_terminals: int, fractions: np.ndarray) -> np.ndarray:
-    counts = np.maximum(1, np.floor(n_terminals * fractions).astype(np.int64))
-    counts[np.argmax(fractions)] += max(0, n_terminals - int(counts.sum()))
+    """One leaf per segment, the rest by volume fraction: exactly ``n_terminals`` in all."""
+    counts = 1 + np.floor((n_terminals - fractions.size) * fractions).astype(np.int64)
+    counts[np.argmax(fractions)] += n_terminals - int(counts.sum())
     return counts
 
 
 def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None, peribiliary_fraction: float = 0.1,
                  tumour: bool = True, extrahepatic: bool = False, collateral: bool = False) -> SyntheticLiver:
-    """A random pedicle liver with about ``n_terminals`` tissue compartments.
+    """A random pedicle liver with ``n_terminals`` tissue compartments (leaves).
 
     Parameters
     ----------
     n_terminals : int
-        Number of leaves (tissue compartments), >= 8; segments get shares by
-        ``scenario.liver.segment_fractions``. Pedicle nodes M = 2 n - 8, vessel
+        Number of leaves (tissue compartments), >= 8; each segment gets one and
+        a share of the rest by ``scenario.liver.segment_fractions``. Pedicle nodes M = 2 n - 8, vessel
         segments about 2 M (arterial + portal).
     scenario : Scenario, optional
         Boundary pressures, flow targets, liver mass and the first tumour; the
@@ -149,7 +153,10 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
     is_t = tumour_id >= 0
     vasc = t_cfg.vascularity if t_cfg is not None else 1.0
     q_total = flow.total_flow_ml_min_kg * flow.body_mass_kg * ML_MIN_M3S
-    q_peri = PERIBILIARY_SHARE * flow.normal_arterial_fraction * q_total
+    internal = np.flatnonzero(leaves > 1)
+    peri_nodes = np.sort(rng.choice(internal, int(round(peribiliary_fraction * internal.size)), replace=False))
+    n_peri = peri_nodes.size
+    q_peri = PERIBILIARY_SHARE * flow.normal_arterial_fraction * q_total if n_peri else 0.0
     density = (q_total - q_peri) / (volume[~is_t].sum() + vasc * volume[is_t].sum())
     q_leaf = density * volume * np.where(is_t, vasc, 1.0)
     art_frac = np.where(is_t, t_cfg.arterial_fraction if t_cfg is not None else 0.0, flow.normal_arterial_fraction)
@@ -159,9 +166,6 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
         share = t_cfg.extrahepatic.arterial_fraction if t_cfg.extrahepatic is not None else 0.2
         qe[is_t] = share * qa[is_t]
         qa = qa - qe
-    internal = np.flatnonzero(leaves > 1)
-    peri_nodes = np.sort(rng.choice(internal, int(round(peribiliary_fraction * internal.size)), replace=False))
-    n_peri = peri_nodes.size
     qa_peri = np.full(n_peri, q_peri / max(n_peri, 1))
     # vessel flows -> Murray radii
     art_draw = np.zeros(m)
@@ -180,7 +184,7 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
         return PHA_RADIUS_M * (np.asarray(q) / qa_tot) ** (1.0 / g_exp)
 
     def r_por(q):
-        return MPV_RADIUS_M * (np.maximum(np.asarray(q), floor) / qp_tot) ** (1.0 / g_exp)
+        return MPV_RADIUS_M * (np.maximum(np.asarray(q), floor) / qp_tot) ** (1.0 / PORTAL_MURRAY_EXPONENT)
 
     art_r, por_r = r_art(q_art), r_por(q_por)
     length = LENGTH_PER_RADIUS * art_r * rng.uniform(0.75, 1.25, m)

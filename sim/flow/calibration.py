@@ -58,11 +58,11 @@ def compartment_inflows(compartments: Compartments) -> tuple[np.ndarray, np.ndar
     for name, q in (("demand_art_m3s", qa), ("demand_por_m3s", qp), ("demand_extra_m3s", qe)):
         bad = np.flatnonzero(~(np.isfinite(q) & (q >= 0)))
         if bad.size:
-            raise FlowInputError(f"compartment {bad[0]} has {name} = {q[bad[0]]!r}; allowed: a finite flow >= 0")
+            raise FlowInputError(f"compartment {bad[0]} has {name} = {q[bad[0]]:g}; allowed: a finite flow >= 0")
     peri = compartments.kind == 1
     bad = np.flatnonzero(peri & (qp != 0))
     if bad.size:
-        raise FlowInputError(f"peribiliary compartment {bad[0]} has demand_por_m3s = {qp[bad[0]]!r}; allowed: 0 "
+        raise FlowInputError(f"peribiliary compartment {bad[0]} has demand_por_m3s = {qp[bad[0]]:g}; allowed: 0 "
                              "(the plexus is fed by the artery only and drains into the portal vein)")
     return qa, np.where(peri, -(qa + qe), qp), qe
 
@@ -76,10 +76,10 @@ def _trunk_pressures(liver: CompiledLiver, g_trunk: np.ndarray, root_art_q: np.n
     bad = np.flatnonzero(lumped & ~(np.isfinite(demand) & (demand >= 0)))
     if bad.size:
         raise FlowInputError(f"lumped trunk edge {trunk.edge_names[bad[0]]!r} has edge_demand_m3s = "
-                             f"{demand[bad[0]]!r}; allowed: a finite baseline flow >= 0 m^3/s")
+                             f"{demand[bad[0]]:g}; allowed: a finite baseline flow >= 0 m^3/s")
     bad = np.flatnonzero(~lumped & ~(np.isfinite(g_trunk) & (g_trunk > 0)))
     if bad.size:
-        raise FlowInputError(f"trunk vessel {trunk.edge_names[bad[0]]!r} has conductance {g_trunk[bad[0]]!r}; "
+        raise FlowInputError(f"trunk vessel {trunk.edge_names[bad[0]]!r} has conductance {g_trunk[bad[0]]:g}; "
                              "calibration needs every trunk vessel open (> 0)")
     inflow = np.zeros(trunk.n_nodes)
     np.add.at(inflow, forest.root_trunk_art, -root_art_q)
@@ -144,7 +144,7 @@ def calibrate(liver: CompiledLiver, vessels: Conductances, flow: FlowConfig) -> 
         g = getattr(vessels, name)
         bad = np.flatnonzero(nonroot & ~(np.isfinite(g) & (g > 0)))
         if bad.size:
-            raise FlowInputError(f"pedicle {name} vessel into node {bad[0]} has conductance {g[bad[0]]!r}; "
+            raise FlowInputError(f"pedicle {name} vessel into node {bad[0]} has conductance {g[bad[0]]:g}; "
                                  "calibration needs the healthy liver (every vessel open, > 0)")
     q_art, q_por = np.empty(m), np.empty(m)
     subtree_sums(forest.parent, np.bincount(comps.node, qa, minlength=m), q_art)

@@ -107,7 +107,7 @@ def _conductances(edges: list) -> np.ndarray:
     bad = np.flatnonzero(given & ~(np.isfinite(g) & (g >= 0)))
     if bad.size:
         u, v, _ = edges[bad[0]]
-        raise FlowInputError(f"edge ({u!r}, {v!r}) has conductance {g[bad[0]]!r}; allowed: a finite value >= 0 "
+        raise FlowInputError(f"edge ({u!r}, {v!r}) has conductance {g[bad[0]]:g}; allowed: a finite value >= 0 "
                              "m^3/(s Pa) (0 closes the edge)")
     need = ~given
     radius, length, mu = (_edge_attribute(edges, k) for k in ("radius_m", "length_m", "viscosity_pa_s"))
@@ -115,13 +115,13 @@ def _conductances(edges: list) -> np.ndarray:
         bad = np.flatnonzero(need & ~(np.isfinite(arr) & (arr > 0)))
         if bad.size:
             u, v, d = edges[bad[0]]
-            got = f"{arr[bad[0]]!r}" if name in d else "missing"
+            got = f"{arr[bad[0]]:g}" if name in d else "missing"
             raise FlowInputError(f"edge ({u!r}, {v!r}) has {name} {got}; allowed: a finite value > 0 (in m), "
                                  "or give the edge a 'conductance'")
     bad = np.flatnonzero(need & ~np.isnan(mu) & ~(np.isfinite(mu) & (mu > 0)))
     if bad.size:
         u, v, _ = edges[bad[0]]
-        raise FlowInputError(f"edge ({u!r}, {v!r}) has viscosity_pa_s {mu[bad[0]]!r}; allowed: a finite value > 0 "
+        raise FlowInputError(f"edge ({u!r}, {v!r}) has viscosity_pa_s {mu[bad[0]]:g}; allowed: a finite value > 0 "
                              "(Pa s), or leave it out for the Pries in vivo viscosity")
     pries = need & np.isnan(mu)
     if pries.any():

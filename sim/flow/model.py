@@ -44,7 +44,7 @@ __all__ = ["vessel_conductances", "LiverFlow", "LiverFlowResult"]
 def _poiseuille(radius: np.ndarray, length: np.ndarray, flow: FlowConfig, what: str) -> np.ndarray:
     bad = np.flatnonzero(~(np.isfinite(radius) & (radius > 0) & np.isfinite(length) & (length > 0)))
     if bad.size:
-        raise FlowInputError(f"{what} {bad[0]} has radius {radius[bad[0]]!r} m and length {length[bad[0]]!r} m; "
+        raise FlowInputError(f"{what} {bad[0]} has radius {radius[bad[0]]:g} m and length {length[bad[0]]:g} m; "
                              "allowed: finite values > 0")
     mu = apparent_viscosity(2.0 * radius, haematocrit=flow.haematocrit,
                             plasma_viscosity_pa_s=flow.plasma_viscosity_mPa_s * MPA_S_PA_S)

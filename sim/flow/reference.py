@@ -106,7 +106,7 @@ def solve_network(n_nodes: int, edge_conns, conductance, fixed_pressure, inflow=
     bad = np.flatnonzero(~(np.isfinite(g) & (g >= 0)))
     if bad.size:
         u, v = conns[bad[0]]
-        raise FlowInputError(f"edge ({node_label(u)}, {node_label(v)}) has conductance {g[bad[0]]!r}; "
+        raise FlowInputError(f"edge ({node_label(u)}, {node_label(v)}) has conductance {g[bad[0]]:g}; "
                              "allowed: a finite value >= 0 (0 closes the edge)")
     fixed = np.isfinite(fixed_p)
     if not fixed.any():

@@ -28,7 +28,7 @@ def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _check_conductance(name: str, g: np.ndarray) -> None:
     bad = np.flatnonzero(~(np.isfinite(g) & (g >= 0)))
     if bad.size:
-        raise FlowInputError(f"{name}[{bad[0]}] = {g[bad[0]]!r}; allowed: a finite conductance >= 0 m^3/(s Pa)")
+        raise FlowInputError(f"{name}[{bad[0]}] = {g[bad[0]]:g}; allowed: a finite conductance >= 0 m^3/(s Pa)")
 
 
 def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: np.ndarray | None = None,
@@ -86,7 +86,8 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
     return FlowState(
         parent=parent, child_ptr=child_ptr[:m + 1], child_idx=child_idx[:int(nonroot.sum())],
         comp_ptr=comp_ptr, comp_idx=comp_idx, comp_node=np.ascontiguousarray(comps.node, dtype=np.int64),
-        comp_extra_node=extra.copy(), root_nodes=root_nodes,
+        comp_extra_node=extra.copy(), comp_extra_p=np.where(extra >= 0, fixed[np.maximum(extra, 0)], 0.0),
+        root_nodes=root_nodes,
         root_art=np.asarray(forest.root_trunk_art, dtype=np.int64),
         root_por=np.asarray(forest.root_trunk_por, dtype=np.int64), root_slot=root_slot,
         trunk_conns=np.ascontiguousarray(trunk.edge_conns, dtype=np.int64), trunk_fixed_p=fixed,

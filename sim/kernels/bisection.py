@@ -22,7 +22,7 @@ from numba import njit
 
 from ._config import FASTMATH_FLAGS, NJIT_OPTS
 
-__all__ = ["bisect_points", "subtree_totals"]
+__all__ = ["bisect_points"]
 
 #: numba wants a plain set of fast-math flags.
 _FASTMATH = set(FASTMATH_FLAGS)
@@ -252,27 +252,3 @@ def bisect_points(xyz, weight, order, stop_weight, split_share):
         stack[top + 1, 3] = depth[node] + 1
         top += 2
     return parent[:m], start[:m], stop[:m], depth[:m], centroid[:m], node_weight[:m]
-
-
-@njit(**NJIT_OPTS)
-def subtree_totals(parent, values):
-    """Sum ``values`` over every node's subtree (children before parents, ``parent[i] < i``).
-
-    Parameters
-    ----------
-    parent : ndarray of int64, shape (m,)
-        Parent of each node, -1 at roots; preorder.
-    values : ndarray of float64, shape (m,)
-        Own value of each node (e.g. the demand of a leaf, 0 for internal nodes).
-
-    Returns
-    -------
-    ndarray of float64, shape (m,)
-        ``values`` summed over each subtree.
-    """
-    out = values.copy()
-    for i in range(parent.shape[0] - 1, -1, -1):
-        p = parent[i]
-        if p >= 0:
-            out[p] += out[i]
-    return out

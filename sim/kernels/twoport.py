@@ -84,7 +84,7 @@ _YA, _YP, _YAP, _SA, _SP = 0, 1, 2, 3, 4
 class FlowState(NamedTuple):
     """Topology, conductances, sources, 2-ports and solution of one liver network.
 
-    Built by :func:`sim.flow.model.build_state`; every array is C-contiguous.
+    Built by :func:`sim.flow.state.build_state`; every array is C-contiguous.
     Shapes: M pedicle nodes, S subtrees, C compartments, Nt trunk nodes, Et trunk
     edges. Pressures are relative to the hepatic veins, Pa; flows m^3/s;
     conductances m^3/(s Pa).
@@ -103,6 +103,8 @@ class FlowState(NamedTuple):
         Pedicle node of each compartment.
     comp_extra_node : int64 (C,)
         Trunk node of the extrahepatic reservoir (a pressure boundary), -1 if none.
+    comp_extra_p : float64 (C,)
+        Pressure of that reservoir (relative), 0 if none.
     root_nodes, root_art, root_por : int64 (S,)
         Root pedicle node of each subtree and the trunk nodes it coincides with.
     root_slot : int64 (M,)
@@ -147,6 +149,7 @@ class FlowState(NamedTuple):
     comp_idx: np.ndarray
     comp_node: np.ndarray
     comp_extra_node: np.ndarray
+    comp_extra_p: np.ndarray
     root_nodes: np.ndarray
     root_art: np.ndarray
     root_por: np.ndarray
@@ -178,7 +181,7 @@ class FlowState(NamedTuple):
 # bottom-up elimination
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _closure(m):
     """Close the A/P/ground connectivity bits: two links among three terminals imply the third."""
     links = m & 7
@@ -187,7 +190,7 @@ def _closure(m):
     return m
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _node_pi(st, i):
     """Recompute ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges."""
     ya = 0.0
@@ -207,11 +210,9 @@ def _node_pi(st, i):
             ya += ga * gout * inv
             yp += gp * gout * inv
             yap += ga * gp * inv
-            ge = st.g_comp[c, COMP_EXTRA]
-            if ge > 0.0:
-                push = ge * st.trunk_fixed_p[st.comp_extra_node[c]] * inv
-                sa += ga * push
-                sp += gp * push
+            push = st.g_comp[c, COMP_EXTRA] * st.comp_extra_p[c] * inv
+            sa += ga * push
+            sp += gp * push
             if ga > 0.0 and gp > 0.0:
                 m |= CONN_AP
             if gout > 0.0:
@@ -235,7 +236,7 @@ def _node_pi(st, i):
     st.node_conn[i] = _closure(m)
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _edge_pi(st, j):
     """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels."""
     ga = st.g_art[j]
@@ -353,7 +354,7 @@ def set_trunk_conductance(st, e, g):
 # trunk
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _find(uf, a):
     while uf[a] != a:
         uf[a] = uf[uf[a]]
@@ -361,7 +362,7 @@ def _find(uf, a):
     return a
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _union(uf, a, b):
     ra = _find(uf, a)
     rb = _find(uf, b)
@@ -369,7 +370,7 @@ def _union(uf, a, b):
         uf[ra] = rb
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _stamp(mat, rhs, index, fixed, a, b, g):
     """Add conductance g between trunk nodes a and b (b = -1: ground) to the free-node system."""
     ia = index[a]
@@ -387,6 +388,31 @@ def _stamp(mat, rhs, index, fixed, a, b, g):
             mat[ib, ia] -= g
         else:
             rhs[ib] += g * fixed[a]
+
+
+@njit(**NJIT_OPTS)
+def _solve_dominant(mat, rhs):
+    """Solve ``mat x = rhs`` in place (x in ``rhs``) by Gaussian elimination without pivoting.
+
+    For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
+    M-matrix, non-singular when every component holds a boundary: elimination
+    without pivoting is stable there (Golub and Van Loan, Matrix Computations,
+    4th ed., section 4.1.1) and the small dense system needs no LAPACK call.
+    """
+    n = rhs.shape[0]
+    for k in range(n):
+        inv = 1.0 / mat[k, k]
+        for i in range(k + 1, n):
+            f = mat[i, k] * inv
+            if f != 0.0:
+                for j in range(k + 1, n):
+                    mat[i, j] -= f * mat[k, j]
+                rhs[i] -= f * rhs[k]
+    for k in range(n - 1, -1, -1):
+        acc = rhs[k]
+        for j in range(k + 1, n):
+            acc -= mat[k, j] * rhs[j]
+        rhs[k] = acc / mat[k, k]
 
 
 @njit(**NJIT_OPTS)
@@ -461,10 +487,10 @@ def solve_trunk(st):
             status = STATUS_LOST_SOURCE
         if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
             _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
-    sol = np.linalg.solve(mat, rhs) if nfree > 0 else rhs
+    _solve_dominant(mat, rhs)
     for n in range(nt):
         if index[n] >= 0:
-            st.trunk_p[n] = sol[index[n]]
+            st.trunk_p[n] = rhs[index[n]]
         elif st.trunk_fixed_p[n] == st.trunk_fixed_p[n]:
             st.trunk_p[n] = st.trunk_fixed_p[n]
         else:
@@ -486,7 +512,7 @@ def solve_trunk(st):
 # top-down substitution and on-demand queries
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def child_pressures(st, j, pa_parent, pp_parent):
     """Pressures of A_j and P_j from those of j's parent, O(1).
 
@@ -528,7 +554,7 @@ def child_pressures(st, j, pa_parent, pp_parent):
     return xa, xp
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def edge_flows(st, j, pa_parent, pp_parent):
     """Flows in the arterial and portal vessels into node ``j`` (parent -> j), m^3/s, O(1).
 
@@ -545,7 +571,7 @@ def edge_flows(st, j, pa_parent, pp_parent):
     return qa, qp, xa, xp
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def compartment_flows(st, c, pa, pp):
     """Pressure and flows of compartment ``c`` from the pressures of its pedicle node, O(1).
 
@@ -570,7 +596,7 @@ def compartment_flows(st, c, pa, pp):
     up_p = gp > 0.0 and pp == pp
     if not (up_a or up_p or gh > 0.0 or ge > 0.0):
         return np.nan, 0.0, 0.0, 0.0, 0.0
-    px = st.trunk_fixed_p[st.comp_extra_node[c]] if ge > 0.0 else 0.0
+    px = st.comp_extra_p[c]
     num = (ga * pa if up_a else 0.0) + (gp * pp if up_p else 0.0) + ge * px
     ps = num / (ga + gp + gh + ge)
     return (ps, ga * (pa - ps) if up_a else 0.0, gp * (pp - ps) if up_p else 0.0, gh * ps,

@@ -1,0 +1,291 @@
+"""Build a liver from a scenario: domain, tissue points, trees, compartments -> CompiledLiver.
+
+See ``docs/anatomy.md`` for the model and its sources. The steps:
+
+1. the liver-shaped domain and its Couinaud planes (:mod:`~sim.anatomy.domain`);
+2. tumours and the perfusion demand per region (:mod:`~sim.anatomy.perfusion`);
+3. tissue points, uniformly sampled with the scenario's seed, enough that the
+   territories of the most densely perfused tissue hold about
+   :data:`POINTS_PER_TERMINAL` points each;
+4. the pedicle subtrees by recursive bisection (:mod:`~sim.anatomy.subtrees`),
+   their design flows and Murray radii;
+5. the named trunk with its Michels variant (:mod:`~sim.anatomy.trunk`);
+6. the compartments (:mod:`~sim.anatomy.compartments`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from ..network import CompiledLiver, PedicleForest, TissuePoints
+from ..scenario import Scenario, ScenarioError
+from ..units import MM_M, UM_M, mmhg_to_pa
+from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
+from .domain import LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
+from .murray import MurraySizing
+from .perfusion import Perfusion, Tumours, perfusion_table, place_tumours
+from .subtrees import DESIGN_FLOW_FLOOR, MIN_LENGTH_DIAMETERS, design_flows, grow_subtrees, vessel_geometry
+from .trunk import VESSELS, build_trunk
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Liver", "VesselRef", "build_liver", "POINTS_PER_TERMINAL", "MAX_TISSUE_POINTS"]
+
+#: Tissue points per terminal territory in the most densely perfused tissue.
+#: Model assumption: enough that a split can still balance demand at the last level;
+#: normal-liver territories then hold proportionally more.
+POINTS_PER_TERMINAL = 4
+#: Fewest tissue points in a tumour's viable part and in a segment. Model assumption:
+#: resolves a tumour's volume to about 3%.
+MIN_POINTS_PER_REGION = 32
+#: Cap on the number of tissue points (memory: about 70 bytes each while building).
+#: Beyond it the hottest territories hold fewer points than POINTS_PER_TERMINAL.
+MAX_TISSUE_POINTS = 30_000_000
+
+
+class VesselRef(NamedTuple):
+    """Where a vessel lives in the compiled arrays.
+
+    Attributes
+    ----------
+    kind : str
+        ``"trunk"`` (index into ``Trunk`` edges) or ``"pedicle"`` (index of the pedicle
+        node whose incoming arterial vessel it is).
+    index : int
+    """
+
+    kind: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Liver:
+    """A built liver: the scenario, its compiled arrays and the lookups users need.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    compiled : CompiledLiver
+        The arrays the kernels use (the simulation path needs nothing else).
+    domain : LiverDomain
+        The liver-shaped region.
+    planes : SegmentPlanes
+        The Couinaud planes (``planes.label(xyz)`` gives segments).
+    tumours : Tumours
+        Tumour spheres (centre, radius, necrotic core), m.
+    perfusion : Perfusion
+        Baseline perfusion per volume of normal liver and each tumour region, 1/s.
+    art_sizing, por_sizing : MurraySizing
+        Murray scaling of the arterial and portal trees.
+    vessels : dict of str to int
+        Named vessel -> trunk edge index.
+    """
+
+    scenario: Scenario
+    compiled: CompiledLiver
+    domain: LiverDomain
+    planes: SegmentPlanes
+    tumours: Tumours
+    perfusion: Perfusion
+    art_sizing: MurraySizing
+    por_sizing: MurraySizing
+    vessels: dict[str, int]
+
+    def vessel(self, name: str) -> VesselRef:
+        """Locate a named vessel (``"A5"``) or a synthetic one (``"#<n>"``: pedicle node n's vessel).
+
+        Raises
+        ------
+        KeyError
+            If the vessel does not exist in this anatomy.
+        """
+        if name.startswith("#") and name[1:].isdigit():
+            n = int(name[1:])
+            forest = self.compiled.forest
+            if n >= forest.n_nodes or forest.parent[n] < 0:
+                raise KeyError(f"no synthetic vessel {name!r}: ids are #<n> for pedicle nodes n in "
+                               f"0..{forest.n_nodes - 1} that are not segment roots")
+            return VesselRef("pedicle", n)
+        if name not in self.vessels:
+            raise KeyError(f"no vessel {name!r} in this anatomy (Michels type {self.scenario.anatomy.michels_type}); "
+                           f"named vessels: {', '.join(self.vessels)}")
+        return VesselRef("trunk", self.vessels[name])
+
+    @cached_property
+    def graph(self) -> "nx.DiGraph":
+        """The liver as a networkx DiGraph (built on first access; see :func:`sim.anatomy.graph.to_graph`)."""
+        from .graph import to_graph
+
+        return to_graph(self.compiled)
+
+    def to_graphml(self, path: str | Path) -> None:
+        """Write :attr:`graph` to a GraphML file (see :func:`sim.anatomy.graph.write_graphml`)."""
+        from .graph import write_graphml
+
+        write_graphml(self.graph, path)
+
+
+def _region_volumes(tumours: Tumours, grid) -> np.ndarray:
+    """Estimated volume of every region from the grid, m^3 (used only to size the point cloud)."""
+    region = tumours.region(grid.centres())
+    return np.bincount(region, minlength=tumours.n_regions) * grid.spacing_m ** 3
+
+
+def _point_count(volume: float, region_volume: np.ndarray, perfusion: Perfusion, stop_flow: float,
+                 min_fraction: float) -> int:
+    """Tissue points: POINTS_PER_TERMINAL per terminal of the hottest tissue, enough for every region and segment."""
+    perfused = region_volume > 0.0
+    hottest = float(perfusion.art[perfused].max()) if perfused.any() else float(perfusion.art[0])
+    n = POINTS_PER_TERMINAL * volume * hottest / stop_flow
+    viable = region_volume[1::2][region_volume[1::2] > 0.0]
+    smallest = min([min_fraction * volume, *viable.tolist()])
+    n = max(n, MIN_POINTS_PER_REGION * volume / smallest)
+    return int(min(math.ceil(n), MAX_TISSUE_POINTS))
+
+
+def _check_catheter(scenario: Scenario, liver: Liver) -> None:
+    """The catheter's vessel must exist in this anatomy (ScenarioError ``catheter.vessel``)."""
+    try:
+        liver.vessel(scenario.catheter.vessel)
+    except KeyError as exc:
+        raise ScenarioError(exc.args[0], path="catheter.vessel") from None
+
+
+def _feeders(scenario: Scenario, tumours: Tumours, domain: LiverDomain) -> list[tuple[str, np.ndarray] | None]:
+    """Reservoir (name, schematic position outside the tumour's surface) of each extrahepatic feeder."""
+    out: list[tuple[str, np.ndarray] | None] = []
+    for t, tumour in enumerate(scenario.tumours):
+        if tumour.extrahepatic is None:
+            out.append(None)
+            continue
+        centre = tumours.centre_m[t]
+        outward = centre / max(float(np.linalg.norm(centre)), 1e-9)
+        out.append((f"extrahepatic_{tumour.name}", centre + outward * (tumours.radius_m[t] + 0.02)))
+    return out
+
+
+def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
+    """Build the liver of a scenario: anatomy, synthetic trees and compartments as arrays.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Uses ``liver``, ``anatomy``, ``tumours`` and ``flow``; checks that
+        ``catheter.vessel`` exists in this anatomy.
+    progress : bool, optional
+        Show a progress bar over the build steps.
+
+    Returns
+    -------
+    Liver
+
+    Raises
+    ------
+    ScenarioError
+        Anatomy-level bad input, naming the key path: a tumour centre outside the
+        liver or outside its segment, a catheter vessel absent in this anatomy.
+
+    Examples
+    --------
+    >>> from sim.scenario import Scenario
+    >>> liver = build_liver(Scenario().with_updates({"liver.terminal_diameter_um": 400.0}))
+    >>> liver.vessels["A5"] == liver.compiled.trunk.edge_index("A5")
+    True
+    """
+    from tqdm.auto import tqdm
+
+    cfg, flow = scenario.liver, scenario.flow
+    g = cfg.murray_exponent
+    bar = tqdm(total=6, desc="building liver", disable=not progress)
+    rng = np.random.default_rng(cfg.seed)
+
+    domain = liver_domain(cfg.mass_kg, cfg.shape)
+    planes = fit_segment_planes(domain, cfg.segment_fractions)
+    grid = regular_grid(domain)
+    tumours = place_tumours(scenario, domain, planes, grid)
+    grid_volume = _region_volumes(tumours, grid)
+    estimate = perfusion_table(scenario, grid_volume)
+    bar.update()
+
+    r_terminal = 0.5 * cfg.terminal_diameter_um * UM_M
+    r_pha = 0.5 * VESSELS["PHA"].diameter_mm * MM_M
+    n_points = _point_count(domain.volume_m3, grid_volume, estimate,
+                            float(estimate.art @ grid_volume) * (r_terminal / r_pha) ** g,
+                            min(cfg.segment_fractions.values()))
+    xyz = sample_points(domain, n_points, rng)
+    point_volume = domain.volume_m3 / n_points
+    region = tumours.region(xyz)
+    region_volume = np.bincount(region, minlength=tumours.n_regions) * point_volume
+    perfusion = perfusion_table(scenario, region_volume)
+    for t, tumour in enumerate(scenario.tumours):
+        if region_volume[1 + 2 * t] + region_volume[2 + 2 * t] == 0.0:
+            raise ScenarioError(f"tumour {tumour.name!r} holds no tissue point: too small for this liver's "
+                                f"resolution, or outside the liver", path=f"tumours.{t}.diameter_mm")
+    art_sizing = MurraySizing(g, r_pha, float(perfusion.art @ region_volume))
+    por_sizing = MurraySizing(g, 0.5 * VESSELS["MPV"].diameter_mm * MM_M, float(perfusion.por @ region_volume))
+    stop_flow = float(art_sizing.flow(r_terminal))
+    bar.update()
+
+    topo = grow_subtrees(xyz, planes.label(xyz), perfusion.art[region] * point_volume, stop_flow, rng)
+    region = region[topo.order]
+    leaf = topo.is_leaf
+    leaves = np.flatnonzero(leaf).astype(np.int64)
+    point_leaf = np.repeat(np.arange(leaves.shape[0]), topo.stop[leaves] - topo.start[leaves])
+    demand = tissue_demand(point_leaf, region, leaves.shape[0], tumours.n_regions, perfusion, point_volume)
+    bar.update()
+
+    m = topo.parent.shape[0]
+    q_art_leaf = np.zeros(m)
+    q_por_leaf = np.zeros(m)
+    q_art_leaf[leaves] = demand.art
+    q_por_leaf[leaves] = demand.por
+    q_art = design_flows(topo, q_art_leaf, DESIGN_FLOW_FLOOR * stop_flow)
+    q_por = design_flows(topo, q_por_leaf, DESIGN_FLOW_FLOOR * stop_flow * float(perfusion.por[0] / perfusion.art[0]))
+    art_radius, art_length = vessel_geometry(topo, q_art, art_sizing)
+    por_radius, por_length = vessel_geometry(topo, q_por, por_sizing)
+    roots = topo.root_nodes
+    layout = build_trunk(scenario.anatomy, flow, hilum=planes.hilum_m(domain), root_centroid=topo.xyz[roots],
+                         root_q_art=q_art[roots], root_q_por=q_por[roots], art_sizing=art_sizing,
+                         por_sizing=por_sizing, feeders=_feeders(scenario, tumours, domain),
+                         min_length_diameters=MIN_LENGTH_DIAMETERS)
+    trunk = layout.trunk
+    bar.update()
+
+    root_gen = trunk.edge_generation[layout.segmental_edge_art]
+    if not np.array_equal(root_gen, trunk.edge_generation[layout.segmental_edge_por]):
+        raise AssertionError("arterial and portal segmental vessels must sit at the same generation")
+    generation = (root_gen[topo.segment] + topo.depth).astype(np.int16)
+    forest = PedicleForest(parent=topo.parent, root_nodes=roots, root_trunk_art=layout.root_art,
+                           root_trunk_por=layout.root_por, xyz=topo.xyz, segment=topo.segment,
+                           generation=generation, art_radius_m=art_radius, art_length_m=art_length,
+                           por_radius_m=por_radius, por_length_m=por_length)
+    # peribiliary compartments: a root counts with its named segmental artery
+    bile_radius = art_radius.copy()
+    bile_length = art_length.copy()
+    bile_radius[roots] = trunk.edge_radius_m[layout.segmental_edge_art]
+    bile_length[roots] = trunk.edge_length_m[layout.segmental_edge_art]
+    bile_nodes, bile_volume = peribiliary_nodes(~leaf, bile_radius, bile_length)
+    compartments = assemble_compartments(leaves, demand, tumours, point_volume, layout.feeder_node, bile_nodes,
+                                         bile_volume, float(perfusion.art[0]))
+    point_tumour = np.where(region > 0, (region - 1) // 2, -1).astype(np.int64)
+    points = TissuePoints(xyz=topo.points_xyz, segment=topo.segment[np.repeat(leaves, topo.stop[leaves] -
+                                                                               topo.start[leaves])],
+                          compartment=point_leaf.astype(np.int64), tumour_id=point_tumour, volume_m3=point_volume)
+    compiled = CompiledLiver(trunk=trunk, forest=forest, compartments=compartments, points=points,
+                             hepatic_vein_pressure_pa=mmhg_to_pa(flow.hepatic_vein_pressure_mmHg))
+    bar.update()
+
+    vessels = {name: i for i, name in enumerate(trunk.edge_names) if name in VESSELS}
+    liver = Liver(scenario=scenario, compiled=compiled, domain=domain, planes=planes, tumours=tumours,
+                  perfusion=perfusion, art_sizing=art_sizing, por_sizing=por_sizing, vessels=vessels)
+    _check_catheter(scenario, liver)
+    bar.update()
+    bar.close()
+    return liver
