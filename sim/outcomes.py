@@ -24,7 +24,7 @@ from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "arterial_fraction_normal", "tumour_share_of_lodgings"]
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "arterial_fraction_normal", "tumour_share_of_lodgings"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -41,15 +41,34 @@ def _weighted_share(mask: np.ndarray, weight: np.ndarray) -> float:
     return float(weight[mask].sum() / total) if total > 0 else 0.0
 
 
-def tissue_outcomes(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig) -> dict:
-    """Devascularisation, blush and ischaemia from baseline and current compartment flows.
+def _arterial_inflow(q: np.ndarray) -> np.ndarray:
+    """Arterial inflow of each compartment (hepatic artery + extrahepatic feeder), m^3/s."""
+    return np.maximum(q[:, COMP_ART], 0.0) + np.maximum(q[:, COMP_EXTRA], 0.0)
+
+
+def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray) -> float:
+    """Tumour-volume-weighted mean arterial inflow relative to ``q_base`` (1 = full blush)."""
+    tumour_vol = np.where(comps.kind == _TISSUE, comps.tumour_volume_m3, 0.0)
+    if tumour_vol.sum() <= 0:
+        return 1.0
+    return float((tumour_vol * _ratio(_arterial_inflow(q_now), _arterial_inflow(q_base))).sum() / tumour_vol.sum())
+
+
+def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
+                    cfg: OutcomesConfig) -> dict:
+    """Devascularisation, blush and ischaemia from reference and current compartment flows.
 
     Parameters
     ----------
     comps : Compartments
-    q_base, q_now : ndarray of float64, shape (C, 4), m^3/s
-        Compartment flows (columns ``COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA``) at
-        baseline and now, both without the catheter injection.
+    q_healthy : ndarray of float64, shape (C, 4), m^3/s
+        Compartment flows (columns ``COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA``) of
+        the calibrated healthy liver: the reference of O2 delivery (ischaemia).
+    q_base : ndarray of float64, shape (C, 4), m^3/s
+        Flows before the procedure (with any thrombosis and the buffer response):
+        the reference of tumour arterial inflow (devascularisation, blush).
+    q_now : ndarray of float64, shape (C, 4), m^3/s
+        Current flows; all three without the catheter injection.
     cfg : OutcomesConfig
 
     Returns
@@ -59,23 +78,21 @@ def tissue_outcomes(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray, 
         ``normal_ischaemic_fraction``, ``biliary_ischaemic_fraction`` (all 0-1).
     """
     tissue = comps.kind == _TISSUE
-    art_base = np.maximum(q_base[:, COMP_ART], 0.0) + np.maximum(q_base[:, COMP_EXTRA], 0.0)
-    art_now = np.maximum(q_now[:, COMP_ART], 0.0) + np.maximum(q_now[:, COMP_EXTRA], 0.0)
+    art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     art_ratio = _ratio(art_now, art_base)
     kappa = cfg.portal_oxygen_content_ratio
-    o2_base = art_base + kappa * np.maximum(q_base[:, COMP_POR], 0.0)
-    o2_now = art_now + kappa * np.maximum(q_now[:, COMP_POR], 0.0)
-    o2_ratio = _ratio(o2_now, o2_base)
+    o2_ratio = _ratio(art_now + kappa * np.maximum(q_now[:, COMP_POR], 0.0),
+                      art_healthy + kappa * np.maximum(q_healthy[:, COMP_POR], 0.0))
 
     tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
     biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
-    blush = float((tumour_vol * art_ratio).sum() / tumour_vol.sum()) if tumour_vol.sum() > 0 else 1.0
     return {
         "tumour_devascularised_fraction": _weighted_share(art_ratio < cfg.devascularised_arterial_fraction, tumour_vol),
-        "tumour_blush_fraction": blush,
+        "tumour_blush_fraction": tumour_blush_fraction(comps, q_base, q_now),
         "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
-        "biliary_ischaemic_fraction": _weighted_share(art_ratio < cfg.ischaemia_oxygen_fraction, biliary_vol),
+        "biliary_ischaemic_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.ischaemia_oxygen_fraction,
+                                                      biliary_vol),
     }
 
 

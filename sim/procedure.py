@@ -20,7 +20,7 @@ from .endpoints import clearance_time_cycles, endpoint_threshold, sace_level
 from .kernels import transport as tk
 from .kernels import twoport
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
-from .outcomes import tissue_outcomes
+from .outcomes import tumour_blush_fraction
 from .scenario import Scenario
 from .units import ML_M3
 
@@ -47,6 +47,8 @@ class ProcedureRun:
     tip_flow_baseline_m3s: float
     sink_names: tuple[str, ...]
     diameters_m: np.ndarray
+    in_territory: np.ndarray
+    particles_per_suspension_m3: float
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,34 +145,48 @@ def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int) -> tk.Proce
         flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
 
 
-def downstream_arterial_volume(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> float:
-    """Arterial lumen volume (m^3) fed through the catheterised vessel at baseline (for clearance times)."""
-    trunk, forest = liver.trunk, liver.forest
-    lumen = np.pi * forest.art_radius_m**2 * forest.art_length_m
-    lumen = np.nan_to_num(lumen)
+def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
+    """Pedicle nodes fed through the catheterised vessel at baseline, and their arterial lumen volume.
+
+    Follows the antegrade flow from the tip through the trunk into the subtrees.
+
+    Returns
+    -------
+    (ndarray of bool, shape (M,), float)
+        Territory mask over pedicle nodes, and the arterial lumen volume (m^3) of
+        the trunk and pedicle vessels downstream of the tip (for clearance times).
+    """
     from .kernels.treewalk import subtree_sums
 
+    trunk, forest = liver.trunk, liver.forest
+    parent = np.asarray(forest.parent, np.int64)
+    lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
     below = np.empty_like(lumen)
-    subtree_sums(np.asarray(forest.parent, np.int64), lumen, below)
-    if net.tip_kind == tk.TIP_PEDICLE:
-        return float(below[net.tip_index])
+    subtree_sums(parent, lumen, below)
+    starts: list[int] = []
     volume = 0.0
-    seen = {net.tip_index}
-    stack = [net.tip_index]
-    while stack:
-        node = stack.pop()
-        root = net.trunk_root[node]
-        if root >= 0:
-            volume += below[root]
-        for k in range(net.tadj_ptr[node], net.tadj_ptr[node + 1]):
-            e = net.tadj_edge[k]
-            a, b = st.trunk_conns[e]
-            if a == node and st.trunk_q[e] > 0 and trunk.edge_kind[e] == EDGE_ARTERY and e != net.reflux_edge:
-                volume += np.pi * trunk.edge_radius_m[e] ** 2 * trunk.edge_length_m[e]
-                if b not in seen:
-                    seen.add(b)
-                    stack.append(b)
-    return float(volume)
+    if net.tip_kind == tk.TIP_PEDICLE:
+        starts.append(net.tip_index)
+    else:
+        seen = {net.tip_index}
+        stack = [net.tip_index]
+        while stack:
+            node = stack.pop()
+            if net.trunk_root[node] >= 0:
+                starts.append(int(net.trunk_root[node]))
+            for k in range(net.tadj_ptr[node], net.tadj_ptr[node + 1]):
+                e = net.tadj_edge[k]
+                a, b = st.trunk_conns[e]
+                if a == node and st.trunk_q[e] > 0 and trunk.edge_kind[e] == EDGE_ARTERY and e != net.reflux_edge:
+                    volume += np.pi * trunk.edge_radius_m[e] ** 2 * trunk.edge_length_m[e]
+                    if b not in seen:
+                        seen.add(b)
+                        stack.append(int(b))
+    mask = np.zeros(parent.shape[0], np.bool_)
+    mask[starts] = True
+    for i in np.flatnonzero(parent >= 0):  # preorder: parents first
+        mask[i] |= mask[parent[i]]
+    return mask, float(volume + below[starts].sum())
 
 
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario, agent: Agent, *,
@@ -210,14 +226,14 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     n_steps = int(liver.trunk.n_nodes + net.ped_depth.max() * 2 + 8)
     ps = _new_state(n_max, liver, len(sink_names))
     stop_flow = q0 * (1.0 - endpoint_threshold(proc))
-    vascular_volume = downstream_arterial_volume(liver, state, net)
+    in_territory, vascular_volume = territory(liver, state, net)
 
     def record(n_done: int) -> dict:
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
         antegrade, proximal = tk.tip_flows(state, net)
         q_now = _native_compartment_flows(state, net)
-        blush = tissue_outcomes(liver.compartments, q_base, q_now, scenario.outcomes)["tumour_blush_fraction"]
+        blush = tumour_blush_fraction(liver.compartments, q_base, q_now)
         return {
             "particles": n_done,
             "suspension_volume_ml": n_done / per_m3 / ML_M3,
@@ -256,4 +272,5 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
                         q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, sink_names=sink_names,
-                        diameters_m=diameters[:done])
+                        diameters_m=diameters[:done], in_territory=in_territory,
+                        particles_per_suspension_m3=per_m3)

@@ -1,0 +1,89 @@
+"""The Markdown report of one run (``report.md``): what a trainee reads after ``embosim run``."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["render_report"]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a" if math.isnan(value) else "infinite"
+        return f"{value:.3g}"
+    return str(value)
+
+
+_OUTCOMES = (
+    ("SACE level at stop", "sace_label", ""),
+    ("Antegrade flow (fraction of baseline)", "antegrade_flow_fraction", ""),
+    ("Contrast clearance time", "clearance_time_cycles", "cardiac cycles"),
+    ("Particles injected", "particles_injected", ""),
+    ("Settled agent volume", "particle_volume_ml", "mL"),
+    ("Suspension volume (agent + contrast)", "suspension_volume_ml", "mL"),
+    ("Particles in tumour", "tumour_particle_fraction", "fraction of injected"),
+    ("Tumour/normal deposition ratio (per volume, in the territory)", "tumour_to_normal_deposition_ratio", ""),
+    ("Tumour devascularised", "tumour_devascularised_fraction", "fraction of tumour volume"),
+    ("Remaining tumour blush", "tumour_blush_fraction", "of baseline arterial inflow"),
+    ("Normal parenchyma ischaemic", "normal_ischaemic_fraction", "fraction of normal liver"),
+    ("Bile duct (peribiliary) ischaemia", "biliary_ischaemic_fraction", "fraction of peribiliary volume"),
+    ("Non-target particles (extrahepatic)", "nontarget_particle_fraction", "fraction of injected"),
+    ("Reflux", "reflux_volume_ml", "mL of suspension"),
+    ("Median lodging generation (from PHA = 0)", "lodging_generation_median", ""),
+)
+
+
+def render_report(result) -> str:
+    """Markdown report of a :class:`~sim.results.RunResult`."""
+    from .selection import assess_patient
+
+    s = result.summary
+    sc = result.scenario
+    lines = [
+        f"# {sc.title}",
+        "",
+        sc.description or "",
+        "",
+        f"Catheter in **{sc.catheter.vessel}**, {sc.catheter.outer_diameter_fr:g} Fr, "
+        f"{sc.catheter.rate_ml_min:g} mL/min; agent **{s['agent']}**; endpoint **{sc.procedure.endpoint}**.",
+        "",
+        f"Stopped on **{s['stop_reason']}** "
+        f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) "
+        f"after {s['particles_injected']} particles ({_fmt(s['suspension_volume_ml'])} mL of suspension).",
+        "",
+        "## Outcomes",
+        "",
+        "| outcome | value | unit |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {label} | {_fmt(s[key])} | {unit} |" for label, key, unit in _OUTCOMES]
+    lines += ["", "## Non-target deposition by branch", ""]
+    if s["nontarget_particles_by_branch"]:
+        lines += ["| branch | particles |", "|---|---|"]
+        lines += [f"| {name} | {count} |" for name, count in sorted(s["nontarget_particles_by_branch"].items())]
+    else:
+        lines.append("No particle left the liver.")
+    lines += [
+        "",
+        "## Baseline circulation",
+        "",
+        f"- Normal liver arterial fraction: {_fmt(s['arterial_fraction_baseline'])} (target "
+        f"{sc.flow.normal_arterial_fraction:g}; the rest from the portal vein).",
+        f"- Antegrade flow in {sc.catheter.vessel} before injection: {_fmt(s['antegrade_flow_baseline_ml_min'])} mL/min.",
+        f"- Portal vein thrombosis: {sc.portal.thrombosis}.",
+        "",
+        "## Patient selection",
+        "",
+        assess_patient(sc).to_markdown(),
+        "",
+        "## Provenance",
+        "",
+        f"embosim {s['embosim_version']}, procedure seed {s['seed']}, anatomy seed {sc.liver.seed}, "
+        f"run time {_fmt(s.get('run_time_s', float('nan')))} s; {s['lodgings']} lodgings, "
+        f"{s['incremental_updates']} incremental flow updates. Definitions: docs/outputs.md.",
+        "",
+    ]
+    return "\n".join(lines)
