@@ -36,7 +36,9 @@ and left out of GraphML).
 
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import networkx as nx
@@ -55,6 +57,22 @@ _NODE_KIND = {TRUNK_NODE_ARTERY: "artery", TRUNK_NODE_PORTAL: "portal", TRUNK_NO
 _EDGE_KIND = {EDGE_ARTERY: "artery", EDGE_PORTAL: "portal", EDGE_LUMPED: "lumped"}
 _COMPARTMENT_KIND = ("tissue", "peribiliary")
 _COORDINATES = "liver coordinates, m: x to the patient's left, y posterior, z cranial (see sim.anatomy.domain)"
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while millions of acyclic attribute dicts are made.
+
+    Its generation-0 passes otherwise rescan the growing graph over and over (about 1.5x
+    slower at 1e5 terminals); nothing built here forms reference cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _xyz(xyz) -> dict:
@@ -91,6 +109,11 @@ def to_graph(compiled: CompiledLiver, conductances: Conductances | None = None) 
     networkx.DiGraph
         O(N) nodes and edges; :func:`from_graph` gives the arrays back exactly.
     """
+    with _gc_paused():
+        return _to_graph(compiled, conductances)
+
+
+def _to_graph(compiled: CompiledLiver, conductances: Conductances | None) -> nx.DiGraph:
     trunk, forest, comp = compiled.trunk, compiled.forest, compiled.compartments
     G = nx.DiGraph(hepatic_vein_pressure_pa=float(compiled.hepatic_vein_pressure_pa), coordinates=_COORDINATES,
                    tissue_points=compiled.points)
@@ -213,6 +236,11 @@ def from_graph(G: nx.DiGraph) -> CompiledLiver:
     ValueError
         If a node or edge lacks a required attribute.
     """
+    with _gc_paused():
+        return _from_graph(G)
+
+
+def _from_graph(G: nx.DiGraph) -> CompiledLiver:
     trunk_names, trunk_nodes, root_attr = [], [], {}
     ped, comp = {}, {}
     for key, d in G.nodes(data=True):
