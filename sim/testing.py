@@ -157,7 +157,8 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
     peri_nodes = np.sort(rng.choice(internal, int(round(peribiliary_fraction * internal.size)), replace=False))
     n_peri = peri_nodes.size
     q_peri = PERIBILIARY_SHARE * flow.normal_arterial_fraction * q_total if n_peri else 0.0
-    density = (q_total - q_peri) / (volume[~is_t].sum() + vasc * volume[is_t].sum())
+    # peribiliary flow drains into the portal tree and reaches the tissue again: tissue inflow = hepatic inflow
+    density = q_total / (volume[~is_t].sum() + vasc * volume[is_t].sum())
     q_leaf = density * volume * np.where(is_t, vasc, 1.0)
     art_frac = np.where(is_t, t_cfg.arterial_fraction if t_cfg is not None else 0.0, flow.normal_arterial_fraction)
     qa, qp = q_leaf * art_frac, q_leaf * (1 - art_frac)

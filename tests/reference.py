@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 
 
@@ -61,45 +60,3 @@ def kcl_residual(n_nodes: int, edges, flow: np.ndarray, inflow: np.ndarray, fixe
     free = ~np.isfinite(fixed)
     floor = 1e-6 * np.abs(flow).max()
     return np.where(free, np.abs(net) / np.maximum(through, floor), 0.0)
-
-
-def liver_graph(liver, conductances, *, q_art_in=None, q_trunk_in=None) -> nx.DiGraph:
-    """A compiled liver as a networkx DiGraph with a ``conductance`` on every edge.
-
-    Node keys (those of ``sim.anatomy.graph.to_graph``): trunk node names, ``a{i}``
-    and ``p{i}`` for non-root pedicle nodes (a root is its trunk nodes), ``c{k}``
-    for compartments, ``hepatic_veins`` for the ground. Pressures are absolute.
-    """
-    trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
-    g = nx.DiGraph()
-    for n, name in enumerate(trunk.node_names):
-        g.add_node(name)
-        if math.isfinite(trunk.node_pressure_pa[n]):
-            g.nodes[name]["pressure_pa"] = float(trunk.node_pressure_pa[n])
-        elif q_trunk_in is not None and q_trunk_in[n] != 0:
-            g.nodes[name]["inflow_m3s"] = float(q_trunk_in[n])
-    g.add_node("hepatic_veins", pressure_pa=float(liver.hepatic_vein_pressure_pa))
-    for e, (a, b) in enumerate(trunk.edge_conns):
-        g.add_edge(trunk.node_names[a], trunk.node_names[b], conductance=float(conductances.trunk[e]))
-    art, por = {}, {}
-    for s, r in enumerate(forest.root_nodes):
-        art[int(r)] = trunk.node_names[forest.root_trunk_art[s]]
-        por[int(r)] = trunk.node_names[forest.root_trunk_por[s]]
-    for i in range(forest.n_nodes):
-        p = int(forest.parent[i])
-        if p < 0:
-            continue
-        art[i], por[i] = f"a{i}", f"p{i}"
-        g.add_edge(art[p], art[i], conductance=float(conductances.art[i]))
-        g.add_edge(por[p], por[i], conductance=float(conductances.por[i]))
-        if q_art_in is not None and q_art_in[i] != 0:
-            g.nodes[art[i]]["inflow_m3s"] = float(q_art_in[i])
-    for k in range(comps.n):
-        i = int(comps.node[k])
-        g.add_edge(art[i], f"c{k}", conductance=float(conductances.comp_art[k]))
-        g.add_edge(por[i], f"c{k}", conductance=float(conductances.comp_por[k]))
-        g.add_edge(f"c{k}", "hepatic_veins", conductance=float(conductances.comp_hv[k]))
-        if comps.extra_trunk_node[k] >= 0:
-            g.add_edge(trunk.node_names[comps.extra_trunk_node[k]], f"c{k}",
-                       conductance=float(conductances.comp_extra[k]))
-    return g

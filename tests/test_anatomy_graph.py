@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.anatomy import build_liver, from_graph, to_graph, write_graphml
+from sim.anatomy import build_liver, from_graph, to_graph
 from sim.network import Conductances
 from sim.scenario import Scenario
 

@@ -46,8 +46,8 @@ def test_murray_at_every_bifurcation(liver, tree):
 
 
 def test_murray_directly_on_the_pedicle_arrays(liver):
-    f, g = liver.compiled.forest, liver.scenario.liver.murray_exponent
-    for radius in (f.art_radius_m, f.por_radius_m):
+    f = liver.compiled.forest
+    for radius, g in ((f.art_radius_m, liver.art_sizing.exponent), (f.por_radius_m, liver.por_sizing.exponent)):
         child = np.flatnonzero(f.parent >= 0)
         inner = child[np.isin(child, f.parent)]
         sums = np.bincount(f.parent[child], weights=radius[child] ** g, minlength=f.n_nodes)
@@ -113,6 +113,20 @@ def test_peribiliary_compartments(liver):
     assert (2 * radius[comp.node[bile]] >= PERIBILIARY_MIN_DIAMETER_M).all()
     share = comp.demand_art_m3s[bile].sum() / comp.demand_art_m3s.sum()
     assert 1e-3 < share < 0.05  # a few percent of the arterial flow at most
+
+
+def test_portal_tree_leaves_room_for_the_sinusoid_gradient(liver):
+    """Presinusoidal drop at baseline demand (Newtonian 3.5 mPa s) stays well inside portal - sinusoid pressure."""
+    f, comp, flow = liver.compiled.forest, liver.compiled.compartments, liver.scenario.flow
+    q = np.bincount(comp.node, weights=comp.demand_por_m3s, minlength=f.n_nodes)
+    subtree_sums(f.parent, q.copy(), q)
+    child = f.parent >= 0
+    drop = np.zeros(f.n_nodes)
+    drop[child] = q[child] * 8 * 3.5e-3 * f.por_length_m[child] / (np.pi * f.por_radius_m[child] ** 4)
+    for i in np.flatnonzero(child):  # preorder: parents first
+        drop[i] += drop[f.parent[i]]
+    budget = flow.portal_pressure_mmHg - flow.hepatic_vein_pressure_mmHg - flow.sinusoid_gradient_mmHg
+    assert drop.max() / 133.322 < 0.7 * budget
 
 
 def test_same_seed_same_liver_other_seed_other_liver(liver):
@@ -181,7 +195,7 @@ def test_bisection_ranges_nest_and_leaves_partition_the_points():
     rng = np.random.default_rng(0)
     n = 3000
     xyz, w = rng.random((n, 3)), rng.random(n)
-    parent, start, stop, depth, centre, weight = bisect_points(xyz, w.copy(), np.arange(n), 5.0,
+    parent, start, stop, depth, _, weight = bisect_points(xyz, w.copy(), np.arange(n), 5.0,
                                                                rng.uniform(0.3, 0.7, 2000))
     leaf = ~np.isin(np.arange(parent.size), parent)
     assert start[leaf][0] == 0 and stop[leaf][-1] == n and (start[leaf][1:] == stop[leaf][:-1]).all()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def murray_residuals(liver: Liver, tree: str) -> np.ndarray:
     flow (see :mod:`sim.anatomy.subtrees`), so it does not enter.
     """
     table = vessel_table(liver, tree)
-    g = liver.scenario.liver.murray_exponent
+    g = (liver.art_sizing if tree == "artery" else liver.por_sizing).exponent
     count, total = _children_sum(table, table.equivalent_radius_m ** g)
     fork = (count >= 2) & ~table.lumped
     rp = table.radius_m[fork] ** g
@@ -212,7 +213,8 @@ def lodging(liver: Liver, diameter_m: float) -> dict[str, object]:
     count = np.bincount(table.parent[table.parent >= 0], minlength=table.parent.shape[0])
     leaf_open = below & (count == 0) & ~narrow & ~table.lumped & (table.generation >= 0)
     return {"generation": table.generation[first], "weight": table.flow_m3s[first] / q0,
-            "non_target": float(table.flow_m3s[beds].sum() / q0), "through": float(table.flow_m3s[leaf_open].sum() / q0)}
+            "non_target": float(table.flow_m3s[beds].sum() / q0),
+            "through": float(table.flow_m3s[leaf_open].sum() / q0)}
 
 
 def _vessel_row(liver: Liver, name: str) -> int:
@@ -258,7 +260,7 @@ def cases(liver: Liver) -> list[CaseResult]:
     out.append(_range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
                            "textbook, unverified"))
     frac = dict(zip(SEGMENTS, segment_fractions(liver)))
-    ordered = all(frac[a] > frac[b] for a, b in zip(SEGMENT_ORDER, SEGMENT_ORDER[1:]))
+    ordered = all(frac[a] > frac[b] for a, b in pairwise(SEGMENT_ORDER))
     out.append(CaseResult("segment volumes ordered VIII>VII>IV>V>III>VI>II>I (1 = yes)", float(ordered),
                           "1 (HPB2014Segments, median order)", "order holds", ordered,
                           "" if ordered else "the scenario's segment_fractions break the published order"))

@@ -17,10 +17,12 @@ the hepatic arterial inflow. Its volume is extra to the tissue points' volume.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..network import Compartments
-from .perfusion import Perfusion, Tumours
+from .perfusion import Perfusion
 
 __all__ = ["TissueDemand", "tissue_demand", "peribiliary_nodes", "assemble_compartments",
            "PERIBILIARY_MIN_DIAMETER_M", "PERIBILIARY_SLEEVE_FACTOR", "TISSUE", "PERIBILIARY"]
@@ -36,6 +38,7 @@ PERIBILIARY_MIN_DIAMETER_M = 100e-6
 PERIBILIARY_SLEEVE_FACTOR = 3.0
 
 
+@dataclass(frozen=True)
 class TissueDemand:
     """Region content and demands of every terminal territory.
 
@@ -49,15 +52,11 @@ class TissueDemand:
         Tumour whose feeder supplies the territory (largest extrahepatic demand), -1 none.
     """
 
-    def __init__(self, counts: np.ndarray, perfusion: Perfusion, point_volume_m3: float):
-        self.counts = counts
-        volume = counts * point_volume_m3
-        self.art = volume @ perfusion.art
-        self.por = volume @ perfusion.por
-        self.extra = volume @ perfusion.extra
-        extra_by_region = volume * perfusion.extra
-        best = np.argmax(extra_by_region, axis=1)
-        self.extra_tumour = np.where(self.extra > 0.0, perfusion.feeder[best], -1)
+    counts: np.ndarray
+    art: np.ndarray
+    por: np.ndarray
+    extra: np.ndarray
+    extra_tumour: np.ndarray
 
 
 def tissue_demand(point_leaf: np.ndarray, region: np.ndarray, n_leaves: int, n_regions: int,
@@ -78,8 +77,12 @@ def tissue_demand(point_leaf: np.ndarray, region: np.ndarray, n_leaves: int, n_r
     -------
     TissueDemand
     """
-    counts = np.bincount(point_leaf * n_regions + region, minlength=n_leaves * n_regions)
-    return TissueDemand(counts.reshape(n_leaves, n_regions), perfusion, point_volume_m3)
+    counts = np.bincount(point_leaf * n_regions + region, minlength=n_leaves * n_regions).reshape(n_leaves, n_regions)
+    volume = counts * point_volume_m3
+    extra = volume @ perfusion.extra
+    best = np.argmax(volume * perfusion.extra, axis=1)
+    return TissueDemand(counts=counts, art=volume @ perfusion.art, por=volume @ perfusion.por, extra=extra,
+                        extra_tumour=np.where(extra > 0.0, perfusion.feeder[best], -1))
 
 
 def peribiliary_nodes(is_internal: np.ndarray, art_radius_m: np.ndarray, art_length_m: np.ndarray):
@@ -102,7 +105,7 @@ def peribiliary_nodes(is_internal: np.ndarray, art_radius_m: np.ndarray, art_len
     return nodes.astype(np.int64), volume
 
 
-def assemble_compartments(leaves: np.ndarray, demand: TissueDemand, tumours: Tumours, point_volume_m3: float,
+def assemble_compartments(leaves: np.ndarray, demand: TissueDemand, point_volume_m3: float,
                           feeder_node: np.ndarray, peribiliary_node: np.ndarray, peribiliary_volume_m3: np.ndarray,
                           normal_arterial_perfusion: float) -> Compartments:
     """Tissue compartments (one per leaf, in leaf order) followed by the peribiliary ones.
@@ -112,7 +115,6 @@ def assemble_compartments(leaves: np.ndarray, demand: TissueDemand, tumours: Tum
     leaves : ndarray of int64, shape (L,)
         Pedicle node of each territory.
     demand : TissueDemand
-    tumours : Tumours
     point_volume_m3 : float, m^3
     feeder_node : ndarray of int64, shape (T,)
         Trunk reservoir of each tumour's extrahepatic feeder, -1 for none.
@@ -129,11 +131,10 @@ def assemble_compartments(leaves: np.ndarray, demand: TissueDemand, tumours: Tum
     n_leaves, n_bile = leaves.shape[0], peribiliary_node.shape[0]
     viable = counts[:, 1::2]
     necrotic = counts[:, 2::2]
-    per_tumour = viable + necrotic
-    tumour_id = np.where(per_tumour.sum(axis=1) > 0, np.argmax(per_tumour, axis=1), -1) if tumours.n else \
-        np.full(n_leaves, -1)
-    feeder_of_leaf = np.where(demand.extra_tumour >= 0, feeder_node[np.maximum(demand.extra_tumour, 0)], -1) \
-        if tumours.n else np.full(n_leaves, -1)
+    # column 0 = "no tumour", so argmax - 1 is the tumour with most points, or -1
+    per_tumour = np.column_stack([np.full(n_leaves, 0.5), viable + necrotic])
+    tumour_id = np.argmax(per_tumour, axis=1) - 1
+    feeder_of_leaf = np.append(feeder_node, -1)[demand.extra_tumour]  # extra_tumour -1 -> the appended -1
     zeros = np.zeros(n_bile)
     return Compartments(
         node=np.concatenate([leaves, peribiliary_node]).astype(np.int64),

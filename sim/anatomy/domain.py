@@ -22,8 +22,8 @@ silhouette, not a segmentation of an imaged liver.
 
 Couinaud segments
 -----------------
-Labels follow the classical (radiological, Bismuth) planes: segment I is the tissue
-closest to a vertical axis in front of the inferior vena cava (the caudate lobe);
+Labels follow the classical planes in their radiological form (Bismuth1982):
+segment I is the tissue closest to a vertical axis in front of the inferior vena cava (the caudate lobe);
 the middle hepatic vein plane (Cantlie's line) separates the right liver (V-VIII)
 from the left (II-IV); the right hepatic vein plane separates the right posterior
 sector (VI, VII) from the right anterior (V, VIII); the left hepatic vein /

@@ -28,7 +28,7 @@ from ..scenario import Scenario, ScenarioError
 from ..units import MM_M, UM_M, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
 from .domain import LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
-from .murray import MurraySizing
+from .murray import PORTAL_MURRAY_EXPONENT, MurraySizing
 from .perfusion import Perfusion, Tumours, perfusion_table, place_tumours
 from .subtrees import DESIGN_FLOW_FLOOR, MIN_LENGTH_DIAMETERS, design_flows, grow_subtrees, vessel_geometry
 from .trunk import VESSELS, build_trunk
@@ -50,6 +50,11 @@ MIN_POINTS_PER_REGION = 32
 MAX_TISSUE_POINTS = 30_000_000
 
 
+#: Distance of an extrahepatic feeder's reservoir outside its tumour's surface, m
+#: (schematic position, used only by plots).
+_FEEDER_GAP_M = 0.02
+
+
 class VesselRef(NamedTuple):
     """Where a vessel lives in the compiled arrays.
 
@@ -65,7 +70,7 @@ class VesselRef(NamedTuple):
     index: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Liver:
     """A built liver: the scenario, its compiled arrays and the lookups users need.
 
@@ -158,7 +163,7 @@ def _check_catheter(scenario: Scenario, liver: Liver) -> None:
         raise ScenarioError(exc.args[0], path="catheter.vessel") from None
 
 
-def _feeders(scenario: Scenario, tumours: Tumours, domain: LiverDomain) -> list[tuple[str, np.ndarray] | None]:
+def _feeders(scenario: Scenario, tumours: Tumours) -> list[tuple[str, np.ndarray] | None]:
     """Reservoir (name, schematic position outside the tumour's surface) of each extrahepatic feeder."""
     out: list[tuple[str, np.ndarray] | None] = []
     for t, tumour in enumerate(scenario.tumours):
@@ -167,8 +172,75 @@ def _feeders(scenario: Scenario, tumours: Tumours, domain: LiverDomain) -> list[
             continue
         centre = tumours.centre_m[t]
         outward = centre / max(float(np.linalg.norm(centre)), 1e-9)
-        out.append((f"extrahepatic_{tumour.name}", centre + outward * (tumours.radius_m[t] + 0.02)))
+        out.append((f"extrahepatic_{tumour.name}", centre + outward * (tumours.radius_m[t] + _FEEDER_GAP_M)))
     return out
+
+
+class _Tissue(NamedTuple):
+    """The sampled parenchyma and what follows from it: demands and the arterial Murray anchor."""
+
+    xyz: np.ndarray
+    region: np.ndarray
+    point_volume_m3: float
+    perfusion: Perfusion
+    art_sizing: MurraySizing
+    stop_flow_m3s: float
+
+
+def _sample_tissue(scenario: Scenario, domain: LiverDomain, tumours: Tumours, grid, rng) -> _Tissue:
+    """Tissue points, their regions, the perfusion table and the arterial Murray anchor.
+
+    Raises
+    ------
+    ScenarioError
+        ``tumours.<i>.diameter_mm`` if a tumour holds no tissue point.
+    """
+    cfg = scenario.liver
+    g = cfg.murray_exponent
+    r_terminal = 0.5 * cfg.terminal_diameter_um * UM_M
+    r_pha = 0.5 * VESSELS["PHA"].diameter_mm * MM_M
+    grid_volume = _region_volumes(tumours, grid)
+    estimate = perfusion_table(scenario, grid_volume)
+    n_points = _point_count(domain.volume_m3, grid_volume, estimate,
+                            float(estimate.art @ grid_volume) * (r_terminal / r_pha) ** g,
+                            min(cfg.segment_fractions.values()))
+    xyz = sample_points(domain, n_points, rng)
+    point_volume = domain.volume_m3 / n_points
+    region = tumours.region(xyz)
+    region_volume = np.bincount(region, minlength=tumours.n_regions) * point_volume
+    for t, tumour in enumerate(scenario.tumours):
+        if region_volume[1 + 2 * t] + region_volume[2 + 2 * t] == 0.0:
+            raise ScenarioError(f"tumour {tumour.name!r} holds no tissue point: too small for this liver's "
+                                f"resolution, or outside the liver", path=f"tumours.{t}.diameter_mm")
+    perfusion = perfusion_table(scenario, region_volume)
+    art_sizing = MurraySizing(g, r_pha, float(perfusion.art @ region_volume))
+    return _Tissue(xyz, region, point_volume, perfusion, art_sizing, float(art_sizing.flow(r_terminal)))
+
+
+def _design(topo, tissue: _Tissue, leaves: np.ndarray, demand) -> tuple[np.ndarray, np.ndarray]:
+    """Arterial and portal design flows of every pedicle node (see :mod:`sim.anatomy.subtrees`)."""
+    m = topo.parent.shape[0]
+    art, por, por_floor = np.zeros(m), np.zeros(m), np.zeros(m)
+    art[leaves], por[leaves] = demand.art, demand.por
+    por_floor[leaves] = tissue.perfusion.por[0] * demand.counts.sum(axis=1) * tissue.point_volume_m3
+    return (design_flows(topo, art, DESIGN_FLOW_FLOOR * tissue.stop_flow_m3s),
+            design_flows(topo, por, por_floor))
+
+
+def _forest(topo, layout, q_art: np.ndarray, q_por: np.ndarray, art_sizing: MurraySizing,
+            por_sizing: MurraySizing) -> PedicleForest:
+    """The pedicle forest's arrays (Murray radii from the design flows, generations from the trunk)."""
+    art_radius, art_length = vessel_geometry(topo, q_art, art_sizing)
+    por_radius, por_length = vessel_geometry(topo, q_por, por_sizing)
+    trunk = layout.trunk
+    root_gen = trunk.edge_generation[layout.segmental_edge_art]
+    if not np.array_equal(root_gen, trunk.edge_generation[layout.segmental_edge_por]):
+        raise AssertionError("arterial and portal segmental vessels must sit at the same generation")
+    return PedicleForest(parent=topo.parent, root_nodes=topo.root_nodes, root_trunk_art=layout.root_art,
+                         root_trunk_por=layout.root_por, xyz=topo.xyz, segment=topo.segment,
+                         generation=(root_gen[topo.segment] + topo.depth).astype(np.int16),
+                         art_radius_m=art_radius, art_length_m=art_length, por_radius_m=por_radius,
+                         por_length_m=por_length)
 
 
 def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
@@ -201,90 +273,56 @@ def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
     """
     from tqdm.auto import tqdm
 
-    cfg, flow = scenario.liver, scenario.flow
-    g = cfg.murray_exponent
-    bar = tqdm(total=6, desc="building liver", disable=not progress)
+    cfg = scenario.liver
+    bar = tqdm(total=5, desc="building liver", disable=not progress)
     rng = np.random.default_rng(cfg.seed)
-
     domain = liver_domain(cfg.mass_kg, cfg.shape)
     planes = fit_segment_planes(domain, cfg.segment_fractions)
     grid = regular_grid(domain)
     tumours = place_tumours(scenario, domain, planes, grid)
-    grid_volume = _region_volumes(tumours, grid)
-    estimate = perfusion_table(scenario, grid_volume)
+    tissue = _sample_tissue(scenario, domain, tumours, grid, rng)
     bar.update()
 
-    r_terminal = 0.5 * cfg.terminal_diameter_um * UM_M
-    r_pha = 0.5 * VESSELS["PHA"].diameter_mm * MM_M
-    n_points = _point_count(domain.volume_m3, grid_volume, estimate,
-                            float(estimate.art @ grid_volume) * (r_terminal / r_pha) ** g,
-                            min(cfg.segment_fractions.values()))
-    xyz = sample_points(domain, n_points, rng)
-    point_volume = domain.volume_m3 / n_points
-    region = tumours.region(xyz)
-    region_volume = np.bincount(region, minlength=tumours.n_regions) * point_volume
-    perfusion = perfusion_table(scenario, region_volume)
-    for t, tumour in enumerate(scenario.tumours):
-        if region_volume[1 + 2 * t] + region_volume[2 + 2 * t] == 0.0:
-            raise ScenarioError(f"tumour {tumour.name!r} holds no tissue point: too small for this liver's "
-                                f"resolution, or outside the liver", path=f"tumours.{t}.diameter_mm")
-    art_sizing = MurraySizing(g, r_pha, float(perfusion.art @ region_volume))
-    por_sizing = MurraySizing(g, 0.5 * VESSELS["MPV"].diameter_mm * MM_M, float(perfusion.por @ region_volume))
-    stop_flow = float(art_sizing.flow(r_terminal))
-    bar.update()
-
-    topo = grow_subtrees(xyz, planes.label(xyz), perfusion.art[region] * point_volume, stop_flow, rng)
-    region = region[topo.order]
-    leaf = topo.is_leaf
-    leaves = np.flatnonzero(leaf).astype(np.int64)
+    topo = grow_subtrees(tissue.xyz, planes.label(tissue.xyz), tissue.perfusion.art[tissue.region]
+                         * tissue.point_volume_m3, tissue.stop_flow_m3s, rng)
+    region = tissue.region[topo.order]
+    leaves = np.flatnonzero(topo.is_leaf).astype(np.int64)
     point_leaf = np.repeat(np.arange(leaves.shape[0]), topo.stop[leaves] - topo.start[leaves])
-    demand = tissue_demand(point_leaf, region, leaves.shape[0], tumours.n_regions, perfusion, point_volume)
+    demand = tissue_demand(point_leaf, region, leaves.shape[0], tumours.n_regions, tissue.perfusion,
+                           tissue.point_volume_m3)
     bar.update()
 
-    m = topo.parent.shape[0]
-    q_art_leaf = np.zeros(m)
-    q_por_leaf = np.zeros(m)
-    q_art_leaf[leaves] = demand.art
-    q_por_leaf[leaves] = demand.por
-    q_art = design_flows(topo, q_art_leaf, DESIGN_FLOW_FLOOR * stop_flow)
-    q_por = design_flows(topo, q_por_leaf, DESIGN_FLOW_FLOOR * stop_flow * float(perfusion.por[0] / perfusion.art[0]))
-    art_radius, art_length = vessel_geometry(topo, q_art, art_sizing)
-    por_radius, por_length = vessel_geometry(topo, q_por, por_sizing)
+    q_art, q_por = _design(topo, tissue, leaves, demand)
     roots = topo.root_nodes
-    layout = build_trunk(scenario.anatomy, flow, hilum=planes.hilum_m(domain), root_centroid=topo.xyz[roots],
-                         root_q_art=q_art[roots], root_q_por=q_por[roots], art_sizing=art_sizing,
-                         por_sizing=por_sizing, feeders=_feeders(scenario, tumours, domain),
-                         min_length_diameters=MIN_LENGTH_DIAMETERS)
+    por_sizing = MurraySizing(PORTAL_MURRAY_EXPONENT, 0.5 * VESSELS["MPV"].diameter_mm * MM_M,
+                              float(q_por[roots].sum()))
+    layout = build_trunk(scenario.anatomy, scenario.flow, hilum=planes.hilum_m(domain),
+                         root_centroid=topo.xyz[roots], root_q_art=q_art[roots], root_q_por=q_por[roots],
+                         art_sizing=tissue.art_sizing, por_sizing=por_sizing,
+                         feeders=_feeders(scenario, tumours), min_length_diameters=MIN_LENGTH_DIAMETERS)
     trunk = layout.trunk
+    forest = _forest(topo, layout, q_art, q_por, tissue.art_sizing, por_sizing)
     bar.update()
 
-    root_gen = trunk.edge_generation[layout.segmental_edge_art]
-    if not np.array_equal(root_gen, trunk.edge_generation[layout.segmental_edge_por]):
-        raise AssertionError("arterial and portal segmental vessels must sit at the same generation")
-    generation = (root_gen[topo.segment] + topo.depth).astype(np.int16)
-    forest = PedicleForest(parent=topo.parent, root_nodes=roots, root_trunk_art=layout.root_art,
-                           root_trunk_por=layout.root_por, xyz=topo.xyz, segment=topo.segment,
-                           generation=generation, art_radius_m=art_radius, art_length_m=art_length,
-                           por_radius_m=por_radius, por_length_m=por_length)
     # peribiliary compartments: a root counts with its named segmental artery
-    bile_radius = art_radius.copy()
-    bile_length = art_length.copy()
+    bile_radius, bile_length = forest.art_radius_m.copy(), forest.art_length_m.copy()
     bile_radius[roots] = trunk.edge_radius_m[layout.segmental_edge_art]
     bile_length[roots] = trunk.edge_length_m[layout.segmental_edge_art]
-    bile_nodes, bile_volume = peribiliary_nodes(~leaf, bile_radius, bile_length)
-    compartments = assemble_compartments(leaves, demand, tumours, point_volume, layout.feeder_node, bile_nodes,
-                                         bile_volume, float(perfusion.art[0]))
-    point_tumour = np.where(region > 0, (region - 1) // 2, -1).astype(np.int64)
-    points = TissuePoints(xyz=topo.points_xyz, segment=topo.segment[np.repeat(leaves, topo.stop[leaves] -
-                                                                               topo.start[leaves])],
-                          compartment=point_leaf.astype(np.int64), tumour_id=point_tumour, volume_m3=point_volume)
+    bile_nodes, bile_volume = peribiliary_nodes(~topo.is_leaf, bile_radius, bile_length)
+    compartments = assemble_compartments(leaves, demand, tissue.point_volume_m3, layout.feeder_node, bile_nodes,
+                                         bile_volume, float(tissue.perfusion.art[0]))
+    points = TissuePoints(xyz=topo.points_xyz, segment=topo.segment[leaves][point_leaf],
+                          compartment=point_leaf.astype(np.int64),
+                          tumour_id=np.where(region > 0, (region - 1) // 2, -1).astype(np.int64),
+                          volume_m3=tissue.point_volume_m3)
     compiled = CompiledLiver(trunk=trunk, forest=forest, compartments=compartments, points=points,
-                             hepatic_vein_pressure_pa=mmhg_to_pa(flow.hepatic_vein_pressure_mmHg))
+                             hepatic_vein_pressure_pa=mmhg_to_pa(scenario.flow.hepatic_vein_pressure_mmHg))
     bar.update()
 
     vessels = {name: i for i, name in enumerate(trunk.edge_names) if name in VESSELS}
     liver = Liver(scenario=scenario, compiled=compiled, domain=domain, planes=planes, tumours=tumours,
-                  perfusion=perfusion, art_sizing=art_sizing, por_sizing=por_sizing, vessels=vessels)
+                  perfusion=tissue.perfusion, art_sizing=tissue.art_sizing, por_sizing=por_sizing,
+                  vessels=vessels)
     _check_catheter(scenario, liver)
     bar.update()
     bar.close()

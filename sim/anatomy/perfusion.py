@@ -56,6 +56,7 @@ class Tumours:
 
     @property
     def n(self) -> int:
+        """Number of tumours."""
         return len(self.names)
 
     @property

@@ -15,13 +15,18 @@ the blood it delivers; the plain centroid where there is no demand). A vessel ru
 from its parent's node to its own; its length is that distance, at least
 :data:`MIN_LENGTH_DIAMETERS` times its diameter.
 
-Radii follow Murray's law from the design flow (:mod:`sim.anatomy.murray`): a leaf's
-design flow is its demand, floored at :data:`DESIGN_FLOW_FLOOR` of a terminal
-vessel's flow so that no vessel has zero radius (a necrotic core has no demand, a
-fully arterialised tumour no portal demand, yet their vessels exist); an internal
-node's is the sum of its children's, so Murray's law holds exactly at every
-synthetic bifurcation. The peribiliary plexus is not counted in the design flow
-(it is a few percent of the arterial flow and branches off along the vessels).
+Radii follow Murray's law from the design flow (:mod:`sim.anatomy.murray`); an
+internal node's design flow is the sum of its children's, so Murray's law holds
+exactly at every synthetic bifurcation. A leaf's arterial design flow is its
+arterial demand, floored at :data:`DESIGN_FLOW_FLOOR` of a terminal vessel's flow so
+that no artery has zero radius (a territory without demand still has its vessel). A
+leaf's portal design flow is the larger of its portal demand and the portal demand
+of normal liver of the same volume. Model assumption: the portal tree was built for
+the parenchyma the tumour grew into (tumours recruit arteries, and most metastases
+keep portal supply at their periphery, REFERENCES.md 3); the tumour's low portal
+inflow is then set by its compartment's calibrated terminal resistance, not by narrow
+veins. The peribiliary plexus is not counted in the design flow (it is about 1% of
+the arterial flow and branches off along the vessels).
 """
 
 from __future__ import annotations
@@ -149,8 +154,8 @@ def design_flows(topology: SubtreeTopology, leaf_demand: np.ndarray, floor: floa
     topology : SubtreeTopology
     leaf_demand : ndarray of float64, shape (M,), m^3/s
         Demand of each leaf (ignored at internal nodes).
-    floor : float, m^3/s
-        Smallest design flow of a leaf.
+    floor : float or ndarray of float64, shape (M,), m^3/s
+        Smallest design flow of each leaf.
 
     Returns
     -------

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..network import (EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL,
                        TRUNK_NODE_RESERVOIR, Trunk)
-from ..scenario import SEGMENTS, AnatomyConfig, FlowConfig
+from ..scenario import AnatomyConfig, FlowConfig
 from ..units import MM_M, mmhg_to_pa
 from .murray import MurraySizing
 
@@ -63,7 +63,8 @@ class VesselSpec:
     source : str
         Source of the diameter (citation key, REFERENCES.md section, or "textbook (unverified)").
     length_mm : float, mm
-        Literature length, used to place vessels outside the liver (NaN inside).
+        Literature length (textbook, unverified), used to place vessels outside the
+        liver (NaN inside, where positions follow the territories).
     direction : tuple of float
         Schematic direction (x left, y posterior, z cranial) of a vessel outside the liver.
     bed : bool
@@ -157,8 +158,6 @@ _OTHER_ROOT_OFFSET_M = np.array([0.0, 0.0, -0.010])
 _PORTAL_HILUM_OFFSET_M = np.array([0.0, 0.010, 0.0])
 #: Schematic position of the systemic venous reservoir below the liver, m (plots only).
 _SYSTEMIC_DROP_M = 0.03
-#: Distance of an extrahepatic feeder's reservoir outside its tumour's surface, m (plots only).
-_FEEDER_GAP_M = 0.02
 #: Fraction of the way from the hilum to the territory centroid at which lobar (1) and
 #: sectoral (2) vessels end; segmental vessels end at the centroid. Model assumption.
 _BRANCH_FRACTION = {0: 0.0, 1: 1.0 / 3.0, 2: 2.0 / 3.0}
@@ -280,12 +279,15 @@ class _TrunkBuilder:
         self.edges: list[tuple[str, str, str, int, float, int, float]] = []
 
     def node(self, name: str, xyz: np.ndarray, kind: int, pressure: float = float("nan")) -> None:
+        """Add (or replace) a node: position (m), ``TRUNK_NODE_*`` kind, Dirichlet pressure (Pa) or NaN."""
         self.nodes[name] = (np.asarray(xyz, float), kind, pressure)
 
     def edge(self, up: str, down: str, name: str, kind: int, radius: float, generation: int, demand: float) -> None:
+        """Add a vessel or lumped bed from ``up`` to ``down`` (radius m, demand m^3/s; NaN where undefined)."""
         self.edges.append((up, down, name, kind, radius, generation, demand))
 
     def build(self, min_length_diameters: float) -> Trunk:
+        """The :class:`~sim.network.Trunk`: edges sorted by upstream node, lengths from positions."""
         names = tuple(self.nodes)
         index = {n: i for i, n in enumerate(names)}
         edges = sorted(self.edges, key=lambda e: index[e[0]])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -78,12 +79,12 @@ class GraphFlowResult:
     edge_conductance: np.ndarray
     isolated_nodes: frozenset
 
-    @property
+    @cached_property
     def pressure(self) -> Mapping[Hashable, float]:
         """Node key -> pressure, Pa."""
         return _Keyed({n: i for i, n in enumerate(self.nodes)}, self.node_pressure_pa)
 
-    @property
+    @cached_property
     def flow(self) -> Mapping[tuple, float]:
         """Edge key ``(u, v)`` -> flow, m^3/s, positive from u to v."""
         return _Keyed({e: i for i, e in enumerate(self.edges)}, self.edge_flow_m3s)

@@ -12,7 +12,9 @@ is O(N log N) for N points.
 
 The point arrays are permuted in place so that every node's points are the
 contiguous range ``start[i]:stop[i]``; ``order`` carries the original indices.
-Randomness (the split shares) comes in as an array drawn by the caller.
+Randomness (the split shares) comes in as an array drawn by the caller. No
+fast-math: it would let the compiler reorder the weight sums, so the same seed could
+give a different tree on another CPU (and it does not make this kernel faster).
 """
 
 from __future__ import annotations
@@ -20,19 +22,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._config import FASTMATH_FLAGS, NJIT_OPTS
+from ._config import NJIT_OPTS
 
 __all__ = ["bisect_points"]
-
-#: numba wants a plain set of fast-math flags.
-_FASTMATH = set(FASTMATH_FLAGS)
 
 #: Power iterations for the principal axis of a 3x3 covariance (converged to well below
 #: the resolution that matters for a split direction).
 _POWER_ITERATIONS = 24
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def _swap(xyz, weight, order, key, i, j):
     for d in range(3):
         t = xyz[i, d]
@@ -49,7 +48,7 @@ def _swap(xyz, weight, order, key, i, j):
     key[j] = t
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def _weighted_select(xyz, weight, order, key, lo, hi, target):
     """Partition ``[lo, hi)`` by ``key`` and return the smallest ``s`` whose prefix weighs >= target.
 
@@ -99,7 +98,7 @@ def _weighted_select(xyz, weight, order, key, lo, hi, target):
     return b
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def _split(xyz, weight, order, key, lo, hi, target, stop_weight):
     """Split index giving the left part weight >= target and both parts >= stop_weight; -1 if impossible."""
     s = _weighted_select(xyz, weight, order, key, lo, hi, target)
@@ -116,7 +115,7 @@ def _split(xyz, weight, order, key, lo, hi, target, stop_weight):
     return s
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def _principal_axis(cov):
     """Unit eigenvector of the largest eigenvalue of a symmetric 3x3 matrix (power iteration)."""
     axis = 0
@@ -134,7 +133,7 @@ def _principal_axis(cov):
     return v
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def _moments(xyz, weight, lo, hi, centroid, cov):
     """Weight, weighted centroid and weighted covariance of points ``[lo, hi)`` (unweighted if weightless)."""
     ref = xyz[lo].copy()
@@ -163,7 +162,7 @@ def _moments(xyz, weight, lo, hi, centroid, cov):
     return total
 
 
-@njit(fastmath=_FASTMATH, **NJIT_OPTS)
+@njit(**NJIT_OPTS)
 def bisect_points(xyz, weight, order, stop_weight, split_share):
     """Grow a binary tree over weighted points by recursive bisection.
 

@@ -235,7 +235,7 @@ def _choose(weights, count, u):
 
 
 @njit(**NJIT_OPTS)
-def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
+def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux, occlude=True):
     """Inject particles ``first`` .. ``last - 1`` one by one, updating the flow after every lodging.
 
     Parameters
@@ -256,6 +256,9 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         Stop after the particle that brings the native antegrade flow to or below this (m^3/s).
     stop_on_reflux : bool
         Stop after the first particle that leaves the catheterised vessel backwards.
+    occlude : bool
+        False routes particles on the fixed flow field: fates are recorded but no
+        conductance changes (for flow-split checks and throughput benchmarks).
 
     Returns
     -------
@@ -400,23 +403,25 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                     where = net.trunk_edge_sink[tgt]
                     break
                 if diam[k] == diam[k] and diam[k] < d_fit:
-                    set_trunk_conductance(st, tgt, 0.0)
                     ps.lodged_trunk[tgt] += 1
                     fate = FATE_TRUNK
                     where = tgt
-                    lodged = True
-                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
+                    if occlude:
+                        set_trunk_conductance(st, tgt, 0.0)
+                        lodged = True
+                        ps.flow_after[p] = _after_lodging(st, ps, net, False)
                     break
                 node = int(cand_pa[k])
                 in_trunk = True
             elif kind == _KIND_CHILD:
                 if diam[k] < d_fit:
-                    set_pedicle_conductance(st, tgt, 0.0, st.g_por[tgt])
                     ps.lodged_ped[tgt] += 1
                     fate = FATE_VESSEL
                     where = tgt
-                    lodged = True
-                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    if occlude:
+                        set_pedicle_conductance(st, tgt, 0.0, st.g_por[tgt])
+                        lodged = True
+                        ps.flow_after[p] = _after_lodging(st, ps, net, True)
                     break
                 if in_trunk:
                     depth = 0
@@ -433,12 +438,13 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 if net.tip_kind == TIP_PEDICLE and node == net.tip_index:
                     refluxed = True
                 if diam[k] < d_fit:
-                    set_pedicle_conductance(st, node, 0.0, st.g_por[node])
                     ps.lodged_ped[node] += 1
                     fate = FATE_VESSEL
                     where = node
-                    lodged = True
-                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    if occlude:
+                        set_pedicle_conductance(st, node, 0.0, st.g_por[node])
+                        lodged = True
+                        ps.flow_after[p] = _after_lodging(st, ps, net, True)
                     break
                 depth -= 1
                 node = stack_node[depth]
@@ -448,22 +454,23 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                     in_trunk = True
             else:
                 c = tgt
-                feed = net.comp_feed_diam[c]
-                n_vessels = (feed / d_fit) ** net.murray_exponent if d_fit < feed else 1.0
-                occ = min(1.0, ps.comp_occluded[c] + 1.0 / n_vessels)
-                ps.comp_occluded[c] = occ
-                set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
                 ps.lodged_comp[c] += 1
                 fate = FATE_COMPARTMENT
                 where = c
-                lodged = True
-                ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                if occlude:
+                    feed = net.comp_feed_diam[c]
+                    n_vessels = (feed / d_fit) ** net.murray_exponent if d_fit < feed else 1.0
+                    occ = min(1.0, ps.comp_occluded[c] + 1.0 / n_vessels)
+                    ps.comp_occluded[c] = occ
+                    set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
                 break
         ps.fate[p] = fate
         ps.where[p] = where
         ps.refluxed[p] = refluxed
         if not lodged:
-            ps.flow_after[p] = ps.flow_after[p - 1] if p > 0 else native_tip_flow(st, net)
+            ps.flow_after[p] = ps.flow_after[p - 1] if p > first else native_tip_flow(st, net)
         if fate == FATE_NONTARGET:
             ps.nontarget[where] += 1
         ps.counters[0] += 1
