@@ -24,7 +24,7 @@ from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "tumour_blush_fraction", "arterial_fraction_normal", "tumour_share_of_lodgings"]
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -133,3 +133,29 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
     comp_share = np.where(tissue, _ratio(comps.tumour_volume_m3, comps.volume_m3), 0.0)
     comp_share[comps.volume_m3 <= 0] = 0.0
     return node_share, comp_share
+
+
+def lodging_generations(fate: np.ndarray, where: np.ndarray, diameters_m: np.ndarray, generation: np.ndarray,
+                        comp_node: np.ndarray, comp_feed_diam_m: np.ndarray, murray_exponent: float,
+                        deformability: float) -> np.ndarray:
+    """Branching generation (PHA = 0) at which each particle lodged in the liver.
+
+    A particle lodged in a pedicle vessel has that vessel's generation. One
+    lodged inside a compartment continues the bisecting tree below the feeder of
+    diameter D down to vessels of its own effective diameter d = (1 - deformability)
+    x diameter: N = (D/d)^g vessels, log2(N) more generations (Murray's law).
+
+    Returns
+    -------
+    ndarray of float64
+        One generation per particle lodged in a vessel or compartment (other fates skipped).
+    """
+    from .kernels.transport import FATE_COMPARTMENT, FATE_VESSEL
+
+    in_vessel = fate == FATE_VESSEL
+    in_comp = fate == FATE_COMPARTMENT
+    c = where[in_comp]
+    d_fit = (1.0 - deformability) * diameters_m[in_comp]
+    extra = murray_exponent * np.log2(np.maximum(comp_feed_diam_m[c] / d_fit, 1.0))
+    return np.concatenate([generation[where[in_vessel]].astype(np.float64),
+                           generation[comp_node[c]] + 1.0 + extra])

@@ -18,7 +18,7 @@ from .agents import agent_from_config
 from .endpoints import SACE_LABELS
 from .kernels import transport as tk
 from .kernels import twoport
-from .outcomes import arterial_fraction_normal, tissue_outcomes, tumour_share_of_lodgings
+from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
 from .procedure import ProcedureRun, run_procedure
 from .report import render_report
 from .results import RunResult
@@ -74,7 +74,8 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         tn_ratio = float("nan")
 
     by_branch = {name: int(ps.nontarget[k]) for k, name in enumerate(proc.sink_names) if ps.nontarget[k] > 0}
-    lodged_gen = liver.forest.generation[where[fate == tk.FATE_VESSEL]]
+    lodged_gen = lodging_generations(fate, where, proc.diameters_m, liver.forest.generation, comps.node,
+                                     proc.net.comp_feed_diam, proc.net.murray_exponent, agent.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
     verdict = assess_patient(scenario)
     summary = {

@@ -7,7 +7,7 @@ import pytest
 
 import sim
 from sim.anatomy import to_graph
-from sim.flow import FlowInputError, LiverFlow
+from sim.flow import FlowInputError, LiverFlow, LiverFlowResult
 from sim.flow.reference import liver_network
 from sim.flow.state import state_conductances
 from sim.kernels import twoport
@@ -184,10 +184,9 @@ def test_part_cut_off_from_every_boundary_is_reported(small):
     assert np.all(st.art_q[sub] == 0.0) and np.all(st.comp_q[np.isin(st.comp_node, sub)] == 0.0)
     _, sol, _, _ = assert_matches_reference(st)
     assert sol.isolated.sum() == 2 * sub.size + np.isin(st.comp_node, sub).sum()
-    flow = LiverFlow.__new__(LiverFlow)  # wrap the state in a result without recalibrating
-    flow.__dict__.update(liver=small.liver, state=st, habr=small.habr, catheter=small.catheter)
-    res = flow.result()
+    res = LiverFlowResult.from_state(st, small.liver, small.habr, small.catheter)
     np.testing.assert_array_equal(res.isolated_pedicle_nodes, sub)
+    np.testing.assert_array_equal(res.isolated_compartments, np.flatnonzero(np.isin(st.comp_node, sub)))
 
 
 def test_trunk_occlusion_and_isolated_trunk_node(small):
