@@ -99,6 +99,10 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ptr, adj = _trunk_adjacency(np.asarray(trunk.edge_conns, np.int64), trunk.n_nodes)
     trunk_diam = np.where(trunk.edge_kind == EDGE_ARTERY, 2.0 * trunk.edge_radius_m, np.nan)
     edge_sink, node_sink, sink_names = _sinks(liver)
+    bed_feed = np.full(trunk.n_edges, np.nan)
+    for e in np.flatnonzero(edge_sink >= 0):  # the artery ending where the bed starts
+        feeding = np.flatnonzero((trunk.edge_conns[:, 1] == trunk.edge_conns[e, 0]) & (trunk.edge_kind == EDGE_ARTERY))
+        bed_feed[e] = 2.0 * trunk.edge_radius_m[feeding].max() if feeding.size else np.inf
     trunk_root = np.full(trunk.n_nodes, -1, np.int64)
     trunk_root[forest.root_trunk_art] = forest.root_nodes
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)
@@ -110,7 +114,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         tip_kind, tip_index = tk.TIP_PEDICLE, placement.tip_pedicle_node
     net = tk.TransportNet(
         tadj_ptr=ptr, tadj_edge=adj, trunk_diam=trunk_diam, trunk_edge_sink=edge_sink, trunk_node_sink=node_sink,
-        trunk_root=trunk_root, ped_diam=ped_diam, ped_depth=_depths(np.asarray(forest.parent, np.int64)),
+        trunk_root=trunk_root, bed_feed_diam=bed_feed, trunk_g0=state.g_trunk.copy(), ped_diam=ped_diam, ped_depth=_depths(np.asarray(forest.parent, np.int64)),
         comp_feed_diam=np.ascontiguousarray(feed, dtype=np.float64), comp_g0=state.g_comp[:, twoport.COMP_ART].copy(),
         murray_exponent=float(scenario.liver.murray_exponent), deformability=float(agent.deformability),
         size_bias_onset=float(scenario.procedure.size_bias_onset), tip_kind=tip_kind, tip_index=int(tip_index),
@@ -138,7 +142,7 @@ def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np
 
 def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int) -> tk.ProcedureState:
     return tk.ProcedureState(
-        comp_occluded=np.zeros(liver.compartments.n), lodged_ped=np.zeros(liver.forest.n_nodes, np.int64),
+        comp_occluded=np.zeros(liver.compartments.n), bed_occluded=np.zeros(liver.trunk.n_edges), lodged_ped=np.zeros(liver.forest.n_nodes, np.int64),
         lodged_trunk=np.zeros(liver.trunk.n_edges, np.int64), lodged_comp=np.zeros(liver.compartments.n, np.int64),
         nontarget=np.zeros(max(n_sinks, 1), np.int64), fate=np.full(n_particles, tk.FATE_NOT_INJECTED, np.int64),
         where=np.full(n_particles, -1, np.int64), refluxed=np.zeros(n_particles, np.bool_),

@@ -47,6 +47,17 @@ def _healthy_compartment_flows(compiled, flow) -> np.ndarray:
     return state.comp_q.copy()
 
 
+#: Scenario sections that define the liver (a shared liver must agree on them).
+ANATOMY_SECTIONS = ("liver", "anatomy", "tumours", "flow")
+
+
+def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
+    for section in ANATOMY_SECTIONS:
+        if getattr(built, section) != getattr(wanted, section):
+            raise ValueError(f"the liver given was built for a different [{section}] section than the scenario's; "
+                             "build it from this scenario (sim.build_liver) or drop liver=")
+
+
 def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, agent) -> dict[str, Any]:
     """The flat summary of a run (keys and units in ``docs/outputs.md``)."""
     import sim
@@ -115,7 +126,25 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     return summary
 
 
-def run(scenario: Scenario, *, rng=None, progress: bool = True) -> RunResult:
+def _occluded_trunk_vessels(trunk, lodged_trunk: np.ndarray) -> list[str]:
+    """Names of the named vessels occluded by lodged particles (the catheter's split parts by their vessel)."""
+    return sorted({trunk.edge_names[e].removesuffix("_distal") for e in np.flatnonzero(lodged_trunk > 0)})
+
+
+def _apply_prior_occlusions(flow, prior: RunResult) -> None:
+    """Carry a previous session's permanent occlusions into ``flow.state`` (then re-solved)."""
+    if not prior.scenario.agent.permanent:
+        return  # temporary agent (e.g. gelfoam): recanalised by the next session
+    st = flow.state
+    st.g_art[prior.state["lodged_pedicle"] > 0] = 0.0
+    st.g_comp[:, twoport.COMP_ART] *= 1.0 - prior.state["compartment_occluded"]
+    for name in prior.state["occluded_vessels"]:
+        st.g_trunk[flow.liver.trunk.edge_index(name)] = 0.0
+    twoport.solve(st)
+
+
+def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None
+        ) -> RunResult:
     """Simulate one embolisation of ``scenario``.
 
     Parameters
@@ -127,6 +156,13 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True) -> RunResult:
         scenario's, which did not produce the draws).
     progress : bool
         Show progress bars (tqdm).
+    liver : Liver, optional
+        A liver already built from a scenario with the same ``[liver]``,
+        ``[anatomy]``, ``[[tumours]]`` and ``[flow]`` (shared by strategies and
+        sweeps); built from ``scenario`` when omitted.
+    prior : RunResult, optional
+        An earlier session on the same liver whose permanent occlusions persist
+        (staged treatment); its agent's ``permanent`` flag decides.
 
     Returns
     -------
@@ -151,8 +187,13 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True) -> RunResult:
 
     started = time.perf_counter()
     generator, scenario = _generator(scenario, rng)
-    liver = build_liver(scenario, progress=progress)
+    if liver is None:
+        liver = build_liver(scenario, progress=progress)
+    else:
+        _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    if prior is not None:
+        _apply_prior_occlusions(flow, prior)
     q_healthy = _healthy_compartment_flows(liver.compiled, flow)
     agent = agent_from_config(scenario.agent)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agent, rng=generator, progress=progress)
@@ -163,7 +204,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True) -> RunResult:
     state = {"lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk, "lodged_compartment": ps.lodged_comp,
              "compartment_occluded": ps.comp_occluded, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "particle_diameter_m": proc.diameters_m,
-             "particle_fate": ps.fate[:proc.n_injected], "particle_where": ps.where[:proc.n_injected]}
+             "particle_fate": ps.fate[:proc.n_injected], "particle_where": ps.where[:proc.n_injected],
+             "occluded_vessels": _occluded_trunk_vessels(flow.liver.trunk, ps.lodged_trunk)}
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver)
     result.report = render_report(result)
     return result

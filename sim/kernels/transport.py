@@ -11,8 +11,10 @@ there and occludes it; one that reaches a tissue or peribiliary compartment
 lodges in its microvasculature and occludes the share 1/N of it, with
 N = (feeder diameter / effective particle diameter)^g vessels of the particle's
 size below the feeder (Murray's law with exponent g). A particle that enters a
-non-target bed (GDA, RGA, cystic...) or reaches an arterial root leaves the
-liver and is counted by branch.
+non-target bed (GDA, RGA, cystic...) leaves the liver, is counted by branch and
+embolises the share 1/N of that bed the same way (non-target embolisation: a
+cystic artery keeps taking particles only while it still has flow); one that
+reaches an arterial root refluxes to the aorta.
 
 After every lodging the flow is updated exactly and incrementally (the 2-ports
 on the path to the subtree root, then the small trunk; :mod:`.twoport`), so
@@ -81,6 +83,10 @@ class TransportNet(NamedTuple):
         Non-target id of arterial root nodes (reflux to the aorta), -1 otherwise.
     trunk_root : int64 (Nt,)
         Pedicle root whose arterial node is this trunk node, -1 otherwise.
+    bed_feed_diam : float64 (Et,)
+        Diameter of the artery feeding each lumped non-target bed, m (NaN elsewhere).
+    trunk_g0 : float64 (Et,)
+        Conductance of each trunk edge before the procedure, m^3/(s Pa).
     ped_diam : float64 (M,)
         Diameter of the arterial vessel into each pedicle node, m.
     ped_depth : int64 (M,)
@@ -105,6 +111,8 @@ class TransportNet(NamedTuple):
     trunk_edge_sink: np.ndarray
     trunk_node_sink: np.ndarray
     trunk_root: np.ndarray
+    bed_feed_diam: np.ndarray
+    trunk_g0: np.ndarray
     ped_diam: np.ndarray
     ped_depth: np.ndarray
     comp_feed_diam: np.ndarray
@@ -125,6 +133,8 @@ class ProcedureState(NamedTuple):
     ----------
     comp_occluded : float64 (C,)
         Occluded share of each compartment's arterial microvasculature.
+    bed_occluded : float64 (Et,)
+        Occluded share of each lumped non-target bed.
     lodged_ped, lodged_trunk, lodged_comp : int64 (M,), (Et,), (C,)
         Particles lodged per element.
     nontarget : int64 (n_sinks,)
@@ -140,6 +150,7 @@ class ProcedureState(NamedTuple):
     """
 
     comp_occluded: np.ndarray
+    bed_occluded: np.ndarray
     lodged_ped: np.ndarray
     lodged_trunk: np.ndarray
     lodged_comp: np.ndarray
@@ -163,6 +174,17 @@ def _size_weight(particle_d, vessel_d, deformability, onset):
     if ratio >= fit:
         return 0.0
     return (fit - ratio) / (fit - onset)
+
+
+@njit(**NJIT_OPTS)
+def _occluded_share(occluded, feed_d, d_fit, murray_exponent):
+    """Occluded share after one more particle of effective diameter ``d_fit`` lodges below a feeder ``feed_d``.
+
+    The particle blocks one of N = (feed_d / d_fit)^g vessels of its own size below
+    the feeder (Murray's law), so 1/N of the bed.
+    """
+    n_vessels = (feed_d / d_fit) ** murray_exponent if d_fit < feed_d else 1.0
+    return min(1.0, occluded + 1.0 / n_vessels)
 
 
 @njit(**NJIT_OPTS)
@@ -401,6 +423,13 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 if net.trunk_edge_sink[tgt] >= 0:
                     fate = FATE_NONTARGET
                     where = net.trunk_edge_sink[tgt]
+                    if occlude:
+                        occ = _occluded_share(ps.bed_occluded[tgt], net.bed_feed_diam[tgt], d_fit,
+                                              net.murray_exponent)
+                        ps.bed_occluded[tgt] = occ
+                        set_trunk_conductance(st, tgt, net.trunk_g0[tgt] * (1.0 - occ))
+                        lodged = True
+                        ps.flow_after[p] = _after_lodging(st, ps, net, False)
                     break
                 if diam[k] == diam[k] and diam[k] < d_fit:
                     ps.lodged_trunk[tgt] += 1
@@ -458,9 +487,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 fate = FATE_COMPARTMENT
                 where = c
                 if occlude:
-                    feed = net.comp_feed_diam[c]
-                    n_vessels = (feed / d_fit) ** net.murray_exponent if d_fit < feed else 1.0
-                    occ = min(1.0, ps.comp_occluded[c] + 1.0 / n_vessels)
+                    occ = _occluded_share(ps.comp_occluded[c], net.comp_feed_diam[c], d_fit, net.murray_exponent)
                     ps.comp_occluded[c] = occ
                     set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
                     lodged = True
