@@ -9,5 +9,5 @@ that NaN and infinity checks keep working.
 #: Keyword arguments of every ``numba.njit`` in :mod:`sim.kernels`.
 NJIT_OPTS = dict(cache=True)
 
-#: LLVM fast-math flags without ``nnan``/``ninf``; pass as ``njit(fastmath=FASTMATH_FLAGS)``.
+#: LLVM fast-math flags without ``nnan``/``ninf``; pass as ``njit(fastmath=set(FASTMATH_FLAGS))`` (numba wants a set).
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
