@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SEGMENTS = (10_000, 100_000, 400_000, 1_000_000, 4_000_000)
@@ -61,8 +61,7 @@ def _lodge_loop():
         for k in nodes:
             twoport.set_pedicle_conductance(st, k, 0.0, st.g_por[k])
             twoport.solve_trunk(st)
-            pa, pp = twoport.node_pressures(st, k)
-            acc += pp
+            acc += twoport.node_pressures(st, k)[1]
         return acc
 
     return lodge
@@ -165,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     import scipy
 
     RESULTS.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
         "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
         "numba": numba.__version__, "cores_visible": os.cpu_count(), "threads": 1, "results": rows}, indent=2) + "\n")
     return 0

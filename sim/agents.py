@@ -27,7 +27,7 @@ import numpy as np
 from .scenario import SIZE_BINS_UM, AgentConfig
 from .units import ML_M3, UM_M
 
-__all__ = ["Agent", "agent_from_config", "RANDOM_CLOSE_PACKING"]
+__all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING"]
 
 #: Volume fraction of settled spheres (random close packing), dimensionless.
 #: Source: REFERENCES.md 5 (derived particle counts use 0.64).
@@ -70,10 +70,14 @@ class Agent:
 
     def sample_diameters(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` particle diameters (m) with the given generator."""
+        return self.diameters_from_uniform(rng.random(n))
+
+    def diameters_from_uniform(self, u: np.ndarray) -> np.ndarray:
+        """Particle diameters (m) from uniform numbers in [0, 1), one each (inverse-CDF draw)."""
         if self.diameters_m is not None:
-            return rng.choice(self.diameters_m, size=n)
+            return self.diameters_m[np.minimum((u * self.diameters_m.size).astype(np.int64), self.diameters_m.size - 1)]
         lo, hi = self.diameter_range_m
-        return rng.uniform(lo, hi, size=n)
+        return lo + (hi - lo) * u
 
     def min_vessel_diameter(self, particle_diameter_m):
         """Smallest vessel diameter (m) a particle can enter, given its deformability."""
@@ -96,6 +100,24 @@ def _mean_sphere_volume_uniform(lo: float, hi: float) -> float:
     """Mean volume (m^3) of spheres with diameter uniform on [lo, hi] (m)."""
     mean_d3 = (hi**4 - lo**4) / (4.0 * (hi - lo))
     return np.pi / 6.0 * mean_d3
+
+
+def agent_sequence(cfg: AgentConfig, steps) -> list[tuple[Agent, float]]:
+    """The agents of a procedure with the antegrade flow fraction at which each starts.
+
+    Parameters
+    ----------
+    cfg : AgentConfig
+        The first agent (from flow fraction 1).
+    steps : sequence of AgentStep
+        Later agents; they share ``cfg``'s deformability, dilution and permanence.
+    """
+    out = [(agent_from_config(cfg), 1.0)]
+    for step in steps:
+        later = cfg.model_copy(update={"kind": step.kind, "size_bin": step.size_bin, "particles_per_ml": None,
+                                       "diameters_um": None})
+        out.append((agent_from_config(later), step.switch_at_flow_fraction))
+    return out
 
 
 def agent_from_config(cfg: AgentConfig) -> Agent:

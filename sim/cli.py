@@ -21,7 +21,7 @@ import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
@@ -30,6 +30,7 @@ from . import __version__
 from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
 from .scenario import Scenario, ScenarioError, load_scenario
 from .selection import assess_patient
+from .strategies import STRATEGY_NAMES
 
 __all__ = ["app", "main"]
 
@@ -178,6 +179,87 @@ def check_patient(scenario: ScenarioArg = None) -> None:
     """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""
     _, config = _load_scenario(scenario)
     typer.echo(assess_patient(config).to_text(), nl=False)
+
+
+@app.command()
+def compare(
+    scenario: ScenarioArg = None,
+    strategies: Annotated[str, typer.Option(
+        help="Comma-separated strategies, each NAME or NAME:ENDPOINT (sluggish, near_stasis, stasis); "
+             "docs/strategies.md.")] = ",".join(STRATEGY_NAMES),
+    replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
+    vary: Annotated[list[str] | None, typer.Option(
+        metavar="PATH=START:STOP:N", show_default=False,
+        help="Vary a scenario parameter over N evenly spaced values, both ends included, e.g. "
+             "tumours.0.arterial_fraction=0.5:1.0:6 (tumours.<field> varies every tumour); repeat for a grid.")] = None,
+    tumour: Annotated[str | None, typer.Option(help="Name of the tumour the catheter positions target "
+                                                   "(default: the first).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
+                                             show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
+        "embosim-compare"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Compare treatment strategies on one liver: mean and 95% interval of every outcome."""
+    from .strategies import (
+        Strategy,
+        format_table,
+        parse_vary,
+        run_strategies,
+        summarise_replicates,
+        tumour_index,
+        vary_grid,
+        write_comparison,
+    )
+
+    path, config = _load_scenario(scenario)
+    try:
+        chosen = [Strategy.parse(name) for name in strategies.split(",") if name.strip()]
+    except ScenarioError as exc:
+        raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
+    try:
+        grid = dict(parse_vary(spec) for spec in vary or [])
+        vary_grid(config, grid)  # every varied scenario is valid before anything runs
+    except ValueError as exc:  # ScenarioError is one
+        raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
+    tumour_index(config, tumour)
+    _make_output_dir(out)
+    typer.echo(f"Scenario: {config.title} ({path})")
+    typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
+    raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
+    table = summarise_replicates(raw)
+    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed)
+    typer.echo(format_table(table), nl=False)
+    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {out}")
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False,
+                                                 help="Sweep specification (TOML; docs/sweeps.md).")],
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
+                                      "results.parquet and results.csv.")] = Path("embosim-sweep"),
+    workers: Annotated[int | None, typer.Option(min=1, show_default=False, help="Local worker processes, or "
+                                                "LocalCluster workers with --backend dask (default: every core).")
+                       ] = None,
+    scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", show_default=False, help="Dask scheduler "
+                                                  "to run on, e.g. tcp://host:8786 (implies --backend dask).")
+                         ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the sweep in --out: run only the missing runs.")
+                      ] = False,
+    backend: Annotated[Literal["serial", "processes", "dask"] | None, typer.Option(
+        show_default=False, help="Where runs execute (default: processes, or dask with --scheduler).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a parameter sweep: one row per run in results.parquet and results.csv."""
+    from .sweep import sweep as run_sweep
+
+    _make_output_dir(out)
+    table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+                      progress=not quiet)
+    failed = int(table["error"].notna().sum())
+    typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
+               f"to {out}")
 
 
 def main() -> None:

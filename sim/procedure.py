@@ -28,6 +28,12 @@ __all__ = ["ProcedureRun", "run_procedure", "transport_net", "RECORD_FLOW_STEP"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless).
 RECORD_FLOW_STEP = 0.02
+#: Flow exponent of the branch weights at the first bifurcation for particles released on
+#: the vessel axis (model assumption: the central streamline belongs to the dominant branch;
+#: Taebi et al. measured up to 53% delivery change for a tip 5 mm before a bifurcation).
+CENTRAL_RELEASE_EXPONENT = 2.0
+#: Peak-to-mean injection rate of pulsed hand injection (model assumption: pulses a third of the time).
+PULSE_PEAK_FACTOR = 3.0
 #: First chunk of particles, and the bounds of the adaptive chunk (particles).
 FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 32, 1, 65536
 
@@ -48,7 +54,8 @@ class ProcedureRun:
     sink_names: tuple[str, ...]
     diameters_m: np.ndarray
     in_territory: np.ndarray
-    particles_per_suspension_m3: float
+    particle_volume_m3: np.ndarray
+    agent_names: tuple[str, ...]
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +94,11 @@ def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
 
 
 def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
-                  agent: Agent) -> tuple[tk.TransportNet, tuple[str, ...]]:
+                  agent: Agent, *, full_resolve: bool = False) -> tuple[tk.TransportNet, tuple[str, ...]]:
     """Static transport inputs for a liver with its catheter placed.
+
+    ``full_resolve=True`` makes the kernel re-eliminate every 2-port after each
+    lodging (the O(N) reference for benchmarks) instead of the O(depth) update.
 
     Returns
     -------
@@ -114,10 +124,13 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         tip_kind, tip_index = tk.TIP_PEDICLE, placement.tip_pedicle_node
     net = tk.TransportNet(
         tadj_ptr=ptr, tadj_edge=adj, trunk_diam=trunk_diam, trunk_edge_sink=edge_sink, trunk_node_sink=node_sink,
-        trunk_root=trunk_root, bed_feed_diam=bed_feed, trunk_g0=state.g_trunk.copy(), ped_diam=ped_diam, ped_depth=_depths(np.asarray(forest.parent, np.int64)),
+        trunk_root=trunk_root, bed_feed_diam=bed_feed, trunk_g0=state.g_trunk.copy(), ped_diam=ped_diam,
+        ped_depth=_depths(np.asarray(forest.parent, np.int64)),
         comp_feed_diam=np.ascontiguousarray(feed, dtype=np.float64), comp_g0=state.g_comp[:, twoport.COMP_ART].copy(),
         murray_exponent=float(scenario.liver.murray_exponent), deformability=float(agent.deformability),
-        size_bias_onset=float(scenario.procedure.size_bias_onset), tip_kind=tip_kind, tip_index=int(tip_index),
+        size_bias_onset=float(scenario.procedure.size_bias_onset),
+        release_exponent=CENTRAL_RELEASE_EXPONENT if scenario.procedure.release == "central" else 1.0,
+        full_resolve=bool(full_resolve), tip_kind=tip_kind, tip_index=int(tip_index),
         measure_edge=int(placement.proximal_edge), reflux_edge=int(placement.proximal_edge))
     return net, sink_names
 
@@ -193,8 +206,19 @@ def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet)
     return mask, float(volume + below[starts].sum())
 
 
-def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario, agent: Agent, *,
-                  rng: np.random.Generator, progress: bool = False) -> ProcedureRun:
+def _set_injection(st: twoport.FlowState, net: tk.TransportNet, rate_m3s: float) -> None:
+    """Set the catheter's injection rate in the flow state (and refresh what depends on it)."""
+    if net.tip_kind == tk.TIP_TRUNK:
+        st.q_trunk_in[net.tip_index] = rate_m3s
+    else:
+        st.q_art_in[net.tip_index] = rate_m3s
+        twoport.refresh_path(st, net.tip_index)
+    twoport.solve_trunk(st)
+
+
+def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
+                  agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
+                  full_resolve: bool = False) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -205,15 +229,21 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         Pre-procedure flow state with the injection in place; modified in place.
     placement : CatheterPlacement
     scenario : Scenario
-    agent : Agent
+    agents : list of (Agent, float)
+        The agents in order with the antegrade flow fraction at which each starts
+        (:func:`sim.agents.agent_sequence`; the first starts at 1).
     rng : numpy.random.Generator
         Source of every random number (two child streams: diameters and path choices).
     progress : bool
         Show a tqdm progress bar.
+    full_resolve : bool
+        Reference mode: full O(N) re-elimination after every lodging (benchmarks).
     """
     from tqdm.auto import tqdm
 
-    net, sink_names = transport_net(liver, state, placement, scenario, agent)
+    net, sink_names = transport_net(liver, state, placement, scenario, agents[0][0], full_resolve=full_resolve)
+    rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
+    _set_injection(state, net, rate)
     twoport.solve(state)
     q_base = _native_compartment_flows(state, net)
     q0 = tk.native_tip_flow(state, net)
@@ -223,48 +253,65 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         raise ScenarioError(f"no antegrade flow in {placement.vessel!r} at baseline (catheter wedged?)",
                             path="catheter.vessel")
     proc = scenario.procedure
-    per_m3 = agent.particles_per_suspension_m3()
-    n_max = max(1, int(proc.max_volume_ml * ML_M3 * per_m3))
+    max_volume = proc.max_volume_ml * ML_M3
+    per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
+    n_cap = max(1, int(max_volume * per_m3.max()))
     stream_d, stream_u = rng.spawn(2)
-    diameters = agent.sample_diameters(n_max, rng=stream_d)
+    u_diameter = stream_d.random(n_cap)
+    diameters = np.empty(n_cap)
+    agent_of = np.zeros(n_cap, np.int64)
     n_steps = int(liver.trunk.n_nodes + net.ped_depth.max() * 2 + 8)
-    ps = _new_state(n_max, liver, len(sink_names))
-    stop_flow = q0 * (1.0 - endpoint_threshold(proc))
+    ps = _new_state(n_cap, liver, len(sink_names))
+    endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)
+    volume = np.zeros(n_cap + 1)  # suspension volume after each particle, m^3
 
     def record(n_done: int) -> dict:
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
-        antegrade, proximal = tk.tip_flows(state, net)
+        proximal = tk.tip_flows(state, net)[1]
         q_now = _native_compartment_flows(state, net)
-        blush = tumour_blush_fraction(liver.compartments, q_base, q_now)
+        suspension = volume[n_done]
         return {
             "particles": n_done,
-            "suspension_volume_ml": n_done / per_m3 / ML_M3,
-            "particle_volume_ml": agent.settled_volume_m3(n_done) / ML_M3,
+            "agent": agents[agent_of[n_done - 1] if n_done else 0][0].name,
+            "suspension_volume_ml": suspension / ML_M3,
+            "particle_volume_ml": suspension / (1.0 + agents[0][0].contrast_dilution) / ML_M3,
             "antegrade_flow_fraction": fraction,
             "sace_level": sace_level(fraction, proc),
             "clearance_time_cycles": clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s),
-            "tumour_blush_fraction": blush,
-            "reflux_fraction": max(0.0, -proximal) / placement.rate_m3s,
+            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base, q_now),
+            "reflux_fraction": max(0.0, -proximal) / rate,
             "particles_lodged": int(ps.counters[1]),
             "particles_nontarget": int(ps.nontarget.sum()),
         }
 
     rows = [record(0)]
-    done, chunk, reason = 0, FIRST_CHUNK, "max_volume"
-    bar = tqdm(total=n_max, disable=not progress, unit="particle", desc="embolisation", leave=False)
-    while done < n_max:
-        last = min(n_max, done + chunk)
+    done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
+    bar = tqdm(total=n_cap, disable=not progress, unit="particle", desc="embolisation", leave=False)
+    while True:
+        agent = agents[current][0]
+        room = int(round((max_volume - volume[done]) * per_m3[current]))
+        last = min(n_cap, done + chunk, done + room)
+        if last <= done:
+            break
+        diameters[done:last] = agent.diameters_from_uniform(u_diameter[done:last])
+        agent_of[done:last] = current
+        volume[done + 1:last + 1] = volume[done] + np.arange(1, last - done + 1) / per_m3[current]
+        switch_flow = q0 * agents[current + 1][1] if current + 1 < len(agents) else 0.0
         uniforms = stream_u.random((last - done, n_steps))
-        end, stop = tk.transport(state, net, ps, diameters, uniforms, done, last, stop_flow, proc.stop_on_reflux)
+        end, stop = tk.transport(state, net, ps, diameters, uniforms, done, last, max(endpoint_flow, switch_flow),
+                                 proc.stop_on_reflux)
         bar.update(end - done)
         step = abs(rows[-1]["antegrade_flow_fraction"] - ps.flow_after[end - 1] / q0)
         done = end
         rows.append(record(done))
-        if stop == tk.STOP_ENDPOINT:
+        if stop == tk.STOP_ENDPOINT and ps.flow_after[end - 1] <= endpoint_flow:
             reason = "endpoint"
             break
+        if stop == tk.STOP_ENDPOINT:
+            current += 1  # switch flow reached: next agent
+            continue
         if stop == tk.STOP_REFLUX:
             reason = "reflux"
             break
@@ -277,4 +324,5 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
                         q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, sink_names=sink_names,
                         diameters_m=diameters[:done], in_territory=in_territory,
-                        particles_per_suspension_m3=per_m3)
+                        particle_volume_m3=np.diff(volume[:done + 1]),
+                        agent_names=tuple(agents[i][0].name for i in range(current + 1)))

@@ -313,8 +313,10 @@ class CatheterConfig(_Section):
                                      "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
     rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
                                "Injection rate of the suspension.", gt=0.0, le=60.0)
-    mode: Literal["continuous", "pulsed"] = param("continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
-                                                  "Injection pattern.")
+    mode: Literal["continuous", "pulsed"] = param(
+        "continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
+        "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
+        "so reflux sets in earlier.")
 
     @field_validator("vessel")
     @classmethod
@@ -325,6 +327,18 @@ class CatheterConfig(_Section):
         if value.startswith("#") and value[1:].isdigit():
             return value
         raise ValueError(f"unknown vessel {value!r}; allowed: {', '.join(NAMED_ARTERIES)} or a synthetic id '#<n>'")
+
+
+class AgentStep(_Section):
+    """A later agent in a sequence: switch to it when the antegrade flow has fallen enough."""
+
+    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "MeritEmbosphereIFU",
+                                                 "Calibrated microspheres or irregular PVA.")
+    size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
+        "300-500", "um", "REFERENCES.md 5 (high-volume centres upsize as flow slows)", "Nominal size range.")
+    switch_at_flow_fraction: float = param(
+        0.5, "1", "model assumption: upsize once antegrade flow has halved",
+        "Switch to this agent when the antegrade flow fraction falls to this value.", gt=0, lt=1)
 
 
 class ProcedureConfig(_Section):
@@ -350,6 +364,15 @@ class ProcedureConfig(_Section):
     size_bias_onset: float = param(
         0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); Bushi2005",
         "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
+    release: Literal["mixed", "central"] = param(
+        "mixed", "-", "Bomberna2022 (well-mixed particles follow the flow split); Taebi2021 (near the tip the release "
+        "position matters: up to 53% at 5 mm)",
+        "Particles well mixed across the lumen, or released on the axis (first bifurcation weighted by flow^2, "
+        "model assumption).")
+    agent_sequence: tuple[AgentStep, ...] = param(
+        (), "-", "REFERENCES.md 5 (start small, e.g. 40-120 um, and upsize as flow slows)",
+        "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
+        "[agent]'s deformability and contrast dilution.")
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
 
     @model_validator(mode="after")
@@ -358,6 +381,9 @@ class ProcedureConfig(_Section):
         if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
                 < self.stasis_flow_reduction):
             raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
+        switches = [step.switch_at_flow_fraction for step in self.agent_sequence]
+        if any(b >= a for a, b in zip(switches, switches[1:])):
+            raise ValueError("agent_sequence switch_at_flow_fraction values must decrease from one agent to the next")
         return self
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .agents import agent_from_config
+from .agents import agent_sequence
 from .endpoints import SACE_LABELS
 from .kernels import transport as tk
 from .kernels import twoport
@@ -58,7 +58,7 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
                              "build it from this scenario (sim.build_liver) or drop liver=")
 
 
-def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, agent) -> dict[str, Any]:
+def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray) -> dict[str, Any]:
     """The flat summary of a run (keys and units in ``docs/outputs.md``)."""
     import sim
 
@@ -86,7 +86,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
 
     by_branch = {name: int(ps.nontarget[k]) for k, name in enumerate(proc.sink_names) if ps.nontarget[k] > 0}
     lodged_gen = lodging_generations(fate, where, proc.diameters_m, liver.forest.generation, comps.node,
-                                     proc.net.comp_feed_diam, proc.net.murray_exponent, agent.deformability)
+                                     proc.net.comp_feed_diam, proc.net.murray_exponent, proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
     verdict = assess_patient(scenario)
     summary = {
@@ -108,7 +108,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         **outcomes,
         "nontarget_particle_fraction": float((fate == tk.FATE_NONTARGET).sum() / n) if n else 0.0,
         "nontarget_particles_by_branch": by_branch,
-        "reflux_volume_ml": float(ps.refluxed[:n].sum() / proc.particles_per_suspension_m3 / ML_M3),
+        "reflux_volume_ml": float(proc.particle_volume_m3[ps.refluxed[:n]].sum() / ML_M3),
         "lodging_generation_median": float(np.median(lodged_gen)) if lodged_gen.size else float("nan"),
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,
@@ -117,7 +117,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "trunk_solves": int(ps.counters[3]),
         "full_solves": 2 * len(proc.rows) + 2,
         "catheter_vessel": scenario.catheter.vessel,
-        "agent": agent.name,
+        "agent": " then ".join(proc.agent_names),
         "patient_eligible": verdict.eligible,
         "patient_findings": [f.rule for f in verdict.findings],
         "seed": scenario.procedure.seed,
@@ -195,9 +195,9 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     if prior is not None:
         _apply_prior_occlusions(flow, prior)
     q_healthy = _healthy_compartment_flows(liver.compiled, flow)
-    agent = agent_from_config(scenario.agent)
-    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agent, rng=generator, progress=progress)
-    summary = summarise(scenario, proc, flow, q_healthy, agent)
+    agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
+    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress)
+    summary = summarise(scenario, proc, flow, q_healthy)
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state

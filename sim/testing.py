@@ -28,10 +28,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.treewalk import subtree_sums
-from .network import (EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL,
-                      TRUNK_NODE_RESERVOIR, CompiledLiver, Compartments, PedicleForest, TissuePoints, Trunk)
+from .network import (
+    EDGE_ARTERY,
+    EDGE_LUMPED,
+    EDGE_PORTAL,
+    TRUNK_NODE_ARTERY,
+    TRUNK_NODE_PORTAL,
+    TRUNK_NODE_RESERVOIR,
+    Compartments,
+    CompiledLiver,
+    PedicleForest,
+    TissuePoints,
+    Trunk,
+)
 from .scenario import SEGMENTS, Scenario
-from .units import MM_M, MMHG_PA, ML_MIN_M3S
+from .units import ML_MIN_M3S, MM_M, MMHG_PA
 
 __all__ = ["SyntheticLiver", "random_liver"]
 
@@ -171,7 +182,7 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
     # vessel flows -> Murray radii
     art_draw = np.zeros(m)
     por_draw = np.zeros(m)
-    art_draw[leaf_nodes] += qa + qe
+    art_draw[leaf_nodes] += qa  # the extrahepatic share does not pass through the hepatic arteries
     por_draw[leaf_nodes] += qp
     np.add.at(art_draw, peri_nodes, qa_peri)
     q_art, q_por = np.empty(m), np.empty(m)

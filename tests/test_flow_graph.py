@@ -5,12 +5,11 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+from reference import dense_solve, kcl_residual
 
 import sim
 from sim.flow import FlowInputError
 from sim.rheology import apparent_viscosity
-
-from reference import dense_solve, kcl_residual
 
 
 def tube(radius=1e-3, length=0.1, p_in=1000.0, p_out=0.0, **edge):

@@ -15,7 +15,7 @@ from sim.flow.habr import MAX_DILATION
 from sim.kernels import twoport
 from sim.scenario import ScenarioError
 from sim.testing import random_liver
-from sim.units import MMHG_PA, ML_MIN_M3S
+from sim.units import ML_MIN_M3S, MMHG_PA
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import kcl_residual
 
 import sim
 from sim.anatomy import to_graph
@@ -12,8 +13,6 @@ from sim.flow.reference import liver_network
 from sim.flow.state import state_conductances
 from sim.kernels import twoport
 from sim.testing import random_liver
-
-from reference import kcl_residual
 
 TOL = 1e-9
 

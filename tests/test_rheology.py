@@ -4,11 +4,9 @@ import math
 
 import numpy as np
 import pytest
-
-from sim.rheology import (annulus_conductance, apparent_viscosity, poiseuille_conductance,
-                          relative_viscosity)
-
 from reference import pries_relative_viscosity
+
+from sim.rheology import annulus_conductance, apparent_viscosity, poiseuille_conductance, relative_viscosity
 
 
 @pytest.mark.parametrize("d_um, expected", [(10, 5.87), (20, 3.23), (50, 2.28), (100, 2.53), (200, 2.86),

@@ -54,9 +54,8 @@ def solve_flow(network, *, catheter: bool = False) -> GraphFlowResult | LiverFlo
     >>> g = nx.DiGraph()
     >>> g.add_edge(0, 1, radius_m=1e-3, length_m=0.1, viscosity_pa_s=4e-3)
     >>> g.nodes[0]["pressure_pa"], g.nodes[1]["pressure_pa"] = 1000.0, 0.0
-    >>> q = solve_flow(g).flow[(0, 1)]
-    >>> bool(abs(q - 3.141592653589793e-12 / 3.2e-6 * 1000.0) < 1e-18)
-    True
+    >>> f"{solve_flow(g).flow[(0, 1)]:.4e}"  # pi r^4 dP / (8 mu L), m^3/s
+    '9.8175e-07'
     """
     import networkx as nx
 

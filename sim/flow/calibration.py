@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.treewalk import subtree_sums, walk_pressures
-from ..network import EDGE_LUMPED, CompiledLiver, Compartments, Conductances
+from ..network import EDGE_LUMPED, Compartments, CompiledLiver, Conductances
 from ..scenario import FlowConfig, ScenarioError
 from ..units import MMHG_PA
 from .errors import FlowInputError

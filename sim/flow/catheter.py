@@ -33,7 +33,7 @@ import numpy as np
 from ..kernels.rheology import annulus_fraction
 from ..network import EDGE_ARTERY, TRUNK_NODE_ARTERY, CompiledLiver, Conductances, Trunk
 from ..scenario import CatheterConfig, ScenarioError
-from ..units import FRENCH_M, MM_M, ML_MIN_M3S
+from ..units import FRENCH_M, ML_MIN_M3S, MM_M
 
 __all__ = ["TIP_NODE", "CatheterPlacement", "place_catheter"]
 

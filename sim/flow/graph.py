@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..rheology import apparent_viscosity
+from ..rheology import apparent_viscosity, poiseuille_conductance
 from .errors import FlowInputError
 from .reference import solve_network
 
@@ -130,7 +130,7 @@ def _conductances(edges: list) -> np.ndarray:
             mu[pries] = apparent_viscosity(2.0 * radius[pries])
         except ValueError as exc:
             raise FlowInputError(f"{exc}; give such edges a 'viscosity_pa_s' or a 'conductance'") from None
-    g[need] = np.pi * radius[need] ** 4 / (8.0 * mu[need] * length[need])
+    g[need] = poiseuille_conductance(radius[need], length[need], mu[need])
     return g
 
 

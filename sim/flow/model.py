@@ -125,7 +125,7 @@ class LiverFlowResult:
 
     @classmethod
     def from_state(cls, state: twoport.FlowState, liver: CompiledLiver, habr: HabrReport,
-                   catheter: CatheterPlacement | None) -> "LiverFlowResult":
+                   catheter: CatheterPlacement | None) -> LiverFlowResult:
         """Copy a solved state's solution, adding the hepatic-vein pressure back."""
         p0 = liver.hepatic_vein_pressure_pa
         return cls(liver=liver, trunk_pressure_pa=state.trunk_p + p0, trunk_flow_m3s=state.trunk_q.copy(),
@@ -234,5 +234,9 @@ class LiverFlow:
         return self.result()
 
     def result(self) -> LiverFlowResult:
-        """The state's current solution (as left by the last full or incremental solve)."""
+        """The state's solution as the last full solve (or ``twoport.substitute``) left it.
+
+        After incremental updates (which refresh only 2-ports and the trunk), call
+        :meth:`solve` or ``twoport.substitute(state)`` first for every pedicle node.
+        """
         return LiverFlowResult.from_state(self.state, self.liver, self.habr, self.catheter)

@@ -18,8 +18,8 @@ node, compartment, and the hepatic-vein ground).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp

@@ -41,6 +41,7 @@ from .twoport import (
     COMP_ART,
     compartment_flows,
     edge_flows,
+    eliminate,
     node_pressures,
     refresh_path,
     set_compartment_conductance,
@@ -99,6 +100,13 @@ class TransportNet(NamedTuple):
     deformability : float
     size_bias_onset : float
         Particle/branch diameter ratio above which a branch is weighted down; <= 0 disables.
+    release_exponent : float
+        At the first bifurcation after the tip, branches are chosen with weight
+        flow^release_exponent: 1 for particles well mixed across the lumen, 2 for
+        release on the axis (the central streamline goes to the dominant branch).
+    full_resolve : bool
+        Re-eliminate every 2-port after each lodging instead of the O(depth) path
+        update (the reference the incremental update is benchmarked against).
     tip_kind, tip_index : int
         ``TIP_TRUNK`` and the tip's trunk node, or ``TIP_PEDICLE`` and the pedicle node.
     measure_edge, reflux_edge : int
@@ -120,6 +128,8 @@ class TransportNet(NamedTuple):
     murray_exponent: float
     deformability: float
     size_bias_onset: float
+    release_exponent: float
+    full_resolve: bool
     tip_kind: int
     tip_index: int
     measure_edge: int
@@ -234,7 +244,9 @@ def tip_flows(st, net):
 def _after_lodging(st, ps, net, counted_update):
     """Re-solve the trunk and measure the native flow after a lodging; returns that flow."""
     ps.counters[1] += 1
-    if counted_update:
+    if net.full_resolve:
+        eliminate(st)  # the reference: every 2-port again, O(N)
+    elif counted_update:
         ps.counters[2] += 1
     solve_trunk(st)
     ps.counters[3] += 3
@@ -337,6 +349,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         where = -1
         refluxed = False
         lodged = False
+        bifurcations = 0
         for step in range(n_steps):
             nc = 0
             # ---- candidate exits of the current node, with the flow leaving through each
@@ -403,9 +416,14 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         nc += 1
             if nc == 0:
                 break
-            # ---- size-biased, flow-proportional choice
+            # ---- size-biased, flow-proportional choice (sharpened at the first bifurcation for central release)
+            sharpen = net.release_exponent if (bifurcations == 0 and nc > 1) else 1.0
+            if nc > 1:
+                bifurcations += 1
             any_fit = False
             for k in range(nc):
+                if sharpen != 1.0:
+                    flows[k] = flows[k] ** sharpen
                 weights[k] = flows[k] * _size_weight(d, diam[k], deform, net.size_bias_onset) \
                     if diam[k] == diam[k] else flows[k]
                 if weights[k] > 0.0:

@@ -34,7 +34,7 @@ Connectivity is tracked with exact booleans beside the numbers (``*_conn``
 bit masks over the three terminals A, P, ground), never from float tolerances:
 a part cut off from every pressure boundary gets pressure NaN and zero flow.
 NaN is set only by those structural decisions, so downstream code may use
-``p == p`` as "connected to a boundary".
+``not isnan(p)`` as "connected to a boundary".
 
 Back substitution: the subtree roots are the trunk node pairs; the trunk (any
 graph, tens of nodes) is solved densely with the root 2-ports stamped in; then
@@ -434,7 +434,7 @@ def solve_trunk(st):
     uf = np.arange(nt + 1)
     status = STATUS_OK
     for n in range(nt):
-        if st.trunk_fixed_p[n] == st.trunk_fixed_p[n]:
+        if not math.isnan(st.trunk_fixed_p[n]):
             _union(uf, n, ground)
     for e in range(st.trunk_conns.shape[0]):
         if st.g_trunk[e] > 0.0:
@@ -453,7 +453,7 @@ def solve_trunk(st):
     index = np.full(nt, -1, np.int64)
     nfree = 0
     for n in range(nt):
-        if st.trunk_fixed_p[n] != st.trunk_fixed_p[n] and _find(uf, n) == groot:
+        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
             index[n] = nfree
             nfree += 1
     rhs = np.zeros(nfree)
@@ -461,7 +461,7 @@ def solve_trunk(st):
     for n in range(nt):
         if index[n] >= 0:
             rhs[index[n]] += st.q_trunk_in[n]
-        elif st.q_trunk_in[n] != 0.0 and st.trunk_fixed_p[n] != st.trunk_fixed_p[n]:
+        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
             status = STATUS_LOST_SOURCE
     for e in range(st.trunk_conns.shape[0]):
         g = st.g_trunk[e]
@@ -491,7 +491,7 @@ def solve_trunk(st):
     for n in range(nt):
         if index[n] >= 0:
             st.trunk_p[n] = rhs[index[n]]
-        elif st.trunk_fixed_p[n] == st.trunk_fixed_p[n]:
+        elif not math.isnan(st.trunk_fixed_p[n]):
             st.trunk_p[n] = st.trunk_fixed_p[n]
         else:
             st.trunk_p[n] = np.nan
@@ -499,7 +499,7 @@ def solve_trunk(st):
         g = st.g_trunk[e]
         a = st.trunk_conns[e, 0]
         st.trunk_q[e] = g * (st.trunk_p[a] - st.trunk_p[st.trunk_conns[e, 1]]) if g > 0.0 and \
-            st.trunk_p[a] == st.trunk_p[a] else 0.0
+            not math.isnan(st.trunk_p[a]) else 0.0
     for s in range(st.root_nodes.shape[0]):
         r = st.root_nodes[s]
         st.art_p[r] = st.trunk_p[st.root_art[s]]
@@ -534,8 +534,8 @@ def child_pressures(st, j, pa_parent, pp_parent):
     ga = st.g_art[j]
     gp = st.g_por[j]
     m = st.node_conn[j]
-    up_a = ga > 0.0 and pa_parent == pa_parent
-    up_p = gp > 0.0 and pp_parent == pp_parent
+    up_a = ga > 0.0 and not math.isnan(pa_parent)
+    up_p = gp > 0.0 and not math.isnan(pp_parent)
     ag = (m & CONN_AG) != 0
     pg = (m & CONN_PG) != 0
     ap = (m & CONN_AP) != 0
@@ -566,8 +566,8 @@ def edge_flows(st, j, pa_parent, pp_parent):
         from every boundary carries 0.
     """
     xa, xp = child_pressures(st, j, pa_parent, pp_parent)
-    qa = st.g_art[j] * (pa_parent - xa) if (st.g_art[j] > 0.0 and xa == xa) else 0.0
-    qp = st.g_por[j] * (pp_parent - xp) if (st.g_por[j] > 0.0 and xp == xp) else 0.0
+    qa = st.g_art[j] * (pa_parent - xa) if (st.g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
+    qp = st.g_por[j] * (pp_parent - xp) if (st.g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
     return qa, qp, xa, xp
 
 
@@ -592,8 +592,8 @@ def compartment_flows(st, c, pa, pp):
     gp = st.g_comp[c, COMP_POR]
     gh = st.g_comp[c, COMP_HV]
     ge = st.g_comp[c, COMP_EXTRA]
-    up_a = ga > 0.0 and pa == pa
-    up_p = gp > 0.0 and pp == pp
+    up_a = ga > 0.0 and not math.isnan(pa)
+    up_p = gp > 0.0 and not math.isnan(pp)
     if not (up_a or up_p or gh > 0.0 or ge > 0.0):
         return np.nan, 0.0, 0.0, 0.0, 0.0
     px = st.comp_extra_p[c]

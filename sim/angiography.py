@@ -1,0 +1,781 @@
+"""Virtual digital subtraction angiography (DSA): contrast transit, blush and washout as arrays.
+
+Contrast is injected at the catheter tip for ``Injection.duration_s`` at
+``Injection.rate_m3s`` and followed through the arterial tree, the tissue
+compartments and out to the hepatic veins. Everything is computed from one flow
+state of the liver (:class:`~sim.flow.model.LiverFlow`): the pre-procedure state
+(:func:`baseline_flow`) or the state left by a run (:func:`final_flow`). This
+module returns arrays; drawing them is :mod:`sim.plot`'s job.
+
+Model
+-----
+Two flow fields of the same network are solved: *injecting* (the catheter adds
+the contrast injection as a flow source at the tip, so the bolus is pushed in,
+and may reflux into the vessel behind the tip and its siblings when the bed
+downstream cannot take it) and *native* (injection off: what washes the bolus
+out).
+
+* **Concentration.** Blood and contrast mix completely at every node of the
+  injecting field: a node's contrast concentration is its inflow-weighted mean,
+  c_v sum(q_in) = sum(q_in c_u) + injection, with concentration 1 for the
+  injected contrast and 0 for blood entering from anywhere else (arterial roots:
+  the aorta dilutes any reflux to nothing). At the tip this is injection rate /
+  (injection + native inflow): the dilution of the contrast by the vessel's flow.
+* **Transit.** Plug flow: a vessel of lumen volume V = pi r^2 L carrying flow q
+  fills in V / |q| (length / mean velocity, velocity = q / (pi r^2)). The front
+  reaches each node at the shortest cumulative transit time from the tip through
+  the injecting field (Dijkstra on the flow-directed graph); the tail (the first
+  clean blood after the injection stops) follows at ``duration_s`` plus the
+  shortest transit through the native field, and where the native field carries
+  no flow the contrast stands.
+* **Blush.** Each tissue compartment is a well-mixed blood pool of volume
+  ``BLOOD_VOLUME_FRACTION`` x its viable volume. Its inflow concentration is the
+  arterial concentration diluted by the portal (and extrahepatic) inflow,
+  c_art q_art / (q_art + q_por + q_extra); it fills from the front's arrival at
+  its feeding node with the mean transit time V_blood / inflow of the injecting
+  field, and empties after the tail's arrival with that of the native field (the
+  venous phase). A compartment whose arterial inflow is gone gets no contrast;
+  one whose outflow stopped keeps it (staining).
+* **Image.** Anteroposterior projection onto (x, z), the patient's right on the
+  image's left (radiological convention). A pixel's value is the projected
+  thickness of undiluted contrast along the ray, m: the iodine seen by the
+  detector. A vessel adds its filled lumen volume x concentration along its
+  projected course (its depth is its diameter), blurred across its width; the
+  parenchyma adds blood volume x concentration of the compartment each tissue
+  point belongs to, blurred by half the points' spacing (at least the detector's
+  blur) so that the finite sample of points does not show as noise.
+  :func:`opacity` maps thickness to a display grey level.
+
+Not modelled: pulsatility and laminar dispersion of the bolus (the front is
+sharp), contrast viscosity, hepatic veins as drawn vessels (the venous phase is
+the parenchymal washout), and peribiliary plexus compartments in the image (no
+tissue points).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .kernels import twoport
+from .network import CompiledLiver
+from .units import ML_M3
+
+__all__ = ["Injection", "View", "ContrastTransit", "Angiogram", "ArterialNetwork", "BLOOD_VOLUME_FRACTION", "INJECTION_DURATION_S",
+           "RATE_TO_FLOW", "DISPLAY_THICKNESS_M", "PIXEL_M", "DETECTOR_BLUR_M", "MIN_DIAMETER_UM", "baseline_flow",
+           "final_flow", "run_liver", "apply_occlusions", "solved_state", "native_tip_flow", "default_injection",
+           "contrast_transit", "virtual_angiogram", "compare_angiograms", "run_angiograms", "phase_times", "opacity"]
+
+#: Blood volume per viable tissue volume of every compartment (dimensionless). Model assumption:
+#: hepatic blood volume of about 0.15-0.25 mL/mL measured by CT perfusion (unverified); with the
+#: model's perfusion it gives parenchymal mean transit times of the order of 10-20 s.
+BLOOD_VOLUME_FRACTION = 0.2
+#: Contrast injection time, s. Model assumption: a selective hepatic DSA run injects for 2-4 s.
+INJECTION_DURATION_S = 3.0
+#: Contrast injection rate relative to the baseline native flow of the catheterised vessel
+#: (dimensionless). Model assumption: the operator matches the injection to the vessel's flow
+#: (a PHA takes about 4-5 mL/s, a segmental artery under 1 mL/s); the same rate is used after
+#: embolisation, so any change is the bed's.
+RATE_TO_FLOW = 1.0
+#: Projected thickness of undiluted contrast shown as opacity 1 - 1/e, m (display window).
+DISPLAY_THICKNESS_M = 1.0e-3
+#: Pixel size of the virtual detector, m.
+PIXEL_M = 0.5e-3
+#: Gaussian blur (standard deviation) of the detector, m.
+DETECTOR_BLUR_M = 0.4e-3
+#: Vessels narrower than this are not drawn as lines in the image, um (their territory still
+#: blushes through the parenchyma; their own lumen holds a negligible share of the contrast).
+MIN_DIAMETER_UM = 100.0
+#: Upper bounds of the blur classes of vessels, in pixels of Gaussian standard deviation.
+_BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
+#: Margin of the field of view around the liver and its arteries, m.
+_MARGIN_M = 5.0e-3
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A contrast injection at the catheter tip.
+
+    Attributes
+    ----------
+    rate_m3s : float
+        Injection rate, m^3/s (> 0).
+    duration_s : float
+        Injection time, s (> 0).
+    """
+
+    rate_m3s: float
+    duration_s: float = INJECTION_DURATION_S
+
+    def __post_init__(self) -> None:
+        if not (self.rate_m3s > 0 and self.duration_s > 0):
+            raise ValueError(f"injection rate {self.rate_m3s:g} m^3/s and duration {self.duration_s:g} s; "
+                             "allowed: both > 0")
+
+    @property
+    def volume_ml(self) -> float:
+        """Injected contrast volume, mL."""
+        return self.rate_m3s * self.duration_s / ML_M3
+
+
+# ---------------------------------------------------------------------------
+# flow states
+
+
+def baseline_flow(liver):
+    """The pre-procedure flow model of a liver with the scenario's catheter in place.
+
+    Parameters
+    ----------
+    liver : Liver
+        As built by :func:`sim.build_liver` (its scenario places the catheter).
+
+    Returns
+    -------
+    LiverFlow
+        Calibrated, with thrombosis and buffer response, catheter placed; solved.
+    """
+    from .flow.model import LiverFlow
+
+    return LiverFlow(liver.compiled, liver.scenario, catheter=True)
+
+
+def apply_occlusions(state: twoport.FlowState, run_state: dict) -> None:
+    """Close what a run occluded in a catheter-placed flow state, in place, and re-solve it.
+
+    Parameters
+    ----------
+    state : FlowState
+        Of the run's liver with its catheter placed (same trunk indices as the run's).
+    run_state : dict of ndarray
+        ``RunResult.state``: ``lodged_pedicle`` (M,) and ``lodged_trunk`` (Et,) particle
+        counts (a vessel holding a particle is closed) and ``compartment_occluded`` (C,),
+        the occluded share of each compartment's arterial microvasculature.
+
+    Notes
+    -----
+    Non-target beds partly embolised during the run are left open (the run does
+    not record their occluded share); this changes only the flow split at the
+    trunk's non-target branches.
+    """
+    state.g_art[run_state["lodged_pedicle"] > 0] = 0.0
+    state.g_trunk[run_state["lodged_trunk"] > 0] = 0.0
+    state.g_comp[:, twoport.COMP_ART] *= 1.0 - run_state["compartment_occluded"]
+    twoport.solve(state)
+
+
+def run_liver(result):
+    """The liver of a run: ``result.liver``, rebuilt from ``result.scenario`` when the result does not carry it."""
+    if result.liver is not None:
+        return result.liver
+    from .anatomy import build_liver
+
+    return build_liver(result.scenario)
+
+
+def final_flow(result):
+    """The flow model of a run's liver at the end of the run (its occlusions applied).
+
+    Parameters
+    ----------
+    result : RunResult
+
+    Returns
+    -------
+    LiverFlow
+        :func:`baseline_flow` of the run's liver with :func:`apply_occlusions`;
+        its native compartment flows equal ``result.state["compartment_flow_final_m3s"]``
+        (up to the non-target beds, see :func:`apply_occlusions`).
+    """
+    flow = baseline_flow(run_liver(result))
+    apply_occlusions(flow.state, result.state)
+    return flow
+
+
+def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
+    """A solved copy of ``flow.state`` with the catheter injecting ``rate_m3s`` (0: native flow).
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed.
+    rate_m3s : float
+        Injection rate at the tip, m^3/s.
+    """
+    state = twoport.FlowState(*(np.array(a, copy=True) for a in flow.state))
+    tip = flow.catheter
+    if tip.tip_trunk_node >= 0:
+        state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
+    else:
+        state.q_art_in[tip.tip_pedicle_node] = rate_m3s
+    twoport.solve(state)
+    return state
+
+
+def native_tip_flow(flow) -> float:
+    """Native (injection-free) antegrade flow in the catheterised vessel at the tip, m^3/s."""
+    state = solved_state(flow, 0.0)
+    tip = flow.catheter
+    if tip.tip_trunk_node >= 0:
+        return float(state.trunk_q[tip.proximal_edge])
+    return float(state.art_q[tip.tip_pedicle_node])
+
+
+def default_injection(flow) -> Injection:
+    """``RATE_TO_FLOW`` x the native tip flow of ``flow`` for ``INJECTION_DURATION_S``."""
+    return Injection(RATE_TO_FLOW * native_tip_flow(flow))
+
+
+# ---------------------------------------------------------------------------
+# contrast transit
+
+
+@dataclass(frozen=True)
+class ContrastTransit:
+    """Contrast dynamics of one flow state (see the module docstring for the model).
+
+    Shapes: V arterial vessels (named arteries and pedicle arteries), C compartments.
+    Each vessel is oriented along its flow in the injecting field (``start`` upstream).
+
+    Attributes
+    ----------
+    vessel_start_m, vessel_end_m : ndarray of float64, shape (V, 3), m
+    vessel_diameter_m : ndarray of float64, shape (V,), m
+    vessel_volume_m3 : ndarray of float64, shape (V,), m^3
+        Lumen volume.
+    vessel_concentration : ndarray of float64, shape (V,)
+        Contrast concentration in the vessel while the bolus fills it, 0-1.
+    front_in_s, front_span_s : ndarray of float64, shape (V,), s
+        Time the front enters the vessel and the time it takes to cross it (inf: never).
+    tail_in_s, tail_span_s : ndarray of float64, shape (V,), s
+        The same for the tail (washout); inf span: the contrast stands.
+    comp_concentration : ndarray of float64, shape (C,)
+        Inflow concentration of each compartment while the bolus passes, 0-1.
+    comp_arrival_s, comp_tail_s : ndarray of float64, shape (C,), s
+        Arrival of the front and of the tail at the compartment's feeding node (inf: never).
+    comp_fill_mtt_s, comp_wash_mtt_s : ndarray of float64, shape (C,), s
+        Mean transit time of the compartment's blood pool while filling (injecting field)
+        and washing out (native field); inf without flow.
+    injection : Injection
+    tip_concentration : float
+        Concentration of the blood leaving the tip, 0-1.
+    """
+
+    vessel_start_m: np.ndarray
+    vessel_end_m: np.ndarray
+    vessel_diameter_m: np.ndarray
+    vessel_volume_m3: np.ndarray
+    vessel_concentration: np.ndarray
+    front_in_s: np.ndarray
+    front_span_s: np.ndarray
+    tail_in_s: np.ndarray
+    tail_span_s: np.ndarray
+    comp_concentration: np.ndarray
+    comp_arrival_s: np.ndarray
+    comp_tail_s: np.ndarray
+    comp_fill_mtt_s: np.ndarray
+    comp_wash_mtt_s: np.ndarray
+    injection: Injection
+    tip_concentration: float
+
+    def vessel_progress(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the front and the tail along each vessel at time ``t`` (0 start, 1 end).
+
+        Parameters
+        ----------
+        t : float
+            Time since the injection started, s.
+
+        Returns
+        -------
+        (ndarray, ndarray) of float64, shape (V,)
+            The contrast fills the part of a vessel between the tail and the front.
+        """
+        return _progress(t, self.front_in_s, self.front_span_s), _progress(t, self.tail_in_s, self.tail_span_s)
+
+    def vessel_contrast(self, t: float) -> np.ndarray:
+        """Contrast volume (undiluted equivalent) in each vessel at time ``t``, m^3, shape (V,)."""
+        front, tail = self.vessel_progress(t)
+        return self.vessel_concentration * self.vessel_volume_m3 * np.maximum(front - tail, 0.0)
+
+    def compartment_concentration(self, t: float) -> np.ndarray:
+        """Contrast concentration in each compartment's blood at time ``t`` (0-1), shape (C,).
+
+        One well-mixed pool: it approaches the inflow concentration with the filling
+        mean transit time from the front's arrival, and decays with the washout mean
+        transit time from the tail's arrival.
+        """
+        with np.errstate(invalid="ignore"):
+            filling = np.clip(np.minimum(t, self.comp_tail_s) - self.comp_arrival_s, 0.0, None)
+            level = self.comp_concentration * -np.expm1(-_ratio(filling, self.comp_fill_mtt_s))
+            washing = np.clip(t - self.comp_tail_s, 0.0, None)
+            out = level * np.exp(-_ratio(washing, self.comp_wash_mtt_s))
+        return np.where(np.isfinite(self.comp_arrival_s), out, 0.0)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with 0 where num is 0 or den is inf (no progress), inf where den is 0 and num > 0."""
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=(num > 0) & np.isfinite(den))
+    out[(num > 0) & (den == 0)] = np.inf
+    return out
+
+
+def _progress(t: float, start: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Share of a vessel crossed at time t by something entering at ``start`` and crossing in ``span``."""
+    with np.errstate(invalid="ignore"):
+        elapsed = np.where(np.isfinite(start), t - start, -np.inf)
+    return np.clip(_ratio(np.maximum(elapsed, 0.0), span), 0.0, 1.0)
+
+
+class ArterialNetwork:
+    """The arterial network of a compiled liver as one node set, with its vessels.
+
+    Nodes are the trunk nodes (``0..Nt-1``) and the pedicle arterial nodes
+    (``Nt + i``); a pedicle subtree root is its trunk node. Vessels are the trunk
+    arteries (first block, trunk edges :attr:`trunk_vessels`) then the pedicle
+    arteries (pedicle nodes :attr:`pedicle_vessels`), each from ``vessel_up`` to
+    ``vessel_down`` in the baseline direction.
+
+    Parameters
+    ----------
+    liver : CompiledLiver
+
+    Attributes
+    ----------
+    n : int
+        Number of nodes.
+    pedicle_node : ndarray of int64, shape (M,)
+        Node of each pedicle node.
+    xyz : ndarray of float64, shape (n, 3), m
+    boundary : ndarray of bool, shape (n,)
+        Pressure boundaries (arterial roots, reservoirs).
+    trunk_vessels : ndarray of int64
+        Trunk edges that are arteries.
+    pedicle_vessels : ndarray of int64
+        Non-root pedicle nodes (their incoming artery).
+    vessel_up, vessel_down : ndarray of int64, shape (V,)
+    vessel_diameter_m, vessel_volume_m3 : ndarray of float64, shape (V,)
+        Lumen diameter (m) and volume (m^3).
+    comp_node : ndarray of int64, shape (C,)
+        Node feeding each compartment.
+    """
+
+    def __init__(self, liver: CompiledLiver):
+        from .network import EDGE_ARTERY
+
+        trunk, forest = liver.trunk, liver.forest
+        nt = trunk.n_nodes
+        self.n = nt + forest.n_nodes
+        node = nt + np.arange(forest.n_nodes)
+        node[forest.root_nodes] = forest.root_trunk_art
+        self.pedicle_node = node
+        self.xyz = np.vstack([trunk.node_xyz, forest.xyz])
+        self.boundary = np.zeros(self.n, bool)
+        self.boundary[:nt] = np.isfinite(trunk.node_pressure_pa)
+        self._trunk_conns = np.asarray(trunk.edge_conns, np.int64)
+        self.trunk_vessels = np.flatnonzero(trunk.edge_kind == EDGE_ARTERY)
+        self.pedicle_vessels = np.flatnonzero(forest.parent >= 0)
+        self.vessel_up = np.concatenate([self._trunk_conns[self.trunk_vessels, 0],
+                                         node[forest.parent[self.pedicle_vessels]]])
+        self.vessel_down = np.concatenate([self._trunk_conns[self.trunk_vessels, 1], node[self.pedicle_vessels]])
+        radius = np.concatenate([trunk.edge_radius_m[self.trunk_vessels], forest.art_radius_m[self.pedicle_vessels]])
+        length = np.concatenate([trunk.edge_length_m[self.trunk_vessels], forest.art_length_m[self.pedicle_vessels]])
+        self.vessel_diameter_m = 2.0 * radius
+        self.vessel_volume_m3 = np.pi * radius**2 * length
+        self.comp_node = node[liver.compartments.node]
+
+    def vessel_flows(self, state: twoport.FlowState) -> np.ndarray:
+        """Flow in every vessel from ``vessel_up`` to ``vessel_down``, m^3/s, shape (V,)."""
+        return np.concatenate([state.trunk_q[self.trunk_vessels], state.art_q[self.pedicle_vessels]])
+
+    def node_pressures(self, state: twoport.FlowState) -> np.ndarray:
+        """Pressure of every node relative to the hepatic veins, Pa, shape (n,) (NaN: cut off)."""
+        return np.concatenate([state.trunk_p, state.art_p])
+
+    def arrival(self, state: twoport.FlowState, source: int) -> np.ndarray:
+        """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
+        q = self.vessel_flows(state)
+        moving = q != 0.0
+        src = np.where(q > 0, self.vessel_up, self.vessel_down)[moving]
+        dst = np.where(q > 0, self.vessel_down, self.vessel_up)[moving]
+        keep = ~self.boundary[src]  # the aorta washes out whatever reaches an arterial root
+        graph = csr_matrix(((self.vessel_volume_m3[moving] / np.abs(q[moving]))[keep], (src[keep], dst[keep])),
+                           shape=(self.n, self.n))
+        return dijkstra(graph, directed=True, indices=source)
+
+    def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float) -> np.ndarray:
+        """Mixed contrast concentration at every node with ``rate_m3s`` of contrast entering ``source`` (0-1), shape (n,).
+
+        Every trunk edge (arteries, portal veins, lumped beds) and pedicle artery
+        enters the balance, and so does blood flowing back from a compartment into
+        its arterial node; pressure boundaries hold concentration 0.
+        """
+        from scipy.sparse import csc_matrix, diags
+        from scipy.sparse.linalg import spsolve
+
+        a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
+        b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
+        q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
+        src, dst, flow = np.where(q > 0, a, b), np.where(q > 0, b, a), np.abs(q)
+        inflow = np.bincount(dst, flow, minlength=self.n)
+        back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
+        inflow += np.bincount(self.comp_node, back, minlength=self.n)
+        inflow[source] += rate_m3s
+        free = (inflow > 0) & ~self.boundary
+        mix = free[dst] & ~self.boundary[src] & (flow > 0)
+        matrix = diags(np.where(free, inflow, 1.0)) - csc_matrix((flow[mix], (dst[mix], src[mix])),
+                                                                 shape=(self.n, self.n))
+        rhs = np.zeros(self.n)
+        rhs[source] = rate_m3s
+        return np.clip(spsolve(matrix.tocsc(), rhs), 0.0, 1.0)
+
+
+def _tip_node(graph: ArterialNetwork, placement) -> int:
+    if placement.tip_trunk_node >= 0:
+        return int(placement.tip_trunk_node)
+    return int(graph.pedicle_node[placement.tip_pedicle_node])
+
+
+def _span(volume: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Time to cross a volume at a flow, s (inf without flow)."""
+    out = np.full(volume.shape, np.inf)
+    np.divide(volume, np.abs(flow), out=out, where=flow != 0)
+    return out
+
+
+def contrast_transit(flow, injection: Injection) -> ContrastTransit:
+    """Concentrations and arrival times of a contrast injection at the catheter tip of ``flow``.
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed; its conductances are used as they are (baseline or embolised).
+    injection : Injection
+
+    Returns
+    -------
+    ContrastTransit
+    """
+    liver = flow.liver
+    graph = ArterialNetwork(liver)
+    tip = _tip_node(graph, flow.catheter)
+    injecting = solved_state(flow, injection.rate_m3s)
+    native = solved_state(flow, 0.0)
+    conc = graph.concentration(injecting, tip, injection.rate_m3s)
+    front = graph.arrival(injecting, tip)
+    conc[~np.isfinite(front)] = 0.0
+    washed = graph.arrival(native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
+    tail = injection.duration_s + np.where(np.isfinite(washed), washed, 0.0)
+
+    q_inj = graph.vessel_flows(injecting)
+    up = np.where(q_inj >= 0, graph.vessel_up, graph.vessel_down)
+    down = np.where(q_inj >= 0, graph.vessel_down, graph.vessel_up)
+    moving = q_inj != 0
+
+    comps = liver.compartments
+    node = graph.comp_node
+    q_in = np.clip(injecting.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
+    q_out = np.clip(native.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
+    blood = BLOOD_VOLUME_FRACTION * (comps.volume_m3 - comps.necrotic_volume_m3)
+    total_in = q_in.sum(axis=1)
+    comp_conc = np.zeros(comps.n)
+    np.divide(conc[node] * q_in[:, 0], total_in, out=comp_conc, where=total_in > 0)
+    arrival = np.where(comp_conc > 0, front[node], np.inf)
+    return ContrastTransit(
+        vessel_start_m=graph.xyz[up], vessel_end_m=graph.xyz[down], vessel_diameter_m=graph.vessel_diameter_m,
+        vessel_volume_m3=graph.vessel_volume_m3, vessel_concentration=np.where(moving, conc[up], 0.0),
+        front_in_s=np.where(moving, front[up], np.inf), front_span_s=_span(graph.vessel_volume_m3, q_inj),
+        tail_in_s=tail[up], tail_span_s=_span(graph.vessel_volume_m3, graph.vessel_flows(native)),
+        comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
+        comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
+        injection=injection, tip_concentration=float(conc[tip]))
+
+
+# ---------------------------------------------------------------------------
+# projection
+
+
+@dataclass(frozen=True)
+class View:
+    """The virtual detector: an anteroposterior projection onto (x, z) on a pixel grid.
+
+    Row ``i``, column ``j`` of an image is the pixel centred at
+    x = ``x0_m`` + (j + 0.5) ``pixel_m``, z = ``z0_m`` + (i + 0.5) ``pixel_m``: draw it
+    with ``origin="lower"`` and :attr:`extent`; x grows to the patient's left, so the
+    patient's right is on the image's left (radiological convention).
+
+    Attributes
+    ----------
+    x0_m, z0_m : float, m
+        Lower-left corner.
+    pixel_m : float, m
+    shape : tuple of int
+        (rows along z, columns along x).
+    """
+
+    x0_m: float
+    z0_m: float
+    pixel_m: float
+    shape: tuple[int, int]
+
+    @classmethod
+    def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> "View":
+        """The smallest grid holding the liver's tissue and its named arteries, with a margin."""
+        from .network import EDGE_ARTERY
+
+        trunk = liver.trunk
+        arteries = np.unique(trunk.edge_conns[trunk.edge_kind == EDGE_ARTERY])
+        xz = np.vstack([liver.points.xyz[:, [0, 2]], trunk.node_xyz[arteries][:, [0, 2]]])
+        lo = xz.min(axis=0) - _MARGIN_M
+        hi = xz.max(axis=0) + _MARGIN_M
+        cols, rows = np.ceil((hi - lo) / pixel_m).astype(int)
+        return cls(float(lo[0]), float(lo[1]), float(pixel_m), (int(rows), int(cols)))
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top) in m, for ``imshow``."""
+        rows, cols = self.shape
+        return (self.x0_m, self.x0_m + cols * self.pixel_m, self.z0_m, self.z0_m + rows * self.pixel_m)
+
+    def pixel_index(self, xyz: np.ndarray) -> np.ndarray:
+        """Flat pixel index of each point (-1 outside the grid), shape (n,)."""
+        rows, cols = self.shape
+        j = np.floor((xyz[:, 0] - self.x0_m) / self.pixel_m).astype(np.int64)
+        i = np.floor((xyz[:, 2] - self.z0_m) / self.pixel_m).astype(np.int64)
+        inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
+        return np.where(inside, i * cols + j, -1)
+
+
+def _blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(image, sigma_px, mode="constant")
+
+
+@dataclass(frozen=True)
+class Angiogram:
+    """Frames of a virtual DSA: a contrast transit projected on a view.
+
+    Build with :func:`virtual_angiogram`. Frames are arrays of shape ``view.shape``
+    holding the projected thickness of undiluted contrast, m.
+
+    Attributes
+    ----------
+    transit : ContrastTransit
+    view : View
+    compartment_volume_m3 : ndarray of float64, shape (C,), m^3
+        Blood volume of each compartment (the pool that blushes).
+    """
+
+    transit: ContrastTransit
+    view: View
+    compartment_volume_m3: np.ndarray
+    _points_pixel: np.ndarray
+    _points_compartment: np.ndarray
+    _points_blood_m3: np.ndarray
+    _sample_pixel: np.ndarray
+    _sample_vessel: np.ndarray
+    _sample_position: np.ndarray
+    _sample_contrast_m3: np.ndarray
+    _sample_class: np.ndarray
+    _class_sigma_px: np.ndarray
+    _parenchyma_sigma_px: float
+
+    @cached_property
+    def _parenchyma(self):
+        """Sparse (pixels x compartments) matrix of blood volume, m^3."""
+        from scipy.sparse import csr_matrix
+
+        rows, cols = self.view.shape
+        inside = self._points_pixel >= 0
+        return csr_matrix((self._points_blood_m3[inside], (self._points_pixel[inside],
+                                                           self._points_compartment[inside])),
+                          shape=(rows * cols, self.transit.comp_concentration.shape[0]))
+
+    def frame(self, t: float, *, vessels: bool = True, parenchyma: bool = True) -> np.ndarray:
+        """The image at time ``t`` after the injection started.
+
+        Parameters
+        ----------
+        t : float
+            Time, s.
+        vessels, parenchyma : bool
+            Include the contrast in the drawn vessels and in the tissue.
+
+        Returns
+        -------
+        ndarray of float64, shape ``view.shape``, m
+            Projected thickness of undiluted contrast (blurred by the detector).
+        """
+        rows, cols = self.view.shape
+        area = self.view.pixel_m**2
+        image = np.zeros((rows, cols))
+        if parenchyma:
+            tissue = self._parenchyma @ self.transit.compartment_concentration(t)
+            image += _blur(tissue.reshape(rows, cols), self._parenchyma_sigma_px)
+        if vessels:
+            front, tail = self.transit.vessel_progress(t)
+            v = self._sample_vessel
+            pos = self._sample_position
+            weight = np.where((pos > tail[v]) & (pos <= front[v]), self._sample_contrast_m3, 0.0)
+            for k, sigma in enumerate(self._class_sigma_px):
+                here = self._sample_class == k
+                if here.any():
+                    layer = np.bincount(self._sample_pixel[here], weight[here], minlength=rows * cols)
+                    image += _blur(layer.reshape(rows, cols), sigma)
+        return image / area
+
+    def frames(self, times_s) -> np.ndarray:
+        """Frames at each time, shape (T, rows, cols), m."""
+        return np.stack([self.frame(t) for t in np.atleast_1d(times_s)])
+
+    def region_mask(self, points: np.ndarray) -> np.ndarray:
+        """Pixels onto which the selected tissue points project.
+
+        Parameters
+        ----------
+        points : ndarray of bool, shape (Np,)
+            Selection over the liver's tissue points (e.g. ``points.tumour_id >= 0``).
+
+        Returns
+        -------
+        ndarray of bool, shape ``view.shape``
+        """
+        mask = np.zeros(self.view.shape[0] * self.view.shape[1], bool)
+        pixels = self._points_pixel[points]
+        mask[pixels[pixels >= 0]] = True
+        return mask.reshape(self.view.shape)
+
+
+def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
+                      min_diameter_um: float = MIN_DIAMETER_UM) -> Angiogram:
+    """The virtual DSA of an injection at the catheter tip of ``flow``.
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed (:func:`baseline_flow`, :func:`final_flow`).
+    injection : Injection
+        Use the same injection before and after embolisation to compare them.
+    view : View, optional
+        Default :meth:`View.around` the liver.
+    min_diameter_um : float, optional
+        Vessels narrower than this (um) are not drawn (their lumen's contrast is left
+        out; the tissue they feed still blushes).
+
+    Returns
+    -------
+    Angiogram
+    """
+    liver = flow.liver
+    view = View.around(liver) if view is None else view
+    transit = contrast_transit(flow, injection)
+    comps, points = liver.compartments, liver.points
+    viable = np.ones(comps.n)
+    np.divide(comps.volume_m3 - comps.necrotic_volume_m3, comps.volume_m3, out=viable, where=comps.volume_m3 > 0)
+    blood = BLOOD_VOLUME_FRACTION * points.volume_m3 * viable[points.compartment]
+
+    drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
+    start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
+    projected = np.hypot(end[:, 0] - start[:, 0], end[:, 2] - start[:, 2])
+    count = np.maximum(1, np.ceil(2.0 * projected / view.pixel_m)).astype(np.int64)
+    vessel = np.repeat(drawn, count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    position = (np.arange(vessel.size) - first + 0.5) / np.repeat(count, count)
+    xyz = np.repeat(start, count, axis=0) + position[:, None] * np.repeat(end - start, count, axis=0)
+    pixel = view.pixel_index(xyz)
+    inside = pixel >= 0
+    sigma = np.hypot(0.5 * transit.vessel_diameter_m / 2.0, DETECTOR_BLUR_M) / view.pixel_m
+    vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
+    class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
+                            for k in range(len(_BLUR_CLASSES_PX))])
+    comp_blood = np.bincount(points.compartment, blood, minlength=comps.n)
+    return Angiogram(transit=transit, view=view, compartment_volume_m3=comp_blood,
+                     _points_pixel=view.pixel_index(points.xyz), _points_compartment=points.compartment,
+                     _points_blood_m3=blood, _sample_pixel=pixel[inside], _sample_vessel=vessel[inside],
+                     _sample_position=position[inside],
+                     _sample_contrast_m3=(transit.vessel_concentration * transit.vessel_volume_m3)[vessel[inside]]
+                     / np.repeat(count, count)[inside], _sample_class=vessel_class[vessel[inside]],
+                     _class_sigma_px=class_sigma,
+                     _parenchyma_sigma_px=max(DETECTOR_BLUR_M, 0.5 * points.volume_m3 ** (1 / 3)) / view.pixel_m)
+
+
+def compare_angiograms(flows, *, injection: Injection | None = None, view: View | None = None,
+                       min_diameter_um: float = MIN_DIAMETER_UM) -> list[Angiogram]:
+    """Virtual DSA of several flow states of one liver with one injection and one view.
+
+    Parameters
+    ----------
+    flows : sequence of LiverFlow
+        Catheter placed, same liver (e.g. :func:`baseline_flow` and :func:`final_flow`).
+    injection : Injection, optional
+        Default :func:`default_injection` of the first flow.
+    view : View, optional
+        Default :meth:`View.around` the liver.
+    min_diameter_um : float, optional
+
+    Returns
+    -------
+    list of Angiogram
+    """
+    injection = default_injection(flows[0]) if injection is None else injection
+    view = View.around(flows[0].liver) if view is None else view
+    return [virtual_angiogram(f, injection, view=view, min_diameter_um=min_diameter_um) for f in flows]
+
+
+def run_angiograms(result, **options) -> tuple[Angiogram, Angiogram]:
+    """Virtual DSA before the first particle and at the end of a run (:func:`compare_angiograms` options).
+
+    Examples
+    --------
+    >>> import sim
+    >>> result = sim.run(sim.Scenario().with_updates({"liver.terminal_diameter_um": 300.0}),
+    ...                  progress=False)                                        # doctest: +SKIP
+    >>> before, after = run_angiograms(result)                                   # doctest: +SKIP
+    >>> times = phase_times(before)                                              # doctest: +SKIP
+    >>> before.frame(times["capillary"]).shape == before.view.shape              # doctest: +SKIP
+    True
+    """
+    before, after = compare_angiograms([baseline_flow(run_liver(result)), final_flow(result)], **options)
+    return before, after
+
+
+def phase_times(angiogram: Angiogram) -> dict[str, float]:
+    """Times of the arterial, capillary (parenchymal) and venous phases of an angiogram, s.
+
+    * arterial: the front has crossed 90% of the opacified arterial lumen volume
+      (at the latest, the end of the injection);
+    * capillary: the parenchymal contrast peaks;
+    * venous: the parenchymal contrast has fallen to a third of its peak after it
+      (the parenchymal washout; capped at the peak + 60 s).
+
+    Use the baseline's times for the embolised angiogram too (one clock).
+    """
+    transit = angiogram.transit
+    reached = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
+    if reached.any():
+        done = transit.front_in_s[reached] + transit.front_span_s[reached]
+        weight = transit.vessel_volume_m3[reached]
+        order = np.argsort(done)
+        cumulative = np.cumsum(weight[order]) / weight.sum()
+        arterial = float(done[order][np.searchsorted(cumulative, 0.9)])
+    else:
+        arterial = transit.injection.duration_s
+    arterial = min(arterial, transit.injection.duration_s)
+    times = np.linspace(0.0, transit.injection.duration_s + 60.0, 601)
+    total = np.array([angiogram.compartment_volume_m3 @ transit.compartment_concentration(t) for t in times])
+    peak = int(np.argmax(total))
+    after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
+    venous = float(times[after[0]]) if after.size else float(times[-1])
+    return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def opacity(thickness_m: np.ndarray) -> np.ndarray:
+    """Display grey level 0-1 of a projected contrast thickness (Beer-Lambert with ``DISPLAY_THICKNESS_M``)."""
+    return -np.expm1(-np.asarray(thickness_m) / DISPLAY_THICKNESS_M)

@@ -1,0 +1,737 @@
+"""Treatment strategies and their comparison on one liver (DESIGN.md 2.4; ``docs/strategies.md``).
+
+A strategy is a catheter position and an angiographic endpoint, derived from where
+a tumour lies in *this* liver's arteries (so Michels variants are followed):
+
+* ``superselective``: the synthetic subsegmental feeder ``'#n'`` of the tumour
+  (:func:`superselective_feeder`);
+* ``selective``: the segmental artery ``A_k`` of the tumour's segment;
+* ``lobar``: the lobar artery above ``A_k`` (RHA, LHA, or the replaced or
+  accessory artery that feeds the segment in this anatomy; :func:`lobar_artery`);
+* ``whole_liver``: the proper hepatic artery, or every hepatic arterial origin
+  in turn when some segments are fed from elsewhere (:func:`hepatic_origins`);
+* ``staged_bilobar``: the right lobar arteries, then the left ones in a second
+  session 4-6 weeks later, the first session's permanent occlusions persisting.
+
+:func:`compare` runs every strategy on the same liver with common random numbers
+(one :class:`numpy.random.SeedSequence`, one child per replicate, shared by all
+strategies) and tabulates the mean and a 95% t-interval of every numeric outcome.
+:func:`run_strategies` gives the per-replicate rows and
+:func:`summarise_replicates` turns them into that table.
+
+Examples
+--------
+>>> import sim
+>>> small = sim.Scenario().with_updates({"liver.terminal_diameter_um": 300.0})
+>>> table = sim.compare(small, ["selective", "lobar"], replicates=2)     # doctest: +SKIP
+>>> table[["strategy", "catheter", "tumour_devascularised_fraction"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
+
+import numpy as np
+
+from .network import EDGE_ARTERY
+from .scenario import SEGMENTS, ProcedureConfig, Scenario, ScenarioError
+from .selection import LEFT_LOBE, RIGHT_LOBE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .anatomy import Liver
+    from .results import RunResult
+
+__all__ = [
+    "DEFAULT_ENDPOINTS",
+    "ENDPOINTS",
+    "METRICS_EXCLUDED",
+    "STRATEGY_NAMES",
+    "SUPERSELECTIVE_MAX_SEGMENT_SHARE",
+    "TOTAL",
+    "Plan",
+    "Strategy",
+    "compare",
+    "comparison_markdown",
+    "format_table",
+    "hepatic_origins",
+    "lobar_artery",
+    "parse_vary",
+    "plan_strategy",
+    "run_strategies",
+    "summarise_replicates",
+    "superselective_feeder",
+    "tumour_index",
+    "tumour_segment",
+    "vary_grid",
+    "write_comparison",
+]
+
+#: The strategies, from the most to the least selective.
+STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whole_liver", "staged_bilobar")
+#: Endpoint of each strategy unless given as ``name:endpoint``. SeedDeckUHS: "endpoint sluggish
+#: antegrade flow v stasis"; model assumption: stasis for a (super)selective injection, whose
+#: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
+DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",
+                                     "whole_liver": "sluggish", "staged_bilobar": "sluggish"}
+#: Largest share of its segment's tissue volume the superselective feeder may supply. Model
+#: assumption: a subsegmental artery is at most the larger half of the segmental artery's first
+#: division; the most tumour-holding branch within that bound is chosen.
+SUPERSELECTIVE_MAX_SEGMENT_SHARE = 0.5
+#: Endpoints a strategy may use (those of ``procedure.endpoint``).
+ENDPOINTS: tuple[str, ...] = get_args(ProcedureConfig.model_fields["endpoint"].annotation)
+
+#: Numeric summary keys that are provenance or work counters, not outcomes (left out of the table).
+METRICS_EXCLUDED = frozenset({"seed", "run_time_s", "lodgings", "incremental_updates", "trunk_solves",
+                              "full_solves", "patient_eligible"})
+#: Outcomes of a multi-injection strategy that add up over its injections.
+_SUMMED = ("particles_injected", "particle_volume_ml", "suspension_volume_ml", "particles_lodged_in_liver",
+           "particles_in_suspension", "reflux_volume_ml")
+#: Tissue damage outcomes: a session row gives what that session added, a total row the final state.
+_DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction")
+#: Label columns of every row, before the varied parameters and the outcomes.
+_LABELS = ("strategy", "session", "catheter", "endpoint", "tumour", "segment")
+#: Session label of a strategy's row as a whole (state after all its sessions).
+TOTAL = "total"
+
+
+# --- strategies and where they put the catheter -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A treatment strategy: a name from :data:`STRATEGY_NAMES` and an endpoint.
+
+    Attributes
+    ----------
+    name : str
+    endpoint : {"sluggish", "near_stasis", "stasis"}
+        Angiographic endpoint of every injection (``procedure.endpoint``).
+    """
+
+    name: str
+    endpoint: str
+
+    def __post_init__(self) -> None:
+        """Check the name and the endpoint (ScenarioError, path ``strategies``)."""
+        if self.name not in STRATEGY_NAMES:
+            raise ScenarioError(f"unknown strategy {self.name!r}; allowed: {', '.join(STRATEGY_NAMES)} "
+                                "(optionally as name:endpoint)", path="strategies")
+        if self.endpoint not in ENDPOINTS:
+            raise ScenarioError(f"unknown endpoint {self.endpoint!r} of strategy {self.name!r}; allowed: "
+                                f"{', '.join(ENDPOINTS)}", path="strategies")
+
+    @classmethod
+    def parse(cls, spec: str | Strategy) -> Strategy:
+        """A strategy from ``"name"`` or ``"name:endpoint"`` (e.g. ``"lobar:stasis"``).
+
+        Raises
+        ------
+        ScenarioError
+            Unknown strategy or endpoint (path ``strategies``).
+        """
+        if isinstance(spec, Strategy):
+            return spec
+        name, _, endpoint = spec.strip().partition(":")
+        return cls(name, endpoint or DEFAULT_ENDPOINTS.get(name, ""))
+
+    @property
+    def label(self) -> str:
+        """``name``, or ``name:endpoint`` when the endpoint is not the strategy's default."""
+        return self.name if self.endpoint == DEFAULT_ENDPOINTS[self.name] else f"{self.name}:{self.endpoint}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a strategy puts the catheter in one liver.
+
+    Attributes
+    ----------
+    strategy : Strategy
+    tumour : str
+        Name of the tumour the positions are derived from.
+    segment : str
+        Couinaud segment holding most of that tumour.
+    sessions : tuple of tuple of str
+        Catheter vessels (named or ``'#n'``), injected in order; one inner tuple per
+        session (procedure). Occlusions of every injection persist into the next.
+    """
+
+    strategy: Strategy
+    tumour: str
+    segment: str
+    sessions: tuple[tuple[str, ...], ...]
+
+    @property
+    def catheter(self) -> str:
+        """The positions in words: ``"RHA"``, ``"PHA + replaced_RHA"``, ``"RHA | LHA"`` (sessions)."""
+        return " | ".join(" + ".join(session) for session in self.sessions)
+
+
+def tumour_index(scenario: Scenario, tumour: str | None) -> int:
+    """Index in ``scenario.tumours`` of the tumour named ``tumour`` (the first when ``None``).
+
+    Raises
+    ------
+    ScenarioError
+        No tumour of that name, or no tumour at all (path ``tumours``).
+    """
+    names = [t.name for t in scenario.tumours]
+    if not names:
+        raise ScenarioError("the strategies are derived from a tumour's position; this scenario has none",
+                            path="tumours")
+    if tumour is None:
+        return 0
+    if tumour not in names:
+        raise ScenarioError(f"no tumour named {tumour!r}; tumours: {', '.join(names)}", path="tumours")
+    return names.index(tumour)
+
+
+def tumour_segment(liver: Liver, index: int) -> int:
+    """Couinaud segment (0-7 for I-VIII) holding most of a tumour's tissue, in this liver.
+
+    Parameters
+    ----------
+    liver : Liver
+    index : int
+        Index of the tumour in ``liver.scenario.tumours``.
+
+    Returns
+    -------
+    int
+        The segment with the most tissue points of the tumour (viable and necrotic).
+    """
+    points = liver.compiled.points
+    counts = np.bincount(points.segment[points.tumour_id == index], minlength=len(SEGMENTS))
+    return int(np.argmax(counts))
+
+
+def superselective_feeder(liver: Liver, index: int) -> str:
+    """The subsegmental synthetic artery ``'#n'`` feeding most of a tumour.
+
+    Among the pedicle vessels of the tumour's segment whose subtree supplies at most
+    :data:`SUPERSELECTIVE_MAX_SEGMENT_SHARE` of the segment's tissue volume, the one
+    whose subtree holds the most of the tumour (ties: the smallest subtree).
+
+    Returns
+    -------
+    str
+        ``'#n'``, n the pedicle node whose incoming artery holds the tip.
+    """
+    from .kernels.treewalk import subtree_sums
+
+    compiled = liver.compiled
+    forest, points = compiled.forest, compiled.points
+    parent = np.asarray(forest.parent, np.int64)
+    leaf = compiled.compartments.node[points.compartment]
+    volume, tumour = np.empty(forest.n_nodes), np.empty(forest.n_nodes)
+    subtree_sums(parent, np.bincount(leaf, minlength=forest.n_nodes).astype(np.float64), volume)
+    subtree_sums(parent, np.bincount(leaf[points.tumour_id == index],
+                                     minlength=forest.n_nodes).astype(np.float64), tumour)
+    segment = tumour_segment(liver, index)
+    root = int(forest.root_nodes[np.flatnonzero(forest.segment[forest.root_nodes] == segment)[0]])
+    candidates = np.flatnonzero((forest.segment == segment) & (parent >= 0)
+                                & (volume <= SUPERSELECTIVE_MAX_SEGMENT_SHARE * volume[root]))
+    if candidates.size == 0:
+        raise ScenarioError(f"segment {SEGMENTS[segment]} has no subsegmental artery at this resolution; "
+                            "lower it", path="liver.terminal_diameter_um")
+    best = candidates[np.lexsort((volume[candidates], -tumour[candidates]))[0]]
+    return f"#{best}"
+
+
+def _ancestry(liver: Liver, vessel: str) -> list[str]:
+    """Named arteries from ``vessel`` up to its root (coeliac or SMA), ``vessel`` first."""
+    trunk = liver.compiled.trunk
+    arteries = np.flatnonzero(trunk.edge_kind == EDGE_ARTERY)
+    into = {int(trunk.edge_conns[e, 1]): int(e) for e in arteries}
+    chain, edge = [], trunk.edge_index(vessel)
+    while edge >= 0:
+        chain.append(trunk.edge_names[edge])
+        edge = into.get(int(trunk.edge_conns[edge, 0]), -1)
+    return chain
+
+
+def _generation(liver: Liver, vessel: str) -> int:
+    trunk = liver.compiled.trunk
+    return int(trunk.edge_generation[trunk.edge_index(vessel)])
+
+
+def lobar_artery(liver: Liver, segment: int) -> str:
+    """The lobar (generation 1) artery above a segment's artery ``A_k`` in this anatomy.
+
+    RHA or LHA; in Michels III/IV the replaced RHA (from the SMA), in II/IV the
+    replaced LHA (from the LGA); in V the accessory LHA for segment II and in VI the
+    accessory RHA for segments VI-VII (the territories these arteries supply). The
+    caudate artery A1 leaves the RHA, and A4 the RHA when
+    ``anatomy.segment4_artery_origin = "RHA"``.
+    """
+    return next(v for v in _ancestry(liver, f"A{segment + 1}") if _generation(liver, v) == 1)
+
+
+def hepatic_origins(liver: Liver) -> tuple[str, ...]:
+    """The fewest catheter positions that reach every segment: the most proximal hepatic artery above each A_k.
+
+    ``("PHA",)`` in Michels type I; ``("PHA", "replaced_RHA")`` in III, the two
+    replaced arteries in IV, the PHA and the replaced LHA in II, the PHA and the
+    accessory artery in V and VI. The PHA first, then the wider artery first.
+    """
+    return _in_order(liver, {next(v for v in reversed(_ancestry(liver, f"A{k}")) if _generation(liver, v) >= 0)
+                             for k in range(1, len(SEGMENTS) + 1)})
+
+
+def _in_order(liver: Liver, vessels) -> tuple[str, ...]:
+    """Distinct vessels in injection order: proximal (lower generation) first, then the wider first."""
+    trunk = liver.compiled.trunk
+    return tuple(sorted(set(vessels), key=lambda v: (_generation(liver, v), -trunk.edge_radius_m[trunk.edge_index(v)])))
+
+
+def _lobe_sessions(liver: Liver) -> tuple[tuple[str, ...], ...]:
+    """Right lobar arteries (session 1), then the left ones not already injected (session 2)."""
+    lobar = {s: lobar_artery(liver, k) for k, s in enumerate(SEGMENTS)}
+    right = _in_order(liver, (lobar[s] for s in RIGHT_LOBE))
+    left = _in_order(liver, (lobar[s] for s in LEFT_LOBE if lobar[s] not in right))
+    return tuple(session for session in (right, left) if session)
+
+
+def plan_strategy(strategy: str | Strategy, liver: Liver, *, tumour: str | None = None) -> Plan:
+    """Catheter positions of a strategy in one liver.
+
+    Parameters
+    ----------
+    strategy : str or Strategy
+        ``"selective"``, ``"lobar:stasis"``, ... (:meth:`Strategy.parse`).
+    liver : Liver
+        The built liver (its scenario's anatomy and tumours).
+    tumour : str, optional
+        Name of the tumour to target; the first when omitted.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ScenarioError
+        Unknown strategy or tumour, or a scenario without tumours.
+    """
+    strategy = Strategy.parse(strategy)
+    t = tumour_index(liver.scenario, tumour)
+    segment = tumour_segment(liver, t)
+    sessions = {
+        "superselective": lambda: ((superselective_feeder(liver, t),),),
+        "selective": lambda: ((f"A{segment + 1}",),),
+        "lobar": lambda: ((lobar_artery(liver, segment),),),
+        "whole_liver": lambda: (hepatic_origins(liver),),
+        "staged_bilobar": lambda: _lobe_sessions(liver),
+    }[strategy.name]()
+    return Plan(strategy, liver.scenario.tumours[t].name, SEGMENTS[segment], sessions)
+
+
+# --- varied parameters ------------------------------------------------------------------
+
+
+def parse_vary(spec: str) -> tuple[str, np.ndarray]:
+    """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included).
+
+    Examples
+    --------
+    >>> path, values = parse_vary("tumours.0.arterial_fraction=0.5:1.0:6")
+    >>> path, values.round(2).tolist()
+    ('tumours.0.arterial_fraction', [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+
+    Raises
+    ------
+    ValueError
+        Not of that form, or N < 1.
+    """
+    path, eq, grid = spec.partition("=")
+    parts = grid.split(":")
+    try:
+        if not (eq and path.strip() and len(parts) == 3):
+            raise ValueError
+        start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise ValueError(f"{spec!r} is not PATH=START:STOP:N (e.g. tumours.0.arterial_fraction=0.5:1.0:6)") from None
+    if n < 1:
+        raise ValueError(f"{spec!r}: N must be at least 1")
+    return path.strip(), np.linspace(start, stop, n)
+
+
+def _expand(scenario: Scenario, path: str, value: Any) -> dict[str, Any]:
+    """``{path: value}``; ``tumours.<field>`` (no index) sets that field of every tumour."""
+    head, _, rest = path.partition(".")
+    if head == "tumours" and rest and not rest.split(".")[0].isdigit():
+        return {f"tumours.{i}.{rest}": value for i in range(len(scenario.tumours))}
+    return {path: value}
+
+
+def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], Scenario]]:
+    """Every combination of the varied values, with its scenario (validated up front).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    vary : mapping of str to sequence, optional
+        Dotted scenario path -> values, numbers or not (``{"agent.size_bin":
+        ["40-120", "100-300"]}``); ``tumours.<field>`` varies every tumour.
+
+    Returns
+    -------
+    list of (dict, Scenario)
+        ``({path: value}, scenario with those values)``, the grid in row-major order;
+        ``[({}, scenario)]`` without ``vary``.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown path or a value out of range (naming the path).
+    """
+    vary = dict(vary or {})
+    points = []
+    for values in itertools.product(*(list(v) for v in vary.values())):
+        point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
+        updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
+        try:
+            points.append((point, scenario.with_updates(updates)))
+        except ScenarioError as exc:  # name the varied path, not the internal source of with_updates
+            raise ScenarioError(exc.message, path=exc.path or ", ".join(point)) from None
+    return points
+
+
+# --- running the plans -------------------------------------------------------------------
+
+
+def _seed_sequence(scenario: Scenario, rng) -> np.random.SeedSequence:
+    """The comparison's root SeedSequence: from ``rng``, or ``procedure.seed`` when ``None``."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2**63)))
+    return np.random.SeedSequence(scenario.procedure.seed if rng is None else int(rng))
+
+
+def _injection_seed(replicate: np.random.SeedSequence, k: int) -> int:
+    """Seed of the k-th injection of a replicate: the same for every strategy (common random numbers)."""
+    child = np.random.SeedSequence(replicate.entropy, spawn_key=(*replicate.spawn_key, k))
+    return int(child.generate_state(1, np.uint32)[0])
+
+
+def _healthy_flows(liver: Liver) -> np.ndarray:
+    """Compartment flows (C, 4) of the calibrated healthy liver, m^3/s (the ischaemia reference)."""
+    from .flow.model import LiverFlow
+    from .simulation import _healthy_compartment_flows
+
+    return _healthy_compartment_flows(liver.compiled, LiverFlow(liver.compiled, liver.scenario))
+
+
+def _perform(plan: Plan, scenario: Scenario, liver: Liver, replicate: np.random.SeedSequence
+             ) -> list[list[RunResult]]:
+    """Run every injection of a plan in order, each on the occlusions of all before it."""
+    from .simulation import run
+
+    seeds = (_injection_seed(replicate, k) for k in itertools.count())
+    prior, sessions = None, []
+    for vessels in plan.sessions:
+        injections = []
+        for vessel in vessels:
+            step = scenario.with_updates({"catheter.vessel": vessel, "procedure.endpoint": plan.strategy.endpoint})
+            prior = run(step, rng=next(seeds), progress=False, liver=liver, prior=prior)
+            injections.append(prior)
+        sessions.append(injections)
+    return sessions
+
+
+def _numeric(summary: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric outcomes of a run summary (bools as 0/1), provenance and counters left out."""
+    return {k: float(v) for k, v in summary.items()
+            if isinstance(v, (bool, int, float, np.number)) and k not in METRICS_EXCLUDED}
+
+
+def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
+    """Outcomes of consecutive injections as one: sums, all endpoints reached, particle-weighted means."""
+    rows = [_numeric(r.summary) for r in runs]
+    weights = np.array([row["particles_injected"] for row in rows])
+    weighted = weights > 0 if weights.sum() > 0 else np.ones(len(rows), bool)  # injections that injected
+    combined = {}
+    for key in rows[0]:
+        values = np.array([row[key] for row in rows])
+        if key in _SUMMED:
+            combined[key] = float(values.sum())
+        elif key == "endpoint_reached":
+            combined[key] = float(values.min())
+        else:
+            combined[key] = float(np.average(values[weighted], weights=np.maximum(weights[weighted], 1.0)))
+    return combined
+
+
+def _tissue_state(liver: Liver, q_healthy: np.ndarray, q_before: np.ndarray, q_after: np.ndarray
+                  ) -> dict[str, float]:
+    """Tumour and tissue outcomes of the flows ``q_after`` against the pre-treatment flows ``q_before``."""
+    from .outcomes import tissue_outcomes
+
+    return tissue_outcomes(liver.compiled.compartments, q_healthy, q_before, q_after, liver.scenario.outcomes)
+
+
+def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_healthy: np.ndarray
+               ) -> list[dict[str, Any]]:
+    """The total row of a plan's runs, and one row per session when there are several."""
+    q_pre = sessions[0][0].state["compartment_flow_baseline_m3s"]
+    states = [_tissue_state(liver, q_healthy, q_pre, q_pre)]
+    states += [_tissue_state(liver, q_healthy, q_pre, s[-1].state["compartment_flow_final_m3s"]) for s in sessions]
+    labels = {"strategy": plan.strategy.label, "endpoint": plan.strategy.endpoint, "tumour": plan.tumour,
+              "segment": plan.segment}
+    total = {**labels, "session": TOTAL, "catheter": plan.catheter,
+             **_combine([r for s in sessions for r in s]), **states[-1]}
+    if len(sessions) == 1:
+        return [total]
+    rows = [total]
+    for k, (vessels, runs) in enumerate(zip(plan.sessions, sessions), start=1):
+        added = {key: states[k][key] - states[k - 1][key] for key in _DAMAGE}
+        rows.append({**labels, "session": str(k), "catheter": " + ".join(vessels), **_combine(runs), **states[k],
+                     **added})
+    return rows
+
+
+class _Livers:
+    """One built liver per distinct anatomy (``[liver]``, ``[anatomy]``, ``[[tumours]]``, ``[flow]``)."""
+
+    def __init__(self, *, progress: bool) -> None:
+        self.progress = progress
+        self.built: dict[str, tuple[Liver, np.ndarray]] = {}
+
+    def get(self, scenario: Scenario) -> tuple[Liver, np.ndarray]:
+        """The liver of ``scenario`` and its healthy compartment flows."""
+        from .anatomy import build_liver
+        from .sweep_spec import anatomy_key
+
+        key = anatomy_key(scenario)
+        if key not in self.built:
+            liver = build_liver(scenario, progress=self.progress)
+            self.built[key] = (liver, _healthy_flows(liver))
+        return self.built[key]
+
+
+def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES,
+                   replicates: int = 5, *, vary: Mapping[str, Sequence[Any]] | None = None,
+                   tumour: str | None = None, rng=None, progress: bool = False) -> pd.DataFrame:
+    """Run every strategy on the same liver, ``replicates`` times each: one row per run.
+
+    Parameters are those of :func:`compare`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (varied value, strategy, replicate, session): the label columns
+        ``strategy, session, catheter, endpoint, tumour, segment``, the varied paths,
+        ``replicate``, ``seed`` (of the replicate's first injection, for ``embosim run
+        --seed``) and every numeric outcome (``docs/outputs.md``; session rows:
+        ``docs/strategies.md``).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if replicates < 1:
+        raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
+    parsed = [Strategy.parse(s) for s in strategies]
+    if not parsed:
+        raise ScenarioError("give at least one strategy", path="strategies")
+    grid = vary_grid(scenario, vary)
+    tumour_index(scenario, tumour)
+    children = _seed_sequence(scenario, rng).spawn(replicates)
+    livers = _Livers(progress=progress)
+    bar = tqdm(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
+    rows = []
+    for point, point_scenario in grid:
+        liver, q_healthy = livers.get(point_scenario)
+        for strategy in parsed:
+            plan = plan_strategy(strategy, liver, tumour=tumour)
+            for r, child in enumerate(children):
+                sessions = _perform(plan, point_scenario, liver, child)
+                extra = {**point, "replicate": r, "seed": _injection_seed(child, 0)}
+                rows += [{**row, **extra} for row in _plan_rows(plan, sessions, liver, q_healthy)]
+                bar.update()
+    bar.close()
+    table = pd.DataFrame(rows)
+    first = [*_LABELS, *(vary or {}), "replicate", "seed"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval of the mean of the non-NaN values.
+
+    Fewer than two values: NaN bounds. All values equal (infinite ones included):
+    the interval is that value. Some, not all, infinite: NaN bounds.
+    """
+    from scipy import stats
+
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (math.nan,) * 3
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan
+    if np.all(values == values[0]):
+        return mean, mean, mean
+    if not np.isfinite(values).all():
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+def summarise_replicates(raw: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% t-interval of every outcome over the replicates (:func:`run_strategies` rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (varied value, strategy, session), in the order of ``raw``:
+        the label and varied columns, ``replicates`` and, for every outcome ``m``,
+        ``m``, ``m_lo`` and ``m_hi``.
+    """
+    import pandas as pd
+
+    keys = list(raw.columns[:raw.columns.get_loc("replicate")])
+    metrics = list(raw.columns[raw.columns.get_loc("seed") + 1:])
+    rows = []
+    for key, group in raw.groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, key)) | {"replicates": len(group)}
+        for metric in metrics:
+            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = _t_interval(group[metric].to_numpy(float))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES, replicates: int = 5, *,
+            vary: Mapping[str, Sequence[Any]] | None = None, tumour: str | None = None, rng=None,
+            progress: bool = False) -> pd.DataFrame:
+    """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The patient: liver, anatomy, tumours, agent, injection and thresholds. The
+        strategies replace ``catheter.vessel`` and ``procedure.endpoint``.
+    strategies : sequence of str or Strategy
+        Names from :data:`STRATEGY_NAMES`, optionally ``name:endpoint``.
+    replicates : int
+        Runs per strategy, each with its own seed; replicate r uses the same
+        seeds for every strategy and varied value (common random numbers).
+    vary : mapping of str to sequence, optional
+        Scenario path -> values, e.g. ``{"tumours.0.arterial_fraction":
+        np.linspace(0.5, 1.0, 6)}`` or ``{"agent.size_bin": ["40-120", "100-300"]}``;
+        several paths give their full grid. One liver is built per distinct anatomy
+        (a tumour parameter changes the tree).
+    tumour : str, optional
+        Name of the tumour the catheter positions target (default: the first).
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        Root of the replicate seeds (spawned); ``None`` uses ``procedure.seed``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strategy (and session of a staged strategy, and varied value):
+        ``strategy, session, catheter, endpoint, tumour, segment``, the varied paths,
+        ``replicates``, and for every numeric outcome ``m`` of ``docs/outputs.md``
+        the mean ``m`` and the bounds ``m_lo``, ``m_hi`` of its 95% Student-t
+        interval. Per-replicate rows: :func:`run_strategies`.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown strategy, tumour or varied path, bad value, or fewer than one replicate.
+
+    See Also
+    --------
+    run_strategies, summarise_replicates, plan_strategy
+    """
+    return summarise_replicates(run_strategies(scenario, strategies, replicates, vary=vary, tumour=tumour,
+                                               rng=rng, progress=progress))
+
+
+# --- tables for people ---------------------------------------------------------------
+
+
+#: Outcomes shown in the readable tables (all of them are in comparison.csv), with short headings.
+SHOWN = (("tumour_particle_fraction", "tumour particles"), ("tumour_devascularised_fraction", "tumour devasc."),
+         ("normal_ischaemic_fraction", "normal ischaemia"), ("biliary_ischaemic_fraction", "biliary ischaemia"),
+         ("nontarget_particle_fraction", "non-target"), ("lodging_generation_median", "lodging gen."),
+         ("suspension_volume_ml", "suspension mL"), ("sace_level", "SACE"))
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(value: float, lo: float, hi: float) -> str:
+    if math.isnan(lo) or lo == hi:
+        return f"{value:.3g}"
+    return f"{value:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def _table_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells of the readable table (mean [95% interval])."""
+    labels = ["strategy", "session", "catheter", "endpoint"]
+    varied = list(table.columns[table.columns.get_loc("segment") + 1:table.columns.get_loc("replicates")])
+    header = labels + varied + [title for _, title in SHOWN]
+    cells = [[str(row[c]) for c in labels] + [_value(row[c]) for c in varied]
+             + [_cell(row[m], row[f"{m}_lo"], row[f"{m}_hi"]) for m, _ in SHOWN]
+             for _, row in table.iterrows()]
+    return header, cells
+
+
+def format_table(table: pd.DataFrame, *, markdown: bool = False) -> str:
+    """The comparison as a readable table: Markdown, or aligned plain text.
+
+    Shows the label and varied columns and the outcomes of :data:`SHOWN` as
+    ``mean [lo, hi]``.
+    """
+    header, cells = _table_cells(table)
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *cells]) + "\n"
+
+
+def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: int, seed_note: str) -> str:
+    """``comparison.md``: the readable table, how to read it, and the patient-selection verdict."""
+    from .selection import assess_patient
+
+    first = table.iloc[0]
+    staged = ("Rows of session 1, 2 are the sessions of a staged strategy: their devascularisation and "
+              "ischaemia are what that session added; its total row is the state after all sessions. "
+              if (table["session"] != TOTAL).any() else "")
+    how = (f"Catheter positions derived from tumour {first['tumour']!r} (segment {first['segment']}). Each strategy "
+           f"on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). Cells: mean "
+           "[95% Student-t interval of the mean]; every outcome, with its bounds, is in comparison.csv "
+           f"(definitions: docs/outputs.md, docs/strategies.md). {staged}")
+    return "\n".join([f"# Strategy comparison: {scenario.title}", "", scenario.description or "", "", how.rstrip(), "",
+                      format_table(table, markdown=True), assess_patient(scenario).to_markdown()])
+
+
+def write_comparison(table: pd.DataFrame, raw: pd.DataFrame, scenario: Scenario, out_dir: str | Path, *,
+                     root_seed: int) -> list[Path]:
+    """Write ``comparison.csv`` (the table), ``replicates.csv`` (the runs) and ``comparison.md`` into ``out_dir``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "comparison.csv", out / "replicates.csv", out / "comparison.md"]
+    table.to_csv(paths[0], index=False)
+    raw.to_csv(paths[1], index=False)
+    replicates = int(raw["replicate"].max()) + 1
+    paths[2].write_text(comparison_markdown(table, scenario, replicates=replicates,
+                                            seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
+    return paths

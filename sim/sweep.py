@@ -1,0 +1,514 @@
+"""Parameter sweeps: many runs around one base scenario, on one core, every core, or a Dask cluster.
+
+:func:`sweep` plans the runs (:mod:`sim.sweep_spec`: points, replicates, one seed
+per run from the master ``SeedSequence``), then
+
+1. builds each distinct liver once, in this process, when its first run is due
+   (runs are ordered by anatomy: equal ``[liver]``, ``[anatomy]``, ``[[tumours]]``
+   and ``[flow]`` sections), and shares it with the workers: the serial backend
+   passes the object, the process backend dumps it once to a temporary file that
+   each worker memory-maps once (:func:`joblib.load`, copy-on-write, so workers
+   share its pages), the Dask backend scatters it once to every worker
+   (``client.scatter(liver, broadcast=True)``); the liver is released after its
+   group's last run;
+2. keeps two runs per worker queued, writes each finished run at once to
+   ``OUT/runs/<index>.json`` (temporary file + :func:`os.replace`, so a killed
+   sweep loses at most the runs in flight), and records a failing run's error;
+3. consolidates one row per run into ``results.parquet`` and ``results.csv``
+   (:func:`results_table`).
+
+Workers run one thread each: local worker processes start with
+``NUMBA_NUM_THREADS=1`` and the BLAS/OpenMP variables at 1, and every pooled run
+calls ``numba.set_num_threads(1)`` (thread-local, so Dask worker threads too).
+
+See ``docs/sweeps.md``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+import types
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import __version__
+from .scenario import Scenario
+from .sweep_spec import RunTask, SweepError, SweepPlan, SweepSpec, load_sweep_spec, plan_sweep
+
+__all__ = ["sweep", "results_table", "BACKENDS", "SweepError", "load_sweep_spec"]
+
+BACKENDS = ("serial", "processes", "dask")
+#: Environment of local worker processes: one thread each for Numba and the BLAS/OpenMP pools.
+_ONE_THREAD = {var: "1" for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                    "MKL_NUM_THREADS")}
+#: Runs queued per worker, so that none waits while this process collects results or builds a liver.
+_QUEUED_PER_WORKER = 2
+#: Summary entries that become columns of their own: the nested non-target counts (``nontarget_<branch>``).
+_BRANCHES = "nontarget_particles_by_branch"
+_LEAD = ("run_index", "point", "replicate")
+_TAIL = ("run_time_s", "embosim_version", "error")
+
+
+# --- one run ------------------------------------------------------------------------------
+
+
+def _record(task: RunTask, *, summary: dict[str, Any] | None = None, run_time_s: float = float("nan"),
+            error: str | None = None) -> dict[str, Any]:
+    """What is stored of a run: identity, parameters, seed, summary (without its provenance keys), error."""
+    metrics = {k: v for k, v in (summary or {}).items() if k not in ("seed", "run_time_s", "embosim_version")}
+    return {"run_index": task.index, "point": task.point, "replicate": task.replicate,
+            "parameters": task.parameters, "seed": task.seed, "summary": metrics if summary else None,
+            "run_time_s": run_time_s, "embosim_version": __version__, "error": error}
+
+
+def _run_task(task: RunTask, liver) -> dict[str, Any]:
+    """Simulate one run on a shared liver; an exception becomes the record's ``error`` ("Type: message")."""
+    from .simulation import run
+
+    started = time.perf_counter()
+    try:
+        summary = run(task.scenario, rng=task.seed, progress=False, liver=liver).summary
+    except Exception as exc:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
+        return _record(task, run_time_s=time.perf_counter() - started, error=_describe(exc))
+    return _record(task, summary=summary, run_time_s=summary["run_time_s"])
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@functools.lru_cache(maxsize=2)
+def _load_liver(path: str):
+    """A liver dumped by the process backend, memory-mapped copy-on-write (once per worker and group)."""
+    import joblib
+
+    return joblib.load(path, mmap_mode="c")
+
+
+def _run_in_worker(task: RunTask, liver) -> dict[str, Any]:
+    """:func:`_run_task` in a pool worker: one Numba thread; a liver given as a file path is loaded."""
+    import numba
+
+    numba.set_num_threads(1)
+    return _run_task(task, _load_liver(liver) if isinstance(liver, str) else liver)
+
+
+# --- pools: where runs execute ------------------------------------------------------------
+
+
+class _SerialPool:
+    """Runs in this process, one at a time (``submit`` returns a finished future)."""
+
+    queued = 1
+
+    def share(self, liver):
+        return liver
+
+    def release(self, shared) -> None:
+        """Nothing to free: the liver goes with its group."""
+
+    def submit(self, task: RunTask, liver) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(_run_task(task, liver))
+        return future
+
+    def wait_any(self, futures) -> set:
+        return set(futures)
+
+    def abort(self, futures) -> None:
+        """Nothing runs in the background."""
+
+
+class _ProcessPool:
+    """Local worker processes (joblib's loky executor, reused across sweeps); livers shared through files."""
+
+    def __init__(self, workers: int, folder: str):
+        from joblib.externals.loky import get_reusable_executor
+
+        self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD)
+        self.queued = _QUEUED_PER_WORKER * workers
+        self.folder = Path(folder)
+        self.dumped = 0
+
+    def share(self, liver) -> str:
+        """Dump the liver once; workers memory-map it (:func:`_load_liver`)."""
+        import joblib
+
+        self.dumped += 1
+        path = self.folder / f"liver{self.dumped}.joblib"
+        joblib.dump(liver, path)
+        return str(path)
+
+    def release(self, path: str) -> None:
+        os.remove(path)  # workers that still map it keep their pages until they let go
+
+    def submit(self, task: RunTask, path: str) -> concurrent.futures.Future:
+        return self.executor.submit(_run_in_worker, task, path)
+
+    def wait_any(self, futures) -> set:
+        return concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED).done
+
+    def abort(self, futures) -> None:
+        """Stop at once: cancel what is queued and kill the workers (they are restarted on next use)."""
+        for future in futures:
+            future.cancel()
+        self.executor.shutdown(wait=False, kill_workers=True)
+
+
+class _DaskPool:
+    """A Dask distributed client; each liver scattered once to every worker."""
+
+    def __init__(self, client):
+        self.client = client
+        self.queued = _QUEUED_PER_WORKER * max(1, sum(client.nthreads().values()))
+
+    def share(self, liver):
+        return self.client.scatter(liver, broadcast=True, hash=False)
+
+    def release(self, future) -> None:
+        """Nothing to do: the scheduler forgets the liver once no future refers to it."""
+
+    def submit(self, task: RunTask, liver):
+        return self.client.submit(_run_in_worker, task, liver, pure=False)
+
+    def wait_any(self, futures) -> set:
+        from dask.distributed import wait
+
+        return wait(futures, return_when="FIRST_COMPLETED").done
+
+    def abort(self, futures) -> None:
+        self.client.cancel(list(futures))
+
+
+@contextmanager
+def _dask_client(client, workers: int | None) -> Iterator[Any]:
+    """The given Client; a Client of the scheduler at an address; or a LocalCluster for this sweep."""
+    from dask.distributed import Client, LocalCluster
+
+    if isinstance(client, Client):
+        yield client
+    elif client is None:
+        with LocalCluster(n_workers=workers or _cpu_count(), threads_per_worker=1, processes=True,
+                          dashboard_address=None, env=_ONE_THREAD) as cluster, Client(cluster) as local:
+            yield local
+    else:
+        try:
+            remote = Client(client, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise SweepError(f"cannot reach the Dask scheduler at {client!r} ({exc})", path="scheduler") from None
+        with remote:
+            yield remote
+
+
+def _cpu_count() -> int:
+    from joblib import cpu_count
+
+    return cpu_count()
+
+
+@contextmanager
+def _pool(backend: str | None, *, workers: int | None, client) -> Iterator[Any]:
+    """The pool of ``backend`` (default: ``"dask"`` with a client or address, else ``"processes"``)."""
+    backend = backend or ("dask" if client is not None else "processes")
+    if backend not in BACKENDS:
+        raise SweepError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}", path="backend")
+    if client is not None and backend != "dask":
+        raise SweepError(f"a Dask client or scheduler address needs backend 'dask', not {backend!r}",
+                         path="backend")
+    if backend == "serial":
+        yield _SerialPool()
+    elif backend == "processes":
+        with tempfile.TemporaryDirectory(prefix="embosim-sweep-") as folder:
+            yield _ProcessPool(workers or _cpu_count(), folder)
+    else:
+        with _dask_client(client, workers) as dask_client:
+            yield _DaskPool(dask_client)
+
+
+# --- livers shared by anatomy group -------------------------------------------------------
+
+
+class _BuildFailure(NamedTuple):
+    """A liver that could not be built: each run of its group records ``error``."""
+
+    error: str
+
+
+class _Livers:
+    """One liver per anatomy group: built here when first needed, shared through the pool, released after its last run."""
+
+    def __init__(self, plan: SweepPlan, todo: list[int], pool):
+        self.plan = plan
+        self.pool = pool
+        self.remaining = Counter(plan.group_of(i) for i in todo)
+        self.shared: dict[int, Any] = {}
+
+    def acquire(self, task: RunTask):
+        """The shared liver of the task's group (or its :class:`_BuildFailure`)."""
+        group = self.plan.group_of(task.index)
+        if group not in self.shared:
+            self.shared[group] = self._build(task.scenario)
+        return self.shared[group]
+
+    def _build(self, scenario: Scenario):
+        from .anatomy import build_liver
+
+        try:
+            liver = build_liver(scenario)
+        except Exception as exc:  # noqa: BLE001 - recorded for every run of the group
+            return _BuildFailure(_describe(exc))
+        return self.pool.share(liver)
+
+    def done(self, index: int) -> None:
+        """Run ``index`` finished; free its liver after the group's last run."""
+        group = self.plan.group_of(index)
+        self.remaining[group] -= 1
+        if not self.remaining[group]:
+            shared = self.shared.pop(group)
+            if not isinstance(shared, _BuildFailure):
+                self.pool.release(shared)
+
+
+# --- output folder ------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """A sweep's output folder: ``sweep.json``, ``runs/<index>.json`` (one per finished run), the tables.
+
+    Parameters
+    ----------
+    out : Path
+    header : dict
+        What identifies the sweep (:meth:`SweepPlan.header`).
+    resume : bool
+        Accept a folder that holds this sweep already (its runs count as done).
+
+    Raises
+    ------
+    SweepError
+        The folder holds a sweep and ``resume`` is false, or holds another sweep.
+    """
+
+    def __init__(self, out: Path, header: dict[str, Any], *, resume: bool):
+        self.out = Path(out)
+        self.runs = self.out / "runs"
+        header = json.loads(json.dumps(header))
+        manifest = self.out / "sweep.json"
+        if manifest.exists():
+            if not resume:
+                raise SweepError(f"{self.out} holds a sweep already: resume it (--resume) or choose another "
+                                 "output folder")
+            previous = json.loads(manifest.read_text(encoding="utf-8"))
+            if {key: previous.get(key) for key in header} != header:
+                raise SweepError(f"{self.out} holds a different sweep (its sweep.json has another spec or base "
+                                 "scenario): resume it with its own spec, or choose another output folder")
+        else:
+            self.out.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({**header, "embosim_version": __version__}, indent=2)
+            _write_atomic(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        self.runs.mkdir(exist_ok=True)
+
+    def records(self) -> dict[int, dict[str, Any]]:
+        """The runs already written, by run index."""
+        return {int(p.stem): json.loads(p.read_text(encoding="utf-8")) for p in self.runs.glob("*.json")}
+
+    def write(self, index: int, text: str) -> None:
+        _write_atomic(self.runs / f"{index:06d}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write_tables(self, table: pd.DataFrame) -> None:
+        """``results.csv`` and ``results.parquet`` (each replaced whole)."""
+        _write_atomic(self.out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
+        _write_atomic(self.out / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+
+def _builtin(value: Any) -> Any:
+    """JSON fallback for numpy scalars."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")
+
+
+class _Collector:
+    """Takes finished records: writes each at once, keeps it, counts failures, moves the progress bar."""
+
+    def __init__(self, records: dict[int, dict[str, Any]], store: RunStore | None, bar):
+        self.records = records
+        self.store = store
+        self.bar = bar
+        self.failed = sum(r["error"] is not None for r in records.values())
+
+    def add(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, default=_builtin)  # the same JSON types whether stored or not
+        if self.store is not None:
+            self.store.write(record["run_index"], text)
+        self.records[record["run_index"]] = json.loads(text)
+        self.failed += record["error"] is not None
+        self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update()
+
+
+def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> None:
+    """Run ``todo`` (ordered by anatomy) through ``pool``, at most ``pool.queued`` at a time."""
+    livers = _Livers(plan, todo, pool)
+    pending: dict[Any, int] = {}
+
+    def finish(futures) -> None:
+        for future in futures:
+            index = pending.pop(future)
+            collect.add(future.result())
+            livers.done(index)
+
+    try:
+        for index in todo:
+            while len(pending) >= pool.queued:
+                finish(pool.wait_any(list(pending)))
+            task = plan.task(index)
+            liver = livers.acquire(task)
+            if isinstance(liver, _BuildFailure):
+                collect.add(_record(task, error=liver.error))
+                livers.done(index)
+            else:
+                pending[pool.submit(task, liver)] = index
+        while pending:
+            finish(pool.wait_any(list(pending)))
+    except BaseException:
+        pool.abort(list(pending))
+        raise
+
+
+def _plan(spec: str | Path | SweepSpec) -> SweepPlan:
+    """Plan a spec object (base relative to the working folder) or file (base relative to the file)."""
+    if isinstance(spec, SweepSpec):
+        return plan_sweep(spec)
+    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec))
+
+
+def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: int | None = None,
+          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False
+          ) -> pd.DataFrame:
+    """Run a parameter sweep and return one row per run.
+
+    Parameters
+    ----------
+    spec : str, Path or SweepSpec
+        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file)
+        or a :class:`~sim.sweep_spec.SweepSpec`.
+    backend : {"serial", "processes", "dask"}, optional
+        Default ``"dask"`` when ``client`` is given, else ``"processes"``.
+    workers : int, optional
+        Worker processes of the ``"processes"`` backend, or of the LocalCluster the
+        ``"dask"`` backend starts when no ``client`` is given. Default: every core.
+    client : dask.distributed.Client or str, optional
+        A client, or a scheduler address (``"tcp://host:8786"``) to connect to.
+    out : str or Path, optional
+        Output folder: ``sweep.json``, ``runs/<index>.json``, ``results.parquet``,
+        ``results.csv``. Without it nothing is written.
+    resume : bool
+        Finish the sweep in ``out``: run only the runs that have no file yet.
+    progress : bool
+        Show a progress bar (runs done, failures, time left).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, by run index (columns: :func:`results_table`). The same,
+        apart from ``run_time_s``, whatever the backend and number of workers.
+
+    Raises
+    ------
+    SweepError
+        Invalid spec (naming the parameter, before any run), ``out`` holding another
+        sweep (or this one without ``resume``), bad backend options.
+    ScenarioError
+        The base scenario cannot be loaded.
+
+    Examples
+    --------
+    >>> import sim
+    >>> table = sim.sweep("scenarios/sweeps/size_arterialisation_catheter.toml", out="sweep-out")  # doctest: +SKIP
+    >>> table.groupby("agent.size_bin")["tumour_devascularised_fraction"].mean()                 # doctest: +SKIP
+    """
+    plan = _plan(spec)
+    if resume and out is None:
+        raise SweepError("resume needs the output folder (out) of the sweep to finish")
+    store = RunStore(Path(out), plan.header(), resume=resume) if out is not None else None
+    records = store.records() if store is not None else {}
+    todo = [i for i in plan.order() if i not in records]
+    with _pool(backend, workers=workers, client=client) as pool, \
+            tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
+        _execute(plan, todo, pool, _Collector(records, store, bar))
+    table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
+    if store is not None:
+        store.write_tables(table)
+    return table
+
+
+def _row(record: dict[str, Any], branches: list[str]) -> dict[str, Any]:
+    """A table row: lists joined with ``;``, non-target counts spread to ``nontarget_<branch>`` (0 if none)."""
+    row = {key: record[key] for key in (*_LEAD, "seed", *_TAIL)}
+    row.update(record["parameters"])
+    for key, value in (record["summary"] or {}).items():
+        if key == _BRANCHES:
+            row.update({f"nontarget_{branch}": value.get(branch, 0) for branch in branches})
+        else:
+            row[key] = ";".join(map(str, value)) if isinstance(value, list) else value
+    return row
+
+
+def results_table(records: list[dict[str, Any]], *, parameters: list[str]) -> pd.DataFrame:
+    """One row per run record: identity, parameters, seed, metrics, provenance.
+
+    Columns: ``run_index``, ``point``, ``replicate``, one per parameter (named by
+    its scenario path), ``seed`` (the run's procedure seed: ``embosim run --seed``
+    repeats it), every summary metric (``docs/outputs.md``; lists joined with
+    ``;``, ``nontarget_particles_by_branch`` as ``nontarget_<branch>`` counts),
+    ``run_time_s`` (the simulation's own time, s), ``embosim_version`` and
+    ``error`` ("Type: message", empty when the run succeeded; its metrics are then
+    missing).
+    """
+    branches = sorted({b for r in records if r["summary"] for b in r["summary"][_BRANCHES]})
+    rows = [_row(r, branches) for r in records]
+    lead = [*_LEAD, *parameters, "seed"]
+    metrics = dict.fromkeys(key for row in rows for key in row if key not in lead and key not in _TAIL)
+    return _nullable_booleans(pd.DataFrame(rows, columns=[*lead, *metrics, *_TAIL]))
+
+
+def _nullable_booleans(table: pd.DataFrame) -> pd.DataFrame:
+    """Flags missing where a run failed (object columns of bools) as pandas' nullable boolean, kept by Parquet."""
+    flags = [name for name, column in table.items() if column.dtype == object and column.notna().any()
+             and column.dropna().map(type).eq(bool).all()]
+    return table.astype(dict.fromkeys(flags, "boolean"))
+
+
+class _CallableModule(types.ModuleType):
+    """``sim.sweep`` names both this module and :func:`sweep`: once the module is imported, Python binds
+    ``sim.sweep`` to the module, so calling the module runs the sweep."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,423 @@
+"""Sweep specifications: a TOML file -> a validated :class:`SweepSpec` -> a :class:`SweepPlan` of runs.
+
+A sweep varies scenario parameters, addressed by their dotted scenario path
+(``agent.size_bin``, ``tumours.0.arterial_fraction``), around a base scenario::
+
+    title = "Particle size x arterialisation x catheter position"
+    base = "bulky_segment5_net"          # shipped name, or a path relative to this file
+    sampling = "grid"                    # "grid" | "random" | "latin_hypercube"
+    replicates = 2                       # procedure seeds per parameter point
+    seed = 20240611                      # master seed of the whole sweep
+
+    [fixed]                              # the same value in every run
+    "liver.terminal_diameter_um" = 150.0
+
+    [parameters]
+    "agent.size_bin" = ["40-120", "100-300", "300-500"]                # a list
+    "tumours.0.arterial_fraction" = {start = 0.5, stop = 0.95, num = 4}   # a range (ends included)
+    "catheter.rate_ml_min" = {distribution = "uniform", low = 0.5, high = 2.0}  # random / LHS only
+
+Grid sampling takes every combination of the lists and ranges. Random and Latin
+hypercube sampling draw ``samples`` points: each parameter maps a uniform
+number u in [0, 1) through its quantile function (a list or range picks value
+``floor(u * n)``, so lists are sampled evenly), the u coming from
+``numpy.random.default_rng(seed)`` or :class:`scipy.stats.qmc.LatinHypercube`
+seeded by it. Run ``i = point * replicates + replicate`` gets the procedure seed
+``SeedSequence(seed).spawn(n_runs)[i].generate_state(1)[0]`` (:func:`run_seed`),
+so every run is reproducible alone (``embosim run --seed``) and the sweep's
+table does not depend on how or where it runs.
+
+Every point is validated with :meth:`Scenario.with_updates` before any run
+starts; an error names the parameter (:class:`SweepError`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, ValidationError, model_validator
+
+from .catalogue import DEFAULT_SCENARIO, resolve_scenario
+from .scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["SweepError", "SweepSpec", "SweepPlan", "RunTask", "load_sweep_spec", "plan_sweep", "run_seed",
+           "anatomy_key", "SAMPLINGS"]
+
+SAMPLINGS = ("grid", "random", "latin_hypercube")
+
+
+class SweepError(ScenarioError):
+    """Invalid sweep: one message naming the spec file, the key path (``parameters."agent.size_bin"``) and the fix."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Discrete:
+    """Lists and ranges: a finite set of values (``grid()``); random sampling picks value ``floor(u * n)``."""
+
+    def quantile(self, u: np.ndarray) -> list[Any]:
+        """Values at uniform numbers ``u`` in [0, 1): every value equally likely."""
+        values = self.grid()
+        index = np.minimum((u * len(values)).astype(np.int64), len(values) - 1)
+        return [values[i] for i in index]
+
+
+class ValueList(_Discrete, RootModel[Annotated[list[Any], Field(min_length=1)]]):
+    """``[v1, v2, ...]``: the values as given."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def grid(self) -> list[Any]:
+        return list(self.root)
+
+
+class ValueRange(_Discrete, _Spec):
+    """``{start, stop, num}``: ``num`` evenly spaced values, both ends included."""
+
+    start: float
+    stop: float
+    num: int = Field(ge=1)
+
+    def grid(self) -> list[Any]:
+        return np.linspace(self.start, self.stop, self.num).tolist()
+
+
+class _Distribution(_Spec):
+    """A continuous distribution (``frozen()``: scipy's), sampled through its quantile function."""
+
+    def quantile(self, u: np.ndarray) -> list[float]:
+        return self.frozen().ppf(u).tolist()
+
+
+class Uniform(_Distribution):
+    """``{distribution = "uniform", low, high}``."""
+
+    distribution: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
+        return self
+
+    def frozen(self):
+        from scipy import stats
+
+        return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+
+class LogUniform(Uniform):
+    """``{distribution = "loguniform", low, high}``: uniform in log, ``0 < low < high``."""
+
+    distribution: Literal["loguniform"]
+    low: float = Field(gt=0)
+
+    def frozen(self):
+        from scipy import stats
+
+        return stats.loguniform(self.low, self.high)
+
+
+class Normal(_Distribution):
+    """``{distribution = "normal", mean, std}``, optionally truncated to ``[low, high]``."""
+
+    distribution: Literal["normal"]
+    mean: float
+    std: float = Field(gt=0)
+    low: float | None = None
+    high: float | None = None
+
+    def frozen(self):
+        from scipy import stats
+
+        low = -math.inf if self.low is None else (self.low - self.mean) / self.std
+        high = math.inf if self.high is None else (self.high - self.mean) / self.std
+        return stats.truncnorm(low, high, loc=self.mean, scale=self.std)
+
+
+def _parameter_kind(value: Any) -> str | None:
+    """The tag of a parameter's form: a list, a range, or the named distribution."""
+    if isinstance(value, BaseModel):
+        return getattr(value, "distribution", "range" if isinstance(value, ValueRange) else "values")
+    if isinstance(value, list):
+        return "values"
+    if isinstance(value, dict):
+        return value.get("distribution", "range")
+    return None
+
+
+_PARAMETER_FORMS = ("a list of values, a range {start, stop, num} or a distribution "
+                    "{distribution = 'uniform' | 'normal' | 'loguniform', ...}")
+
+Parameter = Annotated[
+    Annotated[ValueList, Tag("values")] | Annotated[ValueRange, Tag("range")] | Annotated[Uniform, Tag("uniform")]
+    | Annotated[Normal, Tag("normal")] | Annotated[LogUniform, Tag("loguniform")],
+    Discriminator(_parameter_kind, custom_error_type="parameter_form", custom_error_message=_PARAMETER_FORMS),
+]
+
+
+class SweepSpec(_Spec):
+    """A sweep: base scenario, fixed and varied parameters, sampling, replicates and master seed.
+
+    Attributes
+    ----------
+    title : str
+    base : str
+        Scenario file (relative to the spec file) or shipped scenario name.
+    fixed : dict of str to Any
+        Scenario path -> value applied to the base in every run (not a table column).
+    parameters : dict of str to Parameter
+        Scenario path -> list, range or distribution (one table column each).
+    sampling : {"grid", "random", "latin_hypercube"}
+    samples : int or None
+        Number of points drawn (random and Latin hypercube only).
+    replicates : int
+        Runs per point, each with its own procedure seed.
+    seed : int
+        Master seed: fixes the sampled points and every run's seed.
+    """
+
+    title: str = ""
+    base: str = DEFAULT_SCENARIO
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    sampling: Literal["grid", "random", "latin_hypercube"] = "grid"
+    samples: int | None = Field(None, ge=1)
+    replicates: int = Field(1, ge=1)
+    seed: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _sampling_options(self) -> "SweepSpec":
+        if self.sampling == "grid":
+            if self.samples is not None:
+                raise ValueError("samples is for sampling = 'random' or 'latin_hypercube'; a grid takes every "
+                                 "combination (drop samples)")
+            for name, parameter in self.parameters.items():
+                if isinstance(parameter, _Distribution):
+                    raise SweepError("a distribution needs sampling = 'random' or 'latin_hypercube' (give a "
+                                     "list or a range for a grid)", path=_parameter_path(name))
+        elif self.samples is None:
+            raise ValueError(f"sampling = '{self.sampling}' needs samples = <number of points>")
+        return self
+
+    def points(self) -> list[dict[str, Any]]:
+        """Parameter values of every point, in sweep order."""
+        names = list(self.parameters)
+        if self.sampling == "grid":
+            combos = itertools.product(*(p.grid() for p in self.parameters.values()))
+            return [dict(zip(names, combo)) for combo in combos]
+        u = self._unit_samples()
+        columns = [p.quantile(u[:, k]) for k, p in enumerate(self.parameters.values())]
+        return [{name: column[i] for name, column in zip(names, columns)} for i in range(self.samples)]
+
+    def _unit_samples(self) -> np.ndarray:
+        """(samples, parameters) uniform numbers in [0, 1): independent, or a Latin hypercube."""
+        rng = np.random.default_rng(self.seed)
+        d = len(self.parameters)
+        if self.sampling == "random" or d == 0:
+            return rng.random((self.samples, d))
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d, rng=rng).random(self.samples)
+
+
+def _parameter_path(name: str) -> str:
+    return f'parameters."{name}"'
+
+
+def _error_path_and_message(err: dict[str, Any]) -> tuple[str, str]:
+    """Key path (parameter names quoted) and message of one pydantic error; a SweepError raised by a validator
+    keeps its own path."""
+    raised = err.get("ctx", {}).get("error")
+    if isinstance(raised, SweepError):
+        return raised.path, raised.message
+    loc = [str(part) for part in err["loc"]]
+    if loc[:1] == ["parameters"] and len(loc) > 1:
+        loc = [_parameter_path(loc[1]), *loc[3:]]  # drop the form tag pydantic inserts
+    message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+    return ".".join(loc), message
+
+
+def _spec_error(exc: ValidationError, source: str) -> SweepError:
+    """One SweepError from pydantic's errors, naming the first one's key path."""
+    messages = [_error_path_and_message(err) for err in exc.errors()]
+    path, message = messages[0]
+    more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+    return SweepError(message + more, path=path, source=source)
+
+
+def parse_sweep_spec(data: Mapping[str, Any], *, source: str = "") -> SweepSpec:
+    """Validate a sweep specification given as a dict (the parsed TOML).
+
+    Raises
+    ------
+    SweepError
+        Naming the key path, e.g. ``parameters."agent.size_bin"``.
+    """
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_error(exc, source) from None
+
+
+def load_sweep_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep specification TOML file.
+
+    Raises
+    ------
+    SweepError
+        Unreadable file, invalid TOML, unknown key or invalid parameter form.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"cannot read the sweep file ({getattr(exc, 'strerror', None) or exc})",
+                         source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepError(f"invalid TOML ({exc})", source=str(path)) from None
+    return parse_sweep_spec(data, source=str(path))
+
+
+def run_seed(seed: int, index: int) -> int:
+    """Procedure seed of run ``index``: ``SeedSequence(seed).spawn(n)[index].generate_state(1)[0]``.
+
+    The same for any ``n > index`` (a spawned child is the root with ``spawn_key=(index,)``).
+
+    Examples
+    --------
+    >>> run_seed(7, 3) == int(np.random.SeedSequence(7).spawn(4)[3].generate_state(1)[0])
+    True
+    """
+    return int(np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1)[0])
+
+
+def anatomy_key(scenario: Scenario) -> str:
+    """The scenario sections that define its liver (``sim.simulation.ANATOMY_SECTIONS``), as canonical JSON."""
+    from .simulation import ANATOMY_SECTIONS
+
+    return json.dumps(scenario.model_dump(mode="json", include=set(ANATOMY_SECTIONS)), sort_keys=True)
+
+
+class RunTask(NamedTuple):
+    """One run of a sweep: what a worker needs (the scenario already holds the point's values)."""
+
+    index: int
+    point: int
+    replicate: int
+    parameters: dict[str, Any]
+    seed: int
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Every run of a validated sweep, and which runs share a liver.
+
+    Attributes
+    ----------
+    spec : SweepSpec
+    base : Scenario
+        The base scenario with ``spec.fixed`` applied.
+    points : tuple of dict
+        Parameter values of each point.
+    groups : tuple of int
+        Anatomy group of each point: points with equal ``[liver]``, ``[anatomy]``,
+        ``[[tumours]]`` and ``[flow]`` share a group, hence a liver.
+    """
+
+    spec: SweepSpec
+    base: Scenario
+    points: tuple[dict[str, Any], ...]
+    groups: tuple[int, ...]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.spec.replicates
+
+    def group_of(self, index: int) -> int:
+        return self.groups[index // self.spec.replicates]
+
+    def order(self) -> list[int]:
+        """Run indices grouped by anatomy (groups in order of first appearance), so a liver is needed once."""
+        return sorted(range(self.n_runs), key=lambda i: (self.group_of(i), i))
+
+    def scenario(self, point: int) -> Scenario:
+        return self.base.with_updates(self.points[point])
+
+    def task(self, index: int) -> RunTask:
+        point, replicate = divmod(index, self.spec.replicates)
+        return RunTask(index=index, point=point, replicate=replicate, parameters=self.points[point],
+                       seed=run_seed(self.spec.seed, index), scenario=self.scenario(point))
+
+    def header(self) -> dict[str, Any]:
+        """What identifies the sweep (``sweep.json``): the spec and the base scenario it resolved to."""
+        return {"spec": self.spec.model_dump(mode="json"), "base_scenario": self.base.model_dump(mode="json"),
+                "runs": self.n_runs}
+
+
+def _resolve_base(base: str, relative_to: Path) -> Path:
+    """The base scenario file: relative to the spec's folder, else a shipped name or a path."""
+    local = relative_to / base
+    return local if local.is_file() else resolve_scenario(base)
+
+
+def _point_error(exc: ScenarioError, point: dict[str, Any], number: int, source: str) -> SweepError:
+    """Name the parameter behind an invalid point (all of the point's values when no single one is)."""
+    for name in point:
+        if exc.path == name or exc.path.startswith(name + "."):
+            return SweepError(exc.message, path=_parameter_path(name), source=source)
+    values = ", ".join(f"{name}={value!r}" for name, value in point.items())
+    detail = f"{exc.path}: {exc.message}" if exc.path else exc.message
+    return SweepError(f"point {number} ({values}): {detail}", path="parameters", source=source)
+
+
+def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = "") -> SweepPlan:
+    """Load the base scenario, apply ``fixed``, draw the points and validate every one.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    relative_to : str or Path
+        Folder a relative ``base`` is resolved against (the spec file's).
+    source : str
+        Spec file named in errors.
+
+    Returns
+    -------
+    SweepPlan
+
+    Raises
+    ------
+    SweepError
+        A fixed or varied parameter with an unknown path or an invalid value, named.
+    ScenarioError
+        The base scenario cannot be loaded.
+    """
+    base = load_scenario(_resolve_base(spec.base, Path(relative_to)))
+    try:
+        base = base.with_updates(spec.fixed)
+    except ScenarioError as exc:
+        raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
+    points = spec.points()
+    keys: dict[str, int] = {}
+    groups = []
+    for number, point in enumerate(points):
+        try:
+            scenario = base.with_updates(point)
+        except ScenarioError as exc:
+            raise _point_error(exc, point, number, source) from None
+        groups.append(keys.setdefault(anatomy_key(scenario), len(keys)))
+    return SweepPlan(spec=spec, base=base, points=tuple(points), groups=tuple(groups))

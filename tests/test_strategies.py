@@ -1,0 +1,397 @@
+"""Treatment strategies (issue 6): catheter positions, sim.compare, clinical trends, ``embosim compare``.
+
+The clinical trends run on coarse livers (150 um terminals) with fixed seeds; each
+compares replicate means. Trends the model cannot show are strict ``xfail`` with
+the reason and the numbers measured (docs/strategies.md, "What the model shows").
+"""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import sim
+import sim.strategies
+from sim.anatomy import build_liver
+from sim.cli import app
+from sim.scenario import Scenario, ScenarioError
+from sim.strategies import (
+    STRATEGY_NAMES,
+    Strategy,
+    parse_vary,
+    plan_strategy,
+    run_strategies,
+    summarise_replicates,
+    vary_grid,
+)
+
+COARSE = {"liver.terminal_diameter_um": 150.0}
+#: Coarser still, for tests of the machinery rather than of the physics.
+TINY = {"liver.terminal_diameter_um": 300.0}
+REPLICATES = 3
+
+
+def _scenario(name: str | None = None, **updates) -> Scenario:
+    path = sim.default_scenario_path() if name is None else sim.catalogue.scenarios_dir() / f"{name}.toml"
+    return sim.load_scenario(path).with_updates({**COARSE, **updates})
+
+
+def _means(raw: pd.DataFrame, **where) -> pd.Series:
+    """Replicate means of the rows matching ``where`` (a single strategy/session)."""
+    rows = raw
+    for column, value in where.items():
+        rows = rows[rows[column] == value]
+    assert rows["replicate"].nunique() == len(rows) > 0, where
+    return rows.select_dtypes("number").mean()
+
+
+@pytest.fixture(scope="module")
+def default_raw() -> pd.DataFrame:
+    """Per-replicate rows of four strategies on the seed case (bulky segment V NET)."""
+    return run_strategies(_scenario(), ["selective", "lobar", "whole_liver", "staged_bilobar"], REPLICATES, rng=0)
+
+
+@pytest.fixture(scope="module")
+def default_table(default_raw) -> pd.DataFrame:
+    return summarise_replicates(default_raw)
+
+
+# --- positions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("michels", "segment", "expected"), [
+    ("I", "V", {"selective": "A5", "lobar": "RHA", "whole_liver": "PHA", "staged_bilobar": "RHA | LHA"}),
+    ("III", "VI", {"selective": "A6", "lobar": "replaced_RHA", "whole_liver": "PHA + replaced_RHA",
+                   "staged_bilobar": "replaced_RHA | LHA"}),
+    ("II", "III", {"selective": "A3", "lobar": "replaced_LHA", "whole_liver": "PHA + replaced_LHA",
+                   "staged_bilobar": "RHA | replaced_LHA"}),
+    ("IV", "VII", {"lobar": "replaced_RHA", "whole_liver": "replaced_RHA + replaced_LHA",
+                   "staged_bilobar": "replaced_RHA | replaced_LHA"}),
+    ("V", "II", {"lobar": "accessory_LHA", "whole_liver": "PHA + accessory_LHA",
+                 "staged_bilobar": "RHA | LHA + accessory_LHA"}),
+    ("VI", "VII", {"lobar": "accessory_RHA", "whole_liver": "PHA + accessory_RHA",
+                   "staged_bilobar": "RHA + accessory_RHA | LHA"}),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_positions_follow_the_michels_variant(michels, segment, expected):
+    scenario = Scenario().with_updates({**TINY, "anatomy.michels_type": michels, "tumours.0.segment": segment,
+                                        "tumours.0.diameter_mm": 30.0})
+    liver = build_liver(scenario)
+    for name, catheter in expected.items():
+        assert plan_strategy(name, liver).catheter == catheter, name
+
+
+def test_replaced_rha_scenario_is_catheterised_from_the_sma():
+    liver = build_liver(_scenario("replaced_rha_michels3", **TINY))
+    assert plan_strategy("lobar", liver).sessions == (("replaced_RHA",),)
+    assert "SMA" in sim.strategies._ancestry(liver, "replaced_RHA")
+
+
+def test_segment_iv_from_the_rha_is_treated_with_the_right_lobe():
+    scenario = Scenario().with_updates({**TINY, "anatomy.segment4_artery_origin": "RHA", "tumours.0.segment": "IV",
+                                        "tumours.0.diameter_mm": 30.0})
+    liver = build_liver(scenario)
+    assert plan_strategy("lobar", liver).catheter == "RHA"
+    assert plan_strategy("staged_bilobar", liver).catheter == "RHA | LHA"
+
+
+def test_superselective_feeder_holds_most_tumour_within_half_its_segment():
+    from sim.kernels.treewalk import subtree_sums
+
+    liver = build_liver(_scenario())
+    plan = plan_strategy("superselective", liver)
+    node = int(plan.sessions[0][0][1:])
+    compiled = liver.compiled
+    forest, points = compiled.forest, compiled.points
+    leaf = compiled.compartments.node[points.compartment]
+    down = np.empty(forest.n_nodes)
+
+    def below(mask):
+        subtree_sums(np.asarray(forest.parent, np.int64), np.bincount(leaf[mask], minlength=forest.n_nodes) * 1.0, down)
+        return down.copy()
+
+    volume, tumour = below(np.ones(leaf.size, bool)), below(points.tumour_id == 0)
+    root = forest.root_nodes[4]  # segment V
+    assert forest.segment[node] == 4 and forest.parent[node] >= 0
+    assert volume[node] <= 0.5 * volume[root]
+    assert tumour[node] > 0.5 * tumour[root]
+    eligible = (forest.segment == 4) & (forest.parent >= 0) & (volume <= 0.5 * volume[root])
+    assert tumour[node] == tumour[eligible].max()
+
+
+def test_named_tumour_sets_the_positions():
+    liver = build_liver(_scenario("bilobar_midgut_net", **TINY))
+    assert plan_strategy("selective", liver).catheter == "A8"
+    plan = plan_strategy("selective", liver, tumour="seg3_net")
+    assert (plan.catheter, plan.segment, plan.tumour) == ("A3", "III", "seg3_net")
+    assert plan_strategy("lobar", liver, tumour="seg3_net").catheter == "LHA"
+    with pytest.raises(ScenarioError, match="no tumour named 'nope'"):
+        plan_strategy("lobar", liver, tumour="nope")
+
+
+@pytest.mark.parametrize(("spec", "name", "endpoint", "label"), [
+    ("selective", "selective", "stasis", "selective"),
+    ("lobar", "lobar", "sluggish", "lobar"),
+    (" lobar:stasis ", "lobar", "stasis", "lobar:stasis"),
+    ("staged_bilobar:sluggish", "staged_bilobar", "sluggish", "staged_bilobar"),
+])
+def test_strategy_parse(spec, name, endpoint, label):
+    strategy = Strategy.parse(spec)
+    assert (strategy.name, strategy.endpoint, strategy.label) == (name, endpoint, label)
+
+
+@pytest.mark.parametrize(("spec", "words"), [("selctive", "unknown strategy 'selctive'"),
+                                             ("lobar:stopped", "unknown endpoint 'stopped'")])
+def test_strategy_parse_rejects_unknown_names(spec, words):
+    with pytest.raises(ScenarioError, match=words) as info:
+        Strategy.parse(spec)
+    assert info.value.path == "strategies"
+
+
+# --- varied parameters ---------------------------------------------------------------
+
+
+def test_parse_vary_doctest():
+    assert doctest.testmod(sim.strategies, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.mark.parametrize("spec", ["tumours.0.arterial_fraction", "x=1:2", "=0:1:3", "x=a:1:2", "x=0:1:0"])
+def test_parse_vary_rejects_bad_syntax(spec):
+    with pytest.raises(ValueError, match=r"PATH=START:STOP:N|at least 1"):
+        parse_vary(spec)
+
+
+def test_vary_without_index_sets_every_tumour_and_grids_multiply():
+    scenario = _scenario("bilobar_midgut_net")
+    grid = vary_grid(scenario, {"tumours.arterial_fraction": [0.6, 0.8], "catheter.rate_ml_min": [1.0, 2.0, 3.0]})
+    assert len(grid) == 6
+    point, varied = grid[1]
+    assert point == {"tumours.arterial_fraction": 0.6, "catheter.rate_ml_min": 2.0}
+    assert [t.arterial_fraction for t in varied.tumours] == [0.6] * 4 and varied.catheter.rate_ml_min == 2.0
+    (point, sized), = vary_grid(scenario, {"agent.size_bin": ["40-120"]})
+    assert point == {"agent.size_bin": "40-120"} and sized.agent.size_bin == "40-120"
+
+
+@pytest.mark.parametrize(("path", "values"), [("tumours.0.no_such", [1.0]), ("tumours.0.arterial_fraction", [0.5, 1.5]),
+                                              ("tumours.3.arterial_fraction", [0.5])])
+def test_vary_grid_names_the_bad_path(path, values):
+    with pytest.raises(ScenarioError) as info:
+        vary_grid(Scenario(), {path: values})
+    assert info.value.path == path and str(info.value).startswith(path)
+
+
+# --- the comparison table ------------------------------------------------------------
+
+
+def test_compare_table_shape(default_table, default_raw):
+    table = default_table
+    assert list(table[["strategy", "session"]].itertuples(index=False, name=None)) == [
+        ("selective", "total"), ("lobar", "total"), ("whole_liver", "total"),
+        ("staged_bilobar", "total"), ("staged_bilobar", "1"), ("staged_bilobar", "2")]
+    assert list(table["catheter"]) == ["A5", "RHA", "PHA", "RHA | LHA", "RHA", "LHA"]
+    assert (table["replicates"] == REPLICATES).all()
+    metrics = list(default_raw.columns[default_raw.columns.get_loc("seed") + 1:])
+    for key in ("tumour_particle_fraction", "tumour_devascularised_fraction", "normal_ischaemic_fraction",
+                "biliary_ischaemic_fraction", "lodging_generation_median", "sace_level", "particles_injected"):
+        assert key in metrics
+    assert not {"seed", "run_time_s", "lodgings"} & set(metrics)
+    assert list(table.columns) == ["strategy", "session", "catheter", "endpoint", "tumour", "segment", "replicates",
+                                   *[c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi")]]
+
+
+def test_intervals_contain_the_mean(default_table):
+    metrics = [c for c in default_table.columns if f"{c}_lo" in default_table.columns]
+    checked = 0
+    for metric in metrics:
+        bounded = default_table[f"{metric}_lo"].notna()
+        rows = default_table[bounded]
+        assert (rows[f"{metric}_lo"] <= rows[metric]).all() and (rows[metric] <= rows[f"{metric}_hi"]).all(), metric
+        checked += int(bounded.sum())
+    assert checked > len(default_table) * len(metrics) // 2
+
+
+def test_interval_is_a_student_t_interval(default_raw, default_table):
+    from scipy import stats
+
+    values = default_raw.loc[default_raw["strategy"] == "lobar", "suspension_volume_ml"].to_numpy()
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    row = default_table[default_table["strategy"] == "lobar"].iloc[0]
+    assert row["suspension_volume_ml_hi"] - row["suspension_volume_ml"] == pytest.approx(half)
+
+
+def test_strategies_share_the_replicate_seeds(default_raw):
+    lobar = default_raw[default_raw["strategy"] == "lobar"].reset_index(drop=True)
+    first = default_raw[(default_raw["strategy"] == "staged_bilobar") & (default_raw["session"] == "1")]
+    outcomes = lobar.columns[lobar.columns.get_loc("seed"):]
+    pd.testing.assert_frame_equal(first[outcomes].reset_index(drop=True), lobar[outcomes])
+    assert default_raw.groupby("replicate")["seed"].nunique().eq(1).all()
+    assert default_raw["seed"].nunique() == REPLICATES
+
+
+def test_a_replicate_is_reproduced_by_its_seed(default_raw):
+    row = default_raw[(default_raw["strategy"] == "selective") & (default_raw["replicate"] == 1)].iloc[0]
+    scenario = _scenario(**{"catheter.vessel": "A5", "procedure.endpoint": "stasis"})
+    summary = sim.run(scenario, rng=int(row["seed"]), progress=False).summary
+    for key in ("particles_injected", "tumour_particle_fraction", "tumour_devascularised_fraction",
+                "normal_ischaemic_fraction", "biliary_ischaemic_fraction", "lodging_generation_median"):
+        assert row[key] == pytest.approx(summary[key], rel=1e-12, abs=1e-15), key
+
+
+def test_staged_total_adds_up_its_sessions(default_raw):
+    staged = default_raw[default_raw["strategy"] == "staged_bilobar"]
+    by_session = {s: rows.set_index("replicate") for s, rows in staged.groupby("session")}
+    for key in ("particles_injected", "suspension_volume_ml", "tumour_devascularised_fraction",
+                "biliary_ischaemic_fraction"):
+        assert np.allclose(by_session["1"][key] + by_session["2"][key], by_session["total"][key]), key
+
+
+def test_same_seed_gives_the_same_table():
+    scenario = Scenario().with_updates(TINY)
+    first = sim.compare(scenario, ["selective"], 2, rng=7)
+    pd.testing.assert_frame_equal(first, sim.compare(scenario, ["selective"], 2, rng=7))
+    other = sim.compare(scenario, ["selective"], 2, rng=8)
+    assert not first["particles_injected"].equals(other["particles_injected"])
+
+
+def test_bad_arguments_are_scenario_errors():
+    with pytest.raises(ScenarioError, match="replicates"):
+        run_strategies(Scenario(), ["selective"], 0)
+    with pytest.raises(ScenarioError, match="unknown strategy"):
+        run_strategies(Scenario(), ["whole"], 1)
+
+
+# --- clinical trends -----------------------------------------------------------------
+
+
+def test_selective_targets_the_tumour_and_spares_bile_ducts_better_than_lobar(default_raw):
+    selective, lobar = _means(default_raw, strategy="selective"), _means(default_raw, strategy="lobar")
+    assert selective["tumour_particle_fraction"] > 2.0 * lobar["tumour_particle_fraction"]
+    assert selective["biliary_ischaemic_fraction"] < lobar["biliary_ischaemic_fraction"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "model: with a patent portal vein normal liver keeps >= 0.75 of its O2 delivery after complete arterial loss "
+    "(0.75 x 0.8 / (0.2 + 0.75 x 0.8)), above the 0.35 ischaemia threshold, so only the normal share of "
+    "tumour-boundary compartments counts (about 1e-4 of normal liver); measured selective 1.9e-4 vs lobar 1.1e-4"))
+def test_selective_causes_less_normal_ischaemia_than_lobar(default_raw):
+    selective, lobar = _means(default_raw, strategy="selective"), _means(default_raw, strategy="lobar")
+    assert selective["normal_ischaemic_fraction"] < lobar["normal_ischaemic_fraction"]
+
+
+@pytest.fixture(scope="module")
+def main_pvt_raw() -> pd.DataFrame:
+    return run_strategies(_scenario(**{"portal.thrombosis": "main"}), ["lobar"], REPLICATES, rng=0)
+
+
+def test_main_pvt_multiplies_normal_ischaemia_of_lobar_embolisation(default_raw, main_pvt_raw):
+    patent = _means(default_raw, strategy="lobar")["normal_ischaemic_fraction"]
+    thrombosed = _means(main_pvt_raw, strategy="lobar")["normal_ischaemic_fraction"]
+    assert thrombosed > 10.0 * patent
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "model: portal.thrombosis_occlusion = 0.99 removes 99% of the main portal vein's conductance, but that vessel "
+    "carries only about 0.1 of the 3 mmHg portal-to-sinusoid drop, so 36% of healthy portal flow remains and the "
+    "embolised right lobe stays just above the ischaemia threshold: lobar normal ischaemia 0.004 (0.50 with "
+    "thrombosis_occlusion = 0.9999)"))
+def test_main_pvt_lobar_embolisation_infarcts_normal_liver(main_pvt_raw):
+    assert _means(main_pvt_raw, strategy="lobar")["normal_ischaemic_fraction"] > 0.05
+
+
+@pytest.fixture(scope="module")
+def arterialisation_table() -> pd.DataFrame:
+    """Every strategy at tumour arterial fraction 0.5 and 1.0."""
+    return sim.compare(_scenario(), STRATEGY_NAMES, 2, vary={"tumours.0.arterial_fraction": [0.5, 1.0]}, rng=0)
+
+
+def _by_arterial_fraction(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    rows = table[table["session"] == "total"]
+    return rows.pivot(index="strategy", columns="tumours.0.arterial_fraction", values=metric)
+
+
+def test_less_arterialised_tumours_take_fewer_particles(arterialisation_table):
+    share = _by_arterial_fraction(arterialisation_table, "tumour_particle_fraction")
+    assert len(share) == len(STRATEGY_NAMES)
+    assert (share[0.5] < share[1.0]).all(), share
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "outcome definition: tumour_devascularised_fraction compares the tumour's arterial inflow with its own "
+    "pre-procedure arterial inflow, so the portal share does not enter; measured selective 0.885 (0.5) vs 0.879 "
+    "(1.0), lobar 0.50 vs 0.51. On total (arterial + portal) inflow the trend is strong: share of tumour below 20% "
+    "of its baseline inflow after selective stasis 0.0 (0.5), 0.0 (0.7), 0.52 (0.9), 0.69 (1.0)"))
+def test_less_arterialised_tumours_are_less_devascularised(arterialisation_table):
+    devascularised = _by_arterial_fraction(arterialisation_table, "tumour_devascularised_fraction")
+    assert (devascularised[0.5] < devascularised[1.0] - 0.1).all(), devascularised
+
+
+def test_smaller_particles_lodge_deeper_and_injure_more_bile_ducts(default_raw):
+    small = _means(run_strategies(_scenario(**{"agent.size_bin": "40-120"}), ["selective"], REPLICATES, rng=0))
+    standard = _means(default_raw, strategy="selective")
+    assert small["lodging_generation_median"] > standard["lodging_generation_median"] + 2.0
+    assert small["biliary_ischaemic_fraction"] > standard["biliary_ischaemic_fraction"]
+
+
+@pytest.fixture(scope="module")
+def bilobar_raw() -> pd.DataFrame:
+    return run_strategies(_scenario("bilobar_midgut_net"), ["whole_liver", "staged_bilobar"], REPLICATES, rng=0)
+
+
+@pytest.mark.parametrize("metric", ["normal_ischaemic_fraction", "biliary_ischaemic_fraction"])
+def test_each_staged_session_injures_less_than_one_whole_liver_session(bilobar_raw, metric):
+    whole = _means(bilobar_raw, strategy="whole_liver")[metric]
+    sessions = [_means(bilobar_raw, strategy="staged_bilobar", session=s)[metric] for s in ("1", "2")]
+    assert max(sessions) < whole, (sessions, whole)
+
+
+# --- command line --------------------------------------------------------------------
+
+
+def _compare(*args):
+    """``embosim compare ARGS`` through Typer's test runner (stdout and stderr apart)."""
+    return CliRunner().invoke(app, ["compare", *map(str, args)], prog_name="embosim")
+
+
+def test_cli_compare_help():
+    result = _compare("--help")
+    assert result.exit_code == 0
+    assert all(option in result.stdout for option in ("--strategies", "--replicates", "--vary", "--out", "--tumour"))
+
+
+def test_cli_compare_small_run(write_scenario, tmp_path):
+    path = write_scenario("[liver]\nterminal_diameter_um = 300.0\n[portal]\nthrombosis = 'P5'\n")
+    out = tmp_path / "cmp"
+    result = _compare(path, "--strategies", "selective,lobar:stasis", "--replicates", 2,
+                    "--vary", "tumours.arterial_fraction=0.7:0.9:2", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table["strategy"]) == ["selective", "lobar:stasis"] * 2
+    assert list(table["tumours.arterial_fraction"]) == [0.7, 0.7, 0.9, 0.9]
+    assert len(pd.read_csv(out / "replicates.csv")) == 8
+    report = (out / "comparison.md").read_text()
+    assert "| selective | total | A5 | stasis | 0.7 |" in report
+    assert "## Patient selection" in report and "Not eligible" in report and "Lipiodol" in report
+    assert [line.split()[:3] for line in result.stdout.splitlines() if line.startswith("lobar:stasis")] == [
+        ["lobar:stasis", "total", "RHA"]] * 2
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--vary", "tumours.0.arterial_fraction"], ["'--vary'", "PATH=START:STOP:N"]),
+    (["--vary", "tumours.0.arterial_fractoin=0.5:1:3"], ["'--vary'", "tumours.0.arterial_fractoin",
+                                                         "no such scenario parameter"]),
+    (["--vary", "tumours.0.arterial_fraction=0.5:1.5:3"], ["'--vary'", "tumours.0.arterial_fraction", "1"]),
+    (["--strategies", "selective,lobr"], ["'--strategies'", "unknown strategy 'lobr'"]),
+    (["--tumour", "nope"], ["tumours", "no tumour named 'nope'"]),
+    (["--replicates", "0"], ["--replicates"]),
+], ids=["vary_syntax", "vary_path", "vary_value", "strategy", "tumour", "replicates"])
+def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, args, fragments):
+    result = _compare(*args, "--out", tmp_path / "never")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embosim: error: ")
+    assert all(f in lines[0] for f in fragments), lines[0]
+    assert result.stdout == "" and not (tmp_path / "never").exists()

@@ -1,0 +1,272 @@
+"""Parameter sweeps: spec validation, sampling, seeds, backends, liver sharing, failures, resume after a kill, CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import sim
+import sim.anatomy
+from sim.cli import app
+from sim.sweep import RunStore, sweep
+from sim.sweep_spec import SweepError, load_sweep_spec, parse_sweep_spec, plan_sweep
+
+#: Small fast livers (300 um terminals) and large particles (about 0.1 s a run).
+FIXED = """\
+[fixed]
+"liver.terminal_diameter_um" = 300.0
+"agent.size_bin" = "300-500"
+"""
+#: 2 anatomies (arterial fraction) x 3 catheter positions x 2 replicates = 12 runs; the
+#: replaced RHA does not exist in the default Michels type I anatomy, so 4 runs fail.
+TINY = """\
+seed = 11
+replicates = 2
+[parameters]
+"tumours.0.arterial_fraction" = [0.7, 0.9]
+"catheter.vessel" = ["A5", "RHA", "replaced_RHA"]
+""" + FIXED
+TWO_RUNS = 'seed = 3\nreplicates = 2\n[parameters]\n"catheter.rate_ml_min" = [1.0]\n' + FIXED
+
+
+def _write(folder: Path, text: str, name: str = "spec.toml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _without_times(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns="run_time_s")
+
+
+@pytest.fixture(scope="module")
+def tiny_spec(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory.mktemp("sweep"), TINY)
+
+
+@pytest.fixture(scope="module")
+def serial(tiny_spec):
+    """(table, scenarios the livers were built from) of the tiny sweep run serially."""
+    built = []
+    real_build = sim.anatomy.build_liver
+
+    def build_liver(scenario, **options):
+        built.append(scenario)
+        return real_build(scenario, **options)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim.anatomy, "build_liver", build_liver)
+        table = sweep(tiny_spec, backend="serial")
+    return table, built
+
+
+# --- the specification ----------------------------------------------------------------------
+
+BAD_SPECS = [
+    ("unknown_path", '[parameters]\n"agent.sizebin" = ["40-120"]\n', 'parameters."agent.sizebin"', "no such"),
+    ("bad_value", '[parameters]\n"agent.size_bin" = ["40-120", "40-12"]\n', 'parameters."agent.size_bin"', "'40-12'"),
+    ("range_out_of_bounds", '[parameters]\n"tumours.0.arterial_fraction" = {start = 0.5, stop = 1.5, num = 3}\n',
+     'parameters."tumours.0.arterial_fraction"', "less than or equal to 1"),
+    ("range_without_num", '[parameters]\n"tumours.0.arterial_fraction" = {start = 0.5, stop = 0.9}\n',
+     'parameters."tumours.0.arterial_fraction".num', "required"),
+    ("unknown_distribution", 'sampling = "random"\nsamples = 4\n[parameters]\n'
+     '"catheter.rate_ml_min" = {distribution = "gamma", low = 1.0, high = 2.0}\n',
+     'parameters."catheter.rate_ml_min"', "distribution = 'uniform'"),
+    ("distribution_in_grid", '[parameters]\n"catheter.rate_ml_min" = {distribution = "uniform", low = 1.0, high = 2.0}\n',
+     'parameters."catheter.rate_ml_min"', "latin_hypercube"),
+    ("negative_draws", 'sampling = "random"\nsamples = 50\n[parameters]\n'
+     '"catheter.rate_ml_min" = {distribution = "normal", mean = 0.5, std = 1.0}\n',
+     'parameters."catheter.rate_ml_min"', "greater than 0"),
+    ("empty_list", '[parameters]\n"catheter.vessel" = []\n', 'parameters."catheter.vessel"', "at least 1"),
+    ("tumour_index", '[parameters]\n"tumours.2.arterial_fraction" = [0.5]\n', 'parameters."tumours.2.arterial_fraction"',
+     "out of range"),
+    ("unknown_fixed", '[parameters]\n"catheter.vessel" = ["A5"]\n[fixed]\n"liver.mass" = 1.0\n', 'fixed."liver.mass"',
+     "no such"),
+    ("samples_missing", 'sampling = "latin_hypercube"\n', "", "samples"),
+    ("unknown_key", 'sampels = 3\n', "sampels", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("body, path, words", [case[1:] for case in BAD_SPECS], ids=[c[0] for c in BAD_SPECS])
+def test_invalid_spec_is_rejected_before_any_run_naming_the_parameter(tmp_path, body, path, words):
+    spec = _write(tmp_path, "seed = 1\n" + body)
+    out = tmp_path / "out"
+    with pytest.raises(SweepError) as info:
+        sweep(spec, backend="serial", out=out)
+    assert info.value.path == path and words in info.value.message, str(info.value)
+    assert str(spec) in str(info.value)
+    assert not out.exists()
+
+
+def _plan(text: str):
+    return plan_sweep(parse_sweep_spec(tomllib.loads("seed = 5\n" + text)))
+
+
+def test_grid_is_every_combination_times_replicates():
+    plan = _plan('replicates = 3\n[parameters]\n"agent.size_bin" = ["40-120", "100-300"]\n'
+                 '"tumours.0.arterial_fraction" = {start = 0.5, stop = 0.9, num = 5}\n')
+    assert plan.n_runs == 2 * 5 * 3
+    assert [p["tumours.0.arterial_fraction"] for p in plan.points[:5]] == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    assert {p["agent.size_bin"] for p in plan.points} == {"40-120", "100-300"}
+    assert plan.groups == (0, 1, 2, 3, 4) * 2  # the liver depends on the arterial fraction, not on the agent
+
+
+@pytest.mark.parametrize("sampling", ["random", "latin_hypercube"])
+def test_random_and_lhs_draw_samples_points_reproducibly(sampling):
+    text = (f'sampling = "{sampling}"\nsamples = 8\nreplicates = 2\n[parameters]\n'
+            '"catheter.rate_ml_min" = {distribution = "loguniform", low = 0.5, high = 4.0}\n'
+            '"tumours.0.arterial_fraction" = {distribution = "normal", mean = 0.8, std = 0.2, high = 1.0}\n'
+            '"agent.size_bin" = ["40-120", "100-300"]\n')
+    plan = _plan(text)
+    assert plan.n_runs == 16 and len(plan.points) == 8
+    assert plan.points == _plan(text).points
+    rates = np.array([p["catheter.rate_ml_min"] for p in plan.points])
+    fractions = np.array([p["tumours.0.arterial_fraction"] for p in plan.points])
+    assert rates.min() >= 0.5 and rates.max() <= 4.0 and fractions.max() <= 1.0
+    assert len(set(rates)) == 8
+
+
+def test_latin_hypercube_puts_one_point_in_each_stratum():
+    plan = _plan('sampling = "latin_hypercube"\nsamples = 6\n[parameters]\n'
+                 '"catheter.rate_ml_min" = {distribution = "uniform", low = 0.0, high = 6.0}\n'
+                 '"tumours.0.arterial_fraction" = {start = 0.4, stop = 0.9, num = 6}\n')
+    rates = sorted(p["catheter.rate_ml_min"] for p in plan.points)
+    assert [int(r) for r in rates] == [0, 1, 2, 3, 4, 5]
+    fractions = sorted(p["tumours.0.arterial_fraction"] for p in plan.points)
+    assert fractions == pytest.approx([0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+
+
+def test_shipped_example_sweep_is_valid():
+    folder = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
+    for path in folder.glob("*.toml"):
+        plan = plan_sweep(load_sweep_spec(path), relative_to=folder, source=str(path))
+        assert plan.n_runs > 1
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def test_table_has_one_row_per_run_with_parameters_seeds_and_metrics(serial):
+    table, _ = serial
+    assert table["run_index"].tolist() == list(range(12))
+    assert table["replicate"].tolist() == [0, 1] * 6
+    assert table.columns[:6].tolist() == ["run_index", "point", "replicate", "tumours.0.arterial_fraction",
+                                          "catheter.vessel", "seed"]
+    assert table.columns[-3:].tolist() == ["run_time_s", "embosim_version", "error"]
+    children = np.random.SeedSequence(11).spawn(12)
+    assert table["seed"].tolist() == [int(c.generate_state(1)[0]) for c in children]
+    ok = table[table["error"].isna()]
+    assert (ok["tumour_devascularised_fraction"].between(0, 1)).all() and (ok["sace_level"] >= 1).all()
+    assert (ok["embosim_version"] == sim.__version__).all() and (ok["run_time_s"] > 0).all()
+    assert (table.loc[table["catheter.vessel"] == "RHA", "nontarget_cystic"] > 0).all()
+    assert (table.loc[table["catheter.vessel"] == "A5", "nontarget_cystic"] == 0).all()
+
+
+def test_failing_run_records_its_error_and_the_sweep_goes_on(serial):
+    table, _ = serial
+    failed = table["catheter.vessel"] == "replaced_RHA"
+    assert table.loc[failed, "error"].str.startswith("ScenarioError: catheter.vessel: no vessel 'replaced_RHA'").all()
+    assert table.loc[failed, "tumour_devascularised_fraction"].isna().all()
+    assert table.loc[~failed, "error"].isna().all() and table.loc[~failed, "particles_injected"].gt(0).all()
+
+
+def test_one_liver_per_anatomy(serial):
+    _, built = serial
+    assert [s.tumours[0].arterial_fraction for s in built] == [0.7, 0.9]
+
+
+def test_serial_processes_and_dask_give_identical_tables(tiny_spec, serial):
+    from dask.distributed import Client, LocalCluster
+
+    expected = _without_times(serial[0])
+    processes = sweep(tiny_spec, backend="processes", workers=2)
+    pd.testing.assert_frame_equal(_without_times(processes), expected)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        on_dask = sweep(tiny_spec, client=client)
+    pd.testing.assert_frame_equal(_without_times(on_dask), expected)
+
+
+def test_resume_after_a_kill_runs_only_the_missing_runs(tmp_path, tiny_spec, serial):
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from sim.cli import main; main()", "sweep", str(tiny_spec), "--out", str(out),
+               "--backend", "serial", "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("runs/*.json"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    before = {p.name: p.read_bytes() for p in out.glob("runs/*.json")}
+    assert 3 <= len(before) < 12 and not (out / "results.parquet").exists()
+
+    table = sweep(tiny_spec, backend="serial", out=out, resume=True)
+    after = {p.name: p.read_bytes() for p in out.glob("runs/*.json")}
+    assert len(after) == 12 and all(after[name] == text for name, text in before.items())  # not run again
+    pd.testing.assert_frame_equal(_without_times(table), _without_times(serial[0]))
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), table)
+    csv = pd.read_csv(out / "results.csv")
+    assert csv.shape == table.shape and csv["seed"].tolist() == table["seed"].tolist()
+    assert json.loads((out / "sweep.json").read_text())["spec"]["parameters"]["catheter.vessel"][2] == "replaced_RHA"
+
+
+def test_output_folder_of_another_sweep_is_refused(tmp_path, tiny_spec):
+    out = tmp_path / "out"
+    other = plan_sweep(parse_sweep_spec({"seed": 12, "parameters": {"catheter.vessel": ["A5"]}}))
+    RunStore(out, other.header(), resume=False)
+    with pytest.raises(SweepError, match="holds a sweep already"):
+        sweep(tiny_spec, backend="serial", out=out)
+    with pytest.raises(SweepError, match="holds a different sweep"):
+        sweep(tiny_spec, backend="serial", out=out, resume=True)
+    assert list(out.glob("runs/*")) == []
+
+
+def test_spec_object_and_sim_sweep_after_importing_the_module(tmp_path, monkeypatch):
+    import sim.sweep  # noqa: F401 - binds sim.sweep to the module
+
+    _write(tmp_path, "title = 'local base'\n", name="base.toml")
+    monkeypatch.chdir(tmp_path)
+    spec = parse_sweep_spec({**tomllib.loads(TWO_RUNS), "base": "base.toml"})
+    table = sim.sweep(spec, backend="serial")
+    assert len(table) == 2 and table["error"].isna().all()
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def invoke():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
+
+
+def test_cli_sweep_help(invoke):
+    result = invoke("sweep", "--help")
+    assert result.exit_code == 0
+    assert all(option in result.stdout for option in ("--out", "--workers", "--scheduler", "--resume", "--backend"))
+
+
+def test_cli_runs_a_tiny_sweep(invoke, tmp_path):
+    spec = _write(tmp_path, TWO_RUNS)
+    result = invoke("sweep", spec, "--out", tmp_path / "out", "--backend", "serial", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "2 runs (0 failed)" in result.stdout
+    assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")) == 2
+
+
+def test_cli_bad_spec_is_one_line_and_exit_2(invoke, tmp_path):
+    spec = _write(tmp_path, 'seed = 1\n[parameters]\n"agent.size_bin" = ["40-12"]\n')
+    result = invoke("sweep", spec, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embosim: error: ") and '"agent.size_bin"' in lines[0]
