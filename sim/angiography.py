@@ -90,6 +90,8 @@ DETECTOR_BLUR_M = 0.4e-3
 MIN_DIAMETER_UM = 100.0
 #: Upper bounds of the blur classes of vessels, in pixels of Gaussian standard deviation.
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
+#: Time after the end of the injection searched for the venous phase, and its time step, s.
+_PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.1
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -300,8 +302,11 @@ class ContrastTransit:
         front, tail = self.vessel_progress(t)
         return self.vessel_concentration * self.vessel_volume_m3 * np.maximum(front - tail, 0.0)
 
-    def compartment_concentration(self, t: float) -> np.ndarray:
+    def compartment_concentration(self, t) -> np.ndarray:
         """Contrast concentration in each compartment's blood at time ``t`` (0-1), shape (C,).
+
+        ``t`` may be an array broadcasting against (C,), e.g. times of shape (T, 1)
+        give shape (T, C).
 
         One well-mixed pool: it approaches the inflow concentration with the filling
         mean transit time from the front's arrival, and decays with the washout mean
@@ -409,12 +414,15 @@ class ArterialNetwork:
                            shape=(self.n, self.n))
         return dijkstra(graph, directed=True, indices=source)
 
-    def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float) -> np.ndarray:
+    def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
+                      reached: np.ndarray) -> np.ndarray:
         """Mixed contrast concentration at every node with ``rate_m3s`` of contrast entering ``source`` (0-1), shape (n,).
 
         Every trunk edge (arteries, portal veins, lumped beds) and pedicle artery
         enters the balance, and so does blood flowing back from a compartment into
-        its arterial node; pressure boundaries hold concentration 0.
+        its arterial node; pressure boundaries hold concentration 0. Only the
+        ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
+        is solved on them alone.
         """
         from scipy.sparse import csc_matrix, diags
         from scipy.sparse.linalg import spsolve
@@ -427,13 +435,17 @@ class ArterialNetwork:
         back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
         inflow += np.bincount(self.comp_node, back, minlength=self.n)
         inflow[source] += rate_m3s
-        free = (inflow > 0) & ~self.boundary
-        mix = free[dst] & ~self.boundary[src] & (flow > 0)
-        matrix = diags(np.where(free, inflow, 1.0)) - csc_matrix((flow[mix], (dst[mix], src[mix])),
-                                                                 shape=(self.n, self.n))
-        rhs = np.zeros(self.n)
-        rhs[source] = rate_m3s
-        return np.clip(spsolve(matrix.tocsc(), rhs), 0.0, 1.0)
+        nodes = np.flatnonzero(reached & ~self.boundary & (inflow > 0))
+        local = np.full(self.n, -1)
+        local[nodes] = np.arange(nodes.size)
+        mix = (local[dst] >= 0) & (local[src] >= 0) & (flow > 0)
+        matrix = diags(inflow[nodes]) - csc_matrix((flow[mix], (local[dst[mix]], local[src[mix]])),
+                                                   shape=(nodes.size, nodes.size))
+        rhs = np.where(nodes == source, rate_m3s, 0.0)
+        out = np.zeros(self.n)
+        if nodes.size:
+            out[nodes] = np.clip(spsolve(matrix.tocsc(), rhs), 0.0, 1.0)
+        return out
 
 
 def _tip_node(graph: ArterialNetwork, placement) -> int:
@@ -467,9 +479,8 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
     tip = _tip_node(graph, flow.catheter)
     injecting = solved_state(flow, injection.rate_m3s)
     native = solved_state(flow, 0.0)
-    conc = graph.concentration(injecting, tip, injection.rate_m3s)
     front = graph.arrival(injecting, tip)
-    conc[~np.isfinite(front)] = 0.0
+    conc = graph.concentration(injecting, tip, injection.rate_m3s, np.isfinite(front))
     washed = graph.arrival(native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
     tail = injection.duration_s + np.where(np.isfinite(washed), washed, 0.0)
 
@@ -526,12 +537,18 @@ class View:
 
     @classmethod
     def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> "View":
-        """The smallest grid holding the liver's tissue and its named arteries, with a margin."""
+        """The smallest grid holding the liver's tissue and its arteries, with a margin.
+
+        The arteries are the hepatic ones (generation >= 0) and the named arteries
+        joining them (CHA, GDA, RGA, cystic, the SMA of a replaced artery...).
+        """
         from .network import EDGE_ARTERY
 
         trunk = liver.trunk
-        arteries = np.unique(trunk.edge_conns[trunk.edge_kind == EDGE_ARTERY])
-        xz = np.vstack([liver.points.xyz[:, [0, 2]], trunk.node_xyz[arteries][:, [0, 2]]])
+        artery = trunk.edge_kind == EDGE_ARTERY
+        hepatic = np.unique(trunk.edge_conns[artery & (trunk.edge_generation >= 0)])
+        joining = artery & np.isin(trunk.edge_conns, hepatic).any(axis=1)
+        xz = np.vstack([liver.points.xyz[:, [0, 2]], trunk.node_xyz[np.unique(trunk.edge_conns[joining])][:, [0, 2]]])
         lo = xz.min(axis=0) - _MARGIN_M
         hi = xz.max(axis=0) + _MARGIN_M
         cols, rows = np.ceil((hi - lo) / pixel_m).astype(int)
@@ -753,7 +770,7 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
       (at the latest, the end of the injection);
     * capillary: the parenchymal contrast peaks;
     * venous: the parenchymal contrast has fallen to a third of its peak after it
-      (the parenchymal washout; capped at the peak + 60 s).
+      (the parenchymal washout; at most 60 s after the injection), on a 0.1 s grid.
 
     Use the baseline's times for the embolised angiogram too (one clock).
     """
@@ -768,12 +785,24 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     else:
         arterial = transit.injection.duration_s
     arterial = min(arterial, transit.injection.duration_s)
-    times = np.linspace(0.0, transit.injection.duration_s + 60.0, 601)
-    total = np.array([angiogram.compartment_volume_m3 @ transit.compartment_concentration(t) for t in times])
+    reached = np.flatnonzero(np.isfinite(transit.comp_arrival_s))
+    times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
+    part = _compartment_subset(transit, reached)
+    volume = angiogram.compartment_volume_m3[reached]
+    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume
+                            for chunk in np.array_split(times, max(1, times.size * reached.size // 2**22))])
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:
+    """The transit with its compartment arrays restricted to ``index`` (vessel arrays kept)."""
+    from dataclasses import replace
+
+    return replace(transit, **{name: getattr(transit, name)[index] for name in (
+        "comp_concentration", "comp_arrival_s", "comp_tail_s", "comp_fill_mtt_s", "comp_wash_mtt_s")})
 
 
 def opacity(thickness_m: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ the patient's right on the image's left, as on an angiogram.
 Large trees: a liver at the default resolution has about 3e5 arterial vessels.
 They are drawn as one :class:`~matplotlib.collections.LineCollection` (never one
 artist per vessel), and only vessels at least ``min_diameter_um`` wide are drawn
-(default :data:`TREE_MIN_DIAMETER_UM`, 200 um: about 7e3 vessels, the calibre
+(default :data:`TREE_MIN_DIAMETER_UM`, 300 um: about 2e3 vessels, about the calibre
 an angiogram resolves). Quantities of the vessels below the threshold still
 show: flow reduction and particle counts of a drawn vessel include its whole
 subtree, and lodging sites are drawn as dots wherever they are.
@@ -46,7 +46,7 @@ KINDS = ("tree", "before-after", "curve", "deposition", "comparison", "arteriali
 #: File formats :func:`save_figure` writes (by extension).
 FORMATS = (".png", ".svg", ".pdf")
 #: Narrowest vessel drawn in tree figures by default, um.
-TREE_MIN_DIAMETER_UM = 200.0
+TREE_MIN_DIAMETER_UM = 300.0
 #: Outcomes shown by the comparison figures by default (summary keys, docs/outputs.md).
 DEFAULT_METRICS = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
                    "nontarget_particle_fraction")
@@ -196,12 +196,19 @@ class Scene:
             raise ValueError(f"{what} needs a run result (sim.run), not a liver")
 
     @cached_property
+    def view(self):
+        """The AP field of view of every figure of this scene (:meth:`sim.angiography.View.around`)."""
+        from .angiography import View
+
+        return View.around(self.flow.liver)
+
+    @cached_property
     def angiograms(self) -> dict:
         """Virtual DSA of each native state with one injection and view (label -> Angiogram)."""
         from .angiography import compare_angiograms
 
         flows = {"before": self.flow} if self.final is None else {"before": self.flow, "after": self.final}
-        return dict(zip(flows, compare_angiograms(list(flows.values()))))
+        return dict(zip(flows, compare_angiograms(list(flows.values()), view=self.view)))
 
     @cached_property
     def particles_below(self) -> np.ndarray:
@@ -351,25 +358,32 @@ def _catheter(ax, scene: Scene) -> None:
 
 
 def _vessel_labels(ax, scene: Scene) -> None:
-    """Names of the named hepatic arteries, 60% along each."""
+    """Names of the named arteries in view, 60% along each, widest first, none within 7 mm of another."""
     import matplotlib.patheffects as pe
 
     from .network import EDGE_ARTERY
 
     trunk = scene.flow.liver.trunk
     halo = [pe.withStroke(linewidth=2.5, foreground="white")]
-    for e, name in enumerate(trunk.edge_names):
+    left, right, bottom, top = (1e3 * v for v in scene.view.extent)
+    placed: list[np.ndarray] = []
+    for e in np.argsort(-np.nan_to_num(trunk.edge_radius_m), kind="stable"):
+        name = trunk.edge_names[e]
         if trunk.edge_kind[e] != EDGE_ARTERY or name.endswith("_distal"):
             continue
         a, b = _mm(trunk.node_xyz[trunk.edge_conns[e]])
-        x, z = a + 0.6 * (b - a)
-        ax.text(x, z, name, fontsize=8, ha="center", va="center", zorder=8, path_effects=halo)
+        here = a + 0.6 * (b - a)
+        inside = left <= here[0] <= right and bottom <= here[1] <= top
+        if inside and all(np.hypot(*(here - p)) > 7.0 for p in placed):
+            placed.append(here)
+            ax.text(here[0], here[1], name, fontsize=8, ha="center", va="center", zorder=8, path_effects=halo)
 
 
-def _frame_axes(ax, title: str) -> None:
-    """AP projection axes: mm, equal aspect, R and L marked."""
+def _frame_axes(ax, scene: Scene, title: str) -> None:
+    """AP projection axes over the liver and its arteries: mm, equal aspect, R and L marked."""
+    left, right, bottom, top = (1e3 * v for v in scene.view.extent)
     ax.set_aspect("equal")
-    ax.autoscale_view()
+    ax.set(xlim=(left, right), ylim=(bottom, top))
     ax.set(xlabel="x (mm), patient's left \u2192", ylabel="z, cranial (mm)", title=title)
     for x, letter, ha in ((0.01, "R", "left"), (0.99, "L", "right")):
         ax.text(x, 0.98, letter, transform=ax.transAxes, fontsize=12, fontweight="bold", ha=ha, va="top")
@@ -384,10 +398,10 @@ def _tree_panel(ax, scene: Scene, which: str, colour_by: str, min_diameter_um: f
     _catheter(ax, scene)
     if labels:
         _vessel_labels(ax, scene)
-    if which == "final":
+    if which == "final":  # dots that stand out on the colour map: vermilion on viridis' dark end, black on its light
         sites = _mm(scene.lodging_sites())
-        ax.scatter(sites[:, 0], sites[:, 1], s=4, c=OKABE_ITO["vermilion"], lw=0, alpha=0.6, zorder=6,
-                   label="lodged particles")
+        dots = OKABE_ITO["black"] if colour_by in ("occlusion", "particles") else OKABE_ITO["vermilion"]
+        ax.scatter(sites[:, 0], sites[:, 1], s=4, c=dots, lw=0, alpha=0.6, zorder=6, label="lodged particles")
     return norm, cmap, label
 
 
@@ -398,7 +412,7 @@ def _tree_legend(ax) -> None:
     handles += [Line2D([], [], color=_TUMOUR, ls="--", lw=1.8), Line2D([], [], color=_NO_FLOW, lw=2),
                 Line2D([], [], color=_LIVER_LINE, ls=(0, (4, 3)), lw=0.8)]
     labels += ["tumour", "no flow", "Couinaud segment"]
-    ax.legend(handles, labels, loc="lower right", fontsize=8)
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9)
 
 
 def _colourbar(fig, axes, norm, cmap: str, label: str) -> None:
@@ -442,7 +456,7 @@ def tree(source, ax=None, *, colour_by: str = "flow", state: str | None = None,
     fig, (ax,) = _axes(ax, figsize=(8.5, 7.0))
     norm, cmap, label = _tree_panel(ax, scene, which, colour_by, min_diameter_um, labels)
     when = "end of embolisation" if which == "final" else "baseline"
-    _frame_axes(ax, f"Hepatic arteries ({when}), vessels \u2265 {min_diameter_um:g} \u00b5m")
+    _frame_axes(ax, scene, f"Hepatic arteries ({when}), vessels \u2265 {min_diameter_um:g} \u00b5m")
     _tree_legend(ax)
     _colourbar(fig, [ax], norm, cmap, label)
     return fig
@@ -472,7 +486,7 @@ def before_after(source, ax=None, *, colour_by: str = "flow", min_diameter_um: f
               "final": f"End: SACE {summary['sace_level']}, flow {summary['antegrade_flow_fraction']:.0%} of baseline"}
     for axis, which in zip(axes, ("baseline", "final")):
         norm, cmap, label = _tree_panel(axis, scene, which, colour_by, min_diameter_um, labels=which == "baseline")
-        _frame_axes(axis, titles[which])
+        _frame_axes(axis, scene, titles[which])
     _tree_legend(axes[1])
     _colourbar(fig, axes, norm, cmap, label)
     fig.suptitle(f"{scene.liver.scenario.title}: arteries \u2265 {min_diameter_um:g} \u00b5m")

@@ -470,20 +470,15 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
     return combined
 
 
-def _tissue_state(liver: Liver, q_healthy: np.ndarray, q_before: np.ndarray, q_after: np.ndarray
-                  ) -> dict[str, float]:
-    """Tumour and tissue outcomes of the flows ``q_after`` against the pre-treatment flows ``q_before``."""
-    from .outcomes import tissue_outcomes
-
-    return tissue_outcomes(liver.compiled.compartments, q_healthy, q_before, q_after, liver.scenario.outcomes)
-
-
 def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_healthy: np.ndarray
                ) -> list[dict[str, Any]]:
     """The total row of a plan's runs, and one row per session when there are several."""
+    from .outcomes import tissue_outcomes
+
     q_pre = sessions[0][0].state["compartment_flow_baseline_m3s"]
-    states = [_tissue_state(liver, q_healthy, q_pre, q_pre)]
-    states += [_tissue_state(liver, q_healthy, q_pre, s[-1].state["compartment_flow_final_m3s"]) for s in sessions]
+    thresholds = sessions[0][0].scenario.outcomes
+    states = [tissue_outcomes(liver.compiled.compartments, q_healthy, q_pre, q, thresholds)
+              for q in [q_pre] + [s[-1].state["compartment_flow_final_m3s"] for s in sessions]]
     labels = {"strategy": plan.strategy.label, "endpoint": plan.strategy.endpoint, "tumour": plan.tumour,
               "segment": plan.segment}
     total = {**labels, "session": TOTAL, "catheter": plan.catheter,

@@ -291,8 +291,9 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
     stop_on_reflux : bool
         Stop after the first particle that leaves the catheterised vessel backwards.
     occlude : bool
-        False routes particles on the fixed flow field: fates are recorded but no
-        conductance changes (for flow-split checks and throughput benchmarks).
+        False routes particles on the fixed flow field of the last full solve
+        (:func:`.twoport.solve`, read from its arrays instead of on demand): fates
+        are recorded but no conductance changes (flow-split checks, throughput).
 
     Returns
     -------
@@ -396,7 +397,10 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
             if ped >= 0 and pa0 == pa0:
                 for k in range(st.child_ptr[ped], st.child_ptr[ped + 1]):
                     j = st.child_idx[k]
-                    qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
+                    if occlude:
+                        qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
+                    else:  # fixed field: read the full solution
+                        qa, xa, xp = st.art_q[j], st.art_p[j], st.por_p[j]
                     if qa > 0.0:
                         flows[nc] = qa
                         kinds[nc] = _KIND_CHILD
@@ -407,7 +411,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         nc += 1
                 for k in range(st.comp_ptr[ped], st.comp_ptr[ped + 1]):
                     c = st.comp_idx[k]
-                    qc = compartment_flows(st, c, pa0, pp0)[1]
+                    qc = compartment_flows(st, c, pa0, pp0)[1] if occlude else st.comp_q[c, COMP_ART]
                     if qc > 0.0:
                         flows[nc] = qc
                         kinds[nc] = _KIND_COMP

@@ -1,0 +1,189 @@
+"""Benchmark: particle transport and whole embolisations to stasis (one core).
+
+Run ``python benchmarks/bench_embolisation.py`` from the repository root
+(``--quick`` skips the 1e6-terminal liver). Each liver size runs in its own
+single-threaded subprocess. Numba compilation is done first on a tiny liver and
+reported as ``warmup_s``; building the liver and calibrating the flow are timed
+separately (``build_s``, ``flow_s``) and excluded from the procedure timings.
+
+Measured per liver (default scenario at the terminal diameter giving about 1e4,
+1e5, 1e6 terminals):
+
+* ``particles_per_s``: transport on the fixed pre-procedure flow field (no
+  occlusion), catheter in the PHA, 100-300 um spheres;
+* for a selective (A5) and a lobar (RHA) run to stasis: ``procedure_s`` (the
+  whole :func:`sim.procedure.run_procedure`), ``kernel_s`` (inside the transport
+  kernel: transport, incremental updates, trunk solves, endpoint checks) and
+  ``record_s`` (full solves for the time series), particles, lodgings,
+  incremental updates, trunk solves, full solves;
+* ``full_resolve``: the same procedure over its first particles with a full O(N)
+  re-elimination after every lodging instead of the O(depth) update, the time per
+  lodging of both and their ratio (the two give identical particle paths; tested).
+
+Results go to ``benchmarks/results/embolisation.json``; ``docs/performance.md``
+summarises them. Targets (issue 5): >= 2e6 particles/s on a 1e5-terminal liver;
+a lobar run to stasis in < 1 s on 1e5 terminals and < 5 s on 1e6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+#: Terminal diameters (um) giving about 1e4, 1e5, 1e6 terminals (benchmarks/results/anatomy.json).
+SIZES = {10_000: 132.16, 100_000: 56.33, 1_000_000: 24.01}
+#: Particles routed for the throughput figure, and per kernel call.
+THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK = 200_000, 50_000
+#: Particles of the full-resolve comparison (the O(N) reference is slow on big livers).
+FULL_RESOLVE_PARTICLES = {10_000: 400, 100_000: 200, 1_000_000: 40}
+OUT = Path(__file__).resolve().parent / "results" / "embolisation.json"
+
+
+def _procedure(liver, scenario, *, full_resolve=False, max_particles=None):
+    """Run the procedure on a fresh calibrated flow state; returns (ProcedureRun, seconds, kernel seconds)."""
+    import numpy as np
+
+    from sim import procedure
+    from sim.agents import agent_sequence
+    from sim.flow.model import LiverFlow
+    from sim.kernels import transport as tk
+
+    if max_particles is not None:  # the same first particles: the random streams do not depend on the cap
+        agent = agent_sequence(scenario.agent, ())[0][0]
+        volume_ml = max_particles / agent.particles_per_suspension_m3() * 1e6
+        scenario = scenario.with_updates({"procedure.max_volume_ml": volume_ml})
+    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
+    kernel_time = [0.0]
+    original = tk.transport
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        out = original(*args, **kwargs)
+        kernel_time[0] += time.perf_counter() - t
+        return out
+
+    procedure.tk.transport = timed
+    try:
+        t0 = time.perf_counter()
+        run = procedure.run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents,
+                                      rng=np.random.default_rng(0), full_resolve=full_resolve)
+        elapsed = time.perf_counter() - t0
+    finally:
+        procedure.tk.transport = original
+    return run, elapsed, kernel_time[0]
+
+
+def _throughput(liver, scenario) -> float:
+    import numpy as np
+
+    from sim.agents import agent_from_config
+    from sim.flow.model import LiverFlow
+    from sim.kernels import transport as tk
+    from sim.procedure import _new_state, transport_net
+
+    sc = scenario.with_updates({"catheter.vessel": "PHA"})
+    flow = LiverFlow(liver.compiled, sc, catheter=True)
+    agent = agent_from_config(sc.agent)
+    net, sinks = transport_net(flow.liver, flow.state, flow.catheter, sc, agent)
+    steps = flow.liver.trunk.n_nodes + 2 * int(net.ped_depth.max()) + 8
+    rng = np.random.default_rng(1)
+    d = agent.sample_diameters(THROUGHPUT_PARTICLES, rng=rng)
+    ps = _new_state(THROUGHPUT_PARTICLES, flow.liver, len(sinks))
+    elapsed = 0.0
+    for first in range(0, THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK):
+        u = rng.random((THROUGHPUT_CHUNK, steps))
+        t = time.perf_counter()
+        tk.transport(flow.state, net, ps, d, u, first, first + THROUGHPUT_CHUNK, -1.0, False, False)
+        elapsed += time.perf_counter() - t
+    return THROUGHPUT_PARTICLES / elapsed
+
+
+def measure(target: int) -> dict:
+    """All measurements for one liver size (runs in a subprocess)."""
+    import numpy as np
+
+    import sim
+    from sim.anatomy import build_liver
+
+    base = sim.load_scenario(sim.default_scenario_path())
+    t = time.perf_counter()
+    tiny = base.with_updates({"liver.terminal_diameter_um": 400.0})
+    _procedure(build_liver(tiny), tiny, max_particles=50)
+    _procedure(build_liver(tiny), tiny, max_particles=20, full_resolve=True)
+    _throughput(build_liver(tiny), tiny)
+    out = {"target_terminals": target, "warmup_s": time.perf_counter() - t}
+    scenario = base.with_updates({"liver.terminal_diameter_um": SIZES[target]})
+    t = time.perf_counter()
+    liver = build_liver(scenario)
+    out["build_s"] = time.perf_counter() - t
+    out["terminals"] = int((liver.compiled.compartments.kind == 0).sum())
+    out["pedicle_nodes"] = int(liver.compiled.forest.n_nodes)
+    from sim.flow.model import LiverFlow
+
+    t = time.perf_counter()
+    LiverFlow(liver.compiled, scenario, catheter=True)
+    out["flow_s"] = time.perf_counter() - t
+    out["particles_per_s"] = _throughput(liver, scenario)
+    for strategy, vessel in (("selective", "A5"), ("lobar", "RHA")):
+        sc = scenario.with_updates({"catheter.vessel": vessel})
+        run, elapsed, kernel = _procedure(liver, sc)
+        counters = run.state.counters
+        out[strategy] = {
+            "vessel": vessel, "stop_reason": run.stop_reason, "procedure_s": elapsed, "kernel_s": kernel,
+            "record_s": elapsed - kernel, "particles": run.n_injected, "lodgings": int(counters[1]),
+            "incremental_updates": int(counters[2]), "trunk_solves": int(counters[3]),
+            "full_solves": 2 * len(run.rows) + 2,
+            "final_flow_fraction": float(run.rows[-1]["antegrade_flow_fraction"])}
+    k = FULL_RESOLVE_PARTICLES[target]
+    sc = scenario.with_updates({"catheter.vessel": "RHA"})
+    fast, _, fast_kernel = _procedure(liver, sc, max_particles=k)
+    slow, _, slow_kernel = _procedure(liver, sc, max_particles=k, full_resolve=True)
+    same = bool(np.array_equal(fast.state.where[:fast.n_injected], slow.state.where[:slow.n_injected]))
+    per_fast = fast_kernel / max(int(fast.state.counters[1]), 1)
+    per_slow = slow_kernel / max(int(slow.state.counters[1]), 1)
+    out["full_resolve"] = {"particles": k, "lodgings": int(fast.state.counters[1]), "same_paths": same,
+                           "incremental_ms_per_lodging": 1e3 * per_fast, "full_ms_per_lodging": 1e3 * per_slow,
+                           "ratio": per_slow / per_fast}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 1e6-terminal liver")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one)))
+        return
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    results = []
+    for target in SIZES:
+        if args.quick and target > 100_000:
+            continue
+        done = subprocess.run([sys.executable, __file__, "--one", str(target)], env=env, check=True,
+                              capture_output=True, text=True)
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1], indent=1), flush=True)
+    import numba
+    import numpy
+
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps({
+        "benchmark": "embolisation: transport throughput and runs to stasis",
+        "date": datetime.now(UTC).isoformat(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "numpy": numpy.__version__, "numba": numba.__version__},
+        "threads": 1, "results": results}, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
