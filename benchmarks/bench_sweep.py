@@ -10,8 +10,10 @@ minute, the runs' own time (``run_time_s`` summed) and the overhead per run,
 
     overhead = ((wall - liver build) * workers - sum of run times) / runs,
 
-as a share of the mean run time; parallel efficiency is the 2-worker throughput
-over twice the 1-worker one. The serial backend (runs in this process) is the
+as a share of the mean run time, and ``busy_pct``, the share of the workers' time
+spent in runs. Parallel efficiency is the 2-worker throughput over twice the
+1-worker one: on a machine shared with other jobs it also falls when the runs
+themselves slow down (``mean_run_s``), which ``busy_pct`` does not count. The serial backend (runs in this process) is the
 reference without any pool. Results go to ``benchmarks/results/sweep.json``;
 ``docs/performance.md`` summarises them. Targets (issue 8): efficiency above 80%
 at 2 workers, overhead under 5% of a run's time.
@@ -75,7 +77,8 @@ def measure(label: str, build_s: float, *, cores: int, **options) -> dict:
     row = {"configuration": label, "workers": cores, "runs": n, "warmup_s": round(warmup_s, 2),
            "wall_s": round(wall, 2), "runs_per_min": round(n / wall * 60.0, 1), "run_time_sum_s": round(work, 2),
            "mean_run_s": round(work / n, 3), "overhead_per_run_s": round(overhead, 4),
-           "overhead_pct": round(100.0 * overhead / (work / n), 1)}
+           "overhead_pct": round(100.0 * overhead / (work / n), 1),
+           "busy_pct": round(100.0 * work / ((wall - build_s) * cores), 1)}
     print(json.dumps(row), flush=True)
     return row
 

@@ -91,7 +91,7 @@ MIN_DIAMETER_UM = 100.0
 #: Upper bounds of the blur classes of vessels, in pixels of Gaussian standard deviation.
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
-_PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.1
+_PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -770,7 +770,7 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
       (at the latest, the end of the injection);
     * capillary: the parenchymal contrast peaks;
     * venous: the parenchymal contrast has fallen to a third of its peak after it
-      (the parenchymal washout; at most 60 s after the injection), on a 0.1 s grid.
+      (the parenchymal washout; at most 60 s after the injection), on a 0.25 s grid.
 
     Use the baseline's times for the embolised angiogram too (one clock).
     """

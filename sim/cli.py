@@ -262,6 +262,47 @@ def sweep(
                f"to {out}")
 
 
+@app.command()
+def plot(
+    kind: Annotated[str, typer.Option("--kind", "-k", show_default=False, help=(
+        "Figure: tree, before-after, curve, deposition, comparison, arterialisation or angiogram "
+        "(docs/gallery.md)."))],
+    source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
+        "A folder written by 'embosim run' (its run is re-created from scenario.json), a scenario file or "
+        f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "
+        "comparison and arterialisation a comparison.csv or the folder of 'embosim compare'."))] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, show_default=False, help=(
+        "File to write; the extension picks the format: .png, .svg or .pdf (.gif with --animate). "
+        "Default: KIND.png (angiogram.gif with --animate)."))] = None,
+    animate: Annotated[bool, typer.Option("--animate", help=(
+        "With --kind angiogram: a GIF through the arterial, capillary and venous phases."))] = False,
+) -> None:
+    """Draw a figure of a run, a scenario or a strategy comparison."""
+    from . import plot as figures
+
+    if kind not in figures.KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
+    if animate and kind != "angiogram":
+        raise typer.BadParameter(f"only the angiogram is animated, not {kind!r}", param_hint="'--animate'")
+    suffixes = (".gif",) if animate else figures.FORMATS
+    out = Path(f"{kind}{suffixes[0]}") if out is None else out
+    if out.suffix.lower() not in suffixes:
+        raise typer.BadParameter(f"{out.name!r}: allowed extensions {', '.join(suffixes)}", param_hint="'--out'")
+    _make_output_dir(out.parent)
+    data = figures.load_source(source, kind)
+    if animate:
+        written = figures.animate_angiogram(data, out)
+    else:
+        try:
+            fig = figures.figure(kind, data)
+        except ValueError as exc:  # a table without the columns the figure needs
+            if kind not in figures.TABLE_KINDS or isinstance(exc, ScenarioError):
+                raise
+            raise typer.BadParameter(str(exc), param_hint="RUN_DIR_OR_SCENARIO") from None
+        written = figures.save_figure(fig, out)
+    typer.echo(f"Wrote {written}")
+
+
 def main() -> None:
     """Console script ``embosim``."""
     app(prog_name="embosim")

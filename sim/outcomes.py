@@ -4,9 +4,14 @@ All functions take arrays (SI) and return plain numbers, so they can be tested
 on hand-made inputs. Definitions (thresholds from the scenario's ``[outcomes]``
 section) are documented in ``docs/outputs.md``.
 
-* Tumour devascularisation: share of viable tumour volume whose arterial inflow
-  (hepatic artery plus any extrahepatic feeder) fell below
-  ``devascularised_arterial_fraction`` of baseline.
+* Tumour devascularisation: share of viable tumour volume whose total inflow
+  (hepatic artery, any extrahepatic feeder and portal vein) fell below
+  ``devascularised_fraction`` of its pre-procedure value: a tumour that keeps a
+  portal supply is not devascularised by arterial embolisation.
+* Normal liver devascularisation: share of normal liver whose arterial inflow fell
+  below ``devascularised_fraction`` of the healthy liver's (it survives on its
+  portal supply, but lost its artery: the injury that separates lobar from
+  selective treatment while the portal vein is open).
 * Tumour blush: tumour-volume-weighted mean arterial inflow relative to baseline.
 * Normal-parenchyma ischaemia: share of normal (non-tumour) liver volume whose
   O2 delivery, arterial flow + ``portal_oxygen_content_ratio`` x portal flow,
@@ -75,11 +80,12 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     -------
     dict
         ``tumour_devascularised_fraction``, ``tumour_blush_fraction``,
-        ``normal_ischaemic_fraction``, ``biliary_ischaemic_fraction`` (all 0-1).
+        ``normal_devascularised_fraction``, ``normal_ischaemic_fraction``,
+        ``biliary_ischaemic_fraction`` (all 0-1).
     """
     tissue = comps.kind == _TISSUE
     art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
-    art_ratio = _ratio(art_now, art_base)
+    total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
     kappa = cfg.portal_oxygen_content_ratio
     o2_ratio = _ratio(art_now + kappa * np.maximum(q_now[:, COMP_POR], 0.0),
                       art_healthy + kappa * np.maximum(q_healthy[:, COMP_POR], 0.0))
@@ -88,7 +94,9 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
     biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
     return {
-        "tumour_devascularised_fraction": _weighted_share(art_ratio < cfg.devascularised_arterial_fraction, tumour_vol),
+        "tumour_devascularised_fraction": _weighted_share(total_ratio < cfg.devascularised_fraction, tumour_vol),
+        "normal_devascularised_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.devascularised_fraction,
+                                                          normal_vol),
         "tumour_blush_fraction": tumour_blush_fraction(comps, q_base, q_now),
         "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
         "biliary_ischaemic_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.ischaemia_oxygen_fraction,

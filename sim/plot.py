@@ -88,6 +88,13 @@ _UNIT_SUFFIXES = {"_fraction": "fraction", "_ratio": "ratio", "_ml": "mL", "_cyc
 # style and figure plumbing
 
 
+def _halo() -> list:
+    """Path effects of a white outline that keeps text readable over vessels."""
+    import matplotlib.patheffects as pe
+
+    return [pe.withStroke(linewidth=2.5, foreground="white")]
+
+
 @contextmanager
 def _style():
     """The embosim look (slide-size text, Okabe-Ito cycle), for the artists created inside."""
@@ -325,8 +332,8 @@ def _segment_outlines(ax, liver) -> None:
         hull = xz[ConvexHull(xz).vertices]
         ax.fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=_LIVER_LINE, lw=0.8, ls=(0, (4, 3)), zorder=1)
         centre = np.median(xz, axis=0)
-        ax.text(centre[0], centre[1], name, color=_LIVER_LINE, fontsize=10, ha="center", va="center", zorder=2,
-                fontweight="bold", alpha=0.8)
+        ax.text(centre[0], centre[1], name, color=_LIVER_LINE, fontsize=11, ha="center", va="center", zorder=8,
+                fontweight="bold", path_effects=_halo())
 
 
 def _tumour_outlines(ax, liver, *, labels: bool = True) -> None:
@@ -338,7 +345,8 @@ def _tumour_outlines(ax, liver, *, labels: bool = True) -> None:
         x, z = _mm(centre)
         ax.add_patch(Circle((x, z), radius * 1e3, fill=False, ec=_TUMOUR, lw=1.8, ls="--", zorder=4))
         if labels:
-            ax.text(x, z + radius * 1e3 + 2, name, color=_TUMOUR, fontsize=9, ha="center", va="bottom", zorder=6)
+            ax.text(x, z + radius * 1e3 + 2, name, color=_TUMOUR, fontsize=9, ha="center", va="bottom", zorder=8,
+                    path_effects=_halo())
 
 
 def _catheter(ax, scene: Scene) -> None:
@@ -359,12 +367,9 @@ def _catheter(ax, scene: Scene) -> None:
 
 def _vessel_labels(ax, scene: Scene) -> None:
     """Names of the named arteries in view, 60% along each, widest first, none within 7 mm of another."""
-    import matplotlib.patheffects as pe
-
     from .network import EDGE_ARTERY
 
     trunk = scene.flow.liver.trunk
-    halo = [pe.withStroke(linewidth=2.5, foreground="white")]
     left, right, bottom, top = (1e3 * v for v in scene.view.extent)
     placed: list[np.ndarray] = []
     for e in np.argsort(-np.nan_to_num(trunk.edge_radius_m), kind="stable"):
@@ -376,7 +381,7 @@ def _vessel_labels(ax, scene: Scene) -> None:
         inside = left <= here[0] <= right and bottom <= here[1] <= top
         if inside and all(np.hypot(*(here - p)) > 7.0 for p in placed):
             placed.append(here)
-            ax.text(here[0], here[1], name, fontsize=8, ha="center", va="center", zorder=8, path_effects=halo)
+            ax.text(here[0], here[1], name, fontsize=8, ha="center", va="center", zorder=8, path_effects=_halo())
 
 
 def _frame_axes(ax, scene: Scene, title: str) -> None:
@@ -405,14 +410,15 @@ def _tree_panel(ax, scene: Scene, which: str, colour_by: str, min_diameter_um: f
     return norm, cmap, label
 
 
-def _tree_legend(ax) -> None:
+def _tree_legend(fig, ax) -> None:
+    """One legend below the figure: the markers of ``ax`` and the line styles of every tree panel."""
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color=_TUMOUR, ls="--", lw=1.8), Line2D([], [], color=_NO_FLOW, lw=2),
                 Line2D([], [], color=_LIVER_LINE, ls=(0, (4, 3)), lw=0.8)]
     labels += ["tumour", "no flow", "Couinaud segment"]
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
 
 
 def _colourbar(fig, axes, norm, cmap: str, label: str) -> None:
@@ -453,11 +459,11 @@ def tree(source, ax=None, *, colour_by: str = "flow", state: str | None = None,
     which = state or ("final" if scene.result is not None else "baseline")
     if which not in scene.native:
         raise ValueError(f"state {which!r} not available; allowed: {', '.join(scene.native)}")
-    fig, (ax,) = _axes(ax, figsize=(8.5, 7.0))
+    fig, (ax,) = _axes(ax, figsize=(8.5, 8.0))
     norm, cmap, label = _tree_panel(ax, scene, which, colour_by, min_diameter_um, labels)
     when = "end of embolisation" if which == "final" else "baseline"
     _frame_axes(ax, scene, f"Hepatic arteries ({when}), vessels \u2265 {min_diameter_um:g} \u00b5m")
-    _tree_legend(ax)
+    _tree_legend(fig, ax)
     _colourbar(fig, [ax], norm, cmap, label)
     return fig
 
@@ -480,14 +486,14 @@ def before_after(source, ax=None, *, colour_by: str = "flow", min_diameter_um: f
     """
     scene = _scene(source)
     scene.require_run("a before/after figure")
-    fig, axes = _axes(ax, 2, figsize=(15.0, 6.8))
+    fig, axes = _axes(ax, 2, figsize=(15.0, 7.6))
     summary = scene.result.summary
     titles = {"baseline": "Baseline",
               "final": f"End: SACE {summary['sace_level']}, flow {summary['antegrade_flow_fraction']:.0%} of baseline"}
     for axis, which in zip(axes, ("baseline", "final")):
         norm, cmap, label = _tree_panel(axis, scene, which, colour_by, min_diameter_um, labels=which == "baseline")
         _frame_axes(axis, scene, titles[which])
-    _tree_legend(axes[1])
+    _tree_legend(fig, axes[1])
     _colourbar(fig, axes, norm, cmap, label)
     fig.suptitle(f"{scene.liver.scenario.title}: arteries \u2265 {min_diameter_um:g} \u00b5m")
     return fig
@@ -638,6 +644,15 @@ def _check_columns(table, columns) -> None:
                          f"columns: {', '.join(map(str, table.columns))}")
 
 
+def _totals(table):
+    """The rows of a strategy as a whole: a staged strategy's ``session`` rows dropped (``sim.strategies.TOTAL``)."""
+    if "session" not in table.columns:
+        return table
+    from .strategies import TOTAL
+
+    return table[table["session"].astype(str) == TOTAL]
+
+
 def _interval(table, metric: str) -> np.ndarray | None:
     """Distances (2, n) from the mean down to ``<metric>_lo`` and up to ``<metric>_hi``; None without them."""
     if f"{metric}_lo" not in table.columns or f"{metric}_hi" not in table.columns:
@@ -656,6 +671,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     table : pandas.DataFrame
         One row per strategy (:func:`sim.compare`): a ``strategy`` column, a column per
         outcome (mean) and, optionally, ``<outcome>_lo`` and ``<outcome>_hi`` bounds.
+        With a ``session`` column only the ``total`` rows are drawn.
     metrics : sequence of str
         Outcome columns, one panel each.
     ax : matplotlib Axes or sequence of them (one per metric), optional
@@ -674,6 +690,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     """
     metrics = list(metrics)
     _check_columns(table, [strategy, *metrics])
+    table = _totals(table)
     if table[strategy].duplicated().any():
         raise ValueError(f"one row per {strategy} expected; filter the varied parameter or use arterialisation()")
     fig, axes = _axes(ax, len(metrics), figsize=(3.4 * len(metrics) + 0.4, 4.4))
@@ -707,6 +724,7 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
     table : pandas.DataFrame
         From :func:`sim.compare` with the arterial fraction varied: one row per
         strategy and value; outcome columns with optional ``_lo``/``_hi`` bounds.
+        With a ``session`` column only the ``total`` rows are drawn.
     metrics : sequence of str
         Outcome columns, one panel each.
     ax : matplotlib Axes or sequence of them (one per metric), optional
@@ -722,6 +740,7 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
     metrics = list(metrics)
     x = _arterial_column(table, metrics) if x is None else x
     _check_columns(table, [strategy, x, *metrics])
+    table = _totals(table)
     fig, axes = _axes(ax, len(metrics), figsize=(3.6 * len(metrics) + 0.4, 4.2))
     for axis, metric in zip(axes, metrics):
         for k, (name, rows) in enumerate(table.groupby(strategy, sort=False)):

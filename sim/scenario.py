@@ -391,9 +391,10 @@ class ProcedureConfig(_Section):
 class OutcomesConfig(_Section):
     """Thresholds that turn flows into clinical outcomes."""
 
-    devascularised_arterial_fraction: float = param(
+    devascularised_fraction: float = param(
         0.2, "1", "model assumption: tumour blush absent below about 20% of baseline arterial inflow (SACE IV)",
-        "A tumour region is devascularised when its arterial inflow falls below this share of baseline.", gt=0, lt=1)
+        "A region is devascularised when its inflow falls below this share of baseline (tumour: total inflow, "
+        "artery + portal vein; normal liver: arterial inflow).", gt=0, lt=1)
     ischaemia_oxygen_fraction: float = param(
         0.35, "1", "model assumption: critical O2 delivery = baseline extraction (about 0.35) / maximal extraction (about 1)",
         "Parenchyma is ischaemic when its O2 delivery (artery + portal vein) falls below this share of baseline.",

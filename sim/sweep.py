@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections import Counter
@@ -48,7 +49,7 @@ from . import __version__
 from .scenario import Scenario
 from .sweep_spec import RunTask, SweepError, SweepPlan, SweepSpec, load_sweep_spec, plan_sweep
 
-__all__ = ["sweep", "results_table", "BACKENDS", "SweepError", "load_sweep_spec"]
+__all__ = ["sweep", "results_table", "RunStore", "BACKENDS", "SweepError", "load_sweep_spec"]
 
 BACKENDS = ("serial", "processes", "dask")
 #: Environment of local worker processes: one thread each for Numba and the BLAS/OpenMP pools.
@@ -106,6 +107,17 @@ def _run_in_worker(task: RunTask, liver) -> dict[str, Any]:
     return _run_task(task, _load_liver(liver) if isinstance(liver, str) else liver)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker once the sweep's process is gone (a killed sweep leaves no orphans)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="embosim-parent-watch", daemon=True).start()
+
+
 # --- pools: where runs execute ------------------------------------------------------------
 
 
@@ -138,7 +150,8 @@ class _ProcessPool:
     def __init__(self, workers: int, folder: str):
         from joblib.externals.loky import get_reusable_executor
 
-        self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD)
+        self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, initializer=_exit_with_parent,
+                                              initargs=(os.getpid(),))
         self.queued = _QUEUED_PER_WORKER * workers
         self.folder = Path(folder)
         self.dumped = 0
@@ -173,7 +186,11 @@ class _DaskPool:
 
     def __init__(self, client):
         self.client = client
-        self.queued = _QUEUED_PER_WORKER * max(1, sum(client.nthreads().values()))
+
+    @property
+    def queued(self) -> int:
+        """Two runs per worker thread connected now (a cluster may grow or shrink during the sweep)."""
+        return _QUEUED_PER_WORKER * max(1, sum(self.client.nthreads().values()))
 
     def share(self, liver):
         return self.client.scatter(liver, broadcast=True, hash=False)
@@ -420,7 +437,8 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
         Default ``"dask"`` when ``client`` is given, else ``"processes"``.
     workers : int, optional
         Worker processes of the ``"processes"`` backend, or of the LocalCluster the
-        ``"dask"`` backend starts when no ``client`` is given. Default: every core.
+        ``"dask"`` backend starts when no ``client`` is given (default: every core);
+        not used otherwise.
     client : dask.distributed.Client or str, optional
         A client, or a scheduler address (``"tcp://host:8786"``) to connect to.
     out : str or Path, optional

@@ -48,10 +48,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
 from .scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["SweepError", "SweepSpec", "SweepPlan", "RunTask", "load_sweep_spec", "plan_sweep", "run_seed",
-           "anatomy_key", "SAMPLINGS"]
-
-SAMPLINGS = ("grid", "random", "latin_hypercube")
+__all__ = ["SweepError", "SweepSpec", "SweepPlan", "RunTask", "load_sweep_spec", "parse_sweep_spec", "plan_sweep",
+           "run_seed", "anatomy_key"]
 
 
 class SweepError(ScenarioError):
@@ -138,6 +136,12 @@ class Normal(_Distribution):
     std: float = Field(gt=0)
     low: float | None = None
     high: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> "Normal":
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
+        return self
 
     def frozen(self):
         from scipy import stats

@@ -14,7 +14,11 @@ raised, and compares:
   Am J Physiol 1986), hepatic arterial effective back-pressure (13.4 mmHg, pig,
   Ayuse1994), arterial flow at most about doubled under HABR (textbook).
 
-Run ``python -m validation.hemodynamics --out DIR [--fast]``: writes
+Also the pressure cascade: arterial root > terminal arterioles > sinusoid,
+nearly at the terminal portal venule's pressure (arterial pressure falls to the
+portal level inside the arterial tree, Am J Physiol 1986) > hepatic veins.
+
+Run ``python -m validation.hemodynamics --out DIR [--fast]`` (or ``embosim validate``): writes
 ``hemodynamics.png`` (pressure and flow against generation, arterial fraction
 per compartment, supply under PVT), ``hemodynamics.csv`` and
 ``hemodynamics.md`` and prints the table.
@@ -22,8 +26,6 @@ per compartment, supply under PVT), ``hemodynamics.csv`` and
 
 from __future__ import annotations
 
-import argparse
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +34,23 @@ import numpy as np
 from sim.flow import LiverFlow, LiverFlowResult
 from sim.kernels import twoport
 from sim.network import TRUNK_NODE_ARTERY
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
 from sim.units import ML_MIN_M3S, MMHG_PA
 
-from . import CaseResult
+from . import (
+    FAST_TERMINAL_DIAMETER_UM,
+    CaseResult,
+    default_liver,
+    module_main,
+    new_figure,
+    range_case,
+    save_figure,
+    write_table,
+)
 
 __all__ = ["Hemodynamics", "solve_cases", "cases", "back_pressure_mmhg", "per_generation", "figure", "run",
            "FAST_TERMINAL_DIAMETER_UM"]
 
-#: Terminal diameter of the fast check, um (as validation.morphometry).
-FAST_TERMINAL_DIAMETER_UM = 80.0
 #: Rise of the arterial root pressure used to measure the effective back-pressure, Pa.
 BACK_PRESSURE_STEP_PA = 10.0 * MMHG_PA
 
@@ -92,10 +101,6 @@ def back_pressure_mmhg(flow: LiverFlow) -> float:
     return float((p_root - q0 * BACK_PRESSURE_STEP_PA / (q1 - q0)) / MMHG_PA)
 
 
-def _range_case(name: str, ours: float, lo: float, hi: float, source: str, note: str = "") -> CaseResult:
-    return CaseResult(name, ours, f"{lo:g}-{hi:g} ({source})", "inside the range", bool(lo <= ours <= hi), note)
-
-
 def cases(h: Hemodynamics) -> list[CaseResult]:
     """Every comparison of :class:`Hemodynamics` with REFERENCES.md section 1."""
     liver = h.baseline.liver
@@ -111,26 +116,27 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
     out = [
         CaseResult("normal liver hepatic arterial fraction", art_n / (art_n + por_n),
                    "0.206 (Carlisle1992; seed deck 0.20)", "+/- 0.01", abs(art_n / (art_n + por_n) - 0.206) <= 0.01,
-                   calibrated),
+                   calibrated, role="calibration"),
         CaseResult("total hepatic flow, mL/min/kg body mass", (art_t + por_t) / ML_MIN_M3S / flow.body_mass_kg,
                    "17.0 (Carlisle1992)", "+/- 10%",
-                   abs((art_t + por_t) / ML_MIN_M3S / flow.body_mass_kg / 17.0 - 1) <= 0.10, calibrated),
-        _range_case("normal liver total perfusion, mL/min/mL", (art_n + por_n) / ML_MIN_M3S / volume_ml, 1.22, 1.47,
-                    "Miles2000CTPerfusion",
-                    "17 mL/min/kg x body mass (duplex ultrasound) over a 1.5 L liver is below the CT perfusion "
-                    "range; the two sources disagree, the model follows the flow target"),
-        _range_case("hepatic perfusion index (arterial / total), normal liver", art_n / (art_n + por_n), 0.15, 0.16,
-                    "Miles2000CTPerfusion", "the model is calibrated to the seed's 20%; CT gives 15-16%"),
+                   abs((art_t + por_t) / ML_MIN_M3S / flow.body_mass_kg / 17.0 - 1) <= 0.10, calibrated,
+                   role="calibration"),
+        range_case("normal liver total perfusion, mL/min/mL", (art_n + por_n) / ML_MIN_M3S / volume_ml, 1.22, 1.47,
+                   "Miles2000CTPerfusion",
+                   "17 mL/min/kg x body mass (duplex ultrasound) over a 1.5 L liver is below the CT perfusion "
+                   "range; the two sources disagree, the model follows the flow target"),
+        range_case("hepatic perfusion index (arterial / total), normal liver", art_n / (art_n + por_n), 0.15, 0.16,
+                   "Miles2000CTPerfusion", "the model is calibrated to the seed's 20%; CT gives 15-16%"),
     ]
     portal_ends = [liver.trunk.node_index(f"P{k}_end") for k in range(1, 9)
                    if f"P{k}_end" in liver.trunk.node_names]
     p_seg = base.trunk_pressure_pa[portal_ends] / MMHG_PA
-    out.append(_range_case("portal pressure at the segmental portal veins, mmHg (lowest)", float(p_seg.min()),
-                           5.0, 10.0, "textbook"))
+    out.append(range_case("portal pressure at the segmental portal veins, mmHg (lowest)", float(p_seg.min()),
+                          5.0, 10.0, "textbook"))
     sinus = base.comp_pressure_pa[tissue]
     gradient = float(np.median(sinus - liver.hepatic_vein_pressure_pa) / MMHG_PA)
-    out.append(_range_case("sinusoid - hepatic vein pressure gradient, mmHg", gradient, 1.0, 5.0, "Berzigotti2013",
-                           calibrated))
+    out.append(range_case("sinusoid - hepatic vein pressure gradient, mmHg", gradient, 1.0, 5.0, "Berzigotti2013",
+                          calibrated, role="calibration"))
     venule = base.por_pressure_pa[comps.node[tissue]]
     gap = float(np.median(venule - sinus) / MMHG_PA)
     out.append(CaseResult("terminal portal venule - sinusoid pressure, mmHg (median)", gap,
@@ -138,6 +144,7 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                           "the scenario leaves 3 mmHg between the portal inlet and the sinusoid (portal_pressure_mmHg "
                           "- hepatic_vein_pressure_mmHg - sinusoid_gradient_mmHg); what the portal trees do not use "
                           "falls across the calibrated portal terminals"))
+    out.append(_cascade_case(base, tissue))
     bp = back_pressure_mmhg(h.baseline)
     out.append(CaseResult("hepatic arterial effective back-pressure, mmHg", bp, "13.4 +/- 1.5 (pig; Ayuse1994)",
                           "within 3 SD (9-18 mmHg)", 9.0 <= bp <= 18.0,
@@ -151,18 +158,36 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                           "0.255 +/- 0.027 (adenosine, Lautt1985); 0.44 +/- 0.04 (active + passive, Lautt1990)",
                           "0.25-0.44", 0.25 - 1e-3 <= efficiency <= 0.44 + 1e-3,
                           f"flow.habr.buffer_efficiency = {target:g} is a scenario parameter (calibrated); "
-                          f"without HABR the passive gain is {(art_o - art_t) / (por_t - por_o):.3f}"))
+                          f"without HABR the passive gain is {(art_o - art_t) / (por_t - por_o):.3f}",
+                          role="calibration"))
     ratio = float(np.max(pvt.comp_art_flow_m3s[tissue] / np.where(comps.demand_art_m3s[tissue] > 0,
                                                                    comps.demand_art_m3s[tissue], np.inf)))
     out.append(CaseResult("HABR: largest arterial flow / baseline in any compartment", ratio,
                           "at most about 2 (textbook)", "<= flow.habr.max_arterial_ratio + 1e-6",
-                          ratio <= flow.habr.max_arterial_ratio + 1e-6))
+                          ratio <= flow.habr.max_arterial_ratio + 1e-6,
+                          "flow.habr.max_arterial_ratio caps it (set from this textbook value)", role="calibration"))
     rises = art_p / (art_p + por_p) > art_t / (art_t + por_t)
     out.append(CaseResult("main PVT raises arterial dependence (1 = yes)", float(rises),
                           "1 (SeedDeckUHS: PVT makes the liver depend on the artery)", "arterial fraction rises",
                           bool(rises), f"arterial fraction {art_t / (art_t + por_t):.2f} -> "
                                        f"{art_p / (art_p + por_p):.2f}; portal flow left {por_p / por_t:.2f}"))
     return out
+
+
+def _cascade_case(base: LiverFlowResult, tissue: np.ndarray) -> CaseResult:
+    """Arterial root > terminal arterioles > sinusoid > hepatic veins, medians over the tissue compartments."""
+    liver = base.liver
+    trunk = liver.trunk
+    roots = np.isfinite(trunk.node_pressure_pa) & (trunk.node_kind == TRUNK_NODE_ARTERY)
+    nodes = liver.compartments.node[tissue]
+    levels = np.array([trunk.node_pressure_pa[roots].max(), np.median(base.art_pressure_pa[nodes]),
+                       np.median(base.comp_pressure_pa[tissue]), liver.hepatic_vein_pressure_pa]) / MMHG_PA
+    falls = bool(np.all(np.diff(levels) < 0))
+    return CaseResult("pressure cascade root > terminal arteriole > sinusoid > hepatic vein (1 = yes)", float(falls),
+                      "arterial pressure falls to portal level inside the arterial tree (Am J Physiol 1986); "
+                      "sinusoid just above the hepatic veins (Berzigotti2013)", "strictly decreasing", falls,
+                      "medians " + " -> ".join(f"{p:.1f}" for p in levels) + " mmHg; the last arterial fall (terminal "
+                      "arteriole to sinusoid) is the calibrated compartment terminal", role="check")
 
 
 def per_generation(res: LiverFlowResult, tree: str) -> dict:
@@ -199,16 +224,11 @@ def per_generation(res: LiverFlowResult, tree: str) -> dict:
 
 def figure(h: Hemodynamics, path: Path) -> None:
     """Pressure and flow against generation, arterial fraction per compartment, supply under PVT (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     base, pvt, off = h.baseline.result(), h.pvt.result(), h.pvt_no_habr.result()
     comps = h.baseline.liver.compartments
     tissue = comps.kind == 0
     flow = h.scenario.flow
-    fig, ax = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
+    fig, ax = new_figure(2, 2, size=(11, 8.5))
     for tree, colour in (("artery", "tab:red"), ("portal", "tab:blue")):
         pg = per_generation(base, tree)
         for a, key in ((ax[0, 0], "pressure_mmHg"), (ax[0, 1], "flow_ml_min")):
@@ -242,20 +262,7 @@ def figure(h: Hemodynamics, path: Path) -> None:
     ax[1, 1].set_xticks(x, labels)
     ax[1, 1].set_ylabel("hepatic inflow, mL/min")
     ax[1, 1].legend(fontsize=8)
-    fig.suptitle(f"Liver hemodynamics: {h.scenario.title}", fontsize=10)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
-def write_table(results: list[CaseResult], out_dir: Path) -> None:
-    """``hemodynamics.csv`` and ``hemodynamics.md``, one row per case."""
-    header = ["case", "embosim", "reference", "tolerance", "pass", "note"]
-    rows = [[r.name, f"{r.embosim:.4g}", r.reference, r.tolerance, "yes" if r.passed else "NO", r.note]
-            for r in results]
-    with (out_dir / "hemodynamics.csv").open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([header, *rows])
-    lines = ["| " + " | ".join(row) + " |" for row in [header, ["---"] * len(header), *rows]]
-    (out_dir / "hemodynamics.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    save_figure(fig, path, f"Liver hemodynamics: {h.scenario.title}")
 
 
 def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = False, liver=None) -> list[CaseResult]:
@@ -276,33 +283,15 @@ def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = F
     -------
     list of CaseResult
     """
-    if liver is None:
-        from sim.anatomy import build_liver
-        from sim.catalogue import default_scenario_path
-
-        scenario = scenario or load_scenario(default_scenario_path())
-        if fast:
-            scenario = scenario.with_updates({"liver.terminal_diameter_um": FAST_TERMINAL_DIAMETER_UM})
-        liver = build_liver(scenario)
+    liver = liver or default_liver(scenario, fast=fast)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     h = solve_cases(liver)
     results = cases(h)
     figure(h, out_dir / "hemodynamics.png")
-    write_table(results, out_dir)
+    write_table(results, out_dir, "hemodynamics")
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m validation.hemodynamics --out DIR [--fast]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="embosim-out/validation", help="output folder")
-    parser.add_argument("--fast", action="store_true", help="coarser trees (seconds)")
-    args = parser.parse_args(argv)
-    results = run(args.out, fast=args.fast)
-    print((Path(args.out) / "hemodynamics.md").read_text(encoding="utf-8"))
-    return 0 if all(r.passed for r in results) else 1
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(module_main(run, __doc__.splitlines()[0], "hemodynamics"))

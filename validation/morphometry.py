@@ -16,13 +16,12 @@ Compares a built liver with:
   Murray tree from a 4.5 mm PHA; the derivation's exponent is 3, and
   generation = g log2(d_PHA / d) scales with g).
 
-Run ``python -m validation.morphometry --out DIR [--fast]``: writes
-``morphometry.png``, ``morphometry.csv`` and ``morphometry.md`` and prints the table.
+Run ``python -m validation.morphometry --out DIR [--fast]`` (or ``embosim validate``):
+writes ``morphometry.png``, ``morphometry.csv`` and ``morphometry.md`` and prints the table.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from itertools import pairwise
@@ -30,17 +29,24 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.anatomy import Liver, build_liver
+from sim.anatomy import Liver
 from sim.network import EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL
-from sim.scenario import SEGMENTS, Scenario, load_scenario
+from sim.scenario import SEGMENTS, Scenario
 
-from . import CaseResult
+from . import (
+    FAST_TERMINAL_DIAMETER_UM,
+    CaseResult,
+    default_liver,
+    module_main,
+    new_figure,
+    range_case,
+    save_figure,
+    write_table,
+)
 
 __all__ = ["VesselTable", "vessel_table", "murray_residuals", "branching_exponents", "segment_fractions",
            "per_generation", "lodging", "run", "FAST_TERMINAL_DIAMETER_UM"]
 
-#: Terminal diameter of the fast check (fine enough to stop 100 um particles), um.
-FAST_TERMINAL_DIAMETER_UM = 80.0
 #: Particle diameters of the lodging case, um (REFERENCES.md 5: the 100-300 um bin).
 PARTICLES_UM = (100.0, 200.0, 300.0)
 #: Debbaut2014 (abstract): first and last of 13 resolved generations.
@@ -236,11 +242,6 @@ def _ratio_case(name: str, ours: float, reference: float, source: str, factor: f
                       "" if ok else note)
 
 
-def _range_case(name: str, ours: float, lo: float, hi: float, source: str, note: str = "") -> CaseResult:
-    ok = bool(lo <= ours <= hi)
-    return CaseResult(name, ours, f"{lo:g}-{hi:g} ({source})", "inside the range", ok, note)
-
-
 def cases(liver: Liver) -> list[CaseResult]:
     """All morphometry comparisons of a built liver."""
     g = liver.scenario.liver.murray_exponent
@@ -248,25 +249,29 @@ def cases(liver: Liver) -> list[CaseResult]:
     out = []
     worst = max(float(murray_residuals(liver, t).max()) for t in ("artery", "portal"))
     out.append(CaseResult("Murray's law, max relative residual at any bifurcation", worst, "0 (construction)",
-                          "<= 1e-9", worst <= 1e-9))
+                          "<= 1e-9", worst <= 1e-9, role="check"))
     exps = branching_exponents(liver)
-    out.append(_range_case("branching exponent, median of per-bifurcation fits (arteries)", float(np.median(exps)),
-                           2.0, 3.0, "Jessen2023",
-                           f"set by construction (liver.murray_exponent = {g:g}); the size dependence "
-                           "2.3 / 2.7 / 3.0 of NakamuraAwa2014 is not modelled"))
+    out.append(range_case("branching exponent, median of per-bifurcation fits (arteries)", float(np.median(exps)),
+                          2.0, 3.0, "Jessen2023",
+                          f"set by construction (liver.murray_exponent = {g:g}); the size dependence "
+                          "2.3 / 2.7 / 3.0 of NakamuraAwa2014 is not modelled", role="calibration"))
     if "PHA" in liver.vessels:
-        out.append(_range_case("PHA diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["PHA"]], 4.0, 5.0,
-                               "REFERENCES.md 3, unverified"))
-    out.append(_range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
-                           "textbook, unverified"))
+        out.append(range_case("PHA diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["PHA"]], 4.0, 5.0,
+                              "REFERENCES.md 3, unverified", "the arterial Murray anchor (4.5 mm)",
+                              role="calibration"))
+    out.append(range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
+                          "textbook, unverified", "the portal Murray anchor (11 mm)", role="calibration"))
     frac = dict(zip(SEGMENTS, segment_fractions(liver)))
     ordered = all(frac[a] > frac[b] for a, b in pairwise(SEGMENT_ORDER))
     out.append(CaseResult("segment volumes ordered VIII>VII>IV>V>III>VI>II>I (1 = yes)", float(ordered),
                           "1 (HPB2014Segments, median order)", "order holds", ordered,
-                          "" if ordered else "the scenario's segment_fractions break the published order"))
-    out.append(_range_case("segment VIII volume fraction", frac["VIII"], 0.11, 0.38, "HPB2014Segments, 26.1%"))
-    out.append(_range_case("largest of segments II and III, volume fraction", max(frac["II"], frac["III"]), 0.0, 0.10,
-                           "HPB2014Segments, each < 10%"))
+                          "liver.segment_fractions is set from this source" if ordered
+                          else "the scenario's segment_fractions break the published order", role="calibration"))
+    out.append(range_case("segment VIII volume fraction", frac["VIII"], 0.11, 0.38, "HPB2014Segments, 26.1%",
+                          "liver.segment_fractions is set from this source", role="calibration"))
+    out.append(range_case("largest of segments II and III, volume fraction", max(frac["II"], frac["III"]), 0.0, 0.10,
+                          "HPB2014Segments, each < 10%", "liver.segment_fractions is set from this source",
+                          role="calibration"))
     out.extend(_generation_cases(liver))
     out.extend(_lodging_cases(liver, g))
     return out
@@ -313,12 +318,7 @@ def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
 
 def figure(liver: Liver, path: Path) -> None:
     """Diameter and length per generation, segment fractions, lodging generations (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
+    fig, ax = new_figure(2, 2, size=(11, 8.5))
     for tree, colour in (("artery", "tab:red"), ("portal", "tab:blue")):
         pg = per_generation(liver, tree)
         for a, key in ((ax[0, 0], "diameter_m"), (ax[0, 1], "length_m")):
@@ -349,28 +349,13 @@ def figure(liver: Liver, path: Path) -> None:
     ax[1, 1].set_xlabel("lodging generation (PHA = 0)")
     ax[1, 1].set_ylabel("fraction of particles")
     ax[1, 1].legend(fontsize=8)
-    fig.suptitle(f"Synthetic hepatic trees: {liver.scenario.title} "
-                 f"(terminal {liver.scenario.liver.terminal_diameter_um:g} um)", fontsize=10)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, f"Synthetic hepatic trees: {liver.scenario.title} "
+                           f"(terminal {liver.scenario.liver.terminal_diameter_um:g} um)")
 
 
-def write_table(results: list[CaseResult], out_dir: Path) -> None:
-    """``morphometry.csv`` and ``morphometry.md`` with one row per case."""
-    import csv
-
-    header = ["case", "embosim", "reference", "tolerance", "pass", "note"]
-    rows = [[r.name, f"{r.embosim:.4g}", r.reference, r.tolerance, "yes" if r.passed else "NO", r.note]
-            for r in results]
-    with (out_dir / "morphometry.csv").open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([header, *rows])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    (out_dir / "morphometry.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = False) -> list[CaseResult]:
-    """Build a liver, compare its morphometry with the literature, write figure and table.
+def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = False,
+        liver: Liver | None = None) -> list[CaseResult]:
+    """Build (or take) a liver, compare its morphometry with the literature, write figure and table.
 
     Parameters
     ----------
@@ -380,35 +365,21 @@ def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = F
         Default: the shipped default scenario.
     fast : bool, optional
         Coarser trees (terminal diameter :data:`FAST_TERMINAL_DIAMETER_UM`), a second or two.
+    liver : Liver, optional
+        Use this liver (built by :func:`sim.build_liver`) instead of building one.
 
     Returns
     -------
     list of CaseResult
     """
-    from sim.catalogue import default_scenario_path
-
-    scenario = scenario or load_scenario(default_scenario_path())
-    if fast:
-        scenario = scenario.with_updates({"liver.terminal_diameter_um": FAST_TERMINAL_DIAMETER_UM})
+    liver = liver or default_liver(scenario, fast=fast)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    liver = build_liver(scenario)
     results = cases(liver)
     figure(liver, out_dir / "morphometry.png")
-    write_table(results, out_dir)
+    write_table(results, out_dir, "morphometry")
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m validation.morphometry --out DIR [--fast]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="embosim-out/validation", help="output folder")
-    parser.add_argument("--fast", action="store_true", help="coarser trees (seconds)")
-    args = parser.parse_args(argv)
-    results = run(args.out, fast=args.fast)
-    print((Path(args.out) / "morphometry.md").read_text(encoding="utf-8"))
-    return 0 if all(r.passed for r in results) else 1
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(module_main(run, __doc__.splitlines()[0], "morphometry"))

@@ -254,6 +254,17 @@ def _after_lodging(st, ps, net, counted_update):
 
 
 @njit(**NJIT_OPTS)
+def _lodge_in_pedicle(st, ps, net, vessel, p, occlude):
+    """Particle p lodges in the arterial pedicle vessel into node ``vessel``; returns whether it occluded it."""
+    ps.lodged_ped[vessel] += 1
+    if not occlude:
+        return False
+    set_pedicle_conductance(st, vessel, 0.0, st.g_por[vessel])
+    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+    return True
+
+
+@njit(**NJIT_OPTS)
 def _choose(weights, count, u):
     """Index in [0, count) drawn with probability proportional to ``weights`` (u uniform in [0, 1))."""
     total = 0.0
@@ -466,13 +477,8 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 in_trunk = True
             elif kind == _KIND_CHILD:
                 if diam[k] < d_fit:
-                    ps.lodged_ped[tgt] += 1
-                    fate = FATE_VESSEL
-                    where = tgt
-                    if occlude:
-                        set_pedicle_conductance(st, tgt, 0.0, st.g_por[tgt])
-                        lodged = True
-                        ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    fate, where = FATE_VESSEL, tgt
+                    lodged = _lodge_in_pedicle(st, ps, net, tgt, p, occlude)
                     break
                 if in_trunk:
                     depth = 0
@@ -489,13 +495,8 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 if net.tip_kind == TIP_PEDICLE and node == net.tip_index:
                     refluxed = True
                 if diam[k] < d_fit:
-                    ps.lodged_ped[node] += 1
-                    fate = FATE_VESSEL
-                    where = node
-                    if occlude:
-                        set_pedicle_conductance(st, node, 0.0, st.g_por[node])
-                        lodged = True
-                        ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                    fate, where = FATE_VESSEL, node
+                    lodged = _lodge_in_pedicle(st, ps, net, node, p, occlude)
                     break
                 depth -= 1
                 node = stack_node[depth]
