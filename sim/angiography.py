@@ -61,12 +61,35 @@ import numpy as np
 
 from .kernels import twoport
 from .network import CompiledLiver
+from .procedure import apply_occlusions
 from .units import ML_M3
 
-__all__ = ["Injection", "View", "ContrastTransit", "Angiogram", "ArterialNetwork", "BLOOD_VOLUME_FRACTION", "INJECTION_DURATION_S",
-           "RATE_TO_FLOW", "DISPLAY_THICKNESS_M", "PIXEL_M", "DETECTOR_BLUR_M", "MIN_DIAMETER_UM", "baseline_flow",
-           "final_flow", "run_liver", "apply_occlusions", "solved_state", "native_tip_flow", "default_injection",
-           "contrast_transit", "virtual_angiogram", "compare_angiograms", "run_angiograms", "phase_times", "opacity"]
+__all__ = [
+    "BLOOD_VOLUME_FRACTION",
+    "DETECTOR_BLUR_M",
+    "DISPLAY_THICKNESS_M",
+    "INJECTION_DURATION_S",
+    "MIN_DIAMETER_UM",
+    "PIXEL_M",
+    "RATE_TO_FLOW",
+    "Angiogram",
+    "ArterialNetwork",
+    "ContrastTransit",
+    "Injection",
+    "View",
+    "baseline_flow",
+    "compare_angiograms",
+    "contrast_transit",
+    "default_injection",
+    "final_flow",
+    "native_tip_flow",
+    "opacity",
+    "phase_times",
+    "run_angiograms",
+    "run_liver",
+    "solved_state",
+    "virtual_angiogram",
+]
 
 #: Blood volume per viable tissue volume of every compartment (dimensionless). Model assumption:
 #: hepatic blood volume of about 0.15-0.25 mL/mL measured by CT perfusion (unverified); with the
@@ -106,6 +129,11 @@ class Injection:
         Injection rate, m^3/s (> 0).
     duration_s : float
         Injection time, s (> 0).
+
+    Examples
+    --------
+    >>> Injection(rate_m3s=1e-6).volume_ml  # 1 mL/s for the default 3 s
+    3.0
     """
 
     rate_m3s: float
@@ -144,30 +172,6 @@ def baseline_flow(liver):
     return LiverFlow(liver.compiled, liver.scenario, catheter=True)
 
 
-def apply_occlusions(state: twoport.FlowState, run_state: dict) -> None:
-    """Close what a run occluded in a catheter-placed flow state, in place, and re-solve it.
-
-    Parameters
-    ----------
-    state : FlowState
-        Of the run's liver with its catheter placed (same trunk indices as the run's).
-    run_state : dict of ndarray
-        ``RunResult.state``: ``lodged_pedicle`` (M,) and ``lodged_trunk`` (Et,) particle
-        counts (a vessel holding a particle is closed) and ``compartment_occluded`` (C,),
-        the occluded share of each compartment's arterial microvasculature.
-
-    Notes
-    -----
-    Non-target beds partly embolised during the run are left open (the run does
-    not record their occluded share); this changes only the flow split at the
-    trunk's non-target branches.
-    """
-    state.g_art[run_state["lodged_pedicle"] > 0] = 0.0
-    state.g_trunk[run_state["lodged_trunk"] > 0] = 0.0
-    state.g_comp[:, twoport.COMP_ART] *= 1.0 - run_state["compartment_occluded"]
-    twoport.solve(state)
-
-
 def run_liver(result):
     """The liver of a run: ``result.liver``, rebuilt from ``result.scenario`` when the result does not carry it."""
     if result.liver is not None:
@@ -187,12 +191,17 @@ def final_flow(result):
     Returns
     -------
     LiverFlow
-        :func:`baseline_flow` of the run's liver with :func:`apply_occlusions`;
-        its native compartment flows equal ``result.state["compartment_flow_final_m3s"]``
-        (up to the non-target beds, see :func:`apply_occlusions`).
+        :func:`baseline_flow` of the run's liver with the run's occlusions
+        (:func:`sim.procedure.apply_occlusions`, non-target beds included); its native
+        compartment flows equal ``result.state["compartment_flow_final_m3s"]``.
+
+    Notes
+    -----
+    A later session of a staged treatment (``sim.run(..., prior=...)``) records
+    only its own lodgings: the earlier sessions' occlusions are not applied here.
     """
     flow = baseline_flow(run_liver(result))
-    apply_occlusions(flow.state, result.state)
+    apply_occlusions(flow.state, flow.liver.trunk, result.state)
     return flow
 
 
@@ -536,7 +545,7 @@ class View:
     shape: tuple[int, int]
 
     @classmethod
-    def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> "View":
+    def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> View:
         """The smallest grid holding the liver's tissue and its arteries, with a margin.
 
         The arteries are the hepatic ones (generation >= 0) and the named arteries
@@ -806,5 +815,11 @@ def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> Contrast
 
 
 def opacity(thickness_m: np.ndarray) -> np.ndarray:
-    """Display grey level 0-1 of a projected contrast thickness (Beer-Lambert with ``DISPLAY_THICKNESS_M``)."""
+    """Display grey level 0-1 of a projected contrast thickness (Beer-Lambert with ``DISPLAY_THICKNESS_M``).
+
+    Examples
+    --------
+    >>> [round(float(v), 3) for v in opacity(np.array([0.0, 1e-3, 5e-3]))]
+    [0.0, 0.632, 0.993]
+    """
     return -np.expm1(-np.asarray(thickness_m) / DISPLAY_THICKNESS_M)

@@ -270,7 +270,8 @@ def plot(
     source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
         "A folder written by 'embosim run' (its run is re-created from scenario.json), a scenario file or "
         f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "
-        "comparison and arterialisation a comparison.csv or the folder of 'embosim compare'."))] = None,
+        "comparison and arterialisation a comparison.csv or the folder of 'embosim compare' (default: "
+        "embosim-compare)."))] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, show_default=False, help=(
         "File to write; the extension picks the format: .png, .svg or .pdf (.gif with --animate). "
         "Default: KIND.png (angiogram.gif with --animate)."))] = None,
@@ -301,6 +302,34 @@ def plot(
             raise typer.BadParameter(str(exc), param_hint="RUN_DIR_OR_SCENARIO") from None
         written = figures.save_figure(fig, out)
     typer.echo(f"Wrote {written}")
+
+
+@app.command()
+def validate(
+    fast: Annotated[bool, typer.Option("--fast", help="Coarser livers, fewer particles and replicates "
+                                                     "(under 3 minutes).")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help=(
+        "Folder for validation.md, validation.csv and each case's figure and tables."))] = Path("embosim-validation"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Compare embosim with analytic results and published data (docs/validation.md).
+
+    Exit status 0 even where the literature disagrees (a finding, reported with
+    its reason); 1 if a case failed with an error.
+    """
+    from .validation_runner import ValidationSuiteNotFound, load_runner
+
+    try:
+        runner = load_runner()
+    except ValidationSuiteNotFound as exc:
+        typer.echo(f"embosim: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _make_output_dir(out)
+    report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True))
+    typer.echo(runner.format_table(report), nl=False)
+    typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:

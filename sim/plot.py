@@ -24,6 +24,7 @@ subtree, and lodging sites are drawn as dots wherever they are.
 
 from __future__ import annotations
 
+import itertools
 import json
 from contextlib import contextmanager
 from functools import cached_property
@@ -31,10 +32,32 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Scene", "tree", "before_after", "endpoint_curve", "deposition", "comparison", "arterialisation",
-           "angiogram", "animate_angiogram", "write_run_figures", "save_figure", "load_run", "load_table",
-           "KINDS", "FORMATS", "SACE_COLOURS", "OKABE_ITO", "TREE_MIN_DIAMETER_UM", "DEFAULT_METRICS",
-           "RUN_FIGURES", "SCENARIO_FILE", "TABLE_KINDS", "figure", "load_source"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "FORMATS",
+    "KINDS",
+    "OKABE_ITO",
+    "RUN_FIGURES",
+    "SACE_COLOURS",
+    "SCENARIO_FILE",
+    "TABLE_KINDS",
+    "TREE_MIN_DIAMETER_UM",
+    "Scene",
+    "angiogram",
+    "animate_angiogram",
+    "arterialisation",
+    "before_after",
+    "comparison",
+    "deposition",
+    "endpoint_curve",
+    "figure",
+    "load_run",
+    "load_source",
+    "load_table",
+    "save_figure",
+    "tree",
+    "write_run_figures",
+]
 
 #: Okabe-Ito colour-blind-safe palette (Okabe and Ito 2008), in the order used for categories.
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilion": "#D55E00",
@@ -105,7 +128,7 @@ def _style():
         "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
         "legend.fontsize": 9, "legend.frameon": False, "figure.titlesize": 13, "axes.spines.top": False,
         "axes.spines.right": False, "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
-        "image.cmap": "viridis", "savefig.dpi": 150, "figure.dpi": 100,
+        "image.cmap": "viridis", "figure.dpi": 100,
     }):
         yield
 
@@ -127,8 +150,19 @@ def _axes(ax, n: int = 1, *, figsize: tuple[float, float], nrows: int = 1) -> tu
     return axes[0].figure, axes
 
 
-def save_figure(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, *, dpi: float = 150.0) -> Path:
     """Write a figure to ``path``; the extension picks the format (``FORMATS``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+    dpi : float
+        Resolution of a PNG (and of the images embedded in SVG and PDF), dots per inch.
+
+    Returns
+    -------
+    Path
 
     Raises
     ------
@@ -139,7 +173,7 @@ def save_figure(fig, path: str | Path) -> Path:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"cannot write {path.name!r}: allowed extensions {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=path.suffix.lower()[1:])
+    fig.savefig(path, format=path.suffix.lower()[1:], dpi=dpi)
     return path
 
 
@@ -186,7 +220,13 @@ class Scene:
     """
 
     def __init__(self, source):
-        from .angiography import ArterialNetwork, baseline_flow, final_flow, run_liver, solved_state
+        from .angiography import (
+            ArterialNetwork,
+            baseline_flow,
+            final_flow,
+            run_liver,
+            solved_state,
+        )
 
         self.result = source if _is_result(source) else None
         self.liver = run_liver(source) if self.result is not None else source
@@ -263,23 +303,28 @@ def _scene(source) -> Scene:
     return source if isinstance(source, Scene) else Scene(source)
 
 
-def _vessel_values(scene: Scene, which: str, colour_by: str):
-    """Values to colour the vessels by, with their norm, colour map and label."""
+def _vessel_values(scene: Scene, which: str, colour_by: str, min_diameter_um: float):
+    """Values to colour the vessels by, with their norm (spanning the drawn vessels at baseline), colour map and label."""
     from matplotlib.colors import LogNorm, Normalize
 
-    from .units import MMHG_PA, ML_MIN_M3S
+    from .units import ML_MIN_M3S, MMHG_PA
 
     net = scene.network
+    drawn = net.vessel_diameter_m >= min_diameter_um * 1e-6
     if colour_by == "flow":
-        q = np.abs(net.vessel_flows(scene.native[which])) / ML_MIN_M3S
-        base = np.abs(net.vessel_flows(scene.native["baseline"])) / ML_MIN_M3S
-        drawn = base[base > 0]
-        return q, LogNorm(max(drawn.min(), drawn.max() * 1e-5), drawn.max()), "viridis", "arterial flow (mL/min)"
+        def values(state):
+            return np.abs(net.vessel_flows(state)) / ML_MIN_M3S
+
+        base = values(scene.native["baseline"])[drawn]
+        base = base[base > 0]
+        return values(scene.native[which]), LogNorm(base.min(), base.max()), "viridis", "arterial flow (mL/min)"
     if colour_by == "pressure":
-        p = net.node_pressures(scene.native[which]) + scene.flow.liver.hepatic_vein_pressure_pa
-        values = 0.5 * (p[net.vessel_up] + p[net.vessel_down]) / MMHG_PA
-        base = net.node_pressures(scene.native["baseline"]) + scene.flow.liver.hepatic_vein_pressure_pa
-        return values, Normalize(np.nanmin(base) / MMHG_PA, np.nanmax(base) / MMHG_PA), "cividis", \
+        def values(state):  # mean of the two ends, mmHg
+            p = net.node_pressures(state) + scene.flow.liver.hepatic_vein_pressure_pa
+            return 0.5 * (p[net.vessel_up] + p[net.vessel_down]) / MMHG_PA
+
+        base = values(scene.native["baseline"])[drawn]
+        return values(scene.native[which]), Normalize(np.nanmin(base), np.nanmax(base)), "cividis", \
             "arterial pressure (mmHg)"
     if colour_by == "occlusion":
         scene.require_run("colouring by occlusion")
@@ -292,7 +337,7 @@ def _vessel_values(scene: Scene, which: str, colour_by: str):
         if which != "final":
             raise ValueError("particle counts are drawn on the final state only")
         counts = scene.particles_below
-        return counts, LogNorm(1.0, max(2.0, counts.max())), "viridis", "particles lodged in or below (count)"
+        return counts, LogNorm(1.0, max(2.0, counts[drawn].max())), "viridis", "particles lodged in or below (count)"
     raise ValueError(f"unknown colour_by {colour_by!r}; allowed: flow, pressure, occlusion, particles")
 
 
@@ -396,7 +441,7 @@ def _frame_axes(ax, scene: Scene, title: str) -> None:
 
 def _tree_panel(ax, scene: Scene, which: str, colour_by: str, min_diameter_um: float, labels: bool):
     """One AP tree panel; returns the (norm, cmap, label) used."""
-    values, norm, cmap, label = _vessel_values(scene, which, colour_by)
+    values, norm, cmap, label = _vessel_values(scene, which, colour_by, min_diameter_um)
     _segment_outlines(ax, scene.liver)
     _draw_vessels(ax, scene, values, norm, cmap, min_diameter_um)
     _tumour_outlines(ax, scene.liver, labels=labels)
@@ -410,14 +455,19 @@ def _tree_panel(ax, scene: Scene, which: str, colour_by: str, min_diameter_um: f
     return norm, cmap, label
 
 
-def _tree_legend(fig, ax) -> None:
+#: What a grey vessel means for each colouring.
+_GREY_MEANS = {"flow": "no flow", "pressure": "cut off", "occlusion": "no flow at baseline",
+               "particles": "no particle below"}
+
+
+def _tree_legend(fig, ax, colour_by: str) -> None:
     """One legend below the figure: the markers of ``ax`` and the line styles of every tree panel."""
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color=_TUMOUR, ls="--", lw=1.8), Line2D([], [], color=_NO_FLOW, lw=2),
                 Line2D([], [], color=_LIVER_LINE, ls=(0, (4, 3)), lw=0.8)]
-    labels += ["tumour", "no flow", "Couinaud segment"]
+    labels += ["tumour", _GREY_MEANS[colour_by], "Couinaud segment"]
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
 
 
@@ -459,11 +509,11 @@ def tree(source, ax=None, *, colour_by: str = "flow", state: str | None = None,
     which = state or ("final" if scene.result is not None else "baseline")
     if which not in scene.native:
         raise ValueError(f"state {which!r} not available; allowed: {', '.join(scene.native)}")
-    fig, (ax,) = _axes(ax, figsize=(8.5, 8.0))
+    fig, (ax,) = _axes(ax, figsize=(8.5, 7.4))
     norm, cmap, label = _tree_panel(ax, scene, which, colour_by, min_diameter_um, labels)
     when = "end of embolisation" if which == "final" else "baseline"
     _frame_axes(ax, scene, f"Hepatic arteries ({when}), vessels \u2265 {min_diameter_um:g} \u00b5m")
-    _tree_legend(fig, ax)
+    _tree_legend(fig, ax, colour_by)
     _colourbar(fig, [ax], norm, cmap, label)
     return fig
 
@@ -476,7 +526,8 @@ def before_after(source, ax=None, *, colour_by: str = "flow", min_diameter_um: f
     ----------
     source : RunResult or Scene (of a run)
     ax : sequence of two matplotlib Axes, optional
-    colour_by : {"flow", "pressure", "occlusion", "particles"}
+    colour_by : {"flow", "pressure", "occlusion"}
+        As for :func:`tree` (particle counts exist at the end only: use :func:`tree`).
     min_diameter_um : float
         Narrowest vessel drawn, um.
 
@@ -493,7 +544,7 @@ def before_after(source, ax=None, *, colour_by: str = "flow", min_diameter_um: f
     for axis, which in zip(axes, ("baseline", "final")):
         norm, cmap, label = _tree_panel(axis, scene, which, colour_by, min_diameter_um, labels=which == "baseline")
         _frame_axes(axis, scene, titles[which])
-    _tree_legend(fig, axes[1])
+    _tree_legend(fig, axes[1], colour_by)
     _colourbar(fig, axes, norm, cmap, label)
     fig.suptitle(f"{scene.liver.scenario.title}: arteries \u2265 {min_diameter_um:g} \u00b5m")
     return fig
@@ -526,7 +577,7 @@ def endpoint_curve(result, ax=None):
               1 - proc.stasis_flow_reduction, 0.0]
     for level in range(1, 5):
         ax.axhspan(bounds[level], bounds[level - 1], color=SACE_COLOURS[level], alpha=0.15, lw=0,
-                   label=f"SACE {'I II III IV'.split()[level - 1]}")
+                   label=f"SACE {['I', 'II', 'III', 'IV'][level - 1]}")
     ts = result.timeseries
     volume = ts["suspension_volume_ml"].to_numpy(float)
     ax.plot(volume, ts["antegrade_flow_fraction"], color=OKABE_ITO["blue"], lw=2.2, label="antegrade flow")
@@ -627,7 +678,8 @@ def deposition(source, ax=None):
     total = max(sum(counts), 1)
     for yy, c in zip(y, counts):
         axes[2].text(c, yy, f" {c:.0f} ({c / total:.0%})", va="center", fontsize=9)
-    axes[2].set(xlabel="particles (count)", title="Destination", xlim=(0, max(max(counts), 1) * 1.35))
+    axes[2].set(xlabel="particles (count)", ylabel="destination", title="Where the particles went",
+                xlim=(0, max(max(counts), 1) * 1.35))
     fig.suptitle(f"Particle deposition: {scene.result.summary['particles_injected']} particles, "
                  f"{scene.result.summary['agent']}")
     return fig
@@ -784,7 +836,7 @@ def _angiogram_image(ax, angio, t: float, scene: Scene):
 def _phase_of(t: float, phases: dict[str, float]) -> str:
     """Name of the phase a time falls in (boundaries half-way between the phase times)."""
     names, times = list(phases), list(phases.values())
-    cuts = [0.5 * (a + b) for a, b in zip(times, times[1:])]
+    cuts = [0.5 * (a + b) for a, b in itertools.pairwise(times)]
     return names[int(np.searchsorted(cuts, t))]
 
 
@@ -824,19 +876,19 @@ def angiogram(source, ax=None, *, times_s=None):
             axis = grid[r, c]
             image = _angiogram_image(axis, angio, t, scene)
             axis.set_title(f"{_phase_of(t, phases)} phase, {t:.1f} s")
-            axis.set(xlabel="x (mm), patient's left \u2192" if r == len(angios) - 1 else "",
-                     ylabel=f"{rows[key]}\nz, cranial (mm)" if c == 0 else "")
+            axis.set(xlabel="x (mm), patient's left \u2192",
+                     ylabel=f"{rows[key]}\nz, cranial (mm)" if c == 0 else "z, cranial (mm)")
     fig.colorbar(image, ax=axes, label="contrast opacity (0-1)", shrink=0.8)
     fig.suptitle(_angiogram_title(scene))
     return fig
 
 
-def animate_angiogram(source, path: str | Path, *, fps: int = 8, dpi: int = 72) -> Path:
+def animate_angiogram(source, path: str | Path, *, fps: int = 8, dpi: int = 72, step_s: float = 0.25) -> Path:
     """Write a GIF of the virtual DSA through its arterial, capillary and venous phases.
 
-    Frames every 0.25 s up to 2 s after the capillary peak, then every second
-    to 3 s after the venous phase; baseline and (for a run) end of embolisation
-    side by side on one clock.
+    Frames every ``step_s`` up to 2 s after the capillary peak, then every
+    4 ``step_s`` to 3 s after the venous phase; baseline and (for a run) end of
+    embolisation side by side on one clock.
 
     Parameters
     ----------
@@ -847,6 +899,8 @@ def animate_angiogram(source, path: str | Path, *, fps: int = 8, dpi: int = 72) 
         Frames per second of the GIF.
     dpi : int
         Resolution.
+    step_s : float
+        Time between frames in the arterial and capillary phases, s.
 
     Returns
     -------
@@ -862,8 +916,8 @@ def animate_angiogram(source, path: str | Path, *, fps: int = 8, dpi: int = 72) 
     scene = _scene(source)
     angios = scene.angiograms
     phases = phase_times(angios["before"])
-    times = np.concatenate([np.arange(0.0, phases["capillary"] + 2.0, 0.25),
-                            np.arange(phases["capillary"] + 2.0, phases["venous"] + 3.0, 1.0)])
+    times = np.concatenate([np.arange(0.0, phases["capillary"] + 2.0, step_s),
+                            np.arange(phases["capillary"] + 2.0, phases["venous"] + 3.0, 4.0 * step_s)])
     with _style():
         fig, axes = _axes(None, len(angios), figsize=(4.6 * len(angios), 4.6))
         images = []
@@ -915,9 +969,10 @@ def figure(kind: str, source):
 
 
 def write_run_figures(result, out_dir: str | Path) -> list[Path]:
-    """Write the run's key figures (``RUN_FIGURES``) and its scenario (``SCENARIO_FILE``) into ``out_dir``.
+    """Write the run's key figures (``RUN_FIGURES``) into ``out_dir``.
 
-    The scenario, with the seed used, lets :func:`load_run` re-create the run.
+    ``RunResult.write`` also writes ``SCENARIO_FILE`` (the scenario with the seed
+    used), which lets :func:`load_run` re-create the run.
 
     Returns
     -------
@@ -926,10 +981,7 @@ def write_run_figures(result, out_dir: str | Path) -> list[Path]:
     """
     out = Path(out_dir)
     scene = Scene(result)
-    written = [save_figure(figure(kind, scene), out / name) for name, kind in RUN_FIGURES.items()]
-    scenario_path = out / SCENARIO_FILE
-    scenario_path.write_text(json.dumps(result.scenario.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-    return [*written, scenario_path]
+    return [save_figure(figure(kind, scene), out / name) for name, kind in RUN_FIGURES.items()]
 
 
 def load_run(run_dir: str | Path):
@@ -942,8 +994,8 @@ def load_run(run_dir: str | Path):
     Raises
     ------
     ScenarioError
-        No readable ``scenario.json`` or ``summary.json`` (not a run folder, or
-        written with ``--no-figures``), or the re-run does not reproduce the summary.
+        No readable ``scenario.json`` or ``summary.json`` (not a run folder), or the
+        re-run does not reproduce the summary.
     """
     from .scenario import ScenarioError, parse_scenario
     from .simulation import run
@@ -954,7 +1006,7 @@ def load_run(run_dir: str | Path):
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(f"not a readable run folder: needs {SCENARIO_FILE} and summary.json as written by "
-                            f"'embosim run' with figures ({exc.__class__.__name__}: {exc})",
+                            f"'embosim run' ({exc.__class__.__name__}: {exc})",
                             source=str(run_dir)) from None
     result = run(parse_scenario(scenario_data, source=str(run_dir / SCENARIO_FILE)), progress=False)
     keys = ("particles_injected", "stop_reason", "sace_level")
@@ -989,7 +1041,8 @@ def load_table(path: str | Path):
 def load_source(source: str | Path | None, kind: str):
     """What a figure kind is drawn from, given a path or a shipped scenario name.
 
-    * ``TABLE_KINDS``: a comparison CSV or a folder holding ``comparison.csv``;
+    * ``TABLE_KINDS``: a comparison CSV or a folder holding ``comparison.csv``
+      (``None``: ``embosim-compare``, the folder ``embosim compare`` writes by default);
     * a run folder (holding ``scenario.json``): the run, re-created by :func:`load_run`;
     * otherwise a scenario file or shipped name (``None``: the default scenario):
       its liver for ``tree`` (no procedure needed), else the run of the scenario.
@@ -1003,7 +1056,7 @@ def load_source(source: str | Path | None, kind: str):
     from .scenario import load_scenario
 
     if kind in TABLE_KINDS:
-        return load_table(Path(source) if source is not None else Path("comparison.csv"))
+        return load_table(Path(source) if source is not None else Path("embosim-compare"))
     if source is not None and Path(source).is_dir():
         return load_run(source)
     scenario = load_scenario(resolve_scenario(source))

@@ -74,6 +74,13 @@ def _depths(parent: np.ndarray) -> np.ndarray:
     return depth
 
 
+def _max_candidates(tadj_ptr: np.ndarray, state: twoport.FlowState) -> int:
+    """Most exits a particle can choose among at one node (trunk edges, or children + compartments + parent)."""
+    trunk = int(np.diff(tadj_ptr).max(initial=0))
+    pedicle = int((np.diff(state.child_ptr) + np.diff(state.comp_ptr)).max(initial=0)) + 1
+    return trunk + pedicle
+
+
 def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Non-target exits: lumped beds (by vessel name) and arterial roots (reflux to the aorta)."""
     trunk = liver.trunk
@@ -118,6 +125,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)
     tissue = comps.kind == 0
     feed = np.where(tissue, ped_diam[comps.node], scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
+    depth = _depths(np.asarray(forest.parent, np.int64))
     if placement.tip_trunk_node >= 0:
         tip_kind, tip_index = tk.TIP_TRUNK, placement.tip_trunk_node
     else:
@@ -125,32 +133,74 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     net = tk.TransportNet(
         tadj_ptr=ptr, tadj_edge=adj, trunk_diam=trunk_diam, trunk_edge_sink=edge_sink, trunk_node_sink=node_sink,
         trunk_root=trunk_root, bed_feed_diam=bed_feed, trunk_g0=state.g_trunk.copy(), ped_diam=ped_diam,
-        ped_depth=_depths(np.asarray(forest.parent, np.int64)),
+        ped_depth=depth,
         comp_feed_diam=np.ascontiguousarray(feed, dtype=np.float64), comp_g0=state.g_comp[:, twoport.COMP_ART].copy(),
         murray_exponent=float(scenario.liver.murray_exponent), deformability=float(agent.deformability),
         size_bias_onset=float(scenario.procedure.size_bias_onset),
         release_exponent=CENTRAL_RELEASE_EXPONENT if scenario.procedure.release == "central" else 1.0,
-        full_resolve=bool(full_resolve), tip_kind=tip_kind, tip_index=int(tip_index),
+        full_resolve=bool(full_resolve), max_candidates=_max_candidates(ptr, state),
+        max_depth=int(depth.max()) + 1, tip_kind=tip_kind, tip_index=int(tip_index),
         measure_edge=int(placement.proximal_edge), reflux_edge=int(placement.proximal_edge))
     return net, sink_names
 
 
+def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
+    return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
+
+
 def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np.ndarray:
-    """Compartment flows (C, 4) without the injection; the state is left with the injection on."""
-    if net.tip_kind == tk.TIP_TRUNK:
-        rate = st.q_trunk_in[net.tip_index]
-        st.q_trunk_in[net.tip_index] = 0.0
-        twoport.solve(st)
-        q = st.comp_q.copy()
-        st.q_trunk_in[net.tip_index] = rate
-    else:
-        rate = st.q_art_in[net.tip_index]
-        st.q_art_in[net.tip_index] = 0.0
-        twoport.solve(st)
-        q = st.comp_q.copy()
-        st.q_art_in[net.tip_index] = rate
-    twoport.solve(st)
+    """Compartment flows (C, 4) without the injection; the state is left with the injection on.
+
+    The 2-ports are current (incremental updates), so this is a trunk solve and one
+    O(N) back substitution, not a full re-elimination.
+    """
+    rate = _injection_rate(st, net)
+    _set_injection(st, net, 0.0)
+    twoport.substitute(st)
+    q = st.comp_q.copy()
+    _set_injection(st, net, rate)
     return q
+
+
+def occlusion_record(trunk, ps: tk.ProcedureState) -> dict:
+    """What a procedure closed, by vessel name where the trunk is concerned (portable between catheter placements).
+
+    Returns
+    -------
+    dict
+        ``lodged_pedicle`` (M,), ``compartment_occluded`` (C,), ``occluded_vessels``
+        (trunk vessel names holding a particle) and ``bed_occluded`` (non-target bed
+        name -> occluded share).
+    """
+    return {"lodged_pedicle": ps.lodged_ped, "compartment_occluded": ps.comp_occluded,
+            "occluded_vessels": sorted(trunk.edge_names[e] for e in np.flatnonzero(ps.lodged_trunk > 0)),
+            "bed_occluded": {trunk.edge_names[e]: float(ps.bed_occluded[e]) for e in np.flatnonzero(ps.bed_occluded)}}
+
+
+def _trunk_edge(trunk, name: str) -> int:
+    """Index of ``name``, or of its vessel when ``name`` is a catheter-split part absent here (``A5_distal``)."""
+    return trunk.edge_index(name if name in trunk.edge_names else name.removesuffix("_distal"))
+
+
+def apply_occlusions(state: twoport.FlowState, trunk, record: dict) -> None:
+    """Close in ``state`` what a procedure closed (:func:`occlusion_record`), in place, and re-solve it.
+
+    Parameters
+    ----------
+    state : FlowState
+        Of the same liver, with any catheter placement (trunk vessels are matched by name).
+    trunk : Trunk
+        The trunk ``state`` was built from.
+    record : dict
+        From :func:`occlusion_record` (``RunResult.state`` holds its keys).
+    """
+    state.g_art[record["lodged_pedicle"] > 0] = 0.0
+    state.g_comp[:, twoport.COMP_ART] *= 1.0 - record["compartment_occluded"]
+    for name in record["occluded_vessels"]:
+        state.g_trunk[_trunk_edge(trunk, name)] = 0.0
+    for name, share in record["bed_occluded"].items():
+        state.g_trunk[_trunk_edge(trunk, name)] *= 1.0 - share
+    twoport.solve(state)
 
 
 def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int) -> tk.ProcedureState:

@@ -91,6 +91,9 @@ class RunResult:
         report_path = out / "report.md"
         report_path.write_text(self.report)
         written.append(report_path)
+        scenario_path = out / "scenario.json"  # with the seed used: re-running it re-creates this run
+        scenario_path.write_text(json.dumps(self.scenario.model_dump(mode="json"), indent=2) + "\n")
+        written.append(scenario_path)
         if figures:
             from .plot import write_run_figures
 

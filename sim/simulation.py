@@ -19,7 +19,7 @@ from .endpoints import SACE_LABELS
 from .kernels import transport as tk
 from .kernels import twoport
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
-from .procedure import ProcedureRun, run_procedure
+from .procedure import ProcedureRun, apply_occlusions, occlusion_record, run_procedure
 from .report import render_report
 from .results import RunResult
 from .scenario import Scenario
@@ -126,21 +126,11 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     return summary
 
 
-def _occluded_trunk_vessels(trunk, lodged_trunk: np.ndarray) -> list[str]:
-    """Names of the named vessels occluded by lodged particles (the catheter's split parts by their vessel)."""
-    return sorted({trunk.edge_names[e].removesuffix("_distal") for e in np.flatnonzero(lodged_trunk > 0)})
-
-
 def _apply_prior_occlusions(flow, prior: RunResult) -> None:
     """Carry a previous session's permanent occlusions into ``flow.state`` (then re-solved)."""
     if not prior.scenario.agent.permanent:
         return  # temporary agent (e.g. gelfoam): recanalised by the next session
-    st = flow.state
-    st.g_art[prior.state["lodged_pedicle"] > 0] = 0.0
-    st.g_comp[:, twoport.COMP_ART] *= 1.0 - prior.state["compartment_occluded"]
-    for name in prior.state["occluded_vessels"]:
-        st.g_trunk[flow.liver.trunk.edge_index(name)] = 0.0
-    twoport.solve(st)
+    apply_occlusions(flow.state, flow.liver.trunk, prior.state)
 
 
 def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None
@@ -201,11 +191,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
-    state = {"lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk, "lodged_compartment": ps.lodged_comp,
-             "compartment_occluded": ps.comp_occluded, "compartment_flow_baseline_m3s": proc.q_base,
-             "compartment_flow_final_m3s": proc.q_final, "particle_diameter_m": proc.diameters_m,
-             "particle_fate": ps.fate[:proc.n_injected], "particle_where": ps.where[:proc.n_injected],
-             "occluded_vessels": _occluded_trunk_vessels(flow.liver.trunk, ps.lodged_trunk)}
+    state = {**occlusion_record(flow.liver.trunk, ps), "lodged_trunk": ps.lodged_trunk,
+             "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
+             "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
+             "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
+             "particle_where": ps.where[:proc.n_injected]}
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver)
     result.report = render_report(result)
     return result

@@ -47,9 +47,16 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .scenario import Scenario
-from .sweep_spec import RunTask, SweepError, SweepPlan, SweepSpec, load_sweep_spec, plan_sweep
+from .sweep_spec import (
+    RunTask,
+    SweepError,
+    SweepPlan,
+    SweepSpec,
+    load_sweep_spec,
+    plan_sweep,
+)
 
-__all__ = ["sweep", "results_table", "RunStore", "BACKENDS", "SweepError", "load_sweep_spec"]
+__all__ = ["BACKENDS", "RunStore", "SweepError", "load_sweep_spec", "results_table", "sweep"]
 
 BACKENDS = ("serial", "processes", "dask")
 #: Environment of local worker processes: one thread each for Numba and the BLAS/OpenMP pools.

@@ -43,13 +43,31 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
 from .scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["SweepError", "SweepSpec", "SweepPlan", "RunTask", "load_sweep_spec", "parse_sweep_spec", "plan_sweep",
-           "run_seed", "anatomy_key"]
+__all__ = [
+    "RunTask",
+    "SweepError",
+    "SweepPlan",
+    "SweepSpec",
+    "anatomy_key",
+    "load_sweep_spec",
+    "parse_sweep_spec",
+    "plan_sweep",
+    "run_seed",
+]
 
 
 class SweepError(ScenarioError):
@@ -91,7 +109,16 @@ class ValueRange(_Discrete, _Spec):
 
 
 class _Distribution(_Spec):
-    """A continuous distribution (``frozen()``: scipy's), sampled through its quantile function."""
+    """A continuous distribution (``frozen()``: scipy's) on ``[low, high]``, sampled through its quantile function."""
+
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> _Distribution:
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
+        return self
 
     def quantile(self, u: np.ndarray) -> list[float]:
         return self.frozen().ppf(u).tolist()
@@ -103,12 +130,6 @@ class Uniform(_Distribution):
     distribution: Literal["uniform"]
     low: float
     high: float
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
-        if not self.low < self.high:
-            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
-        return self
 
     def frozen(self):
         from scipy import stats
@@ -134,14 +155,6 @@ class Normal(_Distribution):
     distribution: Literal["normal"]
     mean: float
     std: float = Field(gt=0)
-    low: float | None = None
-    high: float | None = None
-
-    @model_validator(mode="after")
-    def _bounds_ordered(self) -> "Normal":
-        if self.low is not None and self.high is not None and not self.low < self.high:
-            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
-        return self
 
     def frozen(self):
         from scipy import stats
@@ -203,7 +216,7 @@ class SweepSpec(_Spec):
     seed: int = Field(ge=0)
 
     @model_validator(mode="after")
-    def _sampling_options(self) -> "SweepSpec":
+    def _sampling_options(self) -> SweepSpec:
         if self.sampling == "grid":
             if self.samples is not None:
                 raise ValueError("samples is for sampling = 'random' or 'latin_hypercube'; a grid takes every "

@@ -46,22 +46,8 @@ def test_particle_split_matches_flow_split(scenario):
     """On a fixed flow field, particles per first-generation branch follow the flow fractions (chi-square)."""
     n = 20000
     flow, ps = _fixed_field(scenario, 5e-6, n, seed=1)
-    st = flow.state
     assert np.all(ps.fate == tk.FATE_COMPARTMENT)  # 5 um particles pass every vessel
-    trunk = flow.liver.trunk
-    a5_end = trunk.edge_conns[trunk.edge_index("A5_distal"), 1]
-    root = int(st.root_nodes[np.flatnonzero(st.root_art == a5_end)[0]])
-    children = st.child_idx[st.child_ptr[root]:st.child_ptr[root + 1]]
-    top = np.full(st.parent.shape[0], -1)
-    for i in range(st.parent.shape[0]):  # preorder: parents first
-        par = st.parent[i]
-        top[i] = i if par == root else (top[par] if par >= 0 else -1)
-    first = top[st.comp_node[ps.where]]
-    at_root = st.comp_idx[st.comp_ptr[root]:st.comp_ptr[root + 1]]  # e.g. the root's peribiliary compartment
-    counts = np.array([(first == c).sum() for c in children] + [(ps.where == c).sum() for c in at_root])
-    pa, pp = st.trunk_p[st.root_art[st.root_slot[root]]], st.trunk_p[st.root_por[st.root_slot[root]]]
-    q = np.array([twoport.edge_flows(st, int(c), pa, pp)[0] for c in children]
-                 + [twoport.compartment_flows(st, int(c), pa, pp)[1] for c in at_root])
+    counts, q, _ = _first_branch_shares(flow, ps)
     assert counts.sum() == n
     expected = n * q / q.sum()
     assert stats.chisquare(counts, expected).pvalue > 1e-3
@@ -207,23 +193,31 @@ def test_pulsed_injection_refluxes_more_than_continuous(scenario):
     assert volumes["pulsed"] > volumes["continuous"]
 
 
+def _first_branch_shares(flow, ps):
+    """Particles and flow per exit of the A5 subtree root (its child branches, then its own compartments, e.g.
+    a peribiliary one): (counts, flows, index of the dominant exit)."""
+    st = flow.state
+    trunk = flow.liver.trunk
+    a5_end = trunk.edge_conns[trunk.edge_index("A5_distal"), 1]
+    root = int(st.root_nodes[np.flatnonzero(st.root_art == a5_end)[0]])
+    children = st.child_idx[st.child_ptr[root]:st.child_ptr[root + 1]]
+    top = np.full(st.parent.shape[0], -1)
+    for i in range(st.parent.shape[0]):  # preorder: parents first
+        par = st.parent[i]
+        top[i] = i if par == root else (top[par] if par >= 0 else -1)
+    first = top[st.comp_node[ps.where]]
+    at_root = st.comp_idx[st.comp_ptr[root]:st.comp_ptr[root + 1]]
+    pa, pp = st.trunk_p[a5_end], st.trunk_p[st.root_por[st.root_slot[root]]]
+    q = np.array([twoport.edge_flows(st, int(c), pa, pp)[0] for c in children]
+                 + [twoport.compartment_flows(st, int(c), pa, pp)[1] for c in at_root])
+    counts = np.array([(first == c).sum() for c in children] + [(ps.where == c).sum() for c in at_root])
+    return counts, q, int(np.argmax(q))
+
+
 def test_central_release_favours_the_dominant_branch(scenario):
     shares = {}
     for release in ("mixed", "central"):
         flow, ps = _fixed_field(scenario.with_updates({"procedure.release": release}), 5e-6, 4000, seed=2)
-        st = flow.state
-        trunk = flow.liver.trunk
-        a5_end = trunk.edge_conns[trunk.edge_index("A5_distal"), 1]
-        root = int(st.root_nodes[np.flatnonzero(st.root_art == a5_end)[0]])
-        children = st.child_idx[st.child_ptr[root]:st.child_ptr[root + 1]]
-        pa, pp = st.trunk_p[a5_end], st.trunk_p[st.root_por[st.root_slot[root]]]
-        q = [twoport.edge_flows(st, int(c), pa, pp)[0] for c in children]
-        major = children[int(np.argmax(q))]
-        node = st.comp_node[ps.where]
-        while True:  # climb each compartment's node to the root's child it descends from
-            up = np.where(st.parent[node] == root, node, st.parent[node])
-            if np.array_equal(up, node) or np.all((st.parent[node] == root) | (node == root)):
-                break
-            node = np.where(st.parent[node] == root, node, up)
-        shares[release] = float(np.mean(node == major))
+        counts, _, major = _first_branch_shares(flow, ps)
+        shares[release] = counts[major] / counts.sum()
     assert shares["central"] > shares["mixed"] + 0.05

@@ -6,6 +6,14 @@ figure and a table into an output folder and returns a list of
 :class:`CaseResult`. :mod:`validation.runner` runs them all (``embosim validate``;
 ``docs/validation.md``).
 
+Every case module has the same entry point, ``run(out_dir, *, fast=False, liver=None)
+-> list[CaseResult]`` (``liver`` only where the case uses the default scenario's
+liver, which the runner then shares between cases): ``out_dir`` (str or Path) is
+created if needed and receives ``<case>.png``, ``<case>.csv`` and ``<case>.md``;
+``fast`` selects coarser livers, fewer particles and fewer replicates; a missing
+``liver`` is built from the default scenario (:func:`default_liver`). Each module
+also runs alone: ``python -m validation.<case> --out DIR [--fast]``.
+
 Every comparison says what kind of evidence it is (:data:`ROLES`), so that
 calibration data and validation data stay apart: a model that reproduces the data
 it was calibrated to shows only that the calibration worked.
@@ -23,8 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CaseResult", "ROLES", "FAST_TERMINAL_DIAMETER_UM", "range_case", "write_table", "default_scenario",
-           "default_liver", "new_figure", "save_figure", "module_main"]
+__all__ = ["CaseResult", "ROLES", "FAST_TERMINAL_DIAMETER_UM", "TABLE_HEADER", "range_case", "table_rows",
+           "markdown_table", "write_table", "default_scenario", "default_liver", "new_figure", "save_figure",
+           "publish", "module_main"]
 
 #: What a comparison is evidence of: ``check`` (an exact or numerical answer: analytic flow,
 #: the scipy reference, a published formula, reproducibility), ``calibration`` (the value is a
@@ -146,6 +155,15 @@ def save_figure(fig, path: Path, title: str) -> None:
     fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=FIGURE_DPI)
     plt.close(fig)
+
+
+def publish(fig, results: list[CaseResult], out_dir: str | Path, stem: str, title: str) -> list[CaseResult]:
+    """Write a case's figure (``<stem>.png``, titled) and tables into ``out_dir`` (created); return ``results``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_figure(fig, out_dir / f"{stem}.png", title)
+    write_table(results, out_dir, stem)
+    return results
 
 
 def module_main(run: Callable[..., list[CaseResult]], description: str, stem: str,

@@ -107,6 +107,9 @@ class TransportNet(NamedTuple):
     full_resolve : bool
         Re-eliminate every 2-port after each lodging instead of the O(depth) path
         update (the reference the incremental update is benchmarked against).
+    max_candidates, max_depth : int
+        Most exits at one node (trunk edges, or children + compartments + parent),
+        and one more than the deepest pedicle node's depth (work-array sizes).
     tip_kind, tip_index : int
         ``TIP_TRUNK`` and the tip's trunk node, or ``TIP_PEDICLE`` and the pedicle node.
     measure_edge, reflux_edge : int
@@ -130,6 +133,8 @@ class TransportNet(NamedTuple):
     size_bias_onset: float
     release_exponent: float
     full_resolve: bool
+    max_candidates: int
+    max_depth: int
     tip_kind: int
     tip_index: int
     measure_edge: int
@@ -312,12 +317,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         Index one past the last particle injected, and ``STOP_BATCH``,
         ``STOP_ENDPOINT`` or ``STOP_REFLUX``.
     """
-    max_cand = 2
-    for t in range(net.tadj_ptr.shape[0] - 1):
-        max_cand = max(max_cand, net.tadj_ptr[t + 1] - net.tadj_ptr[t])
-    for i in range(st.parent.shape[0]):
-        max_cand = max(max_cand, st.child_ptr[i + 1] - st.child_ptr[i] + st.comp_ptr[i + 1] - st.comp_ptr[i] + 1)
-    max_cand += max_cand
+    max_cand = net.max_candidates
     weights = np.empty(max_cand)
     flows = np.empty(max_cand)
     kinds = np.empty(max_cand, np.int64)
@@ -325,9 +325,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
     diam = np.empty(max_cand)
     cand_pa = np.empty(max_cand)
     cand_pp = np.empty(max_cand)
-    max_depth = 1
-    for i in range(net.ped_depth.shape[0]):
-        max_depth = max(max_depth, net.ped_depth[i] + 1)
+    max_depth = net.max_depth
     stack_node = np.empty(max_depth + 1, np.int64)
     stack_pa = np.empty(max_depth + 1)
     stack_pp = np.empty(max_depth + 1)

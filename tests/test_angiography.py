@@ -1,0 +1,208 @@
+"""Virtual angiography: transit along the path, dilution, filling, blush, washout, occlusion."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import sim
+from sim.procedure import apply_occlusions
+from sim import angiography as ag
+from sim.kernels import twoport
+
+#: A coarse liver: a whole embolisation takes about a second.
+COARSE = {"liver.terminal_diameter_um": 200.0}
+#: Frame times for arrival and blush read on the images, s.
+TIMES = np.arange(0.0, 12.0, 0.1)
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return sim.load_scenario(sim.default_scenario_path()).with_updates(COARSE)
+
+
+@pytest.fixture(scope="module")
+def liver(scenario):
+    return sim.build_liver(scenario)
+
+
+@pytest.fixture(scope="module")
+def baseline(liver):
+    """Pre-procedure flow, its default injection and field of view."""
+    flow = ag.baseline_flow(liver)
+    return flow, ag.default_injection(flow), ag.View.around(flow.liver)
+
+
+@pytest.fixture(scope="module")
+def runs(scenario, liver):
+    """Runs of the default scenario to each endpoint, on one liver (flow falls from first to last)."""
+    return [sim.run(scenario.with_updates({"procedure.endpoint": endpoint}), progress=False, liver=liver)
+            for endpoint in ("sluggish", "near_stasis", "stasis")]
+
+
+def _angiogram(liver, baseline, run=None):
+    flow = ag.baseline_flow(liver)
+    if run is not None:
+        apply_occlusions(flow.state, flow.liver.trunk, run.state)
+    return ag.virtual_angiogram(flow, baseline[1], view=baseline[2])
+
+
+def _tumour_curve(angio, liver):
+    """Mean projected contrast over the tumour's pixels at each of TIMES, m."""
+    mask = angio.region_mask(liver.compiled.points.tumour_id >= 0)
+    return np.array([angio.frame(t)[mask].mean() for t in TIMES])
+
+
+def test_front_advances_by_lumen_volume_over_flow_along_the_path(baseline):
+    flow, injection, _ = baseline
+    transit = ag.contrast_transit(flow, injection)
+    net = ag.ArterialNetwork(flow.liver)
+    forest = flow.liver.forest
+    first = net.trunk_vessels.size
+    vessel_of = np.full(forest.n_nodes, -1)
+    vessel_of[net.pedicle_vessels] = first + np.arange(net.pedicle_vessels.size)
+    child = first + np.arange(net.pedicle_vessels.size)
+    parent = vessel_of[forest.parent[net.pedicle_vessels]]
+    pairs = (parent >= 0) & np.isfinite(transit.front_in_s[child]) & np.isfinite(transit.front_in_s[parent])
+    assert pairs.sum() > 100
+    q = np.abs(net.vessel_flows(ag.solved_state(flow, injection.rate_m3s)))
+    crossing = net.vessel_volume_m3[parent[pairs]] / q[parent[pairs]]
+    np.testing.assert_allclose(transit.front_span_s[parent[pairs]], crossing, rtol=1e-12)
+    np.testing.assert_allclose(transit.front_in_s[child[pairs]],
+                               transit.front_in_s[parent[pairs]] + crossing, rtol=1e-9)
+
+
+def test_tip_concentration_is_the_injection_diluted_by_the_vessel_flow(baseline):
+    flow, injection, _ = baseline
+    transit = ag.contrast_transit(flow, injection)
+    injecting = ag.solved_state(flow, injection.rate_m3s)
+    inflow = max(injecting.trunk_q[flow.catheter.proximal_edge], 0.0)
+    assert 0.0 < inflow
+    assert transit.tip_concentration == pytest.approx(injection.rate_m3s / (injection.rate_m3s + inflow), rel=1e-9)
+    downstream = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
+    # below the tip nothing joins the injected blood: the same concentration everywhere
+    np.testing.assert_allclose(transit.vessel_concentration[downstream], transit.tip_concentration, rtol=1e-9)
+
+
+def test_parenchymal_contrast_is_diluted_by_portal_inflow(baseline, liver):
+    flow, injection, _ = baseline
+    transit = ag.contrast_transit(flow, injection)
+    comps = liver.compiled.compartments
+    reached = np.isfinite(transit.comp_arrival_s) & (comps.kind == 0)
+    tumour = reached & (comps.tumour_volume_m3 > 0.5 * comps.volume_m3)
+    normal = reached & (comps.tumour_volume_m3 == 0)
+    assert tumour.any() and normal.any()
+    # tumour: mostly arterial inflow; normal liver: 80% portal
+    assert np.median(transit.comp_concentration[tumour]) > 2.0 * np.median(transit.comp_concentration[normal])
+    assert transit.comp_concentration.max() <= transit.tip_concentration + 1e-12
+
+
+def test_time_for_contrast_to_reach_the_tumour_increases_as_antegrade_flow_falls(baseline, liver, runs):
+    flows = [1.0] + [r.summary["antegrade_flow_fraction"] for r in runs]
+    assert flows == sorted(flows, reverse=True) and flows[-1] < 0.1
+    curves = [_tumour_curve(_angiogram(liver, baseline, run), liver) for run in [None, *runs]]
+    threshold = 0.2 * curves[0].max()
+    arrivals = [TIMES[np.argmax(c > threshold)] if (c > threshold).any() else np.inf for c in curves]
+    assert all(a < b for a, b in itertools.pairwise(arrivals)), arrivals
+
+
+def test_tumour_blush_after_stasis_is_lower_than_at_baseline(baseline, liver, runs):
+    stasis = runs[-1]
+    assert stasis.summary["sace_level"] == 4
+    before = _tumour_curve(_angiogram(liver, baseline), liver)
+    after = _tumour_curve(_angiogram(liver, baseline, stasis), liver)
+    assert after.max() < 0.5 * before.max()
+    capillary = ag.phase_times(_angiogram(liver, baseline))["capillary"]
+    k = np.argmin(np.abs(TIMES - capillary))
+    assert after[k] < 0.3 * before[k]
+
+
+def test_stasis_leaves_contrast_standing(baseline, liver, runs):
+    before = _angiogram(liver, baseline).transit
+    after = _angiogram(liver, baseline, runs[-1]).transit
+    late = baseline[1].duration_s + 10.0  # well after the injection
+    assert before.vessel_contrast(late).sum() < 1e-3 * before.vessel_contrast(baseline[1].duration_s).sum()
+    assert after.vessel_contrast(late).sum() > 10.0 * before.vessel_contrast(late).sum()
+
+
+def test_no_contrast_downstream_of_a_fully_occluded_vessel(baseline, liver):
+    from scipy.ndimage import distance_transform_edt
+
+    flow = ag.baseline_flow(liver)
+    trunk, forest, comps = flow.liver.trunk, flow.liver.forest, flow.liver.compartments
+    closed = trunk.edge_index("A5_distal")  # everything the catheter in A5 feeds
+    flow.state.g_trunk[closed] = 0.0
+    twoport.solve(flow.state)
+    angio = ag.virtual_angiogram(flow, baseline[1], view=baseline[2])
+    transit = angio.transit
+
+    root = forest.root_nodes[forest.root_trunk_art == trunk.edge_conns[closed, 1]]
+    below = np.isin(np.arange(forest.n_nodes), root)
+    for i in np.flatnonzero(forest.parent >= 0):  # preorder: parents first
+        below[i] |= below[forest.parent[i]]
+    territory = below[comps.node]
+    assert territory.sum() > 50
+    net = ag.ArterialNetwork(flow.liver)
+    vessels_below = np.concatenate([np.zeros(net.trunk_vessels.size, bool), below[net.pedicle_vessels]])
+    assert not np.isfinite(transit.comp_arrival_s[territory]).any()
+    assert (transit.vessel_concentration[vessels_below] == 0).all()
+    for t in TIMES:
+        assert (transit.compartment_concentration(t)[territory] == 0).all()
+        assert (transit.vessel_contrast(t)[vessels_below] == 0).all()
+
+    # on the images: pixels showing only that territory, far from anything that carries contrast
+    points = flow.liver.points
+    lit = angio.region_mask(np.isfinite(transit.comp_arrival_s)[points.compartment])
+    carrying = np.flatnonzero(transit.vessel_concentration > 0)
+    s = np.linspace(0.0, 1.0, 50)[:, None, None]
+    along = transit.vessel_start_m[carrying] + s * (transit.vessel_end_m[carrying] - transit.vessel_start_m[carrying])
+    pixels = angio.view.pixel_index(along.reshape(-1, 3))
+    lit.ravel()[pixels[pixels >= 0]] = True
+    far = distance_transform_edt(~lit) * angio.view.pixel_m > 0.015  # beyond every blur kernel
+    only_territory = angio.region_mask(territory[points.compartment]) & far
+    assert only_territory.sum() > 100
+    frames = angio.frames(TIMES[::5])
+    assert (frames[:, only_territory] == 0).all()
+    open_angio = ag.virtual_angiogram(ag.baseline_flow(liver), baseline[1], view=baseline[2])
+    assert (open_angio.frame(ag.phase_times(open_angio)["capillary"])[only_territory] > 0).mean() > 0.9
+
+
+def test_final_flow_reproduces_the_run(runs):
+    run = runs[-1]
+    assert run.summary["nontarget_particle_fraction"] == 0  # no non-target bed partly occluded
+    state = ag.solved_state(ag.final_flow(run), 0.0)
+    np.testing.assert_allclose(state.comp_q, run.state["compartment_flow_final_m3s"], rtol=1e-9, atol=1e-18)
+
+
+def test_phases_are_in_order_and_the_blush_washes_out(baseline):
+    angio = ag.virtual_angiogram(*baseline[:2], view=baseline[2])
+    phases = ag.phase_times(angio)
+    assert 0 < phases["arterial"] <= baseline[1].duration_s < phases["capillary"] < phases["venous"]
+    blush = [angio.compartment_volume_m3 @ angio.transit.compartment_concentration(t) for t in phases.values()]
+    assert blush[1] > blush[2] > 0 and blush[1] > blush[0]
+
+
+def test_view_is_radiological(liver):
+    view = ag.View.around(liver.compiled)
+    cols = view.shape[1]
+    left, right, bottom, top = view.extent
+    patient_right = np.array([[left + 0.1 * (right - left), 0.0, bottom + 0.1 * (top - bottom)]])
+    patient_left_above = np.array([[right - 0.1 * (right - left), 0.0, top - 0.1 * (top - bottom)]])
+    a, b = view.pixel_index(patient_right)[0], view.pixel_index(patient_left_above)[0]
+    assert a % cols < b % cols  # patient's left (x > 0) to the image's right
+    assert a // cols < b // cols  # cranial (z up) in higher rows, drawn with origin="lower"
+    assert view.pixel_index(np.array([[right + 1.0, 0.0, 0.0]]))[0] == -1
+
+
+def test_injection_must_be_positive():
+    with pytest.raises(ValueError, match="allowed: both > 0"):
+        ag.Injection(0.0)
+    assert ag.Injection(1e-6, 2.0).volume_ml == pytest.approx(2.0)
+
+
+def test_opacity_is_beer_lambert():
+    assert ag.opacity(0.0) == 0.0
+    assert ag.opacity(ag.DISPLAY_THICKNESS_M) == pytest.approx(1 - np.exp(-1))
+    assert np.all(np.diff(ag.opacity(np.linspace(0, 0.01, 20))) > 0)
