@@ -18,7 +18,7 @@ from sim.catalogue import list_scenarios
 from sim.cli import app
 from sim.scenario import ScenarioError
 
-COMMANDS = ["run", "scenarios", "check-patient"]
+COMMANDS = ["run", "scenarios", "check-patient", "compare", "sweep", "plot", "validate"]
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def test_latin_hypercube_puts_one_point_in_each_stratum():
 def test_shipped_example_sweep_is_valid():
     path = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps" / "size_arterialisation_catheter.toml"
     plan = plan_sweep(load_sweep_spec(path), relative_to=path.parent, source=str(path))
-    assert plan.n_runs == 3 * 4 * 2 * 2 and len(set(plan.groups)) == 4
+    assert plan.n_runs == 3 * 6 * 2 * 2 and len(set(plan.groups)) == 6
 
 
 # --- running ----------------------------------------------------------------------------------
