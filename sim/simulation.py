@@ -26,7 +26,7 @@ from .scenario import Scenario
 from .selection import assess_patient
 from .units import ML_M3
 
-__all__ = ["run", "summarise"]
+__all__ = ["run", "summarise", "healthy_compartment_flows", "ANATOMY_SECTIONS"]
 
 
 def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
@@ -38,7 +38,7 @@ def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
     return np.random.default_rng(rng), scenario
 
 
-def _healthy_compartment_flows(compiled, flow) -> np.ndarray:
+def healthy_compartment_flows(compiled, flow) -> np.ndarray:
     """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR)."""
     from .flow.state import build_state
 
@@ -184,7 +184,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     if prior is not None:
         _apply_prior_occlusions(flow, prior)
-    q_healthy = _healthy_compartment_flows(liver.compiled, flow)
+    q_healthy = healthy_compartment_flows(liver.compiled, flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress)
     summary = summarise(scenario, proc, flow, q_healthy)

@@ -425,9 +425,9 @@ def _injection_seed(replicate: np.random.SeedSequence, k: int) -> int:
 def _healthy_flows(liver: Liver) -> np.ndarray:
     """Compartment flows (C, 4) of the calibrated healthy liver, m^3/s (the ischaemia reference)."""
     from .flow.model import LiverFlow
-    from .simulation import _healthy_compartment_flows
+    from .simulation import healthy_compartment_flows
 
-    return _healthy_compartment_flows(liver.compiled, LiverFlow(liver.compiled, liver.scenario))
+    return healthy_compartment_flows(liver.compiled, LiverFlow(liver.compiled, liver.scenario))
 
 
 def _perform(plan: Plan, scenario: Scenario, liver: Liver, replicate: np.random.SeedSequence

@@ -14,7 +14,7 @@ A sweep varies scenario parameters, addressed by their dotted scenario path
 
     [parameters]
     "agent.size_bin" = ["40-120", "100-300", "300-500"]                # a list
-    "tumours.0.arterial_fraction" = {start = 0.5, stop = 0.95, num = 4}   # a range (ends included)
+    "tumours.0.arterial_fraction" = {start = 0.5, stop = 1.0, num = 6}    # a range (ends included)
     "catheter.rate_ml_min" = {distribution = "uniform", low = 0.5, high = 2.0}  # random / LHS only
 
 Grid sampling takes every combination of the lists and ranges. Random and Latin
