@@ -17,7 +17,10 @@ workers' time spent in runs. Parallel efficiency is the 2-worker throughput over
 twice the 1-worker one: on a machine shared with other jobs it also falls when
 the runs themselves slow down (``mean_run_s``), which ``busy_pct`` does not
 count. The serial backend (runs in this process) is the reference without a
-pool. Results go to ``benchmarks/results/sweep.json``; ``docs/performance.md``
+pool. The machine's own ceiling is measured first: the sweep's first 20 runs done
+plainly (``sim.run`` in a loop, no sweep code) in one process alone, then in two
+processes at once; ``efficiency_ceiling_pct`` is what any 2-worker scheme could reach
+at that moment. Results go to ``benchmarks/results/sweep.json``; ``docs/performance.md``
 summarises them. Targets (issue 8): efficiency above 80% at 2 workers, overhead
 under 5% of a run's time.
 """
@@ -28,6 +31,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -50,7 +55,7 @@ WARMUP = {**SPEC, "seed": 9, "replicates": 1}
 def timed_sweep(spec: dict, **options) -> tuple[float, float, object]:
     """(wall time, time spent building livers in this process, table) of one sweep into a fresh folder, s."""
     import sim.anatomy
-    from sim.sweep import sweep
+    from sim.sweeps import sweep
     from sim.sweep_spec import parse_sweep_spec
 
     build = sim.anatomy.build_liver
@@ -91,11 +96,44 @@ def measure(label: str, *, cores: int, repeats: int, **options) -> dict:
     return row
 
 
+def plain_runs(n: int) -> float:
+    """Mean time of the sweep's first ``n`` runs done one after another in this process, no sweep code, s."""
+    from sim.anatomy import build_liver
+    from sim.simulation import run
+    from sim.sweep_spec import parse_sweep_spec, plan_sweep
+
+    plan = plan_sweep(parse_sweep_spec(SPEC))
+    tasks = [plan.task(i) for i in range(n)]
+    liver = build_liver(tasks[0].scenario)
+    run(tasks[0].scenario, rng=0, progress=False, liver=liver)  # loads the kernels
+    started = time.perf_counter()
+    for task in tasks:
+        run(task.scenario, rng=task.seed, progress=False, liver=liver)
+    return (time.perf_counter() - started) / n
+
+
+def machine_ceiling(n: int = 20) -> dict:
+    """What 2 cores give now: plain runs in 1 process alone, then in 2 processes at once (no sweep code)."""
+    command = [sys.executable, __file__, "--plain", str(n)]
+    env = {**os.environ, **{var: "1" for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+
+    def means(copies: int) -> list[float]:
+        procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+        return [float(proc.communicate()[0].split()[-1]) for proc in procs]
+
+    alone, together = means(1)[0], means(2)
+    row = {"mean_run_s_alone": round(alone, 3), "mean_run_s_two_at_once": [round(t, 3) for t in together],
+           "efficiency_ceiling_pct": round(100.0 * alone / (sum(together) / 2), 1)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def run_all(repeats: int) -> dict:
     """Serial, 1 and 2 local processes, and a 2-worker Dask LocalCluster, on the same sweep."""
     from dask.distributed import Client, LocalCluster
 
     load_before = os.getloadavg()
+    ceiling = machine_ceiling()
     rows = [measure("serial (this process)", cores=1, repeats=repeats, backend="serial"),
             measure("processes, 1 worker", cores=1, repeats=repeats, backend="processes", workers=1),
             measure("processes, 2 workers", cores=2, repeats=repeats, backend="processes", workers=2)]
@@ -109,13 +147,19 @@ def run_all(repeats: int) -> dict:
     return {"benchmark": "sweep throughput", "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
-            "spec": SPEC, "repeats": repeats, "parallel_efficiency_pct": efficiency, "results": rows}
+            "spec": SPEC, "repeats": repeats, "parallel_efficiency_pct": efficiency, "machine_ceiling": ceiling,
+            "results": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="timed sweeps per configuration (fastest kept)")
-    report = run_all(parser.parse_args().repeats)
+    parser.add_argument("--plain", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain:
+        print(plain_runs(args.plain))
+        return
+    report = run_all(args.repeats)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")

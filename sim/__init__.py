@@ -33,7 +33,7 @@ _LAZY = {
     "solve_flow": "sim.flow",
     "run": "sim.simulation",
     "compare": "sim.strategies",
-    "sweep": "sim.sweep",
+    "sweep": "sim.sweeps",
 }
 
 __all__ = ["__version__", *_LAZY]

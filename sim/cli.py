@@ -252,7 +252,7 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
-    from .sweep import sweep as run_sweep
+    from .sweeps import sweep as run_sweep
 
     _make_output_dir(out)
     table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import sim
 import sim.anatomy
 from sim.cli import app
-from sim.sweep import RunStore, sweep
+from sim.sweeps import RunStore, sweep
 from sim.sweep_spec import SweepError, load_sweep_spec, parse_sweep_spec, plan_sweep
 
 #: Small fast livers (300 um terminals) and large particles (about 0.1 s a run).
@@ -234,7 +234,7 @@ def test_output_folder_of_another_sweep_is_refused(tmp_path, tiny_spec):
 
 
 def test_spec_object_and_sim_sweep_after_importing_the_module(tmp_path, monkeypatch):
-    import sim.sweep
+    import sim.sweeps  # noqa: F401  (importing the module must not shadow sim.sweep)
 
     _write(tmp_path, "title = 'local base'\n", name="base.toml")
     monkeypatch.chdir(tmp_path)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.endpoints import sace_level
 from sim.simulation import run as simulate
 
 from . import CaseResult, default_liver, module_main, new_figure, publish, range_case
@@ -32,6 +33,8 @@ __all__ = ["run", "reduction_at_clearance", "STASIS_CYCLES"]
 
 #: REFERENCES.md 7: contrast not cleared within 3-5 cardiac cycles.
 STASIS_CYCLES = (3.0, 5.0)
+#: SACE levels as written in the literature.
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 #: TIMI grade 3 (normal flow): opacification within about one cardiac cycle; the tolerance band, cycles.
 TIMI3_CYCLES = (0.5, 2.0)
 
@@ -58,9 +61,10 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     resolution = (f"terminal diameter {scenario.liver.terminal_diameter_um:g} um: the lumen volume, hence the "
                   "clearance time, grows as the tree is resolved further (docs/validation.md, convergence)")
     reductions = {c: reduction_at_clearance(ts, c) for c in STASIS_CYCLES}
+    levels = "-".join(dict.fromkeys(ROMAN[sace_level(1.0 - r, proc)] for r in reductions.values()))
     inconsistent = (f"with a baseline clearance of {baseline:.2f} cycles, clearance = baseline / (1 - reduction), "
                     f"so {STASIS_CYCLES[0]:g}-{STASIS_CYCLES[1]:g} cycles are reached at {reductions[3.0]:.0%}-"
-                    f"{reductions[5.0]:.0%} flow reduction (SACE II-III in embosim); at the stasis threshold "
+                    f"{reductions[5.0]:.0%} flow reduction (SACE {levels} in embosim); at the stasis threshold "
                     f"{proc.stasis_flow_reduction:g} the clearance is {baseline / (1 - proc.stasis_flow_reduction):.0f}"
                     " cycles. The two stasis definitions of DESIGN.md 2.3 agree only for a baseline clearance of "
                     f"{STASIS_CYCLES[0] * (1 - proc.stasis_flow_reduction):.2f}-"
@@ -81,11 +85,11 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                                   "0.90-0.95", ok, "" if ok else inconsistent))
     fig, ax = new_figure(1, 1, size=(7, 4.5))
     a = ax[0, 0]
-    bands = ((0.0, proc.slowed_flow_reduction, "I"), (proc.slowed_flow_reduction, proc.sluggish_flow_reduction, "II"),
-             (proc.sluggish_flow_reduction, proc.stasis_flow_reduction, "III"), (proc.stasis_flow_reduction, 1.0, "IV"))
-    for (lo, hi, label), shade in zip(bands, ("0.97", "0.92", "0.87", "0.8")):
+    edges = (0.0, proc.slowed_flow_reduction, proc.sluggish_flow_reduction, proc.stasis_flow_reduction, 1.0)
+    for level, shade in zip(ROMAN, ("0.97", "0.92", "0.87", "0.8")):
+        lo, hi = edges[level - 1], edges[level]
         a.axvspan(lo, hi, color=shade)
-        a.text(0.5 * (lo + hi), 1.05 * baseline, f"SACE {label}", ha="center", fontsize=8)
+        a.text(0.5 * (lo + hi), 1.05 * baseline, f"SACE {ROMAN[level]}", ha="center", fontsize=8)
     a.axhspan(*STASIS_CYCLES, color="tab:red", alpha=0.15, label="not cleared in 3-5 cycles (REFERENCES.md 7)")
     r = np.linspace(0.0, 0.97, 200)
     a.semilogy(r, baseline / (1.0 - r), "k-", lw=1, label="baseline / (1 - reduction)")

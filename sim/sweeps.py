@@ -30,11 +30,9 @@ import concurrent.futures
 import functools
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
-import types
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -526,14 +524,3 @@ def _nullable_booleans(table: pd.DataFrame) -> pd.DataFrame:
     flags = [name for name, column in table.items() if column.dtype == object and column.notna().any()
              and column.dropna().map(type).eq(bool).all()]
     return table.astype(dict.fromkeys(flags, "boolean"))
-
-
-class _CallableModule(types.ModuleType):
-    """``sim.sweep`` names both this module and :func:`sweep`: once the module is imported, Python binds
-    ``sim.sweep`` to the module, so calling the module runs the sweep."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
