@@ -148,18 +148,35 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
-def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np.ndarray:
+def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet,
+                               ranges: np.ndarray | None = None) -> np.ndarray:
     """Compartment flows (C, 4) without the injection; the state is left with the injection on.
 
-    The 2-ports are current (incremental updates), so this is a trunk solve and one
-    O(N) back substitution, not a full re-elimination.
+    The 2-ports are current (incremental updates), so this is a trunk solve and an
+    O(N) back substitution, not a full re-elimination. With ``ranges`` (rows of
+    whole-subtree preorder ranges ``[first, last)``) only those subtrees are
+    substituted and only their compartments' rows are current.
     """
     rate = _injection_rate(st, net)
     _set_injection(st, net, 0.0)
-    twoport.substitute(st)
+    if ranges is None:
+        twoport.substitute(st)
+    else:
+        for first, last in ranges:
+            twoport.substitute_range(st, first, last)
     q = st.comp_q.copy()
     _set_injection(st, net, rate)
     return q
+
+
+def tumour_subtree_ranges(liver: CompiledLiver) -> np.ndarray:
+    """Preorder ranges ``[first, last)`` (shape (k, 2)) of the pedicle subtrees that hold tumour tissue."""
+    roots = np.sort(np.asarray(liver.forest.root_nodes, np.int64))
+    ends = np.append(roots[1:], liver.forest.n_nodes)
+    comps = liver.compartments
+    tumour_nodes = comps.node[comps.tumour_volume_m3 > 0]
+    keep = np.unique(np.searchsorted(roots, tumour_nodes, side="right") - 1)  # node 0 is a root (preorder)
+    return np.column_stack([roots[keep], ends[keep]])
 
 
 def occlusion_record(trunk, ps: tk.ProcedureState) -> dict:
@@ -314,13 +331,14 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ps = _new_state(n_cap, liver, len(sink_names))
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)
+    tumour_ranges = tumour_subtree_ranges(liver)
     volume = np.zeros(n_cap + 1)  # suspension volume after each particle, m^3
 
     def record(n_done: int) -> dict:
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net)
+        q_now = _native_compartment_flows(state, net, tumour_ranges)  # the blush needs tumour rows only
         suspension = volume[n_done]
         return {
             "particles": n_done,

@@ -221,3 +221,9 @@ def test_central_release_favours_the_dominant_branch(scenario):
         counts, _, major = _first_branch_shares(flow, ps)
         shares[release] = counts[major] / counts.sum()
     assert shares["central"] > shares["mixed"] + 0.05
+
+
+def test_recorded_blush_from_tumour_subtrees_equals_the_full_solution(result):
+    """The time series refreshes only the subtrees holding tumour; its last row matches the full final solve."""
+    assert result.timeseries["tumour_blush_fraction"].iloc[-1] == pytest.approx(
+        result.summary["tumour_blush_fraction"], rel=1e-12)

@@ -66,7 +66,7 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
-           "solve", "eliminate", "solve_trunk", "substitute", "refresh_path", "set_pedicle_conductance",
+           "solve", "eliminate", "solve_trunk", "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
@@ -629,9 +629,14 @@ def node_pressures(st, i):
 
 
 @njit(**NJIT_OPTS)
-def substitute(st):
-    """Top-down: pressures and flows of every pedicle node and compartment from the trunk solution, O(M + C)."""
-    for i in range(st.parent.shape[0]):
+def substitute_range(st, first, last):
+    """Top-down substitution of pedicle nodes ``first .. last - 1`` and their compartments.
+
+    The range must be whole subtrees (a subtree is a contiguous preorder range from
+    its root to the next root), so every parent is substituted before its children.
+    Used to refresh only the subtrees an observer needs (e.g. those holding tumour).
+    """
+    for i in range(first, last):
         p = st.parent[i]
         if p < 0:
             st.art_q[i] = np.nan
@@ -642,14 +647,21 @@ def substitute(st):
         st.por_q[i] = qp
         st.art_p[i] = xa
         st.por_p[i] = xp
-    for c in range(st.comp_node.shape[0]):
-        i = st.comp_node[c]
-        ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
-        st.comp_p[c] = ps
-        st.comp_q[c, COMP_ART] = qa
-        st.comp_q[c, COMP_POR] = qp
-        st.comp_q[c, COMP_HV] = qh
-        st.comp_q[c, COMP_EXTRA] = qe
+    for i in range(first, last):
+        for k in range(st.comp_ptr[i], st.comp_ptr[i + 1]):
+            c = st.comp_idx[k]
+            ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
+            st.comp_p[c] = ps
+            st.comp_q[c, COMP_ART] = qa
+            st.comp_q[c, COMP_POR] = qp
+            st.comp_q[c, COMP_HV] = qh
+            st.comp_q[c, COMP_EXTRA] = qe
+
+
+@njit(**NJIT_OPTS)
+def substitute(st):
+    """Top-down: pressures and flows of every pedicle node and compartment from the trunk solution, O(M + C)."""
+    substitute_range(st, 0, st.parent.shape[0])
 
 
 @njit(**NJIT_OPTS)
