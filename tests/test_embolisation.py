@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -227,3 +229,19 @@ def test_recorded_blush_from_tumour_subtrees_equals_the_full_solution(result):
     """The time series refreshes only the subtrees holding tumour; its last row matches the full final solve."""
     assert result.timeseries["tumour_blush_fraction"].iloc[-1] == pytest.approx(
         result.summary["tumour_blush_fraction"], rel=1e-12)
+
+
+def test_summary_has_every_required_key_with_units_in_names(result, tmp_path):
+    """summary.json carries the keys issue 5 requires (docs/outputs.md defines each) and is written flat."""
+    import json
+
+    from sim.results import SUMMARY_KEYS
+
+    assert set(SUMMARY_KEYS) <= set(result.summary)
+    written = result.write(tmp_path, figures=False)
+    assert {p.name for p in written} == {"summary.json", "timeseries.csv", "report.md", "scenario.json"}
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(on_disk)
+    assert all(not isinstance(v, dict) for k, v in on_disk.items() if k != "nontarget_particles_by_branch")
+    outputs = (Path(__file__).parents[1] / "docs" / "outputs.md").read_text()
+    assert all(f"`{key}`" in outputs for key in SUMMARY_KEYS)
