@@ -396,7 +396,10 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 pp0 = stack_pp[depth]
                 # backwards through the vessel into this node
                 par = st.parent[node]
-                q_in = st.g_art[node] * (stack_pa[depth - 1] - pa0) if st.g_art[node] > 0.0 else 0.0
+                if occlude:
+                    q_in = st.g_art[node] * (stack_pa[depth - 1] - pa0) if st.g_art[node] > 0.0 else 0.0
+                else:  # fixed field: the full solution's flow (pressures are not needed)
+                    q_in = st.art_q[node]
                 if q_in < 0.0 and pa0 == pa0:
                     flows[nc] = -q_in
                     kinds[nc] = _KIND_PARENT
@@ -408,8 +411,8 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                     j = st.child_idx[k]
                     if occlude:
                         qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
-                    else:  # fixed field: read the full solution
-                        qa, xa, xp = st.art_q[j], st.art_p[j], st.por_p[j]
+                    else:  # fixed field: read the full solution's flow; pressures are not needed
+                        qa, xa, xp = st.art_q[j], 0.0, 0.0
                     if qa > 0.0:
                         flows[nc] = qa
                         kinds[nc] = _KIND_CHILD
