@@ -26,7 +26,8 @@ from .units import ML_M3
 
 __all__ = ["ProcedureRun", "run_procedure", "transport_net", "RECORD_FLOW_STEP"]
 
-#: Target change of the antegrade flow fraction between two recorded rows (dimensionless).
+#: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
+#: numerical choice: sets the time series' resolution only, never the physics).
 RECORD_FLOW_STEP = 0.02
 #: Flow exponent of the branch weights at the first bifurcation for particles released on
 #: the vessel axis (model assumption: the central streamline belongs to the dominant branch;
@@ -34,7 +35,8 @@ RECORD_FLOW_STEP = 0.02
 CENTRAL_RELEASE_EXPONENT = 2.0
 #: Peak-to-mean injection rate of pulsed hand injection (model assumption: pulses a third of the time).
 PULSE_PEAK_FACTOR = 3.0
-#: First chunk of particles, and the bounds of the adaptive chunk (particles).
+#: First chunk of particles, and the bounds of the adaptive chunk (particles; numerical
+#: choices like RECORD_FLOW_STEP).
 FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 32, 1, 65536
 
 

@@ -44,8 +44,7 @@ from . import (
     module_main,
     new_figure,
     range_case,
-    save_figure,
-    write_table,
+    publish,
 )
 
 __all__ = ["Hemodynamics", "solve_cases", "cases", "back_pressure_mmhg", "per_generation", "figure", "run",
@@ -222,8 +221,8 @@ def per_generation(res: LiverFlowResult, tree: str) -> dict:
             "flow_ml_min": np.array([[np.nanpercentile(q[gen == g], k) for g in gens] for k in pct])}
 
 
-def figure(h: Hemodynamics, path: Path) -> None:
-    """Pressure and flow against generation, arterial fraction per compartment, supply under PVT (PNG)."""
+def figure(h: Hemodynamics):
+    """Pressure and flow against generation, arterial fraction per compartment, supply under PVT (a Figure)."""
     base, pvt, off = h.baseline.result(), h.pvt.result(), h.pvt_no_habr.result()
     comps = h.baseline.liver.compartments
     tissue = comps.kind == 0
@@ -262,7 +261,7 @@ def figure(h: Hemodynamics, path: Path) -> None:
     ax[1, 1].set_xticks(x, labels)
     ax[1, 1].set_ylabel("hepatic inflow, mL/min")
     ax[1, 1].legend(fontsize=8)
-    save_figure(fig, path, f"Liver hemodynamics: {h.scenario.title}")
+    return fig
 
 
 def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = False, liver=None) -> list[CaseResult]:
@@ -283,14 +282,8 @@ def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = F
     -------
     list of CaseResult
     """
-    liver = liver or default_liver(scenario, fast=fast)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    h = solve_cases(liver)
-    results = cases(h)
-    figure(h, out_dir / "hemodynamics.png")
-    write_table(results, out_dir, "hemodynamics")
-    return results
+    h = solve_cases(liver or default_liver(scenario, fast=fast))
+    return publish(figure(h), cases(h), out_dir, "hemodynamics", f"Liver hemodynamics: {h.scenario.title}")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,7 @@ from . import (
     module_main,
     new_figure,
     range_case,
-    save_figure,
-    write_table,
+    publish,
 )
 
 __all__ = ["VesselTable", "vessel_table", "murray_residuals", "branching_exponents", "segment_fractions",
@@ -316,8 +315,8 @@ def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
     return out
 
 
-def figure(liver: Liver, path: Path) -> None:
-    """Diameter and length per generation, segment fractions, lodging generations (PNG)."""
+def figure(liver: Liver):
+    """Diameter and length per generation, segment fractions, lodging generations (a Figure)."""
     fig, ax = new_figure(2, 2, size=(11, 8.5))
     for tree, colour in (("artery", "tab:red"), ("portal", "tab:blue")):
         pg = per_generation(liver, tree)
@@ -349,8 +348,7 @@ def figure(liver: Liver, path: Path) -> None:
     ax[1, 1].set_xlabel("lodging generation (PHA = 0)")
     ax[1, 1].set_ylabel("fraction of particles")
     ax[1, 1].legend(fontsize=8)
-    save_figure(fig, path, f"Synthetic hepatic trees: {liver.scenario.title} "
-                           f"(terminal {liver.scenario.liver.terminal_diameter_um:g} um)")
+    return fig
 
 
 def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = False,
@@ -373,12 +371,9 @@ def run(out_dir: str | Path, *, scenario: Scenario | None = None, fast: bool = F
     list of CaseResult
     """
     liver = liver or default_liver(scenario, fast=fast)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = cases(liver)
-    figure(liver, out_dir / "morphometry.png")
-    write_table(results, out_dir, "morphometry")
-    return results
+    title = (f"Synthetic hepatic trees: {liver.scenario.title} "
+             f"(terminal {liver.scenario.liver.terminal_diameter_um:g} um)")
+    return publish(figure(liver), cases(liver), out_dir, "morphometry", title)
 
 
 if __name__ == "__main__":
