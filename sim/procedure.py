@@ -17,6 +17,7 @@ import numpy as np
 
 from .agents import Agent
 from .endpoints import clearance_time_cycles, endpoint_threshold, sace_level
+from .kernels import routing
 from .kernels import transport as tk
 from .kernels import twoport
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
@@ -24,7 +25,8 @@ from .outcomes import tumour_blush_fraction
 from .scenario import Scenario
 from .units import ML_M3
 
-__all__ = ["ProcedureRun", "run_procedure", "transport_net", "RECORD_FLOW_STEP"]
+__all__ = ["ProcedureRun", "run_procedure", "transport_net", "walk_steps", "route_fixed_field", "RECORD_FLOW_STEP",
+           "FIXED_FIELD_CHUNK"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
 #: numerical choice: sets the time series' resolution only, never the physics).
@@ -38,6 +40,9 @@ PULSE_PEAK_FACTOR = 3.0
 #: First chunk of particles, and the bounds of the adaptive chunk (particles; numerical
 #: choices like RECORD_FLOW_STEP).
 FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 32, 1, 65536
+#: Particles per call of the fixed-field router (numerical choice: bounds its array of
+#: random numbers to about 50 MB at 1e5 terminals; never changes a route).
+FIXED_FIELD_CHUNK = 65536
 
 
 @dataclass
@@ -222,6 +227,52 @@ def apply_occlusions(state: twoport.FlowState, trunk, record: dict) -> None:
     twoport.solve(state)
 
 
+def walk_steps(liver: CompiledLiver, net: tk.TransportNet) -> int:
+    """Most nodes a particle's walk can take (random numbers drawn per particle): every trunk
+    node once, down and back up the deepest subtree, and a margin."""
+    return int(liver.trunk.n_nodes + 2 * int(net.ped_depth.max()) + 8)
+
+
+def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, n_sinks: int,
+                      diameters: np.ndarray, rng: np.random.Generator, *,
+                      chunk: int = FIXED_FIELD_CHUNK) -> tk.ProcedureState:
+    """Route particles on the solved flow field ``state`` without occluding anything.
+
+    The particles follow the transport rules of ``net`` (:mod:`sim.kernels.routing`:
+    the same route the exact kernel gives a particle on this field) and only their
+    fates are recorded: particle-versus-flow split checks, lodging depths,
+    throughput. Random numbers come from ``rng``, one per node of each walk.
+
+    Parameters
+    ----------
+    liver : CompiledLiver
+        The liver with the catheter placed (``LiverFlow.liver``).
+    state : FlowState
+        Its solved flow (``LiverFlow.state``); read, not changed.
+    net : TransportNet
+        From :func:`transport_net`, with ``n_sinks`` non-target branches.
+    diameters : float64 (P,)
+        Particle diameters, m.
+    rng : numpy.random.Generator
+    chunk : int
+        Particles per kernel call (bounds the memory of the random numbers).
+
+    Returns
+    -------
+    ProcedureState
+        ``fate``, ``where``, ``refluxed`` per particle and the counts per element.
+    """
+    table = routing.build_table(state, net)
+    diameters = np.ascontiguousarray(diameters, dtype=np.float64)
+    n = diameters.shape[0]
+    ps = _new_state(n, liver, n_sinks)
+    steps = walk_steps(liver, net)
+    for first in range(0, n, chunk):
+        last = min(n, first + chunk)
+        routing.route(table, ps, diameters, rng.random((steps, last - first)), first, last)
+    return ps
+
+
 def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int) -> tk.ProcedureState:
     return tk.ProcedureState(
         comp_occluded=np.zeros(liver.compartments.n), bed_occluded=np.zeros(liver.trunk.n_edges), lodged_ped=np.zeros(liver.forest.n_nodes, np.int64),
@@ -329,7 +380,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     u_diameter = stream_d.random(n_cap)
     diameters = np.empty(n_cap)
     agent_of = np.zeros(n_cap, np.int64)
-    n_steps = int(liver.trunk.n_nodes + net.ped_depth.max() * 2 + 8)
+    n_steps = walk_steps(liver, net)
     ps = _new_state(n_cap, liver, len(sink_names))
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)

@@ -14,7 +14,7 @@ from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
 from sim.kernels import transport as tk
 from sim.kernels import twoport
-from sim.procedure import _new_state, transport_net
+from sim.procedure import _new_state, route_fixed_field, transport_net, walk_steps
 from sim.scenario import AgentConfig, ScenarioError
 from sim.simulation import run
 
@@ -37,10 +37,7 @@ def _fixed_field(scenario, diameter_m, n, seed):
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     agent = agent_from_config(scenario.agent)
     net, sinks = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent)
-    ps = _new_state(n, flow.liver, len(sinks))
-    rng = np.random.default_rng(seed)
-    steps = flow.liver.trunk.n_nodes + 2 * int(net.ped_depth.max()) + 8
-    tk.transport(flow.state, net, ps, np.full(n, diameter_m), rng.random((n, steps)), 0, n, -1.0, False, False)
+    ps = route_fixed_field(flow.liver, flow.state, net, len(sinks), np.full(n, diameter_m), np.random.default_rng(seed))
     return flow, ps
 
 
@@ -127,7 +124,7 @@ def test_incremental_state_equals_full_resolve(scenario):
     n = 400
     ps = _new_state(n, flow.liver, len(sinks))
     rng = np.random.default_rng(3)
-    steps = flow.liver.trunk.n_nodes + 2 * int(net.ped_depth.max()) + 8
+    steps = walk_steps(flow.liver, net)
     st = flow.state
     tk.transport(st, net, ps, agent.sample_diameters(n, rng=rng), rng.random((n, steps)), 0, n, -1.0, False)
     assert ps.counters[1] > 100

@@ -10,8 +10,8 @@ published differences as the tolerance.
 
 Setup: the default liver, catheter in the proper hepatic artery, 32 um resin
 microspheres (SIR-Spheres mean, REFERENCES.md 5), routed one by one on the fixed
-baseline flow field (``transport(..., occlude=False)``: no embolisation, so the
-split is the field's). Outlets: the segmental arteries A1-A8 (particles counted by
+baseline flow field (``sim.procedure.route_fixed_field``: no embolisation, so
+the split is the field's). Outlets: the segmental arteries A1-A8 (particles counted by
 the segment where they end) and the non-target branches leaving downstream of the
 tip (right gastric, cystic). Differences are in percentage points of all particles.
 With n particles an outlet of flow share q differs by binomial noise of standard
@@ -31,7 +31,7 @@ from sim.agents import agent_from_config
 from sim.flow import LiverFlow
 from sim.kernels import transport as tk
 from sim.network import EDGE_LUMPED, EDGE_PORTAL
-from sim.procedure import _new_state, transport_net
+from sim.procedure import route_fixed_field, transport_net
 from sim.scenario import SEGMENTS
 
 from . import CaseResult, default_liver, module_main, new_figure, publish
@@ -42,8 +42,6 @@ __all__ = ["split", "run", "PARTICLE_DIAMETER_M", "PARTICLES"]
 PARTICLE_DIAMETER_M = 32e-6
 #: Particles routed, fast and full run.
 PARTICLES = {True: 100_000, False: 1_000_000}
-#: Particles per kernel call (bounds the array of random numbers).
-CHUNK = 50_000
 #: Bomberna2022: median and maximum per-outlet difference, percentage points.
 BOMBERNA_MEDIAN_PP, BOMBERNA_MAX_PP = 0.40, 0.62
 #: Median of |N(0, 1)|: expected median |difference| per unit standard deviation.
@@ -86,13 +84,7 @@ def split(liver, n_particles: int, *, rng=0) -> dict[str, np.ndarray]:
     scenario = liver.scenario.with_updates({"catheter.vessel": "PHA"})
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     net, sinks = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent_from_config(scenario.agent))
-    ps = _new_state(n_particles, flow.liver, len(sinks))
-    steps = flow.liver.trunk.n_nodes + 2 * int(net.ped_depth.max()) + 8
-    diameters = np.full(n_particles, PARTICLE_DIAMETER_M)
-    for first in range(0, n_particles, CHUNK):
-        last = min(n_particles, first + CHUNK)
-        tk.transport(flow.state, net, ps, diameters, rng.random((last - first, steps)), first, last, -1.0, False,
-                     False)
+    ps = route_fixed_field(flow.liver, flow.state, net, len(sinks), np.full(n_particles, PARTICLE_DIAMETER_M), rng)
     trunk, forest, comps = flow.liver.trunk, flow.liver.forest, flow.liver.compartments
     names = {e: trunk.edge_names[e].removesuffix("_bed") if trunk.edge_kind[e] == EDGE_LUMPED
              else SEGMENTS[forest.segment[net.trunk_root[flow.state.trunk_conns[e, 1]]]]

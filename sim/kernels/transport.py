@@ -178,7 +178,7 @@ class ProcedureState(NamedTuple):
 
 
 @njit(**NJIT_OPTS)
-def _size_weight(particle_d, vessel_d, deformability, onset):
+def size_weight(particle_d, vessel_d, deformability, onset):
     """Weight (0-1) of a branch of diameter ``vessel_d`` for a particle of diameter ``particle_d``."""
     if onset <= 0.0:
         return 1.0
@@ -259,18 +259,15 @@ def _after_lodging(st, ps, net, counted_update):
 
 
 @njit(**NJIT_OPTS)
-def _lodge_in_pedicle(st, ps, net, vessel, p, occlude):
-    """Particle p lodges in the arterial pedicle vessel into node ``vessel``; returns whether it occluded it."""
+def _lodge_in_pedicle(st, ps, net, vessel, p):
+    """Particle p lodges in (and occludes) the arterial pedicle vessel into node ``vessel``."""
     ps.lodged_ped[vessel] += 1
-    if not occlude:
-        return False
     set_pedicle_conductance(st, vessel, 0.0, st.g_por[vessel])
     ps.flow_after[p] = _after_lodging(st, ps, net, True)
-    return True
 
 
 @njit(**NJIT_OPTS)
-def _choose(weights, count, u):
+def choose(weights, count, u):
     """Index in [0, count) drawn with probability proportional to ``weights`` (u uniform in [0, 1))."""
     total = 0.0
     for k in range(count):
@@ -285,7 +282,7 @@ def _choose(weights, count, u):
 
 
 @njit(**NJIT_OPTS)
-def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux, occlude=True):
+def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
     """Inject particles ``first`` .. ``last - 1`` one by one, updating the flow after every lodging.
 
     Parameters
@@ -306,10 +303,6 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         Stop after the particle that brings the native antegrade flow to or below this (m^3/s).
     stop_on_reflux : bool
         Stop after the first particle that leaves the catheterised vessel backwards.
-    occlude : bool
-        False routes particles on the fixed flow field of the last full solve
-        (:func:`.twoport.solve`, read from its arrays instead of on demand): fates
-        are recorded but no conductance changes (flow-split checks, throughput).
 
     Returns
     -------
@@ -396,10 +389,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 pp0 = stack_pp[depth]
                 # backwards through the vessel into this node
                 par = st.parent[node]
-                if occlude:
-                    q_in = st.g_art[node] * (stack_pa[depth - 1] - pa0) if st.g_art[node] > 0.0 else 0.0
-                else:  # fixed field: the full solution's flow (pressures are not needed)
-                    q_in = st.art_q[node]
+                q_in = st.g_art[node] * (stack_pa[depth - 1] - pa0) if st.g_art[node] > 0.0 else 0.0
                 if q_in < 0.0 and pa0 == pa0:
                     flows[nc] = -q_in
                     kinds[nc] = _KIND_PARENT
@@ -409,10 +399,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
             if ped >= 0 and pa0 == pa0:
                 for k in range(st.child_ptr[ped], st.child_ptr[ped + 1]):
                     j = st.child_idx[k]
-                    if occlude:
-                        qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
-                    else:  # fixed field: read the full solution's flow; pressures are not needed
-                        qa, xa, xp = st.art_q[j], 0.0, 0.0
+                    qa, qp, xa, xp = edge_flows(st, j, pa0, pp0)
                     if qa > 0.0:
                         flows[nc] = qa
                         kinds[nc] = _KIND_CHILD
@@ -423,7 +410,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         nc += 1
                 for k in range(st.comp_ptr[ped], st.comp_ptr[ped + 1]):
                     c = st.comp_idx[k]
-                    qc = compartment_flows(st, c, pa0, pp0)[1] if occlude else st.comp_q[c, COMP_ART]
+                    qc = compartment_flows(st, c, pa0, pp0)[1]
                     if qc > 0.0:
                         flows[nc] = qc
                         kinds[nc] = _KIND_COMP
@@ -440,14 +427,14 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
             for k in range(nc):
                 if sharpen != 1.0:
                     flows[k] = flows[k] ** sharpen
-                weights[k] = flows[k] * _size_weight(d, diam[k], deform, net.size_bias_onset) \
+                weights[k] = flows[k] * size_weight(d, diam[k], deform, net.size_bias_onset) \
                     if diam[k] == diam[k] else flows[k]
                 if weights[k] > 0.0:
                     any_fit = True
             if not any_fit:
                 for k in range(nc):
                     weights[k] = flows[k]
-            k = _choose(weights, nc, uniforms[p - first, step])
+            k = choose(weights, nc, uniforms[p - first, step])
             kind = kinds[k]
             tgt = targets[k]
             # ---- move, exit or lodge
@@ -457,29 +444,27 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 if net.trunk_edge_sink[tgt] >= 0:
                     fate = FATE_NONTARGET
                     where = net.trunk_edge_sink[tgt]
-                    if occlude:
-                        occ = _occluded_share(ps.bed_occluded[tgt], net.bed_feed_diam[tgt], d_fit,
-                                              net.murray_exponent)
-                        ps.bed_occluded[tgt] = occ
-                        set_trunk_conductance(st, tgt, net.trunk_g0[tgt] * (1.0 - occ))
-                        lodged = True
-                        ps.flow_after[p] = _after_lodging(st, ps, net, False)
+                    occ = _occluded_share(ps.bed_occluded[tgt], net.bed_feed_diam[tgt], d_fit, net.murray_exponent)
+                    ps.bed_occluded[tgt] = occ
+                    set_trunk_conductance(st, tgt, net.trunk_g0[tgt] * (1.0 - occ))
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
                     break
                 if diam[k] == diam[k] and diam[k] < d_fit:
                     ps.lodged_trunk[tgt] += 1
                     fate = FATE_TRUNK
                     where = tgt
-                    if occlude:
-                        set_trunk_conductance(st, tgt, 0.0)
-                        lodged = True
-                        ps.flow_after[p] = _after_lodging(st, ps, net, False)
+                    set_trunk_conductance(st, tgt, 0.0)
+                    lodged = True
+                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
                     break
                 node = int(cand_pa[k])
                 in_trunk = True
             elif kind == _KIND_CHILD:
                 if diam[k] < d_fit:
                     fate, where = FATE_VESSEL, tgt
-                    lodged = _lodge_in_pedicle(st, ps, net, tgt, p, occlude)
+                    _lodge_in_pedicle(st, ps, net, tgt, p)
+                    lodged = True
                     break
                 if in_trunk:
                     depth = 0
@@ -497,7 +482,8 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                     refluxed = True
                 if diam[k] < d_fit:
                     fate, where = FATE_VESSEL, node
-                    lodged = _lodge_in_pedicle(st, ps, net, node, p, occlude)
+                    _lodge_in_pedicle(st, ps, net, node, p)
+                    lodged = True
                     break
                 depth -= 1
                 node = stack_node[depth]
@@ -510,12 +496,11 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 ps.lodged_comp[c] += 1
                 fate = FATE_COMPARTMENT
                 where = c
-                if occlude:
-                    occ = _occluded_share(ps.comp_occluded[c], net.comp_feed_diam[c], d_fit, net.murray_exponent)
-                    ps.comp_occluded[c] = occ
-                    set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
-                    lodged = True
-                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                occ = _occluded_share(ps.comp_occluded[c], net.comp_feed_diam[c], d_fit, net.murray_exponent)
+                ps.comp_occluded[c] = occ
+                set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
+                lodged = True
+                ps.flow_after[p] = _after_lodging(st, ps, net, True)
                 break
         ps.fate[p] = fate
         ps.where[p] = where
