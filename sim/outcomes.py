@@ -29,7 +29,7 @@ from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "tumour_blush_fraction", "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings"]
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -51,12 +51,25 @@ def _arterial_inflow(q: np.ndarray) -> np.ndarray:
     return np.maximum(q[:, COMP_ART], 0.0) + np.maximum(q[:, COMP_EXTRA], 0.0)
 
 
-def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray) -> float:
-    """Tumour-volume-weighted mean arterial inflow relative to ``q_base`` (1 = full blush)."""
-    tumour_vol = np.where(comps.kind == _TISSUE, comps.tumour_volume_m3, 0.0)
+def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray,
+                          rows: np.ndarray | None = None) -> float:
+    """Tumour-volume-weighted mean arterial inflow relative to ``q_base`` (1 = full blush).
+
+    With ``rows`` (compartment indices including every tumour compartment, e.g.
+    :func:`tumour_rows`), ``q_base`` and ``q_now`` hold those rows only: the
+    per-step read-out of a procedure then costs O(tumour), not O(C).
+    """
+    kind, volume = (comps.kind, comps.tumour_volume_m3) if rows is None else (comps.kind[rows],
+                                                                             comps.tumour_volume_m3[rows])
+    tumour_vol = np.where(kind == _TISSUE, volume, 0.0)
     if tumour_vol.sum() <= 0:
         return 1.0
     return float((tumour_vol * _ratio(_arterial_inflow(q_now), _arterial_inflow(q_base))).sum() / tumour_vol.sum())
+
+
+def tumour_rows(comps: Compartments) -> np.ndarray:
+    """Indices of the tissue compartments holding tumour."""
+    return np.flatnonzero((comps.kind == _TISSUE) & (comps.tumour_volume_m3 > 0))
 
 
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,

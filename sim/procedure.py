@@ -21,7 +21,7 @@ from .kernels import routing
 from .kernels import transport as tk
 from .kernels import twoport
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
-from .outcomes import tumour_blush_fraction
+from .outcomes import tumour_blush_fraction, tumour_rows
 from .scenario import Scenario
 from .units import ML_M3
 
@@ -155,14 +155,14 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
-def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet,
-                               ranges: np.ndarray | None = None) -> np.ndarray:
+def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet, ranges: np.ndarray | None = None,
+                               rows: np.ndarray | None = None) -> np.ndarray:
     """Compartment flows (C, 4) without the injection; the state is left with the injection on.
 
     The 2-ports are current (incremental updates), so this is a trunk solve and an
     O(N) back substitution, not a full re-elimination. With ``ranges`` (rows of
     whole-subtree preorder ranges ``[first, last)``) only those subtrees are
-    substituted and only their compartments' rows are current.
+    substituted, and ``rows`` (compartments inside them) are the rows returned.
     """
     rate = _injection_rate(st, net)
     _set_injection(st, net, 0.0)
@@ -171,7 +171,7 @@ def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet,
     else:
         for first, last in ranges:
             twoport.substitute_range(st, first, last)
-    q = st.comp_q.copy()
+    q = st.comp_q.copy() if rows is None else st.comp_q[rows]
     _set_injection(st, net, rate)
     return q
 
@@ -385,13 +385,15 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)
     tumour_ranges = tumour_subtree_ranges(liver)
+    blush_rows = tumour_rows(liver.compartments)
+    q_base_blush = q_base[blush_rows]
     volume = np.zeros(n_cap + 1)  # suspension volume after each particle, m^3
 
     def record(n_done: int) -> dict:
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net, tumour_ranges)  # the blush needs tumour rows only
+        q_now = _native_compartment_flows(state, net, tumour_ranges, blush_rows)  # the blush needs tumour rows only
         suspension = volume[n_done]
         return {
             "particles": n_done,
@@ -401,7 +403,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
             "antegrade_flow_fraction": fraction,
             "sace_level": sace_level(fraction, proc),
             "clearance_time_cycles": clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s),
-            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base, q_now),
+            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
             "reflux_fraction": max(0.0, -proximal) / rate,
             "particles_lodged": int(ps.counters[1]),
             "particles_nontarget": int(ps.nontarget.sum()),
