@@ -44,6 +44,7 @@ from .twoport import (
     eliminate,
     node_pressures,
     refresh_path,
+    restore_trunk,
     set_compartment_conductance,
     set_pedicle_conductance,
     set_trunk_conductance,
@@ -206,9 +207,14 @@ def _occluded_share(occluded, feed_d, d_fit, murray_exponent):
 def native_tip_flow(st, net):
     """Native (injection-free) flow in the catheterised vessel, m^3/s; leaves the state as found.
 
+    The state must be solved (:func:`.twoport.solve_trunk`) with the injection on.
     Switches the injection off, solves, reads the flow distal to the tip (trunk
-    tip) or in the tip's vessel (pedicle tip), switches it back on and solves again.
+    tip) or in the tip's vessel (pedicle tip), switches it back on and puts the
+    saved trunk solution back (the inputs are as before, so it is their solution).
     """
+    saved_p = st.trunk_p.copy()
+    saved_q = st.trunk_q.copy()
+    saved_status = st.status[0]
     if net.tip_kind == TIP_TRUNK:
         t = net.tip_index
         rate = st.q_trunk_in[t]
@@ -216,18 +222,17 @@ def native_tip_flow(st, net):
         solve_trunk(st)
         q = st.trunk_q[net.measure_edge]
         st.q_trunk_in[t] = rate
+    else:
+        n = net.tip_index
+        rate = st.q_art_in[n]
+        st.q_art_in[n] = 0.0
+        refresh_path(st, n)
         solve_trunk(st)
-        return q
-    n = net.tip_index
-    rate = st.q_art_in[n]
-    st.q_art_in[n] = 0.0
-    refresh_path(st, n)
-    solve_trunk(st)
-    pa, pp = node_pressures(st, st.parent[n])
-    q = edge_flows(st, n, pa, pp)[0]
-    st.q_art_in[n] = rate
-    refresh_path(st, n)
-    solve_trunk(st)
+        pa, pp = node_pressures(st, st.parent[n])
+        q = edge_flows(st, n, pa, pp)[0]
+        st.q_art_in[n] = rate
+        refresh_path(st, n)
+    restore_trunk(st, saved_p, saved_q, saved_status)
     return q
 
 
@@ -254,7 +259,7 @@ def _after_lodging(st, ps, net, counted_update):
     elif counted_update:
         ps.counters[2] += 1
     solve_trunk(st)
-    ps.counters[3] += 3
+    ps.counters[3] += 2  # the re-solve, and the native flow with the injection off
     return native_tip_flow(st, net)
 
 

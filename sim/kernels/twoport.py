@@ -500,12 +500,32 @@ def solve_trunk(st):
         a = st.trunk_conns[e, 0]
         st.trunk_q[e] = g * (st.trunk_p[a] - st.trunk_p[st.trunk_conns[e, 1]]) if g > 0.0 and \
             not math.isnan(st.trunk_p[a]) else 0.0
+    _root_pressures(st)
+    st.status[0] = status
+    return status
+
+
+@njit(**NJIT_OPTS)
+def _root_pressures(st):
+    """Pressures of the subtree root nodes: those of the trunk nodes they coincide with."""
     for s in range(st.root_nodes.shape[0]):
         r = st.root_nodes[s]
         st.art_p[r] = st.trunk_p[st.root_art[s]]
         st.por_p[r] = st.trunk_p[st.root_por[s]]
+
+
+@njit(**NJIT_OPTS)
+def restore_trunk(st, trunk_p, trunk_q, status):
+    """Put back a trunk solution saved from this state (:func:`solve_trunk`'s outputs).
+
+    For a temporary change (e.g. the injection switched off to measure the native
+    flow): once the inputs are as they were, their solution is the saved one, and
+    restoring it costs O(Nt) instead of a solve.
+    """
+    st.trunk_p[:] = trunk_p
+    st.trunk_q[:] = trunk_q
+    _root_pressures(st)
     st.status[0] = status
-    return status
 
 
 # ---------------------------------------------------------------------------
