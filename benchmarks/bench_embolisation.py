@@ -19,6 +19,8 @@ Measured per liver (default scenario at the terminal diameter giving about 1e4,
   kernel: transport, incremental updates, trunk solves, endpoint checks) and
   ``record_s`` (full solves for the time series), particles, lodgings,
   incremental updates, trunk solves, full solves;
+* ``per_lodging``: the parts of a lodging timed alone (``path_update_us``: the
+  O(depth) 2-port update; ``trunk_solve_us``: one trunk solve, two per lodging);
 * ``full_resolve``: the same procedure over its first particles with a full O(N)
   re-elimination after every lodging instead of the O(depth) update, the time per
   lodging of both and their ratio (the two give identical particle paths; tested).
@@ -49,6 +51,8 @@ SIZES = {10_000: {"liver.terminal_diameter_um": 132.16}, 100_000: {"liver.termin
 #: Particles routed for the throughput figure, per kernel call, and timed repeats (the best is
 #: reported, as timeit does: a shared machine only ever slows a run down; the median too).
 THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK, THROUGHPUT_REPEATS = 200_000, 50_000, 7
+#: Calls timed per operation in the per-lodging profile.
+PROFILE_CALLS = 5000
 #: Particles of the full-resolve comparison (the O(N) reference is slow on big livers).
 FULL_RESOLVE_PARTICLES = {10_000: 400, 100_000: 200, 1_000_000: 40}
 OUT = Path(__file__).resolve().parent / "results" / "embolisation.json"
@@ -123,6 +127,45 @@ def _throughput(liver, scenario) -> dict:
             "table_mb": table.words.nbytes / 1e6, "random_numbers_s_per_1e6": random_s * 1e6 / THROUGHPUT_PARTICLES}
 
 
+def _per_lodging_profile(liver, scenario) -> dict:
+    """Where a lodging's time goes: one O(depth) path update and one trunk solve, in microseconds.
+
+    Timed in compiled loops (``PROFILE_CALLS`` calls each) on the lobar run's
+    calibrated state: ``path_update_us`` refreshes the 2-ports from random pedicle
+    nodes to their subtree roots (what a lodging in the tree costs),
+    ``trunk_solve_us`` re-solves the trunk with the subtrees' 2-ports stamped in (two
+    per lodging: with the injection, and without it for the native flow).
+    """
+    import numpy as np
+    from numba import njit
+
+    from sim.flow.model import LiverFlow
+    from sim.kernels import twoport
+
+    @njit
+    def path_updates(st, nodes):
+        for i in nodes:
+            twoport.refresh_path(st, i)
+
+    @njit
+    def trunk_solves(st, k):
+        for _ in range(k):
+            twoport.solve_trunk(st)
+
+    st = LiverFlow(liver.compiled, scenario.with_updates({"catheter.vessel": "RHA"}), catheter=True).state
+    nodes = np.random.default_rng(0).choice(np.flatnonzero(st.parent >= 0), PROFILE_CALLS)
+    path_updates(st, nodes[:2])
+    trunk_solves(st, 2)
+    t = time.perf_counter()
+    path_updates(st, nodes)
+    update = (time.perf_counter() - t) / PROFILE_CALLS
+    t = time.perf_counter()
+    trunk_solves(st, PROFILE_CALLS)
+    solve = (time.perf_counter() - t) / PROFILE_CALLS
+    return {"path_update_us": 1e6 * update, "trunk_solve_us": 1e6 * solve, "trunk_nodes": int(st.trunk_p.shape[0]),
+            "calls": PROFILE_CALLS}
+
+
 def measure(target: int) -> dict:
     """All measurements for one liver size (runs in a subprocess)."""
     import numpy as np
@@ -150,6 +193,7 @@ def measure(target: int) -> dict:
     LiverFlow(liver.compiled, scenario, catheter=True)
     out["flow_s"] = time.perf_counter() - t
     out["fixed_field"] = _throughput(liver, scenario)
+    out["per_lodging"] = _per_lodging_profile(liver, scenario)
     for strategy, vessel in (("selective", "A5"), ("lobar", "RHA")):
         sc = scenario.with_updates({"catheter.vessel": vessel})
         run, elapsed, kernel = _procedure(liver, sc)
