@@ -13,7 +13,10 @@ Measured per liver (default scenario at the terminal diameter giving about 1e4,
   :func:`sim.kernels.routing.route`), catheter in the PHA, 100-300 um spheres:
   ``particles_per_s`` (best of the repeats; ``particles_per_s_median`` too), the
   time to build the exit table (``table_build_s``, once per flow field) and to
-  draw the random numbers (``random_numbers_s_per_1e6``), both outside the rate;
+  draw the random numbers of every possible step (``random_numbers_s_per_1e6``),
+  both outside the rate; and ``end_to_end_particles_per_s``: the whole
+  :func:`sim.procedure.route_fixed_field` call (table, random numbers drawn row by
+  row while particles move, routing);
 * for a selective (A5) and a lobar (RHA) run to stasis: ``procedure_s`` (the
   whole :func:`sim.procedure.run_procedure`), ``kernel_s`` (inside the transport
   kernel: transport, incremental updates, trunk solves, endpoint checks) and
@@ -100,7 +103,7 @@ def _throughput(liver, scenario) -> dict:
     from sim.agents import agent_from_config
     from sim.flow.model import LiverFlow
     from sim.kernels import routing
-    from sim.procedure import _new_state, transport_net, walk_steps
+    from sim.procedure import _new_state, route_fixed_field, transport_net, walk_steps
 
     sc = scenario.with_updates({"catheter.vessel": "PHA"})
     flow = LiverFlow(liver.compiled, sc, catheter=True)
@@ -115,14 +118,20 @@ def _throughput(liver, scenario) -> dict:
     uniforms = [rng.random((walk_steps(flow.liver, net), THROUGHPUT_CHUNK))
                 for _ in range(0, THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK)]
     random_s = time.perf_counter() - t
-    rates = []
-    for _ in range(THROUGHPUT_REPEATS):
+    rates, end_to_end = [], []
+    for repeat in range(THROUGHPUT_REPEATS):
         ps = _new_state(THROUGHPUT_PARTICLES, flow.liver, len(sinks))
         t = time.perf_counter()
         for first, u in zip(range(0, THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK), uniforms):
             routing.route(table, ps, d, u, first, first + THROUGHPUT_CHUNK)
         rates.append(THROUGHPUT_PARTICLES / (time.perf_counter() - t))
+        t = time.perf_counter()
+        route_fixed_field(flow.liver, flow.state, net, len(sinks), d, np.random.default_rng(repeat),
+                          chunk=THROUGHPUT_CHUNK)
+        end_to_end.append(THROUGHPUT_PARTICLES / (time.perf_counter() - t))
     return {"particles_per_s": max(rates), "particles_per_s_median": float(np.median(rates)),
+            "end_to_end_particles_per_s": max(end_to_end),
+            "end_to_end_particles_per_s_median": float(np.median(end_to_end)),
             "repeats": THROUGHPUT_REPEATS, "particles": THROUGHPUT_PARTICLES, "table_build_s": build_s,
             "table_mb": table.words.nbytes / 1e6, "random_numbers_s_per_1e6": random_s * 1e6 / THROUGHPUT_PARTICLES}
 

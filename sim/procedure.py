@@ -241,7 +241,9 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     The particles follow the transport rules of ``net`` (:mod:`sim.kernels.routing`:
     the same route the exact kernel gives a particle on this field) and only their
     fates are recorded: particle-versus-flow split checks, lodging depths,
-    throughput. Random numbers come from ``rng``, one per node of each walk.
+    throughput. Random numbers come from ``rng``: step s of the particles of a
+    chunk draws row s of a (steps, chunk) array, row by row and only while a
+    particle still moves (about a third of the rows).
 
     Parameters
     ----------
@@ -267,9 +269,18 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     n = diameters.shape[0]
     ps = _new_state(n, liver, n_sinks)
     steps = walk_steps(liver, net)
+    row = np.empty(min(n, chunk))
     for first in range(0, n, chunk):
-        last = min(n, first + chunk)
-        routing.route(table, ps, diameters, rng.random((steps, last - first)), first, last)
+        count = min(n, first + chunk) - first
+        walks = routing.start_walks(table, count)
+        moving = count
+        for step in range(steps):
+            if moving == 0:
+                break
+            u = row[:count]
+            rng.random(out=u)  # row by row: the numbers of one (steps, count) draw, only as many as needed
+            moving = routing.sweep(table, ps, diameters, u, step, first, walks, moving)
+        routing.suspend(ps, first, walks, moving)
     return ps
 
 

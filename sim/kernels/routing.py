@@ -48,7 +48,7 @@ from .transport import (
 )
 from .twoport import COMP_ART
 
-__all__ = ["RoutingTable", "build_table", "route", "HEADER", "EXIT_WORDS"]
+__all__ = ["RoutingTable", "Walks", "build_table", "start_walks", "sweep", "suspend", "route", "HEADER", "EXIT_WORDS"]
 
 #: Words in a node's header and per exit; records start on a 64-byte cache line (8 words).
 HEADER, EXIT_WORDS, ALIGN = 1, 3, 8
@@ -228,7 +228,8 @@ def _fill(st, net, order, offset, words, values):
             words[x + _X_LINK] = tags[k] | ((offset[nexts[k]] + 1 if nexts[k] >= 0 else 0) << _NEXT_SHIFT)
 
 
-def build_table(st, net) -> RoutingTable:
+@njit(**NJIT_OPTS)
+def build_table(st, net):
     """Exit tables of the solved flow field ``st`` for the catheter and agent of ``net``, O(N).
 
     Parameters
@@ -244,18 +245,17 @@ def build_table(st, net) -> RoutingTable:
     """
     order, offset, size, max_exits = _layout(st, net)
     if size >= MAX_WORDS or max_exits > MAX_EXITS:
-        raise ValueError(f"routing table of {size} words / {max_exits} exits per node exceeds "
-                         f"{MAX_WORDS} / {MAX_EXITS}")
+        raise ValueError("routing table too large for its link words (MAX_WORDS, MAX_EXITS)")
     buffer = np.zeros(size + ALIGN, np.int64)
-    shift = (-buffer.ctypes.data // 8) % ALIGN  # first record on a cache-line boundary
+    shift = (-(buffer.ctypes.data // 8)) % ALIGN  # first record on a cache-line boundary
     words = buffer[shift:shift + size]
     values = words.view(np.float64)
     _fill(st, net, order, offset, words, values)
     n_trunk = st.trunk_p.shape[0]
     start = offset[net.tip_index] if net.tip_kind == TIP_TRUNK else offset[n_trunk + net.tip_index]
-    return RoutingTable(words=words, values=values, start=int(start), max_exits=int(max_exits),
-                        deformability=float(net.deformability), size_bias_onset=float(net.size_bias_onset),
-                        release_exponent=float(net.release_exponent))
+    return RoutingTable(words=words, values=values, start=start, max_exits=max_exits,
+                        deformability=net.deformability, size_bias_onset=net.size_bias_onset,
+                        release_exponent=net.release_exponent)
 
 
 @njit(inline="always", **NJIT_OPTS)  # inlined into the sweep: about 10% faster
@@ -312,16 +312,117 @@ def _finish(ps, p, fate, where, refluxed):
     ps.counters[0] += 1
 
 
+class Walks(NamedTuple):
+    """Particles of one call in flight (:func:`start_walks`); updated in place by :func:`sweep`.
+
+    Attributes
+    ----------
+    moving : int64 (count,)
+        Particles still moving (index ``p - first``), in order, in the first
+        ``n_moving`` entries (the count :func:`sweep` returns).
+    at : int64 (count,)
+        Record each particle is at.
+    sharpen : float64 (count,)
+        Flow exponent of its next bifurcation (central release: until the first).
+    reflux : bool (count,)
+        Whether it has left the catheterised vessel backwards.
+    """
+
+    moving: np.ndarray
+    at: np.ndarray
+    sharpen: np.ndarray
+    reflux: np.ndarray
+
+
+@njit(**NJIT_OPTS)
+def start_walks(table, count):
+    """``count`` particles at the catheter tip, none moved yet (a :class:`Walks`)."""
+    return Walks(moving=np.arange(count), at=np.full(count, table.start), sharpen=np.full(count, table.release_exponent),
+                 reflux=np.zeros(count, np.bool_))
+
+
+@njit(**NJIT_OPTS)
+def sweep(table, ps, diameters, u, step, first, walks, n_moving):
+    """Move every walk one node: step ``step`` of particles ``first + walks.moving[:n_moving]``.
+
+    Particle ``p`` draws ``u[p - first]``. The record each particle will read next is
+    prefetched ``PREFETCH_AHEAD`` particles in advance, so the memory reads of
+    the independent walks overlap instead of waiting for one another. Particles
+    whose route ends are recorded in ``ps`` (see :func:`route`).
+
+    Returns
+    -------
+    int
+        Particles still moving (now first in ``walks.moving``).
+    """
+    words = table.words
+    values = table.values
+    weights = np.empty(table.max_exits)
+    keep = 1.0 - table.deformability
+    onset = table.size_bias_onset
+    full_below = onset * (1.0 - _RATIO_MARGIN) if onset > 0.0 else np.inf
+    fit = 1.0 / keep
+    none_above = fit * (1.0 + _RATIO_MARGIN) if 0.0 < onset < fit else np.inf
+    moving, at, sharpen, reflux = walks.moving, walks.at, walks.sharpen, walks.reflux
+    kept = 0
+    for i in range(n_moving):
+        if i + PREFETCH_AHEAD < n_moving:
+            prefetch(words, at[moving[i + PREFETCH_AHEAD]])
+        j = moving[i]
+        o = at[j]
+        head = words[o]
+        n = head & 255
+        fate = -1
+        where = -1
+        if n == 0:
+            fate = FATE_SUSPENDED
+        elif head > 255 and step > 0:  # back at an arterial root: reflux to the aorta
+            fate, where = FATE_NONTARGET, (head >> 8) - 1
+        else:
+            d = diameters[first + j]
+            x = o + HEADER
+            k = 0
+            if n > 1:
+                k = _choose_exit(values, x, n, d, sharpen[j], full_below, none_above, table.deformability,
+                                 onset, u[j], weights)
+                sharpen[j] = 1.0
+            e = x + EXIT_WORDS * k
+            link = words[e + _X_LINK]
+            kind = link & 3
+            if link & _REFLUX:
+                reflux[j] = True
+            where = (link >> _INDEX_SHIFT) & _INDEX_MASK
+            if kind == _COMPARTMENT:
+                fate = FATE_COMPARTMENT
+            elif kind == _BED:
+                fate = FATE_NONTARGET
+            elif values[e + _X_DIAM] < keep * d:
+                fate = FATE_VESSEL if kind == _VESSEL else FATE_TRUNK
+            else:
+                at[j] = (link >> _NEXT_SHIFT) - 1
+        if fate >= 0:
+            _finish(ps, first + j, fate, where, reflux[j])
+        else:
+            moving[kept] = j
+            kept += 1
+    return kept
+
+
+@njit(**NJIT_OPTS)
+def suspend(ps, first, walks, n_moving):
+    """Record the walks still moving (out of random numbers) as particles in suspension."""
+    for i in range(n_moving):
+        j = walks.moving[i]
+        _finish(ps, first + j, FATE_SUSPENDED, -1, walks.reflux[j])
+
+
 @njit(**NJIT_OPTS)
 def route(table, ps, diameters, uniforms, first, last):
     """Route particles ``first`` .. ``last - 1`` on the fixed field of ``table``; nothing is occluded.
 
-    All particles of the call advance one node per sweep (the uniforms of step s are
-    row s), and the record each will read next is
-    prefetched ``PREFETCH_AHEAD`` particles in advance, so the reads of many
-    independent walks overlap instead of waiting for one another. Each route
-    depends only on its own diameter and random numbers, so the result is the
-    one of walking the particles one after another.
+    All particles advance one node per :func:`sweep` (step s draws row s). Each
+    route depends only on its own diameter and random numbers, so the result is
+    the one of walking the particles one after another.
 
     Parameters
     ----------
@@ -336,67 +437,15 @@ def route(table, ps, diameters, uniforms, first, last):
         One uniform in [0, 1) per node along a particle's path: column ``p - first``
         holds particle p's (the transpose of :func:`.transport.transport`'s, so
         that each sweep reads one row); a particle still moving after K nodes stays
-        in suspension.
+        in suspension. Rows may also be drawn one at a time while particles still
+        move (:func:`sim.procedure.route_fixed_field`): the same numbers as one
+        (K, n) draw, fewer of them.
     first, last : int
     """
-    words = table.words
-    values = table.values
-    weights = np.empty(table.max_exits)
-    keep = 1.0 - table.deformability
-    onset = table.size_bias_onset
-    full_below = onset * (1.0 - _RATIO_MARGIN) if onset > 0.0 else np.inf
-    fit = 1.0 / keep
-    none_above = fit * (1.0 + _RATIO_MARGIN) if 0.0 < onset < fit else np.inf
-    count = last - first
-    moving = np.arange(count)  # particles still moving (p - first), in order
-    at = np.full(count, table.start)  # record each particle is at
-    sharpen = np.full(count, table.release_exponent)
-    reflux = np.zeros(count, np.bool_)
-    n_moving = count
+    walks = start_walks(table, last - first)
+    n_moving = last - first
     for step in range(uniforms.shape[0]):
-        kept = 0
-        for i in range(n_moving):
-            if i + PREFETCH_AHEAD < n_moving:
-                prefetch(words, at[moving[i + PREFETCH_AHEAD]])
-            j = moving[i]
-            o = at[j]
-            head = words[o]
-            n = head & 255
-            fate = -1
-            where = -1
-            if n == 0:
-                fate = FATE_SUSPENDED
-            elif head > 255 and step > 0:  # back at an arterial root: reflux to the aorta
-                fate, where = FATE_NONTARGET, (head >> 8) - 1
-            else:
-                d = diameters[first + j]
-                x = o + HEADER
-                k = 0
-                if n > 1:
-                    k = _choose_exit(values, x, n, d, sharpen[j], full_below, none_above, table.deformability,
-                                     onset, uniforms[step, j], weights)
-                    sharpen[j] = 1.0
-                e = x + EXIT_WORDS * k
-                link = words[e + _X_LINK]
-                kind = link & 3
-                if link & _REFLUX:
-                    reflux[j] = True
-                where = (link >> _INDEX_SHIFT) & _INDEX_MASK
-                if kind == _COMPARTMENT:
-                    fate = FATE_COMPARTMENT
-                elif kind == _BED:
-                    fate = FATE_NONTARGET
-                elif values[e + _X_DIAM] < keep * d:
-                    fate = FATE_VESSEL if kind == _VESSEL else FATE_TRUNK
-                else:
-                    at[j] = (link >> _NEXT_SHIFT) - 1
-            if fate >= 0:
-                _finish(ps, first + j, fate, where, reflux[j])
-            else:
-                moving[kept] = j
-                kept += 1
-        n_moving = kept
         if n_moving == 0:
             break
-    for i in range(n_moving):  # still moving after the last random number
-        _finish(ps, first + moving[i], FATE_SUSPENDED, -1, reflux[moving[i]])
+        n_moving = sweep(table, ps, diameters, uniforms[step], step, first, walks, n_moving)
+    suspend(ps, first, walks, n_moving)
