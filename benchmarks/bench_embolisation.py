@@ -1,7 +1,8 @@
 """Benchmark: particle transport and whole embolisations to stasis (one core).
 
 Run ``python benchmarks/bench_embolisation.py`` from the repository root
-(``--quick`` skips the 1e6-terminal liver). Each liver size runs in its own
+(``--quick`` skips the 1e6-terminal liver and keeps its last result in the
+file). Each liver size runs in its own
 single-threaded subprocess. Numba compilation is done first on a tiny liver and
 reported as ``warmup_s``; building the liver and calibrating the flow are timed
 separately (``build_s``, ``flow_s``) and excluded from the procedure timings.
@@ -235,14 +236,17 @@ def main() -> None:
         print(json.dumps(measure(args.one)))
         return
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    results = []
+    # sizes not measured this time (--quick) keep their last results, each with its own date
+    previous = json.loads(OUT.read_text()) if OUT.exists() else {"results": []}
+    kept = {r["target_terminals"]: {"date": previous.get("date")} | r for r in previous["results"]}
     for target in SIZES:
         if args.quick and target > 100_000:
             continue
         done = subprocess.run([sys.executable, __file__, "--one", str(target)], env=env, check=True,
                               stdout=subprocess.PIPE, text=True)
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1], indent=1), flush=True)
+        kept[target] = json.loads(done.stdout.strip().splitlines()[-1]) | {"date": datetime.now(UTC).isoformat()}
+        print(json.dumps(kept[target], indent=1), flush=True)
+    results = [kept[t] for t in sorted(kept)]
     import numba
     import numpy
 

@@ -298,6 +298,7 @@ def _choose_exit(values, x, n, d, sharpen, full_below, none_above, deformability
 
 @njit(**NJIT_OPTS)
 def _finish(ps, p, fate, where, refluxed):
+    """Record particle p's end (``FATE_*``, the index it refers to, reflux) and count it on its element."""
     ps.fate[p] = fate
     ps.where[p] = where
     ps.refluxed[p] = refluxed
