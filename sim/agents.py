@@ -58,6 +58,10 @@ class Agent:
         Volume of contrast per volume of settled agent in the suspension.
     permanent : bool
         Whether occlusions persist into a later session.
+    seal_porosity : float
+        Porosity of a sphere compressed into a narrower lumen (the wedge's seal).
+    vial_m3 : float, m^3
+        Settled spheres per vial of the product.
     """
 
     name: str
@@ -67,6 +71,8 @@ class Agent:
     particles_per_m3: float
     contrast_dilution: float
     permanent: bool
+    seal_porosity: float
+    vial_m3: float
 
     def sample_diameters(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` particle diameters (m) with the given generator."""
@@ -147,4 +153,5 @@ def agent_from_config(cfg: AgentConfig) -> Agent:
         name = f"{cfg.kind} {cfg.size_bin} um"
     per_m3 = cfg.particles_per_ml / ML_M3 if cfg.particles_per_ml else RANDOM_CLOSE_PACKING / mean_volume
     return Agent(name=name, diameter_range_m=(lo, hi), diameters_m=diameters, deformability=deformability,
-                 particles_per_m3=per_m3, contrast_dilution=cfg.contrast_dilution, permanent=cfg.permanent)
+                 particles_per_m3=per_m3, contrast_dilution=cfg.contrast_dilution, permanent=cfg.permanent,
+                 seal_porosity=cfg.seal_porosity, vial_m3=cfg.vial_ml * ML_M3)
