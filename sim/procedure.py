@@ -217,7 +217,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
         bed_aspect=aspect, seal_porosity=float(agent.seal_porosity))
 
 
-_VESSEL_FIELDS = ("count", "column", "excess", "blocked")
+_VESSEL_FIELDS = ("count", "column", "excess", "layer", "layer_excess", "blocked")
 _BED_FIELDS = ("count", "gen", "wedged", "layer", "front", "excess", "blocked")
 
 
@@ -284,8 +284,10 @@ def restore_load(record: dict | None, trunk, geo: el.LoadGeometry) -> el.Load:
     for name, values in record["trunk"].items():
         v = m + _trunk_edge(trunk, name)
         for f in _VESSEL_FIELDS:
-            getattr(load, f"vessel_{f}")[v] += values[f] if f in ("count", "column", "excess") else 0
+            if f != "blocked":
+                getattr(load, f"vessel_{f}")[v] += values[f]
         load.vessel_blocked[v] |= np.uint8(values["blocked"])
+        load.vessel_layer[v] = min(load.vessel_layer[v], 1.0)
         load.vessel_column[v] = min(load.vessel_column[v], geo.vessel_length[v])
     for name, values in record["bed"].items():
         b = c + _trunk_edge(trunk, name)
