@@ -293,8 +293,9 @@ class AgentConfig(_Section):
     permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
     seal_porosity: float = param(
-        0.2, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
-        "2 mL vial [Nouri2019] (docs/validation.md, embolic load)",
+        0.3, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
+        "2 mL vial [Nouri2019]; the smallest value at which the model's volume reaches its plateau (1.8 mL), "
+        "the closest it comes to the anchor (docs/validation.md, embolic load)",
         "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
         "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
     vial_ml: float = param(
