@@ -37,6 +37,7 @@ from . import (
     convergence,
     default_liver,
     deposition,
+    embolic_load,
     endpoints,
     hemodynamics,
     lodging,
@@ -91,6 +92,8 @@ CASES = (
          lambda s: endpoints.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("deposition", "Tumour-to-normal deposition ratio against MAA (vascularity x arterial fraction grid)",
          lambda s: deposition.run(s.out_dir, fast=s.fast)),
+    Case("embolic_load", "Embolic load: volume to sluggish flow and stasis, particles per vessel, flow against volume",
+         lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
 )
