@@ -27,8 +27,15 @@ from pathlib import Path
 
 from .scenario import ScenarioError
 
-__all__ = ["OutputError", "atomic_write", "write_text", "check_writable", "check_output_folder", "staged_folder",
-           "TMP_SUFFIX"]
+__all__ = [
+    "TMP_SUFFIX",
+    "OutputError",
+    "atomic_write",
+    "check_output_folder",
+    "check_writable",
+    "staged_folder",
+    "write_text",
+]
 
 #: Ending of every temporary file and folder (never ``.json``, ``.csv``..., so globs of outputs skip them).
 TMP_SUFFIX = ".tmp"
