@@ -329,12 +329,12 @@ def validate(
     """
     from .validation_runner import ValidationSuiteNotFound, load_runner
 
+    _make_output_dir(out)
     try:
         runner = load_runner()
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _make_output_dir(out)
     report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True))
     typer.echo(runner.format_table(report), nl=False)
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")
