@@ -69,6 +69,7 @@ def test_sweep_json_and_every_run_file_carry_the_sweep_id(finished):
 def test_resume_names_every_bad_run_file_and_adds_no_stray_row(finished, invoke):
     spec, out = finished
     runs = out / "runs"
+    table_before = (out / "results.csv").read_bytes()
     good = json.loads((runs / "000001.json").read_text())
     (runs / "000001.json").write_text("")  # empty
     (runs / "000002.json").write_text('{"hello": "world"}')  # foreign
@@ -88,7 +89,7 @@ def test_resume_names_every_bad_run_file_and_adds_no_stray_row(finished, invoke)
         assert f"runs/{name} ({why}" in lines[0], (name, lines[0])
     assert "delete them and resume again" in lines[0]
     assert not (runs / ".000001.json.deadbeef.tmp").exists()
-    assert not (out / "results.parquet").exists()
+    assert (out / "results.csv").read_bytes() == table_before  # not rewritten with a stray row
 
     for name in ("000000.json", "000001.json", "000002.json", "000007.json", "notes.json"):
         (runs / name).unlink()
