@@ -161,7 +161,7 @@ def run(
 
     result = simulate(config, rng=seed, progress=not quiet)
     written = result.write(out, figures=figures, force=force)
-    typer.echo(f"Wrote {len(written)} files to {out}:")
+    typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")
     typer.echo("\n".join(_summary_lines(result.summary)))
@@ -240,7 +240,7 @@ def compare(
     written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
                                force=force)
     typer.echo(format_table(table), nl=False)
-    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {out}")
+    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 @app.command()

@@ -19,9 +19,11 @@ See ``docs/outputs.md`` (section "Writing").
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from .scenario import ScenarioError
 __all__ = [
     "TMP_SUFFIX",
     "OutputError",
+    "Staging",
     "atomic_write",
     "check_output_folder",
     "check_writable",
@@ -162,9 +165,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class Staging:
+    """What :func:`staged_folder` yields: ``path``, the folder to write into; ``final``, where it ended up."""
+
+    def __init__(self, path: Path, final: Path):
+        self.path = path
+        self.final = final
+
+
 @contextlib.contextmanager
-def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it becomes ``folder`` in one rename.
+def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Iterator[Staging]:
+    """Yield an empty staging folder (``.path``); on success it becomes ``folder`` in one rename.
 
     The staging folder is a hidden sibling, ``.NAME.staging-<pid>-<random>.tmp``.
     On success:
@@ -174,29 +185,50 @@ def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Ite
       folder is renamed aside, the staging folder takes its name, and the earlier
       one is deleted, so no file of the earlier output survives beside the new
       ones. A kill between the two renames leaves both outputs whole in hidden
-      siblings, never a mix.
+      siblings, never a mix;
+    * ``folder`` filled meanwhile by someone else (so it can no longer be
+      replaced): the finished output is not lost but renamed to the first free
+      numbered sibling ``NAME-1``, ``NAME-2``..., with a warning.
 
-    On an exception the staging folder is deleted and ``folder`` is untouched.
-    Staging folders of killed processes are deleted the next time.
+    ``.final`` is the folder the output ended up in. On an exception the staging
+    folder is deleted and ``folder`` is untouched. Staging folders of killed
+    processes are deleted the next time.
 
     Raises
     ------
     OutputError
-        ``folder`` cannot take the output (:func:`check_output_folder`).
+        ``folder`` cannot take the output (:func:`check_output_folder`), checked on entry.
     """
+    shown = Path(folder)
     folder = Path(os.path.abspath(folder))
     check_output_folder(folder, marker=marker, force=force)
     _remove_stale_staging(folder)
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = folder.with_name(f".{folder.name}.staging-{tag}{TMP_SUFFIX}")
     staging.mkdir()
+    stage = Staging(staging, shown)
     try:
-        yield staging
-        check_output_folder(folder, marker=marker, force=force)  # nothing appeared meanwhile
+        yield stage
+        try:
+            check_output_folder(folder, marker=marker, force=force)
+        except OutputError as exc:  # filled meanwhile: keep the finished output beside it
+            sibling = _numbered_sibling(folder)
+            os.replace(staging, sibling)
+            stage.final = shown.with_name(sibling.name)
+            warnings.warn(f"{exc}; wrote to {stage.final} instead", stacklevel=3)
+            return
         _swap_in(staging, folder, tag)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _numbered_sibling(folder: Path) -> Path:
+    for k in itertools.count(1):
+        sibling = folder.with_name(f"{folder.name}-{k}")
+        if not sibling.exists():
+            return sibling
+    raise AssertionError("unreachable")
 
 
 def _swap_in(staging: Path, folder: Path, tag: str) -> None:

@@ -92,7 +92,8 @@ class RunResult:
         Returns
         -------
         list of Path
-            The files written (in ``out_dir``).
+            The files written (in ``out_dir``; in a numbered sibling ``out_dir-1``...,
+            with a warning, if another process filled ``out_dir`` meanwhile).
 
         Raises
         ------
@@ -102,8 +103,8 @@ class RunResult:
         """
         out = Path(out_dir)
         with staged_folder(out, marker="summary.json", force=force) as stage:
-            names = self._write_files(stage, figures=figures)
-        return [out / name for name in names]
+            names = self._write_files(stage.path, figures=figures)
+        return [stage.final / name for name in names]
 
     def _write_files(self, out: Path, *, figures: bool) -> list[str]:
         """Write every output file into ``out`` (each atomically); their names."""

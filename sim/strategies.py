@@ -772,11 +772,11 @@ def write_comparison(table: pd.DataFrame, raw: pd.DataFrame, scenario: Scenario,
     names = ["comparison.csv", "replicates.csv", "comparison.md"]
     replicates = int(raw["replicate"].max()) + 1
     with staged_folder(out, marker=names[0], force=force) as stage:
-        with atomic_write(stage / names[0]) as tmp:
+        with atomic_write(stage.path / names[0]) as tmp:
             table.to_csv(tmp, index=False)
-        with atomic_write(stage / names[1]) as tmp:
+        with atomic_write(stage.path / names[1]) as tmp:
             raw.to_csv(tmp, index=False)
-        write_text(stage / names[2], comparison_markdown(
+        write_text(stage.path / names[2], comparison_markdown(
             table, scenario, replicates=replicates,
             seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
-    return [out / name for name in names]
+    return [stage.final / name for name in names]

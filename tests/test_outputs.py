@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,13 @@ from typer.testing import CliRunner
 
 from sim.catalogue import resolve_scenario, scenarios_dir
 from sim.cli import app
-from sim.io import OutputError, atomic_write, check_output_folder, staged_folder, write_text
+from sim.io import (
+    OutputError,
+    atomic_write,
+    check_output_folder,
+    staged_folder,
+    write_text,
+)
 from sim.scenario import Scenario, ScenarioError
 from sim.strategies import distinct_strategies, run_strategies, vary_grid
 
@@ -89,8 +96,8 @@ def test_staged_folder_replaces_an_earlier_run_whole(tmp_path):
     out = tmp_path / "run"
     _earlier_run(out, "curve.png")
     with staged_folder(out, marker="summary.json") as stage:
-        assert stage.parent == tmp_path and stage.name.startswith(".run.staging-")
-        write_text(stage / "summary.json", '{"seed": 2}\n')
+        assert stage.path.parent == tmp_path and stage.path.name.startswith(".run.staging-")
+        write_text(stage.path / "summary.json", '{"seed": 2}\n')
         assert (out / "curve.png").exists()  # the earlier run is untouched until the new one is complete
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # no stale figure
     assert json.loads((out / "summary.json").read_text()) == {"seed": 2}
@@ -101,7 +108,7 @@ def test_staged_folder_failure_leaves_the_earlier_run_and_no_staging(tmp_path):
     out = tmp_path / "run"
     files = _earlier_run(out)
     with pytest.raises(KeyError), staged_folder(out, marker="summary.json") as stage:
-        write_text(stage / "summary.json", "{}")
+        write_text(stage.path / "summary.json", "{}")
         raise KeyError("figure failed")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
@@ -114,8 +121,22 @@ def test_staged_folder_deletes_staging_folders_of_killed_processes(tmp_path):
     stale.mkdir()
     (stale / "summary.json").write_text("{}")
     with staged_folder(tmp_path / "run", marker="summary.json") as stage:
-        write_text(stage / "summary.json", "{}")
+        write_text(stage.path / "summary.json", "{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_folder_filled_meanwhile_keeps_the_finished_output_in_a_numbered_sibling(tmp_path):
+    out = tmp_path / "run"
+    (tmp_path / "run-1").mkdir()
+    with warnings.catch_warnings(record=True) as caught, \
+            staged_folder(out, marker="summary.json", force=False) as stage:
+        warnings.simplefilter("always")
+        write_text(stage.path / "summary.json", '{"seed": 2}\n')
+        files = _earlier_run(out)  # another process wrote a run meanwhile
+    assert [str(w.message).endswith(f"wrote to {tmp_path / 'run-2'} instead") for w in caught] == [True]
+    assert stage.final == tmp_path / "run-2"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+    assert json.loads((tmp_path / "run-2" / "summary.json").read_text()) == {"seed": 2}
 
 
 def test_output_folder_rules(tmp_path):
@@ -173,7 +194,7 @@ def test_unwritable_out_is_one_line_exit_2_before_any_work(read_only_folder, arg
     env = {**os.environ, "HOME": str(read_only_folder), "NUMBA_CACHE_DIR": str(read_only_folder.parent / "numba")}
     started = time.monotonic()
     proc = subprocess.run([*_unprivileged(), _console_script(), *args, "--out", str(read_only_folder)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=read_only_folder.parent)
+                          check=False, capture_output=True, text=True, timeout=300, env=env, cwd=read_only_folder.parent)
     _one_line_exit_2(proc, "--out", f"cannot write in {read_only_folder}", "Permission denied")
     assert time.monotonic() - started < 60  # nothing was built or run
     assert list(read_only_folder.iterdir()) == []
@@ -210,7 +231,7 @@ def test_run_force_replaces_the_earlier_run_and_leaves_no_stale_file(small_scena
     out = tmp_path / "out"
     _earlier_run(out, "curve.png", "deposition.png")
     proc = subprocess.run([_console_script(), "run", str(small_scenario), "--out", str(out), "--force", "--quiet",
-                           "--no-figures", "--seed", "5"], capture_output=True, text=True, timeout=600)
+                           "--no-figures", "--seed", "5"], check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["report.md", "scenario.json", "summary.json", "timeseries.csv"]
     assert json.loads((out / "summary.json").read_text())["seed"] == 5
@@ -317,7 +338,7 @@ def test_zero_tumours_report_devascularisation_as_not_applicable(tmp_path):
     scenario.write_text("tumours = []\n" + SMALL, encoding="utf-8")
     out = tmp_path / "out"
     proc = subprocess.run([_console_script(), "run", str(scenario), "--out", str(out), "--quiet", "--no-figures"],
-                          capture_output=True, text=True, timeout=600)
+                          check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "  tumour_devascularised_fraction: n/a" in proc.stdout.splitlines()
     assert json.loads((out / "summary.json").read_text())["tumour_devascularised_fraction"] == "nan"
