@@ -3,8 +3,8 @@
 A :class:`RunResult` holds the flat summary (the keys are defined in
 ``docs/outputs.md``), the time series recorded at every step of the procedure,
 the final per-element state and the provenance (version, scenario, seed). It is
-written as ``summary.json``, ``timeseries.csv``, ``report.md`` and, optionally,
-figures.
+written as ``summary.json``, ``timeseries.csv``, ``report.md``, ``scenario.json``,
+``deposition.parquet`` (the per-vessel embolic load) and, optionally, figures.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ SUMMARY_KEYS = (
     "tumour_to_normal_deposition_ratio", "tumour_devascularised_fraction", "normal_ischaemic_fraction",
     "biliary_ischaemic_fraction", "nontarget_particle_fraction", "nontarget_particles_by_branch",
     "reflux_volume_ml", "arterial_fraction_baseline", "seed", "embosim_version",
+    "occluded_vessels", "particles_per_occluded_vessel_mean", "particles_per_occluded_vessel_median",
+    "largest_column_particles", "tumour_occluded_vessel_fraction", "injection_time_min", "vials",
 )
 
 
@@ -63,6 +65,9 @@ class RunResult:
         Markdown report (summary, patient selection, endpoint, outcomes).
     liver : object, optional
         The liver the run used (for figures); not written to disk.
+    deposition : pandas.DataFrame, optional
+        The per-vessel embolic load (:func:`sim.deposition.deposition_table`), written as
+        ``deposition.parquet``.
     """
 
     scenario: Scenario
@@ -71,9 +76,10 @@ class RunResult:
     state: dict[str, np.ndarray] = field(default_factory=dict)
     report: str = ""
     liver: Any = None
+    deposition: Any = None
 
     def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True) -> list[Path]:
-        """Write summary.json, timeseries.csv, report.md, scenario.json (and figures) into ``out_dir``.
+        """Write summary.json, timeseries.csv, report.md, scenario.json, deposition.parquet, figures into ``out_dir``.
 
         The files are written into a staging folder that then becomes ``out_dir`` in
         one rename (:func:`sim.io.staged_folder`): a killed process leaves the earlier
@@ -115,6 +121,10 @@ class RunResult:
         # with the seed used: re-running it re-creates this run
         write_text(out / "scenario.json", json.dumps(self.scenario.model_dump(mode="json"), indent=2) + "\n")
         names = ["summary.json", "timeseries.csv", "report.md", "scenario.json"]
+        if self.deposition is not None:
+            with atomic_write(out / "deposition.parquet") as tmp:
+                self.deposition.to_parquet(tmp, index=False)
+            names.append("deposition.parquet")
         if figures:
             from .plot import write_run_figures
 
