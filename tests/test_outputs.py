@@ -323,6 +323,30 @@ def test_shipped_name_resolves_beside_a_folder_of_that_name(invoke, tmp_path, mo
     assert result.stdout == invoke("check-patient", scenarios_dir() / "main_pvt.toml").stdout
 
 
+def test_run_of_a_shipped_name_after_run_out_of_the_same_name(invoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ran = []
+
+    class Result:
+        summary = {"sace_level": 4}
+
+        def write(self, out, *, figures, force):
+            out.mkdir(exist_ok=True)
+            (out / "summary.json").write_text("{}")
+            return [out / "summary.json"]
+
+    def run(scenario, **options):
+        ran.append(scenario)
+        return Result()
+
+    monkeypatch.setattr("sim.simulation.run", run)
+    for out in ("main_pvt", "second"):  # the first run creates the folder main_pvt in the working directory
+        result = invoke("run", "main_pvt", "--out", out, "--quiet", "--no-figures")
+        assert result.exit_code == 0, result.output
+        assert f"({scenarios_dir() / 'main_pvt.toml'})" in result.stdout
+    assert [s.portal.thrombosis for s in ran] == ["main", "main"]
+
+
 def test_a_typo_suggests_the_closest_shipped_names(invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     line = _one_line_exit_2(invoke("run", "main_ptv"), "main_ptv", "cannot read", "did you mean main_pvt")
