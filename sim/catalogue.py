@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 
@@ -33,16 +34,34 @@ def list_scenarios() -> list[tuple[str, str]]:
 def resolve_scenario(name_or_path: str | Path | None) -> Path:
     """A file path, or the name of a shipped scenario (with or without ``.toml``).
 
-    ``None`` gives the default scenario. A name that is neither an existing file
-    nor a shipped scenario is returned as a path, so that loading it reports the
-    unreadable file.
+    ``None`` gives the default scenario. An existing file wins; a folder is never a
+    scenario file, so a shipped name still resolves when a folder of that name
+    (say the ``--out`` of an earlier run) is in the working directory. A path that
+    is neither is returned as is, so that loading it reports the unreadable file;
+    a bare name close to shipped names raises instead, suggesting them.
+
+    Raises
+    ------
+    ScenarioError
+        A bare name that is no file and no shipped scenario but close to some
+        ("did you mean ...?", :func:`difflib.get_close_matches`).
     """
     if name_or_path is None:
         return default_scenario_path()
     path = Path(name_or_path)
-    if path.exists():
+    if path.is_file():
         return path
+    bare = path.parent == Path(".")
     shipped = scenarios_dir() / (path.stem + ".toml")
-    if path.parent == Path(".") and shipped.exists():
+    if bare and shipped.is_file():
         return shipped
+    if bare and not path.exists():
+        names = [p.stem for p in scenarios_dir().glob("*.toml")]
+        close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
+        if close:
+            from .scenario import ScenarioError
+
+            raise ScenarioError(f"cannot read the scenario file (no such file, and no shipped scenario of that name; "
+                                f"did you mean {' or '.join(close)}? 'embosim scenarios' lists them)",
+                                source=str(path))
     return path

@@ -17,6 +17,7 @@ commands that need them, so ``embosim --help`` stays fast.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
+from .io import check_output_folder, check_writable
 from .scenario import Scenario, ScenarioError, load_scenario
 from .selection import assess_patient
 from .strategies import STRATEGY_NAMES
@@ -119,11 +121,11 @@ def _load_scenario(scenario: str | None) -> tuple[Path, Scenario]:
 
 
 def _make_output_dir(out: Path) -> None:
-    """Create the output folder up front, so an unwritable ``--out`` fails before the run."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot create {out} ({exc.strerror or exc})", param_hint="'--out'") from None
+    """Create the output folder up front and write a probe file, so an unwritable ``--out`` fails before the run."""
+    check_writable(out, option="--out")
+
+
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace the earlier output in --out (all its files).")]
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -131,7 +133,7 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for key, value in summary.items():
         if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-            lines.append(f"  {key}: {value:.4g}")
+            lines.append(f"  {key}: {'n/a' if math.isnan(value) else format(value, '.4g')}")  # NaN: undefined
         elif isinstance(value, str | numbers.Number):
             lines.append(f"  {key}: {value}")
     return lines
@@ -146,19 +148,20 @@ def run(
                                              show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+    force: ForceOption = False,
 ) -> None:
     """Run a scenario and write its report, time series and figures."""
     path, config = _load_scenario(scenario)
     if seed is not None:
         config = config.with_updates({"procedure.seed": seed})
-    _make_output_dir(out)
+    check_output_folder(out, marker="summary.json", force=force)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
     from .simulation import run as simulate  # heavy: anatomy, flow, Numba kernels
 
     result = simulate(config, rng=seed, progress=not quiet)
-    written = result.write(out, figures=figures)
-    typer.echo(f"Wrote {len(written)} files to {out}:")
+    written = result.write(out, figures=figures, force=force)
+    typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")
     typer.echo("\n".join(_summary_lines(result.summary)))
@@ -199,10 +202,11 @@ def compare(
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome."""
     from .strategies import (
-        Strategy,
+        distinct_strategies,
         format_table,
         parse_vary,
         run_strategies,
@@ -214,23 +218,29 @@ def compare(
 
     path, config = _load_scenario(scenario)
     try:
-        chosen = [Strategy.parse(name) for name in strategies.split(",") if name.strip()]
+        chosen = distinct_strategies([name for name in strategies.split(",") if name.strip()])
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
     try:
-        grid = dict(parse_vary(spec) for spec in vary or [])
+        grid: dict[str, Any] = {}
+        for spec in vary or []:
+            varied, values = parse_vary(spec)
+            if varied in grid:
+                raise ValueError(f"{varied} given twice; give each path once (several paths make a grid)")
+            grid[varied] = values
         vary_grid(config, grid)  # every varied scenario is valid before anything runs
     except ValueError as exc:  # ScenarioError is one
         raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
     tumour_index(config, tumour)
-    _make_output_dir(out)
+    check_output_folder(out, marker="comparison.csv", force=force)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
     raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
     table = summarise_replicates(raw)
-    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed)
+    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
+                               force=force)
     typer.echo(format_table(table), nl=False)
-    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {out}")
+    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 @app.command()
@@ -319,12 +329,12 @@ def validate(
     """
     from .validation_runner import ValidationSuiteNotFound, load_runner
 
+    _make_output_dir(out)
     try:
         runner = load_runner()
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _make_output_dir(out)
     report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True))
     typer.echo(runner.format_table(report), nl=False)
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")

@@ -127,6 +127,8 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "seed": scenario.procedure.seed,
         "embosim_version": sim.__version__,
     }
+    if not comps.tumour_volume_m3[tissue].sum() > 0:  # no viable tumour: its devascularisation is undefined (n/a)
+        summary["tumour_devascularised_fraction"] = float("nan")
     return summary
 
 

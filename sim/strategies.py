@@ -59,6 +59,7 @@ __all__ = [
     "Strategy",
     "compare",
     "comparison_markdown",
+    "distinct_strategies",
     "format_table",
     "hepatic_origins",
     "lobar_artery",
@@ -102,6 +103,32 @@ TOTAL = "total"
 
 
 # --- strategies and where they put the catheter -----------------------------------------
+
+
+def distinct_strategies(strategies: Sequence[str | Strategy]) -> list[Strategy]:
+    """Parse strategies (:meth:`Strategy.parse`), at least one, none twice.
+
+    A strategy given twice (``selective,selective``, or ``selective`` and
+    ``selective:stasis``, its default endpoint) would share its replicates' seeds
+    and count each seed twice.
+
+    Raises
+    ------
+    ScenarioError
+        No strategy, an unknown one, or one given twice (path ``strategies``).
+    """
+    parsed = [Strategy.parse(s) for s in strategies]
+    if not parsed:
+        raise ScenarioError("give at least one strategy", path="strategies")
+    seen = set()
+    for strategy in parsed:
+        if strategy in seen:
+            raise ScenarioError(f"strategy {strategy.label!r} given twice (with its default endpoint "
+                                f"{strategy.endpoint!r} when none is written); give each strategy once",
+                                path="strategies")
+        seen.add(strategy)
+    return parsed
+
 
 
 @dataclass(frozen=True)
@@ -371,6 +398,16 @@ def _expand(scenario: Scenario, path: str, value: Any) -> dict[str, Any]:
     return {path: value}
 
 
+def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:
+    """Two varied paths must not set the same scenario value (``tumours.x`` and ``tumours.0.x``)."""
+    owner: dict[str, str] = {}
+    for path in paths:
+        for key in _expand(scenario, path, None):
+            if key in owner:
+                raise ScenarioError(f"{path!r} and {owner[key]!r} both vary {key}; vary it once", path=path)
+            owner[key] = path
+
+
 def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], Scenario]]:
     """Every combination of the varied values, with its scenario (validated up front).
 
@@ -393,6 +430,7 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> l
         An unknown path or a value out of range (naming the path).
     """
     vary = dict(vary or {})
+    _check_disjoint(scenario, list(vary))
     points = []
     for values in itertools.product(*(list(v) for v in vary.values())):
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
@@ -533,9 +571,7 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
 
     if replicates < 1:
         raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
-    parsed = [Strategy.parse(s) for s in strategies]
-    if not parsed:
-        raise ScenarioError("give at least one strategy", path="strategies")
+    parsed = distinct_strategies(strategies)
     grid = vary_grid(scenario, vary)
     tumour_index(scenario, tumour)
     children = _seed_sequence(scenario, rng).spawn(replicates)
@@ -713,20 +749,34 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
 
 
 def write_comparison(table: pd.DataFrame, raw: pd.DataFrame, scenario: Scenario, out_dir: str | Path, *,
-                     root_seed: int) -> list[Path]:
+                     root_seed: int, force: bool = True) -> list[Path]:
     """Write ``comparison.csv`` (the table), ``replicates.csv`` (the runs) and ``comparison.md`` into ``out_dir``.
+
+    The three files are written into a staging folder that then becomes ``out_dir``
+    in one rename (:func:`sim.io.staged_folder`): never a table of one comparison
+    beside the report of another.
+
+    Parameters
+    ----------
+    force : bool
+        Replace an earlier comparison in ``out_dir`` (else :class:`sim.io.OutputError`).
 
     Returns
     -------
     list of Path
         The files written.
     """
+    from .io import atomic_write, staged_folder, write_text
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "comparison.csv", out / "replicates.csv", out / "comparison.md"]
-    table.to_csv(paths[0], index=False)
-    raw.to_csv(paths[1], index=False)
+    names = ["comparison.csv", "replicates.csv", "comparison.md"]
     replicates = int(raw["replicate"].max()) + 1
-    paths[2].write_text(comparison_markdown(table, scenario, replicates=replicates,
-                                            seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
-    return paths
+    with staged_folder(out, marker=names[0], force=force) as stage:
+        with atomic_write(stage.path / names[0]) as tmp:
+            table.to_csv(tmp, index=False)
+        with atomic_write(stage.path / names[1]) as tmp:
+            raw.to_csv(tmp, index=False)
+        write_text(stage.path / names[2], comparison_markdown(
+            table, scenario, replicates=replicates,
+            seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
+    return [stage.final / name for name in names]

@@ -227,6 +227,9 @@ class SweepSpec(_Spec):
                                      "list or a range for a grid)", path=_parameter_path(name))
         elif self.samples is None:
             raise ValueError(f"sampling = '{self.sampling}' needs samples = <number of points>")
+        if not self.parameters and not (self.sampling == "grid" and self.replicates > 1):
+            raise SweepError("nothing to vary: give [parameters] (to repeat the base scenario with different seeds, "
+                             "give replicates > 1 and no samples; one run is 'embosim run')", path="parameters")
         return self
 
     def points(self) -> list[dict[str, Any]]:

@@ -137,8 +137,9 @@ class _FakeResult:
     def __init__(self, calls: dict):
         self.calls = calls
 
-    def write(self, out_dir: Path, *, figures: bool) -> list[Path]:
+    def write(self, out_dir: Path, *, figures: bool, force: bool) -> list[Path]:
         self.calls["write"] = (out_dir, figures)
+        self.calls["force"] = force
         return [out_dir / "summary.json"]
 
 

@@ -106,10 +106,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def write_table(results: Sequence[CaseResult], out_dir: Path, stem: str) -> None:
     """Write ``<stem>.csv`` and ``<stem>.md`` into ``out_dir``, one row per comparison."""
+    from sim.io import atomic_write, write_text
+
     rows = table_rows(results)
-    with (Path(out_dir) / f"{stem}.csv").open("w", newline="", encoding="utf-8") as fh:
+    with atomic_write(Path(out_dir) / f"{stem}.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([TABLE_HEADER, *rows])
-    (Path(out_dir) / f"{stem}.md").write_text(markdown_table(TABLE_HEADER, rows), encoding="utf-8")
+    write_text(Path(out_dir) / f"{stem}.md", markdown_table(TABLE_HEADER, rows))
 
 
 def default_scenario(*, fast: bool = False, terminal_diameter_um: float | None = None):
@@ -152,8 +154,11 @@ def save_figure(fig, path: Path, title: str) -> None:
     """Give ``fig`` its title, write it as a small PNG and close it."""
     import matplotlib.pyplot as plt
 
+    from sim.io import atomic_write
+
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=FIGURE_DPI)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=FIGURE_DPI)
     plt.close(fig)
 
 

@@ -289,8 +289,10 @@ def render_report(report: ValidationReport, *, figure_prefix: str = "") -> str:
 
 def write_report(report: ValidationReport, out_dir: Path) -> list[Path]:
     """Write ``validation.md`` and ``validation.csv``; returns every file of ``out_dir`` the run wrote."""
-    (out_dir / "validation.md").write_text(render_report(report), encoding="utf-8")
-    with (out_dir / "validation.csv").open("w", newline="", encoding="utf-8") as fh:
+    from sim.io import atomic_write, write_text
+
+    write_text(out_dir / "validation.md", render_report(report))
+    with atomic_write(out_dir / "validation.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([("module", *TABLE_HEADER)]
                                  + [[o.case.key, *row] for o in report.outcomes for row in table_rows(o.results)])
     return sorted(p for p in out_dir.iterdir() if p.suffix in (".md", ".csv", ".png"))
