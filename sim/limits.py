@@ -1,0 +1,175 @@
+"""Size limits: a cheap estimate of memory and time before anything large is allocated.
+
+Every step whose size follows from user input estimates its peak memory and its
+time first, by arithmetic on the input alone, and:
+
+* refuses (:class:`SizeError`, a :class:`~sim.scenario.ScenarioError` naming the
+  key) above :data:`MAX_MEMORY_BYTES` or :data:`MAX_SECONDS`, unless large sizes
+  are allowed (``allow_large=True`` in Python, ``--allow-large`` on the command
+  line, or the :func:`allow_large` context);
+* warns (:class:`SizeWarning`) above :data:`WARN_MEMORY_BYTES` or :data:`WARN_SECONDS`.
+
+The estimates (calibrated on the benchmarks in ``benchmarks/results``):
+
+* a liver build, :func:`sim.anatomy.estimate_build` (terminals and tissue points);
+* a sweep plan, :func:`sim.sweep_spec.estimate_plan` (points and runs);
+* a ``compare --vary`` grid, :func:`sim.strategies.estimate_grid`.
+
+Examples
+--------
+>>> from sim.limits import SizeEstimate, check_size
+>>> check_size(SizeEstimate("liver build", "1e3 terminals", 4e8, 0.3), path="liver.terminal_diameter_um")
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from .scenario import ScenarioError
+
+__all__ = ["SizeEstimate", "SizeError", "SizeWarning", "allow_large", "check_size", "count", "MAX_MEMORY_BYTES",
+           "MAX_SECONDS", "WARN_MEMORY_BYTES", "WARN_SECONDS"]
+
+GIB = 2.0 ** 30
+
+
+def _physical_memory() -> float:
+    """Physical memory of this machine, bytes (infinite where the OS does not say)."""
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return float("inf")
+
+
+#: Refuse above this estimated peak memory: 4 GiB (the 1e6-terminal liver, 2.3 GB, fits with room;
+#: benchmarks/results/anatomy.json), or half of this machine's memory if that is less.
+MAX_MEMORY_BYTES: float = min(4.0 * GIB, 0.5 * _physical_memory())
+#: Refuse above this estimated time, s: 10 minutes of work before the first result.
+MAX_SECONDS: float = 600.0
+#: Warn above this estimated peak memory, bytes.
+WARN_MEMORY_BYTES: float = 1.0 * GIB
+#: Warn above this estimated time, s.
+WARN_SECONDS: float = 60.0
+
+_ALLOW_LARGE: ContextVar[bool] = ContextVar("embosim_allow_large", default=False)
+
+
+class SizeError(ScenarioError):
+    """A step estimated above the size limits; the message names the key, the estimate and the override."""
+
+
+class SizeWarning(UserWarning):
+    """A step estimated above the warning limits (it runs, but takes long or much memory)."""
+
+
+def _bytes(n: float) -> str:
+    return f"{n / GIB:.3g} GiB" if n >= 0.1 * GIB else f"{n / 2 ** 20:.3g} MiB"
+
+
+def count(n: float) -> str:
+    """A count in two significant digits: ``1.4e5``, ``30``."""
+    return f"{n:.2g}".replace("e+0", "e").replace("e+", "e")
+
+
+def _duration(s: float) -> str:
+    if s < 60:
+        return f"{s:.2g} s"
+    if s < 3600:
+        return f"{s / 60:.2g} min"
+    if s < 86400 * 2:
+        return f"{s / 3600:.2g} h"
+    return f"{s / 86400:.2g} days"
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Estimated peak memory and time of one step.
+
+    Attributes
+    ----------
+    what : str
+        The step (``"liver build"``, ``"sweep plan"``).
+    detail : str
+        What drives the size (``"about 1.4e5 terminals, 2.2e6 tissue points"``).
+    memory_bytes : float
+        Estimated peak memory of the process, bytes.
+    seconds : float
+        Estimated time of the step, s.
+    """
+
+    what: str
+    detail: str
+    memory_bytes: float
+    seconds: float
+
+    @property
+    def too_large(self) -> bool:
+        """Above the refusal limits."""
+        return self.memory_bytes > MAX_MEMORY_BYTES or self.seconds > MAX_SECONDS
+
+    @property
+    def large(self) -> bool:
+        """Above the warning limits."""
+        return self.memory_bytes > WARN_MEMORY_BYTES or self.seconds > WARN_SECONDS
+
+    def describe(self) -> str:
+        """One phrase: the step, its drivers and the estimate."""
+        return f"{self.what} of {self.detail} would need about {_bytes(self.memory_bytes)} and " \
+               f"{_duration(self.seconds)}"
+
+
+@contextmanager
+def allow_large(enabled: bool = True) -> Iterator[None]:
+    """Within this block, steps above the size limits run (with a warning) instead of being refused.
+
+    For code that calls a step without an ``allow_large`` keyword of its own
+    (``sim.run`` builds its liver inside).
+    """
+    token = _ALLOW_LARGE.set(enabled)
+    try:
+        yield
+    finally:
+        _ALLOW_LARGE.reset(token)
+
+
+def check_size(estimate: SizeEstimate, *, path: str, fix: str = "", source: str = "",
+               allow_large: bool | None = None) -> SizeEstimate:
+    """Refuse or warn according to the limits.
+
+    Parameters
+    ----------
+    estimate : SizeEstimate
+    path : str
+        Key path named in the error (``liver.terminal_diameter_um``).
+    fix : str
+        What to change instead (``"raise liver.terminal_diameter_um"``).
+    source : str
+        File named in the error.
+    allow_large : bool, optional
+        Run above the limits (warning only). Default: the :func:`allow_large` context, else False.
+
+    Returns
+    -------
+    SizeEstimate
+        ``estimate``, for chaining.
+
+    Raises
+    ------
+    SizeError
+        Above the limits and not allowed.
+    """
+    allowed = _ALLOW_LARGE.get() if allow_large is None else allow_large
+    limits = f"limits {_bytes(MAX_MEMORY_BYTES)} and {_duration(MAX_SECONDS)}"
+    if estimate.too_large and not allowed:
+        hint = f"{fix}, or " if fix else ""
+        raise SizeError(f"{estimate.describe()}, above the {limits}; {hint}pass --allow-large "
+                        f"(Python: allow_large=True) to run it anyway", path=path, source=source)
+    if estimate.large:
+        where = ": ".join(p for p in (source, path) if p)
+        warnings.warn(SizeWarning(f"{where}: {estimate.describe()}"), stacklevel=3)
+    return estimate
