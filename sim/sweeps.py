@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, limits
 from .scenario import Scenario
 from .sweep_spec import (
     RunTask,
@@ -421,16 +421,16 @@ def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> Non
         raise
 
 
-def _plan(spec: str | Path | SweepSpec) -> SweepPlan:
+def _plan(spec: str | Path | SweepSpec, **options) -> SweepPlan:
     """Plan a spec object (base relative to the working folder) or file (base relative to the file)."""
     if isinstance(spec, SweepSpec):
-        return plan_sweep(spec)
-    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec))
+        return plan_sweep(spec, **options)
+    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec), **options)
 
 
 def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: int | None = None,
-          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False
-          ) -> pd.DataFrame:
+          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False,
+          allow_large: bool | None = None) -> pd.DataFrame:
     """Run a parameter sweep and return one row per run.
 
     Parameters
@@ -453,6 +453,9 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
         Finish the sweep in ``out``: run only the runs that have no file yet.
     progress : bool
         Show a progress bar (runs done, failures, time left).
+    allow_large : bool, optional
+        Plan and build above the size limits (:mod:`sim.limits`): the sweep's points
+        and runs, each group's liver. Checked before anything is written.
 
     Returns
     -------
@@ -465,6 +468,8 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     SweepError
         Invalid spec (naming the parameter, before any run), ``out`` holding another
         sweep (or this one without ``resume``), bad backend options.
+    SizeError
+        The sweep or one of its livers is above the size limits (before anything is written).
     ScenarioError
         The base scenario cannot be loaded.
 
@@ -474,7 +479,7 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     >>> table = sim.sweep("scenarios/sweeps/size_arterialisation_catheter.toml", out="sweep-out")  # doctest: +SKIP
     >>> table.groupby("agent.size_bin")["tumour_devascularised_fraction"].mean()                 # doctest: +SKIP
     """
-    plan = _plan(spec)
+    plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
     store = RunStore(Path(out), plan.header(), resume=resume) if out is not None else None
@@ -482,7 +487,8 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     todo = [i for i in plan.order() if i not in records]
     with _pool(backend, workers=workers, client=client) as pool, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
-        _execute(plan, todo, pool, _Collector(records, store, bar))
+        with limits.allow_large(bool(allow_large)) if allow_large is not None else nullcontext():
+            _execute(plan, todo, pool, _Collector(records, store, bar))  # livers are built in this process
     table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
     if store is not None:
         store.write_tables(table)
