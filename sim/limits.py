@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 from .scenario import ScenarioError
 
-__all__ = ["SizeEstimate", "SizeError", "SizeWarning", "allow_large", "check_size", "count", "MAX_MEMORY_BYTES",
-           "MAX_SECONDS", "WARN_MEMORY_BYTES", "WARN_SECONDS"]
+__all__ = ["MAX_MEMORY_BYTES", "MAX_SECONDS", "WARN_MEMORY_BYTES", "WARN_SECONDS", "SizeError", "SizeEstimate",
+           "SizeWarning", "allow_large", "check_size", "count"]
 
 GIB = 2.0 ** 30
 
@@ -68,11 +68,15 @@ class SizeWarning(UserWarning):
 
 
 def _bytes(n: float) -> str:
+    if n >= 1024 * GIB:
+        return f"{n / (1024 * GIB):.3g} TiB"
     return f"{n / GIB:.3g} GiB" if n >= 0.1 * GIB else f"{n / 2 ** 20:.3g} MiB"
 
 
 def count(n: float) -> str:
     """A count in two significant digits: ``1.4e5``, ``30``."""
+    if n < 1e5 and float(n).is_integer():
+        return str(int(n))
     return f"{n:.2g}".replace("e+0", "e").replace("e+", "e")
 
 

@@ -91,7 +91,7 @@ class ScenarioError(ValueError):
         where = ": ".join(p for p in (source, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
-    def with_source(self, source: str) -> "ScenarioError":
+    def with_source(self, source: str) -> ScenarioError:
         """The same error (same class) naming ``source`` as its file, unless it already names one."""
         if self.source or not source:
             return self
@@ -464,7 +464,12 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
-        """Unique tumour names, each with a segment or centre; portal pressure > hepatic vein + sinusoid gradient."""
+        """Named tumours with a segment or centre that fit in the liver; portal > hepatic vein + sinusoid; vessel exists.
+
+        Tumour names are unique; each tumour's diameter is at most the liver's thickness, a given centre lies
+        inside the liver and the tumours' total volume is below the liver's; portal pressure is above hepatic
+        vein pressure + sinusoid gradient; a named catheter vessel exists in this Michels type.
+        """
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
             raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")

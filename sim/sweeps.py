@@ -485,10 +485,10 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     store = RunStore(Path(out), plan.header(), resume=resume) if out is not None else None
     records = store.records() if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
-    with _pool(backend, workers=workers, client=client) as pool, \
+    large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
+    with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
-        with limits.allow_large(bool(allow_large)) if allow_large is not None else nullcontext():
-            _execute(plan, todo, pool, _Collector(records, store, bar))  # livers are built in this process
+        _execute(plan, todo, pool, _Collector(records, store, bar))
     table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
     if store is not None:
         store.write_tables(table)
