@@ -297,10 +297,12 @@ def sweep(
     allow_large_: AllowLarge = False,
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
-    from .sweep_spec import check_plan_size, load_sweep_spec
+    from .sweep_spec import check_sweep_size, load_sweep_spec
     from .sweeps import sweep as run_sweep
 
-    check_plan_size(load_sweep_spec(spec), allow_large=allow_large_, source=str(spec))  # before anything is written
+    with warnings.catch_warnings():  # refuse before anything is written; the sweep itself warns
+        warnings.simplefilter("ignore", SizeWarning)
+        check_sweep_size(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_)
     _make_output_dir(out)
     table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
                       progress=not quiet, allow_large=allow_large_)

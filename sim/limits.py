@@ -18,7 +18,14 @@ The estimates (calibrated on the benchmarks in ``benchmarks/results``):
 Examples
 --------
 >>> from sim.limits import SizeEstimate, check_size
->>> check_size(SizeEstimate("liver build", "1e3 terminals", 4e8, 0.3), path="liver.terminal_diameter_um")
+>>> small = SizeEstimate("liver build", "1e3 terminals", 4e8, 0.3)
+>>> check_size(small, path="liver.terminal_diameter_um") is small
+True
+>>> huge = SizeEstimate("liver build", "3e7 terminals", 3.2e10, 550.0)
+>>> check_size(huge, path="liver.terminal_diameter_um")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+sim.limits.SizeError: liver.terminal_diameter_um: liver build of 3e7 terminals would need about 29.8 GiB and 9.2 min, ...
 """
 
 from __future__ import annotations

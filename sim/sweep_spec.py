@@ -65,6 +65,7 @@ __all__ = [
     "SweepSpec",
     "anatomy_key",
     "check_plan_size",
+    "check_sweep_size",
     "estimate_plan",
     "load_sweep_spec",
     "parse_sweep_spec",
@@ -453,6 +454,50 @@ def _point_error(exc: ScenarioError, point: dict[str, Any], number: int, source:
     return SweepError(f"point {number} ({values}): {detail}", path="parameters", source=source)
 
 
+#: Points from which planning shows a progress bar (about 2.5 s of validation).
+_PLAN_BAR_POINTS = 10_000
+
+
+def _base_scenario(spec: SweepSpec, relative_to: Path, source: str) -> Scenario:
+    """The base scenario with ``fixed`` applied (a bad fixed value names ``fixed."<path>"``)."""
+    base = load_scenario(_resolve_base(spec.base, relative_to))
+    try:
+        return base.with_updates(spec.fixed)
+    except ScenarioError as exc:
+        raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
+
+
+def _check_liver(scenario: Scenario, point: dict[str, Any], spec: SweepSpec, source: str,
+                 allow_large: bool | None) -> None:
+    """The liver of one anatomy group fits the size limits; an error names the varied or fixed parameter."""
+    from .anatomy.liver import check_build_size
+
+    try:
+        check_build_size(scenario, allow_large=allow_large)
+    except SizeError as exc:
+        name = next((n for n in point if exc.path == n or exc.path.startswith(n + ".")), None)
+        path = _parameter_path(name) if name else (
+            f'fixed."{exc.path}"' if exc.path in spec.fixed else f"base scenario {exc.path}")
+        raise SizeError(exc.message, path=path, source=source) from None
+
+
+def check_sweep_size(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = "",
+                     allow_large: bool | None = None) -> SizeEstimate:
+    """The plan's size (:func:`check_plan_size`) and the liver of the base scenario with ``fixed``.
+
+    Cheap (no point is drawn): for a caller that must refuse before writing anything.
+    :func:`plan_sweep` checks the liver of every anatomy group as it validates the points.
+
+    Raises
+    ------
+    SizeError
+        Naming ``replicates``, ``parameters``, ``samples`` or ``fixed."<path>"``.
+    """
+    estimate = check_plan_size(spec, allow_large=allow_large, source=source)
+    _check_liver(_base_scenario(spec, Path(relative_to), source), {}, spec, source, allow_large)
+    return estimate
+
+
 def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = "",
                allow_large: bool | None = None, progress: bool = False) -> SweepPlan:
     """Check the sweep's size, load the base scenario, apply ``fixed``, draw the points and validate every one.
@@ -484,31 +529,20 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
         The sweep, or a liver of it, is above the size limits.
     """
     check_plan_size(spec, allow_large=allow_large, source=source)
-    base = load_scenario(_resolve_base(spec.base, Path(relative_to)))
-    try:
-        base = base.with_updates(spec.fixed)
-    except ScenarioError as exc:
-        raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
+    base = _base_scenario(spec, Path(relative_to), source)
     from tqdm.auto import tqdm
-
-    from .anatomy.liver import check_build_size
 
     points = spec.points()
     keys: dict[str, int] = {}
     groups = []
-    for number, point in enumerate(tqdm(points, desc="planning", unit="point", disable=not progress)):
+    bar = tqdm(points, desc="planning", unit="point", disable=not progress or len(points) < _PLAN_BAR_POINTS)
+    for number, point in enumerate(bar):
         try:
             scenario = base.with_updates(point)
         except ScenarioError as exc:
             raise _point_error(exc, point, number, source) from None
         key = anatomy_key(scenario)
         if key not in keys:
-            try:
-                check_build_size(scenario, allow_large=allow_large)
-            except SizeError as exc:  # name the varied or fixed parameter behind the size
-                name = next((n for n in point if exc.path == n or exc.path.startswith(n + ".")), None)
-                path = _parameter_path(name) if name else (
-                    f'fixed."{exc.path}"' if exc.path in spec.fixed else f"base scenario {exc.path}")
-                raise SizeError(exc.message, path=path, source=source) from None
+            _check_liver(scenario, point, spec, source, allow_large)
         groups.append(keys.setdefault(key, len(keys)))
     return SweepPlan(spec=spec, base=base, points=tuple(points), groups=tuple(groups))
