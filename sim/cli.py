@@ -149,10 +149,12 @@ AllowLarge = Annotated[bool, typer.Option(
 
 
 def _check_build_size(config: Scenario, path: Path, allowed: bool) -> None:
-    """Refuse (or warn about) a liver too large to build, before anything is written."""
+    """Refuse a liver too large to build, before anything is written (the build itself warns)."""
     from .anatomy.liver import check_build_size
 
-    check_build_size(config, allow_large=allowed, source=str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SizeWarning)
+        check_build_size(config, allow_large=allowed, source=str(path))
 
 
 def _make_output_dir(out: Path) -> None:

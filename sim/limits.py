@@ -80,8 +80,10 @@ def _bytes(n: float) -> str:
     return f"{n / GIB:.3g} GiB" if n >= 0.1 * GIB else f"{n / 2 ** 20:.3g} MiB"
 
 
-def count(n: float) -> str:
-    """A count in two significant digits: ``1.4e5``, ``30``."""
+def count(n: float, noun: str = "") -> str:
+    """A count in two significant digits, ``1.4e5``, ``30``, with its noun (plural unless 1)."""
+    if noun:
+        return f"{count(n)} {noun}{'' if n == 1 else 's'}"
     if n < 1e5 and float(n).is_integer():
         return str(int(n))
     return f"{n:.2g}".replace("e+0", "e").replace("e+", "e")

@@ -357,7 +357,7 @@ def estimate_grid(points: int, runs: int = 0) -> SizeEstimate:
     >>> estimate_grid(2_000_000_000).too_large
     True
     """
-    return SizeEstimate("--vary grid", f"{count(points)} points and {count(runs)} runs",
+    return SizeEstimate("--vary grid", f"{count(points, 'point')} and {count(runs, 'run')}",
                         _BASE_MEMORY_BYTES + points * _GRID_BYTES_PER_POINT + runs * _GRID_BYTES_PER_RUN,
                         points * _GRID_SECONDS_PER_POINT)
 
@@ -393,7 +393,7 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, np.n
         raise ValueError(f"{spec!r}: N must be at least 1")
     if not (math.isfinite(start) and math.isfinite(stop)):
         raise ValueError(f"{spec!r}: START and STOP must be finite numbers")
-    check_size(estimate_grid(n), path=path.strip(), fix="use a smaller N", allow_large=allow_large)
+    check_size(estimate_grid(n, n), path=path.strip(), fix="use a smaller N", allow_large=allow_large)
     return path.strip(), np.linspace(start, stop, n)
 
 

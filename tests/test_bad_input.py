@@ -20,15 +20,28 @@ from typer.testing import CliRunner
 from sim.anatomy.trunk import arterial_parents
 from sim.cli import app
 from sim.flow import FlowInputError, solve_flow
-from sim.limits import MAX_MEMORY_BYTES, SizeError, SizeEstimate, SizeWarning, allow_large, check_size
-from sim.scenario import NAMED_ARTERIES, AnatomyConfig, Scenario, ScenarioError, load_scenario
+from sim.limits import (
+    MAX_MEMORY_BYTES,
+    SizeError,
+    SizeEstimate,
+    SizeWarning,
+    allow_large,
+    check_size,
+)
+from sim.scenario import (
+    NAMED_ARTERIES,
+    AnatomyConfig,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+)
 from sim.strategies import estimate_grid, parse_vary, vary_grid
 from sim.sweep_spec import estimate_plan, load_sweep_spec, parse_sweep_spec, plan_sweep
 
 #: (case id, TOML text, key path named, words in the message)
 LOAD_TIME_CASES = [
-    ("segment_fraction_nan", "[liver.segment_fractions]\nI = nan\nII = 0.065\nIII = 0.085\nIV = 0.145\nV = 0.125\n"
-     "VI = 0.080\nVII = 0.205\nVIII = 0.260\n", "liver.segment_fractions.I", "finite number"),
+    ("segment_fraction_nan", ("[liver.segment_fractions]\nI = nan\nII = 0.065\nIII = 0.085\nIV = 0.145\nV = 0.125\n"
+                              "VI = 0.080\nVII = 0.205\nVIII = 0.260\n"), "liver.segment_fractions.I", "finite number"),
     ("custom_diameter_nan", "[agent]\nkind = 'custom'\ndiameters_um = [nan]\n", "agent.diameters_um.0",
      "finite number"),
     ("custom_diameter_inf", "[agent]\nkind = 'custom'\ndiameters_um = [inf]\n", "agent.diameters_um.0",
@@ -258,7 +271,7 @@ def test_tiny_tumour_driving_the_size_is_named():
 
     scenario = Scenario().with_updates({"liver.mass_kg": 5.0, "tumours.0.diameter_mm": 1.01,
                                         "liver.terminal_diameter_um": 2000.0})
-    est, key = estimate_build(scenario)
+    _, key = estimate_build(scenario)
     assert key == "tumours.0.diameter_mm"
 
 
