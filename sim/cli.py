@@ -30,7 +30,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
-from .limits import SizeWarning, allow_large
+from .limits import SizeWarning, allow_large, check_particles_size
 from .scenario import Scenario, ScenarioError, load_scenario
 from .selection import assess_patient
 from .strategies import STRATEGY_NAMES
@@ -148,10 +148,11 @@ AllowLarge = Annotated[bool, typer.Option(
     "--allow-large", help="Run even when the size estimate (memory, time) is above the limits (docs/sweeps.md).")]
 
 
-def _check_build_size(config: Scenario, path: Path, allowed: bool) -> None:
-    """Refuse a liver too large to build, before anything is written (the build itself warns)."""
+def _check_sizes(config: Scenario, path: Path, allowed: bool) -> None:
+    """Refuse a liver too large to build or too many particles, before anything is written (the build warns)."""
     from .anatomy.liver import check_build_size
 
+    check_particles_size(config, allow_large=allowed, source=str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SizeWarning)
         check_build_size(config, allow_large=allowed, source=str(path))
@@ -191,7 +192,7 @@ def run(
     path, config = _load_scenario(scenario)
     if seed is not None:
         config = config.with_updates({"procedure.seed": seed})
-    _check_build_size(config, path, allow_large_)
+    _check_sizes(config, path, allow_large_)
     _make_output_dir(out)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
@@ -256,6 +257,7 @@ def compare(
     )
 
     path, config = _load_scenario(scenario)
+    _check_sizes(config, path, allow_large_)
     try:
         chosen = [Strategy.parse(name) for name in strategies.split(",") if name.strip()]
     except ScenarioError as exc:
@@ -267,7 +269,6 @@ def compare(
     except ValueError as exc:  # ScenarioError is one
         raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
     tumour_index(config, tumour)
-    _check_build_size(config, path, allow_large_)
     _make_output_dir(out)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
@@ -299,14 +300,14 @@ def sweep(
     allow_large_: AllowLarge = False,
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
-    from .sweep_spec import check_sweep_size, load_sweep_spec
+    from .sweep_spec import load_sweep_spec, plan_sweep
     from .sweeps import sweep as run_sweep
 
-    with warnings.catch_warnings():  # refuse before anything is written; the sweep itself warns
-        warnings.simplefilter("ignore", SizeWarning)
-        check_sweep_size(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_)
+    # every point and its size checked before anything is written
+    plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
+                      progress=not quiet)
     _make_output_dir(out)
-    table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+    table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
                       progress=not quiet, allow_large=allow_large_)
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "

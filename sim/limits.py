@@ -13,7 +13,9 @@ The estimates (calibrated on the benchmarks in ``benchmarks/results``):
 
 * a liver build, :func:`sim.anatomy.estimate_build` (terminals and tissue points);
 * a sweep plan, :func:`sim.sweep_spec.estimate_plan` (points and runs);
-* a ``compare --vary`` grid, :func:`sim.strategies.estimate_grid`.
+* a ``compare --vary`` grid, :func:`sim.strategies.estimate_grid`;
+* the particles of a procedure, :func:`estimate_particles` (checked by the command
+  line, for every sweep point and every ``--vary`` point; ``sim.run`` itself does not).
 
 Examples
 --------
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from .scenario import ScenarioError
 
 __all__ = ["MAX_MEMORY_BYTES", "MAX_SECONDS", "WARN_MEMORY_BYTES", "WARN_SECONDS", "SizeError", "SizeEstimate",
-           "SizeWarning", "allow_large", "check_size", "count"]
+           "SizeWarning", "allow_large", "check_particles_size", "check_size", "count", "estimate_particles"]
 
 GIB = 2.0 ** 30
 
@@ -134,6 +136,61 @@ class SizeEstimate:
         """One phrase: the step, its drivers and the estimate."""
         return f"{self.what} of {self.detail} would need about {_bytes(self.memory_bytes)} and " \
                f"{_duration(self.seconds)}"
+
+
+#: Bytes per particle the procedure allocates up front for every particle that could be injected
+#: (``procedure.max_volume_ml`` of suspension): diameter, draw, agent, fate, lodging site, reflux flag and
+#: flow after lodging, 49 bytes (sim/procedure.py), rounded up.
+_BYTES_PER_PARTICLE = 64.0
+#: Particles routed per second end to end (docs/performance.md: 2.2-2.3e6/s at 1e5 terminals); an upper
+#: bound of the time, reached only if every particle is injected (no endpoint before max_volume_ml).
+_PARTICLES_PER_SECOND = 2.2e6
+_BASE_MEMORY_BYTES = 3.2e8
+
+
+def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
+    """Estimated memory and (at most) time of the particles of one procedure, from the scenario alone.
+
+    The procedure allocates its particle arrays for ``procedure.max_volume_ml`` of the
+    suspension with the highest particle concentration among ``[agent]`` and
+    ``procedure.agent_sequence`` (settled particles per mL / (1 + contrast dilution)).
+
+    Returns
+    -------
+    SizeEstimate
+    str
+        The key that sets the count: ``agent.particles_per_ml`` if given,
+        ``agent.diameters_um`` for a custom agent, else ``procedure.max_volume_ml``.
+
+    Examples
+    --------
+    >>> from sim.scenario import Scenario
+    >>> est, key = estimate_particles(Scenario())
+    >>> est.detail, key
+    ('up to 2.2e5 particles', 'procedure.max_volume_ml')
+    """
+    from .agents import agent_sequence
+
+    agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
+    per_ml = max(agent.particles_per_suspension_m3() for agent, _ in agents) * 1e-6
+    n = scenario.procedure.max_volume_ml * per_ml
+    key = ("agent.particles_per_ml" if scenario.agent.particles_per_ml is not None else
+           "agent.diameters_um" if scenario.agent.kind == "custom" else "procedure.max_volume_ml")
+    return SizeEstimate("procedure", f"up to {count(n, 'particle')}", _BASE_MEMORY_BYTES + _BYTES_PER_PARTICLE * n,
+                        n / _PARTICLES_PER_SECOND), key
+
+
+def check_particles_size(scenario, *, allow_large: bool | None = None, source: str = "") -> SizeEstimate:
+    """Refuse (or warn about) a procedure with too many particles to hold (:func:`estimate_particles`).
+
+    Raises
+    ------
+    SizeError
+        Naming the key that sets the count.
+    """
+    estimate, key = estimate_particles(scenario)
+    return check_size(estimate, path=key, source=source, allow_large=allow_large,
+                      fix="lower procedure.max_volume_ml, raise agent.contrast_dilution or use larger particles")
 
 
 @contextmanager

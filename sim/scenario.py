@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 __all__ = [
     "Scenario",
     "ScenarioError",
+    "check_catheter_vessel",
     "load_scenario",
     "parse_scenario",
     "SEGMENTS",
@@ -464,11 +465,11 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
-        """Named tumours with a segment or centre that fit in the liver; portal > hepatic vein + sinusoid; vessel exists.
+        """Named tumours with a segment or centre that fit in the liver; portal > hepatic vein + sinusoid pressure.
 
         Tumour names are unique; each tumour's diameter is at most the liver's thickness, a given centre lies
         inside the liver and the tumours' total volume is below the liver's; portal pressure is above hepatic
-        vein pressure + sinusoid gradient; a named catheter vessel exists in this Michels type.
+        vein pressure + sinusoid gradient.
         """
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
@@ -482,14 +483,12 @@ class Scenario(_Section):
         return self
 
     def _check_against_liver(self) -> None:
-        """Load-time checks against the liver's size and arteries (arithmetic on the scenario, no build).
+        """Load-time checks against the liver's size (arithmetic on the scenario, no build).
 
         Each tumour fits in the liver (diameter at most the liver's antero-posterior thickness,
-        a given centre inside the liver), the tumours' total volume is below the liver's,
-        and a named catheter vessel exists in this Michels type.
+        a given centre inside the liver) and the tumours' total volume is below the liver's.
         """
         from .anatomy.domain import liver_domain  # light: numpy only
-        from .anatomy.trunk import arterial_parents
 
         domain = liver_domain(self.liver.mass_kg, self.liver.shape)
         thickness_mm = 2e3 * min(domain.ap_m, domain.cc_m, domain.right_m)
@@ -514,14 +513,6 @@ class Scenario(_Section):
             raise ScenarioError(
                 f"the tumours' total volume, {tumour_ml:.0f} mL, is not below the liver's, {liver_ml:.0f} mL "
                 f"({self.liver.mass_kg:g} kg); reduce the diameters or raise liver.mass_kg", path="tumours")
-        vessel = self.catheter.vessel
-        if not vessel.startswith("#"):
-            present = arterial_parents(self.anatomy)
-            if vessel not in present:
-                raise ScenarioError(
-                    f"no vessel {vessel!r} in this anatomy (Michels type {self.anatomy.michels_type}, falciform "
-                    f"artery {'present' if self.anatomy.falciform_artery else 'absent'}); named arteries: "
-                    f"{', '.join(v for v in NAMED_ARTERIES if v in present)}", path="catheter.vessel")
 
     def with_updates(self, updates: dict[str, Any]) -> "Scenario":
         """Return a new validated scenario with dotted-path fields replaced.
@@ -539,7 +530,7 @@ class Scenario(_Section):
         data = self.model_dump()
         for dotted, value in updates.items():
             _set_path(data, dotted, value)
-        return parse_scenario(data, source="<updates>")
+        return parse_scenario(data, source="<updates>", anatomy=False)
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:
@@ -594,8 +585,42 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
     return ScenarioError("; ".join(f"{path}: {msg}" if path else msg for path, msg in errors))
 
 
-def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
+def check_catheter_vessel(scenario: Scenario, *, source: str = "") -> None:
+    """A named ``catheter.vessel`` exists in the scenario's Michels type (a synthetic ``#<n>`` is checked on the
+    built liver).
+
+    Part of loading a file (:func:`parse_scenario`); :meth:`Scenario.with_updates` leaves it to the build, so
+    that a sweep over Michels types and catheter positions records the impossible pairs as failed runs.
+
+    Raises
+    ------
+    ScenarioError
+        ``catheter.vessel``, listing the named arteries of this anatomy.
+    """
+    from .anatomy.trunk import arterial_parents  # light: numpy only
+
+    vessel, anatomy = scenario.catheter.vessel, scenario.anatomy
+    if vessel.startswith("#"):
+        return
+    present = arterial_parents(anatomy)
+    if vessel not in present:
+        raise ScenarioError(
+            f"no vessel {vessel!r} in this anatomy (Michels type {anatomy.michels_type}, falciform artery "
+            f"{'present' if anatomy.falciform_artery else 'absent'}); named arteries: "
+            f"{', '.join(v for v in NAMED_ARTERIES if v in present)}", path="catheter.vessel", source=source)
+
+
+def parse_scenario(data: dict[str, Any], *, source: str = "", anatomy: bool = True) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML).
+
+    Parameters
+    ----------
+    data : dict
+    source : str
+        File named in errors.
+    anatomy : bool
+        Also check that a named catheter vessel exists in the Michels type
+        (:func:`check_catheter_vessel`).
 
     Raises
     ------
@@ -603,10 +628,13 @@ def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
         With the source, the key path and what is allowed.
     """
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = _format_validation_error(exc)
         raise ScenarioError(err.message, path=err.path, source=source) from None
+    if anatomy:
+        check_catheter_vessel(scenario, source=source)
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:

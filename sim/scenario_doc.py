@@ -55,8 +55,8 @@ quantity has an upper bound, with its reason in the *Source* column. Checks
 across sections run when the file is loaded, before anything is built: each
 tumour fits in the liver (its diameter at most the liver's antero-posterior
 thickness, which follows from `liver.mass_kg` and `liver.shape`; a given
-`centre_mm` inside the liver), the tumours' total volume is below the liver's,
-and a named `catheter.vessel` exists in the `anatomy.michels_type`. The size of
+`centre_mm` inside the liver) and the tumours' total volume is below the liver's;
+a file's named `catheter.vessel` must exist in its `anatomy.michels_type`. The size of
 the liver build is estimated from `liver.terminal_diameter_um` (and the smallest
 tumour) before anything is allocated; see docs/sweeps.md, "Size limits".
 """

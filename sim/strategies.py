@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
-from .limits import SizeEstimate, check_size, count
+from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
 from .scenario import SEGMENTS, ProcedureConfig, Scenario, ScenarioError
 from .selection import LEFT_LOBE, RIGHT_LOBE
@@ -444,7 +444,12 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
         updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
         try:
-            points.append((point, scenario.with_updates(updates)))
+            varied = scenario.with_updates(updates)
+            if vary:  # the particles a varied point would allocate (the base is the caller's to check)
+                check_particles_size(varied, allow_large=allow_large)
+            points.append((point, varied))
+        except SizeError as exc:
+            raise SizeError(f"at {point}: {exc.message}", path=", ".join(point)) from None
         except ScenarioError as exc:  # name the varied path, not the internal source of with_updates
             raise ScenarioError(exc.message, path=exc.path or ", ".join(point)) from None
     return points

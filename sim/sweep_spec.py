@@ -55,7 +55,7 @@ from pydantic import (
 )
 
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
-from .limits import SizeError, SizeEstimate, check_size, count
+from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
@@ -65,7 +65,6 @@ __all__ = [
     "SweepSpec",
     "anatomy_key",
     "check_plan_size",
-    "check_sweep_size",
     "estimate_plan",
     "load_sweep_spec",
     "parse_sweep_spec",
@@ -475,27 +474,23 @@ def _check_liver(scenario: Scenario, point: dict[str, Any], spec: SweepSpec, sou
     try:
         check_build_size(scenario, allow_large=allow_large)
     except SizeError as exc:
-        name = next((n for n in point if exc.path == n or exc.path.startswith(n + ".")), None)
-        path = _parameter_path(name) if name else (
-            f'fixed."{exc.path}"' if exc.path in spec.fixed else f"base scenario {exc.path}")
-        raise SizeError(exc.message, path=path, source=source) from None
+        raise _size_error(exc, point, spec, source) from None
 
 
-def check_sweep_size(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = "",
-                     allow_large: bool | None = None) -> SizeEstimate:
-    """The plan's size (:func:`check_plan_size`) and the liver of the base scenario with ``fixed``.
-
-    Cheap (no point is drawn): for a caller that must refuse before writing anything.
-    :func:`plan_sweep` checks the liver of every anatomy group as it validates the points.
-
-    Raises
-    ------
-    SizeError
-        Naming ``replicates``, ``parameters``, ``samples`` or ``fixed."<path>"``.
-    """
-    estimate = check_plan_size(spec, allow_large=allow_large, source=source)
-    _check_liver(_base_scenario(spec, Path(relative_to), source), {}, spec, source, allow_large)
-    return estimate
+def _size_error(exc: SizeError, point: dict[str, Any], spec: SweepSpec, source: str) -> SizeError:
+    """A size error naming the parameter behind it: the varied or fixed one the check names, else the
+    point's only parameter, else ``parameters`` or the base scenario's key; the message gives the point."""
+    name = next((n for n in point if exc.path == n or exc.path.startswith(n + ".")), None)
+    if name is None and exc.path not in spec.fixed and len(point) == 1:
+        name = next(iter(point))
+    if name is not None:
+        path = _parameter_path(name)
+    elif exc.path in spec.fixed:
+        path = f'fixed."{exc.path}"'
+    else:
+        path = "parameters" if point else f"base scenario {exc.path}"
+    values = ", ".join(f"{n}={v!r}" for n, v in point.items())
+    return SizeError(f"{exc.message} (point {values})" if values else exc.message, path=path, source=source)
 
 
 def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = "",
@@ -544,5 +539,9 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
         key = anatomy_key(scenario)
         if key not in keys:
             _check_liver(scenario, point, spec, source, allow_large)
+        try:
+            check_particles_size(scenario, allow_large=allow_large)
+        except SizeError as exc:
+            raise _size_error(exc, point, spec, source) from None
         groups.append(keys.setdefault(key, len(keys)))
     return SweepPlan(spec=spec, base=base, points=tuple(points), groups=tuple(groups))

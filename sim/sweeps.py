@@ -421,23 +421,27 @@ def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> Non
         raise
 
 
-def _plan(spec: str | Path | SweepSpec, **options) -> SweepPlan:
+def _plan(spec: str | Path | SweepSpec | SweepPlan, **options) -> SweepPlan:
     """Plan a spec object (base relative to the working folder) or file (base relative to the file)."""
+    if isinstance(spec, SweepPlan):  # planned (and checked) by the caller
+        return spec
     if isinstance(spec, SweepSpec):
         return plan_sweep(spec, **options)
     return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec), **options)
 
 
-def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: int | None = None,
+def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = None, workers: int | None = None,
           client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False,
           allow_large: bool | None = None) -> pd.DataFrame:
     """Run a parameter sweep and return one row per run.
 
     Parameters
     ----------
-    spec : str, Path or SweepSpec
-        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file)
-        or a :class:`~sim.sweep_spec.SweepSpec`.
+    spec : str, Path, SweepSpec or SweepPlan
+        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file),
+        a :class:`~sim.sweep_spec.SweepSpec`, or a plan from
+        :func:`~sim.sweep_spec.plan_sweep` (checked there; ``allow_large`` then
+        applies to the liver builds only).
     backend : {"serial", "processes", "dask"}, optional
         Default ``"dask"`` when ``client`` is given, else ``"processes"``.
     workers : int, optional

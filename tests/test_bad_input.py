@@ -34,6 +34,7 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     load_scenario,
+    parse_scenario,
 )
 from sim.strategies import estimate_grid, parse_vary, vary_grid
 from sim.sweep_spec import estimate_plan, load_sweep_spec, parse_sweep_spec, plan_sweep
@@ -134,14 +135,18 @@ def test_michels_vessel_check_matches_the_built_trunk():
             anatomy = AnatomyConfig(michels_type=michels, falciform_artery=falciform)
             present = set(arterial_parents(anatomy))
             for vessel in NAMED_ARTERIES:
-                updates = {"anatomy.michels_type": michels, "anatomy.falciform_artery": falciform,
-                           "catheter.vessel": vessel}
+                data = {"anatomy": {"michels_type": michels, "falciform_artery": falciform},
+                        "catheter": {"vessel": vessel}}
                 if vessel in present:
-                    assert Scenario().with_updates(updates).catheter.vessel == vessel
+                    assert parse_scenario(data).catheter.vessel == vessel
                 else:
                     with pytest.raises(ScenarioError, match="no vessel") as info:
-                        Scenario().with_updates(updates)
-                    assert info.value.path == "catheter.vessel"
+                        parse_scenario(data, source="f.toml")
+                    assert (info.value.path, info.value.source) == ("catheter.vessel", "f.toml")
+                    # left to the build in with_updates (a sweep records such pairs as failed runs)
+                    assert Scenario().with_updates({"anatomy.michels_type": michels,
+                                                    "anatomy.falciform_artery": falciform,
+                                                    "catheter.vessel": vessel}).catheter.vessel == vessel
 
 
 def test_largest_tumour_that_fits_is_accepted():
@@ -395,3 +400,54 @@ def test_doctests_of_the_size_estimates():
 
     for module in (sim.limits, sim.anatomy.liver, sim.sweep_spec):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+
+
+# --- particles of one procedure ------------------------------------------------------------------
+
+
+def test_particle_arrays_are_estimated_before_the_procedure():
+    from sim.limits import check_particles_size, estimate_particles
+
+    est, key = estimate_particles(Scenario())
+    assert key == "procedure.max_volume_ml" and not est.large
+    tiny = Scenario().with_updates({"agent.kind": "custom", "agent.diameters_um": [5.0]})
+    with pytest.raises(SizeError, match="1.8e10 particles") as info:
+        check_particles_size(tiny)
+    assert info.value.path == "agent.diameters_um"
+    flood = Scenario().with_updates({"agent.size_bin": "40-120", "agent.contrast_dilution": 0.0,
+                                     "procedure.max_volume_ml": 500.0})
+    with pytest.raises(SizeError) as info:
+        check_particles_size(flood)
+    assert info.value.path == "procedure.max_volume_ml"
+    with pytest.warns(SizeWarning):
+        check_particles_size(flood, allow_large=True)
+
+
+def test_cli_run_refuses_too_many_particles_and_writes_nothing(invoke, tmp_path):
+    path = _write(tmp_path, "[agent]\nkind = 'custom'\ndiameters_um = [5.0]\n")
+    out = tmp_path / "out"
+    _one_line_exit_2(invoke("run", path, "--out", out), f"{path}: agent.diameters_um: ", "particles",
+                     "--allow-large")
+    assert not out.exists()
+
+
+def test_vary_point_with_too_many_particles_is_named():
+    base = Scenario().with_updates({"agent.contrast_dilution": 0.0, "procedure.max_volume_ml": 500.0})
+    with pytest.raises(SizeError) as info:
+        vary_grid(base, {"agent.size_bin": ["300-500", "40-120"]})
+    assert info.value.path == "agent.size_bin" and "40-120" in info.value.message
+
+
+def test_sweep_point_with_too_many_particles_is_named():
+    spec = parse_sweep_spec({"seed": 1, "fixed": {"agent.contrast_dilution": 0.0, "procedure.max_volume_ml": 500.0,
+                                                  "liver.terminal_diameter_um": 400.0},
+                             "parameters": {"agent.size_bin": ["300-500", "40-120"]}})
+    with pytest.raises(SizeError) as info:
+        plan_sweep(spec, source="s.toml")
+    assert info.value.path == 'fixed."procedure.max_volume_ml"' and "agent.size_bin='40-120'" in info.value.message
+    spec = parse_sweep_spec({"seed": 1, "fixed": {"liver.terminal_diameter_um": 400.0, "agent.size_bin": "40-120"},
+                             "parameters": {"procedure.max_volume_ml": [2.0, 500.0],
+                                            "agent.contrast_dilution": [0.0, 10.0]}})
+    with pytest.raises(SizeError) as info:  # the particle count follows from two varied parameters
+        plan_sweep(spec, source="s.toml")
+    assert info.value.path == 'parameters."procedure.max_volume_ml"' and "500.0" in info.value.message
