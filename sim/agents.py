@@ -9,12 +9,12 @@ Notes
 -----
 Calibrated microspheres (tris-acryl gelatin, Embosphere) are modelled as uniform
 in diameter over their nominal bin. This is the distribution under which the
-packing numbers of REFERENCES.md section 5 were derived (random close packing
+packing numbers of [ParticlesPerMLDerived] were derived (random close packing
 0.64: 1.9e6 particles/mL for 40-120 um, 1.2e5 for 100-300 um, 1.8e4 for 300-500 um,
 5.5e3 for 500-700 um), so the two stay consistent.
 
-Irregular PVA particles have a wider spread than their nominal bin (REFERENCES.md
-5); model assumption: uniform over [0.7 x lower, 1.3 x upper] of the bin, and
+Irregular PVA particles have a wider spread than their nominal bin
+[MeritEmbosphereIFU]; model assumption: uniform over [0.7 x lower, 1.3 x upper] of the bin, and
 half the deformability of a hydrated microsphere (PVA is stiffer and clumps).
 """
 
@@ -30,7 +30,7 @@ from .units import ML_M3, UM_M
 __all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING"]
 
 #: Volume fraction of settled spheres (random close packing), dimensionless.
-#: Source: REFERENCES.md 5 (derived particle counts use 0.64).
+#: Source: [ParticlesPerMLDerived] (derived particle counts use 0.64).
 RANDOM_CLOSE_PACKING = 0.64
 #: PVA spread around the nominal bin, as factors on its bounds (model assumption, see Notes).
 PVA_SPREAD = (0.7, 1.3)
@@ -58,6 +58,10 @@ class Agent:
         Volume of contrast per volume of settled agent in the suspension.
     permanent : bool
         Whether occlusions persist into a later session.
+    seal_porosity : float
+        Porosity of a sphere compressed into a narrower lumen (the wedge's seal).
+    vial_m3 : float, m^3
+        Settled spheres per vial of the product.
     """
 
     name: str
@@ -67,6 +71,8 @@ class Agent:
     particles_per_m3: float
     contrast_dilution: float
     permanent: bool
+    seal_porosity: float
+    vial_m3: float
 
     def sample_diameters(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` particle diameters (m) with the given generator."""
@@ -127,7 +133,7 @@ def agent_from_config(cfg: AgentConfig) -> Agent:
     --------
     >>> from sim.scenario import AgentConfig
     >>> a = agent_from_config(AgentConfig(size_bin="100-300"))
-    >>> round(a.particles_per_m3 * 1e-6, -3)    # particles per mL, REFERENCES.md 5: 1.2e5
+    >>> round(a.particles_per_m3 * 1e-6, -3)    # particles per mL, [ParticlesPerMLDerived]: 1.2e5
     122000.0
     """
     lo_um, hi_um = SIZE_BINS_UM[cfg.size_bin]
@@ -147,4 +153,5 @@ def agent_from_config(cfg: AgentConfig) -> Agent:
         name = f"{cfg.kind} {cfg.size_bin} um"
     per_m3 = cfg.particles_per_ml / ML_M3 if cfg.particles_per_ml else RANDOM_CLOSE_PACKING / mean_volume
     return Agent(name=name, diameter_range_m=(lo, hi), diameters_m=diameters, deformability=deformability,
-                 particles_per_m3=per_m3, contrast_dilution=cfg.contrast_dilution, permanent=cfg.permanent)
+                 particles_per_m3=per_m3, contrast_dilution=cfg.contrast_dilution, permanent=cfg.permanent,
+                 seal_porosity=cfg.seal_porosity, vial_m3=cfg.vial_ml * ML_M3)

@@ -61,7 +61,7 @@ import numpy as np
 
 from .kernels import twoport
 from .network import CompiledLiver
-from .procedure import apply_occlusions
+from .procedure import apply_load_record
 from .units import ML_M3
 
 __all__ = [
@@ -192,16 +192,16 @@ def final_flow(result):
     -------
     LiverFlow
         :func:`baseline_flow` of the run's liver with the run's occlusions
-        (:func:`sim.procedure.apply_occlusions`, non-target beds included); its native
+        (:func:`sim.procedure.apply_load_record`, non-target beds included); its native
         compartment flows equal ``result.state["compartment_flow_final_m3s"]``.
 
     Notes
     -----
-    A later session of a staged treatment (``sim.run(..., prior=...)``) records
-    only its own lodgings: the earlier sessions' occlusions are not applied here.
+    The load record is cumulative: a later session of a staged treatment
+    (``sim.run(..., prior=...)``) carries the earlier sessions' loads too.
     """
     flow = baseline_flow(run_liver(result))
-    apply_occlusions(flow.state, flow.liver.trunk, result.state)
+    apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .agents import Agent
 from .endpoints import clearance_time_cycles, endpoint_threshold, sace_level
+from .kernels import embolic_load as el
 from .kernels import routing
 from .kernels import transport as tk
 from .kernels import twoport
@@ -25,8 +26,9 @@ from .outcomes import tumour_blush_fraction, tumour_rows
 from .scenario import Scenario
 from .units import ML_M3
 
-__all__ = ["ProcedureRun", "run_procedure", "transport_net", "walk_steps", "route_fixed_field", "RECORD_FLOW_STEP",
-           "FIXED_FIELD_CHUNK"]
+__all__ = ["ProcedureRun", "run_procedure", "transport_net", "load_geometry", "walk_steps", "route_fixed_field",
+           "load_record", "restore_load", "apply_load_record", "RECORD_FLOW_STEP", "FIXED_FIELD_CHUNK",
+           "SINUSOID_DIAMETER_M"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
 #: numerical choice: sets the time series' resolution only, never the physics).
@@ -43,6 +45,9 @@ FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 32, 1, 65536
 #: Particles per call of the fixed-field router (numerical choice: bounds its array of
 #: random numbers to about 50 MB at 1e5 terminals; never changes a route).
 FIXED_FIELD_CHUNK = 65536
+#: Diameter at which a sub-resolution bed ends (its smallest vessels), m: twice the mean
+#: sinusoid radius of the human liver cast, 6.63 um [Debbaut2014].
+SINUSOID_DIAMETER_M = 2.0 * 6.63e-6
 
 
 @dataclass
@@ -58,11 +63,13 @@ class ProcedureRun:
     q_base: np.ndarray
     q_final: np.ndarray
     tip_flow_baseline_m3s: float
+    geometry: el.LoadGeometry
     sink_names: tuple[str, ...]
     diameters_m: np.ndarray
     in_territory: np.ndarray
     particle_volume_m3: np.ndarray
     agent_names: tuple[str, ...]
+    agent_vial_m3: float
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,9 +146,8 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         tip_kind, tip_index = tk.TIP_PEDICLE, placement.tip_pedicle_node
     net = tk.TransportNet(
         tadj_ptr=ptr, tadj_edge=adj, trunk_diam=trunk_diam, trunk_edge_sink=edge_sink, trunk_node_sink=node_sink,
-        trunk_root=trunk_root, bed_feed_diam=bed_feed, trunk_g0=state.g_trunk.copy(), ped_diam=ped_diam,
-        ped_depth=depth,
-        comp_feed_diam=np.ascontiguousarray(feed, dtype=np.float64), comp_g0=state.g_comp[:, twoport.COMP_ART].copy(),
+        trunk_root=trunk_root, bed_feed_diam=bed_feed, ped_diam=ped_diam, ped_depth=depth,
+        comp_feed_diam=np.ascontiguousarray(feed, dtype=np.float64),
         murray_exponent=float(scenario.liver.murray_exponent), deformability=float(agent.deformability),
         size_bias_onset=float(scenario.procedure.size_bias_onset),
         release_exponent=CENTRAL_RELEASE_EXPONENT if scenario.procedure.release == "central" else 1.0,
@@ -186,44 +192,127 @@ def tumour_subtree_ranges(liver: CompiledLiver) -> np.ndarray:
     return np.column_stack([roots[keep], ends[keep]])
 
 
-def occlusion_record(trunk, ps: tk.ProcedureState) -> dict:
-    """What a procedure closed, by vessel name where the trunk is concerned (portable between catheter placements).
+def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, scenario: Scenario,
+                  agent: Agent) -> el.LoadGeometry:
+    """What the embolic-load rules need: vessel and bed geometry and open conductances.
+
+    ``state`` must hold the open (unloaded) conductances: they are the reference a
+    load's conductance is computed from.
+    """
+    trunk, forest = liver.trunk, liver.forest
+    trunk_diam = np.where(trunk.edge_kind == EDGE_ARTERY, 2.0 * trunk.edge_radius_m, np.nan)
+    vessel_diam = np.concatenate([np.where(np.isfinite(net.ped_diam), net.ped_diam, np.nan), trunk_diam])
+    vessel_length = np.concatenate([np.nan_to_num(forest.art_length_m, nan=1.0), trunk.edge_length_m])
+    g = float(scenario.liver.murray_exponent)
+    bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
+    n_gen = np.array([el.bed_generations(f, SINUSOID_DIAMETER_M, g) if f > 0 else 1.0 for f in bed_feed])
+    leaves = np.setdiff1d(np.arange(forest.n_nodes), forest.parent[forest.parent >= 0])
+    leaves = leaves[forest.parent[leaves] >= 0]
+    aspect = float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
+    return el.LoadGeometry(
+        vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
+        vessel_g0=np.concatenate([state.g_art, state.g_trunk]), bed_feed_diam=np.ascontiguousarray(bed_feed),
+        bed_g0=np.concatenate([state.g_comp[:, twoport.COMP_ART], state.g_trunk]), bed_n_gen=n_gen,
+        n_pedicle=int(forest.n_nodes), n_compartment=int(liver.compartments.n), murray_exponent=g,
+        bed_aspect=aspect, seal_porosity=float(agent.seal_porosity))
+
+
+_VESSEL_FIELDS = ("count", "column", "excess", "layer", "layer_excess", "blocked")
+_BED_FIELDS = ("count", "gen", "wedged", "layer", "front", "excess", "blocked")
+
+
+def load_record(trunk, geo: el.LoadGeometry, load: el.Load) -> dict:
+    """The embolic load of a procedure, portable between catheter placements (trunk parts by vessel name).
 
     Returns
     -------
     dict
-        ``lodged_pedicle`` (M,), ``compartment_occluded`` (C,), ``occluded_vessels``
-        (trunk vessel names holding a particle) and ``bed_occluded`` (non-target bed
-        name -> occluded share).
+        ``pedicle`` and ``compartment``: field -> array over pedicle vessels / compartments;
+        ``trunk`` and ``bed``: vessel name -> field -> value, for loaded trunk vessels and
+        non-target beds; ``pedicle_conductance_fraction`` (M), ``compartment_conductance_fraction``
+        (C), ``trunk_conductance_fraction`` and ``bed_conductance_fraction`` (name -> fraction):
+        the share of its open conductance each element keeps.
     """
-    return {"lodged_pedicle": ps.lodged_ped, "compartment_occluded": ps.comp_occluded,
-            "occluded_vessels": sorted(trunk.edge_names[e] for e in np.flatnonzero(ps.lodged_trunk > 0)),
-            "bed_occluded": {trunk.edge_names[e]: float(ps.bed_occluded[e]) for e in np.flatnonzero(ps.bed_occluded)}}
+    m, c = geo.n_pedicle, geo.n_compartment
+    vessel = {f: getattr(load, f"vessel_{f}") for f in _VESSEL_FIELDS}
+    bed = {f: getattr(load, f"bed_{f}") for f in _BED_FIELDS}
+    keep_vessel = np.array([el.vessel_conductance(geo, load, v) for v in np.flatnonzero(load.vessel_count)])
+    vessel_fraction = np.ones(m + trunk.n_edges)
+    loaded = np.flatnonzero(load.vessel_count)
+    vessel_fraction[loaded] = keep_vessel / geo.vessel_g0[loaded] if loaded.size else 1.0
+    bed_fraction = np.ones(c + trunk.n_edges)
+    for b in np.flatnonzero(load.bed_count):
+        bed_fraction[b] = el.bed_conductance(geo, load, b) / geo.bed_g0[b]
+    trunk_loaded = [e for e in range(trunk.n_edges) if load.vessel_count[m + e] > 0]
+    beds_loaded = [e for e in range(trunk.n_edges) if load.bed_count[c + e] > 0]
+    return {
+        "pedicle": {f: a[:m].copy() for f, a in vessel.items()},
+        "compartment": {f: a[:c].copy() for f, a in bed.items()},
+        "trunk": {trunk.edge_names[e]: {f: vessel[f][m + e].item() for f in _VESSEL_FIELDS} for e in trunk_loaded},
+        "bed": {trunk.edge_names[e]: {f: bed[f][c + e].item() for f in _BED_FIELDS} for e in beds_loaded},
+        "pedicle_conductance_fraction": vessel_fraction[:m],
+        "compartment_conductance_fraction": bed_fraction[:c],
+        "trunk_conductance_fraction": {trunk.edge_names[e]: float(vessel_fraction[m + e]) for e in trunk_loaded},
+        "bed_conductance_fraction": {trunk.edge_names[e]: float(bed_fraction[c + e]) for e in beds_loaded},
+    }
 
 
 def _trunk_edge(trunk, name: str) -> int:
-    """Index of ``name``, or of its vessel when ``name`` is a catheter-split part absent here (``A5_distal``)."""
+    """Trunk edge holding the load recorded on ``name`` under another catheter placement.
+
+    A vessel split by the catheter here gets the load on its distal part (columns
+    sit distally); a recorded distal part absent here goes to its whole vessel.
+    """
+    if f"{name}_distal" in trunk.edge_names:
+        return trunk.edge_index(f"{name}_distal")
     return trunk.edge_index(name if name in trunk.edge_names else name.removesuffix("_distal"))
 
 
-def apply_occlusions(state: twoport.FlowState, trunk, record: dict) -> None:
-    """Close in ``state`` what a procedure closed (:func:`occlusion_record`), in place, and re-solve it.
+def restore_load(record: dict | None, trunk, geo: el.LoadGeometry) -> el.Load:
+    """The :class:`~sim.kernels.embolic_load.Load` of ``record`` (:func:`load_record`) on this placement.
+
+    ``None`` gives an empty load. Trunk columns are capped at the vessel's length here.
+    """
+    m, c = geo.n_pedicle, geo.n_compartment
+    load = el.new_load(m + trunk.n_edges, c + trunk.n_edges)
+    if record is None:
+        return load
+    for f in _VESSEL_FIELDS:
+        getattr(load, f"vessel_{f}")[:m] = record["pedicle"][f]
+    for f in _BED_FIELDS:
+        getattr(load, f"bed_{f}")[:c] = record["compartment"][f]
+    for name, values in record["trunk"].items():
+        v = m + _trunk_edge(trunk, name)
+        for f in _VESSEL_FIELDS:
+            if f != "blocked":
+                getattr(load, f"vessel_{f}")[v] += values[f]
+        load.vessel_blocked[v] |= np.uint8(values["blocked"])
+        load.vessel_layer[v] = min(load.vessel_layer[v], 1.0)
+        load.vessel_column[v] = min(load.vessel_column[v], geo.vessel_length[v])
+    for name, values in record["bed"].items():
+        b = c + _trunk_edge(trunk, name)
+        for f in _BED_FIELDS:
+            getattr(load, f"bed_{f}")[b] = values[f]
+    return load
+
+
+def apply_load_record(state: twoport.FlowState, trunk, record: dict) -> None:
+    """Scale the conductances of ``state`` to what the loaded elements of ``record`` keep, in place, and re-solve.
 
     Parameters
     ----------
     state : FlowState
-        Of the same liver, with any catheter placement (trunk vessels are matched by name).
+        Of the same liver with open vessels, any catheter placement (trunk vessels are matched by name).
     trunk : Trunk
         The trunk ``state`` was built from.
     record : dict
-        From :func:`occlusion_record` (``RunResult.state`` holds its keys).
+        From :func:`load_record` (``RunResult.state["load"]``).
     """
-    state.g_art[record["lodged_pedicle"] > 0] = 0.0
-    state.g_comp[:, twoport.COMP_ART] *= 1.0 - record["compartment_occluded"]
-    for name in record["occluded_vessels"]:
-        state.g_trunk[_trunk_edge(trunk, name)] = 0.0
-    for name, share in record["bed_occluded"].items():
-        state.g_trunk[_trunk_edge(trunk, name)] *= 1.0 - share
+    state.g_art[:] *= record["pedicle_conductance_fraction"]
+    state.g_comp[:, twoport.COMP_ART] *= record["compartment_conductance_fraction"]
+    for key in ("trunk_conductance_fraction", "bed_conductance_fraction"):
+        for name, fraction in record[key].items():
+            state.g_trunk[_trunk_edge(trunk, name)] *= fraction
     twoport.solve(state)
 
 
@@ -234,14 +323,15 @@ def walk_steps(liver: CompiledLiver, net: tk.TransportNet) -> int:
 
 
 def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, n_sinks: int,
-                      diameters: np.ndarray, rng: np.random.Generator, *,
+                      diameters: np.ndarray, rng: np.random.Generator, *, load: el.Load | None = None,
                       chunk: int = FIXED_FIELD_CHUNK) -> tk.ProcedureState:
-    """Route particles on the solved flow field ``state`` without occluding anything.
+    """Route particles on the solved flow field ``state`` without loading anything.
 
     The particles follow the transport rules of ``net`` (:mod:`sim.kernels.routing`:
-    the same route the exact kernel gives a particle on this field) and only their
-    fates are recorded: particle-versus-flow split checks, lodging depths,
-    throughput. Random numbers come from ``rng``: step s of the particles of a
+    the same route the exact kernel gives a particle on this field and this load)
+    and only their fates are recorded: particle-versus-flow split checks, lodging
+    depths, throughput. Exits that ``load`` blocks stop a particle at the end of
+    the column it is in, as in the exact kernel; the load itself is not changed. Random numbers come from ``rng``: step s of the particles of a
     chunk draws row s of a (steps, chunk) array, row by row and only while a
     particle still moves (about a third of the rows).
 
@@ -256,6 +346,8 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     diameters : float64 (P,)
         Particle diameters, m.
     rng : numpy.random.Generator
+    load : Load, optional
+        The embolic load whose blocked exits the particles meet (none when omitted).
     chunk : int
         Particles per kernel call (bounds the memory of the random numbers).
 
@@ -264,10 +356,12 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     ProcedureState
         ``fate``, ``where``, ``refluxed`` per particle and the counts per element.
     """
-    table = routing.build_table(state, net)
+    if load is None:
+        load = el.new_load(liver.forest.n_nodes + liver.trunk.n_edges, liver.compartments.n + liver.trunk.n_edges)
+    table = routing.build_table(state, net, load)
     diameters = np.ascontiguousarray(diameters, dtype=np.float64)
     n = diameters.shape[0]
-    ps = _new_state(n, liver, n_sinks)
+    ps = _new_state(n, liver, n_sinks, load)
     steps = walk_steps(liver, net)
     row = np.empty(min(n, chunk))
     for first in range(0, n, chunk):
@@ -284,13 +378,13 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     return ps
 
 
-def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int) -> tk.ProcedureState:
+def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int, load: el.Load) -> tk.ProcedureState:
     return tk.ProcedureState(
-        comp_occluded=np.zeros(liver.compartments.n), bed_occluded=np.zeros(liver.trunk.n_edges), lodged_ped=np.zeros(liver.forest.n_nodes, np.int64),
+        load=load, lodged_ped=np.zeros(liver.forest.n_nodes, np.int64),
         lodged_trunk=np.zeros(liver.trunk.n_edges, np.int64), lodged_comp=np.zeros(liver.compartments.n, np.int64),
         nontarget=np.zeros(max(n_sinks, 1), np.int64), fate=np.full(n_particles, tk.FATE_NOT_INJECTED, np.int64),
         where=np.full(n_particles, -1, np.int64), refluxed=np.zeros(n_particles, np.bool_),
-        flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
+        stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
 
 
 def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
@@ -347,9 +441,53 @@ def _set_injection(st: twoport.FlowState, net: tk.TransportNet, rate_m3s: float)
     twoport.solve_trunk(st)
 
 
+def _expected_particle_volume(liver: CompiledLiver, in_territory: np.ndarray, fit_d: float) -> float:
+    """Rough sphere volume (m^3) a territory takes before stasis, for the progress bar only.
+
+    Half the arterial lumen of the territory's vessels at least ``fit_d`` wide
+    (columns pack at about half the lumen; model assumption for display).
+    """
+    forest = liver.forest
+    wide = in_territory & (2.0 * np.nan_to_num(forest.art_radius_m) >= fit_d)
+    return 0.5 * float(np.sum(np.pi * forest.art_radius_m[wide] ** 2 * forest.art_length_m[wide]))
+
+
+class _Rows:
+    """Random rows handed out in order whatever the chunking: rows a chunk did not use are kept for the next.
+
+    ``Generator.random`` draws the same numbers in one call or in several, so
+    particle i always gets row i of one long draw.
+    """
+
+    def __init__(self, generator: np.random.Generator, width: int | None = None):
+        self.generator = generator
+        self.shape = () if width is None else (width,)
+        self.left = np.empty((0, *self.shape))
+
+    def take(self, n: int) -> np.ndarray:
+        if self.left.shape[0] < n:
+            fresh = self.generator.random((n - self.left.shape[0], *self.shape))
+            self.left = np.concatenate([self.left, fresh])
+        out, self.left = self.left[:n], self.left[n:]
+        return out
+
+    def give_back(self, rows: np.ndarray) -> None:
+        self.left = np.concatenate([rows, self.left])
+
+
+def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
+    """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared)."""
+    def grow(a, fill):
+        out = np.full(capacity, fill, a.dtype)
+        out[:a.shape[0]] = a
+        return out
+    return ps._replace(fate=grow(ps.fate, tk.FATE_NOT_INJECTED), where=grow(ps.where, -1),
+                       refluxed=grow(ps.refluxed, False), stacked=grow(ps.stacked, False), flow_after=grow(ps.flow_after, 0.0))
+
+
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
-                  full_resolve: bool = False) -> ProcedureRun:
+                  full_resolve: bool = False, prior: dict | None = None) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -357,7 +495,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     liver : CompiledLiver
         With the catheter placed (tip node in the trunk).
     state : FlowState
-        Pre-procedure flow state with the injection in place; modified in place.
+        Pre-procedure flow state with open vessels and the injection in place; modified in place.
     placement : CatheterPlacement
     scenario : Scenario
     agents : list of (Agent, float)
@@ -366,13 +504,20 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     rng : numpy.random.Generator
         Source of every random number (two child streams: diameters and path choices).
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (injected sphere volume against the volume expected to the endpoint).
     full_resolve : bool
         Reference mode: full O(N) re-elimination after every lodging (benchmarks).
+    prior : dict, optional
+        The load record (:func:`load_record`) of earlier sessions on this liver: their
+        loads are in place from the start and this procedure adds to them.
     """
     from tqdm.auto import tqdm
 
     net, sink_names = transport_net(liver, state, placement, scenario, agents[0][0], full_resolve=full_resolve)
+    geo = load_geometry(liver, state, net, scenario, agents[0][0])
+    load = restore_load(prior, liver.trunk, geo)
+    if prior is not None:
+        el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
     _set_injection(state, net, rate)
     twoport.solve(state)
@@ -387,30 +532,30 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     max_volume = proc.max_volume_ml * ML_M3
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
     n_cap = max(1, int(max_volume * per_m3.max()))
+    capacity = min(n_cap, 4 * MAX_CHUNK)  # per-particle arrays grow on demand, up to n_cap
     stream_d, stream_u = rng.spawn(2)
-    u_diameter = stream_d.random(n_cap)
-    diameters = np.empty(n_cap)
-    agent_of = np.zeros(n_cap, np.int64)
-    n_steps = walk_steps(liver, net)
-    ps = _new_state(n_cap, liver, len(sink_names))
+    diameter_rows, path_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net))
+    diameters = np.empty(capacity)
+    agent_of = np.zeros(capacity, np.int64)
+    ps = _new_state(capacity, liver, len(sink_names), load)
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)
     tumour_ranges = tumour_subtree_ranges(liver)
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
-    volume = np.zeros(n_cap + 1)  # suspension volume after each particle, m^3
+    volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
+    sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
     def record(n_done: int) -> dict:
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
         q_now = _native_compartment_flows(state, net, tumour_ranges, blush_rows)  # the blush needs tumour rows only
-        suspension = volume[n_done]
         return {
             "particles": n_done,
             "agent": agents[agent_of[n_done - 1] if n_done else 0][0].name,
-            "suspension_volume_ml": suspension / ML_M3,
-            "particle_volume_ml": suspension / (1.0 + agents[0][0].contrast_dilution) / ML_M3,
+            "suspension_volume_ml": volume[n_done] / ML_M3,
+            "particle_volume_ml": sphere_volume[n_done] / ML_M3,
             "antegrade_flow_fraction": fraction,
             "sace_level": sace_level(fraction, proc),
             "clearance_time_cycles": clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s),
@@ -422,21 +567,39 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
 
     rows = [record(0)]
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
-    bar = tqdm(total=n_cap, disable=not progress, unit="particle", desc="embolisation", leave=False)
+    first_agent = agents[0][0]
+    expected = min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
+        liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))
+    bar = tqdm(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
+               leave=False, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} mL [{elapsed}<{remaining}]")
     while True:
         agent = agents[current][0]
         room = int(round((max_volume - volume[done]) * per_m3[current]))
         last = min(n_cap, done + chunk, done + room)
         if last <= done:
             break
-        diameters[done:last] = agent.diameters_from_uniform(u_diameter[done:last])
+        if last > capacity:
+            capacity = min(n_cap, max(2 * capacity, last))
+            ps = _grown(ps, capacity)
+            diameters = np.resize(diameters, capacity)
+            agent_of = np.resize(agent_of, capacity)
+            volume = np.resize(volume, capacity + 1)
+            sphere_volume = np.resize(sphere_volume, capacity + 1)
+        u_diameter = diameter_rows.take(last - done)
+        diameters[done:last] = agent.diameters_from_uniform(u_diameter)
         agent_of[done:last] = current
-        volume[done + 1:last + 1] = volume[done] + np.arange(1, last - done + 1) / per_m3[current]
+        steps = np.arange(1, last - done + 1)
+        volume[done + 1:last + 1] = volume[done] + steps / per_m3[current]
+        sphere_volume[done + 1:last + 1] = sphere_volume[done] + steps / agent.particles_per_m3
         switch_flow = q0 * agents[current + 1][1] if current + 1 < len(agents) else 0.0
-        uniforms = stream_u.random((last - done, n_steps))
-        end, stop = tk.transport(state, net, ps, diameters, uniforms, done, last, max(endpoint_flow, switch_flow),
-                                 proc.stop_on_reflux)
-        bar.update(end - done)
+        uniforms = path_rows.take(last - done)
+        end, stop = tk.transport(state, net, geo, ps, diameters, uniforms, done, last,
+                                 max(endpoint_flow, switch_flow), proc.stop_on_reflux)
+        diameter_rows.give_back(u_diameter[end - done:])  # particles not injected keep their numbers
+        path_rows.give_back(uniforms[end - done:])
+        if progress:
+            bar.total = max(bar.total, round(sphere_volume[end] / ML_M3, 2))
+            bar.update(round(sphere_volume[end] / ML_M3, 2) - bar.n)
         step = abs(rows[-1]["antegrade_flow_fraction"] - ps.flow_after[end - 1] / q0)
         done = end
         rows.append(record(done))
@@ -456,7 +619,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     bar.close()
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
-                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, sink_names=sink_names,
-                        diameters_m=diameters[:done], in_territory=in_territory,
+                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, geometry=geo,
+                        sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
-                        agent_names=tuple(agents[i][0].name for i in range(current + 1)))
+                        agent_names=tuple(agents[i][0].name for i in range(current + 1)),
+                        agent_vial_m3=agents[0][0].vial_m3)

@@ -3,8 +3,8 @@
 A :class:`RunResult` holds the flat summary (the keys are defined in
 ``docs/outputs.md``), the time series recorded at every step of the procedure,
 the final per-element state and the provenance (version, scenario, seed). It is
-written as ``summary.json``, ``timeseries.csv``, ``report.md`` and, optionally,
-figures.
+written as ``summary.json``, ``timeseries.csv``, ``report.md``, ``scenario.json``,
+``deposition.parquet`` (the per-vessel embolic load) and, optionally, figures.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ SUMMARY_KEYS = (
     "tumour_to_normal_deposition_ratio", "tumour_devascularised_fraction", "normal_ischaemic_fraction",
     "biliary_ischaemic_fraction", "nontarget_particle_fraction", "nontarget_particles_by_branch",
     "reflux_volume_ml", "arterial_fraction_baseline", "seed", "embosim_version",
+    "occluded_vessels", "particles_per_occluded_vessel_mean", "particles_per_occluded_vessel_median",
+    "largest_column_particles", "tumour_occluded_vessel_fraction", "injection_time_min", "vials",
 )
 
 
@@ -62,6 +64,9 @@ class RunResult:
         Markdown report (summary, patient selection, endpoint, outcomes).
     liver : object, optional
         The liver the run used (for figures); not written to disk.
+    deposition : pandas.DataFrame, optional
+        The per-vessel embolic load (:func:`sim.deposition.deposition_table`), written as
+        ``deposition.parquet``.
     """
 
     scenario: Scenario
@@ -70,6 +75,7 @@ class RunResult:
     state: dict[str, np.ndarray] = field(default_factory=dict)
     report: str = ""
     liver: Any = None
+    deposition: Any = None
 
     def write(self, out_dir: str | Path, *, figures: bool = True) -> list[Path]:
         """Write summary.json, timeseries.csv, report.md (and figures) into ``out_dir``.
@@ -94,6 +100,10 @@ class RunResult:
         scenario_path = out / "scenario.json"  # with the seed used: re-running it re-creates this run
         scenario_path.write_text(json.dumps(self.scenario.model_dump(mode="json"), indent=2) + "\n")
         written.append(scenario_path)
+        if self.deposition is not None:
+            deposition_path = out / "deposition.parquet"
+            self.deposition.to_parquet(deposition_path, index=False)
+            written.append(deposition_path)
         if figures:
             from .plot import write_run_figures
 

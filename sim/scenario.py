@@ -323,6 +323,15 @@ class AgentConfig(_Section):
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
     permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
+    seal_porosity: float = param(
+        0.3, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
+        "2 mL vial [Nouri2019]; the smallest value at which the model's volume reaches its plateau (1.8 mL), "
+        "the closest it comes to the anchor (docs/validation.md, embolic load)",
+        "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
+        "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
+    vial_ml: float = param(
+        2.0, "mL", "MeritEmbosphereIFU; BTGDCBeadIFU (1 or 2 mL of spheres per vial or syringe)",
+        "Settled spheres per vial of the product (for the `vials` read-out).", gt=0.0, le=20.0)
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":

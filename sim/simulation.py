@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from .agents import agent_sequence
+from .deposition import deposition_table, load_readouts
 from .endpoints import SACE_LABELS
 from .kernels import transport as tk
 from .kernels import twoport
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
-from .procedure import ProcedureRun, apply_occlusions, occlusion_record, run_procedure
+from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
 from .results import RunResult
 from .scenario import Scenario
@@ -109,6 +110,9 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "nontarget_particle_fraction": float((fate == tk.FATE_NONTARGET).sum() / n) if n else 0.0,
         "nontarget_particles_by_branch": by_branch,
         "reflux_volume_ml": float(proc.particle_volume_m3[ps.refluxed[:n]].sum() / ML_M3),
+        **load_readouts(ps.lodged_ped, ps.lodged_trunk, node_share),
+        "injection_time_min": float(last["suspension_volume_ml"]) / scenario.catheter.rate_ml_min,
+        "vials": float(last["particle_volume_ml"]) * ML_M3 / proc.agent_vial_m3,
         "lodging_generation_median": float(np.median(lodged_gen)) if lodged_gen.size else float("nan"),
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,
@@ -126,11 +130,15 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     return summary
 
 
-def _apply_prior_occlusions(flow, prior: RunResult) -> None:
-    """Carry a previous session's permanent occlusions into ``flow.state`` (then re-solved)."""
-    if not prior.scenario.agent.permanent:
-        return  # temporary agent (e.g. gelfoam): recanalised by the next session
-    apply_occlusions(flow.state, flow.liver.trunk, prior.state)
+def _prior_load(prior: RunResult | None) -> dict | None:
+    """The embolic load earlier sessions leave for this one: the prior run's cumulative record.
+
+    A temporary agent (e.g. gelfoam) recanalises before the next session, so its
+    session leaves the load it started with (that of the sessions before it).
+    """
+    if prior is None:
+        return None
+    return prior.state["load"] if prior.scenario.agent.permanent else prior.state.get("prior_load")
 
 
 def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None
@@ -151,8 +159,9 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         ``[anatomy]``, ``[[tumours]]`` and ``[flow]`` (shared by strategies and
         sweeps); built from ``scenario`` when omitted.
     prior : RunResult, optional
-        An earlier session on the same liver whose permanent occlusions persist
-        (staged treatment); its agent's ``permanent`` flag decides.
+        The previous session on the same liver (staged treatment): the embolic load
+        of every earlier session it carried, plus its own if its agent is permanent,
+        is in place from the start (chains of any length keep every session's load).
 
     Returns
     -------
@@ -182,20 +191,25 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
-    if prior is not None:
-        _apply_prior_occlusions(flow, prior)
     q_healthy = healthy_compartment_flows(liver.compiled, flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
-    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress)
+    prior_load = _prior_load(prior)
+    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
+                         prior=prior_load)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
-    state = {**occlusion_record(flow.liver.trunk, ps), "lodged_trunk": ps.lodged_trunk,
+    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load), "prior_load": prior_load,
+             "lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk,
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
              "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
-             "particle_where": ps.where[:proc.n_injected]}
-    result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver)
+             "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
+    node_share, comp_share = tumour_share_of_lodgings(flow.liver.compartments,
+                                                      np.asarray(flow.liver.forest.parent, np.int64))
+    deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)
+    result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
+                       deposition=deposition)
     result.report = render_report(result)
     return result

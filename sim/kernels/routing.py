@@ -3,12 +3,15 @@
 With no occlusion the flow field does not change, so every node's exits (the
 vessels and compartments that carry flow out of it, with that flow and their
 diameter) can be tabulated once, and a particle's walk only reads the table.
-The rules are those of :func:`.transport.transport` (flow-proportional choice,
-size bias, central release at the first bifurcation, lodging in the first
-vessel the particle does not fit, exits to non-target branches, reflux flags),
-applied to the flows of the last full solve; the particle sees every node's
-exits in the same order and makes the same draw, so a fixed-field route is the
-path the exact kernel gives the first particle on the same field (tested).
+The rules are those of :func:`.transport.transport`, from the same functions
+(:mod:`.rules`: flow-proportional choice, size bias, central release at the
+first bifurcation, a wedge in the first vessel the particle does not fit, a stop
+at the column end before a blocked exit, exits to compartments and non-target
+beds, reflux to the aorta and reflux flags), applied to the flows of the last
+full solve and the blocked exits of a given embolic load; the particle sees every
+node's exits in the same order and makes the same draw, so a fixed-field route is
+the path the exact kernel gives the next particle on the same field and load
+(tested). The router records fates only: it does not change the load.
 
 The table is one int64 buffer (and a float64 view of the same memory): one
 record per node, starting on a 64-byte cache line, the trunk nodes first, then
@@ -17,7 +20,8 @@ parent's. A record is one header word (number of exits in the low byte, the
 node's non-target sink + 1 above it: an arterial root, reflux to the aorta)
 followed by ``EXIT_WORDS`` words per exit: flow (m^3/s), diameter (m; +inf where
 the lumen sets no limit, e.g. a lumped bed) and a link word (what the exit is,
-whether it is reflux, the index it refers to and the offset of the next record).
+whether it is reflux, whether it is blocked, the index it refers to and the
+offset of the next record).
 Size weights are computed only for branches between the onset ratio and the
 ratio the particle cannot pass; elsewhere they are known to be 1 or 0.
 
@@ -36,16 +40,21 @@ from numba import njit
 
 from ._config import NJIT_OPTS
 from ._prefetch import prefetch
-from .transport import (
-    FATE_COMPARTMENT,
-    FATE_NONTARGET,
-    FATE_SUSPENDED,
-    FATE_TRUNK,
-    FATE_VESSEL,
-    TIP_PEDICLE,
-    TIP_TRUNK,
+from .rules import (
+    ACT_BED,
+    ACT_COMPARTMENT,
+    ACT_MOVE,
+    ACT_STOP,
+    EXIT_BED,
+    EXIT_COMPARTMENT,
+    EXIT_VESSEL,
+    NODE_AORTA,
+    NODE_SUSPEND,
+    exit_action,
+    node_action,
     size_weight,
 )
+from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_SUSPENDED, FATE_TRUNK, FATE_VESSEL, TIP_PEDICLE, TIP_TRUNK
 from .twoport import COMP_ART
 
 __all__ = ["RoutingTable", "Walks", "build_table", "start_walks", "sweep", "suspend", "route", "HEADER", "EXIT_WORDS"]
@@ -54,12 +63,12 @@ __all__ = ["RoutingTable", "Walks", "build_table", "start_walks", "sweep", "susp
 HEADER, EXIT_WORDS, ALIGN = 1, 3, 8
 _X_FLOW, _X_DIAM, _X_LINK = 0, 1, 2
 #: Exit link word: kind in bits 0-1, reflux flag in bit 2, index (edge, sink, node or
-#: compartment) in bits 3-34, offset of the next record + 1 in bits 35-62.
+#: compartment) in bits 3-34, blocked flag in bit 35, offset of the next record + 1 in bits 36-62.
 _TRUNK_EDGE, _BED, _VESSEL, _COMPARTMENT = 0, 1, 2, 3
 _REFLUX = 4
-_INDEX_SHIFT, _INDEX_MASK, _NEXT_SHIFT = 3, (1 << 32) - 1, 35
+_INDEX_SHIFT, _INDEX_MASK, _BLOCKED_BIT, _NEXT_SHIFT = 3, (1 << 32) - 1, 35, 36
 #: Largest table (words) the link word can address, and most exits per node (header byte).
-MAX_WORDS, MAX_EXITS = 1 << 28, 255
+MAX_WORDS, MAX_EXITS = 1 << 27, 255
 #: Relative safety margin on the particle/branch diameter ratios below which a branch's
 #: size weight is known to be 1, and above which it is known to be 0, without computing
 #: it (the tests stay clear of the rounding boundary).
@@ -82,6 +91,8 @@ class RoutingTable(NamedTuple):
         Offset of the catheter tip's record.
     max_exits : int
         Most exits of any node.
+    n_pedicle : int
+        Pedicle nodes M (a trunk edge e is vessel M + e, as in :mod:`.embolic_load`).
     deformability, size_bias_onset, release_exponent : float
         As in :class:`.transport.TransportNet`.
     """
@@ -90,6 +101,7 @@ class RoutingTable(NamedTuple):
     values: np.ndarray
     start: int
     max_exits: int
+    n_pedicle: int
     deformability: float
     size_bias_onset: float
     release_exponent: float
@@ -103,12 +115,14 @@ def _unified(st, i, n_trunk):
 
 
 @njit(**NJIT_OPTS)
-def _node_exits(st, net, u, flows, diams, nexts, tags):
+def _node_exits(st, net, load, u, flows, diams, nexts, tags):
     """Exits of record u, in the exact kernel's order; fills the work arrays and returns their number.
 
     ``nexts`` holds record indices (not yet offsets), -1 for exits that end the walk.
     """
     n_trunk = st.trunk_p.shape[0]
+    m = st.parent.shape[0]
+    c_all = st.comp_node.shape[0]
     n = 0
     if u < n_trunk:
         for k in range(net.tadj_ptr[u], net.tadj_ptr[u + 1]):
@@ -124,10 +138,12 @@ def _node_exits(st, net, u, flows, diams, nexts, tags):
                 diams[n] = net.trunk_diam[e]
                 if net.trunk_edge_sink[e] >= 0:
                     nexts[n] = -1
-                    tags[n] = _BED | reflux | (net.trunk_edge_sink[e] << _INDEX_SHIFT)
+                    tags[n] = _BED | reflux | (net.trunk_edge_sink[e] << _INDEX_SHIFT) | \
+                        (np.int64(load.bed_blocked[c_all + e]) << _BLOCKED_BIT)
                 else:
                     nexts[n] = other
-                    tags[n] = _TRUNK_EDGE | reflux | (e << _INDEX_SHIFT)
+                    tags[n] = _TRUNK_EDGE | reflux | (e << _INDEX_SHIFT) | \
+                        (np.int64(load.vessel_blocked[m + e]) << _BLOCKED_BIT)
                 n += 1
         ped = net.trunk_root[u]
         if ped >= 0:
@@ -141,7 +157,7 @@ def _node_exits(st, net, u, flows, diams, nexts, tags):
             diams[n] = net.ped_diam[ped]
             nexts[n] = _unified(st, st.parent[ped], n_trunk)
             reflux = _REFLUX if (net.tip_kind == TIP_PEDICLE and ped == net.tip_index) else 0
-            tags[n] = _VESSEL | reflux | (ped << _INDEX_SHIFT)
+            tags[n] = _VESSEL | reflux | (ped << _INDEX_SHIFT) | (np.int64(load.vessel_blocked[ped]) << _BLOCKED_BIT)
             n += 1
     if ped >= 0:
         for k in range(st.child_ptr[ped], st.child_ptr[ped + 1]):
@@ -150,7 +166,7 @@ def _node_exits(st, net, u, flows, diams, nexts, tags):
                 flows[n] = st.art_q[j]
                 diams[n] = net.ped_diam[j]
                 nexts[n] = n_trunk + j
-                tags[n] = _VESSEL | (j << _INDEX_SHIFT)
+                tags[n] = _VESSEL | (j << _INDEX_SHIFT) | (np.int64(load.vessel_blocked[j]) << _BLOCKED_BIT)
                 n += 1
         for k in range(st.comp_ptr[ped], st.comp_ptr[ped + 1]):
             c = st.comp_idx[k]
@@ -158,7 +174,7 @@ def _node_exits(st, net, u, flows, diams, nexts, tags):
                 flows[n] = st.comp_q[c, COMP_ART]
                 diams[n] = net.comp_feed_diam[c]
                 nexts[n] = -1
-                tags[n] = _COMPARTMENT | (c << _INDEX_SHIFT)
+                tags[n] = _COMPARTMENT | (c << _INDEX_SHIFT) | (np.int64(load.bed_blocked[c]) << _BLOCKED_BIT)
                 n += 1
     return n
 
@@ -195,7 +211,7 @@ def _exit_buffers(width):
 
 
 @njit(**NJIT_OPTS)
-def _layout(st, net):
+def _layout(st, net, load):
     """Record order, offsets (words, cache-line aligned), table size and most exits of a node."""
     n_trunk = st.trunk_p.shape[0]
     flows, diams, nexts, tags = _exit_buffers(net.max_candidates)
@@ -205,20 +221,20 @@ def _layout(st, net):
     max_exits = 1
     for u in order:
         offset[u] = size
-        n = _node_exits(st, net, u, flows, diams, nexts, tags)
+        n = _node_exits(st, net, load, u, flows, diams, nexts, tags)
         max_exits = max(max_exits, n)
         size += (HEADER + EXIT_WORDS * n + ALIGN - 1) // ALIGN * ALIGN
     return order, offset, size, max_exits
 
 
 @njit(**NJIT_OPTS)
-def _fill(st, net, order, offset, words, values):
+def _fill(st, net, load, order, offset, words, values):
     """Write every node's record (layout of :func:`_layout`) into ``words``/``values``."""
     n_trunk = st.trunk_p.shape[0]
     flows, diams, nexts, tags = _exit_buffers(net.max_candidates)
     for u in order:
         o = offset[u]
-        n = _node_exits(st, net, u, flows, diams, nexts, tags)
+        n = _node_exits(st, net, load, u, flows, diams, nexts, tags)
         sink = net.trunk_node_sink[u] if u < n_trunk else -1
         words[o] = n | ((sink + 1) << 8)
         for k in range(n):
@@ -229,7 +245,7 @@ def _fill(st, net, order, offset, words, values):
 
 
 @njit(**NJIT_OPTS)
-def build_table(st, net):
+def build_table(st, net, load):
     """Exit tables of the solved flow field ``st`` for the catheter and agent of ``net``, O(N).
 
     Parameters
@@ -238,23 +254,25 @@ def build_table(st, net):
         Solved state (:func:`.twoport.solve`); its flows are read, nothing is changed.
     net : TransportNet
         The transport inputs (tip, diameters, sinks, agent rules).
+    load : embolic_load.Load
+        Its blocked vessels and beds are flagged on their exits.
 
     Returns
     -------
     RoutingTable
     """
-    order, offset, size, max_exits = _layout(st, net)
+    order, offset, size, max_exits = _layout(st, net, load)
     if size >= MAX_WORDS or max_exits > MAX_EXITS:
         raise ValueError("routing table too large for its link words (MAX_WORDS, MAX_EXITS)")
     buffer = np.zeros(size + ALIGN, np.int64)
     shift = (-(buffer.ctypes.data // 8)) % ALIGN  # first record on a cache-line boundary
     words = buffer[shift:shift + size]
     values = words.view(np.float64)
-    _fill(st, net, order, offset, words, values)
+    _fill(st, net, load, order, offset, words, values)
     n_trunk = st.trunk_p.shape[0]
     start = offset[net.tip_index] if net.tip_kind == TIP_TRUNK else offset[n_trunk + net.tip_index]
     return RoutingTable(words=words, values=values, start=start, max_exits=max_exits,
-                        deformability=net.deformability, size_bias_onset=net.size_bias_onset,
+                        n_pedicle=st.parent.shape[0], deformability=net.deformability, size_bias_onset=net.size_bias_onset,
                         release_exponent=net.release_exponent)
 
 
@@ -264,7 +282,7 @@ def _choose_exit(values, x, n, d, sharpen, full_below, none_above, deformability
 
     The weight of an exit is its flow (raised to ``sharpen`` at the first
     bifurcation of a central release) times the size weight
-    (:func:`.transport.size_weight`), which is computed only where the particle is
+    (:func:`.rules.size_weight`), which is computed only where the particle is
     neither clearly below the onset ratio (``d < diameter * full_below``: weight 1)
     nor clearly above the ratio it cannot pass (``d > diameter * none_above``:
     weight 0); an exit without lumen limit has diameter +inf (weight 1). If no exit
@@ -297,11 +315,12 @@ def _choose_exit(values, x, n, d, sharpen, full_below, none_above, deformability
 
 
 @njit(**NJIT_OPTS)
-def _finish(ps, p, fate, where, refluxed):
-    """Record particle p's end (``FATE_*``, the index it refers to, reflux) and count it on its element."""
+def _finish(ps, p, fate, where, refluxed, stacked):
+    """Record particle p's end (``FATE_*``, the index it refers to, reflux, column stop) and count it."""
     ps.fate[p] = fate
     ps.where[p] = where
     ps.refluxed[p] = refluxed
+    ps.stacked[p] = stacked
     if fate == FATE_NONTARGET:
         ps.nontarget[where] += 1
     elif fate == FATE_VESSEL:
@@ -327,19 +346,22 @@ class Walks(NamedTuple):
         Flow exponent of its next bifurcation (central release: until the first).
     reflux : bool (count,)
         Whether it has left the catheterised vessel backwards.
+    came : int64 (count,)
+        The vessel it is in (pedicle node v, or M + trunk edge), -1 at the catheter tip.
     """
 
     moving: np.ndarray
     at: np.ndarray
     sharpen: np.ndarray
     reflux: np.ndarray
+    came: np.ndarray
 
 
 @njit(**NJIT_OPTS)
 def start_walks(table, count):
     """``count`` particles at the catheter tip, none moved yet (a :class:`Walks`)."""
     return Walks(moving=np.arange(count), at=np.full(count, table.start), sharpen=np.full(count, table.release_exponent),
-                 reflux=np.zeros(count, np.bool_))
+                 reflux=np.zeros(count, np.bool_), came=np.full(count, -1, np.int64))
 
 
 @njit(**NJIT_OPTS)
@@ -364,7 +386,8 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
     full_below = onset * (1.0 - _RATIO_MARGIN) if onset > 0.0 else np.inf
     fit = 1.0 / keep
     none_above = fit * (1.0 + _RATIO_MARGIN) if 0.0 < onset < fit else np.inf
-    moving, at, sharpen, reflux = walks.moving, walks.at, walks.sharpen, walks.reflux
+    moving, at, sharpen, reflux, came = walks.moving, walks.at, walks.sharpen, walks.reflux, walks.came
+    m = table.n_pedicle
     kept = 0
     for i in range(n_moving):
         if i + PREFETCH_AHEAD < n_moving:
@@ -375,10 +398,12 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
         n = head & 255
         fate = -1
         where = -1
-        if n == 0:
-            fate = FATE_SUSPENDED
-        elif head > 255 and step > 0:  # back at an arterial root: reflux to the aorta
+        stacked = False
+        action = node_action(head > 255, step, n)
+        if action == NODE_AORTA:  # back at an arterial root: reflux to the aorta
             fate, where = FATE_NONTARGET, (head >> 8) - 1
+        elif action == NODE_SUSPEND:
+            fate = FATE_SUSPENDED
         else:
             d = diameters[first + j]
             x = o + HEADER
@@ -392,17 +417,29 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
             kind = link & 3
             if link & _REFLUX:
                 reflux[j] = True
-            where = (link >> _INDEX_SHIFT) & _INDEX_MASK
-            if kind == _COMPARTMENT:
-                fate = FATE_COMPARTMENT
-            elif kind == _BED:
-                fate = FATE_NONTARGET
-            elif values[e + _X_DIAM] < keep * d:
-                fate = FATE_VESSEL if kind == _VESSEL else FATE_TRUNK
-            else:
+            index = (link >> _INDEX_SHIFT) & _INDEX_MASK
+            exit_kind = EXIT_BED if kind == _BED else (EXIT_COMPARTMENT if kind == _COMPARTMENT else EXIT_VESSEL)
+            act = exit_action(exit_kind, values[e + _X_DIAM], (link >> _BLOCKED_BIT) & 1, keep * d)
+            vessel = m + index if kind == _TRUNK_EDGE else index
+            if act == ACT_MOVE:
+                came[j] = vessel
                 at[j] = (link >> _NEXT_SHIFT) - 1
+            elif act == ACT_STOP:
+                v = came[j]
+                if v < 0:
+                    fate = FATE_SUSPENDED
+                elif v < m:
+                    fate, where, stacked = FATE_VESSEL, v, True
+                else:
+                    fate, where, stacked = FATE_TRUNK, v - m, True
+            elif act == ACT_BED:
+                fate, where = FATE_NONTARGET, index
+            elif act == ACT_COMPARTMENT:
+                fate, where = FATE_COMPARTMENT, index
+            else:  # a wedge in the exit's mouth
+                fate, where = (FATE_VESSEL, index) if kind == _VESSEL else (FATE_TRUNK, index)
         if fate >= 0:
-            _finish(ps, first + j, fate, where, reflux[j])
+            _finish(ps, first + j, fate, where, reflux[j], stacked)
         else:
             moving[kept] = j
             kept += 1
@@ -414,12 +451,12 @@ def suspend(ps, first, walks, n_moving):
     """Record the walks still moving (out of random numbers) as particles in suspension."""
     for i in range(n_moving):
         j = walks.moving[i]
-        _finish(ps, first + j, FATE_SUSPENDED, -1, walks.reflux[j])
+        _finish(ps, first + j, FATE_SUSPENDED, -1, walks.reflux[j], False)
 
 
 @njit(**NJIT_OPTS)
 def route(table, ps, diameters, uniforms, first, last):
-    """Route particles ``first`` .. ``last - 1`` on the fixed field of ``table``; nothing is occluded.
+    """Route particles ``first`` .. ``last - 1`` on the fixed field of ``table``; nothing is loaded.
 
     All particles advance one node per :func:`sweep` (step s draws row s). Each
     route depends only on its own diameter and random numbers, so the result is

@@ -5,16 +5,17 @@ it leaves through one of the vessels (or compartments) that carry flow *out of*
 that node, chosen with probability proportional to that flow (Bomberna et al.
 2022: well-mixed particles split with the flow within 1%), weighted down for
 branches that are narrow relative to the particle (size bias, Bushi et al.
-2005: large particles favour the wider branch). A particle that enters a vessel
-it does not fit (diameter below (1 - deformability) x particle diameter) lodges
-there and occludes it; one that reaches a tissue or peribiliary compartment
-lodges in its microvasculature and occludes the share 1/N of it, with
-N = (feeder diameter / effective particle diameter)^g vessels of the particle's
-size below the feeder (Murray's law with exponent g). A particle that enters a
-non-target bed (GDA, RGA, cystic...) leaves the liver, is counted by branch and
-embolises the share 1/N of that bed the same way (non-target embolisation: a
-cystic artery keeps taking particles only while it still has flow); one that
-reaches an arterial root refluxes to the aorta.
+2005: large particles favour the wider branch). The rules (:mod:`.rules`) and the
+embolic load (:mod:`.embolic_load`) are shared with the fixed-field router: a
+particle wedges in the mouth of the first vessel it does not fit; one whose
+chosen exit is blocked (wedged, or packed to its mouth) stops at the end of the
+column of the vessel it is in, so columns grow upstream towards the catheter;
+one that reaches a tissue or peribiliary compartment lodges in its
+sub-resolution microvasculature, and one that enters a non-target bed (GDA,
+RGA, cystic...) leaves the liver, is counted by branch and loads that bed the
+same way; one that reaches an arterial root refluxes to the aorta. Every
+lodging makes the element a leaky porous plug (Kozeny-Carman), never a perfect
+seal.
 
 After every lodging the flow is updated exactly and incrementally (the 2-ports
 on the path to the subtree root, then the small trunk; :mod:`.twoport`), so
@@ -37,19 +38,23 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .twoport import (
-    COMP_ART,
-    compartment_flows,
-    edge_flows,
-    eliminate,
-    node_pressures,
-    refresh_path,
-    restore_trunk,
-    set_compartment_conductance,
-    set_pedicle_conductance,
-    set_trunk_conductance,
-    solve_trunk,
+from .embolic_load import load_bed, load_vessel, put_bed_conductance, put_vessel_conductance
+from .rules import (
+    ACT_BED,
+    ACT_COMPARTMENT,
+    ACT_STOP,
+    ACT_WEDGE,
+    EXIT_BED,
+    EXIT_COMPARTMENT,
+    EXIT_VESSEL,
+    NODE_AORTA,
+    NODE_SUSPEND,
+    choose,
+    exit_action,
+    node_action,
+    size_weight,
 )
+from .twoport import compartment_flows, edge_flows, eliminate, node_pressures, refresh_path, restore_trunk, solve_trunk
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
@@ -67,7 +72,7 @@ TIP_TRUNK, TIP_PEDICLE = 0, 1
 #: Why :func:`transport` returned.
 STOP_BATCH, STOP_ENDPOINT, STOP_REFLUX = 0, 1, 2
 
-_KIND_TRUNK_EDGE, _KIND_CHILD, _KIND_COMP, _KIND_PARENT = 0, 1, 2, 3
+_KIND_TRUNK_EDGE, _KIND_CHILD, _KIND_COMP, _KIND_PARENT, _KIND_BED = 0, 1, 2, 3, 4
 
 
 class TransportNet(NamedTuple):
@@ -87,16 +92,12 @@ class TransportNet(NamedTuple):
         Pedicle root whose arterial node is this trunk node, -1 otherwise.
     bed_feed_diam : float64 (Et,)
         Diameter of the artery feeding each lumped non-target bed, m (NaN elsewhere).
-    trunk_g0 : float64 (Et,)
-        Conductance of each trunk edge before the procedure, m^3/(s Pa).
     ped_diam : float64 (M,)
         Diameter of the arterial vessel into each pedicle node, m.
     ped_depth : int64 (M,)
         Depth below the subtree root (root = 0).
     comp_feed_diam : float64 (C,)
         Diameter of the arteriole feeding each compartment, m.
-    comp_g0 : float64 (C,)
-        Unoccluded arterial conductance of each compartment, m^3/(s Pa).
     murray_exponent : float
     deformability : float
     size_bias_onset : float
@@ -124,11 +125,9 @@ class TransportNet(NamedTuple):
     trunk_node_sink: np.ndarray
     trunk_root: np.ndarray
     bed_feed_diam: np.ndarray
-    trunk_g0: np.ndarray
     ped_diam: np.ndarray
     ped_depth: np.ndarray
     comp_feed_diam: np.ndarray
-    comp_g0: np.ndarray
     murray_exponent: float
     deformability: float
     size_bias_onset: float
@@ -147,26 +146,26 @@ class ProcedureState(NamedTuple):
 
     Attributes
     ----------
-    comp_occluded : float64 (C,)
-        Occluded share of each compartment's arterial microvasculature.
-    bed_occluded : float64 (Et,)
-        Occluded share of each lumped non-target bed.
+    load : embolic_load.Load
+        The embolic load of every vessel and bed (cumulative over sessions).
     lodged_ped, lodged_trunk, lodged_comp : int64 (M,), (Et,), (C,)
-        Particles lodged per element.
+        Particles of this procedure lodged per element.
     nontarget : int64 (n_sinks,)
         Particles that left the liver per non-target branch.
     fate, where : int64 (P,)
         Per particle (``FATE_*`` and the index it refers to).
     refluxed : bool (P,)
         Whether the particle left the catheterised vessel backwards.
+    stacked : bool (P,)
+        Whether the particle stopped at the end of a column (its chosen exit was
+        blocked) rather than wedging in a vessel it does not fit.
     flow_after : float64 (P,)
         Native antegrade flow in the catheterised vessel after the particle, m^3/s.
     counters : int64 (4,)
         Particles done, lodgings, incremental path updates, trunk solves.
     """
 
-    comp_occluded: np.ndarray
-    bed_occluded: np.ndarray
+    load: object
     lodged_ped: np.ndarray
     lodged_trunk: np.ndarray
     lodged_comp: np.ndarray
@@ -174,33 +173,9 @@ class ProcedureState(NamedTuple):
     fate: np.ndarray
     where: np.ndarray
     refluxed: np.ndarray
+    stacked: np.ndarray
     flow_after: np.ndarray
     counters: np.ndarray
-
-
-@njit(**NJIT_OPTS)
-def size_weight(particle_d, vessel_d, deformability, onset):
-    """Weight (0-1) of a branch of diameter ``vessel_d`` for a particle of diameter ``particle_d``."""
-    if onset <= 0.0:
-        return 1.0
-    ratio = particle_d / vessel_d
-    if ratio <= onset:
-        return 1.0
-    fit = 1.0 / (1.0 - deformability)
-    if ratio >= fit:
-        return 0.0
-    return (fit - ratio) / (fit - onset)
-
-
-@njit(**NJIT_OPTS)
-def _occluded_share(occluded, feed_d, d_fit, murray_exponent):
-    """Occluded share after one more particle of effective diameter ``d_fit`` lodges below a feeder ``feed_d``.
-
-    The particle blocks one of N = (feed_d / d_fit)^g vessels of its own size below
-    the feeder (Murray's law), so 1/N of the bed.
-    """
-    n_vessels = (feed_d / d_fit) ** murray_exponent if d_fit < feed_d else 1.0
-    return min(1.0, occluded + 1.0 / n_vessels)
 
 
 @njit(**NJIT_OPTS)
@@ -263,40 +238,39 @@ def _after_lodging(st, ps, net, counted_update):
     return native_tip_flow(st, net)
 
 
-@njit(**NJIT_OPTS)
-def _lodge_in_pedicle(st, ps, net, vessel, p):
-    """Particle p lodges in (and occludes) the arterial pedicle vessel into node ``vessel``."""
-    ps.lodged_ped[vessel] += 1
-    set_pedicle_conductance(st, vessel, 0.0, st.g_por[vessel])
-    ps.flow_after[p] = _after_lodging(st, ps, net, True)
-
 
 @njit(**NJIT_OPTS)
-def choose(weights, count, u):
-    """Index in [0, count) drawn with probability proportional to ``weights`` (u uniform in [0, 1))."""
-    total = 0.0
-    for k in range(count):
-        total += weights[k]
-    target = u * total
-    acc = 0.0
-    for k in range(count):
-        acc += weights[k]
-        if target < acc:
-            return k
-    return count - 1
+def _stop_in(st, ps, net, geo, came, d, p):
+    """Particle p stops at the end of the column of vessel ``came`` (or stays in suspension at the tip).
+
+    Returns (fate, where, lodged).
+    """
+    if came < 0:
+        return FATE_SUSPENDED, -1, False
+    g = load_vessel(geo, ps.load, came, d, False)
+    put_vessel_conductance(st, geo, came, g)
+    m = geo.n_pedicle
+    if came < m:
+        ps.lodged_ped[came] += 1
+        ps.flow_after[p] = _after_lodging(st, ps, net, True)
+        return FATE_VESSEL, came, True
+    ps.lodged_trunk[came - m] += 1
+    ps.flow_after[p] = _after_lodging(st, ps, net, False)
+    return FATE_TRUNK, came - m, True
 
 
 @njit(**NJIT_OPTS)
-def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
-    """Inject particles ``first`` .. ``last - 1`` one by one, updating the flow after every lodging.
+def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
+    """Inject particles ``first`` .. ``last - 1`` one by one, updating the load and the flow after every lodging.
 
     Parameters
     ----------
     st : FlowState
         Live flow state with the catheter injection in place (solved trunk, current 2-ports).
     net : TransportNet
+    geo : embolic_load.LoadGeometry
     ps : ProcedureState
-        Updated in place.
+        Updated in place (its ``load`` too).
     diameters : float64 (P,)
         Particle diameters, m.
     uniforms : float64 (last - first, K)
@@ -321,6 +295,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
     kinds = np.empty(max_cand, np.int64)
     targets = np.empty(max_cand, np.int64)
     diam = np.empty(max_cand)
+    blocked = np.zeros(max_cand, np.bool_)
     cand_pa = np.empty(max_cand)
     cand_pp = np.empty(max_cand)
     max_depth = net.max_depth
@@ -329,6 +304,9 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
     stack_pp = np.empty(max_depth + 1)
     n_steps = uniforms.shape[1]
     deform = net.deformability
+    load = ps.load
+    m_ped = geo.n_pedicle
+    n_comp = geo.n_compartment
 
     p = first
     while p < last:
@@ -358,14 +336,13 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
         refluxed = False
         lodged = False
         bifurcations = 0
+        came = -1  # the vessel the particle is in (unified index), -1 at the catheter tip
         for step in range(n_steps):
             nc = 0
             # ---- candidate exits of the current node, with the flow leaving through each
+            is_root = False
             if in_trunk:
-                if net.trunk_node_sink[node] >= 0 and step > 0:
-                    fate = FATE_NONTARGET
-                    where = net.trunk_node_sink[node]
-                    break
+                is_root = net.trunk_node_sink[node] >= 0
                 for k in range(net.tadj_ptr[node], net.tadj_ptr[node + 1]):
                     e = net.tadj_edge[k]
                     q = st.trunk_q[e]
@@ -375,10 +352,15 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         other = st.trunk_conns[e, 0]
                     if q > 0.0:
                         flows[nc] = q
-                        kinds[nc] = _KIND_TRUNK_EDGE
                         targets[nc] = e
                         cand_pa[nc] = other
                         diam[nc] = net.trunk_diam[e]
+                        if net.trunk_edge_sink[e] >= 0:
+                            kinds[nc] = _KIND_BED
+                            blocked[nc] = load.bed_blocked[n_comp + e] != 0
+                        else:
+                            kinds[nc] = _KIND_TRUNK_EDGE
+                            blocked[nc] = load.vessel_blocked[m_ped + e] != 0
                         nc += 1
                 r = net.trunk_root[node]
                 if r >= 0:
@@ -400,6 +382,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                     kinds[nc] = _KIND_PARENT
                     targets[nc] = par
                     diam[nc] = net.ped_diam[node]
+                    blocked[nc] = load.vessel_blocked[node] != 0
                     nc += 1
             if ped >= 0 and pa0 == pa0:
                 for k in range(st.child_ptr[ped], st.child_ptr[ped + 1]):
@@ -412,6 +395,7 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         cand_pa[nc] = xa
                         cand_pp[nc] = xp
                         diam[nc] = net.ped_diam[j]
+                        blocked[nc] = load.vessel_blocked[j] != 0
                         nc += 1
                 for k in range(st.comp_ptr[ped], st.comp_ptr[ped + 1]):
                     c = st.comp_idx[k]
@@ -421,8 +405,14 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                         kinds[nc] = _KIND_COMP
                         targets[nc] = c
                         diam[nc] = net.comp_feed_diam[c]
+                        blocked[nc] = load.bed_blocked[c] != 0
                         nc += 1
-            if nc == 0:
+            action = node_action(is_root, step, nc)
+            if action == NODE_AORTA:
+                fate = FATE_NONTARGET
+                where = net.trunk_node_sink[node]
+                break
+            if action == NODE_SUSPEND:
                 break
             # ---- size-biased, flow-proportional choice (sharpened at the first bifurcation for central release)
             sharpen = net.release_exponent if (bifurcations == 0 and nc > 1) else 1.0
@@ -442,35 +432,55 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
             k = choose(weights, nc, uniforms[p - first, step])
             kind = kinds[k]
             tgt = targets[k]
-            # ---- move, exit or lodge
-            if kind == _KIND_TRUNK_EDGE:
+            if kind == _KIND_TRUNK_EDGE or kind == _KIND_BED:
                 if in_trunk and net.tip_kind == TIP_TRUNK and tgt == net.reflux_edge:
                     refluxed = True
-                if net.trunk_edge_sink[tgt] >= 0:
-                    fate = FATE_NONTARGET
-                    where = net.trunk_edge_sink[tgt]
-                    occ = _occluded_share(ps.bed_occluded[tgt], net.bed_feed_diam[tgt], d_fit, net.murray_exponent)
-                    ps.bed_occluded[tgt] = occ
-                    set_trunk_conductance(st, tgt, net.trunk_g0[tgt] * (1.0 - occ))
-                    lodged = True
-                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
-                    break
-                if diam[k] == diam[k] and diam[k] < d_fit:
+            elif kind == _KIND_PARENT:
+                if net.tip_kind == TIP_PEDICLE and node == net.tip_index:
+                    refluxed = True
+            exit_kind = EXIT_BED if kind == _KIND_BED else (EXIT_COMPARTMENT if kind == _KIND_COMP else EXIT_VESSEL)
+            act = exit_action(exit_kind, diam[k], blocked[k], d_fit)
+            # ---- stop, exit, lodge or move
+            if act == ACT_STOP:
+                fate, where, lodged = _stop_in(st, ps, net, geo, came, d, p)
+                ps.stacked[p] = lodged
+                break
+            if act == ACT_BED:
+                fate = FATE_NONTARGET
+                where = net.trunk_edge_sink[tgt]
+                g = load_bed(geo, load, n_comp + tgt, d, d_fit)
+                put_bed_conductance(st, geo, n_comp + tgt, g)
+                lodged = True
+                ps.flow_after[p] = _after_lodging(st, ps, net, False)
+                break
+            if act == ACT_COMPARTMENT:
+                ps.lodged_comp[tgt] += 1
+                fate = FATE_COMPARTMENT
+                where = tgt
+                g = load_bed(geo, load, tgt, d, d_fit)
+                put_bed_conductance(st, geo, tgt, g)
+                lodged = True
+                ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                break
+            vessel = m_ped + tgt if kind == _KIND_TRUNK_EDGE else (node if kind == _KIND_PARENT else tgt)
+            if act == ACT_WEDGE:
+                g = load_vessel(geo, load, vessel, d, True)
+                put_vessel_conductance(st, geo, vessel, g)
+                lodged = True
+                if vessel < m_ped:
+                    fate, where = FATE_VESSEL, vessel
+                    ps.lodged_ped[vessel] += 1
+                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
+                else:
+                    fate, where = FATE_TRUNK, tgt
                     ps.lodged_trunk[tgt] += 1
-                    fate = FATE_TRUNK
-                    where = tgt
-                    set_trunk_conductance(st, tgt, 0.0)
-                    lodged = True
                     ps.flow_after[p] = _after_lodging(st, ps, net, False)
-                    break
+                break
+            came = vessel
+            if kind == _KIND_TRUNK_EDGE:
                 node = int(cand_pa[k])
                 in_trunk = True
             elif kind == _KIND_CHILD:
-                if diam[k] < d_fit:
-                    fate, where = FATE_VESSEL, tgt
-                    _lodge_in_pedicle(st, ps, net, tgt, p)
-                    lodged = True
-                    break
                 if in_trunk:
                     depth = 0
                     stack_node[0] = ped
@@ -482,31 +492,13 @@ def transport(st, net, ps, diameters, uniforms, first, last, stop_flow, stop_on_
                 stack_pa[depth] = cand_pa[k]
                 stack_pp[depth] = cand_pp[k]
                 node = tgt
-            elif kind == _KIND_PARENT:
-                if net.tip_kind == TIP_PEDICLE and node == net.tip_index:
-                    refluxed = True
-                if diam[k] < d_fit:
-                    fate, where = FATE_VESSEL, node
-                    _lodge_in_pedicle(st, ps, net, node, p)
-                    lodged = True
-                    break
+            else:  # back up the vessel into the parent
                 depth -= 1
                 node = stack_node[depth]
                 if depth == 0:
                     s = st.root_slot[node]
                     node = st.root_art[s]
                     in_trunk = True
-            else:
-                c = tgt
-                ps.lodged_comp[c] += 1
-                fate = FATE_COMPARTMENT
-                where = c
-                occ = _occluded_share(ps.comp_occluded[c], net.comp_feed_diam[c], d_fit, net.murray_exponent)
-                ps.comp_occluded[c] = occ
-                set_compartment_conductance(st, c, COMP_ART, net.comp_g0[c] * (1.0 - occ))
-                lodged = True
-                ps.flow_after[p] = _after_lodging(st, ps, net, True)
-                break
         ps.fate[p] = fate
         ps.where[p] = where
         ps.refluxed[p] = refluxed

@@ -1,0 +1,370 @@
+"""Embolic load: how lodged particles pack in a vessel, and the conductance a loaded vessel keeps.
+
+Every vessel the transport reaches carries a load (particles, packed length,
+excess resistance), O(1) numbers per vessel:
+
+* **Resolved vessels** (pedicle and named trunk arteries; unified index ``v``:
+  pedicle node ``v < M``, trunk edge ``v - M``). A particle that does not fit a
+  vessel (lumen below ``(1 - deformability)`` x its diameter) *wedges* in its
+  mouth: a deformed sphere, a short porous plug whose porosity is the seal
+  porosity (the one calibrated parameter, ``agent.seal_porosity``), and the
+  vessel's mouth is blocked for later particles. A particle that arrives at a
+  node whose chosen exit is blocked stops at the end of the column in the
+  vessel it came through: columns grow from a vessel's distal end upstream, and
+  when a column reaches the vessel's mouth that vessel is blocked in turn, so
+  the next particle stops in its parent (retrograde filling towards the
+  catheter). A particle occupies a column length of its volume over the solid
+  share of the lumen area: single file (``D < 2 d``: one diameter per
+  particle), random packing with the wall-effect porosity of Dixon (1988) above,
+  the seal porosity for a sphere compressed into a lumen narrower than itself.
+* **Leaky plugs.** A packed length is a porous medium with the Kozeny-Carman
+  permeability ``k = d^2 e^3 / (180 (1 - e)^2)`` (Carman 1937), so its Darcy
+  resistance is ``F = 180 D^2 (1 - e)^2 / (32 d^2 e^3)`` times the Poiseuille
+  resistance of the same open length (at the same blood viscosity, model
+  assumption). A vessel of length L with packed segments l_i keeps the
+  conductance ``g0 / (1 + sum (F_i - 1) l_i / L)``: flow falls gradually as a
+  column grows, and a full vessel still carries a little flow. In a lumen wide
+  enough for random packing a column grows in layers one particle thick; the top
+  layer, covering the share f of the cross-section, is a partial obstruction in
+  parallel with the open rest, ``d (1 / (1 - f + f / F) - 1)`` of added
+  open-lumen length (model assumption: flow passes the gaps of an incomplete
+  layer as through open lumen), so the first particles at a wide vessel's
+  bottom barely obstruct it.
+* **Sub-resolution beds** (tissue and peribiliary compartments below a terminal
+  arteriole, non-target beds such as the GDA's; unified index ``b``: compartment
+  ``b < C``, trunk bed edge ``b - C``) are symmetric Murray trees from the feeder
+  diameter ``D0`` down to sinusoid size, ``n`` generations, vessel length
+  ``aspect x D``; generation k holds ``2^k`` vessels and carries the share
+  ``a^k / sum a^j`` (``a = 2^(3/g - 1)``) of the bed's resistance (Poiseuille on a
+  Murray tree). The same rules act generation-wise: particles wedge in the
+  first generation narrower than they fit (one vessel of ``2^K`` per particle,
+  each a plug of the wedge length), then, once that generation is wedged, fill
+  the generations above it as columns, up to the feeder; a full bed is blocked
+  and the next particle stops in the feeding vessel.
+
+Everything is geometry and cited physics except the seal porosity. All lengths
+m, conductances m^3/(s Pa).
+
+References
+----------
+.. [1] Carman P.C. (1937) Trans Inst Chem Eng 15:150 (Kozeny-Carman permeability).
+.. [2] Dixon A.G. (1988) Can J Chem Eng 66:705 (bulk voidage of spheres in tubes, wall effect).
+.. [3] Guo Z. et al. (2019) Powder Technol 354:842 (porosity for 1.2 < D/d < 7.1: layered, fluctuating).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._config import NJIT_OPTS
+from .twoport import COMP_ART, set_compartment_conductance, set_pedicle_conductance, set_trunk_conductance
+
+__all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_length", "plug_resistance_factor",
+           "load_vessel", "load_bed", "bed_generations", "vessel_conductance", "bed_conductance",
+           "put_vessel_conductance", "put_bed_conductance", "apply_load", "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
+
+#: Lumen/particle diameter ratio below which spheres stack in single file (geometry: two
+#: spheres side by side need a lumen of two diameters).
+SINGLE_FILE_RATIO = 2.0
+#: Kozeny-Carman constant (Carman 1937; 180 for beds of spheres).
+KOZENY_CONSTANT = 180.0
+
+
+class LoadGeometry(NamedTuple):
+    """What the load rules need to know about every vessel and bed (built by :mod:`sim.procedure`).
+
+    Attributes
+    ----------
+    vessel_diam, vessel_length, vessel_g0 : float64 (M + Et,)
+        Lumen diameter (m; NaN where particles never go: portal trunk veins, roots),
+        length (m) and open arterial conductance (m^3/(s Pa)) of each resolved
+        vessel: pedicle vessels into node v, then trunk edges.
+    bed_feed_diam, bed_g0, bed_n_gen : float64 (C + Et,)
+        Feeder diameter (m), open conductance and number of generations (feeder to
+        sinusoid size) of each bed: compartments, then trunk edges (only the lumped
+        non-target beds are used).
+    n_pedicle, n_compartment : int
+        M and C (offsets of the trunk parts).
+    murray_exponent : float
+        Branching exponent of the sub-resolution beds.
+    bed_aspect : float
+        Length / diameter of sub-resolution vessels.
+    seal_porosity : float
+        Porosity of a sphere compressed into a lumen narrower than itself (the seal).
+    """
+
+    vessel_diam: np.ndarray
+    vessel_length: np.ndarray
+    vessel_g0: np.ndarray
+    bed_feed_diam: np.ndarray
+    bed_g0: np.ndarray
+    bed_n_gen: np.ndarray
+    n_pedicle: int
+    n_compartment: int
+    murray_exponent: float
+    bed_aspect: float
+    seal_porosity: float
+
+
+class Load(NamedTuple):
+    """The embolic load of every vessel and bed (updated in place; O(1) per element).
+
+    Attributes
+    ----------
+    vessel_count : int64 (M + Et,)
+        Particles held by each resolved vessel (wedge and column).
+    vessel_column : float64 (M + Et,)
+        Packed length, m.
+    vessel_excess : float64 (M + Et,)
+        Sum of (F - 1) x packed length over its complete plugs and layers, m (open-lumen equivalent added).
+    vessel_layer : float64 (M + Et,)
+        Filled share of the top layer of a randomly packed column (0-1).
+    vessel_layer_excess : float64 (M + Et,)
+        Open-lumen length that partial top layer adds, m.
+    vessel_blocked : uint8 (M + Et,)
+        1 when the mouth is closed (a wedge, or the column reached it).
+    bed_count : int64 (C + Et,)
+    bed_gen : int64 (C + Et,)
+        Generation of the wedge layer (-1 before the first particle).
+    bed_wedged : float64 (C + Et,)
+        Share of the wedge layer's vessels wedged (0-1).
+    bed_layer : float64 (C + Et,)
+        Conductance share the wedge layer keeps (1 = open).
+    bed_front : float64 (C + Et,)
+        Column front in generations: the generations ``[front, gen)`` are full.
+    bed_excess : float64 (C + Et,)
+        Resistance added by columns, as a share of the open bed's resistance.
+    bed_blocked : uint8 (C + Et,)
+        1 when the bed is packed up to its feeder.
+    """
+
+    vessel_count: np.ndarray
+    vessel_column: np.ndarray
+    vessel_excess: np.ndarray
+    vessel_layer: np.ndarray
+    vessel_layer_excess: np.ndarray
+    vessel_blocked: np.ndarray
+    bed_count: np.ndarray
+    bed_gen: np.ndarray
+    bed_wedged: np.ndarray
+    bed_layer: np.ndarray
+    bed_front: np.ndarray
+    bed_excess: np.ndarray
+    bed_blocked: np.ndarray
+
+
+def new_load(n_vessels: int, n_beds: int) -> Load:
+    """An empty load for ``n_vessels`` resolved vessels and ``n_beds`` beds."""
+    return Load(vessel_count=np.zeros(n_vessels, np.int64), vessel_column=np.zeros(n_vessels),
+                vessel_excess=np.zeros(n_vessels), vessel_layer=np.zeros(n_vessels),
+                vessel_layer_excess=np.zeros(n_vessels), vessel_blocked=np.zeros(n_vessels, np.uint8),
+                bed_count=np.zeros(n_beds, np.int64), bed_gen=np.full(n_beds, -1, np.int64),
+                bed_wedged=np.zeros(n_beds), bed_layer=np.ones(n_beds), bed_front=np.zeros(n_beds),
+                bed_excess=np.zeros(n_beds), bed_blocked=np.zeros(n_beds, np.uint8))
+
+
+@njit(inline="always", **NJIT_OPTS)
+def column_porosity(vessel_d, particle_d, seal_porosity):
+    """Porosity of a column of spheres of diameter ``particle_d`` in a lumen ``vessel_d``.
+
+    Below one (a sphere compressed into a narrower lumen): the seal porosity.
+    Single file (ratio below 2): one sphere per diameter of length,
+    ``1 - (2/3) (d/D)^2``. Above: random packing with the wall effect of Dixon
+    (1988), ``0.4 + 0.05 (d/D) + 0.412 (d/D)^2``.
+    """
+    ratio = vessel_d / particle_d
+    if ratio <= 1.0:
+        return seal_porosity
+    if ratio < SINGLE_FILE_RATIO:
+        return 1.0 - 2.0 / (3.0 * ratio * ratio)
+    x = 1.0 / ratio
+    return 0.4 + 0.05 * x + 0.412 * x * x
+
+
+@njit(inline="always", **NJIT_OPTS)
+def segment_length(vessel_d, particle_d, porosity):
+    """Length of lumen (m) one particle fills in a column: its volume over the solid share of the lumen area."""
+    return (2.0 / 3.0) * particle_d ** 3 / ((1.0 - porosity) * vessel_d * vessel_d)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def plug_resistance_factor(vessel_d, particle_d, porosity):
+    """Darcy resistance of a packed length over the Poiseuille resistance of the same open length (>= 1).
+
+    Kozeny-Carman permeability ``k = d^2 e^3 / (180 (1 - e)^2)`` against the open
+    lumen's ``D^2 / 32``.
+    """
+    e = porosity
+    f = KOZENY_CONSTANT * vessel_d * vessel_d * (1.0 - e) * (1.0 - e) / (32.0 * particle_d * particle_d * e * e * e)
+    return f if f > 1.0 else 1.0
+
+
+@njit(**NJIT_OPTS)
+def vessel_conductance(geo, load, v):
+    """Arterial conductance resolved vessel ``v`` keeps with its load, m^3/(s Pa)."""
+    added = load.vessel_excess[v] + load.vessel_layer_excess[v]
+    return geo.vessel_g0[v] / (1.0 + added / geo.vessel_length[v])
+
+
+@njit(**NJIT_OPTS)
+def load_vessel(geo, load, v, particle_d, wedge):
+    """One particle joins vessel ``v``: a wedge in its mouth (``wedge``) or the top of its column.
+
+    Returns the vessel's new conductance (m^3/(s Pa)); the caller puts it in the flow state.
+    """
+    vessel_d = geo.vessel_diam[v]
+    length = geo.vessel_length[v]
+    e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
+    dl = segment_length(vessel_d, particle_d, e)
+    room = length - load.vessel_column[v]
+    if dl > room:
+        dl = room if room > 0.0 else 0.0
+    load.vessel_column[v] += dl
+    factor = plug_resistance_factor(vessel_d, particle_d, e)
+    if vessel_d < SINGLE_FILE_RATIO * particle_d:  # a wedge or single file: every particle a complete plug
+        load.vessel_excess[v] += (factor - 1.0) * dl
+    else:  # random packing in layers one particle thick
+        f = load.vessel_layer[v] + dl / particle_d
+        while f >= 1.0:
+            load.vessel_excess[v] += (factor - 1.0) * particle_d
+            f -= 1.0
+        load.vessel_layer[v] = f
+        load.vessel_layer_excess[v] = particle_d * (1.0 / (1.0 - f + f / factor) - 1.0)
+    load.vessel_count[v] += 1
+    if wedge or load.vessel_column[v] >= length * (1.0 - 1e-12):
+        load.vessel_blocked[v] = 1
+    return vessel_conductance(geo, load, v)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _generation_diameter(feed_d, k, g):
+    return feed_d * 2.0 ** (-k / g)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _resistance_share(k, n_gen, g):
+    """Share of a Murray bed's resistance in generation k (of ``ceil(n_gen)``)."""
+    a = 2.0 ** (3.0 / g - 1.0)
+    n = math.ceil(n_gen)
+    total = float(n) if abs(a - 1.0) < 1e-12 else (a ** n - 1.0) / (a - 1.0)
+    return a ** k / total
+
+
+@njit(**NJIT_OPTS)
+def bed_generations(feed_d, end_d, g):
+    """Generations of a Murray bed from a feeder of diameter ``feed_d`` to vessels of ``end_d`` (>= 1)."""
+    if feed_d <= end_d:
+        return 1.0
+    return max(1.0, g * math.log2(feed_d / end_d))
+
+
+@njit(**NJIT_OPTS)
+def bed_conductance(geo, load, b):
+    """Arterial conductance bed ``b`` keeps with its load, m^3/(s Pa)."""
+    gen = load.bed_gen[b]
+    if gen < 0:
+        return geo.bed_g0[b]
+    share = _resistance_share(gen, geo.bed_n_gen[b], geo.murray_exponent)
+    layer = load.bed_layer[b]
+    wedge_part = share * (1.0 / layer - 1.0) if layer > 0.0 else math.inf
+    return geo.bed_g0[b] / (1.0 + wedge_part + load.bed_excess[b])
+
+
+@njit(**NJIT_OPTS)
+def load_bed(geo, load, b, particle_d, fit_d):
+    """One particle (diameter ``particle_d``, fits lumens down to ``fit_d``) lodges in bed ``b``.
+
+    It wedges in one vessel of the first generation narrower than ``fit_d`` while
+    that generation has open vessels, then packs the generations above it, the
+    deepest first. Returns the bed's new conductance (m^3/(s Pa)).
+    """
+    g = geo.murray_exponent
+    feed_d = geo.bed_feed_diam[b]
+    n_gen = geo.bed_n_gen[b]
+    last = math.ceil(n_gen) - 1
+    load.bed_count[b] += 1
+    if load.bed_gen[b] < 0:
+        gen = int(math.floor(g * math.log2(feed_d / fit_d))) + 1 if fit_d < feed_d else 0
+        gen = min(max(gen, 0), last)
+        load.bed_gen[b] = gen
+        load.bed_front[b] = gen
+    gen = load.bed_gen[b]
+    volume = math.pi / 6.0 * particle_d ** 3
+    if load.bed_wedged[b] < 1.0:
+        vessel_d = _generation_diameter(feed_d, gen, g)
+        length = geo.bed_aspect * vessel_d
+        e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
+        plug = min(segment_length(vessel_d, particle_d, e), length)
+        factor = 1.0 + (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) * plug / length
+        share = min(2.0 ** (-gen), 1.0 - load.bed_wedged[b])
+        load.bed_wedged[b] += share
+        load.bed_layer[b] -= share * (1.0 - 1.0 / factor)
+        if load.bed_layer[b] < 0.0:
+            load.bed_layer[b] = 0.0
+        if load.bed_wedged[b] >= 1.0 - 1e-12:
+            load.bed_wedged[b] = 1.0
+            if gen == 0:
+                load.bed_blocked[b] = 1
+        return bed_conductance(geo, load, b)
+    # column phase: fill generation ceil(front) - 1 (the deepest not yet full), spilling upwards
+    while volume > 0.0 and load.bed_front[b] > 0.0:
+        k = math.ceil(load.bed_front[b]) - 1
+        vessel_d = _generation_diameter(feed_d, k, g)
+        e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
+        capacity = (1.0 - e) * math.pi / 4.0 * vessel_d ** 3 * geo.bed_aspect * 2.0 ** k  # solid volume, m^3
+        open_share = load.bed_front[b] - k  # share of generation k not yet packed
+        take = min(volume, open_share * capacity)
+        load.bed_front[b] -= take / capacity
+        load.bed_excess[b] += _resistance_share(k, n_gen, g) * (plug_resistance_factor(vessel_d, particle_d, e)
+                                                                 - 1.0) * take / capacity
+        volume -= take
+        if load.bed_front[b] <= k + 1e-12:
+            load.bed_front[b] = k
+    if load.bed_front[b] <= 0.0:
+        load.bed_blocked[b] = 1
+    return bed_conductance(geo, load, b)
+
+
+@njit(**NJIT_OPTS)
+def apply_load(st, geo, load):
+    """Set every loaded element's conductance in ``st`` (no refresh: re-eliminate with :func:`.twoport.solve`)."""
+    m = geo.n_pedicle
+    c = geo.n_compartment
+    for v in range(load.vessel_count.shape[0]):
+        if load.vessel_count[v] > 0:
+            g = vessel_conductance(geo, load, v)
+            if v < m:
+                st.g_art[v] = g
+            else:
+                st.g_trunk[v - m] = g
+    for b in range(load.bed_count.shape[0]):
+        if load.bed_count[b] > 0:
+            g = bed_conductance(geo, load, b)
+            if b < c:
+                st.g_comp[b, COMP_ART] = g
+            else:
+                st.g_trunk[b - c] = g
+
+
+@njit(**NJIT_OPTS)
+def put_vessel_conductance(st, geo, v, g):
+    """Write resolved vessel ``v``'s arterial conductance into the flow state (O(depth) path refresh)."""
+    m = geo.n_pedicle
+    if v < m:
+        set_pedicle_conductance(st, v, g, st.g_por[v])
+    else:
+        set_trunk_conductance(st, v - m, g)
+
+
+@njit(**NJIT_OPTS)
+def put_bed_conductance(st, geo, b, g):
+    """Write bed ``b``'s arterial conductance into the flow state (O(depth) path refresh)."""
+    c = geo.n_compartment
+    if b < c:
+        set_compartment_conductance(st, b, COMP_ART, g)
+    else:
+        set_trunk_conductance(st, b - c, g)
