@@ -138,9 +138,10 @@ class SizeEstimate:
                f"{_duration(self.seconds)}"
 
 
-#: Bytes per particle the procedure allocates up front for every particle that could be injected
-#: (``procedure.max_volume_ml`` of suspension): diameter, draw, agent, fate, lodging site, reflux flag and
-#: flow after lodging, 49 bytes (sim/procedure.py), rounded up.
+#: Bytes per injected particle the procedure holds (sim/procedure.py: diameter, agent, suspension and sphere
+#: volume, fate, lodging site, reflux and stack flags, flow after lodging: 58 bytes), rounded up. Its arrays
+#: grow on demand up to the particles in ``procedure.max_volume_ml`` of suspension: the estimate is that
+#: bound, reached when no endpoint stops the injection first (particles too small to lodge, for instance).
 _BYTES_PER_PARTICLE = 64.0
 #: Particles routed per second end to end (docs/performance.md: 2.2-2.3e6/s at 1e5 terminals); an upper
 #: bound of the time, reached only if every particle is injected (no endpoint before max_volume_ml).
@@ -149,11 +150,11 @@ _BASE_MEMORY_BYTES = 3.2e8
 
 
 def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
-    """Estimated memory and (at most) time of the particles of one procedure, from the scenario alone.
+    """Estimated memory and time (at most) of the particles of one procedure, from the scenario alone.
 
-    The procedure allocates its particle arrays for ``procedure.max_volume_ml`` of the
-    suspension with the highest particle concentration among ``[agent]`` and
-    ``procedure.agent_sequence`` (settled particles per mL / (1 + contrast dilution)).
+    The bound: every particle of ``procedure.max_volume_ml`` of the suspension with the
+    highest particle concentration among ``[agent]`` and ``procedure.agent_sequence``
+    (settled particles per mL / (1 + contrast dilution)) injected before any endpoint.
 
     Returns
     -------
