@@ -264,8 +264,9 @@ def compare(
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
     try:
         grid = dict(parse_vary(spec, allow_large=allow_large_) for spec in vary or [])
-        # every varied scenario is valid before anything runs
-        vary_grid(config, grid, runs_per_point=len(chosen) * replicates, allow_large=allow_large_)
+        with warnings.catch_warnings():  # every varied scenario is valid and fits before anything runs
+            warnings.simplefilter("ignore", SizeWarning)  # (the run warns)
+            vary_grid(config, grid, runs_per_point=len(chosen) * replicates, allow_large=allow_large_)
     except ValueError as exc:  # ScenarioError is one
         raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
     tumour_index(config, tumour)

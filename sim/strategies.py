@@ -405,11 +405,23 @@ def _expand(scenario: Scenario, path: str, value: Any) -> dict[str, Any]:
     return {path: value}
 
 
+def _check_liver_once(scenario: Scenario, seen: set[str], allow_large: bool | None) -> None:
+    """The build size of each distinct anatomy among the varied points (:func:`sim.anatomy.estimate_build`)."""
+    from .anatomy.liver import check_build_size
+    from .sweep_spec import anatomy_key
+
+    key = anatomy_key(scenario)
+    if key not in seen:
+        seen.add(key)
+        check_build_size(scenario, allow_large=allow_large)
+
+
 def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, runs_per_point: int = 1,
               allow_large: bool | None = None) -> list[tuple[dict[str, Any], Scenario]]:
     """Every combination of the varied values, with its scenario (validated up front).
 
-    The grid's size is checked first (:func:`estimate_grid`, :mod:`sim.limits`).
+    The grid's size is checked first (:func:`estimate_grid`, :mod:`sim.limits`), then
+    each varied point's particles and each distinct liver's build.
 
     Parameters
     ----------
@@ -440,13 +452,15 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
     check_size(estimate_grid(n_points, n_points * runs_per_point), path=", ".join(vary) or "vary",
                fix="vary fewer values", allow_large=allow_large)
     points = []
+    anatomies: set[str] = set()
     for values in itertools.product(*(list(v) for v in vary.values())):
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
         updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
         try:
             varied = scenario.with_updates(updates)
-            if vary:  # the particles a varied point would allocate (the base is the caller's to check)
+            if vary:  # the particles and liver of a varied point (the base is the caller's to check)
                 check_particles_size(varied, allow_large=allow_large)
+                _check_liver_once(varied, anatomies, allow_large)
             points.append((point, varied))
         except SizeError as exc:
             raise SizeError(f"at {point}: {exc.message}", path=", ".join(point)) from None

@@ -451,3 +451,13 @@ def test_sweep_point_with_too_many_particles_is_named():
     with pytest.raises(SizeError) as info:  # the particle count follows from two varied parameters
         plan_sweep(spec, source="s.toml")
     assert info.value.path == 'parameters."procedure.max_volume_ml"' and "500.0" in info.value.message
+
+
+def test_vary_liver_too_large_is_refused_before_any_run(invoke, tmp_path):
+    with pytest.raises(SizeError) as info:
+        vary_grid(Scenario(), {"liver.terminal_diameter_um": [400.0, 5.0]})
+    assert info.value.path == "liver.terminal_diameter_um" and "liver build" in info.value.message
+    out = tmp_path / "cmp"
+    _one_line_exit_2(invoke("compare", "--vary", "liver.terminal_diameter_um=400:5:2", "--out", out),
+                     "--vary", "liver.terminal_diameter_um", "liver build")
+    assert not out.exists()
