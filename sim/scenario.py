@@ -21,15 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "Scenario",
     "ScenarioError",
+    "check_catheter_vessel",
     "load_scenario",
     "parse_scenario",
     "SEGMENTS",
@@ -90,6 +92,13 @@ class ScenarioError(ValueError):
         where = ": ".join(p for p in (source, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
+    def with_source(self, source: str) -> ScenarioError:
+        """The same error (same class) naming ``source`` as its file, unless it already names one."""
+        if self.source or not source:
+            return self
+        err = type(self)(self.message, path=self.path, source=source)
+        return err.with_traceback(self.__traceback__)
+
 
 def param(default: Any, unit: str, source: str, description: str, **constraints: Any) -> Any:
     """Declare a scenario field with its default, unit and source in one place.
@@ -111,7 +120,20 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: NaN and infinity are rejected in every number, containers included
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+
+#: Smallest particle a custom agent may list, um: the smallest allowed liver.terminal_diameter_um
+#: (smaller particles pass every vessel the model resolves).
+MIN_PARTICLE_DIAMETER_UM = 5.0
+#: Largest particle, um: below the outer diameter of the largest allowed catheter (7 Fr = 2.33 mm),
+#: through whose lumen it must pass; the largest calibrated microspheres are 900-1200 um (MeritEmbosphereIFU).
+MAX_PARTICLE_DIAMETER_UM = 2000.0
+#: Most particles per mL of settled agent: 1 mL filled completely with the smallest allowed spheres.
+MAX_PARTICLES_PER_ML = 1.5e10  # 1 / (pi / 6 x (5e-4 cm)^3) = 1.53e10
+#: Largest |coordinate| of a tumour centre, mm: beyond the 5 kg (largest allowed) liver's extent (about 170 mm).
+MAX_CENTRE_MM = 300.0
 
 
 class LiverConfig(_Section):
@@ -185,9 +207,14 @@ class TumourConfig(_Section):
     name: str = param("tumour", "-", "-", "Label used in reports.", min_length=1)
     segment: Literal["I", "II", "III", "IV", "V", "VI", "VII", "VIII"] | None = param(
         "V", "-", "SeedDeckUHS (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
-    centre_mm: tuple[float, float, float] | None = param(
-        None, "mm", "-", "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
-    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size)",
+    centre_mm: tuple[Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
+                     Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
+                     Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)]] | None = param(
+        None, "mm", "model assumption: each coordinate within +/-300 mm, beyond the largest (5 kg) liver; "
+        "the centre must lie inside this liver",
+        "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
+    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size); at most "
+                               "the liver's antero-posterior thickness (checked against liver.mass_kg and shape)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
         0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
@@ -279,14 +306,18 @@ class AgentConfig(_Section):
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
         "100-300", "um", "SeedDeckUHS (100-300 um for a bulky segment 5 NET); MeritEmbosphereIFU bins",
         "Nominal size range of the agent.")
-    diameters_um: tuple[float, ...] | None = param(
-        None, "um", "-", "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.")
+    diameters_um: tuple[Annotated[float, Field(ge=MIN_PARTICLE_DIAMETER_UM, le=MAX_PARTICLE_DIAMETER_UM)], ...
+                        ] | None = param(
+        None, "um", "model assumption: 5-2000 um; smaller particles pass every vessel the model resolves "
+        "(liver.terminal_diameter_um >= 5 um), larger ones do not pass the largest allowed catheter (7 Fr = 2.33 mm)",
+        "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.", max_length=10_000)
     deformability: float = param(
         0.2, "1", "MeritEmbosphereIFU (spheres compress 20-30%)",
         "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
     particles_per_ml: float | None = param(
-        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64)",
-        "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0)
+        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64); at most 1 mL / volume of the agent's "
+        "smallest particle (1.5e10 for the smallest allowed, 5 um)",
+        "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0, le=MAX_PARTICLES_PER_ML)
     contrast_dilution: float = param(
         10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
@@ -304,11 +335,17 @@ class AgentConfig(_Section):
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":
-        """`kind = "custom"` needs `diameters_um`; every diameter is > 0."""
+        """`kind = "custom"` needs `diameters_um`; `particles_per_ml` fits in 1 mL of the smallest particles."""
         if self.kind == "custom" and not self.diameters_um:
-            raise ValueError("kind = 'custom' needs diameters_um (a list of particle diameters in um)")
-        if self.diameters_um is not None and any(d <= 0 for d in self.diameters_um):
-            raise ValueError("diameters_um must all be > 0")
+            raise ScenarioError("kind = 'custom' needs diameters_um (a list of particle diameters in um)",
+                                path="diameters_um")
+        if self.particles_per_ml is not None:
+            smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
+            most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)
+            if self.particles_per_ml > most:
+                raise ScenarioError(
+                    f"{self.particles_per_ml:.3g} particles per mL do not fit in 1 mL: at most {most:.3g} "
+                    f"(1 mL / volume of the smallest particle, {smallest:g} um)", path="particles_per_ml")
         return self
 
 
@@ -318,7 +355,9 @@ class CatheterConfig(_Section):
     vessel: str = param("A5", "-", "SeedDeckUHS (selective segment 5)",
                         "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
     tip_distance_mm: float | None = param(
-        None, "mm", "model assumption: mid-vessel when omitted", "Distance of the tip from the vessel's origin.", ge=0)
+        None, "mm", "model assumption: mid-vessel when omitted; at most 300 mm, beyond the longest vessel (the "
+        "vessel's own length is checked on the built liver)", "Distance of the tip from the vessel's origin.",
+        ge=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
     rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
@@ -382,7 +421,7 @@ class ProcedureConfig(_Section):
     agent_sequence: tuple[AgentStep, ...] = param(
         (), "-", "REFERENCES.md 5 (start small, e.g. 40-120 um, and upsize as flow slows)",
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
-        "[agent]'s deformability and contrast dilution.")
+        "[agent]'s deformability and contrast dilution.", max_length=10)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
 
     @model_validator(mode="after")
@@ -421,7 +460,10 @@ class Scenario(_Section):
     reference: str = param("SeedDeckUHS", "-", "-", "Citation key or note the scenario is based on.")
     liver: LiverConfig = Field(default_factory=LiverConfig)
     anatomy: AnatomyConfig = Field(default_factory=AnatomyConfig)
-    tumours: tuple[TumourConfig, ...] = Field(default_factory=lambda: (TumourConfig(),))
+    tumours: tuple[TumourConfig, ...] = Field(
+        default_factory=lambda: (TumourConfig(),), max_length=100,
+        description="Tumours (at most 100: each is two regions of the tissue point cloud; diffuse disease beyond "
+                    "that is better described by patient.disease_burden_percent).")
     portal: PortalConfig = Field(default_factory=PortalConfig)
     flow: FlowConfig = Field(default_factory=FlowConfig)
     patient: PatientConfig = Field(default_factory=PatientConfig)
@@ -432,7 +474,12 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
-        """Unique tumour names, each with a segment or centre; portal pressure > hepatic vein + sinusoid gradient."""
+        """Named tumours with a segment or centre that fit in the liver; portal > hepatic vein + sinusoid pressure.
+
+        Tumour names are unique; each tumour's diameter is at most the liver's thickness, a given centre lies
+        inside the liver and the tumours' total volume is below the liver's; portal pressure is above hepatic
+        vein pressure + sinusoid gradient.
+        """
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
             raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")
@@ -441,7 +488,40 @@ class Scenario(_Section):
                 raise ValueError(f"tumour {t.name!r} needs a segment or a centre_mm")
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
             raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
+        self._check_against_liver()
         return self
+
+    def _check_against_liver(self) -> None:
+        """Load-time checks against the liver's size (arithmetic on the scenario, no build).
+
+        Each tumour fits in the liver (diameter at most the liver's antero-posterior thickness,
+        a given centre inside the liver) and the tumours' total volume is below the liver's.
+        """
+        from .anatomy.domain import liver_domain  # light: numpy only
+
+        domain = liver_domain(self.liver.mass_kg, self.liver.shape)
+        thickness_mm = 2e3 * min(domain.ap_m, domain.cc_m, domain.right_m)
+        liver_ml = domain.volume_m3 * 1e6
+        for i, t in enumerate(self.tumours):
+            if t.diameter_mm > thickness_mm:
+                raise ScenarioError(
+                    f"tumour {t.name!r} of {t.diameter_mm:g} mm does not fit in a {self.liver.mass_kg:g} kg "
+                    f"{self.liver.shape} liver: at most {thickness_mm:.0f} mm, its antero-posterior thickness "
+                    f"(reduce diameter_mm or raise liver.mass_kg)", path=f"tumours.{i}.diameter_mm")
+            if t.centre_mm is not None:
+                import numpy as np
+
+                if not domain.contains(np.asarray(t.centre_mm, float)[None] * 1e-3)[0]:
+                    raise ScenarioError(
+                        f"tumour {t.name!r} centre {tuple(t.centre_mm)} mm lies outside the liver (x to the "
+                        f"patient's left from -{domain.right_m * 1e3:.0f} to {domain.left_m * 1e3:.0f} mm, y "
+                        f"posterior within +/-{domain.ap_m * 1e3:.0f} mm, z cranial within "
+                        f"+/-{domain.cc_m * 1e3:.0f} mm)", path=f"tumours.{i}.centre_mm")
+        tumour_ml = sum(math.pi / 6.0 * (t.diameter_mm / 10.0) ** 3 for t in self.tumours)
+        if tumour_ml >= liver_ml:
+            raise ScenarioError(
+                f"the tumours' total volume, {tumour_ml:.0f} mL, is not below the liver's, {liver_ml:.0f} mL "
+                f"({self.liver.mass_kg:g} kg); reduce the diameters or raise liver.mass_kg", path="tumours")
 
     def with_updates(self, updates: dict[str, Any]) -> "Scenario":
         """Return a new validated scenario with dotted-path fields replaced.
@@ -459,7 +539,7 @@ class Scenario(_Section):
         data = self.model_dump()
         for dotted, value in updates.items():
             _set_path(data, dotted, value)
-        return parse_scenario(data, source="<updates>")
+        return parse_scenario(data, source="<updates>", anatomy=False)
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:
@@ -497,6 +577,10 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
     errors = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
+        raised = err.get("ctx", {}).get("error")
+        if isinstance(raised, ScenarioError):  # a validator that names its own key (relative to its section)
+            errors.append((".".join(p for p in (path, raised.path) if p), raised.message))
+            continue
         if err["type"] == "extra_forbidden":
             msg = "unknown key (see docs/scenario-reference.md for the allowed keys)"
         else:
@@ -510,8 +594,42 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
     return ScenarioError("; ".join(f"{path}: {msg}" if path else msg for path, msg in errors))
 
 
-def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
+def check_catheter_vessel(scenario: Scenario, *, source: str = "") -> None:
+    """A named ``catheter.vessel`` exists in the scenario's Michels type (a synthetic ``#<n>`` is checked on the
+    built liver).
+
+    Part of loading a file (:func:`parse_scenario`); :meth:`Scenario.with_updates` leaves it to the build, so
+    that a sweep over Michels types and catheter positions records the impossible pairs as failed runs.
+
+    Raises
+    ------
+    ScenarioError
+        ``catheter.vessel``, listing the named arteries of this anatomy.
+    """
+    from .anatomy.trunk import arterial_parents  # light: numpy only
+
+    vessel, anatomy = scenario.catheter.vessel, scenario.anatomy
+    if vessel.startswith("#"):
+        return
+    present = arterial_parents(anatomy)
+    if vessel not in present:
+        raise ScenarioError(
+            f"no vessel {vessel!r} in this anatomy (Michels type {anatomy.michels_type}, falciform artery "
+            f"{'present' if anatomy.falciform_artery else 'absent'}); named arteries: "
+            f"{', '.join(v for v in NAMED_ARTERIES if v in present)}", path="catheter.vessel", source=source)
+
+
+def parse_scenario(data: dict[str, Any], *, source: str = "", anatomy: bool = True) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML).
+
+    Parameters
+    ----------
+    data : dict
+    source : str
+        File named in errors.
+    anatomy : bool
+        Also check that a named catheter vessel exists in the Michels type
+        (:func:`check_catheter_vessel`).
 
     Raises
     ------
@@ -519,10 +637,13 @@ def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
         With the source, the key path and what is allowed.
     """
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = _format_validation_error(exc)
         raise ScenarioError(err.message, path=err.path, source=source) from None
+    if anatomy:
+        check_catheter_vessel(scenario, source=source)
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sim.catalogue import list_scenarios
+from sim.catalogue import list_scenarios, resolve_scenario
 from sim.cli import app
 from sim.scenario import ScenarioError
 
@@ -185,7 +185,8 @@ def test_scenario_error_from_the_simulation_is_one_line_exit_2(invoke, monkeypat
     monkeypatch.setitem(sys.modules, "sim.simulation", types.SimpleNamespace(run=run))
     result = invoke("run", "--out", tmp_path)
     assert result.exit_code == 2
-    assert result.stderr == "embosim: error: catheter.vessel: no such vessel in a Michels I anatomy\n"
+    path = resolve_scenario(None)  # an error found after loading names the scenario file too
+    assert result.stderr == f"embosim: error: {path}: catheter.vessel: no such vessel in a Michels I anatomy\n"
 
 
 def _console_script() -> str:
