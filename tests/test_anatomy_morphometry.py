@@ -1,10 +1,10 @@
-"""Fast checks of validation/morphometry.py (the full run is `python -m validation.morphometry`)."""
+"""Fast checks of validation/morphometry.py (the full run is `python -m sim.validation.morphometry`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from validation.morphometry import run
+from sim.validation.morphometry import run
 
 
 @pytest.fixture(scope="module")

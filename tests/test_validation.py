@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import sim.validation as validation
 import sim.validation_runner
 from sim.cli import app
 from sim.validation_runner import ValidationSuiteNotFound, load_runner
 
-runner = load_runner()  # also puts the repository's validation package on sys.path
-validation = sys.modules["validation"]
+runner = load_runner()
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +99,15 @@ def test_runner_is_found_from_any_directory(tmp_path, monkeypatch):
     assert load_runner() is runner
 
 
+def test_runner_is_the_installed_subpackage():
+    assert runner.__name__ == "sim.validation.runner"
+    assert "validation" not in sys.modules  # no top-level package, no sys.path hack
+
+
 def test_missing_suite_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(sim.validation_runner, "REPOSITORY_ROOT", tmp_path)
-    with pytest.raises(ValidationSuiteNotFound, match="editable install"):
+    monkeypatch.setattr(sim.validation_runner, "RUNNER_MODULE", "sim.validation_absent.runner")
+    monkeypatch.setitem(sys.modules, "sim.validation_absent", None)
+    with pytest.raises(ValidationSuiteNotFound, match="pip install"):
         load_runner()
     result = CliRunner().invoke(app, ["validate", "--fast", "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "validation suite is not installed" in result.output

@@ -18,7 +18,7 @@ Also the pressure cascade: arterial root > terminal arterioles > sinusoid,
 nearly at the terminal portal venule's pressure (arterial pressure falls to the
 portal level inside the arterial tree, Am J Physiol 1986) > hepatic veins.
 
-Run ``python -m validation.hemodynamics --out DIR [--fast]`` (or ``embosim validate``): writes
+Run ``python -m sim.validation.hemodynamics --out DIR [--fast]`` (or ``embosim validate``): writes
 ``hemodynamics.png`` (pressure and flow against generation, arterial fraction
 per compartment, supply under PVT), ``hemodynamics.csv`` and
 ``hemodynamics.md`` and prints the table.

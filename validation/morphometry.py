@@ -16,7 +16,7 @@ Compares a built liver with:
   Murray tree from a 4.5 mm PHA; the derivation's exponent is 3, and
   generation = g log2(d_PHA / d) scales with g).
 
-Run ``python -m validation.morphometry --out DIR [--fast]`` (or ``embosim validate``):
+Run ``python -m sim.validation.morphometry --out DIR [--fast]`` (or ``embosim validate``):
 writes ``morphometry.png``, ``morphometry.csv`` and ``morphometry.md`` and prints the table.
 """
 

@@ -8,7 +8,7 @@ report) and ``validation.csv`` (every comparison). A disagreement with the
 literature is a finding, reported with its reason; a case that raises is an error,
 reported and counted, and the other cases still run.
 
-``python -m validation.runner --docs`` runs the full validation and writes
+``python -m sim.validation.runner --docs`` runs the full validation and writes
 ``docs/validation.md`` with its figures in ``docs/figures/validation/`` (the
 committed record of the last full run).
 """
@@ -251,10 +251,10 @@ no parameter was tuned to make a case pass.
 
 Run it with `embosim validate [--fast] [--out DIR]` (exit status 0 whatever the
 agreement; 1 only if a case raised). The cases live in the repository's top-level
-`validation/` package (one module per case, `validation/runner.py` runs them), which is
-not installed with `sim`: `sim/validation_runner.py` finds it next to the `sim` package
-of an editable install or a source checkout. `docs/validation.md` is this report for the
-last full run, regenerated with `python -m validation.runner --docs` from the
+`validation/` folder (one module per case, `validation/runner.py` runs them), which
+installs as the subpackage `sim.validation` (a wheel carries it; an editable install
+maps it to the checkout). `docs/validation.md` is this report for the
+last full run, regenerated with `python -m sim.validation.runner --docs` from the
 repository root.
 """
 
@@ -298,7 +298,7 @@ DOCS_REPORT, DOCS_FIGURES = Path("docs/validation.md"), Path("docs/figures/valid
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m validation.runner [--fast] [--out DIR] [--docs]``; exit 1 only if a case raised."""
+    """``python -m sim.validation.runner [--fast] [--out DIR] [--docs]``; exit 1 only if a case raised."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="coarser livers, fewer particles and replicates")
     parser.add_argument("--out", default="embosim-validation", help="output folder")
