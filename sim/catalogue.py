@@ -12,7 +12,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["scenarios_dir", "sweeps_dir", "default_scenario_path", "list_scenarios", "resolve_scenario"]
+__all__ = ["scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios", "resolve_scenario"]
 
 DEFAULT_SCENARIO = "bulky_segment5_net"
 
@@ -62,6 +62,21 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     if path.exists():
         return path
     shipped = scenarios_dir() / (path.stem + ".toml")
+    if path.parent == Path(".") and shipped.exists():
+        return shipped
+    return path
+
+
+def resolve_sweep_spec(name_or_path: str | Path) -> Path:
+    """A sweep specification file path, or the name of a shipped one (``scenarios/sweeps/``).
+
+    A name that is neither an existing file nor a shipped spec is returned as a
+    path, so that loading it reports the unreadable file.
+    """
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = sweeps_dir() / (path.stem + ".toml")
     if path.parent == Path(".") and shipped.exists():
         return shipped
     return path

@@ -27,7 +27,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
+from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario, resolve_sweep_spec
 from .scenario import Scenario, ScenarioError, load_scenario
 from .selection import assess_patient
 from .strategies import STRATEGY_NAMES
@@ -236,7 +236,8 @@ def compare(
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False,
-                                                 help="Sweep specification (TOML; docs/sweeps.md).")],
+                                                 help="Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
+                                                 "size_arterialisation_catheter.")],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
                                       "results.parquet and results.csv.")] = Path("embosim-sweep"),
     workers: Annotated[int | None, typer.Option(min=1, show_default=False, help="Local worker processes, or "
@@ -255,7 +256,7 @@ def sweep(
     from .sweeps import sweep as run_sweep
 
     _make_output_dir(out)
-    table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+    table = run_sweep(resolve_sweep_spec(spec), backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
                       progress=not quiet)
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
