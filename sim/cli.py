@@ -235,9 +235,9 @@ def compare(
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False,
-                                                 help="Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
-                                                 "size_arterialisation_catheter.")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False, help=(
+        "Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
+        "size_arterialisation_catheter."))],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
                                       "results.parquet and results.csv.")] = Path("embosim-sweep"),
     workers: Annotated[int | None, typer.Option(min=1, show_default=False, help="Local worker processes, or "

@@ -261,7 +261,7 @@ def _trunk(scenario: Scenario, q_seg_art, q_seg_por, r_art, r_por, extrahepatic:
     edge("MPV", "MPV_inlet", node("MPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_l + qp_r, 0)
     edge("RPV", "MPV_end", node("RPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_r, 1)
     edge("LPV", "MPV_end", node("LPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_l, 1)
-    for k, seg in enumerate(SEGMENTS):
+    for k in range(len(SEGMENTS)):
         side = "L" if left[k] else "R"
         edge(f"A{k + 1}", f"{side}HA_end", node(f"A{k + 1}_end", TRUNK_NODE_ARTERY), EDGE_ARTERY, q_seg_art[k], 2)
         edge(f"P{k + 1}", f"{side}PV_end", node(f"P{k + 1}_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, q_seg_por[k], 2)

@@ -19,8 +19,8 @@ import sim
 import sim.anatomy
 from sim.catalogue import sweeps_dir
 from sim.cli import app
-from sim.sweeps import RunStore, sweep
 from sim.sweep_spec import SweepError, load_sweep_spec, parse_sweep_spec, plan_sweep
+from sim.sweeps import RunStore, sweep
 
 #: Small fast livers (300 um terminals) and large particles (about 0.1 s a run).
 FIXED = """\

@@ -43,8 +43,8 @@ from . import (
     default_liver,
     module_main,
     new_figure,
-    range_case,
     publish,
+    range_case,
 )
 
 __all__ = ["Hemodynamics", "solve_cases", "cases", "back_pressure_mmhg", "per_generation", "figure", "run",

@@ -39,8 +39,8 @@ from . import (
     default_liver,
     module_main,
     new_figure,
-    range_case,
     publish,
+    range_case,
 )
 
 __all__ = ["VesselTable", "vessel_table", "murray_residuals", "branching_exponents", "segment_fractions",

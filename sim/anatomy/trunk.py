@@ -37,8 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..network import (EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL,
-                       TRUNK_NODE_RESERVOIR, Trunk)
+from ..network import EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL, TRUNK_NODE_RESERVOIR, Trunk
 from ..scenario import AnatomyConfig, FlowConfig
 from ..units import MM_M, mmhg_to_pa
 from .murray import MurraySizing
