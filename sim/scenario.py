@@ -117,23 +117,23 @@ class _Section(BaseModel):
 class LiverConfig(_Section):
     """Liver size, shape and the synthetic vascular trees' resolution."""
 
-    mass_kg: float = param(1.5, "kg", "ICRP89 (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
+    mass_kg: float = param(1.5, "kg", "[ICRP89] (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
                            "Liver mass; the volume follows at 1.0 kg/L.", gt=0.3, le=5.0)
     shape: Literal["typical", "large_left_lobe", "small_left_lobe"] = param(
         "typical", "-", "model assumption: three textbook silhouettes of the same segment volumes",
         "Liver silhouette (aspect of the left lobe); segment volume fractions are set separately.")
     segment_fractions: dict[str, float] = param(
         {"I": 0.035, "II": 0.065, "III": 0.085, "IV": 0.145, "V": 0.125, "VI": 0.080, "VII": 0.205, "VIII": 0.260},
-        "1", "HPB2014Segments (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
+        "1", "[HPB2014Segments] (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
         "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
     terminal_diameter_um: float = param(
         50.0, "um", "model assumption (DESIGN.md 2.1): 100-300 um particles lodge at generations 12-17 above it",
         "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
     murray_exponent: float = param(
-        2.7, "1", "NakamuraAwa2014 (2.7 for 0.1-1 mm arteries); Jessen2023 (2.0-3.0)",
+        2.7, "1", "[NakamuraAwa2014] (2.7 for 0.1-1 mm arteries); [Jessen2023] (2.0-3.0)",
         "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)
     peribiliary_arteriole_diameter_um: float = param(
-        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um (Debbaut2014 resolves 160 um)",
+        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um ([Debbaut2014] resolves 160 um)",
         "Diameter of the arterioles feeding each peribiliary (bile duct) compartment.", gt=5.0, le=500.0)
     seed: int = param(0, "-", "model assumption: fixed anatomy unless asked",
                       "Seed of the anatomy's random generator (tissue points, tree).", ge=0)
@@ -159,11 +159,11 @@ class AnatomyConfig(_Section):
     """Arterial variant anatomy (Michels) and the segment IV artery's origin."""
 
     michels_type: MICHELS_TYPES = param(
-        "I", "-", "Michels1966; Loschner2015 (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
+        "I", "-", "[Michels1966]; [Loschner2015] (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
         "I conventional; II replaced LHA from LGA; III replaced RHA from SMA; IV both replaced; "
         "V accessory LHA from LGA; VI accessory RHA from SMA.")
     segment4_artery_origin: Literal["LHA", "RHA"] = param(
-        "LHA", "-", "Garg2019 (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
+        "LHA", "-", "[Garg2019] (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
     falciform_artery: bool = param(
         False, "-", "REFERENCES.md 8 (present in 2-25% of patients)",
         "Whether a hepatic falciform artery (non-target, skin) leaves A4.")
@@ -184,16 +184,16 @@ class TumourConfig(_Section):
 
     name: str = param("tumour", "-", "-", "Label used in reports.", min_length=1)
     segment: Literal["I", "II", "III", "IV", "V", "VI", "VII", "VIII"] | None = param(
-        "V", "-", "SeedDeckUHS (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
+        "V", "-", "[SeedDeckUHS] (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
     centre_mm: tuple[float, float, float] | None = param(
         None, "mm", "-", "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
-    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size)",
+    diameter_mm: float = param(40.0, "mm", "[SeedDeckUHS] (bulky lesion; model assumption for the size)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
         0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
-        0.7, "1", "Meijerink2009 (HA > 50, PV < 10 mL/min/100 g) vs Miles2000CTPerfusion (normal 122-147 mL/min/100 mL)",
+        0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",
         "Total perfusion per volume relative to normal liver.", gt=0.0, le=20.0)
     necrotic_core_fraction: float = param(
         0.0, "1", "model assumption: no necrosis unless stated", "Volume fraction of a central unperfused core.",
@@ -206,7 +206,7 @@ class PortalConfig(_Section):
     """Portal vein thrombosis."""
 
     thrombosis: PORTAL_THROMBOSIS_SITES = param(
-        "none", "-", "SeedDeckUHS (PVT main v segmental: absolute contraindication)",
+        "none", "-", "[SeedDeckUHS] (PVT main v segmental: absolute contraindication)",
         "Thrombosed portal branch: none, main (MPV), RPV, LPV or a segmental branch P1-P8.")
     thrombosis_occlusion: float = param(
         0.999, "1", "model assumption: near-complete; collaterals keep a trickle (about 5% of portal inflow "
@@ -217,9 +217,9 @@ class PortalConfig(_Section):
 class HabrConfig(_Section):
     """Hepatic arterial buffer response."""
 
-    enabled: bool = param(True, "-", "Lautt1985", "Whether arterial terminals dilate when portal inflow falls.")
+    enabled: bool = param(True, "-", "[Lautt1985]", "Whether arterial terminals dilate when portal inflow falls.")
     buffer_efficiency: float = param(
-        0.25, "1", "Lautt1985 (adenosine, 25.5 +/- 2.7%); Lautt1990 (up to 0.44 active + passive)",
+        0.25, "1", "[Lautt1985] (adenosine, 25.5 +/- 2.7%); [Lautt1990] (up to 0.44 active + passive)",
         "Fraction of a compartment's portal flow loss made up by arterial flow.", ge=0.0, le=1.0)
     max_arterial_ratio: float = param(
         2.0, "1", "REFERENCES.md 1 (hepatic arterial flow at most about doubles; textbook)",
@@ -235,54 +235,54 @@ class FlowConfig(_Section):
                                         "Pressure at the main portal vein inlet.", gt=0, le=60)
     hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg", "REFERENCES.md 1 (3-5 mmHg; DESIGN.md 2.2)",
                                               "Pressure at the hepatic veins / IVC outflow.", ge=0, le=40)
-    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "Berzigotti2013 (normal HVPG 1-5 mmHg)",
+    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "[Berzigotti2013] (normal HVPG 1-5 mmHg)",
                                           "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
     systemic_venous_pressure_mmHg: float = param(5.0, "mmHg", "model assumption: central venous pressure 2-8 mmHg",
                                                  "Pressure that non-target branches (GDA, RGA, cystic) drain to.", ge=0, le=30)
-    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "Carlisle1992 (17.0 mL/min/kg; HA 20.6%)",
+    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "[Carlisle1992] (17.0 mL/min/kg; HA 20.6%)",
                                         "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
-    body_mass_kg: float = param(70.0, "kg", "ICRP89 (reference adult male)", "Body mass that scales the hepatic flow.",
+    body_mass_kg: float = param(70.0, "kg", "[ICRP89] (reference adult male)", "Body mass that scales the hepatic flow.",
                                 gt=20, le=250)
-    normal_arterial_fraction: float = param(0.20, "1", "SeedDeckUHS (20% HA / 80% PV); Carlisle1992 (20.6%)",
+    normal_arterial_fraction: float = param(0.20, "1", "[SeedDeckUHS] (20% HA / 80% PV); [Carlisle1992] (20.6%)",
                                             "Baseline hepatic arterial share of normal liver inflow.", gt=0.01, lt=0.99)
-    haematocrit: float = param(0.45, "1", "Pries1994 (reference discharge haematocrit)",
+    haematocrit: float = param(0.45, "1", "[Pries1994] (reference discharge haematocrit)",
                                "Discharge haematocrit for the Pries in vivo viscosity law.", ge=0.0, le=0.7)
-    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "Pries1994 (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
+    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "[Pries1994] (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
     habr: HabrConfig = Field(default_factory=HabrConfig, description="Hepatic arterial buffer response.")
 
 
 class PatientConfig(_Section):
     """Clinical fields of the seed's patient-selection rules."""
 
-    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "ENETS", "WHO/ENETS grade of the primary.")
-    ki67_percent: float = param(5.0, "%", "ENETS (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
-    bilirubin_umol_l: float = param(10.0, "umol/L", "SeedDeckUHS (bilirubin > 20 umol/L contraindicates)",
+    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "[ENETSConsensus]", "WHO/ENETS grade of the primary.")
+    ki67_percent: float = param(5.0, "%", "[ENETSConsensus] (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
+    bilirubin_umol_l: float = param(10.0, "umol/L", "[SeedDeckUHS] (bilirubin > 20 umol/L contraindicates)",
                                     "Serum bilirubin.", ge=0, le=1000)
-    albumin_g_l: float = param(40.0, "g/L", "SeedDeckUHS (low albumin contraindicates; model assumption: low < 30 g/L)",
+    albumin_g_l: float = param(40.0, "g/L", "[SeedDeckUHS] (low albumin contraindicates; model assumption: low < 30 g/L)",
                                "Serum albumin.", ge=0, le=80)
-    ascites: bool = param(False, "-", "SeedDeckUHS", "Clinically evident ascites.")
-    ecog: int = param(0, "-", "SeedDeckUHS (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
-    extrahepatic_supply_excluded: bool = param(True, "-", "SeedDeckUHS (relative contraindication if not)",
+    ascites: bool = param(False, "-", "[SeedDeckUHS]", "Clinically evident ascites.")
+    ecog: int = param(0, "-", "[SeedDeckUHS] (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
+    extrahepatic_supply_excluded: bool = param(True, "-", "[SeedDeckUHS] (relative contraindication if not)",
                                                "Whether extrahepatic tumour supply has been excluded on imaging.")
     disease_burden_percent: float | None = param(
-        None, "%", "SeedDeckUHS (> 50% relative contraindication)",
+        None, "%", "[SeedDeckUHS] (> 50% relative contraindication)",
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
-    biliary_enteric_anastomosis: bool = param(False, "-", "SeedDeckUHS", "Prior biliary-enteric anastomosis (Whipple).")
-    arterial_dissection: bool = param(False, "-", "SeedDeckUHS", "Hepatic arterial dissection.")
+    biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
+    arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
 
 
 class AgentConfig(_Section):
     """The embolic agent."""
 
     kind: Literal["microspheres", "pva", "custom"] = param(
-        "microspheres", "-", "MeritEmbosphereIFU", "Calibrated microspheres, irregular PVA or a custom distribution.")
+        "microspheres", "-", "[MeritEmbosphereIFU]", "Calibrated microspheres, irregular PVA or a custom distribution.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "100-300", "um", "SeedDeckUHS (100-300 um for a bulky segment 5 NET); MeritEmbosphereIFU bins",
+        "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
     diameters_um: tuple[float, ...] | None = param(
         None, "um", "-", "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.")
     deformability: float = param(
-        0.2, "1", "MeritEmbosphereIFU (spheres compress 20-30%)",
+        0.2, "1", "[MeritEmbosphereIFU] (spheres compress 20-30%)",
         "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
     particles_per_ml: float | None = param(
         None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64)",
@@ -290,7 +290,7 @@ class AgentConfig(_Section):
     contrast_dilution: float = param(
         10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
-    permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
+    permanent: bool = param(True, "-", "[MeritEmbosphereIFU] (permanent); [McWilliams2011] (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
 
     @model_validator(mode="after")
@@ -306,7 +306,7 @@ class AgentConfig(_Section):
 class CatheterConfig(_Section):
     """Microcatheter tip and injection."""
 
-    vessel: str = param("A5", "-", "SeedDeckUHS (selective segment 5)",
+    vessel: str = param("A5", "-", "[SeedDeckUHS] (selective segment 5)",
                         "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
     tip_distance_mm: float | None = param(
         None, "mm", "model assumption: mid-vessel when omitted", "Distance of the tip from the vessel's origin.", ge=0)
@@ -333,7 +333,7 @@ class CatheterConfig(_Section):
 class AgentStep(_Section):
     """A later agent in a sequence: switch to it when the antegrade flow has fallen enough."""
 
-    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "MeritEmbosphereIFU",
+    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "[MeritEmbosphereIFU]",
                                                  "Calibrated microspheres or irregular PVA.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
         "300-500", "um", "REFERENCES.md 5 (high-volume centres upsize as flow slows)", "Nominal size range.")
@@ -346,7 +346,7 @@ class ProcedureConfig(_Section):
     """Endpoint and stopping rules of the embolisation."""
 
     endpoint: Literal["sluggish", "near_stasis", "stasis"] = param(
-        "stasis", "-", "SeedDeckUHS (endpoint sluggish antegrade flow v stasis); Lewandowski2007SACE",
+        "stasis", "-", "[SeedDeckUHS] (endpoint sluggish antegrade flow v stasis); [Lewandowski2007SACE]",
         "Angiographic endpoint at which injection stops.")
     slowed_flow_reduction: float = param(0.3, "1", "model assumption: SACE II 'slowed but present' needs a visible change",
                                          "Antegrade flow reduction read as slowed flow (SACE II).", gt=0, lt=1)
@@ -363,10 +363,10 @@ class ProcedureConfig(_Section):
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
     size_bias_onset: float = param(
-        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); Bushi2005",
+        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); [Bushi2005]",
         "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
     release: Literal["mixed", "central"] = param(
-        "mixed", "-", "Bomberna2022 (well-mixed particles follow the flow split); Taebi2021 (near the tip the release "
+        "mixed", "-", "[Bomberna2022] (well-mixed particles follow the flow split); [Taebi2021] (near the tip the release "
         "position matters: up to 53% at 5 mm)",
         "Particles well mixed across the lumen, or released on the axis (first bifurcation weighted by flow^2, "
         "model assumption).")
@@ -407,9 +407,9 @@ class OutcomesConfig(_Section):
 class Scenario(_Section):
     """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
 
-    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "SeedDeckUHS", "Short title for reports.")
+    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "[SeedDeckUHS]", "Short title for reports.")
     description: str = param("", "-", "-", "Teaching point of the scenario.")
-    reference: str = param("SeedDeckUHS", "-", "-", "Citation key or note the scenario is based on.")
+    reference: str = param("[SeedDeckUHS]", "-", "-", "Citation key or note the scenario is based on.")
     liver: LiverConfig = Field(default_factory=LiverConfig)
     anatomy: AnatomyConfig = Field(default_factory=AnatomyConfig)
     tumours: tuple[TumourConfig, ...] = Field(default_factory=lambda: (TumourConfig(),))

@@ -75,7 +75,7 @@ __all__ = [
 
 #: The strategies, from the most to the least selective.
 STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whole_liver", "staged_bilobar")
-#: Endpoint of each strategy unless given as ``name:endpoint``. SeedDeckUHS: "endpoint sluggish
+#: Endpoint of each strategy unless given as ``name:endpoint``. [SeedDeckUHS]: "endpoint sluggish
 #: antegrade flow v stasis"; model assumption: stasis for a (super)selective injection, whose
 #: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
 DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",

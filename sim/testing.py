@@ -50,9 +50,9 @@ __all__ = ["SyntheticLiver", "random_liver"]
 PHA_RADIUS_M = 2.25e-3
 #: Main portal vein radius, m (model assumption for test livers: 12 mm wide).
 MPV_RADIUS_M = 6.0e-3
-#: Branching exponent of the portal subtrees (Murray1926 cube law; Jessen2023: 2.0-3.0 against a portal cast).
+#: Branching exponent of the portal subtrees ([Murray1926] cube law; [Jessen2023]: 2.0-3.0 against a portal cast).
 PORTAL_MURRAY_EXPONENT = 3.0
-#: Vessel length per radius in the synthetic subtrees (Debbaut2014: 74.4 mm / 13.2 mm to 0.74 mm / 0.08 mm, 5.6-9).
+#: Vessel length per radius in the synthetic subtrees ([Debbaut2014]: 74.4 mm / 13.2 mm to 0.74 mm / 0.08 mm, 5.6-9).
 LENGTH_PER_RADIUS = 6.0
 #: GDA flow relative to the hepatic arterial flow (model assumption for test livers).
 GDA_FLOW_RATIO = 0.25
@@ -152,7 +152,7 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
     leaf_nodes = np.flatnonzero(leaves == 1)  # preorder = leaf order
     # tissue volumes, tumour territory
     weight = rng.lognormal(0.0, 0.3, n_leaf)
-    volume = weight / weight.sum() * scenario.liver.mass_kg * 1e-3  # 1.0 kg/L (ICRP89)
+    volume = weight / weight.sum() * scenario.liver.mass_kg * 1e-3  # 1.0 kg/L ([ICRP89])
     tumour_id = np.full(n_leaf, -1, np.int64)
     t_cfg = scenario.tumours[0] if scenario.tumours else None
     if tumour and t_cfg is not None:

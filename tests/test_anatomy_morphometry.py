@@ -22,7 +22,7 @@ def test_writes_figure_and_tables(results):
 def test_construction_and_anatomy_cases_pass(results):
     _, cases = results
     for name, case in cases.items():
-        if not name.startswith("portal median"):  # Debbaut2014 disagreement: documented, not tuned away
+        if not name.startswith("portal median"):  # [Debbaut2014] disagreement: documented, not tuned away
             assert case.passed, (name, case.embosim, case.reference)
 
 

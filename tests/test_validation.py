@@ -54,7 +54,7 @@ def test_fast_validation_prints_the_table_and_writes_report_and_figures(fast_run
 def test_every_disagreement_is_reported_with_its_reason(fast_run):
     _, _, rows = fast_run
     failed = [row for row in rows.values() if row["pass"] == "NO"]
-    assert failed  # the literature does disagree somewhere (e.g. Debbaut2014, contrast clearance)
+    assert failed  # the literature does disagree somewhere (e.g. [Debbaut2014], contrast clearance)
     assert all(row["note"] for row in failed)
     assert {row["role"] for row in rows.values()} == set(validation.ROLES)
     assert all(row["pass"] == "yes" for row in rows.values() if row["role"] == "calibration")

@@ -4,7 +4,7 @@ Three networks with exact answers (DESIGN.md 2.2; STYLE.md 3.14):
 
 * a Poiseuille tube the size of the proper hepatic artery: Q = pi r^4 dP / (8 mu L)
   (Hagen-Poiseuille);
-* a symmetric binary tree obeying Murray's cube law (Murray1926: r_k = r_0 2^(-k/3),
+* a symmetric binary tree obeying Murray's cube law ([Murray1926]: r_k = r_0 2^(-k/3),
   lengths proportional to radii): every generation k is 2^k equal tubes in
   parallel, the generations in series, so the total conductance, the flow of each
   terminal and the pressure at the end of each generation follow by hand;

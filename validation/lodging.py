@@ -10,9 +10,9 @@ proper hepatic artery (exponent 3, generation = 3 log2(4.5 mm / d)), 100-300 um
 particles lodge at generations 12-17 and 25-32 um SIRT spheres at 19-22, so smaller
 particles lodge deeper. The same derivation gives 16-21 for 40-120 um (no published
 number: a derived band, not a tight tolerance). The runs differ from the
-derivation in three ways: the exponent is 2.7 (NakamuraAwa2014), splits are
+derivation in three ways: the exponent is 2.7 ([NakamuraAwa2014]), splits are
 asymmetric, and spheres pass vessels down to 80% of their diameter (deformability
-0.2, MeritEmbosphereIFU), which puts them about one generation deeper.
+0.2, [MeritEmbosphereIFU]), which puts them about one generation deeper.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ __all__ = ["SubtreeTopology", "grow_subtrees", "design_flows", "vessel_geometry"
 
 #: Range of the share of a node's arterial demand sent to one child (uniform draw per
 #: bifurcation). Model assumption: bifurcations of hepatic trees are asymmetric (CCO
-#: trees and casts, Jessen2022; Debbaut2014); flow ratios up to 70:30 keep the
+#: trees and casts, [Jessen2022]; [Debbaut2014]); flow ratios up to 70:30 keep the
 #: bisection space filling (sibling radii within a factor 1.4 at g = 2.7).
 SPLIT_SHARE_RANGE = (0.3, 0.7)
 #: Smallest design flow of a terminal vessel, relative to the flow of a vessel of the

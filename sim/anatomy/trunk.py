@@ -98,10 +98,10 @@ ARTERIES: tuple[VesselSpec, ...] = (
     VesselSpec("PHA", "CHA", 4.5, "REFERENCES.md 3 (4-5 mm, unverified): the arterial Murray anchor", 25.0,
                (0.0, 0.2, 1.0)),
     VesselSpec("RGA", "PHA", 1.5, _TEXTBOOK + ": 1-2 mm", 30.0, (1.0, -0.3, -0.5), bed=True),
-    VesselSpec("RHA", "PHA", 3.5, _TEXTBOOK + ": 3-4 mm; Taebi2021 4.6 mm in one patient"),
+    VesselSpec("RHA", "PHA", 3.5, _TEXTBOOK + ": 3-4 mm; [Taebi2021] 4.6 mm in one patient"),
     VesselSpec("LHA", "PHA", 2.8, _TEXTBOOK + ": 2-3.5 mm"),
     VesselSpec("cystic", "RHA", 1.5, _TEXTBOOK + ": 1-2 mm", 20.0, (-0.3, -1.0, -0.6), bed=True),
-    VesselSpec("A1", "RHA", 1.0, _TEXTBOOK + ": caudate branches about 1 mm, from both sides (Garg2019)", segment=0),
+    VesselSpec("A1", "RHA", 1.0, _TEXTBOOK + ": caudate branches about 1 mm, from both sides ([Garg2019])", segment=0),
     VesselSpec("right_anterior", "RHA", 2.5, _TEXTBOOK + ": 2-3 mm"),
     VesselSpec("right_posterior", "RHA", 2.5, _TEXTBOOK + ": 2-3 mm"),
     _segmental("A", 5, "right_anterior", 2.0),
@@ -115,7 +115,7 @@ ARTERIES: tuple[VesselSpec, ...] = (
                (0.0, -1.0, 0.3), bed=True),
 )
 
-#: Variant arteries (Michels1966; Loschner2015), with the parent they leave.
+#: Variant arteries ([Michels1966]; [Loschner2015]), with the parent they leave.
 VARIANT_ARTERIES: tuple[VesselSpec, ...] = (
     VesselSpec("replaced_LHA", "LGA", 2.8, _TEXTBOOK + ": as the LHA it replaces"),
     VesselSpec("replaced_RHA", "SMA", 3.5, _TEXTBOOK + ": as the RHA it replaces"),
