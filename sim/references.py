@@ -5,7 +5,8 @@ as ``[Key]`` (e.g. ``[Carlisle1992]``) in code, docs, scenario ``source`` fields
 validation cases. A key is one word of letters and digits that starts with a capital
 and has a digit (``Pries1994``, ``ICRP89``) or at least two capitals
 (``SeedDeckUHS``, ``ModelAssumption``), so that ``[Key]`` is not mistaken for a
-metavariable (``[SCENARIO]``), a type (``list[Path]``) or a Markdown link.
+metavariable (``[SCENARIO]``), a type (``list[Path]``) or a Markdown link; text in
+inline code (backticks) is never a citation.
 "Derived" entries give the inputs they were derived from; "unverified" ones say so in
 their ``note``.
 
@@ -58,9 +59,13 @@ def is_key(token: str) -> bool:
     return sum(c.isupper() for c in token) >= 2 and any(c.islower() for c in token)
 
 
+#: Inline code (``code`` or `code`): never a citation.
+_CODE_SPAN = re.compile(r"``[^`]*``|`[^`\n]*`")
+
+
 def citations_in(text: str) -> list[str]:
-    """The citation keys ``[Key]`` in ``text``, in order of appearance (repeats kept)."""
-    return [m.group(1) for m in CITATION.finditer(text) if is_key(m.group(1))]
+    """The citation keys ``[Key]`` in ``text`` outside inline code, in order of appearance (repeats kept)."""
+    return [m.group(1) for m in CITATION.finditer(_CODE_SPAN.sub(" ", text)) if is_key(m.group(1))]
 
 
 def _braced(text: str, start: int) -> tuple[str, int]:
@@ -123,7 +128,7 @@ def _format(entry: Entry) -> str:
     """One Markdown list item for an entry."""
     parts = []
     if author := entry.get("author"):
-        parts.append(author + ".")
+        parts.append(author.rstrip(".") + ".")
     title = entry.get("title")
     parts.append(f"*{title}*." if title else "")
     venue = entry.get("journal") or entry.get("publisher") or entry.get("howpublished")

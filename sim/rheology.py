@@ -68,7 +68,7 @@ def relative_viscosity(diameter_m, haematocrit: float = DEFAULT_HAEMATOCRIT) -> 
 
     References
     ----------
-    Pries et al. (1994) Circ. Res. 75:904, in vivo viscosity law (REFERENCES.md 2).
+    Pries et al. (1994) Circ. Res. 75:904, in vivo viscosity law [Pries1994].
     """
     d = _float_array("diameter_m", diameter_m)
     _check_haematocrit(haematocrit)

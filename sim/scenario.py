@@ -56,7 +56,7 @@ NAMED_PORTAL_VEINS: tuple[str, ...] = (
 )
 NAMED_VESSELS: tuple[str, ...] = NAMED_ARTERIES + NAMED_PORTAL_VEINS
 
-#: Calibrated microsphere size bins (um), Merit Medical Embosphere IFU (REFERENCES.md 5).
+#: Calibrated microsphere size bins (um), [MeritEmbosphereIFU].
 SIZE_BINS_UM: dict[str, tuple[float, float]] = {
     "40-120": (40.0, 120.0),
     "100-300": (100.0, 300.0),
@@ -101,7 +101,7 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
     unit : str
         Unit of the value, ``"1"`` for dimensionless, ``"-"`` for names and flags.
     source : str
-        Citation key from ``sim/references.bib`` or ``"model assumption: <reason>"``.
+        Citation ``[Key]`` of ``sim/references.bib`` (docs/references.md) or ``"model assumption: <reason>"``.
     description : str
         One sentence on what the field means.
     **constraints
@@ -127,7 +127,7 @@ class LiverConfig(_Section):
         "1", "[HPB2014Segments] (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
         "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
     terminal_diameter_um: float = param(
-        50.0, "um", "model assumption (DESIGN.md 2.1): 100-300 um particles lodge at generations 12-17 above it",
+        50.0, "um", "model assumption: 100-300 um particles lodge at generations 12-17 above it ([LodgingDepthDerived])",
         "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
     murray_exponent: float = param(
         2.7, "1", "[NakamuraAwa2014] (2.7 for 0.1-1 mm arteries); [Jessen2023] (2.0-3.0)",
@@ -165,7 +165,7 @@ class AnatomyConfig(_Section):
     segment4_artery_origin: Literal["LHA", "RHA"] = param(
         "LHA", "-", "[Garg2019] (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
     falciform_artery: bool = param(
-        False, "-", "REFERENCES.md 8 (present in 2-25% of patients)",
+        False, "-", "[TextbookAnatomy] (present in 2-25% of patients, unverified)",
         "Whether a hepatic falciform artery (non-target, skin) leaves A4.")
 
 
@@ -173,7 +173,7 @@ class ExtrahepaticSupply(_Section):
     """A parasitised extrahepatic artery feeding a tumour from a separate systemic root."""
 
     artery: Literal["inferior_phrenic", "omental", "intercostal", "internal_mammary"] = param(
-        "inferior_phrenic", "-", "REFERENCES.md 8 (extrahepatic supply)", "Name of the parasitised artery.")
+        "inferior_phrenic", "-", "[TextbookAnatomy] (extrahepatic supply)", "Name of the parasitised artery.")
     arterial_fraction: float = param(
         0.2, "1", "model assumption: sweep it; no published distribution",
         "Share of the tumour's baseline arterial inflow coming through this artery.", gt=0.0, lt=1.0)
@@ -190,7 +190,7 @@ class TumourConfig(_Section):
     diameter_mm: float = param(40.0, "mm", "[SeedDeckUHS] (bulky lesion; model assumption for the size)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
-        0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
+        0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
         0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",
@@ -199,7 +199,7 @@ class TumourConfig(_Section):
         0.0, "1", "model assumption: no necrosis unless stated", "Volume fraction of a central unperfused core.",
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
-        None, "-", "REFERENCES.md 8", "Optional extrahepatic (parasitised) arterial supply.")
+        None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
 
 
 class PortalConfig(_Section):
@@ -222,18 +222,19 @@ class HabrConfig(_Section):
         0.25, "1", "[Lautt1985] (adenosine, 25.5 +/- 2.7%); [Lautt1990] (up to 0.44 active + passive)",
         "Fraction of a compartment's portal flow loss made up by arterial flow.", ge=0.0, le=1.0)
     max_arterial_ratio: float = param(
-        2.0, "1", "REFERENCES.md 1 (hepatic arterial flow at most about doubles; textbook)",
+        2.0, "1", "[TextbookPhysiology] (hepatic arterial flow at most about doubles; unverified)",
         "Cap on arterial flow relative to baseline.", ge=1.0, le=5.0)
 
 
 class FlowConfig(_Section):
     """Boundary conditions, rheology and the calibration targets of the baseline."""
 
-    arterial_pressure_mmHg: float = param(90.0, "mmHg", "REFERENCES.md 1 (80-95 mmHg at the coeliac origin; textbook)",
+    arterial_pressure_mmHg: float = param(90.0, "mmHg", "[TextbookPhysiology] (80-95 mmHg at the coeliac origin)",
                                           "Mean pressure at the arterial roots (coeliac, SMA, extrahepatic).", gt=20, le=200)
-    portal_pressure_mmHg: float = param(10.0, "mmHg", "REFERENCES.md 1 (5-10 mmHg; textbook)",
+    portal_pressure_mmHg: float = param(10.0, "mmHg", "[TextbookPhysiology] (5-10 mmHg)",
                                         "Pressure at the main portal vein inlet.", gt=0, le=60)
-    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg", "REFERENCES.md 1 (3-5 mmHg; DESIGN.md 2.2)",
+    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg",
+                                              "[Berzigotti2013] (HVPG 1-5 mmHg above it); model assumption: 3-5 mmHg",
                                               "Pressure at the hepatic veins / IVC outflow.", ge=0, le=40)
     sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "[Berzigotti2013] (normal HVPG 1-5 mmHg)",
                                           "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
@@ -255,7 +256,8 @@ class PatientConfig(_Section):
     """Clinical fields of the seed's patient-selection rules."""
 
     tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "[ENETSConsensus]", "WHO/ENETS grade of the primary.")
-    ki67_percent: float = param(5.0, "%", "[ENETSConsensus] (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
+    ki67_percent: float = param(5.0, "%", "[ENETSConsensus] (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.",
+                                ge=0, le=100)
     bilirubin_umol_l: float = param(10.0, "umol/L", "[SeedDeckUHS] (bilirubin > 20 umol/L contraindicates)",
                                     "Serum bilirubin.", ge=0, le=1000)
     albumin_g_l: float = param(40.0, "g/L", "[SeedDeckUHS] (low albumin contraindicates; model assumption: low < 30 g/L)",
@@ -285,10 +287,10 @@ class AgentConfig(_Section):
         0.2, "1", "[MeritEmbosphereIFU] (spheres compress 20-30%)",
         "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
     particles_per_ml: float | None = param(
-        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64)",
+        None, "1/mL", "[ParticlesPerMLDerived] (derived at random close packing 0.64)",
         "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0)
     contrast_dilution: float = param(
-        10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
+        10.0, "mL/mL", "[SIRAbstract305] (bead:contrast 1:4 to 1:14)",
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
     permanent: bool = param(True, "-", "[MeritEmbosphereIFU] (permanent); [McWilliams2011] (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
@@ -312,10 +314,10 @@ class CatheterConfig(_Section):
         None, "mm", "model assumption: mid-vessel when omitted", "Distance of the tip from the vessel's origin.", ge=0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
-    rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
+    rate_ml_min: float = param(1.0, "mL/min", "[SIRAbstract305] (particle slurries about 1 mL/min)",
                                "Injection rate of the suspension.", gt=0.0, le=60.0)
     mode: Literal["continuous", "pulsed"] = param(
-        "continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
+        "continuous", "-", "[SIR2023Abstract] (pulsed or continuous)",
         "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
         "so reflux sets in earlier.")
 
@@ -336,7 +338,7 @@ class AgentStep(_Section):
     kind: Literal["microspheres", "pva"] = param("microspheres", "-", "[MeritEmbosphereIFU]",
                                                  "Calibrated microspheres or irregular PVA.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "300-500", "um", "REFERENCES.md 5 (high-volume centres upsize as flow slows)", "Nominal size range.")
+        "300-500", "um", "model assumption: upsize as flow slows ([BeadBlockGuide])", "Nominal size range.")
     switch_at_flow_fraction: float = param(
         0.5, "1", "model assumption: upsize once antegrade flow has halved",
         "Switch to this agent when the antegrade flow fraction falls to this value.", gt=0, lt=1)
@@ -350,11 +352,11 @@ class ProcedureConfig(_Section):
         "Angiographic endpoint at which injection stops.")
     slowed_flow_reduction: float = param(0.3, "1", "model assumption: SACE II 'slowed but present' needs a visible change",
                                          "Antegrade flow reduction read as slowed flow (SACE II).", gt=0, lt=1)
-    sluggish_flow_reduction: float = param(0.6, "1", "DESIGN.md 2.3 (sluggish at 55-60% flow reduction)",
+    sluggish_flow_reduction: float = param(0.6, "1", "[EndpointThresholds] (sluggish at 55-60% flow reduction)",
                                            "Antegrade flow reduction read as sluggish (SACE III).", gt=0, lt=1)
-    near_stasis_flow_reduction: float = param(0.75, "1", "DESIGN.md 2.3 (near stasis about 75%)",
+    near_stasis_flow_reduction: float = param(0.75, "1", "[EndpointThresholds] (near stasis about 75%)",
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
-    stasis_flow_reduction: float = param(0.92, "1", "DESIGN.md 2.3 (stasis 90-95% or more)",
+    stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
@@ -363,7 +365,7 @@ class ProcedureConfig(_Section):
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
     size_bias_onset: float = param(
-        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); [Bushi2005]",
+        0.4, "1", "[LargeParticleBias] (above 0.3-0.5 of the branch, favour the wider child); [Bushi2005]",
         "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
     release: Literal["mixed", "central"] = param(
         "mixed", "-", "[Bomberna2022] (well-mixed particles follow the flow split); [Taebi2021] (near the tip the release "
@@ -371,7 +373,7 @@ class ProcedureConfig(_Section):
         "Particles well mixed across the lumen, or released on the axis (first bifurcation weighted by flow^2, "
         "model assumption).")
     agent_sequence: tuple[AgentStep, ...] = param(
-        (), "-", "REFERENCES.md 5 (start small, e.g. 40-120 um, and upsize as flow slows)",
+        (), "-", "model assumption: start small, e.g. 40-120 um, and upsize as flow slows ([BeadBlockGuide])",
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
         "[agent]'s deformability and contrast dilution.")
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)

@@ -2,7 +2,7 @@
 
 :func:`assess_patient` checks a scenario's ``[patient]`` section, its portal vein
 thrombosis and its tumours against the rules of the seed deck ([SeedDeckUHS],
-REFERENCES.md 9) and returns a :class:`Verdict`: a list of :class:`Finding` of
+the clinical rules it quotes) and returns a :class:`Verdict`: a list of :class:`Finding` of
 three severities.
 
 * ``absolute``: a contraindication to liver-directed therapy (poor liver function,
@@ -241,7 +241,7 @@ def tumour_lobes(scenario: Scenario) -> dict[str, tuple[str, ...]]:
     Notes
     -----
     Segment I (caudate) belongs to neither lobe: it is fed by branches from both
-    the RHA and the LHA (REFERENCES.md 8), so a caudate tumour does not make the
+    the RHA and the LHA ([Garg2019]), so a caudate tumour does not make the
     disease bilobar. Tumours placed by ``centre_mm`` are not counted: their
     segment is known only once the liver is built.
     """

@@ -1,4 +1,4 @@
-"""Treatment strategies and their comparison on one liver (DESIGN.md 2.4; ``docs/strategies.md``).
+"""Treatment strategies and their comparison on one liver (``docs/strategies.md``).
 
 A strategy is a catheter position and an angiographic endpoint, derived from where
 a tumour lies in *this* liver's arteries (so Michels variants are followed):

@@ -46,7 +46,7 @@ from .units import ML_MIN_M3S, MM_M, MMHG_PA
 
 __all__ = ["SyntheticLiver", "random_liver"]
 
-#: Proper hepatic artery radius, m (4.5 mm wide; REFERENCES.md 3, unverified).
+#: Proper hepatic artery radius, m (4.5 mm wide; [TextbookAnatomy], unverified).
 PHA_RADIUS_M = 2.25e-3
 #: Main portal vein radius, m (model assumption for test livers: 12 mm wide).
 MPV_RADIUS_M = 6.0e-3

@@ -119,7 +119,7 @@ def test_case_result_role_is_checked():
 
 
 def test_lodging_band_reproduces_the_reference_derivation():
-    assert validation.lodging.derived_band("100-300") == (12, 17)  # REFERENCES.md 3
+    assert validation.lodging.derived_band("100-300") == (12, 17)  # [LodgingDepthDerived]
     assert validation.lodging.derived_band("40-120") == (16, 21)
 
 

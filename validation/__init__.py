@@ -1,7 +1,7 @@
 """Validation cases: embosim against analytic results and published numbers.
 
 One module per case. Each computes its quantities with embosim, compares them
-with a value from ``../shared/REFERENCES.md`` (cited in the module), writes a
+with a value from ``sim/references.bib`` (cited as ``[Key]`` in the module; docs/references.md), writes a
 figure and a table into an output folder and returns a list of
 :class:`CaseResult`. :mod:`sim.validation.runner` runs them all (``embosim validate``;
 ``docs/validation.md``).

@@ -1,4 +1,4 @@
-"""Tumour-to-normal deposition ratio against the MAA range for hypervascular metastases (REFERENCES.md 4).
+"""Tumour-to-normal deposition ratio against the MAA range for hypervascular metastases ([Piasecki2015]).
 
 Piasecki 2015 (abstract): the tumour-to-normal (T/N) ratio of MAA uptake in
 hypervascular liver metastases has mean 2.7, and Y-90 imaging gives 2.3-3.6; NET

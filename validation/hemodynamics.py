@@ -1,4 +1,4 @@
-"""Hemodynamics of a built liver against the literature (REFERENCES.md 1).
+"""Hemodynamics of a built liver against the literature (sim/references.bib).
 
 Solves the calibrated dual-supply network of a liver at baseline, with main
 portal vein thrombosis (HABR on and off), and with the arterial root pressure
@@ -101,7 +101,7 @@ def back_pressure_mmhg(flow: LiverFlow) -> float:
 
 
 def cases(h: Hemodynamics) -> list[CaseResult]:
-    """Every comparison of :class:`Hemodynamics` with REFERENCES.md section 1."""
+    """Every comparison of :class:`Hemodynamics` with its published values."""
     liver = h.baseline.liver
     comps = liver.compartments
     tissue = comps.kind == 0

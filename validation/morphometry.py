@@ -1,10 +1,10 @@
-"""Morphometry of the synthetic hepatic trees against the literature (REFERENCES.md 1, 3).
+"""Morphometry of the synthetic hepatic trees against the literature (sim/references.bib).
 
 Compares a built liver with:
 
 * Murray's law at every bifurcation (construction check, to 1e-9);
 * the branching exponent fitted per bifurcation against 2.0-3.0 ([Jessen2023]);
-* the proper hepatic artery (4-5 mm, REFERENCES.md 3) and main portal vein
+* the proper hepatic artery (4-5 mm, [TextbookAnatomy]) and main portal vein
   (10-13 mm, textbook, unverified) diameters;
 * Couinaud segment volume fractions: the order VIII > VII > IV > V > III > VI > II > I,
   VIII 26.1% (11-38%), II and III each below 10% ([HPB2014Segments]);
@@ -12,7 +12,7 @@ Compares a built liver with:
   human liver cast of [Debbaut2014] (radii 13.2 mm -> 80 um, lengths 74.4 -> 0.74 mm);
 * the lodging generation of 100-300 um particles along flow-weighted paths from
   the PHA (a particle stops in the first vessel narrower than itself; no
-  deformability): generations 12-17 (REFERENCES.md 3, derived for a symmetric
+  deformability): generations 12-17 ([LodgingDepthDerived], derived for a symmetric
   Murray tree from a 4.5 mm PHA; the derivation's exponent is 3, and
   generation = g log2(d_PHA / d) scales with g).
 
@@ -46,13 +46,13 @@ from . import (
 __all__ = ["VesselTable", "vessel_table", "murray_residuals", "branching_exponents", "segment_fractions",
            "per_generation", "lodging", "run", "FAST_TERMINAL_DIAMETER_UM"]
 
-#: Particle diameters of the lodging case, um (REFERENCES.md 5: the 100-300 um bin).
+#: Particle diameters of the lodging case, um ([MeritEmbosphereIFU]: the 100-300 um bin).
 PARTICLES_UM = (100.0, 200.0, 300.0)
 #: [Debbaut2014] (abstract): first and last of 13 resolved generations.
 DEBBAUT_RADIUS_M = (13.2e-3, 80e-6)
 DEBBAUT_LENGTH_M = (74.4e-3, 0.74e-3)
 DEBBAUT_GENERATIONS = 12
-#: REFERENCES.md 1 ([HPB2014Segments]): median order of segment volumes, largest first.
+#: [HPB2014Segments]: median order of segment volumes, largest first.
 SEGMENT_ORDER = ("VIII", "VII", "IV", "V", "III", "VI", "II", "I")
 
 
@@ -256,7 +256,7 @@ def cases(liver: Liver) -> list[CaseResult]:
                           "2.3 / 2.7 / 3.0 of [NakamuraAwa2014] is not modelled", role="calibration"))
     if "PHA" in liver.vessels:
         out.append(range_case("PHA diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["PHA"]], 4.0, 5.0,
-                              "REFERENCES.md 3, unverified", "the arterial Murray anchor (4.5 mm)",
+                              "[TextbookAnatomy], unverified", "the arterial Murray anchor (4.5 mm)",
                               role="calibration"))
     out.append(range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
                           "textbook, unverified", "the portal Murray anchor (11 mm)", role="calibration"))
@@ -310,7 +310,7 @@ def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
             f"gives generation {math.ceil(derived)}, which the model follows (its trunk and asymmetric splits shift "
             "it by about one generation)")
         out.append(CaseResult(f"lodging generation of {d_um:.0f} um particles (flow-weighted median)", median,
-                              f"{ref} (REFERENCES.md 3, derived, 12-17 for 100-300 um)", "+/- 1 generation", ok,
+                              f"{ref} ([LodgingDepthDerived], derived, 12-17 for 100-300 um)", "+/- 1 generation", ok,
                               note))
     return out
 
@@ -338,7 +338,7 @@ def figure(liver: Liver):
     ax[1, 0].set_xticks(x, SEGMENTS)
     ax[1, 0].set_ylabel("volume, %")
     ax[1, 0].legend(fontsize=8)
-    ax[1, 1].axvspan(12, 17, color="0.85", label="REFERENCES.md 3: 12-17 (100-300 um)")
+    ax[1, 1].axvspan(12, 17, color="0.85", label="[LodgingDepthDerived]: 12-17 (100-300 um)")
     for d_um in PARTICLES_UM:
         if liver.scenario.liver.terminal_diameter_um < d_um:
             res = lodging(liver, d_um * 1e-6)

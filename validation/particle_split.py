@@ -1,4 +1,4 @@
-"""Particle split against flow split at the hepatic arterial outlets (REFERENCES.md 6).
+"""Particle split against flow split at the hepatic arterial outlets ([Bomberna2022]).
 
 Bomberna et al., Front Bioeng Biotechnol 2022: well-mixed particles far from the
 catheter split in proportion to the flow, with a median difference of 0.40% (max
@@ -9,7 +9,7 @@ so this case checks that the implementation realises the rule, with the
 published differences as the tolerance.
 
 Setup: the default liver, catheter in the proper hepatic artery, 32 um resin
-microspheres (SIR-Spheres mean, REFERENCES.md 5), routed one by one on the fixed
+microspheres (SIR-Spheres mean, [Y90Microspheres]), routed one by one on the fixed
 baseline flow field (``sim.procedure.route_fixed_field``: no embolisation, so
 the split is the field's). Outlets: the segmental arteries A1-A8 (particles counted by
 the segment where they end) and the non-target branches leaving downstream of the
@@ -38,7 +38,7 @@ from . import CaseResult, default_liver, module_main, new_figure, publish
 
 __all__ = ["split", "run", "PARTICLE_DIAMETER_M", "PARTICLES"]
 
-#: Particle diameter, m (SIR-Spheres 32 +/- 10 um, REFERENCES.md 5).
+#: Particle diameter, m (SIR-Spheres 32 +/- 10 um, [Y90Microspheres]).
 PARTICLE_DIAMETER_M = 32e-6
 #: Particles routed, fast and full run.
 PARTICLES = {True: 100_000, False: 1_000_000}

@@ -206,12 +206,12 @@ CALIBRATED = (
     ("tumours.vascularity", "TumourConfig", "MAA tumour-to-normal ratio 2.3-3.6 ([Piasecki2015])"),
     ("tumours.arterial_fraction", "TumourConfig", "(unverified: swept 0.7-1.0 against the MAA ratio)"),
     ("liver.murray_exponent", "LiverConfig",
-     "cast radii and lengths per generation ([Debbaut2014]); lodging depth (REFERENCES.md 3)"),
+     "cast radii and lengths per generation ([Debbaut2014]); lodging depth ([LodgingDepthDerived])"),
     ("liver.segment_fractions", "LiverConfig", "-"),
-    ("agent.deformability", "AgentConfig", "lodging depth (REFERENCES.md 3)"),
-    ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance (REFERENCES.md 7)"),
+    ("agent.deformability", "AgentConfig", "lodging depth ([LodgingDepthDerived])"),
+    ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
-     "contrast not cleared in 3-5 cardiac cycles (REFERENCES.md 7)"),
+     "contrast not cleared in 3-5 cardiac cycles ([TIMIGrades])"),
 )
 
 
@@ -236,7 +236,7 @@ def calibration_table() -> str:
 
 PREAMBLE = """\
 Each case computes a quantity with embosim, compares it with an analytic answer or a
-published value and tolerance from `../shared/REFERENCES.md` (the source is cited in
+published value and tolerance from `sim/references.bib` (the source is cited in
 the case's module, `validation/<case>.py`), and writes a figure. Every comparison has a
 role:
 

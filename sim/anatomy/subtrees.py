@@ -23,7 +23,7 @@ that no artery has zero radius (a territory without demand still has its vessel)
 leaf's portal design flow is the larger of its portal demand and the portal demand
 of normal liver of the same volume. Model assumption: the portal tree was built for
 the parenchyma the tumour grew into (tumours recruit arteries, and most metastases
-keep portal supply at their periphery, REFERENCES.md 3); the tumour's low portal
+keep portal supply at their periphery, [MetastasisCorrosionCast]); the tumour's low portal
 inflow is then set by its compartment's calibrated terminal resistance, not by narrow
 veins. The peribiliary plexus is not counted in the design flow (it is about 1% of
 the arterial flow and branches off along the vessels).

@@ -60,7 +60,7 @@ class VesselSpec:
     diameter_mm : float, mm
         Literature diameter.
     source : str
-        Source of the diameter (citation key, REFERENCES.md section, or "textbook (unverified)").
+        Source of the diameter (citation key ``[Key]`` of sim/references.bib, or "textbook (unverified)").
     length_mm : float, mm
         Literature length (textbook, unverified), used to place vessels outside the
         liver (NaN inside, where positions follow the territories).
@@ -95,7 +95,7 @@ ARTERIES: tuple[VesselSpec, ...] = (
     VesselSpec("LGA", "coeliac", 2.5, _TEXTBOOK + ": 2-3 mm", 50.0, (0.3, -0.2, 1.0), bed=True),
     VesselSpec("CHA", "coeliac", 5.0, _TEXTBOOK + ": 4-6 mm", 35.0, (-1.0, -0.2, 0.2)),
     VesselSpec("GDA", "CHA", 3.0, _TEXTBOOK + ": 2-4 mm", 25.0, (0.0, -0.3, -1.0), bed=True),
-    VesselSpec("PHA", "CHA", 4.5, "REFERENCES.md 3 (4-5 mm, unverified): the arterial Murray anchor", 25.0,
+    VesselSpec("PHA", "CHA", 4.5, "[TextbookAnatomy] (4-5 mm, unverified): the arterial Murray anchor", 25.0,
                (0.0, 0.2, 1.0)),
     VesselSpec("RGA", "PHA", 1.5, _TEXTBOOK + ": 1-2 mm", 30.0, (1.0, -0.3, -0.5), bed=True),
     VesselSpec("RHA", "PHA", 3.5, _TEXTBOOK + ": 3-4 mm; [Taebi2021] 4.6 mm in one patient"),
@@ -111,7 +111,7 @@ ARTERIES: tuple[VesselSpec, ...] = (
     _segmental("A", 2, "LHA", 1.8),
     _segmental("A", 3, "LHA", 1.8),
     _segmental("A", 4, "LHA", 2.0),
-    VesselSpec("falciform", "A4", 1.0, _TEXTBOOK + ": about 1 mm; present in 2-25% (REFERENCES.md 8)", 30.0,
+    VesselSpec("falciform", "A4", 1.0, _TEXTBOOK + ": about 1 mm; present in 2-25% ([TextbookAnatomy])", 30.0,
                (0.0, -1.0, 0.3), bed=True),
 )
 
