@@ -181,7 +181,7 @@ class Verdict:
             found = self.of_severity(severity)
             if found:
                 lines.append(f"### {_HEADINGS[severity]}" if markdown else f"{_HEADINGS[severity]}:")
-                lines.extend(f"- {f.message} [{f.rule}; {f.source}]" for f in found)
+                lines.extend(f"- {f.message} ({f.rule}; {f.source})" for f in found)
                 lines.append("")
         lines.append("Information for teaching, not a clinical decision.")
         return "\n".join(lines) + "\n"
