@@ -30,7 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
+from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario, resolve_sweep_spec
 from .io import check_output_folder, check_writable
 from .limits import SizeWarning, allow_large, check_particles_size
 from .scenario import Scenario, ScenarioError, load_scenario
@@ -293,8 +293,9 @@ def compare(
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False,
-                                                 help="Sweep specification (TOML; docs/sweeps.md).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False, help=(
+        "Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
+        "size_arterialisation_catheter."))],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
                                       "results.parquet and results.csv.")] = Path("embosim-sweep"),
     workers: Annotated[int | None, typer.Option(min=1, show_default=False, help="Local worker processes, or "
@@ -315,6 +316,7 @@ def sweep(
     from .sweeps import sweep as run_sweep
 
     # every point and its size checked before anything is written
+    spec = resolve_sweep_spec(spec)
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
     _make_output_dir(out)

@@ -58,7 +58,7 @@ NAMED_PORTAL_VEINS: tuple[str, ...] = (
 )
 NAMED_VESSELS: tuple[str, ...] = NAMED_ARTERIES + NAMED_PORTAL_VEINS
 
-#: Calibrated microsphere size bins (um), Merit Medical Embosphere IFU (REFERENCES.md 5).
+#: Calibrated microsphere size bins (um), [MeritEmbosphereIFU].
 SIZE_BINS_UM: dict[str, tuple[float, float]] = {
     "40-120": (40.0, 120.0),
     "100-300": (100.0, 300.0),
@@ -110,7 +110,7 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
     unit : str
         Unit of the value, ``"1"`` for dimensionless, ``"-"`` for names and flags.
     source : str
-        Citation key from ``sim/references.bib`` or ``"model assumption: <reason>"``.
+        Citation ``[Key]`` of ``sim/references.bib`` (docs/references.md) or ``"model assumption: <reason>"``.
     description : str
         One sentence on what the field means.
     **constraints
@@ -139,23 +139,23 @@ MAX_CENTRE_MM = 300.0
 class LiverConfig(_Section):
     """Liver size, shape and the synthetic vascular trees' resolution."""
 
-    mass_kg: float = param(1.5, "kg", "ICRP89 (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
+    mass_kg: float = param(1.5, "kg", "[ICRP89] (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
                            "Liver mass; the volume follows at 1.0 kg/L.", gt=0.3, le=5.0)
     shape: Literal["typical", "large_left_lobe", "small_left_lobe"] = param(
         "typical", "-", "model assumption: three textbook silhouettes of the same segment volumes",
         "Liver silhouette (aspect of the left lobe); segment volume fractions are set separately.")
     segment_fractions: dict[str, float] = param(
         {"I": 0.035, "II": 0.065, "III": 0.085, "IV": 0.145, "V": 0.125, "VI": 0.080, "VII": 0.205, "VIII": 0.260},
-        "1", "HPB2014Segments (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
+        "1", "[HPB2014Segments] (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
         "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
     terminal_diameter_um: float = param(
-        50.0, "um", "model assumption (DESIGN.md 2.1): 100-300 um particles lodge at generations 12-17 above it",
+        50.0, "um", "model assumption: 100-300 um particles lodge at generations 12-17 above it ([LodgingDepthDerived])",
         "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
     murray_exponent: float = param(
-        2.7, "1", "NakamuraAwa2014 (2.7 for 0.1-1 mm arteries); Jessen2023 (2.0-3.0)",
+        2.7, "1", "[NakamuraAwa2014] (2.7 for 0.1-1 mm arteries); [Jessen2023] (2.0-3.0)",
         "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)
     peribiliary_arteriole_diameter_um: float = param(
-        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um (Debbaut2014 resolves 160 um)",
+        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um ([Debbaut2014] resolves 160 um)",
         "Diameter of the arterioles feeding each peribiliary (bile duct) compartment.", gt=5.0, le=500.0)
     seed: int = param(0, "-", "model assumption: fixed anatomy unless asked",
                       "Seed of the anatomy's random generator (tissue points, tree).", ge=0)
@@ -181,13 +181,13 @@ class AnatomyConfig(_Section):
     """Arterial variant anatomy (Michels) and the segment IV artery's origin."""
 
     michels_type: MICHELS_TYPES = param(
-        "I", "-", "Michels1966; Loschner2015 (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
+        "I", "-", "[Michels1966]; [Loschner2015] (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
         "I conventional; II replaced LHA from LGA; III replaced RHA from SMA; IV both replaced; "
         "V accessory LHA from LGA; VI accessory RHA from SMA.")
     segment4_artery_origin: Literal["LHA", "RHA"] = param(
-        "LHA", "-", "Garg2019 (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
+        "LHA", "-", "[Garg2019] (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
     falciform_artery: bool = param(
-        False, "-", "REFERENCES.md 8 (present in 2-25% of patients)",
+        False, "-", "[TextbookAnatomy] (present in 2-25% of patients, unverified)",
         "Whether a hepatic falciform artery (non-target, skin) leaves A4.")
 
 
@@ -195,7 +195,7 @@ class ExtrahepaticSupply(_Section):
     """A parasitised extrahepatic artery feeding a tumour from a separate systemic root."""
 
     artery: Literal["inferior_phrenic", "omental", "intercostal", "internal_mammary"] = param(
-        "inferior_phrenic", "-", "REFERENCES.md 8 (extrahepatic supply)", "Name of the parasitised artery.")
+        "inferior_phrenic", "-", "[TextbookAnatomy] (extrahepatic supply)", "Name of the parasitised artery.")
     arterial_fraction: float = param(
         0.2, "1", "model assumption: sweep it; no published distribution",
         "Share of the tumour's baseline arterial inflow coming through this artery.", gt=0.0, lt=1.0)
@@ -206,34 +206,34 @@ class TumourConfig(_Section):
 
     name: str = param("tumour", "-", "-", "Label used in reports.", min_length=1)
     segment: Literal["I", "II", "III", "IV", "V", "VI", "VII", "VIII"] | None = param(
-        "V", "-", "SeedDeckUHS (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
+        "V", "-", "[SeedDeckUHS] (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
     centre_mm: tuple[Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
                      Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
                      Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)]] | None = param(
         None, "mm", "model assumption: each coordinate within +/-300 mm, beyond the largest (5 kg) liver; "
         "the centre must lie inside this liver",
         "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
-    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size); at most "
+    diameter_mm: float = param(40.0, "mm", "[SeedDeckUHS] (bulky lesion; model assumption for the size); at most "
                                "the liver's antero-posterior thickness (checked against liver.mass_kg and shape)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
-        0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
+        0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
-        0.7, "1", "Meijerink2009 (HA > 50, PV < 10 mL/min/100 g) vs Miles2000CTPerfusion (normal 122-147 mL/min/100 mL)",
+        0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",
         "Total perfusion per volume relative to normal liver.", gt=0.0, le=20.0)
     necrotic_core_fraction: float = param(
         0.0, "1", "model assumption: no necrosis unless stated", "Volume fraction of a central unperfused core.",
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
-        None, "-", "REFERENCES.md 8", "Optional extrahepatic (parasitised) arterial supply.")
+        None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
 
 
 class PortalConfig(_Section):
     """Portal vein thrombosis."""
 
     thrombosis: PORTAL_THROMBOSIS_SITES = param(
-        "none", "-", "SeedDeckUHS (PVT main v segmental: absolute contraindication)",
+        "none", "-", "[SeedDeckUHS] (PVT main v segmental: absolute contraindication)",
         "Thrombosed portal branch: none, main (MPV), RPV, LPV or a segmental branch P1-P8.")
     thrombosis_occlusion: float = param(
         0.999, "1", "model assumption: near-complete; collaterals keep a trickle (about 5% of portal inflow "
@@ -244,67 +244,69 @@ class PortalConfig(_Section):
 class HabrConfig(_Section):
     """Hepatic arterial buffer response."""
 
-    enabled: bool = param(True, "-", "Lautt1985", "Whether arterial terminals dilate when portal inflow falls.")
+    enabled: bool = param(True, "-", "[Lautt1985]", "Whether arterial terminals dilate when portal inflow falls.")
     buffer_efficiency: float = param(
-        0.25, "1", "Lautt1985 (adenosine, 25.5 +/- 2.7%); Lautt1990 (up to 0.44 active + passive)",
+        0.25, "1", "[Lautt1985] (adenosine, 25.5 +/- 2.7%); [Lautt1990] (up to 0.44 active + passive)",
         "Fraction of a compartment's portal flow loss made up by arterial flow.", ge=0.0, le=1.0)
     max_arterial_ratio: float = param(
-        2.0, "1", "REFERENCES.md 1 (hepatic arterial flow at most about doubles; textbook)",
+        2.0, "1", "[TextbookPhysiology] (hepatic arterial flow at most about doubles; unverified)",
         "Cap on arterial flow relative to baseline.", ge=1.0, le=5.0)
 
 
 class FlowConfig(_Section):
     """Boundary conditions, rheology and the calibration targets of the baseline."""
 
-    arterial_pressure_mmHg: float = param(90.0, "mmHg", "REFERENCES.md 1 (80-95 mmHg at the coeliac origin; textbook)",
+    arterial_pressure_mmHg: float = param(90.0, "mmHg", "[TextbookPhysiology] (80-95 mmHg at the coeliac origin)",
                                           "Mean pressure at the arterial roots (coeliac, SMA, extrahepatic).", gt=20, le=200)
-    portal_pressure_mmHg: float = param(10.0, "mmHg", "REFERENCES.md 1 (5-10 mmHg; textbook)",
+    portal_pressure_mmHg: float = param(10.0, "mmHg", "[TextbookPhysiology] (5-10 mmHg)",
                                         "Pressure at the main portal vein inlet.", gt=0, le=60)
-    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg", "REFERENCES.md 1 (3-5 mmHg; DESIGN.md 2.2)",
+    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg",
+                                              "[Berzigotti2013] (HVPG 1-5 mmHg above it); model assumption: 3-5 mmHg",
                                               "Pressure at the hepatic veins / IVC outflow.", ge=0, le=40)
-    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "Berzigotti2013 (normal HVPG 1-5 mmHg)",
+    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "[Berzigotti2013] (normal HVPG 1-5 mmHg)",
                                           "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
     systemic_venous_pressure_mmHg: float = param(5.0, "mmHg", "model assumption: central venous pressure 2-8 mmHg",
                                                  "Pressure that non-target branches (GDA, RGA, cystic) drain to.", ge=0, le=30)
-    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "Carlisle1992 (17.0 mL/min/kg; HA 20.6%)",
+    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "[Carlisle1992] (17.0 mL/min/kg; HA 20.6%)",
                                         "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
-    body_mass_kg: float = param(70.0, "kg", "ICRP89 (reference adult male)", "Body mass that scales the hepatic flow.",
+    body_mass_kg: float = param(70.0, "kg", "[ICRP89] (reference adult male)", "Body mass that scales the hepatic flow.",
                                 gt=20, le=250)
-    normal_arterial_fraction: float = param(0.20, "1", "SeedDeckUHS (20% HA / 80% PV); Carlisle1992 (20.6%)",
+    normal_arterial_fraction: float = param(0.20, "1", "[SeedDeckUHS] (20% HA / 80% PV); [Carlisle1992] (20.6%)",
                                             "Baseline hepatic arterial share of normal liver inflow.", gt=0.01, lt=0.99)
-    haematocrit: float = param(0.45, "1", "Pries1994 (reference discharge haematocrit)",
+    haematocrit: float = param(0.45, "1", "[Pries1994] (reference discharge haematocrit)",
                                "Discharge haematocrit for the Pries in vivo viscosity law.", ge=0.0, le=0.7)
-    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "Pries1994 (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
+    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "[Pries1994] (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
     habr: HabrConfig = Field(default_factory=HabrConfig, description="Hepatic arterial buffer response.")
 
 
 class PatientConfig(_Section):
     """Clinical fields of the seed's patient-selection rules."""
 
-    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "ENETS", "WHO/ENETS grade of the primary.")
-    ki67_percent: float = param(5.0, "%", "ENETS (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
-    bilirubin_umol_l: float = param(10.0, "umol/L", "SeedDeckUHS (bilirubin > 20 umol/L contraindicates)",
+    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "[ENETSConsensus]", "WHO/ENETS grade of the primary.")
+    ki67_percent: float = param(5.0, "%", "[ENETSConsensus] (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.",
+                                ge=0, le=100)
+    bilirubin_umol_l: float = param(10.0, "umol/L", "[SeedDeckUHS] (bilirubin > 20 umol/L contraindicates)",
                                     "Serum bilirubin.", ge=0, le=1000)
-    albumin_g_l: float = param(40.0, "g/L", "SeedDeckUHS (low albumin contraindicates; model assumption: low < 30 g/L)",
+    albumin_g_l: float = param(40.0, "g/L", "[SeedDeckUHS] (low albumin contraindicates; model assumption: low < 30 g/L)",
                                "Serum albumin.", ge=0, le=80)
-    ascites: bool = param(False, "-", "SeedDeckUHS", "Clinically evident ascites.")
-    ecog: int = param(0, "-", "SeedDeckUHS (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
-    extrahepatic_supply_excluded: bool = param(True, "-", "SeedDeckUHS (relative contraindication if not)",
+    ascites: bool = param(False, "-", "[SeedDeckUHS]", "Clinically evident ascites.")
+    ecog: int = param(0, "-", "[SeedDeckUHS] (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
+    extrahepatic_supply_excluded: bool = param(True, "-", "[SeedDeckUHS] (relative contraindication if not)",
                                                "Whether extrahepatic tumour supply has been excluded on imaging.")
     disease_burden_percent: float | None = param(
-        None, "%", "SeedDeckUHS (> 50% relative contraindication)",
+        None, "%", "[SeedDeckUHS] (> 50% relative contraindication)",
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
-    biliary_enteric_anastomosis: bool = param(False, "-", "SeedDeckUHS", "Prior biliary-enteric anastomosis (Whipple).")
-    arterial_dissection: bool = param(False, "-", "SeedDeckUHS", "Hepatic arterial dissection.")
+    biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
+    arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
 
 
 class AgentConfig(_Section):
     """The embolic agent."""
 
     kind: Literal["microspheres", "pva", "custom"] = param(
-        "microspheres", "-", "MeritEmbosphereIFU", "Calibrated microspheres, irregular PVA or a custom distribution.")
+        "microspheres", "-", "[MeritEmbosphereIFU]", "Calibrated microspheres, irregular PVA or a custom distribution.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "100-300", "um", "SeedDeckUHS (100-300 um for a bulky segment 5 NET); MeritEmbosphereIFU bins",
+        "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
     diameters_um: tuple[Annotated[float, Field(ge=MIN_PARTICLE_DIAMETER_UM, le=MAX_PARTICLE_DIAMETER_UM)], ...
                         ] | None = param(
@@ -312,16 +314,16 @@ class AgentConfig(_Section):
         "(liver.terminal_diameter_um >= 5 um), larger ones do not pass the largest allowed catheter (7 Fr = 2.33 mm)",
         "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.", max_length=10_000)
     deformability: float = param(
-        0.2, "1", "MeritEmbosphereIFU (spheres compress 20-30%)",
+        0.2, "1", "[MeritEmbosphereIFU] (spheres compress 20-30%)",
         "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
     particles_per_ml: float | None = param(
-        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64); at most 1 mL / volume of the agent's "
+        None, "1/mL", "[ParticlesPerMLDerived] (derived at random close packing 0.64); at most 1 mL / volume of the agent's "
         "smallest particle (1.5e10 for the smallest allowed, 5 um)",
         "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0, le=MAX_PARTICLES_PER_ML)
     contrast_dilution: float = param(
-        10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
+        10.0, "mL/mL", "[SIRAbstract305] (bead:contrast 1:4 to 1:14)",
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
-    permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
+    permanent: bool = param(True, "-", "[MeritEmbosphereIFU] (permanent); [McWilliams2011] (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
     seal_porosity: float = param(
         0.3, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
@@ -352,7 +354,7 @@ class AgentConfig(_Section):
 class CatheterConfig(_Section):
     """Microcatheter tip and injection."""
 
-    vessel: str = param("A5", "-", "SeedDeckUHS (selective segment 5)",
+    vessel: str = param("A5", "-", "[SeedDeckUHS] (selective segment 5)",
                         "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
     tip_distance_mm: float | None = param(
         None, "mm", "model assumption: mid-vessel when omitted; at most 300 mm, beyond the longest vessel (the "
@@ -360,10 +362,10 @@ class CatheterConfig(_Section):
         ge=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
-    rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
+    rate_ml_min: float = param(1.0, "mL/min", "[SIRAbstract305] (particle slurries about 1 mL/min)",
                                "Injection rate of the suspension.", gt=0.0, le=60.0)
     mode: Literal["continuous", "pulsed"] = param(
-        "continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
+        "continuous", "-", "[SIR2023Abstract] (pulsed or continuous)",
         "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
         "so reflux sets in earlier.")
 
@@ -381,10 +383,10 @@ class CatheterConfig(_Section):
 class AgentStep(_Section):
     """A later agent in a sequence: switch to it when the antegrade flow has fallen enough."""
 
-    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "MeritEmbosphereIFU",
+    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "[MeritEmbosphereIFU]",
                                                  "Calibrated microspheres or irregular PVA.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "300-500", "um", "REFERENCES.md 5 (high-volume centres upsize as flow slows)", "Nominal size range.")
+        "300-500", "um", "model assumption: upsize as flow slows ([BeadBlockGuide])", "Nominal size range.")
     switch_at_flow_fraction: float = param(
         0.5, "1", "model assumption: upsize once antegrade flow has halved",
         "Switch to this agent when the antegrade flow fraction falls to this value.", gt=0, lt=1)
@@ -394,15 +396,15 @@ class ProcedureConfig(_Section):
     """Endpoint and stopping rules of the embolisation."""
 
     endpoint: Literal["sluggish", "near_stasis", "stasis"] = param(
-        "stasis", "-", "SeedDeckUHS (endpoint sluggish antegrade flow v stasis); Lewandowski2007SACE",
+        "stasis", "-", "[SeedDeckUHS] (endpoint sluggish antegrade flow v stasis); [Lewandowski2007SACE]",
         "Angiographic endpoint at which injection stops.")
     slowed_flow_reduction: float = param(0.3, "1", "model assumption: SACE II 'slowed but present' needs a visible change",
                                          "Antegrade flow reduction read as slowed flow (SACE II).", gt=0, lt=1)
-    sluggish_flow_reduction: float = param(0.6, "1", "DESIGN.md 2.3 (sluggish at 55-60% flow reduction)",
+    sluggish_flow_reduction: float = param(0.6, "1", "[EndpointThresholds] (sluggish at 55-60% flow reduction)",
                                            "Antegrade flow reduction read as sluggish (SACE III).", gt=0, lt=1)
-    near_stasis_flow_reduction: float = param(0.75, "1", "DESIGN.md 2.3 (near stasis about 75%)",
+    near_stasis_flow_reduction: float = param(0.75, "1", "[EndpointThresholds] (near stasis about 75%)",
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
-    stasis_flow_reduction: float = param(0.92, "1", "DESIGN.md 2.3 (stasis 90-95% or more)",
+    stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
@@ -411,15 +413,15 @@ class ProcedureConfig(_Section):
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
     size_bias_onset: float = param(
-        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); Bushi2005",
+        0.4, "1", "[LargeParticleBias] (above 0.3-0.5 of the branch, favour the wider child); [Bushi2005]",
         "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
     release: Literal["mixed", "central"] = param(
-        "mixed", "-", "Bomberna2022 (well-mixed particles follow the flow split); Taebi2021 (near the tip the release "
+        "mixed", "-", "[Bomberna2022] (well-mixed particles follow the flow split); [Taebi2021] (near the tip the release "
         "position matters: up to 53% at 5 mm)",
         "Particles well mixed across the lumen, or released on the axis (first bifurcation weighted by flow^2, "
         "model assumption).")
     agent_sequence: tuple[AgentStep, ...] = param(
-        (), "-", "REFERENCES.md 5 (start small, e.g. 40-120 um, and upsize as flow slows)",
+        (), "-", "model assumption: start small, e.g. 40-120 um, and upsize as flow slows ([BeadBlockGuide])",
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
         "[agent]'s deformability and contrast dilution.", max_length=10)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
@@ -455,9 +457,9 @@ class OutcomesConfig(_Section):
 class Scenario(_Section):
     """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
 
-    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "SeedDeckUHS", "Short title for reports.")
+    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "[SeedDeckUHS]", "Short title for reports.")
     description: str = param("", "-", "-", "Teaching point of the scenario.")
-    reference: str = param("SeedDeckUHS", "-", "-", "Citation key or note the scenario is based on.")
+    reference: str = param("[SeedDeckUHS]", "-", "-", "Citation key or note the scenario is based on.")
     liver: LiverConfig = Field(default_factory=LiverConfig)
     anatomy: AnatomyConfig = Field(default_factory=AnatomyConfig)
     tumours: tuple[TumourConfig, ...] = Field(

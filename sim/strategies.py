@@ -1,4 +1,4 @@
-"""Treatment strategies and their comparison on one liver (DESIGN.md 2.4; ``docs/strategies.md``).
+"""Treatment strategies and their comparison on one liver (``docs/strategies.md``).
 
 A strategy is a catheter position and an angiographic endpoint, derived from where
 a tumour lies in *this* liver's arteries (so Michels variants are followed):
@@ -77,7 +77,7 @@ __all__ = [
 
 #: The strategies, from the most to the least selective.
 STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whole_liver", "staged_bilobar")
-#: Endpoint of each strategy unless given as ``name:endpoint``. SeedDeckUHS: "endpoint sluggish
+#: Endpoint of each strategy unless given as ``name:endpoint``. [SeedDeckUHS]: "endpoint sluggish
 #: antegrade flow v stasis"; model assumption: stasis for a (super)selective injection, whose
 #: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
 DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",

@@ -86,14 +86,14 @@ def test_check_patient_default_is_eligible(invoke):
 def test_check_patient_reports_contraindications_and_exits_0(invoke):
     result = invoke("check-patient", "main_pvt")
     assert result.exit_code == 0
-    assert "Not eligible" in result.stdout and "[pvt; SeedDeckUHS]" in result.stdout
-    assert "[lipiodol; SeedDeckUHS]" in result.stdout
+    assert "Not eligible" in result.stdout and "(pvt; [SeedDeckUHS])" in result.stdout
+    assert "(lipiodol; [SeedDeckUHS])" in result.stdout
 
 
 def test_check_patient_accepts_a_file(invoke, write_scenario):
     path = write_scenario("[patient]\necog = 3\n")
     result = invoke("check-patient", path)
-    assert result.exit_code == 0 and "[ecog; SeedDeckUHS]" in result.stdout
+    assert result.exit_code == 0 and "(ecog; [SeedDeckUHS])" in result.stdout
 
 
 @pytest.mark.parametrize("command", ["run", "check-patient"])

@@ -16,7 +16,7 @@ import sim
 from sim.agents import agent_from_config
 from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
-from sim.kernels import routing
+from sim.kernels import routing, twoport
 from sim.kernels import transport as tk
 from sim.kernels import twoport
 from sim.kernels import embolic_load as el

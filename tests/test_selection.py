@@ -158,7 +158,7 @@ def test_renderings_carry_every_finding_with_rule_and_source():
     assert text.startswith("Patient selection\n") and "Absolute contraindications:" in text and "#" not in text
     for finding in verdict.findings:
         assert finding.message in markdown and finding.message in text
-        assert f"[{finding.rule}; {finding.source}]" in text
+        assert f"({finding.rule}; {finding.source})" in text
     assert verdict.to_dict()["eligible"] is False
     assert [f["rule"] for f in verdict.to_dict()["findings"]] == [f.rule for f in verdict.findings]
 
