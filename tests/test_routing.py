@@ -16,10 +16,9 @@ import sim
 from sim.agents import agent_from_config
 from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
+from sim.kernels import embolic_load as el
 from sim.kernels import routing, twoport
 from sim.kernels import transport as tk
-from sim.kernels import twoport
-from sim.kernels import embolic_load as el
 from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 
 PARTICLES = 300

@@ -50,9 +50,9 @@ SEAL_SWEEP = (0.1, 0.15, 0.2, 0.3, 0.5)
 
 def _territory_volume_l(result) -> float:
     """Tissue volume (L) fed through the catheterised vessel."""
+    from sim.agents import agent_from_config
     from sim.flow.model import LiverFlow
     from sim.procedure import territory, transport_net
-    from sim.agents import agent_from_config
 
     flow = LiverFlow(result.liver.compiled, result.scenario, catheter=True)
     net, _ = transport_net(flow.liver, flow.state, flow.catheter, result.scenario,

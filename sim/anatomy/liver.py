@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..network import CompiledLiver, PedicleForest, TissuePoints
 from ..limits import SizeEstimate, check_size, count
+from ..network import CompiledLiver, PedicleForest, TissuePoints
 from ..scenario import Scenario, ScenarioError
 from ..units import MM_M, UM_M, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
