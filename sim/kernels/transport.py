@@ -54,7 +54,16 @@ from .rules import (
     node_action,
     size_weight,
 )
-from .twoport import compartment_flows, edge_flows, eliminate, node_pressures, refresh_path, restore_trunk, solve_trunk
+from .twoport import (
+    compartment_flows,
+    edge_flows,
+    eliminate,
+    node_pressures,
+    refresh_path,
+    restore_trunk,
+    solve_trunk,
+    solve_trunk_without,
+)
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
@@ -227,12 +236,20 @@ def tip_flows(st, net):
 
 @njit(**NJIT_OPTS)
 def _after_lodging(st, ps, net, counted_update):
-    """Re-solve the trunk and measure the native flow after a lodging; returns that flow."""
+    """Re-solve the trunk and measure the native flow after a lodging; returns that flow.
+
+    A catheter in a trunk vessel: one elimination with the injection on and off as two
+    right-hand sides (:func:`.twoport.solve_trunk_without`); in a pedicle vessel the
+    injection sits in a subtree's 2-port, so the native flow needs its own solve.
+    """
     ps.counters[1] += 1
     if net.full_resolve:
         eliminate(st)  # the reference: every 2-port again, O(N)
     elif counted_update:
         ps.counters[2] += 1
+    if net.tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
+        ps.counters[3] += 1
+        return solve_trunk_without(st, net.tip_index, net.measure_edge)[1]
     solve_trunk(st)
     ps.counters[3] += 2  # the re-solve, and the native flow with the injection off
     return native_tip_flow(st, net)
