@@ -66,7 +66,8 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
-           "solve", "eliminate", "solve_trunk", "solve_trunk_without", "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
+           "solve", "eliminate", "solve_trunk", "solve_trunk_without",
+           "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
