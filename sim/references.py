@@ -87,12 +87,16 @@ def parse_bib(text: str) -> dict[str, Entry]:
     Raises
     ------
     ValueError
-        Unbalanced braces, a field value that is not braced or a number, or a key defined twice.
+        Unbalanced braces, a field value that is not braced or a number, a key defined twice, or
+        text outside any entry (e.g. the rest of an entry left behind by a bad merge).
     """
     text = "\n".join("" if line.lstrip().startswith("%") else line for line in text.splitlines())
     entries: dict[str, Entry] = {}
     pos = 0
     while (m := _ENTRY.search(text, pos)) is not None:
+        if text[pos:m.start()].strip():
+            raise ValueError(f"text outside any entry before @{m.group(1)}{{{m.group(2)}: "
+                             f"{text[pos:m.start()].strip()[:60]!r}")
         kind, key = m.group(1).lower(), m.group(2)
         body, pos = _braced(text, text.index("{", m.start()))
         fields: dict[str, str] = {}
@@ -111,6 +115,8 @@ def parse_bib(text: str) -> dict[str, Entry]:
         if key in entries:
             raise ValueError(f"citation key {key!r} defined twice")
         entries[key] = Entry(kind, key, fields)
+    if text[pos:].strip():
+        raise ValueError(f"text outside any entry at the end: {text[pos:].strip()[:60]!r}")
     return entries
 
 

@@ -128,7 +128,7 @@ class _Section(BaseModel):
 #: (smaller particles pass every vessel the model resolves).
 MIN_PARTICLE_DIAMETER_UM = 5.0
 #: Largest particle, um: below the outer diameter of the largest allowed catheter (7 Fr = 2.33 mm),
-#: through whose lumen it must pass; the largest calibrated microspheres are 900-1200 um (MeritEmbosphereIFU).
+#: through whose lumen it must pass; the largest calibrated microspheres are 900-1200 um ([MeritEmbosphereIFU]).
 MAX_PARTICLE_DIAMETER_UM = 2000.0
 #: Most particles per mL of settled agent: 1 mL filled completely with the smallest allowed spheres.
 MAX_PARTICLES_PER_ML = 1.5e10  # 1 / (pi / 6 x (5e-4 cm)^3) = 1.53e10
