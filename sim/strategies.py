@@ -1,4 +1,4 @@
-"""Treatment strategies and their comparison on one liver (DESIGN.md 2.4; ``docs/strategies.md``).
+"""Treatment strategies and their comparison on one liver (``docs/strategies.md``).
 
 A strategy is a catheter position and an angiographic endpoint, derived from where
 a tumour lies in *this* liver's arteries (so Michels variants are followed):
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
+from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
 from .scenario import SEGMENTS, ProcedureConfig, Scenario, ScenarioError
 from .selection import LEFT_LOBE, RIGHT_LOBE
@@ -76,7 +77,7 @@ __all__ = [
 
 #: The strategies, from the most to the least selective.
 STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whole_liver", "staged_bilobar")
-#: Endpoint of each strategy unless given as ``name:endpoint``. SeedDeckUHS: "endpoint sluggish
+#: Endpoint of each strategy unless given as ``name:endpoint``. [SeedDeckUHS]: "endpoint sluggish
 #: antegrade flow v stasis"; model assumption: stasis for a (super)selective injection, whose
 #: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
 DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",
@@ -363,8 +364,36 @@ def plan_strategy(strategy: str | Strategy, liver: Liver, *, tumour: str | None 
 # --- varied parameters ------------------------------------------------------------------
 
 
-def parse_vary(spec: str) -> tuple[str, np.ndarray]:
+#: Size estimate of a --vary grid (:func:`estimate_grid`), measured with tracemalloc and timeit on the
+#: default scenario: a grid point holds its values and its validated scenario (12 kB measured, 15 kB; validation
+#: about 0.25 ms), a run its table row (about 4 kB). The liver builds and the runs themselves are
+#: estimated and shown by their own steps.
+_GRID_BYTES_PER_POINT = 15e3
+_GRID_SECONDS_PER_POINT = 2.5e-4
+_GRID_BYTES_PER_RUN = 4e3
+_BASE_MEMORY_BYTES = 3.2e8
+
+
+def estimate_grid(points: int, runs: int = 0) -> SizeEstimate:
+    """Estimated memory and time of building (and validating) a --vary grid of ``points`` points.
+
+    Examples
+    --------
+    >>> estimate_grid(6, runs=150).too_large
+    False
+    >>> estimate_grid(2_000_000_000).too_large
+    True
+    """
+    return SizeEstimate("--vary grid", f"{count(points, 'point')} and {count(runs, 'run')}",
+                        _BASE_MEMORY_BYTES + points * _GRID_BYTES_PER_POINT + runs * _GRID_BYTES_PER_RUN,
+                        points * _GRID_SECONDS_PER_POINT)
+
+
+def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, np.ndarray]:
     """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included).
+
+    N is checked against the size limits (:func:`estimate_grid`, :mod:`sim.limits`)
+    before any array is allocated; ``allow_large`` overrides them.
 
     Examples
     --------
@@ -376,6 +405,8 @@ def parse_vary(spec: str) -> tuple[str, np.ndarray]:
     ------
     ValueError
         Not of that form, or N < 1.
+    SizeError
+        N above the size limits (a ValueError too).
     """
     path, eq, grid = spec.partition("=")
     parts = grid.split(":")
@@ -387,6 +418,9 @@ def parse_vary(spec: str) -> tuple[str, np.ndarray]:
         raise ValueError(f"{spec!r} is not PATH=START:STOP:N (e.g. tumours.0.arterial_fraction=0.5:1.0:6)") from None
     if n < 1:
         raise ValueError(f"{spec!r}: N must be at least 1")
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"{spec!r}: START and STOP must be finite numbers")
+    check_size(estimate_grid(n, n), path=path.strip(), fix="use a smaller N", allow_large=allow_large)
     return path.strip(), np.linspace(start, stop, n)
 
 
@@ -408,8 +442,23 @@ def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:
             owner[key] = path
 
 
-def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], Scenario]]:
+def _check_liver_once(scenario: Scenario, seen: set[str], allow_large: bool | None) -> None:
+    """The build size of each distinct anatomy among the varied points (:func:`sim.anatomy.estimate_build`)."""
+    from .anatomy.liver import check_build_size
+    from .sweep_spec import anatomy_key
+
+    key = anatomy_key(scenario)
+    if key not in seen:
+        seen.add(key)
+        check_build_size(scenario, allow_large=allow_large)
+
+
+def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, runs_per_point: int = 1,
+              allow_large: bool | None = None) -> list[tuple[dict[str, Any], Scenario]]:
     """Every combination of the varied values, with its scenario (validated up front).
+
+    The grid's size is checked first (:func:`estimate_grid`, :mod:`sim.limits`), then
+    each varied point's particles and each distinct liver's build.
 
     Parameters
     ----------
@@ -417,6 +466,10 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> l
     vary : mapping of str to sequence, optional
         Dotted scenario path -> values, numbers or not (``{"agent.size_bin":
         ["40-120", "100-300"]}``); ``tumours.<field>`` varies every tumour.
+    runs_per_point : int, optional
+        Runs at each point (strategies x replicates), for the memory estimate.
+    allow_large : bool, optional
+        Build the grid even above the size limits.
 
     Returns
     -------
@@ -428,15 +481,27 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> l
     ------
     ScenarioError
         An unknown path or a value out of range (naming the path).
+    SizeError
+        The grid is above the size limits (naming the varied paths).
     """
     vary = dict(vary or {})
     _check_disjoint(scenario, list(vary))
+    n_points = math.prod(len(v) for v in vary.values())
+    check_size(estimate_grid(n_points, n_points * runs_per_point), path=", ".join(vary) or "vary",
+               fix="vary fewer values", allow_large=allow_large)
     points = []
+    anatomies: set[str] = set()
     for values in itertools.product(*(list(v) for v in vary.values())):
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
         updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
         try:
-            points.append((point, scenario.with_updates(updates)))
+            varied = scenario.with_updates(updates)
+            if vary:  # the particles and liver of a varied point (the base is the caller's to check)
+                check_particles_size(varied, allow_large=allow_large)
+                _check_liver_once(varied, anatomies, allow_large)
+            points.append((point, varied))
+        except SizeError as exc:
+            raise SizeError(f"at {point}: {exc.message}", path=", ".join(point)) from None
         except ScenarioError as exc:  # name the varied path, not the internal source of with_updates
             raise ScenarioError(exc.message, path=exc.path or ", ".join(point)) from None
     return points
@@ -534,8 +599,9 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
 class _Livers:
     """One built liver per distinct anatomy (``[liver]``, ``[anatomy]``, ``[[tumours]]``, ``[flow]``)."""
 
-    def __init__(self, *, progress: bool) -> None:
+    def __init__(self, *, progress: bool, allow_large: bool | None = None) -> None:
         self.progress = progress
+        self.allow_large = allow_large
         self.built: dict[str, tuple[Liver, np.ndarray]] = {}
 
     def get(self, scenario: Scenario) -> tuple[Liver, np.ndarray]:
@@ -545,17 +611,19 @@ class _Livers:
 
         key = anatomy_key(scenario)
         if key not in self.built:
-            liver = build_liver(scenario, progress=self.progress)
+            liver = build_liver(scenario, progress=self.progress, allow_large=self.allow_large)
             self.built[key] = (liver, _healthy_flows(liver))
         return self.built[key]
 
 
 def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES,
                    replicates: int = 5, *, vary: Mapping[str, Sequence[Any]] | None = None,
-                   tumour: str | None = None, rng=None, progress: bool = False) -> pd.DataFrame:
+                   tumour: str | None = None, rng=None, progress: bool = False,
+                   allow_large: bool | None = None) -> pd.DataFrame:
     """Run every strategy on the same liver, ``replicates`` times each: one row per run.
 
-    Parameters are those of :func:`compare`.
+    Parameters are those of :func:`compare`; ``allow_large`` runs grids and livers
+    above the size limits (:mod:`sim.limits`).
 
     Returns
     -------
@@ -572,10 +640,10 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     if replicates < 1:
         raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
     parsed = distinct_strategies(strategies)
-    grid = vary_grid(scenario, vary)
+    grid = vary_grid(scenario, vary, runs_per_point=len(parsed) * replicates, allow_large=allow_large)
     tumour_index(scenario, tumour)
     children = _seed_sequence(scenario, rng).spawn(replicates)
-    livers = _Livers(progress=progress)
+    livers = _Livers(progress=progress, allow_large=allow_large)
     bar = tqdm(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
     rows = []
     for point, point_scenario in grid:
@@ -640,7 +708,7 @@ def summarise_replicates(raw: pd.DataFrame) -> pd.DataFrame:
 
 def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES, replicates: int = 5, *,
             vary: Mapping[str, Sequence[Any]] | None = None, tumour: str | None = None, rng=None,
-            progress: bool = False) -> pd.DataFrame:
+            progress: bool = False, allow_large: bool | None = None) -> pd.DataFrame:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
 
     Parameters
@@ -664,6 +732,8 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
         Root of the replicate seeds (spawned); ``None`` uses ``procedure.seed``.
     progress : bool
         Show a progress bar.
+    allow_large : bool, optional
+        Run a --vary grid or a liver above the size limits (:mod:`sim.limits`).
 
     Returns
     -------
@@ -677,14 +747,15 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
     Raises
     ------
     ScenarioError
-        Unknown strategy, tumour or varied path, bad value, or fewer than one replicate.
+        Unknown strategy, tumour or varied path, bad value, or fewer than one replicate;
+        a grid or liver above the size limits (:class:`~sim.limits.SizeError`).
 
     See Also
     --------
     run_strategies, summarise_replicates, plan_strategy
     """
     return summarise_replicates(run_strategies(scenario, strategies, replicates, vary=vary, tumour=tumour,
-                                               rng=rng, progress=progress))
+                                               rng=rng, progress=progress, allow_large=allow_large))
 
 
 # --- tables for people ---------------------------------------------------------------

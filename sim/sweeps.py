@@ -46,7 +46,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, limits
 from .io import TMP_SUFFIX, atomic_write
 from .scenario import Scenario
 from .sweep_spec import (
@@ -598,23 +598,27 @@ def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> Non
         raise
 
 
-def _plan(spec: str | Path | SweepSpec) -> SweepPlan:
+def _plan(spec: str | Path | SweepSpec | SweepPlan, **options) -> SweepPlan:
     """Plan a spec object (base relative to the working folder) or file (base relative to the file)."""
+    if isinstance(spec, SweepPlan):  # planned (and checked) by the caller
+        return spec
     if isinstance(spec, SweepSpec):
-        return plan_sweep(spec)
-    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec))
+        return plan_sweep(spec, **options)
+    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec), **options)
 
 
-def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: int | None = None,
-          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False
-          ) -> pd.DataFrame:
+def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = None, workers: int | None = None,
+          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False,
+          allow_large: bool | None = None) -> pd.DataFrame:
     """Run a parameter sweep and return one row per run.
 
     Parameters
     ----------
-    spec : str, Path or SweepSpec
-        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file)
-        or a :class:`~sim.sweep_spec.SweepSpec`.
+    spec : str, Path, SweepSpec or SweepPlan
+        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file),
+        a :class:`~sim.sweep_spec.SweepSpec`, or a plan from
+        :func:`~sim.sweep_spec.plan_sweep` (checked there; ``allow_large`` then
+        applies to the liver builds only).
     backend : {"serial", "processes", "dask"}, optional
         Default ``"dask"`` when ``client`` is given, else ``"processes"``.
     workers : int, optional
@@ -630,6 +634,9 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
         Finish the sweep in ``out``: run only the runs that have no file yet.
     progress : bool
         Show a progress bar (runs done, failures, time left).
+    allow_large : bool, optional
+        Plan and build above the size limits (:mod:`sim.limits`): the sweep's points
+        and runs, each group's liver. Checked before anything is written.
 
     Returns
     -------
@@ -642,6 +649,8 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     SweepError
         Invalid spec (naming the parameter, before any run), ``out`` holding another
         sweep (or this one without ``resume``), bad backend options.
+    SizeError
+        The sweep or one of its livers is above the size limits (before anything is written).
     ScenarioError
         The base scenario cannot be loaded.
 
@@ -653,13 +662,14 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     """
     if isinstance(client, str):
         _check_address(client)
-    plan = _plan(spec)
+    plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
     store = RunStore(Path(out), plan.header(), resume=resume, create=False) if out is not None else None
     records = store.records(plan) if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
-    with _pool(backend, workers=workers, client=client) as pool, \
+    large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
+    with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
         if store is not None:
             store.create()  # only now: a scheduler that cannot be reached leaves no sweep.json behind

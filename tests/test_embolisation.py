@@ -12,9 +12,9 @@ import sim
 from sim.agents import agent_from_config
 from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
+from sim.kernels import embolic_load as el
 from sim.kernels import transport as tk
 from sim.kernels import twoport
-from sim.kernels import embolic_load as el
 from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 from sim.scenario import AgentConfig, ScenarioError
 from sim.simulation import run
@@ -170,7 +170,8 @@ def test_incremental_state_equals_full_resolve(scenario):
     steps = walk_steps(flow.liver, net)
     st = flow.state
     geo = load_geometry(flow.liver, st, net, scenario, agent)
-    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), rng.random((n, steps)), 0, n, -1.0, False)
+    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1), rng.random((n, steps)),
+                 0, n, -1.0, False)
     assert ps.counters[1] > 100
     incremental = np.array([twoport.node_pressures(st, i) for i in range(0, st.parent.shape[0], 7)])
     twoport.solve(st)

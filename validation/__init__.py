@@ -1,9 +1,9 @@
 """Validation cases: embosim against analytic results and published numbers.
 
 One module per case. Each computes its quantities with embosim, compares them
-with a value from ``../shared/REFERENCES.md`` (cited in the module), writes a
+with a value from ``sim/references.bib`` (cited as ``[Key]`` in the module; docs/references.md), writes a
 figure and a table into an output folder and returns a list of
-:class:`CaseResult`. :mod:`validation.runner` runs them all (``embosim validate``;
+:class:`CaseResult`. :mod:`sim.validation.runner` runs them all (``embosim validate``;
 ``docs/validation.md``).
 
 Every case module has the same entry point, ``run(out_dir, *, fast=False, liver=None)
@@ -12,15 +12,16 @@ liver, which the runner then shares between cases): ``out_dir`` (str or Path) is
 created if needed and receives ``<case>.png``, ``<case>.csv`` and ``<case>.md``;
 ``fast`` selects coarser livers, fewer particles and fewer replicates; a missing
 ``liver`` is built from the default scenario (:func:`default_liver`). Each module
-also runs alone: ``python -m validation.<case> --out DIR [--fast]``.
+also runs alone: ``python -m sim.validation.<case> --out DIR [--fast]``.
 
 Every comparison says what kind of evidence it is (:data:`ROLES`), so that
 calibration data and validation data stay apart: a model that reproduces the data
 it was calibrated to shows only that the calibration worked.
 
-This package lives at the repository root, next to ``sim/``, and is not installed
-with it; ``sim.validation_runner`` finds it from an editable install or a source
-checkout.
+The modules live in the repository's top-level ``validation/`` folder, next to
+``sim/``, and install as ``sim.validation`` (``pyproject.toml`` maps the package to
+this folder; no top-level ``validation`` package is installed). They import each
+other relatively and ``sim`` absolutely.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def publish(fig, results: list[CaseResult], out_dir: str | Path, stem: str, titl
 
 def module_main(run: Callable[..., list[CaseResult]], description: str, stem: str,
                 argv: list[str] | None = None) -> int:
-    """Command line of one case module: ``python -m validation.<case> --out DIR [--fast]``.
+    """Command line of one case module: ``python -m sim.validation.<case> --out DIR [--fast]``.
 
     Prints the case's table; exit status 0 (a disagreement is a finding, not an error).
     """
