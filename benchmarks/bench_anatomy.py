@@ -49,7 +49,7 @@ def measure(diameter_um: float) -> dict:
     warmup = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    liver = build_liver(scenario.with_updates({"liver.terminal_diameter_um": diameter_um}))
+    liver = build_liver(scenario.with_updates({"liver.terminal_diameter_um": diameter_um}), allow_large=True)
     build = time.perf_counter() - t0
     c = liver.compiled
     return {"terminal_diameter_um": round(diameter_um, 2), "terminals": int((c.compartments.kind == 0).sum()),

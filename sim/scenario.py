@@ -336,7 +336,7 @@ class AgentConfig(_Section):
         "below it", "Spheres travel in clusters when the suspension is concentrated: mean extra particles per "
         "cluster (10 - dilution) / (1 + dilution) below a 1:10 dilution, none above (sim.agents).")
     vial_ml: float = param(
-        2.0, "mL", "MeritEmbosphereIFU; BTGDCBeadIFU (1 or 2 mL of spheres per vial or syringe)",
+        2.0, "mL", "[MeritEmbosphereIFU]; [BTGDCBeadIFU] (1 or 2 mL of spheres per vial or syringe)",
         "Settled spheres per vial of the product (for the `vials` read-out).", gt=0.0, le=20.0)
 
     @model_validator(mode="after")

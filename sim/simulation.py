@@ -86,8 +86,10 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         tn_ratio = float("nan")
 
     by_branch = {name: int(ps.nontarget[k]) for k, name in enumerate(proc.sink_names) if ps.nontarget[k] > 0}
-    lodged_gen = lodging_generations(fate, where, proc.diameters_m, liver.forest.generation, comps.node,
-                                     proc.net.comp_feed_diam, proc.net.murray_exponent, proc.net.deformability)
+    wedged = ~ps.stacked[:n]  # the occlusion front: particles that stopped where they no longer fit
+    lodged_gen = lodging_generations(fate[wedged], where[wedged], proc.diameters_m[wedged], liver.forest.generation,
+                                     comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
+                                     proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
     verdict = assess_patient(scenario)
     summary = {

@@ -134,7 +134,7 @@ def test_loaded_field_routes_equal_the_exact_kernel(liver, base):
     load = _empty_load(flow)
     st = _copy(flow.state)
     rng = np.random.default_rng(4)
-    n = 3000  # an embolisation well under way: columns have formed and grow upstream
+    n = 30000  # an embolisation well under way: beds packed, columns have formed and grow upstream
     ps = _new_state(n, flow.liver, len(sinks), load)
     tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1),
                  rng.random((n, walk_steps(flow.liver, net))), 0, n, -1.0, False)

@@ -50,14 +50,21 @@ def derived_band(size_bin: str) -> tuple[int, int]:
 
 
 def particle_generations(result) -> np.ndarray:
-    """Lodging generation of every particle lodged in the liver during one run (``sim.RunResult``)."""
+    """Lodging generation of every particle that wedged in the liver during one run (``sim.RunResult``).
+
+    Particles that stopped on a column (``particle_stacked``) fill vessels they fit,
+    upstream of the occlusion front; the derivation concerns where a sphere stops
+    because it no longer fits, so they are left out.
+    """
     compiled, scenario = result.liver.compiled, result.scenario
     comps = compiled.compartments
     # feeder of each compartment: the terminal artery of its node, or the plexus arteriole (as sim.procedure)
     feed = np.where(comps.kind == 0, 2.0 * compiled.forest.art_radius_m[comps.node],
                     scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
     state = result.state
-    return lodging_generations(state["particle_fate"], state["particle_where"], state["particle_diameter_m"],
+    wedged = ~state["particle_stacked"]  # column particles stack above the occlusion front
+    return lodging_generations(state["particle_fate"][wedged], state["particle_where"][wedged],
+                               state["particle_diameter_m"][wedged],
                                compiled.forest.generation, comps.node, feed, scenario.liver.murray_exponent,
                                scenario.agent.deformability)
 
