@@ -408,8 +408,9 @@ class RunStore:
         or its ``sweep.json`` is unreadable.
     """
 
-    def __init__(self, out: Path, header: dict[str, Any], *, resume: bool):
+    def __init__(self, out: Path, header: dict[str, Any], *, resume: bool, create: bool = True):
         self.out = Path(out)
+        self._manifest: dict[str, Any] = {}
         self.runs = self.out / "runs"
         header = json.loads(json.dumps(header))
         manifest = self.out / "sweep.json"
@@ -429,9 +430,19 @@ class RunStore:
                 self.sweep_id, self.legacy = uuid.uuid4().hex, True
                 self._write_manifest(manifest, {**previous, "sweep_id": self.sweep_id, "legacy_runs": True})
         else:
-            self.out.mkdir(parents=True, exist_ok=True)
             self.sweep_id = uuid.uuid4().hex
-            self._write_manifest(manifest, {**header, "sweep_id": self.sweep_id, "embosim_version": __version__})
+            self._manifest = {**header, "sweep_id": self.sweep_id, "embosim_version": __version__}
+            if not create:
+                return
+            self.create()
+        self.runs.mkdir(exist_ok=True)
+
+    def create(self) -> None:
+        """Write ``sweep.json`` and ``runs/`` of a new sweep (deferred with ``create=False``: once its runs can start)."""
+        manifest = self.out / "sweep.json"
+        if not manifest.exists():
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._write_manifest(manifest, self._manifest)
         self.runs.mkdir(exist_ok=True)
 
     @staticmethod
@@ -463,7 +474,7 @@ class RunStore:
             has at that index): delete them and resume again to re-run those runs.
         """
         records, bad = {}, []
-        for path in sorted(self.runs.iterdir()):
+        for path in sorted(self.runs.iterdir()) if self.runs.is_dir() else ():
             if path.name.endswith(TMP_SUFFIX):
                 path.unlink(missing_ok=True)
                 continue
@@ -654,12 +665,14 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
-    store = RunStore(Path(out), plan.header(), resume=resume) if out is not None else None
+    store = RunStore(Path(out), plan.header(), resume=resume, create=False) if out is not None else None
     records = store.records(plan) if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
     large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
     with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
+        if store is not None:
+            store.create()  # only now: a scheduler that cannot be reached leaves no sweep.json behind
         _execute(plan, todo, pool, _Collector(records, store, bar))
     table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
     if store is not None:

@@ -202,7 +202,7 @@ def test_unwritable_out_is_one_line_exit_2_before_any_work(read_only_folder, arg
 
 def test_out_under_a_regular_file_is_one_line_exit_2(invoke, tmp_path):
     (tmp_path / "file").write_text("")
-    _one_line_exit_2(invoke("sweep", "spec.toml", "--out", tmp_path / "file" / "out"), "--out", "cannot create")
+    _one_line_exit_2(invoke("validate", "--out", tmp_path / "file" / "out"), "--out", "cannot create")
 
 
 # --- run --out: refuse, --force, never stale, never mixed ------------------------------------

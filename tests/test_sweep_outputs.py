@@ -143,6 +143,17 @@ def test_scheduler_that_is_no_address_is_one_line_exit_2_before_writing(tmp_path
     assert not (out / "sweep.json").exists()  # a retry needs no --resume
 
 
+@pytest.mark.slow
+def test_unreachable_scheduler_leaves_no_sweep_json(tmp_path):
+    pytest.importorskip("dask.distributed", reason="the cluster extra: pip install embosim[cluster]")
+    spec = _spec(tmp_path, THREE)
+    out = tmp_path / "out"
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        sweep(spec, client="tcp://127.0.0.1:9", out=out)
+    assert not (out / "sweep.json").exists()  # a retry needs no --resume
+    assert len(sweep(spec, backend="serial", out=out)) == 3
+
+
 @pytest.mark.parametrize("body", ["", 'sampling = "random"\nsamples = 3\n'], ids=["grid", "random"])
 def test_empty_sweep_is_refused(tmp_path, body):
     spec = _spec(tmp_path, "seed = 1\n" + body)
