@@ -87,7 +87,8 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     by_branch = {name: int(ps.nontarget[k]) for k, name in enumerate(proc.sink_names) if ps.nontarget[k] > 0}
     lodged_gen = lodging_generations(fate, where, proc.diameters_m, liver.forest.generation, comps.node,
                                      proc.net.comp_feed_diam, proc.net.murray_exponent, proc.net.deformability)
-    outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
+    outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
+                               permanent=scenario.agent.permanent)
     verdict = assess_patient(scenario)
     summary = {
         "sace_level": int(last["sace_level"]),
