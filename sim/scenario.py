@@ -418,7 +418,7 @@ class OutcomesConfig(_Section):
     tumour_necrosis_o2_ratio: float = param(
         0.4, "1",
         "model assumption anchored on Wang2010TRIP (tumour perfusion 39% of baseline at the TACE endpoint) and "
-        "Riaz2010RadPath (37% of lesions completely necrotic, most partly): half of the tumour dies at about that ratio",
+        "Riaz2010RadPath (37% of lesions completely necrotic): half of the tumour dies at about that ratio",
         "O2 delivery ratio (artery + portal_oxygen_content_ratio x portal, against the pre-procedure state) at "
         "which half of the viable tumour becomes necrotic when the deficit is permanent.", gt=0, lt=1)
     normal_necrosis_o2_ratio: float = param(
