@@ -85,7 +85,7 @@ def tumour_rows(comps: Compartments) -> np.ndarray:
 
 
 def necrosis_fraction(o2_ratio, ratio_50: float, steepness: float, duration_h: float, tolerance_h: float,
-                      tolerance_steepness: float) -> np.ndarray:
+                      tolerance_steepness: float, pre_ratio=1.0) -> np.ndarray:
     """Expected necrotic share of tissue whose O2 delivery fell to ``o2_ratio`` of its reference for ``duration_h``.
 
     Two independent factors, both Hill functions (smooth, monotone, 0 at no dose):
@@ -100,12 +100,23 @@ def necrosis_fraction(o2_ratio, ratio_50: float, steepness: float, duration_h: f
       Model assumption: tissue with a partial deficit tolerates it as long as a
       complete one (pessimistic for short deficits; irrelevant for permanent ones).
 
+    Tissue whose reference is not its pre-procedure state (normal liver, against
+    the healthy liver) may start below 1 (``pre_ratio``, e.g. portal vein
+    thrombosis). Only tissue alive before the procedure counts: N = D x
+    (S(r) - S(r_pre))^+ / (1 - S(r_pre)), the share of the pre-procedure survivors
+    that the added deficit kills (model assumption: the patient lives with the
+    chronic state; what it would kill is already lost or adapted). With
+    ``pre_ratio`` = 1 this is D x S(r).
+
     Parameters
     ----------
     o2_ratio : array_like of float
         O2 delivery now / reference (dimensionless, >= 0; values above 1 count as 1).
     ratio_50, steepness, duration_h, tolerance_h, tolerance_steepness : float
         ``OutcomesConfig`` parameters (duration and tolerance in hours).
+    pre_ratio : array_like of float
+        O2 delivery before the procedure / reference (1 when the reference is the
+        pre-procedure state).
 
     Returns
     -------
@@ -119,16 +130,26 @@ def necrosis_fraction(o2_ratio, ratio_50: float, steepness: float, duration_h: f
     >>> round(float(necrosis_fraction(0.4, 0.4, 2.0, float("inf"), 3.0, 4.0)[()]), 3)
     0.5
     """
-    r = np.clip(np.asarray(o2_ratio, dtype=np.float64), 0.0, 1.0)
-    odds_50 = ratio_50 / (1.0 - ratio_50)
-    with np.errstate(divide="ignore", over="ignore"):
-        relative_odds = (r / (1.0 - r)) / odds_50  # inf at r = 1, 0 at r = 0
-        severity = 1.0 / (1.0 + relative_odds ** steepness)
+    severity = _severity(o2_ratio, ratio_50, steepness)
+    if np.any(np.asarray(pre_ratio) < 1.0):
+        before = _severity(pre_ratio, ratio_50, steepness)
+        survivors = 1.0 - before
+        added = np.maximum(severity - before, 0.0)
+        severity = np.divide(added, survivors, out=np.zeros_like(added), where=survivors > 0)
     if np.isinf(duration_h):
         return severity
     if duration_h <= 0:
         return np.zeros_like(severity)
     return severity / (1.0 + (tolerance_h / duration_h) ** tolerance_steepness)
+
+
+def _severity(o2_ratio, ratio_50: float, steepness: float) -> np.ndarray:
+    """Hill function of the deficit-to-residual ratio: 0 at r >= 1, 1/2 at ``ratio_50``, 1 at r = 0."""
+    r = np.clip(np.asarray(o2_ratio, dtype=np.float64), 0.0, 1.0)
+    odds_50 = ratio_50 / (1.0 - ratio_50)
+    with np.errstate(divide="ignore", over="ignore"):
+        relative_odds = (r / (1.0 - r)) / odds_50  # inf at r = 1, 0 at r = 0
+        return 1.0 / (1.0 + relative_odds ** steepness)
 
 
 def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:
@@ -177,7 +198,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     tumour_necrosis = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
                                         duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
     normal_necrosis = necrosis_fraction(o2_ratio, cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness, duration,
-                                        cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness)
+                                        cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
+                                        pre_ratio=_ratio(o2_base, o2_healthy))
 
     tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)

@@ -31,9 +31,9 @@ def _tumour(ratio, *, duration_h=INF, cfg=CFG):
                              cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
 
 
-def _normal(ratio, *, duration_h=INF, cfg=CFG):
+def _normal(ratio, *, duration_h=INF, cfg=CFG, pre_ratio=1.0):
     return necrosis_fraction(ratio, cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness, duration_h,
-                             cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness)
+                             cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness, pre_ratio=pre_ratio)
 
 
 @pytest.mark.parametrize("curve", [_tumour, _normal], ids=["tumour", "normal"])
@@ -66,6 +66,19 @@ def test_necrosis_grows_with_the_deficits_duration():
     assert _tumour(0.0, duration_h=1.5) < _normal(0.0, duration_h=1.5)
 
 
+def test_normal_tissue_already_short_of_portal_o2_loses_more_to_the_same_arterial_loss():
+    """Portal vein thrombosis: the pre-procedure state (against the healthy liver) counts as survived, and the
+    same drop of O2 delivery kills more where less was left."""
+    patent = _normal(0.8, pre_ratio=1.0)
+    thrombosed = _normal(0.3, pre_ratio=0.5)
+    assert thrombosed > 5.0 * patent
+    pre = np.linspace(0.2, 1.0, 9)
+    assert np.all(_normal(pre, pre_ratio=pre) == 0.0)  # no added deficit, no necrosis
+    assert np.all(_normal(0.0, pre_ratio=pre) == 1.0)  # complete loss kills all survivors
+    r = np.linspace(0.0, 0.5, 501)
+    assert np.all(np.diff(_normal(r, pre_ratio=0.5)) < 0)
+
+
 def test_deficit_duration_follows_the_agents_permanence_unless_set():
     assert deficit_duration_h(CFG, permanent=True) == INF
     assert deficit_duration_h(CFG, permanent=False) == CFG.temporary_occlusion_h
@@ -90,14 +103,17 @@ def test_tissue_outcomes_weigh_necrosis_by_volume_against_the_right_reference():
     base = _flows([2.0, 1.0], [2.0, 4.0])  # compartment 0: arterialised, half its portal flow gone (O2 0.875)
     same = tissue_outcomes(comps, healthy, base, base, CFG)
     assert same["tumour_necrosis_fraction"] == 0.0  # tumour: against the pre-procedure state
-    assert 0.0 < same["normal_necrosis_fraction"] < 0.05  # normal: against the healthy liver (comp. 0 lost portal O2)
+    assert same["normal_necrosis_fraction"] == 0.0  # the state the patient lives with kills nothing more
     # compartment 0 loses its artery, compartment 1 keeps everything
     now = _flows([0.0, 1.0], [2.0, 4.0])
     out = tissue_outcomes(comps, healthy, base, now, CFG)
     r_tumour = 0.75 * 2.0 / (2.0 + 0.75 * 2.0)
     assert out["tumour_necrosis_fraction"] == pytest.approx(0.5 * float(_tumour(r_tumour)))
-    r_normal = 0.75 * 2.0 / (1.0 + 0.75 * 4.0)
-    assert out["normal_necrosis_fraction"] == pytest.approx(0.5 * float(_normal(r_normal)))
+    # normal: against the healthy liver, among the tissue alive before the procedure (comp. 0 started at 0.875)
+    r_normal, r_pre = 0.75 * 2.0 / (1.0 + 0.75 * 4.0), (2.0 + 0.75 * 2.0) / (1.0 + 0.75 * 4.0)
+    s_now, s_pre = float(_normal(r_normal)), float(_normal(r_pre))
+    assert 0.0 < s_pre < s_now
+    assert out["normal_necrosis_fraction"] == pytest.approx(0.5 * (s_now - s_pre) / (1.0 - s_pre))
     # complete loss of both supplies, permanent: everything dies; short deficit: much less
     dead = tissue_outcomes(comps, healthy, base, np.zeros_like(base), CFG)
     assert dead["tumour_necrosis_fraction"] == pytest.approx(1.0) and dead["normal_necrosis_fraction"] == 1.0
@@ -154,3 +170,14 @@ def test_summary_and_report_carry_the_graded_read_outs():
         assert 0.0 <= result.summary[key] <= 1.0
     assert result.summary["tumour_necrosis_fraction"] > 0.0
     assert "Tumour necrosis (expected" in result.report and "Normal liver necrosis (expected" in result.report
+
+
+def test_main_portal_vein_thrombosis_turns_lobar_embolisation_into_normal_liver_necrosis():
+    """Measured (coarse liver, 1 replicate): lobar normal necrosis 0.0035 patent, 0.47 with main PVT; nothing
+    before the first particle in either (the pre-procedure state counts as survived)."""
+    scenario = sim.load_scenario(sim.default_scenario_path()).with_updates(COARSE)
+    patent = sim.compare(scenario, strategies=["lobar"], replicates=1, rng=0).iloc[0]
+    thrombosed = sim.compare(scenario.with_updates({"portal.thrombosis": "main"}), strategies=["lobar"],
+                             replicates=1, rng=0).iloc[0]
+    assert patent["normal_necrosis_fraction"] < 0.01
+    assert thrombosed["normal_necrosis_fraction"] > 0.2
