@@ -103,6 +103,7 @@ def _throughput(liver, scenario) -> dict:
 
     from sim.agents import agent_from_config
     from sim.flow.model import LiverFlow
+    from sim.kernels import embolic_load as el
     from sim.kernels import routing
     from sim.procedure import _new_state, route_fixed_field, transport_net, walk_steps
 
@@ -110,8 +111,10 @@ def _throughput(liver, scenario) -> dict:
     flow = LiverFlow(liver.compiled, sc, catheter=True)
     agent = agent_from_config(sc.agent)
     net, sinks = transport_net(flow.liver, flow.state, flow.catheter, sc, agent)
+    load = el.new_load(flow.liver.forest.n_nodes + flow.liver.trunk.n_edges,
+                       flow.liver.compartments.n + flow.liver.trunk.n_edges)
     t = time.perf_counter()
-    table = routing.build_table(flow.state, net)
+    table = routing.build_table(flow.state, net, load)
     build_s = time.perf_counter() - t
     rng = np.random.default_rng(1)
     d = agent.sample_diameters(THROUGHPUT_PARTICLES, rng=rng)
@@ -121,7 +124,7 @@ def _throughput(liver, scenario) -> dict:
     random_s = time.perf_counter() - t
     rates, end_to_end = [], []
     for repeat in range(THROUGHPUT_REPEATS):
-        ps = _new_state(THROUGHPUT_PARTICLES, flow.liver, len(sinks))
+        ps = _new_state(THROUGHPUT_PARTICLES, flow.liver, len(sinks), load)
         t = time.perf_counter()
         for first, u in zip(range(0, THROUGHPUT_PARTICLES, THROUGHPUT_CHUNK), uniforms):
             routing.route(table, ps, d, u, first, first + THROUGHPUT_CHUNK)
@@ -138,36 +141,47 @@ def _throughput(liver, scenario) -> dict:
 
 
 def _per_lodging_profile(liver, scenario) -> dict:
-    """Where a lodging's time goes: one O(depth) path update and one trunk solve, in microseconds.
+    """Where a lodging's time goes: one loaded-vessel update and one trunk solve, in microseconds.
 
     Timed in compiled loops (``PROFILE_CALLS`` calls each) on the lobar run's
-    calibrated state: ``path_update_us`` refreshes the 2-ports from random pedicle
-    nodes to their subtree roots (what a lodging in the tree costs),
+    calibrated state: ``path_update_us`` adds a particle to the load of random
+    pedicle vessels and refreshes the 2-ports from there to their subtree roots
+    (the incremental update of a loaded vessel: load, conductance, O(depth) path),
     ``trunk_solve_us`` re-solves the trunk with the subtrees' 2-ports stamped in (two
     per lodging: with the injection, and without it for the native flow).
     """
     import numpy as np
     from numba import njit
 
+    from sim.agents import agent_from_config
     from sim.flow.model import LiverFlow
+    from sim.kernels import embolic_load as el
     from sim.kernels import twoport
+    from sim.procedure import load_geometry, transport_net
 
     @njit
-    def path_updates(st, nodes):
+    def path_updates(st, geo, load, nodes):
         for i in nodes:
-            twoport.refresh_path(st, i)
+            g = el.load_vessel(geo, load, i, 1.5e-4, False)
+            el.put_vessel_conductance(st, geo, i, g)
 
     @njit
     def trunk_solves(st, k):
         for _ in range(k):
             twoport.solve_trunk(st)
 
-    st = LiverFlow(liver.compiled, scenario.with_updates({"catheter.vessel": "RHA"}), catheter=True).state
+    sc = scenario.with_updates({"catheter.vessel": "RHA"})
+    flow = LiverFlow(liver.compiled, sc, catheter=True)
+    st = flow.state
+    agent = agent_from_config(sc.agent)
+    net, _ = transport_net(flow.liver, st, flow.catheter, sc, agent)
+    geo = load_geometry(flow.liver, st, net, sc, agent)
+    load = el.new_load(geo.vessel_g0.shape[0], geo.bed_g0.shape[0])
     nodes = np.random.default_rng(0).choice(np.flatnonzero(st.parent >= 0), PROFILE_CALLS)
-    path_updates(st, nodes[:2])
+    path_updates(st, geo, load, nodes[:2])
     trunk_solves(st, 2)
     t = time.perf_counter()
-    path_updates(st, nodes)
+    path_updates(st, geo, load, nodes)
     update = (time.perf_counter() - t) / PROFILE_CALLS
     t = time.perf_counter()
     trunk_solves(st, PROFILE_CALLS)
@@ -213,7 +227,9 @@ def measure(target: int) -> dict:
             "record_s": elapsed - kernel, "particles": run.n_injected, "lodgings": int(counters[1]),
             "incremental_updates": int(counters[2]), "trunk_solves": int(counters[3]),
             "full_solves": 2 * len(run.rows) + 2,
-            "final_flow_fraction": float(run.rows[-1]["antegrade_flow_fraction"])}
+            "final_flow_fraction": float(run.rows[-1]["antegrade_flow_fraction"]),
+            "particle_volume_ml": float(run.rows[-1]["particle_volume_ml"]),
+            "us_per_particle": 1e6 * elapsed / max(run.n_injected, 1)}
     k = FULL_RESOLVE_PARTICLES[target]
     sc = scenario.with_updates({"catheter.vessel": "RHA"})
     fast, _, fast_kernel = _procedure(liver, sc, max_particles=k)

@@ -55,8 +55,8 @@ WARMUP = {**SPEC, "seed": 9, "replicates": 1}
 def timed_sweep(spec: dict, **options) -> tuple[float, float, object]:
     """(wall time, time spent building livers in this process, table) of one sweep into a fresh folder, s."""
     import sim.anatomy
-    from sim.sweeps import sweep
     from sim.sweep_spec import parse_sweep_spec
+    from sim.sweeps import sweep
 
     build = sim.anatomy.build_liver
     builds = []

@@ -1,7 +1,7 @@
 """embosim: hemodynamic simulator of trans-arterial embolisation of the liver.
 
 The public names are loaded lazily so that ``import sim`` stays fast and loads no
-numba, scipy or matplotlib (STYLE.md convention 12).
+numba, scipy or matplotlib (see docs/architecture.md).
 
 Examples
 --------

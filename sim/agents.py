@@ -9,12 +9,12 @@ Notes
 -----
 Calibrated microspheres (tris-acryl gelatin, Embosphere) are modelled as uniform
 in diameter over their nominal bin. This is the distribution under which the
-packing numbers of REFERENCES.md section 5 were derived (random close packing
+packing numbers of [ParticlesPerMLDerived] were derived (random close packing
 0.64: 1.9e6 particles/mL for 40-120 um, 1.2e5 for 100-300 um, 1.8e4 for 300-500 um,
 5.5e3 for 500-700 um), so the two stay consistent.
 
-Irregular PVA particles have a wider spread than their nominal bin (REFERENCES.md
-5); model assumption: uniform over [0.7 x lower, 1.3 x upper] of the bin, and
+Irregular PVA particles have a wider spread than their nominal bin
+[MeritEmbosphereIFU]; model assumption: uniform over [0.7 x lower, 1.3 x upper] of the bin, and
 half the deformability of a hydrated microsphere (PVA is stiffer and clumps).
 """
 
@@ -30,7 +30,7 @@ from .units import ML_M3, UM_M
 __all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING"]
 
 #: Volume fraction of settled spheres (random close packing), dimensionless.
-#: Source: REFERENCES.md 5 (derived particle counts use 0.64).
+#: Source: [ParticlesPerMLDerived] (derived particle counts use 0.64).
 RANDOM_CLOSE_PACKING = 0.64
 #: PVA spread around the nominal bin, as factors on its bounds (model assumption, see Notes).
 PVA_SPREAD = (0.7, 1.3)
@@ -133,7 +133,7 @@ def agent_from_config(cfg: AgentConfig) -> Agent:
     --------
     >>> from sim.scenario import AgentConfig
     >>> a = agent_from_config(AgentConfig(size_bin="100-300"))
-    >>> round(a.particles_per_m3 * 1e-6, -3)    # particles per mL, REFERENCES.md 5: 1.2e5
+    >>> round(a.particles_per_m3 * 1e-6, -3)    # particles per mL, [ParticlesPerMLDerived]: 1.2e5
     122000.0
     """
     lo_um, hi_um = SIZE_BINS_UM[cfg.size_bin]

@@ -1,18 +1,38 @@
-"""The shipped scenario files in ``scenarios/``."""
+"""The shipped scenario files: ``scenarios/`` in the repository, ``sim/scenarios/`` when installed.
+
+The scenarios stay at the repository's top level; a wheel carries them as package
+data of ``sim`` (``pyproject.toml`` maps ``sim.scenarios`` to ``scenarios/``), so
+they are found with :mod:`importlib.resources` in an installed wheel and beside
+the package in a source checkout or an editable install.
+"""
 
 from __future__ import annotations
 
+import difflib
 import tomllib
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["scenarios_dir", "default_scenario_path", "list_scenarios", "resolve_scenario"]
+__all__ = ["scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios", "resolve_scenario"]
 
 DEFAULT_SCENARIO = "bulky_segment5_net"
 
 
 def scenarios_dir() -> Path:
-    """Folder holding the shipped scenarios (``scenarios/`` beside the package)."""
+    """Folder holding the shipped scenarios (sweep specs in its ``sweeps/`` subfolder).
+
+    ``sim/scenarios/`` of an installed wheel, else ``scenarios/`` beside the ``sim``
+    package (a source checkout or an editable install).
+    """
+    installed = Path(str(resources.files("sim") / "scenarios"))
+    if installed.is_dir():
+        return installed
     return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def sweeps_dir() -> Path:
+    """Folder holding the shipped sweep specifications."""
+    return scenarios_dir() / "sweeps"
 
 
 def default_scenario_path() -> Path:
@@ -33,16 +53,49 @@ def list_scenarios() -> list[tuple[str, str]]:
 def resolve_scenario(name_or_path: str | Path | None) -> Path:
     """A file path, or the name of a shipped scenario (with or without ``.toml``).
 
-    ``None`` gives the default scenario. A name that is neither an existing file
-    nor a shipped scenario is returned as a path, so that loading it reports the
-    unreadable file.
+    ``None`` gives the default scenario. An existing file wins; a folder is never a
+    scenario file, so a shipped name still resolves when a folder of that name
+    (say the ``--out`` of an earlier run) is in the working directory. A path that
+    is neither is returned as is, so that loading it reports the unreadable file;
+    a bare name close to shipped names raises instead, suggesting them.
+
+    Raises
+    ------
+    ScenarioError
+        A bare name that is no file and no shipped scenario but close to some
+        ("did you mean ...?", :func:`difflib.get_close_matches`).
     """
     if name_or_path is None:
         return default_scenario_path()
     path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bare = path.parent == Path(".")
+    shipped = scenarios_dir() / (path.stem + ".toml")
+    if bare and shipped.is_file():
+        return shipped
+    if bare and not path.exists():
+        names = [p.stem for p in scenarios_dir().glob("*.toml")]
+        close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
+        if close:
+            from .scenario import ScenarioError
+
+            raise ScenarioError(f"cannot read the scenario file (no such file, and no shipped scenario of that name; "
+                                f"did you mean {' or '.join(close)}? 'embosim scenarios' lists them)",
+                                source=str(path))
+    return path
+
+
+def resolve_sweep_spec(name_or_path: str | Path) -> Path:
+    """A sweep specification file path, or the name of a shipped one (``scenarios/sweeps/``).
+
+    A name that is neither an existing file nor a shipped spec is returned as a
+    path, so that loading it reports the unreadable file.
+    """
+    path = Path(name_or_path)
     if path.exists():
         return path
-    shipped = scenarios_dir() / (path.stem + ".toml")
+    shipped = sweeps_dir() / (path.stem + ".toml")
     if path.parent == Path(".") and shipped.exists():
         return shipped
     return path

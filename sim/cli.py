@@ -17,9 +17,12 @@ commands that need them, so ``embosim --help`` stays fast.
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +30,9 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario
+from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario, resolve_sweep_spec
+from .io import check_output_folder, check_writable
+from .limits import SizeWarning, allow_large, check_particles_size
 from .scenario import Scenario, ScenarioError, load_scenario
 from .selection import assess_patient
 from .strategies import STRATEGY_NAMES
@@ -47,17 +52,38 @@ _ClickException = _click_class("ClickException")
 _UsageError = _click_class("UsageError")
 
 
+#: The scenario file the running command loaded: named in a ScenarioError raised later without a file
+#: (anatomy-level checks on the built liver, the catheter's position on it).
+_SCENARIO_FILE: ContextVar[str] = ContextVar("embosim_scenario_file", default="")
+
+
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Turn bad input into one line on stderr and exit status 2."""
+    """Turn bad input into one line on stderr and exit status 2 (size warnings into one line too)."""
+    token = _SCENARIO_FILE.set("")
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SizeWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *args, **kwargs) -> None:  # a size warning as one line
+                if issubclass(category, SizeWarning):
+                    typer.echo(f"embosim: warning: {message}", err=True)
+                else:
+                    shown(message, category, *args, **kwargs)
+
+            warnings.showwarning = show
+            yield
     except (ScenarioError, _ClickException) as exc:
+        if isinstance(exc, ScenarioError):
+            exc = exc.with_source(_SCENARIO_FILE.get())
         message = exc.format_message() if isinstance(exc, _ClickException) else str(exc)
         if isinstance(exc, _UsageError) and exc.ctx is not None:
             message += f" (see '{exc.ctx.command_path} --help')"
         typer.echo(f"embosim: error: {' '.join(message.split())}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        _SCENARIO_FILE.reset(token)
 
 
 class _EmbosimGroup(TyperGroup):
@@ -115,15 +141,31 @@ def _root(
 def _load_scenario(scenario: str | None) -> tuple[Path, Scenario]:
     """Resolve a file or shipped name (``None``: the default) and load it."""
     path = resolve_scenario(scenario)
-    return path, load_scenario(path)
+    config = load_scenario(path)
+    _SCENARIO_FILE.set(str(path))
+    return path, config
+
+
+AllowLarge = Annotated[bool, typer.Option(
+    "--allow-large", help="Run even when the size estimate (memory, time) is above the limits (docs/sweeps.md).")]
+
+
+def _check_sizes(config: Scenario, path: Path, allowed: bool) -> None:
+    """Refuse a liver too large to build or too many particles, before anything is written (the build warns)."""
+    from .anatomy.liver import check_build_size
+
+    check_particles_size(config, allow_large=allowed, source=str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SizeWarning)
+        check_build_size(config, allow_large=allowed, source=str(path))
 
 
 def _make_output_dir(out: Path) -> None:
-    """Create the output folder up front, so an unwritable ``--out`` fails before the run."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot create {out} ({exc.strerror or exc})", param_hint="'--out'") from None
+    """Create the output folder up front and write a probe file, so an unwritable ``--out`` fails before the run."""
+    check_writable(out, option="--out")
+
+
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace the earlier output in --out (all its files).")]
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -131,7 +173,7 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for key, value in summary.items():
         if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-            lines.append(f"  {key}: {value:.4g}")
+            lines.append(f"  {key}: {'n/a' if math.isnan(value) else format(value, '.4g')}")  # NaN: undefined
         elif isinstance(value, str | numbers.Number):
             lines.append(f"  {key}: {value}")
     return lines
@@ -146,19 +188,23 @@ def run(
                                              show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+    force: ForceOption = False,
+    allow_large_: AllowLarge = False,
 ) -> None:
     """Run a scenario and write its report, time series and figures."""
     path, config = _load_scenario(scenario)
     if seed is not None:
         config = config.with_updates({"procedure.seed": seed})
-    _make_output_dir(out)
+    _check_sizes(config, path, allow_large_)
+    check_output_folder(out, marker="summary.json", force=force)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
     from .simulation import run as simulate  # heavy: anatomy, flow, Numba kernels
 
-    result = simulate(config, rng=seed, progress=not quiet)
-    written = result.write(out, figures=figures)
-    typer.echo(f"Wrote {len(written)} files to {out}:")
+    with allow_large(allow_large_):
+        result = simulate(config, rng=seed, progress=not quiet)
+    written = result.write(out, figures=figures, force=force)
+    typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")
     typer.echo("\n".join(_summary_lines(result.summary)))
@@ -199,10 +245,12 @@ def compare(
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: ForceOption = False,
+    allow_large_: AllowLarge = False,
 ) -> None:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome."""
     from .strategies import (
-        Strategy,
+        distinct_strategies,
         format_table,
         parse_vary,
         run_strategies,
@@ -213,30 +261,41 @@ def compare(
     )
 
     path, config = _load_scenario(scenario)
+    _check_sizes(config, path, allow_large_)
     try:
-        chosen = [Strategy.parse(name) for name in strategies.split(",") if name.strip()]
+        chosen = distinct_strategies([name for name in strategies.split(",") if name.strip()])
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
     try:
-        grid = dict(parse_vary(spec) for spec in vary or [])
-        vary_grid(config, grid)  # every varied scenario is valid before anything runs
+        grid: dict[str, Any] = {}
+        for spec in vary or []:
+            varied, values = parse_vary(spec, allow_large=allow_large_)
+            if varied in grid:
+                raise ValueError(f"{varied} given twice; give each path once (several paths make a grid)")
+            grid[varied] = values
+        with warnings.catch_warnings():  # every varied scenario is valid and fits before anything runs
+            warnings.simplefilter("ignore", SizeWarning)  # (the run warns)
+            vary_grid(config, grid, runs_per_point=len(chosen) * replicates, allow_large=allow_large_)
     except ValueError as exc:  # ScenarioError is one
         raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
     tumour_index(config, tumour)
-    _make_output_dir(out)
+    check_output_folder(out, marker="comparison.csv", force=force)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
-    raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
+    with allow_large(allow_large_):
+        raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
     table = summarise_replicates(raw)
-    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed)
+    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
+                               force=force)
     typer.echo(format_table(table), nl=False)
-    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {out}")
+    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False,
-                                                 help="Sweep specification (TOML; docs/sweeps.md).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False, help=(
+        "Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
+        "size_arterialisation_catheter."))],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
                                       "results.parquet and results.csv.")] = Path("embosim-sweep"),
     workers: Annotated[int | None, typer.Option(min=1, show_default=False, help="Local worker processes, or "
@@ -250,13 +309,19 @@ def sweep(
     backend: Annotated[Literal["serial", "processes", "dask"] | None, typer.Option(
         show_default=False, help="Where runs execute (default: processes, or dask with --scheduler).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    allow_large_: AllowLarge = False,
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
+    from .sweep_spec import load_sweep_spec, plan_sweep
     from .sweeps import sweep as run_sweep
 
-    _make_output_dir(out)
-    table = run_sweep(spec, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+    # every point and its size checked before anything is written
+    spec = resolve_sweep_spec(spec)
+    plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
+    _make_output_dir(out)
+    table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+                      progress=not quiet, allow_large=allow_large_)
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
                f"to {out}")
@@ -319,12 +384,12 @@ def validate(
     """
     from .validation_runner import ValidationSuiteNotFound, load_runner
 
+    _make_output_dir(out)
     try:
         runner = load_runner()
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _make_output_dir(out)
     report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True))
     typer.echo(runner.format_table(report), nl=False)
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")

@@ -6,12 +6,12 @@ I normal flow and full tumour blush; II slowed but present flow, reduced blush;
 III sluggish flow, blush absent or minimal; IV stasis, no blush. embosim reads
 the level from the reduction of the native (pressure-driven) antegrade flow in
 the catheterised vessel relative to baseline, with thresholds from the
-``[procedure]`` section (DESIGN.md 2.3: sluggish at about 55-60%, near stasis
+``[procedure]`` section ([EndpointThresholds]: sluggish at about 55-60%, near stasis
 about 75%, stasis at 90-95% or more). Near stasis is the upper part of level III.
 
 Contrast clearance time is the arterial blood volume downstream of the tip
 divided by the native antegrade flow, in cardiac cycles: a stasis definition in
-common use is contrast not cleared within 3-5 cardiac cycles (REFERENCES.md 7).
+common use is contrast not cleared within 3-5 cardiac cycles ([TIMIGrades]).
 """
 
 from __future__ import annotations

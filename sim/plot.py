@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_write
+
 __all__ = [
     "DEFAULT_METRICS",
     "FORMATS",
@@ -175,7 +177,8 @@ def save_figure(fig, path: str | Path, *, dpi: float = 150.0) -> Path:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"cannot write {path.name!r}: allowed extensions {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=path.suffix.lower()[1:], dpi=dpi)
+    with atomic_write(path) as tmp:  # a killed process leaves no truncated figure
+        fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=dpi)
     return path
 
 

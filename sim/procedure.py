@@ -69,6 +69,7 @@ class ProcedureRun:
     in_territory: np.ndarray
     particle_volume_m3: np.ndarray
     agent_names: tuple[str, ...]
+    agent_vial_m3: float
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +217,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
         bed_aspect=aspect, seal_porosity=float(agent.seal_porosity))
 
 
-_VESSEL_FIELDS = ("count", "column", "excess", "blocked")
+_VESSEL_FIELDS = ("count", "column", "excess", "layer", "layer_excess", "blocked")
 _BED_FIELDS = ("count", "gen", "wedged", "layer", "front", "excess", "blocked")
 
 
@@ -283,8 +284,10 @@ def restore_load(record: dict | None, trunk, geo: el.LoadGeometry) -> el.Load:
     for name, values in record["trunk"].items():
         v = m + _trunk_edge(trunk, name)
         for f in _VESSEL_FIELDS:
-            getattr(load, f"vessel_{f}")[v] += values[f] if f in ("count", "column", "excess") else 0
+            if f != "blocked":
+                getattr(load, f"vessel_{f}")[v] += values[f]
         load.vessel_blocked[v] |= np.uint8(values["blocked"])
+        load.vessel_layer[v] = min(load.vessel_layer[v], 1.0)
         load.vessel_column[v] = min(load.vessel_column[v], geo.vessel_length[v])
     for name, values in record["bed"].items():
         b = c + _trunk_edge(trunk, name)
@@ -381,7 +384,7 @@ def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int, load: el.Lo
         lodged_trunk=np.zeros(liver.trunk.n_edges, np.int64), lodged_comp=np.zeros(liver.compartments.n, np.int64),
         nontarget=np.zeros(max(n_sinks, 1), np.int64), fate=np.full(n_particles, tk.FATE_NOT_INJECTED, np.int64),
         where=np.full(n_particles, -1, np.int64), refluxed=np.zeros(n_particles, np.bool_),
-        flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
+        stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
 
 
 def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
@@ -479,7 +482,7 @@ def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
         out[:a.shape[0]] = a
         return out
     return ps._replace(fate=grow(ps.fate, tk.FATE_NOT_INJECTED), where=grow(ps.where, -1),
-                       refluxed=grow(ps.refluxed, False), flow_after=grow(ps.flow_after, 0.0))
+                       refluxed=grow(ps.refluxed, False), stacked=grow(ps.stacked, False), flow_after=grow(ps.flow_after, 0.0))
 
 
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
@@ -619,4 +622,5 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, geometry=geo,
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
-                        agent_names=tuple(agents[i][0].name for i in range(current + 1)))
+                        agent_names=tuple(agents[i][0].name for i in range(current + 1)),
+                        agent_vial_m3=agents[0][0].vial_m3)

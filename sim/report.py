@@ -24,6 +24,13 @@ _OUTCOMES = (
     ("Particles injected", "particles_injected", ""),
     ("Settled agent volume", "particle_volume_ml", "mL"),
     ("Suspension volume (agent + contrast)", "suspension_volume_ml", "mL"),
+    ("Vials of the product", "vials", "vials"),
+    ("Injection time at the set rate", "injection_time_min", "min"),
+    ("Occluded vessels (resolved, holding particles)", "occluded_vessels", ""),
+    ("Particles per occluded vessel (mean)", "particles_per_occluded_vessel_mean", ""),
+    ("Particles per occluded vessel (median)", "particles_per_occluded_vessel_median", ""),
+    ("Longest column", "largest_column_particles", "particles"),
+    ("Occluded vessels inside tumour", "tumour_occluded_vessel_fraction", "fraction"),
     ("Particles in tumour", "tumour_particle_fraction", "fraction of injected"),
     ("Tumour/normal deposition ratio (per volume, in the territory)", "tumour_to_normal_deposition_ratio", ""),
     ("Tumour necrosis (expected, graded O2-deficit model)", "tumour_necrosis_fraction", "fraction of tumour volume"),
@@ -57,7 +64,9 @@ def render_report(result) -> str:
         "",
         f"Stopped on **{s['stop_reason']}** "
         f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) "
-        f"after {s['particles_injected']} particles ({_fmt(s['suspension_volume_ml'])} mL of suspension).",
+        f"after {s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
+        f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
+        f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.",
         "",
         "## Outcomes",
         "",

@@ -3,8 +3,8 @@
 A :class:`RunResult` holds the flat summary (the keys are defined in
 ``docs/outputs.md``), the time series recorded at every step of the procedure,
 the final per-element state and the provenance (version, scenario, seed). It is
-written as ``summary.json``, ``timeseries.csv``, ``report.md`` and, optionally,
-figures.
+written as ``summary.json``, ``timeseries.csv``, ``report.md``, ``scenario.json``,
+``deposition.parquet`` (the per-vessel embolic load) and, optionally, figures.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .io import atomic_write, staged_folder, write_text
 from .scenario import Scenario
 
 __all__ = ["RunResult", "SUMMARY_KEYS"]
@@ -29,6 +30,8 @@ SUMMARY_KEYS = (
     "tumour_devascularised_fraction", "normal_ischaemic_fraction",
     "biliary_ischaemic_fraction", "nontarget_particle_fraction", "nontarget_particles_by_branch",
     "reflux_volume_ml", "arterial_fraction_baseline", "seed", "embosim_version",
+    "occluded_vessels", "particles_per_occluded_vessel_mean", "particles_per_occluded_vessel_median",
+    "largest_column_particles", "tumour_occluded_vessel_fraction", "injection_time_min", "vials",
 )
 
 
@@ -63,6 +66,9 @@ class RunResult:
         Markdown report (summary, patient selection, endpoint, outcomes).
     liver : object, optional
         The liver the run used (for figures); not written to disk.
+    deposition : pandas.DataFrame, optional
+        The per-vessel embolic load (:func:`sim.deposition.deposition_table`), written as
+        ``deposition.parquet``.
     """
 
     scenario: Scenario
@@ -71,32 +77,57 @@ class RunResult:
     state: dict[str, np.ndarray] = field(default_factory=dict)
     report: str = ""
     liver: Any = None
+    deposition: Any = None
 
-    def write(self, out_dir: str | Path, *, figures: bool = True) -> list[Path]:
-        """Write summary.json, timeseries.csv, report.md (and figures) into ``out_dir``.
+    def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True) -> list[Path]:
+        """Write summary.json, timeseries.csv, report.md, scenario.json, deposition.parquet, figures into ``out_dir``.
+
+        The files are written into a staging folder that then becomes ``out_dir`` in
+        one rename (:func:`sim.io.staged_folder`): a killed process leaves the earlier
+        folder or the whole new one, and no file of an earlier run survives beside the
+        new ones.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            Missing, empty, or holding an earlier run (``summary.json``).
+        figures : bool
+            Also write the run's figures.
+        force : bool
+            Replace an earlier run in ``out_dir`` (else :class:`sim.io.OutputError`).
 
         Returns
         -------
         list of Path
-            The files written.
+            The files written (in ``out_dir``; in a numbered sibling ``out_dir-1``...,
+            with a warning, if another process filled ``out_dir`` meanwhile).
+
+        Raises
+        ------
+        sim.io.OutputError
+            ``out_dir`` cannot be written, holds an earlier run and ``force`` is false,
+            or holds other files.
         """
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        summary_path = out / "summary.json"
-        summary_path.write_text(json.dumps(_jsonable(self.summary), indent=2, sort_keys=True) + "\n")
-        written.append(summary_path)
-        series_path = out / "timeseries.csv"
-        self.timeseries.to_csv(series_path, index=False)
-        written.append(series_path)
-        report_path = out / "report.md"
-        report_path.write_text(self.report)
-        written.append(report_path)
-        scenario_path = out / "scenario.json"  # with the seed used: re-running it re-creates this run
-        scenario_path.write_text(json.dumps(self.scenario.model_dump(mode="json"), indent=2) + "\n")
-        written.append(scenario_path)
+        with staged_folder(out, marker="summary.json", force=force) as stage:
+            names = self._write_files(stage.path, figures=figures)
+        return [stage.final / name for name in names]
+
+    def _write_files(self, out: Path, *, figures: bool) -> list[str]:
+        """Write every output file into ``out`` (each atomically); their names."""
+        write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, sort_keys=True) + "\n")
+        with atomic_write(out / "timeseries.csv") as tmp:
+            self.timeseries.to_csv(tmp, index=False)
+        write_text(out / "report.md", self.report)
+        # with the seed used: re-running it re-creates this run
+        write_text(out / "scenario.json", json.dumps(self.scenario.model_dump(mode="json"), indent=2) + "\n")
+        names = ["summary.json", "timeseries.csv", "report.md", "scenario.json"]
+        if self.deposition is not None:
+            with atomic_write(out / "deposition.parquet") as tmp:
+                self.deposition.to_parquet(tmp, index=False)
+            names.append("deposition.parquet")
         if figures:
             from .plot import write_run_figures
 
-            written.extend(write_run_figures(self, out))
-        return written
+            names += [p.name for p in write_run_figures(self, out)]
+        return names

@@ -4,7 +4,7 @@ The laws themselves are Numba kernels in :mod:`sim.kernels.rheology`; these
 wrappers broadcast, check ranges and convert to float64. SI throughout.
 
 The default haematocrit (0.45) and plasma viscosity (1.2 mPa s) are the
-scenario's ``[flow]`` defaults (:class:`sim.scenario.FlowConfig`, source Pries1994).
+scenario's ``[flow]`` defaults (:class:`sim.scenario.FlowConfig`, source [Pries1994]).
 
 Examples
 --------
@@ -29,9 +29,9 @@ from .units import MPA_S_PA_S
 __all__ = ["DEFAULT_HAEMATOCRIT", "DEFAULT_PLASMA_VISCOSITY_PA_S", "relative_viscosity", "apparent_viscosity",
            "poiseuille_conductance", "annulus_conductance"]
 
-#: Discharge haematocrit (dimensionless), the scenario default (Pries1994).
+#: Discharge haematocrit (dimensionless), the scenario default ([Pries1994]).
 DEFAULT_HAEMATOCRIT: float = FlowConfig.model_fields["haematocrit"].default
-#: Plasma viscosity, Pa s, the scenario default (Pries1994: 1.2-1.3 mPa s).
+#: Plasma viscosity, Pa s, the scenario default ([Pries1994]: 1.2-1.3 mPa s).
 DEFAULT_PLASMA_VISCOSITY_PA_S: float = FlowConfig.model_fields["plasma_viscosity_mPa_s"].default * MPA_S_PA_S
 
 
@@ -68,7 +68,7 @@ def relative_viscosity(diameter_m, haematocrit: float = DEFAULT_HAEMATOCRIT) -> 
 
     References
     ----------
-    Pries et al. (1994) Circ. Res. 75:904, in vivo viscosity law (REFERENCES.md 2).
+    Pries et al. (1994) Circ. Res. 75:904, in vivo viscosity law [Pries1994].
     """
     d = _float_array("diameter_m", diameter_m)
     _check_haematocrit(haematocrit)

@@ -21,15 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "Scenario",
     "ScenarioError",
+    "check_catheter_vessel",
     "load_scenario",
     "parse_scenario",
     "SEGMENTS",
@@ -56,7 +58,7 @@ NAMED_PORTAL_VEINS: tuple[str, ...] = (
 )
 NAMED_VESSELS: tuple[str, ...] = NAMED_ARTERIES + NAMED_PORTAL_VEINS
 
-#: Calibrated microsphere size bins (um), Merit Medical Embosphere IFU (REFERENCES.md 5).
+#: Calibrated microsphere size bins (um), [MeritEmbosphereIFU].
 SIZE_BINS_UM: dict[str, tuple[float, float]] = {
     "40-120": (40.0, 120.0),
     "100-300": (100.0, 300.0),
@@ -90,6 +92,13 @@ class ScenarioError(ValueError):
         where = ": ".join(p for p in (source, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
+    def with_source(self, source: str) -> ScenarioError:
+        """The same error (same class) naming ``source`` as its file, unless it already names one."""
+        if self.source or not source:
+            return self
+        err = type(self)(self.message, path=self.path, source=source)
+        return err.with_traceback(self.__traceback__)
+
 
 def param(default: Any, unit: str, source: str, description: str, **constraints: Any) -> Any:
     """Declare a scenario field with its default, unit and source in one place.
@@ -101,7 +110,7 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
     unit : str
         Unit of the value, ``"1"`` for dimensionless, ``"-"`` for names and flags.
     source : str
-        Citation key from ``sim/references.bib`` or ``"model assumption: <reason>"``.
+        Citation ``[Key]`` of ``sim/references.bib`` (docs/references.md) or ``"model assumption: <reason>"``.
     description : str
         One sentence on what the field means.
     **constraints
@@ -111,29 +120,42 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: NaN and infinity are rejected in every number, containers included
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+
+#: Smallest particle a custom agent may list, um: the smallest allowed liver.terminal_diameter_um
+#: (smaller particles pass every vessel the model resolves).
+MIN_PARTICLE_DIAMETER_UM = 5.0
+#: Largest particle, um: below the outer diameter of the largest allowed catheter (7 Fr = 2.33 mm),
+#: through whose lumen it must pass; the largest calibrated microspheres are 900-1200 um (MeritEmbosphereIFU).
+MAX_PARTICLE_DIAMETER_UM = 2000.0
+#: Most particles per mL of settled agent: 1 mL filled completely with the smallest allowed spheres.
+MAX_PARTICLES_PER_ML = 1.5e10  # 1 / (pi / 6 x (5e-4 cm)^3) = 1.53e10
+#: Largest |coordinate| of a tumour centre, mm: beyond the 5 kg (largest allowed) liver's extent (about 170 mm).
+MAX_CENTRE_MM = 300.0
 
 
 class LiverConfig(_Section):
     """Liver size, shape and the synthetic vascular trees' resolution."""
 
-    mass_kg: float = param(1.5, "kg", "ICRP89 (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
+    mass_kg: float = param(1.5, "kg", "[ICRP89] (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
                            "Liver mass; the volume follows at 1.0 kg/L.", gt=0.3, le=5.0)
     shape: Literal["typical", "large_left_lobe", "small_left_lobe"] = param(
         "typical", "-", "model assumption: three textbook silhouettes of the same segment volumes",
         "Liver silhouette (aspect of the left lobe); segment volume fractions are set separately.")
     segment_fractions: dict[str, float] = param(
         {"I": 0.035, "II": 0.065, "III": 0.085, "IV": 0.145, "V": 0.125, "VI": 0.080, "VII": 0.205, "VIII": 0.260},
-        "1", "HPB2014Segments (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
+        "1", "[HPB2014Segments] (VIII 26.1%, order VIII>VII>IV>V>III>VI>II>I); others model assumption within that order",
         "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
     terminal_diameter_um: float = param(
-        50.0, "um", "model assumption (DESIGN.md 2.1): 100-300 um particles lodge at generations 12-17 above it",
+        50.0, "um", "model assumption: 100-300 um particles lodge at generations 12-17 above it ([LodgingDepthDerived])",
         "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
     murray_exponent: float = param(
-        2.7, "1", "NakamuraAwa2014 (2.7 for 0.1-1 mm arteries); Jessen2023 (2.0-3.0)",
+        2.7, "1", "[NakamuraAwa2014] (2.7 for 0.1-1 mm arteries); [Jessen2023] (2.0-3.0)",
         "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)
     peribiliary_arteriole_diameter_um: float = param(
-        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um (Debbaut2014 resolves 160 um)",
+        40.0, "um", "model assumption: peribiliary plexus fed by arterioles of tens of um ([Debbaut2014] resolves 160 um)",
         "Diameter of the arterioles feeding each peribiliary (bile duct) compartment.", gt=5.0, le=500.0)
     seed: int = param(0, "-", "model assumption: fixed anatomy unless asked",
                       "Seed of the anatomy's random generator (tissue points, tree).", ge=0)
@@ -159,13 +181,13 @@ class AnatomyConfig(_Section):
     """Arterial variant anatomy (Michels) and the segment IV artery's origin."""
 
     michels_type: MICHELS_TYPES = param(
-        "I", "-", "Michels1966; Loschner2015 (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
+        "I", "-", "[Michels1966]; [Loschner2015] (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
         "I conventional; II replaced LHA from LGA; III replaced RHA from SMA; IV both replaced; "
         "V accessory LHA from LGA; VI accessory RHA from SMA.")
     segment4_artery_origin: Literal["LHA", "RHA"] = param(
-        "LHA", "-", "Garg2019 (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
+        "LHA", "-", "[Garg2019] (from LHA 57%, from RHA 32%)", "Parent of the segment IV (middle hepatic) artery A4.")
     falciform_artery: bool = param(
-        False, "-", "REFERENCES.md 8 (present in 2-25% of patients)",
+        False, "-", "[TextbookAnatomy] (present in 2-25% of patients, unverified)",
         "Whether a hepatic falciform artery (non-target, skin) leaves A4.")
 
 
@@ -173,7 +195,7 @@ class ExtrahepaticSupply(_Section):
     """A parasitised extrahepatic artery feeding a tumour from a separate systemic root."""
 
     artery: Literal["inferior_phrenic", "omental", "intercostal", "internal_mammary"] = param(
-        "inferior_phrenic", "-", "REFERENCES.md 8 (extrahepatic supply)", "Name of the parasitised artery.")
+        "inferior_phrenic", "-", "[TextbookAnatomy] (extrahepatic supply)", "Name of the parasitised artery.")
     arterial_fraction: float = param(
         0.2, "1", "model assumption: sweep it; no published distribution",
         "Share of the tumour's baseline arterial inflow coming through this artery.", gt=0.0, lt=1.0)
@@ -184,29 +206,34 @@ class TumourConfig(_Section):
 
     name: str = param("tumour", "-", "-", "Label used in reports.", min_length=1)
     segment: Literal["I", "II", "III", "IV", "V", "VI", "VII", "VIII"] | None = param(
-        "V", "-", "SeedDeckUHS (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
-    centre_mm: tuple[float, float, float] | None = param(
-        None, "mm", "-", "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
-    diameter_mm: float = param(40.0, "mm", "SeedDeckUHS (bulky lesion; model assumption for the size)",
+        "V", "-", "[SeedDeckUHS] (bulky segment 5 NET)", "Segment holding the tumour centre (ignored if centre_mm is given).")
+    centre_mm: tuple[Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
+                     Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)],
+                     Annotated[float, Field(ge=-MAX_CENTRE_MM, le=MAX_CENTRE_MM)]] | None = param(
+        None, "mm", "model assumption: each coordinate within +/-300 mm, beyond the largest (5 kg) liver; "
+        "the centre must lie inside this liver",
+        "Tumour centre in liver coordinates (x to patient's left, y posterior, z cranial).")
+    diameter_mm: float = param(40.0, "mm", "[SeedDeckUHS] (bulky lesion; model assumption for the size); at most "
+                               "the liver's antero-posterior thickness (checked against liver.mass_kg and shape)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
-        0.9, "1", "REFERENCES.md 4 (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
+        0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
-        0.7, "1", "Meijerink2009 (HA > 50, PV < 10 mL/min/100 g) vs Miles2000CTPerfusion (normal 122-147 mL/min/100 mL)",
+        0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",
         "Total perfusion per volume relative to normal liver.", gt=0.0, le=20.0)
     necrotic_core_fraction: float = param(
         0.0, "1", "model assumption: no necrosis unless stated", "Volume fraction of a central unperfused core.",
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
-        None, "-", "REFERENCES.md 8", "Optional extrahepatic (parasitised) arterial supply.")
+        None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
 
 
 class PortalConfig(_Section):
     """Portal vein thrombosis."""
 
     thrombosis: PORTAL_THROMBOSIS_SITES = param(
-        "none", "-", "SeedDeckUHS (PVT main v segmental: absolute contraindication)",
+        "none", "-", "[SeedDeckUHS] (PVT main v segmental: absolute contraindication)",
         "Thrombosed portal branch: none, main (MPV), RPV, LPV or a segmental branch P1-P8.")
     thrombosis_occlusion: float = param(
         0.999, "1", "model assumption: near-complete; collaterals keep a trickle (about 5% of portal inflow "
@@ -217,84 +244,91 @@ class PortalConfig(_Section):
 class HabrConfig(_Section):
     """Hepatic arterial buffer response."""
 
-    enabled: bool = param(True, "-", "Lautt1985", "Whether arterial terminals dilate when portal inflow falls.")
+    enabled: bool = param(True, "-", "[Lautt1985]", "Whether arterial terminals dilate when portal inflow falls.")
     buffer_efficiency: float = param(
-        0.25, "1", "Lautt1985 (adenosine, 25.5 +/- 2.7%); Lautt1990 (up to 0.44 active + passive)",
+        0.25, "1", "[Lautt1985] (adenosine, 25.5 +/- 2.7%); [Lautt1990] (up to 0.44 active + passive)",
         "Fraction of a compartment's portal flow loss made up by arterial flow.", ge=0.0, le=1.0)
     max_arterial_ratio: float = param(
-        2.0, "1", "REFERENCES.md 1 (hepatic arterial flow at most about doubles; textbook)",
+        2.0, "1", "[TextbookPhysiology] (hepatic arterial flow at most about doubles; unverified)",
         "Cap on arterial flow relative to baseline.", ge=1.0, le=5.0)
 
 
 class FlowConfig(_Section):
     """Boundary conditions, rheology and the calibration targets of the baseline."""
 
-    arterial_pressure_mmHg: float = param(90.0, "mmHg", "REFERENCES.md 1 (80-95 mmHg at the coeliac origin; textbook)",
+    arterial_pressure_mmHg: float = param(90.0, "mmHg", "[TextbookPhysiology] (80-95 mmHg at the coeliac origin)",
                                           "Mean pressure at the arterial roots (coeliac, SMA, extrahepatic).", gt=20, le=200)
-    portal_pressure_mmHg: float = param(10.0, "mmHg", "REFERENCES.md 1 (5-10 mmHg; textbook)",
+    portal_pressure_mmHg: float = param(10.0, "mmHg", "[TextbookPhysiology] (5-10 mmHg)",
                                         "Pressure at the main portal vein inlet.", gt=0, le=60)
-    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg", "REFERENCES.md 1 (3-5 mmHg; DESIGN.md 2.2)",
+    hepatic_vein_pressure_mmHg: float = param(4.0, "mmHg",
+                                              "[Berzigotti2013] (HVPG 1-5 mmHg above it); model assumption: 3-5 mmHg",
                                               "Pressure at the hepatic veins / IVC outflow.", ge=0, le=40)
-    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "Berzigotti2013 (normal HVPG 1-5 mmHg)",
+    sinusoid_gradient_mmHg: float = param(3.0, "mmHg", "[Berzigotti2013] (normal HVPG 1-5 mmHg)",
                                           "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
     systemic_venous_pressure_mmHg: float = param(5.0, "mmHg", "model assumption: central venous pressure 2-8 mmHg",
                                                  "Pressure that non-target branches (GDA, RGA, cystic) drain to.", ge=0, le=30)
-    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "Carlisle1992 (17.0 mL/min/kg; HA 20.6%)",
+    total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "[Carlisle1992] (17.0 mL/min/kg; HA 20.6%)",
                                         "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
-    body_mass_kg: float = param(70.0, "kg", "ICRP89 (reference adult male)", "Body mass that scales the hepatic flow.",
+    body_mass_kg: float = param(70.0, "kg", "[ICRP89] (reference adult male)", "Body mass that scales the hepatic flow.",
                                 gt=20, le=250)
-    normal_arterial_fraction: float = param(0.20, "1", "SeedDeckUHS (20% HA / 80% PV); Carlisle1992 (20.6%)",
+    normal_arterial_fraction: float = param(0.20, "1", "[SeedDeckUHS] (20% HA / 80% PV); [Carlisle1992] (20.6%)",
                                             "Baseline hepatic arterial share of normal liver inflow.", gt=0.01, lt=0.99)
-    haematocrit: float = param(0.45, "1", "Pries1994 (reference discharge haematocrit)",
+    haematocrit: float = param(0.45, "1", "[Pries1994] (reference discharge haematocrit)",
                                "Discharge haematocrit for the Pries in vivo viscosity law.", ge=0.0, le=0.7)
-    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "Pries1994 (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
+    plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "[Pries1994] (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
     habr: HabrConfig = Field(default_factory=HabrConfig, description="Hepatic arterial buffer response.")
 
 
 class PatientConfig(_Section):
     """Clinical fields of the seed's patient-selection rules."""
 
-    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "ENETS", "WHO/ENETS grade of the primary.")
-    ki67_percent: float = param(5.0, "%", "ENETS (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.", ge=0, le=100)
-    bilirubin_umol_l: float = param(10.0, "umol/L", "SeedDeckUHS (bilirubin > 20 umol/L contraindicates)",
+    tumour_grade: Literal["G1", "G2", "G3"] = param("G2", "-", "[ENETSConsensus]", "WHO/ENETS grade of the primary.")
+    ki67_percent: float = param(5.0, "%", "[ENETSConsensus] (G1 < 3%, G2 3-20%, G3 > 20%)", "Ki-67 proliferation index.",
+                                ge=0, le=100)
+    bilirubin_umol_l: float = param(10.0, "umol/L", "[SeedDeckUHS] (bilirubin > 20 umol/L contraindicates)",
                                     "Serum bilirubin.", ge=0, le=1000)
-    albumin_g_l: float = param(40.0, "g/L", "SeedDeckUHS (low albumin contraindicates; model assumption: low < 30 g/L)",
+    albumin_g_l: float = param(40.0, "g/L", "[SeedDeckUHS] (low albumin contraindicates; model assumption: low < 30 g/L)",
                                "Serum albumin.", ge=0, le=80)
-    ascites: bool = param(False, "-", "SeedDeckUHS", "Clinically evident ascites.")
-    ecog: int = param(0, "-", "SeedDeckUHS (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
-    extrahepatic_supply_excluded: bool = param(True, "-", "SeedDeckUHS (relative contraindication if not)",
+    ascites: bool = param(False, "-", "[SeedDeckUHS]", "Clinically evident ascites.")
+    ecog: int = param(0, "-", "[SeedDeckUHS] (ECOG > 2 contraindicates)", "ECOG performance status 0-5.", ge=0, le=5)
+    extrahepatic_supply_excluded: bool = param(True, "-", "[SeedDeckUHS] (relative contraindication if not)",
                                                "Whether extrahepatic tumour supply has been excluded on imaging.")
     disease_burden_percent: float | None = param(
-        None, "%", "SeedDeckUHS (> 50% relative contraindication)",
+        None, "%", "[SeedDeckUHS] (> 50% relative contraindication)",
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
-    biliary_enteric_anastomosis: bool = param(False, "-", "SeedDeckUHS", "Prior biliary-enteric anastomosis (Whipple).")
-    arterial_dissection: bool = param(False, "-", "SeedDeckUHS", "Hepatic arterial dissection.")
+    biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
+    arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
 
 
 class AgentConfig(_Section):
     """The embolic agent."""
 
     kind: Literal["microspheres", "pva", "custom"] = param(
-        "microspheres", "-", "MeritEmbosphereIFU", "Calibrated microspheres, irregular PVA or a custom distribution.")
+        "microspheres", "-", "[MeritEmbosphereIFU]", "Calibrated microspheres, irregular PVA or a custom distribution.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "100-300", "um", "SeedDeckUHS (100-300 um for a bulky segment 5 NET); MeritEmbosphereIFU bins",
+        "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
-    diameters_um: tuple[float, ...] | None = param(
-        None, "um", "-", "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.")
+    diameters_um: tuple[Annotated[float, Field(ge=MIN_PARTICLE_DIAMETER_UM, le=MAX_PARTICLE_DIAMETER_UM)], ...
+                        ] | None = param(
+        None, "um", "model assumption: 5-2000 um; smaller particles pass every vessel the model resolves "
+        "(liver.terminal_diameter_um >= 5 um), larger ones do not pass the largest allowed catheter (7 Fr = 2.33 mm)",
+        "Custom agent: the diameters to draw from (uniformly); required when kind = 'custom'.", max_length=10_000)
     deformability: float = param(
-        0.2, "1", "MeritEmbosphereIFU (spheres compress 20-30%)",
+        0.2, "1", "[MeritEmbosphereIFU] (spheres compress 20-30%)",
         "A particle enters a vessel down to (1 - deformability) times its diameter.", ge=0.0, lt=0.6)
     particles_per_ml: float | None = param(
-        None, "1/mL", "REFERENCES.md 5 (derived at random close packing 0.64)",
-        "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0)
+        None, "1/mL", "[ParticlesPerMLDerived] (derived at random close packing 0.64); at most 1 mL / volume of the agent's "
+        "smallest particle (1.5e10 for the smallest allowed, 5 um)",
+        "Particles per mL of settled agent; derived from the size bin when omitted.", gt=0, le=MAX_PARTICLES_PER_ML)
     contrast_dilution: float = param(
-        10.0, "mL/mL", "REFERENCES.md 7 (bead:contrast 1:4 to 1:14)",
+        10.0, "mL/mL", "[SIRAbstract305] (bead:contrast 1:4 to 1:14)",
         "mL of contrast per mL of settled agent in the injected suspension.", ge=0.0, le=50.0)
-    permanent: bool = param(True, "-", "MeritEmbosphereIFU (permanent); McWilliams2011 (gelfoam temporary)",
+    permanent: bool = param(True, "-", "[MeritEmbosphereIFU] (permanent); [McWilliams2011] (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
     seal_porosity: float = param(
-        0.2, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
-        "2 mL vial [Nouri2019] (docs/validation.md, embolic load)",
+        0.3, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
+        "2 mL vial [Nouri2019]; the smallest value at which the model's volume reaches its plateau (1.8 mL), "
+        "the closest it comes to the anchor (docs/validation.md, embolic load)",
         "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
         "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
     vial_ml: float = param(
@@ -303,27 +337,35 @@ class AgentConfig(_Section):
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":
-        """`kind = "custom"` needs `diameters_um`; every diameter is > 0."""
+        """`kind = "custom"` needs `diameters_um`; `particles_per_ml` fits in 1 mL of the smallest particles."""
         if self.kind == "custom" and not self.diameters_um:
-            raise ValueError("kind = 'custom' needs diameters_um (a list of particle diameters in um)")
-        if self.diameters_um is not None and any(d <= 0 for d in self.diameters_um):
-            raise ValueError("diameters_um must all be > 0")
+            raise ScenarioError("kind = 'custom' needs diameters_um (a list of particle diameters in um)",
+                                path="diameters_um")
+        if self.particles_per_ml is not None:
+            smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
+            most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)
+            if self.particles_per_ml > most:
+                raise ScenarioError(
+                    f"{self.particles_per_ml:.3g} particles per mL do not fit in 1 mL: at most {most:.3g} "
+                    f"(1 mL / volume of the smallest particle, {smallest:g} um)", path="particles_per_ml")
         return self
 
 
 class CatheterConfig(_Section):
     """Microcatheter tip and injection."""
 
-    vessel: str = param("A5", "-", "SeedDeckUHS (selective segment 5)",
+    vessel: str = param("A5", "-", "[SeedDeckUHS] (selective segment 5)",
                         "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
     tip_distance_mm: float | None = param(
-        None, "mm", "model assumption: mid-vessel when omitted", "Distance of the tip from the vessel's origin.", ge=0)
+        None, "mm", "model assumption: mid-vessel when omitted; at most 300 mm, beyond the longest vessel (the "
+        "vessel's own length is checked on the built liver)", "Distance of the tip from the vessel's origin.",
+        ge=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
-    rate_ml_min: float = param(1.0, "mL/min", "REFERENCES.md 7 (particle slurries about 1 mL/min)",
+    rate_ml_min: float = param(1.0, "mL/min", "[SIRAbstract305] (particle slurries about 1 mL/min)",
                                "Injection rate of the suspension.", gt=0.0, le=60.0)
     mode: Literal["continuous", "pulsed"] = param(
-        "continuous", "-", "REFERENCES.md 7 (pulsed or continuous)",
+        "continuous", "-", "[SIR2023Abstract] (pulsed or continuous)",
         "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
         "so reflux sets in earlier.")
 
@@ -341,10 +383,10 @@ class CatheterConfig(_Section):
 class AgentStep(_Section):
     """A later agent in a sequence: switch to it when the antegrade flow has fallen enough."""
 
-    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "MeritEmbosphereIFU",
+    kind: Literal["microspheres", "pva"] = param("microspheres", "-", "[MeritEmbosphereIFU]",
                                                  "Calibrated microspheres or irregular PVA.")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
-        "300-500", "um", "REFERENCES.md 5 (high-volume centres upsize as flow slows)", "Nominal size range.")
+        "300-500", "um", "model assumption: upsize as flow slows ([BeadBlockGuide])", "Nominal size range.")
     switch_at_flow_fraction: float = param(
         0.5, "1", "model assumption: upsize once antegrade flow has halved",
         "Switch to this agent when the antegrade flow fraction falls to this value.", gt=0, lt=1)
@@ -354,15 +396,15 @@ class ProcedureConfig(_Section):
     """Endpoint and stopping rules of the embolisation."""
 
     endpoint: Literal["sluggish", "near_stasis", "stasis"] = param(
-        "stasis", "-", "SeedDeckUHS (endpoint sluggish antegrade flow v stasis); Lewandowski2007SACE",
+        "stasis", "-", "[SeedDeckUHS] (endpoint sluggish antegrade flow v stasis); [Lewandowski2007SACE]",
         "Angiographic endpoint at which injection stops.")
     slowed_flow_reduction: float = param(0.3, "1", "model assumption: SACE II 'slowed but present' needs a visible change",
                                          "Antegrade flow reduction read as slowed flow (SACE II).", gt=0, lt=1)
-    sluggish_flow_reduction: float = param(0.6, "1", "DESIGN.md 2.3 (sluggish at 55-60% flow reduction)",
+    sluggish_flow_reduction: float = param(0.6, "1", "[EndpointThresholds] (sluggish at 55-60% flow reduction)",
                                            "Antegrade flow reduction read as sluggish (SACE III).", gt=0, lt=1)
-    near_stasis_flow_reduction: float = param(0.75, "1", "DESIGN.md 2.3 (near stasis about 75%)",
+    near_stasis_flow_reduction: float = param(0.75, "1", "[EndpointThresholds] (near stasis about 75%)",
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
-    stasis_flow_reduction: float = param(0.92, "1", "DESIGN.md 2.3 (stasis 90-95% or more)",
+    stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
@@ -371,17 +413,17 @@ class ProcedureConfig(_Section):
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
     size_bias_onset: float = param(
-        0.4, "1", "DESIGN.md 2.3 (large particles, above 0.3-0.5 of the branch, favour the wider child); Bushi2005",
+        0.4, "1", "[LargeParticleBias] (above 0.3-0.5 of the branch, favour the wider child); [Bushi2005]",
         "Particle/branch diameter ratio above which a branch is weighted down (0 = pure flow split).", ge=0, lt=1)
     release: Literal["mixed", "central"] = param(
-        "mixed", "-", "Bomberna2022 (well-mixed particles follow the flow split); Taebi2021 (near the tip the release "
+        "mixed", "-", "[Bomberna2022] (well-mixed particles follow the flow split); [Taebi2021] (near the tip the release "
         "position matters: up to 53% at 5 mm)",
         "Particles well mixed across the lumen, or released on the axis (first bifurcation weighted by flow^2, "
         "model assumption).")
     agent_sequence: tuple[AgentStep, ...] = param(
-        (), "-", "REFERENCES.md 5 (start small, e.g. 40-120 um, and upsize as flow slows)",
+        (), "-", "model assumption: start small, e.g. 40-120 um, and upsize as flow slows ([BeadBlockGuide])",
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
-        "[agent]'s deformability and contrast dilution.")
+        "[agent]'s deformability and contrast dilution.", max_length=10)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
 
     @model_validator(mode="after")
@@ -417,8 +459,8 @@ class OutcomesConfig(_Section):
         "O2 content of portal blood relative to arterial blood.", gt=0, le=1)
     tumour_necrosis_o2_ratio: float = param(
         0.4, "1",
-        "model assumption anchored on Wang2010TRIP (tumour perfusion 39% of baseline at the TACE endpoint) and "
-        "Riaz2010RadPath (37% of lesions completely necrotic): half of the tumour dies at about that ratio",
+        "model assumption anchored on [Wang2010] (tumour perfusion 39% of baseline at the TACE endpoint) and "
+        "[Riaz2010RadPath] (37% of lesions completely necrotic): half of the tumour dies at about that ratio",
         "O2 delivery ratio (artery + portal_oxygen_content_ratio x portal, against the pre-procedure state) at "
         "which half of the viable tumour becomes necrotic when the deficit is permanent.", gt=0, lt=1)
     normal_necrosis_o2_ratio: float = param(
@@ -430,39 +472,42 @@ class OutcomesConfig(_Section):
     necrosis_steepness: float = param(
         2.0, "1",
         "model assumption: spread of local O2 delivery within a compartment, relative dispersion about 0.6 "
-        "(Bassingthwaighte1989: 0.3 in 1 g pieces, rising as mass^(1-D), D about 1.2, in smaller ones)",
+        "([Bassingthwaighte1989]: 0.3 in 1 g pieces, rising as mass^(1-D), D about 1.2, in smaller ones)",
         "Hill exponent of necrosis against the deficit-to-residual ratio (1 - r) / r of O2 delivery: larger is "
         "steeper (a threshold in the limit).", ge=0.5, le=20)
     normal_ischaemia_tolerance_h: float = param(
         1.5, "h",
-        "Frederiks1982 (rat: 40 min of total ischaemia mostly reversible, 90 min mostly irreversible); "
-        "vanRiel2016 (human continuous inflow occlusion tolerated up to about 60-120 min)",
+        "[Frederiks1982] (rat: 40 min of total ischaemia mostly reversible, 90 min mostly irreversible); "
+        "[vanRiel2016] (human continuous inflow occlusion tolerated up to about 60-120 min)",
         "Duration of a complete deficit after which half of the normal parenchyma it reaches is necrotic.", gt=0)
     tumour_ischaemia_tolerance_h: float = param(
         3.0, "h", "model assumption: hypoxia-adapted, glycolytic tumour cells tolerate twice the hepatocytes' ischaemia",
         "Duration of a complete deficit after which half of the tumour it reaches is necrotic.", gt=0)
     tolerance_steepness: float = param(
-        4.0, "1", "Frederiks1982 (necrosis rises steeply between 40 and 90 min of ischaemia)",
+        4.0, "1", "[Frederiks1982] (necrosis rises steeply between 40 and 90 min of ischaemia)",
         "Hill exponent of necrosis against the deficit's duration / tolerance.", ge=0.5, le=20)
     ischaemia_duration_h: float | None = param(
         None, "h",
-        "model assumption: bland embolisation with a permanent agent is permanent (MeritEmbosphereIFU)",
+        "model assumption: bland embolisation with a permanent agent is permanent ([MeritEmbosphereIFU])",
         "How long the deficit lasts; empty: permanent for a permanent agent, temporary_occlusion_h for a "
         "temporary one (agent.permanent).", gt=0)
     temporary_occlusion_h: float = param(
-        168.0, "h", "McWilliams2011 (gelfoam: 40% recanalised at 1 month); model assumption: about a week",
+        168.0, "h", "[McWilliams2011] (gelfoam: 40% recanalised at 1 month); model assumption: about a week",
         "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty).", gt=0)
 
 
 class Scenario(_Section):
     """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
 
-    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "SeedDeckUHS", "Short title for reports.")
+    title: str = param("Bulky segment 5 NET, selective 100-300 um TAE", "-", "[SeedDeckUHS]", "Short title for reports.")
     description: str = param("", "-", "-", "Teaching point of the scenario.")
-    reference: str = param("SeedDeckUHS", "-", "-", "Citation key or note the scenario is based on.")
+    reference: str = param("[SeedDeckUHS]", "-", "-", "Citation key or note the scenario is based on.")
     liver: LiverConfig = Field(default_factory=LiverConfig)
     anatomy: AnatomyConfig = Field(default_factory=AnatomyConfig)
-    tumours: tuple[TumourConfig, ...] = Field(default_factory=lambda: (TumourConfig(),))
+    tumours: tuple[TumourConfig, ...] = Field(
+        default_factory=lambda: (TumourConfig(),), max_length=100,
+        description="Tumours (at most 100: each is two regions of the tissue point cloud; diffuse disease beyond "
+                    "that is better described by patient.disease_burden_percent).")
     portal: PortalConfig = Field(default_factory=PortalConfig)
     flow: FlowConfig = Field(default_factory=FlowConfig)
     patient: PatientConfig = Field(default_factory=PatientConfig)
@@ -473,7 +518,12 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
-        """Unique tumour names, each with a segment or centre; portal pressure > hepatic vein + sinusoid gradient."""
+        """Named tumours with a segment or centre that fit in the liver; portal > hepatic vein + sinusoid pressure.
+
+        Tumour names are unique; each tumour's diameter is at most the liver's thickness, a given centre lies
+        inside the liver and the tumours' total volume is below the liver's; portal pressure is above hepatic
+        vein pressure + sinusoid gradient.
+        """
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
             raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")
@@ -482,7 +532,40 @@ class Scenario(_Section):
                 raise ValueError(f"tumour {t.name!r} needs a segment or a centre_mm")
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
             raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
+        self._check_against_liver()
         return self
+
+    def _check_against_liver(self) -> None:
+        """Load-time checks against the liver's size (arithmetic on the scenario, no build).
+
+        Each tumour fits in the liver (diameter at most the liver's antero-posterior thickness,
+        a given centre inside the liver) and the tumours' total volume is below the liver's.
+        """
+        from .anatomy.domain import liver_domain  # light: numpy only
+
+        domain = liver_domain(self.liver.mass_kg, self.liver.shape)
+        thickness_mm = 2e3 * min(domain.ap_m, domain.cc_m, domain.right_m)
+        liver_ml = domain.volume_m3 * 1e6
+        for i, t in enumerate(self.tumours):
+            if t.diameter_mm > thickness_mm:
+                raise ScenarioError(
+                    f"tumour {t.name!r} of {t.diameter_mm:g} mm does not fit in a {self.liver.mass_kg:g} kg "
+                    f"{self.liver.shape} liver: at most {thickness_mm:.0f} mm, its antero-posterior thickness "
+                    f"(reduce diameter_mm or raise liver.mass_kg)", path=f"tumours.{i}.diameter_mm")
+            if t.centre_mm is not None:
+                import numpy as np
+
+                if not domain.contains(np.asarray(t.centre_mm, float)[None] * 1e-3)[0]:
+                    raise ScenarioError(
+                        f"tumour {t.name!r} centre {tuple(t.centre_mm)} mm lies outside the liver (x to the "
+                        f"patient's left from -{domain.right_m * 1e3:.0f} to {domain.left_m * 1e3:.0f} mm, y "
+                        f"posterior within +/-{domain.ap_m * 1e3:.0f} mm, z cranial within "
+                        f"+/-{domain.cc_m * 1e3:.0f} mm)", path=f"tumours.{i}.centre_mm")
+        tumour_ml = sum(math.pi / 6.0 * (t.diameter_mm / 10.0) ** 3 for t in self.tumours)
+        if tumour_ml >= liver_ml:
+            raise ScenarioError(
+                f"the tumours' total volume, {tumour_ml:.0f} mL, is not below the liver's, {liver_ml:.0f} mL "
+                f"({self.liver.mass_kg:g} kg); reduce the diameters or raise liver.mass_kg", path="tumours")
 
     def with_updates(self, updates: dict[str, Any]) -> "Scenario":
         """Return a new validated scenario with dotted-path fields replaced.
@@ -500,7 +583,7 @@ class Scenario(_Section):
         data = self.model_dump()
         for dotted, value in updates.items():
             _set_path(data, dotted, value)
-        return parse_scenario(data, source="<updates>")
+        return parse_scenario(data, source="<updates>", anatomy=False)
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:
@@ -538,6 +621,10 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
     errors = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
+        raised = err.get("ctx", {}).get("error")
+        if isinstance(raised, ScenarioError):  # a validator that names its own key (relative to its section)
+            errors.append((".".join(p for p in (path, raised.path) if p), raised.message))
+            continue
         if err["type"] == "extra_forbidden":
             msg = "unknown key (see docs/scenario-reference.md for the allowed keys)"
         else:
@@ -551,8 +638,42 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
     return ScenarioError("; ".join(f"{path}: {msg}" if path else msg for path, msg in errors))
 
 
-def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
+def check_catheter_vessel(scenario: Scenario, *, source: str = "") -> None:
+    """A named ``catheter.vessel`` exists in the scenario's Michels type (a synthetic ``#<n>`` is checked on the
+    built liver).
+
+    Part of loading a file (:func:`parse_scenario`); :meth:`Scenario.with_updates` leaves it to the build, so
+    that a sweep over Michels types and catheter positions records the impossible pairs as failed runs.
+
+    Raises
+    ------
+    ScenarioError
+        ``catheter.vessel``, listing the named arteries of this anatomy.
+    """
+    from .anatomy.trunk import arterial_parents  # light: numpy only
+
+    vessel, anatomy = scenario.catheter.vessel, scenario.anatomy
+    if vessel.startswith("#"):
+        return
+    present = arterial_parents(anatomy)
+    if vessel not in present:
+        raise ScenarioError(
+            f"no vessel {vessel!r} in this anatomy (Michels type {anatomy.michels_type}, falciform artery "
+            f"{'present' if anatomy.falciform_artery else 'absent'}); named arteries: "
+            f"{', '.join(v for v in NAMED_ARTERIES if v in present)}", path="catheter.vessel", source=source)
+
+
+def parse_scenario(data: dict[str, Any], *, source: str = "", anatomy: bool = True) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML).
+
+    Parameters
+    ----------
+    data : dict
+    source : str
+        File named in errors.
+    anatomy : bool
+        Also check that a named catheter vessel exists in the Michels type
+        (:func:`check_catheter_vessel`).
 
     Raises
     ------
@@ -560,10 +681,13 @@ def parse_scenario(data: dict[str, Any], *, source: str = "") -> Scenario:
         With the source, the key path and what is allowed.
     """
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = _format_validation_error(exc)
         raise ScenarioError(err.message, path=err.path, source=source) from None
+    if anatomy:
+        check_catheter_vessel(scenario, source=source)
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -23,7 +23,7 @@ import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -32,7 +32,8 @@ from .scenario import Scenario
 
 __all__ = ["render_reference", "reference_path", "main"]
 
-_BOUND_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "length >="}
+_BOUND_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "length >=",
+                  "max_length": "length <="}
 _SCALAR_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _HEADER = """\
 # Scenario reference
@@ -48,6 +49,16 @@ dimensionless, `-`: a name or flag). *Source* gives the citation key in
 `sim/references.bib` or states a model assumption. Error messages and
 `Scenario.with_updates` name a key by its dotted path, e.g. `catheter.rate_ml_min`
 or `tumours.0.diameter_mm`.
+
+Every number must be finite (`nan` and `inf` are errors) and every physical
+quantity has an upper bound, with its reason in the *Source* column. Checks
+across sections run when the file is loaded, before anything is built: each
+tumour fits in the liver (its diameter at most the liver's antero-posterior
+thickness, which follows from `liver.mass_kg` and `liver.shape`; a given
+`centre_mm` inside the liver) and the tumours' total volume is below the liver's;
+a file's named `catheter.vessel` must exist in its `anatomy.michels_type`. The size of
+the liver build is estimated from `liver.terminal_diameter_um` (and the smallest
+tumour) before anything is allocated; see docs/sweeps.md, "Size limits".
 """
 
 
@@ -70,6 +81,9 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
 def _type_name(annotation: Any) -> str:
     """TOML type of an annotation: allowed values, scalar names, arrays and tables."""
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # an array item with its own bounds
+        bounds = ", ".join(filter(None, (_bounds(m) for m in args[1:] if isinstance(m, FieldInfo))))
+        return f"{_type_name(args[0])} ({bounds})" if bounds else _type_name(args[0])
     if origin is Literal:
         return " / ".join(f"`{json.dumps(a)}`" for a in args)
     if origin in (Union, types.UnionType):

@@ -1,8 +1,8 @@
 """Patient selection: the seed's contraindications, the ENETS grade rule and its principles.
 
 :func:`assess_patient` checks a scenario's ``[patient]`` section, its portal vein
-thrombosis and its tumours against the rules of the seed deck (SeedDeckUHS,
-REFERENCES.md 9) and returns a :class:`Verdict`: a list of :class:`Finding` of
+thrombosis and its tumours against the rules of the seed deck ([SeedDeckUHS],
+the clinical rules it quotes) and returns a :class:`Verdict`: a list of :class:`Finding` of
 three severities.
 
 * ``absolute``: a contraindication to liver-directed therapy (poor liver function,
@@ -44,21 +44,21 @@ SEVERITIES: tuple[Severity, ...] = ("absolute", "relative", "advice")
 _HEADINGS = {"absolute": "Absolute contraindications", "relative": "Relative contraindications",
              "advice": "Advice (principles of treatment)"}
 
-#: Bilirubin above which liver function is poor, umol/L (SeedDeckUHS: "Bili > 20").
+#: Bilirubin above which liver function is poor, umol/L ([SeedDeckUHS]: "Bili > 20").
 BILIRUBIN_MAX_UMOL_L = 20.0
 #: Albumin below which it is "low", g/L. Model assumption: the deck says "low albumin"
 #: without a number (as does the ``patient.albumin_g_l`` field's source).
 ALBUMIN_MIN_G_L = 30.0
-#: Highest ECOG performance status still eligible (SeedDeckUHS: "ECOG > 2").
+#: Highest ECOG performance status still eligible ([SeedDeckUHS]: "ECOG > 2").
 ECOG_MAX = 2
-#: Disease burden above which the relative contraindication and segmental advice apply, % (SeedDeckUHS).
+#: Disease burden above which the relative contraindication and segmental advice apply, % ([SeedDeckUHS]).
 BURDEN_MAX_PERCENT = 50.0
 #: Ki-67 index above which a tumour is grade G3, % (ENETS: G1 < 3%, G2 3-20%, G3 > 20%).
 KI67_G3_PERCENT = 20.0
-#: Liver density used to turn mass into volume, kg/L (as in ``liver.mass_kg``; ICRP89).
+#: Liver density used to turn mass into volume, kg/L (as in ``liver.mass_kg``; [ICRP89]).
 LIVER_DENSITY_KG_L = 1.0
 
-#: Couinaud segments of the left lobe (LHA territory; segment IV from the LHA in 57%, Garg2019).
+#: Couinaud segments of the left lobe (LHA territory; segment IV from the LHA in 57%, [Garg2019]).
 LEFT_LOBE: frozenset[str] = frozenset({"II", "III", "IV"})
 #: Couinaud segments of the right lobe (RHA territory).
 RIGHT_LOBE: frozenset[str] = frozenset({"V", "VI", "VII", "VIII"})
@@ -181,7 +181,7 @@ class Verdict:
             found = self.of_severity(severity)
             if found:
                 lines.append(f"### {_HEADINGS[severity]}" if markdown else f"{_HEADINGS[severity]}:")
-                lines.extend(f"- {f.message} [{f.rule}; {f.source}]" for f in found)
+                lines.extend(f"- {f.message} ({f.rule}; {f.source})" for f in found)
                 lines.append("")
         lines.append("Information for teaching, not a clinical decision.")
         return "\n".join(lines) + "\n"
@@ -241,7 +241,7 @@ def tumour_lobes(scenario: Scenario) -> dict[str, tuple[str, ...]]:
     Notes
     -----
     Segment I (caudate) belongs to neither lobe: it is fed by branches from both
-    the RHA and the LHA (REFERENCES.md 8), so a caudate tumour does not make the
+    the RHA and the LHA ([Garg2019]), so a caudate tumour does not make the
     disease bilobar. Tumours placed by ``centre_mm`` are not counted: their
     segment is known only once the liver is built.
     """
@@ -362,27 +362,27 @@ def _lipiodol(s: Scenario) -> str | None:
 
 #: The rules, in reporting order within each severity.
 RULES: tuple[Rule, ...] = (
-    Rule("bilirubin", "absolute", f"bilirubin > {BILIRUBIN_MAX_UMOL_L:g} umol/L", "SeedDeckUHS", _bilirubin),
+    Rule("bilirubin", "absolute", f"bilirubin > {BILIRUBIN_MAX_UMOL_L:g} umol/L", "[SeedDeckUHS]", _bilirubin),
     Rule("albumin", "absolute", f"albumin < {ALBUMIN_MIN_G_L:g} g/L",
-         f"SeedDeckUHS ('low albumin'); model assumption: threshold {ALBUMIN_MIN_G_L:g} g/L", _albumin),
-    Rule("ascites", "absolute", "ascites", "SeedDeckUHS", _ascites),
-    Rule("ecog", "absolute", f"ECOG > {ECOG_MAX}", "SeedDeckUHS", _ecog),
+         f"[SeedDeckUHS] ('low albumin'); model assumption: threshold {ALBUMIN_MIN_G_L:g} g/L", _albumin),
+    Rule("ascites", "absolute", "ascites", "[SeedDeckUHS]", _ascites),
+    Rule("ecog", "absolute", f"ECOG > {ECOG_MAX}", "[SeedDeckUHS]", _ecog),
     Rule("pvt", "absolute", "portal vein thrombosis, main or branch (portal.thrombosis != 'none')",
-         "SeedDeckUHS", _pvt),
+         "[SeedDeckUHS]", _pvt),
     Rule("grade_g3", "absolute", f"grade G3 or Ki-67 > {KI67_G3_PERCENT:g}%: systemic treatment",
-         "ENETS (as quoted in SeedDeckUHS; Ki-67 > 20% is G3); model assumption: the higher of the recorded "
+         "[ENETSConsensus] (as quoted in [SeedDeckUHS]; Ki-67 > 20% is G3); model assumption: the higher of the recorded "
          "and the Ki-67 grade applies", _grade),
-    Rule("arterial_dissection", "relative", "hepatic arterial dissection", "SeedDeckUHS", _dissection),
+    Rule("arterial_dissection", "relative", "hepatic arterial dissection", "[SeedDeckUHS]", _dissection),
     Rule("extrahepatic_supply", "relative",
-         "extrahepatic supply not excluded, or a tumour with an extrahepatic feeder", "SeedDeckUHS", _extrahepatic),
-    Rule("disease_burden", "relative", f"disease burden > {BURDEN_MAX_PERCENT:g}%", "SeedDeckUHS", _burden),
-    Rule("biliary_enteric_anastomosis", "relative", "biliary-enteric anastomosis", "SeedDeckUHS", _biliary),
+         "extrahepatic supply not excluded, or a tumour with an extrahepatic feeder", "[SeedDeckUHS]", _extrahepatic),
+    Rule("disease_burden", "relative", f"disease burden > {BURDEN_MAX_PERCENT:g}%", "[SeedDeckUHS]", _burden),
+    Rule("biliary_enteric_anastomosis", "relative", "biliary-enteric anastomosis", "[SeedDeckUHS]", _biliary),
     Rule("segmental_treatment", "advice", f"disease burden > {BURDEN_MAX_PERCENT:g}%: segmental treatments",
-         "SeedDeckUHS", _segmental),
+         "[SeedDeckUHS]", _segmental),
     Rule("staged_bilobar", "advice", "tumours in both lobes: lobar treatments 4-6 weeks apart",
-         "SeedDeckUHS", _staged),
+         "[SeedDeckUHS]", _staged),
     Rule("lipiodol", "advice", "PVT or biliary-enteric anastomosis: consider oil-based (Lipiodol)",
-         "SeedDeckUHS", _lipiodol),
+         "[SeedDeckUHS]", _lipiodol),
 )
 
 

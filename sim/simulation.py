@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .agents import agent_sequence
+from .deposition import deposition_table, load_readouts
 from .endpoints import SACE_LABELS
 from .kernels import transport as tk
 from .kernels import twoport
@@ -110,6 +111,9 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "nontarget_particle_fraction": float((fate == tk.FATE_NONTARGET).sum() / n) if n else 0.0,
         "nontarget_particles_by_branch": by_branch,
         "reflux_volume_ml": float(proc.particle_volume_m3[ps.refluxed[:n]].sum() / ML_M3),
+        **load_readouts(ps.lodged_ped, ps.lodged_trunk, node_share),
+        "injection_time_min": float(last["suspension_volume_ml"]) / scenario.catheter.rate_ml_min,
+        "vials": float(last["particle_volume_ml"]) * ML_M3 / proc.agent_vial_m3,
         "lodging_generation_median": float(np.median(lodged_gen)) if lodged_gen.size else float("nan"),
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,
@@ -124,6 +128,9 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "seed": scenario.procedure.seed,
         "embosim_version": sim.__version__,
     }
+    if not comps.tumour_volume_m3[tissue].sum() > 0:  # no viable tumour: its devascularisation is undefined (n/a)
+        summary["tumour_devascularised_fraction"] = float("nan")
+        summary["tumour_necrosis_fraction"] = float("nan")
     return summary
 
 
@@ -202,7 +209,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
              "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
-             "particle_where": ps.where[:proc.n_injected]}
-    result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver)
+             "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
+    node_share, comp_share = tumour_share_of_lodgings(flow.liver.compartments,
+                                                      np.asarray(flow.liver.forest.parent, np.int64))
+    deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)
+    result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
+                       deposition=deposition)
     result.report = render_report(result)
     return result

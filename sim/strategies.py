@@ -1,4 +1,4 @@
-"""Treatment strategies and their comparison on one liver (DESIGN.md 2.4; ``docs/strategies.md``).
+"""Treatment strategies and their comparison on one liver (``docs/strategies.md``).
 
 A strategy is a catheter position and an angiographic endpoint, derived from where
 a tumour lies in *this* liver's arteries (so Michels variants are followed):
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
+from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
 from .scenario import SEGMENTS, ProcedureConfig, Scenario, ScenarioError
 from .selection import LEFT_LOBE, RIGHT_LOBE
@@ -59,6 +60,7 @@ __all__ = [
     "Strategy",
     "compare",
     "comparison_markdown",
+    "distinct_strategies",
     "format_table",
     "hepatic_origins",
     "lobar_artery",
@@ -75,7 +77,7 @@ __all__ = [
 
 #: The strategies, from the most to the least selective.
 STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whole_liver", "staged_bilobar")
-#: Endpoint of each strategy unless given as ``name:endpoint``. SeedDeckUHS: "endpoint sluggish
+#: Endpoint of each strategy unless given as ``name:endpoint``. [SeedDeckUHS]: "endpoint sluggish
 #: antegrade flow v stasis"; model assumption: stasis for a (super)selective injection, whose
 #: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
 DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",
@@ -103,6 +105,32 @@ TOTAL = "total"
 
 
 # --- strategies and where they put the catheter -----------------------------------------
+
+
+def distinct_strategies(strategies: Sequence[str | Strategy]) -> list[Strategy]:
+    """Parse strategies (:meth:`Strategy.parse`), at least one, none twice.
+
+    A strategy given twice (``selective,selective``, or ``selective`` and
+    ``selective:stasis``, its default endpoint) would share its replicates' seeds
+    and count each seed twice.
+
+    Raises
+    ------
+    ScenarioError
+        No strategy, an unknown one, or one given twice (path ``strategies``).
+    """
+    parsed = [Strategy.parse(s) for s in strategies]
+    if not parsed:
+        raise ScenarioError("give at least one strategy", path="strategies")
+    seen = set()
+    for strategy in parsed:
+        if strategy in seen:
+            raise ScenarioError(f"strategy {strategy.label!r} given twice (with its default endpoint "
+                                f"{strategy.endpoint!r} when none is written); give each strategy once",
+                                path="strategies")
+        seen.add(strategy)
+    return parsed
+
 
 
 @dataclass(frozen=True)
@@ -337,8 +365,36 @@ def plan_strategy(strategy: str | Strategy, liver: Liver, *, tumour: str | None 
 # --- varied parameters ------------------------------------------------------------------
 
 
-def parse_vary(spec: str) -> tuple[str, np.ndarray]:
+#: Size estimate of a --vary grid (:func:`estimate_grid`), measured with tracemalloc and timeit on the
+#: default scenario: a grid point holds its values and its validated scenario (12 kB measured, 15 kB; validation
+#: about 0.25 ms), a run its table row (about 4 kB). The liver builds and the runs themselves are
+#: estimated and shown by their own steps.
+_GRID_BYTES_PER_POINT = 15e3
+_GRID_SECONDS_PER_POINT = 2.5e-4
+_GRID_BYTES_PER_RUN = 4e3
+_BASE_MEMORY_BYTES = 3.2e8
+
+
+def estimate_grid(points: int, runs: int = 0) -> SizeEstimate:
+    """Estimated memory and time of building (and validating) a --vary grid of ``points`` points.
+
+    Examples
+    --------
+    >>> estimate_grid(6, runs=150).too_large
+    False
+    >>> estimate_grid(2_000_000_000).too_large
+    True
+    """
+    return SizeEstimate("--vary grid", f"{count(points, 'point')} and {count(runs, 'run')}",
+                        _BASE_MEMORY_BYTES + points * _GRID_BYTES_PER_POINT + runs * _GRID_BYTES_PER_RUN,
+                        points * _GRID_SECONDS_PER_POINT)
+
+
+def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, np.ndarray]:
     """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included).
+
+    N is checked against the size limits (:func:`estimate_grid`, :mod:`sim.limits`)
+    before any array is allocated; ``allow_large`` overrides them.
 
     Examples
     --------
@@ -350,6 +406,8 @@ def parse_vary(spec: str) -> tuple[str, np.ndarray]:
     ------
     ValueError
         Not of that form, or N < 1.
+    SizeError
+        N above the size limits (a ValueError too).
     """
     path, eq, grid = spec.partition("=")
     parts = grid.split(":")
@@ -361,6 +419,9 @@ def parse_vary(spec: str) -> tuple[str, np.ndarray]:
         raise ValueError(f"{spec!r} is not PATH=START:STOP:N (e.g. tumours.0.arterial_fraction=0.5:1.0:6)") from None
     if n < 1:
         raise ValueError(f"{spec!r}: N must be at least 1")
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"{spec!r}: START and STOP must be finite numbers")
+    check_size(estimate_grid(n, n), path=path.strip(), fix="use a smaller N", allow_large=allow_large)
     return path.strip(), np.linspace(start, stop, n)
 
 
@@ -372,8 +433,33 @@ def _expand(scenario: Scenario, path: str, value: Any) -> dict[str, Any]:
     return {path: value}
 
 
-def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], Scenario]]:
+def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:
+    """Two varied paths must not set the same scenario value (``tumours.x`` and ``tumours.0.x``)."""
+    owner: dict[str, str] = {}
+    for path in paths:
+        for key in _expand(scenario, path, None):
+            if key in owner:
+                raise ScenarioError(f"{path!r} and {owner[key]!r} both vary {key}; vary it once", path=path)
+            owner[key] = path
+
+
+def _check_liver_once(scenario: Scenario, seen: set[str], allow_large: bool | None) -> None:
+    """The build size of each distinct anatomy among the varied points (:func:`sim.anatomy.estimate_build`)."""
+    from .anatomy.liver import check_build_size
+    from .sweep_spec import anatomy_key
+
+    key = anatomy_key(scenario)
+    if key not in seen:
+        seen.add(key)
+        check_build_size(scenario, allow_large=allow_large)
+
+
+def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, runs_per_point: int = 1,
+              allow_large: bool | None = None) -> list[tuple[dict[str, Any], Scenario]]:
     """Every combination of the varied values, with its scenario (validated up front).
+
+    The grid's size is checked first (:func:`estimate_grid`, :mod:`sim.limits`), then
+    each varied point's particles and each distinct liver's build.
 
     Parameters
     ----------
@@ -381,6 +467,10 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> l
     vary : mapping of str to sequence, optional
         Dotted scenario path -> values, numbers or not (``{"agent.size_bin":
         ["40-120", "100-300"]}``); ``tumours.<field>`` varies every tumour.
+    runs_per_point : int, optional
+        Runs at each point (strategies x replicates), for the memory estimate.
+    allow_large : bool, optional
+        Build the grid even above the size limits.
 
     Returns
     -------
@@ -392,14 +482,27 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None) -> l
     ------
     ScenarioError
         An unknown path or a value out of range (naming the path).
+    SizeError
+        The grid is above the size limits (naming the varied paths).
     """
     vary = dict(vary or {})
+    _check_disjoint(scenario, list(vary))
+    n_points = math.prod(len(v) for v in vary.values())
+    check_size(estimate_grid(n_points, n_points * runs_per_point), path=", ".join(vary) or "vary",
+               fix="vary fewer values", allow_large=allow_large)
     points = []
+    anatomies: set[str] = set()
     for values in itertools.product(*(list(v) for v in vary.values())):
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
         updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
         try:
-            points.append((point, scenario.with_updates(updates)))
+            varied = scenario.with_updates(updates)
+            if vary:  # the particles and liver of a varied point (the base is the caller's to check)
+                check_particles_size(varied, allow_large=allow_large)
+                _check_liver_once(varied, anatomies, allow_large)
+            points.append((point, varied))
+        except SizeError as exc:
+            raise SizeError(f"at {point}: {exc.message}", path=", ".join(point)) from None
         except ScenarioError as exc:  # name the varied path, not the internal source of with_updates
             raise ScenarioError(exc.message, path=exc.path or ", ".join(point)) from None
     return points
@@ -498,8 +601,9 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
 class _Livers:
     """One built liver per distinct anatomy (``[liver]``, ``[anatomy]``, ``[[tumours]]``, ``[flow]``)."""
 
-    def __init__(self, *, progress: bool) -> None:
+    def __init__(self, *, progress: bool, allow_large: bool | None = None) -> None:
         self.progress = progress
+        self.allow_large = allow_large
         self.built: dict[str, tuple[Liver, np.ndarray]] = {}
 
     def get(self, scenario: Scenario) -> tuple[Liver, np.ndarray]:
@@ -509,17 +613,19 @@ class _Livers:
 
         key = anatomy_key(scenario)
         if key not in self.built:
-            liver = build_liver(scenario, progress=self.progress)
+            liver = build_liver(scenario, progress=self.progress, allow_large=self.allow_large)
             self.built[key] = (liver, _healthy_flows(liver))
         return self.built[key]
 
 
 def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES,
                    replicates: int = 5, *, vary: Mapping[str, Sequence[Any]] | None = None,
-                   tumour: str | None = None, rng=None, progress: bool = False) -> pd.DataFrame:
+                   tumour: str | None = None, rng=None, progress: bool = False,
+                   allow_large: bool | None = None) -> pd.DataFrame:
     """Run every strategy on the same liver, ``replicates`` times each: one row per run.
 
-    Parameters are those of :func:`compare`.
+    Parameters are those of :func:`compare`; ``allow_large`` runs grids and livers
+    above the size limits (:mod:`sim.limits`).
 
     Returns
     -------
@@ -535,13 +641,11 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
 
     if replicates < 1:
         raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
-    parsed = [Strategy.parse(s) for s in strategies]
-    if not parsed:
-        raise ScenarioError("give at least one strategy", path="strategies")
-    grid = vary_grid(scenario, vary)
+    parsed = distinct_strategies(strategies)
+    grid = vary_grid(scenario, vary, runs_per_point=len(parsed) * replicates, allow_large=allow_large)
     tumour_index(scenario, tumour)
     children = _seed_sequence(scenario, rng).spawn(replicates)
-    livers = _Livers(progress=progress)
+    livers = _Livers(progress=progress, allow_large=allow_large)
     bar = tqdm(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
     rows = []
     for point, point_scenario in grid:
@@ -606,7 +710,7 @@ def summarise_replicates(raw: pd.DataFrame) -> pd.DataFrame:
 
 def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES, replicates: int = 5, *,
             vary: Mapping[str, Sequence[Any]] | None = None, tumour: str | None = None, rng=None,
-            progress: bool = False) -> pd.DataFrame:
+            progress: bool = False, allow_large: bool | None = None) -> pd.DataFrame:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
 
     Parameters
@@ -630,6 +734,8 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
         Root of the replicate seeds (spawned); ``None`` uses ``procedure.seed``.
     progress : bool
         Show a progress bar.
+    allow_large : bool, optional
+        Run a --vary grid or a liver above the size limits (:mod:`sim.limits`).
 
     Returns
     -------
@@ -643,14 +749,15 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
     Raises
     ------
     ScenarioError
-        Unknown strategy, tumour or varied path, bad value, or fewer than one replicate.
+        Unknown strategy, tumour or varied path, bad value, or fewer than one replicate;
+        a grid or liver above the size limits (:class:`~sim.limits.SizeError`).
 
     See Also
     --------
     run_strategies, summarise_replicates, plan_strategy
     """
     return summarise_replicates(run_strategies(scenario, strategies, replicates, vary=vary, tumour=tumour,
-                                               rng=rng, progress=progress))
+                                               rng=rng, progress=progress, allow_large=allow_large))
 
 
 # --- tables for people ---------------------------------------------------------------
@@ -716,20 +823,34 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
 
 
 def write_comparison(table: pd.DataFrame, raw: pd.DataFrame, scenario: Scenario, out_dir: str | Path, *,
-                     root_seed: int) -> list[Path]:
+                     root_seed: int, force: bool = True) -> list[Path]:
     """Write ``comparison.csv`` (the table), ``replicates.csv`` (the runs) and ``comparison.md`` into ``out_dir``.
+
+    The three files are written into a staging folder that then becomes ``out_dir``
+    in one rename (:func:`sim.io.staged_folder`): never a table of one comparison
+    beside the report of another.
+
+    Parameters
+    ----------
+    force : bool
+        Replace an earlier comparison in ``out_dir`` (else :class:`sim.io.OutputError`).
 
     Returns
     -------
     list of Path
         The files written.
     """
+    from .io import atomic_write, staged_folder, write_text
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "comparison.csv", out / "replicates.csv", out / "comparison.md"]
-    table.to_csv(paths[0], index=False)
-    raw.to_csv(paths[1], index=False)
+    names = ["comparison.csv", "replicates.csv", "comparison.md"]
     replicates = int(raw["replicate"].max()) + 1
-    paths[2].write_text(comparison_markdown(table, scenario, replicates=replicates,
-                                            seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
-    return paths
+    with staged_folder(out, marker=names[0], force=force) as stage:
+        with atomic_write(stage.path / names[0]) as tmp:
+            table.to_csv(tmp, index=False)
+        with atomic_write(stage.path / names[1]) as tmp:
+            raw.to_csv(tmp, index=False)
+        write_text(stage.path / names[2], comparison_markdown(
+            table, scenario, replicates=replicates,
+            seed_note=f"root seed {root_seed}; replicates.csv gives each run's seed"))
+    return [stage.final / name for name in names]

@@ -14,8 +14,15 @@ per run from the master ``SeedSequence``), then
 2. keeps two runs per worker queued, writes each finished run at once to
    ``OUT/runs/<index>.json`` (temporary file + :func:`os.replace`, so a killed
    sweep loses at most the runs in flight), and records a failing run's error;
+   ``--resume`` checks every run file against the plan and the sweep's id
+   (:meth:`RunStore.records`);
 3. consolidates one row per run into ``results.parquet`` and ``results.csv``
    (:func:`results_table`).
+
+The process backend's liver dumps live in a temporary ``embosim-sweep-*``
+folder that a small watchdog process deletes as soon as the sweep's process
+ends, however it ends (SIGKILL included): it waits for the end of a pipe only
+the sweep's process holds (:func:`_dump_folder`).
 
 Workers run one thread each: local worker processes start with
 ``NUMBA_NUM_THREADS=1`` and the BLAS/OpenMP variables at 1, and every pooled run
@@ -30,12 +37,16 @@ import concurrent.futures
 import functools
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,7 +54,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, limits
+from .io import TMP_SUFFIX, atomic_write
 from .scenario import Scenario
 from .sweep_spec import (
     RunTask,
@@ -229,10 +241,65 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
     else:
         try:
             remote = Client(client, timeout="20s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise SweepError(f"cannot reach the Dask scheduler at {client!r} ({exc})", path="scheduler") from None
         with remote:
             yield remote
+
+
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address Dask cannot parse (``notanaddress``: no port), before any work.
+
+    Raises
+    ------
+    SweepError
+        Naming the address (path ``scheduler``).
+    """
+    try:
+        from distributed.comm import get_address_host_port, parse_address
+    except ImportError:  # reported when the backend starts
+        return
+    try:
+        scheme, _ = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise SweepError(f"{address!r} is not a Dask scheduler address ({exc}); give e.g. tcp://host:8786",
+                         path="scheduler") from None
+
+
+#: The watchdog: waits until the sweep's process closes its end of the pipe (it ends, however), then deletes.
+_WATCHDOG = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
+
+
+@contextmanager
+def _dump_folder() -> Iterator[str]:
+    """A temporary ``embosim-sweep-*`` folder for liver dumps, deleted on any exit of this process.
+
+    A normal exit or an exception deletes it here. For SIGKILL (and any other
+    death) a watchdog process, in a session of its own so that a signal to the
+    sweep's process group does not end it first, holds the read end of a pipe
+    whose write end only this process has (not inheritable, so workers do not
+    hold it): the kernel closes it when this process dies, the watchdog reads
+    end-of-file and deletes the folder. Workers that still map a dump keep their
+    pages until they exit.
+    """
+    folder = tempfile.mkdtemp(prefix="embosim-sweep-")
+    try:
+        watchdog = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHDOG, folder], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        watchdog = None
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if watchdog is not None:
+            watchdog.stdin.close()
+            try:
+                watchdog.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                watchdog.kill()
 
 
 def _cpu_count() -> int:
@@ -253,7 +320,7 @@ def _pool(backend: str | None, *, workers: int | None, client) -> Iterator[Any]:
     if backend == "serial":
         yield _SerialPool()
     elif backend == "processes":
-        with tempfile.TemporaryDirectory(prefix="embosim-sweep-") as folder:
+        with _dump_folder() as folder:
             yield _ProcessPool(workers or _cpu_count(), folder)
     else:
         with _dask_client(client, workers) as dask_client:
@@ -309,13 +376,22 @@ class _Livers:
 
 def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        write(tmp)
+
+
+#: Keys of a run file ``runs/<index>.json`` (``sweep_id`` absent in sweeps written before it existed).
+_RECORD_KEYS = frozenset({"run_index", "point", "replicate", "parameters", "seed", "summary", "run_time_s",
+                          "embosim_version", "error", "sweep_id"})
+#: Bad run files named in a resume error (then "and N more").
+_BAD_SHOWN = 5
 
 
 class RunStore:
     """A sweep's output folder: ``sweep.json``, ``runs/<index>.json`` (one per finished run), the tables.
+
+    ``sweep.json`` holds the sweep's ``sweep_id`` (a random UUID), which every run
+    file repeats, so ``--resume`` can tell this sweep's runs from stray files.
 
     Parameters
     ----------
@@ -328,7 +404,8 @@ class RunStore:
     Raises
     ------
     SweepError
-        The folder holds a sweep and ``resume`` is false, or holds another sweep.
+        The folder holds a sweep and ``resume`` is false, or holds another sweep,
+        or its ``sweep.json`` is unreadable.
     """
 
     def __init__(self, out: Path, header: dict[str, Any], *, resume: bool):
@@ -336,23 +413,110 @@ class RunStore:
         self.runs = self.out / "runs"
         header = json.loads(json.dumps(header))
         manifest = self.out / "sweep.json"
+        #: Run files without a sweep_id are this sweep's (it was started before run files carried one).
+        self.legacy = False
         if manifest.exists():
             if not resume:
                 raise SweepError(f"{self.out} holds a sweep already: resume it (--resume) or choose another "
                                  "output folder")
-            previous = json.loads(manifest.read_text(encoding="utf-8"))
+            previous = self._read_manifest(manifest)
             if {key: previous.get(key) for key in header} != header:
                 raise SweepError(f"{self.out} holds a different sweep (its sweep.json has another spec or base "
                                  "scenario): resume it with its own spec, or choose another output folder")
+            self.sweep_id = previous.get("sweep_id")
+            self.legacy = previous.get("legacy_runs", False) is True
+            if not isinstance(self.sweep_id, str) or not self.sweep_id:  # written before sweep ids: give it one
+                self.sweep_id, self.legacy = uuid.uuid4().hex, True
+                self._write_manifest(manifest, {**previous, "sweep_id": self.sweep_id, "legacy_runs": True})
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({**header, "embosim_version": __version__}, indent=2)
-            _write_atomic(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            self.sweep_id = uuid.uuid4().hex
+            self._write_manifest(manifest, {**header, "sweep_id": self.sweep_id, "embosim_version": __version__})
         self.runs.mkdir(exist_ok=True)
 
-    def records(self) -> dict[int, dict[str, Any]]:
-        """The runs already written, by run index."""
-        return {int(p.stem): json.loads(p.read_text(encoding="utf-8")) for p in self.runs.glob("*.json")}
+    @staticmethod
+    def _write_manifest(manifest: Path, content: dict[str, Any]) -> None:
+        text = json.dumps(content, indent=2)
+        _write_atomic(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def _read_manifest(self, manifest: Path) -> dict[str, Any]:
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SweepError(f"cannot read it as a sweep ({exc}); choose another output folder",
+                             source=str(manifest)) from None
+        if not isinstance(previous, dict):
+            raise SweepError("not a sweep manifest (not a JSON object); choose another output folder",
+                             source=str(manifest))
+        return previous
+
+    def records(self, plan: SweepPlan | None = None) -> dict[int, dict[str, Any]]:
+        """The runs already written, by run index, each checked (against ``plan`` when given).
+
+        Temporary files of a killed write (``runs/.*.tmp``) are deleted.
+
+        Raises
+        ------
+        SweepError
+            Naming every bad run file (unreadable, not a run record, run index out of
+            range or not its file name, another sweep's id, or not the run the plan
+            has at that index): delete them and resume again to re-run those runs.
+        """
+        records, bad = {}, []
+        for path in sorted(self.runs.iterdir()):
+            if path.name.endswith(TMP_SUFFIX):
+                path.unlink(missing_ok=True)
+                continue
+            if path.suffix != ".json":
+                continue
+            record, problem = self._check(path, plan)
+            if problem:
+                bad.append(f"runs/{path.name} ({problem})")
+            else:
+                records[record["run_index"]] = record
+        if bad:
+            more = f" and {len(bad) - _BAD_SHOWN} more" if len(bad) > _BAD_SHOWN else ""
+            raise SweepError(f"{len(bad)} run file(s) are not runs of this sweep: {'; '.join(bad[:_BAD_SHOWN])}{more}"
+                             "; delete them and resume again (their runs are re-run)", source=str(self.out))
+        return records
+
+    def _check(self, path: Path, plan: SweepPlan | None) -> tuple[dict[str, Any], str]:
+        """(record, "") for a good run file, else (None, what is wrong)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+            record = json.loads(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, f"unreadable: {getattr(exc, 'strerror', None) or exc}"
+        except json.JSONDecodeError:
+            return None, "empty" if not text.strip() else "not JSON"
+        if not isinstance(record, dict):
+            return None, "not a run record"
+        missing = sorted(_RECORD_KEYS - {"sweep_id"} - set(record))
+        unknown = sorted(set(record) - _RECORD_KEYS)
+        if missing or unknown:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else [])
+            return None, f"not a run record: {'; '.join(parts)}"
+        index = record["run_index"]
+        if type(index) is not int:
+            return None, f"run_index {index!r} is not an integer"
+        n_runs = plan.n_runs if plan is not None else None
+        if index < 0 or (n_runs is not None and index >= n_runs):
+            return None, f"run index {index} outside this sweep's 0-{(n_runs or 1) - 1}"
+        if path.name != f"{index:06d}.json":
+            return None, f"holds run {index}, whose file is {index:06d}.json"
+        if ("sweep_id" in record or not self.legacy) and record.get("sweep_id") != self.sweep_id:
+            return None, f"sweep_id {record.get('sweep_id')!r} is not this sweep's {self.sweep_id!r}"
+        if not (isinstance(record["summary"], dict) or (record["summary"] is None and isinstance(record["error"], str))):
+            return None, "neither a summary nor an error"
+        if plan is not None:
+            task = plan.task(index)
+            expected = {"point": task.point, "replicate": task.replicate, "seed": task.seed,
+                        "parameters": json.loads(json.dumps(task.parameters, default=_builtin))}
+            wrong = [key for key, value in expected.items() if record[key] != value]
+            if wrong:
+                return None, f"its {', '.join(wrong)} differ from run {index} of this sweep"
+        return record, ""
 
     def write(self, index: int, text: str) -> None:
         _write_atomic(self.runs / f"{index:06d}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -383,6 +547,8 @@ class _Collector:
         self.failed = sum(r["error"] is not None for r in records.values())
 
     def add(self, record: dict[str, Any]) -> None:
+        if self.store is not None:
+            record = {**record, "sweep_id": self.store.sweep_id}
         text = json.dumps(record, default=_builtin)  # the same JSON types whether stored or not
         if self.store is not None:
             self.store.write(record["run_index"], text)
@@ -421,23 +587,27 @@ def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> Non
         raise
 
 
-def _plan(spec: str | Path | SweepSpec) -> SweepPlan:
+def _plan(spec: str | Path | SweepSpec | SweepPlan, **options) -> SweepPlan:
     """Plan a spec object (base relative to the working folder) or file (base relative to the file)."""
+    if isinstance(spec, SweepPlan):  # planned (and checked) by the caller
+        return spec
     if isinstance(spec, SweepSpec):
-        return plan_sweep(spec)
-    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec))
+        return plan_sweep(spec, **options)
+    return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec), **options)
 
 
-def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: int | None = None,
-          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False
-          ) -> pd.DataFrame:
+def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = None, workers: int | None = None,
+          client=None, out: str | Path | None = None, resume: bool = False, progress: bool = False,
+          allow_large: bool | None = None) -> pd.DataFrame:
     """Run a parameter sweep and return one row per run.
 
     Parameters
     ----------
-    spec : str, Path or SweepSpec
-        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file)
-        or a :class:`~sim.sweep_spec.SweepSpec`.
+    spec : str, Path, SweepSpec or SweepPlan
+        A sweep TOML file (``docs/sweeps.md``; its ``base`` is relative to the file),
+        a :class:`~sim.sweep_spec.SweepSpec`, or a plan from
+        :func:`~sim.sweep_spec.plan_sweep` (checked there; ``allow_large`` then
+        applies to the liver builds only).
     backend : {"serial", "processes", "dask"}, optional
         Default ``"dask"`` when ``client`` is given, else ``"processes"``.
     workers : int, optional
@@ -453,6 +623,9 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
         Finish the sweep in ``out``: run only the runs that have no file yet.
     progress : bool
         Show a progress bar (runs done, failures, time left).
+    allow_large : bool, optional
+        Plan and build above the size limits (:mod:`sim.limits`): the sweep's points
+        and runs, each group's liver. Checked before anything is written.
 
     Returns
     -------
@@ -465,6 +638,8 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     SweepError
         Invalid spec (naming the parameter, before any run), ``out`` holding another
         sweep (or this one without ``resume``), bad backend options.
+    SizeError
+        The sweep or one of its livers is above the size limits (before anything is written).
     ScenarioError
         The base scenario cannot be loaded.
 
@@ -474,13 +649,16 @@ def sweep(spec: str | Path | SweepSpec, *, backend: str | None = None, workers: 
     >>> table = sim.sweep("scenarios/sweeps/size_arterialisation_catheter.toml", out="sweep-out")  # doctest: +SKIP
     >>> table.groupby("agent.size_bin")["tumour_devascularised_fraction"].mean()                 # doctest: +SKIP
     """
-    plan = _plan(spec)
+    if isinstance(client, str):
+        _check_address(client)
+    plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
     store = RunStore(Path(out), plan.header(), resume=resume) if out is not None else None
-    records = store.records() if store is not None else {}
+    records = store.records(plan) if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
-    with _pool(backend, workers=workers, client=client) as pool, \
+    large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
+    with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
         _execute(plan, todo, pool, _Collector(records, store, bar))
     table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))

@@ -46,13 +46,13 @@ from .units import ML_MIN_M3S, MM_M, MMHG_PA
 
 __all__ = ["SyntheticLiver", "random_liver"]
 
-#: Proper hepatic artery radius, m (4.5 mm wide; REFERENCES.md 3, unverified).
+#: Proper hepatic artery radius, m (4.5 mm wide; [TextbookAnatomy], unverified).
 PHA_RADIUS_M = 2.25e-3
 #: Main portal vein radius, m (model assumption for test livers: 12 mm wide).
 MPV_RADIUS_M = 6.0e-3
-#: Branching exponent of the portal subtrees (Murray1926 cube law; Jessen2023: 2.0-3.0 against a portal cast).
+#: Branching exponent of the portal subtrees ([Murray1926] cube law; [Jessen2023]: 2.0-3.0 against a portal cast).
 PORTAL_MURRAY_EXPONENT = 3.0
-#: Vessel length per radius in the synthetic subtrees (Debbaut2014: 74.4 mm / 13.2 mm to 0.74 mm / 0.08 mm, 5.6-9).
+#: Vessel length per radius in the synthetic subtrees ([Debbaut2014]: 74.4 mm / 13.2 mm to 0.74 mm / 0.08 mm, 5.6-9).
 LENGTH_PER_RADIUS = 6.0
 #: GDA flow relative to the hepatic arterial flow (model assumption for test livers).
 GDA_FLOW_RATIO = 0.25
@@ -152,7 +152,7 @@ def random_liver(n_terminals: int, *, scenario: Scenario | None = None, rng=None
     leaf_nodes = np.flatnonzero(leaves == 1)  # preorder = leaf order
     # tissue volumes, tumour territory
     weight = rng.lognormal(0.0, 0.3, n_leaf)
-    volume = weight / weight.sum() * scenario.liver.mass_kg * 1e-3  # 1.0 kg/L (ICRP89)
+    volume = weight / weight.sum() * scenario.liver.mass_kg * 1e-3  # 1.0 kg/L ([ICRP89])
     tumour_id = np.full(n_leaf, -1, np.int64)
     t_cfg = scenario.tumours[0] if scenario.tumours else None
     if tumour and t_cfg is not None:
@@ -261,7 +261,7 @@ def _trunk(scenario: Scenario, q_seg_art, q_seg_por, r_art, r_por, extrahepatic:
     edge("MPV", "MPV_inlet", node("MPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_l + qp_r, 0)
     edge("RPV", "MPV_end", node("RPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_r, 1)
     edge("LPV", "MPV_end", node("LPV_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, qp_l, 1)
-    for k, seg in enumerate(SEGMENTS):
+    for k in range(len(SEGMENTS)):
         side = "L" if left[k] else "R"
         edge(f"A{k + 1}", f"{side}HA_end", node(f"A{k + 1}_end", TRUNK_NODE_ARTERY), EDGE_ARTERY, q_seg_art[k], 2)
         edge(f"P{k + 1}", f"{side}PV_end", node(f"P{k + 1}_end", TRUNK_NODE_PORTAL), EDGE_PORTAL, q_seg_por[k], 2)

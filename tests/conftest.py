@@ -21,7 +21,7 @@ BAD_SCENARIOS = [
     ("segment_fractions_sum",
      "[liver.segment_fractions]\nI = 0.1\nII = 0.1\nIII = 0.1\nIV = 0.1\nV = 0.1\nVI = 0.1\nVII = 0.1\nVIII = 0.1\n",
      "liver.segment_fractions", "sum to 1"),
-    ("custom_agent_without_diameters", "[agent]\nkind = 'custom'\n", "agent", "diameters_um"),
+    ("custom_agent_without_diameters", "[agent]\nkind = 'custom'\n", "agent.diameters_um", "needs diameters_um"),
     ("thresholds_out_of_order", "[procedure]\nsluggish_flow_reduction = 0.8\nnear_stasis_flow_reduction = 0.7\n",
      "procedure", "sluggish < near_stasis"),
     ("invalid_toml", "[catheter\nvessel = 'A5'\n", "", "invalid TOML"),

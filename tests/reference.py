@@ -12,7 +12,7 @@ import numpy as np
 
 
 def pries_relative_viscosity(d_um: float, h: float) -> float:
-    """Pries et al. 1994 in vivo law, term by term as printed in REFERENCES.md section 2."""
+    """Pries et al. 1994 in vivo law, term by term as printed in [Pries1994]."""
     eta45 = 6 * math.exp(-0.085 * d_um) + 3.2 - 2.44 * math.exp(-0.06 * d_um ** 0.645)
     c = (0.8 + math.exp(-0.075 * d_um)) * (-1 + 1 / (1 + 1e-11 * d_um ** 12)) + 1 / (1 + 1e-11 * d_um ** 12)
     ratio = ((1 - h) ** c - 1) / ((1 - 0.45) ** c - 1)

@@ -46,7 +46,7 @@ def test_segment_fractions_match_targets_and_published_order(shape):
     labels = planes.label(quasi_random_points(d))
     frac = np.bincount(labels, minlength=8) / labels.size
     np.testing.assert_allclose(frac, [FRACTIONS[s] for s in SEGMENTS], atol=2e-3)
-    order = np.argsort(-frac)  # REFERENCES.md 1: VIII > VII > IV > V > III > VI > II > I
+    order = np.argsort(-frac)  # [HPB2014Segments]: VIII > VII > IV > V > III > VI > II > I
     assert [SEGMENTS[i] for i in order] == ["VIII", "VII", "IV", "V", "III", "VI", "II", "I"]
 
 

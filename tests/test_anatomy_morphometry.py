@@ -1,10 +1,10 @@
-"""Fast checks of validation/morphometry.py (the full run is `python -m validation.morphometry`)."""
+"""Fast checks of validation/morphometry.py (the full run is `python -m sim.validation.morphometry`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from validation.morphometry import run
+from sim.validation.morphometry import run
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_writes_figure_and_tables(results):
 def test_construction_and_anatomy_cases_pass(results):
     _, cases = results
     for name, case in cases.items():
-        if not name.startswith("portal median"):  # Debbaut2014 disagreement: documented, not tuned away
+        if not name.startswith("portal median"):  # [Debbaut2014] disagreement: documented, not tuned away
             assert case.passed, (name, case.embosim, case.reference)
 
 

@@ -11,7 +11,7 @@ from sim.kernels.bisection import _weighted_select, bisect_points
 from sim.kernels.treewalk import subtree_sums
 from sim.scenario import Scenario
 from sim.units import ml_min_to_m3s
-from validation.morphometry import murray_residuals
+from sim.validation.morphometry import murray_residuals
 
 TERMINAL_UM = 300.0
 

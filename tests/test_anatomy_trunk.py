@@ -100,7 +100,7 @@ def test_boundary_nodes_and_beds(livers):
 def test_anchors(livers):
     liver = livers["I"]
     trunk = liver.compiled.trunk
-    # REFERENCES.md 3: PHA 4.5 mm for the total hepatic arterial demand
+    # [TextbookAnatomy]: PHA 4.5 mm for the total hepatic arterial demand
     assert liver.art_sizing.r_ref_m == pytest.approx(2.25e-3)
     assert 4.0e-3 < 2 * trunk.edge_radius_m[liver.vessels["PHA"]] < 5.0e-3
     assert 2 * trunk.edge_radius_m[liver.vessels["MPV"]] == pytest.approx(11e-3, rel=1e-6)
@@ -141,9 +141,8 @@ def test_synthetic_vessel_ids(livers):
 
 
 def test_tumour_centre_outside_the_liver():
-    s = Scenario().with_updates({**COARSE, "tumours.0.centre_mm": (500.0, 0.0, 0.0)})
-    with pytest.raises(ScenarioError) as err:
-        build_liver(s)
+    with pytest.raises(ScenarioError) as err:  # at load time, before any build
+        Scenario().with_updates({**COARSE, "tumours.0.centre_mm": (200.0, 0.0, 0.0)})
     assert err.value.path == "tumours.0.centre_mm" and "outside the liver" in str(err.value)
 
 

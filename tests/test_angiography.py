@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim.procedure import apply_occlusions
 from sim import angiography as ag
 from sim.kernels import twoport
+from sim.procedure import apply_occlusions
 
 #: A coarse liver: a whole embolisation takes about a second.
 COARSE = {"liver.terminal_diameter_um": 200.0}

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
-from sim.catalogue import default_scenario_path, list_scenarios, resolve_scenario, scenarios_dir
+from sim.catalogue import (
+    default_scenario_path,
+    list_scenarios,
+    resolve_scenario,
+    resolve_sweep_spec,
+    scenarios_dir,
+    sweeps_dir,
+)
 
 
 def test_list_scenarios_gives_name_and_title_of_every_file():
@@ -38,3 +46,10 @@ def test_resolve_unknown_returns_the_path_for_loading_to_report(monkeypatch, tmp
     monkeypatch.chdir(tmp_path)
     assert str(resolve_scenario("no_such_case")) == "no_such_case"
     assert str(resolve_scenario("elsewhere/main_pvt.toml")) == "elsewhere/main_pvt.toml"
+
+
+def test_shipped_sweep_spec_resolves_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = resolve_sweep_spec("size_arterialisation_catheter")
+    assert path == sweeps_dir() / "size_arterialisation_catheter.toml" and path.is_file()
+    assert resolve_sweep_spec("nope.toml") == Path("nope.toml")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sim.catalogue import list_scenarios
+from sim.catalogue import list_scenarios, resolve_scenario
 from sim.cli import app
 from sim.scenario import ScenarioError
 
@@ -86,14 +86,14 @@ def test_check_patient_default_is_eligible(invoke):
 def test_check_patient_reports_contraindications_and_exits_0(invoke):
     result = invoke("check-patient", "main_pvt")
     assert result.exit_code == 0
-    assert "Not eligible" in result.stdout and "[pvt; SeedDeckUHS]" in result.stdout
-    assert "[lipiodol; SeedDeckUHS]" in result.stdout
+    assert "Not eligible" in result.stdout and "(pvt; [SeedDeckUHS])" in result.stdout
+    assert "(lipiodol; [SeedDeckUHS])" in result.stdout
 
 
 def test_check_patient_accepts_a_file(invoke, write_scenario):
     path = write_scenario("[patient]\necog = 3\n")
     result = invoke("check-patient", path)
-    assert result.exit_code == 0 and "[ecog; SeedDeckUHS]" in result.stdout
+    assert result.exit_code == 0 and "(ecog; [SeedDeckUHS])" in result.stdout
 
 
 @pytest.mark.parametrize("command", ["run", "check-patient"])
@@ -137,8 +137,9 @@ class _FakeResult:
     def __init__(self, calls: dict):
         self.calls = calls
 
-    def write(self, out_dir: Path, *, figures: bool) -> list[Path]:
+    def write(self, out_dir: Path, *, figures: bool, force: bool) -> list[Path]:
         self.calls["write"] = (out_dir, figures)
+        self.calls["force"] = force
         return [out_dir / "summary.json"]
 
 
@@ -184,7 +185,8 @@ def test_scenario_error_from_the_simulation_is_one_line_exit_2(invoke, monkeypat
     monkeypatch.setitem(sys.modules, "sim.simulation", types.SimpleNamespace(run=run))
     result = invoke("run", "--out", tmp_path)
     assert result.exit_code == 2
-    assert result.stderr == "embosim: error: catheter.vessel: no such vessel in a Michels I anatomy\n"
+    path = resolve_scenario(None)  # an error found after loading names the scenario file too
+    assert result.stderr == f"embosim: error: {path}: catheter.vessel: no such vessel in a Michels I anatomy\n"
 
 
 def _console_script() -> str:

@@ -12,9 +12,10 @@ import sim
 from sim.agents import agent_from_config
 from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
+from sim.kernels import embolic_load as el
 from sim.kernels import transport as tk
 from sim.kernels import twoport
-from sim.procedure import _new_state, route_fixed_field, transport_net, walk_steps
+from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 from sim.scenario import AgentConfig, ScenarioError
 from sim.simulation import run
 
@@ -52,15 +53,33 @@ def test_particle_split_matches_flow_split(scenario):
     assert stats.chisquare(counts, expected).pvalue > 1e-3
 
 
-def test_particles_lodge_only_where_they_do_not_fit(result):
+def test_particles_wedge_only_where_they_do_not_fit_and_stack_where_they_do(result):
+    """A wedge sits in a vessel narrower than the particle fits; a column particle in one it entered."""
     ps = result.state
-    fate, where, d = ps["particle_fate"], ps["particle_where"], ps["particle_diameter_m"]
+    fate, where, d, stacked = ps["particle_fate"], ps["particle_where"], ps["particle_diameter_m"], \
+        ps["particle_stacked"]
     liver = result.liver.compiled
-    deform = result.scenario.agent.deformability
+    fit = (1 - result.scenario.agent.deformability) * d
     in_vessel = fate == tk.FATE_VESSEL
-    assert in_vessel.any()
-    vessel_d = 2 * liver.forest.art_radius_m[where[in_vessel]]
-    assert np.all(vessel_d < (1 - deform) * d[in_vessel])
+    wedged, column = in_vessel & ~stacked, in_vessel & stacked
+    assert wedged.any() and column.any()
+    vessel_d = 2 * liver.forest.art_radius_m[where]
+    assert np.all(vessel_d[wedged] < fit[wedged])
+    assert np.all(vessel_d[column] >= fit[column])
+
+
+def test_columns_stand_on_blocked_exits(result):
+    """A vessel holding column particles has a blocked exit below it (wedged or packed child, or packed bed)."""
+    load = result.state["load"]
+    liver = result.liver.compiled
+    comps = liver.compartments
+    ps = result.state
+    holders = np.unique(ps["particle_where"][(ps["particle_fate"] == tk.FATE_VESSEL) & ps["particle_stacked"]])
+    blocked_child = np.zeros(liver.forest.n_nodes, bool)
+    children = np.flatnonzero(liver.forest.parent >= 0)
+    np.logical_or.at(blocked_child, liver.forest.parent[children], load["pedicle"]["blocked"][children] > 0)
+    np.logical_or.at(blocked_child, comps.node, load["compartment"]["blocked"] > 0)
+    assert holders.size > 0 and np.all(blocked_child[holders])
 
 
 def test_smaller_particles_lodge_deeper(scenario):
@@ -144,11 +163,14 @@ def test_incremental_state_equals_full_resolve(scenario):
     agent = agent_from_config(scenario.agent)
     net, sinks = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent)
     n = 400
-    ps = _new_state(n, flow.liver, len(sinks))
+    liver_c = flow.liver
+    load = el.new_load(liver_c.forest.n_nodes + liver_c.trunk.n_edges, liver_c.compartments.n + liver_c.trunk.n_edges)
+    ps = _new_state(n, flow.liver, len(sinks), load)
     rng = np.random.default_rng(3)
     steps = walk_steps(flow.liver, net)
     st = flow.state
-    tk.transport(st, net, ps, agent.sample_diameters(n, rng=rng), rng.random((n, steps)), 0, n, -1.0, False)
+    geo = load_geometry(flow.liver, st, net, scenario, agent)
+    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), rng.random((n, steps)), 0, n, -1.0, False)
     assert ps.counters[1] > 100
     incremental = np.array([twoport.node_pressures(st, i) for i in range(0, st.parent.shape[0], 7)])
     twoport.solve(st)
@@ -258,7 +280,8 @@ def test_summary_has_every_required_key_with_units_in_names(result, tmp_path):
 
     assert set(SUMMARY_KEYS) <= set(result.summary)
     written = result.write(tmp_path, figures=False)
-    assert {p.name for p in written} == {"summary.json", "timeseries.csv", "report.md", "scenario.json"}
+    assert {p.name for p in written} == {"summary.json", "timeseries.csv", "report.md", "scenario.json",
+                                         "deposition.parquet"}
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert set(SUMMARY_KEYS) <= set(on_disk)
     assert all(not isinstance(v, dict) for k, v in on_disk.items() if k != "nontarget_particles_by_branch")

@@ -1,4 +1,4 @@
-"""Flow physiology on a built liver, and validation/hemodynamics.py (full run: `python -m validation.hemodynamics`)."""
+"""Flow physiology on a built liver, and validation/hemodynamics.py (full run: `python -m sim.validation.hemodynamics`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import sim
 from sim.catalogue import default_scenario_path
 from sim.units import MMHG_PA
-from validation.hemodynamics import FAST_TERMINAL_DIAMETER_UM, per_generation, run
+from sim.validation.hemodynamics import FAST_TERMINAL_DIAMETER_UM, per_generation, run
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from sim.rheology import annulus_conductance, apparent_viscosity, poiseuille_con
 @pytest.mark.parametrize("d_um, expected", [(10, 5.87), (20, 3.23), (50, 2.28), (100, 2.53), (200, 2.86),
                                             (1000, 3.20)])
 def test_pries_check_values(d_um, expected):
-    """REFERENCES.md section 2 check values at H_D = 0.45, to 0.01."""
+    """[Pries1994] check values (derived) at H_D = 0.45, to 0.01."""
     assert abs(relative_viscosity(d_um * 1e-6) - expected) < 0.01
 
 
@@ -41,7 +41,7 @@ def test_pries_continuous_where_exponent_crosses_zero():
 
 
 def test_apparent_viscosity_of_large_vessel_is_whole_blood():
-    """Whole blood in large arteries: 3.5-4 mPa s (REFERENCES.md 2)."""
+    """Whole blood in large arteries: 3.5-4 mPa s ([TextbookPhysiology])."""
     assert 3.5e-3 < apparent_viscosity(5e-3) < 4.0e-3
     assert apparent_viscosity(5e-3, plasma_viscosity_pa_s=2.4e-3) == pytest.approx(2 * apparent_viscosity(5e-3))
 

@@ -16,10 +16,10 @@ import sim
 from sim.agents import agent_from_config
 from sim.anatomy import build_liver
 from sim.flow.model import LiverFlow
-from sim.kernels import routing
+from sim.kernels import embolic_load as el
+from sim.kernels import routing, twoport
 from sim.kernels import transport as tk
-from sim.kernels import twoport
-from sim.procedure import _new_state, route_fixed_field, transport_net, walk_steps
+from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 
 PARTICLES = 300
 
@@ -51,17 +51,27 @@ def _setup(liver, scenario):
     return flow, agent, net, sinks
 
 
-def _exact_first_particle_routes(flow, net, n_sinks, diameters, uniforms):
-    """Each particle alone, as the first particle of a procedure on a fresh copy of the field."""
+def _copy(named_tuple):
+    return type(named_tuple)(*(a.copy() if isinstance(a, np.ndarray) else a for a in named_tuple))
+
+
+def _empty_load(flow):
+    liver = flow.liver
+    return el.new_load(liver.forest.n_nodes + liver.trunk.n_edges, liver.compartments.n + liver.trunk.n_edges)
+
+
+def _exact_first_particle_routes(flow, net, geo, load, n_sinks, diameters, uniforms, state=None):
+    """Each particle alone, as the next particle of a procedure on a fresh copy of the field and the load."""
     fate = np.empty(diameters.size, np.int64)
     where = np.empty(diameters.size, np.int64)
     refluxed = np.empty(diameters.size, bool)
+    stacked = np.empty(diameters.size, bool)
     for p in range(diameters.size):
-        st = twoport.FlowState(*(a.copy() if isinstance(a, np.ndarray) else a for a in flow.state))
-        ps = _new_state(1, flow.liver, n_sinks)
-        tk.transport(st, net, ps, diameters[p:p + 1], uniforms[p:p + 1], 0, 1, -1.0, False)
-        fate[p], where[p], refluxed[p] = ps.fate[0], ps.where[0], ps.refluxed[0]
-    return fate, where, refluxed
+        st = _copy(flow.state if state is None else state)
+        ps = _new_state(1, flow.liver, n_sinks, _copy(load))
+        tk.transport(st, net, geo, ps, diameters[p:p + 1], uniforms[p:p + 1], 0, 1, -1.0, False)
+        fate[p], where[p], refluxed[p], stacked[p] = ps.fate[0], ps.where[0], ps.refluxed[0], ps.stacked[0]
+    return fate, where, refluxed, stacked
 
 
 CASES = {
@@ -75,15 +85,20 @@ CASES = {
 }
 
 
-def _compare(flow, net, n_sinks, d, rng):
-    """Route ``d`` with both kernels on the same random numbers; returns the router's state."""
+def _compare(flow, net, n_sinks, d, rng, *, state=None, load=None, scenario=None):
+    """Route ``d`` with both kernels on the same random numbers (and field and load); returns the router's state."""
+    state = flow.state if state is None else state
+    load = _empty_load(flow) if load is None else load
+    geo = load_geometry(flow.liver, flow.state, net, scenario or flow.scenario, agent_from_config(
+        (scenario or flow.scenario).agent))
     u = rng.random((d.size, walk_steps(flow.liver, net)))
-    fate, where, refluxed = _exact_first_particle_routes(flow, net, n_sinks, d, u)
-    ps = _new_state(d.size, flow.liver, n_sinks)
-    routing.route(routing.build_table(flow.state, net), ps, d, np.ascontiguousarray(u.T), 0, d.size)
+    fate, where, refluxed, stacked = _exact_first_particle_routes(flow, net, geo, load, n_sinks, d, u, state)
+    ps = _new_state(d.size, flow.liver, n_sinks, load)
+    routing.route(routing.build_table(state, net, load), ps, d, np.ascontiguousarray(u.T), 0, d.size)
     np.testing.assert_array_equal(ps.fate, fate)
     np.testing.assert_array_equal(ps.where, where)
     np.testing.assert_array_equal(ps.refluxed, refluxed)
+    np.testing.assert_array_equal(ps.stacked, stacked)
     assert ps.counters[0] == d.size
     for f, counts in ((tk.FATE_VESSEL, ps.lodged_ped), (tk.FATE_TRUNK, ps.lodged_trunk),
                       (tk.FATE_COMPARTMENT, ps.lodged_comp), (tk.FATE_NONTARGET, ps.nontarget)):
@@ -111,21 +126,42 @@ def test_every_way_a_route_ends_equals_the_exact_kernel(liver, base):
     assert {tk.FATE_VESSEL, tk.FATE_TRUNK, tk.FATE_COMPARTMENT, tk.FATE_NONTARGET} <= set(ps.fate.tolist())
 
 
+def test_loaded_field_routes_equal_the_exact_kernel(liver, base):
+    """On a loaded field (wedges, columns, packed beds) every route end agrees, column stops included."""
+    scenario = base.with_updates({"catheter.vessel": "A5"})
+    flow, agent, net, sinks = _setup(liver, scenario)
+    geo = load_geometry(flow.liver, flow.state, net, scenario, agent)
+    load = _empty_load(flow)
+    st = _copy(flow.state)
+    rng = np.random.default_rng(4)
+    n = 3000  # an embolisation well under way: columns have formed and grow upstream
+    ps = _new_state(n, flow.liver, len(sinks), load)
+    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), rng.random((n, walk_steps(flow.liver, net))),
+                 0, n, -1.0, False)
+    assert ps.stacked.any() and load.vessel_blocked.any()
+    twoport.solve(st)  # the router reads the flows of a full solve
+    d = np.concatenate([agent.sample_diameters(PARTICLES, rng=rng),
+                        np.exp(rng.uniform(np.log(5e-6), np.log(5e-3), PARTICLES))])
+    routed = _compare(flow, net, len(sinks), d, rng, state=st, load=load, scenario=scenario)
+    assert routed.stacked.any()  # column stops are among the route ends compared
+    assert {tk.FATE_VESSEL, tk.FATE_COMPARTMENT} <= set(routed.fate.tolist())
+
+
 def test_routing_chunks_and_random_number_budget(liver, base):
     """Chunking never changes a route; a walk longer than its random numbers stays in suspension."""
     flow, agent, net, sinks = _setup(liver, base.with_updates({"catheter.vessel": "PHA"}))
     d = agent.sample_diameters(1000, rng=np.random.default_rng(1))
     whole = route_fixed_field(flow.liver, flow.state, net, len(sinks), d, np.random.default_rng(2), chunk=1000)
-    table = routing.build_table(flow.state, net)
+    table = routing.build_table(flow.state, net, _empty_load(flow))
     u = np.random.default_rng(2).random((walk_steps(flow.liver, net), 1000))
-    parts = _new_state(1000, flow.liver, len(sinks))
+    parts = _new_state(1000, flow.liver, len(sinks), _empty_load(flow))
     for first in range(0, 1000, 300):
         last = min(1000, first + 300)
         routing.route(table, parts, d, np.ascontiguousarray(u[:, first:last]), first, last)
     np.testing.assert_array_equal(parts.where, whole.where)
     np.testing.assert_array_equal(parts.fate, whole.fate)
 
-    short = _new_state(1000, flow.liver, len(sinks))
+    short = _new_state(1000, flow.liver, len(sinks), _empty_load(flow))
     routing.route(table, short, d, np.ascontiguousarray(u[:3]), 0, 1000)
     assert (short.fate == tk.FATE_SUSPENDED).any()
     assert np.array_equal(short.fate == tk.FATE_SUSPENDED, short.where == -1)

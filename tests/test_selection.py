@@ -110,9 +110,9 @@ def test_burden_is_sum_of_sphere_volumes_over_liver_volume():
 
 def test_burden_is_not_overlap_corrected():
     same_place = {"segment": "VIII", "diameter_mm": 100.0}
-    scenario = Scenario.model_validate({"liver": {"mass_kg": 1.0},
+    scenario = Scenario.model_validate({"liver": {"mass_kg": 1.2},
                                         "tumours": [{"name": "a", **same_place}, {"name": "b", **same_place}]})
-    assert disease_burden_percent(scenario) == pytest.approx(2 * 100.0 * math.pi / 6.0 * 1000.0 / 1000.0)
+    assert disease_burden_percent(scenario) == pytest.approx(2 * 100.0 * math.pi / 6.0 * 1000.0 / 1200.0)
 
 
 def test_given_burden_overrides_the_tumours():
@@ -158,7 +158,7 @@ def test_renderings_carry_every_finding_with_rule_and_source():
     assert text.startswith("Patient selection\n") and "Absolute contraindications:" in text and "#" not in text
     for finding in verdict.findings:
         assert finding.message in markdown and finding.message in text
-        assert f"[{finding.rule}; {finding.source}]" in text
+        assert f"({finding.rule}; {finding.source})" in text
     assert verdict.to_dict()["eligible"] is False
     assert [f["rule"] for f in verdict.to_dict()["findings"]] == [f.rule for f in verdict.findings]
 

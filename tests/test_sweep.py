@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 import sim
 import sim.anatomy
+from sim.catalogue import sweeps_dir
 from sim.cli import app
-from sim.sweeps import RunStore, sweep
 from sim.sweep_spec import SweepError, load_sweep_spec, parse_sweep_spec, plan_sweep
+from sim.sweeps import RunStore, sweep
 
 #: Small fast livers (300 um terminals) and large particles (about 0.1 s a run).
 FIXED = """\
@@ -151,7 +152,7 @@ def test_latin_hypercube_puts_one_point_in_each_stratum():
 
 
 def test_shipped_example_sweep_is_valid():
-    path = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps" / "size_arterialisation_catheter.toml"
+    path = sweeps_dir() / "size_arterialisation_catheter.toml"
     plan = plan_sweep(load_sweep_spec(path), relative_to=path.parent, source=str(path))
     assert plan.n_runs == 3 * 6 * 2 * 2 and len(set(plan.groups)) == 6
 

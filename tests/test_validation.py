@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import sim.validation as validation
 import sim.validation_runner
 from sim.cli import app
 from sim.validation_runner import ValidationSuiteNotFound, load_runner
 
-runner = load_runner()  # also puts the repository's validation package on sys.path
-validation = sys.modules["validation"]
+runner = load_runner()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_fast_validation_prints_the_table_and_writes_report_and_figures(fast_run
 def test_every_disagreement_is_reported_with_its_reason(fast_run):
     _, _, rows = fast_run
     failed = [row for row in rows.values() if row["pass"] == "NO"]
-    assert failed  # the literature does disagree somewhere (e.g. Debbaut2014, contrast clearance)
+    assert failed  # the literature does disagree somewhere (e.g. [Debbaut2014], contrast clearance)
     assert all(row["note"] for row in failed)
     assert {row["role"] for row in rows.values()} == set(validation.ROLES)
     assert all(row["pass"] == "yes" for row in rows.values() if row["role"] == "calibration")
@@ -99,9 +99,15 @@ def test_runner_is_found_from_any_directory(tmp_path, monkeypatch):
     assert load_runner() is runner
 
 
+def test_runner_is_the_installed_subpackage():
+    assert runner.__name__ == "sim.validation.runner"
+    assert "validation" not in sys.modules  # no top-level package, no sys.path hack
+
+
 def test_missing_suite_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(sim.validation_runner, "REPOSITORY_ROOT", tmp_path)
-    with pytest.raises(ValidationSuiteNotFound, match="editable install"):
+    monkeypatch.setattr(sim.validation_runner, "RUNNER_MODULE", "sim.validation_absent.runner")
+    monkeypatch.setitem(sys.modules, "sim.validation_absent", None)
+    with pytest.raises(ValidationSuiteNotFound, match="pip install"):
         load_runner()
     result = CliRunner().invoke(app, ["validate", "--fast", "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "validation suite is not installed" in result.output
@@ -113,7 +119,7 @@ def test_case_result_role_is_checked():
 
 
 def test_lodging_band_reproduces_the_reference_derivation():
-    assert validation.lodging.derived_band("100-300") == (12, 17)  # REFERENCES.md 3
+    assert validation.lodging.derived_band("100-300") == (12, 17)  # [LodgingDepthDerived]
     assert validation.lodging.derived_band("40-120") == (16, 21)
 
 

@@ -1,9 +1,9 @@
 """Validation cases: embosim against analytic results and published numbers.
 
 One module per case. Each computes its quantities with embosim, compares them
-with a value from ``../shared/REFERENCES.md`` (cited in the module), writes a
+with a value from ``sim/references.bib`` (cited as ``[Key]`` in the module; docs/references.md), writes a
 figure and a table into an output folder and returns a list of
-:class:`CaseResult`. :mod:`validation.runner` runs them all (``embosim validate``;
+:class:`CaseResult`. :mod:`sim.validation.runner` runs them all (``embosim validate``;
 ``docs/validation.md``).
 
 Every case module has the same entry point, ``run(out_dir, *, fast=False, liver=None)
@@ -12,15 +12,16 @@ liver, which the runner then shares between cases): ``out_dir`` (str or Path) is
 created if needed and receives ``<case>.png``, ``<case>.csv`` and ``<case>.md``;
 ``fast`` selects coarser livers, fewer particles and fewer replicates; a missing
 ``liver`` is built from the default scenario (:func:`default_liver`). Each module
-also runs alone: ``python -m validation.<case> --out DIR [--fast]``.
+also runs alone: ``python -m sim.validation.<case> --out DIR [--fast]``.
 
 Every comparison says what kind of evidence it is (:data:`ROLES`), so that
 calibration data and validation data stay apart: a model that reproduces the data
 it was calibrated to shows only that the calibration worked.
 
-This package lives at the repository root, next to ``sim/``, and is not installed
-with it; ``sim.validation_runner`` finds it from an editable install or a source
-checkout.
+The modules live in the repository's top-level ``validation/`` folder, next to
+``sim/``, and install as ``sim.validation`` (``pyproject.toml`` maps the package to
+this folder; no top-level ``validation`` package is installed). They import each
+other relatively and ``sim`` absolutely.
 """
 
 from __future__ import annotations
@@ -106,10 +107,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def write_table(results: Sequence[CaseResult], out_dir: Path, stem: str) -> None:
     """Write ``<stem>.csv`` and ``<stem>.md`` into ``out_dir``, one row per comparison."""
+    from sim.io import atomic_write, write_text
+
     rows = table_rows(results)
-    with (Path(out_dir) / f"{stem}.csv").open("w", newline="", encoding="utf-8") as fh:
+    with atomic_write(Path(out_dir) / f"{stem}.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([TABLE_HEADER, *rows])
-    (Path(out_dir) / f"{stem}.md").write_text(markdown_table(TABLE_HEADER, rows), encoding="utf-8")
+    write_text(Path(out_dir) / f"{stem}.md", markdown_table(TABLE_HEADER, rows))
 
 
 def default_scenario(*, fast: bool = False, terminal_diameter_um: float | None = None):
@@ -152,8 +155,11 @@ def save_figure(fig, path: Path, title: str) -> None:
     """Give ``fig`` its title, write it as a small PNG and close it."""
     import matplotlib.pyplot as plt
 
+    from sim.io import atomic_write
+
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=FIGURE_DPI)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=FIGURE_DPI)
     plt.close(fig)
 
 
@@ -168,7 +174,7 @@ def publish(fig, results: list[CaseResult], out_dir: str | Path, stem: str, titl
 
 def module_main(run: Callable[..., list[CaseResult]], description: str, stem: str,
                 argv: list[str] | None = None) -> int:
-    """Command line of one case module: ``python -m validation.<case> --out DIR [--fast]``.
+    """Command line of one case module: ``python -m sim.validation.<case> --out DIR [--fast]``.
 
     Prints the case's table; exit status 0 (a disagreement is a finding, not an error).
     """

@@ -1,10 +1,10 @@
 """Analytic flow: ``sim.solve_flow`` against closed-form solutions of Poiseuille networks.
 
-Three networks with exact answers (DESIGN.md 2.2; STYLE.md 3.14):
+Three networks with exact answers (exact tests of the flow solver):
 
 * a Poiseuille tube the size of the proper hepatic artery: Q = pi r^4 dP / (8 mu L)
   (Hagen-Poiseuille);
-* a symmetric binary tree obeying Murray's cube law (Murray1926: r_k = r_0 2^(-k/3),
+* a symmetric binary tree obeying Murray's cube law ([Murray1926]: r_k = r_0 2^(-k/3),
   lengths proportional to radii): every generation k is 2^k equal tubes in
   parallel, the generations in series, so the total conductance, the flow of each
   terminal and the pressure at the end of each generation follow by hand;
@@ -32,9 +32,9 @@ __all__ = ["poiseuille_tube", "murray_tree", "wheatstone_bridge", "run", "TOLERA
 
 #: Relative tolerance of every analytic comparison.
 TOLERANCE = 1e-12
-#: Whole-blood viscosity of the analytic cases, Pa s (REFERENCES.md 2: 3.5-4 mPa s).
+#: Whole-blood viscosity of the analytic cases, Pa s ([TextbookPhysiology]: 3.5-4 mPa s).
 VISCOSITY_PA_S = 3.5e-3
-#: Tube: proper hepatic artery, 4.5 mm wide and 25 mm long (REFERENCES.md 3; docs/anatomy.md), 85 mmHg drop.
+#: Tube: proper hepatic artery, 4.5 mm wide and 25 mm long ([TextbookAnatomy]; docs/anatomy.md), 85 mmHg drop.
 TUBE_RADIUS_M, TUBE_LENGTH_M, TUBE_DROP_PA = 2.25e-3, 25e-3, 85.0 * MMHG_PA
 #: Murray tree: generations below the root vessel, root radius (m), length per radius, pressure drop (Pa).
 TREE_GENERATIONS, TREE_ROOT_RADIUS_M, TREE_LENGTH_PER_RADIUS, TREE_DROP_PA = 10, 2.25e-3, 10.0, 80.0 * MMHG_PA

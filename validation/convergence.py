@@ -11,7 +11,7 @@ must hold exactly is that
 * the recording resolution (``sim.procedure.RECORD_FLOW_STEP``, which sets the
   chunk sizes) does not change any outcome.
 
-Resolution (DESIGN.md 2.3; issue 9): outcomes should change by less than 5% when
+Resolution (issue 9): outcomes should change by less than 5% when
 the terminal diameter of the synthetic trees halves. Each resolution gets a new
 liver (the bisection stops at another depth) and several procedure seeds; the
 change of the replicate means is compared, with its standard error.

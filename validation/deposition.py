@@ -1,4 +1,4 @@
-"""Tumour-to-normal deposition ratio against the MAA range for hypervascular metastases (REFERENCES.md 4).
+"""Tumour-to-normal deposition ratio against the MAA range for hypervascular metastases ([Piasecki2015]).
 
 Piasecki 2015 (abstract): the tumour-to-normal (T/N) ratio of MAA uptake in
 hypervascular liver metastases has mean 2.7, and Y-90 imaging gives 2.3-3.6; NET
@@ -10,7 +10,7 @@ viable tumour volume over particles per normal volume in the catheterised
 territory) is read from full runs of the default scenario (A5, 100-300 um, to
 stasis) over a small grid of the two tumour parameters that set it:
 ``vascularity`` (perfusion per volume relative to normal liver; default 0.7, set
-from Meijerink2009's HA perfusion > 50 mL/min/100 g) and ``arterial_fraction``
+from [Meijerink2009]'s HA perfusion > 50 mL/min/100 g) and ``arterial_fraction``
 (default 0.9; NET 0.7-0.95, unverified). The MAA data set no parameter: this is
 validation data.
 
@@ -35,7 +35,7 @@ from . import CaseResult, default_scenario, module_main, new_figure, publish, ra
 
 __all__ = ["grid", "run", "MAA_RANGE"]
 
-#: Piasecki2015: T/N ratio range (Y-90 imaging) and MAA mean in hypervascular metastases.
+#: [Piasecki2015]: T/N ratio range (Y-90 imaging) and MAA mean in hypervascular metastases.
 MAA_RANGE, MAA_MEAN = (2.3, 3.6), 2.7
 #: Grid of (vascularity, arterial fraction), and the livers' terminal diameter (um), fast and full run.
 VASCULARITY = {True: (0.5, 0.7, 1.0), False: (0.5, 0.7, 1.0, 1.5)}
@@ -73,16 +73,16 @@ def run(out_dir: str | Path, *, fast: bool = False) -> list[CaseResult]:
     results = [
         range_case(f"T/N deposition ratio at the defaults (vascularity {defaults.vascularity:g}, arterial fraction "
                    f"{defaults.arterial_fraction:g})", float(g["ratio"][at_default][0]), *MAA_RANGE,
-                   f"Piasecki2015: MAA mean {MAA_MEAN:g}, Y-90 imaging 2.3-3.6",
+                   f"[Piasecki2015]: MAA mean {MAA_MEAN:g}, Y-90 imaging 2.3-3.6",
                    f"pure-tracer arterial perfusion ratio {tracer:.2f}; grid points (vascularity, arterial fraction) "
                    f"inside the range: {within or 'none'}"),
         CaseResult("rank correlation of T/N with tumour arterial perfusion (vascularity x arterial fraction)", rho,
-                   "T/N follows arterial perfusion (MAA is a perfusion tracer; Piasecki2015)", "> 0.8", rho > 0.8,
+                   "T/N follows arterial perfusion (MAA is a perfusion tracer; [Piasecki2015])", "> 0.8", rho > 0.8,
                    f"{g['ratio'].size} runs, T/N {g['ratio'].min():.2f}-{g['ratio'].max():.2f}", role="check"),
     ]
     fig, ax = new_figure(1, 1, size=(7, 4.5))
     a = ax[0, 0]
-    a.axhspan(*MAA_RANGE, color="0.85", label="hypervascular metastases 2.3-3.6 (Piasecki2015)")
+    a.axhspan(*MAA_RANGE, color="0.85", label="hypervascular metastases 2.3-3.6 ([Piasecki2015])")
     a.axhline(MAA_MEAN, color="0.5", ls=":", label=f"MAA mean {MAA_MEAN:g}")
     for af in ARTERIAL_FRACTION[fast]:
         mine = g["arterial_fraction"] == af

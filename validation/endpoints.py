@@ -1,13 +1,13 @@
-"""Angiographic endpoint thresholds against contrast clearance (REFERENCES.md 7).
+"""Angiographic endpoint thresholds against contrast clearance ([TIMIGrades]).
 
 embosim grades the SACE level (Lewandowski et al., JVIR 2007;18:1249) from the
 reduction of the native antegrade flow in the catheterised vessel, with thresholds
-from DESIGN.md 2.3 (scenario ``[procedure]``: sluggish 0.6, near stasis 0.75, stasis
+from [EndpointThresholds] (scenario ``[procedure]``: sluggish 0.6, near stasis 0.75, stasis
 0.92), and reports the contrast clearance time of the territory (arterial lumen
 volume downstream of the tip / native flow, in cardiac cycles of 0.8 s). Published
-angiographic conventions (REFERENCES.md 7): TIMI grade 3, normal flow, opacifies
+angiographic conventions ([TIMIGrades]): TIMI grade 3, normal flow, opacifies
 within about one cardiac cycle; a common stasis definition is contrast not cleared
-within 3-5 cardiac cycles. DESIGN.md 2.3 equates the two stasis definitions
+within 3-5 cardiac cycles. [EndpointThresholds] equates the two stasis definitions
 ("stasis at 90-95% or more (contrast not cleared in 3-5 cardiac cycles)").
 
 From one run of the default scenario (A5 catheter, 100-300 um, to stasis) this
@@ -31,7 +31,7 @@ from . import CaseResult, default_liver, module_main, new_figure, publish, range
 
 __all__ = ["run", "reduction_at_clearance", "STASIS_CYCLES"]
 
-#: REFERENCES.md 7: contrast not cleared within 3-5 cardiac cycles.
+#: [TIMIGrades]: contrast not cleared within 3-5 cardiac cycles.
 STASIS_CYCLES = (3.0, 5.0)
 #: SACE levels as written in the literature.
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -66,22 +66,22 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                     f"so {STASIS_CYCLES[0]:g}-{STASIS_CYCLES[1]:g} cycles are reached at {reductions[3.0]:.0%}-"
                     f"{reductions[5.0]:.0%} flow reduction (SACE {levels} in embosim); at the stasis threshold "
                     f"{proc.stasis_flow_reduction:g} the clearance is {baseline / (1 - proc.stasis_flow_reduction):.0f}"
-                    " cycles. The two stasis definitions of DESIGN.md 2.3 agree only for a baseline clearance of "
+                    " cycles. The two stasis definitions of [EndpointThresholds] agree only for a baseline clearance of "
                     f"{STASIS_CYCLES[0] * (1 - proc.stasis_flow_reduction):.2f}-"
                     f"{STASIS_CYCLES[1] * (1 - proc.stasis_flow_reduction):.2f} cycles")
     results = [
         range_case("clearance time at baseline (before injection), cardiac cycles", baseline, *TIMI3_CYCLES,
-                   "TIMI 3: about one cardiac cycle, REFERENCES.md 7", resolution),
+                   "TIMI 3: about one cardiac cycle, [TIMIGrades]", resolution),
         CaseResult("clearance time at the SACE IV (stasis) endpoint, cardiac cycles", s["clearance_time_cycles"],
-                   "not cleared within 3-5 cycles (REFERENCES.md 7)", f">= {STASIS_CYCLES[0]:g}",
+                   "not cleared within 3-5 cycles ([TIMIGrades])", f">= {STASIS_CYCLES[0]:g}",
                    bool(s["sace_level"] == 4 and s["clearance_time_cycles"] >= STASIS_CYCLES[0]),
                    f"stop: {s['stop_reason']}, antegrade flow {s['antegrade_flow_fraction']:.3f} of baseline"),
     ]
     for cycles, r in reductions.items():
         ok = bool(0.90 <= r <= 0.95)
         results.append(CaseResult(f"flow reduction at which clearance reaches {cycles:g} cycles", r,
-                                  f"stasis at 90-95% flow reduction = contrast not cleared in 3-5 cycles (DESIGN.md "
-                                  f"2.3; embosim stasis_flow_reduction {proc.stasis_flow_reduction:g})",
+                                  f"stasis at 90-95% flow reduction = contrast not cleared in 3-5 cycles ("
+                                  f"[EndpointThresholds]; embosim stasis_flow_reduction {proc.stasis_flow_reduction:g})",
                                   "0.90-0.95", ok, "" if ok else inconsistent))
     fig, ax = new_figure(1, 1, size=(7, 4.5))
     a = ax[0, 0]
@@ -90,7 +90,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
         lo, hi = edges[level - 1], edges[level]
         a.axvspan(lo, hi, color=shade)
         a.text(0.5 * (lo + hi), 1.05 * baseline, f"SACE {ROMAN[level]}", ha="center", fontsize=8)
-    a.axhspan(*STASIS_CYCLES, color="tab:red", alpha=0.15, label="not cleared in 3-5 cycles (REFERENCES.md 7)")
+    a.axhspan(*STASIS_CYCLES, color="tab:red", alpha=0.15, label="not cleared in 3-5 cycles ([TIMIGrades])")
     r = np.linspace(0.0, 0.97, 200)
     a.semilogy(r, baseline / (1.0 - r), "k-", lw=1, label="baseline / (1 - reduction)")
     a.semilogy(1.0 - ts["antegrade_flow_fraction"], ts["clearance_time_cycles"], "o", ms=3,

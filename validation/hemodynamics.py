@@ -1,24 +1,24 @@
-"""Hemodynamics of a built liver against the literature (REFERENCES.md 1).
+"""Hemodynamics of a built liver against the literature (sim/references.bib).
 
 Solves the calibrated dual-supply network of a liver at baseline, with main
 portal vein thrombosis (HABR on and off), and with the arterial root pressure
 raised, and compares:
 
 * calibration targets (reported, not independent): normal-liver hepatic
-  arterial fraction and total hepatic flow per kg (Carlisle1992; the seed's
-  20%), the sinusoid-to-hepatic-vein gradient (Berzigotti2013), HABR buffer
-  efficiency (Lautt1985 0.255, Lautt1990 0.44: a scenario parameter);
+  arterial fraction and total hepatic flow per kg ([Carlisle1992]; the seed's
+  20%), the sinusoid-to-hepatic-vein gradient ([Berzigotti2013]), HABR buffer
+  efficiency ([Lautt1985] 0.255, [Lautt1990] 0.44: a scenario parameter);
 * independent data: normal-liver perfusion and hepatic perfusion index by CT
-  (Miles2000CTPerfusion), portal pressure at the segmental veins (5-10 mmHg,
+  ([Miles2000CTPerfusion]), portal pressure at the segmental veins (5-10 mmHg,
   textbook), sinusoid nearly at portal pressure (8.9 vs 8.7 mmHg, cat,
   Am J Physiol 1986), hepatic arterial effective back-pressure (13.4 mmHg, pig,
-  Ayuse1994), arterial flow at most about doubled under HABR (textbook).
+  [Ayuse1994]), arterial flow at most about doubled under HABR (textbook).
 
 Also the pressure cascade: arterial root > terminal arterioles > sinusoid,
 nearly at the terminal portal venule's pressure (arterial pressure falls to the
 portal level inside the arterial tree, Am J Physiol 1986) > hepatic veins.
 
-Run ``python -m validation.hemodynamics --out DIR [--fast]`` (or ``embosim validate``): writes
+Run ``python -m sim.validation.hemodynamics --out DIR [--fast]`` (or ``embosim validate``): writes
 ``hemodynamics.png`` (pressure and flow against generation, arterial fraction
 per compartment, supply under PVT), ``hemodynamics.csv`` and
 ``hemodynamics.md`` and prints the table.
@@ -43,8 +43,8 @@ from . import (
     default_liver,
     module_main,
     new_figure,
-    range_case,
     publish,
+    range_case,
 )
 
 __all__ = ["Hemodynamics", "solve_cases", "cases", "back_pressure_mmhg", "per_generation", "figure", "run",
@@ -101,7 +101,7 @@ def back_pressure_mmhg(flow: LiverFlow) -> float:
 
 
 def cases(h: Hemodynamics) -> list[CaseResult]:
-    """Every comparison of :class:`Hemodynamics` with REFERENCES.md section 1."""
+    """Every comparison of :class:`Hemodynamics` with its published values."""
     liver = h.baseline.liver
     comps = liver.compartments
     tissue = comps.kind == 0
@@ -114,18 +114,18 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
     calibrated = "calibration target, not an independent check"
     out = [
         CaseResult("normal liver hepatic arterial fraction", art_n / (art_n + por_n),
-                   "0.206 (Carlisle1992; seed deck 0.20)", "+/- 0.01", abs(art_n / (art_n + por_n) - 0.206) <= 0.01,
+                   "0.206 ([Carlisle1992]; seed deck 0.20)", "+/- 0.01", abs(art_n / (art_n + por_n) - 0.206) <= 0.01,
                    calibrated, role="calibration"),
         CaseResult("total hepatic flow, mL/min/kg body mass", (art_t + por_t) / ML_MIN_M3S / flow.body_mass_kg,
-                   "17.0 (Carlisle1992)", "+/- 10%",
+                   "17.0 ([Carlisle1992])", "+/- 10%",
                    abs((art_t + por_t) / ML_MIN_M3S / flow.body_mass_kg / 17.0 - 1) <= 0.10, calibrated,
                    role="calibration"),
         range_case("normal liver total perfusion, mL/min/mL", (art_n + por_n) / ML_MIN_M3S / volume_ml, 1.22, 1.47,
-                   "Miles2000CTPerfusion",
+                   "[Miles2000CTPerfusion]",
                    "17 mL/min/kg x body mass (duplex ultrasound) over a 1.5 L liver is below the CT perfusion "
                    "range; the two sources disagree, the model follows the flow target"),
         range_case("hepatic perfusion index (arterial / total), normal liver", art_n / (art_n + por_n), 0.15, 0.16,
-                   "Miles2000CTPerfusion", "the model is calibrated to the seed's 20%; CT gives 15-16%"),
+                   "[Miles2000CTPerfusion]", "the model is calibrated to the seed's 20%; CT gives 15-16%"),
     ]
     portal_ends = [liver.trunk.node_index(f"P{k}_end") for k in range(1, 9)
                    if f"P{k}_end" in liver.trunk.node_names]
@@ -134,7 +134,7 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                           5.0, 10.0, "textbook"))
     sinus = base.comp_pressure_pa[tissue]
     gradient = float(np.median(sinus - liver.hepatic_vein_pressure_pa) / MMHG_PA)
-    out.append(range_case("sinusoid - hepatic vein pressure gradient, mmHg", gradient, 1.0, 5.0, "Berzigotti2013",
+    out.append(range_case("sinusoid - hepatic vein pressure gradient, mmHg", gradient, 1.0, 5.0, "[Berzigotti2013]",
                           calibrated, role="calibration"))
     venule = base.por_pressure_pa[comps.node[tissue]]
     gap = float(np.median(venule - sinus) / MMHG_PA)
@@ -145,7 +145,7 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                           "falls across the calibrated portal terminals"))
     out.append(_cascade_case(base, tissue))
     bp = back_pressure_mmhg(h.baseline)
-    out.append(CaseResult("hepatic arterial effective back-pressure, mmHg", bp, "13.4 +/- 1.5 (pig; Ayuse1994)",
+    out.append(CaseResult("hepatic arterial effective back-pressure, mmHg", bp, "13.4 +/- 1.5 (pig; [Ayuse1994])",
                           "within 3 SD (9-18 mmHg)", 9.0 <= bp <= 18.0,
                           "the model's arterioles are passive conductances, so arterial flow stops only at the "
                           "sinusoid pressure; the measured back-pressure includes vascular tone (closing pressure)"))
@@ -154,7 +154,7 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
     efficiency = (art_p - art_t) / (por_t - por_p)
     target = flow.habr.buffer_efficiency
     out.append(CaseResult("HABR: arterial gain / portal loss after main PVT", efficiency,
-                          "0.255 +/- 0.027 (adenosine, Lautt1985); 0.44 +/- 0.04 (active + passive, Lautt1990)",
+                          "0.255 +/- 0.027 (adenosine, [Lautt1985]); 0.44 +/- 0.04 (active + passive, [Lautt1990])",
                           "0.25-0.44", 0.25 - 1e-3 <= efficiency <= 0.44 + 1e-3,
                           f"flow.habr.buffer_efficiency = {target:g} is a scenario parameter (calibrated); "
                           f"without HABR the passive gain is {(art_o - art_t) / (por_t - por_o):.3f}",
@@ -167,7 +167,7 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                           "flow.habr.max_arterial_ratio caps it (set from this textbook value)", role="calibration"))
     rises = art_p / (art_p + por_p) > art_t / (art_t + por_t)
     out.append(CaseResult("main PVT raises arterial dependence (1 = yes)", float(rises),
-                          "1 (SeedDeckUHS: PVT makes the liver depend on the artery)", "arterial fraction rises",
+                          "1 ([SeedDeckUHS]: PVT makes the liver depend on the artery)", "arterial fraction rises",
                           bool(rises), f"arterial fraction {art_t / (art_t + por_t):.2f} -> "
                                        f"{art_p / (art_p + por_p):.2f}; portal flow left {por_p / por_t:.2f}"))
     return out
@@ -184,7 +184,7 @@ def _cascade_case(base: LiverFlowResult, tissue: np.ndarray) -> CaseResult:
     falls = bool(np.all(np.diff(levels) < 0))
     return CaseResult("pressure cascade root > terminal arteriole > sinusoid > hepatic vein (1 = yes)", float(falls),
                       "arterial pressure falls to portal level inside the arterial tree (Am J Physiol 1986); "
-                      "sinusoid just above the hepatic veins (Berzigotti2013)", "strictly decreasing", falls,
+                      "sinusoid just above the hepatic veins ([Berzigotti2013])", "strictly decreasing", falls,
                       "medians " + " -> ".join(f"{p:.1f}" for p in levels) + " mmHg; the last arterial fall (terminal "
                       "arteriole to sinusoid) is the calibrated compartment terminal", role="check")
 
@@ -248,7 +248,7 @@ def figure(h: Hemodynamics):
         ax[1, 0].hist(af[comps.tumour_id[tissue] < 0], bins=bins, histtype="step", lw=2, label=f"normal, {label}")
     ax[1, 0].hist(base.arterial_fraction[tissue & (comps.tumour_id >= 0)], bins=bins, histtype="step", lw=2,
                   label="tumour, baseline")
-    ax[1, 0].axvline(flow.normal_arterial_fraction, color="k", ls=":", label="target (Carlisle1992, seed)")
+    ax[1, 0].axvline(flow.normal_arterial_fraction, color="k", ls=":", label="target ([Carlisle1992], seed)")
     ax[1, 0].set_xlabel("arterial fraction of compartment inflow")
     ax[1, 0].set_ylabel("compartments")
     ax[1, 0].set_yscale("log")

@@ -1,18 +1,18 @@
-"""Lodging depth of 100-300 um and 40-120 um microspheres, from full embolisation runs (REFERENCES.md 3).
+"""Lodging depth of 100-300 um and 40-120 um microspheres, from full embolisation runs ([LodgingDepthDerived]).
 
 Runs the default scenario (bulky segment V NET, catheter in A5, injection to
 stasis) with each agent on one liver and reads ``summary["lodging_generation_median"]``
 (generation from the PHA = 0; a particle lodged inside a compartment continues the
 Murray tree below its feeder, :func:`sim.outcomes.lodging_generations`).
 
-References (REFERENCES.md 3, derived): in a symmetric Murray tree from a 4.5 mm
+References ([LodgingDepthDerived], derived from [Murray1926] and a 4.5 mm PHA): in a symmetric Murray tree from a 4.5 mm
 proper hepatic artery (exponent 3, generation = 3 log2(4.5 mm / d)), 100-300 um
 particles lodge at generations 12-17 and 25-32 um SIRT spheres at 19-22, so smaller
 particles lodge deeper. The same derivation gives 16-21 for 40-120 um (no published
 number: a derived band, not a tight tolerance). The runs differ from the
-derivation in three ways: the exponent is 2.7 (NakamuraAwa2014), splits are
+derivation in three ways: the exponent is 2.7 ([NakamuraAwa2014]), splits are
 asymmetric, and spheres pass vessels down to 80% of their diameter (deformability
-0.2, MeritEmbosphereIFU), which puts them about one generation deeper.
+0.2, [MeritEmbosphereIFU]), which puts them about one generation deeper.
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from . import CaseResult, default_liver, module_main, new_figure, publish, range
 
 __all__ = ["AGENTS", "derived_band", "particle_generations", "run"]
 
-#: Agent size bins compared (REFERENCES.md 5), with the derived reference band of each (generations).
+#: Agent size bins compared ([MeritEmbosphereIFU]), with the derived reference band of each (generations).
 AGENTS = ("100-300", "40-120")
 #: Replicate procedures (seeds 0, 1, ...) per agent, fast and full run.
 REPLICATES = {True: 2, False: 4}
-#: REFERENCES.md 3: proper hepatic artery diameter (m) and exponent of the derivation.
+#: [LodgingDepthDerived]: proper hepatic artery diameter (m) and exponent of the derivation.
 PHA_DIAMETER_M, DERIVATION_EXPONENT = 4.5e-3, 3.0
 
 
 def derived_band(size_bin: str) -> tuple[int, int]:
-    """First generations of a symmetric cube-law tree from a 4.5 mm PHA narrower than the bin's ends (REFERENCES.md 3).
+    """First generations of a symmetric cube-law tree from a 4.5 mm PHA narrower than the bin's ends ([LodgingDepthDerived]).
 
     Examples
     --------
@@ -78,13 +78,13 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     results = []
     for size in AGENTS:
         lo, hi = derived_band(size)
-        source = ("REFERENCES.md 3, derived for a symmetric Murray tree" if size == "100-300"
-                  else "REFERENCES.md 3's derivation applied to 40-120 um; no published value")
+        source = ("[LodgingDepthDerived], derived for a symmetric Murray tree" if size == "100-300"
+                  else "[LodgingDepthDerived] derivation applied to 40-120 um; no published value")
         results.append(range_case(f"median lodging generation, {size} um microspheres (mean of replicates)",
                                   float(medians[size].mean()), lo, hi, source, spread[size]))
     depth = float(medians["40-120"].mean() - medians["100-300"].mean())
     results.append(CaseResult("40-120 um minus 100-300 um median lodging generation", depth,
-                              "> 0 (smaller spheres lodge deeper; SIRT-size 19-22 vs 12-17, REFERENCES.md 3)", "> 0",
+                              "> 0 (smaller spheres lodge deeper; SIRT-size 19-22 vs 12-17, [LodgingDepthDerived])", "> 0",
                               depth > 0))
     fig, ax = new_figure(1, 1, size=(7, 4))
     for size, colour in zip(AGENTS, ("tab:blue", "tab:orange")):

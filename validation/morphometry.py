@@ -1,22 +1,22 @@
-"""Morphometry of the synthetic hepatic trees against the literature (REFERENCES.md 1, 3).
+"""Morphometry of the synthetic hepatic trees against the literature (sim/references.bib).
 
 Compares a built liver with:
 
 * Murray's law at every bifurcation (construction check, to 1e-9);
-* the branching exponent fitted per bifurcation against 2.0-3.0 (Jessen2023);
-* the proper hepatic artery (4-5 mm, REFERENCES.md 3) and main portal vein
+* the branching exponent fitted per bifurcation against 2.0-3.0 ([Jessen2023]);
+* the proper hepatic artery (4-5 mm, [TextbookAnatomy]) and main portal vein
   (10-13 mm, textbook, unverified) diameters;
 * Couinaud segment volume fractions: the order VIII > VII > IV > V > III > VI > II > I,
-  VIII 26.1% (11-38%), II and III each below 10% (HPB2014Segments);
+  VIII 26.1% (11-38%), II and III each below 10% ([HPB2014Segments]);
 * diameter and length against generation: the decline over 12 generations of the
-  human liver cast of Debbaut2014 (radii 13.2 mm -> 80 um, lengths 74.4 -> 0.74 mm);
+  human liver cast of [Debbaut2014] (radii 13.2 mm -> 80 um, lengths 74.4 -> 0.74 mm);
 * the lodging generation of 100-300 um particles along flow-weighted paths from
   the PHA (a particle stops in the first vessel narrower than itself; no
-  deformability): generations 12-17 (REFERENCES.md 3, derived for a symmetric
+  deformability): generations 12-17 ([LodgingDepthDerived], derived for a symmetric
   Murray tree from a 4.5 mm PHA; the derivation's exponent is 3, and
   generation = g log2(d_PHA / d) scales with g).
 
-Run ``python -m validation.morphometry --out DIR [--fast]`` (or ``embosim validate``):
+Run ``python -m sim.validation.morphometry --out DIR [--fast]`` (or ``embosim validate``):
 writes ``morphometry.png``, ``morphometry.csv`` and ``morphometry.md`` and prints the table.
 """
 
@@ -39,20 +39,20 @@ from . import (
     default_liver,
     module_main,
     new_figure,
-    range_case,
     publish,
+    range_case,
 )
 
 __all__ = ["VesselTable", "vessel_table", "murray_residuals", "branching_exponents", "segment_fractions",
            "per_generation", "lodging", "run", "FAST_TERMINAL_DIAMETER_UM"]
 
-#: Particle diameters of the lodging case, um (REFERENCES.md 5: the 100-300 um bin).
+#: Particle diameters of the lodging case, um ([MeritEmbosphereIFU]: the 100-300 um bin).
 PARTICLES_UM = (100.0, 200.0, 300.0)
-#: Debbaut2014 (abstract): first and last of 13 resolved generations.
+#: [Debbaut2014] (abstract): first and last of 13 resolved generations.
 DEBBAUT_RADIUS_M = (13.2e-3, 80e-6)
 DEBBAUT_LENGTH_M = (74.4e-3, 0.74e-3)
 DEBBAUT_GENERATIONS = 12
-#: REFERENCES.md 1 (HPB2014Segments): median order of segment volumes, largest first.
+#: [HPB2014Segments]: median order of segment volumes, largest first.
 SEGMENT_ORDER = ("VIII", "VII", "IV", "V", "III", "VI", "II", "I")
 
 
@@ -251,25 +251,25 @@ def cases(liver: Liver) -> list[CaseResult]:
                           "<= 1e-9", worst <= 1e-9, role="check"))
     exps = branching_exponents(liver)
     out.append(range_case("branching exponent, median of per-bifurcation fits (arteries)", float(np.median(exps)),
-                          2.0, 3.0, "Jessen2023",
+                          2.0, 3.0, "[Jessen2023]",
                           f"set by construction (liver.murray_exponent = {g:g}); the size dependence "
-                          "2.3 / 2.7 / 3.0 of NakamuraAwa2014 is not modelled", role="calibration"))
+                          "2.3 / 2.7 / 3.0 of [NakamuraAwa2014] is not modelled", role="calibration"))
     if "PHA" in liver.vessels:
         out.append(range_case("PHA diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["PHA"]], 4.0, 5.0,
-                              "REFERENCES.md 3, unverified", "the arterial Murray anchor (4.5 mm)",
+                              "[TextbookAnatomy], unverified", "the arterial Murray anchor (4.5 mm)",
                               role="calibration"))
     out.append(range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
                           "textbook, unverified", "the portal Murray anchor (11 mm)", role="calibration"))
     frac = dict(zip(SEGMENTS, segment_fractions(liver)))
     ordered = all(frac[a] > frac[b] for a, b in pairwise(SEGMENT_ORDER))
     out.append(CaseResult("segment volumes ordered VIII>VII>IV>V>III>VI>II>I (1 = yes)", float(ordered),
-                          "1 (HPB2014Segments, median order)", "order holds", ordered,
+                          "1 ([HPB2014Segments], median order)", "order holds", ordered,
                           "liver.segment_fractions is set from this source" if ordered
                           else "the scenario's segment_fractions break the published order", role="calibration"))
-    out.append(range_case("segment VIII volume fraction", frac["VIII"], 0.11, 0.38, "HPB2014Segments, 26.1%",
+    out.append(range_case("segment VIII volume fraction", frac["VIII"], 0.11, 0.38, "[HPB2014Segments], 26.1%",
                           "liver.segment_fractions is set from this source", role="calibration"))
     out.append(range_case("largest of segments II and III, volume fraction", max(frac["II"], frac["III"]), 0.0, 0.10,
-                          "HPB2014Segments, each < 10%", "liver.segment_fractions is set from this source",
+                          "[HPB2014Segments], each < 10%", "liver.segment_fractions is set from this source",
                           role="calibration"))
     out.extend(_generation_cases(liver))
     out.extend(_lodging_cases(liver, g))
@@ -288,10 +288,10 @@ def _generation_cases(liver: Liver) -> list[CaseResult]:
     return [
         _ratio_case(f"portal median radius, generation {DEBBAUT_GENERATIONS} / MPV",
                     pg["diameter_m"][1, i1] / pg["diameter_m"][1, i0], DEBBAUT_RADIUS_M[1] / DEBBAUT_RADIUS_M[0],
-                    "Debbaut2014: 13.2 mm -> 80 um", 2.0, note),
+                    "[Debbaut2014]: 13.2 mm -> 80 um", 2.0, note),
         _ratio_case(f"portal median length, generation {DEBBAUT_GENERATIONS} / MPV",
                     pg["length_m"][1, i1] / pg["length_m"][1, i0], DEBBAUT_LENGTH_M[1] / DEBBAUT_LENGTH_M[0],
-                    "Debbaut2014: 74.4 -> 0.74 mm", 2.0, note),
+                    "[Debbaut2014]: 74.4 -> 0.74 mm", 2.0, note),
     ]
 
 
@@ -310,7 +310,7 @@ def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
             f"gives generation {math.ceil(derived)}, which the model follows (its trunk and asymmetric splits shift "
             "it by about one generation)")
         out.append(CaseResult(f"lodging generation of {d_um:.0f} um particles (flow-weighted median)", median,
-                              f"{ref} (REFERENCES.md 3, derived, 12-17 for 100-300 um)", "+/- 1 generation", ok,
+                              f"{ref} ([LodgingDepthDerived], derived, 12-17 for 100-300 um)", "+/- 1 generation", ok,
                               note))
     return out
 
@@ -326,7 +326,7 @@ def figure(liver: Liver):
     for a, ref, what in ((ax[0, 0], DEBBAUT_RADIUS_M, "diameter"), (ax[0, 1], DEBBAUT_LENGTH_M, "length")):
         scale = 2e3 if what == "diameter" else 1e3
         a.semilogy([1, 1 + DEBBAUT_GENERATIONS], [ref[0] * scale, ref[1] * scale], "ks--",
-                   label="Debbaut2014 cast (first, last generation)")
+                   label="[Debbaut2014] cast (first, last generation)")
         a.set_xlabel("generation (PHA / MPV = 0)")
         a.set_ylabel(f"{what}, mm")
         a.legend(fontsize=8)
@@ -334,11 +334,11 @@ def figure(liver: Liver):
     x = np.arange(len(SEGMENTS))
     ax[1, 0].bar(x - 0.2, segment_fractions(liver) * 100, 0.4, label="embosim (tissue points)")
     ax[1, 0].bar(x + 0.2, target * 100, 0.4, label="scenario target")
-    ax[1, 0].axhline(26.1, color="k", ls=":", label="VIII median 26.1% (HPB2014Segments)")
+    ax[1, 0].axhline(26.1, color="k", ls=":", label="VIII median 26.1% ([HPB2014Segments])")
     ax[1, 0].set_xticks(x, SEGMENTS)
     ax[1, 0].set_ylabel("volume, %")
     ax[1, 0].legend(fontsize=8)
-    ax[1, 1].axvspan(12, 17, color="0.85", label="REFERENCES.md 3: 12-17 (100-300 um)")
+    ax[1, 1].axvspan(12, 17, color="0.85", label="[LodgingDepthDerived]: 12-17 (100-300 um)")
     for d_um in PARTICLES_UM:
         if liver.scenario.liver.terminal_diameter_um < d_um:
             res = lodging(liver, d_um * 1e-6)

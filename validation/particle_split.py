@@ -1,4 +1,4 @@
-"""Particle split against flow split at the hepatic arterial outlets (REFERENCES.md 6).
+"""Particle split against flow split at the hepatic arterial outlets ([Bomberna2022]).
 
 Bomberna et al., Front Bioeng Biotechnol 2022: well-mixed particles far from the
 catheter split in proportion to the flow, with a median difference of 0.40% (max
@@ -9,7 +9,7 @@ so this case checks that the implementation realises the rule, with the
 published differences as the tolerance.
 
 Setup: the default liver, catheter in the proper hepatic artery, 32 um resin
-microspheres (SIR-Spheres mean, REFERENCES.md 5), routed one by one on the fixed
+microspheres (SIR-Spheres mean, [Y90Microspheres]), routed one by one on the fixed
 baseline flow field (``sim.procedure.route_fixed_field``: no embolisation, so
 the split is the field's). Outlets: the segmental arteries A1-A8 (particles counted by
 the segment where they end) and the non-target branches leaving downstream of the
@@ -38,11 +38,11 @@ from . import CaseResult, default_liver, module_main, new_figure, publish
 
 __all__ = ["split", "run", "PARTICLE_DIAMETER_M", "PARTICLES"]
 
-#: Particle diameter, m (SIR-Spheres 32 +/- 10 um, REFERENCES.md 5).
+#: Particle diameter, m (SIR-Spheres 32 +/- 10 um, [Y90Microspheres]).
 PARTICLE_DIAMETER_M = 32e-6
 #: Particles routed, fast and full run.
 PARTICLES = {True: 100_000, False: 1_000_000}
-#: Bomberna2022: median and maximum per-outlet difference, percentage points.
+#: [Bomberna2022]: median and maximum per-outlet difference, percentage points.
 BOMBERNA_MEDIAN_PP, BOMBERNA_MAX_PP = 0.40, 0.62
 #: Median of |N(0, 1)|: expected median |difference| per unit standard deviation.
 HALF_NORMAL_MEDIAN = 0.6745
@@ -124,10 +124,10 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     sampling = bool(chi.pvalue > 1e-3 and res["unassigned"] == 0)
     results = [
         CaseResult("median per-outlet |particle share - flow share|, percentage points", float(np.median(diff_pp)),
-                   f"{BOMBERNA_MEDIAN_PP:g} (Bomberna2022)", f"<= {BOMBERNA_MEDIAN_PP:g}",
+                   f"{BOMBERNA_MEDIAN_PP:g} ([Bomberna2022])", f"<= {BOMBERNA_MEDIAN_PP:g}",
                    float(np.median(diff_pp)) <= BOMBERNA_MEDIAN_PP, rule + context, role="calibration"),
         CaseResult("max per-outlet |particle share - flow share|, percentage points", float(diff_pp.max()),
-                   f"{BOMBERNA_MAX_PP:g} (Bomberna2022)", f"<= {BOMBERNA_MAX_PP:g}",
+                   f"{BOMBERNA_MAX_PP:g} ([Bomberna2022])", f"<= {BOMBERNA_MAX_PP:g}",
                    float(diff_pp.max()) <= BOMBERNA_MAX_PP, rule + context, role="calibration"),
         CaseResult("chi-square p of particle counts against flow shares", float(chi.pvalue),
                    "binomial sampling of the flow split", "p > 0.001", sampling,
@@ -146,7 +146,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                       label="95% binomial noise")
     for sign in (-1, 1):
         ax[0, 1].axhline(sign * BOMBERNA_MAX_PP, color="tab:red", ls=":",
-                         label="Bomberna2022 max 0.62 pp" if sign > 0 else None)
+                         label="[Bomberna2022] max 0.62 pp" if sign > 0 else None)
     ax[0, 1].set_xticks(x, res["outlet"], rotation=45, fontsize=8)
     ax[0, 1].set_ylabel("difference, percentage points")
     ax[0, 1].legend(fontsize=8)

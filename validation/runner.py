@@ -8,7 +8,7 @@ report) and ``validation.csv`` (every comparison). A disagreement with the
 literature is a finding, reported with its reason; a case that raises is an error,
 reported and counted, and the other cases still run.
 
-``python -m validation.runner --docs`` runs the full validation and writes
+``python -m sim.validation.runner --docs`` runs the full validation and writes
 ``docs/validation.md`` with its figures in ``docs/figures/validation/`` (the
 committed record of the last full run).
 """
@@ -37,6 +37,7 @@ from . import (
     convergence,
     default_liver,
     deposition,
+    embolic_load,
     endpoints,
     hemodynamics,
     lodging,
@@ -85,12 +86,14 @@ CASES = (
          lambda s: morphometry.run(s.out_dir, liver=s.liver)),
     Case("lodging", "Lodging depth of 100-300 um vs 40-120 um microspheres (full runs)",
          lambda s: lodging.run(s.out_dir, fast=s.fast, liver=s.liver)),
-    Case("particle_split", "Particle split against flow split (Bomberna2022)",
+    Case("particle_split", "Particle split against flow split ([Bomberna2022])",
          lambda s: particle_split.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("endpoints", "Endpoint thresholds against contrast clearance",
          lambda s: endpoints.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("deposition", "Tumour-to-normal deposition ratio against MAA (vascularity x arterial fraction grid)",
          lambda s: deposition.run(s.out_dir, fast=s.fast)),
+    Case("embolic_load", "Embolic load: volume to sluggish flow and stasis, particles per vessel, flow against volume",
+         lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
 )
@@ -197,21 +200,21 @@ def _summary_line(report: ValidationReport) -> str:
 #: Calibrated parameters: (key path, scenario section model, validation data kept apart from it).
 #: The default, unit and calibration source are read from the scenario model (one source of truth).
 CALIBRATED = (
-    ("flow.normal_arterial_fraction", "FlowConfig", "CT hepatic perfusion index 15-16% (Miles2000CTPerfusion)"),
-    ("flow.total_flow_ml_min_kg", "FlowConfig", "CT perfusion 1.22-1.47 mL/min/mL (Miles2000CTPerfusion)"),
+    ("flow.normal_arterial_fraction", "FlowConfig", "CT hepatic perfusion index 15-16% ([Miles2000CTPerfusion])"),
+    ("flow.total_flow_ml_min_kg", "FlowConfig", "CT perfusion 1.22-1.47 mL/min/mL ([Miles2000CTPerfusion])"),
     ("flow.sinusoid_gradient_mmHg", "FlowConfig",
-     "sinusoid vs portal venule (cat, Am J Physiol 1986); arterial back-pressure 13.4 mmHg (Ayuse1994)"),
-    ("flow.habr.buffer_efficiency", "HabrConfig", "PVT raises arterial dependence (SeedDeckUHS)"),
+     "sinusoid vs portal venule (cat, Am J Physiol 1986); arterial back-pressure 13.4 mmHg ([Ayuse1994])"),
+    ("flow.habr.buffer_efficiency", "HabrConfig", "PVT raises arterial dependence ([SeedDeckUHS])"),
     ("flow.habr.max_arterial_ratio", "HabrConfig", "-"),
-    ("tumours.vascularity", "TumourConfig", "MAA tumour-to-normal ratio 2.3-3.6 (Piasecki2015)"),
+    ("tumours.vascularity", "TumourConfig", "MAA tumour-to-normal ratio 2.3-3.6 ([Piasecki2015])"),
     ("tumours.arterial_fraction", "TumourConfig", "(unverified: swept 0.7-1.0 against the MAA ratio)"),
     ("liver.murray_exponent", "LiverConfig",
-     "cast radii and lengths per generation (Debbaut2014); lodging depth (REFERENCES.md 3)"),
+     "cast radii and lengths per generation ([Debbaut2014]); lodging depth ([LodgingDepthDerived])"),
     ("liver.segment_fractions", "LiverConfig", "-"),
-    ("agent.deformability", "AgentConfig", "lodging depth (REFERENCES.md 3)"),
-    ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance (REFERENCES.md 7)"),
+    ("agent.deformability", "AgentConfig", "lodging depth ([LodgingDepthDerived])"),
+    ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
-     "contrast not cleared in 3-5 cardiac cycles (REFERENCES.md 7)"),
+     "contrast not cleared in 3-5 cardiac cycles ([TIMIGrades])"),
 )
 
 
@@ -236,7 +239,7 @@ def calibration_table() -> str:
 
 PREAMBLE = """\
 Each case computes a quantity with embosim, compares it with an analytic answer or a
-published value and tolerance from `../shared/REFERENCES.md` (the source is cited in
+published value and tolerance from `sim/references.bib` (the source is cited in
 the case's module, `validation/<case>.py`), and writes a figure. Every comparison has a
 role:
 
@@ -251,10 +254,10 @@ no parameter was tuned to make a case pass.
 
 Run it with `embosim validate [--fast] [--out DIR]` (exit status 0 whatever the
 agreement; 1 only if a case raised). The cases live in the repository's top-level
-`validation/` package (one module per case, `validation/runner.py` runs them), which is
-not installed with `sim`: `sim/validation_runner.py` finds it next to the `sim` package
-of an editable install or a source checkout. `docs/validation.md` is this report for the
-last full run, regenerated with `python -m validation.runner --docs` from the
+`validation/` folder (one module per case, `validation/runner.py` runs them), which
+installs as the subpackage `sim.validation` (a wheel carries it; an editable install
+maps it to the checkout). `docs/validation.md` is this report for the
+last full run, regenerated with `python -m sim.validation.runner --docs` from the
 repository root.
 """
 
@@ -286,8 +289,10 @@ def render_report(report: ValidationReport, *, figure_prefix: str = "") -> str:
 
 def write_report(report: ValidationReport, out_dir: Path) -> list[Path]:
     """Write ``validation.md`` and ``validation.csv``; returns every file of ``out_dir`` the run wrote."""
-    (out_dir / "validation.md").write_text(render_report(report), encoding="utf-8")
-    with (out_dir / "validation.csv").open("w", newline="", encoding="utf-8") as fh:
+    from sim.io import atomic_write, write_text
+
+    write_text(out_dir / "validation.md", render_report(report))
+    with atomic_write(out_dir / "validation.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([("module", *TABLE_HEADER)]
                                  + [[o.case.key, *row] for o in report.outcomes for row in table_rows(o.results)])
     return sorted(p for p in out_dir.iterdir() if p.suffix in (".md", ".csv", ".png"))
@@ -298,7 +303,7 @@ DOCS_REPORT, DOCS_FIGURES = Path("docs/validation.md"), Path("docs/figures/valid
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m validation.runner [--fast] [--out DIR] [--docs]``; exit 1 only if a case raised."""
+    """``python -m sim.validation.runner [--fast] [--out DIR] [--docs]``; exit 1 only if a case raised."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="coarser livers, fewer particles and replicates")
     parser.add_argument("--out", default="embosim-validation", help="output folder")

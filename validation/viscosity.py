@@ -1,12 +1,12 @@
-"""Blood viscosity: embosim's Pries in vivo law against its check values (REFERENCES.md 2).
+"""Blood viscosity: embosim's Pries in vivo law against its check values ([Pries1994], derived).
 
 Pries et al., Circ Res 1994;75:904, in vivo viscosity law, as implemented in
 :mod:`sim.kernels.rheology` (the kernel every vessel conductance uses). The check
 values of the relative apparent viscosity at discharge haematocrit 0.45 are derived
-from the published equations (REFERENCES.md 2) and given to two decimals, so the
+from the published equations of [Pries1994] and given to two decimals, so the
 tolerance is half a unit of the last decimal. Large vessels: whole blood in large
-arteries has 3.5-4 mPa s (REFERENCES.md 2), which the law times the plasma
-viscosity (1.2 mPa s, Pries1994) must reach.
+arteries has 3.5-4 mPa s ([TextbookPhysiology]), which the law times the plasma
+viscosity (1.2 mPa s, [Pries1994]) must reach.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from . import CaseResult, module_main, new_figure, publish, range_case
 
 __all__ = ["CHECK_VALUES", "run"]
 
-#: REFERENCES.md 2 (derived from Pries1994): diameter (um) -> relative viscosity at H_D = 0.45.
+#: Derived from [Pries1994]: diameter (um) -> relative viscosity at H_D = 0.45.
 CHECK_VALUES = {10.0: 5.87, 20.0: 3.23, 50.0: 2.28, 100.0: 2.53, 200.0: 2.86, 1000.0: 3.20}
 #: Half a unit of the check values' last decimal.
 TOLERANCE = 0.005
-#: Proper hepatic artery diameter for the large-vessel value, m (REFERENCES.md 3).
+#: Proper hepatic artery diameter for the large-vessel value, m ([TextbookAnatomy]).
 LARGE_VESSEL_M = 4.5e-3
 
 
@@ -34,13 +34,13 @@ def run(out_dir: str | Path, *, fast: bool = False) -> list[CaseResult]:
     diameters = np.array(list(CHECK_VALUES))
     ours = relative_viscosity(diameters * 1e-6)
     results = [CaseResult(f"Pries relative viscosity at {d:g} um, H_D 0.45", float(v),
-                          f"{ref:.2f} (Pries1994; REFERENCES.md 2, derived)", f"+/- {TOLERANCE:g}",
+                          f"{ref:.2f} ([Pries1994], derived)", f"+/- {TOLERANCE:g}",
                           abs(v - ref) <= TOLERANCE, role="check")
                for d, v, ref in zip(diameters, ours, CHECK_VALUES.values())]
     large = float(apparent_viscosity(LARGE_VESSEL_M)[()] * 1e3)
     results.append(range_case(f"apparent viscosity in a {LARGE_VESSEL_M * 1e3:g} mm artery, mPa s", large, 3.5, 4.0,
-                              "whole blood in large arteries, REFERENCES.md 2",
-                              f"plasma viscosity {DEFAULT_PLASMA_VISCOSITY_PA_S * 1e3:g} mPa s (Pries1994) x the "
+                              "whole blood in large arteries, [TextbookPhysiology]",
+                              f"plasma viscosity {DEFAULT_PLASMA_VISCOSITY_PA_S * 1e3:g} mPa s ([Pries1994]) x the "
                               "law's large-diameter limit"))
     fig, ax = new_figure(1, 1, size=(6, 4))
     d = np.geomspace(4e-6, 5e-3, 300)

@@ -5,10 +5,27 @@ arrays (:class:`sim.network.CompiledLiver`) are what the flow and transport kern
 use; ``liver.graph`` is the same liver as a networkx DiGraph, built only when asked.
 See ``docs/anatomy.md``.
 
-Importing this package loads numba (the bisection kernel) but builds nothing.
+The names below are imported on first use, so that the cheap geometry modules
+(:mod:`~sim.anatomy.domain`, :mod:`~sim.anatomy.trunk`), which scenario validation
+uses, load without numba or networkx.
 """
 
-from .graph import from_graph, to_graph, write_graphml
-from .liver import Liver, VesselRef, build_liver
+from __future__ import annotations
 
-__all__ = ["build_liver", "Liver", "VesselRef", "to_graph", "from_graph", "write_graphml"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .graph import from_graph, to_graph, write_graphml
+    from .liver import Liver, VesselRef, build_liver, estimate_build
+
+__all__ = ["build_liver", "estimate_build", "Liver", "VesselRef", "to_graph", "from_graph", "write_graphml"]
+
+_HOME = {"build_liver": "liver", "estimate_build": "liver", "Liver": "liver", "VesselRef": "liver",
+         "to_graph": "graph", "from_graph": "graph", "write_graphml": "graph"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,12 +17,12 @@ the left lobe, t(x) = 1 - (1 - t_tip) x / a_l. A point is inside when
     (y / a_y)^2 + (z / (a_z t(x)))^2 <= 1 - (x / a(x))^2.
 
 Its volume is pi a_y a_z [2 a_r / 3 + a_l (2/3 - (1 - t_tip) / 4)], and every axis is
-scaled so that it equals ``mass_kg / 1.0 kg/L`` (ICRP89). It is a schematic
+scaled so that it equals ``mass_kg / 1.0 kg/L`` ([ICRP89]). It is a schematic
 silhouette, not a segmentation of an imaged liver.
 
 Couinaud segments
 -----------------
-Labels follow the classical planes in their radiological form (Bismuth1982):
+Labels follow the classical planes in their radiological form ([Bismuth1982]):
 segment I is the tissue closest to a vertical axis in front of the inferior vena cava (the caudate lobe);
 the middle hepatic vein plane (Cantlie's line) separates the right liver (V-VIII)
 from the left (II-IV); the right hepatic vein plane separates the right posterior
@@ -36,7 +36,7 @@ gives the scenario's ``segment_fractions``, computed on a regular grid so that t
 labels are a deterministic function of position (independent of the seed).
 
 Anatomically a segment is the territory of its portal pedicle, and plane-based
-segment volumes are off by up to 24% (Fischer2002): the model inherits that error
+segment volumes are off by up to 24% ([Fischer2002]): the model inherits that error
 by construction, and the synthetic pedicle trees then fill the plane-defined
 segments.
 """
@@ -52,7 +52,7 @@ from ..scenario import SEGMENTS
 __all__ = ["LiverDomain", "SegmentPlanes", "Grid", "liver_domain", "fit_segment_planes", "regular_grid",
            "sample_points", "quasi_random_points", "LIVER_DENSITY_KG_M3", "SHAPES"]
 
-#: Liver tissue density, kg/m^3 (ICRP89: about 1.0 kg/L).
+#: Liver tissue density, kg/m^3 ([ICRP89]: about 1.0 kg/L).
 LIVER_DENSITY_KG_M3 = 1000.0
 
 #: Dimensionless silhouettes (a_r, a_l, a_y, a_z, t_tip), scaled to the liver volume.

@@ -44,9 +44,20 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from ..network import (EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL,
-                       TRUNK_NODE_RESERVOIR, CompiledLiver, Compartments, Conductances, PedicleForest, TissuePoints,
-                       Trunk)
+from ..network import (
+    EDGE_ARTERY,
+    EDGE_LUMPED,
+    EDGE_PORTAL,
+    TRUNK_NODE_ARTERY,
+    TRUNK_NODE_PORTAL,
+    TRUNK_NODE_RESERVOIR,
+    Compartments,
+    CompiledLiver,
+    Conductances,
+    PedicleForest,
+    TissuePoints,
+    Trunk,
+)
 from ..scenario import SEGMENTS
 
 __all__ = ["to_graph", "from_graph", "write_graphml", "HEPATIC_VEINS"]

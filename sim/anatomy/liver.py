@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..limits import SizeEstimate, check_size, count
 from ..network import CompiledLiver, PedicleForest, TissuePoints
 from ..scenario import Scenario, ScenarioError
 from ..units import MM_M, UM_M, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
-from .domain import LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
+from .domain import LIVER_DENSITY_KG_M3, LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
 from .murray import PORTAL_MURRAY_EXPONENT, MurraySizing
 from .perfusion import Perfusion, Tumours, perfusion_table, place_tumours
 from .subtrees import DESIGN_FLOW_FLOOR, MIN_LENGTH_DIAMETERS, design_flows, grow_subtrees, vessel_geometry
@@ -36,7 +37,7 @@ from .trunk import VESSELS, build_trunk
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Liver", "VesselRef", "build_liver", "POINTS_PER_TERMINAL", "MAX_TISSUE_POINTS"]
+__all__ = ["Liver", "VesselRef", "build_liver", "estimate_build", "POINTS_PER_TERMINAL", "MAX_TISSUE_POINTS"]
 
 #: Tissue points per terminal territory in the most densely perfused tissue.
 #: Model assumption: enough that a split can still balance demand at the last level;
@@ -48,6 +49,21 @@ MIN_POINTS_PER_REGION = 32
 #: Cap on the number of tissue points (memory: about 70 bytes each while building).
 #: Beyond it the hottest territories hold fewer points than POINTS_PER_TERMINAL.
 MAX_TISSUE_POINTS = 30_000_000
+
+
+#: Size estimate of a build (:func:`estimate_build`), calibrated on benchmarks/results/anatomy.json
+#: (default scenario, one thread): terminals per (PHA radius / terminal radius)^g (leaves carry 1-2
+#: terminal design flows, about 1 / 1.37 of the bound; as in benchmarks/bench_anatomy.py).
+_TERMINALS_PER_BOUND = 1.0 / 1.37
+#: Peak memory: the process before the build (imports, numba), bytes per tissue point while building,
+#: bytes per terminal (two pedicle nodes, their compartments and kernel state). Fitted to the 1e5- and
+#: 1e6-terminal builds (peak RSS 523 MB and 2345 MB, 16 points per terminal) with 70 bytes per point.
+_BASE_MEMORY_BYTES = 3.2e8
+_BYTES_PER_POINT = 70.0
+_BYTES_PER_TERMINAL = 1000.0
+#: Build time: 2.11 s at 1e5 terminals and 26.6 s at 1e6 (the same default scenario); a power law in the
+#: work w = terminals + points / 16, w = 2.02e5 and 2.02e6 there.
+_BUILD_S_REF, _BUILD_W_REF, _BUILD_POWER = 2.11, 2.02e5, math.log(26.6 / 2.11) / math.log(10.0)
 
 
 #: Distance of an extrahepatic feeder's reservoir outside its tumour's surface, m
@@ -155,6 +171,83 @@ def _point_count(volume: float, region_volume: np.ndarray, perfusion: Perfusion,
     return int(min(math.ceil(n), MAX_TISSUE_POINTS))
 
 
+def _analytic_point_count(scenario: Scenario) -> tuple[int, float, str]:
+    """Tissue points, terminal bound and the key driving the size, from the scenario alone (no grid).
+
+    The same rule as :func:`_point_count`, with each tumour's volume taken as its whole
+    sphere (no overlap, no clipping at the liver surface).
+    """
+    cfg, flow = scenario.liver, scenario.flow
+    g = cfg.murray_exponent
+    bound = (VESSELS["PHA"].diameter_mm * 1e3 / cfg.terminal_diameter_um) ** g
+    volume = cfg.mass_kg / LIVER_DENSITY_KG_M3
+    viable = [math.pi / 6.0 * (t.diameter_mm * MM_M) ** 3 * (1.0 - t.necrotic_core_fraction) for t in scenario.tumours]
+    normal = max(volume - sum(math.pi / 6.0 * (t.diameter_mm * MM_M) ** 3 for t in scenario.tumours), 0.0)
+    weighted = normal + sum(t.vascularity * v for t, v in zip(scenario.tumours, viable))
+    if weighted <= 0.0:
+        return 0, 0.0, "tumours"
+    art = [flow.normal_arterial_fraction * (normal > 0.0)]
+    for t, v in zip(scenario.tumours, viable):
+        extra = t.extrahepatic.arterial_fraction if t.extrahepatic is not None else 0.0
+        art.append(t.vascularity * t.arterial_fraction * (1.0 - extra) * (v > 0.0))
+    total_art = flow.normal_arterial_fraction * normal + sum(a * v for a, v in zip(art[1:], viable))
+    if total_art <= 0.0:
+        return 0, bound, "liver.terminal_diameter_um"
+    n_flow = POINTS_PER_TERMINAL * volume * max(art) / total_art * bound
+    smallest = [min(cfg.segment_fractions.values()) * volume, *[v for v in viable if v > 0.0]]
+    k = int(np.argmin(smallest))
+    n_region = MIN_POINTS_PER_REGION * volume / smallest[k]
+    key = "liver.terminal_diameter_um" if n_flow >= n_region else (
+        "liver.segment_fractions" if k == 0 else f"tumours.{[i for i, v in enumerate(viable) if v > 0.0][k - 1]}"
+                                                  ".diameter_mm")
+    return int(min(math.ceil(max(n_flow, n_region)), MAX_TISSUE_POINTS)), bound, key
+
+
+def estimate_build(scenario: Scenario) -> tuple[SizeEstimate, str]:
+    """Estimated peak memory and time of :func:`build_liver`, from the scenario alone (microseconds).
+
+    Terminals: about ``(PHA diameter / terminal diameter)^murray_exponent / 1.37``, at
+    most one per tissue point; tissue points: the rule of the build (4 per terminal
+    territory of the hottest tissue, at least 32 in every segment and tumour, at most
+    :data:`MAX_TISSUE_POINTS`). Calibrated on ``benchmarks/results/anatomy.json``
+    (1e5 terminals: 2.1 s and 523 MB peak; 1e6: 26.6 s and 2.35 GB).
+
+    Returns
+    -------
+    SizeEstimate
+    str
+        The key that drives the size (``liver.terminal_diameter_um``, or a tiny
+        tumour's ``tumours.<i>.diameter_mm``).
+
+    Examples
+    --------
+    >>> from sim.scenario import Scenario
+    >>> est, key = estimate_build(Scenario())
+    >>> 1e5 < float(est.detail.split()[1]) < 2e5, key
+    (True, 'liver.terminal_diameter_um')
+    """
+    points, bound, key = _analytic_point_count(scenario)
+    terminals = min(_TERMINALS_PER_BOUND * bound, float(points))
+    memory = _BASE_MEMORY_BYTES + _BYTES_PER_POINT * points + _BYTES_PER_TERMINAL * terminals
+    work = terminals + points / 16.0
+    seconds = _BUILD_S_REF * (work / _BUILD_W_REF) ** _BUILD_POWER
+    return SizeEstimate("liver build", f"about {count(terminals)} terminals and {count(points)} tissue points",
+                        memory, seconds), key
+
+
+def check_build_size(scenario: Scenario, *, allow_large: bool | None = None, source: str = "") -> SizeEstimate:
+    """Refuse (or warn about) a liver too large to build (see :mod:`sim.limits`).
+
+    Raises
+    ------
+    SizeError
+        Naming ``liver.terminal_diameter_um`` (or the tiny tumour that drives the size).
+    """
+    estimate, key = estimate_build(scenario)
+    fix = "raise liver.terminal_diameter_um" if key == "liver.terminal_diameter_um" else f"change {key}"
+    return check_size(estimate, path=key, fix=fix, source=source, allow_large=allow_large)
+
+
 def _check_catheter(scenario: Scenario, liver: Liver) -> None:
     """The catheter's vessel must exist in this anatomy (ScenarioError ``catheter.vessel``)."""
     try:
@@ -243,7 +336,7 @@ def _forest(topo, layout, q_art: np.ndarray, q_por: np.ndarray, art_sizing: Murr
                          por_length_m=por_length)
 
 
-def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
+def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool | None = None) -> Liver:
     """Build the liver of a scenario: anatomy, synthetic trees and compartments as arrays.
 
     Parameters
@@ -253,6 +346,9 @@ def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
         ``catheter.vessel`` exists in this anatomy.
     progress : bool, optional
         Show a progress bar over the build steps.
+    allow_large : bool, optional
+        Build even above the size limits (:mod:`sim.limits`; default: the
+        :func:`sim.limits.allow_large` context, else False).
 
     Returns
     -------
@@ -263,6 +359,9 @@ def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
     ScenarioError
         Anatomy-level bad input, naming the key path: a tumour centre outside the
         liver or outside its segment, a catheter vessel absent in this anatomy.
+    SizeError
+        The estimated memory or time (:func:`estimate_build`) is above the limits,
+        before anything is allocated.
 
     Examples
     --------
@@ -273,6 +372,7 @@ def build_liver(scenario: Scenario, *, progress: bool = False) -> Liver:
     """
     from tqdm.auto import tqdm
 
+    check_build_size(scenario, allow_large=allow_large)
     cfg = scenario.liver
     bar = tqdm(total=5, desc="building liver", disable=not progress)
     rng = np.random.default_rng(cfg.seed)

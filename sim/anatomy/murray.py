@@ -1,10 +1,10 @@
 """Murray's law: vessel radius from the flow it carries.
 
 A vessel carrying the design flow ``Q`` has radius ``r = r_ref (Q / Q_ref)^(1/g)``
-(Murray1926). Then ``r_parent^g = sum r_child^g`` at every bifurcation where the
+([Murray1926]). Then ``r_parent^g = sum r_child^g`` at every bifurcation where the
 parent's flow is the sum of its children's. The arterial tree uses ``g =
-liver.murray_exponent`` (NakamuraAwa2014: 2.7 for 0.1-1 mm arteries) and is anchored
-at the proper hepatic artery's diameter (4.5 mm, REFERENCES.md 3) for the total
+liver.murray_exponent`` ([NakamuraAwa2014]: 2.7 for 0.1-1 mm arteries) and is anchored
+at the proper hepatic artery's diameter (4.5 mm, [TextbookAnatomy], unverified) for the total
 hepatic arterial demand; the portal tree uses :data:`PORTAL_MURRAY_EXPONENT` and is
 anchored at the main portal vein's literature diameter for the total portal design
 flow.
@@ -18,11 +18,11 @@ import numpy as np
 
 __all__ = ["MurraySizing", "PORTAL_MURRAY_EXPONENT"]
 
-#: Branching exponent of the portal veins: Murray's cube law (Murray1926; Jessen2023
+#: Branching exponent of the portal veins: Murray's cube law ([Murray1926]; [Jessen2023]
 #: compare synthetic trees with exponents 2.0-3.0 against a portal cast; the arterial
-#: 2.7 of NakamuraAwa2014 comes from pulsatile arteries). With it the presinusoidal
+#: 2.7 of [NakamuraAwa2014] comes from pulsatile arteries). With it the presinusoidal
 #: pressure drop stays about 1 mmHg, inside the 1-5 mmHg that separates portal from
-#: sinusoidal pressure (REFERENCES.md 1); with 2.7 it would take 2.5-3 mmHg.
+#: sinusoidal pressure ([Berzigotti2013]); with 2.7 it would take 2.5-3 mmHg.
 PORTAL_MURRAY_EXPONENT = 3.0
 
 

@@ -7,7 +7,7 @@ hepatic artery, the portal vein and, for a tumour with ``[tumours.extrahepatic]`
 an extrahepatic feeder:
 
 * normal liver: total ``p_n``, of which ``flow.normal_arterial_fraction`` arterial
-  (SeedDeckUHS, Carlisle1992) and the rest portal;
+  ([SeedDeckUHS], [Carlisle1992]) and the rest portal;
 * viable tumour: total ``vascularity x p_n``; ``arterial_fraction`` of it is
   arterial, of which ``extrahepatic.arterial_fraction`` comes from the extrahepatic
   feeder; the rest is portal;
@@ -16,7 +16,7 @@ an extrahepatic feeder:
 
 ``p_n`` is chosen so that the total inflow to the liver (hepatic artery + portal
 vein + extrahepatic feeders) equals ``flow.total_flow_ml_min_kg x
-flow.body_mass_kg`` (Carlisle1992). A point in two tumours belongs to the first in
+flow.body_mass_kg`` ([Carlisle1992]). A point in two tumours belongs to the first in
 scenario order.
 """
 

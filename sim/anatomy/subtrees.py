@@ -23,7 +23,7 @@ that no artery has zero radius (a territory without demand still has its vessel)
 leaf's portal design flow is the larger of its portal demand and the portal demand
 of normal liver of the same volume. Model assumption: the portal tree was built for
 the parenchyma the tumour grew into (tumours recruit arteries, and most metastases
-keep portal supply at their periphery, REFERENCES.md 3); the tumour's low portal
+keep portal supply at their periphery, [MetastasisCorrosionCast]); the tumour's low portal
 inflow is then set by its compartment's calibrated terminal resistance, not by narrow
 veins. The peribiliary plexus is not counted in the design flow (it is about 1% of
 the arterial flow and branches off along the vessels).
@@ -45,7 +45,7 @@ __all__ = ["SubtreeTopology", "grow_subtrees", "design_flows", "vessel_geometry"
 
 #: Range of the share of a node's arterial demand sent to one child (uniform draw per
 #: bifurcation). Model assumption: bifurcations of hepatic trees are asymmetric (CCO
-#: trees and casts, Jessen2022; Debbaut2014); flow ratios up to 70:30 keep the
+#: trees and casts, [Jessen2022]; [Debbaut2014]); flow ratios up to 70:30 keep the
 #: bisection space filling (sibling radii within a factor 1.4 at g = 2.7).
 SPLIT_SHARE_RANGE = (0.3, 0.7)
 #: Smallest design flow of a terminal vessel, relative to the flow of a vessel of the

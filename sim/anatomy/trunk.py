@@ -37,8 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..network import (EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL,
-                       TRUNK_NODE_RESERVOIR, Trunk)
+from ..network import EDGE_ARTERY, EDGE_LUMPED, EDGE_PORTAL, TRUNK_NODE_ARTERY, TRUNK_NODE_PORTAL, TRUNK_NODE_RESERVOIR, Trunk
 from ..scenario import AnatomyConfig, FlowConfig
 from ..units import MM_M, mmhg_to_pa
 from .murray import MurraySizing
@@ -61,7 +60,7 @@ class VesselSpec:
     diameter_mm : float, mm
         Literature diameter.
     source : str
-        Source of the diameter (citation key, REFERENCES.md section, or "textbook (unverified)").
+        Source of the diameter (citation key ``[Key]`` of sim/references.bib, or "textbook (unverified)").
     length_mm : float, mm
         Literature length (textbook, unverified), used to place vessels outside the
         liver (NaN inside, where positions follow the territories).
@@ -96,13 +95,13 @@ ARTERIES: tuple[VesselSpec, ...] = (
     VesselSpec("LGA", "coeliac", 2.5, _TEXTBOOK + ": 2-3 mm", 50.0, (0.3, -0.2, 1.0), bed=True),
     VesselSpec("CHA", "coeliac", 5.0, _TEXTBOOK + ": 4-6 mm", 35.0, (-1.0, -0.2, 0.2)),
     VesselSpec("GDA", "CHA", 3.0, _TEXTBOOK + ": 2-4 mm", 25.0, (0.0, -0.3, -1.0), bed=True),
-    VesselSpec("PHA", "CHA", 4.5, "REFERENCES.md 3 (4-5 mm, unverified): the arterial Murray anchor", 25.0,
+    VesselSpec("PHA", "CHA", 4.5, "[TextbookAnatomy] (4-5 mm, unverified): the arterial Murray anchor", 25.0,
                (0.0, 0.2, 1.0)),
     VesselSpec("RGA", "PHA", 1.5, _TEXTBOOK + ": 1-2 mm", 30.0, (1.0, -0.3, -0.5), bed=True),
-    VesselSpec("RHA", "PHA", 3.5, _TEXTBOOK + ": 3-4 mm; Taebi2021 4.6 mm in one patient"),
+    VesselSpec("RHA", "PHA", 3.5, _TEXTBOOK + ": 3-4 mm; [Taebi2021] 4.6 mm in one patient"),
     VesselSpec("LHA", "PHA", 2.8, _TEXTBOOK + ": 2-3.5 mm"),
     VesselSpec("cystic", "RHA", 1.5, _TEXTBOOK + ": 1-2 mm", 20.0, (-0.3, -1.0, -0.6), bed=True),
-    VesselSpec("A1", "RHA", 1.0, _TEXTBOOK + ": caudate branches about 1 mm, from both sides (Garg2019)", segment=0),
+    VesselSpec("A1", "RHA", 1.0, _TEXTBOOK + ": caudate branches about 1 mm, from both sides ([Garg2019])", segment=0),
     VesselSpec("right_anterior", "RHA", 2.5, _TEXTBOOK + ": 2-3 mm"),
     VesselSpec("right_posterior", "RHA", 2.5, _TEXTBOOK + ": 2-3 mm"),
     _segmental("A", 5, "right_anterior", 2.0),
@@ -112,11 +111,11 @@ ARTERIES: tuple[VesselSpec, ...] = (
     _segmental("A", 2, "LHA", 1.8),
     _segmental("A", 3, "LHA", 1.8),
     _segmental("A", 4, "LHA", 2.0),
-    VesselSpec("falciform", "A4", 1.0, _TEXTBOOK + ": about 1 mm; present in 2-25% (REFERENCES.md 8)", 30.0,
+    VesselSpec("falciform", "A4", 1.0, _TEXTBOOK + ": about 1 mm; present in 2-25% ([TextbookAnatomy])", 30.0,
                (0.0, -1.0, 0.3), bed=True),
 )
 
-#: Variant arteries (Michels1966; Loschner2015), with the parent they leave.
+#: Variant arteries ([Michels1966]; [Loschner2015]), with the parent they leave.
 VARIANT_ARTERIES: tuple[VesselSpec, ...] = (
     VesselSpec("replaced_LHA", "LGA", 2.8, _TEXTBOOK + ": as the LHA it replaces"),
     VesselSpec("replaced_RHA", "SMA", 3.5, _TEXTBOOK + ": as the RHA it replaces"),

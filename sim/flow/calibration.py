@@ -16,8 +16,8 @@ pressure drop. Steps (O(M + C), exact):
 The calibrated values reproduce the demands to rounding when the network is
 solved with the same boundary pressures. What is calibrated, and to which data,
 is listed in docs/flow.md: the normal-liver arterial fraction and total flow
-(Carlisle1992, the seed's 20%/80%) enter through the demands; the sinusoid
-pressure through ``flow.sinusoid_gradient_mmHg`` (Berzigotti2013).
+([Carlisle1992], the seed's 20%/80%) enter through the demands; the sinusoid
+pressure through ``flow.sinusoid_gradient_mmHg`` ([Berzigotti2013]).
 
 Peribiliary plexus compartments (kind 1) take arterial (and extrahepatic) flow
 and drain it all into their node's portal vein; their plexus pressure is set

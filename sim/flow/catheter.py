@@ -81,7 +81,7 @@ class CatheterPlacement:
 def _arteries_to_root(trunk: Trunk, node: int) -> list[int]:
     """Trunk arteries from a pressure boundary down to ``node`` (shortest chain; empty if node is one)."""
     incoming: dict[int, list[int]] = {}
-    for e, (a, b) in enumerate(trunk.edge_conns):
+    for e, (_a, b) in enumerate(trunk.edge_conns):
         if trunk.edge_kind[e] == EDGE_ARTERY:
             incoming.setdefault(int(b), []).append(e)
     via = {node: -1}

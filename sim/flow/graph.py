@@ -97,21 +97,31 @@ def _number(value, what: str) -> float:
     return float(value)
 
 
-def _edge_attribute(edges: list, name: str) -> np.ndarray:
-    return np.array([_number(d[name], f"edge ({u!r}, {v!r}) attribute {name!r}") if name in d else math.nan
-                     for u, v, d in edges])
+#: Largest conductance, m^3/(s Pa): a water-filled tube 1 m wide and 1 um long conducts about 2.5e7;
+#: 1e20 leaves room for unit-free networks while keeping conductance x pressure far from overflow.
+MAX_CONDUCTANCE = 1e20
+#: Largest |pressure_pa| (Pa) and |inflow_m3s| (m^3/s) at a boundary node, for the same reason.
+MAX_BOUNDARY_VALUE = 1e20
+
+
+def _edge_attribute(edges: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The attribute's values (NaN where absent) and where it is present (a given NaN is present)."""
+    present = np.array([name in d for _, _, d in edges], dtype=bool)
+    values = np.array([_number(d[name], f"edge ({u!r}, {v!r}) attribute {name!r}") if name in d else math.nan
+                       for u, v, d in edges])
+    return values, present
 
 
 def _conductances(edges: list) -> np.ndarray:
-    g = _edge_attribute(edges, "conductance")
-    given = ~np.isnan(g)
-    bad = np.flatnonzero(given & ~(np.isfinite(g) & (g >= 0)))
+    g, given = _edge_attribute(edges, "conductance")
+    bad = np.flatnonzero(given & ~(np.isfinite(g) & (g >= 0) & (g <= MAX_CONDUCTANCE)))
     if bad.size:
         u, v, _ = edges[bad[0]]
         raise FlowInputError(f"edge ({u!r}, {v!r}) has conductance {g[bad[0]]:g}; allowed: a finite value >= 0 "
-                             "m^3/(s Pa) (0 closes the edge)")
+                             f"and <= {MAX_CONDUCTANCE:g} m^3/(s Pa) (0 closes the edge)")
     need = ~given
-    radius, length, mu = (_edge_attribute(edges, k) for k in ("radius_m", "length_m", "viscosity_pa_s"))
+    (radius, _), (length, _), (mu, has_mu) = (_edge_attribute(edges, k) for k in ("radius_m", "length_m",
+                                                                                  "viscosity_pa_s"))
     for name, arr in (("radius_m", radius), ("length_m", length)):
         bad = np.flatnonzero(need & ~(np.isfinite(arr) & (arr > 0)))
         if bad.size:
@@ -119,18 +129,25 @@ def _conductances(edges: list) -> np.ndarray:
             got = f"{arr[bad[0]]:g}" if name in d else "missing"
             raise FlowInputError(f"edge ({u!r}, {v!r}) has {name} {got}; allowed: a finite value > 0 (in m), "
                                  "or give the edge a 'conductance'")
-    bad = np.flatnonzero(need & ~np.isnan(mu) & ~(np.isfinite(mu) & (mu > 0)))
+    bad = np.flatnonzero(need & has_mu & ~(np.isfinite(mu) & (mu > 0)))
     if bad.size:
         u, v, _ = edges[bad[0]]
         raise FlowInputError(f"edge ({u!r}, {v!r}) has viscosity_pa_s {mu[bad[0]]:g}; allowed: a finite value > 0 "
                              "(Pa s), or leave it out for the Pries in vivo viscosity")
-    pries = need & np.isnan(mu)
+    pries = need & ~has_mu
     if pries.any():
         try:
             mu[pries] = apparent_viscosity(2.0 * radius[pries])
         except ValueError as exc:
             raise FlowInputError(f"{exc}; give such edges a 'viscosity_pa_s' or a 'conductance'") from None
-    g[need] = poiseuille_conductance(radius[need], length[need], mu[need])
+    with np.errstate(over="ignore"):
+        g[need] = poiseuille_conductance(radius[need], length[need], mu[need])
+    bad = np.flatnonzero(need & ~(np.isfinite(g) & (g <= MAX_CONDUCTANCE)))
+    if bad.size:
+        u, v, _ = edges[bad[0]]
+        raise FlowInputError(f"edge ({u!r}, {v!r}): radius_m {radius[bad[0]]:g}, length_m {length[bad[0]]:g} and "
+                             f"viscosity give a conductance of {g[bad[0]]:g}; allowed: at most {MAX_CONDUCTANCE:g} "
+                             "m^3/(s Pa)")
     return g
 
 
@@ -170,11 +187,18 @@ def solve_graph(graph) -> GraphFlowResult:
         for name, arr in (("pressure_pa", fixed), ("inflow_m3s", inflow)):
             if name in d:
                 value = _number(d[name], f"node {n!r} attribute {name!r}")
-                if not math.isfinite(value):
-                    raise FlowInputError(f"node {n!r} has {name} {value!r}; allowed: a finite number")
+                if not (math.isfinite(value) and abs(value) <= MAX_BOUNDARY_VALUE):
+                    raise FlowInputError(f"node {n!r} has {name} {value!r}; allowed: a finite number of "
+                                         f"magnitude at most {MAX_BOUNDARY_VALUE:g}")
                 arr[index[n]] = value
     g = _conductances(edges)
-    sol = solve_network(len(nodes), conns, g, fixed, inflow, node_label=lambda i: repr(nodes[i]))
+    with np.errstate(all="ignore"):
+        sol = solve_network(len(nodes), conns, g, fixed, inflow, node_label=lambda i: repr(nodes[i]))
+    bad = np.flatnonzero(~sol.isolated & ~np.isfinite(sol.pressure))
+    if bad.size or not np.isfinite(sol.flow).all():
+        where = f"at node {nodes[bad[0]]!r}" if bad.size else "in an edge flow"
+        raise FlowInputError(f"the solution is not finite ({where}): the conductances span too many orders of "
+                             f"magnitude ({g[g > 0].min():g} to {g.max():g} m^3/(s Pa)); rescale or merge edges")
     return GraphFlowResult(nodes=nodes, edges=tuple((u, v) for u, v, _ in edges), node_pressure_pa=sol.pressure,
                            edge_flow_m3s=sol.flow, edge_conductance=g,
                            isolated_nodes=frozenset(nodes[i] for i in np.flatnonzero(sol.isolated)))

@@ -1,13 +1,13 @@
 """Hepatic arterial buffer response (HABR): arterial terminals dilate when portal inflow falls.
 
 When a tissue compartment's portal inflow falls below its baseline (adenosine
-is washed out less, Lautt1985), its arterial terminal dilates until the arterial
+is washed out less, [Lautt1985]), its arterial terminal dilates until the arterial
 inflow has gained ``buffer_efficiency`` times the portal deficit,
 
     Q_art = min(Q_art0 + e max(0, Q_por0 - Q_por), r_max Q_art0),
 
-with e = ``flow.habr.buffer_efficiency`` (0.25 active, Lautt1985; up to 0.44
-with passive effects, Lautt1990) and r_max = ``flow.habr.max_arterial_ratio``
+with e = ``flow.habr.buffer_efficiency`` (0.25 active, [Lautt1985]; up to 0.44
+with passive effects, [Lautt1990]) and r_max = ``flow.habr.max_arterial_ratio``
 (arterial flow at most about doubles). The dilation multiplies the calibrated
 arterial terminal conductance by m in [1, ``MAX_DILATION``]; it never
 constricts below baseline.
@@ -39,7 +39,7 @@ from .calibration import compartment_inflows
 __all__ = ["MAX_DILATION", "HABR_TOL", "HABR_MAX_ITER", "HABR_RELAXATION", "HabrReport", "relax_habr"]
 
 #: Largest arterial terminal conductance multiplier (model assumption: arteriolar radius up to
-#: about 1.5x, conductance ~ r^4 ~ 5; Lautt1990: the artery is near fully dilated at low portal flow).
+#: about 1.5x, conductance ~ r^4 ~ 5; [Lautt1990]: the artery is near fully dilated at low portal flow).
 MAX_DILATION = 5.0
 #: Convergence tolerance: |Q_art - Q_target| / Q_art0 for every compartment free to move (dimensionless).
 HABR_TOL = 1e-8

@@ -1,4 +1,4 @@
-"""Numba options shared by every kernel (STYLE.md convention 11).
+"""Numba options shared by every kernel (one place for ``cache``, ``nogil`` and ``fastmath``).
 
 ``NJIT_OPTS`` caches compiled code on disk and types lazily (no explicit
 signatures, so nothing compiles at import). ``FASTMATH_FLAGS`` is the named

@@ -23,7 +23,13 @@ excess resistance), O(1) numbers per vessel:
   resistance of the same open length (at the same blood viscosity, model
   assumption). A vessel of length L with packed segments l_i keeps the
   conductance ``g0 / (1 + sum (F_i - 1) l_i / L)``: flow falls gradually as a
-  column grows, and a full vessel still carries a little flow.
+  column grows, and a full vessel still carries a little flow. In a lumen wide
+  enough for random packing a column grows in layers one particle thick; the top
+  layer, covering the share f of the cross-section, is a partial obstruction in
+  parallel with the open rest, ``d (1 / (1 - f + f / F) - 1)`` of added
+  open-lumen length (model assumption: flow passes the gaps of an incomplete
+  layer as through open lumen), so the first particles at a wide vessel's
+  bottom barely obstruct it.
 * **Sub-resolution beds** (tissue and peribiliary compartments below a terminal
   arteriole, non-target beds such as the GDA's; unified index ``b``: compartment
   ``b < C``, trunk bed edge ``b - C``) are symmetric Murray trees from the feeder
@@ -114,7 +120,11 @@ class Load(NamedTuple):
     vessel_column : float64 (M + Et,)
         Packed length, m.
     vessel_excess : float64 (M + Et,)
-        Sum of (F - 1) x packed length over its plugs, m (open-lumen equivalent added).
+        Sum of (F - 1) x packed length over its complete plugs and layers, m (open-lumen equivalent added).
+    vessel_layer : float64 (M + Et,)
+        Filled share of the top layer of a randomly packed column (0-1).
+    vessel_layer_excess : float64 (M + Et,)
+        Open-lumen length that partial top layer adds, m.
     vessel_blocked : uint8 (M + Et,)
         1 when the mouth is closed (a wedge, or the column reached it).
     bed_count : int64 (C + Et,)
@@ -135,6 +145,8 @@ class Load(NamedTuple):
     vessel_count: np.ndarray
     vessel_column: np.ndarray
     vessel_excess: np.ndarray
+    vessel_layer: np.ndarray
+    vessel_layer_excess: np.ndarray
     vessel_blocked: np.ndarray
     bed_count: np.ndarray
     bed_gen: np.ndarray
@@ -148,7 +160,8 @@ class Load(NamedTuple):
 def new_load(n_vessels: int, n_beds: int) -> Load:
     """An empty load for ``n_vessels`` resolved vessels and ``n_beds`` beds."""
     return Load(vessel_count=np.zeros(n_vessels, np.int64), vessel_column=np.zeros(n_vessels),
-                vessel_excess=np.zeros(n_vessels), vessel_blocked=np.zeros(n_vessels, np.uint8),
+                vessel_excess=np.zeros(n_vessels), vessel_layer=np.zeros(n_vessels),
+                vessel_layer_excess=np.zeros(n_vessels), vessel_blocked=np.zeros(n_vessels, np.uint8),
                 bed_count=np.zeros(n_beds, np.int64), bed_gen=np.full(n_beds, -1, np.int64),
                 bed_wedged=np.zeros(n_beds), bed_layer=np.ones(n_beds), bed_front=np.zeros(n_beds),
                 bed_excess=np.zeros(n_beds), bed_blocked=np.zeros(n_beds, np.uint8))
@@ -193,7 +206,8 @@ def plug_resistance_factor(vessel_d, particle_d, porosity):
 @njit(**NJIT_OPTS)
 def vessel_conductance(geo, load, v):
     """Arterial conductance resolved vessel ``v`` keeps with its load, m^3/(s Pa)."""
-    return geo.vessel_g0[v] / (1.0 + load.vessel_excess[v] / geo.vessel_length[v])
+    added = load.vessel_excess[v] + load.vessel_layer_excess[v]
+    return geo.vessel_g0[v] / (1.0 + added / geo.vessel_length[v])
 
 
 @njit(**NJIT_OPTS)
@@ -210,7 +224,16 @@ def load_vessel(geo, load, v, particle_d, wedge):
     if dl > room:
         dl = room if room > 0.0 else 0.0
     load.vessel_column[v] += dl
-    load.vessel_excess[v] += (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) * dl
+    factor = plug_resistance_factor(vessel_d, particle_d, e)
+    if vessel_d < SINGLE_FILE_RATIO * particle_d:  # a wedge or single file: every particle a complete plug
+        load.vessel_excess[v] += (factor - 1.0) * dl
+    else:  # random packing in layers one particle thick
+        f = load.vessel_layer[v] + dl / particle_d
+        while f >= 1.0:
+            load.vessel_excess[v] += (factor - 1.0) * particle_d
+            f -= 1.0
+        load.vessel_layer[v] = f
+        load.vessel_layer_excess[v] = particle_d * (1.0 / (1.0 - f + f / factor) - 1.0)
     load.vessel_count[v] += 1
     if wedge or load.vessel_column[v] >= length * (1.0 - 1e-12):
         load.vessel_blocked[v] = 1

@@ -315,11 +315,12 @@ def _choose_exit(values, x, n, d, sharpen, full_below, none_above, deformability
 
 
 @njit(**NJIT_OPTS)
-def _finish(ps, p, fate, where, refluxed):
-    """Record particle p's end (``FATE_*``, the index it refers to, reflux) and count it on its element."""
+def _finish(ps, p, fate, where, refluxed, stacked):
+    """Record particle p's end (``FATE_*``, the index it refers to, reflux, column stop) and count it."""
     ps.fate[p] = fate
     ps.where[p] = where
     ps.refluxed[p] = refluxed
+    ps.stacked[p] = stacked
     if fate == FATE_NONTARGET:
         ps.nontarget[where] += 1
     elif fate == FATE_VESSEL:
@@ -397,6 +398,7 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
         n = head & 255
         fate = -1
         where = -1
+        stacked = False
         action = node_action(head > 255, step, n)
         if action == NODE_AORTA:  # back at an arterial root: reflux to the aorta
             fate, where = FATE_NONTARGET, (head >> 8) - 1
@@ -427,9 +429,9 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
                 if v < 0:
                     fate = FATE_SUSPENDED
                 elif v < m:
-                    fate, where = FATE_VESSEL, v
+                    fate, where, stacked = FATE_VESSEL, v, True
                 else:
-                    fate, where = FATE_TRUNK, v - m
+                    fate, where, stacked = FATE_TRUNK, v - m, True
             elif act == ACT_BED:
                 fate, where = FATE_NONTARGET, index
             elif act == ACT_COMPARTMENT:
@@ -437,7 +439,7 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
             else:  # a wedge in the exit's mouth
                 fate, where = (FATE_VESSEL, index) if kind == _VESSEL else (FATE_TRUNK, index)
         if fate >= 0:
-            _finish(ps, first + j, fate, where, reflux[j])
+            _finish(ps, first + j, fate, where, reflux[j], stacked)
         else:
             moving[kept] = j
             kept += 1
@@ -449,7 +451,7 @@ def suspend(ps, first, walks, n_moving):
     """Record the walks still moving (out of random numbers) as particles in suspension."""
     for i in range(n_moving):
         j = walks.moving[i]
-        _finish(ps, first + j, FATE_SUSPENDED, -1, walks.reflux[j])
+        _finish(ps, first + j, FATE_SUSPENDED, -1, walks.reflux[j], False)
 
 
 @njit(**NJIT_OPTS)

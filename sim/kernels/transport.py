@@ -156,6 +156,9 @@ class ProcedureState(NamedTuple):
         Per particle (``FATE_*`` and the index it refers to).
     refluxed : bool (P,)
         Whether the particle left the catheterised vessel backwards.
+    stacked : bool (P,)
+        Whether the particle stopped at the end of a column (its chosen exit was
+        blocked) rather than wedging in a vessel it does not fit.
     flow_after : float64 (P,)
         Native antegrade flow in the catheterised vessel after the particle, m^3/s.
     counters : int64 (4,)
@@ -170,6 +173,7 @@ class ProcedureState(NamedTuple):
     fate: np.ndarray
     where: np.ndarray
     refluxed: np.ndarray
+    stacked: np.ndarray
     flow_after: np.ndarray
     counters: np.ndarray
 
@@ -439,6 +443,7 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
                 fate, where, lodged = _stop_in(st, ps, net, geo, came, d, p)
+                ps.stacked[p] = lodged
                 break
             if act == ACT_BED:
                 fate = FATE_NONTARGET

@@ -1,0 +1,250 @@
+"""Writing output files so that a killed or failing process never leaves a half-written one.
+
+* :func:`atomic_write` / :func:`write_text`: every output file is written to a
+  hidden temporary name in its own folder (``.NAME.<random>.tmp``) and renamed over
+  ``NAME`` (:func:`os.replace`, atomic on POSIX and Windows): readers see the old
+  file or the whole new one, never a 0-byte or truncated file.
+* :func:`staged_folder`: a set of files that belong together (one run's summary,
+  report, time series and figures; one comparison's tables) is written into a
+  hidden sibling folder, then renamed to the output folder in one step, so the
+  folder holds one whole run or another, never a mix and never a stale file of an
+  earlier run.
+* :func:`check_writable` / :func:`check_output_folder`: called before any work, so
+  an unwritable ``--out`` or an earlier run in it is refused up front, not after
+  the simulation.
+
+See ``docs/outputs.md`` (section "Writing").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from .scenario import ScenarioError
+
+__all__ = [
+    "TMP_SUFFIX",
+    "OutputError",
+    "Staging",
+    "atomic_write",
+    "check_output_folder",
+    "check_writable",
+    "staged_folder",
+    "write_text",
+]
+
+#: Ending of every temporary file and folder (never ``.json``, ``.csv``..., so globs of outputs skip them).
+TMP_SUFFIX = ".tmp"
+
+
+class OutputError(ScenarioError):
+    """An output folder that cannot be written, or holds files that would be overwritten (exit status 2)."""
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, on failure delete it.
+
+    Writers that infer the format from the file name (matplotlib) must be given the
+    format explicitly: the temporary name ends in ``.tmp``.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile                                   # doctest: +SKIP
+    >>> with atomic_write(Path(tempfile.mkdtemp()) / "t.csv") as tmp:   # doctest: +SKIP
+    ...     pd.DataFrame({"a": [1]}).to_csv(tmp, index=False)
+    """
+    path = Path(path)
+    tmp = _tmp_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`)."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def check_writable(folder: str | Path, *, option: str = "--out") -> Path:
+    """Create ``folder`` if needed and check that a file can be created in it (by creating one).
+
+    A real probe file, not :func:`os.access`: it also catches read-only file
+    systems, and root (for whom permission bits do not stop writing).
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the reason, e.g. ``--out: cannot write in out (Permission denied)``.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder} ({_reason(exc)})", path=option) from None
+    probe = folder / f".embosim-probe.{secrets.token_hex(4)}{TMP_SUFFIX}"
+    try:
+        probe.open("x").close()
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder} ({_reason(exc)})", path=option) from None
+    return folder
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def check_output_folder(folder: str | Path, *, marker: str, force: bool, option: str = "--out") -> Path:
+    """Check before any work that a run can be written to ``folder`` (see :func:`staged_folder`).
+
+    ``folder`` must be writable (and its parent, which receives the staging
+    folder). It may be missing or empty; a folder holding an earlier output (its
+    ``marker`` file, e.g. ``summary.json``) is replaced only with ``force``; any
+    other non-empty folder is refused even with ``force`` (its files are not ours
+    to delete).
+
+    Raises
+    ------
+    OutputError
+    """
+    folder = Path(folder)
+    check_writable(folder, option=option)
+    check_writable(Path(os.path.abspath(folder)).parent, option=option)
+    entries = [p for p in _entries(folder) if not p.name.endswith(TMP_SUFFIX)]
+    if not entries:
+        return folder
+    if not (folder / marker).is_file() or any(p.is_dir() for p in entries):
+        raise OutputError(f"{folder} is not empty and holds no earlier embosim output ({marker}); choose a new or "
+                          "empty folder", path=option)
+    if not force:
+        raise OutputError(f"{folder} holds an earlier output ({marker}): add --force to replace it (its files are "
+                          "all removed) or choose another folder", path=option)
+    return folder
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Delete staging folders of ``folder`` left by killed processes (their process id is gone)."""
+    for stale in folder.parent.glob(f".{folder.name}.staging-*{TMP_SUFFIX}"):
+        pid = stale.name.removesuffix(TMP_SUFFIX).rsplit("-", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, not ours
+        return True
+    return True
+
+
+class Staging:
+    """What :func:`staged_folder` yields: ``path``, the folder to write into; ``final``, where it ended up."""
+
+    def __init__(self, path: Path, final: Path):
+        self.path = path
+        self.final = final
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Iterator[Staging]:
+    """Yield an empty staging folder (``.path``); on success it becomes ``folder`` in one rename.
+
+    The staging folder is a hidden sibling, ``.NAME.staging-<pid>-<random>.tmp``.
+    On success:
+
+    * ``folder`` missing or empty: the staging folder is renamed to it (atomic);
+    * ``folder`` holding an earlier output (``marker``; only with ``force``): that
+      folder is renamed aside, the staging folder takes its name, and the earlier
+      one is deleted, so no file of the earlier output survives beside the new
+      ones. A kill between the two renames leaves both outputs whole in hidden
+      siblings, never a mix;
+    * ``folder`` filled meanwhile by someone else (so it can no longer be
+      replaced): the finished output is not lost but renamed to the first free
+      numbered sibling ``NAME-1``, ``NAME-2``..., with a warning.
+
+    ``.final`` is the folder the output ended up in. On an exception the staging
+    folder is deleted and ``folder`` is untouched. Staging folders of killed
+    processes are deleted the next time.
+
+    Raises
+    ------
+    OutputError
+        ``folder`` cannot take the output (:func:`check_output_folder`), checked on entry.
+    """
+    shown = Path(folder)
+    folder = Path(os.path.abspath(folder))
+    check_output_folder(folder, marker=marker, force=force)
+    _remove_stale_staging(folder)
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging = folder.with_name(f".{folder.name}.staging-{tag}{TMP_SUFFIX}")
+    staging.mkdir()
+    stage = Staging(staging, shown)
+    try:
+        yield stage
+        try:
+            check_output_folder(folder, marker=marker, force=force)
+        except OutputError as exc:  # filled meanwhile: keep the finished output beside it
+            sibling = _numbered_sibling(folder)
+            os.replace(staging, sibling)
+            stage.final = shown.with_name(sibling.name)
+            warnings.warn(f"{exc}; wrote to {stage.final} instead", stacklevel=3)
+            return
+        _swap_in(staging, folder, tag)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _numbered_sibling(folder: Path) -> Path:
+    for k in itertools.count(1):
+        sibling = folder.with_name(f"{folder.name}-{k}")
+        if not sibling.exists():
+            return sibling
+    raise AssertionError("unreachable")
+
+
+def _swap_in(staging: Path, folder: Path, tag: str) -> None:
+    for stray in folder.glob(f"*{TMP_SUFFIX}") if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            stray.unlink()  # temporary files of a killed writer
+    try:
+        os.replace(staging, folder)  # missing or empty folder: one atomic rename
+        return
+    except OSError:
+        if not _entries(folder):  # an empty folder that cannot be renamed over (a mount point): move the files in
+            for path in _entries(staging):
+                os.replace(path, folder / path.name)
+            staging.rmdir()
+            return
+    old = folder.with_name(f".{folder.name}.old-{tag}{TMP_SUFFIX}")
+    os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)

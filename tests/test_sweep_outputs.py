@@ -1,0 +1,203 @@
+"""Sweep output folders (issue 14): resume checks every run file, the liver dump never outlives the sweep.
+
+Also: a scheduler address Dask cannot parse and an empty sweep are refused before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.sweep_spec import SweepError, parse_sweep_spec, plan_sweep
+from sim.sweeps import sweep
+
+FIXED = '[fixed]\n"liver.terminal_diameter_um" = 300.0\n"agent.size_bin" = "300-500"\n'
+#: 3 runs on one small liver.
+THREE = 'seed = 4\n[parameters]\n"catheter.rate_ml_min" = [1.0, 1.5, 2.0]\n' + FIXED
+#: 2 livers x 2 catheter positions x 2 replicates = 8 runs (the process-backend kill test).
+EIGHT = ('seed = 9\nreplicates = 2\n[parameters]\n"tumours.0.arterial_fraction" = [0.7, 0.9]\n'
+         '"catheter.vessel" = ["A5", "RHA"]\n' + FIXED)
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).parent / "embosim"
+    found = str(script) if script.exists() else shutil.which("embosim")
+    assert found, "the embosim console script is not installed (pip install -e .)"
+    return found
+
+
+@pytest.fixture
+def invoke():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
+
+
+def _spec(folder: Path, text: str) -> Path:
+    path = folder / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def finished(tmp_path) -> tuple[Path, Path]:
+    """(spec, out) of the 3-run sweep, finished serially."""
+    spec = _spec(tmp_path, THREE)
+    out = tmp_path / "out"
+    sweep(spec, backend="serial", out=out)
+    return spec, out
+
+
+def test_sweep_json_and_every_run_file_carry_the_sweep_id(finished):
+    _, out = finished
+    sweep_id = json.loads((out / "sweep.json").read_text())["sweep_id"]
+    assert len(sweep_id) == 32
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*.json"))]
+    assert [r["run_index"] for r in records] == [0, 1, 2]
+    assert all(r["sweep_id"] == sweep_id for r in records)
+
+
+def test_resume_names_every_bad_run_file_and_adds_no_stray_row(finished, invoke):
+    spec, out = finished
+    runs = out / "runs"
+    table_before = (out / "results.csv").read_bytes()
+    good = json.loads((runs / "000001.json").read_text())
+    (runs / "000001.json").write_text("")  # empty
+    (runs / "000002.json").write_text('{"hello": "world"}')  # foreign
+    (runs / "000007.json").write_text(json.dumps({**good, "run_index": 7}))  # stray index
+    (runs / "000000.json").write_text(json.dumps({**json.loads((runs / "000000.json").read_text()),
+                                                  "sweep_id": "0" * 32}))  # another sweep's run
+    (runs / "notes.json").write_text("[1, 2]")
+    (runs / ".000001.json.deadbeef.tmp").write_text('{"run_in')  # a write killed half-way
+
+    result = invoke("sweep", spec, "--out", out, "--resume", "--backend", "serial", "--quiet")
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"embosim: error: {out}: 5 run file(s) are not runs of this sweep")
+    for name, why in [("000000.json", "sweep_id '000"), ("000001.json", "empty)"),
+                      ("000002.json", "not a run record: missing"), ("000007.json", "run index 7 outside this sweep's 0-2"),
+                      ("notes.json", "not a run record")]:
+        assert f"runs/{name} ({why}" in lines[0], (name, lines[0])
+    assert "delete them and resume again" in lines[0]
+    assert not (runs / ".000001.json.deadbeef.tmp").exists()
+    assert (out / "results.csv").read_bytes() == table_before  # not rewritten with a stray row
+
+    for name in ("000000.json", "000001.json", "000002.json", "000007.json", "notes.json"):
+        (runs / name).unlink()
+    table = sweep(spec, backend="serial", out=out, resume=True)
+    assert table["run_index"].tolist() == [0, 1, 2] and table["error"].isna().all()
+
+
+def test_resume_refuses_a_run_file_of_another_point_or_seed(finished):
+    spec, out = finished
+    record = json.loads((out / "runs" / "000001.json").read_text())
+    (out / "runs" / "000001.json").write_text(json.dumps({**record, "seed": record["seed"] + 1}))
+    with pytest.raises(SweepError, match=r"runs/000001.json \(its seed differ from run 1"):
+        sweep(spec, backend="serial", out=out, resume=True)
+    (out / "runs" / "000001.json").write_text(json.dumps({**record, "run_index": 2}))
+    with pytest.raises(SweepError, match=r"runs/000001.json \(holds run 2, whose file is 000002.json"):
+        sweep(spec, backend="serial", out=out, resume=True)
+
+
+def test_resume_of_a_sweep_written_before_sweep_ids(finished):
+    spec, out = finished
+    manifest = json.loads((out / "sweep.json").read_text())
+    del manifest["sweep_id"]
+    (out / "sweep.json").write_text(json.dumps(manifest))
+    for path in out.glob("runs/*.json"):
+        record = json.loads(path.read_text())
+        del record["sweep_id"]
+        path.write_text(json.dumps(record))
+    (out / "runs" / "000002.json").unlink()
+    table = sweep(spec, backend="serial", out=out, resume=True)
+    assert len(table) == 3 and table["error"].isna().all()
+    assert json.loads((out / "sweep.json").read_text())["sweep_id"] == json.loads(
+        (out / "runs" / "000002.json").read_text())["sweep_id"]
+
+
+def test_unreadable_sweep_json_is_one_line_exit_2(finished, invoke):
+    spec, out = finished
+    (out / "sweep.json").write_text("")
+    result = invoke("sweep", spec, "--out", out, "--resume", "--backend", "serial", "--quiet")
+    assert result.exit_code == 2 and "sweep.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scheduler_that_is_no_address_is_one_line_exit_2_before_writing(tmp_path):
+    spec = _spec(tmp_path, THREE)
+    out = tmp_path / "out"
+    proc = subprocess.run([_console_script(), "sweep", str(spec), "--scheduler", "notanaddress", "--out", str(out)],
+                          check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        ("embosim: error: scheduler: 'notanaddress' is not a Dask scheduler address (missing port number in address "
+         "'notanaddress'); give e.g. tcp://host:8786")]
+    assert not (out / "sweep.json").exists()  # a retry needs no --resume
+
+
+@pytest.mark.parametrize("body", ["", 'sampling = "random"\nsamples = 3\n'], ids=["grid", "random"])
+def test_empty_sweep_is_refused(tmp_path, body):
+    spec = _spec(tmp_path, "seed = 1\n" + body)
+    with pytest.raises(SweepError, match="nothing to vary") as info:
+        sweep(spec, backend="serial")
+    assert info.value.path == "parameters"
+
+
+def test_a_sweep_of_replicates_only_is_allowed():
+    plan = plan_sweep(parse_sweep_spec({"seed": 1, "replicates": 3}))
+    assert plan.n_runs == 3 and plan.points == ({},)
+
+
+def _dumps(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob("embosim-sweep-*"))
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_process_sweep_removes_the_liver_dump_and_leaves_whole_run_files(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    spec = _spec(tmp_path, EIGHT)
+    out = tmp_path / "out"
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([_console_script(), "sweep", str(spec), "--out", str(out), "--backend", "processes",
+                             "--workers", "1", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("runs/*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # a run is finished: its liver is dumped and mapped by the worker
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    dump = _dumps(tmp)[0]
+    assert sum(p.stat().st_size for p in dump.glob("liver*.joblib")) > 0
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while _dumps(tmp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _dumps(tmp) == [], "the liver dump outlived the killed sweep"
+    for path in out.glob("runs/*"):
+        assert path.suffix == ".json" or path.name.endswith(".tmp")
+        if path.suffix == ".json":
+            assert json.loads(path.read_text())["run_index"] == int(path.stem)
+
+    table = sweep(spec, backend="serial", out=out, resume=True)
+    assert table["run_index"].tolist() == list(range(8)) and table["error"].isna().all()
+    assert list(out.glob("runs/*.tmp")) == []
+
+
+def test_a_finished_process_sweep_leaves_no_dump(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    spec = _spec(tmp_path, 'seed = 2\n[parameters]\n"catheter.rate_ml_min" = [1.0, 2.0]\n' + FIXED)
+    table = sweep(spec, backend="processes", workers=1)
+    assert len(table) == 2 and table["error"].isna().all()
+    assert _dumps(tmp_path) == []
