@@ -478,7 +478,7 @@ class OutcomesConfig(_Section):
     normal_ischaemia_tolerance_h: float = param(
         1.5, "h",
         "[Frederiks1982] (rat: 40 min of total ischaemia mostly reversible, 90 min mostly irreversible); "
-        "[vanRiel2016] (human continuous inflow occlusion tolerated up to about 60-120 min)",
+        "[VanRiel2016] (human continuous inflow occlusion tolerated up to about 60-120 min)",
         "Duration of a complete deficit after which half of the normal parenchyma it reaches is necrotic.", gt=0)
     tumour_ischaemia_tolerance_h: float = param(
         3.0, "h", "model assumption: hypoxia-adapted, glycolytic tumour cells tolerate twice the hepatocytes' ischaemia",
