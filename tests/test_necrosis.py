@@ -170,6 +170,8 @@ def test_summary_and_report_carry_the_graded_read_outs():
         assert 0.0 <= result.summary[key] <= 1.0
     assert result.summary["tumour_necrosis_fraction"] > 0.0
     assert "Tumour necrosis (expected" in result.report and "Normal liver necrosis (expected" in result.report
+    without = sim.run(scenario.with_updates({"tumours": []}), progress=False).summary
+    assert math.isnan(without["tumour_necrosis_fraction"]) and 0.0 <= without["normal_necrosis_fraction"] <= 1.0
 
 
 def test_main_portal_vein_thrombosis_turns_lobar_embolisation_into_normal_liver_necrosis():
