@@ -315,6 +315,7 @@ def sweep(
     from .sweep_spec import load_sweep_spec, plan_sweep
     from .sweeps import sweep as run_sweep
 
+    check_writable(out, option="--out", create=False)  # nothing written before the plan is checked
     # every point and its size checked before anything is written
     spec = resolve_sweep_spec(spec)
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,

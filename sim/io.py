@@ -88,11 +88,14 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def check_writable(folder: str | Path, *, option: str = "--out") -> Path:
+def check_writable(folder: str | Path, *, option: str = "--out", create: bool = True) -> Path:
     """Create ``folder`` if needed and check that a file can be created in it (by creating one).
 
     A real probe file, not :func:`os.access`: it also catches read-only file
-    systems, and root (for whom permission bits do not stop writing).
+    systems, and root (for whom permission bits do not stop writing). With
+    ``create=False`` a missing folder is not created: the probe goes into its
+    nearest existing ancestor, which must be a folder, and nothing is left behind
+    (for checks that must write nothing before later input checks pass).
 
     Raises
     ------
@@ -100,11 +103,18 @@ def check_writable(folder: str | Path, *, option: str = "--out") -> Path:
         Naming the folder and the reason, e.g. ``--out: cannot write in out (Permission denied)``.
     """
     folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {folder} ({_reason(exc)})", path=option) from None
-    probe = folder / f".embosim-probe.{secrets.token_hex(4)}{TMP_SUFFIX}"
+    where = folder
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder} ({_reason(exc)})", path=option) from None
+    else:
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            raise OutputError(f"cannot create {folder} ({where} is not a folder)", path=option)
+    probe = where / f".embosim-probe.{secrets.token_hex(4)}{TMP_SUFFIX}"
     try:
         probe.open("x").close()
         probe.unlink()

@@ -45,6 +45,9 @@ FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 32, 1, 65536
 #: Particles per call of the fixed-field router (numerical choice: bounds its array of
 #: random numbers to about 50 MB at 1e5 terminals; never changes a route).
 FIXED_FIELD_CHUNK = 65536
+#: Particles the per-particle arrays keep beyond a chunk, so that a cluster starting in it ends inside
+#: them (numerical choice: clusters of 1 + Poisson(mean <= 10) particles never reach it).
+UNIT_MARGIN = 1024
 #: Diameter at which a sub-resolution bed ends (its smallest vessels), m: twice the mean
 #: sinusoid radius of the human liver cast, 6.63 um [Debbaut2014].
 SINUSOID_DIAMETER_M = 2.0 * 6.63e-6
@@ -70,6 +73,7 @@ class ProcedureRun:
     particle_volume_m3: np.ndarray
     agent_names: tuple[str, ...]
     agent_vial_m3: float
+    n_units: int
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -475,6 +479,31 @@ class _Rows:
         self.left = np.concatenate([rows, self.left])
 
 
+def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, extra_mean: float,
+                  rows: _Rows) -> int:
+    """Group particles ``[assigned, upto)`` (and the rest of the last group) into units; returns the new ``assigned``.
+
+    Without aggregation every particle is its own unit. With it, a unit is a
+    cluster of 1 + Poisson(``extra_mean``) consecutive particles, one uniform each
+    from ``rows`` (the same clusters whatever the chunking). Clusters end at
+    ``n_cap`` and at the end of the array.
+    """
+    from scipy.stats import poisson
+
+    limit = min(n_cap, unit_end.shape[0])  # the caller keeps UNIT_MARGIN particles of room beyond upto
+    if extra_mean <= 0.0:
+        if upto > assigned:
+            unit_end[assigned:upto] = np.arange(assigned + 1, upto + 1)
+        return max(assigned, upto)
+    while assigned < upto:
+        u = rows.take(1)[0]
+        size = 1 + int(poisson.ppf(u, extra_mean))
+        end = min(assigned + size, limit)
+        unit_end[assigned:end] = end
+        assigned = end
+    return assigned
+
+
 def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
     """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared)."""
     def grow(a, fill):
@@ -532,10 +561,12 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     max_volume = proc.max_volume_ml * ML_M3
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
     n_cap = max(1, int(max_volume * per_m3.max()))
-    capacity = min(n_cap, 4 * MAX_CHUNK)  # per-particle arrays grow on demand, up to n_cap
-    stream_d, stream_u = rng.spawn(2)
-    diameter_rows, path_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net))
+    capacity = min(n_cap, 4 * MAX_CHUNK + UNIT_MARGIN)  # per-particle arrays grow on demand, up to n_cap
+    stream_d, stream_u, stream_c = rng.spawn(3)
+    diameter_rows, path_rows, cluster_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net)), _Rows(stream_c)
     diameters = np.empty(capacity)
+    unit_end = np.empty(capacity, np.int64)  # one past the last member of the unit each particle leads
+    assigned = 0  # particles [0, assigned) have their units
     agent_of = np.zeros(capacity, np.int64)
     ps = _new_state(capacity, liver, len(sink_names), load)
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
@@ -578,13 +609,16 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         last = min(n_cap, done + chunk, done + room)
         if last <= done:
             break
-        if last > capacity:
-            capacity = min(n_cap, max(2 * capacity, last))
+        if min(n_cap, last + UNIT_MARGIN) > capacity:  # room for the last unit to end
+            capacity = min(n_cap, max(2 * capacity, last + UNIT_MARGIN))
             ps = _grown(ps, capacity)
             diameters = np.resize(diameters, capacity)
             agent_of = np.resize(agent_of, capacity)
+            unit_end = np.resize(unit_end, capacity)
             volume = np.resize(volume, capacity + 1)
             sphere_volume = np.resize(sphere_volume, capacity + 1)
+        assigned = _assign_units(unit_end, assigned, last, n_cap, agent.cluster_extra_mean(), cluster_rows)
+        last = int(unit_end[last - 1])  # a chunk ends where a unit ends
         u_diameter = diameter_rows.take(last - done)
         diameters[done:last] = agent.diameters_from_uniform(u_diameter)
         agent_of[done:last] = current
@@ -593,7 +627,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         sphere_volume[done + 1:last + 1] = sphere_volume[done] + steps / agent.particles_per_m3
         switch_flow = q0 * agents[current + 1][1] if current + 1 < len(agents) else 0.0
         uniforms = path_rows.take(last - done)
-        end, stop = tk.transport(state, net, geo, ps, diameters, uniforms, done, last,
+        end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, uniforms, done, last,
                                  max(endpoint_flow, switch_flow), proc.stop_on_reflux)
         diameter_rows.give_back(u_diameter[end - done:])  # particles not injected keep their numbers
         path_rows.give_back(uniforms[end - done:])
@@ -623,4 +657,4 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(current + 1)),
-                        agent_vial_m3=agents[0][0].vial_m3)
+                        agent_vial_m3=agents[0][0].vial_m3, n_units=int(np.unique(unit_end[:done]).size))

@@ -331,8 +331,12 @@ class AgentConfig(_Section):
         "the closest it comes to the anchor (docs/validation.md, embolic load)",
         "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
         "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
+    aggregation: bool = param(
+        True, "-", "[DCBeadAggregation2015] (no aggregation above 10x dilution); model assumption for the growth "
+        "below it", "Spheres travel in clusters when the suspension is concentrated: mean extra particles per "
+        "cluster (10 - dilution) / (1 + dilution) below a 1:10 dilution, none above (sim.agents).")
     vial_ml: float = param(
-        2.0, "mL", "MeritEmbosphereIFU; BTGDCBeadIFU (1 or 2 mL of spheres per vial or syringe)",
+        2.0, "mL", "[MeritEmbosphereIFU]; [BTGDCBeadIFU] (1 or 2 mL of spheres per vial or syringe)",
         "Settled spheres per vial of the product (for the `vials` read-out).", gt=0.0, le=20.0)
 
     @model_validator(mode="after")

@@ -114,6 +114,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         **load_readouts(ps.lodged_ped, ps.lodged_trunk, node_share),
         "injection_time_min": float(last["suspension_volume_ml"]) / scenario.catheter.rate_ml_min,
         "vials": float(last["particle_volume_ml"]) * ML_M3 / proc.agent_vial_m3,
+        "particles_per_cluster_mean": n / proc.n_units if proc.n_units else float("nan"),
         "lodging_generation_median": float(np.median(lodged_gen)) if lodged_gen.size else float("nan"),
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,

@@ -10,7 +10,7 @@ import pytest
 import sim
 from sim import angiography as ag
 from sim.kernels import twoport
-from sim.procedure import apply_occlusions
+from sim.procedure import apply_load_record
 
 #: A coarse liver: a whole embolisation takes about a second.
 COARSE = {"liver.terminal_diameter_um": 200.0}
@@ -45,7 +45,7 @@ def runs(scenario, liver):
 def _angiogram(liver, baseline, run=None):
     flow = ag.baseline_flow(liver)
     if run is not None:
-        apply_occlusions(flow.state, flow.liver.trunk, run.state)
+        apply_load_record(flow.state, flow.liver.trunk, run.state["load"])
     return ag.virtual_angiogram(flow, baseline[1], view=baseline[2])
 
 

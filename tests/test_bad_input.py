@@ -343,7 +343,7 @@ def test_sweep_plan_size_is_checked_before_drawing_points():
 
 
 def test_sweep_liver_too_large_is_named_before_any_run():
-    spec = parse_sweep_spec({"seed": 1, "fixed": {"liver.terminal_diameter_um": 5.0}})
+    spec = parse_sweep_spec({"seed": 1, "replicates": 2, "fixed": {"liver.terminal_diameter_um": 5.0}})
     with pytest.raises(SizeError) as info:
         plan_sweep(spec, source="s.toml")
     assert info.value.path == 'fixed."liver.terminal_diameter_um"' and info.value.source == "s.toml"
@@ -357,7 +357,8 @@ def test_sweep_liver_too_large_is_named_before_any_run():
     ("seed = 1\nreplicates = 1000000000\n", "replicates"),
     ("seed = 1\n[parameters]\n\"catheter.rate_ml_min\" = {start = 0.5, stop = 2.0, num = 10000000000}\n",
      "parameters"),
-    ("seed = 1\n[fixed]\n\"liver.terminal_diameter_um\" = 5.0\n", 'fixed."liver.terminal_diameter_um"'),
+    ("seed = 1\nreplicates = 2\n[fixed]\n\"liver.terminal_diameter_um\" = 5.0\n",
+     'fixed."liver.terminal_diameter_um"'),
 ], ids=["1e9_replicates", "1e10_points", "huge_liver"])
 def test_cli_sweep_too_large_writes_nothing(invoke, tmp_path, spec_text, key):
     spec = _write(tmp_path, spec_text, name="sweep.toml")

@@ -131,3 +131,19 @@ def test_temporary_agent_leaves_no_load_for_the_next_session(scenario, liver):
     after = run(scenario.with_updates({"catheter.vessel": "A6"}), progress=False, liver=liver, prior=gelfoam)
     fresh = run(scenario.with_updates({"catheter.vessel": "A6"}), progress=False, liver=liver)
     assert after.summary["particles_injected"] == fresh.summary["particles_injected"]
+
+
+def test_concentrated_suspensions_travel_in_clusters_and_lodge_more_proximally(scenario, liver):
+    """Below a 1:10 dilution spheres aggregate; clusters jam larger vessels than single spheres."""
+    dilute = run(scenario, progress=False, liver=liver)
+    concentrated = run(scenario.with_updates({"agent.contrast_dilution": 3.0}), progress=False, liver=liver)
+    off = run(scenario.with_updates({"agent.contrast_dilution": 3.0, "agent.aggregation": False}), progress=False,
+              liver=liver)
+    assert dilute.summary["particles_per_cluster_mean"] == 1.0 == off.summary["particles_per_cluster_mean"]
+    expected = 1 + (1 + 10.0) / (1 + 3.0) - 1  # 1 + Poisson mean (sim.agents.Agent.cluster_extra_mean)
+    assert concentrated.summary["particles_per_cluster_mean"] == pytest.approx(expected, rel=0.05)
+    assert concentrated.summary["lodging_generation_median"] < off.summary["lodging_generation_median"]
+    # members of a cluster share its fate and place
+    fate, where = concentrated.state["particle_fate"], concentrated.state["particle_where"]
+    assert concentrated.summary["particles_injected"] == fate.size and np.all(fate != 5)
+    assert np.unique(where).size < off.state["particle_where"].size

@@ -170,7 +170,8 @@ def test_incremental_state_equals_full_resolve(scenario):
     steps = walk_steps(flow.liver, net)
     st = flow.state
     geo = load_geometry(flow.liver, st, net, scenario, agent)
-    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), rng.random((n, steps)), 0, n, -1.0, False)
+    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1), rng.random((n, steps)),
+                 0, n, -1.0, False)
     assert ps.counters[1] > 100
     incremental = np.array([twoport.node_pressures(st, i) for i in range(0, st.parent.shape[0], 7)])
     twoport.solve(st)

@@ -54,7 +54,16 @@ from .rules import (
     node_action,
     size_weight,
 )
-from .twoport import compartment_flows, edge_flows, eliminate, node_pressures, refresh_path, restore_trunk, solve_trunk
+from .twoport import (
+    compartment_flows,
+    edge_flows,
+    eliminate,
+    node_pressures,
+    refresh_path,
+    restore_trunk,
+    solve_trunk,
+    solve_trunk_without,
+)
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
@@ -227,12 +236,20 @@ def tip_flows(st, net):
 
 @njit(**NJIT_OPTS)
 def _after_lodging(st, ps, net, counted_update):
-    """Re-solve the trunk and measure the native flow after a lodging; returns that flow."""
+    """Re-solve the trunk and measure the native flow after a lodging; returns that flow.
+
+    A catheter in a trunk vessel: one elimination with the injection on and off as two
+    right-hand sides (:func:`.twoport.solve_trunk_without`); in a pedicle vessel the
+    injection sits in a subtree's 2-port, so the native flow needs its own solve.
+    """
     ps.counters[1] += 1
     if net.full_resolve:
         eliminate(st)  # the reference: every 2-port again, O(N)
     elif counted_update:
         ps.counters[2] += 1
+    if net.tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
+        ps.counters[3] += 1
+        return solve_trunk_without(st, net.tip_index, net.measure_edge)[1]
     solve_trunk(st)
     ps.counters[3] += 2  # the re-solve, and the native flow with the injection off
     return native_tip_flow(st, net)
@@ -240,28 +257,31 @@ def _after_lodging(st, ps, net, counted_update):
 
 
 @njit(**NJIT_OPTS)
-def _stop_in(st, ps, net, geo, came, d, p):
-    """Particle p stops at the end of the column of vessel ``came`` (or stays in suspension at the tip).
-
-    Returns (fate, where, lodged).
-    """
-    if came < 0:
-        return FATE_SUSPENDED, -1, False
-    g = load_vessel(geo, ps.load, came, d, False)
-    put_vessel_conductance(st, geo, came, g)
-    m = geo.n_pedicle
-    if came < m:
-        ps.lodged_ped[came] += 1
-        ps.flow_after[p] = _after_lodging(st, ps, net, True)
-        return FATE_VESSEL, came, True
-    ps.lodged_trunk[came - m] += 1
-    ps.flow_after[p] = _after_lodging(st, ps, net, False)
-    return FATE_TRUNK, came - m, True
+def _load_members_in_vessel(st, geo, load, vessel, diameters, first, end, wedge):
+    """Particles ``first`` .. ``end - 1`` (one unit) join resolved vessel ``vessel``; its conductance follows."""
+    g = 0.0
+    for i in range(first, end):
+        g = load_vessel(geo, load, vessel, diameters[i], wedge)
+    put_vessel_conductance(st, geo, vessel, g)
 
 
 @njit(**NJIT_OPTS)
-def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, stop_on_reflux):
-    """Inject particles ``first`` .. ``last - 1`` one by one, updating the load and the flow after every lodging.
+def _load_members_in_bed(st, geo, load, bed, diameters, first, end, fit_d):
+    """Particles ``first`` .. ``end - 1`` (one unit that fits lumens down to ``fit_d``) lodge in ``bed``."""
+    g = 0.0
+    for i in range(first, end):
+        g = load_bed(geo, load, bed, diameters[i], fit_d)
+    put_bed_conductance(st, geo, bed, g)
+
+
+@njit(**NJIT_OPTS)
+def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop_flow, stop_on_reflux):
+    """Inject particles ``first`` .. ``last - 1`` unit by unit, updating the load and the flow after every lodging.
+
+    A unit is one particle, or a cluster of consecutive particles that travel and
+    lodge together (aggregation at high concentration): it walks as a sphere of
+    the cluster's volume (the fit test and the size bias use that diameter), and
+    where it stops each member joins the load with its own diameter.
 
     Parameters
     ----------
@@ -273,9 +293,12 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
         Updated in place (its ``load`` too).
     diameters : float64 (P,)
         Particle diameters, m.
+    unit_end : int64 (P,)
+        For the first particle p of a unit, one past its last member (``p + 1`` for
+        a lone particle); ``last`` must be a unit boundary.
     uniforms : float64 (last - first, K)
         Uniform random numbers in [0, 1): row ``p - first`` holds one per decision
-        along particle p's path.
+        along the path of the unit that particle p leads.
     first, last : int
         Particle index range of this call.
     stop_flow : float
@@ -310,7 +333,13 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
 
     p = first
     while p < last:
+        end = unit_end[p]
         d = diameters[p]
+        if end > p + 1:  # a cluster walks as the sphere of its volume
+            volume = 0.0
+            for i in range(p, end):
+                volume += diameters[i] ** 3
+            d = volume ** (1.0 / 3.0)
         d_fit = (1.0 - deform) * d
         # ---- start at the tip
         in_trunk = net.tip_kind == TIP_TRUNK
@@ -335,6 +364,7 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
         where = -1
         refluxed = False
         lodged = False
+        stacked = False
         bifurcations = 0
         came = -1  # the vessel the particle is in (unified index), -1 at the catheter tip
         for step in range(n_steps):
@@ -442,39 +472,35 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
             act = exit_action(exit_kind, diam[k], blocked[k], d_fit)
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
-                fate, where, lodged = _stop_in(st, ps, net, geo, came, d, p)
-                ps.stacked[p] = lodged
+                if came >= 0:
+                    _load_members_in_vessel(st, geo, load, came, diameters, p, end, False)
+                    lodged = True
+                    stacked = True
+                    if came < m_ped:
+                        fate, where = FATE_VESSEL, came
+                    else:
+                        fate, where = FATE_TRUNK, came - m_ped
                 break
             if act == ACT_BED:
                 fate = FATE_NONTARGET
                 where = net.trunk_edge_sink[tgt]
-                g = load_bed(geo, load, n_comp + tgt, d, d_fit)
-                put_bed_conductance(st, geo, n_comp + tgt, g)
+                _load_members_in_bed(st, geo, load, n_comp + tgt, diameters, p, end, d_fit)
                 lodged = True
-                ps.flow_after[p] = _after_lodging(st, ps, net, False)
                 break
             if act == ACT_COMPARTMENT:
-                ps.lodged_comp[tgt] += 1
                 fate = FATE_COMPARTMENT
                 where = tgt
-                g = load_bed(geo, load, tgt, d, d_fit)
-                put_bed_conductance(st, geo, tgt, g)
+                _load_members_in_bed(st, geo, load, tgt, diameters, p, end, d_fit)
                 lodged = True
-                ps.flow_after[p] = _after_lodging(st, ps, net, True)
                 break
             vessel = m_ped + tgt if kind == _KIND_TRUNK_EDGE else (node if kind == _KIND_PARENT else tgt)
             if act == ACT_WEDGE:
-                g = load_vessel(geo, load, vessel, d, True)
-                put_vessel_conductance(st, geo, vessel, g)
+                _load_members_in_vessel(st, geo, load, vessel, diameters, p, end, True)
                 lodged = True
                 if vessel < m_ped:
                     fate, where = FATE_VESSEL, vessel
-                    ps.lodged_ped[vessel] += 1
-                    ps.flow_after[p] = _after_lodging(st, ps, net, True)
                 else:
                     fate, where = FATE_TRUNK, tgt
-                    ps.lodged_trunk[tgt] += 1
-                    ps.flow_after[p] = _after_lodging(st, ps, net, False)
                 break
             came = vessel
             if kind == _KIND_TRUNK_EDGE:
@@ -499,16 +525,29 @@ def transport(st, net, geo, ps, diameters, uniforms, first, last, stop_flow, sto
                     s = st.root_slot[node]
                     node = st.root_art[s]
                     in_trunk = True
-        ps.fate[p] = fate
-        ps.where[p] = where
-        ps.refluxed[p] = refluxed
-        if not lodged:
-            ps.flow_after[p] = ps.flow_after[p - 1] if p > first else native_tip_flow(st, net)
+        k = end - p
+        if lodged:
+            counted = fate == FATE_VESSEL or fate == FATE_COMPARTMENT
+            flow = _after_lodging(st, ps, net, counted)
+            if fate == FATE_VESSEL:
+                ps.lodged_ped[where] += k
+            elif fate == FATE_TRUNK:
+                ps.lodged_trunk[where] += k
+            elif fate == FATE_COMPARTMENT:
+                ps.lodged_comp[where] += k
+        else:
+            flow = ps.flow_after[p - 1] if p > first else native_tip_flow(st, net)
         if fate == FATE_NONTARGET:
-            ps.nontarget[where] += 1
-        ps.counters[0] += 1
-        p += 1
-        if lodged and ps.flow_after[p - 1] <= stop_flow:
+            ps.nontarget[where] += k
+        for i in range(p, end):
+            ps.fate[i] = fate
+            ps.where[i] = where
+            ps.refluxed[i] = refluxed
+            ps.stacked[i] = stacked
+            ps.flow_after[i] = flow
+        ps.counters[0] += k
+        p = end
+        if lodged and flow <= stop_flow:
             return p, STOP_ENDPOINT
         if stop_on_reflux and refluxed:
             return p, STOP_REFLUX

@@ -66,7 +66,8 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
-           "solve", "eliminate", "solve_trunk", "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
+           "solve", "eliminate", "solve_trunk", "solve_trunk_without",
+           "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
@@ -391,15 +392,17 @@ def _stamp(mat, rhs, index, fixed, a, b, g):
 
 
 @njit(**NJIT_OPTS)
-def _solve_dominant(mat, rhs):
-    """Solve ``mat x = rhs`` in place (x in ``rhs``) by Gaussian elimination without pivoting.
+def _solve_dominant(mat, rhs, rhs2):
+    """Solve ``mat x = rhs`` and ``mat y = rhs2`` in place (x in ``rhs``, y in ``rhs2``), Gaussian elimination
+    without pivoting; ``rhs2`` may be empty (one system only).
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
-    without pivoting is stable there (Golub and Van Loan, Matrix Computations,
-    4th ed., section 4.1.1) and the small dense system needs no LAPACK call.
+    without pivoting is stable there [GolubVanLoan2013] (section 4.1.1) and the small dense system needs no LAPACK call.
+    The second right-hand side costs O(n^2) on top of the O(n^3) elimination.
     """
     n = rhs.shape[0]
+    two = rhs2.shape[0] == n
     for k in range(n):
         inv = 1.0 / mat[k, k]
         for i in range(k + 1, n):
@@ -408,11 +411,18 @@ def _solve_dominant(mat, rhs):
                 for j in range(k + 1, n):
                     mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
+                if two:
+                    rhs2[i] -= f * rhs2[k]
     for k in range(n - 1, -1, -1):
         acc = rhs[k]
+        acc2 = rhs2[k] if two else 0.0
         for j in range(k + 1, n):
             acc -= mat[k, j] * rhs[j]
+            if two:
+                acc2 -= mat[k, j] * rhs2[j]
         rhs[k] = acc / mat[k, k]
+        if two:
+            rhs2[k] = acc2 / mat[k, k]
 
 
 @njit(**NJIT_OPTS)
@@ -429,6 +439,28 @@ def solve_trunk(st):
         ``STATUS_OK``, or ``STATUS_LOST_SOURCE`` if an injection sits in a part
         cut off from every boundary (its flow is dropped).
     """
+    return _solve_trunk(st, -1, -1)[0]
+
+
+@njit(**NJIT_OPTS)
+def solve_trunk_without(st, node, edge):
+    """:func:`solve_trunk`, and the flow in trunk ``edge`` had the injection into trunk ``node`` been off, m^3/s.
+
+    One elimination with two right-hand sides: the state gets the solution with
+    every injection (exactly what :func:`solve_trunk` gives); the second is read on
+    ``edge`` only (the native antegrade flow of a catheter at ``node``).
+
+    Returns
+    -------
+    (int, float)
+        The status, and the flow along ``edge`` without the injection at ``node``.
+    """
+    return _solve_trunk(st, node, edge)
+
+
+@njit(**NJIT_OPTS)
+def _solve_trunk(st, off_node, off_edge):
+    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``."""
     nt = st.trunk_fixed_p.shape[0]
     ground = nt
     uf = np.arange(nt + 1)
@@ -458,11 +490,6 @@ def solve_trunk(st):
             nfree += 1
     rhs = np.zeros(nfree)
     mat = np.zeros((nfree, nfree))
-    for n in range(nt):
-        if index[n] >= 0:
-            rhs[index[n]] += st.q_trunk_in[n]
-        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
-            status = STATUS_LOST_SOURCE
     for e in range(st.trunk_conns.shape[0]):
         g = st.g_trunk[e]
         a = st.trunk_conns[e, 0]
@@ -487,7 +514,16 @@ def solve_trunk(st):
             status = STATUS_LOST_SOURCE
         if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
             _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
-    _solve_dominant(mat, rhs)
+    off = off_node >= 0 and index[off_node] >= 0
+    rhs2 = rhs.copy() if off else np.empty(0)
+    for n in range(nt):  # injections last: the second right-hand side is the first without the one at off_node
+        if index[n] >= 0:
+            rhs[index[n]] += st.q_trunk_in[n]
+            if off and n != off_node:
+                rhs2[index[n]] += st.q_trunk_in[n]
+        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
+            status = STATUS_LOST_SOURCE
+    _solve_dominant(mat, rhs, rhs2)
     for n in range(nt):
         if index[n] >= 0:
             st.trunk_p[n] = rhs[index[n]]
@@ -502,7 +538,18 @@ def solve_trunk(st):
             not math.isnan(st.trunk_p[a]) else 0.0
     _root_pressures(st)
     st.status[0] = status
-    return status
+    q_off = np.nan
+    if off_node >= 0:
+        if not off:  # the injection node is cut off: its injection changes no flow
+            q_off = st.trunk_q[off_edge]
+        else:
+            a = st.trunk_conns[off_edge, 0]
+            b = st.trunk_conns[off_edge, 1]
+            pa = rhs2[index[a]] if index[a] >= 0 else st.trunk_p[a]
+            pb = rhs2[index[b]] if index[b] >= 0 else st.trunk_p[b]
+            g = st.g_trunk[off_edge]
+            q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
+    return status, q_off
 
 
 @njit(**NJIT_OPTS)
