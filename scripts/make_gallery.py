@@ -27,8 +27,8 @@ COLOURS, GIF_COLOURS = 128, 32
 COMPARISON_TERMINAL_UM = 150.0
 #: Replicates and arterial fractions of the strategy comparisons.
 REPLICATES = 3
-ARTERIAL_FRACTIONS = (0.5, 0.7, 0.85, 1.0)
-ARTERIALISATION_STRATEGIES = ("selective", "lobar", "whole_liver")
+ARTERIAL_FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+ARTERIALISATION_STRATEGIES = ("superselective", "selective", "lobar", "whole_liver")
 
 HEADER = """# Gallery
 
@@ -188,8 +188,11 @@ def main() -> None:
                          vary={"tumours.0.arterial_fraction": list(ARTERIAL_FRACTIONS)})
     gallery.add(plot.arterialisation(varied), "arterialisation",
                 "Outcomes against tumour arterialisation",
-                "The core question: how each strategy fares as the tumour's arterial share of inflow changes.",
-                "embosim compare --strategies selective,lobar,whole_liver "
+                "The core question: how each strategy fares as the tumour's arterial share of inflow changes. "
+                "Tumour necrosis (graded O2-deficit model, docs/outputs.md) rises smoothly with arterialisation; "
+                "superselective embolisation kills the tumour its feeder supplies at the least normal-liver "
+                "necrosis.",
+                "embosim compare --strategies superselective,selective,lobar,whole_liver "
                 "--vary tumours.0.arterial_fraction=0.5:1.0:6 && embosim plot embosim-compare --kind arterialisation")
     gallery.write()
     print(f"wrote {GALLERY.relative_to(ROOT)}")

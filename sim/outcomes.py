@@ -19,6 +19,12 @@ section) are documented in ``docs/outputs.md``.
   normal liver; portal vein thrombosis removes that protection.
 * Biliary ischaemia: share of peribiliary compartment volume (arterial supply
   only) whose arterial inflow fell below the same O2 threshold.
+* Tumour and normal-liver necrosis (the teaching read-out; the threshold shares
+  above are kept for continuity): the expected necrotic share of each
+  compartment, a smooth monotone function of its O2 delivery ratio r (artery +
+  ``portal_oxygen_content_ratio`` x portal, against the pre-procedure state for
+  tumour and the healthy liver for normal tissue) and of how long the deficit
+  lasts, volume-weighted (:func:`necrosis_fraction`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings"]
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal",
+           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -44,6 +51,11 @@ def _ratio(now: np.ndarray, base: np.ndarray) -> np.ndarray:
 def _weighted_share(mask: np.ndarray, weight: np.ndarray) -> float:
     total = weight.sum()
     return float(weight[mask].sum() / total) if total > 0 else 0.0
+
+
+def _weighted_mean(value: np.ndarray, weight: np.ndarray) -> float:
+    total = weight.sum()
+    return float((weight * value).sum() / total) if total > 0 else 0.0
 
 
 def _arterial_inflow(q: np.ndarray) -> np.ndarray:
@@ -72,8 +84,83 @@ def tumour_rows(comps: Compartments) -> np.ndarray:
     return np.flatnonzero((comps.kind == _TISSUE) & (comps.tumour_volume_m3 > 0))
 
 
+def necrosis_fraction(o2_ratio, ratio_50: float, steepness: float, duration_h: float, tolerance_h: float,
+                      tolerance_steepness: float, pre_ratio=1.0) -> np.ndarray:
+    """Expected necrotic share of tissue whose O2 delivery fell to ``o2_ratio`` of its reference for ``duration_h``.
+
+    Two independent factors, both Hill functions (smooth, monotone, 0 at no dose):
+
+    * severity: with the deficit-to-residual ratio x = (1 - r) / r of O2 delivery,
+      S = x^h / (x^h + x50^h), x50 = (1 - ratio_50) / ratio_50, h = ``steepness``:
+      0 at r >= 1 (no deficit), 1/2 at r = ``ratio_50``, 1 at r = 0 (complete loss).
+      It is the share of the tissue whose local delivery, spread around the
+      compartment's mean, falls below its critical level (model assumption).
+    * duration: D = t^k / (t^k + t50^k), t = ``duration_h``, t50 = ``tolerance_h``,
+      k = ``tolerance_steepness``; 1 for a permanent deficit (``duration_h`` = inf).
+      Model assumption: tissue with a partial deficit tolerates it as long as a
+      complete one (pessimistic for short deficits; irrelevant for permanent ones).
+
+    Tissue whose reference is not its pre-procedure state (normal liver, against
+    the healthy liver) may start below 1 (``pre_ratio``, e.g. portal vein
+    thrombosis). Only tissue alive before the procedure counts: N = D x
+    (S(r) - S(r_pre))^+ / (1 - S(r_pre)), the share of the pre-procedure survivors
+    that the added deficit kills (model assumption: the patient lives with the
+    chronic state; what it would kill is already lost or adapted). With
+    ``pre_ratio`` = 1 this is D x S(r).
+
+    Parameters
+    ----------
+    o2_ratio : array_like of float
+        O2 delivery now / reference (dimensionless, >= 0; values above 1 count as 1).
+    ratio_50, steepness, duration_h, tolerance_h, tolerance_steepness : float
+        ``OutcomesConfig`` parameters (duration and tolerance in hours).
+    pre_ratio : array_like of float
+        O2 delivery before the procedure / reference (1 when the reference is the
+        pre-procedure state).
+
+    Returns
+    -------
+    ndarray of float64
+        Necrotic share 0-1, one per ratio.
+
+    Examples
+    --------
+    >>> float(necrosis_fraction(1.0, 0.4, 2.0, float("inf"), 3.0, 4.0)[()])
+    0.0
+    >>> round(float(necrosis_fraction(0.4, 0.4, 2.0, float("inf"), 3.0, 4.0)[()]), 3)
+    0.5
+    """
+    severity = _severity(o2_ratio, ratio_50, steepness)
+    if np.any(np.asarray(pre_ratio) < 1.0):
+        before = _severity(pre_ratio, ratio_50, steepness)
+        survivors = 1.0 - before
+        added = np.maximum(severity - before, 0.0)
+        severity = np.divide(added, survivors, out=np.zeros_like(added), where=survivors > 0)
+    if np.isinf(duration_h):
+        return severity
+    if duration_h <= 0:
+        return np.zeros_like(severity)
+    return severity / (1.0 + (tolerance_h / duration_h) ** tolerance_steepness)
+
+
+def _severity(o2_ratio, ratio_50: float, steepness: float) -> np.ndarray:
+    """Hill function of the deficit-to-residual ratio: 0 at r >= 1, 1/2 at ``ratio_50``, 1 at r = 0."""
+    r = np.clip(np.asarray(o2_ratio, dtype=np.float64), 0.0, 1.0)
+    odds_50 = ratio_50 / (1.0 - ratio_50)
+    with np.errstate(divide="ignore", over="ignore"):
+        relative_odds = (r / (1.0 - r)) / odds_50  # inf at r = 1, 0 at r = 0
+        return 1.0 / (1.0 + relative_odds ** steepness)
+
+
+def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:
+    """How long the embolisation's O2 deficit lasts, h: ``ischaemia_duration_h`` or from the agent's permanence."""
+    if cfg.ischaemia_duration_h is not None:
+        return float(cfg.ischaemia_duration_h)
+    return float("inf") if permanent else float(cfg.temporary_occlusion_h)
+
+
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
-                    cfg: OutcomesConfig) -> dict:
+                    cfg: OutcomesConfig, *, permanent: bool = True) -> dict:
     """Devascularisation, blush and ischaemia from reference and current compartment flows.
 
     Parameters
@@ -88,20 +175,31 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     q_now : ndarray of float64, shape (C, 4), m^3/s
         Current flows; all three without the catheter injection.
     cfg : OutcomesConfig
+    permanent : bool
+        Whether the agent occludes permanently (the deficit's duration when
+        ``cfg.ischaemia_duration_h`` is not set; :func:`deficit_duration_h`).
 
     Returns
     -------
     dict
         ``tumour_devascularised_fraction``, ``tumour_blush_fraction``,
         ``normal_devascularised_fraction``, ``normal_ischaemic_fraction``,
-        ``biliary_ischaemic_fraction`` (all 0-1).
+        ``biliary_ischaemic_fraction``, ``tumour_necrosis_fraction``,
+        ``normal_necrosis_fraction`` (all 0-1).
     """
     tissue = comps.kind == _TISSUE
     art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
     kappa = cfg.portal_oxygen_content_ratio
-    o2_ratio = _ratio(art_now + kappa * np.maximum(q_now[:, COMP_POR], 0.0),
-                      art_healthy + kappa * np.maximum(q_healthy[:, COMP_POR], 0.0))
+    o2_healthy, o2_base, o2_now = (art + kappa * np.maximum(q[:, COMP_POR], 0.0)
+                                   for art, q in ((art_healthy, q_healthy), (art_base, q_base), (art_now, q_now)))
+    o2_ratio = _ratio(o2_now, o2_healthy)
+    duration = deficit_duration_h(cfg, permanent)
+    tumour_necrosis = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
+                                        duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
+    normal_necrosis = necrosis_fraction(o2_ratio, cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness, duration,
+                                        cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
+                                        pre_ratio=_ratio(o2_base, o2_healthy))
 
     tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
@@ -114,6 +212,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
         "biliary_ischaemic_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.ischaemia_oxygen_fraction,
                                                       biliary_vol),
+        "tumour_necrosis_fraction": _weighted_mean(tumour_necrosis, tumour_vol),
+        "normal_necrosis_fraction": _weighted_mean(normal_necrosis, normal_vol),
     }
 
 

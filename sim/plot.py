@@ -73,7 +73,7 @@ FORMATS = (".png", ".svg", ".pdf")
 #: Narrowest vessel drawn in tree figures by default, um.
 TREE_MIN_DIAMETER_UM = 300.0
 #: Outcomes shown by the comparison figures by default (summary keys, docs/outputs.md).
-DEFAULT_METRICS = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
+DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "biliary_ischaemic_fraction",
                    "nontarget_particle_fraction")
 #: Figures :func:`write_run_figures` writes next to summary.json (file name -> figure kind).
 RUN_FIGURES = {"curve.png": "curve", "before_after.png": "before-after", "deposition.png": "deposition",
@@ -90,6 +90,8 @@ _SEGMENT_NAMES = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 _HULL_POINTS = 20_000
 #: (title, unit) of summary keys shown in figures.
 _METRICS = {
+    "tumour_necrosis_fraction": ("tumour necrosis (expected)", "fraction of tumour volume"),
+    "normal_necrosis_fraction": ("normal liver necrosis (expected)", "fraction of normal liver volume"),
     "tumour_devascularised_fraction": ("tumour devascularised", "fraction of tumour volume"),
     "normal_ischaemic_fraction": ("normal liver ischaemic", "fraction of normal liver volume"),
     "biliary_ischaemic_fraction": ("biliary ischaemia", "fraction of peribiliary volume"),

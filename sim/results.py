@@ -26,7 +26,8 @@ __all__ = ["RunResult", "SUMMARY_KEYS"]
 SUMMARY_KEYS = (
     "sace_level", "antegrade_flow_fraction", "clearance_time_cycles", "particles_injected",
     "particle_volume_ml", "suspension_volume_ml", "tumour_particle_fraction",
-    "tumour_to_normal_deposition_ratio", "tumour_devascularised_fraction", "normal_ischaemic_fraction",
+    "tumour_to_normal_deposition_ratio", "tumour_necrosis_fraction", "normal_necrosis_fraction",
+    "tumour_devascularised_fraction", "normal_ischaemic_fraction",
     "biliary_ischaemic_fraction", "nontarget_particle_fraction", "nontarget_particles_by_branch",
     "reflux_volume_ml", "arterial_fraction_baseline", "seed", "embosim_version",
     "occluded_vessels", "particles_per_occluded_vessel_mean", "particles_per_occluded_vessel_median",

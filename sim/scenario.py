@@ -443,7 +443,12 @@ class ProcedureConfig(_Section):
 
 
 class OutcomesConfig(_Section):
-    """Thresholds that turn flows into clinical outcomes."""
+    """Thresholds and dose-response parameters that turn flows into clinical outcomes.
+
+    The threshold read-outs (``devascularised_fraction``, ``ischaemia_oxygen_fraction``)
+    are kept for continuity; the teaching read-out is the graded necrosis model
+    (``*_necrosis_*``, ``*_tolerance_*``, ``ischaemia_duration_h``; docs/outputs.md).
+    """
 
     devascularised_fraction: float = param(
         0.2, "1", "model assumption: tumour blush absent below about 20% of baseline arterial inflow (SACE IV)",
@@ -456,6 +461,43 @@ class OutcomesConfig(_Section):
     portal_oxygen_content_ratio: float = param(
         0.75, "1", "model assumption: portal O2 saturation about 70-75% vs arterial 97% (textbook)",
         "O2 content of portal blood relative to arterial blood.", gt=0, le=1)
+    tumour_necrosis_o2_ratio: float = param(
+        0.4, "1",
+        "model assumption anchored on [Wang2010] (tumour perfusion 39% of baseline at the TACE endpoint) and "
+        "[Riaz2010RadPath] (37% of lesions completely necrotic): half of the tumour dies at about that ratio",
+        "O2 delivery ratio (artery + portal_oxygen_content_ratio x portal, against the pre-procedure state) at "
+        "which half of the viable tumour becomes necrotic when the deficit is permanent.", gt=0, lt=1)
+    normal_necrosis_o2_ratio: float = param(
+        0.35, "1",
+        "model assumption: critical O2 delivery = baseline hepatic O2 extraction (about 0.35) / maximal extraction "
+        "(about 1), as ischaemia_oxygen_fraction",
+        "O2 delivery ratio (against the healthy liver) at which half of the normal parenchyma becomes necrotic "
+        "when the deficit is permanent.", gt=0, lt=1)
+    necrosis_steepness: float = param(
+        2.0, "1",
+        "model assumption: spread of local O2 delivery within a compartment, relative dispersion about 0.6 "
+        "([Bassingthwaighte1989]: 0.3 in 1 g pieces, rising as mass^(1-D), D about 1.2, in smaller ones)",
+        "Hill exponent of necrosis against the deficit-to-residual ratio (1 - r) / r of O2 delivery: larger is "
+        "steeper (a threshold in the limit).", ge=0.5, le=20)
+    normal_ischaemia_tolerance_h: float = param(
+        1.5, "h",
+        "[Frederiks1982] (rat: 40 min of total ischaemia mostly reversible, 90 min mostly irreversible); "
+        "[VanRiel2016] (human continuous inflow occlusion tolerated up to about 60-120 min)",
+        "Duration of a complete deficit after which half of the normal parenchyma it reaches is necrotic.", gt=0)
+    tumour_ischaemia_tolerance_h: float = param(
+        3.0, "h", "model assumption: hypoxia-adapted, glycolytic tumour cells tolerate twice the hepatocytes' ischaemia",
+        "Duration of a complete deficit after which half of the tumour it reaches is necrotic.", gt=0)
+    tolerance_steepness: float = param(
+        4.0, "1", "[Frederiks1982] (necrosis rises steeply between 40 and 90 min of ischaemia)",
+        "Hill exponent of necrosis against the deficit's duration / tolerance.", ge=0.5, le=20)
+    ischaemia_duration_h: float | None = param(
+        None, "h",
+        "model assumption: bland embolisation with a permanent agent is permanent ([MeritEmbosphereIFU])",
+        "How long the deficit lasts; empty: permanent for a permanent agent, temporary_occlusion_h for a "
+        "temporary one (agent.permanent).", gt=0)
+    temporary_occlusion_h: float = param(
+        168.0, "h", "[McWilliams2011] (gelfoam: 40% recanalised at 1 month); model assumption: about a week",
+        "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty).", gt=0)
 
 
 class Scenario(_Section):

@@ -90,7 +90,8 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     lodged_gen = lodging_generations(fate[wedged], where[wedged], proc.diameters_m[wedged], liver.forest.generation,
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
-    outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
+    outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
+                               permanent=scenario.agent.permanent)
     verdict = assess_patient(scenario)
     summary = {
         "sace_level": int(last["sace_level"]),
@@ -132,6 +133,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     }
     if not comps.tumour_volume_m3[tissue].sum() > 0:  # no viable tumour: its devascularisation is undefined (n/a)
         summary["tumour_devascularised_fraction"] = float("nan")
+        summary["tumour_necrosis_fraction"] = float("nan")
     return summary
 
 

@@ -96,7 +96,8 @@ METRICS_EXCLUDED = frozenset({"seed", "run_time_s", "lodgings", "incremental_upd
 _SUMMED = ("particles_injected", "particle_volume_ml", "suspension_volume_ml", "particles_lodged_in_liver",
            "particles_in_suspension", "reflux_volume_ml")
 #: Tissue damage outcomes: a session row gives what that session added, a total row the final state.
-_DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction")
+_DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
+           "tumour_necrosis_fraction", "normal_necrosis_fraction")
 #: Label columns of every row, before the varied parameters and the outcomes.
 _LABELS = ("strategy", "session", "catheter", "endpoint", "tumour", "segment")
 #: Session label of a strategy's row as a whole (state after all its sessions).
@@ -580,7 +581,8 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
 
     q_pre = sessions[0][0].state["compartment_flow_baseline_m3s"]
     thresholds = sessions[0][0].scenario.outcomes
-    states = [tissue_outcomes(liver.compiled.compartments, q_healthy, q_pre, q, thresholds)
+    permanent = sessions[0][0].scenario.agent.permanent
+    states = [tissue_outcomes(liver.compiled.compartments, q_healthy, q_pre, q, thresholds, permanent=permanent)
               for q in [q_pre] + [s[-1].state["compartment_flow_final_m3s"] for s in sessions]]
     labels = {"strategy": plan.strategy.label, "endpoint": plan.strategy.endpoint, "tumour": plan.tumour,
               "segment": plan.segment}
@@ -762,7 +764,8 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
 
 
 #: Outcomes shown in the readable tables (all of them are in comparison.csv), with short headings.
-SHOWN = (("tumour_particle_fraction", "tumour particles"), ("tumour_devascularised_fraction", "tumour devasc."),
+SHOWN = (("tumour_particle_fraction", "tumour particles"), ("tumour_necrosis_fraction", "tumour necrosis"),
+         ("normal_necrosis_fraction", "normal necrosis"), ("tumour_devascularised_fraction", "tumour devasc."),
          ("normal_ischaemic_fraction", "normal ischaemia"), ("biliary_ischaemic_fraction", "biliary ischaemia"),
          ("nontarget_particle_fraction", "non-target"), ("lodging_generation_median", "lodging gen."),
          ("suspension_volume_ml", "suspension mL"), ("sace_level", "SACE"))
