@@ -18,9 +18,8 @@ import numpy as np
 from .agents import Agent
 from .endpoints import clearance_time_cycles, endpoint_threshold, sace_level
 from .kernels import embolic_load as el
-from .kernels import routing
+from .kernels import routing, twoport
 from .kernels import transport as tk
-from .kernels import twoport
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
 from .outcomes import tumour_blush_fraction, tumour_rows
 from .scenario import Scenario
@@ -335,9 +334,10 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
     the same route the exact kernel gives a particle on this field and this load)
     and only their fates are recorded: particle-versus-flow split checks, lodging
     depths, throughput. Exits that ``load`` blocks stop a particle at the end of
-    the column it is in, as in the exact kernel; the load itself is not changed. Random numbers come from ``rng``: step s of the particles of a
-    chunk draws row s of a (steps, chunk) array, row by row and only while a
-    particle still moves (about a third of the rows).
+    the column it is in, as in the exact kernel; the load itself is not changed.
+    Random numbers come from ``rng``: step s of the particles of a chunk draws row
+    s of a (steps, chunk) array, row by row and only while a particle still moves
+    (about a third of the rows).
 
     Parameters
     ----------
