@@ -38,7 +38,7 @@ __all__ = ["identical_paths", "chunk_invariance", "resolution", "run", "OUTCOMES
 #: Largest relative change of an outcome when the terminal diameter halves (issue 9).
 TOLERANCE = 0.05
 #: Outcomes compared across resolutions (docs/outputs.md).
-OUTCOMES = ("particle_volume_ml", "tumour_devascularised_fraction", "tumour_to_normal_deposition_ratio",
+OUTCOMES = ("particle_volume_ml", "tumour_necrosis_fraction", "tumour_to_normal_deposition_ratio",
             "tumour_particle_fraction", "lodging_generation_median", "clearance_time_baseline_cycles")
 #: Terminal diameters (um, coarse to fine) and procedure seeds per diameter, fast and full run.
 DIAMETERS_UM = {True: (100.0, 50.0), False: (100.0, 50.0, 25.0)}

@@ -18,7 +18,12 @@ A pure flow tracer would deposit in proportion to arterial perfusion, i.e. at
 vascularity x arterial fraction / normal arterial fraction (0.2); the figure shows
 that line. MAA is close to such a tracer (a few particles, no embolic effect),
 while the bland embolisation ratio also reflects the flow redistribution as
-vessels close.
+vessels close. Since the embolic load (particles stack into leaky plugs, a
+segment takes about 0.4 mL of spheres to stasis), most particles of a run to
+stasis arrive late and stop on columns that grow upstream into arteries feeding
+tumour and normal tissue alike, so the whole-procedure ratio falls below the
+MAA range (1.6 against 2.6 with perfect seals): a disagreement of the quantity
+compared (a tracer dose against a full embolic dose), reported, not tuned.
 """
 
 from __future__ import annotations
