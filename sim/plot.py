@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -940,7 +941,13 @@ def animate_angiogram(source, path: str | Path, *, fps: int = 8, dpi: int = 72, 
 
         animation = FuncAnimation(fig, draw, frames=len(times), blit=False)
         path.parent.mkdir(parents=True, exist_ok=True)
-        animation.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
+        with atomic_write(path) as tmp:  # Pillow takes the format from the name: write a .gif, then move it
+            gif = tmp.with_name(tmp.name + ".gif")
+            try:
+                animation.save(gif, writer=PillowWriter(fps=fps), dpi=dpi)
+                os.replace(gif, tmp)
+            finally:
+                gif.unlink(missing_ok=True)
     return path
 
 

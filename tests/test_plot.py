@@ -176,6 +176,7 @@ def test_deposition_counts_every_particle(scenes):
 
 def test_animated_angiogram_is_a_gif(scenes, tmp_path):
     path = plot.animate_angiogram(scenes["bulky_segment5_net"], tmp_path / "dsa.gif", dpi=30, step_s=2.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dsa.gif"]  # written atomically: no temporary left
     assert path.read_bytes()[:6] == b"GIF89a"
     with pytest.raises(ValueError, match=r"\.gif"):
         plot.animate_angiogram(scenes["bulky_segment5_net"], tmp_path / "dsa.png")
