@@ -143,9 +143,10 @@ class SizeEstimate:
 #: grow on demand up to the particles in ``procedure.max_volume_ml`` of suspension: the estimate is that
 #: bound, reached when no endpoint stops the injection first (particles too small to lodge, for instance).
 _BYTES_PER_PARTICLE = 64.0
-#: Particles routed per second end to end (docs/performance.md: 2.2-2.3e6/s at 1e5 terminals); an upper
-#: bound of the time, reached only if every particle is injected (no endpoint before max_volume_ml).
-_PARTICLES_PER_SECOND = 2.2e6
+#: Particles injected per second by the exact sequence, every lodging followed by an O(depth) update and a
+#: trunk solve (docs/performance.md: about 4e4-1e5/s at 1e5 terminals, the lower end taken); the time
+#: bound is reached only if every particle is injected (no endpoint before max_volume_ml).
+_PARTICLES_PER_SECOND = 4e4
 _BASE_MEMORY_BYTES = 3.2e8
 
 

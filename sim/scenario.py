@@ -412,7 +412,8 @@ class ProcedureConfig(_Section):
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
-    max_volume_ml: float = param(20.0, "mL", "model assumption: a few vials of suspension",
+    max_volume_ml: float = param(50.0, "mL", "model assumption: two 2 mL vials of spheres at 1:10 dilution (44 mL) "
+                                 "and a margin; a second vial for large disease [Nouri2019]",
                                  "Maximum suspension volume before stopping.", gt=0, le=500)
     stop_on_reflux: bool = param(False, "-", "model assumption: operators usually stop on reflux; off to study it",
                                  "Stop as soon as particles reflux out of the catheterised vessel.")
