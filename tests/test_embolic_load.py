@@ -147,3 +147,19 @@ def test_concentrated_suspensions_travel_in_clusters_and_lodge_more_proximally(s
     fate, where = concentrated.state["particle_fate"], concentrated.state["particle_where"]
     assert concentrated.summary["particles_injected"] == fate.size and np.all(fate != 5)
     assert np.unique(where).size < off.state["particle_where"].size
+
+
+@pytest.mark.parametrize("michels", ["V", "VI"])
+def test_staged_sessions_with_accessory_arteries_never_lose_a_load(michels):
+    """Three or four catheter positions (Michels V, VI): the total is at least every session's injury."""
+    from sim.catalogue import resolve_scenario
+    from sim.strategies import run_strategies
+
+    scenario = sim.load_scenario(resolve_scenario("bilobar_midgut_net")).with_updates(
+        {**COARSE, "anatomy.michels_type": michels})
+    raw = run_strategies(scenario, ["staged_bilobar"], 1, rng=0)
+    total = raw[raw["session"] == "total"]["normal_devascularised_fraction"].iloc[0]
+    sessions = raw[raw["session"] != "total"]
+    assert len(sessions) >= 2
+    first_state = sessions.iloc[0]["normal_devascularised_fraction"]  # session 1's own state (nothing before it)
+    assert total >= first_state - 1e-12, raw[["session", "catheter", "normal_devascularised_fraction"]]
