@@ -164,35 +164,38 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
-def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet, ranges: np.ndarray | None = None,
+def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray | None = None,
                                rows: np.ndarray | None = None) -> np.ndarray:
     """Compartment flows (C, 4) without the injection; the state is left with the injection on.
 
     The 2-ports are current (incremental updates), so this is a trunk solve and an
-    O(N) back substitution, not a full re-elimination. With ``ranges`` (rows of
-    whole-subtree preorder ranges ``[first, last)``) only those subtrees are
-    substituted, and ``rows`` (compartments inside them) are the rows returned.
+    O(N) back substitution, not a full re-elimination. With ``nodes`` (ascending
+    pedicle nodes closed under parents, :func:`paths_to`) only those are substituted,
+    and only the compartments ``rows`` (whose nodes are among them) are returned.
     """
     rate = _injection_rate(st, net)
     _set_injection(st, net, 0.0)
-    if ranges is None:
+    if nodes is None:
         twoport.substitute(st)
+        q = st.comp_q.copy()
     else:
-        for first, last in ranges:
-            twoport.substitute_range(st, first, last)
-    q = st.comp_q.copy() if rows is None else st.comp_q[rows]
+        twoport.substitute_nodes(st, nodes, rows)
+        q = st.comp_q[rows]
     _set_injection(st, net, rate)
     return q
 
 
-def tumour_subtree_ranges(liver: CompiledLiver) -> np.ndarray:
-    """Preorder ranges ``[first, last)`` (shape (k, 2)) of the pedicle subtrees that hold tumour tissue."""
-    roots = np.sort(np.asarray(liver.forest.root_nodes, np.int64))
-    ends = np.append(roots[1:], liver.forest.n_nodes)
-    comps = liver.compartments
-    tumour_nodes = comps.node[comps.tumour_volume_m3 > 0]
-    keep = np.unique(np.searchsorted(roots, tumour_nodes, side="right") - 1)  # node 0 is a root (preorder)
-    return np.column_stack([roots[keep], ends[keep]])
+def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
+    """Ascending pedicle nodes on the paths from the subtree roots to the nodes of compartments ``rows``."""
+    parent = np.asarray(liver.forest.parent, np.int64)
+    on_path = np.zeros(parent.shape[0], np.bool_)
+    frontier = np.unique(liver.compartments.node[rows])
+    while frontier.size:
+        frontier = frontier[~on_path[frontier]]
+        on_path[frontier] = True
+        frontier = np.unique(parent[frontier])
+        frontier = frontier[frontier >= 0]
+    return np.flatnonzero(on_path)
 
 
 def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, scenario: Scenario,
@@ -571,9 +574,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ps = _new_state(capacity, liver, len(sink_names), load)
     endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
     in_territory, vascular_volume = territory(liver, state, net)
-    tumour_ranges = tumour_subtree_ranges(liver)
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
+    tumour_paths = paths_to(liver, blush_rows)
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
@@ -581,7 +584,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         flow = ps.flow_after[n_done - 1] if n_done else q0
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net, tumour_ranges, blush_rows)  # the blush needs tumour rows only
+        q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
         return {
             "particles": n_done,
             "agent": agents[agent_of[n_done - 1] if n_done else 0][0].name,

@@ -67,7 +67,7 @@ from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
            "solve", "eliminate", "solve_trunk", "solve_trunk_without",
-           "substitute", "substitute_range", "refresh_path", "set_pedicle_conductance",
+           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
@@ -723,6 +723,35 @@ def substitute_range(st, first, last):
             st.comp_q[c, COMP_POR] = qp
             st.comp_q[c, COMP_HV] = qh
             st.comp_q[c, COMP_EXTRA] = qe
+
+
+@njit(**NJIT_OPTS)
+def substitute_nodes(st, nodes, comps):
+    """Top-down substitution of the pedicle nodes ``nodes`` and then of the compartments ``comps``.
+
+    ``nodes`` must be ascending (preorder: parents first) and hold the ancestors of
+    every node in it and of every compartment's node, so each parent is substituted
+    before its children. The same per-node functions as :func:`substitute_range`, so
+    the values are those of the full substitution. Used to read a few compartments
+    (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
+    """
+    for i in nodes:
+        p = st.parent[i]
+        if p < 0:
+            continue
+        qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
+        st.art_q[i] = qa
+        st.por_q[i] = qp
+        st.art_p[i] = xa
+        st.por_p[i] = xp
+    for c in comps:
+        i = st.comp_node[c]
+        ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
+        st.comp_p[c] = ps
+        st.comp_q[c, COMP_ART] = qa
+        st.comp_q[c, COMP_POR] = qp
+        st.comp_q[c, COMP_HV] = qh
+        st.comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)
