@@ -57,32 +57,34 @@ def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, 
     """
     trunk, forest = liver.trunk, liver.forest
     m, c = geo.n_pedicle, geo.n_compartment
-    rows = []
-    for v in np.flatnonzero(load.vessel_count):
-        pedicle = v < m
-        rows.append((
-            "pedicle" if pedicle else "trunk",
-            f"#{v}" if pedicle else trunk.edge_names[v - m],
-            int(forest.generation[v]) if pedicle else int(trunk.edge_generation[v - m]),
-            geo.vessel_diam[v] / UM_M,
-            float(node_share[v]) if pedicle else 0.0,
-            int(load.vessel_count[v]),
-            load.vessel_column[v] * 1e3,
-            bool(load.vessel_blocked[v]),
-            el.vessel_conductance(geo, load, v) / geo.vessel_g0[v],
-        ))
+    vessel_kept, bed_kept = el.conductance_fractions(geo, load)
+    v = np.flatnonzero(load.vessel_count)
+    ped, edge = v[v < m], v[v >= m] - m
+    b = np.flatnonzero(load.bed_count)
+    comp, bed = b[b < c], b[b >= c] - c
     comps = liver.compartments
-    for b in np.flatnonzero(load.bed_count):
-        compartment = b < c
-        rows.append((
-            "compartment" if compartment else "bed",
-            f"c{b}" if compartment else trunk.edge_names[b - c].removesuffix("_bed"),
-            int(forest.generation[comps.node[b]]) + 1 if compartment else -1,
-            geo.bed_feed_diam[b] / UM_M,
-            float(comp_share[b]) if compartment else 0.0,
-            int(load.bed_count[b]),
-            float("nan"),
-            bool(load.bed_blocked[b]),
-            el.bed_conductance(geo, load, b) / geo.bed_g0[b],
-        ))
-    return pd.DataFrame.from_records(rows, columns=list(DEPOSITION_COLUMNS))
+    parts = [
+        pd.DataFrame({"element": "pedicle", "vessel": [f"#{i}" for i in ped],
+                      "generation": forest.generation[ped].astype(np.int64), "diameter_um": geo.vessel_diam[ped] / UM_M,
+                      "tumour_share": node_share[ped], "particles": load.vessel_count[ped],
+                      "column_length_mm": load.vessel_column[ped] * 1e3, "blocked": load.vessel_blocked[ped] > 0,
+                      "residual_conductance_fraction": vessel_kept[ped]}),
+        pd.DataFrame({"element": "trunk", "vessel": [trunk.edge_names[e] for e in edge],
+                      "generation": np.asarray(trunk.edge_generation)[edge].astype(np.int64),
+                      "diameter_um": geo.vessel_diam[m + edge] / UM_M, "tumour_share": 0.0,
+                      "particles": load.vessel_count[m + edge], "column_length_mm": load.vessel_column[m + edge] * 1e3,
+                      "blocked": load.vessel_blocked[m + edge] > 0,
+                      "residual_conductance_fraction": vessel_kept[m + edge]}),
+        pd.DataFrame({"element": "compartment", "vessel": [f"c{k}" for k in comp],
+                      "generation": forest.generation[comps.node[comp]].astype(np.int64) + 1,
+                      "diameter_um": geo.bed_feed_diam[comp] / UM_M, "tumour_share": comp_share[comp],
+                      "particles": load.bed_count[comp], "column_length_mm": np.nan,
+                      "blocked": load.bed_blocked[comp] > 0, "residual_conductance_fraction": bed_kept[comp]}),
+        pd.DataFrame({"element": "bed", "vessel": [trunk.edge_names[e].removesuffix("_bed") for e in bed],
+                      "generation": -1, "diameter_um": geo.bed_feed_diam[c + bed] / UM_M, "tumour_share": 0.0,
+                      "particles": load.bed_count[c + bed], "column_length_mm": np.nan,
+                      "blocked": load.bed_blocked[c + bed] > 0, "residual_conductance_fraction": bed_kept[c + bed]}),
+    ]
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame(columns=list(DEPOSITION_COLUMNS))
+    return table[list(DEPOSITION_COLUMNS)]

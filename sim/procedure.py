@@ -211,7 +211,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     vessel_length = np.concatenate([np.nan_to_num(forest.art_length_m, nan=1.0), trunk.edge_length_m])
     g = float(scenario.liver.murray_exponent)
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
-    n_gen = np.array([el.bed_generations(f, SINUSOID_DIAMETER_M, g) if f > 0 else 1.0 for f in bed_feed])
+    n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
     leaves = np.setdiff1d(np.arange(forest.n_nodes), forest.parent[forest.parent >= 0])
     leaves = leaves[forest.parent[leaves] >= 0]
     aspect = float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
@@ -242,13 +242,7 @@ def load_record(trunk, geo: el.LoadGeometry, load: el.Load) -> dict:
     m, c = geo.n_pedicle, geo.n_compartment
     vessel = {f: getattr(load, f"vessel_{f}") for f in _VESSEL_FIELDS}
     bed = {f: getattr(load, f"bed_{f}") for f in _BED_FIELDS}
-    keep_vessel = np.array([el.vessel_conductance(geo, load, v) for v in np.flatnonzero(load.vessel_count)])
-    vessel_fraction = np.ones(m + trunk.n_edges)
-    loaded = np.flatnonzero(load.vessel_count)
-    vessel_fraction[loaded] = keep_vessel / geo.vessel_g0[loaded] if loaded.size else 1.0
-    bed_fraction = np.ones(c + trunk.n_edges)
-    for b in np.flatnonzero(load.bed_count):
-        bed_fraction[b] = el.bed_conductance(geo, load, b) / geo.bed_g0[b]
+    vessel_fraction, bed_fraction = el.conductance_fractions(geo, load)
     trunk_loaded = [e for e in range(trunk.n_edges) if load.vessel_count[m + e] > 0]
     beds_loaded = [e for e in range(trunk.n_edges) if load.bed_count[c + e] > 0]
     return {

@@ -65,7 +65,8 @@ from .twoport import COMP_ART, set_compartment_conductance, set_pedicle_conducta
 
 __all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_length", "plug_resistance_factor",
            "load_vessel", "load_bed", "bed_generations", "vessel_conductance", "bed_conductance",
-           "put_vessel_conductance", "put_bed_conductance", "apply_load", "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
+           "put_vessel_conductance", "put_bed_conductance", "apply_load", "conductance_fractions",
+           "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
 
 #: Lumen/particle diameter ratio below which spheres stack in single file (geometry: two
 #: spheres side by side need a lumen of two diameters).
@@ -254,12 +255,15 @@ def _resistance_share(k, n_gen, g):
     return a ** k / total
 
 
-@njit(**NJIT_OPTS)
 def bed_generations(feed_d, end_d, g):
-    """Generations of a Murray bed from a feeder of diameter ``feed_d`` to vessels of ``end_d`` (>= 1)."""
-    if feed_d <= end_d:
-        return 1.0
-    return max(1.0, g * math.log2(feed_d / end_d))
+    """Generations of Murray beds from feeders of diameter ``feed_d`` (m, array or scalar) to vessels of ``end_d``.
+
+    ``g log2(feed / end)``, at least 1 (a feeder at or below the end size is one generation).
+    """
+    feed = np.asarray(feed_d, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = g * np.log2(np.where(feed > end_d, feed, end_d) / end_d)
+    return np.maximum(n, 1.0)
 
 
 @njit(**NJIT_OPTS)
@@ -348,6 +352,25 @@ def apply_load(st, geo, load):
                 st.g_comp[b, COMP_ART] = g
             else:
                 st.g_trunk[b - c] = g
+
+
+@njit(**NJIT_OPTS)
+def conductance_fractions(geo, load):
+    """Share of its open conductance every resolved vessel and every bed keeps (1 where unloaded).
+
+    Returns
+    -------
+    (float64 (M + Et,), float64 (C + Et,))
+    """
+    vessel = np.ones(load.vessel_count.shape[0])
+    for v in range(vessel.shape[0]):
+        if load.vessel_count[v] > 0:
+            vessel[v] = vessel_conductance(geo, load, v) / geo.vessel_g0[v]
+    bed = np.ones(load.bed_count.shape[0])
+    for b in range(bed.shape[0]):
+        if load.bed_count[b] > 0:
+            bed[b] = bed_conductance(geo, load, b) / geo.bed_g0[b]
+    return vessel, bed
 
 
 @njit(**NJIT_OPTS)
