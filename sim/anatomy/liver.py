@@ -209,9 +209,11 @@ def _analytic_point_count(scenario: Scenario) -> tuple[int, float, str]:
 def estimate_build(scenario: Scenario) -> tuple[SizeEstimate, str]:
     """Estimated peak memory and time of :func:`build_liver`, from the scenario alone (microseconds).
 
-    Terminals: about ``(PHA diameter / terminal diameter)^murray_exponent / 1.37``, at
-    most one per tissue point; tissue points: the rule of the build (4 per terminal
-    territory of the hottest tissue, at least 32 in every segment and tumour, at most
+    Terminals: about ``(PHA diameter / terminal diameter)^murray_exponent / 1.37``
+    (times the arterial demand over the anchor's cap when it is above it,
+    :func:`sim.anatomy.murray.arterial_anchor_flow`), at most one per tissue point;
+    tissue points: the rule of the build (4 per terminal territory of the hottest tissue,
+    at least 32 in every segment and tumour, at most
     :data:`MAX_TISSUE_POINTS`). Calibrated on ``benchmarks/results/anatomy.json``
     (1e5 terminals: 2.1 s and 523 MB peak; 1e6: 26.6 s and 2.35 GB).
 
