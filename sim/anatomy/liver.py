@@ -26,10 +26,10 @@ import numpy as np
 from ..limits import SizeEstimate, check_size, count
 from ..network import CompiledLiver, PedicleForest, TissuePoints
 from ..scenario import Scenario, ScenarioError
-from ..units import MM_M, UM_M, mmhg_to_pa
+from ..units import MM_M, UM_M, ml_min_to_m3s, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
 from .domain import LIVER_DENSITY_KG_M3, LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
-from .murray import PORTAL_MURRAY_EXPONENT, MurraySizing
+from .murray import PORTAL_MURRAY_EXPONENT, MurraySizing, arterial_anchor_flow
 from .perfusion import Perfusion, Tumours, perfusion_table, place_tumours
 from .subtrees import DESIGN_FLOW_FLOOR, MIN_LENGTH_DIAMETERS, design_flows, grow_subtrees, vessel_geometry
 from .trunk import VESSELS, build_trunk
@@ -193,6 +193,9 @@ def _analytic_point_count(scenario: Scenario) -> tuple[int, float, str]:
     total_art = flow.normal_arterial_fraction * normal + sum(a * v for a, v in zip(art[1:], viable))
     if total_art <= 0.0:
         return 0, bound, "liver.terminal_diameter_um"
+    # an arterial demand above the anchor's cap enlarges the tree: more terminals (sim.anatomy.murray)
+    q_total = ml_min_to_m3s(flow.total_flow_ml_min_kg * flow.body_mass_kg) * total_art / weighted
+    bound *= q_total / arterial_anchor_flow(q_total, _healthy_arterial_flow(scenario), g, VESSELS["PHA"].diameter_mm)
     n_flow = POINTS_PER_TERMINAL * volume * max(art) / total_art * bound
     smallest = [min(cfg.segment_fractions.values()) * volume, *[v for v in viable if v > 0.0]]
     k = int(np.argmin(smallest))
@@ -206,9 +209,11 @@ def _analytic_point_count(scenario: Scenario) -> tuple[int, float, str]:
 def estimate_build(scenario: Scenario) -> tuple[SizeEstimate, str]:
     """Estimated peak memory and time of :func:`build_liver`, from the scenario alone (microseconds).
 
-    Terminals: about ``(PHA diameter / terminal diameter)^murray_exponent / 1.37``, at
-    most one per tissue point; tissue points: the rule of the build (4 per terminal
-    territory of the hottest tissue, at least 32 in every segment and tumour, at most
+    Terminals: about ``(PHA diameter / terminal diameter)^murray_exponent / 1.37``
+    (times the arterial demand over the anchor's cap when it is above it,
+    :func:`sim.anatomy.murray.arterial_anchor_flow`), at most one per tissue point;
+    tissue points: the rule of the build (4 per terminal territory of the hottest tissue,
+    at least 32 in every segment and tumour, at most
     :data:`MAX_TISSUE_POINTS`). Calibrated on ``benchmarks/results/anatomy.json``
     (1e5 terminals: 2.1 s and 523 MB peak; 1e6: 26.6 s and 2.35 GB).
 
@@ -269,6 +274,12 @@ def _feeders(scenario: Scenario, tumours: Tumours) -> list[tuple[str, np.ndarray
     return out
 
 
+def _healthy_arterial_flow(scenario: Scenario) -> float:
+    """Hepatic arterial demand of the same liver without tumours, m^3/s (the arterial Murray anchor's reference)."""
+    flow = scenario.flow
+    return ml_min_to_m3s(flow.total_flow_ml_min_kg * flow.body_mass_kg) * flow.normal_arterial_fraction
+
+
 class _Tissue(NamedTuple):
     """The sampled parenchyma and what follows from it: demands and the arterial Murray anchor."""
 
@@ -294,8 +305,9 @@ def _sample_tissue(scenario: Scenario, domain: LiverDomain, tumours: Tumours, gr
     r_pha = 0.5 * VESSELS["PHA"].diameter_mm * MM_M
     grid_volume = _region_volumes(tumours, grid)
     estimate = perfusion_table(scenario, grid_volume)
-    n_points = _point_count(domain.volume_m3, grid_volume, estimate,
-                            float(estimate.art @ grid_volume) * (r_terminal / r_pha) ** g,
+    q_est = float(estimate.art @ grid_volume)
+    q_anchor = arterial_anchor_flow(q_est, _healthy_arterial_flow(scenario), g, VESSELS["PHA"].diameter_mm)
+    n_points = _point_count(domain.volume_m3, grid_volume, estimate, q_anchor * (r_terminal / r_pha) ** g,
                             min(cfg.segment_fractions.values()))
     xyz = sample_points(domain, n_points, rng)
     point_volume = domain.volume_m3 / n_points
@@ -306,7 +318,9 @@ def _sample_tissue(scenario: Scenario, domain: LiverDomain, tumours: Tumours, gr
             raise ScenarioError(f"tumour {tumour.name!r} holds no tissue point: too small for this liver's "
                                 f"resolution, or outside the liver", path=f"tumours.{t}.diameter_mm")
     perfusion = perfusion_table(scenario, region_volume)
-    art_sizing = MurraySizing(g, r_pha, float(perfusion.art @ region_volume))
+    art_sizing = MurraySizing(g, r_pha, arterial_anchor_flow(float(perfusion.art @ region_volume),
+                                                             _healthy_arterial_flow(scenario), g,
+                                                             VESSELS["PHA"].diameter_mm))
     return _Tissue(xyz, region, point_volume, perfusion, art_sizing, float(art_sizing.flow(r_terminal)))
 
 
