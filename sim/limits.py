@@ -169,7 +169,7 @@ def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
     >>> from sim.scenario import Scenario
     >>> est, key = estimate_particles(Scenario())
     >>> est.detail, key
-    ('up to 2.2e5 particles', 'procedure.max_volume_ml')
+    ('up to 5.6e5 particles', 'procedure.max_volume_ml')
     """
     from .agents import agent_sequence
 

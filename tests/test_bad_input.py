@@ -412,7 +412,7 @@ def test_particle_arrays_are_estimated_before_the_procedure():
     est, key = estimate_particles(Scenario())
     assert key == "procedure.max_volume_ml" and not est.large
     tiny = Scenario().with_updates({"agent.kind": "custom", "agent.diameters_um": [5.0]})
-    with pytest.raises(SizeError, match="1.8e10 particles") as info:
+    with pytest.raises(SizeError, match="4.4e10 particles") as info:  # 50 mL of 5 um spheres at 1:10
         check_particles_size(tiny)
     assert info.value.path == "agent.diameters_um"
     flood = Scenario().with_updates({"agent.size_bin": "40-120", "agent.contrast_dilution": 0.0,

@@ -34,12 +34,14 @@ def test_all_planned_scenarios_are_shipped():
 
 
 def test_particle_size_scenarios_differ_from_the_default_only_in_agent_and_text():
+    """Only the agent, the text and (for 40-120 um: 16x the particles per mL) the volume cap differ."""
     default = load_scenario(scenarios_dir() / "bulky_segment5_net.toml")
     for name, size_bin in (("small_particles_40_120", "40-120"), ("large_particles_300_500", "300-500")):
         other = load_scenario(scenarios_dir() / f"{name}.toml")
         assert other.agent.size_bin == size_bin
         assert other.with_updates({"agent.size_bin": "100-300", "title": default.title,
-                                   "description": default.description}) == default
+                                   "description": default.description,
+                                   "procedure.max_volume_ml": default.procedure.max_volume_ml}) == default
 
 
 def test_shipped_scenarios_set_what_their_name_says():
