@@ -143,3 +143,14 @@ def test_analytic_networks_match_their_closed_forms():
     bridge = validation.analytic.wheatstone_bridge()
     np.testing.assert_allclose(bridge["solver"], bridge["exact"], rtol=1e-12)
     assert bridge["exact"][4] != 0  # an unbalanced bridge: flow through the cycle's cross edge
+
+
+def test_a_new_validation_replaces_an_earlier_one_whole(tmp_path):
+    """No figure or table of an earlier validation in the same folder survives beside the new report."""
+    out = tmp_path / "validation"
+    runner.run_all(out, cases=(runner.CASES[0],))
+    (out / "retired_case.png").write_bytes(b"\x89PNG stale")
+    report = runner.run_all(out, cases=(runner.CASES[0],))
+    assert not (out / "retired_case.png").exists()
+    assert (out / "validation.md").is_file() and {p.parent for p in report.files} == {out}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left

@@ -137,7 +137,8 @@ def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], No
     Parameters
     ----------
     out_dir : str or Path
-        Created if needed; receives every case's figure and tables and the report.
+        Created if needed; receives every case's figure and tables and the report, all at once
+        (an earlier validation there is replaced whole; a folder holding other files is refused).
     fast : bool, optional
         Coarser livers, fewer particles and replicates (under 3 minutes on two cores).
     echo : callable, optional
@@ -149,27 +150,32 @@ def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], No
     -------
     ValidationReport
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shared = Shared(out_dir, fast)
+    from sim.io import staged_folder
+
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     outcomes = []
-    for i, case in enumerate(cases, 1):
-        t = time.perf_counter()
-        try:
-            outcome = CaseOutcome(case, case.run(shared), time.perf_counter() - t)
-        except Exception:  # noqa: BLE001 (a broken case is reported and counted; the others still run)
-            outcome = CaseOutcome(case, [], time.perf_counter() - t, traceback.format_exc())
-        outcomes.append(outcome)
-        if echo is not None:
-            passed = sum(r.passed for r in outcome.results)
-            status = "ERROR" if outcome.error else f"{passed}/{len(outcome.results)} pass"
-            echo(f"[{i:2d}/{len(cases)}] {case.key:<17} {status:<10} {outcome.seconds:6.1f} s")
-            if outcome.error:
-                echo(outcome.error)
-    report = ValidationReport(outcomes, fast, time.perf_counter() - t0, started)
-    report.files = write_report(report, out_dir)
+    # the report is written whole: a staging folder that replaces an earlier validation of out_dir in one
+    # rename, so no figure or table of an earlier run survives beside the new ones
+    with staged_folder(out_dir, marker="validation.md", force=True) as stage:
+        shared = Shared(stage.path, fast)
+        for i, case in enumerate(cases, 1):
+            t = time.perf_counter()
+            try:
+                outcome = CaseOutcome(case, case.run(shared), time.perf_counter() - t)
+            except Exception:  # noqa: BLE001 (a broken case is reported and counted; the others still run)
+                outcome = CaseOutcome(case, [], time.perf_counter() - t, traceback.format_exc())
+            outcomes.append(outcome)
+            if echo is not None:
+                passed = sum(r.passed for r in outcome.results)
+                status = "ERROR" if outcome.error else f"{passed}/{len(outcome.results)} pass"
+                echo(f"[{i:2d}/{len(cases)}] {case.key:<17} {status:<10} {outcome.seconds:6.1f} s")
+                if outcome.error:
+                    echo(outcome.error)
+        report = ValidationReport(outcomes, fast, time.perf_counter() - t0, started)
+        write_report(report, stage.path)
+    final = Path(stage.final)
+    report.files = sorted(p for p in final.iterdir() if p.suffix in (".md", ".csv", ".png"))
     return report
 
 
