@@ -1065,17 +1065,21 @@ def load_source(source: str | Path | None, kind: str):
         Unreadable or invalid input, naming the file.
     """
     from .catalogue import resolve_scenario
-    from .scenario import load_scenario
+    from .scenario import ScenarioError, load_scenario
 
     if kind in TABLE_KINDS:
         return load_table(Path(source) if source is not None else Path("embosim-compare"))
     if source is not None and Path(source).is_dir():
         return load_run(source)
-    scenario = load_scenario(resolve_scenario(source))
-    if kind == "tree":
-        from .anatomy import build_liver
+    path = resolve_scenario(source)
+    scenario = load_scenario(path)
+    try:  # errors found on the built liver (a catheter vessel this anatomy lacks, say) name the file too
+        if kind == "tree":
+            from .anatomy import build_liver
 
-        return build_liver(scenario)
-    from .simulation import run
+            return build_liver(scenario)
+        from .simulation import run
 
-    return run(scenario, progress=False)
+        return run(scenario, progress=False)
+    except ScenarioError as exc:
+        raise exc.with_source(str(path)) from None

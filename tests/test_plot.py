@@ -261,3 +261,14 @@ def test_plot_bad_sources_are_one_line_exit_2(invoke, tmp_path):
     _one_line_error(invoke("plot", tmp_path, "--kind", "curve"), str(tmp_path), "not a readable run folder")
     _one_line_error(invoke("plot", tmp_path / "missing.toml", "--kind", "curve"), "cannot read")
     _one_line_error(invoke("plot", tmp_path / "missing.csv", "--kind", "comparison"), "cannot read a comparison")
+
+
+def test_plot_names_the_scenario_file_of_an_error_found_on_the_built_liver(tmp_path):
+    path = tmp_path / "bad_tip.toml"
+    path.write_text('[liver]\nterminal_diameter_um = 400.0\n[catheter]\nvessel = "#99999999"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["plot", str(path), "--kind", "curve", "--out", str(tmp_path / "c.png")],
+                                prog_name="embosim")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"embosim: error: {path}: catheter.vessel: "), result.stderr
+    assert not (tmp_path / "c.png").exists()
