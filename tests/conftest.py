@@ -1,4 +1,4 @@
-"""Shared fixtures: scenario files written on the fly, and the bad-input cases."""
+"""Shared fixtures: scenario files written on the fly, the bad-input cases, and the command-line runner."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 #: Bad scenario files: (id, TOML text, key path the error must name, words it must contain).
 BAD_SCENARIOS = [
@@ -56,3 +57,12 @@ def unreadable_scenario(request, tmp_path: Path) -> Path:
     elif request.param == "not_utf8":
         path.write_bytes(b"title = \"\xff\xfe\"\n")
     return path
+
+
+@pytest.fixture
+def invoke():
+    """``invoke(*args) -> Result`` of the Typer app, stdout and stderr kept apart."""
+    from sim.cli import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")

@@ -7,7 +7,6 @@ and the command line exits 2 with one line naming the file and key, writing noth
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import sys
 import warnings
@@ -15,10 +14,9 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import console_script
 
 from sim.anatomy.trunk import arterial_parents
-from sim.cli import app
 from sim.flow import FlowInputError, solve_flow
 from sim.limits import (
     MAX_MEMORY_BYTES,
@@ -83,10 +81,6 @@ def _write(tmp_path: Path, text: str, name: str = "bad.toml") -> Path:
     return path
 
 
-@pytest.fixture
-def invoke():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def _one_line_exit_2(result, *fragments: str) -> str:
@@ -369,11 +363,6 @@ def test_cli_sweep_too_large_writes_nothing(invoke, tmp_path, spec_text, key):
     assert load_sweep_spec(spec)  # the spec itself is valid: only its size is refused
 
 
-def _console_script() -> str:
-    script = Path(sys.executable).parent / "embosim"
-    found = str(script) if script.exists() else shutil.which("embosim")
-    assert found, "the embosim console script is not installed (pip install -e .)"
-    return found
 
 
 @pytest.mark.parametrize(("text", "key"), [
@@ -384,7 +373,7 @@ def _console_script() -> str:
 def test_console_script_rejects_without_traceback(tmp_path, text, key):
     path = _write(tmp_path, text)
     out = tmp_path / "out"
-    proc = subprocess.run([_console_script(), "run", str(path), "--out", str(out)], capture_output=True, text=True,
+    proc = subprocess.run([console_script(), "run", str(path), "--out", str(out)], capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

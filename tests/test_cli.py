@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import types
@@ -12,20 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import console_script
 
 from sim.catalogue import list_scenarios, resolve_scenario
-from sim.cli import app
 from sim.scenario import ScenarioError
 
 COMMANDS = ["run", "scenarios", "check-patient", "compare", "sweep", "plot", "validate"]
 
 
-@pytest.fixture
-def invoke():
-    """``invoke(*args) -> Result`` of the Typer app, stdout and stderr kept apart."""
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def _assert_one_line_error(result, *fragments: str) -> None:
@@ -189,21 +182,16 @@ def test_scenario_error_from_the_simulation_is_one_line_exit_2(invoke, monkeypat
     assert result.stderr == f"embosim: error: {path}: catheter.vessel: no such vessel in a Michels I anatomy\n"
 
 
-def _console_script() -> str:
-    script = Path(sys.executable).parent / "embosim"
-    found = str(script) if script.exists() else shutil.which("embosim")
-    assert found, "the embosim console script is not installed (pip install -e .)"
-    return found
 
 
 def test_console_script_help():
-    proc = subprocess.run([_console_script(), "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([console_script(), "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "check-patient" in proc.stdout
 
 
 def test_console_script_bad_input_has_no_traceback(bad_scenario):
     path, key_path, words = bad_scenario
-    proc = subprocess.run([_console_script(), "run", str(path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([console_script(), "run", str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [proc.stderr.strip()] and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"embosim: error: {path}") and words in proc.stderr

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import console_script
 
 from sim.catalogue import resolve_scenario, scenarios_dir
-from sim.cli import app
 from sim.io import (
     OutputError,
     atomic_write,
@@ -37,17 +36,8 @@ from sim.strategies import distinct_strategies, run_strategies, vary_grid
 SMALL = '[liver]\nterminal_diameter_um = 300.0\n[agent]\nsize_bin = "300-500"\n'
 
 
-def _console_script() -> str:
-    script = Path(sys.executable).parent / "embosim"
-    found = str(script) if script.exists() else shutil.which("embosim")
-    assert found, "the embosim console script is not installed (pip install -e .)"
-    return found
 
 
-@pytest.fixture
-def invoke():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def _one_line_exit_2(result, *fragments: str) -> str:
@@ -193,7 +183,7 @@ def read_only_folder():
 def test_unwritable_out_is_one_line_exit_2_before_any_work(read_only_folder, args):
     env = {**os.environ, "HOME": str(read_only_folder), "NUMBA_CACHE_DIR": str(read_only_folder.parent / "numba")}
     started = time.monotonic()
-    proc = subprocess.run([*_unprivileged(), _console_script(), *args, "--out", str(read_only_folder)],
+    proc = subprocess.run([*_unprivileged(), console_script(), *args, "--out", str(read_only_folder)],
                           check=False, capture_output=True, text=True, timeout=300, env=env, cwd=read_only_folder.parent)
     _one_line_exit_2(proc, "--out", f"cannot write in {read_only_folder}", "Permission denied")
     assert time.monotonic() - started < 60  # nothing was built or run
@@ -230,7 +220,7 @@ def test_run_refuses_an_earlier_run_before_simulating(invoke, tmp_path, monkeypa
 def test_run_force_replaces_the_earlier_run_and_leaves_no_stale_file(small_scenario, tmp_path):
     out = tmp_path / "out"
     _earlier_run(out, "curve.png", "deposition.png")
-    proc = subprocess.run([_console_script(), "run", str(small_scenario), "--out", str(out), "--force", "--quiet",
+    proc = subprocess.run([console_script(), "run", str(small_scenario), "--out", str(out), "--force", "--quiet",
                            "--no-figures", "--seed", "5"], check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["deposition.parquet", "report.md", "scenario.json", "summary.json",
@@ -362,7 +352,7 @@ def test_zero_tumours_report_devascularisation_as_not_applicable(tmp_path):
     scenario = tmp_path / "none.toml"
     scenario.write_text("tumours = []\n" + SMALL, encoding="utf-8")
     out = tmp_path / "out"
-    proc = subprocess.run([_console_script(), "run", str(scenario), "--out", str(out), "--quiet", "--no-figures"],
+    proc = subprocess.run([console_script(), "run", str(scenario), "--out", str(out), "--quiet", "--no-figures"],
                           check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "  tumour_devascularised_fraction: n/a" in proc.stdout.splitlines()

@@ -209,10 +209,6 @@ def test_run_folder_round_trip(scenes, tmp_path):
 # --- the command ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def invoke():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def _one_line_error(result, *fragments: str) -> None:

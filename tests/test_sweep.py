@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import sim
 import sim.anatomy
 from sim.catalogue import sweeps_dir
-from sim.cli import app
 from sim.sweep_spec import SweepError, load_sweep_spec, parse_sweep_spec, plan_sweep
 from sim.sweeps import RunStore, sweep
 
@@ -247,10 +245,6 @@ def test_spec_object_and_sim_sweep_after_importing_the_module(tmp_path, monkeypa
 # --- command line -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def invoke():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def test_cli_sweep_help(invoke):

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import console_script
 
-from sim.cli import app
 from sim.sweep_spec import SweepError, parse_sweep_spec, plan_sweep
 from sim.sweeps import sweep
 
@@ -29,17 +26,8 @@ EIGHT = ('seed = 9\nreplicates = 2\n[parameters]\n"tumours.0.arterial_fraction" 
          '"catheter.vessel" = ["A5", "RHA"]\n' + FIXED)
 
 
-def _console_script() -> str:
-    script = Path(sys.executable).parent / "embosim"
-    found = str(script) if script.exists() else shutil.which("embosim")
-    assert found, "the embosim console script is not installed (pip install -e .)"
-    return found
 
 
-@pytest.fixture
-def invoke():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
 
 
 def _spec(folder: Path, text: str) -> Path:
@@ -134,7 +122,7 @@ def test_unreadable_sweep_json_is_one_line_exit_2(finished, invoke):
 def test_scheduler_that_is_no_address_is_one_line_exit_2_before_writing(tmp_path):
     spec = _spec(tmp_path, THREE)
     out = tmp_path / "out"
-    proc = subprocess.run([_console_script(), "sweep", str(spec), "--scheduler", "notanaddress", "--out", str(out)],
+    proc = subprocess.run([console_script(), "sweep", str(spec), "--scheduler", "notanaddress", "--out", str(out)],
                           check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.splitlines() == [
@@ -178,7 +166,7 @@ def test_sigkill_of_a_process_sweep_removes_the_liver_dump_and_leaves_whole_run_
     spec = _spec(tmp_path, EIGHT)
     out = tmp_path / "out"
     env = {**os.environ, "TMPDIR": str(tmp)}
-    proc = subprocess.Popen([_console_script(), "sweep", str(spec), "--out", str(out), "--backend", "processes",
+    proc = subprocess.Popen([console_script(), "sweep", str(spec), "--out", str(out), "--backend", "processes",
                              "--workers", "1", "--quiet"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300

@@ -704,25 +704,37 @@ def substitute_range(st, first, last):
     Used to refresh only the subtrees an observer needs (e.g. those holding tumour).
     """
     for i in range(first, last):
-        p = st.parent[i]
-        if p < 0:
+        if st.parent[i] < 0:
             st.art_q[i] = np.nan
             st.por_q[i] = np.nan
-            continue
-        qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
-        st.art_q[i] = qa
-        st.por_q[i] = qp
-        st.art_p[i] = xa
-        st.por_p[i] = xp
+        else:
+            _substitute_node(st, i)
     for i in range(first, last):
         for k in range(st.comp_ptr[i], st.comp_ptr[i + 1]):
-            c = st.comp_idx[k]
-            ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
-            st.comp_p[c] = ps
-            st.comp_q[c, COMP_ART] = qa
-            st.comp_q[c, COMP_POR] = qp
-            st.comp_q[c, COMP_HV] = qh
-            st.comp_q[c, COMP_EXTRA] = qe
+            _substitute_compartment(st, st.comp_idx[k])
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _substitute_node(st, i):
+    """Pressures of non-root pedicle node i and flows of its incoming vessels, from its parent's pressures."""
+    p = st.parent[i]
+    qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
+    st.art_q[i] = qa
+    st.por_q[i] = qp
+    st.art_p[i] = xa
+    st.por_p[i] = xp
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _substitute_compartment(st, c):
+    """Pressure and flows of compartment c from its node's pressures."""
+    i = st.comp_node[c]
+    ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
+    st.comp_p[c] = ps
+    st.comp_q[c, COMP_ART] = qa
+    st.comp_q[c, COMP_POR] = qp
+    st.comp_q[c, COMP_HV] = qh
+    st.comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)
@@ -736,22 +748,10 @@ def substitute_nodes(st, nodes, comps):
     (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
     """
     for i in nodes:
-        p = st.parent[i]
-        if p < 0:
-            continue
-        qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
-        st.art_q[i] = qa
-        st.por_q[i] = qp
-        st.art_p[i] = xa
-        st.por_p[i] = xp
+        if st.parent[i] >= 0:
+            _substitute_node(st, i)
     for c in comps:
-        i = st.comp_node[c]
-        ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
-        st.comp_p[c] = ps
-        st.comp_q[c, COMP_ART] = qa
-        st.comp_q[c, COMP_POR] = qp
-        st.comp_q[c, COMP_HV] = qh
-        st.comp_q[c, COMP_EXTRA] = qe
+        _substitute_compartment(st, c)
 
 
 @njit(**NJIT_OPTS)
