@@ -23,6 +23,7 @@ import itertools
 import os
 import secrets
 import shutil
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "check_writable",
     "staged_folder",
     "write_text",
+    "update_generated",
 ]
 
 #: Ending of every temporary file and folder (never ``.json``, ``.csv``..., so globs of outputs skip them).
@@ -258,3 +260,16 @@ def _swap_in(staging: Path, folder: Path, tag: str) -> None:
     os.replace(folder, old)
     os.replace(staging, folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def update_generated(path: Path, text: str, *, check: bool, command: str) -> int:
+    """Write a generated document, or with ``check`` only compare it; exit status 0, or 1 when out of date."""
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is out of date: run {command}", file=sys.stderr)
+            return 1
+        return 0
+    write_text(path, text)
+    print(f"wrote {path}")
+    return 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -177,16 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="file to write (default: docs/references.md)")
     args = parser.parse_args(argv)
     out = args.out or docs_path()
-    text = render_markdown(load_bibliography())
-    if args.check:
-        current = out.read_text(encoding="utf-8") if out.exists() else ""
-        if current != text:
-            print(f"{out} is out of date: run python -m sim.references", file=sys.stderr)
-            return 1
-        return 0
-    out.write_text(text, encoding="utf-8")
-    print(f"Wrote {out}")
-    return 0
+    from .io import update_generated
+
+    return update_generated(Path(out), render_markdown(load_bibliography()), check=args.check,
+                            command="python -m sim.references")
 
 
 if __name__ == "__main__":

@@ -203,15 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     target, text = reference_path(), render_reference()
     if args.schema is not None:
         args.schema.write_text(json.dumps(Scenario.model_json_schema(), indent=2) + "\n", encoding="utf-8")
-    if args.check:
-        current = target.read_text(encoding="utf-8") if target.exists() else ""
-        if current != text:
-            print(f"{target} is out of date: run `python -m sim.scenario_doc`", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target}")
-    return 0
+    from .io import update_generated
+
+    return update_generated(target, text, check=args.check, command="python -m sim.scenario_doc")
 
 
 if __name__ == "__main__":
