@@ -39,11 +39,11 @@ def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
     return np.random.default_rng(rng), scenario
 
 
-def healthy_compartment_flows(compiled, flow) -> np.ndarray:
-    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR)."""
+def healthy_compartment_flows(flow) -> np.ndarray:
+    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR) of a ``LiverFlow``."""
     from .flow.state import build_state
 
-    state = build_state(compiled, flow.baseline)
+    state = build_state(flow.network, flow.baseline)
     twoport.solve(state)
     return state.comp_q.copy()
 
@@ -198,7 +198,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
-    q_healthy = healthy_compartment_flows(liver.compiled, flow)
+    q_healthy = healthy_compartment_flows(flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     prior_load = _prior_load(prior)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,

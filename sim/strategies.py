@@ -531,7 +531,7 @@ def _healthy_flows(liver: Liver) -> np.ndarray:
     from .flow.model import LiverFlow
     from .simulation import healthy_compartment_flows
 
-    return healthy_compartment_flows(liver.compiled, LiverFlow(liver.compiled, liver.scenario))
+    return healthy_compartment_flows(LiverFlow(liver.compiled, liver.scenario))
 
 
 def _perform(plan: Plan, scenario: Scenario, liver: Liver, replicate: np.random.SeedSequence
