@@ -242,6 +242,9 @@ def compare(
                                                    "(default: the first).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
                                              show_default=False)] = None,
+    interval_weeks: Annotated[float | None, typer.Option(
+        help="Weeks between the sessions of staged_bilobar, 0-104 (default: the scenario's interval.weeks if set, "
+             "else 6); docs/strategies.md.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -254,6 +257,7 @@ def compare(
         format_table,
         parse_vary,
         run_strategies,
+        staged_interval,
         summarise_replicates,
         tumour_index,
         vary_grid,
@@ -266,6 +270,10 @@ def compare(
         chosen = distinct_strategies([name for name in strategies.split(",") if name.strip()])
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
+    try:
+        staged_interval(config, interval_weeks)
+    except ScenarioError as exc:
+        raise typer.BadParameter(exc.message, param_hint="'--interval-weeks'") from None
     try:
         grid: dict[str, Any] = {}
         for spec in vary or []:
@@ -283,7 +291,8 @@ def compare(
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
     with allow_large(allow_large_):
-        raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
+        raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet,
+                             interval_weeks=interval_weeks)
     table = summarise_replicates(raw)
     written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
                                force=force)

@@ -520,6 +520,38 @@ class OutcomesConfig(_Section):
         "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty).", gt=0)
 
 
+#: Longest interval between two sessions, weeks: two years, beyond the recanalisation and regeneration data.
+MAX_INTERVAL_WEEKS = 104.0
+
+
+class IntervalConfig(_Section):
+    """Time since the previous session (staged treatment) and what it does to occlusions and the liver (sim/interval.py)."""
+
+    weeks: float = param(
+        0.0, "weeks", "[SeedDeckUHS] (bilobar disease: lobar treatments 4-6 weeks apart); 0: another injection of "
+        "the same session", "Time since the previous session (sim.run(prior=...)); the staged strategy sets it "
+        "(embosim compare --interval-weeks).", ge=0.0, le=MAX_INTERVAL_WEEKS)
+    microsphere_recanalised_max: float = param(
+        0.6, "1", "[Laurent2009] (60.6% of vessels recanalised 26 months after trisacryl gelatin microspheres)",
+        "Share of the microsphere-loaded vessels and beds recanalised in the long run (also custom agents: model "
+        "assumption).", ge=0.0, le=1.0)
+    pva_recanalised_max: float = param(
+        0.65, "1", "[Laurent2009] (65.2% of vessels recanalised 26 months after PVA)",
+        "Share of the PVA-loaded vessels and beds recanalised in the long run.", ge=0.0, le=1.0)
+    recanalisation_time_weeks: float = param(
+        5.6, "weeks", "derived: [SheepUAE2018] (18% recanalised 2 weeks after trisacryl gelatin microspheres) with "
+        "the [Laurent2009] plateau: 0.6 (1 - exp(-2 / 5.6)) = 0.18",
+        "Time constant of recanalisation: share recanalised = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+    regenerated_max: float = param(
+        0.6, "1", "derived from [Aoki2011] (share of a resected volume restored: 0.16, 0.26, 0.38, 0.55 at 1, 2, 4.3, "
+        "13 weeks; fit 0.6 (1 - exp(-weeks / 4)))",
+        "Share of the necrotic normal liver's function that regeneration of the rest restores in the long run.",
+        ge=0.0, le=1.0)
+    regeneration_time_weeks: float = param(
+        4.0, "weeks", "derived from [Aoki2011] (as regenerated_max)",
+        "Time constant of regeneration: share restored = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+
+
 class Scenario(_Section):
     """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
 
@@ -539,6 +571,7 @@ class Scenario(_Section):
     catheter: CatheterConfig = Field(default_factory=CatheterConfig)
     procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
     outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
+    interval: IntervalConfig = Field(default_factory=IntervalConfig)
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
