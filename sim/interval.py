@@ -57,7 +57,7 @@ def _saturating(maximum: float, weeks: float, tau_weeks: float) -> float:
 
 
 def recanalised_fraction(cfg: IntervalConfig, agent_kind: str) -> float:
-    """Share p(T) of the elements loaded by a permanent agent of ``agent_kind`` that reopen in ``cfg.weeks``.
+    """Share p(T) of the elements loaded by a permanent agent of ``agent_kind`` that reopen in ``cfg.weeks`` (empty: 0).
 
     Examples
     --------
@@ -66,12 +66,12 @@ def recanalised_fraction(cfg: IntervalConfig, agent_kind: str) -> float:
     0.18
     """
     top = cfg.pva_recanalised_max if agent_kind == "pva" else cfg.microsphere_recanalised_max
-    return _saturating(top, cfg.weeks, cfg.recanalisation_time_weeks)
+    return _saturating(top, cfg.elapsed_weeks, cfg.recanalisation_time_weeks)
 
 
 def regenerated_fraction(cfg: IntervalConfig) -> float:
     """Share g(T) of the necrotic normal liver's function restored by regeneration in ``cfg.weeks``."""
-    return _saturating(cfg.regenerated_max, cfg.weeks, cfg.regeneration_time_weeks)
+    return _saturating(cfg.regenerated_max, cfg.elapsed_weeks, cfg.regeneration_time_weeks)
 
 
 def recanalise(record: dict, fraction: float, rng: np.random.Generator) -> dict:

@@ -527,10 +527,11 @@ MAX_INTERVAL_WEEKS = 104.0
 class IntervalConfig(_Section):
     """Time since the previous session (staged treatment) and what it does to occlusions and the liver (sim/interval.py)."""
 
-    weeks: float = param(
-        0.0, "weeks", "[SeedDeckUHS] (bilobar disease: lobar treatments 4-6 weeks apart); 0: another injection of "
-        "the same session", "Time since the previous session (sim.run(prior=...)); the staged strategy sets it "
-        "(embosim compare --interval-weeks).", ge=0.0, le=MAX_INTERVAL_WEEKS)
+    weeks: float | None = param(
+        None, "weeks", "[SeedDeckUHS] (bilobar disease: lobar treatments 4-6 weeks apart)",
+        "Time since the previous session (sim.run(prior=...)); empty: 0 in sim.run (another injection of the same "
+        "session) and 6 between the sessions of the staged strategy (embosim compare --interval-weeks).",
+        ge=0.0, le=MAX_INTERVAL_WEEKS)
     microsphere_recanalised_max: float = param(
         0.6, "1", "[Laurent2009] (60.6% of vessels recanalised 26 months after trisacryl gelatin microspheres)",
         "Share of the microsphere-loaded vessels and beds recanalised in the long run (also custom agents: model "
@@ -550,6 +551,11 @@ class IntervalConfig(_Section):
     regeneration_time_weeks: float = param(
         4.0, "weeks", "derived from [Aoki2011] (as regenerated_max)",
         "Time constant of regeneration: share restored = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+
+    @property
+    def elapsed_weeks(self) -> float:
+        """``weeks``, 0 when empty (sim.run: the same session)."""
+        return 0.0 if self.weeks is None else float(self.weeks)
 
 
 class Scenario(_Section):

@@ -545,8 +545,8 @@ def staged_interval(scenario: Scenario, interval_weeks: float | None = None) -> 
     """Weeks between the sessions of a staged strategy.
 
     ``interval_weeks`` when given (``embosim compare --interval-weeks``), else the
-    scenario's ``interval.weeks`` when the scenario sets it (a scenario file or
-    ``--vary interval.weeks=...``), else :data:`DEFAULT_STAGED_INTERVAL_WEEKS`.
+    scenario's ``interval.weeks`` when set (a scenario file or ``--vary
+    interval.weeks=...``), else :data:`DEFAULT_STAGED_INTERVAL_WEEKS`.
 
     Raises
     ------
@@ -554,8 +554,8 @@ def staged_interval(scenario: Scenario, interval_weeks: float | None = None) -> 
         Not a finite number of weeks in [0, ``MAX_INTERVAL_WEEKS``] (path ``interval_weeks``).
     """
     if interval_weeks is None:
-        return scenario.interval.weeks if "weeks" in scenario.interval.model_fields_set \
-            else DEFAULT_STAGED_INTERVAL_WEEKS
+        weeks = scenario.interval.weeks
+        return DEFAULT_STAGED_INTERVAL_WEEKS if weeks is None else float(weeks)
     try:
         weeks = float(interval_weeks)
     except (TypeError, ValueError):
