@@ -95,6 +95,14 @@ def measure() -> list[tuple[str, str]]:
     for thrombosis in ("none", "main"):
         bil = run_strategies(_scenario("bilobar_midgut_net", **{"portal.thrombosis": thrombosis}),
                              ["whole_liver", "staged_bilobar"], REPLICATES, rng=0)
+        bil0 = run_strategies(_scenario("bilobar_midgut_net", **{"portal.thrombosis": thrombosis}),
+                              ["staged_bilobar"], REPLICATES, rng=0, interval_weeks=0.0)
+        peak = "normal_function_loss_peak_fraction"
+        rows.append((f"bilobar NET, portal vein {'patent' if thrombosis == 'none' else 'main PVT'}: normal-liver "
+                     "function lost at its peak, whole liver vs staged lobes 0 / 6 weeks apart",
+                     f"{_g(_mean(bil, peak, strategy='whole_liver'))} vs "
+                     f"{_g(_mean(bil0, peak, strategy='staged_bilobar', session='total'))} / "
+                     f"{_g(_mean(bil, peak, strategy='staged_bilobar', session='total'))}"))
         for metric in ("biliary_ischaemic_fraction", "normal_ischaemic_fraction"):
             sessions = [_mean(bil, metric, strategy="staged_bilobar", session=s) for s in ("1", "2")]
             rows.append((f"bilobar NET, portal vein {'patent' if thrombosis == 'none' else 'main PVT'}: "
