@@ -94,3 +94,18 @@ def test_validation_summary_line_counts_the_table():
         of_role = [r for r in rows if r[-1] == role]
         passed = sum(r[-2] == "yes" for r in of_role)
         assert f"{role}: {passed}/{len(of_role)} pass" in text, role
+
+
+#: Numbers quoted in prose, each a phrase whose number is formatted from the generated data (doc, phrase, value).
+PROSE_QUOTES = [
+    ("docs/strategies.md", "takes about {:.1f} mL of 100-300 um spheres",
+     lambda strategy, validation: strategy["default/lobar:stasis/particle_volume_ml"]),
+    ("docs/embolic-load.md", "plateau of {:.1f} mL",
+     lambda strategy, validation: float(validation[("embolic_load", "lobar (RHA) 100-300 um spheres to stasis, mL")][0])),
+]
+
+
+@pytest.mark.parametrize("doc, phrase, value", PROSE_QUOTES, ids=[q[1] for q in PROSE_QUOTES])
+def test_numbers_quoted_in_prose_follow_the_generated_data(doc, phrase, value, findings_data):
+    quoted = phrase.format(value(findings_data, _validation_table()))
+    assert quoted in (ROOT / doc).read_text(encoding="utf-8"), f"{doc} should say {quoted!r} (the generated data)"
