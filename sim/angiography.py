@@ -106,9 +106,11 @@ __all__ = [
     "catheter_limit_m3s",
     "catheter_lumen",
     "compare_angiograms",
+    "contrast_readouts",
     "contrast_transit",
     "default_injection",
     "final_flow",
+    "injection_reflux_m3s",
     "native_tip_flow",
     "opacity",
     "phase_times",
@@ -187,13 +189,16 @@ class Injection:
 # flow states
 
 
-def baseline_flow(liver):
+def baseline_flow(liver, scenario=None):
     """The pre-procedure flow model of a liver with the scenario's catheter in place.
 
     Parameters
     ----------
     liver : Liver
-        As built by :func:`sim.build_liver` (its scenario places the catheter).
+        As built by :func:`sim.build_liver`.
+    scenario : Scenario, optional
+        Places the catheter and sets the contrast run (a run's scenario on a shared
+        liver); default the liver's own.
 
     Returns
     -------
@@ -202,7 +207,7 @@ def baseline_flow(liver):
     """
     from .flow.model import LiverFlow
 
-    return LiverFlow(liver.compiled, liver.scenario, catheter=True)
+    return LiverFlow(liver.compiled, liver.scenario if scenario is None else scenario, catheter=True)
 
 
 def run_liver(result):
@@ -233,7 +238,7 @@ def final_flow(result):
     The load record is cumulative: a later session of a staged treatment
     (``sim.run(..., prior=...)``) carries the earlier sessions' loads too.
     """
-    flow = baseline_flow(run_liver(result))
+    flow = baseline_flow(run_liver(result), result.scenario)
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
@@ -326,6 +331,37 @@ def default_injection(flow, *, reference_tip_flow_m3s: float | None = None) -> I
     reference = native_tip_flow(flow) if reference_tip_flow_m3s is None else reference_tip_flow_m3s
     rate = min(RATE_TO_FLOW * reference, catheter_limit_m3s(flow), bed_acceptance_m3s(flow))
     return Injection(max(rate, MIN_RATE_M3S))
+
+
+def injection_reflux_m3s(flow, rate_m3s: float) -> float:
+    """Flow refluxing past the tip (backwards behind it) while injecting ``rate_m3s``, m^3/s (>= 0).
+
+    Refluxing blood leaving the tip is undiluted contrast (nothing else enters the tip).
+    """
+    return max(0.0, -proximal_flow(solved_state(flow, rate_m3s), flow.catheter))
+
+
+def contrast_readouts(flow, reference_tip_flow_m3s: float) -> dict[str, float]:
+    """The contrast run of ``flow`` as the summary reports it (keys in docs/outputs.md).
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed, in the state of the run (e.g. the end of embolisation).
+    reference_tip_flow_m3s : float
+        Native tip flow of the baseline (pre-procedure) state, m^3/s.
+
+    Returns
+    -------
+    dict
+        ``rate_ml_s`` (mL/s), ``reflux_ml`` (mL of contrast refluxed past the tip over
+        the injection; the angiogram's :attr:`ContrastTransit.reflux_ml`),
+        ``bed_acceptance_ml_s`` (mL/s).
+    """
+    injection = default_injection(flow, reference_tip_flow_m3s=reference_tip_flow_m3s)
+    return {"rate_ml_s": injection.rate_m3s / ML_M3,
+            "reflux_ml": injection_reflux_m3s(flow, injection.rate_m3s) * injection.duration_s / ML_M3,
+            "bed_acceptance_ml_s": bed_acceptance_m3s(flow) / ML_M3}
 
 
 def run_injections(flows) -> list[Injection]:
@@ -622,7 +658,7 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
         comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
         comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
         injection=injection, tip_concentration=float(conc[tip]),
-        reflux_m3s=max(0.0, -proximal_flow(injecting, flow.catheter)))
+        reflux_m3s=max(0.0, -proximal_flow(injecting, flow.catheter)))  # = injection_reflux_m3s
 
 
 # ---------------------------------------------------------------------------
@@ -877,7 +913,8 @@ def run_angiograms(result, **options) -> tuple[Angiogram, Angiogram]:
     >>> before.frame(times["capillary"]).shape == before.view.shape              # doctest: +SKIP
     True
     """
-    before, after = compare_angiograms([baseline_flow(run_liver(result)), final_flow(result)], **options)
+    before, after = compare_angiograms([baseline_flow(run_liver(result), result.scenario), final_flow(result)],
+                                       **options)
     return before, after
 
 
