@@ -113,6 +113,7 @@ __all__ = [
     "injection_reflux_m3s",
     "native_tip_flow",
     "opacity",
+    "phase_at",
     "phase_times",
     "proximal_flow",
     "run_angiograms",
@@ -950,6 +951,19 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def phase_at(t: float, phases: dict[str, float]) -> str:
+    """Name of the phase a time falls in: boundaries half-way between the :func:`phase_times`.
+
+    Examples
+    --------
+    >>> phase_at(5.0, {"arterial": 1.0, "capillary": 4.0, "venous": 20.0})
+    'capillary'
+    """
+    names, times = list(phases), list(phases.values())
+    cuts = [0.5 * (a + b) for a, b in zip(times[:-1], times[1:])]
+    return names[int(np.searchsorted(cuts, t))]
 
 
 def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:
