@@ -215,11 +215,13 @@ def write_movie(frames, path: str | Path, *, fps: float | None = None) -> Path:
             else:
                 writer = imageio.get_writer(named, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                             pixelformat="yuv420p", macro_block_size=2, quality=8)
-            with writer:
-                count = 0
+            count = 0
+            try:  # closed explicitly: imageio's context manager leaves the writer (and ffmpeg) open on an error
                 for frame in frames:
                     writer.append_data(_even(frame) if suffix == ".mp4" else frame)
                     count += 1
+            finally:
+                writer.close()
             if count == 0:
                 raise ValueError(f"no frames to write to {path.name!r}")
             os.replace(named, tmp)
