@@ -334,12 +334,19 @@ def default_injection(flow, *, reference_tip_flow_m3s: float | None = None) -> I
     return Injection(max(rate, MIN_RATE_M3S))
 
 
+def _reflux(state: twoport.FlowState, placement, rate_m3s: float) -> float:
+    """Backward flow behind the tip in a solved injecting state, m^3/s; rounding-level values (below 1e-9 of the
+    injection, e.g. an injection at exactly the bed's acceptance) are 0."""
+    backward = -proximal_flow(state, placement)
+    return backward if backward > 1e-9 * rate_m3s else 0.0
+
+
 def injection_reflux_m3s(flow, rate_m3s: float) -> float:
     """Flow refluxing past the tip (backwards behind it) while injecting ``rate_m3s``, m^3/s (>= 0).
 
     Refluxing blood leaving the tip is undiluted contrast (nothing else enters the tip).
     """
-    return max(0.0, -proximal_flow(solved_state(flow, rate_m3s), flow.catheter))
+    return _reflux(solved_state(flow, rate_m3s), flow.catheter, rate_m3s)
 
 
 def contrast_readouts(flow, reference_tip_flow_m3s: float) -> dict[str, float]:
@@ -659,7 +666,7 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
         comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
         comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
         injection=injection, tip_concentration=float(conc[tip]),
-        reflux_m3s=max(0.0, -proximal_flow(injecting, flow.catheter)))  # = injection_reflux_m3s
+        reflux_m3s=_reflux(injecting, flow.catheter, injection.rate_m3s))
 
 
 # ---------------------------------------------------------------------------

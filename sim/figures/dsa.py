@@ -214,7 +214,7 @@ def write_movie(frames, path: str | Path, *, fps: float | None = None) -> Path:
                 writer = imageio.get_writer(named, mode="I", duration=1000.0 / fps, loop=0)
             else:
                 writer = imageio.get_writer(named, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                            pixelformat="yuv420p", macro_block_size=2, quality=8)
+                                            pixelformat="yuv420p", macro_block_size=2, quality=5)
             count = 0
             try:  # closed explicitly: imageio's context manager leaves the writer (and ffmpeg) open on an error
                 for frame in frames:
@@ -231,14 +231,16 @@ def write_movie(frames, path: str | Path, *, fps: float | None = None) -> Path:
 
 
 def write_still(panels: Sequence[Panel], path: str | Path, t: float, *, seed: int = 0) -> Path:
-    """One frame of the panels at time ``t`` (s) as a PNG, atomically."""
+    """One frame of the panels at time ``t`` (s) as a PNG or JPEG (by the suffix), atomically."""
     import imageio.v3 as iio
 
-    frame = next(dsa_frames(panels, times_s=[t], seed=seed))
     path = Path(path)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"cannot write {path.name!r}: a still is a .png, .jpg or .jpeg")
+    frame = next(dsa_frames(panels, times_s=[t], seed=seed))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as tmp:
-        iio.imwrite(tmp, frame, extension=".png")
+        iio.imwrite(tmp, frame, extension=path.suffix.lower())
     return path
 
 
