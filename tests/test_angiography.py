@@ -12,20 +12,18 @@ from sim import angiography as ag
 from sim.kernels import twoport
 from sim.procedure import apply_load_record
 
-#: A coarse liver: a whole embolisation takes about a second.
-COARSE = {"liver.terminal_diameter_um": 200.0}
 #: Frame times for arrival and blush read on the images, s.
 TIMES = np.arange(0.0, 12.0, 0.1)
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    return sim.load_scenario(sim.default_scenario_path()).with_updates(COARSE)
+def scenario(coarse_scenario):
+    return coarse_scenario
 
 
 @pytest.fixture(scope="module")
-def liver(scenario):
-    return sim.build_liver(scenario)
+def liver(coarse_liver):
+    return coarse_liver
 
 
 @pytest.fixture(scope="module")

@@ -9,33 +9,21 @@ import sim
 from sim import angiography as ag
 from sim import fluoroscopy as fl
 
-COARSE = {"liver.terminal_diameter_um": 200.0}
-
 
 @pytest.fixture(scope="module")
-def scenario():
-    return sim.load_scenario(sim.default_scenario_path()).with_updates(COARSE)
-
-
-@pytest.fixture(scope="module")
-def liver(scenario):
-    return sim.build_liver(scenario)
-
-
-@pytest.fixture(scope="module")
-def baseline(liver):
+def baseline(coarse_liver):
     """Baseline flow, its angiogram, phase times and monitor."""
-    flow = ag.baseline_flow(liver)
+    flow = ag.baseline_flow(coarse_liver)
     angio = ag.virtual_angiogram(flow, ag.default_injection(flow))
     return flow, angio, ag.phase_times(angio), fl.Fluoroscope.for_angiogram(angio, flow)
 
 
 @pytest.fixture(scope="module")
-def runs(scenario, liver):
+def runs(coarse_scenario, coarse_liver):
     """Selective (A5) and lobar (RHA) embolisations to stasis on one liver."""
-    base = scenario.with_updates({"procedure.endpoint": "stasis"})
-    return {"selective": sim.run(base, progress=False, liver=liver),
-            "lobar": sim.run(base.with_updates({"catheter.vessel": "RHA"}), progress=False, liver=liver)}
+    base = coarse_scenario.with_updates({"procedure.endpoint": "stasis"})
+    return {"selective": sim.run(base, progress=False, liver=coarse_liver),
+            "lobar": sim.run(base.with_updates({"catheter.vessel": "RHA"}), progress=False, liver=coarse_liver)}
 
 
 def _far_from_everything(scope, frame_thickness, distance_px=40):
