@@ -137,6 +137,23 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     return summary
 
 
+def _contrast_runs(flow):
+    """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
+    from .angiography import catheter_limit_m3s, contrast_readouts, native_tip_flow
+
+    reference = native_tip_flow(flow)
+    before = contrast_readouts(flow, reference)
+
+    def after(final_flow) -> dict[str, float]:
+        end = contrast_readouts(final_flow, reference)
+        return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
+                "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
+                "angiogram_rate_final_ml_s": end["rate_ml_s"], "angiogram_reflux_ml": end["reflux_ml"],
+                "angiogram_bed_acceptance_final_ml_s": end["bed_acceptance_ml_s"]}
+
+    return after
+
+
 def _prior_load(prior: RunResult | None) -> dict | None:
     """The embolic load earlier sessions leave for this one: the prior run's cumulative record.
 
@@ -201,9 +218,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     q_healthy = healthy_compartment_flows(liver.compiled, flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     prior_load = _prior_load(prior)
+    contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
                          prior=prior_load)
     summary = summarise(scenario, proc, flow, q_healthy)
+    summary.update(contrast_runs(flow))
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
