@@ -45,6 +45,8 @@ _OUTCOMES = (
     ("Bile duct (peribiliary) ischaemia", "biliary_ischaemic_fraction", "fraction of peribiliary volume"),
     ("Non-target particles (extrahepatic)", "nontarget_particle_fraction", "fraction of injected"),
     ("Reflux", "reflux_volume_ml", "mL of suspension"),
+    ("Contrast run at the end (rate)", "angiogram_rate_final_ml_s", "mL/s (baseline run: angiogram_rate_baseline_ml_s)"),
+    ("Contrast reflux in the end-of-procedure angiogram", "angiogram_reflux_ml", "mL of contrast"),
     ("Median lodging generation (from PHA = 0)", "lodging_generation_median", ""),
 )
 

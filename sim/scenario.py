@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "Scenario",
@@ -391,6 +391,38 @@ class CatheterConfig(_Section):
         "continuous", "-", "[SIR2023Abstract] (pulsed or continuous)",
         "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
         "so reflux sets in earlier.")
+    kind: Literal["microcatheter", "base"] = param(
+        "microcatheter", "-", "[HepaticCoaxialPractice] (a coaxial 2.7 Fr microcatheter through a 4 Fr base catheter)",
+        "Catheter the contrast runs are injected through: a microcatheter (below 4 Fr) or a base catheter "
+        "(4 Fr or more), of size outer_diameter_fr; its lumen sets the fastest injection ([CatheterSpecs]).")
+    angiogram_rate_ml_s: float | None = param(
+        None, "mL/s", "model assumption: omitted, the operator matches the baseline run to the vessel's flow and "
+        "injects the end-of-procedure run no faster than the embolised bed takes (no reflux); set it to see reflux",
+        "Contrast injection rate of the virtual angiograms, at most the catheter's maximum rate "
+        "(sim.catheters: rated pressure, lumen, contrast viscosity).", gt=0.0, le=30.0)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_fits_size(cls, value: str, info: ValidationInfo) -> str:
+        """A microcatheter is below 4 Fr, a base catheter 4 Fr or more (sim.catheters.lumen_for)."""
+        from .catheters import lumen_for
+
+        if "outer_diameter_fr" in info.data:
+            lumen_for(value, info.data["outer_diameter_fr"])
+        return value
+
+    @field_validator("angiogram_rate_ml_s")
+    @classmethod
+    def _within_catheter_limit(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """The angiogram rate is one the catheter can deliver (sim.catheters.max_rate_ml_s)."""
+        from .catheters import lumen_for, max_rate_ml_s
+
+        if value is not None and {"kind", "outer_diameter_fr"} <= info.data.keys():
+            lumen = lumen_for(info.data["kind"], info.data["outer_diameter_fr"])
+            if value > max_rate_ml_s(lumen):
+                raise ValueError(f"{value:g} mL/s is faster than a {lumen.label} can deliver; allowed: at most "
+                                 f"{max_rate_ml_s(lumen):.2f} mL/s")
+        return value
 
     @field_validator("vessel")
     @classmethod

@@ -138,6 +138,23 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     return summary
 
 
+def _contrast_runs(flow):
+    """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
+    from .angiography import catheter_limit_m3s, contrast_readouts, native_tip_flow
+
+    reference = native_tip_flow(flow)
+    before = contrast_readouts(flow, reference)
+
+    def after(final_flow) -> dict[str, float]:
+        end = contrast_readouts(final_flow, reference)
+        return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
+                "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
+                "angiogram_rate_final_ml_s": end["rate_ml_s"], "angiogram_reflux_ml": end["reflux_ml"],
+                "angiogram_bed_acceptance_final_ml_s": end["bed_acceptance_ml_s"]}
+
+    return after
+
+
 def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: np.ndarray, q_base: np.ndarray,
             q_final: np.ndarray):
     """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost."""
@@ -208,9 +225,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     q_healthy = healthy_compartment_flows(flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     prior_load = carried_load(prior, scenario)
+    contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
                          prior=prior_load)
     summary = summarise(scenario, proc, flow, q_healthy)
+    summary.update(contrast_runs(flow))
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
