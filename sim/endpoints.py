@@ -207,12 +207,14 @@ def sace_label(level: int, flow_fraction: float, clearance_cycles: float, blush_
     Examples
     --------
     >>> from sim.scenario import ProcedureConfig
-    >>> sace_label(4, 0.08, 13.6, 0.07, 0.24, "A1", ProcedureConfig())
-    "IV: stasis of antegrade flow (8% of baseline, contrast clears in 13.6 cardiac cycles), tumour blush from A1 7% \
-of baseline; 24% of all tumours' arterial inflow remains (other feeders, or tumours outside A1's territory)"
+    >>> label = sace_label(4, 0.08, 13.6, 0.07, 0.24, "A1", ProcedureConfig())
+    >>> for part in label.split("; "):
+    ...     print(part)
+    IV: stasis of antegrade flow (8% of baseline, contrast clearance 13.6 cardiac cycles), tumour blush from A1 7% of baseline
+    24% of all tumours' arterial inflow remains (other feeders, or tumours outside A1's territory)
     """
     clearance = "contrast stands" if math.isinf(clearance_cycles) else \
-        f"contrast clears in {clearance_cycles:.1f} cardiac cycles"
+        f"contrast clearance {clearance_cycles:.1f} cardiac cycles"
     text = (f"{ROMAN[level]}: {_FLOW_WORDS[_flow_level(flow_fraction, procedure)]} "
             f"({_percent(flow_fraction)} of baseline, {clearance}), ")
     text += (f"no tumour in {vessel}'s territory" if math.isnan(blush_fraction)
