@@ -298,6 +298,10 @@ class PatientConfig(_Section):
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
     biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
     arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
+    functional_tumour: bool = param(
+        False, "-", "[SeedDeckUHS] (pathway: octreotide infusion from pre-admission, continued after the procedure; "
+        "foregut and midgut NETs are functional, hindgut non-functional); model assumption: non-functional unless stated",
+        "Hormonally functional NET (e.g. carcinoid syndrome): octreotide cover around the embolisation.")
 
 
 class AgentConfig(_Section):
