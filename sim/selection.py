@@ -87,7 +87,7 @@ class Finding:
     Attributes
     ----------
     rule : str
-        Rule id (``"bilirubin"``, ``"pvt"``, ...; see :data:`RULES`).
+        Rule id (``"bilirubin"``, ``"pvt_main"``, ...; see :data:`RULES`).
     severity : {"absolute", "relative", "advice"}
         How the finding weighs on eligibility.
     message : str
