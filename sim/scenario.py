@@ -298,6 +298,10 @@ class PatientConfig(_Section):
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
     biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
     arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
+    functional_tumour: bool = param(
+        False, "-", "[SeedDeckUHS] (pathway: octreotide infusion from pre-admission, continued after the procedure; "
+        "foregut and midgut NETs are functional, hindgut non-functional); model assumption: non-functional unless stated",
+        "Hormonally functional NET (e.g. carcinoid syndrome): octreotide cover around the embolisation.")
 
 
 class AgentConfig(_Section):
@@ -442,6 +446,25 @@ class ProcedureConfig(_Section):
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
     stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
+    near_stasis_clearance_cycles: float = param(
+        3.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the lower end); model assumption: "
+        "the near-stasis sign (from a TIMI 3 baseline of about one cycle, 3 cycles is a 67% flow reduction)",
+        "Contrast clearance time the near-stasis endpoint needs (with near_stasis_flow_reduction).", gt=0, le=100)
+    stasis_clearance_cycles: float = param(
+        5.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the upper end, so that "
+        "every author's version holds)", "Contrast clearance time SACE IV (stasis) needs.", gt=0, le=100)
+    reduced_blush_fraction: float = param(
+        0.7, "1", "model assumption: a 30% loss is a visible change, as slowed_flow_reduction",
+        "Tumour blush seen from the catheter (territory_blush_fraction) at or below which it reads as reduced "
+        "(SACE II).", gt=0, lt=1)
+    minimal_blush_fraction: float = param(
+        0.5, "1", "model assumption anchored on [Wang2010] (tumour perfusion at the operators' subjective TACE endpoint "
+        "39% of baseline, 95% CI 26-52%)", "Tumour blush seen from the catheter at or below which it reads as "
+        "minimal (SACE III).", gt=0, lt=1)
+    absent_blush_fraction: float = param(
+        0.2, "1", "model assumption: blush not distinguished from background below about 20% of baseline arterial "
+        "inflow, as outcomes.devascularised_fraction", "Tumour blush seen from the catheter at or below which it "
+        "reads as absent (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
     max_volume_ml: float = param(50.0, "mL", "model assumption: two 2 mL vials of spheres at 1:10 dilution (44 mL) "
@@ -469,6 +492,11 @@ class ProcedureConfig(_Section):
         if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
                 < self.stasis_flow_reduction):
             raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
+        if not self.absent_blush_fraction < self.minimal_blush_fraction < self.reduced_blush_fraction:
+            raise ValueError("blush thresholds must satisfy absent_blush_fraction < minimal_blush_fraction < "
+                             "reduced_blush_fraction")
+        if self.near_stasis_clearance_cycles > self.stasis_clearance_cycles:
+            raise ValueError("near_stasis_clearance_cycles must not exceed stasis_clearance_cycles")
         switches = [step.switch_at_flow_fraction for step in self.agent_sequence]
         if any(b >= a for a, b in zip(switches, switches[1:])):
             raise ValueError("agent_sequence switch_at_flow_fraction values must decrease from one agent to the next")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .agents import agent_sequence
 from .deposition import deposition_table, load_readouts
-from .endpoints import SACE_LABELS
+from .endpoints import endpoint_summary
 from .kernels import transport as tk
 from .kernels import twoport
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
@@ -94,11 +94,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                permanent=scenario.agent.permanent)
     verdict = assess_patient(scenario)
     summary = {
-        "sace_level": int(last["sace_level"]),
-        "sace_label": SACE_LABELS[int(last["sace_level"])],
-        "antegrade_flow_fraction": float(last["antegrade_flow_fraction"]),
-        "clearance_time_cycles": float(last["clearance_time_cycles"]),
-        "clearance_time_baseline_cycles": float(proc.rows[0]["clearance_time_cycles"]),
+        **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
         "endpoint": scenario.procedure.endpoint,
         "endpoint_reached": proc.stop_reason == "endpoint",
         "stop_reason": proc.stop_reason,
