@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .angio import angiogram
-from .strategies import arterialisation, comparison
+from .arteries import before_after, tree
 from .endpoint import endpoint_curve
 from .particles import deposition
 from .run import run_data
+from .strategies import arterialisation, comparison
 from .style import save_figure
-from .arteries import before_after, tree
 
 __all__ = ["KINDS", "RUN_FIGURES", "figure", "write_run_figures"]
 
