@@ -26,6 +26,8 @@ TREE_MIN_DIAMETER_UM = 300.0
 HEXBIN_MIN_SITES = 300
 #: Flow reduction colour map, 0 (unchanged) to 1 (no flow left): Okabe-Ito blue, orange, vermilion.
 FLOW_REDUCTION_COLOURS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermilion"])
+#: Ischaemic bile duct sites drawn at most (an even subsample beyond: thousands of crosses hide the vessels).
+BILIARY_MARKERS = 250
 #: Expected necrotic share drawn as infarcted parenchyma from this value.
 NECROSIS_SHOWN = 0.2
 _SEGMENT_NAMES = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
@@ -133,7 +135,7 @@ def tumour_outlines(ax, data: RunData) -> list:
     anchors = []
     for name, centre, radius in zip(data["tumour/name"], data["tumour/centre_mm"], data["tumour/radius_mm"]):
         x, z = _xz(centre)
-        ax.add_patch(Circle((x, z), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=2.2, ls="--", zorder=4))
+        ax.add_patch(Circle((x, z), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=2.6, ls="--", zorder=5.5))
         anchors.append((x, z + radius, display_name(str(name)), CATEGORY_COLOURS["tumour"]))
     return anchors
 
@@ -215,11 +217,12 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
         xz = _xz(data["parenchyma/xyz_mm"][dead])
         ax.scatter(xz[:, 0], xz[:, 1], s=9, color=CATEGORY_COLOURS["infarct"], marker="s", lw=0,
                    alpha=0.35, zorder=0.8, label=f"infarcted parenchyma (expected necrosis \u2265 {NECROSIS_SHOWN:.0%})")
-    ducts = data["biliary/ischaemic"]
-    if ducts.any():
-        xz = _xz(data["biliary/xyz_mm"][ducts])
-        ax.scatter(xz[:, 0], xz[:, 1], s=5, color=CATEGORY_COLOURS["bile duct"], marker="x", lw=0.8, alpha=0.8,
-                   zorder=5, label="ischaemic bile duct (peribiliary plexus)")
+    ducts = np.flatnonzero(data["biliary/ischaemic"])
+    if ducts.size:
+        step = -(-ducts.size // BILIARY_MARKERS)
+        xz = _xz(data["biliary/xyz_mm"][ducts[::step]])
+        ax.scatter(xz[:, 0], xz[:, 1], s=14, color=CATEGORY_COLOURS["bile duct"], marker="x", lw=0.9, alpha=0.9,
+                   zorder=5, label="ischaemic bile duct (peribiliary plexus)" + (f", 1 in {step}" if step > 1 else ""))
     sites, count = _xz(data["lodged/xyz_mm"]), data["lodged/count"]
     if sites.shape[0] > HEXBIN_MIN_SITES:
         left, right, bottom, top = limits

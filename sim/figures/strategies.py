@@ -16,8 +16,6 @@ DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "bili
 NOISE_ABSOLUTE = 1e-3
 #: ... or below this share of the largest mean (outcomes that are not fractions).
 NOISE_RELATIVE = 1e-3
-#: The strategy's rows as a whole: a staged strategy's per-session rows are dropped (``sim.strategies.TOTAL``).
-_TOTAL = "total"
 
 
 def no_difference(metric: str, means: np.ndarray) -> bool:
@@ -39,9 +37,12 @@ def _check_columns(table, columns) -> None:
 
 
 def _totals(table):
+    """The rows of a strategy as a whole: a staged strategy's ``session`` rows dropped (``sim.strategies.TOTAL``)."""
     if "session" not in table.columns:
         return table
-    return table[table["session"].astype(str) == _TOTAL]
+    from ..strategies import TOTAL
+
+    return table[table["session"].astype(str) == TOTAL]
 
 
 def _interval(table, metric: str) -> np.ndarray | None:
