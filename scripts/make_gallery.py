@@ -134,6 +134,8 @@ def _run(name: str, folder: Path):
     """Run a shipped scenario, write its run folder and load it back as ``embosim plot`` does."""
     result = sim.run(sim.load_scenario(resolve_scenario(name)), progress=False)
     result.write(folder / name, figures=False)
+    size = (folder / name / "run_state.npz").stat().st_size
+    print(f"{name}: run_state.npz {size / 1e6:.1f} MB")
     return figures.load_run(folder / name)
 
 

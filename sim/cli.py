@@ -188,6 +188,8 @@ def run(
                                              show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+    style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
+        "Figures for slides (large text) or paper (small text)."))] = "slide",
     force: ForceOption = False,
     allow_large_: AllowLarge = False,
 ) -> None:
@@ -203,7 +205,7 @@ def run(
 
     with allow_large(allow_large_):
         result = simulate(config, rng=seed, progress=not quiet)
-    written = result.write(out, figures=figures, force=force)
+    written = result.write(out, figures=figures, force=force, figure_style=style)
     typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")

@@ -81,7 +81,8 @@ class RunResult:
     liver: Any = None
     deposition: Any = None
 
-    def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True) -> list[Path]:
+    def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True,
+              figure_style: str = "slide") -> list[Path]:
         """Write summary.json, timeseries.csv, report.md, scenario.json, deposition.parquet, run_state.npz, figures.
 
         The files are written into a staging folder that then becomes ``out_dir`` in
@@ -97,6 +98,8 @@ class RunResult:
             Also write the run's figures (drawn from the saved state, as ``embosim plot`` does).
         force : bool
             Replace an earlier run in ``out_dir`` (else :class:`sim.io.OutputError`).
+        figure_style : {"slide", "paper"}
+            Text sizes of the figures (:data:`sim.figures.STYLES`).
 
         Returns
         -------
@@ -112,10 +115,10 @@ class RunResult:
         """
         out = Path(out_dir)
         with staged_folder(out, marker="summary.json", force=force) as stage:
-            names = self._write_files(stage.path, figures=figures)
+            names = self._write_files(stage.path, figures=figures, style=figure_style)
         return [stage.final / name for name in names]
 
-    def _write_files(self, out: Path, *, figures: bool) -> list[str]:
+    def _write_files(self, out: Path, *, figures: bool, style: str) -> list[str]:
         """Write every output file into ``out`` (each atomically); their names."""
         write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, sort_keys=True) + "\n")
         with atomic_write(out / "timeseries.csv") as tmp:
@@ -136,6 +139,6 @@ class RunResult:
         if figures:
             from .figures import RunData, write_run_figures
 
-            names += [p.name for p in write_run_figures(RunData.from_arrays(self.summary, self.timeseries,
-                                                                            arrays), out)]
+            data = RunData.from_arrays(self.summary, self.timeseries, arrays)
+            names += [p.name for p in write_run_figures(data, out, style=style)]
         return names

@@ -425,3 +425,12 @@ def test_plot_names_the_scenario_file_of_an_error_found_on_the_built_liver(tmp_p
     result = invoke("plot", path, "--kind", "curve", "--out", tmp_path / "c.png")
     _one_line_error(result, f"{path}: catheter.vessel: ")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_run_writes_its_figures_in_the_style_asked(invoke, tmp_path, write_scenario):
+    path = write_scenario("[liver]\nterminal_diameter_um = 400.0\n")
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet", "--style", "paper")
+    assert result.exit_code == 0, result.output
+    for name in figures.RUN_FIGURES:
+        _check_file(tmp_path / "out" / name, ".png")
+    _one_line_error(invoke("run", path, "--out", tmp_path / "other", "--style", "poster"), "--style")
