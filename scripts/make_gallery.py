@@ -72,8 +72,9 @@ its liver).
 
 VIRTUAL_DSA = """## The virtual angiogram
 
-`sim.angiography` (arrays; saved as frames in `run_state.npz`, 2 frames/s plus
-the three phase times; `sim.figures` draws them): contrast injected at the
+`sim.angiography` (arrays; saved as frames in `run_state.npz`: 2 frames/s to 2 s
+after the capillary peak, then one every 2 s, plus the three phase times;
+`sim.figures` draws them): contrast injected at the
 catheter tip for 3 s at the baseline native flow of the catheterised vessel
 (the same injection before and after embolisation) is followed through two
 solved flow fields of the liver: with the injection on (the bolus is pushed in,
@@ -189,8 +190,8 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 "stasis: the tumour blush is gone and contrast stands in A5.",
                 "embosim plot embosim-out --kind angiogram")
     gallery.animation(default, "angiogram", "Virtual DSA, animated",
-                      "The same injection at 2 frames/s through all three phases, baseline (left) and at stasis "
-                      "(right).",
+                      "The same injection through all three phases (the saved frames: 2 frames/s, then one every "
+                      "2 s in the venous washout; the clock is in the title), baseline (left) and at stasis (right).",
                       "embosim plot embosim-out --kind angiogram --animate --out angiogram.gif")
     small = _run("small_particles_40_120", folder)
     gallery.add(figures.before_after(small), "before_after_small_particles",

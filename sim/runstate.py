@@ -35,9 +35,13 @@ FILE = "run_state.npz"
 #: Narrowest synthetic artery saved, um (the tree figures draw from 300 um by default; a
 #: lower ``min_diameter_um`` down to this works from the folder). About 1.5e4 vessels on the default liver.
 SAVED_MIN_DIAMETER_UM = 150.0
-#: Frames of the virtual angiogram saved per second, Hz: the 2-4 frames/s of a hepatic DSA run
-#: (model assumption, common clinical protocol); the phase times are saved as frames too.
+#: Frames of the virtual angiogram saved per second up to ``ANGIOGRAM_FAST_AFTER_S`` after the
+#: capillary peak, Hz: the 2-4 frames/s of a hepatic DSA run; then one frame every
+#: ``ANGIOGRAM_SLOW_STEP_S`` through the slow venous washout (model assumption: variable frame rate,
+#: as DSA protocols lower it in late phases); the phase times are saved as frames too.
 ANGIOGRAM_FRAME_RATE_HZ = 2.0
+ANGIOGRAM_FAST_AFTER_S = 2.0
+ANGIOGRAM_SLOW_STEP_S = 2.0
 #: Angiogram frames run to this long after the venous phase, s.
 ANGIOGRAM_TAIL_S = 3.0
 #: Tissue points sampled for parenchyma maps (a deterministic, evenly strided subsample).
@@ -57,6 +61,10 @@ class RunStateError(ScenarioError):
 
 def _f32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
+
+
+def _f16(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float16)
 
 
 def _strings(values) -> np.ndarray:
@@ -126,7 +134,7 @@ def _vessels(flow, net, native, saved, result) -> dict[str, np.ndarray]:
         p = net.node_pressures(state) + flow.liver.hepatic_vein_pressure_pa
         out[f"vessel/pressure_{key}_mmhg"] = _f32(0.5 * (p[net.vessel_up] + p[net.vessel_down])[saved] / MMHG_PA)
     if result is not None:
-        out["vessel/particles_below"] = _particles_below(flow, net, result.state)[saved].astype(np.int64)
+        out["vessel/particles_below"] = _particles_below(flow, net, result.state)[saved].astype(np.int32)
     return out
 
 
@@ -251,16 +259,17 @@ def _lodging(flow, result, net, saved) -> dict[str, np.ndarray]:
         e = liver.trunk.edge_names.index(name)
         kept[np.flatnonzero(net.trunk_vessels == e)] = fraction
     return {
-        "lodged/xyz_mm": _f32(forest.xyz[sites] * _MM), "lodged/count": per_node[sites],
+        "lodged/xyz_mm": _f32(forest.xyz[sites] * _MM), "lodged/count": per_node[sites].astype(np.int32),
+        # per particle (there may be 1e6 of small ones): half precision, 0.1% (diameter: 0.1 um at 100 um)
         # named (trunk) vessels count as normal liver, as in the summary's tumour particle fraction
-        "deposition/generation": _f32(np.concatenate([generation, liver.trunk.edge_generation[where[in_trunk]]])),
-        "deposition/tumour_share": _f32(np.concatenate([node_share[where[in_vessel]], comp_share[where[in_comp]],
+        "deposition/generation": _f16(np.concatenate([generation, liver.trunk.edge_generation[where[in_trunk]]])),
+        "deposition/tumour_share": _f16(np.concatenate([node_share[where[in_vessel]], comp_share[where[in_comp]],
                                                         np.zeros(in_trunk.sum())])),
-        "deposition/diameter_um": _f32(np.concatenate([diameter[in_vessel], diameter[in_comp], diameter[in_trunk]])
+        "deposition/diameter_um": _f16(np.concatenate([diameter[in_vessel], diameter[in_comp], diameter[in_trunk]])
                                        * 1e6),
-        "deposition/nontarget_diameter_um": _f32(diameter[fate == tk.FATE_NONTARGET] * 1e6),
+        "deposition/nontarget_diameter_um": _f16(diameter[fate == tk.FATE_NONTARGET] * 1e6),
         "deposition/nontarget_branch": _strings(sink_names[k] for k in where[fate == tk.FATE_NONTARGET]),
-        "deposition/suspended_diameter_um": _f32(diameter[fate == tk.FATE_SUSPENDED] * 1e6),
+        "deposition/suspended_diameter_um": _f16(diameter[fate == tk.FATE_SUSPENDED] * 1e6),
         "vessel/conductance_kept": _f32(kept[saved]),
     }
 
@@ -272,8 +281,10 @@ def _angiogram(flow, final) -> tuple[dict[str, np.ndarray], dict]:
     flows = [flow] if final is None else [flow, final]
     angios = compare_angiograms(flows)
     phases = phase_times(angios[0])
-    grid = np.arange(0.0, phases["venous"] + ANGIOGRAM_TAIL_S, 1.0 / ANGIOGRAM_FRAME_RATE_HZ)
-    times = np.unique(np.concatenate([grid, list(phases.values())]))
+    slow = phases["capillary"] + ANGIOGRAM_FAST_AFTER_S
+    times = np.unique(np.concatenate([np.arange(0.0, slow, 1.0 / ANGIOGRAM_FRAME_RATE_HZ),
+                                      np.arange(slow, phases["venous"] + ANGIOGRAM_TAIL_S, ANGIOGRAM_SLOW_STEP_S),
+                                      list(phases.values())]))
     out = {"angiogram/times_s": times}
     for key, angio in zip(("before", "after"), angios):
         out[f"angiogram/{key}"] = np.round(255 * opacity(angio.frames(times))).astype(np.uint8)
@@ -281,7 +292,8 @@ def _angiogram(flow, final) -> tuple[dict[str, np.ndarray], dict]:
     left, right, bottom, top = view.extent
     meta = {"phases_s": phases, "extent_mm": [left * _MM, right * _MM, bottom * _MM, top * _MM],
             "pixel_mm": view.pixel_m * _MM, "rate_ml_s": injection.rate_m3s * 1e6,
-            "duration_s": injection.duration_s, "frame_rate_hz": ANGIOGRAM_FRAME_RATE_HZ}
+            "duration_s": injection.duration_s, "frame_rate_hz": ANGIOGRAM_FRAME_RATE_HZ,
+            "slow_step_s": ANGIOGRAM_SLOW_STEP_S}
     return out, meta
 
 

@@ -343,7 +343,7 @@ def test_deposition_counts_every_particle(runs):
     counts = [bar.get_width() for bar in fig.axes[2].patches]
     assert sum(counts) == pytest.approx(data.summary["particles_injected"])
     assert counts[0] / data.summary["particles_injected"] == pytest.approx(data.summary["tumour_particle_fraction"],
-                                                                           rel=1e-5)
+                                                                           rel=1e-3)  # float16 shares
 
 
 def test_animated_angiogram_is_a_gif(runs, tmp_path):

@@ -1,8 +1,9 @@
 """The virtual angiogram from the saved frames: phases before and after, and an animated GIF.
 
 The frames are computed once when the run is written (:mod:`sim.angiography`
-model, saved by :mod:`sim.runstate` as display opacity on a 2 frames/s clock plus
-the phase times): drawing them needs no flow solve.
+model, saved by :mod:`sim.runstate` as display opacity at 2 frames/s, then one
+frame every 2 s in the venous washout, plus the phase times): drawing them needs
+no flow solve.
 """
 
 from __future__ import annotations
@@ -103,13 +104,16 @@ def animate_angiogram(source, path: str | Path, *, fps: float | None = None, dpi
                       style: str = "slide") -> Path:
     """Write a GIF of the virtual DSA through its saved frames, baseline and (for a run) end side by side.
 
+    Every saved frame is one GIF frame (the late, venous frames are further apart in
+    time than the early ones; the clock is in the title).
+
     Parameters
     ----------
     source : RunData, RunResult or Liver
     path : str or Path
         The ``.gif`` file.
     fps : float, optional
-        Frames per second of the GIF; default the saved frame rate (real time).
+        Frames per second of the GIF; default the saved early frame rate (real time until the venous washout).
     dpi : int
         Resolution.
     style : {"slide", "paper"}

@@ -39,15 +39,15 @@ def deposition(source, ax=None):
     colours = {k: CATEGORY_COLOURS[k] for k in ("tumour", "normal liver", "non-target", "in suspension")}
     tumour = data["deposition/tumour_share"].astype(float)
     normal = 1.0 - tumour
-    gen = data["deposition/generation"]
+    gen = data["deposition/generation"].astype(float)
     edges = np.arange(np.floor(gen.min()) if gen.size else 0, (np.ceil(gen.max()) if gen.size else 1) + 1.5)
     axes[0].hist([gen, gen], bins=edges, weights=[tumour, normal], stacked=True,
                  color=[colours["tumour"], colours["normal liver"]], label=["tumour", "normal liver"])
     axes[0].set(xlabel="lodging generation (PHA = 0)", ylabel="particles (count)", title="Depth of lodging")
     axes[0].legend()
 
-    nontarget, suspended = data["deposition/nontarget_diameter_um"], data["deposition/suspended_diameter_um"]
-    diam = [data["deposition/diameter_um"]] * 2 + [nontarget, suspended]
+    nontarget, suspended = (data[f"deposition/{k}_diameter_um"].astype(float) for k in ("nontarget", "suspended"))
+    diam = [data["deposition/diameter_um"].astype(float)] * 2 + [nontarget, suspended]
     weights = [tumour, normal, np.ones(nontarget.size), np.ones(suspended.size)]
     every = np.concatenate(diam)
     bins = np.linspace(every.min(), every.max() + 1e-9, 21) if every.size else np.linspace(0, 1, 2)
