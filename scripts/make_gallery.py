@@ -64,7 +64,7 @@ sites), the infarcted parenchyma (expected necrosis of at least 20%) and the
 ischaemic bile ducts (peribiliary plexus).
 
 `embosim plot RUN_DIR` draws from the folder's `run_state.npz` (docs/outputs.md):
-no simulation, about a second per figure. A folder written before that format is
+no simulation, 1-2 s of CPU per figure. A folder written before that format is
 refused with one line unless `--rerun` (re-run its `scenario.json` and check it
 against `summary.json`). Plotting a scenario runs it (or, for `tree`, only builds
 its liver).
