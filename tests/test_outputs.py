@@ -320,7 +320,7 @@ def test_run_of_a_shipped_name_after_run_out_of_the_same_name(invoke, tmp_path, 
     class Result:
         summary = {"sace_level": 4}
 
-        def write(self, out, *, figures, force):
+        def write(self, out, *, figures, force, figure_style):
             out.mkdir(exist_ok=True)
             (out / "summary.json").write_text("{}")
             return [out / "summary.json"]
