@@ -188,6 +188,8 @@ def run(
                                              show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+    style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
+        "Figures for slides (large text) or paper (small text)."))] = "slide",
     force: ForceOption = False,
     allow_large_: AllowLarge = False,
 ) -> None:
@@ -203,7 +205,7 @@ def run(
 
     with allow_large(allow_large_):
         result = simulate(config, rng=seed, progress=not quiet)
-    written = result.write(out, figures=figures, force=force)
+    written = result.write(out, figures=figures, force=force, figure_style=style)
     typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")
@@ -348,7 +350,7 @@ def plot(
         "Figure: tree, before-after, curve, deposition, comparison, arterialisation or angiogram "
         "(docs/gallery.md)."))],
     source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
-        "A folder written by 'embosim run' (its run is re-created from scenario.json), a scenario file or "
+        "A folder written by 'embosim run' (drawn from its run_state.npz, never re-simulated), a scenario file or "
         f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "
         "comparison and arterialisation a comparison.csv or the folder of 'embosim compare' (default: "
         "embosim-compare)."))] = None,
@@ -357,9 +359,14 @@ def plot(
         "Default: KIND.png (angiogram.gif with --animate)."))] = None,
     animate: Annotated[bool, typer.Option("--animate", help=(
         "With --kind angiogram: a GIF through the arterial, capillary and venous phases."))] = False,
+    style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
+        "slide: large text for a projector; paper: small text for print."))] = "slide",
+    rerun: Annotated[bool, typer.Option("--rerun", help=(
+        "A run folder written by an older embosim (no run_state.npz of this format): re-run its scenario.json "
+        "instead of refusing it."))] = False,
 ) -> None:
     """Draw a figure of a run, a scenario or a strategy comparison."""
-    from . import plot as figures
+    from . import figures
 
     if kind not in figures.KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
@@ -370,14 +377,14 @@ def plot(
     if out.suffix.lower() not in suffixes:
         raise typer.BadParameter(f"{out.name!r}: allowed extensions {', '.join(suffixes)}", param_hint="'--out'")
     _make_output_dir(out.parent)
-    data = figures.load_source(source, kind)
+    data = figures.load_source(source, kind, rerun=rerun)
     if animate:
-        written = figures.animate_angiogram(data, out)
+        written = figures.animate_angiogram(data, out, style=style)
     else:
         try:
-            fig = figures.figure(kind, data)
-        except ValueError as exc:  # a table without the columns the figure needs
-            if kind not in figures.TABLE_KINDS or isinstance(exc, ScenarioError):
+            fig = figures.figure(kind, data, style=style)
+        except ValueError as exc:  # a table without the columns the figure needs; a liver for a run figure
+            if isinstance(exc, ScenarioError):
                 raise
             raise typer.BadParameter(str(exc), param_hint="RUN_DIR_OR_SCENARIO") from None
         written = figures.save_figure(fig, out)

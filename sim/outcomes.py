@@ -36,7 +36,7 @@ from .network import Compartments
 from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal",
-           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h"]
+           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h", "compartment_necrosis"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -190,16 +190,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     tissue = comps.kind == _TISSUE
     art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
-    kappa = cfg.portal_oxygen_content_ratio
-    o2_healthy, o2_base, o2_now = (art + kappa * np.maximum(q[:, COMP_POR], 0.0)
-                                   for art, q in ((art_healthy, q_healthy), (art_base, q_base), (art_now, q_now)))
-    o2_ratio = _ratio(o2_now, o2_healthy)
-    duration = deficit_duration_h(cfg, permanent)
-    tumour_necrosis = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
-                                        duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
-    normal_necrosis = necrosis_fraction(o2_ratio, cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness, duration,
-                                        cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
-                                        pre_ratio=_ratio(o2_base, o2_healthy))
+    o2_ratio = _ratio(*_o2_delivery((q_now, q_healthy), cfg))
+    tumour_necrosis, normal_necrosis = compartment_necrosis(q_healthy, q_base, q_now, cfg, permanent=permanent)
 
     tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
@@ -215,6 +207,30 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         "tumour_necrosis_fraction": _weighted_mean(tumour_necrosis, tumour_vol),
         "normal_necrosis_fraction": _weighted_mean(normal_necrosis, normal_vol),
     }
+
+
+def _o2_delivery(flows, cfg: OutcomesConfig) -> list[np.ndarray]:
+    """O2 delivery of each compartment for each flow table: arterial inflow + kappa x portal inflow, m^3/s."""
+    kappa = cfg.portal_oxygen_content_ratio
+    return [_arterial_inflow(q) + kappa * np.maximum(q[:, COMP_POR], 0.0) for q in flows]
+
+
+def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig, *,
+                         permanent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Expected necrotic share of each compartment's tumour and of its normal tissue (0-1), each shape (C,).
+
+    Tumour against its pre-procedure O2 delivery, normal tissue against the healthy
+    liver's (counting only tissue alive before the procedure); arguments as for
+    :func:`tissue_outcomes`, whose volume-weighted means these are.
+    """
+    o2_healthy, o2_base, o2_now = _o2_delivery((q_healthy, q_base, q_now), cfg)
+    duration = deficit_duration_h(cfg, permanent)
+    tumour = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
+                               duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
+    normal = necrosis_fraction(_ratio(o2_now, o2_healthy), cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness,
+                               duration, cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
+                               pre_ratio=_ratio(o2_base, o2_healthy))
+    return tumour, normal
 
 
 def arterial_fraction_normal(comps: Compartments, q: np.ndarray) -> float:

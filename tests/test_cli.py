@@ -144,9 +144,10 @@ class _FakeResult:
     def __init__(self, calls: dict):
         self.calls = calls
 
-    def write(self, out_dir: Path, *, figures: bool, force: bool) -> list[Path]:
+    def write(self, out_dir: Path, *, figures: bool, force: bool, figure_style: str) -> list[Path]:
         self.calls["write"] = (out_dir, figures)
         self.calls["force"] = force
+        self.calls["figure_style"] = figure_style
         return [out_dir / "summary.json"]
 
 
@@ -169,7 +170,7 @@ def test_run_passes_seed_progress_out_and_figures(invoke, fake_simulation, tmp_p
     assert result.exit_code == 0, result.output
     scenario, rng, progress = fake_simulation["run"]
     assert (scenario.portal.thrombosis, scenario.procedure.seed, rng, progress) == ("P5", 7, 7, False)
-    assert fake_simulation["write"] == (out, False)
+    assert fake_simulation["write"] == (out, False) and fake_simulation["figure_style"] == "slide"
     assert out.is_dir()
     assert str(out / "summary.json") in result.stdout
     assert "tumour_devascularised_fraction: 0.8123\n" in result.stdout and "particles_injected: 1200\n" in result.stdout
