@@ -126,11 +126,10 @@ class Worker:
 def _widget(control, value):
     """The widget of a control, titled with its label, unit and key."""
     if control.options is not None:
-        return pn.widgets.Select(name=control.title, options=list(control.options), value=value, width=330)
-    if control.bounds is not None:
-        low, high = control.bounds
-        return pn.widgets.FloatInput(name=control.title, value=value, start=low, end=high, width=330)
-    return pn.widgets.TextInput(name=control.title, value=str(value), width=330)
+        return pn.widgets.Select(label=control.title, options=list(control.options), value=value, width=330)
+    if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
+        return pn.widgets.FloatInput(label=control.title, value=value, width=330)
+    return pn.widgets.TextInput(label=control.title, value=str(value), width=330)
 
 
 class Explorer:
@@ -176,21 +175,21 @@ class Explorer:
         self.curve = CurveFigure()
         self.dsa_before = DsaFigure("dsa-before", "DSA before")
         self.dsa_after = DsaFigure("dsa-after", "DSA after")
-        self.phase = pn.widgets.RadioButtonGroup(name="DSA phase", options=["arterial", "capillary", "venous"],
+        self.phase = pn.widgets.RadioButtonGroup(label="DSA phase", options=["arterial", "capillary", "venous"],
                                                  value=DEFAULT_PHASE)
         self.phase.param.watch(lambda event: self._show_dsa(), "value")
-        self.step = pn.widgets.IntSlider(name="Replay (time-series row)", start=0, end=1, value=0, width=360,
+        self.step = pn.widgets.IntSlider(label="Replay (time-series row)", start=0, end=1, value=0, width=360,
                                          disabled=True)
         self.step.param.watch(lambda event: self._show_step(event.new), "value")
-        self.replay_button = pn.widgets.Button(name="Replay the procedure", disabled=True, width=180)
+        self.replay_button = pn.widgets.Button(label="Replay the procedure", disabled=True, width=180)
         self.replay_button.on_click(self._on_replay)
         self._replay = None
-        self.run_button = pn.widgets.Button(name="Run", button_type="primary", width=300,
+        self.run_button = pn.widgets.Button(label="Run", color="primary", width=300,
                                             css_classes=["embosim-run"])
         self.run_button.on_click(self._on_run)
         self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="embosim-scenario.toml",
                                                 label="Download this run's scenario (TOML)", width=300,
-                                                button_type="success")
+                                                color="success")
         self.table = pn.pane.DataFrame(pd.DataFrame(columns=["outcome", "value", "unit", "summary key"]), index=False,
                                        css_classes=["embosim-outcomes"], sizing_mode="fixed", width=520)
         self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)

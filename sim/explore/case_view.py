@@ -74,9 +74,9 @@ class CaseView:
         self.cases = load_cases()
         self.case: Case | None = None
         self.scene: compute.LiverScene | None = None
-        self.choose = pn.widgets.Select(name="Case", options={c.title: name for name, c in self.cases.items()},
-                                        width=420)
-        self.start = pn.widgets.Button(name="Start the case", button_type="primary", width=200,
+        self.choose = pn.widgets.Select(label="Case", options={c.title: name for name, c in self.cases.items()},
+                                        width=420, css_classes=["embosim-case-select"])
+        self.start = pn.widgets.Button(label="Start the case", color="primary", width=200,
                                        css_classes=["embosim-case-start"])
         self.start.on_click(self._on_start)
         self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
@@ -84,16 +84,16 @@ class CaseView:
         self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
         self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery to choose the catheter position)")
         self.angiogram.figure.on_event(Tap, self._on_tap)
-        self.selection = pn.widgets.RadioButtonGroup(name="Patient selection", options=["treat", "decline"],
-                                                     value="treat", button_type="default")
-        self.vessel = pn.widgets.TextInput(name=_CONTROL["catheter.vessel"].title, value="", width=300)
-        self.kind = pn.widgets.Select(name=_CONTROL["agent.kind"].title, options=list(_CONTROL["agent.kind"].options),
+        self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
+                                                     value="treat", color="default")
+        self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
+        self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(_CONTROL["agent.kind"].options),
                                       width=300)
-        self.size = pn.widgets.Select(name=_CONTROL["agent.size_bin"].title,
+        self.size = pn.widgets.Select(label=_CONTROL["agent.size_bin"].title,
                                       options=list(_CONTROL["agent.size_bin"].options), value="100-300", width=300)
-        self.endpoint = pn.widgets.Select(name=_CONTROL["procedure.endpoint"].title,
+        self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
                                           options=["sluggish", "near_stasis", "stasis"], value="stasis", width=300)
-        self.submit = pn.widgets.Button(name="Submit and debrief", button_type="primary", width=300, disabled=True,
+        self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
                                         css_classes=["embosim-case-submit"])
         self.submit.on_click(self._on_submit)
         self.debrief = pn.pane.Markdown("", width=700, css_classes=["embosim-debrief"])
