@@ -196,11 +196,13 @@ class Explorer:
         self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
         self.cases = CaseView(self.cache, self.worker, overrides=overrides)
         self.panel = self._layout()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            pn.state.onload(self.load)
+        pn.state.onload(self.load)  # served: when the page has loaded; in a notebook: at once
 
     def __panel__(self):
         return self.panel
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # Jupyter shows the page
+        return self.panel._repr_mimebundle_(include, exclude)
 
     def servable(self, title: str = "embosim explorer"):
         """Mark the page servable (``panel serve``)."""

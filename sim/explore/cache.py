@@ -5,14 +5,16 @@ and ``[flow]`` sections (:func:`sim.sweep_spec.anatomy_key`), so a change of
 catheter, agent, endpoint or portal vein thrombosis reuses it. The memory cache
 keeps the last few livers of this process; the disk cache keeps pickles under the
 user cache folder (``platformdirs.user_cache_dir("embosim")/livers``, or
-``$EMBOSIM_CACHE_DIR/livers``), named by a hash of the anatomy key and the embosim
-version, written atomically (:func:`sim.io.atomic_write`). A file that cannot be
+``$EMBOSIM_CACHE_DIR/livers``), named by a hash of the anatomy key, the embosim
+version and the source of the modules that build a liver (so that a changed
+builder never reuses an old liver), written atomically (:func:`sim.io.atomic_write`). A file that cannot be
 read (truncated, another version's classes) is rebuilt and replaced; a cache
 folder that cannot be written only costs the rebuild.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -44,6 +46,17 @@ def cache_dir() -> Path:
     return Path(root) / "livers"
 
 
+@functools.cache
+def builder_fingerprint() -> str:
+    """SHA-256 of the source of the modules that build a liver (sim/anatomy, the compiled arrays, the kernels)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("anatomy/*.py"), *root.glob("kernels/*.py"), root / "network.py",
+                        root / "scenario.py"]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 class LiverCache:
     """Built livers by anatomy key, in memory (least recently used first out) and on disk.
 
@@ -65,8 +78,9 @@ class LiverCache:
 
     @staticmethod
     def key(scenario: Scenario) -> str:
-        """File stem of a scenario's liver: SHA-256 of the anatomy key and the embosim version."""
-        return hashlib.sha256(f"{__version__}\n{anatomy_key(scenario)}".encode()).hexdigest()[:32]
+        """File stem of a scenario's liver: SHA-256 of the anatomy key, the embosim version and the builder's source."""
+        text = f"{__version__}\n{builder_fingerprint()}\n{anatomy_key(scenario)}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def cached(self, scenario: Scenario) -> bool:
         """Whether the liver of ``scenario`` is in memory or on disk (no build needed)."""
