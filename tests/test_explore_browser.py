@@ -127,7 +127,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     page.goto(url)
     _wait_text(page, "Ready", FIRST_PAGE_S)
     explorer = sessions[-1]
-    shots(page, "explorer-start")
+    shots(page, "explorer_start")
     assert explorer.widgets["catheter.vessel"].value == "A5"
 
     # place the catheter by clicking the middle of the drawn RHA
@@ -154,7 +154,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert len(explorer.liver_figure.particles.data["x"]) > 0
     assert len(explorer.dsa_after.image.data["image"]) == 1
     assert explorer.scene.vessel == "RHA"
-    shots(page, "explorer-run")
+    shots(page, "explorer_run")
 
     # the downloaded scenario reproduces the numbers with embosim run
     with page.expect_download() as info:
@@ -162,8 +162,8 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     toml = tmp_path / "explored.toml"
     info.value.save_as(toml)
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-c", "import sim.cli; sim.cli.main()", "run", str(toml), "--out", str(out), "--no-figures",
-                           "--quiet"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", "import sim.cli; sim.cli.main()", "run", str(toml), "--out", str(out),
+                           "--no-figures", "--quiet"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     reproduced = _numbers(json.loads((out / "summary.json").read_text()))
     expected = _numbers(summary)
@@ -180,7 +180,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     _wait_text(page, "catheter.rate_ml_min: Input should be greater than 0", 30)
     assert page.get_by_text("Traceback").count() == 0
     assert explorer.simulation is sim
-    shots(page, "explorer-bad-input")
+    shots(page, "explorer_bad_input")
     assert not errors, errors
 
 
@@ -197,7 +197,7 @@ def test_case_played_to_its_debrief(browser, server, shots):
     page.locator("button", has_text="Start the case").click()
     _wait_text(page, "Case ready", 300)
     assert len(cases.angiogram.image.data["image"]) == 1
-    shots(page, "case-start")
+    shots(page, "explorer_case_start")
     vessel = page.locator(".bk-input-group", has_text="catheter.vessel").last.locator("input")
     vessel.fill("A6")
     vessel.press("Enter")
@@ -211,4 +211,4 @@ def test_case_played_to_its_debrief(browser, server, shots):
     assert "100 / 100 points" in debrief
     assert page.get_by_text("Debrief: 100 / 100 points").count() == 1
     assert page.get_by_text("Michels type III", exact=False).count() >= 1
-    shots(page, "case-debrief")
+    shots(page, "explorer_case_debrief")
