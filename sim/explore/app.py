@@ -11,6 +11,7 @@ of :mod:`sim.explore.controls`), never a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import time
@@ -162,6 +163,7 @@ class Explorer:
         self.worker = Worker()
         self.scenario = self.base        # the scenario of the liver view and the last run
         self.scene: compute.LiverScene | None = None
+        self._scene_key = ""
         self.simulation: compute.Simulation | None = None
         self.run_scene: compute.RunScene | None = None
         self.dsa: compute.Angiograms | None = None
@@ -251,6 +253,7 @@ class Explorer:
             "building the liver (first time for this anatomy; cached afterwards)"
         liver = await self.worker.run(stage, self.cache.get, scenario)
         self.scene = await self.worker.run("placing the catheter", compute.liver_scene, liver, scenario)
+        self._scene_key = compute.scene_key(scenario)
         with pn.io.unlocked():
             self.liver_figure.show_liver(self.scene)
         self.dsa = await self.worker.run("virtual DSA", compute.angiograms, self.scene)
@@ -299,7 +302,10 @@ class Explorer:
         ts = sim.result.timeseries
         with pn.io.unlocked():
             self.curve.show(ts)
-        self.scene = await self.worker.run("liver view", compute.liver_scene, self.cache.get(scenario), scenario)
+        same_scene = self.scene is not None and self._scene_key == compute.scene_key(scenario)
+        if not same_scene:  # the catheter, PVT or anatomy changed: a new liver view and DSA before
+            self.scene = await self.worker.run("liver view", compute.liver_scene, self.cache.get(scenario), scenario)
+            self._scene_key, self.dsa = compute.scene_key(scenario), None
         with pn.io.unlocked():
             self.liver_figure.show_liver(self.scene)
         self.run_scene = await self.worker.run("liver view after the run", compute.run_scene, self.scene, sim)
@@ -307,8 +313,8 @@ class Explorer:
         self.step.disabled = self.replay_button.disabled = False
         self.step.value = len(ts)
         self._show_step(len(ts))
-        self.dsa = await self.worker.run("virtual DSA before and after", compute.angiograms, self.scene,
-                                         self.run_scene.final)
+        self.dsa = await self.worker.run("virtual DSA before and after", functools.partial(
+            compute.angiograms, self.scene, self.run_scene.final, previous=self.dsa))
         self._show_dsa()
         self.worker.done(f"Done in {time.perf_counter() - started:.1f} s (liver "
                          f"{'from the cache' if sim.liver_cached else 'built and cached'}).")

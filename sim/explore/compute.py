@@ -31,7 +31,7 @@ from ..selection import Verdict, assess_patient
 from ..units import ML_MIN_M3S
 
 __all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
-           "run_scene", "angiograms", "nearest_vessel", "catheter_id"]
+           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key"]
 
 #: Narrowest artery drawn (and clickable) in the liver view, um. Model assumption: a few thousand
 #: segments keep the page light; 300 um arteries are still well within the segments.
@@ -264,11 +264,24 @@ class Angiograms:
         return before, after
 
 
-def angiograms(scene: LiverScene, final=None) -> Angiograms:
+def scene_key(scenario: Scenario) -> str:
+    """What a :class:`LiverScene` and its DSA before depend on: the anatomy, flow, PVT and catheter sections (JSON)."""
+    import json
+
+    sections = {"liver", "anatomy", "tumours", "flow", "portal", "catheter"}
+    return json.dumps(scenario.model_dump(mode="json", include=sections), sort_keys=True)
+
+
+def angiograms(scene: LiverScene, final=None, *, previous: Angiograms | None = None) -> Angiograms:
     """The DSA of the scene's catheter position before, and after a run (``final``: :attr:`RunScene.final`).
 
     The clock (arterial, capillary and venous phase times) is the baseline's (:func:`sim.angiography.phase_times`).
+    ``previous``: angiograms of the same scene (:func:`scene_key`), whose DSA before and clock are reused.
     """
-    flows = [scene.flow] if final is None else [scene.flow, final]
-    made = ag.compare_angiograms(flows)
-    return Angiograms(before=made[0], after=made[1] if final is not None else None, phases=ag.phase_times(made[0]))
+    if previous is None:
+        before = ag.virtual_angiogram(scene.flow, ag.default_injection(scene.flow))
+        previous = Angiograms(before=before, after=None, phases=ag.phase_times(before))
+    if final is None:
+        return previous
+    after = ag.virtual_angiogram(final, previous.before.transit.injection, view=previous.before.view)
+    return Angiograms(before=previous.before, after=after, phases=previous.phases)
