@@ -13,7 +13,7 @@ import pytest
 
 from sim.catalogue import list_scenarios, resolve_scenario
 from sim.explore.cache import LiverCache
-from sim.explore.cases import POINTS, Choice, case_files, load_case, load_cases, score
+from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, POINTS, Choice, case_files, load_case, load_cases, score
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
@@ -140,7 +140,9 @@ def test_score_falls_with_less_necrosis_and_more_harm():
     worse = dict(e, tumour_necrosis_fraction=0.3, normal_necrosis_fraction=0.30, suspension_volume_ml=6.0)
     rows = {r.item: r.points for r in score(expert, expert, worse, e)}
     assert rows["tumour necrosis (fraction)"] == pytest.approx(POINTS["tumour_necrosis_fraction"] * 0.5)
-    assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * 0.03 / 0.30)
+    allowed = HARM_MARGIN * 0.01 + HARM_FLOOR
+    assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
+    assert rows["biliary ischaemia (fraction)"] == POINTS["biliary_ischaemic_fraction"]  # unchanged: all points
     assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5)
 
 

@@ -30,7 +30,7 @@ from ..catalogue import resolve_scenario
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["Case", "Choice", "POINTS", "case_files", "load_case", "load_cases", "score", "ScoreRow"]
+__all__ = ["Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "POINTS", "case_files", "load_case", "load_cases", "score", "ScoreRow"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -38,8 +38,11 @@ Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 #: what the procedure did to the tumour, the normal liver, the bile ducts and beyond the liver).
 POINTS = {"selection": 30, "tumour_necrosis_fraction": 25, "normal_necrosis_fraction": 15,
           "biliary_ischaemic_fraction": 10, "nontarget_particle_fraction": 10, "suspension_volume_ml": 10}
-#: Outcomes where less is better, and the slack within which the trainee matches the expert (absolute, fraction).
-_LESS_IS_BETTER_SLACK = 0.02
+#: Harms (less is better): the trainee matches the expert up to this factor of the expert's value plus
+#: :data:`HARM_FLOOR` (model assumption: a 10% margin, and 0.2% of the tissue as the noise of one run).
+HARM_MARGIN = 1.1
+#: Absolute margin on a harm fraction (see :data:`HARM_MARGIN`).
+HARM_FLOOR = 0.002
 
 
 class Choice(BaseModel):
@@ -160,9 +163,8 @@ def _points(key: str, trainee: float, expert: float) -> float:
         return 1.0 if trainee >= expert else trainee / expert
     if key == "suspension_volume_ml":
         return min(trainee, expert) / max(trainee, expert) if max(trainee, expert) > 0 else 1.0
-    if trainee <= expert + _LESS_IS_BETTER_SLACK:
-        return 1.0
-    return (expert + _LESS_IS_BETTER_SLACK) / trainee
+    allowed = HARM_MARGIN * expert + HARM_FLOOR
+    return 1.0 if trainee <= allowed else allowed / trainee
 
 
 def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None) -> list[ScoreRow]:
