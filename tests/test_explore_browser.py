@@ -156,6 +156,15 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert explorer.scene.vessel == "RHA"
     shots(page, "explorer_run")
 
+    # the replay draws the curve and lodges the particles row by row, then ends on the final state
+    total = len(explorer.run_scene.particles)
+    page.locator("button", has_text="Replay the procedure").click()
+    _wait(lambda: 0 < explorer.step.value < explorer.step.end, 30, "the replay to start")
+    assert len(explorer.liver_figure.particles.data["x"]) < total
+    assert len(explorer.curve.source.data["volume"]) < len(sim.result.timeseries)
+    _wait(lambda: explorer.step.value == explorer.step.end, 120, "the replay to end")
+    assert len(explorer.liver_figure.particles.data["x"]) == total
+
     # the downloaded scenario reproduces the numbers with embosim run
     with page.expect_download() as info:
         page.locator("button", has_text="Download").first.click()

@@ -129,7 +129,9 @@ def _widget(control, value):
     if control.options is not None:
         return pn.widgets.Select(label=control.title, options=list(control.options), value=value, width=330)
     if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
-        return pn.widgets.FloatInput(label=control.title, value=value, width=330)
+        low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
+        return pn.widgets.FloatInput(label=control.title, value=value, width=330,
+                                     description=f"{control.key}: from {low or '-inf'} to {high or 'inf'} {control.unit}")
     return pn.widgets.TextInput(label=control.title, value=str(value), width=330)
 
 
@@ -168,9 +170,6 @@ class Explorer:
         self.run_scene: compute.RunScene | None = None
         self.dsa: compute.Angiograms | None = None
         values = control_values(self.base)
-        if values["procedure.endpoint"] == "stasis" and self.base.procedure.max_volume_ml != \
-                type(self.base.procedure).model_fields["max_volume_ml"].default:
-            values["procedure.endpoint"] = VOLUME_ENDPOINT
         self.widgets = {c.key: _widget(c, values[c.key]) for c in CONTROLS}
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
@@ -206,10 +205,6 @@ class Explorer:
     def _repr_mimebundle_(self, include=None, exclude=None):  # Jupyter shows the page
         return self.panel._repr_mimebundle_(include, exclude)
 
-    def servable(self, title: str = "embosim explorer"):
-        """Mark the page servable (``panel serve``)."""
-        return self.panel.servable(title=title)
-
     def _layout(self):
         sidebar = pn.Column(
             pn.pane.Markdown(f"### {self.base.title}\n{self.base.description}", width=330),
@@ -232,7 +227,10 @@ class Explorer:
         return {key: w.value for key, w in self.widgets.items()}
 
     def current_scenario(self) -> Scenario:
-        """The scenario the controls describe (ScenarioError: what is wrong)."""
+        """The scenario the controls describe (ScenarioError: what is wrong).
+
+        The volume cap is the control's with the volume endpoint, the starting scenario's otherwise.
+        """
         values = self.values()
         if values["procedure.endpoint"] != VOLUME_ENDPOINT:
             values.pop("procedure.max_volume_ml")

@@ -1,6 +1,6 @@
 """What the explorer shows, computed from a scenario: plain arrays and tables, no drawing.
 
-Three steps, each cheap to repeat when the liver is cached (:mod:`sim.explore.cache`):
+Four steps, each cheap to repeat when the liver is cached (:mod:`sim.explore.cache`):
 
 * :func:`liver_scene`: the liver view of a liver and a catheter position before any
   particle (AP projection in mm: Couinaud outlines, tumours, the drawn arteries with
