@@ -419,6 +419,26 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def explore(
+    scenario: ScenarioArg = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to serve on (0: a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Interface to bind. Anything but 127.0.0.1/localhost exposes the page "
+                                          "(and the simulation) to the network: a warning is printed.")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in the browser.")] = True,
+) -> None:
+    """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (docs/explorer.md)."""
+    _, config = _load_scenario(scenario)
+    from .explore.app import free_port, serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"embosim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach "
+                   "it can run simulations on it (there is no login)", err=True)
+    port = port or free_port(host)
+    typer.echo(f"embosim explorer: http://{'127.0.0.1' if host == 'localhost' else host}:{port}/ (Ctrl-C stops it)")
+    serve(config, port=port, address=host, show=browser)
+
+
 def main() -> None:
     """Console script ``embosim``."""
     app(prog_name="embosim")
