@@ -21,7 +21,7 @@ Examples
 --------
 >>> round(DOSE_GY_KG_PER_GBQ, 2)
 49.73
->>> round(decay_factor(HALF_LIFE_S), 3)
+>>> round(float(decay_factor(HALF_LIFE_S)), 3)
 0.5
 """
 
@@ -54,7 +54,8 @@ DOSE_GY_KG_PER_GBQ = GBQ_BQ * ENERGY_PER_DECAY_J / DECAY_CONSTANT_PER_S
 
 def decay_factor(elapsed_s):
     """Fraction of the activity left after ``elapsed_s`` seconds (negative: before the reference time), 1."""
-    return np.exp(-DECAY_CONSTANT_PER_S * np.asarray(elapsed_s, dtype=np.float64))
+    out = np.exp(-DECAY_CONSTANT_PER_S * np.asarray(elapsed_s, dtype=np.float64))
+    return out if out.ndim else float(out)
 
 
 def dose_gy(activity_gbq, mass_kg):
