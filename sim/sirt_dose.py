@@ -81,20 +81,26 @@ def doses_from_deposition(tumour_activity_bq, normal_activity_bq, tumour_mass_kg
                            lung_gy=DOSE_GY_KG_PER_GBQ * lung_activity_bq / GBQ_BQ / lung_mass_kg)
 
 
-def dvh(dose_gy, mass_kg) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative dose-volume histogram over compartments: doses (ascending) and the mass share receiving at least
-    each (1 at the lowest dose)."""
+def dvh(dose_gy, mass_kg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative dose-volume histogram over compartments with mass.
+
+    Returns
+    -------
+    (ndarray of int64, ndarray of float64, ndarray of float64)
+        The compartments in ascending dose, their doses (Gy), and the mass share receiving at least each dose
+        (1 at the lowest).
+    """
     dose, mass = np.asarray(dose_gy, np.float64), np.asarray(mass_kg, np.float64)
-    keep = mass > 0
-    order = np.argsort(dose[keep], kind="stable")
-    d, m = dose[keep][order], mass[keep][order]
-    at_least = np.cumsum(m[::-1])[::-1] / m.sum()
-    return d, at_least
+    keep = np.flatnonzero(mass > 0)
+    idx = keep[np.argsort(dose[keep], kind="stable")]
+    m = mass[idx]
+    at_least = np.cumsum(m[::-1])[::-1] / m.sum() if idx.size else np.zeros(0)
+    return idx, dose[idx], at_least
 
 
 def dose_at_volume(dose_gy, mass_kg, share: float) -> float:
     """D_x: the largest dose that at least ``share`` of the mass receives (D70: share 0.7), Gy."""
-    d, at_least = dvh(dose_gy, mass_kg)
+    _, d, at_least = dvh(dose_gy, mass_kg)
     ok = at_least >= share - 1e-12
     return float(d[ok].max()) if ok.any() else 0.0
 

@@ -52,7 +52,8 @@ def test_dose_is_activity_over_mass_and_energy_is_conserved():
 def test_dvh_d70_v100_on_a_known_distribution():
     """Four equal masses at 50, 100, 150, 200 Gy: V100 = 0.75, D70 = 100 Gy (75% get at least 100), D25 = 200."""
     dose, mass = np.array([150.0, 50.0, 200.0, 100.0]), np.ones(4)
-    d, at_least = dvh(dose, mass)
+    idx, d, at_least = dvh(dose, mass)
+    assert idx.tolist() == [1, 3, 0, 2]
     assert d.tolist() == [50.0, 100.0, 150.0, 200.0] and at_least.tolist() == [1.0, 0.75, 0.5, 0.25]
     assert volume_at_dose(dose, mass, 100.0) == 0.75
     assert dose_at_volume(dose, mass, 0.7) == 100.0 and dose_at_volume(dose, mass, 0.25) == 200.0
