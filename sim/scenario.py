@@ -231,6 +231,12 @@ class TumourConfig(_Section):
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
         None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
+    shunt_fraction: float | None = param(
+        None, "1", "model assumption anchored on [Bulman2021LSF] (median lung shunt 5%, IQR 3-9%) and [Kallini2017LSF] "
+        "(portal invasion predicts a lung shunt above 20%); empty: 0.10 x vascularity / 0.7, doubled with portal vein "
+        "thrombosis, at most 0.9 (sim.sirt_workup)",
+        "SIRT: share of the MAA particles or Y-90 spheres reaching this tumour's tissue that pass its arteriovenous "
+        "shunts to the lungs.", ge=0.0, le=1.0)
 
 
 class PortalConfig(_Section):

@@ -12,6 +12,7 @@ tumour over normal liver in the catheter's territory), compared with the publish
 ([Piasecki2015]: mean 2.7 in hypervascular metastases).
 
 Tumour shunt fraction (the share of a tumour's MAA that reaches the lungs), per tumour:
+``tumours.shunt_fraction`` where the scenario gives it, else
 ``TUMOUR_SHUNT_BASE x vascularity / 0.7 x (PVT_SHUNT_FACTOR with portal vein thrombosis)``,
 at most ``TUMOUR_SHUNT_MAX``. Model assumptions, each anchored: 0.10 gives a lung shunt
 fraction of about 4-5% when 40-50% of the MAA reaches tumour, the median LSF of 5% (IQR 3-9%)
@@ -86,10 +87,13 @@ def maa_agent(scenario) -> Agent:
 
 
 def tumour_shunt_fractions(scenario) -> np.ndarray:
-    """Shunt fraction of each of ``scenario.tumours`` (1), see the module notes."""
+    """Shunt fraction of each of ``scenario.tumours`` (1): ``tumours.shunt_fraction`` where given, else the rule of
+    the module notes."""
     pvt = PVT_SHUNT_FACTOR if scenario.portal.thrombosis != "none" else 1.0
-    s = np.array([TUMOUR_SHUNT_BASE * t.vascularity / REFERENCE_VASCULARITY * pvt for t in scenario.tumours])
-    return np.minimum(s, TUMOUR_SHUNT_MAX)
+    rule = [min(TUMOUR_SHUNT_BASE * t.vascularity / REFERENCE_VASCULARITY * pvt, TUMOUR_SHUNT_MAX)
+            for t in scenario.tumours]
+    return np.array([r if t.shunt_fraction is None else t.shunt_fraction for t, r in zip(scenario.tumours, rule)],
+                    dtype=np.float64)
 
 
 def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_fractions=None,

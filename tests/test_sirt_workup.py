@@ -29,6 +29,10 @@ def test_shunt_fraction_rules():
     assert tumour_shunt_fractions(s.with_updates({"tumours.0.vascularity": 1.4})) == pytest.approx(
         [2 * TUMOUR_SHUNT_BASE])
     assert tumour_shunt_fractions(s.with_updates({"tumours.0.vascularity": 20.0})) == pytest.approx([TUMOUR_SHUNT_MAX])
+    given = s.with_updates({"tumours.0.shunt_fraction": 0.35, "portal.thrombosis": "main"})
+    assert tumour_shunt_fractions(given) == pytest.approx([0.35])  # the scenario's value, as given
+    with pytest.raises(sim.ScenarioError, match="tumours.0.shunt_fraction"):
+        s.with_updates({"tumours.0.shunt_fraction": 1.5})
 
 
 def test_particles_are_conserved_and_no_shunt_means_no_lung(liver):
