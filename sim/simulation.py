@@ -208,7 +208,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
 
-        sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0])
+        sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
+                                           proc.in_territory)
         summary.update(sirt_summary)
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)

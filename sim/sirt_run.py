@@ -15,7 +15,9 @@ which stops at the prescribed activity's spheres) and each sphere's activity at 
   overestimate at a few % of spheres);
 - spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
 
-Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). Summary keys
+Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). The normal liver of the
+read-outs is the catheter's territory (the partition model's perfused normal liver), with the whole liver's mean
+beside it; the tumour is all viable tumour. Summary keys
 (``sirt_*``, docs/outputs.md) and the DVH table (``dvh.csv``: one row per compartment part).
 """
 
@@ -62,7 +64,8 @@ def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) 
     return out
 
 
-def sirt_readouts(scenario, liver, ps, n_injected: int, agent) -> tuple[dict, "object"]:
+def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.ndarray | None = None
+                  ) -> tuple[dict, "object"]:
     """The ``sirt_*`` summary keys and the DVH table (pandas) of a Y-90 run.
 
     Parameters
@@ -76,6 +79,10 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent) -> tuple[dict, "o
         Spheres injected.
     agent : Agent
         The Y-90 agent.
+    in_territory : bool (M,), optional
+        Pedicle nodes fed through the catheter at baseline (:func:`sim.procedure.territory`): the normal liver of the
+        mean normal-liver dose, its D/V figures and the DVH is that of the territory (the partition model's perfused
+        normal liver); ``sirt_normal_liver_dose_whole_gy`` is over all normal liver. All nodes when omitted.
     """
     import pandas as pd
 
@@ -94,8 +101,11 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent) -> tuple[dict, "o
     tumour_bq = tumour_bq * (1.0 - shunt)
     normal_bq = np.where(tissue, spheres * (1.0 - share_t) * per_sphere, 0.0)
     peribiliary_bq = float(np.where(tissue, 0.0, spheres).sum() * per_sphere)
-    m_t, m_n = viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
-    d = doses_from_deposition(tumour_bq, normal_bq, m_t, m_n, lung_activity_bq=lung_bq)
+    m_t, m_n_all = viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
+    perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
+    m_n = np.where(perfused, m_n_all, 0.0)
+    whole = doses_from_deposition(tumour_bq, normal_bq, m_t, m_n_all)
+    d = doses_from_deposition(tumour_bq, np.where(perfused, normal_bq, 0.0), m_t, m_n, lung_activity_bq=lung_bq)
     liver_bq = float(tumour_bq.sum() + normal_bq.sum()) + peribiliary_bq
     findings = check_plan(PartitionDoses(tumour_gy=d.mean_tumour_gy, normal_gy=d.mean_normal_gy, lung_gy=d.lung_gy,
                                          tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
@@ -114,6 +124,7 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent) -> tuple[dict, "o
         "sirt_lung_dose_gy": d.lung_gy,
         "sirt_tumour_dose_mean_gy": d.mean_tumour_gy,
         "sirt_normal_liver_dose_mean_gy": d.mean_normal_gy,
+        "sirt_normal_liver_dose_whole_gy": whole.mean_normal_gy,
         "sirt_tumour_d70_gy": dose_at_volume(d.tumour_gy, m_t, TUMOUR_DVH_SHARE) if m_t.sum() > 0 else float("nan"),
         "sirt_tumour_v100": volume_at_dose(d.tumour_gy, m_t, TUMOUR_DOSE_THRESHOLD_GY),
         "sirt_limit_findings": [f"{f.level}: {f.message}" for f in findings],
