@@ -27,7 +27,7 @@ import numpy as np
 
 from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
 from .sirt_dose import dose_at_volume, doses_from_deposition, dvh, volume_at_dose
-from .sirt_workup import tumour_shunt_fractions
+from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
 from .y90 import GBQ_BQ
 
 __all__ = ["sirt_readouts", "compartment_spheres", "TUMOUR_DVH_SHARE", "TUMOUR_DOSE_THRESHOLD_GY"]
@@ -94,8 +94,7 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     normal = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
     share_t = np.zeros_like(viable)
     np.divide(viable, viable + normal, out=share_t, where=(viable + normal) > 0)
-    shunts = tumour_shunt_fractions(scenario)
-    shunt = np.where(comps.tumour_id >= 0, shunts[np.maximum(comps.tumour_id, 0)], 0.0)
+    shunt = compartment_shunt_fractions(comps, tumour_shunt_fractions(scenario))
     tumour_bq = spheres * share_t * per_sphere
     lung_bq = float((tumour_bq * shunt).sum())
     tumour_bq = tumour_bq * (1.0 - shunt)

@@ -31,7 +31,7 @@ from .agents import Agent
 from .units import UM_M
 
 __all__ = ["MAA_DIAMETER_RANGE_M", "MAA_PARTICLES", "TUMOUR_SHUNT_BASE", "PVT_SHUNT_FACTOR", "TUMOUR_SHUNT_MAX",
-           "WorkupResult", "maa_agent", "tumour_shunt_fractions", "maa_workup"]
+           "WorkupResult", "maa_agent", "tumour_shunt_fractions", "compartment_shunt_fractions", "maa_workup"]
 
 #: MAA particle diameters, m: 10-90 um ([MAAWorkup]); model assumption: uniform over the range.
 MAA_DIAMETER_RANGE_M = (10.0 * UM_M, 90.0 * UM_M)
@@ -96,6 +96,11 @@ def tumour_shunt_fractions(scenario) -> np.ndarray:
                     dtype=np.float64)
 
 
+def compartment_shunt_fractions(comps, shunts: np.ndarray) -> np.ndarray:
+    """Shunt fraction of the tumour in each compartment (its ``tumour_id``), 0 where there is none, (C,)."""
+    return np.where(comps.tumour_id >= 0, shunts[np.maximum(comps.tumour_id, 0)], 0.0)
+
+
 def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_fractions=None,
                rng: np.random.Generator | None = None) -> WorkupResult:
     """Simulate the MAA work-up from ``scenario``'s catheter position.
@@ -137,7 +142,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     in_vessel = fate == tk.FATE_VESSEL
     comp_count = np.bincount(where[in_comp], minlength=comps.n).astype(np.float64)
     # shunted: each compartment's tumour particles x its tumour's shunt fraction
-    comp_shunt = np.where(comps.tumour_id >= 0, shunts[np.maximum(comps.tumour_id, 0)], 0.0) * comp_share
+    comp_shunt = compartment_shunt_fractions(comps, shunts) * comp_share
     lung_by_comp = comp_count * comp_shunt
     tumour = float((comp_count * comp_share).sum() - lung_by_comp.sum() + node_share[where[in_vessel]].sum())
     liver_particles = float(in_comp.sum() + in_vessel.sum() + (fate == tk.FATE_TRUNK).sum())
