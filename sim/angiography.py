@@ -46,6 +46,29 @@ out).
   blur) so that the finite sample of points does not show as noise.
   :func:`opacity` maps thickness to a display grey level.
 
+Injection
+---------
+The contrast run is injected through the scenario's catheter (``catheter.kind``,
+``catheter.outer_diameter_fr``), never faster than its lumen delivers at its rated
+pressure (:func:`catheter_limit_m3s`, :mod:`sim.catheters`). Unless
+``catheter.angiogram_rate_ml_s`` sets the rate, the operator matches the baseline run
+to the vessel's native flow (``RATE_TO_FLOW``) and injects a later run (end of
+embolisation) no faster than that, nor than the bed downstream of the tip takes
+(:func:`bed_acceptance_m3s`).
+
+* **Bed acceptance.** Model assumption: the pressure available to push contrast into
+  the bed is the arterial pressure behind the tip; the bed takes the injection for as
+  long as the flow in the catheterised vessel behind the tip is still antegrade. The
+  network is linear (conductances are fixed during a run), so that flow falls linearly
+  with the injection rate, q_prox(r) = q_prox(0) - k r, and the bed takes
+  r* = q_prox(0) / k, found from two solves.
+* **Reflux.** Above r* the injection reverses the flow behind the tip: blood and
+  contrast at the tip's concentration leave backwards at -q_prox(r) (the excess
+  refluxes into the vessel behind the tip, its siblings and, through the root, the
+  aorta). :attr:`ContrastTransit.reflux_ml` is that contrast volume over the injection;
+  the same injecting field draws the contrast in the image, so the number and the
+  picture agree.
+
 Not modelled: pulsatility and laminar dispersion of the bolus (the front is
 sharp), contrast viscosity, hepatic veins as drawn vessels (the venous phase is
 the parenchymal washout), and peribiliary plexus compartments in the image (no
@@ -59,6 +82,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .catheters import Lumen, lumen_for, max_rate_m3s
 from .kernels import twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
@@ -78,14 +102,22 @@ __all__ = [
     "Injection",
     "View",
     "baseline_flow",
+    "bed_acceptance_m3s",
+    "catheter_limit_m3s",
+    "catheter_lumen",
     "compare_angiograms",
+    "contrast_readouts",
     "contrast_transit",
     "default_injection",
     "final_flow",
+    "injection_reflux_m3s",
     "native_tip_flow",
     "opacity",
+    "phase_at",
     "phase_times",
+    "proximal_flow",
     "run_angiograms",
+    "run_injections",
     "run_liver",
     "solved_state",
     "virtual_angiogram",
@@ -97,11 +129,15 @@ __all__ = [
 BLOOD_VOLUME_FRACTION = 0.2
 #: Contrast injection time, s. Model assumption: a selective hepatic DSA run injects for 2-4 s.
 INJECTION_DURATION_S = 3.0
-#: Contrast injection rate relative to the baseline native flow of the catheterised vessel
-#: (dimensionless). Model assumption: the operator matches the injection to the vessel's flow
-#: (a PHA takes about 4-5 mL/s, a segmental artery under 1 mL/s); the same rate is used after
-#: embolisation, so any change is the bed's.
+#: Contrast injection rate of the baseline run relative to the native flow of the catheterised
+#: vessel (dimensionless). Model assumption: the operator matches the injection to the vessel's
+#: flow (a PHA takes about 4-5 mL/s, a segmental artery under 1 mL/s; hepatic runs of 1.0-2.5 mL/s
+#: [Meram2020HepaticDSA]), within the catheter's limit; later runs no faster (see the module notes).
 RATE_TO_FLOW = 1.0
+#: Slowest injection of a run, m^3/s. Model assumption: a gentle hand puff (about 0.05 mL/s, a
+#: 1 mL syringe over 20 s) is the least an operator injects to see the vessel; a bed that takes
+#: less (no antegrade flow left) refluxes it.
+MIN_RATE_M3S = 0.05 * ML_M3
 #: Projected thickness of undiluted contrast shown as opacity 1 - 1/e, m (display window).
 DISPLAY_THICKNESS_M = 1.0e-3
 #: Pixel size of the virtual detector, m.
@@ -154,13 +190,16 @@ class Injection:
 # flow states
 
 
-def baseline_flow(liver):
+def baseline_flow(liver, scenario=None):
     """The pre-procedure flow model of a liver with the scenario's catheter in place.
 
     Parameters
     ----------
     liver : Liver
-        As built by :func:`sim.build_liver` (its scenario places the catheter).
+        As built by :func:`sim.build_liver`.
+    scenario : Scenario, optional
+        Places the catheter and sets the contrast run (a run's scenario on a shared
+        liver); default the liver's own.
 
     Returns
     -------
@@ -169,7 +208,7 @@ def baseline_flow(liver):
     """
     from .flow.model import LiverFlow
 
-    return LiverFlow(liver.compiled, liver.scenario, catheter=True)
+    return LiverFlow(liver.compiled, liver.scenario if scenario is None else scenario, catheter=True)
 
 
 def run_liver(result):
@@ -200,7 +239,7 @@ def final_flow(result):
     The load record is cumulative: a later session of a staged treatment
     (``sim.run(..., prior=...)``) carries the earlier sessions' loads too.
     """
-    flow = baseline_flow(run_liver(result))
+    flow = baseline_flow(run_liver(result), result.scenario)
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
@@ -225,18 +264,121 @@ def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
     return state
 
 
+def proximal_flow(state: twoport.FlowState, placement) -> float:
+    """Flow in the catheterised vessel just behind the tip, towards the tip, m^3/s (< 0: reflux).
+
+    Parameters
+    ----------
+    state : FlowState
+        Solved.
+    placement : CatheterPlacement
+    """
+    if placement.tip_trunk_node >= 0:
+        return float(state.trunk_q[placement.proximal_edge])
+    return float(state.art_q[placement.tip_pedicle_node])
+
+
 def native_tip_flow(flow) -> float:
     """Native (injection-free) antegrade flow in the catheterised vessel at the tip, m^3/s."""
-    state = solved_state(flow, 0.0)
-    tip = flow.catheter
-    if tip.tip_trunk_node >= 0:
-        return float(state.trunk_q[tip.proximal_edge])
-    return float(state.art_q[tip.tip_pedicle_node])
+    return proximal_flow(solved_state(flow, 0.0), flow.catheter)
 
 
-def default_injection(flow) -> Injection:
-    """``RATE_TO_FLOW`` x the native tip flow of ``flow`` for ``INJECTION_DURATION_S``."""
-    return Injection(RATE_TO_FLOW * native_tip_flow(flow))
+def catheter_lumen(flow) -> Lumen:
+    """The catalogue lumen of the scenario's catheter (``catheter.kind``, ``catheter.outer_diameter_fr``)."""
+    catheter = flow.scenario.catheter
+    return lumen_for(catheter.kind, catheter.outer_diameter_fr)
+
+
+def catheter_limit_m3s(flow) -> float:
+    """Fastest contrast injection the scenario's catheter delivers, m^3/s (:func:`sim.catheters.max_rate_m3s`)."""
+    return max_rate_m3s(catheter_lumen(flow))
+
+
+def bed_acceptance_m3s(flow) -> float:
+    """Fastest injection the bed downstream of the tip takes without reflux, m^3/s (0: none).
+
+    The flow behind the tip is affine in the injection rate r (fixed conductances):
+    q_prox(r) = q_prox(0) - k r; the bed takes r* = q_prox(0) / k, the rate at which
+    that flow stops (model assumption: the pressure available is the arterial pressure
+    behind the tip; see the module notes).
+    """
+    q0 = native_tip_flow(flow)
+    if q0 <= 0.0:
+        return 0.0
+    probe = max(q0, MIN_RATE_M3S)
+    slope = (q0 - proximal_flow(solved_state(flow, probe), flow.catheter)) / probe
+    return q0 / slope if slope > 0 else np.inf
+
+
+def default_injection(flow, *, reference_tip_flow_m3s: float | None = None) -> Injection:
+    """The contrast run of ``flow``: ``catheter.angiogram_rate_ml_s``, or the operator's rate.
+
+    The operator's rate is ``RATE_TO_FLOW`` x the native tip flow of the reference state
+    (``reference_tip_flow_m3s``, default this flow's: the baseline run), at most what the
+    catheter delivers (:func:`catheter_limit_m3s`) and what this flow's bed takes
+    (:func:`bed_acceptance_m3s`), and at least ``MIN_RATE_M3S``; for
+    ``INJECTION_DURATION_S``.
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed (baseline or embolised).
+    reference_tip_flow_m3s : float, optional
+        Native tip flow the operator matched the baseline run to, m^3/s.
+    """
+    chosen = flow.scenario.catheter.angiogram_rate_ml_s
+    if chosen is not None:
+        return Injection(chosen * ML_M3)
+    reference = native_tip_flow(flow) if reference_tip_flow_m3s is None else reference_tip_flow_m3s
+    rate = min(RATE_TO_FLOW * reference, catheter_limit_m3s(flow), bed_acceptance_m3s(flow))
+    return Injection(max(rate, MIN_RATE_M3S))
+
+
+def _reflux(state: twoport.FlowState, placement, rate_m3s: float) -> float:
+    """Backward flow behind the tip in a solved injecting state, m^3/s; rounding-level values (below 1e-9 of the
+    injection, e.g. an injection at exactly the bed's acceptance) are 0."""
+    backward = -proximal_flow(state, placement)
+    return backward if backward > 1e-9 * rate_m3s else 0.0
+
+
+def injection_reflux_m3s(flow, rate_m3s: float) -> float:
+    """Flow refluxing past the tip (backwards behind it) while injecting ``rate_m3s``, m^3/s (>= 0).
+
+    Refluxing blood leaving the tip is undiluted contrast (nothing else enters the tip).
+    """
+    return _reflux(solved_state(flow, rate_m3s), flow.catheter, rate_m3s)
+
+
+def contrast_readouts(flow, reference_tip_flow_m3s: float) -> dict[str, float]:
+    """The contrast run of ``flow`` as the summary reports it (keys in docs/outputs.md).
+
+    Parameters
+    ----------
+    flow : LiverFlow
+        Catheter placed, in the state of the run (e.g. the end of embolisation).
+    reference_tip_flow_m3s : float
+        Native tip flow of the baseline (pre-procedure) state, m^3/s.
+
+    Returns
+    -------
+    dict
+        ``rate_ml_s`` (mL/s), ``reflux_ml`` (mL of contrast refluxed past the tip over
+        the injection; the angiogram's :attr:`ContrastTransit.reflux_ml`),
+        ``bed_acceptance_ml_s`` (mL/s).
+    """
+    injection = default_injection(flow, reference_tip_flow_m3s=reference_tip_flow_m3s)
+    return {"rate_ml_s": injection.rate_m3s / ML_M3,
+            "reflux_ml": injection_reflux_m3s(flow, injection.rate_m3s) * injection.duration_s / ML_M3,
+            "bed_acceptance_ml_s": bed_acceptance_m3s(flow) / ML_M3}
+
+
+def run_injections(flows) -> list[Injection]:
+    """The contrast runs of successive states of one liver (baseline first): :func:`default_injection`.
+
+    Every later run is matched to the baseline's native tip flow and limited by its own bed.
+    """
+    reference = native_tip_flow(flows[0])
+    return [default_injection(f, reference_tip_flow_m3s=reference) for f in flows]
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +414,9 @@ class ContrastTransit:
     injection : Injection
     tip_concentration : float
         Concentration of the blood leaving the tip, 0-1.
+    reflux_m3s : float
+        Flow leaving the tip backwards, into the catheterised vessel behind it, while
+        injecting, m^3/s (0: the bed takes the whole injection).
     """
 
     vessel_start_m: np.ndarray
@@ -290,6 +435,12 @@ class ContrastTransit:
     comp_wash_mtt_s: np.ndarray
     injection: Injection
     tip_concentration: float
+    reflux_m3s: float = 0.0
+
+    @property
+    def reflux_ml(self) -> float:
+        """Contrast (undiluted equivalent) refluxed past the tip over the injection, mL."""
+        return self.tip_concentration * self.reflux_m3s * self.injection.duration_s / ML_M3
 
     def vessel_progress(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the front and the tail along each vessel at time ``t`` (0 start, 1 end).
@@ -514,7 +665,8 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
         tail_in_s=tail[up], tail_span_s=_span(graph.vessel_volume_m3, graph.vessel_flows(native)),
         comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
         comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
-        injection=injection, tip_concentration=float(conc[tip]))
+        injection=injection, tip_concentration=float(conc[tip]),
+        reflux_m3s=_reflux(injecting, flow.catheter, injection.rate_m3s))
 
 
 # ---------------------------------------------------------------------------
@@ -688,7 +840,7 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     flow : LiverFlow
         Catheter placed (:func:`baseline_flow`, :func:`final_flow`).
     injection : Injection
-        Use the same injection before and after embolisation to compare them.
+        The contrast run (:func:`default_injection`, :func:`run_injections`).
     view : View, optional
         Default :meth:`View.around` the liver.
     min_diameter_um : float, optional
@@ -734,14 +886,15 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
 
 def compare_angiograms(flows, *, injection: Injection | None = None, view: View | None = None,
                        min_diameter_um: float = MIN_DIAMETER_UM) -> list[Angiogram]:
-    """Virtual DSA of several flow states of one liver with one injection and one view.
+    """Virtual DSA of several flow states of one liver on one view.
 
     Parameters
     ----------
     flows : sequence of LiverFlow
-        Catheter placed, same liver (e.g. :func:`baseline_flow` and :func:`final_flow`).
+        Catheter placed, same liver, baseline first (e.g. :func:`baseline_flow` and :func:`final_flow`).
     injection : Injection, optional
-        Default :func:`default_injection` of the first flow.
+        One injection for every state; default each state's own run (:func:`run_injections`:
+        the baseline matched to the vessel's flow, later runs no faster than their bed takes).
     view : View, optional
         Default :meth:`View.around` the liver.
     min_diameter_um : float, optional
@@ -750,9 +903,9 @@ def compare_angiograms(flows, *, injection: Injection | None = None, view: View 
     -------
     list of Angiogram
     """
-    injection = default_injection(flows[0]) if injection is None else injection
+    injections = run_injections(flows) if injection is None else [injection] * len(flows)
     view = View.around(flows[0].liver) if view is None else view
-    return [virtual_angiogram(f, injection, view=view, min_diameter_um=min_diameter_um) for f in flows]
+    return [virtual_angiogram(f, i, view=view, min_diameter_um=min_diameter_um) for f, i in zip(flows, injections)]
 
 
 def run_angiograms(result, **options) -> tuple[Angiogram, Angiogram]:
@@ -768,7 +921,8 @@ def run_angiograms(result, **options) -> tuple[Angiogram, Angiogram]:
     >>> before.frame(times["capillary"]).shape == before.view.shape              # doctest: +SKIP
     True
     """
-    before, after = compare_angiograms([baseline_flow(run_liver(result)), final_flow(result)], **options)
+    before, after = compare_angiograms([baseline_flow(run_liver(result), result.scenario), final_flow(result)],
+                                       **options)
     return before, after
 
 
@@ -804,6 +958,19 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def phase_at(t: float, phases: dict[str, float]) -> str:
+    """Name of the phase a time falls in: boundaries half-way between the :func:`phase_times`.
+
+    Examples
+    --------
+    >>> phase_at(5.0, {"arterial": 1.0, "capillary": 4.0, "venous": 20.0})
+    'capillary'
+    """
+    names, times = list(phases), list(phases.values())
+    cuts = [0.5 * (a + b) for a, b in zip(times[:-1], times[1:])]
+    return names[int(np.searchsorted(cuts, t))]
 
 
 def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:

@@ -221,10 +221,24 @@ def scenarios() -> None:
 
 
 @app.command("check-patient")
-def check_patient(scenario: ScenarioArg = None) -> None:
+def check_patient(
+    scenario: ScenarioArg = None,
+    severity: Annotated[list[str] | None, typer.Option(
+        metavar="RULE=SEVERITY", show_default=False,
+        help="Weigh a rule differently from the seed, e.g. pvt_branch=relative (documented alternatives: "
+             "docs/patient-selection.md); repeatable.")] = None,
+) -> None:
     """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""
+    pairs = [item.partition("=") for item in severity or []]
+    try:
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("expected RULE=SEVERITY")
+        overrides = {rule.strip(): level.strip() for rule, _, level in pairs}
+        assess_patient(Scenario(), severities=overrides)  # check the overrides before reading the scenario
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--severity'") from None
     _, config = _load_scenario(scenario)
-    typer.echo(assess_patient(config).to_text(), nl=False)
+    typer.echo(assess_patient(config, severities=overrides).to_text(), nl=False)
 
 
 @app.command()

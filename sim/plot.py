@@ -236,7 +236,7 @@ class Scene:
 
         self.result = source if _is_result(source) else None
         self.liver = run_liver(source) if self.result is not None else source
-        self.flow = baseline_flow(self.liver)
+        self.flow = baseline_flow(self.liver, self.result.scenario if self.result is not None else None)
         self.final = final_flow(self.result) if self.result is not None else None
         self.network = ArterialNetwork(self.flow.liver)
         self.native = {"baseline": solved_state(self.flow, 0.0)}

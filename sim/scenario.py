@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "Scenario",
@@ -308,6 +308,10 @@ class PatientConfig(_Section):
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
     biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
     arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
+    functional_tumour: bool = param(
+        False, "-", "[SeedDeckUHS] (pathway: octreotide infusion from pre-admission, continued after the procedure; "
+        "foregut and midgut NETs are functional, hindgut non-functional); model assumption: non-functional unless stated",
+        "Hormonally functional NET (e.g. carcinoid syndrome): octreotide cover around the embolisation.")
 
 
 class AgentConfig(_Section):
@@ -405,6 +409,38 @@ class CatheterConfig(_Section):
         "continuous", "-", "[SIR2023Abstract] (pulsed or continuous)",
         "Injection pattern; pulsed = hand pulses at 3x the mean rate for a third of the time (model assumption), "
         "so reflux sets in earlier.")
+    kind: Literal["microcatheter", "base"] = param(
+        "microcatheter", "-", "[HepaticCoaxialPractice] (a coaxial 2.7 Fr microcatheter through a 4 Fr base catheter)",
+        "Catheter the contrast runs are injected through: a microcatheter (below 4 Fr) or a base catheter "
+        "(4 Fr or more), of size outer_diameter_fr; its lumen sets the fastest injection ([CatheterSpecs]).")
+    angiogram_rate_ml_s: float | None = param(
+        None, "mL/s", "model assumption: omitted, the operator matches the baseline run to the vessel's flow and "
+        "injects the end-of-procedure run no faster than the embolised bed takes (no reflux); set it to see reflux",
+        "Contrast injection rate of the virtual angiograms, at most the catheter's maximum rate "
+        "(sim.catheters: rated pressure, lumen, contrast viscosity).", gt=0.0, le=30.0)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_fits_size(cls, value: str, info: ValidationInfo) -> str:
+        """A microcatheter is below 4 Fr, a base catheter 4 Fr or more (sim.catheters.lumen_for)."""
+        from .catheters import lumen_for
+
+        if "outer_diameter_fr" in info.data:
+            lumen_for(value, info.data["outer_diameter_fr"])
+        return value
+
+    @field_validator("angiogram_rate_ml_s")
+    @classmethod
+    def _within_catheter_limit(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """The angiogram rate is one the catheter can deliver (sim.catheters.max_rate_ml_s)."""
+        from .catheters import lumen_for, max_rate_ml_s
+
+        if value is not None and {"kind", "outer_diameter_fr"} <= info.data.keys():
+            lumen = lumen_for(info.data["kind"], info.data["outer_diameter_fr"])
+            if value > max_rate_ml_s(lumen):
+                raise ValueError(f"{value:g} mL/s is faster than a {lumen.label} can deliver; allowed: at most "
+                                 f"{max_rate_ml_s(lumen):.2f} mL/s")
+        return value
 
     @field_validator("vessel")
     @classmethod
@@ -443,6 +479,25 @@ class ProcedureConfig(_Section):
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
     stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
+    near_stasis_clearance_cycles: float = param(
+        3.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the lower end); model assumption: "
+        "the near-stasis sign (from a TIMI 3 baseline of about one cycle, 3 cycles is a 67% flow reduction)",
+        "Contrast clearance time the near-stasis endpoint needs (with near_stasis_flow_reduction).", gt=0, le=100)
+    stasis_clearance_cycles: float = param(
+        5.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the upper end, so that "
+        "every author's version holds)", "Contrast clearance time SACE IV (stasis) needs.", gt=0, le=100)
+    reduced_blush_fraction: float = param(
+        0.7, "1", "model assumption: a 30% loss is a visible change, as slowed_flow_reduction",
+        "Tumour blush seen from the catheter (territory_blush_fraction) at or below which it reads as reduced "
+        "(SACE II).", gt=0, lt=1)
+    minimal_blush_fraction: float = param(
+        0.5, "1", "model assumption anchored on [Wang2010] (tumour perfusion at the operators' subjective TACE endpoint "
+        "39% of baseline, 95% CI 26-52%)", "Tumour blush seen from the catheter at or below which it reads as "
+        "minimal (SACE III).", gt=0, lt=1)
+    absent_blush_fraction: float = param(
+        0.2, "1", "model assumption: blush not distinguished from background below about 20% of baseline arterial "
+        "inflow, as outcomes.devascularised_fraction", "Tumour blush seen from the catheter at or below which it "
+        "reads as absent (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
     max_volume_ml: float = param(50.0, "mL", "model assumption: two 2 mL vials of spheres at 1:10 dilution (44 mL) "
@@ -470,6 +525,11 @@ class ProcedureConfig(_Section):
         if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
                 < self.stasis_flow_reduction):
             raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
+        if not self.absent_blush_fraction < self.minimal_blush_fraction < self.reduced_blush_fraction:
+            raise ValueError("blush thresholds must satisfy absent_blush_fraction < minimal_blush_fraction < "
+                             "reduced_blush_fraction")
+        if self.near_stasis_clearance_cycles > self.stasis_clearance_cycles:
+            raise ValueError("near_stasis_clearance_cycles must not exceed stasis_clearance_cycles")
         switches = [step.switch_at_flow_fraction for step in self.agent_sequence]
         if any(b >= a for a, b in zip(switches, switches[1:])):
             raise ValueError("agent_sequence switch_at_flow_fraction values must decrease from one agent to the next")

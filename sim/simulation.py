@@ -16,7 +16,7 @@ import pandas as pd
 
 from .agents import agent_sequence
 from .deposition import deposition_table, load_readouts
-from .endpoints import SACE_LABELS
+from .endpoints import endpoint_summary
 from .kernels import transport as tk
 from .kernels import twoport
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
@@ -94,11 +94,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                permanent=scenario.agent.permanent)
     verdict = assess_patient(scenario)
     summary = {
-        "sace_level": int(last["sace_level"]),
-        "sace_label": SACE_LABELS[int(last["sace_level"])],
-        "antegrade_flow_fraction": float(last["antegrade_flow_fraction"]),
-        "clearance_time_cycles": float(last["clearance_time_cycles"]),
-        "clearance_time_baseline_cycles": float(proc.rows[0]["clearance_time_cycles"]),
+        **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
         "endpoint": scenario.procedure.endpoint,
         "endpoint_reached": proc.stop_reason == "endpoint",
         "stop_reason": proc.stop_reason,
@@ -135,6 +131,23 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         summary["tumour_devascularised_fraction"] = float("nan")
         summary["tumour_necrosis_fraction"] = float("nan")
     return summary
+
+
+def _contrast_runs(flow):
+    """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
+    from .angiography import catheter_limit_m3s, contrast_readouts, native_tip_flow
+
+    reference = native_tip_flow(flow)
+    before = contrast_readouts(flow, reference)
+
+    def after(final_flow) -> dict[str, float]:
+        end = contrast_readouts(final_flow, reference)
+        return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
+                "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
+                "angiogram_rate_final_ml_s": end["rate_ml_s"], "angiogram_reflux_ml": end["reflux_ml"],
+                "angiogram_bed_acceptance_final_ml_s": end["bed_acceptance_ml_s"]}
+
+    return after
 
 
 def _prior_load(prior: RunResult | None) -> dict | None:
@@ -201,9 +214,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     q_healthy = healthy_compartment_flows(liver.compiled, flow)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     prior_load = _prior_load(prior)
+    contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
                          prior=prior_load)
     summary = summarise(scenario, proc, flow, q_healthy)
+    summary.update(contrast_runs(flow))
     dvh = None
     if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts

@@ -66,3 +66,19 @@ def invoke():
 
     runner = CliRunner()
     return lambda *args: runner.invoke(app, [str(a) for a in args], prog_name="embosim")
+
+
+@pytest.fixture(scope="session")
+def coarse_scenario():
+    """The default scenario on a coarse liver (200 um terminals): a whole embolisation takes about a second."""
+    import sim
+
+    return sim.load_scenario(sim.default_scenario_path()).with_updates({"liver.terminal_diameter_um": 200.0})
+
+
+@pytest.fixture(scope="session")
+def coarse_liver(coarse_scenario):
+    """The liver of :func:`coarse_scenario` (shared by the angiography and DSA tests)."""
+    import sim
+
+    return sim.build_liver(coarse_scenario)

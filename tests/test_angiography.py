@@ -12,20 +12,18 @@ from sim import angiography as ag
 from sim.kernels import twoport
 from sim.procedure import apply_load_record
 
-#: A coarse liver: a whole embolisation takes about a second.
-COARSE = {"liver.terminal_diameter_um": 200.0}
 #: Frame times for arrival and blush read on the images, s.
 TIMES = np.arange(0.0, 12.0, 0.1)
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    return sim.load_scenario(sim.default_scenario_path()).with_updates(COARSE)
+def scenario(coarse_scenario):
+    return coarse_scenario
 
 
 @pytest.fixture(scope="module")
-def liver(scenario):
-    return sim.build_liver(scenario)
+def liver(coarse_liver):
+    return coarse_liver
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +204,108 @@ def test_opacity_is_beer_lambert():
     assert ag.opacity(0.0) == 0.0
     assert ag.opacity(ag.DISPLAY_THICKNESS_M) == pytest.approx(1 - np.exp(-1))
     assert np.all(np.diff(ag.opacity(np.linspace(0, 0.01, 20))) > 0)
+
+
+# ---------------------------------------------------------------------------
+# catheter-limited injection and reflux
+
+
+def _sinks(flow, rate):
+    """Contrast leaving the arterial network per second: into pressure boundaries and into compartments, m^3/s."""
+    net = ag.ArterialNetwork(flow.liver)
+    state = ag.solved_state(flow, rate)
+    tip = flow.catheter.tip_trunk_node
+    conc = net.concentration(state, tip, rate, np.isfinite(net.arrival(state, tip)))
+    conns, q = flow.liver.trunk.edge_conns, state.trunk_q
+    src, dst = np.where(q > 0, conns[:, 0], conns[:, 1]), np.where(q > 0, conns[:, 1], conns[:, 0])
+    boundary = (conc[src] * np.abs(q))[net.boundary[dst]].sum()
+    tissue = (conc[net.comp_node] * np.clip(state.comp_q[:, twoport.COMP_ART], 0.0, None)).sum()
+    return boundary, tissue
+
+
+def test_catheter_limit_is_the_flow_at_the_rated_pressure():
+    from sim.catheters import CATALOGUE, CONTRAST_DENSITY_KG_M3, CONTRAST_VISCOSITY_PA_S, max_rate_m3s
+
+    rates = [max_rate_m3s(c) for c in CATALOGUE]
+    assert rates == sorted(rates)  # wider lumens deliver more
+    for c, q in zip(CATALOGUE, rates):
+        v = q / (np.pi * c.inner_m**2 / 4)
+        re = CONTRAST_DENSITY_KG_M3 * v * c.inner_m / CONTRAST_VISCOSITY_PA_S
+        friction = max(64.0 / re, 0.316 * re**-0.25)  # laminar or Blasius, whichever is larger
+        assert friction * c.length_m / c.inner_m * CONTRAST_DENSITY_KG_M3 * v**2 / 2 == pytest.approx(c.rated_pa,
+                                                                                                     rel=1e-9)
+    micro = CATALOGUE[1]  # 2.4 Fr, Re about 800, laminar: Poiseuille
+    assert rates[1] == pytest.approx(np.pi * micro.inner_m**4 * micro.rated_pa
+                                     / (128 * CONTRAST_VISCOSITY_PA_S * micro.length_m), rel=1e-12)
+    assert 2.0e-6 < rates[2] < 4.0e-6 and 10e-6 < rates[4] < 20e-6  # mL/s of a 2.7 Fr micro- and a 4 Fr base catheter
+
+
+def test_scenario_rejects_a_rate_the_catheter_cannot_deliver():
+    base = sim.Scenario()
+    with pytest.raises(sim.ScenarioError, match="catheter.angiogram_rate_ml_s: 5.8 mL/s is faster than a 2.7 Fr"):
+        base.with_updates({"catheter.angiogram_rate_ml_s": 5.8})
+    with pytest.raises(sim.ScenarioError, match="catheter.kind: a base catheter of 2.7 Fr"):
+        base.with_updates({"catheter.kind": "base"})
+    ok = base.with_updates({"catheter.kind": "base", "catheter.outer_diameter_fr": 5.0,
+                            "catheter.angiogram_rate_ml_s": 5.8})
+    assert ok.catheter.angiogram_rate_ml_s == 5.8
+
+
+def test_rate_never_exceeds_the_catheter_limit(liver, runs):
+    pha = ag.baseline_flow(sim.build_liver(liver.scenario.with_updates({"catheter.vessel": "PHA"})))
+    limit = ag.catheter_limit_m3s(pha)
+    assert ag.native_tip_flow(pha) > limit  # the PHA's flow is more than a microcatheter delivers
+    assert ag.default_injection(pha).rate_m3s == pytest.approx(limit, rel=1e-12)
+    for run in runs:
+        flows = [ag.baseline_flow(ag.run_liver(run)), ag.final_flow(run)]
+        assert all(i.rate_m3s <= ag.catheter_limit_m3s(flows[0]) for i in ag.run_injections(flows))
+
+
+def test_no_reflux_on_the_open_bed_at_a_modest_rate(baseline):
+    flow, injection, _ = baseline
+    assert injection.rate_m3s <= ag.bed_acceptance_m3s(flow)
+    for rate in (0.5 * injection.rate_m3s, injection.rate_m3s):
+        transit = ag.contrast_transit(flow, ag.Injection(rate))
+        assert transit.reflux_m3s == 0.0 and transit.reflux_ml == 0.0
+
+
+def test_reflux_on_the_occluded_bed_at_a_high_rate(baseline, runs):
+    final = ag.final_flow(runs[-1])  # stasis
+    acceptance = ag.bed_acceptance_m3s(final)
+    rate = 1.0e-6  # 1 mL/s, well below the 2.7 Fr limit
+    assert 0 < acceptance < 0.2 * rate
+    transit = ag.contrast_transit(final, ag.Injection(rate))
+    assert transit.reflux_m3s > 0.5 * rate
+    # linear network: the reflux grows with the excess over what the bed takes
+    slope = (ag.native_tip_flow(final) - ag.proximal_flow(ag.solved_state(final, rate), final.catheter)) / rate
+    assert transit.reflux_m3s == pytest.approx(slope * (rate - acceptance), rel=1e-6)
+    assert transit.reflux_ml == pytest.approx(transit.reflux_m3s * 3.0 / 1e-6, rel=1e-12)
+    # the picture shows it: contrast in vessels the open bed's run never reaches (siblings behind the tip)
+    open_transit = ag.contrast_transit(*baseline[:2])
+    refluxed = (transit.vessel_concentration > 0) & ~(open_transit.vessel_concentration > 0)
+    assert refluxed.sum() > 10
+
+
+def test_injected_contrast_is_conserved(baseline, runs):
+    flows = [baseline[0], ag.final_flow(runs[-1])]
+    for flow in flows:
+        for rate in (0.2e-6, 2.0e-6):
+            boundary, tissue = _sinks(flow, rate)
+            assert boundary + tissue == pytest.approx(rate, rel=1e-9)
+
+
+def test_end_of_procedure_run_is_what_the_bed_takes_and_the_report_agrees(scenario, liver, runs):
+    stasis = runs[-1]
+    before, after = ag.run_angiograms(stasis)
+    assert after.transit.injection.rate_m3s < 0.2 * before.transit.injection.rate_m3s  # not the baseline rate
+    assert after.transit.injection.rate_m3s <= ag.bed_acceptance_m3s(ag.final_flow(stasis)) * (1 + 1e-9)
+    s = stasis.summary
+    assert s["angiogram_rate_final_ml_s"] == pytest.approx(after.transit.injection.rate_m3s / 1e-6, rel=1e-9)
+    assert s["angiogram_reflux_ml"] == pytest.approx(after.transit.reflux_ml, abs=1e-9) and s["angiogram_reflux_ml"] < 1e-6
+    # an operator who insists on 1.5 mL/s after stasis refluxes, and report and angiogram say the same
+    forced = sim.run(scenario.with_updates({"procedure.endpoint": "stasis", "catheter.angiogram_rate_ml_s": 1.5}),
+                     progress=False, liver=liver)
+    _, after = ag.run_angiograms(forced)
+    assert after.transit.injection.rate_m3s == pytest.approx(1.5e-6)
+    assert forced.summary["angiogram_reflux_ml"] > 1.0
+    assert forced.summary["angiogram_reflux_ml"] == pytest.approx(after.transit.reflux_ml, rel=1e-6)

@@ -1,0 +1,1 @@
+"""Figures (matplotlib and movie writers; the core never imports this package)."""

@@ -1,0 +1,111 @@
+"""Numbers quoted in the docs are the code's: a quoted number that drifts from what the code produces fails here.
+
+The docs' numbers are generated, never typed: docs/strategies.md's findings by
+``scripts/strategy_findings.py`` (data in docs/data/strategy_findings.json) and
+docs/validation.md by ``python -m sim.validation.runner --docs``. A full regeneration
+takes minutes, so these tests check (1) that each generated block is exactly the
+rendering of its data and (2) that a sample of the data, cheap enough for every CI run,
+is what the code measures today.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from sim.validation import analytic, reference_solver, table_rows, viscosity
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _findings_module():
+    spec = importlib.util.spec_from_file_location("strategy_findings", ROOT / "scripts" / "strategy_findings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def findings():
+    return _findings_module()
+
+
+@pytest.fixture(scope="module")
+def findings_data(findings):
+    return json.loads(findings.DATA.read_text(encoding="utf-8"))
+
+
+def test_strategy_findings_table_is_the_rendering_of_its_data(findings, findings_data):
+    text = findings.DOC.read_text(encoding="utf-8")
+    assert findings.documented_block(text) == findings.render(findings_data), (
+        "docs/strategies.md's findings were edited by hand or not regenerated: run python scripts/strategy_findings.py")
+
+
+def test_strategy_findings_data_is_what_the_code_measures(findings, findings_data):
+    for name, measure in findings.SAMPLED_GROUPS.items():
+        fresh = measure()
+        assert fresh, name
+        for key, value in fresh.items():
+            assert key in findings_data, f"{key} is measured but not in docs/data/strategy_findings.json"
+            assert math.isclose(findings_data[key], value, rel_tol=1e-9, abs_tol=1e-12), (
+                f"{key}: docs quote {findings_data[key]!r}, the code gives {value!r} "
+                "(run python scripts/strategy_findings.py)")
+
+
+def _validation_table() -> dict[tuple[str, str], list[str]]:
+    """docs/validation.md's comparison table: (module, case) -> the other cells."""
+    text = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == 7 and cells[0] not in ("module", "---"):
+            rows[(cells[0], cells[1])] = cells[2:]
+    return rows
+
+
+def _same_number(quoted: str, fresh: str) -> bool:
+    """Equal as printed, or both at round-off level (an exact check's error of order 1e-15 is machine noise)."""
+    return quoted == fresh or max(abs(float(quoted)), abs(float(fresh))) < 1e-10
+
+
+@pytest.mark.parametrize("case", [analytic, viscosity, reference_solver], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_validation_report_quotes_what_the_code_computes(case, tmp_path):
+    documented = _validation_table()
+    key = case.__name__.rsplit(".", 1)[-1]
+    fresh = table_rows(case.run(tmp_path, fast=False))
+    assert fresh
+    for row in fresh:
+        name, value = row[0], row[1]
+        assert (key, name) in documented, f"docs/validation.md lacks the {key} row {name!r}: regenerate it"
+        quoted = documented[(key, name)]
+        assert _same_number(quoted[0], value), f"{key} {name!r}: docs say {quoted[0]}, the code gives {value}"
+        assert quoted[1:] == row[2:-1], f"{key} {name!r}: reference, tolerance or verdict changed: regenerate"
+
+
+def test_validation_summary_line_counts_the_table():
+    text = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
+    rows = _validation_table().values()
+    for role in ("check", "calibration", "validation"):
+        of_role = [r for r in rows if r[-1] == role]
+        passed = sum(r[-2] == "yes" for r in of_role)
+        assert f"{role}: {passed}/{len(of_role)} pass" in text, role
+
+
+#: Numbers quoted in prose, each a phrase whose number is formatted from the generated data (doc, phrase, value).
+PROSE_QUOTES = [
+    ("docs/strategies.md", "takes about {:.1f} mL of 100-300 um spheres",
+     lambda strategy, validation: strategy["default/lobar:stasis/particle_volume_ml"]),
+    ("docs/embolic-load.md", "plateau of {:.1f} mL",
+     lambda strategy, validation: float(validation[("embolic_load", "lobar (RHA) 100-300 um spheres to stasis, mL")][0])),
+]
+
+
+@pytest.mark.parametrize("doc, phrase, value", PROSE_QUOTES, ids=[q[1] for q in PROSE_QUOTES])
+def test_numbers_quoted_in_prose_follow_the_generated_data(doc, phrase, value, findings_data):
+    quoted = phrase.format(value(findings_data, _validation_table()))
+    assert quoted in (ROOT / doc).read_text(encoding="utf-8"), f"{doc} should say {quoted!r} (the generated data)"
