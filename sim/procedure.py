@@ -570,6 +570,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     max_volume = proc.max_volume_ml * ML_M3
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
     n_cap = max(1, int(max_volume * per_m3.max()))
+    prescribed = agents[0][0].y90 is not None and agents[0][0].activity_bq is not None
+    if prescribed:  # SIRT: the spheres of the prescribed activity at most (docs/sirt.md)
+        n_cap = min(n_cap, max(1, int(round(agents[0][0].prescribed_spheres()))))
     capacity = min(n_cap, 4 * MAX_CHUNK + UNIT_MARGIN)  # per-particle arrays grow on demand, up to n_cap
     stream_d, stream_u, stream_c = rng.spawn(3)
     diameter_rows, path_rows, cluster_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net)), _Rows(stream_c)
@@ -669,6 +672,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         elif step > 2 * RECORD_FLOW_STEP:
             chunk = max(MIN_CHUNK, chunk // 2)
     bar.close()
+    if prescribed and reason == "max_volume" and done >= n_cap:
+        reason = "activity_delivered"
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
                         q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, geometry=geo,

@@ -71,6 +71,9 @@ class RunResult:
     deposition : pandas.DataFrame, optional
         The per-vessel embolic load (:func:`sim.deposition.deposition_table`), written as
         ``deposition.parquet``.
+    dvh : pandas.DataFrame, optional
+        SIRT runs: the dose-volume table over compartments (:func:`sim.sirt_run.sirt_readouts`), written as
+        ``dvh.csv``.
     """
 
     scenario: Scenario
@@ -80,6 +83,7 @@ class RunResult:
     report: str = ""
     liver: Any = None
     deposition: Any = None
+    dvh: Any = None
 
     def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True,
               figure_style: str = "slide") -> list[Path]:
@@ -131,6 +135,10 @@ class RunResult:
             with atomic_write(out / "deposition.parquet") as tmp:
                 self.deposition.to_parquet(tmp, index=False)
             names.append("deposition.parquet")
+        if self.dvh is not None:
+            with atomic_write(out / "dvh.csv") as tmp:
+                self.dvh.to_csv(tmp, index=False)
+            names.append("dvh.csv")
         from . import runstate
 
         arrays = runstate.extract(self)

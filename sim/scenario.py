@@ -39,6 +39,7 @@ __all__ = [
     "NAMED_PORTAL_VEINS",
     "NAMED_VESSELS",
     "SIZE_BINS_UM",
+    "Y90_KINDS",
 ]
 
 #: Couinaud segments, in the order used by every per-segment array.
@@ -67,6 +68,9 @@ SIZE_BINS_UM: dict[str, tuple[float, float]] = {
     "700-900": (700.0, 900.0),
     "900-1200": (900.0, 1200.0),
 }
+
+#: Agent kinds of Y-90 microspheres (radioembolisation), sim.agents.Y90_PRODUCTS.
+Y90_KINDS: tuple[str, ...] = ("y90_resin", "y90_glass")
 
 MICHELS_TYPES = Literal["I", "II", "III", "IV", "V", "VI"]
 PORTAL_THROMBOSIS_SITES = Literal["none", "main", "RPV", "LPV", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
@@ -227,6 +231,12 @@ class TumourConfig(_Section):
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
         None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
+    shunt_fraction: float | None = param(
+        None, "1", "model assumption anchored on [Bulman2021LSF] (median lung shunt 5%, IQR 3-9%) and [Kallini2017LSF] "
+        "(portal invasion predicts a lung shunt above 20%); empty: 0.10 x vascularity / 0.7, doubled with portal vein "
+        "thrombosis, at most 0.9 (sim.sirt_workup)",
+        "SIRT: share of the MAA particles or Y-90 spheres reaching this tumour's tissue that pass its arteriovenous "
+        "shunts to the lungs.", ge=0.0, le=1.0)
 
 
 class PortalConfig(_Section):
@@ -307,8 +317,11 @@ class PatientConfig(_Section):
 class AgentConfig(_Section):
     """The embolic agent."""
 
-    kind: Literal["microspheres", "pva", "custom"] = param(
-        "microspheres", "-", "[MeritEmbosphereIFU]", "Calibrated microspheres, irregular PVA or a custom distribution.")
+    kind: Literal["microspheres", "pva", "custom", "y90_resin", "y90_glass"] = param(
+        "microspheres", "-", "[MeritEmbosphereIFU]; [Y90Microspheres] (Y-90 resin and glass microspheres)",
+        "Calibrated microspheres, irregular PVA, a custom distribution, or Y-90 resin (SIR-Spheres) or glass "
+        "(TheraSphere) microspheres, whose size, activity and count come from the product (sim.agents; size_bin "
+        "does not apply).")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
         "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
@@ -341,7 +354,17 @@ class AgentConfig(_Section):
         "cluster (10 - dilution) / (1 + dilution) below a 1:10 dilution, none above (sim.agents).")
     vial_ml: float = param(
         2.0, "mL", "[MeritEmbosphereIFU]; [BTGDCBeadIFU] (1 or 2 mL of spheres per vial or syringe)",
-        "Settled spheres per vial of the product (for the `vials` read-out).", gt=0.0, le=20.0)
+        "Settled spheres per vial of the product (for the `vials` read-out; Y-90 kinds: the spheres of the "
+        "product's 3 GBq vial instead).", gt=0.0, le=20.0)
+    activity_gbq: float | None = param(
+        None, "GBq", "model assumption: at most 20 GBq, the largest glass vial ([WJH2015Y90]); set by the plan",
+        "Y-90 kinds: prescribed activity at treatment time (required for them, not allowed for other kinds).",
+        gt=0.0, le=20.0)
+    treatment_delay_h: float = param(
+        0.0, "h", "model assumption: treatment at the calibration time; at most 336 h (two weeks, 5.2 half-lives "
+        "[Y90Microspheres]: 3% of the calibration activity left)",
+        "Y-90 kinds: time from the product's calibration to the treatment; each sphere carries less activity, so "
+        "more spheres deliver the same activity (sim.agents).", ge=0.0, le=336.0)
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":
@@ -349,6 +372,16 @@ class AgentConfig(_Section):
         if self.kind == "custom" and not self.diameters_um:
             raise ScenarioError("kind = 'custom' needs diameters_um (a list of particle diameters in um)",
                                 path="diameters_um")
+        y90 = self.kind in Y90_KINDS
+        if y90 and self.activity_gbq is None:
+            raise ScenarioError(f"kind = {self.kind!r} needs activity_gbq (the prescribed Y-90 activity at treatment "
+                                "time, 0-20 GBq)", path="activity_gbq")
+        if not y90 and self.activity_gbq is not None:
+            raise ScenarioError(f"activity_gbq applies to the Y-90 kinds ({', '.join(Y90_KINDS)}) only, not to "
+                                f"kind = {self.kind!r}", path="activity_gbq")
+        if y90 and (self.diameters_um or self.particles_per_ml is not None):
+            raise ScenarioError(f"kind = {self.kind!r} takes its size distribution and count from the product: "
+                                "remove diameters_um and particles_per_ml", path="kind")
         if self.particles_per_ml is not None:
             smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
             most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)

@@ -219,6 +219,13 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                          prior=prior_load)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
+    dvh = None
+    if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
+        from .sirt_run import sirt_readouts
+
+        sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
+                                           proc.in_territory)
+        summary.update(sirt_summary)
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
@@ -232,6 +239,6 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                                       np.asarray(flow.liver.forest.parent, np.int64))
     deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
-                       deposition=deposition)
+                       deposition=deposition, dvh=dvh)
     result.report = render_report(result)
     return result
