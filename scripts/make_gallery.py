@@ -1,7 +1,10 @@
 """Make the figure gallery: ``docs/gallery.md`` and its images in ``docs/figures/`` from shipped scenarios.
 
-Run ``python scripts/make_gallery.py`` (a few minutes on one core). Every figure
-comes from a shipped scenario at its own resolution, except the strategy
+Run ``python scripts/make_gallery.py`` (a few minutes on one core). Every run
+figure is drawn as ``embosim plot RUN_DIR`` draws it: the scenario is run and
+written to a run folder (``RunResult.write``), which is loaded back with
+:func:`sim.figures.load_run`. Every figure comes from a shipped scenario at its
+own resolution, except the strategy
 comparisons, which run many procedures and use a coarser liver
 (:data:`COMPARISON_TERMINAL_UM`). PNGs are written at :data:`DPI` and reduced to
 an adaptive palette (:data:`COLOURS`) so that each stays small.
@@ -9,11 +12,12 @@ an adaptive palette (:data:`COLOURS`) so that each stays small.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 
 import sim
-from sim import plot
+from sim import figures
 from sim.catalogue import resolve_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,24 +45,36 @@ Every figure embosim draws, from shipped scenarios. Regenerate all of them with
 the extension; `--animate` for the angiogram GIF), and `embosim run` writes the
 curve, before-after, deposition and angiogram figures next to `summary.json`.
 
-Conventions: anteroposterior (AP) projection as on a frontal angiogram, x and z
-in mm, the patient's right on the image's left (R and L marked); Okabe-Ito
-colours for categories, viridis/cividis for quantities. Tree figures draw one
-`LineCollection` of the vessels at least 300 um wide (`min_diameter_um`): about
-2e3 of the ~3e5 arterial vessels of a default liver, roughly what an angiogram
-resolves; flow reduction and particle counts of a drawn vessel include its whole
-subtree, and lodging sites are dots wherever they are.
+Conventions (`sim/figures/style.py`): anteroposterior (AP) projection as on a
+frontal angiogram, x and z in mm, the patient's right on the image's left (R and
+L marked); one colour per meaning in every figure (Okabe-Ito: tumour purple,
+normal liver blue, non-target vermilion; each strategy its own colour in the
+comparison and the arterialisation figures); viridis/cividis for quantities;
+SACE bands light to dark (ColorBrewer YlOrBr, pairwise CIEDE2000 > 10); clinical
+names (no underscores), placed so that no two labels overlap. `--style slide`
+(default, 14 pt text) or `--style paper` (9 pt). Tree figures draw one
+`LineCollection` of the vessels at least 300 um wide (`min_diameter_um`, down to
+the 150 um the run folder saves): about 2e3 of the ~3e5 arterial vessels of a
+default liver, roughly what an angiogram resolves; flow reduction and particle
+counts of a drawn vessel include its whole subtree. They also draw the aorta
+(schematic: the model starts at the coeliac and SMA origins), the non-target beds
+with the particles that reached them, the portal vein and any thrombus, and after
+a run the lodged particles (a density when there are more than 300 lodging
+sites), the infarcted parenchyma (expected necrosis of at least 20%) and the
+ischaemic bile ducts (peribiliary plexus).
 
-`embosim plot RUN_DIR` re-creates the run of a folder written by `embosim run`
-from its `scenario.json` (scenario and seed; the run is deterministic) and
-checks it against `summary.json`, rather than storing the run's arrays: a folder
-stays small, and a folder from another model version is refused, not drawn
-wrongly. Plotting a scenario runs it (or, for `tree`, only builds its liver).
+`embosim plot RUN_DIR` draws from the folder's `run_state.npz` (docs/outputs.md):
+no simulation, 1-2 s of CPU per figure. A folder written before that format is
+refused with one line unless `--rerun` (re-run its `scenario.json` and check it
+against `summary.json`). Plotting a scenario runs it (or, for `tree`, only builds
+its liver).
 """
 
 VIRTUAL_DSA = """## The virtual angiogram
 
-`sim.angiography` (arrays; `sim.plot` draws them): contrast injected at the
+`sim.angiography` (arrays; saved as frames in `run_state.npz`: 2 frames/s to 2 s
+after the capillary peak, then one every 2 s, plus the three phase times;
+`sim.figures` draws them): contrast injected at the
 catheter tip for 3 s at the baseline native flow of the catheterised vessel
 (the same injection before and after embolisation) is followed through two
 solved flow fields of the liver: with the injection on (the bolus is pushed in,
@@ -99,103 +115,130 @@ class Gallery:
     def __init__(self) -> None:
         self.sections: list[str] = []
 
-    def add(self, fig, name: str, title: str, caption: str, command: str) -> None:
-        path = plot.save_figure(fig, FIGURES / f"gallery_{name}.png", dpi=DPI)
+    def _section(self, path: Path, title: str, caption: str, command: str) -> None:
         _shrink(path)
         self.sections.append(f"## {title}\n\n![{title}](figures/{path.name})\n\n{caption}\n\n    {command}\n")
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} kB")
 
-    def animation(self, scene, name: str, title: str, caption: str, command: str) -> None:
-        path = plot.animate_angiogram(scene, FIGURES / f"gallery_{name}.gif", fps=4, dpi=48, step_s=0.5)
-        _shrink(path)
-        self.sections.append(f"## {title}\n\n![{title}](figures/{path.name})\n\n{caption}\n\n    {command}\n")
-        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} kB")
+    def add(self, fig, name: str, title: str, caption: str, command: str) -> None:
+        self._section(figures.save_figure(fig, FIGURES / f"gallery_{name}.png", dpi=DPI), title, caption, command)
+
+    def animation(self, data, name: str, title: str, caption: str, command: str) -> None:
+        path = figures.animate_angiogram(data, FIGURES / f"gallery_{name}.gif", dpi=48)
+        self._section(path, title, caption, command)
 
     def write(self) -> None:
         GALLERY.write_text("\n".join([HEADER, *self.sections, VIRTUAL_DSA]), encoding="utf-8")
 
 
-def _run(name: str):
+def _run(name: str, folder: Path):
+    """Run a shipped scenario, write its run folder and load it back as ``embosim plot`` does."""
     result = sim.run(sim.load_scenario(resolve_scenario(name)), progress=False)
-    return result, plot.Scene(result)
+    result.write(folder / name, figures=False)
+    size = (folder / name / "run_state.npz").stat().st_size
+    print(f"{name}: run_state.npz {size / 1e6:.1f} MB")
+    return figures.load_run(folder / name)
 
 
 def main() -> None:
     warnings.simplefilter("error")  # a gallery figure must draw cleanly
     FIGURES.mkdir(parents=True, exist_ok=True)
     gallery = Gallery()
-    default, scene = _run("bulky_segment5_net")
-    _, michels_scene = _run("replaced_rha_michels3")
-    s = default.summary
+    with tempfile.TemporaryDirectory() as tmp:
+        _run_figures(gallery, Path(tmp))
+    _comparison_figures(gallery)
+    gallery.write()
+    print(f"wrote {GALLERY.relative_to(ROOT)}")
 
-    gallery.add(plot.tree(default.liver), "tree",
+
+def _run_figures(gallery: Gallery, folder: Path) -> None:
+    default = _run("bulky_segment5_net", folder)
+    s = default.summary
+    gallery.add(figures.tree(figures.load_source("bulky_segment5_net", "tree")), "tree",
                 "Arterial tree (bulky segment 5 NET)",
                 "The liver before treatment: baseline arterial flow (log scale), Couinaud segments I-VIII, the "
-                "tumour, the catheter's course (dotted) and tip in A5, the named arteries.",
+                "tumour, the catheter (course and tip in A5), the named arteries, the aorta with the coeliac "
+                "trunk and SMA, the portal vein, and the non-target beds a reflux would reach (duodenum via the "
+                "GDA, gallbladder via the cystic artery, stomach, bowel).",
                 "embosim plot bulky_segment5_net --kind tree")
-    gallery.add(plot.tree(scene, colour_by="pressure", state="baseline"), "tree_pressure",
+    gallery.add(figures.tree(default, colour_by="pressure", state="baseline"), "tree_pressure",
                 "Arterial pressure",
                 "Mean pressure of each drawn artery (the colour scale spans them): most of the fall from about "
                 "90 mmHg at the coeliac axis to portal level happens in arterioles narrower than those drawn.",
-                "sim.plot.tree(result, colour_by=\"pressure\", state=\"baseline\")")
-    gallery.add(plot.before_after(scene), "before_after",
+                "sim.figures.tree(sim.figures.load_run(\"embosim-out\"), colour_by=\"pressure\", state=\"baseline\")")
+    gallery.add(figures.before_after(default), "before_after",
                 "Before and after embolisation",
-                f"Same colour scale: the A5 territory's flow collapses (SACE {s['sace_level']}, antegrade flow "
-                f"{s['antegrade_flow_fraction']:.0%} of baseline after {s['particles_injected']} particles); dots "
-                "are lodging sites.",
+                f"Left, baseline flow; right, the share of each vessel's baseline flow lost at the end (SACE "
+                f"{s['sace_level']}, antegrade flow {float(s['antegrade_flow_fraction']):.0%} of baseline after "
+                f"{s['particles_injected']} particles): the A5 territory is orange to vermilion, the rest of the "
+                "liver blue (unchanged). Grey hexagons are the lodged particles' density, brown squares the "
+                "parenchyma expected to infarct, green crosses ischaemic bile ducts.",
                 "embosim run && embosim plot embosim-out --kind before-after")
-    gallery.add(plot.tree(scene, colour_by="occlusion"), "tree_occlusion",
-                "Flow reduction",
-                "Share of each vessel's baseline flow lost at the end of the run (its whole subtree counted).",
-                "sim.plot.tree(result, colour_by=\"occlusion\")")
-    gallery.add(plot.endpoint_curve(default), "curve",
+    gallery.add(figures.endpoint_curve(default), "curve",
                 "Endpoint curve",
-                "Antegrade flow and tumour blush against injected suspension, SACE bands shaded, the stop marked "
-                "(reflux, when any, as a dotted line).",
+                "Antegrade flow and tumour blush against injected suspension, the SACE bands labelled, the stop "
+                "marked (reflux, when any, as a dotted line).",
                 "embosim plot embosim-out --kind curve")
-    gallery.add(plot.deposition(scene), "deposition",
+    gallery.add(figures.deposition(default), "deposition",
                 "Particle deposition",
-                "Lodging generation (PHA = 0) and particle diameter split into tumour and normal liver, and where "
-                "every particle went.",
+                "Lodging generation (PHA = 0) and particle diameter split into tumour and normal liver, where "
+                "every particle went, and the density of the lodged particles over the segments and the tumour.",
                 "embosim plot embosim-out --kind deposition")
-    gallery.add(plot.angiogram(scene), "angiogram",
+    gallery.add(figures.angiogram(default), "angiogram",
                 "Virtual DSA before and after",
                 "Arterial, capillary and venous phases of the same injection before the first particle and at "
-                "stasis: the tumour blush is gone, contrast refluxes into segment VIII and stands in A5.",
+                "stasis: the tumour blush is gone and contrast stands in A5.",
                 "embosim plot embosim-out --kind angiogram")
-    gallery.animation(scene, "angiogram", "Virtual DSA, animated",
-                      "The same injection through all three phases, baseline (left) and at stasis (right).",
+    gallery.animation(default, "angiogram", "Virtual DSA, animated",
+                      "The same injection through all three phases (the saved frames: 2 frames/s, then one every "
+                      "2 s in the venous washout; the clock is in the title), baseline (left) and at stasis (right).",
                       "embosim plot embosim-out --kind angiogram --animate --out angiogram.gif")
-    gallery.add(plot.before_after(michels_scene), "before_after_michels3",
+    small = _run("small_particles_40_120", folder)
+    gallery.add(figures.before_after(small), "before_after_small_particles",
+                "Small particles (40-120 um): where they go",
+                f"{small.summary['particles_injected']} particles drawn as a density rather than dots: they pass "
+                "the arteries that stop 100-300 um spheres and lodge deeper, and the parenchyma they starve is "
+                "marked.",
+                "embosim run small_particles_40_120 --out small && embosim plot small --kind before-after")
+    michels = _run("replaced_rha_michels3", folder)
+    gallery.add(figures.before_after(michels), "before_after_michels3",
                 "Michels III: replaced RHA from the SMA",
                 "The catheter reaches the right lobe through the SMA; lobar embolisation to sluggish flow.",
                 "embosim plot replaced_rha_michels3 --kind before-after")
-    gallery.add(plot.angiogram(michels_scene), "angiogram_michels3",
+    gallery.add(figures.angiogram(michels), "angiogram_michels3",
                 "Michels III: virtual DSA",
-                "At sluggish flow the same injection fills only the main branches in the arterial phase, refluxes "
-                "towards the SMA and leaves the branches opacified in the capillary phase.",
+                "At sluggish flow the same injection fills only the main branches in the arterial phase and "
+                "leaves them opacified in the capillary phase.",
                 "embosim plot replaced_rha_michels3 --kind angiogram")
+    pvt = _run("main_pvt", folder)
+    gallery.add(figures.before_after(pvt), "before_after_main_pvt",
+                "Main portal vein thrombosis",
+                "The thrombosed main portal vein is drawn dark and dashed. Without portal supply the normal "
+                "liver lives on its artery alone, so the parenchyma the embolisation starves infarcts (brown) "
+                "and the bile ducts, fed by the artery only, become ischaemic (green).",
+                "embosim run main_pvt --out pvt && embosim plot pvt --kind before-after")
 
+
+def _comparison_figures(gallery: Gallery) -> None:
     coarse = sim.load_scenario(resolve_scenario("bulky_segment5_net")).with_updates(
         {"liver.terminal_diameter_um": COMPARISON_TERMINAL_UM})
     table = sim.compare(coarse, replicates=REPLICATES, rng=0)
-    gallery.add(plot.comparison(table), "comparison",
+    gallery.add(figures.comparison(table), "comparison",
                 "Strategies compared",
                 f"Every strategy on the same liver ({COMPARISON_TERMINAL_UM:g} um terminals), {REPLICATES} "
-                "replicates each: mean and 95% interval.",
+                "replicates each: mean and 95% interval; a panel whose strategies differ by less than 0.1 "
+                "percentage point says \"no difference\" rather than drawing noise as bars.",
                 f"embosim compare --replicates {REPLICATES} && embosim plot embosim-compare --kind comparison")
     varied = sim.compare(coarse, strategies=ARTERIALISATION_STRATEGIES, replicates=REPLICATES, rng=0,
                          vary={"tumours.0.arterial_fraction": list(ARTERIAL_FRACTIONS)})
-    gallery.add(plot.arterialisation(varied), "arterialisation",
+    gallery.add(figures.arterialisation(varied), "arterialisation",
                 "Outcomes against tumour arterialisation",
-                "The core question: how each strategy fares as the tumour's arterial share of inflow changes. "
-                "Tumour necrosis (graded O2-deficit model, docs/outputs.md) rises smoothly with arterialisation; "
-                "superselective embolisation kills the tumour its feeder supplies at the least normal-liver "
-                "necrosis.",
+                "The core question: how each strategy fares as the tumour's arterial share of inflow changes "
+                "(the same strategy colours as above). Tumour necrosis (graded O2-deficit model, "
+                "docs/outputs.md) rises smoothly with arterialisation; superselective embolisation kills the "
+                "tumour its feeder supplies at the least normal-liver necrosis.",
                 "embosim compare --strategies superselective,selective,lobar,whole_liver "
                 "--vary tumours.0.arterial_fraction=0.5:1.0:6 && embosim plot embosim-compare --kind arterialisation")
-    gallery.write()
-    print(f"wrote {GALLERY.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,17 @@ packing numbers of [ParticlesPerMLDerived] were derived (random close packing
 Irregular PVA particles have a wider spread than their nominal bin
 [MeritEmbosphereIFU]; model assumption: uniform over [0.7 x lower, 1.3 x upper] of the bin, and
 half the deformability of a hydrated microsphere (PVA is stiffer and clumps).
+
+Y-90 microspheres (:data:`Y90_PRODUCTS`, docs/sirt.md) carry their product data: resin
+(SIR-Spheres) 32 +/- 10 um within 20-60 um ([SirtexSIRSpheres]), modelled as a log-normal of
+median 32 um and log-SD 0.3 truncated to 20-60 um (mean 33.8, SD 8.6 um; model assumption:
+the product's spread is right-skewed, a normal of 32 +/- 10 would put 11% below 20 um);
+glass (TheraSphere) 20-30 um, uniform, mean 25 um ([WJH2015Y90]). Both are rigid compared
+with a hydrogel sphere (deformability factor 0, model assumption: cross-linked resin and glass
+do not compress). Each sphere's activity at calibration is the vial's activity over its
+sphere count (resin 3 GBq / 44e6 = 68 Bq, glass 3 GBq / 1.2e6 = 2500 Bq), and decays with
+Y-90 (:mod:`sim.y90`) until the treatment: the spheres needed for a prescribed activity are
+``A / (a_cal x exp(-lambda t))``.
 """
 
 from __future__ import annotations
@@ -24,10 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import y90
 from .scenario import SIZE_BINS_UM, AgentConfig
 from .units import ML_M3, UM_M
 
-__all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING", "AGGREGATION_FREE_DILUTION"]
+__all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING", "AGGREGATION_FREE_DILUTION",
+           "Y90Product", "Y90_PRODUCTS"]
 
 #: Volume fraction of settled spheres (random close packing), dimensionless.
 #: Source: [ParticlesPerMLDerived] (derived particle counts use 0.64).
@@ -39,6 +52,64 @@ AGGREGATION_FREE_DILUTION = 10.0
 PVA_SPREAD = (0.7, 1.3)
 #: PVA deformability relative to a microsphere's (model assumption, see Notes).
 PVA_DEFORMABILITY_FACTOR = 0.5
+
+
+@dataclass(frozen=True)
+class Y90Product:
+    """Published data of a Y-90 microsphere product (SI units).
+
+    Attributes
+    ----------
+    name : str
+        Label for reports.
+    diameter_range_m : tuple of float, m
+        Smallest and largest sphere.
+    diameter_lognormal : tuple of float or None
+        (median in m, log-SD) of a log-normal truncated to ``diameter_range_m``; None: uniform over the range.
+    density_kg_m3 : float, kg/m^3
+        Density (specific gravity) of a sphere.
+    vial_activity_bq : float, Bq
+        Activity of the reference vial at calibration.
+    spheres_per_vial : float
+        Spheres in that vial.
+    vial_activities_gbq : tuple of float, GBq
+        The activities (at calibration) the product is sold in.
+    """
+
+    name: str
+    diameter_range_m: tuple[float, float]
+    diameter_lognormal: tuple[float, float] | None
+    density_kg_m3: float
+    vial_activity_bq: float
+    spheres_per_vial: float
+    vial_activities_gbq: tuple[float, ...]
+
+    @property
+    def activity_per_sphere_bq(self) -> float:
+        """Activity of one sphere at calibration, Bq."""
+        return self.vial_activity_bq / self.spheres_per_vial
+
+    @property
+    def spheres_per_gbq(self) -> float:
+        """Spheres per GBq at calibration, 1/GBq."""
+        return self.spheres_per_vial * y90.GBQ_BQ / self.vial_activity_bq
+
+
+#: The Y-90 products by agent kind ([SirtexSIRSpheres], [WJH2015Y90], [Y90Microspheres]).
+Y90_PRODUCTS: dict[str, Y90Product] = {
+    # SIR-Spheres: 32 +/- 10 um (20-60 um), specific density up to 1.6 g/mL, 3.0 GBq +/- 10% at calibration in
+    # 44 +/- 2.6 million spheres, one vial size (a dose is drawn from it) [SirtexSIRSpheres]; [WJH2015Y90].
+    "y90_resin": Y90Product(name="Y-90 resin microspheres (SIR-Spheres)", diameter_range_m=(20.0 * UM_M, 60.0 * UM_M),
+                            diameter_lognormal=(32.0 * UM_M, 0.3), density_kg_m3=1600.0, vial_activity_bq=3.0e9,
+                            spheres_per_vial=44.0e6, vial_activities_gbq=(3.0,)),
+    # TheraSphere: 20-30 um (mean 25), density 3.6 g/mL, 1.2 million spheres per 3 GBq (2500 Bq each at calibration),
+    # vials of 3, 5, 7, 10, 15 and 20 GBq [WJH2015Y90]; [Y90Microspheres] (density 3.2).
+    "y90_glass": Y90Product(name="Y-90 glass microspheres (TheraSphere)", diameter_range_m=(20.0 * UM_M, 30.0 * UM_M),
+                            diameter_lognormal=None, density_kg_m3=3600.0, vial_activity_bq=3.0e9,
+                            spheres_per_vial=1.2e6, vial_activities_gbq=(3.0, 5.0, 7.0, 10.0, 15.0, 20.0)),
+}
+#: Deformability of Y-90 spheres relative to a hydrogel microsphere's (model assumption: rigid, see Notes).
+Y90_DEFORMABILITY_FACTOR = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +138,14 @@ class Agent:
         Settled spheres per vial of the product.
     aggregation : bool
         Whether concentrated suspensions travel in clusters (:meth:`cluster_extra_mean`).
+    diameter_lognormal : tuple of float or None
+        (median in m, log-SD): diameters log-normal, truncated to ``diameter_range_m`` (Y-90 resin).
+    y90 : Y90Product or None
+        The Y-90 product, for radioactive agents.
+    activity_bq : float or None, Bq
+        Prescribed Y-90 activity at treatment time.
+    treatment_delay_s : float, s
+        Time from the product's calibration to the treatment.
     """
 
     name: str
@@ -79,6 +158,10 @@ class Agent:
     seal_porosity: float
     vial_m3: float
     aggregation: bool
+    diameter_lognormal: tuple[float, float] | None = None
+    y90: Y90Product | None = None
+    activity_bq: float | None = None
+    treatment_delay_s: float = 0.0
 
     def sample_diameters(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` particle diameters (m) with the given generator."""
@@ -89,7 +172,25 @@ class Agent:
         if self.diameters_m is not None:
             return self.diameters_m[np.minimum((u * self.diameters_m.size).astype(np.int64), self.diameters_m.size - 1)]
         lo, hi = self.diameter_range_m
+        if self.diameter_lognormal is not None:
+            return _truncated_lognormal(np.asarray(u, dtype=np.float64), lo, hi, *self.diameter_lognormal)
         return lo + (hi - lo) * u
+
+    def activity_per_sphere_bq(self) -> float:
+        """Y-90 activity of one sphere at treatment time, Bq (the calibration activity decayed over the delay)."""
+        if self.y90 is None:
+            raise ValueError(f"{self.name} is not radioactive")
+        return self.y90.activity_per_sphere_bq * float(y90.decay_factor(self.treatment_delay_s))
+
+    def spheres_for_activity(self, activity_bq: float) -> float:
+        """Spheres that carry ``activity_bq`` (Bq) at treatment time."""
+        return activity_bq / self.activity_per_sphere_bq()
+
+    def prescribed_spheres(self) -> float:
+        """Spheres of the prescribed activity (``activity_bq``) at treatment time."""
+        if self.activity_bq is None:
+            raise ValueError(f"{self.name} has no prescribed activity")
+        return self.spheres_for_activity(self.activity_bq)
 
     def min_vessel_diameter(self, particle_diameter_m):
         """Smallest vessel diameter (m) a particle can enter, given its deformability."""
@@ -127,6 +228,38 @@ def _mean_sphere_volume_uniform(lo: float, hi: float) -> float:
     return np.pi / 6.0 * mean_d3
 
 
+def _truncated_lognormal(u: np.ndarray, lo: float, hi: float, median: float, sigma: float) -> np.ndarray:
+    """Inverse CDF of a log-normal (median, log-SD ``sigma``) truncated to [lo, hi], at uniforms ``u`` in [0, 1)."""
+    from scipy.special import ndtr, ndtri
+
+    mu = np.log(median)
+    a, b = ndtr((np.log(lo) - mu) / sigma), ndtr((np.log(hi) - mu) / sigma)
+    return np.clip(np.exp(mu + sigma * ndtri(a + u * (b - a))), lo, hi)
+
+
+def _mean_sphere_volume_lognormal(lo: float, hi: float, median: float, sigma: float) -> float:
+    """Mean volume (m^3) of spheres with a truncated log-normal diameter (midpoint rule over 1e5 quantiles)."""
+    u = (np.arange(100_000) + 0.5) / 100_000
+    return float(np.mean(np.pi / 6.0 * _truncated_lognormal(u, lo, hi, median, sigma) ** 3))
+
+
+def _y90_agent(cfg: AgentConfig) -> Agent:
+    """The Agent of a Y-90 kind from its product data (:data:`Y90_PRODUCTS`)."""
+    product = Y90_PRODUCTS[cfg.kind]
+    lo, hi = product.diameter_range_m
+    if product.diameter_lognormal is None:
+        mean_volume = _mean_sphere_volume_uniform(lo, hi)
+    else:
+        mean_volume = _mean_sphere_volume_lognormal(lo, hi, *product.diameter_lognormal)
+    per_m3 = RANDOM_CLOSE_PACKING / mean_volume
+    return Agent(name=product.name, diameter_range_m=(lo, hi), diameters_m=None,
+                 deformability=cfg.deformability * Y90_DEFORMABILITY_FACTOR, particles_per_m3=per_m3,
+                 contrast_dilution=cfg.contrast_dilution, permanent=True, seal_porosity=cfg.seal_porosity,
+                 vial_m3=product.spheres_per_vial / per_m3, aggregation=cfg.aggregation,
+                 diameter_lognormal=product.diameter_lognormal, y90=product, activity_bq=cfg.activity_gbq * y90.GBQ_BQ,
+                 treatment_delay_s=cfg.treatment_delay_h * y90.HOUR_S)
+
+
 def agent_sequence(cfg: AgentConfig, steps) -> list[tuple[Agent, float]]:
     """The agents of a procedure with the antegrade flow fraction at which each starts.
 
@@ -155,6 +288,8 @@ def agent_from_config(cfg: AgentConfig) -> Agent:
     >>> round(a.particles_per_m3 * 1e-6, -3)    # particles per mL, [ParticlesPerMLDerived]: 1.2e5
     122000.0
     """
+    if cfg.kind in Y90_PRODUCTS:
+        return _y90_agent(cfg)
     lo_um, hi_um = SIZE_BINS_UM[cfg.size_bin]
     deformability = cfg.deformability
     diameters = None

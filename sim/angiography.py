@@ -5,7 +5,7 @@ Contrast is injected at the catheter tip for ``Injection.duration_s`` at
 compartments and out to the hepatic veins. Everything is computed from one flow
 state of the liver (:class:`~sim.flow.model.LiverFlow`): the pre-procedure state
 (:func:`baseline_flow`) or the state left by a run (:func:`final_flow`). This
-module returns arrays; drawing them is :mod:`sim.plot`'s job.
+module returns arrays; drawing them is :mod:`sim.figures`' job.
 
 Model
 -----

@@ -188,6 +188,8 @@ def run(
                                              show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write the figures.")] = True,
+    style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
+        "Figures for slides (large text) or paper (small text)."))] = "slide",
     force: ForceOption = False,
     allow_large_: AllowLarge = False,
 ) -> None:
@@ -203,7 +205,7 @@ def run(
 
     with allow_large(allow_large_):
         result = simulate(config, rng=seed, progress=not quiet)
-    written = result.write(out, figures=figures, force=force)
+    written = result.write(out, figures=figures, force=force, figure_style=style)
     typer.echo(f"Wrote {len(written)} files to {written[0].parent if written else out}:")
     typer.echo("\n".join(f"  {p}" for p in written))
     typer.echo("Summary:")
@@ -221,10 +223,24 @@ def scenarios() -> None:
 
 
 @app.command("check-patient")
-def check_patient(scenario: ScenarioArg = None) -> None:
+def check_patient(
+    scenario: ScenarioArg = None,
+    severity: Annotated[list[str] | None, typer.Option(
+        metavar="RULE=SEVERITY", show_default=False,
+        help="Weigh a rule differently from the seed, e.g. pvt_branch=relative (documented alternatives: "
+             "docs/patient-selection.md); repeatable.")] = None,
+) -> None:
     """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""
+    pairs = [item.partition("=") for item in severity or []]
+    try:
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("expected RULE=SEVERITY")
+        overrides = {rule.strip(): level.strip() for rule, _, level in pairs}
+        assess_patient(Scenario(), severities=overrides)  # check the overrides before reading the scenario
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--severity'") from None
     _, config = _load_scenario(scenario)
-    typer.echo(assess_patient(config).to_text(), nl=False)
+    typer.echo(assess_patient(config, severities=overrides).to_text(), nl=False)
 
 
 @app.command()
@@ -343,7 +359,7 @@ def plot(
         "Figure: tree, before-after, curve, deposition, comparison, arterialisation or angiogram "
         "(docs/gallery.md)."))],
     source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
-        "A folder written by 'embosim run' (its run is re-created from scenario.json), a scenario file or "
+        "A folder written by 'embosim run' (drawn from its run_state.npz, never re-simulated), a scenario file or "
         f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "
         "comparison and arterialisation a comparison.csv or the folder of 'embosim compare' (default: "
         "embosim-compare)."))] = None,
@@ -352,9 +368,14 @@ def plot(
         "Default: KIND.png (angiogram.gif with --animate)."))] = None,
     animate: Annotated[bool, typer.Option("--animate", help=(
         "With --kind angiogram: a GIF through the arterial, capillary and venous phases."))] = False,
+    style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
+        "slide: large text for a projector; paper: small text for print."))] = "slide",
+    rerun: Annotated[bool, typer.Option("--rerun", help=(
+        "A run folder written by an older embosim (no run_state.npz of this format): re-run its scenario.json "
+        "instead of refusing it."))] = False,
 ) -> None:
     """Draw a figure of a run, a scenario or a strategy comparison."""
-    from . import plot as figures
+    from . import figures
 
     if kind not in figures.KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
@@ -365,14 +386,14 @@ def plot(
     if out.suffix.lower() not in suffixes:
         raise typer.BadParameter(f"{out.name!r}: allowed extensions {', '.join(suffixes)}", param_hint="'--out'")
     _make_output_dir(out.parent)
-    data = figures.load_source(source, kind)
+    data = figures.load_source(source, kind, rerun=rerun)
     if animate:
-        written = figures.animate_angiogram(data, out)
+        written = figures.animate_angiogram(data, out, style=style)
     else:
         try:
-            fig = figures.figure(kind, data)
-        except ValueError as exc:  # a table without the columns the figure needs
-            if kind not in figures.TABLE_KINDS or isinstance(exc, ScenarioError):
+            fig = figures.figure(kind, data, style=style)
+        except ValueError as exc:  # a table without the columns the figure needs; a liver for a run figure
+            if isinstance(exc, ScenarioError):
                 raise
             raise typer.BadParameter(str(exc), param_hint="RUN_DIR_OR_SCENARIO") from None
         written = figures.save_figure(fig, out)
@@ -405,6 +426,26 @@ def validate(
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command()
+def explore(
+    scenario: ScenarioArg = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to serve on (0: a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Interface to bind. Anything but 127.0.0.1/localhost exposes the page "
+                                          "(and the simulation) to the network: a warning is printed.")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in the browser.")] = True,
+) -> None:
+    """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (docs/explorer.md)."""
+    _, config = _load_scenario(scenario)
+    from .explore.app import free_port, serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"embosim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach "
+                   "it can run simulations on it (there is no login)", err=True)
+    port = port or free_port(host)
+    typer.echo(f"embosim explorer: http://{'127.0.0.1' if host == 'localhost' else host}:{port}/ (Ctrl-C stops it)")
+    serve(config, port=port, address=host, show=browser)
 
 
 def main() -> None:

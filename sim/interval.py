@@ -18,7 +18,7 @@ Three things happen in that time; rates and sources are ``[interval]`` scenario 
   longer interval reopens a superset (common random numbers).
 * **Necrosis is permanent.** Tissue dead after one session stays dead: the
   cumulative necrotic share of each compartment is the largest of its sessions'
-  (the expected shares of :func:`sim.outcomes.necrosis_by_compartment`, against the
+  (the expected shares of :func:`sim.outcomes.compartment_necrosis`, against the
   flows before the first session), so reopened vessels revive no tissue.
 * **Regeneration.** The rest of the liver regrows a share g(T) = g_max (1 - exp(-T /
   tau_g)) of the necrotic normal liver's function (g_max 0.6, tau_g 4 weeks, fitted
@@ -172,7 +172,7 @@ def advance_course(before: Course | None, cfg: IntervalConfig, tumour_now: np.nd
         ``weeks`` since the previous session and the regeneration rate.
     tumour_now, normal_now : ndarray, shape (C,)
         Necrotic shares of the state after this session against the course's reference flows
-        (:func:`sim.outcomes.necrosis_by_compartment`).
+        (:func:`sim.outcomes.compartment_necrosis`).
     tumour_vol, normal_vol : ndarray, shape (C,), m^3
         :func:`sim.outcomes.tissue_volumes`.
     reference_flow_m3s : ndarray, shape (C, 4)

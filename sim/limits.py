@@ -178,6 +178,9 @@ def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
     n = scenario.procedure.max_volume_ml * per_ml
     key = ("agent.particles_per_ml" if scenario.agent.particles_per_ml is not None else
            "agent.diameters_um" if scenario.agent.kind == "custom" else "procedure.max_volume_ml")
+    first = agents[0][0]
+    if first.y90 is not None and first.prescribed_spheres() < n:  # SIRT: the prescribed activity's spheres at most
+        n, key = first.prescribed_spheres(), "agent.activity_gbq"
     return SizeEstimate("procedure", f"up to {count(n, 'particle')}", _BASE_MEMORY_BYTES + _BYTES_PER_PARTICLE * n,
                         n / _PARTICLES_PER_SECOND), key
 
@@ -191,8 +194,10 @@ def check_particles_size(scenario, *, allow_large: bool | None = None, source: s
         Naming the key that sets the count.
     """
     estimate, key = estimate_particles(scenario)
-    return check_size(estimate, path=key, source=source, allow_large=allow_large,
-                      fix="lower procedure.max_volume_ml, raise agent.contrast_dilution or use larger particles")
+    fix = ("lower agent.activity_gbq or procedure.max_volume_ml (SIRT at full activity needs the batched scheme, "
+           "docs/sirt.md)" if key == "agent.activity_gbq" else
+           "lower procedure.max_volume_ml, raise agent.contrast_dilution or use larger particles")
+    return check_size(estimate, path=key, source=source, allow_large=allow_large, fix=fix)
 
 
 @contextmanager

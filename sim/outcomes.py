@@ -36,8 +36,8 @@ from .network import Compartments
 from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal",
-           "tumour_share_of_lodgings", "necrosis_fraction", "necrosis_by_compartment", "tissue_volumes",
-           "deficit_duration_h"]
+           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h", "compartment_necrosis",
+           "tissue_volumes"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -160,40 +160,6 @@ def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:
     return float("inf") if permanent else float(cfg.temporary_occlusion_h)
 
 
-def _o2_delivery(q: np.ndarray, cfg: OutcomesConfig) -> np.ndarray:
-    """O2 delivery of each compartment in arterial-blood flow units: artery + extrahepatic + kappa x portal, m^3/s."""
-    return _arterial_inflow(q) + cfg.portal_oxygen_content_ratio * np.maximum(q[:, COMP_POR], 0.0)
-
-
-def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
-    """Viable tumour and normal (non-tumour, non-necrotic) tissue volume of each compartment (C,), m^3."""
-    tissue = comps.kind == _TISSUE
-    return (np.where(tissue, comps.tumour_volume_m3, 0.0),
-            np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0))
-
-
-def necrosis_by_compartment(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
-                            cfg: OutcomesConfig, *, permanent: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Expected necrotic share of each compartment's tumour and normal tissue (:func:`necrosis_fraction`).
-
-    Tumour against its O2 delivery in ``q_base``; normal tissue against ``q_healthy``,
-    counting only what was alive in ``q_base``. Arguments as :func:`tissue_outcomes`.
-
-    Returns
-    -------
-    (ndarray, ndarray) of float64, shape (C,)
-        Tumour and normal necrotic shares, 0-1 (to be weighted by :func:`tissue_volumes`).
-    """
-    o2_healthy, o2_base, o2_now = (_o2_delivery(q, cfg) for q in (q_healthy, q_base, q_now))
-    duration = deficit_duration_h(cfg, permanent)
-    tumour = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
-                               duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
-    normal = necrosis_fraction(_ratio(o2_now, o2_healthy), cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness,
-                               duration, cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
-                               pre_ratio=_ratio(o2_base, o2_healthy))
-    return tumour, normal
-
-
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
                     cfg: OutcomesConfig, *, permanent: bool = True) -> dict:
     """Devascularisation, blush and ischaemia from reference and current compartment flows.
@@ -224,9 +190,9 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     """
     art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
-    o2_ratio = _ratio(_o2_delivery(q_now, cfg), _o2_delivery(q_healthy, cfg))
-    tumour_necrosis, normal_necrosis = necrosis_by_compartment(comps, q_healthy, q_base, q_now, cfg,
-                                                               permanent=permanent)
+    o2_ratio = _ratio(*_o2_delivery((q_now, q_healthy), cfg))
+    tumour_necrosis, normal_necrosis = compartment_necrosis(q_healthy, q_base, q_now, cfg, permanent=permanent)
+
     tumour_vol, normal_vol = tissue_volumes(comps)
     biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
     return {
@@ -240,6 +206,37 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         "tumour_necrosis_fraction": _weighted_mean(tumour_necrosis, tumour_vol),
         "normal_necrosis_fraction": _weighted_mean(normal_necrosis, normal_vol),
     }
+
+
+def _o2_delivery(flows, cfg: OutcomesConfig) -> list[np.ndarray]:
+    """O2 delivery of each compartment for each flow table: arterial inflow + kappa x portal inflow, m^3/s."""
+    kappa = cfg.portal_oxygen_content_ratio
+    return [_arterial_inflow(q) + kappa * np.maximum(q[:, COMP_POR], 0.0) for q in flows]
+
+
+def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
+    """Viable tumour and normal (non-tumour, non-necrotic) tissue volume of each compartment (C,), m^3."""
+    tissue = comps.kind == _TISSUE
+    return (np.where(tissue, comps.tumour_volume_m3, 0.0),
+            np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0))
+
+
+def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig, *,
+                         permanent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Expected necrotic share of each compartment's tumour and of its normal tissue (0-1), each shape (C,).
+
+    Tumour against its pre-procedure O2 delivery, normal tissue against the healthy
+    liver's (counting only tissue alive before the procedure); arguments as for
+    :func:`tissue_outcomes`, whose volume-weighted means these are.
+    """
+    o2_healthy, o2_base, o2_now = _o2_delivery((q_healthy, q_base, q_now), cfg)
+    duration = deficit_duration_h(cfg, permanent)
+    tumour = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
+                               duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
+    normal = necrosis_fraction(_ratio(o2_now, o2_healthy), cfg.normal_necrosis_o2_ratio, cfg.necrosis_steepness,
+                               duration, cfg.normal_ischaemia_tolerance_h, cfg.tolerance_steepness,
+                               pre_ratio=_ratio(o2_base, o2_healthy))
+    return tumour, normal
 
 
 def arterial_fraction_normal(comps: Compartments, q: np.ndarray) -> float:

@@ -4,7 +4,10 @@ The physics is the exact particle sequence (:func:`sim.kernels.transport.transpo
 every particle sees the flow left by all particles before it, the flow being
 updated incrementally after every lodging. Python only drives the loop in
 chunks of particles, records the time series between chunks and stops at the
-endpoint, the maximum volume or on reflux. Chunks set the recording resolution
+endpoint, the maximum volume or on reflux. The endpoint's flow criterion is checked
+after every lodging (in the kernel); when the flow is there but the clearance or the
+tumour blush seen from the catheter is not yet (:func:`sim.endpoints.endpoint_reached`),
+the endpoint is checked at every recorded row from then on. Chunks set the recording resolution
 only (they adapt so that the antegrade flow changes by about
 ``RECORD_FLOW_STEP`` between rows); they never change the physics.
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .agents import Agent
-from .endpoints import clearance_time_cycles, endpoint_threshold, sace_level
+from .endpoints import clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level, territory_blush_fraction
 from .kernels import embolic_load as el
 from .kernels import routing, twoport
 from .kernels import transport as tk
@@ -511,6 +514,15 @@ def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
                        refluxed=grow(ps.refluxed, False), stacked=grow(ps.stacked, False), flow_after=grow(ps.flow_after, 0.0))
 
 
+def _row_step(before: dict, after: dict, *, blush: bool) -> float:
+    """Change between two recorded rows that sets the next chunk: antegrade flow fraction, and with ``blush`` the
+    tumour blush seen from the catheter too (while the endpoint waits for it)."""
+    step = abs(after["antegrade_flow_fraction"] - before["antegrade_flow_fraction"])
+    if blush:
+        step = max(step, float(np.nan_to_num(abs(after["territory_blush_fraction"] - before["territory_blush_fraction"]))))
+    return step
+
+
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None) -> ProcedureRun:
@@ -558,6 +570,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     max_volume = proc.max_volume_ml * ML_M3
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
     n_cap = max(1, int(max_volume * per_m3.max()))
+    prescribed = agents[0][0].y90 is not None and agents[0][0].activity_bq is not None
+    if prescribed:  # SIRT: the spheres of the prescribed activity at most (docs/sirt.md)
+        n_cap = min(n_cap, max(1, int(round(agents[0][0].prescribed_spheres()))))
     capacity = min(n_cap, 4 * MAX_CHUNK + UNIT_MARGIN)  # per-particle arrays grow on demand, up to n_cap
     stream_d, stream_u, stream_c = rng.spawn(3)
     diameter_rows, path_rows, cluster_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net)), _Rows(stream_c)
@@ -566,10 +581,12 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     assigned = 0  # particles [0, assigned) have their units
     agent_of = np.zeros(capacity, np.int64)
     ps = _new_state(capacity, liver, len(sink_names), load)
-    endpoint_flow = q0 * (1.0 - endpoint_threshold(proc))
+    flow_stop = q0 * (1.0 - endpoint_threshold(proc))  # the kernel stops at the endpoint's flow criterion
     in_territory, vascular_volume = territory(liver, state, net)
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
+    seen = in_territory[liver.compartments.node[blush_rows]]  # tumour rows the catheter's contrast reaches
+    seen_volume = liver.compartments.tumour_volume_m3[blush_rows[seen]]
     tumour_paths = paths_to(liver, blush_rows)
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
@@ -579,15 +596,18 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
         q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
+        clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
+        blush_seen = territory_blush_fraction(seen_volume, q_base_blush[seen], q_now[seen])
         return {
             "particles": n_done,
             "agent": agents[agent_of[n_done - 1] if n_done else 0][0].name,
             "suspension_volume_ml": volume[n_done] / ML_M3,
             "particle_volume_ml": sphere_volume[n_done] / ML_M3,
             "antegrade_flow_fraction": fraction,
-            "sace_level": sace_level(fraction, proc),
-            "clearance_time_cycles": clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s),
+            "sace_level": sace_level(fraction, clearance, blush_seen, proc),
+            "clearance_time_cycles": clearance,
             "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
+            "territory_blush_fraction": blush_seen,
             "reflux_fraction": max(0.0, -proximal) / rate,
             "particles_lodged": int(ps.counters[1]),
             "particles_nontarget": int(ps.nontarget.sum()),
@@ -625,29 +645,35 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         switch_flow = q0 * agents[current + 1][1] if current + 1 < len(agents) else 0.0
         uniforms = path_rows.take(last - done)
         end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, uniforms, done, last,
-                                 max(endpoint_flow, switch_flow), proc.stop_on_reflux)
+                                 max(flow_stop, switch_flow), proc.stop_on_reflux)
         diameter_rows.give_back(u_diameter[end - done:])  # particles not injected keep their numbers
         path_rows.give_back(uniforms[end - done:])
         if progress:
             bar.total = max(bar.total, round(sphere_volume[end] / ML_M3, 2))
             bar.update(round(sphere_volume[end] / ML_M3, 2) - bar.n)
-        step = abs(rows[-1]["antegrade_flow_fraction"] - ps.flow_after[end - 1] / q0)
         done = end
         rows.append(record(done))
-        if stop == tk.STOP_ENDPOINT and ps.flow_after[end - 1] <= endpoint_flow:
-            reason = "endpoint"
-            break
-        if stop == tk.STOP_ENDPOINT:
-            current += 1  # switch flow reached: next agent
-            continue
+        step = _row_step(rows[-2], rows[-1], blush=flow_stop == 0.0)
         if stop == tk.STOP_REFLUX:
             reason = "reflux"
             break
+        if endpoint_reached(rows[-1]["antegrade_flow_fraction"], rows[-1]["clearance_time_cycles"],
+                            rows[-1]["territory_blush_fraction"], proc):
+            reason = "endpoint"
+            break
+        if stop == tk.STOP_ENDPOINT:
+            if ps.flow_after[end - 1] <= flow_stop:
+                flow_stop = 0.0  # flow criterion met, clearance or blush not yet: checked row by row from here
+            if ps.flow_after[end - 1] <= switch_flow:
+                current += 1  # switch flow reached: next agent
+            continue
         if step < 0.5 * RECORD_FLOW_STEP:
             chunk = min(MAX_CHUNK, chunk * 2)
         elif step > 2 * RECORD_FLOW_STEP:
             chunk = max(MIN_CHUNK, chunk // 2)
     bar.close()
+    if prescribed and reason == "max_volume" and done >= n_cap:
+        reason = "activity_delivered"
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
                         q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, geometry=geo,

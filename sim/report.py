@@ -18,7 +18,7 @@ def _fmt(value) -> str:
 
 
 _OUTCOMES = (
-    ("SACE level at stop", "sace_label", ""),
+    ("SACE level at stop (docs/endpoints.md)", "sace_label", ""),
     ("Antegrade flow (fraction of baseline)", "antegrade_flow_fraction", ""),
     ("Contrast clearance time", "clearance_time_cycles", "cardiac cycles"),
     ("Particles injected", "particles_injected", ""),
@@ -38,7 +38,9 @@ _OUTCOMES = (
      "fraction of normal liver"),
     ("Tumour devascularised", "tumour_devascularised_fraction",
      "fraction of tumour volume (threshold read-out: total inflow below outcomes.devascularised_fraction)"),
-    ("Remaining tumour blush", "tumour_blush_fraction", "of baseline arterial inflow"),
+    ("Tumour blush seen from the catheter (tumour in its territory)", "territory_blush_fraction",
+     "of baseline hepatic arterial inflow"),
+    ("Remaining tumour blush (all tumours, all arterial feeders)", "tumour_blush_fraction", "of baseline arterial inflow"),
     ("Normal liver that lost its arterial supply", "normal_devascularised_fraction", "fraction of normal liver"),
     ("Normal parenchyma ischaemic (O2 delivery, artery + portal)", "normal_ischaemic_fraction",
      "fraction of normal liver"),

@@ -4,7 +4,9 @@ A :class:`RunResult` holds the flat summary (the keys are defined in
 ``docs/outputs.md``), the time series recorded at every step of the procedure,
 the final per-element state and the provenance (version, scenario, seed). It is
 written as ``summary.json``, ``timeseries.csv``, ``report.md``, ``scenario.json``,
-``deposition.parquet`` (the per-vessel embolic load) and, optionally, figures.
+``deposition.parquet`` (the per-vessel embolic load), ``run_state.npz`` (what figures and
+the explorer draw, :mod:`sim.runstate`) and, optionally, figures (:mod:`sim.figures`,
+imported only then: this module loads no matplotlib).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class RunResult:
     deposition : pandas.DataFrame, optional
         The per-vessel embolic load (:func:`sim.deposition.deposition_table`), written as
         ``deposition.parquet``.
+    dvh : pandas.DataFrame, optional
+        SIRT runs: the dose-volume table over compartments (:func:`sim.sirt_run.sirt_readouts`), written as
+        ``dvh.csv``.
     """
 
     scenario: Scenario
@@ -78,9 +83,11 @@ class RunResult:
     report: str = ""
     liver: Any = None
     deposition: Any = None
+    dvh: Any = None
 
-    def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True) -> list[Path]:
-        """Write summary.json, timeseries.csv, report.md, scenario.json, deposition.parquet, figures into ``out_dir``.
+    def write(self, out_dir: str | Path, *, figures: bool = True, force: bool = True,
+              figure_style: str = "slide") -> list[Path]:
+        """Write summary.json, timeseries.csv, report.md, scenario.json, deposition.parquet, run_state.npz, figures.
 
         The files are written into a staging folder that then becomes ``out_dir`` in
         one rename (:func:`sim.io.staged_folder`): a killed process leaves the earlier
@@ -92,9 +99,11 @@ class RunResult:
         out_dir : str or Path
             Missing, empty, or holding an earlier run (``summary.json``).
         figures : bool
-            Also write the run's figures.
+            Also write the run's figures (drawn from the saved state, as ``embosim plot`` does).
         force : bool
             Replace an earlier run in ``out_dir`` (else :class:`sim.io.OutputError`).
+        figure_style : {"slide", "paper"}
+            Text sizes of the figures (:data:`sim.figures.STYLES`).
 
         Returns
         -------
@@ -110,10 +119,10 @@ class RunResult:
         """
         out = Path(out_dir)
         with staged_folder(out, marker="summary.json", force=force) as stage:
-            names = self._write_files(stage.path, figures=figures)
+            names = self._write_files(stage.path, figures=figures, style=figure_style)
         return [stage.final / name for name in names]
 
-    def _write_files(self, out: Path, *, figures: bool) -> list[str]:
+    def _write_files(self, out: Path, *, figures: bool, style: str) -> list[str]:
         """Write every output file into ``out`` (each atomically); their names."""
         write_text(out / "summary.json", json.dumps(_jsonable(self.summary), indent=2, sort_keys=True) + "\n")
         with atomic_write(out / "timeseries.csv") as tmp:
@@ -126,8 +135,18 @@ class RunResult:
             with atomic_write(out / "deposition.parquet") as tmp:
                 self.deposition.to_parquet(tmp, index=False)
             names.append("deposition.parquet")
-        if figures:
-            from .plot import write_run_figures
+        if self.dvh is not None:
+            with atomic_write(out / "dvh.csv") as tmp:
+                self.dvh.to_csv(tmp, index=False)
+            names.append("dvh.csv")
+        from . import runstate
 
-            names += [p.name for p in write_run_figures(self, out)]
+        arrays = runstate.extract(self)
+        runstate.save(out / runstate.FILE, arrays)
+        names.append(runstate.FILE)
+        if figures:
+            from .figures import RunData, write_run_figures
+
+            data = RunData.from_arrays(self.summary, self.timeseries, arrays)
+            names += [p.name for p in write_run_figures(data, out, style=style)]
         return names

@@ -39,6 +39,7 @@ __all__ = [
     "NAMED_PORTAL_VEINS",
     "NAMED_VESSELS",
     "SIZE_BINS_UM",
+    "Y90_KINDS",
 ]
 
 #: Couinaud segments, in the order used by every per-segment array.
@@ -67,6 +68,9 @@ SIZE_BINS_UM: dict[str, tuple[float, float]] = {
     "700-900": (700.0, 900.0),
     "900-1200": (900.0, 1200.0),
 }
+
+#: Agent kinds of Y-90 microspheres (radioembolisation), sim.agents.Y90_PRODUCTS.
+Y90_KINDS: tuple[str, ...] = ("y90_resin", "y90_glass")
 
 MICHELS_TYPES = Literal["I", "II", "III", "IV", "V", "VI"]
 PORTAL_THROMBOSIS_SITES = Literal["none", "main", "RPV", "LPV", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
@@ -227,6 +231,12 @@ class TumourConfig(_Section):
         ge=0.0, le=0.9)
     extrahepatic: ExtrahepaticSupply | None = param(
         None, "-", "[TextbookAnatomy]", "Optional extrahepatic (parasitised) arterial supply.")
+    shunt_fraction: float | None = param(
+        None, "1", "model assumption anchored on [Bulman2021LSF] (median lung shunt 5%, IQR 3-9%) and [Kallini2017LSF] "
+        "(portal invasion predicts a lung shunt above 20%); empty: 0.10 x vascularity / 0.7, doubled with portal vein "
+        "thrombosis, at most 0.9 (sim.sirt_workup)",
+        "SIRT: share of the MAA particles or Y-90 spheres reaching this tumour's tissue that pass its arteriovenous "
+        "shunts to the lungs.", ge=0.0, le=1.0)
 
 
 class PortalConfig(_Section):
@@ -317,13 +327,20 @@ class PatientConfig(_Section):
         "Liver tumour burden; computed from the tumours when omitted.", ge=0, le=100)
     biliary_enteric_anastomosis: bool = param(False, "-", "[SeedDeckUHS]", "Prior biliary-enteric anastomosis (Whipple).")
     arterial_dissection: bool = param(False, "-", "[SeedDeckUHS]", "Hepatic arterial dissection.")
+    functional_tumour: bool = param(
+        False, "-", "[SeedDeckUHS] (pathway: octreotide infusion from pre-admission, continued after the procedure; "
+        "foregut and midgut NETs are functional, hindgut non-functional); model assumption: non-functional unless stated",
+        "Hormonally functional NET (e.g. carcinoid syndrome): octreotide cover around the embolisation.")
 
 
 class AgentConfig(_Section):
     """The embolic agent."""
 
-    kind: Literal["microspheres", "pva", "custom"] = param(
-        "microspheres", "-", "[MeritEmbosphereIFU]", "Calibrated microspheres, irregular PVA or a custom distribution.")
+    kind: Literal["microspheres", "pva", "custom", "y90_resin", "y90_glass"] = param(
+        "microspheres", "-", "[MeritEmbosphereIFU]; [Y90Microspheres] (Y-90 resin and glass microspheres)",
+        "Calibrated microspheres, irregular PVA, a custom distribution, or Y-90 resin (SIR-Spheres) or glass "
+        "(TheraSphere) microspheres, whose size, activity and count come from the product (sim.agents; size_bin "
+        "does not apply).")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
         "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
@@ -356,7 +373,17 @@ class AgentConfig(_Section):
         "cluster (10 - dilution) / (1 + dilution) below a 1:10 dilution, none above (sim.agents).")
     vial_ml: float = param(
         2.0, "mL", "[MeritEmbosphereIFU]; [BTGDCBeadIFU] (1 or 2 mL of spheres per vial or syringe)",
-        "Settled spheres per vial of the product (for the `vials` read-out).", gt=0.0, le=20.0)
+        "Settled spheres per vial of the product (for the `vials` read-out; Y-90 kinds: the spheres of the "
+        "product's 3 GBq vial instead).", gt=0.0, le=20.0)
+    activity_gbq: float | None = param(
+        None, "GBq", "model assumption: at most 20 GBq, the largest glass vial ([WJH2015Y90]); set by the plan",
+        "Y-90 kinds: prescribed activity at treatment time (required for them, not allowed for other kinds).",
+        gt=0.0, le=20.0)
+    treatment_delay_h: float = param(
+        0.0, "h", "model assumption: treatment at the calibration time; at most 336 h (two weeks, 5.2 half-lives "
+        "[Y90Microspheres]: 3% of the calibration activity left)",
+        "Y-90 kinds: time from the product's calibration to the treatment; each sphere carries less activity, so "
+        "more spheres deliver the same activity (sim.agents).", ge=0.0, le=336.0)
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":
@@ -364,6 +391,16 @@ class AgentConfig(_Section):
         if self.kind == "custom" and not self.diameters_um:
             raise ScenarioError("kind = 'custom' needs diameters_um (a list of particle diameters in um)",
                                 path="diameters_um")
+        y90 = self.kind in Y90_KINDS
+        if y90 and self.activity_gbq is None:
+            raise ScenarioError(f"kind = {self.kind!r} needs activity_gbq (the prescribed Y-90 activity at treatment "
+                                "time, 0-20 GBq)", path="activity_gbq")
+        if not y90 and self.activity_gbq is not None:
+            raise ScenarioError(f"activity_gbq applies to the Y-90 kinds ({', '.join(Y90_KINDS)}) only, not to "
+                                f"kind = {self.kind!r}", path="activity_gbq")
+        if y90 and (self.diameters_um or self.particles_per_ml is not None):
+            raise ScenarioError(f"kind = {self.kind!r} takes its size distribution and count from the product: "
+                                "remove diameters_um and particles_per_ml", path="kind")
         if self.particles_per_ml is not None:
             smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
             most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)
@@ -461,6 +498,25 @@ class ProcedureConfig(_Section):
                                               "Antegrade flow reduction read as near stasis.", gt=0, lt=1)
     stasis_flow_reduction: float = param(0.92, "1", "[EndpointThresholds] (stasis 90-95% or more)",
                                          "Antegrade flow reduction read as stasis (SACE IV).", gt=0, lt=1)
+    near_stasis_clearance_cycles: float = param(
+        3.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the lower end); model assumption: "
+        "the near-stasis sign (from a TIMI 3 baseline of about one cycle, 3 cycles is a 67% flow reduction)",
+        "Contrast clearance time the near-stasis endpoint needs (with near_stasis_flow_reduction).", gt=0, le=100)
+    stasis_clearance_cycles: float = param(
+        5.0, "cardiac cycles", "[TIMIGrades] (contrast not cleared within 3-5 cardiac cycles: the upper end, so that "
+        "every author's version holds)", "Contrast clearance time SACE IV (stasis) needs.", gt=0, le=100)
+    reduced_blush_fraction: float = param(
+        0.7, "1", "model assumption: a 30% loss is a visible change, as slowed_flow_reduction",
+        "Tumour blush seen from the catheter (territory_blush_fraction) at or below which it reads as reduced "
+        "(SACE II).", gt=0, lt=1)
+    minimal_blush_fraction: float = param(
+        0.5, "1", "model assumption anchored on [Wang2010] (tumour perfusion at the operators' subjective TACE endpoint "
+        "39% of baseline, 95% CI 26-52%)", "Tumour blush seen from the catheter at or below which it reads as "
+        "minimal (SACE III).", gt=0, lt=1)
+    absent_blush_fraction: float = param(
+        0.2, "1", "model assumption: blush not distinguished from background below about 20% of baseline arterial "
+        "inflow, as outcomes.devascularised_fraction", "Tumour blush seen from the catheter at or below which it "
+        "reads as absent (SACE IV).", gt=0, lt=1)
     cardiac_cycle_s: float = param(0.8, "s", "model assumption: heart rate 75/min",
                                    "Cardiac cycle length for clearance times in cycles.", gt=0.2, le=2.0)
     max_volume_ml: float = param(50.0, "mL", "model assumption: two 2 mL vials of spheres at 1:10 dilution (44 mL) "
@@ -488,6 +544,11 @@ class ProcedureConfig(_Section):
         if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
                 < self.stasis_flow_reduction):
             raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
+        if not self.absent_blush_fraction < self.minimal_blush_fraction < self.reduced_blush_fraction:
+            raise ValueError("blush thresholds must satisfy absent_blush_fraction < minimal_blush_fraction < "
+                             "reduced_blush_fraction")
+        if self.near_stasis_clearance_cycles > self.stasis_clearance_cycles:
+            raise ValueError("near_stasis_clearance_cycles must not exceed stasis_clearance_cycles")
         switches = [step.switch_at_flow_fraction for step in self.agent_sequence]
         if any(b >= a for a, b in zip(switches, switches[1:])):
             raise ValueError("agent_sequence switch_at_flow_fraction values must decrease from one agent to the next")

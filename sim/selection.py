@@ -6,17 +6,23 @@ the clinical rules it quotes) and returns a :class:`Verdict`: a list of :class:`
 three severities.
 
 * ``absolute``: a contraindication to liver-directed therapy (poor liver function,
-  poor performance status, portal vein thrombosis) or the ENETS grade rule (G3
-  goes to systemic treatment). Any one makes the patient not eligible.
+  poor performance status, main or branch portal vein thrombosis) or the ENETS grade
+  rule (G3 goes to systemic treatment). Any one makes the patient not eligible.
 * ``relative``: a contraindication the multidisciplinary team weighs (arterial
   dissection or extrahepatic supply not excluded, disease burden above 50%,
   biliary-enteric anastomosis).
-* ``advice``: the deck's principles of treatment (segmental treatments above 50%
-  burden, staged lobar treatments for bilobar disease, oil-based Lipiodol with
-  portal vein thrombosis or a biliary-enteric anastomosis).
+* ``advice``: the deck's principles of treatment and protocol items (segmental
+  treatments above 50% burden, staged lobar sessions for bilobar disease, octreotide
+  cover for functional tumours, extrahepatic supply embolised or excluded,
+  oil-based Lipiodol with portal vein thrombosis or a biliary-enteric anastomosis).
+  Advice findings carry a :attr:`Finding.plan` (what to inject where, how many
+  sessions), and the plans of one verdict never conflict (:attr:`Verdict.plan`).
 
-The verdict is information for teaching: the simulation runs whatever it says.
-``docs/patient-selection.md`` lists the rules with their sources.
+The severities are the seed's; :func:`assess_patient` takes other severities for
+named rules (``ALTERNATIVE_SEVERITIES`` lists the documented alternatives, e.g.
+branch portal vein thrombosis as relative). The verdict is information for
+teaching: the simulation runs whatever it says. ``docs/patient-selection.md``
+lists the rules with their sources.
 
 Examples
 --------
@@ -35,8 +41,8 @@ from typing import Literal
 
 from .scenario import SEGMENTS, Scenario
 
-__all__ = ["Finding", "Rule", "Verdict", "RULES", "assess_patient", "disease_burden_percent", "tumour_lobes",
-           "LEFT_LOBE", "RIGHT_LOBE"]
+__all__ = ["Finding", "Rule", "Verdict", "RULES", "ALTERNATIVE_SEVERITIES", "OIL_BASED_SCENARIOS", "assess_patient",
+           "disease_burden_percent", "tumour_lobes", "thrombosed_segments", "LEFT_LOBE", "RIGHT_LOBE"]
 
 Severity = Literal["absolute", "relative", "advice"]
 #: Severities in reporting order.
@@ -62,6 +68,16 @@ LIVER_DENSITY_KG_L = 1.0
 LEFT_LOBE: frozenset[str] = frozenset({"II", "III", "IV"})
 #: Couinaud segments of the right lobe (RHA territory).
 RIGHT_LOBE: frozenset[str] = frozenset({"V", "VI", "VII", "VIII"})
+#: Segments drained by each lobar portal vein (sim.anatomy.trunk: P5-P8 from the right, P1-P4 from the left).
+_PORTAL_LOBES = {"RPV": ("V", "VI", "VII", "VIII"), "LPV": ("I", "II", "III", "IV")}
+#: Shipped scenarios that show oil-based (Lipiodol, cTACE) treatment: the one place the Lipiodol
+#: advice reads. Empty until embosim models Lipiodol (TACE, issue 17); add their names here then.
+OIL_BASED_SCENARIOS: tuple[str, ...] = ()
+#: Documented alternatives to the seed's severities: rule id -> (severity, source).
+ALTERNATIVE_SEVERITIES: dict[str, tuple[Severity, str]] = {
+    "pvt_branch": ("relative", "[Prajapati2017] (TACE with segmental or subsegmental portal vein thrombosis: median "
+                               "survival 20 months, against 22.8 without and 6.4 with main or lobar)"),
+}
 
 
 @dataclass(frozen=True)
@@ -71,19 +87,23 @@ class Finding:
     Attributes
     ----------
     rule : str
-        Rule id (``"bilirubin"``, ``"pvt"``, ...; see :data:`RULES`).
+        Rule id (``"bilirubin"``, ``"pvt_main"``, ...; see :data:`RULES`).
     severity : {"absolute", "relative", "advice"}
         How the finding weighs on eligibility.
     message : str
         What was found, with the patient's value and the threshold.
     source : str
         Citation key(s) from ``sim/references.bib``, and any model assumption.
+    plan : tuple of (str, str)
+        What the advice sets, as (aspect, choice) pairs: ``catheter`` (segmental or lobar
+        injections), ``sessions``, ``agent``, ``cover``. Empty for contraindications.
     """
 
     rule: str
     severity: Severity
     message: str
     source: str
+    plan: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,20 +121,28 @@ class Rule:
     source : str
         Citation key(s) from ``sim/references.bib``, and any model assumption.
     check : callable
-        ``check(scenario) -> str | None``: the finding's message when the rule
-        applies, ``None`` otherwise.
+        ``check(scenario) -> str | tuple | None``: the finding's message (or the
+        message and its plan, :attr:`Finding.plan`) when the rule applies, ``None``
+        otherwise.
     """
 
     id: str
     severity: Severity
     criterion: str
     source: str
-    check: Callable[[Scenario], str | None]
+    check: Callable[[Scenario], str | tuple[str, tuple[tuple[str, str], ...]] | None]
 
-    def apply(self, scenario: Scenario) -> Finding | None:
-        """The finding of this rule for ``scenario``, or ``None`` when it does not apply."""
-        message = self.check(scenario)
-        return None if message is None else Finding(self.id, self.severity, message, self.source)
+    def apply(self, scenario: Scenario, severity: Severity | None = None) -> Finding | None:
+        """The finding of this rule for ``scenario`` (at ``severity`` instead of the rule's), or ``None``."""
+        found = self.check(scenario)
+        if found is None:
+            return None
+        message, plan = (found, ()) if isinstance(found, str) else found
+        if severity is None or severity == self.severity:
+            return Finding(self.id, self.severity, message, self.source, plan)
+        alternative = ALTERNATIVE_SEVERITIES.get(self.id)
+        source = alternative[1] if alternative and alternative[0] == severity else "set by the user"
+        return Finding(self.id, severity, message, f"{self.source}; {severity} as an alternative: {source}", plan)
 
 
 @dataclass(frozen=True)
@@ -155,13 +183,32 @@ class Verdict:
             return f"Eligible, with {_count(relative, 'relative contraindication')} for the MDT to weigh"
         return "Eligible (no contraindication found)"
 
+    @property
+    def plan(self) -> dict[str, str]:
+        """The advice's plan: aspect -> choice, merged over the advice findings.
+
+        Raises
+        ------
+        ValueError
+            When two findings choose differently for one aspect (the advice would contradict itself).
+        """
+        merged: dict[str, tuple[str, str]] = {}
+        for finding in self.findings:
+            for aspect, choice in finding.plan:
+                if aspect in merged and merged[aspect][1] != choice:
+                    raise ValueError(f"advice contradicts itself on {aspect}: {merged[aspect][0]} says "
+                                     f"{merged[aspect][1]!r}, {finding.rule} says {choice!r}")
+                merged[aspect] = (finding.rule, choice)
+        return {aspect: choice for aspect, (_, choice) in merged.items()}
+
     def to_dict(self) -> dict:
         """Plain data for JSON reports: ``eligible``, ``disease_burden_percent``, ``findings``."""
         return {
             "eligible": self.eligible,
             "disease_burden_percent": self.disease_burden_percent,
             "burden_computed": self.burden_computed,
-            "findings": [vars(f) for f in self.findings],
+            "findings": [{**vars(f), "plan": dict(f.plan)} for f in self.findings],
+            "plan": self.plan,
         }
 
     def to_markdown(self) -> str:
@@ -180,7 +227,10 @@ class Verdict:
         for severity in SEVERITIES:
             found = self.of_severity(severity)
             if found:
-                lines.append(f"### {_HEADINGS[severity]}" if markdown else f"{_HEADINGS[severity]}:")
+                heading = _HEADINGS[severity]
+                if severity == "advice" and not self.eligible:
+                    heading += ", should the MDT treat despite the absolute contraindication"
+                lines.append(f"### {heading}" if markdown else f"{heading}:")
                 lines.extend(f"- {f.message} ({f.rule}; {f.source})" for f in found)
                 lines.append("")
         lines.append("Information for teaching, not a clinical decision.")
@@ -250,6 +300,27 @@ def tumour_lobes(scenario: Scenario) -> dict[str, tuple[str, ...]]:
             for lobe, members in (("right", RIGHT_LOBE), ("left", LEFT_LOBE))}
 
 
+def thrombosed_segments(scenario: Scenario) -> tuple[str, ...]:
+    """Couinaud segments whose portal vein is thrombosed (all eight for main PVT, none without).
+
+    Examples
+    --------
+    >>> from sim.scenario import Scenario
+    >>> thrombosed_segments(Scenario().with_updates({"portal.thrombosis": "RPV"}))
+    ('V', 'VI', 'VII', 'VIII')
+    >>> thrombosed_segments(Scenario().with_updates({"portal.thrombosis": "P5"}))
+    ('V',)
+    """
+    site = scenario.portal.thrombosis
+    if site == "none":
+        return ()
+    if site == "main":
+        return SEGMENTS
+    if site in _PORTAL_LOBES:
+        return _PORTAL_LOBES[site]
+    return (SEGMENTS[int(site[1:]) - 1],)
+
+
 def _pvt_site(scenario: Scenario) -> str | None:
     site = scenario.portal.thrombosis
     if site == "none":
@@ -285,12 +356,24 @@ def _ecog(s: Scenario) -> str | None:
     return f"ECOG performance status {e} is above {ECOG_MAX}: poor performance status." if e > ECOG_MAX else None
 
 
-def _pvt(s: Scenario) -> str | None:
-    site = _pvt_site(s)
-    if site is None:
+def _pvt_main(s: Scenario) -> str | None:
+    if s.portal.thrombosis != "main":
         return None
-    return (f"Portal vein thrombosis ({site}): the liver it drains depends on the hepatic artery, "
-            "so arterial embolisation risks infarcting normal liver.")
+    return ("Main portal vein thrombosis: the whole liver depends on the hepatic artery, so arterial embolisation "
+            "risks infarcting normal liver wherever it is injected.")
+
+
+def _pvt_branch(s: Scenario) -> str | None:
+    if s.portal.thrombosis in ("none", "main"):
+        return None
+    segments = thrombosed_segments(s)
+    inside = [t.name for t in s.tumours if t.centre_mm is None and t.segment in segments]
+    where = (f"tumour {', '.join(repr(n) for n in inside)} lies in it, so embolising its artery takes the "
+             "parenchyma's only supply" if inside else
+             "no tumour lies in it, so an injection selective to the tumour's own segments spares it")
+    return (f"Portal vein thrombosis of the {_pvt_site(s)} (segment{'s' if len(segments) > 1 else ''} "
+            f"{', '.join(segments)}): that territory depends on its artery while the rest of the liver keeps its portal "
+            f"flow; {where}.")
 
 
 def _grade(s: Scenario) -> str | None:
@@ -337,27 +420,75 @@ def _biliary(s: Scenario) -> str | None:
 # --- advice: the seed's principles of treatment ---------------------------------------
 
 
-def _segmental(s: Scenario) -> str | None:
-    if disease_burden_percent(s) > BURDEN_MAX_PERCENT:
-        return f"Disease burden above {BURDEN_MAX_PERCENT:g}%: segmental treatments rather than lobar."
-    return None
-
-
-def _staged(s: Scenario) -> str | None:
+def _bilobar(s: Scenario) -> str | None:
     lobes = tumour_lobes(s)
     if not (lobes["right"] and lobes["left"]):
         return None
-    return (f"Bilobar disease (right lobe: {', '.join(lobes['right'])}; left lobe: {', '.join(lobes['left'])}): "
-            "lobar treatments 4-6 weeks apart (staged bilobar).")
+    return f"right lobe: {', '.join(lobes['right'])}; left lobe: {', '.join(lobes['left'])}"
 
 
-def _lipiodol(s: Scenario) -> str | None:
-    reasons = [r for r, present in (("portal vein thrombosis", _pvt_site(s) is not None),
-                                    ("biliary-enteric anastomosis", s.patient.biliary_enteric_anastomosis))
+def _segmental(s: Scenario):
+    burden = disease_burden_percent(s)
+    if burden <= BURDEN_MAX_PERCENT:
+        return None
+    staged = " and one lobe per session (staged_bilobar)" if _bilobar(s) else ""
+    return (f"Disease burden {burden:.1f}% above {BURDEN_MAX_PERCENT:g}%: segmental treatments rather than whole-lobe "
+            f"injections{staged}.", (("catheter", "segmental"),))
+
+
+def _staged(s: Scenario):
+    lobes = _bilobar(s)
+    if lobes is None:
+        return None
+    sessions = ("sessions", "one lobe per session, 4-6 weeks apart")
+    if disease_burden_percent(s) > BURDEN_MAX_PERCENT:
+        return (f"Bilobar disease ({lobes}): one lobe per session, 4-6 weeks apart; with the burden above "
+                f"{BURDEN_MAX_PERCENT:g}%, each session's treatments segmental (segmental_treatment).",
+                (sessions, ("catheter", "segmental")))
+    return (f"Bilobar disease ({lobes}): lobar treatments 4-6 weeks apart, one lobe per session.",
+            (sessions, ("catheter", "lobar")))
+
+
+def _octreotide(s: Scenario):
+    if not s.patient.functional_tumour:
+        return None
+    return ("Functional NET: octreotide infusion from pre-admission, through the embolisation and after it, as per "
+            "protocol (cover against the hormone release of the embolised tumour).",
+            (("cover", "octreotide infusion as per protocol"),))
+
+
+def _extrahepatic_advice(s: Scenario) -> str | None:
+    fed = [t for t in s.tumours if t.extrahepatic is not None]
+    if fed:
+        feeders = "; ".join(f"tumour {t.name!r}: {t.extrahepatic.artery.replace('_', ' ')} artery" for t in fed)
+        return (f"Extrahepatic feeders ({feeders}): embolise them or show they do not feed the tumour before relying on "
+                "a hepatic injection. embosim cannot catheterise a feeder: the blush it keeps is tumour_blush_fraction "
+                "beyond territory_blush_fraction, and a run without [tumours.extrahepatic] shows the tumour with the "
+                "feeder occluded.")
+    if not s.patient.extrahepatic_supply_excluded:
+        return ("Extrahepatic supply not excluded: exclude it before treatment (rotational CT, angiography of the "
+                "inferior phrenic and other candidate feeders) or embolise what is found.")
+    return None
+
+
+def _lipiodol(s: Scenario):
+    pvt, anastomosis = _pvt_site(s) is not None, s.patient.biliary_enteric_anastomosis
+    reasons = [r for r, present in (("portal vein thrombosis", pvt), ("biliary-enteric anastomosis", anastomosis))
                if present]
     if not reasons:
         return None
-    return f"{' and '.join(reasons).capitalize()}: consider oil-based treatment (Lipiodol)."
+    advice = f"{' and '.join(reasons).capitalize()}: consider oil-based treatment (Lipiodol)."
+    if OIL_BASED_SCENARIOS:
+        shows = f" embosim shows it in the scenarios {', '.join(OIL_BASED_SCENARIOS)}."
+    else:
+        risks = [text for text, present in (
+            ("normal-liver ischaemia without portal inflow (normal_ischaemic_fraction; compare the run with "
+             "portal.thrombosis = 'none')", pvt),
+            ("bile-duct (peribiliary) ischaemia (biliary_ischaemic_fraction); it does not model the anastomosis "
+             "itself or the infection risk of gut flora in ischaemic ducts", anastomosis)) if present]
+        shows = (" embosim has no Lipiodol (TACE) model yet: it simulates bland particles only and cannot show what "
+                 f"the oil does; it shows the particles' risk that the advice avoids: {'; and '.join(risks)}.")
+    return advice + shows, (("agent", "oil-based (Lipiodol)"),)
 
 
 #: The rules, in reporting order within each severity.
@@ -367,8 +498,10 @@ RULES: tuple[Rule, ...] = (
          f"[SeedDeckUHS] ('low albumin'); model assumption: threshold {ALBUMIN_MIN_G_L:g} g/L", _albumin),
     Rule("ascites", "absolute", "ascites", "[SeedDeckUHS]", _ascites),
     Rule("ecog", "absolute", f"ECOG > {ECOG_MAX}", "[SeedDeckUHS]", _ecog),
-    Rule("pvt", "absolute", "portal vein thrombosis, main or branch (portal.thrombosis != 'none')",
-         "[SeedDeckUHS]", _pvt),
+    Rule("pvt_main", "absolute", "main portal vein thrombosis (portal.thrombosis = 'main')",
+         "[SeedDeckUHS] ('PVT (main v segmental)')", _pvt_main),
+    Rule("pvt_branch", "absolute", "lobar or segmental portal vein thrombosis (RPV, LPV, P1-P8)",
+         "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute)", _pvt_branch),
     Rule("grade_g3", "absolute", f"grade G3 or Ki-67 > {KI67_G3_PERCENT:g}%: systemic treatment",
          "[ENETSConsensus] (as quoted in [SeedDeckUHS]; Ki-67 > 20% is G3); model assumption: the higher of the recorded "
          "and the Ki-67 grade applies", _grade),
@@ -379,20 +512,28 @@ RULES: tuple[Rule, ...] = (
     Rule("biliary_enteric_anastomosis", "relative", "biliary-enteric anastomosis", "[SeedDeckUHS]", _biliary),
     Rule("segmental_treatment", "advice", f"disease burden > {BURDEN_MAX_PERCENT:g}%: segmental treatments",
          "[SeedDeckUHS]", _segmental),
-    Rule("staged_bilobar", "advice", "tumours in both lobes: lobar treatments 4-6 weeks apart",
-         "[SeedDeckUHS]", _staged),
+    Rule("staged_bilobar", "advice", "tumours in both lobes: lobar treatments 4-6 weeks apart (segmental within each "
+         f"session above {BURDEN_MAX_PERCENT:g}% burden)", "[SeedDeckUHS]", _staged),
+    Rule("octreotide", "advice", "functional tumour (patient.functional_tumour): octreotide cover as per protocol",
+         "[SeedDeckUHS] (pre-admission octreotide infusion, continued after)", _octreotide),
+    Rule("extrahepatic_feeder", "advice",
+         "a tumour with an extrahepatic feeder, or supply not excluded: embolise it or exclude it",
+         "[SeedDeckUHS] (extrahepatic supply; rotational CT)", _extrahepatic_advice),
     Rule("lipiodol", "advice", "PVT or biliary-enteric anastomosis: consider oil-based (Lipiodol)",
          "[SeedDeckUHS]", _lipiodol),
 )
 
 
-def assess_patient(scenario: Scenario) -> Verdict:
+def assess_patient(scenario: Scenario, *, severities: dict[str, Severity] | None = None) -> Verdict:
     """Check a scenario's patient against the selection rules.
 
     Parameters
     ----------
     scenario : Scenario
         Uses ``patient``, ``portal.thrombosis``, ``tumours`` and ``liver.mass_kg``.
+    severities : dict, optional
+        Rule id -> severity replacing the seed's (e.g. ``{"pvt_branch": "relative"}``,
+        :data:`ALTERNATIVE_SEVERITIES`); the finding's source says so.
 
     Returns
     -------
@@ -403,7 +544,12 @@ def assess_patient(scenario: Scenario) -> Verdict:
     --------
     RULES : the rules, each with its criterion and source.
     """
-    applied = (rule.apply(scenario) for rule in RULES)
+    severities = severities or {}
+    unknown = set(severities) - {rule.id for rule in RULES}
+    if unknown or not set(severities.values()) <= set(SEVERITIES):
+        raise ValueError(f"severities: rule ids must be among {', '.join(r.id for r in RULES)} and severities among "
+                         f"{', '.join(SEVERITIES)}; got {severities}")
+    applied = (rule.apply(scenario, severities.get(rule.id)) for rule in RULES)
     findings = sorted((f for f in applied if f is not None), key=lambda f: SEVERITIES.index(f.severity))
     return Verdict(findings=tuple(findings), disease_burden_percent=disease_burden_percent(scenario),
                    burden_computed=scenario.patient.disease_burden_percent is None)

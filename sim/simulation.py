@@ -16,7 +16,7 @@ import pandas as pd
 
 from .agents import agent_sequence
 from .deposition import deposition_table, load_readouts
-from .endpoints import SACE_LABELS
+from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
 from .kernels import twoport
@@ -95,11 +95,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                permanent=scenario.agent.permanent)
     verdict = assess_patient(scenario)
     summary = {
-        "sace_level": int(last["sace_level"]),
-        "sace_label": SACE_LABELS[int(last["sace_level"])],
-        "antegrade_flow_fraction": float(last["antegrade_flow_fraction"]),
-        "clearance_time_cycles": float(last["clearance_time_cycles"]),
-        "clearance_time_baseline_cycles": float(proc.rows[0]["clearance_time_cycles"]),
+        **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
         "endpoint": scenario.procedure.endpoint,
         "endpoint_reached": proc.stop_reason == "endpoint",
         "stop_reason": proc.stop_reason,
@@ -159,12 +155,12 @@ def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: 
             q_final: np.ndarray):
     """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost."""
     from .interval import advance_course
-    from .outcomes import necrosis_by_compartment, tissue_volumes
+    from .outcomes import compartment_necrosis, tissue_volumes
 
     before = None if prior is None else prior.state.get("course")
     reference = q_base if before is None else before.reference_flow_m3s
-    tumour, normal = necrosis_by_compartment(flow_liver.compartments, q_healthy, reference, q_final, scenario.outcomes,
-                                             permanent=scenario.agent.permanent)
+    tumour, normal = compartment_necrosis(q_healthy, reference, q_final, scenario.outcomes,
+                                          permanent=scenario.agent.permanent)
     return advance_course(before, scenario.interval, tumour, normal, *tissue_volumes(flow_liver.compartments),
                           q_base)
 
@@ -233,6 +229,13 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
+    dvh = None
+    if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
+        from .sirt_run import sirt_readouts
+
+        sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
+                                           proc.in_territory)
+        summary.update(sirt_summary)
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
@@ -246,6 +249,6 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                                       np.asarray(flow.liver.forest.parent, np.int64))
     deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
-                       deposition=deposition)
+                       deposition=deposition, dvh=dvh)
     result.report = render_report(result)
     return result

@@ -79,8 +79,22 @@ def test_check_patient_default_is_eligible(invoke):
 def test_check_patient_reports_contraindications_and_exits_0(invoke):
     result = invoke("check-patient", "main_pvt")
     assert result.exit_code == 0
-    assert "Not eligible" in result.stdout and "(pvt; [SeedDeckUHS])" in result.stdout
+    assert "Not eligible" in result.stdout and "(pvt_main; [SeedDeckUHS]" in result.stdout
     assert "(lipiodol; [SeedDeckUHS])" in result.stdout
+
+
+def test_check_patient_takes_a_documented_alternative_severity(invoke):
+    seed = invoke("check-patient", "segmental_pvt")
+    alternative = invoke("check-patient", "segmental_pvt", "--severity", "pvt_branch=relative")
+    assert seed.exit_code == alternative.exit_code == 0
+    assert "Not eligible" in seed.stdout and "Eligible, with 1 relative contraindication" in alternative.stdout
+    assert "relative as an alternative: [Prajapati2017]" in alternative.stdout
+
+
+@pytest.mark.parametrize("option", ["pvt=relative", "pvt_branch=minor", "pvt_branch"])
+def test_check_patient_bad_severity_is_one_line_exit_2(invoke, option):
+    result = invoke("check-patient", "--severity", option)
+    assert result.exit_code == 2 and "--severity" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_check_patient_accepts_a_file(invoke, write_scenario):
@@ -130,9 +144,10 @@ class _FakeResult:
     def __init__(self, calls: dict):
         self.calls = calls
 
-    def write(self, out_dir: Path, *, figures: bool, force: bool) -> list[Path]:
+    def write(self, out_dir: Path, *, figures: bool, force: bool, figure_style: str) -> list[Path]:
         self.calls["write"] = (out_dir, figures)
         self.calls["force"] = force
+        self.calls["figure_style"] = figure_style
         return [out_dir / "summary.json"]
 
 
@@ -155,7 +170,7 @@ def test_run_passes_seed_progress_out_and_figures(invoke, fake_simulation, tmp_p
     assert result.exit_code == 0, result.output
     scenario, rng, progress = fake_simulation["run"]
     assert (scenario.portal.thrombosis, scenario.procedure.seed, rng, progress) == ("P5", 7, 7, False)
-    assert fake_simulation["write"] == (out, False)
+    assert fake_simulation["write"] == (out, False) and fake_simulation["figure_style"] == "slide"
     assert out.is_dir()
     assert str(out / "summary.json") in result.stdout
     assert "tumour_devascularised_fraction: 0.8123\n" in result.stdout and "particles_injected: 1200\n" in result.stdout

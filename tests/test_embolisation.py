@@ -282,7 +282,7 @@ def test_summary_has_every_required_key_with_units_in_names(result, tmp_path):
     assert set(SUMMARY_KEYS) <= set(result.summary)
     written = result.write(tmp_path, figures=False)
     assert {p.name for p in written} == {"summary.json", "timeseries.csv", "report.md", "scenario.json",
-                                         "deposition.parquet"}
+                                         "deposition.parquet", "run_state.npz"}
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert set(SUMMARY_KEYS) <= set(on_disk)
     assert all(not isinstance(v, dict) for k, v in on_disk.items() if k != "nontarget_particles_by_branch")

@@ -223,8 +223,8 @@ def test_run_force_replaces_the_earlier_run_and_leaves_no_stale_file(small_scena
     proc = subprocess.run([console_script(), "run", str(small_scenario), "--out", str(out), "--force", "--quiet",
                            "--no-figures", "--seed", "5"], check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["deposition.parquet", "report.md", "scenario.json", "summary.json",
-                                                     "timeseries.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["deposition.parquet", "report.md", "run_state.npz", "scenario.json",
+                                                     "summary.json", "timeseries.csv"]
     assert json.loads((out / "summary.json").read_text())["seed"] == 5
     assert json.loads((out / "scenario.json").read_text())["procedure"]["seed"] == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "small.toml"]
@@ -320,7 +320,7 @@ def test_run_of_a_shipped_name_after_run_out_of_the_same_name(invoke, tmp_path, 
     class Result:
         summary = {"sace_level": 4}
 
-        def write(self, out, *, figures, force):
+        def write(self, out, *, figures, force, figure_style):
             out.mkdir(exist_ok=True)
             (out / "summary.json").write_text("{}")
             return [out / "summary.json"]

@@ -84,3 +84,5 @@ def test_wheel_carries_scenarios_sweeps_and_validation_inside_sim(tmp_path):
     for module in (ROOT / "sim").rglob("*.py"):
         assert module.relative_to(ROOT).as_posix() in names
     assert "sim/references.bib" in names
+    cases = list((ROOT / "sim" / "explore" / "cases").glob("*.toml"))
+    assert cases and all(f"sim/explore/cases/{c.name}" in names for c in cases)

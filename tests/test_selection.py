@@ -11,8 +11,16 @@ import pytest
 
 import sim.selection
 from sim.catalogue import default_scenario_path, scenarios_dir
-from sim.scenario import Scenario, load_scenario
-from sim.selection import RULES, assess_patient, disease_burden_percent, tumour_lobes
+from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.selection import (
+    ALTERNATIVE_SEVERITIES,
+    RULES,
+    Finding,
+    Verdict,
+    assess_patient,
+    disease_burden_percent,
+    tumour_lobes,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "patient-selection.md"
 
@@ -28,7 +36,8 @@ TRIGGERS = {
     "albumin": lambda: Scenario().with_updates({"patient.albumin_g_l": 29.0}),
     "ascites": lambda: Scenario().with_updates({"patient.ascites": True}),
     "ecog": lambda: Scenario().with_updates({"patient.ecog": 3}),
-    "pvt": lambda: Scenario().with_updates({"portal.thrombosis": "main"}),
+    "pvt_main": lambda: Scenario().with_updates({"portal.thrombosis": "main"}),
+    "pvt_branch": lambda: Scenario().with_updates({"portal.thrombosis": "P5"}),
     "grade_g3": lambda: Scenario().with_updates({"patient.tumour_grade": "G3", "patient.ki67_percent": 30.0}),
     "arterial_dissection": lambda: Scenario().with_updates({"patient.arterial_dissection": True}),
     "extrahepatic_supply": lambda: Scenario().with_updates({"patient.extrahepatic_supply_excluded": False}),
@@ -37,6 +46,9 @@ TRIGGERS = {
     "segmental_treatment": lambda: Scenario().with_updates({"patient.disease_burden_percent": 51.0}),
     "staged_bilobar": lambda: _with_tumours("VI", "III"),
     "lipiodol": lambda: Scenario().with_updates({"patient.biliary_enteric_anastomosis": True}),
+    "octreotide": lambda: Scenario().with_updates({"patient.functional_tumour": True}),
+    "extrahepatic_feeder": lambda: Scenario.model_validate({"tumours": [{"segment": "VII",
+                                                                        "extrahepatic": {"arterial_fraction": 0.3}}]}),
 }
 
 
@@ -56,6 +68,7 @@ def test_rule_is_flagged_by_its_minimal_scenario(rule):
     spec = next(r for r in RULES if r.id == rule)
     assert found[0].severity == spec.severity and found[0].source == spec.source and found[0].message
     assert verdict.eligible == (spec.severity != "absolute")
+    assert rule not in _rules(Scenario())
 
 
 @pytest.mark.parametrize("scenario", [Scenario(), load_scenario(default_scenario_path())], ids=["model", "file"])
@@ -79,11 +92,117 @@ def test_thresholds_at_the_boundary_are_not_flagged():
     assert _rules(at_limits) == set()
 
 
-@pytest.mark.parametrize("site", ["main", "RPV", "LPV", "P5"])
-def test_every_portal_thrombosis_is_absolute_and_advises_lipiodol(site):
+@pytest.mark.parametrize(("site", "rule"), [("main", "pvt_main"), ("RPV", "pvt_branch"), ("LPV", "pvt_branch"),
+                                            ("P5", "pvt_branch")])
+def test_every_portal_thrombosis_is_absolute_by_default_and_advises_lipiodol(site, rule):
+    """The seed lists PVT, main or segmental, as absolute: both rules are, each with its own message."""
     verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": site}))
     assert not verdict.eligible
-    assert {f.rule for f in verdict.findings} == {"pvt", "lipiodol"}
+    assert {f.rule for f in verdict.findings} == {rule, "lipiodol"}
+
+
+def test_main_and_branch_thrombosis_say_what_depends_on_the_artery():
+    main = assess_patient(Scenario().with_updates({"portal.thrombosis": "main"})).findings[0].message
+    assert "whole liver depends on the hepatic artery" in main
+    lobar = assess_patient(Scenario().with_updates({"portal.thrombosis": "RPV"})).findings[0].message
+    assert "segments V, VI, VII, VIII" in lobar and "rest of the liver keeps its portal flow" in lobar
+    assert "'tumour' lies in it" in lobar  # the default tumour is in segment V
+    elsewhere = assess_patient(Scenario().with_updates({"portal.thrombosis": "P2"})).findings[0].message
+    assert "segment II" in elsewhere and "no tumour lies in it" in elsewhere
+
+
+def test_branch_thrombosis_can_be_weighed_as_the_documented_alternative():
+    scenario = Scenario().with_updates({"portal.thrombosis": "P5"})
+    verdict = assess_patient(scenario, severities={"pvt_branch": ALTERNATIVE_SEVERITIES["pvt_branch"][0]})
+    finding = verdict.findings[0]
+    assert verdict.eligible and finding.rule == "pvt_branch" and finding.severity == "relative"
+    assert "[Prajapati2017]" in finding.source
+    main = assess_patient(Scenario().with_updates({"portal.thrombosis": "main"}), severities={"pvt_branch": "relative"})
+    assert not main.eligible  # main PVT stays absolute
+    with pytest.raises(ValueError, match="rule ids must be among"):
+        assess_patient(scenario, severities={"pvt": "relative"})
+
+
+# --- advice that does not contradict itself -------------------------------------------------
+
+
+def test_burden_above_50_with_bilobar_disease_gives_one_plan():
+    """The seed's 'segmental above 50%' and 'lobar treatments 4-6 weeks apart' reconciled: lobes in turn, segmental."""
+    verdict = assess_patient(_with_tumours("VI", "III", patient={"disease_burden_percent": 60.0}))
+    assert {"segmental_treatment", "staged_bilobar"} <= {f.rule for f in verdict.findings}
+    assert verdict.plan == {"catheter": "segmental", "sessions": "one lobe per session, 4-6 weeks apart"}
+    advice = " ".join(f.message for f in verdict.of_severity("advice"))
+    assert "lobar treatments" not in advice and "segmental" in advice and "one lobe per session" in advice
+
+
+def test_bilobar_disease_below_50_percent_is_lobar_in_stages():
+    verdict = assess_patient(_with_tumours("VI", "III"))
+    assert verdict.plan == {"catheter": "lobar", "sessions": "one lobe per session, 4-6 weeks apart"}
+
+
+@pytest.mark.parametrize("burden", [None, 60.0])
+@pytest.mark.parametrize("segments", [("V",), ("VI", "III"), ("I", "II")])
+@pytest.mark.parametrize("site", ["none", "main", "P5", "LPV"])
+@pytest.mark.parametrize("flags", [{}, {"biliary_enteric_anastomosis": True, "functional_tumour": True,
+                                        "extrahepatic_supply_excluded": False}])
+def test_no_patient_gets_contradicting_advice(burden, segments, site, flags):
+    scenario = _with_tumours(*segments, patient={"disease_burden_percent": burden, **flags},
+                             portal={"thrombosis": site})
+    verdict = assess_patient(scenario)
+    plan = verdict.plan  # raises on a contradiction
+    assert set(plan) <= {"catheter", "sessions", "agent", "cover"}
+    if not verdict.eligible and verdict.of_severity("advice"):
+        assert "should the MDT treat despite the absolute contraindication" in verdict.to_text()
+
+
+def test_a_contradicting_plan_is_refused():
+    verdict = Verdict(findings=(Finding("a", "advice", "m", "s", (("catheter", "segmental"),)),
+                                Finding("b", "advice", "m", "s", (("catheter", "lobar"),))),
+                      disease_burden_percent=0.0, burden_computed=True)
+    with pytest.raises(ValueError, match="contradicts itself on catheter"):
+        _ = verdict.plan
+
+
+# --- protocol items and what embosim can show --------------------------------------------
+
+
+def test_functional_tumour_gets_octreotide_cover():
+    verdict = assess_patient(Scenario().with_updates({"patient.functional_tumour": True}))
+    assert [f.rule for f in verdict.findings] == ["octreotide"] and verdict.eligible
+    assert "octreotide infusion from pre-admission" in verdict.findings[0].message
+    assert verdict.plan == {"cover": "octreotide infusion as per protocol"}
+
+
+def test_extrahepatic_feeder_is_to_be_embolised_or_excluded():
+    fed = assess_patient(TRIGGERS["extrahepatic_feeder"]())
+    message = next(f.message for f in fed.findings if f.rule == "extrahepatic_feeder")
+    assert "inferior phrenic" in message and "embolise" in message and "[tumours.extrahepatic]" in message
+    unexcluded = assess_patient(Scenario().with_updates({"patient.extrahepatic_supply_excluded": False}))
+    message = next(f.message for f in unexcluded.findings if f.rule == "extrahepatic_feeder")
+    assert "exclude it before treatment" in message
+
+
+def test_lipiodol_advice_says_what_embosim_can_show(monkeypatch):
+    pvt = assess_patient(Scenario().with_updates({"portal.thrombosis": "P5"}))
+    message = next(f.message for f in pvt.findings if f.rule == "lipiodol")
+    assert "no Lipiodol (TACE) model yet" in message and "normal_ischaemic_fraction" in message
+    bilio = assess_patient(Scenario().with_updates({"patient.biliary_enteric_anastomosis": True}))
+    message = next(f.message for f in bilio.findings if f.rule == "lipiodol")
+    assert "biliary_ischaemic_fraction" in message and "does not model the anastomosis" in message
+    monkeypatch.setattr(sim.selection, "OIL_BASED_SCENARIOS", ("ctace_segmental_pvt",))
+    pvt = assess_patient(Scenario().with_updates({"portal.thrombosis": "P5"}))
+    message = next(f.message for f in pvt.findings if f.rule == "lipiodol")
+    assert "ctace_segmental_pvt" in message and "no Lipiodol" not in message
+
+
+def test_oil_based_scenarios_are_shipped():
+    shipped = {path.stem for path in scenarios_dir().glob("*.toml")}
+    assert set(sim.selection.OIL_BASED_SCENARIOS) <= shipped
+
+
+def test_functional_tumour_must_be_a_boolean():
+    with pytest.raises(ScenarioError, match="patient.functional_tumour"):
+        Scenario().with_updates({"patient.functional_tumour": "perhaps"})
 
 
 def test_ki67_above_20_percent_is_g3_even_if_recorded_g2():

@@ -45,6 +45,7 @@ from . import (
     morphometry,
     particle_split,
     reference_solver,
+    sirt_workup,
     table_rows,
     viscosity,
 )
@@ -92,6 +93,8 @@ CASES = (
          lambda s: endpoints.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("deposition", "Tumour-to-normal deposition ratio against MAA (vascularity x arterial fraction grid)",
          lambda s: deposition.run(s.out_dir, fast=s.fast)),
+    Case("sirt_workup", "SIRT work-up: MAA tumour-to-normal ratio and lung shunt fraction",
+         lambda s: sirt_workup.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("embolic_load", "Embolic load: volume to sluggish flow and stasis, particles per vessel, flow against volume",
          lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",

@@ -1,0 +1,102 @@
+"""Benchmark: the explorer's server time for a re-run after a catheter move or a size change (issue 18).
+
+Run ``python benchmarks/bench_explore.py [--repeats N]`` from the repository root. The
+process is pinned to one core. On the default scenario (full resolution), with the
+liver cache in a fresh temporary folder, it times:
+
+* the first liver build (``LiverCache.get``: build and atomic write of the pickle) and
+  a reload of that pickle by a new cache (a new server process);
+* for each change the page makes (catheter A5 -> RHA, A5 -> A8, size 100-300 -> 300-500
+  um) from the default scenario's page, with the liver in memory, each step the page
+  awaits, as the page runs them (a size change keeps the liver view's flows and the DSA
+  before, as the page does; a catheter move recomputes them):
+  ``simulate`` (``sim.run`` on the cached liver; the outcome table, the selection
+  verdict and the endpoint curve are shown after it), ``liver_scene`` + ``run_scene``
+  (the liver view with the catheter, final flows and particles), ``angiograms`` and
+  one phase's frames (the DSA before and after).
+
+The fastest of ``--repeats`` (default 3) is kept per step, as the machine may be
+shared. ``table_s`` is the server time until the outcome table updates, ``view_s``
+until the liver view does, ``total_s`` until the DSA does. Results go to
+``benchmarks/results/explore.json``; ``docs/performance.md`` summarises them. Goal
+(issue 18): a re-run after a catheter move or size change under 1 s of server time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "explore.json"
+CHANGES = {"catheter A5 -> RHA": {"catheter.vessel": "RHA"}, "catheter A5 -> A8": {"catheter.vessel": "A8"},
+           "size 100-300 -> 300-500 um": {"agent.size_bin": "300-500"}}
+
+
+def _timed(fn, *args):
+    started = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    import sim
+    from sim.catalogue import default_scenario_path
+    from sim.explore import compute
+    from sim.explore.cache import LiverCache
+
+    base = sim.load_scenario(default_scenario_path())
+    with tempfile.TemporaryDirectory() as folder:
+        cache = LiverCache(Path(folder))
+        _, build_s = _timed(cache.get, base)
+        _, reload_s = _timed(LiverCache(Path(folder)).get, base)
+        liver = cache.get(base)
+        sim.run(base, liver=liver, progress=False)  # warm: Numba kernels loaded from their cache
+        start_scene = compute.liver_scene(liver, base)  # the page before the change
+        start_dsa = compute.angiograms(start_scene)
+        rows = {}
+        for label, change in CHANGES.items():
+            scenario = base.with_updates(change)
+            best: dict[str, float] = {}
+            for _ in range(args.repeats):
+                run, simulate_s = _timed(compute.simulate, scenario, cache)
+                scene, previous, scene_s = start_scene, start_dsa, 0.0
+                if compute.scene_key(scenario) != compute.scene_key(base):  # as the page: a new view and DSA before
+                    scene, scene_s = _timed(compute.liver_scene, cache.get(scenario), scenario)
+                    previous = None
+                after, after_s = _timed(compute.run_scene, scene, run)
+                dsa, dsa_s = _timed(functools.partial(compute.angiograms, scene, after.final, previous=previous))
+                _, frames_s = _timed(dsa.frames, "capillary")
+                steps = {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
+                         "run_time_s": run.result.summary["run_time_s"]}
+                best = {k: min(v, best.get(k, v)) for k, v in steps.items()}
+            best["table_s"] = best["simulate_s"]
+            best["view_s"] = best["simulate_s"] + best["liver_view_s"]
+            best["total_s"] = best["view_s"] + best["dsa_s"]
+            rows[label] = {k: round(v, 3) for k, v in best.items()}
+            print(f"{label}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[label].items()), flush=True)
+    result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
+              "machine": platform.machine(), "cores_used": 1,
+              "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()], "scenario": "bulky_segment5_net",
+              "first_build_s": round(build_s, 2), "disk_reload_s": round(reload_s, 3), "changes": rows}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"first build {build_s:.1f} s, reload from disk {reload_s:.2f} s; wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

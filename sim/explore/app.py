@@ -1,0 +1,418 @@
+"""The explorer page (Panel): controls, liver view, procedure replay, DSA, outcomes; case mode in a second tab.
+
+``Explorer(scenario)`` is the app object: display it in Jupyter (it has
+``__panel__``) or serve it with :func:`serve` (``embosim explore``). Work (liver
+build, run, DSA) runs in a worker thread (:data:`EXECUTOR`) awaited by async
+callbacks, so the page stays live; a status line shows the stage and the seconds
+spent. Bad input shows its one-line message on the page (the scenario validation
+of :mod:`sim.explore.controls`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pandas as pd
+import panel as pn
+from bokeh.events import Tap
+
+from .. import __version__
+from ..catalogue import resolve_scenario
+from ..scenario import Scenario, ScenarioError, load_scenario
+from ..selection import assess_patient
+from . import compute
+from .cache import LiverCache
+from .controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
+from .figures import CurveFigure, DsaFigure, LiverFigure
+from .scenario_toml import scenario_to_toml
+
+__all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "Worker", "free_port", "outcome_table", "serve"]
+
+log = logging.getLogger("sim.explore")
+
+#: One worker thread for every session of the process: runs queue instead of competing for the cores.
+EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
+#: DSA phase shown first.
+DEFAULT_PHASE = "capillary"
+
+#: Outcome rows of the table: summary key, label, unit (docs/outputs.md).
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("sace_level", "SACE level", "-"),
+    ("endpoint_reached", "endpoint reached", "-"),
+    ("stop_reason", "stopped because", "-"),
+    ("suspension_volume_ml", "suspension injected", "mL"),
+    ("particle_volume_ml", "agent (settled)", "mL"),
+    ("vials", "vials", "-"),
+    ("antegrade_flow_fraction", "antegrade flow left", "fraction"),
+    ("tumour_necrosis_fraction", "tumour necrosis", "fraction"),
+    ("normal_necrosis_fraction", "normal liver necrosis", "fraction"),
+    ("biliary_ischaemic_fraction", "biliary ischaemia", "fraction"),
+    ("tumour_particle_fraction", "particles in tumour", "fraction"),
+    ("nontarget_particle_fraction", "non-target particles", "fraction"),
+    ("reflux_volume_ml", "reflux", "mL"),
+    ("injection_time_min", "injection time", "min"),
+    ("particles_injected", "particles injected", "count"),
+)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def outcome_table(summary: dict) -> pd.DataFrame:
+    """The outcome table of a run summary: outcome, value (4 significant digits), unit, summary key."""
+    rows = [(label, _format(summary[key]), unit, key) for key, label, unit in OUTCOMES if key in summary]
+    return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
+
+
+def _message(exc: BaseException) -> str:
+    """One line for the page: the key and what is allowed for bad input, the error's type and text otherwise."""
+    if isinstance(exc, ScenarioError):
+        return f"{exc.path}: {exc.message}" if exc.path else exc.message
+    return f"internal error ({type(exc).__name__}: {exc}); details in the server log"
+
+
+class Worker:
+    """Runs work in :data:`EXECUTOR` and shows its stage, elapsed time and errors on the page."""
+
+    def __init__(self):
+        self.status = pn.pane.Markdown("", name="status", css_classes=["embosim-status"], margin=(0, 10))
+        self.progress = pn.indicators.Progress(active=False, visible=False, width=200, bar_color="primary")
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["embosim-error"])
+        self.busy = False
+        self._stage = ""
+        self._started = 0.0
+        self._ticker = None
+
+    def show_error(self, exc: BaseException) -> None:
+        if not isinstance(exc, ScenarioError):
+            log.exception("explorer: unexpected error", exc_info=exc)
+        self.error.object = _message(exc)
+        self.error.visible = True
+
+    def clear_error(self) -> None:
+        self.error.visible = False
+        self.error.object = ""
+
+    def _tick(self) -> None:
+        self.status.object = f"**{self._stage}** ... {time.perf_counter() - self._started:.0f} s"
+
+    async def run(self, stage: str, fn, *args):
+        """Await ``fn(*args)`` in the worker thread, showing ``stage`` and the seconds spent."""
+        self._stage, self._started = stage, time.perf_counter()
+        self._tick()
+        self.progress.visible = self.progress.active = True
+        if self._ticker is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._ticker = pn.state.add_periodic_callback(self._tick, period=500)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
+        finally:
+            self.progress.visible = self.progress.active = False
+
+    def done(self, text: str) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.status.object = text
+
+
+def _widget(control, value):
+    """The widget of a control, titled with its label, unit and key."""
+    if control.options is not None:
+        return pn.widgets.Select(label=control.title, options=list(control.options), value=value, width=330)
+    if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
+        low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
+        return pn.widgets.FloatInput(label=control.title, value=value, width=330,
+                                     description=f"{control.key}: from {low or '-inf'} to {high or 'inf'} {control.unit}")
+    return pn.widgets.TextInput(label=control.title, value=str(value), width=330)
+
+
+class Explorer:
+    """The explorer app: one scenario, its controls, its run; case mode in a second tab.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path, optional
+        The starting scenario (a file or shipped name; default: the default scenario).
+    cache : LiverCache, optional
+        Default: memory and the user cache folder.
+    overrides : dict, optional
+        Scenario updates applied to the starting scenario and to every case (e.g.
+        ``{"liver.terminal_diameter_um": 300.0}``: coarser, faster livers for tests and demos).
+
+    Examples
+    --------
+    >>> from sim.explore import Explorer      # doctest: +SKIP
+    >>> Explorer("main_pvt")                  # in Jupyter: the page in the notebook  # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: Scenario | str | None = None, *, cache: LiverCache | None = None,
+                 overrides: dict[str, Any] | None = None):
+        from .case_view import CaseView
+
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(resolve_scenario(scenario))
+        self.base = scenario.with_updates(overrides) if overrides else scenario
+        self.cache = cache or LiverCache()
+        self.worker = Worker()
+        self.scenario = self.base        # the scenario of the liver view and the last run
+        self.scene: compute.LiverScene | None = None
+        self._scene_key = ""
+        self.simulation: compute.Simulation | None = None
+        self.run_scene: compute.RunScene | None = None
+        self.dsa: compute.Angiograms | None = None
+        values = control_values(self.base)
+        self.widgets = {c.key: _widget(c, values[c.key]) for c in CONTROLS}
+        self.liver_figure = LiverFigure()
+        self.liver_figure.figure.on_event(Tap, self._on_tap)
+        self.curve = CurveFigure()
+        self.dsa_before = DsaFigure("dsa-before", "DSA before")
+        self.dsa_after = DsaFigure("dsa-after", "DSA after")
+        self.phase = pn.widgets.RadioButtonGroup(label="DSA phase", options=["arterial", "capillary", "venous"],
+                                                 value=DEFAULT_PHASE)
+        self.phase.param.watch(lambda event: self._show_dsa(), "value")
+        self.step = pn.widgets.IntSlider(label="Replay (time-series row)", start=0, end=1, value=0, width=360,
+                                         disabled=True)
+        self.step.param.watch(lambda event: self._show_step(event.new), "value")
+        self.replay_button = pn.widgets.Button(label="Replay the procedure", disabled=True, width=180)
+        self.replay_button.on_click(self._on_replay)
+        self._replay = None
+        self.run_button = pn.widgets.Button(label="Run", color="primary", width=300,
+                                            css_classes=["embosim-run"])
+        self.run_button.on_click(self._on_run)
+        self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="embosim-scenario.toml",
+                                                label="Download this run's scenario (TOML)", width=300,
+                                                color="success")
+        self.table = pn.pane.DataFrame(pd.DataFrame(columns=["outcome", "value", "unit", "summary key"]), index=False,
+                                       css_classes=["embosim-outcomes"], sizing_mode="fixed", width=520)
+        self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)
+        self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
+        self.cases = CaseView(self.cache, self.worker, overrides=overrides)
+        self.panel = self._layout()
+        pn.state.onload(self.load)  # served: when the page has loaded; in a notebook: at once
+
+    def __panel__(self):
+        return self.panel
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # Jupyter shows the page
+        return self.panel._repr_mimebundle_(include, exclude)
+
+    def _layout(self):
+        sidebar = pn.Column(
+            pn.pane.Markdown(f"### {self.base.title}\n{self.base.description}", width=330),
+            *self.widgets.values(), self.run_button, self.download, width=350)
+        liver = pn.Column(pn.pane.Markdown("**Liver view** (AP; arteries coloured by flow, mL/min; click an artery "
+                                           "to place the catheter)"), pn.pane.Bokeh(self.liver_figure.figure))
+        procedure = pn.Column(pn.pane.Bokeh(self.curve.figure), pn.Row(self.replay_button, self.replay_text),
+                              self.step, self.phase,
+                              pn.Row(pn.pane.Bokeh(self.dsa_before.figure), pn.pane.Bokeh(self.dsa_after.figure)))
+        outcome = pn.Row(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
+                         pn.Column(pn.pane.Markdown("**Patient selection**"), self.verdict))
+        explore = pn.Row(sidebar, pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
+                                            pn.Row(liver, procedure), outcome))
+        return pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False)
+
+    # -- callbacks -----------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """The controls' current values (control key -> value)."""
+        return {key: w.value for key, w in self.widgets.items()}
+
+    def current_scenario(self) -> Scenario:
+        """The scenario the controls describe (ScenarioError: what is wrong).
+
+        The volume cap is the control's with the volume endpoint, the starting scenario's otherwise.
+        """
+        values = self.values()
+        if values["procedure.endpoint"] != VOLUME_ENDPOINT:
+            values.pop("procedure.max_volume_ml")
+        return scenario_from_values(self.base, values)
+
+    async def load(self) -> None:
+        """Show the starting scenario's liver and baseline DSA (building the liver the first time)."""
+        try:
+            await self._show_liver(self.base)
+            self.verdict.object = assess_patient(self.base).to_markdown()
+            self.worker.done("Ready: change a control or click an artery, then **Run**.")
+        except Exception as exc:  # shown on the page; the server log has the traceback
+            self.worker.show_error(exc)
+            self.worker.done("")
+
+    async def _show_liver(self, scenario: Scenario) -> None:
+        stage = "loading the liver" if self.cache.cached(scenario) else \
+            "building the liver (first time for this anatomy; cached afterwards)"
+        liver = await self.worker.run(stage, self.cache.get, scenario)
+        self.scene = await self.worker.run("placing the catheter", compute.liver_scene, liver, scenario)
+        self._scene_key = compute.scene_key(scenario)
+        with pn.io.unlocked():
+            self.liver_figure.show_liver(self.scene)
+        self.dsa = await self.worker.run("virtual DSA", compute.angiograms, self.scene)
+        self._show_dsa()
+
+    def _on_tap(self, event) -> None:
+        if self.scene is None:
+            return
+        vessel = compute.nearest_vessel(self.scene, event.x, event.y)
+        if vessel is None:
+            self.worker.status.object = "No artery there: click on a drawn artery."
+            return
+        self.widgets["catheter.vessel"].value = vessel
+        row = self.scene.vessels[self.scene.vessels["vessel"] == vessel].iloc[-1]
+        with pn.io.unlocked():
+            self.liver_figure.tip.data = dict(x=[row["x1"]], z=[row["z1"]])
+        self.worker.status.object = f"Catheter placed in **{vessel}**: press **Run**."
+
+    async def _on_run(self, event=None) -> None:
+        if self.worker.busy:
+            return
+        self.worker.clear_error()
+        try:
+            scenario = self.current_scenario()
+        except ScenarioError as exc:
+            self.worker.show_error(exc)
+            return
+        self.worker.busy = self.run_button.disabled = True
+        try:
+            await self.run(scenario)
+        except Exception as exc:  # shown on the page; the server log has the traceback
+            self.worker.show_error(exc)
+            self.worker.done("")
+        finally:
+            self.worker.busy = self.run_button.disabled = False
+
+    async def run(self, scenario: Scenario) -> None:
+        """Run ``scenario`` and update the page: table, verdict and curve first, then the liver view, then the DSA."""
+        started = time.perf_counter()
+        stage = "running the procedure" if self.cache.cached(scenario) else \
+            "building the liver (first time for this anatomy; cached afterwards), then running"
+        sim = await self.worker.run(stage, compute.simulate, scenario, self.cache)
+        self.simulation, self.scenario = sim, scenario
+        self.table.object = outcome_table(sim.result.summary)
+        self.verdict.object = sim.verdict.to_markdown()
+        ts = sim.result.timeseries
+        with pn.io.unlocked():
+            self.curve.show(ts)
+        same_scene = self.scene is not None and self._scene_key == compute.scene_key(scenario)
+        if not same_scene:  # the catheter, PVT or anatomy changed: a new liver view and DSA before
+            self.scene = await self.worker.run("liver view", compute.liver_scene, self.cache.get(scenario), scenario)
+            self._scene_key, self.dsa = compute.scene_key(scenario), None
+        with pn.io.unlocked():
+            self.liver_figure.show_liver(self.scene)
+        self.run_scene = await self.worker.run("liver view after the run", compute.run_scene, self.scene, sim)
+        self.step.end = max(1, len(ts))
+        self.step.disabled = self.replay_button.disabled = False
+        self.step.value = len(ts)
+        self._show_step(len(ts))
+        self.dsa = await self.worker.run("virtual DSA before and after", functools.partial(
+            compute.angiograms, self.scene, self.run_scene.final, previous=self.dsa))
+        self._show_dsa()
+        self.worker.done(f"Done in {time.perf_counter() - started:.1f} s (liver "
+                         f"{'from the cache' if sim.liver_cached else 'built and cached'}).")
+
+    def _show_step(self, k: int) -> None:
+        """Replay state after ``k`` time-series rows: the curve so far, the particles lodged so far, the flow."""
+        if self.simulation is None or self.run_scene is None:
+            return
+        ts = self.simulation.result.timeseries
+        k = min(max(k, 0), len(ts))
+        with pn.io.unlocked():
+            self._draw_step(ts, k)
+
+    def _draw_step(self, ts, k: int) -> None:
+        self.curve.show(ts, upto=k)
+        particles = self.run_scene.particles
+        if k == 0:
+            shown = 0
+        else:
+            shown = int((particles["particle"] <= ts["particles"].iloc[k - 1]).sum())
+        self.liver_figure.show_particles(particles, upto=shown)
+        final = k >= len(ts)
+        self.liver_figure.show_flow(self.run_scene.flow_after if final else self.scene.vessels["flow"].to_numpy())
+        if k:
+            row = ts.iloc[k - 1]
+            self.replay_text.object = (f"{row['suspension_volume_ml']:.2f} mL injected, antegrade flow "
+                                       f"{100 * row['antegrade_flow_fraction']:.0f}% of baseline"
+                                       + (" (end: arteries coloured by their final flow)" if final else ""))
+        else:
+            self.replay_text.object = "before the first particle"
+
+    def _on_replay(self, event=None) -> None:
+        if self._replay is not None:
+            self._replay.stop()
+        self.step.value = 0
+
+        def advance():
+            if self.step.value >= self.step.end:
+                self._replay.stop()
+                self._replay = None
+                return
+            self.step.value += 1
+
+        self._replay = pn.state.add_periodic_callback(advance, period=120)
+
+    def _show_dsa(self) -> None:
+        if self.dsa is None or self.scene is None:
+            return
+        before, after = self.dsa.frames(self.phase.value)
+        extent, tumours = self.scene.extent, self.scene.tumours
+        with pn.io.unlocked():
+            self.dsa_before.show(before, extent, tumours)
+            self.dsa_after.show(after, extent, tumours, empty="run to see the DSA after")
+
+    def toml(self) -> str:
+        """The last run's scenario (the starting one before any run) as TOML that ``embosim run`` reproduces."""
+        header = (f"Scenario from the embosim {__version__} explorer ('embosim explore').\n"
+                  "Reproduce the run with: embosim run THIS_FILE.toml")
+        return scenario_to_toml(self.scenario, header=header)
+
+    def _scenario_file(self):
+        return io.StringIO(self.toml())
+
+
+def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str = "127.0.0.1", show: bool = True,
+          threaded: bool = False, overrides: dict[str, Any] | None = None, cache: LiverCache | None = None):
+    """Serve the explorer on ``address:port`` (one :class:`Explorer` per browser session).
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path, optional
+    port : int
+        0 picks a free port.
+    address : str
+        Interface to bind; 127.0.0.1 keeps the page on this machine.
+    show : bool
+        Open the browser.
+    threaded : bool
+        Serve from a background thread and return it (``.stop()`` ends it); else block.
+    overrides, cache :
+        As for :class:`Explorer` (one cache shared by the sessions).
+    """
+    cache = cache or LiverCache()
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(resolve_scenario(scenario))
+
+    def page():
+        return Explorer(scenario, cache=cache, overrides=overrides).panel
+
+    port = port or free_port(address)
+    local = address in ("127.0.0.1", "localhost", "::1")
+    origin = [f"127.0.0.1:{port}", f"localhost:{port}"] if local else "*"
+    return pn.serve({"/": page}, port=port, address=address, show=show, threaded=threaded, title="embosim explorer",
+                    websocket_origin=origin, verbose=False)
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on ``address`` now (the OS's choice)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]

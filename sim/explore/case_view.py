@@ -1,0 +1,179 @@
+"""Case mode on the page: pick a case, read the patient, see the baseline DSA, choose, get the debrief.
+
+The baseline angiogram is clickable: a click picks the nearest artery of the liver
+(drawn or not in the image) as the catheter position, as on the liver view; the
+vessel name can be typed instead (a hidden anatomy may need a vessel the
+angiogram does not show).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+from bokeh.events import Tap
+
+from ..scenario import Scenario, ScenarioError, check_catheter_vessel
+from ..selection import assess_patient
+from . import compute
+from .cases import POINTS, Case, Choice, load_cases, score
+from .controls import CONTROLS
+from .figures import DsaFigure
+
+__all__ = ["CaseView", "patient_table", "debrief_markdown"]
+
+_CONTROL = {c.key: c for c in CONTROLS}
+
+
+def patient_table(scenario: Scenario) -> pd.DataFrame:
+    """What the referral tells: the ``[patient]`` section with units."""
+    p = scenario.patient
+    rows = [("tumour grade", p.tumour_grade, "-"), ("Ki-67", f"{p.ki67_percent:g}", "%"),
+            ("bilirubin", f"{p.bilirubin_umol_l:g}", "umol/L"), ("albumin", f"{p.albumin_g_l:g}", "g/L"),
+            ("ascites", "yes" if p.ascites else "no", "-"), ("ECOG", str(p.ecog), "-"),
+            ("extrahepatic supply excluded on imaging", "yes" if p.extrahepatic_supply_excluded else "no", "-"),
+            ("biliary-enteric anastomosis", "yes" if p.biliary_enteric_anastomosis else "no", "-"),
+            ("arterial dissection", "yes" if p.arterial_dissection else "no", "-")]
+    return pd.DataFrame(rows, columns=["", "value", "unit"])
+
+
+def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict) -> str:
+    """The debrief: score table, the hidden element, what the expert did and why, the verdict's findings."""
+    total = sum(r.points for r in rows)
+    out_of = sum(POINTS.values())
+    lines = [f"## Debrief: {total:.0f} / {out_of} points", "",
+             "| | you | expert | points |", "|---|---|---|---|"]
+    lines += [f"| {r.item} | {r.trainee} | {r.expert} | {r.points:.1f} / {r.out_of} |" for r in rows]
+    expert = case.expert
+    did = "declined the procedure" if expert.selection == "decline" else (
+        f"treated from **{expert.vessel}** with {expert.size_bin} um {expert.kind} to **{expert.endpoint}**")
+    yours = "declined" if choice.selection == "decline" else (
+        f"treated from **{choice.vessel}** with {choice.size_bin} um {choice.kind} to **{choice.endpoint}**")
+    lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",
+              f"**Why.** {' '.join(expert.why.split())}", "",
+              "**Patient selection rules on this patient** (`embosim check-patient`):", "",
+              trainee_verdict.to_markdown(), "", "Sources: [Key] entries of docs/references.md."]
+    return "\n".join(lines)
+
+
+class CaseView:
+    """The case-mode tab.
+
+    Parameters
+    ----------
+    cache : LiverCache
+    worker : Worker
+        Shared with the explorer (one status line and error box).
+    overrides : dict, optional
+        Scenario updates applied to every case (a coarser liver for tests).
+    """
+
+    def __init__(self, cache, worker, *, overrides: dict[str, Any] | None = None):
+        self.cache, self.worker, self.overrides = cache, worker, overrides
+        self.cases = load_cases()
+        self.case: Case | None = None
+        self.scene: compute.LiverScene | None = None
+        self.choose = pn.widgets.Select(label="Case", options={c.title: name for name, c in self.cases.items()},
+                                        width=420, css_classes=["embosim-case-select"])
+        self.start = pn.widgets.Button(label="Start the case", color="primary", width=200,
+                                       css_classes=["embosim-case-start"])
+        self.start.on_click(self._on_start)
+        self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
+                                        css_classes=["embosim-case-summary"])
+        self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
+        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery to choose the catheter position)")
+        self.angiogram.figure.on_event(Tap, self._on_tap)
+        self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
+                                                     value="treat", color="default")
+        self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
+        self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(_CONTROL["agent.kind"].options),
+                                      width=300)
+        self.size = pn.widgets.Select(label=_CONTROL["agent.size_bin"].title,
+                                      options=list(_CONTROL["agent.size_bin"].options), value="100-300", width=300)
+        self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
+                                          options=["sluggish", "near_stasis", "stasis"], value="stasis", width=300)
+        self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
+                                        css_classes=["embosim-case-submit"])
+        self.submit.on_click(self._on_submit)
+        self.debrief = pn.pane.Markdown("", width=700, css_classes=["embosim-debrief"])
+        self.trainee_summary: dict | None = None
+        self.expert_summary: dict | None = None
+        self.panel = pn.Column(
+            pn.Row(self.choose, self.start),
+            pn.Row(pn.Column(self.summary, self.patient), pn.pane.Bokeh(self.angiogram.figure),
+                   pn.Column(pn.pane.Markdown("**Patient selection**"), self.selection, self.vessel, self.kind,
+                             self.size, self.endpoint, self.submit)),
+            self.debrief)
+
+    async def _on_start(self, event=None) -> None:
+        self.worker.clear_error()
+        self.case = self.cases[self.choose.value]
+        self.debrief.object = ""
+        self.submit.disabled = True
+        self.summary.object = f"### {self.case.title}\n\n{' '.join(self.case.summary.split())}"
+        try:
+            scenario = self.case.diagnostic_scenario(self.overrides)
+            self.patient.object = patient_table(scenario)
+            liver = await self.worker.run("building the case's liver (first time; cached afterwards)",
+                                          self.cache.get, scenario)
+            self.scene = await self.worker.run("baseline angiogram", compute.liver_scene, liver, scenario)
+            dsa = await self.worker.run("baseline angiogram", compute.angiograms, self.scene)
+            with pn.io.unlocked():
+                self.angiogram.show(dsa.frames("arterial")[0], self.scene.extent)
+            self.vessel.value = self.case.diagnostic_vessel
+            self.submit.disabled = False
+            self.worker.done(f"Case ready: the catheter is in the **{self.case.diagnostic_vessel}** for the "
+                             "baseline angiogram. Choose, then **Submit**.")
+        except Exception as exc:  # shown on the page; the server log has the traceback
+            self.worker.show_error(exc)
+            self.worker.done("")
+
+    def _on_tap(self, event) -> None:
+        if self.scene is None:
+            return
+        vessel = compute.nearest_vessel(self.scene, event.x, event.y)
+        if vessel is not None:
+            self.vessel.value = vessel
+
+    def choice(self) -> Choice:
+        """The trainee's choice from the widgets (ScenarioError on a bad value)."""
+        try:
+            return Choice(selection=self.selection.value, vessel=self.vessel.value.strip(), kind=self.kind.value,
+                          size_bin=self.size.value, endpoint=self.endpoint.value)
+        except ValueError as exc:
+            raise ScenarioError(str(exc).splitlines()[-1]) from None
+
+    async def _on_submit(self, event=None) -> None:
+        if self.case is None or self.worker.busy:
+            return
+        self.worker.clear_error()
+        case = self.case
+        try:
+            choice = self.choice()
+            trainee = case.scenario_for(choice, self.overrides) if choice.selection == "treat" else None
+            if trainee is not None:
+                check_catheter_vessel(trainee)
+        except ScenarioError as exc:
+            self.worker.show_error(exc)
+            return
+        self.worker.busy = self.submit.disabled = True
+        try:
+            self.trainee_summary = self.expert_summary = None
+            if trainee is not None:
+                sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
+                self.trainee_summary = sim.result.summary
+            if case.expert.selection == "treat":
+                expert = case.scenario_for(case.expert, self.overrides)
+                sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
+                self.expert_summary = sim.result.summary
+            rows = score(choice, case.expert, self.trainee_summary, self.expert_summary)
+            verdict = assess_patient(case.base_scenario(self.overrides))
+            self.debrief.object = debrief_markdown(case, choice, rows, verdict)
+            self.worker.done("Debrief below.")
+        except Exception as exc:  # shown on the page; the server log has the traceback
+            self.worker.show_error(exc)
+            self.worker.done("")
+        finally:
+            self.worker.busy = False
+            self.submit.disabled = False

@@ -1,0 +1,196 @@
+"""Case mode: shipped teaching cases with a hidden element, played to a scored debrief.
+
+A case is a TOML file in ``sim/explore/cases/`` (installed as package data); adding
+one needs no code. Its keys (:class:`Case`):
+
+* ``title``, ``summary`` (what the trainee is told), ``hidden`` (the element the case
+  hides, revealed in the debrief), ``scenario`` (a shipped scenario name or a file
+  relative to the case), ``diagnostic_vessel`` (where the catheter sits for the
+  baseline angiogram);
+* ``[expert]``: ``selection`` (``treat`` or ``decline``), and for a case the expert
+  treats the ``vessel``, ``kind``, ``size_bin`` and ``endpoint`` chosen; ``why`` (the
+  reasoning, citing ``[Key]`` of ``sim/references.bib``).
+
+The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
+Their choices and the expert's are run on the same liver and seed, and
+:func:`score` turns the two runs into points (:data:`POINTS`; docs/explorer.md).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..catalogue import resolve_scenario
+from ..references import citations_in, load_bibliography
+from ..scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "POINTS", "case_files", "load_case", "load_cases", "score", "ScoreRow"]
+
+Endpoint = Literal["sluggish", "near_stasis", "stasis"]
+
+#: Points of each part of the debrief (model assumption: a teaching weighting; selection first, then
+#: what the procedure did to the tumour, the normal liver, the bile ducts and beyond the liver).
+POINTS = {"selection": 30, "tumour_necrosis_fraction": 25, "normal_necrosis_fraction": 15,
+          "biliary_ischaemic_fraction": 10, "nontarget_particle_fraction": 10, "suspension_volume_ml": 10}
+#: Harms (less is better): the trainee matches the expert up to this factor of the expert's value plus
+#: :data:`HARM_FLOOR` (model assumption: a 10% margin, and 0.2% of the tissue as the noise of one run).
+HARM_MARGIN = 1.1
+#: Absolute margin on a harm fraction (see :data:`HARM_MARGIN`).
+HARM_FLOOR = 0.002
+
+
+class Choice(BaseModel):
+    """A treatment choice: treat or decline, and if treating where and with what."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selection: Literal["treat", "decline"]
+    vessel: str = "A5"
+    kind: Literal["microspheres", "pva"] = "microspheres"
+    size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = "100-300"
+    endpoint: Endpoint = "stasis"
+    why: str = ""
+
+    def updates(self) -> dict[str, Any]:
+        """Scenario updates of this choice."""
+        return {"catheter.vessel": self.vessel, "agent.kind": self.kind, "agent.size_bin": self.size_bin,
+                "procedure.endpoint": self.endpoint}
+
+
+class Case(BaseModel):
+    """One case file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    hidden: str = Field(min_length=1)
+    scenario: str
+    diagnostic_vessel: str = "CHA"
+    expert: Choice
+    name: str = ""
+    source: str = ""
+
+    @field_validator("hidden", "summary")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    def base_scenario(self, overrides: dict[str, Any] | None = None) -> Scenario:
+        """The case's scenario (``overrides``: scenario updates applied first, e.g. a coarser liver)."""
+        path = Path(self.source).parent / self.scenario if self.scenario.endswith(".toml") else self.scenario
+        scenario = load_scenario(resolve_scenario(path))
+        return scenario.with_updates(overrides) if overrides else scenario
+
+    def scenario_for(self, choice: Choice, overrides: dict[str, Any] | None = None) -> Scenario:
+        """The case's scenario with ``choice`` applied."""
+        return self.base_scenario(overrides).with_updates(choice.updates())
+
+    def diagnostic_scenario(self, overrides: dict[str, Any] | None = None) -> Scenario:
+        """The case's scenario with the catheter where the baseline angiogram is taken."""
+        return self.base_scenario(overrides).with_updates({"catheter.vessel": self.diagnostic_vessel})
+
+
+def case_files() -> list[Path]:
+    """The shipped case files, by name."""
+    folder = resources.files("sim.explore") / "cases"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and check a case file: its scenario loads, its vessels exist, its citations are in the bibliography.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and the key.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        case = Case.model_validate({**data, "name": path.stem, "source": str(path)})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"cannot read the case ({exc})", source=str(path)) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ScenarioError(err["msg"], path=".".join(str(p) for p in err["loc"]), source=str(path)) from None
+    known = load_bibliography()
+    for key in citations_in(case.expert.why + case.summary + case.hidden):
+        if key not in known:
+            raise ScenarioError(f"cites [{key}], which is not in sim/references.bib", path="expert.why", source=str(path))
+    try:
+        case.diagnostic_scenario()
+        if case.expert.selection == "treat":
+            case.scenario_for(case.expert)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, path=exc.path, source=str(path)) from None
+    return case
+
+
+def load_cases() -> dict[str, Case]:
+    """Every shipped case, by file stem."""
+    return {p.stem: load_case(p) for p in case_files()}
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One line of the debrief: what was measured, the trainee's and the expert's value, the points."""
+
+    item: str
+    trainee: str
+    expert: str
+    points: float
+    out_of: int
+
+
+#: Debrief labels of the scored outcomes.
+_LABELS = {"tumour_necrosis_fraction": "tumour necrosis (fraction)",
+           "normal_necrosis_fraction": "normal liver necrosis (fraction)",
+           "biliary_ischaemic_fraction": "biliary ischaemia (fraction)",
+           "nontarget_particle_fraction": "non-target embolisation (fraction of particles)",
+           "suspension_volume_ml": "suspension volume used (mL)"}
+
+
+def _points(key: str, trainee: float, expert: float) -> float:
+    """Share of a scored outcome's points: more tumour necrosis is better, less of the harms, volume near the expert's."""
+    if key == "tumour_necrosis_fraction":
+        return 1.0 if trainee >= expert else trainee / expert
+    if key == "suspension_volume_ml":
+        return min(trainee, expert) / max(trainee, expert) if max(trainee, expert) > 0 else 1.0
+    allowed = HARM_MARGIN * expert + HARM_FLOOR
+    return 1.0 if trainee <= allowed else allowed / trainee
+
+
+def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None) -> list[ScoreRow]:
+    """The debrief's rows: selection, then each scored outcome of the two runs.
+
+    Parameters
+    ----------
+    choice, expert : Choice
+    trainee_summary, expert_summary : dict or None
+        ``RunResult.summary`` of each choice's run (None when that choice declined).
+
+    Notes
+    -----
+    Treating a patient the expert declines, or declining one the expert treats, scores no outcome
+    points: the procedure should (not) have happened. Declining with the expert scores everything.
+    """
+    same = choice.selection == expert.selection
+    rows = [ScoreRow("patient selection", choice.selection, expert.selection, POINTS["selection"] * same,
+                     POINTS["selection"])]
+    for key, label in _LABELS.items():
+        out_of = POINTS[key]
+        t = None if trainee_summary is None else float(trainee_summary[key])
+        e = None if expert_summary is None else float(expert_summary[key])
+        if t is not None and e is not None:
+            points = out_of * _points(key, t, e)
+        else:
+            points = out_of if (same and choice.selection == "decline") else 0.0
+        rows.append(ScoreRow(label, "-" if t is None else f"{t:.3g}", "-" if e is None else f"{e:.3g}", points, out_of))
+    return rows

@@ -1,0 +1,287 @@
+"""What the explorer shows, computed from a scenario: plain arrays and tables, no drawing.
+
+Four steps, each cheap to repeat when the liver is cached (:mod:`sim.explore.cache`):
+
+* :func:`liver_scene`: the liver view of a liver and a catheter position before any
+  particle (AP projection in mm: Couinaud outlines, tumours, the drawn arteries with
+  their native flow and the id that places the catheter in each, named-vessel labels,
+  the catheter tip).
+* :func:`simulate`: :func:`sim.run` on the cached liver, the patient-selection verdict.
+* :func:`run_scene`: after a run, the final native flow of each drawn artery and where
+  each particle stopped, in injection order (the replay).
+* :func:`angiograms`: the virtual DSA before and after the run with one injection, view
+  and clock (:mod:`sim.angiography`).
+
+Projection as in :mod:`sim.angiography`: x to the patient's left, z cranial; shown with
+the patient's right on the left of the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import angiography as ag
+from ..kernels.transport import FATE_COMPARTMENT, FATE_TRUNK, FATE_VESSEL
+from ..network import EDGE_ARTERY
+from ..scenario import NAMED_ARTERIES, SEGMENTS, Scenario
+from ..selection import Verdict, assess_patient
+from ..units import ML_MIN_M3S
+
+__all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
+           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key"]
+
+#: Narrowest artery drawn (and clickable) in the liver view, um. Model assumption: a few thousand
+#: segments keep the page light; 300 um arteries are still well within the segments.
+DRAW_MIN_DIAMETER_UM = 300.0
+#: Most lodged particles sent to the page (an even sample in injection order).
+MAX_PARTICLES_SHOWN = 4000
+#: Tissue points per segment used for its outline (convex hull).
+_HULL_POINTS = 4000
+#: Suffix of the distal part of a trunk vessel split by the catheter tip (sim.flow.catheter).
+_DISTAL = "_distal"
+
+
+def _mm(xyz: np.ndarray) -> np.ndarray:
+    """AP projection (x, z) in mm of positions in m."""
+    return np.asarray(xyz)[..., [0, 2]] * 1e3
+
+
+def catheter_id(name: str) -> str:
+    """The ``catheter.vessel`` value of a drawn vessel's name (the distal part of a split vessel is the vessel)."""
+    return name.removesuffix(_DISTAL)
+
+
+@dataclass(frozen=True)
+class LiverScene:
+    """The liver view before the run (all lengths mm, flows mL/min).
+
+    Attributes
+    ----------
+    extent : tuple of float
+        (left, right, bottom, top) of the field of view (the DSA's), mm.
+    outlines : list of (str, ndarray, ndarray)
+        Couinaud segment name, hull x and z.
+    tumours : pandas.DataFrame
+        name, x, z, radius.
+    vessels : pandas.DataFrame
+        One row per drawn artery: x0, z0, x1, z1, diameter_um, flow (native, pre-procedure,
+        absolute), vessel (its catheter id: a named artery or ``#<n>``), index (into the
+        arterial network's vessels).
+    labels : pandas.DataFrame
+        Named arteries in view: name, x, z.
+    tip : tuple of float
+        Catheter tip (x, z).
+    vessel : str
+        ``catheter.vessel``.
+    """
+
+    extent: tuple[float, float, float, float]
+    outlines: list
+    tumours: pd.DataFrame
+    vessels: pd.DataFrame
+    labels: pd.DataFrame
+    tip: tuple[float, float]
+    vessel: str
+    flow: object = field(repr=False)
+    network: object = field(repr=False)
+
+
+def _outlines(liver) -> list:
+    from scipy.spatial import ConvexHull
+
+    points = liver.compiled.points
+    out = []
+    for s, name in enumerate(SEGMENTS):
+        xz = _mm(points.xyz[points.segment == s])
+        if xz.shape[0] < 3:
+            continue
+        xz = xz[:: max(1, xz.shape[0] // _HULL_POINTS)]
+        hull = xz[ConvexHull(xz).vertices]
+        out.append((name, np.append(hull[:, 0], hull[0, 0]), np.append(hull[:, 1], hull[0, 1])))
+    return out
+
+
+def liver_scene(liver, scenario: Scenario) -> LiverScene:
+    """The liver view of ``liver`` with the catheter of ``scenario`` in place, before the run.
+
+    Parameters
+    ----------
+    liver : Liver
+        Built for ``scenario``'s anatomy.
+    scenario : Scenario
+        Its catheter, portal vein thrombosis and flow sections set the flow shown.
+    """
+    from dataclasses import replace
+
+    flow = ag.baseline_flow(replace(liver, scenario=scenario))
+    net = ag.ArterialNetwork(flow.liver)
+    trunk, forest = flow.liver.trunk, flow.liver.forest
+    q = np.abs(net.vessel_flows(ag.solved_state(flow, 0.0))) / ML_MIN_M3S
+    view = ag.View.around(flow.liver)
+    left, right, bottom, top = (1e3 * v for v in view.extent)
+    nt = net.trunk_vessels.size
+    names = np.array([trunk.edge_names[e] for e in net.trunk_vessels] + [f"#{n}" for n in net.pedicle_vessels])
+    start, end = _mm(net.xyz[net.vessel_up]), _mm(net.xyz[net.vessel_down])
+    named = np.zeros(names.size, bool)
+    named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names[:nt]]
+    drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6) & (np.arange(names.size) >= nt)))
+    drawn = drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
+    vessels = pd.DataFrame({"x0": start[drawn, 0], "z0": start[drawn, 1], "x1": end[drawn, 0], "z1": end[drawn, 1],
+                            "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": q[drawn],
+                            "vessel": [catheter_id(n) for n in names[drawn]], "index": drawn})
+    labels = []
+    for e in np.flatnonzero(named):
+        name = names[e]
+        if name.endswith(_DISTAL) or trunk.edge_kind[net.trunk_vessels[e]] != EDGE_ARTERY:
+            continue
+        here = start[e] + 0.6 * (end[e] - start[e])
+        if left <= here[0] <= right and bottom <= here[1] <= top:
+            labels.append((name, here[0], here[1]))
+    placement = flow.catheter
+    tip = trunk.node_xyz[placement.tip_trunk_node] if placement.tip_trunk_node >= 0 else \
+        forest.xyz[placement.tip_pedicle_node]
+    tumours = liver.tumours
+    centre = _mm(tumours.centre_m).reshape(-1, 2)
+    return LiverScene(
+        extent=(left, right, bottom, top), outlines=_outlines(liver),
+        tumours=pd.DataFrame({"name": list(tumours.names), "x": centre[:, 0], "z": centre[:, 1],
+                              "radius": tumours.radius_m * 1e3}),
+        vessels=vessels, labels=pd.DataFrame(labels, columns=["name", "x", "z"]),
+        tip=tuple(float(v) for v in _mm(tip)), vessel=scenario.catheter.vessel, flow=flow, network=net)
+
+
+def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float = 4.0) -> str | None:
+    """The catheter id of the drawn artery nearest to (x, z) mm in projection, None if none within ``tolerance_mm``.
+
+    Among arteries at nearly the same distance (within 0.5 mm) the widest wins, so that a click on a
+    named artery does not catch a small branch drawn over it.
+    """
+    v = scene.vessels
+    a = v[["x0", "z0"]].to_numpy()
+    d = v[["x1", "z1"]].to_numpy() - a
+    p = np.array([x, z])
+    length2 = np.maximum((d**2).sum(axis=1), 1e-12)
+    t = np.clip(((p - a) * d).sum(axis=1) / length2, 0.0, 1.0)
+    dist = np.hypot(*(a + t[:, None] * d - p).T)
+    if dist.size == 0 or dist.min() > tolerance_mm:
+        return None
+    close = np.flatnonzero(dist <= dist.min() + 0.5)
+    return str(v["vessel"].iloc[close[np.argmax(v["diameter_um"].to_numpy()[close])]])
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A run and its patient-selection verdict."""
+
+    scenario: Scenario
+    result: object
+    verdict: Verdict
+    liver_cached: bool
+
+
+def simulate(scenario: Scenario, cache, *, stage=None) -> Simulation:
+    """Run ``scenario`` on its cached liver (built and cached the first time).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cache : LiverCache
+    stage : callable, optional
+        ``stage(text)`` is called before each step (progress on the page).
+    """
+    from ..simulation import run
+
+    stage = stage or (lambda text: None)
+    cached = cache.cached(scenario)
+    stage("loading the liver" if cached else "building the liver (first time for this anatomy)")
+    liver = cache.get(scenario)
+    stage("running the procedure")
+    result = run(scenario, liver=liver, progress=False)
+    return Simulation(scenario=scenario, result=result, verdict=assess_patient(scenario), liver_cached=cached)
+
+
+@dataclass(frozen=True)
+class RunScene:
+    """The liver view after a run.
+
+    Attributes
+    ----------
+    flow_after : ndarray of float64
+        Native flow of each drawn artery of the scene at the end, mL/min.
+    particles : pandas.DataFrame
+        Lodged particles in injection order (an even sample): x, z (mm), particle (its number, from 1),
+        volume_ml (suspension injected when it left the catheter, mL; interpolated in the time series).
+    final : LiverFlow
+    """
+
+    flow_after: np.ndarray
+    particles: pd.DataFrame
+    final: object = field(repr=False)
+
+
+def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
+    """Final flows of the drawn arteries and the lodged particles of ``sim`` on the view ``scene``."""
+    result = sim.result
+    final = ag.final_flow(result)
+    q = np.abs(scene.network.vessel_flows(ag.solved_state(final, 0.0))) / ML_MIN_M3S
+    liver = scene.flow.liver
+    trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
+    fate, where = result.state["particle_fate"], result.state["particle_where"]
+    xyz = np.full((fate.size, 3), np.nan)
+    lodged = fate == FATE_VESSEL
+    xyz[lodged] = forest.xyz[where[lodged]]
+    lodged = fate == FATE_COMPARTMENT
+    xyz[lodged] = forest.xyz[comps.node[where[lodged]]]
+    lodged = fate == FATE_TRUNK
+    conns = np.asarray(trunk.edge_conns)[where[lodged]]
+    xyz[lodged] = 0.5 * (trunk.node_xyz[conns[:, 0]] + trunk.node_xyz[conns[:, 1]])
+    number = np.flatnonzero(np.isfinite(xyz[:, 0]))
+    number = number[np.unique(np.linspace(0, number.size - 1, min(number.size, MAX_PARTICLES_SHOWN)).astype(int))] \
+        if number.size else number
+    ts = result.timeseries
+    volume = np.interp(number + 1, ts["particles"], ts["suspension_volume_ml"]) if len(ts) else np.zeros(number.size)
+    xz = _mm(xyz[number]).reshape(-1, 2)
+    particles = pd.DataFrame({"x": xz[:, 0], "z": xz[:, 1], "particle": number + 1, "volume_ml": volume})
+    return RunScene(flow_after=q[scene.vessels["index"].to_numpy()], particles=particles, final=final)
+
+
+@dataclass(frozen=True)
+class Angiograms:
+    """Virtual DSA before and after a run with one injection, view and clock."""
+
+    before: ag.Angiogram
+    after: ag.Angiogram | None
+    phases: dict[str, float]
+
+    def frames(self, phase: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Opacity (0-1, float32, rows along z) before and after at the named phase (arterial, capillary, venous)."""
+        t = self.phases[phase]
+        before = ag.opacity(self.before.frame(t)).astype(np.float32)
+        after = None if self.after is None else ag.opacity(self.after.frame(t)).astype(np.float32)
+        return before, after
+
+
+def scene_key(scenario: Scenario) -> str:
+    """What a :class:`LiverScene` and its DSA before depend on: the anatomy, flow, PVT and catheter sections (JSON)."""
+    import json
+
+    sections = {"liver", "anatomy", "tumours", "flow", "portal", "catheter"}
+    return json.dumps(scenario.model_dump(mode="json", include=sections), sort_keys=True)
+
+
+def angiograms(scene: LiverScene, final=None, *, previous: Angiograms | None = None) -> Angiograms:
+    """The DSA of the scene's catheter position before, and after a run (``final``: :attr:`RunScene.final`).
+
+    The clock (arterial, capillary and venous phase times) is the baseline's (:func:`sim.angiography.phase_times`).
+    ``previous``: angiograms of the same scene (:func:`scene_key`), whose DSA before and clock are reused.
+    """
+    if previous is None:
+        before = ag.virtual_angiogram(scene.flow, ag.default_injection(scene.flow))
+        previous = Angiograms(before=before, after=None, phases=ag.phase_times(before))
+    if final is None:
+        return previous
+    after = ag.virtual_angiogram(final, previous.before.transit.injection, view=previous.before.view)
+    return Angiograms(before=previous.before, after=after, phases=previous.phases)

@@ -1,0 +1,169 @@
+"""The explorer's controls: which scenario key each sets, its unit, and the scenario they give.
+
+One :class:`Control` per control of the page. Its label, unit and allowed values
+come from the scenario model (:mod:`sim.scenario`: ``param()`` metadata and the
+``Literal`` types), so the page cannot drift from the scenario reference. The
+values of the controls become a scenario through :meth:`Scenario.with_updates`
+and :func:`sim.scenario.check_catheter_vessel`: the validation of a scenario file,
+with the same messages.
+
+Two controls are not one key each:
+
+* ``tumours.*.arterial_fraction`` sets the arterial fraction of every tumour.
+* ``procedure.endpoint = "volume"`` (a fixed volume) is written as
+  ``procedure.endpoint = "stasis"`` with ``procedure.max_volume_ml`` the volume:
+  the injection stops at that volume, or at stasis if it comes first.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from ..scenario import (
+    AgentConfig,
+    AnatomyConfig,
+    CatheterConfig,
+    PortalConfig,
+    ProcedureConfig,
+    Scenario,
+    ScenarioError,
+    TumourConfig,
+    check_catheter_vessel,
+)
+
+__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "control_values", "scenario_from_values"]
+
+#: The endpoint choice that stops at a fixed suspension volume (``procedure.max_volume_ml``).
+VOLUME_ENDPOINT = "volume"
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of the page.
+
+    Attributes
+    ----------
+    key : str
+        Scenario key it sets (dotted; ``tumours.*`` sets every tumour).
+    label : str
+        What it is, in words.
+    unit : str
+        Unit of the value (``-`` for names).
+    options : tuple of str, or None
+        Allowed values of a choice; None for a number or free text.
+    bounds : tuple of float, or None
+        (low, high) of a number, from the model's constraints.
+    """
+
+    key: str
+    label: str
+    unit: str
+    options: tuple[str, ...] | None = None
+    bounds: tuple[float | None, float | None] | None = None
+
+    @property
+    def title(self) -> str:
+        """Widget title: label, unit and the key it sets."""
+        unit = {"-": "", "1": " (fraction)"}.get(self.unit, f" ({self.unit})")
+        return f"{self.label}{unit} \u00b7 {self.key}"
+
+
+def _field(model, name: str):
+    return model.model_fields[name]
+
+
+def _unit(model, name: str) -> str:
+    return (_field(model, name).json_schema_extra or {}).get("unit", "-")
+
+
+def _literal(model, name: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal`` field (``X | None`` included)."""
+    annotation = _field(model, name).annotation
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Literal:
+            return tuple(typing.get_args(arg))
+    raise TypeError(f"{model.__name__}.{name} is not a Literal")
+
+
+def _bounds(model, name: str) -> tuple[float | None, float | None]:
+    """(low, high) of a number field from its pydantic constraints (None: unbounded)."""
+    low = high = None
+    for m in _field(model, name).metadata:
+        for attr in ("gt", "ge"):
+            low = getattr(m, attr, None) if getattr(m, attr, None) is not None else low
+        for attr in ("lt", "le"):
+            high = getattr(m, attr, None) if getattr(m, attr, None) is not None else high
+    return low, high
+
+
+def _choice(model, name: str, key: str, label: str, extra: tuple[str, ...] = ()) -> Control:
+    return Control(key, label, _unit(model, name), options=_literal(model, name) + extra)
+
+
+def _number(model, name: str, key: str, label: str) -> Control:
+    return Control(key, label, _unit(model, name), bounds=_bounds(model, name))
+
+
+#: The controls, in page order.
+CONTROLS: tuple[Control, ...] = (
+    Control("catheter.vessel", "Catheter vessel (click a vessel)", _unit(CatheterConfig, "vessel")),
+    Control("agent.kind", "Agent", "-", options=tuple(k for k in _literal(AgentConfig, "kind") if k != "custom")),
+    _choice(AgentConfig, "size_bin", "agent.size_bin", "Size range"),
+    _number(AgentConfig, "contrast_dilution", "agent.contrast_dilution", "Dilution, contrast per agent"),
+    _number(CatheterConfig, "rate_ml_min", "catheter.rate_ml_min", "Injection rate"),
+    _choice(ProcedureConfig, "endpoint", "procedure.endpoint", "Endpoint", extra=(VOLUME_ENDPOINT,)),
+    _number(ProcedureConfig, "max_volume_ml", "procedure.max_volume_ml", "Volume cap (volume endpoint)"),
+    _number(TumourConfig, "arterial_fraction", "tumours.*.arterial_fraction", "Tumour arterialisation"),
+    _choice(PortalConfig, "thrombosis", "portal.thrombosis", "Portal vein thrombosis"),
+    _choice(AnatomyConfig, "michels_type", "anatomy.michels_type", "Michels type"),
+)
+
+_BY_KEY = {c.key: c for c in CONTROLS}
+
+
+def control_values(scenario: Scenario) -> dict[str, Any]:
+    """The value of every control for ``scenario`` (the page's starting state).
+
+    ``tumours.*.arterial_fraction`` shows the first tumour's (the control sets all of them).
+    """
+    values: dict[str, Any] = {}
+    for control in CONTROLS:
+        section, _, name = control.key.rpartition(".")
+        owner = scenario.tumours[0] if section == "tumours.*" else getattr(scenario, section)
+        values[control.key] = getattr(owner, name)
+    return values
+
+
+def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
+    """The scenario the controls describe: ``base`` with their values, validated as a scenario file.
+
+    Parameters
+    ----------
+    base : Scenario
+        The scenario the page started from (keys without a control keep its values).
+    values : dict
+        Control key -> value (missing keys keep ``base``'s).
+
+    Raises
+    ------
+    ScenarioError
+        The key and what is allowed, as for a scenario file.
+    """
+    updates: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in _BY_KEY:
+            raise ScenarioError("no such control", path=key)
+        if key == "procedure.endpoint" and value == VOLUME_ENDPOINT:
+            updates[key] = "stasis"
+        elif key.startswith("tumours.*."):
+            name = key.removeprefix("tumours.*.")
+            updates.update({f"tumours.{i}.{name}": value for i in range(len(base.tumours))})
+        else:
+            updates[key] = value
+    if values.get("procedure.endpoint") == VOLUME_ENDPOINT and "procedure.max_volume_ml" not in values:
+        raise ScenarioError("the volume endpoint needs a volume", path="procedure.max_volume_ml")
+    scenario = base.with_updates(updates)
+    check_catheter_vessel(scenario)
+    return scenario

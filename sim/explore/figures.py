@@ -1,0 +1,167 @@
+"""Bokeh figures of the explorer, each fed by ColumnDataSources that the app updates in place.
+
+Drawing only: the arrays come from :mod:`sim.explore.compute`. Every figure has a
+fixed frame (``frame_width`` x ``frame_height`` pixels, no axes on the image
+figures, no toolbar) so that a data position maps to one screen position; the
+browser tests click vessels that way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource, LogColorMapper, Range1d
+from bokeh.palettes import Greys256, Viridis256
+from bokeh.plotting import figure
+
+__all__ = ["LiverFigure", "CurveFigure", "DsaFigure", "OKABE_ITO"]
+
+#: Colour-blind-safe colours (Okabe and Ito).
+OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
+             "vermilion": "#D55E00", "purple": "#CC79A7", "black": "#000000", "grey": "#999999"}
+#: Liver view frame width, pixels (its height follows the field of view's aspect).
+LIVER_WIDTH_PX = 560
+#: DSA frame width, pixels.
+DSA_WIDTH_PX = 330
+
+
+def _line_width(diameter_um: np.ndarray) -> np.ndarray:
+    """Screen width of a vessel, pixels: grows as diameter^0.6, 0.6-7 px."""
+    return np.clip(1.6 * (np.asarray(diameter_um) * 1e-3) ** 0.6, 0.6, 7.0)
+
+
+def _frame(extent, width: int, *, name: str, title: str | None = None, axes: bool = True):
+    left, right, bottom, top = extent
+    height = int(round(width * (top - bottom) / (right - left)))
+    fig = figure(name=name, title=title, x_range=Range1d(left, right), y_range=Range1d(bottom, top),
+                 frame_width=width, frame_height=height, tools="", toolbar_location=None,
+                 min_border=0 if not axes else 40, match_aspect=False)
+    fig.xgrid.visible = fig.ygrid.visible = False
+    fig.axis.visible = axes
+    fig.outline_line_color = None
+    return fig
+
+
+def _set_extent(fig, extent, width: int) -> None:
+    left, right, bottom, top = extent
+    fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end = left, right, bottom, top
+    fig.frame_height = int(round(width * (top - bottom) / (right - left)))
+
+
+class LiverFigure:
+    """The liver view: Couinaud outlines, tumours, arteries coloured by flow, named labels, catheter, particles.
+
+    Attributes
+    ----------
+    figure : bokeh Figure (name ``liver-view``)
+    vessels, outlines, segments, tumours, labels, tip, particles : ColumnDataSource
+    """
+
+    def __init__(self, extent=(-100.0, 100.0, -80.0, 80.0)):
+        self.vessels = ColumnDataSource(dict(x0=[], z0=[], x1=[], z1=[], flow=[], width=[], vessel=[]))
+        self.outlines = ColumnDataSource(dict(xs=[], zs=[]))
+        self.segments = ColumnDataSource(dict(x=[], z=[], name=[]))
+        self.tumours = ColumnDataSource(dict(x=[], z=[], radius=[], name=[]))
+        self.labels = ColumnDataSource(dict(x=[], z=[], name=[]))
+        self.tip = ColumnDataSource(dict(x=[], z=[]))
+        self.particles = ColumnDataSource(dict(x=[], z=[]))
+        self.colours = LogColorMapper(palette=Viridis256, low=1e-3, high=1.0, nan_color="#BBBBBB")
+        fig = _frame(extent, LIVER_WIDTH_PX, name="liver-view", axes=False)
+        fig.multi_line("xs", "zs", source=self.outlines, line_color="#777777", line_dash="dashed", line_width=1)
+        fig.text("x", "z", text="name", source=self.segments, text_color="#777777", text_font_size="13px",
+                 text_font_style="bold", text_align="center", text_baseline="middle")
+        fig.segment("x0", "z0", "x1", "z1", source=self.vessels, line_width="width",
+                    line_color={"field": "flow", "transform": self.colours}, line_cap="round")
+        fig.circle("x", "z", radius="radius", source=self.tumours, fill_color=None, line_color=OKABE_ITO["vermilion"],
+                   line_dash="dashed", line_width=2)
+        fig.scatter("x", "z", source=self.particles, size=3, color=OKABE_ITO["orange"], alpha=0.7)
+        fig.text("x", "z", text="name", source=self.labels, text_font_size="10px", text_align="center",
+                 text_baseline="middle", background_fill_color="white", background_fill_alpha=0.6)
+        fig.scatter("x", "z", source=self.tip, marker="inverted_triangle", size=14, color=OKABE_ITO["black"],
+                    line_color="white")
+        self.figure = fig
+
+    def show_liver(self, scene) -> None:
+        """Draw a :class:`~sim.explore.compute.LiverScene` (flows before the run, no particles)."""
+        _set_extent(self.figure, scene.extent, LIVER_WIDTH_PX)
+        v = scene.vessels
+        flow = v["flow"].to_numpy()
+        positive = flow[flow > 0]
+        if positive.size:
+            self.colours.low, self.colours.high = float(positive.min()), float(positive.max())
+        self.vessels.data = dict(x0=v["x0"].to_numpy(), z0=v["z0"].to_numpy(), x1=v["x1"].to_numpy(),
+                                 z1=v["z1"].to_numpy(), flow=np.where(flow > 0, flow, np.nan),
+                                 width=_line_width(v["diameter_um"].to_numpy()), vessel=v["vessel"].tolist())
+        self.outlines.data = dict(xs=[o[1] for o in scene.outlines], zs=[o[2] for o in scene.outlines])
+        self.segments.data = dict(x=[float(np.median(o[1])) for o in scene.outlines],
+                                  z=[float(np.median(o[2])) for o in scene.outlines], name=[o[0] for o in scene.outlines])
+        t = scene.tumours
+        self.tumours.data = dict(x=t["x"].to_numpy(), z=t["z"].to_numpy(), radius=t["radius"].to_numpy(),
+                                 name=t["name"].tolist())
+        self.labels.data = dict(x=scene.labels["x"].to_numpy(), z=scene.labels["z"].to_numpy(),
+                                name=scene.labels["name"].tolist())
+        self.tip.data = dict(x=[scene.tip[0]], z=[scene.tip[1]])
+        self.particles.data = dict(x=[], z=[])
+
+    def show_flow(self, flow: np.ndarray) -> None:
+        """Recolour the drawn arteries by ``flow`` (mL/min, one per drawn artery; 0: no flow, grey)."""
+        data = dict(self.vessels.data)
+        data["flow"] = np.where(flow > 0, flow, np.nan)
+        self.vessels.data = data
+
+    def show_particles(self, particles, upto: int | None = None) -> None:
+        """Lodged particles (x, z), the first ``upto`` rows (all when None)."""
+        p = particles if upto is None else particles.iloc[:upto]
+        self.particles.data = dict(x=p["x"].to_numpy(), z=p["z"].to_numpy())
+
+
+class CurveFigure:
+    """The endpoint curve: antegrade flow fraction and tumour blush against the suspension injected."""
+
+    def __init__(self):
+        self.source = ColumnDataSource(dict(volume=[], flow=[], blush=[]))
+        self.thresholds = ColumnDataSource(dict(volume=[], level=[], name=[]))
+        fig = figure(name="endpoint-curve", title="Endpoint curve", frame_width=360, frame_height=200,
+                     x_axis_label="suspension injected (mL)", y_axis_label="fraction of baseline",
+                     y_range=Range1d(0.0, 1.05), tools="", toolbar_location=None)
+        fig.line("volume", "flow", source=self.source, line_width=2, color=OKABE_ITO["blue"],
+                 legend_label="antegrade flow")
+        fig.line("volume", "blush", source=self.source, line_width=2, color=OKABE_ITO["vermilion"], line_dash="dashed",
+                 legend_label="tumour blush")
+        fig.legend.location = "bottom_left"
+        fig.legend.label_text_font_size = "10px"
+        self.figure = fig
+
+    def show(self, timeseries, upto: int | None = None) -> None:
+        ts = timeseries if upto is None else timeseries.iloc[:upto]
+        self.source.data = dict(volume=ts["suspension_volume_ml"].to_numpy(), flow=ts["antegrade_flow_fraction"].to_numpy(),
+                                blush=ts["tumour_blush_fraction"].to_numpy())
+
+
+class DsaFigure:
+    """One virtual DSA frame (opacity 0-1, contrast dark) with the tumours outlined."""
+
+    def __init__(self, name: str, title: str, extent=(-100.0, 100.0, -80.0, 80.0)):
+        self.image = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[]))
+        self.tumours = ColumnDataSource(dict(x=[], z=[], radius=[]))
+        self.blank = ColumnDataSource(dict(x=[], y=[], text=[]))
+        fig = _frame(extent, DSA_WIDTH_PX, name=name, title=title, axes=False)
+        fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
+                  palette=tuple(reversed(Greys256)), level="image")
+        fig.circle("x", "z", radius="radius", source=self.tumours, fill_color=None, line_color=OKABE_ITO["vermilion"],
+                   line_dash="dotted", line_width=1, line_alpha=0.7)
+        fig.text("x", "y", text="text", source=self.blank, text_align="center", text_color="#777777")
+        self.figure = fig
+
+    def show(self, frame: np.ndarray | None, extent, tumours=None, *, empty: str = "") -> None:
+        """Show ``frame`` over ``extent`` (mm); None shows ``empty`` as text."""
+        _set_extent(self.figure, extent, DSA_WIDTH_PX)
+        left, right, bottom, top = extent
+        if frame is None:
+            self.image.data = dict(image=[], x=[], y=[], dw=[], dh=[])
+            self.blank.data = dict(x=[0.5 * (left + right)], y=[0.5 * (bottom + top)], text=[empty])
+        else:
+            self.image.data = dict(image=[frame], x=[left], y=[bottom], dw=[right - left], dh=[top - bottom])
+            self.blank.data = dict(x=[], y=[], text=[])
+        if tumours is not None:
+            self.tumours.data = dict(x=tumours["x"].to_numpy(), z=tumours["z"].to_numpy(),
+                                     radius=tumours["radius"].to_numpy())

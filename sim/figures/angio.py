@@ -1,0 +1,160 @@
+"""The virtual angiogram from the saved frames: phases before and after, and an animated GIF.
+
+The frames are computed once when the run is written (:mod:`sim.angiography`
+model, saved by :mod:`sim.runstate` as display opacity at 2 frames/s, then one
+frame every 2 s in the venous washout, plus the phase times): drawing them needs
+no flow solve.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_write
+from .run import RunData, run_data
+from .style import CATEGORY_COLOURS, new_axes, style_context, styled
+
+__all__ = ["angiogram", "animate_angiogram", "frame"]
+
+_ROWS = {"before": "baseline", "after": "end of embolisation"}
+
+
+def frame(data: RunData, key: str, t: float) -> np.ndarray:
+    """The saved frame (opacity 0-1, rows along z) of ``key`` ("before"/"after") nearest to time ``t``, s."""
+    times = data["angiogram/times_s"]
+    k = int(np.argmin(np.abs(times - t)))
+    return data[f"angiogram/{key}"][k] / 255.0
+
+
+def _keys(data: RunData) -> list[str]:
+    return [k for k in _ROWS if f"angiogram/{k}" in data.arrays]
+
+
+def _phase_of(t: float, phases: dict[str, float]) -> str:
+    """Name of the phase a time falls in (boundaries half-way between the phase times)."""
+    names, times = list(phases), list(phases.values())
+    cuts = [0.5 * (a + b) for a, b in itertools.pairwise(times)]
+    return names[int(np.searchsorted(cuts, t))]
+
+
+def _image(ax, data: RunData, key: str, t: float):
+    from matplotlib.patches import Circle
+
+    image = ax.imshow(frame(data, key, t), origin="lower", extent=data.meta["angiogram"]["extent_mm"], cmap="gray_r",
+                      vmin=0.0, vmax=1.0, interpolation="antialiased")
+    for centre, radius in zip(data["tumour/centre_mm"], data["tumour/radius_mm"]):
+        ax.add_patch(Circle((centre[0], centre[2]), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=1.5,
+                            ls="--"))
+    return image
+
+
+def _title(data: RunData) -> str:
+    a = data.meta["angiogram"]
+    rates = a.get("rates_ml_s", {"before": a["rate_ml_s"]})
+    shown = " then ".join(f"{rate:.2f} mL/s ({key})" for key, rate in rates.items())
+    return f"Virtual DSA: {shown} for {a['duration_s']:g} s into {data.meta['catheter_vessel']}"
+
+
+@styled
+def angiogram(source, ax=None, *, times_s=None):
+    """Virtual digital subtraction angiogram before and after embolisation at the arterial, capillary and venous phases.
+
+    Contrast (black) injected at the catheter tip (model: :mod:`sim.angiography`);
+    the same injection and clock before and after, so slower filling, standing
+    contrast and the fading tumour blush show directly.
+
+    Parameters
+    ----------
+    source : RunData, RunResult or Liver
+        A liver gives the baseline row only.
+    ax : sequence of matplotlib Axes (rows x times), optional
+    times_s : sequence of float, optional
+        Frame times after the start of the injection, s (the nearest saved frame is
+        drawn); default the baseline's arterial, capillary and venous phase times.
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    data = run_data(source)
+    phases = data.meta["angiogram"]["phases_s"]
+    times = list(phases.values()) if times_s is None else [float(t) for t in times_s]
+    keys = _keys(data)
+    fig, axes = new_axes(ax, len(keys) * len(times), nrows=len(keys),
+                         figsize=(4.8 * len(times) + 1.2, 4.6 * len(keys) + 0.8))
+    grid = np.array(axes, dtype=object).reshape(len(keys), len(times))
+    saved = data["angiogram/times_s"]
+    for r, key in enumerate(keys):
+        for c, t in enumerate(times):
+            axis = grid[r, c]
+            image = _image(axis, data, key, t)
+            shown = float(saved[np.argmin(np.abs(saved - t))])
+            axis.set_title(f"{_phase_of(shown, phases)} phase, {shown:.1f} s")
+            axis.set(xlabel="x (mm), patient's left \u2192",
+                     ylabel=f"{_ROWS[key]}\nz, cranial (mm)" if c == 0 else "z, cranial (mm)")
+    fig.colorbar(image, ax=axes, label="contrast opacity (0-1)", shrink=0.8)
+    fig.suptitle(_title(data))
+    return fig
+
+
+def animate_angiogram(source, path: str | Path, *, fps: float | None = None, dpi: int = 72,
+                      style: str = "slide") -> Path:
+    """Write a GIF of the virtual DSA through its saved frames, baseline and (for a run) end side by side.
+
+    Every saved frame is one GIF frame (the late, venous frames are further apart in
+    time than the early ones; the clock is in the title).
+
+    Parameters
+    ----------
+    source : RunData, RunResult or Liver
+    path : str or Path
+        The ``.gif`` file.
+    fps : float, optional
+        Frames per second of the GIF; default the saved early frame rate (real time until the venous washout).
+    dpi : int
+        Resolution.
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    Path
+    """
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"cannot write {path.name!r}: an animation is a .gif")
+    data = run_data(source)
+    phases = data.meta["angiogram"]["phases_s"]
+    times = data["angiogram/times_s"]
+    keys = _keys(data)
+    fps = data.meta["angiogram"]["frame_rate_hz"] if fps is None else fps
+    with style_context(style):
+        fig, axes = new_axes(None, len(keys), figsize=(5.6 * len(keys), 5.6))
+        images = []
+        for axis, key in zip(axes, keys):
+            images.append(_image(axis, data, key, 0.0))
+            axis.set(title=_ROWS[key], xlabel="x (mm), patient's left \u2192", ylabel="z, cranial (mm)")
+        clock = fig.suptitle("")
+
+        def draw(k: int):
+            for image, key in zip(images, keys):
+                image.set_data(data[f"angiogram/{key}"][k] / 255.0)
+            clock.set_text(f"t = {times[k]:4.1f} s: {_phase_of(times[k], phases)} phase")
+            return [*images, clock]
+
+        animation = FuncAnimation(fig, draw, frames=len(times), blit=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:  # Pillow takes the format from the name: write a .gif, then move it
+            gif = tmp.with_name(tmp.name + ".gif")
+            try:
+                animation.save(gif, writer=PillowWriter(fps=fps), dpi=dpi)
+                os.replace(gif, tmp)
+            finally:
+                gif.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,58 @@
+"""The endpoint curve: antegrade flow and tumour blush against injected volume, SACE bands."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .run import run_data
+from .style import CATEGORY_COLOURS, OKABE_ITO, SACE_COLOURS, new_axes, styled
+
+__all__ = ["endpoint_curve"]
+
+_ROMAN = ("I", "II", "III", "IV")
+
+
+@styled
+def endpoint_curve(source, ax=None):
+    """Antegrade flow and tumour blush against injected suspension volume, SACE bands shaded and labelled.
+
+    The endpoint (where injection stopped, with its reason and SACE level) and the
+    reflux (its share of the injection, and where it starts) are marked.
+
+    Parameters
+    ----------
+    source : RunData or RunResult (of a run)
+    ax : matplotlib Axes, optional
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    data = run_data(source)
+    data.require_run("an endpoint curve")
+    fig, (ax,) = new_axes(ax, figsize=(9.5, 6.0))
+    bounds = data.meta["sace_bounds"]
+    ts = data.timeseries
+    volume = ts["suspension_volume_ml"].to_numpy(float)
+    xmax = max(volume[-1], 1e-9) * 1.04
+    for level in range(1, 5):
+        ax.axhspan(bounds[level], bounds[level - 1], color=SACE_COLOURS[level], lw=0, zorder=0)
+        ax.text(0.995 * xmax, 0.5 * (bounds[level] + bounds[level - 1]), f"SACE {_ROMAN[level - 1]}", ha="right",
+                va="center", fontsize="small", fontweight="bold", color="white" if level == 4 else "#5A3A00",
+                zorder=1)
+    ax.plot(volume, ts["antegrade_flow_fraction"], color=OKABE_ITO["blue"], lw=2.6, label="antegrade flow")
+    ax.plot(volume, ts["tumour_blush_fraction"], color=CATEGORY_COLOURS["tumour"], lw=2.6, ls="--",
+            label="tumour blush")
+    reflux = ts["reflux_fraction"].to_numpy(float)
+    if (reflux > 0).any():
+        ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=1.4, ls=":", label="reflux (share of injection)")
+        ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=0.9, ls=":")
+    summary = data.summary
+    ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=11, color=OKABE_ITO["blue"],
+            mec="black", ls="none", label=f"stop: {summary['stop_reason']} (SACE {summary['sace_level']})")
+    ax.set(xlabel="injected suspension (mL)", ylabel="fraction (of baseline; of injection for reflux)",
+           ylim=(0, 1.05), xlim=(0, xmax),
+           title=f"Catheter in {data.meta['catheter_vessel']}: stopped on {summary['stop_reason']}")
+    ax.legend(loc="upper center", ncol=2, frameon=True, framealpha=0.9)
+    return fig

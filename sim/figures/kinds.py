@@ -1,0 +1,50 @@
+"""Figure kinds of ``embosim plot --kind`` and the figures ``embosim run`` writes next to its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .angio import angiogram
+from .arteries import before_after, tree
+from .endpoint import endpoint_curve
+from .particles import deposition
+from .run import run_data
+from .strategies import arterialisation, comparison
+from .style import save_figure
+
+__all__ = ["KINDS", "RUN_FIGURES", "figure", "write_run_figures"]
+
+#: Figure function of each kind.
+_FIGURES = {"tree": tree, "before-after": before_after, "curve": endpoint_curve, "deposition": deposition,
+            "comparison": comparison, "arterialisation": arterialisation, "angiogram": angiogram}
+#: Figure kinds of ``embosim plot --kind``.
+KINDS = tuple(_FIGURES)
+#: Figures :func:`write_run_figures` writes next to summary.json (file name -> figure kind).
+RUN_FIGURES = {"curve.png": "curve", "before_after.png": "before-after", "deposition.png": "deposition",
+               "angiogram.png": "angiogram"}
+
+
+def figure(kind: str, source, *, style: str = "slide"):
+    """The figure of a kind (``KINDS``) with its default options.
+
+    Parameters
+    ----------
+    kind : str
+    source : RunData, RunResult, Liver or pandas.DataFrame
+        A comparison table for ``TABLE_KINDS``.
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if kind not in _FIGURES:
+        raise ValueError(f"unknown figure kind {kind!r}; allowed: {', '.join(KINDS)}")
+    return _FIGURES[kind](source, style=style)
+
+
+def write_run_figures(source, out_dir: str | Path, *, style: str = "slide") -> list[Path]:
+    """Write the run's key figures (``RUN_FIGURES``) into ``out_dir``; the files written."""
+    data = run_data(source)
+    out = Path(out_dir)
+    return [save_figure(figure(kind, data, style=style), out / name) for name, kind in RUN_FIGURES.items()]

@@ -1,0 +1,91 @@
+"""Where the particles went: depth and size by destination, the totals, and a density map."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .run import run_data
+from .style import CATEGORY_COLOURS, display_name, new_axes, styled
+
+__all__ = ["deposition"]
+
+
+@styled
+def deposition(source, ax=None):
+    """Lodging generation and particle diameter by destination, where every particle went, and a density map.
+
+    Tumour and normal liver are split as in the summary (a particle counts towards
+    tumour with the viable tumour share of the tissue its vessel or compartment
+    feeds); non-target particles are counted by branch. The map shows the lodged
+    particles' density (hexbin, log scale) over the segments and tumours.
+
+    Parameters
+    ----------
+    source : RunData or RunResult (of a run)
+    ax : sequence of four matplotlib Axes, optional
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.colors import LogNorm
+
+    from .arteries import extent, tumour_outlines
+
+    data = run_data(source)
+    data.require_run("a deposition figure")
+    fig, axes = new_axes(ax, 4, nrows=2, figsize=(16.0, 11.0))
+    colours = {k: CATEGORY_COLOURS[k] for k in ("tumour", "normal liver", "non-target", "in suspension")}
+    tumour = data["deposition/tumour_share"].astype(float)
+    normal = 1.0 - tumour
+    gen = data["deposition/generation"].astype(float)
+    edges = np.arange(np.floor(gen.min()) if gen.size else 0, (np.ceil(gen.max()) if gen.size else 1) + 1.5)
+    axes[0].hist([gen, gen], bins=edges, weights=[tumour, normal], stacked=True,
+                 color=[colours["tumour"], colours["normal liver"]], label=["tumour", "normal liver"])
+    axes[0].set(xlabel="lodging generation (PHA = 0)", ylabel="particles (count)", title="Depth of lodging")
+    axes[0].legend()
+
+    nontarget, suspended = (data[f"deposition/{k}_diameter_um"].astype(float) for k in ("nontarget", "suspended"))
+    diam = [data["deposition/diameter_um"].astype(float)] * 2 + [nontarget, suspended]
+    weights = [tumour, normal, np.ones(nontarget.size), np.ones(suspended.size)]
+    every = np.concatenate(diam)
+    bins = np.linspace(every.min(), every.max() + 1e-9, 21) if every.size else np.linspace(0, 1, 2)
+    axes[1].hist(diam, bins=bins, weights=weights, stacked=True, color=list(colours.values()), label=list(colours))
+    axes[1].set(xlabel="particle diameter (\u00b5m)", ylabel="particles (count)", title="Size by destination")
+    axes[1].legend()
+
+    names, counts = ["tumour", "normal liver"], [tumour.sum(), normal.sum()]
+    branches, per_branch = np.unique(data["deposition/nontarget_branch"].astype(str), return_counts=True)
+    names += [f"non-target: {display_name(b)}" for b in branches]
+    counts += per_branch.tolist()
+    names.append("in suspension")
+    counts.append(suspended.size)
+    bar_colours = [colours["tumour"], colours["normal liver"]] + [colours["non-target"]] * branches.size + \
+        [colours["in suspension"]]
+    y = np.arange(len(names))[::-1]
+    axes[2].barh(y, counts, color=bar_colours)
+    axes[2].set_yticks(y, names)
+    total = max(sum(counts), 1)
+    for yy, c in zip(y, counts):
+        axes[2].text(c, yy, f" {c:.0f} ({c / total:.0%})", va="center", fontsize="small")
+    axes[2].set(xlabel="particles (count)", ylabel="destination", title="Where the particles went",
+                xlim=(0, max(max(counts), 1) * 1.45))
+
+    left, right, bottom, top = extent(data)
+    sites, count = data["lodged/xyz_mm"][:, [0, 2]], data["lodged/count"]
+    outline, start = data["segment/outline_mm"], data["segment/outline_start"]
+    for s in range(start.size - 1):
+        hull = outline[start[s]:start[s + 1]]
+        axes[3].fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=CATEGORY_COLOURS["liver outline"], lw=0.8,
+                     ls=(0, (4, 3)))
+    if sites.shape[0]:
+        density = axes[3].hexbin(sites[:, 0], sites[:, 1], C=count, reduce_C_function=np.sum, gridsize=40,
+                                 cmap="viridis", norm=LogNorm(), mincnt=1, extent=(left, right, bottom, top))
+        fig.colorbar(density, ax=axes[3], label="particles per hexagon (count)", shrink=0.8)
+    tumour_outlines(axes[3], data)
+    axes[3].set_aspect("equal")
+    axes[3].set(xlim=(left, right), ylim=(bottom, top), xlabel="x (mm), patient's left \u2192",
+                ylabel="z, cranial (mm)", title="Lodged particles (AP density)")
+    fig.suptitle(f"Particle deposition: {data.summary['particles_injected']} particles, {data.summary['agent']}")
+    return fig

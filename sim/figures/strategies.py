@@ -1,0 +1,161 @@
+"""Strategies compared: side by side, and against the tumour's arterial fraction (tables of :func:`sim.compare`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .style import metric_label, new_axes, strategy_colour, styled
+
+__all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference"]
+
+#: Outcomes shown by the comparison figures by default (summary keys, docs/outputs.md).
+DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "biliary_ischaemic_fraction",
+                   "nontarget_particle_fraction")
+#: Differences between strategies below this (fraction outcomes: 0.1 percentage point) are noise. Model
+#: assumption: far below what a trainee reads off a figure or a replicate interval resolves.
+NOISE_ABSOLUTE = 1e-3
+#: ... or below this share of the largest mean (outcomes that are not fractions).
+NOISE_RELATIVE = 1e-3
+
+
+def no_difference(metric: str, means: np.ndarray) -> bool:
+    """Whether the strategies' means of ``metric`` differ by no more than noise (``NOISE_*``)."""
+    means = np.asarray(means, float)
+    finite = means[np.isfinite(means)]
+    if finite.size < 2:
+        return False
+    scale = np.max(np.abs(finite))
+    tolerance = max(NOISE_ABSOLUTE if metric.endswith("_fraction") else 0.0, NOISE_RELATIVE * scale)
+    return bool(np.ptp(finite) <= tolerance)
+
+
+def _check_columns(table, columns) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table has no column {', '.join(map(repr, missing))}; "
+                         f"columns: {', '.join(map(str, table.columns))}")
+
+
+def _totals(table):
+    """The rows of a strategy as a whole: a staged strategy's ``session`` rows dropped (``sim.strategies.TOTAL``)."""
+    if "session" not in table.columns:
+        return table
+    from ..strategies import TOTAL
+
+    return table[table["session"].astype(str) == TOTAL]
+
+
+def _interval(table, metric: str) -> np.ndarray | None:
+    """Distances (2, n) from the mean down to ``<metric>_lo`` and up to ``<metric>_hi``; None without them."""
+    if f"{metric}_lo" not in table.columns or f"{metric}_hi" not in table.columns:
+        return None
+    mean = table[metric].to_numpy(float)
+    return np.clip(np.vstack([mean - table[f"{metric}_lo"].to_numpy(float),
+                              table[f"{metric}_hi"].to_numpy(float) - mean]), 0.0, None)
+
+
+@styled
+def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "strategy"):
+    """Strategies side by side on the main outcomes, with their 95% intervals.
+
+    A panel whose strategies differ by no more than noise (:func:`no_difference`)
+    says "no difference" instead of drawing bars.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per strategy (:func:`sim.compare`): a ``strategy`` column, a column per
+        outcome (mean) and, optionally, ``<outcome>_lo`` and ``<outcome>_hi`` bounds.
+        With a ``session`` column only the ``total`` rows are drawn.
+    metrics : sequence of str
+        Outcome columns, one panel each.
+    ax : matplotlib Axes or sequence of them (one per metric), optional
+    strategy : str
+        Column naming the strategy.
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A column is missing, or a strategy has several rows (filter the table, or
+        draw it with :func:`arterialisation`).
+    """
+    metrics = list(metrics)
+    _check_columns(table, [strategy, *metrics])
+    table = _totals(table)
+    if table[strategy].duplicated().any():
+        raise ValueError(f"one row per {strategy} expected; filter the varied parameter or use arterialisation()")
+    fig, axes = new_axes(ax, len(metrics), figsize=(4.2 * len(metrics) + 0.4, 5.6))
+    names = table[strategy].astype(str).tolist()
+    colours = [strategy_colour(name, k) for k, name in enumerate(names)]
+    x = np.arange(len(names))
+    for axis, metric in zip(axes, metrics):
+        means = table[metric].to_numpy(float)
+        title, unit = metric_label(metric)
+        axis.set_xticks(x, [n.replace("_", " ") for n in names], rotation=30, ha="right")
+        axis.set(title=title, ylabel=unit, xlabel=strategy)
+        if no_difference(metric, means):
+            axis.set_xlim(-0.5, len(names) - 0.5)
+            axis.text(0.5, 0.5, f"no difference\n(all {np.nanmean(means):.3g})", transform=axis.transAxes,
+                      ha="center", va="center", fontsize="large", color="#555555")
+            continue
+        axis.bar(x, means, color=colours, yerr=_interval(table, metric), capsize=4, error_kw={"lw": 1.2})
+    fig.suptitle("Strategies compared (mean and 95% interval)")
+    return fig
+
+
+def _arterial_column(table, metrics) -> str:
+    found = [c for c in table.columns if "arterial_fraction" in str(c) and c not in metrics
+             and not str(c).endswith(("_lo", "_hi"))]
+    if not found:
+        raise ValueError("no varied arterial-fraction column (e.g. 'tumours.0.arterial_fraction'); pass x=")
+    return found[0]
+
+
+@styled
+def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = None, strategy: str = "strategy"):
+    """Outcomes of each strategy against the tumour's arterial fraction, with 95% bands.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`sim.compare` with the arterial fraction varied: one row per
+        strategy and value; outcome columns with optional ``_lo``/``_hi`` bounds.
+        With a ``session`` column only the ``total`` rows are drawn.
+    metrics : sequence of str
+        Outcome columns, one panel each.
+    ax : matplotlib Axes or sequence of them (one per metric), optional
+    x : str, optional
+        The varied column; default the first column naming ``arterial_fraction``.
+    strategy : str
+        Column naming the strategy.
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    metrics = list(metrics)
+    x = _arterial_column(table, metrics) if x is None else x
+    _check_columns(table, [strategy, x, *metrics])
+    table = _totals(table)
+    fig, axes = new_axes(ax, len(metrics), figsize=(4.4 * len(metrics) + 0.4, 5.4))
+    for axis, metric in zip(axes, metrics):
+        for k, (name, rows) in enumerate(table.groupby(strategy, sort=False)):
+            rows = rows.sort_values(x)
+            colour = strategy_colour(name, k)
+            xs = rows[x].to_numpy(float)
+            mean = rows[metric].to_numpy(float)
+            axis.plot(xs, mean, marker="o", color=colour, lw=2.4, label=str(name).replace("_", " "))
+            interval = _interval(rows, metric)
+            if interval is not None:
+                axis.fill_between(xs, mean - interval[0], mean + interval[1], color=colour, alpha=0.2, lw=0)
+        title, unit = metric_label(metric)
+        axis.set(title=title, ylabel=unit, xlabel="tumour arterial fraction (1)")
+    axes[0].legend(title=strategy)
+    fig.suptitle("Outcomes against tumour arterialisation (mean and 95% band)")
+    return fig

@@ -1,0 +1,136 @@
+"""The SIRT read-outs of a Y-90 run: activity where the spheres lodged, doses, DVH table (SI inside).
+
+From the spheres one procedure delivered (the exact sequence, :func:`sim.procedure.run_procedure`,
+which stops at the prescribed activity's spheres) and each sphere's activity at treatment time
+(:meth:`sim.agents.Agent.activity_per_sphere_bq`):
+
+- a sphere in a compartment's bed deposits its activity in that compartment, split between its
+  viable tumour and normal parts by volume (spheres do not reach a necrotic core);
+- a sphere lodged in a resolved pedicle vessel irradiates the tissue that vessel feeds, spread
+  over its compartments by volume (local deposition: the betas' 2.5-4 mm mean range,
+  [EANM2021], spans several terminal territories);
+- of the spheres in a tumour's part of a compartment, the tumour's shunt fraction
+  (:func:`sim.sirt_workup.tumour_shunt_fractions`) passes arteriovenous shunts to the lungs
+  (counted after the procedure: their embolic effect is kept in the liver, a small
+  overestimate at a few % of spheres);
+- spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
+
+Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). The normal liver of the
+read-outs is the catheter's territory (the partition model's perfused normal liver), with the whole liver's mean
+beside it; the tumour is all viable tumour. Summary keys
+(``sirt_*``, docs/outputs.md) and the DVH table (``dvh.csv``: one row per compartment part).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
+from .sirt_dose import dose_at_volume, doses_from_deposition, dvh, volume_at_dose
+from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
+from .y90 import GBQ_BQ
+
+__all__ = ["sirt_readouts", "compartment_spheres", "TUMOUR_DVH_SHARE", "TUMOUR_DOSE_THRESHOLD_GY"]
+
+#: D_x read-out of the tumour: the dose at least 70% of it receives (D70, [VanRoekel2021Thesis] practice).
+TUMOUR_DVH_SHARE = 0.7
+#: V_x read-out of the tumour: its share receiving at least 100 Gy (V100).
+TUMOUR_DOSE_THRESHOLD_GY = 100.0
+
+
+def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) -> np.ndarray:
+    """Spheres per compartment (float): those in its bed plus its volume share of those lodged in the vessels above.
+
+    Only tissue compartments (kind 0) receive vessel-lodged spheres; the total is conserved (a vessel with no tissue
+    below it keeps its spheres out of the total: none in a built liver).
+    """
+    from .kernels.treewalk import subtree_sums
+
+    comps, forest = liver.compartments, liver.forest
+    parent = np.asarray(forest.parent, np.int64)
+    tissue = comps.kind == 0
+    node_volume = np.bincount(comps.node[tissue], weights=comps.volume_m3[tissue], minlength=forest.n_nodes)
+    below = np.empty_like(node_volume)
+    subtree_sums(parent, node_volume, below)
+    density = np.zeros_like(below)  # spheres per m^3 of tissue below, from the vessel ending at each node
+    np.divide(lodged_ped.astype(np.float64), below, out=density, where=below > 0)
+    cum = density.copy()  # spheres per m^3 from every vessel on the path from the root, level by level
+    depth = np.asarray(forest.generation, np.int64)
+    for level in range(1, int(depth.max()) + 1 if depth.size else 0):
+        nodes = np.flatnonzero((depth == level) & (parent >= 0))
+        cum[nodes] += cum[parent[nodes]]
+    out = lodged_comp.astype(np.float64)
+    out[tissue] += cum[comps.node[tissue]] * comps.volume_m3[tissue]
+    return out
+
+
+def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.ndarray | None = None
+                  ) -> tuple[dict, "object"]:
+    """The ``sirt_*`` summary keys and the DVH table (pandas) of a Y-90 run.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    liver : CompiledLiver
+        The liver the procedure ran on.
+    ps : ProcedureState
+        The procedure's final state (``lodged_ped``, ``lodged_comp``, ``lodged_trunk``, ``nontarget``).
+    n_injected : int
+        Spheres injected.
+    agent : Agent
+        The Y-90 agent.
+    in_territory : bool (M,), optional
+        Pedicle nodes fed through the catheter at baseline (:func:`sim.procedure.territory`): the normal liver of the
+        mean normal-liver dose, its D/V figures and the DVH is that of the territory (the partition model's perfused
+        normal liver); ``sirt_normal_liver_dose_whole_gy`` is over all normal liver. All nodes when omitted.
+    """
+    import pandas as pd
+
+    comps = liver.compartments
+    per_sphere = agent.activity_per_sphere_bq()
+    spheres = compartment_spheres(liver, ps.lodged_ped, ps.lodged_comp)
+    tissue = comps.kind == 0
+    viable = np.where(tissue, comps.tumour_volume_m3, 0.0)
+    normal = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
+    share_t = np.zeros_like(viable)
+    np.divide(viable, viable + normal, out=share_t, where=(viable + normal) > 0)
+    shunt = compartment_shunt_fractions(comps, tumour_shunt_fractions(scenario))
+    tumour_bq = spheres * share_t * per_sphere
+    lung_bq = float((tumour_bq * shunt).sum())
+    tumour_bq = tumour_bq * (1.0 - shunt)
+    normal_bq = np.where(tissue, spheres * (1.0 - share_t) * per_sphere, 0.0)
+    peribiliary_bq = float(np.where(tissue, 0.0, spheres).sum() * per_sphere)
+    m_t, m_n_all = viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
+    perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
+    m_n = np.where(perfused, m_n_all, 0.0)
+    whole = doses_from_deposition(tumour_bq, normal_bq, m_t, m_n_all)
+    d = doses_from_deposition(tumour_bq, np.where(perfused, normal_bq, 0.0), m_t, m_n, lung_activity_bq=lung_bq)
+    liver_bq = float(tumour_bq.sum() + normal_bq.sum()) + peribiliary_bq
+    findings = check_plan(PartitionDoses(tumour_gy=d.mean_tumour_gy, normal_gy=d.mean_normal_gy, lung_gy=d.lung_gy,
+                                         tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
+                                         lung_gbq=lung_bq / GBQ_BQ))
+    summary = {
+        "sirt_activity_prescribed_gbq": agent.activity_bq / GBQ_BQ,
+        "sirt_activity_delivered_gbq": n_injected * per_sphere / GBQ_BQ,
+        "sirt_spheres_prescribed": float(agent.prescribed_spheres()),
+        "sirt_spheres_delivered": int(n_injected),
+        "sirt_activity_per_sphere_bq": per_sphere,
+        "sirt_activity_liver_gbq": liver_bq / GBQ_BQ,
+        "sirt_activity_lung_gbq": lung_bq / GBQ_BQ,
+        "sirt_activity_nontarget_gbq": float(ps.nontarget.sum()) * per_sphere / GBQ_BQ,
+        "sirt_activity_named_vessels_gbq": float(ps.lodged_trunk.sum()) * per_sphere / GBQ_BQ,
+        "sirt_lung_shunt_fraction": lung_bq / (lung_bq + liver_bq) if lung_bq + liver_bq > 0 else 0.0,
+        "sirt_lung_dose_gy": d.lung_gy,
+        "sirt_tumour_dose_mean_gy": d.mean_tumour_gy,
+        "sirt_normal_liver_dose_mean_gy": d.mean_normal_gy,
+        "sirt_normal_liver_dose_whole_gy": whole.mean_normal_gy,
+        "sirt_tumour_d70_gy": dose_at_volume(d.tumour_gy, m_t, TUMOUR_DVH_SHARE) if m_t.sum() > 0 else float("nan"),
+        "sirt_tumour_v100": volume_at_dose(d.tumour_gy, m_t, TUMOUR_DOSE_THRESHOLD_GY),
+        "sirt_limit_findings": [f"{f.level}: {f.message}" for f in findings],
+    }
+    rows = []
+    for region, dose, mass in (("tumour", d.tumour_gy, m_t), ("normal_liver", d.normal_gy, m_n)):
+        idx, dose_sorted, at_least = dvh(dose, mass)
+        rows.append(pd.DataFrame({"region": region, "compartment": idx, "mass_g": mass[idx] * 1e3,
+                                  "dose_gy": dose_sorted, "mass_fraction_at_least": at_least}))
+    return summary, pd.concat(rows, ignore_index=True)

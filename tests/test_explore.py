@@ -1,0 +1,198 @@
+"""The explorer's parts without a browser: controls, TOML download, liver cache, cases and scoring, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+
+import pytest
+
+from sim.catalogue import list_scenarios, resolve_scenario
+from sim.explore.cache import LiverCache
+from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, POINTS, Choice, case_files, load_case, load_cases, score
+from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
+from sim.explore.scenario_toml import scenario_to_toml
+from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+
+
+def test_every_control_names_a_scenario_key_and_a_title_with_it():
+    base = Scenario()
+    values = control_values(base)
+    assert set(values) == {c.key for c in CONTROLS}
+    for control in CONTROLS:
+        assert control.key in control.title
+    assert scenario_from_values(base, values) == base
+
+
+def test_controls_set_their_keys_and_every_tumour():
+    base = load_scenario(resolve_scenario("high_disease_burden"))
+    s = scenario_from_values(base, {"tumours.*.arterial_fraction": 0.6, "agent.size_bin": "300-500",
+                                    "procedure.endpoint": VOLUME_ENDPOINT, "procedure.max_volume_ml": 4.0})
+    assert all(t.arterial_fraction == 0.6 for t in s.tumours) and len(s.tumours) == 7
+    assert s.agent.size_bin == "300-500"
+    assert (s.procedure.endpoint, s.procedure.max_volume_ml) == ("stasis", 4.0)
+
+
+@pytest.mark.parametrize("values, key, words", [
+    ({"catheter.rate_ml_min": -1.0}, "catheter.rate_ml_min", "greater than 0"),
+    ({"catheter.vessel": "A9"}, "catheter.vessel", "unknown vessel"),
+    ({"catheter.vessel": "replaced_RHA"}, "catheter.vessel", "no vessel 'replaced_RHA' in this anatomy"),
+    ({"agent.contrast_dilution": float("nan")}, "agent.contrast_dilution", "finite"),
+    ({"procedure.endpoint": VOLUME_ENDPOINT}, "procedure.max_volume_ml", "needs a volume"),
+])
+def test_bad_control_values_are_the_scenario_files_errors(values, key, words):
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_values(Scenario(), values)
+    assert err.value.path == key and words in err.value.message
+
+
+@pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
+def test_toml_download_loads_back_to_the_same_scenario(name, tmp_path):
+    scenario = load_scenario(resolve_scenario(name)).with_updates({"catheter.vessel": "#17", "agent.size_bin": "40-120"})
+    text = scenario_to_toml(scenario, header="from the explorer\nsecond line")
+    assert text.startswith("# from the explorer\n# second line\n")
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    assert parse_scenario(tomllib.loads(text), anatomy=False) == scenario
+
+
+class _Builds:
+    """A stand-in build that counts its calls (the cache's behaviour does not depend on what a liver is)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, scenario):
+        self.calls += 1
+        return {"anatomy": scenario.anatomy.michels_type, "build": self.calls}
+
+
+def test_cache_builds_each_anatomy_once_in_memory_and_on_disk(tmp_path):
+    build = _Builds()
+    cache = LiverCache(tmp_path, build=build)
+    s = Scenario()
+    first = cache.get(s)
+    assert cache.get(s.with_updates({"catheter.vessel": "RHA", "agent.size_bin": "300-500",
+                                     "portal.thrombosis": "main"})) is first
+    assert build.calls == 1
+    other = cache.get(s.with_updates({"anatomy.michels_type": "III", "catheter.vessel": "replaced_RHA"}))
+    assert build.calls == 2 and other["anatomy"] == "III"
+    fresh = LiverCache(tmp_path, build=build)  # a new process: from disk
+    assert fresh.cached(s) and fresh.get(s) == first and build.calls == 2
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".pickle", ".pickle"]  # no temporary file left
+
+
+def test_cache_rebuilds_a_damaged_file(tmp_path):
+    build = _Builds()
+    s = Scenario()
+    LiverCache(tmp_path, build=build).get(s)
+    (tmp_path / f"{LiverCache.key(s)}.pickle").write_bytes(b"truncated")
+    assert LiverCache(tmp_path, build=build).get(s)["build"] == 2
+
+
+def test_cache_key_is_the_anatomy():
+    s = Scenario()
+    assert LiverCache.key(s) == LiverCache.key(s.with_updates({"catheter.vessel": "RHA", "procedure.seed": 3}))
+    assert LiverCache.key(s) != LiverCache.key(s.with_updates({"tumours.0.arterial_fraction": 0.5}))
+    assert LiverCache.key(s) != LiverCache.key(s.with_updates({"liver.seed": 1}))
+
+
+def test_at_least_five_shipped_cases_load_with_their_scenarios_and_citations():
+    cases = load_cases()
+    assert len(cases) >= 5
+    hidden = " ".join(c.hidden for c in cases.values())
+    for element in ("Michels", "phrenic", "portal vein thrombosis", "biliary-enteric", "50%"):
+        assert element.lower() in hidden.lower(), element
+    for case in cases.values():
+        assert "[" in case.expert.why  # cites the seed's principles
+
+
+def test_a_case_citing_an_unknown_source_or_vessel_is_refused(tmp_path):
+    text = case_files()[0].read_text()
+    bad = tmp_path / "bad.toml"
+    unknown = "NoSuchSource" + "2099"  # not written as a citation: tests/test_references.py checks every file's
+    bad.write_text(text.replace("[SeedDeckUHS]", f"[{unknown}]"))
+    with pytest.raises(ScenarioError, match=unknown):
+        load_case(bad)
+    bad.write_text(text + '\nnew_key = 1\n')
+    with pytest.raises(ScenarioError, match="new_key"):
+        load_case(bad)
+
+
+def test_score_full_for_the_experts_choice_and_for_declining_with_the_expert():
+    expert = Choice(selection="treat", vessel="A6")
+    summary = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
+               "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
+    assert sum(r.points for r in score(expert, expert, summary, summary)) == sum(POINTS.values())
+    decline = Choice(selection="decline")
+    assert sum(r.points for r in score(decline, decline, None, None)) == sum(POINTS.values())
+    assert sum(r.points for r in score(expert, decline, summary, None)) == 0
+    assert sum(r.points for r in score(decline, expert, None, summary)) == 0
+
+
+def test_score_falls_with_less_necrosis_and_more_harm():
+    expert = Choice(selection="treat", vessel="A6")
+    e = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
+         "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
+    worse = dict(e, tumour_necrosis_fraction=0.3, normal_necrosis_fraction=0.30, suspension_volume_ml=6.0)
+    rows = {r.item: r.points for r in score(expert, expert, worse, e)}
+    assert rows["tumour necrosis (fraction)"] == pytest.approx(POINTS["tumour_necrosis_fraction"] * 0.5)
+    allowed = HARM_MARGIN * 0.01 + HARM_FLOOR
+    assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
+    assert rows["biliary ischaemia (fraction)"] == POINTS["biliary_ischaemic_fraction"]  # unchanged: all points
+    assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5)
+
+
+def test_nearest_vessel_picks_the_clicked_artery_on_a_real_liver():
+    import sim
+    from sim.explore.compute import liver_scene, nearest_vessel
+
+    s = Scenario().with_updates({"liver.terminal_diameter_um": 300.0})
+    scene = liver_scene(sim.build_liver(s), s)
+    for name in ("RHA", "A5", "GDA"):
+        row = scene.vessels[scene.vessels["vessel"] == name].iloc[-1]
+        assert nearest_vessel(scene, 0.5 * (row.x0 + row.x1), 0.5 * (row.z0 + row.z1), tolerance_mm=1.0) in (
+            name, *scene.vessels["vessel"][scene.vessels["diameter_um"] > row.diameter_um])
+    left, right, bottom, top = scene.extent
+    assert nearest_vessel(scene, left - 50.0, top + 50.0) is None
+    synthetic = scene.vessels[scene.vessels["vessel"].str.startswith("#")].iloc[-1]
+    assert scenario_from_values(s, {"catheter.vessel": synthetic.vessel}).catheter.vessel == synthetic.vessel
+
+
+def _embosim(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-c", "import sim.cli; sim.cli.main()", *args], **kwargs)
+
+
+def test_cli_explore_rejects_a_bad_scenario_in_one_line():
+    proc = _embosim("explore", "no_such_scenario_xyz", "--no-browser", stderr=subprocess.PIPE, text=True)
+    assert proc.wait(timeout=120) == 2
+    assert "embosim: error:" in proc.stderr.read()
+
+
+@pytest.mark.slow
+def test_cli_explore_serves_the_page_on_localhost(tmp_path):
+    from sim.explore.app import free_port
+
+    port = free_port()
+    env = dict(os.environ, EMBOSIM_CACHE_DIR=str(tmp_path))
+    proc = _embosim("explore", "--no-browser", "--port", str(port), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "the explorer did not answer within 120 s"
+                time.sleep(0.5)
+        assert "embosim explorer" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in proc.stdout.read()

@@ -1,0 +1,436 @@
+"""Figures: drawn from saved run folders (never re-simulated), every kind renders without warnings, lecture quality
+(labels, palettes, density, noise), and the ``plot`` command."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from colour_difference import ciede2000, srgb_to_lab
+
+import sim
+from sim import figures, runstate
+from sim.catalogue import resolve_scenario
+from sim.figures import arteries, strategies, style
+from sim.figures.labels import text_box
+from sim.scenario import ScenarioError
+
+COARSE = {"liver.terminal_diameter_um": 250.0}
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".svg": b"<?xml"}
+METRICS = list(figures.DEFAULT_METRICS)
+RUN_KINDS = [k for k in figures.KINDS if k not in figures.TABLE_KINDS]
+
+
+def _result(name: str):
+    return sim.run(sim.load_scenario(resolve_scenario(name)).with_updates(COARSE), progress=False)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Run folders of the default scenario (with its figures) and of the Michels III one, written by RunResult.write."""
+    out = {}
+    for name in ("bulky_segment5_net", "replaced_rha_michels3"):
+        result = _result(name)
+        folder = tmp_path_factory.mktemp(name)
+        result.write(folder, figures=name == "bulky_segment5_net")
+        out[name] = (result, folder)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(folders):
+    return {name: figures.load_run(folder) for name, (_, folder) in folders.items()}
+
+
+def _table(names, fractions, *, noise: bool = False) -> pd.DataFrame:
+    """A table shaped like sim.compare's: label columns, a varied column, outcome means and 95% bounds."""
+    rows = []
+    for k, strategy in enumerate(names):
+        for f in fractions:
+            row = {"strategy": strategy, "session": "total", "tumours.0.arterial_fraction": f, "replicates": 3}
+            for j, metric in enumerate(METRICS):
+                mean = 1e-5 * k if noise else 0.1 + 0.2 * k + 0.3 * f + 0.05 * j
+                row |= {metric: mean, f"{metric}_lo": mean - 0.05, f"{metric}_hi": mean + 0.04}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def tables():
+    staged = pd.DataFrame([{**_table(["staged_bilobar"], [0.9]).iloc[0].to_dict(), "session": "1"}])
+    return {"comparison": pd.concat([_table(["selective", "lobar", "staged_bilobar"], [0.9]), staged]),
+            "arterialisation": _table(["selective", "lobar"], [0.5, 0.7, 0.9, 1.0])}
+
+
+def _check_file(path, suffix: str) -> None:
+    data = path.read_bytes()
+    assert len(data) > 1000 and data.startswith(MAGIC[suffix]), path
+    if suffix == ".svg":
+        assert b"<svg" in data[:2000]
+
+
+def _render(make, path, suffix):
+    """Draw and save with every warning an error; returns the figure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = make()
+        figures.save_figure(fig, path.with_suffix(suffix), dpi=50)
+    _check_file(path.with_suffix(suffix), suffix)
+    return fig
+
+
+# --- the saved run ----------------------------------------------------------------------
+
+
+def test_run_folder_holds_a_modest_versioned_state(folders):
+    result, folder = folders["bulky_segment5_net"]
+    assert {p.name for p in folder.iterdir()} >= {runstate.FILE, "summary.json", "scenario.json",
+                                                  *figures.RUN_FIGURES}
+    for name in figures.RUN_FIGURES:
+        _check_file(folder / name, ".png")
+    size = (folder / runstate.FILE).stat().st_size
+    assert 1e5 < size < 3e6  # coarse liver; about 3 MB for the default one (docs/outputs.md#run-state)
+    arrays, meta = runstate.read(folder)
+    assert meta["format_version"] == runstate.FORMAT_VERSION and meta["has_run"]
+    # the saved counts agree with the run: every lodged particle is below the proper hepatic artery
+    data = figures.load_run(folder)
+    pha = list(data["trunk/edge_name"]).index("PHA")
+    lodged = sum(int(result.state[k].sum()) for k in ("lodged_pedicle", "lodged_compartment", "lodged_trunk"))
+    assert data["vessel/particles_below"][list(data["vessel/trunk_edge"]).index(pha)] == lodged > 0
+    assert data["lodged/count"].sum() + result.state["lodged_trunk"].sum() == lodged
+    n = result.summary["particles_injected"]
+    assert data["deposition/diameter_um"].size + data["deposition/nontarget_diameter_um"].size \
+        + data["deposition/suspended_diameter_um"].size == n
+    assert data.summary["particles_injected"] == n and len(data.timeseries) == len(result.timeseries)
+    times = data["angiogram/times_s"]
+    assert data["angiogram/before"].shape == data["angiogram/after"].shape == (times.size, *data["angiogram/before"]
+                                                                               .shape[1:])
+    assert all(np.any(np.isclose(times, t)) for t in meta["angiogram"]["phases_s"].values())
+
+
+def test_loading_and_drawing_a_run_imports_no_simulation_module(folders, tmp_path):
+    folder = folders["bulky_segment5_net"][1]
+    code = ("import sys, json; from sim import figures; data = figures.load_run(sys.argv[1]); "
+            "[figures.save_figure(figures.figure(k, data), f'{sys.argv[2]}/{k}.png', dpi=40) "
+            f"for k in {RUN_KINDS!r}]; "
+            "figures.animate_angiogram(data, sys.argv[2] + '/a.gif', dpi=20); "
+            "print(json.dumps([m for m in ('sim.procedure', 'sim.flow', 'sim.anatomy', 'sim.simulation', "
+            "'sim.angiography', 'numba') if m in sys.modules]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert json.loads(proc.stdout) == []
+    assert len(list(tmp_path.glob("*.png"))) == len(RUN_KINDS)
+
+
+@pytest.mark.parametrize("statement", ["import sim.results", "import sim", "import sim.figures",
+                                       "import sim.runstate"])
+def test_core_imports_load_no_matplotlib(statement):
+    code = f"import sys; {statement}; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          timeout=120).stdout.strip() == "False"
+
+
+def test_an_older_run_folder_is_refused_unless_rerun(folders, tmp_path, invoke):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(folders["replaced_rha_michels3"][1], old)
+    (old / runstate.FILE).unlink()
+    with pytest.raises(runstate.RunStateError, match="--rerun"):
+        figures.load_run(old)
+    result = invoke("plot", old, "--kind", "curve", "--out", tmp_path / "c.png")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "--rerun" in result.stderr
+    arrays, meta = runstate.read(folders["replaced_rha_michels3"][1])
+    runstate.save(old / runstate.FILE, {**arrays, "meta": np.asarray(json.dumps({**meta, "format_version": 0}))})
+    with pytest.raises(runstate.RunStateError, match="format version 0; this embosim reads version 1"):
+        figures.load_run(old)
+    again = figures.load_run(old, rerun=True)  # re-runs scenario.json and checks it against summary.json
+    assert again.summary["particles_injected"] == folders["replaced_rha_michels3"][0].summary["particles_injected"]
+    summary = json.loads((old / "summary.json").read_text())
+    (old / "summary.json").write_text(json.dumps({**summary, "particles_injected": 1}))
+    with pytest.raises(ScenarioError, match="does not reproduce summary.json"):
+        figures.load_run(old, rerun=True)
+
+
+# --- every kind renders ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bulky_segment5_net", "replaced_rha_michels3"])
+@pytest.mark.parametrize("kind", RUN_KINDS)
+def test_every_run_kind_renders_without_warnings(runs, kind, name, tmp_path):
+    suffix = list(MAGIC)[figures.KINDS.index(kind) % 3]
+    fig = _render(lambda: figures.figure(kind, runs[name]), tmp_path / kind, suffix)
+    panels = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert panels and all(a.get_xlabel() and a.get_ylabel() for a in panels)  # units on every axis
+
+
+@pytest.mark.parametrize("kind", figures.TABLE_KINDS)
+@pytest.mark.parametrize("suffix", list(MAGIC))
+def test_table_kinds_render_without_warnings(tables, kind, suffix, tmp_path):
+    fig = _render(lambda: figures.figure(kind, tables[kind], style="paper"), tmp_path / kind, suffix)
+    assert len(fig.axes) == len(METRICS)
+    assert all(a.get_xlabel() and a.get_ylabel() for a in fig.axes)
+
+
+def test_styles_change_the_text_size(runs):
+    sizes = {s: figures.endpoint_curve(runs["bulky_segment5_net"], style=s).axes[0].xaxis.label.get_size()
+             for s in figures.STYLES}
+    assert sizes["slide"] > sizes["paper"]
+    with pytest.raises(ValueError, match="unknown style"):
+        figures.endpoint_curve(runs["bulky_segment5_net"], style="poster")
+
+
+# --- lecture quality ---------------------------------------------------------------------
+
+
+def _labels(ax):
+    return [t for t in ax.texts if type(t).__name__ == "Annotation"]
+
+
+@pytest.mark.parametrize("make", [lambda d: figures.tree(d), lambda d: figures.before_after(d)], ids=["tree", "ba"])
+def test_labels_are_clinical_names_that_do_not_overlap(runs, make, tmp_path):
+    fig = make(runs["bulky_segment5_net"])
+    figures.save_figure(fig, tmp_path / "f.png", dpi=50)
+    renderer = fig.canvas.get_renderer()
+    labels = _labels(fig.axes[0])
+    texts = [t.get_text() for t in labels]
+    assert len(labels) >= 15 and not any("_" in t for t in texts)
+    assert {"right posterior HA", "proper HA", "segment 5 NET", "duodenum (GDA)", "aorta (schematic)",
+            "portal vein"} <= set(texts)
+    boxes = [text_box(t, renderer) for t in labels]
+    frame = fig.axes[0].get_window_extent(renderer)
+    assert all(frame.contains(b.x0, b.y0) and frame.contains(b.x1, b.y1) for b in boxes)
+    overlapping = [(texts[i], texts[j]) for i, j in itertools.combinations(range(len(boxes)), 2)
+                   if boxes[i].overlaps(boxes[j])]
+    assert overlapping == []
+
+
+def test_display_names():
+    assert [style.display_name(n) for n in ("right_posterior", "segment5_net", "A5", "right_anterior_portal",
+                                            "hcc_left", "replaced_RHA")] == \
+        ["right posterior HA", "segment 5 NET", "A5", "right anterior PV", "HCC left", "replaced RHA"]
+
+
+def test_sace_bands_are_distinct_light_to_dark():
+    lab = [srgb_to_lab(figures.SACE_COLOURS[k]) for k in (1, 2, 3, 4)]
+    assert all(ciede2000(a, b) > 10 for a, b in itertools.combinations(lab, 2))
+    # distinct in lightness alone, so also for colour-blind viewers and in greyscale
+    assert all(a[0] - b[0] > 10 for a, b in itertools.pairwise(lab))
+
+
+def test_ciede2000_reproduces_published_pairs():
+    # Sharma, Wu and Dalal (2005), test data pairs 1, 17 and 25
+    assert ciede2000((50, 2.6772, -79.7751), (50, 0, -82.7485)) == pytest.approx(2.0425, abs=1e-4)
+    assert ciede2000((50, 2.5, 0), (73, 25, -18)) == pytest.approx(27.1492, abs=1e-4)
+    assert ciede2000((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387)) == pytest.approx(1.2644, abs=1e-4)
+
+
+def test_one_colour_per_strategy_across_figures(tables):
+    from matplotlib.colors import to_hex
+
+    from sim.strategies import STRATEGY_NAMES
+
+    assert set(figures.STRATEGY_COLOURS) == set(STRATEGY_NAMES)
+    bars = figures.comparison(tables["comparison"], METRICS).axes[0].patches
+    lines = figures.arterialisation(tables["arterialisation"], METRICS).axes[0].get_lines()
+    assert to_hex(bars[0].get_facecolor()) == to_hex(lines[0].get_color()) == figures.STRATEGY_COLOURS["selective"].lower()
+    assert to_hex(bars[1].get_facecolor()) == to_hex(lines[1].get_color()) == figures.STRATEGY_COLOURS["lobar"].lower()
+
+
+def test_noise_level_differences_show_as_no_difference(tables):
+    fig = figures.comparison(_table(["selective", "lobar", "whole_liver"], [0.9], noise=True), METRICS)
+    assert all(not a.patches for a in fig.axes)
+    assert all(any(t.get_text().startswith("no difference") for t in a.texts) for a in fig.axes)
+    real = figures.comparison(tables["comparison"], METRICS)
+    assert all(len(a.patches) == 3 and not a.texts for a in real.axes)
+    assert strategies.no_difference("x_fraction", [0.1, 0.1 + 5e-4]) and not strategies.no_difference(
+        "x_fraction", [0.1, 0.11])
+
+
+def test_comparison_draws_each_strategy_with_its_interval(tables):
+    fig = figures.comparison(tables["comparison"], METRICS)
+    table = tables["comparison"][tables["comparison"]["session"] == "total"]
+    np.testing.assert_allclose([b.get_height() for b in fig.axes[0].patches], table[METRICS[0]])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["selective", "lobar", "staged bilobar"]
+    assert fig.axes[0].get_ylabel() == "fraction of tumour volume"
+
+
+def test_arterialisation_plots_outcome_against_arterial_fraction(tables):
+    lines = figures.arterialisation(tables["arterialisation"], METRICS).axes[0].get_lines()
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_xdata(), [0.5, 0.7, 0.9, 1.0])
+
+
+def test_table_figures_refuse_bad_tables(tables):
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        figures.comparison(tables["comparison"], ["nope"])
+    with pytest.raises(ValueError, match="one row per strategy"):
+        figures.comparison(tables["arterialisation"], METRICS)
+    with pytest.raises(ValueError, match="arterial-fraction column"):
+        figures.arterialisation(tables["comparison"].drop(columns="tumours.0.arterial_fraction"), METRICS)
+
+
+def test_many_particles_are_drawn_as_density(runs, monkeypatch):
+    from matplotlib.collections import PolyCollection
+
+    data = runs["bulky_segment5_net"]
+    assert data["lodged/xyz_mm"].shape[0] > arteries.HEXBIN_MIN_SITES
+    hexbins = [c for c in figures.tree(data).axes[0].collections if isinstance(c, PolyCollection)]
+    assert len(hexbins) == 1 and np.nansum(hexbins[0].get_array()) == data["lodged/count"].sum()
+    monkeypatch.setattr(arteries, "HEXBIN_MIN_SITES", 10**9)
+    assert not [c for c in figures.tree(data).axes[0].collections if isinstance(c, PolyCollection)]
+
+
+def test_before_after_colours_the_end_by_flow_reduction(runs):
+    from matplotlib.collections import LineCollection
+
+    fig = figures.before_after(runs["bulky_segment5_net"])
+    bars = [a.get_ylabel() for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert bars == ["arterial flow (mL/min)", "flow reduction (fraction of baseline)"]
+    data = runs["bulky_segment5_net"]
+    wide = data["vessel/diameter_um"] >= arteries.TREE_MIN_DIAMETER_UM
+    lines = [c for c in fig.axes[1].collections if isinstance(c, LineCollection)]
+    assert len(lines) == 1 and len(lines[0].get_segments()) == wide.sum()
+    labels = [h.get_label() for h in fig.axes[1].get_legend_handles_labels()[0]]
+    assert any(lab.startswith("infarcted parenchyma") for lab in labels)
+
+
+def test_portal_thrombus_is_drawn(tmp_path):
+    data = figures.load_source("main_pvt", "tree")  # the liver only: no procedure needed
+    assert not data.has_run
+    fig = figures.tree(data)
+    assert "thrombus (main portal vein)" in [t.get_text() for t in _labels(fig.axes[0])]
+    with pytest.raises(ValueError, match="needs a run"):
+        figures.tree(data, colour_by="occlusion")
+    with pytest.raises(ValueError, match="unknown colour_by"):
+        figures.tree(data, colour_by="speed")
+    angio = figures.angiogram(data, times_s=[1.0, 5.0])
+    panels = [a for a in angio.axes if a.get_label() != "<colorbar>"]
+    assert len(panels) == 2 and "baseline" in panels[0].get_ylabel()
+
+
+def test_tree_colourings(runs, tmp_path):
+    for colour_by in ("flow", "pressure", "occlusion", "particles"):
+        _render(lambda c=colour_by: figures.tree(runs["replaced_rha_michels3"], colour_by=c, labels=False),
+                tmp_path / colour_by, ".png")
+    with pytest.raises(ValueError, match="saved vessels from 150"):
+        figures.tree(runs["replaced_rha_michels3"], min_diameter_um=100.0)
+
+
+def test_curve_marks_the_stop_and_the_reflux(runs):
+    data = runs["bulky_segment5_net"]
+    series = data.timeseries.copy()
+    series["reflux_fraction"] = np.where(np.arange(len(series)) >= len(series) // 2, 0.3, 0.0)
+    ax = figures.endpoint_curve(dataclasses.replace(data, timeseries=series)).axes[0]
+    stop = next(line for line in ax.get_lines() if line.get_label().startswith("stop: endpoint"))
+    assert stop.get_xdata()[0] == pytest.approx(series["suspension_volume_ml"].iloc[-1])
+    assert "reflux (share of injection)" in [line.get_label() for line in ax.get_lines()]
+    onset = series["suspension_volume_ml"].iloc[len(series) // 2]
+    assert any(np.allclose(line.get_xdata(), onset) for line in ax.get_lines())
+    assert [t.get_text() for t in ax.texts] == ["SACE I", "SACE II", "SACE III", "SACE IV"]
+
+
+def test_deposition_counts_every_particle(runs):
+    data = runs["replaced_rha_michels3"]
+    fig = figures.deposition(data)
+    counts = [bar.get_width() for bar in fig.axes[2].patches]
+    assert sum(counts) == pytest.approx(data.summary["particles_injected"])
+    assert counts[0] / data.summary["particles_injected"] == pytest.approx(data.summary["tumour_particle_fraction"],
+                                                                           rel=1e-3)  # float16 shares
+
+
+def test_animated_angiogram_is_a_gif(runs, tmp_path):
+    path = figures.animate_angiogram(runs["bulky_segment5_net"], tmp_path / "dsa.gif", dpi=20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dsa.gif"]  # written atomically: no temporary left
+    assert path.read_bytes()[:6] == b"GIF89a"
+    with pytest.raises(ValueError, match=r"\.gif"):
+        figures.animate_angiogram(runs["bulky_segment5_net"], tmp_path / "dsa.png")
+
+
+def test_save_figure_refuses_other_formats(runs, tmp_path):
+    with pytest.raises(ValueError, match="allowed extensions .png, .svg, .pdf"):
+        figures.save_figure(figures.endpoint_curve(runs["bulky_segment5_net"]), tmp_path / "curve.jpg")
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embosim: error: "), result.stderr
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+@pytest.mark.parametrize("kind", RUN_KINDS)
+def test_plot_draws_every_kind_from_a_run_folder(folders, invoke, kind, tmp_path):
+    out = tmp_path / f"{kind}.svg"
+    result = invoke("plot", folders["bulky_segment5_net"][1], "--kind", kind, "--out", out, "--style", "paper")
+    assert result.exit_code == 0, result.output
+    _check_file(out, ".svg")
+
+
+def test_plot_help_lists_every_kind(invoke):
+    result = invoke("plot", "--help")
+    assert result.exit_code == 0
+    assert all(kind in result.stdout for kind in figures.KINDS)
+    assert all(option in result.stdout for option in ("--kind", "--out", "--animate", "--style", "--rerun"))
+
+
+def test_plot_writes_the_figure_of_a_scenario(invoke, tmp_path, write_scenario):
+    path = write_scenario("[liver]\nterminal_diameter_um = 300.0\n")
+    out = tmp_path / "figures" / "tree.svg"
+    result = invoke("plot", path, "--kind", "tree", "--out", out)
+    assert result.exit_code == 0, result.output
+    _check_file(out, ".svg")
+
+
+def test_plot_a_comparison_table(invoke, tables, tmp_path):
+    csv = tmp_path / "comparison.csv"
+    tables["arterialisation"].to_csv(csv, index=False)
+    result = invoke("plot", tmp_path, "--kind", "arterialisation", "--out", tmp_path / "a.pdf")
+    assert result.exit_code == 0, result.output
+    _check_file(tmp_path / "a.pdf", ".pdf")
+    _one_line_error(invoke("plot", csv, "--kind", "comparison", "--out", tmp_path / "c.png"), "one row per strategy")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--kind", "spaghetti"], ["--kind", "unknown kind 'spaghetti'", "angiogram"]),
+    (["--kind", "curve", "--animate"], ["--animate", "only the angiogram"]),
+    (["--kind", "tree", "--out", "tree.jpg"], ["--out", ".png, .svg, .pdf"]),
+    (["--kind", "angiogram", "--animate", "--out", "a.png"], ["--out", ".gif"]),
+    (["--kind", "tree", "--style", "poster"], ["--style"]),
+    ([], ["--kind"]),
+], ids=["unknown_kind", "animate_other_kind", "bad_extension", "animation_not_gif", "bad_style", "no_kind"])
+def test_plot_bad_options_are_one_line_exit_2(invoke, args, fragments):
+    _one_line_error(invoke("plot", *args), *fragments)
+
+
+def test_plot_bad_sources_are_one_line_exit_2(invoke, tmp_path):
+    _one_line_error(invoke("plot", tmp_path, "--kind", "curve"), str(tmp_path), "not a readable run folder")
+    _one_line_error(invoke("plot", tmp_path / "missing.toml", "--kind", "curve"), "cannot read")
+    _one_line_error(invoke("plot", tmp_path / "missing.csv", "--kind", "comparison"), "cannot read a comparison")
+
+
+def test_plot_names_the_scenario_file_of_an_error_found_on_the_built_liver(tmp_path, invoke):
+    path = tmp_path / "bad_tip.toml"
+    path.write_text('[liver]\nterminal_diameter_um = 400.0\n[catheter]\nvessel = "#99999999"\n', encoding="utf-8")
+    result = invoke("plot", path, "--kind", "curve", "--out", tmp_path / "c.png")
+    _one_line_error(result, f"{path}: catheter.vessel: ")
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_run_writes_its_figures_in_the_style_asked(invoke, tmp_path, write_scenario):
+    path = write_scenario("[liver]\nterminal_diameter_um = 400.0\n")
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet", "--style", "paper")
+    assert result.exit_code == 0, result.output
+    for name in figures.RUN_FIGURES:
+        _check_file(tmp_path / "out" / name, ".png")
+    _one_line_error(invoke("run", path, "--out", tmp_path / "other", "--style", "poster"), "--style")
