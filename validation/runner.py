@@ -40,6 +40,7 @@ from . import (
     embolic_load,
     endpoints,
     hemodynamics,
+    lipiodol,
     lodging,
     markdown_table,
     morphometry,
@@ -96,6 +97,8 @@ CASES = (
          lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
+    Case("lipiodol", "cTACE: portal opacification against Lipiodol volume ([Lipiodol2011PMC3036477])",
+         lambda s: lipiodol.run(s.out_dir, fast=s.fast, liver=s.liver)),
 )
 
 
