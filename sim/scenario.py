@@ -369,6 +369,16 @@ class AgentConfig(_Section):
     lipiodol_tumour_half_life_d: float = param(
         60.0, "d", "[Takayasu1993] (dense tumour retention 3-4 weeks after cTACE in massive necrosis); model "
         "assumption for the value (retained for months)", "Half-life of Lipiodol in tumour.", gt=0.0, le=3650.0)
+    emulsion_doxorubicin_mg: float = param(
+        50.0, "mg", "model assumption: a common single-session dose (DEB doses of [Varela2007]: 47-150 mg)",
+        "Doxorubicin in the emulsion's aqueous phase (kind = 'lipiodol').", ge=0.0, le=300.0)
+    bead_doxorubicin_mg_per_ml: float = param(
+        0.0, "mg/mL", "[DCBeadLoading] (25 mg per mL of beads, 50 mg in a 2 mL vial; at most 37.5 mg/mL); 0: bland",
+        "Doxorubicin loaded per mL of settled beads (DEB-TACE with kind = 'microspheres'; particles that follow "
+        "Lipiodol are bland).", ge=0.0, le=37.5)
+    bead_elution_half_life_d: float = param(
+        10.0, "d", "[Namur2011] derived (tissue doxorubicin around beads 5 uM at 8 h, 0.65 uM at 1 month)",
+        "Half-life of doxorubicin elution from lodged beads (first order).", gt=0.0, le=365.0)
     # --- end TACE block ---
 
     @model_validator(mode="after")

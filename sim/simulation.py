@@ -20,6 +20,7 @@ from .kernels import transport as tk
 from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
+from .pharmacokinetics import session_drug
 from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
 from .results import RunResult
@@ -206,6 +207,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     summary = summarise(scenario, proc, flow, q_healthy)
     if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
         summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
+    summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state

@@ -37,6 +37,7 @@ from . import (
     convergence,
     default_liver,
     deposition,
+    doxorubicin,
     embolic_load,
     endpoints,
     hemodynamics,
@@ -99,6 +100,8 @@ CASES = (
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("lipiodol", "cTACE: portal opacification against Lipiodol volume ([Lipiodol2011PMC3036477])",
          lambda s: lipiodol.run(s.out_dir, fast=s.fast, liver=s.liver)),
+    Case("doxorubicin", "TACE: plasma doxorubicin peak, DEB against cTACE ([Varela2007])",
+         lambda s: doxorubicin.run(s.out_dir, fast=s.fast)),
 )
 
 
