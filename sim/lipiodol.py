@@ -60,7 +60,7 @@ from .scenario import AgentConfig, Scenario
 from .units import ML_M3
 
 __all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill",
-           "retained_fraction", "LipiodolStage", "lipiodol_summary", "session_agents", "session_permanent",
+           "retained_fraction", "LipiodolStage", "lipiodol_summary", "session_agents", "session_permanent", "oil_by_tissue",
            "water_in_oil_share", "LIPIODOL_VISCOSITY_PA_S",
            "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
 
@@ -259,6 +259,13 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
                         float(volume_m3), tissue)
 
 
+def oil_by_tissue(comps: Compartments, filled: LipiodolFill) -> tuple[float, float]:
+    """Oil (m^3) held by viable tumour and by normal tissue: each compartment's oil split by its tumour volume share."""
+    tumour_share = _share(comps.tumour_volume_m3, comps.volume_m3)
+    oil = filled.deposited_m3
+    return float((oil * tumour_share).sum()), float((oil * (1.0 - tumour_share)).sum())
+
+
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     out = np.zeros_like(whole)
     np.divide(part, whole, out=out, where=whole > 0)
@@ -319,10 +326,7 @@ def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents:
     """Summary keys of the Lipiodol phase (docs/outputs.md); ``particle_agents`` names the particles that followed."""
     f, e, cfg = stage.filled, stage.emulsion, stage.cfg
     tissue = f.territory
-    tumour_share = _share(comps.tumour_volume_m3, comps.volume_m3)
-    oil = f.deposited_m3
-    tumour_oil = float((oil * tumour_share)[tissue].sum())
-    normal_oil = float((oil * (1.0 - tumour_share))[tissue].sum())
+    tumour_oil, normal_oil = oil_by_tissue(comps, f)  # oil lies in territory tissue only
     tumour_vol = float(comps.tumour_volume_m3[tissue].sum())
     normal_vol = float((comps.volume_m3 - comps.tumour_volume_m3)[tissue].sum())
     portal = _share(f.portal_m3, f.portal_capacity_m3)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Disposition", "disposition", "Release", "plasma_curve", "plasma_peak", "drug_summary", "session_drug",
+           "emulsion_release_half_life_h",
            "EMULSION_RELEASE_HALF_LIFE_MIN", "BODY_SURFACE_M2", "DOXORUBICIN"]
 
 #: Adult body surface area, m^2 (model assumption).
@@ -128,6 +129,12 @@ def plasma_peak(releases, pk: Disposition = DOXORUBICIN) -> tuple[float, float]:
     return float(c[i] * 1e3), float(TIME_GRID_H[i])
 
 
+def emulsion_release_half_life_h(water_in_oil: float) -> float:
+    """Release half-life (h) of an emulsion with this water-in-oil share (:data:`EMULSION_RELEASE_HALF_LIFE_MIN`)."""
+    return (water_in_oil * EMULSION_RELEASE_HALF_LIFE_MIN["water-in-oil"]
+            + (1.0 - water_in_oil) * EMULSION_RELEASE_HALF_LIFE_MIN["oil-in-water"]) / 60.0
+
+
 def _exposure(mg: float, half_life_h: float, volume_ml: float) -> float:
     """Time integral of the carrier's drug per tissue volume, mg h/mL (first-order release)."""
     if volume_ml <= 0 or mg <= 0:
@@ -190,17 +197,14 @@ def session_drug(scenario, summary: dict, comps, in_territory: np.ndarray, liqui
     tumour_ml = float(comps.tumour_volume_m3[tissue].sum()) / ML_M3
     normal_ml = float((comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum()) / ML_M3
     if liquid is not None and cfg.emulsion_doxorubicin_mg > 0:
+        from .lipiodol import oil_by_tissue
+
         f = liquid.filled
         per_m3 = cfg.emulsion_doxorubicin_mg / f.injected_m3
-        share = np.zeros_like(comps.volume_m3)
-        np.divide(comps.tumour_volume_m3, comps.volume_m3, out=share, where=comps.volume_m3 > 0)
-        oil = f.deposited_m3
-        split = {"tumour": float((oil * share).sum()) * per_m3, "normal": float((oil * (1 - share)).sum()) * per_m3,
-                 "nontarget": 0.0}
-        w = liquid.emulsion.water_in_oil
-        half_life_h = (w * EMULSION_RELEASE_HALF_LIFE_MIN["water-in-oil"]
-                       + (1 - w) * EMULSION_RELEASE_HALF_LIFE_MIN["oil-in-water"]) / 60.0
-        return drug_summary(split, half_life_h, f.systemic_m3 * per_m3, tumour_ml, normal_ml)
+        tumour_oil, normal_oil = oil_by_tissue(comps, f)
+        split = {"tumour": tumour_oil * per_m3, "normal": normal_oil * per_m3, "nontarget": 0.0}
+        return drug_summary(split, emulsion_release_half_life_h(liquid.emulsion.water_in_oil),
+                            f.systemic_m3 * per_m3, tumour_ml, normal_ml)
     if liquid is None and cfg.kind == "microspheres" and cfg.bead_doxorubicin_mg_per_ml > 0:
         dose = cfg.bead_doxorubicin_mg_per_ml * summary["particle_volume_ml"]
         tumour, nontarget = summary["tumour_particle_fraction"], summary["nontarget_particle_fraction"]

@@ -26,9 +26,9 @@ import numpy as np
 
 from sim.pharmacokinetics import (
     DOXORUBICIN,
-    EMULSION_RELEASE_HALF_LIFE_MIN,
     TIME_GRID_H,
     Release,
+    emulsion_release_half_life_h,
     plasma_curve,
     plasma_peak,
 )
@@ -53,9 +53,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
 
     bead_h = AgentConfig().bead_elution_half_life_d * 24.0
     emulsion = emulsion_from_config(AgentConfig(kind="lipiodol"))
-    w = emulsion.water_in_oil
-    emulsion_h = (w * EMULSION_RELEASE_HALF_LIFE_MIN["water-in-oil"]
-                  + (1 - w) * EMULSION_RELEASE_HALF_LIFE_MIN["oil-in-water"]) / 60.0
+    emulsion_h = emulsion_release_half_life_h(emulsion.water_in_oil)
     deb, deb_t = plasma_peak([Release(DOSE_MG, bead_h)])
     ctace, ctace_t = plasma_peak([Release(DOSE_MG, emulsion_h)])
     ratio, published_ratio = deb / ctace, VARELA_DEB[0] / VARELA_CTACE[0]
