@@ -272,20 +272,27 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float) -> None:
+def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float) -> np.ndarray:
     """Lower the compartment conductances where the oil is (in place; ``g_comp`` of a FlowState, (C, 4)).
 
     A vessel share ``f`` filled with a liquid ``viscosity_ratio`` times as viscous as blood has
     the conductance ``g / (1 + f (ratio - 1))`` (Poiseuille, filled and open parts in series):
     the sinusoidal share acts on the arterial and hepatic-venous terminals, the portal-venule
     share on the portal terminal.
+
+    Returns
+    -------
+    ndarray of float64, shape (C,)
+        The factor applied to each arterial terminal (for the embolic load's open conductance).
     """
     s = _share(filled.sinusoid_m3, filled.sinusoid_capacity_m3)
     p = _share(filled.portal_m3, filled.portal_capacity_m3)
     extra = max(viscosity_ratio - 1.0, 0.0)
-    g_comp[:, COMP_ART] /= 1.0 + s * extra
-    g_comp[:, COMP_HV] /= 1.0 + s * extra
+    arterial = 1.0 / (1.0 + s * extra)
+    g_comp[:, COMP_ART] *= arterial
+    g_comp[:, COMP_HV] *= arterial
     g_comp[:, COMP_POR] /= 1.0 + p * extra
+    return arterial
 
 
 def retained_fraction(days, half_life_d: float):
@@ -296,9 +303,11 @@ def retained_fraction(days, half_life_d: float):
 class LipiodolStage:
     """The Lipiodol phase of a cTACE session, run by :func:`sim.procedure.run_procedure` before any particles.
 
-    Call it with the liver, the flow state (catheter placed, injection on) and the
-    transport net: it fills the territory, writes the embolic effect into the state's
-    conductances and re-solves. The fill is kept in :attr:`filled`.
+    Call it with the liver, the flow state (catheter placed, injection on), the
+    transport net and the embolic-load geometry: it fills the territory, writes the
+    embolic effect into the state's conductances (and into the geometry's open bed
+    conductances, so that particles which follow plug beds already slowed by the oil)
+    and re-solves. The fill is kept in :attr:`filled`.
     """
 
     #: Label of the Lipiodol row of the time series.
@@ -309,7 +318,7 @@ class LipiodolStage:
         self.emulsion = emulsion_from_config(self.cfg)
         self.filled: LipiodolFill | None = None
 
-    def __call__(self, liver, state, net) -> None:
+    def __call__(self, liver, state, net, geometry) -> None:
         from .kernels import twoport
         from .procedure import territory
 
@@ -318,7 +327,8 @@ class LipiodolStage:
         self.filled = fill(liver.compartments, np.asarray(liver.forest.parent, np.int64), state.comp_q, mask,
                            self.emulsion.oil_m3, self.cfg.lipiodol_sinusoid_capacity_ml_per_ml,
                            self.cfg.lipiodol_portal_capacity_ml_per_ml)
-        apply_fill(state.g_comp, self.filled, self.emulsion.viscosity_pa_s / BLOOD_VISCOSITY_PA_S)
+        arterial = apply_fill(state.g_comp, self.filled, self.emulsion.viscosity_pa_s / BLOOD_VISCOSITY_PA_S)
+        geometry.bed_g0[:arterial.shape[0]] *= arterial  # the compartments' beds: open means "with the oil" now
         twoport.solve(state)
 
 

@@ -538,9 +538,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         The load record (:func:`load_record`) of earlier sessions on this liver: their
         loads are in place from the start and this procedure adds to them.
     liquid : callable, optional
-        A liquid embolic given before the particles (``liquid(liver, state, net)``, e.g.
-        :class:`sim.lipiodol.LipiodolStage`): called once the pre-procedure flows are
-        recorded; it changes the state's conductances and re-solves it.
+        A liquid embolic given before the particles (``liquid(liver, state, net, geometry)``,
+        e.g. :class:`sim.lipiodol.LipiodolStage`): called once the pre-procedure flows are
+        recorded; it changes the state's conductances (and the load geometry's open bed
+        conductances accordingly) and re-solves it.
     particles : bool
         Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
     """
@@ -604,7 +605,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
 
     rows = [record(0)]
     if liquid is not None:
-        liquid(liver, state, net)
+        liquid(liver, state, net, geo)
         start_flow = tk.native_tip_flow(state, net)
         rows.append({**record(0), "agent": getattr(liquid, "name", "liquid")})
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"

@@ -174,11 +174,15 @@ def test_lipiodol_embolises_the_tumour_portal_supply_particles_do_not(liver):
     assert portal_ratio(lip) < 0.5 * portal_ratio(tae)
 
 
-def test_particles_may_follow_the_oil(liver):
-    s = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 0.5, "agent.permanent": False,
-                       "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]}).summary
+def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
+    result = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 0.5, "agent.permanent": False,
+                            "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]})
+    s, ts = result.summary, result.timeseries
     assert s["agent"] == "lipiodol emulsion then microspheres 300-500 um"
     assert s["particles_injected"] > 0
+    after_oil = ts[ts["agent"] == "lipiodol emulsion"]["antegrade_flow_fraction"].iloc[0]
+    particles = ts[ts["particles"] > 0]["antegrade_flow_fraction"].to_numpy()
+    assert after_oil < 1.0 and np.all(particles <= after_oil + 1e-9)  # a plug in an oil-filled bed adds resistance
 
 
 def test_bad_lipiodol_volume_names_the_key():
