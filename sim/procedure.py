@@ -604,10 +604,11 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         }
 
     rows = [record(0)]
-    if liquid is not None:
+    if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it
         liquid(liver, state, net, geo)
         start_flow = tk.native_tip_flow(state, net)
-        rows.append({**record(0), "agent": getattr(liquid, "name", "liquid")})
+        rows[0]["agent"] = getattr(liquid, "name", "liquid")
+        rows.append({**record(0), "agent": rows[0]["agent"]})
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
     first_agent = agents[0][0]
     expected = min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
