@@ -37,7 +37,7 @@ VISIBLE_PORTAL_ML = 0.1
 #: Tolerance on a rate, absolute (the study's groups are small; the virtual population is not the study's).
 RATE_TOLERANCE = 0.2
 POSITIONS = ("A5", "A6", "A7", "A8", "A4", "right_anterior", "right_posterior", "RHA", "LHA", "PHA")
-FAST_POSITIONS = ("A5", "A8", "right_anterior", "RHA", "LHA", "PHA")
+FAST_POSITIONS = ("A5", "right_anterior", "RHA", "PHA")
 
 
 def _volumes(fast: bool) -> list[float]:
