@@ -352,6 +352,7 @@ def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents:
         "emulsion_type": e.phase,
         "emulsion_water_in_oil_fraction": e.water_in_oil,
         "emulsion_viscosity_mPa_s": e.viscosity_pa_s * 1e3,
+        "emulsion_droplet_um": e.droplet_m * 1e6,
         "lipiodol_tumour_ml": tumour_oil / ML_M3,
         "lipiodol_normal_ml": normal_oil / ML_M3,
         "lipiodol_portal_ml": float(f.portal_m3.sum()) / ML_M3,
