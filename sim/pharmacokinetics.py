@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Disposition", "disposition", "Release", "plasma_curve", "plasma_peak", "drug_summary", "session_drug",
-           "emulsion_release_half_life_h",
+           "emulsion_release_half_life_h", "summary_releases",
            "EMULSION_RELEASE_HALF_LIFE_MIN", "BODY_SURFACE_M2", "DOXORUBICIN"]
 
 #: Adult body surface area, m^2 (model assumption).
@@ -129,6 +129,13 @@ def plasma_peak(releases, pk: Disposition = DOXORUBICIN) -> tuple[float, float]:
     return float(c[i] * 1e3), float(TIME_GRID_H[i])
 
 
+def summary_releases(summary: dict) -> list[Release]:
+    """The plasma inputs of a session from its drug keys (:func:`drug_summary`): what its carriers release, and what
+    reached the blood at once."""
+    at_once = summary["drug_at_once_mg"]
+    return [Release(summary["drug_delivered_mg"] - at_once, summary["drug_release_half_life_h"]), Release(at_once, 0.0)]
+
+
 def emulsion_release_half_life_h(water_in_oil: float) -> float:
     """Release half-life (h) of an emulsion with this water-in-oil share (:data:`EMULSION_RELEASE_HALF_LIFE_MIN`)."""
     return (water_in_oil * EMULSION_RELEASE_HALF_LIFE_MIN["water-in-oil"]
@@ -167,6 +174,7 @@ def drug_summary(split_mg: dict, half_life_h: float, systemic_mg: float, tumour_
         "drug_nontarget_mg": split_mg["nontarget"] + systemic_mg,
         "drug_tumour_fraction": split_mg["tumour"] / delivered if delivered > 0 else float("nan"),
         "drug_release_half_life_h": half_life_h,
+        "drug_at_once_mg": systemic_mg,
         "drug_tumour_exposure_mg_h_per_ml": _exposure(split_mg["tumour"], half_life_h, tumour_ml),
         "drug_normal_exposure_mg_h_per_ml": _exposure(split_mg["normal"], half_life_h, normal_ml),
         "plasma_doxorubicin_peak_ng_ml": peak,

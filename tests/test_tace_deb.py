@@ -82,3 +82,17 @@ def test_bland_particles_report_no_drug(liver):
 def test_bead_loading_above_the_maximum_names_the_key():
     with pytest.raises(ScenarioError, match="agent.bead_doxorubicin_mg_per_ml"):
         Scenario().with_updates({"agent.bead_doxorubicin_mg_per_ml": 50.0})
+
+
+def test_drug_figure_draws_both_carriers(liver, tmp_path):
+    from sim.pharmacokinetics import summary_releases
+    from sim.tace_figures import drug_figure
+
+    deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
+    ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0})
+    assert sum(r.mg for r in summary_releases(ctace)) == pytest.approx(ctace["drug_delivered_mg"])
+    assert ctace["drug_at_once_mg"] > 0 and deb["drug_at_once_mg"] == 0  # 5 mL overfill a segment: oil to the veins
+    path = drug_figure({"DEB-TACE": deb, "cTACE": ctace}, tmp_path / "drug.png")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="carries no drug"):
+        drug_figure({"TAE": _run(liver)}, tmp_path / "x.png")
