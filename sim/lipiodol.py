@@ -171,7 +171,8 @@ def water_fill(weights: np.ndarray, capacity: np.ndarray, volume: float) -> np.n
     full_before = np.concatenate([[0.0], np.cumsum(kk)[:-1]])  # capacity of the elements full below each level
     open_weight = ww.sum() - np.concatenate([[0.0], np.cumsum(ww)[:-1]])  # weight still filling at each level
     placed_at = full_before + lv * open_weight  # volume placed when the level reaches each breakpoint
-    j = int(np.searchsorted(placed_at, volume))  # the first breakpoint at or beyond the volume
+    j = min(int(np.searchsorted(placed_at, volume)), lv.size - 1)  # the first breakpoint at or beyond the volume
+    # (the last one when rounding puts the full capacity a hair below the volume)
     t = (volume - full_before[j]) / open_weight[j]
     return np.minimum(w * t, k)
 

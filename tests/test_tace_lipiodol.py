@@ -39,6 +39,15 @@ def test_water_fill_passes_a_full_share_on_and_conserves_volume():
     np.testing.assert_allclose(water_fill(w, k, 100.0), [0.2, 5.0, 5.0, 0.0])  # beyond capacity: all full
 
 
+def test_water_fill_just_below_the_capacity_fills_everything():
+    """Rounding may put the summed breakpoints a hair below the volume: still one level, everything full."""
+    rng = np.random.default_rng(7)
+    w, k = rng.random(100_000), rng.random(100_000)
+    for volume in (np.nextafter(k.sum(), 0.0), k.sum() * (1 - 1e-15)):
+        v = water_fill(w, k, float(volume))
+        assert v.sum() == pytest.approx(volume, rel=1e-9) and np.all(v <= k)  # cumulative sums round
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_water_fill_random_cases_meet_its_definition(seed):
     rng = np.random.default_rng(seed)
