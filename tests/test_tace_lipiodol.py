@@ -189,7 +189,8 @@ def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
     s, ts = result.summary, result.timeseries
     assert s["agent"] == "lipiodol emulsion then microspheres 300-500 um"
     assert s["particles_injected"] > 0
-    after_oil = ts[ts["agent"] == "lipiodol emulsion"]["antegrade_flow_fraction"].iloc[0]
+    assert list(ts["agent"].iloc[:2]) == ["lipiodol emulsion"] * 2  # the baseline row and the row after the oil
+    after_oil = ts["antegrade_flow_fraction"].iloc[1]
     particles = ts[ts["particles"] > 0]["antegrade_flow_fraction"].to_numpy()
     assert after_oil < 1.0 and np.all(particles <= after_oil + 1e-9)  # a plug in an oil-filled bed adds resistance
 
