@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .agents import agent_sequence
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .kernels import transport as tk
 from .kernels import twoport
+from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
+from .pharmacokinetics import session_drug
 from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
 from .results import RunResult
@@ -91,7 +92,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=scenario.agent.permanent)
+                               permanent=session_permanent(scenario))
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -212,20 +213,23 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     q_healthy = healthy_compartment_flows(liver.compiled, flow)
-    agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
+    liquid, agents, with_particles = session_agents(scenario)
     prior_load = _prior_load(prior)
     contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
-                         prior=prior_load)
+                         prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
     dvh = None
-    if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
+    if liquid is None and agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
 
         sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
                                            proc.in_territory)
         summary.update(sirt_summary)
+    if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
+        summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
+    summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
