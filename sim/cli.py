@@ -243,6 +243,33 @@ def check_patient(
     typer.echo(assess_patient(config, severities=overrides).to_text(), nl=False)
 
 
+def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed, out: Path, quiet: bool,
+                       force: bool) -> None:
+    """``embosim compare --therapies``: the therapies of :mod:`sim.therapies` from the scenario's catheter."""
+    from .strategies import format_table, summarise_replicates, write_comparison
+    from .therapies import run_therapies, therapy_scenario
+
+    names = [name.strip() for name in therapies.split(",") if name.strip()]
+    if vary:
+        raise typer.BadParameter("--therapies compares agents from one position; leave out --vary",
+                                 param_hint="'--therapies'")
+    try:
+        if not names or len(set(names)) != len(names):
+            raise ScenarioError("give each therapy once, at least one")
+        for name in names:
+            therapy_scenario(config, name)
+    except ScenarioError as exc:
+        raise typer.BadParameter(exc.message, param_hint="'--therapies'") from None
+    check_output_folder(out, marker="comparison.csv", force=force)
+    typer.echo(f"Scenario: {config.title} ({path}); therapies from {config.catheter.vessel}")
+    raw = run_therapies(config, names, replicates, rng=seed, progress=not quiet)
+    table = summarise_replicates(raw)
+    written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
+                               force=force)
+    typer.echo(format_table(table), nl=False)
+    typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
 @app.command()
 def compare(
     scenario: ScenarioArg = None,
@@ -256,6 +283,9 @@ def compare(
              "tumours.0.arterial_fraction=0.5:1.0:6 (tumours.<field> varies every tumour); repeat for a grid.")] = None,
     tumour: Annotated[str | None, typer.Option(help="Name of the tumour the catheter positions target "
                                                    "(default: the first).", show_default=False)] = None,
+    therapies: Annotated[str | None, typer.Option(
+        help="Comma-separated therapies (tae, ctace, deb_tace) from the scenario's own catheter position, instead of "
+             "strategies; docs/tace.md.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
                                              show_default=False)] = None,
     interval_weeks: Annotated[float | None, typer.Option(
@@ -282,6 +312,10 @@ def compare(
 
     path, config = _load_scenario(scenario)
     _check_sizes(config, path, allow_large_)
+    if therapies is not None:
+        with allow_large(allow_large_):
+            _compare_therapies(config, path, therapies, replicates, vary, seed, out, quiet, force)
+        return
     try:
         chosen = distinct_strategies([name for name in strategies.split(",") if name.strip()])
     except ScenarioError as exc:

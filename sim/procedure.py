@@ -525,7 +525,8 @@ def _row_step(before: dict, after: dict, *, blush: bool) -> float:
 
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
-                  full_resolve: bool = False, prior: dict | None = None) -> ProcedureRun:
+                  full_resolve: bool = False, prior: dict | None = None, liquid=None,
+                  particles: bool = True) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -548,6 +549,13 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     prior : dict, optional
         The load record (:func:`load_record`) of earlier sessions on this liver: their
         loads are in place from the start and this procedure adds to them.
+    liquid : callable, optional
+        A liquid embolic given before the particles (``liquid(liver, state, net, geometry)``,
+        e.g. :class:`sim.lipiodol.LipiodolStage`): called once the pre-procedure flows are
+        recorded; it changes the state's conductances (and the load geometry's open bed
+        conductances accordingly) and re-solves it.
+    particles : bool
+        Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
     """
     from tqdm.auto import tqdm
 
@@ -567,7 +575,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         raise ScenarioError(f"no antegrade flow in {placement.vessel!r} at baseline (catheter wedged?)",
                             path="catheter.vessel")
     proc = scenario.procedure
-    max_volume = proc.max_volume_ml * ML_M3
+    max_volume = proc.max_volume_ml * ML_M3 if particles else 0.0
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
     n_cap = max(1, int(max_volume * per_m3.max()))
     prescribed = agents[0][0].y90 is not None and agents[0][0].activity_bq is not None
@@ -591,8 +599,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
+    start_flow = q0  # native tip flow when the particles start (after any liquid)
+
     def record(n_done: int) -> dict:
-        flow = ps.flow_after[n_done - 1] if n_done else q0
+        flow = ps.flow_after[n_done - 1] if n_done else start_flow
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
         q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
@@ -614,6 +624,11 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         }
 
     rows = [record(0)]
+    if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it
+        liquid(liver, state, net, geo)
+        start_flow = tk.native_tip_flow(state, net)
+        rows[0]["agent"] = getattr(liquid, "name", "liquid")
+        rows.append({**record(0), "agent": rows[0]["agent"]})
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
     first_agent = agents[0][0]
     expected = min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(

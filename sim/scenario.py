@@ -336,11 +336,13 @@ class PatientConfig(_Section):
 class AgentConfig(_Section):
     """The embolic agent."""
 
-    kind: Literal["microspheres", "pva", "custom", "y90_resin", "y90_glass"] = param(
-        "microspheres", "-", "[MeritEmbosphereIFU]; [Y90Microspheres] (Y-90 resin and glass microspheres)",
-        "Calibrated microspheres, irregular PVA, a custom distribution, or Y-90 resin (SIR-Spheres) or glass "
+    kind: Literal["microspheres", "pva", "custom", "y90_resin", "y90_glass", "lipiodol"] = param(
+        "microspheres", "-", "[MeritEmbosphereIFU]; [Y90Microspheres] (Y-90 resin and glass microspheres); "
+        "lipiodol: [Kan1997Emulsion] (docs/tace.md)",
+        "Calibrated microspheres, irregular PVA, a custom distribution, Y-90 resin (SIR-Spheres) or glass "
         "(TheraSphere) microspheres, whose size, activity and count come from the product (sim.agents; size_bin "
-        "does not apply).")
+        "does not apply), or a Lipiodol-drug emulsion (cTACE, a liquid: lipiodol_* keys; particles may follow it, "
+        "procedure.agent_sequence).")
     size_bin: Literal["40-120", "100-300", "300-500", "500-700", "700-900", "900-1200"] = param(
         "100-300", "um", "[SeedDeckUHS] (100-300 um for a bulky segment 5 NET); [MeritEmbosphereIFU] bins",
         "Nominal size range of the agent.")
@@ -384,6 +386,46 @@ class AgentConfig(_Section):
         "[Y90Microspheres]: 3% of the calibration activity left)",
         "Y-90 kinds: time from the product's calibration to the treatment; each sphere carries less activity, so "
         "more spheres deliver the same activity (sim.agents).", ge=0.0, le=336.0)
+
+    # --- TACE (issue 17): the Lipiodol-drug emulsion of cTACE (kind = "lipiodol"; sim/lipiodol.py) ---
+    lipiodol_volume_ml: float = param(
+        5.0, "mL", "model assumption: small end of the 5-20 mL of emulsion injected until stagnation in "
+        "[Lipiodol2011PMC3036477]'s protocol (a selective injection needs less than a lobar one)",
+        "Volume of Lipiodol (the oil phase) injected.", gt=0.0, le=30.0)
+    lipiodol_to_aqueous_ratio: float = param(
+        2.0, "mL/mL", "[Masada2017] (Lipiodol:drug solution 2:1 gives 70% water-in-oil, 1:1 only 16%)",
+        "Volume of Lipiodol per volume of aqueous drug solution in the emulsion (sets water-in-oil vs oil-in-water).",
+        ge=0.5, le=4.0)
+    emulsion_droplet_um: float = param(
+        40.0, "um", "[Masada2017] (median droplet 33.7 um at 1 s per push, 52.0 um at 2 s)",
+        "Median droplet diameter of the dispersed phase (report; droplets deform and pass the terminal arterioles).",
+        gt=1.0, le=500.0)
+    lipiodol_sinusoid_capacity_ml_per_ml: float = param(
+        0.01, "mL/mL", "model assumption: the oil front reaches the portal venules once it fills about a tenth of "
+        "the sinusoidal space (sinusoids about 10% of the liver volume, unverified); a 150 mL segment then stagnates "
+        "after a few mL, as the 5-20 mL to stagnation of [Lipiodol2011PMC3036477]'s protocol for segments to lobes",
+        "Oil held in the sinusoids per mL of tissue before it overflows into the portal venules.", gt=0.0, le=0.2)
+    lipiodol_portal_capacity_ml_per_ml: float = param(
+        0.005, "mL/mL", "model assumption: terminal portal venules hold about half as much as the sinusoids reached",
+        "Oil the portal venules of a territory hold per mL of tissue before the rest passes to the hepatic veins.",
+        gt=0.0, le=0.2)
+    lipiodol_normal_half_life_d: float = param(
+        3.0, "d", "model assumption: oil is cleared from normal parenchyma within about one to two weeks "
+        "(Kupffer cells; commonly quoted, unverified)", "Half-life of Lipiodol in normal liver.", gt=0.0, le=365.0)
+    lipiodol_tumour_half_life_d: float = param(
+        60.0, "d", "[Takayasu1993] (dense tumour retention 3-4 weeks after cTACE in massive necrosis); model "
+        "assumption for the value (retained for months)", "Half-life of Lipiodol in tumour.", gt=0.0, le=3650.0)
+    emulsion_doxorubicin_mg: float = param(
+        50.0, "mg", "model assumption: a common single-session dose (DEB doses of [Varela2007]: 47-150 mg)",
+        "Doxorubicin in the emulsion's aqueous phase (kind = 'lipiodol').", ge=0.0, le=300.0)
+    bead_doxorubicin_mg_per_ml: float = param(
+        0.0, "mg/mL", "[DCBeadLoading] (25 mg per mL of beads, 50 mg in a 2 mL vial; at most 37.5 mg/mL); 0: bland",
+        "Doxorubicin loaded per mL of settled beads (DEB-TACE with kind = 'microspheres'; particles that follow "
+        "Lipiodol are bland).", ge=0.0, le=37.5)
+    bead_elution_half_life_d: float = param(
+        10.0, "d", "[Namur2011] derived (tissue doxorubicin around beads 5 uM at 8 h, 0.65 uM at 1 month)",
+        "Half-life of doxorubicin elution from lodged beads (first order).", gt=0.0, le=365.0)
+    # --- end TACE block ---
 
     @model_validator(mode="after")
     def _custom_needs_diameters(self) -> "AgentConfig":

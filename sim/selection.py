@@ -41,7 +41,7 @@ from typing import Literal
 
 from .scenario import SEGMENTS, Scenario
 
-__all__ = ["Finding", "Rule", "Verdict", "RULES", "ALTERNATIVE_SEVERITIES", "OIL_BASED_SCENARIOS", "assess_patient",
+__all__ = ["Finding", "Rule", "Verdict", "RULES", "ALTERNATIVE_SEVERITIES", "OIL_BASED_PAIRS", "assess_patient",
            "disease_burden_percent", "tumour_lobes", "thrombosed_segments", "LEFT_LOBE", "RIGHT_LOBE"]
 
 Severity = Literal["absolute", "relative", "advice"]
@@ -70,9 +70,14 @@ LEFT_LOBE: frozenset[str] = frozenset({"II", "III", "IV"})
 RIGHT_LOBE: frozenset[str] = frozenset({"V", "VI", "VII", "VIII"})
 #: Segments drained by each lobar portal vein (sim.anatomy.trunk: P5-P8 from the right, P1-P4 from the left).
 _PORTAL_LOBES = {"RPV": ("V", "VI", "VII", "VIII"), "LPV": ("I", "II", "III", "IV")}
-#: Shipped scenarios that show oil-based (Lipiodol, cTACE) treatment: the one place the Lipiodol
-#: advice reads. Empty until embosim models Lipiodol (TACE, issue 17); add their names here then.
-OIL_BASED_SCENARIOS: tuple[str, ...] = ()
+#: Shipped scenario pairs that show why the deck prefers oil-based (Lipiodol, cTACE) treatment, by
+#: reason: (the cTACE scenario, its bland-particle twin); the one place the Lipiodol advice reads
+#: (docs/tace.md explains each pair's result).
+OIL_BASED_PAIRS: dict[str, tuple[str, str]] = {
+    "portal vein thrombosis": ("ctace_segmental_pvt", "segmental_pvt"),
+    "biliary-enteric anastomosis": ("ctace_biliary_enteric_anastomosis", "biliary_enteric_anastomosis"),
+}
+
 #: Documented alternatives to the seed's severities: rule id -> (severity, source).
 ALTERNATIVE_SEVERITIES: dict[str, tuple[Severity, str]] = {
     "pvt_branch": ("relative", "[Prajapati2017] (TACE with segmental or subsegmental portal vein thrombosis: median "
@@ -478,16 +483,11 @@ def _lipiodol(s: Scenario):
     if not reasons:
         return None
     advice = f"{' and '.join(reasons).capitalize()}: consider oil-based treatment (Lipiodol)."
-    if OIL_BASED_SCENARIOS:
-        shows = f" embosim shows it in the scenarios {', '.join(OIL_BASED_SCENARIOS)}."
-    else:
-        risks = [text for text, present in (
-            ("normal-liver ischaemia without portal inflow (normal_ischaemic_fraction; compare the run with "
-             "portal.thrombosis = 'none')", pvt),
-            ("bile-duct (peribiliary) ischaemia (biliary_ischaemic_fraction); it does not model the anastomosis "
-             "itself or the infection risk of gut flora in ischaemic ducts", anastomosis)) if present]
-        shows = (" embosim has no Lipiodol (TACE) model yet: it simulates bland particles only and cannot show what "
-                 f"the oil does; it shows the particles' risk that the advice avoids: {'; and '.join(risks)}.")
+    shows = " embosim shows why: " + "; ".join(
+        f"run {OIL_BASED_PAIRS[r][0]} against {OIL_BASED_PAIRS[r][1]}" for r in reasons) + " (docs/tace.md)."
+    if anastomosis:
+        shows += (" It simulates the bile-duct (peribiliary) ischaemia, not the anastomosis itself or the infection "
+                  "risk of gut flora in ischaemic ducts (a clinical fact).")
     return advice + shows, (("agent", "oil-based (Lipiodol)"),)
 
 

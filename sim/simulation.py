@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .agents import agent_sequence
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
 from .kernels import twoport
+from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
+from .pharmacokinetics import session_drug
 from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
 from .results import RunResult
@@ -92,7 +93,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=scenario.agent.permanent)
+                               permanent=session_permanent(scenario))
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -160,7 +161,7 @@ def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: 
     before = None if prior is None else prior.state.get("course")
     reference = q_base if before is None else before.reference_flow_m3s
     tumour, normal = compartment_necrosis(q_healthy, reference, q_final, scenario.outcomes,
-                                          permanent=scenario.agent.permanent)
+                                          permanent=session_permanent(scenario))
     return advance_course(before, scenario.interval, tumour, normal, *tissue_volumes(flow_liver.compartments),
                           q_base)
 
@@ -219,23 +220,26 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     q_healthy = healthy_compartment_flows(flow)
-    agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
+    liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
     contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
-                         prior=prior_load)
+                         prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
     dvh = None
-    if agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
+    if liquid is None and agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
 
         sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
                                            proc.in_territory)
         summary.update(sirt_summary)
+    if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
+        summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
+    summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state

@@ -182,22 +182,21 @@ def test_extrahepatic_feeder_is_to_be_embolised_or_excluded():
     assert "exclude it before treatment" in message
 
 
-def test_lipiodol_advice_says_what_embosim_can_show(monkeypatch):
+def test_lipiodol_advice_names_the_scenario_pair_that_shows_why():
     pvt = assess_patient(Scenario().with_updates({"portal.thrombosis": "P5"}))
     message = next(f.message for f in pvt.findings if f.rule == "lipiodol")
-    assert "no Lipiodol (TACE) model yet" in message and "normal_ischaemic_fraction" in message
+    assert "run ctace_segmental_pvt against segmental_pvt" in message and "anastomosis" not in message
     bilio = assess_patient(Scenario().with_updates({"patient.biliary_enteric_anastomosis": True}))
     message = next(f.message for f in bilio.findings if f.rule == "lipiodol")
-    assert "biliary_ischaemic_fraction" in message and "does not model the anastomosis" in message
-    monkeypatch.setattr(sim.selection, "OIL_BASED_SCENARIOS", ("ctace_segmental_pvt",))
-    pvt = assess_patient(Scenario().with_updates({"portal.thrombosis": "P5"}))
-    message = next(f.message for f in pvt.findings if f.rule == "lipiodol")
-    assert "ctace_segmental_pvt" in message and "no Lipiodol" not in message
+    assert "run ctace_biliary_enteric_anastomosis against biliary_enteric_anastomosis" in message
+    assert "not the anastomosis itself or the infection risk" in message and "segmental_pvt" not in message
 
 
-def test_oil_based_scenarios_are_shipped():
-    shipped = {path.stem for path in scenarios_dir().glob("*.toml")}
-    assert set(sim.selection.OIL_BASED_SCENARIOS) <= shipped
+def test_oil_based_scenario_pairs_are_shipped_and_differ_only_in_the_agent():
+    for oil, bland in sim.selection.OIL_BASED_PAIRS.values():
+        oil_s, bland_s = (load_scenario(scenarios_dir() / f"{name}.toml") for name in (oil, bland))
+        assert oil_s.agent.kind == "lipiodol" and bland_s.agent.kind != "lipiodol"
+        assert (oil_s.portal, oil_s.patient, oil_s.tumours) == (bland_s.portal, bland_s.patient, bland_s.tumours)
 
 
 def test_functional_tumour_must_be_a_boolean():

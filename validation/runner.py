@@ -37,9 +37,11 @@ from . import (
     convergence,
     default_liver,
     deposition,
+    doxorubicin,
     embolic_load,
     endpoints,
     hemodynamics,
+    lipiodol,
     lodging,
     markdown_table,
     morphometry,
@@ -99,6 +101,10 @@ CASES = (
          lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
+    Case("lipiodol", "cTACE: portal opacification against Lipiodol volume ([Lipiodol2011PMC3036477])",
+         lambda s: lipiodol.run(s.out_dir, fast=s.fast, liver=s.liver)),
+    Case("doxorubicin", "TACE: plasma doxorubicin peak, DEB against cTACE ([Varela2007])",
+         lambda s: doxorubicin.run(s.out_dir, fast=s.fast)),
 )
 
 

@@ -9,6 +9,7 @@ One module per figure family, each figure a pure function of a loaded run
 * :mod:`.particles`: :func:`deposition`;
 * :mod:`.strategies`: :func:`comparison`, :func:`arterialisation`;
 * :mod:`.angio`: :func:`angiogram`, :func:`animate_angiogram` (from the saved frames);
+* :mod:`.tace`: :func:`drug_figure` (plasma and tissue doxorubicin over time, from run summaries);
 * :mod:`.dsa`: fluoroscopy-like DSA stills and movies (GIF, MP4) of one run or several
   side by side (:func:`animate_run`, :func:`animate_compare`);
 * :mod:`.style` (palettes, slide/paper styles, display names, saving),
@@ -38,6 +39,7 @@ _LAZY = {
     "angiogram": "angio", "animate_angiogram": "angio",
     "dsa_frames": "dsa", "write_movie": "dsa", "write_still": "dsa", "animate_run": "dsa", "animate_compare": "dsa",
     "panels_of_run": "dsa", "panels_of_runs": "dsa",
+    "drug_figure": "tace",
 }
 
 __all__ = list(_LAZY)

@@ -1,0 +1,84 @@
+"""Therapies on one catheter position: bland TAE, cTACE and DEB-TACE (``embosim compare --therapies``).
+
+A therapy changes the agent only; the liver, the tumour, the catheter and the
+endpoint stay the scenario's, so the rows compare what the agent does from the
+same place (docs/tace.md). Each therapy runs ``replicates`` times with common
+random numbers (replicate r has the same seed in every therapy) and the rows have
+the columns of :func:`sim.strategies.run_strategies`, so the strategies' summary,
+table and files serve them unchanged (``strategy`` holds the therapy's name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .scenario import Scenario, ScenarioError
+
+__all__ = ["THERAPIES", "therapy_scenario", "run_therapies"]
+
+#: Scenario updates of each therapy (docs/tace.md): bland 100-300 um spheres; 5 mL Lipiodol with 50 mg doxorubicin
+#: then temporary 300-500 um particles (gelatin-sponge-like); 100-300 um beads loaded with 25 mg/mL [DCBeadLoading].
+THERAPIES: dict[str, dict[str, Any]] = {
+    "tae": {"agent.kind": "microspheres", "agent.size_bin": "100-300", "agent.bead_doxorubicin_mg_per_ml": 0.0,
+            "procedure.agent_sequence": []},
+    "ctace": {"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0, "agent.emulsion_doxorubicin_mg": 50.0,
+              "agent.permanent": False,
+              "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]},
+    "deb_tace": {"agent.kind": "microspheres", "agent.size_bin": "100-300", "agent.bead_doxorubicin_mg_per_ml": 25.0,
+                 "procedure.agent_sequence": []},
+}
+
+
+def therapy_scenario(scenario: Scenario, therapy: str) -> Scenario:
+    """``scenario`` with the agent of ``therapy`` (a key of :data:`THERAPIES`).
+
+    Raises
+    ------
+    ScenarioError
+        An unknown therapy (path ``therapies``).
+    """
+    if therapy not in THERAPIES:
+        raise ScenarioError(f"unknown therapy {therapy!r}; allowed: {', '.join(THERAPIES)}", path="therapies")
+    return scenario.with_updates(THERAPIES[therapy])
+
+
+def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES), replicates: int = 5, *,
+                  rng=None, progress: bool = False, liver=None):
+    """Run each therapy from the scenario's catheter position on one liver: one row per run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The label columns of :func:`sim.strategies.run_strategies` (``strategy`` = the
+        therapy), ``replicate``, ``seed`` and every numeric outcome (docs/outputs.md).
+    """
+    import pandas as pd
+
+    from .anatomy import build_liver
+    from .simulation import run
+    from .strategies import METRICS_EXCLUDED, TOTAL
+
+    if replicates < 1:
+        raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
+    if not therapies or len(set(therapies)) != len(therapies):
+        raise ScenarioError("give each therapy once, at least one", path="therapies")
+    chosen = [therapy_scenario(scenario, t) for t in therapies]  # every therapy valid before anything runs
+    root = np.random.SeedSequence(scenario.procedure.seed if rng is None else int(rng))
+    seeds = [int(child.generate_state(1, np.uint32)[0]) for child in root.spawn(replicates)]
+    liver = liver or build_liver(scenario, progress=progress)
+    tumour = scenario.tumours[0] if scenario.tumours else None
+    rows = []
+    for name, config in zip(therapies, chosen):
+        for r, seed in enumerate(seeds):
+            summary = run(config, rng=seed, liver=liver, progress=False).summary
+            outcomes = {k: float(v) for k, v in summary.items()
+                        if isinstance(v, (bool, int, float, np.number)) and k not in METRICS_EXCLUDED}
+            rows.append({"strategy": name, "session": TOTAL, "catheter": config.catheter.vessel,
+                         "endpoint": config.procedure.endpoint, "tumour": tumour.name if tumour else "",
+                         "segment": tumour.segment if tumour else "", "replicate": r, "seed": seed, **outcomes})
+    table = pd.DataFrame(rows)
+    first = ["strategy", "session", "catheter", "endpoint", "tumour", "segment", "replicate", "seed"]
+    return table[first + [c for c in table.columns if c not in first]]

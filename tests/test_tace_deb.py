@@ -1,0 +1,98 @@
+"""TACE drug (sim/pharmacokinetics.py): doxorubicin disposition, release, DEB and cTACE sessions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import sim
+from sim.anatomy import build_liver
+from sim.pharmacokinetics import DOXORUBICIN, TIME_GRID_H, Release, disposition, plasma_curve, plasma_peak
+from sim.scenario import Scenario, ScenarioError
+
+
+def _auc(c, t=TIME_GRID_H):
+    return float(np.sum(0.5 * (c[1:] + c[:-1]) * np.diff(t)))
+
+
+def test_disposition_reproduces_its_half_lives_clearance_and_volume():
+    pk = disposition(0.1, 30.0, 54.0, 1800.0)
+    assert pk.alpha_per_h == pytest.approx(math.log(2) / 0.1) and pk.beta_per_h == pytest.approx(math.log(2) / 30)
+    a, b, f = pk.alpha_per_h, pk.beta_per_h, pk.fast_share
+    auc = pk.v1_l ** -1 * (f / a + (1 - f) / b)  # per mg of a bolus
+    mrt = (f / a**2 + (1 - f) / b**2) / (f / a + (1 - f) / b)
+    assert 1.0 / auc == pytest.approx(54.0)  # clearance
+    assert mrt * 54.0 == pytest.approx(1800.0)  # steady-state volume
+    with pytest.raises(ValueError, match="two-compartment"):
+        disposition(0.1, 30.0, 54.0, 1.0)  # a volume below V1 fits no model
+
+
+def test_bolus_and_slow_release_have_the_same_area_and_slower_is_lower():
+    t = TIME_GRID_H
+    bolus, fast, slow = (plasma_curve([Release(50.0, h)], t) for h in (0.0, 0.5, 240.0))
+    expected = 50.0 / DOXORUBICIN.clearance_l_h
+    assert _auc(bolus) == pytest.approx(expected, rel=0.01)
+    assert _auc(fast) == pytest.approx(expected, rel=0.01)
+    assert bolus.max() > fast.max() > 50 * slow.max()
+    assert bolus[0] == pytest.approx(50.0 / DOXORUBICIN.v1_l)
+
+
+def test_release_at_a_phase_rate_is_the_limit_of_nearby_rates():
+    h = math.log(2) / DOXORUBICIN.beta_per_h
+    t = np.array([1.0, 10.0, 100.0])
+    at = plasma_curve([Release(10.0, h)], t)
+    near = plasma_curve([Release(10.0, h * (1 + 1e-6))], t)
+    np.testing.assert_allclose(at, near, rtol=1e-4)
+
+
+def test_peak_scales_with_dose():
+    assert plasma_peak([Release(100.0, 0.5)])[0] == pytest.approx(2 * plasma_peak([Release(50.0, 0.5)])[0])
+
+
+@pytest.fixture(scope="module")
+def liver():
+    return build_liver(Scenario().with_updates({"liver.terminal_diameter_um": 300.0}), progress=False)
+
+
+def _run(liver, **updates):
+    return sim.run(liver.scenario.with_updates(updates), liver=liver, progress=False).summary
+
+
+def test_deb_session_delivers_the_loaded_dose_where_the_beads_go_and_peaks_below_ctace(liver):
+    deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
+    assert deb["drug_delivered_mg"] == pytest.approx(25.0 * deb["particle_volume_ml"])
+    assert deb["drug_tumour_mg"] + deb["drug_normal_mg"] + deb["drug_nontarget_mg"] == pytest.approx(
+        deb["drug_delivered_mg"])
+    assert deb["drug_tumour_fraction"] == pytest.approx(deb["tumour_particle_fraction"])
+    ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 1.0,
+                           "agent.emulsion_doxorubicin_mg": deb["drug_delivered_mg"]})
+    assert ctace["drug_delivered_mg"] == pytest.approx(deb["drug_delivered_mg"])
+    assert deb["plasma_doxorubicin_peak_ng_ml"] < 0.1 * ctace["plasma_doxorubicin_peak_ng_ml"]
+    assert deb["drug_tumour_exposure_mg_h_per_ml"] > ctace["drug_tumour_exposure_mg_h_per_ml"]  # eluted for days
+    assert ctace["drug_tumour_mg"] / ctace["lipiodol_tumour_ml"] == pytest.approx(
+        ctace["drug_normal_mg"] / ctace["lipiodol_normal_ml"])  # the drug goes with the oil
+
+
+def test_bland_particles_report_no_drug(liver):
+    assert "drug_delivered_mg" not in _run(liver)
+
+
+def test_bead_loading_above_the_maximum_names_the_key():
+    with pytest.raises(ScenarioError, match="agent.bead_doxorubicin_mg_per_ml"):
+        Scenario().with_updates({"agent.bead_doxorubicin_mg_per_ml": 50.0})
+
+
+def test_drug_figure_draws_both_carriers(liver, tmp_path):
+    from sim.figures import drug_figure
+    from sim.pharmacokinetics import summary_releases
+
+    deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
+    ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0})
+    assert sum(r.mg for r in summary_releases(ctace)) == pytest.approx(ctace["drug_delivered_mg"])
+    assert ctace["drug_at_once_mg"] > 0 and deb["drug_at_once_mg"] == 0  # 5 mL overfill a segment: oil to the veins
+    path = drug_figure({"DEB-TACE": deb, "cTACE": ctace}, tmp_path / "drug.png")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="carries no drug"):
+        drug_figure({"TAE": _run(liver)}, tmp_path / "x.png")

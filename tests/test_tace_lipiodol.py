@@ -1,0 +1,200 @@
+"""cTACE Lipiodol model (sim/lipiodol.py): water filling, emulsion, fill routes, embolic effect, sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.anatomy import build_liver
+from sim.kernels.twoport import COMP_ART, COMP_HV, COMP_POR
+from sim.lipiodol import (
+    WATER_IN_OIL_POINTS,
+    apply_fill,
+    emulsion_from_config,
+    fill,
+    retained_fraction,
+    water_fill,
+    water_in_oil_share,
+)
+from sim.network import Compartments
+from sim.scenario import AgentConfig, Scenario, ScenarioError
+
+
+# --- water filling: analytic cases -------------------------------------------------------------------------------
+def test_water_fill_is_proportional_below_every_capacity():
+    w = np.array([1.0, 2.0, 3.0])
+    v = water_fill(w, np.array([10.0, 10.0, 10.0]), 3.0)
+    np.testing.assert_allclose(v, [0.5, 1.0, 1.5])
+
+
+def test_water_fill_passes_a_full_share_on_and_conserves_volume():
+    w = np.array([1.0, 1.0, 2.0, 0.0])
+    k = np.array([0.2, 5.0, 5.0, 7.0])
+    v = water_fill(w, k, 3.0)
+    assert v.sum() == pytest.approx(3.0)
+    assert v[0] == pytest.approx(0.2)  # full
+    assert v[3] == 0.0  # no flow, no oil
+    assert v[2] == pytest.approx(2.0 * v[1])  # the open ones stay in proportion to their flow
+    np.testing.assert_allclose(water_fill(w, k, 100.0), [0.2, 5.0, 5.0, 0.0])  # beyond capacity: all full
+
+
+def test_water_fill_just_below_the_capacity_fills_everything():
+    """Rounding may put the summed breakpoints a hair below the volume: still one level, everything full."""
+    rng = np.random.default_rng(7)
+    w, k = rng.random(100_000), rng.random(100_000)
+    for volume in (np.nextafter(k.sum(), 0.0), k.sum() * (1 - 1e-15)):
+        v = water_fill(w, k, float(volume))
+        assert v.sum() == pytest.approx(volume, rel=1e-9) and np.all(v <= k)  # cumulative sums round
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_water_fill_random_cases_meet_its_definition(seed):
+    rng = np.random.default_rng(seed)
+    w, k = rng.random(50), rng.random(50)
+    volume = rng.random() * k.sum()
+    v = water_fill(w, k, volume)
+    assert v.sum() == pytest.approx(volume)
+    assert np.all(v <= k + 1e-15)
+    open_ = v < k - 1e-12
+    level = v[open_] / w[open_]
+    assert np.ptp(level) < 1e-9  # one level for every element not full
+    assert np.all(k[~open_] / w[~open_] <= level.max() + 1e-9)  # the full ones filled below it
+
+
+# --- the emulsion -------------------------------------------------------------------------------------------------
+def test_water_in_oil_share_reproduces_masada_and_is_capped():
+    for ratio, share in WATER_IN_OIL_POINTS:
+        assert water_in_oil_share(ratio) == pytest.approx(share)
+    assert water_in_oil_share(4.0) == pytest.approx(WATER_IN_OIL_POINTS[1][1])  # capped at about 70%
+    assert water_in_oil_share(0.5) == 0.0
+
+
+def test_emulsion_type_and_viscosity_follow_the_published_trend():
+    """[Masada2017]: the 1:1 emulsion is mostly oil-in-water and less viscous than the 2:1 water-in-oil one."""
+    wo = emulsion_from_config(AgentConfig(kind="lipiodol", lipiodol_to_aqueous_ratio=2.0))
+    ow = emulsion_from_config(AgentConfig(kind="lipiodol", lipiodol_to_aqueous_ratio=1.0))
+    assert wo.phase == "water-in-oil" and ow.phase == "oil-in-water"
+    assert wo.viscosity_pa_s > ow.viscosity_pa_s
+    assert wo.viscosity_pa_s > 25e-3  # drops of water thicken the oil (Taylor, Krieger-Dougherty)
+    assert wo.aqueous_m3 == pytest.approx(wo.oil_m3 / 2.0)
+
+
+def test_retention_halves_at_the_half_life():
+    assert retained_fraction(3.0, 3.0) == pytest.approx(0.5)
+    assert retained_fraction(28.0, 60.0) > retained_fraction(28.0, 3.0)
+
+
+# --- fill routes on a hand-made tree ------------------------------------------------------------------------------
+def _tree():
+    """Root 0 -> 1 -> (2, 3): tissue at leaves 2 and 3 (3 holds tumour), a plexus at node 1."""
+    parent = np.array([-1, 0, 1, 1])
+    comps = Compartments(
+        node=np.array([2, 3, 1]), kind=np.array([0, 0, 1], np.int8),
+        volume_m3=np.array([100e-6, 100e-6, 1e-6]), tumour_volume_m3=np.array([0.0, 50e-6, 0.0]),
+        necrotic_volume_m3=np.zeros(3), tumour_id=np.array([-1, 0, -1]), demand_art_m3s=np.ones(3),
+        demand_por_m3s=np.ones(3), demand_extra_m3s=np.zeros(3), extra_trunk_node=np.full(3, -1))
+    q = np.zeros((3, 4))
+    q[:, COMP_ART] = [1e-7, 3e-7, 0.1e-7]  # the tumour takes three times the flow
+    q[:, COMP_POR] = [4e-7, 0.5e-7, 0.0]
+    return parent, comps, q
+
+
+def _fill(volume_ml, q=None, sin=0.01, por=0.005):
+    parent, comps, q0 = _tree()
+    return comps, fill(comps, parent, q0 if q is None else q, np.ones(4, bool), volume_ml * 1e-6, sin, por)
+
+
+def test_fill_conserves_the_oil():
+    for volume in (0.1, 1.0, 1.4, 5.0):
+        _, f = _fill(volume)
+        assert f.deposited_m3.sum() + f.systemic_m3 == pytest.approx(volume * 1e-6, rel=1e-12)
+
+
+def test_fill_follows_the_flow_then_overflows_into_the_portal_venules():
+    comps, f = _fill(0.4)
+    assert f.sinusoid_m3[1] > f.sinusoid_m3[0]  # more flow, more oil (until full)
+    comps, small = _fill(0.2)
+    comps, large = _fill(2.4)
+    assert large.portal_m3[:2].sum() > small.portal_m3[:2].sum()  # portal filling rises with volume
+    assert large.sinusoid_m3[1] == pytest.approx(large.sinusoid_capacity_m3[1])  # the fast compartment fills first
+    assert large.systemic_m3 == 0.0
+    _, full = _fill(10.0)
+    np.testing.assert_allclose(full.portal_m3[:2], full.portal_capacity_m3[:2])
+    assert full.systemic_m3 > 0  # what no compartment holds passes to the hepatic veins
+
+
+def test_plexus_oil_reaches_the_portal_venules_below_its_node_even_without_portal_flow():
+    parent, comps, q = _tree()
+    q[:, COMP_POR] = 0.0  # portal thrombosis: no portal flow below
+    f = fill(comps, parent, q, np.ones(4, bool), 0.05e-6, 0.01, 0.005)
+    expected = 0.05e-6 * q[2, COMP_ART] / q[:, COMP_ART].sum()
+    assert f.plexus_m3 == pytest.approx(expected)
+    assert f.portal_m3[0] == pytest.approx(f.portal_m3[1])  # equal portal capacity below node 1: equal shares
+
+
+def test_outside_the_territory_gets_nothing():
+    parent, comps, q = _tree()
+    f = fill(comps, parent, q, np.array([True, True, True, False]), 0.5e-6, 0.01, 0.005)
+    assert f.deposited_m3[1] == 0.0 and f.deposited_m3[0] > 0
+
+
+def test_apply_fill_lowers_conductances_by_the_viscosity_ratio_over_the_filled_share():
+    comps, f = _fill(10.0)  # everything full
+    g = np.ones((3, 4))
+    apply_fill(g, f, 11.0)
+    np.testing.assert_allclose(g[:2, [COMP_ART, COMP_HV, COMP_POR]], 1.0 / 11.0)
+    np.testing.assert_allclose(g[2], 1.0)  # the plexus is a transit route: left open
+
+
+# --- sessions on a built liver -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def liver():
+    return build_liver(Scenario().with_updates({"liver.terminal_diameter_um": 300.0}), progress=False)
+
+
+def _run(liver, **updates):
+    return sim.run(liver.scenario.with_updates(updates), liver=liver, progress=False)
+
+
+def test_lipiodol_session_reports_its_keys_and_portal_filling_grows_with_volume(liver):
+    small = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 0.5}).summary
+    large = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 2.0}).summary
+    assert small["agent"] == "lipiodol emulsion" and small["particles_injected"] == 0
+    assert 0.0 <= small["portal_opacification_fraction"] < large["portal_opacification_fraction"] <= 1.0
+    assert small["lipiodol_tumour_to_normal_ratio"] > 1.0  # the hypervascular tumour takes more oil per volume
+    assert large["antegrade_flow_fraction"] < small["antegrade_flow_fraction"] < 1.0  # an embolic effect
+    kept_tumour = large["lipiodol_tumour_retained_28d_ml"] / large["lipiodol_tumour_ml"]
+    kept_normal = large["lipiodol_normal_retained_28d_ml"] / large["lipiodol_normal_ml"]
+    assert kept_tumour > 0.5 > 0.01 > kept_normal  # the tumour keeps its oil for weeks, normal liver washes it out
+
+
+def test_lipiodol_embolises_the_tumour_portal_supply_particles_do_not(liver):
+    pvt = {"portal.thrombosis": "P5"}
+    lip = _run(liver, **pvt, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 3.0})
+    tae = _run(liver, **pvt)
+    rows = np.flatnonzero(liver.compiled.compartments.tumour_volume_m3 > 0)
+
+    def portal_ratio(result):
+        base = result.state["compartment_flow_baseline_m3s"][rows, COMP_POR]
+        final = result.state["compartment_flow_final_m3s"][rows, COMP_POR]
+        return np.maximum(final, 0).sum() / np.maximum(base, 0).sum()
+
+    assert portal_ratio(lip) < 0.5 * portal_ratio(tae)
+
+
+def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
+    result = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 0.5, "agent.permanent": False,
+                            "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]})
+    s, ts = result.summary, result.timeseries
+    assert s["agent"] == "lipiodol emulsion then microspheres 300-500 um"
+    assert s["particles_injected"] > 0
+    assert list(ts["agent"].iloc[:2]) == ["lipiodol emulsion"] * 2  # the baseline row and the row after the oil
+    after_oil = ts["antegrade_flow_fraction"].iloc[1]
+    particles = ts[ts["particles"] > 0]["antegrade_flow_fraction"].to_numpy()
+    assert after_oil < 1.0 and np.all(particles <= after_oil + 1e-9)  # a plug in an oil-filled bed adds resistance
+
+
+def test_bad_lipiodol_volume_names_the_key():
+    with pytest.raises(ScenarioError, match="agent.lipiodol_volume_ml"):
+        Scenario().with_updates({"agent.lipiodol_volume_ml": 0.0})
