@@ -39,6 +39,8 @@ DEFAULT_METRICS = ("particle_volume_ml", "tumour_particle_fraction", "tumour_nec
 ARTERIAL_METRICS = ("tumour_devascularised_fraction", "tumour_necrosis_fraction", "tumour_particle_fraction")
 SIZE_METRICS = ("lodging_generation_median", "particle_volume_ml", "biliary_ischaemic_fraction")
 BILOBAR_METRICS = ("biliary_ischaemic_fraction", "normal_ischaemic_fraction")
+#: Normal-liver function lost at the worst moment of a course (staged sessions: docs/strategies.md).
+PEAK = "normal_function_loss_peak_fraction"
 
 
 def _scenario(name: str | None = None, **updates):
@@ -96,6 +98,12 @@ def measure_bilobar() -> dict[str, float]:
                 out[f"bilobar_{thrombosis}/session{session}/{metric}"] = _mean(raw, metric, strategy="staged_bilobar",
                                                                                session=session)
             out[f"bilobar_{thrombosis}/whole_liver/{metric}"] = _mean(raw, metric, strategy="whole_liver")
+        at_once = run_strategies(_scenario("bilobar_midgut_net", **{"portal.thrombosis": thrombosis}),
+                                 ["staged_bilobar"], REPLICATES, rng=0, interval_weeks=0.0)
+        out[f"bilobar_{thrombosis}/whole_liver/{PEAK}"] = _mean(raw, PEAK, strategy="whole_liver")
+        out[f"bilobar_{thrombosis}/staged_6_weeks/{PEAK}"] = _mean(raw, PEAK, strategy="staged_bilobar", session="total")
+        out[f"bilobar_{thrombosis}/staged_0_weeks/{PEAK}"] = _mean(at_once, PEAK, strategy="staged_bilobar",
+                                                                   session="total")
     return out
 
 
@@ -166,6 +174,10 @@ def rows(v: dict[str, float]) -> list[tuple[str, str]]:
             b = lambda row: v[f"bilobar_{thrombosis}/{row}/{metric}"]  # noqa: E731, B023
             out.append((f"bilobar NET, portal vein {label}: {metric.replace('_', ' ')}, staged sessions vs whole liver",
                         f"{_g(b('session1'))} and {_g(b('session2'))} vs {_g(b('whole_liver'))}"))
+        p = lambda row: v[f"bilobar_{thrombosis}/{row}/{PEAK}"]  # noqa: E731, B023
+        out.append((f"bilobar NET, portal vein {label}: normal-liver function lost at its peak, whole liver vs "
+                    "staged lobes 0 / 6 weeks apart",
+                    f"{_g(p('whole_liver'))} vs {_g(p('staged_0_weeks'))} / {_g(p('staged_6_weeks'))}"))
     return out
 
 

@@ -288,6 +288,9 @@ def compare(
              "strategies; docs/tace.md.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
                                              show_default=False)] = None,
+    interval_weeks: Annotated[float | None, typer.Option(
+        help="Weeks between the sessions of staged_bilobar, 0-104 (default: the scenario's interval.weeks if set, "
+             "else 6); docs/strategies.md.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -300,6 +303,7 @@ def compare(
         format_table,
         parse_vary,
         run_strategies,
+        staged_interval,
         summarise_replicates,
         tumour_index,
         vary_grid,
@@ -317,6 +321,10 @@ def compare(
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
     try:
+        staged_interval(config, interval_weeks)
+    except ScenarioError as exc:
+        raise typer.BadParameter(exc.message, param_hint="'--interval-weeks'") from None
+    try:
         grid: dict[str, Any] = {}
         for spec in vary or []:
             varied, values = parse_vary(spec, allow_large=allow_large_)
@@ -333,7 +341,8 @@ def compare(
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
     with allow_large(allow_large_):
-        raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet)
+        raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet,
+                             interval_weeks=interval_weeks)
     table = summarise_replicates(raw)
     written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
                                force=force)

@@ -36,7 +36,8 @@ from .network import Compartments
 from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal",
-           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h", "compartment_necrosis"]
+           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h", "compartment_necrosis",
+           "tissue_volumes"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -187,14 +188,12 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         ``biliary_ischaemic_fraction``, ``tumour_necrosis_fraction``,
         ``normal_necrosis_fraction`` (all 0-1).
     """
-    tissue = comps.kind == _TISSUE
     art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
     o2_ratio = _ratio(*_o2_delivery((q_now, q_healthy), cfg))
     tumour_necrosis, normal_necrosis = compartment_necrosis(q_healthy, q_base, q_now, cfg, permanent=permanent)
 
-    tumour_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
-    normal_vol = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
+    tumour_vol, normal_vol = tissue_volumes(comps)
     biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
     return {
         "tumour_devascularised_fraction": _weighted_share(total_ratio < cfg.devascularised_fraction, tumour_vol),
@@ -213,6 +212,13 @@ def _o2_delivery(flows, cfg: OutcomesConfig) -> list[np.ndarray]:
     """O2 delivery of each compartment for each flow table: arterial inflow + kappa x portal inflow, m^3/s."""
     kappa = cfg.portal_oxygen_content_ratio
     return [_arterial_inflow(q) + kappa * np.maximum(q[:, COMP_POR], 0.0) for q in flows]
+
+
+def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
+    """Viable tumour and normal (non-tumour, non-necrotic) tissue volume of each compartment (C,), m^3."""
+    tissue = comps.kind == _TISSUE
+    return (np.where(tissue, comps.tumour_volume_m3, 0.0),
+            np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0))
 
 
 def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig, *,

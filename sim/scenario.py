@@ -246,8 +246,9 @@ class PortalConfig(_Section):
         "none", "-", "[SeedDeckUHS] (PVT main v segmental: absolute contraindication)",
         "Thrombosed portal branch: none, main (MPV), RPV, LPV or a segmental branch P1-P8.")
     thrombosis_occlusion: float = param(
-        0.999, "1", "model assumption: near-complete; collaterals keep a trickle (about 5% of portal inflow "
-        "for main PVT on the default liver; 0.99 would leave 36%, the main portal vein being wide)",
+        0.9998, "1", "model assumption: near-complete; hepatopetal collaterals keep a trickle (about 5% of the "
+        "portal inflow for main PVT on the default liver, the portal pressure rising to about 29 mmHg with the "
+        "splanchnic inlet; 0.99 would leave 74%, the main portal vein being wide)",
         "Fraction of the thrombosed branch's conductance lost.", ge=0.0, le=1.0)
 
 
@@ -277,6 +278,16 @@ class FlowConfig(_Section):
                                           "Baseline sinusoid pressure above hepatic venous pressure.", gt=0, le=20)
     systemic_venous_pressure_mmHg: float = param(5.0, "mmHg", "model assumption: central venous pressure 2-8 mmHg",
                                                  "Pressure that non-target branches (GDA, RGA, cystic) drain to.", ge=0, le=30)
+    portal_inlet: Literal["splanchnic", "pressure"] = param(
+        "splanchnic", "-", "[Lautt1985] (the liver does not control its portal inflow: the gut does)",
+        "Portal inlet: 'splanchnic' = the splanchnic circulation sets the portal inflow (the healthy portal demand) "
+        "and the portal pressure emerges; 'pressure' = a fixed portal_pressure_mmHg at the inlet.")
+    portal_occlusion_pressure_mmHg: float = param(
+        30.0, "mmHg", "[Moreno1975] (portal pressure 28.5 +/- 4 mmHg in portal hypertension, clamp on the portal vein); "
+        "model assumption: the splanchnic side of a completely blocked portal vein reaches that level",
+        "Portal inlet pressure if the main portal vein were completely blocked (splanchnic inlet): the splanchnic "
+        "inflow falls by (portal pressure rise) / (this - portal_pressure_mmHg), diverted to portosystemic "
+        "collaterals.", gt=0, le=100)
     total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "[Carlisle1992] (17.0 mL/min/kg; HA 20.6%)",
                                         "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
     body_mass_kg: float = param(70.0, "kg", "[ICRP89] (reference adult male)", "Body mass that scales the hepatic flow.",
@@ -287,6 +298,14 @@ class FlowConfig(_Section):
                                "Discharge haematocrit for the Pries in vivo viscosity law.", ge=0.0, le=0.7)
     plasma_viscosity_mPa_s: float = param(1.2, "mPa s", "[Pries1994] (1.2-1.3 mPa s)", "Plasma viscosity.", gt=0.5, le=3.0)
     habr: HabrConfig = Field(default_factory=HabrConfig, description="Hepatic arterial buffer response.")
+
+    @model_validator(mode="after")
+    def _occlusion_above_portal(self) -> "FlowConfig":
+        """The splanchnic source's pressure (portal_occlusion_pressure_mmHg) is above the healthy portal pressure."""
+        if self.portal_occlusion_pressure_mmHg <= self.portal_pressure_mmHg:
+            raise ValueError("portal_occlusion_pressure_mmHg must be above portal_pressure_mmHg (the splanchnic "
+                             "source pushes blood into the portal vein)")
+        return self
 
 
 class PatientConfig(_Section):
@@ -636,6 +655,44 @@ class OutcomesConfig(_Section):
         "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty).", gt=0)
 
 
+#: Longest interval between two sessions, weeks: two years, beyond the recanalisation and regeneration data.
+MAX_INTERVAL_WEEKS = 104.0
+
+
+class IntervalConfig(_Section):
+    """Time since the previous session (staged treatment) and what it does to occlusions and the liver (sim/interval.py)."""
+
+    weeks: float | None = param(
+        None, "weeks", "[SeedDeckUHS] (bilobar disease: lobar treatments 4-6 weeks apart)",
+        "Time since the previous session (sim.run(prior=...)); empty: 0 in sim.run (another injection of the same "
+        "session) and 6 between the sessions of the staged strategy (embosim compare --interval-weeks).",
+        ge=0.0, le=MAX_INTERVAL_WEEKS)
+    microsphere_recanalised_max: float = param(
+        0.6, "1", "[Laurent2009] (60.6% of vessels recanalised 26 months after trisacryl gelatin microspheres)",
+        "Share of the microsphere-loaded vessels and beds recanalised in the long run (also custom agents: model "
+        "assumption).", ge=0.0, le=1.0)
+    pva_recanalised_max: float = param(
+        0.65, "1", "[Laurent2009] (65.2% of vessels recanalised 26 months after PVA)",
+        "Share of the PVA-loaded vessels and beds recanalised in the long run.", ge=0.0, le=1.0)
+    recanalisation_time_weeks: float = param(
+        5.6, "weeks", "derived: [SheepUAE2018] (18% recanalised 2 weeks after trisacryl gelatin microspheres) with "
+        "the [Laurent2009] plateau: 0.6 (1 - exp(-2 / 5.6)) = 0.18",
+        "Time constant of recanalisation: share recanalised = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+    regenerated_max: float = param(
+        0.6, "1", "derived from [Aoki2011] (share of a resected volume restored: 0.16, 0.26, 0.38, 0.55 at 1, 2, 4.3, "
+        "13 weeks; fit 0.6 (1 - exp(-weeks / 4)))",
+        "Share of the necrotic normal liver's function that regeneration of the rest restores in the long run.",
+        ge=0.0, le=1.0)
+    regeneration_time_weeks: float = param(
+        4.0, "weeks", "derived from [Aoki2011] (as regenerated_max)",
+        "Time constant of regeneration: share restored = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+
+    @property
+    def elapsed_weeks(self) -> float:
+        """``weeks``, 0 when empty (sim.run: the same session)."""
+        return 0.0 if self.weeks is None else float(self.weeks)
+
+
 class Scenario(_Section):
     """A complete simulation scenario (all sections optional; defaults are the seed's case)."""
 
@@ -655,6 +712,7 @@ class Scenario(_Section):
     catheter: CatheterConfig = Field(default_factory=CatheterConfig)
     procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
     outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
+    interval: IntervalConfig = Field(default_factory=IntervalConfig)
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
+from .interval import carried_load
 from .kernels import transport as tk
 from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
@@ -40,11 +41,11 @@ def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
     return np.random.default_rng(rng), scenario
 
 
-def healthy_compartment_flows(compiled, flow) -> np.ndarray:
-    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR)."""
+def healthy_compartment_flows(flow) -> np.ndarray:
+    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR) of a ``LiverFlow``."""
     from .flow.state import build_state
 
-    state = build_state(compiled, flow.baseline)
+    state = build_state(flow.network, flow.baseline)
     twoport.solve(state)
     return state.comp_q.copy()
 
@@ -151,15 +152,18 @@ def _contrast_runs(flow):
     return after
 
 
-def _prior_load(prior: RunResult | None) -> dict | None:
-    """The embolic load earlier sessions leave for this one: the prior run's cumulative record.
+def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: np.ndarray, q_base: np.ndarray,
+            q_final: np.ndarray):
+    """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost."""
+    from .interval import advance_course
+    from .outcomes import compartment_necrosis, tissue_volumes
 
-    A temporary agent (e.g. gelfoam) recanalises before the next session, so its
-    session leaves the load it started with (that of the sessions before it).
-    """
-    if prior is None:
-        return None
-    return prior.state["load"] if prior.scenario.agent.permanent else prior.state.get("prior_load")
+    before = None if prior is None else prior.state.get("course")
+    reference = q_base if before is None else before.reference_flow_m3s
+    tumour, normal = compartment_necrosis(q_healthy, reference, q_final, scenario.outcomes,
+                                          permanent=session_permanent(scenario))
+    return advance_course(before, scenario.interval, tumour, normal, *tissue_volumes(flow_liver.compartments),
+                          q_base)
 
 
 def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None
@@ -182,7 +186,10 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     prior : RunResult, optional
         The previous session on the same liver (staged treatment): the embolic load
         of every earlier session it carried, plus its own if its agent is permanent,
-        is in place from the start (chains of any length keep every session's load).
+        is in place from the start (chains of any length keep every session's load),
+        less what recanalises in ``scenario.interval.weeks`` (none at 0 weeks;
+        :mod:`sim.interval`). The course's cumulative necrosis and normal-liver
+        function lost carry on (``state["course"]``).
 
     Returns
     -------
@@ -212,14 +219,17 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
-    q_healthy = healthy_compartment_flows(liver.compiled, flow)
+    q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
-    prior_load = _prior_load(prior)
+    prior_load = carried_load(prior, scenario)
     contrast_runs = _contrast_runs(flow)
     proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
                          prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
+    course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
+    summary["normal_function_loss_fraction"] = course.function_loss
+    summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
     dvh = None
     if liquid is None and agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
@@ -233,7 +243,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
-    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load), "prior_load": prior_load,
+    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load), "prior_load": prior_load, "course": course,
              "lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk,
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,

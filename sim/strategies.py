@@ -11,7 +11,9 @@ a tumour lies in *this* liver's arteries (so Michels variants are followed):
 * ``whole_liver``: the proper hepatic artery, or every hepatic arterial origin
   in turn when some segments are fed from elsewhere (:func:`hepatic_origins`);
 * ``staged_bilobar``: the right lobar arteries, then the left ones in a second
-  session 4-6 weeks later, the first session's permanent occlusions persisting.
+  session ``interval_weeks`` later (6 by default): the first session's permanent
+  occlusions persist but partly recanalise, its necrosis stays and the rest of the
+  liver regenerates meanwhile (:mod:`sim.interval`).
 
 :func:`compare` runs every strategy on the same liver with common random numbers
 (one :class:`numpy.random.SeedSequence`, one child per replicate, shared by all
@@ -40,7 +42,7 @@ import numpy as np
 
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
-from .scenario import SEGMENTS, ProcedureConfig, Scenario, ScenarioError
+from .scenario import MAX_INTERVAL_WEEKS, SEGMENTS, ProcedureConfig, Scenario, ScenarioError
 from .selection import LEFT_LOBE, RIGHT_LOBE
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ENDPOINTS",
+    "DEFAULT_STAGED_INTERVAL_WEEKS",
     "ENDPOINTS",
     "METRICS_EXCLUDED",
     "STRATEGY_NAMES",
@@ -67,6 +70,7 @@ __all__ = [
     "parse_vary",
     "plan_strategy",
     "run_strategies",
+    "staged_interval",
     "summarise_replicates",
     "superselective_feeder",
     "tumour_index",
@@ -82,6 +86,9 @@ STRATEGY_NAMES: tuple[str, ...] = ("superselective", "selective", "lobar", "whol
 #: territory is mostly tumour, sluggish flow for lobar and larger ones, to spare their normal liver.
 DEFAULT_ENDPOINTS: dict[str, str] = {"superselective": "stasis", "selective": "stasis", "lobar": "sluggish",
                                      "whole_liver": "sluggish", "staged_bilobar": "sluggish"}
+#: Weeks between the sessions of ``staged_bilobar`` unless given ([SeedDeckUHS]: bilobar disease, lobar
+#: treatments 4-6 weeks apart; the upper end).
+DEFAULT_STAGED_INTERVAL_WEEKS = 6.0
 #: Largest share of its segment's tissue volume the superselective feeder may supply. Model
 #: assumption: a subsegmental artery is at most the larger half of the segmental artery's first
 #: division; the most tumour-holding branch within that bound is chosen.
@@ -531,20 +538,52 @@ def _healthy_flows(liver: Liver) -> np.ndarray:
     from .flow.model import LiverFlow
     from .simulation import healthy_compartment_flows
 
-    return healthy_compartment_flows(liver.compiled, LiverFlow(liver.compiled, liver.scenario))
+    return healthy_compartment_flows(LiverFlow(liver.compiled, liver.scenario))
 
 
-def _perform(plan: Plan, scenario: Scenario, liver: Liver, replicate: np.random.SeedSequence
-             ) -> list[list[RunResult]]:
-    """Run every injection of a plan in order, each on the occlusions of all before it."""
+def staged_interval(scenario: Scenario, interval_weeks: float | None = None) -> float:
+    """Weeks between the sessions of a staged strategy.
+
+    ``interval_weeks`` when given (``embosim compare --interval-weeks``), else the
+    scenario's ``interval.weeks`` when set (a scenario file or ``--vary
+    interval.weeks=...``), else :data:`DEFAULT_STAGED_INTERVAL_WEEKS`.
+
+    Raises
+    ------
+    ScenarioError
+        Not a finite number of weeks in [0, ``MAX_INTERVAL_WEEKS``] (path ``interval_weeks``).
+    """
+    if interval_weeks is None:
+        weeks = scenario.interval.weeks
+        return DEFAULT_STAGED_INTERVAL_WEEKS if weeks is None else float(weeks)
+    try:
+        weeks = float(interval_weeks)
+    except (TypeError, ValueError):
+        weeks = math.nan
+    if not (math.isfinite(weeks) and 0.0 <= weeks <= MAX_INTERVAL_WEEKS):
+        raise ScenarioError(f"the interval between staged sessions must be a number of weeks from 0 to "
+                            f"{MAX_INTERVAL_WEEKS:g} (got {interval_weeks!r})", path="interval_weeks")
+    return weeks
+
+
+def _perform(plan: Plan, scenario: Scenario, liver: Liver, replicate: np.random.SeedSequence,
+             interval_weeks: float = 0.0) -> list[list[RunResult]]:
+    """Run every injection of a plan in order, each on the occlusions of all before it.
+
+    The first injection of every session after the first comes ``interval_weeks`` after
+    the previous session (``interval.weeks``, :mod:`sim.interval`); injections of one
+    session follow each other at once.
+    """
     from .simulation import run
 
     seeds = (_injection_seed(replicate, k) for k in itertools.count())
     prior, sessions = None, []
-    for vessels in plan.sessions:
+    for k, vessels in enumerate(plan.sessions):
         injections = []
-        for vessel in vessels:
-            step = scenario.with_updates({"catheter.vessel": vessel, "procedure.endpoint": plan.strategy.endpoint})
+        for i, vessel in enumerate(vessels):
+            weeks = interval_weeks if k > 0 and i == 0 else 0.0
+            step = scenario.with_updates({"catheter.vessel": vessel, "procedure.endpoint": plan.strategy.endpoint,
+                                          "interval.weeks": weeks})
             prior = run(step, rng=next(seeds), progress=False, liver=liver, prior=prior)
             injections.append(prior)
         sessions.append(injections)
@@ -584,6 +623,11 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
     permanent = sessions[0][0].scenario.agent.permanent
     states = [tissue_outcomes(liver.compiled.compartments, q_healthy, q_pre, q, thresholds, permanent=permanent)
               for q in [q_pre] + [s[-1].state["compartment_flow_final_m3s"] for s in sessions]]
+    for state, course in zip(states[1:], (s[-1].state["course"] for s in sessions)):  # dead tissue stays dead
+        state.update({"tumour_necrosis_fraction": course.tumour_necrosis,
+                      "normal_necrosis_fraction": course.normal_necrosis,
+                      "normal_function_loss_fraction": course.function_loss,
+                      "normal_function_loss_peak_fraction": course.function_loss_peak})
     labels = {"strategy": plan.strategy.label, "endpoint": plan.strategy.endpoint, "tumour": plan.tumour,
               "segment": plan.segment}
     total = {**labels, "session": TOTAL, "catheter": plan.catheter,
@@ -621,7 +665,7 @@ class _Livers:
 def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES,
                    replicates: int = 5, *, vary: Mapping[str, Sequence[Any]] | None = None,
                    tumour: str | None = None, rng=None, progress: bool = False,
-                   allow_large: bool | None = None) -> pd.DataFrame:
+                   allow_large: bool | None = None, interval_weeks: float | None = None) -> pd.DataFrame:
     """Run every strategy on the same liver, ``replicates`` times each: one row per run.
 
     Parameters are those of :func:`compare`; ``allow_large`` runs grids and livers
@@ -642,6 +686,7 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     if replicates < 1:
         raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
     parsed = distinct_strategies(strategies)
+    staged_interval(scenario, interval_weeks)  # a bad interval fails before anything runs
     grid = vary_grid(scenario, vary, runs_per_point=len(parsed) * replicates, allow_large=allow_large)
     tumour_index(scenario, tumour)
     children = _seed_sequence(scenario, rng).spawn(replicates)
@@ -653,7 +698,7 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
         for strategy in parsed:
             plan = plan_strategy(strategy, liver, tumour=tumour)
             for r, child in enumerate(children):
-                sessions = _perform(plan, point_scenario, liver, child)
+                sessions = _perform(plan, point_scenario, liver, child, staged_interval(point_scenario, interval_weeks))
                 extra = {**point, "replicate": r, "seed": _injection_seed(child, 0)}
                 rows += [{**row, **extra} for row in _plan_rows(plan, sessions, liver, q_healthy)]
                 bar.update()
@@ -710,7 +755,8 @@ def summarise_replicates(raw: pd.DataFrame) -> pd.DataFrame:
 
 def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_NAMES, replicates: int = 5, *,
             vary: Mapping[str, Sequence[Any]] | None = None, tumour: str | None = None, rng=None,
-            progress: bool = False, allow_large: bool | None = None) -> pd.DataFrame:
+            progress: bool = False, allow_large: bool | None = None,
+            interval_weeks: float | None = None) -> pd.DataFrame:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
 
     Parameters
@@ -736,6 +782,9 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
         Show a progress bar.
     allow_large : bool, optional
         Run a --vary grid or a liver above the size limits (:mod:`sim.limits`).
+    interval_weeks : float, optional
+        Weeks between the sessions of a staged strategy (:func:`staged_interval`:
+        default the scenario's ``interval.weeks`` if it sets it, else 6).
 
     Returns
     -------
@@ -757,7 +806,8 @@ def compare(scenario: Scenario, strategies: Sequence[str | Strategy] = STRATEGY_
     run_strategies, summarise_replicates, plan_strategy
     """
     return summarise_replicates(run_strategies(scenario, strategies, replicates, vary=vary, tumour=tumour,
-                                               rng=rng, progress=progress, allow_large=allow_large))
+                                               rng=rng, progress=progress, allow_large=allow_large,
+                                               interval_weeks=interval_weeks))
 
 
 # --- tables for people ---------------------------------------------------------------

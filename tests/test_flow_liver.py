@@ -89,9 +89,9 @@ def test_main_pvt_habr_compensates_a_quarter_of_the_portal_loss(liver, baseline)
     tissue = c.kind == 0
     art0, por0 = supply(baseline, tissue)
     for efficiency in (0.25, 0.44):
-        # a partial thrombosis (64% of portal flow lost) keeps the 2x arterial cap from binding at 0.44,
-        # so the gain shows the efficiency itself; test_habr_caps_arterial_flow covers the cap
-        flow = pvt(liver, "main", **{"flow.habr.buffer_efficiency": efficiency, "portal.thrombosis_occlusion": 0.99})
+        # a partial thrombosis (about 40% of portal flow lost with the splanchnic inlet) keeps the 2x arterial cap
+        # from binding at 0.44, so the gain shows the efficiency itself; test_habr_caps_arterial_flow covers the cap
+        flow = pvt(liver, "main", **{"flow.habr.buffer_efficiency": efficiency, "portal.thrombosis_occlusion": 0.997})
         res = flow.result()
         art, por = supply(res, tissue)
         assert flow.habr.converged and 1 < flow.habr.iterations < 50
@@ -101,7 +101,7 @@ def test_main_pvt_habr_compensates_a_quarter_of_the_portal_loss(liver, baseline)
         assert gain == pytest.approx(efficiency, abs=1e-4)
         assert np.all(flow.habr.multiplier >= 1.0) and np.all(flow.habr.multiplier <= MAX_DILATION)
         assert art / (art + por) > art0 / (art0 + por0) + 0.1  # arterial dependence rises
-    off = pvt(liver, "main", **{"flow.habr.enabled": False, "portal.thrombosis_occlusion": 0.99})
+    off = pvt(liver, "main", **{"flow.habr.enabled": False, "portal.thrombosis_occlusion": 0.997})
     art_off, por_off = supply(off.result(), tissue)
     assert off.habr.iterations == 0
     assert (art_off - art0) / (por0 - por_off) < 0.05  # only the passive rise
@@ -117,7 +117,9 @@ def test_habr_caps_arterial_flow(liver, baseline):
     assert ratio[tissue].max() == pytest.approx(1.5, abs=1e-6)
 
 
-def test_segmental_pvt_affects_only_its_territory(liver, baseline):
+def test_segmental_pvt_diverts_portal_flow_to_the_other_segments(liver, baseline):
+    """The splanchnic inlet: P5's portal flow goes to the other segments, the total inflow is kept but for what
+    the small portal pressure rise diverts (dP / (P_occ - P_0), docs/flow.md); HABR acts in segment V only."""
     res = pvt(liver, "P5").result()
     c = liver.compiled.compartments
     segment = liver.compiled.forest.segment[c.node]
@@ -125,13 +127,49 @@ def test_segmental_pvt_affects_only_its_territory(liver, baseline):
     change = res.comp_por_flow_m3s[tissue] / baseline.comp_por_flow_m3s[tissue] - 1
     inside = segment[tissue] == 4
     assert np.all(change[inside] < -0.3)
-    assert np.all(np.abs(change[~inside]) < 0.01)
+    assert np.all(change[~inside] > 0.01)  # every other segment gains portal flow
+    lost = baseline.comp_por_flow_m3s[tissue][inside].sum() - res.comp_por_flow_m3s[tissue][inside].sum()
+    gained = res.comp_por_flow_m3s[tissue][~inside].sum() - baseline.comp_por_flow_m3s[tissue][~inside].sum()
+    assert gained > 0.7 * lost
+    inlet = res.portal_inlet
+    assert res.portal_pressure_pa > inlet.baseline_pressure_pa  # the portal pressure emerges
+    share = 1 - res.portal_inflow_m3s / baseline.portal_inflow_m3s
+    assert share == pytest.approx(inlet.inflow_share_lost(res.portal_pressure_pa), rel=1e-9)
+    assert 0 < share < 0.05  # total portal inflow conserved within 5%
     # HABR in segment V only, compartment by compartment: arterial gain = 0.25 x portal deficit
     gain = res.comp_art_flow_m3s - c.demand_art_m3s
     deficit = c.demand_por_m3s - res.comp_por_flow_m3s
     v = (c.kind == 0) & (segment == 4)
     np.testing.assert_allclose(gain[v], 0.25 * deficit[v], rtol=1e-6)
     assert np.all(np.abs(gain / c.demand_art_m3s)[(c.kind == 0) & (segment != 4)] < 0.01)
+
+
+def test_fixed_pressure_inlet_loses_the_thrombosed_segment_s_flow(liver, baseline):
+    """flow.portal_inlet = "pressure" (the former inlet): the other segments keep their flow, the total falls."""
+    base = LiverFlow(liver.compiled, liver.scenario.with_updates({"flow.portal_inlet": "pressure"})).result()
+    np.testing.assert_allclose(base.comp_por_flow_m3s, baseline.comp_por_flow_m3s, rtol=1e-9,
+                               atol=1e-12 * baseline.comp_por_flow_m3s.max())
+    res = pvt(liver, "P5", **{"flow.portal_inlet": "pressure"}).result()
+    c = liver.compiled.compartments
+    segment = liver.compiled.forest.segment[c.node]
+    tissue = (c.kind == 0) & (base.comp_por_flow_m3s > 0) & (segment != 4)
+    change = res.comp_por_flow_m3s[tissue] / base.comp_por_flow_m3s[tissue] - 1
+    assert np.all(np.abs(change) < 0.01)
+    assert res.portal_pressure_pa == base.portal_pressure_pa
+    assert res.portal_inflow_m3s < 0.95 * base.portal_inflow_m3s
+
+
+def test_main_pvt_diverts_the_splanchnic_inflow_to_collaterals(liver, baseline):
+    """Main PVT (the default near-complete thrombus): portal pressure rises towards portal_occlusion_pressure_mmHg,
+    only a trickle reaches the liver; a complete block sends all of it to collaterals (no lost source, no NaN)."""
+    p_occ = liver.scenario.flow.portal_occlusion_pressure_mmHg
+    res = pvt(liver, "main").result()
+    assert res.portal_inflow_m3s < 0.15 * baseline.portal_inflow_m3s
+    assert liver.scenario.flow.portal_pressure_mmHg + 10 < res.portal_pressure_pa / MMHG_PA < p_occ
+    full = pvt(liver, "main", **{"portal.thrombosis_occlusion": 1.0}).result()
+    assert full.portal_inflow_m3s == 0.0
+    assert full.portal_pressure_pa / MMHG_PA == pytest.approx(p_occ, rel=1e-9)
+    assert np.isfinite(full.comp_pressure_pa).all()
 
 
 def test_catheter_injection_refluxes_when_the_bed_cannot_take_it(liver, baseline):

@@ -65,7 +65,8 @@ def test_built_liver_pressure_cascade(liver):
     assert np.all(res.art_pressure_pa[nonroot] < res.art_pressure_pa[forest.parent[nonroot]])
 
 
-def test_built_liver_segmental_pvt_stays_in_its_territory(liver):
+def test_built_liver_segmental_pvt_diverts_portal_flow(liver):
+    """P5 thrombosed: segment V loses its portal flow, every other segment gains, the total inflow is kept within 5%."""
     base = sim.solve_flow(liver)
     pvt = sim.flow.LiverFlow(liver.compiled, liver.scenario.with_updates({"portal.thrombosis": "P5"})).result()
     comps = liver.compiled.compartments
@@ -73,7 +74,8 @@ def test_built_liver_segmental_pvt_stays_in_its_territory(liver):
     fed = (comps.kind == 0) & (base.comp_por_flow_m3s > 0)
     change = pvt.comp_por_flow_m3s[fed] / base.comp_por_flow_m3s[fed] - 1
     inside = segment[fed] == 4
-    assert np.all(change[inside] < -0.1) and np.all(np.abs(change[~inside]) < 0.02)
+    assert np.all(change[inside] < -0.5) and np.all(change[~inside] > 0.02)
+    assert 0.95 < pvt.portal_inflow_m3s / base.portal_inflow_m3s < 1.0
 
 
 @pytest.mark.slow

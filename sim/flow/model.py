@@ -7,6 +7,8 @@ dual-supply network, in this order:
    scenario's haematocrit and plasma viscosity (:func:`vessel_conductances`);
 2. calibration of compartment terminals and lumped beds to the healthy
    baseline demands (:mod:`sim.flow.calibration`): this is the baseline;
+2b. the portal inlet fed by the splanchnic circulation (:mod:`sim.flow.splanchnic`;
+   the healthy solution is unchanged, the portal pressure now emerges);
 3. portal vein thrombosis on the calibrated conductances (:mod:`sim.flow.thrombosis`);
 4. the hepatic arterial buffer response to the portal flow lost (:mod:`sim.flow.habr`),
    which sets the pre-procedure arterial tone (held fixed during the procedure);
@@ -15,7 +17,7 @@ dual-supply network, in this order:
 
 The boundary pressures are those of the compiled liver (the anatomy writes the
 scenario's ``[flow]`` pressures into ``trunk.node_pressure_pa`` and
-``hepatic_vein_pressure_pa``). The solve is the O(N) two-port kernel
+``hepatic_vein_pressure_pa``), except the portal inlet's with the splanchnic inlet. The solve is the O(N) two-port kernel
 (:mod:`sim.kernels.twoport`); ``LiverFlow.state`` is its array state, which the
 embolisation loop updates in place with the kernel's incremental functions.
 """
@@ -35,6 +37,7 @@ from .calibration import calibrate
 from .catheter import CatheterPlacement, place_catheter
 from .errors import FlowInputError
 from .habr import HabrReport, relax_habr
+from .splanchnic import PortalInlet, splanchnic_inlet
 from .state import build_state, state_conductances
 from .thrombosis import apply_thrombosis
 
@@ -106,6 +109,7 @@ class LiverFlowResult:
         Outflow to the hepatic veins.
     habr : HabrReport
     catheter : CatheterPlacement or None
+    portal_inlet : PortalInlet or None
     """
 
     liver: CompiledLiver
@@ -122,10 +126,11 @@ class LiverFlowResult:
     comp_extra_flow_m3s: np.ndarray
     habr: HabrReport
     catheter: CatheterPlacement | None
+    portal_inlet: PortalInlet | None = None
 
     @classmethod
     def from_state(cls, state: twoport.FlowState, liver: CompiledLiver, habr: HabrReport,
-                   catheter: CatheterPlacement | None) -> LiverFlowResult:
+                   catheter: CatheterPlacement | None, portal_inlet: PortalInlet | None = None) -> LiverFlowResult:
         """Copy a solved state's solution, adding the hepatic-vein pressure back."""
         p0 = liver.hepatic_vein_pressure_pa
         return cls(liver=liver, trunk_pressure_pa=state.trunk_p + p0, trunk_flow_m3s=state.trunk_q.copy(),
@@ -134,11 +139,28 @@ class LiverFlowResult:
                    comp_pressure_pa=state.comp_p + p0, comp_art_flow_m3s=state.comp_q[:, twoport.COMP_ART].copy(),
                    comp_por_flow_m3s=state.comp_q[:, twoport.COMP_POR].copy(),
                    comp_hv_flow_m3s=state.comp_q[:, twoport.COMP_HV].copy(),
-                   comp_extra_flow_m3s=state.comp_q[:, twoport.COMP_EXTRA].copy(), habr=habr, catheter=catheter)
+                   comp_extra_flow_m3s=state.comp_q[:, twoport.COMP_EXTRA].copy(), habr=habr, catheter=catheter,
+                   portal_inlet=portal_inlet)
 
     def vessel_flow(self, name: str) -> float:
         """Flow in the named trunk vessel along its baseline direction, m^3/s."""
         return float(self.trunk_flow_m3s[self.liver.trunk.edge_index(name)])
+
+    @property
+    def portal_inflow_m3s(self) -> float:
+        """Total portal inflow of the liver: the flow leaving the inlet (``MPV_inlet``) into the portal trunk, m^3/s.
+
+        With the splanchnic inlet, the healthy inflow less what a raised portal pressure diverts (docs/flow.md).
+        NaN without an inlet record.
+        """
+        if self.portal_inlet is None:
+            return float("nan")
+        return float(self.trunk_flow_m3s[self.liver.trunk.edge_conns[:, 0] == self.portal_inlet.inlet_node].sum())
+
+    @property
+    def portal_pressure_pa(self) -> float:
+        """Pressure at the portal inlet (absolute), Pa: emerges with the splanchnic inlet; NaN without an inlet record."""
+        return float("nan") if self.portal_inlet is None else float(self.trunk_pressure_pa[self.portal_inlet.inlet_node])
 
     @property
     def isolated_pedicle_nodes(self) -> np.ndarray:
@@ -175,8 +197,13 @@ class LiverFlow:
     ----------
     liver : CompiledLiver
         The network solved (with the catheter tip when placed).
+    network : CompiledLiver
+        The network without catheter: the compiled liver with its portal inlet
+        (:mod:`sim.flow.splanchnic`).
     baseline : Conductances
-        Calibrated healthy conductances of the liver without catheter.
+        Calibrated healthy conductances of ``network``.
+    portal_inlet : PortalInlet
+        The portal inlet (splanchnic source or fixed pressure) and its healthy state.
     habr : HabrReport
     catheter : CatheterPlacement or None
     state : FlowState
@@ -203,7 +230,9 @@ class LiverFlow:
 
     def __init__(self, liver: CompiledLiver, scenario: Scenario, *, catheter: bool = False):
         self.scenario = scenario
-        self.baseline = calibrate(liver, vessel_conductances(liver, scenario.flow), scenario.flow)
+        calibrated = calibrate(liver, vessel_conductances(liver, scenario.flow), scenario.flow)
+        liver, self.baseline, self.portal_inlet = splanchnic_inlet(liver, calibrated, scenario.flow)
+        self.network = liver
         state = build_state(liver, apply_thrombosis(liver, self.baseline, scenario.portal))
         self.habr = relax_habr(state, liver.compartments, scenario.flow.habr)
         self.catheter = None
@@ -239,4 +268,4 @@ class LiverFlow:
         After incremental updates (which refresh only 2-ports and the trunk), call
         :meth:`solve` or ``twoport.substitute(state)`` first for every pedicle node.
         """
-        return LiverFlowResult.from_state(self.state, self.liver, self.habr, self.catheter)
+        return LiverFlowResult.from_state(self.state, self.liver, self.habr, self.catheter, self.portal_inlet)
