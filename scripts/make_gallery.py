@@ -25,8 +25,8 @@ FIGURES = ROOT / "docs" / "figures"
 GALLERY = ROOT / "docs" / "gallery.md"
 #: Resolution of the gallery PNGs, dots per inch.
 DPI = 80
-#: Palette sizes of the gallery PNGs (dithered) and of the animation's frames (not dithered: smaller GIF).
-COLOURS, GIF_COLOURS = 128, 32
+#: Palette size of the gallery PNGs (dithered).
+COLOURS = 128
 #: Terminal diameter of the livers of the strategy comparisons, um (many runs).
 COMPARISON_TERMINAL_UM = 150.0
 #: Replicates and arterial fractions of the strategy comparisons.
@@ -42,7 +42,7 @@ Every figure embosim draws, from shipped scenarios. Regenerate all of them with
 
 (this page and `docs/figures/gallery_*`). Each figure is also one command,
 `embosim plot RUN_DIR_OR_SCENARIO --kind KIND [--out FILE]` (PNG, SVG or PDF by
-the extension; `--animate` for the angiogram GIF), and `embosim run` writes the
+the extension; `--animate` for the DSA movie, MP4 or GIF), and `embosim run` writes the
 curve, before-after, deposition and angiogram figures next to `summary.json`.
 
 Conventions (`sim/figures/style.py`): anteroposterior (AP) projection as on a
@@ -96,17 +96,13 @@ and the tumour blush gone.
 
 
 def _shrink(path: Path) -> None:
-    """Re-save a PNG or GIF with a small adaptive palette (same picture to the eye, a fraction of the bytes)."""
-    from PIL import Image, ImageSequence
+    """Re-save a PNG with a small adaptive palette (same picture to the eye, a fraction of the bytes)."""
+    from PIL import Image
 
-    gif = path.suffix == ".gif"
     with Image.open(path) as image:
-        frames = [frame.convert("RGB").quantize(colors=GIF_COLOURS if gif else COLOURS,
-                                                method=Image.Quantize.MEDIANCUT,
-                                                dither=Image.Dither.NONE if gif else Image.Dither.FLOYDSTEINBERG)
-                  for frame in ImageSequence.Iterator(image)]
-        info = {key: image.info[key] for key in ("duration", "loop") if key in image.info}
-    frames[0].save(path, optimize=True, save_all=len(frames) > 1, append_images=frames[1:], **info)
+        small = image.convert("RGB").quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.FLOYDSTEINBERG)
+    small.save(path, optimize=True)
 
 
 class Gallery:
@@ -123,9 +119,14 @@ class Gallery:
     def add(self, fig, name: str, title: str, caption: str, command: str) -> None:
         self._section(figures.save_figure(fig, FIGURES / f"gallery_{name}.png", dpi=DPI), title, caption, command)
 
-    def animation(self, data, name: str, title: str, caption: str, command: str) -> None:
-        path = figures.animate_angiogram(data, FIGURES / f"gallery_{name}.gif", dpi=48)
-        self._section(path, title, caption, command)
+    def dsa_still(self, data, name: str, title: str, caption: str, command: str) -> None:
+        """One frame of the DSA movie (the movie itself, 1600 px of quantum noise, is tens of MB: not committed)."""
+        from sim.figures.dsa import panels_of_saved, write_still
+
+        t = float(data.meta["angiogram"]["phases_s"]["capillary"])
+        path = write_still(panels_of_saved(data), FIGURES / f"gallery_{name}.jpg", t, seed=0)
+        self.sections.append(f"## {title}\n\n![{title}](figures/{path.name})\n\n{caption}\n\n    {command}\n")
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} kB")
 
     def write(self) -> None:
         GALLERY.write_text("\n".join([HEADER, *self.sections, VIRTUAL_DSA]), encoding="utf-8")
@@ -189,10 +190,14 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 "Arterial, capillary and venous phases of the same injection before the first particle and at "
                 "stasis: the tumour blush is gone and contrast stands in A5.",
                 "embosim plot embosim-out --kind angiogram")
-    gallery.animation(default, "angiogram", "Virtual DSA, animated",
-                      "The same injection through all three phases (the saved frames: 2 frames/s, then one every "
-                      "2 s in the venous washout; the clock is in the title), baseline (left) and at stasis (right).",
-                      "embosim plot embosim-out --kind angiogram --animate --out angiogram.gif")
+    gallery.dsa_still(default, "dsa", "Virtual DSA as the monitor shows it",
+                      "One frame (capillary phase) of the DSA movie that `--animate` writes from the run folder: "
+                      "contrast dark on grey, the faint spine, the catheter up the aorta to its tip in A5, quantum "
+                      "noise, a scale bar; baseline (left) and at stasis (right), each injection at the rate the "
+                      "catheter and the bed take (caption). The movie plays the acquisition at 3 frames/s through "
+                      "the three phases; `--compare selective,lobar` puts strategies side by side "
+                      "(docs/angiography.md).",
+                      "embosim plot embosim-out --kind angiogram --animate --out angiogram.mp4")
     small = _run("small_particles_40_120", folder)
     gallery.add(figures.before_after(small), "before_after_small_particles",
                 "Small particles (40-120 um): where they go",

@@ -83,6 +83,7 @@ from functools import cached_property
 import numpy as np
 
 from .catheters import Lumen, lumen_for, max_rate_m3s
+from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .kernels import twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
@@ -138,8 +139,6 @@ RATE_TO_FLOW = 1.0
 #: 1 mL syringe over 20 s) is the least an operator injects to see the vessel; a bed that takes
 #: less (no antegrade flow left) refluxes it.
 MIN_RATE_M3S = 0.05 * ML_M3
-#: Projected thickness of undiluted contrast shown as opacity 1 - 1/e, m (display window).
-DISPLAY_THICKNESS_M = 1.0e-3
 #: Pixel size of the virtual detector, m.
 PIXEL_M = 0.5e-3
 #: Gaussian blur (standard deviation) of the detector, m.
@@ -960,33 +959,9 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
 
 
-def phase_at(t: float, phases: dict[str, float]) -> str:
-    """Name of the phase a time falls in: boundaries half-way between the :func:`phase_times`.
-
-    Examples
-    --------
-    >>> phase_at(5.0, {"arterial": 1.0, "capillary": 4.0, "venous": 20.0})
-    'capillary'
-    """
-    names, times = list(phases), list(phases.values())
-    cuts = [0.5 * (a + b) for a, b in zip(times[:-1], times[1:])]
-    return names[int(np.searchsorted(cuts, t))]
-
-
 def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:
     """The transit with its compartment arrays restricted to ``index`` (vessel arrays kept)."""
     from dataclasses import replace
 
     return replace(transit, **{name: getattr(transit, name)[index] for name in (
         "comp_concentration", "comp_arrival_s", "comp_tail_s", "comp_fill_mtt_s", "comp_wash_mtt_s")})
-
-
-def opacity(thickness_m: np.ndarray) -> np.ndarray:
-    """Display grey level 0-1 of a projected contrast thickness (Beer-Lambert with ``DISPLAY_THICKNESS_M``).
-
-    Examples
-    --------
-    >>> [round(float(v), 3) for v in opacity(np.array([0.0, 1e-3, 5e-3]))]
-    [0.0, 0.632, 0.993]
-    """
-    return -np.expm1(-np.asarray(thickness_m) / DISPLAY_THICKNESS_M)

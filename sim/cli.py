@@ -398,10 +398,14 @@ def plot(
         "comparison and arterialisation a comparison.csv or the folder of 'embosim compare' (default: "
         "embosim-compare)."))] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, show_default=False, help=(
-        "File to write; the extension picks the format: .png, .svg or .pdf (.gif with --animate). "
-        "Default: KIND.png (angiogram.gif with --animate)."))] = None,
+        "File to write; the extension picks the format: .png, .svg or .pdf (.mp4 or .gif with --animate). "
+        "Default: KIND.png (angiogram.mp4 with --animate)."))] = None,
     animate: Annotated[bool, typer.Option("--animate", help=(
-        "With --kind angiogram: a GIF through the arterial, capillary and venous phases."))] = False,
+        "With --kind angiogram: the DSA movie (baseline and end side by side, at least 1280 px) through the "
+        "arterial, capillary and venous phases; MP4 is small, GIF large."))] = False,
+    compare: Annotated[str | None, typer.Option("--compare", show_default=False, help=(
+        "With --kind angiogram --animate and a scenario: strategies side by side, e.g. selective,lobar "
+        "(single-position strategies; each is run on the scenario's liver)."))] = None,
     style: Annotated[Literal["slide", "paper"], typer.Option("--style", help=(
         "slide: large text for a projector; paper: small text for print."))] = "slide",
     rerun: Annotated[bool, typer.Option("--rerun", help=(
@@ -415,14 +419,25 @@ def plot(
         raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
     if animate and kind != "angiogram":
         raise typer.BadParameter(f"only the angiogram is animated, not {kind!r}", param_hint="'--animate'")
-    suffixes = (".gif",) if animate else figures.FORMATS
+    if compare is not None and not animate:
+        raise typer.BadParameter("strategies are compared in the DSA movie: add --kind angiogram --animate",
+                                 param_hint="'--compare'")
+    suffixes = figures.MOVIE_SUFFIXES if animate else figures.FORMATS
     out = Path(f"{kind}{suffixes[0]}") if out is None else out
     if out.suffix.lower() not in suffixes:
         raise typer.BadParameter(f"{out.name!r}: allowed extensions {', '.join(suffixes)}", param_hint="'--out'")
     _make_output_dir(out.parent)
+    if compare is not None:
+        if source is not None and Path(source).is_dir():
+            raise typer.BadParameter("--compare runs the strategies: give a scenario, not a run folder",
+                                     param_hint="RUN_DIR_OR_SCENARIO")
+        _, scenario = _load_scenario(source)
+        chosen = [name.strip() for name in compare.split(",") if name.strip()]
+        typer.echo(f"Wrote {figures.animate_strategies(scenario, chosen, out)}")
+        return
     data = figures.load_source(source, kind, rerun=rerun)
     if animate:
-        written = figures.animate_angiogram(data, out, style=style)
+        written = figures.animate_angiogram(data, out)
     else:
         try:
             fig = figures.figure(kind, data, style=style)

@@ -1,9 +1,9 @@
 """Fluoroscopy-like rendering of virtual DSA frames as grey-level arrays (no plotting).
 
-A :class:`~sim.angiography.Angiogram` frame is a map of projected contrast thickness
+A :class:`~sim.angiography.Angiogram` frame (or one read back from a run folder) is a map of projected contrast thickness
 (m). :class:`Fluoroscope` turns it into what a DSA monitor shows: contrast dark on a
 mid-grey background (Beer-Lambert darkening of the backdrop with
-:data:`sim.angiography.DISPLAY_THICKNESS_M`), a faint residual of the spine and soft
+:data:`DISPLAY_THICKNESS_M`; :func:`opacity` is the same rule for figures), a faint residual of the spine and soft
 tissue that subtraction leaves (patient motion), the radiopaque catheter from where it
 enters the field along the aorta to its tip (tip marker), quantum noise from a seeded
 numpy Generator, and a scale bar instead of axes. Arrays are float32 in 0-1 (1 white),
@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .angiography import DISPLAY_THICKNESS_M, Angiogram
+__all__ = ["BACKGROUND_GREY", "DISPLAY_THICKNESS_M", "FRAME_RATE_HZ", "MIN_WIDTH_PX", "NOISE_SD", "Fluoroscope",
+           "catheter_path", "frame_times", "opacity", "phase_at", "thickness_of_opacity"]
 
-__all__ = ["BACKGROUND_GREY", "FRAME_RATE_HZ", "MIN_WIDTH_PX", "NOISE_SD", "Fluoroscope", "catheter_path",
-           "frame_times"]
+#: Projected thickness of undiluted contrast shown as opacity 1 - 1/e, m (display window).
+DISPLAY_THICKNESS_M = 1.0e-3
 
 #: Acquisition rate of the virtual DSA, frames/s. Model assumption: hepatic DSA series are
 #: acquired at 2-4 frames/s (3 here); no primary source recorded.
@@ -59,6 +60,44 @@ def frame_times(duration_s: float, *, rate_hz: float = FRAME_RATE_HZ) -> np.ndar
     [0.0, 0.3333333333333333, 0.6666666666666666]
     """
     return np.arange(0.0, duration_s - 1e-9, 1.0 / rate_hz)
+
+
+def opacity(thickness_m: np.ndarray) -> np.ndarray:
+    """Display grey level 0-1 of a projected contrast thickness (Beer-Lambert with ``DISPLAY_THICKNESS_M``).
+
+    Examples
+    --------
+    >>> [round(float(v), 3) for v in opacity(np.array([0.0, 1e-3, 5e-3]))]
+    [0.0, 0.632, 0.993]
+    """
+    return -np.expm1(-np.asarray(thickness_m) / DISPLAY_THICKNESS_M)
+
+
+def thickness_of_opacity(opacity_level: np.ndarray, *, levels: int = 255) -> np.ndarray:
+    """Projected contrast thickness, m, of an opacity 0-1 stored with ``levels`` steps (inverse of :func:`opacity`).
+
+    The top step (opaque) maps to the thickness half a step below it, so the result is finite.
+
+    Examples
+    --------
+    >>> float(thickness_of_opacity(opacity(np.array(2e-4)))) == 2e-4
+    True
+    """
+    level = np.clip(np.asarray(opacity_level, np.float64), 0.0, 1.0 - 0.5 / levels)
+    return -DISPLAY_THICKNESS_M * np.log1p(-level)
+
+
+def phase_at(t: float, phases: dict[str, float]) -> str:
+    """Name of the phase a time falls in: boundaries half-way between the phase times (s).
+
+    Examples
+    --------
+    >>> phase_at(5.0, {"arterial": 1.0, "capillary": 4.0, "venous": 20.0})
+    'capillary'
+    """
+    names, times = list(phases), list(phases.values())
+    cuts = [0.5 * (a + b) for a, b in zip(times[:-1], times[1:])]
+    return names[int(np.searchsorted(cuts, t))]
 
 
 def catheter_path(flow) -> np.ndarray:
@@ -131,9 +170,8 @@ class Fluoroscope:
     scale_bar_px: tuple[int, int, int, int]
 
     @classmethod
-    def for_angiogram(cls, angiogram: Angiogram, flow, *, width_px: int = MIN_WIDTH_PX,
-                      scale_bar_m: float = 0.05) -> Fluoroscope:
-        """The monitor of ``angiogram``'s view with the catheter of ``flow``, ``width_px`` wide (at least).
+    def for_angiogram(cls, angiogram, flow, *, width_px: int = MIN_WIDTH_PX, scale_bar_m: float = 0.05) -> Fluoroscope:
+        """The monitor of ``angiogram``'s view (an :class:`~sim.angiography.Angiogram`) with the catheter of ``flow``.
 
         Parameters
         ----------
@@ -146,21 +184,47 @@ class Fluoroscope:
             Length of the scale bar, m.
         """
         view = angiogram.view
-        rows, cols = view.shape
+        return cls.for_view(view.shape, view.x0_m, view.z0_m, view.pixel_m, catheter_path(flow),
+                            flow.scenario.catheter.outer_diameter_fr, width_px=width_px, scale_bar_m=scale_bar_m)
+
+    @classmethod
+    def for_view(cls, view_shape: tuple[int, int], x0_m: float, z0_m: float, view_pixel_m: float,
+                 catheter_m: np.ndarray, catheter_fr: float, *, width_px: int = MIN_WIDTH_PX,
+                 scale_bar_m: float = 0.05) -> Fluoroscope:
+        """The monitor of a view given by its geometry (e.g. read back from a run folder).
+
+        Parameters
+        ----------
+        view_shape : (int, int)
+            (rows, columns) of the angiogram frames, px; row 0 at the bottom.
+        x0_m, z0_m : float
+            Patient coordinates of the frames' left and bottom edges, m.
+        view_pixel_m : float
+            Pixel size of the frames, m.
+        catheter_m : ndarray, shape (k, 3)
+            The catheter as a polyline from the arterial root to the tip (:func:`catheter_path`), m.
+        catheter_fr : float
+            Outer diameter of the catheter, French (1 Fr = 1/3 mm).
+        width_px : int
+            Smallest width of a frame, px.
+        scale_bar_m : float
+            Length of the scale bar, m.
+        """
+        rows, cols = view_shape
         zoom = max(1.0, width_px / cols)
         shape = (int(np.ceil(rows * zoom)), int(np.ceil(cols * zoom)))
-        pixel_m = view.pixel_m / zoom
+        pixel_m = view_pixel_m / zoom
         # display pixel centres in the patient (x, z), row 0 at the top
-        x = view.x0_m + (np.arange(shape[1]) + 0.5) * pixel_m
-        z = view.z0_m + (shape[0] - np.arange(shape[0]) - 0.5) * pixel_m
-        path = catheter_path(flow)
+        x = x0_m + (np.arange(shape[1]) + 0.5) * pixel_m
+        z = z0_m + (shape[0] - np.arange(shape[0]) - 0.5) * pixel_m
+        path = np.asarray(catheter_m, np.float64)
         backdrop = _backdrop(x - (path[0, 0] - _AORTA_LEFT_M), z, pixel_m)
 
         entry = path[:1].copy()
         entry[0, 2] = min(z[-1], path[:, 2].min()) - 0.05  # the catheter comes up the aorta from below the field
         path = np.vstack([entry, path])
-        xy = np.column_stack([(path[:, 0] - view.x0_m) / pixel_m, (z[0] + 0.5 * pixel_m - path[:, 2]) / pixel_m])
-        lumen = flow.scenario.catheter.outer_diameter_fr / 3.0e3  # m
+        xy = np.column_stack([(path[:, 0] - x0_m) / pixel_m, (z[0] + 0.5 * pixel_m - path[:, 2]) / pixel_m])
+        lumen = catheter_fr / 3.0e3  # m
         half = max(1.5, 0.5 * lumen / pixel_m)
         shaft = _segments_mask(shape, xy, half)
         tip = _segments_mask(shape, xy[-1:].repeat(2, axis=0), 2.5 * half)

@@ -103,7 +103,8 @@ def extract(source) -> dict[str, np.ndarray]:
     out |= _parenchyma(liver, flow, result)
     meta = {
         "format_version": FORMAT_VERSION, "has_run": result is not None, "title": scenario.title,
-        "catheter_vessel": flow.catheter.vessel, "portal_thrombosis": scenario.portal.thrombosis,
+        "catheter_vessel": flow.catheter.vessel, "catheter_outer_diameter_fr": scenario.catheter.outer_diameter_fr,
+        "portal_thrombosis": scenario.portal.thrombosis,
         "saved_min_diameter_um": SAVED_MIN_DIAMETER_UM,
         "sace_bounds": [1.0, 1 - scenario.procedure.slowed_flow_reduction,
                         1 - scenario.procedure.sluggish_flow_reduction, 1 - scenario.procedure.stasis_flow_reduction,
@@ -179,8 +180,10 @@ def _trunk(flow, native) -> dict[str, np.ndarray]:
 
 
 def _outlines(liver, flow) -> dict[str, np.ndarray]:
-    """Couinaud segment outlines (AP convex hulls), tumours, the catheter's course and tip."""
+    """Couinaud segment outlines (AP convex hulls), tumours, the catheter's course, path and tip."""
     from scipy.spatial import ConvexHull
+
+    from .fluoroscopy import catheter_path
 
     points = liver.compiled.points
     hulls, starts = [], [0]
@@ -202,7 +205,8 @@ def _outlines(liver, flow) -> dict[str, np.ndarray]:
     return {"segment/outline_mm": _f32(np.vstack(hulls)), "segment/outline_start": np.asarray(starts, np.int64),
             "tumour/name": _strings(tumours.names), "tumour/centre_mm": _f32(np.reshape(tumours.centre_m, (-1, 3)) * _MM),
             "tumour/radius_mm": _f32(np.asarray(tumours.radius_m) * _MM),
-            "catheter/course_mm": _f32(np.reshape(course, (-1, 2, 3)) * _MM), "catheter/tip_mm": _f32(tip * _MM)}
+            "catheter/course_mm": _f32(np.reshape(course, (-1, 2, 3)) * _MM), "catheter/tip_mm": _f32(tip * _MM),
+            "catheter/path_mm": _f32(catheter_path(flow) * _MM)}
 
 
 def _parenchyma(liver, flow, result) -> dict[str, np.ndarray]:

@@ -157,3 +157,20 @@ def test_end_of_procedure_panels_use_their_own_rates(runs):
     assert before == pytest.approx(summary["angiogram_rate_baseline_ml_s"] * 1e-6, rel=1e-9)
     assert after == pytest.approx(summary["angiogram_rate_final_ml_s"] * 1e-6, rel=1e-9)
     assert after < before <= summary["catheter_max_rate_ml_s"] * 1e-6
+
+
+def test_strategies_side_by_side_and_multi_position_strategies_refused(coarse_scenario, tmp_path, invoke,
+                                                                        write_scenario):
+    import imageio.v3 as iio
+
+    from sim.figures import animate_strategies
+
+    path = animate_strategies(coarse_scenario, ["selective", "lobar"], tmp_path / "s.gif", times_s=[1.0])
+    frame = iio.imread(path, index=0)
+    assert frame.shape[1] >= 3 * 800  # baseline, selective, lobar
+    text = (sim.default_scenario_path().read_text(encoding="utf-8")
+            .replace("terminal_diameter_um = 50.0", "terminal_diameter_um = 300.0", 1))
+    result = invoke("plot", write_scenario(text), "--kind", "angiogram", "--animate", "--compare",
+                    "selective,staged_bilobar", "--out", tmp_path / "w.mp4")
+    assert result.exit_code == 2 and "single-position strategies" in result.output
+    assert len(result.output.strip().splitlines()) == 1

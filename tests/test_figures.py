@@ -120,7 +120,7 @@ def test_loading_and_drawing_a_run_imports_no_simulation_module(folders, tmp_pat
     code = ("import sys, json; from sim import figures; data = figures.load_run(sys.argv[1]); "
             "[figures.save_figure(figures.figure(k, data), f'{sys.argv[2]}/{k}.png', dpi=40) "
             f"for k in {RUN_KINDS!r}]; "
-            "figures.animate_angiogram(data, sys.argv[2] + '/a.gif', dpi=20); "
+            "figures.animate_angiogram(data, sys.argv[2] + '/a.gif', times_s=[0.5, 2.0]); "
             "print(json.dumps([m for m in ('sim.procedure', 'sim.flow', 'sim.anatomy', 'sim.simulation', "
             "'sim.angiography', 'numba') if m in sys.modules]))")
     proc = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path)], capture_output=True, text=True,
@@ -346,12 +346,36 @@ def test_deposition_counts_every_particle(runs):
                                                                            rel=1e-3)  # float16 shares
 
 
-def test_animated_angiogram_is_a_gif(runs, tmp_path):
-    path = figures.animate_angiogram(runs["bulky_segment5_net"], tmp_path / "dsa.gif", dpi=20)
+def test_animated_angiogram_is_a_dsa_movie_from_the_saved_frames(runs, tmp_path):
+    import imageio.v3 as iio
+
+    data = runs["bulky_segment5_net"]
+    path = figures.animate_angiogram(data, tmp_path / "dsa.gif", times_s=[0.5, 2.0, 4.0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dsa.gif"]  # written atomically: no temporary left
     assert path.read_bytes()[:6] == b"GIF89a"
+    frames = iio.imread(path, index=None)
+    assert frames.shape[0] == 3 and frames.shape[2] >= 1280  # legible on a projector
     with pytest.raises(ValueError, match=r"\.gif"):
-        figures.animate_angiogram(runs["bulky_segment5_net"], tmp_path / "dsa.png")
+        figures.animate_angiogram(data, tmp_path / "dsa.png")
+
+
+def test_saved_dsa_frames_reproduce_the_live_thickness_and_draw_the_catheter(runs):
+    from sim.fluoroscopy import DISPLAY_THICKNESS_M, opacity
+
+    data = runs["bulky_segment5_net"]
+    before, after = figures.panels_of_saved(data)
+    times = data["angiogram/times_s"]
+    k = len(times) // 3
+    saved = data["angiogram/before"][k] / 255.0
+    # the inverse of the display rule, to the 8-bit step of the saved opacity
+    assert np.abs(opacity(before.thickness(float(times[k]))) - saved).max() <= 0.5 / 255 + 1e-9
+    halfway = 0.5 * (times[k] + times[k + 1])
+    between = before.thickness(float(halfway))
+    lo = np.minimum(before.thickness(float(times[k])), before.thickness(float(times[k + 1])))
+    assert np.all(between >= lo - 1e-12) and between.max() < 10 * DISPLAY_THICKNESS_M
+    monitor = after.monitor(1280)
+    assert monitor.shape[1] >= 1280 and monitor.catheter.max() > 0  # the catheter is drawn
+    assert "end of embolisation" == after.label and "mL/s" in after.caption
 
 
 def test_save_figure_refuses_other_formats(runs, tmp_path):
@@ -405,10 +429,12 @@ def test_plot_a_comparison_table(invoke, tables, tmp_path):
     (["--kind", "spaghetti"], ["--kind", "unknown kind 'spaghetti'", "angiogram"]),
     (["--kind", "curve", "--animate"], ["--animate", "only the angiogram"]),
     (["--kind", "tree", "--out", "tree.jpg"], ["--out", ".png, .svg, .pdf"]),
-    (["--kind", "angiogram", "--animate", "--out", "a.png"], ["--out", ".gif"]),
+    (["--kind", "angiogram", "--animate", "--out", "a.png"], ["--out", ".gif", ".mp4"]),
+    (["--kind", "tree", "--compare", "selective,lobar"], ["--compare", "--animate"]),
     (["--kind", "tree", "--style", "poster"], ["--style"]),
     ([], ["--kind"]),
-], ids=["unknown_kind", "animate_other_kind", "bad_extension", "animation_not_gif", "bad_style", "no_kind"])
+], ids=["unknown_kind", "animate_other_kind", "bad_extension", "animation_not_movie", "compare_without_animate",
+         "bad_style", "no_kind"])
 def test_plot_bad_options_are_one_line_exit_2(invoke, args, fragments):
     _one_line_error(invoke("plot", *args), *fragments)
 

@@ -38,7 +38,8 @@ _LAZY = {
     "DEFAULT_METRICS": "strategies", "comparison": "strategies", "arterialisation": "strategies",
     "angiogram": "angio", "animate_angiogram": "angio",
     "dsa_frames": "dsa", "write_movie": "dsa", "write_still": "dsa", "animate_run": "dsa", "animate_compare": "dsa",
-    "panels_of_run": "dsa", "panels_of_runs": "dsa",
+    "panels_of_run": "dsa", "panels_of_runs": "dsa", "panels_of_saved": "dsa", "animate_saved": "dsa",
+    "animate_strategies": "dsa", "MOVIE_SUFFIXES": "dsa",
     "drug_figure": "tace",
 }
 

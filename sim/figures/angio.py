@@ -1,4 +1,4 @@
-"""The virtual angiogram from the saved frames: phases before and after, and an animated GIF.
+"""The virtual angiogram from the saved frames: phases before and after, and the DSA movie of a run.
 
 The frames are computed once when the run is written (:mod:`sim.angiography`
 model, saved by :mod:`sim.runstate` as display opacity at 2 frames/s, then one
@@ -8,15 +8,13 @@ no flow solve.
 
 from __future__ import annotations
 
-import itertools
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write
+from ..fluoroscopy import phase_at
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, new_axes, style_context, styled
+from .style import CATEGORY_COLOURS, new_axes, styled
 
 __all__ = ["angiogram", "animate_angiogram", "frame"]
 
@@ -32,13 +30,6 @@ def frame(data: RunData, key: str, t: float) -> np.ndarray:
 
 def _keys(data: RunData) -> list[str]:
     return [k for k in _ROWS if f"angiogram/{k}" in data.arrays]
-
-
-def _phase_of(t: float, phases: dict[str, float]) -> str:
-    """Name of the phase a time falls in (boundaries half-way between the phase times)."""
-    names, times = list(phases), list(phases.values())
-    cuts = [0.5 * (a + b) for a, b in itertools.pairwise(times)]
-    return names[int(np.searchsorted(cuts, t))]
 
 
 def _image(ax, data: RunData, key: str, t: float):
@@ -94,7 +85,7 @@ def angiogram(source, ax=None, *, times_s=None):
             axis = grid[r, c]
             image = _image(axis, data, key, t)
             shown = float(saved[np.argmin(np.abs(saved - t))])
-            axis.set_title(f"{_phase_of(shown, phases)} phase, {shown:.1f} s")
+            axis.set_title(f"{phase_at(shown, phases)} phase, {shown:.1f} s")
             axis.set(xlabel="x (mm), patient's left \u2192",
                      ylabel=f"{_ROWS[key]}\nz, cranial (mm)" if c == 0 else "z, cranial (mm)")
     fig.colorbar(image, ax=axes, label="contrast opacity (0-1)", shrink=0.8)
@@ -102,59 +93,27 @@ def angiogram(source, ax=None, *, times_s=None):
     return fig
 
 
-def animate_angiogram(source, path: str | Path, *, fps: float | None = None, dpi: int = 72,
-                      style: str = "slide") -> Path:
-    """Write a GIF of the virtual DSA through its saved frames, baseline and (for a run) end side by side.
+def animate_angiogram(source, path: str | Path, *, times_s=None, seed: int | None = None) -> Path:
+    """Write the DSA movie of a run: baseline and end of embolisation side by side, from the saved frames.
 
-    Every saved frame is one GIF frame (the late, venous frames are further apart in
-    time than the early ones; the clock is in the title).
+    A fluoroscopy-like movie (:mod:`sim.figures.dsa`: grey background, catheter and tip,
+    quantum noise, scale bar, at least 1280 px wide, the acquisition rate of
+    :data:`sim.fluoroscopy.FRAME_RATE_HZ`) drawn from ``run_state.npz`` without simulating.
 
     Parameters
     ----------
     source : RunData, RunResult or Liver
     path : str or Path
-        The ``.gif`` file.
-    fps : float, optional
-        Frames per second of the GIF; default the saved early frame rate (real time until the venous washout).
-    dpi : int
-        Resolution.
-    style : {"slide", "paper"}
+        ``.mp4`` (H.264, small) or ``.gif`` (large: noise does not compress).
+    times_s : sequence of float, optional
+        Frame times, s; default the acquisition times to 3 s after the venous phase.
+    seed : int, optional
+        Seeds the quantum noise; default the run's seed.
 
     Returns
     -------
     Path
     """
-    from matplotlib.animation import FuncAnimation, PillowWriter
+    from .dsa import animate_saved
 
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise ValueError(f"cannot write {path.name!r}: an animation is a .gif")
-    data = run_data(source)
-    phases = data.meta["angiogram"]["phases_s"]
-    times = data["angiogram/times_s"]
-    keys = _keys(data)
-    fps = data.meta["angiogram"]["frame_rate_hz"] if fps is None else fps
-    with style_context(style):
-        fig, axes = new_axes(None, len(keys), figsize=(5.6 * len(keys), 5.6))
-        images = []
-        for axis, key in zip(axes, keys):
-            images.append(_image(axis, data, key, 0.0))
-            axis.set(title=_ROWS[key], xlabel="x (mm), patient's left \u2192", ylabel="z, cranial (mm)")
-        clock = fig.suptitle("")
-
-        def draw(k: int):
-            for image, key in zip(images, keys):
-                image.set_data(data[f"angiogram/{key}"][k] / 255.0)
-            clock.set_text(f"t = {times[k]:4.1f} s: {_phase_of(times[k], phases)} phase")
-            return [*images, clock]
-
-        animation = FuncAnimation(fig, draw, frames=len(times), blit=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as tmp:  # Pillow takes the format from the name: write a .gif, then move it
-            gif = tmp.with_name(tmp.name + ".gif")
-            try:
-                animation.save(gif, writer=PillowWriter(fps=fps), dpi=dpi)
-                os.replace(gif, tmp)
-            finally:
-                gif.unlink(missing_ok=True)
-    return path
+    return animate_saved(run_data(source), path, times_s=times_s, seed=seed)

@@ -9,17 +9,19 @@ the scale bar's length. Movies play in real time (frames per second = acquisitio
 
 Functions
 ---------
-:func:`panels_of_run` (baseline and end of embolisation of one run),
+:func:`panels_of_run` (baseline and end of embolisation of one run), :func:`panels_of_saved`
+(the same read back from a run folder, no simulation),
 :func:`panels_of_runs` (the end-of-procedure runs of several runs side by side, e.g.
 strategies), :func:`dsa_frames` (RGB arrays), :func:`write_movie` (GIF or MP4, written
-atomically), :func:`write_still` (PNG), :func:`animate_run`, :func:`animate_compare`.
+atomically), :func:`write_still` (PNG), :func:`animate_run`, :func:`animate_saved`,
+:func:`animate_compare`, :func:`animate_strategies`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +29,8 @@ import numpy as np
 
 from ..io import atomic_write
 
-__all__ = ["MOVIE_SUFFIXES", "Panel", "animate_compare", "animate_run", "dsa_frames", "panels_of_run",
-           "panels_of_runs", "write_movie", "write_still"]
+__all__ = ["MOVIE_SUFFIXES", "Panel", "animate_compare", "animate_run", "animate_saved", "animate_strategies",
+           "dsa_frames", "panels_of_run", "panels_of_runs", "panels_of_saved", "write_movie", "write_still"]
 
 #: File types :func:`write_movie` writes.
 MOVIE_SUFFIXES = (".gif", ".mp4")
@@ -46,14 +48,86 @@ class Panel:
     ----------
     label : str
         Panel title (e.g. ``"baseline"``, ``"lobar, end"``).
-    angiogram : Angiogram
-    flow : LiverFlow
-        The state it was computed from (places the catheter).
+    caption : str
+        The injection shown under the title (rate, duration, catheter, contrast reflux).
+    thickness : callable
+        ``thickness(t)``: projected contrast thickness (m) at ``t`` s after the start of
+        the injection, shape of the view, row 0 at the bottom.
+    monitor : callable
+        ``monitor(width_px)``: the :class:`sim.fluoroscopy.Fluoroscope` of the view at that width.
+    phases : dict of str to float
+        Arterial, capillary and venous phase times, s.
+    angiogram : Angiogram or None
+        The live angiogram the panel shows (None for one read back from a run folder).
     """
 
     label: str
-    angiogram: object
-    flow: object
+    caption: str
+    thickness: Callable[[float], np.ndarray]
+    monitor: Callable[[int], object]
+    phases: dict
+    angiogram: object = None
+
+    @classmethod
+    def of_angiogram(cls, label: str, angiogram, flow) -> Panel:
+        """A panel of a live :class:`~sim.angiography.Angiogram` computed from ``flow`` (catheter placed)."""
+        from ..angiography import phase_times
+        from ..fluoroscopy import Fluoroscope
+
+        transit = angiogram.transit
+        caption = _caption(transit.injection.rate_m3s * 1e6, transit.injection.duration_s, flow.catheter.vessel,
+                           transit.reflux_ml)
+        return cls(label, caption, angiogram.frame, lambda width: Fluoroscope.for_angiogram(angiogram, flow,
+                                                                                             width_px=width),
+                   phase_times(angiogram), angiogram)
+
+
+def _caption(rate_ml_s: float, duration_s: float, vessel: str, reflux_ml: float) -> str:
+    return f"{rate_ml_s:.2f} mL/s x {duration_s:g} s via {vessel}; contrast reflux {reflux_ml:.2f} mL"
+
+
+def panels_of_saved(data) -> list[Panel]:
+    """The baseline and end-of-embolisation panels of a run read back from its folder (no simulation).
+
+    The saved frames (``run_state.npz``: opacity in 255 steps at the saved times) are turned
+    back into contrast thickness (:func:`sim.fluoroscopy.thickness_of_opacity`) and
+    interpolated linearly in time to the acquisition times.
+
+    Parameters
+    ----------
+    data : RunData
+        :func:`sim.figures.load_run` of a run folder (or :func:`sim.figures.run_data`).
+    """
+    from ..fluoroscopy import Fluoroscope, thickness_of_opacity
+
+    meta, angio = data.meta, data.meta["angiogram"]
+    times = np.asarray(data["angiogram/times_s"], np.float64)
+    left, _, bottom, _ = (v * 1e-3 for v in angio["extent_mm"])
+    path_m = np.asarray(data["catheter/path_mm"], np.float64) * 1e-3
+    vessel, fr = meta["catheter_vessel"], meta["catheter_outer_diameter_fr"]
+    rates = angio.get("rates_ml_s", {"before": angio["rate_ml_s"]})
+    reflux = {"before": data.summary.get("angiogram_reflux_baseline_ml", float("nan")),
+              "after": data.summary.get("angiogram_reflux_ml", float("nan"))}
+    labels = {"before": f"baseline ({vessel})", "after": "end of embolisation"}
+    panels = []
+    for key in ("before", "after"):
+        if f"angiogram/{key}" not in data.arrays:
+            continue
+        frames = data[f"angiogram/{key}"]
+
+        def thickness(t: float, frames=frames) -> np.ndarray:
+            k = int(np.clip(np.searchsorted(times, t) - 1, 0, times.size - 2)) if times.size > 1 else 0
+            w = 0.0 if times.size < 2 else float(np.clip((t - times[k]) / (times[k + 1] - times[k]), 0.0, 1.0))
+            a = thickness_of_opacity(frames[k] / 255.0)
+            return a if w == 0.0 else (1.0 - w) * a + w * thickness_of_opacity(frames[k + 1] / 255.0)
+
+        shape = frames.shape[1:]
+        panels.append(Panel(labels[key], _caption(rates.get(key, rates["before"]), angio["duration_s"], vessel,
+                                                  reflux[key]),
+                            thickness, lambda width, shape=shape: Fluoroscope.for_view(
+                                shape, left, bottom, angio["pixel_mm"] * 1e-3, path_m, fr, width_px=width),
+                            dict(angio["phases_s"])))
+    return panels
 
 
 def panels_of_run(result) -> list[Panel]:
@@ -97,14 +171,13 @@ def panels_of_runs(runs: Mapping[str, object], *, baseline: bool = True) -> list
         else:
             panels.append((label, run, default_injection(run)))
     view = View.around(panels[0][1].liver)
-    return [Panel(label, virtual_angiogram(f, i, view=view), f) for label, f, i in panels]
+    return [Panel.of_angiogram(label, virtual_angiogram(f, i, view=view), f) for label, f, i in panels]
 
 
 def _times(panels: Sequence[Panel], times_s) -> tuple[np.ndarray, dict[str, float]]:
-    from ..angiography import phase_times
     from ..fluoroscopy import frame_times
 
-    phases = phase_times(panels[0].angiogram)
+    phases = panels[0].phases
     times = frame_times(phases["venous"] + _TAIL_S) if times_s is None else np.asarray(times_s, float)
     return times, phases
 
@@ -133,13 +206,12 @@ def dsa_frames(panels: Sequence[Panel], *, times_s=None, seed: int = 0, panel_wi
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..angiography import phase_at
-    from ..fluoroscopy import FRAME_RATE_HZ, MIN_WIDTH_PX, Fluoroscope
+    from ..fluoroscopy import FRAME_RATE_HZ, MIN_WIDTH_PX, phase_at
 
     times, phases = _times(panels, times_s)
     n = len(panels)
     width = panel_width_px or max(_PANEL_MIN_PX, math.ceil(MIN_WIDTH_PX / n))
-    scopes = [Fluoroscope.for_angiogram(p.angiogram, p.flow, width_px=width) for p in panels]
+    scopes = [p.monitor(width) for p in panels]
     rows, cols = scopes[0].shape
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
@@ -153,13 +225,9 @@ def dsa_frames(panels: Sequence[Panel], *, times_s=None, seed: int = 0, panel_wi
         ax.set_axis_off()
         images.append(ax.imshow(scope.backdrop, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
                                 aspect="auto"))
-        transit = panel.angiogram.transit
-        injection = transit.injection
         fig.text((k + 0.5) / n, 1.0 - 8 / height, panel.label, color="white", ha="center", va="top",
                  fontsize=font * 1.15, fontweight="bold")
-        fig.text((k + 0.5) / n, 1.0 - 48 / height,
-                 f"{injection.rate_m3s * 1e6:.2f} mL/s x {injection.duration_s:g} s via {panel.flow.catheter.vessel}"
-                 f"; contrast reflux {transit.reflux_ml:.2f} mL", color="white", ha="center", va="top",
+        fig.text((k + 0.5) / n, 1.0 - 48 / height, panel.caption, color="white", ha="center", va="top",
                  fontsize=font * 0.8)
         ax.text(0.03, 0.97, "R", color="white", ha="left", va="top", fontsize=font * 1.4, fontweight="bold",
                 transform=ax.transAxes)
@@ -170,7 +238,7 @@ def dsa_frames(panels: Sequence[Panel], *, times_s=None, seed: int = 0, panel_wi
 
     for t in times:
         for image, panel, scope, rng in zip(images, panels, scopes, streams):
-            image.set_data(scope.render(panel.angiogram.frame(float(t)), rng=rng))
+            image.set_data(scope.render(panel.thickness(float(t)), rng=rng))
         clock.set_text(f"t = {t:4.1f} s   {phase_at(float(t), phases)} phase   DSA {FRAME_RATE_HZ:g} frames/s, AP")
         canvas.draw()
         yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -259,3 +327,46 @@ def animate_compare(runs: Mapping[str, object], path: str | Path, *, times_s=Non
     panels = panels_of_runs(runs, baseline=baseline)
     seed = next(iter(runs.values())).scenario.procedure.seed if seed is None else seed
     return write_movie(dsa_frames(panels, times_s=times_s, seed=seed), path)
+
+
+def animate_saved(data, path: str | Path, *, times_s=None, seed: int | None = None) -> Path:
+    """Movie of a saved run's baseline and end-of-embolisation DSA side by side, from its folder (no simulation).
+
+    ``data`` is :func:`sim.figures.load_run` of a run folder; the noise is seeded from the run's seed.
+    """
+    seed = int(data.summary.get("seed", 0)) if seed is None else seed
+    return write_movie(dsa_frames(panels_of_saved(data), times_s=times_s, seed=seed), path)
+
+
+def animate_strategies(scenario, strategies: Sequence[str], path: str | Path, *, times_s=None,
+                       progress: bool = False) -> Path:
+    """Side-by-side DSA movie of single-position strategies on one liver (``embosim plot --compare``).
+
+    Each strategy (``"selective"``, ``"lobar:stasis"``, ...; :func:`sim.strategies.plan_strategy`)
+    is run on the scenario's liver with the scenario's seed, and its end-of-embolisation run is
+    shown beside the first strategy's baseline.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown strategy, or one with several catheter positions (whole liver, staged):
+        a DSA run is made from one catheter (path ``compare``).
+    """
+    from ..anatomy import build_liver
+    from ..scenario import ScenarioError
+    from ..simulation import run
+    from ..strategies import Strategy, plan_strategy
+
+    liver = build_liver(scenario, progress=progress)
+    runs = {}
+    for spec in strategies:
+        strategy = Strategy.parse(spec)
+        plan = plan_strategy(strategy, liver)
+        if len(plan.sessions) != 1 or len(plan.sessions[0]) != 1:
+            raise ScenarioError(f"strategy {strategy.label!r} injects from {sum(map(len, plan.sessions))} catheter "
+                                "positions; a DSA movie compares single-position strategies (superselective, "
+                                "selective, lobar)", path="compare")
+        updates = {"catheter.vessel": plan.sessions[0][0], "procedure.endpoint": strategy.endpoint}
+        runs[f"{strategy.label}: {plan.sessions[0][0]}, end"] = run(scenario.with_updates(updates), liver=liver,
+                                                                    progress=progress)
+    return animate_compare(runs, path, times_s=times_s)
