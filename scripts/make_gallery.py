@@ -222,6 +222,14 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 "liver lives on its artery alone, so the parenchyma the embolisation starves infarcts (brown) "
                 "and the bile ducts, fed by the artery only, become ischaemic (green).",
                 "embosim run main_pvt --out pvt && embosim plot pvt --kind before-after")
+    ctace = _run("ctace_bulky_segment5_net", folder)
+    gallery.add(figures.before_after(ctace), "before_after_ctace",
+                "cTACE: where the Lipiodol goes",
+                f"{ctace.summary['lipiodol_volume_ml']:g} mL of Lipiodol emulsion from A5 (docs/tace.md): yellow dots "
+                "are parenchyma whose sinusoids hold oil (dot size: filled share), purple diamonds where it reached "
+                f"the portal venules (portal opacification {ctace.summary['portal_opacification_fraction']:.0%} of "
+                "the treated territory); the oil embolises the tumour's arterial and portal supply.",
+                "embosim run ctace_bulky_segment5_net --out ctace && embosim plot ctace --kind before-after")
 
 
 def _comparison_figures(gallery: Gallery) -> None:

@@ -212,6 +212,7 @@ def _outlines(liver, flow) -> dict[str, np.ndarray]:
 def _parenchyma(liver, flow, result) -> dict[str, np.ndarray]:
     """A strided sample of tissue points (segment, tumour) and, after a run, the expected necrosis there;
     the peribiliary compartments on saved vessels and whether they are ischaemic."""
+    from .lipiodol import session_permanent
     from .outcomes import compartment_necrosis
 
     points = liver.compiled.points
@@ -227,9 +228,12 @@ def _parenchyma(liver, flow, result) -> dict[str, np.ndarray]:
     st, cfg = result.state, result.scenario.outcomes
     tumour, normal = compartment_necrosis(st["compartment_flow_healthy_m3s"], st["compartment_flow_baseline_m3s"],
                                           st["compartment_flow_final_m3s"], cfg,
-                                          permanent=result.scenario.agent.permanent)
+                                          permanent=session_permanent(result.scenario))
     comp = points.compartment[pick]
     out["parenchyma/necrosis"] = _f32(np.where(out["parenchyma/tumour"], tumour[comp], normal[comp]))
+    if "lipiodol_sinusoid_fill" in st:  # cTACE: the oil in each point's sinusoids and portal venules
+        out["parenchyma/lipiodol_sinusoid"] = _f16(st["lipiodol_sinusoid_fill"][comp])
+        out["parenchyma/lipiodol_portal"] = _f16(st["lipiodol_portal_fill"][comp])
     art = st["compartment_flow_final_m3s"][:, 0]
     healthy = st["compartment_flow_healthy_m3s"][:, 0]
     ratio = np.divide(art, healthy, out=np.ones_like(art), where=healthy > 0)[biliary]

@@ -249,6 +249,13 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
              "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
              "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
+    if liquid is not None:  # where the oil went (figures): filled share of each compartment's sinusoids and venules
+        filled = liquid.filled
+        state["lipiodol_sinusoid_fill"] = np.divide(filled.sinusoid_m3, filled.sinusoid_capacity_m3,
+                                                    out=np.zeros_like(filled.sinusoid_m3),
+                                                    where=filled.sinusoid_capacity_m3 > 0)
+        state["lipiodol_portal_fill"] = np.divide(filled.portal_m3, filled.portal_capacity_m3,
+                                                  out=np.zeros_like(filled.portal_m3), where=filled.portal_capacity_m3 > 0)
     node_share, comp_share = tumour_share_of_lodgings(flow.liver.compartments,
                                                       np.asarray(flow.liver.forest.parent, np.int64))
     deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)

@@ -200,3 +200,19 @@ def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
 def test_bad_lipiodol_volume_names_the_key():
     with pytest.raises(ScenarioError, match="agent.lipiodol_volume_ml"):
         Scenario().with_updates({"agent.lipiodol_volume_ml": 0.0})
+
+
+def test_saved_run_carries_where_the_oil_went_and_the_before_after_figure_draws_it(liver, tmp_path):
+    from sim import figures
+
+    result = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 10.0})
+    result.write(tmp_path / "run", figures=False)
+    data = figures.load_run(tmp_path / "run")
+    oil = np.asarray(data["parenchyma/lipiodol_sinusoid"], float)
+    portal = np.asarray(data["parenchyma/lipiodol_portal"], float)
+    segment = np.asarray(data["parenchyma/segment"])
+    assert oil.shape == portal.shape == segment.shape
+    assert ((oil >= 0) & (oil <= 1.001)).all() and oil[segment == 4].max() > 0.5  # segment V (index 4) holds oil
+    assert oil[(segment != 4)].max() == 0.0  # A5 feeds segment V only
+    labels = [text.get_text() for legend in figures.before_after(data).legends for text in legend.texts]
+    assert any("Lipiodol in the sinusoids" in label for label in labels)

@@ -28,6 +28,8 @@ HEXBIN_MIN_SITES = 300
 FLOW_REDUCTION_COLOURS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermilion"])
 #: Ischaemic bile duct sites drawn at most (an even subsample beyond: thousands of crosses hide the vessels).
 BILIARY_MARKERS = 250
+#: Filled share of a compartment's sinusoids (or portal venules) drawn as holding Lipiodol from this value.
+LIPIODOL_SHOWN = 0.05
 #: Expected necrotic share drawn as infarcted parenchyma from this value.
 NECROSIS_SHOWN = 0.2
 _SEGMENT_NAMES = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
@@ -217,6 +219,18 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
         xz = _xz(data["parenchyma/xyz_mm"][dead])
         ax.scatter(xz[:, 0], xz[:, 1], s=9, color=CATEGORY_COLOURS["infarct"], marker="s", lw=0,
                    alpha=0.35, zorder=0.8, label=f"infarcted parenchyma (expected necrosis \u2265 {NECROSIS_SHOWN:.0%})")
+    if "parenchyma/lipiodol_sinusoid" in data.arrays:  # cTACE: where the oil went
+        oil = np.asarray(data["parenchyma/lipiodol_sinusoid"], np.float64)
+        portal = np.asarray(data["parenchyma/lipiodol_portal"], np.float64) > LIPIODOL_SHOWN
+        shown = oil > LIPIODOL_SHOWN
+        if shown.any():
+            xz = _xz(data["parenchyma/xyz_mm"][shown])
+            ax.scatter(xz[:, 0], xz[:, 1], s=4 + 10 * np.clip(oil[shown], 0.0, 1.0), color=CATEGORY_COLOURS["lipiodol"],
+                       lw=0, alpha=0.6, zorder=0.9, label="Lipiodol in the sinusoids (dot size: filled share)")
+        if portal.any():
+            xz = _xz(data["parenchyma/xyz_mm"][portal])
+            ax.scatter(xz[:, 0], xz[:, 1], s=16, facecolor="none", edgecolor=CATEGORY_COLOURS["portal vein"],
+                       lw=0.8, marker="D", alpha=0.7, zorder=0.95, label="Lipiodol in the portal venules")
     ducts = np.flatnonzero(data["biliary/ischaemic"])
     if ducts.size:
         step = -(-ducts.size // BILIARY_MARKERS)
