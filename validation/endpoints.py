@@ -87,7 +87,8 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
             + (f"near stasis: {proc.near_stasis_flow_reduction:g} and not cleared in {proc.near_stasis_clearance_cycles:g}"
                if cycles == STASIS_CYCLES[0] else
                f"stasis: {proc.stasis_flow_reduction:g} and not cleared in {proc.stasis_clearance_cycles:g}") + " cycles",
-            f"1 - C0/{cycles:g} = {1.0 - baseline / cycles:.3f}; {endpoint_thresholds}"))
+            f"1 - C0/{cycles:g} = {1.0 - baseline / cycles:.3f}; {endpoint_thresholds}",
+            role="check"))  # follows from C = C0 / f and the baseline row: by construction, not evidence
     fig, ax = new_figure(1, 1, size=(7, 4.5))
     a = ax[0, 0]
     edges = (0.0, proc.slowed_flow_reduction, proc.sluggish_flow_reduction, proc.stasis_flow_reduction, 1.0)
