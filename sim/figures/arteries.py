@@ -225,12 +225,13 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
         shown = oil > LIPIODOL_SHOWN
         if shown.any():
             xz = _xz(data["parenchyma/xyz_mm"][shown])
-            ax.scatter(xz[:, 0], xz[:, 1], s=4 + 10 * np.clip(oil[shown], 0.0, 1.0), color=CATEGORY_COLOURS["lipiodol"],
-                       lw=0, alpha=0.6, zorder=0.9, label="Lipiodol in the sinusoids (dot size: filled share)")
+            ax.scatter(xz[:, 0], xz[:, 1], s=8 + 24 * np.clip(oil[shown], 0.0, 1.0), color=CATEGORY_COLOURS["lipiodol"],
+                       edgecolor="#5C4A00", lw=0.3, alpha=0.85, zorder=3.5,
+                       label="Lipiodol in the sinusoids (dot size: filled share)")
         if portal.any():
             xz = _xz(data["parenchyma/xyz_mm"][portal])
             ax.scatter(xz[:, 0], xz[:, 1], s=16, facecolor="none", edgecolor=CATEGORY_COLOURS["portal vein"],
-                       lw=0.8, marker="D", alpha=0.7, zorder=0.95, label="Lipiodol in the portal venules")
+                       lw=0.8, marker="D", alpha=0.8, zorder=3.6, label="Lipiodol in the portal venules")
     ducts = np.flatnonzero(data["biliary/ischaemic"])
     if ducts.size:
         step = -(-ducts.size // BILIARY_MARKERS)

@@ -32,7 +32,7 @@ CATEGORY_COLOURS = {"tumour": OKABE_ITO["purple"], "normal liver": OKABE_ITO["bl
                     "non-target": OKABE_ITO["vermilion"], "in suspension": "#BBBBBB",
                     "catheter": "#333333", "portal vein": "#6F4E9B", "thrombus": "#7A1F1F",
                     "bile duct": OKABE_ITO["green"], "aorta": "#B03A2E", "liver outline": "#777777",
-                    "infarct": "#8C510A", "lipiodol": "#E6AB02",
+                    "infarct": "#8C510A", "lipiodol": "#F0E442",
                     "no flow": "#BBBBBB"}
 #: Colour of each strategy (``sim.strategies.STRATEGY_NAMES``) in the comparison and arterialisation figures.
 STRATEGY_COLOURS = {"superselective": OKABE_ITO["green"], "selective": OKABE_ITO["blue"],
