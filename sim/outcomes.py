@@ -221,6 +221,26 @@ def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
             np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0))
 
 
+def tumour_to_normal_ratio(comps: Compartments, in_territory: np.ndarray, tumour_particles: float,
+                           normal_particles: float) -> float:
+    """Particle concentration in viable tumour over normal liver of the catheter's territory (T/N; NaN without both).
+
+    Parameters
+    ----------
+    comps : Compartments
+    in_territory : ndarray of bool, shape (pedicle nodes,)
+        Nodes downstream of the catheter tip; their tissue compartments give the volumes.
+    tumour_particles, normal_particles : float
+        Particles (or activity) attributed to viable tumour and to normal liver.
+    """
+    tumour, normal = tissue_volumes(comps)
+    inside = in_territory[comps.node]
+    tumour_vol, normal_vol = tumour[inside].sum(), normal[inside].sum()
+    if tumour_vol > 0 and normal_vol > 0 and normal_particles > 0:
+        return float((tumour_particles / tumour_vol) / (normal_particles / normal_vol))
+    return float("nan")
+
+
 def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig, *,
                          permanent: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Expected necrotic share of each compartment's tumour and of its normal tissue (0-1), each shape (C,).

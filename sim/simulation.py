@@ -20,7 +20,13 @@ from .interval import carried_load
 from .kernels import transport as tk
 from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
-from .outcomes import arterial_fraction_normal, lodging_generations, tissue_outcomes, tumour_share_of_lodgings
+from .outcomes import (
+    arterial_fraction_normal,
+    lodging_generations,
+    tissue_outcomes,
+    tumour_share_of_lodgings,
+    tumour_to_normal_ratio,
+)
 from .pharmacokinetics import session_drug
 from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
@@ -79,13 +85,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     normal_particles = lodged_in_liver - tumour_particles
 
     tissue = comps.kind == 0
-    in_territory = tissue & proc.in_territory[comps.node]
-    tumour_vol = comps.tumour_volume_m3[in_territory].sum()
-    normal_vol = (comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[in_territory].sum()
-    if tumour_vol > 0 and normal_vol > 0 and normal_particles > 0:
-        tn_ratio = (tumour_particles / tumour_vol) / (normal_particles / normal_vol)
-    else:
-        tn_ratio = float("nan")
+    tn_ratio = tumour_to_normal_ratio(comps, proc.in_territory, tumour_particles, normal_particles)
 
     by_branch = {name: int(ps.nontarget[k]) for k, name in enumerate(proc.sink_names) if ps.nontarget[k] > 0}
     wedged = ~ps.stacked[:n]  # the occlusion front: particles that stopped where they no longer fit

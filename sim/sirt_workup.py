@@ -119,7 +119,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     from .anatomy import build_liver
     from .flow.model import LiverFlow
     from .kernels import transport as tk
-    from .outcomes import tumour_share_of_lodgings
+    from .outcomes import tumour_share_of_lodgings, tumour_to_normal_ratio
     from .procedure import route_fixed_field, territory, transport_net
 
     if rng is None:
@@ -151,10 +151,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     lsf = lung / liver_particles if liver_particles > 0 else 0.0  # lung / (lung + remaining liver) = lung / lodged
 
     in_territory, _ = territory(flow.liver, flow.state, net)
-    tissue = (comps.kind == 0) & in_territory[comps.node]
-    tumour_vol = comps.tumour_volume_m3[tissue].sum()
-    normal_vol = (comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum()
-    tn = (tumour / tumour_vol) / (normal / normal_vol) if tumour_vol > 0 and normal_vol > 0 and normal > 0 else np.nan
+    tn = tumour_to_normal_ratio(comps, in_territory, tumour, normal)
     names = [t.name for t in scenario.tumours]
     lung_by_tumour = {name: float(lung_by_comp[comps.tumour_id == i].sum()) for i, name in enumerate(names)}
     return WorkupResult(n_particles=n_particles, lung_shunt_fraction=lsf, tn_ratio=float(tn),
