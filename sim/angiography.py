@@ -293,23 +293,39 @@ def catheter_limit_m3s(flow) -> float:
     return max_rate_m3s(catheter_lumen(flow))
 
 
-def bed_acceptance_m3s(flow) -> float:
-    """Fastest injection the bed downstream of the tip takes without reflux, m^3/s (0: none).
+def tip_response(flow) -> tuple[float, float]:
+    """The flow behind the tip as an affine function of the injection rate r: q(r) = q0 - k r.
 
-    The flow behind the tip is affine in the injection rate r (fixed conductances):
-    q_prox(r) = q_prox(0) - k r; the bed takes r* = q_prox(0) / k, the rate at which
-    that flow stops (model assumption: the pressure available is the arterial pressure
-    behind the tip; see the module notes).
+    Fixed conductances make the network linear, so two solves give it (r = 0 and one probe).
+
+    Returns
+    -------
+    q0 : float, m^3/s
+        Native (injection-free) antegrade flow behind the tip.
+    k : float, dimensionless
+        Fall of that flow per unit injection rate.
     """
     q0 = native_tip_flow(flow)
+    probe = max(q0, MIN_RATE_M3S)
+    return q0, (q0 - proximal_flow(solved_state(flow, probe), flow.catheter)) / probe
+
+
+def bed_acceptance_m3s(flow, *, response: tuple[float, float] | None = None) -> float:
+    """Fastest injection the bed downstream of the tip takes without reflux, m^3/s (0: none).
+
+    The bed takes r* = q0 / k, the rate at which the flow behind the tip stops
+    (:func:`tip_response`; model assumption: the pressure available is the arterial
+    pressure behind the tip; see the module notes). ``response``: a :func:`tip_response`
+    already computed for ``flow``.
+    """
+    q0, slope = tip_response(flow) if response is None else response
     if q0 <= 0.0:
         return 0.0
-    probe = max(q0, MIN_RATE_M3S)
-    slope = (q0 - proximal_flow(solved_state(flow, probe), flow.catheter)) / probe
     return q0 / slope if slope > 0 else np.inf
 
 
-def default_injection(flow, *, reference_tip_flow_m3s: float | None = None) -> Injection:
+def default_injection(flow, *, reference_tip_flow_m3s: float | None = None,
+                      response: tuple[float, float] | None = None) -> Injection:
     """The contrast run of ``flow``: ``catheter.angiogram_rate_ml_s``, or the operator's rate.
 
     The operator's rate is ``RATE_TO_FLOW`` x the native tip flow of the reference state
@@ -324,51 +340,58 @@ def default_injection(flow, *, reference_tip_flow_m3s: float | None = None) -> I
         Catheter placed (baseline or embolised).
     reference_tip_flow_m3s : float, optional
         Native tip flow the operator matched the baseline run to, m^3/s.
+    response : (float, float), optional
+        :func:`tip_response` of ``flow`` when already computed.
     """
     chosen = flow.scenario.catheter.angiogram_rate_ml_s
     if chosen is not None:
         return Injection(chosen * ML_M3)
-    reference = native_tip_flow(flow) if reference_tip_flow_m3s is None else reference_tip_flow_m3s
-    rate = min(RATE_TO_FLOW * reference, catheter_limit_m3s(flow), bed_acceptance_m3s(flow))
+    response = tip_response(flow) if response is None else response
+    reference = response[0] if reference_tip_flow_m3s is None else reference_tip_flow_m3s
+    rate = min(RATE_TO_FLOW * reference, catheter_limit_m3s(flow), bed_acceptance_m3s(flow, response=response))
     return Injection(max(rate, MIN_RATE_M3S))
 
 
-def _reflux(state: twoport.FlowState, placement, rate_m3s: float) -> float:
-    """Backward flow behind the tip in a solved injecting state, m^3/s; rounding-level values (below 1e-9 of the
+def _reflux(backward_m3s: float, rate_m3s: float) -> float:
+    """Backward flow behind the tip while injecting, m^3/s; rounding-level values (below 1e-9 of the
     injection, e.g. an injection at exactly the bed's acceptance) are 0."""
-    backward = -proximal_flow(state, placement)
-    return backward if backward > 1e-9 * rate_m3s else 0.0
+    return backward_m3s if backward_m3s > 1e-9 * rate_m3s else 0.0
 
 
-def injection_reflux_m3s(flow, rate_m3s: float) -> float:
+def injection_reflux_m3s(flow, rate_m3s: float, *, response: tuple[float, float] | None = None) -> float:
     """Flow refluxing past the tip (backwards behind it) while injecting ``rate_m3s``, m^3/s (>= 0).
 
-    Refluxing blood leaving the tip is undiluted contrast (nothing else enters the tip).
+    Refluxing blood leaving the tip is undiluted contrast (nothing else enters the tip). From the
+    affine :func:`tip_response`: k r - q0 when positive.
     """
-    return _reflux(solved_state(flow, rate_m3s), flow.catheter, rate_m3s)
+    q0, slope = tip_response(flow) if response is None else response
+    return _reflux(slope * rate_m3s - q0, rate_m3s)
 
 
-def contrast_readouts(flow, reference_tip_flow_m3s: float) -> dict[str, float]:
-    """The contrast run of ``flow`` as the summary reports it (keys in docs/outputs.md).
+def contrast_readouts(flow, reference_tip_flow_m3s: float | None = None) -> dict[str, float]:
+    """The contrast run of ``flow`` as the summary reports it (keys in docs/outputs.md); two flow solves.
 
     Parameters
     ----------
     flow : LiverFlow
         Catheter placed, in the state of the run (e.g. the end of embolisation).
-    reference_tip_flow_m3s : float
-        Native tip flow of the baseline (pre-procedure) state, m^3/s.
+    reference_tip_flow_m3s : float, optional
+        Native tip flow of the baseline (pre-procedure) state, m^3/s; default this flow's (the baseline run).
 
     Returns
     -------
     dict
         ``rate_ml_s`` (mL/s), ``reflux_ml`` (mL of contrast refluxed past the tip over
         the injection; the angiogram's :attr:`ContrastTransit.reflux_ml`),
-        ``bed_acceptance_ml_s`` (mL/s).
+        ``bed_acceptance_ml_s`` (mL/s), ``native_tip_flow_m3s`` (m^3/s).
     """
-    injection = default_injection(flow, reference_tip_flow_m3s=reference_tip_flow_m3s)
+    response = tip_response(flow)
+    injection = default_injection(flow, reference_tip_flow_m3s=reference_tip_flow_m3s, response=response)
     return {"rate_ml_s": injection.rate_m3s / ML_M3,
-            "reflux_ml": injection_reflux_m3s(flow, injection.rate_m3s) * injection.duration_s / ML_M3,
-            "bed_acceptance_ml_s": bed_acceptance_m3s(flow) / ML_M3}
+            "reflux_ml": injection_reflux_m3s(flow, injection.rate_m3s, response=response) * injection.duration_s
+            / ML_M3,
+            "bed_acceptance_ml_s": bed_acceptance_m3s(flow, response=response) / ML_M3,
+            "native_tip_flow_m3s": response[0]}
 
 
 def run_injections(flows) -> list[Injection]:
@@ -665,7 +688,7 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
         comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
         comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
         injection=injection, tip_concentration=float(conc[tip]),
-        reflux_m3s=_reflux(injecting, flow.catheter, injection.rate_m3s))
+        reflux_m3s=_reflux(-proximal_flow(injecting, flow.catheter), injection.rate_m3s))
 
 
 # ---------------------------------------------------------------------------

@@ -137,10 +137,10 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
 
 def _contrast_runs(flow):
     """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
-    from .angiography import catheter_limit_m3s, contrast_readouts, native_tip_flow
+    from .angiography import catheter_limit_m3s, contrast_readouts
 
-    reference = native_tip_flow(flow)
-    before = contrast_readouts(flow, reference)
+    before = contrast_readouts(flow)
+    reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
         end = contrast_readouts(final_flow, reference)
