@@ -3,7 +3,8 @@
 Steps 1-4 of a ``LiverFlow`` (conductances, calibration, splanchnic inlet, portal vein
 thrombosis, hepatic arterial buffer response) depend only on the compiled liver and the
 scenario's ``[flow]`` and ``[portal]`` sections, never on the catheter or the agent. They
-are kept here per compiled liver (by identity, for as long as it lives) and per section:
+are kept here per compiled liver (by identity, for as long as it lives: :mod:`sim.keep`) and
+per section:
 
 * :func:`calibrated`: the healthy calibration of ``[flow]`` (:class:`Calibration`), with
   its healthy compartment flows computed on first use;
@@ -18,14 +19,13 @@ those of the steps done afresh, bit for bit (tests/test_flow_reuse.py).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
 
+from ..keep import LOCK, kept_for
 from ..kernels import twoport
 from ..network import CompiledLiver, Conductances
 from ..scenario import FlowConfig, PortalConfig
@@ -75,29 +75,13 @@ class Calibration:
         return q
 
 
-class _PerLiver:
-    """What is kept for one compiled liver: calibrations by ``[flow]``, disturbed conductances by ``([flow], [portal])``."""
-
-    def __init__(self):
-        self.calibrations: OrderedDict[FlowConfig, Calibration] = OrderedDict()
-        self.disturbed: OrderedDict[tuple[FlowConfig, PortalConfig], tuple[Conductances, HabrReport]] = OrderedDict()
-
-
-_LIVERS: dict[int, _PerLiver] = {}
-_LOCK = threading.Lock()
-
-
-def _kept(liver: CompiledLiver) -> _PerLiver:
-    with _LOCK:
-        entry = _LIVERS.get(id(liver))
-        if entry is None:
-            entry = _LIVERS[id(liver)] = _PerLiver()
-            weakref.finalize(liver, _LIVERS.pop, id(liver), None)  # dropped with the liver, before its id is reused
-        return entry
+def _table(liver: CompiledLiver, name: str) -> OrderedDict:
+    with LOCK:
+        return kept_for(liver).setdefault(name, OrderedDict())
 
 
 def _remember(table: OrderedDict, key, value):
-    with _LOCK:
+    with LOCK:
         table[key] = value
         table.move_to_end(key)
         while len(table) > KEEP_PER_LIVER:
@@ -106,7 +90,7 @@ def _remember(table: OrderedDict, key, value):
 
 
 def _recall(table: OrderedDict, key):
-    with _LOCK:
+    with LOCK:
         value = table.get(key)
         if value is not None:
             table.move_to_end(key)
@@ -123,7 +107,7 @@ def calibrated(liver: CompiledLiver, flow: FlowConfig) -> Calibration:
     """
     from .model import vessel_conductances
 
-    table = _kept(liver).calibrations
+    table = _table(liver, "flow.calibrations")
     found = _recall(table, flow)
     if found is not None:
         return found
@@ -144,7 +128,7 @@ def disturbed(liver: CompiledLiver, flow: FlowConfig, portal: PortalConfig) -> t
     ScenarioError
         The thrombosis site is not a portal vein of this anatomy (nothing is kept then).
     """
-    table = _kept(liver).disturbed
+    table = _table(liver, "flow.disturbed")
     found = _recall(table, (flow, portal))
     if found is not None:
         return found
