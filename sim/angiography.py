@@ -151,6 +151,9 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
+#: Elements (times x compartments) evaluated at once for the phase times: 2 MB arrays, in cache (numerical
+#: choice: four times faster than 32 MB ones; the sums differ in the last bits at most, the times on their grid not).
+_PHASE_CHUNK = 2**18
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -1039,8 +1042,8 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     part = _compartment_subset(transit, reached)
     volume = angiogram.compartment_volume_m3[reached]
-    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume
-                            for chunk in np.array_split(times, max(1, times.size * reached.size // 2**22))])
+    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume  # chunks of ~2 MB stay in cache
+                            for chunk in np.array_split(times, max(1, times.size * reached.size // _PHASE_CHUNK))])
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
