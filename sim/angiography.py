@@ -247,8 +247,23 @@ def final_flow(result):
     return flow
 
 
+#: The arrays of a ``FlowState`` that a trunk solve and an elimination write (the injection included).
+_TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q",
+                 "art_p", "por_p", "status")
+#: ... and those a full solve writes: the substitution's pressures and flows too.
+_SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
+
+
+def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.FlowState:
+    """``state`` with copies of the arrays ``written`` and the others (topology, conductances) shared."""
+    return state._replace(**{name: getattr(state, name).copy() for name in written})
+
+
 def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
     """A solved copy of ``flow.state`` with the catheter injecting ``rate_m3s`` (0: native flow).
+
+    Its topology and conductance arrays are those of ``flow.state`` (shared, not copied):
+    read the copy, do not change its conductances.
 
     Parameters
     ----------
@@ -257,7 +272,7 @@ def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
     rate_m3s : float
         Injection rate at the tip, m^3/s.
     """
-    state = twoport.FlowState(*(np.array(a, copy=True) for a in flow.state))
+    state = _scratch(flow.state, _SOLVE_WRITES)
     tip = flow.catheter
     if tip.tip_trunk_node >= 0:
         state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
@@ -308,9 +323,7 @@ def _proximal_flow_at(flow, rate_m3s: float) -> float:
     """
     st = flow.state
     tip = flow.catheter
-    work = st._replace(**{name: getattr(st, name).copy() for name in (
-        "q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q", "art_p",
-        "por_p", "status")})
+    work = _scratch(st, _TRUNK_WRITES)
     if tip.tip_trunk_node >= 0:
         work.q_trunk_in[tip.tip_trunk_node] = rate_m3s
     else:
