@@ -68,15 +68,8 @@ def depths(parent, out):
 
 @njit(**NJIT_OPTS)
 def spread_down(parent, mask):
-    """Mark every descendant of a marked node, in place, O(M).
-
-    Parameters
-    ----------
-    parent : ndarray of int64, shape (M,)
-        Parent node, -1 at roots, ``parent[i] < i``.
-    mask : ndarray of bool, shape (M,)
-        Marked nodes on entry; marked subtrees on return.
-    """
+    """Mark every descendant of a node marked in ``mask`` (bool, shape (M,)), in place, O(M); ``parent`` as in
+    :func:`depths`."""
     for i in range(parent.shape[0]):
         p = parent[i]
         if p >= 0 and mask[p]:
