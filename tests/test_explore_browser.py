@@ -170,7 +170,8 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert len(explorer.liver_figure.particles.data["x"]) < total
     assert len(explorer.curve.source.data["volume"]) < len(sim.result.timeseries)
     _wait(lambda: explorer.step.value == explorer.step.end, 120, "the replay to end")
-    assert len(explorer.liver_figure.particles.data["x"]) == total
+    # the last step is drawn by the step's watcher on the server thread, just after the value changes
+    _wait(lambda: len(explorer.liver_figure.particles.data["x"]) == total, 20, "the last step's particles")
 
     # the downloaded scenario reproduces the numbers with embosim run
     with page.expect_download() as info:
