@@ -220,7 +220,7 @@ def test_case_played_to_its_debrief(browser, server, shots):
     _click_vessel(page, page.locator("canvas:visible").first, cases.scene, "A6")
     _wait(lambda: cases.vessel.value == "A6", 20, "the click on A6 to choose the catheter position")
     vessel = page.locator(".bk-input-group", has_text="catheter.vessel").last.locator("input")
-    assert vessel.input_value() == "A6"
+    _wait(lambda: vessel.input_value() == "A6", 20, "the page's catheter field to show A6")
     page.locator("button", has_text="Submit and debrief").click()
     _wait_text(page, "Debrief:", 300)
     debrief = cases.debrief.object
