@@ -17,7 +17,9 @@ liver cache in a fresh temporary folder, it times:
 
 The fastest of ``--repeats`` (default 3) is kept per step, as the machine may be
 shared. ``table_s`` is the server time until the outcome table updates, ``view_s``
-until the liver view does, ``total_s`` until the DSA does. Results go to
+until the liver view does, ``total_s`` until the DSA does; the ``*_cpu_s`` entries are the
+process's CPU time for the same steps (close to an idle core's wall time when the pinned
+core is shared with other processes). Results go to
 ``benchmarks/results/explore.json``; ``docs/performance.md`` summarises them. Goal
 (issue 18): a re-run after a catheter move or size change under 1 s of server time.
 """
