@@ -17,7 +17,9 @@ liver cache in a fresh temporary folder, it times:
 
 The fastest of ``--repeats`` (default 3) is kept per step, as the machine may be
 shared. ``table_s`` is the server time until the outcome table updates, ``view_s``
-until the liver view does, ``total_s`` until the DSA does. Results go to
+until the liver view does, ``total_s`` until the DSA does; the ``*_cpu_s`` entries are the
+process's CPU time for the same steps (close to an idle core's wall time when the pinned
+core is shared with other processes). Results go to
 ``benchmarks/results/explore.json``; ``docs/performance.md`` summarises them. Goal
 (issue 18): a re-run after a catheter move or size change under 1 s of server time.
 """
@@ -41,9 +43,10 @@ CHANGES = {"catheter A5 -> RHA": {"catheter.vessel": "RHA"}, "catheter A5 -> A8"
 
 
 def _timed(fn, *args):
-    started = time.perf_counter()
+    """``fn(*args)``, its wall time and its CPU time (s)."""
+    started, cpu = time.perf_counter(), time.process_time()
     out = fn(*args)
-    return out, time.perf_counter() - started
+    return out, time.perf_counter() - started, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     base = sim.load_scenario(default_scenario_path())
     with tempfile.TemporaryDirectory() as folder:
         cache = LiverCache(Path(folder))
-        _, build_s = _timed(cache.get, base)
-        _, reload_s = _timed(LiverCache(Path(folder)).get, base)
+        _, build_s, _ = _timed(cache.get, base)
+        _, reload_s, _ = _timed(LiverCache(Path(folder)).get, base)
         liver = cache.get(base)
         sim.run(base, liver=liver, progress=False)  # warm: Numba kernels loaded from their cache
         start_scene = compute.liver_scene(liver, base)  # the page before the change
@@ -72,20 +75,22 @@ def main(argv: list[str] | None = None) -> int:
             scenario = base.with_updates(change)
             best: dict[str, float] = {}
             for _ in range(args.repeats):
-                run, simulate_s = _timed(compute.simulate, scenario, cache)
-                scene, previous, scene_s = start_scene, start_dsa, 0.0
+                run, simulate_s, simulate_cpu = _timed(compute.simulate, scenario, cache)
+                scene, previous, scene_s, scene_cpu = start_scene, start_dsa, 0.0, 0.0
                 if compute.scene_key(scenario) != compute.scene_key(base):  # as the page: a new view and DSA before
-                    scene, scene_s = _timed(compute.liver_scene, cache.get(scenario), scenario)
+                    scene, scene_s, scene_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
                     previous = None
-                after, after_s = _timed(compute.run_scene, scene, run)
-                dsa, dsa_s = _timed(functools.partial(compute.angiograms, scene, after.final, previous=previous))
-                _, frames_s = _timed(dsa.frames, "capillary")
+                after, after_s, after_cpu = _timed(compute.run_scene, scene, run)
+                dsa, dsa_s, dsa_cpu = _timed(functools.partial(compute.angiograms, scene, after.final, previous=previous))
+                _, frames_s, frames_cpu = _timed(dsa.frames, "capillary")
                 steps = {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
-                         "run_time_s": run.result.summary["run_time_s"]}
+                         "run_time_s": run.result.summary["run_time_s"], "simulate_cpu_s": simulate_cpu,
+                         "liver_view_cpu_s": scene_cpu + after_cpu, "dsa_cpu_s": dsa_cpu + frames_cpu}
                 best = {k: min(v, best.get(k, v)) for k, v in steps.items()}
             best["table_s"] = best["simulate_s"]
             best["view_s"] = best["simulate_s"] + best["liver_view_s"]
             best["total_s"] = best["view_s"] + best["dsa_s"]
+            best["total_cpu_s"] = best["simulate_cpu_s"] + best["liver_view_cpu_s"] + best["dsa_cpu_s"]
             rows[label] = {k: round(v, 3) for k, v in best.items()}
             print(f"{label}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[label].items()), flush=True)
     result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],

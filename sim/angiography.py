@@ -84,6 +84,7 @@ import numpy as np
 
 from .catheters import Lumen, lumen_for, max_rate_m3s
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
+from .keep import LOCK, kept_for
 from .kernels import twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
@@ -150,6 +151,9 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
+#: Elements (times x compartments) evaluated at once for the phase times: 2 MB arrays, in cache (numerical
+#: choice: four times faster than 32 MB ones; the sums differ in the last bits at most, the times on their grid not).
+_PHASE_CHUNK = 2**18
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -243,8 +247,23 @@ def final_flow(result):
     return flow
 
 
+#: The arrays of a ``FlowState`` that a trunk solve and an elimination write (the injection included).
+_TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q",
+                 "art_p", "por_p", "status")
+#: ... and those a full solve writes: the substitution's pressures and flows too.
+_SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
+
+
+def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.FlowState:
+    """``state`` with copies of the arrays ``written`` and the others (topology, conductances) shared."""
+    return state._replace(**{name: getattr(state, name).copy() for name in written})
+
+
 def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
     """A solved copy of ``flow.state`` with the catheter injecting ``rate_m3s`` (0: native flow).
+
+    Its topology and conductance arrays are those of ``flow.state`` (shared, not copied):
+    read the copy, do not change its conductances.
 
     Parameters
     ----------
@@ -253,7 +272,7 @@ def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
     rate_m3s : float
         Injection rate at the tip, m^3/s.
     """
-    state = twoport.FlowState(*(np.array(a, copy=True) for a in flow.state))
+    state = _scratch(flow.state, _SOLVE_WRITES)
     tip = flow.catheter
     if tip.tip_trunk_node >= 0:
         state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
@@ -279,7 +298,7 @@ def proximal_flow(state: twoport.FlowState, placement) -> float:
 
 def native_tip_flow(flow) -> float:
     """Native (injection-free) antegrade flow in the catheterised vessel at the tip, m^3/s."""
-    return proximal_flow(solved_state(flow, 0.0), flow.catheter)
+    return _proximal_flow_at(flow, 0.0)
 
 
 def catheter_lumen(flow) -> Lumen:
@@ -291,6 +310,31 @@ def catheter_lumen(flow) -> Lumen:
 def catheter_limit_m3s(flow) -> float:
     """Fastest contrast injection the scenario's catheter delivers, m^3/s (:func:`sim.catheters.max_rate_m3s`)."""
     return max_rate_m3s(catheter_lumen(flow))
+
+
+def _proximal_flow_at(flow, rate_m3s: float) -> float:
+    """:func:`proximal_flow` of :func:`solved_state` ``(flow, rate_m3s)``, without the whole solve.
+
+    The injection changes only the trunk solution (trunk tip) or the 2-ports on the tip's
+    path (pedicle tip), so this takes an elimination and a trunk solve on a copy of the
+    arrays these write, and reads the flow along the tip's path: the operations of the
+    full solve, hence its value, without substituting the whole liver or copying its
+    topology and conductances.
+    """
+    st = flow.state
+    tip = flow.catheter
+    work = _scratch(st, _TRUNK_WRITES)
+    if tip.tip_trunk_node >= 0:
+        work.q_trunk_in[tip.tip_trunk_node] = rate_m3s
+    else:
+        work.q_art_in[tip.tip_pedicle_node] = rate_m3s
+    twoport.eliminate(work)
+    twoport.solve_trunk(work)
+    if tip.tip_trunk_node >= 0:
+        return float(work.trunk_q[tip.proximal_edge])
+    n = tip.tip_pedicle_node
+    pa, pp = twoport.node_pressures(work, work.parent[n])
+    return float(twoport.edge_flows(work, n, pa, pp)[0])
 
 
 def tip_response(flow) -> tuple[float, float]:
@@ -305,9 +349,9 @@ def tip_response(flow) -> tuple[float, float]:
     k : float, dimensionless
         Fall of that flow per unit injection rate.
     """
-    q0 = native_tip_flow(flow)
+    q0 = _proximal_flow_at(flow, 0.0)
     probe = max(q0, MIN_RATE_M3S)
-    return q0, (q0 - proximal_flow(solved_state(flow, probe), flow.catheter)) / probe
+    return q0, (q0 - _proximal_flow_at(flow, probe)) / probe
 
 
 def bed_acceptance_m3s(flow, *, response: tuple[float, float] | None = None) -> float:
@@ -776,9 +820,7 @@ class Angiogram:
     transit: ContrastTransit
     view: View
     compartment_volume_m3: np.ndarray
-    _points_pixel: np.ndarray
-    _points_compartment: np.ndarray
-    _points_blood_m3: np.ndarray
+    _tissue: _TissueProjection
     _sample_pixel: np.ndarray
     _sample_vessel: np.ndarray
     _sample_position: np.ndarray
@@ -787,16 +829,10 @@ class Angiogram:
     _class_sigma_px: np.ndarray
     _parenchyma_sigma_px: float
 
-    @cached_property
+    @property
     def _parenchyma(self):
         """Sparse (pixels x compartments) matrix of blood volume, m^3."""
-        from scipy.sparse import csr_matrix
-
-        rows, cols = self.view.shape
-        inside = self._points_pixel >= 0
-        return csr_matrix((self._points_blood_m3[inside], (self._points_pixel[inside],
-                                                           self._points_compartment[inside])),
-                          shape=(rows * cols, self.transit.comp_concentration.shape[0]))
+        return self._tissue.parenchyma
 
     def frame(self, t: float, *, vessels: bool = True, parenchyma: bool = True) -> np.ndarray:
         """The image at time ``t`` after the injection started.
@@ -848,9 +884,58 @@ class Angiogram:
         ndarray of bool, shape ``view.shape``
         """
         mask = np.zeros(self.view.shape[0] * self.view.shape[1], bool)
-        pixels = self._points_pixel[points]
+        pixels = self._tissue.pixel[points]
         mask[pixels[pixels >= 0]] = True
         return mask.reshape(self.view.shape)
+
+
+class _TissueProjection:
+    """What a view sees of a liver's tissue; depends on the tissue points, the compartments and the view only.
+
+    Attributes
+    ----------
+    pixel : ndarray of int64, shape (Np,)
+        Flat pixel of each tissue point (-1 outside the view).
+    blood_m3 : ndarray of float64, shape (Np,)
+        Blood volume of each point (``BLOOD_VOLUME_FRACTION`` of its viable tissue), m^3.
+    compartment_blood_m3 : ndarray of float64, shape (C,)
+        Blood volume of each compartment, m^3.
+    """
+
+    def __init__(self, liver: CompiledLiver, view: View):
+        comps, points = liver.compartments, liver.points
+        viable = np.ones(comps.n)
+        np.divide(comps.volume_m3 - comps.necrotic_volume_m3, comps.volume_m3, out=viable, where=comps.volume_m3 > 0)
+        self.blood_m3 = BLOOD_VOLUME_FRACTION * points.volume_m3 * viable[points.compartment]
+        self.compartment_blood_m3 = np.bincount(points.compartment, self.blood_m3, minlength=comps.n)
+        self.pixel = view.pixel_index(points.xyz)
+        self._compartment = points.compartment
+        self.compartments = comps
+        self._shape = (view.shape[0] * view.shape[1], comps.n)
+        for a in (self.blood_m3, self.compartment_blood_m3, self.pixel):
+            a.setflags(write=False)
+
+    @cached_property
+    def parenchyma(self):
+        """Sparse (pixels x compartments) matrix of blood volume, m^3 (built on first use)."""
+        from scipy.sparse import csr_matrix
+
+        inside = self.pixel >= 0
+        return csr_matrix((self.blood_m3[inside], (self.pixel[inside], self._compartment[inside])), shape=self._shape)
+
+
+def _tissue_projection(liver: CompiledLiver, view: View) -> _TissueProjection:
+    """The :class:`_TissueProjection` of ``liver`` on ``view``, kept with the liver's tissue points (:mod:`sim.keep`).
+
+    The points and compartments are shared by every catheter placement of a liver (the catheter changes its trunk
+    only), so the DSA before and after a run, and of every later run, project the tissue once.
+    """
+    with LOCK:
+        kept = kept_for(liver.points).setdefault("angiography.tissue", {})
+        found = kept.get(view)
+        if found is None or found.compartments is not liver.compartments:
+            found = kept[view] = _TissueProjection(liver, view)
+        return found
 
 
 def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
@@ -876,10 +961,8 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     liver = flow.liver
     view = View.around(liver) if view is None else view
     transit = contrast_transit(flow, injection)
-    comps, points = liver.compartments, liver.points
-    viable = np.ones(comps.n)
-    np.divide(comps.volume_m3 - comps.necrotic_volume_m3, comps.volume_m3, out=viable, where=comps.volume_m3 > 0)
-    blood = BLOOD_VOLUME_FRACTION * points.volume_m3 * viable[points.compartment]
+    points = liver.points
+    tissue = _tissue_projection(liver, view)
 
     drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
     start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
@@ -895,10 +978,8 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
     class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
                             for k in range(len(_BLUR_CLASSES_PX))])
-    comp_blood = np.bincount(points.compartment, blood, minlength=comps.n)
-    return Angiogram(transit=transit, view=view, compartment_volume_m3=comp_blood,
-                     _points_pixel=view.pixel_index(points.xyz), _points_compartment=points.compartment,
-                     _points_blood_m3=blood, _sample_pixel=pixel[inside], _sample_vessel=vessel[inside],
+    return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,
+                     _sample_pixel=pixel[inside], _sample_vessel=vessel[inside],
                      _sample_position=position[inside],
                      _sample_contrast_m3=(transit.vessel_concentration * transit.vessel_volume_m3)[vessel[inside]]
                      / np.repeat(count, count)[inside], _sample_class=vessel_class[vessel[inside]],
@@ -974,8 +1055,8 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     part = _compartment_subset(transit, reached)
     volume = angiogram.compartment_volume_m3[reached]
-    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume
-                            for chunk in np.array_split(times, max(1, times.size * reached.size // 2**22))])
+    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume  # chunks of ~2 MB stay in cache
+                            for chunk in np.array_split(times, max(1, times.size * reached.size // _PHASE_CHUNK))])
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])

@@ -283,10 +283,8 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
 
     tissue = comps.kind == _TISSUE
     m = parent.shape[0]
-    vol = np.zeros(m)
-    tum = np.zeros(m)
-    np.add.at(vol, comps.node[tissue], comps.volume_m3[tissue])
-    np.add.at(tum, comps.node[tissue], comps.tumour_volume_m3[tissue])
+    vol = np.bincount(comps.node[tissue], comps.volume_m3[tissue], minlength=m)
+    tum = np.bincount(comps.node[tissue], comps.tumour_volume_m3[tissue], minlength=m)
     vol_down = np.empty(m)
     tum_down = np.empty(m)
     subtree_sums(parent, vol, vol_down)

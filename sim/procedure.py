@@ -21,7 +21,7 @@ import numpy as np
 from .agents import Agent
 from .endpoints import clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level, territory_blush_fraction
 from .kernels import embolic_load as el
-from .kernels import routing, twoport
+from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
 from .outcomes import tumour_blush_fraction, tumour_rows
@@ -88,9 +88,8 @@ def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.nd
 
 
 def _depths(parent: np.ndarray) -> np.ndarray:
-    depth = np.zeros(parent.shape[0], np.int64)
-    for i in np.flatnonzero(parent >= 0):  # preorder: parents first
-        depth[i] = depth[parent[i]] + 1
+    depth = np.empty(parent.shape[0], np.int64)
+    treewalk.depths(parent, depth)
     return depth
 
 
@@ -192,12 +191,7 @@ def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
     """Ascending pedicle nodes on the paths from the subtree roots to the nodes of compartments ``rows``."""
     parent = np.asarray(liver.forest.parent, np.int64)
     on_path = np.zeros(parent.shape[0], np.bool_)
-    frontier = np.unique(liver.compartments.node[rows])
-    while frontier.size:
-        frontier = frontier[~on_path[frontier]]
-        on_path[frontier] = True
-        frontier = np.unique(parent[frontier])
-        frontier = frontier[frontier >= 0]
+    treewalk.mark_ancestors(parent, np.asarray(liver.compartments.node[rows], np.int64), on_path)
     return np.flatnonzero(on_path)
 
 
@@ -215,8 +209,9 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     g = float(scenario.liver.murray_exponent)
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
     n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
-    leaves = np.setdiff1d(np.arange(forest.n_nodes), forest.parent[forest.parent >= 0])
-    leaves = leaves[forest.parent[leaves] >= 0]
+    has_child = np.zeros(forest.n_nodes, np.bool_)
+    has_child[forest.parent[forest.parent >= 0]] = True
+    leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
     aspect = float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
     return el.LoadGeometry(
         vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
@@ -402,13 +397,12 @@ def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet)
         Territory mask over pedicle nodes, and the arterial lumen volume (m^3) of
         the trunk and pedicle vessels downstream of the tip (for clearance times).
     """
-    from .kernels.treewalk import subtree_sums
 
     trunk, forest = liver.trunk, liver.forest
     parent = np.asarray(forest.parent, np.int64)
     lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
     below = np.empty_like(lumen)
-    subtree_sums(parent, lumen, below)
+    treewalk.subtree_sums(parent, lumen, below)
     starts: list[int] = []
     volume = 0.0
     if net.tip_kind == tk.TIP_PEDICLE:
@@ -430,8 +424,7 @@ def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet)
                         stack.append(int(b))
     mask = np.zeros(parent.shape[0], np.bool_)
     mask[starts] = True
-    for i in np.flatnonzero(parent >= 0):  # preorder: parents first
-        mask[i] |= mask[parent[i]]
+    treewalk.spread_down(parent, mask)
     return mask, float(volume + below[starts].sum())
 
 

@@ -18,7 +18,6 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
-from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     arterial_fraction_normal,
@@ -48,12 +47,11 @@ def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
 
 
 def healthy_compartment_flows(flow) -> np.ndarray:
-    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR) of a ``LiverFlow``."""
-    from .flow.state import build_state
+    """Compartment flows (C, 4) of the calibrated healthy liver (no thrombosis, catheter or HABR) of a ``LiverFlow``.
 
-    state = build_state(flow.network, flow.baseline)
-    twoport.solve(state)
-    return state.comp_q.copy()
+    Solved once per liver and ``[flow]`` section (:attr:`sim.flow.calibrated.Calibration.healthy_compartment_flows`).
+    """
+    return flow.calibration.healthy_compartment_flows.copy()
 
 
 #: Scenario sections that define the liver (a shared liver must agree on them).

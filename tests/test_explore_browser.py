@@ -105,12 +105,20 @@ def _wait(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _screen_point(page, explorer, x_mm: float, z_mm: float) -> tuple[float, float]:
-    """Page pixel of a liver-view position (the figure's canvas is its frame: no axes, borders or toolbar)."""
-    box = page.locator("canvas").first.bounding_box()
-    left, right, bottom, top = explorer.scene.extent
+def _screen_point(canvas, extent, x_mm: float, z_mm: float) -> tuple[float, float]:
+    """Page pixel of a position (mm) in a figure showing ``extent`` (no axes, borders or toolbar: the frame spans the
+    canvas's width and its bottom, under any title)."""
+    box = canvas.bounding_box()
+    left, right, bottom, top = extent
+    frame_height = box["width"] * (top - bottom) / (right - left)
     return (box["x"] + (x_mm - left) / (right - left) * box["width"],
-            box["y"] + (top - z_mm) / (top - bottom) * box["height"])
+            box["y"] + box["height"] - frame_height + (top - z_mm) / (top - bottom) * frame_height)
+
+
+def _click_vessel(page, canvas, scene, vessel: str) -> None:
+    """Click the middle of the drawn artery ``vessel`` of a liver scene shown in ``canvas``."""
+    row = scene.vessels[scene.vessels["vessel"] == vessel].iloc[-1]
+    page.mouse.click(*_screen_point(canvas, scene.extent, 0.5 * (row["x0"] + row["x1"]), 0.5 * (row["z0"] + row["z1"])))
 
 
 def _numbers(summary: dict) -> dict:
@@ -131,8 +139,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert explorer.widgets["catheter.vessel"].value == "A5"
 
     # place the catheter by clicking the middle of the drawn RHA
-    rha = explorer.scene.vessels[explorer.scene.vessels["vessel"] == "RHA"].iloc[-1]
-    page.mouse.click(*_screen_point(page, explorer, 0.5 * (rha["x0"] + rha["x1"]), 0.5 * (rha["z0"] + rha["z1"])))
+    _click_vessel(page, page.locator("canvas").first, explorer.scene, "RHA")
     _wait(lambda: explorer.widgets["catheter.vessel"].value == "RHA", 20, "the click to place the catheter in RHA")
     _wait_text(page, "Catheter placed in RHA", 20)
     assert page.locator(".bk-input-group", has_text="catheter.vessel").first.locator("input").input_value() == "RHA"
@@ -163,7 +170,8 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert len(explorer.liver_figure.particles.data["x"]) < total
     assert len(explorer.curve.source.data["volume"]) < len(sim.result.timeseries)
     _wait(lambda: explorer.step.value == explorer.step.end, 120, "the replay to end")
-    assert len(explorer.liver_figure.particles.data["x"]) == total
+    # the last step is drawn by the step's watcher on the server thread, just after the value changes
+    _wait(lambda: len(explorer.liver_figure.particles.data["x"]) == total, 20, "the last step's particles")
 
     # the downloaded scenario reproduces the numbers with embosim run
     with page.expect_download() as info:
@@ -207,10 +215,12 @@ def test_case_played_to_its_debrief(browser, server, shots):
     _wait_text(page, "Case ready", 300)
     assert len(cases.angiogram.image.data["image"]) == 1
     shots(page, "explorer_case_start")
+    # choose the catheter position by clicking A6 on the baseline angiogram (the only figure of case mode)
+    assert cases.vessel.value != "A6"
+    _click_vessel(page, page.locator("canvas:visible").first, cases.scene, "A6")
+    _wait(lambda: cases.vessel.value == "A6", 20, "the click on A6 to choose the catheter position")
     vessel = page.locator(".bk-input-group", has_text="catheter.vessel").last.locator("input")
-    vessel.fill("A6")
-    vessel.press("Enter")
-    _wait(lambda: cases.vessel.value == "A6", 20, "the catheter vessel")
+    _wait(lambda: vessel.input_value() == "A6", 20, "the page's catheter field to show A6")
     page.locator("button", has_text="Submit and debrief").click()
     _wait_text(page, "Debrief:", 300)
     debrief = cases.debrief.object

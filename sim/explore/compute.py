@@ -18,6 +18,7 @@ the patient's right on the left of the image.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,8 @@ DRAW_MIN_DIAMETER_UM = 300.0
 MAX_PARTICLES_SHOWN = 4000
 #: Tissue points per segment used for its outline (convex hull).
 _HULL_POINTS = 4000
+#: Couinaud outlines of each liver in use (:func:`_outlines`), dropped with the liver.
+_OUTLINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Suffix of the distal part of a trunk vessel split by the catheter tip (sim.flow.catheter).
 _DISTAL = "_distal"
 
@@ -90,6 +93,14 @@ class LiverScene:
 
 
 def _outlines(liver) -> list:
+    """Couinaud outlines of a liver: computed once per liver (they depend on its tissue points only)."""
+    outlines = _OUTLINES.get(liver)
+    if outlines is None:
+        outlines = _OUTLINES[liver] = _segment_hulls(liver)
+    return outlines
+
+
+def _segment_hulls(liver) -> list:
     from scipy.spatial import ConvexHull
 
     points = liver.compiled.points
@@ -123,15 +134,17 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
     view = ag.View.around(flow.liver)
     left, right, bottom, top = (1e3 * v for v in view.extent)
     nt = net.trunk_vessels.size
-    names = np.array([trunk.edge_names[e] for e in net.trunk_vessels] + [f"#{n}" for n in net.pedicle_vessels])
+    names = [trunk.edge_names[e] for e in net.trunk_vessels]  # trunk arteries; a pedicle vessel k is '#<node>'
     start, end = _mm(net.xyz[net.vessel_up]), _mm(net.xyz[net.vessel_down])
-    named = np.zeros(names.size, bool)
-    named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names[:nt]]
-    drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6) & (np.arange(names.size) >= nt)))
+    named = np.zeros(net.vessel_diameter_m.size, bool)
+    named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names]
+    drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6)
+                                    & (np.arange(named.size) >= nt)))
     drawn = drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
     vessels = pd.DataFrame({"x0": start[drawn, 0], "z0": start[drawn, 1], "x1": end[drawn, 0], "z1": end[drawn, 1],
                             "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": q[drawn],
-                            "vessel": [catheter_id(n) for n in names[drawn]], "index": drawn})
+                            "vessel": [catheter_id(names[k]) if k < nt else f"#{net.pedicle_vessels[k - nt]}"
+                                       for k in drawn], "index": drawn})
     labels = []
     for e in np.flatnonzero(named):
         name = names[e]

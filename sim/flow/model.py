@@ -15,6 +15,10 @@ dual-supply network, in this order:
 5. optionally the catheter (:mod:`sim.flow.catheter`): tip node, narrowed
    lumen, injection.
 
+Steps 1-4 do not depend on the catheter or the agent: they are computed once per
+compiled liver and ``[flow]`` / ``[portal]`` section and reused (:mod:`sim.flow.calibrated`);
+only the catheter and the solve are done for every ``LiverFlow``.
+
 The boundary pressures are those of the compiled liver (the anatomy writes the
 scenario's ``[flow]`` pressures into ``trunk.node_pressure_pa`` and
 ``hepatic_vein_pressure_pa``), except the portal inlet's with the splanchnic inlet. The solve is the O(N) two-port kernel
@@ -33,13 +37,12 @@ from ..network import EDGE_LUMPED, CompiledLiver, Conductances
 from ..rheology import apparent_viscosity, poiseuille_conductance
 from ..scenario import FlowConfig, Scenario
 from ..units import MPA_S_PA_S
-from .calibration import calibrate
+from .calibrated import calibrated, disturbed
 from .catheter import CatheterPlacement, place_catheter
 from .errors import FlowInputError
-from .habr import HabrReport, relax_habr
-from .splanchnic import PortalInlet, splanchnic_inlet
-from .state import build_state, state_conductances
-from .thrombosis import apply_thrombosis
+from .habr import HabrReport
+from .splanchnic import PortalInlet
+from .state import build_state
 
 __all__ = ["vessel_conductances", "LiverFlow", "LiverFlowResult"]
 
@@ -201,7 +204,11 @@ class LiverFlow:
         The network without catheter: the compiled liver with its portal inlet
         (:mod:`sim.flow.splanchnic`).
     baseline : Conductances
-        Calibrated healthy conductances of ``network``.
+        Calibrated healthy conductances of ``network`` (read-only: shared by every
+        ``LiverFlow`` of this liver and ``[flow]`` section).
+    calibration : Calibration
+        Steps 1-2b, computed once per compiled liver and ``[flow]`` section and reused
+        (:mod:`sim.flow.calibrated`; steps 3-4 likewise per ``[portal]`` section).
     portal_inlet : PortalInlet
         The portal inlet (splanchnic source or fixed pressure) and its healthy state.
     habr : HabrReport
@@ -230,21 +237,22 @@ class LiverFlow:
 
     def __init__(self, liver: CompiledLiver, scenario: Scenario, *, catheter: bool = False):
         self.scenario = scenario
-        calibrated = calibrate(liver, vessel_conductances(liver, scenario.flow), scenario.flow)
-        liver, self.baseline, self.portal_inlet = splanchnic_inlet(liver, calibrated, scenario.flow)
-        self.network = liver
-        state = build_state(liver, apply_thrombosis(liver, self.baseline, scenario.portal))
-        self.habr = relax_habr(state, liver.compartments, scenario.flow.habr)
+        self.calibration = calibrated(liver, scenario.flow)  # steps 1-4 are kept per liver (sim.flow.calibrated)
+        self.network, self.baseline = self.calibration.network, self.calibration.baseline
+        self.portal_inlet = self.calibration.portal_inlet
+        g, self.habr = disturbed(liver, scenario.flow, scenario.portal)
+        liver = self.network
         self.catheter = None
+        q_art = q_trunk = None
         if catheter:
-            liver, g, self.catheter = place_catheter(liver, state_conductances(state), scenario.catheter)
+            liver, g, self.catheter = place_catheter(liver, g, scenario.catheter)
             q_art = np.zeros(liver.forest.n_nodes)
             q_trunk = np.zeros(liver.trunk.n_nodes)
             if self.catheter.tip_pedicle_node >= 0:
                 q_art[self.catheter.tip_pedicle_node] = self.catheter.rate_m3s
             else:
                 q_trunk[self.catheter.tip_trunk_node] = self.catheter.rate_m3s
-            state = build_state(liver, g, q_art_in=q_art, q_trunk_in=q_trunk)
+        state = build_state(liver, g, q_art_in=q_art, q_trunk_in=q_trunk)
         self.liver = liver
         self.state = state
         self.solve()

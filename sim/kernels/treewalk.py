@@ -1,4 +1,4 @@
-"""Sweeps over a forest stored in preorder (``parent[i] < i``): sums up, walks down.
+"""Sweeps over a forest stored in preorder (``parent[i] < i``): sums up, walks down, depths, subtrees and paths.
 
 Used by the flow calibration (:mod:`sim.flow.calibration`) to turn known
 compartment demands into vessel flows and pressures in O(M).
@@ -48,3 +48,47 @@ def walk_pressures(parent, flow, conductance, out):
         p = parent[i]
         if p >= 0:
             out[i] = out[p] - flow[i] / conductance[i]
+
+
+@njit(**NJIT_OPTS)
+def depths(parent, out):
+    """``out[i]`` = number of vessels between node ``i`` and its subtree root (0 at roots), O(M).
+
+    Parameters
+    ----------
+    parent : ndarray of int64, shape (M,)
+        Parent node, -1 at roots, ``parent[i] < i``.
+    out : ndarray of int64, shape (M,)
+        Written.
+    """
+    for i in range(parent.shape[0]):
+        p = parent[i]
+        out[i] = out[p] + 1 if p >= 0 else 0
+
+
+@njit(**NJIT_OPTS)
+def spread_down(parent, mask):
+    """Mark every descendant of a node marked in ``mask`` (bool, shape (M,)), in place, O(M); ``parent`` as in
+    :func:`depths`."""
+    for i in range(parent.shape[0]):
+        p = parent[i]
+        if p >= 0 and mask[p]:
+            mask[i] = True
+
+
+@njit(**NJIT_OPTS)
+def mark_ancestors(parent, nodes, mask):
+    """Mark ``nodes`` and every node on their paths up to their subtree roots, in place, O(nodes on the paths).
+
+    Parameters
+    ----------
+    parent : ndarray of int64, shape (M,)
+        Parent node, -1 at roots.
+    nodes : ndarray of int64
+    mask : ndarray of bool, shape (M,)
+        Marked nodes (and their ancestors) on entry stay marked.
+    """
+    for n in nodes:
+        while n >= 0 and not mask[n]:
+            mask[n] = True
+            n = parent[n]
