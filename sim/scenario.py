@@ -579,6 +579,17 @@ class ProcedureConfig(_Section):
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
         "[agent]'s deformability and contrast dilution.", max_length=10)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
+    coils: tuple[str, ...] = param(
+        (), "-", "[Borggreve2016] (prophylactic coiling of hepaticoenteric arteries: GDA, right gastric, cystic, "
+        "falciform; advised for those leaving close to or distal to the injection site)",
+        "Named arteries coil-embolised before the injection (e.g. [\"GDA\", \"RGA\"]; any named artery of this "
+        "anatomy except the coeliac trunk and SMA, Michels variants included, not one the catheter passes through); "
+        "docs/sirt.md.", max_length=10)
+    coil_residual_flow_fraction: float = param(
+        0.02, "1", "model assumption: a freshly placed fibred coil pack still passes some flow until thrombus fills it "
+        "(minutes); 2% of the vessel's pre-coil flow at the injection. Coils placed at the mapping angiogram 1-2 weeks "
+        "earlier are thrombosed (0); [McWilliams2011] (9% of coiled arteries recanalised at 1 month)",
+        "Share of its pre-coil flow a coiled vessel keeps during the injection.", ge=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> "ProcedureConfig":
@@ -731,6 +742,9 @@ class Scenario(_Section):
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
             raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
         self._check_against_liver()
+        from .coils import check_coils  # the anatomy's named arteries: arithmetic on [anatomy], no build
+
+        check_coils(self)
         return self
 
     def _check_against_liver(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .coils import apply_coils
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
@@ -219,6 +220,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    coils = apply_coils(flow, scenario)  # coil protection before the injection (sim/coils.py)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
@@ -227,6 +229,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                          prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
+    summary.update(coils)
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
