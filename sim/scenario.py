@@ -670,6 +670,23 @@ class OutcomesConfig(_Section):
 MAX_INTERVAL_WEEKS = 104.0
 
 
+class SirtConfig(_Section):
+    """Y-90 dosimetry options (docs/sirt.md): the dose model and the microscopic heterogeneity within compartments."""
+
+    dose_model: Literal["local", "kernel"] = param(
+        "local", "-", "[EANM2021] (local deposition: mean beta range 2.5-4 mm); [Loevinger1956] (kernel)",
+        "Absorbed dose per compartment by local deposition, or with a Y-90 dose point kernel on the tissue points "
+        "(cross-fire between neighbouring compartments).")
+    lobule_volume_mm3: float = param(
+        1.25, "mm^3", "[LobuleCountDerived] (1-1.5 mm^3 per lobule)",
+        "Tissue volume over which the microscopic dose is averaged (a hepatic lobule).", gt=0.01, le=100)
+    sphere_cluster_dispersion: float = param(
+        53.0, "1", "derived from [Hogberg2015] (resin, normal liver: 3888 spheres in 16 biopsies, the largest "
+        "cluster 453 spheres, so sum(M^2) / sum(M) >= 453^2 / 3888 = 53 from that cluster alone); taken for glass "
+        "too (model assumption)", "Spheres lodge in clusters: E[M^2] / E[M] of the cluster size M (1: independent "
+        "spheres, Poisson).", ge=1, le=10000)
+
+
 class IntervalConfig(_Section):
     """Time since the previous session (staged treatment) and what it does to occlusions and the liver (sim/interval.py)."""
 
@@ -724,6 +741,7 @@ class Scenario(_Section):
     procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
     outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
     interval: IntervalConfig = Field(default_factory=IntervalConfig)
+    sirt: SirtConfig = Field(default_factory=SirtConfig)
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
