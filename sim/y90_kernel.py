@@ -122,12 +122,12 @@ def grid_doses(xyz_m: np.ndarray, activity_bq: np.ndarray, spacing_m: float) -> 
     extent = xyz.max(axis=0) - lo
     h = max(float(spacing_m), MIN_VOXEL_M)
     while True:
-        shape = tuple(int(d) for d in np.floor(extent / h).astype(np.int64) + 1)
+        shape = tuple(int(d) for d in np.rint(extent / h).astype(np.int64) + 1)  # voxel centres at lo + i h
         kernel_n = 2 * int(math.ceil(CUTOFF_M / h)) + 1
         if _fft_bytes(shape, kernel_n) <= MEMORY_BUDGET_BYTES:
             break
         h *= 1.25
-    cell = np.minimum(np.floor((xyz - lo) / h).astype(np.int64), np.array(shape) - 1)
+    cell = np.minimum(np.rint((xyz - lo) / h).astype(np.int64), np.array(shape) - 1)
     flat = np.ravel_multi_index(cell.T, shape)
     source = np.bincount(flat, weights=np.asarray(activity_bq, np.float64), minlength=int(np.prod(shape)))
     dose = fftconvolve(source.reshape(shape), voxel_kernel(h), mode="same")
