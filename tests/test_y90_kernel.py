@@ -70,7 +70,8 @@ def test_point_source_profile_follows_the_kernel():
 
 def test_large_compartments_approach_local_deposition_small_ones_share_their_dose():
     """Two 40 mm halves of activity 1 and 3 (per volume): their doses are the local ones, exactly far from the
-    interface and within 8% on average (the betas escaping the outer faces); in a 4 mm checkerboard of hot and cold cubes cross-fire evens the dose out."""
+    interface and within 8% on average (betas escape the outer faces); in a 4 mm checkerboard of hot and cold cubes
+    cross-fire evens the dose out."""
     h = 2e-3
     xyz = _lattice(80e-3, h)
     conc = np.where(xyz[:, 0] < 40e-3, 1.0, 3.0)
