@@ -11,11 +11,10 @@ maximum beta range, 11 mm ([EANM2021]; 0.8% of the energy lies beyond) and renor
 emitted energy in an infinite medium.
 
 Application: the activity of each compartment part (tumour, normal) is spread evenly over its tissue points,
-binned on a cubic grid and convolved (FFT) with the dose voxel kernel of that grid (the point kernel averaged over a
+binned on a cubic grid of twice the points' spacing and convolved (FFT) with the dose voxel kernel of that grid (the point kernel averaged over a
 voxel: its own voxel takes the energy absorbed within the sphere of the voxel's volume, the others the kernel averaged
 over 3^3 x 3^3 source-target sub-points, renormalised to the same total). A point's dose is its voxel's; a
-compartment part's dose is the mean over its points. The grid's voxel is the tissue points' spacing (at least
-``MIN_VOXEL_M``), coarsened until the FFT's arrays fit in ``MEMORY_BUDGET_BYTES`` (estimated before any array is
+compartment part's dose is the mean over its points. The voxel is at least ``MIN_VOXEL_M``, coarsened until the FFT's arrays fit in ``MEMORY_BUDGET_BYTES`` (estimated before any array is
 built). Beyond the liver the medium is taken as tissue (the energy escaping the liver's surface is lost to it).
 """
 
@@ -40,6 +39,9 @@ NU_M2_KG = 18.6 * (ENDPOINT_MEV - 0.036) ** -1.37 * 0.1
 CUTOFF_M = 11e-3
 #: Smallest voxel of the dose grid, m (numerical choice: below the tissue points' spacing nothing is resolved).
 MIN_VOXEL_M = 0.5e-3
+#: Voxel edge of the dose grid in tissue-point spacings (numerical choice: about 8 points per voxel, so that hardly a
+#: voxel inside the liver is empty, e^-8).
+VOXEL_POINT_SPACINGS = 2.0
 #: Most memory the FFT convolution may take (bytes; numerical choice: the machine's share).
 MEMORY_BUDGET_BYTES = 1.0e9
 #: Sub-points per axis when a voxel pair's kernel is averaged (numerical choice: 3^6 = 729 pairs per voxel).
@@ -112,15 +114,23 @@ def _fft_bytes(shape: tuple[int, ...], kernel_n: int) -> float:
     return padded * (2 * 8 + 3 * 16)
 
 
-def grid_doses(xyz_m: np.ndarray, activity_bq: np.ndarray, spacing_m: float) -> np.ndarray:
+def grid_doses(xyz_m: np.ndarray, activity_bq: np.ndarray, voxel_m: float, point_volume_m3: float | None = None
+               ) -> np.ndarray:
     """Dose (Gy) at each point of ``xyz_m`` (N, 3) from the activity (Bq at implantation, decaying in place) at the
-    points, by the dose voxel kernel on a grid of about ``spacing_m`` (coarser if the memory budget needs it)."""
+    points, by the dose voxel kernel on a grid of voxel ``voxel_m`` (coarser if the memory budget needs it).
+
+    The points sample tissue, each standing for ``point_volume_m3`` (default: one voxel). The energy a voxel keeps of
+    its own activity is divided by the tissue mass its points stand for (so that a point does not read the dose of its
+    own activity concentrated in a voxel, and a voxel at the liver's edge is not diluted by empty space); the
+    neighbours' cross-fire is the dose of the kernel at full tissue density.
+    """
     from scipy.signal import fftconvolve
 
     xyz = np.asarray(xyz_m, np.float64)
+    activity = np.asarray(activity_bq, np.float64)
     lo = xyz.min(axis=0)
     extent = xyz.max(axis=0) - lo
-    h = max(float(spacing_m), MIN_VOXEL_M)
+    h = max(float(voxel_m), MIN_VOXEL_M)
     while True:
         shape = tuple(int(d) for d in np.rint(extent / h).astype(np.int64) + 1)  # voxel centres at lo + i h
         kernel_n = 2 * int(math.ceil(CUTOFF_M / h)) + 1
@@ -129,9 +139,16 @@ def grid_doses(xyz_m: np.ndarray, activity_bq: np.ndarray, spacing_m: float) -> 
         h *= 1.25
     cell = np.minimum(np.rint((xyz - lo) / h).astype(np.int64), np.array(shape) - 1)
     flat = np.ravel_multi_index(cell.T, shape)
-    source = np.bincount(flat, weights=np.asarray(activity_bq, np.float64), minlength=int(np.prod(shape)))
-    dose = fftconvolve(source.reshape(shape), voxel_kernel(h), mode="same")
-    return np.maximum(dose.ravel()[flat], 0.0) * DOSE_GY_KG_PER_GBQ / GBQ_BQ
+    size = int(np.prod(shape))
+    source = np.bincount(flat, weights=activity, minlength=size)
+    tissue_m3 = np.bincount(flat, minlength=size) * (h ** 3 if point_volume_m3 is None else float(point_volume_m3))
+    kernel = voxel_kernel(h).copy()
+    centre = kernel_n // 2
+    own = kernel[centre, centre, centre] * h ** 3  # energy share kept in the own voxel, per m^3 of tissue
+    kernel[centre, centre, centre] = 0.0
+    dose = fftconvolve(source.reshape(shape), kernel, mode="same").ravel()
+    dose += np.divide(own * source, tissue_m3, out=np.zeros(size), where=tissue_m3 > 0)
+    return np.maximum(dose[flat], 0.0) * DOSE_GY_KG_PER_GBQ / GBQ_BQ
 
 
 def kernel_compartment_doses(compiled, tumour_bq: np.ndarray, normal_bq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +168,7 @@ def kernel_compartment_doses(compiled, tumour_bq: np.ndarray, normal_bq: np.ndar
     per_t = np.divide(tumour_bq, np.where(n_t > 0, n_t, n_all), out=np.zeros(n_comp), where=n_all > 0)
     per_n = np.divide(normal_bq, np.where(n_n > 0, n_n, n_all), out=np.zeros(n_comp), where=n_all > 0)
     activity = per_t[comp] * use_t + per_n[comp] * use_n
-    spacing = points.volume_m3 ** (1.0 / 3.0)
-    dose = grid_doses(points.xyz, activity, spacing)
+    dose = grid_doses(points.xyz, activity, VOXEL_POINT_SPACINGS * points.volume_m3 ** (1.0 / 3.0), points.volume_m3)
 
     def part_mean(mask: np.ndarray) -> np.ndarray:
         count = np.bincount(comp[mask], minlength=n_comp)
