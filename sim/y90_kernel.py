@@ -11,11 +11,14 @@ maximum beta range, 11 mm ([EANM2021]; 0.8% of the energy lies beyond) and renor
 emitted energy in an infinite medium.
 
 Application: the activity of each compartment part (tumour, normal) is spread evenly over its tissue points,
-binned on a cubic grid of twice the points' spacing and convolved (FFT) with the dose voxel kernel of that grid (the point kernel averaged over a
-voxel: its own voxel takes the energy absorbed within the sphere of the voxel's volume, the others the kernel averaged
-over 3^3 x 3^3 source-target sub-points, renormalised to the same total). A point's dose is its voxel's; a
-compartment part's dose is the mean over its points. The voxel is at least ``MIN_VOXEL_M``, coarsened until the FFT's arrays fit in ``MEMORY_BUDGET_BYTES`` (estimated before any array is
-built). Beyond the liver the medium is taken as tissue (the energy escaping the liver's surface is lost to it).
+binned on a cubic grid of twice the points' spacing and convolved (FFT) with the dose voxel kernel of that grid (the
+point kernel averaged over 3^3 x 3^3 source-target sub-points of each voxel pair; the own voxel keeps the energy
+absorbed within the sphere of its volume, divided by the tissue mass its points stand for; renormalised so that the
+kernel deposits the emitted energy). A point's dose is its voxel's; a compartment part's dose is the mean over its
+points. The voxel is at least ``MIN_VOXEL_M``, coarsened until the FFT's arrays fit in ``MEMORY_BUDGET_BYTES``
+(estimated before any array is built). Beyond the liver the medium is taken as tissue (the energy escaping the
+liver's surface is lost). Cross-fire is resolved only where the points are finer than the beta range: a liver with
+coarse terminals has coarse points (the default liver about 1 mm, a 300 um-terminal liver about 4 mm).
 """
 
 from __future__ import annotations
