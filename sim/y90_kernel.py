@@ -1,6 +1,6 @@
 """Y-90 dose point kernel in soft tissue and its application to the tissue points (``sirt.dose_model = "kernel"``).
 
-Kernel: Loevinger's beta point-source function ([Loevinger1956]) for the Y-90 endpoint energy E0 = 2.28 MeV
+Kernel: Loevinger's beta point-source function ([Loevinger1956]) for the Y-90 endpoint energy E0 = 2.2785 MeV
 ([ENSDFY90]). With x = rho r (g/cm^2), the apparent absorption coefficient nu = 18.6 (E0 - 0.036)^-1.37 cm^2/g
 (the forbidden-spectrum factor [2 - E_mean / E_mean*] taken as 1: model assumption) and c = 1 (E0 in 1.5-3 MeV),
 the energy absorbed per unit mass is proportional to 1 / (nu x)^2 for nu x < 1 and e^(1 - nu x) / (nu x) beyond.
@@ -34,8 +34,8 @@ from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 __all__ = ["ENDPOINT_MEV", "NU_M2_KG", "CUTOFF_M", "cumulative_fraction", "kernel_per_kg", "sphere_mean_per_kg",
            "voxel_kernel", "grid_doses", "kernel_compartment_doses", "MEMORY_BUDGET_BYTES", "MIN_VOXEL_M"]
 
-#: Y-90 beta endpoint energy, MeV ([ENSDFY90]: 2280.1 keV, 99.99% of decays).
-ENDPOINT_MEV = 2.2801
+#: Y-90 beta endpoint energy, MeV ([ENSDFY90]: 2278.5 keV, 99.99% of decays).
+ENDPOINT_MEV = 2.2785
 #: Loevinger's apparent absorption coefficient nu = 18.6 (E0 - 0.036)^-1.37 cm^2/g ([Loevinger1956]), in m^2/kg.
 NU_M2_KG = 18.6 * (ENDPOINT_MEV - 0.036) ** -1.37 * 0.1
 #: Kernel cut-off: the maximum range of Y-90 betas in tissue, 11 mm ([EANM2021]).

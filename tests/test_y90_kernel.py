@@ -15,9 +15,9 @@ RHO = 1000.0
 
 
 def _loevinger_per_kg(r_m: float) -> float:
-    """Loevinger's point-source function for E0 = 2.2801 MeV (nu = 18.6 (E0 - 0.036)^-1.37 cm^2/g, c = 1) in water,
+    """Loevinger's point-source function for E0 = 2.2785 MeV (nu = 18.6 (E0 - 0.036)^-1.37 cm^2/g, c = 1) in water,
     per kg and normalised to the energy inside 11 mm, written out here from the published form."""
-    nu = 18.6 * (2.2801 - 0.036) ** -1.37  # cm^2/g
+    nu = 18.6 * (2.2785 - 0.036) ** -1.37  # cm^2/g
     x = r_m * 100.0  # g/cm^2 at 1 g/cm^3
     u = nu * x
     shape = 1.0 / u ** 2 if u < 1 else math.exp(1.0 - u) / u
