@@ -98,6 +98,9 @@ def micro_readouts(tumour_gy, tumour_mass_kg, normal_gy, normal_mass_kg, activit
                    config) -> dict:
     """The ``sirt_*_fraction_under_*`` and ``*_lobule_dose_cv`` summary keys over compartment parts.
 
+    The shares are mass-weighted over the compartment parts; the CV is that of all lobule doses of the region (the
+    compartments' spread and each one's lobule spread).
+
     Parameters
     ----------
     tumour_gy, normal_gy : array of float, (C,), Gy
@@ -116,6 +119,16 @@ def micro_readouts(tumour_gy, tumour_mass_kg, normal_gy, normal_mass_kg, activit
         cv = lobule_dose_cv(dose, activity_per_sphere_bq, config.sphere_cluster_dispersion, v_l)
         for t in thresholds:
             out[f"sirt_{region}_fraction_under_{t:g}gy"] = _weighted(fraction_below(t, dose, cv), mass)
-        dosed = mass * (dose > 0)
-        out[f"sirt_{region}_lobule_dose_cv"] = _weighted(np.where(dose > 0, cv, 0.0), dosed)
+        out[f"sirt_{region}_lobule_dose_cv"] = _region_cv(dose, np.where(dose > 0, cv, 0.0), mass)
     return out
+
+
+def _region_cv(dose: np.ndarray, cv: np.ndarray, mass: np.ndarray) -> float:
+    """CV of the lobule doses over a region: the compartments' spread and each one's lobule spread (mass-weighted)."""
+    keep = mass > 0
+    if not keep.any():
+        return float("nan")
+    w = mass[keep] / mass[keep].sum()
+    mean = float((w * dose[keep]).sum())
+    second = float((w * dose[keep] ** 2 * (1.0 + cv[keep] ** 2)).sum())
+    return math.sqrt(max(second - mean * mean, 0.0)) / mean if mean > 0 else float("nan")

@@ -82,6 +82,14 @@ def test_readouts_are_mass_weighted_over_compartment_parts():
     assert out["sirt_normal_liver_fraction_under_30gy"] == pytest.approx(expected, rel=1e-12)
     assert out["sirt_normal_liver_fraction_under_30gy"] <= out["sirt_normal_liver_fraction_under_40gy"]
     assert 0 < out["sirt_tumour_fraction_under_100gy"] < 1
+    # the region's CV: between compartments and within each (E[D^2] = D^2 (1 + CV^2), mass-weighted)
+    w = normal_kg[:2] / 0.4
+    second = (w * normal_gy[:2] ** 2 * (1 + cv_n[:2] ** 2)).sum()
+    mean = (w * normal_gy[:2]).sum()
+    assert out["sirt_normal_liver_lobule_dose_cv"] == pytest.approx(np.sqrt(second - mean ** 2) / mean, rel=1e-12)
+    cv_uniform = sm.micro_readouts(tumour_gy, tumour_kg, np.array([50.0, 50.0, 0.0]), normal_kg, 1500.0, config)
+    assert cv_uniform["sirt_normal_liver_lobule_dose_cv"] == pytest.approx(
+        sm.lobule_dose_cv(np.array([50.0]), 1500.0, 53.0, 1.25e-9)[0], rel=1e-12)  # one mean dose: its lobule CV
     assert set(out) == {"sirt_normal_liver_fraction_under_30gy", "sirt_normal_liver_fraction_under_40gy",
                         "sirt_normal_liver_lobule_dose_cv", "sirt_tumour_fraction_under_100gy",
                         "sirt_tumour_lobule_dose_cv"}
