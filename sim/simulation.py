@@ -2,7 +2,8 @@
 
 Steps: build the liver (anatomy), calibrate the healthy circulation, apply any
 portal vein thrombosis and the hepatic arterial buffer response, place the
-catheter, inject particles until the endpoint (:mod:`sim.procedure`), then turn
+catheter, coil any named arteries (``procedure.coils``, :mod:`sim.coils`),
+inject particles until the endpoint (:mod:`sim.procedure`), then turn
 flows and particle fates into the summary (``docs/outputs.md``) and a report.
 """
 

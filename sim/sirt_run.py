@@ -15,7 +15,10 @@ which stops at the prescribed activity's spheres) and each sphere's activity at 
   overestimate at a few % of spheres);
 - spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
 
-Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). The normal liver of the
+Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). With ``sirt.dose_model = "kernel"``
+each part is dosed with the activity whose local deposition gives the energy the Y-90 point kernel puts in it
+(:mod:`sim.y90_kernel`: cross-fire, escape from the surface). The lobule-scale heterogeneity inside each part
+(:mod:`sim.sirt_micro`) gives the ``sirt_*_fraction_under_*`` keys. The normal liver of the
 read-outs is the catheter's territory (the partition model's perfused normal liver), with the whole liver's mean
 beside it; the tumour is all viable tumour. Summary keys
 (``sirt_*``, docs/outputs.md) and the DVH table (``dvh.csv``: one row per compartment part).
