@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import sim
@@ -80,3 +81,17 @@ def test_bad_coils_one_line_exit_2(invoke, tmp_path, text, words):
     assert result.exit_code == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"embosim: error: {path}: procedure.coil") and words in lines[0]
     assert not out.exists()
+
+
+def test_the_maa_work_up_sees_the_coils(coarse_scenario, coarse_liver):
+    """The work-up from the CHA sends MAA down the GDA and RGA; with both sealed at the mapping none goes there and
+    the non-target share falls to the uncoiled cystic artery's."""
+    from sim.sirt_workup import maa_workup
+
+    base = coarse_scenario.with_updates({"catheter.vessel": "CHA"})
+    sealed = base.with_updates({"procedure.coils": ["GDA", "RGA"], "procedure.coil_residual_flow_fraction": 0.0})
+    open_ = maa_workup(base, liver=coarse_liver, n_particles=20_000, rng=np.random.default_rng(1))
+    coiled = maa_workup(sealed, liver=coarse_liver, n_particles=20_000, rng=np.random.default_rng(1))
+    assert open_.nontarget_fraction > 0.15
+    assert coiled.nontarget_fraction < 0.3 * open_.nontarget_fraction
+    assert coiled.normal_fraction + coiled.tumour_fraction > open_.normal_fraction + open_.tumour_fraction
