@@ -579,6 +579,17 @@ class ProcedureConfig(_Section):
         "Later agents, in order, each used from its switch flow fraction on ([agent] is the first); they share "
         "[agent]'s deformability and contrast dilution.", max_length=10)
     seed: int = param(0, "-", "model assumption", "Seed of the procedure's random generator (particle draws).", ge=0)
+    coils: tuple[str, ...] = param(
+        (), "-", "[Borggreve2016] (prophylactic coiling of hepaticoenteric arteries: GDA, right gastric, cystic, "
+        "falciform; advised for those leaving close to or distal to the injection site)",
+        "Named arteries coil-embolised before the injection (e.g. [\"GDA\", \"RGA\"]; any named artery of this "
+        "anatomy except the coeliac trunk and SMA, Michels variants included, not one the catheter passes through); "
+        "docs/sirt.md.", max_length=10)
+    coil_residual_flow_fraction: float = param(
+        0.02, "1", "model assumption: a freshly placed fibred coil pack still passes some flow until thrombus fills it "
+        "(minutes); 2% of the vessel's pre-coil flow at the injection. Coils placed at the mapping angiogram 1-2 weeks "
+        "earlier are thrombosed (0); [McWilliams2011] (9% of coiled arteries recanalised at 1 month)",
+        "Share of its pre-coil flow a coiled vessel keeps during the injection.", ge=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> "ProcedureConfig":
@@ -659,6 +670,23 @@ class OutcomesConfig(_Section):
 MAX_INTERVAL_WEEKS = 104.0
 
 
+class SirtConfig(_Section):
+    """Y-90 dosimetry options (docs/sirt.md): the dose model and the microscopic heterogeneity within compartments."""
+
+    dose_model: Literal["local", "kernel"] = param(
+        "local", "-", "[EANM2021] (local deposition: mean beta range 2.5-4 mm); [Loevinger1956] (kernel)",
+        "Absorbed dose per compartment by local deposition, or with a Y-90 dose point kernel on the tissue points "
+        "(cross-fire between neighbouring compartments).")
+    lobule_volume_mm3: float = param(
+        1.25, "mm^3", "[LobuleCountDerived] (1-1.5 mm^3 per lobule)",
+        "Tissue volume over which the microscopic dose is averaged (a hepatic lobule).", gt=0.01, le=100)
+    sphere_cluster_dispersion: float = param(
+        53.0, "1", "derived from [Hogberg2015] (resin, normal liver: 3888 spheres in 16 biopsies, the largest "
+        "cluster 453 spheres, so sum(M^2) / sum(M) >= 453^2 / 3888 = 53 from that cluster alone); taken for glass "
+        "too (model assumption)", "Spheres lodge in clusters: E[M^2] / E[M] of the cluster size M (1: independent "
+        "spheres, Poisson).", ge=1, le=10000)
+
+
 class IntervalConfig(_Section):
     """Time since the previous session (staged treatment) and what it does to occlusions and the liver (sim/interval.py)."""
 
@@ -713,6 +741,7 @@ class Scenario(_Section):
     procedure: ProcedureConfig = Field(default_factory=ProcedureConfig)
     outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
     interval: IntervalConfig = Field(default_factory=IntervalConfig)
+    sirt: SirtConfig = Field(default_factory=SirtConfig)
 
     @model_validator(mode="after")
     def _tumour_placement(self) -> "Scenario":
@@ -731,6 +760,9 @@ class Scenario(_Section):
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
             raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
         self._check_against_liver()
+        from .coils import check_coils  # the anatomy's named arteries: arithmetic on [anatomy], no build
+
+        check_coils(self)
         return self
 
     def _check_against_liver(self) -> None:

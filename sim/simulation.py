@@ -2,7 +2,8 @@
 
 Steps: build the liver (anatomy), calibrate the healthy circulation, apply any
 portal vein thrombosis and the hepatic arterial buffer response, place the
-catheter, inject particles until the endpoint (:mod:`sim.procedure`), then turn
+catheter, coil any named arteries (``procedure.coils``, :mod:`sim.coils`),
+inject particles until the endpoint (:mod:`sim.procedure`), then turn
 flows and particle fates into the summary (``docs/outputs.md``) and a report.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .coils import apply_coils
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
@@ -217,6 +219,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         _check_same_anatomy(liver.scenario, scenario)
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    coils = apply_coils(flow, scenario)  # coil protection before the injection (sim/coils.py)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
@@ -225,6 +228,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                          prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
+    summary.update(coils)
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak

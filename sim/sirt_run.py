@@ -15,7 +15,10 @@ which stops at the prescribed activity's spheres) and each sphere's activity at 
   overestimate at a few % of spheres);
 - spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
 
-Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). The normal liver of the
+Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). With ``sirt.dose_model = "kernel"``
+each part is dosed with the activity whose local deposition gives the energy the Y-90 point kernel puts in it
+(:mod:`sim.y90_kernel`: cross-fire, escape from the surface). The lobule-scale heterogeneity inside each part
+(:mod:`sim.sirt_micro`) gives the ``sirt_*_fraction_under_*`` keys. The normal liver of the
 read-outs is the catheter's territory (the partition model's perfused normal liver), with the whole liver's mean
 beside it; the tumour is all viable tumour. Summary keys
 (``sirt_*``, docs/outputs.md) and the DVH table (``dvh.csv``: one row per compartment part).
@@ -27,8 +30,9 @@ import numpy as np
 
 from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
 from .sirt_dose import dose_at_volume, doses_from_deposition, dvh, volume_at_dose
+from .sirt_micro import micro_readouts
 from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
-from .y90 import GBQ_BQ
+from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
 __all__ = ["sirt_readouts", "compartment_spheres", "TUMOUR_DVH_SHARE", "TUMOUR_DOSE_THRESHOLD_GY"]
 
@@ -62,6 +66,19 @@ def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) 
     out = lodged_comp.astype(np.float64)
     out[tissue] += cum[comps.node[tissue]] * comps.volume_m3[tissue]
     return out
+
+
+def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.ndarray, m_t: np.ndarray,
+                     m_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The activity each compartment part is dosed with (Bq): its own with local deposition; with the kernel, the
+    activity whose local deposition gives the energy the part absorbs (its own less what escapes, plus cross-fire)."""
+    if model == "local":
+        return tumour_bq, normal_bq
+    from .y90_kernel import kernel_compartment_doses
+
+    d_t, d_n = kernel_compartment_doses(liver, tumour_bq, normal_bq)
+    to_bq = GBQ_BQ / DOSE_GY_KG_PER_GBQ
+    return d_t * m_t * to_bq, d_n * m_n * to_bq
 
 
 def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.ndarray | None = None
@@ -103,8 +120,9 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     m_t, m_n_all = viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
     perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
     m_n = np.where(perfused, m_n_all, 0.0)
-    whole = doses_from_deposition(tumour_bq, normal_bq, m_t, m_n_all)
-    d = doses_from_deposition(tumour_bq, np.where(perfused, normal_bq, 0.0), m_t, m_n, lung_activity_bq=lung_bq)
+    dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t, m_n_all)
+    whole = doses_from_deposition(dose_t_bq, dose_n_bq, m_t, m_n_all)
+    d = doses_from_deposition(dose_t_bq, np.where(perfused, dose_n_bq, 0.0), m_t, m_n, lung_activity_bq=lung_bq)
     liver_bq = float(tumour_bq.sum() + normal_bq.sum()) + peribiliary_bq
     findings = check_plan(PartitionDoses(tumour_gy=d.mean_tumour_gy, normal_gy=d.mean_normal_gy, lung_gy=d.lung_gy,
                                          tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
@@ -127,6 +145,10 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
         "sirt_tumour_d70_gy": dose_at_volume(d.tumour_gy, m_t, TUMOUR_DVH_SHARE) if m_t.sum() > 0 else float("nan"),
         "sirt_tumour_v100": volume_at_dose(d.tumour_gy, m_t, TUMOUR_DOSE_THRESHOLD_GY),
         "sirt_limit_findings": [f"{f.level}: {f.message}" for f in findings],
+        "sirt_dose_model": scenario.sirt.dose_model,
+        "sirt_absorbed_energy_fraction": float((dose_t_bq.sum() + dose_n_bq.sum()) / (tumour_bq.sum() + normal_bq.sum()))
+        if tumour_bq.sum() + normal_bq.sum() > 0 else 1.0,
+        **micro_readouts(d.tumour_gy, m_t, d.normal_gy, m_n, per_sphere, scenario.sirt),
     }
     rows = []
     for region, dose, mass in (("tumour", d.tumour_gy, m_t), ("normal_liver", d.normal_gy, m_n)):

@@ -117,6 +117,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
         Seeded from ``procedure.seed`` when omitted.
     """
     from .anatomy import build_liver
+    from .coils import apply_coils
     from .flow.model import LiverFlow
     from .kernels import transport as tk
     from .outcomes import tumour_share_of_lodgings, tumour_to_normal_ratio
@@ -130,6 +131,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     if shunts.shape != (len(scenario.tumours),) or np.any((shunts < 0) | (shunts > 1)):
         raise ValueError(f"shunt_fractions: one value in [0, 1] per tumour ({len(scenario.tumours)}), got {shunts}")
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    apply_coils(flow, scenario)  # the work-up sees the coils of procedure.coils (placed at the mapping angiogram)
     agent = maa_agent(scenario)
     net, sinks = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent)
     diameters = agent.sample_diameters(n_particles, rng=rng)
