@@ -24,7 +24,13 @@ import numpy as np
 from .dosimetry import LUNG_MASS_KG
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
-__all__ = ["DepositionDoses", "doses_from_deposition", "dvh", "dose_at_volume", "volume_at_dose"]
+__all__ = ["DepositionDoses", "TUMOUR_DOSE_THRESHOLD_GY", "TUMOUR_DVH_SHARE", "doses_from_deposition", "dvh",
+           "dose_at_volume", "volume_at_dose"]
+
+#: D_x read-out of the tumour: the dose at least 70% of it receives (D70, [VanRoekel2021Thesis] practice).
+TUMOUR_DVH_SHARE = 0.7
+#: V_x read-out of the tumour: its share receiving at least 100 Gy (V100).
+TUMOUR_DOSE_THRESHOLD_GY = 100.0
 
 
 @dataclass(frozen=True)
