@@ -100,7 +100,8 @@ def dvh(dose_gy, mass_kg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = np.flatnonzero(mass > 0)
     idx = keep[np.argsort(dose[keep], kind="stable")]
     m = mass[idx]
-    at_least = np.cumsum(m[::-1])[::-1] / m.sum() if idx.size else np.zeros(0)
+    # a share is at most 1 (the reversed cumulative sum can exceed the total by rounding)
+    at_least = np.minimum(np.cumsum(m[::-1])[::-1] / m.sum(), 1.0) if idx.size else np.zeros(0)
     return idx, dose[idx], at_least
 
 
