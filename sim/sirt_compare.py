@@ -10,7 +10,8 @@ each tumour's shunt fraction to the lungs) and read the same way:
   (``sirt_y90_tn`` equals ``sirt_tumour_dose_mean_gy / sirt_normal_liver_dose_mean_gy``);
 - each Couinaud segment's share of what lodged in liver tissue, and their overlap
   (1 - half the L1 distance of the two share vectors: 1 identical, 0 disjoint);
-- the lung shunt fraction, lung / (lung + liver);
+- the lung shunt fraction, lung / (lung + liver), and the share of the injected particles that left through a
+  non-target branch;
 - the viable-tumour share of the liver-lodged Y-90 spheres among the first and last tenth injected, beside the
   MAA's: the MAA and the first spheres meet the same untouched field (their difference is size and number),
   the last spheres meet the field the earlier ones embolised (their difference from the first is the embolic
@@ -161,6 +162,7 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
         Summary keys (``sirt_maa_*``, ``sirt_y90_*``; docs/outputs.md) and the arrays kept in the run's state as
         ``state["sirt"]`` (per compartment: doses in Gy, masses in kg, MAA particles, segment, perfused).
     """
+    from .kernels import transport as tk
     from .outcomes import tumour_share_of_lodgings
     from .sirt_dose import doses_from_deposition
     from .sirt_run import compartment_spheres, split_deposition, tissue_masses
@@ -192,6 +194,8 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
         "sirt_y90_segment_shares": _named(shares["y90"]),
         "sirt_maa_y90_segment_overlap": share_overlap(shares["maa"], shares["y90"]),
         "sirt_maa_y90_compartment_overlap": share_overlap(*(_shares(d.liver) for d in (maa, y90))),
+        "sirt_maa_nontarget_fraction": workup.nontarget_fraction,
+        "sirt_y90_nontarget_fraction": float(np.mean(fate == tk.FATE_NONTARGET)) if fate.size else 0.0,
         "sirt_maa_tumour_share": maa_tumour_share,
         "sirt_y90_tumour_share_first_tenth": first,
         "sirt_y90_tumour_share_last_tenth": last,

@@ -102,14 +102,17 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     anchors = art.tumour_outlines(ax, data) + segments
     art._catheter(ax, data)
     art._frame(ax, limits, f"Absorbed dose: tumour {summary['sirt_tumour_dose_mean_gy']:.0f} Gy mean "
-                           f"(D70 {summary['sirt_tumour_d70_gy']:.0f} Gy), perfused normal liver "
-                           f"{summary['sirt_normal_liver_dose_mean_gy']:.0f} Gy")
+                           f"(D70 {summary['sirt_tumour_d70_gy']:.0f} Gy),\nperfused normal liver "
+                           f"{summary['sirt_normal_liver_dose_mean_gy']:.0f} Gy mean")
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax], shrink=0.8,
                        label="absorbed dose (Gy, local deposition per compartment)")
-    for level, text in ((NORMAL_LIVER_LIMIT_GY, "normal-liver limit"), (TUMOUR_DOSE_THRESHOLD_GY, "100 Gy")):
+    from matplotlib.ticker import FormatStrFormatter
+
+    bar.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    for level, text in ((NORMAL_LIVER_LIMIT_GY, "normal-liver limit"), (TUMOUR_DOSE_THRESHOLD_GY, "V100 threshold")):
         if DOSE_FLOOR_GY < level < top:
             bar.ax.axhline(level, color="white", lw=2.0)
-            bar.ax.text(-0.3, level, f"{text} {level:g}", transform=bar.ax.get_yaxis_transform(), ha="right",
+            bar.ax.text(-0.3, level, f"{text} {level:g} Gy", transform=bar.ax.get_yaxis_transform(), ha="right",
                         va="center", fontsize="small", path_effects=halo())
     norm_r, cmap_r, label_r, _ = art._panel(axes[1], data, "final", "occlusion", width, limits)
     art._frame(axes[1], limits, f"End: antegrade flow {float(summary['antegrade_flow_fraction']):.0%} of baseline "
