@@ -84,6 +84,15 @@ def test_comparison_keys_follow_the_run_and_the_workup(glass):
     assert s["sirt_y90_tn"] == pytest.approx(s["sirt_maa_tn"], rel=0.15)
 
 
+def test_the_report_compares_maa_and_y90(glass):
+    result, folder = glass
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    s = result.summary
+    assert "## SIRT: doses, and the MAA work-up against the Y-90" in report
+    assert f"| T/N (tumour over perfused normal liver, per kg) | {s['sirt_maa_tn']:.3g} | {s['sirt_y90_tn']:.3g} |" \
+        in report
+
+
 # --- the saved state ---------------------------------------------------------------------
 
 
