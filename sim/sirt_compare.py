@@ -190,8 +190,8 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
         "sirt_maa_tn": tn_ratio(maa, m_t, m_n, perfused),
         "sirt_y90_tn": tn_ratio(y90, m_t, m_n, perfused),
         "sirt_maa_lung_shunt_fraction": maa.lung_shunt_fraction,
-        "sirt_maa_segment_shares": _named(shares["maa"]),
-        "sirt_y90_segment_shares": _named(shares["y90"]),
+        "sirt_maa_segment_shares": shares["maa"].tolist(),
+        "sirt_y90_segment_shares": shares["y90"].tolist(),
         "sirt_maa_y90_segment_overlap": share_overlap(shares["maa"], shares["y90"]),
         "sirt_maa_y90_compartment_overlap": share_overlap(*(_shares(d.liver) for d in (maa, y90))),
         "sirt_maa_nontarget_fraction": workup.nontarget_fraction,
@@ -210,8 +210,3 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
 def _shares(amount: np.ndarray) -> np.ndarray:
     total = amount.sum()
     return amount / total if total > 0 else amount
-
-
-def _named(shares: np.ndarray) -> dict:
-    """Non-zero segment shares by segment name."""
-    return {name: float(s) for name, s in zip(SEGMENT_NAMES, shares) if s > 0}
