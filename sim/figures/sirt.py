@@ -19,21 +19,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..dosimetry import NORMAL_LIVER_LIMIT_GY
+from ..sirt_compare import SEGMENT_NAMES, segment_shares  # numpy only at import
 from ..sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, dvh, volume_at_dose
 from ..y90 import DOSE_GY_KG_PER_GBQ
 from .run import RunData, run_data
 from .style import CATEGORY_COLOURS, OKABE_ITO, halo, new_axes, styled
 
-__all__ = ["DOSE_FLOOR_GY", "EXTERNAL_BEAM_TOLERANCE_GY", "SEGMENT_NAMES", "dose_map", "dose_volume",
-           "maa_comparison"]
+__all__ = ["DOSE_FLOOR_GY", "EXTERNAL_BEAM_TOLERANCE_GY", "dose_map", "dose_volume", "maa_comparison"]
 
 #: Lowest dose on the map's log scale, Gy (less is drawn as unirradiated).
 DOSE_FLOOR_GY = 1.0
 #: Mean liver dose above which external-beam radiotherapy risks radiation-induced liver disease, Gy (35-40 Gy,
 #: [Hickey2015Radioembolization]): drawn on the DVH for contrast, not a radioembolisation limit.
 EXTERNAL_BEAM_TOLERANCE_GY = (35.0, 40.0)
-#: Couinaud segments in the order of ``sirt/segment`` (as :data:`sim.sirt_compare.SEGMENT_NAMES`).
-SEGMENT_NAMES = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 _MAA_COLOUR, _Y90_COLOUR = OKABE_ITO["sky"], OKABE_ITO["orange"]
 
 
@@ -246,11 +244,7 @@ def maa_comparison(source, ax=None):
 
 def _segment_bars(ax, data: RunData, dist: dict, colours: dict, overlap: float) -> None:
     segment = data["sirt/segment"].astype(np.int64)
-    keep = segment >= 0
-    shares = {}
-    for name, d in dist.items():
-        per = np.bincount(segment[keep], weights=(d["tumour"] + d["normal"])[keep], minlength=len(SEGMENT_NAMES))
-        shares[name] = per / per.sum() if per.sum() > 0 else per
+    shares = {name: segment_shares(d["tumour"] + d["normal"], segment) for name, d in dist.items()}
     shown = np.flatnonzero((shares["MAA"] > 0.001) | (shares["Y-90"] > 0.001))
     x = np.arange(shown.size)
     for k, name in enumerate(dist):
