@@ -201,7 +201,7 @@ def _sirt_figures(gallery: Gallery, folder: Path) -> None:
     gallery.add(figures.maa_comparison(glass), "sirt_maa", f"{SIRT_TITLE} MAA work-up versus Y-90",
                 f"The work-up's {s['sirt_maa_particles']:,} MAA particles and the delivered spheres from the same "
                 f"catheter: per segment, per compartment (concentration relative to the treated liver's mean; the "
-                f"MAA's spread is mostly its counting noise) and tumour / normal liver / lung. T/N "
+                f"MAA's spread is mostly its counting noise) and tumour / normal liver / lung / non-target. T/N "
                 f"{s['sirt_maa_tn']:.2f} (MAA) vs {s['sirt_y90_tn']:.2f} (Y-90), lung shunt "
                 f"{s['sirt_maa_lung_shunt_fraction']:.1%} vs {s['sirt_lung_shunt_fraction']:.1%}: in the model the "
                 "two agree closely, because the catheter, the flow and the shunts are the same; the spheres' "

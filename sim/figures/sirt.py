@@ -33,6 +33,8 @@ DOSE_FLOOR_GY = 1.0
 #: [Hickey2015Radioembolization]): drawn on the DVH for contrast, not a radioembolisation limit.
 EXTERNAL_BEAM_TOLERANCE_GY = (35.0, 40.0)
 _MAA_COLOUR, _Y90_COLOUR = OKABE_ITO["sky"], OKABE_ITO["orange"]
+#: The lungs in the fates panel: a neutral dark grey (orange is the Y-90, vermilion non-target).
+_LUNG_COLOUR = "#4D4D4D"
 
 
 def _require_sirt(data: RunData, what: str) -> None:
@@ -205,7 +207,7 @@ def maa_comparison(source, ax=None):
     Left: each Couinaud segment's share of what lodged in liver tissue, MAA beside Y-90 (their
     overlap in the title). Middle: each compartment's concentration (relative to the liver's mean)
     under MAA against under Y-90, tumour and perfused normal-liver parts, with the line of
-    agreement. Right: shares of tumour, normal liver and lung for both, with the T/N and the lung
+    agreement. Right: shares of tumour, normal liver, lung and non-target branches for both, with the T/N and the lung
     shunt fraction of each; the tumour share of the first and last tenth of the spheres injected
     beside the MAA's (the embolic effect) in the title.
 
@@ -226,9 +228,11 @@ def maa_comparison(source, ax=None):
     d_t, m_t, d_n, m_n = _masses(data)
     m_n_all = data["sirt/normal_mass_g"].astype(np.float64) * 1e-3
     dist = {"MAA": {"tumour": data["sirt/maa_tumour"].astype(np.float64),
-                    "normal": data["sirt/maa_normal"].astype(np.float64), "lung": float(data["sirt/maa_lung"])},
+                    "normal": data["sirt/maa_normal"].astype(np.float64), "lung": float(data["sirt/maa_lung"]),
+                    "non-target": s["sirt_maa_nontarget_fraction"] * s["sirt_maa_particles"]},
             "Y-90": {"tumour": d_t * m_t / DOSE_GY_KG_PER_GBQ, "normal": d_n * m_n_all / DOSE_GY_KG_PER_GBQ,
-                     "lung": float(s["sirt_activity_lung_gbq"])}}  # MAA in particles, Y-90 in GBq
+                     "lung": float(s["sirt_activity_lung_gbq"]),
+                     "non-target": float(s["sirt_activity_nontarget_gbq"])}}  # MAA in particles, Y-90 in GBq
     colours = {"MAA": _MAA_COLOUR, "Y-90": _Y90_COLOUR}
     _segment_bars(axes[0], data, dist, colours, s["sirt_maa_y90_segment_overlap"])
     _concentrations(axes[1], dist, m_t, m_n, s["sirt_maa_y90_compartment_overlap"])
@@ -284,10 +288,10 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
 
 
 def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
-    parts = ("tumour", "normal liver", "lung")
-    colours = (CATEGORY_COLOURS["tumour"], CATEGORY_COLOURS["normal liver"], OKABE_ITO["vermilion"])
+    parts = ("tumour", "normal liver", "lung", "non-target")
+    colours = (CATEGORY_COLOURS["tumour"], CATEGORY_COLOURS["normal liver"], _LUNG_COLOUR, CATEGORY_COLOURS["non-target"])
     for row, (name, d) in enumerate(dist.items()):
-        amounts = np.array([d["tumour"].sum(), d["normal"].sum(), d["lung"]])
+        amounts = np.array([d["tumour"].sum(), d["normal"].sum(), d["lung"], d["non-target"]])
         share = amounts / amounts.sum() if amounts.sum() > 0 else amounts
         left = 0.0
         for part, colour, value in zip(parts, colours, share):
@@ -299,6 +303,6 @@ def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
         ax.text(102, row, f"T/N {tn[name]:.2f}\nLSF {lsf[name]:.1%}", va="center", fontsize="small")
     ax.set_yticks([0, 1], ["MAA\nwork-up", "Y-90\ndelivered"])
     ax.invert_yaxis()
-    ax.set(xlabel="share of what reached liver and lungs (%)", ylabel="agent", xlim=(0, 130), ylim=(1.9, -0.9),
-           title="Tumour, normal liver, lung")
-    ax.legend(loc="upper center", ncol=3, fontsize="small")
+    ax.set(xlabel="share of what lodged (%)", ylabel="agent", xlim=(0, 130), ylim=(1.9, -0.9),
+           title="Tumour, normal liver, lung, non-target")
+    ax.legend(loc="upper center", ncol=4, fontsize="small")
