@@ -1,6 +1,8 @@
 """Make the figure gallery: ``docs/gallery.md`` and its images in ``docs/figures/`` from shipped scenarios.
 
-Run ``python scripts/make_gallery.py`` (a few minutes on one core). Every run
+Run ``python scripts/make_gallery.py`` (a few minutes on one core;
+``--only sirt`` redraws the SIRT figures alone and replaces their sections in the
+existing page). Every run
 figure is drawn as ``embosim plot RUN_DIR`` draws it: the scenario is run and
 written to a run folder (``RunResult.write``), which is loaded back with
 :func:`sim.figures.load_run`. Every figure comes from a shipped scenario at its
@@ -12,6 +14,8 @@ an adaptive palette (:data:`COLOURS`) so that each stays small.
 
 from __future__ import annotations
 
+import argparse
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -43,7 +47,8 @@ Every figure embosim draws, from shipped scenarios. Regenerate all of them with
 (this page and `docs/figures/gallery_*`). Each figure is also one command,
 `embosim plot RUN_DIR_OR_SCENARIO --kind KIND [--out FILE]` (PNG, SVG or PDF by
 the extension; `--animate` for the DSA movie, MP4 or GIF), and `embosim run` writes the
-curve, before-after, deposition and angiogram figures next to `summary.json`.
+curve, before-after, deposition and angiogram figures next to `summary.json` (and for a Y-90
+run the dose map, DVH and MAA comparison).
 
 Conventions (`sim/figures/style.py`): anteroposterior (AP) projection as on a
 frontal angiogram, x and z in mm, the patient's right on the image's left (R and
@@ -131,6 +136,16 @@ class Gallery:
     def write(self) -> None:
         GALLERY.write_text("\n".join([HEADER, *self.sections, VIRTUAL_DSA]), encoding="utf-8")
 
+    def replace_sirt(self) -> None:
+        """Put these (SIRT) sections in place of the page's SIRT sections, before the strategy comparisons."""
+        parts = re.split(r"(?m)^(?=## )", GALLERY.read_text(encoding="utf-8"))
+        kept = [part for part in parts if not part.startswith(f"## {SIRT_TITLE}")]
+        kept[0] = HEADER + "\n"
+        at = next(k for k, part in enumerate(kept) if part.startswith(("## Strategies compared",
+                                                                         "## The virtual angiogram")))
+        GALLERY.write_text("".join(kept[:at] + [section + "\n" for section in self.sections] + kept[at:]),
+                           encoding="utf-8")
+
 
 def _run(name: str, folder: Path):
     """Run a shipped scenario, write its run folder and load it back as ``embosim plot`` does."""
@@ -142,14 +157,57 @@ def _run(name: str, folder: Path):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["sirt"], help="redraw only these figures and replace their sections")
+    only = parser.parse_args().only
     warnings.simplefilter("error")  # a gallery figure must draw cleanly
     FIGURES.mkdir(parents=True, exist_ok=True)
     gallery = Gallery()
     with tempfile.TemporaryDirectory() as tmp:
+        if only == "sirt":
+            _sirt_figures(gallery, Path(tmp))
+            gallery.replace_sirt()
+            print(f"replaced the SIRT sections of {GALLERY.relative_to(ROOT)}")
+            return
         _run_figures(gallery, Path(tmp))
+        _sirt_figures(gallery, Path(tmp))
     _comparison_figures(gallery)
     gallery.write()
     print(f"wrote {GALLERY.relative_to(ROOT)}")
+
+
+#: Title prefix of the SIRT sections (``--only sirt`` replaces the sections that start with it).
+SIRT_TITLE = "SIRT:"
+
+
+def _sirt_figures(gallery: Gallery, folder: Path) -> None:
+    glass = _run("sirt_glass_segment5", folder)
+    s = glass.summary
+    gallery.add(figures.dose_map(glass), "sirt_dose", f"{SIRT_TITLE} absorbed dose map",
+                f"1 GBq of glass microspheres from A5 (docs/sirt.md): each sampled point of the parenchyma "
+                f"coloured by its compartment's absorbed dose (local deposition, log scale; the tumour's points by "
+                f"the tumour's dose, the rest by the normal liver's). Tumour {s['sirt_tumour_dose_mean_gy']:.0f} Gy "
+                f"mean, perfused normal liver {s['sirt_normal_liver_dose_mean_gy']:.0f} Gy (a segmentectomy dose: "
+                f"above the 70 Gy whole-liver limit, which the run flags), the rest of the liver unirradiated. "
+                f"Right, the spheres' embolic effect: antegrade flow {float(s['antegrade_flow_fraction']):.0%} of "
+                f"baseline after {s['sirt_spheres_delivered']:,} spheres.",
+                "embosim run sirt_glass_segment5 --out glass && embosim plot glass --kind dose")
+    gallery.add(figures.dose_volume(glass), "sirt_dvh", f"{SIRT_TITLE} dose-volume histogram",
+                f"Cumulative DVH of the viable tumour and of the perfused normal liver over compartments: D70 "
+                f"{s['sirt_tumour_d70_gy']:.0f} Gy and V100 {s['sirt_tumour_v100']:.0%} marked as the summary "
+                "reports them; the 70 Gy normal-liver limit (mean dose) and, for contrast, the 35-40 Gy the liver "
+                "tolerates from external-beam radiotherapy.",
+                "embosim plot glass --kind dvh")
+    gallery.add(figures.maa_comparison(glass), "sirt_maa", f"{SIRT_TITLE} MAA work-up versus Y-90",
+                f"The work-up's {s['sirt_maa_particles']:,} MAA particles and the delivered spheres from the same "
+                f"catheter: per segment, per compartment (concentration relative to the treated liver's mean; the "
+                f"MAA's spread is mostly its counting noise) and tumour / normal liver / lung / non-target. T/N "
+                f"{s['sirt_maa_tn']:.2f} (MAA) vs {s['sirt_y90_tn']:.2f} (Y-90), lung shunt "
+                f"{s['sirt_maa_lung_shunt_fraction']:.1%} vs {s['sirt_lung_shunt_fraction']:.1%}: in the model the "
+                "two agree closely, because the catheter, the flow and the shunts are the same; the spheres' "
+                f"embolic effect moves little (tumour share {s['sirt_y90_tumour_share_first_tenth']:.1%} of the "
+                f"first tenth of the spheres, {s['sirt_y90_tumour_share_last_tenth']:.1%} of the last).",
+                "embosim plot glass --kind maa")
 
 
 def _run_figures(gallery: Gallery, folder: Path) -> None:

@@ -9,7 +9,8 @@ where particles lodged, per-particle deposition read-outs, a sample of the
 parenchyma with its expected necrosis, the peribiliary (bile duct) compartments
 with their ischaemia, and the virtual angiogram as frames. :func:`save` writes them
 compressed and versioned; :func:`read` loads them with numpy alone (no simulation
-module, no matplotlib) and refuses another format version.
+module, no matplotlib) and refuses a format version it cannot read. A Y-90 run adds its
+per-compartment doses, masses and MAA deposition (``sirt/``) and each sampled point's dose.
 
 Positions are in mm (x to the patient's left, y posterior, z cranial), flows in
 mL/min, pressures in mmHg, diameters in um (vessels) or mm (named vessels).
@@ -25,11 +26,16 @@ import numpy as np
 from .io import atomic_write
 from .scenario import ScenarioError
 
-__all__ = ["ANGIOGRAM_FRAME_RATE_HZ", "FILE", "FORMAT_VERSION", "PARENCHYMA_POINTS", "SAVED_MIN_DIAMETER_UM",
+__all__ = ["ANGIOGRAM_FRAME_RATE_HZ", "FILE", "FORMAT_VERSION", "PARENCHYMA_POINTS", "READABLE_VERSIONS",
+           "SAVED_MIN_DIAMETER_UM",
            "RunStateError", "extract", "read", "save"]
 
-#: Version of the layout of ``run_state.npz``; a folder of another version is refused (``embosim plot --rerun``).
-FORMAT_VERSION = 1
+#: Version of the layout of ``run_state.npz`` written; 2 added the ``sirt/`` arrays and ``parenchyma/dose_gy`` of
+#: Y-90 runs (docs/outputs.md#run-state).
+FORMAT_VERSION = 2
+#: Versions :func:`read` loads (a version 1 folder has everything but the SIRT arrays); another is refused
+#: (``embosim plot --rerun``).
+READABLE_VERSIONS = (1, 2)
 #: File name in the run folder.
 FILE = "run_state.npz"
 #: Narrowest synthetic artery saved, um (the tree figures draw from 300 um by default; a
@@ -234,10 +240,23 @@ def _parenchyma(liver, flow, result) -> dict[str, np.ndarray]:
     if "lipiodol_sinusoid_fill" in st:  # cTACE: the oil in each point's sinusoids and portal venules
         out["parenchyma/lipiodol_sinusoid"] = _f16(st["lipiodol_sinusoid_fill"][comp])
         out["parenchyma/lipiodol_portal"] = _f16(st["lipiodol_portal_fill"][comp])
+    if "sirt" in st:  # Y-90: dose of each sampled point, and the per-compartment doses and MAA deposition
+        out |= _sirt(st["sirt"], comp, out["parenchyma/tumour"])
     art = st["compartment_flow_final_m3s"][:, 0]
     healthy = st["compartment_flow_healthy_m3s"][:, 0]
     ratio = np.divide(art, healthy, out=np.ones_like(art), where=healthy > 0)[biliary]
     out["biliary/ischaemic"] = ratio < cfg.ischaemia_oxygen_fraction
+    return out
+
+
+def _sirt(sirt: dict, comp: np.ndarray, in_tumour: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of a Y-90 run (:func:`sim.sirt_compare.sirt_comparison`): per compartment, and per sampled point."""
+    out = {"sirt/tumour_dose_gy": _f32(sirt["tumour_dose_gy"]), "sirt/normal_dose_gy": _f32(sirt["normal_dose_gy"]),
+           "sirt/tumour_mass_g": _f32(sirt["tumour_mass_kg"] * 1e3),
+           "sirt/normal_mass_g": _f32(sirt["normal_mass_kg"] * 1e3), "sirt/perfused": np.asarray(sirt["perfused"], bool),
+           "sirt/segment": np.asarray(sirt["segment"], np.int8), "sirt/maa_tumour": _f32(sirt["maa_tumour"]),
+           "sirt/maa_normal": _f32(sirt["maa_normal"]), "sirt/maa_lung": np.asarray(float(sirt["maa_lung"]))}
+    out["parenchyma/dose_gy"] = _f32(np.where(in_tumour, sirt["tumour_dose_gy"][comp], sirt["normal_dose_gy"][comp]))
     return out
 
 
@@ -336,7 +355,8 @@ def read(run_dir: str | Path) -> tuple[dict[str, np.ndarray], dict]:
                             f"format {FORMAT_VERSION}, or not a run folder; run the scenario again, or pass --rerun "
                             "to re-run its scenario.json", source=str(run_dir)) from None
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise RunStateError(f"{FILE} has format version {version}; this embosim reads version {FORMAT_VERSION}: run "
-                            "the scenario again, or pass --rerun to re-run its scenario.json", source=str(run_dir))
+    if version not in READABLE_VERSIONS:
+        raise RunStateError(f"{FILE} has format version {version}; this embosim reads versions "
+                            f"{', '.join(map(str, READABLE_VERSIONS))}: run the scenario again, or pass --rerun to "
+                            "re-run its scenario.json", source=str(run_dir))
     return arrays, meta

@@ -232,13 +232,19 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
-    dvh = None
+    dvh = sirt_arrays = None
     if liquid is None and agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
 
         sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
                                            proc.in_territory)
         summary.update(sirt_summary)
+        from .sirt_compare import sirt_comparison  # MAA vs Y-90 from the same position, and the figures' arrays
+
+        compared, sirt_arrays = sirt_comparison(scenario, liver, flow.liver, proc.state, agents[0][0],
+                                                proc.in_territory, proc.state.fate[:proc.n_injected],
+                                                proc.state.where[:proc.n_injected])
+        summary.update(compared)
     if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
         summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
     summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
@@ -251,6 +257,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
              "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
              "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
+    if sirt_arrays is not None:  # SIRT: per-compartment doses and the MAA deposition (figures)
+        state["sirt"] = sirt_arrays
     if liquid is not None:  # where the oil went (figures): filled share of each compartment's sinusoids and venules
         filled = liquid.filled
         state["lipiodol_sinusoid_fill"] = np.divide(filled.sinusoid_m3, filled.sinusoid_capacity_m3,

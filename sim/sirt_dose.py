@@ -24,7 +24,13 @@ import numpy as np
 from .dosimetry import LUNG_MASS_KG
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
-__all__ = ["DepositionDoses", "doses_from_deposition", "dvh", "dose_at_volume", "volume_at_dose"]
+__all__ = ["DepositionDoses", "TUMOUR_DOSE_THRESHOLD_GY", "TUMOUR_DVH_SHARE", "doses_from_deposition", "dvh",
+           "dose_at_volume", "volume_at_dose"]
+
+#: D_x read-out of the tumour: the dose at least 70% of it receives (D70, [VanRoekel2021Thesis] practice).
+TUMOUR_DVH_SHARE = 0.7
+#: V_x read-out of the tumour: its share receiving at least 100 Gy (V100).
+TUMOUR_DOSE_THRESHOLD_GY = 100.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ def dvh(dose_gy, mass_kg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = np.flatnonzero(mass > 0)
     idx = keep[np.argsort(dose[keep], kind="stable")]
     m = mass[idx]
-    at_least = np.cumsum(m[::-1])[::-1] / m.sum() if idx.size else np.zeros(0)
+    # a share is at most 1 (the reversed cumulative sum can exceed the total by rounding)
+    at_least = np.minimum(np.cumsum(m[::-1])[::-1] / m.sum(), 1.0) if idx.size else np.zeros(0)
     return idx, dose[idx], at_least
 
 

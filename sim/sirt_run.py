@@ -29,17 +29,14 @@ from __future__ import annotations
 import numpy as np
 
 from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
-from .sirt_dose import dose_at_volume, doses_from_deposition, dvh, volume_at_dose
+from .sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, doses_from_deposition, dvh, volume_at_dose
 from .sirt_micro import micro_readouts
 from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
-__all__ = ["sirt_readouts", "compartment_spheres", "TUMOUR_DVH_SHARE", "TUMOUR_DOSE_THRESHOLD_GY"]
+__all__ = ["sirt_readouts", "compartment_spheres", "split_deposition", "tissue_masses", "TUMOUR_DVH_SHARE",
+           "TUMOUR_DOSE_THRESHOLD_GY"]
 
-#: D_x read-out of the tumour: the dose at least 70% of it receives (D70, [VanRoekel2021Thesis] practice).
-TUMOUR_DVH_SHARE = 0.7
-#: V_x read-out of the tumour: its share receiving at least 100 Gy (V100).
-TUMOUR_DOSE_THRESHOLD_GY = 100.0
 
 
 def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) -> np.ndarray:
@@ -79,6 +76,43 @@ def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.nda
     d_t, d_n = kernel_compartment_doses(liver, tumour_bq, normal_bq)
     to_bq = GBQ_BQ / DOSE_GY_KG_PER_GBQ
     return d_t * m_t * to_bq, d_n * m_n * to_bq
+def tissue_masses(comps) -> tuple[np.ndarray, np.ndarray]:
+    """Mass of each compartment's viable tumour and normal liver (kg, 0 for peribiliary compartments), (C,) each."""
+    tissue = comps.kind == 0
+    viable = np.where(tissue, comps.tumour_volume_m3, 0.0)
+    normal = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
+    return viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
+
+
+def split_deposition(comps, per_compartment: np.ndarray, shunts: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Split what lodged in each compartment (spheres, particles or Bq) between its viable tumour and normal liver by
+    volume, and send each tumour's shunt fraction of its part to the lungs.
+
+    Parameters
+    ----------
+    comps : Compartments
+    per_compartment : ndarray of float64, (C,)
+        Amount per compartment (:func:`compartment_spheres`).
+    shunts : ndarray of float64, (tumours,)
+        Each tumour's shunt fraction (:func:`sim.sirt_workup.tumour_shunt_fractions`).
+
+    Returns
+    -------
+    tumour, normal : ndarray of float64, (C,)
+        Amount in each tissue compartment's viable tumour (after shunting) and normal liver (0 in peribiliary ones).
+    lung, peribiliary : float
+        Amount shunted to the lungs; amount in the peribiliary compartments (not dosed).
+    """
+    tissue = comps.kind == 0
+    viable, normal_mass = tissue_masses(comps)
+    share_t = np.zeros_like(viable)
+    np.divide(viable, viable + normal_mass, out=share_t, where=(viable + normal_mass) > 0)
+    shunt = compartment_shunt_fractions(comps, shunts)
+    tumour = per_compartment * share_t
+    lung = float((tumour * shunt).sum())
+    normal = np.where(tissue, per_compartment * (1.0 - share_t), 0.0)
+    return tumour * (1.0 - shunt), normal, lung, float(np.where(tissue, 0.0, per_compartment).sum())
 
 
 def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.ndarray | None = None
@@ -106,18 +140,10 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     comps = liver.compartments
     per_sphere = agent.activity_per_sphere_bq()
     spheres = compartment_spheres(liver, ps.lodged_ped, ps.lodged_comp)
-    tissue = comps.kind == 0
-    viable = np.where(tissue, comps.tumour_volume_m3, 0.0)
-    normal = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
-    share_t = np.zeros_like(viable)
-    np.divide(viable, viable + normal, out=share_t, where=(viable + normal) > 0)
-    shunt = compartment_shunt_fractions(comps, tumour_shunt_fractions(scenario))
-    tumour_bq = spheres * share_t * per_sphere
-    lung_bq = float((tumour_bq * shunt).sum())
-    tumour_bq = tumour_bq * (1.0 - shunt)
-    normal_bq = np.where(tissue, spheres * (1.0 - share_t) * per_sphere, 0.0)
-    peribiliary_bq = float(np.where(tissue, 0.0, spheres).sum() * per_sphere)
-    m_t, m_n_all = viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
+    tumour, normal, lung, peribiliary = split_deposition(comps, spheres, tumour_shunt_fractions(scenario))
+    tumour_bq, normal_bq = tumour * per_sphere, normal * per_sphere
+    lung_bq, peribiliary_bq = lung * per_sphere, peribiliary * per_sphere
+    m_t, m_n_all = tissue_masses(comps)
     perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
     m_n = np.where(perfused, m_n_all, 0.0)
     dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t, m_n_all)

@@ -66,6 +66,10 @@ class WorkupResult:
         Expected particles shunted to the lungs through each tumour.
     shunt_fraction_by_tumour : dict of str to float
         The tumours' shunt fractions used.
+    compartment_particles : ndarray of float64, (C,), optional
+        Particles per compartment of the liver before shunting, those wedged in resolved vessels spread over the
+        tissue below by volume (:func:`sim.sirt_run.compartment_spheres`): the MAA side of
+        :mod:`sim.sirt_compare`.
     """
 
     n_particles: int
@@ -76,6 +80,7 @@ class WorkupResult:
     nontarget_fraction: float
     lung_particles_by_tumour: dict
     shunt_fraction_by_tumour: dict
+    compartment_particles: np.ndarray | None = None
 
 
 def maa_agent(scenario) -> Agent:
@@ -122,6 +127,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     from .kernels import transport as tk
     from .outcomes import tumour_share_of_lodgings, tumour_to_normal_ratio
     from .procedure import route_fixed_field, territory, transport_net
+    from .sirt_run import compartment_spheres
 
     if rng is None:
         rng = np.random.default_rng(scenario.procedure.seed)
@@ -160,4 +166,5 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
                         tumour_fraction=tumour / n_particles, normal_fraction=normal / n_particles,
                         nontarget_fraction=float((fate == tk.FATE_NONTARGET).sum() / n_particles),
                         lung_particles_by_tumour=lung_by_tumour,
-                        shunt_fraction_by_tumour=dict(zip(names, shunts.tolist())))
+                        shunt_fraction_by_tumour=dict(zip(names, shunts.tolist())),
+                        compartment_particles=compartment_spheres(flow.liver, ps.lodged_ped, ps.lodged_comp))

@@ -25,7 +25,7 @@ from sim.scenario import ScenarioError
 COARSE = {"liver.terminal_diameter_um": 250.0}
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".svg": b"<?xml"}
 METRICS = list(figures.DEFAULT_METRICS)
-RUN_KINDS = [k for k in figures.KINDS if k not in figures.TABLE_KINDS]
+RUN_KINDS = [k for k in figures.KINDS if k not in figures.TABLE_KINDS + figures.SIRT_KINDS]
 
 
 def _result(name: str):
@@ -149,7 +149,7 @@ def test_an_older_run_folder_is_refused_unless_rerun(folders, tmp_path, invoke):
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "--rerun" in result.stderr
     arrays, meta = runstate.read(folders["replaced_rha_michels3"][1])
     runstate.save(old / runstate.FILE, {**arrays, "meta": np.asarray(json.dumps({**meta, "format_version": 0}))})
-    with pytest.raises(runstate.RunStateError, match="format version 0; this embosim reads version 1"):
+    with pytest.raises(runstate.RunStateError, match="format version 0; this embosim reads versions 1, 2"):
         figures.load_run(old)
     again = figures.load_run(old, rerun=True)  # re-runs scenario.json and checks it against summary.json
     assert again.summary["particles_injected"] == folders["replaced_rha_michels3"][0].summary["particles_injected"]

@@ -10,6 +10,7 @@ One module per figure family, each figure a pure function of a loaded run
 * :mod:`.strategies`: :func:`comparison`, :func:`arterialisation`;
 * :mod:`.angio`: :func:`angiogram`, :func:`animate_angiogram` (from the saved frames);
 * :mod:`.tace`: :func:`drug_figure` (plasma and tissue doxorubicin over time, from run summaries);
+* :mod:`.sirt`: :func:`dose_map`, :func:`dose_volume` (DVH), :func:`maa_comparison` (Y-90 runs);
 * :mod:`.dsa`: fluoroscopy-like DSA stills and movies (GIF, MP4) of one run or several
   side by side (:func:`animate_run`, :func:`animate_compare`);
 * :mod:`.style` (palettes, slide/paper styles, display names, saving),
@@ -29,8 +30,8 @@ import importlib
 #: public name -> module of this package that defines it
 _LAZY = {
     "RunData": "run", "load_run": "run", "run_data": "run", "load_source": "run", "load_table": "run",
-    "TABLE_KINDS": "run",
-    "KINDS": "kinds", "RUN_FIGURES": "kinds", "figure": "kinds", "write_run_figures": "kinds",
+    "TABLE_KINDS": "run", "SIRT_KINDS": "run",
+    "KINDS": "kinds", "RUN_FIGURES": "kinds", "SIRT_RUN_FIGURES": "kinds", "figure": "kinds", "write_run_figures": "kinds",
     "FORMATS": "style", "OKABE_ITO": "style", "SACE_COLOURS": "style", "STRATEGY_COLOURS": "style",
     "CATEGORY_COLOURS": "style", "STYLES": "style", "display_name": "style", "save_figure": "style",
     "TREE_MIN_DIAMETER_UM": "arteries", "tree": "arteries", "before_after": "arteries",
@@ -41,6 +42,7 @@ _LAZY = {
     "panels_of_run": "dsa", "panels_of_runs": "dsa", "panels_of_saved": "dsa", "animate_saved": "dsa",
     "animate_strategies": "dsa", "MOVIE_SUFFIXES": "dsa",
     "drug_figure": "tace",
+    "dose_map": "sirt", "dose_volume": "sirt", "maa_comparison": "sirt",
 }
 
 __all__ = list(_LAZY)

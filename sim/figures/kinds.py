@@ -9,19 +9,23 @@ from .arteries import before_after, tree
 from .endpoint import endpoint_curve
 from .particles import deposition
 from .run import run_data
+from .sirt import dose_map, dose_volume, maa_comparison
 from .strategies import arterialisation, comparison
 from .style import save_figure
 
-__all__ = ["KINDS", "RUN_FIGURES", "figure", "write_run_figures"]
+__all__ = ["KINDS", "RUN_FIGURES", "SIRT_RUN_FIGURES", "figure", "write_run_figures"]
 
 #: Figure function of each kind.
 _FIGURES = {"tree": tree, "before-after": before_after, "curve": endpoint_curve, "deposition": deposition,
-            "comparison": comparison, "arterialisation": arterialisation, "angiogram": angiogram}
+            "comparison": comparison, "arterialisation": arterialisation, "angiogram": angiogram,
+            "dose": dose_map, "dvh": dose_volume, "maa": maa_comparison}
 #: Figure kinds of ``embosim plot --kind``.
 KINDS = tuple(_FIGURES)
 #: Figures :func:`write_run_figures` writes next to summary.json (file name -> figure kind).
 RUN_FIGURES = {"curve.png": "curve", "before_after.png": "before-after", "deposition.png": "deposition",
                "angiogram.png": "angiogram"}
+#: Figures :func:`write_run_figures` adds for a Y-90 run (``sim.figures.run.SIRT_KINDS``).
+SIRT_RUN_FIGURES = {"dose.png": "dose", "dvh.png": "dvh", "maa.png": "maa"}
 
 
 def figure(kind: str, source, *, style: str = "slide"):
@@ -44,7 +48,9 @@ def figure(kind: str, source, *, style: str = "slide"):
 
 
 def write_run_figures(source, out_dir: str | Path, *, style: str = "slide") -> list[Path]:
-    """Write the run's key figures (``RUN_FIGURES``) into ``out_dir``; the files written."""
+    """Write the run's key figures (``RUN_FIGURES``, and ``SIRT_RUN_FIGURES`` for a Y-90 run) into ``out_dir``;
+    the files written."""
     data = run_data(source)
     out = Path(out_dir)
-    return [save_figure(figure(kind, data, style=style), out / name) for name, kind in RUN_FIGURES.items()]
+    chosen = RUN_FIGURES | (SIRT_RUN_FIGURES if data.has_sirt else {})
+    return [save_figure(figure(kind, data, style=style), out / name) for name, kind in chosen.items()]

@@ -18,10 +18,12 @@ import numpy as np
 from .. import runstate
 from ..scenario import ScenarioError
 
-__all__ = ["TABLE_KINDS", "RunData", "load_run", "load_source", "load_table", "run_data"]
+__all__ = ["SIRT_KINDS", "TABLE_KINDS", "RunData", "load_run", "load_source", "load_table", "run_data"]
 
 #: Kinds drawn from a comparison table rather than a liver or run.
 TABLE_KINDS = ("comparison", "arterialisation")
+#: Kinds drawn from a Y-90 run only (its ``sirt/`` arrays, run_state format 2).
+SIRT_KINDS = ("dose", "dvh", "maa")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class RunData:
         """Raise ValueError naming ``what`` when this holds a liver only."""
         if not self.has_run:
             raise ValueError(f"{what} needs a run result (sim.run or a run folder), not a liver")
+
+    @property
+    def has_sirt(self) -> bool:
+        """Whether the run saved SIRT doses (a Y-90 run, format 2 or later)."""
+        return "sirt/tumour_dose_gy" in self.arrays
 
     @property
     def states(self) -> tuple[str, ...]:
