@@ -19,20 +19,69 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
+from ._prefetch import prefetch
 from .embolic_load import load_bed, load_vessel, write_bed_conductance, write_vessel_conductance
 from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_TRUNK, FATE_VESSEL
 from .twoport import refresh_paths
 
 
 @njit(**NJIT_OPTS)
-def _path_blocked(parent, vessel_blocked, node, tip):
-    """Whether a pedicle vessel from ``node`` up to (not including) the tip's vessel ``tip`` (-1: trunk) is blocked."""
+def _path_blocked(parent, vessel_blocked, node, tip, memo, version):
+    """Whether a pedicle vessel from ``node`` up to (not including) the tip's vessel ``tip`` (-1: trunk) is blocked.
+
+    Memoised per node for the current ``version`` (the number of vessels closed so far in the batch): with
+    ``memo = (stamp, cut, stack)``, ``cut[j]`` is the answer for node j where ``stamp[j] == version``; the walk
+    stops at the first such node and fills the nodes below it, so between two closures each node's path is walked
+    once.
+    """
+    stamp, cut, stack = memo
+    n = 0
     j = node
+    blocked = False
     while j >= 0 and j != tip:
-        if vessel_blocked[j] != 0:
-            return True
+        if stamp[j] == version:
+            blocked = cut[j] != 0
+            break
+        stack[n] = j
+        n += 1
         j = parent[j]
-    return False
+    for k in range(n - 1, -1, -1):
+        j = stack[k]
+        blocked = blocked or vessel_blocked[j] != 0
+        cut[j] = blocked
+        stamp[j] = version
+    return blocked
+
+
+#: How many particles ahead the load records of a particle's element are prefetched (a cache hint only).
+PREFETCH_AHEAD = 8
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _prefetch_element(geo, load, lodged_comp, lodged_ped, f, w):
+    """Start bringing in the load records of element ``w`` of fate ``f`` (never changes a result)."""
+    if f == FATE_COMPARTMENT:
+        prefetch(load.bed_count, w)
+        prefetch(load.bed_gen, w)
+        prefetch(load.bed_wedged, w)
+        prefetch(load.bed_layer, w)
+        prefetch(load.bed_front, w)
+        prefetch(load.bed_excess, w)
+        prefetch(load.bed_blocked, w)
+        prefetch(geo.bed_feed_diam, w)
+        prefetch(geo.bed_n_gen, w)
+        prefetch(geo.bed_g0, w)
+        prefetch(lodged_comp, w)
+    elif f == FATE_VESSEL:
+        prefetch(load.vessel_count, w)
+        prefetch(load.vessel_column, w)
+        prefetch(load.vessel_excess, w)
+        prefetch(load.vessel_layer, w)
+        prefetch(load.vessel_blocked, w)
+        prefetch(geo.vessel_diam, w)
+        prefetch(geo.vessel_length, w)
+        prefetch(geo.vessel_g0, w)
+        prefetch(lodged_ped, w)
 
 
 @njit(**NJIT_OPTS)
@@ -69,12 +118,17 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
     dirty = np.empty(fate.shape[0], np.int64)
     n_dirty = 0
     closed = 0  # vessels blocked inside this batch: only they can block a routed path (the router saw the others)
+    memo = (np.full(parent.shape[0], -1, np.int64), np.zeros(parent.shape[0], np.uint8),
+            np.empty(parent.shape[0], np.int64))  # of _path_blocked
+    vb = load.vessel_blocked
     for i in range(fate.shape[0]):
+        if i + PREFETCH_AHEAD < fate.shape[0]:
+            _prefetch_element(geo, load, lodged_comp, lodged_ped, fate[i + PREFETCH_AHEAD], where[i + PREFETCH_AHEAD])
         f = fate[i]
         w = where[i]
         d = diameters[i]
         if f == FATE_COMPARTMENT:
-            if load.bed_blocked[w] != 0 or (closed and _path_blocked(parent, load.vessel_blocked, comp_node[w], tip)):
+            if load.bed_blocked[w] != 0 or (closed and _path_blocked(parent, vb, comp_node[w], tip, memo, closed)):
                 deferred[n_def] = i
                 n_def += 1
                 continue
@@ -84,7 +138,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
             start = w if stacked[i] else parent[w]
-            if load.vessel_blocked[w] != 0 or (closed and _path_blocked(parent, load.vessel_blocked, start, tip)):
+            if load.vessel_blocked[w] != 0 or (closed and _path_blocked(parent, vb, start, tip, memo, closed)):
                 deferred[n_def] = i
                 n_def += 1
                 continue
