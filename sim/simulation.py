@@ -224,8 +224,15 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
     contrast_runs = _contrast_runs(flow)
-    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
-                         prior=prior_load, liquid=liquid, particles=with_particles)
+    batched = liquid is None and len(agents) == 1 and agents[0][0].y90 is not None and prior_load is None
+    if batched:  # SIRT: tens of millions of spheres, batched, with the product's injection practice (docs/sirt.md)
+        from .sirt_delivery import deliver_sirt
+
+        proc, delivery_keys = deliver_sirt(flow.liver, flow.state, flow.catheter, scenario, agents[0][0],
+                                           rng=generator)
+    else:
+        proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
+                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
     summary.update(coils)
@@ -245,6 +252,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                                 proc.in_territory, proc.state.fate[:proc.n_injected],
                                                 proc.state.where[:proc.n_injected])
         summary.update(compared)
+        if batched:
+            summary.update(delivery_keys)
     if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
         summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
     summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
