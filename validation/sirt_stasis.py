@@ -49,6 +49,8 @@ RESIN_DELIVERED_MEAN_RANGE = (0.774, 0.961)
 #: Patient height for the BSA method, m (model assumption: an adult of reference size; weight is
 #: ``flow.body_mass_kg``, 70 kg, [ICRP89]).
 HEIGHT_M = 1.75
+#: MAA particles of each patient's work-up (the plan needs its volumes and lung shunt fraction only).
+WORKUP_PARTICLES = 20_000
 #: Tumour burden range, share of the liver volume (the BSA method's range of use; above 50% lobar treatment is
 #: a relative contraindication, [SeedDeckUHS]).
 BURDEN_RANGE = (0.05, 0.50)
@@ -116,21 +118,11 @@ def lobar_scenario(base, t: Treatment):
 
 
 def bsa_plan(scenario, liver) -> tuple[float, float]:
-    """BSA activity (GBq) of the catheter's lobe and the lobe's share of the liver volume."""
-    from sim.agents import agent_from_config
-    from sim.dosimetry import body_surface_area_m2, bsa_activity_gbq
-    from sim.procedure import territory
-    from sim.sirt_batch import prepare
+    """BSA activity (GBq) of the catheter's lobe from a small MAA work-up, and the lobe's share of the liver."""
+    from sim.sirt_workup import bsa_plan_gbq, maa_workup
 
-    resin = scenario.with_updates({"agent.kind": "y90_resin", "agent.activity_gbq": 1.0})
-    compiled, state, net, _, _ = prepare(resin, liver, agent_from_config(resin.agent))
-    mask, _ = territory(compiled, state, net)
-    c = compiled.compartments
-    tissue = c.kind == 0
-    liver_m3 = float(c.volume_m3[tissue].sum())
-    treated = float(c.volume_m3[tissue & mask[c.node]].sum()) / liver_m3
-    bsa = body_surface_area_m2(HEIGHT_M, scenario.flow.body_mass_kg)
-    return bsa_activity_gbq(bsa, float(c.tumour_volume_m3.sum()), liver_m3, treated_fraction=treated), treated
+    w = maa_workup(scenario, liver=liver, n_particles=WORKUP_PARTICLES, rng=np.random.default_rng(0))
+    return bsa_plan_gbq(scenario, w, height_m=HEIGHT_M), w.perfused_share
 
 
 def deliver(scenario, liver, kind: str, activity_gbq: float, seed: int) -> Delivery:
