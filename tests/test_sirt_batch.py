@@ -46,7 +46,12 @@ def _l1(a, b):
 
 
 def test_batched_delivery_conserves_spheres_and_matches_the_exact_sequence(case):
-    """Deposition per compartment within the exact sequence's own sampling noise; final flow within 2 points."""
+    """Deposition per compartment within the exact sequence's own sampling noise; final flow within 0.8 points.
+
+    The final flow of one run scatters by about 0.1-0.2 points between seeds (exact and batched alike at 300 000
+    spheres, docs/sirt.md), so 0.8 points is about four standard deviations of a batched-minus-exact difference; the
+    first version's bias (+0.4-0.9 points, stale flows inside the subtrees) would be caught at its upper end only,
+    the test below checks its cause directly."""
     exact_a, flow_a = _exact(case, 1)
     exact_b, flow_b = _exact(case, 2)
     r = _batched(case, 3)
@@ -61,7 +66,7 @@ def test_batched_delivery_conserves_spheres_and_matches_the_exact_sequence(case)
     assert r.flow_fraction[-1] < 0.85  # the load did change the field
     noise = _l1(exact_a, exact_b)
     assert _l1(ps.lodged_comp.astype(float), exact_a) < 1.2 * noise
-    assert abs(r.flow_fraction[-1] - flow_a) < 0.02 and abs(flow_a - flow_b) < 0.01
+    assert abs(r.flow_fraction[-1] - flow_a) < 0.008 and abs(flow_a - flow_b) < 0.008
     assert r.n_batches < N / 500  # the point: far fewer flow updates than spheres
 
 
@@ -78,3 +83,27 @@ def test_deferred_particles_are_rerouted_not_overloaded(case):
 def test_stop_flow_ends_the_delivery(case):
     r = _batched(case, 5, stop_flow=np.inf)
     assert r.stopped and r.n_batches == 1 and r.n_injected <= 256
+
+
+def test_router_reads_the_field_a_full_solve_gives(case):
+    """After every batch the field the router reads (pedicle and compartment flows of the catheter's subtrees) is
+    the full solve's of the loaded liver: the 2-ports refreshed once per batch over the union of the changed paths
+    equal a fresh elimination, and the subtrees are substituted (without that, the first version's flow bias)."""
+    from sim.kernels import twoport
+    from sim.kernels.twoport import COMP_ART
+
+    s, agent, liver = case
+    compiled, state, net, geo, sinks = prepare(s, liver, agent)
+    rng = np.random.default_rng(6)
+    r = deliver_batched(compiled, state, net, geo, sinks, agent.sample_diameters(N // 2, rng=rng), rng)
+    assert r.flow_fraction[-1] < 0.95
+    art_q, comp_q = state.art_q.copy(), state.comp_q[:, COMP_ART].copy()
+    twoport.solve(state)
+    parent = np.asarray(compiled.forest.parent)
+    node = compiled.compartments.node
+    from sim.procedure import territory
+
+    inside, _ = territory(compiled, state, net)
+    sub = inside & (parent >= 0)
+    np.testing.assert_allclose(art_q[sub], state.art_q[sub], rtol=1e-7, atol=1e-18)
+    np.testing.assert_allclose(comp_q[inside[node]], state.comp_q[inside[node], COMP_ART], rtol=1e-7, atol=1e-18)

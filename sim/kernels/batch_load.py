@@ -3,7 +3,10 @@
 The particles of a batch were routed on the flow field and load of the batch's start
 (:mod:`.routing`). Here they join the load one by one, in order, with the load functions of
 the exact kernel (:mod:`.embolic_load`), each lodging's conductance written into the flow
-state (O(depth) 2-port refresh); the trunk is re-solved once per batch by the caller. A
+state; the 2-ports of the union of the changed elements' paths are refreshed once at the end
+of the batch (:func:`.twoport.refresh_paths`: the same 2-ports as a refresh after every
+lodging, since nothing reads them inside the batch), and the trunk is re-solved once per
+batch by the caller. A
 particle whose element, or any pedicle vessel on its path from the catheter, was blocked by
 an earlier particle of the same batch could not have got there: it is handed back
 (deferred) and routed again in the next batch, on the new field. What stays approximate is
@@ -16,8 +19,9 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .embolic_load import load_bed, load_vessel, put_bed_conductance, put_vessel_conductance
+from .embolic_load import load_bed, load_vessel, write_bed_conductance, write_vessel_conductance
 from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_TRUNK, FATE_VESSEL
+from .twoport import refresh_paths
 
 
 @njit(**NJIT_OPTS)
@@ -33,8 +37,8 @@ def _path_blocked(parent, vessel_blocked, node, tip):
 
 @njit(**NJIT_OPTS)
 def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, where, stacked, diameters,
-                lodged_ped, lodged_trunk, lodged_comp, nontarget, deferred):
-    """Load the particles of one routed batch in order; return how many were deferred.
+                lodged_ped, lodged_trunk, lodged_comp, nontarget, deferred, mark):
+    """Load the particles of one routed batch in order, then refresh the changed 2-ports; return how many were deferred.
 
     Parameters
     ----------
@@ -57,35 +61,43 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
         Global counts, incremented for the particles loaded.
     deferred : int64 (B,)
         Out: batch positions of the deferred particles, first the returned count.
+    mark : uint8 (M,)
+        Work array of :func:`.twoport.refresh_paths` (all 0).
     """
     m = geo.n_pedicle
     n_def = 0
+    dirty = np.empty(fate.shape[0], np.int64)
+    n_dirty = 0
+    closed = 0  # vessels blocked inside this batch: only they can block a routed path (the router saw the others)
     for i in range(fate.shape[0]):
         f = fate[i]
         w = where[i]
         d = diameters[i]
         if f == FATE_COMPARTMENT:
-            if load.bed_blocked[w] != 0 or _path_blocked(parent, load.vessel_blocked, comp_node[w], tip):
+            if load.bed_blocked[w] != 0 or (closed and _path_blocked(parent, load.vessel_blocked, comp_node[w], tip)):
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            put_bed_conductance(st, geo, w, load_bed(geo, load, w, d, keep * d))
+            dirty[n_dirty] = write_bed_conductance(st, geo, w, load_bed(geo, load, w, d, keep * d))
+            n_dirty += 1
             lodged_comp[w] += 1
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
             start = w if stacked[i] else parent[w]
-            if load.vessel_blocked[w] != 0 or _path_blocked(parent, load.vessel_blocked, start, tip):
+            if load.vessel_blocked[w] != 0 or (closed and _path_blocked(parent, load.vessel_blocked, start, tip)):
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            put_vessel_conductance(st, geo, w, load_vessel(geo, load, w, d, not stacked[i]))
+            dirty[n_dirty] = write_vessel_conductance(st, geo, w, load_vessel(geo, load, w, d, not stacked[i]))
+            n_dirty += 1
+            closed += load.vessel_blocked[w]
             lodged_ped[w] += 1
         elif f == FATE_TRUNK:
             if load.vessel_blocked[m + w] != 0:
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            put_vessel_conductance(st, geo, m + w, load_vessel(geo, load, m + w, d, not stacked[i]))
+            write_vessel_conductance(st, geo, m + w, load_vessel(geo, load, m + w, d, not stacked[i]))
             lodged_trunk[w] += 1
         elif f == FATE_NONTARGET:
             b = sink_bed[w]
@@ -94,8 +106,9 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
                     deferred[n_def] = i
                     n_def += 1
                     continue
-                put_bed_conductance(st, geo, b, load_bed(geo, load, b, d, keep * d))
+                write_bed_conductance(st, geo, b, load_bed(geo, load, b, d, keep * d))
             nontarget[w] += 1
+    refresh_paths(st, dirty[:n_dirty], mark)
     return n_def
 
 

@@ -61,11 +61,12 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .twoport import COMP_ART, set_compartment_conductance, set_pedicle_conductance, set_trunk_conductance
+from .twoport import COMP_ART, refresh_path
 
 __all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_length", "plug_resistance_factor",
            "load_vessel", "load_bed", "bed_generations", "vessel_conductance", "bed_conductance",
-           "put_vessel_conductance", "put_bed_conductance", "apply_load", "conductance_fractions",
+           "put_vessel_conductance", "put_bed_conductance", "write_vessel_conductance",
+           "write_bed_conductance", "apply_load", "conductance_fractions",
            "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
 
 #: Lumen/particle diameter ratio below which spheres stack in single file (geometry: two
@@ -374,20 +375,45 @@ def conductance_fractions(geo, load):
 
 
 @njit(**NJIT_OPTS)
-def put_vessel_conductance(st, geo, v, g):
-    """Write resolved vessel ``v``'s arterial conductance into the flow state (O(depth) path refresh)."""
+def write_vessel_conductance(st, geo, v, g):
+    """Write resolved vessel ``v``'s arterial conductance into the flow state without refreshing the 2-ports.
+
+    Returns the pedicle node whose path needs :func:`.twoport.refresh_path` (-1: a trunk vessel, which only
+    needs the trunk re-solved).
+    """
     m = geo.n_pedicle
     if v < m:
-        set_pedicle_conductance(st, v, g, st.g_por[v])
-    else:
-        set_trunk_conductance(st, v - m, g)
+        st.g_art[v] = g
+        return v
+    st.g_trunk[v - m] = g
+    return -1
+
+
+@njit(**NJIT_OPTS)
+def write_bed_conductance(st, geo, b, g):
+    """Write bed ``b``'s arterial conductance into the flow state without refreshing the 2-ports.
+
+    Returns the pedicle node whose path needs :func:`.twoport.refresh_path` (-1: a trunk bed).
+    """
+    c = geo.n_compartment
+    if b < c:
+        st.g_comp[b, COMP_ART] = g
+        return st.comp_node[b]
+    st.g_trunk[b - c] = g
+    return -1
+
+
+@njit(**NJIT_OPTS)
+def put_vessel_conductance(st, geo, v, g):
+    """Write resolved vessel ``v``'s arterial conductance into the flow state (O(depth) path refresh)."""
+    node = write_vessel_conductance(st, geo, v, g)
+    if node >= 0:
+        refresh_path(st, node)
 
 
 @njit(**NJIT_OPTS)
 def put_bed_conductance(st, geo, b, g):
     """Write bed ``b``'s arterial conductance into the flow state (O(depth) path refresh)."""
-    c = geo.n_compartment
-    if b < c:
-        set_compartment_conductance(st, b, COMP_ART, g)
-    else:
-        set_trunk_conductance(st, b - c, g)
+    node = write_bed_conductance(st, geo, b, g)
+    if node >= 0:
+        refresh_path(st, node)

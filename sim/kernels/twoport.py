@@ -322,6 +322,38 @@ def refresh_path(st, i):
 
 
 @njit(**NJIT_OPTS)
+def refresh_paths(st, nodes, mark):
+    """:func:`refresh_path` of every node in ``nodes`` at once: each node on their paths to the roots once, O(union).
+
+    For many conductance changes between two trunk solves (batched delivery): the union of the
+    paths is refreshed bottom-up (children have larger indices than their parents, as in
+    :func:`eliminate`), giving the 2-ports one refresh per change would give.
+
+    Parameters
+    ----------
+    nodes : int64 (K,)
+        Pedicle nodes whose ``node_pi`` or incoming ``edge_pi`` inputs changed (repeats allowed).
+    mark : uint8 (M,)
+        Work array, all 0 on entry and on return.
+    """
+    todo = np.empty(st.parent.shape[0], np.int64)
+    n = 0
+    for i in nodes:
+        while i >= 0 and mark[i] == 0:
+            mark[i] = 1
+            todo[n] = i
+            n += 1
+            i = st.parent[i]
+    order = np.sort(todo[:n])
+    for k in range(n - 1, -1, -1):
+        i = order[k]
+        mark[i] = 0
+        _node_pi(st, i)
+        if st.parent[i] >= 0:
+            _edge_pi(st, i)
+
+
+@njit(**NJIT_OPTS)
 def set_pedicle_conductance(st, k, g_art, g_por):
     """Set the arterial and portal conductances of pedicle vessel ``k`` (into node k) and refresh its path.
 
