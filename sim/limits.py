@@ -148,6 +148,12 @@ _BYTES_PER_PARTICLE = 64.0
 #: bound is reached only if every particle is injected (no endpoint before max_volume_ml).
 _PARTICLES_PER_SECOND = 4e4
 _BASE_MEMORY_BYTES = 3.2e8
+#: Y-90 runs take the batched delivery (sim/sirt_delivery.py): spheres per second end to end (benchmarks/bench_sirt.py:
+#: 5e5/s for resin from A5 on the default liver, the lower end of the measurements taken), and bytes per sphere:
+#: the per-sphere arrays it keeps (diameter 8, fate 8, lodging site 8, reflux and stack flags 2: 26 bytes; 4e7
+#: resin spheres are 1.0 GB) and the run-state extraction's temporaries (about 30 more), rounded up.
+_SPHERES_PER_SECOND_BATCHED = 3e5
+_BYTES_PER_SPHERE_BATCHED = 64.0
 
 
 def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
@@ -179,8 +185,13 @@ def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
     key = ("agent.particles_per_ml" if scenario.agent.particles_per_ml is not None else
            "agent.diameters_um" if scenario.agent.kind == "custom" else "procedure.max_volume_ml")
     first = agents[0][0]
-    if first.y90 is not None and first.prescribed_spheres() < n:  # SIRT: the prescribed activity's spheres at most
-        n, key = first.prescribed_spheres(), "agent.activity_gbq"
+    if first.y90 is not None:  # SIRT: the prescribed activity's spheres at most, delivered in batches
+        if first.prescribed_spheres() < n:
+            n, key = first.prescribed_spheres(), "agent.activity_gbq"
+        if len(agents) == 1:
+            return SizeEstimate("batched Y-90 delivery", f"up to {count(n, 'sphere')}",
+                                _BASE_MEMORY_BYTES + _BYTES_PER_SPHERE_BATCHED * n,
+                                n / _SPHERES_PER_SECOND_BATCHED), key
     return SizeEstimate("procedure", f"up to {count(n, 'particle')}", _BASE_MEMORY_BYTES + _BYTES_PER_PARTICLE * n,
                         n / _PARTICLES_PER_SECOND), key
 
@@ -194,8 +205,7 @@ def check_particles_size(scenario, *, allow_large: bool | None = None, source: s
         Naming the key that sets the count.
     """
     estimate, key = estimate_particles(scenario)
-    fix = ("lower agent.activity_gbq or procedure.max_volume_ml (SIRT at full activity needs the batched scheme, "
-           "docs/sirt.md)" if key == "agent.activity_gbq" else
+    fix = ("lower agent.activity_gbq or procedure.max_volume_ml" if key == "agent.activity_gbq" else
            "lower procedure.max_volume_ml, raise agent.contrast_dilution or use larger particles")
     return check_size(estimate, path=key, source=source, allow_large=allow_large, fix=fix)
 

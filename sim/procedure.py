@@ -29,7 +29,7 @@ from .scenario import Scenario
 from .units import ML_M3
 
 __all__ = ["ProcedureRun", "run_procedure", "transport_net", "load_geometry", "walk_steps", "route_fixed_field",
-           "load_record", "restore_load", "apply_load_record", "RECORD_FLOW_STEP", "FIXED_FIELD_CHUNK",
+           "load_record", "restore_load", "apply_load_record", "row_recorder", "RECORD_FLOW_STEP", "FIXED_FIELD_CHUNK",
            "SINUSOID_DIAMETER_M"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
@@ -523,6 +523,45 @@ def _row_step(before: dict, after: dict, *, blush: bool) -> float:
     return step
 
 
+def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, q0: float, rate: float,
+                 q_base: np.ndarray, in_territory: np.ndarray, vascular_volume: float, proc):
+    """The function that makes one recorded row of the time series (the endpoint curve) from the live state.
+
+    ``row(n_done, native_flow_m3s, agent_name, suspension_m3, sphere_m3, lodged, nontarget)`` reads the
+    state as it is (solved trunk): flow fraction of ``q0``, SACE level, clearance, blush, reflux of ``rate``.
+    One rule for the exact procedure and the batched Y-90 delivery (:mod:`sim.sirt_delivery`).
+    """
+    blush_rows = tumour_rows(liver.compartments)
+    q_base_blush = q_base[blush_rows]
+    seen = in_territory[liver.compartments.node[blush_rows]]  # tumour rows the catheter's contrast reaches
+    seen_volume = liver.compartments.tumour_volume_m3[blush_rows[seen]]
+    tumour_paths = paths_to(liver, blush_rows)
+
+    def row(n_done: int, flow: float, agent_name: str, suspension_m3: float, sphere_m3: float, lodged: int,
+            nontarget: int) -> dict:
+        fraction = flow / q0
+        proximal = tk.tip_flows(state, net)[1]
+        q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
+        clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
+        blush_seen = territory_blush_fraction(seen_volume, q_base_blush[seen], q_now[seen])
+        return {
+            "particles": n_done,
+            "agent": agent_name,
+            "suspension_volume_ml": suspension_m3 / ML_M3,
+            "particle_volume_ml": sphere_m3 / ML_M3,
+            "antegrade_flow_fraction": fraction,
+            "sace_level": sace_level(fraction, clearance, blush_seen, proc),
+            "clearance_time_cycles": clearance,
+            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
+            "territory_blush_fraction": blush_seen,
+            "reflux_fraction": max(0.0, -proximal) / rate,
+            "particles_lodged": lodged,
+            "particles_nontarget": nontarget,
+        }
+
+    return row
+
+
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
@@ -591,37 +630,16 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ps = _new_state(capacity, liver, len(sink_names), load)
     flow_stop = q0 * (1.0 - endpoint_threshold(proc))  # the kernel stops at the endpoint's flow criterion
     in_territory, vascular_volume = territory(liver, state, net)
-    blush_rows = tumour_rows(liver.compartments)
-    q_base_blush = q_base[blush_rows]
-    seen = in_territory[liver.compartments.node[blush_rows]]  # tumour rows the catheter's contrast reaches
-    seen_volume = liver.compartments.tumour_volume_m3[blush_rows[seen]]
-    tumour_paths = paths_to(liver, blush_rows)
+    row = row_recorder(liver, state, net, q0, rate, q_base, in_territory, vascular_volume, proc)
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
     start_flow = q0  # native tip flow when the particles start (after any liquid)
 
     def record(n_done: int) -> dict:
-        flow = ps.flow_after[n_done - 1] if n_done else start_flow
-        fraction = flow / q0
-        proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
-        clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
-        blush_seen = territory_blush_fraction(seen_volume, q_base_blush[seen], q_now[seen])
-        return {
-            "particles": n_done,
-            "agent": agents[agent_of[n_done - 1] if n_done else 0][0].name,
-            "suspension_volume_ml": volume[n_done] / ML_M3,
-            "particle_volume_ml": sphere_volume[n_done] / ML_M3,
-            "antegrade_flow_fraction": fraction,
-            "sace_level": sace_level(fraction, clearance, blush_seen, proc),
-            "clearance_time_cycles": clearance,
-            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
-            "territory_blush_fraction": blush_seen,
-            "reflux_fraction": max(0.0, -proximal) / rate,
-            "particles_lodged": int(ps.counters[1]),
-            "particles_nontarget": int(ps.nontarget.sum()),
-        }
+        return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
+                   agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
+                   int(ps.counters[1]), int(ps.nontarget.sum()))
 
     rows = [record(0)]
     if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it

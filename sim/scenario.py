@@ -387,6 +387,13 @@ class AgentConfig(_Section):
         "Y-90 kinds: time from the product's calibration to the treatment; each sphere carries less activity, so "
         "more spheres deliver the same activity (sim.agents).", ge=0.0, le=336.0)
 
+    aliquot_fraction: float = param(
+        0.1, "1", "model assumption: resin is given in small aliquots with a contrast check between them and stopped "
+        "at slow flow (product practice, [SirtexSIRSpheres]); ten aliquots of equal activity chosen, unverified",
+        "y90_resin: share of the prescribed activity per aliquot; the flow is checked with contrast after each and "
+        "delivery stops at the procedure endpoint (glass is one flush, checked at the end only; sim.sirt_delivery).",
+        gt=0.0, le=1.0)
+
     # --- TACE (issue 17): the Lipiodol-drug emulsion of cTACE (kind = "lipiodol"; sim/lipiodol.py) ---
     lipiodol_volume_ml: float = param(
         5.0, "mL", "model assumption: small end of the 5-20 mL of emulsion injected until stagnation in "

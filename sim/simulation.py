@@ -223,8 +223,15 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
     contrast_runs = _contrast_runs(flow)
-    proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator, progress=progress,
-                         prior=prior_load, liquid=liquid, particles=with_particles)
+    batched = liquid is None and len(agents) == 1 and agents[0][0].y90 is not None and prior_load is None
+    if batched:  # SIRT: tens of millions of spheres, batched, with the product's injection practice (docs/sirt.md)
+        from .sirt_delivery import deliver_sirt
+
+        proc, delivery_keys = deliver_sirt(flow.liver, flow.state, flow.catheter, scenario, agents[0][0],
+                                           rng=generator)
+    else:
+        proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
+                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles)
     summary = summarise(scenario, proc, flow, q_healthy)
     summary.update(contrast_runs(flow))
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
@@ -237,6 +244,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
                                            proc.in_territory)
         summary.update(sirt_summary)
+        if batched:
+            summary.update(delivery_keys)
     if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
         summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
     summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug

@@ -17,8 +17,9 @@ The one approximation is the flow field inside a batch. The batch size adapts so
 native flow at the catheter changes by at most ``flow_step`` (default 2%, the exact
 procedure's recording step) per batch: doubling while the change stays below half of it,
 halving (down to one particle, the exact sequence's granularity) above it. The final flow
-does not depend on it measurably (docs/sirt.md: 0.05% to 5% within the seeds' scatter). The endpoint (flow at or below the stop flow) is checked
-after every batch, so it can be overshot by at most one batch's spheres.
+does not depend on it measurably (docs/sirt.md: 0.05% to 5% within the seeds' scatter).
+The endpoint (flow at or below the stop flow, or ``check``) is checked after every batch, so
+it can be overshot by at most one batch's spheres.
 The error against the exact sequence is measured on small cases in
 ``tests/test_sirt_batch.py`` (deposition per compartment, flow, tumour share).
 """
@@ -31,7 +32,7 @@ import numpy as np
 
 from .kernels import transport as tk
 
-__all__ = ["BatchedDelivery", "deliver_batched", "prepare", "FLOW_STEP", "FIRST_BATCH", "MAX_BATCH"]
+__all__ = ["BatchedDelivery", "deliver_batched", "inject", "prepare", "FLOW_STEP", "FIRST_BATCH", "MAX_BATCH"]
 
 #: Largest relative change of the native catheter flow per batch (numerical choice: the exact procedure's recording
 #: step, sim.procedure.RECORD_FLOW_STEP; 0.0005-0.05 give the same final flow within the seeds' scatter).
@@ -71,7 +72,7 @@ class BatchedDelivery:
 
 def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, rng: np.random.Generator, *,
                     stop_flow: float = 0.0, flow_step: float = FLOW_STEP, first_batch: int = FIRST_BATCH,
-                    max_batch: int = MAX_BATCH) -> BatchedDelivery:
+                    max_batch: int = MAX_BATCH, aliquot_ends=(), check=None) -> BatchedDelivery:
     """Deliver ``diameters`` (m, in order) in batches on a flow state with the injection in place.
 
     Parameters
@@ -90,6 +91,13 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         Stop after the batch that brings the native catheter flow to or below this.
     flow_step : float
         Largest relative flow change per batch (see the module notes).
+    aliquot_ends : sequence of int
+        Sphere counts at which an aliquot ends (ascending): no batch crosses one, and the spheres
+        handed back are loaded before the aliquot counts as delivered.
+    check : callable, optional
+        ``check(procedure_state, delivered, native_flow_m3s, aliquot_done) -> bool`` after every batch, with
+        the state solved; ``aliquot_done`` is True when exactly the spheres up to an aliquot end are in. True stops
+        the delivery (``stopped``).
     """
     from .kernels import embolic_load as el
     from .kernels.batch_load import apply_batch, bed_of_sinks
@@ -109,16 +117,18 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     mark = np.zeros(parent.size, np.uint8)
     field = _Field(liver, state, net)
     q0 = field.native_flow()
-    queue = np.arange(n)  # particles not yet loaded, in order (deferred ones first)
-    head = 0
+    head = 0  # particles [head, n) not yet routed; the deferred ones (pending) go first
     pending = np.zeros(0, np.int64)
     batch = first_batch
     fractions, after = [1.0], [0]
     delivered, n_batches, n_deferred, stopped = 0, 0, 0, False
     flow = q0
+    ends = [int(e) for e in aliquot_ends if 0 < e < n] + [n]
     while pending.size or head < n:
-        take = max(0, min(batch - pending.size, n - head))
-        idx = np.concatenate([pending, queue[head:head + take]])
+        while ends[0] <= head and not pending.size and ends[0] < n:
+            ends.pop(0)
+        take = max(0, min(batch - pending.size, ends[0] - head))
+        idx = np.concatenate([pending, np.arange(head, head + take)])
         head += take
         routed = route_fixed_field(liver, state, net, n_sinks, diameters[idx], rng, load=load)
         deferred = np.empty(idx.size, np.int64)
@@ -141,7 +151,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         flow = new_flow
         fractions.append(flow / q0)
         after.append(delivered)
-        if flow <= stop_flow:
+        if flow <= stop_flow or (check is not None and check(ps, delivered, flow, not pending.size and head == ends[0])):
             stopped = True
             break
         if change < 0.5 * flow_step:
@@ -197,18 +207,25 @@ class _Field:
         return q
 
 
-def prepare(scenario, liver, agent):
-    """Flow state with the catheter's injection in place, transport inputs and load geometry, as the exact procedure
-    prepares them (no earlier session): ``(compiled liver, state, net, geo, sink_names)``."""
-    from .flow.model import LiverFlow
+def inject(liver, state, placement, scenario, agent):
+    """Transport inputs and load geometry, and the catheter's injection put in ``state`` and solved, as the exact
+    procedure does it (no earlier session): ``(net, sink_names, geo, injection rate m^3/s)``."""
     from .kernels import twoport
     from .procedure import PULSE_PEAK_FACTOR, _set_injection, load_geometry, transport_net
 
-    flow = LiverFlow(liver.compiled, scenario, catheter=True)
-    state = flow.state
-    net, sinks = transport_net(flow.liver, state, flow.catheter, scenario, agent)
-    geo = load_geometry(flow.liver, state, net, scenario, agent)
-    rate = flow.catheter.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
+    net, sinks = transport_net(liver, state, placement, scenario, agent)
+    geo = load_geometry(liver, state, net, scenario, agent)
+    rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
     _set_injection(state, net, rate)
     twoport.solve(state)
-    return flow.liver, state, net, geo, sinks
+    return net, sinks, geo, rate
+
+
+def prepare(scenario, liver, agent):
+    """A fresh flow state of ``liver`` (a built Liver) with the injection in place (:func:`inject`):
+    ``(compiled liver, state, net, geo, sink_names)``."""
+    from .flow.model import LiverFlow
+
+    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    net, sinks, geo, _ = inject(flow.liver, flow.state, flow.catheter, scenario, agent)
+    return flow.liver, flow.state, net, geo, sinks
