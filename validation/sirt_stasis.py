@@ -4,12 +4,14 @@ A population of simulated right lobar (RHA) treatments of bilobar liver disease 
 plausible range of tumour loads: burden 5-50% of the liver (one tumour per segment II-VIII,
 each taking that share of its segment), tumour vascularity 0.5-1.5 and arterial fraction
 0.8-0.95 drawn from a seeded generator. Each patient gets the resin activity of the BSA
-method for the lobe ([Kao2011BSA]: patient 1.75 m, ``flow.body_mass_kg``), delivered in
-batches (``sim.sirt_batch.deliver_batched``) from the RHA; then glass at the same activity.
-Counted per product: the treatments whose antegrade flow fell to stasis
-(``procedure.stasis_flow_reduction``, SACE IV) before the prescribed spheres were in, and
-those that passed near stasis (``procedure.near_stasis_flow_reduction``), where a resin
-injection is stopped in practice.
+method for the lobe ([Kao2011BSA]: patient 1.75 m, ``flow.body_mass_kg``; volumes and lung
+shunt from an MAA work-up), run from the RHA with ``sim.run`` (the batched delivery: resin in
+aliquots with a contrast check after each, stopping at the stasis endpoint; docs/sirt.md);
+then glass at the same activity (one flush). Counted per product, from the recorded steps:
+the treatments that met the stasis endpoint (SACE IV: ``procedure.stasis_flow_reduction``
+with the clearance and blush criteria, ``sim.endpoints.endpoint_reached``) before the
+prescribed spheres were in, and those that met near stasis (where a resin injection is often
+stopped in practice).
 
 Published frequencies (no parameter was set from them, so these rows are validation):
 
@@ -77,23 +79,30 @@ class Treatment:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One product's delivery: flow curve against the share of the prescribed spheres delivered."""
+    """One product's run: the flow at each recorded step against the share of the prescribed spheres delivered."""
 
     kind: str
     activity_gbq: float
-    spheres: int
+    spheres: float
     delivered_share: np.ndarray
-    flow_fraction: np.ndarray
-    stopped_at_stasis: bool
+    rows: list
+    summary: dict
 
-    def share_at(self, flow_reduction: float) -> float:
-        """Share of the prescribed spheres in when the flow first fell by ``flow_reduction``; inf if it never did."""
-        k = np.flatnonzero(self.flow_fraction <= 1.0 - flow_reduction)
-        return float(self.delivered_share[k[0]]) if k.size else math.inf
+    def share_at(self, endpoint: str, procedure) -> float:
+        """Share of the prescribed spheres in at the first row meeting ``endpoint`` (``sim.endpoints.endpoint_reached``
+        with the scenario's thresholds); inf if no row did."""
+        from sim.endpoints import endpoint_reached
 
-    def early(self, flow_reduction: float) -> bool:
-        """Whether the flow fell by ``flow_reduction`` before the prescribed spheres were all in."""
-        return self.share_at(flow_reduction) < 1.0
+        proc = procedure.model_copy(update={"endpoint": endpoint})
+        for share, r in zip(self.delivered_share, self.rows):
+            if endpoint_reached(r["antegrade_flow_fraction"], r["clearance_time_cycles"], r["territory_blush_fraction"],
+                                proc):
+                return float(share)
+        return math.inf
+
+    def early(self, endpoint: str, procedure) -> bool:
+        """Whether ``endpoint`` was met before the prescribed spheres were all in."""
+        return self.share_at(endpoint, procedure) < 1.0
 
 
 def population(n: int, rng: np.random.Generator) -> list[Treatment]:
@@ -126,26 +135,21 @@ def bsa_plan(scenario, liver) -> tuple[float, float]:
 
 
 def deliver(scenario, liver, kind: str, activity_gbq: float, seed: int) -> Delivery:
-    """Deliver ``activity_gbq`` of ``kind`` from the scenario's catheter in batches, stopping at stasis."""
-    from sim.agents import agent_from_config
-    from sim.kernels.transport import native_tip_flow
-    from sim.sirt_batch import deliver_batched, prepare
+    """Run ``activity_gbq`` of ``kind`` from the scenario's catheter (``sim.run``: resin in aliquots stopping at the
+    stasis endpoint, glass in one flush), on ``liver``."""
+    from sim.simulation import run as simulate
 
-    s = scenario.with_updates({"agent.kind": kind, "agent.activity_gbq": activity_gbq})
-    agent = agent_from_config(s.agent)
-    compiled, state, net, geo, sinks = prepare(s, liver, agent)
-    stasis = s.procedure.stasis_flow_reduction
-    q0 = native_tip_flow(state, net)
-    n = int(round(agent.prescribed_spheres()))
-    rng = np.random.default_rng(seed)
-    r = deliver_batched(compiled, state, net, geo, sinks, agent.sample_diameters(n, rng=rng), rng,
-                        stop_flow=q0 * (1.0 - stasis))
-    return Delivery(kind, activity_gbq, n, r.particles_after / n, r.flow_fraction,
-                    bool(r.stopped and r.n_injected < n))
+    s = scenario.with_updates({"agent.kind": kind, "agent.activity_gbq": activity_gbq, "procedure.endpoint": "stasis",
+                               "procedure.seed": seed})
+    result = simulate(s, liver=liver, progress=False)
+    rows = result.timeseries.to_dict("records")
+    n = float(result.summary["sirt_spheres_prescribed"])
+    share = np.array([r["particles"] / n for r in rows])
+    return Delivery(kind, activity_gbq, n, share, rows, result.summary)
 
 
-def _fraction(deliveries: list[Delivery], reduction: float) -> float:
-    return float(np.mean([d.early(reduction) for d in deliveries]))
+def _fraction(deliveries: list[Delivery], endpoint: str, procedure) -> float:
+    return float(np.mean([d.early(endpoint, procedure) for d in deliveries]))
 
 
 def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResult]:
@@ -166,9 +170,10 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     resin = [r[3] for r in rows]
     glass = [r[4] for r in rows]
     n = len(rows)
-    f_resin, f_glass = _fraction(resin, stasis), _fraction(glass, stasis)
-    f_near = _fraction(resin, near)
-    given = float(np.mean([min(1.0, d.share_at(stasis)) for d in resin]))
+    proc = base.procedure
+    f_resin, f_glass = _fraction(resin, "stasis", proc), _fraction(glass, "stasis", proc)
+    f_near = _fraction(resin, "near_stasis", proc)
+    given = float(np.mean([d.summary["sirt_activity_delivered_fraction"] for d in resin]))
     activities = [r[1] for r in rows]
     setting = (f"{n} right lobar treatments, burden {100 * BURDEN_RANGE[0]:.0f}-{100 * BURDEN_RANGE[1]:.0f}%, "
                f"BSA activity {min(activities):.2f}-{max(activities):.2f} GBq, terminal {TERMINAL_UM[fast]:g} um")
@@ -178,7 +183,8 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                    "activity (share)", f_resin, lo, hi,
                    "[Hoang2019Y90Residual]: 25/317 stopped for stasis or clogging; [EJNMMI2015G5W]: stasis in 11% "
                    "(glucose) and 28% (water)",
-                   f"{setting}; with {n} treatments the share moves in steps of {1 / n:.2f}"),
+                   f"{setting}; with {n} treatments the share moves in steps of {1 / n:.2f}; the resin runs stopped "
+                   f"early (sirt_stopped_early) in {sum(d.summary['sirt_stopped_early'] for d in resin)}"),
         CaseResult("glass lobar treatments at the same activity reaching stasis (share)", f_glass,
                    f"0 of {GLASS_STASIS[1]} glass administrations stopped for stasis ([Hoang2019Y90Residual])",
                    "0 of the simulated treatments", f_glass == 0.0,
@@ -199,8 +205,9 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     a = ax[0, 0]
     for t, _, _, dr, dg in rows:
         colour = cmap((t.burden - BURDEN_RANGE[0]) / (BURDEN_RANGE[1] - BURDEN_RANGE[0]))
-        a.plot(100 * dr.delivered_share, 100 * dr.flow_fraction, "-", color=colour, lw=1)
-        a.plot(100 * dg.delivered_share, 100 * dg.flow_fraction, "--", color=colour, lw=1)
+        for d, style in ((dr, "-"), (dg, "--")):
+            a.plot(100 * d.delivered_share, [100 * r["antegrade_flow_fraction"] for r in d.rows], style, color=colour,
+                   lw=1)
     a.axhline(100 * (1 - stasis), color="r", ls=":", label=f"stasis ({100 * stasis:.0f}% reduction)")
     a.axhline(100 * (1 - near), color="0.5", ls=":", label=f"near stasis ({100 * near:.0f}% reduction)")
     a.axvline(100, color="k", lw=0.5)
