@@ -148,12 +148,13 @@ _BYTES_PER_PARTICLE = 64.0
 #: bound is reached only if every particle is injected (no endpoint before max_volume_ml).
 _PARTICLES_PER_SECOND = 4e4
 _BASE_MEMORY_BYTES = 3.2e8
-#: Y-90 runs take the batched delivery (sim/sirt_delivery.py): spheres per second end to end (benchmarks/bench_sirt.py:
-#: 5e5/s for resin from A5 on the default liver, the lower end of the measurements taken), and bytes per sphere:
-#: the per-sphere arrays it keeps (diameter 8, fate 8, lodging site 8, reflux and stack flags 2: 26 bytes; 4e7
-#: resin spheres are 1.0 GB) and the run-state extraction's temporaries (about 30 more), rounded up.
-_SPHERES_PER_SECOND_BATCHED = 3e5
-_BYTES_PER_SPHERE_BATCHED = 64.0
+#: Y-90 runs take the batched delivery (sim/sirt_delivery.py): spheres per second of a whole run (delivery, summary,
+#: read-outs; measured 2.3e7 resin spheres from the RHA in 176 s under a load average of 5-7, docs/performance.md), and
+#: bytes per sphere: the per-sphere arrays kept (diameter 8, fate 8, lodging site 8, reflux and stack flags 2: 26
+#: bytes; 4e7 resin spheres are 1.0 GB) and the summary's temporaries (measured peak 2.3 GB for 2.9e7 prescribed,
+#: 2.3e7 delivered), rounded up.
+_SPHERES_PER_SECOND_BATCHED = 1.3e5
+_BYTES_PER_SPHERE_BATCHED = 80.0
 
 
 def estimate_particles(scenario) -> tuple[SizeEstimate, str]:

@@ -101,6 +101,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     """
     from .kernels import embolic_load as el
     from .kernels.batch_load import apply_batch, bed_of_sinks
+    from .kernels.treewalk import subtree_sums
     from .procedure import _new_state, route_fixed_field
 
     diameters = np.ascontiguousarray(diameters, dtype=np.float64)
@@ -115,6 +116,10 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     tip = int(net.tip_index) if net.tip_kind == tk.TIP_PEDICLE else -1
     keep = 1.0 - net.deformability
     mark = np.zeros(parent.size, np.uint8)
+    cut = np.zeros(parent.size, np.uint8)  # pedicle nodes cut off from the tip by a closed vessel
+    size = np.empty(parent.size)
+    subtree_sums(parent, np.ones(parent.size), size)
+    size = size.astype(np.int64)
     field = _Field(liver, state, net)
     q0 = field.native_flow()
     head = 0  # particles [head, n) not yet routed; the deferred ones (pending) go first
@@ -134,7 +139,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         deferred = np.empty(idx.size, np.int64)
         k = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, keep, routed.fate, routed.where,
                         routed.stacked, diameters[idx], ps.lodged_ped, ps.lodged_trunk, ps.lodged_comp, ps.nontarget,
-                        deferred, mark)
+                        deferred, mark, size, cut)
         done = np.ones(idx.size, bool)
         done[deferred[:k]] = False
         ok = idx[done]

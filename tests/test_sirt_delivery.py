@@ -72,3 +72,18 @@ def test_resin_into_a_small_territory_stops_early_at_slow_flow_glass_does_not(li
 
     arrays, _ = runstate.read(tmp_path / "out")
     assert any(k.startswith("deposition/") for k in arrays)
+
+
+def test_size_check_lets_full_resin_activities_run():
+    """2.5 GBq of resin (3.7e7 spheres) is estimated on the batched path (80 bytes a sphere: 3.2 GB, under the
+    4 GiB limit) and runs; 20 GBq (2.9e8 spheres, 1.2e8 within procedure.max_volume_ml) is refused."""
+    from sim.limits import SizeError, check_particles_size, estimate_particles
+
+    full = sim.Scenario().with_updates({"agent.kind": "y90_resin", "agent.activity_gbq": 2.5})
+    estimate, key = estimate_particles(full)
+    assert estimate.what == "batched Y-90 delivery" and key == "agent.activity_gbq"
+    assert 3.6e7 < (estimate.memory_bytes - 3.2e8) / 80 < 3.8e7
+    assert not estimate.too_large
+    check_particles_size(full, allow_large=False)
+    with pytest.raises(SizeError, match="batched Y-90 delivery of up to 1.2e8 spheres"):
+        check_particles_size(full.with_updates({"agent.activity_gbq": 20.0}), allow_large=False)
