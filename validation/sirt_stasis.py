@@ -53,8 +53,8 @@ RESIN_DELIVERED_MEAN_RANGE = (0.774, 0.961)
 HEIGHT_M = 1.75
 #: MAA particles of each patient's work-up (the plan needs its volumes and lung shunt fraction only).
 WORKUP_PARTICLES = 20_000
-#: Tumour burden range, share of the liver volume (the BSA method's range of use; above 50% lobar treatment is
-#: a relative contraindication, [SeedDeckUHS]).
+#: Tumour burden range, share of the liver volume (model choice; above 50% lobar treatment is a relative
+#: contraindication, [SeedDeckUHS]).
 BURDEN_RANGE = (0.05, 0.50)
 #: Ranges of the drawn tumour parameters (vascularity: the MAA validation's grid, validation/sirt_workup.py).
 VASCULARITY_RANGE, ARTERIAL_FRACTION_RANGE = (0.5, 1.5), (0.8, 0.95)
@@ -164,11 +164,11 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     for t in population(TREATMENTS[fast], np.random.default_rng(0)):
         s = lobar_scenario(base, t)
         lv = build_liver(s, progress=False)
-        activity, treated = bsa_plan(s, lv)
-        rows.append((t, activity, treated, deliver(s, lv, "y90_resin", activity, t.seed),
+        activity, _ = bsa_plan(s, lv)
+        rows.append((t, activity, deliver(s, lv, "y90_resin", activity, t.seed),
                      deliver(s, lv, "y90_glass", activity, t.seed)))
-    resin = [r[3] for r in rows]
-    glass = [r[4] for r in rows]
+    resin = [r[2] for r in rows]
+    glass = [r[3] for r in rows]
     n = len(rows)
     proc = base.procedure
     f_resin, f_glass = _fraction(resin, "stasis", proc), _fraction(glass, "stasis", proc)
@@ -203,7 +203,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
 
     cmap = matplotlib.colormaps["viridis"]
     a = ax[0, 0]
-    for t, _, _, dr, dg in rows:
+    for t, _, dr, dg in rows:
         colour = cmap((t.burden - BURDEN_RANGE[0]) / (BURDEN_RANGE[1] - BURDEN_RANGE[0]))
         for d, style in ((dr, "-"), (dg, "--")):
             a.plot(100 * d.delivered_share, [100 * r["antegrade_flow_fraction"] for r in d.rows], style, color=colour,
