@@ -365,7 +365,8 @@ def _pvt_main(s: Scenario) -> str | None:
     if s.portal.thrombosis != "main":
         return None
     return ("Main portal vein thrombosis: the whole liver depends on the hepatic artery, so arterial embolisation "
-            "risks infarcting normal liver wherever it is injected.")
+            "risks infarcting normal liver wherever it is injected. Y-90 radioembolisation, minimally embolic, is the "
+            "intra-arterial option that remains ([Joo2018Y90Imaging]): run sirt_main_pvt against main_pvt (docs/sirt.md).")
 
 
 def _pvt_branch(s: Scenario) -> str | None:

@@ -31,7 +31,8 @@ from .agents import Agent
 from .units import UM_M
 
 __all__ = ["MAA_DIAMETER_RANGE_M", "MAA_PARTICLES", "TUMOUR_SHUNT_BASE", "PVT_SHUNT_FACTOR", "TUMOUR_SHUNT_MAX",
-           "WorkupResult", "maa_agent", "tumour_shunt_fractions", "compartment_shunt_fractions", "maa_workup"]
+           "WorkupResult", "maa_agent", "tumour_shunt_fractions", "compartment_shunt_fractions", "maa_workup",
+           "bsa_plan_gbq", "mird_plan_gbq"]
 
 #: MAA particle diameters, m: 10-90 um ([MAAWorkup]); model assumption: uniform over the range.
 MAA_DIAMETER_RANGE_M = (10.0 * UM_M, 90.0 * UM_M)
@@ -70,6 +71,9 @@ class WorkupResult:
         Particles per compartment of the liver before shunting, those wedged in resolved vessels spread over the
         tissue below by volume (:func:`sim.sirt_run.compartment_spheres`): the MAA side of
         :mod:`sim.sirt_compare`.
+    liver_volume_m3, tumour_volume_m3, perfused_volume_m3 : float, m^3
+        The liver's tissue, its tumours (viable and necrotic) and the tissue of the catheter's territory at
+        baseline: the volumes the planning methods take from CT and the MAA SPECT.
     """
 
     n_particles: int
@@ -81,6 +85,14 @@ class WorkupResult:
     lung_particles_by_tumour: dict
     shunt_fraction_by_tumour: dict
     compartment_particles: np.ndarray | None = None
+    liver_volume_m3: float = float("nan")
+    tumour_volume_m3: float = float("nan")
+    perfused_volume_m3: float = float("nan")
+
+    @property
+    def perfused_share(self) -> float:
+        """Perfused tissue over all liver tissue (the treated share of the BSA method)."""
+        return self.perfused_volume_m3 / self.liver_volume_m3
 
 
 def maa_agent(scenario) -> Agent:
@@ -159,6 +171,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     lsf = lung / liver_particles if liver_particles > 0 else 0.0  # lung / (lung + remaining liver) = lung / lodged
 
     in_territory, _ = territory(flow.liver, flow.state, net)
+    tissue = comps.kind == 0
     tn = tumour_to_normal_ratio(comps, in_territory, tumour, normal)
     names = [t.name for t in scenario.tumours]
     lung_by_tumour = {name: float(lung_by_comp[comps.tumour_id == i].sum()) for i, name in enumerate(names)}
@@ -167,4 +180,28 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
                         nontarget_fraction=float((fate == tk.FATE_NONTARGET).sum() / n_particles),
                         lung_particles_by_tumour=lung_by_tumour,
                         shunt_fraction_by_tumour=dict(zip(names, shunts.tolist())),
-                        compartment_particles=compartment_spheres(flow.liver, ps.lodged_ped, ps.lodged_comp))
+                        compartment_particles=compartment_spheres(flow.liver, ps.lodged_ped, ps.lodged_comp),
+                        liver_volume_m3=float(comps.volume_m3[tissue].sum()),
+                        tumour_volume_m3=float((comps.tumour_volume_m3 + comps.necrotic_volume_m3)[tissue].sum()),
+                        perfused_volume_m3=float(comps.volume_m3[tissue & in_territory[comps.node]].sum()))
+
+
+def bsa_plan_gbq(scenario, workup: WorkupResult, *, height_m: float) -> float:
+    """Resin activity (GBq) of the BSA method for the work-up's perfused share ([Kao2011BSA]).
+
+    Body surface area from ``height_m`` and ``flow.body_mass_kg`` (Du Bois); tumour and liver volumes, perfused share
+    and lung shunt fraction from the work-up (:func:`sim.dosimetry.bsa_activity_gbq`).
+    """
+    from .dosimetry import body_surface_area_m2, bsa_activity_gbq
+
+    bsa = body_surface_area_m2(height_m, scenario.flow.body_mass_kg)
+    return bsa_activity_gbq(bsa, workup.tumour_volume_m3, workup.liver_volume_m3,
+                            lung_shunt_fraction=workup.lung_shunt_fraction, treated_fraction=workup.perfused_share)
+
+
+def mird_plan_gbq(workup: WorkupResult, dose_gy: float) -> float:
+    """Activity (GBq) of single-compartment MIRD for a mean dose ``dose_gy`` to the perfused tissue, lung shunt
+    removed (:func:`sim.dosimetry.mird_activity_gbq`; tissue at 1.0 kg/L)."""
+    from .dosimetry import TISSUE_DENSITY_KG_M3, mird_activity_gbq
+
+    return mird_activity_gbq(dose_gy, workup.perfused_volume_m3 * TISSUE_DENSITY_KG_M3, workup.lung_shunt_fraction)

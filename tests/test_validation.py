@@ -154,3 +154,31 @@ def test_a_new_validation_replaces_an_earlier_one_whole(tmp_path):
     assert not (out / "retired_case.png").exists()
     assert (out / "validation.md").is_file() and {p.parent for p in report.files} == {out}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_sirt_stasis_population_spans_the_burdens_and_builds_each_one():
+    from sim.selection import disease_burden_percent
+    from sim.validation import sirt_stasis
+
+    pop = sirt_stasis.population(5, np.random.default_rng(0))
+    assert [t.burden for t in pop] == pytest.approx(np.linspace(0.05, 0.5, 5))
+    assert all(0.5 <= t.vascularity <= 1.5 and 0.8 <= t.arterial_fraction <= 0.95 for t in pop)
+    for t in (pop[0], pop[-1]):
+        s = sirt_stasis.lobar_scenario(validation.default_scenario(), t)
+        assert s.catheter.vessel == "RHA" and {x.segment for x in s.tumours} == set(sirt_stasis.SEGMENTS)
+        # segments II-VIII hold all but segment I's 3.5% of the liver
+        assert disease_burden_percent(s) == pytest.approx(100 * t.burden * (1 - 0.035), rel=1e-3)
+
+
+def test_sirt_stasis_counts_an_endpoint_only_before_the_whole_activity():
+    from sim.validation.sirt_stasis import Delivery
+
+    proc = validation.default_scenario().procedure
+    rows = [{"antegrade_flow_fraction": f, "clearance_time_cycles": c, "territory_blush_fraction": b}
+            for f, c, b in ((1.0, 1.3, 1.0), (0.2, 8.0, 0.3), (0.05, 100.0, 0.0), (0.04, 100.0, 0.0))]
+    early = Delivery("y90_resin", 1.0, 1e7, np.array([0.0, 0.4, 0.9, 1.0]), rows, {})
+    assert early.share_at("stasis", proc) == 0.9 and early.early("stasis", proc)
+    late = Delivery("y90_resin", 1.0, 1e7, np.array([0.0, 0.4, 1.0, 1.0]), rows, {})
+    assert late.share_at("stasis", proc) == 1.0 and not late.early("stasis", proc)
+    glass = Delivery("y90_glass", 1.0, 4e5, np.array([0.0, 1.0]), rows[:1] * 2, {})
+    assert glass.share_at("stasis", proc) == math.inf and not glass.early("near_stasis", proc)
