@@ -243,6 +243,51 @@ def check_patient(
     typer.echo(assess_patient(config, severities=overrides).to_text(), nl=False)
 
 
+@app.command()
+def plan(
+    scenario: ScenarioArg = None,
+    mird_gy: Annotated[float, typer.Option("--mird-gy", min=1.0, max=1000.0, help=(
+        "Mean dose of the perfused tissue for the MIRD plan, Gy (model assumption 120 Gy, docs/sirt.md)."))] = 120.0,
+    tumour_gy: Annotated[float, typer.Option("--tumour-gy", min=1.0, max=2000.0, help=(
+        "Mean dose of the territory's viable tumour for the partition plan, Gy (model assumption 120 Gy)."))] = 120.0,
+    particles: Annotated[int, typer.Option("--maa-particles", min=10_000, max=10_000_000, help=(
+        "MAA particles of the simulated work-up."))] = 400_000,
+    json_out: Annotated[Path | None, typer.Option("--json", dir_okay=False, help=(
+        "Also write the plans as JSON to this file (written atomically)."))] = None,
+) -> None:
+    """Plan a Y-90 activity from a simulated MAA work-up: BSA, MIRD and partition model, with the lung and
+    normal-liver limit checks (docs/sirt.md)."""
+    path, config = _load_scenario(scenario)
+    _check_sizes(config, path, False)
+    if json_out is not None:
+        check_writable(json_out.parent if str(json_out.parent) else Path("."), option="--json")
+    from .sirt_plan import plan_activities
+    from .sirt_workup import maa_workup
+
+    workup = maa_workup(config, n_particles=particles)
+    plans = plan_activities(config, workup, mird_dose_gy=mird_gy, tumour_dose_gy=tumour_gy)
+    typer.echo(f"Scenario: {config.title} ({path}); catheter {config.catheter.vessel}")
+    typer.echo(f"MAA work-up ({particles} particles): T/N {workup.tn_ratio:.2f}, lung shunt "
+               f"{workup.lung_shunt_fraction:.1%}, perfused {workup.perfused_share:.1%} of the liver "
+               f"({workup.perfused_volume_m3 * 1e6:.0f} mL; viable tumour {workup.perfused_tumour_volume_m3 * 1e6:.0f} mL)")
+    typer.echo(f"{'method':<10} {'GBq':>7} {'tumour Gy':>10} {'normal Gy':>10} {'lung Gy':>8}  checks")
+    for p in plans:
+        d = p.as_dict()
+        checks = "; ".join(d["findings"]) or "pass"
+        typer.echo(f"{p.method:<10} {d['activity_gbq']:>7.2f} {d['tumour_dose_gy']:>10.1f} "
+                   f"{d['normal_liver_dose_gy']:>10.1f} {d['lung_dose_gy']:>8.2f}  {checks}")
+    if json_out is not None:
+        import json
+
+        from .io import write_text
+
+        record = {"scenario": str(path), "catheter": config.catheter.vessel, "maa_particles": particles,
+                  "tn_ratio": workup.tn_ratio, "lung_shunt_fraction": workup.lung_shunt_fraction,
+                  "perfused_share": workup.perfused_share, "plans": [p.as_dict() for p in plans]}
+        write_text(json_out, json.dumps(record, indent=2, allow_nan=True) + "\n")
+        typer.echo(f"Wrote {json_out}")
+
+
 def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed, out: Path, quiet: bool,
                        force: bool) -> None:
     """``embosim compare --therapies``: the therapies of :mod:`sim.therapies` from the scenario's catheter."""

@@ -331,6 +331,13 @@ class PatientConfig(_Section):
         False, "-", "[SeedDeckUHS] (pathway: octreotide infusion from pre-admission, continued after the procedure; "
         "foregut and midgut NETs are functional, hindgut non-functional); model assumption: non-functional unless stated",
         "Hormonally functional NET (e.g. carcinoid syndrome): octreotide cover around the embolisation.")
+    height_m: float = param(
+        1.76, "m", "[ICRP89] (reference adult male height 176 cm)",
+        "Body height: with flow.body_mass_kg the body surface area of the resin BSA plan (embosim plan).", gt=0.5, le=2.5)
+    prior_lung_dose_gy: float = param(
+        0.0, "Gy", "model assumption: no earlier radioembolisation; [VanRoekel2021Thesis] (50 Gy cumulative limit)",
+        "Lung dose of earlier radioembolisations, counted against the cumulative lung limit (embosim plan).",
+        ge=0, le=1000)
 
 
 class AgentConfig(_Section):

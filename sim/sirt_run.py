@@ -78,9 +78,9 @@ def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.nda
     return d_t * m_t * to_bq, d_n * m_n * to_bq
 def tissue_masses(comps) -> tuple[np.ndarray, np.ndarray]:
     """Mass of each compartment's viable tumour and normal liver (kg, 0 for peribiliary compartments), (C,) each."""
-    tissue = comps.kind == 0
-    viable = np.where(tissue, comps.tumour_volume_m3, 0.0)
-    normal = np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0)
+    from .outcomes import tissue_volumes
+
+    viable, normal = tissue_volumes(comps)
     return viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
 
 

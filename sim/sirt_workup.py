@@ -74,6 +74,9 @@ class WorkupResult:
     liver_volume_m3, tumour_volume_m3, perfused_volume_m3 : float, m^3
         The liver's tissue, its tumours (viable and necrotic) and the tissue of the catheter's territory at
         baseline: the volumes the planning methods take from CT and the MAA SPECT.
+    perfused_tumour_volume_m3, perfused_normal_volume_m3 : float, m^3
+        Viable tumour and normal liver of the catheter's territory: the partition model's tumour and normal
+        compartments (:func:`sim.sirt_plan.workup_partition`).
     """
 
     n_particles: int
@@ -88,6 +91,8 @@ class WorkupResult:
     liver_volume_m3: float = float("nan")
     tumour_volume_m3: float = float("nan")
     perfused_volume_m3: float = float("nan")
+    perfused_tumour_volume_m3: float = float("nan")
+    perfused_normal_volume_m3: float = float("nan")
 
     @property
     def perfused_share(self) -> float:
@@ -137,7 +142,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     from .coils import apply_coils
     from .flow.model import LiverFlow
     from .kernels import transport as tk
-    from .outcomes import tumour_share_of_lodgings, tumour_to_normal_ratio
+    from .outcomes import tissue_volumes, tumour_share_of_lodgings, tumour_to_normal_ratio
     from .procedure import route_fixed_field, territory, transport_net
     from .sirt_run import compartment_spheres
 
@@ -173,6 +178,8 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     in_territory, _ = territory(flow.liver, flow.state, net)
     tissue = comps.kind == 0
     tn = tumour_to_normal_ratio(comps, in_territory, tumour, normal)
+    viable, normal_volume = tissue_volumes(comps)
+    inside = in_territory[comps.node]
     names = [t.name for t in scenario.tumours]
     lung_by_tumour = {name: float(lung_by_comp[comps.tumour_id == i].sum()) for i, name in enumerate(names)}
     return WorkupResult(n_particles=n_particles, lung_shunt_fraction=lsf, tn_ratio=float(tn),
@@ -183,7 +190,9 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
                         compartment_particles=compartment_spheres(flow.liver, ps.lodged_ped, ps.lodged_comp),
                         liver_volume_m3=float(comps.volume_m3[tissue].sum()),
                         tumour_volume_m3=float((comps.tumour_volume_m3 + comps.necrotic_volume_m3)[tissue].sum()),
-                        perfused_volume_m3=float(comps.volume_m3[tissue & in_territory[comps.node]].sum()))
+                        perfused_volume_m3=float(comps.volume_m3[tissue & in_territory[comps.node]].sum()),
+                        perfused_tumour_volume_m3=float(viable[inside].sum()),
+                        perfused_normal_volume_m3=float(normal_volume[inside].sum()))
 
 
 def bsa_plan_gbq(scenario, workup: WorkupResult, *, height_m: float) -> float:

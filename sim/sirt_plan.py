@@ -1,0 +1,125 @@
+"""Activity planning from the simulated MAA work-up: BSA, single-compartment MIRD and the partition model
+(`embosim plan`, docs/sirt.md).
+
+Each method takes its inputs from one simulated work-up (:func:`sim.sirt_workup.maa_workup`) from the scenario's
+catheter, as the clinic takes them from CT volumes and the MAA SPECT/planar images:
+
+- **BSA** (resin, [Kao2011BSA]): body surface area from ``patient.height_m`` and ``flow.body_mass_kg``, tumour and
+  liver volumes, the perfused share and the lung-shunt bands (:func:`sim.sirt_workup.bsa_plan_gbq`);
+- **MIRD** (glass): a mean dose to the perfused tissue, lung shunt removed (:func:`sim.sirt_workup.mird_plan_gbq`);
+- **partition**: the activity giving the viable tumour of the territory its intended mean dose with the work-up's T/N
+  and lung shunt (:func:`sim.dosimetry.partition_activity_gbq`).
+
+Every plan is then evaluated with the partition model (the three compartments' mean doses) and checked against the
+lung limits (30 Gy one treatment, 50 Gy cumulative with ``patient.prior_lung_dose_gy``: refuse) and the normal-liver
+limit (70 Gy: warn) by :func:`sim.dosimetry.check_plan`. A BSA plan at a lung shunt of 20% or more is refused by its
+own bands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .dosimetry import (
+    TISSUE_DENSITY_KG_M3,
+    Partition,
+    PartitionDoses,
+    PlanFinding,
+    PlanRefused,
+    check_plan,
+    partition_activity_gbq,
+    partition_doses,
+)
+from .sirt_workup import WorkupResult, bsa_plan_gbq, mird_plan_gbq
+
+__all__ = ["MethodPlan", "DEFAULT_MIRD_DOSE_GY", "DEFAULT_TUMOUR_DOSE_GY", "plan_activities", "workup_partition"]
+
+#: Mean dose to the perfused tissue of the MIRD plan, Gy (model assumption within the common 80-150 Gy glass range,
+#: [VanRoekel2021Thesis]; the same value as the shipped sirt_main_pvt plan).
+DEFAULT_MIRD_DOSE_GY = 120.0
+#: Mean dose to the viable tumour of the partition plan, Gy (model assumption: the same 120 Gy; the dose-response
+#: literature puts 50% tumour control near 290 Gy for glass, [JNuclMed2020Y90]).
+DEFAULT_TUMOUR_DOSE_GY = 120.0
+
+
+@dataclass(frozen=True)
+class MethodPlan:
+    """One planning method's result.
+
+    Attributes
+    ----------
+    method : str
+        ``"bsa"``, ``"mird"`` or ``"partition"``.
+    activity_gbq : float, GBq
+        Activity to inject (NaN when the method refuses the patient).
+    doses : PartitionDoses or None
+        The partition model's mean doses at that activity (None when refused).
+    findings : list of PlanFinding
+        Limit checks that failed (level ``"refuse"`` or ``"warn"``).
+    """
+
+    method: str
+    activity_gbq: float
+    doses: PartitionDoses | None
+    findings: list[PlanFinding] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return any(f.level == "refuse" for f in self.findings)
+
+    def as_dict(self) -> dict:
+        d = self.doses
+        return {"method": self.method, "activity_gbq": self.activity_gbq,
+                "tumour_dose_gy": d.tumour_gy if d else math.nan, "normal_liver_dose_gy": d.normal_gy if d else math.nan,
+                "lung_dose_gy": d.lung_gy if d else math.nan, "refused": self.refused,
+                "findings": [f"{f.level}: {f.message}" for f in self.findings]}
+
+
+def workup_partition(workup: WorkupResult) -> Partition:
+    """The partition model of the catheter's territory from a work-up: its viable tumour and normal-liver masses (kg,
+    1.0 kg/L), the work-up's T/N and lung shunt fraction."""
+    return Partition(tumour_mass_kg=workup.perfused_tumour_volume_m3 * TISSUE_DENSITY_KG_M3,
+                     normal_mass_kg=workup.perfused_normal_volume_m3 * TISSUE_DENSITY_KG_M3,
+                     tn_ratio=workup.tn_ratio, lung_shunt_fraction=workup.lung_shunt_fraction)
+
+
+def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEFAULT_MIRD_DOSE_GY,
+                    tumour_dose_gy: float = DEFAULT_TUMOUR_DOSE_GY) -> list[MethodPlan]:
+    """The BSA, MIRD and partition plans of ``scenario``'s patient from ``workup``, each with its partition-model doses
+    and limit checks (``patient.prior_lung_dose_gy`` counts against the cumulative lung limit).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    workup : WorkupResult
+        The MAA work-up from the scenario's catheter.
+    mird_dose_gy : float, Gy
+        Intended mean dose of the perfused tissue (MIRD).
+    tumour_dose_gy : float, Gy
+        Intended mean dose of the territory's viable tumour (partition).
+    """
+    partition = workup_partition(workup) if math.isfinite(workup.tn_ratio) else None
+    prior = scenario.patient.prior_lung_dose_gy
+    activities = {}
+    refusals = {}
+    try:
+        activities["bsa"] = bsa_plan_gbq(scenario, workup, height_m=scenario.patient.height_m)
+    except PlanRefused as exc:
+        refusals["bsa"] = PlanFinding("refuse", "lung_shunt_band", str(exc))
+    activities["mird"] = mird_plan_gbq(workup, mird_dose_gy)
+    if partition is not None and partition.tumour_mass_kg > 0:
+        activities["partition"] = partition_activity_gbq(partition, tumour_gy=tumour_dose_gy)
+    else:
+        refusals["partition"] = PlanFinding("refuse", "no_tumour", "no viable tumour in the catheter's territory: "
+                                            "the partition model needs one")
+    plans = []
+    for method in ("bsa", "mird", "partition"):
+        if method in refusals:
+            plans.append(MethodPlan(method, math.nan, None, [refusals[method]]))
+            continue
+        activity = activities[method]
+        doses = partition_doses(activity, partition) if partition is not None else None
+        findings = check_plan(doses, prior_lung_gy=prior) if doses is not None else []
+        plans.append(MethodPlan(method, activity, doses, findings))
+    return plans

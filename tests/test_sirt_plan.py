@@ -1,0 +1,104 @@
+"""Activity planning from the simulated work-up (sim/sirt_plan.py, `embosim plan`): each method's closed form, the
+partition model's doses at its activity, the limit checks, the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from sim.dosimetry import mird_dose_gy
+from sim.sirt_plan import plan_activities, workup_partition
+from sim.sirt_workup import bsa_plan_gbq, maa_workup, mird_plan_gbq
+from sim.y90 import DOSE_GY_KG_PER_GBQ
+
+PARTICLES = 40_000
+
+
+@pytest.fixture(scope="module")
+def rha(coarse_scenario, coarse_liver):
+    """A right lobar glass work-up on the coarse liver: (scenario, liver, work-up)."""
+    s = coarse_scenario.with_updates({"catheter.vessel": "RHA", "agent.kind": "y90_glass", "agent.activity_gbq": 2.0})
+    return s, coarse_liver, maa_workup(s, liver=coarse_liver, n_particles=PARTICLES, rng=np.random.default_rng(3))
+
+
+def _by_method(plans):
+    return {p.method: p for p in plans}
+
+
+def test_each_method_is_its_closed_form(rha):
+    s, _, w = rha
+    plans = _by_method(plan_activities(s, w, mird_dose_gy=110.0, tumour_dose_gy=150.0))
+    assert plans["bsa"].activity_gbq == pytest.approx(bsa_plan_gbq(s, w, height_m=s.patient.height_m), rel=1e-12)
+    assert plans["mird"].activity_gbq == pytest.approx(mird_plan_gbq(w, 110.0), rel=1e-12)
+    # MIRD: the intended dose over the perfused tissue, lung shunt removed (D = K A (1 - LSF) / m)
+    assert mird_dose_gy(plans["mird"].activity_gbq, w.perfused_volume_m3 * 1e3, w.lung_shunt_fraction) \
+        == pytest.approx(110.0, rel=1e-12)
+    # partition: the tumour gets exactly its intended dose; the three doses follow T/N and the lung shunt
+    d = plans["partition"].doses
+    assert d.tumour_gy == pytest.approx(150.0, rel=1e-12)
+    assert d.tumour_gy / d.normal_gy == pytest.approx(w.tn_ratio, rel=1e-12)
+    a = plans["partition"].activity_gbq
+    assert d.lung_gbq == pytest.approx(a * w.lung_shunt_fraction, rel=1e-12)
+    assert d.lung_gy == pytest.approx(DOSE_GY_KG_PER_GBQ * d.lung_gbq / 1.0, rel=1e-12)
+    assert d.tumour_gbq + d.normal_gbq + d.lung_gbq == pytest.approx(a, rel=1e-12)
+
+
+def test_partition_masses_are_the_territory_tissue(rha):
+    _, _, w = rha
+    p = workup_partition(w)
+    assert p.tumour_mass_kg > 0 and p.normal_mass_kg > 0
+    assert (p.tumour_mass_kg + p.normal_mass_kg) <= w.perfused_volume_m3 * 1e3 * (1 + 1e-12)  # necrotic core excluded
+    assert p.tn_ratio == w.tn_ratio and p.lung_shunt_fraction == w.lung_shunt_fraction
+
+
+def test_a_higher_dose_needs_more_activity_and_passes_until_the_limits(rha):
+    s, _, w = rha
+    low = _by_method(plan_activities(s, w, mird_dose_gy=60.0))
+    high = _by_method(plan_activities(s, w, mird_dose_gy=400.0))
+    assert high["mird"].activity_gbq == pytest.approx(low["mird"].activity_gbq * 400.0 / 60.0, rel=1e-12)
+    assert not low["mird"].findings
+    assert any(f.rule == "normal_liver" and f.level == "warn" for f in high["mird"].findings)
+
+
+def test_earlier_lung_dose_refuses_through_the_cumulative_limit(rha):
+    s, _, w = rha
+    plain = _by_method(plan_activities(s, w))["mird"]
+    lung = plain.doses.lung_gy
+    assert 0 < lung < 30
+    prior = 50.0 - lung + 1.0  # one Gy over the cumulative 50 Gy with this plan
+    refused = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": prior}), w))["mird"]
+    assert refused.refused and [f.rule for f in refused.findings if f.level == "refuse"] == ["lung_cumulative"]
+
+
+def test_high_lung_shunt_refuses_bsa_by_its_bands(rha):
+    """A work-up with a lung shunt above the last BSA band (20%): BSA refuses, the other plans are dosed and the
+    MIRD plan's lung dose is the shunted share of its activity."""
+    s, _, w = rha
+    shunting = dataclasses.replace(w, lung_shunt_fraction=0.25)
+    plans = _by_method(plan_activities(s, shunting))
+    assert plans["bsa"].refused and np.isnan(plans["bsa"].activity_gbq) and plans["bsa"].doses is None
+    mird = plans["mird"]
+    assert mird.doses.lung_gbq == pytest.approx(0.25 * mird.activity_gbq, rel=1e-12)
+
+
+def test_plan_command_prints_and_writes_the_plans(invoke, write_scenario, tmp_path):
+    path = write_scenario("[liver]\nterminal_diameter_um = 200.0\n[catheter]\nvessel = 'RHA'\n"
+                          "[agent]\nkind = 'y90_glass'\nactivity_gbq = 2.0\n")
+    out = tmp_path / "plan.json"
+    result = invoke("plan", path, "--maa-particles", 20_000, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "partition" in result.stdout and "MAA work-up" in result.stdout
+    record = json.loads(out.read_text())
+    assert [p["method"] for p in record["plans"]] == ["bsa", "mird", "partition"]
+    assert record["plans"][2]["tumour_dose_gy"] == pytest.approx(120.0, rel=1e-9)
+
+
+def test_plan_command_bad_input_is_one_line(invoke, write_scenario):
+    bad = invoke("plan", "--mird-gy", -3)
+    assert bad.exit_code == 2 and "--mird-gy" in bad.output and "Traceback" not in bad.output
+    path = write_scenario("[patient]\nheight_m = 7.0\n")
+    bad = invoke("plan", path)
+    assert bad.exit_code == 2 and "patient.height_m" in bad.output and "Traceback" not in bad.output
