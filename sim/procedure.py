@@ -555,6 +555,17 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     return row
 
 
+def baseline_tip_flow(state, net, vessel: str) -> float:
+    """Native antegrade flow at the catheter tip before any agent, m^3/s; a :class:`ScenarioError` on
+    ``catheter.vessel`` when there is none (a wedged catheter)."""
+    q0 = tk.native_tip_flow(state, net)
+    if not q0 > 0:
+        from .scenario import ScenarioError
+
+        raise ScenarioError(f"no antegrade flow in {vessel!r} at baseline (catheter wedged?)", path="catheter.vessel")
+    return q0
+
+
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
@@ -600,12 +611,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     _set_injection(state, net, rate)
     twoport.solve(state)
     q_base = _native_compartment_flows(state, net)
-    q0 = tk.native_tip_flow(state, net)
-    if not q0 > 0:
-        from .scenario import ScenarioError
-
-        raise ScenarioError(f"no antegrade flow in {placement.vessel!r} at baseline (catheter wedged?)",
-                            path="catheter.vessel")
+    q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure
     max_volume = proc.max_volume_ml * ML_M3 if particles else 0.0
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])

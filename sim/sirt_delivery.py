@@ -25,8 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .endpoints import endpoint_reached
-from .kernels import transport as tk
-from .procedure import ProcedureRun, _native_compartment_flows, row_recorder, territory
+from .procedure import ProcedureRun, _native_compartment_flows, baseline_tip_flow, row_recorder, territory
 from .sirt_batch import deliver_batched, inject
 from .units import ML_M3
 
@@ -68,14 +67,9 @@ def deliver_sirt(liver, state, placement, scenario, agent, *, rng: np.random.Gen
         ``sirt_aliquots_delivered``, ``sirt_stopped_early``, ``sirt_stop_reason``,
         ``sirt_activity_delivered_fraction`` (docs/outputs.md).
     """
-    from .scenario import ScenarioError
-
     net, sink_names, geo, rate = inject(liver, state, placement, scenario, agent)
     q_base = _native_compartment_flows(state, net)
-    q0 = tk.native_tip_flow(state, net)
-    if not q0 > 0:
-        raise ScenarioError(f"no antegrade flow in {placement.vessel!r} at baseline (catheter wedged?)",
-                            path="catheter.vessel")
+    q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure
     in_territory, vascular_volume = territory(liver, state, net)
     row = row_recorder(liver, state, net, q0, rate, q_base, in_territory, vascular_volume, proc)
