@@ -91,7 +91,7 @@ def share_overlap(p: np.ndarray, q: np.ndarray) -> float:
 
 def tn_ratio(dist: Distribution, tumour_mass_kg: np.ndarray, normal_mass_kg: np.ndarray, perfused: np.ndarray
              ) -> float:
-    """Concentration in viable tumour over that in the perfused normal liver (NaN without both).
+    """Concentration in the perfused viable tumour over that in the perfused normal liver (NaN without both).
 
     Parameters
     ----------
@@ -100,10 +100,10 @@ def tn_ratio(dist: Distribution, tumour_mass_kg: np.ndarray, normal_mass_kg: np.
     perfused : ndarray of bool, (C,)
         Compartments in the catheter's territory.
     """
-    m_t, m_n = tumour_mass_kg.sum(), normal_mass_kg[perfused].sum()
+    m_t, m_n = tumour_mass_kg[perfused].sum(), normal_mass_kg[perfused].sum()
     normal = dist.normal[perfused].sum()
     if m_t > 0 and m_n > 0 and normal > 0:
-        return float((dist.tumour.sum() / m_t) / (normal / m_n))
+        return float((dist.tumour[perfused].sum() / m_t) / (normal / m_n))
     return float("nan")
 
 

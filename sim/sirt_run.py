@@ -19,8 +19,8 @@ Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]
 each part is dosed with the activity whose local deposition gives the energy the Y-90 point kernel puts in it
 (:mod:`sim.y90_kernel`: cross-fire, escape from the surface). The lobule-scale heterogeneity inside each part
 (:mod:`sim.sirt_micro`) gives the ``sirt_*_fraction_under_*`` keys. The normal liver of the
-read-outs is the catheter's territory (the partition model's perfused normal liver), with the whole liver's mean
-beside it; the tumour is all viable tumour. Summary keys
+read-outs are the catheter's territory (the partition model's perfused tumour and normal liver: a lobar treatment
+is judged on the tumours it treats), with the whole liver's means beside them. Summary keys
 (``sirt_*``, docs/outputs.md) and the DVH table (``dvh.csv``: one row per compartment part).
 """
 
@@ -131,9 +131,10 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     agent : Agent
         The Y-90 agent.
     in_territory : bool (M,), optional
-        Pedicle nodes fed through the catheter at baseline (:func:`sim.procedure.territory`): the normal liver of the
-        mean normal-liver dose, its D/V figures and the DVH is that of the territory (the partition model's perfused
-        normal liver); ``sirt_normal_liver_dose_whole_gy`` is over all normal liver. All nodes when omitted.
+        Pedicle nodes fed through the catheter at baseline (:func:`sim.procedure.territory`): the tumour and normal
+        liver of the mean doses, the D/V figures, the lobule fractions and the DVH are those of the territory (the
+        partition model's perfused compartments); ``sirt_tumour_dose_whole_gy`` and
+        ``sirt_normal_liver_dose_whole_gy`` are over all viable tumour and all normal liver. All nodes when omitted.
     """
     import pandas as pd
 
@@ -145,10 +146,12 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     lung_bq, peribiliary_bq = lung * per_sphere, peribiliary * per_sphere
     m_t, m_n_all = tissue_masses(comps)
     perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
-    m_n = np.where(perfused, m_n_all, 0.0)
-    dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t, m_n_all)
-    whole = doses_from_deposition(dose_t_bq, dose_n_bq, m_t, m_n_all)
-    d = doses_from_deposition(dose_t_bq, np.where(perfused, dose_n_bq, 0.0), m_t, m_n, lung_activity_bq=lung_bq)
+    m_t_all = m_t
+    m_t, m_n = np.where(perfused, m_t_all, 0.0), np.where(perfused, m_n_all, 0.0)
+    dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t_all, m_n_all)
+    whole = doses_from_deposition(dose_t_bq, dose_n_bq, m_t_all, m_n_all)
+    d = doses_from_deposition(np.where(perfused, dose_t_bq, 0.0), np.where(perfused, dose_n_bq, 0.0), m_t, m_n,
+                              lung_activity_bq=lung_bq)
     liver_bq = float(tumour_bq.sum() + normal_bq.sum()) + peribiliary_bq
     findings = check_plan(PartitionDoses(tumour_gy=d.mean_tumour_gy, normal_gy=d.mean_normal_gy, lung_gy=d.lung_gy,
                                          tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
@@ -168,6 +171,7 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
         "sirt_tumour_dose_mean_gy": d.mean_tumour_gy,
         "sirt_normal_liver_dose_mean_gy": d.mean_normal_gy,
         "sirt_normal_liver_dose_whole_gy": whole.mean_normal_gy,
+        "sirt_tumour_dose_whole_gy": whole.mean_tumour_gy,
         "sirt_tumour_d70_gy": dose_at_volume(d.tumour_gy, m_t, TUMOUR_DVH_SHARE) if m_t.sum() > 0 else float("nan"),
         "sirt_tumour_v100": volume_at_dose(d.tumour_gy, m_t, TUMOUR_DOSE_THRESHOLD_GY),
         "sirt_limit_findings": [f"{f.level}: {f.message}" for f in findings],

@@ -111,3 +111,24 @@ def test_compartment_spheres_conserves_vessel_lodgings(glass_run):
     lodged_comp = rng.integers(0, 5, liver.compartments.n)
     out = compartment_spheres(liver, lodged_ped, lodged_comp)
     assert out.sum() == pytest.approx(lodged_ped.sum() + lodged_comp.sum(), rel=1e-9)
+
+
+def test_lobar_read_outs_are_the_treated_tumours(coarse_scenario):
+    """A right lobar treatment of bilobar disease is judged on the tumours it treats: the mean tumour dose, D70 and the
+    DVH are over the perfused tumour; the whole-liver mean (untreated left-lobe tumours at 0 Gy) is lower."""
+    from sim.catalogue import scenarios_dir
+
+    s = sim.load_scenario(scenarios_dir() / "sirt_resin_lobar_bilobar_net.toml").with_updates(
+        {"liver.terminal_diameter_um": coarse_scenario.liver.terminal_diameter_um, "agent.activity_gbq": 0.05})
+    r = sim.run(s, progress=False)
+    summary, perfused = r.summary, r.state["sirt"]["perfused"]
+    tumour_mass = r.state["sirt"]["tumour_mass_kg"]
+    assert tumour_mass[perfused].sum() > 0 and tumour_mass[~perfused].sum() > 0  # tumours on both sides
+    assert summary["sirt_tumour_dose_whole_gy"] < summary["sirt_tumour_dose_mean_gy"]
+    share = tumour_mass[perfused].sum() / tumour_mass.sum()
+    # the left-lobe tumours get (almost) nothing: the whole mean is the perfused mean diluted by their mass
+    assert summary["sirt_tumour_dose_whole_gy"] == pytest.approx(summary["sirt_tumour_dose_mean_gy"] * share, rel=0.05)
+    assert summary["sirt_y90_tn"] == pytest.approx(
+        summary["sirt_tumour_dose_mean_gy"] / summary["sirt_normal_liver_dose_mean_gy"], rel=1e-9)
+    tumour_rows = r.dvh[r.dvh["region"] == "tumour"]
+    assert tumour_rows["mass_g"].sum() == pytest.approx(tumour_mass[perfused].sum() * 1e3, rel=1e-9)

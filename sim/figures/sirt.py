@@ -45,9 +45,10 @@ def _require_sirt(data: RunData, what: str) -> None:
 
 
 def _masses(data: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Tumour and perfused normal-liver doses (Gy) and masses (kg) per compartment, float64."""
-    m_t = data["sirt/tumour_mass_g"].astype(np.float64) * 1e-3
-    m_n = np.where(data["sirt/perfused"], data["sirt/normal_mass_g"].astype(np.float64) * 1e-3, 0.0)
+    """Perfused tumour and normal-liver doses (Gy) and masses (kg) per compartment (the summary's), float64."""
+    perfused = data["sirt/perfused"]
+    m_t = np.where(perfused, data["sirt/tumour_mass_g"].astype(np.float64) * 1e-3, 0.0)
+    m_n = np.where(perfused, data["sirt/normal_mass_g"].astype(np.float64) * 1e-3, 0.0)
     return (data["sirt/tumour_dose_gy"].astype(np.float64), m_t, data["sirt/normal_dose_gy"].astype(np.float64), m_n)
 
 
@@ -226,11 +227,12 @@ def maa_comparison(source, ax=None):
     fig, axes = new_axes(ax, 3, figsize=(21.0, 7.0))
     s = data.summary
     d_t, m_t, d_n, m_n = _masses(data)
+    m_t_all = data["sirt/tumour_mass_g"].astype(np.float64) * 1e-3
     m_n_all = data["sirt/normal_mass_g"].astype(np.float64) * 1e-3
     dist = {"MAA": {"tumour": data["sirt/maa_tumour"].astype(np.float64),
                     "normal": data["sirt/maa_normal"].astype(np.float64), "lung": float(data["sirt/maa_lung"]),
                     "non-target": s["sirt_maa_nontarget_fraction"] * s["sirt_maa_particles"]},
-            "Y-90": {"tumour": d_t * m_t / DOSE_GY_KG_PER_GBQ, "normal": d_n * m_n_all / DOSE_GY_KG_PER_GBQ,
+            "Y-90": {"tumour": d_t * m_t_all / DOSE_GY_KG_PER_GBQ, "normal": d_n * m_n_all / DOSE_GY_KG_PER_GBQ,
                      "lung": float(s["sirt_activity_lung_gbq"]),
                      "non-target": float(s["sirt_activity_nontarget_gbq"])}}  # MAA in particles, Y-90 in GBq
     colours = {"MAA": _MAA_COLOUR, "Y-90": _Y90_COLOUR}
@@ -263,7 +265,7 @@ def _segment_bars(ax, data: RunData, dist: dict, colours: dict, overlap: float) 
 def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: float) -> None:
     """Each compartment part's concentration relative to the liver mean, MAA (x) against Y-90 (y), log-log."""
     def relative(d: dict, part: str, mass: np.ndarray) -> np.ndarray:
-        mean = (d["tumour"].sum() + d["normal"][m_n > 0].sum()) / (m_t.sum() + m_n.sum())
+        mean = (d["tumour"][m_t > 0].sum() + d["normal"][m_n > 0].sum()) / (m_t.sum() + m_n.sum())
         return np.divide(d[part], mass * mean, out=np.zeros_like(mass), where=mass > 0)
 
     lo, hi = np.inf, 0.0
