@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cli_helpers import assert_run_refused
 
 import sim
 from sim.coils import coilable_arteries, hepaticoenteric_beds
@@ -75,12 +76,7 @@ def test_bad_coils_one_line_exit_2(invoke, tmp_path, text, words):
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert info.value.path.startswith("procedure.coil") and words in info.value.message, str(info.value)
-    out = tmp_path / "out"
-    result = invoke("run", path, "--out", out, "--quiet")
-    lines = result.stderr.splitlines()
-    assert result.exit_code == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"embosim: error: {path}: procedure.coil") and words in lines[0]
-    assert not out.exists()
+    assert_run_refused(invoke, path, tmp_path / "out", "procedure.coil", words)
 
 
 def test_the_maa_work_up_sees_the_coils(coarse_scenario, coarse_liver):

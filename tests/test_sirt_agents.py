@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from cli_helpers import assert_run_refused
 
 from sim import y90
 from sim.agents import Y90_PRODUCTS, agent_from_config
@@ -104,9 +105,4 @@ def test_bad_sirt_keys_one_line_exit_2(invoke, tmp_path, text, key, words):
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert (info.value.path, words in info.value.message) == (key, True), str(info.value)
-    out = tmp_path / "out"
-    result = invoke("run", path, "--out", out, "--quiet")
-    lines = result.stderr.splitlines()
-    assert result.exit_code == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"embosim: error: {path}: {key}: ") and words in lines[0]
-    assert not out.exists()
+    assert_run_refused(invoke, path, tmp_path / "out", f"{key}: ", words)
