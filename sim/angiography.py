@@ -85,7 +85,7 @@ import numpy as np
 from .catheters import Lumen, lumen_for, max_rate_m3s
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .keep import LOCK, kept_for
-from .kernels import twoport
+from .kernels import flowgraph, twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
 from .units import ML_M3
@@ -151,9 +151,6 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
-#: Elements (times x compartments) evaluated at once for the phase times: 2 MB arrays, in cache (numerical
-#: choice: four times faster than 32 MB ones; the sums differ in the last bits at most, the times on their grid not).
-_PHASE_CHUNK = 2**18
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -627,18 +624,22 @@ class ArterialNetwork:
         return np.concatenate([state.trunk_p, state.art_p])
 
     def arrival(self, state: twoport.FlowState, source: int) -> np.ndarray:
-        """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached."""
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import dijkstra
+        """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached.
 
+        The vessels oriented along their flow form an acyclic graph (one pressure field), so the
+        times are found in topological order (:mod:`sim.kernels.flowgraph`): Dijkstra's values.
+        """
         q = self.vessel_flows(state)
-        moving = q != 0.0
+        moving = (q != 0.0) & ~np.isnan(q)
         src = np.where(q > 0, self.vessel_up, self.vessel_down)[moving]
         dst = np.where(q > 0, self.vessel_down, self.vessel_up)[moving]
         keep = ~self.boundary[src]  # the aorta washes out whatever reaches an arterial root
-        graph = csr_matrix(((self.vessel_volume_m3[moving] / np.abs(q[moving]))[keep], (src[keep], dst[keep])),
-                           shape=(self.n, self.n))
-        return dijkstra(graph, directed=True, indices=source)
+        order, start, edges = _flow_order(self.n, src[keep], dst[keep], np.ones(self.n, bool), source)
+        time = np.full(self.n, np.inf)
+        time[source] = 0.0
+        flowgraph.shortest_times(order, start, edges, dst[keep], (self.vessel_volume_m3[moving] / np.abs(q[moving]))[keep],
+                                 time)
+        return time
 
     def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
                       reached: np.ndarray) -> np.ndarray:
@@ -650,9 +651,6 @@ class ArterialNetwork:
         ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
         is solved on them alone.
         """
-        from scipy.sparse import csc_matrix, diags
-        from scipy.sparse.linalg import spsolve
-
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
         q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
@@ -661,17 +659,20 @@ class ArterialNetwork:
         back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
         inflow += np.bincount(self.comp_node, back, minlength=self.n)
         inflow[source] += rate_m3s
-        nodes = np.flatnonzero(reached & ~self.boundary & (inflow > 0))
-        local = np.full(self.n, -1)
-        local[nodes] = np.arange(nodes.size)
-        mix = (local[dst] >= 0) & (local[src] >= 0) & (flow > 0)
-        matrix = diags(inflow[nodes]) - csc_matrix((flow[mix], (local[dst[mix]], local[src[mix]])),
-                                                   shape=(nodes.size, nodes.size))
-        rhs = np.where(nodes == source, rate_m3s, 0.0)
+        nodes = reached & ~self.boundary & (inflow > 0)
+        mix = nodes[src] & nodes[dst] & (flow > 0)
+        order, start, edges = _flow_order(self.n, src[mix], dst[mix], nodes, source)
         out = np.zeros(self.n)
-        if nodes.size:
-            out[nodes] = np.clip(spsolve(matrix.tocsc(), rhs), 0.0, 1.0)
-        return out
+        flowgraph.mix(order, start, edges, dst[mix], flow[mix], nodes, inflow, rate_m3s, out)
+        return np.clip(out, 0.0, 1.0)
+
+
+def _flow_order(n: int, src: np.ndarray, dst: np.ndarray, allowed: np.ndarray, root: int):
+    """:func:`sim.kernels.flowgraph.topological_order` of a flow-directed graph, which is acyclic (one pressure field)."""
+    order, start, edges, acyclic = flowgraph.topological_order(n, src, dst, allowed, root)
+    if not acyclic:
+        raise RuntimeError("the flow-directed arterial graph holds a cycle: its flows are not those of one pressure field")
+    return order, start, edges
 
 
 def _tip_node(graph: ArterialNetwork, placement) -> int:
@@ -1051,21 +1052,12 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     else:
         arterial = transit.injection.duration_s
     arterial = min(arterial, transit.injection.duration_s)
-    reached = np.flatnonzero(np.isfinite(transit.comp_arrival_s))
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
-    part = _compartment_subset(transit, reached)
-    volume = angiogram.compartment_volume_m3[reached]
-    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume  # chunks of ~2 MB stay in cache
-                            for chunk in np.array_split(times, max(1, times.size * reached.size // _PHASE_CHUNK))])
+    total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
+    flowgraph.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
+                          transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total)
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
 
-
-def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:
-    """The transit with its compartment arrays restricted to ``index`` (vessel arrays kept)."""
-    from dataclasses import replace
-
-    return replace(transit, **{name: getattr(transit, name)[index] for name in (
-        "comp_concentration", "comp_arrival_s", "comp_tail_s", "comp_fill_mtt_s", "comp_wash_mtt_s")})
