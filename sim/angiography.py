@@ -77,6 +77,7 @@ tissue points).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -103,6 +104,7 @@ __all__ = [
     "ContrastTransit",
     "Injection",
     "View",
+    "arterial_network",
     "baseline_flow",
     "bed_acceptance_m3s",
     "catheter_limit_m3s",
@@ -220,12 +222,16 @@ def run_liver(result):
     return build_liver(result.scenario)
 
 
-def final_flow(result):
+def final_flow(result, *, baseline=None):
     """The flow model of a run's liver at the end of the run (its occlusions applied).
 
     Parameters
     ----------
     result : RunResult
+    baseline : LiverFlow, optional
+        :func:`baseline_flow` of the run's liver and scenario, already built (e.g. the
+        explorer's liver view): copied (its conductances and solution; not changed) instead of
+        built again, with the same values.
 
     Returns
     -------
@@ -239,7 +245,11 @@ def final_flow(result):
     The load record is cumulative: a later session of a staged treatment
     (``sim.run(..., prior=...)``) carries the earlier sessions' loads too.
     """
-    flow = baseline_flow(run_liver(result), result.scenario)
+    if baseline is None:
+        flow = baseline_flow(run_liver(result), result.scenario)
+    else:
+        flow = copy.copy(baseline)
+        flow.state = _scratch(baseline.state, _CONDUCTANCES + _SOLVE_WRITES)
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
@@ -249,6 +259,8 @@ _TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "e
                  "art_p", "por_p", "status")
 #: ... and those a full solve writes: the substitution's pressures and flows too.
 _SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
+#: The conductance arrays of a ``FlowState`` (what an occlusion changes).
+_CONDUCTANCES = ("g_art", "g_por", "g_comp", "g_trunk")
 
 
 def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.FlowState:
@@ -334,10 +346,11 @@ def _proximal_flow_at(flow, rate_m3s: float) -> float:
     return float(twoport.edge_flows(work, n, pa, pp)[0])
 
 
-def tip_response(flow) -> tuple[float, float]:
+def tip_response(flow, *, native: twoport.FlowState | None = None) -> tuple[float, float]:
     """The flow behind the tip as an affine function of the injection rate r: q(r) = q0 - k r.
 
-    Fixed conductances make the network linear, so two solves give it (r = 0 and one probe).
+    Fixed conductances make the network linear, so two solves give it (r = 0 and one probe);
+    ``native``: :func:`solved_state` ``(flow, 0.0)`` when already solved (the r = 0 solve, same value).
 
     Returns
     -------
@@ -346,7 +359,7 @@ def tip_response(flow) -> tuple[float, float]:
     k : float, dimensionless
         Fall of that flow per unit injection rate.
     """
-    q0 = _proximal_flow_at(flow, 0.0)
+    q0 = _proximal_flow_at(flow, 0.0) if native is None else proximal_flow(native, flow.catheter)
     probe = max(q0, MIN_RATE_M3S)
     return q0, (q0 - _proximal_flow_at(flow, probe)) / probe
 
@@ -675,6 +688,23 @@ def _flow_order(n: int, src: np.ndarray, dst: np.ndarray, allowed: np.ndarray, r
     return order, start, edges
 
 
+def arterial_network(liver: CompiledLiver) -> ArterialNetwork:
+    """The :class:`ArterialNetwork` of ``liver``, built once and kept with it (:mod:`sim.keep`; read it, do not change it).
+
+    It depends on the compiled liver only, so the liver view and the DSA before and after a run
+    (whose final flow shares the catheter-placed liver of the view's) share it.
+    """
+    with LOCK:
+        kept = kept_for(liver)
+        found = kept.get("angiography.network")
+        if found is None:
+            found = kept["angiography.network"] = ArterialNetwork(liver)
+            for value in vars(found).values():
+                if isinstance(value, np.ndarray):
+                    value.setflags(write=False)
+        return found
+
+
 def _tip_node(graph: ArterialNetwork, placement) -> int:
     if placement.tip_trunk_node >= 0:
         return int(placement.tip_trunk_node)
@@ -688,7 +718,7 @@ def _span(volume: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return out
 
 
-def contrast_transit(flow, injection: Injection) -> ContrastTransit:
+def contrast_transit(flow, injection: Injection, *, native: twoport.FlowState | None = None) -> ContrastTransit:
     """Concentrations and arrival times of a contrast injection at the catheter tip of ``flow``.
 
     Parameters
@@ -696,16 +726,18 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
     flow : LiverFlow
         Catheter placed; its conductances are used as they are (baseline or embolised).
     injection : Injection
+    native : FlowState, optional
+        :func:`solved_state` ``(flow, 0.0)`` when already solved (e.g. for the liver view).
 
     Returns
     -------
     ContrastTransit
     """
     liver = flow.liver
-    graph = ArterialNetwork(liver)
+    graph = arterial_network(liver)
     tip = _tip_node(graph, flow.catheter)
     injecting = solved_state(flow, injection.rate_m3s)
-    native = solved_state(flow, 0.0)
+    native = solved_state(flow, 0.0) if native is None else native
     front = graph.arrival(injecting, tip)
     conc = graph.concentration(injecting, tip, injection.rate_m3s, np.isfinite(front))
     washed = graph.arrival(native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
@@ -765,11 +797,20 @@ class View:
 
     @classmethod
     def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> View:
-        """The smallest grid holding the liver's tissue and its arteries, with a margin.
+        """The smallest grid holding the liver's tissue and its arteries, with a margin (kept with the liver).
 
         The arteries are the hepatic ones (generation >= 0) and the named arteries
         joining them (CHA, GDA, RGA, cystic, the SMA of a replaced artery...).
         """
+        with LOCK:
+            kept = kept_for(liver).setdefault("angiography.view", {})
+            found = kept.get(pixel_m)
+            if found is None:
+                found = kept[pixel_m] = cls._around(liver, pixel_m)
+            return found
+
+    @classmethod
+    def _around(cls, liver: CompiledLiver, pixel_m: float) -> View:
         from .network import EDGE_ARTERY
 
         trunk = liver.trunk
@@ -940,7 +981,7 @@ def _tissue_projection(liver: CompiledLiver, view: View) -> _TissueProjection:
 
 
 def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
-                      min_diameter_um: float = MIN_DIAMETER_UM) -> Angiogram:
+                      min_diameter_um: float = MIN_DIAMETER_UM, native: twoport.FlowState | None = None) -> Angiogram:
     """The virtual DSA of an injection at the catheter tip of ``flow``.
 
     Parameters
@@ -954,6 +995,8 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     min_diameter_um : float, optional
         Vessels narrower than this (um) are not drawn (their lumen's contrast is left
         out; the tissue they feed still blushes).
+    native : FlowState, optional
+        :func:`solved_state` ``(flow, 0.0)`` when already solved.
 
     Returns
     -------
@@ -961,7 +1004,7 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     """
     liver = flow.liver
     view = View.around(liver) if view is None else view
-    transit = contrast_transit(flow, injection)
+    transit = contrast_transit(flow, injection, native=native)
     points = liver.points
     tissue = _tissue_projection(liver, view)
 
