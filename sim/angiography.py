@@ -86,7 +86,7 @@ import numpy as np
 from .catheters import Lumen, lumen_for, max_rate_m3s
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .keep import LOCK, kept_for
-from .kernels import flowgraph, twoport
+from .kernels import contrast, twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
 from .units import ML_M3
@@ -254,9 +254,10 @@ def final_flow(result, *, baseline=None):
     return flow
 
 
-#: The arrays of a ``FlowState`` that a trunk solve and an elimination write (the injection included).
-_TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q",
-                 "art_p", "por_p", "status")
+#: The arrays of a ``FlowState`` that the bottom-up elimination writes (the 2-ports).
+_ELIMINATION_WRITES = ("node_pi", "node_conn", "edge_pi", "edge_conn")
+#: The arrays that a trunk solve and an elimination write (the injection included).
+_TRUNK_WRITES = ("q_art_in", "q_trunk_in", *_ELIMINATION_WRITES, "trunk_p", "trunk_q", "art_p", "por_p", "status")
 #: ... and those a full solve writes: the substitution's pressures and flows too.
 _SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
 #: The conductance arrays of a ``FlowState`` (what an occlusion changes).
@@ -268,7 +269,29 @@ def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.Flow
     return state._replace(**{name: getattr(state, name).copy() for name in written})
 
 
-def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
+def _eliminated(flow, rate_m3s: float, written: tuple[str, ...], like: twoport.FlowState | None) -> twoport.FlowState:
+    """A copy of ``flow.state`` (the arrays ``written`` copied) injecting ``rate_m3s`` at the tip, its 2-ports eliminated.
+
+    ``like``: a :func:`solved_state` of ``flow`` at another rate. A trunk tip's injection enters the
+    trunk solve only, so its 2-ports are then shared rather than eliminated again (the same values).
+    """
+    tip = flow.catheter
+    shared = like is not None and tip.tip_trunk_node >= 0
+    if shared:
+        state = _scratch(flow.state, tuple(name for name in written if name not in _ELIMINATION_WRITES))
+        state = state._replace(**{name: getattr(like, name) for name in _ELIMINATION_WRITES})
+    else:
+        state = _scratch(flow.state, written)
+    if tip.tip_trunk_node >= 0:
+        state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
+    else:
+        state.q_art_in[tip.tip_pedicle_node] = rate_m3s
+    if not shared:
+        twoport.eliminate(state)
+    return state
+
+
+def solved_state(flow, rate_m3s: float, *, like: twoport.FlowState | None = None) -> twoport.FlowState:
     """A solved copy of ``flow.state`` with the catheter injecting ``rate_m3s`` (0: native flow).
 
     Its topology and conductance arrays are those of ``flow.state`` (shared, not copied):
@@ -280,14 +303,14 @@ def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
         Catheter placed.
     rate_m3s : float
         Injection rate at the tip, m^3/s.
+    like : FlowState, optional
+        A state this function gave for ``flow`` at another rate: with a trunk tip, the copy shares
+        its 2-ports (the injection does not enter them), so only the trunk solve and the
+        substitution are done again; do not re-solve either state then.
     """
-    state = _scratch(flow.state, _SOLVE_WRITES)
-    tip = flow.catheter
-    if tip.tip_trunk_node >= 0:
-        state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
-    else:
-        state.q_art_in[tip.tip_pedicle_node] = rate_m3s
-    twoport.solve(state)
+    state = _eliminated(flow, rate_m3s, _SOLVE_WRITES, like)
+    twoport.solve_trunk(state)
+    twoport.substitute(state)
     return state
 
 
@@ -321,23 +344,17 @@ def catheter_limit_m3s(flow) -> float:
     return max_rate_m3s(catheter_lumen(flow))
 
 
-def _proximal_flow_at(flow, rate_m3s: float) -> float:
+def _proximal_flow_at(flow, rate_m3s: float, like: twoport.FlowState | None = None) -> float:
     """:func:`proximal_flow` of :func:`solved_state` ``(flow, rate_m3s)``, without the whole solve.
 
     The injection changes only the trunk solution (trunk tip) or the 2-ports on the tip's
     path (pedicle tip), so this takes an elimination and a trunk solve on a copy of the
     arrays these write, and reads the flow along the tip's path: the operations of the
     full solve, hence its value, without substituting the whole liver or copying its
-    topology and conductances.
+    topology and conductances. ``like``: as for :func:`solved_state` (a trunk tip then needs no elimination).
     """
-    st = flow.state
     tip = flow.catheter
-    work = _scratch(st, _TRUNK_WRITES)
-    if tip.tip_trunk_node >= 0:
-        work.q_trunk_in[tip.tip_trunk_node] = rate_m3s
-    else:
-        work.q_art_in[tip.tip_pedicle_node] = rate_m3s
-    twoport.eliminate(work)
+    work = _eliminated(flow, rate_m3s, _TRUNK_WRITES, like)
     twoport.solve_trunk(work)
     if tip.tip_trunk_node >= 0:
         return float(work.trunk_q[tip.proximal_edge])
@@ -361,7 +378,7 @@ def tip_response(flow, *, native: twoport.FlowState | None = None) -> tuple[floa
     """
     q0 = _proximal_flow_at(flow, 0.0) if native is None else proximal_flow(native, flow.catheter)
     probe = max(q0, MIN_RATE_M3S)
-    return q0, (q0 - _proximal_flow_at(flow, probe)) / probe
+    return q0, (q0 - _proximal_flow_at(flow, probe, native)) / probe
 
 
 def bed_acceptance_m3s(flow, *, response: tuple[float, float] | None = None) -> float:
@@ -640,18 +657,16 @@ class ArterialNetwork:
         """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached.
 
         The vessels oriented along their flow form an acyclic graph (one pressure field), so the
-        times are found in topological order (:mod:`sim.kernels.flowgraph`): Dijkstra's values.
+        times are found in topological order (:func:`sim.kernels.contrast.arrival_times`): Dijkstra's values.
         """
-        q = self.vessel_flows(state)
-        moving = (q != 0.0) & ~np.isnan(q)
-        src = np.where(q > 0, self.vessel_up, self.vessel_down)[moving]
-        dst = np.where(q > 0, self.vessel_down, self.vessel_up)[moving]
-        keep = ~self.boundary[src]  # the aorta washes out whatever reaches an arterial root
-        order, start, edges = _flow_order(self.n, src[keep], dst[keep], np.ones(self.n, bool), source)
-        time = np.full(self.n, np.inf)
-        time[source] = 0.0
-        flowgraph.shortest_times(order, start, edges, dst[keep], (self.vessel_volume_m3[moving] / np.abs(q[moving]))[keep],
-                                 time)
+        return self._arrival(self.vessel_flows(state), source)
+
+    def _arrival(self, q: np.ndarray, source: int) -> np.ndarray:
+        """:meth:`arrival` from the :meth:`vessel_flows` ``q``."""
+        time = np.empty(self.n)
+        # the aorta washes out whatever reaches an arterial root: no flow leaves a pressure boundary
+        _check_acyclic(contrast.arrival_times(*self._vessel_incidence, q, self.vessel_volume_m3, self.boundary, source,
+                                               time))
         return time
 
     def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
@@ -662,30 +677,31 @@ class ArterialNetwork:
         enters the balance, and so does blood flowing back from a compartment into
         its arterial node; pressure boundaries hold concentration 0. Only the
         ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
-        is solved on them alone.
+        is solved on them alone, in topological order of the flow (:func:`sim.kernels.contrast.mixing`).
         """
-        a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
-        b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
+        a, b, incidence = self._mixing_edges
         q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
-        src, dst, flow = np.where(q > 0, a, b), np.where(q > 0, b, a), np.abs(q)
-        inflow = np.bincount(dst, flow, minlength=self.n)
         back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
-        inflow += np.bincount(self.comp_node, back, minlength=self.n)
-        inflow[source] += rate_m3s
-        nodes = reached & ~self.boundary & (inflow > 0)
-        mix = nodes[src] & nodes[dst] & (flow > 0)
-        order, start, edges = _flow_order(self.n, src[mix], dst[mix], nodes, source)
-        out = np.zeros(self.n)
-        flowgraph.mix(order, start, edges, dst[mix], flow[mix], nodes, inflow, rate_m3s, out)
+        out = np.empty(self.n)
+        _check_acyclic(contrast.mixing(*incidence, a, b, q, self.comp_node, back, self.boundary, reached, source,
+                                        rate_m3s, out))
         return np.clip(out, 0.0, 1.0)
 
+    @cached_property
+    def _vessel_incidence(self) -> tuple[np.ndarray, ...]:
+        return contrast.incidence(self.n, self.vessel_up, self.vessel_down)
 
-def _flow_order(n: int, src: np.ndarray, dst: np.ndarray, allowed: np.ndarray, root: int):
-    """:func:`sim.kernels.flowgraph.topological_order` of a flow-directed graph, which is acyclic (one pressure field)."""
-    order, start, edges, acyclic = flowgraph.topological_order(n, src, dst, allowed, root)
+    @cached_property
+    def _mixing_edges(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """Ends and incidence of the mixing balance's edges: every trunk edge, then the pedicle arteries."""
+        a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
+        b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
+        return a, b, contrast.incidence(self.n, a, b)
+
+
+def _check_acyclic(acyclic: bool) -> None:
     if not acyclic:
         raise RuntimeError("the flow-directed arterial graph holds a cycle: its flows are not those of one pressure field")
-    return order, start, edges
 
 
 def arterial_network(liver: CompiledLiver) -> ArterialNetwork:
@@ -711,13 +727,6 @@ def _tip_node(graph: ArterialNetwork, placement) -> int:
     return int(graph.pedicle_node[placement.tip_pedicle_node])
 
 
-def _span(volume: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Time to cross a volume at a flow, s (inf without flow)."""
-    out = np.full(volume.shape, np.inf)
-    np.divide(volume, np.abs(flow), out=out, where=flow != 0)
-    return out
-
-
 def contrast_transit(flow, injection: Injection, *, native: twoport.FlowState | None = None) -> ContrastTransit:
     """Concentrations and arrival times of a contrast injection at the catheter tip of ``flow``.
 
@@ -736,34 +745,30 @@ def contrast_transit(flow, injection: Injection, *, native: twoport.FlowState | 
     liver = flow.liver
     graph = arterial_network(liver)
     tip = _tip_node(graph, flow.catheter)
-    injecting = solved_state(flow, injection.rate_m3s)
     native = solved_state(flow, 0.0) if native is None else native
-    front = graph.arrival(injecting, tip)
+    injecting = solved_state(flow, injection.rate_m3s, like=native)
+    q_inj, q_native = graph.vessel_flows(injecting), graph.vessel_flows(native)
+    front = graph._arrival(q_inj, tip)
     conc = graph.concentration(injecting, tip, injection.rate_m3s, np.isfinite(front))
-    washed = graph.arrival(native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
+    washed = graph._arrival(q_native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
     tail = injection.duration_s + np.where(np.isfinite(washed), washed, 0.0)
 
-    q_inj = graph.vessel_flows(injecting)
-    up = np.where(q_inj >= 0, graph.vessel_up, graph.vessel_down)
-    down = np.where(q_inj >= 0, graph.vessel_down, graph.vessel_up)
-    moving = q_inj != 0
-
-    comps = liver.compartments
+    nv, comps = graph.vessel_up.size, liver.compartments
+    start, end = np.empty((nv, 3)), np.empty((nv, 3))
+    vessel_conc, front_in, front_span, tail_in, tail_span = (np.empty(nv) for _ in range(5))
+    contrast.vessel_transit(graph.vessel_up, graph.vessel_down, q_inj, q_native, graph.xyz, graph.vessel_volume_m3, conc,
+                            front, tail, start, end, vessel_conc, front_in, front_span, tail_in, tail_span)
     node = graph.comp_node
-    q_in = np.clip(injecting.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
-    q_out = np.clip(native.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
     blood = BLOOD_VOLUME_FRACTION * (comps.volume_m3 - comps.necrotic_volume_m3)
-    total_in = q_in.sum(axis=1)
-    comp_conc = np.zeros(comps.n)
-    np.divide(conc[node] * q_in[:, 0], total_in, out=comp_conc, where=total_in > 0)
-    arrival = np.where(comp_conc > 0, front[node], np.inf)
+    comp_conc, arrival, comp_tail, fill_mtt, wash_mtt = (np.empty(comps.n) for _ in range(5))
+    contrast.compartment_transit(injecting.comp_q, native.comp_q, blood, conc[node], front[node], tail[node], comp_conc,
+                                 arrival, comp_tail, fill_mtt, wash_mtt)
     return ContrastTransit(
-        vessel_start_m=graph.xyz[up], vessel_end_m=graph.xyz[down], vessel_diameter_m=graph.vessel_diameter_m,
-        vessel_volume_m3=graph.vessel_volume_m3, vessel_concentration=np.where(moving, conc[up], 0.0),
-        front_in_s=np.where(moving, front[up], np.inf), front_span_s=_span(graph.vessel_volume_m3, q_inj),
-        tail_in_s=tail[up], tail_span_s=_span(graph.vessel_volume_m3, graph.vessel_flows(native)),
-        comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
-        comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
+        vessel_start_m=start, vessel_end_m=end, vessel_diameter_m=graph.vessel_diameter_m,
+        vessel_volume_m3=graph.vessel_volume_m3, vessel_concentration=vessel_conc,
+        front_in_s=front_in, front_span_s=front_span, tail_in_s=tail_in, tail_span_s=tail_span,
+        comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=comp_tail,
+        comp_fill_mtt_s=fill_mtt, comp_wash_mtt_s=wash_mtt,
         injection=injection, tip_concentration=float(conc[tip]),
         reflux_m3s=_reflux(-proximal_flow(injecting, flow.catheter), injection.rate_m3s))
 
@@ -817,9 +822,12 @@ class View:
         artery = trunk.edge_kind == EDGE_ARTERY
         hepatic = np.unique(trunk.edge_conns[artery & (trunk.edge_generation >= 0)])
         joining = artery & np.isin(trunk.edge_conns, hepatic).any(axis=1)
-        xz = np.vstack([liver.points.xyz[:, [0, 2]], trunk.node_xyz[np.unique(trunk.edge_conns[joining])][:, [0, 2]]])
-        lo = xz.min(axis=0) - _MARGIN_M
-        hi = xz.max(axis=0) + _MARGIN_M
+        lo, hi = _tissue_bounds(liver.points)  # min and max are exact: the bounds of the tissue and arteries together
+        arteries = trunk.node_xyz[np.unique(trunk.edge_conns[joining])][:, [0, 2]]
+        if arteries.size:
+            lo, hi = np.minimum(lo, arteries.min(axis=0)), np.maximum(hi, arteries.max(axis=0))
+        lo = lo - _MARGIN_M
+        hi = hi + _MARGIN_M
         cols, rows = np.ceil((hi - lo) / pixel_m).astype(int)
         return cls(float(lo[0]), float(lo[1]), float(pixel_m), (int(rows), int(cols)))
 
@@ -836,6 +844,17 @@ class View:
         i = np.floor((xyz[:, 2] - self.z0_m) / self.pixel_m).astype(np.int64)
         inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
         return np.where(inside, i * cols + j, -1)
+
+
+def _tissue_bounds(points) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest (x, z) of the tissue points, m, kept with them (shared by every catheter placement)."""
+    with LOCK:
+        kept = kept_for(points)
+        found = kept.get("angiography.bounds")
+        if found is None:
+            xz = points.xyz[:, [0, 2]]
+            found = kept["angiography.bounds"] = (xz.min(axis=0), xz.max(axis=0))
+        return found
 
 
 def _blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -1097,7 +1116,7 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     arterial = min(arterial, transit.injection.duration_s)
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
-    flowgraph.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
+    contrast.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
                           transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total)
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
