@@ -1031,23 +1031,31 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
     projected = np.hypot(end[:, 0] - start[:, 0], end[:, 2] - start[:, 2])
     count = np.maximum(1, np.ceil(2.0 * projected / view.pixel_m)).astype(np.int64)
-    vessel = np.repeat(drawn, count)
-    first = np.repeat(np.cumsum(count) - count, count)
-    position = (np.arange(vessel.size) - first + 0.5) / np.repeat(count, count)
-    xyz = np.repeat(start, count, axis=0) + position[:, None] * np.repeat(end - start, count, axis=0)
-    pixel = view.pixel_index(xyz)
-    inside = pixel >= 0
-    sigma = np.hypot(0.5 * transit.vessel_diameter_m / 2.0, DETECTOR_BLUR_M) / view.pixel_m
-    vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
-    class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
-                            for k in range(len(_BLUR_CLASSES_PX))])
+    pixel, vessel, position, share = contrast.vessel_samples(
+        drawn, count, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
+        transit.vessel_concentration * transit.vessel_volume_m3)
+    vessel_class, class_sigma = _blur_classes(transit.vessel_diameter_m, view.pixel_m)
     return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,
-                     _sample_pixel=pixel[inside], _sample_vessel=vessel[inside],
-                     _sample_position=position[inside],
-                     _sample_contrast_m3=(transit.vessel_concentration * transit.vessel_volume_m3)[vessel[inside]]
-                     / np.repeat(count, count)[inside], _sample_class=vessel_class[vessel[inside]],
-                     _class_sigma_px=class_sigma,
+                     _sample_pixel=pixel, _sample_vessel=vessel, _sample_position=position, _sample_contrast_m3=share,
+                     _sample_class=vessel_class[vessel], _class_sigma_px=class_sigma,
                      _parenchyma_sigma_px=max(DETECTOR_BLUR_M, 0.5 * points.volume_m3 ** (1 / 3)) / view.pixel_m)
+
+
+def _blur_classes(diameter_m: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blur class of each vessel and the mean blur (px) of each class, kept with the diameters (a network's).
+
+    A vessel is blurred by the detector and across its width: sigma = hypot(diameter / 4, ``DETECTOR_BLUR_M``).
+    """
+    with LOCK:
+        kept = kept_for(diameter_m).setdefault("angiography.blur", {})
+        found = kept.get(pixel_m)
+        if found is None:
+            sigma = np.hypot(0.5 * diameter_m / 2.0, DETECTOR_BLUR_M) / pixel_m
+            vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
+            class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
+                                    for k in range(len(_BLUR_CLASSES_PX))])
+            found = kept[pixel_m] = (vessel_class, class_sigma)
+        return found
 
 
 def compare_angiograms(flows, *, injection: Injection | None = None, view: View | None = None,

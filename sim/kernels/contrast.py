@@ -13,7 +13,8 @@ part the flow reaches:
 
 :func:`vessel_transit` and :func:`compartment_transit` fill the per-vessel and per-compartment
 arrays of a contrast transit in one pass each (the element-wise rules of
-:func:`sim.angiography.contrast_transit`); :func:`blush_curve` sums the well-mixed pools'
+:func:`sim.angiography.contrast_transit`); :func:`vessel_samples` places the points that draw
+the vessels on the detector; :func:`blush_curve` sums the well-mixed pools'
 contrast over a uniform time grid (the phase times).
 """
 
@@ -26,7 +27,8 @@ from numba import njit
 
 from ._config import NJIT_OPTS
 
-__all__ = ["incidence", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "blush_curve"]
+__all__ = ["incidence", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
+           "blush_curve"]
 
 
 @njit(**NJIT_OPTS)
@@ -297,6 +299,46 @@ def compartment_transit(comp_q_injecting, comp_q_native, blood, node_concentrati
         tail_arrival[c] = max(tail[c], reached)
         fill_mtt[c] = _span(blood[c], total_in)
         wash_mtt[c] = _span(blood[c], _inflow(comp_q_native[c]))
+
+
+@njit(**NJIT_OPTS)
+def vessel_samples(drawn, count, start, end, x0, z0, pixel_m, rows, cols, contrast):
+    """Points evenly along each drawn vessel that fall on the detector, in vessel order.
+
+    Vessel ``drawn[i]`` gets ``count[i]`` points at positions (j + 0.5) / count along it
+    (0 its start, 1 its end), each holding ``contrast[drawn[i]] / count[i]``; a point is kept
+    when its (x, z) falls on the ``rows`` x ``cols`` pixel grid of lower-left corner (x0, z0).
+
+    Returns
+    -------
+    pixel, vessel : ndarray of int64
+        Flat pixel (row-major, rows along z) and vessel of each kept point.
+    position, contrast_m3 : ndarray of float64
+    """
+    total = 0
+    for i in range(drawn.shape[0]):
+        total += count[i]
+    pixel = np.empty(total, np.int64)
+    vessel = np.empty(total, np.int64)
+    position = np.empty(total)
+    share = np.empty(total)
+    kept = 0
+    for i in range(drawn.shape[0]):
+        v = drawn[i]
+        n = count[i]
+        for j in range(n):
+            p = (float(j) + 0.5) / float(n)
+            x = start[v, 0] + p * (end[v, 0] - start[v, 0])
+            z = start[v, 2] + p * (end[v, 2] - start[v, 2])
+            col = np.int64(np.floor((x - x0) / pixel_m))
+            row = np.int64(np.floor((z - z0) / pixel_m))
+            if 0 <= row < rows and 0 <= col < cols:
+                pixel[kept] = row * cols + col
+                vessel[kept] = v
+                position[kept] = p
+                share[kept] = contrast[v] / float(n)
+                kept += 1
+    return pixel[:kept].copy(), vessel[:kept].copy(), position[:kept].copy(), share[:kept].copy()
 
 
 @njit(**NJIT_OPTS)
