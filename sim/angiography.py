@@ -890,10 +890,15 @@ class Angiogram:
     _class_sigma_px: np.ndarray
     _parenchyma_sigma_px: float
 
-    @property
-    def _parenchyma(self):
-        """Sparse (pixels x compartments) matrix of blood volume, m^3."""
-        return self._tissue.parenchyma
+    @cached_property
+    def _classes(self) -> np.ndarray:
+        """The blur classes that hold vessel samples, ascending."""
+        return np.flatnonzero(np.bincount(self._sample_class, minlength=self._class_sigma_px.size))
+
+    @cached_property
+    def _reached(self) -> np.ndarray:
+        """The compartments the contrast reaches (finite arrival), ascending."""
+        return np.flatnonzero(np.isfinite(self.transit.comp_arrival_s))
 
     def frame(self, t: float, *, vessels: bool = True, parenchyma: bool = True) -> np.ndarray:
         """The image at time ``t`` after the injection started.
@@ -913,19 +918,21 @@ class Angiogram:
         rows, cols = self.view.shape
         area = self.view.pixel_m**2
         image = np.zeros((rows, cols))
-        if parenchyma:
-            tissue = self._parenchyma @ self.transit.compartment_concentration(t)
+        transit = self.transit
+        if parenchyma:  # the compartments the contrast reaches: the others hold none (their products are 0)
+            reached = self._reached
+            tissue = np.zeros(rows * cols)
+            contrast.column_products(*self._tissue.parenchyma_columns, reached,
+                                     _compartment_subset(transit, reached).compartment_concentration(t),
+                                     tissue)
             image += _blur(tissue.reshape(rows, cols), self._parenchyma_sigma_px)
         if vessels:
-            front, tail = self.transit.vessel_progress(t)
-            v = self._sample_vessel
-            pos = self._sample_position
-            weight = np.where((pos > tail[v]) & (pos <= front[v]), self._sample_contrast_m3, 0.0)
-            for k, sigma in enumerate(self._class_sigma_px):
-                here = self._sample_class == k
-                if here.any():
-                    layer = np.bincount(self._sample_pixel[here], weight[here], minlength=rows * cols)
-                    image += _blur(layer.reshape(rows, cols), sigma)
+            layers = np.zeros((self._class_sigma_px.size, rows * cols))
+            contrast.vessel_layers(float(t), self._sample_pixel, self._sample_vessel, self._sample_position,
+                                   self._sample_contrast_m3, self._sample_class, transit.front_in_s,
+                                   transit.front_span_s, transit.tail_in_s, transit.tail_span_s, layers)
+            for k in self._classes:
+                image += _blur(layers[k].reshape(rows, cols), self._class_sigma_px[k])
         return image / area
 
     def frames(self, times_s) -> np.ndarray:
@@ -983,6 +990,12 @@ class _TissueProjection:
 
         inside = self.pixel >= 0
         return csr_matrix((self.blood_m3[inside], (self.pixel[inside], self._compartment[inside])), shape=self._shape)
+
+    @cached_property
+    def parenchyma_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:attr:`parenchyma` by compartment (CSC ``indptr``, ``indices``, ``data``; built on first use)."""
+        csc = self.parenchyma.tocsc()
+        return csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
 
 
 def _tissue_projection(liver: CompiledLiver, view: View) -> _TissueProjection:
@@ -1131,3 +1144,10 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
 
+
+def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:
+    """The transit with its compartment arrays restricted to ``index`` (vessel arrays kept)."""
+    from dataclasses import replace
+
+    return replace(transit, **{name: getattr(transit, name)[index] for name in (
+        "comp_concentration", "comp_arrival_s", "comp_tail_s", "comp_fill_mtt_s", "comp_wash_mtt_s")})

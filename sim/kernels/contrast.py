@@ -14,8 +14,8 @@ part the flow reaches:
 :func:`vessel_transit` and :func:`compartment_transit` fill the per-vessel and per-compartment
 arrays of a contrast transit in one pass each (the element-wise rules of
 :func:`sim.angiography.contrast_transit`); :func:`vessel_samples` places the points that draw
-the vessels on the detector; :func:`blush_curve` sums the well-mixed pools'
-contrast over a uniform time grid (the phase times).
+the vessels on the detector; :func:`vessel_layers` and :func:`column_products` make a frame;
+:func:`blush_curve` sums the well-mixed pools' contrast over a uniform time grid (the phase times).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["incidence", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
-           "blush_curve"]
+           "vessel_layers", "column_products", "blush_curve"]
 
 
 @njit(**NJIT_OPTS)
@@ -339,6 +339,53 @@ def vessel_samples(drawn, count, start, end, x0, z0, pixel_m, rows, cols, contra
                 share[kept] = contrast[v] / float(n)
                 kept += 1
     return pixel[:kept].copy(), vessel[:kept].copy(), position[:kept].copy(), share[:kept].copy()
+
+
+@njit(**NJIT_OPTS)
+def _progress(t, start, span):
+    """Share of a vessel crossed at time ``t`` by something entering at ``start`` (inf: never) and crossing in ``span``."""
+    if not math.isfinite(start):
+        return 0.0
+    return min(max(_ratio(max(t - start, 0.0), span), 0.0), 1.0)
+
+
+@njit(**NJIT_OPTS)
+def vessel_layers(t, pixel, vessel, position, contrast, layer_of, front_in, front_span, tail_in, tail_span, layers):
+    """Add the contrast of every vessel sample lying between the tail and the front at time ``t`` to its layer.
+
+    Parameters
+    ----------
+    t : float, s
+    pixel, vessel : ndarray of int64, shape (S,)
+        Flat pixel and vessel of each sample (:func:`vessel_samples`).
+    position, contrast : ndarray of float64, shape (S,)
+        Its position along the vessel (0-1) and contrast volume when filled.
+    layer_of : ndarray of int64, shape (S,)
+        Its layer (blur class).
+    front_in, front_span, tail_in, tail_span : ndarray of float64, shape (V,)
+        Per vessel (:class:`sim.angiography.ContrastTransit`).
+    layers : ndarray of float64, shape (K, pixels)
+        Added to, in sample order.
+    """
+    for i in range(pixel.shape[0]):
+        v = vessel[i]
+        p = position[i]
+        if p > _progress(t, tail_in[v], tail_span[v]) and p <= _progress(t, front_in[v], front_span[v]):
+            layers[layer_of[i], pixel[i]] += contrast[i]
+
+
+@njit(**NJIT_OPTS)
+def column_products(indptr, indices, data, columns, x, out):
+    """``out += A[:, columns] @ x`` for a CSC matrix ``A`` (``x[i]`` goes with ``columns[i]``), column by column.
+
+    For ascending ``columns`` and ``out`` zero on entry, each row's sum is taken in the order of a
+    CSR product (ascending column), so the same value as ``A @ x_full`` when ``x_full`` is 0 elsewhere.
+    """
+    for i in range(columns.shape[0]):
+        c = columns[i]
+        xc = x[i]
+        for k in range(indptr[c], indptr[c + 1]):
+            out[indices[k]] += data[k] * xc
 
 
 @njit(**NJIT_OPTS)
