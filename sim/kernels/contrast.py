@@ -406,8 +406,9 @@ def blush_curve(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume,
     A pool fills from ``arrival`` towards ``concentration`` with ``fill_mtt``
     (``c (1 - exp(-(t - arrival) / fill_mtt))``) until ``tail``, then decays from there with
     ``wash_mtt``; nothing before ``arrival`` or without a finite one. The exponentials along
-    the grid are stepped (a product by the one-step factor per time; the first value of each
-    phase exact), which keeps them within a few hundred rounding errors of evaluating each.
+    the grid are stepped in two independent chains, even and odd times (a product by the
+    two-step factor; the first two values of each phase exact), which keeps them within about a
+    hundred rounding errors of evaluating each.
 
     Parameters
     ----------
@@ -425,29 +426,39 @@ def blush_curve(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume,
         a = arrival[c]
         if not math.isfinite(a):
             continue
-        f = fill_mtt[c]
-        tl = tail[c]
+        f, w, tl = fill_mtt[c], wash_mtt[c], tail[c]
         k = 0
         while k < nt and times[k] <= a:
             k += 1
-        # filling: level = c (1 - exp(-(t - a) / f)); D_{k+1} = D_k r + d with r = exp(-h / f), d = 1 - r
-        if k < nt and times[k] <= tl:
-            x = _ratio(times[k] - a, f)
-            level = -math.expm1(-x)
-            step = _ratio(h, f)
-            r = math.exp(-step)
-            d = -math.expm1(-step)
-            while k < nt and times[k] <= tl:
-                total[k] += concentration[c] * level * volume[c]
-                level = level * r + d
-                k += 1
-        if k < nt:
-            w = wash_mtt[c]
-            held = concentration[c] * -math.expm1(-_ratio(tl - a, f))
-            value = held * math.exp(-_ratio(times[k] - tl, w))
-            rho = math.exp(-_ratio(h, w))
-            vol = volume[c]
-            while k < nt:
-                total[k] += vol * value
-                value *= rho
-                k += 1
+        washing = k
+        while washing < nt and times[washing] <= tl:
+            washing += 1
+        # filling: level = c (1 - exp(-(t - a) / f)); two independent chains (even and odd times), each
+        # D_{k+2} = D_k r + d with r = exp(-2 h / f), d = 1 - r
+        cv, vol = concentration[c] * volume[c], volume[c]
+        step = _ratio(2.0 * h, f)
+        r, d = math.exp(-step), -math.expm1(-step)
+        level0 = -math.expm1(-_ratio(times[k] - a, f)) if k < washing else 0.0
+        level1 = -math.expm1(-_ratio(times[k + 1] - a, f)) if k + 1 < washing else 0.0
+        while k + 1 < washing:
+            total[k] += cv * level0
+            total[k + 1] += cv * level1
+            level0 = level0 * r + d
+            level1 = level1 * r + d
+            k += 2
+        if k < washing:
+            total[k] += cv * level0
+            k += 1
+        if k < nt:  # washout from the level reached at the tail: E_{k+2} = E_k exp(-2 h / w)
+            held = concentration[c] * -math.expm1(-_ratio(tl - a, f)) * vol
+            value0 = held * math.exp(-_ratio(times[k] - tl, w))
+            value1 = held * math.exp(-_ratio(times[k + 1] - tl, w)) if k + 1 < nt else 0.0
+            rho = math.exp(-_ratio(2.0 * h, w))
+            while k + 1 < nt:
+                total[k] += value0
+                total[k + 1] += value1
+                value0 *= rho
+                value1 *= rho
+                k += 2
+            if k < nt:
+                total[k] += value0
