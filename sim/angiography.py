@@ -21,10 +21,13 @@ out).
   injected contrast and 0 for blood entering from anywhere else (arterial roots:
   the aorta dilutes any reflux to nothing). At the tip this is injection rate /
   (injection + native inflow): the dilution of the contrast by the vessel's flow.
+  Flow runs down the pressure, so the flow-directed graph is acyclic and the
+  balance is solved node by node in topological order (:mod:`sim.kernels.contrast`).
 * **Transit.** Plug flow: a vessel of lumen volume V = pi r^2 L carrying flow q
   fills in V / |q| (length / mean velocity, velocity = q / (pi r^2)). The front
   reaches each node at the shortest cumulative transit time from the tip through
-  the injecting field (Dijkstra on the flow-directed graph); the tail (the first
+  the injecting field (the values of Dijkstra's algorithm, found in one pass in
+  topological order of the flow-directed graph); the tail (the first
   clean blood after the injection stops) follows at ``duration_s`` plus the
   shortest transit through the native field, and where the native field carries
   no flow the contrast stands.
@@ -679,12 +682,11 @@ class ArterialNetwork:
         ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
         is solved on them alone, in topological order of the flow (:func:`sim.kernels.contrast.mixing`).
         """
-        a, b, incidence = self._mixing_edges
         q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
         back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
         out = np.empty(self.n)
-        _check_acyclic(contrast.mixing(*incidence, a, b, q, self.comp_node, back, self.boundary, reached, source,
-                                        rate_m3s, out))
+        _check_acyclic(contrast.mixing(*self._mixing_incidence, q, *self._node_compartments, back, self.boundary, reached,
+                                        source, rate_m3s, out))
         return np.clip(out, 0.0, 1.0)
 
     @cached_property
@@ -692,11 +694,16 @@ class ArterialNetwork:
         return contrast.incidence(self.n, self.vessel_up, self.vessel_down)
 
     @cached_property
-    def _mixing_edges(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-        """Ends and incidence of the mixing balance's edges: every trunk edge, then the pedicle arteries."""
+    def _mixing_incidence(self) -> tuple[np.ndarray, ...]:
+        """Incidence of the mixing balance's edges: every trunk edge, then the pedicle arteries."""
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
-        return a, b, contrast.incidence(self.n, a, b)
+        return contrast.incidence(self.n, a, b)
+
+    @cached_property
+    def _node_compartments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The compartments fed by each node (:func:`sim.kernels.contrast.group`)."""
+        return contrast.group(self.n, self.comp_node)
 
 
 def _check_acyclic(acyclic: bool) -> None:

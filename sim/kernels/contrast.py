@@ -27,7 +27,7 @@ from numba import njit
 
 from ._config import NJIT_OPTS
 
-__all__ = ["incidence", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
+__all__ = ["incidence", "group", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
            "vessel_layers", "column_products", "blush_curve"]
 
 
@@ -159,21 +159,37 @@ def arrival_times(start, edges, other, outward, q, volume, blocked, root, time):
 
 
 @njit(**NJIT_OPTS)
-def mixing(start, edges, other, outward, a, b, q, comp_node, comp_back, boundary, reached, root, rate, out):
+def group(n, keys):
+    """The indices of ``keys`` by key 0..n-1, ascending: those of key ``u`` are ``index[start[u]:start[u + 1]]``."""
+    start = np.zeros(n + 1, np.int64)
+    for i in range(keys.shape[0]):
+        start[keys[i] + 1] += 1
+    for u in range(n):
+        start[u + 1] += start[u]
+    fill = start[:-1].copy()
+    index = np.empty(keys.shape[0], np.int64)
+    for i in range(keys.shape[0]):
+        index[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return start, index
+
+
+@njit(**NJIT_OPTS)
+def mixing(start, edges, other, outward, q, comp_start, comps, comp_back, boundary, reached, root, rate, out):
     """Complete mixing of a tracer entering ``root`` at ``rate`` (concentration 1), in topological order, in place.
 
     A node's concentration is its inflow-weighted mean: c_v sum(inflow) = sum(|q_e| c_u) +
     ``rate`` at the root, where the inflow counts every edge into v, the ``comp_back`` flows
-    entering v from its compartments (``comp_node``) and the root's ``rate``; only ``reached``
-    nodes that are not ``boundary`` and have inflow hold tracer (the others hold 0).
+    entering v from its compartments and the root's ``rate``; only ``reached`` nodes that are
+    not ``boundary`` and have inflow hold tracer (the others hold 0). A node's inflow is summed
+    as numpy's ``bincount`` sums it: its edges in ascending order, then its compartments apart.
 
     Parameters
     ----------
     start, edges, other, outward, q
         As for :func:`arrival_times`.
-    a, b : ndarray of int64, shape (E,)
-        The edges' ends (``q`` > 0: from ``a`` to ``b``).
-    comp_node : ndarray of int64, shape (C,)
+    comp_start, comps : ndarray of int64
+        :func:`group` of the compartments by node.
     comp_back : ndarray of float64, shape (C,)
         Flow from each compartment into its node (>= 0), carrying no tracer.
     boundary, reached : ndarray of bool, shape (n,)
@@ -188,20 +204,24 @@ def mixing(start, edges, other, outward, a, b, q, comp_node, comp_back, boundary
         False if the mixing nodes hold a directed cycle.
     """
     n = out.shape[0]
-    from_edges = np.zeros(n)  # summed as numpy's bincount sums: in edge order, then the compartments' apart
-    for e in range(a.shape[0]):
-        if q[e] > 0.0:
-            from_edges[b[e]] += q[e]
-        else:
-            from_edges[a[e]] += abs(q[e])
-    from_comps = np.zeros(n)
-    for c in range(comp_node.shape[0]):
-        from_comps[comp_node[c]] += comp_back[c]
-    inflow = from_edges + from_comps
-    inflow[root] += rate
+    inflow = np.zeros(n)
     nodes = np.zeros(n, np.bool_)
-    for i in range(n):
-        nodes[i] = reached[i] and not boundary[i] and inflow[i] > 0.0
+    for u in range(n):
+        if not reached[u]:
+            continue
+        from_edges = 0.0
+        for k in range(start[u], start[u + 1]):
+            qe = q[edges[k]]
+            if (qe > 0.0) == (outward[k] < 0.0):  # the edge's flow enters u (as bincount: q <= 0 or NaN enters a)
+                from_edges += abs(qe)
+        from_comps = 0.0
+        for k in range(comp_start[u], comp_start[u + 1]):
+            from_comps += comp_back[comps[k]]
+        total = from_edges + from_comps
+        if u == root:
+            total += rate
+        inflow[u] = total
+        nodes[u] = not boundary[u] and total > 0.0
     out[:] = 0.0
     order, acyclic = _topological(start, edges, other, outward, q, nodes, np.zeros(n, np.bool_), root)
     if order.shape[0] == 0:
