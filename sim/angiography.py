@@ -275,8 +275,9 @@ def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.Flow
 def _eliminated(flow, rate_m3s: float, written: tuple[str, ...], like: twoport.FlowState | None) -> twoport.FlowState:
     """A copy of ``flow.state`` (the arrays ``written`` copied) injecting ``rate_m3s`` at the tip, its 2-ports eliminated.
 
-    ``like``: a :func:`solved_state` of ``flow`` at another rate. A trunk tip's injection enters the
-    trunk solve only, so its 2-ports are then shared rather than eliminated again (the same values).
+    ``like``: a :func:`solved_state` of ``flow`` at another rate (or ``flow.state`` just solved). A trunk
+    tip's injection enters the trunk solve only, so its 2-ports are then shared rather than eliminated
+    again (the same values).
     """
     tip = flow.catheter
     shared = like is not None and tip.tip_trunk_node >= 0
@@ -307,9 +308,10 @@ def solved_state(flow, rate_m3s: float, *, like: twoport.FlowState | None = None
     rate_m3s : float
         Injection rate at the tip, m^3/s.
     like : FlowState, optional
-        A state this function gave for ``flow`` at another rate: with a trunk tip, the copy shares
-        its 2-ports (the injection does not enter them), so only the trunk solve and the
-        substitution are done again; do not re-solve either state then.
+        A state this function gave for ``flow`` at another rate, or ``flow.state`` itself when
+        nothing changed it since its full solve: with a trunk tip, the copy shares its 2-ports (the
+        injection does not enter them), so only the trunk solve and the substitution are done
+        again; do not re-solve either state then.
     """
     state = _eliminated(flow, rate_m3s, _SOLVE_WRITES, like)
     twoport.solve_trunk(state)

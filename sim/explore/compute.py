@@ -139,20 +139,20 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
     flow = ag.baseline_flow(replace(liver, scenario=scenario))
     net = ag.arterial_network(flow.liver)
     trunk, forest = flow.liver.trunk, flow.liver.forest
-    native = ag.solved_state(flow, 0.0)
-    q = np.abs(net.vessel_flows(native)) / ML_MIN_M3S
+    native = ag.solved_state(flow, 0.0, like=flow.state)  # flow.state: as its full solve left it
+    q = net.vessel_flows(native)
     view = ag.View.around(flow.liver)
     left, right, bottom, top = (1e3 * v for v in view.extent)
     nt = net.trunk_vessels.size
     names = [trunk.edge_names[e] for e in net.trunk_vessels]  # trunk arteries; a pedicle vessel k is '#<node>'
-    start, end = _mm(net.xyz[net.vessel_up]), _mm(net.xyz[net.vessel_down])
     named = np.zeros(net.vessel_diameter_m.size, bool)
     named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names]
     drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6)
                                     & (np.arange(named.size) >= nt)))
     drawn = drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
-    vessels = pd.DataFrame({"x0": start[drawn, 0], "z0": start[drawn, 1], "x1": end[drawn, 0], "z1": end[drawn, 1],
-                            "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": q[drawn],
+    start, end = _mm(net.xyz[net.vessel_up[drawn]]), _mm(net.xyz[net.vessel_down[drawn]])
+    vessels = pd.DataFrame({"x0": start[:, 0], "z0": start[:, 1], "x1": end[:, 0], "z1": end[:, 1],
+                            "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": np.abs(q[drawn]) / ML_MIN_M3S,
                             "vessel": [catheter_id(names[k]) if k < nt else f"#{net.pedicle_vessels[k - nt]}"
                                        for k in drawn], "index": drawn})
     labels = []
@@ -160,7 +160,8 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         name = names[e]
         if name.endswith(_DISTAL) or trunk.edge_kind[net.trunk_vessels[e]] != EDGE_ARTERY:
             continue
-        here = start[e] + 0.6 * (end[e] - start[e])
+        a, b = _mm(net.xyz[net.vessel_up[e]]), _mm(net.xyz[net.vessel_down[e]])
+        here = a + 0.6 * (b - a)
         if left <= here[0] <= right and bottom <= here[1] <= top:
             labels.append((name, here[0], here[1]))
     placement = flow.catheter
@@ -258,8 +259,8 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
     result = sim.result
     same = result.liver is scene.liver and scene_key(result.scenario) == scene_key(scene.flow.scenario)
     final = ag.final_flow(result, baseline=scene.flow if same else None)
-    native = ag.solved_state(final, 0.0)
-    q = np.abs(scene.network.vessel_flows(native)) / ML_MIN_M3S
+    native = ag.solved_state(final, 0.0, like=final.state)  # final.state: as its full solve left it
+    q = scene.network.vessel_flows(native)
     liver = scene.flow.liver
     trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
     fate, where = result.state["particle_fate"], result.state["particle_where"]
@@ -278,7 +279,8 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
     volume = np.interp(number + 1, ts["particles"], ts["suspension_volume_ml"]) if len(ts) else np.zeros(number.size)
     xz = _mm(xyz[number]).reshape(-1, 2)
     particles = pd.DataFrame({"x": xz[:, 0], "z": xz[:, 1], "particle": number + 1, "volume_ml": volume})
-    return RunScene(flow_after=q[scene.vessels["index"].to_numpy()], particles=particles, final=final, native=native)
+    return RunScene(flow_after=np.abs(q[scene.vessels["index"].to_numpy()]) / ML_MIN_M3S, particles=particles, final=final,
+                    native=native)
 
 
 @dataclass(frozen=True)
