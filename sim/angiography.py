@@ -1050,11 +1050,8 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     tissue = _tissue_projection(liver, view)
 
     drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
-    start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
-    projected = np.hypot(end[:, 0] - start[:, 0], end[:, 2] - start[:, 2])
-    count = np.maximum(1, np.ceil(2.0 * projected / view.pixel_m)).astype(np.int64)
     pixel, vessel, position, share = contrast.vessel_samples(
-        drawn, count, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
+        drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
         transit.vessel_concentration * transit.vessel_volume_m3)
     vessel_class, class_sigma = _blur_classes(transit.vessel_diameter_m, view.pixel_m)
     return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,

@@ -322,12 +322,13 @@ def compartment_transit(comp_q_injecting, comp_q_native, blood, node_concentrati
 
 
 @njit(**NJIT_OPTS)
-def vessel_samples(drawn, count, start, end, x0, z0, pixel_m, rows, cols, contrast):
+def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols, contrast):
     """Points evenly along each drawn vessel that fall on the detector, in vessel order.
 
-    Vessel ``drawn[i]`` gets ``count[i]`` points at positions (j + 0.5) / count along it
-    (0 its start, 1 its end), each holding ``contrast[drawn[i]] / count[i]``; a point is kept
-    when its (x, z) falls on the ``rows`` x ``cols`` pixel grid of lower-left corner (x0, z0).
+    Vessel ``v = drawn[i]`` gets n = max(1, ceil(2 projected length / ``pixel_m``)) points (two per
+    pixel along its (x, z) projection) at positions (j + 0.5) / n along it (0 its start, 1 its
+    end), each holding ``contrast[v] / n``; a point is kept when its (x, z) falls on the ``rows`` x
+    ``cols`` pixel grid of lower-left corner (x0, z0).
 
     Returns
     -------
@@ -335,8 +336,12 @@ def vessel_samples(drawn, count, start, end, x0, z0, pixel_m, rows, cols, contra
         Flat pixel (row-major, rows along z) and vessel of each kept point.
     position, contrast_m3 : ndarray of float64
     """
+    count = np.empty(drawn.shape[0], np.int64)
     total = 0
     for i in range(drawn.shape[0]):
+        v = drawn[i]
+        projected = math.hypot(end[v, 0] - start[v, 0], end[v, 2] - start[v, 2])
+        count[i] = max(1, np.int64(np.ceil(2.0 * projected / pixel_m)))
         total += count[i]
     pixel = np.empty(total, np.int64)
     vessel = np.empty(total, np.int64)
