@@ -662,7 +662,8 @@ class ArterialNetwork:
         """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached.
 
         The vessels oriented along their flow form an acyclic graph (one pressure field), so the
-        times are found in topological order (:func:`sim.kernels.contrast.arrival_times`): Dijkstra's values.
+        times are found in topological order (:func:`sim.kernels.contrast.arrival_times`): Dijkstra's values
+        (of parallel vessels between two nodes, if any, the faster one is taken).
         """
         return self._arrival(self.vessel_flows(state), source)
 
