@@ -685,12 +685,11 @@ class ArterialNetwork:
         ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
         is solved on them alone, in topological order of the flow (:func:`sim.kernels.contrast.mixing`).
         """
-        q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
-        back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
         out = np.empty(self.n)
-        _check_acyclic(contrast.mixing(*self._mixing_incidence, q, *self._node_compartments, back, self.boundary, reached,
-                                        source, rate_m3s, out))
-        return np.clip(out, 0.0, 1.0)
+        _check_acyclic(contrast.mixing(*self._mixing_incidence, state.trunk_q, state.art_q, self.pedicle_vessels,
+                                        *self._node_compartments, state.comp_q, self.boundary, reached, source, rate_m3s,
+                                        out))
+        return out
 
     @cached_property
     def _vessel_incidence(self) -> tuple[np.ndarray, ...]:

@@ -59,13 +59,19 @@ def test_mixing_solves_the_mass_balance(seed):
     n = boundary.size
     rng = np.random.default_rng(seed + 100)
     comp_node = rng.integers(0, n, 50)
-    back = np.where(rng.random(50) < 0.5, rng.uniform(0.0, 0.5, 50), 0.0)
+    comp_q = rng.uniform(-0.5, 0.5, (50, 4))  # column 0 < 0: blood flowing back into the node
+    back = -np.minimum(comp_q[:, 0], 0.0)
     time = np.empty(n)
     incidence = contrast.incidence(n, a, b)
     contrast.arrival_times(*incidence, q, volume, boundary, 0, time)
     reached, rate = np.isfinite(time), 0.7
     out = np.empty(n)
-    assert contrast.mixing(*incidence, q, *contrast.group(n, comp_node), back, boundary, reached, 0, rate, out)
+    split = a.size // 2  # the first edges as trunk edges, the others as pedicle arteries (listed in reverse)
+    pedicle = np.arange(a.size - split)[::-1].copy()
+    art_q = np.empty(pedicle.size)
+    art_q[pedicle] = q[split:]
+    assert contrast.mixing(*incidence, q[:split].copy(), art_q, pedicle, *contrast.group(n, comp_node), comp_q,
+                           boundary, reached, 0, rate, out)
     src, dst, flow = np.where(q > 0, a, b), np.where(q > 0, b, a), np.abs(q)
     inflow = np.bincount(dst, flow, minlength=n) + np.bincount(comp_node, back, minlength=n)
     inflow[0] += rate
@@ -76,7 +82,7 @@ def test_mixing_solves_the_mass_balance(seed):
     matrix = diags(inflow[nodes]) - csc_matrix((flow[mix], (local[dst[mix]], local[src[mix]])),
                                                shape=(nodes.size, nodes.size))
     expected = np.zeros(n)
-    expected[nodes] = spsolve(matrix.tocsc(), np.where(nodes == 0, rate, 0.0))
+    expected[nodes] = np.clip(spsolve(matrix.tocsc(), np.where(nodes == 0, rate, 0.0)), 0.0, 1.0)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert 0.0 < out[0] <= 1.0 and (out[reached & ~boundary] > 0).sum() >= 5
 

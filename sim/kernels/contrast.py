@@ -175,28 +175,34 @@ def group(n, keys):
 
 
 @njit(**NJIT_OPTS)
-def mixing(start, edges, other, outward, q, comp_start, comps, comp_back, boundary, reached, root, rate, out):
+def mixing(start, edges, other, outward, trunk_q, art_q, pedicle_vessels, comp_start, comps, comp_q, boundary, reached,
+           root, rate, out):
     """Complete mixing of a tracer entering ``root`` at ``rate`` (concentration 1), in topological order, in place.
 
     A node's concentration is its inflow-weighted mean: c_v sum(inflow) = sum(|q_e| c_u) +
-    ``rate`` at the root, where the inflow counts every edge into v, the ``comp_back`` flows
-    entering v from its compartments and the root's ``rate``; only ``reached`` nodes that are
-    not ``boundary`` and have inflow hold tracer (the others hold 0). A node's inflow is summed
-    as numpy's ``bincount`` sums it: its edges in ascending order, then its compartments apart.
+    ``rate`` at the root, where the inflow counts every edge into v, the flow back from v's
+    compartments into it and the root's ``rate``; only ``reached`` nodes that are not
+    ``boundary`` and have inflow hold tracer (the others hold 0). A node's inflow is summed as
+    numpy's ``bincount`` sums it: its edges in ascending order, then its compartments apart.
 
     Parameters
     ----------
-    start, edges, other, outward, q
-        As for :func:`arrival_times`.
+    start, edges, other, outward
+        :func:`incidence` of the edges: the trunk edges, then one per pedicle vessel.
+    trunk_q : ndarray of float64, shape (Et,)
+        Flow of each trunk edge from its first to its second node (NaN, 0: none).
+    art_q, pedicle_vessels : ndarray
+        Flow of each pedicle artery (parent -> node) and the pedicle node of edge ``Et + i``.
     comp_start, comps : ndarray of int64
         :func:`group` of the compartments by node.
-    comp_back : ndarray of float64, shape (C,)
-        Flow from each compartment into its node (>= 0), carrying no tracer.
+    comp_q : ndarray of float64, shape (C, 4)
+        Compartment flows; column 0 is the arterial inflow (< 0: blood flowing back into the
+        node, carrying no tracer).
     boundary, reached : ndarray of bool, shape (n,)
     root : int
     rate : float
     out : ndarray of float64, shape (n,)
-        Written, unclipped.
+        Written, clipped to 0-1.
 
     Returns
     -------
@@ -204,6 +210,8 @@ def mixing(start, edges, other, outward, q, comp_start, comps, comp_back, bounda
         False if the mixing nodes hold a directed cycle.
     """
     n = out.shape[0]
+    nt = trunk_q.shape[0]
+    q = np.empty(nt + pedicle_vessels.shape[0])  # every edge's flow, read only where the tracer goes
     inflow = np.zeros(n)
     nodes = np.zeros(n, np.bool_)
     for u in range(n):
@@ -211,12 +219,15 @@ def mixing(start, edges, other, outward, q, comp_start, comps, comp_back, bounda
             continue
         from_edges = 0.0
         for k in range(start[u], start[u + 1]):
-            qe = q[edges[k]]
+            e = edges[k]
+            qe = trunk_q[e] if e < nt else art_q[pedicle_vessels[e - nt]]
+            q[e] = qe
             if (qe > 0.0) == (outward[k] < 0.0):  # the edge's flow enters u (as bincount: q <= 0 or NaN enters a)
                 from_edges += abs(qe)
         from_comps = 0.0
         for k in range(comp_start[u], comp_start[u + 1]):
-            from_comps += comp_back[comps[k]]
+            qa = comp_q[comps[k], 0]
+            from_comps += np.nan if math.isnan(qa) else (-qa if qa < 0.0 else -0.0)  # numpy's -minimum(qa, 0)
         total = from_edges + from_comps
         if u == root:
             total += rate
@@ -231,7 +242,7 @@ def mixing(start, edges, other, outward, q, comp_start, comps, comp_back, bounda
     for i in range(order.shape[0]):
         u = order[i]
         value = carried[u] / inflow[u]
-        out[u] = value
+        out[u] = min(max(value, 0.0), 1.0)
         for k in range(start[u], start[u + 1]):
             e = edges[k]
             v = other[k]
