@@ -69,7 +69,8 @@ __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK
            "solve", "eliminate", "solve_trunk", "solve_trunk_without",
            "substitute", "substitute_range", "substitute_nodes", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
-           "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
+           "edge_flows", "compartment_flows", "child_pressures_of", "edge_flows_of", "compartment_flows_of",
+           "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
 #: Connectivity bits of a reduced 2-port: A joined to ground, P to ground, A to P,
 #: and a source somewhere below cut off from every boundary (its flow is lost).
@@ -493,93 +494,97 @@ def solve_trunk_without(st, node, edge):
 @njit(**NJIT_OPTS)
 def _solve_trunk(st, off_node, off_edge):
     """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``."""
-    nt = st.trunk_fixed_p.shape[0]
+    # the state's arrays bound once: a state field read inside a loop costs Numba a reference count each time
+    fixed, conns, g_trunk, q_trunk_in = st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in
+    root_nodes, root_art, root_por, node_conn, node_pi = st.root_nodes, st.root_art, st.root_por, st.node_conn, st.node_pi
+    trunk_p, trunk_q = st.trunk_p, st.trunk_q
+    nt = fixed.shape[0]
     ground = nt
     uf = np.arange(nt + 1)
     status = STATUS_OK
     for n in range(nt):
-        if not math.isnan(st.trunk_fixed_p[n]):
+        if not math.isnan(fixed[n]):
             _union(uf, n, ground)
-    for e in range(st.trunk_conns.shape[0]):
-        if st.g_trunk[e] > 0.0:
-            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
-    for s in range(st.root_nodes.shape[0]):
-        m = st.node_conn[st.root_nodes[s]]
+    for e in range(conns.shape[0]):
+        if g_trunk[e] > 0.0:
+            _union(uf, conns[e, 0], conns[e, 1])
+    for s in range(root_nodes.shape[0]):
+        m = node_conn[root_nodes[s]]
         if m & CONN_LOST:
             status = STATUS_LOST_SOURCE
         if m & CONN_AG:
-            _union(uf, st.root_art[s], ground)
+            _union(uf, root_art[s], ground)
         if m & CONN_PG:
-            _union(uf, st.root_por[s], ground)
+            _union(uf, root_por[s], ground)
         if m & CONN_AP:
-            _union(uf, st.root_art[s], st.root_por[s])
+            _union(uf, root_art[s], root_por[s])
     groot = _find(uf, ground)
     index = np.full(nt, -1, np.int64)
     nfree = 0
     for n in range(nt):
-        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
+        if math.isnan(fixed[n]) and _find(uf, n) == groot:
             index[n] = nfree
             nfree += 1
     rhs = np.zeros(nfree)
     mat = np.zeros((nfree, nfree))
-    for e in range(st.trunk_conns.shape[0]):
-        g = st.g_trunk[e]
-        a = st.trunk_conns[e, 0]
+    for e in range(conns.shape[0]):
+        g = g_trunk[e]
+        a = conns[e, 0]
         if g > 0.0 and _find(uf, a) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
-    for s in range(st.root_nodes.shape[0]):
-        r = st.root_nodes[s]
-        ta = st.root_art[s]
-        tp = st.root_por[s]
-        pi = st.node_pi[r]
+            _stamp(mat, rhs, index, fixed, a, conns[e, 1], g)
+    for s in range(root_nodes.shape[0]):
+        r = root_nodes[s]
+        ta = root_art[s]
+        tp = root_por[s]
+        pi = node_pi[r]
         if _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
+            _stamp(mat, rhs, index, fixed, ta, -1, pi[_YA])
             if index[ta] >= 0:
                 rhs[index[ta]] += pi[_SA]
         elif pi[_SA] != 0.0:
             status = STATUS_LOST_SOURCE
         if _find(uf, tp) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
+            _stamp(mat, rhs, index, fixed, tp, -1, pi[_YP])
             if index[tp] >= 0:
                 rhs[index[tp]] += pi[_SP]
         elif pi[_SP] != 0.0:
             status = STATUS_LOST_SOURCE
         if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+            _stamp(mat, rhs, index, fixed, ta, tp, pi[_YAP])
     off = off_node >= 0 and index[off_node] >= 0
     rhs2 = rhs.copy() if off else np.empty(0)
     for n in range(nt):  # injections last: the second right-hand side is the first without the one at off_node
         if index[n] >= 0:
-            rhs[index[n]] += st.q_trunk_in[n]
+            rhs[index[n]] += q_trunk_in[n]
             if off and n != off_node:
-                rhs2[index[n]] += st.q_trunk_in[n]
-        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
+                rhs2[index[n]] += q_trunk_in[n]
+        elif q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
             status = STATUS_LOST_SOURCE
     _solve_dominant(mat, rhs, rhs2)
     for n in range(nt):
         if index[n] >= 0:
-            st.trunk_p[n] = rhs[index[n]]
-        elif not math.isnan(st.trunk_fixed_p[n]):
-            st.trunk_p[n] = st.trunk_fixed_p[n]
+            trunk_p[n] = rhs[index[n]]
+        elif not math.isnan(fixed[n]):
+            trunk_p[n] = fixed[n]
         else:
-            st.trunk_p[n] = np.nan
-    for e in range(st.trunk_conns.shape[0]):
-        g = st.g_trunk[e]
-        a = st.trunk_conns[e, 0]
-        st.trunk_q[e] = g * (st.trunk_p[a] - st.trunk_p[st.trunk_conns[e, 1]]) if g > 0.0 and \
-            not math.isnan(st.trunk_p[a]) else 0.0
+            trunk_p[n] = np.nan
+    for e in range(conns.shape[0]):
+        g = g_trunk[e]
+        a = conns[e, 0]
+        trunk_q[e] = g * (trunk_p[a] - trunk_p[conns[e, 1]]) if g > 0.0 and \
+            not math.isnan(trunk_p[a]) else 0.0
     _root_pressures(st)
     st.status[0] = status
     q_off = np.nan
     if off_node >= 0:
         if not off:  # the injection node is cut off: its injection changes no flow
-            q_off = st.trunk_q[off_edge]
+            q_off = trunk_q[off_edge]
         else:
-            a = st.trunk_conns[off_edge, 0]
-            b = st.trunk_conns[off_edge, 1]
-            pa = rhs2[index[a]] if index[a] >= 0 else st.trunk_p[a]
-            pb = rhs2[index[b]] if index[b] >= 0 else st.trunk_p[b]
-            g = st.g_trunk[off_edge]
+            a = conns[off_edge, 0]
+            b = conns[off_edge, 1]
+            pa = rhs2[index[a]] if index[a] >= 0 else trunk_p[a]
+            pb = rhs2[index[b]] if index[b] >= 0 else trunk_p[b]
+            g = g_trunk[off_edge]
             q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
     return status, q_off
 
@@ -630,19 +635,25 @@ def child_pressures(st, j, pa_parent, pp_parent):
         Pressures of A_j and P_j, Pa relative to the hepatic veins; NaN where
         cut off from every boundary.
     """
-    ga = st.g_art[j]
-    gp = st.g_por[j]
-    m = st.node_conn[j]
+    return child_pressures_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
+    """:func:`child_pressures` on the state's arrays."""
+    ga = g_art[j]
+    gp = g_por[j]
+    m = node_conn[j]
     up_a = ga > 0.0 and not math.isnan(pa_parent)
     up_p = gp > 0.0 and not math.isnan(pp_parent)
     ag = (m & CONN_AG) != 0
     pg = (m & CONN_PG) != 0
     ap = (m & CONN_AP) != 0
-    ya = st.node_pi[j, _YA]
-    yp = st.node_pi[j, _YP]
-    yap = st.node_pi[j, _YAP]
-    ba = st.node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
-    bp = st.node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
+    ya = node_pi[j, _YA]
+    yp = node_pi[j, _YP]
+    yap = node_pi[j, _YAP]
+    ba = node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
+    bp = node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
     if ap:
         if not (ag or pg or up_a or up_p):
             return np.nan, np.nan
@@ -664,9 +675,15 @@ def edge_flows(st, j, pa_parent, pp_parent):
         :func:`child_pressures`). A vessel with zero conductance or cut off
         from every boundary carries 0.
     """
-    xa, xp = child_pressures(st, j, pa_parent, pp_parent)
-    qa = st.g_art[j] * (pa_parent - xa) if (st.g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
-    qp = st.g_por[j] * (pp_parent - xp) if (st.g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
+    return edge_flows_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def edge_flows_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
+    """:func:`edge_flows` on the state's arrays."""
+    xa, xp = child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent)
+    qa = g_art[j] * (pa_parent - xa) if (g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
+    qp = g_por[j] * (pp_parent - xp) if (g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
     return qa, qp, xa, xp
 
 
@@ -687,15 +704,21 @@ def compartment_flows(st, c, pa, pp):
         Compartment pressure (NaN if cut off), inflow from A_i, inflow from
         P_i, outflow to the hepatic veins, inflow from the extrahepatic reservoir.
     """
-    ga = st.g_comp[c, COMP_ART]
-    gp = st.g_comp[c, COMP_POR]
-    gh = st.g_comp[c, COMP_HV]
-    ge = st.g_comp[c, COMP_EXTRA]
+    return compartment_flows_of(st.g_comp, st.comp_extra_p, c, pa, pp)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def compartment_flows_of(g_comp, comp_extra_p, c, pa, pp):
+    """:func:`compartment_flows` on the state's arrays."""
+    ga = g_comp[c, COMP_ART]
+    gp = g_comp[c, COMP_POR]
+    gh = g_comp[c, COMP_HV]
+    ge = g_comp[c, COMP_EXTRA]
     up_a = ga > 0.0 and not math.isnan(pa)
     up_p = gp > 0.0 and not math.isnan(pp)
     if not (up_a or up_p or gh > 0.0 or ge > 0.0):
         return np.nan, 0.0, 0.0, 0.0, 0.0
-    px = st.comp_extra_p[c]
+    px = comp_extra_p[c]
     num = (ga * pa if up_a else 0.0) + (gp * pp if up_p else 0.0) + ge * px
     ps = num / (ga + gp + gh + ge)
     return (ps, ga * (pa - ps) if up_a else 0.0, gp * (pp - ps) if up_p else 0.0, gh * ps,
@@ -722,8 +745,9 @@ def node_pressures(st, i):
     s = st.root_slot[k]
     pa = st.trunk_p[st.root_art[s]]
     pp = st.trunk_p[st.root_por[s]]
+    g_art, g_por, node_conn, node_pi = st.g_art, st.g_por, st.node_conn, st.node_pi
     for d in range(depth):
-        pa, pp = child_pressures(st, path[d], pa, pp)
+        pa, pp = child_pressures_of(g_art, g_por, node_conn, node_pi, path[d], pa, pp)
     return pa, pp
 
 
@@ -735,40 +759,11 @@ def substitute_range(st, first, last):
     its root to the next root), so every parent is substituted before its children.
     Used to refresh only the subtrees an observer needs (e.g. those holding tumour).
     """
-    for i in range(first, last):
-        if st.parent[i] >= 0:
-            _substitute_node(st, i)
+    substitute_nodes(st, np.arange(first, last), st.comp_idx[st.comp_ptr[first]:st.comp_ptr[last]])
     for r in st.root_nodes:  # a subtree root has no pedicle vessel
         if first <= r < last:
             st.art_q[r] = np.nan
             st.por_q[r] = np.nan
-    # the compartments of nodes first..last-1, read from a slice: indexing st.comp_idx inside the loop kept
-    # Numba's reference counting in it (about 50x slower)
-    for c in st.comp_idx[st.comp_ptr[first]:st.comp_ptr[last]]:
-        _substitute_compartment(st, c)
-
-
-@njit(inline="always", **NJIT_OPTS)
-def _substitute_node(st, i):
-    """Pressures of non-root pedicle node i and flows of its incoming vessels, from its parent's pressures."""
-    p = st.parent[i]
-    qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
-    st.art_q[i] = qa
-    st.por_q[i] = qp
-    st.art_p[i] = xa
-    st.por_p[i] = xp
-
-
-@njit(inline="always", **NJIT_OPTS)
-def _substitute_compartment(st, c):
-    """Pressure and flows of compartment c from its node's pressures."""
-    i = st.comp_node[c]
-    ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
-    st.comp_p[c] = ps
-    st.comp_q[c, COMP_ART] = qa
-    st.comp_q[c, COMP_POR] = qp
-    st.comp_q[c, COMP_HV] = qh
-    st.comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)
@@ -777,15 +772,30 @@ def substitute_nodes(st, nodes, comps):
 
     ``nodes`` must be ascending (preorder: parents first) and hold the ancestors of
     every node in it and of every compartment's node, so each parent is substituted
-    before its children. The same per-node functions as :func:`substitute_range`, so
-    the values are those of the full substitution. Used to read a few compartments
-    (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
+    before its children. :func:`substitute_range` (and so the full substitution) is this
+    on whole subtrees, so the values are those of the full substitution. Used to read a few
+    compartments (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
     """
+    # the state's arrays bound once: a state field read inside a loop costs Numba a reference count each time
+    parent, g_art, g_por, node_conn, node_pi = st.parent, st.g_art, st.g_por, st.node_conn, st.node_pi
+    art_p, por_p, art_q, por_q = st.art_p, st.por_p, st.art_q, st.por_q
+    g_comp, comp_extra_p, comp_node, comp_p, comp_q = st.g_comp, st.comp_extra_p, st.comp_node, st.comp_p, st.comp_q
     for i in nodes:
-        if st.parent[i] >= 0:
-            _substitute_node(st, i)
+        p = parent[i]
+        if p >= 0:
+            qa, qp, xa, xp = edge_flows_of(g_art, g_por, node_conn, node_pi, i, art_p[p], por_p[p])
+            art_q[i] = qa
+            por_q[i] = qp
+            art_p[i] = xa
+            por_p[i] = xp
     for c in comps:
-        _substitute_compartment(st, c)
+        i = comp_node[c]
+        ps, qa, qp, qh, qe = compartment_flows_of(g_comp, comp_extra_p, c, art_p[i], por_p[i])
+        comp_p[c] = ps
+        comp_q[c, COMP_ART] = qa
+        comp_q[c, COMP_POR] = qp
+        comp_q[c, COMP_HV] = qh
+        comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)
