@@ -141,6 +141,20 @@ class FlowState(NamedTuple):
         and in from the extrahepatic reservoir.
     status : int64 (1,)
         ``STATUS_OK`` or ``STATUS_LOST_SOURCE`` after the last trunk solve.
+    work_key : uint8 (Nt+Et+S+1,)
+    work_uf : int64 (Nt+1,)
+    work_on : uint8 (Nt,)
+    work_index : int64 (Nt+1,)
+    work_ptr : int64 (Nt+1,)
+    work_cols : int64 (Nt*Nt,)
+        Workspace of the trunk solve, sized once (:func:`_trunk_pattern`): the
+        connectivity inputs last seen (last entry 0 = none yet), union-find, nodes
+        joined to a boundary, free-node rows (count at ``[Nt]``) and the
+        elimination pattern. A cache of the inputs, never read as a result.
+    work_mat : float64 (Nt, Nt)
+    work_rhs : float64 (2, Nt)
+    work_saved : float64 (Nt+Et,)
+        Scratch of the trunk system and of :func:`sim.kernels.transport.native_tip_flow`.
     """
 
     parent: np.ndarray
@@ -176,6 +190,15 @@ class FlowState(NamedTuple):
     comp_p: np.ndarray
     comp_q: np.ndarray
     status: np.ndarray
+    work_key: np.ndarray
+    work_uf: np.ndarray
+    work_on: np.ndarray
+    work_index: np.ndarray
+    work_ptr: np.ndarray
+    work_cols: np.ndarray
+    work_mat: np.ndarray
+    work_rhs: np.ndarray
+    work_saved: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -424,23 +447,124 @@ def _stamp(mat, rhs, index, fixed, a, b, g):
 
 
 @njit(**NJIT_OPTS)
-def _solve_dominant(mat, rhs, rhs2):
-    """Solve ``mat x = rhs`` and ``mat y = rhs2`` in place (x in ``rhs``, y in ``rhs2``), Gaussian elimination
-    without pivoting; ``rhs2`` may be empty (one system only).
+def _trunk_pattern(st):
+    """Connectivity, free-node index and elimination pattern of the trunk: refreshed only when their inputs changed.
+
+    The inputs are which trunk nodes are boundaries, which trunk conductances are
+    positive and the roots' A/P/ground connectivity bits; they are kept in
+    ``work_key`` and compared on every call, O(Nt + Et + S). On a change: union-find
+    over positive conductances and the roots' bits (``work_on[n]`` = 1 if node n
+    shares a component with a boundary), ``work_index`` (free node -> row, -1 if
+    fixed or cut off; the row count at ``work_index[Nt]``), and the structure of
+    the Gaussian elimination of :func:`_eliminate_pattern` including its fill-in
+    (``work_ptr``/``work_cols``: columns > k of row k, ascending; the pattern is
+    symmetric, so they are also the rows > k of column k).
+    """
+    nt = st.trunk_fixed_p.shape[0]
+    ne = st.trunk_conns.shape[0]
+    ns = st.root_nodes.shape[0]
+    key = st.work_key
+    changed = key[nt + ne + ns] == 0
+    for n in range(nt):
+        b = np.uint8(1) if math.isnan(st.trunk_fixed_p[n]) else np.uint8(0)
+        if key[n] != b:
+            key[n] = b
+            changed = True
+    for e in range(ne):
+        b = np.uint8(1) if st.g_trunk[e] > 0.0 else np.uint8(0)
+        if key[nt + e] != b:
+            key[nt + e] = b
+            changed = True
+    for s in range(ns):
+        b = st.node_conn[st.root_nodes[s]] & np.uint8(7)
+        if key[nt + ne + s] != b:
+            key[nt + ne + s] = b
+            changed = True
+    if not changed:
+        return
+    key[nt + ne + ns] = 1
+    ground = nt
+    uf = st.work_uf
+    for n in range(nt + 1):
+        uf[n] = n
+    for n in range(nt):
+        if not math.isnan(st.trunk_fixed_p[n]):
+            _union(uf, n, ground)
+    for e in range(ne):
+        if st.g_trunk[e] > 0.0:
+            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
+    for s in range(ns):
+        m = st.node_conn[st.root_nodes[s]]
+        if m & CONN_AG:
+            _union(uf, st.root_art[s], ground)
+        if m & CONN_PG:
+            _union(uf, st.root_por[s], ground)
+        if m & CONN_AP:
+            _union(uf, st.root_art[s], st.root_por[s])
+    groot = _find(uf, ground)
+    index = st.work_index
+    nfree = 0
+    for n in range(nt):
+        st.work_on[n] = 1 if _find(uf, n) == groot else 0
+        if math.isnan(st.trunk_fixed_p[n]) and st.work_on[n]:
+            index[n] = nfree
+            nfree += 1
+        else:
+            index[n] = -1
+    index[nt] = nfree
+    # the structure: every entry a stamp may touch (a superset is harmless), then the fill-in of the elimination in order
+    pat = np.zeros((nfree, nfree), np.bool_)
+    for e in range(ne):
+        a = index[st.trunk_conns[e, 0]]
+        b = index[st.trunk_conns[e, 1]]
+        if st.g_trunk[e] > 0.0 and a >= 0 and b >= 0:
+            pat[a, b] = True
+            pat[b, a] = True
+    for s in range(ns):
+        a = index[st.root_art[s]]
+        b = index[st.root_por[s]]
+        if a >= 0 and b >= 0 and a != b:
+            pat[a, b] = True
+            pat[b, a] = True
+    cols = st.work_cols
+    ptr = st.work_ptr
+    ptr[0] = 0
+    for k in range(nfree):
+        c = ptr[k]
+        for j in range(k + 1, nfree):
+            if pat[k, j]:
+                cols[c] = j
+                c += 1
+        ptr[k + 1] = c
+        for p in range(ptr[k], c):  # eliminating k joins every pair of its later neighbours
+            for q in range(ptr[k], c):
+                if p != q:
+                    pat[cols[p], cols[q]] = True
+    st.work_mat[:, :] = 0.0  # entries outside the pattern stay 0 from here on
+
+
+@njit(**NJIT_OPTS)
+def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols):
+    """Solve ``mat x = rhs`` (and ``mat y = rhs2`` if ``two``) in place over rows ``0 .. n-1``: Gaussian
+    elimination without pivoting, visiting only the entries of the pattern (``ptr``, ``cols``, see
+    :func:`_trunk_pattern`).
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
-    without pivoting is stable there [GolubVanLoan2013] (section 4.1.1) and the small dense system needs no LAPACK call.
-    The second right-hand side costs O(n^2) on top of the O(n^3) elimination.
+    without pivoting is stable there [GolubVanLoan2013] (section 4.1.1) and the small system needs no LAPACK call.
+    The operations on every entry are those of the dense elimination in the same
+    order (pivots ascending, each update ``a -= f * b``); the dense one's other
+    updates subtract an exact zero and change nothing, so the result is the dense
+    elimination's bit for bit (tests/test_twoport_trunk.py).
     """
-    n = rhs.shape[0]
-    two = rhs2.shape[0] == n
     for k in range(n):
         inv = 1.0 / mat[k, k]
-        for i in range(k + 1, n):
+        for p in range(ptr[k], ptr[k + 1]):
+            i = cols[p]
             f = mat[i, k] * inv
             if f != 0.0:
-                for j in range(k + 1, n):
+                for q in range(ptr[k], ptr[k + 1]):
+                    j = cols[q]
                     mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
                 if two:
@@ -448,7 +572,8 @@ def _solve_dominant(mat, rhs, rhs2):
     for k in range(n - 1, -1, -1):
         acc = rhs[k]
         acc2 = rhs2[k] if two else 0.0
-        for j in range(k + 1, n):
+        for p in range(ptr[k], ptr[k + 1]):
+            j = cols[p]
             acc -= mat[k, j] * rhs[j]
             if two:
                 acc2 -= mat[k, j] * rhs2[j]
@@ -492,62 +617,59 @@ def solve_trunk_without(st, node, edge):
 
 @njit(**NJIT_OPTS)
 def _solve_trunk(st, off_node, off_edge):
-    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``."""
+    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
+
+    Allocates nothing: the system is assembled in the state's ``work_*`` arrays, over
+    the pattern :func:`_trunk_pattern` keeps.
+    """
     nt = st.trunk_fixed_p.shape[0]
-    ground = nt
-    uf = np.arange(nt + 1)
+    _trunk_pattern(st)
+    index = st.work_index
+    on = st.work_on
+    nfree = index[nt]
+    ptr = st.work_ptr
+    cols = st.work_cols
+    mat = st.work_mat
+    rhs = st.work_rhs[0]
+    rhs2 = st.work_rhs[1]
+    for k in range(nfree):
+        mat[k, k] = 0.0
+        rhs[k] = 0.0
+        for p in range(ptr[k], ptr[k + 1]):
+            j = cols[p]
+            mat[k, j] = 0.0
+            mat[j, k] = 0.0
     status = STATUS_OK
-    for n in range(nt):
-        if not math.isnan(st.trunk_fixed_p[n]):
-            _union(uf, n, ground)
-    for e in range(st.trunk_conns.shape[0]):
-        if st.g_trunk[e] > 0.0:
-            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
     for s in range(st.root_nodes.shape[0]):
-        m = st.node_conn[st.root_nodes[s]]
-        if m & CONN_LOST:
+        if st.node_conn[st.root_nodes[s]] & CONN_LOST:
             status = STATUS_LOST_SOURCE
-        if m & CONN_AG:
-            _union(uf, st.root_art[s], ground)
-        if m & CONN_PG:
-            _union(uf, st.root_por[s], ground)
-        if m & CONN_AP:
-            _union(uf, st.root_art[s], st.root_por[s])
-    groot = _find(uf, ground)
-    index = np.full(nt, -1, np.int64)
-    nfree = 0
-    for n in range(nt):
-        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
-            index[n] = nfree
-            nfree += 1
-    rhs = np.zeros(nfree)
-    mat = np.zeros((nfree, nfree))
     for e in range(st.trunk_conns.shape[0]):
         g = st.g_trunk[e]
         a = st.trunk_conns[e, 0]
-        if g > 0.0 and _find(uf, a) == groot:
+        if g > 0.0 and on[a]:
             _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
     for s in range(st.root_nodes.shape[0]):
         r = st.root_nodes[s]
         ta = st.root_art[s]
         tp = st.root_por[s]
         pi = st.node_pi[r]
-        if _find(uf, ta) == groot:
+        if on[ta]:
             _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
             if index[ta] >= 0:
                 rhs[index[ta]] += pi[_SA]
         elif pi[_SA] != 0.0:
             status = STATUS_LOST_SOURCE
-        if _find(uf, tp) == groot:
+        if on[tp]:
             _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
             if index[tp] >= 0:
                 rhs[index[tp]] += pi[_SP]
         elif pi[_SP] != 0.0:
             status = STATUS_LOST_SOURCE
-        if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
+        if pi[_YAP] > 0.0 and on[ta]:
             _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
     off = off_node >= 0 and index[off_node] >= 0
-    rhs2 = rhs.copy() if off else np.empty(0)
+    if off:
+        rhs2[:nfree] = rhs[:nfree]
     for n in range(nt):  # injections last: the second right-hand side is the first without the one at off_node
         if index[n] >= 0:
             rhs[index[n]] += st.q_trunk_in[n]
@@ -555,7 +677,7 @@ def _solve_trunk(st, off_node, off_edge):
                 rhs2[index[n]] += st.q_trunk_in[n]
         elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
             status = STATUS_LOST_SOURCE
-    _solve_dominant(mat, rhs, rhs2)
+    _eliminate_pattern(mat, rhs, rhs2, nfree, off, ptr, cols)
     for n in range(nt):
         if index[n] >= 0:
             st.trunk_p[n] = rhs[index[n]]
