@@ -426,26 +426,6 @@ def _union(uf, a, b):
         uf[ra] = rb
 
 
-@njit(inline="always", **NJIT_OPTS)
-def _stamp(mat, rhs, index, fixed, a, b, g):
-    """Add conductance g between trunk nodes a and b (b = -1: ground) to the free-node system."""
-    ia = index[a]
-    ib = index[b] if b >= 0 else -1
-    pb = 0.0 if b < 0 else fixed[b]
-    if ia >= 0:
-        mat[ia, ia] += g
-        if ib >= 0:
-            mat[ia, ib] -= g
-        else:
-            rhs[ia] += g * pb
-    if ib >= 0:
-        mat[ib, ib] += g
-        if ia >= 0:
-            mat[ib, ia] -= g
-        else:
-            rhs[ib] += g * fixed[a]
-
-
 @njit(**NJIT_OPTS)
 def _trunk_pattern(st):
     """Connectivity, free-node index and elimination pattern of the trunk: refreshed only when their inputs changed.
@@ -640,33 +620,67 @@ def _solve_trunk(st, off_node, off_edge):
             mat[k, j] = 0.0
             mat[j, k] = 0.0
     status = STATUS_OK
-    for s in range(st.root_nodes.shape[0]):
-        if st.node_conn[st.root_nodes[s]] & CONN_LOST:
-            status = STATUS_LOST_SOURCE
+    fixed = st.trunk_fixed_p
+    # the stamps written out (a helper taking the arrays cost a reference count per call, ~40% of the solve):
+    # conductance g between a and b adds g to both diagonals, -g between two free nodes and g p_b to a's
+    # right-hand side for a fixed b (b = ground: p_b = 0)
     for e in range(st.trunk_conns.shape[0]):
         g = st.g_trunk[e]
         a = st.trunk_conns[e, 0]
         if g > 0.0 and on[a]:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
+            b = st.trunk_conns[e, 1]
+            ia = index[a]
+            ib = index[b]
+            if ia >= 0:
+                mat[ia, ia] += g
+                if ib >= 0:
+                    mat[ia, ib] -= g
+                else:
+                    rhs[ia] += g * fixed[b]
+            if ib >= 0:
+                mat[ib, ib] += g
+                if ia >= 0:
+                    mat[ib, ia] -= g
+                else:
+                    rhs[ib] += g * fixed[a]
     for s in range(st.root_nodes.shape[0]):
         r = st.root_nodes[s]
+        if st.node_conn[r] & CONN_LOST:
+            status = STATUS_LOST_SOURCE
         ta = st.root_art[s]
         tp = st.root_por[s]
-        pi = st.node_pi[r]
-        if on[ta]:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
-            if index[ta] >= 0:
-                rhs[index[ta]] += pi[_SA]
-        elif pi[_SA] != 0.0:
+        ia = index[ta]
+        ib = index[tp]
+        if on[ta]:  # yA to ground, then the source sA
+            if ia >= 0:
+                g = st.node_pi[r, _YA]
+                mat[ia, ia] += g
+                rhs[ia] += g * 0.0
+                rhs[ia] += st.node_pi[r, _SA]
+        elif st.node_pi[r, _SA] != 0.0:
             status = STATUS_LOST_SOURCE
         if on[tp]:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
-            if index[tp] >= 0:
-                rhs[index[tp]] += pi[_SP]
-        elif pi[_SP] != 0.0:
+            if ib >= 0:
+                g = st.node_pi[r, _YP]
+                mat[ib, ib] += g
+                rhs[ib] += g * 0.0
+                rhs[ib] += st.node_pi[r, _SP]
+        elif st.node_pi[r, _SP] != 0.0:
             status = STATUS_LOST_SOURCE
-        if pi[_YAP] > 0.0 and on[ta]:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+        g = st.node_pi[r, _YAP]
+        if g > 0.0 and on[ta]:  # yAP between A and P
+            if ia >= 0:
+                mat[ia, ia] += g
+                if ib >= 0:
+                    mat[ia, ib] -= g
+                else:
+                    rhs[ia] += g * fixed[tp]
+            if ib >= 0:
+                mat[ib, ib] += g
+                if ia >= 0:
+                    mat[ib, ia] -= g
+                else:
+                    rhs[ib] += g * fixed[ta]
     off = off_node >= 0 and index[off_node] >= 0
     if off:
         rhs2[:nfree] = rhs[:nfree]
