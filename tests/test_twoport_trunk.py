@@ -182,7 +182,11 @@ def copy_state(st):
 
 
 def random_changes(st, rng, steps, *, tip=-1, tip_edge=-1):
-    """Random trunk conductances (some 0, some restored), pedicle occlusions and sources; reference checked each step."""
+    """Random trunk conductances (some 0, some restored), pedicle occlusions and sources; reference checked each step.
+
+    Each step is checked twice (with and without a second right-hand side): the second solve
+    has the same matrix, so it takes the kernel's sources-only path.
+    """
     g0 = st.g_trunk.copy()
     nonroot = np.flatnonzero(st.parent >= 0)
     statuses = set()
@@ -198,9 +202,13 @@ def random_changes(st, rng, steps, *, tip=-1, tip_edge=-1):
             k = rng.choice(nonroot)
             twoport.set_pedicle_conductance(st, k, 0.0 if rng.random() < 0.5 else st.g_art[k] * 0.5,
                                             0.0 if rng.random() < 0.3 else st.g_por[k])
-        else:
+        elif what < 0.92:  # sources only (the matrix is the one factorised last): a trunk injection
             n = rng.integers(st.q_trunk_in.size)
             st.q_trunk_in[n] = 0.0 if rng.random() < 0.5 else rng.uniform(0.0, 1e-6)
+        else:  # ... or an injection into a pedicle node, as the native flow of a catheter in a pedicle vessel
+            k = rng.choice(nonroot)
+            st.q_art_in[k] = 0.0 if rng.random() < 0.5 else rng.uniform(0.0, 1e-6)
+            twoport.refresh_path(st, k)
         statuses.add(assert_trunk_is_reference(st, tip, tip_edge))
         assert_trunk_is_reference(st)
     return statuses

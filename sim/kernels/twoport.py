@@ -155,6 +155,9 @@ class FlowState(NamedTuple):
     work_rhs : float64 (2, Nt)
     work_saved : float64 (Nt+Et,)
         Scratch of the trunk system and of :func:`sim.kernels.transport.native_tip_flow`.
+    work_inputs : float64 (Et+3S+1,)
+        The trunk conductances and the roots' yA, yP, yAP that ``work_mat``'s elimination
+        was made from (last entry 1 if it holds one).
     """
 
     parent: np.ndarray
@@ -199,6 +202,7 @@ class FlowState(NamedTuple):
     work_mat: np.ndarray
     work_rhs: np.ndarray
     work_saved: np.ndarray
+    work_inputs: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -521,10 +525,33 @@ def _trunk_pattern(st):
                 if p != q:
                     pat[cols[p], cols[q]] = True
     st.work_mat[:, :] = 0.0  # entries outside the pattern stay 0 from here on
+    st.work_inputs[ne + 3 * ns] = 0.0  # and work_mat holds no factorisation
 
 
 @njit(**NJIT_OPTS)
-def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols):
+def _same_matrix(st):
+    """Whether the matrix inputs (trunk conductances, the roots' yA, yP, yAP) are those ``work_mat`` was factorised
+    from; if not, record them (the caller factorises)."""
+    ne = st.trunk_conns.shape[0]
+    ns = st.root_nodes.shape[0]
+    w = st.work_inputs
+    same = w[ne + 3 * ns] == 1.0
+    for e in range(ne):
+        if w[e] != st.g_trunk[e]:
+            w[e] = st.g_trunk[e]
+            same = False
+    for s in range(ns):
+        r = st.root_nodes[s]
+        for c in range(3):  # _YA, _YP, _YAP
+            if w[ne + 3 * s + c] != st.node_pi[r, c]:
+                w[ne + 3 * s + c] = st.node_pi[r, c]
+                same = False
+    w[ne + 3 * ns] = 1.0
+    return same
+
+
+@njit(**NJIT_OPTS)
+def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols, factor):
     """Solve ``mat x = rhs`` (and ``mat y = rhs2`` if ``two``) in place over rows ``0 .. n-1``: Gaussian
     elimination without pivoting, visiting only the entries of the pattern (``ptr``, ``cols``, see
     :func:`_trunk_pattern`).
@@ -536,6 +563,10 @@ def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols):
     order (pivots ascending, each update ``a -= f * b``); the dense one's other
     updates subtract an exact zero and change nothing, so the result is the dense
     elimination's bit for bit (tests/test_twoport_trunk.py).
+
+    With ``factor`` False, ``mat`` already holds this elimination of the same matrix (every entry
+    at or below the diagonal keeps its value from the step that used it), so only the right-hand
+    sides are eliminated, with the very same multipliers.
     """
     for k in range(n):
         inv = 1.0 / mat[k, k]
@@ -543,9 +574,10 @@ def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols):
             i = cols[p]
             f = mat[i, k] * inv
             if f != 0.0:
-                for q in range(ptr[k], ptr[k + 1]):
-                    j = cols[q]
-                    mat[i, j] -= f * mat[k, j]
+                if factor:
+                    for q in range(ptr[k], ptr[k + 1]):
+                        j = cols[q]
+                        mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
                 if two:
                     rhs2[i] -= f * rhs2[k]
@@ -600,10 +632,12 @@ def _solve_trunk(st, off_node, off_edge):
     """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
 
     Allocates nothing: the system is assembled in the state's ``work_*`` arrays, over
-    the pattern :func:`_trunk_pattern` keeps.
+    the pattern :func:`_trunk_pattern` keeps. When the matrix is the one factorised last
+    (only sources changed) only the right-hand sides are assembled and eliminated.
     """
     nt = st.trunk_fixed_p.shape[0]
     _trunk_pattern(st)
+    factor = not _same_matrix(st)  # else only the sources changed (e.g. an injection switched off)
     index = st.work_index
     on = st.work_on
     nfree = index[nt]
@@ -613,12 +647,13 @@ def _solve_trunk(st, off_node, off_edge):
     rhs = st.work_rhs[0]
     rhs2 = st.work_rhs[1]
     for k in range(nfree):
-        mat[k, k] = 0.0
         rhs[k] = 0.0
-        for p in range(ptr[k], ptr[k + 1]):
-            j = cols[p]
-            mat[k, j] = 0.0
-            mat[j, k] = 0.0
+        if factor:
+            mat[k, k] = 0.0
+            for p in range(ptr[k], ptr[k + 1]):
+                j = cols[p]
+                mat[k, j] = 0.0
+                mat[j, k] = 0.0
     status = STATUS_OK
     fixed = st.trunk_fixed_p
     # the stamps written out (a helper taking the arrays cost a reference count per call, ~40% of the solve):
@@ -632,15 +667,19 @@ def _solve_trunk(st, off_node, off_edge):
             ia = index[a]
             ib = index[b]
             if ia >= 0:
-                mat[ia, ia] += g
+                if factor:
+                    mat[ia, ia] += g
                 if ib >= 0:
-                    mat[ia, ib] -= g
+                    if factor:
+                        mat[ia, ib] -= g
                 else:
                     rhs[ia] += g * fixed[b]
             if ib >= 0:
-                mat[ib, ib] += g
+                if factor:
+                    mat[ib, ib] += g
                 if ia >= 0:
-                    mat[ib, ia] -= g
+                    if factor:
+                        mat[ib, ia] -= g
                 else:
                     rhs[ib] += g * fixed[a]
     for s in range(st.root_nodes.shape[0]):
@@ -654,7 +693,8 @@ def _solve_trunk(st, off_node, off_edge):
         if on[ta]:  # yA to ground, then the source sA
             if ia >= 0:
                 g = st.node_pi[r, _YA]
-                mat[ia, ia] += g
+                if factor:
+                    mat[ia, ia] += g
                 rhs[ia] += g * 0.0
                 rhs[ia] += st.node_pi[r, _SA]
         elif st.node_pi[r, _SA] != 0.0:
@@ -662,7 +702,8 @@ def _solve_trunk(st, off_node, off_edge):
         if on[tp]:
             if ib >= 0:
                 g = st.node_pi[r, _YP]
-                mat[ib, ib] += g
+                if factor:
+                    mat[ib, ib] += g
                 rhs[ib] += g * 0.0
                 rhs[ib] += st.node_pi[r, _SP]
         elif st.node_pi[r, _SP] != 0.0:
@@ -670,15 +711,19 @@ def _solve_trunk(st, off_node, off_edge):
         g = st.node_pi[r, _YAP]
         if g > 0.0 and on[ta]:  # yAP between A and P
             if ia >= 0:
-                mat[ia, ia] += g
+                if factor:
+                    mat[ia, ia] += g
                 if ib >= 0:
-                    mat[ia, ib] -= g
+                    if factor:
+                        mat[ia, ib] -= g
                 else:
                     rhs[ia] += g * fixed[tp]
             if ib >= 0:
-                mat[ib, ib] += g
+                if factor:
+                    mat[ib, ib] += g
                 if ia >= 0:
-                    mat[ib, ia] -= g
+                    if factor:
+                        mat[ib, ia] -= g
                 else:
                     rhs[ib] += g * fixed[ta]
     off = off_node >= 0 and index[off_node] >= 0
@@ -691,7 +736,7 @@ def _solve_trunk(st, off_node, off_edge):
                 rhs2[index[n]] += st.q_trunk_in[n]
         elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
             status = STATUS_LOST_SOURCE
-    _eliminate_pattern(mat, rhs, rhs2, nfree, off, ptr, cols)
+    _eliminate_pattern(mat, rhs, rhs2, nfree, off, ptr, cols, factor)
     for n in range(nt):
         if index[n] >= 0:
             st.trunk_p[n] = rhs[index[n]]
