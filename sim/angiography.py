@@ -249,7 +249,7 @@ def final_flow(result):
 
 #: The arrays of a ``FlowState`` that a trunk solve and an elimination write (the injection included).
 _TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q",
-                 "art_p", "por_p", "status")
+                 "art_p", "por_p", "status", *(name for name in twoport.FlowState._fields if name.startswith("work_")))
 #: ... and those a full solve writes: the substitution's pressures and flows too.
 _SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
 

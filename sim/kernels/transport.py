@@ -197,8 +197,10 @@ def native_tip_flow(st, net):
     tip) or in the tip's vessel (pedicle tip), switches it back on and puts the
     saved trunk solution back (the inputs are as before, so it is their solution).
     """
-    saved_p = st.trunk_p.copy()
-    saved_q = st.trunk_q.copy()
+    nt = st.trunk_p.shape[0]
+    saved = st.work_saved
+    saved[:nt] = st.trunk_p
+    saved[nt:] = st.trunk_q
     saved_status = st.status[0]
     if net.tip_kind == TIP_TRUNK:
         t = net.tip_index
@@ -217,7 +219,7 @@ def native_tip_flow(st, net):
         q = edge_flows(st, n, pa, pp)[0]
         st.q_art_in[n] = rate
         refresh_path(st, n)
-    restore_trunk(st, saved_p, saved_q, saved_status)
+    restore_trunk(st, saved[:nt], saved[nt:], saved_status)
     return q
 
 
