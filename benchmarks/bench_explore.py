@@ -6,8 +6,10 @@ liver cache in a fresh temporary folder, it times:
 
 * the first liver build (``LiverCache.get``: build and atomic write of the pickle) and
   a reload of that pickle by a new cache (a new server process);
-* for each change the page makes (catheter A5 -> RHA, A5 -> A8, size 100-300 -> 300-500
-  um) from the default scenario's page, with the liver in memory, each step the page
+* for each single-control change in ``CHANGES`` (catheter moves to A8, A6, the RHA and the
+  LHA; 40-120, 300-500 and 500-700 um; PVA; near stasis; rate; tumour arterialisation; a
+  segmental portal vein thrombosis), made as the page makes it (``scenario_from_values``),
+  from the default scenario's page, with the liver in memory, each step the page
   awaits, as the page runs them (a size change keeps the liver view's flows and the DSA
   before, as the page does; a catheter move recomputes them):
   ``simulate`` (``sim.run`` on the cached liver; the outcome table, the selection
@@ -38,8 +40,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "explore.json"
+#: One control changed from the default scenario's page, as the page sets it (the headline three first).
 CHANGES = {"catheter A5 -> RHA": {"catheter.vessel": "RHA"}, "catheter A5 -> A8": {"catheter.vessel": "A8"},
-           "size 100-300 -> 300-500 um": {"agent.size_bin": "300-500"}}
+           "size 100-300 -> 300-500 um": {"agent.size_bin": "300-500"},
+           "catheter A5 -> A6": {"catheter.vessel": "A6"}, "catheter A5 -> LHA": {"catheter.vessel": "LHA"},
+           "size 100-300 -> 40-120 um": {"agent.size_bin": "40-120"},
+           "size 100-300 -> 500-700 um": {"agent.size_bin": "500-700"},
+           "agent microspheres -> PVA": {"agent.kind": "pva"},
+           "endpoint stasis -> near stasis": {"procedure.endpoint": "near_stasis"},
+           "rate 1 -> 3 mL/min": {"catheter.rate_ml_min": 3.0},
+           "tumour arterialisation 0.9 -> 0.5": {"tumours.*.arterial_fraction": 0.5},
+           "portal vein thrombosis none -> P5": {"portal.thrombosis": "P5"}}
 
 
 def _timed(fn, *args):
@@ -58,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import sim
     from sim.catalogue import default_scenario_path
-    from sim.explore import compute
+    from sim.explore import compute, controls
     from sim.explore.cache import LiverCache
 
     base = sim.load_scenario(default_scenario_path())
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         start_dsa = compute.angiograms(start_scene)
         rows = {}
         for label, change in CHANGES.items():
-            scenario = base.with_updates(change)
+            scenario = controls.scenario_from_values(base, change)
             best: dict[str, float] = {}
             for _ in range(args.repeats):
                 run, simulate_s, simulate_cpu = _timed(compute.simulate, scenario, cache)

@@ -259,8 +259,9 @@ def final_flow(result, *, baseline=None):
 
 #: The arrays of a ``FlowState`` that the bottom-up elimination writes (the 2-ports).
 _ELIMINATION_WRITES = ("node_pi", "node_conn", "edge_pi", "edge_conn")
-#: The arrays that a trunk solve and an elimination write (the injection included).
-_TRUNK_WRITES = ("q_art_in", "q_trunk_in", *_ELIMINATION_WRITES, "trunk_p", "trunk_q", "art_p", "por_p", "status")
+#: The arrays that a trunk solve and an elimination write (the injection included, the trunk solve's ``work_*`` scratch).
+_TRUNK_WRITES = ("q_art_in", "q_trunk_in", *_ELIMINATION_WRITES, "trunk_p", "trunk_q", "art_p", "por_p", "status",
+                 *(name for name in twoport.FlowState._fields if name.startswith("work_")))
 #: ... and those a full solve writes: the substitution's pressures and flows too.
 _SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
 #: The conductance arrays of a ``FlowState`` (what an occlusion changes).

@@ -14,7 +14,7 @@ from ..kernels.twoport import FlowState
 from ..network import CompiledLiver, Conductances
 from .errors import FlowInputError
 
-__all__ = ["build_state", "state_conductances"]
+__all__ = ["build_state", "state_conductances", "trunk_workspace"]
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +97,16 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
         node_pi=np.zeros((m, 5)), node_conn=np.zeros(m, np.uint8), edge_pi=np.zeros((m, 5)),
         edge_conn=np.zeros(m, np.uint8), trunk_p=np.full(nt, np.nan), trunk_q=np.zeros(trunk.n_edges),
         art_p=np.full(m, np.nan), por_p=np.full(m, np.nan), art_q=zeros_m.copy(), por_q=zeros_m.copy(),
-        comp_p=np.full(c, np.nan), comp_q=np.zeros((c, 4)), status=np.zeros(1, np.int64))
+        comp_p=np.full(c, np.nan), comp_q=np.zeros((c, 4)), status=np.zeros(1, np.int64),
+        **trunk_workspace(nt, trunk.n_edges, root_nodes.size))
+
+
+def trunk_workspace(nt: int, ne: int, ns: int) -> dict[str, np.ndarray]:
+    """The ``work_*`` arrays of a :class:`FlowState` (trunk-solve scratch) for Nt trunk nodes, Et edges, S subtrees."""
+    return dict(work_key=np.zeros(nt + ne + ns + 1, np.uint8), work_uf=np.zeros(nt + 1, np.int64),
+                work_on=np.zeros(nt, np.uint8), work_index=np.zeros(nt + 1, np.int64), work_ptr=np.zeros(nt + 1, np.int64),
+                work_cols=np.zeros(nt * nt, np.int64), work_mat=np.zeros((nt, nt)), work_rhs=np.zeros((2, nt)),
+                work_saved=np.zeros(nt + ne), work_inputs=np.zeros(ne + 3 * ns + 1))
 
 
 def state_conductances(state: FlowState) -> Conductances:

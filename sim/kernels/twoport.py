@@ -69,7 +69,8 @@ __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK
            "solve", "eliminate", "solve_trunk", "solve_trunk_without",
            "substitute", "substitute_range", "substitute_nodes", "refresh_path", "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
-           "edge_flows", "compartment_flows", "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
+           "edge_flows", "compartment_flows", "child_pressures_of", "edge_flows_of", "compartment_flows_of",
+           "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
 
 #: Connectivity bits of a reduced 2-port: A joined to ground, P to ground, A to P,
 #: and a source somewhere below cut off from every boundary (its flow is lost).
@@ -141,6 +142,23 @@ class FlowState(NamedTuple):
         and in from the extrahepatic reservoir.
     status : int64 (1,)
         ``STATUS_OK`` or ``STATUS_LOST_SOURCE`` after the last trunk solve.
+    work_key : uint8 (Nt+Et+S+1,)
+    work_uf : int64 (Nt+1,)
+    work_on : uint8 (Nt,)
+    work_index : int64 (Nt+1,)
+    work_ptr : int64 (Nt+1,)
+    work_cols : int64 (Nt*Nt,)
+        Workspace of the trunk solve, sized once (:func:`_trunk_pattern`): the
+        connectivity inputs last seen (last entry 0 = none yet), union-find, nodes
+        joined to a boundary, free-node rows (count at ``[Nt]``) and the
+        elimination pattern. A cache of the inputs, never read as a result.
+    work_mat : float64 (Nt, Nt)
+    work_rhs : float64 (2, Nt)
+    work_saved : float64 (Nt+Et,)
+        Scratch of the trunk system and of :func:`sim.kernels.transport.native_tip_flow`.
+    work_inputs : float64 (Et+3S+1,)
+        The trunk conductances and the roots' yA, yP, yAP that ``work_mat``'s elimination
+        was made from (last entry 1 if it holds one).
     """
 
     parent: np.ndarray
@@ -176,6 +194,16 @@ class FlowState(NamedTuple):
     comp_p: np.ndarray
     comp_q: np.ndarray
     status: np.ndarray
+    work_key: np.ndarray
+    work_uf: np.ndarray
+    work_on: np.ndarray
+    work_index: np.ndarray
+    work_ptr: np.ndarray
+    work_cols: np.ndarray
+    work_mat: np.ndarray
+    work_rhs: np.ndarray
+    work_saved: np.ndarray
+    work_inputs: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -403,52 +431,164 @@ def _union(uf, a, b):
         uf[ra] = rb
 
 
-@njit(inline="always", **NJIT_OPTS)
-def _stamp(mat, rhs, index, fixed, a, b, g):
-    """Add conductance g between trunk nodes a and b (b = -1: ground) to the free-node system."""
-    ia = index[a]
-    ib = index[b] if b >= 0 else -1
-    pb = 0.0 if b < 0 else fixed[b]
-    if ia >= 0:
-        mat[ia, ia] += g
-        if ib >= 0:
-            mat[ia, ib] -= g
+@njit(**NJIT_OPTS)
+def _trunk_pattern(st):
+    """Connectivity, free-node index and elimination pattern of the trunk: refreshed only when their inputs changed.
+
+    The inputs are which trunk nodes are boundaries, which trunk conductances are
+    positive and the roots' A/P/ground connectivity bits; they are kept in
+    ``work_key`` and compared on every call, O(Nt + Et + S). On a change: union-find
+    over positive conductances and the roots' bits (``work_on[n]`` = 1 if node n
+    shares a component with a boundary), ``work_index`` (free node -> row, -1 if
+    fixed or cut off; the row count at ``work_index[Nt]``), and the structure of
+    the Gaussian elimination of :func:`_eliminate_pattern` including its fill-in
+    (``work_ptr``/``work_cols``: columns > k of row k, ascending; the pattern is
+    symmetric, so they are also the rows > k of column k).
+    """
+    nt = st.trunk_fixed_p.shape[0]
+    ne = st.trunk_conns.shape[0]
+    ns = st.root_nodes.shape[0]
+    key = st.work_key
+    fixed, g_trunk, node_conn, root_nodes = st.trunk_fixed_p, st.g_trunk, st.node_conn, st.root_nodes  # bound once
+    changed = key[nt + ne + ns] == 0
+    for n in range(nt):
+        b = np.uint8(1) if math.isnan(fixed[n]) else np.uint8(0)
+        if key[n] != b:
+            key[n] = b
+            changed = True
+    for e in range(ne):
+        b = np.uint8(1) if g_trunk[e] > 0.0 else np.uint8(0)
+        if key[nt + e] != b:
+            key[nt + e] = b
+            changed = True
+    for s in range(ns):
+        b = node_conn[root_nodes[s]] & np.uint8(7)
+        if key[nt + ne + s] != b:
+            key[nt + ne + s] = b
+            changed = True
+    if not changed:
+        return
+    key[nt + ne + ns] = 1
+    ground = nt
+    uf = st.work_uf
+    for n in range(nt + 1):
+        uf[n] = n
+    for n in range(nt):
+        if not math.isnan(st.trunk_fixed_p[n]):
+            _union(uf, n, ground)
+    for e in range(ne):
+        if st.g_trunk[e] > 0.0:
+            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
+    for s in range(ns):
+        m = st.node_conn[st.root_nodes[s]]
+        if m & CONN_AG:
+            _union(uf, st.root_art[s], ground)
+        if m & CONN_PG:
+            _union(uf, st.root_por[s], ground)
+        if m & CONN_AP:
+            _union(uf, st.root_art[s], st.root_por[s])
+    groot = _find(uf, ground)
+    index = st.work_index
+    nfree = 0
+    for n in range(nt):
+        st.work_on[n] = 1 if _find(uf, n) == groot else 0
+        if math.isnan(st.trunk_fixed_p[n]) and st.work_on[n]:
+            index[n] = nfree
+            nfree += 1
         else:
-            rhs[ia] += g * pb
-    if ib >= 0:
-        mat[ib, ib] += g
-        if ia >= 0:
-            mat[ib, ia] -= g
-        else:
-            rhs[ib] += g * fixed[a]
+            index[n] = -1
+    index[nt] = nfree
+    # the structure: every entry a stamp may touch (a superset is harmless), then the fill-in of the elimination in order
+    pat = np.zeros((nfree, nfree), np.bool_)
+    for e in range(ne):
+        a = index[st.trunk_conns[e, 0]]
+        b = index[st.trunk_conns[e, 1]]
+        if st.g_trunk[e] > 0.0 and a >= 0 and b >= 0:
+            pat[a, b] = True
+            pat[b, a] = True
+    for s in range(ns):
+        a = index[st.root_art[s]]
+        b = index[st.root_por[s]]
+        if a >= 0 and b >= 0 and a != b:
+            pat[a, b] = True
+            pat[b, a] = True
+    cols = st.work_cols
+    ptr = st.work_ptr
+    ptr[0] = 0
+    for k in range(nfree):
+        c = ptr[k]
+        for j in range(k + 1, nfree):
+            if pat[k, j]:
+                cols[c] = j
+                c += 1
+        ptr[k + 1] = c
+        for p in range(ptr[k], c):  # eliminating k joins every pair of its later neighbours
+            for q in range(ptr[k], c):
+                if p != q:
+                    pat[cols[p], cols[q]] = True
+    st.work_mat[:, :] = 0.0  # entries outside the pattern stay 0 from here on
+    st.work_inputs[ne + 3 * ns] = 0.0  # and work_mat holds no factorisation
 
 
 @njit(**NJIT_OPTS)
-def _solve_dominant(mat, rhs, rhs2):
-    """Solve ``mat x = rhs`` and ``mat y = rhs2`` in place (x in ``rhs``, y in ``rhs2``), Gaussian elimination
-    without pivoting; ``rhs2`` may be empty (one system only).
+def _same_matrix(st):
+    """Whether the matrix inputs (trunk conductances, the roots' yA, yP, yAP) are those ``work_mat`` was factorised
+    from; if not, record them (the caller factorises)."""
+    g_trunk, root_nodes, node_pi = st.g_trunk, st.root_nodes, st.node_pi  # bound once (see _solve_trunk)
+    ne = st.trunk_conns.shape[0]
+    ns = root_nodes.shape[0]
+    w = st.work_inputs
+    same = w[ne + 3 * ns] == 1.0
+    for e in range(ne):
+        if w[e] != g_trunk[e]:
+            w[e] = g_trunk[e]
+            same = False
+    for s in range(ns):
+        r = root_nodes[s]
+        for c in range(3):  # _YA, _YP, _YAP
+            if w[ne + 3 * s + c] != node_pi[r, c]:
+                w[ne + 3 * s + c] = node_pi[r, c]
+                same = False
+    w[ne + 3 * ns] = 1.0
+    return same
+
+
+@njit(**NJIT_OPTS)
+def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols, factor):
+    """Solve ``mat x = rhs`` (and ``mat y = rhs2`` if ``two``) in place over rows ``0 .. n-1``: Gaussian
+    elimination without pivoting, visiting only the entries of the pattern (``ptr``, ``cols``, see
+    :func:`_trunk_pattern`).
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
-    without pivoting is stable there [GolubVanLoan2013] (section 4.1.1) and the small dense system needs no LAPACK call.
-    The second right-hand side costs O(n^2) on top of the O(n^3) elimination.
+    without pivoting is stable there [GolubVanLoan2013] (section 4.1.1) and the small system needs no LAPACK call.
+    The operations on every entry are those of the dense elimination in the same
+    order (pivots ascending, each update ``a -= f * b``); the dense one's other
+    updates subtract an exact zero and change nothing, so the result is the dense
+    elimination's bit for bit (tests/test_twoport_trunk.py).
+
+    With ``factor`` False, ``mat`` already holds this elimination of the same matrix (every entry
+    at or below the diagonal keeps its value from the step that used it), so only the right-hand
+    sides are eliminated, with the very same multipliers.
     """
-    n = rhs.shape[0]
-    two = rhs2.shape[0] == n
     for k in range(n):
         inv = 1.0 / mat[k, k]
-        for i in range(k + 1, n):
+        for p in range(ptr[k], ptr[k + 1]):
+            i = cols[p]
             f = mat[i, k] * inv
             if f != 0.0:
-                for j in range(k + 1, n):
-                    mat[i, j] -= f * mat[k, j]
+                if factor:
+                    for q in range(ptr[k], ptr[k + 1]):
+                        j = cols[q]
+                        mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
                 if two:
                     rhs2[i] -= f * rhs2[k]
     for k in range(n - 1, -1, -1):
         acc = rhs[k]
         acc2 = rhs2[k] if two else 0.0
-        for j in range(k + 1, n):
+        for p in range(ptr[k], ptr[k + 1]):
+            j = cols[p]
             acc -= mat[k, j] * rhs[j]
             if two:
                 acc2 -= mat[k, j] * rhs2[j]
@@ -492,94 +632,141 @@ def solve_trunk_without(st, node, edge):
 
 @njit(**NJIT_OPTS)
 def _solve_trunk(st, off_node, off_edge):
-    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``."""
-    nt = st.trunk_fixed_p.shape[0]
-    ground = nt
-    uf = np.arange(nt + 1)
+    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
+
+    Allocates nothing: the system is assembled in the state's ``work_*`` arrays, over
+    the pattern :func:`_trunk_pattern` keeps. When the matrix is the one factorised last
+    (only sources changed) only the right-hand sides are assembled and eliminated.
+    """
+    # the state's arrays bound once: a state field read inside a loop costs Numba a reference count each time
+    fixed, conns, g_trunk, q_trunk_in = st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in
+    root_nodes, root_art, root_por, node_conn, node_pi = st.root_nodes, st.root_art, st.root_por, st.node_conn, st.node_pi
+    trunk_p, trunk_q = st.trunk_p, st.trunk_q
+    nt = fixed.shape[0]
+    _trunk_pattern(st)
+    factor = not _same_matrix(st)  # else only the sources changed (e.g. an injection switched off)
+    index = st.work_index
+    on = st.work_on
+    nfree = index[nt]
+    ptr = st.work_ptr
+    cols = st.work_cols
+    mat = st.work_mat
+    rhs = st.work_rhs[0]
+    rhs2 = st.work_rhs[1]
+    for k in range(nfree):
+        rhs[k] = 0.0
+        if factor:
+            mat[k, k] = 0.0
+            for p in range(ptr[k], ptr[k + 1]):
+                j = cols[p]
+                mat[k, j] = 0.0
+                mat[j, k] = 0.0
     status = STATUS_OK
-    for n in range(nt):
-        if not math.isnan(st.trunk_fixed_p[n]):
-            _union(uf, n, ground)
-    for e in range(st.trunk_conns.shape[0]):
-        if st.g_trunk[e] > 0.0:
-            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
-    for s in range(st.root_nodes.shape[0]):
-        m = st.node_conn[st.root_nodes[s]]
-        if m & CONN_LOST:
+    # the stamps written out (a helper taking the arrays cost a reference count per call, ~40% of the solve):
+    # conductance g between a and b adds g to both diagonals, -g between two free nodes and g p_b to a's
+    # right-hand side for a fixed b (b = ground: p_b = 0)
+    for e in range(conns.shape[0]):
+        g = g_trunk[e]
+        a = conns[e, 0]
+        if g > 0.0 and on[a]:
+            b = conns[e, 1]
+            ia = index[a]
+            ib = index[b]
+            if ia >= 0:
+                if factor:
+                    mat[ia, ia] += g
+                if ib >= 0:
+                    if factor:
+                        mat[ia, ib] -= g
+                else:
+                    rhs[ia] += g * fixed[b]
+            if ib >= 0:
+                if factor:
+                    mat[ib, ib] += g
+                if ia >= 0:
+                    if factor:
+                        mat[ib, ia] -= g
+                else:
+                    rhs[ib] += g * fixed[a]
+    for s in range(root_nodes.shape[0]):
+        r = root_nodes[s]
+        if node_conn[r] & CONN_LOST:
             status = STATUS_LOST_SOURCE
-        if m & CONN_AG:
-            _union(uf, st.root_art[s], ground)
-        if m & CONN_PG:
-            _union(uf, st.root_por[s], ground)
-        if m & CONN_AP:
-            _union(uf, st.root_art[s], st.root_por[s])
-    groot = _find(uf, ground)
-    index = np.full(nt, -1, np.int64)
-    nfree = 0
-    for n in range(nt):
-        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
-            index[n] = nfree
-            nfree += 1
-    rhs = np.zeros(nfree)
-    mat = np.zeros((nfree, nfree))
-    for e in range(st.trunk_conns.shape[0]):
-        g = st.g_trunk[e]
-        a = st.trunk_conns[e, 0]
-        if g > 0.0 and _find(uf, a) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
-    for s in range(st.root_nodes.shape[0]):
-        r = st.root_nodes[s]
-        ta = st.root_art[s]
-        tp = st.root_por[s]
-        pi = st.node_pi[r]
-        if _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
-            if index[ta] >= 0:
-                rhs[index[ta]] += pi[_SA]
-        elif pi[_SA] != 0.0:
+        ta = root_art[s]
+        tp = root_por[s]
+        ia = index[ta]
+        ib = index[tp]
+        if on[ta]:  # yA to ground, then the source sA
+            if ia >= 0:
+                g = node_pi[r, _YA]
+                if factor:
+                    mat[ia, ia] += g
+                rhs[ia] += g * 0.0
+                rhs[ia] += node_pi[r, _SA]
+        elif node_pi[r, _SA] != 0.0:
             status = STATUS_LOST_SOURCE
-        if _find(uf, tp) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
-            if index[tp] >= 0:
-                rhs[index[tp]] += pi[_SP]
-        elif pi[_SP] != 0.0:
+        if on[tp]:
+            if ib >= 0:
+                g = node_pi[r, _YP]
+                if factor:
+                    mat[ib, ib] += g
+                rhs[ib] += g * 0.0
+                rhs[ib] += node_pi[r, _SP]
+        elif node_pi[r, _SP] != 0.0:
             status = STATUS_LOST_SOURCE
-        if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+        g = node_pi[r, _YAP]
+        if g > 0.0 and on[ta]:  # yAP between A and P
+            if ia >= 0:
+                if factor:
+                    mat[ia, ia] += g
+                if ib >= 0:
+                    if factor:
+                        mat[ia, ib] -= g
+                else:
+                    rhs[ia] += g * fixed[tp]
+            if ib >= 0:
+                if factor:
+                    mat[ib, ib] += g
+                if ia >= 0:
+                    if factor:
+                        mat[ib, ia] -= g
+                else:
+                    rhs[ib] += g * fixed[ta]
     off = off_node >= 0 and index[off_node] >= 0
-    rhs2 = rhs.copy() if off else np.empty(0)
+    if off:
+        rhs2[:nfree] = rhs[:nfree]
     for n in range(nt):  # injections last: the second right-hand side is the first without the one at off_node
         if index[n] >= 0:
-            rhs[index[n]] += st.q_trunk_in[n]
+            rhs[index[n]] += q_trunk_in[n]
             if off and n != off_node:
-                rhs2[index[n]] += st.q_trunk_in[n]
-        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
+                rhs2[index[n]] += q_trunk_in[n]
+        elif q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
             status = STATUS_LOST_SOURCE
-    _solve_dominant(mat, rhs, rhs2)
+    _eliminate_pattern(mat, rhs, rhs2, nfree, off, ptr, cols, factor)
     for n in range(nt):
         if index[n] >= 0:
-            st.trunk_p[n] = rhs[index[n]]
-        elif not math.isnan(st.trunk_fixed_p[n]):
-            st.trunk_p[n] = st.trunk_fixed_p[n]
+            trunk_p[n] = rhs[index[n]]
+        elif not math.isnan(fixed[n]):
+            trunk_p[n] = fixed[n]
         else:
-            st.trunk_p[n] = np.nan
-    for e in range(st.trunk_conns.shape[0]):
-        g = st.g_trunk[e]
-        a = st.trunk_conns[e, 0]
-        st.trunk_q[e] = g * (st.trunk_p[a] - st.trunk_p[st.trunk_conns[e, 1]]) if g > 0.0 and \
-            not math.isnan(st.trunk_p[a]) else 0.0
+            trunk_p[n] = np.nan
+    for e in range(conns.shape[0]):
+        g = g_trunk[e]
+        a = conns[e, 0]
+        trunk_q[e] = g * (trunk_p[a] - trunk_p[conns[e, 1]]) if g > 0.0 and \
+            not math.isnan(trunk_p[a]) else 0.0
     _root_pressures(st)
     st.status[0] = status
     q_off = np.nan
     if off_node >= 0:
         if not off:  # the injection node is cut off: its injection changes no flow
-            q_off = st.trunk_q[off_edge]
+            q_off = trunk_q[off_edge]
         else:
-            a = st.trunk_conns[off_edge, 0]
-            b = st.trunk_conns[off_edge, 1]
-            pa = rhs2[index[a]] if index[a] >= 0 else st.trunk_p[a]
-            pb = rhs2[index[b]] if index[b] >= 0 else st.trunk_p[b]
-            g = st.g_trunk[off_edge]
+            a = conns[off_edge, 0]
+            b = conns[off_edge, 1]
+            pa = rhs2[index[a]] if index[a] >= 0 else trunk_p[a]
+            pb = rhs2[index[b]] if index[b] >= 0 else trunk_p[b]
+            g = g_trunk[off_edge]
             q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
     return status, q_off
 
@@ -630,19 +817,25 @@ def child_pressures(st, j, pa_parent, pp_parent):
         Pressures of A_j and P_j, Pa relative to the hepatic veins; NaN where
         cut off from every boundary.
     """
-    ga = st.g_art[j]
-    gp = st.g_por[j]
-    m = st.node_conn[j]
+    return child_pressures_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
+    """:func:`child_pressures` on the state's arrays."""
+    ga = g_art[j]
+    gp = g_por[j]
+    m = node_conn[j]
     up_a = ga > 0.0 and not math.isnan(pa_parent)
     up_p = gp > 0.0 and not math.isnan(pp_parent)
     ag = (m & CONN_AG) != 0
     pg = (m & CONN_PG) != 0
     ap = (m & CONN_AP) != 0
-    ya = st.node_pi[j, _YA]
-    yp = st.node_pi[j, _YP]
-    yap = st.node_pi[j, _YAP]
-    ba = st.node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
-    bp = st.node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
+    ya = node_pi[j, _YA]
+    yp = node_pi[j, _YP]
+    yap = node_pi[j, _YAP]
+    ba = node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
+    bp = node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
     if ap:
         if not (ag or pg or up_a or up_p):
             return np.nan, np.nan
@@ -664,9 +857,15 @@ def edge_flows(st, j, pa_parent, pp_parent):
         :func:`child_pressures`). A vessel with zero conductance or cut off
         from every boundary carries 0.
     """
-    xa, xp = child_pressures(st, j, pa_parent, pp_parent)
-    qa = st.g_art[j] * (pa_parent - xa) if (st.g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
-    qp = st.g_por[j] * (pp_parent - xp) if (st.g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
+    return edge_flows_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def edge_flows_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
+    """:func:`edge_flows` on the state's arrays."""
+    xa, xp = child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent)
+    qa = g_art[j] * (pa_parent - xa) if (g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
+    qp = g_por[j] * (pp_parent - xp) if (g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
     return qa, qp, xa, xp
 
 
@@ -687,15 +886,21 @@ def compartment_flows(st, c, pa, pp):
         Compartment pressure (NaN if cut off), inflow from A_i, inflow from
         P_i, outflow to the hepatic veins, inflow from the extrahepatic reservoir.
     """
-    ga = st.g_comp[c, COMP_ART]
-    gp = st.g_comp[c, COMP_POR]
-    gh = st.g_comp[c, COMP_HV]
-    ge = st.g_comp[c, COMP_EXTRA]
+    return compartment_flows_of(st.g_comp, st.comp_extra_p, c, pa, pp)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def compartment_flows_of(g_comp, comp_extra_p, c, pa, pp):
+    """:func:`compartment_flows` on the state's arrays."""
+    ga = g_comp[c, COMP_ART]
+    gp = g_comp[c, COMP_POR]
+    gh = g_comp[c, COMP_HV]
+    ge = g_comp[c, COMP_EXTRA]
     up_a = ga > 0.0 and not math.isnan(pa)
     up_p = gp > 0.0 and not math.isnan(pp)
     if not (up_a or up_p or gh > 0.0 or ge > 0.0):
         return np.nan, 0.0, 0.0, 0.0, 0.0
-    px = st.comp_extra_p[c]
+    px = comp_extra_p[c]
     num = (ga * pa if up_a else 0.0) + (gp * pp if up_p else 0.0) + ge * px
     ps = num / (ga + gp + gh + ge)
     return (ps, ga * (pa - ps) if up_a else 0.0, gp * (pp - ps) if up_p else 0.0, gh * ps,
@@ -722,8 +927,9 @@ def node_pressures(st, i):
     s = st.root_slot[k]
     pa = st.trunk_p[st.root_art[s]]
     pp = st.trunk_p[st.root_por[s]]
+    g_art, g_por, node_conn, node_pi = st.g_art, st.g_por, st.node_conn, st.node_pi
     for d in range(depth):
-        pa, pp = child_pressures(st, path[d], pa, pp)
+        pa, pp = child_pressures_of(g_art, g_por, node_conn, node_pi, path[d], pa, pp)
     return pa, pp
 
 
@@ -735,40 +941,11 @@ def substitute_range(st, first, last):
     its root to the next root), so every parent is substituted before its children.
     Used to refresh only the subtrees an observer needs (e.g. those holding tumour).
     """
-    for i in range(first, last):
-        if st.parent[i] >= 0:
-            _substitute_node(st, i)
+    substitute_nodes(st, np.arange(first, last), st.comp_idx[st.comp_ptr[first]:st.comp_ptr[last]])
     for r in st.root_nodes:  # a subtree root has no pedicle vessel
         if first <= r < last:
             st.art_q[r] = np.nan
             st.por_q[r] = np.nan
-    # the compartments of nodes first..last-1, read from a slice: indexing st.comp_idx inside the loop kept
-    # Numba's reference counting in it (about 50x slower)
-    for c in st.comp_idx[st.comp_ptr[first]:st.comp_ptr[last]]:
-        _substitute_compartment(st, c)
-
-
-@njit(inline="always", **NJIT_OPTS)
-def _substitute_node(st, i):
-    """Pressures of non-root pedicle node i and flows of its incoming vessels, from its parent's pressures."""
-    p = st.parent[i]
-    qa, qp, xa, xp = edge_flows(st, i, st.art_p[p], st.por_p[p])
-    st.art_q[i] = qa
-    st.por_q[i] = qp
-    st.art_p[i] = xa
-    st.por_p[i] = xp
-
-
-@njit(inline="always", **NJIT_OPTS)
-def _substitute_compartment(st, c):
-    """Pressure and flows of compartment c from its node's pressures."""
-    i = st.comp_node[c]
-    ps, qa, qp, qh, qe = compartment_flows(st, c, st.art_p[i], st.por_p[i])
-    st.comp_p[c] = ps
-    st.comp_q[c, COMP_ART] = qa
-    st.comp_q[c, COMP_POR] = qp
-    st.comp_q[c, COMP_HV] = qh
-    st.comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)
@@ -777,15 +954,30 @@ def substitute_nodes(st, nodes, comps):
 
     ``nodes`` must be ascending (preorder: parents first) and hold the ancestors of
     every node in it and of every compartment's node, so each parent is substituted
-    before its children. The same per-node functions as :func:`substitute_range`, so
-    the values are those of the full substitution. Used to read a few compartments
-    (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
+    before its children. :func:`substitute_range` (and so the full substitution) is this
+    on whole subtrees, so the values are those of the full substitution. Used to read a few
+    compartments (e.g. the tumour's) in O(their paths) instead of O(their subtrees).
     """
+    # the state's arrays bound once: a state field read inside a loop costs Numba a reference count each time
+    parent, g_art, g_por, node_conn, node_pi = st.parent, st.g_art, st.g_por, st.node_conn, st.node_pi
+    art_p, por_p, art_q, por_q = st.art_p, st.por_p, st.art_q, st.por_q
+    g_comp, comp_extra_p, comp_node, comp_p, comp_q = st.g_comp, st.comp_extra_p, st.comp_node, st.comp_p, st.comp_q
     for i in nodes:
-        if st.parent[i] >= 0:
-            _substitute_node(st, i)
+        p = parent[i]
+        if p >= 0:
+            qa, qp, xa, xp = edge_flows_of(g_art, g_por, node_conn, node_pi, i, art_p[p], por_p[p])
+            art_q[i] = qa
+            por_q[i] = qp
+            art_p[i] = xa
+            por_p[i] = xp
     for c in comps:
-        _substitute_compartment(st, c)
+        i = comp_node[c]
+        ps, qa, qp, qh, qe = compartment_flows_of(g_comp, comp_extra_p, c, art_p[i], por_p[i])
+        comp_p[c] = ps
+        comp_q[c, COMP_ART] = qa
+        comp_q[c, COMP_POR] = qp
+        comp_q[c, COMP_HV] = qh
+        comp_q[c, COMP_EXTRA] = qe
 
 
 @njit(**NJIT_OPTS)

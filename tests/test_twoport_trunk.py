@@ -1,0 +1,262 @@
+"""The trunk solve (workspace, cached pattern, elimination over the pattern) equals the plain dense solve bit for bit.
+
+The reference below is the straightforward solve: union-find, index map and a dense matrix built
+afresh on every call, Gaussian elimination without pivoting over every entry. The kernel must give
+the very same floating-point numbers (pressures, flows, status, the second right-hand side's flow),
+whatever happened to its cache before: random conductance changes, occlusions that cut parts of the
+trunk or whole subtrees off, and back again.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+
+from sim.flow import LiverFlow
+from sim.kernels import twoport
+from sim.scenario import Scenario
+from sim.testing import random_liver
+
+_YA, _YP, _YAP, _SA, _SP = 0, 1, 2, 3, 4
+
+
+@njit
+def _find(uf, a):
+    while uf[a] != a:
+        a = uf[a]
+    return a
+
+
+@njit
+def _union(uf, a, b):
+    ra = _find(uf, a)
+    rb = _find(uf, b)
+    if ra != rb:
+        uf[ra] = rb
+
+
+@njit
+def _stamp(mat, rhs, index, fixed, a, b, g):
+    ia = index[a]
+    ib = index[b] if b >= 0 else -1
+    pb = 0.0 if b < 0 else fixed[b]
+    if ia >= 0:
+        mat[ia, ia] += g
+        if ib >= 0:
+            mat[ia, ib] -= g
+        else:
+            rhs[ia] += g * pb
+    if ib >= 0:
+        mat[ib, ib] += g
+        if ia >= 0:
+            mat[ib, ia] -= g
+        else:
+            rhs[ib] += g * fixed[a]
+
+
+@njit
+def reference_trunk(st, off_node, off_edge):
+    """Dense reference: (status, q_off, trunk_p, trunk_q); the state is not written."""
+    nt = st.trunk_fixed_p.shape[0]
+    ground = nt
+    uf = np.arange(nt + 1)
+    status = 0
+    for n in range(nt):
+        if not math.isnan(st.trunk_fixed_p[n]):
+            _union(uf, n, ground)
+    for e in range(st.trunk_conns.shape[0]):
+        if st.g_trunk[e] > 0.0:
+            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
+    for s in range(st.root_nodes.shape[0]):
+        m = st.node_conn[st.root_nodes[s]]
+        if m & 8:
+            status = 1
+        if m & 1:
+            _union(uf, st.root_art[s], ground)
+        if m & 2:
+            _union(uf, st.root_por[s], ground)
+        if m & 4:
+            _union(uf, st.root_art[s], st.root_por[s])
+    groot = _find(uf, ground)
+    index = np.full(nt, -1, np.int64)
+    nfree = 0
+    for n in range(nt):
+        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
+            index[n] = nfree
+            nfree += 1
+    rhs = np.zeros(nfree)
+    mat = np.zeros((nfree, nfree))
+    for e in range(st.trunk_conns.shape[0]):
+        g = st.g_trunk[e]
+        a = st.trunk_conns[e, 0]
+        if g > 0.0 and _find(uf, a) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
+    for s in range(st.root_nodes.shape[0]):
+        pi = st.node_pi[st.root_nodes[s]]
+        ta = st.root_art[s]
+        tp = st.root_por[s]
+        if _find(uf, ta) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
+            if index[ta] >= 0:
+                rhs[index[ta]] += pi[_SA]
+        elif pi[_SA] != 0.0:
+            status = 1
+        if _find(uf, tp) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
+            if index[tp] >= 0:
+                rhs[index[tp]] += pi[_SP]
+        elif pi[_SP] != 0.0:
+            status = 1
+        if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
+            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+    off = off_node >= 0 and index[off_node] >= 0
+    rhs2 = rhs.copy()
+    for n in range(nt):
+        if index[n] >= 0:
+            rhs[index[n]] += st.q_trunk_in[n]
+            if n != off_node:
+                rhs2[index[n]] += st.q_trunk_in[n]
+        elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
+            status = 1
+    n = nfree
+    for k in range(n):  # dense Gaussian elimination without pivoting, every entry
+        inv = 1.0 / mat[k, k]
+        for i in range(k + 1, n):
+            f = mat[i, k] * inv
+            if f != 0.0:
+                for j in range(k + 1, n):
+                    mat[i, j] -= f * mat[k, j]
+                rhs[i] -= f * rhs[k]
+                rhs2[i] -= f * rhs2[k]
+    for k in range(n - 1, -1, -1):
+        acc = rhs[k]
+        acc2 = rhs2[k]
+        for j in range(k + 1, n):
+            acc -= mat[k, j] * rhs[j]
+            acc2 -= mat[k, j] * rhs2[j]
+        rhs[k] = acc / mat[k, k]
+        rhs2[k] = acc2 / mat[k, k]
+    p = np.empty(nt)
+    for n in range(nt):
+        p[n] = rhs[index[n]] if index[n] >= 0 else st.trunk_fixed_p[n]
+    q = np.empty(st.trunk_conns.shape[0])
+    for e in range(q.shape[0]):
+        g = st.g_trunk[e]
+        a = st.trunk_conns[e, 0]
+        q[e] = g * (p[a] - p[st.trunk_conns[e, 1]]) if g > 0.0 and not math.isnan(p[a]) else 0.0
+    q_off = np.nan
+    if off_node >= 0:
+        if not off:
+            q_off = q[off_edge]
+        else:
+            a = st.trunk_conns[off_edge, 0]
+            b = st.trunk_conns[off_edge, 1]
+            pa = rhs2[index[a]] if index[a] >= 0 else p[a]
+            pb = rhs2[index[b]] if index[b] >= 0 else p[b]
+            g = st.g_trunk[off_edge]
+            q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
+    return status, q_off, p, q
+
+
+def bits(x):
+    return np.asarray(x, dtype=np.float64).view(np.int64)
+
+
+def assert_trunk_is_reference(st, off_node=-1, off_edge=-1):
+    """Kernel solve == dense reference, bit for bit; returns the status."""
+    status, q_off, p, q = reference_trunk(st, off_node, off_edge)
+    got_status, got_off = twoport.solve_trunk_without(st, off_node, off_edge)
+    assert got_status == status == st.status[0]
+    np.testing.assert_array_equal(bits(st.trunk_p), bits(p))
+    np.testing.assert_array_equal(bits(st.trunk_q), bits(q))
+    np.testing.assert_array_equal(bits(st.art_p[st.root_nodes]), bits(p[st.root_art]))
+    np.testing.assert_array_equal(bits(st.por_p[st.root_nodes]), bits(p[st.root_por]))
+    if off_node >= 0:
+        assert bits(got_off) == bits(q_off)
+    return status
+
+
+def copy_state(st):
+    return twoport.FlowState(*[a.copy() for a in st])
+
+
+def random_changes(st, rng, steps, *, tip=-1, tip_edge=-1):
+    """Random trunk conductances (some 0, some restored), pedicle occlusions and sources; reference checked each step.
+
+    Each step is checked twice (with and without a second right-hand side): the second solve
+    has the same matrix, so it takes the kernel's sources-only path.
+    """
+    g0 = st.g_trunk.copy()
+    nonroot = np.flatnonzero(st.parent >= 0)
+    statuses = set()
+    for _ in range(steps):
+        what = rng.random()
+        if what < 0.35:
+            e = rng.integers(st.g_trunk.size)
+            twoport.set_trunk_conductance(st, e, 0.0 if rng.random() < 0.4 else g0[e] * rng.uniform(0.1, 3.0))
+        elif what < 0.45:
+            e = rng.integers(st.g_trunk.size)
+            twoport.set_trunk_conductance(st, e, g0[e])
+        elif what < 0.85:
+            k = rng.choice(nonroot)
+            twoport.set_pedicle_conductance(st, k, 0.0 if rng.random() < 0.5 else st.g_art[k] * 0.5,
+                                            0.0 if rng.random() < 0.3 else st.g_por[k])
+        elif what < 0.92:  # sources only (the matrix is the one factorised last): a trunk injection
+            n = rng.integers(st.q_trunk_in.size)
+            st.q_trunk_in[n] = 0.0 if rng.random() < 0.5 else rng.uniform(0.0, 1e-6)
+        else:  # ... or an injection into a pedicle node, as the native flow of a catheter in a pedicle vessel
+            k = rng.choice(nonroot)
+            st.q_art_in[k] = 0.0 if rng.random() < 0.5 else rng.uniform(0.0, 1e-6)
+            twoport.refresh_path(st, k)
+        statuses.add(assert_trunk_is_reference(st, tip, tip_edge))
+        assert_trunk_is_reference(st)
+    return statuses
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """1e3 terminals with a trunk cycle and an extrahepatic feeder, catheter on A5 (a trunk tip)."""
+    liver = random_liver(1000, rng=11, extrahepatic=True, collateral=True)
+    return LiverFlow(liver.compiled, liver.scenario, catheter=True)
+
+
+def test_random_changes_equal_dense_reference(synthetic):
+    st = copy_state(synthetic.state)
+    twoport.solve(st)
+    cath = synthetic.catheter
+    assert cath.tip_trunk_node >= 0 and cath.distal_edge >= 0
+    statuses = random_changes(st, np.random.default_rng(3), 300, tip=cath.tip_trunk_node, tip_edge=cath.distal_edge)
+    assert statuses == {twoport.STATUS_OK, twoport.STATUS_LOST_SOURCE}  # parts were cut off, sources lost
+    assert np.isnan(st.trunk_p).any()
+
+
+def test_cut_off_trunk_node_and_lost_source(synthetic):
+    """An injection into a trunk node whose every vessel is closed: NaN there, STATUS_LOST_SOURCE, as the reference."""
+    st = copy_state(synthetic.state)
+    twoport.solve(st)
+    conns = synthetic.liver.trunk.edge_conns
+    free = np.setdiff1d(np.flatnonzero(np.isnan(st.trunk_fixed_p)), np.r_[st.root_art, st.root_por])  # no subtree
+    node = int(free[len(free) // 2])
+    touching = np.flatnonzero((conns[:, 0] == node) | (conns[:, 1] == node))
+    g = st.g_trunk[touching].copy()
+    st.q_trunk_in[node] = 1e-7
+    st.g_trunk[touching] = 0.0
+    assert assert_trunk_is_reference(st, node, int(touching[0])) == twoport.STATUS_LOST_SOURCE
+    assert math.isnan(st.trunk_p[node])
+    st.g_trunk[touching] = g  # and back: the cached pattern must follow
+    assert assert_trunk_is_reference(st, node, int(touching[0])) == twoport.STATUS_OK
+    assert not math.isnan(st.trunk_p[node])
+
+
+def test_built_liver_equals_dense_reference():
+    """The default anatomy (coarse), catheter in the RHA and in a pedicle vessel; random changes on top."""
+    scenario = Scenario().with_updates({"liver.terminal_diameter_um": 300.0})
+    import sim
+    liver = sim.build_liver(scenario, progress=False)
+    for vessel in ("RHA", "#7"):
+        flow = LiverFlow(liver.compiled, scenario.with_updates({"catheter.vessel": vessel}), catheter=True)
+        st = copy_state(flow.state)
+        twoport.solve(st)
+        assert_trunk_is_reference(st)
+        random_changes(st, np.random.default_rng(len(vessel)), 120)
