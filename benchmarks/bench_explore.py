@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                     scene, scene_s, scene_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
                     previous = None
                 after, after_s, after_cpu = _timed(compute.run_scene, scene, run)
-                dsa, dsa_s, dsa_cpu = _timed(functools.partial(compute.angiograms, scene, after.final, previous=previous))
+                dsa, dsa_s, dsa_cpu = _timed(functools.partial(compute.angiograms, scene, after, previous=previous))
                 _, frames_s, frames_cpu = _timed(dsa.frames, "capillary")
                 steps = {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
                          "run_time_s": run.result.summary["run_time_s"], "simulate_cpu_s": simulate_cpu,

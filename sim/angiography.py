@@ -21,10 +21,13 @@ out).
   injected contrast and 0 for blood entering from anywhere else (arterial roots:
   the aorta dilutes any reflux to nothing). At the tip this is injection rate /
   (injection + native inflow): the dilution of the contrast by the vessel's flow.
+  Flow runs down the pressure, so the flow-directed graph is acyclic and the
+  balance is solved node by node in topological order (:mod:`sim.kernels.contrast`).
 * **Transit.** Plug flow: a vessel of lumen volume V = pi r^2 L carrying flow q
   fills in V / |q| (length / mean velocity, velocity = q / (pi r^2)). The front
   reaches each node at the shortest cumulative transit time from the tip through
-  the injecting field (Dijkstra on the flow-directed graph); the tail (the first
+  the injecting field (the values of Dijkstra's algorithm, found in one pass in
+  topological order of the flow-directed graph); the tail (the first
   clean blood after the injection stops) follows at ``duration_s`` plus the
   shortest transit through the native field, and where the native field carries
   no flow the contrast stands.
@@ -77,6 +80,7 @@ tissue points).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -85,7 +89,7 @@ import numpy as np
 from .catheters import Lumen, lumen_for, max_rate_m3s
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .keep import LOCK, kept_for
-from .kernels import twoport
+from .kernels import contrast, twoport
 from .network import CompiledLiver
 from .procedure import apply_load_record
 from .units import ML_M3
@@ -103,6 +107,7 @@ __all__ = [
     "ContrastTransit",
     "Injection",
     "View",
+    "arterial_network",
     "baseline_flow",
     "bed_acceptance_m3s",
     "catheter_limit_m3s",
@@ -151,9 +156,6 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
-#: Elements (times x compartments) evaluated at once for the phase times: 2 MB arrays, in cache (numerical
-#: choice: four times faster than 32 MB ones; the sums differ in the last bits at most, the times on their grid not).
-_PHASE_CHUNK = 2**18
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -223,12 +225,16 @@ def run_liver(result):
     return build_liver(result.scenario)
 
 
-def final_flow(result):
+def final_flow(result, *, baseline=None):
     """The flow model of a run's liver at the end of the run (its occlusions applied).
 
     Parameters
     ----------
     result : RunResult
+    baseline : LiverFlow, optional
+        :func:`baseline_flow` of the run's liver and scenario, already built (e.g. the
+        explorer's liver view): copied (its conductances and solution; not changed) instead of
+        built again, with the same values.
 
     Returns
     -------
@@ -242,16 +248,24 @@ def final_flow(result):
     The load record is cumulative: a later session of a staged treatment
     (``sim.run(..., prior=...)``) carries the earlier sessions' loads too.
     """
-    flow = baseline_flow(run_liver(result), result.scenario)
+    if baseline is None:
+        flow = baseline_flow(run_liver(result), result.scenario)
+    else:
+        flow = copy.copy(baseline)
+        flow.state = _scratch(baseline.state, _CONDUCTANCES + _SOLVE_WRITES)
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
 
-#: The arrays of a ``FlowState`` that a trunk solve and an elimination write (the injection included).
-_TRUNK_WRITES = ("q_art_in", "q_trunk_in", "node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q",
-                 "art_p", "por_p", "status", *(name for name in twoport.FlowState._fields if name.startswith("work_")))
+#: The arrays of a ``FlowState`` that the bottom-up elimination writes (the 2-ports).
+_ELIMINATION_WRITES = ("node_pi", "node_conn", "edge_pi", "edge_conn")
+#: The arrays that a trunk solve and an elimination write (the injection included, the trunk solve's ``work_*`` scratch).
+_TRUNK_WRITES = ("q_art_in", "q_trunk_in", *_ELIMINATION_WRITES, "trunk_p", "trunk_q", "art_p", "por_p", "status",
+                 *(name for name in twoport.FlowState._fields if name.startswith("work_")))
 #: ... and those a full solve writes: the substitution's pressures and flows too.
 _SOLVE_WRITES = (*_TRUNK_WRITES, "art_q", "por_q", "comp_p", "comp_q")
+#: The conductance arrays of a ``FlowState`` (what an occlusion changes).
+_CONDUCTANCES = ("g_art", "g_por", "g_comp", "g_trunk")
 
 
 def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.FlowState:
@@ -259,7 +273,30 @@ def _scratch(state: twoport.FlowState, written: tuple[str, ...]) -> twoport.Flow
     return state._replace(**{name: getattr(state, name).copy() for name in written})
 
 
-def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
+def _eliminated(flow, rate_m3s: float, written: tuple[str, ...], like: twoport.FlowState | None) -> twoport.FlowState:
+    """A copy of ``flow.state`` (the arrays ``written`` copied) injecting ``rate_m3s`` at the tip, its 2-ports eliminated.
+
+    ``like``: a :func:`solved_state` of ``flow`` at another rate (or ``flow.state`` just solved). A trunk
+    tip's injection enters the trunk solve only, so its 2-ports are then shared rather than eliminated
+    again (the same values).
+    """
+    tip = flow.catheter
+    shared = like is not None and tip.tip_trunk_node >= 0
+    if shared:
+        state = _scratch(flow.state, tuple(name for name in written if name not in _ELIMINATION_WRITES))
+        state = state._replace(**{name: getattr(like, name) for name in _ELIMINATION_WRITES})
+    else:
+        state = _scratch(flow.state, written)
+    if tip.tip_trunk_node >= 0:
+        state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
+    else:
+        state.q_art_in[tip.tip_pedicle_node] = rate_m3s
+    if not shared:
+        twoport.eliminate(state)
+    return state
+
+
+def solved_state(flow, rate_m3s: float, *, like: twoport.FlowState | None = None) -> twoport.FlowState:
     """A solved copy of ``flow.state`` with the catheter injecting ``rate_m3s`` (0: native flow).
 
     Its topology and conductance arrays are those of ``flow.state`` (shared, not copied):
@@ -271,14 +308,15 @@ def solved_state(flow, rate_m3s: float) -> twoport.FlowState:
         Catheter placed.
     rate_m3s : float
         Injection rate at the tip, m^3/s.
+    like : FlowState, optional
+        A state this function gave for ``flow`` at another rate, or ``flow.state`` itself when
+        nothing changed it since its full solve: with a trunk tip, the copy shares its 2-ports (the
+        injection does not enter them), so only the trunk solve and the substitution are done
+        again; do not re-solve either state then.
     """
-    state = _scratch(flow.state, _SOLVE_WRITES)
-    tip = flow.catheter
-    if tip.tip_trunk_node >= 0:
-        state.q_trunk_in[tip.tip_trunk_node] = rate_m3s
-    else:
-        state.q_art_in[tip.tip_pedicle_node] = rate_m3s
-    twoport.solve(state)
+    state = _eliminated(flow, rate_m3s, _SOLVE_WRITES, like)
+    twoport.solve_trunk(state)
+    twoport.substitute(state)
     return state
 
 
@@ -312,23 +350,17 @@ def catheter_limit_m3s(flow) -> float:
     return max_rate_m3s(catheter_lumen(flow))
 
 
-def _proximal_flow_at(flow, rate_m3s: float) -> float:
+def _proximal_flow_at(flow, rate_m3s: float, like: twoport.FlowState | None = None) -> float:
     """:func:`proximal_flow` of :func:`solved_state` ``(flow, rate_m3s)``, without the whole solve.
 
     The injection changes only the trunk solution (trunk tip) or the 2-ports on the tip's
     path (pedicle tip), so this takes an elimination and a trunk solve on a copy of the
     arrays these write, and reads the flow along the tip's path: the operations of the
     full solve, hence its value, without substituting the whole liver or copying its
-    topology and conductances.
+    topology and conductances. ``like``: as for :func:`solved_state` (a trunk tip then needs no elimination).
     """
-    st = flow.state
     tip = flow.catheter
-    work = _scratch(st, _TRUNK_WRITES)
-    if tip.tip_trunk_node >= 0:
-        work.q_trunk_in[tip.tip_trunk_node] = rate_m3s
-    else:
-        work.q_art_in[tip.tip_pedicle_node] = rate_m3s
-    twoport.eliminate(work)
+    work = _eliminated(flow, rate_m3s, _TRUNK_WRITES, like)
     twoport.solve_trunk(work)
     if tip.tip_trunk_node >= 0:
         return float(work.trunk_q[tip.proximal_edge])
@@ -337,10 +369,11 @@ def _proximal_flow_at(flow, rate_m3s: float) -> float:
     return float(twoport.edge_flows(work, n, pa, pp)[0])
 
 
-def tip_response(flow) -> tuple[float, float]:
+def tip_response(flow, *, native: twoport.FlowState | None = None) -> tuple[float, float]:
     """The flow behind the tip as an affine function of the injection rate r: q(r) = q0 - k r.
 
-    Fixed conductances make the network linear, so two solves give it (r = 0 and one probe).
+    Fixed conductances make the network linear, so two solves give it (r = 0 and one probe);
+    ``native``: :func:`solved_state` ``(flow, 0.0)`` when already solved (the r = 0 solve, same value).
 
     Returns
     -------
@@ -349,9 +382,9 @@ def tip_response(flow) -> tuple[float, float]:
     k : float, dimensionless
         Fall of that flow per unit injection rate.
     """
-    q0 = _proximal_flow_at(flow, 0.0)
+    q0 = _proximal_flow_at(flow, 0.0) if native is None else proximal_flow(native, flow.catheter)
     probe = max(q0, MIN_RATE_M3S)
-    return q0, (q0 - _proximal_flow_at(flow, probe)) / probe
+    return q0, (q0 - _proximal_flow_at(flow, probe, native)) / probe
 
 
 def bed_acceptance_m3s(flow, *, response: tuple[float, float] | None = None) -> float:
@@ -627,18 +660,21 @@ class ArterialNetwork:
         return np.concatenate([state.trunk_p, state.art_p])
 
     def arrival(self, state: twoport.FlowState, source: int) -> np.ndarray:
-        """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached."""
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import dijkstra
+        """Shortest transit time (lumen volume / flow) from ``source`` along the flow, s, shape (n,); inf: unreached.
 
-        q = self.vessel_flows(state)
-        moving = q != 0.0
-        src = np.where(q > 0, self.vessel_up, self.vessel_down)[moving]
-        dst = np.where(q > 0, self.vessel_down, self.vessel_up)[moving]
-        keep = ~self.boundary[src]  # the aorta washes out whatever reaches an arterial root
-        graph = csr_matrix(((self.vessel_volume_m3[moving] / np.abs(q[moving]))[keep], (src[keep], dst[keep])),
-                           shape=(self.n, self.n))
-        return dijkstra(graph, directed=True, indices=source)
+        The vessels oriented along their flow form an acyclic graph (one pressure field), so the
+        times are found in topological order (:func:`sim.kernels.contrast.arrival_times`): Dijkstra's values
+        (of parallel vessels between two nodes, if any, the faster one is taken).
+        """
+        return self._arrival(self.vessel_flows(state), source)
+
+    def _arrival(self, q: np.ndarray, source: int) -> np.ndarray:
+        """:meth:`arrival` from the :meth:`vessel_flows` ``q``."""
+        time = np.empty(self.n)
+        # the aorta washes out whatever reaches an arterial root: no flow leaves a pressure boundary
+        _check_acyclic(contrast.arrival_times(*self._vessel_incidence, q, self.vessel_volume_m3, self.boundary, source,
+                                               time))
+        return time
 
     def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
                       reached: np.ndarray) -> np.ndarray:
@@ -648,30 +684,51 @@ class ArterialNetwork:
         enters the balance, and so does blood flowing back from a compartment into
         its arterial node; pressure boundaries hold concentration 0. Only the
         ``reached`` nodes (finite :meth:`arrival`) can hold contrast, so the balance
-        is solved on them alone.
+        is solved on them alone, in topological order of the flow (:func:`sim.kernels.contrast.mixing`).
         """
-        from scipy.sparse import csc_matrix, diags
-        from scipy.sparse.linalg import spsolve
+        out = np.empty(self.n)
+        _check_acyclic(contrast.mixing(*self._mixing_incidence, state.trunk_q, state.art_q, self.pedicle_vessels,
+                                        *self._node_compartments, state.comp_q, self.boundary, reached, source, rate_m3s,
+                                        out))
+        return out
 
+    @cached_property
+    def _vessel_incidence(self) -> tuple[np.ndarray, ...]:
+        return contrast.incidence(self.n, self.vessel_up, self.vessel_down)
+
+    @cached_property
+    def _mixing_incidence(self) -> tuple[np.ndarray, ...]:
+        """Incidence of the mixing balance's edges: every trunk edge, then the pedicle arteries."""
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
-        q = np.concatenate([state.trunk_q, state.art_q[self.pedicle_vessels]])
-        src, dst, flow = np.where(q > 0, a, b), np.where(q > 0, b, a), np.abs(q)
-        inflow = np.bincount(dst, flow, minlength=self.n)
-        back = -np.minimum(state.comp_q[:, twoport.COMP_ART], 0.0)
-        inflow += np.bincount(self.comp_node, back, minlength=self.n)
-        inflow[source] += rate_m3s
-        nodes = np.flatnonzero(reached & ~self.boundary & (inflow > 0))
-        local = np.full(self.n, -1)
-        local[nodes] = np.arange(nodes.size)
-        mix = (local[dst] >= 0) & (local[src] >= 0) & (flow > 0)
-        matrix = diags(inflow[nodes]) - csc_matrix((flow[mix], (local[dst[mix]], local[src[mix]])),
-                                                   shape=(nodes.size, nodes.size))
-        rhs = np.where(nodes == source, rate_m3s, 0.0)
-        out = np.zeros(self.n)
-        if nodes.size:
-            out[nodes] = np.clip(spsolve(matrix.tocsc(), rhs), 0.0, 1.0)
-        return out
+        return contrast.incidence(self.n, a, b)
+
+    @cached_property
+    def _node_compartments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The compartments fed by each node (:func:`sim.kernels.contrast.group`)."""
+        return contrast.group(self.n, self.comp_node)
+
+
+def _check_acyclic(acyclic: bool) -> None:
+    if not acyclic:
+        raise RuntimeError("the flow-directed arterial graph holds a cycle: its flows are not those of one pressure field")
+
+
+def arterial_network(liver: CompiledLiver) -> ArterialNetwork:
+    """The :class:`ArterialNetwork` of ``liver``, built once and kept with it (:mod:`sim.keep`; read it, do not change it).
+
+    It depends on the compiled liver only, so the liver view and the DSA before and after a run
+    (whose final flow shares the catheter-placed liver of the view's) share it.
+    """
+    with LOCK:
+        kept = kept_for(liver)
+        found = kept.get("angiography.network")
+        if found is None:
+            found = kept["angiography.network"] = ArterialNetwork(liver)
+            for value in vars(found).values():
+                if isinstance(value, np.ndarray):
+                    value.setflags(write=False)
+        return found
 
 
 def _tip_node(graph: ArterialNetwork, placement) -> int:
@@ -680,14 +737,7 @@ def _tip_node(graph: ArterialNetwork, placement) -> int:
     return int(graph.pedicle_node[placement.tip_pedicle_node])
 
 
-def _span(volume: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Time to cross a volume at a flow, s (inf without flow)."""
-    out = np.full(volume.shape, np.inf)
-    np.divide(volume, np.abs(flow), out=out, where=flow != 0)
-    return out
-
-
-def contrast_transit(flow, injection: Injection) -> ContrastTransit:
+def contrast_transit(flow, injection: Injection, *, native: twoport.FlowState | None = None) -> ContrastTransit:
     """Concentrations and arrival times of a contrast injection at the catheter tip of ``flow``.
 
     Parameters
@@ -695,42 +745,40 @@ def contrast_transit(flow, injection: Injection) -> ContrastTransit:
     flow : LiverFlow
         Catheter placed; its conductances are used as they are (baseline or embolised).
     injection : Injection
+    native : FlowState, optional
+        :func:`solved_state` ``(flow, 0.0)`` when already solved (e.g. for the liver view).
 
     Returns
     -------
     ContrastTransit
     """
     liver = flow.liver
-    graph = ArterialNetwork(liver)
+    graph = arterial_network(liver)
     tip = _tip_node(graph, flow.catheter)
-    injecting = solved_state(flow, injection.rate_m3s)
-    native = solved_state(flow, 0.0)
-    front = graph.arrival(injecting, tip)
+    native = solved_state(flow, 0.0) if native is None else native
+    injecting = solved_state(flow, injection.rate_m3s, like=native)
+    q_inj, q_native = graph.vessel_flows(injecting), graph.vessel_flows(native)
+    front = graph._arrival(q_inj, tip)
     conc = graph.concentration(injecting, tip, injection.rate_m3s, np.isfinite(front))
-    washed = graph.arrival(native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
+    washed = graph._arrival(q_native, tip)  # unreached: clean blood from elsewhere as soon as the injection stops
     tail = injection.duration_s + np.where(np.isfinite(washed), washed, 0.0)
 
-    q_inj = graph.vessel_flows(injecting)
-    up = np.where(q_inj >= 0, graph.vessel_up, graph.vessel_down)
-    down = np.where(q_inj >= 0, graph.vessel_down, graph.vessel_up)
-    moving = q_inj != 0
-
-    comps = liver.compartments
+    nv, comps = graph.vessel_up.size, liver.compartments
+    start, end = np.empty((nv, 3)), np.empty((nv, 3))
+    vessel_conc, front_in, front_span, tail_in, tail_span = (np.empty(nv) for _ in range(5))
+    contrast.vessel_transit(graph.vessel_up, graph.vessel_down, q_inj, q_native, graph.xyz, graph.vessel_volume_m3, conc,
+                            front, tail, start, end, vessel_conc, front_in, front_span, tail_in, tail_span)
     node = graph.comp_node
-    q_in = np.clip(injecting.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
-    q_out = np.clip(native.comp_q[:, [twoport.COMP_ART, twoport.COMP_POR, twoport.COMP_EXTRA]], 0.0, None)
     blood = BLOOD_VOLUME_FRACTION * (comps.volume_m3 - comps.necrotic_volume_m3)
-    total_in = q_in.sum(axis=1)
-    comp_conc = np.zeros(comps.n)
-    np.divide(conc[node] * q_in[:, 0], total_in, out=comp_conc, where=total_in > 0)
-    arrival = np.where(comp_conc > 0, front[node], np.inf)
+    comp_conc, arrival, comp_tail, fill_mtt, wash_mtt = (np.empty(comps.n) for _ in range(5))
+    contrast.compartment_transit(injecting.comp_q, native.comp_q, blood, conc[node], front[node], tail[node], comp_conc,
+                                 arrival, comp_tail, fill_mtt, wash_mtt)
     return ContrastTransit(
-        vessel_start_m=graph.xyz[up], vessel_end_m=graph.xyz[down], vessel_diameter_m=graph.vessel_diameter_m,
-        vessel_volume_m3=graph.vessel_volume_m3, vessel_concentration=np.where(moving, conc[up], 0.0),
-        front_in_s=np.where(moving, front[up], np.inf), front_span_s=_span(graph.vessel_volume_m3, q_inj),
-        tail_in_s=tail[up], tail_span_s=_span(graph.vessel_volume_m3, graph.vessel_flows(native)),
-        comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=np.maximum(tail[node], arrival),
-        comp_fill_mtt_s=_span(blood, total_in), comp_wash_mtt_s=_span(blood, q_out.sum(axis=1)),
+        vessel_start_m=start, vessel_end_m=end, vessel_diameter_m=graph.vessel_diameter_m,
+        vessel_volume_m3=graph.vessel_volume_m3, vessel_concentration=vessel_conc,
+        front_in_s=front_in, front_span_s=front_span, tail_in_s=tail_in, tail_span_s=tail_span,
+        comp_concentration=comp_conc, comp_arrival_s=arrival, comp_tail_s=comp_tail,
+        comp_fill_mtt_s=fill_mtt, comp_wash_mtt_s=wash_mtt,
         injection=injection, tip_concentration=float(conc[tip]),
         reflux_m3s=_reflux(-proximal_flow(injecting, flow.catheter), injection.rate_m3s))
 
@@ -764,20 +812,32 @@ class View:
 
     @classmethod
     def around(cls, liver: CompiledLiver, *, pixel_m: float = PIXEL_M) -> View:
-        """The smallest grid holding the liver's tissue and its arteries, with a margin.
+        """The smallest grid holding the liver's tissue and its arteries, with a margin (kept with the liver).
 
         The arteries are the hepatic ones (generation >= 0) and the named arteries
         joining them (CHA, GDA, RGA, cystic, the SMA of a replaced artery...).
         """
+        with LOCK:
+            kept = kept_for(liver).setdefault("angiography.view", {})
+            found = kept.get(pixel_m)
+            if found is None:
+                found = kept[pixel_m] = cls._around(liver, pixel_m)
+            return found
+
+    @classmethod
+    def _around(cls, liver: CompiledLiver, pixel_m: float) -> View:
         from .network import EDGE_ARTERY
 
         trunk = liver.trunk
         artery = trunk.edge_kind == EDGE_ARTERY
         hepatic = np.unique(trunk.edge_conns[artery & (trunk.edge_generation >= 0)])
         joining = artery & np.isin(trunk.edge_conns, hepatic).any(axis=1)
-        xz = np.vstack([liver.points.xyz[:, [0, 2]], trunk.node_xyz[np.unique(trunk.edge_conns[joining])][:, [0, 2]]])
-        lo = xz.min(axis=0) - _MARGIN_M
-        hi = xz.max(axis=0) + _MARGIN_M
+        lo, hi = _tissue_bounds(liver.points)  # min and max are exact: the bounds of the tissue and arteries together
+        arteries = trunk.node_xyz[np.unique(trunk.edge_conns[joining])][:, [0, 2]]
+        if arteries.size:
+            lo, hi = np.minimum(lo, arteries.min(axis=0)), np.maximum(hi, arteries.max(axis=0))
+        lo = lo - _MARGIN_M
+        hi = hi + _MARGIN_M
         cols, rows = np.ceil((hi - lo) / pixel_m).astype(int)
         return cls(float(lo[0]), float(lo[1]), float(pixel_m), (int(rows), int(cols)))
 
@@ -794,6 +854,17 @@ class View:
         i = np.floor((xyz[:, 2] - self.z0_m) / self.pixel_m).astype(np.int64)
         inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
         return np.where(inside, i * cols + j, -1)
+
+
+def _tissue_bounds(points) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest (x, z) of the tissue points, m, kept with them (shared by every catheter placement)."""
+    with LOCK:
+        kept = kept_for(points)
+        found = kept.get("angiography.bounds")
+        if found is None:
+            xz = points.xyz[:, [0, 2]]
+            found = kept["angiography.bounds"] = (xz.min(axis=0), xz.max(axis=0))
+        return found
 
 
 def _blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -829,10 +900,15 @@ class Angiogram:
     _class_sigma_px: np.ndarray
     _parenchyma_sigma_px: float
 
-    @property
-    def _parenchyma(self):
-        """Sparse (pixels x compartments) matrix of blood volume, m^3."""
-        return self._tissue.parenchyma
+    @cached_property
+    def _classes(self) -> np.ndarray:
+        """The blur classes that hold vessel samples, ascending."""
+        return np.flatnonzero(np.bincount(self._sample_class, minlength=self._class_sigma_px.size))
+
+    @cached_property
+    def _reached(self) -> np.ndarray:
+        """The compartments the contrast reaches (finite arrival), ascending."""
+        return np.flatnonzero(np.isfinite(self.transit.comp_arrival_s))
 
     def frame(self, t: float, *, vessels: bool = True, parenchyma: bool = True) -> np.ndarray:
         """The image at time ``t`` after the injection started.
@@ -852,19 +928,21 @@ class Angiogram:
         rows, cols = self.view.shape
         area = self.view.pixel_m**2
         image = np.zeros((rows, cols))
-        if parenchyma:
-            tissue = self._parenchyma @ self.transit.compartment_concentration(t)
+        transit = self.transit
+        if parenchyma:  # the compartments the contrast reaches: the others hold none (their products are 0)
+            reached = self._reached
+            tissue = np.zeros(rows * cols)
+            contrast.column_products(*self._tissue.parenchyma_columns, reached,
+                                     _compartment_subset(transit, reached).compartment_concentration(t),
+                                     tissue)
             image += _blur(tissue.reshape(rows, cols), self._parenchyma_sigma_px)
         if vessels:
-            front, tail = self.transit.vessel_progress(t)
-            v = self._sample_vessel
-            pos = self._sample_position
-            weight = np.where((pos > tail[v]) & (pos <= front[v]), self._sample_contrast_m3, 0.0)
-            for k, sigma in enumerate(self._class_sigma_px):
-                here = self._sample_class == k
-                if here.any():
-                    layer = np.bincount(self._sample_pixel[here], weight[here], minlength=rows * cols)
-                    image += _blur(layer.reshape(rows, cols), sigma)
+            layers = np.zeros((self._class_sigma_px.size, rows * cols))
+            contrast.vessel_layers(float(t), self._sample_pixel, self._sample_vessel, self._sample_position,
+                                   self._sample_contrast_m3, self._sample_class, transit.front_in_s,
+                                   transit.front_span_s, transit.tail_in_s, transit.tail_span_s, layers)
+            for k in self._classes:
+                image += _blur(layers[k].reshape(rows, cols), self._class_sigma_px[k])
         return image / area
 
     def frames(self, times_s) -> np.ndarray:
@@ -923,6 +1001,12 @@ class _TissueProjection:
         inside = self.pixel >= 0
         return csr_matrix((self.blood_m3[inside], (self.pixel[inside], self._compartment[inside])), shape=self._shape)
 
+    @cached_property
+    def parenchyma_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:attr:`parenchyma` by compartment (CSC ``indptr``, ``indices``, ``data``; built on first use)."""
+        csc = self.parenchyma.tocsc()
+        return csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
+
 
 def _tissue_projection(liver: CompiledLiver, view: View) -> _TissueProjection:
     """The :class:`_TissueProjection` of ``liver`` on ``view``, kept with the liver's tissue points (:mod:`sim.keep`).
@@ -939,7 +1023,7 @@ def _tissue_projection(liver: CompiledLiver, view: View) -> _TissueProjection:
 
 
 def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
-                      min_diameter_um: float = MIN_DIAMETER_UM) -> Angiogram:
+                      min_diameter_um: float = MIN_DIAMETER_UM, native: twoport.FlowState | None = None) -> Angiogram:
     """The virtual DSA of an injection at the catheter tip of ``flow``.
 
     Parameters
@@ -953,6 +1037,8 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     min_diameter_um : float, optional
         Vessels narrower than this (um) are not drawn (their lumen's contrast is left
         out; the tissue they feed still blushes).
+    native : FlowState, optional
+        :func:`solved_state` ``(flow, 0.0)`` when already solved.
 
     Returns
     -------
@@ -960,31 +1046,36 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     """
     liver = flow.liver
     view = View.around(liver) if view is None else view
-    transit = contrast_transit(flow, injection)
+    transit = contrast_transit(flow, injection, native=native)
     points = liver.points
     tissue = _tissue_projection(liver, view)
 
     drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
-    start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
-    projected = np.hypot(end[:, 0] - start[:, 0], end[:, 2] - start[:, 2])
-    count = np.maximum(1, np.ceil(2.0 * projected / view.pixel_m)).astype(np.int64)
-    vessel = np.repeat(drawn, count)
-    first = np.repeat(np.cumsum(count) - count, count)
-    position = (np.arange(vessel.size) - first + 0.5) / np.repeat(count, count)
-    xyz = np.repeat(start, count, axis=0) + position[:, None] * np.repeat(end - start, count, axis=0)
-    pixel = view.pixel_index(xyz)
-    inside = pixel >= 0
-    sigma = np.hypot(0.5 * transit.vessel_diameter_m / 2.0, DETECTOR_BLUR_M) / view.pixel_m
-    vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
-    class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
-                            for k in range(len(_BLUR_CLASSES_PX))])
+    pixel, vessel, position, share = contrast.vessel_samples(
+        drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
+        transit.vessel_concentration * transit.vessel_volume_m3)
+    vessel_class, class_sigma = _blur_classes(transit.vessel_diameter_m, view.pixel_m)
     return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,
-                     _sample_pixel=pixel[inside], _sample_vessel=vessel[inside],
-                     _sample_position=position[inside],
-                     _sample_contrast_m3=(transit.vessel_concentration * transit.vessel_volume_m3)[vessel[inside]]
-                     / np.repeat(count, count)[inside], _sample_class=vessel_class[vessel[inside]],
-                     _class_sigma_px=class_sigma,
+                     _sample_pixel=pixel, _sample_vessel=vessel, _sample_position=position, _sample_contrast_m3=share,
+                     _sample_class=vessel_class[vessel], _class_sigma_px=class_sigma,
                      _parenchyma_sigma_px=max(DETECTOR_BLUR_M, 0.5 * points.volume_m3 ** (1 / 3)) / view.pixel_m)
+
+
+def _blur_classes(diameter_m: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blur class of each vessel and the mean blur (px) of each class, kept with the diameters (a network's).
+
+    A vessel is blurred by the detector and across its width: sigma = hypot(diameter / 4, ``DETECTOR_BLUR_M``).
+    """
+    with LOCK:
+        kept = kept_for(diameter_m).setdefault("angiography.blur", {})
+        found = kept.get(pixel_m)
+        if found is None:
+            sigma = np.hypot(0.5 * diameter_m / 2.0, DETECTOR_BLUR_M) / pixel_m
+            vessel_class = np.searchsorted(np.asarray(_BLUR_CLASSES_PX), sigma)
+            class_sigma = np.array([sigma[vessel_class == k].mean() if (vessel_class == k).any() else 0.0
+                                    for k in range(len(_BLUR_CLASSES_PX))])
+            found = kept[pixel_m] = (vessel_class, class_sigma)
+        return found
 
 
 def compare_angiograms(flows, *, injection: Injection | None = None, view: View | None = None,
@@ -1051,12 +1142,10 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     else:
         arterial = transit.injection.duration_s
     arterial = min(arterial, transit.injection.duration_s)
-    reached = np.flatnonzero(np.isfinite(transit.comp_arrival_s))
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
-    part = _compartment_subset(transit, reached)
-    volume = angiogram.compartment_volume_m3[reached]
-    total = np.concatenate([part.compartment_concentration(chunk[:, None]) @ volume  # chunks of ~2 MB stay in cache
-                            for chunk in np.array_split(times, max(1, times.size * reached.size // _PHASE_CHUNK))])
+    total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
+    contrast.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
+                          transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total)
     peak = int(np.argmax(total))
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])

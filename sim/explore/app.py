@@ -312,7 +312,7 @@ class Explorer:
         self.step.value = len(ts)
         self._show_step(len(ts))
         self.dsa = await self.worker.run("virtual DSA before and after", functools.partial(
-            compute.angiograms, self.scene, self.run_scene.final, previous=self.dsa))
+            compute.angiograms, self.scene, self.run_scene, previous=self.dsa))
         self._show_dsa()
         self.worker.done(f"Done in {time.perf_counter() - started:.1f} s (liver "
                          f"{'from the cache' if sim.liver_cached else 'built and cached'}).")

@@ -79,6 +79,13 @@ class LiverScene:
         Catheter tip (x, z).
     vessel : str
         ``catheter.vessel``.
+    flow : LiverFlow
+        The baseline flow model with the catheter placed (:func:`sim.angiography.baseline_flow`).
+    native : FlowState
+        Its native solution (:func:`sim.angiography.solved_state` at rate 0), shared with the DSA before.
+    network : ArterialNetwork
+    liver : Liver
+        The liver ``flow`` was built on.
     """
 
     extent: tuple[float, float, float, float]
@@ -89,7 +96,9 @@ class LiverScene:
     tip: tuple[float, float]
     vessel: str
     flow: object = field(repr=False)
+    native: object = field(repr=False)
     network: object = field(repr=False)
+    liver: object = field(repr=False)
 
 
 def _outlines(liver) -> list:
@@ -128,21 +137,22 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
     from dataclasses import replace
 
     flow = ag.baseline_flow(replace(liver, scenario=scenario))
-    net = ag.ArterialNetwork(flow.liver)
+    net = ag.arterial_network(flow.liver)
     trunk, forest = flow.liver.trunk, flow.liver.forest
-    q = np.abs(net.vessel_flows(ag.solved_state(flow, 0.0))) / ML_MIN_M3S
+    native = ag.solved_state(flow, 0.0, like=flow.state)  # flow.state: as its full solve left it
+    q = net.vessel_flows(native)
     view = ag.View.around(flow.liver)
     left, right, bottom, top = (1e3 * v for v in view.extent)
     nt = net.trunk_vessels.size
     names = [trunk.edge_names[e] for e in net.trunk_vessels]  # trunk arteries; a pedicle vessel k is '#<node>'
-    start, end = _mm(net.xyz[net.vessel_up]), _mm(net.xyz[net.vessel_down])
     named = np.zeros(net.vessel_diameter_m.size, bool)
     named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names]
     drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6)
                                     & (np.arange(named.size) >= nt)))
     drawn = drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
-    vessels = pd.DataFrame({"x0": start[drawn, 0], "z0": start[drawn, 1], "x1": end[drawn, 0], "z1": end[drawn, 1],
-                            "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": q[drawn],
+    start, end = _mm(net.xyz[net.vessel_up[drawn]]), _mm(net.xyz[net.vessel_down[drawn]])
+    vessels = pd.DataFrame({"x0": start[:, 0], "z0": start[:, 1], "x1": end[:, 0], "z1": end[:, 1],
+                            "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": np.abs(q[drawn]) / ML_MIN_M3S,
                             "vessel": [catheter_id(names[k]) if k < nt else f"#{net.pedicle_vessels[k - nt]}"
                                        for k in drawn], "index": drawn})
     labels = []
@@ -150,7 +160,8 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         name = names[e]
         if name.endswith(_DISTAL) or trunk.edge_kind[net.trunk_vessels[e]] != EDGE_ARTERY:
             continue
-        here = start[e] + 0.6 * (end[e] - start[e])
+        a, b = _mm(net.xyz[net.vessel_up[e]]), _mm(net.xyz[net.vessel_down[e]])
+        here = a + 0.6 * (b - a)
         if left <= here[0] <= right and bottom <= here[1] <= top:
             labels.append((name, here[0], here[1]))
     placement = flow.catheter
@@ -163,7 +174,8 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         tumours=pd.DataFrame({"name": list(tumours.names), "x": centre[:, 0], "z": centre[:, 1],
                               "radius": tumours.radius_m * 1e3}),
         vessels=vessels, labels=pd.DataFrame(labels, columns=["name", "x", "z"]),
-        tip=tuple(float(v) for v in _mm(tip)), vessel=scenario.catheter.vessel, flow=flow, network=net)
+        tip=tuple(float(v) for v in _mm(tip)), vessel=scenario.catheter.vessel, flow=flow, native=native, network=net,
+        liver=liver)
 
 
 def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float = 4.0) -> str | None:
@@ -228,18 +240,27 @@ class RunScene:
         Lodged particles in injection order (an even sample): x, z (mm), particle (its number, from 1),
         volume_ml (suspension injected when it left the catheter, mL; interpolated in the time series).
     final : LiverFlow
+    native : FlowState
+        Its native solution, shared with the DSA after.
     """
 
     flow_after: np.ndarray
     particles: pd.DataFrame
     final: object = field(repr=False)
+    native: object = field(default=None, repr=False)
 
 
 def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
-    """Final flows of the drawn arteries and the lodged particles of ``sim`` on the view ``scene``."""
+    """Final flows of the drawn arteries and the lodged particles of ``sim`` on the view ``scene``.
+
+    When the run is of the scene's liver and :func:`scene_key` (as on the page), its final flow starts from a copy
+    of the scene's baseline flow (the same values as building it again).
+    """
     result = sim.result
-    final = ag.final_flow(result)
-    q = np.abs(scene.network.vessel_flows(ag.solved_state(final, 0.0))) / ML_MIN_M3S
+    same = result.liver is scene.liver and scene_key(result.scenario) == scene_key(scene.flow.scenario)
+    final = ag.final_flow(result, baseline=scene.flow if same else None)
+    native = ag.solved_state(final, 0.0, like=final.state)  # final.state: as its full solve left it
+    q = scene.network.vessel_flows(native)
     liver = scene.flow.liver
     trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
     fate, where = result.state["particle_fate"], result.state["particle_where"]
@@ -258,7 +279,8 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
     volume = np.interp(number + 1, ts["particles"], ts["suspension_volume_ml"]) if len(ts) else np.zeros(number.size)
     xz = _mm(xyz[number]).reshape(-1, 2)
     particles = pd.DataFrame({"x": xz[:, 0], "z": xz[:, 1], "particle": number + 1, "volume_ml": volume})
-    return RunScene(flow_after=q[scene.vessels["index"].to_numpy()], particles=particles, final=final)
+    return RunScene(flow_after=np.abs(q[scene.vessels["index"].to_numpy()]) / ML_MIN_M3S, particles=particles, final=final,
+                    native=native)
 
 
 @dataclass(frozen=True)
@@ -285,16 +307,18 @@ def scene_key(scenario: Scenario) -> str:
     return json.dumps(scenario.model_dump(mode="json", include=sections), sort_keys=True)
 
 
-def angiograms(scene: LiverScene, final=None, *, previous: Angiograms | None = None) -> Angiograms:
-    """The DSA of the scene's catheter position before, and after a run (``final``: :attr:`RunScene.final`).
+def angiograms(scene: LiverScene, after: RunScene | None = None, *, previous: Angiograms | None = None) -> Angiograms:
+    """The DSA of the scene's catheter position before, and after a run (``after``: its :func:`run_scene`).
 
     The clock (arterial, capillary and venous phase times) is the baseline's (:func:`sim.angiography.phase_times`).
     ``previous``: angiograms of the same scene (:func:`scene_key`), whose DSA before and clock are reused.
     """
     if previous is None:
-        before = ag.virtual_angiogram(scene.flow, ag.default_injection(scene.flow))
+        injection = ag.default_injection(scene.flow, response=ag.tip_response(scene.flow, native=scene.native))
+        before = ag.virtual_angiogram(scene.flow, injection, native=scene.native)
         previous = Angiograms(before=before, after=None, phases=ag.phase_times(before))
-    if final is None:
+    if after is None:
         return previous
-    after = ag.virtual_angiogram(final, previous.before.transit.injection, view=previous.before.view)
-    return Angiograms(before=previous.before, after=after, phases=previous.phases)
+    dsa = ag.virtual_angiogram(after.final, previous.before.transit.injection, view=previous.before.view,
+                               native=after.native)
+    return Angiograms(before=previous.before, after=dsa, phases=previous.phases)

@@ -255,7 +255,7 @@ class LiverFlow:
         state = build_state(liver, g, q_art_in=q_art, q_trunk_in=q_trunk)
         self.liver = liver
         self.state = state
-        self.solve()
+        self._solve_state()  # the result is built when asked for (:meth:`result`)
 
     def solve(self) -> LiverFlowResult:
         """Full O(N) re-solve of the current state (after conductance changes); returns :meth:`result`.
@@ -265,10 +265,13 @@ class LiverFlow:
         FlowInputError
             An injection sits in a part cut off from every pressure boundary.
         """
+        self._solve_state()
+        return self.result()
+
+    def _solve_state(self) -> None:
         if twoport.solve(self.state) != twoport.STATUS_OK:
             raise FlowInputError("the catheter injection is cut off from every pressure boundary (all vessels "
                                  "around the tip are closed): the flow has nowhere to go")
-        return self.result()
 
     def result(self) -> LiverFlowResult:
         """The state's solution as the last full solve (or ``twoport.substitute``) left it.

@@ -1,0 +1,116 @@
+"""The virtual DSA's kernels (sim.kernels.contrast) against the general algorithms they replace.
+
+On random flow networks driven by one pressure field (so the flow-directed graph is acyclic):
+arrival times equal scipy's Dijkstra bit for bit, the mixing equals a sparse direct solve of
+the mass balance, the summed blush curve equals evaluating every pool at every time; a flow
+that runs round a loop is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csc_matrix, csr_matrix, diags
+from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.linalg import spsolve
+
+from sim import angiography as ag
+from sim.kernels import contrast
+
+
+def _network(seed: int, n: int = 400, extra: int = 300):
+    """A random tree plus cross links, flows g (p_a - p_b) from random pressures (some edges closed or NaN)."""
+    rng = np.random.default_rng(seed)
+    parent = np.array([rng.integers(0, i) for i in range(1, n)])
+    a = np.concatenate([parent, rng.integers(0, n, extra)])
+    b = np.concatenate([np.arange(1, n), rng.integers(0, n, extra)])
+    keep = a != b
+    a, b = a[keep], b[keep]
+    _, first = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_index=True)
+    a, b = a[np.sort(first)], b[np.sort(first)]  # no parallel vessels (scipy would add their transit times)
+    pressure = rng.uniform(0.0, 1.0, n)
+    pressure[0] = 2.0  # the root, upstream of its subtree
+    q = rng.uniform(0.1, 1.0, a.size) * (pressure[a] - pressure[b])
+    q[rng.random(a.size) < 0.05] = 0.0
+    q[rng.random(a.size) < 0.02] = np.nan
+    volume = rng.uniform(0.1, 1.0, a.size)
+    boundary = np.zeros(n, bool)
+    boundary[rng.choice(np.arange(1, n), 5, replace=False)] = True
+    return a, b, q, volume, boundary
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_arrival_times_are_dijkstra(seed):
+    a, b, q, volume, boundary = _network(seed)
+    n = boundary.size
+    time = np.empty(n)
+    assert contrast.arrival_times(*contrast.incidence(n, a, b), q, volume, boundary, 0, time)
+    moving = (q != 0) & ~np.isnan(q)
+    src, dst = np.where(q > 0, a, b)[moving], np.where(q > 0, b, a)[moving]
+    keep = ~boundary[src]
+    graph = csr_matrix(((volume[moving] / np.abs(q[moving]))[keep], (src[keep], dst[keep])), shape=(n, n))
+    np.testing.assert_array_equal(time, dijkstra(graph, directed=True, indices=0))
+    assert np.isfinite(time).sum() > 10
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixing_solves_the_mass_balance(seed):
+    a, b, q, volume, boundary = _network(seed)
+    n = boundary.size
+    rng = np.random.default_rng(seed + 100)
+    comp_node = rng.integers(0, n, 50)
+    comp_q = rng.uniform(-0.5, 0.5, (50, 4))  # column 0 < 0: blood flowing back into the node
+    back = -np.minimum(comp_q[:, 0], 0.0)
+    time = np.empty(n)
+    incidence = contrast.incidence(n, a, b)
+    contrast.arrival_times(*incidence, q, volume, boundary, 0, time)
+    reached, rate = np.isfinite(time), 0.7
+    out = np.empty(n)
+    split = a.size // 2  # the first edges as trunk edges, the others as pedicle arteries (listed in reverse)
+    pedicle = np.arange(a.size - split)[::-1].copy()
+    art_q = np.empty(pedicle.size)
+    art_q[pedicle] = q[split:]
+    assert contrast.mixing(*incidence, q[:split].copy(), art_q, pedicle, *contrast.group(n, comp_node), comp_q,
+                           boundary, reached, 0, rate, out)
+    src, dst, flow = np.where(q > 0, a, b), np.where(q > 0, b, a), np.abs(q)
+    inflow = np.bincount(dst, flow, minlength=n) + np.bincount(comp_node, back, minlength=n)
+    inflow[0] += rate
+    nodes = np.flatnonzero(reached & ~boundary & (inflow > 0))
+    local = np.full(n, -1)
+    local[nodes] = np.arange(nodes.size)
+    mix = (local[dst] >= 0) & (local[src] >= 0) & (flow > 0)
+    matrix = diags(inflow[nodes]) - csc_matrix((flow[mix], (local[dst[mix]], local[src[mix]])),
+                                               shape=(nodes.size, nodes.size))
+    expected = np.zeros(n)
+    expected[nodes] = np.clip(spsolve(matrix.tocsc(), np.where(nodes == 0, rate, 0.0)), 0.0, 1.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+    assert 0.0 < out[0] <= 1.0 and (out[reached & ~boundary] > 0).sum() >= 5
+
+
+def test_a_flow_round_a_loop_is_refused():
+    a, b = np.array([0, 1, 2]), np.array([1, 2, 0])
+    q = np.ones(3)  # 0 -> 1 -> 2 -> 0: no pressure field gives this
+    time = np.empty(3)
+    assert not contrast.arrival_times(*contrast.incidence(3, a, b), q, np.ones(3), np.zeros(3, bool), 0, time)
+
+
+def test_blush_curve_sums_every_pool_at_every_time():
+    rng = np.random.default_rng(7)
+    c = 300
+    arrival = np.where(rng.random(c) < 0.2, np.inf, rng.uniform(0.0, 10.0, c))
+    tail = np.maximum(arrival, 0.0) + rng.uniform(0.0, 10.0, c)
+    tail[np.isinf(arrival)] = 5.0
+    fill = rng.choice([0.0, np.inf, 2.0, 15.0], c) * rng.uniform(0.5, 1.5, c)
+    wash = rng.choice([0.0, np.inf, 5.0, 30.0], c) * rng.uniform(0.5, 1.5, c)
+    fill[np.isnan(fill)], wash[np.isnan(wash)] = np.inf, np.inf
+    transit = ag.ContrastTransit(*(np.zeros(1),) * 9, comp_concentration=rng.uniform(0.0, 1.0, c),
+                                 comp_arrival_s=arrival, comp_tail_s=tail, comp_fill_mtt_s=fill, comp_wash_mtt_s=wash,
+                                 injection=ag.Injection(1e-6), tip_concentration=1.0)
+    volume = rng.uniform(1e-9, 1e-8, c)
+    times = np.arange(0.0, 63.0, 0.25)
+    total = np.zeros(times.size)
+    contrast.blush_curve(times, transit.comp_concentration, arrival, tail, fill, wash, volume, total)
+    with np.errstate(divide="ignore"):  # instant filling or washout (mean transit time 0)
+        expected = transit.compartment_concentration(times[:, None]) @ volume
+    np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12 * expected.max())
+    assert expected.max() > 0
