@@ -630,6 +630,30 @@ def solve_trunk_without(st, node, edge):
     return _solve_trunk(st, node, edge)
 
 
+@njit(inline="always", **NJIT_OPTS)
+def _stamp(mat, rhs, fixed, ia, ib, a, b, g, factor):
+    """Conductance ``g`` between trunk nodes ``a`` and ``b`` (rows ``ia``, ``ib``; -1 for a fixed node): ``g`` on
+    both diagonals and ``-g`` between two free nodes (only when ``factor``), ``g p_b`` on a's right-hand side for a
+    fixed ``b`` (and the other way round). The caller passes arrays it has bound once (a state field read here would
+    cost a reference count per call)."""
+    if ia >= 0:
+        if factor:
+            mat[ia, ia] += g
+        if ib >= 0:
+            if factor:
+                mat[ia, ib] -= g
+        else:
+            rhs[ia] += g * fixed[b]
+    if ib >= 0:
+        if factor:
+            mat[ib, ib] += g
+        if ia >= 0:
+            if factor:
+                mat[ib, ia] -= g
+        else:
+            rhs[ib] += g * fixed[a]
+
+
 @njit(**NJIT_OPTS)
 def _solve_trunk(st, off_node, off_edge):
     """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
@@ -662,32 +686,12 @@ def _solve_trunk(st, off_node, off_edge):
                 mat[k, j] = 0.0
                 mat[j, k] = 0.0
     status = STATUS_OK
-    # the stamps written out (a helper taking the arrays cost a reference count per call, ~40% of the solve):
-    # conductance g between a and b adds g to both diagonals, -g between two free nodes and g p_b to a's
-    # right-hand side for a fixed b (b = ground: p_b = 0)
     for e in range(conns.shape[0]):
         g = g_trunk[e]
         a = conns[e, 0]
         if g > 0.0 and on[a]:
             b = conns[e, 1]
-            ia = index[a]
-            ib = index[b]
-            if ia >= 0:
-                if factor:
-                    mat[ia, ia] += g
-                if ib >= 0:
-                    if factor:
-                        mat[ia, ib] -= g
-                else:
-                    rhs[ia] += g * fixed[b]
-            if ib >= 0:
-                if factor:
-                    mat[ib, ib] += g
-                if ia >= 0:
-                    if factor:
-                        mat[ib, ia] -= g
-                else:
-                    rhs[ib] += g * fixed[a]
+            _stamp(mat, rhs, fixed, index[a], index[b], a, b, g, factor)
     for s in range(root_nodes.shape[0]):
         r = root_nodes[s]
         if node_conn[r] & CONN_LOST:
@@ -716,22 +720,7 @@ def _solve_trunk(st, off_node, off_edge):
             status = STATUS_LOST_SOURCE
         g = node_pi[r, _YAP]
         if g > 0.0 and on[ta]:  # yAP between A and P
-            if ia >= 0:
-                if factor:
-                    mat[ia, ia] += g
-                if ib >= 0:
-                    if factor:
-                        mat[ia, ib] -= g
-                else:
-                    rhs[ia] += g * fixed[tp]
-            if ib >= 0:
-                if factor:
-                    mat[ib, ib] += g
-                if ia >= 0:
-                    if factor:
-                        mat[ib, ia] -= g
-                else:
-                    rhs[ib] += g * fixed[ta]
+            _stamp(mat, rhs, fixed, ia, ib, ta, tp, g, factor)
     off = off_node >= 0 and index[off_node] >= 0
     if off:
         rhs2[:nfree] = rhs[:nfree]
