@@ -632,10 +632,10 @@ def solve_trunk_without(st, node, edge):
 
 @njit(inline="always", **NJIT_OPTS)
 def _stamp(mat, rhs, fixed, ia, ib, a, b, g, factor):
-    """Conductance ``g`` between trunk nodes ``a`` and ``b`` (rows ``ia``, ``ib``; -1 for a fixed node): ``g`` on
-    both diagonals and ``-g`` between two free nodes (only when ``factor``), ``g p_b`` on a's right-hand side for a
-    fixed ``b`` (and the other way round). The caller passes arrays it has bound once (a state field read here would
-    cost a reference count per call)."""
+    """Conductance ``g`` between trunk nodes ``a`` and ``b`` (rows ``ia``, ``ib``; -1 for a fixed node; ``b = -1``:
+    ground, pressure 0): ``g`` on both diagonals and ``-g`` between two free nodes (only when ``factor``), ``g p_b``
+    on a's right-hand side for a fixed ``b`` (and the other way round). The caller passes arrays it has bound once
+    (a state field read here would cost a reference count per call)."""
     if ia >= 0:
         if factor:
             mat[ia, ia] += g
@@ -643,7 +643,7 @@ def _stamp(mat, rhs, fixed, ia, ib, a, b, g, factor):
             if factor:
                 mat[ia, ib] -= g
         else:
-            rhs[ia] += g * fixed[b]
+            rhs[ia] += g * (0.0 if b < 0 else fixed[b])
     if ib >= 0:
         if factor:
             mat[ib, ib] += g
@@ -701,20 +701,14 @@ def _solve_trunk(st, off_node, off_edge):
         ia = index[ta]
         ib = index[tp]
         if on[ta]:  # yA to ground, then the source sA
+            _stamp(mat, rhs, fixed, ia, -1, ta, -1, node_pi[r, _YA], factor)
             if ia >= 0:
-                g = node_pi[r, _YA]
-                if factor:
-                    mat[ia, ia] += g
-                rhs[ia] += g * 0.0
                 rhs[ia] += node_pi[r, _SA]
         elif node_pi[r, _SA] != 0.0:
             status = STATUS_LOST_SOURCE
         if on[tp]:
+            _stamp(mat, rhs, fixed, ib, -1, tp, -1, node_pi[r, _YP], factor)
             if ib >= 0:
-                g = node_pi[r, _YP]
-                if factor:
-                    mat[ib, ib] += g
-                rhs[ib] += g * 0.0
                 rhs[ib] += node_pi[r, _SP]
         elif node_pi[r, _SP] != 0.0:
             status = STATUS_LOST_SOURCE
