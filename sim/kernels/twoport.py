@@ -148,7 +148,7 @@ class FlowState(NamedTuple):
     work_index : int64 (Nt+1,)
     work_ptr : int64 (Nt+1,)
     work_cols : int64 (Nt*Nt,)
-        Workspace of the trunk solve, sized once (:func:`_trunk_pattern`): the
+        Workspace of the trunk solve, sized once (:func:`_build_trunk_pattern`): the
         connectivity inputs last seen (last entry 0 = none yet), union-find, nodes
         joined to a boundary, free-node rows (count at ``[Nt]``) and the
         elimination pattern. A cache of the inputs, never read as a result.
@@ -432,24 +432,15 @@ def _union(uf, a, b):
 
 
 @njit(**NJIT_OPTS)
-def _trunk_pattern(st):
-    """Connectivity, free-node index and elimination pattern of the trunk: refreshed only when their inputs changed.
+def _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
+    """Whether the inputs of the trunk's pattern changed since ``key`` recorded them (it records the new ones), O(Nt + Et + S).
 
     The inputs are which trunk nodes are boundaries, which trunk conductances are
-    positive and the roots' A/P/ground connectivity bits; they are kept in
-    ``work_key`` and compared on every call, O(Nt + Et + S). On a change: union-find
-    over positive conductances and the roots' bits (``work_on[n]`` = 1 if node n
-    shares a component with a boundary), ``work_index`` (free node -> row, -1 if
-    fixed or cut off; the row count at ``work_index[Nt]``), and the structure of
-    the Gaussian elimination of :func:`_eliminate_pattern` including its fill-in
-    (``work_ptr``/``work_cols``: columns > k of row k, ascending; the pattern is
-    symmetric, so they are also the rows > k of column k).
+    positive and the roots' A/P/ground connectivity bits (last entry of ``key`` 0: none recorded yet).
     """
-    nt = st.trunk_fixed_p.shape[0]
-    ne = st.trunk_conns.shape[0]
-    ns = st.root_nodes.shape[0]
-    key = st.work_key
-    fixed, g_trunk, node_conn, root_nodes = st.trunk_fixed_p, st.g_trunk, st.node_conn, st.root_nodes  # bound once
+    nt = fixed.shape[0]
+    ne = g_trunk.shape[0]
+    ns = root_nodes.shape[0]
     changed = key[nt + ne + ns] == 0
     for n in range(nt):
         b = np.uint8(1) if math.isnan(fixed[n]) else np.uint8(0)
@@ -466,33 +457,48 @@ def _trunk_pattern(st):
         if key[nt + ne + s] != b:
             key[nt + ne + s] = b
             changed = True
-    if not changed:
-        return
     key[nt + ne + ns] = 1
+    return changed
+
+
+@njit(**NJIT_OPTS)
+def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols, mat,
+                         inputs):
+    """Connectivity, free-node index and elimination pattern of the trunk (after :func:`_pattern_inputs_changed`).
+
+    Union-find over positive conductances and the roots' bits (``on[n]`` = 1 if node n
+    shares a component with a boundary), ``index`` (free node -> row, -1 if fixed or
+    cut off; the row count at ``index[Nt]``), and the structure of the Gaussian
+    elimination of :func:`_eliminate_pattern` including its fill-in (``ptr``/``cols``:
+    columns > k of row k, ascending; the pattern is symmetric, so they are also the
+    rows > k of column k). The arguments are the state's ``trunk_*``, root and ``work_*``
+    arrays.
+    """
+    nt = fixed.shape[0]
+    ne = conns.shape[0]
+    ns = root_nodes.shape[0]
     ground = nt
-    uf = st.work_uf
     for n in range(nt + 1):
         uf[n] = n
     for n in range(nt):
-        if not math.isnan(st.trunk_fixed_p[n]):
+        if not math.isnan(fixed[n]):
             _union(uf, n, ground)
     for e in range(ne):
-        if st.g_trunk[e] > 0.0:
-            _union(uf, st.trunk_conns[e, 0], st.trunk_conns[e, 1])
+        if g_trunk[e] > 0.0:
+            _union(uf, conns[e, 0], conns[e, 1])
     for s in range(ns):
-        m = st.node_conn[st.root_nodes[s]]
+        m = node_conn[root_nodes[s]]
         if m & CONN_AG:
-            _union(uf, st.root_art[s], ground)
+            _union(uf, root_art[s], ground)
         if m & CONN_PG:
-            _union(uf, st.root_por[s], ground)
+            _union(uf, root_por[s], ground)
         if m & CONN_AP:
-            _union(uf, st.root_art[s], st.root_por[s])
+            _union(uf, root_art[s], root_por[s])
     groot = _find(uf, ground)
-    index = st.work_index
     nfree = 0
     for n in range(nt):
-        st.work_on[n] = 1 if _find(uf, n) == groot else 0
-        if math.isnan(st.trunk_fixed_p[n]) and st.work_on[n]:
+        on[n] = 1 if _find(uf, n) == groot else 0
+        if math.isnan(fixed[n]) and on[n]:
             index[n] = nfree
             nfree += 1
         else:
@@ -501,19 +507,17 @@ def _trunk_pattern(st):
     # the structure: every entry a stamp may touch (a superset is harmless), then the fill-in of the elimination in order
     pat = np.zeros((nfree, nfree), np.bool_)
     for e in range(ne):
-        a = index[st.trunk_conns[e, 0]]
-        b = index[st.trunk_conns[e, 1]]
-        if st.g_trunk[e] > 0.0 and a >= 0 and b >= 0:
+        a = index[conns[e, 0]]
+        b = index[conns[e, 1]]
+        if g_trunk[e] > 0.0 and a >= 0 and b >= 0:
             pat[a, b] = True
             pat[b, a] = True
     for s in range(ns):
-        a = index[st.root_art[s]]
-        b = index[st.root_por[s]]
+        a = index[root_art[s]]
+        b = index[root_por[s]]
         if a >= 0 and b >= 0 and a != b:
             pat[a, b] = True
             pat[b, a] = True
-    cols = st.work_cols
-    ptr = st.work_ptr
     ptr[0] = 0
     for k in range(nfree):
         c = ptr[k]
@@ -526,30 +530,28 @@ def _trunk_pattern(st):
             for q in range(ptr[k], c):
                 if p != q:
                     pat[cols[p], cols[q]] = True
-    st.work_mat[:, :] = 0.0  # entries outside the pattern stay 0 from here on
-    st.work_inputs[ne + 3 * ns] = 0.0  # and work_mat holds no factorisation
+    mat[:, :] = 0.0  # entries outside the pattern stay 0 from here on
+    inputs[ne + 3 * ns] = 0.0  # and mat holds no factorisation
 
 
 @njit(**NJIT_OPTS)
-def _same_matrix(st):
-    """Whether the matrix inputs (trunk conductances, the roots' yA, yP, yAP) are those ``work_mat`` was factorised
-    from; if not, record them (the caller factorises)."""
-    g_trunk, root_nodes, node_pi = st.g_trunk, st.root_nodes, st.node_pi  # bound once (see _solve_trunk)
-    ne = st.trunk_conns.shape[0]
+def _same_matrix(g_trunk, root_nodes, node_pi, inputs):
+    """Whether the matrix inputs (trunk conductances, the roots' yA, yP, yAP) are those the factorisation in
+    ``work_mat`` was made from (``inputs``: the state's ``work_inputs``); if not, record them (the caller factorises)."""
+    ne = g_trunk.shape[0]
     ns = root_nodes.shape[0]
-    w = st.work_inputs
-    same = w[ne + 3 * ns] == 1.0
+    same = inputs[ne + 3 * ns] == 1.0
     for e in range(ne):
-        if w[e] != g_trunk[e]:
-            w[e] = g_trunk[e]
+        if inputs[e] != g_trunk[e]:
+            inputs[e] = g_trunk[e]
             same = False
     for s in range(ns):
         r = root_nodes[s]
         for c in range(3):  # _YA, _YP, _YAP
-            if w[ne + 3 * s + c] != node_pi[r, c]:
-                w[ne + 3 * s + c] = node_pi[r, c]
+            if inputs[ne + 3 * s + c] != node_pi[r, c]:
+                inputs[ne + 3 * s + c] = node_pi[r, c]
                 same = False
-    w[ne + 3 * ns] = 1.0
+    inputs[ne + 3 * ns] = 1.0
     return same
 
 
@@ -557,7 +559,7 @@ def _same_matrix(st):
 def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols, factor):
     """Solve ``mat x = rhs`` (and ``mat y = rhs2`` if ``two``) in place over rows ``0 .. n-1``: Gaussian
     elimination without pivoting, visiting only the entries of the pattern (``ptr``, ``cols``, see
-    :func:`_trunk_pattern`).
+    :func:`_build_trunk_pattern`).
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
@@ -630,53 +632,37 @@ def solve_trunk_without(st, node, edge):
     return _solve_trunk(st, node, edge)
 
 
-@njit(inline="always", **NJIT_OPTS)
-def _stamp(mat, rhs, fixed, ia, ib, a, b, g, factor):
-    """Conductance ``g`` between trunk nodes ``a`` and ``b`` (rows ``ia``, ``ib``; -1 for a fixed node; ``b = -1``:
-    ground, pressure 0): ``g`` on both diagonals and ``-g`` between two free nodes (only when ``factor``), ``g p_b``
-    on a's right-hand side for a fixed ``b`` (and the other way round). The caller passes arrays it has bound once
-    (a state field read here would cost a reference count per call)."""
-    if ia >= 0:
-        if factor:
-            mat[ia, ia] += g
-        if ib >= 0:
-            if factor:
-                mat[ia, ib] -= g
-        else:
-            rhs[ia] += g * (0.0 if b < 0 else fixed[b])
-    if ib >= 0:
-        if factor:
-            mat[ib, ib] += g
-        if ia >= 0:
-            if factor:
-                mat[ib, ia] -= g
-        else:
-            rhs[ib] += g * fixed[a]
+@njit(**NJIT_OPTS)
+def _solve_trunk(st, off_node, off_edge):
+    """The trunk solve (:func:`_solve_trunk_of` on the state's arrays)."""
+    return _solve_trunk_of(st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in, st.root_nodes, st.root_art,
+                           st.root_por, st.node_conn, st.node_pi, st.trunk_p, st.trunk_q, st.art_p, st.por_p, st.status,
+                           st.work_key, st.work_uf, st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat,
+                           st.work_rhs, st.work_inputs, off_node, off_edge)
 
 
 @njit(**NJIT_OPTS)
-def _solve_trunk(st, off_node, off_edge):
-    """The trunk solve; with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
+def _solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
+                    trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, off_node,
+                    off_edge):
+    """The trunk solve on the state's arrays (same names, ``status_out`` = ``status``, ``key`` .. ``inputs`` = ``work_*``);
+    with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
 
-    Allocates nothing: the system is assembled in the state's ``work_*`` arrays, over
-    the pattern :func:`_trunk_pattern` keeps. When the matrix is the one factorised last
-    (only sources changed) only the right-hand sides are assembled and eliminated.
+    Allocates nothing: the system is assembled in the ``work_*`` arrays, over the pattern
+    :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). When the matrix
+    is the one factorised last (only sources changed) only the right-hand sides are assembled
+    and eliminated. The state's arrays come in as arguments: a function that takes the whole
+    state pays an atomic reference count per field on every call (43 of them, about 0.2 us),
+    as does every state field read inside a loop (docs/flow.md).
     """
-    # the state's arrays bound once: a state field read inside a loop costs Numba a reference count each time
-    fixed, conns, g_trunk, q_trunk_in = st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in
-    root_nodes, root_art, root_por, node_conn, node_pi = st.root_nodes, st.root_art, st.root_por, st.node_conn, st.node_pi
-    trunk_p, trunk_q = st.trunk_p, st.trunk_q
     nt = fixed.shape[0]
-    _trunk_pattern(st)
-    factor = not _same_matrix(st)  # else only the sources changed (e.g. an injection switched off)
-    index = st.work_index
-    on = st.work_on
+    if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
+        _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
+                             mat, inputs)
+    factor = not _same_matrix(g_trunk, root_nodes, node_pi, inputs)  # else only the sources changed (an injection off)
     nfree = index[nt]
-    ptr = st.work_ptr
-    cols = st.work_cols
-    mat = st.work_mat
-    rhs = st.work_rhs[0]
-    rhs2 = st.work_rhs[1]
+    rhs = work_rhs[0]
+    rhs2 = work_rhs[1]
     for k in range(nfree):
         rhs[k] = 0.0
         if factor:
@@ -686,35 +672,57 @@ def _solve_trunk(st, off_node, off_edge):
                 mat[k, j] = 0.0
                 mat[j, k] = 0.0
     status = STATUS_OK
-    for e in range(conns.shape[0]):
-        g = g_trunk[e]
-        a = conns[e, 0]
-        if g > 0.0 and on[a]:
-            b = conns[e, 1]
-            _stamp(mat, rhs, fixed, index[a], index[b], a, b, g, factor)
-    for s in range(root_nodes.shape[0]):
-        r = root_nodes[s]
-        if node_conn[r] & CONN_LOST:
-            status = STATUS_LOST_SOURCE
-        ta = root_art[s]
-        tp = root_por[s]
-        ia = index[ta]
-        ib = index[tp]
-        if on[ta]:  # yA to ground, then the source sA
-            _stamp(mat, rhs, fixed, ia, -1, ta, -1, node_pi[r, _YA], factor)
-            if ia >= 0:
-                rhs[ia] += node_pi[r, _SA]
-        elif node_pi[r, _SA] != 0.0:
-            status = STATUS_LOST_SOURCE
-        if on[tp]:
-            _stamp(mat, rhs, fixed, ib, -1, tp, -1, node_pi[r, _YP], factor)
+    # the stamps, one rule for all in one place (an inline helper taking the arrays would cost a reference count
+    # per array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground
+    # with sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0)
+    # puts g on both diagonals and -g between two free nodes (only when factorising), g p_b on a's right-hand side
+    # for a fixed b (and the other way round).
+    ne = conns.shape[0]
+    for t in range(ne + 3 * root_nodes.shape[0]):
+        source = 0.0
+        c = -1
+        if t < ne:
+            g = g_trunk[t]
+            a = conns[t, 0]
+            b = conns[t, 1]
+            if not (g > 0.0 and on[a]):
+                continue
+        else:
+            s, c = divmod(t - ne, 3)
+            r = root_nodes[s]
+            a = root_por[s] if c == 1 else root_art[s]
+            b = root_por[s] if c == 2 else -1
+            g = node_pi[r, c]  # _YA, _YP, _YAP
+            if c < 2:
+                source = node_pi[r, _SA + c]  # _SA, _SP
+            if c == 0 and node_conn[r] & CONN_LOST:
+                status = STATUS_LOST_SOURCE
+            if not on[a]:
+                if source != 0.0:
+                    status = STATUS_LOST_SOURCE
+                continue
+            if c == 2 and not g > 0.0:
+                continue
+        ia = index[a]
+        ib = index[b] if b >= 0 else -1
+        if ia >= 0:
+            if factor:
+                mat[ia, ia] += g
             if ib >= 0:
-                rhs[ib] += node_pi[r, _SP]
-        elif node_pi[r, _SP] != 0.0:
-            status = STATUS_LOST_SOURCE
-        g = node_pi[r, _YAP]
-        if g > 0.0 and on[ta]:  # yAP between A and P
-            _stamp(mat, rhs, fixed, ia, ib, ta, tp, g, factor)
+                if factor:
+                    mat[ia, ib] -= g
+            else:
+                rhs[ia] += g * (0.0 if b < 0 else fixed[b])
+        if ib >= 0:
+            if factor:
+                mat[ib, ib] += g
+            if ia >= 0:
+                if factor:
+                    mat[ib, ia] -= g
+            else:
+                rhs[ib] += g * fixed[a]
+        if 0 <= c < 2 and ia >= 0:
+            rhs[ia] += source
     off = off_node >= 0 and index[off_node] >= 0
     if off:
         rhs2[:nfree] = rhs[:nfree]
@@ -738,8 +746,8 @@ def _solve_trunk(st, off_node, off_edge):
         a = conns[e, 0]
         trunk_q[e] = g * (trunk_p[a] - trunk_p[conns[e, 1]]) if g > 0.0 and \
             not math.isnan(trunk_p[a]) else 0.0
-    _root_pressures(st)
-    st.status[0] = status
+    _root_pressures(root_nodes, root_art, root_por, trunk_p, art_p, por_p)
+    status_out[0] = status
     q_off = np.nan
     if off_node >= 0:
         if not off:  # the injection node is cut off: its injection changes no flow
@@ -755,12 +763,12 @@ def _solve_trunk(st, off_node, off_edge):
 
 
 @njit(**NJIT_OPTS)
-def _root_pressures(st):
+def _root_pressures(root_nodes, root_art, root_por, trunk_p, art_p, por_p):
     """Pressures of the subtree root nodes: those of the trunk nodes they coincide with."""
-    for s in range(st.root_nodes.shape[0]):
-        r = st.root_nodes[s]
-        st.art_p[r] = st.trunk_p[st.root_art[s]]
-        st.por_p[r] = st.trunk_p[st.root_por[s]]
+    for s in range(root_nodes.shape[0]):
+        r = root_nodes[s]
+        art_p[r] = trunk_p[root_art[s]]
+        por_p[r] = trunk_p[root_por[s]]
 
 
 @njit(**NJIT_OPTS)
@@ -773,7 +781,7 @@ def restore_trunk(st, trunk_p, trunk_q, status):
     """
     st.trunk_p[:] = trunk_p
     st.trunk_q[:] = trunk_q
-    _root_pressures(st)
+    _root_pressures(st.root_nodes, st.root_art, st.root_por, st.trunk_p, st.art_p, st.por_p)
     st.status[0] = status
 
 
