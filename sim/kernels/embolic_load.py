@@ -61,12 +61,12 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .twoport import COMP_ART, refresh_path
+from .twoport import COMP_ART
 
 __all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_length", "plug_resistance_factor",
            "load_vessel", "load_bed", "bed_generations", "vessel_conductance", "bed_conductance",
-           "put_vessel_conductance", "put_bed_conductance", "write_vessel_conductance",
-           "write_bed_conductance", "apply_load", "conductance_fractions",
+           "write_vessel_conductance", "write_vessel_conductance_of", "write_bed_conductance",
+           "write_bed_conductance_of", "apply_load", "conductance_fractions",
            "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
 
 #: Lumen/particle diameter ratio below which spheres stack in single file (geometry: two
@@ -381,11 +381,16 @@ def write_vessel_conductance(st, geo, v, g):
     Returns the pedicle node whose path needs :func:`.twoport.refresh_path` (-1: a trunk vessel, which only
     needs the trunk re-solved).
     """
-    m = geo.n_pedicle
-    if v < m:
-        st.g_art[v] = g
+    return write_vessel_conductance_of(st.g_art, st.g_trunk, geo.n_pedicle, v, g)
+
+
+@njit(**NJIT_OPTS)
+def write_vessel_conductance_of(g_art, g_trunk, n_pedicle, v, g):
+    """:func:`write_vessel_conductance` on the state's ``g_art`` and ``g_trunk`` (for kernel loops)."""
+    if v < n_pedicle:
+        g_art[v] = g
         return v
-    st.g_trunk[v - m] = g
+    g_trunk[v - n_pedicle] = g
     return -1
 
 
@@ -395,25 +400,14 @@ def write_bed_conductance(st, geo, b, g):
 
     Returns the pedicle node whose path needs :func:`.twoport.refresh_path` (-1: a trunk bed).
     """
-    c = geo.n_compartment
-    if b < c:
-        st.g_comp[b, COMP_ART] = g
-        return st.comp_node[b]
-    st.g_trunk[b - c] = g
+    return write_bed_conductance_of(st.g_comp, st.g_trunk, st.comp_node, geo.n_compartment, b, g)
+
+
+@njit(**NJIT_OPTS)
+def write_bed_conductance_of(g_comp, g_trunk, comp_node, n_compartment, b, g):
+    """:func:`write_bed_conductance` on the state's ``g_comp``, ``g_trunk`` and ``comp_node`` (for kernel loops)."""
+    if b < n_compartment:
+        g_comp[b, COMP_ART] = g
+        return comp_node[b]
+    g_trunk[b - n_compartment] = g
     return -1
-
-
-@njit(**NJIT_OPTS)
-def put_vessel_conductance(st, geo, v, g):
-    """Write resolved vessel ``v``'s arterial conductance into the flow state (O(depth) path refresh)."""
-    node = write_vessel_conductance(st, geo, v, g)
-    if node >= 0:
-        refresh_path(st, node)
-
-
-@njit(**NJIT_OPTS)
-def put_bed_conductance(st, geo, b, g):
-    """Write bed ``b``'s arterial conductance into the flow state (O(depth) path refresh)."""
-    node = write_bed_conductance(st, geo, b, g)
-    if node >= 0:
-        refresh_path(st, node)

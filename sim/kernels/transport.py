@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .embolic_load import load_bed, load_vessel, put_bed_conductance, put_vessel_conductance
+from .embolic_load import load_bed, load_vessel, write_bed_conductance_of, write_vessel_conductance_of
 from .rules import (
     ACT_BED,
     ACT_COMPARTMENT,
@@ -60,10 +60,13 @@ from .twoport import (
     edge_flows_of,
     eliminate,
     node_pressures,
+    path_arrays,
     refresh_path,
+    refresh_path_of,
     restore_trunk,
     solve_trunk,
-    solve_trunk_without,
+    solve_trunk_of,
+    trunk_arrays,
 )
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
@@ -238,46 +241,6 @@ def tip_flows(st, net):
 
 
 @njit(**NJIT_OPTS)
-def _after_lodging(st, ps, net, counted_update):
-    """Re-solve the trunk and measure the native flow after a lodging; returns that flow.
-
-    A catheter in a trunk vessel: one elimination with the injection on and off as two
-    right-hand sides (:func:`.twoport.solve_trunk_without`); in a pedicle vessel the
-    injection sits in a subtree's 2-port, so the native flow needs its own solve.
-    """
-    ps.counters[1] += 1
-    if net.full_resolve:
-        eliminate(st)  # the reference: every 2-port again, O(N)
-    elif counted_update:
-        ps.counters[2] += 1
-    if net.tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
-        ps.counters[3] += 1
-        return solve_trunk_without(st, net.tip_index, net.measure_edge)[1]
-    solve_trunk(st)
-    ps.counters[3] += 2  # the re-solve, and the native flow with the injection off
-    return native_tip_flow(st, net)
-
-
-
-@njit(**NJIT_OPTS)
-def _load_members_in_vessel(st, geo, load, vessel, diameters, first, end, wedge):
-    """Particles ``first`` .. ``end - 1`` (one unit) join resolved vessel ``vessel``; its conductance follows."""
-    g = 0.0
-    for i in range(first, end):
-        g = load_vessel(geo, load, vessel, diameters[i], wedge)
-    put_vessel_conductance(st, geo, vessel, g)
-
-
-@njit(**NJIT_OPTS)
-def _load_members_in_bed(st, geo, load, bed, diameters, first, end, fit_d):
-    """Particles ``first`` .. ``end - 1`` (one unit that fits lumens down to ``fit_d``) lodge in ``bed``."""
-    g = 0.0
-    for i in range(first, end):
-        g = load_bed(geo, load, bed, diameters[i], fit_d)
-    put_bed_conductance(st, geo, bed, g)
-
-
-@njit(**NJIT_OPTS)
 def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop_flow, stop_on_reflux):
     """Inject particles ``first`` .. ``last - 1`` unit by unit, updating the load and the flow after every lodging.
 
@@ -347,6 +310,13 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
     tip_kind, tip_index, reflux_edge = net.tip_kind, net.tip_index, net.reflux_edge
     load = ps.load
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
+    g_trunk, comp_node = st.g_trunk, st.comp_node
+    path = path_arrays(st)  # for the 2-port refresh after a lodging
+    trunk = trunk_arrays(st)  # for the trunk re-solve
+    full_resolve, measure_edge = net.full_resolve, net.measure_edge
+    fates, wheres, refluxeds, stackeds, flow_after, counters = ps.fate, ps.where, ps.refluxed, ps.stacked, ps.flow_after, \
+        ps.counters
+    lodged_ped, lodged_trunk, lodged_comp, nontarget = ps.lodged_ped, ps.lodged_trunk, ps.lodged_comp, ps.nontarget
 
     p = first
     while p < last:
@@ -383,6 +353,9 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
         refluxed = False
         lodged = False
         stacked = False
+        lodge_elem = -1  # where the unit lodges: a resolved vessel (unified index), or a bed with lodge_bed
+        lodge_bed = False
+        wedge = False
         bifurcations = 0
         came = -1  # the vessel the particle is in (unified index), -1 at the catheter tip
         for step in range(n_steps):
@@ -491,7 +464,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
                 if came >= 0:
-                    _load_members_in_vessel(st, geo, load, came, diameters, p, end, False)
+                    lodge_elem = came
                     lodged = True
                     stacked = True
                     if came < m_ped:
@@ -502,18 +475,18 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             if act == ACT_BED:
                 fate = FATE_NONTARGET
                 where = trunk_edge_sink[tgt]
-                _load_members_in_bed(st, geo, load, n_comp + tgt, diameters, p, end, d_fit)
+                lodge_elem, lodge_bed = n_comp + tgt, True
                 lodged = True
                 break
             if act == ACT_COMPARTMENT:
                 fate = FATE_COMPARTMENT
                 where = tgt
-                _load_members_in_bed(st, geo, load, tgt, diameters, p, end, d_fit)
+                lodge_elem, lodge_bed = tgt, True
                 lodged = True
                 break
             vessel = m_ped + tgt if kind == _KIND_TRUNK_EDGE else (node if kind == _KIND_PARENT else tgt)
             if act == ACT_WEDGE:
-                _load_members_in_vessel(st, geo, load, vessel, diameters, p, end, True)
+                lodge_elem, wedge = vessel, True
                 lodged = True
                 if vessel < m_ped:
                     fate, where = FATE_VESSEL, vessel
@@ -545,25 +518,48 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
                     in_trunk = True
         k = end - p
         if lodged:
-            counted = fate == FATE_VESSEL or fate == FATE_COMPARTMENT
-            flow = _after_lodging(st, ps, net, counted)
+            # ---- the load: every member joins the element with its own diameter; its conductance and 2-ports follow
+            g = 0.0
+            if lodge_bed:  # a compartment's microvasculature or a non-target bed, packed to lumens down to d_fit
+                for i in range(p, end):
+                    g = load_bed(geo, load, lodge_elem, diameters[i], d_fit)
+                node = write_bed_conductance_of(g_comp, g_trunk, comp_node, n_comp, lodge_elem, g)
+            else:  # a wedge in the vessel's mouth, or the top of its column
+                for i in range(p, end):
+                    g = load_vessel(geo, load, lodge_elem, diameters[i], wedge)
+                node = write_vessel_conductance_of(g_art, g_trunk, m_ped, lodge_elem, g)
+            if node >= 0:
+                refresh_path_of(*path, node)
+            # ---- the trunk re-solved, and the native flow at the tip measured
+            counters[1] += 1
+            if full_resolve:
+                eliminate(st)  # the reference: every 2-port again, O(N)
+            elif fate == FATE_VESSEL or fate == FATE_COMPARTMENT:
+                counters[2] += 1
+            if tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
+                counters[3] += 1
+                flow = solve_trunk_of(*trunk, tip_index, measure_edge)[1]
+            else:  # the injection sits in a subtree's 2-port: the native flow needs its own solve
+                solve_trunk_of(*trunk, -1, -1)
+                counters[3] += 2
+                flow = native_tip_flow(st, net)
             if fate == FATE_VESSEL:
-                ps.lodged_ped[where] += k
+                lodged_ped[where] += k
             elif fate == FATE_TRUNK:
-                ps.lodged_trunk[where] += k
+                lodged_trunk[where] += k
             elif fate == FATE_COMPARTMENT:
-                ps.lodged_comp[where] += k
+                lodged_comp[where] += k
         else:
-            flow = ps.flow_after[p - 1] if p > first else native_tip_flow(st, net)
+            flow = flow_after[p - 1] if p > first else native_tip_flow(st, net)
         if fate == FATE_NONTARGET:
-            ps.nontarget[where] += k
+            nontarget[where] += k
         for i in range(p, end):
-            ps.fate[i] = fate
-            ps.where[i] = where
-            ps.refluxed[i] = refluxed
-            ps.stacked[i] = stacked
-            ps.flow_after[i] = flow
-        ps.counters[0] += k
+            fates[i] = fate
+            wheres[i] = where
+            refluxeds[i] = refluxed
+            stackeds[i] = stacked
+            flow_after[i] = flow
+        counters[0] += k
         p = end
         if lodged and flow <= stop_flow:
             return p, STOP_ENDPOINT

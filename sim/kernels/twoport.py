@@ -66,8 +66,9 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
-           "solve", "eliminate", "solve_trunk", "solve_trunk_without",
-           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "set_pedicle_conductance",
+           "solve", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of", "trunk_arrays",
+           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "refresh_path_of", "path_arrays",
+           "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "child_pressures_of", "edge_flows_of", "compartment_flows_of",
            "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
@@ -220,26 +221,28 @@ def _closure(m):
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _node_pi(st, i):
-    """Recompute ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges."""
+def _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
+             edge_conn, i):
+    """Recompute ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges (the state's
+    arrays of the same names)."""
     ya = 0.0
     yp = 0.0
     yap = 0.0
-    sa = st.q_art_in[i]
+    sa = q_art_in[i]
     sp = 0.0
     m = np.uint8(0)
-    for k in range(st.comp_ptr[i], st.comp_ptr[i + 1]):
-        c = st.comp_idx[k]
-        ga = st.g_comp[c, COMP_ART]
-        gp = st.g_comp[c, COMP_POR]
-        gout = st.g_comp[c, COMP_HV] + st.g_comp[c, COMP_EXTRA]
+    for k in range(comp_ptr[i], comp_ptr[i + 1]):
+        c = comp_idx[k]
+        ga = g_comp[c, COMP_ART]
+        gp = g_comp[c, COMP_POR]
+        gout = g_comp[c, COMP_HV] + g_comp[c, COMP_EXTRA]
         tot = ga + gp + gout
         if tot > 0.0:
             inv = 1.0 / tot
             ya += ga * gout * inv
             yp += gp * gout * inv
             yap += ga * gp * inv
-            push = st.g_comp[c, COMP_EXTRA] * st.comp_extra_p[c] * inv
+            push = g_comp[c, COMP_EXTRA] * comp_extra_p[c] * inv
             sa += ga * push
             sp += gp * push
             if ga > 0.0 and gp > 0.0:
@@ -249,65 +252,65 @@ def _node_pi(st, i):
                     m |= CONN_AG
                 if gp > 0.0:
                     m |= CONN_PG
-    for k in range(st.child_ptr[i], st.child_ptr[i + 1]):
-        j = st.child_idx[k]
-        ya += st.edge_pi[j, _YA]
-        yp += st.edge_pi[j, _YP]
-        yap += st.edge_pi[j, _YAP]
-        sa += st.edge_pi[j, _SA]
-        sp += st.edge_pi[j, _SP]
-        m |= st.edge_conn[j]
-    st.node_pi[i, _YA] = ya
-    st.node_pi[i, _YP] = yp
-    st.node_pi[i, _YAP] = yap
-    st.node_pi[i, _SA] = sa
-    st.node_pi[i, _SP] = sp
-    st.node_conn[i] = _closure(m)
+    for k in range(child_ptr[i], child_ptr[i + 1]):
+        j = child_idx[k]
+        ya += edge_pi[j, _YA]
+        yp += edge_pi[j, _YP]
+        yap += edge_pi[j, _YAP]
+        sa += edge_pi[j, _SA]
+        sp += edge_pi[j, _SP]
+        m |= edge_conn[j]
+    node_pi[i, _YA] = ya
+    node_pi[i, _YP] = yp
+    node_pi[i, _YAP] = yap
+    node_pi[i, _SA] = sa
+    node_pi[i, _SP] = sp
+    node_conn[i] = _closure(m)
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _edge_pi(st, j):
-    """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels."""
-    ga = st.g_art[j]
-    gp = st.g_por[j]
-    ya = st.node_pi[j, _YA]
-    yp = st.node_pi[j, _YP]
-    yap = st.node_pi[j, _YAP]
-    sa = st.node_pi[j, _SA]
-    sp = st.node_pi[j, _SP]
-    m = st.node_conn[j]
+def _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, j):
+    """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels (the state's arrays)."""
+    ga = g_art[j]
+    gp = g_por[j]
+    ya = node_pi[j, _YA]
+    yp = node_pi[j, _YP]
+    yap = node_pi[j, _YAP]
+    sa = node_pi[j, _SA]
+    sp = node_pi[j, _SP]
+    m = node_conn[j]
     lost = m & CONN_LOST
     if m & CONN_AP:
         d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
         if d > 0.0:
             inv = 1.0 / d
-            st.edge_pi[j, _YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
-            st.edge_pi[j, _YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
-            st.edge_pi[j, _YAP] = ga * gp * yap * inv
-            st.edge_pi[j, _SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
-            st.edge_pi[j, _SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
+            edge_pi[j, _YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
+            edge_pi[j, _YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
+            edge_pi[j, _YAP] = ga * gp * yap * inv
+            edge_pi[j, _SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
+            edge_pi[j, _SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
         else:  # A_j and P_j joined to each other only: cut off from everything
-            st.edge_pi[j, :] = 0.0
+            edge_pi[j, :] = 0.0
             if sa != 0.0 or sp != 0.0:
                 lost = CONN_LOST
     else:  # A and P sides decoupled below j
-        st.edge_pi[j, _YAP] = 0.0
+        edge_pi[j, _YAP] = 0.0
         da = ga + ya
         if da > 0.0:
-            st.edge_pi[j, _YA] = ga * ya / da
-            st.edge_pi[j, _SA] = ga * sa / da
+            edge_pi[j, _YA] = ga * ya / da
+            edge_pi[j, _SA] = ga * sa / da
         else:
-            st.edge_pi[j, _YA] = 0.0
-            st.edge_pi[j, _SA] = 0.0
+            edge_pi[j, _YA] = 0.0
+            edge_pi[j, _SA] = 0.0
             if sa != 0.0:
                 lost = CONN_LOST
         dp = gp + yp
         if dp > 0.0:
-            st.edge_pi[j, _YP] = gp * yp / dp
-            st.edge_pi[j, _SP] = gp * sp / dp
+            edge_pi[j, _YP] = gp * yp / dp
+            edge_pi[j, _SP] = gp * sp / dp
         else:
-            st.edge_pi[j, _YP] = 0.0
-            st.edge_pi[j, _SP] = 0.0
+            edge_pi[j, _YP] = 0.0
+            edge_pi[j, _SP] = 0.0
             if sp != 0.0:
                 lost = CONN_LOST
     ag = (m & CONN_AG) != 0
@@ -320,16 +323,30 @@ def _edge_pi(st, j):
         e |= CONN_PG
     if ga > 0.0 and gp > 0.0 and ap:
         e |= CONN_AP
-    st.edge_conn[j] = _closure(e)
+    edge_conn[j] = _closure(e)
+
+
+@njit(**NJIT_OPTS)
+def path_arrays(st):
+    """The state's arrays the 2-port refresh reads and writes, in the order :func:`refresh_path_of` takes them.
+
+    Bind them once outside a loop and call the ``_of`` form: a function that takes the whole
+    state pays an atomic reference count per field (43) on every call (docs/flow.md).
+    """
+    return (st.parent, st.q_art_in, st.comp_ptr, st.comp_idx, st.g_comp, st.comp_extra_p, st.child_ptr, st.child_idx,
+            st.g_art, st.g_por, st.node_pi, st.node_conn, st.edge_pi, st.edge_conn)
 
 
 @njit(**NJIT_OPTS)
 def eliminate(st):
     """Bottom-up elimination of every pedicle subtree into its root's 2-port, O(M + C)."""
-    for i in range(st.parent.shape[0] - 1, -1, -1):
-        _node_pi(st, i)
-        if st.parent[i] >= 0:
-            _edge_pi(st, i)
+    (parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por, node_pi, node_conn,
+     edge_pi, edge_conn) = path_arrays(st)
+    for i in range(parent.shape[0] - 1, -1, -1):
+        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
+                 edge_conn, i)
+        if parent[i] >= 0:
+            _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
 
 
 @njit(**NJIT_OPTS)
@@ -340,12 +357,20 @@ def refresh_path(st, i):
     ``i``, the injection at ``i``) or ``edge_pi[i]`` (the conductances of the
     vessel into ``i``). The trunk must be re-solved afterwards (:func:`solve_trunk`).
     """
+    refresh_path_of(*path_arrays(st), i)
+
+
+@njit(**NJIT_OPTS)
+def refresh_path_of(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
+                    node_pi, node_conn, edge_pi, edge_conn, i):
+    """:func:`refresh_path` on the arrays :func:`path_arrays` returns (for kernel loops)."""
     while True:
-        _node_pi(st, i)
-        p = st.parent[i]
+        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
+                 edge_conn, i)
+        p = parent[i]
         if p < 0:
             return
-        _edge_pi(st, i)
+        _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
         i = p
 
 
@@ -364,21 +389,24 @@ def refresh_paths(st, nodes, mark):
     mark : uint8 (M,)
         Work array, all 0 on entry and on return.
     """
-    todo = np.empty(st.parent.shape[0], np.int64)
+    (parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por, node_pi, node_conn,
+     edge_pi, edge_conn) = path_arrays(st)
+    todo = np.empty(parent.shape[0], np.int64)
     n = 0
     for i in nodes:
         while i >= 0 and mark[i] == 0:
             mark[i] = 1
             todo[n] = i
             n += 1
-            i = st.parent[i]
+            i = parent[i]
     order = np.sort(todo[:n])
     for k in range(n - 1, -1, -1):
         i = order[k]
         mark[i] = 0
-        _node_pi(st, i)
-        if st.parent[i] >= 0:
-            _edge_pi(st, i)
+        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
+                 edge_conn, i)
+        if parent[i] >= 0:
+            _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
 
 
 @njit(**NJIT_OPTS)
@@ -613,7 +641,7 @@ def solve_trunk(st):
         ``STATUS_OK``, or ``STATUS_LOST_SOURCE`` if an injection sits in a part
         cut off from every boundary (its flow is dropped).
     """
-    return _solve_trunk(st, -1, -1)[0]
+    return solve_trunk_of(*trunk_arrays(st), -1, -1)[0]
 
 
 @njit(**NJIT_OPTS)
@@ -629,24 +657,24 @@ def solve_trunk_without(st, node, edge):
     (int, float)
         The status, and the flow along ``edge`` without the injection at ``node``.
     """
-    return _solve_trunk(st, node, edge)
+    return solve_trunk_of(*trunk_arrays(st), node, edge)
 
 
 @njit(**NJIT_OPTS)
-def _solve_trunk(st, off_node, off_edge):
-    """The trunk solve (:func:`_solve_trunk_of` on the state's arrays)."""
-    return _solve_trunk_of(st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in, st.root_nodes, st.root_art,
-                           st.root_por, st.node_conn, st.node_pi, st.trunk_p, st.trunk_q, st.art_p, st.por_p, st.status,
-                           st.work_key, st.work_uf, st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat,
-                           st.work_rhs, st.work_inputs, off_node, off_edge)
+def trunk_arrays(st):
+    """The state's arrays the trunk solve reads and writes, in the order :func:`solve_trunk_of` takes them
+    (bind them once outside a loop, as :func:`path_arrays`)."""
+    return (st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in, st.root_nodes, st.root_art, st.root_por,
+            st.node_conn, st.node_pi, st.trunk_p, st.trunk_q, st.art_p, st.por_p, st.status, st.work_key, st.work_uf,
+            st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat, st.work_rhs, st.work_inputs)
 
 
 @njit(**NJIT_OPTS)
-def _solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
+def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
                     trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, off_node,
                     off_edge):
-    """The trunk solve on the state's arrays (same names, ``status_out`` = ``status``, ``key`` .. ``inputs`` = ``work_*``);
-    with ``off_node >= 0`` also the flow along ``off_edge`` without the injection at ``off_node``.
+    """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
+    flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
 
     Allocates nothing: the system is assembled in the ``work_*`` arrays, over the pattern
     :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). When the matrix
