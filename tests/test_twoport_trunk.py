@@ -37,27 +37,48 @@ def _union(uf, a, b):
 
 
 @njit
-def _stamp(mat, rhs, index, fixed, a, b, g):
+def _stamp(mat, rhs, index, fixed, a, b, g, do_mat):
     ia = index[a]
     ib = index[b] if b >= 0 else -1
     pb = 0.0 if b < 0 else fixed[b]
     if ia >= 0:
-        mat[ia, ia] += g
+        if do_mat:
+            mat[ia, ia] += g
         if ib >= 0:
-            mat[ia, ib] -= g
+            if do_mat:
+                mat[ia, ib] -= g
         else:
             rhs[ia] += g * pb
     if ib >= 0:
-        mat[ib, ib] += g
+        if do_mat:
+            mat[ib, ib] += g
         if ia >= 0:
-            mat[ib, ia] -= g
+            if do_mat:
+                mat[ib, ia] -= g
         else:
             rhs[ib] += g * fixed[a]
 
 
 @njit
+def _eliminate_dense(mat, first, last):
+    """Gaussian elimination without pivoting of pivots first .. last-1 over every entry."""
+    n = mat.shape[0]
+    for k in range(first, last):
+        inv = 1.0 / mat[k, k]
+        for i in range(k + 1, n):
+            f = mat[i, k] * inv
+            if f != 0.0:
+                for j in range(k + 1, n):
+                    mat[i, j] -= f * mat[k, j]
+
+
+@njit
 def reference_trunk(st, off_node, off_edge):
-    """Dense reference: (status, q_off, trunk_p, trunk_q); the state is not written."""
+    """Dense reference: (status, q_off, trunk_p, trunk_q); the state is not written.
+
+    The subtrees the state marks late (``work_late``) are numbered last, and their matrix stamps join
+    after the other rows are eliminated, as the kernel's order of operations (its docstring).
+    """
     nt = st.trunk_fixed_p.shape[0]
     ground = nt
     uf = np.arange(nt + 1)
@@ -79,37 +100,54 @@ def reference_trunk(st, off_node, off_edge):
         if m & 4:
             _union(uf, st.root_art[s], st.root_por[s])
     groot = _find(uf, ground)
+    late_node = np.zeros(nt, np.bool_)
+    for s in range(st.root_nodes.shape[0]):
+        if st.work_late[s]:
+            late_node[st.root_art[s]] = True
+            late_node[st.root_por[s]] = True
     index = np.full(nt, -1, np.int64)
     nfree = 0
-    for n in range(nt):
-        if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot:
-            index[n] = nfree
-            nfree += 1
+    first_late = 0
+    for rank in range(2):
+        if rank == 1:
+            first_late = nfree
+        for n in range(nt):
+            if math.isnan(st.trunk_fixed_p[n]) and _find(uf, n) == groot and late_node[n] == (rank == 1):
+                index[n] = nfree
+                nfree += 1
     rhs = np.zeros(nfree)
     mat = np.zeros((nfree, nfree))
     for e in range(st.trunk_conns.shape[0]):
         g = st.g_trunk[e]
         a = st.trunk_conns[e, 0]
         if g > 0.0 and _find(uf, a) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g)
-    for s in range(st.root_nodes.shape[0]):
-        pi = st.node_pi[st.root_nodes[s]]
-        ta = st.root_art[s]
-        tp = st.root_por[s]
-        if _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
-            if index[ta] >= 0:
-                rhs[index[ta]] += pi[_SA]
-        elif pi[_SA] != 0.0:
-            status = 1
-        if _find(uf, tp) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
-            if index[tp] >= 0:
-                rhs[index[tp]] += pi[_SP]
-        elif pi[_SP] != 0.0:
-            status = 1
-        if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
+            _stamp(mat, rhs, index, st.trunk_fixed_p, a, st.trunk_conns[e, 1], g, True)
+    for late in (False, True):
+        if late:  # the late subtrees' matrix stamps join after the others are eliminated
+            _eliminate_dense(mat, 0, first_late)
+        for s in range(st.root_nodes.shape[0]):
+            do_mat = (st.work_late[s] != 0) == late
+            do_rhs = not late
+            pi = st.node_pi[st.root_nodes[s]]
+            ta = st.root_art[s]
+            tp = st.root_por[s]
+            junk = np.zeros(nfree)
+            r = rhs if do_rhs else junk
+            if _find(uf, ta) == groot:
+                _stamp(mat, r, index, st.trunk_fixed_p, ta, -1, pi[_YA], do_mat)
+                if index[ta] >= 0:
+                    r[index[ta]] += pi[_SA]
+            elif pi[_SA] != 0.0 and do_rhs:
+                status = 1
+            if _find(uf, tp) == groot:
+                _stamp(mat, r, index, st.trunk_fixed_p, tp, -1, pi[_YP], do_mat)
+                if index[tp] >= 0:
+                    r[index[tp]] += pi[_SP]
+            elif pi[_SP] != 0.0 and do_rhs:
+                status = 1
+            if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
+                _stamp(mat, r, index, st.trunk_fixed_p, ta, tp, pi[_YAP], do_mat)
+    _eliminate_dense(mat, first_late, nfree)
     off = off_node >= 0 and index[off_node] >= 0
     rhs2 = rhs.copy()
     for n in range(nt):
@@ -120,13 +158,11 @@ def reference_trunk(st, off_node, off_edge):
         elif st.q_trunk_in[n] != 0.0 and math.isnan(st.trunk_fixed_p[n]):
             status = 1
     n = nfree
-    for k in range(n):  # dense Gaussian elimination without pivoting, every entry
+    for k in range(n):  # forward with the elimination's multipliers (kept below the diagonal), then back
         inv = 1.0 / mat[k, k]
         for i in range(k + 1, n):
             f = mat[i, k] * inv
             if f != 0.0:
-                for j in range(k + 1, n):
-                    mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
                 rhs2[i] -= f * rhs2[k]
     for k in range(n - 1, -1, -1):
@@ -165,8 +201,8 @@ def bits(x):
 
 def assert_trunk_is_reference(st, off_node=-1, off_edge=-1):
     """Kernel solve == dense reference, bit for bit; returns the status."""
-    status, q_off, p, q = reference_trunk(st, off_node, off_edge)
     got_status, got_off = twoport.solve_trunk_without(st, off_node, off_edge)
+    status, q_off, p, q = reference_trunk(st, off_node, off_edge)  # in the order the kernel chose (work_late)
     assert got_status == status == st.status[0]
     np.testing.assert_array_equal(bits(st.trunk_p), bits(p))
     np.testing.assert_array_equal(bits(st.trunk_q), bits(q))
@@ -260,3 +296,37 @@ def test_built_liver_equals_dense_reference():
         twoport.solve(st)
         assert_trunk_is_reference(st)
         random_changes(st, np.random.default_rng(len(vessel)), 120)
+
+
+def test_lodgings_in_one_subtree_mark_it_late_and_refactorise_its_block_only(synthetic):
+    """Particles lodging in one subtree: it is marked late (its rows last), every later solve takes the partial
+    factorisation (the Schur complement of the rest kept), and each equals the dense two-phase reference bit for
+    bit; the elimination order moves the result in the last bits only."""
+    st = copy_state(synthetic.state)
+    twoport.solve(st)
+    assert not st.work_late.any()
+    nt = st.trunk_p.size
+    s = int(np.argmax(np.bincount(np.searchsorted(st.root_nodes, np.arange(st.parent.size), side="right") - 1)))
+    lo = st.root_nodes[s]
+    hi = st.root_nodes[s + 1] if s + 1 < st.root_nodes.size else st.parent.size
+    inside = np.arange(lo + 1, hi)
+    assert np.all(st.parent[inside] >= lo)  # preorder: a subtree is a contiguous block after its root
+    rng = np.random.default_rng(5)
+    factorised = []
+    for _ in range(40):
+        k = int(rng.choice(inside))
+        twoport.set_pedicle_conductance(st, k, st.g_art[k] * 0.7, st.g_por[k])
+        before = st.work_schur.copy()
+        assert_trunk_is_reference(st, -1, -1)
+        factorised.append(not np.array_equal(before, st.work_schur))  # the kept Schur complement was recomputed
+    assert st.work_late[s] == 1 and st.work_late.sum() == 1
+    late_rows = st.work_index[nt] - st.work_index[nt + 1]
+    assert late_rows == sum(1 for n in (st.root_art[s], st.root_por[s]) if st.work_index[n] >= 0) > 0
+    assert st.work_index[st.root_art[s]] >= st.work_index[nt + 1]
+    assert factorised[0] and not any(factorised[1:])  # marked at the first lodging, partial from then on
+    unmarked = copy_state(st)
+    unmarked.work_late[:] = 0
+    unmarked.work_key[-1] = 0  # the pattern is rebuilt in plain node order
+    twoport.solve_trunk(unmarked)
+    np.testing.assert_allclose(unmarked.trunk_p, st.trunk_p, rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(unmarked.trunk_q, st.trunk_q, rtol=1e-9, atol=1e-12 * np.abs(st.trunk_q).max())

@@ -104,9 +104,10 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
 def trunk_workspace(nt: int, ne: int, ns: int) -> dict[str, np.ndarray]:
     """The ``work_*`` arrays of a :class:`FlowState` (trunk-solve scratch) for Nt trunk nodes, Et edges, S subtrees."""
     return dict(work_key=np.zeros(nt + ne + ns + 1, np.uint8), work_uf=np.zeros(nt + 1, np.int64),
-                work_on=np.zeros(nt, np.uint8), work_index=np.zeros(nt + 1, np.int64), work_ptr=np.zeros(nt + 1, np.int64),
+                work_on=np.zeros(nt, np.uint8), work_index=np.zeros(nt + 2, np.int64), work_ptr=np.zeros(nt + 1, np.int64),
                 work_cols=np.zeros(nt * nt, np.int64), work_mat=np.zeros((nt, nt)), work_rhs=np.zeros((2, nt)),
-                work_saved=np.zeros(nt + ne), work_inputs=np.zeros(ne + 3 * ns + 1))
+                work_saved=np.zeros(nt + ne), work_inputs=np.zeros(ne + 3 * ns + 1), work_schur=np.zeros((nt, nt)),
+                work_late=np.zeros(ns, np.uint8))
 
 
 def state_conductances(state: FlowState) -> Conductances:

@@ -146,13 +146,14 @@ class FlowState(NamedTuple):
     work_key : uint8 (Nt+Et+S+1,)
     work_uf : int64 (Nt+1,)
     work_on : uint8 (Nt,)
-    work_index : int64 (Nt+1,)
+    work_index : int64 (Nt+2,)
     work_ptr : int64 (Nt+1,)
     work_cols : int64 (Nt*Nt,)
         Workspace of the trunk solve, sized once (:func:`_build_trunk_pattern`): the
         connectivity inputs last seen (last entry 0 = none yet), union-find, nodes
-        joined to a boundary, free-node rows (count at ``[Nt]``) and the
-        elimination pattern. A cache of the inputs, never read as a result.
+        joined to a boundary, free-node rows (count at ``[Nt]``, first row of the late
+        subtrees at ``[Nt+1]``) and the elimination pattern. A cache of the inputs, never
+        read as a result.
     work_mat : float64 (Nt, Nt)
     work_rhs : float64 (2, Nt)
     work_saved : float64 (Nt+Et,)
@@ -160,6 +161,10 @@ class FlowState(NamedTuple):
     work_inputs : float64 (Et+3S+1,)
         The trunk conductances and the roots' yA, yP, yAP that ``work_mat``'s elimination
         was made from (last entry 1 if it holds one).
+    work_schur : float64 (Nt, Nt)
+        The trailing block of that elimination before the late subtrees' stamps (their Schur complement).
+    work_late : uint8 (S,)
+        Subtrees whose rows the trunk elimination takes last (marked as they change alone, :func:`solve_trunk_of`).
     """
 
     parent: np.ndarray
@@ -205,6 +210,8 @@ class FlowState(NamedTuple):
     work_rhs: np.ndarray
     work_saved: np.ndarray
     work_inputs: np.ndarray
+    work_schur: np.ndarray
+    work_late: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -491,16 +498,21 @@ def _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
 
 @njit(**NJIT_OPTS)
 def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols, mat,
-                         inputs):
+                         inputs, late):
     """Connectivity, free-node index and elimination pattern of the trunk (after :func:`_pattern_inputs_changed`).
 
     Union-find over positive conductances and the roots' bits (``on[n]`` = 1 if node n
     shares a component with a boundary), ``index`` (free node -> row, -1 if fixed or
     cut off; the row count at ``index[Nt]``), and the structure of the Gaussian
-    elimination of :func:`_eliminate_pattern` including its fill-in (``ptr``/``cols``:
+    elimination of :func:`_factor_pattern` including its fill-in (``ptr``/``cols``:
     columns > k of row k, ascending; the pattern is symmetric, so they are also the
     rows > k of column k). The arguments are the state's ``trunk_*``, root and ``work_*``
     arrays.
+
+    Rows are in trunk node order, except that the nodes of the subtrees marked in ``late``
+    come last (their count subtracted from the row count at ``index[Nt + 1]``): a change
+    in those subtrees' 2-ports then changes only the trailing block of the elimination
+    (:func:`solve_trunk_of`).
     """
     nt = fixed.shape[0]
     ne = conns.shape[0]
@@ -523,14 +535,22 @@ def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art,
         if m & CONN_AP:
             _union(uf, root_art[s], root_por[s])
     groot = _find(uf, ground)
-    nfree = 0
     for n in range(nt):
         on[n] = 1 if _find(uf, n) == groot else 0
-        if math.isnan(fixed[n]) and on[n]:
-            index[n] = nfree
-            nfree += 1
-        else:
-            index[n] = -1
+        index[n] = -1
+    for s in range(ns):  # the late subtrees' nodes, marked -2 until numbered after the others
+        if late[s]:
+            for n in (root_art[s], root_por[s]):
+                if math.isnan(fixed[n]) and on[n]:
+                    index[n] = -2
+    nfree = 0
+    for rank in range(2):
+        if rank == 1:
+            index[nt + 1] = nfree  # the first late row
+        for n in range(nt):
+            if math.isnan(fixed[n]) and on[n] and (index[n] == -2) == (rank == 1):
+                index[n] = nfree
+                nfree += 1
     index[nt] = nfree
     # the structure: every entry a stamp may touch (a superset is harmless), then the fill-in of the elimination in order
     pat = np.zeros((nfree, nfree), np.bool_)
@@ -562,32 +582,55 @@ def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art,
     inputs[ne + 3 * ns] = 0.0  # and mat holds no factorisation
 
 
+#: What changed in the trunk matrix's inputs since its last factorisation (:func:`_matrix_change`).
+_MATRIX_SAME, _MATRIX_LATE_ONLY, _MATRIX_OTHER = 0, 1, 2
+
+
 @njit(**NJIT_OPTS)
-def _same_matrix(g_trunk, root_nodes, node_pi, inputs):
-    """Whether the matrix inputs (trunk conductances, the roots' yA, yP, yAP) are those the factorisation in
-    ``work_mat`` was made from (``inputs``: the state's ``work_inputs``); if not, record them (the caller factorises)."""
+def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
+    """Compare the matrix inputs (trunk conductances, the roots' yA, yP, yAP) with those the factorisation in
+    ``work_mat`` was made from (``inputs``: the state's ``work_inputs``) and record the new ones.
+
+    Returns
+    -------
+    (int, int)
+        ``_MATRIX_SAME`` (only sources changed), ``_MATRIX_LATE_ONLY`` (only subtrees marked in
+        ``late`` changed) or ``_MATRIX_OTHER``; and the one unmarked subtree that changed when it
+        changed alone (no trunk vessel, no other unmarked subtree), else -1.
+    """
     ne = g_trunk.shape[0]
     ns = root_nodes.shape[0]
-    same = inputs[ne + 3 * ns] == 1.0
+    valid = inputs[ne + 3 * ns] == 1.0
+    trunk_changed = False
     for e in range(ne):
         if inputs[e] != g_trunk[e]:
             inputs[e] = g_trunk[e]
-            same = False
+            trunk_changed = True
+    n_other = 0
+    lone = -1
+    any_late = False
     for s in range(ns):
         r = root_nodes[s]
+        changed = False
         for c in range(3):  # _YA, _YP, _YAP
             if inputs[ne + 3 * s + c] != node_pi[r, c]:
                 inputs[ne + 3 * s + c] = node_pi[r, c]
-                same = False
-    inputs[ne + 3 * ns] = 1.0
-    return same
+                changed = True
+        if changed:
+            if late[s]:
+                any_late = True
+            else:
+                n_other += 1
+                lone = s
+    if not valid or trunk_changed or n_other > 0:
+        return _MATRIX_OTHER, (lone if valid and not trunk_changed and n_other == 1 else -1)
+    return (_MATRIX_LATE_ONLY if any_late else _MATRIX_SAME), -1
 
 
 @njit(**NJIT_OPTS)
-def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols, factor):
-    """Solve ``mat x = rhs`` (and ``mat y = rhs2`` if ``two``) in place over rows ``0 .. n-1``: Gaussian
-    elimination without pivoting, visiting only the entries of the pattern (``ptr``, ``cols``, see
-    :func:`_build_trunk_pattern`).
+def _factor_pattern(mat, first, last, ptr, cols):
+    """Gaussian elimination without pivoting of pivots ``first .. last - 1``, in place, visiting only the entries of
+    the pattern (``ptr``, ``cols``, see :func:`_build_trunk_pattern`).
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
@@ -595,22 +638,31 @@ def _eliminate_pattern(mat, rhs, rhs2, n, two, ptr, cols, factor):
     The operations on every entry are those of the dense elimination in the same
     order (pivots ascending, each update ``a -= f * b``); the dense one's other
     updates subtract an exact zero and change nothing, so the result is the dense
-    elimination's bit for bit (tests/test_twoport_trunk.py).
-
-    With ``factor`` False, ``mat`` already holds this elimination of the same matrix (every entry
-    at or below the diagonal keeps its value from the step that used it), so only the right-hand
-    sides are eliminated, with the very same multipliers.
+    elimination's bit for bit (tests/test_twoport_trunk.py). Every entry below the
+    diagonal keeps its value from the step that used it, so :func:`_solve_pattern`
+    recomputes the same multipliers.
     """
+    for k in range(first, last):
+        inv = 1.0 / mat[k, k]
+        for p in range(ptr[k], ptr[k + 1]):
+            i = cols[p]
+            f = mat[i, k] * inv
+            if f != 0.0:
+                for q in range(ptr[k], ptr[k + 1]):
+                    j = cols[q]
+                    mat[i, j] -= f * mat[k, j]
+
+
+@njit(**NJIT_OPTS)
+def _solve_pattern(mat, rhs, rhs2, n, two, ptr, cols):
+    """Solve with the elimination :func:`_factor_pattern` left in ``mat`` (rows ``0 .. n-1``): ``rhs`` (and ``rhs2``
+    if ``two``) in place, forward with the elimination's multipliers, then back substitution."""
     for k in range(n):
         inv = 1.0 / mat[k, k]
         for p in range(ptr[k], ptr[k + 1]):
             i = cols[p]
             f = mat[i, k] * inv
             if f != 0.0:
-                if factor:
-                    for q in range(ptr[k], ptr[k + 1]):
-                        j = cols[q]
-                        mat[i, j] -= f * mat[k, j]
                 rhs[i] -= f * rhs[k]
                 if two:
                     rhs2[i] -= f * rhs2[k]
@@ -666,91 +718,135 @@ def trunk_arrays(st):
     (bind them once outside a loop, as :func:`path_arrays`)."""
     return (st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in, st.root_nodes, st.root_art, st.root_por,
             st.node_conn, st.node_pi, st.trunk_p, st.trunk_q, st.art_p, st.por_p, st.status, st.work_key, st.work_uf,
-            st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat, st.work_rhs, st.work_inputs)
+            st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat, st.work_rhs, st.work_inputs,
+            st.work_schur, st.work_late)
 
 
 @njit(**NJIT_OPTS)
 def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
-                    trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, off_node,
-                    off_edge):
+                   trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late,
+                   off_node, off_edge):
     """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
     flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
 
     Allocates nothing: the system is assembled in the ``work_*`` arrays, over the pattern
-    :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). When the matrix
-    is the one factorised last (only sources changed) only the right-hand sides are assembled
-    and eliminated. The state's arrays come in as arguments: a function that takes the whole
-    state pays an atomic reference count per field on every call (43 of them, about 0.2 us),
-    as does every state field read inside a loop (docs/flow.md).
+    :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). What is
+    factorised again depends on what changed since the last factorisation:
+
+    * only sources (e.g. an injection switched off): nothing, the right-hand sides only;
+    * only the 2-ports of subtrees marked late (``work_late``), whose rows come last: the
+      trailing block only, from its Schur complement kept in ``work_schur`` (the trunk and
+      the other subtrees eliminated), plus the late subtrees' stamps;
+    * anything else: everything. A subtree whose 2-port changed alone (a particle lodged
+      in it) is marked late first, while the late rows stay at most half the rows; during
+      an embolisation that is the catheter's subtrees, so each lodging refactorises a
+      block of a few rows instead of the whole trunk.
+
+    The full and the partial factorisation make the same operations in the same order (the
+    late stamps always join the trailing block after the other rows are eliminated), so the
+    result does not depend on which one ran; it depends on which subtrees are marked (the
+    order of the elimination) only in the last bits. The state's arrays come in as arguments:
+    a function that takes the whole state pays an atomic reference count per field on every
+    call, as does every state field read inside a loop (docs/flow.md).
     """
     nt = fixed.shape[0]
+    ns = root_nodes.shape[0]
     if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
-                             mat, inputs)
-    factor = not _same_matrix(g_trunk, root_nodes, node_pi, inputs)  # else only the sources changed (an injection off)
+                             mat, inputs, late)
+    change, lone = _matrix_change(g_trunk, root_nodes, node_pi, inputs, late)
+    if lone >= 0 and 2 * (index[nt] - index[nt + 1] + 2) <= index[nt]:  # a subtree changed alone: mark it late
+        late[lone] = 1
+        _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
+                             mat, inputs, late)
     nfree = index[nt]
+    first_late = index[nt + 1]
+    full = change == _MATRIX_OTHER
     rhs = work_rhs[0]
     rhs2 = work_rhs[1]
-    for k in range(nfree):
-        rhs[k] = 0.0
-        if factor:
+    if full:
+        for k in range(nfree):
             mat[k, k] = 0.0
             for p in range(ptr[k], ptr[k + 1]):
                 j = cols[p]
                 mat[k, j] = 0.0
                 mat[j, k] = 0.0
+    elif change == _MATRIX_LATE_ONLY:  # the trailing block as the other rows' elimination left it
+        for k in range(first_late, nfree):
+            mat[k, k] = schur[k, k]
+            for p in range(ptr[k], ptr[k + 1]):
+                j = cols[p]
+                mat[k, j] = schur[k, j]
+                mat[j, k] = schur[j, k]
+    for k in range(nfree):
+        rhs[k] = 0.0
     status = STATUS_OK
-    # the stamps, one rule for all in one place (an inline helper taking the arrays would cost a reference count
+    # The stamps, one rule for all in one place (an inline helper taking the arrays would cost a reference count
     # per array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground
     # with sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0)
-    # puts g on both diagonals and -g between two free nodes (only when factorising), g p_b on a's right-hand side
-    # for a fixed b (and the other way round).
+    # puts g on both diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the
+    # other way round). Phase 0: the matrix stamps of the trunk and the unmarked subtrees (full factorisation),
+    # phase 1: those of the late subtrees, phase 2: the right-hand side of everything.
     ne = conns.shape[0]
-    for t in range(ne + 3 * root_nodes.shape[0]):
-        source = 0.0
-        c = -1
-        if t < ne:
-            g = g_trunk[t]
-            a = conns[t, 0]
-            b = conns[t, 1]
-            if not (g > 0.0 and on[a]):
-                continue
-        else:
-            s, c = divmod(t - ne, 3)
-            r = root_nodes[s]
-            a = root_por[s] if c == 1 else root_art[s]
-            b = root_por[s] if c == 2 else -1
-            g = node_pi[r, c]  # _YA, _YP, _YAP
-            if c < 2:
-                source = node_pi[r, _SA + c]  # _SA, _SP
-            if c == 0 and node_conn[r] & CONN_LOST:
-                status = STATUS_LOST_SOURCE
-            if not on[a]:
-                if source != 0.0:
+    for phase in range(3):
+        if (phase == 0 and not full) or (phase == 1 and change == _MATRIX_SAME):
+            continue
+        for t in range(ne if phase == 1 else 0, ne + 3 * ns):
+            source = 0.0
+            c = -1
+            if t < ne:
+                g = g_trunk[t]
+                a = conns[t, 0]
+                b = conns[t, 1]
+                if not (g > 0.0 and on[a]):
+                    continue
+            else:
+                s, c = divmod(t - ne, 3)
+                if (phase == 0 and late[s]) or (phase == 1 and not late[s]):
+                    continue
+                r = root_nodes[s]
+                a = root_por[s] if c == 1 else root_art[s]
+                b = root_por[s] if c == 2 else -1
+                g = node_pi[r, c]  # _YA, _YP, _YAP
+                if c < 2:
+                    source = node_pi[r, _SA + c]  # _SA, _SP
+                if phase == 2 and c == 0 and node_conn[r] & CONN_LOST:
                     status = STATUS_LOST_SOURCE
-                continue
-            if c == 2 and not g > 0.0:
-                continue
-        ia = index[a]
-        ib = index[b] if b >= 0 else -1
-        if ia >= 0:
-            if factor:
-                mat[ia, ia] += g
-            if ib >= 0:
-                if factor:
-                    mat[ia, ib] -= g
+                if not on[a]:
+                    if phase == 2 and source != 0.0:
+                        status = STATUS_LOST_SOURCE
+                    continue
+                if c == 2 and not g > 0.0:
+                    continue
+            ia = index[a]
+            ib = index[b] if b >= 0 else -1
+            if phase < 2:
+                if ia >= 0:
+                    mat[ia, ia] += g
+                    if ib >= 0:
+                        mat[ia, ib] -= g
+                if ib >= 0:
+                    mat[ib, ib] += g
+                    if ia >= 0:
+                        mat[ib, ia] -= g
             else:
-                rhs[ia] += g * (0.0 if b < 0 else fixed[b])
-        if ib >= 0:
-            if factor:
-                mat[ib, ib] += g
-            if ia >= 0:
-                if factor:
-                    mat[ib, ia] -= g
-            else:
-                rhs[ib] += g * fixed[a]
-        if 0 <= c < 2 and ia >= 0:
-            rhs[ia] += source
+                if ia >= 0 and ib < 0:
+                    rhs[ia] += g * (0.0 if b < 0 else fixed[b])
+                if ib >= 0 and ia < 0:
+                    rhs[ib] += g * fixed[a]
+                if 0 <= c < 2 and ia >= 0:
+                    rhs[ia] += source
+        if phase == 0:
+            _factor_pattern(mat, 0, first_late, ptr, cols)
+            for k in range(first_late, nfree):  # keep the trailing block (its Schur complement) for later
+                schur[k, k] = mat[k, k]
+                for p in range(ptr[k], ptr[k + 1]):
+                    j = cols[p]
+                    schur[k, j] = mat[k, j]
+                    schur[j, k] = mat[j, k]
+        elif phase == 1:
+            _factor_pattern(mat, first_late, nfree, ptr, cols)
+            inputs[ne + 3 * ns] = 1.0  # mat holds the factorisation of the recorded inputs
     off = off_node >= 0 and index[off_node] >= 0
     if off:
         rhs2[:nfree] = rhs[:nfree]
@@ -761,7 +857,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                 rhs2[index[n]] += q_trunk_in[n]
         elif q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
             status = STATUS_LOST_SOURCE
-    _eliminate_pattern(mat, rhs, rhs2, nfree, off, ptr, cols, factor)
+    _solve_pattern(mat, rhs, rhs2, nfree, off, ptr, cols)
     for n in range(nt):
         if index[n] >= 0:
             trunk_p[n] = rhs[index[n]]
