@@ -107,7 +107,8 @@ def trunk_workspace(nt: int, ne: int, ns: int) -> dict[str, np.ndarray]:
                 work_on=np.zeros(nt, np.uint8), work_index=np.zeros(nt + 2, np.int64), work_ptr=np.zeros(nt + 1, np.int64),
                 work_cols=np.zeros(nt * nt, np.int64), work_mat=np.zeros((nt, nt)), work_rhs=np.zeros((2, nt)),
                 work_saved=np.zeros(nt + ne), work_inputs=np.zeros(ne + 3 * ns + 1), work_schur=np.zeros((nt, nt)),
-                work_late=np.zeros(ns, np.uint8))
+                work_late=np.zeros(ns, np.uint8), work_affine=np.zeros((nt, nt)), work_base=np.zeros((2, nt)),
+                work_recorded=np.zeros(2 * nt + 2 * ns + 2))
 
 
 def state_conductances(state: FlowState) -> Conductances:

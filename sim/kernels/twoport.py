@@ -165,6 +165,13 @@ class FlowState(NamedTuple):
         The trailing block of that elimination before the late subtrees' stamps (their Schur complement).
     work_late : uint8 (S,)
         Subtrees whose rows the trunk elimination takes last (marked as they change alone, :func:`solve_trunk_of`).
+    work_affine : float64 (Nt, Nt)
+    work_base : float64 (2, Nt)
+        ``W`` (rows of the trunk and the unmarked subtrees, columns of the late rows) and, per right-hand side,
+        ``y`` on the first rows and ``c`` on the late rows: the other pressures are ``y - W x_late``.
+    work_recorded : float64 (2 Nt + 2 S + 2,)
+        The right-hand side's inputs ``work_base`` was made from (fixed pressures, injections, the
+        unmarked subtrees' sources, the left-out injection's node; last entry 1 if any).
     """
 
     parent: np.ndarray
@@ -212,6 +219,9 @@ class FlowState(NamedTuple):
     work_inputs: np.ndarray
     work_schur: np.ndarray
     work_late: np.ndarray
+    work_affine: np.ndarray
+    work_base: np.ndarray
+    work_recorded: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -639,7 +649,7 @@ def _factor_pattern(mat, first, last, ptr, cols):
     order (pivots ascending, each update ``a -= f * b``); the dense one's other
     updates subtract an exact zero and change nothing, so the result is the dense
     elimination's bit for bit (tests/test_twoport_trunk.py). Every entry below the
-    diagonal keeps its value from the step that used it, so :func:`_solve_pattern`
+    diagonal keeps its value from the step that used it, so :func:`_forward`
     recomputes the same multipliers.
     """
     for k in range(first, last):
@@ -654,10 +664,10 @@ def _factor_pattern(mat, first, last, ptr, cols):
 
 
 @njit(**NJIT_OPTS)
-def _solve_pattern(mat, rhs, rhs2, n, two, ptr, cols):
-    """Solve with the elimination :func:`_factor_pattern` left in ``mat`` (rows ``0 .. n-1``): ``rhs`` (and ``rhs2``
-    if ``two``) in place, forward with the elimination's multipliers, then back substitution."""
-    for k in range(n):
+def _forward(mat, rhs, rhs2, first, last, two, ptr, cols):
+    """Forward elimination of ``rhs`` (and ``rhs2`` if ``two``) in place over pivots ``first .. last-1``, with the
+    multipliers :func:`_factor_pattern` left below the diagonal."""
+    for k in range(first, last):
         inv = 1.0 / mat[k, k]
         for p in range(ptr[k], ptr[k + 1]):
             i = cols[p]
@@ -666,17 +676,54 @@ def _solve_pattern(mat, rhs, rhs2, n, two, ptr, cols):
                 rhs[i] -= f * rhs[k]
                 if two:
                     rhs2[i] -= f * rhs2[k]
-    for k in range(n - 1, -1, -1):
+
+
+@njit(**NJIT_OPTS)
+def _backward(mat, rhs, rhs2, first, last, two, ptr, cols):
+    """Back substitution in place over rows ``last-1 .. first``; columns at or past ``last`` count as zero (their
+    share is added by the caller, :func:`solve_trunk_of`)."""
+    for k in range(last - 1, first - 1, -1):
         acc = rhs[k]
         acc2 = rhs2[k] if two else 0.0
         for p in range(ptr[k], ptr[k + 1]):
             j = cols[p]
+            if j >= last:  # columns ascending
+                break
             acc -= mat[k, j] * rhs[j]
             if two:
                 acc2 -= mat[k, j] * rhs2[j]
         rhs[k] = acc / mat[k, k]
         if two:
             rhs2[k] = acc2 / mat[k, k]
+
+
+@njit(**NJIT_OPTS)
+def _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node):
+    """Whether the right-hand side's inputs outside the late subtrees (boundary pressures, injections, the other
+    subtrees' sources, the node whose injection the second right-hand side leaves out) differ from ``recorded``
+    (the state's ``work_recorded``, last entry 0: none); records the new ones."""
+    nt = fixed.shape[0]
+    ns = root_nodes.shape[0]
+    changed = recorded[2 * nt + 2 * ns + 1] == 0.0
+    for n in range(nt):
+        if not (recorded[n] == fixed[n] or (math.isnan(recorded[n]) and math.isnan(fixed[n]))):
+            recorded[n] = fixed[n]
+            changed = True
+        if recorded[nt + n] != q_trunk_in[n]:
+            recorded[nt + n] = q_trunk_in[n]
+            changed = True
+    for s in range(ns):
+        if not late[s]:
+            r = root_nodes[s]
+            for c in range(2):
+                if recorded[2 * nt + 2 * s + c] != node_pi[r, _SA + c]:
+                    recorded[2 * nt + 2 * s + c] = node_pi[r, _SA + c]
+                    changed = True
+    if recorded[2 * nt + 2 * ns] != off_node:
+        recorded[2 * nt + 2 * ns] = off_node
+        changed = True
+    recorded[2 * nt + 2 * ns + 1] = 1.0
+    return changed
 
 
 @njit(**NJIT_OPTS)
@@ -719,38 +766,43 @@ def trunk_arrays(st):
     return (st.trunk_fixed_p, st.trunk_conns, st.g_trunk, st.q_trunk_in, st.root_nodes, st.root_art, st.root_por,
             st.node_conn, st.node_pi, st.trunk_p, st.trunk_q, st.art_p, st.por_p, st.status, st.work_key, st.work_uf,
             st.work_on, st.work_index, st.work_ptr, st.work_cols, st.work_mat, st.work_rhs, st.work_inputs,
-            st.work_schur, st.work_late)
+            st.work_schur, st.work_late, st.work_affine, st.work_base, st.work_recorded)
 
 
 @njit(**NJIT_OPTS)
 def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
                    trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late,
-                   off_node, off_edge):
+                   affine, base, recorded, off_node, off_edge):
     """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
     flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
 
     Allocates nothing: the system is assembled in the ``work_*`` arrays, over the pattern
-    :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). What is
-    factorised again depends on what changed since the last factorisation:
+    :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). Subtrees
+    whose 2-port changes alone (a particle lodged in one) are marked late, while the late
+    rows stay at most half the rows: their rows come last and their stamps are kept out of
+    everything that is kept from one solve to the next. With the rows ``I`` of the trunk
+    and the other subtrees first and the late rows ``L`` last, the elimination of ``I``
+    leaves the Schur complement ``S`` in the trailing block (kept in ``work_schur``), the
+    pressures ``x_I = y - W x_L`` with ``y`` the back substitution of ``I`` alone and
+    ``W`` that of the columns of ``L`` (``work_base``, ``work_affine``), and the
+    eliminated right-hand side ``c`` of ``L``. A solve then needs only ``(S + D) x_L =
+    c + d`` with the late stamps ``D`` and sources ``d``, and ``x_I`` from it:
 
-    * only sources (e.g. an injection switched off): nothing, the right-hand sides only;
-    * only the 2-ports of subtrees marked late (``work_late``), whose rows come last: the
-      trailing block only, from its Schur complement kept in ``work_schur`` (the trunk and
-      the other subtrees eliminated), plus the late subtrees' stamps;
-    * anything else: everything. A subtree whose 2-port changed alone (a particle lodged
-      in it) is marked late first, while the late rows stay at most half the rows; during
-      an embolisation that is the catheter's subtrees, so each lodging refactorises a
-      block of a few rows instead of the whole trunk.
+    * only the late subtrees changed (an embolisation: the catheter's subtrees): the
+      trailing block is refactorised and solved, a few rows;
+    * the other sources or injections changed: ``y`` and ``c`` again (substitutions);
+    * anything else: everything. With no late subtree this is the plain elimination.
 
-    The full and the partial factorisation make the same operations in the same order (the
-    late stamps always join the trailing block after the other rows are eliminated), so the
-    result does not depend on which one ran; it depends on which subtrees are marked (the
-    order of the elimination) only in the last bits. The state's arrays come in as arguments:
-    a function that takes the whole state pays an atomic reference count per field on every
-    call, as does every state field read inside a loop (docs/flow.md).
+    The partial paths give the full path's numbers bit for bit (they skip recomputing kept
+    values only), so a result does not depend on which one ran; the elimination order
+    (which subtrees are late) moves results in the last bits only (tests/test_twoport_trunk.py).
+    The state's arrays come in as arguments: a function that takes the whole state pays an
+    atomic reference count per field on every call, as does every state field read inside a
+    loop (docs/flow.md).
     """
     nt = fixed.shape[0]
     ns = root_nodes.shape[0]
+    ne = conns.shape[0]
     if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
                              mat, inputs, late)
@@ -761,37 +813,56 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                              mat, inputs, late)
     nfree = index[nt]
     first_late = index[nt + 1]
-    full = change == _MATRIX_OTHER
+    off = off_node >= 0 and index[off_node] >= 0
+    base_changed = _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node if off else -1)
     rhs = work_rhs[0]
     rhs2 = work_rhs[1]
-    if full:
-        for k in range(nfree):
-            mat[k, k] = 0.0
-            for p in range(ptr[k], ptr[k + 1]):
-                j = cols[p]
-                mat[k, j] = 0.0
-                mat[j, k] = 0.0
-    elif change == _MATRIX_LATE_ONLY:  # the trailing block as the other rows' elimination left it
-        for k in range(first_late, nfree):
-            mat[k, k] = schur[k, k]
-            for p in range(ptr[k], ptr[k + 1]):
-                j = cols[p]
-                mat[k, j] = schur[k, j]
-                mat[j, k] = schur[j, k]
-    for k in range(nfree):
-        rhs[k] = 0.0
+    # ---- status: a source or an injection in a part cut off from every boundary
     status = STATUS_OK
-    # The stamps, one rule for all in one place (an inline helper taking the arrays would cost a reference count
-    # per array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground
-    # with sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0)
-    # puts g on both diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the
-    # other way round). Phase 0: the matrix stamps of the trunk and the unmarked subtrees (full factorisation),
-    # phase 1: those of the late subtrees, phase 2: the right-hand side of everything.
-    ne = conns.shape[0]
-    for phase in range(3):
-        if (phase == 0 and not full) or (phase == 1 and change == _MATRIX_SAME):
-            continue
-        for t in range(ne if phase == 1 else 0, ne + 3 * ns):
+    for s in range(ns):
+        r = root_nodes[s]
+        if node_conn[r] & CONN_LOST or (not on[root_art[s]] and node_pi[r, _SA] != 0.0) or \
+                (not on[root_por[s]] and node_pi[r, _SP] != 0.0):
+            status = STATUS_LOST_SOURCE
+    for n in range(nt):
+        if index[n] < 0 and q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
+            status = STATUS_LOST_SOURCE
+    # ---- the stamps, one rule in one place (an inline helper taking the arrays would cost a reference count per
+    # array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground with
+    # sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0) puts g on
+    # both diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the other way
+    # round). Pass 0: the matrix of the trunk and the unmarked subtrees; 1: the matrix of the late ones; 2: the
+    # right-hand side of the trunk and the unmarked subtrees; 3: that of the late ones.
+    for stage in range(4):
+        if stage == 0:
+            if change != _MATRIX_OTHER:
+                continue
+            for k in range(nfree):
+                mat[k, k] = 0.0
+                for p in range(ptr[k], ptr[k + 1]):
+                    j = cols[p]
+                    mat[k, j] = 0.0
+                    mat[j, k] = 0.0
+        elif stage == 1:
+            if change == _MATRIX_SAME:
+                continue
+            if change == _MATRIX_LATE_ONLY:  # the trailing block as the other rows' elimination left it
+                for k in range(first_late, nfree):
+                    mat[k, k] = schur[k, k]
+                    for p in range(ptr[k], ptr[k + 1]):
+                        j = cols[p]
+                        mat[k, j] = schur[k, j]
+                        mat[j, k] = schur[j, k]
+        elif stage == 2:
+            if not (base_changed or change == _MATRIX_OTHER):
+                continue
+            for k in range(nfree):
+                rhs[k] = 0.0
+        else:  # stage 3 starts from the kept eliminated right-hand side of the late rows
+            for k in range(first_late, nfree):
+                rhs[k] = base[0, k]
+                rhs2[k] = base[1, k]
+        for t in range(ne if stage % 2 == 1 else 0, ne + 3 * ns):
             source = 0.0
             c = -1
             if t < ne:
@@ -802,7 +873,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     continue
             else:
                 s, c = divmod(t - ne, 3)
-                if (phase == 0 and late[s]) or (phase == 1 and not late[s]):
+                if (late[s] != 0) != (stage % 2 == 1):
                     continue
                 r = root_nodes[s]
                 a = root_por[s] if c == 1 else root_art[s]
@@ -810,17 +881,11 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                 g = node_pi[r, c]  # _YA, _YP, _YAP
                 if c < 2:
                     source = node_pi[r, _SA + c]  # _SA, _SP
-                if phase == 2 and c == 0 and node_conn[r] & CONN_LOST:
-                    status = STATUS_LOST_SOURCE
-                if not on[a]:
-                    if phase == 2 and source != 0.0:
-                        status = STATUS_LOST_SOURCE
-                    continue
-                if c == 2 and not g > 0.0:
+                if not on[a] or (c == 2 and not g > 0.0):
                     continue
             ia = index[a]
             ib = index[b] if b >= 0 else -1
-            if phase < 2:
+            if stage < 2:
                 if ia >= 0:
                     mat[ia, ia] += g
                     if ib >= 0:
@@ -830,34 +895,60 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     if ia >= 0:
                         mat[ib, ia] -= g
             else:
+                add_a = source if ia >= 0 and 0 <= c < 2 else 0.0
                 if ia >= 0 and ib < 0:
                     rhs[ia] += g * (0.0 if b < 0 else fixed[b])
+                    if stage == 3:
+                        rhs2[ia] += g * (0.0 if b < 0 else fixed[b])
                 if ib >= 0 and ia < 0:
                     rhs[ib] += g * fixed[a]
-                if 0 <= c < 2 and ia >= 0:
-                    rhs[ia] += source
-        if phase == 0:
+                    if stage == 3:
+                        rhs2[ib] += g * fixed[a]
+                if ia >= 0 and 0 <= c < 2:
+                    rhs[ia] += add_a
+                    if stage == 3:
+                        rhs2[ia] += add_a
+        if stage == 0:
             _factor_pattern(mat, 0, first_late, ptr, cols)
-            for k in range(first_late, nfree):  # keep the trailing block (its Schur complement) for later
+            for k in range(first_late, nfree):  # keep the trailing block (the Schur complement S)
                 schur[k, k] = mat[k, k]
                 for p in range(ptr[k], ptr[k + 1]):
                     j = cols[p]
                     schur[k, j] = mat[k, j]
                     schur[j, k] = mat[j, k]
-        elif phase == 1:
+            for col in range(first_late, nfree):  # W: the back substitution of the late columns over the rows I
+                for k in range(first_late - 1, -1, -1):
+                    acc = mat[k, col]
+                    for p in range(ptr[k], ptr[k + 1]):
+                        j = cols[p]
+                        if j >= first_late:
+                            break
+                        acc -= mat[k, j] * affine[j, col]
+                    affine[k, col] = acc / mat[k, k]
+        elif stage == 1:
             _factor_pattern(mat, first_late, nfree, ptr, cols)
             inputs[ne + 3 * ns] = 1.0  # mat holds the factorisation of the recorded inputs
-    off = off_node >= 0 and index[off_node] >= 0
-    if off:
-        rhs2[:nfree] = rhs[:nfree]
-    for n in range(nt):  # injections last: the second right-hand side is the first without the one at off_node
-        if index[n] >= 0:
-            rhs[index[n]] += q_trunk_in[n]
-            if off and n != off_node:
-                rhs2[index[n]] += q_trunk_in[n]
-        elif q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
-            status = STATUS_LOST_SOURCE
-    _solve_pattern(mat, rhs, rhs2, nfree, off, ptr, cols)
+        elif stage == 2:  # injections last (the second right-hand side leaves out the one at off_node), then y and c
+            if off:
+                rhs2[:nfree] = rhs[:nfree]
+            for n in range(nt):
+                if index[n] >= 0:
+                    rhs[index[n]] += q_trunk_in[n]
+                    if off and n != off_node:
+                        rhs2[index[n]] += q_trunk_in[n]
+            _forward(mat, rhs, rhs2, 0, first_late, off, ptr, cols)
+            _backward(mat, rhs, rhs2, 0, first_late, off, ptr, cols)
+            for k in range(nfree):  # y on the rows I, c on the rows L (for both right-hand sides)
+                base[0, k] = rhs[k]
+                base[1, k] = rhs2[k] if off else 0.0
+    # ---- the late rows' pressures, then the others' from them
+    _forward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
+    _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
+    for k in range(first_late):
+        acc = base[0, k]
+        for col in range(first_late, nfree):
+            acc -= affine[k, col] * rhs[col]
+        rhs[k] = acc
     for n in range(nt):
         if index[n] >= 0:
             trunk_p[n] = rhs[index[n]]
@@ -865,7 +956,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
             trunk_p[n] = fixed[n]
         else:
             trunk_p[n] = np.nan
-    for e in range(conns.shape[0]):
+    for e in range(ne):
         g = g_trunk[e]
         a = conns[e, 0]
         trunk_q[e] = g * (trunk_p[a] - trunk_p[conns[e, 1]]) if g > 0.0 and \
@@ -877,10 +968,22 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
         if not off:  # the injection node is cut off: its injection changes no flow
             q_off = trunk_q[off_edge]
         else:
-            a = conns[off_edge, 0]
-            b = conns[off_edge, 1]
-            pa = rhs2[index[a]] if index[a] >= 0 else trunk_p[a]
-            pb = rhs2[index[b]] if index[b] >= 0 else trunk_p[b]
+            pa = pb = 0.0
+            for end in range(2):  # the ends' pressures without the injection
+                n = conns[off_edge, end]
+                k = index[n]
+                if k < 0:
+                    value = trunk_p[n]
+                elif k >= first_late:
+                    value = rhs2[k]
+                else:
+                    value = base[1, k]
+                    for col in range(first_late, nfree):
+                        value -= affine[k, col] * rhs2[col]
+                if end == 0:
+                    pa = value
+                else:
+                    pb = value
             g = g_trunk[off_edge]
             q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
     return status, q_off
