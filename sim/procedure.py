@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .agents import Agent
-from .endpoints import clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level, territory_blush_fraction
+from .endpoints import TerritoryBlush, clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
-from .outcomes import tumour_blush_fraction, tumour_rows
+from .outcomes import TumourBlush, arterial_inflow, tumour_rows
 from .scenario import Scenario
 from .units import ML_M3
 
@@ -166,25 +166,35 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
-def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray | None = None,
-                               rows: np.ndarray | None = None) -> np.ndarray:
+def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np.ndarray:
     """Compartment flows (C, 4) without the injection; the state is left with the injection on.
 
     The 2-ports are current (incremental updates), so this is a trunk solve and an
-    O(N) back substitution, not a full re-elimination. With ``nodes`` (ascending
-    pedicle nodes closed under parents, :func:`paths_to`) only those are substituted,
-    and only the compartments ``rows`` (whose nodes are among them) are returned.
+    O(N) back substitution, not a full re-elimination.
     """
     rate = _injection_rate(st, net)
     _set_injection(st, net, 0.0)
-    if nodes is None:
-        twoport.substitute(st)
-        q = st.comp_q.copy()
-    else:
-        twoport.substitute_nodes(st, nodes, rows)
-        q = st.comp_q[rows]
+    twoport.substitute(st)
+    q = st.comp_q.copy()
     _set_injection(st, net, rate)
     return q
+
+
+def _native_arterial_inflows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray, rows: np.ndarray,
+                             seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arterial inflows without the injection: :func:`sim.outcomes.arterial_inflow` of compartments ``rows`` and the
+    hepatic arterial inflow of compartments ``seen``, m^3/s; the state is left with the injection on.
+
+    Only the pedicle nodes ``nodes`` (ascending, closed under parents, :func:`paths_to`; holding the
+    nodes of ``rows``, which hold ``seen``) are substituted: O(their paths), not O(N).
+    """
+    rate = _injection_rate(st, net)
+    _set_injection(st, net, 0.0)
+    twoport.substitute_nodes(st, nodes, rows)
+    q = st.comp_q
+    inflows, seen_art = arterial_inflow(q, rows), q[seen, twoport.COMP_ART]
+    _set_injection(st, net, rate)
+    return inflows, seen_art
 
 
 def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
@@ -452,24 +462,36 @@ def _expected_particle_volume(liver: CompiledLiver, in_territory: np.ndarray, fi
 class _Rows:
     """Random rows handed out in order whatever the chunking: rows a chunk did not use are kept for the next.
 
-    ``Generator.random`` draws the same numbers in one call or in several, so
-    particle i always gets row i of one long draw.
+    ``Generator.random`` draws the same numbers in one call or in several, into a new
+    array or into one given, so particle i always gets row i of one long draw. The rows
+    are drawn into one buffer reused from chunk to chunk (no new array, no copy of a
+    chunk's rows): what :meth:`take` returns is valid until its next call.
     """
 
     def __init__(self, generator: np.random.Generator, width: int | None = None):
         self.generator = generator
         self.shape = () if width is None else (width,)
-        self.left = np.empty((0, *self.shape))
+        self.buffer = np.empty((0, *self.shape))
+        self.start = self.stop = 0  # buffer rows [start, stop) are drawn and not handed out
 
     def take(self, n: int) -> np.ndarray:
-        if self.left.shape[0] < n:
-            fresh = self.generator.random((n - self.left.shape[0], *self.shape))
-            self.left = np.concatenate([self.left, fresh])
-        out, self.left = self.left[:n], self.left[n:]
-        return out
+        """The next ``n`` rows (a view of the buffer)."""
+        kept = self.stop - self.start
+        if kept < n:
+            if self.buffer.shape[0] < n:
+                grown = np.empty((max(n, 2 * self.buffer.shape[0]), *self.shape))
+                grown[:kept] = self.buffer[self.start:self.stop]
+                self.buffer = grown
+            else:
+                self.buffer[:kept] = self.buffer[self.start:self.stop]  # numpy copies overlapping rows correctly
+            self.generator.random(out=self.buffer[kept:n])
+            self.start, self.stop = 0, n
+        self.start += n
+        return self.buffer[self.start - n:self.start]
 
-    def give_back(self, rows: np.ndarray) -> None:
-        self.left = np.concatenate([rows, self.left])
+    def give_back(self, n: int) -> None:
+        """Return the last ``n`` rows of the last :meth:`take` (unused): they are handed out next."""
+        self.start -= n
 
 
 def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, extra_mean: float,
@@ -495,6 +517,19 @@ def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, ex
         unit_end[assigned:end] = end
         assigned = end
     return assigned
+
+
+def _longer(a: np.ndarray, n: int, used: int) -> np.ndarray:
+    """A new array of length ``n`` starting with ``a[:used]`` (the rest is written before it is read)."""
+    out = np.empty(n, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _count_units(unit_end: np.ndarray) -> int:
+    """Number of units among particles with these ``unit_end`` values (distinct values: consecutive units
+    have increasing ends, so the array is sorted and counting its steps replaces a sort)."""
+    return int(unit_end.size > 0) + int(np.count_nonzero(unit_end[1:] != unit_end[:-1]))
 
 
 def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
@@ -527,16 +562,19 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
     seen = in_territory[liver.compartments.node[blush_rows]]  # tumour rows the catheter's contrast reaches
-    seen_volume = liver.compartments.tumour_volume_m3[blush_rows[seen]]
+    seen_rows = blush_rows[seen]
+    territory_blush = TerritoryBlush(liver.compartments.tumour_volume_m3[seen_rows], q_base_blush[seen, twoport.COMP_ART])
+    tumour_blush = TumourBlush.of(liver.compartments, q_base_blush, blush_rows)
     tumour_paths = paths_to(liver, blush_rows)
 
     def row(n_done: int, flow: float, agent_name: str, suspension_m3: float, sphere_m3: float, lodged: int,
             nontarget: int) -> dict:
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
+        # the blush needs tumour rows only
+        inflows, seen_art = _native_arterial_inflows(state, net, tumour_paths, blush_rows, seen_rows)
         clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
-        blush_seen = territory_blush_fraction(seen_volume, q_base_blush[seen], q_now[seen])
+        blush_seen = territory_blush(seen_art)
         return {
             "particles": n_done,
             "agent": agent_name,
@@ -545,7 +583,7 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
             "antegrade_flow_fraction": fraction,
             "sace_level": sace_level(fraction, clearance, blush_seen, proc),
             "clearance_time_cycles": clearance,
-            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
+            "tumour_blush_fraction": tumour_blush(inflows),
             "territory_blush_fraction": blush_seen,
             "reflux_fraction": max(0.0, -proximal) / rate,
             "particles_lodged": lodged,
@@ -661,11 +699,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         if min(n_cap, last + UNIT_MARGIN) > capacity:  # room for the last unit to end
             capacity = min(n_cap, max(2 * capacity, last + UNIT_MARGIN))
             ps = _grown(ps, capacity)
-            diameters = np.resize(diameters, capacity)
-            agent_of = np.resize(agent_of, capacity)
-            unit_end = np.resize(unit_end, capacity)
-            volume = np.resize(volume, capacity + 1)
-            sphere_volume = np.resize(sphere_volume, capacity + 1)
+            diameters, agent_of = _longer(diameters, capacity, done), _longer(agent_of, capacity, done)
+            unit_end = _longer(unit_end, capacity, assigned)
+            volume, sphere_volume = _longer(volume, capacity + 1, done + 1), _longer(sphere_volume, capacity + 1, done + 1)
         assigned = _assign_units(unit_end, assigned, last, n_cap, agent.cluster_extra_mean(), cluster_rows)
         last = int(unit_end[last - 1])  # a chunk ends where a unit ends
         u_diameter = diameter_rows.take(last - done)
@@ -678,8 +714,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         uniforms = path_rows.take(last - done)
         end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, uniforms, done, last,
                                  max(flow_stop, switch_flow), proc.stop_on_reflux)
-        diameter_rows.give_back(u_diameter[end - done:])  # particles not injected keep their numbers
-        path_rows.give_back(uniforms[end - done:])
+        diameter_rows.give_back(last - end)  # particles not injected keep their numbers
+        path_rows.give_back(last - end)
         if progress:
             bar.total = max(bar.total, round(sphere_volume[end] / ML_M3, 2))
             bar.update(round(sphere_volume[end] / ML_M3, 2) - bar.n)
@@ -712,4 +748,4 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(current + 1)),
-                        agent_vial_m3=agents[0][0].vial_m3, n_units=int(np.unique(unit_end[:done]).size))
+                        agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]))

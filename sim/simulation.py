@@ -23,6 +23,7 @@ from .kernels import transport as tk
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     arterial_fraction_normal,
+    compartment_necrosis,
     lodging_generations,
     tissue_outcomes,
     tumour_share_of_lodgings,
@@ -67,8 +68,10 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
                              "build it from this scenario (sim.build_liver) or drop liver=")
 
 
-def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray) -> dict[str, Any]:
-    """The flat summary of a run (keys and units in ``docs/outputs.md``)."""
+def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
+              necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis``: the run's
+    :func:`sim.outcomes.compartment_necrosis` when already computed."""
     import sim
 
     liver = flow.liver
@@ -93,7 +96,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=session_permanent(scenario))
+                               permanent=session_permanent(scenario), necrosis=necrosis)
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -139,7 +142,7 @@ def _contrast_runs(flow):
     """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
     from .angiography import catheter_limit_m3s, contrast_readouts
 
-    before = contrast_readouts(flow)
+    before = contrast_readouts(flow, like=flow.state)  # its state is as solved (LiverFlow, coils)
     reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
@@ -153,15 +156,21 @@ def _contrast_runs(flow):
 
 
 def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: np.ndarray, q_base: np.ndarray,
-            q_final: np.ndarray):
-    """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost."""
+            q_final: np.ndarray, necrosis: tuple[np.ndarray, np.ndarray]):
+    """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost.
+
+    ``necrosis``: :func:`sim.outcomes.compartment_necrosis` of the session against ``q_base`` (used when
+    there is no earlier session: the course's reference is then ``q_base``).
+    """
     from .interval import advance_course
     from .outcomes import compartment_necrosis, tissue_volumes
 
     before = None if prior is None else prior.state.get("course")
-    reference = q_base if before is None else before.reference_flow_m3s
-    tumour, normal = compartment_necrosis(q_healthy, reference, q_final, scenario.outcomes,
-                                          permanent=session_permanent(scenario))
+    if before is None:
+        tumour, normal = necrosis
+    else:
+        tumour, normal = compartment_necrosis(q_healthy, before.reference_flow_m3s, q_final, scenario.outcomes,
+                                              permanent=session_permanent(scenario))
     return advance_course(before, scenario.interval, tumour, normal, *tissue_volumes(flow_liver.compartments),
                           q_base)
 
@@ -233,10 +242,12 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
                              progress=progress, prior=prior_load, liquid=liquid, particles=with_particles)
-    summary = summarise(scenario, proc, flow, q_healthy)
+    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
+                                    permanent=session_permanent(scenario))  # the summary's and the course's
+    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
     summary.update(contrast_runs(flow))
     summary.update(coils)
-    course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
+    course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final, necrosis)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
     dvh = sirt_arrays = None
