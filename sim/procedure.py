@@ -607,7 +607,7 @@ def baseline_tip_flow(state, net, vessel: str) -> float:
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
-                  particles: bool = True) -> ProcedureRun:
+                  particles: bool = True, solved: bool = False) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -637,6 +637,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         conductances accordingly) and re-solves it.
     particles : bool
         Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
+    solved : bool
+        ``state`` is as its last full solve left it (``LiverFlow`` and the coils leave it so): without
+        ``prior`` its 2-ports are then current and are not eliminated again (the same values).
     """
     from tqdm.auto import tqdm
 
@@ -646,9 +649,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     if prior is not None:
         el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
-    _set_injection(state, net, rate)
-    twoport.solve(state)
-    q_base = _native_compartment_flows(state, net)
+    _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
+    if prior is not None or not solved:
+        twoport.solve(state)
+    q_base = _native_compartment_flows(state, net)  # substitutes every node and compartment
     q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure
     max_volume = proc.max_volume_ml * ML_M3 if particles else 0.0

@@ -241,7 +241,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                            rng=generator)
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
-                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles)
+                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
+                             solved=True)  # flow.state as LiverFlow and the coils solved it
     necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
                                     permanent=session_permanent(scenario))  # the summary's and the course's
     summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
