@@ -20,6 +20,7 @@ import numpy as np
 
 from .agents import Agent
 from .endpoints import TerritoryBlush, clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level
+from .keep import LOCK, kept_for
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
@@ -87,10 +88,37 @@ def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.nd
     return ptr, edges[order].astype(np.int64)
 
 
-def _depths(parent: np.ndarray) -> np.ndarray:
-    depth = np.empty(parent.shape[0], np.int64)
-    treewalk.depths(parent, depth)
+def _of_forest(forest, key: str, compute):
+    """``compute(forest)`` kept with ``forest`` (:mod:`sim.keep`): what depends on the pedicle forest alone is
+    computed once per liver and shared by its runs (read only)."""
+    with LOCK:
+        kept = kept_for(forest)
+        if key not in kept:
+            kept[key] = compute(forest)
+        return kept[key]
+
+
+def _depths(forest) -> np.ndarray:
+    """Depth of every pedicle node below its subtree root (0 at the root)."""
+    depth = np.empty(forest.n_nodes, np.int64)
+    treewalk.depths(np.asarray(forest.parent, np.int64), depth)
     return depth
+
+
+def _lumen_below(forest) -> np.ndarray:
+    """Arterial lumen volume of every pedicle node's vessel and all vessels below it, m^3."""
+    lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
+    below = np.empty_like(lumen)
+    treewalk.subtree_sums(np.asarray(forest.parent, np.int64), lumen, below)
+    return below
+
+
+def _leaf_aspect(forest) -> float:
+    """Median length-to-diameter ratio of the terminal pedicle vessels (the sub-resolution beds' aspect)."""
+    has_child = np.zeros(forest.n_nodes, np.bool_)
+    has_child[forest.parent[forest.parent >= 0]] = True
+    leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
+    return float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
 
 
 def _max_candidates(tadj_ptr: np.ndarray, state: twoport.FlowState) -> int:
@@ -144,7 +172,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)
     tissue = comps.kind == 0
     feed = np.where(tissue, ped_diam[comps.node], scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
-    depth = _depths(np.asarray(forest.parent, np.int64))
+    depth = _of_forest(forest, "pedicle_depth", _depths)
     if placement.tip_trunk_node >= 0:
         tip_kind, tip_index = tk.TIP_TRUNK, placement.tip_trunk_node
     else:
@@ -219,10 +247,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     g = float(scenario.liver.murray_exponent)
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
     n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
-    has_child = np.zeros(forest.n_nodes, np.bool_)
-    has_child[forest.parent[forest.parent >= 0]] = True
-    leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
-    aspect = float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
+    aspect = _of_forest(forest, "leaf_aspect", _leaf_aspect)
     return el.LoadGeometry(
         vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
         vessel_g0=np.concatenate([state.g_art, state.g_trunk]), bed_feed_diam=np.ascontiguousarray(bed_feed),
@@ -410,9 +435,7 @@ def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet)
 
     trunk, forest = liver.trunk, liver.forest
     parent = np.asarray(forest.parent, np.int64)
-    lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
-    below = np.empty_like(lumen)
-    treewalk.subtree_sums(parent, lumen, below)
+    below = _of_forest(forest, "lumen_below", _lumen_below)
     starts: list[int] = []
     volume = 0.0
     if net.tip_kind == tk.TIP_PEDICLE:
@@ -690,8 +713,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         rows.append({**record(0), "agent": rows[0]["agent"]})
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
     first_agent = agents[0][0]
-    expected = min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
-        liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))
+    expected = 0.0 if not progress else min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
+        liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))  # the bar's only
     bar = tqdm(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
                leave=False, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} mL [{elapsed}<{remaining}]")
     while True:

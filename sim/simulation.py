@@ -20,6 +20,7 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
+from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     arterial_fraction_normal,
@@ -146,7 +147,13 @@ def _contrast_runs(flow):
     reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
-        end = contrast_readouts(final_flow, reference)
+        """The end-of-procedure run's read-outs; ``final_flow``'s state is not used after this (its 2-ports are
+        eliminated afresh in place for a trunk tip, whose injection is not in them: the read-outs share them)."""
+        like = None
+        if final_flow.catheter.tip_trunk_node >= 0:
+            twoport.eliminate(final_flow.state)
+            like = final_flow.state
+        end = contrast_readouts(final_flow, reference, like=like)
         return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
                 "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
                 "angiogram_rate_final_ml_s": end["rate_ml_s"], "angiogram_reflux_ml": end["reflux_ml"],
