@@ -555,11 +555,16 @@ def _count_units(unit_end: np.ndarray) -> int:
     return int(unit_end.size > 0) + int(np.count_nonzero(unit_end[1:] != unit_end[:-1]))
 
 
-def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
-    """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared)."""
+def _grown(ps: tk.ProcedureState, capacity: int, used: int) -> tk.ProcedureState:
+    """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared).
+
+    Particles from ``used`` on are not injected yet (the kernel writes a particle's entries when
+    it injects it), so only their initial values are needed there: zero-filled arrays are
+    allocated zeroed (their memory is touched only where written), the others filled.
+    """
     def grow(a, fill):
-        out = np.full(capacity, fill, a.dtype)
-        out[:a.shape[0]] = a
+        out = np.zeros(capacity, a.dtype) if fill == 0 else np.full(capacity, fill, a.dtype)
+        out[:used] = a[:used]
         return out
     return ps._replace(fate=grow(ps.fate, tk.FATE_NOT_INJECTED), where=grow(ps.where, -1),
                        refluxed=grow(ps.refluxed, False), stacked=grow(ps.stacked, False), flow_after=grow(ps.flow_after, 0.0))
@@ -725,7 +730,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
             break
         if min(n_cap, last + UNIT_MARGIN) > capacity:  # room for the last unit to end
             capacity = min(n_cap, max(2 * capacity, last + UNIT_MARGIN))
-            ps = _grown(ps, capacity)
+            ps = _grown(ps, capacity, done)
             diameters, agent_of = _longer(diameters, capacity, done), _longer(agent_of, capacity, done)
             unit_end = _longer(unit_end, capacity, assigned)
             volume, sphere_volume = _longer(volume, capacity + 1, done + 1), _longer(sphere_volume, capacity + 1, done + 1)

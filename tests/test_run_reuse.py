@@ -28,16 +28,6 @@ from sim.outcomes import (
 )
 
 
-@pytest.fixture(scope="module")
-def scenario(coarse_scenario):
-    return coarse_scenario
-
-
-@pytest.fixture(scope="module")
-def liver(coarse_liver):
-    return coarse_liver
-
-
 def _procedure(liver, scenario, *, solved: bool, seed: int = 3):
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
@@ -46,9 +36,9 @@ def _procedure(liver, scenario, *, solved: bool, seed: int = 3):
 
 
 @pytest.fixture(scope="module")
-def procedures(liver, scenario):
+def procedures(coarse_liver, coarse_scenario):
     """The same procedure with the opening full solve done (reference) and skipped (sim.run's way)."""
-    return _procedure(liver, scenario, solved=False), _procedure(liver, scenario, solved=True)
+    return _procedure(coarse_liver, coarse_scenario, solved=False), _procedure(coarse_liver, coarse_scenario, solved=True)
 
 
 def test_random_rows_are_one_long_draw_whatever_the_chunks_and_returns():
@@ -86,7 +76,7 @@ def test_skipping_the_opening_solve_changes_nothing(procedures):
     assert fast.rows == ref.rows
 
 
-def test_recorded_blushes_are_those_of_the_whole_liver_substituted(procedures, liver):
+def test_recorded_blushes_are_those_of_the_whole_liver_substituted(procedures):
     """The last row reads the tumour paths only; the final flows substitute every node: the same blushes."""
     (proc, flow) = procedures[1]
     comps = flow.liver.compartments
@@ -100,32 +90,32 @@ def test_recorded_blushes_are_those_of_the_whole_liver_substituted(procedures, l
     assert proc.n_units == proc.n_injected  # no aggregation here: one unit per particle
 
 
-def test_outcomes_with_the_necrosis_given_are_those_computed(procedures, scenario):
+def test_outcomes_with_the_necrosis_given_are_those_computed(procedures, coarse_scenario):
     (proc, flow) = procedures[1]
     q_healthy = flow.calibration.healthy_compartment_flows
     comps = flow.liver.compartments
-    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
-    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes, necrosis=necrosis)
-    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes)
+    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
+    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes, necrosis=necrosis)
+    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
     assert given == computed
     assert 0.0 < computed["tumour_necrosis_fraction"] < 1.0
 
 
 @pytest.mark.parametrize("vessel", ["A5", "pedicle"])
-def test_contrast_readouts_sharing_the_solved_state_are_those_eliminated_afresh(liver, scenario, vessel):
+def test_contrast_readouts_sharing_the_solved_state_are_those_eliminated_afresh(coarse_liver, coarse_scenario, vessel):
     if vessel == "pedicle":
-        forest = liver.compiled.forest
+        forest = coarse_liver.compiled.forest
         nodes = np.flatnonzero((np.asarray(forest.parent) >= 0) & (np.asarray(forest.generation) == 3))
         vessel = f"#{int(nodes[len(nodes) // 2])}"
-    flow = LiverFlow(liver.compiled, scenario.with_updates({"catheter.vessel": vessel}), catheter=True)
+    flow = LiverFlow(coarse_liver.compiled, coarse_scenario.with_updates({"catheter.vessel": vessel}), catheter=True)
     fresh = ag.contrast_readouts(flow)
     shared = ag.contrast_readouts(flow, like=flow.state)
     assert fresh == shared and fresh["native_tip_flow_m3s"] > 0
     assert (flow.catheter.tip_trunk_node >= 0) == (vessel == "A5")
 
 
-def test_tumour_shares_are_kept_per_liver_and_read_only(liver):
-    comps, parent = liver.compiled.compartments, np.asarray(liver.compiled.forest.parent, np.int64)
+def test_tumour_shares_are_kept_per_liver_and_read_only(coarse_liver):
+    comps, parent = coarse_liver.compiled.compartments, np.asarray(coarse_liver.compiled.forest.parent, np.int64)
     first = tumour_share_of_lodgings(comps, parent)
     again = tumour_share_of_lodgings(comps, parent.copy())  # the same forest, another array
     assert again[0] is first[0] and again[1] is first[1]
@@ -136,21 +126,21 @@ def test_tumour_shares_are_kept_per_liver_and_read_only(liver):
         first[1][0] = 0.5
 
 
-def test_flow_states_of_one_liver_share_its_topology(liver, scenario):
-    a = LiverFlow(liver.compiled, scenario, catheter=True).state
-    b = LiverFlow(liver.compiled, scenario.with_updates({"catheter.vessel": "RHA"}), catheter=True).state
+def test_flow_states_of_one_liver_share_its_topology(coarse_liver, coarse_scenario):
+    a = LiverFlow(coarse_liver.compiled, coarse_scenario, catheter=True).state
+    b = LiverFlow(coarse_liver.compiled, coarse_scenario.with_updates({"catheter.vessel": "RHA"}), catheter=True).state
     assert np.shares_memory(a.child_idx, b.child_idx) and np.shares_memory(a.comp_idx, b.comp_idx)
     m = a.parent.shape[0]
     child_ptr, child_idx = _csr(np.where(a.parent >= 0, a.parent, m), m + 1)
-    comp_ptr, comp_idx = _csr(np.asarray(liver.compiled.compartments.node, np.int64), m)
+    comp_ptr, comp_idx = _csr(np.asarray(coarse_liver.compiled.compartments.node, np.int64), m)
     assert np.array_equal(a.child_ptr, child_ptr[:m + 1]) and np.array_equal(a.child_idx, child_idx[:m - a.root_nodes.size])
     assert np.array_equal(a.comp_ptr, comp_ptr) and np.array_equal(a.comp_idx, comp_idx)
 
 
-def test_run_summary_is_that_of_its_parts(liver, scenario):
+def test_run_summary_is_that_of_its_parts(coarse_liver, coarse_scenario):
     """sim.run (opening solve skipped, necrosis and shares reused) agrees with the procedure done the reference way."""
-    result = sim.run(scenario, liver=liver, progress=False, rng=3)
-    (ref, _) = _procedure(liver, scenario, solved=False, seed=3)
+    result = sim.run(coarse_scenario, liver=coarse_liver, progress=False, rng=3)
+    (ref, _) = _procedure(coarse_liver, coarse_scenario, solved=False, seed=3)
     assert result.summary["particles_injected"] == ref.n_injected
     assert result.state["compartment_flow_final_m3s"].tobytes() == ref.q_final.tobytes()
     assert result.timeseries["tumour_blush_fraction"].tolist() == [r["tumour_blush_fraction"] for r in ref.rows]
