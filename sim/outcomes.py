@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .keep import LOCK, kept_for
 from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
@@ -319,8 +320,6 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
         Shares per pedicle node (M,) and per compartment (C,), 0-1; read-only, kept with
         ``comps`` (:mod:`sim.keep`) for this ``parent``: a run and its read-outs reuse them.
     """
-    from .keep import LOCK, kept_for
-
     with LOCK:
         kept = kept_for(comps).get("tumour_share_of_lodgings")
     if kept is not None and (kept[0] is parent or np.array_equal(kept[0], parent)):
