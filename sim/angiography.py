@@ -359,21 +359,30 @@ def _proximal_flow_at(flow, rate_m3s: float, like: twoport.FlowState | None = No
     full solve, hence its value, without substituting the whole liver or copying its
     topology and conductances. ``like``: as for :func:`solved_state` (a trunk tip then needs no elimination).
     """
+    return _proximal_flow_solved(flow, rate_m3s, like)[0]
+
+
+def _proximal_flow_solved(flow, rate_m3s: float, like: twoport.FlowState | None = None
+                          ) -> tuple[float, twoport.FlowState]:
+    """:func:`_proximal_flow_at`, and the state it solved (its 2-ports eliminated, its trunk solved: a ``like``)."""
     tip = flow.catheter
     work = _eliminated(flow, rate_m3s, _TRUNK_WRITES, like)
     twoport.solve_trunk(work)
     if tip.tip_trunk_node >= 0:
-        return float(work.trunk_q[tip.proximal_edge])
+        return float(work.trunk_q[tip.proximal_edge]), work
     n = tip.tip_pedicle_node
     pa, pp = twoport.node_pressures(work, work.parent[n])
-    return float(twoport.edge_flows(work, n, pa, pp)[0])
+    return float(twoport.edge_flows(work, n, pa, pp)[0]), work
 
 
-def tip_response(flow, *, native: twoport.FlowState | None = None) -> tuple[float, float]:
+def tip_response(flow, *, native: twoport.FlowState | None = None,
+                 like: twoport.FlowState | None = None) -> tuple[float, float]:
     """The flow behind the tip as an affine function of the injection rate r: q(r) = q0 - k r.
 
     Fixed conductances make the network linear, so two solves give it (r = 0 and one probe);
-    ``native``: :func:`solved_state` ``(flow, 0.0)`` when already solved (the r = 0 solve, same value).
+    ``native``: :func:`solved_state` ``(flow, 0.0)`` when already solved (the r = 0 solve, same value);
+    else ``like``: ``flow.state`` when nothing changed it since its full solve (as for :func:`solved_state`;
+    a trunk tip's 2-ports are then not eliminated again).
 
     Returns
     -------
@@ -382,7 +391,10 @@ def tip_response(flow, *, native: twoport.FlowState | None = None) -> tuple[floa
     k : float, dimensionless
         Fall of that flow per unit injection rate.
     """
-    q0 = _proximal_flow_at(flow, 0.0) if native is None else proximal_flow(native, flow.catheter)
+    if native is None:  # the r = 0 solve's 2-ports serve the probe too (a trunk tip's injection is not in them)
+        q0, native = _proximal_flow_solved(flow, 0.0, like)
+    else:
+        q0 = proximal_flow(native, flow.catheter)
     probe = max(q0, MIN_RATE_M3S)
     return q0, (q0 - _proximal_flow_at(flow, probe, native)) / probe
 
@@ -445,7 +457,8 @@ def injection_reflux_m3s(flow, rate_m3s: float, *, response: tuple[float, float]
     return _reflux(slope * rate_m3s - q0, rate_m3s)
 
 
-def contrast_readouts(flow, reference_tip_flow_m3s: float | None = None) -> dict[str, float]:
+def contrast_readouts(flow, reference_tip_flow_m3s: float | None = None, *,
+                      like: twoport.FlowState | None = None) -> dict[str, float]:
     """The contrast run of ``flow`` as the summary reports it (keys in docs/outputs.md); two flow solves.
 
     Parameters
@@ -454,6 +467,8 @@ def contrast_readouts(flow, reference_tip_flow_m3s: float | None = None) -> dict
         Catheter placed, in the state of the run (e.g. the end of embolisation).
     reference_tip_flow_m3s : float, optional
         Native tip flow of the baseline (pre-procedure) state, m^3/s; default this flow's (the baseline run).
+    like : FlowState, optional
+        ``flow.state`` when nothing changed it since its full solve (:func:`tip_response`).
 
     Returns
     -------
@@ -462,7 +477,7 @@ def contrast_readouts(flow, reference_tip_flow_m3s: float | None = None) -> dict
         the injection; the angiogram's :attr:`ContrastTransit.reflux_ml`),
         ``bed_acceptance_ml_s`` (mL/s), ``native_tip_flow_m3s`` (m^3/s).
     """
-    response = tip_response(flow)
+    response = tip_response(flow, like=like)
     injection = default_injection(flow, reference_tip_flow_m3s=reference_tip_flow_m3s, response=response)
     return {"rate_ml_s": injection.rate_m3s / ML_M3,
             "reflux_ml": injection_reflux_m3s(flow, injection.rate_m3s, response=response) * injection.duration_s

@@ -64,7 +64,7 @@ def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, 
     comp, bed = b[b < c], b[b >= c] - c
     comps = liver.compartments
     parts = [
-        pd.DataFrame({"element": "pedicle", "vessel": [f"#{i}" for i in ped],
+        pd.DataFrame({"element": "pedicle", "vessel": [f"#{i}" for i in ped.tolist()],
                       "generation": forest.generation[ped].astype(np.int64), "diameter_um": geo.vessel_diam[ped] / UM_M,
                       "tumour_share": node_share[ped], "particles": load.vessel_count[ped],
                       "column_length_mm": load.vessel_column[ped] * 1e3, "blocked": load.vessel_blocked[ped] > 0,
@@ -75,7 +75,7 @@ def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, 
                       "particles": load.vessel_count[m + edge], "column_length_mm": load.vessel_column[m + edge] * 1e3,
                       "blocked": load.vessel_blocked[m + edge] > 0,
                       "residual_conductance_fraction": vessel_kept[m + edge]}),
-        pd.DataFrame({"element": "compartment", "vessel": [f"c{k}" for k in comp],
+        pd.DataFrame({"element": "compartment", "vessel": [f"c{k}" for k in comp.tolist()],
                       "generation": forest.generation[comps.node[comp]].astype(np.int64) + 1,
                       "diameter_um": geo.bed_feed_diam[comp] / UM_M, "tumour_share": comp_share[comp],
                       "particles": load.bed_count[comp], "column_length_mm": np.nan,

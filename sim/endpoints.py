@@ -49,7 +49,7 @@ import numpy as np
 from .scenario import ProcedureConfig
 
 __all__ = ["SACE_DEFINITIONS", "ROMAN", "sace_level", "endpoint_level", "endpoint_threshold", "endpoint_reached",
-           "clearance_time_cycles", "territory_blush_fraction", "sace_label", "endpoint_summary"]
+           "clearance_time_cycles", "territory_blush_fraction", "TerritoryBlush", "sace_label", "endpoint_summary"]
 
 #: The SACE levels in the published wording ([Lewandowski2007SACE]; wording as recorded in sim/references.bib).
 SACE_DEFINITIONS = {
@@ -184,12 +184,34 @@ def territory_blush_fraction(volume_m3: np.ndarray, q_base: np.ndarray, q_now: n
     >>> territory_blush_fraction(np.array([1.0, 3.0]), q0, q0 * 0.5)
     0.5
     """
-    if not volume_m3.sum() > 0:
-        return math.nan
-    base = np.maximum(q_base[:, _COMP_ART], 0.0)
-    ratio = np.ones_like(base)
-    np.divide(np.maximum(q_now[:, _COMP_ART], 0.0), base, out=ratio, where=base > 0)
-    return float((volume_m3 * ratio).sum() / volume_m3.sum())
+    return TerritoryBlush(volume_m3, q_base[:, _COMP_ART])(q_now[:, _COMP_ART])
+
+
+class TerritoryBlush:
+    """:func:`territory_blush_fraction` against one baseline: what depends on it alone computed once (a procedure
+    reads the blush after every chunk), then called with the hepatic arterial inflows now.
+
+    Parameters
+    ----------
+    volume_m3 : ndarray of float64, shape (K,), m^3
+        As for :func:`territory_blush_fraction`.
+    q_base_art : ndarray of float64, shape (K,), m^3/s
+        Their hepatic arterial inflows before the procedure.
+    """
+
+    def __init__(self, volume_m3: np.ndarray, q_base_art: np.ndarray):
+        self.volume = volume_m3
+        self.total = volume_m3.sum()
+        self.base = np.maximum(q_base_art, 0.0)
+        self.inflowing = self.base > 0
+
+    def __call__(self, q_now_art: np.ndarray) -> float:
+        """The blush fraction for hepatic arterial inflows ``q_now_art`` (K,), m^3/s; NaN without tumour."""
+        if not self.total > 0:
+            return math.nan
+        ratio = np.ones_like(self.base)
+        np.divide(np.maximum(q_now_art, 0.0), self.base, out=ratio, where=self.inflowing)
+        return float((self.volume * ratio).sum() / self.total)
 
 
 def _percent(x: float) -> str:

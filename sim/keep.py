@@ -2,7 +2,9 @@
 
 For derived data that depends only on large immutable inputs (a compiled liver, its tissue
 points) and is reused by later work on the same object: the flow model's calibration
-(:mod:`sim.flow.calibrated`), the DSA's projection of the tissue (:mod:`sim.angiography`).
+(:mod:`sim.flow.calibrated`), the DSA's projection of the tissue (:mod:`sim.angiography`), the tumour
+share of lodgings (:func:`sim.outcomes.tumour_share_of_lodgings`), the flow state's topology
+(:mod:`sim.flow.state`) and what a run derives from the pedicle forest alone (:mod:`sim.procedure`).
 The objects need not be hashable (dataclasses holding arrays are not); the dictionary is
 dropped when the object is collected, before its id can be reused.
 """

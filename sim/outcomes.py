@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .keep import LOCK, kept_for
 from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "tumour_blush_fraction", "tumour_rows", "lodging_generations", "arterial_fraction_normal",
-           "tumour_share_of_lodgings", "necrosis_fraction", "deficit_duration_h", "compartment_necrosis",
-           "tissue_volumes"]
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "tumour_rows",
+           "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "necrosis_fraction",
+           "deficit_duration_h", "compartment_necrosis", "tissue_volumes"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -59,9 +60,11 @@ def _weighted_mean(value: np.ndarray, weight: np.ndarray) -> float:
     return float((weight * value).sum() / total) if total > 0 else 0.0
 
 
-def _arterial_inflow(q: np.ndarray) -> np.ndarray:
-    """Arterial inflow of each compartment (hepatic artery + extrahepatic feeder), m^3/s."""
-    return np.maximum(q[:, COMP_ART], 0.0) + np.maximum(q[:, COMP_EXTRA], 0.0)
+def arterial_inflow(q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Arterial inflow of each compartment (hepatic artery + extrahepatic feeder), m^3/s; of ``rows`` only if given."""
+    if rows is None:
+        return np.maximum(q[:, COMP_ART], 0.0) + np.maximum(q[:, COMP_EXTRA], 0.0)
+    return np.maximum(q[rows, COMP_ART], 0.0) + np.maximum(q[rows, COMP_EXTRA], 0.0)
 
 
 def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray,
@@ -72,12 +75,38 @@ def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.nda
     :func:`tumour_rows`), ``q_base`` and ``q_now`` hold those rows only: the
     per-step read-out of a procedure then costs O(tumour), not O(C).
     """
-    kind, volume = (comps.kind, comps.tumour_volume_m3) if rows is None else (comps.kind[rows],
-                                                                             comps.tumour_volume_m3[rows])
-    tumour_vol = np.where(kind == _TISSUE, volume, 0.0)
-    if tumour_vol.sum() <= 0:
-        return 1.0
-    return float((tumour_vol * _ratio(_arterial_inflow(q_now), _arterial_inflow(q_base))).sum() / tumour_vol.sum())
+    return TumourBlush.of(comps, q_base, rows)(arterial_inflow(q_now))
+
+
+class TumourBlush:
+    """:func:`tumour_blush_fraction` against one baseline: what depends on it alone computed once (a procedure
+    reads the blush after every chunk), then called with the arterial inflows now (:func:`arterial_inflow`).
+
+    Parameters
+    ----------
+    tumour_volume_m3 : ndarray of float64, shape (K,), m^3
+        Viable tumour volume of each compartment (0 for peribiliary ones).
+    base_inflow_m3s : ndarray of float64, shape (K,), m^3/s
+        Their arterial inflows at baseline (:func:`arterial_inflow` of ``q_base``).
+    """
+
+    def __init__(self, tumour_volume_m3: np.ndarray, base_inflow_m3s: np.ndarray):
+        self.volume = tumour_volume_m3
+        self.total = tumour_volume_m3.sum()
+        self.base = base_inflow_m3s
+
+    @classmethod
+    def of(cls, comps: Compartments, q_base: np.ndarray, rows: np.ndarray | None = None) -> TumourBlush:
+        """Against the flows ``q_base`` (C, 4), or (K, 4) of compartments ``rows``, as :func:`tumour_blush_fraction`."""
+        kind, volume = (comps.kind, comps.tumour_volume_m3) if rows is None else (comps.kind[rows],
+                                                                                 comps.tumour_volume_m3[rows])
+        return cls(np.where(kind == _TISSUE, volume, 0.0), arterial_inflow(q_base))
+
+    def __call__(self, inflow_now: np.ndarray) -> float:
+        """The blush fraction for arterial inflows ``inflow_now`` (m^3/s, the rows of the baseline)."""
+        if self.total <= 0:
+            return 1.0
+        return float((self.volume * _ratio(inflow_now, self.base)).sum() / self.total)
 
 
 def tumour_rows(comps: Compartments) -> np.ndarray:
@@ -161,7 +190,8 @@ def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:
 
 
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
-                    cfg: OutcomesConfig, *, permanent: bool = True) -> dict:
+                    cfg: OutcomesConfig, *, permanent: bool = True,
+                    necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Devascularisation, blush and ischaemia from reference and current compartment flows.
 
     Parameters
@@ -179,6 +209,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     permanent : bool
         Whether the agent occludes permanently (the deficit's duration when
         ``cfg.ischaemia_duration_h`` is not set; :func:`deficit_duration_h`).
+    necrosis : (ndarray, ndarray), optional
+        :func:`compartment_necrosis` of these flows, ``cfg`` and ``permanent`` when already computed.
 
     Returns
     -------
@@ -188,30 +220,32 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         ``biliary_ischaemic_fraction``, ``tumour_necrosis_fraction``,
         ``normal_necrosis_fraction`` (all 0-1).
     """
-    art_healthy, art_base, art_now = (_arterial_inflow(q) for q in (q_healthy, q_base, q_now))
+    art_healthy, art_base, art_now = (arterial_inflow(q) for q in (q_healthy, q_base, q_now))
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
-    o2_ratio = _ratio(*_o2_delivery((q_now, q_healthy), cfg))
-    tumour_necrosis, normal_necrosis = compartment_necrosis(q_healthy, q_base, q_now, cfg, permanent=permanent)
+    o2_healthy, o2_base, o2_now = (_o2_of(art, q, cfg) for art, q in ((art_healthy, q_healthy), (art_base, q_base),
+                                                                      (art_now, q_now)))
+    o2_ratio = _ratio(o2_now, o2_healthy)
+    art_ratio = _ratio(art_now, art_healthy)
+    tumour_necrosis, normal_necrosis = (_necrosis(o2_healthy, o2_base, o2_now, cfg, permanent) if necrosis is None
+                                        else necrosis)
 
     tumour_vol, normal_vol = tissue_volumes(comps)
     biliary_vol = np.where(comps.kind == _PERIBILIARY, comps.volume_m3, 0.0)
     return {
         "tumour_devascularised_fraction": _weighted_share(total_ratio < cfg.devascularised_fraction, tumour_vol),
-        "normal_devascularised_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.devascularised_fraction,
-                                                          normal_vol),
-        "tumour_blush_fraction": tumour_blush_fraction(comps, q_base, q_now),
+        "normal_devascularised_fraction": _weighted_share(art_ratio < cfg.devascularised_fraction, normal_vol),
+        "tumour_blush_fraction": TumourBlush(tumour_vol, art_base)(art_now),
         "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
-        "biliary_ischaemic_fraction": _weighted_share(_ratio(art_now, art_healthy) < cfg.ischaemia_oxygen_fraction,
-                                                      biliary_vol),
+        "biliary_ischaemic_fraction": _weighted_share(art_ratio < cfg.ischaemia_oxygen_fraction, biliary_vol),
         "tumour_necrosis_fraction": _weighted_mean(tumour_necrosis, tumour_vol),
         "normal_necrosis_fraction": _weighted_mean(normal_necrosis, normal_vol),
     }
 
 
-def _o2_delivery(flows, cfg: OutcomesConfig) -> list[np.ndarray]:
-    """O2 delivery of each compartment for each flow table: arterial inflow + kappa x portal inflow, m^3/s."""
-    kappa = cfg.portal_oxygen_content_ratio
-    return [_arterial_inflow(q) + kappa * np.maximum(q[:, COMP_POR], 0.0) for q in flows]
+def _o2_of(inflow: np.ndarray, q: np.ndarray, cfg: OutcomesConfig) -> np.ndarray:
+    """O2 delivery of each compartment of the flow table ``q`` whose arterial inflow (:func:`arterial_inflow`) is
+    ``inflow``: arterial inflow + kappa x portal inflow, m^3/s."""
+    return inflow + cfg.portal_oxygen_content_ratio * np.maximum(q[:, COMP_POR], 0.0)
 
 
 def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
@@ -249,7 +283,13 @@ def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.nd
     liver's (counting only tissue alive before the procedure); arguments as for
     :func:`tissue_outcomes`, whose volume-weighted means these are.
     """
-    o2_healthy, o2_base, o2_now = _o2_delivery((q_healthy, q_base, q_now), cfg)
+    o2_healthy, o2_base, o2_now = (_o2_of(arterial_inflow(q), q, cfg) for q in (q_healthy, q_base, q_now))
+    return _necrosis(o2_healthy, o2_base, o2_now, cfg, permanent)
+
+
+def _necrosis(o2_healthy: np.ndarray, o2_base: np.ndarray, o2_now: np.ndarray, cfg: OutcomesConfig,
+              permanent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`compartment_necrosis` from the O2 deliveries (:func:`_o2_of`) of its three flow tables."""
     duration = deficit_duration_h(cfg, permanent)
     tumour = necrosis_fraction(_ratio(o2_now, o2_base), cfg.tumour_necrosis_o2_ratio, cfg.necrosis_steepness,
                                duration, cfg.tumour_ischaemia_tolerance_h, cfg.tolerance_steepness)
@@ -277,8 +317,23 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
     Returns
     -------
     (ndarray, ndarray)
-        Shares per pedicle node (M,) and per compartment (C,), 0-1.
+        Shares per pedicle node (M,) and per compartment (C,), 0-1; read-only, kept with
+        ``comps`` (:mod:`sim.keep`) for this ``parent``: a run and its read-outs reuse them.
     """
+    with LOCK:
+        kept = kept_for(comps).get("tumour_share_of_lodgings")
+    if kept is not None and (kept[0] is parent or np.array_equal(kept[0], parent)):
+        return kept[1]
+    shares = _tumour_shares(comps, parent)
+    for share in shares:
+        share.flags.writeable = False
+    with LOCK:
+        kept_for(comps)["tumour_share_of_lodgings"] = (parent, shares)
+    return shares
+
+
+def _tumour_shares(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tumour_share_of_lodgings`, computed."""
     from .kernels.treewalk import subtree_sums
 
     tissue = comps.kind == _TISSUE

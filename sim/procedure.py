@@ -19,12 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .agents import Agent
-from .endpoints import clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level, territory_blush_fraction
+from .endpoints import TerritoryBlush, clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level
+from .keep import LOCK, kept_for
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
-from .outcomes import tumour_blush_fraction, tumour_rows
+from .outcomes import TumourBlush, arterial_inflow, tumour_rows
 from .scenario import Scenario
 from .units import ML_M3
 
@@ -87,10 +88,37 @@ def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.nd
     return ptr, edges[order].astype(np.int64)
 
 
-def _depths(parent: np.ndarray) -> np.ndarray:
-    depth = np.empty(parent.shape[0], np.int64)
-    treewalk.depths(parent, depth)
+def _of_forest(forest, key: str, compute):
+    """``compute(forest)`` kept with ``forest`` (:mod:`sim.keep`): what depends on the pedicle forest alone is
+    computed once per liver and shared by its runs (read only)."""
+    with LOCK:
+        kept = kept_for(forest)
+        if key not in kept:
+            kept[key] = compute(forest)
+        return kept[key]
+
+
+def _depths(forest) -> np.ndarray:
+    """Depth of every pedicle node below its subtree root (0 at the root)."""
+    depth = np.empty(forest.n_nodes, np.int64)
+    treewalk.depths(np.asarray(forest.parent, np.int64), depth)
     return depth
+
+
+def _lumen_below(forest) -> np.ndarray:
+    """Arterial lumen volume of every pedicle node's vessel and all vessels below it, m^3."""
+    lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
+    below = np.empty_like(lumen)
+    treewalk.subtree_sums(np.asarray(forest.parent, np.int64), lumen, below)
+    return below
+
+
+def _leaf_aspect(forest) -> float:
+    """Median length-to-diameter ratio of the terminal pedicle vessels (the sub-resolution beds' aspect)."""
+    has_child = np.zeros(forest.n_nodes, np.bool_)
+    has_child[forest.parent[forest.parent >= 0]] = True
+    leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
+    return float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
 
 
 def _max_candidates(tadj_ptr: np.ndarray, state: twoport.FlowState) -> int:
@@ -144,7 +172,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)
     tissue = comps.kind == 0
     feed = np.where(tissue, ped_diam[comps.node], scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
-    depth = _depths(np.asarray(forest.parent, np.int64))
+    depth = _of_forest(forest, "pedicle_depth", _depths)
     if placement.tip_trunk_node >= 0:
         tip_kind, tip_index = tk.TIP_TRUNK, placement.tip_trunk_node
     else:
@@ -166,25 +194,35 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
-def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray | None = None,
-                               rows: np.ndarray | None = None) -> np.ndarray:
+def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np.ndarray:
     """Compartment flows (C, 4) without the injection; the state is left with the injection on.
 
     The 2-ports are current (incremental updates), so this is a trunk solve and an
-    O(N) back substitution, not a full re-elimination. With ``nodes`` (ascending
-    pedicle nodes closed under parents, :func:`paths_to`) only those are substituted,
-    and only the compartments ``rows`` (whose nodes are among them) are returned.
+    O(N) back substitution, not a full re-elimination.
     """
     rate = _injection_rate(st, net)
     _set_injection(st, net, 0.0)
-    if nodes is None:
-        twoport.substitute(st)
-        q = st.comp_q.copy()
-    else:
-        twoport.substitute_nodes(st, nodes, rows)
-        q = st.comp_q[rows]
+    twoport.substitute(st)
+    q = st.comp_q.copy()
     _set_injection(st, net, rate)
     return q
+
+
+def _native_arterial_inflows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray, rows: np.ndarray,
+                             seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arterial inflows without the injection: :func:`sim.outcomes.arterial_inflow` of compartments ``rows`` and the
+    hepatic arterial inflow of compartments ``seen``, m^3/s; the state is left with the injection on.
+
+    Only the pedicle nodes ``nodes`` (ascending, closed under parents, :func:`paths_to`; holding the
+    nodes of ``rows``, which hold ``seen``) are substituted: O(their paths), not O(N).
+    """
+    rate = _injection_rate(st, net)
+    _set_injection(st, net, 0.0)
+    twoport.substitute_nodes(st, nodes, rows)
+    q = st.comp_q
+    inflows, seen_art = arterial_inflow(q, rows), q[seen, twoport.COMP_ART]
+    _set_injection(st, net, rate)
+    return inflows, seen_art
 
 
 def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
@@ -209,10 +247,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     g = float(scenario.liver.murray_exponent)
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
     n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
-    has_child = np.zeros(forest.n_nodes, np.bool_)
-    has_child[forest.parent[forest.parent >= 0]] = True
-    leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
-    aspect = float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
+    aspect = _of_forest(forest, "leaf_aspect", _leaf_aspect)
     return el.LoadGeometry(
         vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
         vessel_g0=np.concatenate([state.g_art, state.g_trunk]), bed_feed_diam=np.ascontiguousarray(bed_feed),
@@ -400,9 +435,7 @@ def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet)
 
     trunk, forest = liver.trunk, liver.forest
     parent = np.asarray(forest.parent, np.int64)
-    lumen = np.nan_to_num(np.pi * forest.art_radius_m**2 * forest.art_length_m)
-    below = np.empty_like(lumen)
-    treewalk.subtree_sums(parent, lumen, below)
+    below = _of_forest(forest, "lumen_below", _lumen_below)
     starts: list[int] = []
     volume = 0.0
     if net.tip_kind == tk.TIP_PEDICLE:
@@ -452,24 +485,36 @@ def _expected_particle_volume(liver: CompiledLiver, in_territory: np.ndarray, fi
 class _Rows:
     """Random rows handed out in order whatever the chunking: rows a chunk did not use are kept for the next.
 
-    ``Generator.random`` draws the same numbers in one call or in several, so
-    particle i always gets row i of one long draw.
+    ``Generator.random`` draws the same numbers in one call or in several, into a new
+    array or into one given, so particle i always gets row i of one long draw. The rows
+    are drawn into one buffer reused from chunk to chunk (no new array, no copy of a
+    chunk's rows): what :meth:`take` returns is valid until its next call.
     """
 
     def __init__(self, generator: np.random.Generator, width: int | None = None):
         self.generator = generator
         self.shape = () if width is None else (width,)
-        self.left = np.empty((0, *self.shape))
+        self.buffer = np.empty((0, *self.shape))
+        self.start = self.stop = 0  # buffer rows [start, stop) are drawn and not handed out
 
     def take(self, n: int) -> np.ndarray:
-        if self.left.shape[0] < n:
-            fresh = self.generator.random((n - self.left.shape[0], *self.shape))
-            self.left = np.concatenate([self.left, fresh])
-        out, self.left = self.left[:n], self.left[n:]
-        return out
+        """The next ``n`` rows (a view of the buffer)."""
+        kept = self.stop - self.start
+        if kept < n:
+            if self.buffer.shape[0] < n:
+                grown = np.empty((max(n, 2 * self.buffer.shape[0]), *self.shape))
+                grown[:kept] = self.buffer[self.start:self.stop]
+                self.buffer = grown
+            else:
+                self.buffer[:kept] = self.buffer[self.start:self.stop]  # numpy copies overlapping rows correctly
+            self.generator.random(out=self.buffer[kept:n])
+            self.start, self.stop = 0, n
+        self.start += n
+        return self.buffer[self.start - n:self.start]
 
-    def give_back(self, rows: np.ndarray) -> None:
-        self.left = np.concatenate([rows, self.left])
+    def give_back(self, n: int) -> None:
+        """Return the last ``n`` rows of the last :meth:`take` (unused): they are handed out next."""
+        self.start -= n
 
 
 def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, extra_mean: float,
@@ -497,11 +542,29 @@ def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, ex
     return assigned
 
 
-def _grown(ps: tk.ProcedureState, capacity: int) -> tk.ProcedureState:
-    """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared)."""
+def _longer(a: np.ndarray, n: int, used: int) -> np.ndarray:
+    """A new array of length ``n`` starting with ``a[:used]`` (the rest is written before it is read)."""
+    out = np.empty(n, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _count_units(unit_end: np.ndarray) -> int:
+    """Number of units among particles with these ``unit_end`` values (distinct values: consecutive units
+    have increasing ends, so the array is sorted and counting its steps replaces a sort)."""
+    return int(unit_end.size > 0) + int(np.count_nonzero(unit_end[1:] != unit_end[:-1]))
+
+
+def _grown(ps: tk.ProcedureState, capacity: int, used: int) -> tk.ProcedureState:
+    """``ps`` with its per-particle arrays grown to ``capacity`` (per-element arrays shared).
+
+    Particles from ``used`` on are not injected yet (the kernel writes a particle's entries when
+    it injects it), so only their initial values are needed there: zero-filled arrays are
+    allocated zeroed (their memory is touched only where written), the others filled.
+    """
     def grow(a, fill):
-        out = np.full(capacity, fill, a.dtype)
-        out[:a.shape[0]] = a
+        out = np.zeros(capacity, a.dtype) if fill == 0 else np.full(capacity, fill, a.dtype)
+        out[:used] = a[:used]
         return out
     return ps._replace(fate=grow(ps.fate, tk.FATE_NOT_INJECTED), where=grow(ps.where, -1),
                        refluxed=grow(ps.refluxed, False), stacked=grow(ps.stacked, False), flow_after=grow(ps.flow_after, 0.0))
@@ -527,16 +590,19 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
     seen = in_territory[liver.compartments.node[blush_rows]]  # tumour rows the catheter's contrast reaches
-    seen_volume = liver.compartments.tumour_volume_m3[blush_rows[seen]]
+    seen_rows = blush_rows[seen]
+    territory_blush = TerritoryBlush(liver.compartments.tumour_volume_m3[seen_rows], q_base_blush[seen, twoport.COMP_ART])
+    tumour_blush = TumourBlush.of(liver.compartments, q_base_blush, blush_rows)
     tumour_paths = paths_to(liver, blush_rows)
 
     def row(n_done: int, flow: float, agent_name: str, suspension_m3: float, sphere_m3: float, lodged: int,
             nontarget: int) -> dict:
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        q_now = _native_compartment_flows(state, net, tumour_paths, blush_rows)  # the blush needs tumour rows only
+        # the blush needs tumour rows only
+        inflows, seen_art = _native_arterial_inflows(state, net, tumour_paths, blush_rows, seen_rows)
         clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
-        blush_seen = territory_blush_fraction(seen_volume, q_base_blush[seen], q_now[seen])
+        blush_seen = territory_blush(seen_art)
         return {
             "particles": n_done,
             "agent": agent_name,
@@ -545,7 +611,7 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
             "antegrade_flow_fraction": fraction,
             "sace_level": sace_level(fraction, clearance, blush_seen, proc),
             "clearance_time_cycles": clearance,
-            "tumour_blush_fraction": tumour_blush_fraction(liver.compartments, q_base_blush, q_now, blush_rows),
+            "tumour_blush_fraction": tumour_blush(inflows),
             "territory_blush_fraction": blush_seen,
             "reflux_fraction": max(0.0, -proximal) / rate,
             "particles_lodged": lodged,
@@ -569,7 +635,7 @@ def baseline_tip_flow(state, net, vessel: str) -> float:
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
-                  particles: bool = True) -> ProcedureRun:
+                  particles: bool = True, solved: bool = False) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -599,6 +665,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         conductances accordingly) and re-solves it.
     particles : bool
         Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
+    solved : bool
+        ``state`` is as its last full solve left it (``LiverFlow`` and the coils leave it so): without
+        ``prior`` its 2-ports are then current and are not eliminated again (the same values).
     """
     from tqdm.auto import tqdm
 
@@ -608,9 +677,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     if prior is not None:
         el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
-    _set_injection(state, net, rate)
-    twoport.solve(state)
-    q_base = _native_compartment_flows(state, net)
+    _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
+    if prior is not None or not solved:
+        twoport.solve(state)
+    q_base = _native_compartment_flows(state, net)  # substitutes every node and compartment
     q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure
     max_volume = proc.max_volume_ml * ML_M3 if particles else 0.0
@@ -648,8 +718,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         rows.append({**record(0), "agent": rows[0]["agent"]})
     done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
     first_agent = agents[0][0]
-    expected = min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
-        liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))
+    expected = 0.0 if not progress else min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
+        liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))  # the bar's only
     bar = tqdm(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
                leave=False, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} mL [{elapsed}<{remaining}]")
     while True:
@@ -660,12 +730,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
             break
         if min(n_cap, last + UNIT_MARGIN) > capacity:  # room for the last unit to end
             capacity = min(n_cap, max(2 * capacity, last + UNIT_MARGIN))
-            ps = _grown(ps, capacity)
-            diameters = np.resize(diameters, capacity)
-            agent_of = np.resize(agent_of, capacity)
-            unit_end = np.resize(unit_end, capacity)
-            volume = np.resize(volume, capacity + 1)
-            sphere_volume = np.resize(sphere_volume, capacity + 1)
+            ps = _grown(ps, capacity, done)
+            diameters, agent_of = _longer(diameters, capacity, done), _longer(agent_of, capacity, done)
+            unit_end = _longer(unit_end, capacity, assigned)
+            volume, sphere_volume = _longer(volume, capacity + 1, done + 1), _longer(sphere_volume, capacity + 1, done + 1)
         assigned = _assign_units(unit_end, assigned, last, n_cap, agent.cluster_extra_mean(), cluster_rows)
         last = int(unit_end[last - 1])  # a chunk ends where a unit ends
         u_diameter = diameter_rows.take(last - done)
@@ -678,8 +746,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         uniforms = path_rows.take(last - done)
         end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, uniforms, done, last,
                                  max(flow_stop, switch_flow), proc.stop_on_reflux)
-        diameter_rows.give_back(u_diameter[end - done:])  # particles not injected keep their numbers
-        path_rows.give_back(uniforms[end - done:])
+        diameter_rows.give_back(last - end)  # particles not injected keep their numbers
+        path_rows.give_back(last - end)
         if progress:
             bar.total = max(bar.total, round(sphere_volume[end] / ML_M3, 2))
             bar.update(round(sphere_volume[end] / ML_M3, 2) - bar.n)
@@ -712,4 +780,4 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(current + 1)),
-                        agent_vial_m3=agents[0][0].vial_m3, n_units=int(np.unique(unit_end[:done]).size))
+                        agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]))

@@ -20,9 +20,11 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
+from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     arterial_fraction_normal,
+    compartment_necrosis,
     lodging_generations,
     tissue_outcomes,
     tumour_share_of_lodgings,
@@ -67,8 +69,10 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
                              "build it from this scenario (sim.build_liver) or drop liver=")
 
 
-def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray) -> dict[str, Any]:
-    """The flat summary of a run (keys and units in ``docs/outputs.md``)."""
+def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
+              necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis``: the run's
+    :func:`sim.outcomes.compartment_necrosis` when already computed."""
     import sim
 
     liver = flow.liver
@@ -93,7 +97,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=session_permanent(scenario))
+                               permanent=session_permanent(scenario), necrosis=necrosis)
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -139,11 +143,17 @@ def _contrast_runs(flow):
     """The baseline contrast run's read-outs now; a function giving the end-of-procedure run's later."""
     from .angiography import catheter_limit_m3s, contrast_readouts
 
-    before = contrast_readouts(flow)
+    before = contrast_readouts(flow, like=flow.state)  # its state is as solved (LiverFlow, coils)
     reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
-        end = contrast_readouts(final_flow, reference)
+        """The end-of-procedure run's read-outs; ``final_flow``'s state is not used after this (its 2-ports are
+        eliminated afresh in place for a trunk tip, whose injection is not in them: the read-outs share them)."""
+        like = None
+        if final_flow.catheter.tip_trunk_node >= 0:
+            twoport.eliminate(final_flow.state)
+            like = final_flow.state
+        end = contrast_readouts(final_flow, reference, like=like)
         return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
                 "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
                 "angiogram_rate_final_ml_s": end["rate_ml_s"], "angiogram_reflux_ml": end["reflux_ml"],
@@ -153,15 +163,21 @@ def _contrast_runs(flow):
 
 
 def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: np.ndarray, q_base: np.ndarray,
-            q_final: np.ndarray):
-    """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost."""
+            q_final: np.ndarray, necrosis: tuple[np.ndarray, np.ndarray]):
+    """The course of sessions after this one (:class:`sim.interval.Course`): cumulative necrosis, function lost.
+
+    ``necrosis``: :func:`sim.outcomes.compartment_necrosis` of the session against ``q_base`` (used when
+    there is no earlier session: the course's reference is then ``q_base``).
+    """
     from .interval import advance_course
     from .outcomes import compartment_necrosis, tissue_volumes
 
     before = None if prior is None else prior.state.get("course")
-    reference = q_base if before is None else before.reference_flow_m3s
-    tumour, normal = compartment_necrosis(q_healthy, reference, q_final, scenario.outcomes,
-                                          permanent=session_permanent(scenario))
+    if before is None:
+        tumour, normal = necrosis
+    else:
+        tumour, normal = compartment_necrosis(q_healthy, before.reference_flow_m3s, q_final, scenario.outcomes,
+                                              permanent=session_permanent(scenario))
     return advance_course(before, scenario.interval, tumour, normal, *tissue_volumes(flow_liver.compartments),
                           q_base)
 
@@ -232,11 +248,14 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                            rng=generator)
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
-                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles)
-    summary = summarise(scenario, proc, flow, q_healthy)
+                             progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
+                             solved=True)  # flow.state as LiverFlow and the coils solved it
+    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
+                                    permanent=session_permanent(scenario))  # the summary's and the course's
+    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
     summary.update(contrast_runs(flow))
     summary.update(coils)
-    course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final)
+    course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final, necrosis)
     summary["normal_function_loss_fraction"] = course.function_loss
     summary["normal_function_loss_peak_fraction"] = course.function_loss_peak
     dvh = sirt_arrays = None

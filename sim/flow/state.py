@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..keep import LOCK, kept_for
 from ..kernels.twoport import FlowState
 from ..network import CompiledLiver, Conductances
 from .errors import FlowInputError
@@ -23,6 +24,22 @@ def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     ptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
     return ptr, order.astype(np.int64)
+
+
+def _topology(forest, comps, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Children and compartments of every pedicle node as CSR arrays (child_ptr (M+2,), child_idx, comp_ptr (M+1,),
+    comp_idx); kept with ``forest`` (:mod:`sim.keep`) for ``comps``: every state of a liver shares them (no
+    kernel writes the topology)."""
+    with LOCK:
+        kept = kept_for(forest).get("csr")
+    if kept is not None and kept[0] is comps:
+        return kept[1]
+    m = parent.shape[0]
+    child_ptr, child_idx = _csr(np.where(parent >= 0, parent, m), m + 1)
+    topology = (child_ptr, child_idx, *_csr(np.asarray(comps.node, dtype=np.int64), m))
+    with LOCK:
+        kept_for(forest)["csr"] = (comps, topology)
+    return topology
 
 
 def _check_conductance(name: str, g: np.ndarray) -> None:
@@ -77,8 +94,7 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
         where = f"trunk node {trunk.node_names[node]!r}, which has no pressure" if node >= 0 else "no trunk node"
         raise FlowInputError(f"compartment {bad[0]} has an extrahepatic feeder (comp_extra > 0) from {where}; "
                              "the feeder's reservoir must be a pressure boundary")
-    child_ptr, child_idx = _csr(np.where(nonroot, parent, m), m + 1)
-    comp_ptr, comp_idx = _csr(np.asarray(comps.node, dtype=np.int64), m)
+    child_ptr, child_idx, comp_ptr, comp_idx = _topology(forest, comps, parent)
     root_nodes = np.asarray(forest.root_nodes, dtype=np.int64)
     root_slot = np.full(m, -1, np.int64)
     root_slot[root_nodes] = np.arange(root_nodes.size)
