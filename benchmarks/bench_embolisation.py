@@ -24,7 +24,7 @@ Measured per liver (default scenario at the terminal diameter giving about 1e4,
   ``record_s`` (full solves for the time series), particles, lodgings,
   incremental updates, trunk solves, full solves;
 * ``per_lodging``: the parts of a lodging timed alone (``path_update_us``: the
-  O(depth) 2-port update; ``trunk_solve_us``: one trunk solve, two per lodging);
+  O(depth) 2-port update; ``trunk_solve_us``: the trunk solve after a lodging, both right-hand sides);
 * ``full_resolve``: the same procedure over its first particles with a full O(N)
   re-elimination after every lodging instead of the O(depth) update, the time per
   lodging of both and their ratio (the two give identical particle paths; tested).
@@ -147,8 +147,9 @@ def _per_lodging_profile(liver, scenario) -> dict:
     calibrated state: ``path_update_us`` adds a particle to the load of random
     pedicle vessels and refreshes the 2-ports from there to their subtree roots
     (the incremental update of a loaded vessel: load, conductance, O(depth) path),
-    ``trunk_solve_us`` re-solves the trunk with the subtrees' 2-ports stamped in (two
-    per lodging: with the injection, and without it for the native flow).
+    ``trunk_solve_us`` re-solves the trunk after the 2-port of one subtree changed, as
+    after a lodging in it (the subtree is then marked late: the partial factorisation),
+    with both right-hand sides (the injection on, and off for the native flow).
     """
     import numpy as np
     from numba import njit
@@ -163,12 +164,16 @@ def _per_lodging_profile(liver, scenario) -> dict:
     def path_updates(st, geo, load, nodes):
         for i in nodes:
             g = el.load_vessel(geo, load, i, 1.5e-4, False)
-            el.put_vessel_conductance(st, geo, i, g)
+            node = el.write_vessel_conductance(st, geo, i, g)
+            if node >= 0:
+                twoport.refresh_path(st, node)
 
     @njit
-    def trunk_solves(st, k):
-        for _ in range(k):
-            twoport.solve_trunk(st)
+    def trunk_solves(st, k, tip, edge):
+        root = st.root_nodes[0]
+        for i in range(k):
+            st.node_pi[root, 0] *= 1.0 + (1e-9 if i % 2 == 0 else -1e-9)  # as a lodging in that subtree
+            twoport.solve_trunk_without(st, tip, edge)
 
     sc = scenario.with_updates({"catheter.vessel": "RHA"})
     flow = LiverFlow(liver.compiled, sc, catheter=True)
@@ -178,13 +183,14 @@ def _per_lodging_profile(liver, scenario) -> dict:
     geo = load_geometry(flow.liver, st, net, sc, agent)
     load = el.new_load(geo.vessel_g0.shape[0], geo.bed_g0.shape[0])
     nodes = np.random.default_rng(0).choice(np.flatnonzero(st.parent >= 0), PROFILE_CALLS)
+    tip, edge = flow.catheter.tip_trunk_node, flow.catheter.distal_edge
     path_updates(st, geo, load, nodes[:2])
-    trunk_solves(st, 2)
+    trunk_solves(st, 2, tip, edge)
     t = time.perf_counter()
     path_updates(st, geo, load, nodes)
     update = (time.perf_counter() - t) / PROFILE_CALLS
     t = time.perf_counter()
-    trunk_solves(st, PROFILE_CALLS)
+    trunk_solves(st, PROFILE_CALLS, tip, edge)
     solve = (time.perf_counter() - t) / PROFILE_CALLS
     return {"path_update_us": 1e6 * update, "trunk_solve_us": 1e6 * solve, "trunk_nodes": int(st.trunk_p.shape[0]),
             "calls": PROFILE_CALLS}
