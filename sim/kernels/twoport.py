@@ -514,7 +514,7 @@ def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art,
     Union-find over positive conductances and the roots' bits (``on[n]`` = 1 if node n
     shares a component with a boundary), ``index`` (free node -> row, -1 if fixed or
     cut off; the row count at ``index[Nt]``), and the structure of the Gaussian
-    elimination of :func:`_factor_pattern` including its fill-in (``ptr``/``cols``:
+    elimination of :func:`_eliminate_pattern` including its fill-in (``ptr``/``cols``:
     columns > k of row k, ascending; the pattern is symmetric, so they are also the
     rows > k of column k). The arguments are the state's ``trunk_*``, root and ``work_*``
     arrays.
@@ -638,9 +638,10 @@ def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
 
 
 @njit(**NJIT_OPTS)
-def _factor_pattern(mat, first, last, ptr, cols):
+def _eliminate_pattern(mat, rhs, rhs2, first, last, factor, forward, two, ptr, cols):
     """Gaussian elimination without pivoting of pivots ``first .. last - 1``, in place, visiting only the entries of
-    the pattern (``ptr``, ``cols``, see :func:`_build_trunk_pattern`).
+    the pattern (``ptr``, ``cols``, see :func:`_build_trunk_pattern`): of the matrix if ``factor``, of ``rhs`` (and
+    ``rhs2`` if ``two``) if ``forward``.
 
     For the trunk's grounded Laplacian, a symmetric weakly diagonally dominant
     M-matrix, non-singular when every component holds a boundary: elimination
@@ -649,8 +650,8 @@ def _factor_pattern(mat, first, last, ptr, cols):
     order (pivots ascending, each update ``a -= f * b``); the dense one's other
     updates subtract an exact zero and change nothing, so the result is the dense
     elimination's bit for bit (tests/test_twoport_trunk.py). Every entry below the
-    diagonal keeps its value from the step that used it, so :func:`_forward`
-    recomputes the same multipliers.
+    diagonal keeps its value from the step that used it, so a later forward elimination
+    of right-hand sides alone recomputes the very same multipliers.
     """
     for k in range(first, last):
         inv = 1.0 / mat[k, k]
@@ -658,24 +659,14 @@ def _factor_pattern(mat, first, last, ptr, cols):
             i = cols[p]
             f = mat[i, k] * inv
             if f != 0.0:
-                for q in range(ptr[k], ptr[k + 1]):
-                    j = cols[q]
-                    mat[i, j] -= f * mat[k, j]
-
-
-@njit(**NJIT_OPTS)
-def _forward(mat, rhs, rhs2, first, last, two, ptr, cols):
-    """Forward elimination of ``rhs`` (and ``rhs2`` if ``two``) in place over pivots ``first .. last-1``, with the
-    multipliers :func:`_factor_pattern` left below the diagonal."""
-    for k in range(first, last):
-        inv = 1.0 / mat[k, k]
-        for p in range(ptr[k], ptr[k + 1]):
-            i = cols[p]
-            f = mat[i, k] * inv
-            if f != 0.0:
-                rhs[i] -= f * rhs[k]
-                if two:
-                    rhs2[i] -= f * rhs2[k]
+                if factor:
+                    for q in range(ptr[k], ptr[k + 1]):
+                        j = cols[q]
+                        mat[i, j] -= f * mat[k, j]
+                if forward:
+                    rhs[i] -= f * rhs[k]
+                    if two:
+                        rhs2[i] -= f * rhs2[k]
 
 
 @njit(**NJIT_OPTS)
@@ -909,7 +900,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     if stage == 3:
                         rhs2[ia] += add_a
         if stage == 0:
-            _factor_pattern(mat, 0, first_late, ptr, cols)
+            _eliminate_pattern(mat, rhs, rhs2, 0, first_late, True, False, False, ptr, cols)
             for k in range(first_late, nfree):  # keep the trailing block (the Schur complement S)
                 schur[k, k] = mat[k, k]
                 for p in range(ptr[k], ptr[k + 1]):
@@ -926,7 +917,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                         acc -= mat[k, j] * affine[j, col]
                     affine[k, col] = acc / mat[k, k]
         elif stage == 1:
-            _factor_pattern(mat, first_late, nfree, ptr, cols)
+            _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, True, False, False, ptr, cols)
             inputs[ne + 3 * ns] = 1.0  # mat holds the factorisation of the recorded inputs
         elif stage == 2:  # injections last (the second right-hand side leaves out the one at off_node), then y and c
             if off:
@@ -936,13 +927,13 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     rhs[index[n]] += q_trunk_in[n]
                     if off and n != off_node:
                         rhs2[index[n]] += q_trunk_in[n]
-            _forward(mat, rhs, rhs2, 0, first_late, off, ptr, cols)
+            _eliminate_pattern(mat, rhs, rhs2, 0, first_late, False, True, off, ptr, cols)
             _backward(mat, rhs, rhs2, 0, first_late, off, ptr, cols)
             for k in range(nfree):  # y on the rows I, c on the rows L (for both right-hand sides)
                 base[0, k] = rhs[k]
                 base[1, k] = rhs2[k] if off else 0.0
     # ---- the late rows' pressures, then the others' from them
-    _forward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
+    _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, False, True, off, ptr, cols)
     _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
     for k in range(first_late):
         acc = base[0, k]
