@@ -99,18 +99,13 @@ def reference_trunk(st, off_node, off_edge):
         pi = st.node_pi[st.root_nodes[s]]
         ta = st.root_art[s]
         tp = st.root_por[s]
-        if _find(uf, ta) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, ta, -1, pi[_YA])
-            if index[ta] >= 0:
-                rhs[index[ta]] += pi[_SA]
-        elif pi[_SA] != 0.0:
-            status = 1
-        if _find(uf, tp) == groot:
-            _stamp(mat, rhs, index, st.trunk_fixed_p, tp, -1, pi[_YP])
-            if index[tp] >= 0:
-                rhs[index[tp]] += pi[_SP]
-        elif pi[_SP] != 0.0:
-            status = 1
+        for node, y, source in ((ta, _YA, _SA), (tp, _YP, _SP)):  # each side to ground, with its source
+            if _find(uf, node) == groot:
+                _stamp(mat, rhs, index, st.trunk_fixed_p, node, -1, pi[y])
+                if index[node] >= 0:
+                    rhs[index[node]] += pi[source]
+            elif pi[source] != 0.0:
+                status = 1
         if pi[_YAP] > 0.0 and _find(uf, ta) == groot:
             _stamp(mat, rhs, index, st.trunk_fixed_p, ta, tp, pi[_YAP])
     off = off_node >= 0 and index[off_node] >= 0
