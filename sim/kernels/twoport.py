@@ -822,7 +822,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     # array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground with
     # sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0) puts g on
     # both diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the other way
-    # round). Pass 0: the matrix of the trunk and the unmarked subtrees; 1: the matrix of the late ones; 2: the
+    # round). Stage 0: the matrix of the trunk and the unmarked subtrees; 1: the matrix of the late ones; 2: the
     # right-hand side of the trunk and the unmarked subtrees; 3: that of the late ones.
     for stage in range(4):
         if stage == 0:
@@ -885,8 +885,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     mat[ib, ib] += g
                     if ia >= 0:
                         mat[ib, ia] -= g
-            else:
-                add_a = source if ia >= 0 and 0 <= c < 2 else 0.0
+            else:  # stage 3 adds to both right-hand sides (stage 2 copies the first into the second)
                 if ia >= 0 and ib < 0:
                     rhs[ia] += g * (0.0 if b < 0 else fixed[b])
                     if stage == 3:
@@ -896,9 +895,9 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     if stage == 3:
                         rhs2[ib] += g * fixed[a]
                 if ia >= 0 and 0 <= c < 2:
-                    rhs[ia] += add_a
+                    rhs[ia] += source
                     if stage == 3:
-                        rhs2[ia] += add_a
+                        rhs2[ia] += source
         if stage == 0:
             _eliminate_pattern(mat, rhs, rhs2, 0, first_late, True, False, False, ptr, cols)
             for k in range(first_late, nfree):  # keep the trailing block (the Schur complement S)
