@@ -476,7 +476,7 @@ def _union(uf, a, b):
         uf[ra] = rb
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
     """Whether the inputs of the trunk's pattern changed since ``key`` recorded them (it records the new ones), O(Nt + Et + S).
 
@@ -596,7 +596,7 @@ def _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art,
 _MATRIX_SAME, _MATRIX_LATE_ONLY, _MATRIX_OTHER = 0, 1, 2
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
     """Compare the matrix inputs (trunk conductances, the roots' yA, yP, yAP) with those the factorisation in
     ``work_mat`` was made from (``inputs``: the state's ``work_inputs``) and record the new ones.
@@ -637,7 +637,7 @@ def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
     return (_MATRIX_LATE_ONLY if any_late else _MATRIX_SAME), -1
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _eliminate_pattern(mat, rhs, rhs2, first, last, factor, forward, two, ptr, cols):
     """Gaussian elimination without pivoting of pivots ``first .. last - 1``, in place, visiting only the entries of
     the pattern (``ptr``, ``cols``, see :func:`_build_trunk_pattern`): of the matrix if ``factor``, of ``rhs`` (and
@@ -669,7 +669,7 @@ def _eliminate_pattern(mat, rhs, rhs2, first, last, factor, forward, two, ptr, c
                         rhs2[i] -= f * rhs2[k]
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _backward(mat, rhs, rhs2, first, last, two, ptr, cols):
     """Back substitution in place over rows ``last-1 .. first``; columns at or past ``last`` count as zero (their
     share is added by the caller, :func:`solve_trunk_of`)."""
@@ -688,7 +688,7 @@ def _backward(mat, rhs, rhs2, first, last, two, ptr, cols):
             rhs2[k] = acc2 / mat[k, k]
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node):
     """Whether the right-hand side's inputs outside the late subtrees (boundary pressures, injections, the other
     subtrees' sources, the node whose injection the second right-hand side leaves out) differ from ``recorded``
@@ -979,7 +979,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     return status, q_off
 
 
-@njit(**NJIT_OPTS)
+@njit(inline="always", **NJIT_OPTS)
 def _root_pressures(root_nodes, root_art, root_por, trunk_p, art_p, por_p):
     """Pressures of the subtree root nodes: those of the trunk nodes they coincide with."""
     for s in range(root_nodes.shape[0]):
