@@ -307,3 +307,32 @@ def test_lodgings_in_one_subtree_mark_it_late_and_refactorise_its_block_only(syn
     twoport.solve_trunk(unmarked)
     np.testing.assert_allclose(unmarked.trunk_p, st.trunk_p, rtol=1e-12, atol=0.0)
     np.testing.assert_allclose(unmarked.trunk_q, st.trunk_q, rtol=1e-9, atol=1e-12 * np.abs(st.trunk_q).max())
+
+
+def test_promise_of_one_changed_subtree_gives_the_full_comparison_bit_for_bit(synthetic):
+    """``only_subtree`` (the transport kernel's promise after a lodging: only that subtree's 2-port changed) skips
+    comparing the other inputs; every output and every kept work array equals the solve that compares them all,
+    bit for bit, through lodgings that alternate between subtrees (late and unmarked ones), cut a vessel off, and
+    carry the catheter's second right-hand side."""
+    promised = copy_state(synthetic.state)
+    twoport.solve(promised)
+    checked = copy_state(promised)
+    tip, edge = synthetic.catheter.tip_trunk_node, synthetic.catheter.distal_edge
+    nonroot = np.flatnonzero(promised.parent >= 0)
+    rng = np.random.default_rng(8)
+    for st in (promised, checked):  # the previous solve, with the same off_node, as in the kernel
+        twoport.solve_trunk_of(*twoport.trunk_arrays(st), tip, edge, -1)
+    for step in range(150):
+        k = int(rng.choice(nonroot))
+        g_art = 0.0 if step % 17 == 0 else promised.g_art[k] * rng.uniform(0.3, 0.95)
+        root = k
+        while promised.parent[root] >= 0:
+            root = promised.parent[root]
+        outs = []
+        for st, only in ((promised, int(promised.root_slot[root])), (checked, -1)):
+            twoport.set_pedicle_conductance(st, k, g_art, st.g_por[k])
+            outs.append(twoport.solve_trunk_of(*twoport.trunk_arrays(st), tip, edge, only))
+        assert outs[0][0] == outs[1][0] and bits(outs[0][1]) == bits(outs[1][1])
+        for a, b in zip(promised, checked, strict=True):
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    assert promised.work_late.sum() >= 2  # lodgings in several subtrees were kept late

@@ -318,6 +318,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
         ps.counters
     lodged_ped, lodged_trunk, lodged_comp, nontarget = ps.lodged_ped, ps.lodged_trunk, ps.lodged_comp, ps.nontarget
 
+    solved = False  # a trunk solve of this call came last (nothing outside the loop changed its inputs since)
     p = first
     while p < last:
         end = unit_end[p]
@@ -528,8 +529,11 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
                 for i in range(p, end):
                     g = load_vessel(geo, load, lodge_elem, diameters[i], wedge)
                 node = write_vessel_conductance_of(g_art, g_trunk, m_ped, lodge_elem, g)
+            only_subtree = -1  # the trunk solve's promise: only this subtree's 2-port changed since its previous solve
             if node >= 0:
-                refresh_path_of(*path, node)
+                root = refresh_path_of(*path, node)
+                if solved and not full_resolve:
+                    only_subtree = root_slot[root]
             # ---- the trunk re-solved, and the native flow at the tip measured
             counters[1] += 1
             if full_resolve:
@@ -538,9 +542,10 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
                 counters[2] += 1
             if tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
                 counters[3] += 1
-                flow = solve_trunk_of(*trunk, tip_index, measure_edge)[1]
-            else:  # the injection sits in a subtree's 2-port: the native flow needs its own solve
-                solve_trunk_of(*trunk, -1, -1)
+                flow = solve_trunk_of(*trunk, tip_index, measure_edge, only_subtree)[1]
+                solved = True
+            else:  # the injection sits in a subtree's 2-port: the native flow needs its own solve (it changes the inputs)
+                solve_trunk_of(*trunk, -1, -1, -1)
                 counters[3] += 2
                 flow = native_tip_flow(st, net)
             if fate == FATE_VESSEL:

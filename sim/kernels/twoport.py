@@ -380,13 +380,13 @@ def refresh_path(st, i):
 @njit(**NJIT_OPTS)
 def refresh_path_of(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
                     node_pi, node_conn, edge_pi, edge_conn, i):
-    """:func:`refresh_path` on the arrays :func:`path_arrays` returns (for kernel loops)."""
+    """:func:`refresh_path` on the arrays :func:`path_arrays` returns (for kernel loops); returns the subtree's root."""
     while True:
         _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
                  edge_conn, i)
         p = parent[i]
         if p < 0:
-            return
+            return i
         _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
         i = p
 
@@ -477,27 +477,29 @@ def _union(uf, a, b):
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
+def _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes, first, last):
     """Whether the inputs of the trunk's pattern changed since ``key`` recorded them (it records the new ones), O(Nt + Et + S).
 
     The inputs are which trunk nodes are boundaries, which trunk conductances are
     positive and the roots' A/P/ground connectivity bits (last entry of ``key`` 0: none recorded yet).
+    Only subtrees ``first .. last - 1`` are compared, and the trunk's inputs only when they are all
+    the subtrees (see ``only_subtree`` in :func:`solve_trunk_of`).
     """
     nt = fixed.shape[0]
     ne = g_trunk.shape[0]
     ns = root_nodes.shape[0]
     changed = key[nt + ne + ns] == 0
-    for n in range(nt):
+    for n in range(nt if last - first == ns else 0):
         b = np.uint8(1) if math.isnan(fixed[n]) else np.uint8(0)
         if key[n] != b:
             key[n] = b
             changed = True
-    for e in range(ne):
+    for e in range(ne if last - first == ns else 0):
         b = np.uint8(1) if g_trunk[e] > 0.0 else np.uint8(0)
         if key[nt + e] != b:
             key[nt + e] = b
             changed = True
-    for s in range(ns):
+    for s in range(first, last):
         b = node_conn[root_nodes[s]] & np.uint8(7)
         if key[nt + ne + s] != b:
             key[nt + ne + s] = b
@@ -597,9 +599,10 @@ _MATRIX_SAME, _MATRIX_LATE_ONLY, _MATRIX_OTHER = 0, 1, 2
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
+def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late, first, last):
     """Compare the matrix inputs (trunk conductances, the roots' yA, yP, yAP) with those the factorisation in
-    ``work_mat`` was made from (``inputs``: the state's ``work_inputs``) and record the new ones.
+    ``work_mat`` was made from (``inputs``: the state's ``work_inputs``) and record the new ones; only those of
+    subtrees ``first .. last - 1``, and the trunk's only when they are all the subtrees (:func:`solve_trunk_of`).
 
     Returns
     -------
@@ -612,14 +615,14 @@ def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late):
     ns = root_nodes.shape[0]
     valid = inputs[ne + 3 * ns] == 1.0
     trunk_changed = False
-    for e in range(ne):
+    for e in range(ne if last - first == ns else 0):
         if inputs[e] != g_trunk[e]:
             inputs[e] = g_trunk[e]
             trunk_changed = True
     n_other = 0
     lone = -1
     any_late = False
-    for s in range(ns):
+    for s in range(first, last):
         r = root_nodes[s]
         changed = False
         for c in range(3):  # _YA, _YP, _YAP
@@ -689,21 +692,22 @@ def _backward(mat, rhs, rhs2, first, last, two, ptr, cols):
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node):
+def _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node, first, last):
     """Whether the right-hand side's inputs outside the late subtrees (boundary pressures, injections, the other
     subtrees' sources, the node whose injection the second right-hand side leaves out) differ from ``recorded``
-    (the state's ``work_recorded``, last entry 0: none); records the new ones."""
+    (the state's ``work_recorded``, last entry 0: none); records the new ones. Only subtrees ``first .. last - 1``
+    are compared, and the trunk's inputs only when they are all the subtrees (:func:`solve_trunk_of`)."""
     nt = fixed.shape[0]
     ns = root_nodes.shape[0]
     changed = recorded[2 * nt + 2 * ns + 1] == 0.0
-    for n in range(nt):
+    for n in range(nt if last - first == ns else 0):
         if not (recorded[n] == fixed[n] or (math.isnan(recorded[n]) and math.isnan(fixed[n]))):
             recorded[n] = fixed[n]
             changed = True
         if recorded[nt + n] != q_trunk_in[n]:
             recorded[nt + n] = q_trunk_in[n]
             changed = True
-    for s in range(ns):
+    for s in range(first, last):
         if not late[s]:
             r = root_nodes[s]
             for c in range(2):
@@ -731,7 +735,7 @@ def solve_trunk(st):
         ``STATUS_OK``, or ``STATUS_LOST_SOURCE`` if an injection sits in a part
         cut off from every boundary (its flow is dropped).
     """
-    return solve_trunk_of(*trunk_arrays(st), -1, -1)[0]
+    return solve_trunk_of(*trunk_arrays(st), -1, -1, -1)[0]
 
 
 @njit(**NJIT_OPTS)
@@ -747,7 +751,7 @@ def solve_trunk_without(st, node, edge):
     (int, float)
         The status, and the flow along ``edge`` without the injection at ``node``.
     """
-    return solve_trunk_of(*trunk_arrays(st), node, edge)
+    return solve_trunk_of(*trunk_arrays(st), node, edge, -1)
 
 
 @njit(**NJIT_OPTS)
@@ -763,9 +767,15 @@ def trunk_arrays(st):
 @njit(**NJIT_OPTS)
 def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
                    trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late,
-                   affine, base, recorded, off_node, off_edge):
+                   affine, base, recorded, off_node, off_edge, only_subtree):
     """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
     flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
+
+    ``only_subtree >= 0`` is the caller's promise that since the previous solve on these arrays
+    (with the same ``off_node``) nothing changed but the 2-port of that subtree (its root's
+    ``node_pi`` and ``node_conn``): the checks below then compare that subtree's inputs alone,
+    O(1) instead of O(Nt + Et + S), with the very same outcome. -1: no promise, everything
+    is compared.
 
     Allocates nothing: the system is assembled in the ``work_*`` arrays, over the pattern
     :func:`_build_trunk_pattern` keeps (rebuilt only when its inputs changed). Subtrees
@@ -794,10 +804,11 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     nt = fixed.shape[0]
     ns = root_nodes.shape[0]
     ne = conns.shape[0]
-    if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes):
+    first_s, last_s = (only_subtree, only_subtree + 1) if only_subtree >= 0 else (0, ns)
+    if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes, first_s, last_s):
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
                              mat, inputs, late)
-    change, lone = _matrix_change(g_trunk, root_nodes, node_pi, inputs, late)
+    change, lone = _matrix_change(g_trunk, root_nodes, node_pi, inputs, late, first_s, last_s)
     if lone >= 0 and 2 * (index[nt] - index[nt + 1] + 2) <= index[nt]:  # a subtree changed alone: mark it late
         late[lone] = 1
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
@@ -805,7 +816,8 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     nfree = index[nt]
     first_late = index[nt + 1]
     off = off_node >= 0 and index[off_node] >= 0
-    base_changed = _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node if off else -1)
+    base_changed = _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_node if off else -1, first_s,
+                                last_s)
     rhs = work_rhs[0]
     rhs2 = work_rhs[1]
     # ---- status: a source or an injection in a part cut off from every boundary
