@@ -21,7 +21,7 @@ from sim.kernels import twoport
 from sim.scenario import Scenario
 from sim.testing import random_liver
 
-_YA, _YP, _YAP, _SA, _SP = 0, 1, 2, 3, 4
+_YA, _YP, _YAP, _SA, _SP = twoport.PI_YA, twoport.PI_YP, twoport.PI_YAP, twoport.PI_SA, twoport.PI_SP
 
 
 @njit

@@ -55,10 +55,19 @@ from .rules import (
     size_weight,
 )
 from .twoport import (
-    compartment_flows_of,
+    COMP_ART,
+    COMP_EXTRA,
+    COMP_HV,
+    COMP_POR,
+    PI_SA,
+    PI_SP,
+    PI_YA,
+    PI_YAP,
+    PI_YP,
+    compartment_state,
     edge_flows,
-    edge_flows_of,
     eliminate,
+    flows_below,
     node_pressures,
     path_arrays,
     refresh_path,
@@ -345,8 +354,10 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             stack_pa[0] = trunk_p[root_art[s]]
             stack_pp[0] = trunk_p[root_por[s]]
             for lev in range(1, depth + 1):
-                qa, qp, xa, xp = edge_flows_of(g_art, g_por, node_conn, node_pi, stack_node[lev], stack_pa[lev - 1],
-                                               stack_pp[lev - 1])
+                j = stack_node[lev]
+                qa, qp, xa, xp = flows_below(g_art[j], g_por[j], node_conn[j], node_pi[j, PI_YA], node_pi[j, PI_YP],
+                                             node_pi[j, PI_YAP], node_pi[j, PI_SA], node_pi[j, PI_SP], stack_pa[lev - 1],
+                                             stack_pp[lev - 1])
                 stack_pa[lev] = xa
                 stack_pp[lev] = xp
         fate = FATE_SUSPENDED
@@ -409,7 +420,9 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             if ped >= 0 and pa0 == pa0:
                 for k in range(child_ptr[ped], child_ptr[ped + 1]):
                     j = child_idx[k]
-                    qa, qp, xa, xp = edge_flows_of(g_art, g_por, node_conn, node_pi, j, pa0, pp0)
+                    # the elements, not the arrays: an inline helper taking arrays costs reference counts per call
+                    qa, qp, xa, xp = flows_below(g_art[j], g_por[j], node_conn[j], node_pi[j, PI_YA], node_pi[j, PI_YP],
+                                                 node_pi[j, PI_YAP], node_pi[j, PI_SA], node_pi[j, PI_SP], pa0, pp0)
                     if qa > 0.0:
                         flows[nc] = qa
                         kinds[nc] = _KIND_CHILD
@@ -421,7 +434,8 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
                         nc += 1
                 for k in range(comp_ptr[ped], comp_ptr[ped + 1]):
                     c = comp_idx[k]
-                    qc = compartment_flows_of(g_comp, comp_extra_p, c, pa0, pp0)[1]
+                    qc = compartment_state(g_comp[c, COMP_ART], g_comp[c, COMP_POR], g_comp[c, COMP_HV],
+                                           g_comp[c, COMP_EXTRA], comp_extra_p[c], pa0, pp0)[1]
                     if qc > 0.0:
                         flows[nc] = qc
                         kinds[nc] = _KIND_COMP

@@ -70,8 +70,8 @@ __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK
            "substitute", "substitute_range", "substitute_nodes", "refresh_path", "refresh_path_of", "path_arrays",
            "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
-           "edge_flows", "compartment_flows", "child_pressures_of", "edge_flows_of", "compartment_flows_of",
-           "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA"]
+           "edge_flows", "compartment_flows", "pressures_below", "flows_below", "compartment_state",
+           "COMP_ART", "COMP_POR", "COMP_HV", "COMP_EXTRA", "PI_YA", "PI_YP", "PI_YAP", "PI_SA", "PI_SP"]
 
 #: Connectivity bits of a reduced 2-port: A joined to ground, P to ground, A to P,
 #: and a source somewhere below cut off from every boundary (its flow is lost).
@@ -81,7 +81,8 @@ STATUS_OK, STATUS_LOST_SOURCE = 0, 1
 #: Columns of ``g_comp`` and ``comp_q``: arterial terminal, portal terminal, hepatic-vein outflow, extrahepatic feeder.
 COMP_ART, COMP_POR, COMP_HV, COMP_EXTRA = 0, 1, 2, 3
 
-_YA, _YP, _YAP, _SA, _SP = 0, 1, 2, 3, 4
+#: Columns of ``node_pi`` (a node's 2-port): yA, yP, yAP (conductances), sA, sP (sources).
+PI_YA, PI_YP, PI_YAP, PI_SA, PI_SP = 0, 1, 2, 3, 4
 
 
 class FlowState(NamedTuple):
@@ -271,17 +272,17 @@ def _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, chil
                     m |= CONN_PG
     for k in range(child_ptr[i], child_ptr[i + 1]):
         j = child_idx[k]
-        ya += edge_pi[j, _YA]
-        yp += edge_pi[j, _YP]
-        yap += edge_pi[j, _YAP]
-        sa += edge_pi[j, _SA]
-        sp += edge_pi[j, _SP]
+        ya += edge_pi[j, PI_YA]
+        yp += edge_pi[j, PI_YP]
+        yap += edge_pi[j, PI_YAP]
+        sa += edge_pi[j, PI_SA]
+        sp += edge_pi[j, PI_SP]
         m |= edge_conn[j]
-    node_pi[i, _YA] = ya
-    node_pi[i, _YP] = yp
-    node_pi[i, _YAP] = yap
-    node_pi[i, _SA] = sa
-    node_pi[i, _SP] = sp
+    node_pi[i, PI_YA] = ya
+    node_pi[i, PI_YP] = yp
+    node_pi[i, PI_YAP] = yap
+    node_pi[i, PI_SA] = sa
+    node_pi[i, PI_SP] = sp
     node_conn[i] = _closure(m)
 
 
@@ -290,44 +291,44 @@ def _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, j):
     """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels (the state's arrays)."""
     ga = g_art[j]
     gp = g_por[j]
-    ya = node_pi[j, _YA]
-    yp = node_pi[j, _YP]
-    yap = node_pi[j, _YAP]
-    sa = node_pi[j, _SA]
-    sp = node_pi[j, _SP]
+    ya = node_pi[j, PI_YA]
+    yp = node_pi[j, PI_YP]
+    yap = node_pi[j, PI_YAP]
+    sa = node_pi[j, PI_SA]
+    sp = node_pi[j, PI_SP]
     m = node_conn[j]
     lost = m & CONN_LOST
     if m & CONN_AP:
         d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
         if d > 0.0:
             inv = 1.0 / d
-            edge_pi[j, _YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
-            edge_pi[j, _YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
-            edge_pi[j, _YAP] = ga * gp * yap * inv
-            edge_pi[j, _SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
-            edge_pi[j, _SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
+            edge_pi[j, PI_YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
+            edge_pi[j, PI_YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
+            edge_pi[j, PI_YAP] = ga * gp * yap * inv
+            edge_pi[j, PI_SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
+            edge_pi[j, PI_SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
         else:  # A_j and P_j joined to each other only: cut off from everything
             edge_pi[j, :] = 0.0
             if sa != 0.0 or sp != 0.0:
                 lost = CONN_LOST
     else:  # A and P sides decoupled below j
-        edge_pi[j, _YAP] = 0.0
+        edge_pi[j, PI_YAP] = 0.0
         da = ga + ya
         if da > 0.0:
-            edge_pi[j, _YA] = ga * ya / da
-            edge_pi[j, _SA] = ga * sa / da
+            edge_pi[j, PI_YA] = ga * ya / da
+            edge_pi[j, PI_SA] = ga * sa / da
         else:
-            edge_pi[j, _YA] = 0.0
-            edge_pi[j, _SA] = 0.0
+            edge_pi[j, PI_YA] = 0.0
+            edge_pi[j, PI_SA] = 0.0
             if sa != 0.0:
                 lost = CONN_LOST
         dp = gp + yp
         if dp > 0.0:
-            edge_pi[j, _YP] = gp * yp / dp
-            edge_pi[j, _SP] = gp * sp / dp
+            edge_pi[j, PI_YP] = gp * yp / dp
+            edge_pi[j, PI_SP] = gp * sp / dp
         else:
-            edge_pi[j, _YP] = 0.0
-            edge_pi[j, _SP] = 0.0
+            edge_pi[j, PI_YP] = 0.0
+            edge_pi[j, PI_SP] = 0.0
             if sp != 0.0:
                 lost = CONN_LOST
     ag = (m & CONN_AG) != 0
@@ -625,7 +626,7 @@ def _matrix_change(g_trunk, root_nodes, node_pi, inputs, late, first, last):
     for s in range(first, last):
         r = root_nodes[s]
         changed = False
-        for c in range(3):  # _YA, _YP, _YAP
+        for c in range(3):  # PI_YA, PI_YP, PI_YAP
             if inputs[ne + 3 * s + c] != node_pi[r, c]:
                 inputs[ne + 3 * s + c] = node_pi[r, c]
                 changed = True
@@ -711,8 +712,8 @@ def _base_change(fixed, q_trunk_in, root_nodes, node_pi, late, recorded, off_nod
         if not late[s]:
             r = root_nodes[s]
             for c in range(2):
-                if recorded[2 * nt + 2 * s + c] != node_pi[r, _SA + c]:
-                    recorded[2 * nt + 2 * s + c] = node_pi[r, _SA + c]
+                if recorded[2 * nt + 2 * s + c] != node_pi[r, PI_SA + c]:
+                    recorded[2 * nt + 2 * s + c] = node_pi[r, PI_SA + c]
                     changed = True
     if recorded[2 * nt + 2 * ns] != off_node:
         recorded[2 * nt + 2 * ns] = off_node
@@ -824,8 +825,8 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     status = STATUS_OK
     for s in range(ns):
         r = root_nodes[s]
-        if node_conn[r] & CONN_LOST or (not on[root_art[s]] and node_pi[r, _SA] != 0.0) or \
-                (not on[root_por[s]] and node_pi[r, _SP] != 0.0):
+        if node_conn[r] & CONN_LOST or (not on[root_art[s]] and node_pi[r, PI_SA] != 0.0) or \
+                (not on[root_por[s]] and node_pi[r, PI_SP] != 0.0):
             status = STATUS_LOST_SOURCE
     for n in range(nt):
         if index[n] < 0 and q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
@@ -881,9 +882,9 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                 r = root_nodes[s]
                 a = root_por[s] if c == 1 else root_art[s]
                 b = root_por[s] if c == 2 else -1
-                g = node_pi[r, c]  # _YA, _YP, _YAP
+                g = node_pi[r, c]  # PI_YA, PI_YP, PI_YAP
                 if c < 2:
-                    source = node_pi[r, _SA + c]  # _SA, _SP
+                    source = node_pi[r, PI_SA + c]  # PI_SA, PI_SP
                 if not on[a] or (c == 2 and not g > 0.0):
                     continue
             ia = index[a]
@@ -1037,25 +1038,27 @@ def child_pressures(st, j, pa_parent, pp_parent):
         Pressures of A_j and P_j, Pa relative to the hepatic veins; NaN where
         cut off from every boundary.
     """
-    return child_pressures_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
+    pi = st.node_pi
+    return pressures_below(st.g_art[j], st.g_por[j], st.node_conn[j], pi[j, PI_YA], pi[j, PI_YP], pi[j, PI_YAP], pi[j, PI_SA],
+                           pi[j, PI_SP], pa_parent, pp_parent)
 
 
 @njit(inline="always", **NJIT_OPTS)
-def child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
-    """:func:`child_pressures` on the state's arrays."""
-    ga = g_art[j]
-    gp = g_por[j]
-    m = node_conn[j]
+def pressures_below(ga, gp, conn, ya, yp, yap, sa, sp, pa_parent, pp_parent):
+    """:func:`child_pressures` from node j's own values: the conductances of its arterial and portal
+    vessels ``ga``, ``gp``, its connectivity bits ``conn`` (``node_conn[j]``) and its 2-port ``ya, yp, yap,
+    sa, sp`` (``node_pi[j]``).
+
+    Kernel loops call this form with the elements: an inline helper that takes arrays costs an
+    atomic reference count per array per call (docs/flow.md).
+    """
     up_a = ga > 0.0 and not math.isnan(pa_parent)
     up_p = gp > 0.0 and not math.isnan(pp_parent)
-    ag = (m & CONN_AG) != 0
-    pg = (m & CONN_PG) != 0
-    ap = (m & CONN_AP) != 0
-    ya = node_pi[j, _YA]
-    yp = node_pi[j, _YP]
-    yap = node_pi[j, _YAP]
-    ba = node_pi[j, _SA] + (ga * pa_parent if up_a else 0.0)
-    bp = node_pi[j, _SP] + (gp * pp_parent if up_p else 0.0)
+    ag = (conn & CONN_AG) != 0
+    pg = (conn & CONN_PG) != 0
+    ap = (conn & CONN_AP) != 0
+    ba = sa + (ga * pa_parent if up_a else 0.0)
+    bp = sp + (gp * pp_parent if up_p else 0.0)
     if ap:
         if not (ag or pg or up_a or up_p):
             return np.nan, np.nan
@@ -1064,6 +1067,15 @@ def child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent
     xa = ba / (ga + ya) if (ag or up_a) else np.nan
     xp = bp / (gp + yp) if (pg or up_p) else np.nan
     return xa, xp
+
+
+@njit(inline="always", **NJIT_OPTS)
+def flows_below(ga, gp, conn, ya, yp, yap, sa, sp, pa_parent, pp_parent):
+    """:func:`edge_flows` from node j's own values (as :func:`pressures_below`)."""
+    xa, xp = pressures_below(ga, gp, conn, ya, yp, yap, sa, sp, pa_parent, pp_parent)
+    qa = ga * (pa_parent - xa) if (ga > 0.0 and not math.isnan(xa)) else 0.0
+    qp = gp * (pp_parent - xp) if (gp > 0.0 and not math.isnan(xp)) else 0.0
+    return qa, qp, xa, xp
 
 
 @njit(inline="always", **NJIT_OPTS)
@@ -1077,16 +1089,9 @@ def edge_flows(st, j, pa_parent, pp_parent):
         :func:`child_pressures`). A vessel with zero conductance or cut off
         from every boundary carries 0.
     """
-    return edge_flows_of(st.g_art, st.g_por, st.node_conn, st.node_pi, j, pa_parent, pp_parent)
-
-
-@njit(inline="always", **NJIT_OPTS)
-def edge_flows_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent):
-    """:func:`edge_flows` on the state's arrays."""
-    xa, xp = child_pressures_of(g_art, g_por, node_conn, node_pi, j, pa_parent, pp_parent)
-    qa = g_art[j] * (pa_parent - xa) if (g_art[j] > 0.0 and not math.isnan(xa)) else 0.0
-    qp = g_por[j] * (pp_parent - xp) if (g_por[j] > 0.0 and not math.isnan(xp)) else 0.0
-    return qa, qp, xa, xp
+    pi = st.node_pi
+    return flows_below(st.g_art[j], st.g_por[j], st.node_conn[j], pi[j, PI_YA], pi[j, PI_YP], pi[j, PI_YAP], pi[j, PI_SA],
+                       pi[j, PI_SP], pa_parent, pp_parent)
 
 
 @njit(inline="always", **NJIT_OPTS)
@@ -1106,21 +1111,19 @@ def compartment_flows(st, c, pa, pp):
         Compartment pressure (NaN if cut off), inflow from A_i, inflow from
         P_i, outflow to the hepatic veins, inflow from the extrahepatic reservoir.
     """
-    return compartment_flows_of(st.g_comp, st.comp_extra_p, c, pa, pp)
+    g = st.g_comp
+    return compartment_state(g[c, COMP_ART], g[c, COMP_POR], g[c, COMP_HV], g[c, COMP_EXTRA], st.comp_extra_p[c], pa, pp)
 
 
 @njit(inline="always", **NJIT_OPTS)
-def compartment_flows_of(g_comp, comp_extra_p, c, pa, pp):
-    """:func:`compartment_flows` on the state's arrays."""
-    ga = g_comp[c, COMP_ART]
-    gp = g_comp[c, COMP_POR]
-    gh = g_comp[c, COMP_HV]
-    ge = g_comp[c, COMP_EXTRA]
+def compartment_state(ga, gp, gh, ge, px, pa, pp):
+    """:func:`compartment_flows` from the compartment's own values: its conductances to A_i, P_i, the hepatic
+    veins and the extrahepatic reservoir (``g_comp[c]``) and the reservoir's pressure ``px`` (kernel loops call
+    this form, as :func:`pressures_below`)."""
     up_a = ga > 0.0 and not math.isnan(pa)
     up_p = gp > 0.0 and not math.isnan(pp)
     if not (up_a or up_p or gh > 0.0 or ge > 0.0):
         return np.nan, 0.0, 0.0, 0.0, 0.0
-    px = comp_extra_p[c]
     num = (ga * pa if up_a else 0.0) + (gp * pp if up_p else 0.0) + ge * px
     ps = num / (ga + gp + gh + ge)
     return (ps, ga * (pa - ps) if up_a else 0.0, gp * (pp - ps) if up_p else 0.0, gh * ps,
@@ -1149,7 +1152,9 @@ def node_pressures(st, i):
     pp = st.trunk_p[st.root_por[s]]
     g_art, g_por, node_conn, node_pi = st.g_art, st.g_por, st.node_conn, st.node_pi
     for d in range(depth):
-        pa, pp = child_pressures_of(g_art, g_por, node_conn, node_pi, path[d], pa, pp)
+        j = path[d]
+        pa, pp = pressures_below(g_art[j], g_por[j], node_conn[j], node_pi[j, PI_YA], node_pi[j, PI_YP], node_pi[j, PI_YAP],
+                                 node_pi[j, PI_SA], node_pi[j, PI_SP], pa, pp)
     return pa, pp
 
 
@@ -1185,14 +1190,16 @@ def substitute_nodes(st, nodes, comps):
     for i in nodes:
         p = parent[i]
         if p >= 0:
-            qa, qp, xa, xp = edge_flows_of(g_art, g_por, node_conn, node_pi, i, art_p[p], por_p[p])
+            qa, qp, xa, xp = flows_below(g_art[i], g_por[i], node_conn[i], node_pi[i, PI_YA], node_pi[i, PI_YP],
+                                         node_pi[i, PI_YAP], node_pi[i, PI_SA], node_pi[i, PI_SP], art_p[p], por_p[p])
             art_q[i] = qa
             por_q[i] = qp
             art_p[i] = xa
             por_p[i] = xp
     for c in comps:
         i = comp_node[c]
-        ps, qa, qp, qh, qe = compartment_flows_of(g_comp, comp_extra_p, c, art_p[i], por_p[i])
+        ps, qa, qp, qh, qe = compartment_state(g_comp[c, COMP_ART], g_comp[c, COMP_POR], g_comp[c, COMP_HV],
+                                               g_comp[c, COMP_EXTRA], comp_extra_p[c], art_p[i], por_p[i])
         comp_p[c] = ps
         comp_q[c, COMP_ART] = qa
         comp_q[c, COMP_POR] = qp
