@@ -71,11 +71,11 @@ from .twoport import (
     node_pressures,
     path_arrays,
     refresh_path,
-    refresh_path_of,
     restore_trunk,
     solve_trunk,
     solve_trunk_of,
     trunk_arrays,
+    update_two_ports,
 )
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
@@ -321,6 +321,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
     g_trunk, comp_node = st.g_trunk, st.comp_node
     path = path_arrays(st)  # for the 2-port refresh after a lodging
+    no_order = parent[:0]  # (the refresh walks up from the lodging)
     trunk = trunk_arrays(st)  # for the trunk re-solve
     full_resolve, measure_edge = net.full_resolve, net.measure_edge
     fates, wheres, refluxeds, stackeds, flow_after, counters = ps.fate, ps.where, ps.refluxed, ps.stacked, ps.flow_after, \
@@ -545,7 +546,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
                 node = write_vessel_conductance_of(g_art, g_trunk, m_ped, lodge_elem, g)
             only_subtree = -1  # the trunk solve's promise: only this subtree's 2-port changed since its previous solve
             if node >= 0:
-                root = refresh_path_of(*path, node)
+                root = update_two_ports(*path, no_order, node)
                 if solved and not full_resolve:
                     only_subtree = root_slot[root]
             # ---- the trunk re-solved, and the native flow at the tip measured

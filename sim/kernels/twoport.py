@@ -67,7 +67,7 @@ from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
            "solve", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of", "trunk_arrays",
-           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "refresh_path_of", "path_arrays",
+           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "update_two_ports", "path_arrays",
            "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "pressures_below", "flows_below", "compartment_state",
@@ -238,115 +238,138 @@ def _closure(m):
     return m
 
 
-@njit(inline="always", **NJIT_OPTS)
-def _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
-             edge_conn, i):
-    """Recompute ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges (the state's
-    arrays of the same names)."""
-    ya = 0.0
-    yp = 0.0
-    yap = 0.0
-    sa = q_art_in[i]
-    sp = 0.0
-    m = np.uint8(0)
-    for k in range(comp_ptr[i], comp_ptr[i + 1]):
-        c = comp_idx[k]
-        ga = g_comp[c, COMP_ART]
-        gp = g_comp[c, COMP_POR]
-        gout = g_comp[c, COMP_HV] + g_comp[c, COMP_EXTRA]
-        tot = ga + gp + gout
-        if tot > 0.0:
-            inv = 1.0 / tot
-            ya += ga * gout * inv
-            yp += gp * gout * inv
-            yap += ga * gp * inv
-            push = g_comp[c, COMP_EXTRA] * comp_extra_p[c] * inv
-            sa += ga * push
-            sp += gp * push
-            if ga > 0.0 and gp > 0.0:
-                m |= CONN_AP
-            if gout > 0.0:
-                if ga > 0.0:
-                    m |= CONN_AG
-                if gp > 0.0:
-                    m |= CONN_PG
-    for k in range(child_ptr[i], child_ptr[i + 1]):
-        j = child_idx[k]
-        ya += edge_pi[j, PI_YA]
-        yp += edge_pi[j, PI_YP]
-        yap += edge_pi[j, PI_YAP]
-        sa += edge_pi[j, PI_SA]
-        sp += edge_pi[j, PI_SP]
-        m |= edge_conn[j]
-    node_pi[i, PI_YA] = ya
-    node_pi[i, PI_YP] = yp
-    node_pi[i, PI_YAP] = yap
-    node_pi[i, PI_SA] = sa
-    node_pi[i, PI_SP] = sp
-    node_conn[i] = _closure(m)
+@njit(**NJIT_OPTS)
+def update_two_ports(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
+                     node_pi, node_conn, edge_pi, edge_conn, order, start):
+    """Recompute 2-ports bottom-up: of the nodes in ``order`` from its last to its first (ascending nodes, so
+    children before parents), or, with ``start >= 0``, of ``start`` and every ancestor up to its subtree root.
 
+    For each node i: ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges,
+    then (below a root) ``edge_pi[i]``/``edge_conn[i]``, i's 2-port seen through its incoming pedicle vessels.
+    The arguments are the state's arrays of the same names (:func:`path_arrays`). The rules are written once,
+    inline in this loop: a helper taking the arrays would pay an atomic reference count per array per node.
 
-@njit(inline="always", **NJIT_OPTS)
-def _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, j):
-    """Recompute ``edge_pi[j]``: node j's 2-port seen through its incoming pedicle vessels (the state's arrays)."""
-    ga = g_art[j]
-    gp = g_por[j]
-    ya = node_pi[j, PI_YA]
-    yp = node_pi[j, PI_YP]
-    yap = node_pi[j, PI_YAP]
-    sa = node_pi[j, PI_SA]
-    sp = node_pi[j, PI_SP]
-    m = node_conn[j]
-    lost = m & CONN_LOST
-    if m & CONN_AP:
-        d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
-        if d > 0.0:
-            inv = 1.0 / d
-            edge_pi[j, PI_YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
-            edge_pi[j, PI_YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
-            edge_pi[j, PI_YAP] = ga * gp * yap * inv
-            edge_pi[j, PI_SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
-            edge_pi[j, PI_SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
-        else:  # A_j and P_j joined to each other only: cut off from everything
-            edge_pi[j, :] = 0.0
-            if sa != 0.0 or sp != 0.0:
-                lost = CONN_LOST
-    else:  # A and P sides decoupled below j
-        edge_pi[j, PI_YAP] = 0.0
-        da = ga + ya
-        if da > 0.0:
-            edge_pi[j, PI_YA] = ga * ya / da
-            edge_pi[j, PI_SA] = ga * sa / da
-        else:
-            edge_pi[j, PI_YA] = 0.0
-            edge_pi[j, PI_SA] = 0.0
-            if sa != 0.0:
-                lost = CONN_LOST
-        dp = gp + yp
-        if dp > 0.0:
-            edge_pi[j, PI_YP] = gp * yp / dp
-            edge_pi[j, PI_SP] = gp * sp / dp
-        else:
-            edge_pi[j, PI_YP] = 0.0
-            edge_pi[j, PI_SP] = 0.0
-            if sp != 0.0:
-                lost = CONN_LOST
-    ag = (m & CONN_AG) != 0
-    pg = (m & CONN_PG) != 0
-    ap = (m & CONN_AP) != 0
-    e = np.uint8(lost)
-    if ga > 0.0 and (ag or (ap and pg)):
-        e |= CONN_AG
-    if gp > 0.0 and (pg or (ap and ag)):
-        e |= CONN_PG
-    if ga > 0.0 and gp > 0.0 and ap:
-        e |= CONN_AP
-    edge_conn[j] = _closure(e)
+    Returns
+    -------
+    int
+        With ``start >= 0``, the subtree's root; else -1.
+    """
+    left = order.shape[0]
+    i = start
+    while True:
+        if start < 0:
+            left -= 1
+            if left < 0:
+                return -1
+            i = order[left]
+        # ---- node_pi[i], node_conn[i]
+        ya = 0.0
+        yp = 0.0
+        yap = 0.0
+        sa = q_art_in[i]
+        sp = 0.0
+        m = np.uint8(0)
+        for k in range(comp_ptr[i], comp_ptr[i + 1]):
+            c = comp_idx[k]
+            ga = g_comp[c, COMP_ART]
+            gp = g_comp[c, COMP_POR]
+            gout = g_comp[c, COMP_HV] + g_comp[c, COMP_EXTRA]
+            tot = ga + gp + gout
+            if tot > 0.0:
+                inv = 1.0 / tot
+                ya += ga * gout * inv
+                yp += gp * gout * inv
+                yap += ga * gp * inv
+                push = g_comp[c, COMP_EXTRA] * comp_extra_p[c] * inv
+                sa += ga * push
+                sp += gp * push
+                if ga > 0.0 and gp > 0.0:
+                    m |= CONN_AP
+                if gout > 0.0:
+                    if ga > 0.0:
+                        m |= CONN_AG
+                    if gp > 0.0:
+                        m |= CONN_PG
+        for k in range(child_ptr[i], child_ptr[i + 1]):
+            j = child_idx[k]
+            ya += edge_pi[j, PI_YA]
+            yp += edge_pi[j, PI_YP]
+            yap += edge_pi[j, PI_YAP]
+            sa += edge_pi[j, PI_SA]
+            sp += edge_pi[j, PI_SP]
+            m |= edge_conn[j]
+        node_pi[i, PI_YA] = ya
+        node_pi[i, PI_YP] = yp
+        node_pi[i, PI_YAP] = yap
+        node_pi[i, PI_SA] = sa
+        node_pi[i, PI_SP] = sp
+        node_conn[i] = _closure(m)
+        p = parent[i]
+        if p < 0:
+            if start >= 0:
+                return i
+            continue
+        # ---- edge_pi[i], edge_conn[i]
+        ga = g_art[i]
+        gp = g_por[i]
+        ya = node_pi[i, PI_YA]
+        yp = node_pi[i, PI_YP]
+        yap = node_pi[i, PI_YAP]
+        sa = node_pi[i, PI_SA]
+        sp = node_pi[i, PI_SP]
+        m = node_conn[i]
+        lost = m & CONN_LOST
+        if m & CONN_AP:
+            d = (ga + ya) * (gp + yp) + yap * (ga + ya + gp + yp)
+            if d > 0.0:
+                inv = 1.0 / d
+                edge_pi[i, PI_YA] = ga * (ya * (gp + yp) + yap * (ya + yp)) * inv
+                edge_pi[i, PI_YP] = gp * (yp * (ga + ya) + yap * (ya + yp)) * inv
+                edge_pi[i, PI_YAP] = ga * gp * yap * inv
+                edge_pi[i, PI_SA] = ga * ((gp + yp + yap) * sa + yap * sp) * inv
+                edge_pi[i, PI_SP] = gp * (yap * sa + (ga + ya + yap) * sp) * inv
+            else:  # A_i and P_i joined to each other only: cut off from everything
+                edge_pi[i, :] = 0.0
+                if sa != 0.0 or sp != 0.0:
+                    lost = CONN_LOST
+        else:  # A and P sides decoupled below i
+            edge_pi[i, PI_YAP] = 0.0
+            da = ga + ya
+            if da > 0.0:
+                edge_pi[i, PI_YA] = ga * ya / da
+                edge_pi[i, PI_SA] = ga * sa / da
+            else:
+                edge_pi[i, PI_YA] = 0.0
+                edge_pi[i, PI_SA] = 0.0
+                if sa != 0.0:
+                    lost = CONN_LOST
+            dp = gp + yp
+            if dp > 0.0:
+                edge_pi[i, PI_YP] = gp * yp / dp
+                edge_pi[i, PI_SP] = gp * sp / dp
+            else:
+                edge_pi[i, PI_YP] = 0.0
+                edge_pi[i, PI_SP] = 0.0
+                if sp != 0.0:
+                    lost = CONN_LOST
+        ag = (m & CONN_AG) != 0
+        pg = (m & CONN_PG) != 0
+        ap = (m & CONN_AP) != 0
+        e = np.uint8(lost)
+        if ga > 0.0 and (ag or (ap and pg)):
+            e |= CONN_AG
+        if gp > 0.0 and (pg or (ap and ag)):
+            e |= CONN_PG
+        if ga > 0.0 and gp > 0.0 and ap:
+            e |= CONN_AP
+        edge_conn[i] = _closure(e)
+        if start >= 0:
+            i = p
 
 
 @njit(**NJIT_OPTS)
 def path_arrays(st):
-    """The state's arrays the 2-port refresh reads and writes, in the order :func:`refresh_path_of` takes them.
+    """The state's arrays the 2-port refresh reads and writes, in the order :func:`update_two_ports` takes them.
 
     Bind them once outside a loop and call the ``_of`` form: a function that takes the whole
     state pays an atomic reference count per field (43) on every call (docs/flow.md).
@@ -358,13 +381,7 @@ def path_arrays(st):
 @njit(**NJIT_OPTS)
 def eliminate(st):
     """Bottom-up elimination of every pedicle subtree into its root's 2-port, O(M + C)."""
-    (parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por, node_pi, node_conn,
-     edge_pi, edge_conn) = path_arrays(st)
-    for i in range(parent.shape[0] - 1, -1, -1):
-        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
-                 edge_conn, i)
-        if parent[i] >= 0:
-            _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
+    update_two_ports(*path_arrays(st), np.arange(st.parent.shape[0]), -1)
 
 
 @njit(**NJIT_OPTS)
@@ -375,21 +392,7 @@ def refresh_path(st, i):
     ``i``, the injection at ``i``) or ``edge_pi[i]`` (the conductances of the
     vessel into ``i``). The trunk must be re-solved afterwards (:func:`solve_trunk`).
     """
-    refresh_path_of(*path_arrays(st), i)
-
-
-@njit(**NJIT_OPTS)
-def refresh_path_of(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
-                    node_pi, node_conn, edge_pi, edge_conn, i):
-    """:func:`refresh_path` on the arrays :func:`path_arrays` returns (for kernel loops); returns the subtree's root."""
-    while True:
-        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
-                 edge_conn, i)
-        p = parent[i]
-        if p < 0:
-            return i
-        _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
-        i = p
+    update_two_ports(*path_arrays(st), st.parent[:0], i)
 
 
 @njit(**NJIT_OPTS)
@@ -407,8 +410,7 @@ def refresh_paths(st, nodes, mark):
     mark : uint8 (M,)
         Work array, all 0 on entry and on return.
     """
-    (parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por, node_pi, node_conn,
-     edge_pi, edge_conn) = path_arrays(st)
+    parent = st.parent
     todo = np.empty(parent.shape[0], np.int64)
     n = 0
     for i in nodes:
@@ -418,13 +420,9 @@ def refresh_paths(st, nodes, mark):
             n += 1
             i = parent[i]
     order = np.sort(todo[:n])
-    for k in range(n - 1, -1, -1):
-        i = order[k]
+    for i in order:
         mark[i] = 0
-        _node_pi(q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, node_pi, node_conn, edge_pi,
-                 edge_conn, i)
-        if parent[i] >= 0:
-            _edge_pi(g_art, g_por, node_pi, node_conn, edge_pi, edge_conn, i)
+    update_two_ports(*path_arrays(st), order, -1)
 
 
 @njit(**NJIT_OPTS)
