@@ -21,7 +21,7 @@ from numba import njit
 
 from ._config import NJIT_OPTS
 from ._prefetch import prefetch
-from .embolic_load import load_bed, load_vessel, write_bed_conductance, write_vessel_conductance
+from .embolic_load import bed_load_step, vessel_load_step, write_bed_conductance_of, write_vessel_conductance_of
 from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_TRUNK, FATE_VESSEL
 from .twoport import refresh_paths
 
@@ -41,33 +41,6 @@ def close_below(size, cut, v, tip):
 
 #: How many particles ahead the load records of a particle's element are prefetched (a cache hint only).
 PREFETCH_AHEAD = 8
-
-
-@njit(inline="always", **NJIT_OPTS)
-def _prefetch_element(geo, load, lodged_comp, lodged_ped, f, w):
-    """Start bringing in the load records of element ``w`` of fate ``f`` (never changes a result)."""
-    if f == FATE_COMPARTMENT:
-        prefetch(load.bed_count, w)
-        prefetch(load.bed_gen, w)
-        prefetch(load.bed_wedged, w)
-        prefetch(load.bed_layer, w)
-        prefetch(load.bed_front, w)
-        prefetch(load.bed_excess, w)
-        prefetch(load.bed_blocked, w)
-        prefetch(geo.bed_feed_diam, w)
-        prefetch(geo.bed_n_gen, w)
-        prefetch(geo.bed_g0, w)
-        prefetch(lodged_comp, w)
-    elif f == FATE_VESSEL:
-        prefetch(load.vessel_count, w)
-        prefetch(load.vessel_column, w)
-        prefetch(load.vessel_excess, w)
-        prefetch(load.vessel_layer, w)
-        prefetch(load.vessel_blocked, w)
-        prefetch(geo.vessel_diam, w)
-        prefetch(geo.vessel_length, w)
-        prefetch(geo.vessel_g0, w)
-        prefetch(lodged_ped, w)
 
 
 @njit(**NJIT_OPTS)
@@ -103,51 +76,111 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
         over the whole delivery, updated here).
     """
     m = geo.n_pedicle
+    n_comp = geo.n_compartment
+    # every array the loop reads or writes, bound once, and the load rules called on the element's numbers
+    # (embolic_load.load_bed, load_vessel): a tuple field read or an array handed to a helper inside the loop
+    # costs an atomic reference count each time (docs/flow.md)
+    g_art, g_trunk, g_comp, st_comp_node = st.g_art, st.g_trunk, st.g_comp, st.comp_node
+    vessel_column, vessel_excess, vessel_layer, vessel_layer_excess, vessel_count, vessel_blocked = \
+        load.vessel_column, load.vessel_excess, load.vessel_layer, load.vessel_layer_excess, load.vessel_count, \
+        load.vessel_blocked
+    bed_gen, bed_wedged, bed_layer, bed_front, bed_excess, bed_count, bed_blocked = \
+        load.bed_gen, load.bed_wedged, load.bed_layer, load.bed_front, load.bed_excess, load.bed_count, load.bed_blocked
+    vessel_diam, vessel_length, vessel_g0, seal_porosity = geo.vessel_diam, geo.vessel_length, geo.vessel_g0, \
+        geo.seal_porosity
+    bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
+        geo.murray_exponent, geo.bed_aspect
     n_def = 0
     dirty = np.empty(fate.shape[0], np.int64)
     n_dirty = 0
     for i in range(fate.shape[0]):
-        if i + PREFETCH_AHEAD < fate.shape[0]:
-            _prefetch_element(geo, load, lodged_comp, lodged_ped, fate[i + PREFETCH_AHEAD], where[i + PREFETCH_AHEAD])
+        if i + PREFETCH_AHEAD < fate.shape[0]:  # the load records of a particle a few ahead (a cache hint only)
+            f = fate[i + PREFETCH_AHEAD]
+            w = where[i + PREFETCH_AHEAD]
+            if f == FATE_COMPARTMENT:
+                prefetch(bed_wedged, w)
+                prefetch(bed_layer, w)
+                prefetch(bed_front, w)
+                prefetch(bed_excess, w)
+                prefetch(bed_feed_diam, w)
+                prefetch(bed_n_gen, w)
+                prefetch(bed_g0, w)
+                prefetch(bed_gen, w)
+                prefetch(bed_count, w)
+                prefetch(lodged_comp, w)
+                prefetch(bed_blocked, w)
+            elif f == FATE_VESSEL:
+                prefetch(vessel_column, w)
+                prefetch(vessel_excess, w)
+                prefetch(vessel_layer, w)
+                prefetch(vessel_diam, w)
+                prefetch(vessel_length, w)
+                prefetch(vessel_g0, w)
+                prefetch(vessel_count, w)
+                prefetch(lodged_ped, w)
+                prefetch(vessel_blocked, w)
         f = fate[i]
         w = where[i]
         d = diameters[i]
+        b = -1  # the bed or the vessel the particle joins
+        v = -1
         if f == FATE_COMPARTMENT:
-            if load.bed_blocked[w] != 0 or cut[comp_node[w]] != 0:
+            if bed_blocked[w] != 0 or cut[comp_node[w]] != 0:
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            dirty[n_dirty] = write_bed_conductance(st, geo, w, load_bed(geo, load, w, d, keep * d))
-            n_dirty += 1
+            b = w
             lodged_comp[w] += 1
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
             start = w if stacked[i] else parent[w]
-            if load.vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0):
+            if vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0):
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            dirty[n_dirty] = write_vessel_conductance(st, geo, w, load_vessel(geo, load, w, d, not stacked[i]))
-            n_dirty += 1
-            if load.vessel_blocked[w] != 0:
-                close_below(size, cut, w, tip)
+            v = w
             lodged_ped[w] += 1
         elif f == FATE_TRUNK:
-            if load.vessel_blocked[m + w] != 0:
+            if vessel_blocked[m + w] != 0:
                 deferred[n_def] = i
                 n_def += 1
                 continue
-            write_vessel_conductance(st, geo, m + w, load_vessel(geo, load, m + w, d, not stacked[i]))
+            v = m + w
             lodged_trunk[w] += 1
         elif f == FATE_NONTARGET:
             b = sink_bed[w]
-            if b >= 0:
-                if load.bed_blocked[b] != 0:
-                    deferred[n_def] = i
-                    n_def += 1
-                    continue
-                write_bed_conductance(st, geo, b, load_bed(geo, load, b, d, keep * d))
+            if b >= 0 and bed_blocked[b] != 0:
+                deferred[n_def] = i
+                n_def += 1
+                continue
             nontarget[w] += 1
+        if b >= 0:
+            gen, wedged, layer, front, excess, full, g = bed_load_step(
+                bed_feed_diam[b], bed_n_gen[b], bed_g0[b], murray_exponent, bed_aspect, seal_porosity, bed_gen[b],
+                bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], d, keep * d)
+            bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b] = gen, wedged, layer, front, excess
+            bed_count[b] += 1
+            if full:
+                bed_blocked[b] = 1
+            node = write_bed_conductance_of(g_comp, g_trunk, st_comp_node, n_comp, b, g)
+            if node >= 0:
+                dirty[n_dirty] = node
+                n_dirty += 1
+        elif v >= 0:
+            column, excess, layer, layer_excess, full, g = vessel_load_step(
+                vessel_diam[v], vessel_length[v], vessel_g0[v], seal_porosity, vessel_column[v], vessel_excess[v],
+                vessel_layer[v], vessel_layer_excess[v], d, not stacked[i])
+            vessel_column[v], vessel_excess[v], vessel_layer[v], vessel_layer_excess[v] = column, excess, layer, \
+                layer_excess
+            vessel_count[v] += 1
+            if full:
+                vessel_blocked[v] = 1
+            node = write_vessel_conductance_of(g_art, g_trunk, m, v, g)
+            if node >= 0:
+                dirty[n_dirty] = node
+                n_dirty += 1
+                if full:
+                    close_below(size, cut, v, tip)
     refresh_paths(st, dirty[:n_dirty], mark)
     return n_def
 

@@ -64,7 +64,8 @@ from ._config import NJIT_OPTS
 from .twoport import COMP_ART
 
 __all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_length", "plug_resistance_factor",
-           "load_vessel", "load_bed", "bed_generations", "vessel_conductance", "bed_conductance",
+           "load_vessel", "load_bed", "vessel_load_step", "bed_load_step", "bed_generations", "vessel_conductance",
+           "bed_conductance",
            "write_vessel_conductance", "write_vessel_conductance_of", "write_bed_conductance",
            "write_bed_conductance_of", "apply_load", "conductance_fractions",
            "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
@@ -208,38 +209,67 @@ def plug_resistance_factor(vessel_d, particle_d, porosity):
 @njit(**NJIT_OPTS)
 def vessel_conductance(geo, load, v):
     """Arterial conductance resolved vessel ``v`` keeps with its load, m^3/(s Pa)."""
-    added = load.vessel_excess[v] + load.vessel_layer_excess[v]
-    return geo.vessel_g0[v] / (1.0 + added / geo.vessel_length[v])
+    return _loaded_vessel_conductance(geo.vessel_g0[v], geo.vessel_length[v], load.vessel_excess[v],
+                                      load.vessel_layer_excess[v])
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _loaded_vessel_conductance(g0, length, excess, layer_excess):
+    return g0 / (1.0 + (excess + layer_excess) / length)
 
 
 @njit(**NJIT_OPTS)
 def load_vessel(geo, load, v, particle_d, wedge):
     """One particle joins vessel ``v``: a wedge in its mouth (``wedge``) or the top of its column.
 
-    Returns the vessel's new conductance (m^3/(s Pa)); the caller puts it in the flow state.
+    Updates ``load`` and returns the vessel's new conductance (m^3/(s Pa)); the caller puts it
+    in the flow state. The rule is :func:`vessel_load_step` (which kernel loops call directly).
     """
-    vessel_d = geo.vessel_diam[v]
-    length = geo.vessel_length[v]
-    e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
+    column, excess, layer, layer_excess, blocked, g = vessel_load_step(
+        geo.vessel_diam[v], geo.vessel_length[v], geo.vessel_g0[v], geo.seal_porosity, load.vessel_column[v],
+        load.vessel_excess[v], load.vessel_layer[v], load.vessel_layer_excess[v], particle_d, wedge)
+    load.vessel_column[v] = column
+    load.vessel_excess[v] = excess
+    load.vessel_layer[v] = layer
+    load.vessel_layer_excess[v] = layer_excess
+    load.vessel_count[v] += 1
+    if blocked:
+        load.vessel_blocked[v] = 1
+    return g
+
+
+@njit(inline="always", **NJIT_OPTS)
+def vessel_load_step(vessel_d, length, g0, seal_porosity, column, excess, layer, layer_excess, particle_d, wedge):
+    """:func:`load_vessel` on one vessel's numbers: its lumen diameter, length (m) and open conductance, the
+    seal porosity, and its load (packed length m, excess m, top layer's filled share, its excess m).
+
+    Kernel loops call this form with the elements (an inline helper taking arrays pays an atomic
+    reference count per array per call; docs/flow.md).
+
+    Returns
+    -------
+    (float, float, float, float, bool, float)
+        The new column, excess, layer and layer excess; whether the mouth is now closed (a
+        wedge, or the column reached it); the new conductance, m^3/(s Pa).
+    """
+    e = column_porosity(vessel_d, particle_d, seal_porosity)
     dl = segment_length(vessel_d, particle_d, e)
-    room = length - load.vessel_column[v]
+    room = length - column
     if dl > room:
         dl = room if room > 0.0 else 0.0
-    load.vessel_column[v] += dl
+    column += dl
     factor = plug_resistance_factor(vessel_d, particle_d, e)
     if vessel_d < SINGLE_FILE_RATIO * particle_d:  # a wedge or single file: every particle a complete plug
-        load.vessel_excess[v] += (factor - 1.0) * dl
+        excess += (factor - 1.0) * dl
     else:  # random packing in layers one particle thick
-        f = load.vessel_layer[v] + dl / particle_d
+        f = layer + dl / particle_d
         while f >= 1.0:
-            load.vessel_excess[v] += (factor - 1.0) * particle_d
+            excess += (factor - 1.0) * particle_d
             f -= 1.0
-        load.vessel_layer[v] = f
-        load.vessel_layer_excess[v] = particle_d * (1.0 / (1.0 - f + f / factor) - 1.0)
-    load.vessel_count[v] += 1
-    if wedge or load.vessel_column[v] >= length * (1.0 - 1e-12):
-        load.vessel_blocked[v] = 1
-    return vessel_conductance(geo, load, v)
+        layer = f
+        layer_excess = particle_d * (1.0 / (1.0 - f + f / factor) - 1.0)
+    blocked = wedge or column >= length * (1.0 - 1e-12)
+    return column, excess, layer, layer_excess, blocked, _loaded_vessel_conductance(g0, length, excess, layer_excess)
 
 
 @njit(inline="always", **NJIT_OPTS)
@@ -273,10 +303,15 @@ def bed_conductance(geo, load, b):
     gen = load.bed_gen[b]
     if gen < 0:
         return geo.bed_g0[b]
-    share = _resistance_share(gen, geo.bed_n_gen[b], geo.murray_exponent)
-    layer = load.bed_layer[b]
+    return _loaded_bed_conductance(geo.bed_g0[b], gen, geo.bed_n_gen[b], geo.murray_exponent, load.bed_layer[b],
+                                   load.bed_excess[b])
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _loaded_bed_conductance(g0, gen, n_gen, murray_exponent, layer, excess):
+    share = _resistance_share(gen, n_gen, murray_exponent)
     wedge_part = share * (1.0 / layer - 1.0) if layer > 0.0 else math.inf
-    return geo.bed_g0[b] / (1.0 + wedge_part + load.bed_excess[b])
+    return g0 / (1.0 + wedge_part + excess)
 
 
 @njit(**NJIT_OPTS)
@@ -285,53 +320,78 @@ def load_bed(geo, load, b, particle_d, fit_d):
 
     It wedges in one vessel of the first generation narrower than ``fit_d`` while
     that generation has open vessels, then packs the generations above it, the
-    deepest first. Returns the bed's new conductance (m^3/(s Pa)).
+    deepest first. Updates ``load`` and returns the bed's new conductance (m^3/(s Pa)).
+    The rule is :func:`bed_load_step` (which kernel loops call directly).
     """
-    g = geo.murray_exponent
-    feed_d = geo.bed_feed_diam[b]
-    n_gen = geo.bed_n_gen[b]
-    last = math.ceil(n_gen) - 1
+    gen, wedged, layer, front, excess, blocked, g = bed_load_step(
+        geo.bed_feed_diam[b], geo.bed_n_gen[b], geo.bed_g0[b], geo.murray_exponent, geo.bed_aspect, geo.seal_porosity,
+        load.bed_gen[b], load.bed_wedged[b], load.bed_layer[b], load.bed_front[b], load.bed_excess[b], particle_d, fit_d)
+    load.bed_gen[b] = gen
+    load.bed_wedged[b] = wedged
+    load.bed_layer[b] = layer
+    load.bed_front[b] = front
+    load.bed_excess[b] = excess
     load.bed_count[b] += 1
-    if load.bed_gen[b] < 0:
+    if blocked:
+        load.bed_blocked[b] = 1
+    return g
+
+
+@njit(inline="always", **NJIT_OPTS)
+def bed_load_step(feed_d, n_gen, g0, murray_exponent, aspect, seal_porosity, gen, wedged, layer, front, excess,
+                  particle_d, fit_d):
+    """:func:`load_bed` on one bed's numbers: its feeder diameter (m), generations, open conductance, the Murray
+    exponent, vessel aspect and seal porosity, and its load (wedge generation, -1 before the first particle;
+    wedged share; conductance share the wedge layer keeps; column front in generations; column excess).
+
+    Kernel loops call this form with the elements (as :func:`vessel_load_step`).
+
+    Returns
+    -------
+    (int, float, float, float, float, bool, float)
+        The new wedge generation, wedged share, layer share, front and excess; whether the bed is
+        now packed up to its feeder; the new conductance, m^3/(s Pa).
+    """
+    g = murray_exponent
+    last = math.ceil(n_gen) - 1
+    if gen < 0:
         gen = int(math.floor(g * math.log2(feed_d / fit_d))) + 1 if fit_d < feed_d else 0
         gen = min(max(gen, 0), last)
-        load.bed_gen[b] = gen
-        load.bed_front[b] = gen
-    gen = load.bed_gen[b]
+        front = float(gen)
     volume = math.pi / 6.0 * particle_d ** 3
-    if load.bed_wedged[b] < 1.0:
+    blocked = False
+    if wedged < 1.0:
         vessel_d = _generation_diameter(feed_d, gen, g)
-        length = geo.bed_aspect * vessel_d
-        e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
+        length = aspect * vessel_d
+        e = column_porosity(vessel_d, particle_d, seal_porosity)
         plug = min(segment_length(vessel_d, particle_d, e), length)
         factor = 1.0 + (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) * plug / length
-        share = min(2.0 ** (-gen), 1.0 - load.bed_wedged[b])
-        load.bed_wedged[b] += share
-        load.bed_layer[b] -= share * (1.0 - 1.0 / factor)
-        if load.bed_layer[b] < 0.0:
-            load.bed_layer[b] = 0.0
-        if load.bed_wedged[b] >= 1.0 - 1e-12:
-            load.bed_wedged[b] = 1.0
+        share = min(2.0 ** (-gen), 1.0 - wedged)
+        wedged += share
+        layer -= share * (1.0 - 1.0 / factor)
+        if layer < 0.0:
+            layer = 0.0
+        if wedged >= 1.0 - 1e-12:
+            wedged = 1.0
             if gen == 0:
-                load.bed_blocked[b] = 1
-        return bed_conductance(geo, load, b)
+                blocked = True
+        return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, layer, excess)
     # column phase: fill generation ceil(front) - 1 (the deepest not yet full), spilling upwards
-    while volume > 0.0 and load.bed_front[b] > 0.0:
-        k = math.ceil(load.bed_front[b]) - 1
+    while volume > 0.0 and front > 0.0:
+        k = math.ceil(front) - 1
         vessel_d = _generation_diameter(feed_d, k, g)
-        e = column_porosity(vessel_d, particle_d, geo.seal_porosity)
-        capacity = (1.0 - e) * math.pi / 4.0 * vessel_d ** 3 * geo.bed_aspect * 2.0 ** k  # solid volume, m^3
-        open_share = load.bed_front[b] - k  # share of generation k not yet packed
+        e = column_porosity(vessel_d, particle_d, seal_porosity)
+        capacity = (1.0 - e) * math.pi / 4.0 * vessel_d ** 3 * aspect * 2.0 ** k  # solid volume, m^3
+        open_share = front - k  # share of generation k not yet packed
         take = min(volume, open_share * capacity)
-        load.bed_front[b] -= take / capacity
-        load.bed_excess[b] += _resistance_share(k, n_gen, g) * (plug_resistance_factor(vessel_d, particle_d, e)
-                                                                 - 1.0) * take / capacity
+        front -= take / capacity
+        excess += _resistance_share(k, n_gen, g) * (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) * take / capacity
         volume -= take
-        if load.bed_front[b] <= k + 1e-12:
-            load.bed_front[b] = k
-    if load.bed_front[b] <= 0.0:
-        load.bed_blocked[b] = 1
-    return bed_conductance(geo, load, b)
+        if front <= k + 1e-12:
+            front = float(k)
+    if front <= 0.0:
+        blocked = True
+    return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, layer, excess)
 
 
 @njit(**NJIT_OPTS)

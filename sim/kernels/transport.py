@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from ._config import NJIT_OPTS
-from .embolic_load import load_bed, load_vessel, write_bed_conductance_of, write_vessel_conductance_of
+from .embolic_load import bed_load_step, vessel_load_step, write_bed_conductance_of, write_vessel_conductance_of
 from .rules import (
     ACT_BED,
     ACT_COMPARTMENT,
@@ -319,6 +319,14 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
     tip_kind, tip_index, reflux_edge = net.tip_kind, net.tip_index, net.reflux_edge
     load = ps.load
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
+    vessel_column, vessel_excess, vessel_layer, vessel_layer_excess, vessel_count = \
+        load.vessel_column, load.vessel_excess, load.vessel_layer, load.vessel_layer_excess, load.vessel_count
+    bed_gen, bed_wedged, bed_layer, bed_front, bed_excess, bed_count = \
+        load.bed_gen, load.bed_wedged, load.bed_layer, load.bed_front, load.bed_excess, load.bed_count
+    vessel_diam, vessel_length, vessel_g0, seal_porosity = geo.vessel_diam, geo.vessel_length, geo.vessel_g0, \
+        geo.seal_porosity
+    bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
+        geo.murray_exponent, geo.bed_aspect
     g_trunk, comp_node = st.g_trunk, st.comp_node
     path = path_arrays(st)  # for the 2-port refresh after a lodging
     no_order = parent[:0]  # (the refresh walks up from the lodging)
@@ -536,14 +544,29 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
         if lodged:
             # ---- the load: every member joins the element with its own diameter; its conductance and 2-ports follow
             g = 0.0
+            # (embolic_load.load_bed and load_vessel on the arrays bound above, the element's numbers passed)
+            b = v = lodge_elem
             if lodge_bed:  # a compartment's microvasculature or a non-target bed, packed to lumens down to d_fit
                 for i in range(p, end):
-                    g = load_bed(geo, load, lodge_elem, diameters[i], d_fit)
-                node = write_bed_conductance_of(g_comp, g_trunk, comp_node, n_comp, lodge_elem, g)
+                    gen, wedged, layer, front, excess, full, g = bed_load_step(
+                        bed_feed_diam[b], bed_n_gen[b], bed_g0[b], murray_exponent, bed_aspect, seal_porosity, bed_gen[b],
+                        bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], diameters[i], d_fit)
+                    bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b] = gen, wedged, layer, front, excess
+                    bed_count[b] += 1
+                    if full:
+                        bed_blocked[b] = 1
+                node = write_bed_conductance_of(g_comp, g_trunk, comp_node, n_comp, b, g)
             else:  # a wedge in the vessel's mouth, or the top of its column
                 for i in range(p, end):
-                    g = load_vessel(geo, load, lodge_elem, diameters[i], wedge)
-                node = write_vessel_conductance_of(g_art, g_trunk, m_ped, lodge_elem, g)
+                    column, excess, layer, layer_excess, full, g = vessel_load_step(
+                        vessel_diam[v], vessel_length[v], vessel_g0[v], seal_porosity, vessel_column[v], vessel_excess[v],
+                        vessel_layer[v], vessel_layer_excess[v], diameters[i], wedge)
+                    vessel_column[v], vessel_excess[v], vessel_layer[v], vessel_layer_excess[v] = column, excess, layer, \
+                        layer_excess
+                    vessel_count[v] += 1
+                    if full:
+                        vessel_blocked[v] = 1
+                node = write_vessel_conductance_of(g_art, g_trunk, m_ped, v, g)
             only_subtree = -1  # the trunk solve's promise: only this subtree's 2-port changed since its previous solve
             if node >= 0:
                 root = update_two_ports(*path, no_order, node)
