@@ -173,6 +173,37 @@ def test_cli_explore_rejects_a_bad_scenario_in_one_line():
     assert "embosim: error:" in proc.stderr.read()
 
 
+def test_cli_explore_refuses_a_port_in_use_or_a_bad_host_in_one_line():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, words in ((["--port", str(port)], "Address already in use"),
+                            (["--host", "no-such-host.invalid"], "cannot serve on no-such-host.invalid"),
+                            (["--host", "::1"], "IPv6")):
+            proc = _embosim("explore", "--no-browser", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert proc.wait(timeout=120) == 2, args
+            err, out = proc.stderr.read(), proc.stdout.read()
+            assert err.startswith("embosim: error:") and words in err and "Traceback" not in err, err
+            assert "http://" not in out  # no URL printed for a page that is not served
+
+
+def test_status_line_and_error_box_show_in_both_tabs():
+    import panel as pn
+
+    from sim.explore.app import Explorer
+
+    explorer = Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+    tabs = explorer.panel.select(pn.Tabs)
+    assert len(tabs) == 1
+    inside = [obj for tab in tabs[0].objects for obj in tab.select()]
+    for shown in (explorer.worker.status, explorer.worker.error, explorer.worker.progress):
+        assert any(obj is shown for obj in explorer.panel.select()), shown.name
+        assert not any(obj is shown for obj in inside), f"{shown.name} is inside one tab: the other never shows it"
+
+
 @pytest.mark.slow
 def test_cli_explore_serves_the_page_on_localhost(tmp_path):
     from sim.explore.app import free_port

@@ -32,12 +32,14 @@ from .controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_v
 from .figures import CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import scenario_to_toml
 
-__all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "Worker", "free_port", "outcome_table", "serve"]
+__all__ = ["EXECUTOR", "Explorer", "LOCAL_HOSTS", "OUTCOMES", "Worker", "free_port", "outcome_table", "page_url", "serve"]
 
 log = logging.getLogger("sim.explore")
 
 #: One worker thread for every session of the process: runs queue instead of competing for the cores.
 EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
+#: Interfaces that keep the page on this machine (any other is served to the network, with a warning).
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 #: DSA phase shown first.
 DEFAULT_PHASE = "capillary"
 
@@ -216,9 +218,10 @@ class Explorer:
                               pn.Row(pn.pane.Bokeh(self.dsa_before.figure), pn.pane.Bokeh(self.dsa_after.figure)))
         outcome = pn.Row(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
                          pn.Column(pn.pane.Markdown("**Patient selection**"), self.verdict))
-        explore = pn.Row(sidebar, pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
-                                            pn.Row(liver, procedure), outcome))
-        return pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False)
+        explore = pn.Row(sidebar, pn.Column(pn.Row(liver, procedure), outcome))
+        # the status line and the error box above the tabs: both tabs report through them
+        return pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
+                         pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False))
 
     # -- callbacks -----------------------------------------------------------------
 
@@ -402,17 +405,30 @@ def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str
     def page():
         return Explorer(scenario, cache=cache, overrides=overrides).panel
 
-    port = port or free_port(address)
-    local = address in ("127.0.0.1", "localhost", "::1")
+    port = free_port(address, port)
+    local = address in LOCAL_HOSTS
     origin = [f"127.0.0.1:{port}", f"localhost:{port}"] if local else "*"
     return pn.serve({"/": page}, port=port, address=address, show=show, threaded=threaded, title="embosim explorer",
                     websocket_origin=origin, verbose=False)
 
 
-def free_port(address: str = "127.0.0.1") -> int:
-    """A TCP port free on ``address`` now (the OS's choice)."""
+def free_port(address: str = "127.0.0.1", port: int = 0) -> int:
+    """``port`` if it can be bound on ``address`` now, else OSError; with ``port`` 0 a free port (the OS's choice).
+
+    ``address``: an IPv4 address or a host name (socket.gaierror, an OSError, if it does not resolve). IPv6
+    addresses are refused (ValueError): the page's server (Bokeh) checks websocket origins as ``host:port``.
+    """
     import socket
 
-    with socket.socket() as probe:
-        probe.bind((address, 0))
+    if ":" in address:
+        raise ValueError("an IPv6 address cannot serve the page (Bokeh checks origins as host:port); "
+                         "use 127.0.0.1, localhost or an IPv4 interface")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closing socket is no obstacle
+        probe.bind((address, port))
         return probe.getsockname()[1]
+
+
+def page_url(address: str, port: int) -> str:
+    """The page's URL on ``address:port`` (``localhost`` as 127.0.0.1)."""
+    return f"http://{'127.0.0.1' if address == 'localhost' else address}:{port}/"
