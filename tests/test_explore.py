@@ -163,6 +163,23 @@ def test_nearest_vessel_picks_the_clicked_artery_on_a_real_liver():
     assert scenario_from_values(s, {"catheter.vessel": synthetic.vessel}).catheter.vessel == synthetic.vessel
 
 
+def test_dsa_after_is_injected_as_the_runs_end_of_procedure_angiogram(coarse_scenario, coarse_liver):
+    """The page's DSA after uses the run's own contrast run (rate and reflux of the summary), not the baseline's."""
+    from sim.explore import compute
+
+    cache = LiverCache(disk=False, build=lambda scenario: coarse_liver)
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    sim = compute.simulate(coarse_scenario, cache)
+    dsa = compute.angiograms(scene, compute.run_scene(scene, sim))
+    s = sim.result.summary
+    before, after = dsa.before.transit, dsa.after.transit
+    assert s["angiogram_rate_baseline_ml_s"] == pytest.approx(before.injection.rate_m3s / 1e-6, rel=1e-9)
+    assert s["angiogram_rate_final_ml_s"] == pytest.approx(after.injection.rate_m3s / 1e-6, rel=1e-9)
+    assert after.injection.rate_m3s < 0.2 * before.injection.rate_m3s  # after stasis: a gentle run, not the baseline's
+    assert s["angiogram_reflux_ml"] == pytest.approx(after.reflux_ml, abs=1e-9)
+    assert dsa.after.view == dsa.before.view
+
+
 def _embosim(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-c", "import sim.cli; sim.cli.main()", *args], **kwargs)
 
