@@ -50,6 +50,39 @@ def test_bad_control_values_are_the_scenario_files_errors(values, key, words):
     assert err.value.path == key and words in err.value.message
 
 
+@pytest.mark.parametrize("name", ["bulky_segment5_net", "sirt_glass_segment5"])
+def test_the_agent_control_offers_only_kinds_the_scenario_takes(name):
+    from sim.explore.controls import agent_kinds
+
+    base = load_scenario(resolve_scenario(name))
+    kinds = agent_kinds(base)
+    assert base.agent.kind in kinds
+    for kind in kinds:  # each runs as it is
+        assert scenario_from_values(base, {"agent.kind": kind}).agent.kind == kind
+    refused = set(next(c for c in CONTROLS if c.key == "agent.kind").options) - set(kinds)
+    assert refused == ({"y90_resin", "y90_glass"} if name == "bulky_segment5_net" else {"microspheres", "pva", "lipiodol"})
+    for kind in refused:  # no activity_gbq control: the page would only ever show this error
+        with pytest.raises(ScenarioError, match="activity_gbq"):
+            scenario_from_values(base, {"agent.kind": kind})
+
+
+def test_case_mode_offers_only_choices_a_case_takes_and_names_the_key_of_a_bad_one():
+    from sim.explore.app import Worker
+    from sim.explore.case_view import CaseView
+
+    view = CaseView(LiverCache(disk=False), Worker())
+    for widget, field in ((view.kind, "kind"), (view.size, "size_bin"), (view.endpoint, "endpoint")):
+        for option in widget.options:
+            widget.value = option
+            assert getattr(view.choice(), field) == option
+    view.kind.options = [*view.kind.options, "lipiodol"]
+    view.kind.value = "lipiodol"
+    with pytest.raises(ScenarioError) as err:
+        view.choice()
+    assert err.value.path == "agent.kind" and "'microspheres' or 'pva'" in err.value.message
+    assert "lipiodol" in err.value.message and "pydantic" not in str(err.value)
+
+
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
 def test_toml_download_loads_back_to_the_same_scenario(name, tmp_path):
     scenario = load_scenario(resolve_scenario(name)).with_updates({"catheter.vessel": "#17", "agent.size_bin": "40-120"})

@@ -28,7 +28,7 @@ from ..scenario import Scenario, ScenarioError, load_scenario
 from ..selection import assess_patient
 from . import compute
 from .cache import LiverCache
-from .controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
+from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, scenario_from_values
 from .figures import CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import scenario_to_toml
 
@@ -126,10 +126,10 @@ class Worker:
         self.status.object = text
 
 
-def _widget(control, value):
-    """The widget of a control, titled with its label, unit and key."""
+def _widget(control, value, options=None):
+    """The widget of a control, titled with its label, unit and key (``options``: a choice's, default the control's)."""
     if control.options is not None:
-        return pn.widgets.Select(label=control.title, options=list(control.options), value=value, width=330)
+        return pn.widgets.Select(label=control.title, options=list(options or control.options), value=value, width=330)
     if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
         low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
         return pn.widgets.FloatInput(label=control.title, value=value, width=330,
@@ -172,7 +172,8 @@ class Explorer:
         self.run_scene: compute.RunScene | None = None
         self.dsa: compute.Angiograms | None = None
         values = control_values(self.base)
-        self.widgets = {c.key: _widget(c, values[c.key]) for c in CONTROLS}
+        options = {"agent.kind": agent_kinds(self.base)}
+        self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
         self.curve = CurveFigure()

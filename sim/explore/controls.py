@@ -33,7 +33,7 @@ from ..scenario import (
     check_catheter_vessel,
 )
 
-__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "control_values", "scenario_from_values"]
+__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "agent_kinds", "control_values", "scenario_from_values"]
 
 #: The endpoint choice that stops at a fixed suspension volume (``procedure.max_volume_ml``).
 VOLUME_ENDPOINT = "volume"
@@ -134,6 +134,22 @@ def control_values(scenario: Scenario) -> dict[str, Any]:
         owner = scenario.tumours[0] if section == "tumours.*" else getattr(scenario, section)
         values[control.key] = getattr(owner, name)
     return values
+
+
+def agent_kinds(base: Scenario) -> tuple[str, ...]:
+    """The ``agent.kind`` choices that ``base`` takes with no other key changed (the page offers only these).
+
+    The Y-90 kinds need ``agent.activity_gbq``, which has no control: they are offered when ``base`` is a
+    Y-90 scenario (which has it), and then the kinds without an activity are not.
+    """
+    kinds = []
+    for kind in _BY_KEY["agent.kind"].options:
+        try:
+            base.with_updates({"agent.kind": kind})
+        except ScenarioError:
+            continue
+        kinds.append(kind)
+    return tuple(kinds)
 
 
 def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
