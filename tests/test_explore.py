@@ -43,6 +43,7 @@ def test_controls_set_their_keys_and_every_tumour():
     ({"catheter.vessel": "replaced_RHA"}, "catheter.vessel", "no vessel 'replaced_RHA' in this anatomy"),
     ({"agent.contrast_dilution": float("nan")}, "agent.contrast_dilution", "finite"),
     ({"procedure.endpoint": VOLUME_ENDPOINT}, "procedure.max_volume_ml", "needs a volume"),
+    ({"tumours.*.arterial_fraction": 1.5}, "tumours.*.arterial_fraction", "less than or equal to 1"),
 ])
 def test_bad_control_values_are_the_scenario_files_errors(values, key, words):
     with pytest.raises(ScenarioError) as err:
@@ -238,6 +239,21 @@ def test_cli_explore_refuses_a_port_in_use_or_a_bad_host_in_one_line():
             err, out = proc.stderr.read(), proc.stdout.read()
             assert err.startswith("embosim: error:") and words in err and "Traceback" not in err, err
             assert "http://" not in out  # no URL printed for a page that is not served
+
+
+def test_error_box_shows_the_message_as_written():
+    """The error box is Markdown: a message's '#<n>' must not become an HTML tag, nor '*' emphasis."""
+    from markdown_it import MarkdownIt
+
+    from sim.explore.app import Worker
+
+    worker = Worker()
+    message = "unknown vessel 'XYZ'; allowed: A5, replaced_RHA or a synthetic id '#<n>' (got 'XYZ'); *not* emphasis"
+    worker.show_error(ScenarioError(message, path="tumours.*.arterial_fraction"))
+    html = MarkdownIt().render(worker.error.object)
+    assert "'#&lt;n&gt;'" in html and "<em>" not in html and "tumours.*.arterial_fraction" in html
+    assert html.replace("&lt;", "<").replace("&gt;", ">").strip() == f"<p>tumours.*.arterial_fraction: {message}</p>"
+    assert worker.error.visible
 
 
 def test_status_line_and_error_box_show_in_both_tabs():

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import io
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -75,6 +76,12 @@ def outcome_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
 
 
+def _literal_markdown(text: str) -> str:
+    """``text`` shown as it is by a Markdown pane: every ASCII punctuation mark escaped (CommonMark), so that
+    ``'#<n>'`` is not an HTML tag and ``tumours.*.x`` no emphasis."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
 def _message(exc: BaseException) -> str:
     """One line for the page: the key and what is allowed for bad input, the error's type and text otherwise."""
     if isinstance(exc, ScenarioError):
@@ -97,7 +104,7 @@ class Worker:
     def show_error(self, exc: BaseException) -> None:
         if not isinstance(exc, ScenarioError):
             log.exception("explorer: unexpected error", exc_info=exc)
-        self.error.object = _message(exc)
+        self.error.object = _literal_markdown(_message(exc))
         self.error.visible = True
 
     def clear_error(self) -> None:

@@ -17,6 +17,7 @@ Two controls are not one key each:
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -180,6 +181,10 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
             updates[key] = value
     if values.get("procedure.endpoint") == VOLUME_ENDPOINT and "procedure.max_volume_ml" not in values:
         raise ScenarioError("the volume endpoint needs a volume", path="procedure.max_volume_ml")
-    scenario = base.with_updates(updates)
+    try:
+        scenario = base.with_updates(updates)
+    except ScenarioError as exc:  # a value of the every-tumour control names that control's key
+        every = re.sub(r"^tumours\.\d+\.", "tumours.*.", exc.path)
+        raise (ScenarioError(exc.message, path=every) if every in _BY_KEY else exc) from None
     check_catheter_vessel(scenario)
     return scenario
