@@ -256,12 +256,62 @@ def test_error_box_shows_the_message_as_written():
     assert worker.error.visible
 
 
-def test_status_line_and_error_box_show_in_both_tabs():
-    import panel as pn
-
+@pytest.fixture(scope="module")
+def explorer():
+    """The page's app object on a coarse liver (built when constructed, as in a notebook)."""
     from sim.explore.app import Explorer
 
-    explorer = Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+    return Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+
+
+def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
+    volume, endpoint = explorer.widgets["procedure.max_volume_ml"], explorer.widgets["procedure.endpoint"]
+    assert endpoint.value == "stasis" and volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    endpoint.value = VOLUME_ENDPOINT
+    assert not volume.disabled
+    volume.value = 2.0
+    assert explorer.current_scenario().procedure.max_volume_ml == 2.0
+    endpoint.value = "sluggish"  # the cap that applies now is the starting scenario's, and the control says so
+    assert volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    assert explorer.current_scenario().procedure.max_volume_ml == explorer.base.procedure.max_volume_ml
+    endpoint.value = "stasis"
+
+
+def test_download_names_the_changes_from_the_starting_scenario(explorer):
+    scenario = explorer.base.with_updates({"catheter.vessel": "RHA", "agent.size_bin": "300-500"})
+    explorer.scenario = scenario
+    try:
+        text = explorer.toml()
+    finally:
+        explorer.scenario = explorer.base
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert f"# Started from: {explorer.base.title}" in header
+    assert header[header.index("# Changed on the page:") + 1:] == ['#   agent.size_bin = "300-500"',
+                                                                   '#   catheter.vessel = "RHA"']
+    assert parse_scenario(tomllib.loads(text), anatomy=False) == scenario
+    assert "# Not changed on the page" in explorer.toml()
+
+
+def test_replay_draws_the_curve_on_the_whole_runs_axis():
+    import pandas as pd
+
+    from sim.explore.figures import CurveFigure
+
+    ts = pd.DataFrame({"suspension_volume_ml": [0.5, 1.0, 2.0, 4.0], "antegrade_flow_fraction": [1.0, 0.8, 0.5, 0.1],
+                       "tumour_blush_fraction": [1.0, 0.7, 0.4, 0.1]})
+    curve = CurveFigure()
+    curve.show(ts, upto=2)
+    assert list(curve.source.data["volume"]) == [0.5, 1.0]
+    assert (curve.figure.x_range.start, curve.figure.x_range.end) == (0.0, 4.0)
+
+
+def test_a_typed_vessel_name_with_spaces_is_the_vessel():
+    assert scenario_from_values(Scenario(), {"catheter.vessel": " A8 "}).catheter.vessel == "A8"
+
+
+def test_status_line_and_error_box_show_in_both_tabs(explorer):
+    import panel as pn
+
     tabs = explorer.panel.select(pn.Tabs)
     assert len(tabs) == 1
     inside = [obj for tab in tabs[0].objects for obj in tab.select()]

@@ -31,7 +31,7 @@ from . import compute
 from .cache import LiverCache
 from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, scenario_from_values
 from .figures import CurveFigure, DsaFigure, LiverFigure
-from .scenario_toml import scenario_to_toml
+from .scenario_toml import changes, scenario_to_toml
 
 __all__ = ["EXECUTOR", "Explorer", "LOCAL_HOSTS", "OUTCOMES", "Worker", "free_port", "outcome_table", "page_url", "serve"]
 
@@ -181,6 +181,8 @@ class Explorer:
         values = control_values(self.base)
         options = {"agent.kind": agent_kinds(self.base)}
         self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
+        self.widgets["procedure.endpoint"].param.watch(lambda event: self._show_volume_cap(), "value")
+        self._show_volume_cap()
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
         self.curve = CurveFigure()
@@ -202,7 +204,7 @@ class Explorer:
                                                 label="Download this run's scenario (TOML)", width=300,
                                                 color="success")
         self.table = pn.pane.DataFrame(pd.DataFrame(columns=["outcome", "value", "unit", "summary key"]), index=False,
-                                       css_classes=["embosim-outcomes"], sizing_mode="fixed", width=520)
+                                       css_classes=["embosim-outcomes"], width=520)
         self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)
         self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
         self.cases = CaseView(self.cache, self.worker, overrides=overrides)
@@ -225,7 +227,7 @@ class Explorer:
                               self.step, self.phase,
                               pn.Row(pn.pane.Bokeh(self.dsa_before.figure), pn.pane.Bokeh(self.dsa_after.figure)))
         outcome = pn.Row(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
-                         pn.Column(pn.pane.Markdown("**Patient selection**"), self.verdict))
+                         pn.Column(self.verdict))  # its Markdown opens with its heading
         explore = pn.Row(sidebar, pn.Column(pn.Row(liver, procedure), outcome))
         # the status line and the error box above the tabs: both tabs report through them
         return pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
@@ -246,6 +248,13 @@ class Explorer:
         if values["procedure.endpoint"] != VOLUME_ENDPOINT:
             values.pop("procedure.max_volume_ml")
         return scenario_from_values(self.base, values)
+
+    def _show_volume_cap(self) -> None:
+        """The volume cap is set by the page with the volume endpoint only; otherwise it shows the starting scenario's."""
+        volume = self.widgets["procedure.max_volume_ml"]
+        volume.disabled = self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT
+        if volume.disabled:
+            volume.value = self.base.procedure.max_volume_ml
 
     async def load(self) -> None:
         """Show the starting scenario's liver and baseline DSA (building the liver the first time)."""
@@ -380,8 +389,12 @@ class Explorer:
 
     def toml(self) -> str:
         """The last run's scenario (the starting one before any run) as TOML that ``embosim run`` reproduces."""
+        changed = changes(self.base, self.scenario)
         header = (f"Scenario from the embosim {__version__} explorer ('embosim explore').\n"
-                  "Reproduce the run with: embosim run THIS_FILE.toml")
+                  "Reproduce the run with: embosim run THIS_FILE.toml\n"
+                  f"Started from: {self.base.title}\n"
+                  + ("Changed on the page:\n" + "\n".join(f"  {line}" for line in changed) if changed
+                     else "Not changed on the page"))
         return scenario_to_toml(self.scenario, header=header)
 
     def _scenario_file(self):

@@ -83,7 +83,7 @@ class CaseView:
         self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
                                         css_classes=["embosim-case-summary"])
         self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
-        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery to choose the catheter position)")
+        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery)")
         self.angiogram.figure.on_event(Tap, self._on_tap)
         self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
                                                      value="treat", color="default")

@@ -115,7 +115,7 @@ CONTROLS: tuple[Control, ...] = (
     _number(AgentConfig, "contrast_dilution", "agent.contrast_dilution", "Dilution, contrast per agent"),
     _number(CatheterConfig, "rate_ml_min", "catheter.rate_ml_min", "Injection rate"),
     _choice(ProcedureConfig, "endpoint", "procedure.endpoint", "Endpoint", extra=(VOLUME_ENDPOINT,)),
-    _number(ProcedureConfig, "max_volume_ml", "procedure.max_volume_ml", "Volume cap (volume endpoint)"),
+    _number(ProcedureConfig, "max_volume_ml", "procedure.max_volume_ml", "Volume cap"),
     _number(TumourConfig, "arterial_fraction", "tumours.*.arterial_fraction", "Tumour arterialisation"),
     _choice(PortalConfig, "thrombosis", "portal.thrombosis", "Portal vein thrombosis"),
     _choice(AnatomyConfig, "michels_type", "anatomy.michels_type", "Michels type"),
@@ -170,6 +170,7 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
     """
     updates: dict[str, Any] = {}
     for key, value in values.items():
+        value = value.strip() if isinstance(value, str) else value  # a typed vessel name with a stray space
         if key not in _BY_KEY:
             raise ScenarioError("no such control", path=key)
         if key == "procedure.endpoint" and value == VOLUME_ENDPOINT:
