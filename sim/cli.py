@@ -532,13 +532,17 @@ def explore(
 ) -> None:
     """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (docs/explorer.md)."""
     _, config = _load_scenario(scenario)
-    from .explore.app import free_port, serve
+    from .explore.app import LOCAL_HOSTS, free_port, page_url, serve
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    try:  # before the URL is printed: a port in use or an unknown interface is bad input, not a traceback
+        port = free_port(host, port)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise typer.BadParameter(f"cannot serve on {host} port {port} ({reason})", param_hint="'--host'/'--port'") from None
+    if host not in LOCAL_HOSTS:
         typer.echo(f"embosim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach "
                    "it can run simulations on it (there is no login)", err=True)
-    port = port or free_port(host)
-    typer.echo(f"embosim explorer: http://{'127.0.0.1' if host == 'localhost' else host}:{port}/ (Ctrl-C stops it)")
+    typer.echo(f"embosim explorer: {page_url(host, port)} (Ctrl-C stops it)")
     serve(config, port=port, address=host, show=browser)
 
 

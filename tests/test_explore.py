@@ -43,11 +43,45 @@ def test_controls_set_their_keys_and_every_tumour():
     ({"catheter.vessel": "replaced_RHA"}, "catheter.vessel", "no vessel 'replaced_RHA' in this anatomy"),
     ({"agent.contrast_dilution": float("nan")}, "agent.contrast_dilution", "finite"),
     ({"procedure.endpoint": VOLUME_ENDPOINT}, "procedure.max_volume_ml", "needs a volume"),
+    ({"tumours.*.arterial_fraction": 1.5}, "tumours.*.arterial_fraction", "less than or equal to 1"),
 ])
 def test_bad_control_values_are_the_scenario_files_errors(values, key, words):
     with pytest.raises(ScenarioError) as err:
         scenario_from_values(Scenario(), values)
     assert err.value.path == key and words in err.value.message
+
+
+@pytest.mark.parametrize("name", ["bulky_segment5_net", "sirt_glass_segment5"])
+def test_the_agent_control_offers_only_kinds_the_scenario_takes(name):
+    from sim.explore.controls import agent_kinds
+
+    base = load_scenario(resolve_scenario(name))
+    kinds = agent_kinds(base)
+    assert base.agent.kind in kinds
+    for kind in kinds:  # each runs as it is
+        assert scenario_from_values(base, {"agent.kind": kind}).agent.kind == kind
+    refused = set(next(c for c in CONTROLS if c.key == "agent.kind").options) - set(kinds)
+    assert refused == ({"y90_resin", "y90_glass"} if name == "bulky_segment5_net" else {"microspheres", "pva", "lipiodol"})
+    for kind in refused:  # no activity_gbq control: the page would only ever show this error
+        with pytest.raises(ScenarioError, match="activity_gbq"):
+            scenario_from_values(base, {"agent.kind": kind})
+
+
+def test_case_mode_offers_only_choices_a_case_takes_and_names_the_key_of_a_bad_one():
+    from sim.explore.app import Worker
+    from sim.explore.case_view import CaseView
+
+    view = CaseView(LiverCache(disk=False), Worker())
+    for widget, field in ((view.kind, "kind"), (view.size, "size_bin"), (view.endpoint, "endpoint")):
+        for option in widget.options:
+            widget.value = option
+            assert getattr(view.choice(), field) == option
+    view.kind.options = [*view.kind.options, "lipiodol"]
+    view.kind.value = "lipiodol"
+    with pytest.raises(ScenarioError) as err:
+        view.choice()
+    assert err.value.path == "agent.kind" and "'microspheres' or 'pva'" in err.value.message
+    assert "lipiodol" in err.value.message and "pydantic" not in str(err.value)
 
 
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
@@ -163,6 +197,23 @@ def test_nearest_vessel_picks_the_clicked_artery_on_a_real_liver():
     assert scenario_from_values(s, {"catheter.vessel": synthetic.vessel}).catheter.vessel == synthetic.vessel
 
 
+def test_dsa_after_is_injected_as_the_runs_end_of_procedure_angiogram(coarse_scenario, coarse_liver):
+    """The page's DSA after uses the run's own contrast run (rate and reflux of the summary), not the baseline's."""
+    from sim.explore import compute
+
+    cache = LiverCache(disk=False, build=lambda scenario: coarse_liver)
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    sim = compute.simulate(coarse_scenario, cache)
+    dsa = compute.angiograms(scene, compute.run_scene(scene, sim))
+    s = sim.result.summary
+    before, after = dsa.before.transit, dsa.after.transit
+    assert s["angiogram_rate_baseline_ml_s"] == pytest.approx(before.injection.rate_m3s / 1e-6, rel=1e-9)
+    assert s["angiogram_rate_final_ml_s"] == pytest.approx(after.injection.rate_m3s / 1e-6, rel=1e-9)
+    assert after.injection.rate_m3s < 0.2 * before.injection.rate_m3s  # after stasis: a gentle run, not the baseline's
+    assert s["angiogram_reflux_ml"] == pytest.approx(after.reflux_ml, abs=1e-9)
+    assert dsa.after.view == dsa.before.view
+
+
 def _embosim(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-c", "import sim.cli; sim.cli.main()", *args], **kwargs)
 
@@ -171,6 +222,102 @@ def test_cli_explore_rejects_a_bad_scenario_in_one_line():
     proc = _embosim("explore", "no_such_scenario_xyz", "--no-browser", stderr=subprocess.PIPE, text=True)
     assert proc.wait(timeout=120) == 2
     assert "embosim: error:" in proc.stderr.read()
+
+
+def test_cli_explore_refuses_a_port_in_use_or_a_bad_host_in_one_line():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, words in ((["--port", str(port)], "Address already in use"),
+                            (["--host", "no-such-host.invalid"], "cannot serve on no-such-host.invalid"),
+                            (["--host", "::1"], "IPv6")):
+            proc = _embosim("explore", "--no-browser", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert proc.wait(timeout=120) == 2, args
+            err, out = proc.stderr.read(), proc.stdout.read()
+            assert err.startswith("embosim: error:") and words in err and "Traceback" not in err, err
+            assert "http://" not in out  # no URL printed for a page that is not served
+
+
+def test_error_box_shows_the_message_as_written():
+    """The error box is Markdown: a message's '#<n>' must not become an HTML tag, nor '*' emphasis."""
+    from markdown_it import MarkdownIt
+
+    from sim.explore.app import Worker
+
+    worker = Worker()
+    message = "unknown vessel 'XYZ'; allowed: A5, replaced_RHA or a synthetic id '#<n>' (got 'XYZ'); *not* emphasis"
+    worker.show_error(ScenarioError(message, path="tumours.*.arterial_fraction"))
+    html = MarkdownIt().render(worker.error.object)
+    assert "'#&lt;n&gt;'" in html and "<em>" not in html and "tumours.*.arterial_fraction" in html
+    assert html.replace("&lt;", "<").replace("&gt;", ">").strip() == f"<p>tumours.*.arterial_fraction: {message}</p>"
+    assert worker.error.visible
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    """The page's app object on a coarse liver (built when constructed, as in a notebook)."""
+    from sim.explore.app import Explorer
+
+    return Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+
+
+def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
+    volume, endpoint = explorer.widgets["procedure.max_volume_ml"], explorer.widgets["procedure.endpoint"]
+    assert endpoint.value == "stasis" and volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    endpoint.value = VOLUME_ENDPOINT
+    assert not volume.disabled
+    volume.value = 2.0
+    assert explorer.current_scenario().procedure.max_volume_ml == 2.0
+    endpoint.value = "sluggish"  # the cap that applies now is the starting scenario's, and the control says so
+    assert volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    assert explorer.current_scenario().procedure.max_volume_ml == explorer.base.procedure.max_volume_ml
+    endpoint.value = "stasis"
+
+
+def test_download_names_the_changes_from_the_starting_scenario(explorer):
+    scenario = explorer.base.with_updates({"catheter.vessel": "RHA", "agent.size_bin": "300-500"})
+    explorer.scenario = scenario
+    try:
+        text = explorer.toml()
+    finally:
+        explorer.scenario = explorer.base
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert f"# Started from: {explorer.base.title}" in header
+    assert header[header.index("# Changed on the page:") + 1:] == ['#   agent.size_bin = "300-500"',
+                                                                   '#   catheter.vessel = "RHA"']
+    assert parse_scenario(tomllib.loads(text), anatomy=False) == scenario
+    assert "# Not changed on the page" in explorer.toml()
+
+
+def test_replay_draws_the_curve_on_the_whole_runs_axis():
+    import pandas as pd
+
+    from sim.explore.figures import CurveFigure
+
+    ts = pd.DataFrame({"suspension_volume_ml": [0.5, 1.0, 2.0, 4.0], "antegrade_flow_fraction": [1.0, 0.8, 0.5, 0.1],
+                       "tumour_blush_fraction": [1.0, 0.7, 0.4, 0.1]})
+    curve = CurveFigure()
+    curve.show(ts, upto=2)
+    assert list(curve.source.data["volume"]) == [0.5, 1.0]
+    assert (curve.figure.x_range.start, curve.figure.x_range.end) == (0.0, 4.0)
+
+
+def test_a_typed_vessel_name_with_spaces_is_the_vessel():
+    assert scenario_from_values(Scenario(), {"catheter.vessel": " A8 "}).catheter.vessel == "A8"
+
+
+def test_status_line_and_error_box_show_in_both_tabs(explorer):
+    import panel as pn
+
+    tabs = explorer.panel.select(pn.Tabs)
+    assert len(tabs) == 1
+    inside = [obj for tab in tabs[0].objects for obj in tab.select()]
+    for shown in (explorer.worker.status, explorer.worker.error, explorer.worker.progress):
+        assert any(obj is shown for obj in explorer.panel.select()), shown.name
+        assert not any(obj is shown for obj in inside), f"{shown.name} is inside one tab: the other never shows it"
 
 
 @pytest.mark.slow

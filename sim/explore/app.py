@@ -14,6 +14,7 @@ import asyncio
 import functools
 import io
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,16 +29,18 @@ from ..scenario import Scenario, ScenarioError, load_scenario
 from ..selection import assess_patient
 from . import compute
 from .cache import LiverCache
-from .controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
+from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, scenario_from_values
 from .figures import CurveFigure, DsaFigure, LiverFigure
-from .scenario_toml import scenario_to_toml
+from .scenario_toml import changes, scenario_to_toml
 
-__all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "Worker", "free_port", "outcome_table", "serve"]
+__all__ = ["EXECUTOR", "Explorer", "LOCAL_HOSTS", "OUTCOMES", "Worker", "free_port", "outcome_table", "page_url", "serve"]
 
 log = logging.getLogger("sim.explore")
 
 #: One worker thread for every session of the process: runs queue instead of competing for the cores.
 EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
+#: Interfaces that keep the page on this machine (any other is served to the network, with a warning).
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 #: DSA phase shown first.
 DEFAULT_PHASE = "capillary"
 
@@ -73,6 +76,12 @@ def outcome_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
 
 
+def _literal_markdown(text: str) -> str:
+    """``text`` shown as it is by a Markdown pane: every ASCII punctuation mark escaped (CommonMark), so that
+    ``'#<n>'`` is not an HTML tag and ``tumours.*.x`` no emphasis."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
 def _message(exc: BaseException) -> str:
     """One line for the page: the key and what is allowed for bad input, the error's type and text otherwise."""
     if isinstance(exc, ScenarioError):
@@ -95,7 +104,7 @@ class Worker:
     def show_error(self, exc: BaseException) -> None:
         if not isinstance(exc, ScenarioError):
             log.exception("explorer: unexpected error", exc_info=exc)
-        self.error.object = _message(exc)
+        self.error.object = _literal_markdown(_message(exc))
         self.error.visible = True
 
     def clear_error(self) -> None:
@@ -124,10 +133,10 @@ class Worker:
         self.status.object = text
 
 
-def _widget(control, value):
-    """The widget of a control, titled with its label, unit and key."""
+def _widget(control, value, options=None):
+    """The widget of a control, titled with its label, unit and key (``options``: a choice's, default the control's)."""
     if control.options is not None:
-        return pn.widgets.Select(label=control.title, options=list(control.options), value=value, width=330)
+        return pn.widgets.Select(label=control.title, options=list(options or control.options), value=value, width=330)
     if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
         low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
         return pn.widgets.FloatInput(label=control.title, value=value, width=330,
@@ -170,7 +179,10 @@ class Explorer:
         self.run_scene: compute.RunScene | None = None
         self.dsa: compute.Angiograms | None = None
         values = control_values(self.base)
-        self.widgets = {c.key: _widget(c, values[c.key]) for c in CONTROLS}
+        options = {"agent.kind": agent_kinds(self.base)}
+        self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
+        self.widgets["procedure.endpoint"].param.watch(lambda event: self._show_volume_cap(), "value")
+        self._show_volume_cap()
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
         self.curve = CurveFigure()
@@ -192,7 +204,7 @@ class Explorer:
                                                 label="Download this run's scenario (TOML)", width=300,
                                                 color="success")
         self.table = pn.pane.DataFrame(pd.DataFrame(columns=["outcome", "value", "unit", "summary key"]), index=False,
-                                       css_classes=["embosim-outcomes"], sizing_mode="fixed", width=520)
+                                       css_classes=["embosim-outcomes"], width=520)
         self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)
         self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
         self.cases = CaseView(self.cache, self.worker, overrides=overrides)
@@ -215,10 +227,11 @@ class Explorer:
                               self.step, self.phase,
                               pn.Row(pn.pane.Bokeh(self.dsa_before.figure), pn.pane.Bokeh(self.dsa_after.figure)))
         outcome = pn.Row(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
-                         pn.Column(pn.pane.Markdown("**Patient selection**"), self.verdict))
-        explore = pn.Row(sidebar, pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
-                                            pn.Row(liver, procedure), outcome))
-        return pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False)
+                         pn.Column(self.verdict))  # its Markdown opens with its heading
+        explore = pn.Row(sidebar, pn.Column(pn.Row(liver, procedure), outcome))
+        # the status line and the error box above the tabs: both tabs report through them
+        return pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
+                         pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False))
 
     # -- callbacks -----------------------------------------------------------------
 
@@ -235,6 +248,13 @@ class Explorer:
         if values["procedure.endpoint"] != VOLUME_ENDPOINT:
             values.pop("procedure.max_volume_ml")
         return scenario_from_values(self.base, values)
+
+    def _show_volume_cap(self) -> None:
+        """The volume cap is set by the page with the volume endpoint only; otherwise it shows the starting scenario's."""
+        volume = self.widgets["procedure.max_volume_ml"]
+        volume.disabled = self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT
+        if volume.disabled:
+            volume.value = self.base.procedure.max_volume_ml
 
     async def load(self) -> None:
         """Show the starting scenario's liver and baseline DSA (building the liver the first time)."""
@@ -369,8 +389,12 @@ class Explorer:
 
     def toml(self) -> str:
         """The last run's scenario (the starting one before any run) as TOML that ``embosim run`` reproduces."""
+        changed = changes(self.base, self.scenario)
         header = (f"Scenario from the embosim {__version__} explorer ('embosim explore').\n"
-                  "Reproduce the run with: embosim run THIS_FILE.toml")
+                  "Reproduce the run with: embosim run THIS_FILE.toml\n"
+                  f"Started from: {self.base.title}\n"
+                  + ("Changed on the page:\n" + "\n".join(f"  {line}" for line in changed) if changed
+                     else "Not changed on the page"))
         return scenario_to_toml(self.scenario, header=header)
 
     def _scenario_file(self):
@@ -402,17 +426,30 @@ def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str
     def page():
         return Explorer(scenario, cache=cache, overrides=overrides).panel
 
-    port = port or free_port(address)
-    local = address in ("127.0.0.1", "localhost", "::1")
+    port = free_port(address, port)
+    local = address in LOCAL_HOSTS
     origin = [f"127.0.0.1:{port}", f"localhost:{port}"] if local else "*"
     return pn.serve({"/": page}, port=port, address=address, show=show, threaded=threaded, title="embosim explorer",
                     websocket_origin=origin, verbose=False)
 
 
-def free_port(address: str = "127.0.0.1") -> int:
-    """A TCP port free on ``address`` now (the OS's choice)."""
+def free_port(address: str = "127.0.0.1", port: int = 0) -> int:
+    """``port`` if it can be bound on ``address`` now, else OSError; with ``port`` 0 a free port (the OS's choice).
+
+    ``address``: an IPv4 address or a host name (socket.gaierror, an OSError, if it does not resolve). IPv6
+    addresses are refused (ValueError): the page's server (Bokeh) checks websocket origins as ``host:port``.
+    """
     import socket
 
-    with socket.socket() as probe:
-        probe.bind((address, 0))
+    if ":" in address:
+        raise ValueError("an IPv6 address cannot serve the page (Bokeh checks origins as host:port); "
+                         "use 127.0.0.1, localhost or an IPv4 interface")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closing socket is no obstacle
+        probe.bind((address, port))
         return probe.getsockname()[1]
+
+
+def page_url(address: str, port: int) -> str:
+    """The page's URL on ``address:port`` (``localhost`` as 127.0.0.1)."""
+    return f"http://{'127.0.0.1' if address == 'localhost' else address}:{port}/"

@@ -13,11 +13,12 @@ from typing import Any
 import pandas as pd
 import panel as pn
 from bokeh.events import Tap
+from pydantic import ValidationError
 
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..selection import assess_patient
 from . import compute
-from .cases import POINTS, Case, Choice, load_cases, score
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -82,17 +83,18 @@ class CaseView:
         self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
                                         css_classes=["embosim-case-summary"])
         self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
-        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery to choose the catheter position)")
+        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery)")
         self.angiogram.figure.on_event(Tap, self._on_tap)
         self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
                                                      value="treat", color="default")
         self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
-        self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(_CONTROL["agent.kind"].options),
+        # the choices a case takes (Choice): no option the debrief would refuse
+        self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(Choice.options("kind")),
                                       width=300)
         self.size = pn.widgets.Select(label=_CONTROL["agent.size_bin"].title,
-                                      options=list(_CONTROL["agent.size_bin"].options), value="100-300", width=300)
+                                      options=list(Choice.options("size_bin")), value="100-300", width=300)
         self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
-                                          options=["sluggish", "near_stasis", "stasis"], value="stasis", width=300)
+                                          options=list(Choice.options("endpoint")), value="stasis", width=300)
         self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
                                         css_classes=["embosim-case-submit"])
         self.submit.on_click(self._on_submit)
@@ -141,8 +143,10 @@ class CaseView:
         try:
             return Choice(selection=self.selection.value, vessel=self.vessel.value.strip(), kind=self.kind.value,
                           size_bin=self.size.value, endpoint=self.endpoint.value)
-        except ValueError as exc:
-            raise ScenarioError(str(exc).splitlines()[-1]) from None
+        except ValidationError as exc:  # the field's scenario key and what is allowed (not pydantic's help link)
+            err = exc.errors()[0]
+            name = str(err["loc"][0]) if err["loc"] else ""
+            raise ScenarioError(f"{err['msg']} (got {err['input']!r})", path=CHOICE_KEYS.get(name, name)) from None
 
     async def _on_submit(self, event=None) -> None:
         if self.case is None or self.worker.busy:

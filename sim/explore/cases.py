@@ -19,6 +19,7 @@ Their choices and the expert's are run on the same liver and seed, and
 from __future__ import annotations
 
 import tomllib
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,8 @@ from ..catalogue import resolve_scenario
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "POINTS", "case_files", "load_case", "load_cases", "score", "ScoreRow"]
+__all__ = ["CHOICE_KEYS", "Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "POINTS", "case_files", "load_case", "load_cases",
+           "score", "ScoreRow"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -43,6 +45,11 @@ POINTS = {"selection": 30, "tumour_necrosis_fraction": 25, "normal_necrosis_frac
 HARM_MARGIN = 1.1
 #: Absolute margin on a harm fraction (see :data:`HARM_MARGIN`).
 HARM_FLOOR = 0.002
+
+
+#: Scenario key set by each field of a :class:`Choice`.
+CHOICE_KEYS = {"vessel": "catheter.vessel", "kind": "agent.kind", "size_bin": "agent.size_bin",
+               "endpoint": "procedure.endpoint"}
 
 
 class Choice(BaseModel):
@@ -59,8 +66,12 @@ class Choice(BaseModel):
 
     def updates(self) -> dict[str, Any]:
         """Scenario updates of this choice."""
-        return {"catheter.vessel": self.vessel, "agent.kind": self.kind, "agent.size_bin": self.size_bin,
-                "procedure.endpoint": self.endpoint}
+        return {key: getattr(self, name) for name, key in CHOICE_KEYS.items()}
+
+    @classmethod
+    def options(cls, name: str) -> tuple[str, ...]:
+        """The values a field takes (a ``Literal`` field: ``kind``, ``size_bin``, ``endpoint``, ``selection``)."""
+        return typing.get_args(cls.model_fields[name].annotation)
 
 
 class Case(BaseModel):

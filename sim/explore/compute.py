@@ -310,7 +310,10 @@ def scene_key(scenario: Scenario) -> str:
 def angiograms(scene: LiverScene, after: RunScene | None = None, *, previous: Angiograms | None = None) -> Angiograms:
     """The DSA of the scene's catheter position before, and after a run (``after``: its :func:`run_scene`).
 
-    The clock (arterial, capillary and venous phase times) is the baseline's (:func:`sim.angiography.phase_times`).
+    Each is injected as ``embosim run`` injects its angiograms (:func:`sim.angiography.default_injection`): the
+    run after, matched to the baseline's native tip flow, no faster than the embolised bed takes, so its
+    rate and reflux are the summary's ``angiogram_rate_final_ml_s`` and ``angiogram_reflux_ml``. The view and
+    the clock (arterial, capillary and venous phase times) are the baseline's (:func:`sim.angiography.phase_times`).
     ``previous``: angiograms of the same scene (:func:`scene_key`), whose DSA before and clock are reused.
     """
     if previous is None:
@@ -319,6 +322,7 @@ def angiograms(scene: LiverScene, after: RunScene | None = None, *, previous: An
         previous = Angiograms(before=before, after=None, phases=ag.phase_times(before))
     if after is None:
         return previous
-    dsa = ag.virtual_angiogram(after.final, previous.before.transit.injection, view=previous.before.view,
-                               native=after.native)
+    injection = ag.default_injection(after.final, reference_tip_flow_m3s=ag.proximal_flow(scene.native, scene.flow.catheter),
+                                     response=ag.tip_response(after.final, native=after.native))
+    dsa = ag.virtual_angiogram(after.final, injection, view=previous.before.view, native=after.native)
     return Angiograms(before=previous.before, after=dsa, phases=previous.phases)

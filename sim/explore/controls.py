@@ -17,6 +17,7 @@ Two controls are not one key each:
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from ..scenario import (
     check_catheter_vessel,
 )
 
-__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "control_values", "scenario_from_values"]
+__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "agent_kinds", "control_values", "scenario_from_values"]
 
 #: The endpoint choice that stops at a fixed suspension volume (``procedure.max_volume_ml``).
 VOLUME_ENDPOINT = "volume"
@@ -114,7 +115,7 @@ CONTROLS: tuple[Control, ...] = (
     _number(AgentConfig, "contrast_dilution", "agent.contrast_dilution", "Dilution, contrast per agent"),
     _number(CatheterConfig, "rate_ml_min", "catheter.rate_ml_min", "Injection rate"),
     _choice(ProcedureConfig, "endpoint", "procedure.endpoint", "Endpoint", extra=(VOLUME_ENDPOINT,)),
-    _number(ProcedureConfig, "max_volume_ml", "procedure.max_volume_ml", "Volume cap (volume endpoint)"),
+    _number(ProcedureConfig, "max_volume_ml", "procedure.max_volume_ml", "Volume cap"),
     _number(TumourConfig, "arterial_fraction", "tumours.*.arterial_fraction", "Tumour arterialisation"),
     _choice(PortalConfig, "thrombosis", "portal.thrombosis", "Portal vein thrombosis"),
     _choice(AnatomyConfig, "michels_type", "anatomy.michels_type", "Michels type"),
@@ -136,6 +137,22 @@ def control_values(scenario: Scenario) -> dict[str, Any]:
     return values
 
 
+def agent_kinds(base: Scenario) -> tuple[str, ...]:
+    """The ``agent.kind`` choices that ``base`` takes with no other key changed (the page offers only these).
+
+    The Y-90 kinds need ``agent.activity_gbq``, which has no control: they are offered when ``base`` is a
+    Y-90 scenario (which has it), and then the kinds without an activity are not.
+    """
+    kinds = []
+    for kind in _BY_KEY["agent.kind"].options:
+        try:
+            base.with_updates({"agent.kind": kind})
+        except ScenarioError:
+            continue
+        kinds.append(kind)
+    return tuple(kinds)
+
+
 def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
     """The scenario the controls describe: ``base`` with their values, validated as a scenario file.
 
@@ -153,6 +170,7 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
     """
     updates: dict[str, Any] = {}
     for key, value in values.items():
+        value = value.strip() if isinstance(value, str) else value  # a typed vessel name with a stray space
         if key not in _BY_KEY:
             raise ScenarioError("no such control", path=key)
         if key == "procedure.endpoint" and value == VOLUME_ENDPOINT:
@@ -164,6 +182,10 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
             updates[key] = value
     if values.get("procedure.endpoint") == VOLUME_ENDPOINT and "procedure.max_volume_ml" not in values:
         raise ScenarioError("the volume endpoint needs a volume", path="procedure.max_volume_ml")
-    scenario = base.with_updates(updates)
+    try:
+        scenario = base.with_updates(updates)
+    except ScenarioError as exc:  # a value of the every-tumour control names that control's key
+        every = re.sub(r"^tumours\.\d+\.", "tumours.*.", exc.path)
+        raise (ScenarioError(exc.message, path=every) if every in _BY_KEY else exc) from None
     check_catheter_vessel(scenario)
     return scenario

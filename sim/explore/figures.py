@@ -9,7 +9,7 @@ browser tests click vessels that way.
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, LogColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, LogColorMapper, Range1d
 from bokeh.palettes import Greys256, Viridis256
 from bokeh.plotting import figure
 
@@ -78,6 +78,9 @@ class LiverFigure:
                  text_baseline="middle", background_fill_color="white", background_fill_alpha=0.6)
         fig.scatter("x", "z", source=self.tip, marker="inverted_triangle", size=14, color=OKABE_ITO["black"],
                     line_color="white")
+        fig.add_layout(ColorBar(color_mapper=self.colours, orientation="horizontal", title="native flow (mL/min)",
+                                height=8, padding=4, title_text_font_size="10px", major_label_text_font_size="9px"),
+                       "above")
         self.figure = fig
 
     def show_liver(self, scene) -> None:
@@ -122,7 +125,7 @@ class CurveFigure:
         self.thresholds = ColumnDataSource(dict(volume=[], level=[], name=[]))
         fig = figure(name="endpoint-curve", title="Endpoint curve", frame_width=360, frame_height=200,
                      x_axis_label="suspension injected (mL)", y_axis_label="fraction of baseline",
-                     y_range=Range1d(0.0, 1.05), tools="", toolbar_location=None)
+                     x_range=Range1d(0.0, 1.0), y_range=Range1d(0.0, 1.05), tools="", toolbar_location=None)
         fig.line("volume", "flow", source=self.source, line_width=2, color=OKABE_ITO["blue"],
                  legend_label="antegrade flow")
         fig.line("volume", "blush", source=self.source, line_width=2, color=OKABE_ITO["vermilion"], line_dash="dashed",
@@ -132,6 +135,10 @@ class CurveFigure:
         self.figure = fig
 
     def show(self, timeseries, upto: int | None = None) -> None:
+        """Draw the first ``upto`` rows of a run's time series (all when None) on the whole run's volume axis, so
+        that the replay draws the curve across a fixed axis."""
+        volume = timeseries["suspension_volume_ml"]
+        self.figure.x_range.end = float(volume.max()) if len(volume) and volume.max() > 0 else 1.0
         ts = timeseries if upto is None else timeseries.iloc[:upto]
         self.source.data = dict(volume=ts["suspension_volume_ml"].to_numpy(), flow=ts["antegrade_flow_fraction"].to_numpy(),
                                 blush=ts["tumour_blush_fraction"].to_numpy())

@@ -15,7 +15,7 @@ import tomli_w
 
 from ..scenario import Scenario, parse_scenario
 
-__all__ = ["scenario_to_toml"]
+__all__ = ["changes", "scenario_to_toml"]
 
 
 def _drop_none(value: Any) -> Any:
@@ -53,3 +53,31 @@ def scenario_to_toml(scenario: Scenario, *, header: str = "") -> str:
         raise ValueError("the scenario does not survive a TOML round trip (a value TOML cannot hold)")
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     return "\n".join(lines) + ("\n\n" if lines else "") + body
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value of a dumped scenario (list items by index: ``tumours.0.arterial_fraction``)."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in items:
+        out.update(_flat(item, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def changes(base: Scenario, scenario: Scenario) -> list[str]:
+    """``key = value`` (TOML values) of every key whose value differs between ``base`` and ``scenario``, in
+    ``scenario``'s order (a key ``base`` lacks, as a tumour added, counts as changed).
+
+    Examples
+    --------
+    >>> changes(Scenario(), Scenario().with_updates({"agent.size_bin": "300-500"}))
+    ['agent.size_bin = "300-500"']
+    """
+    old, new = _flat(base.model_dump(mode="json")), _flat(scenario.model_dump(mode="json"))
+    return [f"{key} = {'null' if value is None else tomli_w.dumps({'v': value})[4:].strip()}"
+            for key, value in new.items() if key not in old or old[key] != value]
