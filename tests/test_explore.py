@@ -343,3 +343,17 @@ def test_cli_explore_serves_the_page_on_localhost(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert f"http://127.0.0.1:{port}/" in proc.stdout.read()
+
+
+def test_kernel_warm_up_runs_a_small_liver_once_per_process(monkeypatch):
+    """The page's warm-up (queued after its first liver) runs the procedure once on a synthetic liver, then no more."""
+    import sim.simulation
+    from sim.explore import compute
+
+    calls = []
+    real_run = sim.simulation.run
+    monkeypatch.setattr(sim.simulation, "run", lambda *a, **k: calls.append(k["liver"]) or real_run(*a, **k))
+    monkeypatch.setattr(compute, "_KERNELS_WARM", False)
+    assert compute.warm_up_kernels() is True
+    assert compute.warm_up_kernels() is False
+    assert len(calls) == 1 and calls[0].compiled.forest.n_nodes == 2 * 300 - 8

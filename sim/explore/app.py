@@ -262,6 +262,11 @@ class Explorer:
             await self._show_liver(self.base)
             self.verdict.object = assess_patient(self.base).to_markdown()
             self.worker.done("Ready: change a control or click an artery, then **Run**.")
+            # queued behind the page's liver, not awaited: the first Run after an installation then finds the
+            # kernels compiled (a Run pressed meanwhile waits for it in the same queue, as it would have compiled)
+            warming = asyncio.get_running_loop().run_in_executor(EXECUTOR, compute.warm_up_kernels)
+            warming.add_done_callback(lambda done: done.exception() and log.warning(
+                "kernel warm-up failed (the first run compiles them): %s", done.exception()))
         except Exception as exc:  # shown on the page; the server log has the traceback
             self.worker.show_error(exc)
             self.worker.done("")

@@ -32,7 +32,7 @@ from ..selection import Verdict, assess_patient
 from ..units import ML_MIN_M3S
 
 __all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
-           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key"]
+           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key", "warm_up_kernels"]
 
 #: Narrowest artery drawn (and clickable) in the liver view, um. Model assumption: a few thousand
 #: segments keep the page light; 300 um arteries are still well within the segments.
@@ -226,6 +226,31 @@ def simulate(scenario: Scenario, cache, *, stage=None) -> Simulation:
     stage("running the procedure")
     result = run(scenario, liver=liver, progress=False)
     return Simulation(scenario=scenario, result=result, verdict=assess_patient(scenario), liver_cached=cached)
+
+
+#: Whether :func:`warm_up_kernels` ran in this process.
+_KERNELS_WARM = False
+
+
+def warm_up_kernels() -> bool:
+    """Compile the procedure's Numba kernels, or load them from Numba's on-disk cache, with a run on a small
+    synthetic liver (300 terminals), once per process; True if it ran now.
+
+    The page queues it behind its first liver (:meth:`sim.explore.app.Explorer.load`): after an
+    installation the first run would otherwise wait about 25 s for the compilation (27 s on a
+    fresh clone, issue 18's review), while the trainee is still placing the catheter. With the
+    kernels cached it costs about 1 s of the worker's time, once.
+    """
+    global _KERNELS_WARM
+    if _KERNELS_WARM:
+        return False
+    from ..simulation import run
+    from ..testing import random_liver
+
+    small = random_liver(300, rng=1)
+    run(small.scenario, liver=small, progress=False)
+    _KERNELS_WARM = True
+    return True
 
 
 @dataclass(frozen=True)
