@@ -31,7 +31,7 @@ from .units import ML_M3
 
 __all__ = ["ProcedureRun", "run_procedure", "transport_net", "load_geometry", "walk_steps", "route_fixed_field",
            "load_record", "restore_load", "apply_load_record", "row_recorder", "RECORD_FLOW_STEP", "FIXED_FIELD_CHUNK",
-           "SINUSOID_DIAMETER_M"]
+           "SINUSOID_DIAMETER_M", "VesselWatch"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
 #: numerical choice: sets the time series' resolution only, never the physics).
@@ -77,6 +77,23 @@ class ProcedureRun:
     agent_names: tuple[str, ...]
     agent_vial_m3: float
     n_units: int
+    watched_flows: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class VesselWatch:
+    """Arteries whose native (injection-free) flow :func:`run_procedure` records at every time-series row.
+
+    Attributes
+    ----------
+    trunk_edges : int64 (T,)
+        Trunk vessels (edge indices of the catheter-placed liver).
+    pedicle_nodes : int64 (P,)
+        Pedicle vessels, each by the node it feeds.
+    """
+
+    trunk_edges: np.ndarray
+    pedicle_nodes: np.ndarray
 
 
 def _trunk_adjacency(conns: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +240,17 @@ def _native_arterial_inflows(st: twoport.FlowState, net: tk.TransportNet, nodes:
     inflows, seen_art = arterial_inflow(q, rows), q[seen, twoport.COMP_ART]
     _set_injection(st, net, rate)
     return inflows, seen_art
+
+
+def _native_vessel_flows(st: twoport.FlowState, net: tk.TransportNet, watch: VesselWatch, nodes: np.ndarray) -> np.ndarray:
+    """Native (injection-free) flows of ``watch``'s trunk vessels then its pedicle vessels, m^3/s; the state is left
+    with the injection on. ``nodes``: the watched nodes' paths (ascending, closed under parents): O(their paths)."""
+    rate = _injection_rate(st, net)
+    _set_injection(st, net, 0.0)
+    twoport.substitute_nodes(st, nodes, np.zeros(0, np.int64))
+    q = np.concatenate([st.trunk_q[watch.trunk_edges], st.art_q[watch.pedicle_nodes]])
+    _set_injection(st, net, rate)
+    return q
 
 
 def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
@@ -635,7 +663,7 @@ def baseline_tip_flow(state, net, vessel: str) -> float:
 def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
-                  particles: bool = True, solved: bool = False) -> ProcedureRun:
+                  particles: bool = True, solved: bool = False, watch: VesselWatch | None = None) -> ProcedureRun:
     """Inject particles until the endpoint, the maximum volume or reflux (if asked).
 
     Parameters
@@ -668,6 +696,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     solved : bool
         ``state`` is as its last full solve left it (``LiverFlow`` and the coils leave it so): without
         ``prior`` its 2-ports are then current and are not eliminated again (the same values).
+    watch : VesselWatch, optional
+        Arteries whose native flow is recorded at every time-series row (``watched_flows``: rows x
+        vessels, m^3/s; the explorer's replay). Recording changes no other output.
     """
     from tqdm.auto import tqdm
 
@@ -705,10 +736,20 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
 
     start_flow = q0  # native tip flow when the particles start (after any liquid)
 
+    watched, watched_paths = [], None
+    if watch is not None:
+        on_path = np.zeros(liver.forest.n_nodes, np.bool_)
+        treewalk.mark_ancestors(np.asarray(liver.forest.parent, np.int64), np.asarray(watch.pedicle_nodes, np.int64),
+                                on_path)
+        watched_paths = np.flatnonzero(on_path)
+
     def record(n_done: int) -> dict:
-        return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
-                   agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
-                   int(ps.counters[1]), int(ps.nontarget.sum()))
+        out = row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
+                  agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
+                  int(ps.counters[1]), int(ps.nontarget.sum()))
+        if watch is not None:
+            watched.append(_native_vessel_flows(state, net, watch, watched_paths))
+        return out
 
     rows = [record(0)]
     if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it
@@ -780,4 +821,5 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(current + 1)),
-                        agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]))
+                        agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]),
+                        watched_flows=np.array(watched) if watch is not None else None)

@@ -182,8 +182,8 @@ def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: 
                           q_base)
 
 
-def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None
-        ) -> RunResult:
+def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None,
+        watch=None) -> RunResult:
     """Simulate one embolisation of ``scenario``.
 
     Parameters
@@ -206,6 +206,11 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         less what recanalises in ``scenario.interval.weeks`` (none at 0 weeks;
         :mod:`sim.interval`). The course's cumulative necrosis and normal-liver
         function lost carry on (``state["course"]``).
+    watch : callable, optional
+        ``watch(compiled_liver) -> sim.procedure.VesselWatch``, given the catheter-placed liver: the
+        arteries whose native flow is recorded at every time-series row, in ``state["watched_flow_m3s"]``
+        (rows x vessels, m^3/s; the explorer's replay). Not for the batched SIRT delivery (no key
+        then). Changes no other output.
 
     Returns
     -------
@@ -249,7 +254,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
                              progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
-                             solved=True)  # flow.state as LiverFlow and the coils solved it
+                             solved=True,  # flow.state as LiverFlow and the coils solved it
+                             watch=watch(flow.liver) if watch is not None else None)
     necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
                                     permanent=session_permanent(scenario))  # the summary's and the course's
     summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
@@ -287,6 +293,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
              "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
     if sirt_arrays is not None:  # SIRT: per-compartment doses and the MAA deposition (figures)
         state["sirt"] = sirt_arrays
+    if proc.watched_flows is not None:
+        state["watched_flow_m3s"] = proc.watched_flows
     if liquid is not None:  # where the oil went (figures): filled share of each compartment's sinusoids and venules
         filled = liquid.filled
         state["lipiodol_sinusoid_fill"] = np.divide(filled.sinusoid_m3, filled.sinusoid_capacity_m3,

@@ -9,6 +9,7 @@ import time
 import tomllib
 import urllib.request
 
+import numpy as np
 import pytest
 
 from sim.catalogue import list_scenarios, resolve_scenario
@@ -357,3 +358,29 @@ def test_kernel_warm_up_runs_a_small_liver_once_per_process(monkeypatch):
     assert compute.warm_up_kernels() is True
     assert compute.warm_up_kernels() is False
     assert len(calls) == 1 and calls[0].compiled.forest.n_nodes == 2 * 300 - 8
+
+
+def test_replay_colours_the_arteries_by_the_flow_recorded_at_each_row(coarse_scenario, coarse_liver):
+    """The run records the drawn arteries' native flow at every time-series row (changing no other output): the
+    first row is the liver view's baseline, the last the final flow the view shows at the end, and the flow into
+    the catheter's territory falls in between."""
+    import sim
+    from sim.explore import compute
+
+    cache = LiverCache(disk=False, build=lambda scenario: coarse_liver)
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    run = compute.simulate(coarse_scenario, cache)
+    plain = sim.run(coarse_scenario, liver=coarse_liver, progress=False)
+    assert "watched_flow_m3s" not in plain.state
+    assert {k: v for k, v in run.result.summary.items() if k != "run_time_s"} == \
+        {k: v for k, v in plain.summary.items() if k != "run_time_s"}
+    assert run.result.timeseries.equals(plain.timeseries)
+    after = compute.run_scene(scene, run)
+    rows = after.flow_rows
+    assert rows.shape == (len(run.result.timeseries), len(scene.vessels))
+    np.testing.assert_allclose(rows[0], scene.vessels["flow"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(rows[-1], after.flow_after, rtol=1e-9, atol=1e-12 * after.flow_after.max())
+    tip = scene.vessels.index[scene.vessels["vessel"] == coarse_scenario.catheter.vessel][0]
+    tip_flow = rows[:, scene.vessels.index.get_loc(tip)]
+    assert tip_flow[-1] < 0.5 * tip_flow[0]  # embolised to stasis: the catheterised artery's flow falls
+    assert np.all(np.diff(tip_flow) <= 1e-9 * tip_flow[0])  # and never rises

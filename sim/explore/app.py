@@ -360,12 +360,20 @@ class Explorer:
             shown = int((particles["particle"] <= ts["particles"].iloc[k - 1]).sum())
         self.liver_figure.show_particles(particles, upto=shown)
         final = k >= len(ts)
-        self.liver_figure.show_flow(self.run_scene.flow_after if final else self.scene.vessels["flow"].to_numpy())
+        rows = self.run_scene.flow_rows  # the arteries' flow at each recorded row (None: only the final one)
+        if final:
+            flow = self.run_scene.flow_after
+        elif rows is not None and k:
+            flow = rows[k - 1]
+        else:
+            flow = self.scene.vessels["flow"].to_numpy()
+        self.liver_figure.show_flow(flow)
         if k:
             row = ts.iloc[k - 1]
             self.replay_text.object = (f"{row['suspension_volume_ml']:.2f} mL injected, antegrade flow "
                                        f"{100 * row['antegrade_flow_fraction']:.0f}% of baseline"
-                                       + (" (end: arteries coloured by their final flow)" if final else ""))
+                                       + (" (end: arteries coloured by their final flow)" if final and rows is None
+                                          else ""))
         else:
             self.replay_text.object = "before the first particle"
 

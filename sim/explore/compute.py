@@ -27,12 +27,13 @@ import pandas as pd
 from .. import angiography as ag
 from ..kernels.transport import FATE_COMPARTMENT, FATE_TRUNK, FATE_VESSEL
 from ..network import EDGE_ARTERY
+from ..procedure import VesselWatch
 from ..scenario import NAMED_ARTERIES, SEGMENTS, Scenario
 from ..selection import Verdict, assess_patient
 from ..units import ML_MIN_M3S
 
 __all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
-           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key", "warm_up_kernels"]
+           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key", "warm_up_kernels", "drawn_watch"]
 
 #: Narrowest artery drawn (and clickable) in the liver view, um. Model assumption: a few thousand
 #: segments keep the page light; 300 um arteries are still well within the segments.
@@ -124,6 +125,29 @@ def _segment_hulls(liver) -> list:
     return out
 
 
+def _named_and_drawn(liver) -> tuple[np.ndarray, np.ndarray]:
+    """Of the catheter-placed ``liver``'s arterial network (:func:`sim.angiography.arterial_network`): which
+    vessels are named arteries (bool per vessel), and the vessels drawn, narrowest first (indices)."""
+    net = ag.arterial_network(liver)
+    nt = net.trunk_vessels.size
+    named = np.zeros(net.vessel_diameter_m.size, bool)
+    named[:nt] = [catheter_id(liver.trunk.edge_names[e]) in NAMED_ARTERIES for e in net.trunk_vessels]
+    drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6)
+                                    & (np.arange(named.size) >= nt)))
+    return named, drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
+
+
+def drawn_watch(liver) -> VesselWatch:
+    """The arteries the liver view draws, as the run's :class:`sim.procedure.VesselWatch` (its trunk vessels,
+    then its pedicle vessels, each in drawing order): ``sim.run(..., watch=drawn_watch)`` records their native
+    flow at every time-series row, which the replay colours them by (:func:`run_scene`)."""
+    net = ag.arterial_network(liver)
+    nt = net.trunk_vessels.size
+    drawn = _named_and_drawn(liver)[1]
+    return VesselWatch(trunk_edges=net.trunk_vessels[drawn[drawn < nt]],
+                       pedicle_nodes=net.pedicle_vessels[drawn[drawn >= nt] - nt])
+
+
 def liver_scene(liver, scenario: Scenario) -> LiverScene:
     """The liver view of ``liver`` with the catheter of ``scenario`` in place, before the run.
 
@@ -145,11 +169,7 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
     left, right, bottom, top = (1e3 * v for v in view.extent)
     nt = net.trunk_vessels.size
     names = [trunk.edge_names[e] for e in net.trunk_vessels]  # trunk arteries; a pedicle vessel k is '#<node>'
-    named = np.zeros(net.vessel_diameter_m.size, bool)
-    named[:nt] = [catheter_id(n) in NAMED_ARTERIES for n in names]
-    drawn = np.flatnonzero(named | ((net.vessel_diameter_m >= DRAW_MIN_DIAMETER_UM * 1e-6)
-                                    & (np.arange(named.size) >= nt)))
-    drawn = drawn[np.argsort(net.vessel_diameter_m[drawn], kind="stable")]
+    named, drawn = _named_and_drawn(flow.liver)
     start, end = _mm(net.xyz[net.vessel_up[drawn]]), _mm(net.xyz[net.vessel_down[drawn]])
     vessels = pd.DataFrame({"x0": start[:, 0], "z0": start[:, 1], "x1": end[:, 0], "z1": end[:, 1],
                             "diameter_um": net.vessel_diameter_m[drawn] * 1e6, "flow": np.abs(q[drawn]) / ML_MIN_M3S,
@@ -224,7 +244,7 @@ def simulate(scenario: Scenario, cache, *, stage=None) -> Simulation:
     stage("loading the liver" if cached else "building the liver (first time for this anatomy)")
     liver = cache.get(scenario)
     stage("running the procedure")
-    result = run(scenario, liver=liver, progress=False)
+    result = run(scenario, liver=liver, progress=False, watch=drawn_watch)
     return Simulation(scenario=scenario, result=result, verdict=assess_patient(scenario), liver_cached=cached)
 
 
@@ -261,6 +281,9 @@ class RunScene:
     ----------
     flow_after : ndarray of float64
         Native flow of each drawn artery of the scene at the end, mL/min.
+    flow_rows : ndarray of float64 or None
+        The same at each time-series row (rows x drawn arteries, mL/min), recorded by the run
+        (:func:`drawn_watch`); None when the run has none (the batched Y-90 delivery).
     particles : pandas.DataFrame
         Lodged particles in injection order (an even sample): x, z (mm), particle (its number, from 1),
         volume_ml (suspension injected when it left the catheter, mL; interpolated in the time series).
@@ -270,6 +293,7 @@ class RunScene:
     """
 
     flow_after: np.ndarray
+    flow_rows: np.ndarray | None
     particles: pd.DataFrame
     final: object = field(repr=False)
     native: object = field(default=None, repr=False)
@@ -304,7 +328,15 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
     volume = np.interp(number + 1, ts["particles"], ts["suspension_volume_ml"]) if len(ts) else np.zeros(number.size)
     xz = _mm(xyz[number]).reshape(-1, 2)
     particles = pd.DataFrame({"x": xz[:, 0], "z": xz[:, 1], "particle": number + 1, "volume_ml": volume})
-    return RunScene(flow_after=np.abs(q[scene.vessels["index"].to_numpy()]) / ML_MIN_M3S, particles=particles, final=final,
+    drawn = scene.vessels["index"].to_numpy()
+    watched = result.state.get("watched_flow_m3s")
+    rows = None
+    if same and watched is not None and watched.shape == (len(ts), drawn.size):
+        nt = scene.network.trunk_vessels.size
+        recorded = np.concatenate([drawn[drawn < nt], drawn[drawn >= nt]])  # drawn_watch's column order
+        order = np.argsort(recorded)
+        rows = np.abs(watched[:, order[np.searchsorted(recorded[order], drawn)]]) / ML_MIN_M3S
+    return RunScene(flow_after=np.abs(q[drawn]) / ML_MIN_M3S, flow_rows=rows, particles=particles, final=final,
                     native=native)
 
 
