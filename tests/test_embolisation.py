@@ -181,6 +181,36 @@ def test_incremental_state_equals_full_resolve(scenario):
     assert np.allclose(incremental[ok], full[ok], rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(full)))
 
 
+def test_lodgings_in_trunk_beds_and_in_subtrees_equal_full_resolves_to_the_bit(scenario):
+    """From the RHA, particles reach non-target beds on trunk vessels early: such a lodging changes
+    a trunk conductance, so the trunk solve must compare all its inputs, whereas after a lodging in a subtree it is told
+    that only that subtree changed (``only_subtree``). Every particle's path, the flow after it and the final trunk
+    solution equal those of a full re-elimination and full comparison after every lodging, to the bit."""
+    sc = scenario.with_updates({"catheter.vessel": "RHA"})
+    liver = build_liver(sc)
+    agent = agent_from_config(sc.agent)
+    n = 1500
+    rng = np.random.default_rng(7)
+    outs = []
+    for full_resolve in (False, True):
+        flow = LiverFlow(liver.compiled, sc, catheter=True)
+        st = flow.state
+        net, sinks = transport_net(flow.liver, st, flow.catheter, sc, agent, full_resolve=full_resolve)
+        assert net.tip_kind == tk.TIP_TRUNK
+        load = el.new_load(flow.liver.forest.n_nodes + flow.liver.trunk.n_edges,
+                           flow.liver.compartments.n + flow.liver.trunk.n_edges)
+        ps = _new_state(n, flow.liver, len(sinks), load)
+        geo = load_geometry(flow.liver, st, net, sc, agent)
+        if not full_resolve:
+            diameters, uniforms = agent.sample_diameters(n, rng=rng), rng.random((n, walk_steps(flow.liver, net)))
+        tk.transport(st, net, geo, ps, diameters, np.arange(1, n + 1), uniforms, 0, n, -1.0, False)
+        outs.append((ps.fate.copy(), ps.where.copy(), ps.flow_after.copy(), st.trunk_p.copy()))
+    fate = outs[0][0]
+    assert np.sum(fate == tk.FATE_NONTARGET) > 20 and np.sum(fate == tk.FATE_COMPARTMENT) > 100
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
 def test_custom_agent_needs_diameters():
     with pytest.raises(ValueError):
         AgentConfig(kind="custom")

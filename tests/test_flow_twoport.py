@@ -218,6 +218,36 @@ def test_injection_with_nowhere_to_go(small):
         flow.solve()
 
 
+def test_refresh_of_many_paths_at_once_equals_full_elimination(small):
+    """``refresh_paths`` (the batched Y-90 delivery's: the union of the changed nodes' paths, bottom-up in one pass
+    of ``update_two_ports``) leaves every 2-port as the full elimination makes it, to the bit, and its work array
+    clear; the changes sit in several subtrees and some paths share their upper nodes."""
+    st = copy_state(small.state)
+    twoport.solve(st)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        nodes = rng.choice(np.flatnonzero(st.parent >= 0), size=12, replace=False)
+        for k in nodes[:8]:  # the vessel into k narrowed or closed, written without any refresh
+            st.g_art[k] *= rng.choice([0.0, 0.4])
+        comps = rng.choice(st.comp_node.size, size=4, replace=False)
+        st.g_comp[comps, twoport.COMP_ART] *= 0.5
+        dirty = np.concatenate([nodes, st.comp_node[comps]])
+        mark = np.zeros(st.parent.shape[0], np.uint8)
+        twoport.refresh_paths(st, dirty, mark)
+        assert not mark.any()
+        full = copy_state(st)
+        twoport.eliminate(full)
+        for name in ("node_pi", "edge_pi", "node_conn", "edge_conn"):
+            np.testing.assert_array_equal(getattr(st, name).view(np.uint8), getattr(full, name).view(np.uint8), err_msg=name)
+    assert len({int(r) for r in st.root_slot[[_root(st, k) for k in nodes]]}) > 1
+
+
+def _root(st, k):
+    while st.parent[k] >= 0:
+        k = st.parent[k]
+    return k
+
+
 def test_incremental_updates_equal_full_resolve(small):
     """Random lodgings, compartment and trunk changes: the path update == a full re-solve, and the
     on-demand pressures and flows == the full substitution."""

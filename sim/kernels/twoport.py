@@ -371,7 +371,7 @@ def update_two_ports(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p,
 def path_arrays(st):
     """The state's arrays the 2-port refresh reads and writes, in the order :func:`update_two_ports` takes them.
 
-    Bind them once outside a loop and call the ``_of`` form: a function that takes the whole
+    Bind them once outside a loop and call :func:`update_two_ports` on them: a function that takes the whole
     state pays an atomic reference count per field (43) on every call (docs/flow.md).
     """
     return (st.parent, st.q_art_in, st.comp_ptr, st.comp_idx, st.g_comp, st.comp_extra_p, st.child_ptr, st.child_idx,
