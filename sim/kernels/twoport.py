@@ -238,6 +238,17 @@ def _closure(m):
     return m
 
 
+@njit(inline="always", **NJIT_OPTS)
+def _through_vessel(g, y, s):
+    """One side (A or P) of a node decoupled from the other, seen through its vessel of conductance ``g``: the
+    node's conductance ``y`` to ground and source ``s`` in series with the vessel, and whether a source is lost
+    (nothing conducts: the side is cut off with a source in it). Numbers in, numbers out (no reference counts)."""
+    d = g + y
+    if d > 0.0:
+        return g * y / d, g * s / d, False
+    return 0.0, 0.0, s != 0.0
+
+
 @njit(**NJIT_OPTS)
 def update_two_ports(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
                      node_pi, node_conn, edge_pi, edge_conn, order, start):
@@ -332,26 +343,12 @@ def update_two_ports(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p,
                 edge_pi[i, :] = 0.0
                 if sa != 0.0 or sp != 0.0:
                     lost = CONN_LOST
-        else:  # A and P sides decoupled below i
+        else:  # A and P sides decoupled below i: each side through its own vessel
             edge_pi[i, PI_YAP] = 0.0
-            da = ga + ya
-            if da > 0.0:
-                edge_pi[i, PI_YA] = ga * ya / da
-                edge_pi[i, PI_SA] = ga * sa / da
-            else:
-                edge_pi[i, PI_YA] = 0.0
-                edge_pi[i, PI_SA] = 0.0
-                if sa != 0.0:
-                    lost = CONN_LOST
-            dp = gp + yp
-            if dp > 0.0:
-                edge_pi[i, PI_YP] = gp * yp / dp
-                edge_pi[i, PI_SP] = gp * sp / dp
-            else:
-                edge_pi[i, PI_YP] = 0.0
-                edge_pi[i, PI_SP] = 0.0
-                if sp != 0.0:
-                    lost = CONN_LOST
+            edge_pi[i, PI_YA], edge_pi[i, PI_SA], cut_a = _through_vessel(ga, ya, sa)
+            edge_pi[i, PI_YP], edge_pi[i, PI_SP], cut_p = _through_vessel(gp, yp, sp)
+            if cut_a or cut_p:
+                lost = CONN_LOST
         ag = (m & CONN_AG) != 0
         pg = (m & CONN_PG) != 0
         ap = (m & CONN_AP) != 0
