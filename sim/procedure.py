@@ -694,8 +694,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     particles : bool
         Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
     solved : bool
-        ``state`` is as its last full solve left it (``LiverFlow`` and the coils leave it so): without
-        ``prior`` its 2-ports are then current and are not eliminated again (the same values).
+        ``state``'s 2-ports are as its last elimination left them (``LiverFlow``'s solve, with or without its
+        substitution, and the coils' leave them so): without ``prior`` they are not eliminated again (the same values).
     watch : VesselWatch, optional
         Arteries whose native flow is recorded at every time-series row (``watched_flows``: rows x
         vessels, m^3/s; the explorer's replay). Recording changes no other output.

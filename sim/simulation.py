@@ -20,7 +20,6 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
-from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     arterial_fraction_normal,
@@ -147,12 +146,10 @@ def _contrast_runs(flow):
     reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
-        """The end-of-procedure run's read-outs; ``final_flow``'s state is not used after this (its 2-ports are
-        eliminated afresh in place for a trunk tip, whose injection is not in them: the read-outs share them)."""
-        like = None
-        if final_flow.catheter.tip_trunk_node >= 0:
-            twoport.eliminate(final_flow.state)
-            like = final_flow.state
+        """The end-of-procedure run's read-outs. For a trunk tip, whose injection is not in the 2-ports, they share
+        ``final_flow``'s 2-ports: the run's incremental updates (``twoport.update_two_ports`` on every path whose
+        conductances changed) leave exactly those a fresh elimination gives, the same rule on the same inputs."""
+        like = final_flow.state if final_flow.catheter.tip_trunk_node >= 0 else None
         end = contrast_readouts(final_flow, reference, like=like)
         return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
                 "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
@@ -239,7 +236,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         liver = build_liver(scenario, progress=progress)
     else:
         _check_same_anatomy(liver.scenario, scenario)
-    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    # the procedure substitutes every node at once (without the injection); the coils read the solved flows first
+    flow = LiverFlow(liver.compiled, scenario, catheter=True, substitute=bool(scenario.procedure.coils))
     coils = apply_coils(flow, scenario)  # coil protection before the injection (sim/coils.py)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
@@ -254,7 +252,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
                              progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
-                             solved=True,  # flow.state as LiverFlow and the coils solved it
+                             solved=True,  # flow.state's 2-ports as LiverFlow and the coils eliminated them
                              watch=watch(flow.liver) if watch is not None else None)
     necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
                                     permanent=session_permanent(scenario))  # the summary's and the course's
