@@ -22,8 +22,10 @@ from .interval import carried_load
 from .kernels import transport as tk
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
+    Deliveries,
     arterial_fraction_normal,
     compartment_necrosis,
+    deliveries,
     lodging_generations,
     tissue_outcomes,
     tumour_share_of_lodgings,
@@ -69,9 +71,9 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
 
 
 def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
-              necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis``: the run's
-    :func:`sim.outcomes.compartment_necrosis` when already computed."""
+              necrosis: tuple[np.ndarray, np.ndarray] | None = None, delivered: Deliveries | None = None) -> dict[str, Any]:
+    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis`` and ``delivered``: the run's
+    :func:`sim.outcomes.compartment_necrosis` and :func:`sim.outcomes.deliveries` when already computed."""
     import sim
 
     liver = flow.liver
@@ -96,7 +98,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=session_permanent(scenario), necrosis=necrosis)
+                               permanent=session_permanent(scenario), necrosis=necrosis, delivered=delivered)
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -254,9 +256,10 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                              progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
                              solved=True,  # flow.state's 2-ports as LiverFlow and the coils eliminated them
                              watch=watch(flow.liver) if watch is not None else None)
+    delivered = deliveries(q_healthy, proc.q_base, proc.q_final, scenario.outcomes)  # the necrosis' and the summary's
     necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                                    permanent=session_permanent(scenario))  # the summary's and the course's
-    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
+                                    permanent=session_permanent(scenario), delivered=delivered)  # the summary's and the course's
+    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis, delivered=delivered)
     summary.update(contrast_runs(flow))
     summary.update(coils)
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final, necrosis)

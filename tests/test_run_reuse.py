@@ -22,6 +22,7 @@ from sim.kernels import twoport
 from sim.outcomes import (
     _tumour_shares,
     compartment_necrosis,
+    deliveries,
     tissue_outcomes,
     tumour_blush_fraction,
     tumour_rows,
@@ -96,11 +97,18 @@ def test_outcomes_with_the_necrosis_given_are_those_computed(procedures, coarse_
     (proc, flow) = procedures[1]
     q_healthy = flow.calibration.healthy_compartment_flows
     comps = flow.liver.compartments
-    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
-    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes, necrosis=necrosis)
-    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
+    cfg = coarse_scenario.outcomes
+    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, cfg)
+    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg, necrosis=necrosis)
+    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg)
     assert given == computed
     assert 0.0 < computed["tumour_necrosis_fraction"] < 1.0
+    # the inflows and O2 deliveries computed once for both (sim.run's way)
+    delivered = deliveries(q_healthy, proc.q_base, proc.q_final, cfg)
+    shared = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, cfg, delivered=delivered)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(shared, necrosis))
+    assert tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg, necrosis=shared,
+                           delivered=delivered) == computed
 
 
 @pytest.mark.parametrize("vessel", ["A5", "pedicle"])
