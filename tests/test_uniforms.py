@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
+from sim.kernels import uniforms
 from sim.kernels.uniforms import random_into
+
+
+@pytest.fixture(autouse=True)
+def every_draw_by_the_kernel(monkeypatch):
+    """The kernel draws even the smallest buffers here (in a run, fewer than ``MIN_DRAW`` numbers are numpy's)."""
+    monkeypatch.setattr(uniforms, "MIN_DRAW", 0)
 
 
 @pytest.mark.parametrize("seed", [0, 12345, 2**63 + 7])
@@ -43,3 +50,16 @@ def test_other_bit_generators_are_drawn_by_numpy_and_a_strided_buffer_refused_as
         assert got.tobytes() == numpys.random((6, 4)).tobytes()
     with pytest.raises(ValueError, match="contiguous"):
         random_into(np.random.default_rng(4), np.empty((6, 8))[:, ::2])
+
+
+def test_small_draws_are_numpys_and_mix_with_the_kernels(monkeypatch):
+    monkeypatch.setattr(uniforms, "MIN_DRAW", 1000)
+    calls = []
+    real = uniforms.fill_pcg64
+    monkeypatch.setattr(uniforms, "fill_pcg64", lambda *a: calls.append(a[0].size) or real(*a))
+    ours = np.random.default_rng(5)
+    got = np.empty(3000)
+    for lo, hi in ((0, 10), (10, 1500), (1500, 1501), (1501, 3000)):
+        random_into(ours, got[lo:hi])
+    assert calls == [1490, 1499]
+    assert got.tobytes() == np.random.default_rng(5).random(3000).tobytes()
