@@ -18,7 +18,7 @@ from sim.agents import agent_sequence
 from sim.endpoints import territory_blush_fraction
 from sim.flow.model import LiverFlow
 from sim.flow.state import _csr
-from sim.kernels import twoport
+from sim.kernels import twoport, uniforms
 from sim.outcomes import (
     _tumour_shares,
     compartment_necrosis,
@@ -44,7 +44,9 @@ def procedures(coarse_liver, coarse_scenario):
     return _procedure(coarse_liver, coarse_scenario, solved=False), _procedure(coarse_liver, coarse_scenario, solved=True)
 
 
-def test_random_rows_are_one_long_draw_whatever_the_chunks_and_returns():
+@pytest.mark.parametrize("min_draw", [0, uniforms.MIN_DRAW])
+def test_random_rows_are_one_long_draw_whatever_the_chunks_and_returns(monkeypatch, min_draw):
+    monkeypatch.setattr(uniforms, "MIN_DRAW", min_draw)  # 0: every draw by the PCG64 kernel, else the small ones numpy's
     width, sizes, unused = 7, [3, 50, 1, 200, 64, 9, 300], [0, 10, 1, 0, 63, 2, 0]
     rows = pr._Rows(np.random.default_rng(11), width)
     handed = []
