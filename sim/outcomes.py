@@ -29,6 +29,8 @@ section) are documented in ``docs/outputs.md``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .keep import LOCK, kept_for
@@ -38,7 +40,7 @@ from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "tumour_rows",
            "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "necrosis_fraction",
-           "deficit_duration_h", "compartment_necrosis", "tissue_volumes"]
+           "deficit_duration_h", "compartment_necrosis", "tissue_volumes", "Deliveries", "deliveries"]
 
 _TISSUE, _PERIBILIARY = 0, 1
 
@@ -189,9 +191,29 @@ def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:
     return float("inf") if permanent else float(cfg.temporary_occlusion_h)
 
 
+class Deliveries(NamedTuple):
+    """Arterial inflow (:func:`arterial_inflow`) and O2 delivery (arterial + ``portal_oxygen_content_ratio`` x portal
+    inflow) of each compartment (C,), m^3/s, in the three flow tables of :func:`tissue_outcomes` (healthy, before the
+    procedure, now): :func:`deliveries` computes them once for it and :func:`compartment_necrosis`."""
+
+    art_healthy: np.ndarray
+    art_base: np.ndarray
+    art_now: np.ndarray
+    o2_healthy: np.ndarray
+    o2_base: np.ndarray
+    o2_now: np.ndarray
+
+
+def deliveries(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig) -> Deliveries:
+    """The :class:`Deliveries` of three flow tables (C, 4), m^3/s (arguments as for :func:`tissue_outcomes`)."""
+    art = tuple(arterial_inflow(q) for q in (q_healthy, q_base, q_now))
+    return Deliveries(*art, *(_o2_of(a, q, cfg) for a, q in zip(art, (q_healthy, q_base, q_now))))
+
+
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
                     cfg: OutcomesConfig, *, permanent: bool = True,
-                    necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                    necrosis: tuple[np.ndarray, np.ndarray] | None = None,
+                    delivered: Deliveries | None = None) -> dict:
     """Devascularisation, blush and ischaemia from reference and current compartment flows.
 
     Parameters
@@ -211,6 +233,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         ``cfg.ischaemia_duration_h`` is not set; :func:`deficit_duration_h`).
     necrosis : (ndarray, ndarray), optional
         :func:`compartment_necrosis` of these flows, ``cfg`` and ``permanent`` when already computed.
+    delivered : Deliveries, optional
+        :func:`deliveries` of these flows and ``cfg`` when already computed.
 
     Returns
     -------
@@ -220,10 +244,9 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         ``biliary_ischaemic_fraction``, ``tumour_necrosis_fraction``,
         ``normal_necrosis_fraction`` (all 0-1).
     """
-    art_healthy, art_base, art_now = (arterial_inflow(q) for q in (q_healthy, q_base, q_now))
+    art_healthy, art_base, art_now, o2_healthy, o2_base, o2_now = (deliveries(q_healthy, q_base, q_now, cfg)
+                                                                   if delivered is None else delivered)
     total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
-    o2_healthy, o2_base, o2_now = (_o2_of(art, q, cfg) for art, q in ((art_healthy, q_healthy), (art_base, q_base),
-                                                                      (art_now, q_now)))
     o2_ratio = _ratio(o2_now, o2_healthy)
     art_ratio = _ratio(art_now, art_healthy)
     tumour_necrosis, normal_necrosis = (_necrosis(o2_healthy, o2_base, o2_now, cfg, permanent) if necrosis is None
@@ -276,15 +299,15 @@ def tumour_to_normal_ratio(comps: Compartments, in_territory: np.ndarray, tumour
 
 
 def compartment_necrosis(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg: OutcomesConfig, *,
-                         permanent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                         permanent: bool = True, delivered: Deliveries | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Expected necrotic share of each compartment's tumour and of its normal tissue (0-1), each shape (C,).
 
     Tumour against its pre-procedure O2 delivery, normal tissue against the healthy
     liver's (counting only tissue alive before the procedure); arguments as for
     :func:`tissue_outcomes`, whose volume-weighted means these are.
     """
-    o2_healthy, o2_base, o2_now = (_o2_of(arterial_inflow(q), q, cfg) for q in (q_healthy, q_base, q_now))
-    return _necrosis(o2_healthy, o2_base, o2_now, cfg, permanent)
+    d = deliveries(q_healthy, q_base, q_now, cfg) if delivered is None else delivered
+    return _necrosis(d.o2_healthy, d.o2_base, d.o2_now, cfg, permanent)
 
 
 def _necrosis(o2_healthy: np.ndarray, o2_base: np.ndarray, o2_now: np.ndarray, cfg: OutcomesConfig,

@@ -24,6 +24,7 @@ from .keep import LOCK, kept_for
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
+from .kernels.uniforms import random_into
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
 from .outcomes import TumourBlush, arterial_inflow, tumour_rows
 from .scenario import Scenario
@@ -211,46 +212,29 @@ def _injection_rate(st: twoport.FlowState, net: tk.TransportNet) -> float:
     return st.q_trunk_in[net.tip_index] if net.tip_kind == tk.TIP_TRUNK else st.q_art_in[net.tip_index]
 
 
+def _native_readout(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray | None, comps: np.ndarray | None,
+                    read):
+    """``read()`` of the state without the catheter's injection; the state is left with the injection on.
+
+    The trunk is solved without it, then the pedicle nodes ``nodes`` and the compartments ``comps``
+    are substituted (``nodes`` ascending and closed under parents, holding the nodes of ``comps``:
+    :func:`paths_to`; O(their paths)), or every node and compartment when ``nodes`` is None (O(N)).
+    The 2-ports are current (incremental updates): no re-elimination.
+    """
+    rate = _injection_rate(st, net)
+    _set_injection(st, net, 0.0)
+    if nodes is None:
+        twoport.substitute(st)
+    else:
+        twoport.substitute_nodes(st, nodes, comps)
+    out = read()
+    _set_injection(st, net, rate)
+    return out
+
+
 def _native_compartment_flows(st: twoport.FlowState, net: tk.TransportNet) -> np.ndarray:
-    """Compartment flows (C, 4) without the injection; the state is left with the injection on.
-
-    The 2-ports are current (incremental updates), so this is a trunk solve and an
-    O(N) back substitution, not a full re-elimination.
-    """
-    rate = _injection_rate(st, net)
-    _set_injection(st, net, 0.0)
-    twoport.substitute(st)
-    q = st.comp_q.copy()
-    _set_injection(st, net, rate)
-    return q
-
-
-def _native_arterial_inflows(st: twoport.FlowState, net: tk.TransportNet, nodes: np.ndarray, rows: np.ndarray,
-                             seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Arterial inflows without the injection: :func:`sim.outcomes.arterial_inflow` of compartments ``rows`` and the
-    hepatic arterial inflow of compartments ``seen``, m^3/s; the state is left with the injection on.
-
-    Only the pedicle nodes ``nodes`` (ascending, closed under parents, :func:`paths_to`; holding the
-    nodes of ``rows``, which hold ``seen``) are substituted: O(their paths), not O(N).
-    """
-    rate = _injection_rate(st, net)
-    _set_injection(st, net, 0.0)
-    twoport.substitute_nodes(st, nodes, rows)
-    q = st.comp_q
-    inflows, seen_art = arterial_inflow(q, rows), q[seen, twoport.COMP_ART]
-    _set_injection(st, net, rate)
-    return inflows, seen_art
-
-
-def _native_vessel_flows(st: twoport.FlowState, net: tk.TransportNet, watch: VesselWatch, nodes: np.ndarray) -> np.ndarray:
-    """Native (injection-free) flows of ``watch``'s trunk vessels then its pedicle vessels, m^3/s; the state is left
-    with the injection on. ``nodes``: the watched nodes' paths (ascending, closed under parents): O(their paths)."""
-    rate = _injection_rate(st, net)
-    _set_injection(st, net, 0.0)
-    twoport.substitute_nodes(st, nodes, np.zeros(0, np.int64))
-    q = np.concatenate([st.trunk_q[watch.trunk_edges], st.art_q[watch.pedicle_nodes]])
-    _set_injection(st, net, rate)
-    return q
+    """Compartment flows (C, 4) without the injection; the state is left with the injection on."""
+    return _native_readout(st, net, None, None, lambda: st.comp_q.copy())
 
 
 def paths_to(liver: CompiledLiver, rows: np.ndarray) -> np.ndarray:
@@ -434,7 +418,7 @@ def route_fixed_field(liver: CompiledLiver, state: twoport.FlowState, net: tk.Tr
             if moving == 0:
                 break
             u = row[:count]
-            rng.random(out=u)  # row by row: the numbers of one (steps, count) draw, only as many as needed
+            random_into(rng, u)  # row by row: the numbers of one (steps, count) draw, only as many as needed
             moving = routing.sweep(table, ps, diameters, u, step, first, walks, moving)
         routing.suspend(ps, first, walks, moving)
     return ps
@@ -516,7 +500,8 @@ class _Rows:
     ``Generator.random`` draws the same numbers in one call or in several, into a new
     array or into one given, so particle i always gets row i of one long draw. The rows
     are drawn into one buffer reused from chunk to chunk (no new array, no copy of a
-    chunk's rows): what :meth:`take` returns is valid until its next call.
+    chunk's rows), by :func:`sim.kernels.uniforms.random_into` (numpy's numbers, drawn
+    faster): what :meth:`take` returns is valid until its next call.
     """
 
     def __init__(self, generator: np.random.Generator, width: int | None = None):
@@ -535,7 +520,7 @@ class _Rows:
                 self.buffer = grown
             else:
                 self.buffer[:kept] = self.buffer[self.start:self.stop]  # numpy copies overlapping rows correctly
-            self.generator.random(out=self.buffer[kept:n])
+            random_into(self.generator, self.buffer[kept:n])
             self.start, self.stop = 0, n
         self.start += n
         return self.buffer[self.start - n:self.start]
@@ -608,12 +593,16 @@ def _row_step(before: dict, after: dict, *, blush: bool) -> float:
 
 
 def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.TransportNet, q0: float, rate: float,
-                 q_base: np.ndarray, in_territory: np.ndarray, vascular_volume: float, proc):
+                 q_base: np.ndarray, in_territory: np.ndarray, vascular_volume: float, proc, *,
+                 watch: VesselWatch | None = None, watched: list | None = None):
     """The function that makes one recorded row of the time series (the endpoint curve) from the live state.
 
     ``row(n_done, native_flow_m3s, agent_name, suspension_m3, sphere_m3, lodged, nontarget)`` reads the
     state as it is (solved trunk): flow fraction of ``q0``, SACE level, clearance, blush, reflux of ``rate``.
     One rule for the exact procedure and the batched Y-90 delivery (:mod:`sim.sirt_delivery`).
+    With ``watch``, each row also appends the native flows of its trunk vessels then its pedicle vessels
+    (m^3/s) to the list ``watched``, read from the same native substitution as the blush (the union of
+    their paths: one substitution per row, not two).
     """
     blush_rows = tumour_rows(liver.compartments)
     q_base_blush = q_base[blush_rows]
@@ -621,14 +610,25 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     seen_rows = blush_rows[seen]
     territory_blush = TerritoryBlush(liver.compartments.tumour_volume_m3[seen_rows], q_base_blush[seen, twoport.COMP_ART])
     tumour_blush = TumourBlush.of(liver.compartments, q_base_blush, blush_rows)
-    tumour_paths = paths_to(liver, blush_rows)
+    nodes = paths_to(liver, blush_rows)  # the blush needs tumour rows only
+    if watch is not None:
+        on_path = np.zeros(liver.forest.n_nodes, np.bool_)
+        on_path[nodes] = True
+        treewalk.mark_ancestors(np.asarray(liver.forest.parent, np.int64), np.asarray(watch.pedicle_nodes, np.int64),
+                                on_path)
+        nodes = np.flatnonzero(on_path)
+
+    def native() -> tuple[np.ndarray, np.ndarray]:
+        q = state.comp_q
+        if watch is not None:
+            watched.append(np.concatenate([state.trunk_q[watch.trunk_edges], state.art_q[watch.pedicle_nodes]]))
+        return arterial_inflow(q, blush_rows), q[seen_rows, twoport.COMP_ART]
 
     def row(n_done: int, flow: float, agent_name: str, suspension_m3: float, sphere_m3: float, lodged: int,
             nontarget: int) -> dict:
         fraction = flow / q0
         proximal = tk.tip_flows(state, net)[1]
-        # the blush needs tumour rows only
-        inflows, seen_art = _native_arterial_inflows(state, net, tumour_paths, blush_rows, seen_rows)
+        inflows, seen_art = _native_readout(state, net, nodes, blush_rows, native)
         clearance = clearance_time_cycles(vascular_volume, flow, proc.cardiac_cycle_s)
         blush_seen = territory_blush(seen_art)
         return {
@@ -694,8 +694,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     particles : bool
         Whether particles follow (False: the liquid alone; ``agents`` then only shapes the net).
     solved : bool
-        ``state`` is as its last full solve left it (``LiverFlow`` and the coils leave it so): without
-        ``prior`` its 2-ports are then current and are not eliminated again (the same values).
+        ``state``'s 2-ports are as its last elimination left them (``LiverFlow``'s solve, with or without its
+        substitution, and the coils' leave them so): without ``prior`` they are not eliminated again (the same values).
     watch : VesselWatch, optional
         Arteries whose native flow is recorded at every time-series row (``watched_flows``: rows x
         vessels, m^3/s; the explorer's replay). Recording changes no other output.
@@ -709,8 +709,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
     _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
-    if prior is not None or not solved:
-        twoport.solve(state)
+    if prior is not None or not solved:  # twoport.solve but its substitution: the next line substitutes every node
+        twoport.eliminate(state)
+        twoport.solve_trunk(state)
     q_base = _native_compartment_flows(state, net)  # substitutes every node and compartment
     q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure
@@ -730,26 +731,18 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     ps = _new_state(capacity, liver, len(sink_names), load)
     flow_stop = q0 * (1.0 - endpoint_threshold(proc))  # the kernel stops at the endpoint's flow criterion
     in_territory, vascular_volume = territory(liver, state, net)
-    row = row_recorder(liver, state, net, q0, rate, q_base, in_territory, vascular_volume, proc)
+    watched = [] if watch is not None else None
+    row = row_recorder(liver, state, net, q0, rate, q_base, in_territory, vascular_volume, proc, watch=watch,
+                       watched=watched)
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
     start_flow = q0  # native tip flow when the particles start (after any liquid)
 
-    watched, watched_paths = [], None
-    if watch is not None:
-        on_path = np.zeros(liver.forest.n_nodes, np.bool_)
-        treewalk.mark_ancestors(np.asarray(liver.forest.parent, np.int64), np.asarray(watch.pedicle_nodes, np.int64),
-                                on_path)
-        watched_paths = np.flatnonzero(on_path)
-
     def record(n_done: int) -> dict:
-        out = row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
-                  agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
-                  int(ps.counters[1]), int(ps.nontarget.sum()))
-        if watch is not None:
-            watched.append(_native_vessel_flows(state, net, watch, watched_paths))
-        return out
+        return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
+                   agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
+                   int(ps.counters[1]), int(ps.nontarget.sum()))
 
     rows = [record(0)]
     if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it

@@ -20,11 +20,12 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
-from .kernels import twoport
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
+    Deliveries,
     arterial_fraction_normal,
     compartment_necrosis,
+    deliveries,
     lodging_generations,
     tissue_outcomes,
     tumour_share_of_lodgings,
@@ -70,9 +71,9 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
 
 
 def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
-              necrosis: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis``: the run's
-    :func:`sim.outcomes.compartment_necrosis` when already computed."""
+              necrosis: tuple[np.ndarray, np.ndarray] | None = None, delivered: Deliveries | None = None) -> dict[str, Any]:
+    """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis`` and ``delivered``: the run's
+    :func:`sim.outcomes.compartment_necrosis` and :func:`sim.outcomes.deliveries` when already computed."""
     import sim
 
     liver = flow.liver
@@ -97,7 +98,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=session_permanent(scenario), necrosis=necrosis)
+                               permanent=session_permanent(scenario), necrosis=necrosis, delivered=delivered)
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -147,12 +148,10 @@ def _contrast_runs(flow):
     reference = before["native_tip_flow_m3s"]
 
     def after(final_flow) -> dict[str, float]:
-        """The end-of-procedure run's read-outs; ``final_flow``'s state is not used after this (its 2-ports are
-        eliminated afresh in place for a trunk tip, whose injection is not in them: the read-outs share them)."""
-        like = None
-        if final_flow.catheter.tip_trunk_node >= 0:
-            twoport.eliminate(final_flow.state)
-            like = final_flow.state
+        """The end-of-procedure run's read-outs. For a trunk tip, whose injection is not in the 2-ports, they share
+        ``final_flow``'s 2-ports: the run's incremental updates (``twoport.update_two_ports`` on every path whose
+        conductances changed) leave exactly those a fresh elimination gives, the same rule on the same inputs."""
+        like = final_flow.state if final_flow.catheter.tip_trunk_node >= 0 else None
         end = contrast_readouts(final_flow, reference, like=like)
         return {"catheter_max_rate_ml_s": catheter_limit_m3s(flow) / ML_M3,
                 "angiogram_rate_baseline_ml_s": before["rate_ml_s"], "angiogram_reflux_baseline_ml": before["reflux_ml"],
@@ -239,7 +238,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         liver = build_liver(scenario, progress=progress)
     else:
         _check_same_anatomy(liver.scenario, scenario)
-    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    # the procedure substitutes every node at once (without the injection); the coils read the solved flows first
+    flow = LiverFlow(liver.compiled, scenario, catheter=True, substitute=bool(scenario.procedure.coils))
     coils = apply_coils(flow, scenario)  # coil protection before the injection (sim/coils.py)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
@@ -254,11 +254,12 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     else:
         proc = run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=generator,
                              progress=progress, prior=prior_load, liquid=liquid, particles=with_particles,
-                             solved=True,  # flow.state as LiverFlow and the coils solved it
+                             solved=True,  # flow.state's 2-ports as LiverFlow and the coils eliminated them
                              watch=watch(flow.liver) if watch is not None else None)
+    delivered = deliveries(q_healthy, proc.q_base, proc.q_final, scenario.outcomes)  # the necrosis' and the summary's
     necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                                    permanent=session_permanent(scenario))  # the summary's and the course's
-    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis)
+                                    permanent=session_permanent(scenario), delivered=delivered)  # the summary's and the course's
+    summary = summarise(scenario, proc, flow, q_healthy, necrosis=necrosis, delivered=delivered)
     summary.update(contrast_runs(flow))
     summary.update(coils)
     course = _course(prior, scenario, flow.liver, q_healthy, proc.q_base, proc.q_final, necrosis)

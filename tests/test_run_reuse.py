@@ -18,9 +18,11 @@ from sim.agents import agent_sequence
 from sim.endpoints import territory_blush_fraction
 from sim.flow.model import LiverFlow
 from sim.flow.state import _csr
+from sim.kernels import twoport, uniforms
 from sim.outcomes import (
     _tumour_shares,
     compartment_necrosis,
+    deliveries,
     tissue_outcomes,
     tumour_blush_fraction,
     tumour_rows,
@@ -29,7 +31,7 @@ from sim.outcomes import (
 
 
 def _procedure(liver, scenario, *, solved: bool, seed: int = 3):
-    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    flow = LiverFlow(liver.compiled, scenario, catheter=True, substitute=not solved)  # solved: sim.run's way
     agents = agent_sequence(scenario.agent, scenario.procedure.agent_sequence)
     return pr.run_procedure(flow.liver, flow.state, flow.catheter, scenario, agents, rng=np.random.default_rng(seed),
                             solved=solved), flow
@@ -37,11 +39,14 @@ def _procedure(liver, scenario, *, solved: bool, seed: int = 3):
 
 @pytest.fixture(scope="module")
 def procedures(coarse_liver, coarse_scenario):
-    """The same procedure with the opening full solve done (reference) and skipped (sim.run's way)."""
+    """The same procedure with the opening full solve done (reference) and skipped on a flow solved without its
+    substitution (sim.run's way)."""
     return _procedure(coarse_liver, coarse_scenario, solved=False), _procedure(coarse_liver, coarse_scenario, solved=True)
 
 
-def test_random_rows_are_one_long_draw_whatever_the_chunks_and_returns():
+@pytest.mark.parametrize("min_draw", [0, uniforms.MIN_DRAW])
+def test_random_rows_are_one_long_draw_whatever_the_chunks_and_returns(monkeypatch, min_draw):
+    monkeypatch.setattr(uniforms, "MIN_DRAW", min_draw)  # 0: every draw by the PCG64 kernel, else the small ones numpy's
     width, sizes, unused = 7, [3, 50, 1, 200, 64, 9, 300], [0, 10, 1, 0, 63, 2, 0]
     rows = pr._Rows(np.random.default_rng(11), width)
     handed = []
@@ -94,11 +99,18 @@ def test_outcomes_with_the_necrosis_given_are_those_computed(procedures, coarse_
     (proc, flow) = procedures[1]
     q_healthy = flow.calibration.healthy_compartment_flows
     comps = flow.liver.compartments
-    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
-    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes, necrosis=necrosis)
-    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, coarse_scenario.outcomes)
+    cfg = coarse_scenario.outcomes
+    necrosis = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, cfg)
+    given = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg, necrosis=necrosis)
+    computed = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg)
     assert given == computed
     assert 0.0 < computed["tumour_necrosis_fraction"] < 1.0
+    # the inflows and O2 deliveries computed once for both (sim.run's way)
+    delivered = deliveries(q_healthy, proc.q_base, proc.q_final, cfg)
+    shared = compartment_necrosis(q_healthy, proc.q_base, proc.q_final, cfg, delivered=delivered)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(shared, necrosis))
+    assert tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, cfg, necrosis=shared,
+                           delivered=delivered) == computed
 
 
 @pytest.mark.parametrize("vessel", ["A5", "pedicle"])
@@ -112,6 +124,32 @@ def test_contrast_readouts_sharing_the_solved_state_are_those_eliminated_afresh(
     shared = ag.contrast_readouts(flow, like=flow.state)
     assert fresh == shared and fresh["native_tip_flow_m3s"] > 0
     assert (flow.catheter.tip_trunk_node >= 0) == (vessel == "A5")
+
+
+def test_a_runs_final_two_ports_are_those_eliminated_afresh(procedures, coarse_liver, coarse_scenario):
+    """The end-of-procedure contrast read-outs share the run's final 2-ports (trunk tip, sim.run): the incremental
+    updates after every lodging leave exactly the 2-ports a fresh elimination of the final conductances gives."""
+    (proc, flow) = procedures[1]
+    state = flow.state
+    assert flow.catheter.tip_trunk_node >= 0 and proc.state.counters[1] > 100  # many lodgings
+    names = ("node_pi", "node_conn", "edge_pi", "edge_conn")
+    fresh = state._replace(**{name: getattr(state, name).copy() for name in names})
+    twoport.eliminate(fresh)
+    for name in names:
+        assert getattr(fresh, name).tobytes() == getattr(state, name).tobytes(), name
+    before = LiverFlow(coarse_liver.compiled, coarse_scenario, catheter=True).state
+    assert not np.array_equal(before.node_pi, state.node_pi)  # the run did change them
+
+
+def test_a_flow_solved_without_its_substitution_is_the_full_solve_up_to_it(coarse_liver, coarse_scenario):
+    full = LiverFlow(coarse_liver.compiled, coarse_scenario, catheter=True).state
+    part = LiverFlow(coarse_liver.compiled, coarse_scenario, catheter=True, substitute=False).state
+    for name in ("node_pi", "node_conn", "edge_pi", "edge_conn", "trunk_p", "trunk_q", "status"):
+        assert getattr(part, name).tobytes() == getattr(full, name).tobytes(), name
+    assert np.isnan(part.comp_p).all() and not np.isnan(full.comp_p).any()  # not substituted
+    twoport.substitute(part)
+    for name in ("art_p", "por_p", "art_q", "por_q", "comp_p", "comp_q"):
+        assert getattr(part, name).tobytes() == getattr(full, name).tobytes(), name
 
 
 def test_tumour_shares_are_kept_per_liver_and_read_only(coarse_liver):

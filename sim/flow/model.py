@@ -195,6 +195,12 @@ class LiverFlow:
     catheter : bool, optional
         Place the catheter (tip node, narrowed lumen, injection). Default False:
         the pre-procedure circulation.
+    substitute : bool, optional
+        Default True: the solve ends with the substitution (the pressures and flows of every
+        pedicle node and compartment). False: it stops after the trunk solve (2-ports and trunk
+        solution current, exactly as the full solve leaves them; the rest not computed), for a
+        caller that substitutes next itself: ``sim.run``, whose procedure substitutes every node
+        without the injection at once. :meth:`result` then needs :meth:`solve` first.
 
     Attributes
     ----------
@@ -235,7 +241,7 @@ class LiverFlow:
     True
     """
 
-    def __init__(self, liver: CompiledLiver, scenario: Scenario, *, catheter: bool = False):
+    def __init__(self, liver: CompiledLiver, scenario: Scenario, *, catheter: bool = False, substitute: bool = True):
         self.scenario = scenario
         self.calibration = calibrated(liver, scenario.flow)  # steps 1-4 are kept per liver (sim.flow.calibrated)
         self.network, self.baseline = self.calibration.network, self.calibration.baseline
@@ -255,7 +261,7 @@ class LiverFlow:
         state = build_state(liver, g, q_art_in=q_art, q_trunk_in=q_trunk)
         self.liver = liver
         self.state = state
-        self._solve_state()  # the result is built when asked for (:meth:`result`)
+        self._solve_state(substitute)  # the result is built when asked for (:meth:`result`)
 
     def solve(self) -> LiverFlowResult:
         """Full O(N) re-solve of the current state (after conductance changes); returns :meth:`result`.
@@ -268,8 +274,13 @@ class LiverFlow:
         self._solve_state()
         return self.result()
 
-    def _solve_state(self) -> None:
-        if twoport.solve(self.state) != twoport.STATUS_OK:
+    def _solve_state(self, substitute: bool = True) -> None:
+        if substitute:
+            status = twoport.solve(self.state)
+        else:  # twoport.solve without its last step
+            twoport.eliminate(self.state)
+            status = twoport.solve_trunk(self.state)
+        if status != twoport.STATUS_OK:
             raise FlowInputError("the catheter injection is cut off from every pressure boundary (all vessels "
                                  "around the tip are closed): the flow has nowhere to go")
 
