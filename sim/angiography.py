@@ -688,7 +688,7 @@ class ArterialNetwork:
         time = np.empty(self.n)
         # the aorta washes out whatever reaches an arterial root: no flow leaves a pressure boundary
         _check_acyclic(contrast.arrival_times(*self._vessel_incidence, q, self.vessel_volume_m3, self.boundary, source,
-                                               time))
+                                               time, *self._forest))
         return time
 
     def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
@@ -704,7 +704,7 @@ class ArterialNetwork:
         out = np.empty(self.n)
         _check_acyclic(contrast.mixing(*self._mixing_incidence, state.trunk_q, state.art_q, self.pedicle_vessels,
                                         *self._node_compartments, state.comp_q, self.boundary, reached, source, rate_m3s,
-                                        out))
+                                        out, *self._forest))
         return out
 
     @cached_property
@@ -717,6 +717,17 @@ class ArterialNetwork:
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
         return contrast.incidence(self.n, a, b)
+
+    @cached_property
+    def _forest(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """The pedicle arteries as the forest of :func:`sim.kernels.contrast.arrival_times` and ``mixing``: the trunk
+        node count, each pedicle artery's ends (the last edges of both incidences); none (``n``, empty arrays) unless
+        every parent precedes its children."""
+        nt, first = self.n - self.pedicle_node.size, self.trunk_vessels.size
+        up, down = self.vessel_up[first:], self.vessel_down[first:]
+        if np.all(up < down) and np.all(down[1:] > down[:-1]) and (down.size == 0 or down[0] >= nt):
+            return nt, up, down
+        return self.n, np.empty(0, np.int64), np.empty(0, np.int64)
 
     @cached_property
     def _node_compartments(self) -> tuple[np.ndarray, np.ndarray]:
