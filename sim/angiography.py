@@ -156,6 +156,10 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
+#: Share of the opacified arterial lumen volume the front has crossed at the arterial phase (dimensionless).
+_ARTERIAL_SHARE = 0.9
+#: Bins of the front's crossing times searched for the arterial phase (:func:`sim.kernels.contrast.volume_quantile`).
+_QUANTILE_BINS = 4096
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -1158,16 +1162,13 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     Use the baseline's times for the embolised angiogram too (one clock).
     """
     transit = angiogram.transit
-    reached = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
-    if reached.any():
-        done = transit.front_in_s[reached] + transit.front_span_s[reached]
-        weight = transit.vessel_volume_m3[reached]
-        order = np.argsort(done)
-        cumulative = np.cumsum(weight[order]) / weight.sum()
-        arterial = float(done[order][np.searchsorted(cumulative, 0.9)])
-    else:
+    status, arterial = contrast.volume_quantile(transit.front_in_s, transit.front_span_s, transit.vessel_concentration,
+                                                transit.vessel_volume_m3, _ARTERIAL_SHARE, _QUANTILE_BINS)
+    if status == contrast.QUANTILE_UNSURE:
+        arterial = _arterial_sorted(transit)
+    elif status == contrast.QUANTILE_NONE:
         arterial = transit.injection.duration_s
-    arterial = min(arterial, transit.injection.duration_s)
+    arterial = min(float(arterial), transit.injection.duration_s)
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
     contrast.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
@@ -1176,6 +1177,17 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def _arterial_sorted(transit: ContrastTransit) -> float:
+    """When the front has crossed ``_ARTERIAL_SHARE`` of the opacified lumen volume, s, from every vessel sorted
+    (what :func:`sim.kernels.contrast.volume_quantile` gives without sorting them all, when it is sure)."""
+    reached = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
+    done = transit.front_in_s[reached] + transit.front_span_s[reached]
+    weight = transit.vessel_volume_m3[reached]
+    order = np.argsort(done)
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    return float(done[order][np.searchsorted(cumulative, _ARTERIAL_SHARE)])
 
 
 def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:

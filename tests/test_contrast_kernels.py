@@ -184,3 +184,42 @@ def test_forest_order_gives_the_general_values_bit_for_bit(seed, retrograde):
         np.testing.assert_array_equal(mixed[0], mixed[1])
         assert (mixed[0] > 0).sum() >= 5
     assert reached_somewhere > 50
+
+
+def _sorted_quantile(done, weight, share):
+    """The rule of the arterial phase over every vessel, sorted (sim.angiography._arterial_sorted)."""
+    order = np.argsort(done)
+    return float(done[order][np.searchsorted(np.cumsum(weight[order]) / weight.sum(), share)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_volume_quantile_is_the_sorted_rule(seed):
+    """The binned search gives the sorted rule's value (ties included), or says it is unsure: never another value."""
+    rng = np.random.default_rng(seed)
+    n = 5000
+    front_in = np.round(rng.uniform(0.0, 3.0, n), 2 if seed % 2 else 12)  # odd seeds: many tied crossing times
+    front_in[rng.random(n) < 0.1] = np.inf
+    span = np.round(rng.uniform(0.0, 0.5, n), 2 if seed % 2 else 12)
+    concentration = np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0.1, 1.0, n))
+    volume = rng.uniform(1e-9, 1e-8, n)
+    reached = np.isfinite(front_in) & (concentration > 0)
+    done = front_in + span
+    found = 0
+    for share in (0.1, 0.5, 0.9, 0.999):
+        for bins in (1, 7, 4096):
+            status, value = contrast.volume_quantile(front_in, span, concentration, volume, share, bins)
+            assert status in (contrast.QUANTILE_FOUND, contrast.QUANTILE_UNSURE)
+            if status == contrast.QUANTILE_FOUND:
+                found += 1
+                assert value == _sorted_quantile(done[reached], volume[reached], share)
+    assert found >= 10
+    assert contrast.volume_quantile(front_in, span, np.zeros(n), volume, 0.9, 64)[0] == contrast.QUANTILE_NONE
+
+
+def test_volume_quantile_is_unsure_at_a_sum_on_the_share():
+    """Ten equal volumes at distinct times: the cumulative share reaches 0.5 exactly at the fifth, within rounding."""
+    front_in, volume = np.arange(10.0), np.full(10, 0.1)
+    status, _ = contrast.volume_quantile(front_in, np.zeros(10), np.ones(10), volume, 0.5, 16)
+    assert status == contrast.QUANTILE_UNSURE
+    status, value = contrast.volume_quantile(front_in, np.zeros(10), np.ones(10), volume, 0.55, 16)
+    assert status == contrast.QUANTILE_FOUND and value == _sorted_quantile(front_in, volume, 0.55) == 5.0
