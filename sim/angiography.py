@@ -156,6 +156,9 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
+#: Stretch of that window summed at a time (:func:`sim.kernels.contrast.blush_phases`), s: the venous phase of the
+#: default scenario's runs comes at 21-25 s, within the first.
+_PHASE_CHUNK_S = 30.0
 #: Share of the opacified arterial lumen volume the front has crossed at the arterial phase (dimensionless).
 _ARTERIAL_SHARE = 0.9
 #: Bins of the front's crossing times searched for the arterial phase (:func:`sim.kernels.contrast.volume_quantile`).
@@ -1080,15 +1083,31 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     points = liver.points
     tissue = _tissue_projection(liver, view)
 
-    drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
-    pixel, vessel, position, share = contrast.vessel_samples(
-        drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
-        transit.vessel_concentration * transit.vessel_volume_m3)
+    pixel, vessel, position, per_vessel = _vessel_samples(transit, view, min_diameter_um)
+    share = (transit.vessel_concentration * transit.vessel_volume_m3)[vessel] / per_vessel  # each point's contrast, m^3
     vessel_class, class_sigma = _blur_classes(transit.vessel_diameter_m, view.pixel_m)
     return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,
                      _sample_pixel=pixel, _sample_vessel=vessel, _sample_position=position, _sample_contrast_m3=share,
                      _sample_class=vessel_class[vessel], _class_sigma_px=class_sigma,
                      _parenchyma_sigma_px=max(DETECTOR_BLUR_M, 0.5 * points.volume_m3 ** (1 / 3)) / view.pixel_m)
+
+
+def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float) -> tuple[np.ndarray, ...]:
+    """:func:`sim.kernels.contrast.vessel_samples` of the vessels of ``transit`` drawn on ``view``, kept with their
+    diameters (a network's) for the latest ends they were placed along: the DSA after a run, whose vessels run as
+    before it, places the same points (read them, do not change them)."""
+    drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
+    start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
+    with LOCK:
+        kept = kept_for(transit.vessel_diameter_m).setdefault("angiography.samples", {})
+        found = kept.get((view, min_diameter_um))
+        if found is None or not (np.array_equal(found[0], start) and np.array_equal(found[1], end)):
+            samples = contrast.vessel_samples(drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
+                                              view.pixel_m, *view.shape)
+            for a in samples:
+                a.setflags(write=False)
+            found = kept[(view, min_diameter_um)] = (start, end, *samples)
+        return found[2:]
 
 
 def _blur_classes(diameter_m: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1171,10 +1190,11 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     arterial = min(float(arterial), transit.injection.duration_s)
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
-    contrast.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
-                          transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total)
-    peak = int(np.argmax(total))
-    after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
+    known = contrast.blush_phases(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
+                                  transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total,
+                                  round(_PHASE_CHUNK_S / _PHASE_STEP_S))  # as far as it tells the peak and the washout
+    peak = int(np.argmax(total[:known]))
+    after = np.flatnonzero((times[:known] > times[peak]) & (total[:known] <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
 

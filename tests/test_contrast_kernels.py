@@ -115,7 +115,8 @@ def test_blush_curve_sums_every_pool_at_every_time():
     volume = rng.uniform(1e-9, 1e-8, c)
     times = np.arange(0.0, 63.0, 0.25)
     total = np.zeros(times.size)
-    contrast.blush_curve(times, transit.comp_concentration, arrival, tail, fill, wash, volume, total)
+    assert contrast.blush_phases(times, transit.comp_concentration, arrival, tail, fill, wash, volume, total,
+                                 times.size) == times.size  # the whole curve
     with np.errstate(divide="ignore"):  # instant filling or washout (mean transit time 0)
         expected = transit.compartment_concentration(times[:, None]) @ volume
     np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12 * expected.max())
@@ -223,3 +224,38 @@ def test_volume_quantile_is_unsure_at_a_sum_on_the_share():
     assert status == contrast.QUANTILE_UNSURE
     status, value = contrast.volume_quantile(front_in, np.zeros(10), np.ones(10), volume, 0.55, 16)
     assert status == contrast.QUANTILE_FOUND and value == _sorted_quantile(front_in, volume, 0.55) == 5.0
+
+
+def _phases(times, total):
+    """Peak and first fall to a third after it (-1: none) of a curve, as sim.angiography.phase_times reads them."""
+    peak = int(np.argmax(total))
+    after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
+    return peak, int(after[0]) if after.size else -1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blush_phases_stops_where_the_whole_curve_has_told_its_phases(seed):
+    """Summed in chunks with the early stop, the curve so far is the whole curve's to the bit and tells the same peak
+    and fall; it does stop early (a washout with contrast standing in a pool or two included)."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.0, 63.0, 0.25)
+    stopped = 0
+    for trial in range(60):
+        c = int(rng.integers(1, 300))
+        arrival = np.where(rng.random(c) < 0.2, np.inf, rng.uniform(-1.0, 20.0, c))
+        tail = np.maximum(arrival, 0.0) + rng.choice([0.0, 1.0], c) * rng.uniform(0.0, 10.0, c)
+        fill = rng.choice([0.0, np.inf, 2.0, 15.0], c) * rng.uniform(0.5, 1.5, c)
+        wash = rng.choice([0.0, 5.0, 30.0, 1e4], c) * rng.uniform(0.5, 1.5, c)
+        fill[np.isnan(fill)], wash[np.isnan(wash)] = np.inf, np.inf
+        wash[: trial % 3] = np.inf  # contrast standing
+        pools = (rng.uniform(0.0, 1.0, c), arrival, tail, fill, wash, rng.uniform(1e-9, 1e-8, c))
+        whole = np.zeros(times.size)
+        contrast.blush_phases(times, *pools, whole, times.size)
+        for chunk in (1, 5, 32):
+            total = np.zeros(times.size)
+            known = contrast.blush_phases(times, *pools, total, chunk)
+            np.testing.assert_array_equal(total[:known], whole[:known])
+            assert not total[known:].any()
+            assert _phases(times[:known], total[:known]) == _phases(times, whole)
+            stopped += known < times.size
+    assert stopped >= 10

@@ -15,7 +15,7 @@ part the flow reaches:
 arrays of a contrast transit in one pass each (the element-wise rules of
 :func:`sim.angiography.contrast_transit`); :func:`vessel_samples` places the points that draw
 the vessels on the detector; :func:`vessel_layers` and :func:`column_products` make a frame;
-:func:`blush_curve` sums the well-mixed pools' contrast over a uniform time grid (the phase times).
+:func:`blush_phases` sums the well-mixed pools' contrast over a uniform time grid (the phase times).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["incidence", "group", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
-           "vessel_layers", "column_products", "blush_curve", "volume_quantile", "QUANTILE_NONE", "QUANTILE_FOUND",
-           "QUANTILE_UNSURE"]
+           "vessel_layers", "column_products", "blush_phases", "volume_quantile", "QUANTILE_NONE",
+           "QUANTILE_FOUND", "QUANTILE_UNSURE"]
 
 
 @njit(**NJIT_OPTS)
@@ -386,19 +386,20 @@ def compartment_transit(comp_q_injecting, comp_q_native, blood, node_concentrati
 
 
 @njit(**NJIT_OPTS)
-def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols, contrast):
+def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols):
     """Points evenly along each drawn vessel that fall on the detector, in vessel order.
 
     Vessel ``v = drawn[i]`` gets n = max(1, ceil(2 projected length / ``pixel_m``)) points (two per
     pixel along its (x, z) projection) at positions (j + 0.5) / n along it (0 its start, 1 its
-    end), each holding ``contrast[v] / n``; a point is kept when its (x, z) falls on the ``rows`` x
-    ``cols`` pixel grid of lower-left corner (x0, z0).
+    end), each to hold 1 / n of the vessel's contrast; a point is kept when its (x, z) falls on the
+    ``rows`` x ``cols`` pixel grid of lower-left corner (x0, z0).
 
     Returns
     -------
     pixel, vessel : ndarray of int64
         Flat pixel (row-major, rows along z) and vessel of each kept point.
-    position, contrast_m3 : ndarray of float64
+    position, points : ndarray of float64
+        Its position along the vessel and the vessel's n.
     """
     count = np.empty(drawn.shape[0], np.int64)
     total = 0
@@ -410,7 +411,7 @@ def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols, contrast):
     pixel = np.empty(total, np.int64)
     vessel = np.empty(total, np.int64)
     position = np.empty(total)
-    share = np.empty(total)
+    points = np.empty(total)
     kept = 0
     for i in range(drawn.shape[0]):
         v = drawn[i]
@@ -425,9 +426,9 @@ def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols, contrast):
                 pixel[kept] = row * cols + col
                 vessel[kept] = v
                 position[kept] = p
-                share[kept] = contrast[v] / float(n)
+                points[kept] = float(n)
                 kept += 1
-    return pixel[:kept].copy(), vessel[:kept].copy(), position[:kept].copy(), share[:kept].copy()
+    return pixel[:kept].copy(), vessel[:kept].copy(), position[:kept].copy(), points[:kept].copy()
 
 
 @njit(**NJIT_OPTS)
@@ -568,15 +569,121 @@ def _ratio(num, den):
 
 
 @njit(**NJIT_OPTS)
-def blush_curve(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume, total):
-    """Sum over pools of volume x concentration at each time of a uniform grid, added to ``total``.
+def _blush_pools(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume):
+    """The pools :func:`blush_phases` steps (finite arrival), in ascending order, and their chains' first values.
+
+    Returns
+    -------
+    fill_from, wash_from : ndarray of int64, shape (P,)
+        First grid time of the filling and of the washout (the grid's length: none).
+    scale, factor, offset, decay : ndarray of float64, shape (P,)
+        Filling: level x ``scale`` added, level' = level ``factor`` + ``offset`` two times on;
+        washout: value' = value ``decay``.
+    level, value : ndarray of float64, shape (P, 2)
+        The filling's chains at ``fill_from`` and the next time, the washout's at ``wash_from`` and the next.
+    finite : bool
+        Whether every value above is finite.
+    """
+    nt = times.shape[0]
+    h = times[1] - times[0] if nt > 1 else 0.0
+    pools = np.flatnonzero(np.isfinite(arrival))
+    n = pools.shape[0]
+    fill_from, wash_from = np.empty(n, np.int64), np.empty(n, np.int64)
+    scale, factor, offset, decay = np.empty(n), np.empty(n), np.empty(n), np.ones(n)
+    level, value = np.zeros((n, 2)), np.zeros((n, 2))
+    finite = True
+    for i in range(n):
+        c = pools[i]
+        a, f, w, tl = arrival[c], fill_mtt[c], wash_mtt[c], tail[c]
+        k = 0
+        while k < nt and times[k] <= a:
+            k += 1
+        washing = k
+        while washing < nt and times[washing] <= tl:
+            washing += 1
+        # filling: level = c (1 - exp(-(t - a) / f)); two independent chains (even and odd times), each
+        # D_{k+2} = D_k r + d with r = exp(-2 h / f), d = 1 - r
+        step = _ratio(2.0 * h, f)
+        scale[i], factor[i], offset[i] = concentration[c] * volume[c], math.exp(-step), -math.expm1(-step)
+        level[i, 0] = -math.expm1(-_ratio(times[k] - a, f)) if k < washing else 0.0
+        level[i, 1] = -math.expm1(-_ratio(times[k + 1] - a, f)) if k + 1 < washing else 0.0
+        if washing < nt:  # washout from the level reached at the tail: E_{k+2} = E_k exp(-2 h / w)
+            held = concentration[c] * -math.expm1(-_ratio(tl - a, f)) * volume[c]
+            value[i, 0] = held * math.exp(-_ratio(times[washing] - tl, w))
+            value[i, 1] = held * math.exp(-_ratio(times[washing + 1] - tl, w)) if washing + 1 < nt else 0.0
+            decay[i] = math.exp(-_ratio(2.0 * h, w))
+        fill_from[i], wash_from[i] = k, washing
+        for x in (scale[i], factor[i], offset[i], decay[i], level[i, 0], level[i, 1], value[i, 0], value[i, 1]):
+            finite = finite and math.isfinite(x)
+    return fill_from, wash_from, scale, factor, offset, decay, level, value, finite
+
+
+@njit(**NJIT_OPTS)
+def _blush_times(k0, k1, fill_from, wash_from, scale, factor, offset, decay, level, value, total):
+    """Add every pool's contrast at grid times ``k0`` to ``k1`` - 1 to ``total`` (pool after pool, ascending, each
+    chain stepped as far: ``level`` and ``value`` then hold its values at ``k1`` and ``k1`` + 1); returns a bound
+    of the sum at every later time (a pool still filling holds at most ``scale``; a washout only decreases)."""
+    bound = 0.0
+    for i in range(fill_from.shape[0]):
+        ff, wf = fill_from[i], wash_from[i]
+        k, stop = max(k0, ff), min(k1, wf)
+        if k < stop:  # filling: the chain at k and at k + 1
+            p = (k - ff) & 1
+            now, later, cv, r, d = level[i, p], level[i, 1 - p], scale[i], factor[i], offset[i]
+            while k + 1 < stop:
+                total[k] += cv * now
+                total[k + 1] += cv * later
+                now = now * r + d
+                later = later * r + d
+                k += 2
+            if k < stop:
+                total[k] += cv * now
+                now, later = later, now * r + d
+                k += 1
+            p = (k - ff) & 1
+            level[i, p], level[i, 1 - p] = now, later
+        k = max(k, max(k0, wf))
+        if k < k1:  # washout
+            p = (k - wf) & 1
+            now, later, rho = value[i, p], value[i, 1 - p], decay[i]
+            while k + 1 < k1:
+                total[k] += now
+                total[k + 1] += later
+                now *= rho
+                later *= rho
+                k += 2
+            if k < k1:
+                total[k] += now
+                now, later = later, now * rho
+                k += 1
+            p = (k - wf) & 1
+            value[i, p], value[i, 1 - p] = now, later
+        if wf <= k1:
+            p = (k1 - wf) & 1
+            bound += max(value[i, p], value[i, 1 - p])
+        else:
+            bound += scale[i] * (1.0 + 1e-6)
+    return bound
+
+
+@njit(**NJIT_OPTS)
+def blush_phases(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume, total, chunk):
+    """Sum over pools of volume x concentration at each time of a uniform grid, into a zero ``total``, as far as
+    it tells the capillary and venous phases by; returns how many grid times it summed (the rest is left 0).
 
     A pool fills from ``arrival`` towards ``concentration`` with ``fill_mtt``
     (``c (1 - exp(-(t - arrival) / fill_mtt))``) until ``tail``, then decays from there with
     ``wash_mtt``; nothing before ``arrival`` or without a finite one. The exponentials along
     the grid are stepped in two independent chains, even and odd times (a product by the
     two-step factor; the first two values of each phase exact), which keeps them within about a
-    hundred rounding errors of evaluating each.
+    hundred rounding errors of evaluating each. Each time's sum is taken pool after pool.
+
+    The curve is summed ``chunk`` times at a time (``chunk`` >= T: the whole curve). It stops
+    after a chunk when the peak so far (the first greatest value) is followed by a fall to a
+    third of it and no later value can reach the peak: a bound on every pool's contrast from
+    there on (:func:`_blush_times`), with room for the rounding of the sums, stays below it.
+    The peak and that fall are then those of the whole curve, and the values summed are the
+    whole curve's. It never stops with a value that is not finite.
 
     Parameters
     ----------
@@ -586,47 +693,28 @@ def blush_curve(times, concentration, arrival, tail, fill_mtt, wash_mtt, volume,
         Inflow concentration (0-1), front and tail arrival (s), filling and washout mean
         transit times (s; inf: no flow), pool volume.
     total : ndarray of float64, shape (T,)
-        Written (added to).
+        Zero; written.
+    chunk : int
+        Grid times summed between two checks.
     """
     nt = times.shape[0]
-    h = times[1] - times[0] if nt > 1 else 0.0
-    for c in range(concentration.shape[0]):
-        a = arrival[c]
-        if not math.isfinite(a):
-            continue
-        f, w, tl = fill_mtt[c], wash_mtt[c], tail[c]
-        k = 0
-        while k < nt and times[k] <= a:
-            k += 1
-        washing = k
-        while washing < nt and times[washing] <= tl:
-            washing += 1
-        # filling: level = c (1 - exp(-(t - a) / f)); two independent chains (even and odd times), each
-        # D_{k+2} = D_k r + d with r = exp(-2 h / f), d = 1 - r
-        cv, vol = concentration[c] * volume[c], volume[c]
-        step = _ratio(2.0 * h, f)
-        r, d = math.exp(-step), -math.expm1(-step)
-        level0 = -math.expm1(-_ratio(times[k] - a, f)) if k < washing else 0.0
-        level1 = -math.expm1(-_ratio(times[k + 1] - a, f)) if k + 1 < washing else 0.0
-        while k + 1 < washing:
-            total[k] += cv * level0
-            total[k + 1] += cv * level1
-            level0 = level0 * r + d
-            level1 = level1 * r + d
-            k += 2
-        if k < washing:
-            total[k] += cv * level0
-            k += 1
-        if k < nt:  # washout from the level reached at the tail: E_{k+2} = E_k exp(-2 h / w)
-            held = concentration[c] * -math.expm1(-_ratio(tl - a, f)) * vol
-            value0 = held * math.exp(-_ratio(times[k] - tl, w))
-            value1 = held * math.exp(-_ratio(times[k + 1] - tl, w)) if k + 1 < nt else 0.0
-            rho = math.exp(-_ratio(2.0 * h, w))
-            while k + 1 < nt:
-                total[k] += value0
-                total[k + 1] += value1
-                value0 *= rho
-                value1 *= rho
-                k += 2
-            if k < nt:
-                total[k] += value0
+    fill_from, wash_from, scale, factor, offset, decay, level, value, finite = _blush_pools(
+        times, concentration, arrival, tail, fill_mtt, wash_mtt, volume)
+    slack = 1.0 + 4.0 * (fill_from.shape[0] + 1) * 2.0 ** -52
+    k0 = 0
+    while k0 < nt:
+        k1 = min(k0 + chunk, nt)
+        bound = _blush_times(k0, k1, fill_from, wash_from, scale, factor, offset, decay, level, value, total)
+        if k1 < nt and finite:
+            peak = 0
+            for k in range(k1):
+                finite = finite and math.isfinite(total[k])
+                if total[k] > total[peak]:
+                    peak = k
+            fell = False
+            for k in range(peak + 1, k1):
+                fell = fell or total[k] <= total[peak] / 3.0
+            if finite and fell and bound * slack < total[peak]:
+                return k1
+        k0 = k1
+    return nt
