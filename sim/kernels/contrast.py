@@ -116,6 +116,16 @@ def _topological(start, edges, other, outward, q, allowed, blocked, root, limit)
 
 
 @njit(**NJIT_OPTS)
+def _backflow(q, allowed, first, forest_up, forest_down):
+    """Whether flow runs from a child to its parent in the forest (edges ``first + i``, :func:`_order`) between two
+    ``allowed`` nodes."""
+    for i in range(forest_up.shape[0]):
+        if allowed[forest_up[i]] and allowed[forest_down[i]] and q[first + i] < 0.0:
+            return True
+    return False
+
+
+@njit(**NJIT_OPTS)
 def _order(start, edges, other, outward, q, allowed, blocked, root, n_trunk, forest_up, forest_down):
     """:func:`_topological` (the nodes reachable from ``root``, upstream first), faster on a trunk with a forest.
 
@@ -131,9 +141,8 @@ def _order(start, edges, other, outward, q, allowed, blocked, root, n_trunk, for
     n = start.shape[0] - 1
     m = forest_up.shape[0]
     first = edges.shape[0] // 2 - m
-    for i in range(m):
-        if allowed[forest_up[i]] and allowed[forest_down[i]] and q[first + i] < 0.0:
-            return _topological(start, edges, other, outward, q, allowed, blocked, root, n)
+    if _backflow(q, allowed, first, forest_up, forest_down):
+        return _topological(start, edges, other, outward, q, allowed, blocked, root, n)
     if not allowed[root]:
         return np.empty(0, np.int64), True
     trunk, acyclic = _topological(start, edges, other, outward, q, allowed, blocked, root, n_trunk)
@@ -188,9 +197,13 @@ def arrival_times(start, edges, other, outward, q, volume, blocked, root, time, 
         False if the reachable part holds a directed cycle (then ``time`` is incomplete).
     """
     time[:] = np.inf
-    order, acyclic = _order(start, edges, other, outward, q, np.ones(time.shape[0], np.bool_), blocked, root,
-                            n_trunk, forest_up, forest_down)
-    if order.shape[0]:
+    n, m = time.shape[0], forest_up.shape[0]
+    first = edges.shape[0] // 2 - m
+    forest = m > 0 and not _backflow(q, np.ones(n, np.bool_), first, forest_up, forest_down)
+    # the forest's nodes (one inflowing edge each, from the parent) are reached after the trunk's
+    order, acyclic = _topological(start, edges, other, outward, q, np.ones(n, np.bool_), blocked, root,
+                                  n_trunk if forest else n)
+    if order.shape[0] or (forest and root >= n_trunk):
         time[root] = 0.0
     for i in range(order.shape[0]):
         u = order[i]
@@ -204,6 +217,13 @@ def arrival_times(start, edges, other, outward, q, volume, blocked, root, time, 
                 t = tu + volume[e] / abs(q[e])
                 if t < time[v]:
                     time[v] = t
+    if forest and acyclic:  # parents first: each node's time from its parent's final one (inf: unreached)
+        for i in range(m):
+            u, e = forest_up[i], first + i
+            if q[e] > 0.0 and not blocked[u]:
+                t = time[u] + volume[e] / abs(q[e])
+                if t < time[forest_down[i]]:
+                    time[forest_down[i]] = t
     return acyclic
 
 
