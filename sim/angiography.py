@@ -163,6 +163,8 @@ _PHASE_CHUNK_S = 30.0
 _ARTERIAL_SHARE = 0.9
 #: Bins of the front's crossing times searched for the arterial phase (:func:`sim.kernels.contrast.volume_quantile`).
 _QUANTILE_BINS = 4096
+#: Share of the drawn vessels above which one whose ends moved has all points placed again, not only its own.
+_MOST_MOVED = 0.1
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -1094,20 +1096,49 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
 
 def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float) -> tuple[np.ndarray, ...]:
     """:func:`sim.kernels.contrast.vessel_samples` of the vessels of ``transit`` drawn on ``view``, kept with their
-    diameters (a network's) for the latest ends they were placed along: the DSA after a run, whose vessels run as
-    before it, places the same points (read them, do not change them)."""
+    diameters (a network's) for the latest ends they were placed along (read them, do not change them).
+
+    A vessel's points depend on its own ends only, and come in drawing order: the DSA after a run, whose vessels run
+    as before it but for a few (a reflux), places the points of those few again and keeps the others'.
+    """
     drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
     start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
+
+    def place(vessels):
+        return contrast.vessel_samples(vessels, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
+                                       view.pixel_m, *view.shape)
+
     with LOCK:
         kept = kept_for(transit.vessel_diameter_m).setdefault("angiography.samples", {})
         found = kept.get((view, min_diameter_um))
-        if found is None or not (np.array_equal(found[0], start) and np.array_equal(found[1], end)):
-            samples = contrast.vessel_samples(drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
-                                              view.pixel_m, *view.shape)
-            for a in samples:
-                a.setflags(write=False)
-            found = kept[(view, min_diameter_um)] = (start, end, *samples)
-        return found[2:]
+        if found is None or found[0].shape != start.shape:
+            samples = place(drawn)
+        else:
+            moved = np.flatnonzero(~((found[0] == start).all(axis=1) & (found[1] == end).all(axis=1)))
+            if moved.size == 0:
+                return found[2:]
+            samples = place(drawn) if moved.size > _MOST_MOVED * drawn.size else \
+                _replaced(found[2:], drawn[moved], place(drawn[moved]))
+        for a in samples:
+            a.setflags(write=False)
+        kept[(view, min_diameter_um)] = (start, end, *samples)
+        return samples
+
+
+def _replaced(samples: tuple[np.ndarray, ...], vessels: np.ndarray, placed: tuple[np.ndarray, ...]
+              ) -> tuple[np.ndarray, ...]:
+    """``samples`` (arrays in vessel order, their second the vessel) with the points of ``vessels`` (ascending)
+    those of ``placed`` (the same arrays for these vessels alone)."""
+    old = np.searchsorted(samples[1], vessels, "left"), np.searchsorted(samples[1], vessels, "right")
+    new = np.searchsorted(placed[1], vessels, "left"), np.searchsorted(placed[1], vessels, "right")
+    cuts = np.concatenate([[0], np.column_stack(old).ravel(), [samples[1].size]])
+    out = []
+    for a, b in zip(samples, placed):
+        pieces = [a[cuts[0]:cuts[1]]]
+        for k in range(vessels.size):
+            pieces += [b[new[0][k]:new[1][k]], a[cuts[2 * k + 2]:cuts[2 * k + 3]]]
+        out.append(np.concatenate(pieces))
+    return tuple(out)
 
 
 def _blur_classes(diameter_m: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:

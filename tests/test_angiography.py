@@ -313,9 +313,9 @@ def test_end_of_procedure_run_is_what_the_bed_takes_and_the_report_agrees(scenar
 
 def test_the_dsa_after_a_run_reuses_the_vessel_points_only_where_the_vessels_run_as_before(liver, baseline, runs):
     """The points that draw the vessels are kept with the network for the vessel ends they were placed along: the DSA
-    after a run on the same catheter placement reuses them (its vessels run as before), a transit whose vessels run
-    the other way places them again. Either way they are the kernel's for the transit's ends, and each point holds
-    1/n of its vessel's contrast (n points along it)."""
+    after a run on the same catheter placement reuses them where its vessels run as before, and places again those
+    of the vessels that run the other way (a few, or all). Either way they are the kernel's for the transit's ends,
+    and each point holds 1/n of its vessel's contrast (n points along it)."""
     from dataclasses import replace
 
     from sim.kernels import contrast
@@ -324,19 +324,22 @@ def test_the_dsa_after_a_run_reuses_the_vessel_points_only_where_the_vessels_run
     final = ag.final_flow(runs[-1], baseline=flow)
     before = ag.virtual_angiogram(flow, injection, view=view)
     after = ag.virtual_angiogram(final, ag.default_injection(final), view=view)
-    assert after._sample_pixel is before._sample_pixel
-    turned = replace(after.transit, vessel_start_m=after.transit.vessel_end_m, vessel_end_m=after.transit.vessel_start_m)
-    again = ag._vessel_samples(turned, view, ag.MIN_DIAMETER_UM)
-    assert again[0] is not before._sample_pixel and not np.array_equal(again[2], before._sample_position)
-    for transit, kept in ((before.transit, ag._vessel_samples(before.transit, view, ag.MIN_DIAMETER_UM)),
-                          (turned, again)):
-        drawn = np.flatnonzero(transit.vessel_diameter_m >= ag.MIN_DIAMETER_UM * 1e-6)
+    drawn = np.flatnonzero(after.transit.vessel_diameter_m >= ag.MIN_DIAMETER_UM * 1e-6)
+    transits = [before.transit, after.transit]
+    for flipped in (drawn[[3, 40, 41, -1]], drawn):  # a few vessels run the other way, then all
+        start, end = after.transit.vessel_start_m.copy(), after.transit.vessel_end_m.copy()
+        start[flipped], end[flipped] = end[flipped], start[flipped]
+        transits.append(replace(after.transit, vessel_start_m=start, vessel_end_m=end))
+    placed = [ag._vessel_samples(transit, view, ag.MIN_DIAMETER_UM) for transit in transits]
+    assert placed[1][0] is placed[0][0] and after._sample_pixel is before._sample_pixel
+    assert not np.array_equal(placed[2][0], placed[1][0]) and not np.array_equal(placed[3][0], placed[2][0])
+    for transit, kept in zip(transits, placed):
         fresh = contrast.vessel_samples(drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
                                         view.pixel_m, *view.shape)
-        for mine, placed in zip(kept, fresh):
-            np.testing.assert_array_equal(mine, placed)
+        for mine, expected in zip(kept, fresh):
+            np.testing.assert_array_equal(mine, expected)
     whole = after.transit.vessel_concentration * after.transit.vessel_volume_m3
-    per_vessel = ag._vessel_samples(after.transit, view, ag.MIN_DIAMETER_UM)[3]
+    per_vessel = placed[1][3]
     np.testing.assert_array_equal(after._sample_contrast_m3, whole[after._sample_vessel] / per_vessel)
     points = np.bincount(after._sample_vessel, minlength=whole.size)
     inside = np.zeros(whole.size, bool)  # vessels with every point on the detector: all their contrast drawn
