@@ -117,55 +117,21 @@ def _topological(start, edges, other, outward, q, allowed, blocked, root, limit)
 
 @njit(**NJIT_OPTS)
 def _backflow(q, allowed, first, forest_up, forest_down):
-    """Whether flow runs from a child to its parent in the forest (edges ``first + i``, :func:`_order`) between two
-    ``allowed`` nodes."""
+    """Whether flow runs from a child to its parent in the forest between two ``allowed`` nodes.
+
+    The forest of :func:`arrival_times` and :func:`mixing`: the last ``forest_up.size`` edges
+    (from ``first`` on), edge ``first + i`` from ``forest_up[i]`` (the parent) to
+    ``forest_down[i]``, with ``forest_up < forest_down``, ``forest_down`` ascending and at least
+    ``n_trunk``, the nodes from ``n_trunk`` on touched by these edges only. Without such flow, a
+    forest node is entered from its parent only, and nothing flows from the forest back into the
+    trunk: the trunk's nodes come first, in the order of :func:`_topological` restricted to them
+    (the same relative order as in the whole search, whose excursions into the forest never
+    return to the trunk), then the forest's in ascending order, each from its parent in one pass.
+    """
     for i in range(forest_up.shape[0]):
         if allowed[forest_up[i]] and allowed[forest_down[i]] and q[first + i] < 0.0:
             return True
     return False
-
-
-@njit(**NJIT_OPTS)
-def _order(start, edges, other, outward, q, allowed, blocked, root, n_trunk, forest_up, forest_down):
-    """:func:`_topological` (the nodes reachable from ``root``, upstream first), faster on a trunk with a forest.
-
-    The last ``forest_up.size`` edges are the forest's vessels, edge ``i`` from ``forest_up[i]`` (its
-    parent) to ``forest_down[i]``, with ``forest_up < forest_down``, ``forest_down`` ascending and at least
-    ``n_trunk``, and the nodes from ``n_trunk`` on touched by these edges only. When no flow runs from
-    a child to its parent between two ``allowed`` nodes, the trunk's nodes (below ``n_trunk``) come
-    first in the order of :func:`_topological` restricted to them (the same relative order: the
-    search's excursions into the forest never return to the trunk), then the forest's reachable
-    nodes in ascending order (a parent before its children); these have one inflowing edge each.
-    Otherwise (or without a forest: ``n_trunk`` = number of nodes) it is :func:`_topological`.
-    """
-    n = start.shape[0] - 1
-    m = forest_up.shape[0]
-    first = edges.shape[0] // 2 - m
-    if _backflow(q, allowed, first, forest_up, forest_down):
-        return _topological(start, edges, other, outward, q, allowed, blocked, root, n)
-    if not allowed[root]:
-        return np.empty(0, np.int64), True
-    trunk, acyclic = _topological(start, edges, other, outward, q, allowed, blocked, root, n_trunk)
-    if not acyclic or m == 0:
-        return trunk, acyclic
-    reach = np.zeros(n, np.bool_)
-    order = np.empty(n, np.int64)
-    count = 0
-    if root >= n_trunk:
-        reach[root] = True
-        order[0] = root
-        count = 1
-    for i in range(trunk.shape[0]):
-        reach[trunk[i]] = True
-        order[count] = trunk[i]
-        count += 1
-    for i in range(m):
-        u, v = forest_up[i], forest_down[i]
-        if v != root and reach[u] and not blocked[u] and allowed[v] and q[first + i] > 0.0:
-            reach[v] = True
-            order[count] = v
-            count += 1
-    return order[:count].copy(), True
 
 
 @njit(**NJIT_OPTS)
@@ -188,8 +154,8 @@ def arrival_times(start, edges, other, outward, q, volume, blocked, root, time, 
     time : ndarray of float64, shape (n,), s
         Written: inf where unreached.
     n_trunk, forest_up, forest_down
-        The forest among the edges (:func:`_order`: the order found faster, the same values); ``n``
-        and empty arrays: none.
+        The forest among the edges (:func:`_backflow`: the same values, found faster); ``n`` and
+        empty arrays: none.
 
     Returns
     -------
@@ -273,8 +239,8 @@ def mixing(start, edges, other, outward, trunk_q, art_q, pedicle_vessels, comp_s
     out : ndarray of float64, shape (n,)
         Written, clipped to 0-1.
     n_trunk, forest_up, forest_down
-        The pedicle arteries as a forest (:func:`_order`; a node of the forest has one inflowing edge
-        when the order is the forest's, so the sums are the same); ``n`` and empty arrays: none.
+        The pedicle arteries as a forest (:func:`_backflow`; a forest node's tracer then comes from its
+        parent alone, so the sums are the same); ``n`` and empty arrays: none.
 
     Returns
     -------
@@ -306,21 +272,40 @@ def mixing(start, edges, other, outward, trunk_q, art_q, pedicle_vessels, comp_s
         inflow[u] = total
         nodes[u] = not boundary[u] and total > 0.0
     out[:] = 0.0
-    order, acyclic = _order(start, edges, other, outward, q, nodes, np.zeros(n, np.bool_), root, n_trunk, forest_up,
-                            forest_down)
-    if order.shape[0] == 0:
+    m = forest_up.shape[0]
+    first = edges.shape[0] // 2 - m
+    forest = m > 0 and not _backflow(q, nodes, first, forest_up, forest_down)
+    # the forest's nodes (one inflowing edge each, from the parent) are mixed after the trunk's
+    order, acyclic = _topological(start, edges, other, outward, q, nodes, np.zeros(n, np.bool_), root,
+                                  n_trunk if forest else n)
+    if not nodes[root] or not acyclic:
         return acyclic
     carried = np.zeros(n)
     carried[root] = rate
+    value = np.zeros(n)
+    mixed = np.zeros(n, np.bool_)
     for i in range(order.shape[0]):
         u = order[i]
-        value = carried[u] / inflow[u]
-        out[u] = min(max(value, 0.0), 1.0)
+        value[u] = carried[u] / inflow[u]
+        mixed[u] = True
+        out[u] = min(max(value[u], 0.0), 1.0)
         for k in range(start[u], start[u + 1]):
             e = edges[k]
             v = other[k]
-            if q[e] * outward[k] > 0.0 and v != u and nodes[v]:
-                carried[v] += abs(q[e]) * value
+            if q[e] * outward[k] > 0.0 and v != u and nodes[v] and (v < n_trunk or not forest):
+                carried[v] += abs(q[e]) * value[u]
+    if forest:  # parents first: each node's tracer from its parent's mixed value
+        if root >= n_trunk:
+            value[root] = carried[root] / inflow[root]
+            mixed[root] = True
+            out[root] = min(max(value[root], 0.0), 1.0)
+        for i in range(m):
+            u, v, e = forest_up[i], forest_down[i], first + i
+            if mixed[u] and nodes[v] and q[e] > 0.0:  # (the root's parent is not reached)
+                carried[v] += abs(q[e]) * value[u]
+                value[v] = carried[v] / inflow[v]
+                mixed[v] = True
+                out[v] = min(max(value[v], 0.0), 1.0)
     return acyclic
 
 
