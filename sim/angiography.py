@@ -1096,13 +1096,12 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
 
 def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float) -> tuple[np.ndarray, ...]:
     """:func:`sim.kernels.contrast.vessel_samples` of the vessels of ``transit`` drawn on ``view``, kept with their
-    diameters (a network's) for the latest ends they were placed along (read them, do not change them).
+    diameters (a network's) with the latest transit's vessel ends they were placed along (read them, do not change
+    them; nor a transit's arrays).
 
     A vessel's points depend on its own ends only, and come in drawing order: the DSA after a run, whose vessels run
     as before it but for a few (a reflux), places the points of those few again and keeps the others'.
     """
-    drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
-    start, end = transit.vessel_start_m[drawn], transit.vessel_end_m[drawn]
 
     def place(vessels):
         return contrast.vessel_samples(vessels, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
@@ -1111,17 +1110,19 @@ def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float
     with LOCK:
         kept = kept_for(transit.vessel_diameter_m).setdefault("angiography.samples", {})
         found = kept.get((view, min_diameter_um))
-        if found is None or found[0].shape != start.shape:
+        if found is None:
+            drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
             samples = place(drawn)
         else:
-            moved = np.flatnonzero(~((found[0] == start).all(axis=1) & (found[1] == end).all(axis=1)))
+            drawn = found[0]
+            moved = contrast.moved_vessels(drawn, transit.vessel_start_m, transit.vessel_end_m, *found[1:3])
             if moved.size == 0:
-                return found[2:]
+                return found[3:]
             samples = place(drawn) if moved.size > _MOST_MOVED * drawn.size else \
-                _replaced(found[2:], drawn[moved], place(drawn[moved]))
+                _replaced(found[3:], drawn[moved], place(drawn[moved]))
         for a in samples:
             a.setflags(write=False)
-        kept[(view, min_diameter_um)] = (start, end, *samples)
+        kept[(view, min_diameter_um)] = (drawn, transit.vessel_start_m, transit.vessel_end_m, *samples)  # (not changed)
         return samples
 
 

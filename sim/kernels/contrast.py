@@ -28,7 +28,7 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["incidence", "group", "arrival_times", "mixing", "vessel_transit", "compartment_transit", "vessel_samples",
-           "vessel_layers", "column_products", "blush_phases", "volume_quantile", "QUANTILE_NONE",
+           "moved_vessels", "vessel_layers", "column_products", "blush_phases", "volume_quantile", "QUANTILE_NONE",
            "QUANTILE_FOUND", "QUANTILE_UNSURE"]
 
 
@@ -434,6 +434,22 @@ def vessel_samples(drawn, start, end, x0, z0, pixel_m, rows, cols):
                 points[kept] = float(n)
                 kept += 1
     return pixel[:kept].copy(), vessel[:kept].copy(), position[:kept].copy(), points[:kept].copy()
+
+
+@njit(**NJIT_OPTS)
+def moved_vessels(drawn, start, end, old_start, old_end):
+    """The positions ``i`` in ``drawn`` whose vessel ``v = drawn[i]`` runs from ``start[v]`` to ``end[v]`` otherwise
+    than from ``old_start[v]`` to ``old_end[v]`` (a coordinate that differs, or is NaN), ascending."""
+    out = np.empty(drawn.shape[0], np.int64)
+    k = 0
+    for i in range(drawn.shape[0]):
+        v = drawn[i]
+        for c in range(3):
+            if not (start[v, c] == old_start[v, c] and end[v, c] == old_end[v, c]):
+                out[k] = i
+                k += 1
+                break
+    return out[:k].copy()
 
 
 @njit(**NJIT_OPTS)
