@@ -1122,7 +1122,7 @@ def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float
                 _replaced(found[3:], drawn[moved], place(drawn[moved]))
         for a in samples:
             a.setflags(write=False)
-        kept[(view, min_diameter_um)] = (drawn, transit.vessel_start_m, transit.vessel_end_m, *samples)  # (not changed)
+        kept[(view, min_diameter_um)] = (drawn, transit.vessel_start_m, transit.vessel_end_m, *samples)  # ends by reference
         return samples
 
 

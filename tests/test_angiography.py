@@ -347,3 +347,19 @@ def test_the_dsa_after_a_run_reuses_the_vessel_points_only_where_the_vessels_run
     assert inside.sum() > 100 and (whole[inside] > 0).sum() > 10
     np.testing.assert_allclose(np.bincount(after._sample_vessel, after._sample_contrast_m3, whole.size)[inside],
                                whole[inside], rtol=1e-12)
+
+
+def test_arterial_phase_from_every_vessel_sorted_when_the_binned_search_is_unsure(baseline, monkeypatch):
+    """Where the binned search cannot tell the crossing (a sum within rounding of 90%), the phase times take the sorted
+    rule; on the baseline it is sure, and both give the same time."""
+    from sim.kernels import contrast
+
+    angio = ag.virtual_angiogram(baseline[0], baseline[1], view=baseline[2])
+    sure = ag.phase_times(angio)
+    status, _ = contrast.volume_quantile(angio.transit.front_in_s, angio.transit.front_span_s,
+                                         angio.transit.vessel_concentration, angio.transit.vessel_volume_m3, 0.9, 4096)
+    assert status == contrast.QUANTILE_FOUND
+    monkeypatch.setattr(contrast, "volume_quantile", lambda *args: (contrast.QUANTILE_UNSURE, np.nan))
+    assert ag.phase_times(angio) == sure
+    assert sure["arterial"] == min(ag._arterial_sorted(angio.transit), angio.transit.injection.duration_s) < \
+        angio.transit.injection.duration_s

@@ -3,7 +3,8 @@
 A flow field solved from one pressure field is acyclic when each edge is oriented along its
 flow (pressure falls strictly along every edge that carries flow), so quantities carried by
 the flow are found in one pass over the nodes in topological order, O(nodes + edges) of the
-part the flow reaches:
+part the flow reaches; over the arterial network's pedicle forest (stored parents first) that
+order is the node order, followed in one pass over its vessels (:func:`_backflow`):
 
 * :func:`arrival_times`: shortest cumulative transit time from the catheter tip (the values of
   Dijkstra's algorithm: each node's is the least of ``time[u] + weight`` over its inflowing
@@ -15,7 +16,8 @@ part the flow reaches:
 arrays of a contrast transit in one pass each (the element-wise rules of
 :func:`sim.angiography.contrast_transit`); :func:`vessel_samples` places the points that draw
 the vessels on the detector; :func:`vessel_layers` and :func:`column_products` make a frame;
-:func:`blush_phases` sums the well-mixed pools' contrast over a uniform time grid (the phase times).
+:func:`blush_phases` sums the well-mixed pools' contrast over a uniform time grid as far as it tells
+the capillary and venous phases, :func:`volume_quantile` finds the arterial one.
 """
 
 from __future__ import annotations
