@@ -156,6 +156,15 @@ MIN_DIAMETER_UM = 100.0
 _BLUR_CLASSES_PX = (1.0, 2.0, 4.0, np.inf)
 #: Time after the end of the injection searched for the venous phase, and its time step, s.
 _PHASE_WINDOW_S, _PHASE_STEP_S = 60.0, 0.25
+#: Stretch of that window summed at a time (:func:`sim.kernels.contrast.blush_phases`), s: the venous phase of the
+#: default scenario's runs comes at 21-25 s, within the first.
+_PHASE_CHUNK_S = 30.0
+#: Share of the opacified arterial lumen volume the front has crossed at the arterial phase (dimensionless).
+_ARTERIAL_SHARE = 0.9
+#: Bins of the front's crossing times searched for the arterial phase (:func:`sim.kernels.contrast.volume_quantile`).
+_QUANTILE_BINS = 4096
+#: Share of the drawn vessels above which one whose ends moved has all points placed again, not only its own.
+_MOST_MOVED = 0.1
 #: Margin of the field of view around the liver and its arteries, m.
 _MARGIN_M = 5.0e-3
 
@@ -688,7 +697,7 @@ class ArterialNetwork:
         time = np.empty(self.n)
         # the aorta washes out whatever reaches an arterial root: no flow leaves a pressure boundary
         _check_acyclic(contrast.arrival_times(*self._vessel_incidence, q, self.vessel_volume_m3, self.boundary, source,
-                                               time))
+                                               time, *self._forest))
         return time
 
     def concentration(self, state: twoport.FlowState, source: int, rate_m3s: float,
@@ -704,7 +713,7 @@ class ArterialNetwork:
         out = np.empty(self.n)
         _check_acyclic(contrast.mixing(*self._mixing_incidence, state.trunk_q, state.art_q, self.pedicle_vessels,
                                         *self._node_compartments, state.comp_q, self.boundary, reached, source, rate_m3s,
-                                        out))
+                                        out, *self._forest))
         return out
 
     @cached_property
@@ -717,6 +726,17 @@ class ArterialNetwork:
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
         return contrast.incidence(self.n, a, b)
+
+    @cached_property
+    def _forest(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """The pedicle arteries as the forest of :func:`sim.kernels.contrast.arrival_times` and ``mixing``: the trunk
+        node count, each pedicle artery's ends (the last edges of both incidences); none (``n``, empty arrays) unless
+        every parent precedes its children."""
+        nt, first = self.n - self.pedicle_node.size, self.trunk_vessels.size
+        up, down = self.vessel_up[first:], self.vessel_down[first:]
+        if np.all(up < down) and np.all(down[1:] > down[:-1]) and (down.size == 0 or down[0] >= nt):
+            return nt, up, down
+        return self.n, np.empty(0, np.int64), np.empty(0, np.int64)
 
     @cached_property
     def _node_compartments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1065,15 +1085,61 @@ def virtual_angiogram(flow, injection: Injection, *, view: View | None = None,
     points = liver.points
     tissue = _tissue_projection(liver, view)
 
-    drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
-    pixel, vessel, position, share = contrast.vessel_samples(
-        drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m, view.pixel_m, *view.shape,
-        transit.vessel_concentration * transit.vessel_volume_m3)
+    pixel, vessel, position, per_vessel = _vessel_samples(transit, view, min_diameter_um)
+    share = (transit.vessel_concentration * transit.vessel_volume_m3)[vessel] / per_vessel  # each point's contrast, m^3
     vessel_class, class_sigma = _blur_classes(transit.vessel_diameter_m, view.pixel_m)
     return Angiogram(transit=transit, view=view, compartment_volume_m3=tissue.compartment_blood_m3, _tissue=tissue,
                      _sample_pixel=pixel, _sample_vessel=vessel, _sample_position=position, _sample_contrast_m3=share,
                      _sample_class=vessel_class[vessel], _class_sigma_px=class_sigma,
                      _parenchyma_sigma_px=max(DETECTOR_BLUR_M, 0.5 * points.volume_m3 ** (1 / 3)) / view.pixel_m)
+
+
+def _vessel_samples(transit: ContrastTransit, view: View, min_diameter_um: float) -> tuple[np.ndarray, ...]:
+    """:func:`sim.kernels.contrast.vessel_samples` of the vessels of ``transit`` drawn on ``view``, kept with their
+    diameters (a network's) with the latest transit's vessel ends they were placed along (read them, do not change
+    them; nor a transit's arrays).
+
+    A vessel's points depend on its own ends only, and come in drawing order: the DSA after a run, whose vessels run
+    as before it but for a few (a reflux), places the points of those few again and keeps the others'.
+    """
+
+    def place(vessels):
+        return contrast.vessel_samples(vessels, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
+                                       view.pixel_m, *view.shape)
+
+    with LOCK:
+        kept = kept_for(transit.vessel_diameter_m).setdefault("angiography.samples", {})
+        found = kept.get((view, min_diameter_um))
+        if found is None:
+            drawn = np.flatnonzero(transit.vessel_diameter_m >= min_diameter_um * 1e-6)
+            samples = place(drawn)
+        else:
+            drawn = found[0]
+            moved = contrast.moved_vessels(drawn, transit.vessel_start_m, transit.vessel_end_m, *found[1:3])
+            if moved.size == 0:
+                return found[3:]
+            samples = place(drawn) if moved.size > _MOST_MOVED * drawn.size else \
+                _replaced(found[3:], drawn[moved], place(drawn[moved]))
+        for a in samples:
+            a.setflags(write=False)
+        kept[(view, min_diameter_um)] = (drawn, transit.vessel_start_m, transit.vessel_end_m, *samples)  # ends by reference
+        return samples
+
+
+def _replaced(samples: tuple[np.ndarray, ...], vessels: np.ndarray, placed: tuple[np.ndarray, ...]
+              ) -> tuple[np.ndarray, ...]:
+    """``samples`` (arrays in vessel order, their second the vessel) with the points of ``vessels`` (ascending)
+    those of ``placed`` (the same arrays for these vessels alone)."""
+    old = np.searchsorted(samples[1], vessels, "left"), np.searchsorted(samples[1], vessels, "right")
+    new = np.searchsorted(placed[1], vessels, "left"), np.searchsorted(placed[1], vessels, "right")
+    cuts = np.concatenate([[0], np.column_stack(old).ravel(), [samples[1].size]])
+    out = []
+    for a, b in zip(samples, placed):
+        pieces = [a[cuts[0]:cuts[1]]]
+        for k in range(vessels.size):
+            pieces += [b[new[0][k]:new[1][k]], a[cuts[2 * k + 2]:cuts[2 * k + 3]]]
+        out.append(np.concatenate(pieces))
+    return tuple(out)
 
 
 def _blur_classes(diameter_m: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1147,24 +1213,33 @@ def phase_times(angiogram: Angiogram) -> dict[str, float]:
     Use the baseline's times for the embolised angiogram too (one clock).
     """
     transit = angiogram.transit
-    reached = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
-    if reached.any():
-        done = transit.front_in_s[reached] + transit.front_span_s[reached]
-        weight = transit.vessel_volume_m3[reached]
-        order = np.argsort(done)
-        cumulative = np.cumsum(weight[order]) / weight.sum()
-        arterial = float(done[order][np.searchsorted(cumulative, 0.9)])
-    else:
+    status, arterial = contrast.volume_quantile(transit.front_in_s, transit.front_span_s, transit.vessel_concentration,
+                                                transit.vessel_volume_m3, _ARTERIAL_SHARE, _QUANTILE_BINS)
+    if status == contrast.QUANTILE_UNSURE:
+        arterial = _arterial_sorted(transit)
+    elif status == contrast.QUANTILE_NONE:
         arterial = transit.injection.duration_s
-    arterial = min(arterial, transit.injection.duration_s)
+    arterial = min(float(arterial), transit.injection.duration_s)
     times = np.arange(0.0, transit.injection.duration_s + _PHASE_WINDOW_S, _PHASE_STEP_S)
     total = np.zeros(times.size)  # the parenchymal contrast: sum of compartment_concentration x blood volume
-    contrast.blush_curve(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
-                          transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total)
-    peak = int(np.argmax(total))
-    after = np.flatnonzero((times > times[peak]) & (total <= total[peak] / 3.0))
+    known = contrast.blush_phases(times, transit.comp_concentration, transit.comp_arrival_s, transit.comp_tail_s,
+                                  transit.comp_fill_mtt_s, transit.comp_wash_mtt_s, angiogram.compartment_volume_m3, total,
+                                  round(_PHASE_CHUNK_S / _PHASE_STEP_S))  # as far as it tells the peak and the washout
+    peak = int(np.argmax(total[:known]))
+    after = np.flatnonzero((times[:known] > times[peak]) & (total[:known] <= total[peak] / 3.0))
     venous = float(times[after[0]]) if after.size else float(times[-1])
     return {"arterial": arterial, "capillary": float(times[peak]), "venous": venous}
+
+
+def _arterial_sorted(transit: ContrastTransit) -> float:
+    """When the front has crossed ``_ARTERIAL_SHARE`` of the opacified lumen volume, s, from every vessel sorted
+    (what :func:`sim.kernels.contrast.volume_quantile` gives without sorting them all, when it is sure)."""
+    reached = np.isfinite(transit.front_in_s) & (transit.vessel_concentration > 0)
+    done = transit.front_in_s[reached] + transit.front_span_s[reached]
+    weight = transit.vessel_volume_m3[reached]
+    order = np.argsort(done)
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    return float(done[order][np.searchsorted(cumulative, _ARTERIAL_SHARE)])
 
 
 def _compartment_subset(transit: ContrastTransit, index: np.ndarray) -> ContrastTransit:

@@ -309,3 +309,57 @@ def test_end_of_procedure_run_is_what_the_bed_takes_and_the_report_agrees(scenar
     assert after.transit.injection.rate_m3s == pytest.approx(1.5e-6)
     assert forced.summary["angiogram_reflux_ml"] > 1.0
     assert forced.summary["angiogram_reflux_ml"] == pytest.approx(after.transit.reflux_ml, rel=1e-6)
+
+
+def test_the_dsa_after_a_run_reuses_the_vessel_points_only_where_the_vessels_run_as_before(liver, baseline, runs):
+    """The points that draw the vessels are kept with the network for the vessel ends they were placed along: the DSA
+    after a run on the same catheter placement reuses them where its vessels run as before, and places again those
+    of the vessels that run the other way (a few, or all). Either way they are the kernel's for the transit's ends,
+    and each point holds 1/n of its vessel's contrast (n points along it)."""
+    from dataclasses import replace
+
+    from sim.kernels import contrast
+
+    flow, injection, view = ag.baseline_flow(liver), baseline[1], baseline[2]
+    final = ag.final_flow(runs[-1], baseline=flow)
+    before = ag.virtual_angiogram(flow, injection, view=view)
+    after = ag.virtual_angiogram(final, ag.default_injection(final), view=view)
+    drawn = np.flatnonzero(after.transit.vessel_diameter_m >= ag.MIN_DIAMETER_UM * 1e-6)
+    transits = [before.transit, after.transit]
+    for flipped in (drawn[[3, 40, 41, -1]], drawn):  # a few vessels run the other way, then all
+        start, end = after.transit.vessel_start_m.copy(), after.transit.vessel_end_m.copy()
+        start[flipped], end[flipped] = end[flipped], start[flipped]
+        transits.append(replace(after.transit, vessel_start_m=start, vessel_end_m=end))
+    placed = [ag._vessel_samples(transit, view, ag.MIN_DIAMETER_UM) for transit in transits]
+    assert placed[1][0] is placed[0][0] and after._sample_pixel is before._sample_pixel
+    assert not np.array_equal(placed[2][0], placed[1][0]) and not np.array_equal(placed[3][0], placed[2][0])
+    for transit, kept in zip(transits, placed):
+        fresh = contrast.vessel_samples(drawn, transit.vessel_start_m, transit.vessel_end_m, view.x0_m, view.z0_m,
+                                        view.pixel_m, *view.shape)
+        for mine, expected in zip(kept, fresh):
+            np.testing.assert_array_equal(mine, expected)
+    whole = after.transit.vessel_concentration * after.transit.vessel_volume_m3
+    per_vessel = placed[1][3]
+    np.testing.assert_array_equal(after._sample_contrast_m3, whole[after._sample_vessel] / per_vessel)
+    points = np.bincount(after._sample_vessel, minlength=whole.size)
+    inside = np.zeros(whole.size, bool)  # vessels with every point on the detector: all their contrast drawn
+    inside[after._sample_vessel] = points[after._sample_vessel] == per_vessel
+    assert inside.sum() > 100 and (whole[inside] > 0).sum() > 10
+    np.testing.assert_allclose(np.bincount(after._sample_vessel, after._sample_contrast_m3, whole.size)[inside],
+                               whole[inside], rtol=1e-12)
+
+
+def test_arterial_phase_from_every_vessel_sorted_when_the_binned_search_is_unsure(baseline, monkeypatch):
+    """Where the binned search cannot tell the crossing (a sum within rounding of 90%), the phase times take the sorted
+    rule; on the baseline it is sure, and both give the same time."""
+    from sim.kernels import contrast
+
+    angio = ag.virtual_angiogram(baseline[0], baseline[1], view=baseline[2])
+    sure = ag.phase_times(angio)
+    status, _ = contrast.volume_quantile(angio.transit.front_in_s, angio.transit.front_span_s,
+                                         angio.transit.vessel_concentration, angio.transit.vessel_volume_m3, 0.9, 4096)
+    assert status == contrast.QUANTILE_FOUND
+    monkeypatch.setattr(contrast, "volume_quantile", lambda *args: (contrast.QUANTILE_UNSURE, np.nan))
+    assert ag.phase_times(angio) == sure
+    assert sure["arterial"] == min(ag._arterial_sorted(angio.transit), angio.transit.injection.duration_s) < \
+        angio.transit.injection.duration_s

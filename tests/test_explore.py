@@ -414,3 +414,35 @@ def test_watching_from_a_pedicle_tip_changes_no_output(coarse_scenario, coarse_l
     tip_flow = compute.run_scene(scene, run).flow_rows[:, scene.vessels.index.get_loc(
         scene.vessels.index[scene.vessels["vessel"] == vessel][0])]
     assert tip_flow[-1] < 0.5 * tip_flow[0] and np.all(np.diff(tip_flow) <= 1e-9 * tip_flow[0])
+
+
+@pytest.mark.parametrize("shown", [50, 4000])
+def test_replay_shows_an_even_sample_of_the_lodged_particles_where_they_stopped(coarse_scenario, coarse_liver,
+                                                                                monkeypatch, shown):
+    """The replay places only the particles it shows: the even sample, in injection order, of every particle placed at
+    a finite point, where they stopped, as when every particle is placed first (with a node at no finite point too)."""
+    from dataclasses import replace
+
+    from sim.explore import compute
+
+    monkeypatch.setattr(compute, "MAX_PARTICLES_SHOWN", shown)
+    cache = LiverCache(disk=False, build=lambda scenario: coarse_liver)
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    run = compute.simulate(coarse_scenario, cache)
+    fate, where = run.result.state["particle_fate"], run.result.state["particle_where"]
+    liver = scene.flow.liver
+    xyz = liver.forest.xyz.copy()
+    xyz[where[np.flatnonzero(fate == compute.FATE_VESSEL)[::7]]] = np.nan  # some lodged particles at no finite point
+    counts = []
+    for placed in (liver, replace(liver, forest=replace(liver.forest, xyz=xyz))):
+        every = compute._lodged_xyz(placed, fate, where)
+        lodged = np.flatnonzero(np.isfinite(every[:, 0]))
+        counts.append(lodged.size)
+        expected = lodged[np.unique(np.linspace(0, lodged.size - 1, min(lodged.size, shown)).astype(int))]
+        number, at = compute._shown_particles(placed, fate, where)
+        np.testing.assert_array_equal(number, expected)
+        np.testing.assert_array_equal(at, every[expected])
+        assert 0 < number.size <= shown and (number.size == shown) == (lodged.size >= shown)
+    assert counts[1] < counts[0]
+    particles = compute.run_scene(scene, run).particles
+    np.testing.assert_array_equal(particles["particle"], compute._shown_particles(liver, fate, where)[0] + 1)

@@ -310,23 +310,10 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
     final = ag.final_flow(result, baseline=scene.flow if same else None)
     native = ag.solved_state(final, 0.0, like=final.state)  # final.state: as its full solve left it
     q = scene.network.vessel_flows(native)
-    liver = scene.flow.liver
-    trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
-    fate, where = result.state["particle_fate"], result.state["particle_where"]
-    xyz = np.full((fate.size, 3), np.nan)
-    lodged = fate == FATE_VESSEL
-    xyz[lodged] = forest.xyz[where[lodged]]
-    lodged = fate == FATE_COMPARTMENT
-    xyz[lodged] = forest.xyz[comps.node[where[lodged]]]
-    lodged = fate == FATE_TRUNK
-    conns = np.asarray(trunk.edge_conns)[where[lodged]]
-    xyz[lodged] = 0.5 * (trunk.node_xyz[conns[:, 0]] + trunk.node_xyz[conns[:, 1]])
-    number = np.flatnonzero(np.isfinite(xyz[:, 0]))
-    number = number[np.unique(np.linspace(0, number.size - 1, min(number.size, MAX_PARTICLES_SHOWN)).astype(int))] \
-        if number.size else number
+    number, xyz = _shown_particles(scene.flow.liver, result.state["particle_fate"], result.state["particle_where"])
     ts = result.timeseries
     volume = np.interp(number + 1, ts["particles"], ts["suspension_volume_ml"]) if len(ts) else np.zeros(number.size)
-    xz = _mm(xyz[number]).reshape(-1, 2)
+    xz = _mm(xyz).reshape(-1, 2)
     particles = pd.DataFrame({"x": xz[:, 0], "z": xz[:, 1], "particle": number + 1, "volume_ml": volume})
     drawn = scene.vessels["index"].to_numpy()
     watched = result.state.get("watched_flow_m3s")
@@ -338,6 +325,34 @@ def run_scene(scene: LiverScene, sim: Simulation) -> RunScene:
         rows = np.abs(watched[:, order[np.searchsorted(recorded[order], drawn)]]) / ML_MIN_M3S
     return RunScene(flow_after=np.abs(q[drawn]) / ML_MIN_M3S, flow_rows=rows, particles=particles, final=final,
                     native=native)
+
+
+def _shown_particles(liver, fate: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The particles the replay shows and where they stopped in ``liver`` (of the run's ``particle_fate`` and
+    ``particle_where``): of those placed at a finite point (:func:`_lodged_xyz`), an even sample in injection order,
+    at most ``MAX_PARTICLES_SHOWN``; their numbers (from 0) and places, m. Only the sample is placed when every node
+    of the liver is at a finite point (then so is every particle that lodged)."""
+    number = np.flatnonzero((fate == FATE_VESSEL) | (fate == FATE_COMPARTMENT) | (fate == FATE_TRUNK))
+    if not (np.isfinite(liver.forest.xyz).all() and np.isfinite(liver.trunk.node_xyz).all()):
+        number = number[np.isfinite(_lodged_xyz(liver, fate[number], where[number])[:, 0])]
+    if number.size:
+        number = number[np.unique(np.linspace(0, number.size - 1, min(number.size, MAX_PARTICLES_SHOWN)).astype(int))]
+    return number, _lodged_xyz(liver, fate[number], where[number])
+
+
+def _lodged_xyz(liver, fate: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Where particles stopped in ``liver`` (of their ``particle_fate`` and ``particle_where``), m, shape (n, 3): the
+    pedicle node of a vessel or compartment, the middle of a trunk edge; NaN for a particle that did not lodge."""
+    trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
+    xyz = np.full((fate.size, 3), np.nan)
+    lodged = fate == FATE_VESSEL
+    xyz[lodged] = forest.xyz[where[lodged]]
+    lodged = fate == FATE_COMPARTMENT
+    xyz[lodged] = forest.xyz[comps.node[where[lodged]]]
+    lodged = fate == FATE_TRUNK
+    conns = np.asarray(trunk.edge_conns)[where[lodged]]
+    xyz[lodged] = 0.5 * (trunk.node_xyz[conns[:, 0]] + trunk.node_xyz[conns[:, 1]])
+    return xyz
 
 
 @dataclass(frozen=True)
