@@ -709,9 +709,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
     _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
-    if prior is not None or not solved:  # twoport.solve but its substitution: the next line substitutes every node
-        twoport.eliminate(state)
-        twoport.solve_trunk(state)
+    if prior is not None or not solved:  # the next line substitutes every node
+        twoport.solve_without_substitution(state)
     q_base = _native_compartment_flows(state, net)  # substitutes every node and compartment
     q0 = baseline_tip_flow(state, net, placement.vessel)
     proc = scenario.procedure

@@ -275,11 +275,7 @@ class LiverFlow:
         return self.result()
 
     def _solve_state(self, substitute: bool = True) -> None:
-        if substitute:
-            status = twoport.solve(self.state)
-        else:  # twoport.solve without its last step
-            twoport.eliminate(self.state)
-            status = twoport.solve_trunk(self.state)
+        status = twoport.solve(self.state) if substitute else twoport.solve_without_substitution(self.state)
         if status != twoport.STATUS_OK:
             raise FlowInputError("the catheter injection is cut off from every pressure boundary (all vessels "
                                  "around the tip are closed): the flow has nowhere to go")

@@ -66,7 +66,8 @@ from numba import njit
 from ._config import NJIT_OPTS
 
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
-           "solve", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of", "trunk_arrays",
+           "solve", "solve_without_substitution", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of",
+           "trunk_arrays",
            "substitute", "substitute_range", "substitute_nodes", "refresh_path", "update_two_ports", "path_arrays",
            "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
@@ -1209,9 +1210,16 @@ def substitute(st):
 
 
 @njit(**NJIT_OPTS)
-def solve(st):
-    """Full solve: :func:`eliminate`, :func:`solve_trunk`, :func:`substitute`. Returns the trunk status."""
+def solve_without_substitution(st):
+    """:func:`eliminate` and :func:`solve_trunk` (the 2-ports and the trunk solution current; the pedicle nodes and
+    compartments left for a caller that substitutes them itself). Returns the trunk status."""
     eliminate(st)
-    status = solve_trunk(st)
+    return solve_trunk(st)
+
+
+@njit(**NJIT_OPTS)
+def solve(st):
+    """Full solve: :func:`solve_without_substitution`, then :func:`substitute`. Returns the trunk status."""
+    status = solve_without_substitution(st)
     substitute(st)
     return status
