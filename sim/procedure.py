@@ -24,7 +24,7 @@ from .keep import LOCK, kept_for
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
 from .kernels import transport as tk
-from .kernels.uniforms import random_into
+from .kernels.uniforms import PathRandoms, drawn_rows, path_randoms, random_into
 from .network import EDGE_ARTERY, EDGE_LUMPED, CompiledLiver
 from .outcomes import TumourBlush, arterial_inflow, tumour_rows
 from .scenario import Scenario
@@ -530,6 +530,28 @@ class _Rows:
         self.start -= n
 
 
+class _PathRows:
+    """The rows of the particles' path numbers (:class:`sim.kernels.uniforms.PathRandoms`), handed out in order
+    whatever the chunking, as :class:`_Rows`: particle i always reads row i of one long draw of ``width`` numbers a row.
+
+    For numpy's PCG64 the transport kernel generates the numbers it reads from a state it advances to the first
+    row it did not use (the same numbers: tests/test_uniforms.py); rows are drawn only for another bit generator.
+    """
+
+    def __init__(self, generator: np.random.Generator, width: int):
+        self.generated = path_randoms(generator, width)
+        self.rows = _Rows(generator, width) if self.generated is None else None
+
+    def take(self, n: int) -> PathRandoms:
+        """The next ``n`` rows; the kernel's call uses a first part of them."""
+        return self.generated if self.rows is None else drawn_rows(self.rows.take(n))
+
+    def give_back(self, n: int) -> None:
+        """Rows not used of the last :meth:`take` (the last ``n``): handed out next (generated: already so)."""
+        if self.rows is not None:
+            self.rows.give_back(n)
+
+
 def _assign_units(unit_end: np.ndarray, assigned: int, upto: int, n_cap: int, extra_mean: float,
                   rows: _Rows) -> int:
     """Group particles ``[assigned, upto)`` (and the rest of the last group) into units; returns the new ``assigned``.
@@ -722,7 +744,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         n_cap = min(n_cap, max(1, int(round(agents[0][0].prescribed_spheres()))))
     capacity = min(n_cap, 4 * MAX_CHUNK + UNIT_MARGIN)  # per-particle arrays grow on demand, up to n_cap
     stream_d, stream_u, stream_c = rng.spawn(3)
-    diameter_rows, path_rows, cluster_rows = _Rows(stream_d), _Rows(stream_u, walk_steps(liver, net)), _Rows(stream_c)
+    diameter_rows, path_rows, cluster_rows = _Rows(stream_d), _PathRows(stream_u, walk_steps(liver, net)), _Rows(stream_c)
     diameters = np.empty(capacity)
     unit_end = np.empty(capacity, np.int64)  # one past the last member of the unit each particle leads
     assigned = 0  # particles [0, assigned) have their units
@@ -776,8 +798,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         volume[done + 1:last + 1] = volume[done] + steps / per_m3[current]
         sphere_volume[done + 1:last + 1] = sphere_volume[done] + steps / agent.particles_per_m3
         switch_flow = q0 * agents[current + 1][1] if current + 1 < len(agents) else 0.0
-        uniforms = path_rows.take(last - done)
-        end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, uniforms, done, last,
+        randoms = path_rows.take(last - done)
+        end, stop = tk.transport(state, net, geo, ps, diameters, unit_end, randoms, done, last,
                                  max(flow_stop, switch_flow), proc.stop_on_reflux)
         diameter_rows.give_back(last - end)  # particles not injected keep their numbers
         path_rows.give_back(last - end)

@@ -15,6 +15,7 @@ from sim.flow.model import LiverFlow
 from sim.kernels import embolic_load as el
 from sim.kernels import transport as tk
 from sim.kernels import twoport
+from sim.kernels.uniforms import drawn_rows
 from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 from sim.scenario import AgentConfig, ScenarioError
 from sim.simulation import run
@@ -170,8 +171,8 @@ def test_incremental_state_equals_full_resolve(scenario):
     steps = walk_steps(flow.liver, net)
     st = flow.state
     geo = load_geometry(flow.liver, st, net, scenario, agent)
-    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1), rng.random((n, steps)),
-                 0, n, -1.0, False)
+    tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1),
+                 drawn_rows(rng.random((n, steps))), 0, n, -1.0, False)
     assert ps.counters[1] > 100
     incremental = np.array([twoport.node_pressures(st, i) for i in range(0, st.parent.shape[0], 7)])
     twoport.solve(st)
@@ -203,7 +204,7 @@ def test_lodgings_in_trunk_beds_and_in_subtrees_equal_full_resolves_to_the_bit(s
         geo = load_geometry(flow.liver, st, net, sc, agent)
         if not full_resolve:
             diameters, uniforms = agent.sample_diameters(n, rng=rng), rng.random((n, walk_steps(flow.liver, net)))
-        tk.transport(st, net, geo, ps, diameters, np.arange(1, n + 1), uniforms, 0, n, -1.0, False)
+        tk.transport(st, net, geo, ps, diameters, np.arange(1, n + 1), drawn_rows(uniforms), 0, n, -1.0, False)
         outs.append((ps.fate.copy(), ps.where.copy(), ps.flow_after.copy(), st.trunk_p.copy()))
     fate = outs[0][0]
     assert np.sum(fate == tk.FATE_NONTARGET) > 20 and np.sum(fate == tk.FATE_COMPARTMENT) > 100

@@ -19,6 +19,7 @@ from sim.flow.model import LiverFlow
 from sim.kernels import embolic_load as el
 from sim.kernels import routing, twoport
 from sim.kernels import transport as tk
+from sim.kernels.uniforms import drawn_rows
 from sim.procedure import _new_state, load_geometry, route_fixed_field, transport_net, walk_steps
 
 PARTICLES = 300
@@ -69,7 +70,8 @@ def _exact_first_particle_routes(flow, net, geo, load, n_sinks, diameters, unifo
     for p in range(diameters.size):
         st = _copy(flow.state if state is None else state)
         ps = _new_state(1, flow.liver, n_sinks, _copy(load))
-        tk.transport(st, net, geo, ps, diameters[p:p + 1], np.ones(1, np.int64), uniforms[p:p + 1], 0, 1, -1.0, False)
+        tk.transport(st, net, geo, ps, diameters[p:p + 1], np.ones(1, np.int64), drawn_rows(uniforms[p:p + 1]), 0, 1, -1.0,
+                     False)
         fate[p], where[p], refluxed[p], stacked[p] = ps.fate[0], ps.where[0], ps.refluxed[0], ps.stacked[0]
     return fate, where, refluxed, stacked
 
@@ -137,7 +139,7 @@ def test_loaded_field_routes_equal_the_exact_kernel(liver, base):
     n = 30000  # an embolisation well under way: beds packed, columns have formed and grow upstream
     ps = _new_state(n, flow.liver, len(sinks), load)
     tk.transport(st, net, geo, ps, agent.sample_diameters(n, rng=rng), np.arange(1, n + 1),
-                 rng.random((n, walk_steps(flow.liver, net))), 0, n, -1.0, False)
+                 drawn_rows(rng.random((n, walk_steps(flow.liver, net)))), 0, n, -1.0, False)
     assert ps.stacked.any() and load.vessel_blocked.any()
     twoport.solve(st)  # the router reads the flows of a full solve
     d = np.concatenate([agent.sample_diameters(PARTICLES, rng=rng),

@@ -63,3 +63,31 @@ def test_small_draws_are_numpys_and_mix_with_the_kernels(monkeypatch):
         random_into(ours, got[lo:hi])
     assert calls == [1490, 1499]
     assert got.tobytes() == np.random.default_rng(5).random(3000).tobytes()
+
+
+@pytest.mark.parametrize("seed", [1, 2**64 + 3])
+def test_jumps_reach_numpys_numbers_anywhere_in_the_stream(seed):
+    """``path_randoms``/``jump``/``uniform_of``: number k of the rows is the state stepped k + 1 times, any k, jumps
+    longer than the table's included; the generator itself is not advanced."""
+    from numba import njit
+
+    @njit
+    def numbers_at(state, jumps, positions):
+        hi, lo = state[0], state[1]
+        out = np.empty(positions.size)
+        at = -1
+        for i in range(positions.size):
+            hi, lo = uniforms.jump(hi, lo, jumps, positions[i] - at)
+            at = positions[i]
+            out[i] = uniforms.uniform_of(hi, lo)
+        return out
+
+    width = 9
+    generator = np.random.default_rng(seed).spawn(2)[1]
+    before = generator.bit_generator.state
+    rows = uniforms.path_randoms(generator, width)
+    assert generator.bit_generator.state == before and rows.width == width
+    positions = np.array([0, 1, 2, 8, 9, 17, 18, 60, 61, 62, 500, 501, 999])
+    want = np.random.default_rng(seed).spawn(2)[1].random(1000)[positions]
+    assert numbers_at(rows.state, rows.jumps, positions).tobytes() == want.tobytes()
+    assert uniforms.path_randoms(np.random.Generator(np.random.Philox(1)), width) is None

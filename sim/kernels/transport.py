@@ -26,8 +26,9 @@ measured, so the endpoint is detected at the particle that reaches it.
 Pressures along a particle's path are computed on demand, top-down from the
 trunk solution (O(depth) per particle); nothing is re-solved globally.
 
-Random numbers are drawn in Python (``uniforms``) and passed in, so the kernel
-is deterministic.
+Random numbers come in as rows drawn beforehand or as a PCG64 state the kernel
+steps to the numbers it reads (:class:`.uniforms.PathRandoms`, the same numbers), so
+the kernel is deterministic.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ._borrow import borrowed
 from ._config import NJIT_OPTS
 from .embolic_load import bed_load_step, vessel_load_step, write_bed_conductance_of, write_vessel_conductance_of
 from .rules import (
@@ -77,6 +79,7 @@ from .twoport import (
     trunk_arrays,
     update_two_ports,
 )
+from .uniforms import jump, uniform_of
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
@@ -250,7 +253,7 @@ def tip_flows(st, net):
 
 
 @njit(**NJIT_OPTS)
-def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop_flow, stop_on_reflux):
+def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_flow, stop_on_reflux):
     """Inject particles ``first`` .. ``last - 1`` unit by unit, updating the load and the flow after every lodging.
 
     A unit is one particle, or a cluster of consecutive particles that travel and
@@ -271,9 +274,11 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
     unit_end : int64 (P,)
         For the first particle p of a unit, one past its last member (``p + 1`` for
         a lone particle); ``last`` must be a unit boundary.
-    uniforms : float64 (last - first, K)
-        Uniform random numbers in [0, 1): row ``p - first`` holds one per decision
-        along the path of the unit that particle p leads.
+    randoms : uniforms.PathRandoms
+        Uniform random numbers in [0, 1), K a row: row ``p - first`` holds one per
+        step along the path of the unit that particle p leads (read where the step
+        chooses among two exits or more). Generated rows: their ``state`` is left
+        just before row ``returned - first``.
     first, last : int
         Particle index range of this call.
     stop_flow : float
@@ -287,6 +292,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
         Index one past the last particle injected, and ``STOP_BATCH``,
         ``STOP_ENDPOINT`` or ``STOP_REFLUX``.
     """
+    st, net, geo, ps = borrowed((st, net, geo, ps))  # no reference counts in the calls below (held by our caller)
     max_cand = net.max_candidates
     weights = np.empty(max_cand)
     flows = np.empty(max_cand)
@@ -300,7 +306,11 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
     stack_node = np.empty(max_depth + 1, np.int64)
     stack_pa = np.empty(max_depth + 1)
     stack_pp = np.empty(max_depth + 1)
-    n_steps = uniforms.shape[1]
+    table, jumps = randoms.table, randoms.jumps
+    generated = randoms.state.shape[0] > 0
+    n_steps = table.shape[1]
+    state_hi = randoms.state[0] if generated else np.uint64(0)
+    state_lo = randoms.state[1] if generated else np.uint64(0)
     deform = net.deformability
     m_ped = geo.n_pedicle
     n_comp = geo.n_compartment
@@ -379,6 +389,7 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
         wedge = False
         bifurcations = 0
         came = -1  # the vessel the particle is in (unified index), -1 at the catheter tip
+        used = 0  # numbers of the unit's row generated so far
         for step in range(n_steps):
             nc = 0
             # ---- candidate exits of the current node, with the flow leaving through each
@@ -474,7 +485,14 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             if not any_fit:
                 for k in range(nc):
                     weights[k] = flows[k]
-            k = choose(weights, nc, uniforms[p - first, step])
+            if nc == 1:
+                k = 0  # what choose returns for one exit, whatever the number (not generated then)
+            elif generated:  # the row's number of this step: the state stepped to it
+                state_hi, state_lo = jump(state_hi, state_lo, jumps, step + 1 - used)
+                used = step + 1
+                k = choose(weights, nc, uniform_of(state_hi, state_lo))
+            else:
+                k = choose(weights, nc, table[p - first, step])
             kind = kinds[k]
             tgt = targets[k]
             if kind == _KIND_TRUNK_EDGE or kind == _KIND_BED:
@@ -603,6 +621,10 @@ def transport(st, net, geo, ps, diameters, unit_end, uniforms, first, last, stop
             stackeds[i] = stacked
             flow_after[i] = flow
         counters[0] += k
+        if generated:  # to the next unit's row (its members' rows are not read)
+            state_hi, state_lo = jump(state_hi, state_lo, jumps, (end - p) * n_steps - used)
+            randoms.state[0] = state_hi
+            randoms.state[1] = state_lo
         p = end
         if lodged and flow <= stop_flow:
             return p, STOP_ENDPOINT
