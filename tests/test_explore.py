@@ -265,6 +265,34 @@ def explorer():
     return Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
 
 
+def test_a_click_shows_the_view_and_dsa_before_from_there_and_the_run_reuses_them():
+    """A click on an artery places the catheter and shows at once the liver view (flows with the injection from there)
+    and the DSA before from there; the run then reuses both (only the run, its view and the DSA after are computed)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from sim.explore.app import Explorer
+
+    page = Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+    start_scene, start_dsa = page.scene, page.dsa
+    vessels = start_scene.vessels
+    row = vessels[vessels["vessel"] == "RHA"].iloc[-1]
+    page._on_tap(SimpleNamespace(x=0.5 * (row["x0"] + row["x1"]), y=0.5 * (row["z0"] + row["z1"])))
+    scene, dsa = page.scene, page.dsa  # (outside a server the placement has finished when the click returns)
+    assert page.widgets["catheter.vessel"].value == "RHA" and scene.vessel == "RHA" and scene is not start_scene
+    assert dsa.after is None and dsa.before is not start_dsa.before
+    assert not np.array_equal(dsa.frames("capillary")[0], start_dsa.frames("capillary")[0])
+    assert page.liver_figure.tip.data["x"] == [scene.tip[0]] and scene.tip != start_scene.tip
+    assert not np.allclose(scene.vessels["flow"], vessels["flow"])  # the view's flows are the RHA injection's
+    assert "Catheter placed in **RHA**" in page.worker.status.object
+    page._on_tap(SimpleNamespace(x=0.5 * (row["x0"] + row["x1"]), y=0.5 * (row["z0"] + row["z1"])))
+    assert page.scene is scene  # the same place again: nothing recomputed
+    page.widgets["agent.size_bin"].value = "500-700"
+    asyncio.run(page.run(page.current_scenario()))
+    assert page.scene is scene and page.dsa.before is dsa.before and page.dsa.after is not None
+    assert page.simulation.scenario.catheter.vessel == "RHA" and page.run_scene is not None
+
+
 def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
     volume, endpoint = explorer.widgets["procedure.max_volume_ml"], explorer.widgets["procedure.endpoint"]
     assert endpoint.value == "stasis" and volume.disabled and volume.value == explorer.base.procedure.max_volume_ml

@@ -143,6 +143,12 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     _wait(lambda: explorer.widgets["catheter.vessel"].value == "RHA", 20, "the click to place the catheter in RHA")
     _wait_text(page, "Catheter placed in RHA", 20)
     assert page.locator(".bk-input-group", has_text="catheter.vessel").first.locator("input").input_value() == "RHA"
+    # the click alone shows the liver view and the DSA before from the RHA, which the run reuses
+    _wait(lambda: explorer.scene.vessel == "RHA" and explorer.dsa is not None and explorer.dsa.after is None, 60,
+          "the liver view and DSA before from the RHA")
+    placed = explorer.scene
+    _wait_text(page, "the DSA before are from there", 20)
+    shots(page, "explorer_catheter_placed")
 
     # change the particle size and run
     page.locator(".bk-input-group", has_text="agent.size_bin").first.locator("select").select_option("300-500")
@@ -160,7 +166,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     assert len(explorer.curve.source.data["volume"]) == len(sim.result.timeseries) > 1
     assert len(explorer.liver_figure.particles.data["x"]) > 0
     assert len(explorer.dsa_after.image.data["image"]) == 1
-    assert explorer.scene.vessel == "RHA"
+    assert explorer.scene is placed
     shots(page, "explorer_run")
 
     # the replay draws the curve and lodges the particles row by row, then ends on the final state

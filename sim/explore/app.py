@@ -178,6 +178,7 @@ class Explorer:
         self.simulation: compute.Simulation | None = None
         self.run_scene: compute.RunScene | None = None
         self.dsa: compute.Angiograms | None = None
+        self._scene_lock = asyncio.Lock()  # the liver view and DSA before: placed by a click or a run, one at a time
         values = control_values(self.base)
         options = {"agent.kind": agent_kinds(self.base)}
         self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
@@ -272,15 +273,37 @@ class Explorer:
             self.worker.done("")
 
     async def _show_liver(self, scenario: Scenario) -> None:
+        """The liver view and the DSA before of ``scenario``'s catheter position, before any run from there."""
         stage = "loading the liver" if self.cache.cached(scenario) else \
             "building the liver (first time for this anatomy; cached afterwards)"
         liver = await self.worker.run(stage, self.cache.get, scenario)
         self.scene = await self.worker.run("placing the catheter", compute.liver_scene, liver, scenario)
         self._scene_key = compute.scene_key(scenario)
+        self.run_scene = None  # a run's particles, flows and DSA after belong to the view they were drawn on
+        self.step.disabled = self.replay_button.disabled = True
+        self.replay_text.object = ""
         with pn.io.unlocked():
             self.liver_figure.show_liver(self.scene)
-        self.dsa = await self.worker.run("virtual DSA", compute.angiograms, self.scene)
+        self.dsa = await self.worker.run("virtual DSA before", compute.angiograms, self.scene)
         self._show_dsa()
+
+    async def _place(self) -> None:
+        """After a click placed the catheter: the liver view and the DSA before from there (a run then reuses them)."""
+        async with self._scene_lock:
+            try:
+                scenario = self.current_scenario()
+            except ScenarioError:
+                return  # a bad value in another control: Run shows its message
+            if compute.scene_key(scenario) == self._scene_key:
+                return
+            try:
+                await self._show_liver(scenario)
+            except Exception as exc:  # shown on the page; the server log has the traceback
+                self.worker.show_error(exc)
+                self.worker.done("")
+                return
+            self.worker.done(f"Catheter placed in **{scenario.catheter.vessel}**: the liver view and the DSA before "
+                             "are from there; press **Run**.")
 
     def _on_tap(self, event) -> None:
         if self.scene is None:
@@ -294,6 +317,7 @@ class Explorer:
         with pn.io.unlocked():
             self.liver_figure.tip.data = dict(x=[row["x1"]], z=[row["z1"]])
         self.worker.status.object = f"Catheter placed in **{vessel}**: press **Run**."
+        pn.state.execute(self._place)  # the view and DSA before from there, while the trainee reaches for Run
 
     async def _on_run(self, event=None) -> None:
         if self.worker.busy:
@@ -315,6 +339,10 @@ class Explorer:
 
     async def run(self, scenario: Scenario) -> None:
         """Run ``scenario`` and update the page: table, verdict and curve first, then the liver view, then the DSA."""
+        async with self._scene_lock:  # after a catheter placement under way (its view and DSA before are then reused)
+            await self._run(scenario)
+
+    async def _run(self, scenario: Scenario) -> None:
         started = time.perf_counter()
         stage = "running the procedure" if self.cache.cached(scenario) else \
             "building the liver (first time for this anatomy; cached afterwards), then running"
