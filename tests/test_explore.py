@@ -12,6 +12,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from sim import angiography as ag
 from sim.catalogue import list_scenarios, resolve_scenario
 from sim.explore.cache import LiverCache
 from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, POINTS, Choice, case_files, load_case, load_cases, score
@@ -290,6 +291,9 @@ def test_a_click_shows_the_view_and_dsa_before_from_there_and_the_run_reuses_the
     page.widgets["agent.size_bin"].value = "500-700"
     asyncio.run(page.run(page.current_scenario()))
     assert page.scene is scene and page.dsa.before is dsa.before and page.dsa.after is not None
+    before, after = page.dsa.frames("capillary")
+    assert before is dsa.frames("capillary")[0] and after is not None  # the DSA before's frame made once
+    assert np.array_equal(before, ag.opacity(dsa.before.frame(dsa.phases["capillary"])).astype(np.float32))
     assert page.simulation.scenario.catheter.vessel == "RHA" and page.run_scene is not None
 
 

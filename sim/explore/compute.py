@@ -362,13 +362,21 @@ class Angiograms:
     before: ag.Angiogram
     after: ag.Angiogram | None
     phases: dict[str, float]
+    #: The DSA before's frames made so far (phase -> opacity), shared with the angiograms that reuse ``before``.
+    before_frames: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def frames(self, phase: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Opacity (0-1, float32, rows along z) before and after at the named phase (arterial, capillary, venous)."""
+        """Opacity (0-1, float32, rows along z) before and after at the named phase (arterial, capillary, venous).
+
+        The DSA before's frame of a phase is made once (the page shows it after a click, then after the run).
+        """
         t = self.phases[phase]
-        before = ag.opacity(self.before.frame(t)).astype(np.float32)
+        if phase not in self.before_frames:
+            frame = ag.opacity(self.before.frame(t)).astype(np.float32)
+            frame.setflags(write=False)  # shared by every figure that shows it
+            self.before_frames[phase] = frame
         after = None if self.after is None else ag.opacity(self.after.frame(t)).astype(np.float32)
-        return before, after
+        return self.before_frames[phase], after
 
 
 def scene_key(scenario: Scenario) -> str:
@@ -397,4 +405,4 @@ def angiograms(scene: LiverScene, after: RunScene | None = None, *, previous: An
     injection = ag.default_injection(after.final, reference_tip_flow_m3s=ag.proximal_flow(scene.native, scene.flow.catheter),
                                      response=ag.tip_response(after.final, native=after.native))
     dsa = ag.virtual_angiogram(after.final, injection, view=previous.before.view, native=after.native)
-    return Angiograms(before=previous.before, after=dsa, phases=previous.phases)
+    return Angiograms(before=previous.before, after=dsa, phases=previous.phases, before_frames=previous.before_frames)
