@@ -87,6 +87,7 @@ from functools import cached_property
 import numpy as np
 
 from .catheters import Lumen, lumen_for, max_rate_m3s
+from .coils import apply_coils
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .keep import LOCK, kept_for
 from .kernels import contrast, twoport
@@ -248,9 +249,10 @@ def final_flow(result, *, baseline=None):
     Returns
     -------
     LiverFlow
-        :func:`baseline_flow` of the run's liver with the run's occlusions
-        (:func:`sim.procedure.apply_load_record`, non-target beds included); its native
-        compartment flows equal ``result.state["compartment_flow_final_m3s"]``.
+        :func:`baseline_flow` of the run's liver with the run's occlusions: its coils
+        (``procedure.coils``, placed as the run placed them: :func:`sim.coils.apply_coils`) and
+        its embolic load (:func:`sim.procedure.apply_load_record`, non-target beds included);
+        its native compartment flows equal ``result.state["compartment_flow_final_m3s"]``.
 
     Notes
     -----
@@ -262,6 +264,7 @@ def final_flow(result, *, baseline=None):
     else:
         flow = copy.copy(baseline)
         flow.state = _scratch(baseline.state, _CONDUCTANCES + _SOLVE_WRITES)
+    apply_coils(flow, result.scenario)  # before the load, as sim.run
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 
