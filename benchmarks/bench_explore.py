@@ -10,16 +10,20 @@ liver cache in a fresh temporary folder, it times:
   LHA; 40-120, 300-500 and 500-700 um; PVA; near stasis; rate; tumour arterialisation; a
   segmental portal vein thrombosis), made as the page makes it (``scenario_from_values``),
   from the default scenario's page, with the liver in memory, each step the page
-  awaits, as the page runs them (a size change keeps the liver view's flows and the DSA
-  before, as the page does; a catheter move recomputes them):
-  ``simulate`` (``sim.run`` on the cached liver; the outcome table, the selection
-  verdict and the endpoint curve are shown after it), ``liver_scene`` + ``run_scene``
-  (the liver view with the catheter, final flows and particles), ``angiograms`` and
-  one phase's frames (the DSA before and after).
+  awaits, as the page runs them. A catheter move is a click: the page then shows the
+  liver view and the DSA before from there (``liver_scene``, ``angiograms`` and one
+  phase's frames: ``click_s``) before Run is pressed. Run then awaits ``simulate``
+  (``sim.run`` on the cached liver; the outcome table, the selection verdict and the
+  endpoint curve are shown after it), ``run_scene`` (the liver view's final flows and
+  particles), ``angiograms`` and one phase's frames (the DSA after; before too when a
+  control other than a click changed the view: the tumours' arterialisation, the
+  portal vein thrombosis, then ``liver_scene`` is also awaited). A size change keeps the
+  liver view's flows and the DSA before, as the page does.
 
 The fastest of ``--repeats`` (default 3) is kept per step, as the machine may be
-shared. ``table_s`` is the server time until the outcome table updates, ``view_s``
-until the liver view does, ``total_s`` until the DSA does; the ``*_cpu_s`` entries are the
+shared. ``table_s`` is the server time from Run until the outcome table updates, ``view_s``
+until the liver view does, ``total_s`` until the DSA does (``click_s``: from a click until the
+view and the DSA before from there are shown); the ``*_cpu_s`` entries are the
 process's CPU time for the same steps (close to an idle core's wall time when the pinned
 core is shared with other processes). Results go to
 ``benchmarks/results/explore.json``; ``docs/performance.md`` summarises them. Goal
@@ -85,10 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         for label, change in CHANGES.items():
             scenario = controls.scenario_from_values(base, change)
             best: dict[str, float] = {}
+            click = set(change) == {"catheter.vessel"}  # placed by a click on the liver view
             for _ in range(args.repeats):
+                scene, previous, scene_s, scene_cpu, click_s, click_cpu = start_scene, start_dsa, 0.0, 0.0, 0.0, 0.0
+                if click:  # as the page: the view and the DSA before from there, before Run
+                    scene, place_s, place_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
+                    previous, before_s, before_cpu = _timed(compute.angiograms, scene)
+                    _, shown_s, shown_cpu = _timed(previous.frames, "capillary")
+                    click_s, click_cpu = place_s + before_s + shown_s, place_cpu + before_cpu + shown_cpu
                 run, simulate_s, simulate_cpu = _timed(compute.simulate, scenario, cache)
-                scene, previous, scene_s, scene_cpu = start_scene, start_dsa, 0.0, 0.0
-                if compute.scene_key(scenario) != compute.scene_key(base):  # as the page: a new view and DSA before
+                if compute.scene_key(scenario) != compute.scene_key(scene.flow.scenario):  # a new view, DSA before
                     scene, scene_s, scene_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
                     previous = None
                 after, after_s, after_cpu = _timed(compute.run_scene, scene, run)
@@ -96,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                 _, frames_s, frames_cpu = _timed(dsa.frames, "capillary")
                 steps = {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
                          "run_time_s": run.result.summary["run_time_s"], "simulate_cpu_s": simulate_cpu,
-                         "liver_view_cpu_s": scene_cpu + after_cpu, "dsa_cpu_s": dsa_cpu + frames_cpu}
+                         "liver_view_cpu_s": scene_cpu + after_cpu, "dsa_cpu_s": dsa_cpu + frames_cpu,
+                         **({"click_s": click_s, "click_cpu_s": click_cpu} if click else {})}
                 best = {k: min(v, best.get(k, v)) for k, v in steps.items()}
             best["table_s"] = best["simulate_s"]
             best["view_s"] = best["simulate_s"] + best["liver_view_s"]
