@@ -260,7 +260,8 @@ class Explorer:
     async def load(self) -> None:
         """Show the starting scenario's liver and baseline DSA (building the liver the first time)."""
         try:
-            await self._show_liver(self.base)
+            async with self._scene_lock:  # a click during the first view waits for it
+                await self._show_liver(self.base)
             self.verdict.object = assess_patient(self.base).to_markdown()
             self.worker.done("Ready: change a control or click an artery, then **Run**.")
             # queued behind the page's liver, not awaited: the first Run after an installation then finds the
