@@ -21,11 +21,12 @@ liver cache in a fresh temporary folder, it times:
   liver view's flows and the DSA before, as the page does.
 
 The fastest of ``--repeats`` (default 3) is kept per step, as the machine may be
-shared. ``table_s`` is the server time from Run until the outcome table updates, ``view_s``
-until the liver view does, ``total_s`` until the DSA does (``click_s``: from a click until the
-view and the DSA before from there are shown); the ``*_cpu_s`` entries are the
-process's CPU time for the same steps (close to an idle core's wall time when the pinned
-core is shared with other processes). Results go to
+shared; the repeats are rounds over every change, so that the machine's drift in speed
+(about 10% within the hour here) spreads over all of them. ``table_s`` is the server time
+from Run until the outcome table updates, ``view_s`` until the liver view does, ``total_s``
+until the DSA does (``click_s``: from a click until the view and the DSA before from there
+are shown); the ``*_cpu_s`` entries are the process's CPU time for the same steps (close to
+an idle core's wall time when the pinned core is shared with other processes). Results go to
 ``benchmarks/results/explore.json``; ``docs/performance.md`` summarises them. Goal
 (issue 18): a re-run after a catheter move or size change under 1 s of server time.
 """
@@ -64,6 +65,28 @@ def _timed(fn, *args):
     return out, time.perf_counter() - started, time.process_time() - cpu
 
 
+def _page_steps(compute, cache, base, start_scene, start_dsa, scenario, *, click: bool) -> dict[str, float]:
+    """Wall and CPU times (s) of each step the page awaits for ``scenario`` changed from the default page's ``base``
+    (``click``: a catheter moved by a click, whose view and DSA before are made before Run)."""
+    scene, previous, scene_s, scene_cpu = start_scene, start_dsa, 0.0, 0.0
+    clicked = {}
+    if click:  # as the page: the view and the DSA before from there, before Run
+        scene, place_s, place_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
+        previous, before_s, before_cpu = _timed(compute.angiograms, scene)
+        _, shown_s, shown_cpu = _timed(previous.frames, "capillary")
+        clicked = {"click_s": place_s + before_s + shown_s, "click_cpu_s": place_cpu + before_cpu + shown_cpu}
+    run, simulate_s, simulate_cpu = _timed(compute.simulate, scenario, cache)
+    if compute.scene_key(scenario) != compute.scene_key(scene.flow.scenario):  # a control moved the view
+        scene, scene_s, scene_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
+        previous = None
+    after, after_s, after_cpu = _timed(compute.run_scene, scene, run)
+    dsa, dsa_s, dsa_cpu = _timed(functools.partial(compute.angiograms, scene, after, previous=previous))
+    _, frames_s, frames_cpu = _timed(dsa.frames, "capillary")
+    return {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
+            "run_time_s": run.result.summary["run_time_s"], "simulate_cpu_s": simulate_cpu,
+            "liver_view_cpu_s": scene_cpu + after_cpu, "dsa_cpu_s": dsa_cpu + frames_cpu, **clicked}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -85,35 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         sim.run(base, liver=liver, progress=False)  # warm: Numba kernels loaded from their cache
         start_scene = compute.liver_scene(liver, base)  # the page before the change
         start_dsa = compute.angiograms(start_scene)
+        start_dsa.frames("capillary")  # shown when the page loaded
+        best: dict[str, dict[str, float]] = {label: {} for label in CHANGES}
+        for _ in range(args.repeats):  # rounds over every change: the machine's drift spreads over all of them
+            for label, change in CHANGES.items():
+                steps = _page_steps(compute, cache, base, start_scene, start_dsa,
+                                    controls.scenario_from_values(base, change), click=set(change) == {"catheter.vessel"})
+                best[label] = {k: min(v, best[label].get(k, v)) for k, v in steps.items()}
         rows = {}
-        for label, change in CHANGES.items():
-            scenario = controls.scenario_from_values(base, change)
-            best: dict[str, float] = {}
-            click = set(change) == {"catheter.vessel"}  # placed by a click on the liver view
-            for _ in range(args.repeats):
-                scene, previous, scene_s, scene_cpu, click_s, click_cpu = start_scene, start_dsa, 0.0, 0.0, 0.0, 0.0
-                if click:  # as the page: the view and the DSA before from there, before Run
-                    scene, place_s, place_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
-                    previous, before_s, before_cpu = _timed(compute.angiograms, scene)
-                    _, shown_s, shown_cpu = _timed(previous.frames, "capillary")
-                    click_s, click_cpu = place_s + before_s + shown_s, place_cpu + before_cpu + shown_cpu
-                run, simulate_s, simulate_cpu = _timed(compute.simulate, scenario, cache)
-                if compute.scene_key(scenario) != compute.scene_key(scene.flow.scenario):  # a new view, DSA before
-                    scene, scene_s, scene_cpu = _timed(compute.liver_scene, cache.get(scenario), scenario)
-                    previous = None
-                after, after_s, after_cpu = _timed(compute.run_scene, scene, run)
-                dsa, dsa_s, dsa_cpu = _timed(functools.partial(compute.angiograms, scene, after, previous=previous))
-                _, frames_s, frames_cpu = _timed(dsa.frames, "capillary")
-                steps = {"simulate_s": simulate_s, "liver_view_s": scene_s + after_s, "dsa_s": dsa_s + frames_s,
-                         "run_time_s": run.result.summary["run_time_s"], "simulate_cpu_s": simulate_cpu,
-                         "liver_view_cpu_s": scene_cpu + after_cpu, "dsa_cpu_s": dsa_cpu + frames_cpu,
-                         **({"click_s": click_s, "click_cpu_s": click_cpu} if click else {})}
-                best = {k: min(v, best.get(k, v)) for k, v in steps.items()}
-            best["table_s"] = best["simulate_s"]
-            best["view_s"] = best["simulate_s"] + best["liver_view_s"]
-            best["total_s"] = best["view_s"] + best["dsa_s"]
-            best["total_cpu_s"] = best["simulate_cpu_s"] + best["liver_view_cpu_s"] + best["dsa_cpu_s"]
-            rows[label] = {k: round(v, 3) for k, v in best.items()}
+        for label, b in best.items():
+            b["table_s"] = b["simulate_s"]
+            b["view_s"] = b["simulate_s"] + b["liver_view_s"]
+            b["total_s"] = b["view_s"] + b["dsa_s"]
+            b["total_cpu_s"] = b["simulate_cpu_s"] + b["liver_view_cpu_s"] + b["dsa_cpu_s"]
+            rows[label] = {k: round(v, 3) for k, v in b.items()}
             print(f"{label}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[label].items()), flush=True)
     result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
               "machine": platform.machine(), "cores_used": 1,
