@@ -115,12 +115,14 @@ def _halves(x: int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(x >> 64), np.uint64(x & _MASK64)
 
 
-def _jump(increment: int, steps: int) -> tuple[int, int]:
-    """(a, c) of ``steps`` PCG64 steps at once: a = m^steps, c = increment (1 + m + ... + m^(steps-1)), mod 2^128."""
+def _jumps(increment: int, steps: int) -> list[tuple[int, int]]:
+    """(a, c) of d PCG64 steps at once for d = 0 .. ``steps``: a = m^d, c = increment (1 + m + ... + m^(d-1)), mod 2^128."""
     a, c = 1, 0
+    out = [(a, c)]
     for _ in range(steps):
         a, c = (a * MULTIPLIER) & _MASK128, (c * MULTIPLIER + increment) & _MASK128
-    return a, c
+        out.append((a, c))
+    return out
 
 
 def random_into(generator: np.random.Generator, out: np.ndarray) -> None:
@@ -137,7 +139,7 @@ def random_into(generator: np.random.Generator, out: np.ndarray) -> None:
     state = bits.state
     increment = state["state"]["inc"]
     hi, lo = fill_pcg64(out.reshape(-1), *_halves(state["state"]["state"]), *_halves(MULTIPLIER),
-                        *_halves(increment), *(half for x in _jump(increment, LANES) for half in _halves(x)))
+                        *_halves(increment), *(half for x in _jumps(increment, LANES)[-1] for half in _halves(x)))
     state["state"]["state"] = (int(hi) << 64) | int(lo)
     bits.state = state  # its cached 32-bit half (has_uint32), which random() does not use, kept
 
@@ -181,11 +183,7 @@ def path_randoms(generator: np.random.Generator, width: int) -> PathRandoms | No
         return None
     state = bits.state["state"]
     increment = state["inc"]
-    jumps = np.zeros((width + 1, 4), np.uint64)
-    a, c = 1, 0
-    for d in range(width + 1):
-        jumps[d] = (*_halves(a), *_halves(c))
-        a, c = (a * MULTIPLIER) & _MASK128, (c * MULTIPLIER + increment) & _MASK128
+    jumps = np.array([(*_halves(a), *_halves(c)) for a, c in _jumps(increment, width)], np.uint64)
     return PathRandoms(table=np.empty((0, width)), state=np.array(_halves(state["state"]), np.uint64), jumps=jumps)
 
 
