@@ -535,7 +535,8 @@ class _PathRows:
     whatever the chunking, as :class:`_Rows`: particle i always reads row i of one long draw of ``width`` numbers a row.
 
     For numpy's PCG64 the transport kernel generates the numbers it reads from a state it advances to the first
-    row it did not use (the same numbers: tests/test_uniforms.py); rows are drawn only for another bit generator.
+    row it did not use (the same numbers: tests/test_uniforms.py, tests/test_run_reuse.py); rows are drawn only for
+    another bit generator.
     """
 
     def __init__(self, generator: np.random.Generator, width: int):
