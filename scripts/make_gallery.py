@@ -81,7 +81,8 @@ VIRTUAL_DSA = """## The virtual angiogram
 after the capillary peak, then one every 2 s, plus the three phase times;
 `sim.figures` draws them): contrast injected at the
 catheter tip for 3 s at the baseline native flow of the catheterised vessel
-(the same injection before and after embolisation) is followed through two
+(after embolisation no faster than the embolised bed takes:
+[angiography](angiography.md#injection-and-reflux)) is followed through two
 solved flow fields of the liver: with the injection on (the bolus is pushed in,
 and refluxes behind the tip when the bed cannot take it) and off (what washes
 it out). Concentration is the flow-weighted mix at every node (dilution of the
@@ -245,8 +246,9 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 "embosim plot embosim-out --kind deposition")
     gallery.add(figures.angiogram(default), "angiogram",
                 "Virtual DSA before and after",
-                "Arterial, capillary and venous phases of the same injection before the first particle and at "
-                "stasis: the tumour blush is gone and contrast stands in A5.",
+                "Arterial, capillary and venous phases before the first particle and at stasis (the run at stasis "
+                "injected no faster than the embolised bed takes, [angiography](angiography.md#injection-and-reflux)): "
+                "the tumour blush is gone and contrast stands in A5.",
                 "embosim plot embosim-out --kind angiogram")
     gallery.dsa_still(default, "dsa", "Virtual DSA as the monitor shows it",
                       "One frame (capillary phase) of the DSA movie that `--animate` writes from the run folder: "

@@ -91,6 +91,7 @@ from .coils import apply_coils
 from .fluoroscopy import DISPLAY_THICKNESS_M, opacity, phase_at  # display rules, re-exported here
 from .keep import LOCK, kept_for
 from .kernels import contrast, twoport
+from .lipiodol import reapply_oil
 from .network import CompiledLiver
 from .procedure import apply_load_record
 from .units import ML_M3
@@ -219,11 +220,16 @@ def baseline_flow(liver, scenario=None):
     Returns
     -------
     LiverFlow
-        Calibrated, with thrombosis and buffer response, catheter placed; solved.
+        Calibrated, with thrombosis and buffer response, catheter placed, the scenario's coils
+        (``procedure.coils``) placed as :func:`sim.run` places them before the first particle
+        (:func:`sim.coils.apply_coils`); solved.
     """
     from .flow.model import LiverFlow
 
-    return LiverFlow(liver.compiled, liver.scenario if scenario is None else scenario, catheter=True)
+    scenario = liver.scenario if scenario is None else scenario
+    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    apply_coils(flow, scenario)
+    return flow
 
 
 def run_liver(result):
@@ -249,9 +255,9 @@ def final_flow(result, *, baseline=None):
     Returns
     -------
     LiverFlow
-        :func:`baseline_flow` of the run's liver with the run's occlusions: its coils
-        (``procedure.coils``, placed as the run placed them: :func:`sim.coils.apply_coils`) and
-        its embolic load (:func:`sim.procedure.apply_load_record`, non-target beds included);
+        :func:`baseline_flow` of the run's liver (its coils included) with what the run put in:
+        the oil of a cTACE session (:func:`sim.lipiodol.reapply_oil`, from the saved fill) and
+        the embolic load (:func:`sim.procedure.apply_load_record`, non-target beds included);
         its native compartment flows equal ``result.state["compartment_flow_final_m3s"]``.
 
     Notes
@@ -264,7 +270,7 @@ def final_flow(result, *, baseline=None):
     else:
         flow = copy.copy(baseline)
         flow.state = _scratch(baseline.state, _CONDUCTANCES + _SOLVE_WRITES)
-    apply_coils(flow, result.scenario)  # before the load, as sim.run
+    reapply_oil(flow.state.g_comp, result.state, result.scenario)  # before the load, as the session's order
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 

@@ -59,10 +59,10 @@ from .network import Compartments
 from .scenario import AgentConfig, Scenario
 from .units import ML_M3
 
-__all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill",
-           "retained_fraction", "LipiodolStage", "lipiodol_summary", "session_agents", "session_permanent", "oil_by_tissue",
-           "water_in_oil_share", "LIPIODOL_VISCOSITY_PA_S",
-           "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
+__all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill", "apply_fill_shares",
+           "reapply_oil", "retained_fraction", "LipiodolStage", "lipiodol_summary", "session_agents", "session_permanent",
+           "oil_by_tissue", "water_in_oil_share", "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S",
+           "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
 
 #: Viscosity of Lipiodol at 37 C, Pa s [LipiodolSmPC] (25 mPa s; 34-48 mPa s at 20 C).
 LIPIODOL_VISCOSITY_PA_S = 25e-3
@@ -276,24 +276,43 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float) -> np.ndarray:
     """Lower the compartment conductances where the oil is (in place; ``g_comp`` of a FlowState, (C, 4)).
 
-    A vessel share ``f`` filled with a liquid ``viscosity_ratio`` times as viscous as blood has
-    the conductance ``g / (1 + f (ratio - 1))`` (Poiseuille, filled and open parts in series):
-    the sinusoidal share acts on the arterial and hepatic-venous terminals, the portal-venule
-    share on the portal terminal.
-
     Returns
     -------
     ndarray of float64, shape (C,)
-        The factor applied to each arterial terminal (for the embolic load's open conductance).
+        The factor applied to each arterial terminal (for the embolic load's open conductance);
+        :func:`apply_fill_shares` of the fill's sinusoidal and portal-venule shares.
     """
-    s = _share(filled.sinusoid_m3, filled.sinusoid_capacity_m3)
-    p = _share(filled.portal_m3, filled.portal_capacity_m3)
+    return apply_fill_shares(g_comp, _share(filled.sinusoid_m3, filled.sinusoid_capacity_m3),
+                             _share(filled.portal_m3, filled.portal_capacity_m3), viscosity_ratio)
+
+
+def apply_fill_shares(g_comp: np.ndarray, sinusoid_share: np.ndarray, portal_share: np.ndarray,
+                      viscosity_ratio: float) -> np.ndarray:
+    """Lower the compartment conductances by the oil's filled shares (in place; ``g_comp`` (C, 4), shares (C,) in [0, 1]).
+
+    A vessel share ``f`` filled with a liquid ``viscosity_ratio`` times as viscous as blood has
+    the conductance ``g / (1 + f (ratio - 1))`` (Poiseuille, filled and open parts in series):
+    the sinusoidal share acts on the arterial and hepatic-venous terminals, the portal-venule
+    share on the portal terminal. Returns the factor applied to each arterial terminal.
+    """
     extra = max(viscosity_ratio - 1.0, 0.0)
-    arterial = 1.0 / (1.0 + s * extra)
+    arterial = 1.0 / (1.0 + sinusoid_share * extra)
     g_comp[:, COMP_ART] *= arterial
     g_comp[:, COMP_HV] *= arterial
-    g_comp[:, COMP_POR] /= 1.0 + p * extra
+    g_comp[:, COMP_POR] /= 1.0 + portal_share * extra
     return arterial
+
+
+def reapply_oil(g_comp: np.ndarray, run_state: dict, scenario: Scenario) -> bool:
+    """Put a finished cTACE session's oil back into ``g_comp`` (in place) from the run's saved fill shares
+    (``RunResult.state["lipiodol_sinusoid_fill"]`` and ``["lipiodol_portal_fill"]``), as its Lipiodol phase put
+    it; False (nothing changed) for a run without Lipiodol."""
+    if "lipiodol_sinusoid_fill" not in run_state:
+        return False
+    ratio = emulsion_from_config(scenario.agent).viscosity_pa_s / BLOOD_VISCOSITY_PA_S
+    apply_fill_shares(g_comp, np.clip(run_state["lipiodol_sinusoid_fill"], 0.0, 1.0),
+                      np.clip(run_state["lipiodol_portal_fill"], 0.0, 1.0), ratio)
+    return True
 
 
 def retained_fraction(days, half_life_d: float):

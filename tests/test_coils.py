@@ -37,17 +37,23 @@ def test_gut_branches_take_spheres_from_the_cha_and_none_once_coiled(cha_runs):
     assert coiled["nontarget_particle_fraction"] < 0.5 * open_["nontarget_particle_fraction"]
 
 
-def test_the_flow_after_a_coiled_run_has_its_coils(cha_runs):
-    """The flow model at the end of a run (the DSA after, figures from saved runs, the explorer) places the run's coils
-    before its embolic load: its native compartment flows are the run's final flows, with the coils as without; left
-    out, the coiled GDA and RGA would take back their flow (0.3% of a compartment's flow here)."""
+def test_the_flows_before_and_after_a_coiled_run_have_its_coils(cha_runs):
+    """The flow models before a run (the DSA before, the explorer's view) and at its end (the DSA after, figures from
+    saved runs) place the run's coils as sim.run does: their native compartment flows are the run's baseline and final
+    flows, with the coils as without, and the DSA before is injected at the summary's baseline rate; left out, the
+    coiled GDA and RGA would take back their flow (0.3% of a compartment's flow here)."""
     from sim import angiography as ag
 
     for label in ("coiled", "sealed", "open"):
         run = cha_runs[label]
-        final = run.state["compartment_flow_final_m3s"]
-        for flow in (ag.final_flow(run), ag.final_flow(run, baseline=ag.baseline_flow(run.liver, run.scenario))):
-            np.testing.assert_allclose(ag.solved_state(flow, 0.0).comp_q, final, rtol=1e-9, atol=1e-15 * np.abs(final).max())
+        baseline = ag.baseline_flow(run.liver, run.scenario)
+        for key, flow in (("compartment_flow_baseline_m3s", baseline), ("compartment_flow_final_m3s", ag.final_flow(run)),
+                          ("compartment_flow_final_m3s", ag.final_flow(run, baseline=baseline))):
+            want = run.state[key]
+            np.testing.assert_allclose(ag.solved_state(flow, 0.0).comp_q, want, rtol=1e-9, atol=1e-15 * np.abs(want).max())
+        before = ag.run_angiograms(run)[0]
+        assert before.transit.injection.rate_m3s * 1e6 == pytest.approx(run.summary["angiogram_rate_baseline_ml_s"],
+                                                                         rel=1e-9)
 
 
 def test_coils_redistribute_flow_to_the_liver(cha_runs):

@@ -197,6 +197,25 @@ def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
     assert after_oil < 1.0 and np.all(particles <= after_oil + 1e-9)  # a plug in an oil-filled bed adds resistance
 
 
+@pytest.mark.parametrize("updates", [
+    {"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 2.0},
+    {"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 0.5, "agent.permanent": False,
+     "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]}])
+def test_the_flow_after_a_ctace_session_has_its_oil(liver, updates):
+    """The flow model at the end of a cTACE run (the DSA after, figures from saved runs, the explorer) puts the oil
+    back from the saved fill before the particles' load: its native compartment flows are the run's final flows.
+    Without the oil the oiled compartments' arterial inflow came back about tenfold (issue 18's review)."""
+    from sim import angiography as ag
+
+    run = _run(liver, **updates)
+    final = run.state["compartment_flow_final_m3s"]
+    oiled = run.state["lipiodol_sinusoid_fill"] > 0
+    assert oiled.sum() > 10
+    for flow in (ag.final_flow(run), ag.final_flow(run, baseline=ag.baseline_flow(run.liver, run.scenario))):
+        got = ag.solved_state(flow, 0.0).comp_q
+        np.testing.assert_allclose(got, final, rtol=1e-9, atol=1e-15 * np.abs(final).max())
+
+
 def test_bad_lipiodol_volume_names_the_key():
     with pytest.raises(ScenarioError, match="agent.lipiodol_volume_ml"):
         Scenario().with_updates({"agent.lipiodol_volume_ml": 0.0})
