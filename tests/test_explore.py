@@ -14,6 +14,7 @@ import pytest
 
 from sim import angiography as ag
 from sim.catalogue import list_scenarios, resolve_scenario
+from sim.explore import compute
 from sim.explore.cache import LiverCache
 from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, POINTS, Choice, case_files, load_case, load_cases, score
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
@@ -267,8 +268,9 @@ def explorer():
 
 
 def test_a_click_shows_the_view_and_dsa_before_from_there_and_the_run_reuses_them():
-    """A click on an artery places the catheter and shows at once the liver view (flows with the injection from there)
-    and the DSA before from there; the run then reuses both (only the run, its view and the DSA after are computed)."""
+    """A click on an artery places the catheter and shows at once the liver view (native flows with the catheter in
+    place there) and the DSA before from there; the run then reuses both (only the run, its view and the DSA after are
+    computed)."""
     import asyncio
     from types import SimpleNamespace
 
@@ -295,6 +297,53 @@ def test_a_click_shows_the_view_and_dsa_before_from_there_and_the_run_reuses_the
     assert before is dsa.frames("capillary")[0] and after is not None  # the DSA before's frame made once
     assert np.array_equal(before, ag.opacity(dsa.before.frame(dsa.phases["capillary"])).astype(np.float32))
     assert page.simulation.scenario.catheter.vessel == "RHA" and page.run_scene is not None
+
+
+def _midpoint(scene, vessel):
+    from types import SimpleNamespace
+
+    row = scene.vessels[scene.vessels["vessel"] == vessel].iloc[-1]
+    return SimpleNamespace(x=0.5 * (row["x0"] + row["x1"]), y=0.5 * (row["z0"] + row["z1"]))
+
+
+def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
+    """A click never places the catheter where a run would be refused: an artery no wider than the catheter wedges it
+    (the status says so and nothing moves); a synthetic vessel of a liver the controls no longer describe (a changed
+    tumour arterialisation renumbers them) is refused; a click while another control holds a bad value shows that
+    value's message and leaves the view; a click on the catheter's own vessel moves nothing (issue 18's review)."""
+    from sim.explore.app import Explorer
+    from sim.units import FRENCH_M
+
+    page = Explorer(None, cache=LiverCache(disk=False), overrides={"liver.terminal_diameter_um": 300.0})
+    scene = page.scene
+    width_um = page.base.catheter.outer_diameter_fr * FRENCH_M * 1e6
+    v = scene.vessels
+    narrow = [name for name, d in zip(v["vessel"], v["diameter_um"], strict=True) if d <= width_um
+              and compute.nearest_vessel(scene, _midpoint(scene, name).x, _midpoint(scene, name).y,
+                                         wider_than_um=width_um) is None]
+    assert narrow  # most drawn arteries are narrower than a 2.7 Fr microcatheter
+    page._on_tap(_midpoint(scene, narrow[0]))
+    assert page.widgets["catheter.vessel"].value == "A5" and page.scene is scene
+    assert "would wedge" in page.worker.status.object and narrow[0] in page.worker.status.object
+    wide = next(name for name, d in zip(v["vessel"], v["diameter_um"], strict=True)
+                if name.startswith("#") and d > 1.5 * width_um)
+    assert compute.clicked_vessel(scene, _midpoint(scene, wide).x, _midpoint(scene, wide).y,
+                                  page.base.catheter.outer_diameter_fr)[0] == wide
+    tip = dict(page.liver_figure.tip.data)
+    page._on_tap(_midpoint(scene, "A5"))  # the catheter's own vessel: nothing moves, the tip marker included
+    assert page.scene is scene and page.liver_figure.tip.data == tip
+    page.widgets["tumours.*.arterial_fraction"].value = 0.5  # a new liver, whose synthetic vessels are others
+    page._on_tap(_midpoint(scene, wide))
+    assert page.widgets["catheter.vessel"].value == "A5" and "anatomy" in page.worker.status.object
+    page.widgets["tumours.*.arterial_fraction"].value = page.base.tumours[0].arterial_fraction
+    page.widgets["catheter.rate_ml_min"].value = -1.0
+    page._on_tap(_midpoint(scene, "RHA"))
+    assert page.widgets["catheter.vessel"].value == "RHA" and page.scene is scene
+    assert page.worker.error.visible and "catheter.rate_ml_min" in page.worker.error.object.replace("\\", "")
+    assert "Catheter set to **RHA**" in page.worker.status.object
+    page.widgets["catheter.rate_ml_min"].value = 1.0
+    page._on_tap(_midpoint(scene, "RHA"))
+    assert page.scene.vessel == "RHA" and not page.worker.error.visible
 
 
 def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):

@@ -285,7 +285,11 @@ class Explorer:
         self.replay_text.object = ""
         with pn.io.unlocked():
             self.liver_figure.show_liver(self.scene)
-        self.dsa = await self.worker.run("virtual DSA before", compute.angiograms, self.scene)
+        try:
+            self.dsa = await self.worker.run("virtual DSA before", compute.angiograms, self.scene)
+        except BaseException:
+            self._scene_key = ""  # no DSA before for this view: the next run makes both again
+            raise
         self._show_dsa()
 
     async def _place(self) -> None:
@@ -293,10 +297,14 @@ class Explorer:
         async with self._scene_lock:
             try:
                 scenario = self.current_scenario()
-            except ScenarioError:
-                return  # a bad value in another control: Run shows its message
+            except ScenarioError as exc:  # a bad value in another control: the view stays where it was
+                self.worker.show_error(exc)
+                self.worker.status.object = (f"Catheter set to **{self.widgets['catheter.vessel'].value}**; the view "
+                                             "follows once the value in the red box is fixed (then click again or Run).")
+                return
             if compute.scene_key(scenario) == self._scene_key:
                 return
+            self.worker.clear_error()
             try:
                 await self._show_liver(scenario)
             except Exception as exc:  # shown on the page; the server log has the traceback
@@ -309,16 +317,29 @@ class Explorer:
     def _on_tap(self, event) -> None:
         if self.scene is None:
             return
-        vessel = compute.nearest_vessel(self.scene, event.x, event.y)
+        vessel, line = compute.clicked_vessel(self.scene, event.x, event.y,
+                                             self.scene.flow.scenario.catheter.outer_diameter_fr)
         if vessel is None:
-            self.worker.status.object = "No artery there: click on a drawn artery."
+            self.worker.status.object = line
+            return
+        if vessel.startswith("#") and not self._same_anatomy_as_view():
+            self.worker.status.object = ("The view shows the liver before your change of its anatomy, whose synthetic "
+                                         "vessels are others: press **Run** to see the new liver, then click "
+                                         "(named arteries can be clicked now).")
             return
         self.widgets["catheter.vessel"].value = vessel
-        row = self.scene.vessels[self.scene.vessels["vessel"] == vessel].iloc[-1]
-        with pn.io.unlocked():
-            self.liver_figure.tip.data = dict(x=[row["x1"]], z=[row["z1"]])
-        self.worker.status.object = f"Catheter placed in **{vessel}**: press **Run**."
-        pn.state.execute(self._place)  # the view and DSA before from there, while the trainee reaches for Run
+        self.worker.status.object = f"{line}: press **Run**."
+        pn.state.execute(self._place)  # the view and DSA before from there (the tip too), while the trainee reaches for Run
+
+    def _same_anatomy_as_view(self) -> bool:
+        """Whether the controls describe the liver the view shows (a synthetic vessel '#<n>' is that liver's node n);
+        True when a control holds a bad value (Run then says which)."""
+        from ..sweep_spec import anatomy_key
+
+        try:
+            return anatomy_key(self.current_scenario()) == anatomy_key(self.scene.liver.scenario)
+        except ScenarioError:
+            return True
 
     async def _on_run(self, event=None) -> None:
         if self.worker.busy:

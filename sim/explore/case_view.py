@@ -134,9 +134,11 @@ class CaseView:
     def _on_tap(self, event) -> None:
         if self.scene is None:
             return
-        vessel = compute.nearest_vessel(self.scene, event.x, event.y)
+        vessel, line = compute.clicked_vessel(self.scene, event.x, event.y,
+                                             self.scene.flow.scenario.catheter.outer_diameter_fr)
         if vessel is not None:
             self.vessel.value = vessel
+        self.worker.status.object = line if vessel is None else f"{line}: **Submit and debrief** when your plan is ready."
 
     def choice(self) -> Choice:
         """The trainee's choice from the widgets (ScenarioError on a bad value)."""

@@ -30,7 +30,7 @@ from ..network import EDGE_ARTERY
 from ..procedure import VesselWatch
 from ..scenario import NAMED_ARTERIES, SEGMENTS, Scenario
 from ..selection import Verdict, assess_patient
-from ..units import ML_MIN_M3S
+from ..units import FRENCH_M, ML_MIN_M3S
 
 __all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
            "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key", "warm_up_kernels", "drawn_watch"]
@@ -198,13 +198,15 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         liver=liver)
 
 
-def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float = 4.0) -> str | None:
+def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float = 4.0,
+                   wider_than_um: float = 0.0) -> str | None:
     """The catheter id of the drawn artery nearest to (x, z) mm in projection, None if none within ``tolerance_mm``.
 
-    Among arteries at nearly the same distance (within 0.5 mm) the widest wins, so that a click on a
-    named artery does not catch a small branch drawn over it.
+    Only arteries wider than ``wider_than_um`` count. Among arteries at nearly the same distance
+    (within 0.5 mm) the widest wins, so that a click on a named artery does not catch a small
+    branch drawn over it.
     """
-    v = scene.vessels
+    v = scene.vessels[scene.vessels["diameter_um"] > wider_than_um]
     a = v[["x0", "z0"]].to_numpy()
     d = v[["x1", "z1"]].to_numpy() - a
     p = np.array([x, z])
@@ -215,6 +217,25 @@ def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float
         return None
     close = np.flatnonzero(dist <= dist.min() + 0.5)
     return str(v["vessel"].iloc[close[np.argmax(v["diameter_um"].to_numpy()[close])]])
+
+
+def clicked_vessel(scene: LiverScene, x: float, z: float, outer_diameter_fr: float) -> tuple[str | None, str]:
+    """Where a click at (x, z) mm places a catheter of ``outer_diameter_fr``, and a line that says so.
+
+    The nearest drawn artery wider than the catheter (:func:`nearest_vessel`): in one no wider
+    the catheter wedges and nothing flows past its tip (:mod:`sim.flow.catheter`), so a run from
+    there would be refused. None (and why) when there is no such artery within reach of the click.
+    """
+    width_um = outer_diameter_fr * FRENCH_M * 1e6
+    vessel = nearest_vessel(scene, x, z, wider_than_um=width_um)
+    if vessel is not None:
+        return vessel, f"Catheter placed in **{vessel}**"
+    narrow = nearest_vessel(scene, x, z)
+    if narrow is None:
+        return None, "No artery there: click on a drawn artery."
+    diameter = float(scene.vessels.loc[scene.vessels["vessel"] == narrow, "diameter_um"].max())
+    return None, (f"**{narrow}** ({diameter:.0f} um) is no wider than the {outer_diameter_fr:g} Fr catheter "
+                  f"({width_um:.0f} um): the catheter would wedge there; click a wider artery.")
 
 
 @dataclass(frozen=True)
@@ -380,11 +401,13 @@ class Angiograms:
 
 
 def scene_key(scenario: Scenario) -> str:
-    """What a :class:`LiverScene` and its DSA before depend on: the anatomy, flow, PVT and catheter sections (JSON)."""
+    """What a :class:`LiverScene` and its DSA before depend on: the anatomy, flow, PVT and catheter sections and the
+    coils placed before the injection (JSON)."""
     import json
 
     sections = {"liver", "anatomy", "tumours", "flow", "portal", "catheter"}
-    return json.dumps(scenario.model_dump(mode="json", include=sections), sort_keys=True)
+    coils = {"procedure": {"coils", "coil_residual_flow_fraction"}}
+    return json.dumps(scenario.model_dump(mode="json", include={**{k: True for k in sections}, **coils}), sort_keys=True)
 
 
 def angiograms(scene: LiverScene, after: RunScene | None = None, *, previous: Angiograms | None = None) -> Angiograms:
