@@ -16,7 +16,7 @@ from sim import angiography as ag
 from sim.catalogue import list_scenarios, resolve_scenario
 from sim.explore import compute
 from sim.explore.cache import LiverCache
-from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, POINTS, Choice, case_files, load_case, load_cases, score
+from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, MAJOR_HARM_FACTOR, POINTS, Choice, case_files, load_case, load_cases, score
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
@@ -172,16 +172,41 @@ def test_score_full_for_the_experts_choice_and_for_declining_with_the_expert():
 
 
 def test_score_falls_with_less_necrosis_and_more_harm():
+    """Efficacy first: harms and volume score only as far as the tumour was treated; a harm over MAJOR_HARM_FACTOR
+    times its allowance withholds the efficacy points."""
     expert = Choice(selection="treat", vessel="A6")
     e = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
          "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
-    worse = dict(e, tumour_necrosis_fraction=0.3, normal_necrosis_fraction=0.30, suspension_volume_ml=6.0)
+    worse = dict(e, tumour_necrosis_fraction=0.3, normal_necrosis_fraction=0.02, suspension_volume_ml=6.0)
     rows = {r.item: r.points for r in score(expert, expert, worse, e)}
-    assert rows["tumour necrosis (fraction)"] == pytest.approx(POINTS["tumour_necrosis_fraction"] * 0.5)
     allowed = HARM_MARGIN * 0.01 + HARM_FLOOR
-    assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
-    assert rows["biliary ischaemia (fraction)"] == POINTS["biliary_ischaemic_fraction"]  # unchanged: all points
-    assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5)
+    assert allowed * MAJOR_HARM_FACTOR > 0.02  # a harm, not a major one
+    assert rows["tumour necrosis (fraction)"] == pytest.approx(POINTS["tumour_necrosis_fraction"] * 0.5)
+    assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * 0.5 * allowed / 0.02)
+    assert rows["biliary ischaemia (fraction)"] == pytest.approx(POINTS["biliary_ischaemic_fraction"] * 0.5)
+    assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5 * 0.5)
+    major = {r.item: r.points for r in score(expert, expert, dict(e, normal_necrosis_fraction=0.30), e)}
+    assert major["tumour necrosis (fraction)"] == 0 and major["suspension volume used (mL)"] == 0
+    assert major["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
+
+
+@pytest.mark.parametrize("label, trainee", [
+    ("the GDA embolised: no tumour treated, every particle non-target",
+     {"tumour_necrosis_fraction": 0.0, "nontarget_particle_fraction": 1.0, "suspension_volume_ml": 1.0}),
+    ("the wrong lobe: the tumour untouched, the other lobe infarcted",
+     {"tumour_necrosis_fraction": 3e-5, "normal_necrosis_fraction": 0.05}),
+    ("a lobar run after a Whipple: the tumour treated, the bile ducts of the lobe ischaemic",
+     {"biliary_ischaemic_fraction": 0.41, "nontarget_particle_fraction": 0.066, "normal_necrosis_fraction": 0.03,
+      "suspension_volume_ml": 9.0}),
+])
+def test_clearly_harmful_treatments_score_little_more_than_the_selection(label, trainee):
+    """Issue 18's review: these choices scored 56-64 of 100 (selection 30 plus harm points for tissue left untouched
+    or efficacy despite a major complication); now at most the selection and a few harm points."""
+    expert = Choice(selection="treat", vessel="A6")
+    e = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.026,
+         "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
+    total = sum(r.points for r in score(Choice(selection="treat", vessel="GDA"), expert, dict(e, **trainee), e))
+    assert POINTS["selection"] <= total < POINTS["selection"] + 10, label
 
 
 def test_nearest_vessel_picks_the_clicked_artery_on_a_real_liver():

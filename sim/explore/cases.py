@@ -31,8 +31,8 @@ from ..catalogue import resolve_scenario
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["CHOICE_KEYS", "Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "POINTS", "case_files", "load_case", "load_cases",
-           "score", "ScoreRow"]
+__all__ = ["CHOICE_KEYS", "Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "MAJOR_HARM_FACTOR", "POINTS", "case_files",
+           "load_case", "load_cases", "score", "ScoreRow"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -45,6 +45,10 @@ POINTS = {"selection": 30, "tumour_necrosis_fraction": 25, "normal_necrosis_frac
 HARM_MARGIN = 1.1
 #: Absolute margin on a harm fraction (see :data:`HARM_MARGIN`).
 HARM_FLOOR = 0.002
+#: A harm above this many times its allowance (``HARM_MARGIN`` x the expert's + ``HARM_FLOOR``) is a major
+#: complication: the tumour necrosis and volume points are then withheld (model assumption, a teaching
+#: choice: a treated tumour does not make up for a biloma or a gut embolised).
+MAJOR_HARM_FACTOR = 3.0
 
 
 #: Scenario key set by each field of a :class:`Choice`.
@@ -168,14 +172,32 @@ _LABELS = {"tumour_necrosis_fraction": "tumour necrosis (fraction)",
            "suspension_volume_ml": "suspension volume used (mL)"}
 
 
-def _points(key: str, trainee: float, expert: float) -> float:
-    """Share of a scored outcome's points: more tumour necrosis is better, less of the harms, volume near the expert's."""
-    if key == "tumour_necrosis_fraction":
-        return 1.0 if trainee >= expert else trainee / expert
-    if key == "suspension_volume_ml":
-        return min(trainee, expert) / max(trainee, expert) if max(trainee, expert) > 0 else 1.0
+def _harm_share(trainee: float, expert: float) -> float:
+    """Share of a harm's points: all up to its allowance (``HARM_MARGIN`` x the expert's + ``HARM_FLOOR``), then
+    the allowance over the trainee's value."""
     allowed = HARM_MARGIN * expert + HARM_FLOOR
     return 1.0 if trainee <= allowed else allowed / trainee
+
+
+def _shares(trainee: dict, expert: dict) -> dict[str, float]:
+    """Share of each scored outcome's points for two runs' summaries.
+
+    * tumour necrosis: all if at least the expert's, else in proportion (the efficacy);
+    * each harm (normal liver, bile ducts, non-target): :func:`_harm_share` times the efficacy, so
+      that sparing tissue earns nothing when the tumour was not treated either;
+    * volume: the smaller over the larger of the two volumes, times the efficacy;
+    * a major complication (a harm over ``MAJOR_HARM_FACTOR`` times its allowance) withholds the
+      tumour necrosis and volume points.
+    """
+    t_nec, e_nec = trainee["tumour_necrosis_fraction"], expert["tumour_necrosis_fraction"]
+    efficacy = 1.0 if t_nec >= e_nec else t_nec / e_nec
+    harms = ("normal_necrosis_fraction", "biliary_ischaemic_fraction", "nontarget_particle_fraction")
+    harm = {key: _harm_share(trainee[key], expert[key]) for key in harms}
+    major = any(share * MAJOR_HARM_FACTOR < 1.0 for share in harm.values())
+    t_vol, e_vol = trainee["suspension_volume_ml"], expert["suspension_volume_ml"]
+    volume = min(t_vol, e_vol) / max(t_vol, e_vol) if max(t_vol, e_vol) > 0 else 1.0
+    return {"tumour_necrosis_fraction": 0.0 if major else efficacy, **{k: efficacy * v for k, v in harm.items()},
+            "suspension_volume_ml": 0.0 if major else efficacy * volume}
 
 
 def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None) -> list[ScoreRow]:
@@ -191,16 +213,21 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     -----
     Treating a patient the expert declines, or declining one the expert treats, scores no outcome
     points: the procedure should (not) have happened. Declining with the expert scores everything.
+    Both treating, each outcome scores its share (:func:`_shares`): efficacy first, harms only as far
+    as the tumour was treated, and a major complication withholds the efficacy points.
     """
     same = choice.selection == expert.selection
     rows = [ScoreRow("patient selection", choice.selection, expert.selection, POINTS["selection"] * same,
                      POINTS["selection"])]
+    both = trainee_summary is not None and expert_summary is not None
+    shares = _shares({k: float(trainee_summary[k]) for k in _LABELS}, {k: float(expert_summary[k]) for k in _LABELS}) \
+        if both else {}
     for key, label in _LABELS.items():
         out_of = POINTS[key]
         t = None if trainee_summary is None else float(trainee_summary[key])
         e = None if expert_summary is None else float(expert_summary[key])
-        if t is not None and e is not None:
-            points = out_of * _points(key, t, e)
+        if both:
+            points = out_of * shares[key]
         else:
             points = out_of if (same and choice.selection == "decline") else 0.0
         rows.append(ScoreRow(label, "-" if t is None else f"{t:.3g}", "-" if e is None else f"{e:.3g}", points, out_of))
