@@ -29,6 +29,7 @@ section) are documented in ``docs/outputs.md``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -105,9 +106,10 @@ class TumourBlush:
         return cls(np.where(kind == _TISSUE, volume, 0.0), arterial_inflow(q_base))
 
     def __call__(self, inflow_now: np.ndarray) -> float:
-        """The blush fraction for arterial inflows ``inflow_now`` (m^3/s, the rows of the baseline)."""
+        """The blush fraction for arterial inflows ``inflow_now`` (m^3/s, the rows of the baseline); NaN without
+        viable tumour (as the other tumour read-outs)."""
         if self.total <= 0:
-            return 1.0
+            return math.nan
         return float((self.volume * _ratio(inflow_now, self.base)).sum() / self.total)
 
 

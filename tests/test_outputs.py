@@ -358,5 +358,8 @@ def test_zero_tumours_report_devascularisation_as_not_applicable(tmp_path):
     assert "  tumour_devascularised_fraction: n/a" in proc.stdout.splitlines()
     assert json.loads((out / "summary.json").read_text())["tumour_devascularised_fraction"] == "nan"
     assert "| Tumour devascularised | n/a |" in (out / "report.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tumour_blush_fraction"] == "nan"  # no tumour: no blush to remain (it read 1.0, "100% remains")
+    assert "remains" not in summary["sace_label"] and "no tumour" in summary["sace_label"]
     series = pd.read_csv(out / "timeseries.csv")
-    assert len(series) > 0
+    assert len(series) > 0 and series["tumour_blush_fraction"].isna().all()
