@@ -218,6 +218,17 @@ def _percent(x: float) -> str:
     return f"{100.0 * x:.0f}%"
 
 
+def _shown(value: float, level_of, *, scale: float = 1.0, digits: int = 0, suffix: str = "") -> str:
+    """``value x scale`` with the fewest decimals from ``digits`` on (at most three more) whose shown value has the
+    level (``level_of``) the value has: a label never shows 8% beside the sluggish level when 8% is stasis."""
+    text = ""
+    for places in range(digits, digits + 4):
+        text = f"{scale * value:.{places}f}"
+        if level_of(float(text) / scale) == level_of(value):
+            break
+    return text + suffix
+
+
 def sace_label(level: int, flow_fraction: float, clearance_cycles: float, blush_fraction: float,
                tumour_blush: float, vessel: str, procedure: ProcedureConfig) -> str:
     """The SACE level with what was measured: flow, clearance, blush seen from ``vessel`` and the tumour's blush.
@@ -235,12 +246,21 @@ def sace_label(level: int, flow_fraction: float, clearance_cycles: float, blush_
     IV: stasis of antegrade flow (8% of baseline, contrast clearance 13.6 cardiac cycles), tumour blush from A1 7% of baseline
     24% of all tumours' arterial inflow remains (other feeders, or tumours outside A1's territory)
     """
+    def flow_level(v):
+        return _flow_level(v, procedure)
+
+    def blush_level(v):
+        return _blush_level(v, procedure)
+
+    def clearance_level(v):
+        return _clearance_level(v, procedure)
+
     clearance = "contrast stands" if math.isinf(clearance_cycles) else \
-        f"contrast clearance {clearance_cycles:.1f} cardiac cycles"
+        f"contrast clearance {_shown(clearance_cycles, clearance_level, digits=1)} cardiac cycles"
     text = (f"{ROMAN[level]}: {_FLOW_WORDS[_flow_level(flow_fraction, procedure)]} "
-            f"({_percent(flow_fraction)} of baseline, {clearance}), ")
+            f"({_shown(flow_fraction, flow_level, scale=100.0, suffix='%')} of baseline, {clearance}), ")
     text += (f"no tumour in {vessel}'s territory" if math.isnan(blush_fraction)
-             else f"tumour blush from {vessel} {_percent(blush_fraction)} of baseline")
+             else f"tumour blush from {vessel} {_shown(blush_fraction, blush_level, scale=100.0, suffix='%')} of baseline")
     limits = [what for what, own in (("clearance", _clearance_level(clearance_cycles, procedure)),
                                      ("tumour blush", _blush_level(blush_fraction, procedure)))
               if own == level < _flow_level(flow_fraction, procedure)]

@@ -196,3 +196,19 @@ def test_no_sace_label_contradicts_the_numbers_shown_with_it(name):
     assert s["endpoint_reached"] == endpoint_reached(s["antegrade_flow_fraction"], s["clearance_time_cycles"],
                                                      s["territory_blush_fraction"], proc)
     assert label in result.report
+
+
+@pytest.mark.parametrize("flow, clearance, blush", [(0.0849, 13.0, 0.05), (0.0799, 13.0, 0.05), (0.05, 13.0, 0.2049),
+                                                    (0.05, 13.0, 0.1999), (0.05, 4.99, 0.1), (0.05, 5.0, 0.1)])
+def test_the_label_shows_numbers_on_the_side_of_each_bound_they_are(flow, clearance, blush):
+    """Rounded for the label, a value never crosses its criterion's bound (issue 18's review: 8.49% of baseline flow
+    read "8%" beside "sluggish", although 8% is stasis): each number shown has the level of the value itself."""
+    from sim.endpoints import _blush_level, _clearance_level, _flow_level, sace_label, sace_level
+
+    p = ProcedureConfig()
+    label = sace_label(sace_level(flow, clearance, blush, p), flow, clearance, blush, blush, "A5", p)
+    shown_flow, shown_clearance, shown_blush = (float(x) for x in re.findall(
+        r"\(([0-9.]+)% of baseline, contrast clearance ([0-9.]+) cardiac cycles\), tumour blush from A5 ([0-9.]+)%", label)[0])
+    assert _flow_level(shown_flow / 100, p) == _flow_level(flow, p)
+    assert _clearance_level(shown_clearance, p) == _clearance_level(clearance, p)
+    assert _blush_level(shown_blush / 100, p) == _blush_level(blush, p)
