@@ -159,7 +159,7 @@ def test_injection_goes_on_until_the_contrast_stands_long_enough(tiny):
 # --- every shipped scenario ------------------------------------------------------------
 
 
-_PERCENT = re.compile(r"(\d+)% of baseline")
+_PERCENT = re.compile(r"([0-9.]+)% of baseline")
 
 
 @pytest.mark.slow
@@ -184,10 +184,10 @@ def test_no_sace_label_contradicts_the_numbers_shown_with_it(name):
     # the label quotes the numbers beside it and hides no remaining blush
     label = s["sace_label"]
     assert "no blush" not in label and "no tumour blush" not in label
-    flow_pct, *blush_pct = (int(p) for p in _PERCENT.findall(label))
-    assert flow_pct == round(100 * s["antegrade_flow_fraction"])
+    flow_pct, *blush_pct = (float(p) for p in _PERCENT.findall(label))  # rounded, to more places near a bound
+    assert abs(flow_pct - 100 * s["antegrade_flow_fraction"]) <= 0.5
     if not math.isnan(s["territory_blush_fraction"]):
-        assert blush_pct[0] == round(100 * s["territory_blush_fraction"])
+        assert abs(blush_pct[0] - 100 * s["territory_blush_fraction"]) <= 0.5
     if s["tumour_blush_fraction"] > np.nan_to_num(s["territory_blush_fraction"]) + 0.005:
         assert f"{100 * s['tumour_blush_fraction']:.0f}% of all tumours' arterial inflow remains" in label
     assert f"{s['clearance_time_cycles']:.1f} cardiac cycles" in label or math.isinf(s["clearance_time_cycles"])
