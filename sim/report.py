@@ -79,6 +79,45 @@ def _sirt_section(s: dict) -> list[str]:
     return lines
 
 
+def _tace_section(s: dict) -> list[str]:
+    """TACE runs: the Lipiodol phase of a cTACE session and the drug of any loaded session (docs/tace.md)."""
+    lines = []
+    if "lipiodol_volume_ml" in s:
+        lines += ["", "## Lipiodol (cTACE)", "",
+                  f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol in {_fmt(s['emulsion_volume_ml'])} mL of "
+                  f"{s['emulsion_type']} emulsion (droplets {_fmt(s['emulsion_droplet_um'])} um, viscosity "
+                  f"{_fmt(s['emulsion_viscosity_mPa_s'])} mPa s) before any particle: tumour "
+                  f"{_fmt(s['lipiodol_tumour_ml'])} mL, normal liver {_fmt(s['lipiodol_normal_ml'])} mL (tumour/normal "
+                  f"{_fmt(s['lipiodol_tumour_to_normal_ratio'])} per volume), portal venules "
+                  f"{_fmt(s['lipiodol_portal_ml'])} mL (portal opacification {_fmt(s['portal_opacification_fraction'])} "
+                  f"of the territory), systemic {_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
+                  f"{_fmt(s['lipiodol_tumour_retained_28d_ml'])} mL."]
+    if "drug_delivered_mg" in s:
+        lines += ["", "## Drug", "",
+                  f"{_fmt(s['drug_delivered_mg'])} mg delivered: tumour {_fmt(s['drug_tumour_mg'])} mg "
+                  f"({_fmt(s['drug_tumour_fraction'])} of it), normal liver {_fmt(s['drug_normal_mg'])} mg, non-target "
+                  f"and systemic {_fmt(s['drug_nontarget_mg'])} mg; release half-life "
+                  f"{_fmt(s['drug_release_half_life_h'])} h; exposure tumour "
+                  f"{_fmt(s['drug_tumour_exposure_mg_h_per_ml'])}, normal liver "
+                  f"{_fmt(s['drug_normal_exposure_mg_h_per_ml'])} mg h/mL."]
+    return lines
+
+
+def _stopped(s: dict, sc) -> str:
+    """The line that says why and after what the injection stopped."""
+    oil = f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol, then " if "lipiodol_volume_ml" in s else ""
+    text = (f"Stopped on **{s['stop_reason']}** "
+            f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) after {oil}"
+            f"{s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
+            f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
+            f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.")
+    if s.get("sirt_stopped_early"):
+        text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
+                 f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "
+                 f"prescribed.")
+    return text
+
+
 def render_report(result) -> str:
     """Markdown report of a :class:`~sim.results.RunResult`."""
     from .selection import assess_patient
@@ -93,11 +132,7 @@ def render_report(result) -> str:
         f"Catheter in **{sc.catheter.vessel}**, {sc.catheter.outer_diameter_fr:g} Fr, "
         f"{sc.catheter.rate_ml_min:g} mL/min; agent **{s['agent']}**; endpoint **{sc.procedure.endpoint}**.",
         "",
-        f"Stopped on **{s['stop_reason']}** "
-        f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) "
-        f"after {s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
-        f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
-        f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.",
+        _stopped(s, sc),
         "",
         "## Outcomes",
         "",
@@ -112,6 +147,7 @@ def render_report(result) -> str:
     else:
         lines.append("No particle left the liver.")
     lines += _sirt_section(s)
+    lines += _tace_section(s)
     lines += [
         "",
         "## Baseline circulation",
@@ -121,9 +157,7 @@ def render_report(result) -> str:
         f"- Antegrade flow in {sc.catheter.vessel} before injection: {_fmt(s['antegrade_flow_baseline_ml_min'])} mL/min.",
         f"- Portal vein thrombosis: {sc.portal.thrombosis}.",
         "",
-        "## Patient selection",
-        "",
-        assess_patient(sc).to_markdown(),
+        assess_patient(sc).to_markdown(),  # its own "## Patient selection" heading
         "",
         "## Provenance",
         "",

@@ -44,6 +44,9 @@ def test_resin_into_a_small_territory_stops_early_at_slow_flow_glass_does_not(li
     assert s["endpoint_reached"] and s["sace_level"] >= 3
     assert 0 < s["sirt_activity_delivered_fraction"] < 1
     assert s["sirt_activity_delivered_gbq"] < s["sirt_activity_prescribed_gbq"]
+    from sim.report import render_report
+
+    assert "The Y-90 delivery stopped early (slow_flow)" in render_report(resin)  # the report says so too
     prescribed = int(round(s["sirt_spheres_prescribed"]))
     ends = aliquot_ends(resin.scenario.agent, prescribed)
     assert s["sirt_spheres_delivered"] == ends[s["sirt_aliquots_delivered"] - 1]  # whole aliquots only
@@ -56,6 +59,7 @@ def test_resin_into_a_small_territory_stops_early_at_slow_flow_glass_does_not(li
     assert g["sirt_stopped_early"] is False and g["sirt_stop_reason"] == "activity_delivered"
     assert g["sirt_delivery"] == "flush" and g["sirt_activity_delivered_fraction"] == 1.0
     assert g["sirt_spheres_delivered"] == round(g["sirt_spheres_prescribed"])
+    assert "stopped early" not in render_report(glass)
     assert g["sace_level"] >= 3  # it reached slow flow too, but a flush has no check until the end
 
     # the run wiring: same outputs as any run

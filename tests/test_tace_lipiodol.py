@@ -235,3 +235,16 @@ def test_saved_run_carries_where_the_oil_went_and_the_before_after_figure_draws_
     assert oil[(segment != 4)].max() == 0.0  # A5 feeds segment V only
     labels = [text.get_text() for legend in figures.before_after(data).legends for text in legend.texts]
     assert any("Lipiodol in the sinusoids" in label for label in labels)
+
+
+def test_the_report_tells_the_oil_and_the_drug(liver):
+    """report.md of a cTACE session says what was injected and where the drug went (it said "after 0 particles: 0 mL"
+    and nothing of the oil or the drug), and heads its patient selection once."""
+    from sim.report import render_report
+
+    result = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 2.0})
+    s, text = result.summary, render_report(result)
+    assert f"after {s['lipiodol_volume_ml']:.3g} mL of Lipiodol, then 0 particles" in text
+    assert "## Lipiodol (cTACE)" in text and f"{s['lipiodol_tumour_ml']:.3g} mL" in text
+    assert "## Drug" in text and f"{s['drug_delivered_mg']:.3g} mg delivered" in text
+    assert text.count("## Patient selection") == 1
