@@ -73,6 +73,10 @@ __all__ = [
 ]
 
 
+#: The scenario key the sweep sets itself for every run (:func:`run_seed`).
+SEED_KEY = "procedure.seed"
+
+
 class SweepError(ScenarioError):
     """Invalid sweep: one message naming the spec file, the key path (``parameters."agent.size_bin"``) and the fix."""
 
@@ -230,6 +234,10 @@ class SweepSpec(_Spec):
                                      "list or a range for a grid)", path=_parameter_path(name))
         elif self.samples is None:
             raise ValueError(f"sampling = '{self.sampling}' needs samples = <number of points>")
+        for where, keys in (("fixed", self.fixed), ("parameters", self.parameters)):
+            if SEED_KEY in keys:  # each run's seed is the sweep's (run_seed): a seed set here would be overridden
+                raise SweepError(f"each run's procedure seed comes from the sweep's seed (seed = {self.seed}, "
+                                 f"replicates = {self.replicates}); set those instead", path=f'{where}."{SEED_KEY}"')
         if not self.parameters and not (self.sampling == "grid" and self.replicates > 1):
             raise SweepError("nothing to vary: give [parameters] (to repeat the base scenario with different seeds, "
                              "give replicates > 1 and no samples; one run is 'embosim run')", path="parameters")

@@ -95,6 +95,9 @@ BAD_SPECS = [
      "out of range"),
     ("unknown_fixed", '[parameters]\n"catheter.vessel" = ["A5"]\n[fixed]\n"liver.mass" = 1.0\n', 'fixed."liver.mass"',
      "no such"),
+    ("seed_varied", '[parameters]\n"procedure.seed" = [1, 2]\n', 'parameters."procedure.seed"', "sweep's seed"),
+    ("seed_fixed", '[parameters]\n"catheter.vessel" = ["A5"]\n[fixed]\n"procedure.seed" = 4\n', 'fixed."procedure.seed"',
+     "sweep's seed"),
     ("samples_missing", 'sampling = "latin_hypercube"\n', "", "samples"),
     ("unknown_key", 'sampels = 3\n', "sampels", "unknown key"),
 ]
