@@ -430,6 +430,9 @@ def sweep(
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
                f"to {out}")
+    if len(table) and failed == len(table):  # nothing to analyse: say why, and fail the command
+        typer.echo(f"embosim: error: every run failed; the first: {table['error'].dropna().iloc[0]}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -264,6 +264,15 @@ def test_cli_runs_a_tiny_sweep(invoke, tmp_path):
     assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")) == 2
 
 
+def test_cli_sweep_whose_every_run_failed_exits_1_naming_the_first_error(invoke, tmp_path):
+    """A sweep with nothing to analyse fails the command (it exited 0), after writing the table of errors."""
+    spec = _write(tmp_path, TWO_RUNS.replace('"catheter.rate_ml_min" = [1.0]', '"catheter.vessel" = ["replaced_RHA"]'))
+    result = invoke("sweep", spec, "--out", tmp_path / "out", "--backend", "serial", "--quiet")
+    assert result.exit_code == 1, result.output
+    assert "2 runs (2 failed)" in result.stdout and "every run failed" in result.stderr and "replaced_RHA" in result.stderr
+    assert pd.read_parquet(tmp_path / "out" / "results.parquet")["error"].notna().all()
+
+
 def test_cli_bad_spec_is_one_line_and_exit_2(invoke, tmp_path):
     spec = _write(tmp_path, 'seed = 1\n[parameters]\n"agent.size_bin" = ["40-12"]\n')
     result = invoke("sweep", spec, "--out", tmp_path / "out")
