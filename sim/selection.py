@@ -45,6 +45,10 @@ __all__ = ["Finding", "Rule", "Verdict", "RULES", "ALTERNATIVE_SEVERITIES", "OIL
            "disease_burden_percent", "tumour_lobes", "thrombosed_segments", "LEFT_LOBE", "RIGHT_LOBE"]
 
 Severity = Literal["absolute", "relative", "advice"]
+#: Absolute contraindications to particle embolisation that leave other intra-arterial options (Y-90 for a main
+#: portal vein thrombosis, Lipiodol for a branch one: their findings and advice say so): with only these the verdict
+#: excludes particle embolisation, not every liver-directed therapy.
+EMBOLISATION_ONLY_RULES = frozenset({"pvt_main", "pvt_branch"})
 #: Severities in reporting order.
 SEVERITIES: tuple[Severity, ...] = ("absolute", "relative", "advice")
 _HEADINGS = {"absolute": "Absolute contraindications", "relative": "Relative contraindications",
@@ -183,7 +187,10 @@ class Verdict:
         """One line: eligible or not, and how many contraindications."""
         absolute, relative = len(self.of_severity("absolute")), len(self.of_severity("relative"))
         if absolute:
-            return f"Not eligible for liver-directed therapy ({_count(absolute, 'absolute contraindication')})"
+            embolisation_only = all(f.rule in EMBOLISATION_ONLY_RULES for f in self.of_severity("absolute"))
+            what = "particle embolisation (TAE, DEB-TACE; the advice names what is left)" if embolisation_only \
+                else "liver-directed therapy"
+            return f"Not eligible for {what} ({_count(absolute, 'absolute contraindication')})"
         if relative:
             return f"Eligible, with {_count(relative, 'relative contraindication')} for the MDT to weigh"
         return "Eligible (no contraindication found)"

@@ -264,6 +264,11 @@ def test_findings_are_ordered_by_severity_and_headline_counts_them():
     verdict = assess_patient(scenario)
     assert [f.severity for f in verdict.findings] == ["absolute", "absolute", "relative", "advice"]
     assert verdict.headline == "Not eligible for liver-directed therapy (2 absolute contraindications)"
+    for pvt in ("main", "P5"):  # a thrombosis leaves Y-90 or Lipiodol (their advice): particles are what it excludes
+        headline = assess_patient(Scenario().with_updates({"portal.thrombosis": pvt})).headline
+        assert headline.startswith("Not eligible for particle embolisation") and "liver-directed" not in headline
+    both = assess_patient(Scenario().with_updates({"portal.thrombosis": "main", "patient.ecog": 4})).headline
+    assert both == "Not eligible for liver-directed therapy (2 absolute contraindications)"
     relative_only = assess_patient(Scenario().with_updates({"patient.arterial_dissection": True}))
     assert relative_only.eligible
     assert relative_only.headline == "Eligible, with 1 relative contraindication for the MDT to weigh"
