@@ -198,7 +198,7 @@ def run(
     if seed is not None:
         config = config.with_updates({"procedure.seed": seed})
     _check_sizes(config, path, allow_large_)
-    check_output_folder(out, marker="summary.json", force=force)
+    check_output_folder(out, marker="summary.json", force=force, create=False)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
     from .simulation import run as simulate  # heavy: anatomy, flow, Numba kernels
@@ -305,7 +305,7 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
             therapy_scenario(config, name)
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--therapies'") from None
-    check_output_folder(out, marker="comparison.csv", force=force)
+    check_output_folder(out, marker="comparison.csv", force=force, create=False)
     typer.echo(f"Scenario: {config.title} ({path}); therapies from {config.catheter.vessel}")
     raw = run_therapies(config, names, replicates, rng=seed, progress=not quiet)
     table = summarise_replicates(raw)
@@ -382,7 +382,7 @@ def compare(
     except ValueError as exc:  # ScenarioError is one
         raise typer.BadParameter(str(exc), param_hint="'--vary'") from None
     tumour_index(config, tumour)
-    check_output_folder(out, marker="comparison.csv", force=force)
+    check_output_folder(out, marker="comparison.csv", force=force, create=False)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
     with allow_large(allow_large_):

@@ -129,22 +129,24 @@ def _entries(folder: Path) -> list[Path]:
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
-def check_output_folder(folder: str | Path, *, marker: str, force: bool, option: str = "--out") -> Path:
+def check_output_folder(folder: str | Path, *, marker: str, force: bool, option: str = "--out",
+                        create: bool = True) -> Path:
     """Check before any work that a run can be written to ``folder`` (see :func:`staged_folder`).
 
     ``folder`` must be writable (and its parent, which receives the staging
     folder). It may be missing or empty; a folder holding an earlier output (its
     ``marker`` file, e.g. ``summary.json``) is replaced only with ``force``; any
     other non-empty folder is refused even with ``force`` (its files are not ours
-    to delete).
+    to delete). With ``create=False`` nothing is created (the check before a long
+    run: a run that then fails leaves no empty folder behind); the writing creates it.
 
     Raises
     ------
     OutputError
     """
     folder = Path(folder)
-    check_writable(folder, option=option)
-    check_writable(Path(os.path.abspath(folder)).parent, option=option)
+    check_writable(folder, option=option, create=create)
+    check_writable(Path(os.path.abspath(folder)).parent, option=option, create=create)
     entries = [p for p in _entries(folder) if not p.name.endswith(TMP_SUFFIX)]
     if not entries:
         return folder

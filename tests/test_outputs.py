@@ -195,6 +195,16 @@ def test_out_under_a_regular_file_is_one_line_exit_2(invoke, tmp_path):
     _one_line_exit_2(invoke("validate", "--out", tmp_path / "file" / "out"), "--out", "cannot create")
 
 
+def test_a_run_refused_after_its_checks_leaves_no_output_folder(invoke, tmp_path):
+    """A vessel the built liver does not have is found only once the liver is built: exit 2, one line, and no
+    empty --out folder (nor its missing parents) left behind, as before anything is written."""
+    scenario = tmp_path / "beyond.toml"
+    scenario.write_text(SMALL + '[catheter]\nvessel = "#999999"\n', encoding="utf-8")
+    out = tmp_path / "new" / "out"
+    _one_line_exit_2(invoke("run", scenario, "--out", out, "--quiet", "--no-figures"), "catheter.vessel")
+    assert not (tmp_path / "new").exists()
+
+
 # --- run --out: refuse, --force, never stale, never mixed ------------------------------------
 
 
