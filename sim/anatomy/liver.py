@@ -25,7 +25,7 @@ import numpy as np
 
 from ..limits import SizeEstimate, check_size, count
 from ..network import CompiledLiver, PedicleForest, TissuePoints
-from ..scenario import Scenario, ScenarioError
+from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..units import MM_M, UM_M, ml_min_to_m3s, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
 from .domain import LIVER_DENSITY_KG_M3, LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
@@ -254,7 +254,9 @@ def check_build_size(scenario: Scenario, *, allow_large: bool | None = None, sou
 
 
 def _check_catheter(scenario: Scenario, liver: Liver) -> None:
-    """The catheter's vessel must exist in this anatomy (ScenarioError ``catheter.vessel``)."""
+    """The catheter's vessel must exist in this anatomy (ScenarioError ``catheter.vessel``): a named one by the
+    rule a scenario file is loaded with (its message lists the named arteries), a synthetic one on the built liver."""
+    check_catheter_vessel(scenario)
     try:
         liver.vessel(scenario.catheter.vessel)
     except KeyError as exc:
