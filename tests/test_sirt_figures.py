@@ -137,6 +137,17 @@ def test_a_format_1_folder_still_loads_but_has_no_sirt_figures(glass, tmp_path, 
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "Y-90" in result.stderr
 
 
+def test_sirt_figures_of_a_bland_run_say_it_is_not_a_y90_run(tmp_path, invoke):
+    """Not "run the scenario again", which cannot give a bland run Y-90 doses (review)."""
+    scenario = tmp_path / "bland.toml"
+    scenario.write_text('[liver]\nterminal_diameter_um = 300.0\n[agent]\nsize_bin = "500-700"\n', encoding="utf-8")
+    assert invoke("run", scenario, "--out", tmp_path / "run", "--quiet", "--no-figures").exit_code == 0
+    for kind in figures.SIRT_KINDS:
+        result = invoke("plot", tmp_path / "run", "--kind", kind, "--out", tmp_path / f"{kind}.png")
+        assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert "this run's agent is microspheres" in result.stderr and "again" not in result.stderr
+
+
 # --- the figures ---------------------------------------------------------------------------
 
 

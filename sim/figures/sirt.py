@@ -40,8 +40,11 @@ _LUNG_COLOUR = "#4D4D4D"
 def _require_sirt(data: RunData, what: str) -> None:
     data.require_run(what)
     if not data.has_sirt:
-        raise ValueError(f"{what} needs a Y-90 run (agent.kind y90_resin or y90_glass) saved by embosim "
-                         "with run_state format 2 or later; this run has no SIRT doses: run the scenario again")
+        if "sirt_activity_delivered_gbq" not in data.summary:  # not a Y-90 run: running it again changes nothing
+            raise ValueError(f"{what} needs a Y-90 run (agent.kind y90_resin or y90_glass); this run's agent is "
+                             f"{data.summary.get('agent', 'not Y-90')}")
+        raise ValueError(f"{what} needs a Y-90 run saved by embosim with run_state format 2 or later; this Y-90 run "
+                         "has no SIRT doses (an older version wrote it): run the scenario again")
 
 
 def _masses(data: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
