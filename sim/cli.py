@@ -425,8 +425,13 @@ def sweep(
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
     _make_output_dir(out)
-    table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
-                      progress=not quiet, allow_large=allow_large_)
+    try:
+        table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+                          progress=not quiet, allow_large=allow_large_)
+    except KeyboardInterrupt:  # every finished run is on disk (runs/): say how to go on
+        typer.echo(f"embosim: interrupted; the finished runs are kept in {out}: add --resume to the same command "
+                   "to run the rest", err=True)
+        raise typer.Exit(130) from None
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
                f"to {out}")

@@ -273,6 +273,17 @@ def test_cli_sweep_whose_every_run_failed_exits_1_naming_the_first_error(invoke,
     assert pd.read_parquet(tmp_path / "out" / "results.parquet")["error"].notna().all()
 
 
+def test_cli_sweep_interrupted_says_how_to_resume(invoke, tmp_path, monkeypatch):
+    import sim.sweeps
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.sweeps, "sweep", interrupted)
+    result = invoke("sweep", _write(tmp_path, TWO_RUNS), "--out", tmp_path / "out", "--backend", "serial", "--quiet")
+    assert result.exit_code == 130 and "--resume" in result.stderr and "Traceback" not in result.output
+
+
 def test_cli_bad_spec_is_one_line_and_exit_2(invoke, tmp_path):
     spec = _write(tmp_path, 'seed = 1\n[parameters]\n"agent.size_bin" = ["40-12"]\n')
     result = invoke("sweep", spec, "--out", tmp_path / "out")
