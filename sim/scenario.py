@@ -767,7 +767,9 @@ class Scenario(_Section):
         """
         names = [t.name for t in self.tumours]
         if len(set(names)) != len(names):
-            raise ValueError("tumour names must be unique (give each [[tumours]] a distinct name)")
+            second = next(i for i, name in enumerate(names) if name in names[:i])
+            raise ScenarioError(f"tumour name {names[second]!r} is used twice; give each [[tumours]] a distinct name",
+                                path=f"tumours.{second}.name")
         for t in self.tumours:
             if t.segment is None and t.centre_mm is None:
                 raise ValueError(f"tumour {t.name!r} needs a segment or a centre_mm")

@@ -17,6 +17,8 @@ BAD_SCENARIOS = [
     ("unknown_vessel", "[catheter]\nvessel = 'A9'\n", "catheter.vessel", "unknown vessel 'A9'"),
     ("portal_vein_catheter", "[catheter]\nvessel = 'MPV'\n", "catheter.vessel", "unknown vessel 'MPV'"),
     ("unknown_segment", "[[tumours]]\nsegment = 'IX'\n", "tumours.0.segment", "'VIII'"),
+    ("tumour_name_twice", "[[tumours]]\nname = 'a'\nsegment = 'V'\n[[tumours]]\nname = 'a'\nsegment = 'VI'\n",
+     "tumours.1.name", "'a' is used twice"),
     ("unknown_portal_branch", "[portal]\nthrombosis = 'P9'\n", "portal.thrombosis", "'P8'"),
     ("tumours_not_array", "[tumours]\nsegment = 'V'\n", "tumours", "[[header]]"),
     ("segment_fractions_sum",
