@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -123,9 +125,26 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
     return Field(default, description=description, json_schema_extra={"unit": unit, "source": source}, **constraints)
 
 
+def _is_numeric(annotation: Any) -> bool:
+    """Whether a field is a float or int (optional or not)."""
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    kinds = {a for a in (args or (annotation,)) if a is not type(None)}
+    return bool(kinds) and kinds <= {float, int}
+
+
 class _Section(BaseModel):
     # allow_inf_nan=False: NaN and infinity are rejected in every number, containers included
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # a number takes a number, not true/false nor quoted text such as "300" (which pydantic converts silently);
+        # one rule for every section (docs/scenario-reference.md says it once, in its introduction)
+        if isinstance(value, bool | str) and _is_numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError("Input should be a valid number, " + ("not true or false" if isinstance(value, bool)
+                                                                    else "unquoted"))
+        return value
 
 
 #: Smallest particle a custom agent may list, um: the smallest allowed liver.terminal_diameter_um

@@ -50,7 +50,8 @@ dimensionless, `-`: a name or flag). *Source* gives the citation key in
 `Scenario.with_updates` name a key by its dotted path, e.g. `catheter.rate_ml_min`
 or `tumours.0.diameter_mm`.
 
-Every number must be finite (`nan` and `inf` are errors) and every physical
+Every number must be written as a number (`true`, `false` and quoted text such as
+`"300"` are errors) and be finite (`nan` and `inf` are errors), and every physical
 quantity has an upper bound, with its reason in the *Source* column. Checks
 across sections run when the file is loaded, before anything is built: each
 tumour fits in the liver (its diameter at most the liver's antero-posterior
