@@ -43,6 +43,7 @@ and contrast not cleared within near_stasis_clearance_cycles.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -246,15 +247,8 @@ def sace_label(level: int, flow_fraction: float, clearance_cycles: float, blush_
     IV: stasis of antegrade flow (8% of baseline, contrast clearance 13.6 cardiac cycles), tumour blush from A1 7% of baseline
     24% of all tumours' arterial inflow remains (other feeders, or tumours outside A1's territory)
     """
-    def flow_level(v):
-        return _flow_level(v, procedure)
-
-    def blush_level(v):
-        return _blush_level(v, procedure)
-
-    def clearance_level(v):
-        return _clearance_level(v, procedure)
-
+    flow_level, blush_level, clearance_level = (partial(rule, procedure=procedure)  # each number's own level
+                                                for rule in (_flow_level, _blush_level, _clearance_level))
     clearance = "contrast stands" if math.isinf(clearance_cycles) else \
         f"contrast clearance {_shown(clearance_cycles, clearance_level, digits=1)} cardiac cycles"
     text = (f"{ROMAN[level]}: {_FLOW_WORDS[_flow_level(flow_fraction, procedure)]} "
