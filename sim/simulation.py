@@ -269,14 +269,14 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     if liquid is None and agents[0][0].y90 is not None:  # SIRT: activity, doses, DVH (sim/sirt_run.py, docs/sirt.md)
         from .sirt_run import sirt_readouts
 
-        sirt_summary, dvh = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
-                                           proc.in_territory)
+        sirt_summary, dvh, dosing = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
+                                                  proc.in_territory)
         summary.update(sirt_summary)
         from .sirt_compare import sirt_comparison  # MAA vs Y-90 from the same position, and the figures' arrays
 
         compared, sirt_arrays = sirt_comparison(scenario, liver, flow.liver, proc.state, agents[0][0],
                                                 proc.in_territory, proc.state.fate[:proc.n_injected],
-                                                proc.state.where[:proc.n_injected])
+                                                proc.state.where[:proc.n_injected], dosing)
         summary.update(compared)
         if batched:
             summary.update(delivery_keys)

@@ -137,7 +137,7 @@ def tumour_share_by_order(fate: np.ndarray, where: np.ndarray, node_share: np.nd
 
 
 def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.ndarray, fate: np.ndarray,
-                    where: np.ndarray) -> tuple[dict, dict]:
+                    where: np.ndarray, dosing: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict]:
     """The MAA versus Y-90 summary keys and the per-compartment arrays figures need, for a Y-90 run.
 
     Parameters
@@ -155,6 +155,10 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
         Nodes fed through the catheter at baseline.
     fate, where : ndarray of int64, (P,)
         The delivered spheres' fates in injection order.
+    dosing : (ndarray, ndarray)
+        The activity (Bq, (C,) each) each compartment's viable tumour and normal liver is dosed with
+        (:func:`sim.sirt_run.sirt_readouts`, with its ``sirt.dose_model``): ``sirt_y90_tn`` and the doses of the
+        figures come from it, so they are the summary's.
 
     Returns
     -------
@@ -165,17 +169,19 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
     from .kernels import transport as tk
     from .outcomes import tumour_share_of_lodgings
     from .sirt_dose import doses_from_deposition
-    from .sirt_run import compartment_spheres, split_deposition, tissue_masses
+    from .sirt_run import compartment_amounts, split_deposition, tissue_masses
     from .sirt_workup import maa_workup, tumour_shunt_fractions
 
     comps = flow_liver.compartments
     shunts = tumour_shunt_fractions(scenario)
     per_sphere = agent.activity_per_sphere_bq()
-    tumour, normal, lung, _ = split_deposition(comps, compartment_spheres(flow_liver, ps.lodged_ped, ps.lodged_comp),
-                                               shunts)
-    y90 = Distribution(tumour * per_sphere, normal * per_sphere, lung * per_sphere)
+    tumour, normal, lung = split_deposition(comps, *compartment_amounts(flow_liver, ps.lodged_ped, ps.lodged_comp),
+                                            shunts)
+    y90 = Distribution(tumour * per_sphere, normal * per_sphere, float(lung.sum()) * per_sphere)
     workup = maa_workup(scenario, liver=liver)
-    maa = Distribution(*split_deposition(comps, workup.compartment_particles, shunts)[:3])
+    tumour, normal, lung = split_deposition(comps, workup.compartment_bed_particles, workup.compartment_particles,
+                                            shunts)
+    maa = Distribution(tumour, normal, float(lung.sum()))
     m_t, m_n = tissue_masses(comps)
     perfused = np.asarray(in_territory, bool)[comps.node] & (comps.kind == 0)
     segments = compartment_segments(flow_liver.points, comps.n)
@@ -188,7 +194,7 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
     summary = {
         "sirt_maa_particles": workup.n_particles,
         "sirt_maa_tn": tn_ratio(maa, m_t, m_n, perfused),
-        "sirt_y90_tn": tn_ratio(y90, m_t, m_n, perfused),
+        "sirt_y90_tn": tn_ratio(Distribution(*dosing, y90.lung), m_t, m_n, perfused),
         "sirt_maa_lung_shunt_fraction": maa.lung_shunt_fraction,
         "sirt_maa_segment_shares": shares["maa"].tolist(),
         "sirt_y90_segment_shares": shares["y90"].tolist(),
@@ -200,7 +206,7 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
         "sirt_y90_tumour_share_first_tenth": first,
         "sirt_y90_tumour_share_last_tenth": last,
     }
-    doses = doses_from_deposition(y90.tumour, y90.normal, m_t, m_n)
+    doses = doses_from_deposition(*dosing, m_t, m_n)
     arrays = {"tumour_dose_gy": doses.tumour_gy, "normal_dose_gy": doses.normal_gy, "tumour_mass_kg": m_t,
               "normal_mass_kg": m_n, "perfused": perfused, "segment": segments, "maa_tumour": maa.tumour,
               "maa_normal": maa.normal, "maa_lung": maa.lung}

@@ -6,13 +6,14 @@ which stops at the prescribed activity's spheres) and each sphere's activity at 
 
 - a sphere in a compartment's bed deposits its activity in that compartment, split between its
   viable tumour and normal parts by volume (spheres do not reach a necrotic core);
-- a sphere lodged in a resolved pedicle vessel irradiates the tissue that vessel feeds, spread
-  over its compartments by volume (local deposition: the betas' 2.5-4 mm mean range,
-  [EANM2021], spans several terminal territories);
-- of the spheres in a tumour's part of a compartment, the tumour's shunt fraction
+- a sphere lodged in a resolved pedicle vessel, or in a peribiliary bed, irradiates the tissue
+  that vessel (the node the bed hangs from) feeds, spread over its compartments by volume (local
+  deposition: the betas' 2.5-4 mm mean range, [EANM2021], spans several terminal territories);
+- of the spheres in the beds of a tumour's part of a compartment, the tumour's shunt fraction
   (:func:`sim.sirt_workup.tumour_shunt_fractions`) passes arteriovenous shunts to the lungs
   (counted after the procedure: their embolic effect is kept in the liver, a small
-  overestimate at a few % of spheres);
+  overestimate at a few % of spheres); those wedged in a resolved vessel stopped upstream of
+  the shunts (the MAA work-up's rule, :func:`split_deposition`);
 - spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
 
 Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). With ``sirt.dose_model = "kernel"``
@@ -34,16 +35,25 @@ from .sirt_micro import micro_readouts
 from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
-__all__ = ["sirt_readouts", "compartment_spheres", "split_deposition", "tissue_masses", "TUMOUR_DVH_SHARE",
+__all__ = ["sirt_readouts", "compartment_amounts", "split_deposition", "tissue_masses", "TUMOUR_DVH_SHARE",
            "TUMOUR_DOSE_THRESHOLD_GY"]
 
 
 
-def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) -> np.ndarray:
-    """Spheres per compartment (float): those in its bed plus its volume share of those lodged in the vessels above.
+def compartment_amounts(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What lodged per compartment (spheres or particles, float): in its own bed, and in all.
 
-    Only tissue compartments (kind 0) receive vessel-lodged spheres; the total is conserved (a vessel with no tissue
-    below it keeps its spheres out of the total: none in a built liver).
+    A sphere in a tissue compartment's bed stays there; one lodged in a resolved vessel, or in a peribiliary
+    bed, irradiates the tissue that vessel (the node the bed hangs from) feeds and is spread over its tissue
+    compartments by volume (the betas' 2.5-4 mm mean range, [EANM2021], spans several terminal territories).
+    Only tissue compartments (kind 0) hold amounts, and the total is conserved (a node with no tissue below it
+    keeps its spheres out of the total: none in a built liver).
+
+    Returns
+    -------
+    in_beds, total : ndarray of float64, (C,)
+        What lodged in each tissue compartment's own bed (the only spheres that reach a tumour's arteriovenous
+        shunts, :func:`split_deposition`), and that plus its share of the spread ones.
     """
     from .kernels.treewalk import subtree_sums
 
@@ -53,16 +63,19 @@ def compartment_spheres(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) 
     node_volume = np.bincount(comps.node[tissue], weights=comps.volume_m3[tissue], minlength=forest.n_nodes)
     below = np.empty_like(node_volume)
     subtree_sums(parent, node_volume, below)
-    density = np.zeros_like(below)  # spheres per m^3 of tissue below, from the vessel ending at each node
-    np.divide(lodged_ped.astype(np.float64), below, out=density, where=below > 0)
+    spread = lodged_ped.astype(np.float64) + np.bincount(comps.node[~tissue], weights=lodged_comp[~tissue],
+                                                          minlength=forest.n_nodes)
+    density = np.zeros_like(below)  # spheres per m^3 of tissue below, from the vessel (or bed) at each node
+    np.divide(spread, below, out=density, where=below > 0)
     cum = density.copy()  # spheres per m^3 from every vessel on the path from the root, level by level
     depth = np.asarray(forest.generation, np.int64)
     for level in range(1, int(depth.max()) + 1 if depth.size else 0):
         nodes = np.flatnonzero((depth == level) & (parent >= 0))
         cum[nodes] += cum[parent[nodes]]
-    out = lodged_comp.astype(np.float64)
-    out[tissue] += cum[comps.node[tissue]] * comps.volume_m3[tissue]
-    return out
+    in_beds = np.where(tissue, lodged_comp.astype(np.float64), 0.0)
+    total = in_beds.copy()
+    total[tissue] += cum[comps.node[tissue]] * comps.volume_m3[tissue]
+    return in_beds, total
 
 
 def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.ndarray, m_t: np.ndarray,
@@ -84,40 +97,42 @@ def tissue_masses(comps) -> tuple[np.ndarray, np.ndarray]:
     return viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
 
 
-def split_deposition(comps, per_compartment: np.ndarray, shunts: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, float, float]:
+def split_deposition(comps, in_beds: np.ndarray, total: np.ndarray, shunts: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split what lodged in each compartment (spheres, particles or Bq) between its viable tumour and normal liver by
-    volume, and send each tumour's shunt fraction of its part to the lungs.
+    volume, and send each tumour's shunt fraction of the tumour part of its beds to the lungs.
+
+    Only what reached a compartment's bed meets the tumour's arteriovenous shunts: what wedged in a resolved vessel
+    above stopped upstream of them (one rule for the MAA work-up and the Y-90 delivery).
 
     Parameters
     ----------
     comps : Compartments
-    per_compartment : ndarray of float64, (C,)
-        Amount per compartment (:func:`compartment_spheres`).
+    in_beds, total : ndarray of float64, (C,)
+        Amount per compartment in its own bed and in all (:func:`compartment_amounts`).
     shunts : ndarray of float64, (tumours,)
         Each tumour's shunt fraction (:func:`sim.sirt_workup.tumour_shunt_fractions`).
 
     Returns
     -------
     tumour, normal : ndarray of float64, (C,)
-        Amount in each tissue compartment's viable tumour (after shunting) and normal liver (0 in peribiliary ones).
-    lung, peribiliary : float
-        Amount shunted to the lungs; amount in the peribiliary compartments (not dosed).
+        Amount in each tissue compartment's viable tumour (after shunting) and normal liver.
+    lung : ndarray of float64, (C,)
+        Amount each compartment shunted to the lungs.
     """
     tissue = comps.kind == 0
     viable, normal_mass = tissue_masses(comps)
     share_t = np.zeros_like(viable)
     np.divide(viable, viable + normal_mass, out=share_t, where=(viable + normal_mass) > 0)
-    shunt = compartment_shunt_fractions(comps, shunts)
-    tumour = per_compartment * share_t
-    lung = float((tumour * shunt).sum())
-    normal = np.where(tissue, per_compartment * (1.0 - share_t), 0.0)
-    return tumour * (1.0 - shunt), normal, lung, float(np.where(tissue, 0.0, per_compartment).sum())
+    lung = in_beds * share_t * compartment_shunt_fractions(comps, shunts)
+    tumour = np.where(tissue, total * share_t - lung, 0.0)
+    normal = np.where(tissue, total * (1.0 - share_t), 0.0)
+    return tumour, normal, lung
 
 
 def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.ndarray | None = None
-                  ) -> tuple[dict, "object"]:
-    """The ``sirt_*`` summary keys and the DVH table (pandas) of a Y-90 run.
+                  ) -> tuple[dict, "object", tuple[np.ndarray, np.ndarray]]:
+    """The ``sirt_*`` summary keys, the DVH table (pandas) of a Y-90 run, and the activities its doses come from.
 
     Parameters
     ----------
@@ -135,27 +150,36 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
         liver of the mean doses, the D/V figures, the lobule fractions and the DVH are those of the territory (the
         partition model's perfused compartments); ``sirt_tumour_dose_whole_gy`` and
         ``sirt_normal_liver_dose_whole_gy`` are over all viable tumour and all normal liver. All nodes when omitted.
+
+    Returns
+    -------
+    (dict, pandas.DataFrame, (ndarray, ndarray))
+        The summary keys, the DVH table, and the activity (Bq, (C,) each) each compartment's viable tumour and normal
+        liver is dosed with: what lodged there (``local``) or its kernel equivalent (``kernel``); the doses of the
+        figures (:func:`sim.sirt_compare.sirt_comparison`) come from them too.
     """
     import pandas as pd
 
     comps = liver.compartments
     per_sphere = agent.activity_per_sphere_bq()
-    spheres = compartment_spheres(liver, ps.lodged_ped, ps.lodged_comp)
-    tumour, normal, lung, peribiliary = split_deposition(comps, spheres, tumour_shunt_fractions(scenario))
-    tumour_bq, normal_bq = tumour * per_sphere, normal * per_sphere
-    lung_bq, peribiliary_bq = lung * per_sphere, peribiliary * per_sphere
+    tumour, normal, lung = split_deposition(comps, *compartment_amounts(liver, ps.lodged_ped, ps.lodged_comp),
+                                            tumour_shunt_fractions(scenario))
+    tumour_bq, normal_bq, lung_bq = tumour * per_sphere, normal * per_sphere, float(lung.sum()) * per_sphere
     m_t, m_n_all = tissue_masses(comps)
     perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
+    tissue = comps.kind == 0
     m_t_all = m_t
     m_t, m_n = np.where(perfused, m_t_all, 0.0), np.where(perfused, m_n_all, 0.0)
     dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t_all, m_n_all)
     whole = doses_from_deposition(dose_t_bq, dose_n_bq, m_t_all, m_n_all)
     d = doses_from_deposition(np.where(perfused, dose_t_bq, 0.0), np.where(perfused, dose_n_bq, 0.0), m_t, m_n,
                               lung_activity_bq=lung_bq)
-    liver_bq = float(tumour_bq.sum() + normal_bq.sum()) + peribiliary_bq
+    liver_bq = float(tumour_bq.sum() + normal_bq.sum())
     findings = check_plan(PartitionDoses(tumour_gy=d.mean_tumour_gy, normal_gy=d.mean_normal_gy, lung_gy=d.lung_gy,
                                          tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
-                                         lung_gbq=lung_bq / GBQ_BQ))
+                                         lung_gbq=lung_bq / GBQ_BQ),
+                          prior_lung_gy=scenario.patient.prior_lung_dose_gy,
+                          perfused_share=float(comps.volume_m3[perfused & tissue].sum() / comps.volume_m3[tissue].sum()))
     summary = {
         "sirt_activity_prescribed_gbq": agent.activity_bq / GBQ_BQ,
         "sirt_activity_delivered_gbq": n_injected * per_sphere / GBQ_BQ,
@@ -185,4 +209,4 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
         idx, dose_sorted, at_least = dvh(dose, mass)
         rows.append(pd.DataFrame({"region": region, "compartment": idx, "mass_g": mass[idx] * 1e3,
                                   "dose_gy": dose_sorted, "mass_fraction_at_least": at_least}))
-    return summary, pd.concat(rows, ignore_index=True)
+    return summary, pd.concat(rows, ignore_index=True), (dose_t_bq, dose_n_bq)

@@ -4,8 +4,10 @@ Macroaggregated albumin (MAA) particles, 10-90 um ([MAAWorkup]), a few hundred t
 per injection (200 000-500 000, [MAAWorkup]), are routed on the fixed baseline flow field
 (:func:`sim.procedure.route_fixed_field`): they do not embolise. Each lands in a terminal
 compartment's bed, or wedges in a resolved vessel it does not fit. A share of those reaching
-a tumour compartment passes its arteriovenous shunts to the lungs: the compartment's tumour
-share x the tumour's shunt fraction (:func:`tumour_shunt_fractions`). The read-outs are the
+a tumour compartment's bed passes its arteriovenous shunts to the lungs: the compartment's tumour
+share x the tumour's shunt fraction (:func:`tumour_shunt_fractions`); those wedged in a vessel
+above stopped upstream of the shunts. The Y-90 run splits its spheres by the same rule
+(:func:`sim.sirt_run.split_deposition`). The read-outs are the
 clinical ones: the lung shunt fraction LSF = lung / (lung + liver) particles ([Torkian2022LSF])
 and the tumour-to-normal ratio T/N of particle concentrations (particles per volume in viable
 tumour over normal liver in the catheter's territory), compared with the published MAA T/N
@@ -67,10 +69,10 @@ class WorkupResult:
         Expected particles shunted to the lungs through each tumour.
     shunt_fraction_by_tumour : dict of str to float
         The tumours' shunt fractions used.
-    compartment_particles : ndarray of float64, (C,), optional
-        Particles per compartment of the liver before shunting, those wedged in resolved vessels spread over the
-        tissue below by volume (:func:`sim.sirt_run.compartment_spheres`): the MAA side of
-        :mod:`sim.sirt_compare`.
+    compartment_particles, compartment_bed_particles : ndarray of float64, (C,), optional
+        Particles per tissue compartment before shunting: all (those wedged in resolved vessels and in peribiliary
+        beds spread over the tissue below by volume), and those in its own bed
+        (:func:`sim.sirt_run.compartment_amounts`): the MAA side of :mod:`sim.sirt_compare`.
     liver_volume_m3, tumour_volume_m3, perfused_volume_m3 : float, m^3
         The liver's tissue, its tumours (viable and necrotic) and the tissue of the catheter's territory at
         baseline: the volumes the planning methods take from CT and the MAA SPECT.
@@ -88,6 +90,7 @@ class WorkupResult:
     lung_particles_by_tumour: dict
     shunt_fraction_by_tumour: dict
     compartment_particles: np.ndarray | None = None
+    compartment_bed_particles: np.ndarray | None = None
     liver_volume_m3: float = float("nan")
     tumour_volume_m3: float = float("nan")
     perfused_volume_m3: float = float("nan")
@@ -142,9 +145,10 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     from .coils import apply_coils
     from .flow.model import LiverFlow
     from .kernels import transport as tk
-    from .outcomes import tissue_volumes, tumour_share_of_lodgings, tumour_to_normal_ratio
+    from .outcomes import tissue_volumes
     from .procedure import route_fixed_field, territory, transport_net
-    from .sirt_run import compartment_spheres
+    from .sirt_compare import Distribution, tn_ratio
+    from .sirt_run import compartment_amounts, split_deposition, tissue_masses
 
     if rng is None:
         rng = np.random.default_rng(scenario.procedure.seed)
@@ -160,37 +164,27 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     diameters = agent.sample_diameters(n_particles, rng=rng)
     ps = route_fixed_field(flow.liver, flow.state, net, len(sinks), diameters, rng)
     comps = flow.liver.compartments
-    node_share, comp_share = tumour_share_of_lodgings(comps, np.asarray(flow.liver.forest.parent, np.int64))
-
-    fate, where = ps.fate[:n_particles], ps.where[:n_particles]
-    in_comp = fate == tk.FATE_COMPARTMENT
-    in_vessel = fate == tk.FATE_VESSEL
-    comp_count = np.bincount(where[in_comp], minlength=comps.n).astype(np.float64)
-    # shunted: each compartment's tumour particles x its tumour's shunt fraction
-    comp_shunt = compartment_shunt_fractions(comps, shunts) * comp_share
-    lung_by_comp = comp_count * comp_shunt
-    tumour = float((comp_count * comp_share).sum() - lung_by_comp.sum() + node_share[where[in_vessel]].sum())
-    liver_particles = float(in_comp.sum() + in_vessel.sum() + (fate == tk.FATE_TRUNK).sum())
-    lung = float(lung_by_comp.sum())
-    normal = liver_particles - lung - tumour
-    lsf = lung / liver_particles if liver_particles > 0 else 0.0  # lung / (lung + remaining liver) = lung / lodged
-
+    # one rule with the Y-90 run (sim.sirt_run.split_deposition): each tumour's shunt fraction of the MAA in its beds
+    in_beds, total = compartment_amounts(flow.liver, ps.lodged_ped, ps.lodged_comp)
+    tumour, normal, lung_by_comp = split_deposition(comps, in_beds, total, shunts)
+    maa = Distribution(tumour, normal, float(lung_by_comp.sum()))
     in_territory, _ = territory(flow.liver, flow.state, net)
     tissue = comps.kind == 0
-    tn = tumour_to_normal_ratio(comps, in_territory, tumour, normal)
-    viable, normal_volume = tissue_volumes(comps)
     inside = in_territory[comps.node]
+    tn = tn_ratio(maa, *tissue_masses(comps), inside & tissue)
+    viable, normal_volume = tissue_volumes(comps)
     names = [t.name for t in scenario.tumours]
     lung_by_tumour = {name: float(lung_by_comp[comps.tumour_id == i].sum()) for i, name in enumerate(names)}
-    return WorkupResult(n_particles=n_particles, lung_shunt_fraction=lsf, tn_ratio=float(tn),
-                        tumour_fraction=tumour / n_particles, normal_fraction=normal / n_particles,
+    fate = ps.fate[:n_particles]
+    return WorkupResult(n_particles=n_particles, lung_shunt_fraction=maa.lung_shunt_fraction, tn_ratio=float(tn),
+                        tumour_fraction=float(tumour.sum()) / n_particles, normal_fraction=float(normal.sum()) / n_particles,
                         nontarget_fraction=float((fate == tk.FATE_NONTARGET).sum() / n_particles),
                         lung_particles_by_tumour=lung_by_tumour,
                         shunt_fraction_by_tumour=dict(zip(names, shunts.tolist())),
-                        compartment_particles=compartment_spheres(flow.liver, ps.lodged_ped, ps.lodged_comp),
+                        compartment_particles=total, compartment_bed_particles=in_beds,
                         liver_volume_m3=float(comps.volume_m3[tissue].sum()),
                         tumour_volume_m3=float((comps.tumour_volume_m3 + comps.necrotic_volume_m3)[tissue].sum()),
-                        perfused_volume_m3=float(comps.volume_m3[tissue & in_territory[comps.node]].sum()),
+                        perfused_volume_m3=float(comps.volume_m3[tissue & inside].sum()),
                         perfused_tumour_volume_m3=float(viable[inside].sum()),
                         perfused_normal_volume_m3=float(normal_volume[inside].sum()))
 

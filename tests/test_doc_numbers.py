@@ -109,3 +109,33 @@ PROSE_QUOTES = [
 def test_numbers_quoted_in_prose_follow_the_generated_data(doc, phrase, value, findings_data):
     quoted = phrase.format(value(findings_data, _validation_table()))
     assert quoted in (ROOT / doc).read_text(encoding="utf-8"), f"{doc} should say {quoted!r} (the generated data)"
+
+
+def _therapy_module():
+    spec = importlib.util.spec_from_file_location("therapy_numbers", ROOT / "scripts" / "therapy_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def therapy():
+    return _therapy_module()
+
+
+@pytest.fixture(scope="module")
+def therapy_data(therapy):
+    return json.loads(therapy.DATA.read_text(encoding="utf-8"))
+
+
+def test_therapy_blocks_are_the_rendering_of_their_data(therapy, therapy_data):
+    for name, doc in therapy.BLOCKS.items():
+        assert therapy.documented_block(doc.read_text(encoding="utf-8"), name) == therapy.render(name, therapy_data), (
+            f"{doc.name}'s {name} block was edited by hand or not regenerated: run python scripts/therapy_numbers.py")
+
+
+def test_therapy_data_is_what_the_code_measures(therapy, therapy_data):
+    """The glass segmentectomy's MAA work-up, measured afresh (the rest takes minutes: the script)."""
+    for key, value in therapy.measure_glass_workup().items():
+        assert math.isclose(therapy_data[key], value, rel_tol=1e-9, abs_tol=1e-12), (
+            f"{key}: docs quote {therapy_data[key]!r}, the code gives {value!r} (run python scripts/therapy_numbers.py)")

@@ -97,3 +97,16 @@ def test_lung_limits_refuse_and_normal_liver_warns():
     no_shunt = dm.Partition(tumour_mass_kg=0.2, normal_mass_kg=1.3, tn_ratio=3.0, lung_shunt_fraction=0.0)
     warn = dm.enforce_plan(dm.partition_doses(dm.partition_activity_gbq(no_shunt, normal_gy=75.0), no_shunt))
     assert [(f.level, f.rule) for f in warn] == [("warn", "normal_liver")]
+
+
+def test_segmental_treatment_is_not_held_to_the_normal_liver_limit():
+    """Radiation segmentectomy (at most two segments' worth perfused) ablates its normal liver by intent: the
+    70 Gy limit (lobar, whole liver) gives way to an info finding; above that share it warns as before."""
+    no_shunt = dm.Partition(tumour_mass_kg=0.2, normal_mass_kg=1.3, tn_ratio=3.0, lung_shunt_fraction=0.0)
+    doses = dm.partition_doses(dm.partition_activity_gbq(no_shunt, normal_gy=200.0), no_shunt)
+    segmental = dm.check_plan(doses, perfused_share=dm.SEGMENTAL_SHARE_MAX)
+    assert [(f.level, f.rule) for f in segmental] == [("info", "segmental")]
+    assert "200.0 Gy" in segmental[0].message and "25% of the liver" in segmental[0].message
+    assert [f.rule for f in dm.enforce_plan(doses, perfused_share=0.1)] == ["segmental"]  # not a refusal
+    lobar = dm.check_plan(doses, perfused_share=0.26)
+    assert [(f.level, f.rule) for f in lobar] == [("warn", "normal_liver")]

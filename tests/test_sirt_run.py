@@ -11,7 +11,7 @@ import pytest
 import sim
 from sim import dosimetry as dm
 from sim.agents import agent_from_config
-from sim.sirt_run import compartment_spheres, sirt_readouts
+from sim.sirt_run import compartment_amounts, sirt_readouts
 from sim.sirt_workup import tumour_shunt_fractions
 from sim.y90 import GBQ_BQ
 
@@ -45,6 +45,31 @@ def test_activity_is_conserved(glass_run):
     assert s["sirt_tumour_dose_mean_gy"] > 1.5 * s["sirt_normal_liver_dose_mean_gy"] > 0
     # a segmental injection: the perfused normal liver takes the activity, the whole liver's mean is diluted
     assert s["sirt_normal_liver_dose_mean_gy"] > 3 * s["sirt_normal_liver_dose_whole_gy"] > 0
+
+
+def test_local_doses_keep_every_lodged_sphere_s_energy(glass_run):
+    """Dose x mass over the liver's tumour and normal liver is the energy of the activity lodged in the liver (its
+    peribiliary beds included, spread over the tissue below): nothing lodged goes undosed."""
+    s, arrays = glass_run.summary, glass_run.state["sirt"]
+    energy = (arrays["tumour_dose_gy"] * arrays["tumour_mass_kg"] + arrays["normal_dose_gy"] * arrays["normal_mass_kg"])
+    assert energy.sum() == pytest.approx(49.73 * s["sirt_activity_liver_gbq"], rel=1e-3)
+    assert s["sirt_absorbed_energy_fraction"] == 1.0
+
+
+def test_the_run_checks_the_cumulative_lung_limit_and_knows_a_segmentectomy(glass_run):
+    """The delivered doses are checked as a plan is: an earlier lung dose counts towards the 50 Gy limit; a segmental
+    injection's ablative perfused normal-liver dose is an info finding, not a warning."""
+    s = glass_run.summary
+    perfused = glass_run.state["sirt"]["perfused"]
+    volume = glass_run.liver.compiled.compartments.volume_m3
+    assert volume[perfused].sum() / volume[glass_run.liver.compiled.compartments.kind == 0].sum() < 0.25
+    assert not any(f.startswith("refuse") for f in s["sirt_limit_findings"])
+    prior = 50.0 - 0.5 * s["sirt_lung_dose_gy"]
+    again = sim.run(glass_run.scenario.with_updates({"patient.prior_lung_dose_gy": prior}), progress=False)
+    assert any(f.startswith("refuse: cumulative lung dose") for f in again.summary["sirt_limit_findings"])
+    ablative = sim.run(glass_run.scenario.with_updates({"agent.activity_gbq": 2.0}), progress=False).summary
+    assert ablative["sirt_normal_liver_dose_mean_gy"] > 70.0
+    assert [f.split(":")[0] for f in ablative["sirt_limit_findings"]] == ["info"]
 
 
 def test_dvh_table_is_written(glass_run, tmp_path):
@@ -82,19 +107,21 @@ def _uniform_state(liver, through_vessels: bool):
 
 @pytest.mark.parametrize("through_vessels", [False, True], ids=["beds", "vessels"])
 def test_uniform_deposition_reproduces_the_partition_model(glass_run, through_vessels):
-    """Spheres spread in proportion to tissue volume: tumour concentration (1 - s) x normal after the shunt s, lung
-    share s x tumour share; the run's doses are the partition model's with T/N = 1 - s and that lung shunt."""
+    """Spheres spread in proportion to tissue volume: in the beds, tumour concentration (1 - s) x normal after the
+    shunt s, lung share s x tumour share; the run's doses are the partition model's with T/N = 1 - s and that lung
+    shunt. Wedged in the vessels above, they stop upstream of the tumour's shunts: T/N 1, no lung shunt."""
     liver = glass_run.liver.compiled
     scenario = glass_run.scenario
     ps, n = _uniform_state(liver, through_vessels)
     agent = agent_from_config(scenario.agent)
-    summary, _ = sirt_readouts(scenario, liver, ps, int(n), agent)
+    summary, _, _ = sirt_readouts(scenario, liver, ps, int(n), agent)
     comps = liver.compartments
     tissue = comps.kind == 0
     m_t = comps.tumour_volume_m3[tissue].sum() * 1000.0
     m_n = (comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum() * 1000.0
     viable_share = m_t / (m_t + m_n)
-    s = float(tumour_shunt_fractions(scenario)[0])
+    s = float(tumour_shunt_fractions(scenario)[0]) if not through_vessels else 0.0
+    assert s > 0 or through_vessels
     assert comps.necrotic_volume_m3.sum() == 0.0  # every sphere lands in viable tumour or normal liver
     activity = n * agent.activity_per_sphere_bq() / GBQ_BQ
     p = dm.Partition(tumour_mass_kg=m_t, normal_mass_kg=m_n, tn_ratio=1.0 - s, lung_shunt_fraction=s * viable_share)
@@ -104,13 +131,19 @@ def test_uniform_deposition_reproduces_the_partition_model(glass_run, through_ve
     assert summary["sirt_lung_dose_gy"] == pytest.approx(ref.lung_gy, rel=1e-9)
 
 
-def test_compartment_spheres_conserves_vessel_lodgings(glass_run):
+def test_compartment_amounts_conserve_vessel_and_peribiliary_lodgings(glass_run):
+    """Every sphere lands in tissue (those in vessels and peribiliary beds spread below): none is left undosed."""
     liver = glass_run.liver.compiled
+    comps = liver.compartments
     rng = np.random.default_rng(0)
     lodged_ped = rng.integers(0, 5, liver.forest.n_nodes)
-    lodged_comp = rng.integers(0, 5, liver.compartments.n)
-    out = compartment_spheres(liver, lodged_ped, lodged_comp)
-    assert out.sum() == pytest.approx(lodged_ped.sum() + lodged_comp.sum(), rel=1e-9)
+    lodged_comp = rng.integers(0, 5, comps.n)
+    assert (comps.kind != 0).any() and lodged_comp[comps.kind != 0].sum() > 0  # peribiliary beds hold some
+    in_beds, total = compartment_amounts(liver, lodged_ped, lodged_comp)
+    assert total.sum() == pytest.approx(lodged_ped.sum() + lodged_comp.sum(), rel=1e-9)
+    tissue = comps.kind == 0
+    assert np.array_equal(in_beds[tissue], lodged_comp[tissue]) and not in_beds[~tissue].any()
+    assert not total[~tissue].any() and np.all(total >= in_beds)
 
 
 def test_lobar_read_outs_are_the_treated_tumours(coarse_scenario):
