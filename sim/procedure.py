@@ -687,7 +687,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                   agents: list[tuple[Agent, float]], *, rng: np.random.Generator, progress: bool = False,
                   full_resolve: bool = False, prior: dict | None = None, liquid=None,
                   particles: bool = True, solved: bool = False, watch: VesselWatch | None = None) -> ProcedureRun:
-    """Inject particles until the endpoint, the maximum volume or reflux (if asked).
+    """Inject particles until the endpoint, the maximum volume, reflux (if asked) or columns packed to the catheter tip.
 
     Parameters
     ----------
@@ -816,6 +816,9 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         if endpoint_reached(rows[-1]["antegrade_flow_fraction"], rows[-1]["clearance_time_cycles"],
                             rows[-1]["territory_blush_fraction"], proc):
             reason = "endpoint"
+            break
+        if stop == tk.STOP_PACKED:  # the columns reach the catheter tip: what followed could only reflux
+            reason = "packed_to_tip"
             break
         if stop == tk.STOP_ENDPOINT:
             if ps.flow_after[end - 1] <= flow_stop:

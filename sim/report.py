@@ -111,6 +111,9 @@ def _stopped(s: dict, sc) -> str:
             f"{s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
             f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
             f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.")
+    if s["stop_reason"] == "packed_to_tip":
+        text += (" The columns of spheres reached the catheter tip: every exit from it was packed, so what followed "
+                 "could only reflux (the last particle stayed in suspension).")
     if s.get("sirt_stopped_early"):
         text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
                  f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "

@@ -83,6 +83,20 @@ def test_columns_stand_on_blocked_exits(result):
     assert holders.size > 0 and np.all(blocked_child[holders])
 
 
+@pytest.mark.parametrize("size_bin", ["500-700", "700-900"])
+def test_columns_packed_to_the_catheter_tip_stop_the_injection(scenario, size_bin):
+    """Large spheres pack the segmental artery back to the catheter tip while the porous columns still leak: the
+    next particle has no open exit and the injection stops there (it used to count every later particle as in
+    suspension and run to the volume cap, 50 mL of suspension)."""
+    r = run(scenario.with_updates({"agent.size_bin": size_bin}), progress=False)
+    s = r.summary
+    assert s["stop_reason"] == "packed_to_tip" and not s["endpoint_reached"]
+    assert s["particles_in_suspension"] == 1 and r.state["particle_fate"][-1] == tk.FATE_SUSPENDED
+    assert s["antegrade_flow_fraction"] > 0.08  # the columns leak: not stasis by the flow criterion
+    assert s["suspension_volume_ml"] < 0.2 * scenario.procedure.max_volume_ml
+    assert "reached the catheter tip" in r.report
+
+
 def test_smaller_particles_lodge_deeper(scenario):
     gens = {}
     for size in ("40-120", "300-500"):

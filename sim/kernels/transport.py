@@ -83,19 +83,21 @@ from .uniforms import jump, uniform_of
 
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
-           "FATE_NOT_INJECTED", "TIP_TRUNK", "TIP_PEDICLE", "STOP_BATCH", "STOP_ENDPOINT", "STOP_REFLUX"]
+           "FATE_NOT_INJECTED", "TIP_TRUNK", "TIP_PEDICLE", "STOP_BATCH", "STOP_ENDPOINT", "STOP_REFLUX",
+           "STOP_PACKED"]
 
 #: Particle fates (``ProcedureState.fate``) and what ``ProcedureState.where`` then indexes.
 FATE_VESSEL = 0        # lodged in a pedicle vessel (pedicle node index)
 FATE_TRUNK = 1         # lodged in a named trunk vessel (trunk edge)
 FATE_COMPARTMENT = 2   # lodged in a compartment's microvasculature (compartment)
 FATE_NONTARGET = 3     # left the liver through a non-target branch (sink id)
-FATE_SUSPENDED = 4     # stopped where no flow leaves (still in suspension)
+FATE_SUSPENDED = 4     # stopped where no flow leaves, or at the tip facing a blocked exit (still in suspension)
 FATE_NOT_INJECTED = 5
 #: Where the catheter tip is.
 TIP_TRUNK, TIP_PEDICLE = 0, 1
-#: Why :func:`transport` returned.
-STOP_BATCH, STOP_ENDPOINT, STOP_REFLUX = 0, 1, 2
+#: Why :func:`transport` returned (``STOP_PACKED``: every exit at the catheter tip is blocked, the columns reach the
+#: tip: nothing more can go in).
+STOP_BATCH, STOP_ENDPOINT, STOP_REFLUX, STOP_PACKED = 0, 1, 2, 3
 
 _KIND_TRUNK_EDGE, _KIND_CHILD, _KIND_COMP, _KIND_PARENT, _KIND_BED = 0, 1, 2, 3, 4
 
@@ -290,7 +292,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     -------
     (int, int)
         Index one past the last particle injected, and ``STOP_BATCH``,
-        ``STOP_ENDPOINT`` or ``STOP_REFLUX``.
+        ``STOP_ENDPOINT``, ``STOP_REFLUX`` or ``STOP_PACKED`` (a particle at the catheter tip found every
+        exit carrying flow out of it blocked: the columns reach the tip; it stays in suspension).
     """
     st, net, geo, ps = borrowed((st, net, geo, ps))  # no reference counts in the calls below (held by our caller)
     max_cand = net.max_candidates
@@ -384,6 +387,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
         refluxed = False
         lodged = False
         stacked = False
+        packed = False  # at the tip with every exit blocked
         lodge_elem = -1  # where the unit lodges: a resolved vessel (unified index), or a bed with lodge_bed
         lodge_bed = False
         wedge = False
@@ -513,6 +517,11 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                         fate, where = FATE_VESSEL, came
                     else:
                         fate, where = FATE_TRUNK, came - m_ped
+                else:  # at the catheter tip: packed to it when no exit is open
+                    packed = True
+                    for j in range(nc):
+                        if not blocked[j]:
+                            packed = False
                 break
             if act == ACT_BED:
                 fate = FATE_NONTARGET
@@ -630,4 +639,6 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             return p, STOP_ENDPOINT
         if stop_on_reflux and refluxed:
             return p, STOP_REFLUX
+        if packed:
+            return p, STOP_PACKED
     return p, STOP_BATCH
