@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 import types
@@ -956,12 +957,13 @@ def parse_scenario(data: dict[str, Any], *, source: str = "", anatomy: bool = Tr
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file.
+    """Read and validate a scenario: a TOML file, a shipped scenario's name, or a run's ``scenario.json``.
 
     Parameters
     ----------
     path : str or Path
-        The TOML file.
+        The TOML file; the name of a shipped scenario (``"main_pvt"``, as the command line takes it); or the
+        ``scenario.json`` a run folder holds (the scenario with the seed used: it re-creates the run).
 
     Returns
     -------
@@ -973,12 +975,22 @@ def load_scenario(path: str | Path) -> Scenario:
     ScenarioError
         Unreadable file, invalid TOML, unknown key, wrong type or value out of range.
     """
-    path = Path(path)
+    from .catalogue import resolve_scenario
+
+    path = resolve_scenario(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(f"cannot read the scenario file ({reason})", source=str(path)) from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"invalid JSON ({exc})", source=str(path)) from None
+        if not isinstance(data, dict):
+            raise ScenarioError("a scenario JSON file holds one object (a run's scenario.json)", source=str(path))
+        return parse_scenario(data, source=str(path))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -247,6 +247,15 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
             yield remote
 
 
+def _require_dask() -> None:
+    """Refuse the Dask backend in one line when dask.distributed is not installed (the optional ``cluster`` extra)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise SweepError("the Dask backend needs dask.distributed, which is not installed: "
+                         "pip install 'embosim[cluster]'", path="backend") from None
+
+
 def _check_address(address: str) -> None:
     """Refuse a scheduler address Dask cannot parse (``notanaddress``: no port), before any work.
 
@@ -255,10 +264,8 @@ def _check_address(address: str) -> None:
     SweepError
         Naming the address (path ``scheduler``).
     """
-    try:
-        from distributed.comm import get_address_host_port, parse_address
-    except ImportError:  # reported when the backend starts
-        return
+    from distributed.comm import get_address_host_port, parse_address
+
     try:
         scheme, _ = parse_address(address)
         if scheme in ("tcp", "tls", "ws", "wss"):
@@ -660,6 +667,8 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     >>> table = sim.sweep("scenarios/sweeps/size_arterialisation_catheter.toml", out="sweep-out")  # doctest: +SKIP
     >>> table.groupby("agent.size_bin")["tumour_devascularised_fraction"].mean()                 # doctest: +SKIP
     """
+    if backend == "dask" or client is not None:
+        _require_dask()
     if isinstance(client, str):
         _check_address(client)
     plan = _plan(spec, allow_large=allow_large, progress=progress)

@@ -273,8 +273,13 @@ def test_table_figures_refuse_bad_tables(tables):
         figures.comparison(tables["comparison"], ["nope"])
     with pytest.raises(ValueError, match="one row per strategy"):
         figures.comparison(tables["arterialisation"], METRICS)
-    with pytest.raises(ValueError, match="arterial-fraction column"):
+    with pytest.raises(ValueError, match="no varied tumour arterial fraction"):
         figures.arterialisation(tables["comparison"].drop(columns="tumours.0.arterial_fraction"), METRICS)
+    # a comparison without --vary holds the summary's arterial_fraction_baseline (the healthy liver's 0.2): not an axis
+    plain = tables["comparison"].assign(arterial_fraction_baseline=0.2)
+    plain = plain.drop(columns=[c for c in plain.columns if str(c).startswith("tumours.")])
+    with pytest.raises(ValueError, match="no varied tumour arterial fraction"):
+        figures.arterialisation(plain, METRICS)
 
 
 def test_many_particles_are_drawn_as_density(runs, monkeypatch):

@@ -153,3 +153,23 @@ def test_json_schema_export(tmp_path, monkeypatch):
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     assert {"liver", "tumours", "catheter", "procedure"} <= set(schema["properties"])
     assert schema["$defs"]["CatheterConfig"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("path", sorted(scenarios_dir().glob("*.toml")), ids=lambda p: p.stem)
+def test_a_run_s_scenario_json_loads_back_to_the_same_scenario(path, tmp_path):
+    """What a run folder's scenario.json holds (the scenario with its seed) is a scenario file too."""
+    scenario = load_scenario(path).with_updates({"procedure.seed": 7})
+    saved = tmp_path / "scenario.json"
+    saved.write_text(json.dumps(scenario.model_dump(mode="json"), indent=2), encoding="utf-8")
+    assert load_scenario(saved) == scenario
+
+
+def test_shipped_scenarios_load_by_name_and_bad_json_is_one_error(tmp_path):
+    assert load_scenario("main_pvt") == load_scenario(scenarios_dir() / "main_pvt.toml")
+    bad = tmp_path / "scenario.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="holds one object"):
+        load_scenario(bad)
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="invalid JSON"):
+        load_scenario(bad)

@@ -131,6 +131,25 @@ def test_scheduler_that_is_no_address_is_one_line_exit_2_before_writing(tmp_path
     assert not (out / "sweep.json").exists()  # a retry needs no --resume
 
 
+@pytest.mark.parametrize("options", [{"client": "tcp://127.0.0.1:8786"}, {"backend": "dask"}])
+def test_dask_backend_without_dask_is_one_line(tmp_path, monkeypatch, options):
+    """A wheel installed without the cluster extra: the Dask backend says what to install, before any work."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    out = tmp_path / "out"
+    with pytest.raises(SweepError, match=r"needs dask.distributed, which is not installed: pip install 'embosim\[cluster\]'"):
+        sweep(_spec(tmp_path, THREE), out=out, **options)
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_unreachable_scheduler_leaves_no_sweep_json(tmp_path):
     pytest.importorskip("dask.distributed", reason="the cluster extra: pip install embosim[cluster]")

@@ -109,10 +109,13 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
 
 
 def _arterial_column(table, metrics) -> str:
-    found = [c for c in table.columns if "arterial_fraction" in str(c) and c not in metrics
-             and not str(c).endswith(("_lo", "_hi"))]
+    """The varied tumour arterial fraction: a scenario key column (``tumours.<i or *>.arterial_fraction``), never
+    a summary metric such as ``arterial_fraction_baseline`` (the healthy liver's arterial share)."""
+    found = [c for c in table.columns if str(c).startswith("tumours.") and str(c).endswith(".arterial_fraction")
+             and c not in metrics and table[c].nunique() > 1]
     if not found:
-        raise ValueError("no varied arterial-fraction column (e.g. 'tumours.0.arterial_fraction'); pass x=")
+        raise ValueError("no varied tumour arterial fraction in the table (a column such as "
+                         "'tumours.0.arterial_fraction', from a comparison run with --vary); pass x=")
     return found[0]
 
 
@@ -130,7 +133,7 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
         Outcome columns, one panel each.
     ax : matplotlib Axes or sequence of them (one per metric), optional
     x : str, optional
-        The varied column; default the first column naming ``arterial_fraction``.
+        The varied column; default the first varied ``tumours.<i>.arterial_fraction`` column.
     strategy : str
         Column naming the strategy.
     style : {"slide", "paper"}
