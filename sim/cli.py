@@ -65,10 +65,13 @@ def _one_line_errors() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.simplefilter("always", SizeWarning)
             shown = warnings.showwarning
+            said: set[str] = set()
 
-            def show(message, category, *args, **kwargs) -> None:  # a size warning as one line
+            def show(message, category, *args, **kwargs) -> None:  # a size warning as one line, each line once
                 if issubclass(category, SizeWarning):
-                    typer.echo(f"embosim: warning: {message}", err=True)
+                    if str(message) not in said:  # (a sweep's points of one size say the same)
+                        said.add(str(message))
+                        typer.echo(f"embosim: warning: {message}", err=True)
                 else:
                     shown(message, category, *args, **kwargs)
 

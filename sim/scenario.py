@@ -100,8 +100,9 @@ class ScenarioError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
     def with_source(self, source: str) -> ScenarioError:
-        """The same error (same class) naming ``source`` as its file, unless it already names one."""
-        if self.source or not source:
+        """The same error (same class) naming ``source`` as its file, unless it already names one or is about a
+        command-line option (``--out``: not a key of the file)."""
+        if self.source or not source or str(self.path or "").startswith("-"):
             return self
         err = type(self)(self.message, path=self.path, source=source)
         return err.with_traceback(self.__traceback__)

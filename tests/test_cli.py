@@ -222,3 +222,28 @@ def test_run_default_scenario_writes_outputs(tmp_path, monkeypatch, invoke):
     summary = tmp_path / "embosim-out" / "summary.json"
     assert summary.is_file()
     assert json.loads(summary.read_text(encoding="utf-8"))
+
+
+def test_a_size_warning_is_one_line_said_once(capsys):
+    """A sweep's points of one size warn alike: the command says it once (it said it once per point)."""
+    import warnings
+
+    from sim.cli import _one_line_errors
+    from sim.limits import SizeWarning
+
+    with _one_line_errors():
+        for _ in range(12):
+            warnings.warn(SizeWarning("procedure.max_volume_ml: procedure of up to 8.7e6 particles"), stacklevel=1)
+        warnings.warn(SizeWarning("liver.terminal_diameter_um: another size"), stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == [
+        "embosim: warning: procedure.max_volume_ml: procedure of up to 8.7e6 particles",
+        "embosim: warning: liver.terminal_diameter_um: another size"]
+
+
+def test_an_out_folder_error_names_the_option_not_the_scenario_file(tmp_path):
+    """``--out`` is no key of the scenario: its error is ``embosim: error: --out: ...`` for run as for validate."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    proc = subprocess.run([console_script(), "run", "--out", str(blocker / "out")], check=False, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.startswith("embosim: error: --out: "), proc.stderr

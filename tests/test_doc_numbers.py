@@ -139,3 +139,12 @@ def test_therapy_data_is_what_the_code_measures(therapy, therapy_data):
     for key, value in therapy.measure_glass_workup().items():
         assert math.isclose(therapy_data[key], value, rel_tol=1e-9, abs_tol=1e-12), (
             f"{key}: docs quote {therapy_data[key]!r}, the code gives {value!r} (run python scripts/therapy_numbers.py)")
+
+
+def test_sweep_example_block_is_the_rendering_of_its_data():
+    spec = importlib.util.spec_from_file_location("sweep_example", ROOT / "scripts" / "sweep_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = json.loads(module.DATA.read_text(encoding="utf-8"))
+    assert module.documented_block(module.DOC.read_text(encoding="utf-8")) == module.render(data), (
+        "docs/sweeps.md's example was edited by hand or not regenerated: run python scripts/sweep_example.py")
