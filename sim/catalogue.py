@@ -13,7 +13,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios", "resolve_scenario"]
+__all__ = ["scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios", "resolve_scenario",
+           "docs_dir", "list_docs", "resolve_doc"]
 
 DEFAULT_SCENARIO = "bulky_segment5_net"
 
@@ -28,6 +29,39 @@ def scenarios_dir() -> Path:
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def docs_dir() -> Path:
+    """Folder holding the documentation pages (Markdown): ``sim/docs/`` of an installed wheel (package data), else
+    ``docs/`` beside the ``sim`` package."""
+    installed = Path(str(resources.files("sim") / "docs"))
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "docs"
+
+
+def list_docs() -> list[str]:
+    """Names of the documentation pages (``scenario-reference``, ``outputs``...), sorted."""
+    return sorted(p.stem for p in docs_dir().glob("*.md"))
+
+
+def resolve_doc(name: str) -> Path:
+    """The page ``name`` (with or without ``.md``).
+
+    Raises
+    ------
+    ScenarioError
+        No such page (naming the close ones, or all of them).
+    """
+    from .scenario import ScenarioError
+
+    path = docs_dir() / f"{Path(name).stem}.md"
+    if path.is_file():
+        return path
+    pages = list_docs()
+    close = difflib.get_close_matches(Path(name).stem, pages, n=3)
+    raise ScenarioError(f"no documentation page {name!r}; " + (f"did you mean {', '.join(close)}?" if close else
+                                                                 f"pages: {', '.join(pages)}"), path="page")
 
 
 def sweeps_dir() -> Path:

@@ -30,7 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .catalogue import DEFAULT_SCENARIO, list_scenarios, resolve_scenario, resolve_sweep_spec
+from .catalogue import DEFAULT_SCENARIO, list_docs, list_scenarios, resolve_doc, resolve_scenario, resolve_sweep_spec
 from .io import check_output_folder, check_writable
 from .limits import SizeWarning, allow_large, check_particles_size
 from .scenario import Scenario, ScenarioError, load_scenario
@@ -108,7 +108,7 @@ class _EmbosimGroup(TyperGroup):
 app = typer.Typer(
     name="embosim",
     cls=_EmbosimGroup,
-    epilog="Scenario keys: docs/scenario-reference.md. Shipped scenarios: embosim scenarios.",
+    epilog="Scenario keys: embosim docs scenario-reference. Shipped scenarios: embosim scenarios. Pages: embosim docs.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -150,7 +150,7 @@ def _load_scenario(scenario: str | None) -> tuple[Path, Scenario]:
 
 
 AllowLarge = Annotated[bool, typer.Option(
-    "--allow-large", help="Run even when the size estimate (memory, time) is above the limits (docs/sweeps.md).")]
+    "--allow-large", help="Run even when the size estimate (memory, time) is above the limits (embosim docs sweeps).")]
 
 
 def _check_sizes(config: Scenario, path: Path, allowed: bool) -> None:
@@ -225,13 +225,24 @@ def scenarios() -> None:
         typer.echo(f"{name:<{width}}  {title}{mark}")
 
 
+@app.command()
+def docs(page: Annotated[str | None, typer.Argument(help="A page, e.g. scenario-reference, outputs, sirt; none: "
+                                                         "list them.", show_default=False)] = None) -> None:
+    """Print a documentation page (Markdown; installed with the package), or list the pages."""
+    with _one_line_errors():
+        if page is None:
+            typer.echo("\n".join(list_docs()))
+            return
+        typer.echo(resolve_doc(page).read_text(encoding="utf-8"))
+
+
 @app.command("check-patient")
 def check_patient(
     scenario: ScenarioArg = None,
     severity: Annotated[list[str] | None, typer.Option(
         metavar="RULE=SEVERITY", show_default=False,
         help="Weigh a rule differently from the seed, e.g. pvt_branch=relative (documented alternatives: "
-             "docs/patient-selection.md); repeatable.")] = None,
+             "embosim docs patient-selection); repeatable.")] = None,
 ) -> None:
     """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""
     pairs = [item.partition("=") for item in severity or []]
@@ -250,7 +261,7 @@ def check_patient(
 def plan(
     scenario: ScenarioArg = None,
     mird_gy: Annotated[float, typer.Option("--mird-gy", min=1.0, max=1000.0, help=(
-        "Mean dose of the perfused tissue for the MIRD plan, Gy (model assumption 120 Gy, docs/sirt.md)."))] = 120.0,
+        "Mean dose of the perfused tissue for the MIRD plan, Gy (model assumption 120 Gy, embosim docs sirt)."))] = 120.0,
     tumour_gy: Annotated[float, typer.Option("--tumour-gy", min=1.0, max=2000.0, help=(
         "Mean dose of the territory's viable tumour for the partition plan, Gy (model assumption 120 Gy)."))] = 120.0,
     particles: Annotated[int, typer.Option("--maa-particles", min=10_000, max=10_000_000, help=(
@@ -259,7 +270,7 @@ def plan(
         "Also write the plans as JSON to this file (written atomically)."))] = None,
 ) -> None:
     """Plan a Y-90 activity from a simulated MAA work-up: BSA, MIRD and partition model, with the lung and
-    normal-liver limit checks (docs/sirt.md)."""
+    normal-liver limit checks (embosim docs sirt)."""
     path, config = _load_scenario(scenario)
     _check_sizes(config, path, False)
     if json_out is not None:
@@ -323,7 +334,7 @@ def compare(
     scenario: ScenarioArg = None,
     strategies: Annotated[str, typer.Option(
         help="Comma-separated strategies, each NAME or NAME:ENDPOINT (sluggish, near_stasis, stasis); "
-             "docs/strategies.md.")] = ",".join(STRATEGY_NAMES),
+             "embosim docs strategies.")] = ",".join(STRATEGY_NAMES),
     replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
     vary: Annotated[list[str] | None, typer.Option(
         metavar="PATH=START:STOP:N", show_default=False,
@@ -333,12 +344,12 @@ def compare(
                                                    "(default: the first).", show_default=False)] = None,
     therapies: Annotated[str | None, typer.Option(
         help="Comma-separated therapies (tae, ctace, deb_tace) from the scenario's own catheter position, instead of "
-             "strategies; docs/tace.md.", show_default=False)] = None,
+             "strategies; embosim docs tace.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
                                              show_default=False)] = None,
     interval_weeks: Annotated[float | None, typer.Option(
         help="Weeks between the sessions of staged_bilobar, 0-104 (default: the scenario's interval.weeks if set, "
-             "else 6); docs/strategies.md.", show_default=False)] = None,
+             "else 6); embosim docs strategies.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -401,7 +412,7 @@ def compare(
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False, help=(
-        "Sweep specification (TOML; docs/sweeps.md), or the name of a shipped one, e.g. "
+        "Sweep specification (TOML; embosim docs sweeps), or the name of a shipped one, e.g. "
         "size_arterialisation_catheter."))],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for sweep.json, runs/, "
                                       "results.parquet and results.csv.")] = Path("embosim-sweep"),
@@ -447,7 +458,7 @@ def sweep(
 def plot(
     kind: Annotated[str, typer.Option("--kind", "-k", show_default=False, help=(
         "Figure: tree, before-after, curve, deposition, comparison, arterialisation or angiogram; for a Y-90 "
-        "run also dose (dose map), dvh or maa (MAA work-up vs Y-90) (docs/gallery.md)."))],
+        "run also dose (dose map), dvh or maa (MAA work-up vs Y-90) (embosim docs gallery)."))],
     source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
         "A folder written by 'embosim run' (drawn from its run_state.npz, never re-simulated), a scenario file or "
         f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "
@@ -513,7 +524,7 @@ def validate(
         "Folder for validation.md, validation.csv and each case's figure and tables."))] = Path("embosim-validation"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
-    """Compare embosim with analytic results and published data (docs/validation.md).
+    """Compare embosim with analytic results and published data (embosim docs validation).
 
     Exit status 0 even where the literature disagrees (a finding, reported with
     its reason); 1 if a case failed with an error.
@@ -541,7 +552,7 @@ def explore(
                                           "(and the simulation) to the network: a warning is printed.")] = "127.0.0.1",
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in the browser.")] = True,
 ) -> None:
-    """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (docs/explorer.md)."""
+    """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (embosim docs explorer)."""
     _, config = _load_scenario(scenario)
     from .explore.app import LOCAL_HOSTS, free_port, page_url, serve
 

@@ -893,7 +893,7 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
             errors.append((".".join(p for p in (path, raised.path) if p), raised.message))
             continue
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (see docs/scenario-reference.md for the allowed keys)"
+            msg = "unknown key (the allowed keys: embosim docs scenario-reference)"
         else:
             msg = _TOML_TYPE_MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
             if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):

@@ -247,3 +247,16 @@ def test_an_out_folder_error_names_the_option_not_the_scenario_file(tmp_path):
     proc = subprocess.run([console_script(), "run", "--out", str(blocker / "out")], check=False, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.startswith("embosim: error: --out: "), proc.stderr
+
+
+def test_docs_command_prints_a_page_lists_them_and_refuses_an_unknown_one(tmp_path):
+    """The pages the messages point to (``embosim docs scenario-reference``) come with the package."""
+    listed = subprocess.run([console_script(), "docs"], check=True, capture_output=True, text=True, timeout=120)
+    assert {"scenario-reference", "outputs", "sirt", "explorer"} <= set(listed.stdout.split())
+    page = subprocess.run([console_script(), "docs", "scenario-reference"], check=True, capture_output=True, text=True,
+                          timeout=120)
+    assert "catheter.vessel" in page.stdout
+    bad = subprocess.run([console_script(), "docs", "scenario-refrence"], check=False, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "embosim: error: page: no documentation page 'scenario-refrence'; did you mean scenario-reference?")

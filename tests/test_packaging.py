@@ -27,7 +27,7 @@ def test_every_sim_package_is_listed_in_pyproject():
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sim").rglob("__init__.py")}
     assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
     mapped = PYPROJECT["tool"]["setuptools"]["package-dir"]
-    assert mapped == {"sim.validation": "validation", "sim.scenarios": "scenarios"}
+    assert mapped == {"sim.validation": "validation", "sim.scenarios": "scenarios", "sim.docs": "docs"}
 
 
 def test_validation_is_imported_as_a_subpackage_only():
@@ -84,5 +84,8 @@ def test_wheel_carries_scenarios_sweeps_and_validation_inside_sim(tmp_path):
     for module in (ROOT / "sim").rglob("*.py"):
         assert module.relative_to(ROOT).as_posix() in names
     assert "sim/references.bib" in names
+    pages = list((ROOT / "docs").glob("*.md"))  # what `embosim docs` and the messages name
+    assert pages and all(f"sim/docs/{p.name}" in names for p in pages)
+    assert not any(n.startswith("sim/docs/") and not n.endswith(".md") for n in names)  # no figures, no data
     cases = list((ROOT / "sim" / "explore" / "cases").glob("*.toml"))
     assert cases and all(f"sim/explore/cases/{c.name}" in names for c in cases)
