@@ -270,7 +270,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         from .sirt_run import sirt_readouts
 
         sirt_summary, dvh, dosing = sirt_readouts(scenario, flow.liver, proc.state, proc.n_injected, agents[0][0],
-                                                  proc.in_territory)
+                                                  proc.in_territory, proc.sink_names)
         summary.update(sirt_summary)
         from .sirt_compare import sirt_comparison  # MAA vs Y-90 from the same position, and the figures' arrays
 

@@ -165,3 +165,12 @@ def test_lobar_read_outs_are_the_treated_tumours(coarse_scenario):
         summary["sirt_tumour_dose_mean_gy"] / summary["sirt_normal_liver_dose_mean_gy"], rel=1e-9)
     tumour_rows = r.dvh[r.dvh["region"] == "tumour"]
     assert tumour_rows["mass_g"].sum() == pytest.approx(tumour_mass[perfused].sum() * 1e3, rel=1e-9)
+
+
+def test_nontarget_findings_name_the_branches_that_took_a_per_cent():
+    from sim.sirt_run import nontarget_findings
+
+    found = nontarget_findings({"cystic": 0.06e9, "GDA": 0.005e9, "RGA": 0.02e9}, 1.0e9)
+    assert [f.split(" left through the ")[1].split(" ")[0] for f in found] == ["cystic", "RGA"]  # GDA: 0.5%, not named
+    assert found[0].startswith("info: 0.06 GBq (6.0% of the activity)") and "cholecystitis" in found[0]
+    assert "cholecystitis" not in found[1] and nontarget_findings({}, 1.0e9) == []
