@@ -188,8 +188,9 @@ def _sirt_figures(gallery: Gallery, folder: Path) -> None:
                 f"1 GBq of glass microspheres from A5 (docs/sirt.md): each sampled point of the parenchyma "
                 f"coloured by its compartment's absorbed dose (local deposition, log scale; the tumour's points by "
                 f"the tumour's dose, the rest by the normal liver's). Tumour {s['sirt_tumour_dose_mean_gy']:.0f} Gy "
-                f"mean, perfused normal liver {s['sirt_normal_liver_dose_mean_gy']:.0f} Gy (a segmentectomy dose: "
-                f"above the 70 Gy whole-liver limit, which the run flags), the rest of the liver unirradiated. "
+                f"mean, perfused normal liver {s['sirt_normal_liver_dose_mean_gy']:.0f} Gy (a segmentectomy dose, ablative "
+                f"by intent: the run notes that the 70 Gy lobar and whole-liver limit does not apply), the rest of the "
+                f"liver unirradiated. "
                 f"Right, the spheres' embolic effect: antegrade flow {float(s['antegrade_flow_fraction']):.0%} of "
                 f"baseline after {s['sirt_spheres_delivered']:,} spheres.",
                 "embosim run sirt_glass_segment5 --out glass && embosim plot glass --kind dose")
@@ -204,8 +205,10 @@ def _sirt_figures(gallery: Gallery, folder: Path) -> None:
                 f"catheter: per segment, per compartment (concentration relative to the treated liver's mean; the "
                 f"MAA's spread is mostly its counting noise) and tumour / normal liver / lung / non-target. T/N "
                 f"{s['sirt_maa_tn']:.2f} (MAA) vs {s['sirt_y90_tn']:.2f} (Y-90), lung shunt "
-                f"{s['sirt_maa_lung_shunt_fraction']:.1%} vs {s['sirt_lung_shunt_fraction']:.1%}: in the model the "
-                "two agree closely, because the catheter, the flow and the shunts are the same; the spheres' "
+                f"{s['sirt_maa_lung_shunt_fraction']:.1%} vs {s['sirt_lung_shunt_fraction']:.1%}: the catheter, the "
+                "flow and the shunts are the same, so the two agree closely where the particles lodge, but the MAA's "
+                "larger aggregates wedge above the tumour's shunts more often and the model's MAA under-predicts the "
+                "lung shunt (docs/sirt.md); the spheres' "
                 f"embolic effect moves little (tumour share {s['sirt_y90_tumour_share_first_tenth']:.1%} of the "
                 f"first tenth of the spheres, {s['sirt_y90_tumour_share_last_tenth']:.1%} of the last).",
                 "embosim plot glass --kind maa")

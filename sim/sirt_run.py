@@ -148,7 +148,7 @@ def nontarget_findings(by_branch_bq: dict[str, float], delivered_bq: float) -> l
         share = bq / delivered_bq if delivered_bq > 0 else 0.0
         if share < NONTARGET_FINDING_SHARE:
             continue
-        text = f"info: {bq / GBQ_BQ:.2f} GBq ({share:.1%} of the activity) left through the {name} (non-target)"
+        text = f"info: {bq / GBQ_BQ:.2f} GBq ({share:.1%} of the activity) left through the {name} branch (non-target)"
         if name == "cystic":
             text += ("; the gallbladder is irradiated: imaging changes are common, clinically significant radiation "
                      "cholecystitis about 1%; inject distal to the cystic origin or embolise it first")
