@@ -83,8 +83,10 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     for size in (("40-120", "100-300", "300-500") if not fast else ("100-300", "300-500")):
         s = segmental if size == "100-300" else simulate(base.with_updates({"agent.size_bin": size}), progress=False,
                                                          liver=liver)
-        sizes[size] = (s.summary["particles_injected"], s.summary["particle_volume_ml"])
-    side_by_side = "; ".join(f"{k} um: {n} particles, {v:.3f} mL" for k, (n, v) in sizes.items())
+        packed = s.summary["stop_reason"] == "packed_to_tip"
+        sizes[size] = (s.summary["particles_injected"], s.summary["particle_volume_ml"],
+                       f" (packed to the catheter tip at {s.summary['antegrade_flow_fraction']:.1%} flow)" if packed else "")
+    side_by_side = "; ".join(f"{k} um: {n} particles, {v:.3f} mL{why}" for k, (n, v, why) in sizes.items())
     results = [
         range_case("lobar (RHA) 100-300 um spheres to stasis, mL", lobar_ml, *CLINICAL_RANGE_ML,
                    f"anchor {LOBAR_ANCHOR_ML:g} mL, one vial per session [Nouri2019]; practice 1-4 mL",
