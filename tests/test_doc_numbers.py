@@ -23,8 +23,9 @@ from sim.validation import analytic, reference_solver, table_rows, viscosity
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _findings_module():
-    spec = importlib.util.spec_from_file_location("strategy_findings", ROOT / "scripts" / "strategy_findings.py")
+def _script(name: str):
+    """The generator ``scripts/<name>.py`` as a module (the scripts are no package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -32,7 +33,7 @@ def _findings_module():
 
 @pytest.fixture(scope="module")
 def findings():
-    return _findings_module()
+    return _script("strategy_findings")
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +112,9 @@ def test_numbers_quoted_in_prose_follow_the_generated_data(doc, phrase, value, f
     assert quoted in (ROOT / doc).read_text(encoding="utf-8"), f"{doc} should say {quoted!r} (the generated data)"
 
 
-def _therapy_module():
-    spec = importlib.util.spec_from_file_location("therapy_numbers", ROOT / "scripts" / "therapy_numbers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def therapy():
-    return _therapy_module()
+    return _script("therapy_numbers")
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +136,7 @@ def test_therapy_data_is_what_the_code_measures(therapy, therapy_data):
 
 
 def test_sweep_example_block_is_the_rendering_of_its_data():
-    spec = importlib.util.spec_from_file_location("sweep_example", ROOT / "scripts" / "sweep_example.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script("sweep_example")
     data = json.loads(module.DATA.read_text(encoding="utf-8"))
     assert module.documented_block(module.DOC.read_text(encoding="utf-8")) == module.render(data), (
         "docs/sweeps.md's example was edited by hand or not regenerated: run python scripts/sweep_example.py")
