@@ -131,8 +131,8 @@ def split_deposition(comps, in_beds: np.ndarray, total: np.ndarray, shunts: np.n
     return tumour, normal, lung
 
 
-#: Share of the delivered activity that, leaving through one non-target branch, is named among the findings (model
-#: assumption: a per cent is what post-treatment imaging shows as extrahepatic uptake).
+#: Share of the delivered activity that, leaving through one non-target branch, is named among the findings, 1
+#: (model assumption: a teaching threshold; smaller shares are in the summary's counts but not named).
 NONTARGET_FINDING_SHARE = 0.01
 
 
