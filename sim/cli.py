@@ -334,12 +334,13 @@ def compare(
     scenario: ScenarioArg = None,
     strategies: Annotated[str, typer.Option(
         help="Comma-separated strategies, each NAME or NAME:ENDPOINT (sluggish, near_stasis, stasis); "
-             "embosim docs strategies.")] = ",".join(STRATEGY_NAMES),
+             "embosim docs strategies. Default: all of " + ", ".join(STRATEGY_NAMES) + ".",
+        show_default=False)] = ",".join(STRATEGY_NAMES),
     replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
     vary: Annotated[list[str] | None, typer.Option(
         metavar="PATH=START:STOP:N", show_default=False,
-        help="Vary a scenario parameter over N evenly spaced values, both ends included, e.g. "
-             "tumours.0.arterial_fraction=0.5:1.0:6 (tumours.<field> varies every tumour); repeat for a grid.")] = None,
+        help="Vary a scenario parameter over N evenly spaced values, both ends included (example below; "
+             "tumours.<field> varies every tumour); repeat for a grid.")] = None,
     tumour: Annotated[str | None, typer.Option(help="Name of the tumour the catheter positions target "
                                                    "(default: the first).", show_default=False)] = None,
     therapies: Annotated[str | None, typer.Option(
@@ -356,7 +357,10 @@ def compare(
     force: ForceOption = False,
     allow_large_: AllowLarge = False,
 ) -> None:
-    """Compare treatment strategies on one liver: mean and 95% interval of every outcome."""
+    """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
+
+    Example: embosim compare --strategies selective,lobar --vary tumours.0.arterial_fraction=0.5:1.0:6
+    """
     from .strategies import (
         distinct_strategies,
         format_table,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import types
@@ -260,3 +261,12 @@ def test_docs_command_prints_a_page_lists_them_and_refuses_an_unknown_one(tmp_pa
                          timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "embosim: error: page: no documentation page 'scenario-refrence'; did you mean scenario-reference?")
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "plot", "plan", "check-patient", "validate", "explore",
+                                     "docs"])
+def test_help_cuts_nothing_at_80_columns(command):
+    """Rich cuts a word longer than its table cell with an ellipsis: the help keeps long examples out of the cells."""
+    proc = subprocess.run([console_script(), command, "--help"], check=True, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "80"})
+    assert "\u2026" not in proc.stdout
