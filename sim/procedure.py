@@ -430,7 +430,7 @@ def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int, load: el.Lo
         lodged_trunk=np.zeros(liver.trunk.n_edges, np.int64), lodged_comp=np.zeros(liver.compartments.n, np.int64),
         nontarget=np.zeros(max(n_sinks, 1), np.int64), fate=np.full(n_particles, tk.FATE_NOT_INJECTED, np.int64),
         where=np.full(n_particles, -1, np.int64), refluxed=np.zeros(n_particles, np.bool_),
-        stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(4, np.int64))
+        stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(5, np.int64))
 
 
 def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
@@ -764,7 +764,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     def record(n_done: int) -> dict:
         return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
                    agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
-                   int(ps.counters[1]), int(ps.nontarget.sum()))
+                   int(ps.counters[4]), int(ps.nontarget.sum()))
 
     rows = [record(0)]
     if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it

@@ -112,8 +112,11 @@ def _stopped(s: dict, sc) -> str:
             f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
             f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.")
     if s["stop_reason"] == "packed_to_tip":
-        text += (" The columns of spheres reached the catheter tip: every exit from it was packed, so what followed "
-                 "could only reflux (the last particle stayed in suspension).")
+        text += (" The columns of spheres reached the catheter tip: every exit from it was packed, so nothing more can "
+                 "be given from this position (what followed could only reflux; the last particle stayed in "
+                 f"suspension). The endpoint is read as it stands: SACE {s['sace_level']} at "
+                 f"{100 * s['antegrade_flow_fraction']:.2f}% of the baseline antegrade flow, the packed columns still "
+                 f"leaking, with contrast clearing in {_fmt(s['clearance_time_cycles'])} cardiac cycles.")
     if s.get("sirt_stopped_early"):
         text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
                  f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "
@@ -155,8 +158,9 @@ def render_report(result) -> str:
         "",
         "## Baseline circulation",
         "",
-        f"- Normal liver arterial fraction: {_fmt(s['arterial_fraction_baseline'])} (target "
-        f"{sc.flow.normal_arterial_fraction:g}; the rest from the portal vein).",
+        f"- Normal liver arterial fraction before the procedure: {_fmt(s['arterial_fraction_pre_procedure'])} (the "
+        f"rest from the portal vein; {_fmt(s['arterial_fraction_baseline'])} in the healthy calibration, target "
+        f"{sc.flow.normal_arterial_fraction:g}; a thrombosed portal vein and the arterial buffer response raise it).",
         f"- Antegrade flow in {sc.catheter.vessel} before injection: {_fmt(s['antegrade_flow_baseline_ml_min'])} mL/min.",
         f"- Portal vein thrombosis: {sc.portal.thrombosis}.",
         "",

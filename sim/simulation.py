@@ -122,6 +122,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "particles_per_cluster_mean": n / proc.n_units if proc.n_units else float("nan"),
         "lodging_generation_median": float(np.median(lodged_gen)) if lodged_gen.size else float("nan"),
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
+        "arterial_fraction_pre_procedure": arterial_fraction_normal(comps, proc.q_base),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,
         "lodgings": int(ps.counters[1]),
         "incremental_updates": int(ps.counters[2]),

@@ -333,3 +333,23 @@ def test_summary_has_every_required_key_with_units_in_names(result, tmp_path):
     assert all(not isinstance(v, dict) for k, v in on_disk.items() if k != "nontarget_particles_by_branch")
     outputs = (Path(__file__).parents[1] / "docs" / "outputs.md").read_text()
     assert all(f"`{key}`" in outputs for key in SUMMARY_KEYS)
+
+
+def test_time_series_counts_add_up_to_the_particles_injected(scenario):
+    """Each row's lodged + non-target particles (clusters counted by their members) are what was injected less
+    those in suspension; the last row's are the summary's."""
+    r = run(scenario.with_updates({"agent.contrast_dilution": 3.0}), progress=False)  # clusters form at 1:3
+    s, last = r.summary, r.timeseries.iloc[-1]
+    assert s["particles_per_cluster_mean"] > 1.5
+    assert last["particles_lodged"] == s["particles_lodged_in_liver"]
+    assert last["particles_lodged"] + last["particles_nontarget"] + s["particles_in_suspension"] == last["particles"]
+    assert (r.timeseries["particles_lodged"] + r.timeseries["particles_nontarget"] <= r.timeseries["particles"]).all()
+
+
+def test_report_gives_the_pre_procedure_arterial_share_of_a_thrombosed_liver(scenario):
+    """Main PVT: the normal liver lives on its artery before any particle (the buffer response); the report says so,
+    not the healthy calibration's 0.2."""
+    r = run(scenario.with_updates({"portal.thrombosis": "main"}), progress=False)
+    s = r.summary
+    assert s["arterial_fraction_baseline"] == pytest.approx(0.2, abs=0.01) and s["arterial_fraction_pre_procedure"] > 0.8
+    assert f"before the procedure: {s['arterial_fraction_pre_procedure']:.3g}" in r.report

@@ -85,7 +85,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                                                          liver=liver)
         packed = s.summary["stop_reason"] == "packed_to_tip"
         sizes[size] = (s.summary["particles_injected"], s.summary["particle_volume_ml"],
-                       f" (packed to the catheter tip at {s.summary['antegrade_flow_fraction']:.1%} flow)" if packed else "")
+                       f" (packed to the catheter tip at {s.summary['antegrade_flow_fraction']:.2%} flow)" if packed else "")
     side_by_side = "; ".join(f"{k} um: {n} particles, {v:.3f} mL{why}" for k, (n, v, why) in sizes.items())
     results = [
         range_case("lobar (RHA) 100-300 um spheres to stasis, mL", lobar_ml, *CLINICAL_RANGE_ML,

@@ -188,8 +188,9 @@ class ProcedureState(NamedTuple):
         blocked) rather than wedging in a vessel it does not fit.
     flow_after : float64 (P,)
         Native antegrade flow in the catheterised vessel after the particle, m^3/s.
-    counters : int64 (4,)
-        Particles done, lodgings, incremental path updates, trunk solves.
+    counters : int64 (5,)
+        Particles done, lodgings (a cluster lodges once), incremental path updates, trunk solves, particles lodged
+        in the liver (of this procedure).
     """
 
     load: object
@@ -619,6 +620,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                 lodged_trunk[where] += k
             elif fate == FATE_COMPARTMENT:
                 lodged_comp[where] += k
+            if fate != FATE_NONTARGET:
+                counters[4] += k  # particles in the liver
         else:
             flow = flow_after[p - 1] if p > first else native_tip_flow(st, net)
         if fate == FATE_NONTARGET:
