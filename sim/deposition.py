@@ -31,10 +31,13 @@ DEPOSITION_COLUMNS = ("element", "vessel", "generation", "diameter_um", "tumour_
                       "column_length_mm", "blocked", "residual_conductance_fraction")
 
 
-def load_readouts(lodged_pedicle: np.ndarray, lodged_trunk: np.ndarray, node_share: np.ndarray) -> dict:
-    """The per-procedure occlusion read-outs (module docstring) from particles per pedicle vessel and trunk edge."""
+def load_readouts(lodged_pedicle: np.ndarray, lodged_trunk: np.ndarray, node_share: np.ndarray,
+                  trunk_share: np.ndarray) -> dict:
+    """The per-procedure occlusion read-outs (module docstring) from particles per pedicle vessel and trunk edge, and
+    the tumour share of the tissue each feeds (:func:`sim.outcomes.tumour_share_of_lodgings`,
+    :func:`sim.outcomes.trunk_tumour_share`)."""
     counts = np.concatenate([lodged_pedicle, lodged_trunk])
-    share = np.concatenate([node_share, np.zeros(lodged_trunk.shape[0])])
+    share = np.concatenate([node_share, trunk_share])
     held = counts > 0
     n = int(held.sum())
     return {
@@ -47,7 +50,7 @@ def load_readouts(lodged_pedicle: np.ndarray, lodged_trunk: np.ndarray, node_sha
 
 
 def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, node_share: np.ndarray,
-                     comp_share: np.ndarray) -> pd.DataFrame:
+                     comp_share: np.ndarray, trunk_share: np.ndarray) -> pd.DataFrame:
     """One row per loaded element (cumulative load): the columns of ``DEPOSITION_COLUMNS``.
 
     ``element`` is ``pedicle`` (synthetic vessel ``#n``), ``trunk`` (named artery),
@@ -71,7 +74,7 @@ def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, 
                       "residual_conductance_fraction": vessel_kept[ped]}),
         pd.DataFrame({"element": "trunk", "vessel": [trunk.edge_names[e] for e in edge],
                       "generation": np.asarray(trunk.edge_generation)[edge].astype(np.int64),
-                      "diameter_um": geo.vessel_diam[m + edge] / UM_M, "tumour_share": 0.0,
+                      "diameter_um": geo.vessel_diam[m + edge] / UM_M, "tumour_share": trunk_share[edge],
                       "particles": load.vessel_count[m + edge], "column_length_mm": load.vessel_column[m + edge] * 1e3,
                       "blocked": load.vessel_blocked[m + edge] > 0,
                       "residual_conductance_fraction": vessel_kept[m + edge]}),

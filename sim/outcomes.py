@@ -40,7 +40,8 @@ from .network import Compartments
 from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "tumour_rows",
-           "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "necrosis_fraction",
+           "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "trunk_tumour_share",
+           "necrosis_fraction",
            "deficit_duration_h", "compartment_necrosis", "tissue_volumes", "Deliveries", "deliveries"]
 
 _TISSUE, _PERIBILIARY = 0, 1
@@ -357,8 +358,8 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
     return shares
 
 
-def _tumour_shares(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`tumour_share_of_lodgings`, computed."""
+def _volumes_below(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tissue and tumour volume (m^3) of the compartments at and below every pedicle node, (M,) each."""
     from .kernels.treewalk import subtree_sums
 
     tissue = comps.kind == _TISSUE
@@ -369,6 +370,49 @@ def _tumour_shares(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray,
     tum_down = np.empty(m)
     subtree_sums(parent, vol, vol_down)
     subtree_sums(parent, tum, tum_down)
+    return vol_down, tum_down
+
+
+def trunk_tumour_share(liver) -> np.ndarray:
+    """Tumour volume share of the tissue each arterial trunk vessel feeds, (Et,), 0-1.
+
+    The tissue of the pedicle subtrees downstream of the edge (along the trunk's arteries, origin to end): a
+    particle lodged in a named artery is attributed to tumour with it, as one in a pedicle vessel with
+    :func:`tumour_share_of_lodgings`. 0 for portal veins, lumped beds and an artery with no tissue downstream.
+
+    Parameters
+    ----------
+    liver : CompiledLiver
+        The liver whose trunk edges the particles' ``where`` index (the catheter-placed one, its vessel split at the tip).
+    """
+    comps, forest, trunk = liver.compartments, liver.forest, liver.trunk
+    vol_down, tum_down = _volumes_below(comps, np.asarray(forest.parent, np.int64))
+    roots, at = np.asarray(forest.root_nodes, np.int64), np.asarray(forest.root_trunk_art, np.int64)
+    node_vol = np.bincount(at, weights=vol_down[roots], minlength=trunk.n_nodes)
+    node_tum = np.bincount(at, weights=tum_down[roots], minlength=trunk.n_nodes)
+    conns = np.asarray(trunk.edge_conns, np.int64)
+    arteries = np.flatnonzero(np.asarray(trunk.edge_kind) == 0)
+    ends: dict[int, list[int]] = {}
+    for e in arteries:
+        ends.setdefault(int(conns[e, 0]), []).append(int(conns[e, 1]))
+    share = np.zeros(trunk.n_edges)
+    for e in arteries:  # a few tens of edges: the nodes downstream of each, depth first
+        seen, todo = set(), [int(conns[e, 1])]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(ends.get(n, ()))
+        below = list(seen)
+        vol = node_vol[below].sum()
+        share[e] = node_tum[below].sum() / vol if vol > 0 else 0.0
+    return share
+
+
+def _tumour_shares(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tumour_share_of_lodgings`, computed."""
+    tissue = comps.kind == _TISSUE
+    vol_down, tum_down = _volumes_below(comps, parent)
     node_share = _ratio(tum_down, vol_down)
     node_share[vol_down <= 0] = 0.0
     comp_share = np.where(tissue, _ratio(comps.tumour_volume_m3, comps.volume_m3), 0.0)

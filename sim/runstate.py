@@ -264,7 +264,7 @@ def _lodging(flow, result, net, saved) -> dict[str, np.ndarray]:
     """Where particles lodged (positions with counts), per-particle deposition read-outs, the load per vessel."""
     from .agents import agent_from_config
     from .kernels import transport as tk
-    from .outcomes import lodging_generations, tumour_share_of_lodgings
+    from .outcomes import lodging_generations, trunk_tumour_share, tumour_share_of_lodgings
     from .procedure import transport_net
 
     st = result.state
@@ -288,10 +288,10 @@ def _lodging(flow, result, net, saved) -> dict[str, np.ndarray]:
     return {
         "lodged/xyz_mm": _f32(forest.xyz[sites] * _MM), "lodged/count": per_node[sites].astype(np.int32),
         # per particle (there may be 1e6 of small ones): half precision, 0.1% (diameter: 0.1 um at 100 um)
-        # named (trunk) vessels count as normal liver, as in the summary's tumour particle fraction
+        # named (trunk) vessels with the tumour share of the tissue they feed, as in the summary's tumour particle fraction
         "deposition/generation": _f16(np.concatenate([generation, liver.trunk.edge_generation[where[in_trunk]]])),
         "deposition/tumour_share": _f16(np.concatenate([node_share[where[in_vessel]], comp_share[where[in_comp]],
-                                                        np.zeros(in_trunk.sum())])),
+                                                        trunk_tumour_share(liver)[where[in_trunk]]])),
         "deposition/diameter_um": _f16(np.concatenate([diameter[in_vessel], diameter[in_comp], diameter[in_trunk]])
                                        * 1e6),
         "deposition/nontarget_diameter_um": _f16(diameter[fate == tk.FATE_NONTARGET] * 1e6),

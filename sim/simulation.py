@@ -28,6 +28,7 @@ from .outcomes import (
     deliveries,
     lodging_generations,
     tissue_outcomes,
+    trunk_tumour_share,
     tumour_share_of_lodgings,
     tumour_to_normal_ratio,
 )
@@ -84,8 +85,10 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     where = ps.where[:n]
     last = proc.rows[-1]
     node_share, comp_share = tumour_share_of_lodgings(comps, np.asarray(liver.forest.parent, np.int64))
+    trunk_share = trunk_tumour_share(liver)
     tumour_particles = float(node_share[where[fate == tk.FATE_VESSEL]].sum()
-                             + comp_share[where[fate == tk.FATE_COMPARTMENT]].sum())
+                             + comp_share[where[fate == tk.FATE_COMPARTMENT]].sum()
+                             + trunk_share[where[fate == tk.FATE_TRUNK]].sum())
     lodged_in_liver = int(np.isin(fate, (tk.FATE_VESSEL, tk.FATE_COMPARTMENT, tk.FATE_TRUNK)).sum())
     normal_particles = lodged_in_liver - tumour_particles
 
@@ -116,7 +119,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "nontarget_particle_fraction": float((fate == tk.FATE_NONTARGET).sum() / n) if n else 0.0,
         "nontarget_particles_by_branch": by_branch,
         "reflux_volume_ml": float(proc.particle_volume_m3[ps.refluxed[:n]].sum() / ML_M3),
-        **load_readouts(ps.lodged_ped, ps.lodged_trunk, node_share),
+        **load_readouts(ps.lodged_ped, ps.lodged_trunk, node_share, trunk_share),
         "injection_time_min": float(last["suspension_volume_ml"]) / scenario.catheter.rate_ml_min,
         "vials": float(last["particle_volume_ml"]) * ML_M3 / proc.agent_vial_m3,
         "particles_per_cluster_mean": n / proc.n_units if proc.n_units else float("nan"),
@@ -306,7 +309,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
                                                   out=np.zeros_like(filled.portal_m3), where=filled.portal_capacity_m3 > 0)
     node_share, comp_share = tumour_share_of_lodgings(flow.liver.compartments,
                                                       np.asarray(flow.liver.forest.parent, np.int64))
-    deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share)
+    deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share,
+                                  trunk_tumour_share(flow.liver))
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
                        deposition=deposition, dvh=dvh)
     result.report = render_report(result)

@@ -353,3 +353,32 @@ def test_report_gives_the_pre_procedure_arterial_share_of_a_thrombosed_liver(sce
     s = r.summary
     assert s["arterial_fraction_baseline"] == pytest.approx(0.2, abs=0.01) and s["arterial_fraction_pre_procedure"] > 0.8
     assert f"before the procedure: {s['arterial_fraction_pre_procedure']:.3g}" in r.report
+
+
+def test_particles_in_named_arteries_count_with_the_tumour_share_they_feed(scenario):
+    """A particle that stops in the catheterised segmental artery feeds segment V's tissue: it counts with that
+    tissue's tumour share (it counted 0), and the PHA's share is the whole liver's."""
+    from sim.outcomes import trunk_tumour_share
+
+    s = scenario.with_updates({"agent.size_bin": "300-500"})
+    liver = build_liver(s)
+    flow = LiverFlow(liver.compiled, s, catheter=True)
+    share = trunk_tumour_share(flow.liver)
+    comps, trunk = flow.liver.compartments, flow.liver.trunk
+    tissue = comps.kind == 0
+    whole = comps.tumour_volume_m3[tissue].sum() / comps.volume_m3[tissue].sum()
+    names = list(trunk.edge_names)
+    assert share[names.index("PHA")] == pytest.approx(whole, rel=1e-12)
+    assert share[names.index("GDA")] == 0.0 and share[names.index("MPV")] == 0.0
+    a5 = [k for k, n in enumerate(names) if n.startswith("A5")]
+    assert a5 and all(share[k] > 2 * whole for k in a5)  # segment V holds the tumour
+    r = run(s, liver=liver, progress=False)
+    fate, where = r.state["particle_fate"], r.state["particle_where"]
+    in_trunk = fate == tk.FATE_TRUNK
+    assert in_trunk.sum() > 0
+    from sim.outcomes import tumour_share_of_lodgings
+
+    node_share, comp_share = tumour_share_of_lodgings(comps, np.asarray(flow.liver.forest.parent, np.int64))
+    expected = (node_share[where[fate == tk.FATE_VESSEL]].sum() + comp_share[where[fate == tk.FATE_COMPARTMENT]].sum()
+                + share[where[in_trunk]].sum()) / fate.size
+    assert r.summary["tumour_particle_fraction"] == pytest.approx(expected, rel=1e-12)
