@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -53,7 +52,7 @@ def draw(table: pd.DataFrame):
     return fig
 
 
-def measure(table: pd.DataFrame, wall_s: float | None) -> dict:
+def measure(table: pd.DataFrame) -> dict:
     """The numbers the doc quotes, from the sweep's table."""
     a5, rha = table[table["catheter.vessel"] == "A5"], table[table["catheter.vessel"] == "RHA"]
     stops = {f"{v}|{s}|{r}": int(n) for (v, s, r), n in
@@ -73,8 +72,6 @@ def measure(table: pd.DataFrame, wall_s: float | None) -> dict:
            "packed_flow": [float(x) for x in table.loc[table["stop_reason"] == "packed_to_tip",
                                                        "antegrade_flow_fraction"].agg(["min", "max"])]
            if (table["stop_reason"] == "packed_to_tip").any() else None}
-    if wall_s is not None:
-        out["wall_s"] = wall_s
     return out
 
 
@@ -89,8 +86,6 @@ def render_text(v: dict) -> str:
     nec = v["necrosis_by_af"]
     dev = v["devascularised_by_af"]
     zero_upto = max((af for af, (lo, hi) in dev.items() if hi == 0.0), default=None)
-    wall = f" On 2 worker processes of the shared 2-core development machine it took {v['wall_s']:.0f} s." \
-        if "wall_s" in v else ""
     packed_text = (f" The exceptions: {packed} of the {sum(a5_300.values())} runs of 300-500 um spheres from A5 pack "
                    f"the segmental artery back to the catheter tip with {_pct(v['packed_flow'])} of the flow left "
                    "(`stop_reason = \"packed_to_tip\"`, SACE III: the porous columns still leak; docs/outputs.md)."
@@ -99,7 +94,7 @@ def render_text(v: dict) -> str:
 segment 5 NET) with three microsphere sizes, for tumours whose hepatic arterial share
 of inflow runs from 50% to 100%, from the segment 5 artery (A5, selective) or the right
 hepatic artery (RHA, lobar): {v['points']} points x {v['seeds']} seeds = {v['runs']} runs on 6 livers, at 150 um
-terminal vessels (the base's 50 um is the production resolution).{wall}
+terminal vessels (the base's 50 um is the production resolution); its speed: docs/performance.md, Sweeps.
 
 ![Tumour necrosis and tumour share of particles against tumour arterial fraction, per microsphere size, catheter in A5 and RHA](figures/sweep_example.png)
 
@@ -140,7 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         values = json.loads(DATA.read_text(encoding="utf-8"))
     else:
-        wall = None
         if args.results is not None:
             table = pd.read_parquet(args.results / "results.parquet")
         else:
@@ -148,10 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             from sim.catalogue import resolve_sweep_spec
 
             with tempfile.TemporaryDirectory() as folder:
-                started = time.perf_counter()
                 table = sim.sweep(resolve_sweep_spec(SPEC), out=Path(folder) / "sweep", workers=2)
-                wall = time.perf_counter() - started
-        values = measure(table, wall)
+        values = measure(table)
         draw(table).savefig(FIGURE, dpi=80)
         print(f"wrote {FIGURE}")
         update_generated(DATA, data_text(values), check=False, command=command)
