@@ -384,7 +384,25 @@ def trunk_tumour_share(liver) -> np.ndarray:
     ----------
     liver : CompiledLiver
         The liver whose trunk edges the particles' ``where`` index (the catheter-placed one, its vessel split at the tip).
+
+    Returns
+    -------
+    ndarray
+        Read-only, kept with ``liver`` (:mod:`sim.keep`): the summary, the deposition table and the figures' state
+        of a run reuse it.
     """
+    with LOCK:
+        kept = kept_for(liver).get("trunk_tumour_share")
+    if kept is None:
+        kept = _trunk_shares(liver)
+        kept.flags.writeable = False
+        with LOCK:
+            kept_for(liver)["trunk_tumour_share"] = kept
+    return kept
+
+
+def _trunk_shares(liver) -> np.ndarray:
+    """:func:`trunk_tumour_share`, computed."""
     comps, forest, trunk = liver.compartments, liver.forest, liver.trunk
     vol_down, tum_down = _volumes_below(comps, np.asarray(forest.parent, np.int64))
     roots, at = np.asarray(forest.root_nodes, np.int64), np.asarray(forest.root_trunk_art, np.int64)

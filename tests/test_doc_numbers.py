@@ -36,9 +36,14 @@ def findings():
     return _script("strategy_findings")
 
 
+def _data(script) -> dict:
+    """The JSON data file a generator script renders its doc block from."""
+    return json.loads(script.DATA.read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="module")
 def findings_data(findings):
-    return json.loads(findings.DATA.read_text(encoding="utf-8"))
+    return _data(findings)
 
 
 def test_strategy_findings_table_is_the_rendering_of_its_data(findings, findings_data):
@@ -119,7 +124,7 @@ def therapy():
 
 @pytest.fixture(scope="module")
 def therapy_data(therapy):
-    return json.loads(therapy.DATA.read_text(encoding="utf-8"))
+    return _data(therapy)
 
 
 def test_therapy_blocks_are_the_rendering_of_their_data(therapy, therapy_data):
@@ -137,6 +142,6 @@ def test_therapy_data_is_what_the_code_measures(therapy, therapy_data):
 
 def test_sweep_example_block_is_the_rendering_of_its_data():
     module = _script("sweep_example")
-    data = json.loads(module.DATA.read_text(encoding="utf-8"))
+    data = _data(module)
     assert module.documented_block(module.DOC.read_text(encoding="utf-8")) == module.render(data), (
         "docs/sweeps.md's example was edited by hand or not regenerated: run python scripts/sweep_example.py")
