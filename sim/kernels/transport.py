@@ -75,9 +75,13 @@ from .twoport import (
     refresh_path,
     restore_trunk,
     solve_trunk,
+    solve_trunk_body,
     solve_trunk_of,
     trunk_arrays,
-    update_two_ports,
+    trunk_edge_flow,
+    trunk_pressure_of,
+    update_two_ports_body,
+    write_trunk_outputs,
 )
 from .uniforms import jump, uniform_of
 
@@ -342,9 +346,16 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
         geo.murray_exponent, geo.bed_aspect
     g_trunk, comp_node = st.g_trunk, st.comp_node
-    path = path_arrays(st)  # for the 2-port refresh after a lodging
+    path = path_arrays(st)  # for the 2-port refresh after a lodging (passed one by one: inline, no call)
     no_order = parent[:0]  # (the refresh walks up from the lodging)
-    trunk = trunk_arrays(st)  # for the trunk re-solve
+    trunk = trunk_arrays(st)  # for the trunk re-solve (the same)
+    trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base = trunk[0], trunk[17], trunk[21], trunk[25], trunk[26]
+    # a late subtree's solve leaves the trunk's outputs unwritten (stale); a walk computes those of the trunk nodes
+    # it visits (their vessels' flows, the roots' pressures), once per solve (fresh[n] == epoch), and the state's
+    # are all written before returning
+    stale = False
+    epoch = 0
+    fresh = np.zeros(trunk_p.shape[0], np.int64)
     full_resolve, measure_edge = net.full_resolve, net.measure_edge
     fates, wheres, refluxeds, stackeds, flow_after, counters = ps.fate, ps.where, ps.refluxed, ps.stacked, ps.flow_after, \
         ps.counters
@@ -352,6 +363,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
 
     solved = False  # a trunk solve of this call came last (nothing outside the loop changed its inputs since)
     p = first
+    stop = STOP_BATCH
     while p < last:
         end = unit_end[p]
         d = diameters[p]
@@ -400,6 +412,22 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             # ---- candidate exits of the current node, with the flow leaving through each
             is_root = False
             if in_trunk:
+                if stale and fresh[node] != epoch:  # this node's vessels and root after the last (late) solve
+                    fresh[node] = epoch
+                    for k in range(tadj_ptr[node], tadj_ptr[node + 1]):
+                        e = tadj_edge[k]
+                        a = trunk_conns[e, 0]
+                        b = trunk_conns[e, 1]
+                        trunk_p[a] = trunk_pressure_of(a, trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base)
+                        trunk_p[b] = trunk_pressure_of(b, trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base)
+                        trunk_q[e] = trunk_edge_flow(g_trunk[e], trunk_p[a], trunk_p[b])
+                    r = trunk_root[node]
+                    if r >= 0:
+                        s = root_slot[r]
+                        a = root_art[s]
+                        b = root_por[s]
+                        trunk_p[a] = trunk_pressure_of(a, trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base)
+                        trunk_p[b] = trunk_pressure_of(b, trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base)
                 is_root = trunk_node_sink[node] >= 0
                 for k in range(tadj_ptr[node], tadj_ptr[node + 1]):
                     e = tadj_edge[k]
@@ -597,7 +625,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                 node = write_vessel_conductance_of(g_art, g_trunk, m_ped, v, g)
             only_subtree = -1  # the trunk solve's promise: only this subtree's 2-port changed since its previous solve
             if node >= 0:
-                root = update_two_ports(*path, no_order, node)
+                root = update_two_ports_body(path[0], path[1], path[2], path[3], path[4], path[5], path[6], path[7],
+                                             path[8], path[9], path[10], path[11], path[12], path[13], no_order, node)
                 if solved and not full_resolve:
                     only_subtree = root_slot[root]
             # ---- the trunk re-solved, and the native flow at the tip measured
@@ -608,7 +637,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                 counters[2] += 1
             if tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
                 counters[3] += 1
-                flow = solve_trunk_of(*trunk, tip_index, measure_edge, only_subtree)[1]
+                _, flow, stale = solve_trunk_body(trunk, tip_index, measure_edge, only_subtree, False)
+                epoch += 1
                 solved = True
             else:  # the injection sits in a subtree's 2-port: the native flow needs its own solve (it changes the inputs)
                 solve_trunk_of(*trunk, -1, -1, -1)
@@ -638,10 +668,16 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             randoms.state[0] = state_hi
             randoms.state[1] = state_lo
         p = end
+        stop = STOP_BATCH
         if lodged and flow <= stop_flow:
-            return p, STOP_ENDPOINT
-        if stop_on_reflux and refluxed:
-            return p, STOP_REFLUX
-        if packed:
-            return p, STOP_PACKED
-    return p, STOP_BATCH
+            stop = STOP_ENDPOINT
+        elif stop_on_reflux and refluxed:
+            stop = STOP_REFLUX
+        elif packed:
+            stop = STOP_PACKED
+        if stop != STOP_BATCH:
+            break
+    if stale:
+        write_trunk_outputs(trunk[0], trunk[1], trunk[2], trunk[4], trunk[5], trunk[6], trunk[9], trunk[10], trunk[11],
+                            trunk[12], trunk[17], trunk[21], trunk[25], trunk[26])
+    return p, stop

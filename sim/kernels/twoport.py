@@ -68,7 +68,8 @@ from ._config import NJIT_OPTS
 __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK", "STATUS_LOST_SOURCE",
            "solve", "solve_without_substitution", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of",
            "trunk_arrays",
-           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "update_two_ports", "path_arrays",
+           "substitute", "substitute_range", "substitute_nodes", "refresh_path", "update_two_ports", "update_two_ports_body",
+           "path_arrays", "solve_trunk_body", "trunk_pressure_of", "trunk_edge_flow", "write_trunk_outputs",
            "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "pressures_below", "flows_below", "compartment_state",
@@ -253,8 +254,19 @@ def _through_vessel(g, y, s):
 @njit(**NJIT_OPTS)
 def update_two_ports(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
                      node_pi, node_conn, edge_pi, edge_conn, order, start):
+    """Recompute 2-ports bottom-up (:func:`update_two_ports_body`, called)."""
+    return update_two_ports_body(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art,
+                                 g_por, node_pi, node_conn, edge_pi, edge_conn, order, start)
+
+
+@njit(inline="always", **NJIT_OPTS)
+def update_two_ports_body(parent, q_art_in, comp_ptr, comp_idx, g_comp, comp_extra_p, child_ptr, child_idx, g_art, g_por,
+                          node_pi, node_conn, edge_pi, edge_conn, order, start):
     """Recompute 2-ports bottom-up: of the nodes in ``order`` from its last to its first (ascending nodes, so
     children before parents), or, with ``start >= 0``, of ``start`` and every ancestor up to its subtree root.
+
+    Inline, for the transport loop that calls it after every lodging with its arrays one by one (a call passing
+    these 16 arrays costs about as much as the refresh of a path); other callers use :func:`update_two_ports`.
 
     For each node i: ``node_pi[i]``/``node_conn[i]`` from i's compartments, injection and children's edges,
     then (below a root) ``edge_pi[i]``/``edge_conn[i]``, i's 2-port seen through its incoming pedicle vessels.
@@ -768,6 +780,26 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
     flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
 
+    :func:`solve_trunk_body` with every output written; returns its (status, flow).
+    """
+    status, q_off, _ = solve_trunk_body((fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn,
+                                         node_pi, trunk_p, trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols,
+                                         mat, work_rhs, inputs, schur, late, affine, base, recorded), off_node, off_edge,
+                                        only_subtree, True)
+    return status, q_off
+
+
+@njit(inline="always", **NJIT_OPTS)
+def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
+    """The trunk solve on the arrays :func:`trunk_arrays` returns (``trunk``), inline: the transport loop pays no
+    call (a call passing these 28 arrays costs about 0.25 us there: each array is seven arguments). Returns
+    (status, flow without the injection, whether the outputs were left unwritten).
+
+    With ``outputs`` False and the solve a late subtree's alone (the returned flag), ``trunk_p``, ``trunk_q``
+    and the roots' pressures are not written: :func:`trunk_pressure_of` gives any trunk pressure they would
+    hold, and :func:`write_trunk_outputs` writes them all (the caller must, before anything else reads them).
+    Otherwise they are written, as always.
+
     ``only_subtree >= 0`` is the caller's promise that since the previous solve on these arrays
     (with the same ``off_node``) nothing changed but the 2-port of that subtree (its root's
     ``node_pi`` and ``node_conn``): the checks below then compare that subtree's inputs alone,
@@ -798,10 +830,17 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
     atomic reference count per field on every call, as does every state field read inside a
     loop (docs/flow.md).
     """
+    (fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p, trunk_q, art_p, por_p,
+     status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late, affine, base, recorded) = trunk
     nt = fixed.shape[0]
     ns = root_nodes.shape[0]
     ne = conns.shape[0]
     first_s, last_s = (only_subtree, only_subtree + 1) if only_subtree >= 0 else (0, ns)
+    # the promised subtree is the only late one: the late stamps are its three alone (the others are skipped)
+    alone = only_subtree >= 0 and late[only_subtree] != 0
+    for s in range(ns if alone else 0):
+        if s != only_subtree and late[s] != 0:
+            alone = False
     if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes, first_s, last_s):
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
                              mat, inputs, late)
@@ -862,7 +901,8 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
             for k in range(first_late, nfree):
                 rhs[k] = base[0, k]
                 rhs2[k] = base[1, k]
-        for t in range(ne if stage % 2 == 1 else 0, ne + 3 * ns):
+        for t in range(ne + 3 * only_subtree if (alone and stage % 2 == 1) else (ne if stage % 2 == 1 else 0),
+                       ne + 3 * only_subtree + 3 if (alone and stage % 2 == 1) else ne + 3 * ns):
             source = 0.0
             c = -1
             if t < ne:
@@ -940,27 +980,13 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
             for k in range(nfree):  # y on the rows I, c on the rows L (for both right-hand sides)
                 base[0, k] = rhs[k]
                 base[1, k] = rhs2[k] if off else 0.0
-    # ---- the late rows' pressures, then the others' from them
+    # ---- the late rows' pressures; the others' follow from them (trunk_pressure_of)
     _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, False, True, off, ptr, cols)
     _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
-    for k in range(first_late):
-        acc = base[0, k]
-        for col in range(first_late, nfree):
-            acc -= affine[k, col] * rhs[col]
-        rhs[k] = acc
-    for n in range(nt):
-        if index[n] >= 0:
-            trunk_p[n] = rhs[index[n]]
-        elif not math.isnan(fixed[n]):
-            trunk_p[n] = fixed[n]
-        else:
-            trunk_p[n] = np.nan
-    for e in range(ne):
-        g = g_trunk[e]
-        a = conns[e, 0]
-        trunk_q[e] = g * (trunk_p[a] - trunk_p[conns[e, 1]]) if g > 0.0 and \
-            not math.isnan(trunk_p[a]) else 0.0
-    _root_pressures(root_nodes, root_art, root_por, trunk_p, art_p, por_p)
+    deferred = alone and not outputs and (off or off_node < 0)
+    if not deferred:
+        write_trunk_outputs(fixed, conns, g_trunk, root_nodes, root_art, root_por, trunk_p, trunk_q, art_p, por_p, index,
+                            work_rhs, affine, base)
     status_out[0] = status
     q_off = np.nan
     if off_node >= 0:
@@ -972,7 +998,7 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                 n = conns[off_edge, end]
                 k = index[n]
                 if k < 0:
-                    value = trunk_p[n]
+                    value = fixed[n]  # what trunk_p holds there (NaN if cut off)
                 elif k >= first_late:
                     value = rhs2[k]
                 else:
@@ -985,7 +1011,43 @@ def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root
                     pb = value
             g = g_trunk[off_edge]
             q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
-    return status, q_off
+    return status, q_off, deferred
+
+
+@njit(inline="always", **NJIT_OPTS)
+def trunk_pressure_of(n, fixed, index, work_rhs, affine, base):
+    """Pressure of trunk node ``n`` after a solve (what :func:`write_trunk_outputs` writes to ``trunk_p[n]``), Pa:
+    a late row's from the solve, another free row's ``y - W x_L`` (see :func:`solve_trunk_of`), the boundary's
+    pressure, or NaN where cut off. The arguments are the state's arrays (:func:`trunk_arrays`)."""
+    nt = fixed.shape[0]
+    k = index[n]
+    if k < 0:
+        return fixed[n] if not math.isnan(fixed[n]) else np.nan
+    first_late = index[nt + 1]
+    rhs = work_rhs[0]
+    if k >= first_late:
+        return rhs[k]
+    acc = base[0, k]
+    for col in range(first_late, index[nt]):
+        acc -= affine[k, col] * rhs[col]
+    return acc
+
+
+@njit(inline="always", **NJIT_OPTS)
+def trunk_edge_flow(g, pa, pb):
+    """Flow along a trunk vessel of conductance ``g`` from the pressures of its ends (as ``trunk_q``), m^3/s."""
+    return g * (pa - pb) if g > 0.0 and not math.isnan(pa) else 0.0
+
+
+@njit(inline="always", **NJIT_OPTS)
+def write_trunk_outputs(fixed, conns, g_trunk, root_nodes, root_art, root_por, trunk_p, trunk_q, art_p, por_p, index,
+                        work_rhs, affine, base):
+    """Write a solve's ``trunk_p``, ``trunk_q`` and the roots' pressures (the state's arrays)."""
+    for n in range(fixed.shape[0]):
+        trunk_p[n] = trunk_pressure_of(n, fixed, index, work_rhs, affine, base)
+    for e in range(conns.shape[0]):
+        trunk_q[e] = trunk_edge_flow(g_trunk[e], trunk_p[conns[e, 0]], trunk_p[conns[e, 1]])
+    _root_pressures(root_nodes, root_art, root_por, trunk_p, art_p, por_p)
 
 
 @njit(inline="always", **NJIT_OPTS)
