@@ -350,9 +350,9 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     no_order = parent[:0]  # (the refresh walks up from the lodging)
     trunk = trunk_arrays(st)  # for the trunk re-solve (the same)
     trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base = trunk[0], trunk[17], trunk[21], trunk[25], trunk[26]
-    # a late subtree's solve leaves the trunk's outputs unwritten (stale); a walk computes those of the trunk nodes
-    # it visits (their vessels' flows, the roots' pressures), once per solve (fresh[n] == epoch), and the state's
-    # are all written before returning
+    # the solve after a lodging leaves the trunk's outputs unwritten (stale); a walk computes those of the trunk
+    # nodes it visits (their vessels' flows, the roots' pressures), once per solve (fresh[n] == epoch), and the
+    # state's are all written before returning
     stale = False
     epoch = 0
     fresh = np.zeros(trunk_p.shape[0], np.int64)

@@ -795,10 +795,10 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
     call (a call passing these 28 arrays costs about 0.25 us there: each array is seven arguments). Returns
     (status, flow without the injection, whether the outputs were left unwritten).
 
-    With ``outputs`` False and the solve a late subtree's alone (the returned flag), ``trunk_p``, ``trunk_q``
-    and the roots' pressures are not written: :func:`trunk_pressure_of` gives any trunk pressure they would
-    hold, and :func:`write_trunk_outputs` writes them all (the caller must, before anything else reads them).
-    Otherwise they are written, as always.
+    With ``outputs`` False (and the injection node not cut off: the returned flag), ``trunk_p``, ``trunk_q`` and
+    the roots' pressures are not written: :func:`trunk_pressure_of` gives any trunk pressure they would hold, and
+    :func:`write_trunk_outputs` writes them all (the caller must, before anything else reads them). Otherwise
+    they are written, as always.
 
     ``only_subtree >= 0`` is the caller's promise that since the previous solve on these arrays
     (with the same ``off_node``) nothing changed but the 2-port of that subtree (its root's
@@ -983,7 +983,7 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
     # ---- the late rows' pressures; the others' follow from them (trunk_pressure_of)
     _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, False, True, off, ptr, cols)
     _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
-    deferred = alone and not outputs and (off or off_node < 0)
+    deferred = not outputs and (off or off_node < 0)
     if not deferred:
         write_trunk_outputs(fixed, conns, g_trunk, root_nodes, root_art, root_por, trunk_p, trunk_q, art_p, por_p, index,
                             work_rhs, affine, base)
