@@ -75,7 +75,7 @@ from .twoport import (
     refresh_path,
     restore_trunk,
     solve_trunk,
-    solve_trunk_body,
+    solve_trunk_late,
     solve_trunk_of,
     trunk_arrays,
     trunk_edge_flow,
@@ -350,9 +350,9 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     no_order = parent[:0]  # (the refresh walks up from the lodging)
     trunk = trunk_arrays(st)  # for the trunk re-solve (the same)
     trunk_fixed, trunk_index, trunk_rhs, trunk_affine, trunk_base = trunk[0], trunk[17], trunk[21], trunk[25], trunk[26]
-    # the solve after a lodging leaves the trunk's outputs unwritten (stale); a walk computes those of the trunk
-    # nodes it visits (their vessels' flows, the roots' pressures), once per solve (fresh[n] == epoch), and the
-    # state's are all written before returning
+    # the solve after a lodging in a late subtree leaves the trunk's outputs unwritten (stale); a walk
+    # computes those of the trunk nodes it visits (their vessels' flows, the roots' pressures), once per solve
+    # (fresh[n] == epoch), and the state's are all written before returning
     stale = False
     epoch = 0
     fresh = np.zeros(trunk_p.shape[0], np.int64)
@@ -637,7 +637,12 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                 counters[2] += 1
             if tip_kind == TIP_TRUNK:  # one elimination, two right-hand sides: with and without the injection
                 counters[3] += 1
-                _, flow, stale = solve_trunk_body(trunk, tip_index, measure_edge, only_subtree, False)
+                applied, _, flow = solve_trunk_late(trunk, tip_index, measure_edge, only_subtree)
+                if applied:  # the trunk's outputs left unwritten
+                    stale = True
+                else:
+                    flow = solve_trunk_of(*trunk, tip_index, measure_edge, only_subtree)[1]
+                    stale = False
                 epoch += 1
                 solved = True
             else:  # the injection sits in a subtree's 2-port: the native flow needs its own solve (it changes the inputs)

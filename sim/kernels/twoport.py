@@ -69,7 +69,7 @@ __all__ = ["FlowState", "CONN_AG", "CONN_PG", "CONN_AP", "CONN_LOST", "STATUS_OK
            "solve", "solve_without_substitution", "eliminate", "solve_trunk", "solve_trunk_without", "solve_trunk_of",
            "trunk_arrays",
            "substitute", "substitute_range", "substitute_nodes", "refresh_path", "update_two_ports", "update_two_ports_body",
-           "path_arrays", "solve_trunk_body", "trunk_pressure_of", "trunk_edge_flow", "write_trunk_outputs",
+           "path_arrays", "solve_trunk_late", "trunk_pressure_of", "trunk_edge_flow", "write_trunk_outputs",
            "set_pedicle_conductance",
            "set_compartment_conductance", "set_trunk_conductance", "node_pressures", "child_pressures",
            "edge_flows", "compartment_flows", "pressures_below", "flows_below", "compartment_state",
@@ -773,32 +773,193 @@ def trunk_arrays(st):
             st.work_schur, st.work_late, st.work_affine, st.work_base, st.work_recorded)
 
 
+@njit(inline="always", **NJIT_OPTS)
+def _stamps(stage, t_first, t_last, fixed, conns, g_trunk, root_nodes, root_art, root_por, node_pi, on, index, late, mat,
+            rhs, rhs2):
+    """The trunk system's stamps, one rule in one place, of entries ``t_first .. t_last - 1``: the trunk vessels
+    (t < Et), then per root s its yA to ground with the source sA (t = Et + 3 s), its yP to ground with sP (+1) and
+    its yAP between A and P (+2). A conductance g between nodes a and b (b = -1: ground, pressure 0) puts g on both
+    diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the other way round).
+    Stage 0: the matrix of the trunk and the unmarked subtrees; 1: the matrix of the late ones; 2: the right-hand
+    side of the trunk and the unmarked subtrees; 3: that of the late ones, on both right-hand sides."""
+    ne = conns.shape[0]
+    for t in range(t_first, t_last):
+        source = 0.0
+        c = -1
+        if t < ne:
+            g = g_trunk[t]
+            a = conns[t, 0]
+            b = conns[t, 1]
+            if not (g > 0.0 and on[a]):
+                continue
+        else:
+            s, c = divmod(t - ne, 3)
+            if (late[s] != 0) != (stage % 2 == 1):
+                continue
+            r = root_nodes[s]
+            a = root_por[s] if c == 1 else root_art[s]
+            b = root_por[s] if c == 2 else -1
+            g = node_pi[r, c]  # PI_YA, PI_YP, PI_YAP
+            if c < 2:
+                source = node_pi[r, PI_SA + c]  # PI_SA, PI_SP
+            if not on[a] or (c == 2 and not g > 0.0):
+                continue
+        ia = index[a]
+        ib = index[b] if b >= 0 else -1
+        if stage < 2:
+            if ia >= 0:
+                mat[ia, ia] += g
+                if ib >= 0:
+                    mat[ia, ib] -= g
+            if ib >= 0:
+                mat[ib, ib] += g
+                if ia >= 0:
+                    mat[ib, ia] -= g
+        else:  # stage 3 adds to both right-hand sides (stage 2 copies the first into the second)
+            if ia >= 0 and ib < 0:
+                rhs[ia] += g * (0.0 if b < 0 else fixed[b])
+                if stage == 3:
+                    rhs2[ia] += g * (0.0 if b < 0 else fixed[b])
+            if ib >= 0 and ia < 0:
+                rhs[ib] += g * fixed[a]
+                if stage == 3:
+                    rhs2[ib] += g * fixed[a]
+            if ia >= 0 and 0 <= c < 2:
+                rhs[ia] += source
+                if stage == 3:
+                    rhs2[ia] += source
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _restore_schur(mat, schur, first_late, nfree, ptr, cols):
+    """The trailing block of ``mat`` as the other rows' elimination left it (kept in ``schur``)."""
+    for k in range(first_late, nfree):
+        mat[k, k] = schur[k, k]
+        for p in range(ptr[k], ptr[k + 1]):
+            j = cols[p]
+            mat[k, j] = schur[k, j]
+            mat[j, k] = schur[j, k]
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _late_rhs_from_base(rhs, rhs2, base, first_late, nfree):
+    """The late rows' right-hand sides from the kept eliminated ones (c, for both right-hand sides)."""
+    for k in range(first_late, nfree):
+        rhs[k] = base[0, k]
+        rhs2[k] = base[1, k]
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _trunk_status(fixed, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, on, index):
+    """``STATUS_LOST_SOURCE`` if a source or an injection sits in a part cut off from every boundary, else OK."""
+    status = STATUS_OK
+    for s in range(root_nodes.shape[0]):
+        r = root_nodes[s]
+        if node_conn[r] & CONN_LOST or (not on[root_art[s]] and node_pi[r, PI_SA] != 0.0) or \
+                (not on[root_por[s]] and node_pi[r, PI_SP] != 0.0):
+            status = STATUS_LOST_SOURCE
+    for n in range(fixed.shape[0]):
+        if index[n] < 0 and q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
+            status = STATUS_LOST_SOURCE
+    return status
+
+
+@njit(inline="always", **NJIT_OPTS)
+def _flow_without(off, off_node, off_edge, conns, g_trunk, fixed, index, trunk_q, work_rhs, affine, base):
+    """After a solve: the flow along ``off_edge`` without the injection at ``off_node`` (the second right-hand
+    side; NaN with ``off_node < 0``), m^3/s. ``off``: ``off_node`` is a free row (else its injection changes no
+    flow and ``trunk_q``, which must then be written, gives it)."""
+    if off_node < 0:
+        return np.nan
+    if not off:  # the injection node is cut off: its injection changes no flow
+        return trunk_q[off_edge]
+    nt = fixed.shape[0]
+    first_late = index[nt + 1]
+    rhs2 = work_rhs[1]
+    pa = pb = 0.0
+    for end in range(2):  # the ends' pressures without the injection
+        n = conns[off_edge, end]
+        k = index[n]
+        if k < 0:
+            value = fixed[n]  # what trunk_p holds there (NaN if cut off)
+        elif k >= first_late:
+            value = rhs2[k]
+        else:
+            value = base[1, k]
+            for col in range(first_late, index[nt]):
+                value -= affine[k, col] * rhs2[col]
+        if end == 0:
+            pa = value
+        else:
+            pb = value
+    g = g_trunk[off_edge]
+    return g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
+
+
+@njit(inline="always", **NJIT_OPTS)
+def solve_trunk_late(trunk, off_node, off_edge, only_subtree):
+    """:func:`solve_trunk_of`'s own steps for its most frequent case, inline for the transport loop, which then
+    pays no call (a call passing the 28 arrays of ``trunk``, :func:`trunk_arrays`, costs about 0.25 us there:
+    each array is seven arguments) and no compile time for the general solve.
+
+    The case: the promise ``only_subtree`` (only that subtree's 2-port changed since the previous solve, with the
+    same ``off_node``), that subtree late, the pattern's inputs and the right-hand side's kept inputs as
+    recorded, and the injection node a free row (or none). Then the solve refactorises the late block if the
+    subtree's conductances changed, stamps the late subtrees (the subtree's three entries when it is the only
+    late one) and solves the late rows: the very steps and numbers of :func:`solve_trunk_of`. ``trunk_p``,
+    ``trunk_q`` and the roots' pressures are left unwritten: :func:`trunk_pressure_of` gives any of them,
+    :func:`write_trunk_outputs` writes them all (the caller must, before anything else reads them).
+
+    Returns
+    -------
+    (bool, int, float)
+        Whether it applied (if not, nothing was changed: call :func:`solve_trunk_of`), the status, and the flow
+        along ``off_edge`` without the injection at ``off_node``.
+    """
+    (fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p, trunk_q, art_p, por_p,
+     status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late, affine, base, recorded) = trunk
+    nt = fixed.shape[0]
+    ns = root_nodes.shape[0]
+    ne = conns.shape[0]
+    s = only_subtree
+    off = off_node >= 0 and index[off_node] >= 0
+    # what solve_trunk_of's checks would find, read without recording anything
+    if s < 0 or ns < 2 or late[s] == 0 or (off_node >= 0 and not off) or key[nt + ne + ns] == 0 or \
+            key[nt + ne + s] != (node_conn[root_nodes[s]] & np.uint8(7)) or inputs[ne + 3 * ns] != 1.0 or \
+            recorded[2 * nt + 2 * ns + 1] == 0.0 or recorded[2 * nt + 2 * ns] != (off_node if off else -1):
+        return False, STATUS_OK, np.nan
+    t_first, t_last = ne + 3 * s, ne + 3 * s + 3  # its stamps alone when it is the only late subtree
+    for t in range(ns):
+        if t != s and late[t] != 0:
+            t_first, t_last = ne, ne + 3 * ns
+    change, _ = _matrix_change(g_trunk, root_nodes, node_pi, inputs, late, s, s + 1)  # SAME or LATE_ONLY here
+    nfree = index[nt]
+    first_late = index[nt + 1]
+    rhs = work_rhs[0]
+    rhs2 = work_rhs[1]
+    status = _trunk_status(fixed, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, on, index)
+    if change == _MATRIX_LATE_ONLY:
+        _restore_schur(mat, schur, first_late, nfree, ptr, cols)
+        _stamps(1, t_first, t_last, fixed, conns, g_trunk, root_nodes, root_art, root_por, node_pi, on, index, late, mat,
+                rhs, rhs2)
+        _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, True, False, False, ptr, cols)
+        inputs[ne + 3 * ns] = 1.0
+    _late_rhs_from_base(rhs, rhs2, base, first_late, nfree)
+    _stamps(3, t_first, t_last, fixed, conns, g_trunk, root_nodes, root_art, root_por, node_pi, on, index, late, mat, rhs,
+            rhs2)
+    _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, False, True, off, ptr, cols)
+    _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
+    status_out[0] = status
+    return True, status, _flow_without(off, off_node, off_edge, conns, g_trunk, fixed, index, trunk_q, work_rhs, affine,
+                                       base)
+
+
 @njit(**NJIT_OPTS)
 def solve_trunk_of(fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p,
                    trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late,
                    affine, base, recorded, off_node, off_edge, only_subtree):
     """The trunk solve on the arrays :func:`trunk_arrays` returns (for kernel loops); with ``off_node >= 0`` also the
     flow along ``off_edge`` without the injection at ``off_node`` (-1, -1: :func:`solve_trunk`).
-
-    :func:`solve_trunk_body` with every output written; returns its (status, flow).
-    """
-    status, q_off, _ = solve_trunk_body((fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn,
-                                         node_pi, trunk_p, trunk_q, art_p, por_p, status_out, key, uf, on, index, ptr, cols,
-                                         mat, work_rhs, inputs, schur, late, affine, base, recorded), off_node, off_edge,
-                                        only_subtree, True)
-    return status, q_off
-
-
-@njit(inline="always", **NJIT_OPTS)
-def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
-    """The trunk solve on the arrays :func:`trunk_arrays` returns (``trunk``), inline: the transport loop pays no
-    call (a call passing these 28 arrays costs about 0.25 us there: each array is seven arguments). Returns
-    (status, flow without the injection, whether the outputs were left unwritten).
-
-    With ``outputs`` False (and the injection node not cut off: the returned flag), ``trunk_p``, ``trunk_q`` and
-    the roots' pressures are not written: :func:`trunk_pressure_of` gives any trunk pressure they would hold, and
-    :func:`write_trunk_outputs` writes them all (the caller must, before anything else reads them). Otherwise
-    they are written, as always.
 
     ``only_subtree >= 0`` is the caller's promise that since the previous solve on these arrays
     (with the same ``off_node``) nothing changed but the 2-port of that subtree (its root's
@@ -830,17 +991,10 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
     atomic reference count per field on every call, as does every state field read inside a
     loop (docs/flow.md).
     """
-    (fixed, conns, g_trunk, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, trunk_p, trunk_q, art_p, por_p,
-     status_out, key, uf, on, index, ptr, cols, mat, work_rhs, inputs, schur, late, affine, base, recorded) = trunk
     nt = fixed.shape[0]
     ns = root_nodes.shape[0]
     ne = conns.shape[0]
     first_s, last_s = (only_subtree, only_subtree + 1) if only_subtree >= 0 else (0, ns)
-    # the promised subtree is the only late one: the late stamps are its three alone (the others are skipped)
-    alone = only_subtree >= 0 and late[only_subtree] != 0
-    for s in range(ns if alone else 0):
-        if s != only_subtree and late[s] != 0:
-            alone = False
     if _pattern_inputs_changed(key, fixed, g_trunk, node_conn, root_nodes, first_s, last_s):
         _build_trunk_pattern(fixed, conns, g_trunk, node_conn, root_nodes, root_art, root_por, uf, on, index, ptr, cols,
                              mat, inputs, late)
@@ -856,23 +1010,8 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
                                 last_s)
     rhs = work_rhs[0]
     rhs2 = work_rhs[1]
-    # ---- status: a source or an injection in a part cut off from every boundary
-    status = STATUS_OK
-    for s in range(ns):
-        r = root_nodes[s]
-        if node_conn[r] & CONN_LOST or (not on[root_art[s]] and node_pi[r, PI_SA] != 0.0) or \
-                (not on[root_por[s]] and node_pi[r, PI_SP] != 0.0):
-            status = STATUS_LOST_SOURCE
-    for n in range(nt):
-        if index[n] < 0 and q_trunk_in[n] != 0.0 and math.isnan(fixed[n]):
-            status = STATUS_LOST_SOURCE
-    # ---- the stamps, one rule in one place (an inline helper taking the arrays would cost a reference count per
-    # array per call): every trunk vessel, then per root its yA to ground with the source sA, its yP to ground with
-    # sP, and its yAP between A and P. A conductance g between nodes a and b (b = -1: ground, pressure 0) puts g on
-    # both diagonals and -g between two free nodes, g p_b on a's right-hand side for a fixed b (and the other way
-    # round). Stage 0: the matrix of the trunk and the unmarked subtrees; 1: the matrix of the late ones; 2: the
-    # right-hand side of the trunk and the unmarked subtrees; 3: that of the late ones.
-    for stage in range(4):
+    status = _trunk_status(fixed, q_trunk_in, root_nodes, root_art, root_por, node_conn, node_pi, on, index)
+    for stage in range(4):  # the stamps (:func:`_stamps`) of the trunk and the unmarked subtrees, then of the late ones
         if stage == 0:
             if change != _MATRIX_OTHER:
                 continue
@@ -886,67 +1025,16 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
             if change == _MATRIX_SAME:
                 continue
             if change == _MATRIX_LATE_ONLY:  # the trailing block as the other rows' elimination left it
-                for k in range(first_late, nfree):
-                    mat[k, k] = schur[k, k]
-                    for p in range(ptr[k], ptr[k + 1]):
-                        j = cols[p]
-                        mat[k, j] = schur[k, j]
-                        mat[j, k] = schur[j, k]
+                _restore_schur(mat, schur, first_late, nfree, ptr, cols)
         elif stage == 2:
             if not (base_changed or change == _MATRIX_OTHER):
                 continue
             for k in range(nfree):
                 rhs[k] = 0.0
         else:  # stage 3 starts from the kept eliminated right-hand side of the late rows
-            for k in range(first_late, nfree):
-                rhs[k] = base[0, k]
-                rhs2[k] = base[1, k]
-        for t in range(ne + 3 * only_subtree if (alone and stage % 2 == 1) else (ne if stage % 2 == 1 else 0),
-                       ne + 3 * only_subtree + 3 if (alone and stage % 2 == 1) else ne + 3 * ns):
-            source = 0.0
-            c = -1
-            if t < ne:
-                g = g_trunk[t]
-                a = conns[t, 0]
-                b = conns[t, 1]
-                if not (g > 0.0 and on[a]):
-                    continue
-            else:
-                s, c = divmod(t - ne, 3)
-                if (late[s] != 0) != (stage % 2 == 1):
-                    continue
-                r = root_nodes[s]
-                a = root_por[s] if c == 1 else root_art[s]
-                b = root_por[s] if c == 2 else -1
-                g = node_pi[r, c]  # PI_YA, PI_YP, PI_YAP
-                if c < 2:
-                    source = node_pi[r, PI_SA + c]  # PI_SA, PI_SP
-                if not on[a] or (c == 2 and not g > 0.0):
-                    continue
-            ia = index[a]
-            ib = index[b] if b >= 0 else -1
-            if stage < 2:
-                if ia >= 0:
-                    mat[ia, ia] += g
-                    if ib >= 0:
-                        mat[ia, ib] -= g
-                if ib >= 0:
-                    mat[ib, ib] += g
-                    if ia >= 0:
-                        mat[ib, ia] -= g
-            else:  # stage 3 adds to both right-hand sides (stage 2 copies the first into the second)
-                if ia >= 0 and ib < 0:
-                    rhs[ia] += g * (0.0 if b < 0 else fixed[b])
-                    if stage == 3:
-                        rhs2[ia] += g * (0.0 if b < 0 else fixed[b])
-                if ib >= 0 and ia < 0:
-                    rhs[ib] += g * fixed[a]
-                    if stage == 3:
-                        rhs2[ib] += g * fixed[a]
-                if ia >= 0 and 0 <= c < 2:
-                    rhs[ia] += source
-                    if stage == 3:
-                        rhs2[ia] += source
+            _late_rhs_from_base(rhs, rhs2, base, first_late, nfree)
+        _stamps(stage, ne if stage % 2 == 1 else 0, ne + 3 * ns, fixed, conns, g_trunk, root_nodes, root_art, root_por,
+                node_pi, on, index, late, mat, rhs, rhs2)
         if stage == 0:
             _eliminate_pattern(mat, rhs, rhs2, 0, first_late, True, False, False, ptr, cols)
             for k in range(first_late, nfree):  # keep the trailing block (the Schur complement S)
@@ -983,35 +1071,10 @@ def solve_trunk_body(trunk, off_node, off_edge, only_subtree, outputs):
     # ---- the late rows' pressures; the others' follow from them (trunk_pressure_of)
     _eliminate_pattern(mat, rhs, rhs2, first_late, nfree, False, True, off, ptr, cols)
     _backward(mat, rhs, rhs2, first_late, nfree, off, ptr, cols)
-    deferred = not outputs and (off or off_node < 0)
-    if not deferred:
-        write_trunk_outputs(fixed, conns, g_trunk, root_nodes, root_art, root_por, trunk_p, trunk_q, art_p, por_p, index,
-                            work_rhs, affine, base)
+    write_trunk_outputs(fixed, conns, g_trunk, root_nodes, root_art, root_por, trunk_p, trunk_q, art_p, por_p, index,
+                        work_rhs, affine, base)
     status_out[0] = status
-    q_off = np.nan
-    if off_node >= 0:
-        if not off:  # the injection node is cut off: its injection changes no flow
-            q_off = trunk_q[off_edge]
-        else:
-            pa = pb = 0.0
-            for end in range(2):  # the ends' pressures without the injection
-                n = conns[off_edge, end]
-                k = index[n]
-                if k < 0:
-                    value = fixed[n]  # what trunk_p holds there (NaN if cut off)
-                elif k >= first_late:
-                    value = rhs2[k]
-                else:
-                    value = base[1, k]
-                    for col in range(first_late, nfree):
-                        value -= affine[k, col] * rhs2[col]
-                if end == 0:
-                    pa = value
-                else:
-                    pb = value
-            g = g_trunk[off_edge]
-            q_off = g * (pa - pb) if g > 0.0 and not math.isnan(pa) and not math.isnan(pb) else 0.0
-    return status, q_off, deferred
+    return status, _flow_without(off, off_node, off_edge, conns, g_trunk, fixed, index, trunk_q, work_rhs, affine, base)
 
 
 @njit(inline="always", **NJIT_OPTS)
