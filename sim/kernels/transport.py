@@ -40,6 +40,7 @@ from numba import njit
 
 from ._borrow import borrowed
 from ._config import NJIT_OPTS
+from ._prefetch import prefetch
 from .embolic_load import bed_load_step, vessel_load_step, write_bed_conductance_of, write_vessel_conductance_of
 from .rules import (
     ACT_BED,
@@ -473,6 +474,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             if ped >= 0 and pa0 == pa0:
                 for k in range(child_ptr[ped], child_ptr[ped + 1]):
                     j = child_idx[k]
+                    prefetch(child_ptr, j)  # a cache hint: the lists of j's children and compartments, read if
+                    prefetch(comp_ptr, j)   # the particle goes on into j (their misses overlap this level's work)
                     # the elements, not the arrays: an inline helper taking arrays costs reference counts per call
                     qa, qp, xa, xp = flows_below(g_art[j], g_por[j], node_conn[j], node_pi[j, PI_YA], node_pi[j, PI_YP],
                                                  node_pi[j, PI_YAP], node_pi[j, PI_SA], node_pi[j, PI_SP], pa0, pp0)
