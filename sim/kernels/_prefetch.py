@@ -4,7 +4,8 @@ Tells the processor that ``array[index]`` will be read soon, so that it starts
 bringing that cache line in while other work goes on. It never changes a result
 (a hint for an address outside the array is ignored by the hardware; callers
 still pass valid indices). Used where a kernel knows the next addresses of many
-independent walks in advance (:mod:`.routing`).
+independent walks in advance (:mod:`.routing`), and by the exact walk for the lists of every
+exit it may take next (:mod:`.transport`).
 """
 
 from __future__ import annotations
