@@ -50,17 +50,19 @@ def load_readouts(lodged_pedicle: np.ndarray, lodged_trunk: np.ndarray, node_sha
 
 
 def deposition_table(liver: CompiledLiver, geo: el.LoadGeometry, load: el.Load, node_share: np.ndarray,
-                     comp_share: np.ndarray, trunk_share: np.ndarray) -> pd.DataFrame:
+                     comp_share: np.ndarray, trunk_share: np.ndarray,
+                     kept: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per loaded element (cumulative load): the columns of ``DEPOSITION_COLUMNS``.
 
     ``element`` is ``pedicle`` (synthetic vessel ``#n``), ``trunk`` (named artery),
     ``compartment`` (the sub-resolution bed of tissue or peribiliary compartment
     ``c<k>``) or ``bed`` (a non-target bed, by branch name). Beds have no column
-    length (NaN): their packing is by generation.
+    length (NaN): their packing is by generation. ``kept``: :func:`sim.kernels.embolic_load.conductance_fractions`
+    of ``geo`` and ``load``, if the caller has it.
     """
     trunk, forest = liver.trunk, liver.forest
     m, c = geo.n_pedicle, geo.n_compartment
-    vessel_kept, bed_kept = el.conductance_fractions(geo, load)
+    vessel_kept, bed_kept = el.conductance_fractions(geo, load) if kept is None else kept
     v = np.flatnonzero(load.vessel_count)
     ped, edge = v[v < m], v[v >= m] - m
     b = np.flatnonzero(load.bed_count)

@@ -272,8 +272,10 @@ _VESSEL_FIELDS = ("count", "column", "excess", "layer", "layer_excess", "blocked
 _BED_FIELDS = ("count", "gen", "wedged", "layer", "front", "excess", "blocked")
 
 
-def load_record(trunk, geo: el.LoadGeometry, load: el.Load) -> dict:
+def load_record(trunk, geo: el.LoadGeometry, load: el.Load, kept: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The embolic load of a procedure, portable between catheter placements (trunk parts by vessel name).
+
+    ``kept``: :func:`sim.kernels.embolic_load.conductance_fractions` of ``geo`` and ``load``, if the caller has it.
 
     Returns
     -------
@@ -287,7 +289,7 @@ def load_record(trunk, geo: el.LoadGeometry, load: el.Load) -> dict:
     m, c = geo.n_pedicle, geo.n_compartment
     vessel = {f: getattr(load, f"vessel_{f}") for f in _VESSEL_FIELDS}
     bed = {f: getattr(load, f"bed_{f}") for f in _BED_FIELDS}
-    vessel_fraction, bed_fraction = el.conductance_fractions(geo, load)
+    vessel_fraction, bed_fraction = el.conductance_fractions(geo, load) if kept is None else kept
     trunk_loaded = [e for e in range(trunk.n_edges) if load.vessel_count[m + e] > 0]
     beds_loaded = [e for e in range(trunk.n_edges) if load.bed_count[c + e] > 0]
     return {

@@ -20,6 +20,7 @@ from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
 from .interval import carried_load
 from .kernels import transport as tk
+from .kernels.embolic_load import conductance_fractions
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
 from .outcomes import (
     Deliveries,
@@ -290,7 +291,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
-    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load), "prior_load": prior_load, "course": course,
+    kept = conductance_fractions(proc.geometry, ps.load)  # the share of its conductance each element keeps
+    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load, kept), "prior_load": prior_load, "course": course,
              "lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk,
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
@@ -310,7 +312,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     node_share, comp_share = tumour_share_of_lodgings(flow.liver.compartments,
                                                       np.asarray(flow.liver.forest.parent, np.int64))
     deposition = deposition_table(flow.liver, proc.geometry, ps.load, node_share, comp_share,
-                                  trunk_tumour_share(flow.liver))
+                                  trunk_tumour_share(flow.liver), kept)
     result = RunResult(scenario=scenario, summary=summary, timeseries=timeseries, state=state, liver=liver,
                        deposition=deposition, dvh=dvh)
     result.report = render_report(result)
