@@ -16,7 +16,21 @@ from sim import angiography as ag
 from sim.catalogue import list_scenarios, resolve_scenario
 from sim.explore import compute
 from sim.explore.cache import LiverCache
-from sim.explore.cases import HARM_FLOOR, HARM_MARGIN, MAJOR_HARM_FACTOR, POINTS, Choice, case_files, load_case, load_cases, score
+from sim.explore.cases import (
+    DEFENSIBLE_SELECTION_POINTS,
+    GUT_BRANCHES,
+    HARM_FLOOR,
+    HARM_MARGIN,
+    MAJOR_BILIARY_FRACTION,
+    MAJOR_GUT_PARTICLE_SHARE,
+    POINTS,
+    Choice,
+    case_files,
+    load_case,
+    load_cases,
+    major_complication,
+    score,
+)
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
@@ -158,55 +172,109 @@ def test_a_case_citing_an_unknown_source_or_vessel_is_refused(tmp_path):
     bad.write_text(text + '\nnew_key = 1\n')
     with pytest.raises(ScenarioError, match="new_key"):
         load_case(bad)
+    declined = next(p for p in case_files() if load_case(p).expert.selection == "decline").read_text()
+    bad.write_text("decline_defensible = true\n" + declined)  # only a treating expert's case can mark it
+    with pytest.raises(ScenarioError, match="decline_defensible"):
+        load_case(bad)
+
+
+def test_relative_contraindications_make_declining_defensible():
+    """The seed deck's relative contraindications (extrahepatic supply, burden over 50%, a biliary-enteric
+    anastomosis) are weighed by the MDT: the cases with them mark declining defensible; the absolute ones do not."""
+    cases = load_cases()
+    assert {name for name, case in cases.items() if case.decline_defensible} == {
+        "phrenic_feeder", "high_burden", "biliary_anastomosis"}
+
+
+def test_debrief_shows_each_runs_residual_blush():
+    from sim.explore.case_view import debrief_markdown
+    from sim.selection import assess_patient
+
+    case = load_cases()["phrenic_feeder"]
+    run = dict(_EXPERT_RUN, tumour_blush_fraction=0.36)
+    rows = score(case.expert, case.expert, run, run)
+    text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), run, run)
+    assert "**Tumour blush at the end of the procedure:** yours 36% of its baseline; the expert's 36%" in text
+
+
+_EXPERT_RUN = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
+               "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0, "particles_injected": 10_000,
+               "nontarget_particles_by_branch": {}}
+
+
+def _total(*args, **kwargs) -> float:
+    return sum(r.points for r in score(*args, **kwargs))
 
 
 def test_score_full_for_the_experts_choice_and_for_declining_with_the_expert():
     expert = Choice(selection="treat", vessel="A6")
-    summary = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
-               "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
-    assert sum(r.points for r in score(expert, expert, summary, summary)) == sum(POINTS.values())
+    summary = _EXPERT_RUN
+    assert _total(expert, expert, summary, summary) == sum(POINTS.values())
     decline = Choice(selection="decline")
-    assert sum(r.points for r in score(decline, decline, None, None)) == sum(POINTS.values())
-    assert sum(r.points for r in score(expert, decline, summary, None)) == 0
-    assert sum(r.points for r in score(decline, expert, None, summary)) == 0
+    assert _total(decline, decline, None, None) == sum(POINTS.values())
+    assert _total(expert, decline, summary, None) == 0
+    assert _total(decline, expert, None, summary) == 0
+    # a relative contraindication: declining is defensible, less than the expert's judgement, more than nothing
+    assert _total(decline, expert, None, summary, decline_defensible=True) == DEFENSIBLE_SELECTION_POINTS
+    assert 0 < DEFENSIBLE_SELECTION_POINTS < POINTS["selection"]
 
 
 def test_score_falls_with_less_necrosis_and_more_harm():
-    """Efficacy first: harms and volume score only as far as the tumour was treated; a harm over MAJOR_HARM_FACTOR
-    times its allowance withholds the efficacy points."""
+    """Efficacy first: harms and volume score only as far as the tumour was treated; less suspension than the
+    expert's is not penalised."""
     expert = Choice(selection="treat", vessel="A6")
-    e = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
-         "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
+    e = _EXPERT_RUN
     worse = dict(e, tumour_necrosis_fraction=0.3, normal_necrosis_fraction=0.02, suspension_volume_ml=6.0)
     rows = {r.item: r.points for r in score(expert, expert, worse, e)}
     allowed = HARM_MARGIN * 0.01 + HARM_FLOOR
-    assert allowed * MAJOR_HARM_FACTOR > 0.02  # a harm, not a major one
     assert rows["tumour necrosis (fraction)"] == pytest.approx(POINTS["tumour_necrosis_fraction"] * 0.5)
     assert rows["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * 0.5 * allowed / 0.02)
     assert rows["biliary ischaemia (fraction)"] == pytest.approx(POINTS["biliary_ischaemic_fraction"] * 0.5)
-    assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5 * 0.5)
-    major = {r.item: r.points for r in score(expert, expert, dict(e, normal_necrosis_fraction=0.30), e)}
-    assert major["tumour necrosis (fraction)"] == 0 and major["suspension volume used (mL)"] == 0
-    assert major["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
+    assert rows["suspension volume used (mL)"] == pytest.approx(POINTS["suspension_volume_ml"] * 0.5 * HARM_MARGIN * 3.0 / 6.0)
+    less = {r.item: r.points for r in score(expert, expert, dict(e, suspension_volume_ml=1.0), e)}
+    assert less["suspension volume used (mL)"] == POINTS["suspension_volume_ml"]
+    # a harm however large is scored in proportion, not as a major complication, unless it is one of those
+    big = {r.item: r.points for r in score(expert, expert, dict(e, normal_necrosis_fraction=0.30), e)}
+    assert big["tumour necrosis (fraction)"] == POINTS["tumour_necrosis_fraction"]
+    assert big["normal liver necrosis (fraction)"] == pytest.approx(POINTS["normal_necrosis_fraction"] * allowed / 0.30)
 
 
-@pytest.mark.parametrize("label, trainee", [
-    ("the GDA embolised: no tumour treated, every particle non-target",
-     {"tumour_necrosis_fraction": 0.0, "nontarget_particle_fraction": 1.0, "suspension_volume_ml": 1.0}),
+def test_major_complications_are_the_gut_and_the_ducts_behind_an_anastomosis():
+    """Absolute criteria, not the expert's harm times a factor: the review found a lobar injection's few cystic
+    particles (0.066 of them) scored as a major complication, below embolising the gut."""
+    gut_share = {"GDA": 150, "RGA": 50}  # 2.0% of 10,000 particles
+    e = _EXPERT_RUN
+    assert major_complication(dict(e, nontarget_particles_by_branch=gut_share), False).startswith("gut embolised: 2%")
+    assert MAJOR_GUT_PARTICLE_SHARE == 0.02 and set(gut_share) <= set(GUT_BRANCHES)
+    assert major_complication(dict(e, nontarget_particles_by_branch={"GDA": 199}), False) == ""
+    assert major_complication(dict(e, nontarget_particles_by_branch={"cystic": 660}), False) == ""  # not the gut
+    ducts = dict(e, biliary_ischaemic_fraction=MAJOR_BILIARY_FRACTION)
+    assert major_complication(ducts, True).startswith("bile ducts ischaemic")
+    assert major_complication(ducts, False) == ""  # without an anastomosis: a harm, scored in proportion
+    expert = Choice(selection="treat", vessel="A6")
+    rows = score(expert, expert, dict(e, nontarget_particles_by_branch=gut_share), e)
+    assert sum(r.points for r in rows) == 0 and rows[-1].item.startswith("major complication")
+    # below a defensible decline
+    assert _total(expert, expert, ducts, e, decline_defensible=True, biliary_enteric_anastomosis=True) \
+        < _total(Choice(selection="decline"), expert, None, e, decline_defensible=True)
+
+
+@pytest.mark.parametrize("label, trainee, expected", [
+    ("the GDA embolised: no tumour treated, every particle in the gut",
+     {"tumour_necrosis_fraction": 0.0, "nontarget_particle_fraction": 1.0, "suspension_volume_ml": 1.0,
+      "nontarget_particles_by_branch": {"GDA": 10_000}}, (0, 0)),
     ("the wrong lobe: the tumour untouched, the other lobe infarcted",
-     {"tumour_necrosis_fraction": 3e-5, "normal_necrosis_fraction": 0.05}),
+     {"tumour_necrosis_fraction": 3e-5, "normal_necrosis_fraction": 0.05}, (POINTS["selection"], POINTS["selection"] + 1)),
     ("a lobar run after a Whipple: the tumour treated, the bile ducts of the lobe ischaemic",
      {"biliary_ischaemic_fraction": 0.41, "nontarget_particle_fraction": 0.066, "normal_necrosis_fraction": 0.03,
-      "suspension_volume_ml": 9.0}),
+      "suspension_volume_ml": 9.0, "nontarget_particles_by_branch": {"cystic": 660}}, (0, 0)),
 ])
-def test_clearly_harmful_treatments_score_little_more_than_the_selection(label, trainee):
-    """Issue 18's review: these choices scored 56-64 of 100 (selection 30 plus harm points for tissue left untouched
-    or efficacy despite a major complication); now at most the selection and a few harm points."""
+def test_clearly_harmful_treatments_score_little_or_nothing(label, trainee, expected):
+    """Issue 18's reviews: these choices scored 56-64 of 100, then 30-34 (the selection and a few harm points)."""
     expert = Choice(selection="treat", vessel="A6")
-    e = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.026,
-         "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0}
-    total = sum(r.points for r in score(Choice(selection="treat", vessel="GDA"), expert, dict(e, **trainee), e))
-    assert POINTS["selection"] <= total < POINTS["selection"] + 10, label
+    e = dict(_EXPERT_RUN, biliary_ischaemic_fraction=0.026)
+    total = _total(Choice(selection="treat", vessel="GDA"), expert, dict(e, **trainee), e, biliary_enteric_anastomosis=True)
+    assert expected[0] <= total <= expected[1], label
 
 
 def test_nearest_vessel_picks_the_clicked_artery_on_a_real_liver():

@@ -39,8 +39,10 @@ def patient_table(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", "value", "unit"])
 
 
-def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict) -> str:
-    """The debrief: score table, the hidden element, what the expert did and why, the verdict's findings."""
+def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_summary: dict | None = None,
+                     expert_summary: dict | None = None) -> str:
+    """The debrief: score table, the residual tumour blush of each run, the hidden element, what the expert did and
+    why, the verdict's findings (``*_summary``: each run's ``RunResult.summary``, None when declined)."""
     total = sum(r.points for r in rows)
     out_of = sum(POINTS.values())
     lines = [f"## Debrief: {total:.0f} / {out_of} points", "",
@@ -51,6 +53,10 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict) -> str:
         f"treated from **{expert.vessel}** with {expert.size_bin} um {expert.kind} to **{expert.endpoint}**")
     yours = "declined" if choice.selection == "decline" else (
         f"treated from **{choice.vessel}** with {choice.size_bin} um {choice.kind} to **{choice.endpoint}**")
+    blush = [f"{who} {s['tumour_blush_fraction']:.0%} of its baseline" for who, s in
+             (("yours", trainee_summary), ("the expert's", expert_summary)) if s is not None]
+    if blush:  # the angiogram after: what a residual supply (a parasitised feeder) leaves
+        lines += ["", f"**Tumour blush at the end of the procedure:** {'; '.join(blush)}."]
     lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",
               f"**Why.** {' '.join(expert.why.split())}", "",
               "**Patient selection rules on this patient** (`embosim check-patient`):", "",
@@ -173,9 +179,12 @@ class CaseView:
                 expert = case.scenario_for(case.expert, self.overrides)
                 sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
                 self.expert_summary = sim.result.summary
-            rows = score(choice, case.expert, self.trainee_summary, self.expert_summary)
-            verdict = assess_patient(case.base_scenario(self.overrides))
-            self.debrief.object = debrief_markdown(case, choice, rows, verdict)
+            patient = case.base_scenario(self.overrides)
+            rows = score(choice, case.expert, self.trainee_summary, self.expert_summary,
+                         decline_defensible=case.decline_defensible,
+                         biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis)
+            verdict = assess_patient(patient)
+            self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
             self.worker.done("Debrief below.")
         except Exception as exc:  # shown on the page; the server log has the traceback
             self.worker.show_error(exc)

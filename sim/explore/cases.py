@@ -9,7 +9,10 @@ one needs no code. Its keys (:class:`Case`):
   baseline angiogram);
 * ``[expert]``: ``selection`` (``treat`` or ``decline``), and for a case the expert
   treats the ``vessel``, ``kind``, ``size_bin`` and ``endpoint`` chosen; ``why`` (the
-  reasoning, citing ``[Key]`` of ``sim/references.bib``).
+  reasoning, citing ``[Key]`` of ``sim/references.bib``);
+* ``decline_defensible`` (optional, false): the expert treats, but the patient has a relative
+  contraindication the MDT weighs, so declining is a defensible judgement
+  (:data:`DEFENSIBLE_SELECTION_POINTS`).
 
 The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
 Their choices and the expert's are run on the same liver and seed, and
@@ -25,14 +28,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..catalogue import resolve_scenario
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["CHOICE_KEYS", "Case", "Choice", "HARM_FLOOR", "HARM_MARGIN", "MAJOR_HARM_FACTOR", "POINTS", "case_files",
-           "load_case", "load_cases", "score", "ScoreRow"]
+__all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
+           "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
+           "major_complication", "score", "ScoreRow"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -45,10 +49,22 @@ POINTS = {"selection": 30, "tumour_necrosis_fraction": 25, "normal_necrosis_frac
 HARM_MARGIN = 1.1
 #: Absolute margin on a harm fraction (see :data:`HARM_MARGIN`).
 HARM_FLOOR = 0.002
-#: A harm above this many times its allowance (``HARM_MARGIN`` x the expert's + ``HARM_FLOOR``) is a major
-#: complication: the tumour necrosis and volume points are then withheld (model assumption, a teaching
-#: choice: a treated tumour does not make up for a biloma or a gut embolised).
-MAJOR_HARM_FACTOR = 3.0
+#: Selection points for declining a patient the expert treats when the case marks the decline defensible (a
+#: relative contraindication [SeedDeckUHS]; model assumption, a teaching choice: more than a major complication,
+#: which scores nothing, less than the expert's judgement).
+DEFENSIBLE_SELECTION_POINTS = 20
+#: Non-target beds of the arteries that feed the gut: the SMA (small bowel), the GDA (duodenum, pancreatic head),
+#: the left and right gastric arteries (stomach) [TextbookAnatomy].
+GUT_BRANCHES = ("SMA", "GDA", "LGA", "RGA")
+#: A major complication: this share of the injected particles or more lodged in the gut's beds
+#: (:data:`GUT_BRANCHES`; model assumption, a teaching choice: particles in the gut's arterioles infarct
+#: mucosa, the gastroduodenal ulcer of non-target embolisation; a few stray particles are below it).
+MAJOR_GUT_PARTICLE_SHARE = 0.02
+#: A major complication in a patient with a biliary-enteric anastomosis: this fraction of the liver's bile
+#: ducts ischaemic or more (model assumption, a teaching choice: more than about one Couinaud segment's
+#: ducts; colonised ischaemic ducts become abscesses, and most abscesses after embolisation are in such
+#: patients [Lv2016LiverAbscess]). Without an anastomosis biliary ischaemia is scored as a harm only.
+MAJOR_BILIARY_FRACTION = 0.15
 
 
 #: Scenario key set by each field of a :class:`Choice`.
@@ -89,6 +105,7 @@ class Case(BaseModel):
     scenario: str
     diagnostic_vessel: str = "CHA"
     expert: Choice
+    decline_defensible: bool = False
     name: str = ""
     source: str = ""
 
@@ -96,6 +113,12 @@ class Case(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @model_validator(mode="after")
+    def _defensible_needs_a_treating_expert(self) -> Case:
+        if self.decline_defensible and self.expert.selection != "treat":
+            raise ValueError("decline_defensible = true needs [expert] selection = 'treat' (declining is the expert's)")
+        return self
 
     def base_scenario(self, overrides: dict[str, Any] | None = None) -> Scenario:
         """The case's scenario (``overrides``: scenario updates applied first, e.g. a coarser liver)."""
@@ -179,28 +202,52 @@ def _harm_share(trainee: float, expert: float) -> float:
     return 1.0 if trainee <= allowed else allowed / trainee
 
 
+def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
+    """What makes a run a major complication, or "" (:data:`MAJOR_GUT_PARTICLE_SHARE`, :data:`MAJOR_BILIARY_FRACTION`).
+
+    Parameters
+    ----------
+    summary : dict
+        ``RunResult.summary`` (``particles_injected``, ``nontarget_particles_by_branch``,
+        ``biliary_ischaemic_fraction``).
+    biliary_enteric_anastomosis : bool
+        The patient's (``patient.biliary_enteric_anastomosis``).
+    """
+    injected = summary["particles_injected"]
+    by_branch = summary["nontarget_particles_by_branch"]
+    gut = sum(by_branch.get(name, 0) for name in GUT_BRANCHES) / injected if injected else 0.0
+    if gut >= MAJOR_GUT_PARTICLE_SHARE:
+        names = ", ".join(name for name in GUT_BRANCHES if by_branch.get(name, 0))
+        return f"gut embolised: {gut:.0%} of the particles in the {names} bed (ulceration, bowel ischaemia)"
+    biliary = summary["biliary_ischaemic_fraction"]
+    if biliary_enteric_anastomosis and biliary >= MAJOR_BILIARY_FRACTION:
+        return (f"bile ducts ischaemic ({biliary:.2f} of the liver's) behind a biliary-enteric anastomosis "
+                "(abscess, biloma)")
+    return ""
+
+
 def _shares(trainee: dict, expert: dict) -> dict[str, float]:
-    """Share of each scored outcome's points for two runs' summaries.
+    """Share of each scored outcome's points for two runs' summaries (both treated, no major complication).
 
     * tumour necrosis: all if at least the expert's, else in proportion (the efficacy);
     * each harm (normal liver, bile ducts, non-target): :func:`_harm_share` times the efficacy, so
       that sparing tissue earns nothing when the tumour was not treated either;
-    * volume: the smaller over the larger of the two volumes, times the efficacy;
-    * a major complication (a harm over ``MAJOR_HARM_FACTOR`` times its allowance) withholds the
-      tumour necrosis and volume points.
+    * volume: all up to ``HARM_MARGIN`` times the expert's (using less is never penalised), then that
+      over the trainee's, times the efficacy.
     """
     t_nec, e_nec = trainee["tumour_necrosis_fraction"], expert["tumour_necrosis_fraction"]
     efficacy = 1.0 if t_nec >= e_nec else t_nec / e_nec
     harms = ("normal_necrosis_fraction", "biliary_ischaemic_fraction", "nontarget_particle_fraction")
     harm = {key: _harm_share(trainee[key], expert[key]) for key in harms}
-    major = any(share * MAJOR_HARM_FACTOR < 1.0 for share in harm.values())
-    t_vol, e_vol = trainee["suspension_volume_ml"], expert["suspension_volume_ml"]
-    volume = min(t_vol, e_vol) / max(t_vol, e_vol) if max(t_vol, e_vol) > 0 else 1.0
-    return {"tumour_necrosis_fraction": 0.0 if major else efficacy, **{k: efficacy * v for k, v in harm.items()},
-            "suspension_volume_ml": 0.0 if major else efficacy * volume}
+    allowed = HARM_MARGIN * expert["suspension_volume_ml"]
+    t_vol = trainee["suspension_volume_ml"]
+    volume = 1.0 if t_vol <= allowed else allowed / t_vol
+    return {"tumour_necrosis_fraction": efficacy, **{k: efficacy * v for k, v in harm.items()},
+            "suspension_volume_ml": efficacy * volume}
 
 
-def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None) -> list[ScoreRow]:
+def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None, *,
+          decline_defensible: bool = False, biliary_enteric_anastomosis: bool = False) -> list[ScoreRow]:
     """The debrief's rows: selection, then each scored outcome of the two runs.
 
     Parameters
@@ -208,16 +255,25 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     choice, expert : Choice
     trainee_summary, expert_summary : dict or None
         ``RunResult.summary`` of each choice's run (None when that choice declined).
+    decline_defensible : bool
+        The case's :attr:`Case.decline_defensible`.
+    biliary_enteric_anastomosis : bool
+        The patient's (``patient.biliary_enteric_anastomosis``): biliary ischaemia can be a major complication.
 
     Notes
     -----
     Treating a patient the expert declines, or declining one the expert treats, scores no outcome
-    points: the procedure should (not) have happened. Declining with the expert scores everything.
+    points: the procedure should (not) have happened; a defensible decline scores
+    :data:`DEFENSIBLE_SELECTION_POINTS` for the selection. Declining with the expert scores everything.
     Both treating, each outcome scores its share (:func:`_shares`): efficacy first, harms only as far
-    as the tumour was treated, and a major complication withholds the efficacy points.
+    as the tumour was treated. A major complication (:func:`major_complication`) scores nothing at all,
+    and a last row names it.
     """
     same = choice.selection == expert.selection
-    rows = [ScoreRow("patient selection", choice.selection, expert.selection, POINTS["selection"] * same,
+    selection = POINTS["selection"] if same else (
+        DEFENSIBLE_SELECTION_POINTS if decline_defensible and choice.selection == "decline" else 0)
+    major = major_complication(trainee_summary, biliary_enteric_anastomosis) if trainee_summary is not None else ""
+    rows = [ScoreRow("patient selection", choice.selection, expert.selection, 0 if major else selection,
                      POINTS["selection"])]
     both = trainee_summary is not None and expert_summary is not None
     shares = _shares({k: float(trainee_summary[k]) for k in _LABELS}, {k: float(expert_summary[k]) for k in _LABELS}) \
@@ -226,9 +282,13 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
         out_of = POINTS[key]
         t = None if trainee_summary is None else float(trainee_summary[key])
         e = None if expert_summary is None else float(expert_summary[key])
-        if both:
+        if major:
+            points = 0.0
+        elif both:
             points = out_of * shares[key]
         else:
             points = out_of if (same and choice.selection == "decline") else 0.0
         rows.append(ScoreRow(label, "-" if t is None else f"{t:.3g}", "-" if e is None else f"{e:.3g}", points, out_of))
+    if major:
+        rows.append(ScoreRow("major complication: nothing scores", major, "-", 0.0, 0))
     return rows
