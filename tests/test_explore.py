@@ -101,6 +101,24 @@ def test_case_mode_offers_only_choices_a_case_takes_and_names_the_key_of_a_bad_o
     assert "lipiodol" in err.value.message and "pydantic" not in str(err.value)
 
 
+def test_case_mode_refuses_an_unreachable_artery_without_naming_the_hidden_anatomy():
+    """Review of issue 18: typing RHA in the Michels III case showed the scenario's message, which names the variant
+    and its replaced_RHA: the case's hidden element given away."""
+    import asyncio
+
+    from sim.explore.app import Worker
+    from sim.explore.case_view import CaseView
+
+    view = CaseView(LiverCache(disk=False), Worker())
+    view.case = load_cases()["michels_replaced_rha"]
+    view.selection.value, view.vessel.value = "treat", "RHA"
+    asyncio.run(view._on_submit())
+    shown = view.worker.error.object.replace("\\", "")  # the page shows the message as literal markdown
+    assert view.worker.error.visible and "no artery 'RHA' can be reached in this patient" in shown
+    assert "catheter.vessel" in shown
+    assert "Michels" not in shown and "replaced" not in shown and view.debrief.object == ""
+
+
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
 def test_toml_download_loads_back_to_the_same_scenario(name, tmp_path):
     scenario = load_scenario(resolve_scenario(name)).with_updates({"catheter.vessel": "#17", "agent.size_bin": "40-120"})

@@ -165,7 +165,11 @@ class CaseView:
             choice = self.choice()
             trainee = case.scenario_for(choice, self.overrides) if choice.selection == "treat" else None
             if trainee is not None:
-                check_catheter_vessel(trainee)
+                try:
+                    check_catheter_vessel(trainee)
+                except ScenarioError:  # its message names the anatomy's variant and arteries: the case hides them
+                    raise ScenarioError(f"no artery {choice.vessel!r} can be reached in this patient: choose "
+                                        "another, or click one on the angiogram", path="catheter.vessel") from None
         except ScenarioError as exc:
             self.worker.show_error(exc)
             return
