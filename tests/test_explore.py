@@ -101,7 +101,7 @@ def test_case_mode_offers_only_choices_a_case_takes_and_names_the_key_of_a_bad_o
     assert "lipiodol" in err.value.message and "pydantic" not in str(err.value)
 
 
-def test_case_mode_refuses_an_unreachable_artery_without_naming_the_hidden_anatomy():
+def test_case_mode_refuses_an_artery_no_angiogram_has_shown_without_naming_the_hidden_anatomy():
     """Review of issue 18: typing RHA in the Michels III case showed the scenario's message, which names the variant
     and its replaced_RHA: the case's hidden element given away."""
     import asyncio
@@ -114,9 +114,39 @@ def test_case_mode_refuses_an_unreachable_artery_without_naming_the_hidden_anato
     view.selection.value, view.vessel.value = "treat", "RHA"
     asyncio.run(view._on_submit())
     shown = view.worker.error.object.replace("\\", "")  # the page shows the message as literal markdown
-    assert view.worker.error.visible and "no artery 'RHA' can be reached in this patient" in shown
+    assert view.worker.error.visible and "'RHA' is not an artery this patient's angiograms have shown" in shown
     assert "catheter.vessel" in shown
     assert "Michels" not in shown and "replaced" not in shown and view.debrief.object == ""
+
+
+def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram():
+    """Review of issue 18: in the Michels III case a trainee assuming normal anatomy typed A6 (or clicked the blank
+    right lobe of the coeliac run, which picked hidden arteries) and scored 100 without finding the replaced RHA. Now
+    only arteries an angiogram has shown can be chosen: the CHA run shows the left liver only; the SMA run shows the
+    replaced RHA and its segments, and then A6 plays to the expert's debrief."""
+    import asyncio
+
+    from sim.explore.app import Worker
+    from sim.explore.case_view import DIAGNOSTIC_VESSELS, CaseView
+
+    view = CaseView(LiverCache(disk=False), Worker(), overrides={"liver.terminal_diameter_um": 300.0})
+    view.choose.value = "michels_replaced_rha"
+    asyncio.run(view._on_start())
+    assert not view.worker.error.visible and set(view.run_from.options) == set(DIAGNOSTIC_VESSELS)
+    assert {"CHA", "LHA", "A2"} <= view.shown and not {"A6", "replaced_RHA", "A5"} & view.seen
+    # a click on the right lobe picks nothing the coeliac run does not show
+    a6 = view.scene.vessels[view.scene.vessels["vessel"] == "A6"].iloc[-1]
+    assert compute.clicked_vessel(view.scene, a6.x1, a6.z1, 4.0, among=view.shown)[0] != "A6"
+    view.selection.value, view.vessel.value = "treat", "A6"
+    asyncio.run(view._on_submit())
+    assert view.worker.error.visible and view.debrief.object == ""
+    view.run_from.value = "SMA"
+    asyncio.run(view._on_take())
+    assert {"SMA", "replaced_RHA", "A6"} <= view.shown and "A2" in view.seen  # the earlier run's arteries stay seen
+    assert compute.clicked_vessel(view.scene, 0.5 * (a6.x0 + a6.x1), 0.5 * (a6.z0 + a6.z1), 4.0, among=view.shown)[0] \
+        is not None
+    asyncio.run(view._on_submit())
+    assert not view.worker.error.visible and "100 / 100 points" in view.debrief.object
 
 
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])

@@ -221,7 +221,14 @@ def test_case_played_to_its_debrief(browser, server, shots):
     _wait_text(page, "Case ready", 300)
     assert len(cases.angiogram.image.data["image"]) == 1
     shots(page, "explorer_case_start")
-    # choose the catheter position by clicking A6 on the baseline angiogram (the only figure of case mode)
+    # the coeliac run shows no right liver (the hidden replaced RHA): look for it from the SMA, as in a work-up
+    assert "A6" not in cases.shown
+    page.locator(".embosim-case-run-from select").select_option("SMA")
+    page.locator("button", has_text="Take the angiogram").click()
+    _wait(lambda: "A6" in cases.shown, 120, "the SMA angiogram to show the replaced RHA's A6")
+    _wait_text(page, "Angiogram from the SMA", 30)
+    shots(page, "explorer_case_sma_run")
+    # choose the catheter position by clicking A6 on that angiogram (the only figure of case mode)
     assert cases.vessel.value != "A6"
     _click_vessel(page, page.locator("canvas:visible").first, cases.scene, "A6")
     _wait(lambda: cases.vessel.value == "A6", 20, "the click on A6 to choose the catheter position")

@@ -1,9 +1,10 @@
 """Case mode on the page: pick a case, read the patient, see the baseline DSA, choose, get the debrief.
 
-The baseline angiogram is clickable: a click picks the nearest artery of the liver
-(drawn or not in the image) as the catheter position, as on the liver view; the
-vessel name can be typed instead (a hidden anatomy may need a vessel the
-angiogram does not show).
+The case opens on the baseline angiogram; further diagnostic angiograms can be taken from the
+arteries of a work-up (:data:`DIAGNOSTIC_VESSELS`). The angiogram on show is clickable: a click picks
+the nearest artery it opacifies as the catheter position; the vessel name can be typed instead.
+Either way only an artery some angiogram of the case has shown can be chosen: a hidden variant (a
+replaced hepatic artery) has to be looked for, as in the angiography suite.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score
 from .controls import CONTROLS
 from .figures import DsaFigure
 
-__all__ = ["CaseView", "patient_table", "debrief_markdown"]
+__all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown"]
 
 _CONTROL = {c.key: c for c in CONTROLS}
+#: Where the trainee can take a diagnostic angiogram from: the coeliac trunk and the SMA of a mesenteric work-up,
+#: and selectively the common hepatic and left gastric arteries (every Michels type has them; a replaced or
+#: accessory hepatic artery shows only from the SMA or the LGA it leaves [Michels1966]).
+DIAGNOSTIC_VESSELS = ("coeliac", "CHA", "SMA", "LGA")
 
 
 def patient_table(scenario: Scenario) -> pd.DataFrame:
@@ -89,8 +94,16 @@ class CaseView:
         self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
                                         css_classes=["embosim-case-summary"])
         self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
-        self.angiogram = DsaFigure("case-dsa", "Baseline angiogram (click an artery)")
+        self.angiogram = DsaFigure("case-dsa", "Diagnostic angiogram (click an artery)")
         self.angiogram.figure.on_event(Tap, self._on_tap)
+        # diagnostic runs, as in a work-up: a hidden variant shows only from the artery it leaves
+        self.run_from = pn.widgets.Select(label="Diagnostic angiogram from", options=list(DIAGNOSTIC_VESSELS), width=200,
+                                          css_classes=["embosim-case-run-from"])
+        self.take = pn.widgets.Button(label="Take the angiogram", width=200, disabled=True,
+                                      css_classes=["embosim-case-take"])
+        self.take.on_click(self._on_take)
+        self.shown: frozenset[str] = frozenset()  # the arteries the angiogram on show opacifies (clickable)
+        self.seen: set[str] = set()  # every artery an angiogram of this case has shown (choosable)
         self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
                                                      value="treat", color="default")
         self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
@@ -109,7 +122,8 @@ class CaseView:
         self.expert_summary: dict | None = None
         self.panel = pn.Column(
             pn.Row(self.choose, self.start),
-            pn.Row(pn.Column(self.summary, self.patient), pn.pane.Bokeh(self.angiogram.figure),
+            pn.Row(pn.Column(self.summary, self.patient),
+                   pn.Column(pn.pane.Bokeh(self.angiogram.figure), pn.Row(self.run_from, self.take)),
                    pn.Column(pn.pane.Markdown("**Patient selection**"), self.selection, self.vessel, self.kind,
                              self.size, self.endpoint, self.submit)),
             self.debrief)
@@ -123,25 +137,52 @@ class CaseView:
         try:
             scenario = self.case.diagnostic_scenario(self.overrides)
             self.patient.object = patient_table(scenario)
-            liver = await self.worker.run("building the case's liver (first time; cached afterwards)",
-                                          self.cache.get, scenario)
-            self.scene = await self.worker.run("baseline angiogram", compute.liver_scene, liver, scenario)
-            dsa = await self.worker.run("baseline angiogram", compute.angiograms, self.scene)
-            with pn.io.unlocked():
-                self.angiogram.show(dsa.frames("arterial")[0], self.scene.extent)
+            await self.worker.run("building the case's liver (first time; cached afterwards)", self.cache.get, scenario)
+            self.seen = set()
+            self.run_from.options = list(dict.fromkeys((self.case.diagnostic_vessel, *DIAGNOSTIC_VESSELS)))
+            self.run_from.value = self.case.diagnostic_vessel
+            await self._angiogram_from(self.case.diagnostic_vessel)
             self.vessel.value = self.case.diagnostic_vessel
-            self.submit.disabled = False
+            self.submit.disabled = self.take.disabled = False
             self.worker.done(f"Case ready: the catheter is in the **{self.case.diagnostic_vessel}** for the "
                              "baseline angiogram. Choose, then **Submit**.")
         except Exception as exc:  # shown on the page; the server log has the traceback
             self.worker.show_error(exc)
             self.worker.done("")
 
+    async def _angiogram_from(self, vessel: str) -> None:
+        """Show the case's angiogram with the catheter in ``vessel``; what it opacifies becomes clickable and seen."""
+        scenario = self.case.base_scenario(self.overrides).with_updates({"catheter.vessel": vessel})
+        liver = await self.worker.run("angiogram", self.cache.get, scenario)
+        scene = await self.worker.run("angiogram", compute.liver_scene, liver, scenario)
+        dsa = await self.worker.run("angiogram", compute.angiograms, scene)
+        self.scene, self.shown = scene, compute.opacified(scene, dsa)
+        self.seen |= self.shown
+        with pn.io.unlocked():
+            self.angiogram.show(dsa.frames("arterial")[0], scene.extent)
+            self.angiogram.figure.title.text = f"Angiogram from the {vessel} (click an artery)"
+
+    async def _on_take(self, event=None) -> None:
+        if self.case is None or self.worker.busy:
+            return
+        self.worker.clear_error()
+        vessel = self.run_from.value
+        self.worker.busy = self.take.disabled = True
+        try:
+            await self._angiogram_from(vessel)
+            self.worker.done(f"Angiogram from the **{vessel}**: click an artery it shows to choose it.")
+        except Exception as exc:  # shown on the page; the server log has the traceback
+            self.worker.show_error(exc)
+            self.worker.done("")
+        finally:
+            self.worker.busy = False
+            self.take.disabled = False
+
     def _on_tap(self, event) -> None:
         if self.scene is None:
             return
         vessel, line = compute.clicked_vessel(self.scene, event.x, event.y,
-                                             self.scene.flow.scenario.catheter.outer_diameter_fr)
+                                             self.scene.flow.scenario.catheter.outer_diameter_fr, among=self.shown)
         if vessel is not None:
             self.vessel.value = vessel
         self.worker.status.object = line if vessel is None else f"{line}: **Submit and debrief** when your plan is ready."
@@ -165,11 +206,13 @@ class CaseView:
             choice = self.choice()
             trainee = case.scenario_for(choice, self.overrides) if choice.selection == "treat" else None
             if trainee is not None:
-                try:
-                    check_catheter_vessel(trainee)
-                except ScenarioError:  # its message names the anatomy's variant and arteries: the case hides them
-                    raise ScenarioError(f"no artery {choice.vessel!r} can be reached in this patient: choose "
-                                        "another, or click one on the angiogram", path="catheter.vessel") from None
+                # only what an angiogram of this patient has shown (a hidden variant must be looked for), and in
+                # words that do not give the anatomy away (the scenario's message names the variant's arteries)
+                if choice.vessel not in self.seen:
+                    raise ScenarioError(f"{choice.vessel!r} is not an artery this patient's angiograms have shown: "
+                                        "take a diagnostic angiogram from the artery that feeds it, then choose",
+                                        path="catheter.vessel")
+                check_catheter_vessel(trainee)
         except ScenarioError as exc:
             self.worker.show_error(exc)
             return

@@ -33,7 +33,8 @@ from ..selection import Verdict, assess_patient
 from ..units import FRENCH_M, ML_MIN_M3S
 
 __all__ = ["DRAW_MIN_DIAMETER_UM", "LiverScene", "RunScene", "Simulation", "Angiograms", "liver_scene", "simulate",
-           "run_scene", "angiograms", "nearest_vessel", "catheter_id", "scene_key", "warm_up_kernels", "drawn_watch"]
+           "run_scene", "angiograms", "nearest_vessel", "clicked_vessel", "opacified", "catheter_id", "scene_key",
+           "warm_up_kernels", "drawn_watch"]
 
 #: Narrowest artery drawn (and clickable) in the liver view, um. Model assumption: a few thousand
 #: segments keep the page light; 300 um arteries are still well within the segments.
@@ -199,14 +200,16 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
 
 
 def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float = 4.0,
-                   wider_than_um: float = 0.0) -> str | None:
+                   wider_than_um: float = 0.0, among: frozenset[str] | None = None) -> str | None:
     """The catheter id of the drawn artery nearest to (x, z) mm in projection, None if none within ``tolerance_mm``.
 
-    Only arteries wider than ``wider_than_um`` count. Among arteries at nearly the same distance
-    (within 0.5 mm) the widest wins, so that a click on a named artery does not catch a small
-    branch drawn over it.
+    Only arteries wider than ``wider_than_um`` count, and only those in ``among`` (catheter ids) when
+    given. Among arteries at nearly the same distance (within 0.5 mm) the widest wins, so that a click
+    on a named artery does not catch a small branch drawn over it.
     """
     v = scene.vessels[scene.vessels["diameter_um"] > wider_than_um]
+    if among is not None:
+        v = v[v["vessel"].isin(among)]
     a = v[["x0", "z0"]].to_numpy()
     d = v[["x1", "z1"]].to_numpy() - a
     p = np.array([x, z])
@@ -219,18 +222,20 @@ def nearest_vessel(scene: LiverScene, x: float, z: float, *, tolerance_mm: float
     return str(v["vessel"].iloc[close[np.argmax(v["diameter_um"].to_numpy()[close])]])
 
 
-def clicked_vessel(scene: LiverScene, x: float, z: float, outer_diameter_fr: float) -> tuple[str | None, str]:
+def clicked_vessel(scene: LiverScene, x: float, z: float, outer_diameter_fr: float,
+                   among: frozenset[str] | None = None) -> tuple[str | None, str]:
     """Where a click at (x, z) mm places a catheter of ``outer_diameter_fr``, and a line that says so.
 
-    The nearest drawn artery wider than the catheter (:func:`nearest_vessel`): in one no wider
-    the catheter wedges and nothing flows past its tip (:mod:`sim.flow.catheter`), so a run from
-    there would be refused. None (and why) when there is no such artery within reach of the click.
+    The nearest drawn artery wider than the catheter (:func:`nearest_vessel`; only those in ``among``
+    when given, e.g. the arteries an angiogram shows): in one no wider the catheter wedges and nothing
+    flows past its tip (:mod:`sim.flow.catheter`), so a run from there would be refused. None (and
+    why) when there is no such artery within reach of the click.
     """
     width_um = outer_diameter_fr * FRENCH_M * 1e6
-    vessel = nearest_vessel(scene, x, z, wider_than_um=width_um)
+    vessel = nearest_vessel(scene, x, z, wider_than_um=width_um, among=among)
     if vessel is not None:
         return vessel, f"Catheter placed in **{vessel}**"
-    narrow = nearest_vessel(scene, x, z)
+    narrow = nearest_vessel(scene, x, z, among=among)
     if narrow is None:
         return None, "No artery there: click on a drawn artery."
     diameter = float(scene.vessels.loc[scene.vessels["vessel"] == narrow, "diameter_um"].max())
@@ -398,6 +403,13 @@ class Angiograms:
             self.before_frames[phase] = frame
         after = None if self.after is None else ag.opacity(self.after.frame(t)).astype(np.float32)
         return self.before_frames[phase], after
+
+
+def opacified(scene: LiverScene, dsa: Angiograms) -> frozenset[str]:
+    """Catheter ids of the drawn arteries the contrast of ``dsa``'s angiogram before reaches (a finite arrival of
+    its front): what an angiogram from the scene's catheter shows."""
+    front = dsa.before.transit.front_in_s[scene.vessels["index"].to_numpy()]
+    return frozenset(scene.vessels["vessel"][np.isfinite(front)])
 
 
 def scene_key(scenario: Scenario) -> str:
