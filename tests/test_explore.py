@@ -30,6 +30,7 @@ from sim.explore.cases import (
     load_cases,
     major_complication,
     score,
+    target_necrosis,
 )
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
@@ -232,6 +233,28 @@ def test_relative_contraindications_make_declining_defensible():
     cases = load_cases()
     assert {name for name, case in cases.items() if case.decline_defensible} == {
         "phrenic_feeder", "high_burden", "biliary_anastomosis"}
+
+
+def test_target_tumour_necrosis_is_the_summarys_for_a_single_tumour(coarse_scenario, coarse_liver):
+    """With one tumour every tumour compartment is its own: the target's necrosis is the summary's."""
+    import sim
+
+    result = sim.run(coarse_scenario, liver=coarse_liver, progress=False)
+    (name,) = [t.name for t in coarse_scenario.tumours]
+    assert 0.1 < result.summary["tumour_necrosis_fraction"] < 1.0
+    assert target_necrosis(result, name) == pytest.approx(result.summary["tumour_necrosis_fraction"], rel=1e-12)
+
+
+def test_a_case_with_an_unknown_target_tumour_is_refused(tmp_path):
+    path = next(p for p in case_files() if p.stem == "high_burden")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace('target_tumour = "seg8_net"', 'target_tumour = "seg9_net"'))
+    with pytest.raises(ScenarioError, match="no tumour 'seg9_net'") as err:
+        load_case(bad)
+    assert err.value.path == "target_tumour"
+    rows = score(Choice(selection="treat", vessel="A8"), Choice(selection="treat", vessel="A8"), _EXPERT_RUN, _EXPERT_RUN,
+                 target_tumour="seg8_net")
+    assert rows[1].item == "necrosis of the target tumour, seg8_net (fraction)"
 
 
 def test_debrief_shows_each_runs_residual_blush():

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..selection import assess_patient
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, target_necrosis
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -197,6 +197,12 @@ class CaseView:
             name = str(err["loc"][0]) if err["loc"] else ""
             raise ScenarioError(f"{err['msg']} (got {err['input']!r})", path=CHOICE_KEYS.get(name, name)) from None
 
+    def _scored(self, result) -> dict:
+        """The run's summary as the debrief scores it: with a target tumour, its necrosis as the tumour necrosis."""
+        if not self.case.target_tumour:
+            return result.summary
+        return {**result.summary, "tumour_necrosis_fraction": target_necrosis(result, self.case.target_tumour)}
+
     async def _on_submit(self, event=None) -> None:
         if self.case is None or self.worker.busy:
             return
@@ -221,15 +227,16 @@ class CaseView:
             self.trainee_summary = self.expert_summary = None
             if trainee is not None:
                 sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
-                self.trainee_summary = sim.result.summary
+                self.trainee_summary = self._scored(sim.result)
             if case.expert.selection == "treat":
                 expert = case.scenario_for(case.expert, self.overrides)
                 sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
-                self.expert_summary = sim.result.summary
+                self.expert_summary = self._scored(sim.result)
             patient = case.base_scenario(self.overrides)
             rows = score(choice, case.expert, self.trainee_summary, self.expert_summary,
                          decline_defensible=case.decline_defensible,
-                         biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis)
+                         biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis,
+                         target_tumour=case.target_tumour)
             verdict = assess_patient(patient)
             self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
             self.worker.done("Debrief below.")

@@ -12,7 +12,10 @@ one needs no code. Its keys (:class:`Case`):
   reasoning, citing ``[Key]`` of ``sim/references.bib``);
 * ``decline_defensible`` (optional, false): the expert treats, but the patient has a relative
   contraindication the MDT weighs, so declining is a defensible judgement
-  (:data:`DEFENSIBLE_SELECTION_POINTS`).
+  (:data:`DEFENSIBLE_SELECTION_POINTS`);
+* ``target_tumour`` (optional): the name of the tumour the treatment is for (of several, the
+  symptomatic one): the tumour necrosis row scores that tumour's necrosis (:func:`target_necrosis`)
+  instead of all tumour's.
 
 The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
 Their choices and the expert's are run on the same liver and seed, and
@@ -28,15 +31,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..catalogue import resolve_scenario
+from ..lipiodol import session_permanent
+from ..outcomes import compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "major_complication", "score", "ScoreRow"]
+           "major_complication", "score", "ScoreRow", "target_necrosis"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -106,6 +112,7 @@ class Case(BaseModel):
     diagnostic_vessel: str = "CHA"
     expert: Choice
     decline_defensible: bool = False
+    target_tumour: str = ""
     name: str = ""
     source: str = ""
 
@@ -163,7 +170,11 @@ def load_case(path: str | Path) -> Case:
         if key not in known:
             raise ScenarioError(f"cites [{key}], which is not in sim/references.bib", path="expert.why", source=str(path))
     try:
-        case.diagnostic_scenario()
+        scenario = case.diagnostic_scenario()
+        names = [t.name for t in scenario.tumours]
+        if case.target_tumour and case.target_tumour not in names:
+            raise ScenarioError(f"no tumour {case.target_tumour!r} in the scenario; its tumours: {', '.join(names)}",
+                                path="target_tumour")
         if case.expert.selection == "treat":
             case.scenario_for(case.expert)
     except ScenarioError as exc:
@@ -200,6 +211,24 @@ def _harm_share(trainee: float, expert: float) -> float:
     the allowance over the trainee's value."""
     allowed = HARM_MARGIN * expert + HARM_FLOOR
     return 1.0 if trainee <= allowed else allowed / trainee
+
+
+def target_necrosis(result, tumour: str) -> float:
+    """Expected necrotic share of the tumour named ``tumour`` after the run ``result`` (a ``RunResult``), 0-1.
+
+    The volume-weighted mean of the tumour necrosis of the compartments that tumour dominates
+    (``Compartments.tumour_id``; a compartment shared with a touching tumour counts for the larger part),
+    from the run's baseline, final and healthy compartment flows as the summary's
+    ``tumour_necrosis_fraction`` (:func:`sim.outcomes.compartment_necrosis`).
+    """
+    scenario, liver, state = result.scenario, result.liver, result.state
+    comps = liver.compiled.compartments
+    index = list(liver.tumours.names).index(tumour)
+    necrosis, _ = compartment_necrosis(state["compartment_flow_healthy_m3s"], state["compartment_flow_baseline_m3s"],
+                                       state["compartment_flow_final_m3s"], scenario.outcomes,
+                                       permanent=session_permanent(scenario))
+    volume = np.where(comps.tumour_id == index, tissue_volumes(comps)[0], 0.0)
+    return float((necrosis * volume).sum() / volume.sum())
 
 
 def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
@@ -247,7 +276,8 @@ def _shares(trainee: dict, expert: dict) -> dict[str, float]:
 
 
 def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None, *,
-          decline_defensible: bool = False, biliary_enteric_anastomosis: bool = False) -> list[ScoreRow]:
+          decline_defensible: bool = False, biliary_enteric_anastomosis: bool = False,
+          target_tumour: str = "") -> list[ScoreRow]:
     """The debrief's rows: selection, then each scored outcome of the two runs.
 
     Parameters
@@ -259,6 +289,9 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
         The case's :attr:`Case.decline_defensible`.
     biliary_enteric_anastomosis : bool
         The patient's (``patient.biliary_enteric_anastomosis``): biliary ischaemia can be a major complication.
+    target_tumour : str
+        The case's :attr:`Case.target_tumour`: the summaries' ``tumour_necrosis_fraction`` are that tumour's
+        (:func:`target_necrosis`), and the row says so.
 
     Notes
     -----
@@ -279,6 +312,8 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     shares = _shares({k: float(trainee_summary[k]) for k in _LABELS}, {k: float(expert_summary[k]) for k in _LABELS}) \
         if both else {}
     for key, label in _LABELS.items():
+        if key == "tumour_necrosis_fraction" and target_tumour:
+            label = f"necrosis of the target tumour, {target_tumour} (fraction)"
         out_of = POINTS[key]
         t = None if trainee_summary is None else float(trainee_summary[key])
         e = None if expert_summary is None else float(expert_summary[key])
