@@ -11,6 +11,7 @@ of :mod:`sim.explore.controls`), never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import logging
@@ -100,6 +101,23 @@ class Worker:
         self._stage = ""
         self._started = 0.0
         self._ticker = None
+
+    @contextlib.asynccontextmanager
+    async def task(self, *buttons):
+        """Mark the worker busy and ``buttons`` disabled while the block runs; an error in it is shown on the page
+        (the server log has the traceback), not raised."""
+        self.busy = True
+        for button in buttons:
+            button.disabled = True
+        try:
+            yield
+        except Exception as exc:
+            self.show_error(exc)
+            self.done("")
+        finally:
+            self.busy = False
+            for button in buttons:
+                button.disabled = False
 
     def show_error(self, exc: BaseException) -> None:
         if not isinstance(exc, ScenarioError):
@@ -350,14 +368,8 @@ class Explorer:
         except ScenarioError as exc:
             self.worker.show_error(exc)
             return
-        self.worker.busy = self.run_button.disabled = True
-        try:
+        async with self.worker.task(self.run_button):
             await self.run(scenario)
-        except Exception as exc:  # shown on the page; the server log has the traceback
-            self.worker.show_error(exc)
-            self.worker.done("")
-        finally:
-            self.worker.busy = self.run_button.disabled = False
 
     async def run(self, scenario: Scenario) -> None:
         """Run ``scenario`` and update the page: table, verdict and curve first, then the liver view, then the DSA."""

@@ -167,16 +167,9 @@ class CaseView:
             return
         self.worker.clear_error()
         vessel = self.run_from.value
-        self.worker.busy = self.take.disabled = True
-        try:
+        async with self.worker.task(self.take):
             await self._angiogram_from(vessel)
             self.worker.done(f"Angiogram from the **{vessel}**: click an artery it shows to choose it.")
-        except Exception as exc:  # shown on the page; the server log has the traceback
-            self.worker.show_error(exc)
-            self.worker.done("")
-        finally:
-            self.worker.busy = False
-            self.take.disabled = False
 
     def _on_tap(self, event) -> None:
         if self.scene is None:
@@ -222,8 +215,7 @@ class CaseView:
         except ScenarioError as exc:
             self.worker.show_error(exc)
             return
-        self.worker.busy = self.submit.disabled = True
-        try:
+        async with self.worker.task(self.submit):
             self.trainee_summary = self.expert_summary = None
             if trainee is not None:
                 sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
@@ -240,9 +232,3 @@ class CaseView:
             verdict = assess_patient(patient)
             self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
             self.worker.done("Debrief below.")
-        except Exception as exc:  # shown on the page; the server log has the traceback
-            self.worker.show_error(exc)
-            self.worker.done("")
-        finally:
-            self.worker.busy = False
-            self.submit.disabled = False
