@@ -12,9 +12,11 @@ import urllib.request
 import numpy as np
 import pytest
 
+import sim
 from sim import angiography as ag
 from sim.catalogue import list_scenarios, resolve_scenario
 from sim.explore import compute
+from sim.explore.app import outcome_table
 from sim.explore.cache import LiverCache
 from sim.explore.cases import (
     DEFENSIBLE_SELECTION_POINTS,
@@ -32,7 +34,7 @@ from sim.explore.cases import (
     score,
     target_necrosis,
 )
-from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, scenario_from_values
+from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, ignored_controls, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 
@@ -53,6 +55,19 @@ def test_controls_set_their_keys_and_every_tumour():
     assert all(t.arterial_fraction == 0.6 for t in s.tumours) and len(s.tumours) == 7
     assert s.agent.size_bin == "300-500"
     assert (s.procedure.endpoint, s.procedure.max_volume_ml) == ("stasis", 4.0)
+
+
+def test_tumours_of_different_arterialisation_keep_theirs_until_the_control_changes():
+    """Review of issue 18: the control showed the first tumour's 0.9 and every Run wrote it to all tumours, so a
+    file's second tumour at 0.5 ran at 0.9 (tumour necrosis 0.800 on the page against 0.616 for the file)."""
+    base = Scenario().with_updates({"tumours.0.arterial_fraction": 0.9})
+    base = base.with_updates({"tumours": [base.tumours[0].model_dump(), {**base.tumours[0].model_dump(),
+                                                                         "name": "second", "arterial_fraction": 0.5}]})
+    values = control_values(base)
+    assert values["tumours.*.arterial_fraction"] == 0.9
+    assert scenario_from_values(base, values) == base  # as the page opened: the file's scenario
+    s = scenario_from_values(base, {**values, "tumours.*.arterial_fraction": 0.7})
+    assert [t.arterial_fraction for t in s.tumours] == [0.7, 0.7]
 
 
 @pytest.mark.parametrize("values, key, words", [
@@ -499,6 +514,10 @@ def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
     page.widgets["tumours.*.arterial_fraction"].value = 0.5  # a new liver, whose synthetic vessels are others
     page._on_tap(_midpoint(scene, wide))
     assert page.widgets["catheter.vessel"].value == "A5" and "anatomy" in page.worker.status.object
+    page.widgets["catheter.rate_ml_min"].value = -1.0  # review: a bad value elsewhere let the click through
+    page._on_tap(_midpoint(scene, wide))
+    assert page.widgets["catheter.vessel"].value == "A5" and "anatomy" in page.worker.status.object
+    page.widgets["catheter.rate_ml_min"].value = 1.0
     page.widgets["tumours.*.arterial_fraction"].value = page.base.tumours[0].arterial_fraction
     page.widgets["catheter.rate_ml_min"].value = -1.0
     page._on_tap(_midpoint(scene, "RHA"))
@@ -508,6 +527,37 @@ def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
     page.widgets["catheter.rate_ml_min"].value = 1.0
     page._on_tap(_midpoint(scene, "RHA"))
     assert page.scene.vessel == "RHA" and not page.worker.error.visible
+
+
+def test_controls_an_agent_does_not_use_are_greyed_out_with_the_reason():
+    """Review of issue 18: with Lipiodol alone, size, dilution, rate and endpoint changed nothing, silently; a Y-90
+    product ignores the size."""
+    base = load_scenario(resolve_scenario("bulky_segment5_net"))
+    oil = ignored_controls(base.with_updates({"agent.kind": "lipiodol"}))
+    assert set(oil) == {"agent.size_bin", "agent.contrast_dilution", "procedure.endpoint", "procedure.max_volume_ml"}
+    assert "agent.lipiodol_volume_ml" in oil["agent.size_bin"]
+    assert ignored_controls(base) == {}
+    assert set(ignored_controls(load_scenario(resolve_scenario("sirt_glass_segment5")))) == {"agent.size_bin"}
+    ctace = load_scenario(resolve_scenario("ctace_bulky_segment5_net"))
+    assert set(ignored_controls(ctace)) == {"agent.size_bin"}
+    # what the runs say: the ignored controls change no number
+    def numbers(scenario):
+        summary = sim.run(scenario.with_updates({"liver.terminal_diameter_um": 300.0}), progress=False).summary
+        return {k: v for k, v in summary.items() if isinstance(v, float) and k != "run_time_s"}
+    oil_run = base.with_updates({"agent.kind": "lipiodol"})
+    one, other = numbers(oil_run), numbers(oil_run.with_updates({"agent.size_bin": "900-1200", "agent.contrast_dilution": 50.0,
+                                                                 "procedure.endpoint": "sluggish"}))
+    assert one.keys() == other.keys()  # the same to rounding (summation orders)
+    np.testing.assert_allclose([one[k] for k in one], [other[k] for k in one], rtol=1e-9, equal_nan=True)
+
+
+def test_outcome_table_shows_the_oil_and_the_doses_and_no_particle_rows_without_particles():
+    oil = {"particles_injected": 0, "suspension_volume_ml": 0.0, "lipiodol_volume_ml": 5.0, "emulsion_volume_ml": 7.5,
+           "tumour_necrosis_fraction": 0.3}
+    table = outcome_table(oil)
+    assert list(table["summary key"]) == ["lipiodol_volume_ml", "emulsion_volume_ml", "tumour_necrosis_fraction"]
+    y90 = {"particles_injected": 10, "sirt_tumour_dose_mean_gy": 517.0, "sirt_lung_dose_gy": 1.9}
+    assert {"sirt_tumour_dose_mean_gy", "sirt_lung_dose_gy", "particles_injected"} == set(outcome_table(y90)["summary key"])
 
 
 def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):

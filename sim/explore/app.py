@@ -30,7 +30,7 @@ from ..scenario import Scenario, ScenarioError, load_scenario
 from ..selection import assess_patient
 from . import compute
 from .cache import LiverCache
-from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, scenario_from_values
+from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, ignored_controls, scenario_from_values
 from .figures import CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import changes, scenario_to_toml
 
@@ -53,7 +53,16 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("suspension_volume_ml", "suspension injected", "mL"),
     ("particle_volume_ml", "agent (settled)", "mL"),
     ("vials", "vials", "-"),
+    ("lipiodol_volume_ml", "Lipiodol injected", "mL"),
+    ("emulsion_volume_ml", "emulsion injected", "mL"),
+    ("lipiodol_tumour_ml", "oil held by tumour", "mL"),
+    ("lipiodol_normal_ml", "oil held by normal liver", "mL"),
     ("antegrade_flow_fraction", "antegrade flow left", "fraction"),
+    ("sirt_tumour_dose_mean_gy", "tumour dose, perfused mean", "Gy"),
+    ("sirt_tumour_d70_gy", "tumour D70", "Gy"),
+    ("sirt_normal_liver_dose_mean_gy", "normal liver dose, perfused mean", "Gy"),
+    ("sirt_normal_liver_dose_whole_gy", "normal liver dose, whole liver", "Gy"),
+    ("sirt_lung_dose_gy", "lung dose", "Gy"),
     ("tumour_necrosis_fraction", "tumour necrosis", "fraction"),
     ("normal_necrosis_fraction", "normal liver necrosis", "fraction"),
     ("biliary_ischaemic_fraction", "biliary ischaemia", "fraction"),
@@ -71,9 +80,18 @@ def _format(value: Any) -> str:
     return f"{value:.4g}"
 
 
+#: Rows that describe particles, left out when a run injected none (Lipiodol alone).
+PARTICLE_OUTCOMES = frozenset({"sace_level", "endpoint_reached", "stop_reason", "suspension_volume_ml",
+                               "particle_volume_ml", "vials", "tumour_particle_fraction", "nontarget_particle_fraction",
+                               "reflux_volume_ml", "injection_time_min", "particles_injected"})
+
+
 def outcome_table(summary: dict) -> pd.DataFrame:
-    """The outcome table of a run summary: outcome, value (4 significant digits), unit, summary key."""
-    rows = [(label, _format(summary[key]), unit, key) for key, label, unit in OUTCOMES if key in summary]
+    """The outcome table of a run summary: outcome, value (4 significant digits), unit, summary key (the rows of
+    :data:`OUTCOMES` the summary has; no particle rows when it injected no particle)."""
+    skip = PARTICLE_OUTCOMES if summary.get("particles_injected", 1) == 0 else frozenset()
+    rows = [(label, _format(summary[key]), unit, key) for key, label, unit in OUTCOMES
+            if key in summary and key not in skip]
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
 
 
@@ -200,8 +218,10 @@ class Explorer:
         values = control_values(self.base)
         options = {"agent.kind": agent_kinds(self.base)}
         self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
-        self.widgets["procedure.endpoint"].param.watch(lambda event: self._show_volume_cap(), "value")
-        self._show_volume_cap()
+        self.ignored = pn.pane.Markdown("", css_classes=["embosim-ignored"], width=330)
+        for key in ("procedure.endpoint", "agent.kind"):
+            self.widgets[key].param.watch(lambda event: self._show_applicable(), "value")
+        self._show_applicable()
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
         self.curve = CurveFigure()
@@ -239,7 +259,7 @@ class Explorer:
     def _layout(self):
         sidebar = pn.Column(
             pn.pane.Markdown(f"### {self.base.title}\n{self.base.description}", width=330),
-            *self.widgets.values(), self.run_button, self.download, width=350)
+            *self.widgets.values(), self.ignored, self.run_button, self.download, width=350)
         liver = pn.Column(pn.pane.Markdown("**Liver view** (AP; arteries coloured by flow, mL/min; click an artery "
                                            "to place the catheter)"), pn.pane.Bokeh(self.liver_figure.figure))
         procedure = pn.Column(pn.pane.Bokeh(self.curve.figure), pn.Row(self.replay_button, self.replay_text),
@@ -268,10 +288,19 @@ class Explorer:
             values.pop("procedure.max_volume_ml")
         return scenario_from_values(self.base, values)
 
-    def _show_volume_cap(self) -> None:
-        """The volume cap is set by the page with the volume endpoint only; otherwise it shows the starting scenario's."""
+    def _show_applicable(self) -> None:
+        """Disable the controls the chosen agent does not use (:func:`~.controls.ignored_controls`, said why); the volume
+        cap is set by the page with the volume endpoint only, otherwise it shows the starting scenario's."""
+        try:
+            ignored = ignored_controls(self.base.with_updates({"agent.kind": self.widgets["agent.kind"].value}))
+        except ScenarioError:  # the page offers only the kinds the base takes (agent_kinds)
+            ignored = {}
+        for key, widget in self.widgets.items():
+            widget.disabled = key in ignored
+        self.ignored.object = "" if not ignored else f"*Greyed out: {next(iter(ignored.values()))}.*"
         volume = self.widgets["procedure.max_volume_ml"]
-        volume.disabled = self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT
+        if not volume.disabled and self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT:
+            volume.disabled = True
         if volume.disabled:
             volume.value = self.base.procedure.max_volume_ml
 
@@ -350,14 +379,17 @@ class Explorer:
         pn.state.execute(self._place)  # the view and DSA before from there (the tip too), while the trainee reaches for Run
 
     def _same_anatomy_as_view(self) -> bool:
-        """Whether the controls describe the liver the view shows (a synthetic vessel '#<n>' is that liver's node n);
-        True when a control holds a bad value (Run then says which)."""
+        """Whether the anatomy controls describe the liver the view shows (a synthetic vessel '#<n>' is that liver's
+        node n); the other controls do not enter (a bad value in one does not matter here); False when an anatomy
+        control holds a bad value (the liver it describes is unknown)."""
+        from ..simulation import ANATOMY_SECTIONS
         from ..sweep_spec import anatomy_key
 
+        anatomy = {k: v for k, v in self.values().items() if k.split(".")[0] in ANATOMY_SECTIONS}
         try:
-            return anatomy_key(self.current_scenario()) == anatomy_key(self.scene.liver.scenario)
+            return anatomy_key(scenario_from_values(self.base, anatomy)) == anatomy_key(self.scene.liver.scenario)
         except ScenarioError:
-            return True
+            return False
 
     async def _on_run(self, event=None) -> None:
         if self.worker.busy:

@@ -9,7 +9,8 @@ with the same messages.
 
 Two controls are not one key each:
 
-* ``tumours.*.arterial_fraction`` sets the arterial fraction of every tumour.
+* ``tumours.*.arterial_fraction`` sets the arterial fraction of every tumour once changed from
+  the first tumour's, which it shows; unchanged, each tumour keeps its own.
 * ``procedure.endpoint = "volume"`` (a fixed volume) is written as
   ``procedure.endpoint = "stasis"`` with ``procedure.max_volume_ml`` the volume:
   the injection stops at that volume, or at stasis if it comes first.
@@ -22,6 +23,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from ..agents import Y90_PRODUCTS
 from ..scenario import (
     AgentConfig,
     AnatomyConfig,
@@ -34,7 +36,8 @@ from ..scenario import (
     check_catheter_vessel,
 )
 
-__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "agent_kinds", "control_values", "scenario_from_values"]
+__all__ = ["CONTROLS", "Control", "VOLUME_ENDPOINT", "agent_kinds", "control_values", "ignored_controls",
+           "scenario_from_values"]
 
 #: The endpoint choice that stops at a fixed suspension volume (``procedure.max_volume_ml``).
 VOLUME_ENDPOINT = "volume"
@@ -127,7 +130,8 @@ _BY_KEY = {c.key: c for c in CONTROLS}
 def control_values(scenario: Scenario) -> dict[str, Any]:
     """The value of every control for ``scenario`` (the page's starting state).
 
-    ``tumours.*.arterial_fraction`` shows the first tumour's (the control sets all of them).
+    ``tumours.*.arterial_fraction`` shows the first tumour's; changed, it sets all of them
+    (:func:`scenario_from_values`).
     """
     values: dict[str, Any] = {}
     for control in CONTROLS:
@@ -135,6 +139,30 @@ def control_values(scenario: Scenario) -> dict[str, Any]:
         owner = scenario.tumours[0] if section == "tumours.*" else getattr(scenario, section)
         values[control.key] = getattr(owner, name)
     return values
+
+
+def ignored_controls(scenario: Scenario) -> dict[str, str]:
+    """The controls ``scenario``'s agent does not use, each with the reason (the page disables them).
+
+    Lipiodol alone (no ``procedure.agent_sequence`` of particles after it) is dosed by
+    ``agent.lipiodol_volume_ml``: the particles' size, dilution and endpoint play no part (the rate
+    does, a little: the injection is part of the flow the oil follows); with particles after it, their
+    sizes are the sequence's (:func:`sim.lipiodol.session_agents`). A Y-90 product sets its own
+    sphere size.
+    """
+    agent = scenario.agent
+    if agent.kind == "lipiodol" and not scenario.procedure.agent_sequence:
+        why = (f"Lipiodol alone is dosed by agent.lipiodol_volume_ml ({agent.lipiodol_volume_ml:g} mL in this "
+               "scenario); size, dilution and endpoint apply to particles")
+        keys = ("agent.size_bin", "agent.contrast_dilution", "procedure.endpoint", "procedure.max_volume_ml")
+        return dict.fromkeys(keys, why)
+    if agent.kind == "lipiodol":  # the particles after the oil are procedure.agent_sequence's
+        first = scenario.procedure.agent_sequence[0]
+        return {"agent.size_bin": f"after the oil come procedure.agent_sequence's particles ({first.kind} "
+                                  f"{first.size_bin} um first)"}
+    if agent.kind in Y90_PRODUCTS:
+        return {"agent.size_bin": f"the {agent.kind} product sets its sphere size"}
+    return {}
 
 
 def agent_kinds(base: Scenario) -> tuple[str, ...]:
@@ -177,6 +205,8 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
             updates[key] = "stasis"
         elif key.startswith("tumours.*."):
             name = key.removeprefix("tumours.*.")
+            if base.tumours and value == getattr(base.tumours[0], name):
+                continue  # as the control showed it: every tumour keeps its own (they may differ)
             updates.update({f"tumours.{i}.{name}": value for i in range(len(base.tumours))})
         else:
             updates[key] = value
