@@ -552,20 +552,20 @@ def validate(
 def explore(
     scenario: ScenarioArg = None,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to serve on (0: a free one).")] = 0,
-    host: Annotated[str, typer.Option(help="Interface to bind. Anything but 127.0.0.1/localhost exposes the page "
+    host: Annotated[str, typer.Option(help="Interface to bind. Anything but localhost/127.x.x.x exposes the page "
                                           "(and the simulation) to the network: a warning is printed.")] = "127.0.0.1",
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in the browser.")] = True,
 ) -> None:
     """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (embosim docs explorer)."""
     _, config = _load_scenario(scenario)
-    from .explore.app import LOCAL_HOSTS, free_port, page_url, serve
+    from .explore.app import free_port, is_local_address, page_url, serve
 
     try:  # before the URL is printed: a port in use or an unknown interface is bad input, not a traceback
         port = free_port(host, port)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise typer.BadParameter(f"cannot serve on {host} port {port} ({reason})", param_hint="'--host'/'--port'") from None
-    if host not in LOCAL_HOSTS:
+    if not is_local_address(host):
         typer.echo(f"embosim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach "
                    "it can run simulations on it (there is no login)", err=True)
     typer.echo(f"embosim explorer: {page_url(host, port)} (Ctrl-C stops it)")

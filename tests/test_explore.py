@@ -415,12 +415,53 @@ def test_cli_explore_refuses_a_port_in_use_or_a_bad_host_in_one_line():
         port = taken.getsockname()[1]
         for args, words in ((["--port", str(port)], "Address already in use"),
                             (["--host", "no-such-host.invalid"], "cannot serve on no-such-host.invalid"),
-                            (["--host", "::1"], "IPv6")):
+                            (["--host", "::1"], "IPv6"), (["--host", ""], "empty address")):
             proc = _embosim("explore", "--no-browser", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             assert proc.wait(timeout=120) == 2, args
             err, out = proc.stderr.read(), proc.stdout.read()
             assert err.startswith("embosim: error:") and words in err and "Traceback" not in err, err
             assert "http://" not in out  # no URL printed for a page that is not served
+
+
+def test_loopback_addresses_keep_the_page_local():
+    """Review of issue 18: --host 127.0.0.2 (a loopback address) was warned as serving beyond this machine."""
+    from sim.explore.app import is_local_address
+
+    assert all(is_local_address(a) for a in ("127.0.0.1", "127.0.0.2", "127.255.255.254", "localhost"))
+    assert not any(is_local_address(a) for a in ("0.0.0.0", "192.168.1.10", "example.org", ""))
+
+
+def test_a_press_while_the_worker_is_busy_is_said_not_dropped_silently():
+    """Review of issue 18: a Run pressed while a case was being scored (or Submit during a run) did nothing and said
+    nothing; the press is still refused (one piece of work at a time) but the status line says so until it is done."""
+    import asyncio
+
+    from sim.explore.app import Worker
+    from sim.explore.case_view import CaseView
+
+    worker = Worker()
+    view = CaseView(LiverCache(disk=False), worker)
+    view.case = load_cases()["main_pvt"]
+    view.selection.value = "decline"
+
+    async def busy_then_submit():
+        started = asyncio.Event()
+
+        async def long_work():
+            async with worker.task():
+                started.set()
+                await worker.run("running your procedure", time.sleep, 0.5)
+                worker.done("done")
+        work = asyncio.ensure_future(long_work())
+        await started.wait()
+        await view._on_submit()  # refused: busy
+        said = worker.status.object
+        await work
+        return said
+
+    said = asyncio.run(busy_then_submit())
+    assert "busy: press **Submit and debrief** again when this is done" in said and "running your procedure" in said
+    assert view.debrief.object == "" and worker.status.object == "done"
 
 
 def test_error_box_shows_the_message_as_written():

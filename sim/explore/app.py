@@ -34,14 +34,25 @@ from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, ig
 from .figures import CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import changes, scenario_to_toml
 
-__all__ = ["EXECUTOR", "Explorer", "LOCAL_HOSTS", "OUTCOMES", "Worker", "free_port", "outcome_table", "page_url", "serve"]
+__all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "is_local_address", "Worker", "free_port", "outcome_table", "page_url", "serve"]
 
 log = logging.getLogger("sim.explore")
 
 #: One worker thread for every session of the process: runs queue instead of competing for the cores.
 EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
-#: Interfaces that keep the page on this machine (any other is served to the network, with a warning).
-LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def is_local_address(address: str) -> bool:
+    """Whether binding ``address`` keeps the page on this machine: ``localhost`` or a loopback IPv4 address
+    (127.0.0.0/8); any other interface serves it to the network (with a warning)."""
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 #: DSA phase shown first.
 DEFAULT_PHASE = "capillary"
 
@@ -119,6 +130,7 @@ class Worker:
         self._stage = ""
         self._started = 0.0
         self._ticker = None
+        self._notice = ""  # a press refused while busy, said with the stage until it is done
 
     @contextlib.asynccontextmanager
     async def task(self, *buttons):
@@ -137,6 +149,13 @@ class Worker:
             for button in buttons:
                 button.disabled = False
 
+    def refused_while_busy(self, action: str) -> bool:
+        """Whether the worker is busy; if so the status line says that ``action`` waits for it (pressed again then)."""
+        if self.busy:
+            self._notice = f"busy: press **{action}** again when this is done"
+            self._tick()
+        return self.busy
+
     def show_error(self, exc: BaseException) -> None:
         if not isinstance(exc, ScenarioError):
             log.exception("explorer: unexpected error", exc_info=exc)
@@ -148,7 +167,8 @@ class Worker:
         self.error.object = ""
 
     def _tick(self) -> None:
-        self.status.object = f"**{self._stage}** ... {time.perf_counter() - self._started:.0f} s"
+        notice = f" ({self._notice})" if self._notice else ""
+        self.status.object = f"**{self._stage}** ... {time.perf_counter() - self._started:.0f} s{notice}"
 
     async def run(self, stage: str, fn, *args):
         """Await ``fn(*args)`` in the worker thread, showing ``stage`` and the seconds spent."""
@@ -166,6 +186,7 @@ class Worker:
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
+        self._notice = ""
         self.status.object = text
 
 
@@ -392,7 +413,7 @@ class Explorer:
             return False
 
     async def _on_run(self, event=None) -> None:
-        if self.worker.busy:
+        if self.worker.refused_while_busy("Run"):
             return
         self.worker.clear_error()
         try:
@@ -534,8 +555,8 @@ def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str
         return Explorer(scenario, cache=cache, overrides=overrides).panel
 
     port = free_port(address, port)
-    local = address in LOCAL_HOSTS
-    origin = [f"127.0.0.1:{port}", f"localhost:{port}"] if local else "*"
+    origin = list(dict.fromkeys([f"{address}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"])) \
+        if is_local_address(address) else "*"
     return pn.serve({"/": page}, port=port, address=address, show=show, threaded=threaded, title="embosim explorer",
                     websocket_origin=origin, verbose=False)
 
@@ -544,13 +565,16 @@ def free_port(address: str = "127.0.0.1", port: int = 0) -> int:
     """``port`` if it can be bound on ``address`` now, else OSError; with ``port`` 0 a free port (the OS's choice).
 
     ``address``: an IPv4 address or a host name (socket.gaierror, an OSError, if it does not resolve). IPv6
-    addresses are refused (ValueError): the page's server (Bokeh) checks websocket origins as ``host:port``.
+    addresses are refused (ValueError): the page's server (Bokeh) checks websocket origins as ``host:port``;
+    so is an empty one (every interface, unnamed).
     """
     import socket
 
     if ":" in address:
         raise ValueError("an IPv6 address cannot serve the page (Bokeh checks origins as host:port); "
                          "use 127.0.0.1, localhost or an IPv4 interface")
+    if not address.strip():
+        raise ValueError("an empty address binds every interface; name one (0.0.0.0 for all of them, with the warning)")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closing socket is no obstacle
         probe.bind((address, port))

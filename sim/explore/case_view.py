@@ -163,7 +163,7 @@ class CaseView:
             self.angiogram.figure.title.text = f"Angiogram from the {vessel} (click an artery)"
 
     async def _on_take(self, event=None) -> None:
-        if self.case is None or self.worker.busy:
+        if self.case is None or self.worker.refused_while_busy("Take the angiogram"):
             return
         self.worker.clear_error()
         vessel = self.run_from.value
@@ -197,7 +197,7 @@ class CaseView:
         return {**result.summary, "tumour_necrosis_fraction": target_necrosis(result, self.case.target_tumour)}
 
     async def _on_submit(self, event=None) -> None:
-        if self.case is None or self.worker.busy:
+        if self.case is None or self.worker.refused_while_busy("Submit and debrief"):
             return
         self.worker.clear_error()
         case = self.case
