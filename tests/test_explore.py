@@ -32,7 +32,7 @@ from sim.explore.cases import (
     load_cases,
     major_complication,
     score,
-    target_necrosis,
+    target_readouts,
 )
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, ignored_controls, scenario_from_values
 from sim.explore.scenario_toml import scenario_to_toml
@@ -250,14 +250,17 @@ def test_relative_contraindications_make_declining_defensible():
         "phrenic_feeder", "high_burden", "biliary_anastomosis"}
 
 
-def test_target_tumour_necrosis_is_the_summarys_for_a_single_tumour(coarse_scenario, coarse_liver):
-    """With one tumour every tumour compartment is its own: the target's necrosis is the summary's."""
+def test_target_tumour_readouts_are_the_summarys_for_a_single_tumour(coarse_scenario, coarse_liver):
+    """With one tumour every tumour compartment is its own: the target's necrosis and blush are the summary's."""
     import sim
 
     result = sim.run(coarse_scenario, liver=coarse_liver, progress=False)
     (name,) = [t.name for t in coarse_scenario.tumours]
     assert 0.1 < result.summary["tumour_necrosis_fraction"] < 1.0
-    assert target_necrosis(result, name) == pytest.approx(result.summary["tumour_necrosis_fraction"], rel=1e-12)
+    target = target_readouts(result, name)
+    for key in ("tumour_necrosis_fraction", "tumour_blush_fraction"):
+        assert target[key] == pytest.approx(result.summary[key], rel=1e-12), key
+    assert 0.0 < target["tumour_blush_fraction"] < 1.0
 
 
 def test_a_case_with_an_unknown_target_tumour_is_refused(tmp_path):
@@ -280,7 +283,10 @@ def test_debrief_shows_each_runs_residual_blush():
     run = dict(_EXPERT_RUN, tumour_blush_fraction=0.36)
     rows = score(case.expert, case.expert, run, run)
     text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), run, run)
-    assert "**Tumour blush at the end of the procedure:** yours 36% of its baseline; the expert's 36%" in text
+    assert "**Blush of the tumour at the end of the procedure:** yours 36% of its baseline; the expert's 36%" in text
+    burden = load_cases()["high_burden"]
+    text = debrief_markdown(burden, burden.expert, rows, assess_patient(burden.base_scenario()), run, run)
+    assert "**Blush of the target tumour (seg8_net) at the end of the procedure:**" in text
 
 
 _EXPERT_RUN = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..selection import assess_patient
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, target_necrosis
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, target_readouts
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -61,7 +61,8 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     blush = [f"{who} {s['tumour_blush_fraction']:.0%} of its baseline" for who, s in
              (("yours", trainee_summary), ("the expert's", expert_summary)) if s is not None]
     if blush:  # the angiogram after: what a residual supply (a parasitised feeder) leaves
-        lines += ["", f"**Tumour blush at the end of the procedure:** {'; '.join(blush)}."]
+        whose = f"target tumour ({case.target_tumour})" if case.target_tumour else "tumour"
+        lines += ["", f"**Blush of the {whose} at the end of the procedure:** {'; '.join(blush)}."]
     lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",
               f"**Why.** {' '.join(expert.why.split())}", "",
               "**Patient selection rules on this patient** (`embosim check-patient`):", "",
@@ -191,10 +192,10 @@ class CaseView:
             raise ScenarioError(f"{err['msg']} (got {err['input']!r})", path=CHOICE_KEYS.get(name, name)) from None
 
     def _scored(self, result) -> dict:
-        """The run's summary as the debrief scores it: with a target tumour, its necrosis as the tumour necrosis."""
+        """The run's summary as the debrief scores and shows it: with a target tumour, its necrosis and blush."""
         if not self.case.target_tumour:
             return result.summary
-        return {**result.summary, "tumour_necrosis_fraction": target_necrosis(result, self.case.target_tumour)}
+        return {**result.summary, **target_readouts(result, self.case.target_tumour)}
 
     async def _on_submit(self, event=None) -> None:
         if self.case is None or self.worker.refused_while_busy("Submit and debrief"):

@@ -14,8 +14,8 @@ one needs no code. Its keys (:class:`Case`):
   contraindication the MDT weighs, so declining is a defensible judgement
   (:data:`DEFENSIBLE_SELECTION_POINTS`);
 * ``target_tumour`` (optional): the name of the tumour the treatment is for (of several, the
-  symptomatic one): the tumour necrosis row scores that tumour's necrosis (:func:`target_necrosis`)
-  instead of all tumour's.
+  symptomatic one): the tumour necrosis row scores that tumour's necrosis, and the debrief shows its
+  blush (:func:`target_readouts`), instead of all tumour's.
 
 The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
 Their choices and the expert's are run on the same liver and seed, and
@@ -36,13 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..catalogue import resolve_scenario
 from ..lipiodol import session_permanent
-from ..outcomes import compartment_necrosis, tissue_volumes
+from ..outcomes import TumourBlush, arterial_inflow, compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "major_complication", "score", "ScoreRow", "target_necrosis"]
+           "major_complication", "score", "ScoreRow", "target_readouts"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -213,22 +213,24 @@ def _harm_share(trainee: float, expert: float) -> float:
     return 1.0 if trainee <= allowed else allowed / trainee
 
 
-def target_necrosis(result, tumour: str) -> float:
-    """Expected necrotic share of the tumour named ``tumour`` after the run ``result`` (a ``RunResult``), 0-1.
+def target_readouts(result, tumour: str) -> dict[str, float]:
+    """The summary's ``tumour_necrosis_fraction`` and ``tumour_blush_fraction`` of the tumour named ``tumour`` alone,
+    after the run ``result`` (a ``RunResult``), 0-1.
 
-    The volume-weighted mean of the tumour necrosis of the compartments that tumour dominates
-    (``Compartments.tumour_id``; a compartment shared with a touching tumour counts for the larger part),
-    from the run's baseline, final and healthy compartment flows as the summary's
-    ``tumour_necrosis_fraction`` (:func:`sim.outcomes.compartment_necrosis`).
+    Volume-weighted over the compartments that tumour dominates (``Compartments.tumour_id``; a compartment
+    shared with a touching tumour counts for the larger part), from the run's baseline, final and healthy
+    compartment flows, as the summary's (:func:`sim.outcomes.compartment_necrosis`,
+    :class:`sim.outcomes.TumourBlush`).
     """
     scenario, liver, state = result.scenario, result.liver, result.state
     comps = liver.compiled.compartments
     index = list(liver.tumours.names).index(tumour)
-    necrosis, _ = compartment_necrosis(state["compartment_flow_healthy_m3s"], state["compartment_flow_baseline_m3s"],
-                                       state["compartment_flow_final_m3s"], scenario.outcomes,
+    base, final = state["compartment_flow_baseline_m3s"], state["compartment_flow_final_m3s"]
+    necrosis, _ = compartment_necrosis(state["compartment_flow_healthy_m3s"], base, final, scenario.outcomes,
                                        permanent=session_permanent(scenario))
     volume = np.where(comps.tumour_id == index, tissue_volumes(comps)[0], 0.0)
-    return float((necrosis * volume).sum() / volume.sum())
+    return {"tumour_necrosis_fraction": float((necrosis * volume).sum() / volume.sum()),
+            "tumour_blush_fraction": TumourBlush(volume, arterial_inflow(base))(arterial_inflow(final))}
 
 
 def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
@@ -291,7 +293,7 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
         The patient's (``patient.biliary_enteric_anastomosis``): biliary ischaemia can be a major complication.
     target_tumour : str
         The case's :attr:`Case.target_tumour`: the summaries' ``tumour_necrosis_fraction`` are that tumour's
-        (:func:`target_necrosis`), and the row says so.
+        (:func:`target_readouts`), and the row says so.
 
     Notes
     -----
