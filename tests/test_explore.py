@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -558,20 +559,20 @@ def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
     tip = dict(page.liver_figure.tip.data)
     page._on_tap(_midpoint(scene, "A5"))  # the catheter's own vessel: nothing moves, the tip marker included
     assert page.scene is scene and page.liver_figure.tip.data == tip
-    page.widgets["tumours.*.arterial_fraction"].value = 0.5  # a new liver, whose synthetic vessels are others
+    page.widgets["tumours.*.arterial_fraction"].value = "0.5"  # a new liver, whose synthetic vessels are others
     page._on_tap(_midpoint(scene, wide))
     assert page.widgets["catheter.vessel"].value == "A5" and "anatomy" in page.worker.status.object
-    page.widgets["catheter.rate_ml_min"].value = -1.0  # review: a bad value elsewhere let the click through
+    page.widgets["catheter.rate_ml_min"].value = "-1"  # review: a bad value elsewhere let the click through
     page._on_tap(_midpoint(scene, wide))
     assert page.widgets["catheter.vessel"].value == "A5" and "anatomy" in page.worker.status.object
-    page.widgets["catheter.rate_ml_min"].value = 1.0
-    page.widgets["tumours.*.arterial_fraction"].value = page.base.tumours[0].arterial_fraction
-    page.widgets["catheter.rate_ml_min"].value = -1.0
+    page.widgets["catheter.rate_ml_min"].value = "1.0"
+    page.widgets["tumours.*.arterial_fraction"].value = repr(page.base.tumours[0].arterial_fraction)
+    page.widgets["catheter.rate_ml_min"].value = "-1"
     page._on_tap(_midpoint(scene, "RHA"))
     assert page.widgets["catheter.vessel"].value == "RHA" and page.scene is scene
     assert page.worker.error.visible and "catheter.rate_ml_min" in page.worker.error.object.replace("\\", "")
     assert "Catheter set to **RHA**" in page.worker.status.object
-    page.widgets["catheter.rate_ml_min"].value = 1.0
+    page.widgets["catheter.rate_ml_min"].value = "1.0"
     page._on_tap(_midpoint(scene, "RHA"))
     assert page.scene.vessel == "RHA" and not page.worker.error.visible
 
@@ -607,15 +608,34 @@ def test_outcome_table_shows_the_oil_and_the_doses_and_no_particle_rows_without_
     assert {"sirt_tumour_dose_mean_gy", "sirt_lung_dose_gy", "particles_injected"} == set(outcome_table(y90)["summary key"])
 
 
+def test_text_in_a_number_field_is_refused_with_its_key_not_replaced_silently(explorer):
+    """Review of issue 18: the browser's number fields put the old value back on "abc", "nan" or "0,5" without a word,
+    and Run ran with it. The fields are text now, read on the server: every such value gets a message."""
+    rate = explorer.widgets["catheter.rate_ml_min"]
+    start = rate.value
+    assert float(start) == explorer.base.catheter.rate_ml_min  # shown exactly: an untouched page is the file
+    assert explorer.current_scenario() == explorer.base
+    for text, words in (("abc", "type a number (got 'abc')"), ("0,5", "type a number (got '0,5')"), ("", "empty"),
+                        ("nan", "finite number"), ("inf", "finite number"), ("-1", "greater than 0")):
+        rate.value = text
+        with pytest.raises(ScenarioError, match=re.escape(words)) as err:
+            explorer.current_scenario()
+        assert err.value.path == "catheter.rate_ml_min", text
+    rate.value = " 2.5 "
+    assert explorer.current_scenario().catheter.rate_ml_min == 2.5
+    rate.value = start
+
+
 def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
     volume, endpoint = explorer.widgets["procedure.max_volume_ml"], explorer.widgets["procedure.endpoint"]
-    assert endpoint.value == "stasis" and volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    start = repr(float(explorer.base.procedure.max_volume_ml))
+    assert endpoint.value == "stasis" and volume.disabled and volume.value == start
     endpoint.value = VOLUME_ENDPOINT
     assert not volume.disabled
-    volume.value = 2.0
+    volume.value = "2"
     assert explorer.current_scenario().procedure.max_volume_ml == 2.0
     endpoint.value = "sluggish"  # the cap that applies now is the starting scenario's, and the control says so
-    assert volume.disabled and volume.value == explorer.base.procedure.max_volume_ml
+    assert volume.disabled and volume.value == start
     assert explorer.current_scenario().procedure.max_volume_ml == explorer.base.procedure.max_volume_ml
     endpoint.value = "stasis"
 

@@ -198,7 +198,7 @@ def test_explore_place_catheter_change_size_run_and_download(browser, server, sh
     rate = page.locator(".bk-input-group", has_text="catheter.rate_ml_min").first.locator("input")
     rate.fill("-1")
     rate.press("Enter")
-    _wait(lambda: explorer.widgets["catheter.rate_ml_min"].value == -1, 20, "the bad rate")
+    _wait(lambda: explorer.widgets["catheter.rate_ml_min"].value.strip() == "-1", 20, "the bad rate")
     page.locator("button", has_text="Run").first.click()
     _wait_text(page, "catheter.rate_ml_min: Input should be greater than 0", 30)
     assert page.get_by_text("Traceback").count() == 0

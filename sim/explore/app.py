@@ -194,11 +194,23 @@ def _widget(control, value, options=None):
     """The widget of a control, titled with its label, unit and key (``options``: a choice's, default the control's)."""
     if control.options is not None:
         return pn.widgets.Select(label=control.title, options=list(options or control.options), value=value, width=330)
-    if control.bounds is not None:  # no widget bounds: an out-of-range value gets the scenario's message
+    if control.bounds is not None:  # a number typed as text, read on the server (:func:`_number`): a browser's
+        # number field silently puts the old value back on text it cannot read; an out-of-range value gets the
+        # scenario's message
         low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
-        return pn.widgets.FloatInput(label=control.title, value=value, width=330,
-                                     description=f"{control.key}: from {low or '-inf'} to {high or 'inf'} {control.unit}")
+        return pn.widgets.TextInput(label=control.title, value=repr(float(value)), width=330,
+                                    description=f"{control.key}: from {low or '-inf'} to {high or 'inf'} {control.unit}")
     return pn.widgets.TextInput(label=control.title, value=str(value), width=330)
+
+
+def _number(key: str, text: str) -> float:
+    """The number typed in the control of ``key`` (ScenarioError naming the key if it is none; non-finite numbers
+    are left to the scenario's validation, which refuses them)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        raise ScenarioError(f"type a number (got {text!r})" if text else "empty: type a number", path=key) from None
 
 
 class Explorer:
@@ -239,6 +251,7 @@ class Explorer:
         values = control_values(self.base)
         options = {"agent.kind": agent_kinds(self.base)}
         self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
+        self._numeric = {c.key: c.options is None and c.bounds is not None for c in CONTROLS}
         self.ignored = pn.pane.Markdown("", css_classes=["embosim-ignored"], width=330)
         for key in ("procedure.endpoint", "agent.kind"):
             self.widgets[key].param.watch(lambda event: self._show_applicable(), "value")
@@ -295,9 +308,11 @@ class Explorer:
 
     # -- callbacks -----------------------------------------------------------------
 
-    def values(self) -> dict[str, Any]:
-        """The controls' current values (control key -> value)."""
-        return {key: w.value for key, w in self.widgets.items()}
+    def values(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The controls' current values (control key -> value; ScenarioError for a number field holding none), of the
+        scenario ``sections`` only if given."""
+        return {key: _number(key, w.value) if self._numeric[key] else w.value for key, w in self.widgets.items()
+                if sections is None or key.split(".")[0] in sections}
 
     def current_scenario(self) -> Scenario:
         """The scenario the controls describe (ScenarioError: what is wrong).
@@ -323,7 +338,7 @@ class Explorer:
         if not volume.disabled and self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT:
             volume.disabled = True
         if volume.disabled:
-            volume.value = self.base.procedure.max_volume_ml
+            volume.value = repr(float(self.base.procedure.max_volume_ml))
 
     async def load(self) -> None:
         """Show the starting scenario's liver and baseline DSA (building the liver the first time)."""
@@ -406,9 +421,9 @@ class Explorer:
         from ..simulation import ANATOMY_SECTIONS
         from ..sweep_spec import anatomy_key
 
-        anatomy = {k: v for k, v in self.values().items() if k.split(".")[0] in ANATOMY_SECTIONS}
         try:
-            return anatomy_key(scenario_from_values(self.base, anatomy)) == anatomy_key(self.scene.liver.scenario)
+            anatomy = scenario_from_values(self.base, self.values(ANATOMY_SECTIONS))
+            return anatomy_key(anatomy) == anatomy_key(self.scene.liver.scenario)
         except ScenarioError:
             return False
 
