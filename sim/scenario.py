@@ -546,7 +546,8 @@ class CatheterConfig(_Section):
             return value
         if value.startswith("#") and value[1:].isdigit():
             return value
-        raise ValueError(f"unknown vessel {value!r}; allowed: {', '.join(NAMED_ARTERIES)} or a synthetic id '#<n>'")
+        raise ValueError(f"unknown vessel {value!r}; allowed: a named artery of the scenario's Michels type (of all "
+                         f"types: {', '.join(NAMED_ARTERIES)}) or a synthetic id '#<n>'")
 
 
 class AgentStep(_Section):
