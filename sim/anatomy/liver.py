@@ -131,8 +131,8 @@ class Liver:
             n = int(name[1:])
             forest = self.compiled.forest
             if n >= forest.n_nodes or forest.parent[n] < 0:
-                raise KeyError(f"no synthetic vessel {name!r}: ids are #<n> for pedicle nodes n in "
-                               f"0..{forest.n_nodes - 1} that are not segment roots")
+                raise KeyError(f"no synthetic vessel {name!r}: allowed '#1'..'#{forest.n_nodes - 1}', "
+                               "a pedicle node that is not a subtree root")
             return VesselRef("pedicle", n)
         if name not in self.vessels:
             raise KeyError(f"no vessel {name!r} in this anatomy (Michels type {self.scenario.anatomy.michels_type}); "
