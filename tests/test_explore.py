@@ -434,8 +434,8 @@ def test_loopback_addresses_keep_the_page_local():
     """Review of issue 18: --host 127.0.0.2 (a loopback address) was warned as serving beyond this machine."""
     from sim.explore.app import is_local_address
 
-    assert all(is_local_address(a) for a in ("127.0.0.1", "127.0.0.2", "127.255.255.254", "localhost"))
-    assert not any(is_local_address(a) for a in ("0.0.0.0", "192.168.1.10", "example.org", ""))
+    assert all(is_local_address(a) for a in ("127.0.0.1", "127.0.0.2", "127.255.255.254", "127.1", "localhost", "LOCALHOST"))
+    assert not any(is_local_address(a) for a in ("0.0.0.0", "192.168.1.10", "no-such-host.invalid", ""))
 
 
 def test_a_press_while_the_worker_is_busy_is_said_not_dropped_silently():
@@ -469,6 +469,12 @@ def test_a_press_while_the_worker_is_busy_is_said_not_dropped_silently():
     said = asyncio.run(busy_then_submit())
     assert "busy: press **Submit and debrief** again when this is done" in said and "running your procedure" in said
     assert view.debrief.object == "" and worker.status.object == "done"
+    # the re-review: Start during a Take or Submit let their results land in the new case (A6 'seen' unseen)
+    view.choose.value = "michels_replaced_rha"
+    worker.busy = True
+    asyncio.run(view._on_start())
+    assert view.case.name == "main_pvt" and "press **Start the case** again" in worker.status.object
+    worker.busy = False
 
 
 def test_error_box_shows_the_message_as_written():
@@ -624,6 +630,15 @@ def test_text_in_a_number_field_is_refused_with_its_key_not_replaced_silently(ex
     rate.value = " 2.5 "
     assert explorer.current_scenario().catheter.rate_ml_min == 2.5
     rate.value = start
+    # the re-review: a field greyed out for the agent is not read (its key keeps the file's value)
+    dilution, kind = explorer.widgets["agent.contrast_dilution"], explorer.widgets["agent.kind"]
+    dilution.value = "abc"
+    kind.value = "lipiodol"
+    assert dilution.disabled and explorer.current_scenario().agent.contrast_dilution == explorer.base.agent.contrast_dilution
+    kind.value = explorer.base.agent.kind
+    with pytest.raises(ScenarioError, match="type a number"):
+        explorer.current_scenario()
+    dilution.value = repr(explorer.base.agent.contrast_dilution)
 
 
 def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
@@ -634,6 +649,11 @@ def test_volume_cap_is_set_with_the_volume_endpoint_only(explorer):
     assert not volume.disabled
     volume.value = "2"
     assert explorer.current_scenario().procedure.max_volume_ml == 2.0
+    kind = explorer.widgets["agent.kind"]  # the re-review: greyed out for Lipiodol and back, the typed cap stays
+    kind.value = "lipiodol"
+    assert volume.disabled and volume.value == "2"
+    kind.value = explorer.base.agent.kind
+    assert not volume.disabled and explorer.current_scenario().procedure.max_volume_ml == 2.0
     endpoint.value = "sluggish"  # the cap that applies now is the starting scenario's, and the control says so
     assert volume.disabled and volume.value == start
     assert explorer.current_scenario().procedure.max_volume_ml == explorer.base.procedure.max_volume_ml

@@ -43,16 +43,19 @@ EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore
 
 
 def is_local_address(address: str) -> bool:
-    """Whether binding ``address`` keeps the page on this machine: ``localhost`` or a loopback IPv4 address
-    (127.0.0.0/8); any other interface serves it to the network (with a warning)."""
+    """Whether binding ``address`` keeps the page on this machine: an IPv4 address in 127.0.0.0/8 however written
+    (``127.1``), or a name that resolves to one (``localhost``, ``LOCALHOST``); any other interface serves it to the
+    network (with a warning)."""
     import ipaddress
+    import socket
 
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:  # a host name: it may resolve to any interface
+    if not address.strip():
         return False
+    try:
+        resolved = socket.gethostbyname(address)  # what the server binds: names and short forms resolved
+    except OSError:
+        return False
+    return ipaddress.ip_address(resolved).is_loopback
 #: DSA phase shown first.
 DEFAULT_PHASE = "capillary"
 
@@ -309,10 +312,12 @@ class Explorer:
     # -- callbacks -----------------------------------------------------------------
 
     def values(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """The controls' current values (control key -> value; ScenarioError for a number field holding none), of the
-        scenario ``sections`` only if given."""
+        """The values of the controls in use (control key -> value; ScenarioError for a number field holding none), of
+        the scenario ``sections`` only if given. Controls the chosen agent does not use (greyed out) are left out:
+        their keys keep the starting scenario's values, whatever the fields hold."""
+        ignored = self._ignored()
         return {key: _number(key, w.value) if self._numeric[key] else w.value for key, w in self.widgets.items()
-                if sections is None or key.split(".")[0] in sections}
+                if key not in ignored and (sections is None or key.split(".")[0] in sections)}
 
     def current_scenario(self) -> Scenario:
         """The scenario the controls describe (ScenarioError: what is wrong).
@@ -320,24 +325,28 @@ class Explorer:
         The volume cap is the control's with the volume endpoint, the starting scenario's otherwise.
         """
         values = self.values()
-        if values["procedure.endpoint"] != VOLUME_ENDPOINT:
-            values.pop("procedure.max_volume_ml")
+        if values.get("procedure.endpoint") != VOLUME_ENDPOINT:
+            values.pop("procedure.max_volume_ml", None)
         return scenario_from_values(self.base, values)
 
-    def _show_applicable(self) -> None:
-        """Disable the controls the chosen agent does not use (:func:`~.controls.ignored_controls`, said why); the volume
-        cap is set by the page with the volume endpoint only, otherwise it shows the starting scenario's."""
+    def _ignored(self) -> dict[str, str]:
+        """:func:`~.controls.ignored_controls` of the agent the page has chosen."""
         try:
-            ignored = ignored_controls(self.base.with_updates({"agent.kind": self.widgets["agent.kind"].value}))
+            return ignored_controls(self.base.with_updates({"agent.kind": self.widgets["agent.kind"].value}))
         except ScenarioError:  # the page offers only the kinds the base takes (agent_kinds)
-            ignored = {}
+            return {}
+
+    def _show_applicable(self) -> None:
+        """Disable the controls the chosen agent does not use (said why); the volume cap is set by the page with the
+        volume endpoint only, otherwise it shows the starting scenario's (a cap typed for the volume endpoint stays
+        while another agent greys it out)."""
+        ignored = self._ignored()
         for key, widget in self.widgets.items():
             widget.disabled = key in ignored
         self.ignored.object = "" if not ignored else f"*Greyed out: {next(iter(ignored.values()))}.*"
         volume = self.widgets["procedure.max_volume_ml"]
-        if not volume.disabled and self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT:
+        if self.widgets["procedure.endpoint"].value != VOLUME_ENDPOINT:
             volume.disabled = True
-        if volume.disabled:
             volume.value = repr(float(self.base.procedure.max_volume_ml))
 
     async def load(self) -> None:

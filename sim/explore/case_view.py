@@ -118,6 +118,7 @@ class CaseView:
         self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
                                         css_classes=["embosim-case-submit"])
         self.submit.on_click(self._on_submit)
+        self._buttons = (self.start, self.take, self.submit)  # disabled while any of their work runs
         self.debrief = pn.pane.Markdown("", width=700, css_classes=["embosim-debrief"])
         self.trainee_summary: dict | None = None
         self.expert_summary: dict | None = None
@@ -130,26 +131,27 @@ class CaseView:
             self.debrief)
 
     async def _on_start(self, event=None) -> None:
+        # one piece of work at a time (a Take or Submit still running would write into the new case)
+        if self.worker.refused_while_busy("Start the case"):
+            return
         self.worker.clear_error()
         self.case = self.cases[self.choose.value]
         self.debrief.object = ""
-        self.submit.disabled = True
+        self.seen, self.shown, self.scene = set(), frozenset(), None
         self.summary.object = f"### {self.case.title}\n\n{' '.join(self.case.summary.split())}"
-        try:
+        ready = False
+        async with self.worker.task(*self._buttons):
             scenario = self.case.diagnostic_scenario(self.overrides)
             self.patient.object = patient_table(scenario)
             await self.worker.run("building the case's liver (first time; cached afterwards)", self.cache.get, scenario)
-            self.seen = set()
             self.run_from.options = list(dict.fromkeys((self.case.diagnostic_vessel, *DIAGNOSTIC_VESSELS)))
             self.run_from.value = self.case.diagnostic_vessel
             await self._angiogram_from(self.case.diagnostic_vessel)
             self.vessel.value = self.case.diagnostic_vessel
-            self.submit.disabled = self.take.disabled = False
             self.worker.done(f"Case ready: the catheter is in the **{self.case.diagnostic_vessel}** for the "
                              "baseline angiogram. Choose, then **Submit**.")
-        except Exception as exc:  # shown on the page; the server log has the traceback
-            self.worker.show_error(exc)
-            self.worker.done("")
+            ready = True
+        self.submit.disabled = self.take.disabled = not ready
 
     async def _angiogram_from(self, vessel: str) -> None:
         """Show the case's angiogram with the catheter in ``vessel``; what it opacifies becomes clickable and seen."""
@@ -168,7 +170,7 @@ class CaseView:
             return
         self.worker.clear_error()
         vessel = self.run_from.value
-        async with self.worker.task(self.take):
+        async with self.worker.task(*self._buttons):
             await self._angiogram_from(vessel)
             self.worker.done(f"Angiogram from the **{vessel}**: click an artery it shows to choose it.")
 
@@ -216,7 +218,7 @@ class CaseView:
         except ScenarioError as exc:
             self.worker.show_error(exc)
             return
-        async with self.worker.task(self.submit):
+        async with self.worker.task(*self._buttons):
             self.trainee_summary = self.expert_summary = None
             if trainee is not None:
                 sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
