@@ -41,21 +41,6 @@ log = logging.getLogger("sim.explore")
 #: One worker thread for every session of the process: runs queue instead of competing for the cores.
 EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
 
-
-def is_local_address(address: str) -> bool:
-    """Whether binding ``address`` keeps the page on this machine: an IPv4 address in 127.0.0.0/8 however written
-    (``127.1``), or a name that resolves to one (``localhost``, ``LOCALHOST``); any other interface serves it to the
-    network (with a warning)."""
-    import ipaddress
-    import socket
-
-    if not address.strip():
-        return False
-    try:
-        resolved = socket.gethostbyname(address)  # what the server binds: names and short forms resolved
-    except OSError:
-        return False
-    return ipaddress.ip_address(resolved).is_loopback
 #: DSA phase shown first.
 DEFAULT_PHASE = "capillary"
 
@@ -86,6 +71,22 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("injection_time_min", "injection time", "min"),
     ("particles_injected", "particles injected", "count"),
 )
+
+
+def is_local_address(address: str) -> bool:
+    """Whether binding ``address`` keeps the page on this machine: an IPv4 address in 127.0.0.0/8 however written
+    (``127.1``), or a name that resolves to one (``localhost``, ``LOCALHOST``); any other interface serves it to the
+    network (with a warning)."""
+    import ipaddress
+    import socket
+
+    if not address.strip():
+        return False
+    try:
+        resolved = socket.gethostbyname(address)  # what the server binds: names and short forms resolved
+    except OSError:
+        return False
+    return ipaddress.ip_address(resolved).is_loopback
 
 
 def _format(value: Any) -> str:
@@ -197,7 +198,7 @@ def _widget(control, value, options=None):
     """The widget of a control, titled with its label, unit and key (``options``: a choice's, default the control's)."""
     if control.options is not None:
         return pn.widgets.Select(label=control.title, options=list(options or control.options), value=value, width=330)
-    if control.bounds is not None:  # a number typed as text, read on the server (:func:`_number`): a browser's
+    if control.numeric:  # a number typed as text, read on the server (:func:`_number`): a browser's
         # number field silently puts the old value back on text it cannot read; an out-of-range value gets the
         # scenario's message
         low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
@@ -254,7 +255,7 @@ class Explorer:
         values = control_values(self.base)
         options = {"agent.kind": agent_kinds(self.base)}
         self.widgets = {c.key: _widget(c, values[c.key], options.get(c.key)) for c in CONTROLS}
-        self._numeric = {c.key: c.options is None and c.bounds is not None for c in CONTROLS}
+        self._numeric = {c.key: c.numeric for c in CONTROLS}
         self.ignored = pn.pane.Markdown("", css_classes=["embosim-ignored"], width=330)
         for key in ("procedure.endpoint", "agent.kind"):
             self.widgets[key].param.watch(lambda event: self._show_applicable(), "value")

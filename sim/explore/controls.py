@@ -68,6 +68,11 @@ class Control:
     bounds: tuple[float | None, float | None] | None = None
 
     @property
+    def numeric(self) -> bool:
+        """Whether the control holds a number (typed as text on the page, read by the server)."""
+        return self.options is None and self.bounds is not None
+
+    @property
     def title(self) -> str:
         """Widget title: label, unit and the key it sets."""
         unit = {"-": "", "1": " (fraction)"}.get(self.unit, f" ({self.unit})")
