@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..selection import assess_patient
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, target_readouts
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, segmental_advice, target_readouts
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -228,10 +228,10 @@ class CaseView:
                 sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
                 self.expert_summary = self._scored(sim.result)
             patient = case.base_scenario(self.overrides)
+            verdict = assess_patient(patient)
             rows = score(choice, case.expert, self.trainee_summary, self.expert_summary,
                          decline_defensible=case.decline_defensible,
                          biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis,
-                         target_tumour=case.target_tumour)
-            verdict = assess_patient(patient)
+                         target_tumour=case.target_tumour, segmental=segmental_advice(verdict))
             self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
             self.worker.done("Debrief below.")

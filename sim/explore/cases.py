@@ -19,7 +19,9 @@ one needs no code. Its keys (:class:`Case`):
 
 The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
 Their choices and the expert's are run on the same liver and seed, and
-:func:`score` turns the two runs into points (:data:`POINTS`; docs/explorer.md).
+:func:`score` turns the two runs into points (:data:`POINTS`; docs/explorer.md); where the patient's
+selection rules advise segmental treatments (:func:`segmental_advice`), a treatment that is not
+:func:`selective_enough` scores no selection points.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from ..catalogue import resolve_scenario
 from ..lipiodol import session_permanent
 from ..outcomes import TumourBlush, arterial_inflow, compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
-from ..scenario import Scenario, ScenarioError, load_scenario
+from ..scenario import SEGMENTS, Scenario, ScenarioError, load_scenario
+from ..selection import Verdict
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "major_complication", "score", "ScoreRow", "target_readouts"]
+           "major_complication", "score", "ScoreRow", "segmental_advice", "selective_enough", "target_readouts"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -233,6 +236,18 @@ def target_readouts(result, tumour: str) -> dict[str, float]:
             "tumour_blush_fraction": TumourBlush(volume, arterial_inflow(base))(arterial_inflow(final))}
 
 
+def segmental_advice(verdict: Verdict) -> str:
+    """The patient's advice for segmental treatments (a finding whose plan sets ``("catheter", "segmental")``: disease
+    burden over 50% [SeedDeckUHS], :mod:`sim.selection`), or "" when none applies."""
+    return next((f.message for f in verdict.findings if ("catheter", "segmental") in f.plan), "")
+
+
+def selective_enough(vessel: str) -> bool:
+    """Whether a catheter in ``vessel`` treats segmentally or more selectively: a segmental artery (``A1``-``A8``,
+    in every Michels type) or a synthetic vessel (``#<n>``: a pedicle vessel, inside one segment)."""
+    return vessel.startswith("#") or vessel in {f"A{k}" for k in range(1, len(SEGMENTS) + 1)}
+
+
 def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
     """What makes a run a major complication, or "" (:data:`MAJOR_GUT_PARTICLE_SHARE`, :data:`MAJOR_BILIARY_FRACTION`).
 
@@ -279,7 +294,7 @@ def _shares(trainee: dict, expert: dict) -> dict[str, float]:
 
 def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None, *,
           decline_defensible: bool = False, biliary_enteric_anastomosis: bool = False,
-          target_tumour: str = "") -> list[ScoreRow]:
+          target_tumour: str = "", segmental: str = "") -> list[ScoreRow]:
     """The debrief's rows: selection, then each scored outcome of the two runs.
 
     Parameters
@@ -294,6 +309,10 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     target_tumour : str
         The case's :attr:`Case.target_tumour`: the summaries' ``tumour_necrosis_fraction`` are that tumour's
         (:func:`target_readouts`), and the row says so.
+    segmental : str
+        The patient's advice for segmental treatments (:func:`segmental_advice`), or "": a treatment from a
+        vessel that is not :func:`selective_enough` then scores no selection points (the plan breaks the
+        principle the patient's selection rests on), and the row says so (the debrief lists the advice).
 
     Notes
     -----
@@ -307,9 +326,13 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     same = choice.selection == expert.selection
     selection = POINTS["selection"] if same else (
         DEFENSIBLE_SELECTION_POINTS if decline_defensible and choice.selection == "decline" else 0)
+    yours, experts = choice.selection, expert.selection
+    if segmental and choice.selection == "treat" and not selective_enough(choice.vessel):
+        selection = 0
+        yours = f"treat from {choice.vessel}: not segmental, against the advice (below)"
+        experts = f"treat segmentally ({expert.vessel})" if expert.selection == "treat" else experts
     major = major_complication(trainee_summary, biliary_enteric_anastomosis) if trainee_summary is not None else ""
-    rows = [ScoreRow("patient selection", choice.selection, expert.selection, 0 if major else selection,
-                     POINTS["selection"])]
+    rows = [ScoreRow("patient selection", yours, experts, 0 if major else selection, POINTS["selection"])]
     both = trainee_summary is not None and expert_summary is not None
     shares = _shares({k: float(trainee_summary[k]) for k in _LABELS}, {k: float(expert_summary[k]) for k in _LABELS}) \
         if both else {}
