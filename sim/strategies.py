@@ -70,6 +70,7 @@ __all__ = [
     "parse_vary",
     "plan_strategy",
     "run_strategies",
+    "segments_fed",
     "staged_interval",
     "summarise_replicates",
     "superselective_feeder",
@@ -291,6 +292,22 @@ def _ancestry(liver: Liver, vessel: str) -> list[str]:
         chain.append(trunk.edge_names[edge])
         edge = into.get(int(trunk.edge_conns[edge, 0]), -1)
     return chain
+
+
+def segments_fed(liver: Liver, vessel: str) -> tuple[str, ...]:
+    """Couinaud segments (``"I"``-``"VIII"``) a catheter in ``vessel`` feeds: those whose segmental artery ``A_k`` is
+    ``vessel`` or branches from it (the RHA: V-VIII, and I or IV where they leave it; an accessory LHA: II); a
+    synthetic vessel ``#<n>``: its segment. Empty for an artery outside the liver (GDA, SMA, ...).
+
+    Raises
+    ------
+    KeyError
+        If the vessel does not exist in this anatomy (:meth:`Liver.vessel`).
+    """
+    ref = liver.vessel(vessel)
+    if ref.kind == "pedicle":
+        return (SEGMENTS[int(liver.compiled.forest.segment[ref.index])],)
+    return tuple(segment for k, segment in enumerate(SEGMENTS, start=1) if vessel in _ancestry(liver, f"A{k}"))
 
 
 def _generation(liver: Liver, vessel: str) -> int:

@@ -33,8 +33,7 @@ from sim.explore.cases import (
     load_cases,
     major_complication,
     score,
-    segmental_advice,
-    selective_enough,
+    segmental_breach,
     target_readouts,
 )
 from sim.explore.controls import CONTROLS, VOLUME_ENDPOINT, control_values, ignored_controls, scenario_from_values
@@ -354,30 +353,35 @@ def test_major_complications_are_the_gut_and_the_ducts_behind_an_anastomosis():
         < _total(Choice(selection="decline"), expert, None, e, decline_defensible=True)
 
 
-def test_segmental_treatment_where_the_burden_asks_for_it():
-    """The deck: 'for disease vol >50% - segmental treatments' [SeedDeckUHS]. Review 7 found a right lobar injection in
+def test_segmental_treatment_where_the_burden_asks_for_it(coarse_liver):
+    """The deck: 'For disease vol >50% - segmental treatments' [SeedDeckUHS]. Review 7 found a right lobar injection in
     the high-burden case scoring 69 of 100, the principle broken at no cost beyond its harms."""
     from sim.selection import assess_patient
+    from sim.strategies import segments_fed
 
-    for vessel in ("A1", "A8", "#1234"):
-        assert selective_enough(vessel), vessel
-    for vessel in ("RHA", "LHA", "right_anterior", "PHA", "replaced_RHA", "A", "A9"):
-        assert not selective_enough(vessel), vessel
-    advice = {name: segmental_advice(assess_patient(case.base_scenario())) for name, case in load_cases().items()}
-    assert advice["high_burden"].startswith("Disease burden 56")
-    assert not advice["biliary_anastomosis"] and not advice["michels_replaced_rha"]
+    assert segments_fed(coarse_liver, "RHA") == ("I", "V", "VI", "VII", "VIII")
+    assert segments_fed(coarse_liver, "right_anterior") == ("V", "VIII") and segments_fed(coarse_liver, "A8") == ("VIII",)
+    assert segments_fed(coarse_liver, "GDA") == ()
+    assert len(segments_fed(coarse_liver, "#5")) == 1
+    verdicts = {name: assess_patient(case.base_scenario()) for name, case in load_cases().items()}
+    advice = segmental_breach(verdicts["high_burden"], coarse_liver, "RHA")
+    assert advice.startswith("Disease burden 56")
+    for vessel in ("A8", "A1", "#5", "GDA"):  # one segment or none: no breach
+        assert segmental_breach(verdicts["high_burden"], coarse_liver, vessel) == "", vessel
+    for vessel in ("right_anterior", "LHA", "PHA"):
+        assert segmental_breach(verdicts["high_burden"], coarse_liver, vessel) == advice, vessel
+    assert segmental_breach(verdicts["biliary_anastomosis"], coarse_liver, "RHA") == ""  # no such advice
     for name, case in load_cases().items():  # a case whose patient needs segmental treatment has a segmental expert
-        assert not advice[name] or case.expert.selection == "decline" or selective_enough(case.expert.vessel), name
+        if case.expert.selection == "treat":
+            assert segmental_breach(verdicts[name], coarse_liver, case.expert.vessel) == "", name
     expert = Choice(selection="treat", vessel="A8")
     e = _EXPERT_RUN
-    lobar = score(Choice(selection="treat", vessel="RHA"), expert, e, e, segmental=advice["high_burden"])
-    assert lobar[0].points == 0 and lobar[0].trainee == "treat from RHA: not segmental, against the advice (below)"
+    lobar = score(Choice(selection="treat", vessel="RHA"), expert, e, e, segmental_breach=advice)
+    assert lobar[0].points == 0 and lobar[0].trainee == "treat from RHA: more than one segment, against the advice (below)"
     assert lobar[0].expert == "treat segmentally (A8)"
     assert sum(r.points for r in lobar) == sum(POINTS.values()) - POINTS["selection"]  # the outcomes still score
-    assert _total(Choice(selection="treat", vessel="#1234"), expert, e, e, segmental=advice["high_burden"]) \
-        == sum(POINTS.values())
-    assert _total(Choice(selection="treat", vessel="RHA"), expert, e, e) == sum(POINTS.values())  # no such advice
-    assert _total(Choice(selection="decline"), expert, None, e, decline_defensible=True, segmental=advice["high_burden"]) \
+    assert _total(Choice(selection="treat", vessel="RHA"), expert, e, e) == sum(POINTS.values())  # no breach
+    assert _total(Choice(selection="decline"), expert, None, e, decline_defensible=True, segmental_breach=advice) \
         == DEFENSIBLE_SELECTION_POINTS
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from ..selection import assess_patient
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, segmental_advice, target_readouts
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, segmental_breach, target_readouts
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -220,18 +220,20 @@ class CaseView:
             return
         async with self.worker.task(*self._buttons):
             self.trainee_summary = self.expert_summary = None
+            patient = case.base_scenario(self.overrides)
+            verdict = assess_patient(patient)
+            breach = ""
             if trainee is not None:
                 sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
                 self.trainee_summary = self._scored(sim.result)
+                breach = segmental_breach(verdict, sim.result.liver, choice.vessel)
             if case.expert.selection == "treat":
                 expert = case.scenario_for(case.expert, self.overrides)
                 sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
                 self.expert_summary = self._scored(sim.result)
-            patient = case.base_scenario(self.overrides)
-            verdict = assess_patient(patient)
             rows = score(choice, case.expert, self.trainee_summary, self.expert_summary,
                          decline_defensible=case.decline_defensible,
                          biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis,
-                         target_tumour=case.target_tumour, segmental=segmental_advice(verdict))
+                         target_tumour=case.target_tumour, segmental_breach=breach)
             self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
             self.worker.done("Debrief below.")

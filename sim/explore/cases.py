@@ -20,8 +20,8 @@ one needs no code. Its keys (:class:`Case`):
 The trainee chooses: treat or decline, catheter vessel, agent kind and size, endpoint.
 Their choices and the expert's are run on the same liver and seed, and
 :func:`score` turns the two runs into points (:data:`POINTS`; docs/explorer.md); where the patient's
-selection rules advise segmental treatments (:func:`segmental_advice`), a treatment that is not
-:func:`selective_enough` scores no selection points.
+selection rules advise segmental treatments, a treatment that feeds more than one segment scores no
+selection points (:func:`segmental_breach`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,12 +40,16 @@ from ..catalogue import resolve_scenario
 from ..lipiodol import session_permanent
 from ..outcomes import TumourBlush, arterial_inflow, compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
-from ..scenario import SEGMENTS, Scenario, ScenarioError, load_scenario
+from ..scenario import Scenario, ScenarioError, load_scenario
 from ..selection import Verdict
+from ..strategies import segments_fed
+
+if TYPE_CHECKING:
+    from ..anatomy import Liver
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "major_complication", "score", "ScoreRow", "segmental_advice", "selective_enough", "target_readouts"]
+           "major_complication", "score", "ScoreRow", "segmental_breach", "target_readouts"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -236,16 +240,15 @@ def target_readouts(result, tumour: str) -> dict[str, float]:
             "tumour_blush_fraction": TumourBlush(volume, arterial_inflow(base))(arterial_inflow(final))}
 
 
-def segmental_advice(verdict: Verdict) -> str:
-    """The patient's advice for segmental treatments (a finding whose plan sets ``("catheter", "segmental")``: disease
-    burden over 50% [SeedDeckUHS], :mod:`sim.selection`), or "" when none applies."""
-    return next((f.message for f in verdict.findings if ("catheter", "segmental") in f.plan), "")
+def segmental_breach(verdict: Verdict, liver: Liver, vessel: str) -> str:
+    """The patient's advice for segmental treatments when a catheter in ``vessel`` feeds more than one segment, else "".
 
-
-def selective_enough(vessel: str) -> bool:
-    """Whether a catheter in ``vessel`` treats segmentally or more selectively: a segmental artery (``A1``-``A8``,
-    in every Michels type) or a synthetic vessel (``#<n>``: a pedicle vessel, inside one segment)."""
-    return vessel.startswith("#") or vessel in {f"A{k}" for k in range(1, len(SEGMENTS) + 1)}
+    The advice is a finding of the patient's selection whose plan sets ``("catheter", "segmental")`` (disease
+    burden over 50% [SeedDeckUHS], :mod:`sim.selection`); the segments a vessel feeds are
+    :func:`sim.strategies.segments_fed` (a lobar artery several, a segmental artery or a synthetic vessel one).
+    """
+    advice = next((f.message for f in verdict.findings if ("catheter", "segmental") in f.plan), "")
+    return advice if advice and len(segments_fed(liver, vessel)) > 1 else ""
 
 
 def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
@@ -294,7 +297,7 @@ def _shares(trainee: dict, expert: dict) -> dict[str, float]:
 
 def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_summary: dict | None, *,
           decline_defensible: bool = False, biliary_enteric_anastomosis: bool = False,
-          target_tumour: str = "", segmental: str = "") -> list[ScoreRow]:
+          target_tumour: str = "", segmental_breach: str = "") -> list[ScoreRow]:
     """The debrief's rows: selection, then each scored outcome of the two runs.
 
     Parameters
@@ -309,10 +312,10 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     target_tumour : str
         The case's :attr:`Case.target_tumour`: the summaries' ``tumour_necrosis_fraction`` are that tumour's
         (:func:`target_readouts`), and the row says so.
-    segmental : str
-        The patient's advice for segmental treatments (:func:`segmental_advice`), or "": a treatment from a
-        vessel that is not :func:`selective_enough` then scores no selection points (the plan breaks the
-        principle the patient's selection rests on), and the row says so (the debrief lists the advice).
+    segmental_breach : str
+        :func:`segmental_breach` of the trainee's catheter: when set, the treatment scores no selection points
+        (its plan breaks the principle the patient's selection rests on), and the row says so (the debrief
+        lists the advice).
 
     Notes
     -----
@@ -327,9 +330,9 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     selection = POINTS["selection"] if same else (
         DEFENSIBLE_SELECTION_POINTS if decline_defensible and choice.selection == "decline" else 0)
     yours, experts = choice.selection, expert.selection
-    if segmental and choice.selection == "treat" and not selective_enough(choice.vessel):
+    if segmental_breach and choice.selection == "treat":
         selection = 0
-        yours = f"treat from {choice.vessel}: not segmental, against the advice (below)"
+        yours = f"treat from {choice.vessel}: more than one segment, against the advice (below)"
         experts = f"treat segmentally ({expert.vessel})" if expert.selection == "treat" else experts
     major = major_complication(trainee_summary, biliary_enteric_anastomosis) if trainee_summary is not None else ""
     rows = [ScoreRow("patient selection", yours, experts, 0 if major else selection, POINTS["selection"])]
