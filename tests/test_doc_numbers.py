@@ -145,3 +145,45 @@ def test_sweep_example_block_is_the_rendering_of_its_data():
     data = _data(module)
     assert module.documented_block(module.DOC.read_text(encoding="utf-8")) == module.render(data), (
         "docs/sweeps.md's example was edited by hand or not regenerated: run python scripts/sweep_example.py")
+
+
+@pytest.fixture(scope="module")
+def case_scores():
+    return _script("case_scores")
+
+
+def test_case_scores_block_is_the_rendering_of_its_data(case_scores):
+    data = _data(case_scores)
+    assert case_scores.documented_block(case_scores.DOC.read_text(encoding="utf-8")) == case_scores.render(data), (
+        "docs/explorer.md's case scores were edited by hand or not regenerated: run python scripts/case_scores.py")
+    assert set(data) == set(case_scores.PLAN) and all(list(data[n]) == case_scores.PLAN[n] for n in data)
+
+
+def test_case_scores_are_the_scoring_of_their_stored_runs(case_scores):
+    """Every stored score is ``score`` of the stored summaries: the scoring rules have not moved since the data."""
+    from sim.explore.cases import load_cases, score
+
+    cases = load_cases()
+    for name, played in _data(case_scores).items():
+        case = cases[name]
+        patient = case.base_scenario().patient
+        for spec, v in played.items():
+            rows = score(case_scores.choice_of(case, spec), case.expert, v["trainee_summary"], v["expert_summary"],
+                         decline_defensible=case.decline_defensible,
+                         biliary_enteric_anastomosis=patient.biliary_enteric_anastomosis,
+                         target_tumour=case.target_tumour, segmental_breach=v["segmental_breach"])
+            assert [[r.item, r.trainee, r.expert, r.points, r.out_of] for r in rows] == v["rows"], (name, spec)
+            assert sum(r.points for r in rows) == v["total"], (name, spec)
+
+
+@pytest.mark.slow
+def test_case_scores_sample_is_what_the_code_plays(case_scores, tmp_path):
+    """The high-burden case's right lobar injection, played afresh (its liver built: about 10 s): the target tumour,
+    the segmental advice and the harms, as the data has them."""
+    from sim.explore.cache import LiverCache
+    from sim.explore.cases import load_cases
+
+    spec = "RHA,microspheres,100-300,stasis"
+    fresh = case_scores.play(load_cases()["high_burden"], spec, LiverCache(tmp_path), {})
+    assert json.loads(json.dumps(fresh)) == _data(case_scores)["high_burden"][spec], (
+        "the case's runs moved: run python scripts/case_scores.py")

@@ -17,9 +17,8 @@ from bokeh.events import Tap
 from pydantic import ValidationError
 
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
-from ..selection import assess_patient
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, load_cases, score, segmental_breach, target_readouts
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, debrief, load_cases
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -193,12 +192,6 @@ class CaseView:
             name = str(err["loc"][0]) if err["loc"] else ""
             raise ScenarioError(f"{err['msg']} (got {err['input']!r})", path=CHOICE_KEYS.get(name, name)) from None
 
-    def _scored(self, result) -> dict:
-        """The run's summary as the debrief scores and shows it: with a target tumour, its necrosis and blush."""
-        if not self.case.target_tumour:
-            return result.summary
-        return {**result.summary, **target_readouts(result, self.case.target_tumour)}
-
     async def _on_submit(self, event=None) -> None:
         if self.case is None or self.worker.refused_while_busy("Submit and debrief"):
             return
@@ -220,20 +213,16 @@ class CaseView:
             return
         async with self.worker.task(*self._buttons):
             self.trainee_summary = self.expert_summary = None
-            patient = case.base_scenario(self.overrides)
-            verdict = assess_patient(patient)
-            breach = ""
+            ran = None
             if trainee is not None:
-                sim = await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)
-                self.trainee_summary = self._scored(sim.result)
-                breach = segmental_breach(verdict, sim.result.liver, choice.vessel)
+                ran = (await self.worker.run("running your procedure", compute.simulate, trainee, self.cache)).result
+            expert = None
             if case.expert.selection == "treat":
-                expert = case.scenario_for(case.expert, self.overrides)
-                sim = await self.worker.run("running the expert's procedure", compute.simulate, expert, self.cache)
-                self.expert_summary = self._scored(sim.result)
-            rows = score(choice, case.expert, self.trainee_summary, self.expert_summary,
-                         decline_defensible=case.decline_defensible,
-                         biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis,
-                         target_tumour=case.target_tumour, segmental_breach=breach)
-            self.debrief.object = debrief_markdown(case, choice, rows, verdict, self.trainee_summary, self.expert_summary)
+                scenario = case.scenario_for(case.expert, self.overrides)
+                expert = (await self.worker.run("running the expert's procedure", compute.simulate, scenario,
+                                                self.cache)).result
+            played = debrief(case, choice, ran, expert, self.overrides)
+            self.trainee_summary, self.expert_summary = played.trainee_summary, played.expert_summary
+            self.debrief.object = debrief_markdown(case, choice, played.rows, played.verdict, self.trainee_summary,
+                                                   self.expert_summary)
             self.worker.done("Debrief below.")

@@ -41,15 +41,17 @@ from ..lipiodol import session_permanent
 from ..outcomes import TumourBlush, arterial_inflow, compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
 from ..scenario import Scenario, ScenarioError, load_scenario
-from ..selection import Verdict
+from ..selection import Verdict, assess_patient
 from ..strategies import segments_fed
 
 if TYPE_CHECKING:
     from ..anatomy import Liver
+    from ..results import RunResult
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "major_complication", "score", "ScoreRow", "segmental_breach", "target_readouts"]
+           "Debrief", "debrief", "major_complication", "score", "scored_summary", "ScoreRow", "segmental_breach",
+           "target_readouts"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -355,3 +357,55 @@ def score(choice: Choice, expert: Choice, trainee_summary: dict | None, expert_s
     if major:
         rows.append(ScoreRow("major complication: nothing scores", major, "-", 0.0, 0))
     return rows
+
+
+def scored_summary(result: RunResult, target_tumour: str = "") -> dict:
+    """A run's summary as the debrief scores and shows it: with a target tumour, that tumour's necrosis and blush
+    (:func:`target_readouts`) in place of all tumours'."""
+    if not target_tumour:
+        return result.summary
+    return {**result.summary, **target_readouts(result, target_tumour)}
+
+
+@dataclass(frozen=True)
+class Debrief:
+    """A played case: the score rows and what they were computed from.
+
+    Attributes
+    ----------
+    rows : list of ScoreRow
+    trainee_summary, expert_summary : dict or None
+        :func:`scored_summary` of each run (None when that choice declined).
+    verdict : sim.selection.Verdict
+        The selection rules on the case's patient.
+    segmental_breach : str
+        :func:`segmental_breach` of the trainee's catheter ("" when none, or declined).
+    """
+
+    rows: list[ScoreRow]
+    trainee_summary: dict | None
+    expert_summary: dict | None
+    verdict: Verdict
+    segmental_breach: str
+
+    @property
+    def total(self) -> float:
+        """Points scored (of ``sum(POINTS.values())``)."""
+        return sum(row.points for row in self.rows)
+
+
+def debrief(case: Case, choice: Choice, trainee: RunResult | None, expert: RunResult | None,
+            overrides: dict[str, Any] | None = None) -> Debrief:
+    """Score a played case: the trainee's and the expert's runs (None for a decline), on the case's patient.
+
+    ``overrides`` are the scenario updates the runs were made with (:meth:`Case.base_scenario`).
+    """
+    patient = case.base_scenario(overrides)
+    verdict = assess_patient(patient)
+    trainee_summary = None if trainee is None else scored_summary(trainee, case.target_tumour)
+    expert_summary = None if expert is None else scored_summary(expert, case.target_tumour)
+    breach = "" if trainee is None else segmental_breach(verdict, trainee.liver, choice.vessel)
+    rows = score(choice, case.expert, trainee_summary, expert_summary, decline_defensible=case.decline_defensible,
+                 biliary_enteric_anastomosis=patient.patient.biliary_enteric_anastomosis,
+                 target_tumour=case.target_tumour, segmental_breach=breach)
+    return Debrief(rows, trainee_summary, expert_summary, verdict, breach)
