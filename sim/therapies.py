@@ -1,8 +1,10 @@
 """Therapies on one catheter position: bland TAE, cTACE and DEB-TACE (``embosim compare --therapies``).
 
-A therapy changes the agent only; the liver, the tumour, the catheter and the
-endpoint stay the scenario's, so the rows compare what the agent does from the
-same place (docs/tace.md). Each therapy runs ``replicates`` times with common
+A therapy replaces the agent (every agent key at its default but the therapy's own:
+nothing of the scenario's agent carries over, so a cTACE scenario's temporary particles
+or Lipiodol volume, or a Y-90 scenario's activity, do not leak into the bland or bead
+rows); the liver, the tumour, the catheter and the endpoint stay the scenario's, so the
+rows compare what the agent does from the same place (docs/tace.md). Each therapy runs ``replicates`` times with common
 random numbers (replicate r has the same seed in every therapy) and the rows have
 the columns of :func:`sim.strategies.run_strategies`, so the strategies' summary,
 table and files serve them unchanged (``strategy`` holds the therapy's name).
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .scenario import Scenario, ScenarioError
+from .scenario import AgentConfig, Scenario, ScenarioError
 
 __all__ = ["THERAPIES", "therapy_scenario", "run_therapies"]
 
@@ -33,7 +35,8 @@ THERAPIES: dict[str, dict[str, Any]] = {
 
 
 def therapy_scenario(scenario: Scenario, therapy: str) -> Scenario:
-    """``scenario`` with the agent of ``therapy`` (a key of :data:`THERAPIES`).
+    """``scenario`` with the agent of ``therapy`` (a key of :data:`THERAPIES`): the default agent with the therapy's
+    keys, whatever the scenario's agent was.
 
     Raises
     ------
@@ -42,7 +45,11 @@ def therapy_scenario(scenario: Scenario, therapy: str) -> Scenario:
     """
     if therapy not in THERAPIES:
         raise ScenarioError(f"unknown therapy {therapy!r}; allowed: {', '.join(THERAPIES)}", path="therapies")
-    return scenario.with_updates(THERAPIES[therapy])
+    agent = AgentConfig().model_dump()
+    agent.update({key.removeprefix("agent."): value for key, value in THERAPIES[therapy].items()
+                  if key.startswith("agent.")})
+    return scenario.with_updates({"agent": agent, **{key: value for key, value in THERAPIES[therapy].items()
+                                                     if not key.startswith("agent.")}})
 
 
 def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES), replicates: int = 5, *,

@@ -20,6 +20,21 @@ def test_therapies_change_the_agent_only():
         therapy_scenario(base, "sirt")
 
 
+def test_a_therapy_replaces_the_scenarios_agent_whatever_it_was():
+    """Review 11: from a cTACE scenario the bland and bead rows inherited its temporary particles (tumour necrosis
+    0.13 against 0.79 with a 2 h occlusion), and a Y-90 scenario was refused for an activity the user never set."""
+    import sim
+
+    ctace = sim.load_scenario("ctace_bulky_segment5_net").with_updates({"agent.lipiodol_volume_ml": 3.0})
+    assert not ctace.agent.permanent
+    for source in (ctace, sim.load_scenario("sirt_glass_segment5")):
+        for name in ("tae", "deb_tace"):
+            agent = therapy_scenario(source, name).agent
+            assert agent.permanent and agent.kind == "microspheres" and agent.size_bin == "100-300", (source, name)
+            assert agent == therapy_scenario(Scenario(), name).agent  # nothing of the source's agent
+        assert therapy_scenario(source, "ctace").agent.lipiodol_volume_ml == THERAPIES["ctace"]["agent.lipiodol_volume_ml"]
+
+
 def test_cli_compare_therapies_runs_each_from_the_same_catheter(write_scenario, tmp_path, invoke):
     path = write_scenario("[liver]\nterminal_diameter_um = 300.0\n")
     out = tmp_path / "cmp"
