@@ -19,6 +19,8 @@ mL/min, pressures in mmHg, diameters in um (vessels) or mm (named vessels).
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ from .io import atomic_write
 from .scenario import ScenarioError
 
 __all__ = ["ANGIOGRAM_FRAME_RATE_HZ", "FILE", "FORMAT_VERSION", "PARENCHYMA_POINTS", "READABLE_VERSIONS",
-           "SAVED_MIN_DIAMETER_UM",
+           "SAVED_MIN_DIAMETER_UM", "TIMESERIES_COLUMNS",
            "RunStateError", "extract", "read", "save"]
 
 #: Version of the layout of ``run_state.npz`` written; 2 added the ``sirt/`` arrays and ``parenchyma/dose_gy`` of
@@ -38,6 +40,12 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 #: File name in the run folder.
 FILE = "run_state.npz"
+#: Columns of a run folder's ``timeseries.csv``: one row per recorded point of the procedure (docs/outputs.md).
+TIMESERIES_COLUMNS = ("particles", "agent", "suspension_volume_ml", "particle_volume_ml", "antegrade_flow_fraction",
+                      "sace_level", "clearance_time_cycles", "tumour_blush_fraction", "territory_blush_fraction",
+                      "reflux_fraction", "particles_lodged", "particles_nontarget")
+#: What a damaged or truncated npz raises while it is read (numpy passes the zip and zlib errors through).
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 #: Narrowest synthetic artery saved, um (the tree figures draw from 300 um by default; a
 #: lower ``min_diameter_um`` down to this works from the folder). About 1.5e4 vessels on the default liver.
 SAVED_MIN_DIAMETER_UM = 150.0
@@ -123,6 +131,7 @@ def extract(source) -> dict[str, np.ndarray]:
     import sim
 
     meta["embosim_version"] = sim.__version__
+    meta["arrays"] = sorted(out)  # what a complete file holds (read() refuses one that lacks any)
     out["meta"] = np.asarray(json.dumps(meta))
     return out
 
@@ -343,20 +352,26 @@ def read(run_dir: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     Raises
     ------
     RunStateError
-        No readable file, or another ``FORMAT_VERSION``.
+        No readable file (missing, damaged or truncated, an array the file lists missing), or another
+        ``FORMAT_VERSION``.
     """
     path = Path(run_dir) / FILE
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunStateError(f"no readable {FILE} ({exc.__class__.__name__}): written by an embosim before "
-                            f"format {FORMAT_VERSION}, or not a run folder; run the scenario again, or pass --rerun "
-                            "to re-run its scenario.json", source=str(run_dir)) from None
+    except _UNREADABLE as exc:
+        raise RunStateError(f"no readable {FILE} ({exc.__class__.__name__}): damaged or truncated, written by an "
+                            f"embosim before format {FORMAT_VERSION}, or not a run folder; run the scenario again, or "
+                            "pass --rerun to re-run its scenario.json", source=str(run_dir)) from None
     version = meta.get("format_version")
     if version not in READABLE_VERSIONS:
         raise RunStateError(f"{FILE} has format version {version}; this embosim reads versions "
                             f"{', '.join(map(str, READABLE_VERSIONS))}: run the scenario again, or pass --rerun to "
                             "re-run its scenario.json", source=str(run_dir))
+    missing = sorted(set(meta.get("arrays", ())) - set(arrays))
+    if missing:
+        raise RunStateError(f"{FILE} is damaged: {len(missing)} of its arrays missing ({', '.join(missing[:3])}"
+                            f"{', ...' if len(missing) > 3 else ''}); run the scenario again, or pass --rerun to re-run "
+                            "its scenario.json", source=str(run_dir))
     return arrays, meta

@@ -159,6 +159,47 @@ def test_an_older_run_folder_is_refused_unless_rerun(folders, tmp_path, invoke):
         figures.load_run(old, rerun=True)
 
 
+def _damage(folder, how: str) -> None:
+    path = folder / runstate.FILE
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "corrupted":  # bytes zeroed inside a member: its CRC fails when the array is read
+        path.write_bytes(data[:2000] + bytes(4000) + data[6000:])
+    elif how == "array missing":
+        arrays, meta = runstate.read(folder)
+        runstate.save(path, {**{k: v for k, v in arrays.items() if k != "angiogram/after"},
+                             "meta": np.asarray(json.dumps(meta))})
+    elif how == "timeseries garbage":
+        (folder / "timeseries.csv").write_text("garbage\n")
+    elif how == "timeseries empty":
+        (folder / "timeseries.csv").write_text("")
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "corrupted", "array missing", "timeseries garbage",
+                                 "timeseries empty"])
+def test_a_damaged_run_folder_is_one_line_and_rerun_mends_it(folders, tmp_path, invoke, how):
+    """Review 11: a truncated npz gave a BadZipFile traceback, an empty one click's bare "Aborted." (exit 1), a
+    missing array a KeyError or an angiogram without its after row, a damaged timeseries.csv a KeyError."""
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(folders["bulky_segment5_net"][1], folder)
+    _damage(folder, how)
+    with pytest.raises(runstate.RunStateError, match="--rerun"):
+        figures.load_run(folder)
+    result = invoke("plot", folder, "--kind", "angiogram", "--out", tmp_path / "a.png")
+    _one_line_error(result, "--rerun")
+    again = figures.load_run(folder, rerun=True)
+    assert again.summary["particles_injected"] == folders["bulky_segment5_net"][0].summary["particles_injected"]
+
+
+def test_timeseries_columns_are_what_a_run_writes(folders):
+    assert tuple(folders["bulky_segment5_net"][0].timeseries.columns) == runstate.TIMESERIES_COLUMNS
+
+
 # --- every kind renders ------------------------------------------------------------------
 
 

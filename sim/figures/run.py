@@ -126,7 +126,6 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
         Not a run folder; an older format without ``rerun`` (:class:`sim.runstate.RunStateError`);
         a re-run that does not reproduce the summary.
     """
-    import pandas as pd
 
     run_dir = Path(run_dir)
     try:
@@ -136,12 +135,30 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
                             f"'embosim run' ({exc.__class__.__name__})", source=str(run_dir)) from None
     try:
         arrays, meta = runstate.read(run_dir)
+        timeseries = _read_timeseries(run_dir)
     except runstate.RunStateError:
         if not rerun:
             raise
         return _rerun(run_dir, summary)
-    return RunData(arrays=arrays, meta=meta, summary=summary, timeseries=pd.read_csv(run_dir / "timeseries.csv"),
-                   path=run_dir)
+    return RunData(arrays=arrays, meta=meta, summary=summary, timeseries=timeseries, path=run_dir)
+
+
+def _read_timeseries(run_dir: Path):
+    """The folder's ``timeseries.csv`` with every column of :data:`sim.runstate.TIMESERIES_COLUMNS`; a
+    :class:`sim.runstate.RunStateError` when it is missing or damaged."""
+    import pandas as pd
+
+    path = run_dir / "timeseries.csv"
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # pandas' parser and empty-file errors are ValueErrors
+        raise runstate.RunStateError(f"no readable timeseries.csv ({exc.__class__.__name__}); run the scenario again, "
+                                     "or pass --rerun to re-run its scenario.json", source=str(run_dir)) from None
+    missing = [c for c in runstate.TIMESERIES_COLUMNS if c not in table.columns]
+    if missing:
+        raise runstate.RunStateError(f"timeseries.csv is damaged: no column {', '.join(missing)}; run the scenario "
+                                     "again, or pass --rerun to re-run its scenario.json", source=str(run_dir))
+    return table
 
 
 def _rerun(run_dir: Path, summary: dict) -> RunData:
