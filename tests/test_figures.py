@@ -348,6 +348,21 @@ def test_before_after_colours_the_end_by_flow_reduction(runs):
     assert any(lab.startswith("infarcted parenchyma") for lab in labels)
 
 
+def test_non_target_particles_are_shown_on_the_end_panel_only(runs):
+    """Review 11: the baseline panel's bed labels carried the procedure's counts ("gallbladder (cystic a.): 5626
+    particles" before any particle was injected)."""
+    data = runs["replaced_rha_michels3"]
+    counts = {k: n for k, n in data.summary["nontarget_particles_by_branch"].items() if n}
+    assert counts  # the lobar injection sends particles down the cystic artery
+    fig = figures.before_after(data)
+    baseline = [t.get_text() for t in fig.axes[0].texts]
+    end = [t.get_text() for t in fig.axes[2].texts] + [t.get_text() for t in fig.axes[1].texts]
+    assert any(text.startswith("gallbladder") for text in baseline)
+    assert not any("particles" in text for text in baseline)
+    note = [text for text in end if text.startswith("particles beyond the liver: ")]
+    assert len(note) == 1 and all(f"{n:,}" in note[0] for n in counts.values())
+
+
 def test_portal_thrombus_is_drawn(tmp_path):
     data = figures.load_source("main_pvt", "tree")  # the liver only: no procedure needed
     assert not data.has_run

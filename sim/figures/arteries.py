@@ -167,9 +167,9 @@ def _aorta(ax, data: RunData) -> list:
 
 
 def _beds(ax, data: RunData, limits) -> list:
-    """Non-target beds at the end of their arteries, with the particles that reached them; label anchors."""
+    """Non-target beds at the end of their arteries; label anchors (the particles that reached them are the final
+    panel's note, :func:`_nontarget_note`)."""
     left, right, bottom, top = limits
-    counts = (data.summary or {}).get("nontarget_particles_by_branch", {}) if data.has_run else {}
     anchors = []
     for artery, organ in _BEDS.items():
         if f"{artery}_bed" not in list(data["trunk/edge_name"]):
@@ -178,12 +178,22 @@ def _beds(ax, data: RunData, limits) -> list:
         x, z = _xz(end)
         if not (left <= x <= right and bottom <= z <= top):
             continue
-        n = int(counts.get(artery, 0)) if isinstance(counts, dict) else 0
         ax.plot(x, z, marker="o", ms=16, mfc="#FBE3D6", mec=CATEGORY_COLOURS["non-target"], mew=1.5, ls="none",
                 zorder=2.5)
-        text = f"{organ} ({display_name(artery)})" + (f": {n} particles" if n else "")
-        anchors.append((x, z, text, CATEGORY_COLOURS["non-target"]))
+        anchors.append((x, z, f"{organ} ({display_name(artery)})", CATEGORY_COLOURS["non-target"]))
     return anchors
+
+
+def _nontarget_note(ax, data: RunData) -> None:
+    """The particles that left the liver through each non-target branch during the procedure, in the panel's lower
+    left corner (the end state's; nothing when none did)."""
+    counts = (data.summary or {}).get("nontarget_particles_by_branch", {})
+    shown = [f"{_BEDS.get(artery, 'bed')} ({display_name(artery)}) {int(n):,}" for artery, n in
+             sorted(counts.items(), key=lambda item: -item[1]) if n] if isinstance(counts, dict) else []
+    if shown:
+        ax.text(0.01, 0.01, "particles beyond the liver: " + "; ".join(shown), transform=ax.transAxes, ha="left",
+                va="bottom", color=CATEGORY_COLOURS["non-target"], fontsize="small", zorder=6,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2})
 
 
 def _portal(ax, data: RunData) -> list:
@@ -285,6 +295,7 @@ def _panel(ax, data: RunData, which: str, colour_by: str, min_diameter_um: float
     _catheter(ax, data)
     if which == "final":
         _after_state(ax, data, colour_by, limits)
+        _nontarget_note(ax, data)
     return norm, cmap, label, anchors + _artery_labels(data, limits) + segments
 
 
