@@ -64,8 +64,8 @@ def _sirt_section(s: dict) -> list[str]:
     lines = ["", "## SIRT: doses, and the MAA work-up against the Y-90", "",
              f"{_fmt(s['sirt_activity_delivered_gbq'])} GBq delivered: viable tumour {_fmt(s['sirt_tumour_dose_mean_gy'])}"
              f" Gy mean (D70 {_fmt(s['sirt_tumour_d70_gy'])} Gy, V100 {_fmt(s['sirt_tumour_v100'])}), perfused normal "
-             f"liver {_fmt(s['sirt_normal_liver_dose_mean_gy'])} Gy (all normal liver {_fmt(s['sirt_normal_liver_dose_whole_gy'])}"
-             f" Gy), lungs {_fmt(s['sirt_lung_dose_gy'])} Gy. "
+             f"liver {_fmt(s['sirt_normal_liver_dose_mean_gy'])} Gy (all normal liver "
+             f"{_fmt(s['sirt_normal_liver_dose_whole_gy'])} Gy), lungs {_fmt(s['sirt_lung_dose_gy'])} Gy. "
              + ("Limit checks: " + "; ".join(s["sirt_limit_findings"]) + "." if s["sirt_limit_findings"]
                 else "No dose limit exceeded."), "",
              f"| from the same catheter | MAA work-up ({s['sirt_maa_particles']} particles) | Y-90 |", "|---|---|---|"]

@@ -505,11 +505,17 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
     Raises
     ------
     ScenarioError
-        An unknown path or a value out of range (naming the path).
+        An unknown path or a value out of range (naming the path); ``procedure.seed`` (the replicates'
+        seeds come from the base scenario's).
     SizeError
         The grid is above the size limits (naming the varied paths).
     """
+    from .sweep_spec import SEED_KEY
+
     vary = dict(vary or {})
+    if SEED_KEY in vary:  # each replicate's seed comes from the base's: a varied one would be ignored
+        raise ScenarioError(f"the replicates' procedure seeds come from the scenario's {SEED_KEY} (or --seed); vary "
+                            "--replicates instead", path=SEED_KEY)
     _check_disjoint(scenario, list(vary))
     n_points = math.prod(len(v) for v in vary.values())
     check_size(estimate_grid(n_points, n_points * runs_per_point), path=", ".join(vary) or "vary",

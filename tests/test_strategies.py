@@ -184,6 +184,16 @@ def test_vary_grid_names_the_bad_path(path, values):
     assert info.value.path == path and str(info.value).startswith(path)
 
 
+def test_varying_the_procedure_seed_is_refused(invoke, tmp_path):
+    """Review 10: --vary procedure.seed=0:1:2 was accepted and ignored (the replicates' seeds come from the base):
+    identical rows that read as 'the seed does not matter'."""
+    with pytest.raises(ScenarioError, match="vary --replicates instead") as info:
+        vary_grid(Scenario(), {"procedure.seed": [0, 1]})
+    assert info.value.path == "procedure.seed"
+    result = invoke("compare", "--vary", "procedure.seed=0:1:2", "--out", tmp_path / "x")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "procedure.seed" in result.stderr
+
+
 # --- the comparison table ------------------------------------------------------------
 
 

@@ -97,7 +97,9 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                    role="calibration"),
         range_case("lobar spheres to stasis per litre of territory, mL/L", per_l, *swine,
                    "[Biomaterials2016SwineLobes] 0.22-1 mL per swine lobe of 0.2-0.4 L (lobe volume unverified)",
-                   f"territory {lobe_l:.2f} L"),
+                   f"territory {lobe_l:.2f} L; the calibrated lobar volume over that territory, so any volume inside "
+                   "the calibration's window lands inside this one: a consistency check, not independent evidence",
+                   role="check"),
         range_case("median particles per occluded vessel (A5 to stasis)",
                    segmental.summary["particles_per_occluded_vessel_median"], HISTOLOGY_MEDIAN, 2.0,
                    "[JVIR2004Occlusion] histology: median 1 sphere per occluded vessel",

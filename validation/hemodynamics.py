@@ -123,9 +123,11 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
         range_case("normal liver total perfusion, mL/min/mL", (art_n + por_n) / ML_MIN_M3S / volume_ml, 1.22, 1.47,
                    "[Miles2000CTPerfusion]",
                    "17 mL/min/kg x body mass (duplex ultrasound) over a 1.5 L liver is below the CT perfusion "
-                   "range; the two sources disagree, the model follows the flow target"),
+                   "range; the two sources disagree, the model follows the flow target (its input, so the row "
+                   "compares an input with another source)", role="calibration"),
         range_case("hepatic perfusion index (arterial / total), normal liver", art_n / (art_n + por_n), 0.15, 0.16,
-                   "[Miles2000CTPerfusion]", "the model is calibrated to the seed's 20%; CT gives 15-16%"),
+                   "[Miles2000CTPerfusion]", "the model's input flow.normal_arterial_fraction, the seed's 20% (the "
+                   "row above); CT gives 15-16%", role="calibration"),
     ]
     portal_ends = [liver.trunk.node_index(f"P{k}_end") for k in range(1, 9)
                    if f"P{k}_end" in liver.trunk.node_names]
@@ -169,7 +171,9 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
     out.append(CaseResult("main PVT raises arterial dependence (1 = yes)", float(rises),
                           "1 ([SeedDeckUHS]: PVT makes the liver depend on the artery)", "arterial fraction rises",
                           bool(rises), f"arterial fraction {art_t / (art_t + por_t):.2f} -> "
-                                       f"{art_p / (art_p + por_p):.2f}; portal flow left {por_p / por_t:.2f}"))
+                                       f"{art_p / (art_p + por_p):.2f}; portal flow left {por_p / por_t:.2f}; holds by "
+                                       "construction (the portal inflow cut, the artery raised by the calibrated HABR)",
+                          role="check"))
     return out
 
 

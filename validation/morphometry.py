@@ -295,6 +295,10 @@ def _generation_cases(liver: Liver) -> list[CaseResult]:
     ]
 
 
+#: Why the lodging-depth rows are checks: their reference is the model's own construction, not data.
+_DERIVED = ("a check: the reference is Murray's law on the model's own 4.5 mm PHA anchor, not a measurement")
+
+
 def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
     out = []
     terminal_um = liver.scenario.liver.terminal_diameter_um
@@ -311,7 +315,7 @@ def _lodging_cases(liver: Liver, g: float) -> list[CaseResult]:
             "it by about one generation)")
         out.append(CaseResult(f"lodging generation of {d_um:.0f} um particles (flow-weighted median)", median,
                               f"{ref} ([LodgingDepthDerived], derived, 12-17 for 100-300 um)", "+/- 1 generation", ok,
-                              note))
+                              "; ".join(filter(None, (note, _DERIVED))), role="check"))
     return out
 
 

@@ -221,18 +221,21 @@ def _summary_line(report: ValidationReport) -> str:
 #: Calibrated parameters: (key path, scenario section model, validation data kept apart from it).
 #: The default, unit and calibration source are read from the scenario model (one source of truth).
 CALIBRATED = (
-    ("flow.normal_arterial_fraction", "FlowConfig", "CT hepatic perfusion index 15-16% ([Miles2000CTPerfusion])"),
-    ("flow.total_flow_ml_min_kg", "FlowConfig", "CT perfusion 1.22-1.47 mL/min/mL ([Miles2000CTPerfusion])"),
+    ("flow.normal_arterial_fraction", "FlowConfig",
+     "- (CT hepatic perfusion index 15-16% [Miles2000CTPerfusion] disagrees with the input: a calibration row)"),
+    ("flow.total_flow_ml_min_kg", "FlowConfig",
+     "- (CT perfusion 1.22-1.47 mL/min/mL [Miles2000CTPerfusion] disagrees with the input: a calibration row)"),
     ("flow.sinusoid_gradient_mmHg", "FlowConfig",
      "sinusoid vs portal venule (cat, Am J Physiol 1986); arterial back-pressure 13.4 mmHg ([Ayuse1994])"),
-    ("flow.habr.buffer_efficiency", "HabrConfig", "PVT raises arterial dependence ([SeedDeckUHS])"),
+    ("flow.habr.buffer_efficiency", "HabrConfig", "- (that PVT raises arterial dependence holds by construction: a check)"),
     ("flow.habr.max_arterial_ratio", "HabrConfig", "-"),
     ("tumours.vascularity", "TumourConfig", "MAA tumour-to-normal ratio 2.3-3.6 ([Piasecki2015])"),
     ("tumours.arterial_fraction", "TumourConfig", "(unverified: swept 0.7-1.0 against the MAA ratio)"),
     ("liver.murray_exponent", "LiverConfig",
-     "cast radii and lengths per generation ([Debbaut2014]); lodging depth ([LodgingDepthDerived])"),
+     "cast radii and lengths per generation ([Debbaut2014]); the lodging depth's band is derived from the model's own "
+     "rules ([LodgingDepthDerived]): a check"),
     ("liver.segment_fractions", "LiverConfig", "-"),
-    ("agent.deformability", "AgentConfig", "lodging depth ([LodgingDepthDerived])"),
+    ("agent.deformability", "AgentConfig", "- (the lodging depth's band is derived from the model's rules: a check)"),
     ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
      "contrast not cleared in 3-5 cardiac cycles ([TIMIGrades])"),
@@ -265,9 +268,11 @@ the case's module, `validation/<case>.py`), and writes a figure. Every compariso
 role:
 
 * **check**: an exact or numerical answer (closed-form flow, the scipy reference, a
-  published formula, reproducibility, convergence);
-* **calibration**: the value is a model input or was calibrated to this very datum; it
-  shows only that the calibration worked, and is no evidence;
+  published formula, reproducibility, convergence), or a comparison that holds by the
+  model's construction (a band derived from its own rules, a quantity that follows from a
+  calibrated one): it shows the code does what the model says, and is no evidence;
+* **calibration**: the value is a model input or was calibrated to this very datum (also when
+  compared with another source); it shows only that the calibration worked, and is no evidence;
 * **validation**: independent published data that set no parameter.
 
 Where embosim disagrees with the literature the table says so and the note says why;
