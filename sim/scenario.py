@@ -835,6 +835,23 @@ class Scenario(_Section):
                 f"the tumours' total volume, {tumour_ml:.0f} mL, is not below the liver's, {liver_ml:.0f} mL "
                 f"({self.liver.mass_kg:g} kg); reduce the diameters or raise liver.mass_kg", path="tumours")
 
+    def expand_updates(self, updates: dict[str, Any]) -> dict[str, Any]:
+        """``updates`` with each ``tumours.<field>`` (no index) expanded to every tumour's ``tumours.<i>.<field>``.
+
+        Examples
+        --------
+        >>> Scenario().expand_updates({"tumours.arterial_fraction": 0.8, "catheter.vessel": "RHA"})
+        {'tumours.0.arterial_fraction': 0.8, 'catheter.vessel': 'RHA'}
+        """
+        out: dict[str, Any] = {}
+        for path, value in updates.items():
+            head, _, rest = path.partition(".")
+            if head == "tumours" and rest and not rest.split(".")[0].isdigit():
+                out.update({f"tumours.{i}.{rest}": value for i in range(len(self.tumours))})
+            else:
+                out[path] = value
+        return out
+
     def with_updates(self, updates: dict[str, Any]) -> "Scenario":
         """Return a new validated scenario with dotted-path fields replaced.
 

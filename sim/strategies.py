@@ -449,19 +449,11 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, np.n
     return path.strip(), np.linspace(start, stop, n)
 
 
-def _expand(scenario: Scenario, path: str, value: Any) -> dict[str, Any]:
-    """``{path: value}``; ``tumours.<field>`` (no index) sets that field of every tumour."""
-    head, _, rest = path.partition(".")
-    if head == "tumours" and rest and not rest.split(".")[0].isdigit():
-        return {f"tumours.{i}.{rest}": value for i in range(len(scenario.tumours))}
-    return {path: value}
-
-
 def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:
     """Two varied paths must not set the same scenario value (``tumours.x`` and ``tumours.0.x``)."""
     owner: dict[str, str] = {}
     for path in paths:
-        for key in _expand(scenario, path, None):
+        for key in scenario.expand_updates({path: None}):
             if key in owner:
                 raise ScenarioError(f"{path!r} and {owner[key]!r} both vary {key}; vary it once", path=path)
             owner[key] = path
@@ -524,7 +516,7 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
     anatomies: set[str] = set()
     for values in itertools.product(*(list(v) for v in vary.values())):
         point = {path: value.item() if isinstance(value, np.generic) else value for path, value in zip(vary, values)}
-        updates = {k: v for path, value in point.items() for k, v in _expand(scenario, path, value).items()}
+        updates = scenario.expand_updates(point)
         try:
             varied = scenario.with_updates(updates)
             if vary:  # the particles and liver of a varied point (the base is the caller's to check)

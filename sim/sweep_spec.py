@@ -107,9 +107,9 @@ class ValueList(_Discrete, RootModel[Annotated[list[Any], Field(min_length=1)]])
 class ValueRange(_Discrete, _Spec):
     """``{start, stop, num}``: ``num`` evenly spaced values, both ends included."""
 
-    start: float
-    stop: float
-    num: int = Field(ge=1)
+    start: float = Field(allow_inf_nan=False)
+    stop: float = Field(allow_inf_nan=False)
+    num: int = Field(ge=1, strict=True)
 
     def grid(self) -> list[Any]:
         return np.linspace(self.start, self.stop, self.num).tolist()
@@ -118,8 +118,8 @@ class ValueRange(_Discrete, _Spec):
 class _Distribution(_Spec):
     """A continuous distribution (``frozen()``: scipy's) on ``[low, high]``, sampled through its quantile function."""
 
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(None, allow_inf_nan=False)
+    high: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> _Distribution:
@@ -135,8 +135,8 @@ class Uniform(_Distribution):
     """``{distribution = "uniform", low, high}``."""
 
     distribution: Literal["uniform"]
-    low: float
-    high: float
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
 
     def frozen(self):
         from scipy import stats
@@ -148,7 +148,7 @@ class LogUniform(Uniform):
     """``{distribution = "loguniform", low, high}``: uniform in log, ``0 < low < high``."""
 
     distribution: Literal["loguniform"]
-    low: float = Field(gt=0)
+    low: float = Field(gt=0, allow_inf_nan=False)
 
     def frozen(self):
         from scipy import stats
@@ -160,8 +160,8 @@ class Normal(_Distribution):
     """``{distribution = "normal", mean, std}``, optionally truncated to ``[low, high]``."""
 
     distribution: Literal["normal"]
-    mean: float
-    std: float = Field(gt=0)
+    mean: float = Field(allow_inf_nan=False)
+    std: float = Field(gt=0, allow_inf_nan=False)
 
     def frozen(self):
         from scipy import stats
@@ -218,9 +218,9 @@ class SweepSpec(_Spec):
     fixed: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     sampling: Literal["grid", "random", "latin_hypercube"] = "grid"
-    samples: int | None = Field(None, ge=1)
-    replicates: int = Field(1, ge=1)
-    seed: int = Field(ge=0)
+    samples: int | None = Field(None, ge=1, strict=True)
+    replicates: int = Field(1, ge=1, strict=True)
+    seed: int = Field(ge=0, strict=True)
 
     @model_validator(mode="after")
     def _sampling_options(self) -> SweepSpec:
@@ -234,6 +234,9 @@ class SweepSpec(_Spec):
                                      "list or a range for a grid)", path=_parameter_path(name))
         elif self.samples is None:
             raise ValueError(f"sampling = '{self.sampling}' needs samples = <number of points>")
+        for key in self.fixed:
+            if key in self.parameters:  # the parameter's values would silently replace the fixed one
+                raise SweepError("set in [fixed] and varied in [parameters]: keep one", path=f'fixed."{key}"')
         for where, keys in (("fixed", self.fixed), ("parameters", self.parameters)):
             if SEED_KEY in keys:  # each run's seed is the sweep's (run_seed): a seed set here would be overridden
                 raise SweepError(f"each run's procedure seed comes from the sweep's seed (seed = {self.seed}, "
@@ -435,7 +438,7 @@ class SweepPlan:
         return sorted(range(self.n_runs), key=lambda i: (self.group_of(i), i))
 
     def scenario(self, point: int) -> Scenario:
-        return self.base.with_updates(self.points[point])
+        return self.base.with_updates(self.base.expand_updates(self.points[point]))
 
     def task(self, index: int) -> RunTask:
         point, replicate = divmod(index, self.spec.replicates)
@@ -470,9 +473,12 @@ _PLAN_BAR_POINTS = 10_000
 
 def _base_scenario(spec: SweepSpec, relative_to: Path, source: str) -> Scenario:
     """The base scenario with ``fixed`` applied (a bad fixed value names ``fixed."<path>"``)."""
-    base = load_scenario(_resolve_base(spec.base, relative_to))
     try:
-        return base.with_updates(spec.fixed)
+        base = load_scenario(_resolve_base(spec.base, relative_to))
+    except ScenarioError as exc:
+        raise SweepError(str(exc), path="base", source=source) from None
+    try:
+        return base.with_updates(base.expand_updates(spec.fixed))
     except ScenarioError as exc:
         raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
 
@@ -544,7 +550,7 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
     bar = tqdm(points, desc="planning", unit="point", disable=not progress or len(points) < _PLAN_BAR_POINTS)
     for number, point in enumerate(bar):
         try:
-            scenario = base.with_updates(point)
+            scenario = base.with_updates(base.expand_updates(point))
         except ScenarioError as exc:
             raise _point_error(exc, point, number, source) from None
         key = anatomy_key(scenario)

@@ -99,6 +99,16 @@ BAD_SPECS = [
     ("seed_fixed", '[parameters]\n"catheter.vessel" = ["A5"]\n[fixed]\n"procedure.seed" = 4\n', 'fixed."procedure.seed"',
      "sweep's seed"),
     ("samples_missing", 'sampling = "latin_hypercube"\n', "", "samples"),
+    # review 10: booleans taken as 1, inf through numpy and scipy (warnings, "got nan"), a fixed value silently replaced
+    ("replicates_bool", 'replicates = true\n[parameters]\n"catheter.vessel" = ["A5"]\n', "replicates", "valid integer"),
+    ("range_inf", '[parameters]\n"tumours.0.arterial_fraction" = {start = 0.5, stop = inf, num = 3}\n',
+     'parameters."tumours.0.arterial_fraction".stop', "finite number"),
+    ("distribution_inf", ('sampling = "random"\nsamples = 4\n[parameters]\n'
+                          '"catheter.rate_ml_min" = {distribution = "uniform", low = 1.0, high = inf}\n'),
+     'parameters."catheter.rate_ml_min".high', "finite number"),
+    ("fixed_and_varied", '[parameters]\n"catheter.rate_ml_min" = [1.0, 2.0]\n[fixed]\n"catheter.rate_ml_min" = 3.0\n',
+     'fixed."catheter.rate_ml_min"', "keep one"),
+    ("missing_base", 'base = "does_not_exist"\n[parameters]\n"catheter.vessel" = ["A5"]\n', "base", "does_not_exist"),
     ("unknown_key", 'sampels = 3\n', "sampels", "unknown key"),
 ]
 
@@ -112,6 +122,20 @@ def test_invalid_spec_is_rejected_before_any_run_naming_the_parameter(tmp_path, 
     assert info.value.path == path and words in info.value.message, str(info.value)
     assert str(spec) in str(info.value)
     assert not out.exists()
+
+
+def test_a_bool_seed_is_refused():
+    with pytest.raises(SweepError, match="valid integer") as info:
+        parse_sweep_spec({"seed": True, "parameters": {"catheter.vessel": ["A5"]}})
+    assert info.value.path == "seed"
+
+
+def test_tumours_field_without_index_varies_every_tumour():
+    """As in ``embosim compare --vary`` (review 10: the sweep refused it as "index 'arterial_fraction' out of range")."""
+    plan = _plan('base = "high_disease_burden"\n[parameters]\n"tumours.arterial_fraction" = [0.6, 0.8]\n')
+    for point, value in enumerate((0.6, 0.8)):
+        assert {t.arterial_fraction for t in plan.scenario(point).tumours} == {value}
+    assert len(plan.scenario(0).tumours) == 7
 
 
 def _plan(text: str):
