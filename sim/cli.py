@@ -332,10 +332,10 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
 @app.command()
 def compare(
     scenario: ScenarioArg = None,
-    strategies: Annotated[str, typer.Option(
+    strategies: Annotated[str | None, typer.Option(
         help="Comma-separated strategies, each NAME or NAME:ENDPOINT (sluggish, near_stasis, stasis); "
              "embosim docs strategies. Default: all of " + ", ".join(STRATEGY_NAMES) + ".",
-        show_default=False)] = ",".join(STRATEGY_NAMES),
+        show_default=False)] = None,
     replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
     vary: Annotated[list[str] | None, typer.Option(
         metavar="PATH=START:STOP:N", show_default=False,
@@ -376,11 +376,17 @@ def compare(
     path, config = _load_scenario(scenario)
     _check_sizes(config, path, allow_large_)
     if therapies is not None:
+        given = [flag for flag, value in (("--strategies", strategies), ("--tumour", tumour),
+                                          ("--interval-weeks", interval_weeks)) if value is not None]
+        if given:  # they choose catheter positions; the therapies run from the scenario's own
+            raise typer.BadParameter(f"--therapies compares agents from the scenario's catheter position; leave out "
+                                     f"{', '.join(given)}", param_hint="'--therapies'")
         with allow_large(allow_large_):
             _compare_therapies(config, path, therapies, replicates, vary, seed, out, quiet, force)
         return
     try:
-        chosen = distinct_strategies([name for name in strategies.split(",") if name.strip()])
+        chosen = distinct_strategies([name for name in (strategies or ",".join(STRATEGY_NAMES)).split(",")
+                                      if name.strip()])
     except ScenarioError as exc:
         raise typer.BadParameter(exc.message, param_hint="'--strategies'") from None
     try:

@@ -56,3 +56,13 @@ def test_cli_compare_bad_therapy_is_one_line(tmp_path, invoke):
     assert result.exit_code == 2
     assert "unknown therapy 'radioembolisation'" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("flags", [("--strategies", "selective,lobar"), ("--tumour", "segment5_net"),
+                                   ("--interval-weeks", "4")])
+def test_cli_compare_therapies_refuses_the_strategy_options(tmp_path, invoke, flags):
+    """Review 10: --strategies with --therapies was ignored without a word (only the therapies ran)."""
+    result = invoke("compare", "--therapies", "tae", *flags, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.output
+    assert f"leave out {flags[0]}" in result.stderr
+    assert not (tmp_path / "x").exists()
