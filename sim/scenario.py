@@ -175,7 +175,8 @@ class LiverConfig(_Section):
         "Volume fraction of each Couinaud segment I-VIII (sums to 1).")
     terminal_diameter_um: float = param(
         50.0, "um", "model assumption: 100-300 um particles lodge at generations 12-17 above it ([LodgingDepthDerived])",
-        "Arterial diameter at which the synthetic subtrees stop branching.", ge=5.0, le=2000.0)
+        "Arterial diameter at which the synthetic subtrees stop branching (below about 30 um the tree can be too "
+        "resistive for the default pressures to calibrate; the error says so).", ge=5.0, le=2000.0)
     murray_exponent: float = param(
         2.7, "1", "[NakamuraAwa2014] (2.7 for 0.1-1 mm arteries); [Jessen2023] (2.0-3.0)",
         "Branching exponent g in r_parent^g = sum r_child^g.", ge=2.0, le=3.5)

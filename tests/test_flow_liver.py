@@ -229,8 +229,9 @@ def test_too_resistive_trees_name_the_pressure_to_raise(liver):
     with pytest.raises(ScenarioError, match=r"flow.portal_pressure_mmHg: the portal tree is too resistive"):
         LiverFlow(narrow, liver.scenario)
     narrow = dataclasses.replace(liver.compiled, forest=dataclasses.replace(forest, art_radius_m=forest.art_radius_m / 5))
-    with pytest.raises(ScenarioError, match=r"flow.arterial_pressure_mmHg: the arterial tree is too resistive"):
+    with pytest.raises(ScenarioError, match=r"flow.arterial_pressure_mmHg: the arterial tree is too resistive") as info:
         LiverFlow(narrow, liver.scenario)
+    assert "liver.terminal_diameter_um" in str(info.value)  # what a user who asked for a fine tree changed (review 11)
 
 
 def test_bad_compiled_liver_is_a_clear_error(liver):

@@ -104,7 +104,8 @@ def _terminal(q: np.ndarray, p_up: np.ndarray, p_down, what: str, path: str, nod
         raise ScenarioError(
             f"the {what} is too resistive for the boundary pressures: at pedicle node {node[b]} (compartment {b}) "
             f"the pressure is {p_up[b] / MMHG_PA:.2f} mmHg, not above the {down / MMHG_PA:.2f} mmHg it must drive "
-            f"flow into; raise {path} or lower flow.sinusoid_gradient_mmHg", path=path)
+            f"flow into; raise {path} or liver.terminal_diameter_um (a finer tree is more resistive: 20 um and "
+            "below can fail with the default pressures), or lower flow.sinusoid_gradient_mmHg", path=path)
     return np.divide(q, drop, out=np.zeros_like(q), where=q > 0)
 
 
