@@ -879,12 +879,18 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
     staged = ("Rows of session 1, 2 are the sessions of a staged strategy: their devascularisation and "
               "ischaemia are what that session added; its total row is the state after all sessions. "
               if (table["session"] != TOTAL).any() else "")
-    how = (f"Catheter positions derived from tumour {first['tumour']!r} (segment {first['segment']}). Each strategy "
-           f"on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). Cells: mean "
+    from .therapies import THERAPIES
+
+    therapies = set(table["strategy"].astype(str)) <= set(THERAPIES)  # embosim compare --therapies
+    where = (f"Therapies (agents: docs/tace.md) from the scenario's catheter position, {first['catheter']}. Each therapy"
+             if therapies else f"Catheter positions derived from tumour {first['tumour']!r} (segment {first['segment']}). "
+             "Each strategy")
+    how = (f"{where} on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). Cells: mean "
            "[95% Student-t interval of the mean]; every outcome, with its bounds, is in comparison.csv "
            f"(definitions: docs/outputs.md, docs/strategies.md). {staged}")
-    return "\n".join([f"# Strategy comparison: {scenario.title}", "", scenario.description or "", "", how.rstrip(), "",
-                      format_table(table, markdown=True), assess_patient(scenario).to_markdown()])
+    return "\n".join([f"# {'Therapy' if therapies else 'Strategy'} comparison: {scenario.title}", "",
+                      scenario.description or "", "", how.rstrip(), "", format_table(table, markdown=True),
+                      assess_patient(scenario).to_markdown()])
 
 
 def write_comparison(table: pd.DataFrame, raw: pd.DataFrame, scenario: Scenario, out_dir: str | Path, *,

@@ -390,12 +390,15 @@ def test_curve_marks_the_stop_and_the_reflux(runs):
     series = data.timeseries.copy()
     series["reflux_fraction"] = np.where(np.arange(len(series)) >= len(series) // 2, 0.3, 0.0)
     ax = figures.endpoint_curve(dataclasses.replace(data, timeseries=series)).axes[0]
-    stop = next(line for line in ax.get_lines() if line.get_label().startswith("stop: endpoint"))
+    stop = next(line for line in ax.get_lines() if line.get_label().startswith("stop: "))
     assert stop.get_xdata()[0] == pytest.approx(series["suspension_volume_ml"].iloc[-1])
     assert "reflux (share of injection)" in [line.get_label() for line in ax.get_lines()]
     onset = series["suspension_volume_ml"].iloc[len(series) // 2]
     assert any(np.allclose(line.get_xdata(), onset) for line in ax.get_lines())
     assert [t.get_text() for t in ax.texts] == ["SACE I", "SACE II", "SACE III", "SACE IV"]
+    # words, not keys, and one SACE notation (review 11: "stopped on activity_delivered", "SACE 4" beside "SACE IV")
+    assert stop.get_label() == "stop: endpoint reached (SACE IV)"
+    assert ax.get_title() == "Catheter in A5: injection stopped, endpoint reached"
 
 
 def test_deposition_counts_every_particle(runs):

@@ -49,6 +49,17 @@ def test_cli_compare_therapies_runs_each_from_the_same_catheter(write_scenario, 
     by = table.set_index("strategy")
     assert pd.isna(by.loc["tae", "drug_delivered_mg"]) and by.loc["deb_tace", "drug_delivered_mg"] > 0
     assert by.loc["ctace", "plasma_doxorubicin_peak_ng_ml"] > 10 * by.loc["deb_tace", "plasma_doxorubicin_peak_ng_ml"]
+    # the report and the figure speak of therapies, as clinicians name them (review 11: "tae", "Strategies compared",
+    # "Catheter positions derived from tumour")
+    report = (out / "comparison.md").read_text()
+    assert report.startswith("# Therapy comparison") and "from the scenario's catheter position, A5" in report
+    from sim import figures
+    from sim.figures.style import THERAPY_LABELS
+
+    assert set(THERAPY_LABELS) == set(THERAPIES)
+    fig = figures.comparison(table, ["tumour_necrosis_fraction"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["TAE", "cTACE", "DEB-TACE"]
+    assert fig.axes[0].get_xlabel() == "therapy" and fig._suptitle.get_text().startswith("Therapies compared")
 
 
 def test_cli_compare_bad_therapy_is_one_line(tmp_path, invoke):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .labels import place_labels
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, display_name, new_axes, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, display_name, new_axes, sace_label, styled
 
 __all__ = ["FLOW_REDUCTION_COLOURS", "HEXBIN_MIN_SITES", "TREE_MIN_DIAMETER_UM", "before_after", "tree"]
 
@@ -404,7 +404,7 @@ def before_after(source, ax=None, *, min_diameter_um: float = TREE_MIN_DIAMETER_
     _frame(axes[0], limits, "Baseline: arterial flow")
     _colourbar(fig, [axes[0]], norm, cmap, label)
     norm, cmap, label, _ = _panel(axes[1], data, "final", "occlusion", min_diameter_um, limits)
-    _frame(axes[1], limits, f"End: SACE {summary['sace_level']}, antegrade flow "
+    _frame(axes[1], limits, f"End: {sace_label(summary['sace_level'])}, antegrade flow "
                             f"{float(summary['antegrade_flow_fraction']):.0%} of baseline")
     _colourbar(fig, [axes[1]], norm, cmap, label)
     _legend(fig, axes, "flow")

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .run import run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, SACE_COLOURS, new_axes, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, SACE_COLOURS, display_name, new_axes, sace_label, stop_reason_label, styled
 
 __all__ = ["endpoint_curve"]
-
-_ROMAN = ("I", "II", "III", "IV")
-
 
 @styled
 def endpoint_curve(source, ax=None):
@@ -38,7 +35,7 @@ def endpoint_curve(source, ax=None):
     xmax = max(volume[-1], 1e-9) * 1.04
     for level in range(1, 5):
         ax.axhspan(bounds[level], bounds[level - 1], color=SACE_COLOURS[level], lw=0, zorder=0)
-        ax.text(0.995 * xmax, 0.5 * (bounds[level] + bounds[level - 1]), f"SACE {_ROMAN[level - 1]}", ha="right",
+        ax.text(0.995 * xmax, 0.5 * (bounds[level] + bounds[level - 1]), sace_label(level), ha="right",
                 va="center", fontsize="small", fontweight="bold", color="white" if level == 4 else "#5A3A00",
                 zorder=1)
     ax.plot(volume, ts["antegrade_flow_fraction"], color=OKABE_ITO["blue"], lw=2.6, label="antegrade flow")
@@ -50,9 +47,11 @@ def endpoint_curve(source, ax=None):
         ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=0.9, ls=":")
     summary = data.summary
     ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=11, color=OKABE_ITO["blue"],
-            mec="black", ls="none", label=f"stop: {summary['stop_reason']} (SACE {summary['sace_level']})")
+            mec="black", ls="none",
+            label=f"stop: {stop_reason_label(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
     ax.set(xlabel="injected suspension (mL)", ylabel="fraction (of baseline; of injection for reflux)",
            ylim=(0, 1.05), xlim=(0, xmax),
-           title=f"Catheter in {data.meta['catheter_vessel']}: stopped on {summary['stop_reason']}")
+           title=f"Catheter in {display_name(data.meta['catheter_vessel'])}: injection stopped, "
+                 f"{stop_reason_label(summary['stop_reason'])}")
     ax.legend(loc="upper center", ncol=2, frameon=True, framealpha=0.9)
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import metric_label, new_axes, strategy_colour, styled
+from .style import THERAPY_LABELS, metric_label, new_axes, strategy_colour, styled
 
 __all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference"]
 
@@ -91,20 +91,22 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
         raise ValueError(f"one row per {strategy} expected; filter the varied parameter or use arterialisation()")
     fig, axes = new_axes(ax, len(metrics), figsize=(4.2 * len(metrics) + 0.4, 5.6))
     names = table[strategy].astype(str).tolist()
+    therapies = set(names) <= set(THERAPY_LABELS)  # embosim compare --therapies: agents from one catheter
     colours = [strategy_colour(name, k) for k, name in enumerate(names)]
     x = np.arange(len(names))
     for axis, metric in zip(axes, metrics):
         means = table[metric].to_numpy(float)
         title, unit = metric_label(metric)
-        axis.set_xticks(x, [n.replace("_", " ") for n in names], rotation=30, ha="right")
-        axis.set(title=title, ylabel=unit, xlabel=strategy)
+        axis.set_xticks(x, [THERAPY_LABELS[n] if therapies else n.replace("_", " ") for n in names], rotation=30,
+                        ha="right")
+        axis.set(title=title, ylabel=unit, xlabel="therapy" if therapies else strategy)
         if no_difference(metric, means):
             axis.set_xlim(-0.5, len(names) - 0.5)
             axis.text(0.5, 0.5, f"no difference\n(all {np.nanmean(means):.3g})", transform=axis.transAxes,
                       ha="center", va="center", fontsize="large", color="#555555")
             continue
         axis.bar(x, means, color=colours, yerr=_interval(table, metric), capsize=4, error_kw={"lw": 1.2})
-    fig.suptitle("Strategies compared (mean and 95% interval)")
+    fig.suptitle(f"{'Therapies' if therapies else 'Strategies'} compared (mean and 95% interval)")
     return fig
 
 
