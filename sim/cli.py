@@ -124,6 +124,17 @@ ScenarioArg = Annotated[
 ]
 
 
+def _finite(low: float, high: float):
+    """Option callback: a finite number from ``low`` to ``high`` (the options' own range check calls ``nan`` and
+    ``inf`` out of range, naming a bound)."""
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise typer.BadParameter(f"must be a finite number from {low:g} to {high:g} (got {value})")
+        return value
+
+    return check
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"embosim {__version__}")
@@ -260,9 +271,9 @@ def check_patient(
 @app.command()
 def plan(
     scenario: ScenarioArg = None,
-    mird_gy: Annotated[float, typer.Option("--mird-gy", min=1.0, max=1000.0, help=(
+    mird_gy: Annotated[float, typer.Option("--mird-gy", callback=_finite(1.0, 1000.0), help=(
         "Mean dose of the perfused tissue for the MIRD plan, Gy (model assumption 120 Gy, embosim docs sirt)."))] = 120.0,
-    tumour_gy: Annotated[float, typer.Option("--tumour-gy", min=1.0, max=2000.0, help=(
+    tumour_gy: Annotated[float, typer.Option("--tumour-gy", callback=_finite(1.0, 2000.0), help=(
         "Mean dose of the territory's viable tumour for the partition plan, Gy (model assumption 120 Gy)."))] = 120.0,
     particles: Annotated[int, typer.Option("--maa-particles", min=10_000, max=10_000_000, help=(
         "MAA particles of the simulated work-up."))] = 400_000,
@@ -349,8 +360,9 @@ def compare(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed of the replicates (default: procedure.seed).",
                                              show_default=False)] = None,
     interval_weeks: Annotated[float | None, typer.Option(
+        show_default=False,
         help="Weeks between the sessions of staged_bilobar, 0-104 (default: the scenario's interval.weeks if set, "
-             "else 6); embosim docs strategies.", show_default=False)] = None,
+             "else 6); embosim docs strategies.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the outputs.")] = Path(
         "embosim-compare"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,

@@ -99,6 +99,9 @@ def test_plan_command_prints_and_writes_the_plans(invoke, write_scenario, tmp_pa
 def test_plan_command_bad_input_is_one_line(invoke, write_scenario):
     bad = invoke("plan", "--mird-gy", -3)
     assert bad.exit_code == 2 and "--mird-gy" in bad.output and "Traceback" not in bad.output
+    for value in ("nan", "inf"):  # review 11: nan was "should be less than or equal to 1000"
+        bad = invoke("plan", "--tumour-gy", value)
+        assert bad.exit_code == 2 and f"must be a finite number from 1 to 2000 (got {value})" in bad.stderr
     path = write_scenario("[patient]\nheight_m = 7.0\n")
     bad = invoke("plan", path)
     assert bad.exit_code == 2 and "patient.height_m" in bad.output and "Traceback" not in bad.output
