@@ -282,7 +282,8 @@ def write_movie(frames, path: str | Path, *, fps: float | None = None) -> Path:
                 writer = imageio.get_writer(named, mode="I", duration=1000.0 / fps, loop=0)
             else:
                 writer = imageio.get_writer(named, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                            pixelformat="yuv420p", macro_block_size=2, quality=5)
+                                            pixelformat="yuv420p", macro_block_size=2, quality=5,
+                                            ffmpeg_log_level="error")  # not its notes on every movie
             count = 0
             try:  # closed explicitly: imageio's context manager leaves the writer (and ffmpeg) open on an error
                 for frame in frames:

@@ -116,8 +116,8 @@ def _arterial_column(table, metrics) -> str:
     found = [c for c in table.columns if str(c).startswith("tumours.") and str(c).endswith(".arterial_fraction")
              and c not in metrics and table[c].nunique() > 1]
     if not found:
-        raise ValueError("no varied tumour arterial fraction in the table (a column such as "
-                         "'tumours.0.arterial_fraction', from a comparison run with --vary); pass x=")
+        raise ValueError("no varied tumour arterial fraction in the table: run the comparison with --vary "
+                         "tumours.0.arterial_fraction=START:STOP:N (in Python, x= names another varied column)")
     return found[0]
 
 
