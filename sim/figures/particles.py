@@ -53,7 +53,7 @@ def deposition(source, ax=None):
     bins = np.linspace(every.min(), every.max() + 1e-9, 21) if every.size else np.linspace(0, 1, 2)
     axes[1].hist(diam, bins=bins, weights=weights, stacked=True, color=list(colours.values()), label=list(colours))
     axes[1].set(xlabel="particle diameter (\u00b5m)", ylabel="particles (count)", title="Size by destination")
-    axes[1].legend()
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, which fill the panel
 
     names, counts = ["tumour", "normal liver"], [tumour.sum(), normal.sum()]
     branches, per_branch = np.unique(data["deposition/nontarget_branch"].astype(str), return_counts=True)
