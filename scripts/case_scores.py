@@ -121,8 +121,9 @@ def render(values: dict) -> str:
 
 
 def documented_block(text: str) -> str:
-    start, stop = text.index(BEGIN), text.index(END) + len(END)
-    return text[start:stop]
+    from sim.io import marked_block
+
+    return marked_block(text, BEGIN, END)
 
 
 def data_text(values: dict) -> str:

@@ -190,8 +190,9 @@ def render(values: dict[str, float]) -> str:
 
 def documented_block(text: str) -> str:
     """The findings block as it stands in the text of docs/strategies.md."""
-    start, stop = text.index(BEGIN), text.index(END) + len(END)
-    return text[start:stop]
+    from sim.io import marked_block
+
+    return marked_block(text, BEGIN, END)
 
 
 def data_text(values: dict[str, float]) -> str:

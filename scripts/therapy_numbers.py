@@ -298,9 +298,9 @@ def render(name: str, values: dict) -> str:
 
 def documented_block(text: str, name: str) -> str:
     """The block ``name`` as it stands in ``text``."""
-    begin, end = markers(name)
-    start, stop = text.index(begin), text.index(end) + len(end)
-    return text[start:stop]
+    from sim.io import marked_block
+
+    return marked_block(text, *markers(name))
 
 
 def data_text(values: dict) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "atomic_write",
     "check_output_folder",
     "check_writable",
+    "marked_block",
     "staged_folder",
     "write_text",
     "update_generated",
@@ -262,6 +263,13 @@ def _swap_in(staging: Path, folder: Path, tag: str) -> None:
     os.replace(folder, old)
     os.replace(staging, folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def marked_block(text: str, begin: str, end: str) -> str:
+    """The part of ``text`` from the marker ``begin`` to the marker ``end``, both included (a generated block of a
+    document; ValueError when a marker is missing)."""
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[start:stop]
 
 
 def update_generated(path: Path, text: str, *, check: bool, command: str) -> int:
