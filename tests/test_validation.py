@@ -57,7 +57,9 @@ def test_every_disagreement_is_reported_with_its_reason(fast_run):
     assert failed  # the literature does disagree somewhere (e.g. [Debbaut2014], contrast clearance)
     assert all(row["note"] for row in failed)
     assert {row["role"] for row in rows.values()} == set(validation.ROLES)
-    assert all(row["pass"] == "yes" for row in rows.values() if row["role"] == "calibration")
+    # a calibration shows the calibration worked; one that fails compares a model input with another source, and
+    # its note says so (the CT perfusion rows: review 10 found them labelled validation)
+    assert all(row["pass"] == "yes" or "input" in row["note"] for row in rows.values() if row["role"] == "calibration")
 
 
 @pytest.mark.slow
