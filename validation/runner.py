@@ -235,7 +235,7 @@ CALIBRATED = (
      "cast radii and lengths per generation ([Debbaut2014]); the lodging depth's band is derived from the model's own "
      "rules ([LodgingDepthDerived]): a check"),
     ("liver.segment_fractions", "LiverConfig", "-"),
-    ("agent.deformability", "AgentConfig", "- (the lodging depth's band is derived from the model's rules: a check)"),
+    ("agent.deformability", "AgentConfig", "vessels occluded by 100-300 um spheres ([JVIR2013Lodging])"),
     ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
      "contrast not cleared in 3-5 cardiac cycles ([TIMIGrades])"),
