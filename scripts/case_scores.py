@@ -1,8 +1,8 @@
 """Play the explorer's shipped cases with the expert's and typical trainees' choices, and write the scores
 docs/explorer.md quotes (generated).
 
-Run ``python scripts/case_scores.py`` from the repository root (about 3 minutes on one core, with
-the case livers cached by the explorer's disk cache): it plays each choice of :data:`PLAN` as the
+Run ``python scripts/case_scores.py`` from the repository root (35 s on one core with the case livers
+in the explorer's disk cache; building them the first time adds about a minute): it plays each choice of :data:`PLAN` as the
 page's case tab does (:func:`sim.explore.compute.simulate` at the shipped resolution and seed, then
 :func:`sim.explore.cases.debrief`), writes every score and what it was computed from to
 ``docs/data/case_scores.json`` and replaces the block between the ``case-scores`` markers of

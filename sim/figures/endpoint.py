@@ -9,6 +9,7 @@ from .style import CATEGORY_COLOURS, OKABE_ITO, SACE_COLOURS, display_name, new_
 
 __all__ = ["endpoint_curve"]
 
+
 @styled
 def endpoint_curve(source, ax=None):
     """Antegrade flow and tumour blush against injected suspension volume, SACE bands shaded and labelled.

@@ -126,7 +126,6 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
         Not a run folder; an older format without ``rerun`` (:class:`sim.runstate.RunStateError`);
         a re-run that does not reproduce the summary.
     """
-
     run_dir = Path(run_dir)
     try:
         summary = _read_json(run_dir / "summary.json")
