@@ -38,6 +38,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,8 +125,21 @@ def _run_in_worker(task: RunTask, liver) -> dict[str, Any]:
     return _run_task(task, _load_liver(liver) if isinstance(liver, str) else liver)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker once the sweep's process is gone (a killed sweep leaves no orphans)."""
+def _init_worker(parent: int) -> None:
+    """Worker initializer: leave Ctrl-C to the sweep's process, keep no named semaphore, end with the parent.
+
+    A Ctrl-C in a terminal interrupts the whole process group: the sweep's
+    process reports it and stops the workers (:meth:`_ProcessPool.abort`), so a
+    worker ignores SIGINT instead of printing its own traceback. tqdm's default
+    lock is a named multiprocessing semaphore, which a killed worker leaves to
+    the resource tracker's "leaked semaphore" warning; a worker's runs draw no
+    bars, so a thread lock serves. Once the sweep's process is gone (however it
+    ended) the worker exits: a killed sweep leaves no orphans.
+    """
+    from tqdm import tqdm
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tqdm.set_lock(threading.RLock())
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -167,7 +181,7 @@ class _ProcessPool:
     def __init__(self, workers: int, folder: str):
         from joblib.externals.loky import get_reusable_executor
 
-        self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, initializer=_exit_with_parent,
+        self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, initializer=_init_worker,
                                               initargs=(os.getpid(),))
         self.queued = _QUEUED_PER_WORKER * workers
         self.folder = Path(folder)

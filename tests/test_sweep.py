@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -246,6 +247,29 @@ def test_resume_after_a_kill_runs_only_the_missing_runs(tmp_path, tiny_spec, ser
     csv = pd.read_csv(out / "results.csv")
     assert csv.shape == table.shape and csv["seed"].tolist() == table["seed"].tolist()
     assert json.loads((out / "sweep.json").read_text())["spec"]["parameters"]["catheter.vessel"][2] == "replaced_RHA"
+
+
+def test_ctrl_c_of_a_process_sweep_prints_one_line_and_resumes(tmp_path, tiny_spec, serial):
+    """A terminal's Ctrl-C reaches the whole process group (the sweep and its workers): one line, exit 130,
+    no worker traceback, no resource-tracker warning; the finished runs stay and --resume does the rest."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from sim.cli import main; main()", "sweep", str(tiny_spec), "--out", str(out),
+               "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # a process group of its own, as a shell job has
+    deadline = time.monotonic() + 180
+    while len(list(out.glob("runs/*.json"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    time.sleep(1.0)  # the resource tracker warns (if it does) once the last process holding it has gone
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == [f"embosim: interrupted; the finished runs are kept in {out}: add --resume "
+                                          "to the same command to run the rest"]
+    done = len(list(out.glob("runs/*.json")))
+    assert 2 <= done < 12
+    table = sweep(tiny_spec, backend="serial", out=out, resume=True)
+    pd.testing.assert_frame_equal(_without_times(table), _without_times(serial[0]))
 
 
 def test_output_folder_of_another_sweep_is_refused(tmp_path, tiny_spec):
