@@ -57,13 +57,11 @@ normal liver blue, non-target vermilion; each strategy its own colour in the
 comparison and the arterialisation figures); viridis/cividis for quantities;
 SACE bands light to dark (ColorBrewer YlOrBr, pairwise CIEDE2000 > 10); clinical
 names (no underscores), placed so that no two labels overlap. `--style slide`
-(default, 14 pt text) or `--style paper` (9 pt). Both styles draw on the same canvas
-(the before-after figure 19 x 9.5 in): the paper style changes the text only, so a figure
-reduced to a 7 in page width prints its 9 pt text at about 3.3 pt (the slide style's at 5.2
-pt). For print, export SVG or PDF and set the size there, or use the slide style; a canvas
-per style is not built yet (halving the canvas doubles every line width and marker relative
-to it, and larger text crowds the legends: both tried on 2026-12-06, neither good enough to
-ship). Tree figures draw one
+(default, 14 pt text) or `--style paper` (9 pt text at print size: the canvas 0.4 of the
+slide's, 5.2-7.2 in wide, e.g. the before-after figure 7.2 x 3.6 in instead of 19 x 9.5 in;
+lines at half their slide width, markers in proportion; panels in rows of two; titles and
+axis labels wrapped to their panel; legends in fewer columns or below the plot). Placed at
+its own width in a paper, a paper figure prints its text at 8-9 pt. Tree figures draw one
 `LineCollection` of the vessels at least 300 um wide (`min_diameter_um`, down to
 the 150 um the run folder saves): about 2e3 of the ~3e5 arterial vessels of a
 default liver, roughly what an angiogram resolves; flow reduction and particle

@@ -224,6 +224,30 @@ def test_styles_change_the_text_size(runs):
     sizes = {s: figures.endpoint_curve(runs["bulky_segment5_net"], style=s).axes[0].xaxis.label.get_size()
              for s in figures.STYLES}
     assert sizes["slide"] > sizes["paper"]
+
+
+@pytest.mark.parametrize("kind", RUN_KINDS)
+def test_paper_figures_are_print_sized_with_lines_in_proportion(runs, kind):
+    """The paper style draws at print size (5.2-7.2 in wide: 9 pt text prints at 9 pt), not on the slide's
+    canvas; its lines are thinner in points, and no title or axis label is longer than its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    slide = figures.figure(kind, runs["bulky_segment5_net"])
+    paper = figures.figure(kind, runs["bulky_segment5_net"], style="paper")
+    assert 5.2 - 1e-9 <= paper.get_figwidth() <= 7.2 + 1e-9 < slide.get_figwidth()
+    assert paper.get_figwidth() / slide.get_figwidth() == pytest.approx(paper.get_figheight() / slide.get_figheight())
+
+    def widths(fig):  # of every line, collection and patch drawn (points)
+        artists = [x for a in fig.axes for x in (*a.lines, *a.collections, *a.patches)]
+        return sorted(w for x in artists for w in np.ravel(x.get_linewidth()) if w > 0)
+
+    assert widths(paper) and max(widths(paper)) < max(widths(slide))
+    renderer = FigureCanvasAgg(paper).get_renderer()
+    paper.draw(renderer)
+    for a in paper.axes:
+        room = a.get_window_extent(renderer)
+        assert a.title.get_window_extent(renderer).width <= room.width + 1, (kind, a.title.get_text())
+        assert a.xaxis.label.get_window_extent(renderer).width <= room.width + 1, (kind, a.xaxis.label.get_text())
     with pytest.raises(ValueError, match="unknown style"):
         figures.endpoint_curve(runs["bulky_segment5_net"], style="poster")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..fluoroscopy import phase_at
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, new_axes, styled
+from .style import CATEGORY_COLOURS, line_width, new_axes, styled
 
 __all__ = ["angiogram", "animate_angiogram", "frame"]
 
@@ -38,7 +38,7 @@ def _image(ax, data: RunData, key: str, t: float):
     image = ax.imshow(frame(data, key, t), origin="lower", extent=data.meta["angiogram"]["extent_mm"], cmap="gray_r",
                       vmin=0.0, vmax=1.0, interpolation="antialiased")
     for centre, radius in zip(data["tumour/centre_mm"], data["tumour/radius_mm"]):
-        ax.add_patch(Circle((centre[0], centre[2]), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=1.5,
+        ax.add_patch(Circle((centre[0], centre[2]), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=line_width(1.5),
                             ls="--"))
     return image
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .labels import place_labels
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, display_name, new_axes, sace_label, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, display_name, is_wide, line_width, marker_area, new_axes, sace_label, styled
 
 __all__ = ["FLOW_REDUCTION_COLOURS", "HEXBIN_MIN_SITES", "TREE_MIN_DIAMETER_UM", "before_after", "tree"]
 
@@ -95,8 +95,9 @@ def _vessel_values(data: RunData, which: str, colour_by: str, drawn: np.ndarray)
 
 
 def _line_widths(diameter_um: np.ndarray) -> np.ndarray:
-    """Line width (points) of vessels of a given diameter: grows as diameter^0.6, 0.4-7 pt."""
-    return np.clip(1.8 * (diameter_um * 1e-3) ** 0.6, 0.4, 7.0)
+    """Line width (points) of vessels of a given diameter: grows as diameter^0.6, 0.4-7 pt on a slide
+    (:func:`line_width` of the active style)."""
+    return line_width(np.clip(1.8 * (diameter_um * 1e-3) ** 0.6, 0.4, 7.0))
 
 
 def _draw_vessels(ax, data: RunData, drawn: np.ndarray, values, norm, cmap) -> None:
@@ -124,7 +125,7 @@ def _segments(ax, data: RunData) -> list:
         hull = outline[start[s]:start[s + 1]]
         if hull.shape[0] < 3:
             continue
-        ax.fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=colour, lw=0.8, ls=(0, (4, 3)), zorder=1)
+        ax.fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=colour, lw=line_width(0.8), ls=(0, (4, 3)), zorder=1)
         centre = hull.mean(axis=0)
         anchors.append((centre[0], centre[1], name, "#555555"))
     return anchors
@@ -137,7 +138,7 @@ def tumour_outlines(ax, data: RunData) -> list:
     anchors = []
     for name, centre, radius in zip(data["tumour/name"], data["tumour/centre_mm"], data["tumour/radius_mm"]):
         x, z = _xz(centre)
-        ax.add_patch(Circle((x, z), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=2.6, ls="--", zorder=5.5))
+        ax.add_patch(Circle((x, z), radius, fill=False, ec=CATEGORY_COLOURS["tumour"], lw=line_width(2.6), ls="--", zorder=5.5))
         anchors.append((x, z + radius, display_name(str(name)), CATEGORY_COLOURS["tumour"]))
     return anchors
 
@@ -145,9 +146,9 @@ def tumour_outlines(ax, data: RunData) -> list:
 def _catheter(ax, data: RunData) -> None:
     for part in data["catheter/course_mm"]:
         xz = _xz(part)
-        ax.plot(xz[:, 0], xz[:, 1], color=CATEGORY_COLOURS["catheter"], lw=2.2, solid_capstyle="round", zorder=6)
+        ax.plot(xz[:, 0], xz[:, 1], color=CATEGORY_COLOURS["catheter"], lw=line_width(2.2), solid_capstyle="round", zorder=6)
     x, z = _xz(data["catheter/tip_mm"])
-    ax.plot(x, z, marker="v", ms=11, color=CATEGORY_COLOURS["catheter"], mec="white", ls="none", zorder=7,
+    ax.plot(x, z, marker="v", ms=line_width(11), color=CATEGORY_COLOURS["catheter"], mec="white", ls="none", zorder=7,
             label=f"catheter tip ({display_name(data.meta['catheter_vessel'])})")
 
 
@@ -162,7 +163,7 @@ def _aorta(ax, data: RunData) -> list:
     x = float(np.mean([p[0] for p in origins]))
     top, bottom = max(p[2] for p in origins) + above, min(p[2] for p in origins) - below
     ax.add_patch(Rectangle((x - width / 2, bottom), width, top - bottom, facecolor=CATEGORY_COLOURS["aorta"],
-                           alpha=0.18, edgecolor=CATEGORY_COLOURS["aorta"], lw=1.0, zorder=0.5))
+                           alpha=0.18, edgecolor=CATEGORY_COLOURS["aorta"], lw=line_width(1.0), zorder=0.5))
     return [(x, top - 4.0, "aorta (schematic)", CATEGORY_COLOURS["aorta"])]
 
 
@@ -178,8 +179,8 @@ def _beds(ax, data: RunData, limits) -> list:
         x, z = _xz(end)
         if not (left <= x <= right and bottom <= z <= top):
             continue
-        ax.plot(x, z, marker="o", ms=16, mfc="#FBE3D6", mec=CATEGORY_COLOURS["non-target"], mew=1.5, ls="none",
-                zorder=2.5)
+        ax.plot(x, z, marker="o", ms=line_width(16), mfc="#FBE3D6", mec=CATEGORY_COLOURS["non-target"],
+                mew=line_width(1.5), ls="none", zorder=2.5)
         anchors.append((x, z, f"{organ} ({display_name(artery)})", CATEGORY_COLOURS["non-target"]))
     return anchors
 
@@ -207,7 +208,7 @@ def _portal(ax, data: RunData) -> list:
         width = float(np.clip(1.6 * data["trunk/edge_diameter_mm"][e], 2.0, 14.0))
         clot = names[e] == thrombosed
         ax.plot([a[0], b[0]], [a[1], b[1]], color=CATEGORY_COLOURS["thrombus" if clot else "portal vein"],
-                alpha=0.85 if clot else 0.22, lw=width, solid_capstyle="round", zorder=1.5,
+                alpha=0.85 if clot else 0.22, lw=line_width(width), solid_capstyle="round", zorder=1.5,
                 ls=(0, (2, 1)) if clot else "-")
         if clot:
             mid = 0.5 * (a + b)
@@ -227,7 +228,7 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
     dead = necrosis >= NECROSIS_SHOWN
     if dead.any():
         xz = _xz(data["parenchyma/xyz_mm"][dead])
-        ax.scatter(xz[:, 0], xz[:, 1], s=9, color=CATEGORY_COLOURS["infarct"], marker="s", lw=0,
+        ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(9), color=CATEGORY_COLOURS["infarct"], marker="s", lw=0,
                    alpha=0.35, zorder=0.8, label=f"infarcted parenchyma (expected necrosis \u2265 {NECROSIS_SHOWN:.0%})")
     if "parenchyma/lipiodol_sinusoid" in data.arrays:  # cTACE: where the oil went
         oil = np.asarray(data["parenchyma/lipiodol_sinusoid"], np.float64)
@@ -235,28 +236,29 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
         shown = oil > LIPIODOL_SHOWN
         if shown.any():
             xz = _xz(data["parenchyma/xyz_mm"][shown])
-            ax.scatter(xz[:, 0], xz[:, 1], s=8 + 24 * np.clip(oil[shown], 0.0, 1.0), color=CATEGORY_COLOURS["lipiodol"],
-                       edgecolor="#5C4A00", lw=0.3, alpha=0.85, zorder=3.5,
+            ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(8 + 24 * np.clip(oil[shown], 0.0, 1.0)),
+                       color=CATEGORY_COLOURS["lipiodol"], edgecolor="#5C4A00", lw=line_width(0.3), alpha=0.85, zorder=3.5,
                        label="Lipiodol in the sinusoids (dot size: filled share)")
         if portal.any():
             xz = _xz(data["parenchyma/xyz_mm"][portal])
-            ax.scatter(xz[:, 0], xz[:, 1], s=16, facecolor="none", edgecolor=CATEGORY_COLOURS["portal vein"],
-                       lw=0.8, marker="D", alpha=0.8, zorder=3.6, label="Lipiodol in the portal venules")
+            ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(16), facecolor="none", edgecolor=CATEGORY_COLOURS["portal vein"],
+                       lw=line_width(0.8), marker="D", alpha=0.8, zorder=3.6, label="Lipiodol in the portal venules")
     ducts = np.flatnonzero(data["biliary/ischaemic"])
     if ducts.size:
         step = -(-ducts.size // BILIARY_MARKERS)
         xz = _xz(data["biliary/xyz_mm"][ducts[::step]])
-        ax.scatter(xz[:, 0], xz[:, 1], s=14, color=CATEGORY_COLOURS["bile duct"], marker="x", lw=0.9, alpha=0.9,
-                   zorder=5, label="ischaemic bile duct (peribiliary plexus)" + (f", 1 in {step}" if step > 1 else ""))
+        ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(14), color=CATEGORY_COLOURS["bile duct"], marker="x",
+                   lw=line_width(0.9), alpha=0.9, zorder=5,
+                   label="ischaemic bile duct (peribiliary plexus)" + (f", 1 in {step}" if step > 1 else ""))
     sites, count = _xz(data["lodged/xyz_mm"]), data["lodged/count"]
     if sites.shape[0] > HEXBIN_MIN_SITES:
         left, right, bottom, top = limits
         ax.hexbin(sites[:, 0], sites[:, 1], C=count, reduce_C_function=np.sum, gridsize=45, cmap="Greys",
                   norm=LogNorm(), mincnt=1, alpha=0.5, lw=0, zorder=2.8, extent=(left, right, bottom, top))
-        ax.plot([], [], marker="h", ms=10, color="#555555", alpha=0.6, ls="none", label="lodged particles (density)")
+        ax.plot([], [], marker="h", ms=line_width(10), color="#555555", alpha=0.6, ls="none", label="lodged particles (density)")
     elif sites.shape[0]:
         dots = OKABE_ITO["black"] if colour_by in ("occlusion", "particles") else OKABE_ITO["vermilion"]
-        ax.scatter(sites[:, 0], sites[:, 1], s=6, c=dots, lw=0, alpha=0.7, zorder=6, label="lodged particles")
+        ax.scatter(sites[:, 0], sites[:, 1], s=marker_area(6), c=dots, lw=0, alpha=0.7, zorder=6, label="lodged particles")
 
 
 def _artery_labels(data: RunData, limits) -> list:
@@ -309,12 +311,12 @@ def _legend(fig, axes, colour_by: str) -> None:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    handles += [Line2D([], [], color=CATEGORY_COLOURS["tumour"], ls="--", lw=2.2),
-                Line2D([], [], color=CATEGORY_COLOURS["no flow"], lw=2),
-                Line2D([], [], color=CATEGORY_COLOURS["portal vein"], lw=6, alpha=0.3),
-                Line2D([], [], color=CATEGORY_COLOURS["liver outline"], ls=(0, (4, 3)), lw=0.8)]
+    handles += [Line2D([], [], color=CATEGORY_COLOURS["tumour"], ls="--", lw=line_width(2.2)),
+                Line2D([], [], color=CATEGORY_COLOURS["no flow"], lw=line_width(2)),
+                Line2D([], [], color=CATEGORY_COLOURS["portal vein"], lw=line_width(6), alpha=0.3),
+                Line2D([], [], color=CATEGORY_COLOURS["liver outline"], ls=(0, (4, 3)), lw=line_width(0.8))]
     labels += ["tumour", _GREY_MEANS[colour_by], "portal vein", "Couinaud segment"]
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="small")
+    fig.legend(handles, labels, loc="outside lower center", ncol=3 if is_wide(fig) else 2, fontsize="small")
 
 
 def _colourbar(fig, axes, norm, cmap, label: str) -> None:

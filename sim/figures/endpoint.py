@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from .run import run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, SACE_COLOURS, display_name, new_axes, sace_label, stop_reason_label, styled
+from .style import (
+    CATEGORY_COLOURS,
+    OKABE_ITO,
+    SACE_COLOURS,
+    display_name,
+    line_width,
+    new_axes,
+    sace_label,
+    stop_reason_label,
+    styled,
+)
 
 __all__ = ["endpoint_curve"]
 
@@ -39,18 +49,18 @@ def endpoint_curve(source, ax=None):
         ax.text(0.995 * xmax, 0.5 * (bounds[level] + bounds[level - 1]), sace_label(level), ha="right",
                 va="center", fontsize="small", fontweight="bold", color="white" if level == 4 else "#5A3A00",
                 zorder=1)
-    ax.plot(volume, ts["antegrade_flow_fraction"], color=OKABE_ITO["blue"], lw=2.6, label="antegrade flow")
-    ax.plot(volume, ts["tumour_blush_fraction"], color=CATEGORY_COLOURS["tumour"], lw=2.6, ls="--",
+    ax.plot(volume, ts["antegrade_flow_fraction"], color=OKABE_ITO["blue"], lw=line_width(2.6), label="antegrade flow")
+    ax.plot(volume, ts["tumour_blush_fraction"], color=CATEGORY_COLOURS["tumour"], lw=line_width(2.6), ls="--",
             label="tumour blush")
     reflux = ts["reflux_fraction"].to_numpy(float)
     if (reflux > 0).any():
-        ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=1.4, ls=":", label="reflux (share of injection)")
-        ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=0.9, ls=":")
+        ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=line_width(1.4), ls=":", label="reflux (share of injection)")
+        ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=line_width(0.9), ls=":")
     summary = data.summary
-    ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=11, color=OKABE_ITO["blue"],
+    ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=line_width(11), color=OKABE_ITO["blue"],
             mec="black", ls="none",
             label=f"stop: {stop_reason_label(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
-    ax.set(xlabel="injected suspension (mL)", ylabel="fraction (of baseline; of injection for reflux)",
+    ax.set(xlabel="injected suspension (mL)", ylabel="fraction of baseline (reflux: of injection)",
            ylim=(0, 1.05), xlim=(0, xmax),
            title=f"Catheter in {display_name(data.meta['catheter_vessel'])}: injection stopped, "
                  f"{stop_reason_label(summary['stop_reason'])}")

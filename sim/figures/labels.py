@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import halo
+from .style import halo, line_width, wrap_to_fit
 
 __all__ = ["place_labels", "text_box"]
 
-#: Offsets tried around an anchor, points: the anchor itself, then rings of 8 directions.
+#: Offsets tried around an anchor, points on a slide (:func:`line_width` of the active style): the anchor
+#: itself, then rings of 8 directions.
 _RADII_PT = (0.0, 10.0, 18.0, 28.0, 40.0, 54.0)
 _DIRECTIONS = [(np.cos(a), np.sin(a)) for a in np.deg2rad([90, 270, 0, 180, 45, 135, 315, 225])]
 
@@ -51,6 +52,7 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         FigureCanvasAgg(fig)
+    wrap_to_fit(fig)  # (paper) long titles broken into lines while the layout can still make room
     fig.draw_without_rendering()
     if fig.get_layout_engine() is not None:
         fig.set_layout_engine("none")  # keep the positions the labels were fitted to
@@ -66,7 +68,7 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
         label.remove()
         if offset is None:
             continue
-        arrow = {"arrowprops": {"arrowstyle": "-", "lw": 0.6, "color": colour, "shrinkA": 0, "shrinkB": 3}} \
+        arrow = {"arrowprops": {"arrowstyle": "-", "lw": line_width(0.6), "color": colour, "shrinkA": 0, "shrinkB": 3}} \
             if offset != (0.0, 0.0) else {}
         label = ax.annotate(text, (x, y), xytext=offset, **style, **arrow)
         boxes.append(text_box(label, renderer))
@@ -84,7 +86,7 @@ def text_box(label, renderer):
 
 def _free_offset(label, renderer, frame, boxes) -> tuple[float, float] | None:
     """The first offset (points) at which the label lies inside ``frame`` and overlaps none of ``boxes``."""
-    for radius in _RADII_PT:
+    for radius in map(line_width, _RADII_PT):
         for dx, dy in _DIRECTIONS[: 1 if radius == 0 else None]:
             label.xyann = (radius * dx, radius * dy)
             box = text_box(label, renderer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .run import run_data
-from .style import CATEGORY_COLOURS, display_name, new_axes, styled
+from .style import CATEGORY_COLOURS, display_name, line_width, new_axes, styled
 
 __all__ = ["deposition"]
 
@@ -77,7 +77,7 @@ def deposition(source, ax=None):
     outline, start = data["segment/outline_mm"], data["segment/outline_start"]
     for s in range(start.size - 1):
         hull = outline[start[s]:start[s + 1]]
-        axes[3].fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=CATEGORY_COLOURS["liver outline"], lw=0.8,
+        axes[3].fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=CATEGORY_COLOURS["liver outline"], lw=line_width(0.8),
                      ls=(0, (4, 3)))
     if sites.shape[0]:
         density = axes[3].hexbin(sites[:, 0], sites[:, 1], C=count, reduce_C_function=np.sum, gridsize=40,

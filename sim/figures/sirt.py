@@ -23,7 +23,7 @@ from ..sirt_compare import SEGMENT_NAMES, segment_shares  # numpy only at import
 from ..sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, dvh, volume_at_dose
 from ..y90 import DOSE_GY_KG_PER_GBQ
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, halo, new_axes, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, halo, is_wide, line_width, marker_area, new_axes, panel_grid, styled
 
 __all__ = ["DOSE_FLOOR_GY", "EXTERNAL_BEAM_TOLERANCE_GY", "dose_map", "dose_volume", "maa_comparison"]
 
@@ -95,11 +95,11 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     top = max(float(dose.max()), 10.0 * DOSE_FLOOR_GY)
     norm = LogNorm(DOSE_FLOOR_GY, top)
     cold = dose < DOSE_FLOOR_GY
-    ax.scatter(xz[cold, 0], xz[cold, 1], s=7, marker="s", lw=0, color="#E4E4E4", zorder=0.6)
+    ax.scatter(xz[cold, 0], xz[cold, 1], s=marker_area(7), marker="s", lw=0, color="#E4E4E4", zorder=0.6)
     hot = np.flatnonzero(~cold)
     hot = hot[np.argsort(dose[hot], kind="stable")]  # the highest doses on top
     cmap = matplotlib.colormaps["magma"]
-    ax.scatter(xz[hot, 0], xz[hot, 1], s=7, marker="s", lw=0, c=dose[hot], cmap=cmap, norm=norm, zorder=0.7)
+    ax.scatter(xz[hot, 0], xz[hot, 1], s=marker_area(7), marker="s", lw=0, c=dose[hot], cmap=cmap, norm=norm, zorder=0.7)
     segments = art._segments(ax, data)
     drawn = np.flatnonzero(data["vessel/diameter_um"] >= width)
     _grey_vessels(ax, data, drawn)
@@ -115,7 +115,7 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     bar.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     for level, text in ((NORMAL_LIVER_LIMIT_GY, "normal-liver limit"), (TUMOUR_DOSE_THRESHOLD_GY, "V100 threshold")):
         if DOSE_FLOOR_GY < level < top:
-            bar.ax.axhline(level, color="white", lw=2.0)
+            bar.ax.axhline(level, color="white", lw=line_width(2.0))
             bar.ax.text(-0.3, level, f"{text} {level:g} Gy", transform=bar.ax.get_yaxis_transform(), ha="right",
                         va="center", fontsize="small", path_effects=halo())
     norm_r, cmap_r, label_r, _ = art._panel(axes[1], data, "final", "occlusion", width, limits)
@@ -178,29 +178,32 @@ def dose_volume(source, ax=None):
             continue
         _, dose_sorted, at_least = dvh(dose, mass)
         x, y = _step(dose_sorted, at_least)
-        ax.plot(x, 100.0 * y, color=colour, lw=2.6, label=f"{label} ({mass.sum() * 1e3:.0f} g)")
+        ax.plot(x, 100.0 * y, color=colour, lw=line_width(2.6), label=f"{label} ({mass.sum() * 1e3:.0f} g)")
         top = max(top, float(dose_sorted[-1]))
     d70 = dose_at_volume(d_t, m_t, TUMOUR_DVH_SHARE)
     v100 = volume_at_dose(d_t, m_t, TUMOUR_DOSE_THRESHOLD_GY)
     tumour = CATEGORY_COLOURS["tumour"]
-    ax.plot([0, d70, d70], [100 * TUMOUR_DVH_SHARE] * 2 + [0], color=tumour, lw=1.2, ls=":")
-    ax.plot(d70, 100 * TUMOUR_DVH_SHARE, marker="o", ms=10, color=tumour, mec="black", ls="none",
+    ax.plot([0, d70, d70], [100 * TUMOUR_DVH_SHARE] * 2 + [0], color=tumour, lw=line_width(1.2), ls=":")
+    ax.plot(d70, 100 * TUMOUR_DVH_SHARE, marker="o", ms=line_width(10), color=tumour, mec="black", ls="none",
             label=f"tumour D{100 * TUMOUR_DVH_SHARE:.0f} = {d70:.0f} Gy")
-    ax.plot([TUMOUR_DOSE_THRESHOLD_GY] * 2 + [0], [0, 100 * v100, 100 * v100], color=tumour, lw=1.2, ls="--")
-    ax.plot(TUMOUR_DOSE_THRESHOLD_GY, 100 * v100, marker="s", ms=9, color=tumour, mec="black", ls="none",
+    ax.plot([TUMOUR_DOSE_THRESHOLD_GY] * 2 + [0], [0, 100 * v100, 100 * v100], color=tumour, lw=line_width(1.2), ls="--")
+    ax.plot(TUMOUR_DOSE_THRESHOLD_GY, 100 * v100, marker="s", ms=line_width(9), color=tumour, mec="black", ls="none",
             label=f"tumour V{TUMOUR_DOSE_THRESHOLD_GY:.0f} = {v100:.0%}")
     lo, hi = EXTERNAL_BEAM_TOLERANCE_GY
     ax.axvspan(lo, hi, color=OKABE_ITO["green"], alpha=0.18, lw=0,
                label=f"external-beam liver tolerance ({lo:g}-{hi:g} Gy, for contrast)")
-    ax.axvline(NORMAL_LIVER_LIMIT_GY, color=OKABE_ITO["vermilion"], lw=1.6, ls="-.",
+    ax.axvline(NORMAL_LIVER_LIMIT_GY, color=OKABE_ITO["vermilion"], lw=line_width(1.6), ls="-.",
                label=f"normal-liver limit, mean dose ({NORMAL_LIVER_LIMIT_GY:g} Gy)")
     mean_n = data.summary["sirt_normal_liver_dose_mean_gy"]
-    ax.axvline(mean_n, color=CATEGORY_COLOURS["normal liver"], lw=1.2, ls=":",
+    ax.axvline(mean_n, color=CATEGORY_COLOURS["normal liver"], lw=line_width(1.2), ls=":",
                label=f"normal liver mean ({mean_n:.0f} Gy)")
     ax.set(xlabel="absorbed dose (Gy)", ylabel="volume receiving at least the dose (% of the region)",
            xlim=(0, 1.05 * max(top, NORMAL_LIVER_LIMIT_GY, TUMOUR_DOSE_THRESHOLD_GY)), ylim=(0, 102),
            title=f"Dose-volume histogram: {data.meta['title']}")
-    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    if is_wide(fig):  # room beside the curves
+        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    else:  # on paper the legend goes below the axes
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center")
     return fig
 
 
@@ -227,7 +230,8 @@ def maa_comparison(source, ax=None):
     """
     data = run_data(source)
     _require_sirt(data, "an MAA versus Y-90 figure")
-    fig, axes = new_axes(ax, 3, figsize=(21.0, 7.0))
+    rows, columns = panel_grid(3)
+    fig, axes = new_axes(ax, 3, nrows=rows, figsize=(7.0 * columns, 7.0 * rows))
     s = data.summary
     d_t, m_t, d_n, m_n = _masses(data)
     m_t_all = data["sirt/tumour_mass_g"].astype(np.float64) * 1e-3
@@ -258,7 +262,7 @@ def _segment_bars(ax, data: RunData, dist: dict, colours: dict, overlap: float) 
     x = np.arange(shown.size)
     for k, name in enumerate(dist):
         bars = ax.bar(x + (k - 0.5) * 0.36, 100 * shares[name][shown], width=0.36, color=colours[name], label=name)
-        ax.bar_label(bars, fmt="%.1f", fontsize="small", padding=2)
+        ax.bar_label(bars, fmt="%.1f" if is_wide(ax.figure, panels=panel_grid(3)[1]) else "%.0f", fontsize="small", padding=2)
     ax.set_xticks(x, [SEGMENT_NAMES[i] for i in shown])
     ax.set(xlabel="Couinaud segment", ylabel="share of the liver deposition (%)", ylim=(0, 115),
            xlim=(-0.8, max(shown.size, 2) - 0.2), title=f"Per segment: overlap {overlap:.1%}")
@@ -277,10 +281,10 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
         x, y = relative(dist["MAA"], part, mass), relative(dist["Y-90"], part, mass)
         ok = (mass > 0) & (x > 0) & (y > 0)
         if ok.any():
-            ax.scatter(x[ok], y[ok], s=10, color=colour, alpha=0.5, lw=0, label=f"{label} ({ok.sum()} compartments)")
+            ax.scatter(x[ok], y[ok], s=marker_area(10), color=colour, alpha=0.5, lw=0, label=f"{label} ({ok.sum()} compartments)")
             lo, hi = min(lo, x[ok].min(), y[ok].min()), max(hi, x[ok].max(), y[ok].max())
     if hi > 0:
-        ax.plot([lo, hi], [lo, hi], color="black", lw=1.0, ls="--", label="agreement")
+        ax.plot([lo, hi], [lo, hi], color="black", lw=line_width(1.0), ls="--", label="agreement")
     from matplotlib.ticker import FormatStrFormatter
 
     for axis in (ax.xaxis, ax.yaxis):
@@ -289,7 +293,7 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
     ax.set(xscale="log", yscale="log", xlabel="MAA concentration (relative to the treated liver's mean)",
            ylabel="Y-90 concentration (relative)",
            title=f"Per compartment: overlap {overlap:.1%}")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left" if is_wide(ax.figure, panels=panel_grid(3)[1]) else "lower right", fontsize="small")
 
 
 def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
@@ -310,4 +314,4 @@ def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
     ax.invert_yaxis()
     ax.set(xlabel="share of what lodged (%)", ylabel="agent", xlim=(0, 130), ylim=(1.9, -0.9),
            title="Tumour, normal liver, lung, non-target")
-    ax.legend(loc="upper center", ncol=4, fontsize="small")
+    ax.legend(loc="upper center", ncol=4 if is_wide(ax.figure, panels=panel_grid(3)[1]) else 2, fontsize="small")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import THERAPY_LABELS, metric_label, new_axes, strategy_colour, styled
+from .style import THERAPY_LABELS, line_width, metric_label, new_axes, panel_grid, strategy_colour, styled
 
 __all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference"]
 
@@ -89,7 +89,8 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     table = _totals(table)
     if table[strategy].duplicated().any():
         raise ValueError(f"one row per {strategy} expected; filter the varied parameter or use arterialisation()")
-    fig, axes = new_axes(ax, len(metrics), figsize=(4.2 * len(metrics) + 0.4, 5.6))
+    rows, columns = panel_grid(len(metrics))
+    fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.2 * columns + 0.4, 5.6 * rows))
     names = table[strategy].astype(str).tolist()
     therapies = set(names) <= set(THERAPY_LABELS)  # embosim compare --therapies: agents from one catheter
     colours = [strategy_colour(name, k) for k, name in enumerate(names)]
@@ -148,14 +149,15 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
     x = _arterial_column(table, metrics) if x is None else x
     _check_columns(table, [strategy, x, *metrics])
     table = _totals(table)
-    fig, axes = new_axes(ax, len(metrics), figsize=(4.4 * len(metrics) + 0.4, 5.4))
+    rows, columns = panel_grid(len(metrics))
+    fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.4 * columns + 0.4, 5.4 * rows))
     for axis, metric in zip(axes, metrics):
         for k, (name, rows) in enumerate(table.groupby(strategy, sort=False)):
             rows = rows.sort_values(x)
             colour = strategy_colour(name, k)
             xs = rows[x].to_numpy(float)
             mean = rows[metric].to_numpy(float)
-            axis.plot(xs, mean, marker="o", color=colour, lw=2.4, label=str(name).replace("_", " "))
+            axis.plot(xs, mean, marker="o", color=colour, lw=line_width(2.4), label=str(name).replace("_", " "))
             interval = _interval(rows, metric)
             if interval is not None:
                 axis.fill_between(xs, mean - interval[0], mean + interval[1], color=colour, alpha=0.2, lw=0)

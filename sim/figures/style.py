@@ -6,14 +6,17 @@ non-target, each strategy); perceptually uniform colour maps (viridis, cividis,
 magma) for quantities; SACE levels as a light-to-dark sequence from ColorBrewer's
 colour-blind-safe YlOrBr (pairwise CIEDE2000 > 10, tested).
 
-Styles: ``"slide"`` (default: 14 pt text for a projector) and ``"paper"`` (9 pt);
-every figure function takes ``style=``.
+Styles: ``"slide"`` (default: 14 pt text for a projector) and ``"paper"`` (9 pt text on a
+canvas of print size, lines and markers in proportion: :data:`GEOMETRY`); every figure
+function takes ``style=`` and sizes its canvas, lines and markers through :func:`canvas`,
+:func:`line_width` and :func:`marker_area`.
 """
 
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from pathlib import Path
 
@@ -21,9 +24,10 @@ import numpy as np
 
 from ..io import atomic_write
 
-__all__ = ["CATEGORY_COLOURS", "FORMATS", "OKABE_ITO", "SACE_COLOURS", "SACE_ROMAN", "STRATEGY_COLOURS", "STYLES",
-           "THERAPY_LABELS", "sace_label", "stop_reason_label",
-           "display_name", "halo", "metric_label", "new_axes", "save_figure", "strategy_colour", "style_context", "styled"]
+__all__ = ["CATEGORY_COLOURS", "FORMATS", "GEOMETRY", "OKABE_ITO", "SACE_COLOURS", "SACE_ROMAN", "STRATEGY_COLOURS", "STYLES",
+           "THERAPY_LABELS", "canvas", "display_name", "halo", "is_wide", "line_width", "marker_area", "metric_label",
+           "new_axes", "panel_grid", "sace_label", "save_figure", "stop_reason_label", "strategy_colour", "style_context",
+           "styled", "wrap_to_fit"]
 
 #: Okabe-Ito colour-blind-safe palette (Okabe and Ito 2008), in the order used for categories.
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilion": "#D55E00",
@@ -43,13 +47,29 @@ STRATEGY_COLOURS = {"superselective": OKABE_ITO["green"], "selective": OKABE_ITO
 SACE_COLOURS = {1: "#FFFFD4", 2: "#FED98E", 3: "#FE9929", 4: "#CC4C02"}
 #: File formats :func:`save_figure` writes (by extension).
 FORMATS = (".png", ".svg", ".pdf")
-#: matplotlib settings of each style.
+#: matplotlib settings of each style (the paper style's axes, ticks and pads thinned with its lines).
 STYLES = {
     "slide": {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14, "xtick.labelsize": 12,
               "ytick.labelsize": 12, "legend.fontsize": 12, "figure.titlesize": 16},
-    "paper": {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8,
-              "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 11},
+    "paper": {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
+              "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10,
+              "lines.linewidth": 1.0, "lines.markersize": 4.0, "axes.linewidth": 0.6, "patch.linewidth": 0.6,
+              "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.minor.width": 0.4, "ytick.minor.width": 0.4,
+              "xtick.major.size": 2.5, "ytick.major.size": 2.5, "xtick.minor.size": 1.5, "ytick.minor.size": 1.5,
+              "xtick.major.pad": 2.0, "ytick.major.pad": 2.0, "axes.labelpad": 2.0, "axes.titlepad": 3.0,
+              "legend.handlelength": 1.6, "legend.handletextpad": 0.4, "legend.columnspacing": 1.0,
+              "legend.labelspacing": 0.3, "figure.constrained_layout.w_pad": 0.02,
+              "figure.constrained_layout.h_pad": 0.02},
 }
+#: (canvas scale, narrowest and widest canvas in inches, line scale) of each style. Each figure function names
+#: its slide canvas in inches; the paper style draws it at 0.4 of that size, 5.2-7.2 in wide (the 19 in
+#: before-after figure at 7.6 in, a page width; the 9.5 in endpoint curve at 5.2 in, one and a half columns),
+#: so its 9 pt text prints at 9 pt when the figure is placed at that width. Line widths (points) are 0.5 of
+#: the slide's and marker areas (points^2) 0.25: on a canvas 0.4-0.55 as large they keep about the slide's
+#: weight relative to the figure, a little heavier so that thin vessels still print. Model assumption (a
+#: choice of look, no source): journals print figures 3.3-7.2 in wide with 6-9 pt text.
+GEOMETRY = {"slide": (1.0, 0.0, 100.0, 1.0), "paper": (0.4, 5.2, 7.2, 0.5)}
+_ACTIVE_STYLE: ContextVar[str] = ContextVar("embosim_figure_style", default="slide")
 _COMMON = {"legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis",
            "figure.dpi": 100}
 
@@ -104,40 +124,135 @@ def strategy_colour(name: str, k: int) -> str:
 
 @contextmanager
 def style_context(style: str):
-    """The matplotlib settings of a style (``STYLES``) for the artists created inside."""
+    """The matplotlib settings of a style (``STYLES``) for the artists created inside, and its
+    :data:`GEOMETRY` for :func:`canvas`, :func:`line_width` and :func:`marker_area`."""
     import matplotlib
     from cycler import cycler
 
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; allowed: {', '.join(STYLES)}")
-    with matplotlib.rc_context({**_COMMON, **STYLES[style], "axes.prop_cycle": cycler(color=list(OKABE_ITO.values()))}):
-        yield
+    token = _ACTIVE_STYLE.set(style)
+    try:
+        with matplotlib.rc_context({**_COMMON, **STYLES[style],
+                                    "axes.prop_cycle": cycler(color=list(OKABE_ITO.values()))}):
+            yield
+    finally:
+        _ACTIVE_STYLE.reset(token)
+
+
+def canvas(width_in: float, height_in: float) -> tuple[float, float]:
+    """Figure size (inches) in the active style of a figure whose slide canvas is ``width_in`` x ``height_in``."""
+    scale, narrowest, widest, _ = GEOMETRY[_ACTIVE_STYLE.get()]
+    scale = min(1.0, widest / width_in, max(scale, narrowest / width_in))
+    return width_in * scale, height_in * scale
+
+
+def line_width(points):
+    """A line width (points; a number or an array) in the active style, given as the slide style draws it."""
+    return points * GEOMETRY[_ACTIVE_STYLE.get()][3]
+
+
+def marker_area(points2):
+    """A scatter marker's area (points^2; a number or an array) in the active style, given as on a slide."""
+    return points2 * GEOMETRY[_ACTIVE_STYLE.get()][3] ** 2
 
 
 def styled(function):
-    """Decorator: the figure function takes ``style=`` ("slide" or "paper") and draws inside that style."""
+    """Decorator: the figure function takes ``style=`` ("slide" or "paper") and draws inside that style; a
+    paper figure's titles and axis labels are then wrapped to the room they have (:func:`wrap_to_fit`)."""
     @wraps(function)
     def wrapper(*args, style: str = "slide", **kwargs):
         with style_context(style):
-            return function(*args, **kwargs)
+            fig = function(*args, **kwargs)
+            wrap_to_fit(fig)
+            return fig
 
     return wrapper
+
+
+def wrap_to_fit(fig) -> None:
+    """In the paper style, break each title and axis label of ``fig`` that is longer than its axes (the
+    suptitle: the figure) into lines at word boundaries, in place. A figure whose layout is frozen keeps its
+    text: :func:`sim.figures.labels.place_labels` calls this before it freezes the layout.
+
+    The room is measured after a layout pass: an axes title and x label get the axes' width, a y label
+    (a colour bar's too) the axes' height.
+    """
+    import textwrap
+
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    if _ACTIVE_STYLE.get() != "paper" or not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        return  # a slide has room; a layout frozen around placed labels would not make room for more lines
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+
+    def fit(text, room: float, along_height: bool = False) -> bool:
+        """Wrap ``text`` until it fits ``room`` (pixels); whether it changed."""
+        words = text.get_text()
+        if not words or "$" in words:
+            return False
+        lines = words.split("\n")
+        chars = max(len(line) for line in lines)
+        changed = False
+        while chars > 8:
+            box = text.get_window_extent(renderer)
+            if (box.height if along_height else box.width) <= room:
+                break
+            longest = max(len(line) for line in text.get_text().split("\n"))  # the box is the longest line's
+            chars = min(chars - 1, int(longest * room / (box.height if along_height else box.width)))
+            text.set_text("\n".join(textwrap.fill(line, max(chars, 8)) for line in lines))
+            changed = True
+        return changed
+
+    for _ in range(8):  # more lines take room from the axes (an equal-aspect map narrows): measure again
+        fig.draw_without_rendering()
+        changed = False
+        for ax in fig.axes:
+            frame = ax.get_window_extent(renderer)
+            changed |= fit(ax.title, frame.width)
+            changed |= fit(ax.xaxis.label, frame.width)
+            changed |= fit(ax.yaxis.label, frame.height, along_height=True)
+        if fig._suptitle is not None:
+            changed |= fit(fig._suptitle, fig.bbox.width)
+        if not changed:
+            break
 
 
 def halo() -> list:
     """Path effects of a white outline that keeps text readable over vessels."""
     import matplotlib.patheffects as pe
 
-    return [pe.withStroke(linewidth=3, foreground="white")]
+    return [pe.withStroke(linewidth=line_width(3.0), foreground="white")]
+
+
+def is_wide(fig, panels: int = 1) -> bool:
+    """Whether each of a figure's ``panels`` side-by-side panels is at least 7 in wide (a slide canvas, or a
+    page-wide paper one of one panel): a legend may spread into more columns or sit beside the plot."""
+    return fig.get_figwidth() / panels >= 7.0
+
+
+def panel_grid(n: int) -> tuple[int, int]:
+    """(rows, columns) of ``n`` side-by-side panels in the active style: one row on a slide, rows of two on
+    paper (two panels share a page's width with 9 pt text)."""
+    if _ACTIVE_STYLE.get() == "paper" and n > 2:
+        return -(-n // 2), 2
+    return 1, n
 
 
 def new_axes(ax, n: int = 1, *, figsize: tuple[float, float], nrows: int = 1) -> tuple:
-    """(figure, list of n Axes): a new figure laid out in ``nrows`` rows, or the Axes given."""
+    """(figure, list of n Axes): a new figure laid out in ``nrows`` rows, or the Axes given.
+
+    ``figsize`` is the slide canvas (inches); the figure takes the active style's (:func:`canvas`).
+    """
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = Figure(figsize=canvas(*figsize), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, -(-n // nrows), squeeze=False)).ravel().tolist()
         for extra in axes[n:]:
             extra.remove()
@@ -148,15 +263,17 @@ def new_axes(ax, n: int = 1, *, figsize: tuple[float, float], nrows: int = 1) ->
     return axes[0].figure, axes
 
 
-def save_figure(fig, path: str | Path, *, dpi: float = 150.0) -> Path:
+def save_figure(fig, path: str | Path, *, dpi: float | None = None) -> Path:
     """Write a figure to ``path`` atomically; the extension picks the format (``FORMATS``).
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
     path : str or Path
-    dpi : float
-        Resolution of a PNG (and of the images embedded in SVG and PDF), dots per inch.
+    dpi : float, optional
+        Resolution of a PNG (and of the images embedded in SVG and PDF), dots per inch; default 300 for a
+        figure of print size (at most :data:`GEOMETRY`'s 7.2 in wide: the paper style) and 150 for a slide
+        canvas, so both are 1,500-3,000 px wide.
 
     Raises
     ------
@@ -167,6 +284,8 @@ def save_figure(fig, path: str | Path, *, dpi: float = 150.0) -> Path:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"cannot write {path.name!r}: allowed extensions {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if dpi is None:
+        dpi = 300.0 if fig.get_figwidth() <= GEOMETRY["paper"][2] + 1e-9 else 150.0
     with atomic_write(path) as tmp:  # a killed process leaves no truncated figure
         fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=dpi)
     return path
