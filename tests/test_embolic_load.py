@@ -9,6 +9,7 @@ import pytest
 
 import sim
 from sim.anatomy import build_liver
+from sim.catalogue import default_scenario_path
 from sim.kernels import embolic_load as el
 from sim.simulation import run
 
@@ -19,14 +20,27 @@ def test_column_of_200um_spheres_in_160um_vessel_is_12_to_32_times_the_open_lume
     """Derived check of the reference's plug physics: porosity 0.36-0.45 gives 12-32x the open resistance."""
     assert el.plug_resistance_factor(160e-6, 200e-6, 0.45) == pytest.approx(11.96, rel=1e-3)
     assert el.plug_resistance_factor(160e-6, 200e-6, 0.36) == pytest.approx(31.6, rel=1e-2)
+    # what the model uses there (docs/embolic-load.md): the default seal porosity, 65x
+    seal = sim.load_scenario(default_scenario_path()).agent.seal_porosity
+    assert el.column_porosity(160e-6, 200e-6, seal) == seal == 0.3
+    assert el.plug_resistance_factor(160e-6, 200e-6, seal) == pytest.approx(65.3, rel=1e-3)
 
 
 def test_packing_geometry():
     d = 100e-6
-    # single file: one particle per diameter of length
-    for ratio in (1.2, 1.5, 1.9):
-        e = el.column_porosity(ratio * d, d, 0.2)
-        assert el.segment_length(ratio * d, d, e) == pytest.approx(d, rel=1e-12)
+    # a lumen of the particle's size: single file, one particle per diameter of length (Dixon's limit 1/3)
+    assert el.column_porosity(d * (1 + 1e-12), d, 0.2) == pytest.approx(1.0 - 0.667, abs=1e-9)
+    assert el.segment_length(d * (1 + 1e-12), d, 1.0 / 3.0) == pytest.approx(d, rel=1e-9)
+    # continuous in D/d (Dixon 1988's three branches meet at d/D = 0.5 and 0.536; review 13: a 30x jump in
+    # the column resistance at D = 2d when single file was used below two diameters)
+    for x in (0.5, 0.536):
+        below, above = (el.column_porosity(d / (x - s), d, 0.2) for s in (1e-9, -1e-9))
+        assert below == pytest.approx(above, abs=2e-3)
+    ratios = np.linspace(1.001, 8.0, 4000)
+    e = np.array([el.column_porosity(r * d, d, 0.2) for r in ratios])
+    assert np.all(np.abs(np.diff(e)) < 5e-3) and np.all((e > 0.33) & (e < 0.7))  # (peak 0.68 at D/d 1.7)
+    factors = np.array([el.plug_resistance_factor(r * d, d, p) for r, p in zip(ratios, e)])
+    assert np.all(factors[1:] / factors[:-1] < 1.05) and np.all(factors[1:] / factors[:-1] > 0.95)
     # wide lumen: Dixon's wall correlation tends to random packing 0.4
     assert el.column_porosity(1e3 * d, d, 0.2) == pytest.approx(0.4, abs=1e-3)
     assert el.column_porosity(3 * d, d, 0.2) > el.column_porosity(8 * d, d, 0.2)  # walls loosen the packing

@@ -174,18 +174,22 @@ def new_load(n_vessels: int, n_beds: int) -> Load:
 def column_porosity(vessel_d, particle_d, seal_porosity):
     """Porosity of a column of spheres of diameter ``particle_d`` in a lumen ``vessel_d``.
 
-    Below one (a sphere compressed into a narrower lumen): the seal porosity.
-    Single file (ratio below 2): one sphere per diameter of length,
-    ``1 - (2/3) (d/D)^2``. Above: random packing with the wall effect of Dixon
-    (1988), ``0.4 + 0.05 (d/D) + 0.412 (d/D)^2``.
+    Lumen below the particle (a sphere compressed into a narrower lumen): the seal
+    porosity. Otherwise the wall-effect correlation of Dixon (1988), continuous in
+    x = d/D: ``0.4 + 0.05 x + 0.412 x^2`` for x <= 0.5 (random packing),
+    ``0.528 + 2.464 (x - 0.5)`` for 0.5 < x <= 0.536, and
+    ``1 - 0.667 x^3 / sqrt(2 x - 1)`` above (zigzag and single-file chains; 1/3 at
+    x = 1, one sphere per diameter of a lumen of its size).
     """
     ratio = vessel_d / particle_d
     if ratio <= 1.0:
         return seal_porosity
-    if ratio < SINGLE_FILE_RATIO:
-        return 1.0 - 2.0 / (3.0 * ratio * ratio)
     x = 1.0 / ratio
-    return 0.4 + 0.05 * x + 0.412 * x * x
+    if x <= 0.5:
+        return 0.4 + 0.05 * x + 0.412 * x * x
+    if x <= 0.536:
+        return 0.528 + 2.464 * (x - 0.5)
+    return 1.0 - 0.667 * x * x * x / math.sqrt(2.0 * x - 1.0)
 
 
 @njit(inline="always", **NJIT_OPTS)
