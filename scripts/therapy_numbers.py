@@ -55,7 +55,7 @@ def _workup(scenario, liver=None) -> dict:
     w = maa_workup(scenario, liver=liver)
     p = workup_partition(w)
     return {"lsf": w.lung_shunt_fraction, "tn": w.tn_ratio, "perfused_share": w.perfused_share,
-            "tumour_kg": p.tumour_mass_kg, "normal_kg": p.normal_mass_kg}
+            "segments": w.segments_perfused, "tumour_kg": p.tumour_mass_kg, "normal_kg": p.normal_mass_kg}
 
 
 def measure_glass_workup() -> dict:
@@ -146,8 +146,9 @@ def render_sirt_scenarios(v: dict) -> str:
 
 `sirt_glass_segment5` is the radiation segmentectomy case: a whole glass dose into one segment's artery, so that
 the segment, tumour and normal tissue alike, receives an ablative dose (tumour {v[g + 'sirt_tumour_dose_mean_gy']:.0f} Gy mean) while the rest of the
-liver is spared ({_pct(v[g + 'workup.perfused_share'], 0)} of the liver perfused: the 70 Gy normal-liver limit, a lobar and whole-liver one, gives way to an
-`info` finding, `sim.dosimetry.SEGMENTAL_SHARE_MAX`)."""
+liver is spared ({_pct(v[g + 'workup.perfused_share'], 0)} of the liver perfused, {v[g + 'workup.segments']} Couinaud segment: the 70 Gy normal-liver limit, a lobar and
+whole-liver one, gives way to an `info` finding for a treatment of at most two segments,
+`sim.dosimetry.SEGMENTAL_MAX_SEGMENTS`)."""
 
 
 def render_sirt_maa_y90(v: dict) -> str:

@@ -12,7 +12,11 @@ the steady flow of contrast through the lumen with that pressure across it:
 Delta p = f (L / d) rho v^2 / 2, with the larger of the laminar (64 / Re) and Blasius
 (0.316 Re^-0.25) friction factors [BirdStewartLightfoot2002], which is continuous and
 never optimistic (microcatheters run at Re of about 1,000-1,500, base catheters at
-3,000-4,000). Contrast: iohexol 300 mgI/mL at body temperature, 6.1 mPa s, 1.35 g/mL
+3,000-4,000). Model assumption: flow in a smooth tube stays laminar up to Re of about
+2,300, so between Re 1,190 (where the two factors cross) and 2,300 the Blasius factor
+understates the rate: by 6% for the 2.7 Fr microcatheter (2.93 against 3.12 mL/s laminar),
+a margin kept on purpose (a hub, bends and the tip add losses that are neglected here).
+Contrast: iohexol 300 mgI/mL at body temperature, 6.1 mPa s, 1.35 g/mL
 [ContrastViscosity]. Lumen diameters, working lengths and rated pressures are
 typical labelled values [CatheterSpecs]; base catheters are limited by the injector's
 pressure limit [InjectorLimit1200psi]. Losses in the hub, connecting tube and at the

@@ -37,7 +37,7 @@ from .y90 import DOSE_GY_KG_PER_GBQ
 __all__ = ["Partition", "PartitionDoses", "PlanFinding", "PlanRefused", "body_surface_area_m2", "bsa_activity_gbq",
            "lung_shunt_reduction", "mird_dose_gy", "mird_activity_gbq", "partition_doses", "partition_activity_gbq",
            "check_plan", "enforce_plan", "LUNG_LIMIT_SINGLE_GY", "LUNG_LIMIT_CUMULATIVE_GY", "NORMAL_LIVER_LIMIT_GY",
-           "SEGMENTAL_SHARE_MAX", "LUNG_MASS_KG", "TISSUE_DENSITY_KG_M3"]
+           "SEGMENTAL_MAX_SEGMENTS", "LUNG_MASS_KG", "TISSUE_DENSITY_KG_M3"]
 
 #: Lung dose limit of one treatment, Gy ([VanRoekel2021Thesis]; [Torkian2022LSF]).
 LUNG_LIMIT_SINGLE_GY = 30.0
@@ -45,10 +45,12 @@ LUNG_LIMIT_SINGLE_GY = 30.0
 LUNG_LIMIT_CUMULATIVE_GY = 50.0
 #: Mean normal-liver dose above which the plan warns, Gy ([PartitionMC2017]: the limiting normal-liver dose).
 NORMAL_LIVER_LIMIT_GY = 70.0
-#: Largest perfused share of the liver treated as segmental, 1: two of the eight Couinaud segments. Radiation
-#: segmentectomy gives an ablative dose to at most two segments, tumour and normal liver alike ([Lewandowski2018RadSeg]),
-#: so the normal-liver limit (a lobar and whole-liver one, [PartitionMC2017]) does not apply below it.
-SEGMENTAL_SHARE_MAX = 2.0 / 8.0
+#: Most Couinaud segments a segmental treatment perfuses. Radiation segmentectomy gives an ablative dose to at most
+#: two segments, tumour and normal liver alike ([Lewandowski2018RadSeg]), so the normal-liver limit (a lobar and
+#: whole-liver one, [PartitionMC2017]) does not apply to it. Counted in segments, not as a volume share: segments
+#: differ in size (VIII is 26% of the default liver, up to 38% in [HPB2014Segments]; until 2026-12-06 a share of
+#: 2/8 was used, which took a segment VIII treatment for a lobar one, review 13).
+SEGMENTAL_MAX_SEGMENTS = 2
 #: Lung mass of the partition model, kg (model assumption: the conventional 1 kg of planning practice,
 #: [PartitionMC2017] uses a MIRD-5 phantom; the patient's own lung mass is not modelled).
 LUNG_MASS_KG = 1.0
@@ -190,7 +192,7 @@ def bsa_activity_gbq(bsa_m2: float, tumour_volume_m3: float, liver_volume_m3: fl
     return whole * treated_fraction * lung_shunt_reduction(lung_shunt_fraction)
 
 
-def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, perfused_share: float = 1.0) -> list[PlanFinding]:
+def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, segments_perfused: int = 8) -> list[PlanFinding]:
     """The limit checks of a plan: lung (refuse) and normal liver (warn); an empty list when all pass.
 
     Parameters
@@ -198,10 +200,10 @@ def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, perfused_sh
     doses : PartitionDoses
     prior_lung_gy : float, Gy
         Lung dose of earlier treatments (``patient.prior_lung_dose_gy``), for the cumulative limit.
-    perfused_share : float, 1
-        Perfused tissue over all liver tissue. At most ``SEGMENTAL_SHARE_MAX`` (a segmental treatment, radiation
-        segmentectomy) the perfused normal liver's dose is ablative by intent and its limit is not checked: an
-        ``info`` finding says so.
+    segments_perfused : int
+        Couinaud segments the catheter perfuses. At most ``SEGMENTAL_MAX_SEGMENTS`` (a segmental treatment,
+        radiation segmentectomy) the perfused normal liver's dose is ablative by intent and its limit is not checked:
+        an ``info`` finding says so.
     """
     out = []
     if doses.lung_gy > LUNG_LIMIT_SINGLE_GY:
@@ -210,20 +212,21 @@ def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, perfused_sh
     if prior_lung_gy + doses.lung_gy > LUNG_LIMIT_CUMULATIVE_GY:
         out.append(PlanFinding("refuse", "lung_cumulative", f"cumulative lung dose {prior_lung_gy + doses.lung_gy:.1f}"
                                f" Gy (earlier {prior_lung_gy:.1f} Gy) is above the {LUNG_LIMIT_CUMULATIVE_GY:g} Gy limit"))
-    if doses.normal_gy > NORMAL_LIVER_LIMIT_GY and perfused_share <= SEGMENTAL_SHARE_MAX:
+    if doses.normal_gy > NORMAL_LIVER_LIMIT_GY and segments_perfused <= SEGMENTAL_MAX_SEGMENTS:
+        counted = f"{segments_perfused} Couinaud segment{'s' if segments_perfused != 1 else ''}"
         out.append(PlanFinding("info", "segmental", f"perfused normal-liver dose {doses.normal_gy:.1f} Gy, ablative by "
-                               f"intent: a segmental treatment ({perfused_share:.0%} of the liver perfused, at most "
-                               f"{SEGMENTAL_SHARE_MAX:.0%}: radiation segmentectomy); the {NORMAL_LIVER_LIMIT_GY:g} Gy "
-                               "limit is that of lobar and whole-liver treatment"))
+                               f"intent: a segmental treatment ({counted} perfused, at most {SEGMENTAL_MAX_SEGMENTS}: "
+                               f"radiation segmentectomy); the {NORMAL_LIVER_LIMIT_GY:g} Gy limit is that of lobar and "
+                               "whole-liver treatment"))
     elif doses.normal_gy > NORMAL_LIVER_LIMIT_GY:
         out.append(PlanFinding("warn", "normal_liver", f"mean normal-liver dose {doses.normal_gy:.1f} Gy is above "
                                f"{NORMAL_LIVER_LIMIT_GY:g} Gy (radioembolisation-induced liver disease)"))
     return out
 
 
-def enforce_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, perfused_share: float = 1.0) -> list[PlanFinding]:
+def enforce_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, segments_perfused: int = 8) -> list[PlanFinding]:
     """:func:`check_plan`, raising :class:`PlanRefused` on the first refusal; returns the other findings."""
-    findings = check_plan(doses, prior_lung_gy=prior_lung_gy, perfused_share=perfused_share)
+    findings = check_plan(doses, prior_lung_gy=prior_lung_gy, segments_perfused=segments_perfused)
     refused = [f for f in findings if f.level == "refuse"]
     if refused:
         raise PlanRefused("; ".join(f.message for f in refused))

@@ -312,7 +312,9 @@ class FlowConfig(_Section):
         "collaterals.", gt=0, le=100)
     total_flow_ml_min_kg: float = param(17.0, "mL/min/kg", "[Carlisle1992] (17.0 mL/min/kg; HA 20.6%)",
                                         "Baseline total hepatic blood flow per kg body mass.", gt=1, le=60)
-    body_mass_kg: float = param(70.0, "kg", "[ICRP89] (reference adult male)", "Body mass that scales the hepatic flow.",
+    body_mass_kg: float = param(70.0, "kg", "[ICRP23] (Reference Man, 70 kg; model assumption: kept with ICRP 89's "
+                                "height, 1.76 m, so the default patient mixes the two references)",
+                                "Body mass that scales the hepatic flow.",
                                 gt=20, le=250)
     normal_arterial_fraction: float = param(0.20, "1", "[SeedDeckUHS] (20% HA / 80% PV); [Carlisle1992] (20.6%)",
                                             "Baseline hepatic arterial share of normal liver inflow.", gt=0.01, lt=0.99)
@@ -393,9 +395,9 @@ class AgentConfig(_Section):
     permanent: bool = param(True, "-", "[MeritEmbosphereIFU] (permanent); [McWilliams2011] (gelfoam temporary)",
                             "Whether occlusions persist (into a staged second session).")
     seal_porosity: float = param(
-        0.3, "1", "calibration: lobar (RHA) volume of spheres to stasis against the clinical dose of about one "
-        "2 mL vial [Nouri2019]; the smallest value at which the model's volume reaches its plateau (1.8 mL), "
-        "the closest it comes to the anchor (docs/validation.md, embolic load)",
+        0.3, "1", "calibration: lobar (RHA) volume of spheres to near stasis against the clinical dose of about one "
+        "2 mL vial injected until near stasis [Nouri2019] (practice 1-4 mL): inside the practice range at the start "
+        "of the model's plateau, which stays below the anchor (docs/validation.md, embolic load)",
         "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
         "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
     aggregation: bool = param(

@@ -120,7 +120,7 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
             continue
         activity = activities[method]
         doses = partition_doses(activity, partition) if partition is not None else None
-        findings = check_plan(doses, prior_lung_gy=prior, perfused_share=workup.perfused_share) \
+        findings = check_plan(doses, prior_lung_gy=prior, segments_perfused=workup.segments_perfused) \
             if doses is not None else []
         plans.append(MethodPlan(method, activity, doses, findings))
     return plans

@@ -32,7 +32,7 @@ import numpy as np
 from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
 from .sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, doses_from_deposition, dvh, volume_at_dose
 from .sirt_micro import micro_readouts
-from .sirt_workup import compartment_shunt_fractions, tumour_shunt_fractions
+from .sirt_workup import compartment_shunt_fractions, segments_perfused, tumour_shunt_fractions
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
 __all__ = ["sirt_readouts", "compartment_amounts", "split_deposition", "tissue_masses", "nontarget_findings",
@@ -196,7 +196,6 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
     tumour_bq, normal_bq, lung_bq = tumour * per_sphere, normal * per_sphere, float(lung.sum()) * per_sphere
     m_t, m_n_all = tissue_masses(comps)
     perfused = np.ones(comps.n, bool) if in_territory is None else np.asarray(in_territory, bool)[comps.node]
-    tissue = comps.kind == 0
     m_t_all = m_t
     m_t, m_n = np.where(perfused, m_t_all, 0.0), np.where(perfused, m_n_all, 0.0)
     dose_t_bq, dose_n_bq = _dosing_activity(scenario.sirt.dose_model, liver, tumour_bq, normal_bq, m_t_all, m_n_all)
@@ -208,7 +207,7 @@ def sirt_readouts(scenario, liver, ps, n_injected: int, agent, in_territory: np.
                                          tumour_gbq=tumour_bq.sum() / GBQ_BQ, normal_gbq=normal_bq.sum() / GBQ_BQ,
                                          lung_gbq=lung_bq / GBQ_BQ),
                           prior_lung_gy=scenario.patient.prior_lung_dose_gy,
-                          perfused_share=float(comps.volume_m3[perfused & tissue].sum() / comps.volume_m3[tissue].sum()))
+                          segments_perfused=segments_perfused(liver, in_territory))
     summary = {
         "sirt_activity_prescribed_gbq": agent.activity_bq / GBQ_BQ,
         "sirt_activity_delivered_gbq": n_injected * per_sphere / GBQ_BQ,

@@ -33,8 +33,8 @@ from .agents import Agent
 from .units import UM_M
 
 __all__ = ["MAA_DIAMETER_RANGE_M", "MAA_PARTICLES", "TUMOUR_SHUNT_BASE", "PVT_SHUNT_FACTOR", "TUMOUR_SHUNT_MAX",
-           "WorkupResult", "maa_agent", "tumour_shunt_fractions", "compartment_shunt_fractions", "maa_workup",
-           "bsa_plan_gbq", "mird_plan_gbq"]
+           "WorkupResult", "maa_agent", "segments_perfused", "tumour_shunt_fractions", "compartment_shunt_fractions",
+           "maa_workup", "bsa_plan_gbq", "mird_plan_gbq"]
 
 #: MAA particle diameters, m: 10-90 um ([MAAWorkup]); model assumption: uniform over the range.
 MAA_DIAMETER_RANGE_M = (10.0 * UM_M, 90.0 * UM_M)
@@ -79,6 +79,9 @@ class WorkupResult:
     perfused_tumour_volume_m3, perfused_normal_volume_m3 : float, m^3
         Viable tumour and normal liver of the catheter's territory: the partition model's tumour and normal
         compartments (:func:`sim.sirt_plan.workup_partition`).
+    segments_perfused : int
+        Couinaud segments with tissue in the catheter's territory (:func:`segments_perfused`): at most two is a
+        segmental treatment (:func:`sim.dosimetry.check_plan`).
     """
 
     n_particles: int
@@ -96,11 +99,21 @@ class WorkupResult:
     perfused_volume_m3: float = float("nan")
     perfused_tumour_volume_m3: float = float("nan")
     perfused_normal_volume_m3: float = float("nan")
+    segments_perfused: int = 8
 
     @property
     def perfused_share(self) -> float:
         """Perfused tissue over all liver tissue (the treated share of the BSA method)."""
         return self.perfused_volume_m3 / self.liver_volume_m3
+
+
+def segments_perfused(liver, in_territory: np.ndarray | None) -> int:
+    """Couinaud segments with a pedicle node in the catheter's territory (``in_territory``, bool (M,), over the
+    compiled liver's pedicle nodes; all eight when omitted). Each pedicle subtree lies in one segment, so a catheter
+    in a segmental artery A_k perfuses one segment, in the RHA four or five."""
+    if in_territory is None:
+        return 8
+    return int(np.unique(liver.forest.segment[np.asarray(in_territory, bool)]).size)
 
 
 def maa_agent(scenario) -> Agent:
@@ -186,7 +199,8 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
                         tumour_volume_m3=float((comps.tumour_volume_m3 + comps.necrotic_volume_m3)[tissue].sum()),
                         perfused_volume_m3=float(comps.volume_m3[tissue & inside].sum()),
                         perfused_tumour_volume_m3=float(viable[inside].sum()),
-                        perfused_normal_volume_m3=float(normal_volume[inside].sum()))
+                        perfused_normal_volume_m3=float(normal_volume[inside].sum()),
+                        segments_perfused=segments_perfused(flow.liver, in_territory))
 
 
 def bsa_plan_gbq(scenario, workup: WorkupResult, *, height_m: float) -> float:

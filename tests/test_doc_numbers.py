@@ -106,8 +106,8 @@ def test_validation_summary_line_counts_the_table():
 PROSE_QUOTES = [
     ("docs/strategies.md", "takes about {:.1f} mL of 100-300 um spheres",
      lambda strategy, validation: strategy["default/lobar:stasis/particle_volume_ml"]),
-    ("docs/embolic-load.md", "plateau of {:.1f} mL",
-     lambda strategy, validation: float(validation[("embolic_load", "lobar (RHA) 100-300 um spheres to stasis, mL")][0])),
+    ("docs/embolic-load.md", "it takes about\n{:.1f} mL of spheres",
+     lambda strategy, validation: float(validation[("embolic_load", "lobar (RHA) 100-300 um spheres to near stasis, mL")][0])),
 ]
 
 

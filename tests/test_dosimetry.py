@@ -6,8 +6,10 @@ import math
 
 import pytest
 
+import sim
 from sim import dosimetry as dm
 from sim import y90
+from sim.anatomy import build_liver
 
 
 def test_dose_coefficient_derived_from_physical_constants_matches_the_published_49_67():
@@ -100,13 +102,28 @@ def test_lung_limits_refuse_and_normal_liver_warns():
 
 
 def test_segmental_treatment_is_not_held_to_the_normal_liver_limit():
-    """Radiation segmentectomy (at most two segments' worth perfused) ablates its normal liver by intent: the
-    70 Gy limit (lobar, whole liver) gives way to an info finding; above that share it warns as before."""
+    """Radiation segmentectomy (at most two Couinaud segments perfused) ablates its normal liver by intent: the
+    70 Gy limit (lobar, whole liver) gives way to an info finding; three segments or more warn as before."""
     no_shunt = dm.Partition(tumour_mass_kg=0.2, normal_mass_kg=1.3, tn_ratio=3.0, lung_shunt_fraction=0.0)
     doses = dm.partition_doses(dm.partition_activity_gbq(no_shunt, normal_gy=200.0), no_shunt)
-    segmental = dm.check_plan(doses, perfused_share=dm.SEGMENTAL_SHARE_MAX)
+    segmental = dm.check_plan(doses, segments_perfused=dm.SEGMENTAL_MAX_SEGMENTS)
     assert [(f.level, f.rule) for f in segmental] == [("info", "segmental")]
-    assert "200.0 Gy" in segmental[0].message and "25% of the liver" in segmental[0].message
-    assert [f.rule for f in dm.enforce_plan(doses, perfused_share=0.1)] == ["segmental"]  # not a refusal
-    lobar = dm.check_plan(doses, perfused_share=0.26)
+    assert "200.0 Gy" in segmental[0].message and "2 Couinaud segments perfused" in segmental[0].message
+    assert [f.rule for f in dm.enforce_plan(doses, segments_perfused=1)] == ["segmental"]  # not a refusal
+    lobar = dm.check_plan(doses, segments_perfused=3)
     assert [(f.level, f.rule) for f in lobar] == [("warn", "normal_liver")]
+
+
+def test_a_segment_viii_segmentectomy_is_segmental_whatever_its_size(tmp_path):
+    """Review 13: segment VIII is 26% of the default liver, more than 2/8; its radiation segmentectomy was planned
+    as a lobar treatment (warn at 104 Gy). Segments are counted, not volume shares."""
+    from sim.catalogue import resolve_scenario
+    from sim.sirt_workup import maa_workup
+
+    scenario = sim.load_scenario(resolve_scenario("sirt_glass_segment5")).with_updates(
+        {"catheter.vessel": "A8", "liver.terminal_diameter_um": 150.0})
+    liver = build_liver(scenario, progress=False)
+    workup = maa_workup(scenario, liver=liver, n_particles=20_000)
+    assert workup.perfused_share > 0.25 and workup.segments_perfused == 1
+    lobar = maa_workup(scenario.with_updates({"catheter.vessel": "RHA"}), liver=liver, n_particles=20_000)
+    assert lobar.segments_perfused >= 4

@@ -8,9 +8,11 @@ raised, and compares:
   arterial fraction and total hepatic flow per kg ([Carlisle1992]; the seed's
   20%), the sinusoid-to-hepatic-vein gradient ([Berzigotti2013]), HABR buffer
   efficiency ([Lautt1985] 0.255, [Lautt1990] 0.44: a scenario parameter);
+* the portal pressure at the segmental veins (5-10 mmHg, textbook): the portal inlet
+  pressure is an input from the same range, and the segmental veins lie between it and the
+  sinusoids, so that row is a calibration too (review 13);
 * independent data: normal-liver perfusion and hepatic perfusion index by CT
-  ([Miles2000CTPerfusion]), portal pressure at the segmental veins (5-10 mmHg,
-  textbook), sinusoid nearly at portal pressure (8.9 vs 8.7 mmHg, cat,
+  ([Miles2000CTPerfusion]), sinusoid nearly at portal pressure (8.9 vs 8.7 mmHg, cat,
   Am J Physiol 1986), hepatic arterial effective back-pressure (13.4 mmHg, pig,
   [Ayuse1994]), arterial flow at most about doubled under HABR (textbook).
 
@@ -133,7 +135,10 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
                    if f"P{k}_end" in liver.trunk.node_names]
     p_seg = base.trunk_pressure_pa[portal_ends] / MMHG_PA
     out.append(range_case("portal pressure at the segmental portal veins, mmHg (lowest)", float(p_seg.min()),
-                          5.0, 10.0, "textbook"))
+                          5.0, 10.0, "textbook",
+                          f"the input flow.portal_pressure_mmHg ({flow.portal_pressure_mmHg:g}, from the same textbook "
+                          "range) less the drop along the portal trunk: Kirchhoff holds it between the inlet and the "
+                          "sinusoids, so this compares an input with its own source", role="calibration"))
     sinus = base.comp_pressure_pa[tissue]
     gradient = float(np.median(sinus - liver.hepatic_vein_pressure_pa) / MMHG_PA)
     out.append(range_case("sinusoid - hepatic vein pressure gradient, mmHg", gradient, 1.0, 5.0, "[Berzigotti2013]",

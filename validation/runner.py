@@ -236,9 +236,12 @@ CALIBRATED = (
      "rules ([LodgingDepthDerived]): a check"),
     ("liver.segment_fractions", "LiverConfig", "-"),
     ("agent.deformability", "AgentConfig", "vessels occluded by 100-300 um spheres ([JVIR2013Lodging])"),
+    ("agent.seal_porosity", "AgentConfig",
+     "particles per occluded vessel ([JVIR2004Occlusion]), flow against volume ([Sauret2018]); the swine lobes per "
+     "litre follow from the calibrated volume (a check)"),
     ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
-     "contrast not cleared in 3-5 cardiac cycles ([TIMIGrades])"),
+     "- (the clearance at the SACE IV endpoint is required by the SACE rule itself: a check)"),
 )
 
 

@@ -6,7 +6,8 @@ values of the relative apparent viscosity at discharge haematocrit 0.45 are deri
 from the published equations of [Pries1994] and given to two decimals, so the
 tolerance is half a unit of the last decimal. Large vessels: whole blood in large
 arteries has 3.5-4 mPa s ([TextbookPhysiology]), which the law times the plasma
-viscosity (1.2 mPa s, [Pries1994]) must reach.
+viscosity (1.2 mPa s, [Pries1994]) must reach: a check of two inputs' product, not a
+simulation (labelled so since review 13).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def run(out_dir: str | Path, *, fast: bool = False) -> list[CaseResult]:
     results.append(range_case(f"apparent viscosity in a {LARGE_VESSEL_M * 1e3:g} mm artery, mPa s", large, 3.5, 4.0,
                               "whole blood in large arteries, [TextbookPhysiology]",
                               f"plasma viscosity {DEFAULT_PLASMA_VISCOSITY_PA_S * 1e3:g} mPa s ([Pries1994]) x the "
-                              "law's large-diameter limit"))
+                              "law's large-diameter limit: two published inputs multiplied, no simulation",
+                              role="check"))
     fig, ax = new_figure(1, 1, size=(6, 4))
     d = np.geomspace(4e-6, 5e-3, 300)
     for h in (0.3, 0.45, 0.6):
