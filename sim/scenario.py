@@ -742,17 +742,36 @@ class IntervalConfig(_Section):
         0.65, "1", "[Laurent2009] (65.2% of vessels recanalised 26 months after PVA)",
         "Share of the PVA-loaded vessels and beds recanalised in the long run.", ge=0.0, le=1.0)
     recanalisation_time_weeks: float = param(
-        5.6, "weeks", "derived: [SheepUAE2018] (18% recanalised 2 weeks after trisacryl gelatin microspheres) with "
-        "the [Laurent2009] plateau: 0.6 (1 - exp(-2 / 5.6)) = 0.18",
+        5.6, "weeks", "derived: [SheepUAE2018] (18% of the ewes recanalised 2 weeks after trisacryl gelatin "
+        "microspheres; each had one embolised uterine artery, seen by angiography) with the [Laurent2009] plateau "
+        "(a share of vessels in histology): 0.6 (1 - exp(-2 / 5.6)) = 0.18; model assumption: the share of arteries "
+        "seen recanalised is taken for the share of loaded vessels, two different counts",
         "Time constant of recanalisation: share recanalised = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
     regenerated_max: float = param(
-        0.6, "1", "derived from [Aoki2011] (share of a resected volume restored: 0.16, 0.26, 0.38, 0.55 at 1, 2, 4.3, "
-        "13 weeks; fit 0.6 (1 - exp(-weeks / 4)))",
-        "Share of the necrotic normal liver's function that regeneration of the rest restores in the long run.",
-        ge=0.0, le=1.0)
+        0.49, "1", "derived from [Aoki2011]: the fast phase of a two-phase fit to the share of a resected volume "
+        "restored (0.16, 0.26, 0.38, 0.55, 0.60, 0.67, 0.79 at 1, 2, 4.3, 13, 26, 52, 208 weeks; the fit within 0.02 "
+        "of each)",
+        "Share of the necrotic normal liver's function that the fast phase of regeneration (hypertrophy of the rest) "
+        "restores.", ge=0.0, le=1.0)
     regeneration_time_weeks: float = param(
-        4.0, "weeks", "derived from [Aoki2011] (as regenerated_max)",
-        "Time constant of regeneration: share restored = max x (1 - exp(-weeks / this)).", gt=0.0, le=520.0)
+        3.0, "weeks", "derived from [Aoki2011] (as regenerated_max)",
+        "Time constant of the fast phase: share restored = max x (1 - exp(-weeks / this)) + the slow phase's.",
+        gt=0.0, le=520.0)
+    regenerated_slow_max: float = param(
+        0.31, "1", "derived from [Aoki2011] (the slow phase of the fit of regenerated_max)",
+        "Share that the slow phase of regeneration (remodelling over months to years) adds in the long run; with "
+        "the fast phase, 0.8 of the lost function is restored at most.", ge=0.0, le=1.0)
+    regeneration_slow_time_weeks: float = param(
+        57.0, "weeks", "derived from [Aoki2011] (as regenerated_slow_max)",
+        "Time constant of the slow phase of regeneration.", gt=0.0, le=5200.0)
+
+    @model_validator(mode="after")
+    def _regeneration_at_most_whole(self) -> "IntervalConfig":
+        """The two phases of regeneration restore at most all the lost function."""
+        if self.regenerated_max + self.regenerated_slow_max > 1.0:
+            raise ValueError(f"regenerated_max + regenerated_slow_max must be at most 1 (all the lost function), got "
+                             f"{self.regenerated_max:g} + {self.regenerated_slow_max:g}")
+        return self
 
     @property
     def elapsed_weeks(self) -> float:
