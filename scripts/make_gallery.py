@@ -300,25 +300,32 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
 
 
 def _comparison_figures(gallery: Gallery) -> None:
-    coarse = sim.load_scenario(resolve_scenario("bulky_segment5_net")).with_updates(
-        {"liver.terminal_diameter_um": COMPARISON_TERMINAL_UM})
-    table = sim.compare(coarse, replicates=REPLICATES, rng=0)
+    """The two comparisons as their commands run them: the shipped scenario with the coarse liver given by --vary
+    (one value), the replicates' seeds from procedure.seed, each into its own folder."""
+    base = sim.load_scenario(resolve_scenario("bulky_segment5_net"))
+    coarse = {"liver.terminal_diameter_um": [COMPARISON_TERMINAL_UM]}
+    coarse_flag = f"--vary liver.terminal_diameter_um={COMPARISON_TERMINAL_UM:g}:{COMPARISON_TERMINAL_UM:g}:1"
+    table = sim.compare(base, replicates=REPLICATES, vary=coarse)
     gallery.add(figures.comparison(table), "comparison",
                 "Strategies compared",
-                f"Every strategy on the same liver ({COMPARISON_TERMINAL_UM:g} um terminals), {REPLICATES} "
-                "replicates each: mean and 95% interval; a panel whose strategies differ by less than 0.1 "
-                "percentage point says \"no difference\" rather than drawing noise as bars.",
-                f"embosim compare --replicates {REPLICATES} && embosim plot embosim-compare --kind comparison")
-    varied = sim.compare(coarse, strategies=ARTERIALISATION_STRATEGIES, replicates=REPLICATES, rng=0,
-                         vary={"tumours.0.arterial_fraction": list(ARTERIAL_FRACTIONS)})
+                f"Every strategy on the same liver (coarsened to {COMPARISON_TERMINAL_UM:g} um terminals for speed by "
+                f"the command's --vary), {REPLICATES} replicates each: mean and 95% interval; a panel whose "
+                "strategies differ by less than 0.1 percentage point says \"no difference\" rather than drawing "
+                "noise as bars.",
+                f"embosim compare --replicates {REPLICATES} {coarse_flag} --out gallery-compare && "
+                "embosim plot gallery-compare --kind comparison")
+    varied = sim.compare(base, strategies=ARTERIALISATION_STRATEGIES, replicates=REPLICATES,
+                         vary={"tumours.0.arterial_fraction": list(ARTERIAL_FRACTIONS), **coarse})
+    fractions = f"{ARTERIAL_FRACTIONS[0]:g}:{ARTERIAL_FRACTIONS[-1]:g}:{len(ARTERIAL_FRACTIONS)}"
     gallery.add(figures.arterialisation(varied), "arterialisation",
                 "Outcomes against tumour arterialisation",
                 "The core question: how each strategy fares as the tumour's arterial share of inflow changes "
                 "(the same strategy colours as above). Tumour necrosis (graded O2-deficit model, "
                 "docs/outputs.md) rises smoothly with arterialisation; superselective embolisation kills the "
                 "tumour its feeder supplies at the least normal-liver necrosis.",
-                "embosim compare --strategies superselective,selective,lobar,whole_liver "
-                "--vary tumours.0.arterial_fraction=0.5:1.0:6 && embosim plot embosim-compare --kind arterialisation")
+                f"embosim compare --strategies {','.join(ARTERIALISATION_STRATEGIES)} --replicates {REPLICATES} "
+                f"--vary tumours.0.arterial_fraction={fractions} {coarse_flag} --out gallery-arterialisation && "
+                "embosim plot gallery-arterialisation --kind arterialisation")
 
 
 if __name__ == "__main__":

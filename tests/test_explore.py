@@ -128,13 +128,36 @@ def test_case_mode_refuses_an_artery_no_angiogram_has_shown_without_naming_the_h
     from sim.explore.case_view import CaseView
 
     view = CaseView(LiverCache(disk=False), Worker())
-    view.case = load_cases()["michels_replaced_rha"]
+    view.choose.value = "michels_replaced_rha"
+    view.case = load_cases()["michels_replaced_rha"]  # as if started
     view.selection.value, view.vessel.value = "treat", "RHA"
     asyncio.run(view._on_submit())
     shown = view.worker.error.object.replace("\\", "")  # the page shows the message as literal markdown
     assert view.worker.error.visible and "'RHA' is not an artery this patient's angiograms have shown" in shown
     assert "catheter.vessel" in shown
     assert "Michels" not in shown and "replaced" not in shown and view.debrief.object == ""
+
+
+def test_a_case_picked_in_the_list_but_not_started_is_not_debriefed():
+    """Review 12: with one case started and another picked in the list, Submit scored the started case under the
+    list's title. Take and Submit now wait for Start."""
+    import asyncio
+
+    from sim.explore.app import Worker
+    from sim.explore.case_view import CaseView
+
+    view = CaseView(LiverCache(disk=False), Worker())
+    view.choose.value = "main_pvt"
+    view.case = load_cases()["main_pvt"]  # as if started
+    view.submit.disabled = view.take.disabled = False
+    view.choose.value = "biliary_anastomosis"
+    assert view.submit.disabled and view.take.disabled and "Start the case" in view.worker.status.object
+    view.selection.value, view.vessel.value = "treat", "A5"
+    for press in (view._on_submit, view._on_take):
+        asyncio.run(press())
+        assert view.debrief.object == "" and "press **Start the case** first" in view.worker.status.object
+    view.choose.value = "main_pvt"  # back to the case on show
+    assert not view.submit.disabled and not view.take.disabled
 
 
 def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram():
@@ -645,6 +668,11 @@ def test_outcome_table_shows_the_oil_and_the_doses_and_no_particle_rows_without_
     assert list(table["summary key"]) == ["lipiodol_volume_ml", "emulsion_volume_ml", "tumour_necrosis_fraction"]
     y90 = {"particles_injected": 10, "sirt_tumour_dose_mean_gy": 517.0, "sirt_lung_dose_gy": 1.9}
     assert {"sirt_tumour_dose_mean_gy", "sirt_lung_dose_gy", "particles_injected"} == set(outcome_table(y90)["summary key"])
+    # review 12: beside the doses, a Y-90 run's necrosis says it is the ischaemic part only
+    labels = dict(zip(outcome_table({**y90, "tumour_necrosis_fraction": 0.3})["summary key"],
+                      outcome_table({**y90, "tumour_necrosis_fraction": 0.3})["outcome"]))
+    assert labels["tumour_necrosis_fraction"] == "tumour necrosis, ischaemic only (radiation: the doses)"
+    assert outcome_table(oil)["outcome"].iloc[-1] == "tumour necrosis"
 
 
 def test_text_in_a_number_field_is_refused_with_its_key_not_replaced_silently(explorer):
@@ -704,8 +732,14 @@ def test_download_names_the_changes_from_the_starting_scenario(explorer):
     assert f"# Started from: {explorer.base.title}" in header
     assert header[header.index("# Changed on the page:") + 1:] == ['#   agent.size_bin = "300-500"',
                                                                    '#   catheter.vessel = "RHA"']
-    assert parse_scenario(tomllib.loads(text), anatomy=False) == scenario
+    loaded = parse_scenario(tomllib.loads(text), anatomy=False)
+    # review 12: the file's title and description say what it runs (report.md and the CLI print them); the rest is
+    # the page's scenario
+    assert loaded.title == f"{explorer.base.title}, changed in the explorer"
+    assert loaded.description.endswith('agent.size_bin = "300-500"; catheter.vessel = "RHA".')
+    assert loaded.with_updates({"title": scenario.title, "description": scenario.description}) == scenario
     assert "# Not changed on the page" in explorer.toml()
+    assert parse_scenario(tomllib.loads(explorer.toml()), anatomy=False) == explorer.base
 
 
 def test_replay_draws_the_curve_on_the_whole_runs_axis():

@@ -101,11 +101,19 @@ PARTICLE_OUTCOMES = frozenset({"sace_level", "endpoint_reached", "stop_reason", 
                                "reflux_volume_ml", "injection_time_min", "particles_injected"})
 
 
+#: Labels of a Y-90 run's necrosis rows: the model's necrosis is ischaemic; the radiation's kill is read from the
+#: doses above them (docs/sirt.md; review 12: "tumour necrosis 0.30" beside 517 Gy read as the model's answer).
+Y90_LABELS = {"tumour_necrosis_fraction": "tumour necrosis, ischaemic only (radiation: the doses)",
+              "normal_necrosis_fraction": "normal liver necrosis, ischaemic only (radiation: the doses)"}
+
+
 def outcome_table(summary: dict) -> pd.DataFrame:
     """The outcome table of a run summary: outcome, value (4 significant digits), unit, summary key (the rows of
-    :data:`OUTCOMES` the summary has; no particle rows when it injected no particle)."""
+    :data:`OUTCOMES` the summary has; no particle rows when it injected no particle; a Y-90 run's necrosis rows
+    labelled ischaemic, :data:`Y90_LABELS`)."""
     skip = PARTICLE_OUTCOMES if summary.get("particles_injected", 1) == 0 else frozenset()
-    rows = [(label, _format(summary[key]), unit, key) for key, label, unit in OUTCOMES
+    labels = Y90_LABELS if "sirt_tumour_dose_mean_gy" in summary else {}
+    rows = [(labels.get(key, label), _format(summary[key]), unit, key) for key, label, unit in OUTCOMES
             if key in summary and key not in skip]
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
 
@@ -548,7 +556,13 @@ class Explorer:
                   f"Started from: {self.base.title}\n"
                   + ("Changed on the page:\n" + "\n".join(f"  {line}" for line in changed) if changed
                      else "Not changed on the page"))
-        return scenario_to_toml(self.scenario, header=header)
+        scenario = self.scenario
+        if changed:  # the file's own title and description say what it runs (review 12: report.md opened with the
+            # starting scenario's "selective 100-300 um" over a lobar 300-500 um run)
+            scenario = scenario.with_updates({
+                "title": f"{self.base.title}, changed in the explorer",
+                "description": f"Changed in the embosim explorer from '{self.base.title}': {'; '.join(changed)}."})
+        return scenario_to_toml(scenario, header=header)
 
     def _scenario_file(self):
         return io.StringIO(self.toml())

@@ -91,6 +91,7 @@ class CaseView:
         self.start = pn.widgets.Button(label="Start the case", color="primary", width=200,
                                        css_classes=["embosim-case-start"])
         self.start.on_click(self._on_start)
+        self.choose.param.watch(self._on_choose, "value")
         self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
                                         css_classes=["embosim-case-summary"])
         self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
@@ -152,6 +153,27 @@ class CaseView:
             ready = True
         self.submit.disabled = self.take.disabled = not ready
 
+    def _listed(self) -> bool:
+        """Whether the case in the list is the one started (a debrief or angiogram is of the case on show only)."""
+        return self.case is not None and self.cases[self.choose.value].title == self.case.title
+
+    def _on_choose(self, event) -> None:
+        """Another case picked in the list: Take and Submit wait for Start (review 12: Submit scored the case started
+        before while the list showed another)."""
+        if self.worker.busy:  # the work under way re-enables them; Submit and Take check the list again
+            return
+        self.submit.disabled = self.take.disabled = not self._listed()
+        if not self._listed():
+            self.worker.status.object = f"Press **Start the case** to open *{self.cases[event.new].title}*."
+
+    def _refused_unstarted(self, action: str) -> bool:
+        """Whether the list shows a case other than the one started; if so the status line says to start it."""
+        if self._listed():
+            return False
+        self.worker.status.object = (f"**{action}**: the list shows *{self.cases[self.choose.value].title}*; press "
+                                     "**Start the case** first.")
+        return True
+
     async def _angiogram_from(self, vessel: str) -> None:
         """Show the case's angiogram with the catheter in ``vessel``; what it opacifies becomes clickable and seen."""
         scenario = self.case.base_scenario(self.overrides).with_updates({"catheter.vessel": vessel})
@@ -165,7 +187,7 @@ class CaseView:
             self.angiogram.figure.title.text = f"Angiogram from the {vessel} (click an artery)"
 
     async def _on_take(self, event=None) -> None:
-        if self.case is None or self.worker.refused_while_busy("Take the angiogram"):
+        if self.worker.refused_while_busy("Take the angiogram") or self._refused_unstarted("Take the angiogram"):
             return
         self.worker.clear_error()
         vessel = self.run_from.value
@@ -193,7 +215,7 @@ class CaseView:
             raise ScenarioError(f"{err['msg']} (got {err['input']!r})", path=CHOICE_KEYS.get(name, name)) from None
 
     async def _on_submit(self, event=None) -> None:
-        if self.case is None or self.worker.refused_while_busy("Submit and debrief"):
+        if self.worker.refused_while_busy("Submit and debrief") or self._refused_unstarted("Submit and debrief"):
             return
         self.worker.clear_error()
         case = self.case
