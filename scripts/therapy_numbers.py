@@ -146,7 +146,7 @@ def render_sirt_scenarios(v: dict) -> str:
 
 `sirt_glass_segment5` is the radiation segmentectomy case: a whole glass dose into one segment's artery, so that
 the segment, tumour and normal tissue alike, receives an ablative dose (tumour {v[g + 'sirt_tumour_dose_mean_gy']:.0f} Gy mean) while the rest of the
-liver is spared ({_pct(v[g + 'workup.perfused_share'], 0)} of the liver perfused, {v[g + 'workup.segments']} Couinaud segment: the 70 Gy normal-liver limit, a lobar and
+liver is spared ({_pct(v[g + 'workup.perfused_share'], 0)} of the liver perfused, {v[g + 'workup.segments']} Couinaud segment{'s' if v[g + 'workup.segments'] != 1 else ''}: the 70 Gy normal-liver limit, a lobar and
 whole-liver one, gives way to an `info` finding for a treatment of at most two segments,
 `sim.dosimetry.SEGMENTAL_MAX_SEGMENTS`)."""
 

@@ -293,7 +293,8 @@ def plan(
     plans = plan_activities(config, workup, mird_dose_gy=mird_gy, tumour_dose_gy=tumour_gy)
     typer.echo(f"Scenario: {config.title} ({path}); catheter {config.catheter.vessel}")
     typer.echo(f"MAA work-up ({particles} particles): T/N {workup.tn_ratio:.2f}, lung shunt "
-               f"{workup.lung_shunt_fraction:.1%}, perfused {workup.perfused_share:.1%} of the liver "
+               f"{workup.lung_shunt_fraction:.1%}, perfused {workup.perfused_share:.1%} of the liver in "
+               f"{workup.segments_perfused} Couinaud segment{'s' if workup.segments_perfused != 1 else ''} "
                f"({workup.perfused_volume_m3 * 1e6:.0f} mL; viable tumour {workup.perfused_tumour_volume_m3 * 1e6:.0f} mL)")
     typer.echo(f"{'method':<10} {'GBq':>7} {'tumour Gy':>10} {'normal Gy':>10} {'lung Gy':>8}  checks")
     for p in plans:
@@ -308,7 +309,8 @@ def plan(
 
         record = {"scenario": str(path), "catheter": config.catheter.vessel, "maa_particles": particles,
                   "tn_ratio": workup.tn_ratio, "lung_shunt_fraction": workup.lung_shunt_fraction,
-                  "perfused_share": workup.perfused_share, "plans": [p.as_dict() for p in plans]}
+                  "perfused_share": workup.perfused_share, "segments_perfused": workup.segments_perfused,
+                  "plans": [p.as_dict() for p in plans]}
         write_text(json_out, json.dumps(record, indent=2, allow_nan=True) + "\n")
         typer.echo(f"Wrote {json_out}")
 

@@ -92,6 +92,8 @@ def test_plan_command_prints_and_writes_the_plans(invoke, write_scenario, tmp_pa
     assert result.exit_code == 0, result.output
     assert "partition" in result.stdout and "MAA work-up" in result.stdout
     record = json.loads(out.read_text())
+    # the number that decides segmental against lobar treatment (sim.dosimetry.check_plan), printed and written
+    assert record["segments_perfused"] >= 4 and f"in {record['segments_perfused']} Couinaud segments" in result.stdout
     assert [p["method"] for p in record["plans"]] == ["bsa", "mird", "partition"]
     assert record["plans"][2]["tumour_dose_gy"] == pytest.approx(120.0, rel=1e-9)
 

@@ -145,7 +145,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     b.set_xlabel("seal porosity of a wedged sphere")
     b.axhline(LOBAR_ANCHOR_ML, color="0.5", ls=":")
     b.set_ylabel("lobar spheres to near stasis (mL)")
-    return publish(fig, results, out_dir, "embolic_load", "Embolic load: volume to stasis and flow against volume")
+    return publish(fig, results, out_dir, "embolic_load", "Embolic load: volume to near stasis and stasis, flow against volume")
 
 
 if __name__ == "__main__":

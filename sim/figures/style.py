@@ -63,7 +63,7 @@ STYLES = {
 }
 #: (canvas scale, narrowest and widest canvas in inches, line scale) of each style. Each figure function names
 #: its slide canvas in inches; the paper style draws it at 0.4 of that size, 5.2-7.2 in wide (the 19 in
-#: before-after figure at 7.6 in, a page width; the 9.5 in endpoint curve at 5.2 in, one and a half columns),
+#: before-after figure at 7.2 in, a page width; the 9.5 in endpoint curve at 5.2 in, one and a half columns),
 #: so its 9 pt text prints at 9 pt when the figure is placed at that width. Line widths (points) are 0.5 of
 #: the slide's and marker areas (points^2) 0.25: on a canvas 0.4-0.55 as large they keep about the slide's
 #: weight relative to the figure, a little heavier so that thin vessels still print. Model assumption (a
@@ -272,8 +272,8 @@ def save_figure(fig, path: str | Path, *, dpi: float | None = None) -> Path:
     path : str or Path
     dpi : float, optional
         Resolution of a PNG (and of the images embedded in SVG and PDF), dots per inch; default 300 for a
-        figure of print size (at most :data:`GEOMETRY`'s 7.2 in wide: the paper style) and 150 for a slide
-        canvas, so both are 1,500-3,000 px wide.
+        figure at most :data:`GEOMETRY`'s 7.2 in wide (every paper figure, and the few narrow slide ones) and
+        150 for a wider one (the slide canvases of 9.5 in and more).
 
     Raises
     ------

@@ -14,9 +14,10 @@ excess resistance), O(1) numbers per vessel:
   when a column reaches the vessel's mouth that vessel is blocked in turn, so
   the next particle stops in its parent (retrograde filling towards the
   catheter). A particle occupies a column length of its volume over the solid
-  share of the lumen area: single file (``D < 2 d``: one diameter per
-  particle), random packing with the wall-effect porosity of Dixon (1988) above,
-  the seal porosity for a sphere compressed into a lumen narrower than itself.
+  share of the lumen area, with the wall-effect porosity of Dixon (1988), continuous
+  from random packing in a wide lumen down to single file (one diameter per particle)
+  in a lumen of the particle's size, and the seal porosity for a sphere compressed
+  into a lumen narrower than itself.
 * **Leaky plugs.** A packed length is a porous medium with the Kozeny-Carman
   permeability ``k = d^2 e^3 / (180 (1 - e)^2)`` (Carman 1937), so its Darcy
   resistance is ``F = 180 D^2 (1 - e)^2 / (32 d^2 e^3)`` times the Poiseuille
@@ -70,8 +71,9 @@ __all__ = ["LoadGeometry", "Load", "new_load", "column_porosity", "segment_lengt
            "write_bed_conductance_of", "apply_load", "conductance_fractions",
            "SINGLE_FILE_RATIO", "KOZENY_CONSTANT"]
 
-#: Lumen/particle diameter ratio below which spheres stack in single file (geometry: two
-#: spheres side by side need a lumen of two diameters).
+#: Lumen/particle diameter ratio below which every particle of a column is a complete plug across the lumen
+#: (geometry: two spheres side by side need a lumen of two diameters); above it a column grows in layers one
+#: particle thick (:func:`vessel_load_step`). The porosity is continuous across it (:func:`column_porosity`).
 SINGLE_FILE_RATIO = 2.0
 #: Kozeny-Carman constant (Carman 1937; 180 for beds of spheres).
 KOZENY_CONSTANT = 180.0
