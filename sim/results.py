@@ -62,8 +62,10 @@ class RunResult:
         Flat metrics (``SUMMARY_KEYS`` at least), clinical units in the key names.
     timeseries : pandas.DataFrame
         One row per recorded step (injected volume, flow fraction, blush, SACE...).
-    state : dict of ndarray
-        Final per-element arrays (lodged particles per vessel, compartment flows...).
+    state : dict
+        Final per-element arrays (lodged particles per vessel, compartment flows...), and ``load`` (the embolic
+        load record, a dict), ``prior_load`` (the load the session started from: None or a dict) and ``course``
+        (the normal-liver course over sessions, a :class:`sim.interval.Course`).
     report : str
         Markdown report (summary, patient selection, endpoint, outcomes).
     liver : object, optional

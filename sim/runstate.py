@@ -28,7 +28,7 @@ import numpy as np
 from .io import atomic_write
 from .scenario import ScenarioError
 
-__all__ = ["ANGIOGRAM_FRAME_RATE_HZ", "FILE", "FORMAT_VERSION", "PARENCHYMA_POINTS", "READABLE_VERSIONS",
+__all__ = ["ANGIOGRAM_FRAME_RATE_HZ", "FILE", "FORMAT_VERSION", "PARENCHYMA_POINTS", "READABLE_VERSIONS", "RERUN_HINT",
            "SAVED_MIN_DIAMETER_UM", "TIMESERIES_COLUMNS",
            "RunStateError", "extract", "read", "save"]
 
@@ -38,6 +38,8 @@ FORMAT_VERSION = 2
 #: Versions :func:`read` loads (a version 1 folder has everything but the SIRT arrays); another is refused
 #: (``embosim plot --rerun``).
 READABLE_VERSIONS = (1, 2)
+#: What a refused run folder's message says to do, for the command line and for Python alike.
+RERUN_HINT = "run the scenario again, or pass --rerun (rerun=True in Python) to re-run its scenario.json"
 #: File name in the run folder.
 FILE = "run_state.npz"
 #: Columns of a run folder's ``timeseries.csv``: one row per recorded point of the procedure (docs/outputs.md).
@@ -362,16 +364,14 @@ def read(run_dir: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         meta = json.loads(str(arrays.pop("meta")))
     except _UNREADABLE as exc:
         raise RunStateError(f"no readable {FILE} ({exc.__class__.__name__}): damaged or truncated, written by an "
-                            f"embosim before format {FORMAT_VERSION}, or not a run folder; run the scenario again, or "
-                            "pass --rerun to re-run its scenario.json", source=str(run_dir)) from None
+                            f"embosim before format {FORMAT_VERSION}, or not a run folder; {RERUN_HINT}",
+                            source=str(run_dir)) from None
     version = meta.get("format_version")
     if version not in READABLE_VERSIONS:
         raise RunStateError(f"{FILE} has format version {version}; this embosim reads versions "
-                            f"{', '.join(map(str, READABLE_VERSIONS))}: run the scenario again, or pass --rerun to "
-                            "re-run its scenario.json", source=str(run_dir))
+                            f"{', '.join(map(str, READABLE_VERSIONS))}: {RERUN_HINT}", source=str(run_dir))
     missing = sorted(set(meta.get("arrays", ())) - set(arrays))
     if missing:
         raise RunStateError(f"{FILE} is damaged: {len(missing)} of its arrays missing ({', '.join(missing[:3])}"
-                            f"{', ...' if len(missing) > 3 else ''}); run the scenario again, or pass --rerun to re-run "
-                            "its scenario.json", source=str(run_dir))
+                            f"{', ...' if len(missing) > 3 else ''}); {RERUN_HINT}", source=str(run_dir))
     return arrays, meta

@@ -241,7 +241,9 @@ class Verdict:
             if found:
                 heading = _HEADINGS[severity]
                 if severity == "advice" and not self.eligible:
-                    heading += ", should the MDT treat despite the absolute contraindication"
+                    only_particles = all(f.rule in EMBOLISATION_ONLY_RULES for f in self.of_severity("absolute"))
+                    heading += (", for the intra-arterial treatment that remains" if only_particles else
+                                ", should the MDT treat despite the absolute contraindication")
                 lines.append(f"### {heading}" if markdown else f"{heading}:")
                 lines.extend(f"- {f.message} ({f.rule}; {f.source})" for f in found)
                 lines.append("")
@@ -372,8 +374,9 @@ def _pvt_main(s: Scenario) -> str | None:
     if s.portal.thrombosis != "main":
         return None
     return ("Main portal vein thrombosis: the whole liver depends on the hepatic artery, so arterial embolisation "
-            "risks infarcting normal liver wherever it is injected. Y-90 radioembolisation, minimally embolic, is the "
-            "intra-arterial option that remains ([Joo2018Y90Imaging]): run sirt_main_pvt against main_pvt (docs/sirt.md).")
+            "risks infarcting normal liver wherever it is injected. The intra-arterial options that remain are Y-90 "
+            "radioembolisation, minimally embolic ([Joo2018Y90Imaging]: run sirt_main_pvt against main_pvt, "
+            "docs/sirt.md), and oil-based treatment (the deck's principle for PVT: advice below).")
 
 
 def _pvt_branch(s: Scenario) -> str | None:
@@ -381,9 +384,15 @@ def _pvt_branch(s: Scenario) -> str | None:
         return None
     segments = thrombosed_segments(s)
     inside = [t.name for t in s.tumours if t.centre_mm is None and t.segment in segments]
-    where = (f"tumour {', '.join(repr(n) for n in inside)} lies in it, so embolising its artery takes the "
-             "parenchyma's only supply" if inside else
-             "no tumour lies in it, so an injection selective to the tumour's own segments spares it")
+    placed = [t.name for t in s.tumours if t.centre_mm is not None]  # their segment is known only once the liver is built
+    if inside:
+        where = (f"tumour {', '.join(repr(n) for n in inside)} lies in it, so embolising its artery takes the "
+                 "parenchyma's only supply")
+    elif placed:  # review 15: a tumour placed by coordinates was taken to lie outside, and the text said it was spared
+        where = (f"whether tumour {', '.join(repr(n) for n in placed)} (placed by centre_mm) lies in it cannot be told "
+                 "from the scenario: if it does, embolising its artery takes the parenchyma's only supply")
+    else:
+        where = "no tumour lies in it, so an injection selective to the tumour's own segments spares it"
     return (f"Portal vein thrombosis of the {_pvt_site(s)} (segment{'s' if len(segments) > 1 else ''} "
             f"{', '.join(segments)}): that territory depends on its artery while the rest of the liver keeps its portal "
             f"flow; {where}.")
@@ -493,6 +502,9 @@ def _lipiodol(s: Scenario):
     advice = f"{' and '.join(reasons).capitalize()}: consider oil-based treatment (Lipiodol)."
     shows = " embosim shows why: " + "; ".join(
         f"run {OIL_BASED_PAIRS[r][0]} against {OIL_BASED_PAIRS[r][1]}" for r in reasons) + " (docs/tace.md)."
+    if s.portal.thrombosis == "main":  # review 15: the shipped pair is a segmental thrombosis
+        shows += (" That pair is a segmental thrombosis (P5): the oil embolises the tumour's portal side, which "
+                  "particles cannot reach; with the main portal vein thrombosed no shipped oil scenario exists.")
     if anastomosis:
         shows += (" It simulates the bile-duct (peribiliary) ischaemia, not the anastomosis itself or the infection "
                   "risk of gut flora in ischaemic ducts (a clinical fact).")

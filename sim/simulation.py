@@ -10,6 +10,7 @@ flows and particle fates into the summary (``docs/outputs.md``) and a report.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,11 +42,22 @@ from .scenario import Scenario
 from .selection import assess_patient
 from .units import ML_M3
 
-__all__ = ["run", "summarise", "healthy_compartment_flows", "ANATOMY_SECTIONS"]
+__all__ = ["run", "summarise", "healthy_compartment_flows", "check_rng", "ANATOMY_SECTIONS"]
+
+
+def check_rng(rng) -> None:
+    """A ValueError naming ``rng`` for anything but None, a seed (an integer >= 0), a numpy SeedSequence or a
+    Generator (review 16: numpy's own errors came from eleven frames down)."""
+    if isinstance(rng, bool) or not (rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence,
+                                                                       np.random.Generator))):
+        raise ValueError(f"rng: None, a seed (an integer >= 0), a numpy SeedSequence or Generator; got {rng!r}")
+    if isinstance(rng, (int, np.integer)) and rng < 0:
+        raise ValueError(f"rng: a seed is an integer >= 0; got {rng}")
 
 
 def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
-    """The run's generator, and the scenario with the seed actually used recorded in it."""
+    """The run's generator, and the scenario with the seed actually used recorded in it (:func:`check_rng`)."""
+    check_rng(rng)
     if rng is None:
         return np.random.default_rng(scenario.procedure.seed), scenario
     if isinstance(rng, (int, np.integer)):
@@ -65,11 +77,11 @@ def healthy_compartment_flows(flow) -> np.ndarray:
 ANATOMY_SECTIONS = ("liver", "anatomy", "tumours", "flow")
 
 
-def _check_same_anatomy(built: Scenario, wanted: Scenario) -> None:
+def _check_same_anatomy(built: Scenario, wanted: Scenario, *, what: str = "the liver given was built for",
+                        fix: str = "build it from this scenario (sim.build_liver) or drop liver=") -> None:
     for section in ANATOMY_SECTIONS:
         if getattr(built, section) != getattr(wanted, section):
-            raise ValueError(f"the liver given was built for a different [{section}] section than the scenario's; "
-                             "build it from this scenario (sim.build_liver) or drop liver=")
+            raise ValueError(f"{what} a different [{section}] section than the scenario's; {fix}")
 
 
 def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
@@ -238,6 +250,15 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     from .flow.model import LiverFlow
 
     started = time.perf_counter()
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"sim.run takes a Scenario; load one first: sim.load_scenario({scenario!r}) (a shipped "
+                        "scenario's name or a TOML file)" if isinstance(scenario, (str, Path)) else
+                        f"sim.run takes a Scenario (sim.load_scenario), not {type(scenario).__name__}")
+    if prior is not None:  # a later session continues on the same liver (review 16: a numpy broadcast error)
+        if not isinstance(prior, RunResult):
+            raise TypeError(f"prior: the RunResult of the earlier session (sim.run's return), not {type(prior).__name__}")
+        _check_same_anatomy(prior.scenario, scenario, what="prior: the earlier session ran on a liver built for",
+                            fix="a later session continues on the same liver: keep those sections equal")
     generator, scenario = _generator(scenario, rng)
     if liver is None:
         liver = build_liver(scenario, progress=progress)

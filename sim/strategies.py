@@ -127,6 +127,8 @@ def distinct_strategies(strategies: Sequence[str | Strategy]) -> list[Strategy]:
     ScenarioError
         No strategy, an unknown one, or one given twice (path ``strategies``).
     """
+    if isinstance(strategies, (str, Strategy)):  # one strategy given alone (review 16: "selective" read letter by letter)
+        strategies = [strategies]
     parsed = [Strategy.parse(s) for s in strategies]
     if not parsed:
         raise ScenarioError("give at least one strategy", path="strategies")
@@ -535,6 +537,9 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
 
 def _seed_sequence(scenario: Scenario, rng) -> np.random.SeedSequence:
     """The comparison's root SeedSequence: from ``rng``, or ``procedure.seed`` when ``None``."""
+    from .simulation import check_rng
+
+    check_rng(rng)
     if isinstance(rng, np.random.SeedSequence):
         return rng
     if isinstance(rng, np.random.Generator):
@@ -698,8 +703,8 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     import pandas as pd
     from tqdm.auto import tqdm
 
-    if replicates < 1:
-        raise ScenarioError(f"replicates must be at least 1 (got {replicates})", path="replicates")
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        raise ScenarioError(f"replicates must be an integer of at least 1 (got {replicates!r})", path="replicates")
     parsed = distinct_strategies(strategies)
     staged_interval(scenario, interval_weeks)  # a bad interval fails before anything runs
     grid = vary_grid(scenario, vary, runs_per_point=len(parsed) * replicates, allow_large=allow_large)

@@ -439,8 +439,8 @@ class RunStore:
         self.legacy = False
         if manifest.exists():
             if not resume:
-                raise SweepError(f"{self.out} holds a sweep already: resume it (--resume) or choose another "
-                                 "output folder")
+                raise SweepError(f"{self.out} holds a sweep already: resume it (--resume; resume=True in Python) or "
+                                 "choose another output folder")
             previous = self._read_manifest(manifest)
             if {key: previous.get(key) for key in header} != header:
                 raise SweepError(f"{self.out} holds a different sweep (its sweep.json has another spec or base "

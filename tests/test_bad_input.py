@@ -451,3 +451,43 @@ def test_vary_liver_too_large_is_refused_before_any_run(invoke, tmp_path):
     _one_line_exit_2(invoke("compare", "--vary", "liver.terminal_diameter_um=400:5:2", "--out", out),
                      "--vary", "liver.terminal_diameter_um", "liver build")
     assert not out.exists()
+
+
+# --- the Python API's arguments (review 16) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rng", ["abc", 3.0, -5, True])
+def test_a_bad_rng_is_one_error_naming_rng_before_anything_runs(rng):
+    import sim
+    from sim.scenario import Scenario
+
+    with pytest.raises(ValueError, match="^rng: "):
+        sim.run(Scenario(), rng=rng)
+    with pytest.raises(ValueError, match="^rng: "):
+        sim.compare(Scenario(), strategies=["selective"], replicates=1, rng=rng)
+
+
+def test_run_of_a_name_says_to_load_the_scenario_and_compare_takes_one_strategy_alone():
+    import sim
+    from sim.scenario import Scenario, ScenarioError
+    from sim.strategies import Strategy, distinct_strategies
+
+    with pytest.raises(TypeError, match=r"sim.load_scenario\('main_pvt'\)"):
+        sim.run("main_pvt")
+    assert distinct_strategies("selective") == [Strategy.parse("selective")]  # was read letter by letter
+    with pytest.raises(ScenarioError, match="replicates must be an integer"):
+        sim.compare(Scenario(), strategies="selective", replicates=1.5)
+
+
+def test_a_later_session_on_another_liver_is_refused_by_name():
+    """A prior session's load maps element by element onto the liver it ran on: another liver gave a numpy
+    broadcast error deep in the procedure."""
+    import sim
+    from sim.scenario import Scenario
+
+    coarse = Scenario().with_updates({"liver.terminal_diameter_um": 400.0, "agent.size_bin": "300-500"})
+    first = sim.run(coarse, progress=False)
+    with pytest.raises(ValueError, match=r"prior: the earlier session ran on a liver built for a different \[liver\]"):
+        sim.run(coarse.with_updates({"liver.seed": 1}), prior=first, progress=False)
+    with pytest.raises(TypeError, match="prior: the RunResult"):
+        sim.run(coarse, prior={"load": {}}, progress=False)

@@ -152,7 +152,11 @@ def test_no_patient_gets_contradicting_advice(burden, segments, site, flags):
     plan = verdict.plan  # raises on a contradiction
     assert set(plan) <= {"catheter", "sessions", "agent", "cover"}
     if not verdict.eligible and verdict.of_severity("advice"):
-        assert "should the MDT treat despite the absolute contraindication" in verdict.to_text()
+        only_pvt = all(f.rule in ("pvt_main", "pvt_branch") for f in verdict.of_severity("absolute"))
+        # review 15: with only the portal thrombosis excluding particles, the advice is for what remains
+        heading = ("for the intra-arterial treatment that remains" if only_pvt else
+                   "should the MDT treat despite the absolute contraindication")
+        assert heading in verdict.to_text()
 
 
 def test_a_contradicting_plan_is_refused():
@@ -314,3 +318,14 @@ def test_docs_list_every_rule_and_the_shipped_scenarios_findings():
 
 def test_doctests():
     assert doctest.testmod(sim.selection).failed == 0
+
+
+def test_a_branch_thrombosis_does_not_claim_a_tumour_placed_by_coordinates_is_spared():
+    """Review 15: a tumour placed by centre_mm (its segment known only once the liver is built) was left out, and
+    the finding said the thrombosed segment held no tumour and a selective injection spared it."""
+    placed = Scenario.model_validate({"tumours": [{"name": "t0", "centre_mm": [-20.0, 0.0, -40.0], "diameter_mm": 45.0}],
+                                      "portal": {"thrombosis": "P5"}})
+    message = assess_patient(placed).of_severity("absolute")[0].message
+    assert "cannot be told from the scenario" in message and "spares it" not in message
+    by_segment = assess_patient(_with_tumours("VI", portal={"thrombosis": "P5"})).of_severity("absolute")[0].message
+    assert "no tumour lies in it" in by_segment

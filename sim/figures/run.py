@@ -151,12 +151,12 @@ def _read_timeseries(run_dir: Path):
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:  # pandas' parser and empty-file errors are ValueErrors
-        raise runstate.RunStateError(f"no readable timeseries.csv ({exc.__class__.__name__}); run the scenario again, "
-                                     "or pass --rerun to re-run its scenario.json", source=str(run_dir)) from None
+        raise runstate.RunStateError(f"no readable timeseries.csv ({exc.__class__.__name__}); {runstate.RERUN_HINT}",
+                                     source=str(run_dir)) from None
     missing = [c for c in runstate.TIMESERIES_COLUMNS if c not in table.columns]
     if missing:
-        raise runstate.RunStateError(f"timeseries.csv is damaged: no column {', '.join(missing)}; run the scenario "
-                                     "again, or pass --rerun to re-run its scenario.json", source=str(run_dir))
+        raise runstate.RunStateError(f"timeseries.csv is damaged: no column {', '.join(missing)}; {runstate.RERUN_HINT}",
+                                     source=str(run_dir))
     return table
 
 
