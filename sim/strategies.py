@@ -871,7 +871,8 @@ def format_table(table: pd.DataFrame, *, markdown: bool = False) -> str:
     header, cells = _table_cells(table)
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
+        escaped = [[cell.replace("|", "\\|") for cell in row] for row in cells]  # "RHA | LHA": one cell
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in escaped]) + "\n"
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *cells]) + "\n"
 

@@ -422,7 +422,44 @@ def test_curve_marks_the_stop_and_the_reflux(runs):
     assert [t.get_text() for t in ax.texts] == ["SACE I", "SACE II", "SACE III", "SACE IV"]
     # words, not keys, and one SACE notation (review 11: "stopped on activity_delivered", "SACE 4" beside "SACE IV")
     assert stop.get_label() == "stop: endpoint reached (SACE IV)"
-    assert ax.get_title() == "Catheter in A5: injection stopped, endpoint reached"
+    assert ax.get_title() == "Catheter in A5, endpoint stasis: injection stopped, endpoint reached"
+    assert ax.get_ylabel() == "fraction of baseline (reflux: of injection)"
+    # the bands are the flow's SACE levels (review 17: a blush in the "SACE II" band had met the blush's level III)
+    assert "SACE level of the antegrade flow (bands)" in [t.get_text() for leg in ax.artists for t in leg.get_texts()]
+    plain = figures.endpoint_curve(data).axes[0]
+    assert plain.get_ylabel() == "fraction of baseline"  # no reflux: no word of it
+
+
+def test_depth_panel_marks_the_summary_wedge_median(runs):
+    """Review 17: the panel counts every lodged particle (columns too), the summary's median the wedged ones only;
+    a lecturer quoting the summary next to the histogram must find it marked and the two told apart."""
+    data = runs["bulky_segment5_net"]
+    ax = figures.deposition(data).axes[0]
+    median = data.summary["lodging_generation_median"]
+    line = next(line for line in ax.get_lines() if line.get_label().startswith("median wedge (summary)"))
+    assert line.get_xdata()[0] == pytest.approx(median)
+    assert "columns included" in ax.get_title()
+
+
+def test_paper_titles_are_wrapped_once_from_their_text():
+    """Review 17: a wrapped title was wrapped again line by line at the next pass ("antegrade flow / 8% of /
+    baseline"); each pass now wraps the text as written."""
+    from matplotlib.figure import Figure
+
+    from sim.figures.style import style_context, wrap_to_fit
+
+    with style_context("paper"):
+        fig = Figure(figsize=(3.0, 2.5), layout="constrained")
+        axes = fig.subplots(1, 2)
+        axes[0].set_title("End: SACE IV, antegrade flow 8% of baseline after many particles")
+        axes[1].set_ylabel("flow reduction (fraction of baseline)")
+        wrap_to_fit(fig)
+    for text in (axes[0].title, axes[1].yaxis.label):
+        lines = text.get_text().split("\n")
+        assert len(lines) > 1
+        # greedy wrapping of the whole text: no line but the last could have taken the next line's first word
+        for line, following in zip(lines, lines[1:]):
+            assert len(line) + 1 + len(following.split()[0]) > max(len(x) for x in lines)
 
 
 def test_deposition_counts_every_particle(runs):
@@ -548,3 +585,15 @@ def test_run_writes_its_figures_in_the_style_asked(invoke, tmp_path, write_scena
     for name in figures.RUN_FIGURES:
         _check_file(tmp_path / "out" / name, ".png")
     _one_line_error(invoke("run", path, "--out", tmp_path / "other", "--style", "poster"), "--style")
+
+
+def test_figures_take_a_run_folder_path_and_refuse_other_things(runs, tmp_path):
+    """A run folder's path draws as :func:`load_run` does; anything else is one TypeError, not a deep AttributeError."""
+    from sim.figures.run import run_data
+
+    with pytest.raises(TypeError, match="a figure draws a RunData, a run folder's path"):
+        figures.endpoint_curve(3.0)
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="not a readable run folder"):
+        run_data(str(tmp_path / "no_such_run"))

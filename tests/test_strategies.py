@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -211,6 +212,32 @@ def test_compare_table_shape(default_table, default_raw):
     assert not {"seed", "run_time_s", "lodgings"} & set(metrics)
     assert list(table.columns) == ["strategy", "session", "catheter", "endpoint", "tumour", "segment", "replicates",
                                    *[c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi")]]
+
+
+def test_markdown_table_keeps_a_staged_catheter_in_one_cell(default_table):
+    """Review 17: "RHA | LHA" split the staged row into one cell more than the header, every value after it one
+    column to the right."""
+    from sim.strategies import format_table
+
+    lines = format_table(default_table, markdown=True).splitlines()
+    cells = [len(re.split(r"(?<!\\)\|", line)) for line in lines]
+    assert len(set(cells)) == 1
+    staged = next(line for line in lines if line.startswith("| staged_bilobar | total"))
+    assert "RHA \\| LHA" in staged
+
+
+def test_figure_labels_name_the_endpoint_when_strategies_stop_at_different_ones(default_table):
+    """Review 17: a lobar injection to sluggish flow beside a selective one to stasis differs in both; the
+    comparison figures' labels say so (and only then)."""
+    from sim.figures import comparison
+    from sim.figures.strategies import strategy_labels
+
+    labels = strategy_labels(default_table)
+    assert labels["selective"] == "selective (to stasis)" and labels["lobar"] == "lobar (to sluggish)"
+    ticks = [t.get_text() for t in comparison(default_table).axes[0].get_xticklabels()]
+    assert ticks[:2] == ["selective (to stasis)", "lobar (to sluggish)"]
+    same = default_table.assign(endpoint="stasis")
+    assert strategy_labels(same)["whole_liver"] == "whole liver"
 
 
 def test_intervals_contain_the_mean(default_table):

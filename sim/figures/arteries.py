@@ -228,8 +228,11 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
     dead = necrosis >= NECROSIS_SHOWN
     if dead.any():
         xz = _xz(data["parenchyma/xyz_mm"][dead])
+        # just under the particles' density (grey, half transparent: the infarct shows through it) and the vessels
         ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(9), color=CATEGORY_COLOURS["infarct"], marker="s", lw=0,
-                   alpha=0.35, zorder=0.8, label=f"infarcted parenchyma (expected necrosis \u2265 {NECROSIS_SHOWN:.0%})")
+                   alpha=0.75, zorder=2.7)
+        ax.plot([], [], marker="s", ms=line_width(9), color=CATEGORY_COLOURS["infarct"], ls="none",
+                label=f"infarcted parenchyma (expected necrosis \u2265 {NECROSIS_SHOWN:.0%})")
     if "parenchyma/lipiodol_sinusoid" in data.arrays:  # cTACE: where the oil went
         oil = np.asarray(data["parenchyma/lipiodol_sinusoid"], np.float64)
         portal = np.asarray(data["parenchyma/lipiodol_portal"], np.float64) > LIPIODOL_SHOWN

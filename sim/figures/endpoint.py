@@ -24,6 +24,9 @@ __all__ = ["endpoint_curve"]
 def endpoint_curve(source, ax=None):
     """Antegrade flow and tumour blush against injected suspension volume, SACE bands shaded and labelled.
 
+    The bands are the SACE levels of the antegrade flow (their thresholds are the flow's; the blush has
+    its own, docs/endpoints.md).
+
     The endpoint (where injection stopped, with its reason and SACE level) and the
     reflux (its share of the injection, and where it starts) are marked.
 
@@ -60,9 +63,15 @@ def endpoint_curve(source, ax=None):
     ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=line_width(11), color=OKABE_ITO["blue"],
             mec="black", ls="none",
             label=f"stop: {stop_reason_label(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
-    ax.set(xlabel="injected suspension (mL)", ylabel="fraction of baseline (reflux: of injection)",
+    from matplotlib.patches import Patch
+
+    ax.add_artist(ax.legend(handles=[Patch(color=SACE_COLOURS[2], label="SACE level of the antegrade flow (bands)")],
+                            loc="lower left", frameon=True, framealpha=0.9, fontsize="small"))
+    ax.set(xlabel="injected suspension (mL)",
+           ylabel="fraction of baseline" + (" (reflux: of injection)" if (reflux > 0).any() else ""),
            ylim=(0, 1.05), xlim=(0, xmax),
-           title=f"Catheter in {display_name(data.meta['catheter_vessel'])}: injection stopped, "
-                 f"{stop_reason_label(summary['stop_reason'])}")
+           title=f"Catheter in {display_name(data.meta['catheter_vessel'])}"
+                 + (f", endpoint {str(summary['endpoint']).replace('_', ' ')}" if summary.get("endpoint") else "")
+                 + f": injection stopped, {stop_reason_label(summary['stop_reason'])}")
     ax.legend(loc="upper center", ncol=2, frameon=True, framealpha=0.9)
     return fig

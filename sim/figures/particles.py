@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .run import run_data
-from .style import CATEGORY_COLOURS, display_name, line_width, new_axes, styled
+from .style import CATEGORY_COLOURS, display_name, is_wide, line_width, new_axes, styled
 
 __all__ = ["deposition"]
 
@@ -13,6 +13,10 @@ __all__ = ["deposition"]
 @styled
 def deposition(source, ax=None):
     """Lodging generation and particle diameter by destination, where every particle went, and a density map.
+
+    The depth panel counts every lodged particle at the vessel (or sub-resolution bed generation) that holds it,
+    particles stacked on a column above a wedge included; the summary's ``lodging_generation_median`` counts
+    the wedged particles only (the occlusion front) and is marked on it.
 
     Tumour and normal liver are split as in the summary (a particle counts towards
     tumour with the viable tumour share of the tissue its vessel or compartment
@@ -43,17 +47,28 @@ def deposition(source, ax=None):
     edges = np.arange(np.floor(gen.min()) if gen.size else 0, (np.ceil(gen.max()) if gen.size else 1) + 1.5)
     axes[0].hist([gen, gen], bins=edges, weights=[tumour, normal], stacked=True,
                  color=[colours["tumour"], colours["normal liver"]], label=["tumour", "normal liver"])
-    axes[0].set(xlabel="lodging generation (PHA = 0)", ylabel="particles (count)", title="Depth of lodging")
-    axes[0].legend()
+    wedge_median = data.summary.get("lodging_generation_median")
+    if wedge_median is not None and np.isfinite(wedge_median):  # the summary's median counts the wedged particles only
+        axes[0].axvline(wedge_median, color="black", lw=line_width(1.4), ls="--",
+                        label=f"median wedge (summary): {wedge_median:.0f}")
+    axes[0].set(xlabel="vessel generation (PHA = 0)", ylabel="particles (count)",
+                title="Depth of lodging (columns included)")
 
     nontarget, suspended = (data[f"deposition/{k}_diameter_um"].astype(float) for k in ("nontarget", "suspended"))
     diam = [data["deposition/diameter_um"].astype(float)] * 2 + [nontarget, suspended]
     weights = [tumour, normal, np.ones(nontarget.size), np.ones(suspended.size)]
     every = np.concatenate(diam)
     bins = np.linspace(every.min(), every.max() + 1e-9, 21) if every.size else np.linspace(0, 1, 2)
-    axes[1].hist(diam, bins=bins, weights=weights, stacked=True, color=list(colours.values()), label=list(colours))
+    shown = [k for k in range(4) if k < 2 or diam[k].size]  # no legend entry for a destination no particle took
+    axes[1].hist([diam[k] for k in shown], bins=bins, weights=[weights[k] for k in shown], stacked=True,
+                 color=[list(colours.values())[k] for k in shown], label=[list(colours)[k] for k in shown])
     axes[1].set(xlabel="particle diameter (\u00b5m)", ylabel="particles (count)", title="Size by destination")
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, which fill the panel
+    # one legend below the panels for both histograms (the bars fill them)
+    handles, labels = axes[1].get_legend_handles_labels()
+    handles_0, labels_0 = axes[0].get_legend_handles_labels()
+    handles += [h for h, label in zip(handles_0, labels_0) if label not in labels]
+    labels += [label for label in labels_0 if label not in labels]
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels) if is_wide(fig, panels=2) else 3)
 
     names, counts = ["tumour", "normal liver"], [tumour.sum(), normal.sum()]
     branches, per_branch = np.unique(data["deposition/nontarget_branch"].astype(str), return_counts=True)

@@ -92,9 +92,15 @@ class RunData:
 
 
 def run_data(source) -> RunData:
-    """``source`` as a :class:`RunData`: itself, or extracted from a RunResult or a Liver (uses the simulation)."""
+    """``source`` as a :class:`RunData`: itself, a run folder's (a path: :func:`load_run`), or extracted from a
+    RunResult or a Liver (uses the simulation)."""
     if isinstance(source, RunData):
         return source
+    if isinstance(source, (str, Path)):
+        return load_run(source)
+    if not hasattr(source, "scenario"):
+        raise TypeError(f"a figure draws a RunData, a run folder's path, a RunResult or a Liver, not "
+                        f"{type(source).__name__}")
     arrays = runstate.extract(source)
     if hasattr(source, "summary"):
         return RunData.from_arrays(source.summary, source.timeseries, arrays)

@@ -169,7 +169,7 @@ def dose_volume(source, ax=None):
     """
     data = run_data(source)
     _require_sirt(data, "a DVH")
-    fig, (ax,) = new_axes(ax, figsize=(10.5, 6.5))
+    fig, (ax,) = new_axes(ax, figsize=(10.5, 7.5))
     d_t, m_t, d_n, m_n = _masses(data)
     top = 1.0
     for label, dose, mass, colour in (("viable tumour", d_t, m_t, CATEGORY_COLOURS["tumour"]),
@@ -191,19 +191,17 @@ def dose_volume(source, ax=None):
             label=f"tumour V{TUMOUR_DOSE_THRESHOLD_GY:.0f} = {v100:.0%}")
     lo, hi = EXTERNAL_BEAM_TOLERANCE_GY
     ax.axvspan(lo, hi, color=OKABE_ITO["green"], alpha=0.18, lw=0,
-               label=f"external-beam liver tolerance ({lo:g}-{hi:g} Gy, for contrast)")
+               label=f"external-beam tolerance ({lo:g}-{hi:g} Gy, for contrast)")
     ax.axvline(NORMAL_LIVER_LIMIT_GY, color=OKABE_ITO["vermilion"], lw=line_width(1.6), ls="-.",
-               label=f"normal-liver limit, mean dose ({NORMAL_LIVER_LIMIT_GY:g} Gy)")
+               label=f"normal-liver limit ({NORMAL_LIVER_LIMIT_GY:g} Gy mean; lobar, whole liver)")
     mean_n = data.summary["sirt_normal_liver_dose_mean_gy"]
     ax.axvline(mean_n, color=CATEGORY_COLOURS["normal liver"], lw=line_width(1.2), ls=":",
                label=f"normal liver mean ({mean_n:.0f} Gy)")
-    ax.set(xlabel="absorbed dose (Gy)", ylabel="volume receiving at least the dose (% of the region)",
+    ax.set(xlabel="absorbed dose (Gy)", ylabel="volume receiving \u2265 the dose (% of region)",
            xlim=(0, 1.05 * max(top, NORMAL_LIVER_LIMIT_GY, TUMOUR_DOSE_THRESHOLD_GY)), ylim=(0, 102),
            title=f"Dose-volume histogram: {data.meta['title']}")
-    if is_wide(fig):  # room beside the curves
-        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
-    else:  # on paper the legend goes below the axes
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center")
+    # below the axes: the curves cross the whole panel (a legend inside hid the D70 marker)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
     return fig
 
 
@@ -249,9 +247,9 @@ def maa_comparison(source, ax=None):
            {"MAA": s["sirt_maa_lung_shunt_fraction"], "Y-90": s["sirt_lung_shunt_fraction"]})
     fig.suptitle(f"MAA work-up ({s['sirt_maa_particles']:,} particles, no embolic effect) vs Y-90 "
                  f"({s['sirt_spheres_delivered']:,} spheres) from {data.meta['catheter_vessel']}\n"
-                 f"tumour share of the lodged MAA {s['sirt_maa_tumour_share']:.0%}; of the first tenth of the "
-                 f"spheres {s['sirt_y90_tumour_share_first_tenth']:.0%}, of the last tenth "
-                 f"{s['sirt_y90_tumour_share_last_tenth']:.0%}")
+                 f"tumour share of the particles reaching the liver (shunted to the lung included): MAA "
+                 f"{s['sirt_maa_tumour_share']:.0%}; first tenth of the spheres {s['sirt_y90_tumour_share_first_tenth']:.0%}, "
+                 f"last tenth {s['sirt_y90_tumour_share_last_tenth']:.0%}")
     return fig
 
 

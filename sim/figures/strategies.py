@@ -6,7 +6,8 @@ import numpy as np
 
 from .style import THERAPY_LABELS, line_width, metric_label, new_axes, panel_grid, strategy_colour, styled
 
-__all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference"]
+__all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference",
+           "strategy_labels"]
 
 #: Outcomes shown by the comparison figures by default (summary keys, docs/outputs.md).
 DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "biliary_ischaemic_fraction",
@@ -16,6 +17,11 @@ DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "bili
 NOISE_ABSOLUTE = 1e-3
 #: ... or below this share of the largest mean (outcomes that are not fractions).
 NOISE_RELATIVE = 1e-3
+
+
+#: Marker and dash of the k-th strategy's line (with its colour, so that lines that coincide stay told apart).
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_DASHES = ("-", "--", "-.", ":", (0, (6, 2, 1, 2)), (0, (1, 1)))
 
 
 def no_difference(metric: str, means: np.ndarray) -> bool:
@@ -98,8 +104,8 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     for axis, metric in zip(axes, metrics):
         means = table[metric].to_numpy(float)
         title, unit = metric_label(metric)
-        axis.set_xticks(x, [THERAPY_LABELS[n] if therapies else n.replace("_", " ") for n in names], rotation=30,
-                        ha="right")
+        labels = strategy_labels(table, strategy)
+        axis.set_xticks(x, [THERAPY_LABELS[n] if therapies else labels[n] for n in names], rotation=30, ha="right")
         axis.set(title=title, ylabel=unit, xlabel="therapy" if therapies else strategy)
         if no_difference(metric, means):
             axis.set_xlim(-0.5, len(names) - 0.5)
@@ -109,6 +115,17 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
         axis.bar(x, means, color=colours, yerr=_interval(table, metric), capsize=4, error_kw={"lw": 1.2})
     fig.suptitle(f"{'Therapies' if therapies else 'Strategies'} compared (mean and 95% interval)")
     return fig
+
+
+def strategy_labels(table, strategy: str = "strategy") -> dict[str, str]:
+    """Each strategy's name as drawn: with its endpoint when the strategies stop at different endpoints (a lobar
+    injection to sluggish flow beside a selective one to stasis differs in both; the figure must say so)."""
+    names = table[strategy].astype(str)
+    labels = {name: name.replace("_", " ") for name in names}
+    if "endpoint" in table.columns and table["endpoint"].astype(str).nunique() > 1:
+        endpoint = dict(zip(names, table["endpoint"].astype(str)))
+        labels = {name: f"{label} (to {endpoint[name].replace('_', ' ')})" for name, label in labels.items()}
+    return labels
 
 
 def _arterial_column(table, metrics) -> str:
@@ -151,18 +168,24 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
     table = _totals(table)
     rows, columns = panel_grid(len(metrics))
     fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.4 * columns + 0.4, 5.4 * rows))
+    labels = strategy_labels(table, strategy)
+    groups = list(table.groupby(strategy, sort=False))
     for axis, metric in zip(axes, metrics):
-        for k, (name, rows) in enumerate(table.groupby(strategy, sort=False)):
+        for k, (name, rows) in enumerate(groups):
             rows = rows.sort_values(x)
             colour = strategy_colour(name, k)
             xs = rows[x].to_numpy(float)
             mean = rows[metric].to_numpy(float)
-            axis.plot(xs, mean, marker="o", color=colour, lw=line_width(2.4), label=str(name).replace("_", " "))
+            # markers and dashes of their own, widest line first: a strategy equal to another stays visible
+            axis.plot(xs, mean, marker=_MARKERS[k % len(_MARKERS)], ls=_DASHES[k % len(_DASHES)], color=colour,
+                      lw=line_width(2.4 + 1.6 * (len(groups) - 1 - k) / max(len(groups) - 1, 1)),
+                      markersize=6 + 3 * (len(groups) - 1 - k) / max(len(groups) - 1, 1), label=labels[str(name)],
+                      zorder=2 + k)
             interval = _interval(rows, metric)
             if interval is not None:
                 axis.fill_between(xs, mean - interval[0], mean + interval[1], color=colour, alpha=0.2, lw=0)
         title, unit = metric_label(metric)
-        axis.set(title=title, ylabel=unit, xlabel="tumour arterial fraction (1)")
+        axis.set(title=title, ylabel=unit, xlabel="tumour arterial fraction (0-1)")
     axes[0].legend(title=strategy)
     fig.suptitle("Outcomes against tumour arterialisation (mean and 95% band)")
     return fig

@@ -57,7 +57,7 @@ STYLES = {
               "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.minor.width": 0.4, "ytick.minor.width": 0.4,
               "xtick.major.size": 2.5, "ytick.major.size": 2.5, "xtick.minor.size": 1.5, "ytick.minor.size": 1.5,
               "xtick.major.pad": 2.0, "ytick.major.pad": 2.0, "axes.labelpad": 2.0, "axes.titlepad": 3.0,
-              "legend.handlelength": 1.6, "legend.handletextpad": 0.4, "legend.columnspacing": 1.0,
+              "legend.handlelength": 1.6, "legend.handletextpad": 0.4, "legend.columnspacing": 1.6,
               "legend.labelspacing": 0.3, "figure.constrained_layout.w_pad": 0.02,
               "figure.constrained_layout.h_pad": 0.02},
 }
@@ -189,14 +189,15 @@ def wrap_to_fit(fig) -> None:
 
         FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
+    originals: dict = {}  # each text as written: every pass wraps it afresh (a wrapped line is never wrapped again)
 
     def fit(text, room: float, along_height: bool = False) -> bool:
         """Wrap ``text`` until it fits ``room`` (pixels); whether it changed."""
-        words = text.get_text()
+        words = originals.setdefault(text, text.get_text())
         if not words or "$" in words:
             return False
         lines = words.split("\n")
-        chars = max(len(line) for line in lines)
+        chars = max(len(line) for line in text.get_text().split("\n"))
         changed = False
         while chars > 8:
             box = text.get_window_extent(renderer)
