@@ -15,7 +15,10 @@ _DIRECTIONS = [(np.cos(a), np.sin(a)) for a in np.deg2rad([90, 270, 0, 180, 45, 
 
 
 #: Clear space kept around each label, pixels.
-_PAD_PX = 2.0
+_PAD_PX = 3.0
+#: Marker-only lines with at most this many points (a catheter tip, the non-target beds' rings) are kept
+#: clear of labels; denser ones are data clouds, not landmarks.
+_LANDMARK_POINTS = 20
 
 
 def _overlaps(box, boxes) -> bool:
@@ -28,7 +31,8 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
     Call last, once everything else is drawn: the figure is laid out first (its
     constrained layout then fixed) so that label extents are final. Each label,
     in the order given (most important first), goes to the first offset around its
-    anchor where its box lies inside the axes and overlaps no label already placed;
+    anchor where its box lies inside the axes and overlaps no label already placed
+    and no landmark marker (a marker-only line of a few points: the catheter tip);
     one moved off its anchor gets a thin leader line; one that fits nowhere is left
     out.
 
@@ -59,7 +63,7 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     size = fontsize if fontsize is not None else matplotlib.rcParams["font.size"] - 3
-    placed, boxes = [], []
+    placed, boxes = [], _landmarks(ax, renderer)
     for x, y, text, colour in items:
         style = {"ha": "center", "va": "center", "fontsize": size, "color": colour, "zorder": 9,
                  "path_effects": halo(), "annotation_clip": False, "textcoords": "offset points"}
@@ -74,6 +78,22 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
         boxes.append(text_box(label, renderer))
         placed.append(label)
     return placed
+
+
+def _landmarks(ax, renderer) -> list:
+    """Display boxes of the axes' few-point marker-only lines (a label covering the catheter tip hid it)."""
+    from matplotlib.transforms import Bbox
+
+    boxes = []
+    for line in ax.get_lines():
+        marker, points = line.get_marker(), np.asarray(line.get_xydata(), float)
+        if line.get_linestyle() not in ("None", "none", "", " ") or marker in (None, "None", "none", "", " ") \
+                or not 0 < points.shape[0] <= _LANDMARK_POINTS:
+            continue
+        half = 0.5 * line.get_markersize() * renderer.points_to_pixels(1.0)
+        for x, y in ax.transData.transform(points[np.isfinite(points).all(axis=1)]):
+            boxes.append(Bbox([[x - half, y - half], [x + half, y + half]]))
+    return boxes
 
 
 def text_box(label, renderer):
