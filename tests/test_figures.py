@@ -597,3 +597,19 @@ def test_figures_take_a_run_folder_path_and_refuse_other_things(runs, tmp_path):
 
     with pytest.raises(ScenarioError, match="not a readable run folder"):
         run_data(str(tmp_path / "no_such_run"))
+
+
+@pytest.mark.parametrize("style", ["slide", "paper"])
+def test_no_label_covers_the_catheter_tip(runs, style):
+    """Review 17: a vessel or thrombus label centred on its anchor hid the catheter tip beside it."""
+    from sim.figures.labels import text_box
+
+    for name, data in runs.items():
+        fig = figures.before_after(data, style=style)
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        tip = ax.transData.transform(data["catheter/tip_mm"][[0, 2]])
+        labels = [t for t in ax.texts if hasattr(t, "xyann")]
+        assert labels, name
+        for label in labels:
+            assert not text_box(label, renderer).contains(*tip), (name, label.get_text())
