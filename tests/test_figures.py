@@ -613,3 +613,23 @@ def test_no_label_covers_the_catheter_tip(runs, style):
         assert labels, name
         for label in labels:
             assert not text_box(label, renderer).contains(*tip), (name, label.get_text())
+
+
+def test_large_slide_canvases_draw_text_to_read_on_a_slide(runs):
+    """Review 17: the 19 x 9.5 in before-after figure placed on a 13.33 x 7.5 in slide printed its 14 pt text at
+    10 pt. A canvas larger than a slide both ways draws its text larger in proportion (a flat row of panels
+    cannot); the layout still keeps the titles apart."""
+    from sim.figures.style import SLIDE_HEIGHT_IN, SLIDE_WIDTH_IN, STYLES
+
+    data = runs["bulky_segment5_net"]
+    fig = figures.before_after(data)
+    width, height = fig.get_size_inches()
+    shrink = max(width / SLIDE_WIDTH_IN, height / SLIDE_HEIGHT_IN)  # placed on the slide at 1/shrink
+    on_slide = fig.axes[0].xaxis.label.get_fontsize() / shrink
+    assert on_slide >= 0.85 * STYLES["slide"]["axes.labelsize"]
+    renderer = fig.canvas.get_renderer()
+    suptitle = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes[:2]:
+        assert not suptitle.overlaps(ax.title.get_window_extent(renderer))
+    flat = figures.endpoint_curve(data)  # 9.5 x 6 in: placed at its size, the style's sizes
+    assert flat.axes[0].xaxis.label.get_fontsize() == STYLES["slide"]["axes.labelsize"]

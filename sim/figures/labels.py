@@ -58,6 +58,7 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
         FigureCanvasAgg(fig)
     wrap_to_fit(fig)  # (paper) long titles broken into lines while the layout can still make room
     fig.draw_without_rendering()
+    fig.draw_without_rendering()  # twice: an equal-aspect map moves its decorations after the first pass
     if fig.get_layout_engine() is not None:
         fig.set_layout_engine("none")  # keep the positions the labels were fitted to
     renderer = fig.canvas.get_renderer()

@@ -119,7 +119,7 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
             bar.ax.text(-0.3, level, f"{text} {level:g} Gy", transform=bar.ax.get_yaxis_transform(), ha="right",
                         va="center", fontsize="small", path_effects=halo())
     norm_r, cmap_r, label_r, _ = art._panel(axes[1], data, "final", "occlusion", width, limits)
-    art._frame(axes[1], limits, f"End: antegrade flow {float(summary['antegrade_flow_fraction']):.0%} of baseline "
+    art._frame(axes[1], limits, f"End: antegrade flow {float(summary['antegrade_flow_fraction']):.0%} of baseline\n"
                                 f"after {summary['sirt_spheres_delivered']:,} spheres")
     art._colourbar(fig, [axes[1]], norm_r, cmap_r, label_r)
     art._legend(fig, axes, "flow")

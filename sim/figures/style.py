@@ -244,6 +244,24 @@ def panel_grid(n: int) -> tuple[int, int]:
     return 1, n
 
 
+#: A 16:9 slide, inches (PowerPoint's and Keynote's default, 13.33 x 7.5 in). A slide canvas larger than this in
+#: both directions is shrunk to fit when placed, so its text is drawn larger in proportion (by the lesser of
+#: the two ratios, up to ``SLIDE_TEXT_SCALE_MAX``) and reads near the slide style's sizes (14 pt) on the slide;
+#: a wide and flat one (a row of panels) has no height to spare for larger text and keeps them. Model
+#: assumption (a choice of look): the 19 x 9.5 in before-after figure placed full width printed its 14 pt text
+#: at 10 pt (review 17); now at 12 pt.
+SLIDE_WIDTH_IN, SLIDE_HEIGHT_IN = 13.33, 7.5
+SLIDE_TEXT_SCALE_MAX = 1.45
+
+
+def _scale_slide_text(scale: float) -> None:
+    """Every text size of the slide style times ``scale``, for the figure about to be drawn (inside its
+    :func:`style_context`, which restores them)."""
+    import matplotlib
+
+    matplotlib.rcParams.update({key: value * scale for key, value in STYLES["slide"].items() if key.endswith("size")})
+
+
 def new_axes(ax, n: int = 1, *, figsize: tuple[float, float], nrows: int = 1) -> tuple:
     """(figure, list of n Axes): a new figure laid out in ``nrows`` rows, or the Axes given.
 
@@ -253,7 +271,11 @@ def new_axes(ax, n: int = 1, *, figsize: tuple[float, float], nrows: int = 1) ->
     from matplotlib.figure import Figure
 
     if ax is None:
-        fig = Figure(figsize=canvas(*figsize), layout="constrained")
+        size = canvas(*figsize)
+        scale = min(size[0] / SLIDE_WIDTH_IN, size[1] / SLIDE_HEIGHT_IN, SLIDE_TEXT_SCALE_MAX)
+        if _ACTIVE_STYLE.get() == "slide" and scale > 1.0:
+            _scale_slide_text(scale)
+        fig = Figure(figsize=size, layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, -(-n // nrows), squeeze=False)).ravel().tolist()
         for extra in axes[n:]:
             extra.remove()
