@@ -455,9 +455,11 @@ def sweep(
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
     from .sweep_spec import load_sweep_spec, plan_sweep
+    from .sweeps import check_workers
     from .sweeps import sweep as run_sweep
 
     check_writable(out, option="--out", create=False)  # nothing written before the plan is checked
+    check_workers(workers, option="--workers")
     # every point and its size checked before anything is written
     spec = resolve_sweep_spec(spec)
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
@@ -579,6 +581,9 @@ def explore(
     """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (embosim docs explorer)."""
     _, config = _load_scenario(scenario)
     from .explore.app import free_port, is_local_address, page_url, serve
+    from .explore.cases import load_cases
+
+    load_cases()  # a bad case file is one line now, not a failure in every page the browser opens
 
     try:  # before the URL is printed: a port in use or an unknown interface is bad input, not a traceback
         port = free_port(host, port)

@@ -35,7 +35,9 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "check_catheter_vessel",
+    "inapplicable_agent_keys",
     "load_scenario",
+    "require_scenario",
     "parse_scenario",
     "SEGMENTS",
     "NAMED_ARTERIES",
@@ -127,11 +129,41 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
     return Field(default, description=description, json_schema_extra={"unit": unit, "source": source}, **constraints)
 
 
-def _is_numeric(annotation: Any) -> bool:
-    """Whether a field is a float or int (optional or not)."""
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    kinds = {a for a in (args or (annotation,)) if a is not type(None)}
-    return bool(kinds) and kinds <= {float, int}
+def _bare(annotation: Any) -> Any:
+    """A field's type without ``Annotated`` and an optional ``None``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _bare(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _bare(args[0]) if len(args) == 1 else annotation
+    return annotation
+
+
+def _loose_value(value: Any, annotation: Any) -> str | None:
+    """What is wrong with ``value`` for ``annotation`` that pydantic would convert silently: true/false or quoted text
+    for a number, anything but true/false for a flag (1, "yes"), in the value or in any element of an array or table
+    of numbers; None when nothing."""
+    kind = _bare(annotation)
+    if kind is bool:
+        return None if isinstance(value, bool) else "Input should be true or false"
+    if kind in (float, int):
+        if isinstance(value, bool | str):
+            return "Input should be a valid number, " + ("not true or false" if isinstance(value, bool) else "unquoted")
+        return None
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple and isinstance(value, list | tuple):
+        elements = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        pairs = zip(value, elements)
+    elif origin is dict and isinstance(value, dict) and len(args) == 2:
+        pairs = ((v, args[1]) for v in value.values())
+    else:
+        return None
+    for element, element_kind in pairs:
+        wrong = _loose_value(element, element_kind)
+        if wrong:
+            return wrong + (" (every element)" if "every element" not in wrong else "")
+    return None
 
 
 class _Section(BaseModel):
@@ -141,11 +173,12 @@ class _Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # a number takes a number, not true/false nor quoted text such as "300" (which pydantic converts silently);
-        # one rule for every section (docs/scenario-reference.md says it once, in its introduction)
-        if isinstance(value, bool | str) and _is_numeric(cls.model_fields[info.field_name].annotation):
-            raise ValueError("Input should be a valid number, " + ("not true or false" if isinstance(value, bool)
-                                                                    else "unquoted"))
+        # a number takes a number, not true/false nor quoted text such as "300", and a flag true or false, not 1 or
+        # "yes" (which pydantic converts silently), in arrays and tables too; one rule for every section
+        # (docs/scenario-reference.md says it once, in its introduction)
+        wrong = _loose_value(value, cls.model_fields[info.field_name].annotation)
+        if wrong:
+            raise ValueError(wrong)
         return value
 
 
@@ -157,6 +190,15 @@ MIN_PARTICLE_DIAMETER_UM = 5.0
 MAX_PARTICLE_DIAMETER_UM = 2000.0
 #: Most particles per mL of settled agent: 1 mL filled completely with the smallest allowed spheres.
 MAX_PARTICLES_PER_ML = 1.5e10  # 1 / (pi / 6 x (5e-4 cm)^3) = 1.53e10
+#: Longest ischaemia tolerance, h: tolerances are minutes (hepatocytes) to hours (tumour cells); ten days is far
+#: beyond any (model assumption: a bound against typing errors, such as 1e80).
+MAX_TOLERANCE_H = 240.0
+#: Shortest and longest deficit, h: 36 s (one contrast run) to ten years (model assumption: bounds against typing
+#: errors; beyond them the necrosis no longer changes).
+MIN_DURATION_H, MAX_DURATION_H = 0.01, 87600.0
+#: Smallest Couinaud segment, share of the liver (model assumption: 0.1%, a tenth of the smallest reported caudate
+#: share; a segment far smaller holds too few tissue points to calibrate, which failed only after the liver build).
+MIN_SEGMENT_FRACTION = 0.001
 #: Largest |coordinate| of a tumour centre, mm: beyond the 5 kg (largest allowed) liver's extent (about 170 mm).
 MAX_CENTRE_MM = 300.0
 
@@ -195,8 +237,8 @@ class LiverConfig(_Section):
             missing = sorted(set(SEGMENTS) - keys)
             extra = sorted(keys - set(SEGMENTS))
             raise ValueError(f"needs exactly the segments {', '.join(SEGMENTS)} (missing {missing}, unknown {extra})")
-        if any(v <= 0 for v in value.values()):
-            raise ValueError("every segment fraction must be > 0")
+        if any(v < MIN_SEGMENT_FRACTION for v in value.values()):  # (a smaller one failed after the liver build)
+            raise ValueError(f"every segment fraction must be at least {MIN_SEGMENT_FRACTION:g}")
         total = sum(value.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"segment fractions must sum to 1 (they sum to {total:.6f})")
@@ -326,6 +368,9 @@ class FlowConfig(_Section):
     @model_validator(mode="after")
     def _occlusion_above_portal(self) -> "FlowConfig":
         """The splanchnic source's pressure (portal_occlusion_pressure_mmHg) is above the healthy portal pressure."""
+        if self.portal_pressure_mmHg >= self.arterial_pressure_mmHg:  # (failed after the build, naming the artery)
+            raise ValueError("portal_pressure_mmHg must be below arterial_pressure_mmHg (arterial blood flows into "
+                             "the sinusoids the portal vein also feeds)")
         if self.portal_occlusion_pressure_mmHg <= self.portal_pressure_mmHg:
             raise ValueError("portal_occlusion_pressure_mmHg must be above portal_pressure_mmHg (the splanchnic "
                              "source pushes blood into the portal vein)")
@@ -481,6 +526,12 @@ class AgentConfig(_Section):
         if y90 and (self.diameters_um or self.particles_per_ml is not None):
             raise ScenarioError(f"kind = {self.kind!r} takes its size distribution and count from the product: "
                                 "remove diameters_um and particles_per_ml", path="kind")
+        if self.diameters_um is not None and self.kind != "custom":  # (was drawn from size_bin, the list ignored)
+            raise ScenarioError(f"diameters_um applies to kind = 'custom' only, not to kind = {self.kind!r} (its sizes "
+                                "come from size_bin)", path="diameters_um")
+        if self.bead_doxorubicin_mg_per_ml > 0.0 and self.kind != "microspheres":  # (was run bland, the drug ignored)
+            raise ScenarioError(f"bead_doxorubicin_mg_per_ml applies to drug-eluting microspheres (kind = "
+                                f"'microspheres') only, not to kind = {self.kind!r}", path="bead_doxorubicin_mg_per_ml")
         if self.particles_per_ml is not None:
             smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
             most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)
@@ -688,21 +739,24 @@ class OutcomesConfig(_Section):
         1.5, "h",
         "[Frederiks1982] (rat: 40 min of total ischaemia mostly reversible, 90 min mostly irreversible); "
         "[VanRiel2016] (human continuous inflow occlusion tolerated up to about 60-120 min)",
-        "Duration of a complete deficit after which half of the normal parenchyma it reaches is necrotic.", gt=0)
+        "Duration of a complete deficit after which half of the normal parenchyma it reaches is necrotic (at most 240 h: "
+        "tolerances are minutes to hours).", gt=0, le=MAX_TOLERANCE_H)
     tumour_ischaemia_tolerance_h: float = param(
         3.0, "h", "model assumption: hypoxia-adapted, glycolytic tumour cells tolerate twice the hepatocytes' ischaemia",
-        "Duration of a complete deficit after which half of the tumour it reaches is necrotic.", gt=0)
+        "Duration of a complete deficit after which half of the tumour it reaches is necrotic (at most 240 h).", gt=0,
+        le=MAX_TOLERANCE_H)
     tolerance_steepness: float = param(
         4.0, "1", "[Frederiks1982] (necrosis rises steeply between 40 and 90 min of ischaemia)",
         "Hill exponent of necrosis against the deficit's duration / tolerance.", ge=0.5, le=20)
     ischaemia_duration_h: float | None = param(
         None, "h",
         "model assumption: bland embolisation with a permanent agent is permanent ([MeritEmbosphereIFU])",
-        "How long the deficit lasts; empty: permanent for a permanent agent, temporary_occlusion_h for a "
-        "temporary one (agent.permanent).", gt=0)
+        "How long the deficit lasts (36 s to ten years); empty: permanent for a permanent agent, temporary_occlusion_h "
+        "for a temporary one (agent.permanent).", ge=MIN_DURATION_H, le=MAX_DURATION_H)
     temporary_occlusion_h: float = param(
         168.0, "h", "[McWilliams2011] (gelfoam: 40% recanalised at 1 month); model assumption: about a week",
-        "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty).", gt=0)
+        "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty; 36 s to ten years).",
+        ge=MIN_DURATION_H, le=MAX_DURATION_H)
 
 
 #: Longest interval between two sessions, weeks: two years, beyond the recanalisation and regeneration data.
@@ -851,6 +905,15 @@ class Scenario(_Section):
                         f"patient's left from -{domain.right_m * 1e3:.0f} to {domain.left_m * 1e3:.0f} mm, y "
                         f"posterior within +/-{domain.ap_m * 1e3:.0f} mm, z cranial within "
                         f"+/-{domain.cc_m * 1e3:.0f} mm)", path=f"tumours.{i}.centre_mm")
+        placed = [(i, t) for i, t in enumerate(self.tumours) if t.centre_mm is not None]
+        for (i, a), (j, b) in ((x, y) for k, x in enumerate(placed) for y in placed[k + 1:]):
+            distance = math.dist(a.centre_mm, b.centre_mm)
+            inner, outer = ((j, b), (i, a)) if b.diameter_mm <= a.diameter_mm else ((i, a), (j, b))
+            if distance + inner[1].diameter_mm / 2.0 <= outer[1].diameter_mm / 2.0:  # (its points all taken)
+                raise ScenarioError(
+                    f"tumour {inner[1].name!r} lies inside tumour {outer[1].name!r} (centres {distance:.1f} mm "
+                    f"apart, diameters {inner[1].diameter_mm:g} and {outer[1].diameter_mm:g} mm): move it or describe "
+                    "one tumour", path=f"tumours.{inner[0]}.centre_mm")
         tumour_ml = sum(math.pi / 6.0 * (t.diameter_mm / 10.0) ** 3 for t in self.tumours)
         if tumour_ml >= liver_ml:
             raise ScenarioError(
@@ -887,6 +950,8 @@ class Scenario(_Section):
         ScenarioError
             Unknown path or invalid value (the message names the path).
         """
+        if not isinstance(updates, dict):
+            raise TypeError(f"updates: a dict of dotted scenario paths to values, not {type(updates).__name__}")
         data = self.model_dump()
         for dotted, value in updates.items():
             _set_path(data, dotted, value)
@@ -997,6 +1062,40 @@ def parse_scenario(data: dict[str, Any], *, source: str = "", anatomy: bool = Tr
     return scenario
 
 
+def require_scenario(value: Any, who: str) -> None:
+    """A :class:`TypeError` unless ``value`` is a :class:`Scenario` (``who``: the function, e.g. ``"sim.run"``); a name
+    or a path is told how to load it."""
+    if isinstance(value, Scenario):
+        return
+    if isinstance(value, str | Path):
+        raise TypeError(f"{who} takes a Scenario; load one first: sim.load_scenario({value!r}) (a shipped scenario's "
+                        "name or a TOML file)")
+    raise TypeError(f"{who} takes a Scenario (sim.load_scenario), not {type(value).__name__}")
+
+
+def inapplicable_agent_keys(agent: dict[str, Any], kind: str) -> list[str]:
+    """The keys of an ``[agent]`` table that ``kind`` does not use (they would be ignored: a file that writes one
+    is refused by :func:`load_scenario`; ``diameters_um`` and the bead drug are refused whatever their source).
+
+    >>> inapplicable_agent_keys({"size_bin": "40-120", "lipiodol_volume_ml": 8.0}, "y90_glass")
+    ['size_bin', 'lipiodol_volume_ml']
+    """
+    y90, lipiodol = kind in Y90_KINDS, kind == "lipiodol"
+    return [key for key in agent
+            if (key == "size_bin" and (y90 or kind == "custom"))
+            or (key in ("treatment_delay_h", "aliquot_fraction") and not y90)
+            or ((key.startswith("lipiodol_") or key.startswith("emulsion_")) and not lipiodol)
+            or (key == "bead_elution_half_life_d" and kind != "microspheres")]
+
+
+def _check_written_agent_keys(data: dict[str, Any], scenario: Scenario, source: str) -> None:
+    agent = data.get("agent")
+    unused = inapplicable_agent_keys(agent, scenario.agent.kind) if isinstance(agent, dict) else []
+    if unused:
+        raise ScenarioError(f"does not apply to kind = {scenario.agent.kind!r} (it would be ignored): remove it",
+                            path=f"agent.{unused[0]}", source=source)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario: a TOML file, a shipped scenario's name, or a run's ``scenario.json``.
 
@@ -1036,4 +1135,6 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"invalid TOML ({exc})", source=str(path)) from None
-    return parse_scenario(data, source=str(path))
+    scenario = parse_scenario(data, source=str(path))
+    _check_written_agent_keys(data, scenario, str(path))
+    return scenario

@@ -10,7 +10,6 @@ flows and particle fates into the summary (``docs/outputs.md``) and a report.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from .pharmacokinetics import session_drug
 from .procedure import ProcedureRun, load_record, run_procedure
 from .report import render_report
 from .results import RunResult
-from .scenario import Scenario
+from .scenario import Scenario, require_scenario
 from .selection import assess_patient
 from .units import ML_M3
 
@@ -250,10 +249,9 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     from .flow.model import LiverFlow
 
     started = time.perf_counter()
-    if not isinstance(scenario, Scenario):
-        raise TypeError(f"sim.run takes a Scenario; load one first: sim.load_scenario({scenario!r}) (a shipped "
-                        "scenario's name or a TOML file)" if isinstance(scenario, (str, Path)) else
-                        f"sim.run takes a Scenario (sim.load_scenario), not {type(scenario).__name__}")
+    require_scenario(scenario, "sim.run")
+    if liver is not None and not hasattr(liver, "compiled"):
+        raise TypeError(f"liver: a Liver of this scenario's anatomy (sim.build_liver), not {type(liver).__name__}")
     if prior is not None:  # a later session continues on the same liver (review 16: a numpy broadcast error)
         if not isinstance(prior, RunResult):
             raise TypeError(f"prior: the RunResult of the earlier session (sim.run's return), not {type(prior).__name__}")

@@ -42,7 +42,7 @@ import numpy as np
 
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
-from .scenario import MAX_INTERVAL_WEEKS, SEGMENTS, ProcedureConfig, Scenario, ScenarioError
+from .scenario import MAX_INTERVAL_WEEKS, SEGMENTS, ProcedureConfig, Scenario, ScenarioError, require_scenario
 from .selection import LEFT_LOBE, RIGHT_LOBE
 
 if TYPE_CHECKING:
@@ -702,6 +702,8 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     """
     import pandas as pd
     from tqdm.auto import tqdm
+
+    require_scenario(scenario, "sim.compare")
 
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
         raise ScenarioError(f"replicates must be an integer of at least 1 (got {replicates!r})", path="replicates")

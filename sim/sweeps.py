@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -67,7 +68,8 @@ from .sweep_spec import (
     plan_sweep,
 )
 
-__all__ = ["BACKENDS", "RunStore", "SweepError", "load_sweep_spec", "results_table", "sweep"]
+__all__ = ["BACKENDS", "MAX_WORKERS_PER_CORE", "RunStore", "SweepError", "check_workers", "load_sweep_spec", "results_table",
+           "sweep"]
 
 BACKENDS = ("serial", "processes", "dask")
 #: Environment of local worker processes: one thread each for Numba and the BLAS/OpenMP pools.
@@ -323,6 +325,22 @@ def _dump_folder() -> Iterator[str]:
                 watchdog.kill()
 
 
+#: Most local workers per core (model assumption: each worker holds a liver, hundreds of MB; beyond a few per
+#: core they only share the cores and multiply the memory: 100,000 asked for started 326 processes, 21 GB).
+MAX_WORKERS_PER_CORE = 4
+
+
+def check_workers(workers, *, option: str = "workers") -> None:
+    """``workers`` is None or a whole number from 1 to ``MAX_WORKERS_PER_CORE`` per core (a :class:`SweepError`
+    naming ``option``)."""
+    if workers is None:
+        return
+    most = MAX_WORKERS_PER_CORE * _cpu_count()
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or not 1 <= workers <= most:
+        raise SweepError(f"{workers!r}: allowed a whole number of worker processes from 1 to {most} "
+                         f"({MAX_WORKERS_PER_CORE} per core; default: every core)", path=option)
+
+
 def _cpu_count() -> int:
     from joblib import cpu_count
 
@@ -403,7 +421,16 @@ def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
 
 #: Keys of a run file ``runs/<index>.json`` (``sweep_id`` absent in sweeps written before it existed).
 _RECORD_KEYS = frozenset({"run_index", "point", "replicate", "parameters", "seed", "summary", "run_time_s",
-                          "embosim_version", "error", "sweep_id"})
+                          "embosim_version", "error", "sweep_id", "digest"})
+#: Keys a run file may lack: written before they existed (``digest``: the SHA-256 of the rest, :func:`_digest`).
+_OPTIONAL_KEYS = frozenset({"sweep_id", "digest"})
+
+
+def _digest(record: dict[str, Any]) -> str:
+    """SHA-256 of a run record without its ``digest`` (keys sorted, as JSON): a run file whose values changed after
+    it was written no longer matches (a resume refuses it, review 18)."""
+    content = {key: value for key, value in record.items() if key != "digest"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 #: Bad run files named in a resume error (then "and N more").
 _BAD_SHOWN = 5
 
@@ -433,6 +460,9 @@ class RunStore:
         self.out = Path(out)
         self._manifest: dict[str, Any] = {}
         self.runs = self.out / "runs"
+        for folder in (self.out, self.runs):  # (a file there was a FileExistsError traceback)
+            if folder.exists() and not folder.is_dir():
+                raise SweepError(f"{folder} is a file, not a folder: choose another output folder")
         header = json.loads(json.dumps(header))
         manifest = self.out / "sweep.json"
         #: Run files without a sweep_id are this sweep's (it was started before run files carried one).
@@ -523,7 +553,7 @@ class RunStore:
             return None, "empty" if not text.strip() else "not JSON"
         if not isinstance(record, dict):
             return None, "not a run record"
-        missing = sorted(_RECORD_KEYS - {"sweep_id"} - set(record))
+        missing = sorted(_RECORD_KEYS - _OPTIONAL_KEYS - set(record))
         unknown = sorted(set(record) - _RECORD_KEYS)
         if missing or unknown:
             parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
@@ -548,6 +578,8 @@ class RunStore:
             wrong = [key for key, value in expected.items() if record[key] != value]
             if wrong:
                 return None, f"its {', '.join(wrong)} differ from run {index} of this sweep"
+        if "digest" in record and record["digest"] != _digest(record):  # last: the reasons above say more
+            return None, "its content changed after it was written (digest)"
         return record, ""
 
     def write(self, index: int, text: str) -> None:
@@ -580,7 +612,8 @@ class _Collector:
 
     def add(self, record: dict[str, Any]) -> None:
         if self.store is not None:
-            record = {**record, "sweep_id": self.store.sweep_id}
+            record = json.loads(json.dumps({**record, "sweep_id": self.store.sweep_id}, default=_builtin))
+            record["digest"] = _digest(record)
         text = json.dumps(record, default=_builtin)  # the same JSON types whether stored or not
         if self.store is not None:
             self.store.write(record["run_index"], text)
@@ -685,6 +718,7 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
         _require_dask()
     if isinstance(client, str):
         _check_address(client)
+    check_workers(workers)
     plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
@@ -692,6 +726,8 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     records = store.records(plan) if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
     large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
+    if workers is not None:
+        workers = min(workers, max(len(todo), 1))  # no idle worker holding a liver
     with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
         if store is not None:

@@ -267,6 +267,27 @@ def test_a_case_citing_an_unknown_source_or_vessel_is_refused(tmp_path):
         load_case(bad)
 
 
+def test_a_blank_unreadable_or_self_naming_case_is_refused(tmp_path):
+    """Review 18: a blank title or summary passed (the length was checked before stripping), an empty why, stray
+    name/source keys (overwritten silently) and a non-UTF-8 file (a raw UnicodeDecodeError)."""
+    import re
+
+    text = case_files()[0].read_text()
+    bad = tmp_path / "bad.toml"
+    for changed, key in [(re.sub(r'(?m)^title = .*$', 'title = "   "', text), "title"),
+                         (re.sub(r'(?ms)^summary = """.*?"""', 'summary = """   """', text), "summary"),
+                         (re.sub(r'(?ms)^why = """.*?"""', 'why = " "', text), "expert"),
+                         ('name = "other"\n' + text, "name"), ('source = "x"\n' + text, "source")]:
+        assert changed != text, key
+        bad.write_text(changed)
+        with pytest.raises(ScenarioError) as err:
+            load_case(bad)
+        assert (err.value.path or "").startswith(key), (key, err.value)
+    bad.write_bytes(b"title = \xff\n")
+    with pytest.raises(ScenarioError, match="cannot read the case"):
+        load_case(bad)
+
+
 def test_relative_contraindications_make_declining_defensible():
     """The seed deck's relative contraindications (extrahepatic supply, burden over 50%, a biliary-enteric
     anastomosis) are weighed by the MDT: the cases with them mark declining defensible; the absolute ones do not."""

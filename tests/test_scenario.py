@@ -173,3 +173,87 @@ def test_shipped_scenarios_load_by_name_and_bad_json_is_one_error(tmp_path):
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(ScenarioError, match="invalid JSON"):
         load_scenario(bad)
+
+
+# --- review 18: loose values, keys that do not apply, late failures ----------------------------
+
+
+@pytest.mark.parametrize(("updates", "key"), [
+    ({"tumours.0.centre_mm": [True, 0.0, 0.0]}, "tumours.0.centre_mm"),  # was (1, 0, 0) mm
+    ({"tumours.0.centre_mm": ["0", "10", "1e1"]}, "tumours.0.centre_mm"),
+    ({"liver.segment_fractions.I": "0.035"}, "liver.segment_fractions"),
+    ({"patient.ascites": "yes"}, "patient.ascites"),  # was true
+    ({"patient.ascites": 1}, "patient.ascites"),
+])
+def test_arrays_tables_and_flags_take_no_loose_values(updates, key):
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates(updates)
+    assert info.value.path == key and ("valid number" in info.value.message or "true or false" in info.value.message)
+
+
+def test_numbers_in_arrays_and_integers_for_floats_still_load():
+    scenario = Scenario().with_updates({"tumours.0.centre_mm": [0, 10, -40], "patient.ascites": True})
+    assert scenario.tumours[0].centre_mm == (0.0, 10.0, -40.0) and scenario.patient.ascites is True
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('[agent]\nkind = "pva"\nbead_doxorubicin_mg_per_ml = 25.0\n', "agent.bead_doxorubicin_mg_per_ml"),  # ran bland
+    ('[agent]\nkind = "microspheres"\ndiameters_um = [700.0, 800.0]\n', "agent.diameters_um"),  # drew 100-300 um
+    ('[agent]\nkind = "y90_glass"\nactivity_gbq = 1.0\nsize_bin = "40-120"\n', "agent.size_bin"),
+    ('[agent]\nkind = "microspheres"\nlipiodol_volume_ml = 8.0\n', "agent.lipiodol_volume_ml"),
+    ('[agent]\nkind = "pva"\ntreatment_delay_h = 24.0\n', "agent.treatment_delay_h"),
+])
+def test_a_key_the_agent_does_not_use_is_refused(tmp_path, text, key):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.path == key and str(path) in str(info.value)
+
+
+def test_the_explorer_toml_drops_keys_a_kind_change_left_unused():
+    from sim.explore.scenario_toml import scenario_to_toml
+
+    scenario = Scenario().with_updates({"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 8.0})
+    text = scenario_to_toml(scenario.with_updates({"agent.kind": "microspheres"}))
+    assert "lipiodol_volume_ml" not in text
+    assert sim.scenario.parse_scenario(tomllib.loads(text)).agent.kind == "microspheres"
+
+
+@pytest.mark.parametrize(("updates", "key", "fragment"), [
+    ({"outcomes.normal_ischaemia_tolerance_h": 1e80}, "outcomes.normal_ischaemia_tolerance_h", "240"),  # OverflowError
+    ({"outcomes.ischaemia_duration_h": 1e-300}, "outcomes.ischaemia_duration_h", "0.01"),
+    ({"liver.segment_fractions": {"I": 1e-9, "II": 0.1, "III": 0.1, "IV": 0.1, "V": 0.1, "VI": 0.1, "VII": 0.2,
+                                  "VIII": 0.3 - 1e-9}}, "liver.segment_fractions", "at least 0.001"),
+    ({"flow.portal_inlet": "pressure", "flow.portal_pressure_mmHg": 50.0, "flow.arterial_pressure_mmHg": 30.0,
+      "flow.portal_occlusion_pressure_mmHg": 60.0}, "flow", "below arterial_pressure_mmHg"),
+])
+def test_values_that_failed_after_the_build_are_refused_at_load(updates, key, fragment):
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates(updates)
+    assert (info.value.path or "").startswith(key) and fragment in info.value.message
+
+
+def test_a_tumour_inside_another_is_refused_at_load():
+    base = Scenario()
+    first = {**base.tumours[0].model_dump(), "segment": None, "centre_mm": (-20.0, 0.0, -40.0)}
+    second = {**first, "name": "b", "diameter_mm": 20.0, "centre_mm": (-25.0, 0.0, -40.0)}  # 5 mm off, 10 mm radius
+    inside = base.model_dump()
+    inside["tumours"] = [first, {**second, "centre_mm": (-20.0, 0.0, 0.0)}]
+    assert len(sim.scenario.parse_scenario(inside).tumours) == 2  # apart: fine
+    inside["tumours"] = [first, second]
+    with pytest.raises(ScenarioError, match="lies inside tumour") as info:
+        sim.scenario.parse_scenario(inside)
+    assert info.value.path == "tumours.1.centre_mm"
+
+
+def test_api_takes_a_scenario_and_says_how_to_load_a_name():
+    for call, who in ((lambda v: sim.compare(v), "sim.compare"), (lambda v: sim.build_liver(v), "sim.build_liver")):
+        with pytest.raises(TypeError, match=rf"{who} takes a Scenario; load one first: sim.load_scenario\('main_pvt'\)"):
+            call("main_pvt")
+        with pytest.raises(TypeError, match=rf"{who} takes a Scenario \(sim.load_scenario\), not NoneType"):
+            call(None)
+    with pytest.raises(TypeError, match="liver: a Liver"):
+        sim.run(Scenario(), liver="x")
+    with pytest.raises(TypeError, match="updates: a dict"):
+        Scenario().with_updates([("catheter.vessel", "A8")])

@@ -103,7 +103,7 @@ def test_resume_of_a_sweep_written_before_sweep_ids(finished):
     (out / "sweep.json").write_text(json.dumps(manifest))
     for path in out.glob("runs/*.json"):
         record = json.loads(path.read_text())
-        del record["sweep_id"]
+        del record["sweep_id"], record["digest"]  # (run files carried neither then)
         path.write_text(json.dumps(record))
     (out / "runs" / "000002.json").unlink()
     table = sweep(spec, backend="serial", out=out, resume=True)
@@ -219,3 +219,30 @@ def test_a_finished_process_sweep_leaves_no_dump(tmp_path, monkeypatch):
     table = sweep(spec, backend="processes", workers=1)
     assert len(table) == 2 and table["error"].isna().all()
     assert _dumps(tmp_path) == []
+
+
+def test_resume_refuses_a_run_file_whose_values_changed(finished):
+    """Review 18: a summary value edited to "oops" (a traceback after the resume) or to NaN (into results.csv) passed
+    the structural checks; each run file carries the SHA-256 of its content."""
+    spec, out = finished
+    path = out / "runs" / "000001.json"
+    record = json.loads(path.read_text())
+    assert len(record["digest"]) == 64
+    key = next(k for k, v in record["summary"].items() if isinstance(v, float))
+    for value in ("oops", float("nan")):
+        path.write_text(json.dumps({**record, "summary": {**record["summary"], key: value}}))
+        with pytest.raises(SweepError, match=r"runs/000001.json \(its content changed after it was written"):
+            sweep(spec, backend="serial", out=out, resume=True)
+    path.write_text(json.dumps(record))
+    assert sweep(spec, backend="serial", out=out, resume=True)["run_index"].tolist() == [0, 1, 2]
+
+
+def test_sweep_refuses_files_where_its_folders_go_and_too_many_workers(finished, tmp_path):
+    spec, out = finished
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SweepError, match="is a file, not a folder"):
+        sweep(spec, backend="serial", out=tmp_path / "a_file")
+    for workers in (0, -1, 10**5, 2.5, True):
+        with pytest.raises(SweepError, match="allowed a whole number of worker processes from 1 to"):
+            sweep(spec, workers=workers, out=tmp_path / "w")
+    assert not (tmp_path / "w").exists()

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..limits import SizeEstimate, check_size, count
 from ..network import CompiledLiver, PedicleForest, TissuePoints
-from ..scenario import Scenario, ScenarioError, check_catheter_vessel
+from ..scenario import Scenario, ScenarioError, check_catheter_vessel, require_scenario
 from ..units import MM_M, UM_M, ml_min_to_m3s, mmhg_to_pa
 from .compartments import assemble_compartments, peribiliary_nodes, tissue_demand
 from .domain import LIVER_DENSITY_KG_M3, LiverDomain, SegmentPlanes, fit_segment_planes, liver_domain, regular_grid, sample_points
@@ -318,7 +318,8 @@ def _sample_tissue(scenario: Scenario, domain: LiverDomain, tumours: Tumours, gr
     for t, tumour in enumerate(scenario.tumours):
         if region_volume[1 + 2 * t] + region_volume[2 + 2 * t] == 0.0:
             raise ScenarioError(f"tumour {tumour.name!r} holds no tissue point: too small for this liver's "
-                                f"resolution, or outside the liver", path=f"tumours.{t}.diameter_mm")
+                                "resolution, outside the liver, or covered by an earlier tumour",
+                                path=f"tumours.{t}.diameter_mm")
     perfusion = perfusion_table(scenario, region_volume)
     art_sizing = MurraySizing(g, r_pha, arterial_anchor_flow(float(perfusion.art @ region_volume),
                                                              _healthy_arterial_flow(scenario), g,
@@ -388,6 +389,7 @@ def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool
     """
     from tqdm.auto import tqdm
 
+    require_scenario(scenario, "sim.build_liver")
     check_build_size(scenario, allow_large=allow_large)
     cfg = scenario.liver
     bar = tqdm(total=5, desc="building liver", disable=not progress)

@@ -125,10 +125,10 @@ class Case(BaseModel):
     name: str = ""
     source: str = ""
 
-    @field_validator("hidden", "summary")
+    @field_validator("title", "hidden", "summary", mode="before")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _strip(cls, value: Any) -> Any:  # before the length check: blank text is no text
+        return value.strip() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _defensible_needs_a_treating_expert(self) -> Case:
@@ -168,12 +168,20 @@ def load_case(path: str | Path) -> Case:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        stray = [key for key in ("name", "source") if key in data]  # set from the file's name and place
+        if stray:
+            raise ScenarioError("not a key of a case file (the case is named after its file)", path=stray[0],
+                                source=str(path))
         case = Case.model_validate({**data, "name": path.stem, "source": str(path)})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"cannot read the case ({exc})", source=str(path)) from None
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ScenarioError(err["msg"], path=".".join(str(p) for p in err["loc"]), source=str(path)) from None
+        raise ScenarioError(err["msg"].removeprefix("Value error, "), path=".".join(str(p) for p in err["loc"]),
+                            source=str(path)) from None
+    if not case.expert.why.strip():  # the debrief's "what an expert would have done and why"
+        raise ScenarioError("empty: say what the expert chose and why (the debrief shows it)", path="expert.why",
+                            source=str(path))
     known = load_bibliography()
     for key in citations_in(case.expert.why + case.summary + case.hidden):
         if key not in known:

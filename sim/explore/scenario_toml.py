@@ -13,7 +13,7 @@ from typing import Any
 
 import tomli_w
 
-from ..scenario import Scenario, parse_scenario
+from ..scenario import AgentConfig, Scenario, inapplicable_agent_keys, parse_scenario
 
 __all__ = ["changes", "scenario_to_toml"]
 
@@ -48,8 +48,13 @@ def scenario_to_toml(scenario: Scenario, *, header: str = "") -> str:
     True
     """
     data = _drop_none(scenario.model_dump(mode="json", exclude_defaults=True))
+    unused = inapplicable_agent_keys(data.get("agent", {}), scenario.agent.kind)  # left by a kind change: ignored
+    for key in unused:
+        del data["agent"][key]
+    defaults = AgentConfig()
+    expected = scenario.with_updates({f"agent.{key}": getattr(defaults, key) for key in unused}) if unused else scenario
     body = tomli_w.dumps(data)
-    if parse_scenario(tomllib.loads(body), anatomy=False) != scenario:
+    if parse_scenario(tomllib.loads(body), anatomy=False) != expected:
         raise ValueError("the scenario does not survive a TOML round trip (a value TOML cannot hold)")
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     return "\n".join(lines) + ("\n\n" if lines else "") + body
