@@ -40,7 +40,8 @@ ARTERIALISATION_STRATEGIES = ("superselective", "selective", "lobar", "whole_liv
 
 HEADER = """# Gallery
 
-Every figure embosim draws, from shipped scenarios. Regenerate all of them with
+Every figure embosim draws, from shipped scenarios. Regenerate all of them (from a source checkout; the images are
+not in a wheel) with
 
     python scripts/make_gallery.py
 
@@ -240,7 +241,7 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 f"{s['particles_injected']} particles): the A5 territory is orange to vermilion, the rest of the "
                 "liver blue (unchanged). Grey hexagons are the lodged particles' density, brown squares the "
                 "parenchyma expected to infarct, green crosses ischaemic bile ducts.",
-                "embosim run && embosim plot embosim-out --kind before-after")
+                "embosim run --force && embosim plot embosim-out --kind before-after")
     gallery.add(figures.endpoint_curve(default), "curve",
                 "Endpoint curve",
                 "Antegrade flow and tumour blush against injected suspension, the SACE bands labelled, the stop "

@@ -34,10 +34,14 @@ def scenarios_dir() -> Path:
 def docs_dir() -> Path:
     """Folder holding the documentation pages (Markdown): ``sim/docs/`` of an installed wheel (package data), else
     ``docs/`` beside the ``sim`` package."""
+    installed = installed_docs_dir()
+    return installed if installed is not None else Path(__file__).resolve().parent.parent / "docs"
+
+
+def installed_docs_dir() -> Path | None:
+    """``sim/docs/`` of an installed wheel, or None in a source checkout (an editable install)."""
     installed = Path(str(resources.files("sim") / "docs"))
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parent.parent / "docs"
+    return installed if installed.is_dir() else None
 
 
 def list_docs() -> list[str]:

@@ -30,7 +30,15 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .catalogue import DEFAULT_SCENARIO, list_docs, list_scenarios, resolve_doc, resolve_scenario, resolve_sweep_spec
+from .catalogue import (
+    DEFAULT_SCENARIO,
+    list_docs,
+    list_scenarios,
+    resolve_doc,
+    resolve_scenario,
+    resolve_sweep_spec,
+    scenarios_dir,
+)
 from .io import check_output_folder, check_writable
 from .limits import SizeWarning, allow_large, check_particles_size
 from .scenario import Scenario, ScenarioError, load_scenario
@@ -227,8 +235,18 @@ def run(
 
 
 @app.command()
-def scenarios() -> None:
-    """List the shipped scenarios (name and title)."""
+def scenarios(name: Annotated[str | None, typer.Argument(
+        help="A shipped scenario: print its TOML (to start your own: embosim scenarios main_pvt > my_case.toml).",
+        show_default=False)] = None) -> None:
+    """List the shipped scenarios (name and title), or print one's TOML file."""
+    if name is not None:
+        with _one_line_errors():
+            path = scenarios_dir() / (Path(name).stem + ".toml")
+            if Path(name).parent != Path(".") or not path.is_file():
+                resolve_scenario(name)  # a close name: "did you mean"
+                raise ScenarioError(f"no shipped scenario {name!r}; the names: embosim scenarios", path="NAME")
+            typer.echo(path.read_text(encoding="utf-8"), nl=False)
+        return
     rows = list_scenarios()
     width = max(len(name) for name, _ in rows)
     for name, title in rows:

@@ -272,8 +272,16 @@ def marked_block(text: str, begin: str, end: str) -> str:
     return text[start:stop]
 
 
-def update_generated(path: Path, text: str, *, check: bool, command: str) -> int:
-    """Write a generated document, or with ``check`` only compare it; exit status 0, or 1 when out of date."""
+def update_generated(path: Path, text: str, *, check: bool, command: str, installed: bool = False) -> int:
+    """Write a generated document, or with ``check`` only compare it; exit status 0, or 1 when out of date.
+
+    ``installed``: ``path`` is the page an installed package ships (read-only to this command): checking it
+    works, writing it is refused with one line (exit status 2) naming ``--out``.
+    """
+    if installed and not check:
+        print(f"{command}: {path} is the page an installed package ships; write the page elsewhere with "
+              "--out FILE (in a source checkout the command rewrites docs/)", file=sys.stderr)
+        return 2
     if check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:

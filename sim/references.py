@@ -165,8 +165,10 @@ def render_markdown(entries: dict[str, Entry]) -> str:
 
 
 def docs_path() -> Path:
-    """``docs/references.md`` of the source checkout."""
-    return Path(__file__).resolve().parent.parent / "docs" / "references.md"
+    """``docs/references.md`` of the source checkout (an installed package's own copy, ``sim/docs``)."""
+    from .catalogue import docs_dir
+
+    return docs_dir() / "references.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     parser.add_argument("--out", type=Path, default=None, help="file to write (default: docs/references.md)")
     args = parser.parse_args(argv)
-    out = args.out or docs_path()
+    from .catalogue import installed_docs_dir
     from .io import update_generated
 
-    return update_generated(Path(out), render_markdown(load_bibliography()), check=args.check,
-                            command="python -m sim.references")
+    return update_generated(Path(args.out or docs_path()), render_markdown(load_bibliography()), check=args.check,
+                            command="python -m sim.references",
+                            installed=args.out is None and installed_docs_dir() is not None)
 
 
 if __name__ == "__main__":

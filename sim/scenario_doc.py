@@ -64,8 +64,11 @@ tumour) before anything is allocated; see docs/sweeps.md, "Size limits".
 
 
 def reference_path() -> Path:
-    """Path of the committed reference, ``docs/scenario-reference.md`` beside the package."""
-    return Path(__file__).resolve().parent.parent / "docs" / "scenario-reference.md"
+    """Path of the committed reference, ``docs/scenario-reference.md`` beside the package (an installed package's
+    own copy, ``sim/docs``)."""
+    from .catalogue import docs_dir
+
+    return docs_dir() / "scenario-reference.md"
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -199,14 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m sim.scenario_doc``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m sim.scenario_doc", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed reference is out of date")
+    parser.add_argument("--out", type=Path, default=None, help="file to write (default: docs/scenario-reference.md)")
     parser.add_argument("--schema", type=Path, metavar="FILE", help="also write the JSON Schema of a scenario to FILE")
     args = parser.parse_args(argv)
-    target, text = reference_path(), render_reference()
+    target, text = args.out or reference_path(), render_reference()
     if args.schema is not None:
         args.schema.write_text(json.dumps(Scenario.model_json_schema(), indent=2) + "\n", encoding="utf-8")
+    from .catalogue import installed_docs_dir
     from .io import update_generated
 
-    return update_generated(target, text, check=args.check, command="python -m sim.scenario_doc")
+    return update_generated(target, text, check=args.check, command="python -m sim.scenario_doc",
+                            installed=args.out is None and installed_docs_dir() is not None)
 
 
 if __name__ == "__main__":

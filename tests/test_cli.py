@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import console_script
 
 from sim.catalogue import list_scenarios, resolve_scenario
-from sim.scenario import ScenarioError
+from sim.scenario import ScenarioError, load_scenario
 
 COMMANDS = ["run", "scenarios", "check-patient", "compare", "sweep", "plot", "validate"]
 
@@ -69,6 +69,20 @@ def test_scenarios_lists_each_shipped_scenario_on_one_line(invoke):
         assert line.startswith(name) and title in line
     assert [line for line in lines if line.endswith("(default)")] == [
         line for line in lines if line.startswith("bulky_segment5_net")]
+
+
+def test_scenarios_name_prints_the_shipped_file_to_start_from(invoke, tmp_path):
+    """Review 19: from a wheel the shipped files were out of sight; `embosim scenarios NAME` prints one."""
+    from sim.catalogue import scenarios_dir
+
+    result = invoke("scenarios", "main_pvt")
+    assert result.exit_code == 0 and result.stdout == (scenarios_dir() / "main_pvt.toml").read_text()
+    copy = tmp_path / "my_case.toml"
+    copy.write_text(result.stdout)
+    assert load_scenario(copy) == load_scenario("main_pvt")
+    for name, fragment in (("main_pv", "did you mean main_pvt"), ("nothing_like_it", "no shipped scenario")):
+        bad = invoke("scenarios", name)
+        assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1 and fragment in bad.stderr
 
 
 def test_check_patient_default_is_eligible(invoke):

@@ -139,3 +139,24 @@ def test_check_mode_fails_on_drift(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim.references", "--check", "--out", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "out of date" in proc.stderr
+
+
+def test_generators_check_an_installed_packages_pages_and_refuse_to_write_them(tmp_path, monkeypatch, capsys):
+    """Review 19: from a wheel, --check compared against a site-packages/docs that does not exist ("out of date")
+    and writing ended in a traceback; an installed package checks its own sim/docs and writes only with --out."""
+    import shutil
+
+    from sim import catalogue, references, scenario_doc
+
+    shipped = tmp_path / "sim_docs"
+    shipped.mkdir()
+    for page in ("references.md", "scenario-reference.md"):
+        shutil.copy(catalogue.docs_dir() / page, shipped / page)
+    monkeypatch.setattr(catalogue, "installed_docs_dir", lambda: shipped)
+    monkeypatch.setattr(catalogue, "docs_dir", lambda: shipped)
+    for module in (references, scenario_doc):
+        assert module.main(["--check"]) == 0
+        assert module.main([]) == 2
+        assert "--out FILE" in capsys.readouterr().err
+        out = tmp_path / f"{module.__name__}.md"
+        assert module.main(["--out", str(out)]) == 0 and out.exists()
