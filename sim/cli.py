@@ -416,6 +416,8 @@ def compare(
         with allow_large(allow_large_):
             _compare_therapies(config, path, therapies, replicates, vary, seed, out, quiet, force)
         return
+    if strategies is not None and not strategies.strip(", "):  # ("" ran every strategy, ",," was refused)
+        raise typer.BadParameter("no strategy named; leave the option out for all of them", param_hint="'--strategies'")
     try:
         chosen = distinct_strategies([name for name in (strategies or ",".join(STRATEGY_NAMES)).split(",")
                                       if name.strip()])

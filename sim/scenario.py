@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -552,7 +553,8 @@ class CatheterConfig(_Section):
         "vessel's own length is checked on the built liver)", "Distance of the tip from the vessel's origin.",
         ge=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
-                                     "Outer diameter of the catheter (narrows the lumen).", gt=0.5, le=7.0)
+                                     "Outer diameter of the catheter (narrows the lumen): the catalogue's sizes (sim.catheters) "
+                                     "from 2.0 Fr (microcatheter) and 4.0 Fr (base catheter).", ge=2.0, le=7.0)
     rate_ml_min: float = param(1.0, "mL/min", "[SIRAbstract305] (particle slurries about 1 mL/min)",
                                "Injection rate of the suspension.", gt=0.0, le=60.0)
     mode: Literal["continuous", "pulsed"] = param(
@@ -1096,6 +1098,16 @@ def _check_written_agent_keys(data: dict[str, Any], scenario: Scenario, source: 
                             path=f"agent.{unused[0]}", source=source)
 
 
+def _quoted_line(text: str, message: str) -> str:
+    """``: `the line```, the line a TOML error names ("at line N"), to show which key it is; "" if none."""
+    found = re.search(r"at line (\d+)", message)
+    lines = text.splitlines()
+    if not found or not 1 <= int(found.group(1)) <= len(lines):
+        return ""
+    line = lines[int(found.group(1)) - 1].strip()
+    return f": `{line[:80]}`" if line else ""
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario: a TOML file, a shipped scenario's name, or a run's ``scenario.json``.
 
@@ -1117,11 +1129,14 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     from .catalogue import resolve_scenario
 
+    given = path
     path = resolve_scenario(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as some editors write, is no error)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, FileNotFoundError) and Path(given).parent == Path("."):
+            reason += "; no shipped scenario of that name either: 'embosim scenarios' lists them"
         raise ScenarioError(f"cannot read the scenario file ({reason})", source=str(path)) from None
     if path.suffix.lower() == ".json":
         try:
@@ -1134,7 +1149,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"invalid TOML ({exc})", source=str(path)) from None
+        raise ScenarioError(f"invalid TOML ({exc}{_quoted_line(text, str(exc))})", source=str(path)) from None
     scenario = parse_scenario(data, source=str(path))
     _check_written_agent_keys(data, scenario, str(path))
     return scenario

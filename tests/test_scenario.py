@@ -257,3 +257,17 @@ def test_api_takes_a_scenario_and_says_how_to_load_a_name():
         sim.run(Scenario(), liver="x")
     with pytest.raises(TypeError, match="updates: a dict"):
         Scenario().with_updates([("catheter.vessel", "A8")])
+
+
+def test_toml_errors_quote_their_line_and_a_byte_order_mark_loads(tmp_path):
+    """Review 18: a duplicated key said "Cannot overwrite a value (at line 3, column 21)" without the key; a file
+    an editor saved with a byte-order mark was "Invalid statement"."""
+    dup = tmp_path / "dup.toml"
+    dup.write_text('[agent]\nsize_bin = "40-120"\nsize_bin = "100-300"\n')
+    with pytest.raises(ScenarioError, match='`size_bin = "100-300"`'):
+        load_scenario(dup)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b'\xef\xbb\xbf[agent]\nsize_bin = "40-120"\n')
+    assert load_scenario(bom).agent.size_bin == "40-120"
+    with pytest.raises(ScenarioError, match="no shipped scenario of that name either"):
+        load_scenario("nothing_like_this_at_all")
