@@ -467,8 +467,9 @@ def test_deposition_counts_every_particle(runs):
     fig = figures.deposition(data)
     counts = [bar.get_width() for bar in fig.axes[2].patches]
     assert sum(counts) == pytest.approx(data.summary["particles_injected"])
+    # the summary's split, to the particle (review 17: the half-precision shares were off by 1-3 particles)
     assert counts[0] / data.summary["particles_injected"] == pytest.approx(data.summary["tumour_particle_fraction"],
-                                                                           rel=1e-3)  # float16 shares
+                                                                           rel=1e-12)
 
 
 def test_animated_angiogram_is_a_dsa_movie_from_the_saved_frames(runs, tmp_path):

@@ -70,7 +70,13 @@ def deposition(source, ax=None):
     labels += [label for label in labels_0 if label not in labels]
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels) if is_wide(fig, panels=2) else 3)
 
-    names, counts = ["tumour", "normal liver"], [tumour.sum(), normal.sum()]
+    summary = data.summary
+    if summary and "tumour_particle_fraction" in summary:  # the summary's split (the per-particle shares are half
+        in_tumour = summary["tumour_particle_fraction"] * summary["particles_injected"]  # precision: off by a few)
+        split = [in_tumour, summary["particles_lodged_in_liver"] - in_tumour]
+    else:
+        split = [tumour.sum(), normal.sum()]
+    names, counts = ["tumour", "normal liver"], split
     branches, per_branch = np.unique(data["deposition/nontarget_branch"].astype(str), return_counts=True)
     names += [f"non-target: {display_name(b)}" for b in branches]
     counts += per_branch.tolist()
