@@ -51,12 +51,18 @@ dimensionless, `-`: a name or flag). *Source* gives the citation key in
 or `tumours.0.diameter_mm`.
 
 Every number must be written as a number (`true`, `false` and quoted text such as
-`"300"` are errors) and be finite (`nan` and `inf` are errors), and every physical
-quantity has an upper bound, with its reason in the *Source* column. Checks
+`"300"` are errors, in arrays and tables too) and be finite (`nan` and `inf` are
+errors), a flag is `true` or `false` (not `1` or `"yes"`), and every physical
+quantity has an upper bound, with its reason in the *Source* column. A file may not
+write an `[agent]` key its `kind` does not use (`size_bin` for a Y-90 product or
+`custom`, `lipiodol_*` and `emulsion_*` without `kind = "lipiodol"`, the Y-90 timing
+keys for other kinds, the bead drug and its elution for anything but microspheres;
+`diameters_um` belongs to `custom`): it would be ignored. Checks
 across sections run when the file is loaded, before anything is built: each
 tumour fits in the liver (its diameter at most the liver's antero-posterior
 thickness, which follows from `liver.mass_kg` and `liver.shape`; a given
-`centre_mm` inside the liver) and the tumours' total volume is below the liver's;
+`centre_mm` inside the liver, no tumour inside another) and the tumours' total volume is below the liver's;
+the portal pressure is below the arterial;
 a file's named `catheter.vessel` must exist in its `anatomy.michels_type`. The size of
 the liver build is estimated from `liver.terminal_diameter_um` (and the smallest
 tumour) before anything is allocated; see docs/sweeps.md, "Size limits".
