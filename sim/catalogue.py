@@ -95,13 +95,13 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     scenario file, so a shipped name still resolves when a folder of that name
     (say the ``--out`` of an earlier run) is in the working directory. A path that
     is neither is returned as is, so that loading it reports the unreadable file;
-    a bare name close to shipped names raises instead, suggesting them.
+    a bare name that is neither raises instead, suggesting close shipped names.
 
     Raises
     ------
     ScenarioError
-        A bare name that is no file and no shipped scenario but close to some
-        ("did you mean ...?", :func:`difflib.get_close_matches`).
+        A bare name that is no file and no shipped scenario (close ones suggested: "did you mean ...?",
+        :func:`difflib.get_close_matches`).
     """
     if name_or_path is None:
         return default_scenario_path()
@@ -113,14 +113,13 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     if bare and shipped.is_file():
         return shipped
     if bare and not path.exists():
+        from .scenario import ScenarioError
+
         names = [p.stem for p in scenarios_dir().glob("*.toml")]
         close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
-        if close:
-            from .scenario import ScenarioError
-
-            raise ScenarioError(f"cannot read the scenario file (no such file, and no shipped scenario of that name; "
-                                f"did you mean {' or '.join(close)}? 'embosim scenarios' lists them)",
-                                source=str(path))
+        guess = f"did you mean {' or '.join(close)}? " if close else ""
+        raise ScenarioError(f"cannot read the scenario file (no such file, and no shipped scenario of that name; "
+                            f"{guess}'embosim scenarios' lists them)", source=str(path))
     return path
 
 

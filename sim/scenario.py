@@ -36,6 +36,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "check_catheter_vessel",
+    "agent_kind_updates",
     "inapplicable_agent_keys",
     "load_scenario",
     "require_scenario",
@@ -370,8 +371,9 @@ class FlowConfig(_Section):
     def _occlusion_above_portal(self) -> "FlowConfig":
         """The splanchnic source's pressure (portal_occlusion_pressure_mmHg) is above the healthy portal pressure."""
         if self.portal_pressure_mmHg >= self.arterial_pressure_mmHg:  # (failed after the build, naming the artery)
-            raise ValueError("portal_pressure_mmHg must be below arterial_pressure_mmHg (arterial blood flows into "
-                             "the sinusoids the portal vein also feeds)")
+            raise ScenarioError("must be below arterial_pressure_mmHg (arterial blood flows into the sinusoids the "
+                                "portal vein also feeds; a margin too small for the trees' resistance is found when "
+                                "the liver is built)", path="portal_pressure_mmHg")
         if self.portal_occlusion_pressure_mmHg <= self.portal_pressure_mmHg:
             raise ValueError("portal_occlusion_pressure_mmHg must be above portal_pressure_mmHg (the splanchnic "
                              "source pushes blood into the portal vein)")
@@ -1081,13 +1083,26 @@ def inapplicable_agent_keys(agent: dict[str, Any], kind: str) -> list[str]:
 
     >>> inapplicable_agent_keys({"size_bin": "40-120", "lipiodol_volume_ml": 8.0}, "y90_glass")
     ['size_bin', 'lipiodol_volume_ml']
+
+    Also :func:`agent_kind_updates` (a kind change) and :func:`sim.sweep_spec.plan_sweep` (a sweep's keys).
     """
     y90, lipiodol = kind in Y90_KINDS, kind == "lipiodol"
     return [key for key in agent
             if (key == "size_bin" and (y90 or kind == "custom"))
-            or (key in ("treatment_delay_h", "aliquot_fraction") and not y90)
+            or (key == "diameters_um" and kind != "custom")
+            or (key == "treatment_delay_h" and not y90)
+            or (key == "aliquot_fraction" and kind != "y90_resin")  # (glass is one flush)
             or ((key.startswith("lipiodol_") or key.startswith("emulsion_")) and not lipiodol)
-            or (key == "bead_elution_half_life_d" and kind != "microspheres")]
+            or (key in ("bead_doxorubicin_mg_per_ml", "bead_elution_half_life_d") and kind != "microspheres")]
+
+
+def agent_kind_updates(scenario: Scenario, kind: str) -> dict[str, Any]:
+    """Updates that change ``scenario``'s agent to ``kind``: its keys the new kind does not use back to their
+    defaults (the explorer's kind control; a DEB scenario's bead drug would stop any other kind)."""
+    defaults = AgentConfig()
+    unused = inapplicable_agent_keys(list(AgentConfig.model_fields), kind)
+    return {"agent.kind": kind, **{f"agent.{key}": getattr(defaults, key) for key in unused
+                                   if getattr(scenario.agent, key) != getattr(defaults, key)}}
 
 
 def _check_written_agent_keys(data: dict[str, Any], scenario: Scenario, source: str) -> None:
@@ -1129,14 +1144,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     from .catalogue import resolve_scenario
 
-    given = path
     path = resolve_scenario(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as some editors write, is no error)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, FileNotFoundError) and Path(given).parent == Path("."):
-            reason += "; no shipped scenario of that name either: 'embosim scenarios' lists them"
         raise ScenarioError(f"cannot read the scenario file ({reason})", source=str(path)) from None
     if path.suffix.lower() == ".json":
         try:

@@ -56,7 +56,7 @@ from pydantic import (
 
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
-from .scenario import Scenario, ScenarioError, load_scenario
+from .scenario import Scenario, ScenarioError, inapplicable_agent_keys, load_scenario
 
 __all__ = [
     "RunTask",
@@ -478,9 +478,21 @@ def _base_scenario(spec: SweepSpec, relative_to: Path, source: str) -> Scenario:
     except ScenarioError as exc:
         raise SweepError(str(exc), path="base", source=source) from None
     try:
-        return base.with_updates(base.expand_updates(spec.fixed))
+        fixed = base.with_updates(base.expand_updates(spec.fixed))
     except ScenarioError as exc:
         raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
+    _check_agent_keys(spec.fixed, fixed, "fixed", source)
+    return fixed
+
+
+def _check_agent_keys(updates: dict[str, Any], scenario: Scenario, table: str, source: str) -> None:
+    """A fixed or varied ``agent.*`` key the scenario's agent kind does not use is refused, as in a scenario file
+    (it would be ignored: every run the same, review 20)."""
+    keys = [name.removeprefix("agent.") for name in updates if name.startswith("agent.")]
+    unused = inapplicable_agent_keys(keys, scenario.agent.kind)
+    if unused:
+        raise SweepError(f"does not apply to agent.kind = {scenario.agent.kind!r} (it would be ignored)",
+                         path=f'{table}."agent.{unused[0]}"', source=source)
 
 
 def _check_liver(scenario: Scenario, point: dict[str, Any], spec: SweepSpec, source: str,
@@ -553,6 +565,7 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
             scenario = base.with_updates(base.expand_updates(point))
         except ScenarioError as exc:
             raise _point_error(exc, point, number, source) from None
+        _check_agent_keys(point, scenario, "parameters", source)
         key = anatomy_key(scenario)
         if key not in keys:
             _check_liver(scenario, point, spec, source, allow_large)

@@ -467,6 +467,8 @@ class RunStore:
         manifest = self.out / "sweep.json"
         #: Run files without a sweep_id are this sweep's (it was started before run files carried one).
         self.legacy = False
+        #: The sweep's run files carry a digest (sweeps started since they do): one without it is refused.
+        self.digests = True
         if manifest.exists():
             if not resume:
                 raise SweepError(f"{self.out} holds a sweep already: resume it (--resume; resume=True in Python) or "
@@ -477,12 +479,13 @@ class RunStore:
                                  "scenario): resume it with its own spec, or choose another output folder")
             self.sweep_id = previous.get("sweep_id")
             self.legacy = previous.get("legacy_runs", False) is True
+            self.digests = previous.get("run_digests", False) is True
             if not isinstance(self.sweep_id, str) or not self.sweep_id:  # written before sweep ids: give it one
                 self.sweep_id, self.legacy = uuid.uuid4().hex, True
                 self._write_manifest(manifest, {**previous, "sweep_id": self.sweep_id, "legacy_runs": True})
         else:
             self.sweep_id = uuid.uuid4().hex
-            self._manifest = {**header, "sweep_id": self.sweep_id, "embosim_version": __version__}
+            self._manifest = {**header, "sweep_id": self.sweep_id, "embosim_version": __version__, "run_digests": True}
             if not create:
                 return
             self.create()
@@ -580,6 +583,8 @@ class RunStore:
                 return None, f"its {', '.join(wrong)} differ from run {index} of this sweep"
         if "digest" in record and record["digest"] != _digest(record):  # last: the reasons above say more
             return None, "its content changed after it was written (digest)"
+        if "digest" not in record and self.digests:
+            return None, "no digest (this sweep's run files carry one)"
         return record, ""
 
     def write(self, index: int, text: str) -> None:
@@ -726,8 +731,8 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     records = store.records(plan) if store is not None else {}
     todo = [i for i in plan.order() if i not in records]
     large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
-    if workers is not None:
-        workers = min(workers, max(len(todo), 1))  # no idle worker holding a liver
+    if client is None:  # local workers: no idle one holding a liver
+        workers = min(workers or _cpu_count(), max(len(todo), 1))
     with _pool(backend, workers=workers, client=client) as pool, large, \
             tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
         if store is not None:

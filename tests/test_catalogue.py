@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from sim.catalogue import (
     default_scenario_path,
     list_scenarios,
@@ -13,6 +15,7 @@ from sim.catalogue import (
     scenarios_dir,
     sweeps_dir,
 )
+from sim.scenario import ScenarioError
 
 
 def test_list_scenarios_gives_name_and_title_of_every_file():
@@ -42,10 +45,13 @@ def test_resolve_prefers_an_existing_file(monkeypatch, tmp_path):
     assert resolve_scenario("main_pvt.toml").resolve() == (tmp_path / "main_pvt.toml").resolve()
 
 
-def test_resolve_unknown_returns_the_path_for_loading_to_report(monkeypatch, tmp_path):
+def test_resolve_unknown_returns_a_path_for_loading_to_report_and_refuses_a_bare_name(monkeypatch, tmp_path):
+    """A path elsewhere is loading's to report; a bare name that is no file and no shipped scenario is refused here
+    (one rule, with or without close names to suggest)."""
     monkeypatch.chdir(tmp_path)
-    assert str(resolve_scenario("no_such_case")) == "no_such_case"
     assert str(resolve_scenario("elsewhere/main_pvt.toml")) == "elsewhere/main_pvt.toml"
+    with pytest.raises(ScenarioError, match="no shipped scenario of that name; 'embosim scenarios' lists them"):
+        resolve_scenario("no_such_case")
 
 
 def test_shipped_sweep_spec_resolves_by_name(tmp_path, monkeypatch):

@@ -80,7 +80,8 @@ def test_scenarios_name_prints_the_shipped_file_to_start_from(invoke, tmp_path):
     copy = tmp_path / "my_case.toml"
     copy.write_text(result.stdout)
     assert load_scenario(copy) == load_scenario("main_pvt")
-    for name, fragment in (("main_pv", "did you mean main_pvt"), ("nothing_like_it", "no shipped scenario")):
+    for name, fragment in (("main_pv", "did you mean main_pvt"), ("nothing_like_it", "no shipped scenario"),
+                           ("main_pvt.json", "no shipped scenario")):
         bad = invoke("scenarios", name)
         assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1 and fragment in bad.stderr
 

@@ -269,5 +269,5 @@ def test_toml_errors_quote_their_line_and_a_byte_order_mark_loads(tmp_path):
     bom = tmp_path / "bom.toml"
     bom.write_bytes(b'\xef\xbb\xbf[agent]\nsize_bin = "40-120"\n')
     assert load_scenario(bom).agent.size_bin == "40-120"
-    with pytest.raises(ScenarioError, match="no shipped scenario of that name either"):
+    with pytest.raises(ScenarioError, match="no such file, and no shipped scenario of that name; 'embosim scenarios'"):
         load_scenario("nothing_like_this_at_all")

@@ -338,3 +338,16 @@ def test_cli_bad_spec_is_one_line_and_exit_2(invoke, tmp_path):
     assert result.exit_code == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("embosim: error: ") and '"agent.size_bin"' in lines[0]
+
+
+@pytest.mark.parametrize(("spec", "path"), [
+    ({"base": "sirt_glass_segment5", "fixed": {"agent.size_bin": "900-1200"},
+      "parameters": {"catheter.rate_ml_min": [1.0, 2.0]}}, 'fixed."agent.size_bin"'),
+    ({"parameters": {"agent.lipiodol_volume_ml": [5.0, 20.0]}}, 'parameters."agent.lipiodol_volume_ml"'),
+])
+def test_a_sweep_key_the_agent_kind_does_not_use_is_refused(spec, path):
+    """Review 20: the rule for scenario files (a key the kind ignores is refused) held for no sweep: every run of
+    such a sweep is the same, whatever the value."""
+    with pytest.raises(SweepError, match="it would be ignored") as info:
+        plan_sweep(parse_sweep_spec({"seed": 3, **spec}))
+    assert info.value.path == path

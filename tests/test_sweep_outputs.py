@@ -99,11 +99,11 @@ def test_resume_refuses_a_run_file_of_another_point_or_seed(finished):
 def test_resume_of_a_sweep_written_before_sweep_ids(finished):
     spec, out = finished
     manifest = json.loads((out / "sweep.json").read_text())
-    del manifest["sweep_id"]
+    del manifest["sweep_id"], manifest["run_digests"]
     (out / "sweep.json").write_text(json.dumps(manifest))
     for path in out.glob("runs/*.json"):
         record = json.loads(path.read_text())
-        del record["sweep_id"], record["digest"]  # (run files carried neither then)
+        del record["sweep_id"], record["digest"]  # (run files carried neither then, nor sweep.json run_digests)
         path.write_text(json.dumps(record))
     (out / "runs" / "000002.json").unlink()
     table = sweep(spec, backend="serial", out=out, resume=True)
@@ -233,6 +233,11 @@ def test_resume_refuses_a_run_file_whose_values_changed(finished):
         path.write_text(json.dumps({**record, "summary": {**record["summary"], key: value}}))
         with pytest.raises(SweepError, match=r"runs/000001.json \(its content changed after it was written"):
             sweep(spec, backend="serial", out=out, resume=True)
+    edited = {**record, "summary": {**record["summary"], key: 0.999}}
+    del edited["digest"]  # (review 20: removing the digest too passed)
+    path.write_text(json.dumps(edited))
+    with pytest.raises(SweepError, match=r"runs/000001.json \(no digest"):
+        sweep(spec, backend="serial", out=out, resume=True)
     path.write_text(json.dumps(record))
     assert sweep(spec, backend="serial", out=out, resume=True)["run_index"].tolist() == [0, 1, 2]
 

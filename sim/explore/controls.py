@@ -33,6 +33,7 @@ from ..scenario import (
     Scenario,
     ScenarioError,
     TumourConfig,
+    agent_kind_updates,
     check_catheter_vessel,
 )
 
@@ -179,7 +180,7 @@ def agent_kinds(base: Scenario) -> tuple[str, ...]:
     kinds = []
     for kind in _BY_KEY["agent.kind"].options:
         try:
-            base.with_updates({"agent.kind": kind})
+            base.with_updates(agent_kind_updates(base, kind))
         except ScenarioError:
             continue
         kinds.append(kind)
@@ -213,6 +214,8 @@ def scenario_from_values(base: Scenario, values: dict[str, Any]) -> Scenario:
             if base.tumours and value == getattr(base.tumours[0], name):
                 continue  # as the control showed it: every tumour keeps its own (they may differ)
             updates.update({f"tumours.{i}.{name}": value for i in range(len(base.tumours))})
+        elif key == "agent.kind" and value != base.agent.kind:  # what the new kind does not use: its defaults
+            updates = {**agent_kind_updates(base, value), **updates}
         else:
             updates[key] = value
     if values.get("procedure.endpoint") == VOLUME_ENDPOINT and "procedure.max_volume_ml" not in values:
