@@ -603,17 +603,22 @@ def test_figures_take_a_run_folder_path_and_refuse_other_things(runs, tmp_path):
 @pytest.mark.parametrize("style", ["slide", "paper"])
 def test_no_label_covers_the_catheter_tip(runs, style):
     """Review 17: a vessel or thrombus label centred on its anchor hid the catheter tip beside it."""
+    from matplotlib.transforms import Bbox
+
     from sim.figures.labels import text_box
 
     for name, data in runs.items():
         fig = figures.before_after(data, style=style)
         renderer = fig.canvas.get_renderer()
         ax = fig.axes[0]
-        tip = ax.transData.transform(data["catheter/tip_mm"][[0, 2]])
+        marker = next(line for line in ax.get_lines() if line.get_label().startswith("catheter tip"))
+        x, y = ax.transData.transform(data["catheter/tip_mm"][[0, 2]])
+        half = 0.5 * marker.get_markersize() * renderer.points_to_pixels(1.0)
+        tip = Bbox([[x - half, y - half], [x + half, y + half]])  # the whole marker, not its centre only
         labels = [t for t in ax.texts if hasattr(t, "xyann")]
         assert labels, name
         for label in labels:
-            assert not text_box(label, renderer).contains(*tip), (name, label.get_text())
+            assert not text_box(label, renderer).overlaps(tip), (name, label.get_text())
 
 
 def test_large_slide_canvases_draw_text_to_read_on_a_slide(runs):
