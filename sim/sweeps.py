@@ -431,6 +431,8 @@ def _digest(record: dict[str, Any]) -> str:
     it was written no longer matches (a resume refuses it, review 18)."""
     content = {key: value for key, value in record.items() if key != "digest"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 #: Bad run files named in a resume error (then "and N more").
 _BAD_SHOWN = 5
 
