@@ -247,8 +247,8 @@ def maa_comparison(source, ax=None):
            {"MAA": s["sirt_maa_lung_shunt_fraction"], "Y-90": s["sirt_lung_shunt_fraction"]})
     fig.suptitle(f"MAA work-up ({s['sirt_maa_particles']:,} particles, no embolic effect) vs Y-90 "
                  f"({s['sirt_spheres_delivered']:,} spheres) from {data.meta['catheter_vessel']}\n"
-                 f"tumour share of the particles reaching the liver (shunted to the lung included): MAA "
-                 f"{s['sirt_maa_tumour_share']:.0%}; first tenth of the spheres {s['sirt_y90_tumour_share_first_tenth']:.0%}, "
+                 f"tumour share of the particles reaching the liver (the lung shunt's included): MAA "
+                 f"{s['sirt_maa_tumour_share']:.0%};\nY-90 spheres, first tenth {s['sirt_y90_tumour_share_first_tenth']:.0%}, "
                  f"last tenth {s['sirt_y90_tumour_share_last_tenth']:.0%}")
     return fig
 
@@ -291,7 +291,10 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
     ax.set(xscale="log", yscale="log", xlabel="MAA concentration (relative to the treated liver's mean)",
            ylabel="Y-90 concentration (relative)",
            title=f"Per compartment: overlap {overlap:.1%}")
-    ax.legend(loc="upper left" if is_wide(ax.figure, panels=panel_grid(3)[1]) else "lower right", fontsize="small")
+    if is_wide(ax.figure, panels=panel_grid(3)[1]):
+        ax.legend(loc="upper left", fontsize="small")
+    else:  # a narrow panel: below its x label (inside, it covered the points and the y label)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), fontsize="small")
 
 
 def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
@@ -310,6 +313,7 @@ def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
         ax.text(102, row, f"T/N {tn[name]:.2f}\nLSF {lsf[name]:.1%}", va="center", fontsize="small")
     ax.set_yticks([0, 1], ["MAA\nwork-up", "Y-90\ndelivered"])
     ax.invert_yaxis()
-    ax.set(xlabel="share of what lodged (%)", ylabel="agent", xlim=(0, 130), ylim=(1.9, -0.9),
+    wide = is_wide(ax.figure, panels=panel_grid(3)[1])
+    ax.set(xlabel="share of what lodged (%)", ylabel="agent", xlim=(0, 130), ylim=(1.9, -0.9 if wide else -1.3),
            title="Tumour, normal liver, lung, non-target")
-    ax.legend(loc="upper center", ncol=4 if is_wide(ax.figure, panels=panel_grid(3)[1]) else 2, fontsize="small")
+    ax.legend(loc="upper center", ncol=4 if wide else 2, fontsize="small")  # (two rows on paper: room above)
