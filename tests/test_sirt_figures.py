@@ -172,6 +172,15 @@ def test_sirt_kinds_render_without_warnings(data, kind):
         fig.canvas.draw()
     panels = [a for a in fig.axes if a.get_label() != "<colorbar>"]
     assert panels and all(a.get_xlabel() and a.get_ylabel() for a in panels)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # every title inside the figure
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for text in [fig._suptitle, *(a.title for a in panels)]:
+        if text is not None and text.get_text():
+            box = text.get_window_extent(renderer)
+            assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, text.get_text()
 
 
 def test_dvh_is_monotone_and_marks_the_summary_d70(data):
