@@ -243,7 +243,7 @@ def scenarios(name: Annotated[str | None, typer.Argument(
         with _one_line_errors():
             path = scenarios_dir() / (Path(name).stem + ".toml")
             if Path(name).parent != Path(".") or Path(name).suffix not in ("", ".toml") or not path.is_file():
-                resolve_scenario(name)  # a close name: "did you mean"
+                resolve_scenario(name)  # a bare name that is no shipped scenario: its message (close ones named)
                 raise ScenarioError(f"no shipped scenario {name!r}; the names: embosim scenarios", path="NAME")
             typer.echo(path.read_text(encoding="utf-8"), nl=False)
         return
