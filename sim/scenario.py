@@ -375,8 +375,8 @@ class FlowConfig(_Section):
                                 "portal vein also feeds; a margin too small for the trees' resistance is found when "
                                 "the liver is built)", path="portal_pressure_mmHg")
         if self.portal_occlusion_pressure_mmHg <= self.portal_pressure_mmHg:
-            raise ValueError("portal_occlusion_pressure_mmHg must be above portal_pressure_mmHg (the splanchnic "
-                             "source pushes blood into the portal vein)")
+            raise ScenarioError("must be above portal_pressure_mmHg (the splanchnic source pushes blood into the "
+                                "portal vein)", path="portal_occlusion_pressure_mmHg")
         return self
 
 
@@ -620,6 +620,15 @@ class AgentStep(_Section):
         "Switch to this agent when the antegrade flow fraction falls to this value.", gt=0, lt=1)
 
 
+def _check_increasing(section: _Section, keys: tuple[str, ...]) -> None:
+    """Refuse values of ``keys`` (of one section) that do not increase strictly, naming the first out of order."""
+    values = [getattr(section, key) for key in keys]
+    for i in range(1, len(keys)):
+        if not values[i - 1] < values[i]:
+            raise ScenarioError(f"must be above {keys[i - 1]} ({values[i - 1]:g}); allowed: "
+                                f"{' < '.join(keys)} (got {values[i]:g})", path=keys[i])
+
+
 class ProcedureConfig(_Section):
     """Endpoint and stopping rules of the embolisation."""
 
@@ -688,17 +697,16 @@ class ProcedureConfig(_Section):
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> "ProcedureConfig":
         """Flow-reduction thresholds satisfy slowed < sluggish < near_stasis < stasis."""
-        if not (self.slowed_flow_reduction < self.sluggish_flow_reduction < self.near_stasis_flow_reduction
-                < self.stasis_flow_reduction):
-            raise ValueError("flow-reduction thresholds must satisfy slowed < sluggish < near_stasis < stasis")
-        if not self.absent_blush_fraction < self.minimal_blush_fraction < self.reduced_blush_fraction:
-            raise ValueError("blush thresholds must satisfy absent_blush_fraction < minimal_blush_fraction < "
-                             "reduced_blush_fraction")
+        _check_increasing(self, ("slowed_flow_reduction", "sluggish_flow_reduction", "near_stasis_flow_reduction",
+                                 "stasis_flow_reduction"))
+        _check_increasing(self, ("absent_blush_fraction", "minimal_blush_fraction", "reduced_blush_fraction"))
         if self.near_stasis_clearance_cycles > self.stasis_clearance_cycles:
-            raise ValueError("near_stasis_clearance_cycles must not exceed stasis_clearance_cycles")
+            raise ScenarioError("must not exceed stasis_clearance_cycles", path="near_stasis_clearance_cycles")
         switches = [step.switch_at_flow_fraction for step in self.agent_sequence]
         if any(b >= a for a, b in zip(switches, switches[1:])):
-            raise ValueError("agent_sequence switch_at_flow_fraction values must decrease from one agent to the next")
+            second = next(i + 1 for i, (a, b) in enumerate(zip(switches, switches[1:])) if b >= a)
+            raise ScenarioError("must decrease from one agent of agent_sequence to the next",
+                                path=f"agent_sequence.{second}.switch_at_flow_fraction")
         return self
 
 
@@ -827,8 +835,9 @@ class IntervalConfig(_Section):
     def _regeneration_at_most_whole(self) -> "IntervalConfig":
         """The two phases of regeneration restore at most all the lost function."""
         if self.regenerated_max + self.regenerated_slow_max > 1.0:
-            raise ValueError(f"regenerated_max + regenerated_slow_max must be at most 1 (all the lost function), got "
-                             f"{self.regenerated_max:g} + {self.regenerated_slow_max:g}")
+            raise ScenarioError(f"regenerated_max + regenerated_slow_max must be at most 1 (all the lost function), "
+                                f"got {self.regenerated_max:g} + {self.regenerated_slow_max:g}",
+                                path="regenerated_slow_max")
         return self
 
     @property
@@ -872,11 +881,12 @@ class Scenario(_Section):
             second = next(i for i, name in enumerate(names) if name in names[:i])
             raise ScenarioError(f"tumour name {names[second]!r} is used twice; give each [[tumours]] a distinct name",
                                 path=f"tumours.{second}.name")
-        for t in self.tumours:
+        for i, t in enumerate(self.tumours):
             if t.segment is None and t.centre_mm is None:
-                raise ValueError(f"tumour {t.name!r} needs a segment or a centre_mm")
+                raise ScenarioError(f"tumour {t.name!r} needs a segment or a centre_mm", path=f"tumours.{i}.segment")
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
-            raise ValueError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below portal_pressure_mmHg")
+            raise ScenarioError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below "
+                                "portal_pressure_mmHg", path="flow.hepatic_vein_pressure_mmHg")
         self._check_against_liver()
         from .coils import check_coils  # the anatomy's named arteries: arithmetic on [anatomy], no build
 

@@ -234,6 +234,25 @@ def test_values_that_failed_after_the_build_are_refused_at_load(updates, key, fr
     assert (info.value.path or "").startswith(key) and fragment in info.value.message
 
 
+@pytest.mark.parametrize(("updates", "key"), [
+    ({"flow.portal_occlusion_pressure_mmHg": 5.0}, "flow.portal_occlusion_pressure_mmHg"),
+    ({"flow.hepatic_vein_pressure_mmHg": 9.5}, "flow.hepatic_vein_pressure_mmHg"),
+    ({"procedure.slowed_flow_reduction": 0.9}, "procedure.sluggish_flow_reduction"),
+    ({"procedure.stasis_flow_reduction": 0.5}, "procedure.stasis_flow_reduction"),
+    ({"procedure.absent_blush_fraction": 0.9}, "procedure.minimal_blush_fraction"),
+    ({"procedure.near_stasis_clearance_cycles": 99.0}, "procedure.near_stasis_clearance_cycles"),
+    ({"interval.regenerated_max": 0.9, "interval.regenerated_slow_max": 0.5}, "interval.regenerated_slow_max"),
+    ({"procedure.agent_sequence": [{"size_bin": "100-300", "switch_at_flow_fraction": 0.5},
+                                   {"size_bin": "300-500", "switch_at_flow_fraction": 0.6}]},
+     "procedure.agent_sequence.1.switch_at_flow_fraction"),
+])
+def test_a_rule_across_keys_names_a_full_key_path(updates, key):
+    """Review 18: these messages named the section only ("procedure: ...") or no key at all."""
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates(updates)
+    assert info.value.path == key, str(info.value)
+
+
 def test_a_tumour_inside_another_is_refused_at_load():
     base = Scenario()
     first = {**base.tumours[0].model_dump(), "segment": None, "centre_mm": (-20.0, 0.0, -40.0)}
