@@ -29,7 +29,7 @@ BAD_SCENARIOS = [
      "liver.segment_fractions", "sum to 1"),
     ("custom_agent_without_diameters", "[agent]\nkind = 'custom'\n", "agent.diameters_um", "needs diameters_um"),
     ("thresholds_out_of_order", "[procedure]\nsluggish_flow_reduction = 0.8\nnear_stasis_flow_reduction = 0.7\n",
-     "procedure", "sluggish < near_stasis"),
+     "procedure.near_stasis_flow_reduction", "sluggish_flow_reduction < near_stasis_flow_reduction"),
     ("invalid_toml", "[catheter\nvessel = 'A5'\n", "", "invalid TOML"),
 ]
 
