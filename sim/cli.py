@@ -369,9 +369,9 @@ def compare(
         show_default=False)] = None,
     replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
     vary: Annotated[list[str] | None, typer.Option(
-        metavar="PATH=START:STOP:N", show_default=False,
-        help="Vary a scenario parameter over N evenly spaced values, both ends included (example below; "
-             "tumours.<field> varies every tumour); repeat for a grid.")] = None,
+        metavar="PATH=START:STOP:N|V1,V2,...", show_default=False,
+        help="Vary a scenario parameter over N evenly spaced values, both ends included, or over listed values "
+             "(agent.size_bin=40-120,100-300,300-500); tumours.<field> varies every tumour; repeat for a grid.")] = None,
     tumour: Annotated[str | None, typer.Option(help="Name of the tumour the catheter positions target "
                                                    "(default: the first).", show_default=False)] = None,
     therapies: Annotated[str | None, typer.Option(
@@ -524,12 +524,24 @@ def plot(
     rerun: Annotated[bool, typer.Option("--rerun", help=(
         "A run folder written by an older embosim (no run_state.npz of this format): re-run its scenario.json "
         "instead of refusing it."))] = False,
+    metrics: Annotated[str | None, typer.Option("--metrics", show_default=False, help=(
+        "With comparison or arterialisation: comma-separated outcomes of the table, one panel each, e.g. "
+        "tumour_particle_fraction,lodging_generation_median (default: tumour and normal necrosis, biliary "
+        "ischaemia, non-target particles; embosim docs outputs)."))] = None,
 ) -> None:
     """Draw a figure of a run, a scenario or a strategy comparison."""
     from . import figures
 
     if kind not in figures.KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
+    panels = None
+    if metrics is not None:
+        panels = [name.strip() for name in metrics.split(",") if name.strip()]
+        if kind not in figures.TABLE_KINDS:
+            raise typer.BadParameter(f"panels of a comparison table ({', '.join(figures.TABLE_KINDS)}), not of "
+                                     f"{kind!r}", param_hint="'--metrics'")
+        if not panels or len(set(panels)) != len(panels):
+            raise typer.BadParameter("name each outcome once, at least one", param_hint="'--metrics'")
     if animate and kind != "angiogram":
         raise typer.BadParameter(f"only the angiogram is animated, not {kind!r}", param_hint="'--animate'")
     if compare is not None and not animate:
@@ -549,11 +561,16 @@ def plot(
         typer.echo(f"Wrote {figures.animate_strategies(scenario, chosen, out)}")
         return
     data = figures.load_source(source, kind, rerun=rerun)
+    missing = [name for name in panels or () if name not in data.columns]
+    if missing:
+        outcomes = [str(c)[:-3] for c in data.columns if str(c).endswith("_lo")]
+        raise typer.BadParameter(f"no outcome {', '.join(map(repr, missing))} in the table; allowed: "
+                                 f"{', '.join(outcomes)}", param_hint="'--metrics'")
     if animate:
         written = figures.animate_angiogram(data, out)
     else:
         try:
-            fig = figures.figure(kind, data, style=style)
+            fig = figures.figure(kind, data, style=style, metrics=panels)
         except ValueError as exc:  # a table without the columns the figure needs; a liver for a run figure
             if isinstance(exc, ScenarioError):
                 raise

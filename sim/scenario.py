@@ -38,6 +38,7 @@ __all__ = [
     "check_catheter_vessel",
     "agent_kind_updates",
     "inapplicable_agent_keys",
+    "key_unit",
     "load_scenario",
     "require_scenario",
     "parse_scenario",
@@ -970,6 +971,31 @@ class Scenario(_Section):
         for dotted, value in updates.items():
             _set_path(data, dotted, value)
         return parse_scenario(data, source="<updates>", anatomy=False)
+
+
+def key_unit(dotted: str) -> str:
+    """The unit of a dotted scenario key, as its field declares it (``"1"`` dimensionless, ``"-"`` names and flags,
+    ``""`` for a path that names no field); a list index (``tumours.0``) or none (``tumours.diameter_mm``) alike.
+
+    Examples
+    --------
+    >>> key_unit("agent.size_bin"), key_unit("tumours.0.diameter_mm"), key_unit("tumours.arterial_fraction")
+    ('um', 'mm', '1')
+    """
+    model: Any = Scenario
+    unit = ""
+    for part in dotted.split("."):
+        if part.isdigit():
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        field = fields[part]
+        unit = (field.json_schema_extra or {}).get("unit", "-") if isinstance(field.json_schema_extra, dict) else "-"
+        inner = _bare(field.annotation)
+        args = typing.get_args(inner)
+        model = args[0] if typing.get_origin(inner) in (list, tuple) and args else inner
+    return unit
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:

@@ -416,39 +416,71 @@ def estimate_grid(points: int, runs: int = 0) -> SizeEstimate:
                         points * _GRID_SECONDS_PER_POINT)
 
 
-def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, np.ndarray]:
-    """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included).
+def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, Sequence[Any]]:
+    """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included), or
+    ``PATH=V1,V2,...`` into the path and those values.
 
-    N is checked against the size limits (:func:`estimate_grid`, :mod:`sim.limits`)
-    before any array is allocated; ``allow_large`` overrides them.
+    A listed value is read as TOML reads a value (``2`` an integer, ``0.5`` a number, ``true`` a flag); anything
+    else is text (``40-120``, ``RHA``), so categories such as ``agent.size_bin`` or ``catheter.vessel`` can be
+    listed. N, or the number of values, is checked against the size limits (:func:`estimate_grid`,
+    :mod:`sim.limits`) before any array is allocated; ``allow_large`` overrides them.
 
     Examples
     --------
     >>> path, values = parse_vary("tumours.0.arterial_fraction=0.5:1.0:6")
     >>> path, values.round(2).tolist()
     ('tumours.0.arterial_fraction', [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    >>> parse_vary("agent.size_bin=40-120,100-300,300-500")
+    ('agent.size_bin', ['40-120', '100-300', '300-500'])
+    >>> parse_vary("anatomy.michels_type=1, 3")
+    ('anatomy.michels_type', [1, 3])
 
     Raises
     ------
     ValueError
-        Not of that form, or N < 1.
+        Not of either form, N < 1, an empty or repeated listed value.
     SizeError
         N above the size limits (a ValueError too).
     """
     path, eq, grid = spec.partition("=")
+    path = path.strip()
+    form = "PATH=START:STOP:N or PATH=V1,V2,... (e.g. tumours.0.arterial_fraction=0.5:1.0:6, agent.size_bin=40-120,100-300)"
+    if not (eq and path and grid.strip()):
+        raise ValueError(f"{spec!r} is not {form}")
+    if ":" not in grid:
+        values = [_listed_value(token.strip()) for token in grid.split(",")]
+        if any(value == "" for value in values):
+            raise ValueError(f"{spec!r}: an empty value in the list; {form}")
+        if any(isinstance(value, float) and not math.isfinite(value) for value in values):
+            raise ValueError(f"{spec!r}: listed numbers must be finite")
+        if len({repr(value) for value in values}) != len(values):
+            raise ValueError(f"{spec!r}: a value is listed twice; list each once")
+        check_size(estimate_grid(len(values), len(values)), path=path, fix="list fewer values", allow_large=allow_large)
+        return path, values
     parts = grid.split(":")
     try:
-        if not (eq and path.strip() and len(parts) == 3):
+        if len(parts) != 3:
             raise ValueError
         start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
-        raise ValueError(f"{spec!r} is not PATH=START:STOP:N (e.g. tumours.0.arterial_fraction=0.5:1.0:6)") from None
+        raise ValueError(f"{spec!r} is not {form}") from None
     if n < 1:
         raise ValueError(f"{spec!r}: N must be at least 1")
     if not (math.isfinite(start) and math.isfinite(stop)):
         raise ValueError(f"{spec!r}: START and STOP must be finite numbers")
-    check_size(estimate_grid(n, n), path=path.strip(), fix="use a smaller N", allow_large=allow_large)
-    return path.strip(), np.linspace(start, stop, n)
+    check_size(estimate_grid(n, n), path=path, fix="use a smaller N", allow_large=allow_large)
+    return path, np.linspace(start, stop, n)
+
+
+def _listed_value(token: str) -> Any:
+    """One value of ``PATH=V1,V2,...``: a TOML number or flag as such, anything else as text."""
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"value = {token}")["value"]
+    except tomllib.TOMLDecodeError:
+        return token
+    return value if isinstance(value, (bool, int, float)) else token
 
 
 def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:

@@ -327,6 +327,25 @@ def test_comparison_draws_each_strategy_with_its_interval(tables):
     assert fig.axes[0].get_ylabel() == "fraction of tumour volume"
 
 
+def test_comparison_groups_the_bars_by_one_varied_key():
+    """``embosim compare --vary agent.size_bin=...``: a group of bars per size, one bar per strategy in each."""
+    table = _table(["selective", "lobar"], [0.5, 0.9]).rename(columns={"tumours.0.arterial_fraction": "agent.size_bin"})
+    table["agent.size_bin"] = ["100-300", "300-500"] * 2
+    fig = figures.comparison(table, METRICS)
+    axis = fig.axes[0]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["100-300", "300-500"]
+    assert axis.get_xlabel() == "agent.size_bin (\u00b5m)"
+    bars = axis.patches
+    assert len(bars) == 4  # selective's two sizes, then lobar's
+    centres = [b.get_x() + b.get_width() / 2 for b in bars]
+    assert centres[0] < centres[2] < centres[1] < centres[3]  # each size's bars side by side
+    np.testing.assert_allclose([b.get_height() for b in bars], table[METRICS[0]])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["selective", "lobar"]
+    assert "across agent.size_bin" in fig.get_suptitle()
+    one = figures.comparison(table[table["strategy"] == "selective"], METRICS)  # one strategy: no legend needed
+    assert not one.legends and one.get_suptitle().startswith("Selective across agent.size_bin")
+
+
 def test_arterialisation_plots_outcome_against_arterial_fraction(tables):
     lines = figures.arterialisation(tables["arterialisation"], METRICS).axes[0].get_lines()
     assert len(lines) == 2
@@ -336,8 +355,9 @@ def test_arterialisation_plots_outcome_against_arterial_fraction(tables):
 def test_table_figures_refuse_bad_tables(tables):
     with pytest.raises(ValueError, match="no column 'nope'"):
         figures.comparison(tables["comparison"], ["nope"])
-    with pytest.raises(ValueError, match="one row per strategy"):
-        figures.comparison(tables["arterialisation"], METRICS)
+    two_keys = tables["arterialisation"].assign(**{"catheter.rate_ml_min": [1.0, 2.0] * 4})
+    with pytest.raises(ValueError, match="one row per strategy .and value of one varied key.*catheter.rate_ml_min"):
+        figures.comparison(two_keys, METRICS)
     with pytest.raises(ValueError, match="no varied tumour arterial fraction"):
         figures.arterialisation(tables["comparison"].drop(columns="tumours.0.arterial_fraction"), METRICS)
     # a comparison without --vary holds the summary's arterial_fraction_baseline (the healthy liver's 0.2): not an axis
@@ -548,6 +568,8 @@ def test_plot_a_comparison_table(invoke, tables, tmp_path):
     result = invoke("plot", tmp_path, "--kind", "arterialisation", "--out", tmp_path / "a.pdf")
     assert result.exit_code == 0, result.output
     _check_file(tmp_path / "a.pdf", ".pdf")
+    assert invoke("plot", csv, "--kind", "comparison", "--out", tmp_path / "c.png").exit_code == 0  # bars by value
+    tables["arterialisation"].assign(**{"catheter.rate_ml_min": [1.0, 2.0] * 4}).to_csv(csv, index=False)
     _one_line_error(invoke("plot", csv, "--kind", "comparison", "--out", tmp_path / "c.png"), "one row per strategy")
 
 

@@ -166,6 +166,38 @@ def test_parse_vary_rejects_bad_syntax(spec):
         parse_vary(spec)
 
 
+@pytest.mark.parametrize(("spec", "values"), [
+    ("agent.size_bin=40-120,100-300", ["40-120", "100-300"]),
+    ("catheter.vessel=RHA, A5", ["RHA", "A5"]),
+    ("anatomy.michels_type=1,3", [1, 3]),
+    ("catheter.rate_ml_min=1,2.5", [1, 2.5]),
+    ("patient.ascites=true,false", [True, False]),
+    ("catheter.rate_ml_min=2", [2]),
+])
+def test_parse_vary_takes_a_list_of_values(spec, values):
+    path, parsed = parse_vary(spec)
+    assert path == spec.split("=")[0] and parsed == values
+    assert [type(v) for v in parsed] == [type(v) for v in values]
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("agent.size_bin=40-120,,100-300", "empty value"),
+    ("agent.size_bin=40-120,40-120", "listed twice"),
+    ("catheter.rate_ml_min=1,nan", "finite"),
+    ("catheter.rate_ml_min=", "PATH=V1,V2"),
+])
+def test_parse_vary_refuses_a_bad_list(spec, words):
+    with pytest.raises(ValueError, match=words):
+        parse_vary(spec)
+
+
+def test_a_listed_category_varies_the_scenario():
+    grid = vary_grid(Scenario(), dict([parse_vary("agent.size_bin=40-120,300-500")]))
+    assert [varied.agent.size_bin for _, varied in grid] == ["40-120", "300-500"]
+    with pytest.raises(ScenarioError, match="agent.size_bin"):
+        vary_grid(Scenario(), dict([parse_vary("agent.size_bin=40-120,3-5")]))
+
+
 def test_vary_without_index_sets_every_tumour_and_grids_multiply():
     scenario = _scenario("bilobar_midgut_net")
     grid = vary_grid(scenario, {"tumours.arterial_fraction": [0.6, 0.8], "catheter.rate_ml_min": [1.0, 2.0, 3.0]})

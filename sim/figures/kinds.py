@@ -8,7 +8,7 @@ from .angio import angiogram
 from .arteries import before_after, tree
 from .endpoint import endpoint_curve
 from .particles import deposition
-from .run import run_data
+from .run import TABLE_KINDS, run_data
 from .sirt import dose_map, dose_volume, maa_comparison
 from .strategies import arterialisation, comparison
 from .style import save_figure
@@ -28,7 +28,7 @@ RUN_FIGURES = {"curve.png": "curve", "before_after.png": "before-after", "deposi
 SIRT_RUN_FIGURES = {"dose.png": "dose", "dvh.png": "dvh", "maa.png": "maa"}
 
 
-def figure(kind: str, source, *, style: str = "slide"):
+def figure(kind: str, source, *, style: str = "slide", metrics=None):
     """The figure of a kind (``KINDS``) with its default options.
 
     Parameters
@@ -37,6 +37,8 @@ def figure(kind: str, source, *, style: str = "slide"):
     source : RunData, RunResult, Liver or pandas.DataFrame
         A comparison table for ``TABLE_KINDS``.
     style : {"slide", "paper"}
+    metrics : sequence of str, optional
+        For ``TABLE_KINDS``: the outcome columns, one panel each (default ``DEFAULT_METRICS``).
 
     Returns
     -------
@@ -44,6 +46,11 @@ def figure(kind: str, source, *, style: str = "slide"):
     """
     if kind not in _FIGURES:
         raise ValueError(f"unknown figure kind {kind!r}; allowed: {', '.join(KINDS)}")
+    if metrics is not None:
+        if kind not in TABLE_KINDS:
+            raise ValueError(f"metrics are panels of a comparison table's figure ({', '.join(TABLE_KINDS)}), "
+                             f"not of {kind!r}")
+        return _FIGURES[kind](source, list(metrics), style=style)
     return _FIGURES[kind](source, style=style)
 
 

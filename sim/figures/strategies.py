@@ -7,7 +7,7 @@ import numpy as np
 from .style import THERAPY_LABELS, line_width, metric_label, new_axes, panel_grid, strategy_colour, styled
 
 __all__ = ["DEFAULT_METRICS", "NOISE_ABSOLUTE", "NOISE_RELATIVE", "arterialisation", "comparison", "no_difference",
-           "strategy_labels"]
+           "strategy_labels", "varied_columns"]
 
 #: Outcomes shown by the comparison figures by default (summary keys, docs/outputs.md).
 DEFAULT_METRICS = ("tumour_necrosis_fraction", "normal_necrosis_fraction", "biliary_ischaemic_fraction",
@@ -60,19 +60,42 @@ def _interval(table, metric: str) -> np.ndarray | None:
                               table[f"{metric}_hi"].to_numpy(float) - mean]), 0.0, None)
 
 
+def varied_columns(table, metrics=()) -> list[str]:
+    """The varied scenario keys of a comparison table: its dotted columns (``agent.size_bin``,
+    ``tumours.0.arterial_fraction``; outcomes have no dots) that take more than one value."""
+    return [str(c) for c in table.columns if "." in str(c) and c not in metrics and table[c].nunique(dropna=False) > 1]
+
+
+def _value_text(value) -> str:
+    """A varied value as a tick label: numbers to 3 significant digits, names as written."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return str(value).replace("_", " ")
+    return f"{float(value):.3g}"
+
+
+def _key_label(key: str) -> str:
+    """A varied scenario key as an axis label, with its unit (``agent.size_bin (\u00b5m)``)."""
+    from ..scenario import key_unit
+
+    unit = key_unit(key)
+    shown = {"-": "", "": "", "1": "fraction", "um": "\u00b5m"}.get(unit, unit)
+    return f"{key} ({shown})" if shown else key
+
+
 @styled
 def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "strategy"):
-    """Strategies side by side on the main outcomes, with their 95% intervals.
+    """Strategies side by side on the main outcomes, with their 95% intervals; with one varied scenario key
+    (``embosim compare --vary agent.size_bin=40-120,100-300,300-500``), one group of bars per value.
 
-    A panel whose strategies differ by no more than noise (:func:`no_difference`)
+    A panel whose bars differ by no more than noise (:func:`no_difference`)
     says "no difference" instead of drawing bars.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        One row per strategy (:func:`sim.compare`): a ``strategy`` column, a column per
-        outcome (mean) and, optionally, ``<outcome>_lo`` and ``<outcome>_hi`` bounds.
-        With a ``session`` column only the ``total`` rows are drawn.
+        One row per strategy, or per strategy and value of one varied key (:func:`sim.compare`): a
+        ``strategy`` column, a column per outcome (mean) and, optionally, ``<outcome>_lo`` and ``<outcome>_hi``
+        bounds. With a ``session`` column only the ``total`` rows are drawn.
     metrics : sequence of str
         Outcome columns, one panel each.
     ax : matplotlib Axes or sequence of them (one per metric), optional
@@ -87,33 +110,58 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     Raises
     ------
     ValueError
-        A column is missing, or a strategy has several rows (filter the table, or
-        draw it with :func:`arterialisation`).
+        A column is missing, or a strategy has several rows that one varied key does not tell apart (filter the
+        table, or draw a numeric key as lines with :func:`arterialisation`).
     """
     metrics = list(metrics)
     _check_columns(table, [strategy, *metrics])
     table = _totals(table)
-    if table[strategy].duplicated().any():
-        raise ValueError(f"one row per {strategy} expected; filter the varied parameter or use arterialisation()")
+    varied = varied_columns(table, metrics)
+    key = varied[0] if len(varied) == 1 else None
+    if table.duplicated([strategy] if key is None else [strategy, key]).any():
+        raise ValueError(f"one row per {strategy} (and value of one varied key) expected; the table varies "
+                         f"{', '.join(varied) or 'nothing'}: filter it, or draw a number against it with arterialisation()")
+    names = list(dict.fromkeys(table[strategy].astype(str)))
+    values = list(dict.fromkeys(table[key])) if key is not None and table[strategy].duplicated().any() else [None]
+    grouped = values != [None]
     rows, columns = panel_grid(len(metrics))
-    fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.2 * columns + 0.4, 5.6 * rows))
-    names = table[strategy].astype(str).tolist()
+    width_per_panel = 4.2 if not grouped else max(4.2, 1.1 + 0.55 * len(values) * len(names))
+    fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(width_per_panel * columns + 0.4, 5.6 * rows))
     therapies = set(names) <= set(THERAPY_LABELS)  # embosim compare --therapies: agents from one catheter
-    colours = [strategy_colour(name, k) for k, name in enumerate(names)]
-    x = np.arange(len(names))
+    labels = strategy_labels(table, strategy)
+    shown = {name: THERAPY_LABELS[name] if therapies else labels[name] for name in names}
+    colours = {name: strategy_colour(name, k) for k, name in enumerate(names)}
+    bar_width = 0.8 / len(names) if grouped else 0.8
     for axis, metric in zip(axes, metrics):
-        means = table[metric].to_numpy(float)
         title, unit = metric_label(metric)
-        labels = strategy_labels(table, strategy)
-        axis.set_xticks(x, [THERAPY_LABELS[n] if therapies else labels[n] for n in names], rotation=30, ha="right")
-        axis.set(title=title, ylabel=unit, xlabel="therapy" if therapies else strategy)
-        if no_difference(metric, means):
-            axis.set_xlim(-0.5, len(names) - 0.5)
-            axis.text(0.5, 0.5, f"no difference\n(all {np.nanmean(means):.3g})", transform=axis.transAxes,
-                      ha="center", va="center", fontsize="large", color="#555555")
+        axis.set(title=title, ylabel=unit)
+        if grouped:
+            axis.set_xticks(np.arange(len(values)), [_value_text(v) for v in values])
+            axis.set_xlabel(_key_label(key))
+        else:
+            axis.set_xticks(np.arange(len(names)), [shown[n] for n in names], rotation=30, ha="right")
+            axis.set_xlabel("therapy" if therapies else strategy)
+        if no_difference(metric, table[metric].to_numpy(float)):
+            axis.set_xlim(-0.5, (len(values) if grouped else len(names)) - 0.5)
+            axis.text(0.5, 0.5, f"no difference\n(all {np.nanmean(table[metric].to_numpy(float)):.3g})",
+                      transform=axis.transAxes, ha="center", va="center", fontsize="large", color="#555555")
             continue
-        axis.bar(x, means, color=colours, yerr=_interval(table, metric), capsize=4, error_kw={"lw": 1.2})
-    fig.suptitle(f"{'Therapies' if therapies else 'Strategies'} compared (mean and 95% interval)")
+        for k, name in enumerate(names):
+            mine = table[table[strategy].astype(str) == name]
+            if grouped:
+                order = [values.index(v) for v in mine[key]]
+                x = np.asarray(order, float) + (k - (len(names) - 1) / 2.0) * bar_width
+            else:
+                x = np.array([k], float)
+            axis.bar(x, mine[metric].to_numpy(float), width=bar_width, color=colours[name],
+                     yerr=_interval(mine, metric), capsize=4, error_kw={"lw": 1.2}, label=shown[name])
+    what = "Therapies" if therapies else "Strategies"
+    if grouped:
+        what = f"{what} across {key}" if len(names) > 1 else f"{shown[names[0]].capitalize()} across {key}"
+        drawn = next((axis for axis in axes if axis.get_legend_handles_labels()[0]), None)
+        if len(names) > 1 and drawn is not None:
+            fig.legend(*drawn.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(names), 4))
+    fig.suptitle(f"{what} (mean and 95% interval)")
     return fig
 
 
