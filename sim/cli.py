@@ -369,9 +369,9 @@ def compare(
         show_default=False)] = None,
     replicates: Annotated[int, typer.Option(min=1, help="Runs per strategy, each with its own seed.")] = 5,
     vary: Annotated[list[str] | None, typer.Option(
-        metavar="PATH=START:STOP:N|V1,V2,...", show_default=False,
-        help="Vary a scenario parameter over N evenly spaced values, both ends included, or over listed values "
-             "(agent.size_bin=40-120,100-300,300-500); tumours.<field> varies every tumour; repeat for a grid.")] = None,
+        metavar="PATH=VALUES", show_default=False,
+        help="Vary a scenario parameter: VALUES is START:STOP:N (N evenly spaced values, both ends included) or a "
+             "list V1,V2,... (examples below); tumours.<field> varies every tumour; repeat for a grid.")] = None,
     tumour: Annotated[str | None, typer.Option(help="Name of the tumour the catheter positions target "
                                                    "(default: the first).", show_default=False)] = None,
     therapies: Annotated[str | None, typer.Option(
@@ -391,7 +391,9 @@ def compare(
 ) -> None:
     """Compare treatment strategies on one liver: mean and 95% interval of every outcome.
 
-    Example: embosim compare --strategies selective,lobar --vary tumours.0.arterial_fraction=0.5:1.0:6
+    Examples: embosim compare --strategies selective,lobar --vary tumours.0.arterial_fraction=0.5:1.0:6
+
+    embosim compare --strategies selective --vary agent.size_bin=40-120,100-300,300-500
     """
     from .strategies import (
         distinct_strategies,
@@ -526,8 +528,8 @@ def plot(
         "instead of refusing it."))] = False,
     metrics: Annotated[str | None, typer.Option("--metrics", show_default=False, help=(
         "With comparison or arterialisation: comma-separated outcomes of the table, one panel each, e.g. "
-        "tumour_particle_fraction,lodging_generation_median (default: tumour and normal necrosis, biliary "
-        "ischaemia, non-target particles; embosim docs outputs)."))] = None,
+        "sace_level,vials (default: tumour and normal necrosis, biliary ischaemia, non-target particles; "
+        "embosim docs outputs)."))] = None,
 ) -> None:
     """Draw a figure of a run, a scenario or a strategy comparison."""
     from . import figures
