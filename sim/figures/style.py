@@ -328,7 +328,7 @@ _METRICS = {
     "tumour_to_normal_deposition_ratio": ("tumour:normal deposition", "ratio (per volume)"),
     "reflux_volume_ml": ("reflux", "suspension (mL)"),
     "suspension_volume_ml": ("suspension injected", "mL"),
-    "particle_volume_ml": ("particles injected", "settled volume (mL)"),
+    "particle_volume_ml": ("embolic volume injected", "settled volume (mL)"),
     "clearance_time_cycles": ("contrast clearance", "cardiac cycles"),
     "sace_level": ("SACE level", "level (1-4)"),
     "lodging_generation_median": ("median lodging generation", "generation (PHA = 0)"),
