@@ -538,12 +538,12 @@ def plot(
         raise typer.BadParameter(f"unknown kind {kind!r}; allowed: {', '.join(figures.KINDS)}", param_hint="'--kind'")
     panels = None
     if metrics is not None:
-        panels = [name.strip() for name in metrics.split(",") if name.strip()]
+        panels = [name.strip() for name in metrics.split(",")]
         if kind not in figures.TABLE_KINDS:
             raise typer.BadParameter(f"panels of a comparison table ({', '.join(figures.TABLE_KINDS)}), not of "
                                      f"{kind!r}", param_hint="'--metrics'")
-        if not panels or len(set(panels)) != len(panels):
-            raise typer.BadParameter("name each outcome once, at least one", param_hint="'--metrics'")
+        if "" in panels or len(set(panels)) != len(panels):
+            raise typer.BadParameter("name each outcome once, at least one, no empty name", param_hint="'--metrics'")
     if animate and kind != "angiogram":
         raise typer.BadParameter(f"only the angiogram is animated, not {kind!r}", param_hint="'--animate'")
     if compare is not None and not animate:
@@ -563,11 +563,12 @@ def plot(
         typer.echo(f"Wrote {figures.animate_strategies(scenario, chosen, out)}")
         return
     data = figures.load_source(source, kind, rerun=rerun)
-    missing = [name for name in panels or () if name not in data.columns]
-    if missing:
-        outcomes = [str(c)[:-3] for c in data.columns if str(c).endswith("_lo")]
-        raise typer.BadParameter(f"no outcome {', '.join(map(repr, missing))} in the table; allowed: "
-                                 f"{', '.join(outcomes)}", param_hint="'--metrics'")
+    if panels:  # an outcome has its interval's columns (not a label, a varied key, a bound or the replicates)
+        outcomes = [str(c)[:-3] for c in data.columns if str(c).endswith("_lo") and f"{str(c)[:-3]}_hi" in data.columns]
+        missing = [name for name in panels if name not in outcomes]
+        if missing:
+            raise typer.BadParameter(f"no outcome {', '.join(map(repr, missing))} in the table; allowed: "
+                                     f"{', '.join(outcomes)}", param_hint="'--metrics'")
     if animate:
         written = figures.animate_angiogram(data, out)
     else:

@@ -420,10 +420,11 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, Sequ
     """Parse ``PATH=START:STOP:N`` into the path and N evenly spaced values (both ends included), or
     ``PATH=V1,V2,...`` into the path and those values.
 
-    A listed value is read as TOML reads a value (``2`` an integer, ``0.5`` a number, ``true`` a flag); anything
-    else is text (``40-120``, ``RHA``), so categories such as ``agent.size_bin`` or ``catheter.vessel`` can be
-    listed. N, or the number of values, is checked against the size limits (:func:`estimate_grid`,
-    :mod:`sim.limits`) before any array is allocated; ``allow_large`` overrides them.
+    A listed value is read as TOML reads a value (``2`` an integer, ``0.5`` a number, ``true`` a flag, ``"a,b"``
+    text that may hold a comma); anything else is text (``40-120``, ``III``), so categories such as
+    ``agent.size_bin`` or ``anatomy.michels_type`` can be listed. A value given twice (``2,2.0``) is refused.
+    N, or the number of values, is checked against the size limits (:func:`estimate_grid`, :mod:`sim.limits`)
+    before any array is allocated; ``allow_large`` overrides them.
 
     Examples
     --------
@@ -432,8 +433,10 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, Sequ
     ('tumours.0.arterial_fraction', [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     >>> parse_vary("agent.size_bin=40-120,100-300,300-500")
     ('agent.size_bin', ['40-120', '100-300', '300-500'])
-    >>> parse_vary("anatomy.michels_type=1, 3")
-    ('anatomy.michels_type', [1, 3])
+    >>> parse_vary("anatomy.michels_type=I, III")
+    ('anatomy.michels_type', ['I', 'III'])
+    >>> parse_vary('catheter.rate_ml_min=1,2.5')
+    ('catheter.rate_ml_min', [1, 2.5])
 
     Raises
     ------
@@ -448,13 +451,16 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, Sequ
     if not (eq and path and grid.strip()):
         raise ValueError(f"{spec!r} is not {form}")
     if ":" not in grid:
-        values = [_listed_value(token.strip()) for token in grid.split(",")]
-        if any(value == "" for value in values):
+        tokens = _split_list(grid)
+        if any(token == "" for token in tokens):
             raise ValueError(f"{spec!r}: an empty value in the list; {form}")
+        values = [_listed_value(token) for token in tokens]
         if any(isinstance(value, float) and not math.isfinite(value) for value in values):
             raise ValueError(f"{spec!r}: listed numbers must be finite")
-        if len({repr(value) for value in values}) != len(values):
-            raise ValueError(f"{spec!r}: a value is listed twice; list each once")
+        try:
+            _check_distinct(path, values)
+        except ScenarioError as exc:
+            raise ValueError(f"{spec!r}: {exc.message}") from None
         check_size(estimate_grid(len(values), len(values)), path=path, fix="list fewer values", allow_large=allow_large)
         return path, values
     parts = grid.split(":")
@@ -468,8 +474,26 @@ def parse_vary(spec: str, *, allow_large: bool | None = None) -> tuple[str, Sequ
         raise ValueError(f"{spec!r}: N must be at least 1")
     if not (math.isfinite(start) and math.isfinite(stop)):
         raise ValueError(f"{spec!r}: START and STOP must be finite numbers")
+    if n > 1 and start == stop:
+        raise ValueError(f"{spec!r}: START equals STOP, so its {n} values are one value counted {n} times; use N = 1")
     check_size(estimate_grid(n, n), path=path, fix="use a smaller N", allow_large=allow_large)
     return path, np.linspace(start, stop, n)
+
+
+def _split_list(text: str) -> list[str]:
+    """``V1,V2,...`` split at the commas outside quotes, each value stripped of spaces (quotes kept)."""
+    tokens, current, quote = [], [], ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == ",":
+            tokens.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    return [*tokens, "".join(current).strip()]
 
 
 def _listed_value(token: str) -> Any:
@@ -480,7 +504,33 @@ def _listed_value(token: str) -> Any:
         value = tomllib.loads(f"value = {token}")["value"]
     except tomllib.TOMLDecodeError:
         return token
-    return value if isinstance(value, (bool, int, float)) else token
+    return value if isinstance(value, (bool, int, float, str)) else token
+
+
+#: Scenario keys each strategy sets (:func:`_perform`), and what to do instead of varying them.
+_SET_BY_STRATEGY = {
+    "catheter.vessel": "compare catheter positions with --strategies (superselective,selective,lobar,...)",
+    "procedure.endpoint": "give endpoints with --strategies NAME:ENDPOINT (selective:sluggish,selective:stasis)",
+}
+
+
+def _check_distinct(path: str, values: list[Any]) -> None:
+    """Refuse a value given twice (2 and 2.0 alike; true apart from 1): its rows would merge, counting each seed
+    twice and narrowing the interval."""
+    def normal(value: Any) -> Any:
+        if isinstance(value, (bool, np.bool_)):
+            return ("flag", bool(value))
+        if isinstance(value, (int, float, np.number)):
+            return ("number", float(value))
+        return ("value", repr(value))
+
+    seen: dict[Any, Any] = {}
+    for value in values:
+        key = normal(value)
+        if key in seen:
+            raise ScenarioError(f"{value!r} equals {seen[key]!r}, given before it: give each value once (a repeated "
+                                "value would count its replicates twice)", path=path)
+        seen[key] = value
 
 
 def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:
@@ -542,6 +592,11 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
     if SEED_KEY in vary:  # each replicate's seed comes from the base's: a varied one would be ignored
         raise ScenarioError(f"the replicates' procedure seeds come from the scenario's {SEED_KEY} (or --seed); vary "
                             "--replicates instead", path=SEED_KEY)
+    for path, instead in _SET_BY_STRATEGY.items():  # each strategy sets them: a varied value would be ignored
+        if path in vary:
+            raise ScenarioError(f"each strategy sets {path}, so a varied one would be ignored; {instead}", path=path)
+    for path, values in vary.items():
+        _check_distinct(path, list(values))
     _check_disjoint(scenario, list(vary))
     n_points = math.prod(len(v) for v in vary.values())
     check_size(estimate_grid(n_points, n_points * runs_per_point), path=", ".join(vary) or "vary",

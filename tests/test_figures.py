@@ -346,6 +346,21 @@ def test_comparison_groups_the_bars_by_one_varied_key():
     assert not one.legends and one.get_suptitle().startswith("Selective across agent.size_bin")
 
 
+def test_table_figures_refuse_a_second_varied_key_and_name_the_spread(tables):
+    """Review 21: a second varied key made the arterialisation lines zigzag between its values; "no difference
+    (all X)" named a mean no row had."""
+    two_keys = tables["arterialisation"].assign(**{"agent.size_bin": ["40-120", "500-700"] * 4})
+    with pytest.raises(ValueError, match="varies agent.size_bin besides tumours.0.arterial_fraction"):
+        figures.arterialisation(two_keys, METRICS)
+    table = _table(["selective", "lobar"], [0.9])
+    table["normal_necrosis_fraction"] = [0.0013, 0.0018]  # within 0.1 percentage point
+    fig = figures.comparison(table, ["normal_necrosis_fraction"])
+    assert fig.axes[0].texts[0].get_text() == "no difference\nabove 0.1 percentage point\n(0.0013 to 0.0018)"
+    assert len(figures.comparison(table, "normal_necrosis_fraction").axes) == 1  # one name, not its letters
+    with pytest.raises(ValueError, match="at least one metric"):
+        figures.comparison(table, [])
+
+
 def test_arterialisation_plots_outcome_against_arterial_fraction(tables):
     lines = figures.arterialisation(tables["arterialisation"], METRICS).axes[0].get_lines()
     assert len(lines) == 2
@@ -569,6 +584,9 @@ def test_plot_a_comparison_table(invoke, tables, tmp_path):
     assert result.exit_code == 0, result.output
     _check_file(tmp_path / "a.pdf", ".pdf")
     assert invoke("plot", csv, "--kind", "comparison", "--out", tmp_path / "c.png").exit_code == 0  # bars by value
+    for name in ("replicates", f"{METRICS[0]}_lo", "strategy", "tumours.0.arterial_fraction"):  # not outcomes
+        _one_line_error(invoke("plot", csv, "--kind", "comparison", "--metrics", name, "--out", tmp_path / "c.png"),
+                        "--metrics", f"no outcome '{name}'")
     tables["arterialisation"].assign(**{"catheter.rate_ml_min": [1.0, 2.0] * 4}).to_csv(csv, index=False)
     _one_line_error(invoke("plot", csv, "--kind", "comparison", "--out", tmp_path / "c.png"), "one row per strategy")
 

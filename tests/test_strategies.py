@@ -168,8 +168,10 @@ def test_parse_vary_rejects_bad_syntax(spec):
 
 @pytest.mark.parametrize(("spec", "values"), [
     ("agent.size_bin=40-120,100-300", ["40-120", "100-300"]),
-    ("catheter.vessel=RHA, A5", ["RHA", "A5"]),
-    ("anatomy.michels_type=1,3", [1, 3]),
+    ('agent.size_bin="40-120", "100-300"', ["40-120", "100-300"]),  # TOML text
+    ('tumours.0.name="a,b",c', ["a,b", "c"]),  # a comma inside quotes
+    ("anatomy.michels_type=I,III", ["I", "III"]),
+    ("catheter.rate_ml_min=1,true", [1, True]),  # a flag is not the number 1
     ("catheter.rate_ml_min=1,2.5", [1, 2.5]),
     ("patient.ascites=true,false", [True, False]),
     ("catheter.rate_ml_min=2", [2]),
@@ -182,13 +184,27 @@ def test_parse_vary_takes_a_list_of_values(spec, values):
 
 @pytest.mark.parametrize(("spec", "words"), [
     ("agent.size_bin=40-120,,100-300", "empty value"),
-    ("agent.size_bin=40-120,40-120", "listed twice"),
+    ("agent.size_bin=40-120,40-120", "given twice|given before"),
+    ("catheter.rate_ml_min=2,2.0", "given before"),  # merged into one row of twice the replicates
+    ("catheter.rate_ml_min=2:2:3", "one value counted 3 times"),
     ("catheter.rate_ml_min=1,nan", "finite"),
     ("catheter.rate_ml_min=", "PATH=V1,V2"),
 ])
 def test_parse_vary_refuses_a_bad_list(spec, words):
     with pytest.raises(ValueError, match=words):
         parse_vary(spec)
+
+
+@pytest.mark.parametrize(("vary", "path", "words"), [
+    ({"catheter.vessel": ["RHA", "A5"]}, "catheter.vessel", "--strategies"),  # each strategy sets it: was ignored
+    ({"procedure.endpoint": ["sluggish", "stasis"]}, "procedure.endpoint", "NAME:ENDPOINT"),
+    ({"agent.size_bin": ["100-300", "100-300"]}, "agent.size_bin", "given before"),
+    ({"catheter.rate_ml_min": [2, 2.0]}, "catheter.rate_ml_min", "given before"),
+])
+def test_vary_refuses_what_strategies_set_and_repeated_values(vary, path, words):
+    with pytest.raises(ScenarioError, match=words) as info:
+        vary_grid(Scenario(), vary)
+    assert info.value.path == path
 
 
 def test_a_listed_category_varies_the_scenario():

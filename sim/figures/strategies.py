@@ -60,6 +60,14 @@ def _interval(table, metric: str) -> np.ndarray | None:
                               table[f"{metric}_hi"].to_numpy(float) - mean]), 0.0, None)
 
 
+def _metric_list(metrics) -> list[str]:
+    """The outcome columns to draw: one name or a sequence of names, at least one."""
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not metrics:
+        raise ValueError("no outcome to draw: give at least one metric")
+    return metrics
+
+
 def varied_columns(table, metrics=()) -> list[str]:
     """The varied scenario keys of a comparison table: its dotted columns (``agent.size_bin``,
     ``tumours.0.arterial_fraction``; outcomes have no dots) that take more than one value."""
@@ -71,6 +79,16 @@ def _value_text(value) -> str:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return str(value).replace("_", " ")
     return f"{float(value):.3g}"
+
+
+def _no_difference_text(metric: str, means: np.ndarray) -> str:
+    """What a "no difference" panel says: the noise level it applied and the range of the means."""
+    finite = means[np.isfinite(means)]
+    low, high = float(finite.min()), float(finite.max())
+    if f"{low:.3g}" == f"{high:.3g}":
+        return f"no difference\n(all {low:.3g})"
+    noise = "0.1 percentage point" if metric.endswith("_fraction") else "0.1%"  # (:func:`no_difference`)
+    return f"no difference\nabove {noise}\n({low:.3g} to {high:.3g})"
 
 
 def _key_label(key: str) -> str:
@@ -110,17 +128,18 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     Raises
     ------
     ValueError
-        A column is missing, or a strategy has several rows that one varied key does not tell apart (filter the
-        table, or draw a numeric key as lines with :func:`arterialisation`).
+        A column is missing, no metric, or a strategy has several rows that one varied key does not tell apart
+        (draw a selection of the rows).
     """
-    metrics = list(metrics)
+    metrics = _metric_list(metrics)
     _check_columns(table, [strategy, *metrics])
     table = _totals(table)
     varied = varied_columns(table, metrics)
     key = varied[0] if len(varied) == 1 else None
     if table.duplicated([strategy] if key is None else [strategy, key]).any():
-        raise ValueError(f"one row per {strategy} (and value of one varied key) expected; the table varies "
-                         f"{', '.join(varied) or 'nothing'}: filter it, or draw a number against it with arterialisation()")
+        raise ValueError(f"one row per {strategy} (and value of one varied key) expected, but the table varies "
+                         f"{' and '.join(varied) or 'nothing'}: a comparison figure groups its bars by one key; "
+                         "compare with one --vary (in Python, draw a selection of the table's rows)")
     names = list(dict.fromkeys(table[strategy].astype(str)))
     values = list(dict.fromkeys(table[key])) if key is not None and table[strategy].duplicated().any() else [None]
     grouped = values != [None]
@@ -143,7 +162,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
             axis.set_xlabel("therapy" if therapies else strategy)
         if no_difference(metric, table[metric].to_numpy(float)):
             axis.set_xlim(-0.5, (len(values) if grouped else len(names)) - 0.5)
-            axis.text(0.5, 0.5, f"no difference\n(all {np.nanmean(table[metric].to_numpy(float)):.3g})",
+            axis.text(0.5, 0.5, _no_difference_text(metric, table[metric].to_numpy(float)),
                       transform=axis.transAxes, ha="center", va="center", fontsize="large", color="#555555")
             continue
         for k, name in enumerate(names):
@@ -210,10 +229,15 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
     -------
     matplotlib.figure.Figure
     """
-    metrics = list(metrics)
+    metrics = _metric_list(metrics)
     x = _arterial_column(table, metrics) if x is None else x
     _check_columns(table, [strategy, x, *metrics])
     table = _totals(table)
+    others = [c for c in varied_columns(table, metrics) if c != x]
+    if others:  # one line per strategy would zigzag between their values
+        raise ValueError(f"the table varies {' and '.join(others)} besides {x}: one line per strategy needs one "
+                         "varied key; compare with --vary of the arterial fraction alone (in Python, draw a "
+                         "selection of the table's rows)")
     rows, columns = panel_grid(len(metrics))
     fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.4 * columns + 0.4, 5.4 * rows))
     labels = strategy_labels(table, strategy)

@@ -332,9 +332,14 @@ _METRICS = {
     "clearance_time_cycles": ("contrast clearance", "cardiac cycles"),
     "sace_level": ("SACE level", "level (1-4)"),
     "lodging_generation_median": ("median lodging generation", "generation (PHA = 0)"),
+    "particles_injected": ("particles injected", "count"),
+    "particles_lodged_in_liver": ("particles lodged in the liver", "count"),
+    "occluded_vessels": ("occluded vessels", "count"),
+    "vials": ("vials used", "vials"),
+    "injection_time_min": ("injection time", "min"),
 }
-_UNIT_SUFFIXES = {"_fraction": "fraction", "_ratio": "ratio", "_ml": "mL", "_cycles": "cardiac cycles",
-                  "_s": "s", "_ml_min": "mL/min"}
+_UNIT_SUFFIXES = {"_fraction": "fraction", "_ratio": "ratio", "_ml_min": "mL/min", "_ml": "mL",
+                  "_cycles": "cardiac cycles", "_s": "s", "_min": "min", "_gy": "Gy", "_gbq": "GBq", "_mg": "mg"}
 
 
 def metric_label(metric: str) -> tuple[str, str]:
