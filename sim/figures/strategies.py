@@ -175,7 +175,9 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
             axis.bar(x, mine[metric].to_numpy(float), width=bar_width, color=colours[name],
                      yerr=_interval(mine, metric), capsize=4, error_kw={"lw": 1.2}, label=shown[name])
     what = "Therapies" if therapies else "Strategies"
-    if grouped:
+    if not grouped:
+        what = f"{what} compared"
+    else:
         what = f"{what} across {key}" if len(names) > 1 else f"{shown[names[0]].capitalize()} across {key}"
         drawn = next((axis for axis in axes if axis.get_legend_handles_labels()[0]), None)
         if len(names) > 1 and drawn is not None:
