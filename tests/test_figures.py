@@ -344,6 +344,8 @@ def test_comparison_groups_the_bars_by_one_varied_key():
     assert "across agent.size_bin" in fig.get_suptitle()
     one = figures.comparison(table[table["strategy"] == "selective"], METRICS)  # one strategy: no legend needed
     assert not one.legends and one.get_suptitle().startswith("Selective across agent.size_bin")
+    held = figures.comparison(table[table["agent.size_bin"] == "300-500"], METRICS)  # one value: held, in the title
+    assert held.get_suptitle().endswith("compared (mean and 95% interval)\nagent.size_bin = 300-500")
 
 
 def test_table_figures_refuse_a_second_varied_key_and_name_the_spread(tables):

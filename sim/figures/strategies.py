@@ -74,6 +74,14 @@ def varied_columns(table, metrics=()) -> list[str]:
     return [str(c) for c in table.columns if "." in str(c) and c not in metrics and table[c].nunique(dropna=False) > 1]
 
 
+def _held_keys(table, metrics) -> str:
+    """The scenario keys the comparison set to one value (``--vary agent.size_bin=40-120``), for the title:
+    ``"\nagent.size_bin = 40-120"``; empty when none."""
+    held = [f"{c} = {_value_text(table[c].iloc[0])}" for c in table.columns
+            if "." in str(c) and c not in metrics and table[c].nunique(dropna=False) == 1]
+    return f"\n{', '.join(held)}" if held else ""
+
+
 def _value_text(value) -> str:
     """A varied value as a tick label: numbers to 3 significant digits, names as written."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
@@ -182,7 +190,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
         drawn = next((axis for axis in axes if axis.get_legend_handles_labels()[0]), None)
         if len(names) > 1 and drawn is not None:
             fig.legend(*drawn.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(names), 4))
-    fig.suptitle(f"{what} (mean and 95% interval)")
+    fig.suptitle(f"{what} (mean and 95% interval){_held_keys(table, metrics)}")
     return fig
 
 
@@ -261,5 +269,5 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
         title, unit = metric_label(metric)
         axis.set(title=title, ylabel=unit, xlabel="tumour arterial fraction (0-1)")
     axes[0].legend(title=strategy)
-    fig.suptitle("Outcomes against tumour arterialisation (mean and 95% band)")
+    fig.suptitle(f"Outcomes against tumour arterialisation (mean and 95% band){_held_keys(table, metrics)}")
     return fig
