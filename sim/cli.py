@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,10 @@ def _one_line_errors() -> Iterator[None]:
             message += f" (see '{exc.ctx.command_path} --help')"
         typer.echo(f"embosim: error: {' '.join(message.split())}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except MemoryError as exc:  # past the size limits (--allow-large): no traceback either
+        typer.echo(f"embosim: error: not enough memory for this step ({' '.join(str(exc).split()) or 'MemoryError'}); "
+                   "the size limits refuse such steps before they start unless --allow-large is given", err=True)
+        raise typer.Exit(1) from None
     finally:
         _SCENARIO_FILE.reset(token)
 
@@ -455,6 +460,24 @@ def compare(
     typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch system's stop, ``timeout``) received during a sweep: stopped as a Ctrl-C is."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`_Terminated` in the main thread (the workers are stopped and the
+    finished runs kept, as after Ctrl-C); the previous handler is restored after."""
+    def stop(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", show_default=False, help=(
@@ -477,7 +500,7 @@ def sweep(
 ) -> None:
     """Run a parameter sweep: one row per run in results.parquet and results.csv."""
     from .sweep_spec import load_sweep_spec, plan_sweep
-    from .sweeps import check_workers
+    from .sweeps import WorkerDied, check_workers
     from .sweeps import sweep as run_sweep
 
     check_writable(out, option="--out", create=False)  # nothing written before the plan is checked
@@ -487,13 +510,18 @@ def sweep(
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
     _make_output_dir(out)
+    go_on = f"the finished runs are kept in {out}: add --resume to the same command to run the rest"
     try:
-        table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
-                          progress=not quiet, allow_large=allow_large_)
-    except KeyboardInterrupt:  # every finished run is on disk (runs/): say how to go on
-        typer.echo(f"embosim: interrupted; the finished runs are kept in {out}: add --resume to the same command "
-                   "to run the rest", err=True)
-        raise typer.Exit(130) from None
+        with _terminate_as_interrupt():
+            table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
+                              progress=not quiet, allow_large=allow_large_)
+    except KeyboardInterrupt as exc:  # every finished run is on disk (runs/): say how to go on
+        terminated = isinstance(exc, _Terminated)
+        typer.echo(f"embosim: {'terminated' if terminated else 'interrupted'}; {go_on}", err=True)
+        raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
+    except WorkerDied as exc:
+        typer.echo(f"embosim: error: {exc}; {go_on}", err=True)
+        raise typer.Exit(1) from None
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
                f"to {out}")

@@ -176,7 +176,7 @@ def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
     >>> from sim.scenario import Scenario
     >>> est, key = estimate_particles(Scenario())
     >>> est.detail, key
-    ('up to 5.6e5 particles', 'procedure.max_volume_ml')
+    ('up to 5.6e5 particles (if no endpoint stops it before 50 mL)', 'procedure.max_volume_ml')
     """
     from .agents import agent_sequence
 
@@ -193,7 +193,8 @@ def estimate_particles(scenario) -> tuple[SizeEstimate, str]:
             return SizeEstimate("batched Y-90 delivery", f"up to {count(n, 'sphere')}",
                                 _BASE_MEMORY_BYTES + _BYTES_PER_SPHERE_BATCHED * n,
                                 n / _SPHERES_PER_SECOND_BATCHED), key
-    return SizeEstimate("procedure", f"up to {count(n, 'particle')}", _BASE_MEMORY_BYTES + _BYTES_PER_PARTICLE * n,
+    return SizeEstimate("procedure", f"up to {count(n, 'particle')} (if no endpoint stops it before "
+                        f"{scenario.procedure.max_volume_ml:g} mL)", _BASE_MEMORY_BYTES + _BYTES_PER_PARTICLE * n,
                         n / _PARTICLES_PER_SECOND), key
 
 

@@ -393,10 +393,10 @@ def plan_strategy(strategy: str | Strategy, liver: Liver, *, tumour: str | None 
 
 #: Size estimate of a --vary grid (:func:`estimate_grid`), measured with tracemalloc and timeit on the
 #: default scenario: a grid point holds its values and its validated scenario (12 kB measured, 15 kB; validation
-#: about 0.25 ms), a run its table row (about 4 kB). The liver builds and the runs themselves are
-#: estimated and shown by their own steps.
+#: about 0.25 ms then, 0.4-0.5 ms for a sweep's point in review 22: 0.5 ms is used, as for sweeps), a run its
+#: table row (about 4 kB). The liver builds and the runs themselves are estimated and shown by their own steps.
 _GRID_BYTES_PER_POINT = 15e3
-_GRID_SECONDS_PER_POINT = 2.5e-4
+_GRID_SECONDS_PER_POINT = 5e-4
 _GRID_BYTES_PER_RUN = 4e3
 _BASE_MEMORY_BYTES = 3.2e8
 
@@ -515,22 +515,13 @@ _SET_BY_STRATEGY = {
 
 
 def _check_distinct(path: str, values: list[Any]) -> None:
-    """Refuse a value given twice (2 and 2.0 alike; true apart from 1): its rows would merge, counting each seed
-    twice and narrowing the interval."""
-    def normal(value: Any) -> Any:
-        if isinstance(value, (bool, np.bool_)):
-            return ("flag", bool(value))
-        if isinstance(value, (int, float, np.number)):
-            return ("number", float(value))
-        return ("value", repr(value))
+    """:func:`sim.sweep_spec.check_distinct_values`, naming ``path``: a repeated value's rows would merge."""
+    from .sweep_spec import check_distinct_values
 
-    seen: dict[Any, Any] = {}
-    for value in values:
-        key = normal(value)
-        if key in seen:
-            raise ScenarioError(f"{value!r} equals {seen[key]!r}, given before it: give each value once (a repeated "
-                                "value would count its replicates twice)", path=path)
-        seen[key] = value
+    try:
+        check_distinct_values(values)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), path=path) from None
 
 
 def _check_disjoint(scenario: Scenario, paths: list[str]) -> None:

@@ -37,7 +37,8 @@ import itertools
 import json
 import math
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -85,6 +86,37 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Upper bound of a sweep's counts (replicates, samples, a range's num): far above any sweep that can run (the
+#: size limits refuse those first), and below what numpy's indices hold (1e20 replicates overflowed in planning
+#: once the size check was overridden with --allow-large).
+MAX_COUNT = 10**12
+
+
+def check_distinct_values(values: Sequence[Any]) -> None:
+    """Refuse a value given twice (``2`` and ``2.0`` alike, ``true`` apart from ``1``): a repeated value would
+    weigh its runs twice in any grouping (``embosim compare``: merge its rows, counting each seed twice).
+
+    Raises
+    ------
+    ValueError
+        Naming the repeated value.
+    """
+    def normal(value: Any) -> Any:
+        if isinstance(value, (bool, np.bool_)):
+            return ("flag", bool(value))
+        if isinstance(value, (int, float, np.number)):
+            return ("number", float(value))
+        return ("value", repr(value))
+
+    seen: dict[Any, Any] = {}
+    for value in values:
+        key = normal(value)
+        if key in seen:
+            raise ValueError(f"{value!r} equals {seen[key]!r}, given before it: give each value once (a repeated "
+                             "value would count its runs twice)")
+        seen[key] = value
+
+
 class _Discrete:
     """Lists and ranges: a finite set of values (``grid()``); random sampling picks value ``floor(u * n)``."""
 
@@ -100,6 +132,11 @@ class ValueList(_Discrete, RootModel[Annotated[list[Any], Field(min_length=1)]])
 
     model_config = ConfigDict(frozen=True)
 
+    @model_validator(mode="after")
+    def _each_once(self) -> ValueList:
+        check_distinct_values(self.root)
+        return self
+
     def grid(self) -> list[Any]:
         return list(self.root)
 
@@ -109,7 +146,16 @@ class ValueRange(_Discrete, _Spec):
 
     start: float = Field(allow_inf_nan=False)
     stop: float = Field(allow_inf_nan=False)
-    num: int = Field(ge=1, strict=True)
+    num: int = Field(ge=1, le=MAX_COUNT, strict=True)
+
+    @model_validator(mode="after")
+    def _both_ends(self) -> ValueRange:
+        if self.num == 1 and self.start != self.stop:  # linspace would keep start alone
+            raise ValueError("num = 1 takes one value, but start and stop differ: give num >= 2, or a list [value]")
+        if self.num > 1 and self.start == self.stop:  # one value counted num times
+            raise ValueError(f"start equals stop, so its {self.num} values are one value counted {self.num} times: "
+                             "give num = 1")
+        return self
 
     def grid(self) -> list[Any]:
         return np.linspace(self.start, self.stop, self.num).tolist()
@@ -218,8 +264,8 @@ class SweepSpec(_Spec):
     fixed: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     sampling: Literal["grid", "random", "latin_hypercube"] = "grid"
-    samples: int | None = Field(None, ge=1, strict=True)
-    replicates: int = Field(1, ge=1, strict=True)
+    samples: int | None = Field(None, ge=1, le=MAX_COUNT, strict=True)
+    replicates: int = Field(1, ge=1, le=MAX_COUNT, strict=True)
     seed: int = Field(ge=0, strict=True)
 
     @model_validator(mode="after")
@@ -306,10 +352,54 @@ def parse_sweep_spec(data: Mapping[str, Any], *, source: str = "") -> SweepSpec:
     SweepError
         Naming the key path, e.g. ``parameters."agent.size_bin"``.
     """
+    data = dict(data)
+    for section in ("fixed", "parameters"):
+        if isinstance(data.get(section), Mapping):
+            data[section] = _dotted(data[section])
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise _spec_error(exc, source) from None
+
+
+def _is_section(path: str) -> bool:
+    """Whether a dotted path names a scenario section that is always there (``agent``, ``flow.habr``,
+    ``tumours``, ``tumours.0``), whose keys a TOML table may list, rather than a value (a number, a list, the
+    segment-fraction table, an optional table such as ``tumours.0.extrahepatic``)."""
+    model: Any = Scenario
+    listed = False
+    for part in path.split("."):
+        if listed:
+            if not part.isdigit():  # tumours.<field>: a field of every tumour
+                return False
+            listed = False
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None or type(None) in typing.get_args(field.annotation):
+            return False
+        kind = field.annotation
+        if typing.get_origin(kind) in (list, tuple) and isinstance(typing.get_args(kind)[0], type) and \
+                issubclass(typing.get_args(kind)[0], BaseModel):
+            model, listed = typing.get_args(kind)[0], True
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            model = kind
+        else:
+            return False
+    return True
+
+
+def _dotted(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"agent": {"size_bin": v}}`` (TOML's reading of an unquoted ``agent.size_bin = v``) as
+    ``{"agent.size_bin": v}``: a table under a scenario section's path is that section's keys; any other table is
+    a value (a range, a distribution, the segment fractions) and stays whole."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and _is_section(path):
+            flat.update(_dotted(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
 
 
 def load_sweep_spec(path: str | Path) -> SweepSpec:
@@ -332,11 +422,12 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
 
 
 #: Size estimate of planning a sweep (:func:`estimate_plan`): validating a point and keying its anatomy took
-#: 65 us on a quiet machine and 240 us in issue 14's test (1e6 points in 4 min): 0.25 ms is used; a point's
+#: 65 us on a quiet machine, 240 us in issue 14's test (1e6 points in 4 min) and 390-510 us in review 22's
+#: (1e4 points of 1-4 parameters, 2026-12-06): 0.5 ms is used, so the 10-minute limit is not passed; a point's
 #: values about 230 B (tracemalloc; 1 kB is used); a finished run's record 5.3 kB and its table row 0.4 kB
 #: (6 kB is used). The runs themselves take their own time (seconds each, shown by the progress bar) and are
 #: not limited.
-_PLAN_SECONDS_PER_POINT = 2.5e-4
+_PLAN_SECONDS_PER_POINT = 5e-4
 _PLAN_BYTES_PER_POINT = 1e3
 _PLAN_BYTES_PER_RUN = 6e3
 _BASE_MEMORY_BYTES = 3.2e8

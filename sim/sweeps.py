@@ -37,7 +37,9 @@ import concurrent.futures
 import functools
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,8 +70,8 @@ from .sweep_spec import (
     plan_sweep,
 )
 
-__all__ = ["BACKENDS", "MAX_WORKERS_PER_CORE", "RunStore", "SweepError", "check_workers", "load_sweep_spec", "results_table",
-           "sweep"]
+__all__ = ["BACKENDS", "MAX_WORKERS_PER_CORE", "RunStore", "SweepError", "WorkerDied", "check_workers",
+           "load_sweep_spec", "results_table", "sweep"]
 
 BACKENDS = ("serial", "processes", "dask")
 #: Environment of local worker processes: one thread each for Numba and the BLAS/OpenMP pools.
@@ -105,6 +107,11 @@ def _run_task(task: RunTask, liver) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
         return _record(task, run_time_s=time.perf_counter() - started, error=_describe(exc))
     return _record(task, summary=summary, run_time_s=summary["run_time_s"])
+
+
+class WorkerDied(RuntimeError):
+    """A worker process of the sweep ended without a result (killed by the system or a signal): not a failed run
+    (a failed run is done and would not run again on ``--resume``); the finished runs are kept."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -251,8 +258,10 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
     if isinstance(client, Client):
         yield client
     elif client is None:
-        with LocalCluster(n_workers=workers or _cpu_count(), threads_per_worker=1, processes=True,
-                          dashboard_address=None, env=_ONE_THREAD) as cluster, Client(cluster) as local:
+        with _sigint_ignored():  # the workers inherit it: a Ctrl-C is this process's to report (no worker traceback)
+            cluster = LocalCluster(n_workers=workers or _cpu_count(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, env=_ONE_THREAD, silence_logs=logging.CRITICAL)
+        with cluster, Client(cluster) as local:
             yield local
     else:
         try:
@@ -261,6 +270,20 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
             raise SweepError(f"cannot reach the Dask scheduler at {client!r} ({exc})", path="scheduler") from None
         with remote:
             yield remote
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while the block starts processes (which keep it ignored), then restored;
+    outside the main thread (where signals cannot be set) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _require_dask() -> None:
@@ -486,6 +509,9 @@ class RunStore:
                 self.sweep_id, self.legacy = uuid.uuid4().hex, True
                 self._write_manifest(manifest, {**previous, "sweep_id": self.sweep_id, "legacy_runs": True})
         else:
+            if self.out.is_dir() and any(self.out.iterdir()):  # never write beside (or over) files of another kind
+                raise SweepError(f"{self.out} holds files and no sweep (no sweep.json): choose a new or empty output "
+                                 "folder")
             self.sweep_id = uuid.uuid4().hex
             self._manifest = {**header, "sweep_id": self.sweep_id, "embosim_version": __version__, "run_digests": True}
             if not create:
@@ -638,7 +664,13 @@ def _execute(plan: SweepPlan, todo: list[int], pool, collect: _Collector) -> Non
     def finish(futures) -> None:
         for future in futures:
             index = pending.pop(future)
-            collect.add(future.result())
+            try:
+                record = future.result()
+            except concurrent.futures.BrokenExecutor as exc:  # a worker was killed (out of memory, a signal)
+                codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(exc))
+                raise WorkerDied("a worker process ended without finishing its run (killed by the system or a "
+                                 f"signal; {type(exc).__name__}{', exit codes ' + codes[1] if codes else ''})") from None
+            collect.add(record)
             livers.done(index)
 
     try:
@@ -773,11 +805,19 @@ def results_table(records: list[dict[str, Any]], *, parameters: list[str]) -> pd
     rows = [_row(r, branches) for r in records]
     lead = [*_LEAD, *parameters, "seed"]
     metrics = dict.fromkeys(key for row in rows for key in row if key not in lead and key not in _TAIL)
-    return _nullable_booleans(pd.DataFrame(rows, columns=[*lead, *metrics, *_TAIL]))
+    return _nullable_types(pd.DataFrame(rows, columns=[*lead, *metrics, *_TAIL]), rows)
 
 
-def _nullable_booleans(table: pd.DataFrame) -> pd.DataFrame:
-    """Flags missing where a run failed (object columns of bools) as pandas' nullable boolean, kept by Parquet."""
-    flags = [name for name, column in table.items() if column.dtype == object and column.notna().any()
-             and column.dropna().map(type).eq(bool).all()]
-    return table.astype(dict.fromkeys(flags, "boolean"))
+def _nullable_types(table: pd.DataFrame, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Flags and integers missing where a run failed as pandas' nullable boolean and Int64, kept by Parquet
+    (without, a flag column is of objects and an integer one of floats: the SACE level 4 written 4.0)."""
+    kinds: dict[str, set[type]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if value is not None and not (isinstance(value, float) and value != value):
+                kinds.setdefault(key, set()).add(bool if isinstance(value, (bool, np.bool_)) else
+                                                 int if isinstance(value, (int, np.integer)) else object)
+    missing = {name for name, column in table.items() if column.isna().any()}
+    types = {name: "boolean" if kinds[name] == {bool} else "Int64" for name in missing
+             if kinds.get(name) in ({bool}, {int})}
+    return table.astype(types)

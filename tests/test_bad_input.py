@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 from cli_helpers import console_script
 
@@ -307,7 +308,7 @@ def test_vary_grid_size_is_checked_before_allocating():
         parse_vary("tumours.0.arterial_fraction=0:1:2000000000")
     assert info.value.path == "tumours.0.arterial_fraction"
     scenario = Scenario()
-    grid = {"catheter.rate_ml_min": range(1, 2001), "tumours.0.arterial_fraction": [0.5] * 2000}
+    grid = {"catheter.rate_ml_min": range(1, 2001), "tumours.0.arterial_fraction": np.linspace(0.5, 1.0, 2000)}
     with pytest.raises(SizeError, match="4e6 points"):
         vary_grid(scenario, grid)
     assert estimate_grid(6, 150).large is False

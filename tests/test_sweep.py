@@ -351,3 +351,117 @@ def test_a_sweep_key_the_agent_kind_does_not_use_is_refused(spec, path):
     with pytest.raises(SweepError, match="it would be ignored") as info:
         plan_sweep(parse_sweep_spec({"seed": 3, **spec}))
     assert info.value.path == path
+
+
+# --- review 22: a researcher's sweeps -------------------------------------------------------
+
+
+def test_unquoted_dotted_keys_are_scenario_paths_and_keep_the_base_section():
+    """TOML reads ``agent.size_bin = [...]`` as a table of tables; in [fixed] it had replaced the whole section."""
+    spec = parse_sweep_spec(tomllib.loads(
+        'seed = 1\n[fixed]\nliver.terminal_diameter_um = 300.0\nflow.habr.buffer_efficiency = 0.5\n'
+        '"liver.segment_fractions" = {I = 0.03, II = 0.07, III = 0.08, IV = 0.12, V = 0.14, VI = 0.14, VII = 0.2, '
+        'VIII = 0.22}\n[parameters]\nagent.size_bin = ["100-300", "300-500"]\n'
+        'tumours.0.arterial_fraction = {start = 0.6, stop = 0.8, num = 2}\n'))
+    assert set(spec.fixed) == {"liver.terminal_diameter_um", "flow.habr.buffer_efficiency", "liver.segment_fractions"}
+    assert set(spec.parameters) == {"agent.size_bin", "tumours.0.arterial_fraction"}
+    plan = plan_sweep(spec)
+    base = sim.load_scenario(sim.default_scenario_path())
+    assert plan.base.liver.mass_kg == base.liver.mass_kg and plan.base.liver.terminal_diameter_um == 300.0
+    assert plan.base.flow.habr.buffer_efficiency == 0.5
+
+
+@pytest.mark.parametrize(("parameter", "words"), [
+    ('{start = 0.5, stop = 1.0, num = 1}', "num = 1 takes one value"),  # had run 0.5 alone
+    ('{start = 0.5, stop = 0.5, num = 3}', "one value counted 3 times"),
+    ('[0.5, 0.50]', "given before it"),  # had run the value twice
+])
+def test_a_range_or_list_that_repeats_or_drops_values_is_refused(parameter, words):
+    with pytest.raises(SweepError, match=words) as info:
+        parse_sweep_spec(tomllib.loads(f'seed = 1\n[parameters]\n"tumours.0.arterial_fraction" = {parameter}\n'))
+    assert info.value.path == 'parameters."tumours.0.arterial_fraction"'
+
+
+def test_counts_have_an_upper_bound():
+    with pytest.raises(SweepError, match="less than or equal to 1000000000000") as info:  # overflowed in planning
+        parse_sweep_spec({"seed": 1, "replicates": 10**20})
+    assert info.value.path == "replicates"
+
+
+def test_a_folder_of_other_files_is_refused(tmp_path):
+    (tmp_path / "results.csv").write_text("my,precious,data\n")
+    with pytest.raises(SweepError, match="holds files and no sweep"):
+        RunStore(tmp_path, {"spec": {}}, resume=False)
+    assert (tmp_path / "results.csv").read_text() == "my,precious,data\n"
+
+
+def test_integers_and_flags_stay_integers_and_flags_when_a_run_failed():
+    from sim.sweeps import results_table
+
+    def record(index, summary, error=None):
+        return {"run_index": index, "point": index, "replicate": 0, "seed": 5, "parameters": {"x": 1.0},
+                "summary": summary, "run_time_s": 1.0, "embosim_version": "0", "error": error}
+
+    ok = {"sace_level": 4, "endpoint_reached": True, "tumour_necrosis_fraction": 0.5,
+          "nontarget_particles_by_branch": {}}
+    table = results_table([record(0, ok), record(1, None, "ValueError: x")], parameters=["x"])
+    assert str(table["sace_level"].dtype) == "Int64" and str(table["endpoint_reached"].dtype) == "boolean"
+    assert table["tumour_necrosis_fraction"].dtype == float
+    assert table.to_csv(index=False).splitlines()[1].split(",")[5] == "4"  # was 4.0
+
+
+def test_a_killed_worker_stops_the_sweep_without_counting_a_failed_run(tiny_spec):
+    """A BrokenExecutor from a worker (killed by the system) ends the sweep with WorkerDied; no run is recorded for
+    it, so --resume runs it again."""
+    import concurrent.futures
+    import concurrent.futures.process
+
+    from sim.sweeps import WorkerDied, _Collector, _execute, _SerialPool
+
+    class DyingPool(_SerialPool):
+        def submit(self, task, liver):
+            future = concurrent.futures.Future()
+            future.set_exception(concurrent.futures.process.BrokenProcessPool(
+                "A worker process ... The exit codes of the workers are {SIGKILL(-9)}"))
+            return future
+
+    plan = plan_sweep(load_sweep_spec(tiny_spec), relative_to=tiny_spec.parent)
+    records: dict = {}
+    with pytest.raises(WorkerDied, match=r"exit codes \{SIGKILL\(-9\)\}"):
+        _execute(plan, plan.order()[:1], DyingPool(), _Collector(records, None, _NoBar()))
+    assert records == {}
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kw):
+        pass
+
+
+def test_cli_a_dead_worker_or_sigterm_is_one_line_naming_resume(invoke, tiny_spec, tmp_path, monkeypatch):
+    import sim.sweeps
+    from sim.cli import _terminate_as_interrupt, _Terminated
+
+    def dies(*args, **kwargs):
+        raise sim.sweeps.WorkerDied("a worker process ended without finishing its run (exit codes {SIGKILL(-9)})")
+
+    monkeypatch.setattr(sim.sweeps, "sweep", dies)
+    result = invoke("sweep", tiny_spec, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "add --resume" in result.stderr and "SIGKILL" in result.stderr
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(_Terminated), _terminate_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)  # the handler runs at the next bytecode
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_local_dask_workers_start_with_sigint_ignored():
+    from sim.sweeps import _sigint_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_ignored():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before
