@@ -259,8 +259,10 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
         yield client
     elif client is None:
         with _sigint_ignored():  # the workers inherit it: a Ctrl-C is this process's to report (no worker traceback)
+            # no dashboard, and its HTTP server on a free port (8787 taken had printed a warning each sweep)
             cluster = LocalCluster(n_workers=workers or _cpu_count(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, env=_ONE_THREAD, silence_logs=logging.CRITICAL)
+                                   dashboard_address=":0", scheduler_kwargs={"dashboard": False}, env=_ONE_THREAD,
+                                   silence_logs=logging.CRITICAL)
         with cluster, Client(cluster) as local:
             yield local
     else:
