@@ -334,16 +334,16 @@ def test_comparison_groups_the_bars_by_one_varied_key():
     fig = figures.comparison(table, METRICS)
     axis = fig.axes[0]
     assert [t.get_text() for t in axis.get_xticklabels()] == ["100-300", "300-500"]
-    assert axis.get_xlabel() == "agent.size_bin (\u00b5m)"
+    assert axis.get_xlabel() == "particle size (\u00b5m) \u00b7 agent.size_bin"
     bars = axis.patches
     assert len(bars) == 4  # selective's two sizes, then lobar's
     centres = [b.get_x() + b.get_width() / 2 for b in bars]
     assert centres[0] < centres[2] < centres[1] < centres[3]  # each size's bars side by side
     np.testing.assert_allclose([b.get_height() for b in bars], table[METRICS[0]])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["selective", "lobar"]
-    assert "across agent.size_bin" in fig.get_suptitle()
+    assert "Strategies by particle size" in fig.get_suptitle()
     one = figures.comparison(table[table["strategy"] == "selective"], METRICS)  # one strategy: no legend needed
-    assert not one.legends and one.get_suptitle().startswith("Selective across agent.size_bin")
+    assert not one.legends and one.get_suptitle().startswith("Selective by particle size")
     held = figures.comparison(table[table["agent.size_bin"] == "300-500"], METRICS)  # one value: held, in the title
     assert held.get_suptitle().endswith("compared (mean and 95% interval)\nagent.size_bin = 300-500")
 

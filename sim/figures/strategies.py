@@ -99,13 +99,32 @@ def _no_difference_text(metric: str, means: np.ndarray) -> str:
     return f"no difference\nabove {noise}\n({low:.3g} to {high:.3g})"
 
 
+#: Clinical names of the scenario keys a comparison most often varies (any tumour's for ``tumours.*``).
+_KEY_NAMES = {"agent.size_bin": "particle size", "agent.kind": "agent", "agent.contrast_dilution": "contrast dilution",
+              "catheter.rate_ml_min": "injection rate", "tumours.*.arterial_fraction": "tumour arterial fraction",
+              "tumours.*.diameter_mm": "tumour diameter", "portal.thrombosis": "portal vein thrombosis",
+              "anatomy.michels_type": "Michels type", "procedure.max_volume_ml": "volume cap",
+              "interval.weeks": "weeks between sessions"}
+
+
+def _key_name(key: str) -> str:
+    """The clinical name of a scenario key (:data:`_KEY_NAMES`), else the key."""
+    parts = key.split(".")
+    if parts[0] == "tumours":
+        parts = ["tumours", "*", parts[-1]]
+    return _KEY_NAMES.get(".".join(parts), key)
+
+
 def _key_label(key: str) -> str:
-    """A varied scenario key as an axis label, with its unit (``agent.size_bin (\u00b5m)``)."""
+    """A varied scenario key as an axis label: its clinical name, unit and key (``particle size (\u00b5m) \u00b7
+    agent.size_bin``), as the explorer's controls show them."""
     from ..scenario import key_unit
 
     unit = key_unit(key)
     shown = {"-": "", "": "", "1": "fraction", "um": "\u00b5m"}.get(unit, unit)
-    return f"{key} ({shown})" if shown else key
+    name = _key_name(key)
+    label = f"{name} ({shown})" if shown else name
+    return label if name == key else f"{label} \u00b7 {key}"
 
 
 @styled
@@ -186,7 +205,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     if not grouped:
         what = f"{what} compared"
     else:
-        what = f"{what} across {key}" if len(names) > 1 else f"{shown[names[0]].capitalize()} across {key}"
+        what = f"{what} by {_key_name(key)}" if len(names) > 1 else f"{shown[names[0]].capitalize()} by {_key_name(key)}"
         drawn = next((axis for axis in axes if axis.get_legend_handles_labels()[0]), None)
         if len(names) > 1 and drawn is not None:
             fig.legend(*drawn.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(names), 4))
