@@ -61,6 +61,9 @@ def _generator(scenario: Scenario, rng) -> tuple[np.random.Generator, Scenario]:
         return np.random.default_rng(scenario.procedure.seed), scenario
     if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(int(rng)), scenario.with_updates({"procedure.seed": int(rng)})
+    if isinstance(rng, np.random.SeedSequence) and isinstance(rng.entropy, (int, np.integer)) and not rng.spawn_key \
+            and rng.n_children_spawned == 0:  # the same draws as its integer: record it (scenario.json repeats the run)
+        return np.random.default_rng(rng), scenario.with_updates({"procedure.seed": int(rng.entropy)})
     return np.random.default_rng(rng), scenario
 
 
@@ -204,9 +207,10 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     Parameters
     ----------
     scenario : Scenario
-    rng : None, int or numpy.random.Generator, optional
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         ``None`` seeds from ``procedure.seed``; an int replaces it (and is
-        recorded); a Generator is used as given (the seed recorded is then the
+        recorded), as does a fresh ``SeedSequence(int)`` (the same draws); a Generator
+        or any other SeedSequence is used as given (the seed recorded is then the
         scenario's, which did not produce the draws).
     progress : bool
         Show progress bars (tqdm).

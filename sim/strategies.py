@@ -587,6 +587,9 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
         if path in vary:
             raise ScenarioError(f"each strategy sets {path}, so a varied one would be ignored; {instead}", path=path)
     for path, values in vary.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, range)) or not len(values):
+            raise ScenarioError(f"vary[{path!r}]: a non-empty sequence of values (a list, a range, an array), not "
+                                f"{values!r}", path=path)
         _check_distinct(path, list(values))
     _check_disjoint(scenario, list(vary))
     n_points = math.prod(len(v) for v in vary.values())

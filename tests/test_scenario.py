@@ -290,3 +290,36 @@ def test_toml_errors_quote_their_line_and_a_byte_order_mark_loads(tmp_path):
     assert load_scenario(bom).agent.size_bin == "40-120"
     with pytest.raises(ScenarioError, match="no such file, and no shipped scenario of that name; 'embosim scenarios'"):
         load_scenario("nothing_like_this_at_all")
+
+
+def test_review_23_api_contracts():
+    """with_updates: tumours.<field> sets every tumour (as sweeps and compare do) and a non-str key is one TypeError;
+    a SeedSequence of an integer records that integer, so scenario.json repeats the run."""
+    import numpy as np
+
+    from sim.simulation import _generator
+
+    assert Scenario().with_updates({"tumours.arterial_fraction": 0.8}).tumours[0].arterial_fraction == 0.8
+    with pytest.raises(TypeError, match="each key is a dotted scenario path"):
+        Scenario().with_updates({1: 2})
+    generator, recorded = _generator(Scenario(), np.random.SeedSequence(7))
+    assert recorded.procedure.seed == 7 and generator.random() == np.random.default_rng(7).random()
+    _, kept = _generator(Scenario(), np.random.SeedSequence(7).spawn(1)[0])
+    assert kept.procedure.seed == Scenario().procedure.seed
+
+
+@pytest.mark.parametrize(("updates", "key"), [
+    ({"agent.size_bin": "900-1200"}, "agent.size_bin"),  # 720 um compressed, 635 um lumen: had been delivered
+    ({"agent.kind": "custom", "agent.diameters_um": [1000.0]}, "agent.diameters_um"),
+    ({"procedure.agent_sequence": [{"size_bin": "900-1200"}]}, "procedure.agent_sequence.0.size_bin"),
+])
+def test_particles_that_cannot_pass_the_catheter_are_refused(updates, key):
+    with pytest.raises(ScenarioError, match="do not pass the 2.7 Fr microcatheter's 635 um lumen") as info:
+        Scenario().with_updates(updates)
+    assert info.value.path == key
+    larger = Scenario().with_updates({"catheter.kind": "base", "catheter.outer_diameter_fr": 5.0})
+    assert larger.with_updates(updates)  # a 5 Fr base catheter's 1,067 um lumen passes them compressed
+
+
+def test_particles_that_pass_the_catheter_compressed_are_accepted():
+    assert Scenario().with_updates({"agent.size_bin": "700-900"}).agent.size_bin == "700-900"  # 560 um compressed

@@ -207,6 +207,13 @@ def test_vary_refuses_what_strategies_set_and_repeated_values(vary, path, words)
     assert info.value.path == path
 
 
+@pytest.mark.parametrize("values", [[], 2.0, "100-300"])
+def test_vary_takes_a_non_empty_sequence(values):
+    """Review 23: [] failed inside pandas after planning, 2.0 was a TypeError, a str was split into characters."""
+    with pytest.raises(ScenarioError, match="a non-empty sequence of values"):
+        vary_grid(Scenario(), {"catheter.rate_ml_min": values})
+
+
 def test_a_listed_category_varies_the_scenario():
     grid = vary_grid(Scenario(), dict([parse_vary("agent.size_bin=40-120,300-500")]))
     assert [varied.agent.size_bin for _, varied in grid] == ["40-120", "300-500"]
