@@ -155,7 +155,8 @@ def check_output_folder(folder: str | Path, *, marker: str, force: bool, option:
         raise OutputError(f"{folder} is not empty and holds no earlier embosim output ({marker}); choose a new or "
                           "empty folder", path=option)
     if not force:
-        raise OutputError(f"{folder} holds an earlier output ({marker}): add --force to replace it (its files are "
+        how = "add --force" if option.startswith("-") else "pass force=True"  # the command line's, or Python's
+        raise OutputError(f"{folder} holds an earlier output ({marker}): {how} to replace it (its files are "
                           "all removed) or choose another folder", path=option)
     return folder
 
@@ -189,7 +190,7 @@ class Staging:
 
 
 @contextlib.contextmanager
-def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Iterator[Staging]:
+def staged_folder(folder: str | Path, *, marker: str, force: bool = True, option: str = "out_dir") -> Iterator[Staging]:
     """Yield an empty staging folder (``.path``); on success it becomes ``folder`` in one rename.
 
     The staging folder is a hidden sibling, ``.NAME.staging-<pid>-<random>.tmp``.
@@ -212,11 +213,12 @@ def staged_folder(folder: str | Path, *, marker: str, force: bool = True) -> Ite
     Raises
     ------
     OutputError
-        ``folder`` cannot take the output (:func:`check_output_folder`), checked on entry.
+        ``folder`` cannot take the output (:func:`check_output_folder`), checked on entry; named as ``option``
+        (the Python argument by default; the command line checks its ``--out`` before any work).
     """
     shown = Path(folder)
     folder = Path(os.path.abspath(folder))
-    check_output_folder(folder, marker=marker, force=force)
+    check_output_folder(folder, marker=marker, force=force, option=option)
     _remove_stale_staging(folder)
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = folder.with_name(f".{folder.name}.staging-{tag}{TMP_SUFFIX}")

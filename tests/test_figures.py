@@ -681,3 +681,16 @@ def test_large_slide_canvases_draw_text_to_read_on_a_slide(runs):
         assert not suptitle.overlaps(ax.title.get_window_extent(renderer))
     flat = figures.endpoint_curve(data)  # 9.5 x 6 in: placed at its size, the style's sizes
     assert flat.axes[0].xaxis.label.get_fontsize() == STYLES["slide"]["axes.labelsize"]
+
+
+def test_a_figure_shows_in_a_notebook_without_pyplot(tables):
+    """Review 23: a figure left as a Jupyter cell's value printed '<Figure size ...>' (no pyplot, no inline backend)."""
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        data, _ = shell.display_formatter.format(figures.comparison(tables["comparison"], METRICS))
+    finally:
+        InteractiveShell.clear_instance()
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"

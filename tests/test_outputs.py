@@ -134,6 +134,11 @@ def test_output_folder_rules(tmp_path):
     _earlier_run(tmp_path / "earlier")
     with pytest.raises(OutputError, match="add --force"):
         check_output_folder(tmp_path / "earlier", marker="summary.json", force=False)
+    from sim.io import staged_folder
+
+    with pytest.raises(OutputError, match="out_dir: .* pass force=True"), \
+            staged_folder(tmp_path / "earlier", marker="summary.json", force=False):  # Python's words (review 23)
+        pass
     check_output_folder(tmp_path / "earlier", marker="summary.json", force=True)
     notes = tmp_path / "notes"
     notes.mkdir()

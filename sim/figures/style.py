@@ -15,6 +15,7 @@ function takes ``style=`` and sizes its canvas, lines and markers through :func:
 from __future__ import annotations
 
 import re
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
@@ -162,12 +163,29 @@ def styled(function):
     paper figure's titles and axis labels are then wrapped to the room they have (:func:`wrap_to_fit`)."""
     @wraps(function)
     def wrapper(*args, style: str = "slide", **kwargs):
+        show_in_notebooks()
         with style_context(style):
             fig = function(*args, **kwargs)
             wrap_to_fit(fig)
             return fig
 
     return wrapper
+
+
+def show_in_notebooks() -> None:
+    """In IPython (Jupyter), show a figure left as a cell's value as a PNG, as pyplot's inline backend would (the
+    figures never touch pyplot, so without this a notebook printed ``<Figure size ...>``; review 23)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    if Figure not in formatter.type_printers:
+        from IPython.core.pylabtools import print_figure
+
+        formatter.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def wrap_to_fit(fig) -> None:
