@@ -39,6 +39,7 @@ __all__ = [
     "agent_kind_updates",
     "inapplicable_agent_keys",
     "key_unit",
+    "scenario_fields",
     "load_scenario",
     "require_scenario",
     "parse_scenario",
@@ -998,6 +999,24 @@ class Scenario(_Section):
         return parse_scenario(data, source="<updates>", anatomy=False)
 
 
+def scenario_fields(dotted: str) -> list[Any] | None:
+    """The pydantic fields a dotted scenario path passes through, list indices skipped (``tumours.0.diameter_mm``:
+    ``tumours``, ``diameter_mm``); None when a part names no field."""
+    model: Any = Scenario
+    fields = []
+    for part in dotted.split("."):
+        if part.isdigit():
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        fields.append(field)
+        inner = _bare(field.annotation)
+        args = typing.get_args(inner)
+        model = args[0] if typing.get_origin(inner) in (list, tuple) and args else inner
+    return fields
+
+
 def key_unit(dotted: str) -> str:
     """The unit of a dotted scenario key, as its field declares it (``"1"`` dimensionless, ``"-"`` names and flags,
     ``""`` for a path that names no field); a list index (``tumours.0``) or none (``tumours.diameter_mm``) alike.
@@ -1007,20 +1026,11 @@ def key_unit(dotted: str) -> str:
     >>> key_unit("agent.size_bin"), key_unit("tumours.0.diameter_mm"), key_unit("tumours.arterial_fraction")
     ('um', 'mm', '1')
     """
-    model: Any = Scenario
-    unit = ""
-    for part in dotted.split("."):
-        if part.isdigit():
-            continue
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return ""
-        field = fields[part]
-        unit = (field.json_schema_extra or {}).get("unit", "-") if isinstance(field.json_schema_extra, dict) else "-"
-        inner = _bare(field.annotation)
-        args = typing.get_args(inner)
-        model = args[0] if typing.get_origin(inner) in (list, tuple) and args else inner
-    return unit
+    fields = scenario_fields(dotted)
+    if not fields:
+        return ""
+    extra = fields[-1].json_schema_extra
+    return extra.get("unit", "-") if isinstance(extra, dict) else "-"
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:

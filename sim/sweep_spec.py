@@ -57,7 +57,7 @@ from pydantic import (
 
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
-from .scenario import Scenario, ScenarioError, inapplicable_agent_keys, load_scenario
+from .scenario import Scenario, ScenarioError, inapplicable_agent_keys, load_scenario, scenario_fields
 
 __all__ = [
     "RunTask",
@@ -366,26 +366,14 @@ def _is_section(path: str) -> bool:
     """Whether a dotted path names a scenario section that is always there (``agent``, ``flow.habr``,
     ``tumours``, ``tumours.0``), whose keys a TOML table may list, rather than a value (a number, a list, the
     segment-fraction table, an optional table such as ``tumours.0.extrahepatic``)."""
-    model: Any = Scenario
-    listed = False
-    for part in path.split("."):
-        if listed:
-            if not part.isdigit():  # tumours.<field>: a field of every tumour
-                return False
-            listed = False
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None or type(None) in typing.get_args(field.annotation):
-            return False
+    def section(field) -> bool:
         kind = field.annotation
-        if typing.get_origin(kind) in (list, tuple) and isinstance(typing.get_args(kind)[0], type) and \
-                issubclass(typing.get_args(kind)[0], BaseModel):
-            model, listed = typing.get_args(kind)[0], True
-        elif isinstance(kind, type) and issubclass(kind, BaseModel):
-            model = kind
-        else:
-            return False
-    return True
+        if typing.get_origin(kind) in (list, tuple):
+            kind = typing.get_args(kind)[0]
+        return isinstance(kind, type) and issubclass(kind, BaseModel)  # (an optional one is a union: not a section)
+
+    fields = scenario_fields(path)
+    return bool(fields) and all(section(field) for field in fields)
 
 
 def _dotted(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
