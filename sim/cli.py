@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import signal
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -471,6 +472,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
     def stop(signum, frame):
         raise _Terminated()
 
+    if threading.current_thread() is not threading.main_thread():  # (signals are set in the main thread only)
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield
