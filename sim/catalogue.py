@@ -9,6 +9,7 @@ the package in a source checkout or an editable install.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -105,6 +106,9 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     """
     if name_or_path is None:
         return default_scenario_path()
+    if not isinstance(name_or_path, (str, os.PathLike)):  # (pathlib's own TypeError named no argument)
+        raise TypeError(f"a scenario is a file path or a shipped scenario's name (a str or Path), not "
+                        f"{type(name_or_path).__name__}")
     path = Path(name_or_path)
     if path.is_file():
         return path

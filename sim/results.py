@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ class RunResult:
             ``out_dir`` cannot be written, holds an earlier run and ``force`` is false,
             or holds other files.
         """
+        if not isinstance(out_dir, (str, os.PathLike)):
+            raise TypeError(f"out_dir: a folder path (str or Path), not {type(out_dir).__name__}")
         out = Path(out_dir)
         with staged_folder(out, marker="summary.json", force=force) as stage:
             names = self._write_files(stage.path, figures=figures, style=figure_style)

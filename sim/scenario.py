@@ -1201,7 +1201,8 @@ def load_scenario(path: str | Path) -> Scenario:
     ----------
     path : str or Path
         The TOML file; the name of a shipped scenario (``"main_pvt"``, as the command line takes it); or the
-        ``scenario.json`` a run folder holds (the scenario with the seed used: it re-creates the run).
+        ``scenario.json`` a run folder holds (the scenario with the seed used: it re-creates the run). ``None``
+        loads the default scenario (:func:`sim.default_scenario_path`).
 
     Returns
     -------
@@ -1212,6 +1213,8 @@ def load_scenario(path: str | Path) -> Scenario:
     ------
     ScenarioError
         Unreadable file, invalid TOML, unknown key, wrong type or value out of range.
+    TypeError
+        ``path`` is not a str, Path or None.
     """
     from .catalogue import resolve_scenario
 

@@ -699,6 +699,8 @@ def _plan(spec: str | Path | SweepSpec | SweepPlan, **options) -> SweepPlan:
         return spec
     if isinstance(spec, SweepSpec):
         return plan_sweep(spec, **options)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"spec: a sweep file's path (str or Path), a SweepSpec or a SweepPlan, not {type(spec).__name__}")
     return plan_sweep(load_sweep_spec(spec), relative_to=Path(spec).parent, source=str(spec), **options)
 
 

@@ -694,3 +694,10 @@ def test_a_figure_shows_in_a_notebook_without_pyplot(tables):
     finally:
         InteractiveShell.clear_instance()
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_names_a_folder_argument_of_the_wrong_type(folders):
+    result, _ = folders["replaced_rha_michels3"]
+    for wrong in (None, 3):
+        with pytest.raises(TypeError, match="out_dir: a folder path"):
+            result.write(wrong)

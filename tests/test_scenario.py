@@ -323,3 +323,12 @@ def test_particles_that_cannot_pass_the_catheter_are_refused(updates, key):
 
 def test_particles_that_pass_the_catheter_compressed_are_accepted():
     assert Scenario().with_updates({"agent.size_bin": "700-900"}).agent.size_bin == "700-900"  # 560 um compressed
+
+
+def test_a_path_argument_of_the_wrong_type_is_one_typeerror_naming_it(tmp_path):
+    """Review 23: pathlib's 'expected str, bytes or os.PathLike object, not int' named no argument."""
+    with pytest.raises(TypeError, match="a scenario is a file path or a shipped scenario's name"):
+        load_scenario(3)
+    with pytest.raises(TypeError, match="spec: a sweep file's path"):
+        sim.sweep(3)
+    assert load_scenario(None).title == load_scenario(sim.default_scenario_path()).title
