@@ -95,7 +95,7 @@ def _no_difference_text(metric: str, means: np.ndarray) -> str:
     low, high = float(finite.min()), float(finite.max())
     if f"{low:.3g}" == f"{high:.3g}":
         return f"no difference\n(all {low:.3g})"
-    noise = "0.1 percentage point" if metric.endswith("_fraction") else "0.1%"  # (:func:`no_difference`)
+    noise = f"{NOISE_ABSOLUTE * 100:g} percentage point" if metric.endswith("_fraction") else f"{NOISE_RELATIVE:.1%}"
     return f"no difference\nabove {noise}\n({low:.3g} to {high:.3g})"
 
 
