@@ -165,6 +165,21 @@ def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     return edge_sink, node_sink, tuple(names)
 
 
+def _tip_room(placement, n_pedicle: int) -> int:
+    """The vessel ahead of the catheter tip that particles stop in when their exit is blocked (``TransportNet.tip_room``).
+
+    Model assumption: the catheter tip sits in its vessel, upstream of the next bifurcation, and what it releases
+    can stack back only as far as the tip. A named vessel is split at the tip (``catheter.tip_distance_mm``): its
+    distal part is the tip's exit, a vessel like any other, and the room (-1 here). A tip at a vessel's distal node
+    (a synthetic vessel, or a named one with the tip at its end) has no resolved vessel ahead of it; the
+    catheter's vessel, whose column grows from its distal end, stands for the lumen ahead of the tip (the model
+    does not resolve where in a synthetic vessel the tip sits).
+    """
+    if placement.tip_trunk_node < 0:
+        return int(placement.tip_pedicle_node)
+    return -1 if placement.distal_edge >= 0 else n_pedicle + int(placement.proximal_edge)
+
+
 def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agent: Agent, *, full_resolve: bool = False) -> tuple[tk.TransportNet, tuple[str, ...]]:
     """Static transport inputs for a liver with its catheter placed.
@@ -204,7 +219,8 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         release_exponent=CENTRAL_RELEASE_EXPONENT if scenario.procedure.release == "central" else 1.0,
         full_resolve=bool(full_resolve), max_candidates=_max_candidates(ptr, state),
         max_depth=int(depth.max()) + 1, tip_kind=tip_kind, tip_index=int(tip_index),
-        measure_edge=int(placement.proximal_edge), reflux_edge=int(placement.proximal_edge))
+        measure_edge=int(placement.proximal_edge), reflux_edge=int(placement.proximal_edge),
+        tip_room=_tip_room(placement, forest.n_nodes))
     return net, sink_names
 
 

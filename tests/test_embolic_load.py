@@ -11,6 +11,7 @@ import sim
 from sim.anatomy import build_liver
 from sim.catalogue import default_scenario_path
 from sim.kernels import embolic_load as el
+from sim.kernels import transport as tk
 from sim.simulation import run
 
 COARSE = {"liver.terminal_diameter_um": 150.0}
@@ -138,6 +139,38 @@ def test_chained_sessions_never_lose_a_load(scenario, liver):
     art_first = first.state["compartment_flow_final_m3s"][in5, 0].sum()
     art_base = first.state["compartment_flow_baseline_m3s"][in5, 0].sum()
     assert art_final < 0.5 * art_base and art_final == pytest.approx(art_first, rel=0.5)
+
+
+def test_a_second_session_into_an_embolised_vessel_stops_packed_to_the_tip(scenario, liver):
+    """A5 to stasis, then A5 again (review 23): the first session's leaky plugs still carry most of the flow, so
+    most particles reach a column ahead of the catheter. They stack in the room ahead of the tip (the distal part of
+    A5) and the injection stops packed when it is full; before, particles at the tip took no room, 82% of them
+    stayed in suspension and the session ran to the 50 mL volume cap."""
+    first = run(scenario, progress=False, liver=liver)
+    again = run(scenario, progress=False, liver=liver, prior=first)
+    s = again.summary
+    assert s["stop_reason"] == "packed_to_tip" and s["particles_in_suspension"] == 1
+    assert s["suspension_volume_ml"] < 0.1 * scenario.procedure.max_volume_ml
+    assert 0 < s["particle_volume_ml"] < first.summary["particle_volume_ml"]
+    ahead = sim.solve_flow(liver, catheter=True).catheter.distal_edge  # A5 split at the tip: its part ahead of it
+    fate, where, stacked = again.state["particle_fate"], again.state["particle_where"], again.state["particle_stacked"]
+    assert ((fate == tk.FATE_TRUNK) & stacked & (where == ahead)).sum() > 0.2 * s["particles_injected"]
+    assert not first.state["load"]["trunk"].get("A5_distal", {}).get("blocked", 0)
+    assert again.state["load"]["trunk"]["A5_distal"]["blocked"]  # full: the column reaches the catheter
+
+
+def test_a_synthetic_tip_stacks_back_in_its_own_vessel_then_stops_packed(scenario, liver):
+    """A catheter at a synthetic vessel's distal node has no resolved vessel ahead: its own vessel holds the column
+    back to the tip (model assumption, sim.procedure._tip_room), then the injection stops packed."""
+    forest = liver.compiled.forest
+    diameter_um = 2e6 * forest.art_radius_m
+    tip = int(np.flatnonzero((forest.parent >= 0) & (forest.segment == 4) & (diameter_um > 800) & (diameter_um < 1500))[0])
+    r = run(scenario.with_updates({"catheter.vessel": f"#{tip}", "agent.size_bin": "500-700"}), progress=False,
+            liver=liver)
+    fate, where, stacked = r.state["particle_fate"], r.state["particle_where"], r.state["particle_stacked"]
+    assert r.summary["stop_reason"] == "packed_to_tip" and r.summary["particles_in_suspension"] == 1
+    assert ((fate == tk.FATE_VESSEL) & stacked & (where == tip)).sum() > 10
+    assert r.state["load"]["pedicle"]["blocked"][tip]
 
 
 def test_temporary_agent_leaves_no_load_for_the_next_session(scenario, liver):

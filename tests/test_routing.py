@@ -149,6 +149,38 @@ def test_loaded_field_routes_equal_the_exact_kernel(liver, base):
     assert {tk.FATE_VESSEL, tk.FATE_COMPARTMENT} <= set(routed.fate.tolist())
 
 
+def test_routes_from_a_synthetic_tip_stacking_back_to_it_equal_the_exact_kernel(liver, base):
+    """A synthetic tip has its own vessel as the room ahead of the catheter (``TransportNet.tip_room``): on a load
+    where particles already stack there, and on one where it is full (the exact kernel stopped packed), every
+    route end agrees: a column stop in the tip's vessel, then suspension at the tip."""
+    tip = _pedicle_tip(liver, 2)
+    scenario = base.with_updates({"catheter.vessel": tip, "agent.size_bin": "500-700"})
+    flow, agent, net, sinks = _setup(liver, scenario)
+    room = int(tip[1:])
+    assert net.tip_room == room
+    geo = load_geometry(flow.liver, flow.state, net, scenario, agent)
+    load = _empty_load(flow)
+    st = _copy(flow.state)
+    rng = np.random.default_rng(6)
+    n = 20000
+    ps = _new_state(n, flow.liver, len(sinks), load)
+    d = agent.sample_diameters(n, rng=rng)
+    u = rng.random((n, walk_steps(flow.liver, net)))
+    p, stop, checked = 0, tk.STOP_BATCH, []
+    while p < n and stop == tk.STOP_BATCH:  # one particle a call: the load as it stands after each
+        p, stop = tk.transport(st, net, geo, ps, d, np.arange(1, n + 1), drawn_rows(u[p:p + 1]), p, p + 1, -1.0, False)
+        partly = load.vessel_count[room] > 0 and not load.vessel_blocked[room]
+        if stop == tk.STOP_PACKED or (partly and not checked):
+            twoport.solve(st)
+            routed = _compare(flow, net, len(sinks), agent.sample_diameters(PARTICLES, rng=rng), rng, state=_copy(st),
+                              load=_copy(load), scenario=scenario)
+            checked.append(routed)
+    assert stop == tk.STOP_PACKED and len(checked) == 2
+    partly, packed = checked
+    assert (partly.stacked & (partly.fate == tk.FATE_VESSEL) & (partly.where == room)).any()
+    assert (packed.fate == tk.FATE_SUSPENDED).any()
+
+
 def test_routing_chunks_and_random_number_budget(liver, base):
     """Chunking never changes a route; a walk longer than its random numbers stays in suspension."""
     flow, agent, net, sinks = _setup(liver, base.with_updates({"catheter.vessel": "PHA"}))

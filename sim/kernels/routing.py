@@ -95,6 +95,9 @@ class RoutingTable(NamedTuple):
         Pedicle nodes M (a trunk edge e is vessel M + e, as in :mod:`.embolic_load`).
     deformability, size_bias_onset, release_exponent : float
         As in :class:`.transport.TransportNet`.
+    tip_room : int
+        ``TransportNet.tip_room`` (the vessel a particle at the catheter tip is in), -1 where it is blocked in the
+        table's load: a particle whose exit is blocked there stays in suspension (the exact kernel stops packed).
     """
 
     words: np.ndarray
@@ -105,6 +108,7 @@ class RoutingTable(NamedTuple):
     deformability: float
     size_bias_onset: float
     release_exponent: float
+    tip_room: int
 
 
 @njit(**NJIT_OPTS)
@@ -271,9 +275,10 @@ def build_table(st, net, load):
     _fill(st, net, load, order, offset, words, values)
     n_trunk = st.trunk_p.shape[0]
     start = offset[net.tip_index] if net.tip_kind == TIP_TRUNK else offset[n_trunk + net.tip_index]
+    room = net.tip_room if net.tip_room >= 0 and load.vessel_blocked[net.tip_room] == 0 else -1
     return RoutingTable(words=words, values=values, start=start, max_exits=max_exits,
                         n_pedicle=st.parent.shape[0], deformability=net.deformability, size_bias_onset=net.size_bias_onset,
-                        release_exponent=net.release_exponent)
+                        release_exponent=net.release_exponent, tip_room=room)
 
 
 @njit(inline="always", **NJIT_OPTS)  # inlined into the sweep: about 10% faster
@@ -347,7 +352,7 @@ class Walks(NamedTuple):
     reflux : bool (count,)
         Whether it has left the catheterised vessel backwards.
     came : int64 (count,)
-        The vessel it is in (pedicle node v, or M + trunk edge), -1 at the catheter tip.
+        The vessel it is in (pedicle node v, or M + trunk edge); at the catheter tip ``RoutingTable.tip_room``.
     """
 
     moving: np.ndarray
@@ -361,7 +366,7 @@ class Walks(NamedTuple):
 def start_walks(table, count):
     """``count`` particles at the catheter tip, none moved yet (a :class:`Walks`)."""
     return Walks(moving=np.arange(count), at=np.full(count, table.start), sharpen=np.full(count, table.release_exponent),
-                 reflux=np.zeros(count, np.bool_), came=np.full(count, -1, np.int64))
+                 reflux=np.zeros(count, np.bool_), came=np.full(count, table.tip_room, np.int64))
 
 
 @njit(**NJIT_OPTS)

@@ -16,8 +16,9 @@ Rules
   onset ratio; Bushi et al. 2005); if no exit takes the particle, by flow alone.
 * At the chosen exit (:func:`exit_action`): a blocked exit (wedged or packed up to
   its mouth) stops the particle at the end of the column of the vessel it is in
-  (``ACT_STOP``; at the catheter tip itself it stays in suspension, and when every exit there is
-  blocked the exact kernel stops the injection: packed to the tip); a non-target
+  (``ACT_STOP``; at the catheter tip, the vessel ahead of the catheter, ``TransportNet.tip_room``;
+  when that is full the particle stays in suspension and the exact kernel stops the injection:
+  packed to the tip); a non-target
   bed takes it out of the liver (``ACT_BED``); a compartment takes it into its
   microvasculature (``ACT_COMPARTMENT``); a vessel narrower than it fits
   (``(1 - deformability) x`` diameter) takes it as a wedge (``ACT_WEDGE``); any

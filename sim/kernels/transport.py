@@ -96,12 +96,12 @@ FATE_VESSEL = 0        # lodged in a pedicle vessel (pedicle node index)
 FATE_TRUNK = 1         # lodged in a named trunk vessel (trunk edge)
 FATE_COMPARTMENT = 2   # lodged in a compartment's microvasculature (compartment)
 FATE_NONTARGET = 3     # left the liver through a non-target branch (sink id)
-FATE_SUSPENDED = 4     # stopped where no flow leaves, or at the tip facing a blocked exit (still in suspension)
+FATE_SUSPENDED = 4     # stopped where no flow leaves, or at the catheter tip packed (still in suspension)
 FATE_NOT_INJECTED = 5
 #: Where the catheter tip is.
 TIP_TRUNK, TIP_PEDICLE = 0, 1
-#: Why :func:`transport` returned (``STOP_PACKED``: every exit at the catheter tip is blocked, the columns reach the
-#: tip: nothing more can go in).
+#: Why :func:`transport` returned (``STOP_PACKED``: a particle at the catheter tip found its exit blocked with no
+#: room left at the tip (``TransportNet.tip_room`` full or absent): the column reaches the catheter).
 STOP_BATCH, STOP_ENDPOINT, STOP_REFLUX, STOP_PACKED = 0, 1, 2, 3
 
 _KIND_TRUNK_EDGE, _KIND_CHILD, _KIND_COMP, _KIND_PARENT, _KIND_BED = 0, 1, 2, 3, 4
@@ -148,6 +148,13 @@ class TransportNet(NamedTuple):
         ``TIP_TRUNK`` and the tip's trunk node, or ``TIP_PEDICLE`` and the pedicle node.
     measure_edge, reflux_edge : int
         Trunk tip: the trunk edges distal (tip -> end) and proximal (origin -> tip) of the tip.
+    tip_room : int
+        The vessel (unified index: pedicle node, or M + trunk edge) a particle at the catheter tip is in: where it
+        stops, at the end of that vessel's column, when the exit it chose is blocked. The catheter's vessel when the
+        tip is at its distal node (a synthetic vessel, or a named one with the tip at its end); -1 when a named
+        vessel is split at the tip, whose distal part is then the tip's exit and the room ahead of the catheter.
+        When the room is full (or -1) such a particle stays in suspension and the injection stops
+        (``STOP_PACKED``).
     """
 
     tadj_ptr: np.ndarray
@@ -171,6 +178,7 @@ class TransportNet(NamedTuple):
     tip_index: int
     measure_edge: int
     reflux_edge: int
+    tip_room: int
 
 
 class ProcedureState(NamedTuple):
@@ -298,8 +306,9 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     -------
     (int, int)
         Index one past the last particle injected, and ``STOP_BATCH``,
-        ``STOP_ENDPOINT``, ``STOP_REFLUX`` or ``STOP_PACKED`` (a particle at the catheter tip found every
-        exit carrying flow out of it blocked: the columns reach the tip; it stays in suspension).
+        ``STOP_ENDPOINT``, ``STOP_REFLUX`` or ``STOP_PACKED`` (a particle at the catheter tip found the exit it
+        chose blocked and no room at the tip, ``net.tip_room``: the column reaches the catheter; it stays in
+        suspension).
     """
     st, net, geo, ps = borrowed((st, net, geo, ps))  # no reference counts in the calls below (held by our caller)
     max_cand = net.max_candidates
@@ -335,7 +344,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     trunk_edge_sink, trunk_node_sink, trunk_root = net.trunk_edge_sink, net.trunk_node_sink, net.trunk_root
     ped_diam, ped_depth, comp_feed_diam = net.ped_diam, net.ped_depth, net.comp_feed_diam
     size_bias_onset, release_exponent = net.size_bias_onset, net.release_exponent
-    tip_kind, tip_index, reflux_edge = net.tip_kind, net.tip_index, net.reflux_edge
+    tip_kind, tip_index, reflux_edge, tip_room = net.tip_kind, net.tip_index, net.reflux_edge, net.tip_room
     load = ps.load
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
     vessel_column, vessel_excess, vessel_layer, vessel_layer_excess, vessel_count = \
@@ -401,12 +410,12 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
         refluxed = False
         lodged = False
         stacked = False
-        packed = False  # at the tip with every exit blocked
+        packed = False  # at the tip, its exit blocked and no room left ahead of the catheter
         lodge_elem = -1  # where the unit lodges: a resolved vessel (unified index), or a bed with lodge_bed
         lodge_bed = False
         wedge = False
         bifurcations = 0
-        came = -1  # the vessel the particle is in (unified index), -1 at the catheter tip
+        came = tip_room  # the vessel the particle is in (unified index); at the tip, the room ahead of the catheter
         used = 0  # numbers of the unit's row generated so far
         for step in range(n_steps):
             nc = 0
@@ -541,7 +550,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             act = exit_action(exit_kind, diam[k], blocked[k], d_fit)
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
-                if came >= 0:
+                if came >= 0 and vessel_blocked[came] == 0:  # the top of the column in the vessel it is in
                     lodge_elem = came
                     lodged = True
                     stacked = True
@@ -549,11 +558,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                         fate, where = FATE_VESSEL, came
                     else:
                         fate, where = FATE_TRUNK, came - m_ped
-                else:  # at the catheter tip: packed to it when no exit is open
+                else:  # at the catheter tip, no room left ahead of it (only there is came full or -1): packed
                     packed = True
-                    for j in range(nc):
-                        if not blocked[j]:
-                            packed = False
                 break
             if act == ACT_BED:
                 fate = FATE_NONTARGET
