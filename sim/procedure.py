@@ -741,7 +741,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         Arteries whose native flow is recorded at every time-series row (``watched_flows``: rows x
         vessels, m^3/s; the explorer's replay). Recording changes no other output.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     net, sink_names = transport_net(liver, state, placement, scenario, agents[0][0], full_resolve=full_resolve)
     geo = load_geometry(liver, state, net, scenario, agents[0][0])
@@ -794,7 +794,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     first_agent = agents[0][0]
     expected = 0.0 if not progress else min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
         liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))  # the bar's only
-    bar = tqdm(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
+    bar = progress_bar(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
                leave=False, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} mL [{elapsed}<{remaining}]")
     while True:
         agent = agents[current][0]

@@ -782,7 +782,8 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
         ``docs/strategies.md``).
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .progress import progress_bar
 
     require_scenario(scenario, "sim.compare")
 
@@ -794,7 +795,7 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     tumour_index(scenario, tumour)
     children = _seed_sequence(scenario, rng).spawn(replicates)
     livers = _Livers(progress=progress, allow_large=allow_large)
-    bar = tqdm(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
+    bar = progress_bar(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
     rows = []
     for point, point_scenario in grid:
         liver, q_healthy = livers.get(point_scenario)

@@ -633,12 +633,12 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
     """
     check_plan_size(spec, allow_large=allow_large, source=source)
     base = _base_scenario(spec, Path(relative_to), source)
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     points = spec.points()
     keys: dict[str, int] = {}
     groups = []
-    bar = tqdm(points, desc="planning", unit="point", disable=not progress or len(points) < _PLAN_BAR_POINTS)
+    bar = progress_bar(points, desc="planning", unit="point", disable=not progress or len(points) < _PLAN_BAR_POINTS)
     for number, point in enumerate(bar):
         try:
             scenario = base.with_updates(base.expand_updates(point))

@@ -387,12 +387,12 @@ def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool
     >>> liver.vessels["A5"] == liver.compiled.trunk.edge_index("A5")
     True
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     require_scenario(scenario, "sim.build_liver")
     check_build_size(scenario, allow_large=allow_large)
     cfg = scenario.liver
-    bar = tqdm(total=5, desc="building liver", disable=not progress)
+    bar = progress_bar(total=5, desc="building liver", disable=not progress)
     rng = np.random.default_rng(cfg.seed)
     domain = liver_domain(cfg.mass_kg, cfg.shape)
     planes = fit_segment_planes(domain, cfg.segment_fractions)
