@@ -52,6 +52,13 @@ def test_strategy_findings_table_is_the_rendering_of_its_data(findings, findings
         "docs/strategies.md's findings were edited by hand or not regenerated: run python scripts/strategy_findings.py")
 
 
+def test_necrosis_block_is_the_rendering_of_its_data(findings, findings_data):
+    text = findings.NECROSIS_DOC.read_text(encoding="utf-8")
+    assert findings.documented_block(text, findings.NECROSIS_BEGIN, findings.NECROSIS_END) == \
+        findings.render_necrosis(findings_data), (
+            "docs/outputs.md's necrosis block was edited by hand or not regenerated: run python scripts/strategy_findings.py")
+
+
 def test_strategy_findings_data_is_what_the_code_measures(findings, findings_data):
     for name, measure in findings.SAMPLED_GROUPS.items():
         fresh = measure()
