@@ -56,10 +56,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from . import __version__, limits
 from .io import TMP_SUFFIX, atomic_write
+from .progress import progress_bar
 from .scenario import Scenario
 from .sweep_spec import (
     RunTask,
@@ -772,7 +772,7 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     if client is None:  # local workers: no idle one holding a liver
         workers = min(workers or _cpu_count(), max(len(todo), 1))
     with _pool(backend, workers=workers, client=client) as pool, large, \
-            tqdm(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
+            progress_bar(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
         if store is not None:
             store.create()  # only now: a scheduler that cannot be reached leaves no sweep.json behind
         _execute(plan, todo, pool, _Collector(records, store, bar))

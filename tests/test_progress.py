@@ -35,6 +35,7 @@ def test_tqdm_auto_warns_in_a_kernel_without_ipywidgets():
     "from sim.progress import progress_bar\nbar = progress_bar(total=3, desc='x')\nbar.update(3)\nbar.close()\n"
     "import tqdm.std\nassert type(bar) is tqdm.std.tqdm\n",
     "import sim\nsim.build_liver(sim.load_scenario(None).with_updates({'liver.terminal_diameter_um': 600.0}))\n",
+    "import sim.sweeps, sim.strategies, sim.procedure, sim.sweep_spec\n",  # none of them imports tqdm.auto
 ])
 def test_embosim_bars_do_not_warn_in_a_kernel_without_ipywidgets(code):
     out = _in_fake_kernel(code)
