@@ -244,8 +244,8 @@ def render_necrosis(v: dict[str, float]) -> str:
         f"portal inflow {n('tumour_portal_inflow_ratio'):.2f}x), and `tumour_necrosis_fraction` is "
         f"{n('tumour_necrosis_fraction'):.2f} (threshold read-out: {n('tumour_devascularised_fraction'):.2g}).",
         f"Less arterialised tumours keep more of their supply from the portal vein and die less, smoothly: "
-        f"`embosim compare --strategies selective --replicates 1 --seed 0 --vary tumours.0.arterial_fraction=0.5:1.0:6 {COARSE_CLI}` "
-        f"gives {graded} "
+        "`embosim compare --strategies selective --replicates 1 --seed 0 --vary tumours.0.arterial_fraction=0.5:1.0:6 "
+        f"{COARSE_CLI}` gives {graded} "
         f"(threshold read-out: {threshold}).",
         f"`embosim compare --strategies superselective,selective,lobar --replicates {REPLICATES} --seed 0 {COARSE_CLI}`: tumour "
         f"necrosis {tumour}, normal "

@@ -165,19 +165,24 @@ def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     return edge_sink, node_sink, tuple(names)
 
 
-def _tip_room(placement, n_pedicle: int) -> int:
-    """The vessel ahead of the catheter tip that particles stop in when their exit is blocked (``TransportNet.tip_room``).
+#: Where a catheter in a synthetic vessel ends, as a share of the vessel's length from its origin (model assumption:
+#: the model does not resolve it; half-way, as a named vessel's default ``catheter.tip_distance_mm``).
+SYNTHETIC_TIP_POSITION = 0.5
 
-    Model assumption: the catheter tip sits in its vessel, upstream of the next bifurcation, and what it releases
-    can stack back only as far as the tip. A named vessel is split at the tip (``catheter.tip_distance_mm``): its
-    distal part is the tip's exit, a vessel like any other, and the room (-1 here). A tip at a vessel's distal node
-    (a synthetic vessel, or a named one with the tip at its end) has no resolved vessel ahead of it; the
-    catheter's vessel, whose column grows from its distal end, stands for the lumen ahead of the tip (the model
-    does not resolve where in a synthetic vessel the tip sits).
+
+def _tip_room(placement, forest) -> tuple[int, float]:
+    """The vessel ahead of the catheter tip that particles stop in when their exit is blocked, and the length of it
+    they can fill, m (``TransportNet.tip_room``, ``tip_room_length_m``).
+
+    Model assumption: what the catheter releases can stack back only as far as its tip. A named vessel is split at
+    the tip (``catheter.tip_distance_mm``): its distal part is the tip's exit, a vessel like any other, and the room
+    (-1 here); a tip at the vessel's end has no room. A synthetic vessel holds the tip half-way
+    (:data:`SYNTHETIC_TIP_POSITION`): the room is its distal half, where its column grows from its distal end.
     """
-    if placement.tip_trunk_node < 0:
-        return int(placement.tip_pedicle_node)
-    return -1 if placement.distal_edge >= 0 else n_pedicle + int(placement.proximal_edge)
+    if placement.tip_trunk_node >= 0:
+        return -1, 0.0
+    node = int(placement.tip_pedicle_node)
+    return node, float((1.0 - SYNTHETIC_TIP_POSITION) * forest.art_length_m[node])
 
 
 def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
@@ -206,6 +211,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     tissue = comps.kind == 0
     feed = np.where(tissue, ped_diam[comps.node], scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
     depth = _of_forest(forest, "pedicle_depth", _depths)
+    room, room_length = _tip_room(placement, forest)
     if placement.tip_trunk_node >= 0:
         tip_kind, tip_index = tk.TIP_TRUNK, placement.tip_trunk_node
     else:
@@ -220,7 +226,7 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         full_resolve=bool(full_resolve), max_candidates=_max_candidates(ptr, state),
         max_depth=int(depth.max()) + 1, tip_kind=tip_kind, tip_index=int(tip_index),
         measure_edge=int(placement.proximal_edge), reflux_edge=int(placement.proximal_edge),
-        tip_room=_tip_room(placement, forest.n_nodes))
+        tip_room=room, tip_room_length_m=room_length)
     return net, sink_names
 
 

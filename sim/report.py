@@ -112,9 +112,10 @@ def _stopped(s: dict, sc) -> str:
             f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
             f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.")
     if s["stop_reason"] == "packed_to_tip":
-        text += (" The columns of spheres reached the catheter tip: every exit from it was packed, so nothing more can "
-                 "be given from this position (what followed could only reflux; the last particle stayed in "
-                 f"suspension). The endpoint is read as it stands: SACE {s['sace_level']} at "
+        text += (" The columns of spheres reached the catheter tip: the exit a particle took from it was packed and "
+                 "the vessel ahead of the tip full, so nothing more can be given from this position (what followed "
+                 "could only reflux; the last particle, or cluster, stayed in suspension). "
+                 f"The endpoint is read as it stands: SACE {s['sace_level']} at "
                  f"{100 * s['antegrade_flow_fraction']:.2f}% of the baseline antegrade flow, the packed columns still "
                  f"leaking, with contrast clearing in {_fmt(s['clearance_time_cycles'])} cardiac cycles.")
     if s.get("sirt_stopped_early"):

@@ -58,7 +58,11 @@ class BatchedDelivery:
     n_batches, n_deferred : int
         Batches routed, and particles handed back to the next batch.
     stopped : bool
-        Whether the stop flow was reached.
+        Whether the delivery stopped before every sphere was in: the stop flow reached, ``check`` returned True,
+        or packed.
+    packed : bool
+        Whether a sphere at the catheter tip found its exit blocked and the room ahead of the tip full
+        (``TransportNet.tip_room``): the column reaches the catheter; that sphere is the last one in, in suspension.
     """
 
     state: object
@@ -68,6 +72,7 @@ class BatchedDelivery:
     n_batches: int
     n_deferred: int
     stopped: bool
+    packed: bool
 
 
 def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, rng: np.random.Generator, *,
@@ -114,6 +119,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     comp_node = np.asarray(liver.compartments.node, np.int64)
     sink_bed = bed_of_sinks(np.asarray(net.trunk_edge_sink, np.int64), n_sinks, geo.n_compartment)
     tip = int(net.tip_index) if net.tip_kind == tk.TIP_PEDICLE else -1
+    room_full = tk.tip_room_full_at(net.tip_room_length_m)
     keep = 1.0 - net.deformability
     mark = np.zeros(parent.size, np.uint8)
     cut = np.zeros(parent.size, np.uint8)  # pedicle nodes cut off from the tip by a closed vessel
@@ -126,7 +132,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     pending = np.zeros(0, np.int64)
     batch = first_batch
     fractions, after = [1.0], [0]
-    delivered, n_batches, n_deferred, stopped = 0, 0, 0, False
+    delivered, n_batches, n_deferred, stopped, packed = 0, 0, 0, False, False
     flow = q0
     ends = [int(e) for e in aliquot_ends if 0 < e < n] + [n]
     while pending.size or head < n:
@@ -136,8 +142,13 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         idx = np.concatenate([pending, np.arange(head, head + take)])
         head += take
         routed = route_fixed_field(liver, state, net, n_sinks, diameters[idx], rng, load=load)
+        at_tip = np.flatnonzero((routed.fate == tk.FATE_SUSPENDED) & routed.stacked)
+        if at_tip.size:  # packed to the catheter tip: that sphere is the last one in (as in the exact kernel)
+            packed = True
+            idx = idx[:at_tip[0] + 1]
+            routed = routed._replace(**{f: getattr(routed, f)[:idx.size] for f in ("fate", "where", "stacked", "refluxed")})
         deferred = np.empty(idx.size, np.int64)
-        k = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, keep, routed.fate, routed.where,
+        k = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, routed.fate, routed.where,
                         routed.stacked, diameters[idx], ps.lodged_ped, ps.lodged_trunk, ps.lodged_comp, ps.nontarget,
                         deferred, mark, size, cut)
         done = np.ones(idx.size, bool)
@@ -156,7 +167,8 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         flow = new_flow
         fractions.append(flow / q0)
         after.append(delivered)
-        if flow <= stop_flow or (check is not None and check(ps, delivered, flow, not pending.size and head == ends[0])):
+        if packed or flow <= stop_flow or (check is not None and check(ps, delivered, flow,
+                                                                      not pending.size and head == ends[0])):
             stopped = True
             break
         if change < 0.5 * flow_step:
@@ -167,7 +179,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     n_injected = delivered if stopped else n
     return BatchedDelivery(state=ps, n_injected=n_injected, flow_fraction=np.array(fractions),
                            particles_after=np.array(after, np.int64), n_batches=n_batches, n_deferred=n_deferred,
-                           stopped=stopped)
+                           stopped=stopped, packed=packed)
 
 
 

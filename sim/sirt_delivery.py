@@ -29,10 +29,11 @@ from .procedure import ProcedureRun, _native_compartment_flows, baseline_tip_flo
 from .sirt_batch import deliver_batched, inject
 from .units import ML_M3
 
-__all__ = ["deliver_sirt", "aliquot_ends", "STOP_SLOW_FLOW", "STOP_DELIVERED", "STOP_MAX_VOLUME"]
+__all__ = ["deliver_sirt", "aliquot_ends", "STOP_SLOW_FLOW", "STOP_DELIVERED", "STOP_MAX_VOLUME", "STOP_PACKED"]
 
 #: ``sirt_stop_reason`` values.
-STOP_SLOW_FLOW, STOP_DELIVERED, STOP_MAX_VOLUME = "slow_flow", "activity_delivered", "max_volume"
+STOP_SLOW_FLOW, STOP_DELIVERED, STOP_MAX_VOLUME, STOP_PACKED = "slow_flow", "activity_delivered", "max_volume", \
+    "packed_to_tip"
 
 
 def aliquot_ends(agent_config, prescribed: int) -> np.ndarray:
@@ -102,7 +103,9 @@ def deliver_sirt(liver, state, placement, scenario, agent, *, rng: np.random.Gen
     done = delivery.n_injected
     ps.counters[1] = lodged[0]
     ps.counters[3] = delivery.n_batches
-    if checks["slow"]:
+    if delivery.packed:  # the column reaches the catheter: what followed could only reflux
+        reason, why = "packed_to_tip", STOP_PACKED
+    elif checks["slow"]:
         reason, why = "endpoint", STOP_SLOW_FLOW
     elif done >= prescribed:
         reason, why = "activity_delivered", STOP_DELIVERED

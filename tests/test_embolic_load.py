@@ -160,8 +160,8 @@ def test_a_second_session_into_an_embolised_vessel_stops_packed_to_the_tip(scena
 
 
 def test_a_synthetic_tip_stacks_back_in_its_own_vessel_then_stops_packed(scenario, liver):
-    """A catheter at a synthetic vessel's distal node has no resolved vessel ahead: its own vessel holds the column
-    back to the tip (model assumption, sim.procedure._tip_room), then the injection stops packed."""
+    """A catheter in a synthetic vessel sits half-way along it (model assumption, sim.procedure._tip_room): the
+    column grows from the vessel's distal end back to the tip, then the injection stops packed."""
     forest = liver.compiled.forest
     diameter_um = 2e6 * forest.art_radius_m
     tip = int(np.flatnonzero((forest.parent >= 0) & (forest.segment == 4) & (diameter_um > 800) & (diameter_um < 1500))[0])
@@ -170,7 +170,23 @@ def test_a_synthetic_tip_stacks_back_in_its_own_vessel_then_stops_packed(scenari
     fate, where, stacked = r.state["particle_fate"], r.state["particle_where"], r.state["particle_stacked"]
     assert r.summary["stop_reason"] == "packed_to_tip" and r.summary["particles_in_suspension"] == 1
     assert ((fate == tk.FATE_VESSEL) & stacked & (where == tip)).sum() > 10
-    assert r.state["load"]["pedicle"]["blocked"][tip]
+    column = r.state["load"]["pedicle"]["column"][tip]
+    half = 0.5 * forest.art_length_m[tip]
+    assert half * (1 - 1e-9) <= column < half + 700e-6  # full to the tip, overshooting by at most one sphere
+    assert not r.state["load"]["pedicle"]["blocked"][tip]  # the half behind the tip, around the catheter, is open
+
+
+def test_a_named_vessel_tip_at_its_end_has_no_room_ahead(scenario, liver):
+    """With the tip at the end of A5 nothing of A5 lies ahead of it: a second session stacks nothing in A5 and stops
+    packed at the first particle that finds its exit blocked (review 24: it had filled A5 back along the catheter)."""
+    length_mm = float(liver.compiled.trunk.edge_length_m[liver.compiled.trunk.edge_index("A5")] * 1e3)
+    at_end = scenario.with_updates({"catheter.tip_distance_mm": length_mm})
+    first = run(at_end, progress=False, liver=liver)
+    again = run(at_end, progress=False, liver=liver, prior=first)
+    fate, where = again.state["particle_fate"], again.state["particle_where"]
+    a5 = liver.compiled.trunk.edge_index("A5")
+    assert again.summary["stop_reason"] == "packed_to_tip"
+    assert not ((fate == tk.FATE_TRUNK) & (where == a5)).any()
 
 
 def test_temporary_agent_leaves_no_load_for_the_next_session(scenario, liver):

@@ -78,6 +78,23 @@ def test_resin_into_a_small_territory_stops_early_at_slow_flow_glass_does_not(li
     assert any(k.startswith("deposition/") for k in arrays)
 
 
+def test_glass_into_a_synthetic_vessel_stops_packed_to_its_tip(liver):
+    """3.5 million glass spheres into a 1 mm synthetic vessel of segment 5: the column reaches the catheter tip and the
+    delivery stops there, packed, as the exact procedure does (review 24: it had gone on, counting 35% of the spheres
+    held at the tip as delivered activity). The sphere that found the room full is the last one in."""
+    forest = liver.compiled.forest
+    diameter_um = 2e6 * forest.art_radius_m
+    tip = int(np.flatnonzero((forest.parent >= 0) & (forest.segment == 4) & (diameter_um > 900) & (diameter_um < 1100))[0])
+    r = sim.run(_coarse("y90_glass", 3.5e6).with_updates({"catheter.vessel": f"#{tip}"}), liver=liver, progress=False)
+    s = r.summary
+    assert s["stop_reason"] == "packed_to_tip" and s["sirt_stop_reason"] == "packed_to_tip" and s["sirt_stopped_early"]
+    assert s["particles_in_suspension"] == 1
+    assert 0 < s["sirt_activity_delivered_fraction"] < 1
+    assert s["sirt_spheres_delivered"] == s["particles_injected"]
+    fate, where, stacked = r.state["particle_fate"], r.state["particle_where"], r.state["particle_stacked"]
+    assert ((fate == sim.kernels.transport.FATE_VESSEL) & stacked & (where == tip)).any()  # the room ahead of the tip
+
+
 def test_size_check_lets_full_resin_activities_run():
     """2.5 GBq of resin (3.7e7 spheres) is estimated on the batched path (80 bytes a sphere: 3.2 GB, under the
     4 GiB limit) and runs; 20 GBq (2.9e8 spheres, 1.2e8 within procedure.max_volume_ml) is refused."""

@@ -44,7 +44,7 @@ PREFETCH_AHEAD = 8
 
 
 @njit(**NJIT_OPTS)
-def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, where, stacked, diameters,
+def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, fate, where, stacked, diameters,
                 lodged_ped, lodged_trunk, lodged_comp, nontarget, deferred, mark, size, cut):
     """Load the particles of one routed batch in order, then refresh the changed 2-ports; return how many were deferred.
 
@@ -61,6 +61,9 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
         Bed index (``n_compartment + trunk edge``) of each non-target sink, -1 for a sink without a bed (aorta).
     tip : int
         Pedicle node of the catheter's vessel, -1 for a trunk catheter.
+    room_full : float
+        Column length (m) at which that vessel's room ahead of the tip is full (``transport.tip_room_full_at``): a
+        particle to stack there beyond it is deferred (re-routed, it finds the room full).
     keep : float
         1 - deformability (a particle fits lumens down to ``keep x d``).
     fate, where, stacked, diameters : (B,)
@@ -134,7 +137,8 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, keep, fate, whe
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
             start = w if stacked[i] else parent[w]
-            if vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0):
+            if vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0) or \
+                    (stacked[i] and w == tip and vessel_column[w] >= room_full):
                 deferred[n_def] = i
                 n_def += 1
                 continue

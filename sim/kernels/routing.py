@@ -54,7 +54,16 @@ from .rules import (
     node_action,
     size_weight,
 )
-from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_SUSPENDED, FATE_TRUNK, FATE_VESSEL, TIP_PEDICLE, TIP_TRUNK
+from .transport import (
+    FATE_COMPARTMENT,
+    FATE_NONTARGET,
+    FATE_SUSPENDED,
+    FATE_TRUNK,
+    FATE_VESSEL,
+    TIP_PEDICLE,
+    TIP_TRUNK,
+    tip_room_full_at,
+)
 from .twoport import COMP_ART
 
 __all__ = ["RoutingTable", "Walks", "build_table", "start_walks", "sweep", "suspend", "route", "HEADER", "EXIT_WORDS"]
@@ -96,8 +105,9 @@ class RoutingTable(NamedTuple):
     deformability, size_bias_onset, release_exponent : float
         As in :class:`.transport.TransportNet`.
     tip_room : int
-        ``TransportNet.tip_room`` (the vessel a particle at the catheter tip is in), -1 where it is blocked in the
-        table's load: a particle whose exit is blocked there stays in suspension (the exact kernel stops packed).
+        ``TransportNet.tip_room`` (the vessel a particle at the catheter tip is in), -1 where the room ahead of the
+        tip is full in the table's load: a particle whose exit is blocked there stays in suspension, marked
+        ``stacked`` (the exact kernel stops packed).
     """
 
     words: np.ndarray
@@ -275,7 +285,9 @@ def build_table(st, net, load):
     _fill(st, net, load, order, offset, words, values)
     n_trunk = st.trunk_p.shape[0]
     start = offset[net.tip_index] if net.tip_kind == TIP_TRUNK else offset[n_trunk + net.tip_index]
-    room = net.tip_room if net.tip_room >= 0 and load.vessel_blocked[net.tip_room] == 0 else -1
+    room = net.tip_room
+    if room >= 0 and (load.vessel_blocked[room] != 0 or load.vessel_column[room] >= tip_room_full_at(net.tip_room_length_m)):
+        room = -1
     return RoutingTable(words=words, values=values, start=start, max_exits=max_exits,
                         n_pedicle=st.parent.shape[0], deformability=net.deformability, size_bias_onset=net.size_bias_onset,
                         release_exponent=net.release_exponent, tip_room=room)
@@ -431,8 +443,8 @@ def sweep(table, ps, diameters, u, step, first, walks, n_moving):
                 at[j] = (link >> _NEXT_SHIFT) - 1
             elif act == ACT_STOP:
                 v = came[j]
-                if v < 0:
-                    fate = FATE_SUSPENDED
+                if v < 0:  # packed to the catheter tip
+                    fate, stacked = FATE_SUSPENDED, True
                 elif v < m:
                     fate, where, stacked = FATE_VESSEL, v, True
                 else:

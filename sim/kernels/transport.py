@@ -89,7 +89,7 @@ from .uniforms import jump, uniform_of
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
            "FATE_NOT_INJECTED", "TIP_TRUNK", "TIP_PEDICLE", "STOP_BATCH", "STOP_ENDPOINT", "STOP_REFLUX",
-           "STOP_PACKED"]
+           "STOP_PACKED", "tip_room_full_at"]
 
 #: Particle fates (``ProcedureState.fate``) and what ``ProcedureState.where`` then indexes.
 FATE_VESSEL = 0        # lodged in a pedicle vessel (pedicle node index)
@@ -148,12 +148,12 @@ class TransportNet(NamedTuple):
         ``TIP_TRUNK`` and the tip's trunk node, or ``TIP_PEDICLE`` and the pedicle node.
     measure_edge, reflux_edge : int
         Trunk tip: the trunk edges distal (tip -> end) and proximal (origin -> tip) of the tip.
-    tip_room : int
-        The vessel (unified index: pedicle node, or M + trunk edge) a particle at the catheter tip is in: where it
-        stops, at the end of that vessel's column, when the exit it chose is blocked. The catheter's vessel when the
-        tip is at its distal node (a synthetic vessel, or a named one with the tip at its end); -1 when a named
-        vessel is split at the tip, whose distal part is then the tip's exit and the room ahead of the catheter.
-        When the room is full (or -1) such a particle stays in suspension and the injection stops
+    tip_room, tip_room_length_m : int, float
+        The vessel (pedicle node) a particle at the catheter tip is in, and the length of it ahead of the tip (m): a
+        particle whose chosen exit is blocked stops there, at the end of that vessel's column. A synthetic vessel's
+        distal half (``sim.procedure._tip_room``); -1 for a named vessel, split at the tip, whose distal part is the
+        tip's exit and so the room, or with the tip at its end (no room). When the column fills the room (or there
+        is none) such a particle stays in suspension, marked ``stacked``, and the injection stops
         (``STOP_PACKED``).
     """
 
@@ -179,6 +179,7 @@ class TransportNet(NamedTuple):
     measure_edge: int
     reflux_edge: int
     tip_room: int
+    tip_room_length_m: float
 
 
 class ProcedureState(NamedTuple):
@@ -217,6 +218,13 @@ class ProcedureState(NamedTuple):
     stacked: np.ndarray
     flow_after: np.ndarray
     counters: np.ndarray
+
+
+@njit(inline="always", **NJIT_OPTS)
+def tip_room_full_at(room_length_m):
+    """Column length (m) at which the room ahead of the catheter tip is full (``TransportNet.tip_room_length_m``,
+    less a relative 1e-12 for rounding, as a vessel's column fills at its length)."""
+    return room_length_m * (1.0 - 1e-12)
 
 
 @njit(**NJIT_OPTS)
@@ -345,6 +353,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     ped_diam, ped_depth, comp_feed_diam = net.ped_diam, net.ped_depth, net.comp_feed_diam
     size_bias_onset, release_exponent = net.size_bias_onset, net.release_exponent
     tip_kind, tip_index, reflux_edge, tip_room = net.tip_kind, net.tip_index, net.reflux_edge, net.tip_room
+    room_full = tip_room_full_at(net.tip_room_length_m)
     load = ps.load
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
     vessel_column, vessel_excess, vessel_layer, vessel_layer_excess, vessel_count = \
@@ -550,8 +559,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             act = exit_action(exit_kind, diam[k], blocked[k], d_fit)
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
-                if came >= 0 and vessel_blocked[came] == 0:  # the top of the column in the vessel it is in
-                    lodge_elem = came
+                if came >= 0 and vessel_blocked[came] == 0 and not (came == tip_room and vessel_column[came] >= room_full):
+                    lodge_elem = came  # the top of the column in the vessel it is in
                     lodged = True
                     stacked = True
                     if came < m_ped:
@@ -560,6 +569,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
                         fate, where = FATE_TRUNK, came - m_ped
                 else:  # at the catheter tip, no room left ahead of it (only there is came full or -1): packed
                     packed = True
+                    stacked = True  # on the column that reaches the catheter
                 break
             if act == ACT_BED:
                 fate = FATE_NONTARGET
