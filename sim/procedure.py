@@ -20,6 +20,7 @@ import numpy as np
 
 from .agents import Agent
 from .endpoints import TerritoryBlush, clearance_time_cycles, endpoint_reached, endpoint_threshold, sace_level
+from .flow.catheter import DEFAULT_TIP_POSITION
 from .keep import LOCK, kept_for
 from .kernels import embolic_load as el
 from .kernels import routing, treewalk, twoport
@@ -165,24 +166,20 @@ def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     return edge_sink, node_sink, tuple(names)
 
 
-#: Where a catheter in a synthetic vessel ends, as a share of the vessel's length from its origin (model assumption:
-#: the model does not resolve it; half-way, as a named vessel's default ``catheter.tip_distance_mm``).
-SYNTHETIC_TIP_POSITION = 0.5
-
-
 def _tip_room(placement, forest) -> tuple[int, float]:
     """The vessel ahead of the catheter tip that particles stop in when their exit is blocked, and the length of it
     they can fill, m (``TransportNet.tip_room``, ``tip_room_length_m``).
 
     Model assumption: what the catheter releases can stack back only as far as its tip. A named vessel is split at
     the tip (``catheter.tip_distance_mm``): its distal part is the tip's exit, a vessel like any other, and the room
-    (-1 here); a tip at the vessel's end has no room. A synthetic vessel holds the tip half-way
-    (:data:`SYNTHETIC_TIP_POSITION`): the room is its distal half, where its column grows from its distal end.
+    (-1 here); a tip at the vessel's end has no room. A synthetic vessel holds the tip where a named one holds it
+    by default (``sim.flow.catheter.DEFAULT_TIP_POSITION``, half-way): the room is the rest, its distal part, where
+    its column grows from its distal end.
     """
     if placement.tip_trunk_node >= 0:
         return -1, 0.0
     node = int(placement.tip_pedicle_node)
-    return node, float((1.0 - SYNTHETIC_TIP_POSITION) * forest.art_length_m[node])
+    return node, float((1.0 - DEFAULT_TIP_POSITION) * forest.art_length_m[node])
 
 
 def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,

@@ -554,7 +554,8 @@ class CatheterConfig(_Section):
                         "Named vessel (A5, RHA, PHA, ...) or synthetic vessel id '#<n>' holding the tip.")
     tip_distance_mm: float | None = param(
         None, "mm", "model assumption: mid-vessel when omitted; at most 300 mm, beyond the longest vessel (the "
-        "vessel's own length is checked on the built liver)", "Distance of the tip from the vessel's origin.",
+        "vessel's own length is checked on the built liver)",
+        "Distance of the tip from the named vessel's origin (a synthetic vessel '#<n>' holds it half-way).",
         ge=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen): the catalogue's sizes (sim.catheters) "

@@ -39,6 +39,9 @@ __all__ = ["TIP_NODE", "CatheterPlacement", "place_catheter"]
 
 #: Name of the trunk node inserted at the tip.
 TIP_NODE = "catheter_tip"
+#: Where the tip sits when no ``catheter.tip_distance_mm`` is given, and in a synthetic vessel (whose tip position
+#: the model does not resolve): this share of the vessel's length from its origin (model assumption: half-way).
+DEFAULT_TIP_POSITION = 0.5
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ def place_catheter(liver: CompiledLiver, conductances: Conductances,
             raise ScenarioError(f"{catheter.vessel!r} is not an artery; the catheter is trans-arterial",
                                 path="catheter.vessel")
         length = trunk.edge_length_m[e]
-        d = 0.5 * length if catheter.tip_distance_mm is None else catheter.tip_distance_mm * MM_M
+        d = DEFAULT_TIP_POSITION * length if catheter.tip_distance_mm is None else catheter.tip_distance_mm * MM_M
         if not 0.0 < d <= length:
             raise ScenarioError(f"tip {d / MM_M:g} mm from the origin of {catheter.vessel!r}, which is "
                                 f"{length / MM_M:.1f} mm long; allowed: (0, {length / MM_M:.1f}] mm",
