@@ -146,11 +146,16 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
         if at_tip.size:  # packed to the catheter tip: that sphere is the last one in (as in the exact kernel)
             packed = True
             idx = idx[:at_tip[0] + 1]
-            routed = routed._replace(**{f: getattr(routed, f)[:idx.size] for f in ("fate", "where", "stacked", "refluxed")})
+            routed = _first(routed, idx.size)
         deferred = np.empty(idx.size, np.int64)
-        k = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, routed.fate, routed.where,
-                        routed.stacked, diameters[idx], ps.lodged_ped, ps.lodged_trunk, ps.lodged_comp, ps.nontarget,
-                        deferred, mark, size, cut)
+        k, full_at = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, routed.fate,
+                                 routed.where, routed.stacked, diameters[idx], ps.lodged_ped, ps.lodged_trunk,
+                                 ps.lodged_comp, ps.nontarget, deferred, mark, size, cut)
+        if full_at >= 0:  # earlier spheres of the batch filled the room: this one is packed to the tip, the last in
+            packed = True
+            idx = idx[:full_at + 1]  # (the deferred ones all come before it)
+            routed = _first(routed, idx.size)
+            routed.fate[full_at], routed.where[full_at] = tk.FATE_SUSPENDED, -1
         done = np.ones(idx.size, bool)
         done[deferred[:k]] = False
         ok = idx[done]
@@ -181,6 +186,11 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
                            particles_after=np.array(after, np.int64), n_batches=n_batches, n_deferred=n_deferred,
                            stopped=stopped, packed=packed)
 
+
+
+def _first(routed, count: int):
+    """The routing result (a ProcedureState) of a batch's first ``count`` particles."""
+    return routed._replace(**{f: getattr(routed, f)[:count] for f in ("fate", "where", "stacked", "refluxed")})
 
 
 class _Field:

@@ -46,7 +46,13 @@ PREFETCH_AHEAD = 8
 @njit(**NJIT_OPTS)
 def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, fate, where, stacked, diameters,
                 lodged_ped, lodged_trunk, lodged_comp, nontarget, deferred, mark, size, cut):
-    """Load the particles of one routed batch in order, then refresh the changed 2-ports; return how many were deferred.
+    """Load the particles of one routed batch in order, then refresh the changed 2-ports.
+
+    Returns
+    -------
+    (int, int)
+        How many were deferred, and the batch position of the particle that found the room ahead of the catheter
+        tip full (packed to the tip: it and the particles after it are not loaded), -1 if none did.
 
     Parameters
     ----------
@@ -63,7 +69,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
         Pedicle node of the catheter's vessel, -1 for a trunk catheter.
     room_full : float
         Column length (m) at which that vessel's room ahead of the tip is full (``transport.tip_room_full_at``): a
-        particle to stack there beyond it is deferred (re-routed, it finds the room full).
+        particle routed to stack there once earlier particles of the batch have filled it is packed to the tip.
     keep : float
         1 - deformability (a particle fits lumens down to ``keep x d``).
     fate, where, stacked, diameters : (B,)
@@ -94,6 +100,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
     bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
         geo.murray_exponent, geo.bed_aspect
     n_def = 0
+    packed = -1
     dirty = np.empty(fate.shape[0], np.int64)
     n_dirty = 0
     for i in range(fate.shape[0]):
@@ -136,9 +143,11 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
             lodged_comp[w] += 1
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
+            if stacked[i] and w == tip and vessel_column[w] >= room_full:  # the column reaches the catheter
+                packed = i
+                break
             start = w if stacked[i] else parent[w]
-            if vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0) or \
-                    (stacked[i] and w == tip and vessel_column[w] >= room_full):
+            if vessel_blocked[w] != 0 or (start >= 0 and cut[start] != 0):
                 deferred[n_def] = i
                 n_def += 1
                 continue
@@ -186,7 +195,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
                 if full:
                     close_below(size, cut, v, tip)
     refresh_paths(st, dirty[:n_dirty], mark)
-    return n_def
+    return n_def, packed
 
 
 @njit(**NJIT_OPTS)

@@ -424,7 +424,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
         lodge_bed = False
         wedge = False
         bifurcations = 0
-        came = tip_room  # the vessel the particle is in (unified index); at the tip, the room ahead of the catheter
+        # the vessel the particle is in (unified index); at the tip, the room ahead of the catheter, -1 when it is full
+        came = tip_room if tip_room >= 0 and vessel_blocked[tip_room] == 0 and vessel_column[tip_room] < room_full else -1
         used = 0  # numbers of the unit's row generated so far
         for step in range(n_steps):
             nc = 0
@@ -559,15 +560,15 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             act = exit_action(exit_kind, diam[k], blocked[k], d_fit)
             # ---- stop, exit, lodge or move
             if act == ACT_STOP:
-                if came >= 0 and vessel_blocked[came] == 0 and not (came == tip_room and vessel_column[came] >= room_full):
-                    lodge_elem = came  # the top of the column in the vessel it is in
+                if came >= 0:  # the top of the column in the vessel it is in
+                    lodge_elem = came
                     lodged = True
                     stacked = True
                     if came < m_ped:
                         fate, where = FATE_VESSEL, came
                     else:
                         fate, where = FATE_TRUNK, came - m_ped
-                else:  # at the catheter tip, no room left ahead of it (only there is came full or -1): packed
+                else:  # at the catheter tip, no room left ahead of it: packed
                     packed = True
                     stacked = True  # on the column that reaches the catheter
                 break
