@@ -119,7 +119,6 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
     comp_node = np.asarray(liver.compartments.node, np.int64)
     sink_bed = bed_of_sinks(np.asarray(net.trunk_edge_sink, np.int64), n_sinks, geo.n_compartment)
     tip = int(net.tip_index) if net.tip_kind == tk.TIP_PEDICLE else -1
-    room_full = tk.tip_room_full_at(net.tip_room_length_m)
     keep = 1.0 - net.deformability
     mark = np.zeros(parent.size, np.uint8)
     cut = np.zeros(parent.size, np.uint8)  # pedicle nodes cut off from the tip by a closed vessel
@@ -148,7 +147,7 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
             idx = idx[:at_tip[0] + 1]
             routed = _first(routed, idx.size)
         deferred = np.empty(idx.size, np.int64)
-        k, full_at = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, routed.fate,
+        k, full_at = apply_batch(state, geo, load, parent, comp_node, sink_bed, tip, net.tip_room_length_m, keep, routed.fate,
                                  routed.where, routed.stacked, diameters[idx], ps.lodged_ped, ps.lodged_trunk,
                                  ps.lodged_comp, ps.nontarget, deferred, mark, size, cut)
         if full_at >= 0:  # earlier spheres of the batch filled the room: this one is packed to the tip, the last in

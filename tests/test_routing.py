@@ -169,7 +169,8 @@ def test_routes_from_a_synthetic_tip_stacking_back_to_it_equal_the_exact_kernel(
     p, stop, checked = 0, tk.STOP_BATCH, []
     while p < n and stop == tk.STOP_BATCH:  # one particle a call: the load as it stands after each
         p, stop = tk.transport(st, net, geo, ps, d, np.arange(1, n + 1), drawn_rows(u[p:p + 1]), p, p + 1, -1.0, False)
-        partly = load.vessel_count[room] > 0 and load.vessel_column[room] < tk.tip_room_full_at(net.tip_room_length_m)
+        partly = load.vessel_count[room] > 0 and tk.tip_room_has_space(load.vessel_blocked[room], load.vessel_column[room],
+                                                                        net.tip_room_length_m)
         if stop == tk.STOP_PACKED or (partly and not checked):
             twoport.solve(st)
             routed = _compare(flow, net, len(sinks), agent.sample_diameters(PARTICLES, rng=rng), rng, state=_copy(st),

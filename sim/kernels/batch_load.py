@@ -22,7 +22,7 @@ from numba import njit
 from ._config import NJIT_OPTS
 from ._prefetch import prefetch
 from .embolic_load import bed_load_step, vessel_load_step, write_bed_conductance_of, write_vessel_conductance_of
-from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_TRUNK, FATE_VESSEL
+from .transport import FATE_COMPARTMENT, FATE_NONTARGET, FATE_TRUNK, FATE_VESSEL, tip_room_has_space
 from .twoport import refresh_paths
 
 
@@ -44,7 +44,7 @@ PREFETCH_AHEAD = 8
 
 
 @njit(**NJIT_OPTS)
-def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep, fate, where, stacked, diameters,
+def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_length, keep, fate, where, stacked, diameters,
                 lodged_ped, lodged_trunk, lodged_comp, nontarget, deferred, mark, size, cut):
     """Load the particles of one routed batch in order, then refresh the changed 2-ports.
 
@@ -67,9 +67,9 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
         Bed index (``n_compartment + trunk edge``) of each non-target sink, -1 for a sink without a bed (aorta).
     tip : int
         Pedicle node of the catheter's vessel, -1 for a trunk catheter.
-    room_full : float
-        Column length (m) at which that vessel's room ahead of the tip is full (``transport.tip_room_full_at``): a
-        particle routed to stack there once earlier particles of the batch have filled it is packed to the tip.
+    room_length : float
+        Length (m) of that vessel ahead of the tip (``TransportNet.tip_room_length_m``): a particle routed to stack
+        there once earlier particles of the batch have filled it is packed to the tip.
     keep : float
         1 - deformability (a particle fits lumens down to ``keep x d``).
     fate, where, stacked, diameters : (B,)
@@ -143,7 +143,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_full, keep
             lodged_comp[w] += 1
         elif f == FATE_VESSEL:
             # a wedge in v's mouth needs the path above v open and v itself open; a column stop needs v open
-            if stacked[i] and w == tip and vessel_column[w] >= room_full:  # the column reaches the catheter
+            if stacked[i] and w == tip and not tip_room_has_space(vessel_blocked[w], vessel_column[w], room_length):
                 packed = i
                 break
             start = w if stacked[i] else parent[w]

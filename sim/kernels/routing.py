@@ -62,7 +62,7 @@ from .transport import (
     FATE_VESSEL,
     TIP_PEDICLE,
     TIP_TRUNK,
-    tip_room_full_at,
+    tip_room_has_space,
 )
 from .twoport import COMP_ART
 
@@ -286,7 +286,7 @@ def build_table(st, net, load):
     n_trunk = st.trunk_p.shape[0]
     start = offset[net.tip_index] if net.tip_kind == TIP_TRUNK else offset[n_trunk + net.tip_index]
     room = net.tip_room
-    if room >= 0 and (load.vessel_blocked[room] != 0 or load.vessel_column[room] >= tip_room_full_at(net.tip_room_length_m)):
+    if room >= 0 and not tip_room_has_space(load.vessel_blocked[room], load.vessel_column[room], net.tip_room_length_m):
         room = -1
     return RoutingTable(words=words, values=values, start=start, max_exits=max_exits,
                         n_pedicle=st.parent.shape[0], deformability=net.deformability, size_bias_onset=net.size_bias_onset,

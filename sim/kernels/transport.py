@@ -89,7 +89,7 @@ from .uniforms import jump, uniform_of
 __all__ = ["TransportNet", "ProcedureState", "transport", "native_tip_flow", "tip_flows",
            "FATE_VESSEL", "FATE_TRUNK", "FATE_COMPARTMENT", "FATE_NONTARGET", "FATE_SUSPENDED",
            "FATE_NOT_INJECTED", "TIP_TRUNK", "TIP_PEDICLE", "STOP_BATCH", "STOP_ENDPOINT", "STOP_REFLUX",
-           "STOP_PACKED", "tip_room_full_at"]
+           "STOP_PACKED", "tip_room_has_space"]
 
 #: Particle fates (``ProcedureState.fate``) and what ``ProcedureState.where`` then indexes.
 FATE_VESSEL = 0        # lodged in a pedicle vessel (pedicle node index)
@@ -221,10 +221,11 @@ class ProcedureState(NamedTuple):
 
 
 @njit(inline="always", **NJIT_OPTS)
-def tip_room_full_at(room_length_m):
-    """Column length (m) at which the room ahead of the catheter tip is full (``TransportNet.tip_room_length_m``,
-    less a relative 1e-12 for rounding, as a vessel's column fills at its length)."""
-    return room_length_m * (1.0 - 1e-12)
+def tip_room_has_space(blocked, column_m, room_length_m):
+    """Whether the room ahead of the catheter tip (``TransportNet.tip_room``) takes another particle: its vessel's
+    mouth open (``blocked`` 0) and its column (m) short of the room's length (m; less a relative 1e-12 for rounding,
+    as a vessel's column fills at its length). The elements, not the arrays: kernels call it per particle."""
+    return blocked == 0 and column_m < room_length_m * (1.0 - 1e-12)
 
 
 @njit(**NJIT_OPTS)
@@ -353,7 +354,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
     ped_diam, ped_depth, comp_feed_diam = net.ped_diam, net.ped_depth, net.comp_feed_diam
     size_bias_onset, release_exponent = net.size_bias_onset, net.release_exponent
     tip_kind, tip_index, reflux_edge, tip_room = net.tip_kind, net.tip_index, net.reflux_edge, net.tip_room
-    room_full = tip_room_full_at(net.tip_room_length_m)
+    room_length = net.tip_room_length_m
     load = ps.load
     vessel_blocked, bed_blocked = load.vessel_blocked, load.bed_blocked
     vessel_column, vessel_excess, vessel_layer, vessel_layer_excess, vessel_count = \
@@ -425,7 +426,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
         wedge = False
         bifurcations = 0
         # the vessel the particle is in (unified index); at the tip, the room ahead of the catheter, -1 when it is full
-        came = tip_room if tip_room >= 0 and vessel_blocked[tip_room] == 0 and vessel_column[tip_room] < room_full else -1
+        came = tip_room if tip_room >= 0 and tip_room_has_space(vessel_blocked[tip_room], vessel_column[tip_room],
+                                                                room_length) else -1
         used = 0  # numbers of the unit's row generated so far
         for step in range(n_steps):
             nc = 0
