@@ -121,6 +121,7 @@ def measure_necrosis() -> dict[str, float]:
     """What the graded necrosis model teaches (docs/outputs.md), ``necrosis/<key>``: one selective run to stasis
     (seed 0) read through its tumour's and normal liver's flows, the same run with a 1 h deficit, and the tumour's
     arterial fraction from 0.5 to 1.0 (one seed each)."""
+    from sim.kernels.twoport import COMP_POR
     from sim.outcomes import deliveries, tissue_volumes
 
     scenario = _scenario()
@@ -129,7 +130,7 @@ def measure_necrosis() -> dict[str, float]:
     d = deliveries(healthy, base, now, scenario.outcomes)
     tumour, normal = tissue_volumes(r.liver.compiled.compartments)
     lost = normal * (d.art_now < scenario.outcomes.devascularised_fraction * d.art_healthy)  # its artery lost
-    portal = np.maximum(now[:, 1], 0.0), np.maximum(base[:, 1], 0.0)
+    portal = np.maximum(now[:, COMP_POR], 0.0), np.maximum(base[:, COMP_POR], 0.0)
     out = {
         "necrosis/tumour_o2_ratio": float(np.sum(tumour * d.o2_now / d.o2_base) / tumour.sum()),
         "necrosis/tumour_arterial_inflow_ratio": float((tumour * d.art_now).sum() / (tumour * d.art_base).sum()),
@@ -243,16 +244,13 @@ def render_necrosis(v: dict[str, float]) -> str:
         f"{n('tumour_o2_ratio'):.2f} (arterial inflow {100 * n('tumour_arterial_inflow_ratio'):.0f}% of baseline, "
         f"portal inflow {n('tumour_portal_inflow_ratio'):.2f}x), and `tumour_necrosis_fraction` is "
         f"{n('tumour_necrosis_fraction'):.2f} (threshold read-out: {n('tumour_devascularised_fraction'):.2g}).",
-        f"Less arterialised tumours keep more of their supply from the portal vein and die less, smoothly: "
+        "Less arterialised tumours keep more of their supply from the portal vein and die less, smoothly: "
         "`embosim compare --strategies selective --replicates 1 --seed 0 --vary tumours.0.arterial_fraction=0.5:1.0:6 "
-        f"{COARSE_CLI}` gives {graded} "
-        f"(threshold read-out: {threshold}).",
-        f"`embosim compare --strategies superselective,selective,lobar --replicates {REPLICATES} --seed 0 {COARSE_CLI}`: tumour "
-        f"necrosis {tumour}, normal "
-        f"necrosis {normal}. Superselective "
-        "embolisation kills the tumour its feeder supplies (the most tumour-holding branch within half the segment, "
-        "so not all of a bulky tumour) with less collateral injury than selective; lobar stops at sluggish flow and "
-        "kills less tumour and more normal liver.",
+        f"{COARSE_CLI}` gives {graded} (threshold read-out: {threshold}).",
+        f"`embosim compare --strategies superselective,selective,lobar --replicates {REPLICATES} --seed 0 {COARSE_CLI}`: "
+        f"tumour necrosis {tumour}, normal necrosis {normal}. Superselective embolisation kills the tumour its feeder "
+        "supplies (the most tumour-holding branch within half the segment, so not all of a bulky tumour) with less "
+        "collateral injury than selective; lobar stops at sluggish flow and kills less tumour and more normal liver.",
         f"Normal liver with a patent portal vein that loses its artery keeps an O2 ratio of "
         f"{n('normal_artery_lost_o2_ratio'):.2f}, and little of it dies. With main portal vein thrombosis lobar "
         f"embolisation kills {100 * v['main_pvt/lobar/normal_necrosis_fraction']:.0f}% of the normal liver (patent: "
