@@ -184,6 +184,13 @@ class _SerialPool:
         """Nothing runs in the background."""
 
 
+#: The name multiprocessing (and loky) give a queue's feeder thread.
+_QUEUE_FEEDER_THREAD = "QueueFeederThread"
+#: Longest wait for a closed queue's feeder thread to end, s (it ends within milliseconds of the
+#: queue's close; the bound only keeps a stuck thread from holding up the exit).
+_FEEDER_JOIN_TIMEOUT_S = 10.0
+
+
 class _ProcessPool:
     """Local worker processes (joblib's loky executor, reused across sweeps); livers shared through files."""
 
@@ -215,10 +222,22 @@ class _ProcessPool:
         return concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED).done
 
     def abort(self, futures) -> None:
-        """Stop at once: cancel what is queued and kill the workers (they are restarted on next use)."""
+        """Stop at once: cancel what is queued, kill the workers (they are restarted on next use) and wait until
+        the executor's threads have ended.
+
+        The wait matters at exit: once the executor is shut down, its call queue's
+        feeder thread (a daemon) can hold the last reference to the queue's named
+        semaphore, and frees it on its way out. Had this process begun to exit, the
+        interpreter could stop that thread between unlinking the semaphore and
+        telling the resource tracker, which then warned of a "leaked semlock" after
+        the one-line Ctrl-C message (one interrupted sweep in ten).
+        """
         for future in futures:
             future.cancel()
-        self.executor.shutdown(wait=False, kill_workers=True)
+        self.executor.shutdown(wait=True, kill_workers=True)
+        for thread in threading.enumerate():
+            if thread.name == _QUEUE_FEEDER_THREAD:
+                thread.join(timeout=_FEEDER_JOIN_TIMEOUT_S)
 
 
 class _DaskPool:
