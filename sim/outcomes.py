@@ -216,7 +216,7 @@ def deliveries(q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray, cfg
 def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarray, q_now: np.ndarray,
                     cfg: OutcomesConfig, *, permanent: bool = True,
                     necrosis: tuple[np.ndarray, np.ndarray] | None = None,
-                    delivered: Deliveries | None = None) -> dict:
+                    delivered: Deliveries | None = None, q_blush_reference: np.ndarray | None = None) -> dict:
     """Devascularisation, blush and ischaemia from reference and current compartment flows.
 
     Parameters
@@ -238,6 +238,9 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
         :func:`compartment_necrosis` of these flows, ``cfg`` and ``permanent`` when already computed.
     delivered : Deliveries, optional
         :func:`deliveries` of these flows and ``cfg`` when already computed.
+    q_blush_reference : ndarray of float64, shape (C, 4), m^3/s, optional
+        The blush's reference instead of ``q_base``: a later session's flows without any session's embolic load
+        (the blush is an angiographic read-out, judged against the unembolised vessels as the endpoint is).
 
     Returns
     -------
@@ -260,7 +263,8 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     return {
         "tumour_devascularised_fraction": _weighted_share(total_ratio < cfg.devascularised_fraction, tumour_vol),
         "normal_devascularised_fraction": _weighted_share(art_ratio < cfg.devascularised_fraction, normal_vol),
-        "tumour_blush_fraction": TumourBlush(tumour_vol, art_base)(art_now),
+        "tumour_blush_fraction": TumourBlush(tumour_vol, art_base if q_blush_reference is None
+                                             else arterial_inflow(q_blush_reference))(art_now),
         "normal_ischaemic_fraction": _weighted_share(o2_ratio < cfg.ischaemia_oxygen_fraction, normal_vol),
         "biliary_ischaemic_fraction": _weighted_share(art_ratio < cfg.ischaemia_oxygen_fraction, biliary_vol),
         "tumour_necrosis_fraction": _weighted_mean(tumour_necrosis, tumour_vol),

@@ -71,6 +71,9 @@ class ProcedureRun:
     q_base: np.ndarray
     q_final: np.ndarray
     tip_flow_baseline_m3s: float
+    #: Compartment flows with the catheter but without any session's embolic load, m^3/s (C, 4): the angiographic
+    #: reference (endpoint, SACE level, blush); ``q_base`` for a first session
+    q_reference: np.ndarray
     geometry: el.LoadGeometry
     sink_names: tuple[str, ...]
     diameters_m: np.ndarray
@@ -693,6 +696,12 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     return row
 
 
+def _endpoint_row(row: dict, proc) -> bool:
+    """Whether a recorded time-series row meets the scenario's endpoint (:func:`sim.endpoints.endpoint_reached`)."""
+    return endpoint_reached(row["antegrade_flow_fraction"], row["clearance_time_cycles"],
+                            row["territory_blush_fraction"], proc)
+
+
 def baseline_tip_flow(state, net, vessel: str) -> float:
     """Native antegrade flow at the catheter tip before any agent, m^3/s; a :class:`ScenarioError` on
     ``catheter.vessel`` when there is none (a wedged catheter)."""
@@ -749,14 +758,21 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     net, sink_names = transport_net(liver, state, placement, scenario, agents[0][0], full_resolve=full_resolve)
     geo = load_geometry(liver, state, net, scenario, agents[0][0])
     load = restore_load(prior, liver.trunk, geo)
-    if prior is not None:
-        el.apply_load(state, geo, load)
     rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
     _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
-    if prior is not None or not solved:  # the next line substitutes every node
+    if not solved:  # the next line substitutes every node
         twoport.solve_without_substitution(state)
-    q_base = _native_compartment_flows(state, net)  # substitutes every node and compartment
+    # the endpoint's reference: the vessel's flow without any session's load (the angiogram's stasis is the
+    # contrast standing still, judged against the vessel's normal flow, not against a later session's start)
+    q_reference = _native_compartment_flows(state, net)  # substitutes every node and compartment
     q0 = baseline_tip_flow(state, net, placement.vessel)
+    if prior is not None:  # earlier sessions' loads in place: this session starts from their flows
+        el.apply_load(state, geo, load)
+        twoport.solve_without_substitution(state)
+        q_base = _native_compartment_flows(state, net)
+        q_start = tk.native_tip_flow(state, net)
+    else:
+        q_base, q_start = q_reference, q0
     proc = scenario.procedure
     max_volume = proc.max_volume_ml * ML_M3 if particles else 0.0
     per_m3 = np.array([a.particles_per_suspension_m3() for a, _ in agents])
@@ -775,12 +791,12 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     flow_stop = q0 * (1.0 - endpoint_threshold(proc))  # the kernel stops at the endpoint's flow criterion
     in_territory, vascular_volume = territory(liver, state, net)
     watched = [] if watch is not None else None
-    row = row_recorder(liver, state, net, q0, rate, q_base, in_territory, vascular_volume, proc, watch=watch,
+    row = row_recorder(liver, state, net, q0, rate, q_reference, in_territory, vascular_volume, proc, watch=watch,
                        watched=watched)
     volume = np.zeros(capacity + 1)  # suspension volume after each particle, m^3
     sphere_volume = np.zeros(capacity + 1)  # settled sphere volume after each particle, m^3
 
-    start_flow = q0  # native tip flow when the particles start (after any liquid)
+    start_flow = q_start  # native tip flow when the particles start (after any liquid)
 
     def record(n_done: int) -> dict:
         return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
@@ -793,13 +809,16 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         start_flow = tk.native_tip_flow(state, net)
         rows[0]["agent"] = getattr(liquid, "name", "liquid")
         rows.append({**record(0), "agent": rows[0]["agent"]})
-    done, chunk, current, reason = 0, FIRST_CHUNK, 0, "max_volume"
+    done, chunk, current = 0, FIRST_CHUNK, 0
+    # the endpoint is read on the angiogram before the first particle too: a later session into a vessel an
+    # earlier one left at its endpoint (or a liquid that reached it) injects none
+    reason = "endpoint" if particles and _endpoint_row(rows[-1], proc) else "max_volume"
     first_agent = agents[0][0]
     expected = 0.0 if not progress else min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
         liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))  # the bar's only
     bar = progress_bar(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
                leave=False, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} mL [{elapsed}<{remaining}]")
-    while True:
+    while reason == "max_volume":  # every other reason ends the injection (each sets it and breaks)
         agent = agents[current][0]
         room = int(round((max_volume - volume[done]) * per_m3[current]))
         last = min(n_cap, done + chunk, done + room)
@@ -834,8 +853,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         if stop == tk.STOP_REFLUX:
             reason = "reflux"
             break
-        if endpoint_reached(rows[-1]["antegrade_flow_fraction"], rows[-1]["clearance_time_cycles"],
-                            rows[-1]["territory_blush_fraction"], proc):
+        if _endpoint_row(rows[-1], proc):
             reason = "endpoint"
             break
         if stop == tk.STOP_PACKED:  # the columns reach the catheter tip: what followed could only reflux
@@ -856,7 +874,8 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         reason = "activity_delivered"
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
-                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q0, geometry=geo,
+                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q_start, q_reference=q_reference,
+                        geometry=geo,
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(current + 1)),

@@ -125,6 +125,16 @@ def _stopped(s: dict, sc) -> str:
     return text
 
 
+def _of_reference(result) -> str:
+    """For a later session (its first row's flow fraction is not 1): what that flow is of the endpoint's reference,
+    the vessel before any session's embolic load (docs/endpoints.md); empty for a first session."""
+    start = float(result.timeseries["antegrade_flow_fraction"].iloc[0])
+    if start == 1.0:
+        return ""
+    return (f", {_fmt(start)} of its flow before any session's embolic load (the reference of the endpoint, the "
+            "SACE level and the blushes: a later session)")
+
+
 def render_report(result) -> str:
     """Markdown report of a :class:`~sim.results.RunResult`."""
     from .selection import assess_patient
@@ -162,7 +172,8 @@ def render_report(result) -> str:
         f"- Normal liver arterial fraction before the procedure: {_fmt(s['arterial_fraction_pre_procedure'])} (the "
         f"rest from the portal vein; {_fmt(s['arterial_fraction_baseline'])} in the healthy calibration, target "
         f"{sc.flow.normal_arterial_fraction:g}; a thrombosed portal vein and the arterial buffer response raise it).",
-        f"- Antegrade flow in {sc.catheter.vessel} before injection: {_fmt(s['antegrade_flow_baseline_ml_min'])} mL/min.",
+        f"- Antegrade flow in {sc.catheter.vessel} before injection: {_fmt(s['antegrade_flow_baseline_ml_min'])} mL/min"
+        f"{_of_reference(result)}.",
         f"- Portal vein thrombosis: {sc.portal.thrombosis}.",
         "",
         assess_patient(sc).to_markdown(),  # its own "## Patient selection" heading

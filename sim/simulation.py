@@ -116,7 +116,8 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
                                      comps.node, proc.net.comp_feed_diam, proc.net.murray_exponent,
                                      proc.net.deformability)
     outcomes = tissue_outcomes(comps, q_healthy, proc.q_base, proc.q_final, scenario.outcomes,
-                               permanent=session_permanent(scenario), necrosis=necrosis, delivered=delivered)
+                               permanent=session_permanent(scenario), necrosis=necrosis, delivered=delivered,
+                               q_blush_reference=proc.q_reference)
     verdict = assess_patient(scenario)
     summary = {
         **endpoint_summary(proc.rows, scenario.procedure, scenario.catheter.vessel),
@@ -224,7 +225,9 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         is in place from the start (chains of any length keep every session's load),
         less what recanalises in ``scenario.interval.weeks`` (none at 0 weeks;
         :mod:`sim.interval`). The course's cumulative necrosis and normal-liver
-        function lost carry on (``state["course"]``).
+        function lost carry on (``state["course"]``). The endpoint, the SACE level and
+        the blushes are read against the vessels before any load, as the first
+        session's: a vessel left at its endpoint takes no particle (docs/endpoints.md).
     watch : callable, optional
         ``watch(compiled_liver) -> sim.procedure.VesselWatch``, given the catheter-placed liver: the
         arteries whose native flow is recorded at every time-series row, in ``state["watched_flow_m3s"]``

@@ -141,13 +141,37 @@ def test_chained_sessions_never_lose_a_load(scenario, liver):
     assert art_final < 0.5 * art_base and art_final == pytest.approx(art_first, rel=0.5)
 
 
-def test_a_second_session_into_an_embolised_vessel_stops_packed_to_the_tip(scenario, liver):
-    """A5 to stasis, then A5 again (review 23): the first session's leaky plugs still carry most of the flow, so
-    most particles reach a column ahead of the catheter. They stack in the room ahead of the tip (the distal part of
-    A5) and the injection stops packed when it is full; before, particles at the tip took no room, 82% of them
-    stayed in suspension and the session ran to the 50 mL volume cap."""
+#: A later session's endpoint past the first's stasis (99% flow reduction): it injects into the loaded vessel.
+PAST_STASIS = {"procedure.stasis_flow_reduction": 0.99}
+
+
+def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, liver):
+    """A5 to stasis, then A5 again: the angiogram before the first particle already shows stasis (the endpoint is
+    judged against the vessel without any embolic load, not against the later session's start), so the second
+    session stops at its endpoint having injected nothing. Before, it read its endpoint against its own start and
+    injected until packed (0.23 mL more, 56% of the first session's volume)."""
     first = run(scenario, progress=False, liver=liver)
     again = run(scenario, progress=False, liver=liver, prior=first)
+    s, f = again.summary, first.summary
+    assert f["stop_reason"] == "endpoint" and f["particles_injected"] > 0
+    assert s["stop_reason"] == "endpoint" and s["endpoint_reached"]
+    assert s["particles_injected"] == 0 and s["particle_volume_ml"] == 0.0 and len(again.timeseries) == 1
+    assert s["sace_level"] == f["sace_level"] == 4
+    # the same angiogram: the second session starts where the first stopped (flow, clearance, blush)
+    for key in ("antegrade_flow_fraction", "territory_blush_fraction", "clearance_time_cycles"):
+        assert s[key] == pytest.approx(f[key], rel=1e-6), key
+    assert s["antegrade_flow_baseline_ml_min"] == pytest.approx(f["antegrade_flow_fraction"]
+                                                                * f["antegrade_flow_baseline_ml_min"], rel=1e-6)
+
+
+def test_a_second_session_pushed_past_stasis_stops_packed_to_the_tip(scenario, liver):
+    """A5 to stasis, then A5 again with a stricter stasis (99% flow reduction, as an operator who injects on): the
+    first session's leaky plugs still carry 8% of the flow, so most particles reach a column ahead of the catheter.
+    They stack in the room ahead of the tip (the distal part of A5) and the injection stops packed when it is full
+    (review 23); before, particles at the tip took no room, 82% of them stayed in suspension and the session ran to
+    the 50 mL volume cap."""
+    first = run(scenario, progress=False, liver=liver)
+    again = run(scenario.with_updates(PAST_STASIS), progress=False, liver=liver, prior=first)
     s = again.summary
     assert s["stop_reason"] == "packed_to_tip" and s["particles_in_suspension"] == 1
     assert s["suspension_volume_ml"] < 0.1 * scenario.procedure.max_volume_ml
@@ -177,12 +201,13 @@ def test_a_synthetic_tip_stacks_back_in_its_own_vessel_then_stops_packed(scenari
 
 
 def test_a_named_vessel_tip_at_its_end_has_no_room_ahead(scenario, liver):
-    """With the tip at the end of A5 nothing of A5 lies ahead of it: a second session stacks nothing in A5 and stops
+    """With the tip at the end of A5 nothing of A5 lies ahead of it: a second session (pushed past stasis) stacks
+    nothing in A5 and stops
     packed at the first particle that finds its exit blocked (review 24: it had filled A5 back along the catheter)."""
     length_mm = float(liver.compiled.trunk.edge_length_m[liver.compiled.trunk.edge_index("A5")] * 1e3)
     at_end = scenario.with_updates({"catheter.tip_distance_mm": length_mm})
     first = run(at_end, progress=False, liver=liver)
-    again = run(at_end, progress=False, liver=liver, prior=first)
+    again = run(at_end.with_updates(PAST_STASIS), progress=False, liver=liver, prior=first)
     fate, where = again.state["particle_fate"], again.state["particle_where"]
     a5 = liver.compiled.trunk.edge_index("A5")
     assert again.summary["stop_reason"] == "packed_to_tip"
