@@ -51,6 +51,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: How :func:`_jsonable` writes the non-finite floats, and back.
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def from_jsonable(summary: dict) -> dict:
+    """A summary read back from ``summary.json``: the strings :func:`_jsonable` wrote for non-finite floats are
+    floats again (a run that lodged nothing has a NaN median lodging generation; its figures test it with
+    ``np.isfinite``)."""
+    return {k: _NON_FINITE[v] if isinstance(v, str) and v in _NON_FINITE else v for k, v in summary.items()}
+
+
 @dataclass
 class RunResult:
     """Outcome of :func:`sim.run`.

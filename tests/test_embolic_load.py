@@ -145,7 +145,7 @@ def test_chained_sessions_never_lose_a_load(scenario, liver):
 PAST_STASIS = {"procedure.stasis_flow_reduction": 0.99}
 
 
-def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, liver):
+def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, liver, tmp_path):
     """A5 to stasis, then A5 again: the angiogram before the first particle already shows stasis (the endpoint is
     judged against the vessel without any embolic load, not against the later session's start), so the second
     session stops at its endpoint having injected nothing. Before, it read its endpoint against its own start and
@@ -162,6 +162,15 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
         assert s[key] == pytest.approx(f[key], rel=1e-6), key
     assert s["antegrade_flow_baseline_ml_min"] == pytest.approx(f["antegrade_flow_fraction"]
                                                                 * f["antegrade_flow_baseline_ml_min"], rel=1e-6)
+    assert "of its flow before any session's embolic load" in again.report
+    # a run that lodged nothing saves, reloads (its NaN median lodging generation a float again) and draws
+    from sim import figures
+
+    again.write(tmp_path / "run", figures=False)
+    saved = figures.load_run(tmp_path / "run")
+    assert math.isnan(saved.summary["lodging_generation_median"])
+    for kind in ("curve", "deposition"):
+        figures.figure(kind, saved)
 
 
 def test_a_second_session_pushed_past_stasis_stops_packed_to_the_tip(scenario, liver):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import runstate
+from ..results import from_jsonable
 from ..scenario import ScenarioError
 
 __all__ = ["SIRT_KINDS", "TABLE_KINDS", "RunData", "load_run", "load_source", "load_table", "run_data"]
@@ -134,7 +135,7 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
     """
     run_dir = Path(run_dir)
     try:
-        summary = _read_json(run_dir / "summary.json")
+        summary = from_jsonable(_read_json(run_dir / "summary.json"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(f"not a readable run folder: needs summary.json and {runstate.FILE} as written by "
                             f"'embosim run' ({exc.__class__.__name__})", source=str(run_dir)) from None
