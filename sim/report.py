@@ -118,6 +118,9 @@ def _stopped(s: dict, sc) -> str:
                  f"The endpoint is read as it stands: SACE {s['sace_level']} at "
                  f"{100 * s['antegrade_flow_fraction']:.2f}% of the baseline antegrade flow, the packed columns still "
                  f"leaking, with contrast clearing in {_fmt(s['clearance_time_cycles'])} cardiac cycles.")
+    if s["stop_reason"] == "endpoint" and s["particles_injected"] == 0:
+        text += (" The angiogram before the first particle already met the endpoint (a vessel an earlier session "
+                 "left at it, or a liquid embolic that reached it): nothing was injected.")
     if s.get("sirt_stopped_early"):
         text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
                  f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "

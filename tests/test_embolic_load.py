@@ -163,6 +163,7 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
     assert s["antegrade_flow_baseline_ml_min"] == pytest.approx(f["antegrade_flow_fraction"]
                                                                 * f["antegrade_flow_baseline_ml_min"], rel=1e-6)
     assert "of its flow before any session's embolic load" in again.report
+    assert "already met the endpoint" in again.report and "already met" not in first.report
     # a run that lodged nothing saves, reloads (its NaN median lodging generation a float again) and draws
     from sim import figures
 
