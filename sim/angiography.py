@@ -241,6 +241,19 @@ def run_liver(result):
     return build_liver(result.scenario)
 
 
+def start_flow(result, liver=None):
+    """The flow model of a run's liver before its first particle: :func:`baseline_flow` with the embolic load
+    the earlier sessions left (a later session, ``sim.run(..., prior=...)``; ``result.state["prior_load"]``);
+    :func:`baseline_flow` itself for a first session. Its native compartment flows equal
+    ``result.state["compartment_flow_baseline_m3s"]``: what the session's first angiogram shows. ``liver``: the
+    run's (:func:`run_liver`) when already at hand."""
+    flow = baseline_flow(run_liver(result) if liver is None else liver, result.scenario)
+    prior = result.state.get("prior_load")
+    if prior is not None:
+        apply_load_record(flow.state, flow.liver.trunk, prior)
+    return flow
+
+
 def final_flow(result, *, baseline=None):
     """The flow model of a run's liver at the end of the run (its occlusions applied).
 
@@ -1205,8 +1218,7 @@ def run_angiograms(result, **options) -> tuple[Angiogram, Angiogram]:
     >>> before.frame(times["capillary"]).shape == before.view.shape              # doctest: +SKIP
     True
     """
-    before, after = compare_angiograms([baseline_flow(run_liver(result), result.scenario), final_flow(result)],
-                                       **options)
+    before, after = compare_angiograms([start_flow(result), final_flow(result)], **options)
     return before, after
 
 

@@ -352,6 +352,16 @@ class LipiodolStage:
         twoport.solve(state)
 
 
+    def withhold(self, liver, state, net) -> None:
+        """Give no oil (the angiogram before it already met the endpoint: a later session into a vessel an earlier
+        one left at its endpoint): :attr:`filled` is the territory's empty fill; the state is unchanged."""
+        from .procedure import territory
+
+        mask, _ = territory(liver, state, net)
+        self.filled = fill(liver.compartments, np.asarray(liver.forest.parent, np.int64), state.comp_q, mask, 0.0,
+                           self.cfg.lipiodol_sinusoid_capacity_ml_per_ml, self.cfg.lipiodol_portal_capacity_ml_per_ml)
+
+
 def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents: tuple[str, ...] = ()) -> dict:
     """Summary keys of the Lipiodol phase (docs/outputs.md); ``particle_agents`` names the particles that followed."""
     f, e, cfg = stage.filled, stage.emulsion, stage.cfg

@@ -208,7 +208,7 @@ def session_drug(scenario, summary: dict, comps, in_territory: np.ndarray, liqui
         from .lipiodol import oil_by_tissue
 
         f = liquid.filled
-        per_m3 = cfg.emulsion_doxorubicin_mg / f.injected_m3
+        per_m3 = cfg.emulsion_doxorubicin_mg / f.injected_m3 if f.injected_m3 > 0 else 0.0  # none given: no drug
         tumour_oil, normal_oil = oil_by_tissue(comps, f)
         split = {"tumour": tumour_oil * per_m3, "normal": normal_oil * per_m3, "nontarget": 0.0}
         return drug_summary(split, emulsion_release_half_life_h(liquid.emulsion.water_in_oil),

@@ -71,6 +71,9 @@ class ProcedureRun:
     q_base: np.ndarray
     q_final: np.ndarray
     tip_flow_baseline_m3s: float
+    #: Native tip flow without any session's embolic load, m^3/s: the reference of the flow fraction (the endpoint's);
+    #: ``tip_flow_baseline_m3s`` for a first session
+    tip_flow_reference_m3s: float
     #: Compartment flows with the catheter but without any session's embolic load, m^3/s (C, 4): the angiographic
     #: reference (endpoint, SACE level, blush); ``q_base`` for a first session
     q_reference: np.ndarray
@@ -696,6 +699,16 @@ def row_recorder(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transpo
     return row
 
 
+def _agent_at(agents: list[tuple[Agent, float]], flow_fraction: float) -> int:
+    """Index of the agent a session starting at ``flow_fraction`` of the reference flow begins with: the last
+    whose switch fraction (``agents[i][1]``, the first's 1) the flow is at or below, as a switch during the injection
+    would have chosen."""
+    current = 0
+    while current + 1 < len(agents) and flow_fraction <= agents[current + 1][1]:
+        current += 1
+    return current
+
+
 def _endpoint_row(row: dict, proc) -> bool:
     """Whether a recorded time-series row meets the scenario's endpoint (:func:`sim.endpoints.endpoint_reached`)."""
     return endpoint_reached(row["antegrade_flow_fraction"], row["clearance_time_cycles"],
@@ -798,22 +811,28 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
 
     start_flow = q_start  # native tip flow when the particles start (after any liquid)
 
+    # a later session that starts below an agent's switch fraction begins with that agent (a first starts at 1)
+    first = current = _agent_at(agents, q_start / q0)
+
     def record(n_done: int) -> dict:
         return row(n_done, ps.flow_after[n_done - 1] if n_done else start_flow,
-                   agents[agent_of[n_done - 1] if n_done else 0][0].name, volume[n_done], sphere_volume[n_done],
+                   agents[agent_of[n_done - 1] if n_done else first][0].name, volume[n_done], sphere_volume[n_done],
                    int(ps.counters[4]), int(ps.nontarget.sum()))
 
     rows = [record(0)]
+    # the angiogram before anything is given is read too: a later session into a vessel an earlier one left at its
+    # endpoint gives nothing, neither a liquid nor particles (a first session starts at flow fraction 1)
+    reason = "endpoint" if _endpoint_row(rows[0], proc) else "max_volume"
     if liquid is not None:  # the liquid is the first agent: the baseline row and the row after it name it
-        liquid(liver, state, net, geo)
-        start_flow = tk.native_tip_flow(state, net)
         rows[0]["agent"] = getattr(liquid, "name", "liquid")
-        rows.append({**record(0), "agent": rows[0]["agent"]})
-    done, chunk, current = 0, FIRST_CHUNK, 0
-    # the endpoint is read on the angiogram before the first particle too: a later session into a vessel an
-    # earlier one left at its endpoint (or a liquid that reached it) injects none
-    reason = "endpoint" if particles and _endpoint_row(rows[-1], proc) else "max_volume"
-    first_agent = agents[0][0]
+        if reason == "endpoint":
+            liquid.withhold(liver, state, net)
+        else:
+            liquid(liver, state, net, geo)
+            start_flow = tk.native_tip_flow(state, net)
+            rows.append({**record(0), "agent": rows[0]["agent"]})
+    done, chunk = 0, FIRST_CHUNK
+    first_agent = agents[current][0]
     expected = 0.0 if not progress else min(max_volume / (1.0 + first_agent.contrast_dilution), _expected_particle_volume(
         liver, in_territory, first_agent.min_vessel_diameter(first_agent.diameter_range_m[0])))  # the bar's only
     bar = progress_bar(total=round(expected / ML_M3, 2), disable=not progress, unit="mL", desc="embolisation (spheres)",
@@ -874,10 +893,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         reason = "activity_delivered"
     q_final = _native_compartment_flows(state, net)
     return ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
-                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q_start, q_reference=q_reference,
-                        geometry=geo,
+                        q_base=q_base, q_final=q_final, tip_flow_baseline_m3s=q_start, tip_flow_reference_m3s=q0,
+                        q_reference=q_reference, geometry=geo,
                         sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
                         particle_volume_m3=np.diff(volume[:done + 1]),
-                        agent_names=tuple(agents[i][0].name for i in range(current + 1)),
+                        agent_names=tuple(agents[i][0].name for i in range(first, current + 1)),
                         agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]),
                         watched_flows=np.array(watched) if watch is not None else None)

@@ -119,8 +119,8 @@ def _stopped(s: dict, sc) -> str:
                  f"{100 * s['antegrade_flow_fraction']:.2f}% of the baseline antegrade flow, the packed columns still "
                  f"leaking, with contrast clearing in {_fmt(s['clearance_time_cycles'])} cardiac cycles.")
     if s["stop_reason"] == "endpoint" and s["particles_injected"] == 0:
-        text += (" The angiogram before the first particle already met the endpoint (a vessel an earlier session "
-                 "left at it, or a liquid embolic that reached it): nothing was injected.")
+        text += (" The angiogram before anything was given already met the endpoint (a vessel an earlier session "
+                 "left at it): nothing was injected.")
     if s.get("sirt_stopped_early"):
         text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
                  f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "
@@ -134,8 +134,9 @@ def _of_reference(result) -> str:
     start = float(result.timeseries["antegrade_flow_fraction"].iloc[0])
     if start == 1.0:
         return ""
-    return (f", {_fmt(start)} of its flow before any session's embolic load (the reference of the endpoint, the "
-            "SACE level and the blushes: a later session)")
+    return (f", {_fmt(start)} of its {_fmt(result.summary['antegrade_flow_reference_ml_min'])} mL/min before any "
+            "session's embolic load (a later session: the reference of its endpoint, SACE level and blushes, whose "
+            "'baseline' is this one)")
 
 
 def render_report(result) -> str:

@@ -143,6 +143,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
         "arterial_fraction_baseline": arterial_fraction_normal(comps, q_healthy),
         "arterial_fraction_pre_procedure": arterial_fraction_normal(comps, proc.q_base),
         "antegrade_flow_baseline_ml_min": proc.tip_flow_baseline_m3s / ML_M3 * 60.0,
+        "antegrade_flow_reference_ml_min": proc.tip_flow_reference_m3s / ML_M3 * 60.0,
         "lodgings": int(ps.counters[1]),
         "incremental_updates": int(ps.counters[2]),
         "trunk_solves": int(ps.counters[3]),

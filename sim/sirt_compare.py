@@ -85,8 +85,12 @@ def segment_shares(amount: np.ndarray, segments: np.ndarray) -> np.ndarray:
 
 
 def share_overlap(p: np.ndarray, q: np.ndarray) -> float:
-    """1 - half the L1 distance of two share vectors (each summing to 1): 1 identical, 0 disjoint."""
-    return float(1.0 - 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum())
+    """1 - half the L1 distance of two share vectors (each summing to 1): 1 identical, 0 disjoint; NaN when either is
+    empty (all zeros: nothing deposited, e.g. a later session that gave no sphere)."""
+    p, q = np.asarray(p), np.asarray(q)
+    if not (p.sum() > 0 and q.sum() > 0):
+        return float("nan")
+    return float(1.0 - 0.5 * np.abs(p - q).sum())
 
 
 def tn_ratio(dist: Distribution, tumour_mass_kg: np.ndarray, normal_mass_kg: np.ndarray, perfused: np.ndarray

@@ -162,7 +162,9 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
         assert s[key] == pytest.approx(f[key], rel=1e-6), key
     assert s["antegrade_flow_baseline_ml_min"] == pytest.approx(f["antegrade_flow_fraction"]
                                                                 * f["antegrade_flow_baseline_ml_min"], rel=1e-6)
-    assert "of its flow before any session's embolic load" in again.report
+    assert s["antegrade_flow_reference_ml_min"] == pytest.approx(f["antegrade_flow_baseline_ml_min"], rel=1e-9)
+    assert f["antegrade_flow_reference_ml_min"] == f["antegrade_flow_baseline_ml_min"]
+    assert "mL/min before any session's embolic load" in again.report
     assert "already met the endpoint" in again.report and "already met" not in first.report
     # a run that lodged nothing saves, reloads (its NaN median lodging generation a float again) and draws
     from sim import figures
@@ -172,6 +174,46 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
     assert math.isnan(saved.summary["lodging_generation_median"])
     for kind in ("curve", "deposition"):
         figures.figure(kind, saved)
+    # its first angiogram is the liver with the first session's load (not the unembolised liver): unchanged after
+    from sim.angiography import baseline_flow, solved_state, start_flow
+
+    start = solved_state(start_flow(again), 0.0).comp_q
+    assert np.allclose(start, again.state["compartment_flow_baseline_m3s"], rtol=1e-9, atol=1e-18)
+    assert solved_state(baseline_flow(liver, scenario), 0.0).comp_q[:, 0].sum() > 1.05 * start[:, 0].sum()
+    assert np.array_equal(saved["angiogram/before"], saved["angiogram/after"])
+    assert np.array_equal(saved["vessel/flow_baseline_ml_min"], saved["vessel/flow_final_ml_min"])
+
+
+#: A cTACE session (3 mL of Lipiodol, then 300-500 um spheres at once) on the default scenario's anatomy.
+CTACE = {"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 3.0, "agent.lipiodol_to_aqueous_ratio": 2.0,
+         "agent.permanent": False,
+         "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500", "switch_at_flow_fraction": 0.99}]}
+
+
+def test_a_later_ctace_or_y90_session_into_a_vessel_at_stasis_gives_nothing(scenario, liver):
+    """Neither the Lipiodol of a cTACE nor any Y-90 sphere goes into a vessel an earlier session left at stasis: no
+    oil, no drug, no particle; the MAA/Y-90 overlap is undefined (nothing deposited), not 0.5."""
+    first = run(scenario, progress=False, liver=liver)
+    ctace = run(scenario.with_updates(CTACE), progress=False, liver=liver, prior=first).summary
+    assert ctace["stop_reason"] == "endpoint" and ctace["particles_injected"] == 0
+    assert ctace["lipiodol_volume_ml"] == 0.0 and ctace["lipiodol_tumour_ml"] == 0.0
+    assert ctace["plasma_doxorubicin_auc_ng_h_ml"] == 0.0
+    y90 = run(scenario.with_updates({"agent.kind": "y90_glass", "agent.activity_gbq": 1.0}), progress=False,
+              liver=liver, prior=first).summary
+    assert y90["stop_reason"] == "endpoint" and y90["particles_injected"] == 0
+    assert math.isnan(y90["sirt_maa_y90_segment_overlap"]) and math.isnan(y90["sirt_maa_y90_compartment_overlap"])
+
+
+def test_a_later_session_below_a_switch_fraction_begins_with_that_agent(scenario, liver):
+    """After a session to sluggish flow (40% of the reference left), a sequence that upsizes at 50% starts with the
+    larger spheres: no particle of the first agent, and the label names the second only."""
+    first = run(scenario.with_updates({"procedure.endpoint": "sluggish"}), progress=False, liver=liver)
+    upsize = {"procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "500-700",
+                                            "switch_at_flow_fraction": 0.5}]}
+    again = run(scenario.with_updates(upsize), progress=False, liver=liver, prior=first)
+    assert again.timeseries["antegrade_flow_fraction"].iloc[0] < 0.5
+    assert again.summary["particles_injected"] > 0 and again.summary["agent"] == "microspheres 500-700 um"
+    assert again.state["particle_diameter_m"].min() >= 500e-6
 
 
 def test_a_second_session_pushed_past_stasis_stops_packed_to_the_tip(scenario, liver):

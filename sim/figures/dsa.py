@@ -147,15 +147,7 @@ def panels_of_runs(runs: Mapping[str, object], *, baseline: bool = True) -> list
     baseline : bool
         Start with the first run's baseline angiogram.
     """
-    from ..angiography import (
-        View,
-        baseline_flow,
-        default_injection,
-        final_flow,
-        native_tip_flow,
-        run_liver,
-        virtual_angiogram,
-    )
+    from ..angiography import View, default_injection, final_flow, native_tip_flow, start_flow, virtual_angiogram
 
     items = list(runs.items())
     if not items:
@@ -163,7 +155,7 @@ def panels_of_runs(runs: Mapping[str, object], *, baseline: bool = True) -> list
     panels: list[tuple[str, object, object]] = []
     for k, (label, run) in enumerate(items):
         if hasattr(run, "summary"):
-            start = baseline_flow(run_liver(run), run.scenario)
+            start = start_flow(run)
             if baseline and k == 0:
                 panels.append((f"baseline ({run.scenario.catheter.vessel})", start, default_injection(start)))
             end = final_flow(run)

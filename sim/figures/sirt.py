@@ -263,15 +263,20 @@ def _segment_bars(ax, data: RunData, dist: dict, colours: dict, overlap: float) 
         ax.bar_label(bars, fmt="%.1f" if is_wide(ax.figure, panels=panel_grid(3)[1]) else "%.0f", fontsize="small", padding=2)
     ax.set_xticks(x, [SEGMENT_NAMES[i] for i in shown])
     ax.set(xlabel="Couinaud segment", ylabel="share of the liver deposition (%)", ylim=(0, 115),
-           xlim=(-0.8, max(shown.size, 2) - 0.2), title=f"Per segment: overlap {overlap:.1%}")
+           xlim=(-0.8, max(shown.size, 2) - 0.2), title=f"Per segment: overlap {_percent(overlap)}")
     ax.legend(loc="upper right")
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with one decimal, "n/a" when undefined (NaN: nothing deposited)."""
+    return "n/a" if np.isnan(share) else f"{share:.1%}"
 
 
 def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: float) -> None:
     """Each compartment part's concentration relative to the liver mean, MAA (x) against Y-90 (y), log-log."""
     def relative(d: dict, part: str, mass: np.ndarray) -> np.ndarray:
         mean = (d["tumour"][m_t > 0].sum() + d["normal"][m_n > 0].sum()) / (m_t.sum() + m_n.sum())
-        return np.divide(d[part], mass * mean, out=np.zeros_like(mass), where=mass > 0)
+        return np.divide(d[part], mass * mean, out=np.zeros_like(mass), where=(mass > 0) & (mean > 0))
 
     lo, hi = np.inf, 0.0
     for part, mass, colour, label in (("normal", m_n, CATEGORY_COLOURS["normal liver"], "perfused normal liver"),
@@ -290,7 +295,9 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
         axis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set(xscale="log", yscale="log", xlabel="MAA concentration (relative to the treated liver's mean)",
            ylabel="Y-90 concentration (relative)",
-           title=f"Per compartment: overlap {overlap:.1%}")
+           title=f"Per compartment: overlap {_percent(overlap)}")
+    if not ax.get_legend_handles_labels()[0]:  # nothing deposited (no sphere given): no points to name
+        return
     if is_wide(ax.figure, panels=panel_grid(3)[1]):
         ax.legend(loc="upper left", fontsize="small")
     else:  # a narrow panel: below its x label (inside, it covered the points and the y label)
