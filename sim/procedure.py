@@ -751,7 +751,10 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
         Reference mode: full O(N) re-elimination after every lodging (benchmarks).
     prior : dict, optional
         The load record (:func:`load_record`) of earlier sessions on this liver: their
-        loads are in place from the start and this procedure adds to them.
+        loads are in place from the start and this procedure adds to them. The endpoint,
+        SACE level, blushes and switch fractions are read against the flows without them
+        (``q_reference``, ``tip_flow_reference_m3s``); a session whose first angiogram
+        already meets the endpoint gives nothing (docs/endpoints.md "Later sessions").
     liquid : callable, optional
         A liquid embolic given before the particles (``liquid(liver, state, net, geometry)``,
         e.g. :class:`sim.lipiodol.LipiodolStage`): called once the pre-procedure flows are
