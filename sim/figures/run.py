@@ -182,7 +182,9 @@ def _rerun(run_dir: Path, summary: dict) -> RunData:
     if any(result.summary[k] != summary.get(k) for k in keys):
         raise ScenarioError(f"re-running scenario.json does not reproduce summary.json "
                             f"({', '.join(f'{k} {result.summary[k]} vs {summary.get(k)}' for k in keys)}): "
-                            "written by another version of embosim; run the scenario again", source=str(run_dir))
+                            "written by another version of embosim, or a later session of a staged treatment "
+                            "(sim.run(prior=...): its folder does not hold the earlier sessions); run the scenario "
+                            "again", source=str(run_dir))
     return run_data(result)
 
 
