@@ -247,11 +247,19 @@ def start_flow(result, liver=None):
     :func:`baseline_flow` itself for a first session. Its native compartment flows equal
     ``result.state["compartment_flow_baseline_m3s"]``: what the session's first angiogram shows. ``liver``: the
     run's (:func:`run_liver`) when already at hand."""
-    flow = baseline_flow(run_liver(result) if liver is None else liver, result.scenario)
-    prior = result.state.get("prior_load")
-    if prior is not None:
-        apply_load_record(flow.state, flow.liver.trunk, prior)
-    return flow
+    return with_load(baseline_flow(run_liver(result) if liver is None else liver, result.scenario),
+                     result.state.get("prior_load"))
+
+
+def with_load(flow, record: dict | None):
+    """``flow`` with the embolic load ``record`` (:func:`sim.procedure.load_record`) applied and solved, in a copy
+    (its conductances and solution copied, ``flow`` unchanged); ``flow`` itself without a record."""
+    if record is None:
+        return flow
+    loaded = copy.copy(flow)
+    loaded.state = _scratch(flow.state, _CONDUCTANCES + _SOLVE_WRITES)
+    apply_load_record(loaded.state, loaded.liver.trunk, record)
+    return loaded
 
 
 def final_flow(result, *, baseline=None):

@@ -254,6 +254,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     4
     """
     from .anatomy import build_liver
+    from .angiography import with_load
     from .flow.model import LiverFlow
 
     started = time.perf_counter()
@@ -276,7 +277,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)
-    contrast_runs = _contrast_runs(flow)
+    contrast_runs = _contrast_runs(with_load(flow, prior_load))  # the first angiogram's: a later session's loaded
     batched = liquid is None and len(agents) == 1 and agents[0][0].y90 is not None and prior_load is None
     if batched:  # SIRT: tens of millions of spheres, batched, with the product's injection practice (docs/sirt.md)
         from .sirt_delivery import deliver_sirt

@@ -182,6 +182,9 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
     assert solved_state(baseline_flow(liver, scenario), 0.0).comp_q[:, 0].sum() > 1.05 * start[:, 0].sum()
     assert np.array_equal(saved["angiogram/before"], saved["angiogram/after"])
     assert np.array_equal(saved["vessel/flow_baseline_ml_min"], saved["vessel/flow_final_ml_min"])
+    rates = saved.meta["angiogram"]["rates_ml_s"]  # the summary's contrast runs are the saved angiograms'
+    assert rates["before"] == pytest.approx(s["angiogram_rate_baseline_ml_s"], rel=1e-9)
+    assert rates["after"] == pytest.approx(s["angiogram_rate_final_ml_s"], rel=1e-9)
 
 
 #: A cTACE session (3 mL of Lipiodol, then 300-500 um spheres at once) on the default scenario's anatomy.
