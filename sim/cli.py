@@ -672,3 +672,7 @@ def explore(
 def main() -> None:
     """Console script ``embosim``."""
     app(prog_name="embosim")
+
+
+if __name__ == "__main__":  # python -m sim.cli
+    main()

@@ -49,6 +49,13 @@ def test_subcommand_help(invoke, command):
     assert f"Usage: embosim {command}" in result.stdout
 
 
+@pytest.mark.parametrize("module", ["sim", "sim.cli"])
+def test_python_dash_m_runs_the_command(module):
+    """``python -m sim`` (and ``python -m sim.cli``) is the embosim command, where the console script is not on PATH."""
+    result = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("embosim "), result.stderr
+
+
 def test_run_help_shows_its_options(invoke):
     text = invoke("run", "--help").stdout
     assert all(option in text for option in ("--out", "--seed", "--quiet", "--no-figures"))
