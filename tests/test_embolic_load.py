@@ -172,8 +172,12 @@ def test_a_second_session_into_a_vessel_at_stasis_injects_nothing(scenario, live
     again.write(tmp_path / "run", figures=False)
     saved = figures.load_run(tmp_path / "run")
     assert math.isnan(saved.summary["lodging_generation_median"])
-    for kind in ("curve", "deposition"):
-        figures.figure(kind, saved)
+    drawn = {kind: figures.figure(kind, saved) for kind in ("curve", "deposition")}
+    # the empty panels say why they are empty (no axis of 1e-9 mL, no counts of -0.04)
+    texts = {kind: [t.get_text() for ax in fig.axes for t in ax.texts] for kind, fig in drawn.items()}
+    assert any("already met the endpoint" in t for t in texts["curve"])
+    assert drawn["curve"].axes[0].get_xlim()[1] > 0.5
+    assert "No particle lodged in the liver" in texts["deposition"] and "No particles injected" in texts["deposition"]
     # its first angiogram is the liver with the first session's load (not the unembolised liver): unchanged after
     from sim.angiography import baseline_flow, solved_state, start_flow
 

@@ -235,6 +235,8 @@ def test_saved_run_carries_where_the_oil_went_and_the_before_after_figure_draws_
     assert oil[(segment != 4)].max() == 0.0  # A5 feeds segment V only
     labels = [text.get_text() for legend in figures.before_after(data).legends for text in legend.texts]
     assert any("Lipiodol in the sinusoids" in label for label in labels)
+    curve = figures.endpoint_curve(data)  # no particle: the curve says so, on an axis of mL, not of 1e-9 mL
+    assert any("Lipiodol alone" in t.get_text() for t in curve.axes[0].texts) and curve.axes[0].get_xlim()[1] > 0.5
 
 
 def test_the_report_tells_the_oil_and_the_drug(liver):

@@ -46,7 +46,9 @@ def endpoint_curve(source, ax=None):
     bounds = data.meta["sace_bounds"]
     ts = data.timeseries
     volume = ts["suspension_volume_ml"].to_numpy(float)
-    xmax = max(volume[-1], 1e-9) * 1.04
+    summary = data.summary
+    nothing_injected = not volume[-1] > 0
+    xmax = 1.04 * (volume[-1] if not nothing_injected else 1.0)  # mL; an axis of mL when nothing went in
     for level in range(1, 5):
         ax.axhspan(bounds[level], bounds[level - 1], color=SACE_COLOURS[level], lw=0, zorder=0)
         ax.text(0.995 * xmax, 0.5 * (bounds[level] + bounds[level - 1]), sace_label(level), ha="right",
@@ -59,7 +61,9 @@ def endpoint_curve(source, ax=None):
     if (reflux > 0).any():
         ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=line_width(1.4), ls=":", label="reflux (share of injection)")
         ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=line_width(0.9), ls=":")
-    summary = data.summary
+    if nothing_injected:
+        ax.text(0.5, 0.6, _nothing_injected(summary), transform=ax.transAxes, ha="center", va="center",
+                fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9}, wrap=True)
     ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=line_width(11), color=OKABE_ITO["blue"],
             mec="black", ls="none",
             label=f"stop: {stop_reason_label(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
@@ -75,3 +79,13 @@ def endpoint_curve(source, ax=None):
                  + f": injection stopped, {stop_reason_label(summary['stop_reason'])}")
     ax.legend(loc="upper center", ncol=2, frameon=True, framealpha=0.9)
     return fig
+
+
+def _nothing_injected(summary: dict) -> str:
+    """Why a run's curve has no volume axis to draw on: no particle went in."""
+    if summary.get("stop_reason") == "endpoint":
+        return ("No particles injected: the angiogram before the first particle\n"
+                "already met the endpoint (an earlier session's load)")
+    if summary.get("lipiodol_volume_ml"):
+        return "No particles: Lipiodol alone\n(its flow change is drawn at 0 mL of suspension)"
+    return "No particles injected"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .run import run_data
-from .style import CATEGORY_COLOURS, display_name, is_wide, line_width, new_axes, styled
+from .style import CATEGORY_COLOURS, display_name, empty_panel, is_wide, line_width, new_axes, styled
 
 __all__ = ["deposition"]
 
@@ -53,6 +53,8 @@ def deposition(source, ax=None):
                         label=f"median wedge (summary): {wedge_median:.0f}")
     axes[0].set(xlabel="vessel generation (PHA = 0)", ylabel="particles (count)",
                 title="Depth of lodging (columns included)")
+    if not gen.size:
+        empty_panel(axes[0], "No particle lodged in the liver")
 
     nontarget, suspended = (data[f"deposition/{k}_diameter_um"].astype(float) for k in ("nontarget", "suspended"))
     diam = [data["deposition/diameter_um"].astype(float)] * 2 + [nontarget, suspended]
@@ -63,6 +65,8 @@ def deposition(source, ax=None):
     axes[1].hist([diam[k] for k in shown], bins=bins, weights=[weights[k] for k in shown], stacked=True,
                  color=[list(colours.values())[k] for k in shown], label=[list(colours)[k] for k in shown])
     axes[1].set(xlabel="particle diameter (\u00b5m)", ylabel="particles (count)", title="Size by destination")
+    if not every.size:
+        empty_panel(axes[1], "No particles injected")
     # one legend below the panels for both histograms (the bars fill them)
     handles, labels = axes[1].get_legend_handles_labels()
     handles_0, labels_0 = axes[0].get_legend_handles_labels()
@@ -104,6 +108,9 @@ def deposition(source, ax=None):
         density = axes[3].hexbin(sites[:, 0], sites[:, 1], C=count, reduce_C_function=np.sum, gridsize=40,
                                  cmap="viridis", norm=LogNorm(), mincnt=1, extent=(left, right, bottom, top))
         fig.colorbar(density, ax=axes[3], label="particles per hexagon (count)", shrink=0.8)
+    else:
+        axes[3].text(0.5, 0.5, "No particle lodged", transform=axes[3].transAxes, ha="center", va="center",
+                     fontsize="small")
     tumour_outlines(axes[3], data)
     axes[3].set_aspect("equal")
     axes[3].set(xlim=(left, right), ylim=(bottom, top), xlabel="x (mm), patient's left \u2192",

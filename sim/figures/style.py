@@ -26,9 +26,9 @@ import numpy as np
 from ..io import atomic_write
 
 __all__ = ["CATEGORY_COLOURS", "FORMATS", "GEOMETRY", "OKABE_ITO", "SACE_COLOURS", "SACE_ROMAN", "STRATEGY_COLOURS", "STYLES",
-           "THERAPY_LABELS", "canvas", "display_name", "halo", "is_wide", "line_width", "marker_area", "metric_label",
-           "new_axes", "panel_grid", "sace_label", "save_figure", "stop_reason_label", "strategy_colour", "style_context",
-           "styled", "wrap_to_fit"]
+           "THERAPY_LABELS", "canvas", "display_name", "empty_panel", "halo", "is_wide", "line_width", "marker_area",
+           "metric_label", "new_axes", "panel_grid", "sace_label", "save_figure", "stop_reason_label", "strategy_colour",
+           "style_context", "styled", "wrap_to_fit"]
 
 #: Okabe-Ito colour-blind-safe palette (Okabe and Ito 2008), in the order used for categories.
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilion": "#D55E00",
@@ -239,6 +239,14 @@ def wrap_to_fit(fig) -> None:
             changed |= fit(fig._suptitle, fig.bbox.width)
         if not changed:
             break
+
+
+def empty_panel(ax, text: str) -> None:
+    """Mark a panel that has nothing to show (a run that injected or lodged nothing): ``text`` centred in it, the
+    empty value axis without its ticks (matplotlib's default range for no data, -0.05 to 0.05, would read as data)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=OKABE_ITO["black"],
+            fontsize="small", wrap=True)
+    ax.set_yticks([])
 
 
 def halo() -> list:
