@@ -359,7 +359,7 @@ def read(run_dir: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """
     path = Path(run_dir) / FILE
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:  # the file closed on a damaged zip
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays.pop("meta")))
     except _UNREADABLE as exc:

@@ -183,6 +183,38 @@ def test_sirt_kinds_render_without_warnings(data, kind):
             assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, text.get_text()
 
 
+def _texts(fig) -> list[str]:
+    """Every title and axis label of ``fig`` (its colour bars' too), the suptitle first."""
+    return [fig._suptitle.get_text() if fig._suptitle else ""] + [
+        t.get_text() for a in fig.axes for t in (a.title, a.xaxis.label, a.yaxis.label)]
+
+
+@pytest.mark.parametrize("kind", ["dose", "dvh", "maa", "angiogram"])
+def test_paper_figures_keep_their_panels_and_whole_words(data, kind):
+    """Review 28: on the paper canvas the dose map's titles and labels were wrapped over and over (each wrap narrowed
+    the equal-aspect maps, which wrapped more) until its maps were 20 px wide, and words were split ("embo-lisation");
+    the MAA scatter's log ticks read "6x10^-1"."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    slide, paper = figures.figure(kind, data), figures.figure(kind, data, style="paper")
+    FigureCanvasAgg(paper).draw()
+    for wrapped, written in zip(_texts(paper), _texts(slide), strict=True):
+        assert wrapped.split() == written.split()  # line breaks only, between words
+    renderer = paper.canvas.get_renderer()
+    panels = [a for a in paper.axes if a.get_label() != "<colorbar>"]
+    assert min(a.get_window_extent(renderer).width for a in panels) > 0.1 * paper.bbox.width  # collapsed: 0.013
+    ticks = [t.get_text() for a in panels for t in a.get_xticklabels() + a.get_yticklabels()]
+    assert not any("times" in t or "\u00d7" in t for t in ticks)
+
+
+def test_the_maa_scatter_labels_its_log_minor_ticks_as_plain_numbers():
+    """Its minor ticks (under a decade of range) read 0.5, 2, 5, 20 (not "6x10^-1"), the others unlabelled."""
+    from sim.figures.sirt import _two_and_five
+
+    assert [_two_and_five(v) for v in (0.2, 0.5, 0.6, 2.0, 3.0, 5.0, 20.0, 0.0)] == \
+        ["0.2", "0.5", "", "2", "", "5", "20", ""]
+
+
 def test_dvh_is_monotone_and_marks_the_summary_d70(data):
     fig = figures.dose_volume(data)
     ax = fig.axes[0]

@@ -195,6 +195,10 @@ def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
     after_oil = ts["antegrade_flow_fraction"].iloc[1]
     particles = ts[ts["particles"] > 0]["antegrade_flow_fraction"].to_numpy()
     assert after_oil < 1.0 and np.all(particles <= after_oil + 1e-9)  # a plug in an oil-filled bed adds resistance
+    from sim import figures  # the curve names the oil's step at 0 mL (review 28: an unlabelled vertical line)
+
+    texts = [t.get_text() for t in figures.endpoint_curve(result).axes[0].texts]
+    assert any(t.startswith("Lipiodol first (0.5 mL of oil)") and f"\u2192 {after_oil:.0%}" in t for t in texts)
 
 
 @pytest.mark.parametrize("updates", [
@@ -237,6 +241,8 @@ def test_saved_run_carries_where_the_oil_went_and_the_before_after_figure_draws_
     assert any("Lipiodol in the sinusoids" in label for label in labels)
     curve = figures.endpoint_curve(data)  # no particle: the curve says so, on an axis of mL, not of 1e-9 mL
     assert any("Lipiodol alone" in t.get_text() for t in curve.axes[0].texts) and curve.axes[0].get_xlim()[1] > 0.5
+    drop = f"flow 100% \u2192 {result.summary['antegrade_flow_fraction']:.0%}"  # the oil's step at 0 mL is named
+    assert any(t.get_text().startswith("Lipiodol (10 mL of oil)") and drop in t.get_text() for t in curve.axes[0].texts)
 
 
 def test_the_report_tells_the_oil_and_the_drug(liver):

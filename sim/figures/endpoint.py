@@ -61,6 +61,15 @@ def endpoint_curve(source, ax=None):
     if (reflux > 0).any():
         ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=line_width(1.4), ls=":", label="reflux (share of injection)")
         ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=line_width(0.9), ls=":")
+    oil = _oil_rows(ts)
+    if oil is not None:  # the liquid goes first, by volume of oil: its flow change stands at 0 mL of suspension
+        flow = ts["antegrade_flow_fraction"].to_numpy(float)
+        ax.annotate(f"Lipiodol{' first' if not nothing_injected else ''} "
+                    f"({summary.get('lipiodol_volume_ml', float('nan')):g} mL of oil):\n"
+                    f"flow {flow[oil[0]]:.0%} \u2192 {flow[oil[1]]:.0%}", xy=(0.0, 0.5 * (flow[oil[0]] + flow[oil[1]])),
+                    xytext=(0.04 * xmax, 0.5 * (flow[oil[0]] + flow[oil[1]])), va="center", fontsize="small",
+                    arrowprops={"arrowstyle": "->", "color": OKABE_ITO["black"], "lw": line_width(1.0)},
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     if nothing_injected:
         ax.text(0.5, 0.6, _nothing_injected(summary), transform=ax.transAxes, ha="center", va="center",
                 fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9}, wrap=True)
@@ -81,11 +90,19 @@ def endpoint_curve(source, ax=None):
     return fig
 
 
+def _oil_rows(ts) -> tuple[int, int] | None:
+    """The time-series rows before and after a cTACE's Lipiodol (both at 0 mL of suspension), or None."""
+    first = ts["agent"].astype(str)
+    if len(ts) < 2 or not first.iloc[0].startswith("lipiodol") or first.iloc[1] != first.iloc[0]:
+        return None
+    return 0, 1
+
+
 def _nothing_injected(summary: dict) -> str:
     """Why a run's curve has no volume axis to draw on: no particle went in."""
     if summary.get("stop_reason") == "endpoint":
         return ("No particles injected: the angiogram before the first particle\n"
                 "already met the endpoint (an earlier session's load)")
     if summary.get("lipiodol_volume_ml"):
-        return "No particles: Lipiodol alone\n(its flow change is drawn at 0 mL of suspension)"
+        return "No particles: Lipiodol alone"
     return "No particles injected"

@@ -108,14 +108,19 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     art._frame(ax, limits, f"Absorbed dose: tumour {summary['sirt_tumour_dose_mean_gy']:.0f} Gy mean "
                            f"(D70 {summary['sirt_tumour_d70_gy']:.0f} Gy),\nperfused normal liver "
                            f"{summary['sirt_normal_liver_dose_mean_gy']:.0f} Gy mean")
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax], shrink=0.8,
-                       label="absorbed dose (Gy, local deposition per compartment)")
+    levels = [(level, text) for level, text in ((NORMAL_LIVER_LIMIT_GY, "normal-liver limit"),
+                                                  (TUMOUR_DOSE_THRESHOLD_GY, "V100 threshold")) if DOSE_FLOOR_GY < level < top]
+    beside = is_wide(fig, panels=2)  # the lines' names beside the bar; on a paper canvas there is no room: in its label
+    label = "absorbed dose (Gy, local deposition per compartment)"
+    if levels and not beside:
+        label = label[:-1] + "; white lines: " + ", ".join(f"{level:g} Gy {text}" for level, text in levels) + ")"
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax], shrink=0.8, label=label)
     from matplotlib.ticker import FormatStrFormatter
 
     bar.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    for level, text in ((NORMAL_LIVER_LIMIT_GY, "normal-liver limit"), (TUMOUR_DOSE_THRESHOLD_GY, "V100 threshold")):
-        if DOSE_FLOOR_GY < level < top:
-            bar.ax.axhline(level, color="white", lw=line_width(2.0))
+    for level, text in levels:
+        bar.ax.axhline(level, color="white", lw=line_width(2.0))
+        if beside:
             bar.ax.text(-0.3, level, f"{text} {level:g} Gy", transform=bar.ax.get_yaxis_transform(), ha="right",
                         va="center", fontsize="small", path_effects=halo())
     norm_r, cmap_r, label_r, _ = art._panel(axes[1], data, "final", "occlusion", width, limits)
@@ -288,20 +293,27 @@ def _concentrations(ax, dist: dict, m_t: np.ndarray, m_n: np.ndarray, overlap: f
             lo, hi = min(lo, x[ok].min(), y[ok].min()), max(hi, x[ok].max(), y[ok].max())
     if hi > 0:
         ax.plot([lo, hi], [lo, hi], color="black", lw=line_width(1.0), ls="--", label="agreement")
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, FuncFormatter
 
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FormatStrFormatter("%g"))
-        axis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set(xscale="log", yscale="log", xlabel="MAA concentration (relative to the treated liver's mean)",
            ylabel="Y-90 concentration (relative)",
            title=f"Per compartment: overlap {_percent(overlap)}")
+    for axis in (ax.xaxis, ax.yaxis):  # after the scale, which sets its own formatters ("6x10^-1")
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(FuncFormatter(_two_and_five))
     if not ax.get_legend_handles_labels()[0]:  # nothing deposited (no sphere given): no points to name
         return
     if is_wide(ax.figure, panels=panel_grid(3)[1]):
         ax.legend(loc="upper left", fontsize="small")
     else:  # a narrow panel: below its x label (inside, it covered the points and the y label)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), fontsize="small")
+
+
+def _two_and_five(value: float, _position=None) -> str:
+    """A log axis's minor tick label: 2 and 5 times a power of ten as plain numbers ("0.5", "2"), the rest unlabelled."""
+    if not value > 0:
+        return ""
+    return f"{value:g}" if round(value / 10.0 ** np.floor(np.log10(value))) in (2, 5) else ""
 
 
 def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:

@@ -188,6 +188,10 @@ def show_in_notebooks() -> None:
         formatter.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
+#: The share of a text's first measured room that later passes of :func:`wrap_to_fit` keep at least.
+ROOM_KEPT = 0.8
+
+
 def wrap_to_fit(fig) -> None:
     """In the paper style, break each title and axis label of ``fig`` that is longer than its axes (the
     suptitle: the figure) into lines at word boundaries, in place. A figure whose layout is frozen keeps its
@@ -208,12 +212,17 @@ def wrap_to_fit(fig) -> None:
         FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     originals: dict = {}  # each text as written: every pass wraps it afresh (a wrapped line is never wrapped again)
+    first_room: dict = {}  # each text's room in the first pass
 
     def fit(text, room: float, along_height: bool = False) -> bool:
-        """Wrap ``text`` until it fits ``room`` (pixels); whether it changed."""
+        """Wrap ``text`` until it fits ``room`` (pixels; at least ``ROOM_KEPT`` of its first pass's); whether it
+        changed."""
         words = originals.setdefault(text, text.get_text())
         if not words or "$" in words:
             return False
+        # more lines take room from the axes, and a narrower (equal-aspect) map or colour bar wraps more: without a
+        # floor that feedback shrank a paper dose map to a few pixels (review 28)
+        room = max(room, ROOM_KEPT * first_room.setdefault(text, room))
         lines = words.split("\n")
         chars = max(len(line) for line in text.get_text().split("\n"))
         changed = False
@@ -223,7 +232,7 @@ def wrap_to_fit(fig) -> None:
                 break
             longest = max(len(line) for line in text.get_text().split("\n"))  # the box is the longest line's
             chars = min(chars - 1, int(longest * room / (box.height if along_height else box.width)))
-            text.set_text("\n".join(textwrap.fill(line, max(chars, 8)) for line in lines))
+            text.set_text("\n".join(textwrap.fill(line, max(chars, 8), break_long_words=False) for line in lines))
             changed = True
         return changed
 
