@@ -327,6 +327,17 @@ def test_comparison_draws_each_strategy_with_its_interval(tables):
     assert fig.axes[0].get_ylabel() == "fraction of tumour volume"
 
 
+def test_comparison_keeps_the_place_of_a_strategy_whose_outcome_is_undefined(tables):
+    """Review 28: a strategy whose outcome is NaN (a staged total's deposition ratio) lost its bar, its tick and its
+    place in that panel only; it keeps its place and reads n/a."""
+    table = tables["comparison"].copy()
+    last = (table["strategy"] == "staged_bilobar") & (table["session"] == "total")
+    table.loc[last, [METRICS[0], f"{METRICS[0]}_lo", f"{METRICS[0]}_hi"]] = np.nan
+    axis = figures.comparison(table, METRICS).axes[0]
+    assert axis.get_xlim() == (-0.5, 2.5)
+    assert [t.get_position()[0] for t in axis.texts if t.get_text() == "n/a"] == [2.0]
+
+
 def test_comparison_groups_the_bars_by_one_varied_key():
     """``embosim compare --vary agent.size_bin=...``: a group of bars per size, one bar per strategy in each."""
     table = _table(["selective", "lobar"], [0.5, 0.9]).rename(columns={"tumours.0.arterial_fraction": "agent.size_bin"})

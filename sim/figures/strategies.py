@@ -199,8 +199,13 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
                 x = np.asarray(order, float) + (k - (len(names) - 1) / 2.0) * bar_width
             else:
                 x = np.array([k], float)
-            axis.bar(x, mine[metric].to_numpy(float), width=bar_width, color=colours[name],
+            mean = mine[metric].to_numpy(float)
+            axis.bar(x, mean, width=bar_width, color=colours[name],
                      yerr=_interval(mine, metric), capsize=4, error_kw={"lw": 1.2}, label=shown[name])
+            for at in x[np.isnan(mean)]:  # an outcome undefined for this strategy (e.g. a ratio of nothing): said
+                axis.text(at, 0.0, "n/a", ha="center", va="bottom", fontsize="small", color="#555555",
+                          transform=axis.get_xaxis_transform())
+        axis.set_xlim(-0.5, (len(values) if grouped else len(names)) - 0.5)  # every strategy's place, drawn or not
     what = "Therapies" if therapies else "Strategies"
     if not grouped:
         what = f"{what} compared"
