@@ -285,7 +285,7 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
             # markers and dashes of their own, widest line first: a strategy equal to another stays visible
             axis.plot(xs, mean, marker=_MARKERS[k % len(_MARKERS)], ls=_DASHES[k % len(_DASHES)], color=colour,
                       lw=line_width(2.4 + 1.6 * (len(groups) - 1 - k) / max(len(groups) - 1, 1)),
-                      markersize=6 + 3 * (len(groups) - 1 - k) / max(len(groups) - 1, 1), label=labels[str(name)],
+                      markersize=line_width(6 + 3 * (len(groups) - 1 - k) / max(len(groups) - 1, 1)), label=labels[str(name)],
                       zorder=2 + k)
             interval = _interval(rows, metric)
             if interval is not None:
