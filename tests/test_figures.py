@@ -431,7 +431,7 @@ def test_non_target_particles_are_shown_on_the_end_panel_only(runs):
     end = [t.get_text() for t in fig.axes[2].texts] + [t.get_text() for t in fig.axes[1].texts]
     assert any(text.startswith("gallbladder") for text in baseline)
     assert not any("particles" in text for text in baseline)
-    note = [text for text in end if text.startswith("particles beyond the liver: ")]
+    note = [text for text in end if text.startswith("particles beyond the liver:\n")]  # a line per branch
     assert len(note) == 1 and all(f"{n:,}" in note[0] for n in counts.values())
 
 

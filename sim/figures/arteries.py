@@ -192,7 +192,7 @@ def _nontarget_note(ax, data: RunData) -> None:
     shown = [f"{_BEDS.get(artery, 'bed')} ({display_name(artery)}) {int(n):,}" for artery, n in
              sorted(counts.items(), key=lambda item: -item[1]) if n] if isinstance(counts, dict) else []
     if shown:
-        ax.text(0.01, 0.01, "particles beyond the liver: " + "; ".join(shown), transform=ax.transAxes, ha="left",
+        ax.text(0.01, 0.01, "particles beyond the liver:\n" + "\n".join(shown), transform=ax.transAxes, ha="left",
                 va="bottom", color=CATEGORY_COLOURS["non-target"], fontsize="small", zorder=6,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 2})
 
