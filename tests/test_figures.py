@@ -176,10 +176,17 @@ def _damage(folder, how: str) -> None:
         (folder / "timeseries.csv").write_text("garbage\n")
     elif how == "timeseries empty":
         (folder / "timeseries.csv").write_text("")
+    elif how == "timeseries header only":
+        (folder / "timeseries.csv").write_text(",".join(runstate.TIMESERIES_COLUMNS) + "\n")
+    elif how == "timeseries text":  # a number edited into text
+        lines = (folder / "timeseries.csv").read_text().splitlines()
+        cells = lines[1].split(",")
+        cells[runstate.TIMESERIES_COLUMNS.index("suspension_volume_ml")] = "3.7e-abc"
+        (folder / "timeseries.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
 
 
 @pytest.mark.parametrize("how", ["truncated", "empty", "corrupted", "array missing", "timeseries garbage",
-                                 "timeseries empty"])
+                                 "timeseries empty", "timeseries header only", "timeseries text"])
 def test_a_damaged_run_folder_is_one_line_and_rerun_mends_it(folders, tmp_path, invoke, how):
     """Review 11: a truncated npz gave a BadZipFile traceback, an empty one click's bare "Aborted." (exit 1), a
     missing array a KeyError or an angiogram without its after row, a damaged timeseries.csv a KeyError."""
@@ -194,6 +201,24 @@ def test_a_damaged_run_folder_is_one_line_and_rerun_mends_it(folders, tmp_path, 
     _one_line_error(result, "--rerun")
     again = figures.load_run(folder, rerun=True)
     assert again.summary["particles_injected"] == folders["bulky_segment5_net"][0].summary["particles_injected"]
+
+
+@pytest.mark.parametrize("summary", ["[]", "{}", "without sace_level"])
+def test_a_damaged_summary_is_one_line_naming_the_folder(folders, tmp_path, invoke, summary):
+    """Review 27: summary.json holding [] gave an AttributeError traceback, one key deleted a KeyError in the figure
+    that read it (six kinds)."""
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(folders["bulky_segment5_net"][1], folder)
+    if summary == "without sace_level":
+        kept = {k: v for k, v in json.loads((folder / "summary.json").read_text()).items() if k != "sace_level"}
+        summary = json.dumps(kept)
+    (folder / "summary.json").write_text(summary)
+    with pytest.raises(ScenarioError, match="summary.json is damaged"):
+        figures.load_run(folder)
+    for kind in ("curve", "deposition"):
+        _one_line_error(invoke("plot", folder, "--kind", kind, "--out", tmp_path / "a.png"), "summary.json is damaged")
 
 
 def test_timeseries_columns_are_what_a_run_writes(folders):

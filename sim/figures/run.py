@@ -135,10 +135,11 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
     """
     run_dir = Path(run_dir)
     try:
-        summary = from_jsonable(_read_json(run_dir / "summary.json"))
+        summary = _read_json(run_dir / "summary.json")
     except (OSError, ValueError) as exc:
         raise ScenarioError(f"not a readable run folder: needs summary.json and {runstate.FILE} as written by "
                             f"'embosim run' ({exc.__class__.__name__})", source=str(run_dir)) from None
+    summary = from_jsonable(_checked_summary(summary, run_dir))
     try:
         arrays, meta = runstate.read(run_dir)
         timeseries = _read_timeseries(run_dir)
@@ -146,7 +147,30 @@ def load_run(run_dir: str | Path, *, rerun: bool = False) -> RunData:
         if not rerun:
             raise
         return _rerun(run_dir, summary)
+    if "sirt/tumour_dose_gy" in arrays:
+        _checked_summary(summary, run_dir, SIRT_SUMMARY_KEYS)
     return RunData(arrays=arrays, meta=meta, summary=summary, timeseries=timeseries, path=run_dir)
+
+
+#: The summary keys the figures of a run read (``summary.json``; docs/outputs.md), and those of a Y-90 run's.
+RUN_SUMMARY_KEYS = ("agent", "antegrade_flow_fraction", "endpoint", "particles_injected", "particles_lodged_in_liver",
+                    "sace_level", "stop_reason", "tumour_particle_fraction")
+SIRT_SUMMARY_KEYS = ("sirt_activity_delivered_gbq", "sirt_lung_dose_gy", "sirt_lung_shunt_fraction",
+                     "sirt_normal_liver_dose_mean_gy", "sirt_spheres_delivered", "sirt_tumour_d70_gy",
+                     "sirt_tumour_dose_mean_gy")
+
+
+def _checked_summary(summary, run_dir: Path, keys=RUN_SUMMARY_KEYS) -> dict:
+    """``summary`` when it is a JSON object holding ``keys``; else a :class:`ScenarioError` naming the folder (review
+    27: a damaged summary.json gave a KeyError or AttributeError traceback from the figure that read it)."""
+    if not isinstance(summary, dict):
+        raise ScenarioError(f"summary.json is damaged: a JSON object expected, not {type(summary).__name__}; "
+                            f"{runstate.RERUN_HINT}", source=str(run_dir))
+    missing = [key for key in keys if key not in summary]
+    if missing:
+        raise ScenarioError(f"summary.json is damaged: no {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}"
+                            f" ({len(missing)} key(s) missing); {runstate.RERUN_HINT}", source=str(run_dir))
+    return summary
 
 
 def _read_timeseries(run_dir: Path):
@@ -164,6 +188,12 @@ def _read_timeseries(run_dir: Path):
     if missing:
         raise runstate.RunStateError(f"timeseries.csv is damaged: no column {', '.join(missing)}; {runstate.RERUN_HINT}",
                                      source=str(run_dir))
+    if table.empty:  # a run records its first angiogram at least
+        raise runstate.RunStateError(f"timeseries.csv is damaged: no rows; {runstate.RERUN_HINT}", source=str(run_dir))
+    for column in runstate.TIMESERIES_COLUMNS:
+        if column != "agent" and not pd.api.types.is_numeric_dtype(table[column]):
+            raise runstate.RunStateError(f"timeseries.csv is damaged: column {column} holds text, not numbers; "
+                                         f"{runstate.RERUN_HINT}", source=str(run_dir))
     return table
 
 
