@@ -40,7 +40,7 @@ from .scenario import SIZE_BINS_UM, AgentConfig
 from .units import ML_M3, UM_M
 
 __all__ = ["Agent", "agent_from_config", "agent_sequence", "RANDOM_CLOSE_PACKING", "AGGREGATION_FREE_DILUTION",
-           "Y90Product", "Y90_PRODUCTS"]
+           "Y90Product", "Y90_PRODUCTS", "particle_sequence"]
 
 #: Volume fraction of settled spheres (random close packing), dimensionless.
 #: Source: [ParticlesPerMLDerived] (derived particle counts use 0.64).
@@ -276,6 +276,17 @@ def agent_sequence(cfg: AgentConfig, steps) -> list[tuple[Agent, float]]:
                                        "diameters_um": None})
         out.append((agent_from_config(later), step.switch_at_flow_fraction))
     return out
+
+
+def particle_sequence(cfg: AgentConfig, steps) -> list[tuple[Agent, float]]:
+    """The particle agents of a session with the flow fraction at which each starts: :func:`agent_sequence`; for a
+    cTACE (``kind = "lipiodol"``) the particles after the oil, ``steps``' (the first at once), none without steps."""
+    if cfg.kind != "lipiodol":
+        return agent_sequence(cfg, steps)
+    if not steps:
+        return []
+    first = cfg.model_copy(update={"kind": steps[0].kind, "size_bin": steps[0].size_bin})
+    return agent_sequence(first, steps[1:])
 
 
 def agent_from_config(cfg: AgentConfig) -> Agent:

@@ -405,19 +405,23 @@ def session_agents(scenario: Scenario):
     switch at their flow fractions; without steps the oil is given alone (``agents`` then
     holds a microsphere agent that only shapes the transport net).
     """
-    from .agents import agent_from_config, agent_sequence
+    from .agents import agent_from_config, particle_sequence
 
     cfg, steps = scenario.agent, scenario.procedure.agent_sequence
     if cfg.kind != "lipiodol":
-        return None, agent_sequence(cfg, steps), True
+        return None, particle_sequence(cfg, steps), True
     stage = LipiodolStage(scenario)
     if not steps:
         return stage, [(agent_from_config(cfg.model_copy(update={"kind": "microspheres"})), 1.0)], False
-    first = cfg.model_copy(update={"kind": steps[0].kind, "size_bin": steps[0].size_bin})
-    return stage, agent_sequence(first, steps[1:]), True
+    return stage, particle_sequence(cfg, steps), True
 
 
 def session_permanent(scenario: Scenario) -> bool:
-    """Whether the session's embolic effect is permanent: Lipiodol alone is not (it washes out)."""
+    """Whether the session's embolic effect is permanent: Lipiodol alone is not (it washes out); Y-90 spheres are
+    (glass and resin are not resorbed: the agent ignores ``agent.permanent``, which a Y-90 file may not set)."""
+    from .agents import Y90_PRODUCTS
+
     cfg = scenario.agent
+    if cfg.kind in Y90_PRODUCTS:
+        return True
     return cfg.permanent and not (cfg.kind == "lipiodol" and not scenario.procedure.agent_sequence)

@@ -163,11 +163,27 @@ def _loose_value(value: Any, annotation: Any) -> str | None:
         pairs = ((v, args[1]) for v in value.values())
     else:
         return None
-    for element, element_kind in pairs:
+    for index, (element, element_kind) in enumerate(pairs):
         wrong = _loose_value(element, element_kind)
         if wrong:
-            return wrong + (" (every element)" if "every element" not in wrong else "")
+            if "every element" in wrong:  # an inner array's element, already named
+                return wrong
+            where = list(value)[index] if isinstance(value, dict) else index
+            return f"{wrong} (every element: element {where!r} is {_shown(element)})"
     return None
+
+
+#: Longest value an error message quotes, characters (review 27: a 10,001-element array made a 70 kB line).
+SHOWN_VALUE_CHARS = 80
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for an error message, cut to ``SHOWN_VALUE_CHARS`` (with the array's length when cut)."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    size = f", {len(value)} elements" if isinstance(value, list | tuple | dict) else ""
+    return f"{text[:SHOWN_VALUE_CHARS - 20]}... ({len(text)} characters{size})"
 
 
 class _Section(BaseModel):
@@ -530,21 +546,26 @@ class AgentConfig(_Section):
                                 f"kind = {self.kind!r}", path="activity_gbq")
         if y90 and (self.diameters_um or self.particles_per_ml is not None):
             raise ScenarioError(f"kind = {self.kind!r} takes its size distribution and count from the product: "
-                                "remove diameters_um and particles_per_ml", path="kind")
+                                "remove diameters_um and particles_per_ml",
+                                path="particles_per_ml" if self.particles_per_ml is not None else "diameters_um")
         if self.diameters_um is not None and self.kind != "custom":  # (was drawn from size_bin, the list ignored)
             raise ScenarioError(f"diameters_um applies to kind = 'custom' only, not to kind = {self.kind!r} (its sizes "
                                 "come from size_bin)", path="diameters_um")
         if self.bead_doxorubicin_mg_per_ml > 0.0 and self.kind != "microspheres":  # (was run bland, the drug ignored)
             raise ScenarioError(f"bead_doxorubicin_mg_per_ml applies to drug-eluting microspheres (kind = "
                                 f"'microspheres') only, not to kind = {self.kind!r}", path="bead_doxorubicin_mg_per_ml")
-        if self.particles_per_ml is not None:
+        if self.particles_per_ml is not None and self.kind != "lipiodol":  # (a cTACE's: its particles', Scenario)
             smallest = min(self.diameters_um) if self.kind == "custom" else SIZE_BINS_UM[self.size_bin][0]
-            most = 1.0 / (math.pi / 6.0 * (smallest * 1e-4) ** 3)
-            if self.particles_per_ml > most:
-                raise ScenarioError(
-                    f"{self.particles_per_ml:.3g} particles per mL do not fit in 1 mL: at most {most:.3g} "
-                    f"(1 mL / volume of the smallest particle, {smallest:g} um)", path="particles_per_ml")
+            check_particles_per_ml(self.particles_per_ml, smallest, "particles_per_ml")
         return self
+
+
+def check_particles_per_ml(particles_per_ml: float, smallest_um: float, path: str) -> None:
+    """``agent.particles_per_ml`` fits in 1 mL of the smallest particles (``smallest_um``); else a ScenarioError."""
+    most = 1.0 / (math.pi / 6.0 * (smallest_um * 1e-4) ** 3)
+    if particles_per_ml > most:
+        raise ScenarioError(f"{particles_per_ml:.3g} particles per mL do not fit in 1 mL: at most {most:.3g} "
+                            f"(1 mL / volume of the smallest particle, {smallest_um:g} um)", path=path)
 
 
 class CatheterConfig(_Section):
@@ -890,6 +911,13 @@ class Scenario(_Section):
         if self.flow.sinusoid_gradient_mmHg + self.flow.hepatic_vein_pressure_mmHg >= self.flow.portal_pressure_mmHg:
             raise ScenarioError("hepatic_vein_pressure_mmHg + sinusoid_gradient_mmHg must be below "
                                 "portal_pressure_mmHg", path="flow.hepatic_vein_pressure_mmHg")
+        if self.agent.kind in Y90_KINDS:
+            if self.procedure.agent_sequence:  # (its particles had been counted as radioactive, review 27)
+                raise ScenarioError(f"a Y-90 delivery ({self.agent.kind}) has one agent, the spheres of "
+                                    "agent.activity_gbq: remove procedure.agent_sequence", path="procedure.agent_sequence")
+            if not self.tumours:  # (its MAA work-up had raised an IndexError after the build, review 27)
+                raise ScenarioError(f"a Y-90 delivery ({self.agent.kind}) needs at least one tumour: its MAA work-up "
+                                    "and partition model read the tumour-to-normal ratio", path="tumours")
         self._check_against_liver()
         self._check_catheter_passage()
         from .coils import check_coils  # the anatomy's named arteries: arithmetic on [anatomy], no build
@@ -901,18 +929,19 @@ class Scenario(_Section):
         """Each particle agent's smallest particle, compressed as far as it can be (``(1 - deformability) d``), passes
         the catheter's lumen (:func:`sim.catheters.lumen_for`): else none of them could be injected (review 23: 900-1200
         um spheres had been delivered through a 0.635 mm microcatheter)."""
-        from .agents import agent_sequence
+        from .agents import particle_sequence
         from .catheters import lumen_for
 
-        if self.agent.kind == "lipiodol" and not self.procedure.agent_sequence:
-            return
         lumen = lumen_for(self.catheter.kind, self.catheter.outer_diameter_fr)
-        steps = agent_sequence(self.agent, self.procedure.agent_sequence)
-        for k, (agent, _) in enumerate(steps):
+        ctace = self.agent.kind == "lipiodol"  # its particles are procedure.agent_sequence's, the first at once
+        for k, (agent, _) in enumerate(particle_sequence(self.agent, self.procedure.agent_sequence)):
             smallest = agent.diameters_m.min() if agent.diameters_m is not None else agent.diameter_range_m[0]
+            if ctace and k == 0 and self.agent.particles_per_ml is not None:
+                check_particles_per_ml(self.agent.particles_per_ml, smallest * 1e6, "agent.particles_per_ml")
             if (1.0 - agent.deformability) * smallest > lumen.inner_m:
-                key = ("agent.diameters_um" if self.agent.kind == "custom" else "agent.size_bin") if k == 0 else \
-                    f"procedure.agent_sequence.{k - 1}.size_bin"
+                key = f"procedure.agent_sequence.{k}.size_bin" if ctace else ("agent.diameters_um" if self.agent.kind
+                                                                              == "custom" else "agent.size_bin") \
+                    if k == 0 else f"procedure.agent_sequence.{k - 1}.size_bin"
                 raise ScenarioError(
                     f"{agent.name}: even compressed by {agent.deformability:.0%}, its smallest particles "
                     f"({smallest * 1e6:.0f} um) do not pass the {lumen.label}'s {lumen.inner_m * 1e6:.0f} um lumen; "
@@ -1078,12 +1107,18 @@ def _format_validation_error(exc: ValidationError) -> ScenarioError:
         else:
             msg = _TOML_TYPE_MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
             if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
-                msg += f" (got {err['input']!r})"
+                msg += f" (got {_shown(err['input'])})"
         errors.append((path, msg))
     if len(errors) == 1:
         path, msg = errors[0]
         return ScenarioError(msg, path=path)
-    return ScenarioError("; ".join(f"{path}: {msg}" if path else msg for path, msg in errors))
+    shown = "; ".join(f"{path}: {msg}" if path else msg for path, msg in errors[:MAX_ERRORS_SHOWN])
+    more = len(errors) - MAX_ERRORS_SHOWN
+    return ScenarioError(shown + (f"; and {more} more" if more > 0 else ""))
+
+
+#: Most errors one message lists (review 27: a summary.json read as a scenario listed 60 unknown keys, 5 kB).
+MAX_ERRORS_SHOWN = 5
 
 
 def check_catheter_vessel(scenario: Scenario, *, source: str = "") -> None:
@@ -1160,7 +1195,8 @@ def inapplicable_agent_keys(agent: dict[str, Any], kind: str) -> list[str]:
     """
     y90, lipiodol = kind in Y90_KINDS, kind == "lipiodol"
     return [key for key in agent
-            if (key == "size_bin" and (y90 or kind == "custom"))
+            if (key == "size_bin" and (y90 or kind in ("custom", "lipiodol")))  # (a cTACE's: agent_sequence's)
+            or (key in ("vial_ml", "permanent") and y90)  # (the product's vial; the spheres stay)
             or (key == "diameters_um" and kind != "custom")
             or (key == "treatment_delay_h" and not y90)
             or (key == "aliquot_fraction" and kind != "y90_resin")  # (glass is one flush)

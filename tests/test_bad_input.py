@@ -73,6 +73,24 @@ LOAD_TIME_CASES = [
      "falciform artery absent"),
     ("terminal_diameter_nan", "[liver]\nterminal_diameter_um = nan\n", "liver.terminal_diameter_um",
      "finite number"),
+    # review 27: combinations that had run, silently wrong or to a traceback after the build
+    ("y90_then_bland_particles", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\n[[procedure.agent_sequence]]\n"
+     "kind = 'microspheres'\nsize_bin = '300-500'\n", "procedure.agent_sequence", "one agent"),
+    ("y90_without_tumours", "tumours = []\n[agent]\nkind = 'y90_resin'\nactivity_gbq = 1.0\n", "tumours",
+     "at least one tumour"),
+    ("y90_vial_ml", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\nvial_ml = 1.0\n", "agent.vial_ml",
+     "does not apply"),
+    ("y90_not_permanent", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\npermanent = false\n", "agent.permanent",
+     "does not apply"),
+    ("y90_particles_per_ml", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\nparticles_per_ml = 1e5\n",
+     "agent.particles_per_ml", "from the product"),
+    ("ctace_size_bin", "[agent]\nkind = 'lipiodol'\nsize_bin = '40-120'\n[[procedure.agent_sequence]]\n"
+     "kind = 'microspheres'\nsize_bin = '300-500'\n", "agent.size_bin", "does not apply"),
+    ("ctace_particles_beyond_packing", "[agent]\nkind = 'lipiodol'\nparticles_per_ml = 1.5e6\n"
+     "[[procedure.agent_sequence]]\nkind = 'microspheres'\nsize_bin = '300-500'\n", "agent.particles_per_ml",
+     "do not fit in 1 mL"),
+    ("ctace_particles_too_large_for_the_catheter", "[agent]\nkind = 'lipiodol'\n[[procedure.agent_sequence]]\n"
+     "kind = 'microspheres'\nsize_bin = '900-1200'\n", "procedure.agent_sequence.0.size_bin", "do not pass"),
 ]
 
 
@@ -492,3 +510,15 @@ def test_a_later_session_on_another_liver_is_refused_by_name():
         sim.run(coarse.with_updates({"liver.seed": 1}), prior=first, progress=False)
     with pytest.raises(TypeError, match="prior: the RunResult"):
         sim.run(coarse, prior={"load": {}}, progress=False)
+
+
+def test_keys_a_kind_ignores_do_not_decide_its_checks():
+    """Review 27: a cTACE's [agent] size_bin (its particles are procedure.agent_sequence's) refused a valid 100-300 um
+    sequence as too large for the catheter; a Y-90 agent's permanent = false made its necrosis temporary."""
+    from sim.lipiodol import session_permanent
+
+    ctace = Scenario().with_updates({"agent.kind": "lipiodol", "agent.size_bin": "900-1200", "procedure.agent_sequence":
+                                     [{"kind": "microspheres", "size_bin": "100-300"}]})
+    assert ctace.procedure.agent_sequence[0].size_bin == "100-300"
+    y90 = Scenario().with_updates({"agent.kind": "y90_glass", "agent.activity_gbq": 1.0, "agent.permanent": False})
+    assert session_permanent(y90) and not session_permanent(Scenario().with_updates({"agent.permanent": False}))
