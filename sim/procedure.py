@@ -138,12 +138,17 @@ def _lumen_below(forest) -> np.ndarray:
     return below
 
 
-def _leaf_aspect(forest) -> float:
-    """Median length-to-diameter ratio of the terminal pedicle vessels (the sub-resolution beds' aspect)."""
+def _leaf_aspect(forest, trunk) -> float:
+    """Median length-to-diameter ratio of the terminal pedicle vessels (the sub-resolution beds' aspect); of the trunk
+    arteries feeding the subtrees when no subtree branches (a liver coarser than its trunk)."""
     has_child = np.zeros(forest.n_nodes, np.bool_)
     has_child[forest.parent[forest.parent >= 0]] = True
     leaves = np.flatnonzero(~has_child & (forest.parent >= 0))
-    return float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
+    if leaves.size:
+        return float(np.median(forest.art_length_m[leaves] / (2.0 * forest.art_radius_m[leaves])))
+    feeders = _root_feeders(trunk, forest)
+    feeders = feeders[feeders >= 0]
+    return float(np.median(trunk.edge_length_m[feeders] / (2.0 * trunk.edge_radius_m[feeders])))
 
 
 def _max_candidates(tadj_ptr: np.ndarray, state: twoport.FlowState) -> int:
@@ -188,6 +193,31 @@ def _tip_room(placement, forest) -> tuple[int, float]:
     return node, float((1.0 - DEFAULT_TIP_POSITION) * forest.art_length_m[node])
 
 
+def _root_feeders(trunk, forest) -> np.ndarray:
+    """The trunk artery (edge index) ending where each pedicle subtree starts, by subtree (-1: none); a root node has
+    no vessel of its own."""
+    feeders = np.full(forest.root_nodes.size, -1, np.int64)
+    for r, into in enumerate(forest.root_trunk_art):
+        feeding = np.flatnonzero((trunk.edge_conns[:, 1] == into) & (trunk.edge_kind == EDGE_ARTERY))
+        if feeding.size:
+            feeders[r] = feeding[np.argmax(trunk.edge_radius_m[feeding])]
+    return feeders
+
+
+def _compartment_feed_diameters(trunk, forest, ped_diam: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Diameter (m) of the artery feeding each compartment at pedicle node ``nodes``: the node's vessel; for a
+    subtree's root (a coarse liver whose trunk arteries are already below ``liver.terminal_diameter_um`` feeds
+    compartments at the roots), the trunk artery ending there (review 27: the root's missing vessel gave an infinite
+    feeder, infinite bed generations and an OverflowError at 1900-2000 um)."""
+    feed = ped_diam[nodes].copy()
+    feeders = _root_feeders(trunk, forest)
+    for k in np.flatnonzero(~np.isfinite(feed)):
+        root = np.flatnonzero(forest.root_nodes == nodes[k])
+        if root.size and feeders[root[0]] >= 0:
+            feed[k] = 2.0 * trunk.edge_radius_m[feeders[root[0]]]
+    return feed
+
+
 def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario,
                   agent: Agent, *, full_resolve: bool = False) -> tuple[tk.TransportNet, tuple[str, ...]]:
     """Static transport inputs for a liver with its catheter placed.
@@ -212,7 +242,8 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     trunk_root[forest.root_trunk_art] = forest.root_nodes
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)
     tissue = comps.kind == 0
-    feed = np.where(tissue, ped_diam[comps.node], scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
+    feed = np.where(tissue, _compartment_feed_diameters(trunk, forest, ped_diam, comps.node),
+                    scenario.liver.peribiliary_arteriole_diameter_um * 1e-6)
     depth = _of_forest(forest, "pedicle_depth", _depths)
     room, room_length = _tip_room(placement, forest)
     if placement.tip_trunk_node >= 0:
@@ -284,7 +315,7 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     g = float(scenario.liver.murray_exponent)
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
     n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
-    aspect = _of_forest(forest, "leaf_aspect", _leaf_aspect)
+    aspect = _of_forest(forest, "leaf_aspect", lambda f: _leaf_aspect(f, trunk))
     return el.LoadGeometry(
         vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
         vessel_g0=np.concatenate([state.g_art, state.g_trunk]), bed_feed_diam=np.ascontiguousarray(bed_feed),

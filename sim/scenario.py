@@ -997,12 +997,18 @@ class Scenario(_Section):
         {'tumours.0.arterial_fraction': 0.8, 'catheter.vessel': 'RHA'}
         """
         out: dict[str, Any] = {}
+        owner: dict[str, str] = {}  # each expanded path: the update that sets it
         for path, value in updates.items():
             head, _, rest = path.partition(".")
             if head == "tumours" and rest and not rest.split(".")[0].isdigit():
-                out.update({f"tumours.{i}.{rest}": value for i in range(len(self.tumours))})
+                expanded = {f"tumours.{i}.{rest}": value for i in range(len(self.tumours))}
             else:
-                out[path] = value
+                expanded = {path: value}
+            for key in expanded:  # (review 27: "tumours.x" and "tumours.0.x" together: one was silently dropped)
+                if key in owner:
+                    raise ScenarioError(f"{path!r} and {owner[key]!r} both set {key}; set it once", path=path)
+                owner[key] = path
+            out.update(expanded)
         return out
 
     def with_updates(self, updates: dict[str, Any]) -> "Scenario":

@@ -560,6 +560,11 @@ def _base_scenario(spec: SweepSpec, relative_to: Path, source: str) -> Scenario:
         fixed = base.with_updates(base.expand_updates(spec.fixed))
     except ScenarioError as exc:
         raise SweepError(exc.message, path=f'fixed."{exc.path}"', source=source) from None
+    try:  # a fixed and a varied path that set one value ("tumours.x" and "tumours.0.x"): the fixed would be dropped
+        base.expand_updates({**spec.fixed, **spec.parameters})
+    except ScenarioError as exc:
+        where = "parameters" if exc.path in spec.parameters else "fixed"
+        raise SweepError(exc.message, path=f'{where}."{exc.path}"', source=source) from None
     _check_agent_keys(spec.fixed, fixed, "fixed", source)
     return fixed
 

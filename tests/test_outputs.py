@@ -299,7 +299,7 @@ def test_library_rejects_duplicate_strategies_and_overlapping_vary_paths():
         "selective", "lobar", "lobar:stasis"]
     with pytest.raises(ScenarioError, match="given twice"):
         run_strategies(Scenario(), ["whole_liver", "whole_liver:sluggish"], replicates=1)
-    with pytest.raises(ScenarioError, match="both vary tumours.0.arterial_fraction"):
+    with pytest.raises(ScenarioError, match="both set tumours.0.arterial_fraction"):
         vary_grid(Scenario(), {"tumours.arterial_fraction": [0.5], "tumours.0.arterial_fraction": [0.6]})
 
 
