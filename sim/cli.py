@@ -513,7 +513,7 @@ def sweep(
     spec = resolve_sweep_spec(spec)
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
-    _make_output_dir(out)
+    # (no folder made here: the sweep makes it once its runs can start; a bad --scheduler left an empty one, review 27)
     go_on = f"the finished runs are kept in {out}: add --resume to the same command to run the rest"
     try:
         with _terminate_as_interrupt():

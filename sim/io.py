@@ -151,9 +151,13 @@ def check_output_folder(folder: str | Path, *, marker: str, force: bool, option:
     entries = [p for p in _entries(folder) if not p.name.endswith(TMP_SUFFIX)]
     if not entries:
         return folder
-    if not (folder / marker).is_file() or any(p.is_dir() for p in entries):
+    if not (folder / marker).is_file():
         raise OutputError(f"{folder} is not empty and holds no earlier embosim output ({marker}); choose a new or "
                           "empty folder", path=option)
+    inside = next((p for p in entries if p.is_dir()), None)
+    if inside is not None:  # an output has no sub-folder: it holds more than an earlier output
+        raise OutputError(f"{folder} holds an earlier output ({marker}) and a folder of its own ({inside.name}), "
+                          "which replacing it would delete; choose a new or empty folder", path=option)
     if not force:
         how = "add --force" if option.startswith("-") else "pass force=True"  # the command line's, or Python's
         raise OutputError(f"{folder} holds an earlier output ({marker}): {how} to replace it (its files are "

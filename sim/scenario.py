@@ -577,7 +577,7 @@ class CatheterConfig(_Section):
         None, "mm", "model assumption: mid-vessel when omitted; at most 300 mm, beyond the longest vessel (the "
         "vessel's own length is checked on the built liver)",
         "Distance of the tip from the named vessel's origin (a synthetic vessel '#<n>' holds it half-way).",
-        ge=0, le=300.0)
+        gt=0, le=300.0)
     outer_diameter_fr: float = param(2.7, "Fr", "model assumption: common 2.4-2.8 Fr microcatheters",
                                      "Outer diameter of the catheter (narrows the lumen): the catalogue's sizes (sim.catheters) "
                                      "from 2.0 Fr (microcatheter) and 4.0 Fr (base catheter).", ge=2.0, le=7.0)
@@ -969,10 +969,11 @@ class Scenario(_Section):
 
                 if not domain.contains(np.asarray(t.centre_mm, float)[None] * 1e-3)[0]:
                     raise ScenarioError(
-                        f"tumour {t.name!r} centre {tuple(t.centre_mm)} mm lies outside the liver (x to the "
-                        f"patient's left from -{domain.right_m * 1e3:.0f} to {domain.left_m * 1e3:.0f} mm, y "
-                        f"posterior within +/-{domain.ap_m * 1e3:.0f} mm, z cranial within "
-                        f"+/-{domain.cc_m * 1e3:.0f} mm)", path=f"tumours.{i}.centre_mm")
+                        f"tumour {t.name!r} centre {tuple(t.centre_mm)} mm lies outside the liver's "
+                        f"{self.liver.shape} shape, which fills only part of the box x (to the patient's left) "
+                        f"from -{domain.right_m * 1e3:.0f} to {domain.left_m * 1e3:.0f} mm, y (posterior) within "
+                        f"+/-{domain.ap_m * 1e3:.0f} mm, z (cranial) within +/-{domain.cc_m * 1e3:.0f} mm: move it "
+                        "towards (0, 0, 0), or give a segment instead", path=f"tumours.{i}.centre_mm")
         placed = [(i, t) for i, t in enumerate(self.tumours) if t.centre_mm is not None]
         for (i, a), (j, b) in ((x, y) for k, x in enumerate(placed) for y in placed[k + 1:]):
             distance = math.dist(a.centre_mm, b.centre_mm)
@@ -1000,7 +1001,7 @@ class Scenario(_Section):
         owner: dict[str, str] = {}  # each expanded path: the update that sets it
         for path, value in updates.items():
             head, _, rest = path.partition(".")
-            if head == "tumours" and rest and not rest.split(".")[0].isdigit():
+            if head == "tumours" and rest and not rest.split(".")[0].lstrip("-").isdigit():  # (an index: as given)
                 expanded = {f"tumours.{i}.{rest}": value for i in range(len(self.tumours))}
             else:
                 expanded = {path: value}
@@ -1076,7 +1077,8 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
         last = depth == len(keys) - 1
         if isinstance(node, (list, tuple)):
             if not key.isdigit() or int(key) >= len(node):
-                raise ScenarioError(f"index {key!r} out of range (0-{len(node) - 1})", path=dotted)
+                allowed = f"0-{len(node) - 1}" if node else "the array is empty"
+                raise ScenarioError(f"index {key!r} out of range ({allowed})", path=dotted)
             key = int(key)
             if isinstance(node, tuple):
                 raise ScenarioError("cannot assign into a fixed tuple", path=dotted)

@@ -635,7 +635,12 @@ def plan_sweep(spec: SweepSpec, *, relative_to: str | Path = ".", source: str = 
         The base scenario cannot be loaded.
     SizeError
         The sweep, or a liver of it, is above the size limits.
+    TypeError
+        ``spec`` is not a SweepSpec (a spec file's path: :func:`load_sweep_spec` reads it).
     """
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"plan_sweep takes a SweepSpec (load_sweep_spec(path) reads a spec file; parse_sweep_spec(dict) "
+                        f"a table), not {type(spec).__name__}")
     check_plan_size(spec, allow_large=allow_large, source=source)
     base = _base_scenario(spec, Path(relative_to), source)
     from .progress import progress_bar

@@ -56,6 +56,8 @@ LOAD_TIME_CASES = [
     ("particles_per_ml_beyond_packing", "[agent]\nsize_bin = '100-300'\nparticles_per_ml = 1e8\n",
      "agent.particles_per_ml", "do not fit in 1 mL"),
     ("rate_nan", "[catheter]\nrate_ml_min = nan\n", "catheter.rate_ml_min", "finite number"),
+    ("tip_distance_zero", "[catheter]\ntip_distance_mm = 0.0\n", "catheter.tip_distance_mm",  # (after the build)
+     "greater than 0"),
     ("tip_distance_absurd", "[catheter]\ntip_distance_mm = 1e9\n", "catheter.tip_distance_mm",
      "less than or equal to 300"),
     ("tumour_200mm_in_small_liver", "[liver]\nmass_kg = 0.31\n[[tumours]]\ndiameter_mm = 200.0\n",
@@ -552,3 +554,15 @@ def test_the_coarsest_livers_allowed_run(terminal_um):
         summary = sim.run(scenario, progress=False).summary
     assert summary["stop_reason"] == "endpoint" and summary["particles_injected"] > 100
     assert 0.0 < summary["particle_volume_ml"] < 5.0
+
+
+def test_small_input_mistakes_get_plain_messages(tmp_path):
+    """Review 27: plan_sweep("spec.toml") raised an AttributeError deep inside; an index into an empty array said
+    "(0--1)"; a negative index was taken for a field name ("tumours.0.-1")."""
+    with pytest.raises(TypeError, match="takes a SweepSpec"):
+        plan_sweep(str(tmp_path / "spec.toml"))
+    with pytest.raises(ScenarioError, match=r"out of range \(the array is empty\)"):
+        Scenario().with_updates({"procedure.agent_sequence.0.switch_at_flow_fraction": 0.5})
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates({"tumours.-1.diameter_mm": 3.0})
+    assert info.value.path == "tumours.-1.diameter_mm" and "out of range (0-0)" in info.value.message

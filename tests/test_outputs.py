@@ -147,7 +147,7 @@ def test_output_folder_rules(tmp_path):
         check_output_folder(notes, marker="summary.json", force=True)
     _earlier_run(tmp_path / "nested")
     (tmp_path / "nested" / "sub").mkdir()
-    with pytest.raises(OutputError, match="holds no earlier embosim output"):
+    with pytest.raises(OutputError, match="and a folder of its own \\(sub\\)"):  # (review 27: "holds no earlier")
         check_output_folder(tmp_path / "nested", marker="summary.json", force=True)
 
 
