@@ -285,6 +285,10 @@ def check_patient(
         if any(not sep for _, sep, _ in pairs):
             raise ValueError("expected RULE=SEVERITY")
         overrides = {rule.strip(): level.strip() for rule, _, level in pairs}
+        if len(overrides) < len(pairs):  # (the last had silently won, review 27)
+            twice = next(rule.strip() for k, (rule, _, _) in enumerate(pairs)
+                         if rule.strip() in (r.strip() for r, _, _ in pairs[:k]))
+            raise ValueError(f"rule {twice!r} given twice; give each rule once")
         assess_patient(Scenario(), severities=overrides)  # check the overrides before reading the scenario
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--severity'") from None

@@ -120,6 +120,12 @@ def test_check_patient_bad_severity_is_one_line_exit_2(invoke, option):
     assert result.exit_code == 2 and "--severity" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_check_patient_refuses_a_rule_weighed_twice(invoke):
+    """Review 27: --severity X=relative --severity X=absolute took the last silently."""
+    result = invoke("check-patient", "--severity", "pvt_branch=relative", "--severity", "pvt_branch=absolute")
+    assert result.exit_code == 2 and "'pvt_branch' given twice" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_check_patient_accepts_a_file(invoke, write_scenario):
     path = write_scenario("[patient]\necog = 3\n")
     result = invoke("check-patient", path)
