@@ -352,6 +352,17 @@ def test_comparison_draws_each_strategy_with_its_interval(tables):
     assert fig.axes[0].get_ylabel() == "fraction of tumour volume"
 
 
+def test_a_grouped_comparison_takes_rows_on_a_slide(tables):
+    """Review 28: four outcomes over four values of three strategies made a slide canvas 31 in wide (its 12 pt ticks
+    printed at 5 pt on a slide); a row is at most 1.5 slide widths."""
+    from sim.figures.style import SLIDE_ROW_MAX_IN
+
+    table = _table(["selective", "lobar", "whole_liver"], [0.5, 0.6, 0.7, 0.9])
+    fig = figures.comparison(table, METRICS)
+    assert fig.get_figwidth() <= SLIDE_ROW_MAX_IN + 0.5 and len({round(a.get_position().y0, 3) for a in fig.axes}) == 2
+    assert fig.axes[0].get_xlabel() == "tumour arterial fraction\ntumours.0.arterial_fraction"
+
+
 def test_comparison_keeps_the_place_of_a_strategy_whose_outcome_is_undefined(tables):
     """Review 28: a strategy whose outcome is NaN (a staged total's deposition ratio) lost its bar, its tick and its
     place in that panel only; it keeps its place and reads n/a."""
@@ -370,7 +381,7 @@ def test_comparison_groups_the_bars_by_one_varied_key():
     fig = figures.comparison(table, METRICS)
     axis = fig.axes[0]
     assert [t.get_text() for t in axis.get_xticklabels()] == ["100-300", "300-500"]
-    assert axis.get_xlabel() == "particle size (\u00b5m) \u00b7 agent.size_bin"
+    assert axis.get_xlabel() == "particle size (\u00b5m)\nagent.size_bin"
     bars = axis.patches
     assert len(bars) == 4  # selective's two sizes, then lobar's
     centres = [b.get_x() + b.get_width() / 2 for b in bars]

@@ -116,15 +116,15 @@ def _key_name(key: str) -> str:
 
 
 def _key_label(key: str) -> str:
-    """A varied scenario key as an axis label: its clinical name, unit and key (``particle size (\u00b5m) \u00b7
-    agent.size_bin``), as the explorer's controls show them."""
+    """A varied scenario key as an axis label: its clinical name and unit, and the key below (``particle size
+    (\u00b5m)`` over ``agent.size_bin``), as the explorer's controls show them."""
     from ..scenario import key_unit
 
     unit = key_unit(key)
-    shown = {"-": "", "": "", "1": "fraction", "um": "\u00b5m"}.get(unit, unit)
     name = _key_name(key)
+    shown = {"-": "", "": "", "1": "" if "fraction" in name else "fraction", "um": "\u00b5m"}.get(unit, unit)
     label = f"{name} ({shown})" if shown else name
-    return label if name == key else f"{label} \u00b7 {key}"
+    return label if name == key else f"{label}\n{key}"  # the key on a line of its own (one line ran off the panel)
 
 
 @styled
@@ -170,8 +170,8 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
     names = list(dict.fromkeys(table[strategy].astype(str)))
     values = list(dict.fromkeys(table[key])) if key is not None and table[strategy].duplicated().any() else [None]
     grouped = values != [None]
-    rows, columns = panel_grid(len(metrics))
     width_per_panel = 4.2 if not grouped else max(4.2, 1.1 + 0.55 * len(values) * len(names))
+    rows, columns = panel_grid(len(metrics), width_per_panel)
     fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(width_per_panel * columns + 0.4, 5.6 * rows))
     therapies = set(names) <= set(THERAPY_LABELS)  # embosim compare --therapies: agents from one catheter
     labels = strategy_labels(table, strategy)
@@ -272,7 +272,7 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
         raise ValueError(f"the table varies {' and '.join(others)} besides {x}: one line per strategy needs one "
                          "varied key; compare with --vary of the arterial fraction alone (in Python, draw a "
                          "selection of the table's rows)")
-    rows, columns = panel_grid(len(metrics))
+    rows, columns = panel_grid(len(metrics), 4.4)
     fig, axes = new_axes(ax, len(metrics), nrows=rows, figsize=(4.4 * columns + 0.4, 5.4 * rows))
     labels = strategy_labels(table, strategy)
     groups = list(table.groupby(strategy, sort=False))

@@ -271,11 +271,15 @@ def is_wide(fig, panels: int = 1) -> bool:
     return fig.get_figwidth() / panels >= 7.0
 
 
-def panel_grid(n: int) -> tuple[int, int]:
-    """(rows, columns) of ``n`` side-by-side panels in the active style: one row on a slide, rows of two on
+def panel_grid(n: int, panel_width_in: float | None = None) -> tuple[int, int]:
+    """(rows, columns) of ``n`` side-by-side panels in the active style: one row on a slide (rows of about equal
+    length when ``panel_width_in`` wide panels would make it wider than ``SLIDE_ROW_MAX_IN``), rows of two on
     paper (two panels share a page's width with 9 pt text)."""
     if _ACTIVE_STYLE.get() == "paper" and n > 2:
         return -(-n // 2), 2
+    if panel_width_in is not None and n * panel_width_in > SLIDE_ROW_MAX_IN:
+        rows = -(-n // max(1, int(SLIDE_ROW_MAX_IN // panel_width_in)))
+        return rows, -(-n // rows)
     return 1, n
 
 
@@ -287,6 +291,10 @@ def panel_grid(n: int) -> tuple[int, int]:
 #: at 10 pt (review 17); now at 12 pt.
 SLIDE_WIDTH_IN, SLIDE_HEIGHT_IN = 13.33, 7.5
 SLIDE_TEXT_SCALE_MAX = 1.45
+#: Widest row of panels on a slide canvas, inches (1.5 slide widths: placed on a slide its text prints at two
+#: thirds of its size). Model assumption (a choice of look): a grouped comparison of 4 outcomes had grown to a row
+#: 31 in wide whose 12 pt ticks printed at 5 pt (review 28); it now takes rows.
+SLIDE_ROW_MAX_IN = 1.5 * SLIDE_WIDTH_IN
 
 
 def _scale_slide_text(scale: float) -> None:
