@@ -67,7 +67,8 @@ names (no underscores), placed so that no two labels overlap. `--style slide`
 slide's, 5.2-7.2 in wide, e.g. the before-after figure 7.2 x 3.6 in instead of 19 x 9.5 in;
 lines at half their slide width, markers in proportion; panels in rows of two; titles and
 axis labels wrapped to their panel; legends in fewer columns or below the plot). Placed at
-its own width in a paper, a paper figure prints its text at 8-9 pt. Tree figures draw one
+its own width in a paper, a paper figure prints its text at 8-9 pt (the labels on a map 3 pt smaller,
+those that find no free place left out: the catheterised artery's first, after the tumours). Tree figures draw one
 `LineCollection` of the vessels at least 300 um wide (`min_diameter_um`, down to
 the 150 um the run folder saves): about 2e3 of the ~3e5 arterial vessels of a
 default liver, roughly what an angiogram resolves; flow reduction and particle

@@ -296,12 +296,15 @@ def _panel(ax, data: RunData, which: str, colour_by: str, min_diameter_um: float
     segments = _segments(ax, data)
     anchors = _aorta(ax, data) + _portal(ax, data)
     _draw_vessels(ax, data, drawn, values, norm, cmap)
-    anchors = tumour_outlines(ax, data) + anchors + _beds(ax, data, limits)
+    arteries = _artery_labels(data, limits)
+    tip = display_name(str(data.meta.get("catheter_vessel", "")))
+    catheterised = [a for a in arteries if a[2] == tip]  # placed right after the tumours (review 28: left out on paper)
+    anchors = tumour_outlines(ax, data) + catheterised + anchors + _beds(ax, data, limits)
     _catheter(ax, data)
     if which == "final":
         _after_state(ax, data, colour_by, limits)
         _nontarget_note(ax, data)
-    return norm, cmap, label, anchors + _artery_labels(data, limits) + segments
+    return norm, cmap, label, anchors + [a for a in arteries if a[2] != tip] + segments
 
 
 def _legend(fig, axes, colour_by: str) -> None:
