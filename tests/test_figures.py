@@ -493,6 +493,27 @@ def test_tree_colourings(runs, tmp_path):
         figures.tree(runs["replaced_rha_michels3"], min_diameter_um=100.0)
 
 
+@pytest.mark.parametrize("name", ["bulky_segment5_net", "replaced_rha_michels3"])
+def test_curve_keeps_the_sace_labels_off_the_stop_marker(runs, name):
+    """Review 28: the stop marker (right edge) sat on its band's label; that label moves to the band's farther half."""
+    from sim.figures.endpoint import STOP_MARKER_CLEARANCE
+
+    data = runs[name]
+    stop = float(data.timeseries["antegrade_flow_fraction"].iloc[-1])
+    bounds = data.meta["sace_bounds"]
+    for text in figures.endpoint_curve(data).axes[0].texts:
+        if text.get_text().startswith("SACE "):
+            level = "I II III IV".split().index(text.get_text().split()[1]) + 1
+            low, high = bounds[level], bounds[level - 1]
+            y = text.get_position()[1]
+            if abs(0.5 * (low + high) - stop) >= STOP_MARKER_CLEARANCE:
+                assert y == pytest.approx(0.5 * (low + high))
+            else:
+                assert y == pytest.approx(max(low + 0.25 * (high - low), low + 0.75 * (high - low),
+                                              key=lambda v: abs(v - stop)))
+                assert abs(y - stop) > abs(0.5 * (low + high) - stop)
+
+
 def test_curve_marks_the_stop_and_the_reflux(runs):
     data = runs["bulky_segment5_net"]
     series = data.timeseries.copy()

@@ -325,7 +325,7 @@ def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
         left = 0.0
         for part, colour, value in zip(parts, colours, share):
             ax.barh(row, 100 * value, left=100 * left, height=0.6, color=colour, label=part if row == 0 else None)
-            if value > 0.06:
+            if value > 0.1:  # (a white label wider than its bar spilled onto the white, review 28)
                 ax.text(100 * (left + value / 2), row, f"{value:.0%}", ha="center", va="center", color="white",
                         fontweight="bold")
             left += value
