@@ -307,11 +307,12 @@ def _panel(ax, data: RunData, which: str, colour_by: str, min_diameter_um: float
     return norm, cmap, label, anchors + [a for a in arteries if a[2] != tip] + segments
 
 
-def _legend(fig, axes, colour_by: str) -> None:
-    """One legend below the figure: the markers of every panel and the line styles."""
+def _legend(fig, axes, colour_by: str, extra: tuple = ()) -> None:
+    """One legend below the figure: the markers of every panel, the line styles and ``extra`` (handle, label)
+    pairs."""
     from matplotlib.lines import Line2D
 
-    handles, labels = [], []
+    handles, labels = [h for h, _ in extra], [label for _, label in extra]
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab not in labels:

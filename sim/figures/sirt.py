@@ -127,11 +127,18 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     art._frame(axes[1], limits, f"End: antegrade flow {float(summary['antegrade_flow_fraction']):.0%} of baseline\n"
                                 f"after {summary['sirt_spheres_delivered']:,} spheres")
     art._colourbar(fig, [axes[1]], norm_r, cmap_r, label_r)
-    art._legend(fig, axes, "flow")
+    from matplotlib.lines import Line2D  # (review 28: the legend's grey "no flow" misread the dose map's arteries)
+
+    art._legend(fig, axes, "occlusion", extra=[(Line2D([], [], color=DOSE_MAP_ARTERY_COLOUR, alpha=0.55,
+                                                       lw=line_width(2)), "artery (dose map: not coloured)")])
     fig.suptitle(f"{data.meta['title']}: {summary['sirt_activity_delivered_gbq']:.2f} GBq delivered, lung "
                  f"{summary['sirt_lung_dose_gy']:.1f} Gy (LSF {summary['sirt_lung_shunt_fraction']:.1%})")
     place_labels(ax, anchors)
     return fig
+
+
+#: The dose map's arteries: dark grey, so that the dose colours stay its only colour scale.
+DOSE_MAP_ARTERY_COLOUR = "#3A3A3A"
 
 
 def _grey_vessels(ax, data: RunData, drawn: np.ndarray) -> None:
@@ -142,7 +149,7 @@ def _grey_vessels(ax, data: RunData, drawn: np.ndarray) -> None:
 
     drawn = drawn[np.argsort(data["vessel/diameter_um"][drawn], kind="stable")]
     ends = np.stack([data["vessel/up_mm"][drawn][:, [0, 2]], data["vessel/down_mm"][drawn][:, [0, 2]]], axis=1)
-    ax.add_collection(LineCollection(ends, colors="#3A3A3A", alpha=0.55,
+    ax.add_collection(LineCollection(ends, colors=DOSE_MAP_ARTERY_COLOUR, alpha=0.55,
                                      linewidths=0.6 * _line_widths(data["vessel/diameter_um"][drawn]), zorder=3))
 
 
