@@ -542,7 +542,8 @@ def sweep(
 def plot(
     kind: Annotated[str, typer.Option("--kind", "-k", show_default=False, help=(
         "Figure: tree, before-after, curve, deposition, comparison, arterialisation or angiogram; for a Y-90 "
-        "run also dose (dose map), dvh or maa (MAA work-up vs Y-90) (embosim docs gallery)."))],
+        "run also dose (dose map), dvh or maa (MAA work-up vs Y-90); for a DEB-TACE or cTACE run drug (plasma and "
+        "liver doxorubicin over time) (embosim docs gallery)."))],
     source: Annotated[str | None, typer.Argument(metavar="RUN_DIR_OR_SCENARIO", show_default=False, help=(
         "A folder written by 'embosim run' (drawn from its run_state.npz, never re-simulated), a scenario file or "
         f"shipped name (default: {DEFAULT_SCENARIO}; tree draws its liver, the other kinds run it), or for "

@@ -25,7 +25,7 @@ from sim.scenario import ScenarioError
 COARSE = {"liver.terminal_diameter_um": 250.0}
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".svg": b"<?xml"}
 METRICS = list(figures.DEFAULT_METRICS)
-RUN_KINDS = [k for k in figures.KINDS if k not in figures.TABLE_KINDS + figures.SIRT_KINDS]
+RUN_KINDS = [k for k in figures.KINDS if k not in figures.TABLE_KINDS + figures.SIRT_KINDS + figures.DRUG_KINDS]
 
 
 def _result(name: str):

@@ -84,15 +84,35 @@ def test_bead_loading_above_the_maximum_names_the_key():
         Scenario().with_updates({"agent.bead_doxorubicin_mg_per_ml": 50.0})
 
 
-def test_drug_figure_draws_both_carriers(liver, tmp_path):
-    from sim.figures import drug_figure
+@pytest.mark.parametrize("style", ["slide", "paper"])
+def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
+    """A figure like the others (review 28: it had no style, drew through pyplot and no command drew it): styled,
+    from summaries or runs, a kind of embosim plot, and written by a run that gave the drug."""
+    import warnings
+
+    from sim import figures
     from sim.pharmacokinetics import summary_releases
 
     deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
     ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0})
     assert sum(r.mg for r in summary_releases(ctace)) == pytest.approx(ctace["drug_delivered_mg"])
     assert ctace["drug_at_once_mg"] > 0 and deb["drug_at_once_mg"] == 0  # 5 mL overfill a segment: oil to the veins
-    path = drug_figure({"DEB-TACE": deb, "cTACE": ctace}, tmp_path / "drug.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = figures.drug({"DEB-TACE": deb, "cTACE": ctace}, style=style)
+    plasma, tissue = fig.axes
+    assert [line.get_label() for line in plasma.get_lines()] == ["DEB-TACE", "cTACE"]
+    held = {line.get_label(): line for line in tissue.get_lines()}
+    t, mg = held["cTACE: tumour"].get_data()  # first-order release from what the tumour took
+    np.testing.assert_allclose(mg, ctace["drug_tumour_mg"] * 0.5 ** (t / ctace["drug_release_half_life_h"]), rtol=1e-12)
+    path = figures.save_figure(fig, tmp_path / "drug.png")
     assert path.stat().st_size > 10_000
-    with pytest.raises(ValueError, match="carries no drug"):
-        drug_figure({"TAE": _run(liver)}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="gave none"):
+        figures.drug({"TAE": _run(liver)})
+    if style == "slide":  # a run folder of a session that gave the drug holds its figure, and embosim plot draws it
+        result = sim.run(liver.scenario.with_updates({"agent.bead_doxorubicin_mg_per_ml": 25.0}), liver=liver,
+                         progress=False)
+        result.write(tmp_path / "deb")
+        assert (tmp_path / "deb" / "drug.png").is_file()
+        saved = figures.load_run(tmp_path / "deb")
+        assert figures.figure("drug", saved).axes[0].get_lines()[0].get_label() == saved.summary["agent"]

@@ -9,7 +9,7 @@ One module per figure family, each figure a pure function of a loaded run
 * :mod:`.particles`: :func:`deposition`;
 * :mod:`.strategies`: :func:`comparison`, :func:`arterialisation`;
 * :mod:`.angio`: :func:`angiogram`, :func:`animate_angiogram` (from the saved frames);
-* :mod:`.tace`: :func:`drug_figure` (plasma and tissue doxorubicin over time, from run summaries);
+* :mod:`.tace`: :func:`drug` (plasma and tissue doxorubicin over time, of DEB-TACE and cTACE runs);
 * :mod:`.sirt`: :func:`dose_map`, :func:`dose_volume` (DVH), :func:`maa_comparison` (Y-90 runs);
 * :mod:`.dsa`: fluoroscopy-like DSA stills and movies (GIF, MP4) of one run or several
   side by side (:func:`animate_run`, :func:`animate_compare`);
@@ -30,8 +30,9 @@ import importlib
 #: public name -> module of this package that defines it
 _LAZY = {
     "RunData": "run", "load_run": "run", "run_data": "run", "load_source": "run", "load_table": "run",
-    "TABLE_KINDS": "run", "SIRT_KINDS": "run",
-    "KINDS": "kinds", "RUN_FIGURES": "kinds", "SIRT_RUN_FIGURES": "kinds", "figure": "kinds", "write_run_figures": "kinds",
+    "TABLE_KINDS": "run", "SIRT_KINDS": "run", "DRUG_KINDS": "run",
+    "KINDS": "kinds", "RUN_FIGURES": "kinds", "SIRT_RUN_FIGURES": "kinds", "DRUG_RUN_FIGURES": "kinds",
+    "figure": "kinds", "write_run_figures": "kinds",
     "FORMATS": "style", "OKABE_ITO": "style", "SACE_COLOURS": "style", "STRATEGY_COLOURS": "style",
     "CATEGORY_COLOURS": "style", "STYLES": "style", "display_name": "style", "save_figure": "style",
     "TREE_MIN_DIAMETER_UM": "arteries", "tree": "arteries", "before_after": "arteries",
@@ -41,7 +42,7 @@ _LAZY = {
     "dsa_frames": "dsa", "write_movie": "dsa", "write_still": "dsa", "animate_run": "dsa", "animate_compare": "dsa",
     "panels_of_run": "dsa", "panels_of_runs": "dsa", "panels_of_saved": "dsa", "animate_saved": "dsa",
     "animate_strategies": "dsa", "MOVIE_SUFFIXES": "dsa",
-    "drug_figure": "tace",
+    "drug": "tace",
     "dose_map": "sirt", "dose_volume": "sirt", "maa_comparison": "sirt",
 }
 

@@ -19,12 +19,14 @@ from .. import runstate
 from ..results import from_jsonable
 from ..scenario import ScenarioError
 
-__all__ = ["SIRT_KINDS", "TABLE_KINDS", "RunData", "load_run", "load_source", "load_table", "run_data"]
+__all__ = ["DRUG_KINDS", "SIRT_KINDS", "TABLE_KINDS", "RunData", "load_run", "load_source", "load_table", "run_data"]
 
 #: Kinds drawn from a comparison table rather than a liver or run.
 TABLE_KINDS = ("comparison", "arterialisation")
 #: Kinds drawn from a Y-90 run only (its ``sirt/`` arrays, run_state format 2).
 SIRT_KINDS = ("dose", "dvh", "maa")
+#: Figure kinds of a session that gave doxorubicin (DEB-TACE, cTACE).
+DRUG_KINDS = ("drug",)
 
 
 @dataclass(frozen=True)

@@ -1,54 +1,86 @@
 """TACE figures (a matplotlib leaf of sim.figures; the core never imports it): the drug over time.
 
-:func:`drug_figure` draws, from a session's summary (docs/outputs.md, drug keys), the
-plasma doxorubicin curve (:func:`sim.pharmacokinetics.plasma_curve`) and the drug
-still held by the carriers in the tumour and in normal liver, over 60 days.
+:func:`drug` draws, from the summaries of drug-carrying sessions (DEB-TACE, cTACE; docs/outputs.md, drug keys),
+the plasma doxorubicin curve (:func:`sim.pharmacokinetics.plasma_curve`) and the drug still held by the carriers in
+the tumour and in normal liver, over 60 days.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["drug_figure"]
+from .run import RunData, run_data
+from .style import OKABE_ITO, is_wide, line_width, new_axes, styled
+
+__all__ = ["drug"]
+
+#: Lowest plasma concentration drawn, ng/mL (the log axis' floor: far below any effect).
+PLASMA_FLOOR_NG_ML = 1e-2
 
 
-def drug_figure(summaries: dict[str, dict], path: str | Path, *, dpi: int = 100) -> Path:
-    """Plasma doxorubicin and drug held in tissue against time, one line per labelled summary; written to ``path``.
+def _summaries(source) -> dict[str, dict]:
+    """label -> summary of ``source``: a run (RunData, RunResult or run folder; labelled by its agent) or a mapping of
+    label -> run or summary dict."""
+    if isinstance(source, Mapping) and not isinstance(source, RunData):
+        return {str(label): (run if isinstance(run, Mapping) else run_data(run).summary) for label, run in source.items()}
+    data = run_data(source)
+    data.require_run("a drug figure")
+    return {str(data.summary.get("agent", "session")): data.summary}
+
+
+@styled
+def drug(source, ax=None):
+    """Plasma doxorubicin and the drug held by the carriers in tumour and normal liver against time.
+
+    Parameters
+    ----------
+    source : RunData, RunResult, run folder, or mapping of label -> one of those or a summary dict
+        Drug-carrying sessions (DEB-TACE beads, cTACE emulsion), one line colour each.
+    ax : sequence of two matplotlib Axes, optional
+    style : {"slide", "paper"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Raises
     ------
     ValueError
-        A summary without drug keys (a bland session).
+        A session that gave no drug (a bland one, or a cTACE that gave nothing).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import atomic_write
     from ..pharmacokinetics import TIME_GRID_H, plasma_curve, summary_releases
 
+    summaries = _summaries(source)
+    for label, summary in summaries.items():
+        if not summary.get("drug_delivered_mg"):
+            raise ValueError(f"a drug figure needs a session that gave doxorubicin (DEB-TACE beads or cTACE); "
+                             f"{label!r} gave none")
+    fig, (plasma, tissue) = new_axes(ax, 2, figsize=(15.0, 6.0))
     t = TIME_GRID_H[1:]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for label, s in summaries.items():
-        if "drug_delivered_mg" not in s:
-            raise ValueError(f"{label!r} carries no drug (no drug_delivered_mg in its summary)")
-        line, = a.loglog(t, 1e3 * plasma_curve(summary_releases(s), t), label=label)
+    colours = list(OKABE_ITO.values())
+    for k, (label, s) in enumerate(summaries.items()):
+        colour = colours[k % len(colours)]
+        plasma.loglog(t, np.maximum(1e3 * plasma_curve(summary_releases(s), t), PLASMA_FLOOR_NG_ML), color=colour,
+                      lw=line_width(2.4), label=label)
         held = np.exp(-np.log(2.0) * t / s["drug_release_half_life_h"])
-        b.semilogx(t, s["drug_tumour_mg"] * held, color=line.get_color(), label=f"{label}: tumour")
-        b.semilogx(t, s["drug_normal_mg"] * held, color=line.get_color(), ls="--", label=f"{label}: normal liver")
-    a.set_ylim(1e-2, 1e4)
-    a.set_xlabel("time after injection, h")
-    a.set_ylabel("plasma doxorubicin, ng/mL")
-    a.legend(fontsize=8)
-    b.set_xlabel("time after injection, h")
-    b.set_ylabel("doxorubicin held by the carriers, mg")
-    b.legend(fontsize=8)
-    fig.suptitle("TACE doxorubicin: plasma and tissue (sim.pharmacokinetics)", fontsize=10)
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    plt.close(fig)
-    return path
+        tissue.semilogx(t, s["drug_tumour_mg"] * held, color=colour, lw=line_width(2.4), label=f"{label}: tumour")
+        tissue.semilogx(t, s["drug_normal_mg"] * held, color=colour, lw=line_width(2.4), ls="--",
+                        label=f"{label}: normal liver")
+    plasma.set(ylim=(PLASMA_FLOOR_NG_ML, 1e4), xlabel="time after injection (h)", ylabel="plasma doxorubicin (ng/mL)",
+               title="Plasma")
+    tissue.set(xlabel="time after injection (h)", ylabel="held by the carriers (mg)", ylim=(0, None),
+               title="Held in the liver")
+    from matplotlib.lines import Line2D
+
+    # one legend below: the sessions by colour (one session: the title names it), the tissues by line style
+    handles = [Line2D([], [], color=colours[k % len(colours)], lw=line_width(2.4), label=label)
+               for k, label in enumerate(summaries)] if len(summaries) > 1 else []
+    handles += [Line2D([], [], color="black", lw=line_width(2.4), label="tumour (held)"),
+                Line2D([], [], color="black", lw=line_width(2.4), ls="--", label="normal liver (held)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles) if is_wide(fig, panels=2) else 2,
+               fontsize="small")
+    only = next(iter(summaries)) if len(summaries) == 1 else "TACE"
+    fig.suptitle(f"Doxorubicin after {only}: plasma and liver")
+    return fig
