@@ -514,6 +514,15 @@ def test_curve_keeps_the_sace_labels_off_the_stop_marker(runs, name):
                 assert abs(y - stop) > abs(0.5 * (low + high) - stop)
 
 
+def test_figures_write_micrometres_as_their_axes_do(runs):
+    """Review 28: titles wrote the model's ASCII "um" (an agent's name) where the axes write "\u00b5m"; counts carry
+    thousands separators."""
+    fig = figures.deposition(runs["bulky_segment5_net"])
+    title = fig.get_suptitle()
+    assert title.endswith("microspheres 100-300 \u00b5m") and " um" not in title
+    assert f"{runs['bulky_segment5_net'].summary['particles_injected']:,} particles" in title
+
+
 def test_curve_marks_the_stop_and_the_reflux(runs):
     data = runs["bulky_segment5_net"]
     series = data.timeseries.copy()

@@ -115,5 +115,5 @@ def deposition(source, ax=None):
     axes[3].set_aspect("equal")
     axes[3].set(xlim=(left, right), ylim=(bottom, top), xlabel="x (mm), patient's left \u2192",
                 ylabel="z, cranial (mm)", title="Lodged particles (AP density)")
-    fig.suptitle(f"Particle deposition: {data.summary['particles_injected']} particles, {data.summary['agent']}")
+    fig.suptitle(f"Particle deposition: {data.summary['particles_injected']:,} particles, {data.summary['agent']}")
     return fig

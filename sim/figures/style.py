@@ -166,10 +166,25 @@ def styled(function):
         show_in_notebooks()
         with style_context(style):
             fig = function(*args, **kwargs)
+            micro_signs(fig)
             wrap_to_fit(fig)
             return fig
 
     return wrapper
+
+
+_UM = re.compile(r"(\d) um\b")
+
+
+def micro_signs(fig) -> None:
+    """Write micrometres as the axes do (``300-500 \u00b5m``) in every text of ``fig``: the model's names (an agent's
+    ``microspheres 300-500 um``, a scenario's title) are ASCII (review 28: "um" in titles, "\u00b5m" on axes)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        written = text.get_text()
+        if " um" in written:
+            text.set_text(_UM.sub("\\1 \u00b5m", written))
 
 
 def show_in_notebooks() -> None:
