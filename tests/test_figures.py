@@ -221,6 +221,13 @@ def test_a_damaged_summary_is_one_line_naming_the_folder(folders, tmp_path, invo
         _one_line_error(invoke("plot", folder, "--kind", kind, "--out", tmp_path / "a.png"), "summary.json is damaged")
 
 
+def test_plot_of_a_file_inside_a_run_folder_names_the_folder(folders, tmp_path, invoke):
+    """Review 28: embosim plot RUN/summary.json read the summary as a scenario and listed 60 unknown keys (5 kB)."""
+    folder = folders["bulky_segment5_net"][1]
+    result = invoke("plot", folder / "summary.json", "--kind", "curve", "--out", tmp_path / "c.png")
+    _one_line_error(result, "a file of a run folder, not a scenario", f"give the folder ({folder})")
+
+
 def test_timeseries_columns_are_what_a_run_writes(folders):
     assert tuple(folders["bulky_segment5_net"][0].timeseries.columns) == runstate.TIMESERIES_COLUMNS
 

@@ -261,6 +261,10 @@ def load_source(source: str | Path | None, kind: str, *, rerun: bool = False):
         return load_table(Path(source) if source is not None else Path("embosim-compare"))
     if source is not None and Path(source).is_dir():
         return load_run(source, rerun=rerun)
+    if source is not None and Path(source).is_file() and (Path(source).parent / runstate.FILE).is_file() \
+            and Path(source).name != "scenario.json":  # (review 28: read as a scenario, 60 unknown keys listed)
+        raise ScenarioError(f"a file of a run folder, not a scenario: give the folder ({Path(source).parent})",
+                            source=str(source))
     path = resolve_scenario(source)
     scenario = load_scenario(path)
     try:  # errors found on the built liver (a catheter vessel this anatomy lacks, say) name the file too
