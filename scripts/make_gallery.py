@@ -305,6 +305,17 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 f"the portal venules (portal opacification {ctace.summary['portal_opacification_fraction']:.0%} of "
                 "the treated territory); the oil embolises the tumour's arterial and portal supply.",
                 "embosim run ctace_bulky_segment5_net --out ctace && embosim plot ctace --kind before-after")
+    deb = _run("deb_tace_lobar", folder)
+    gallery.add(figures.drug({"cTACE (A5)": ctace, "DEB-TACE (right lobe)": deb}), "drug",
+                "TACE: doxorubicin in plasma and liver",
+                f"The cTACE above ({ctace.summary['drug_delivered_mg']:.0f} mg in the emulsion) against a lobar DEB-TACE "
+                f"({deb.summary['drug_delivered_mg']:.0f} mg loaded on the beads; docs/tace.md): the emulsion releases "
+                f"its drug with a half-life of {ctace.summary['drug_release_half_life_h']:.2g} h, the beads theirs with "
+                f"{deb.summary['drug_release_half_life_h'] / 24:.2g} days, so the plasma peaks at "
+                f"{ctace.summary['plasma_doxorubicin_peak_ng_ml']:.3g} against "
+                f"{deb.summary['plasma_doxorubicin_peak_ng_ml']:.2g} ng/mL. A run that gave doxorubicin writes this "
+                "figure as drug.png.",
+                "embosim run deb_tace_lobar --out deb && embosim plot deb --kind drug")
 
 
 def _comparison_figures(gallery: Gallery) -> None:
