@@ -102,7 +102,7 @@ METRICS_EXCLUDED = frozenset({"seed", "run_time_s", "lodgings", "incremental_upd
                               "full_solves", "patient_eligible"})
 #: Outcomes of a multi-injection strategy that add up over its injections.
 _SUMMED = ("particles_injected", "particle_volume_ml", "suspension_volume_ml", "particles_lodged_in_liver",
-           "particles_in_suspension", "reflux_volume_ml")
+           "particles_in_suspension", "reflux_volume_ml", "sirt_activity_delivered_gbq", "sirt_spheres_delivered")
 #: Tissue damage outcomes: a session row gives what that session added, a total row the final state.
 _DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
            "tumour_necrosis_fraction", "normal_necrosis_fraction")
@@ -690,11 +690,14 @@ def _numeric(summary: Mapping[str, Any]) -> dict[str, float]:
 def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
     """Outcomes of consecutive injections as one: sums, all endpoints reached, particle-weighted means."""
     rows = [_numeric(r.summary) for r in runs]
-    weights = np.array([row["particles_injected"] for row in rows])
-    weighted = weights > 0 if weights.sum() > 0 else np.ones(len(rows), bool)  # injections that injected
     combined = {}
-    for key in rows[0]:
-        values = np.array([row[key] for row in rows])
+    # a key of some injections only (a Y-90 delivery's keys come with its batched first session: docs/outputs.md;
+    # review 29: a staged Y-90 comparison raised a KeyError) is combined over those that have it
+    for key in dict.fromkeys(k for row in rows for k in row):
+        have = [row for row in rows if key in row]
+        values = np.array([row[key] for row in have])
+        weights = np.array([row["particles_injected"] for row in have])
+        weighted = weights > 0 if weights.sum() > 0 else np.ones(len(have), bool)  # injections that injected
         if key in _SUMMED:
             combined[key] = float(values.sum())
         elif key == "endpoint_reached":

@@ -581,3 +581,16 @@ def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, args, fragments):
     assert len(lines) == 1 and lines[0].startswith("embosim: error: ")
     assert all(f in lines[0] for f in fragments), lines[0]
     assert result.stdout == "" and not (tmp_path / "never").exists()
+
+
+def test_a_staged_y90_plan_combines_its_sessions():
+    """Review 29: a staged Y-90 comparison raised a KeyError: the delivery keys come with the first (batched) session
+    only. Keys of some injections are combined over those; the activity and spheres delivered add up."""
+    scenario = sim.load_scenario("sirt_glass_segment5").with_updates({"liver.terminal_diameter_um": 400.0,
+                                                                       "agent.activity_gbq": 0.05})
+    table = sim.strategies.compare(scenario, ["staged_bilobar"], replicates=1)
+    total, sessions = table[table["session"] == "total"].iloc[0], table[table["session"] != "total"]
+    assert len(sessions) == 2
+    for key in ("sirt_activity_delivered_gbq", "sirt_spheres_delivered", "particles_injected"):
+        assert total[key] == pytest.approx(sessions[key].sum(), rel=1e-12), key
+    assert total["sirt_aliquots_delivered"] == sessions["sirt_aliquots_delivered"].dropna().iloc[0]
