@@ -313,8 +313,9 @@ def _run_figures(gallery: Gallery, folder: Path) -> None:
                 f"its drug with a half-life of {ctace.summary['drug_release_half_life_h']:.2g} h, the beads theirs with "
                 f"{deb.summary['drug_release_half_life_h'] / 24:.2g} days, so the plasma peaks at "
                 f"{ctace.summary['plasma_doxorubicin_peak_ng_ml']:.3g} against "
-                f"{deb.summary['plasma_doxorubicin_peak_ng_ml']:.2g} ng/mL. A run that gave doxorubicin writes this "
-                "figure as drug.png.",
+                f"{deb.summary['plasma_doxorubicin_peak_ng_ml']:.2g} ng/mL (the beads' peak is far below the "
+                "published one: the model has no early release from the beads; docs/tace.md, docs/validation.md). A "
+                "run that gave doxorubicin writes this figure as drug.png.",
                 "embosim run deb_tace_lobar --out deb && embosim plot deb --kind drug")
 
 
