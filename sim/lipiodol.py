@@ -417,11 +417,6 @@ def session_agents(scenario: Scenario):
 
 
 def session_permanent(scenario: Scenario) -> bool:
-    """Whether the session's embolic effect is permanent: Lipiodol alone is not (it washes out); Y-90 spheres are
-    (glass and resin are not resorbed: the agent ignores ``agent.permanent``, which a Y-90 file may not set)."""
-    from .agents import Y90_PRODUCTS
-
+    """Whether the session's embolic effect is permanent: Lipiodol alone is not (it washes out)."""
     cfg = scenario.agent
-    if cfg.kind in Y90_PRODUCTS:
-        return True
     return cfg.permanent and not (cfg.kind == "lipiodol" and not scenario.procedure.agent_sequence)

@@ -37,6 +37,8 @@ __all__ = [
     "ScenarioError",
     "check_catheter_vessel",
     "agent_kind_updates",
+    "check_agent_keys",
+    "check_particles_per_ml",
     "inapplicable_agent_keys",
     "key_unit",
     "scenario_fields",
@@ -544,6 +546,9 @@ class AgentConfig(_Section):
         if not y90 and self.activity_gbq is not None:
             raise ScenarioError(f"activity_gbq applies to the Y-90 kinds ({', '.join(Y90_KINDS)}) only, not to "
                                 f"kind = {self.kind!r}", path="activity_gbq")
+        if y90 and not self.permanent:  # (a second rule had read the flag: necrosis temporary, load not carried)
+            raise ScenarioError(f"kind = {self.kind!r}: Y-90 glass and resin spheres are permanent (not resorbed); "
+                                "remove permanent = false", path="permanent")
         if y90 and (self.diameters_um or self.particles_per_ml is not None):
             raise ScenarioError(f"kind = {self.kind!r} takes its size distribution and count from the product: "
                                 "remove diameters_um and particles_per_ml",
@@ -934,6 +939,9 @@ class Scenario(_Section):
 
         lumen = lumen_for(self.catheter.kind, self.catheter.outer_diameter_fr)
         ctace = self.agent.kind == "lipiodol"  # its particles are procedure.agent_sequence's, the first at once
+        if ctace and not self.procedure.agent_sequence and self.agent.particles_per_ml is not None:
+            raise ScenarioError("Lipiodol alone (no procedure.agent_sequence) gives no particles: remove "
+                                "particles_per_ml (it would be ignored)", path="agent.particles_per_ml")
         for k, (agent, _) in enumerate(particle_sequence(self.agent, self.procedure.agent_sequence)):
             smallest = agent.diameters_m.min() if agent.diameters_m is not None else agent.diameter_range_m[0]
             if ctace and k == 0 and self.agent.particles_per_ml is not None:
@@ -999,7 +1007,8 @@ class Scenario(_Section):
         """
         out: dict[str, Any] = {}
         owner: dict[str, str] = {}  # each expanded path: the update that sets it
-        for path, value in updates.items():
+        for given, value in updates.items():
+            path = ".".join(str(int(part)) if part.isdigit() else part for part in given.split("."))  # 00 is 0
             head, _, rest = path.partition(".")
             if head == "tumours" and rest and not rest.split(".")[0].lstrip("-").isdigit():  # (an index: as given)
                 expanded = {f"tumours.{i}.{rest}": value for i in range(len(self.tumours))}
@@ -1007,8 +1016,8 @@ class Scenario(_Section):
                 expanded = {path: value}
             for key in expanded:  # (review 27: "tumours.x" and "tumours.0.x" together: one was silently dropped)
                 if key in owner:
-                    raise ScenarioError(f"{path!r} and {owner[key]!r} both set {key}; set it once", path=path)
-                owner[key] = path
+                    raise ScenarioError(f"{given!r} and {owner[key]!r} both set {key}; set it once", path=given)
+                owner[key] = given
             out.update(expanded)
         return out
 
@@ -1204,7 +1213,7 @@ def inapplicable_agent_keys(agent: dict[str, Any], kind: str) -> list[str]:
     y90, lipiodol = kind in Y90_KINDS, kind == "lipiodol"
     return [key for key in agent
             if (key == "size_bin" and (y90 or kind in ("custom", "lipiodol")))  # (a cTACE's: agent_sequence's)
-            or (key in ("vial_ml", "permanent") and y90)  # (the product's vial; the spheres stay)
+            or (key == "vial_ml" and y90)  # (the product's vial)
             or (key == "diameters_um" and kind != "custom")
             or (key == "treatment_delay_h" and not y90)
             or (key == "aliquot_fraction" and kind != "y90_resin")  # (glass is one flush)
@@ -1212,11 +1221,23 @@ def inapplicable_agent_keys(agent: dict[str, Any], kind: str) -> list[str]:
             or (key in ("bead_doxorubicin_mg_per_ml", "bead_elution_half_life_d") and kind != "microspheres")]
 
 
+def check_agent_keys(paths, scenario: Scenario) -> None:
+    """Refuse an ``agent.*`` path among ``paths`` (set on ``scenario``: a sweep's or a comparison's varied or fixed
+    keys) that ``scenario``'s agent kind does not use: every run would be the same (review 20, review 29)."""
+    unused = inapplicable_agent_keys([p.removeprefix("agent.") for p in paths if p.startswith("agent.")],
+                                     scenario.agent.kind)
+    if unused:
+        raise ScenarioError(f"does not apply to agent.kind = {scenario.agent.kind!r} (it would be ignored)",
+                            path=f"agent.{unused[0]}")
+
+
 def agent_kind_updates(scenario: Scenario, kind: str) -> dict[str, Any]:
     """Updates that change ``scenario``'s agent to ``kind``: its keys the new kind does not use back to their
     defaults (the explorer's kind control; a DEB scenario's bead drug would stop any other kind)."""
     defaults = AgentConfig()
     unused = inapplicable_agent_keys(list(AgentConfig.model_fields), kind)
+    if kind in Y90_KINDS:  # Y-90 spheres are permanent (a temporary agent's flag refused)
+        unused.append("permanent")
     return {"agent.kind": kind, **{f"agent.{key}": getattr(defaults, key) for key in unused
                                    if getattr(scenario.agent, key) != getattr(defaults, key)}}
 

@@ -56,7 +56,7 @@ errors), a flag is `true` or `false` (not `1` or `"yes"`), and every physical
 quantity has an upper bound, with its reason in the *Source* column. A file may not
 write an `[agent]` key its `kind` does not use (`size_bin` for a Y-90 product,
 `custom` or `lipiodol` (a cTACE's particles are `procedure.agent_sequence`'s),
-`vial_ml` and `permanent` for a Y-90 product (its vial; the spheres stay),
+`vial_ml` for a Y-90 product (its own vial), `particles_per_ml` for Lipiodol alone,
 `lipiodol_*` and `emulsion_*` without `kind = "lipiodol"`, the Y-90 timing
 keys for other kinds, the bead drug and its elution for anything but microspheres;
 `diameters_um` belongs to `custom`): it would be ignored. Checks
@@ -64,9 +64,11 @@ across sections run when the file is loaded, before anything is built: each
 tumour fits in the liver (its diameter at most the liver's antero-posterior
 thickness, which follows from `liver.mass_kg` and `liver.shape`; a given
 `centre_mm` inside the liver, no tumour inside another) and the tumours' total volume is below the liver's;
-a Y-90 delivery has one agent (no `procedure.agent_sequence`) and at least one tumour;
+a Y-90 delivery has one agent (no `procedure.agent_sequence`), at least one tumour and permanent
+spheres (`permanent = false` is refused);
 the particles fit through the catheter (a cTACE's: those of its `procedure.agent_sequence`);
-two paths that set one value (`tumours.diameter_mm` and `tumours.0.diameter_mm`) are refused;
+two paths that set one value (`tumours.diameter_mm` and `tumours.0.diameter_mm`, or `tumours.00.x` and
+`tumours.0.x`) are refused, in a sweep and a comparison too, as are varied `[agent]` keys the kind does not use;
 the portal pressure is below the arterial;
 a file's named `catheter.vessel` must exist in its `anatomy.michels_type`. The size of
 the liver build is estimated from `liver.terminal_diameter_um` (and the smallest

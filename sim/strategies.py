@@ -42,7 +42,15 @@ import numpy as np
 
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .network import EDGE_ARTERY
-from .scenario import MAX_INTERVAL_WEEKS, SEGMENTS, ProcedureConfig, Scenario, ScenarioError, require_scenario
+from .scenario import (
+    MAX_INTERVAL_WEEKS,
+    SEGMENTS,
+    ProcedureConfig,
+    Scenario,
+    ScenarioError,
+    check_agent_keys,
+    require_scenario,
+)
 from .selection import LEFT_LOBE, RIGHT_LOBE
 
 if TYPE_CHECKING:
@@ -592,6 +600,7 @@ def vary_grid(scenario: Scenario, vary: Mapping[str, Sequence[Any]] | None, *, r
         updates = scenario.expand_updates(point)
         try:
             varied = scenario.with_updates(updates)
+            check_agent_keys(point, varied)  # a key this point's agent kind does not use: every run the same
             if vary:  # the particles and liver of a varied point (the base is the caller's to check)
                 check_particles_size(varied, allow_large=allow_large)
                 _check_liver_once(varied, anatomies, allow_large)

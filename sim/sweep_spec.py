@@ -57,7 +57,7 @@ from pydantic import (
 
 from .catalogue import DEFAULT_SCENARIO, resolve_scenario
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
-from .scenario import Scenario, ScenarioError, inapplicable_agent_keys, load_scenario, scenario_fields
+from .scenario import Scenario, ScenarioError, check_agent_keys, load_scenario, scenario_fields
 
 __all__ = [
     "RunTask",
@@ -571,12 +571,11 @@ def _base_scenario(spec: SweepSpec, relative_to: Path, source: str) -> Scenario:
 
 def _check_agent_keys(updates: dict[str, Any], scenario: Scenario, table: str, source: str) -> None:
     """A fixed or varied ``agent.*`` key the scenario's agent kind does not use is refused, as in a scenario file
-    (it would be ignored: every run the same, review 20)."""
-    keys = [name.removeprefix("agent.") for name in updates if name.startswith("agent.")]
-    unused = inapplicable_agent_keys(keys, scenario.agent.kind)
-    if unused:
-        raise SweepError(f"does not apply to agent.kind = {scenario.agent.kind!r} (it would be ignored)",
-                         path=f'{table}."agent.{unused[0]}"', source=source)
+    (:func:`sim.scenario.check_agent_keys`), naming its table."""
+    try:
+        check_agent_keys(updates, scenario)
+    except ScenarioError as exc:
+        raise SweepError(exc.message, path=f'{table}."{exc.path}"', source=source) from None
 
 
 def _check_liver(scenario: Scenario, point: dict[str, Any], spec: SweepSpec, source: str,

@@ -83,7 +83,9 @@ LOAD_TIME_CASES = [
     ("y90_vial_ml", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\nvial_ml = 1.0\n", "agent.vial_ml",
      "does not apply"),
     ("y90_not_permanent", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\npermanent = false\n", "agent.permanent",
-     "does not apply"),
+     "spheres are permanent"),
+    ("lipiodol_alone_particles_per_ml", "[agent]\nkind = 'lipiodol'\nparticles_per_ml = 1e9\n", "agent.particles_per_ml",
+     "gives no particles"),
     ("y90_particles_per_ml", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 1.0\nparticles_per_ml = 1e5\n",
      "agent.particles_per_ml", "from the product"),
     ("ctace_size_bin", "[agent]\nkind = 'lipiodol'\nsize_bin = '40-120'\n[[procedure.agent_sequence]]\n"
@@ -516,14 +518,21 @@ def test_a_later_session_on_another_liver_is_refused_by_name():
 
 def test_keys_a_kind_ignores_do_not_decide_its_checks():
     """Review 27: a cTACE's [agent] size_bin (its particles are procedure.agent_sequence's) refused a valid 100-300 um
-    sequence as too large for the catheter; a Y-90 agent's permanent = false made its necrosis temporary."""
-    from sim.lipiodol import session_permanent
+    sequence as too large for the catheter, and let 900-1200 um through when [agent] said 100-300; a Y-90 agent with
+    permanent = false (from any source) had half of its rules temporary."""
+    from sim.scenario import agent_kind_updates
 
-    ctace = Scenario().with_updates({"agent.kind": "lipiodol", "agent.size_bin": "900-1200", "procedure.agent_sequence":
-                                     [{"kind": "microspheres", "size_bin": "100-300"}]})
-    assert ctace.procedure.agent_sequence[0].size_bin == "100-300"
-    y90 = Scenario().with_updates({"agent.kind": "y90_glass", "agent.activity_gbq": 1.0, "agent.permanent": False})
-    assert session_permanent(y90) and not session_permanent(Scenario().with_updates({"agent.permanent": False}))
+    Scenario().with_updates({"agent.kind": "lipiodol", "agent.size_bin": "900-1200", "procedure.agent_sequence":
+                             [{"kind": "microspheres", "size_bin": "100-300"}]})  # (was refused)
+    with pytest.raises(ScenarioError) as info:
+        Scenario().with_updates({"agent.kind": "lipiodol", "agent.size_bin": "100-300", "procedure.agent_sequence":
+                                 [{"kind": "microspheres", "size_bin": "900-1200"}]})
+    assert info.value.path == "procedure.agent_sequence.0.size_bin" and "do not pass" in info.value.message
+    with pytest.raises(ScenarioError, match="spheres are permanent"):
+        Scenario().with_updates({"agent.kind": "y90_glass", "agent.activity_gbq": 1.0, "agent.permanent": False})
+    temporary = Scenario().with_updates({"agent.permanent": False})  # a kind change to Y-90 makes it permanent
+    y90 = temporary.with_updates({**agent_kind_updates(temporary, "y90_glass"), "agent.activity_gbq": 1.0})
+    assert y90.agent.permanent
 
 
 @pytest.mark.parametrize("tables", [
@@ -539,6 +548,8 @@ def test_two_paths_setting_one_value_are_refused(tables):
         plan_sweep(spec, source="s.toml")
     with pytest.raises(ScenarioError, match="both set tumours.0.diameter_mm"):
         Scenario().with_updates({"tumours.diameter_mm": 10.0, "tumours.0.diameter_mm": 20.0})
+    with pytest.raises(ScenarioError, match="both set tumours.0.diameter_mm"):  # an index written two ways (review 29)
+        Scenario().with_updates({"tumours.00.diameter_mm": 10.0, "tumours.0.diameter_mm": 20.0})
 
 
 @pytest.mark.parametrize("terminal_um", [1900.0, 2000.0])
@@ -566,3 +577,12 @@ def test_small_input_mistakes_get_plain_messages(tmp_path):
     with pytest.raises(ScenarioError) as info:
         Scenario().with_updates({"tumours.-1.diameter_mm": 3.0})
     assert info.value.path == "tumours.-1.diameter_mm" and "out of range (0-0)" in info.value.message
+
+
+def test_compare_refuses_a_varied_key_the_agent_kind_ignores():
+    """Review 29: compare --vary agent.size_bin on a cTACE (its particles are procedure.agent_sequence's) ran every
+    point the same; the sweep refused it. One rule: sim.scenario.check_agent_keys."""
+    ctace = load_scenario("ctace_bulky_segment5_net")
+    with pytest.raises(ScenarioError) as info:
+        vary_grid(ctace, {"agent.size_bin": ["100-300", "300-500"]})
+    assert info.value.path == "agent.size_bin" and "does not apply to agent.kind = 'lipiodol'" in info.value.message
