@@ -262,7 +262,8 @@ def load_source(source: str | Path | None, kind: str, *, rerun: bool = False):
     if source is not None and Path(source).is_dir():
         return load_run(source, rerun=rerun)
     if source is not None and Path(source).is_file() and (Path(source).parent / runstate.FILE).is_file() \
-            and Path(source).name != "scenario.json":  # (review 28: read as a scenario, 60 unknown keys listed)
+            and Path(source).name != "scenario.json" and Path(source).suffix.lower() != ".toml":  # (review 28: a
+        # summary.json was read as a scenario and 60 unknown keys listed; a scenario file kept there is one)
         raise ScenarioError(f"a file of a run folder, not a scenario: give the folder ({Path(source).parent})",
                             source=str(source))
     path = resolve_scenario(source)
