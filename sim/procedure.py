@@ -193,15 +193,16 @@ def _tip_room(placement, forest) -> tuple[int, float]:
     return node, float((1.0 - DEFAULT_TIP_POSITION) * forest.art_length_m[node])
 
 
+def _artery_into(trunk, node: int) -> int:
+    """The widest trunk artery (edge index) ending at trunk node ``node``; -1 if none."""
+    feeding = np.flatnonzero((trunk.edge_conns[:, 1] == node) & (trunk.edge_kind == EDGE_ARTERY))
+    return int(feeding[np.argmax(trunk.edge_radius_m[feeding])]) if feeding.size else -1
+
+
 def _root_feeders(trunk, forest) -> np.ndarray:
     """The trunk artery (edge index) ending where each pedicle subtree starts, by subtree (-1: none); a root node has
     no vessel of its own."""
-    feeders = np.full(forest.root_nodes.size, -1, np.int64)
-    for r, into in enumerate(forest.root_trunk_art):
-        feeding = np.flatnonzero((trunk.edge_conns[:, 1] == into) & (trunk.edge_kind == EDGE_ARTERY))
-        if feeding.size:
-            feeders[r] = feeding[np.argmax(trunk.edge_radius_m[feeding])]
-    return feeders
+    return np.array([_artery_into(trunk, into) for into in forest.root_trunk_art], np.int64)
 
 
 def _compartment_feed_diameters(trunk, forest, ped_diam: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -236,8 +237,8 @@ def transport_net(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     edge_sink, node_sink, sink_names = _sinks(liver)
     bed_feed = np.full(trunk.n_edges, np.nan)
     for e in np.flatnonzero(edge_sink >= 0):  # the artery ending where the bed starts
-        feeding = np.flatnonzero((trunk.edge_conns[:, 1] == trunk.edge_conns[e, 0]) & (trunk.edge_kind == EDGE_ARTERY))
-        bed_feed[e] = 2.0 * trunk.edge_radius_m[feeding].max() if feeding.size else np.inf
+        feeding = _artery_into(trunk, trunk.edge_conns[e, 0])
+        bed_feed[e] = 2.0 * trunk.edge_radius_m[feeding] if feeding >= 0 else np.inf
     trunk_root = np.full(trunk.n_nodes, -1, np.int64)
     trunk_root[forest.root_trunk_art] = forest.root_nodes
     ped_diam = np.nan_to_num(2.0 * forest.art_radius_m, nan=np.inf)

@@ -93,7 +93,7 @@ BAD = [
      "agent.treatment_delay_h", "greater than or equal to 0"),
     ("delay_absurd", "[agent]\nkind = 'y90_glass'\nactivity_gbq = 3.0\ntreatment_delay_h = 1e6\n",
      "agent.treatment_delay_h", "less than or equal to 336"),
-    ("y90_with_diameters", "[agent]\nkind = 'y90_resin'\nactivity_gbq = 2.0\ndiameters_um = [30.0]\n", "agent.kind",
+    ("y90_with_diameters", "[agent]\nkind = 'y90_resin'\nactivity_gbq = 2.0\ndiameters_um = [30.0]\n", "agent.diameters_um",
      "from the product"),
 ]
 
