@@ -947,9 +947,12 @@ class Scenario(_Section):
             if ctace and k == 0 and self.agent.particles_per_ml is not None:
                 check_particles_per_ml(self.agent.particles_per_ml, smallest * 1e6, "agent.particles_per_ml")
             if (1.0 - agent.deformability) * smallest > lumen.inner_m:
-                key = f"procedure.agent_sequence.{k}.size_bin" if ctace else ("agent.diameters_um" if self.agent.kind
-                                                                              == "custom" else "agent.size_bin") \
-                    if k == 0 else f"procedure.agent_sequence.{k - 1}.size_bin"
+                if ctace:  # the oil is [agent]; its particles are the steps, from the first
+                    key = f"procedure.agent_sequence.{k}.size_bin"
+                elif k == 0:
+                    key = "agent.diameters_um" if self.agent.kind == "custom" else "agent.size_bin"
+                else:
+                    key = f"procedure.agent_sequence.{k - 1}.size_bin"
                 raise ScenarioError(
                     f"{agent.name}: even compressed by {agent.deformability:.0%}, its smallest particles "
                     f"({smallest * 1e6:.0f} um) do not pass the {lumen.label}'s {lumen.inner_m * 1e6:.0f} um lumen; "
