@@ -70,13 +70,12 @@ def endpoint_curve(source, ax=None):
     if (reflux > 0).any():
         ax.plot(volume, reflux, color=OKABE_ITO["black"], lw=line_width(1.4), ls=":", label="reflux (share of injection)")
         ax.axvline(volume[np.argmax(reflux > 0)], color=OKABE_ITO["black"], lw=line_width(0.9), ls=":")
-    oil = _oil_rows(ts)
-    if oil is not None:  # the liquid goes first, by volume of oil: its flow change stands at 0 mL of suspension
-        flow = ts["antegrade_flow_fraction"].to_numpy(float)
+    if _oil_first(ts):  # the liquid goes first, by volume of oil: its flow change (rows 0 -> 1) stands at 0 mL
+        before, after = ts["antegrade_flow_fraction"].to_numpy(float)[:2]
         ax.annotate(f"Lipiodol{' first' if not nothing_injected else ''} "
                     f"({summary.get('lipiodol_volume_ml', float('nan')):g} mL of oil):\n"
-                    f"flow {flow[oil[0]]:.0%} \u2192 {flow[oil[1]]:.0%}", xy=(0.0, 0.5 * (flow[oil[0]] + flow[oil[1]])),
-                    xytext=(0.04 * xmax, 0.5 * (flow[oil[0]] + flow[oil[1]])), va="center", fontsize="small",
+                    f"flow {before:.0%} \u2192 {after:.0%}", xy=(0.0, 0.5 * (before + after)),
+                    xytext=(0.04 * xmax, 0.5 * (before + after)), va="center", fontsize="small",
                     arrowprops={"arrowstyle": "->", "color": OKABE_ITO["black"], "lw": line_width(1.0)},
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     if nothing_injected:
@@ -99,12 +98,11 @@ def endpoint_curve(source, ax=None):
     return fig
 
 
-def _oil_rows(ts) -> tuple[int, int] | None:
-    """The time-series rows before and after a cTACE's Lipiodol (both at 0 mL of suspension), or None."""
-    first = ts["agent"].astype(str)
-    if len(ts) < 2 or not first.iloc[0].startswith("lipiodol") or first.iloc[1] != first.iloc[0]:
-        return None
-    return 0, 1
+def _oil_first(ts) -> bool:
+    """Whether the time series opens with a cTACE's Lipiodol: its first two rows, before and after the oil (both at
+    0 mL of suspension), name it."""
+    agent = ts["agent"].astype(str)
+    return len(ts) >= 2 and agent.iloc[0].startswith("lipiodol") and agent.iloc[1] == agent.iloc[0]
 
 
 def _nothing_injected(summary: dict) -> str:
