@@ -325,7 +325,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,
              "particle_diameter_m": proc.diameters_m, "particle_fate": ps.fate[:proc.n_injected],
-             "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected]}
+             "particle_where": ps.where[:proc.n_injected], "particle_stacked": ps.stacked[:proc.n_injected],
+             "nontarget_branches": proc.sink_names}  # every non-target exit of this liver (the summary's: those reached)
     if sirt_arrays is not None:  # SIRT: per-compartment doses and the MAA deposition (figures)
         state["sirt"] = sirt_arrays
     if proc.watched_flows is not None:

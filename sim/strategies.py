@@ -701,9 +701,10 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
     rows = [_numeric(r.summary) for r in runs]
     combined = {}
     # a key of some injections only (a Y-90 delivery's keys come with its batched first session: docs/outputs.md;
-    # review 29: a staged Y-90 comparison raised a KeyError) is combined over those that have it
+    # review 29: a staged Y-90 comparison raised a KeyError), or undefined (NaN) in some (a blush or deposition ratio
+    # of a territory without tumour; review 30: the total was NaN), is combined over those that have a value
     for key in dict.fromkeys(k for row in rows for k in row):
-        have = [row for row in rows if key in row]
+        have = [row for row in rows if key in row and not math.isnan(row[key])] or [row for row in rows if key in row]
         values = np.array([row[key] for row in have])
         weights = np.array([row["particles_injected"] for row in have])
         weighted = weights > 0 if weights.sum() > 0 else np.ones(len(have), bool)  # injections that injected

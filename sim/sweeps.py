@@ -103,9 +103,11 @@ def _run_task(task: RunTask, liver) -> dict[str, Any]:
 
     started = time.perf_counter()
     try:
-        summary = run(task.scenario, rng=task.seed, progress=False, liver=liver).summary
+        result = run(task.scenario, rng=task.seed, progress=False, liver=liver)
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
         return _record(task, run_time_s=time.perf_counter() - started, error=_describe(exc))
+    reached = result.summary[_BRANCHES]  # every branch of the liver, 0 when none: one column set per anatomy (review 30)
+    summary = {**result.summary, _BRANCHES: {name: reached.get(name, 0) for name in result.state["nontarget_branches"]}}
     return _record(task, summary=summary, run_time_s=summary["run_time_s"])
 
 

@@ -594,3 +594,21 @@ def test_a_staged_y90_plan_combines_its_sessions():
     for key in ("sirt_activity_delivered_gbq", "sirt_spheres_delivered", "particles_injected"):
         assert total[key] == pytest.approx(sessions[key].sum(), rel=1e-12), key
     assert total["sirt_aliquots_delivered"] == sessions["sirt_aliquots_delivered"].dropna().iloc[0]
+
+
+def test_a_combined_row_skips_an_injection_whose_outcome_is_undefined():
+    """Review 30: the staged total's blush and deposition ratio were NaN when one session's territory held no tumour
+    (its values undefined), though the other session's were not; the combination is over the injections with a value."""
+    from sim.strategies import _combine
+
+    class Run:
+        def __init__(self, **summary):
+            self.summary = summary
+
+    runs = [Run(particles_injected=100, tumour_to_normal_deposition_ratio=2.4, territory_blush_fraction=0.4),
+            Run(particles_injected=300, tumour_to_normal_deposition_ratio=float("nan"), territory_blush_fraction=0.1)]
+    combined = _combine(runs)
+    assert combined["tumour_to_normal_deposition_ratio"] == pytest.approx(2.4)
+    assert combined["territory_blush_fraction"] == pytest.approx((100 * 0.4 + 300 * 0.1) / 400)
+    assert combined["particles_injected"] == 400
+    assert math.isnan(_combine([Run(particles_injected=1, x_ratio=float("nan"))])["x_ratio"])

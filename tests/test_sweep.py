@@ -508,3 +508,12 @@ def test_local_dask_workers_start_with_sigint_ignored():
     with _sigint_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_table_has_a_column_for_every_non_target_branch_of_its_livers():
+    """Review 30: a nontarget_<branch> column existed only if some run of the sweep reached that branch (a sweep from A5
+    had no nontarget_cystic: a KeyError in the researcher's script); every branch of the sweep's livers has one."""
+    table = sweep(parse_sweep_spec(tomllib.loads(TWO_RUNS)), backend="serial")
+    branches = [c for c in table.columns if c.startswith("nontarget_") and c != "nontarget_particle_fraction"]
+    assert {"nontarget_cystic", "nontarget_GDA", "nontarget_SMA"} <= set(branches)
+    assert (table[branches].fillna(0) >= 0).all().all() and table["nontarget_cystic"].notna().all()
