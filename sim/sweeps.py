@@ -506,6 +506,10 @@ def _digest(record: dict[str, Any]) -> str:
 _BAD_SHOWN = 5
 
 
+#: The files a sweep writes beside ``runs/`` (each atomically: a killed write leaves a ``.<name>.*.tmp``).
+_OWN_FILES = ("sweep.json", "results.csv", "results.parquet")
+
+
 class RunStore:
     """A sweep's output folder: ``sweep.json``, ``runs/<index>.json`` (one per finished run), the tables.
 
@@ -536,6 +540,9 @@ class RunStore:
                 raise SweepError(f"{folder} is a file, not a folder: choose another output folder")
         header = json.loads(json.dumps(header))
         manifest = self.out / "sweep.json"
+        for name in _OWN_FILES:  # a write killed half-way leaves its temporary file (review 30: a lone one of
+            for stale in self.out.glob(f".{name}.*{TMP_SUFFIX}"):  # sweep.json made the folder refused for good)
+                stale.unlink(missing_ok=True)
         #: Run files without a sweep_id are this sweep's (it was started before run files carried one).
         self.legacy = False
         #: The sweep's run files carry a digest (sweeps started since they do): one without it is refused.

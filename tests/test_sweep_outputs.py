@@ -251,3 +251,17 @@ def test_sweep_refuses_files_where_its_folders_go_and_too_many_workers(finished,
         with pytest.raises(SweepError, match="allowed a whole number of worker processes from 1 to"):
             sweep(spec, workers=workers, out=tmp_path / "w")
     assert not (tmp_path / "w").exists()
+
+
+def test_a_killed_write_beside_runs_does_not_block_the_folder(tmp_path):
+    """Review 30: a temporary file of a killed write of sweep.json made the folder refused for good ("holds files and
+    no sweep"), and one of the tables survived --resume; a sweep deletes its own leftovers."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".sweep.json.0badc0de.tmp").write_text("{")  # killed while writing the manifest of a new sweep
+    spec = parse_sweep_spec({"seed": 4, "parameters": {"catheter.rate_ml_min": [1.0]},
+                             "fixed": {"liver.terminal_diameter_um": 400.0}})
+    first = sweep(spec, backend="serial", out=out)
+    (out / ".results.parquet.0badc0de.tmp").write_bytes(b"PAR1")  # killed while writing a table
+    again = sweep(spec, backend="serial", out=out, resume=True)
+    assert len(first) == len(again) == 1 and not list(out.glob(".*.tmp"))
