@@ -654,13 +654,16 @@ def explore(
     host: Annotated[str, typer.Option(help="Interface to bind. Anything but localhost/127.x.x.x exposes the page "
                                           "(and the simulation) to the network: a warning is printed.")] = "127.0.0.1",
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in the browser.")] = True,
+    cases: Annotated[list[Path] | None, typer.Option("--cases", file_okay=False, help=(
+        "A folder of your own case files (*.toml, docs/explorer.md 'Adding a case'), listed after the shipped "
+        "cases; repeat for several."))] = None,
 ) -> None:
     """Explore a scenario in the browser: place the catheter, choose the agent, run, play the cases (embosim docs explorer)."""
     _, config = _load_scenario(scenario)
     from .explore.app import free_port, is_local_address, page_url, serve
     from .explore.cases import load_cases
 
-    load_cases()  # a bad case file is one line now, not a failure in every page the browser opens
+    load_cases(cases or ())  # a bad case file is one line now, not a failure in every page the browser opens
 
     try:  # before the URL is printed: a port in use or an unknown interface is bad input, not a traceback
         port = free_port(host, port)
@@ -671,7 +674,7 @@ def explore(
         typer.echo(f"embosim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach "
                    "it can run simulations on it (there is no login)", err=True)
     typer.echo(f"embosim explorer: {page_url(host, port)} (Ctrl-C stops it)")
-    serve(config, port=port, address=host, show=browser)
+    serve(config, port=port, address=host, show=browser, case_folders=cases or ())
 
 
 def main() -> None:

@@ -308,6 +308,117 @@ def test_a_blank_unreadable_or_self_naming_case_is_refused(tmp_path):
         load_case(bad)
 
 
+def test_a_bad_case_is_refused_at_load_naming_its_own_key(tmp_path):
+    """Review 31: vessels were not checked against the case's Michels type (every page then failed, blaming the
+    trainee's catheter.vessel and listing the hidden variant), a bad citation in the summary was reported as
+    expert.why, and a missing scenario named neither the key nor the file."""
+    shipped = {p.stem: p.read_text() for p in case_files()}
+    bad = tmp_path / "bad.toml"
+    for text, key, words in [
+            (shipped["michels_replaced_rha"].replace('vessel = "A6"', 'vessel = "RHA"'), "expert.vessel", "no vessel 'RHA'"),
+            (shipped["phrenic_feeder"].replace('diagnostic_vessel = "CHA"', 'diagnostic_vessel = "replaced_RHA"'),
+             "diagnostic_vessel", "no vessel 'replaced_RHA'"),
+            (shipped["phrenic_feeder"].replace('size_bin = "100-300"', 'size_bin = "900-1200"'), "expert.size_bin",
+             "do not pass"),
+            (shipped["phrenic_feeder"].replace("at the bare area", "at the bare area [NoSuchSource" + "2099]"),
+             "summary", "NoSuchSource"),
+            (shipped["phrenic_feeder"].replace("Extrahepatic supply:", "Extrahepatic supply [NoSuchSource" + "2099]:"),
+             "hidden", "NoSuchSource"),
+            (shipped["phrenic_feeder"].replace('scenario = "extrahepatic_phrenic_supply"', 'scenario = "nope.toml"'),
+             "scenario", "nope.toml"),
+            (shipped["phrenic_feeder"].replace('scenario = "extrahepatic_phrenic_supply"', 'scenario = "nope"'),
+             "scenario", "no shipped scenario")]:
+        assert text not in shipped.values(), key
+        bad.write_text(text)
+        with pytest.raises(ScenarioError, match=words) as err:
+            load_case(bad)
+        assert err.value.path == key and err.value.source == str(bad), (key, err.value)
+
+
+def test_a_synthetic_expert_vessel_is_checked_on_the_built_liver(tmp_path, coarse_liver):
+    from sim.explore.cases import check_vessels_on
+
+    path = tmp_path / "synthetic.toml"
+    path.write_text(next(p for p in case_files() if p.stem == "phrenic_feeder").read_text()
+                    .replace('vessel = "A7"', 'vessel = "#99999999"'))
+    case = load_case(path)  # the number of synthetic vessels is known on the built liver only
+    with pytest.raises(ScenarioError, match="no synthetic vessel '#99999999'") as err:
+        check_vessels_on(case, coarse_liver)
+    assert err.value.path == "expert.vessel" and err.value.source == str(path)
+    check_vessels_on(load_cases()["phrenic_feeder"], coarse_liver)  # A7 and the CHA exist
+
+
+def test_an_educators_case_folder_is_listed_after_the_shipped_cases(tmp_path):
+    """Review 31: cases could only be added inside the installed package, and a copied case with the same title
+    silently hid the shipped one."""
+    from sim.explore.cases import case_files as files
+
+    text = next(p for p in case_files() if p.stem == "biliary_anastomosis").read_text()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "my_whipple.toml").write_text(text.replace('title = "', 'title = "My copy: '))
+    cases = load_cases([mine])
+    assert list(cases)[-1] == "my_whipple" and len(cases) == len(load_cases()) + 1
+    assert len({c.title for c in cases.values()}) == len(cases)
+    (mine / "my_whipple.toml").write_text(text)  # the shipped case's title
+    with pytest.raises(ScenarioError, match="the same title as .*biliary_anastomosis.toml") as err:
+        load_cases([mine])
+    assert err.value.path == "title" and err.value.source == str(mine / "my_whipple.toml")
+    (mine / "my_whipple.toml").unlink()
+    (mine / "biliary_anastomosis.toml").write_text(text.replace('title = "', 'title = "My copy: '))
+    with pytest.raises(ScenarioError, match="the same name as"):
+        load_cases([mine])
+    for folder, words in ((tmp_path / "none", "no such folder"), (tmp_path, "no case file")):
+        with pytest.raises(ScenarioError, match=words):
+            files([folder])
+
+
+def test_cli_explore_refuses_a_bad_case_folder_in_one_line(tmp_path):
+    (tmp_path / "bad.toml").write_text(next(p for p in case_files() if p.stem == "phrenic_feeder").read_text()
+                                       .replace('vessel = "A7"', 'vessel = "RHA_nope"'))
+    for folder, words in ((tmp_path, f"{tmp_path / 'bad.toml'}: expert.vessel: unknown vessel 'RHA_nope'"),
+                          (tmp_path / "none", "no such folder")):
+        proc = _embosim("explore", "--no-browser", "--cases", str(folder), stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+        assert proc.wait(timeout=120) == 2
+        err = proc.stderr.read()
+        assert err.startswith("embosim: error:") and words in err and "Traceback" not in err, err
+        assert "http://" not in proc.stdout.read()
+
+
+def test_case_mode_offers_only_sizes_that_pass_the_cases_catheter():
+    """Review 31: 900-1200 um was offered and always refused, with a message about catheter keys case mode lacks."""
+    from sim.explore.cases import deliverable_sizes
+
+    case = load_cases()["michels_replaced_rha"]
+    assert "900-1200" not in deliverable_sizes(case, "microspheres")  # 720 um compressed, a 635 um lumen
+    for kind in Choice.options("kind"):
+        sizes = deliverable_sizes(case, kind)
+        assert "100-300" in sizes, (kind, sizes)
+        for size in Choice.options("size_bin"):  # each offered one runs, the others are refused
+            choice = Choice(selection="treat", vessel="A6", kind=kind, size_bin=size)
+            if size in sizes:
+                case.scenario_for(choice)
+            else:
+                with pytest.raises(ScenarioError, match="do not pass"):
+                    case.scenario_for(choice)
+
+
+def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_ended():
+    from sim.explore.case_view import debrief_markdown, points_text
+    from sim.selection import assess_patient
+
+    assert [points_text(x) for x in (99.96, 100.0, 25.0, 24.9999999999, 0.04, 59.25)] == \
+        ["99.9", "100", "25", "25", "0", "59.2"]
+    case = load_cases()["phrenic_feeder"]
+    expert = dict(_EXPERT_RUN, tumour_blush_fraction=0.36)
+    yours = dict(expert, endpoint_reached=False, stop_reason="packed_to_tip", suspension_volume_ml=0.41)
+    rows = score(case.expert, case.expert, yours, expert)
+    text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), yours, expert)
+    assert ("**The injection:** yours stopped before its endpoint (stasis): the particles packed back to the "
+            "catheter tip, after 0.41 mL of suspension; the expert's reached its endpoint (stasis) after 3 mL") in text
+
+
 def test_relative_contraindications_make_declining_defensible():
     """The seed deck's relative contraindications (extrahepatic supply, burden over 50%, a biliary-enteric
     anastomosis) are weighed by the MDT: the cases with them mark declining defensible; the absolute ones do not."""
@@ -357,7 +468,8 @@ def test_debrief_shows_each_runs_residual_blush():
 
 _EXPERT_RUN = {"tumour_necrosis_fraction": 0.6, "normal_necrosis_fraction": 0.01, "biliary_ischaemic_fraction": 0.02,
                "nontarget_particle_fraction": 0.0, "suspension_volume_ml": 3.0, "particles_injected": 10_000,
-               "nontarget_particles_by_branch": {}}
+               "nontarget_particles_by_branch": {}, "endpoint": "stasis", "endpoint_reached": True,
+               "stop_reason": "endpoint"}
 
 
 def _total(*args, **kwargs) -> float:

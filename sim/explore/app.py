@@ -17,7 +17,9 @@ import io
 import logging
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -211,7 +213,8 @@ def _widget(control, value, options=None):
         # scenario's message
         low, high = ("" if b is None else f"{b:g}" for b in control.bounds)
         return pn.widgets.TextInput(label=control.title, value=repr(float(value)), width=330,
-                                    description=f"{control.key}: from {low or '-inf'} to {high or 'inf'} {control.unit}")
+                                    description=f"{control.key}: from {low or '-inf'} to {high or 'inf'}"
+                                                + ("" if control.unit in ("1", "-") else f" {control.unit}"))
     return pn.widgets.TextInput(label=control.title, value=str(value), width=330)
 
 
@@ -237,6 +240,9 @@ class Explorer:
     overrides : dict, optional
         Scenario updates applied to the starting scenario and to every case (e.g.
         ``{"liver.terminal_diameter_um": 300.0}``: coarser, faster livers for tests and demos).
+    case_folders : sequence of str or Path
+        Folders of an educator's own case files (``*.toml``), listed in case mode after the shipped cases
+        (docs/explorer.md "Adding a case").
 
     Examples
     --------
@@ -245,7 +251,7 @@ class Explorer:
     """
 
     def __init__(self, scenario: Scenario | str | None = None, *, cache: LiverCache | None = None,
-                 overrides: dict[str, Any] | None = None):
+                 overrides: dict[str, Any] | None = None, case_folders: Sequence[str | Path] = ()):
         from .case_view import CaseView
 
         if not isinstance(scenario, Scenario):
@@ -292,7 +298,7 @@ class Explorer:
                                        css_classes=["embosim-outcomes"], width=520)
         self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)
         self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
-        self.cases = CaseView(self.cache, self.worker, overrides=overrides)
+        self.cases = CaseView(self.cache, self.worker, overrides=overrides, case_folders=case_folders)
         self.panel = self._layout()
         pn.state.onload(self.load)  # served: when the page has loaded; in a notebook: at once
 
@@ -569,7 +575,8 @@ class Explorer:
 
 
 def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str = "127.0.0.1", show: bool = True,
-          threaded: bool = False, overrides: dict[str, Any] | None = None, cache: LiverCache | None = None):
+          threaded: bool = False, overrides: dict[str, Any] | None = None, cache: LiverCache | None = None,
+          case_folders: Sequence[str | Path] = ()):
     """Serve the explorer on ``address:port`` (one :class:`Explorer` per browser session).
 
     Parameters
@@ -583,7 +590,7 @@ def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str
         Open the browser.
     threaded : bool
         Serve from a background thread and return it (``.stop()`` ends it); else block.
-    overrides, cache :
+    overrides, cache, case_folders :
         As for :class:`Explorer` (one cache shared by the sessions).
     """
     cache = cache or LiverCache()
@@ -591,7 +598,7 @@ def serve(scenario: Scenario | str | None = None, *, port: int = 0, address: str
         scenario = load_scenario(resolve_scenario(scenario))
 
     def page():
-        return Explorer(scenario, cache=cache, overrides=overrides).panel
+        return Explorer(scenario, cache=cache, overrides=overrides, case_folders=case_folders).panel
 
     port = free_port(address, port)
     origin = list(dict.fromkeys([f"{address}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"])) \

@@ -9,6 +9,7 @@ replaced hepatic artery) has to be looked for, as in the angiography suite.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -18,11 +19,11 @@ from pydantic import ValidationError
 
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, debrief, load_cases
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief, deliverable_sizes, load_cases
 from .controls import CONTROLS
 from .figures import DsaFigure
 
-__all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown"]
+__all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown", "points_text", "stop_text"]
 
 _CONTROL = {c.key: c for c in CONTROLS}
 #: Where the trainee can take a diagnostic angiogram from: the coeliac trunk and the SMA of a mesenteric work-up,
@@ -43,15 +44,33 @@ def patient_table(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", "value", "unit"])
 
 
+def points_text(points: float) -> str:
+    """Points as the debrief shows them: rounded down to a tenth, so that only full marks read as full marks (99.96
+    is "99.9", not "100"), and whole numbers without a decimal ("25")."""
+    tenths = math.floor(points * 10.0 + 1e-9) / 10.0  # (1e-9: 24.999999999 of a float sum is 25)
+    return f"{tenths:.0f}" if tenths == round(tenths) else f"{tenths:.1f}"
+
+
+def stop_text(summary: dict) -> str:
+    """How a run's injection ended, in the debrief's words (``endpoint_reached``, ``stop_reason``, volume)."""
+    volume = f"{summary['suspension_volume_ml']:.2g} mL of suspension"
+    if summary["endpoint_reached"]:
+        return f"reached its endpoint ({summary['endpoint'].replace('_', ' ')}) after {volume}"
+    why = {"max_volume": "the maximum volume (procedure.max_volume_ml) was given",
+           "packed_to_tip": "the particles packed back to the catheter tip",
+           "reflux": "the injection refluxed"}.get(summary["stop_reason"], summary["stop_reason"])
+    return f"stopped before its endpoint ({summary['endpoint'].replace('_', ' ')}): {why}, after {volume}"
+
+
 def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_summary: dict | None = None,
                      expert_summary: dict | None = None) -> str:
     """The debrief: score table, the residual tumour blush of each run, the hidden element, what the expert did and
     why, the verdict's findings (``*_summary``: each run's ``RunResult.summary``, None when declined)."""
     total = sum(r.points for r in rows)
     out_of = sum(POINTS.values())
-    lines = [f"## Debrief: {total:.0f} / {out_of} points", "",
+    lines = [f"## Debrief: {points_text(total)} / {out_of} points", "",
              "| | you | expert | points |", "|---|---|---|---|"]
-    lines += [f"| {r.item} | {r.trainee} | {r.expert} | {r.points:.1f} / {r.out_of} |" for r in rows]
+    lines += [f"| {r.item} | {r.trainee} | {r.expert} | {points_text(r.points)} / {r.out_of} |" for r in rows]
     expert = case.expert
     did = "declined the procedure" if expert.selection == "decline" else (
         f"treated from **{expert.vessel}** with {expert.size_bin} um {expert.kind} to **{expert.endpoint}**")
@@ -62,6 +81,10 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     if blush:  # the angiogram after: what a residual supply (a parasitised feeder) leaves
         whose = f"target tumour ({case.target_tumour})" if case.target_tumour else "tumour"
         lines += ["", f"**Blush of the {whose} at the end of the procedure:** {'; '.join(blush)}."]
+    stops = [f"{who} {stop_text(summ)}" for who, summ in (("yours", trainee_summary), ("the expert's", expert_summary))
+             if summ is not None]
+    if stops:  # a run that stopped short of its endpoint is not the procedure it was meant to be
+        lines += ["", f"**The injection:** {'; '.join(stops)}."]
     lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",
               f"**Why.** {' '.join(expert.why.split())}", "",
               "**Patient selection rules on this patient** (`embosim check-patient`):", "",
@@ -79,11 +102,13 @@ class CaseView:
         Shared with the explorer (one status line and error box).
     overrides : dict, optional
         Scenario updates applied to every case (a coarser liver for tests).
+    case_folders : sequence of str or Path
+        Folders of an educator's own case files, listed after the shipped ones (:func:`.cases.load_cases`).
     """
 
-    def __init__(self, cache, worker, *, overrides: dict[str, Any] | None = None):
+    def __init__(self, cache, worker, *, overrides: dict[str, Any] | None = None, case_folders=()):
         self.cache, self.worker, self.overrides = cache, worker, overrides
-        self.cases = load_cases()
+        self.cases = load_cases(case_folders)
         self.case: Case | None = None
         self.scene: compute.LiverScene | None = None
         self.choose = pn.widgets.Select(label="Case", options={c.title: name for name, c in self.cases.items()},
@@ -108,11 +133,13 @@ class CaseView:
         self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
                                                      value="treat", color="default")
         self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
-        # the choices a case takes (Choice): no option the debrief would refuse
+        # the choices a case takes (Choice): no option the debrief would refuse (the sizes: those of the kind that
+        # pass the case's catheter, set when a case starts and when the kind changes)
         self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(Choice.options("kind")),
                                       width=300)
         self.size = pn.widgets.Select(label=_CONTROL["agent.size_bin"].title,
                                       options=list(Choice.options("size_bin")), value="100-300", width=300)
+        self.kind.param.watch(lambda event: self._offer_sizes(), "value")
         self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
                                           options=list(Choice.options("endpoint")), value="stasis", width=300)
         self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
@@ -143,7 +170,10 @@ class CaseView:
         async with self.worker.task(*self._buttons):
             scenario = self.case.diagnostic_scenario(self.overrides)
             self.patient.object = patient_table(scenario)
-            await self.worker.run("building the case's liver (first time; cached afterwards)", self.cache.get, scenario)
+            liver = await self.worker.run("building the case's liver (first time; cached afterwards)", self.cache.get,
+                                          scenario)
+            check_vessels_on(self.case, liver)  # a synthetic #<n> of the case file exists (named ones: at load)
+            self._offer_sizes()
             self.run_from.options = list(dict.fromkeys((self.case.diagnostic_vessel, *DIAGNOSTIC_VESSELS)))
             self.run_from.value = self.case.diagnostic_vessel
             await self._angiogram_from(self.case.diagnostic_vessel)
@@ -152,6 +182,17 @@ class CaseView:
                              "baseline angiogram. Choose, then **Submit**.")
             ready = True
         self.submit.disabled = self.take.disabled = not ready
+
+    def _offer_sizes(self) -> None:
+        """The size list: the bins of the chosen kind that pass the case's catheter (the value kept if it still does,
+        else the one nearest the list's middle)."""
+        if self.case is None:
+            return
+        sizes = deliverable_sizes(self.case, self.kind.value, self.overrides)
+        value = self.size.value if self.size.value in sizes else (
+            "100-300" if "100-300" in sizes else sizes[len(sizes) // 2])
+        self.size.options = sizes
+        self.size.value = value
 
     def _listed(self) -> bool:
         """Whether the case in the list is the one started (a debrief or angiogram is of the case on show only)."""

@@ -1,7 +1,8 @@
 """Case mode: shipped teaching cases with a hidden element, played to a scored debrief.
 
-A case is a TOML file in ``sim/explore/cases/`` (installed as package data); adding
-one needs no code. Its keys (:class:`Case`):
+A case is a TOML file in ``sim/explore/cases/`` (installed as package data) or in a folder of an
+educator's own (``embosim explore --cases DIR``, :func:`load_cases`); adding one needs no code. Its keys
+(:class:`Case`):
 
 * ``title``, ``summary`` (what the trainee is told), ``hidden`` (the element the case
   hides, revealed in the debrief), ``scenario`` (a shipped scenario name or a file
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import tomllib
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,7 +42,7 @@ from ..catalogue import resolve_scenario
 from ..lipiodol import session_permanent
 from ..outcomes import TumourBlush, arterial_inflow, compartment_necrosis, tissue_volumes
 from ..references import citations_in, load_bibliography
-from ..scenario import Scenario, ScenarioError, load_scenario
+from ..scenario import Scenario, ScenarioError, check_catheter_vessel, load_scenario
 from ..selection import Verdict, assess_patient
 from ..strategies import segments_fed
 
@@ -50,8 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
-           "Debrief", "debrief", "major_complication", "score", "scored_summary", "ScoreRow", "segmental_breach",
-           "target_readouts"]
+           "Debrief", "check_vessels_on", "debrief", "deliverable_sizes", "major_complication", "score", "scored_summary",
+           "ScoreRow", "segmental_breach", "target_readouts"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -151,10 +153,24 @@ class Case(BaseModel):
         return self.base_scenario(overrides).with_updates({"catheter.vessel": self.diagnostic_vessel})
 
 
-def case_files() -> list[Path]:
-    """The shipped case files, by name."""
-    folder = resources.files("sim.explore") / "cases"
-    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
+def case_files(folders: Sequence[str | Path] = ()) -> list[Path]:
+    """The shipped case files, by name, then those of ``folders`` (an educator's own, each folder's ``*.toml``).
+
+    Raises
+    ------
+    ScenarioError
+        A folder that does not exist or holds no ``.toml`` file (naming it).
+    """
+    shipped = resources.files("sim.explore") / "cases"
+    files = sorted(Path(str(p)) for p in shipped.iterdir() if p.name.endswith(".toml"))
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise ScenarioError("no such folder (give a folder of case files, *.toml)", source=str(folder))
+        own = sorted(folder.glob("*.toml"))
+        if not own:
+            raise ScenarioError("no case file (*.toml) in this folder", source=str(folder))
+        files += own
+    return files
 
 
 def load_case(path: str | Path) -> Case:
@@ -183,25 +199,93 @@ def load_case(path: str | Path) -> Case:
         raise ScenarioError("empty: say what the expert chose and why (the debrief shows it)", path="expert.why",
                             source=str(path))
     known = load_bibliography()
-    for key in citations_in(case.expert.why + case.summary + case.hidden):
-        if key not in known:
-            raise ScenarioError(f"cites [{key}], which is not in sim/references.bib", path="expert.why", source=str(path))
+    for key_path, text in (("summary", case.summary), ("hidden", case.hidden), ("expert.why", case.expert.why)):
+        for key in citations_in(text):
+            if key not in known:
+                raise ScenarioError(f"cites [{key}], which is not in sim/references.bib", path=key_path,
+                                    source=str(path))
     try:
-        scenario = case.diagnostic_scenario()
-        names = [t.name for t in scenario.tumours]
-        if case.target_tumour and case.target_tumour not in names:
-            raise ScenarioError(f"no tumour {case.target_tumour!r} in the scenario; its tumours: {', '.join(names)}",
-                                path="target_tumour")
-        if case.expert.selection == "treat":
-            case.scenario_for(case.expert)
-    except ScenarioError as exc:
-        raise ScenarioError(exc.message, path=exc.path, source=str(path)) from None
+        scenario = case.base_scenario()
+    except ScenarioError as exc:  # the case's own key, then the scenario's file and message
+        detail = f"{exc.path}: " if exc.path else ""
+        raise ScenarioError(f"{exc.source or case.scenario}: {detail}{exc.message}", path="scenario",
+                            source=str(path)) from None
+    names = [t.name for t in scenario.tumours]
+    if case.target_tumour and case.target_tumour not in names:
+        raise ScenarioError(f"no tumour {case.target_tumour!r} in the scenario; its tumours: {', '.join(names)}",
+                            path="target_tumour", source=str(path))
+    _check_choice(case, scenario.with_updates({"catheter.vessel": case.diagnostic_vessel}),
+                  {"catheter.vessel": "diagnostic_vessel"})
+    if case.expert.selection == "treat":
+        _check_choice(case, scenario, {key: f"expert.{name}" for name, key in CHOICE_KEYS.items()})
     return case
 
 
-def load_cases() -> dict[str, Case]:
-    """Every shipped case, by file stem."""
-    return {p.stem: load_case(p) for p in case_files()}
+def _check_choice(case: Case, scenario: Scenario, keys: dict[str, str]) -> None:
+    """``scenario`` with the case's choice (the diagnostic vessel, or the expert's ``CHOICE_KEYS``) is valid and its
+    named catheter vessel is in the case's Michels type; else a ScenarioError on the case's key (``keys``: scenario
+    key to case key)."""
+    try:
+        if "expert.vessel" in keys.values():
+            scenario = scenario.with_updates(case.expert.updates())
+        check_catheter_vessel(scenario)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, path=keys.get(exc.path, exc.path), source=case.source) from None
+
+
+def deliverable_sizes(case: Case, kind: str, overrides: dict[str, Any] | None = None) -> list[str]:
+    """The size bins (``Choice.options("size_bin")``) of agent ``kind`` that pass the case's catheter (the scenario's
+    catheter-passage check): the sizes case mode offers, since the trainee cannot change the catheter."""
+    base = case.base_scenario(overrides)
+    sizes = []
+    for size in Choice.options("size_bin"):
+        try:
+            base.with_updates({"agent.kind": kind, "agent.size_bin": size})
+        except ScenarioError:
+            continue
+        sizes.append(size)
+    return sizes
+
+
+def check_vessels_on(case: Case, liver: Liver) -> None:
+    """The case's diagnostic and expert vessels exist on its built liver (a synthetic ``#<n>`` is known only there;
+    named ones are checked by :func:`load_case`).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the case file and ``diagnostic_vessel`` or ``expert.vessel``.
+    """
+    vessels = {"diagnostic_vessel": case.diagnostic_vessel}
+    if case.expert.selection == "treat":
+        vessels["expert.vessel"] = case.expert.vessel
+    for key, vessel in vessels.items():
+        try:
+            liver.vessel(vessel)
+        except KeyError as exc:
+            raise ScenarioError(str(exc.args[0]), path=key, source=case.source) from None
+
+
+def load_cases(folders: Sequence[str | Path] = ()) -> dict[str, Case]:
+    """Every shipped case and those of ``folders`` (:func:`case_files`), by file stem.
+
+    Raises
+    ------
+    ScenarioError
+        A bad case file (:func:`load_case`), or two files of one name or one title (the page lists cases by title).
+    """
+    cases: dict[str, Case] = {}
+    titles: dict[str, Case] = {}
+    for path in case_files(folders):
+        case = load_case(path)
+        other = cases.get(case.name) or titles.get(case.title)
+        if other is not None:
+            same = "name" if other.name == case.name else "title"
+            raise ScenarioError(f"the same {same} as {other.source}: a case is listed by its title and named after its "
+                                "file, so rename the file or change the title", path="title" if same == "title" else "",
+                                source=str(path))
+        cases[case.name] = titles[case.title] = case
+    return cases
 
 
 @dataclass(frozen=True)
