@@ -40,6 +40,7 @@ from .catalogue import (
     resolve_scenario,
     resolve_sweep_spec,
     scenarios_dir,
+    sweeps_dir,
 )
 from .io import check_output_folder, check_writable
 from .limits import SizeWarning, allow_large, check_particles_size
@@ -242,12 +243,15 @@ def run(
 
 @app.command()
 def scenarios(name: Annotated[str | None, typer.Argument(
-        help="A shipped scenario: print its TOML (to start your own: embosim scenarios main_pvt > my_case.toml).",
+        help="A shipped scenario or sweep specification: print its TOML (to start your own: embosim scenarios main_pvt "
+             "> my_case.toml; embosim scenarios size_arterialisation_catheter > my_sweep.toml).",
         show_default=False)] = None) -> None:
-    """List the shipped scenarios (name and title), or print one's TOML file."""
+    """List the shipped scenarios (name and title) and sweep specifications, or print one's TOML file."""
     if name is not None:
         with _one_line_errors():
             path = scenarios_dir() / (Path(name).stem + ".toml")
+            if not path.is_file():  # a shipped sweep specification of that name
+                path = sweeps_dir() / (Path(name).stem + ".toml")
             if Path(name).parent != Path(".") or Path(name).suffix not in ("", ".toml") or not path.is_file():
                 resolve_scenario(name)  # a bare name that is no shipped scenario: its message (close ones named)
                 raise ScenarioError(f"no shipped scenario {name!r}; the names: embosim scenarios", path="NAME")
@@ -258,6 +262,9 @@ def scenarios(name: Annotated[str | None, typer.Argument(
     for name, title in rows:
         mark = "  (default)" if name == DEFAULT_SCENARIO else ""
         typer.echo(f"{name:<{width}}  {title}{mark}")
+    specs = sorted(p.stem for p in sweeps_dir().glob("*.toml"))
+    if specs:  # after the scenarios, so that a script reading name-title lines can stop at the blank line
+        typer.echo(f"\nsweep specifications (embosim sweep NAME; embosim scenarios NAME prints one): {', '.join(specs)}")
 
 
 @app.command()
@@ -351,8 +358,9 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
 
     names = [name.strip() for name in therapies.split(",") if name.strip()]
     if vary:
-        raise typer.BadParameter("--therapies compares agents from one position; leave out --vary",
-                                 param_hint="'--therapies'")
+        raise typer.BadParameter("--therapies compares the agents on the scenario as it is and takes no --vary; "
+                                 "write the change into the scenario file instead (e.g. [liver] "
+                                 "terminal_diameter_um = 150 for a coarser, faster liver)", param_hint="'--therapies'")
     try:
         if not names or len(set(names)) != len(names):
             raise ScenarioError("give each therapy once, at least one")
@@ -622,7 +630,8 @@ def plot(
 @app.command()
 def validate(
     fast: Annotated[bool, typer.Option("--fast", help="Coarser livers, fewer particles and replicates "
-                                                     "(under 3 minutes).")] = False,
+                                                     "(3-5 minutes on one core; its convergence checks compare a "
+                                                     "coarser pair and may fail).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help=(
         "Folder for validation.md, validation.csv and each case's figure and tables."))] = Path("embosim-validation"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,

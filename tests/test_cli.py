@@ -69,9 +69,11 @@ def test_version(invoke):
 def test_scenarios_lists_each_shipped_scenario_on_one_line(invoke):
     result = invoke("scenarios")
     assert result.exit_code == 0
-    lines = result.stdout.splitlines()
+    lines, _, specs = result.stdout.partition("\n\n")
+    lines = lines.splitlines()
     shipped = list_scenarios()
     assert len(lines) == len(shipped) >= 12
+    assert specs.startswith("sweep specifications") and "size_arterialisation_catheter" in specs
     for line, (name, title) in zip(lines, shipped):
         assert line.startswith(name) and title in line
     assert [line for line in lines if line.endswith("(default)")] == [
@@ -87,6 +89,14 @@ def test_scenarios_name_prints_the_shipped_file_to_start_from(invoke, tmp_path):
     copy = tmp_path / "my_case.toml"
     copy.write_text(result.stdout)
     assert load_scenario(copy) == load_scenario("main_pvt")
+    # a shipped sweep specification too, which runs from any folder (review 32: its base was a path relative to the
+    # package's scenarios/, so the copy failed)
+    spec = invoke("scenarios", "size_arterialisation_catheter")
+    assert spec.exit_code == 0 and spec.stdout.startswith("# Example sweep")
+    (tmp_path / "my_sweep.toml").write_text(spec.stdout)
+    from sim.sweep_spec import load_sweep_spec, plan_sweep
+
+    assert plan_sweep(load_sweep_spec(tmp_path / "my_sweep.toml"), relative_to=tmp_path).base.catheter.vessel == "A5"
     for name, fragment in (("main_pv", "did you mean main_pvt"), ("nothing_like_it", "no shipped scenario"),
                            ("main_pvt.json", "no shipped scenario")):
         bad = invoke("scenarios", name)

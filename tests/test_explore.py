@@ -254,6 +254,33 @@ def test_cache_rebuilds_a_damaged_file(tmp_path):
     assert LiverCache(tmp_path, build=build).get(s)["build"] == 2
 
 
+def test_disk_cache_keeps_under_its_limit_dropping_the_least_recently_used(tmp_path, monkeypatch):
+    """Review 32: the disk cache only grew (2.7 GB of livers of old builders on the test machine)."""
+    import os
+
+    from sim.explore.cache import CACHE_LIMIT_ENV, DISK_LIMIT_GB, disk_limit_bytes
+
+    def big(scenario):  # a liver-sized stand-in: its pickle is about 1 MB
+        return {"michels": scenario.anatomy.michels_type, "payload": bytes(1_000_000)}
+
+    monkeypatch.setenv(CACHE_LIMIT_ENV, "0.0025")  # 2.5 MB: two livers
+    old = tmp_path / ("0" * 32 + ".pickle")  # another builder's liver, never read again
+    old.write_bytes(bytes(1_000_000))
+    os.utime(old, (1, 1))
+    cache = LiverCache(tmp_path, build=big)
+    first = Scenario()
+    cache.get(first)
+    assert old.exists()  # 2 MB: under the limit
+    cache.get(first.with_updates({"anatomy.michels_type": "II"}))
+    assert not old.exists() and cache.cached(first)  # 3 MB: the stale file went first
+    os.utime(tmp_path / f"{LiverCache.key(first)}.pickle", (2, 2))  # as if last used long ago
+    LiverCache(tmp_path, build=big).get(first.with_updates({"anatomy.michels_type": "III"}))
+    assert len(list(tmp_path.glob("*.pickle"))) == 2 and not LiverCache(tmp_path).cached(first)
+    for bad in ("-1", "nan", "lots"):  # the cache never fails on its setting
+        monkeypatch.setenv(CACHE_LIMIT_ENV, bad)
+        assert disk_limit_bytes() == int(DISK_LIMIT_GB * 1e9)
+
+
 def test_cache_key_is_the_anatomy():
     s = Scenario()
     assert LiverCache.key(s) == LiverCache.key(s.with_updates({"catheter.vessel": "RHA", "procedure.seed": 3}))

@@ -9,11 +9,15 @@ user cache folder (``platformdirs.user_cache_dir("embosim")/livers``, or
 version and the source of the modules that build a liver (so that a changed
 builder never reuses an old liver), written atomically (:func:`sim.io.atomic_write`). A file that cannot be
 read (truncated, another version's classes) is rebuilt and replaced; a cache
-folder that cannot be written only costs the rebuild.
+folder that cannot be written only costs the rebuild. The folder is kept under
+:data:`DISK_LIMIT_GB` (``$EMBOSIM_CACHE_MAX_GB``): after a liver is stored, the least recently used files
+go first (a liver read from disk counts as used), so livers of an old embosim version or builder, which are
+never read again, leave the folder in time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -28,12 +32,26 @@ from ..io import atomic_write
 from ..scenario import Scenario
 from ..sweep_spec import anatomy_key
 
-__all__ = ["LiverCache", "cache_dir"]
+__all__ = ["LiverCache", "cache_dir", "disk_limit_bytes", "DISK_LIMIT_GB"]
 
 #: Livers kept in memory (the default liver is about 125 MB).
 MEMORY_LIVERS = 3
 #: Environment variable that moves the disk cache (tests, CI).
 CACHE_ENV = "EMBOSIM_CACHE_DIR"
+#: Largest size of the disk cache, GB (numerical choice: about 16 default livers of 125 MB).
+DISK_LIMIT_GB = 2.0
+#: Environment variable that sets the disk cache's largest size, GB.
+CACHE_LIMIT_ENV = "EMBOSIM_CACHE_MAX_GB"
+
+
+def disk_limit_bytes() -> int:
+    """The disk cache's largest size, bytes: ``$EMBOSIM_CACHE_MAX_GB`` or :data:`DISK_LIMIT_GB` (a value that is not a
+    positive number is ignored: the cache is a convenience, never a reason to fail)."""
+    try:
+        gb = float(os.environ.get(CACHE_LIMIT_ENV, DISK_LIMIT_GB))
+    except ValueError:
+        gb = DISK_LIMIT_GB
+    return int((gb if gb > 0 and gb == gb else DISK_LIMIT_GB) * 1e9)
 
 
 def cache_dir() -> Path:
@@ -116,7 +134,10 @@ class LiverCache:
         path = self.folder / f"{key}.pickle"
         try:
             with path.open("rb") as handle:
-                return pickle.load(handle)
+                liver = pickle.load(handle)
+            with contextlib.suppress(OSError):  # used now: the last file the size limit removes
+                os.utime(path)
+            return liver
         except FileNotFoundError:
             return None
         except Exception:  # a truncated or stale file: rebuild and replace it
@@ -130,4 +151,22 @@ class LiverCache:
             with atomic_write(self.folder / f"{key}.pickle") as tmp, tmp.open("wb") as handle:
                 pickle.dump(liver, handle, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError:  # an unwritable cache folder costs only the rebuild next time
-            pass
+            return
+        self._prune(keep=self.folder / f"{key}.pickle")
+
+    def _prune(self, keep: Path) -> None:
+        """Remove the least recently used livers until the folder is under :func:`disk_limit_bytes` (never ``keep``,
+        the liver just stored)."""
+        files = []
+        for path in self.folder.glob("*.pickle"):
+            with contextlib.suppress(OSError):  # (another process may remove it meanwhile)
+                stat = path.stat()
+                files.append((stat.st_mtime, stat.st_size, path))
+        total, limit = sum(size for _, size, _ in files), disk_limit_bytes()
+        for _, size, path in sorted(files):
+            if total <= limit:
+                break
+            if path != keep:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    total -= size
