@@ -80,6 +80,7 @@ def test_scenarios_lists_each_shipped_scenario_on_one_line(invoke):
         line for line in lines if line.startswith("bulky_segment5_net")]
 
 
+@pytest.mark.filterwarnings("ignore::sim.limits.SizeWarning")  # the sweep's 40-120 um points at 50 mL
 def test_scenarios_name_prints_the_shipped_file_to_start_from(invoke, tmp_path):
     """Review 19: from a wheel the shipped files were out of sight; `embosim scenarios NAME` prints one."""
     from sim.catalogue import scenarios_dir
