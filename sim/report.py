@@ -18,7 +18,7 @@ def _fmt(value) -> str:
 
 
 _OUTCOMES = (
-    ("SACE level at stop (docs/endpoints.md)", "sace_label", ""),
+    ("SACE level at stop (embosim docs endpoints)", "sace_label", ""),
     ("Antegrade flow (fraction of baseline)", "antegrade_flow_fraction", ""),
     ("Contrast clearance time", "clearance_time_cycles", "cardiac cycles"),
     ("Particles injected", "particles_injected", ""),
@@ -75,7 +75,7 @@ def _sirt_section(s: dict) -> list[str]:
               f"noise). The Y-90 tumour share is that of the last tenth of the spheres (the first tenth: "
               f"{_fmt(s['sirt_y90_tumour_share_first_tenth'])}): the MAA has no embolic effect, the spheres slow the "
               "beds they fill. The model has no change of catheter position or injection rate between the two "
-              "sessions, which the clinic reports as the larger causes of disagreement (docs/sirt.md)."]
+              "sessions, which the clinic reports as the larger causes of disagreement (embosim docs sirt)."]
     return lines
 
 
@@ -186,7 +186,7 @@ def render_report(result) -> str:
         "",
         f"embosim {s['embosim_version']}, procedure seed {s['seed']}, anatomy seed {sc.liver.seed}, "
         f"run time {_fmt(s.get('run_time_s', float('nan')))} s; {s['lodgings']} lodgings, "
-        f"{s['incremental_updates']} incremental flow updates. Definitions: docs/outputs.md.",
+        f"{s['incremental_updates']} incremental flow updates. Definitions: embosim docs outputs.",
         "",
     ]
     return "\n".join(lines)

@@ -228,7 +228,8 @@ MAX_CENTRE_MM = 300.0
 class LiverConfig(_Section):
     """Liver size, shape and the synthetic vascular trees' resolution."""
 
-    mass_kg: float = param(1.5, "kg", "[ICRP89] (1.8 kg male, 1.4 kg female; density 1.0 kg/L)",
+    mass_kg: float = param(1.5, "kg", "[ICRP89] (1.8 kg male, 1.4 kg female; density 1.0 kg/L); model assumption: "
+                           "a round adult value between the two references",
                            "Liver mass; the volume follows at 1.0 kg/L.", gt=0.3, le=5.0)
     shape: Literal["typical", "large_left_lobe", "small_left_lobe"] = param(
         "typical", "-", "model assumption: three textbook silhouettes of the same segment volumes",
@@ -464,8 +465,9 @@ class AgentConfig(_Section):
                             "Whether occlusions persist (into a staged second session).")
     seal_porosity: float = param(
         0.3, "1", "calibration: lobar (RHA) volume of spheres to near stasis against the clinical dose of about one "
-        "2 mL vial injected until near stasis [Nouri2019] (practice 1-4 mL): inside the practice range at the start "
-        "of the model's plateau, which stays below the anchor (docs/validation.md, embolic load)",
+        "2 mL vial injected until near stasis [Nouri2019] (practice 1-4 mL: vials of 1 or 2 mL [MeritEmbosphereIFU], "
+        "two for larger disease [Nouri2019]): inside the practice range at the start of the model's plateau, which "
+        "stays below the anchor (docs/validation.md, embolic load)",
         "Porosity of a sphere compressed into a lumen narrower than itself: how well a wedged particle seals "
         "(Kozeny-Carman plug); the one calibrated parameter of the embolic load.", ge=0.02, le=0.5)
     aggregation: bool = param(

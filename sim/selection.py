@@ -376,7 +376,7 @@ def _pvt_main(s: Scenario) -> str | None:
     return ("Main portal vein thrombosis: the whole liver depends on the hepatic artery, so arterial embolisation "
             "risks infarcting normal liver wherever it is injected. The intra-arterial options that remain are Y-90 "
             "radioembolisation, minimally embolic ([Joo2018Y90Imaging]: run sirt_main_pvt against main_pvt, "
-            "docs/sirt.md), and oil-based treatment (the deck's principle for PVT: advice below).")
+            "embosim docs sirt), and oil-based treatment (the deck's principle for PVT: advice below).")
 
 
 def _pvt_branch(s: Scenario) -> str | None:
@@ -501,7 +501,7 @@ def _lipiodol(s: Scenario):
         return None
     advice = f"{' and '.join(reasons).capitalize()}: consider oil-based treatment (Lipiodol)."
     shows = " embosim shows why: " + "; ".join(
-        f"run {OIL_BASED_PAIRS[r][0]} against {OIL_BASED_PAIRS[r][1]}" for r in reasons) + " (docs/tace.md)."
+        f"run {OIL_BASED_PAIRS[r][0]} against {OIL_BASED_PAIRS[r][1]}" for r in reasons) + " (embosim docs tace)."
     if s.portal.thrombosis == "main":  # review 15: the shipped pair is a segmental thrombosis
         shows += (" That pair is a segmental thrombosis (P5): the oil embolises the tumour's portal side, which "
                   "particles cannot reach; with the main portal vein thrombosed no shipped oil scenario exists.")

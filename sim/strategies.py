@@ -975,12 +975,12 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
     from .therapies import THERAPIES
 
     therapies = set(table["strategy"].astype(str)) <= set(THERAPIES)  # embosim compare --therapies
-    where = (f"Therapies (agents: docs/tace.md) from the scenario's catheter position, {first['catheter']}. Each therapy"
+    where = (f"Therapies (agents: embosim docs tace) from the scenario's catheter position, {first['catheter']}. Each therapy"
              if therapies else f"Catheter positions derived from tumour {first['tumour']!r} (segment {first['segment']}). "
              "Each strategy")
     how = (f"{where} on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). Cells: mean "
            "[95% Student-t interval of the mean]; every outcome, with its bounds, is in comparison.csv "
-           f"(definitions: docs/outputs.md, docs/strategies.md). {staged}")
+           f"(definitions: embosim docs outputs, embosim docs strategies). {staged}")
     return "\n".join([f"# {'Therapy' if therapies else 'Strategy'} comparison: {scenario.title}", "",
                       scenario.description or "", "", how.rstrip(), "", format_table(table, markdown=True),
                       assess_patient(scenario).to_markdown()])

@@ -21,6 +21,16 @@ ML_MIN_M3S = 1.0e-6 / 60.0
 FRENCH_M = 1.0e-3 / 3.0
 #: Pa s per mPa s.
 MPA_S_PA_S = 1.0e-3
+#: s per minute, hour and day.
+MIN_S = 60.0
+HOUR_S = 3600.0
+DAY_S = 86400.0
+#: kg per mg.
+MG_KG = 1.0e-6
+#: m^3 per L.
+L_M3 = 1.0e-3
+#: kg/m^3 per ng/mL (1 ng/mL = 1e-12 kg / 1e-6 m^3).
+NG_ML_KG_M3 = 1.0e-6
 
 
 def mmhg_to_pa(p_mmhg):

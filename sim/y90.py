@@ -1,7 +1,7 @@
 """Yttrium-90: decay and the absorbed dose per activity of local deposition (SI).
 
 Y-90 decays by beta emission to stable Zr-90 with a half-life of 64.1 h
-([Y90Microspheres], the product data of both resin and glass microspheres;
+([SirtexSIRSpheres], [WJH2015Y90], the product data of resin and of both microspheres;
 [EANM2021] rounds it to 64.2 h, the evaluated nuclear data give 64.05 h, [ENSDFY90]).
 99.99% of decays go to the Zr-90 ground state with a mean beta energy of 932.4 keV
 ([ENSDFY90]); the rest (0.0115% to the 1.76 MeV level, mean beta 184.6 keV) barely
@@ -31,16 +31,16 @@ import math
 
 import numpy as np
 
+from .units import HOUR_S
+
 __all__ = ["HALF_LIFE_S", "ENERGY_PER_DECAY_J", "DOSE_GY_KG_PER_GBQ", "DECAY_CONSTANT_PER_S", "decay_factor",
            "dose_gy", "GBQ_BQ", "HOUR_S"]
 
 #: Bq per GBq.
 GBQ_BQ = 1.0e9
-#: s per hour.
-HOUR_S = 3600.0
 #: J per MeV (exact, SI 2019: e x 1e6 V).
 MEV_J = 1.602176634e-13
-#: Half-life of Y-90, s: 64.1 h ([Y90Microspheres]).
+#: Half-life of Y-90, s: 64.1 h ([SirtexSIRSpheres], [WJH2015Y90]).
 HALF_LIFE_S = 64.1 * HOUR_S
 #: Decay constant, 1/s.
 DECAY_CONSTANT_PER_S = math.log(2.0) / HALF_LIFE_S

@@ -7,7 +7,8 @@ the energy absorbed per unit mass is proportional to 1 / (nu x)^2 for nu x < 1 a
 Its cumulative energy fraction inside radius r is F(u) = u / 3 (u = nu rho r <= 1), 1 - (u + 1) e^(1 - u) / 3 beyond:
 a third of the energy within 1.6 mm, 90% within 6.0 mm once cut and renormalised (Loevinger's function is an
 empirical fit; it is not compared here with a tabulated Monte Carlo kernel). The kernel is cut at the
-maximum beta range, 11 mm ([EANM2021]; 0.8% of the energy lies beyond) and renormalised, so it deposits exactly the
+maximum beta range, 11 mm (model assumption: the value commonly quoted; [EANM2021] gives the mean range
+2.5-4 mm; 0.8% of the energy lies beyond) and renormalised, so it deposits exactly the
 emitted energy in an infinite medium.
 
 Application: the activity of each compartment part (tumour, normal) is spread evenly over its tissue points,
@@ -38,7 +39,8 @@ __all__ = ["ENDPOINT_MEV", "NU_M2_KG", "CUTOFF_M", "cumulative_fraction", "kerne
 ENDPOINT_MEV = 2.2785
 #: Loevinger's apparent absorption coefficient nu = 18.6 (E0 - 0.036)^-1.37 cm^2/g ([Loevinger1956]), in m^2/kg.
 NU_M2_KG = 18.6 * (ENDPOINT_MEV - 0.036) ** -1.37 * 0.1
-#: Kernel cut-off: the maximum range of Y-90 betas in tissue, 11 mm ([EANM2021]).
+#: Kernel cut-off: the maximum range of Y-90 betas in tissue, 11 mm (model assumption: the value commonly quoted; the
+#: bibliography's [EANM2021] gives only the mean range, 2.5-4 mm).
 CUTOFF_M = 11e-3
 #: Smallest voxel of the dose grid, m (numerical choice: below the tissue points' spacing nothing is resolved).
 MIN_VOXEL_M = 0.5e-3

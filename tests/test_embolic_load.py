@@ -18,7 +18,8 @@ COARSE = {"liver.terminal_diameter_um": 150.0}
 
 
 def test_column_of_200um_spheres_in_160um_vessel_is_12_to_32_times_the_open_lumen():
-    """Derived check of the reference's plug physics: porosity 0.36-0.45 gives 12-32x the open resistance."""
+    """Derived check of the plug physics ([Carman1937], docs/embolic-load.md): porosity 0.36-0.45 gives 12-32x
+    the open resistance."""
     assert el.plug_resistance_factor(160e-6, 200e-6, 0.45) == pytest.approx(11.96, rel=1e-3)
     assert el.plug_resistance_factor(160e-6, 200e-6, 0.36) == pytest.approx(31.6, rel=1e-2)
     # what the model uses there (docs/embolic-load.md): the default seal porosity, 65x

@@ -9,46 +9,46 @@ import pytest
 
 import sim
 from sim.anatomy import build_liver
-from sim.pharmacokinetics import DOXORUBICIN, TIME_GRID_H, Release, disposition, plasma_curve, plasma_peak
+from sim.pharmacokinetics import DOXORUBICIN, TIME_GRID_S, Release, disposition, plasma_curve, plasma_peak
 from sim.scenario import Scenario, ScenarioError
 
 
-def _auc(c, t=TIME_GRID_H):
+def _auc(c, t=TIME_GRID_S):
     return float(np.sum(0.5 * (c[1:] + c[:-1]) * np.diff(t)))
 
 
 def test_disposition_reproduces_its_half_lives_clearance_and_volume():
-    pk = disposition(0.1, 30.0, 54.0, 1800.0)
-    assert pk.alpha_per_h == pytest.approx(math.log(2) / 0.1) and pk.beta_per_h == pytest.approx(math.log(2) / 30)
-    a, b, f = pk.alpha_per_h, pk.beta_per_h, pk.fast_share
-    auc = pk.v1_l ** -1 * (f / a + (1 - f) / b)  # per mg of a bolus
+    pk = disposition(360.0, 108_000.0, 1.5e-5, 1.8)  # 6 min, 30 h, 54 L/h, 1800 L
+    assert pk.alpha_per_s == pytest.approx(math.log(2) / 360) and pk.beta_per_s == pytest.approx(math.log(2) / 108_000)
+    a, b, f = pk.alpha_per_s, pk.beta_per_s, pk.fast_share
+    auc = pk.v1_m3 ** -1 * (f / a + (1 - f) / b)  # per kg of a bolus
     mrt = (f / a**2 + (1 - f) / b**2) / (f / a + (1 - f) / b)
-    assert 1.0 / auc == pytest.approx(54.0)  # clearance
-    assert mrt * 54.0 == pytest.approx(1800.0)  # steady-state volume
+    assert 1.0 / auc == pytest.approx(1.5e-5)  # clearance
+    assert mrt * 1.5e-5 == pytest.approx(1.8)  # steady-state volume
     with pytest.raises(ValueError, match="two-compartment"):
-        disposition(0.1, 30.0, 54.0, 1.0)  # a volume below V1 fits no model
+        disposition(360.0, 108_000.0, 1.5e-5, 1e-3)  # a volume below V1 fits no model
 
 
 def test_bolus_and_slow_release_have_the_same_area_and_slower_is_lower():
-    t = TIME_GRID_H
-    bolus, fast, slow = (plasma_curve([Release(50.0, h)], t) for h in (0.0, 0.5, 240.0))
-    expected = 50.0 / DOXORUBICIN.clearance_l_h
+    t = TIME_GRID_S
+    bolus, fast, slow = (plasma_curve([Release(50e-6, h)], t) for h in (0.0, 1800.0, 864_000.0))  # 50 mg; 0, 30 min, 10 d
+    expected = 50e-6 / DOXORUBICIN.clearance_m3_s
     assert _auc(bolus) == pytest.approx(expected, rel=0.01)
     assert _auc(fast) == pytest.approx(expected, rel=0.01)
     assert bolus.max() > fast.max() > 50 * slow.max()
-    assert bolus[0] == pytest.approx(50.0 / DOXORUBICIN.v1_l)
+    assert bolus[0] == pytest.approx(50e-6 / DOXORUBICIN.v1_m3)
 
 
 def test_release_at_a_phase_rate_is_the_limit_of_nearby_rates():
-    h = math.log(2) / DOXORUBICIN.beta_per_h
-    t = np.array([1.0, 10.0, 100.0])
-    at = plasma_curve([Release(10.0, h)], t)
-    near = plasma_curve([Release(10.0, h * (1 + 1e-6))], t)
+    half_life = math.log(2) / DOXORUBICIN.beta_per_s
+    t = np.array([3.6e3, 3.6e4, 3.6e5])
+    at = plasma_curve([Release(10e-6, half_life)], t)
+    near = plasma_curve([Release(10e-6, half_life * (1 + 1e-6))], t)
     np.testing.assert_allclose(at, near, rtol=1e-4)
 
 
 def test_peak_scales_with_dose():
-    assert plasma_peak([Release(100.0, 0.5)])[0] == pytest.approx(2 * plasma_peak([Release(50.0, 0.5)])[0])
+    assert plasma_peak([Release(100e-6, 1800.0)])[0] == pytest.approx(2 * plasma_peak([Release(50e-6, 1800.0)])[0])
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
 
     deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
     ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0})
-    assert sum(r.mg for r in summary_releases(ctace)) == pytest.approx(ctace["drug_delivered_mg"])
+    assert sum(r.kg for r in summary_releases(ctace)) == pytest.approx(ctace["drug_delivered_mg"] * 1e-6)
     assert ctace["drug_at_once_mg"] > 0 and deb["drug_at_once_mg"] == 0  # 5 mL overfill a segment: oil to the veins
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -118,9 +118,25 @@ def test_missing_suite_is_a_clear_error(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "validation suite is not installed" in result.output
 
 
-def test_case_result_role_is_checked():
+def test_case_result_role_is_checked_and_has_no_default():
+    """Review 33: the role defaulted to "validation", so a row that forgot it became the strongest evidence."""
     with pytest.raises(ValueError, match="role"):
         validation.CaseResult("x", 1.0, "1", "exact", True, role="guess")
+    with pytest.raises(ValueError, match="x: role ''"):
+        validation.CaseResult("x", 1.0, "1", "exact", True)
+    with pytest.raises(TypeError, match="role"):
+        validation.range_case("x", 1.0, 0.0, 2.0, "source")
+
+
+@pytest.mark.slow
+def test_rows_that_cannot_fail_are_not_validations(fast_run):
+    """Review 33: rows whose band holds by construction or whatever the parameters were labelled validation."""
+    _, _, rows = fast_run
+    for name in ("share of the lobar volume to stasis injected when flow has halved",
+                 "clearance time at baseline (before injection), cardiac cycles",
+                 "cTACE plasma doxorubicin peak, ng/mL",
+                 "Y-90 / MAA T/N from the same position (glass, A5)"):
+        assert rows[name]["role"] == "check", name
 
 
 def test_lodging_band_reproduces_the_reference_derivation():

@@ -74,15 +74,15 @@ class CaseResult:
     tolerance: str
     passed: bool
     note: str = ""
-    role: str = "validation"
+    role: str = ""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # no default role: a row that forgot it must not become evidence
         if self.role not in ROLES:
-            raise ValueError(f"role {self.role!r}; allowed: {', '.join(ROLES)}")
+            raise ValueError(f"{self.name}: role {self.role!r}; say which: {', '.join(ROLES)}")
 
 
 def range_case(name: str, ours: float, lo: float, hi: float, source: str, note: str = "", *,
-               role: str = "validation") -> CaseResult:
+               role: str) -> CaseResult:
     """A comparison that passes when ``lo <= ours <= hi`` (a published range)."""
     return CaseResult(name, float(ours), f"{lo:g}-{hi:g} ({source})", "inside the range", bool(lo <= ours <= hi),
                       note, role)

@@ -11,7 +11,7 @@ must hold exactly is that
 * the recording resolution (``sim.procedure.RECORD_FLOW_STEP``, which sets the
   chunk sizes) does not change any outcome.
 
-Resolution (issue 9): outcomes should change by less than 5% when
+Resolution (a project target): outcomes should change by less than 5% when
 the terminal diameter of the synthetic trees halves. Each resolution gets a new
 liver (the bisection stops at another depth) and several procedure seeds; the
 change of the replicate means is compared, with its standard error.
@@ -35,7 +35,7 @@ from . import CaseResult, default_liver, default_scenario, module_main, new_figu
 
 __all__ = ["identical_paths", "chunk_invariance", "resolution", "run", "OUTCOMES", "TOLERANCE"]
 
-#: Largest relative change of an outcome when the terminal diameter halves (issue 9).
+#: Largest relative change of an outcome when the terminal diameter halves (a project target).
 TOLERANCE = 0.05
 #: Outcomes compared across resolutions (docs/outputs.md).
 #: tumour_necrosis_fraction (graded) replaces the threshold tumour_devascularised_fraction, which is 0 at stasis
@@ -182,8 +182,11 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
         note = f"mean {res[key][last - 1].mean():.4g} -> {res[key][last].mean():.4g} (+/- {se:.1%} s.e.)"
         note += f"; {earlier}" if earlier else ""
         note += "" if ok else f"; {WHY.get(key, 'not converged at this resolution')}"
+        if fast and not ok:  # the fast run's pair is coarser than the full run's: expected to move more
+            note += ("; --fast compares the coarse pair (100 -> 50 um), which moves more than the full run's "
+                     "50 -> 25 um (docs/validation.md)")
         results.append(CaseResult(f"relative change of {key}, terminal diameter {d[last - 1]:g} -> {d[last]:g} um",
-                                  change, "|change| < 5% when the terminal diameter halves (issue 9)",
+                                  change, "|change| < 5% when the terminal diameter halves (project target)",
                                   f"< {TOLERANCE:.0%}", ok, note, role="check"))
     fig, ax = new_figure(2, 3, size=(12, 6.5))
     for a, key in zip(ax.ravel(), OUTCOMES):

@@ -80,7 +80,7 @@ def run(out_dir: str | Path, *, fast: bool = False) -> list[CaseResult]:
                    f"{defaults.arterial_fraction:g})", float(g["ratio"][at_default][0]), *MAA_RANGE,
                    f"[Piasecki2015]: MAA mean {MAA_MEAN:g}, Y-90 imaging 2.3-3.6",
                    f"pure-tracer arterial perfusion ratio {tracer:.2f}; grid points (vascularity, arterial fraction) "
-                   f"inside the range: {within or 'none'}"),
+                   f"inside the range: {within or 'none'}", role="validation"),
         CaseResult("rank correlation of T/N with tumour arterial perfusion (vascularity x arterial fraction)", rho,
                    "T/N follows arterial perfusion (MAA is a perfusion tracer; [Piasecki2015])", "> 0.8", rho > 0.8,
                    f"{g['ratio'].size} runs, T/N {g['ratio'].min():.2f}-{g['ratio'].max():.2f}", role="check"),

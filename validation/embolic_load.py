@@ -43,7 +43,9 @@ __all__ = ["run", "LOBAR_ANCHOR_ML", "SWINE_LOBE_ML", "SWINE_LOBE_L"]
 
 #: [Nouri2019]: one 2 mL vial of beads per session, injected until near stasis (calibration anchor, mL).
 LOBAR_ANCHOR_ML = 2.0
-#: Clinical range of a segmental or lobar bland embolisation with 100-300 um spheres, mL of spheres.
+#: Clinical range of a session's spheres, mL: a vial holds 1 or 2 mL ([MeritEmbosphereIFU], [BTGDCBeadIFU]); one
+#: 2 mL vial per session, two for larger disease ([Nouri2019], DC Bead DEB-TACE: the anchor is a drug-eluting
+#: bead's, the model injects bland spheres).
 CLINICAL_RANGE_ML = (1.0, 4.0)
 #: [Biomaterials2016SwineLobes]: sedimented beads per targeted swine lobe, mL; lobe volume, L (unverified).
 SWINE_LOBE_ML, SWINE_LOBE_L = (0.22, 1.0), (0.2, 0.4)
@@ -96,11 +98,12 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
     results = [
         range_case("lobar (RHA) 100-300 um spheres to near stasis, mL", calibrated_ml, *CLINICAL_RANGE_ML,
                    f"anchor {LOBAR_ANCHOR_ML:g} mL, one vial per session injected until near stasis [Nouri2019]; "
-                   "practice 1-4 mL",
+                   "range: vials of 1 or 2 mL [MeritEmbosphereIFU] [BTGDCBeadIFU], two for larger disease [Nouri2019]",
                    f"seal porosity {base.agent.seal_porosity:g} calibrated on this row; "
                    f"{calibrated.summary['particles_injected']} particles, {calibrated.summary['vials']:.2f} vials, "
                    f"{calibrated.summary['injection_time_min']:.0f} min at {base.catheter.rate_ml_min:g} mL/min, "
-                   f"{calibrated_ml / LOBAR_ANCHOR_ML:.0%} of the anchor; to sluggish flow "
+                   f"{calibrated_ml / LOBAR_ANCHOR_ML:.0%} of the anchor (the volume levels off below it as the seal "
+                   "porosity rises: the row passes on the range's lower edge, a 1 mL vial); to sluggish flow "
                    f"{runs['RHA', 'sluggish'].summary['particle_volume_ml']:.3f} mL, to stasis {lobar_ml:.3f} mL",
                    role="calibration"),
         range_case("lobar spheres to near stasis per litre of territory, mL/L", per_l, *swine,
@@ -112,10 +115,15 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                    segmental.summary["particles_per_occluded_vessel_median"], HISTOLOGY_MEDIAN, 2.0,
                    "[JVIR2004Occlusion] histology: median 1 sphere per occluded vessel",
                    f"mean {segmental.summary['particles_per_occluded_vessel_mean']:.2f}, longest column "
-                   f"{segmental.summary['largest_column_particles']} particles; the histology counts sections"),
+                   f"{segmental.summary['largest_column_particles']} particles; the histology counts sections. The "
+                   "median is at least 1 by definition (occluded vessels hold a particle), so the row tests the upper "
+                   "side only: columns stay short. It is 1 for every seal porosity 0.05-0.5 and deformability 0-0.2 "
+                   "(review sweep), so it does not constrain agent.seal_porosity", role="validation"),
         range_case("share of the lobar volume to stasis injected when flow has halved", half_share, 0.05, 0.8,
                    "[Sauret2018]: clogs grow upstream and flow falls steadily (not at the first particles, "
-                   "not at the last)", "flow against volume: figure"),
+                   "not at the last)", "flow against volume: figure. The source is qualitative (it gives no share): "
+                   "the band is this module's reading of 'steadily' (model assumption), which most seal porosities "
+                   "meet, so the row is a check of the curve's shape, no evidence", role="check"),
         CaseResult("segmental (A5) / lobar (RHA) volume to stasis", segment_ml / lobar_ml,
                    "a segment needs less than its lobe", "< 1", segment_ml < lobar_ml,
                    f"A5 {segment_ml:.3f} mL; a segment's territory is part of its lobe's, so this holds by "

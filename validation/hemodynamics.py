@@ -146,16 +146,18 @@ def cases(h: Hemodynamics) -> list[CaseResult]:
     venule = base.por_pressure_pa[comps.node[tissue]]
     gap = float(np.median(venule - sinus) / MMHG_PA)
     out.append(CaseResult("terminal portal venule - sinusoid pressure, mmHg (median)", gap,
-                          "0.2 (8.9 vs 8.7 mmHg, cat; Am J Physiol 1986)", "< 1 mmHg (nearly equal)", gap < 1.0,
+                          "0.2 (8.9 vs 8.7 mmHg, cat; [Cat1986SinusoidPressure])", "< 1 mmHg (nearly equal)",
+                          gap < 1.0,
                           "the scenario leaves 3 mmHg between the portal inlet and the sinusoid (portal_pressure_mmHg "
                           "- hepatic_vein_pressure_mmHg - sinusoid_gradient_mmHg); what the portal trees do not use "
-                          "falls across the calibrated portal terminals"))
+                          "falls across the calibrated portal terminals", "validation"))
     out.append(_cascade_case(base, tissue))
     bp = back_pressure_mmhg(h.baseline)
     out.append(CaseResult("hepatic arterial effective back-pressure, mmHg", bp, "13.4 +/- 1.5 (pig; [Ayuse1994])",
                           "within 3 SD (9-18 mmHg)", 9.0 <= bp <= 18.0,
                           "the model's arterioles are passive conductances, so arterial flow stops only at the "
-                          "sinusoid pressure; the measured back-pressure includes vascular tone (closing pressure)"))
+                          "sinusoid pressure; the measured back-pressure includes vascular tone (closing pressure)",
+                          "validation"))
     art_p, por_p = _supply(pvt, tissue)
     art_o, por_o = _supply(off, tissue)
     efficiency = (art_p - art_t) / (por_t - por_p)

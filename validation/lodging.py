@@ -133,7 +133,12 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                               f"SD {occluded.std():.0f} um, median {np.median(occluded):.0f} um; {occluded.size} wedges in "
                               f"resolved vessels ({occluded.size / lodged['100-300']:.0%} of the particles lodged: the "
                               "rest stopped on columns or in sub-resolution beds); agent.deformability is the IFU's "
-                              "compression, not set from these data"))
+                              "compression (0.2), not set from these data. The band is the spread of single vessels "
+                              "(each study's mean -/+ its SD), not of a mean: rigid spheres (deformability 0) wedge at a "
+                              "mean of 175 um, also inside, so the row tests where spheres lodge, not the deformability. "
+                              "Disagreement: the same study measured 11.8% deformation of the spheres in tissue, and "
+                              "trisacryl deforms 9.0 +/- 8.3% in sheep kidney [InvestRadiol2006Deformation]; the model's "
+                              "lodging uses the catheter's 20%", role="validation"))
     fig, ax = new_figure(1, 1, size=(7, 4))
     for size, colour in zip(AGENTS, ("tab:blue", "tab:orange")):
         lo, hi = derived_band(size)

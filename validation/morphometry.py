@@ -238,7 +238,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 def _ratio_case(name: str, ours: float, reference: float, source: str, factor: float, note: str) -> CaseResult:
     ok = bool(np.isfinite(ours) and abs(math.log(ours / reference)) <= math.log(factor))
     return CaseResult(name, ours, f"{reference:.3g} ({source})", f"within a factor {factor:g}", ok,
-                      "" if ok else note)
+                      "" if ok else note, "validation")
 
 
 def cases(liver: Liver) -> list[CaseResult]:
@@ -259,7 +259,7 @@ def cases(liver: Liver) -> list[CaseResult]:
                               "[TextbookAnatomy], unverified", "the arterial Murray anchor (4.5 mm)",
                               role="calibration"))
     out.append(range_case("MPV diameter, mm", 2e3 * trunk.edge_radius_m[liver.vessels["MPV"]], 10.0, 13.0,
-                          "textbook, unverified", "the portal Murray anchor (11 mm)", role="calibration"))
+                          "[TextbookAnatomy], unverified", "the portal Murray anchor (11 mm)", role="calibration"))
     frac = dict(zip(SEGMENTS, segment_fractions(liver)))
     ordered = all(frac[a] > frac[b] for a, b in pairwise(SEGMENT_ORDER))
     out.append(CaseResult("segment volumes ordered VIII>VII>IV>V>III>VI>II>I (1 = yes)", float(ordered),

@@ -226,7 +226,7 @@ CALIBRATED = (
     ("flow.total_flow_ml_min_kg", "FlowConfig",
      "- (CT perfusion 1.22-1.47 mL/min/mL [Miles2000CTPerfusion] disagrees with the input: a calibration row)"),
     ("flow.sinusoid_gradient_mmHg", "FlowConfig",
-     "sinusoid vs portal venule (cat, Am J Physiol 1986); arterial back-pressure 13.4 mmHg ([Ayuse1994])"),
+     "sinusoid vs portal venule (cat, [Cat1986SinusoidPressure]); arterial back-pressure 13.4 mmHg ([Ayuse1994])"),
     ("flow.habr.buffer_efficiency", "HabrConfig", "- (that PVT raises arterial dependence holds by construction: a check)"),
     ("flow.habr.max_arterial_ratio", "HabrConfig", "-"),
     ("tumours.vascularity", "TumourConfig", "MAA tumour-to-normal ratio 2.3-3.6 ([Piasecki2015])"),
@@ -235,11 +235,16 @@ CALIBRATED = (
      "cast radii and lengths per generation ([Debbaut2014]); the lodging depth's band is derived from the model's own "
      "rules ([LodgingDepthDerived]): a check"),
     ("liver.segment_fractions", "LiverConfig", "-"),
-    ("agent.deformability", "AgentConfig", "vessels occluded by 100-300 um spheres ([JVIR2013Lodging])"),
+    ("agent.deformability", "AgentConfig",
+     "- (the vessels 100-300 um spheres wedge in [JVIR2013Lodging] are inside the published spread for any "
+     "deformability 0-0.2: no constraint; the in-tissue deformation published, 9-12% [JVIR2013Lodging] "
+     "[InvestRadiol2006Deformation], is below the default: a disagreement)"),
     ("agent.seal_porosity", "AgentConfig",
-     "particles per occluded vessel ([JVIR2004Occlusion]), flow against volume ([Sauret2018]); the swine lobes per "
-     "litre follow from the calibrated volume (a check)"),
-    ("procedure.sluggish_flow_reduction", "ProcedureConfig", "contrast clearance ([TIMIGrades])"),
+     "- (particles per occluded vessel [JVIR2004Occlusion] is 1 for any seal porosity 0.05-0.5, a validation of "
+     "the column length, not of this parameter; flow against volume [Sauret2018] is qualitative and the swine lobes "
+     "per litre follow from the calibrated volume: checks)"),
+    ("procedure.sluggish_flow_reduction", "ProcedureConfig",
+     "- (the clearance times it implies are compared with [TIMIGrades] in rows whose band is the model's own: checks)"),
     ("procedure.stasis_flow_reduction", "ProcedureConfig",
      "- (the clearance at the SACE IV endpoint is required by the SACE rule itself: a check)"),
 )

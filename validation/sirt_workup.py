@@ -61,7 +61,7 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
         range_case(f"MAA T/N at the defaults (A5, vascularity {default_v:g})", tn[at], *MAA_RANGE,
                    f"[Piasecki2015]: MAA mean {MAA_MEAN:g} (9 lesions); tolerance: the Y-90 imaging means "
                    "2.3-3.6 of the same lesions",
-                   f"{PARTICLES[fast]} MAA particles on the fixed baseline field"),
+                   f"{PARTICLES[fast]} MAA particles on the fixed baseline field", role="validation"),
         range_case("MAA lung shunt fraction at the defaults", lsf[at], *LSF_IQR,
                    "[Bulman2021LSF]: median 5%, IQR 3-9%",
                    "the tumour shunt base (0.10) was chosen for this anchor", role="calibration"),

@@ -50,7 +50,8 @@ def drug(source, ax=None):
     ValueError
         A session that gave no drug (a bland one, or a cTACE that gave nothing).
     """
-    from ..pharmacokinetics import TIME_GRID_H, plasma_curve, summary_releases
+    from ..pharmacokinetics import TIME_GRID_S, plasma_curve, summary_releases
+    from ..units import HOUR_S, NG_ML_KG_M3
 
     summaries = _summaries(source)
     for label, summary in summaries.items():
@@ -58,11 +59,12 @@ def drug(source, ax=None):
             raise ValueError(f"a drug figure needs a session that gave doxorubicin (DEB-TACE beads or cTACE); "
                              f"{label!r} gave none")
     fig, (plasma, tissue) = new_axes(ax, 2, figsize=(15.0, 6.0))
-    t = TIME_GRID_H[1:]
+    t_s = TIME_GRID_S[1:]
+    t = t_s / HOUR_S  # the axes' unit, h
     colours = list(OKABE_ITO.values())
     for k, (label, s) in enumerate(summaries.items()):
         colour = colours[k % len(colours)]
-        plasma.loglog(t, np.maximum(1e3 * plasma_curve(summary_releases(s), t), PLASMA_FLOOR_NG_ML), color=colour,
+        plasma.loglog(t, np.maximum(plasma_curve(summary_releases(s), t_s) / NG_ML_KG_M3, PLASMA_FLOOR_NG_ML), color=colour,
                       lw=line_width(2.4), label=label)
         held = np.exp(-np.log(2.0) * t / s["drug_release_half_life_h"])
         tissue.semilogx(t, s["drug_tumour_mg"] * held, color=colour, lw=line_width(2.4), label=f"{label}: tumour")

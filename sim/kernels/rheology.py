@@ -7,7 +7,7 @@ References
 ----------
 .. [1] Pries A. R., Secomb T. W., Gessner T., Sperandio M. B., Gross J. F.,
    Gaehtgens P. (1994) Resistance to blood flow in microvessels in vivo.
-   Circ. Res. 75:904-915, equations of the "in vivo viscosity law".
+   Circ. Res. 75:904-915, equations of the "in vivo viscosity law" ([Pries1994]).
 .. [2] Bird R. B., Stewart W. E., Lightfoot E. N. (2002) Transport Phenomena,
    2nd ed., Wiley, section 2.4 (flow through an annulus), eq. 2.4-17.
 """
@@ -20,9 +20,9 @@ from numba import njit
 
 from ._config import NJIT_OPTS
 
-#: Reference discharge haematocrit of the Pries law (dimensionless) [1].
+#: Reference discharge haematocrit of the Pries law (dimensionless) [Pries1994].
 _H_REF = 0.45
-#: Diameter (um) at which the Pries law's (D / (D - 1.1))^2 factor diverges [1].
+#: Diameter (um) at which the Pries law's (D / (D - 1.1))^2 factor diverges [Pries1994].
 PRIES_MIN_DIAMETER_UM = 1.1
 
 
