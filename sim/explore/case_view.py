@@ -188,7 +188,8 @@ class CaseView:
         else the one nearest the list's middle)."""
         if self.case is None:
             return
-        sizes = deliverable_sizes(self.case, self.kind.value, self.overrides)
+        sizes = deliverable_sizes(self.case, self.kind.value, self.overrides) or list(Choice.options("size_bin"))
+        # (none passes: every size stays, and Submit shows the catheter's message)
         value = self.size.value if self.size.value in sizes else (
             "100-300" if "100-300" in sizes else sizes[len(sizes) // 2])
         self.size.options = sizes
