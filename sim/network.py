@@ -223,9 +223,12 @@ class TissuePoints:
     compartment : ndarray of int64, shape (Np,)
         Tissue compartment (terminal territory) the point belongs to.
     tumour_id : ndarray of int64, shape (Np,)
-        Tumour containing the point, -1 for normal liver.
+        Tumour containing the point (its viable part or its necrotic core), -1 for normal liver.
     volume_m3 : float
         Volume each point stands for.
+    necrotic : ndarray of bool, shape (Np,), optional
+        The point lies in a tumour's necrotic core (no flow, no particle, no activity reaches it); None: no
+        necrotic core anywhere.
     """
 
     xyz: np.ndarray
@@ -233,6 +236,7 @@ class TissuePoints:
     compartment: np.ndarray
     tumour_id: np.ndarray
     volume_m3: float = field(default=0.0)
+    necrotic: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

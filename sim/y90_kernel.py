@@ -159,19 +159,27 @@ def grid_doses(xyz_m: np.ndarray, activity_bq: np.ndarray, voxel_m: float, point
 def kernel_compartment_doses(compiled, tumour_bq: np.ndarray, normal_bq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dose of each compartment's tumour and normal part (Gy) with the kernel's cross-fire.
 
-    Each part's activity (Bq, (C,)) is spread evenly over its tissue points (tumour-labelled points for the tumour
-    part; all the compartment's points when the part has none); a part's dose is the mean over the same points.
+    Each part's activity (Bq, (C,)) is spread evenly over its tissue points: the viable tumour points for the tumour
+    part, the normal-liver points for the normal part (all the compartment's points outside necrotic cores when the
+    part has none, all its points when every one is necrotic); a part's dose is the mean over the same points. A
+    necrotic core's points get no activity (no flow carries spheres there) and count in neither part; they take
+    cross-fire like any tissue.
     """
     points, n_comp = compiled.points, compiled.compartments.n
     comp = np.asarray(points.compartment, np.int64)
-    is_t = np.asarray(points.tumour_id) >= 0
+    tumour = np.asarray(points.tumour_id) >= 0
+    necrotic = np.zeros(comp.shape[0], np.bool_) if points.necrotic is None else np.asarray(points.necrotic, np.bool_)
+    is_t, is_n = tumour & ~necrotic, ~tumour  # viable tumour, normal liver
     n_all = np.bincount(comp, minlength=n_comp).astype(np.float64)
+    n_live = np.bincount(comp[~necrotic], minlength=n_comp).astype(np.float64)
     n_t = np.bincount(comp[is_t], minlength=n_comp).astype(np.float64)
-    n_n = n_all - n_t
-    use_t = np.where(n_t[comp] > 0, is_t, True)  # per point: among its compartment's tumour-part points
-    use_n = np.where(n_n[comp] > 0, ~is_t, True)
-    per_t = np.divide(tumour_bq, np.where(n_t > 0, n_t, n_all), out=np.zeros(n_comp), where=n_all > 0)
-    per_n = np.divide(normal_bq, np.where(n_n > 0, n_n, n_all), out=np.zeros(n_comp), where=n_all > 0)
+    n_n = np.bincount(comp[is_n], minlength=n_comp).astype(np.float64)
+    pool = np.where(n_live[comp] > 0, ~necrotic, True)  # per point: a part without points of its own uses these
+    pool_count = np.where(n_live > 0, n_live, n_all)
+    use_t = np.where(n_t[comp] > 0, is_t, pool)
+    use_n = np.where(n_n[comp] > 0, is_n, pool)
+    per_t = np.divide(tumour_bq, np.where(n_t > 0, n_t, pool_count), out=np.zeros(n_comp), where=n_all > 0)
+    per_n = np.divide(normal_bq, np.where(n_n > 0, n_n, pool_count), out=np.zeros(n_comp), where=n_all > 0)
     activity = per_t[comp] * use_t + per_n[comp] * use_n
     dose = grid_doses(points.xyz, activity, VOXEL_POINT_SPACINGS * points.volume_m3 ** (1.0 / 3.0), points.volume_m3)
 

@@ -432,7 +432,8 @@ def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool
     points = TissuePoints(xyz=topo.points_xyz, segment=topo.segment[leaves][point_leaf],
                           compartment=point_leaf.astype(np.int64),
                           tumour_id=np.where(region > 0, (region - 1) // 2, -1).astype(np.int64),
-                          volume_m3=tissue.point_volume_m3)
+                          volume_m3=tissue.point_volume_m3,
+                          necrotic=(region > 0) & (region % 2 == 0))  # regions: 0 normal, 2t+1 viable, 2t+2 core
     compiled = CompiledLiver(trunk=trunk, forest=forest, compartments=compartments, points=points,
                              hepatic_vein_pressure_pa=mmhg_to_pa(scenario.flow.hepatic_vein_pressure_mmHg))
     bar.update()
