@@ -18,6 +18,7 @@ own bands.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -99,7 +100,11 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
     tumour_dose_gy : float, Gy
         Intended mean dose of the territory's viable tumour (partition).
     """
-    partition = workup_partition(workup) if math.isfinite(workup.tn_ratio) else None
+    # no viable tumour in the territory (T/N undefined): the plans still go to the normal liver and the lungs, whose
+    # limits are checked on a tumour-free partition (the tumour's dose is NaN, not a pass by default)
+    tumour_free = not math.isfinite(workup.tn_ratio)
+    partition = workup_partition(workup) if not tumour_free else dataclasses.replace(
+        workup_partition(dataclasses.replace(workup, tn_ratio=1.0)), tumour_mass_kg=0.0)
     prior = scenario.patient.prior_lung_dose_gy
     activities = {}
     refusals = {}
@@ -108,7 +113,7 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
     except PlanRefused as exc:
         refusals["bsa"] = PlanFinding("refuse", "lung_shunt_band", str(exc))
     activities["mird"] = mird_plan_gbq(workup, mird_dose_gy)
-    if partition is not None and partition.tumour_mass_kg > 0:
+    if partition.tumour_mass_kg > 0:
         activities["partition"] = partition_activity_gbq(partition, tumour_gy=tumour_dose_gy)
     else:
         refusals["partition"] = PlanFinding("refuse", "no_tumour", "no viable tumour in the catheter's territory: "
@@ -119,8 +124,9 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
             plans.append(MethodPlan(method, math.nan, None, [refusals[method]]))
             continue
         activity = activities[method]
-        doses = partition_doses(activity, partition) if partition is not None else None
-        findings = check_plan(doses, prior_lung_gy=prior, segments_perfused=workup.segments_perfused) \
-            if doses is not None else []
+        doses = partition_doses(activity, partition)
+        if tumour_free:
+            doses = dataclasses.replace(doses, tumour_gy=math.nan)
+        findings = check_plan(doses, prior_lung_gy=prior, segments_perfused=workup.segments_perfused)
         plans.append(MethodPlan(method, activity, doses, findings))
     return plans

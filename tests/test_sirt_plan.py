@@ -107,3 +107,19 @@ def test_plan_command_bad_input_is_one_line(invoke, write_scenario):
     path = write_scenario("[patient]\nheight_m = 7.0\n")
     bad = invoke("plan", path)
     assert bad.exit_code == 2 and "patient.height_m" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_territory_without_tumour_still_checks_the_normal_liver_and_the_lungs(rha):
+    """Review 35: with no viable tumour in the territory (T/N NaN) the BSA and MIRD plans had no doses and no findings,
+    so `embosim plan` printed "pass" for 120 Gy to three segments of normal liver."""
+    s, _, w = rha
+    empty = dataclasses.replace(w, tn_ratio=float("nan"), perfused_tumour_volume_m3=0.0,
+                                perfused_normal_volume_m3=w.perfused_volume_m3)
+    plans = _by_method(plan_activities(s, empty, mird_dose_gy=150.0))
+    mird = plans["mird"]
+    assert np.isnan(mird.doses.tumour_gy) and np.isnan(mird.as_dict()["tumour_dose_gy"])
+    # all the liver's activity in the normal liver: the single-compartment MIRD dose
+    assert mird.doses.normal_gy == pytest.approx(150.0, rel=1e-12)
+    assert [f.rule for f in mird.findings] == ["normal_liver"]  # a right lobe: above the 70 Gy limit, warned
+    assert mird.doses.lung_gy == pytest.approx(DOSE_GY_KG_PER_GBQ * mird.activity_gbq * w.lung_shunt_fraction, rel=1e-12)
+    assert plans["partition"].refused and plans["partition"].findings[0].rule == "no_tumour"
