@@ -276,9 +276,14 @@ def test_disk_cache_keeps_under_its_limit_dropping_the_least_recently_used(tmp_p
     os.utime(tmp_path / f"{LiverCache.key(first)}.pickle", (2, 2))  # as if last used long ago
     LiverCache(tmp_path, build=big).get(first.with_updates({"anatomy.michels_type": "III"}))
     assert len(list(tmp_path.glob("*.pickle"))) == 2 and not LiverCache(tmp_path).cached(first)
-    for bad in ("-1", "nan", "lots"):  # the cache never fails on its setting
+    for bad in ("-1", "0", "nan", "lots"):  # the cache never fails on its setting
         monkeypatch.setenv(CACHE_LIMIT_ENV, bad)
-        assert disk_limit_bytes() == int(DISK_LIMIT_GB * 1e9)
+        assert disk_limit_bytes() == DISK_LIMIT_GB * 1e9
+    for unlimited in ("inf", "1e400"):  # review 34: int(inf) had stopped every liver build
+        monkeypatch.setenv(CACHE_LIMIT_ENV, unlimited)
+        assert disk_limit_bytes() == float("inf")
+        LiverCache(tmp_path, build=big).get(first.with_updates({"anatomy.michels_type": "IV"}))
+    assert len(list(tmp_path.glob("*.pickle"))) == 3
 
 
 def test_cache_key_is_the_anatomy():
@@ -345,6 +350,8 @@ def test_a_bad_case_is_refused_at_load_naming_its_own_key(tmp_path):
             (shipped["michels_replaced_rha"].replace('vessel = "A6"', 'vessel = "RHA"'), "expert.vessel", "no vessel 'RHA'"),
             (shipped["phrenic_feeder"].replace('diagnostic_vessel = "CHA"', 'diagnostic_vessel = "replaced_RHA"'),
              "diagnostic_vessel", "no vessel 'replaced_RHA'"),
+            (shipped["phrenic_feeder"].replace('diagnostic_vessel = "CHA"', 'diagnostic_vessel = "cha"'),
+             "diagnostic_vessel", "unknown vessel 'cha'"),  # review 34: a typo was blamed on <updates>
             (shipped["phrenic_feeder"].replace('size_bin = "100-300"', 'size_bin = "900-1200"'), "expert.size_bin",
              "do not pass"),
             (shipped["phrenic_feeder"].replace("at the bare area", "at the bare area [NoSuchSource" + "2099]"),
@@ -384,13 +391,18 @@ def test_an_educators_case_folder_is_listed_after_the_shipped_cases(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "my_whipple.toml").write_text(text.replace('title = "', 'title = "My copy: '))
-    cases = load_cases([mine])
+    # a scenario beside the case (its `scenario`), a hidden and an editor's file: not cases (review 34)
+    (mine / "my_patient.toml").write_text('title = "my patient"\n[catheter]\nvessel = "A5"\n')
+    (mine / ".hidden.toml").write_text("not = 'a case'\n")
+    (mine / "#my_whipple.toml#.toml").write_text("")
+    cases = load_cases([mine, mine / ".." / "mine"])  # the same folder twice: read once
     assert list(cases)[-1] == "my_whipple" and len(cases) == len(load_cases()) + 1
+    assert list(load_cases(mine)) == list(cases)  # one folder as a bare path
     assert len({c.title for c in cases.values()}) == len(cases)
     (mine / "my_whipple.toml").write_text(text)  # the shipped case's title
     with pytest.raises(ScenarioError, match="the same title as .*biliary_anastomosis.toml") as err:
         load_cases([mine])
-    assert err.value.path == "title" and err.value.source == str(mine / "my_whipple.toml")
+    assert err.value.path == "title" and err.value.source == str((mine / "my_whipple.toml").resolve())
     (mine / "my_whipple.toml").unlink()
     (mine / "biliary_anastomosis.toml").write_text(text.replace('title = "', 'title = "My copy: '))
     with pytest.raises(ScenarioError, match="the same name as"):
@@ -432,11 +444,12 @@ def test_case_mode_offers_only_sizes_that_pass_the_cases_catheter():
 
 
 def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_ended():
-    from sim.explore.case_view import debrief_markdown, points_text
+    from sim.explore.case_view import debrief_markdown, points_text, stop_text
     from sim.selection import assess_patient
 
-    assert [points_text(x) for x in (99.96, 100.0, 25.0, 24.9999999999, 0.04, 59.25)] == \
-        ["99.9", "100", "25", "25", "0", "59.2"]
+    assert [points_text(x) for x in (99.96, 100.0, 25.0, 24.999999999999996, 0.04, 59.25, float("nan"))] == \
+        ["99.9", "100", "25", "25", "0", "59.2", "n/a"]
+    assert stop_text({"suspension_volume_ml": 1.0}) == ""  # the scored keys alone (case_scores.json): nothing to say
     case = load_cases()["phrenic_feeder"]
     expert = dict(_EXPERT_RUN, tumour_blush_fraction=0.36)
     yours = dict(expert, endpoint_reached=False, stop_reason="packed_to_tip", suspension_volume_ml=0.41)

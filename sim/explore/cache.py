@@ -44,14 +44,15 @@ DISK_LIMIT_GB = 2.0
 CACHE_LIMIT_ENV = "EMBOSIM_CACHE_MAX_GB"
 
 
-def disk_limit_bytes() -> int:
-    """The disk cache's largest size, bytes: ``$EMBOSIM_CACHE_MAX_GB`` or :data:`DISK_LIMIT_GB` (a value that is not a
-    positive number is ignored: the cache is a convenience, never a reason to fail)."""
+def disk_limit_bytes() -> float:
+    """The disk cache's largest size, bytes: ``$EMBOSIM_CACHE_MAX_GB`` (``inf``: no limit) or :data:`DISK_LIMIT_GB`
+    (a value that is not a positive number, 0 included, is ignored: the cache is a convenience, never a reason to
+    fail)."""
     try:
         gb = float(os.environ.get(CACHE_LIMIT_ENV, DISK_LIMIT_GB))
     except ValueError:
         gb = DISK_LIMIT_GB
-    return int((gb if gb > 0 and gb == gb else DISK_LIMIT_GB) * 1e9)
+    return (gb if gb > 0 and gb == gb else DISK_LIMIT_GB) * 1e9
 
 
 def cache_dir() -> Path:

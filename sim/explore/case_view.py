@@ -46,14 +46,19 @@ def patient_table(scenario: Scenario) -> pd.DataFrame:
 
 def points_text(points: float) -> str:
     """Points as the debrief shows them: rounded down to a tenth, so that only full marks read as full marks (99.96
-    is "99.9", not "100"), and whole numbers without a decimal ("25")."""
-    tenths = math.floor(points * 10.0 + 1e-9) / 10.0  # (1e-9: 24.999999999 of a float sum is 25)
+    is "99.9", not "100"), and whole numbers without a decimal ("25"); "n/a" for a score that is not a number."""
+    if not math.isfinite(points):
+        return "n/a"
+    tenths = math.floor(points * 10.0 + 1e-9) / 10.0  # (a float sum's 24.999999999999996 is 25)
     return f"{tenths:.0f}" if tenths == round(tenths) else f"{tenths:.1f}"
 
 
 def stop_text(summary: dict) -> str:
-    """How a run's injection ended, in the debrief's words (``endpoint_reached``, ``stop_reason``, volume)."""
-    volume = f"{summary['suspension_volume_ml']:.2g} mL of suspension"
+    """How a run's injection ended, in the debrief's words (``endpoint_reached``, ``stop_reason``, volume); "" for a
+    summary without them (the scored keys alone, as docs/data/case_scores.json stores them)."""
+    if not {"endpoint", "endpoint_reached", "stop_reason"} <= summary.keys():
+        return ""
+    volume = f"{summary['suspension_volume_ml']:.3g} mL of suspension"
     if summary["endpoint_reached"]:
         return f"reached its endpoint ({summary['endpoint'].replace('_', ' ')}) after {volume}"
     why = {"max_volume": "the maximum volume (procedure.max_volume_ml) was given",
@@ -82,7 +87,7 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
         whose = f"target tumour ({case.target_tumour})" if case.target_tumour else "tumour"
         lines += ["", f"**Blush of the {whose} at the end of the procedure:** {'; '.join(blush)}."]
     stops = [f"{who} {stop_text(summ)}" for who, summ in (("yours", trainee_summary), ("the expert's", expert_summary))
-             if summ is not None]
+             if summ is not None and stop_text(summ)]
     if stops:  # a run that stopped short of its endpoint is not the procedure it was meant to be
         lines += ["", f"**The injection:** {'; '.join(stops)}."]
     lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",

@@ -153,22 +153,43 @@ class Case(BaseModel):
         return self.base_scenario(overrides).with_updates({"catheter.vessel": self.diagnostic_vessel})
 
 
-def case_files(folders: Sequence[str | Path] = ()) -> list[Path]:
-    """The shipped case files, by name, then those of ``folders`` (an educator's own, each folder's ``*.toml``).
+#: Keys only a case file has: a TOML file of an educator's folder with none of them is a scenario (a case's
+#: ``scenario`` beside it), not a case.
+_CASE_ONLY_KEYS = ("summary", "hidden", "expert", "diagnostic_vessel", "decline_defensible", "target_tumour")
+
+
+def _is_case_file(path: Path) -> bool:
+    """Whether a ``.toml`` file of an educator's folder is a case: not hidden or an editor's file (``.x.toml``,
+    ``#x.toml``), and not a scenario (none of :data:`_CASE_ONLY_KEYS`; a file that does not parse counts as a case,
+    so that loading it names the error)."""
+    if path.name.startswith((".", "#")):
+        return False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    return any(key in data for key in _CASE_ONLY_KEYS)
+
+
+def case_files(folders: str | Path | Sequence[str | Path] = ()) -> list[Path]:
+    """The shipped case files, by name, then those of ``folders`` (an educator's own: each folder's ``*.toml`` that
+    is a case, :func:`_is_case_file`; a scenario file beside the cases is left to them).
 
     Raises
     ------
     ScenarioError
-        A folder that does not exist or holds no ``.toml`` file (naming it).
+        A folder that does not exist or holds no case file (naming it).
     """
     shipped = resources.files("sim.explore") / "cases"
     files = sorted(Path(str(p)) for p in shipped.iterdir() if p.name.endswith(".toml"))
-    for folder in map(Path, folders):
+    folders = [folders] if isinstance(folders, (str, Path)) else folders
+    for folder in dict.fromkeys(Path(f).resolve() for f in folders):  # a folder given twice is read once
         if not folder.is_dir():
             raise ScenarioError("no such folder (give a folder of case files, *.toml)", source=str(folder))
-        own = sorted(folder.glob("*.toml"))
+        own = sorted(p for p in folder.glob("*.toml") if _is_case_file(p))
         if not own:
-            raise ScenarioError("no case file (*.toml) in this folder", source=str(folder))
+            raise ScenarioError("no case file (*.toml with a summary, a hidden element and an [expert]) in this folder",
+                                source=str(folder))
         files += own
     return files
 
@@ -214,21 +235,17 @@ def load_case(path: str | Path) -> Case:
     if case.target_tumour and case.target_tumour not in names:
         raise ScenarioError(f"no tumour {case.target_tumour!r} in the scenario; its tumours: {', '.join(names)}",
                             path="target_tumour", source=str(path))
-    _check_choice(case, scenario.with_updates({"catheter.vessel": case.diagnostic_vessel}),
-                  {"catheter.vessel": "diagnostic_vessel"})
+    _check_choice(case, scenario, {"catheter.vessel": case.diagnostic_vessel}, {"catheter.vessel": "diagnostic_vessel"})
     if case.expert.selection == "treat":
-        _check_choice(case, scenario, {key: f"expert.{name}" for name, key in CHOICE_KEYS.items()})
+        _check_choice(case, scenario, case.expert.updates(), {key: f"expert.{name}" for name, key in CHOICE_KEYS.items()})
     return case
 
 
-def _check_choice(case: Case, scenario: Scenario, keys: dict[str, str]) -> None:
-    """``scenario`` with the case's choice (the diagnostic vessel, or the expert's ``CHOICE_KEYS``) is valid and its
-    named catheter vessel is in the case's Michels type; else a ScenarioError on the case's key (``keys``: scenario
-    key to case key)."""
+def _check_choice(case: Case, scenario: Scenario, updates: dict[str, Any], keys: dict[str, str]) -> None:
+    """``scenario`` with ``updates`` (the diagnostic vessel, or the expert's choice) is valid and its named catheter
+    vessel is in the case's Michels type; else a ScenarioError on the case's key (``keys``: scenario key to case key)."""
     try:
-        if "expert.vessel" in keys.values():
-            scenario = scenario.with_updates(case.expert.updates())
-        check_catheter_vessel(scenario)
+        check_catheter_vessel(scenario.with_updates(updates))
     except ScenarioError as exc:
         raise ScenarioError(exc.message, path=keys.get(exc.path, exc.path), source=case.source) from None
 
@@ -266,7 +283,7 @@ def check_vessels_on(case: Case, liver: Liver) -> None:
             raise ScenarioError(str(exc.args[0]), path=key, source=case.source) from None
 
 
-def load_cases(folders: Sequence[str | Path] = ()) -> dict[str, Case]:
+def load_cases(folders: str | Path | Sequence[str | Path] = ()) -> dict[str, Case]:
     """Every shipped case and those of ``folders`` (:func:`case_files`), by file stem.
 
     Raises
