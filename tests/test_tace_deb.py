@@ -116,3 +116,22 @@ def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
         assert (tmp_path / "deb" / "drug.png").is_file()
         saved = figures.load_run(tmp_path / "deb")
         assert figures.figure("drug", saved).axes[0].get_lines()[0].get_label() == saved.summary["agent"]
+
+
+def test_doxorubicin_constants_and_summary_units_are_the_labels():
+    """Absolute values, not only ratios (review 34): a wrong unit constant in the SI rewrite would fail here. The
+    label's 500 mL/min/m^2 and 1000 L/m^2 for 1.8 m^2; 50 mg over 54 L/h is an AUC of 926 ng h/mL; a bolus of 50 mg in
+    the central volume (27.9 L) starts at 1.79 ug/mL."""
+    from sim.pharmacokinetics import drug_summary
+
+    assert DOXORUBICIN.clearance_m3_s == pytest.approx(500e-6 / 60 * 1.8, rel=1e-12)  # 54 L/h
+    assert DOXORUBICIN.v1_m3 == pytest.approx(27.9e-3, rel=2e-3)
+    s = drug_summary({"tumour": 20e-6, "normal": 30e-6, "nontarget": 0.0}, 10 * 86400.0, 0.0, 50e-6, 500e-6)
+    assert s["drug_delivered_mg"] == pytest.approx(50.0, rel=1e-12)
+    assert s["plasma_doxorubicin_auc_ng_h_ml"] == pytest.approx(50.0 / 54.0 * 1e3, rel=1e-12)
+    assert s["drug_release_half_life_h"] == pytest.approx(240.0, rel=1e-12)
+    # 20 mg held with a 240 h half-life over 50 mL: 20 x 240 / ln 2 / 50 mg h/mL
+    assert s["drug_tumour_exposure_mg_h_per_ml"] == pytest.approx(20 * 240 / math.log(2) / 50, rel=1e-12)
+    bolus = drug_summary({"tumour": 0.0, "normal": 0.0, "nontarget": 0.0}, 0.0, 50e-6, 50e-6, 500e-6)
+    assert bolus["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(50e-6 / DOXORUBICIN.v1_m3 * 1e6, rel=1e-12)
+    assert bolus["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(1790.0, rel=3e-3)
