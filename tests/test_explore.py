@@ -830,6 +830,13 @@ def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
     page.widgets["catheter.rate_ml_min"].value = "1.0"
     page._on_tap(_midpoint(scene, "RHA"))
     assert page.scene.vessel == "RHA" and not page.worker.error.visible
+    # review 36: a value fixed, then a click where the view already is: the red box went stale (still "got -1")
+    page.widgets["catheter.rate_ml_min"].value = "-1"
+    page._on_tap(_midpoint(page.scene, "RHA"))
+    assert page.worker.error.visible
+    page.widgets["catheter.rate_ml_min"].value = "1.0"
+    page._on_tap(_midpoint(page.scene, "RHA"))
+    assert page.scene.vessel == "RHA" and not page.worker.error.visible
 
 
 def test_controls_an_agent_does_not_use_are_greyed_out_with_the_reason():
@@ -866,6 +873,35 @@ def test_outcome_table_shows_the_oil_and_the_doses_and_no_particle_rows_without_
                       outcome_table({**y90, "tumour_necrosis_fraction": 0.3})["outcome"]))
     assert labels["tumour_necrosis_fraction"] == "tumour necrosis, ischaemic only (radiation: the doses)"
     assert outcome_table(oil)["outcome"].iloc[-1] == "tumour necrosis"
+
+
+def test_volume_endpoint_reads_reached_when_the_volume_was_given():
+    """Review 36: with the page's volume endpoint (stasis within procedure.max_volume_ml) the table said "endpoint
+    reached: False" when the chosen volume had been given."""
+    run = {"particles_injected": 10, "endpoint_reached": False, "stop_reason": "max_volume"}
+    rows = lambda summary, **kw: dict(zip(outcome_table(summary, **kw)["summary key"],  # noqa: E731
+                                          outcome_table(summary, **kw)["value"]))
+    assert rows(run)["endpoint_reached"] == "False"  # a stasis endpoint not reached within the cap
+    assert rows(run, volume_endpoint=True)["endpoint_reached"] == "True (the volume was given)"
+    stasis = {**run, "endpoint_reached": True, "stop_reason": "endpoint"}
+    assert rows(stasis, volume_endpoint=True)["endpoint_reached"] == "True (stasis before the volume)"
+    packed = {**run, "stop_reason": "packed_to_tip"}
+    assert rows(packed, volume_endpoint=True)["endpoint_reached"] == "False (packed_to_tip)"
+
+
+def test_the_curve_says_so_when_no_particle_was_injected():
+    """Review 36: a Lipiodol run's endpoint curve was empty axes (both rows at 0 mL of suspension)."""
+    import pandas as pd
+
+    from sim.explore.figures import CurveFigure
+
+    curve = CurveFigure()
+    oil = pd.DataFrame({"suspension_volume_ml": [0.0, 0.0], "antegrade_flow_fraction": [1.0, 0.1],
+                        "tumour_blush_fraction": [1.0, 0.2]})
+    curve.show(oil)
+    assert curve.note.data["text"] == ["No particle injected: antegrade flow 100% -> 10% of baseline"]
+    curve.show(oil.assign(suspension_volume_ml=[0.0, 1.5]))
+    assert curve.note.data["text"] == []
 
 
 def test_text_in_a_number_field_is_refused_with_its_key_not_replaced_silently(explorer):
@@ -1088,3 +1124,34 @@ def test_replay_shows_an_even_sample_of_the_lodged_particles_where_they_stopped(
     assert counts[1] < counts[0]
     particles = compute.run_scene(scene, run).particles
     np.testing.assert_array_equal(particles["particle"], compute._shown_particles(liver, fate, where)[0] + 1)
+
+
+def test_a_lipiodol_run_replays_its_emulsion_not_zero_millilitres(explorer):
+    """Review 36: a Lipiodol run's replay line read "0.00 mL injected" beside 7.5 mL of emulsion in the table, and its
+    curve was blank (it says what the flow did instead)."""
+    import asyncio
+
+    scenario = explorer.base.with_updates({"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 3.0})
+    asyncio.run(explorer.run(scenario))
+    ts = explorer.simulation.result.timeseries
+    explorer._draw_step(ts, len(ts))
+    oil = explorer.simulation.result.summary["emulsion_volume_ml"]
+    assert explorer.replay_text.object.startswith(f"{oil:.1f} mL of Lipiodol emulsion, then no particles yet")
+    assert explorer.curve.note.data["text"][0].startswith("No particle injected")
+    asyncio.run(explorer.run(explorer.base))  # a bland run after it: no emulsion in its line, no note on its curve
+    ts = explorer.simulation.result.timeseries
+    explorer._draw_step(ts, len(ts))
+    assert "emulsion" not in explorer.replay_text.object and "mL of particle suspension injected" in \
+        explorer.replay_text.object
+    assert explorer.curve.note.data["text"] == []
+
+
+def test_every_named_artery_in_the_view_is_labelled(coarse_scenario, coarse_liver):
+    """Review 36: the SMA leaves the view's bottom; its stub in the view had lost its label (placed at 60% of its
+    length, outside the view)."""
+    from sim.explore import compute
+
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    assert {"SMA", "coeliac", "CHA", "RHA", "LHA", "A5"} <= set(scene.labels["name"])
+    left, right, bottom, top = scene.extent
+    assert scene.labels["x"].between(left, right).all() and scene.labels["z"].between(bottom, top).all()

@@ -109,14 +109,23 @@ Y90_LABELS = {"tumour_necrosis_fraction": "tumour necrosis, ischaemic only (radi
               "normal_necrosis_fraction": "normal liver necrosis, ischaemic only (radiation: the doses)"}
 
 
-def outcome_table(summary: dict) -> pd.DataFrame:
+def outcome_table(summary: dict, *, volume_endpoint: bool = False) -> pd.DataFrame:
     """The outcome table of a run summary: outcome, value (4 significant digits), unit, summary key (the rows of
     :data:`OUTCOMES` the summary has; no particle rows when it injected no particle; a Y-90 run's necrosis rows
-    labelled ischaemic, :data:`Y90_LABELS`)."""
+    labelled ischaemic, :data:`Y90_LABELS`). With ``volume_endpoint`` (the page's volume endpoint: stasis within
+    ``procedure.max_volume_ml``) the endpoint row reads that choice: reached when the volume was given or stasis came
+    first (the summary's ``endpoint_reached`` is stasis's alone)."""
     skip = PARTICLE_OUTCOMES if summary.get("particles_injected", 1) == 0 else frozenset()
     labels = Y90_LABELS if "sirt_tumour_dose_mean_gy" in summary else {}
-    rows = [(labels.get(key, label), _format(summary[key]), unit, key) for key, label, unit in OUTCOMES
-            if key in summary and key not in skip]
+    values = {key: _format(summary[key]) for key, _, _ in OUTCOMES if key in summary}
+    if volume_endpoint and "endpoint_reached" in values:
+        labels = {**labels, "endpoint_reached": "endpoint reached (the volume, or stasis first)"}
+        reason = summary.get("stop_reason")
+        values["endpoint_reached"] = ("True (the volume was given)" if reason == "max_volume" else
+                                      "True (stasis before the volume)" if summary["endpoint_reached"] else
+                                      f"False ({reason})")
+    rows = [(labels.get(key, label), values[key], unit, key) for key, label, unit in OUTCOMES
+            if key in values and key not in skip]
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
 
 
@@ -409,9 +418,9 @@ class Explorer:
                 self.worker.status.object = (f"Catheter set to **{self.widgets['catheter.vessel'].value}**; the view "
                                              "follows once the value in the red box is fixed (then click again or Run).")
                 return
+            self.worker.clear_error()  # every control holds a valid value now (an earlier error box is stale)
             if compute.scene_key(scenario) == self._scene_key:
                 return
-            self.worker.clear_error()
             try:
                 await self._show_liver(scenario)
             except Exception as exc:  # shown on the page; the server log has the traceback
@@ -461,20 +470,22 @@ class Explorer:
             self.worker.show_error(exc)
             return
         async with self.worker.task(self.run_button):
-            await self.run(scenario)
+            await self.run(scenario, volume_endpoint=self.widgets["procedure.endpoint"].value == VOLUME_ENDPOINT)
 
-    async def run(self, scenario: Scenario) -> None:
-        """Run ``scenario`` and update the page: table, verdict and curve first, then the liver view, then the DSA."""
+    async def run(self, scenario: Scenario, *, volume_endpoint: bool = False) -> None:
+        """Run ``scenario`` and update the page: table, verdict and curve first, then the liver view, then the DSA
+        (``volume_endpoint``: the page's volume endpoint chose it, stasis within ``procedure.max_volume_ml``, which
+        the table's endpoint row then reads)."""
         async with self._scene_lock:  # after a catheter placement under way (its view and DSA before are then reused)
-            await self._run(scenario)
+            await self._run(scenario, volume_endpoint)
 
-    async def _run(self, scenario: Scenario) -> None:
+    async def _run(self, scenario: Scenario, volume_endpoint: bool = False) -> None:
         started = time.perf_counter()
         stage = "running the procedure" if self.cache.cached(scenario) else \
             "building the liver (first time for this anatomy; cached afterwards), then running"
         sim = await self.worker.run(stage, compute.simulate, scenario, self.cache)
         self.simulation, self.scenario = sim, scenario
-        self.table.object = outcome_table(sim.result.summary)
+        self.table.object = outcome_table(sim.result.summary, volume_endpoint=volume_endpoint)
         self.verdict.object = sim.verdict.to_markdown()
         ts = sim.result.timeseries
         with pn.io.unlocked():
@@ -524,8 +535,13 @@ class Explorer:
         self.liver_figure.show_flow(flow)
         if k:
             row = ts.iloc[k - 1]
-            self.replay_text.object = (f"{row['suspension_volume_ml']:.2f} mL injected, antegrade flow "
-                                       f"{100 * row['antegrade_flow_fraction']:.0f}% of baseline"
+            summary = self.simulation.result.summary
+            oil = float(summary.get("emulsion_volume_ml", 0.0)) if k > 1 or row["suspension_volume_ml"] > 0 else 0.0
+            oil = oil if oil > 0 else 0.0  # (NaN or absent: no emulsion)
+            given = (f"{oil:.1f} mL of Lipiodol emulsion, then " if oil else "") + (
+                f"{row['suspension_volume_ml']:.2f} mL of particle suspension injected" if row["suspension_volume_ml"] > 0
+                or not oil else "no particles yet")
+            self.replay_text.object = (f"{given}, antegrade flow {100 * row['antegrade_flow_fraction']:.0f}% of baseline"
                                        + (" (end: arteries coloured by their final flow)" if final and rows is None
                                           else ""))
         else:

@@ -149,6 +149,10 @@ def drawn_watch(liver) -> VesselWatch:
                        pedicle_nodes=net.pedicle_vessels[drawn[drawn >= nt] - nt])
 
 
+#: Where along a named artery its label goes, in order of preference (fractions of its length from its start).
+_LABEL_AT = (0.6, 0.5, 0.4, 0.7, 0.3, 0.2, 0.8, 0.1, 0.9)
+
+
 def liver_scene(liver, scenario: Scenario) -> LiverScene:
     """The liver view of ``liver`` with the catheter of ``scenario`` in place, before the run.
 
@@ -182,9 +186,12 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         if name.endswith(_DISTAL) or trunk.edge_kind[net.trunk_vessels[e]] != EDGE_ARTERY:
             continue
         a, b = _mm(net.xyz[net.vessel_up[e]]), _mm(net.xyz[net.vessel_down[e]])
-        here = a + 0.6 * (b - a)
-        if left <= here[0] <= right and bottom <= here[1] <= top:
-            labels.append((name, here[0], here[1]))
+        # 60% along the vessel, else the nearest point of it inside the view (the SMA leaves the view's bottom: its
+        # stub in the view had lost its label, review 36)
+        inside = [a + t * (b - a) for t in _LABEL_AT]
+        inside = [p for p in inside if left <= p[0] <= right and bottom <= p[1] <= top]
+        if inside:
+            labels.append((name, inside[0][0], inside[0][1]))
     placement = flow.catheter
     tip = trunk.node_xyz[placement.tip_trunk_node] if placement.tip_trunk_node >= 0 else \
         forest.xyz[placement.tip_pedicle_node]

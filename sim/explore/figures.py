@@ -130,18 +130,29 @@ class CurveFigure:
                  legend_label="antegrade flow")
         fig.line("volume", "blush", source=self.source, line_width=2, color=OKABE_ITO["vermilion"], line_dash="dashed",
                  legend_label="tumour blush")
-        fig.legend.location = "bottom_left"
+        fig.legend.location = "top_right"  # the curves fall from the top left: the top right is the free corner
         fig.legend.label_text_font_size = "10px"
+        self.note = ColumnDataSource(dict(x=[], y=[], text=[]))
+        fig.text("x", "y", text="text", source=self.note, text_align="center", text_baseline="middle",
+                 text_color="#555555", text_font_size="11px")
         self.figure = fig
 
     def show(self, timeseries, upto: int | None = None) -> None:
         """Draw the first ``upto`` rows of a run's time series (all when None) on the whole run's volume axis, so
-        that the replay draws the curve across a fixed axis."""
+        that the replay draws the curve across a fixed axis. A run that injected no particle (Lipiodol alone, or a
+        later session whose first angiogram met the endpoint) has no volume axis to draw on: a note says what the
+        flow did instead."""
         volume = timeseries["suspension_volume_ml"]
         self.figure.x_range.end = float(volume.max()) if len(volume) and volume.max() > 0 else 1.0
         ts = timeseries if upto is None else timeseries.iloc[:upto]
         self.source.data = dict(volume=ts["suspension_volume_ml"].to_numpy(), flow=ts["antegrade_flow_fraction"].to_numpy(),
                                 blush=ts["tumour_blush_fraction"].to_numpy())
+        flow = timeseries["antegrade_flow_fraction"]
+        if len(volume) and not volume.max() > 0:
+            self.note.data = dict(x=[0.5], y=[0.5], text=[f"No particle injected: antegrade flow {flow.iloc[0]:.0%} "
+                                                          f"-> {flow.iloc[-1]:.0%} of baseline"])
+        else:
+            self.note.data = dict(x=[], y=[], text=[])
 
 
 class DsaFigure:
