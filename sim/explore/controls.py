@@ -154,7 +154,7 @@ def ignored_controls(scenario: Scenario) -> dict[str, str]:
     ``agent.lipiodol_volume_ml``: the particles' size, dilution and endpoint play no part (the rate
     does, a little: the injection is part of the flow the oil follows); with particles after it, their
     sizes are the sequence's (:func:`sim.lipiodol.session_agents`). A Y-90 product sets its own
-    sphere size.
+    sphere size, and glass, given in one flush, is never stopped by the endpoint (docs/sirt.md).
     """
     agent = scenario.agent
     if agent.kind == "lipiodol" and not scenario.procedure.agent_sequence:
@@ -167,7 +167,11 @@ def ignored_controls(scenario: Scenario) -> dict[str, str]:
         return {"agent.size_bin": f"after the oil come procedure.agent_sequence's particles ({first.kind} "
                                   f"{first.size_bin} um first)"}
     if agent.kind in Y90_PRODUCTS:
-        return {"agent.size_bin": f"the {agent.kind} product sets its sphere size"}
+        ignored = {"agent.size_bin": f"the {agent.kind} product sets its sphere size"}
+        if agent.kind == "y90_glass":  # one flush of the whole dose, never stopped by the flow (docs/sirt.md)
+            ignored["procedure.endpoint"] = ("glass is given in one flush of the whole activity, never stopped by the "
+                                             "flow: the SACE level and the curve say what flow it left")
+        return ignored
     return {}
 
 
