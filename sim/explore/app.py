@@ -33,7 +33,7 @@ from ..selection import assess_patient
 from . import compute
 from .cache import LiverCache
 from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, ignored_controls, scenario_from_values
-from .figures import CurveFigure, DsaFigure, LiverFigure
+from .figures import LIVER_WIDTH_PX, CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import changes, scenario_to_toml
 
 __all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "is_local_address", "Worker", "free_port", "outcome_table", "page_url", "serve"]
@@ -306,7 +306,7 @@ class Explorer:
         self.table = pn.pane.DataFrame(pd.DataFrame(columns=["outcome", "value", "unit", "summary key"]), index=False,
                                        css_classes=["embosim-outcomes"], width=520)
         self.verdict = pn.pane.Markdown("", css_classes=["embosim-verdict"], width=520)
-        self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"])
+        self.replay_text = pn.pane.Markdown("", css_classes=["embosim-replay"], width=460)
         self.cases = CaseView(self.cache, self.worker, overrides=overrides, case_folders=case_folders)
         self.panel = self._layout()
         pn.state.onload(self.load)  # served: when the page has loaded; in a notebook: at once
@@ -319,16 +319,21 @@ class Explorer:
 
     def _layout(self):
         sidebar = pn.Column(
-            pn.pane.Markdown(f"### {self.base.title}\n{self.base.description}", width=330),
+            pn.pane.Markdown(f"**Started from:** {self.base.title}\n\n{self.base.description} The controls below "
+                             "change it; the download is the scenario they describe.", width=330),
             *self.widgets.values(), self.ignored, self.run_button, self.download, width=350)
         liver = pn.Column(pn.pane.Markdown("**Liver view** (AP; arteries coloured by flow, mL/min; click an artery "
-                                           "to place the catheter)"), pn.pane.Bokeh(self.liver_figure.figure))
+                                           "to place the catheter)", width=LIVER_WIDTH_PX),
+                          pn.pane.Bokeh(self.liver_figure.figure))  # (fixed widths: the flex box wraps only when needed)
         procedure = pn.Column(pn.pane.Bokeh(self.curve.figure), pn.Row(self.replay_button, self.replay_text),
                               self.step, self.phase,
                               pn.Row(pn.pane.Bokeh(self.dsa_before.figure), pn.pane.Bokeh(self.dsa_after.figure)))
-        outcome = pn.Row(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
-                         pn.Column(self.verdict))  # its Markdown opens with its heading
-        explore = pn.Row(sidebar, pn.Column(pn.Row(liver, procedure), outcome))
+        outcome = pn.FlexBox(pn.Column(pn.pane.Markdown("**Outcomes**"), self.table),
+                             pn.Column(self.verdict), flex_wrap="wrap", sizing_mode="stretch_width")  # (verdict: its
+        # Markdown opens with its heading)
+        # the procedure column goes below the liver view when the window is too narrow for both (1280 px: review 36)
+        explore = pn.Row(sidebar, pn.Column(pn.FlexBox(liver, procedure, flex_wrap="wrap", sizing_mode="stretch_width"),
+                                            outcome, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         # the status line and the error box above the tabs: both tabs report through them
         return pn.Column(pn.Row(self.worker.status, self.worker.progress), self.worker.error,
                          pn.Tabs(("Explore", explore), ("Case mode", self.cases.panel), dynamic=False))
