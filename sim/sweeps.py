@@ -241,9 +241,13 @@ class _ProcessPool:
         interpreter could stop that thread between unlinking the semaphore and
         telling the resource tracker, which then warned of a "leaked semlock" after
         the one-line Ctrl-C message (one interrupted sweep in ten).
+
+        ``futures`` are not cancelled here: the shutdown fails the queued ones itself (loky's
+        ``ShutdownExecutorError``), and a future cancelled first made loky's manager thread raise
+        ``InvalidStateError`` on it and die before closing the call queue, which left the feeder thread
+        running (a CI failure on 2026-12-07).
         """
-        for future in futures:
-            future.cancel()
+        del futures  # (the queued ones fail with the shutdown, above)
         self.executor.shutdown(wait=True, kill_workers=True)
         for thread in threading.enumerate():
             if thread.name == _QUEUE_FEEDER_THREAD:
