@@ -1161,3 +1161,60 @@ def test_every_named_artery_in_the_view_is_labelled(coarse_scenario, coarse_live
     assert {"SMA", "coeliac", "CHA", "RHA", "LHA", "A5"} <= set(scene.labels["name"])
     left, right, bottom, top = scene.extent
     assert scene.labels["x"].between(left, right).all() and scene.labels["z"].between(bottom, top).all()
+
+
+def test_artery_labels_are_placed_clear_of_each_other_the_numerals_and_the_tip(coarse_scenario, coarse_liver):
+    """Review 36: the labels of neighbouring arteries (right_anterior, right_posterior, cystic) were drawn over each
+    other and the segment numerals lost under the tree. Every label the view draws is inside the frame, clear of the
+    others, of the numerals and of the catheter tip; the catheterised artery is labelled."""
+    from sim.explore import compute
+    from sim.explore.figures import LABEL_FONT_PX, LIVER_WIDTH_PX, SEGMENT_FONT_PX, TIP_PX, LiverFigure, text_box_px
+
+    scene = compute.liver_scene(coarse_liver, coarse_scenario)
+    view = LiverFigure()
+    view.show_liver(scene)
+    placed = view.labels.data
+    left, right, bottom, top = scene.extent
+    scale = LIVER_WIDTH_PX / (right - left)
+
+    def box(x, z, w, h):
+        return (x - left) * scale - w / 2, (z - bottom) * scale - h / 2, (x - left) * scale + w / 2, \
+            (z - bottom) * scale + h / 2
+
+    labels = [box(x, z, *text_box_px(n, LABEL_FONT_PX)) for x, z, n in zip(placed["x"], placed["z"], placed["name"])]
+    others = [box(x, z, *text_box_px(n, SEGMENT_FONT_PX)) for x, z, n in
+              zip(view.segments.data["x"], view.segments.data["z"], view.segments.data["name"])]
+    others.append(box(*scene.tip, TIP_PX, TIP_PX))
+    assert coarse_scenario.catheter.vessel in placed["name"] and len(placed["name"]) >= 0.8 * len(scene.labels)
+    for i, a in enumerate(labels):
+        assert a[0] >= 0 and a[1] >= 0 and a[2] <= LIVER_WIDTH_PX and a[3] <= (top - bottom) * scale
+        for b in labels[i + 1:] + others:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (placed, a, b)
+
+
+def test_label_placement_moves_a_label_off_a_taken_anchor_and_leaves_out_one_that_fits_nowhere():
+    import pandas as pd
+
+    from sim.explore.figures import place_labels
+
+    along = ((50.0, 50.0),)
+    labels = pd.DataFrame({"name": ["big", "small", "tiny"], "along": [along, along, along]})
+    # a 100 x 100 mm frame drawn 100 px wide: 1 px a mm; "tiny" first, as the catheterised artery
+    placed = place_labels(labels, (0.0, 100.0, 0.0, 100.0), 100.0, first="tiny")
+    assert placed["name"][0] == "tiny" and (placed["x"][0], placed["z"][0]) == (50.0, 50.0)
+    assert placed["z"][1] == 70.0  # 20 px up: at 12 px its 14 px high box would overlap the first
+    crowded = place_labels(labels, (0.0, 100.0, 0.0, 100.0), 100.0, keep_clear=[(50.0, 50.0, 100.0, 100.0)])
+    assert crowded == {"x": [], "z": [], "name": []}
+
+
+def test_the_liver_views_colour_scale_is_the_same_for_every_scene(coarse_scenario, coarse_liver):
+    """Review 36: the colour bar spanned each scene's own flows, so a colour meant another flow after a catheter
+    move or a thrombosis; it is fixed."""
+    from sim.explore import compute, controls
+    from sim.explore.figures import FLOW_RANGE_ML_MIN, LiverFigure
+
+    view = LiverFigure()
+    for changes in ({}, {"portal.thrombosis": "main"}):
+        scenario = controls.scenario_from_values(coarse_scenario, changes)
+        view.show_liver(compute.liver_scene(coarse_liver, scenario))
+        assert (view.colours.low, view.colours.high) == FLOW_RANGE_ML_MIN

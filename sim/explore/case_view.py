@@ -93,8 +93,12 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     lines += ["", f"**The hidden element.** {case.hidden}", "", f"**You** {yours}; **the expert** {did}.", "",
               f"**Why.** {' '.join(expert.why.split())}", "",
               "**Patient selection rules on this patient** (`embosim check-patient`):", "",
-              trainee_verdict.to_markdown(), "", "Sources: [Key] entries of docs/references.md."]
+              trainee_verdict.to_markdown(), "", "Sources: the [Key] entries of `embosim docs references`."]
     return "\n".join(lines)
+
+
+#: The debrief's score table: columns with room between them, numbers right-aligned (review 36: narrow columns).
+_DEBRIEF_CSS = "table { border-collapse: collapse; } th, td { padding: 5px 16px; } td:not(:first-child) { text-align: right; }"
 
 
 class CaseView:
@@ -151,7 +155,7 @@ class CaseView:
                                         css_classes=["embosim-case-submit"])
         self.submit.on_click(self._on_submit)
         self._buttons = (self.start, self.take, self.submit)  # disabled while any of their work runs
-        self.debrief = pn.pane.Markdown("", width=700, css_classes=["embosim-debrief"])
+        self.debrief = pn.pane.Markdown("", width=900, css_classes=["embosim-debrief"], stylesheets=[_DEBRIEF_CSS])
         self.trainee_summary: dict | None = None
         self.expert_summary: dict | None = None
         self.panel = pn.Column(

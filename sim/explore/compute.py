@@ -76,7 +76,9 @@ class LiverScene:
         absolute), vessel (its catheter id: a named artery or ``#<n>``), index (into the
         arterial network's vessels).
     labels : pandas.DataFrame
-        Named arteries in view: name, x, z.
+        Named arteries in view, widest first: name, x, z (the preferred anchor), diameter_um and ``along``
+        (the anchors inside the view along the artery, in order of preference, a tuple of (x, z); the
+        liver view places each label at the first that keeps it clear of the others).
     tip : tuple of float
         Catheter tip (x, z).
     vessel : str
@@ -186,12 +188,13 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         if name.endswith(_DISTAL) or trunk.edge_kind[net.trunk_vessels[e]] != EDGE_ARTERY:
             continue
         a, b = _mm(net.xyz[net.vessel_up[e]]), _mm(net.xyz[net.vessel_down[e]])
-        # 60% along the vessel, else the nearest point of it inside the view (the SMA leaves the view's bottom: its
+        # 60% along the vessel first, then other points of it inside the view (the SMA leaves the view's bottom: its
         # stub in the view had lost its label, review 36)
-        inside = [a + t * (b - a) for t in _LABEL_AT]
-        inside = [p for p in inside if left <= p[0] <= right and bottom <= p[1] <= top]
-        if inside:
-            labels.append((name, inside[0][0], inside[0][1]))
+        along = tuple((float(p[0]), float(p[1])) for p in (a + t * (b - a) for t in _LABEL_AT)
+                      if left <= p[0] <= right and bottom <= p[1] <= top)
+        if along:
+            labels.append((name, along[0][0], along[0][1], float(net.vessel_diameter_m[e] * 1e6), along))
+    labels.sort(key=lambda label: -label[3])
     placement = flow.catheter
     tip = trunk.node_xyz[placement.tip_trunk_node] if placement.tip_trunk_node >= 0 else \
         forest.xyz[placement.tip_pedicle_node]
@@ -201,7 +204,7 @@ def liver_scene(liver, scenario: Scenario) -> LiverScene:
         extent=(left, right, bottom, top), outlines=_outlines(liver),
         tumours=pd.DataFrame({"name": list(tumours.names), "x": centre[:, 0], "z": centre[:, 1],
                               "radius": tumours.radius_m * 1e3}),
-        vessels=vessels, labels=pd.DataFrame(labels, columns=["name", "x", "z"]),
+        vessels=vessels, labels=pd.DataFrame(labels, columns=["name", "x", "z", "diameter_um", "along"]),
         tip=tuple(float(v) for v in _mm(tip)), vessel=scenario.catheter.vessel, flow=flow, native=native, network=net,
         liver=liver)
 

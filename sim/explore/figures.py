@@ -13,7 +13,7 @@ from bokeh.models import ColorBar, ColumnDataSource, LogColorMapper, Range1d
 from bokeh.palettes import Greys256, Viridis256
 from bokeh.plotting import figure
 
-__all__ = ["LiverFigure", "CurveFigure", "DsaFigure", "OKABE_ITO"]
+__all__ = ["LiverFigure", "CurveFigure", "DsaFigure", "OKABE_ITO", "FLOW_RANGE_ML_MIN", "place_labels"]
 
 #: Colour-blind-safe colours (Okabe and Ito).
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
@@ -22,11 +22,88 @@ OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow"
 LIVER_WIDTH_PX = 560
 #: DSA frame width, pixels.
 DSA_WIDTH_PX = 330
+#: The liver view's colour scale, native flow in mL/min (log): fixed, so that a colour means the same flow in every
+#: run and scenario (model assumption; it spans the drawn arteries of the shipped livers, about 0.16 mL/min in the
+#: smallest drawn to 860-1070 mL/min in the SMA; lower flows take the lowest colour, none is grey).
+FLOW_RANGE_ML_MIN = (0.1, 1000.0)
+#: Artery labels' font size, pixels. Bokeh draws text on the browser's canvas, which Python cannot measure: a
+#: label's box is estimated at 0.6 em a character (about the widest of Helvetica's digits and lower case; its mean
+#: is nearer 0.5) by 1.4 em (the line and the background's padding).
+LABEL_FONT_PX = 10
+_CHAR_EM, _HEIGHT_EM = 0.6, 1.4
+#: Couinaud numerals' font size, pixels.
+SEGMENT_FONT_PX = 14
+#: Catheter tip marker size, pixels.
+TIP_PX = 14
+#: Offsets tried around a label's preferred anchor when no point along its artery is clear, pixels: up, down,
+#: right, left, then the diagonals, at each distance.
+_RING_PX = (12.0, 20.0)
+_DIRECTIONS = ((0.0, 1.0), (0.0, -1.0), (1.0, 0.0), (-1.0, 0.0), (0.7, 0.7), (-0.7, 0.7), (0.7, -0.7), (-0.7, -0.7))
 
 
 def _line_width(diameter_um: np.ndarray) -> np.ndarray:
     """Screen width of a vessel, pixels: grows as diameter^0.6, 0.6-7 px."""
     return np.clip(1.6 * (np.asarray(diameter_um) * 1e-3) ** 0.6, 0.6, 7.0)
+
+
+def text_box_px(text: str, font_px: float) -> tuple[float, float]:
+    """Estimated (width, height) in pixels of one line of ``text`` at ``font_px`` (see ``LABEL_FONT_PX``)."""
+    return _CHAR_EM * font_px * len(text), _HEIGHT_EM * font_px
+
+
+def place_labels(labels, extent, width_px: float, *, first: str | None = None, keep_clear=()) -> dict:
+    """Where the liver view draws its artery labels: each at the first anchor where it overlaps nothing placed.
+
+    Greedy, in the order of ``labels`` (``first`` before the others): a label goes to the first point
+    along its artery (``along``) at which its box lies inside the frame and overlaps no label placed
+    before it and none of ``keep_clear``; failing that, to the first offset around its preferred anchor
+    (``_RING_PX``) that does; a label that fits nowhere is left out.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        ``name`` and ``along`` (tuple of (x, z) mm, in order of preference), most important first
+        (:class:`sim.explore.compute.LiverScene`).
+    extent : tuple of float
+        (left, right, bottom, top) of the frame, mm.
+    width_px : float
+        Frame width, pixels (the height follows the extent's aspect).
+    first : str, optional
+        A label placed before all others (the catheterised artery).
+    keep_clear : iterable of (x, z, width_px, height_px)
+        Boxes (centre in mm, size in pixels) no label may cover: the segment numerals, the catheter tip.
+
+    Returns
+    -------
+    dict
+        ``x``, ``z`` (mm) and ``name`` of the labels placed, as the view's label source takes them.
+    """
+    left, right, bottom, top = extent
+    scale = width_px / (right - left)  # pixels per mm
+    height_px = (top - bottom) * scale
+
+    def box(x_mm, z_mm, w, h):
+        cx, cy = (x_mm - left) * scale, (z_mm - bottom) * scale
+        return cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h
+
+    taken = [box(x, z, w, h) for x, z, w, h in keep_clear]
+    order = sorted(range(len(labels)), key=lambda i: labels["name"].iloc[i] != first)  # stable: the rest as given
+    out = {"x": [], "z": [], "name": []}
+    for i in order:
+        name, along = labels["name"].iloc[i], labels["along"].iloc[i]
+        w, h = text_box_px(name, LABEL_FONT_PX)
+        offsets_mm = [(r * dx / scale, r * dy / scale) for r in _RING_PX for dx, dy in _DIRECTIONS]
+        candidates = list(along) + [(along[0][0] + dx, along[0][1] + dz) for dx, dz in offsets_mm]
+        for x, z in candidates:
+            b = box(x, z, w, h)
+            inside = b[0] >= 0.0 and b[1] >= 0.0 and b[2] <= width_px and b[3] <= height_px
+            if inside and not any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in taken):
+                taken.append(b)
+                out["x"].append(float(x))
+                out["z"].append(float(z))
+                out["name"].append(name)
+                break
+    return out
 
 
 def _frame(extent, width: int, *, name: str, title: str | None = None, axes: bool = True):
@@ -64,19 +141,22 @@ class LiverFigure:
         self.labels = ColumnDataSource(dict(x=[], z=[], name=[]))
         self.tip = ColumnDataSource(dict(x=[], z=[]))
         self.particles = ColumnDataSource(dict(x=[], z=[]))
-        self.colours = LogColorMapper(palette=Viridis256, low=1e-3, high=1.0, nan_color="#BBBBBB")
+        low, high = FLOW_RANGE_ML_MIN
+        self.colours = LogColorMapper(palette=Viridis256, low=low, high=high, nan_color="#BBBBBB")
         fig = _frame(extent, LIVER_WIDTH_PX, name="liver-view", axes=False)
         fig.multi_line("xs", "zs", source=self.outlines, line_color="#777777", line_dash="dashed", line_width=1)
-        fig.text("x", "z", text="name", source=self.segments, text_color="#777777", text_font_size="13px",
-                 text_font_style="bold", text_align="center", text_baseline="middle")
         fig.segment("x0", "z0", "x1", "z1", source=self.vessels, line_width="width",
                     line_color={"field": "flow", "transform": self.colours}, line_cap="round")
+        # the numerals over the arteries (under them they were lost in the tree), on a pale ground
+        fig.text("x", "z", text="name", source=self.segments, text_color="#444444", text_font_size=f"{SEGMENT_FONT_PX}px",
+                 text_font_style="bold", text_align="center", text_baseline="middle", background_fill_color="white",
+                 background_fill_alpha=0.55)
         fig.circle("x", "z", radius="radius", source=self.tumours, fill_color=None, line_color=OKABE_ITO["vermilion"],
                    line_dash="dashed", line_width=2)
         fig.scatter("x", "z", source=self.particles, size=3, color=OKABE_ITO["orange"], alpha=0.7)
-        fig.text("x", "z", text="name", source=self.labels, text_font_size="10px", text_align="center",
+        fig.text("x", "z", text="name", source=self.labels, text_font_size=f"{LABEL_FONT_PX}px", text_align="center",
                  text_baseline="middle", background_fill_color="white", background_fill_alpha=0.6)
-        fig.scatter("x", "z", source=self.tip, marker="inverted_triangle", size=14, color=OKABE_ITO["black"],
+        fig.scatter("x", "z", source=self.tip, marker="inverted_triangle", size=TIP_PX, color=OKABE_ITO["black"],
                     line_color="white")
         fig.add_layout(ColorBar(color_mapper=self.colours, orientation="horizontal", title="native flow (mL/min)",
                                 height=8, padding=4, title_text_font_size="10px", major_label_text_font_size="9px"),
@@ -88,20 +168,20 @@ class LiverFigure:
         _set_extent(self.figure, scene.extent, LIVER_WIDTH_PX)
         v = scene.vessels
         flow = v["flow"].to_numpy()
-        positive = flow[flow > 0]
-        if positive.size:
-            self.colours.low, self.colours.high = float(positive.min()), float(positive.max())
         self.vessels.data = dict(x0=v["x0"].to_numpy(), z0=v["z0"].to_numpy(), x1=v["x1"].to_numpy(),
                                  z1=v["z1"].to_numpy(), flow=np.where(flow > 0, flow, np.nan),
                                  width=_line_width(v["diameter_um"].to_numpy()), vessel=v["vessel"].tolist())
         self.outlines.data = dict(xs=[o[1] for o in scene.outlines], zs=[o[2] for o in scene.outlines])
-        self.segments.data = dict(x=[float(np.median(o[1])) for o in scene.outlines],
-                                  z=[float(np.median(o[2])) for o in scene.outlines], name=[o[0] for o in scene.outlines])
+        segments = dict(x=[float(np.median(o[1])) for o in scene.outlines],
+                        z=[float(np.median(o[2])) for o in scene.outlines], name=[o[0] for o in scene.outlines])
+        self.segments.data = segments
         t = scene.tumours
         self.tumours.data = dict(x=t["x"].to_numpy(), z=t["z"].to_numpy(), radius=t["radius"].to_numpy(),
                                  name=t["name"].tolist())
-        self.labels.data = dict(x=scene.labels["x"].to_numpy(), z=scene.labels["z"].to_numpy(),
-                                name=scene.labels["name"].tolist())
+        clear = [(x, z, *text_box_px(name, SEGMENT_FONT_PX)) for x, z, name in
+                 zip(segments["x"], segments["z"], segments["name"])]
+        clear.append((scene.tip[0], scene.tip[1], TIP_PX, TIP_PX))
+        self.labels.data = place_labels(scene.labels, scene.extent, LIVER_WIDTH_PX, first=scene.vessel, keep_clear=clear)
         self.tip.data = dict(x=[scene.tip[0]], z=[scene.tip[1]])
         self.particles.data = dict(x=[], z=[])
 
