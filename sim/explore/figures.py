@@ -9,7 +9,7 @@ browser tests click vessels that way.
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, LogColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LogColorMapper, Range1d
 from bokeh.palettes import Greys256, Viridis256
 from bokeh.plotting import figure
 
@@ -158,9 +158,13 @@ class LiverFigure:
                  text_baseline="middle", background_fill_color="white", background_fill_alpha=0.6)
         fig.scatter("x", "z", source=self.tip, marker="inverted_triangle", size=TIP_PX, color=OKABE_ITO["black"],
                     line_color="white")
+        decades = [10.0 ** k for k in range(round(np.log10(low)), round(np.log10(high)) + 1)]
+        # plain numbers at each decade (a trainee reads "100" sooner than 10^2); the bar a little narrower than the
+        # frame so that its end labels are not cut off
         fig.add_layout(ColorBar(color_mapper=self.colours, orientation="horizontal", title="native flow (mL/min)",
-                                height=8, padding=4, title_text_font_size="10px", major_label_text_font_size="9px"),
-                       "above")
+                                height=8, width=LIVER_WIDTH_PX - 40, padding=4, title_text_font_size="10px",
+                                major_label_text_font_size="9px", ticker=FixedTicker(ticks=decades),
+                                major_label_overrides={d: f"{d:g}" for d in decades}), "above")
         self.figure = fig
 
     def show_liver(self, scene) -> None:
