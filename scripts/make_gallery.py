@@ -358,6 +358,10 @@ def _size_figure(gallery: Gallery) -> None:
                             vary={"agent.size_bin": list(SIZE_BINS)})
     row = {size: table[table["agent.size_bin"] == size].iloc[0] for size in SIZE_BINS}
     small, large = row[SIZE_BINS[0]], row[SIZE_BINS[-1]]
+    reached = {size: table[table["agent.size_bin"] == size]["endpoint_reached"].astype(bool) for size in SIZE_BINS}
+    short = [f"{size} um in {int((~r).sum())} of {r.size} replicates" for size, r in reached.items() if not r.all()]
+    stopped = ("" if not short else f" Short of it ({'; '.join(short)}) the columns packed back to the catheter tip "
+               "first (`stop_reason` packed_to_tip; docs/embolic-load.md): the volume is the volume to that point.")
     gallery.add(figures.comparison(table, SIZE_METRICS), "sizes",
                 "Particle sizes compared",
                 f"The same selective injection (catheter {small['catheter']}, to {small['endpoint']}) with each "
@@ -367,7 +371,7 @@ def _size_figure(gallery: Gallery) -> None:
                 f"against {large['tumour_particle_fraction']:.0%}); the largest stop in larger arteries, closer to "
                 f"the catheter, and leave more of the tumour alive (expected necrosis "
                 f"{small['tumour_necrosis_fraction']:.0%} against {large['tumour_necrosis_fraction']:.0%}). The "
-                "settled volume to stasis is the embolic load's (docs/embolic-load.md).",
+                "settled volume to stasis is the embolic load's (docs/embolic-load.md)." + stopped,
                 f"embosim compare --strategies selective --replicates {REPLICATES} "
                 f"--vary agent.size_bin={','.join(SIZE_BINS)} --out gallery-sizes && "
                 f"embosim plot gallery-sizes --kind comparison --metrics {','.join(SIZE_METRICS)}")

@@ -24,7 +24,12 @@ DATA = ROOT / "docs" / "data" / "therapy_numbers.json"
 BLOCKS = {"sirt-scenarios": ROOT / "docs" / "sirt.md", "sirt-maa-y90": ROOT / "docs" / "sirt.md",
           "sirt-maa-validation": ROOT / "docs" / "sirt.md",
           "sirt-resin": ROOT / "docs" / "sirt.md", "sirt-pvt": ROOT / "docs" / "sirt.md",
-          "tace-deb": ROOT / "docs" / "tace.md"}
+          "tace-deb": ROOT / "docs" / "tace.md", "tace-pvt": ROOT / "docs" / "tace.md",
+          "tace-biliary": ROOT / "docs" / "tace.md", "tace-seed": ROOT / "docs" / "tace.md"}
+#: The particle and cTACE scenarios docs/tace.md compares (the deck's rule "PVT or biliary-enteric anastomosis:
+#: consider Lipiodol", and the seed case).
+TACE_PAIRS = ("segmental_pvt", "ctace_segmental_pvt", "biliary_enteric_anastomosis", "ctace_biliary_enteric_anastomosis",
+              "bulky_segment5_net", "ctace_bulky_segment5_net")
 SIRT = ("sirt_glass_segment5", "sirt_high_lung_shunt", "sirt_resin_lobar_bilobar_net", "sirt_main_pvt")
 #: Summary keys kept per run (the numbers the blocks quote).
 KEYS = ("antegrade_flow_fraction", "clearance_time_cycles", "normal_ischaemic_fraction", "normal_function_loss_fraction",
@@ -37,7 +42,8 @@ KEYS = ("antegrade_flow_fraction", "clearance_time_cycles", "normal_ischaemic_fr
         "sirt_y90_segment_shares", "sirt_maa_y90_segment_overlap", "sirt_maa_y90_compartment_overlap",
         "sirt_maa_tumour_share", "sirt_y90_tumour_share_first_tenth", "sirt_y90_tumour_share_last_tenth",
         "tumour_to_normal_deposition_ratio", "drug_delivered_mg", "drug_tumour_mg", "drug_normal_mg", "drug_nontarget_mg",
-        "plasma_doxorubicin_peak_ng_ml", "plasma_doxorubicin_peak_time_h")
+        "plasma_doxorubicin_peak_ng_ml", "plasma_doxorubicin_peak_time_h", "normal_necrosis_fraction",
+        "biliary_ischaemic_fraction", "lipiodol_tumour_ml", "lipiodol_normal_ml", "lipiodol_systemic_ml")
 
 
 def _kept(summary: dict) -> dict:
@@ -56,6 +62,16 @@ def _workup(scenario, liver=None) -> dict:
     p = workup_partition(w)
     return {"lsf": w.lung_shunt_fraction, "tn": w.tn_ratio, "perfused_share": w.perfused_share,
             "segments": w.segments_perfused, "tumour_kg": p.tumour_mass_kg, "normal_kg": p.normal_mass_kg}
+
+
+def tumour_inflows(result, liver) -> dict:
+    """The tumour's arterial and portal inflow after the run, each over its baseline
+    (:func:`sim.outcomes.tumour_inflow_ratios`)."""
+    from sim.outcomes import tumour_inflow_ratios
+
+    art, portal = tumour_inflow_ratios(liver.compiled.compartments, result.state["compartment_flow_baseline_m3s"],
+                                       result.state["compartment_flow_final_m3s"])
+    return {"tumour_arterial_inflow_ratio": art, "tumour_portal_inflow_ratio": portal}
 
 
 def measure_glass_workup() -> dict:
@@ -108,6 +124,11 @@ def measure() -> dict:
     fast = load("sirt_glass_segment5").with_updates({"agent.activity_gbq": 0.1,
                                                       "liver.terminal_diameter_um": FAST_TERMINAL_DIAMETER_UM})
     put("sirt_glass_segment5.fast", _kept(sim.run(fast, progress=False).summary))
+    for name in TACE_PAIRS:
+        s = load(name)
+        liver = build_liver(s, progress=False)
+        result = sim.run(s, liver=liver, progress=False)
+        put(name, {**_kept(result.summary), **tumour_inflows(result, liver)})
     deb = load("deb_tace_lobar")
     deb_liver = build_liver(deb, progress=False)
     put("deb_tace_lobar", _kept(sim.run(deb, liver=deb_liver, progress=False).summary))
@@ -283,12 +304,54 @@ tumour share), {_share(v, d, 'normal')} in normal liver and {_share(v, d, 'nonta
 {v[d + 'plasma_doxorubicin_peak_ng_ml']:.2g} ng/mL, {v[d + 'plasma_doxorubicin_peak_time_h'] / 24:.0f} days after the injection. With 300-500 um beads sluggish flow takes
 {v[b + 'particle_volume_ml']:.2f} mL ({v[b + 'drug_delivered_mg']:.1f} mg, {_share(v, b, 'tumour')} in the tumour). A cTACE of the same {v[c + 'emulsion_doxorubicin_mg']:.1f} mg
 from the RHA (10 mL of Lipiodol, no particles) peaks at {v[c + 'plasma_doxorubicin_peak_ng_ml']:.0f} ng/mL {60 * v[c + 'plasma_doxorubicin_peak_time_h']:.0f} minutes after the
-injection, with {_share(v, c, 'tumour')} of the drug in the tumour."""
+injection, with {_share(v, c, 'tumour')} of the drug in the tumour and normal-liver necrosis {v[c + 'normal_necrosis_fraction']:.3f} (the
+sinusoids keep draining, above)."""
+
+
+def render_tace_pvt(v: dict) -> str:
+    p, c = "segmental_pvt.", "ctace_segmental_pvt."
+    return f"""With P5 thrombosed the segment V tumour draws its small portal share through the
+collaterals, and its drainage runs into the portal venules. Particles close its
+arteries (the tumour's arterial inflow to {_pct(v[p + 'tumour_arterial_inflow_ratio'], 0)} of baseline); its drainage then reverses
+into supply and its portal inflow rises to {v[p + 'tumour_portal_inflow_ratio']:.1f} times baseline. Lipiodol fills the
+portal venules behind the thrombus as well (through the sinusoids and the plexus), and
+the tumour's vascular spaces keep their oil, so its portal inflow rises only to
+{v[c + 'tumour_portal_inflow_ratio']:.1f} times baseline while the arterial inflow falls to {_pct(v[c + 'tumour_arterial_inflow_ratio'], 0)}: the oil embolises
+the tumour's portal side, which particles cannot reach. (Inflows: into every
+compartment, weighted by the viable tumour's share of it, positive portal inflow only,
+after the run over before it.) This is the mechanism ultraselective cTACE relies on
+[Miyayama2019Ultraselective]. In this case the tumour's portal share is small and
+both kill the tumour (tumour necrosis {v[p + 'tumour_necrosis_fraction']:.2f} with particles, {v[c + 'tumour_necrosis_fraction']:.2f} with the oil),
+and both infarct the segment's normal liver, which lives on its artery once its portal
+branch is thrombosed (normal necrosis {v[p + 'normal_necrosis_fraction']:.3f} and {v[c + 'normal_necrosis_fraction']:.3f})."""
+
+
+def render_tace_biliary(v: dict) -> str:
+    p, c = "biliary_enteric_anastomosis.", "ctace_biliary_enteric_anastomosis."
+    return f"""Bile ducts live on the peribiliary arterial plexus alone. Particles to stasis
+occlude the arteries that feed the plexus: `biliary_ischaemic_fraction` {v[p + 'biliary_ischaemic_fraction']:.3f}.
+Lipiodol crosses the plexus into the portal venules and leaves its arterioles open
+(model assumption): {v[c + 'biliary_ischaemic_fraction']:.3f}, while the tumour is still embolised (tumour necrosis
+{v[c + 'tumour_necrosis_fraction']:.2f} vs {v[p + 'tumour_necrosis_fraction']:.2f} with particles, which leave the tumour its portal supply)."""
+
+
+def render_tace_seed(v: dict) -> str:
+    p, c = "bulky_segment5_net.", "ctace_bulky_segment5_net."
+    return f"""3 mL of Lipiodol then temporary 300-500 um particles to stasis. The oil fills the
+segment, tumour first ({v[c + 'lipiodol_tumour_ml']:.2f} mL in the tumour, {v[c + 'lipiodol_normal_ml']:.1f} mL in normal liver, {v[c + 'lipiodol_systemic_ml']:.2f} mL on to
+the hepatic veins), opacifies its portal venules and closes the tumour's portal side
+(the tumour's portal inflow {v[c + 'tumour_portal_inflow_ratio']:.2f} of baseline vs {v[p + 'tumour_portal_inflow_ratio']:.2f} with bland particles, as above):
+tumour necrosis {v[c + 'tumour_necrosis_fraction']:.2f} vs {v[p + 'tumour_necrosis_fraction']:.2f}. The price is normal liver: the oil in the normal
+segment's portal venules and the particles after it leave it little supply, and normal
+necrosis is {v[c + 'normal_necrosis_fraction']:.3f} vs {v[p + 'normal_necrosis_fraction']:.3f} (cTACE is known to injure the liver more than
+bead-based TACE [Miyayama2020Strategy]; here the effect is read as permanent, see
+Washout)."""
 
 
 RENDER = {"sirt-scenarios": render_sirt_scenarios, "sirt-maa-y90": render_sirt_maa_y90,
           "sirt-maa-validation": render_sirt_maa_validation, "sirt-resin": render_sirt_resin,
-          "sirt-pvt": render_sirt_pvt, "tace-deb": render_tace_deb}
+          "sirt-pvt": render_sirt_pvt, "tace-deb": render_tace_deb, "tace-pvt": render_tace_pvt,
+          "tace-biliary": render_tace_biliary, "tace-seed": render_tace_seed}
 
 
 def markers(name: str) -> tuple[str, str]:

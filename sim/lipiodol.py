@@ -22,19 +22,26 @@ the particle transport is :mod:`sim.kernels.transport`) and its embolic effect:
      placed, :func:`water_fill`); what no compartment can hold passes the sinusoids to
      the hepatic veins (``systemic``: lung oil embolism, not simulated further);
    * in a tissue compartment the oil first fills the sinusoids (capacity
-     ``lipiodol_sinusoid_capacity_ml_per_ml`` x volume), then overflows into its
+     ``lipiodol_sinusoid_capacity_ml_per_ml`` x its perfused volume: a necrotic core holds
+     none), then overflows into its
      portal venules (trans-sinusoidal route, ``lipiodol_portal_capacity_ml_per_ml``);
    * the oil reaching a peribiliary plexus crosses it into the portal vein of its node
-     [Lipiodol2011PMC3036477] (trans-plexal route) and fills the portal venules of the
+     [Kan2008Microcirculation] (trans-plexal route) and fills the portal venules of the
      tissue below that node in proportion to their capacity (model assumption: oil
      forced into the portal venules fills them by volume, whatever the portal flow,
      so it also fills them behind a portal thrombosis).
 3. **Embolic effect** (:func:`apply_fill`): oil in a vessel raises its resistance by the
    emulsion-to-blood viscosity ratio over the filled share (model assumption: Poiseuille
    with the filled share in series): sinusoidal filling lowers the compartment's
-   arterial and hepatic-venous conductances, portal-venule filling its portal
-   conductance. The plexus is a transit route: its arterial supply stays open (model
-   assumption; the droplets, 30-50 um and deformable, cross it [Lipiodol2011PMC3036477]).
+   arterial terminal conductance, portal-venule filling its portal conductance. Normal
+   sinusoids keep draining to the hepatic veins: after Lipiodol alone the flow in the
+   terminal hepatic venules does not fall while that in the terminal portal venules does
+   [Koda1999Microcirculation], and the liver tolerates even large doses because the
+   arterioles keep flushing the sinusoids [Kan1993IodizedOil]. The tumour's vascular
+   spaces keep their oil for months [Takayasu1993]: there the oil also closes the outflow
+   (model assumption), over the compartment's tumour share. The plexus is a transit
+   route: its arterial supply stays open (model assumption; the droplets, 30-50 um and
+   deformable, cross it [Kan2008Microcirculation]).
 4. **Washout** (:func:`retained_fraction`): the oil leaves normal liver with a half-life
    of days and stays in tumour for months (``lipiodol_*_half_life_d``); the embolic
    effect is transient, and the necrosis read-out takes the scenario's deficit duration
@@ -56,13 +63,15 @@ from .kernels.liquid import sums_down
 from .kernels.treewalk import subtree_sums
 from .kernels.twoport import COMP_ART, COMP_HV, COMP_POR
 from .network import Compartments
+from .outcomes import viable_tumour_share
 from .scenario import AgentConfig, Scenario
 from .units import ML_M3
 
-__all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill", "apply_fill_shares",
-           "reapply_oil", "retained_fraction", "LipiodolStage", "lipiodol_summary", "session_agents", "session_permanent",
-           "oil_by_tissue", "water_in_oil_share", "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S",
-           "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
+__all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill",
+           "apply_fill_shares", "reapply_oil", "retained_fraction", "LipiodolStage",
+           "lipiodol_summary", "session_agents", "session_permanent", "oil_by_tissue", "water_in_oil_share",
+           "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "WATER_IN_OIL_POINTS",
+           "RETENTION_DAY"]
 
 #: Viscosity of Lipiodol at 37 C, Pa s [LipiodolSmPC] (25 mPa s; 34-48 mPa s at 20 C).
 LIPIODOL_VISCOSITY_PA_S = 25e-3
@@ -233,8 +242,9 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
     plexus = (comps.kind == _PERIBILIARY) & reached
     inflow = np.maximum(q[:, COMP_ART], 0.0)
     total = inflow[tissue].sum() + inflow[plexus].sum()
-    s_cap = np.where(tissue, sinusoid_capacity * comps.volume_m3, 0.0)
-    p_cap = np.where(tissue, portal_capacity * comps.volume_m3, 0.0)
+    perfused = comps.volume_m3 - comps.necrotic_volume_m3  # a necrotic core has no vascular space to fill
+    s_cap = np.where(tissue, sinusoid_capacity * perfused, 0.0)
+    p_cap = np.where(tissue, portal_capacity * perfused, 0.0)
     zeros = np.zeros(comps.n)
     if not total > 0 or volume_m3 <= 0:
         return LipiodolFill(zeros, zeros.copy(), s_cap, p_cap, 0.0, 0.0, max(volume_m3, 0.0), tissue)
@@ -261,8 +271,9 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
 
 
 def oil_by_tissue(comps: Compartments, filled: LipiodolFill) -> tuple[float, float]:
-    """Oil (m^3) held by viable tumour and by normal tissue: each compartment's oil split by its tumour volume share."""
-    tumour_share = _share(comps.tumour_volume_m3, comps.volume_m3)
+    """Oil (m^3) held by viable tumour and by normal tissue: each compartment's oil split by its viable tumour's share
+    of its perfused volume (a necrotic core holds none: :func:`fill`)."""
+    tumour_share = viable_tumour_share(comps)
     oil = filled.deposited_m3
     return float((oil * tumour_share).sum()), float((oil * (1.0 - tumour_share)).sum())
 
@@ -273,7 +284,7 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float) -> np.ndarray:
+def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float, comps: Compartments) -> np.ndarray:
     """Lower the compartment conductances where the oil is (in place; ``g_comp`` of a FlowState, (C, 4)).
 
     Returns
@@ -283,27 +294,30 @@ def apply_fill(g_comp: np.ndarray, filled: LipiodolFill, viscosity_ratio: float)
         :func:`apply_fill_shares` of the fill's sinusoidal and portal-venule shares.
     """
     return apply_fill_shares(g_comp, _share(filled.sinusoid_m3, filled.sinusoid_capacity_m3),
-                             _share(filled.portal_m3, filled.portal_capacity_m3), viscosity_ratio)
+                             _share(filled.portal_m3, filled.portal_capacity_m3), viscosity_ratio, viable_tumour_share(comps))
 
 
 def apply_fill_shares(g_comp: np.ndarray, sinusoid_share: np.ndarray, portal_share: np.ndarray,
-                      viscosity_ratio: float) -> np.ndarray:
+                      viscosity_ratio: float, tumour: np.ndarray) -> np.ndarray:
     """Lower the compartment conductances by the oil's filled shares (in place; ``g_comp`` (C, 4), shares (C,) in [0, 1]).
 
     A vessel share ``f`` filled with a liquid ``viscosity_ratio`` times as viscous as blood has
     the conductance ``g / (1 + f (ratio - 1))`` (Poiseuille, filled and open parts in series):
-    the sinusoidal share acts on the arterial and hepatic-venous terminals, the portal-venule
-    share on the portal terminal. Returns the factor applied to each arterial terminal.
+    the sinusoidal share acts on the arterial terminal, the portal-venule share on the portal
+    terminal. The hepatic-venous terminal takes the sinusoidal factor over the compartment's
+    ``tumour`` share only (its vascular spaces keep the oil), normal sinusoids draining freely
+    ([Koda1999Microcirculation], [Kan1993IodizedOil]); the tumour and normal parts in parallel.
+    Returns the factor applied to each arterial terminal.
     """
     extra = max(viscosity_ratio - 1.0, 0.0)
     arterial = 1.0 / (1.0 + sinusoid_share * extra)
     g_comp[:, COMP_ART] *= arterial
-    g_comp[:, COMP_HV] *= arterial
+    g_comp[:, COMP_HV] *= 1.0 - tumour * (1.0 - arterial)
     g_comp[:, COMP_POR] /= 1.0 + portal_share * extra
     return arterial
 
 
-def reapply_oil(g_comp: np.ndarray, run_state: dict, scenario: Scenario) -> bool:
+def reapply_oil(g_comp: np.ndarray, run_state: dict, scenario: Scenario, comps: Compartments) -> bool:
     """Put a finished cTACE session's oil back into ``g_comp`` (in place) from the run's saved fill shares
     (``RunResult.state["lipiodol_sinusoid_fill"]`` and ``["lipiodol_portal_fill"]``), as its Lipiodol phase put
     it; False (nothing changed) for a run without Lipiodol."""
@@ -311,7 +325,7 @@ def reapply_oil(g_comp: np.ndarray, run_state: dict, scenario: Scenario) -> bool
         return False
     ratio = emulsion_from_config(scenario.agent).viscosity_pa_s / BLOOD_VISCOSITY_PA_S
     apply_fill_shares(g_comp, np.clip(run_state["lipiodol_sinusoid_fill"], 0.0, 1.0),
-                      np.clip(run_state["lipiodol_portal_fill"], 0.0, 1.0), ratio)
+                      np.clip(run_state["lipiodol_portal_fill"], 0.0, 1.0), ratio, viable_tumour_share(comps))
     return True
 
 
@@ -347,7 +361,8 @@ class LipiodolStage:
         self.filled = fill(liver.compartments, np.asarray(liver.forest.parent, np.int64), state.comp_q, mask,
                            self.emulsion.oil_m3, self.cfg.lipiodol_sinusoid_capacity_ml_per_ml,
                            self.cfg.lipiodol_portal_capacity_ml_per_ml)
-        arterial = apply_fill(state.g_comp, self.filled, self.emulsion.viscosity_pa_s / BLOOD_VISCOSITY_PA_S)
+        arterial = apply_fill(state.g_comp, self.filled, self.emulsion.viscosity_pa_s / BLOOD_VISCOSITY_PA_S,
+                              liver.compartments)
         geometry.bed_g0[:arterial.shape[0]] *= arterial  # the compartments' beds: open means "with the oil" now
         twoport.solve(state)
 
@@ -368,9 +383,9 @@ def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents:
     tissue = f.territory
     tumour_oil, normal_oil = oil_by_tissue(comps, f)  # oil lies in territory tissue only
     tumour_vol = float(comps.tumour_volume_m3[tissue].sum())
-    normal_vol = float((comps.volume_m3 - comps.tumour_volume_m3)[tissue].sum())
+    normal_vol = float((comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum())
     portal = _share(f.portal_m3, f.portal_capacity_m3)
-    vol = np.where(tissue, comps.volume_m3, 0.0)
+    vol = np.where(tissue, comps.volume_m3 - comps.necrotic_volume_m3, 0.0)  # the perfused volume
     t_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     tumour_retained = float(retained_fraction(RETENTION_DAY, cfg.lipiodol_tumour_half_life_d))
     normal_retained = float(retained_fraction(RETENTION_DAY, cfg.lipiodol_normal_half_life_d))

@@ -41,7 +41,7 @@ from .scenario import OutcomesConfig
 
 __all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "tumour_rows",
            "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "trunk_tumour_share",
-           "necrosis_fraction",
+           "necrosis_fraction", "viable_tumour_share", "tumour_inflow_ratios",
            "deficit_duration_h", "compartment_necrosis", "tissue_volumes", "Deliveries", "deliveries"]
 
 _TISSUE, _PERIBILIARY = 0, 1
@@ -185,6 +185,24 @@ def _severity(o2_ratio, ratio_50: float, steepness: float) -> np.ndarray:
     with np.errstate(divide="ignore", over="ignore"):
         relative_odds = (r / (1.0 - r)) / odds_50  # inf at r = 1, 0 at r = 0
         return 1.0 / (1.0 + relative_odds ** steepness)
+
+
+def viable_tumour_share(comps: Compartments) -> np.ndarray:
+    """Viable tumour's share of each compartment's perfused volume (without a necrotic core), 0-1 (C,)."""
+    perfused = comps.volume_m3 - comps.necrotic_volume_m3
+    share = np.zeros_like(perfused)
+    np.divide(comps.tumour_volume_m3, perfused, out=share, where=perfused > 0)
+    return np.clip(share, 0.0, 1.0)
+
+
+def tumour_inflow_ratios(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray) -> tuple[float, float]:
+    """The tumour's arterial and portal inflow now over before (flows (C, 4), m^3/s): the inflow into every compartment
+    weighted by its :func:`viable_tumour_share` (a compartment's inflow feeds its tumour and normal parts alike),
+    positive portal inflow only (reversed drainage is not supply)."""
+    share = viable_tumour_share(comps)
+    portal = [float((share * np.maximum(q[:, COMP_POR], 0.0)).sum()) for q in (q_base, q_now)]
+    art = [float((share * arterial_inflow(q)).sum()) for q in (q_base, q_now)]
+    return art[1] / art[0], portal[1] / portal[0]
 
 
 def deficit_duration_h(cfg: OutcomesConfig, permanent: bool) -> float:

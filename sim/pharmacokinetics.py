@@ -196,20 +196,20 @@ def drug_summary(split_kg: dict, half_life_s: float, systemic_kg: float, tumour_
     }
 
 
-def session_drug(scenario, summary: dict, comps, in_territory: np.ndarray, liquid=None) -> dict:
+def session_drug(scenario, comps, in_territory: np.ndarray, liquid=None, beads: dict | None = None) -> dict:
     """The drug keys of a session, or ``{}`` without drug (bland particles, or no dose).
 
     Parameters
     ----------
     scenario : Scenario
-    summary : dict
-        The session's summary so far (particle fates: ``tumour_particle_fraction``,
-        ``nontarget_particle_fraction``, ``particle_volume_ml``).
     comps : Compartments
     in_territory : ndarray of bool, shape (M,)
         Pedicle nodes of the territory (the viable tumour and normal volumes the exposure is per).
     liquid : LipiodolStage, optional
         The session's Lipiodol phase (cTACE).
+    beads : dict, optional
+        The session's drug-eluting beads (:func:`sim.simulation.loaded_beads`): their settled volume
+        (``volume_ml``) and the shares of them in tumour and out of the liver.
     """
     cfg = scenario.agent
     tissue = (comps.kind == 0) & in_territory[comps.node]
@@ -224,9 +224,9 @@ def session_drug(scenario, summary: dict, comps, in_territory: np.ndarray, liqui
         split = {"tumour": tumour_oil * per_m3, "normal": normal_oil * per_m3, "nontarget": 0.0}
         return drug_summary(split, emulsion_release_half_life_s(liquid.emulsion.water_in_oil),
                             f.systemic_m3 * per_m3, tumour_m3, normal_m3)
-    if liquid is None and cfg.kind == "microspheres" and cfg.bead_doxorubicin_mg_per_ml > 0:
-        dose = cfg.bead_doxorubicin_mg_per_ml * MG_KG / ML_M3 * summary["particle_volume_ml"] * ML_M3
-        tumour, nontarget = summary["tumour_particle_fraction"], summary["nontarget_particle_fraction"]
+    if liquid is None and beads is not None:
+        dose = cfg.bead_doxorubicin_mg_per_ml * MG_KG / ML_M3 * beads["volume_ml"] * ML_M3
+        tumour, nontarget = beads["tumour_fraction"], beads["nontarget_fraction"]
         split = {"tumour": dose * tumour, "normal": dose * max(0.0, 1.0 - tumour - nontarget),
                  "nontarget": dose * nontarget}
         return drug_summary(split, cfg.bead_elution_half_life_d * DAY_S, 0.0, tumour_m3, normal_m3)

@@ -86,6 +86,8 @@ class ProcedureRun:
     agent_vial_m3: float
     n_units: int
     watched_flows: np.ndarray | None = None
+    #: Each injected particle's agent, an index into the session's agent list (``run_procedure``'s ``agents``)
+    agent_of: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -934,4 +936,4 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
                         particle_volume_m3=np.diff(volume[:done + 1]),
                         agent_names=tuple(agents[i][0].name for i in range(first, current + 1)),
                         agent_vial_m3=agents[0][0].vial_m3, n_units=_count_units(unit_end[:done]),
-                        watched_flows=np.array(watched) if watch is not None else None)
+                        watched_flows=np.array(watched) if watch is not None else None, agent_of=agent_of[:done].copy())

@@ -99,13 +99,19 @@ def _tace_section(s: dict) -> list[str]:
                   f"and systemic {_fmt(s['drug_nontarget_mg'])} mg; release half-life "
                   f"{_fmt(s['drug_release_half_life_h'])} h; exposure tumour "
                   f"{_fmt(s['drug_tumour_exposure_mg_h_per_ml'])}, normal liver "
-                  f"{_fmt(s['drug_normal_exposure_mg_h_per_ml'])} mg h/mL."]
+                  f"{_fmt(s['drug_normal_exposure_mg_h_per_ml'])} mg h/mL. Plasma doxorubicin: peak "
+                  f"{_fmt(s['plasma_doxorubicin_peak_ng_ml'])} ng/mL at {_fmt(s['plasma_doxorubicin_peak_time_h'])} h, "
+                  f"AUC {_fmt(s['plasma_doxorubicin_auc_ng_h_ml'])} ng h/mL."]
     return lines
 
 
 def _stopped(s: dict, sc) -> str:
     """The line that says why and after what the injection stopped."""
     oil = f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol, then " if "lipiodol_volume_ml" in s else ""
+    if oil and s["particles_injected"] == 0 and s["stop_reason"] == "max_volume":  # the oil alone, given by volume
+        return (f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol given (by volume; no particles followed): SACE "
+                f"{s['sace_level']} after it, {100 * s['antegrade_flow_fraction']:.1f}% of the baseline antegrade flow "
+                f"({'the endpoint met' if s['endpoint_reached'] else 'the endpoint not met'}).")
     text = (f"Stopped on **{s['stop_reason']}** "
             f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) after {oil}"
             f"{s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "

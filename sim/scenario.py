@@ -497,8 +497,8 @@ class AgentConfig(_Section):
 
     # --- TACE (issue 17): the Lipiodol-drug emulsion of cTACE (kind = "lipiodol"; sim/lipiodol.py) ---
     lipiodol_volume_ml: float = param(
-        5.0, "mL", "model assumption: small end of the 5-20 mL of emulsion injected until stagnation in "
-        "[Lipiodol2011PMC3036477]'s protocol (a selective injection needs less than a lobar one)",
+        5.0, "mL", "model assumption: a selective injection needs less than the lobar and whole-liver ones of "
+        "[Nakamura1988PortalOil] (17 mL on average; a third of the patients 10 mL or less)",
         "Volume of Lipiodol (the oil phase) injected.", gt=0.0, le=30.0)
     lipiodol_to_aqueous_ratio: float = param(
         2.0, "mL/mL", "[Masada2017] (Lipiodol:drug solution 2:1 gives 70% water-in-oil, 1:1 only 16%)",
@@ -511,7 +511,7 @@ class AgentConfig(_Section):
     lipiodol_sinusoid_capacity_ml_per_ml: float = param(
         0.01, "mL/mL", "model assumption: the oil front reaches the portal venules once it fills about a tenth of "
         "the sinusoidal space (sinusoids about 10% of the liver volume, unverified); a 150 mL segment then stagnates "
-        "after a few mL, as the 5-20 mL to stagnation of [Lipiodol2011PMC3036477]'s protocol for segments to lobes",
+        "after a few mL, lobes after 10-20 mL as in [Nakamura1988PortalOil]",
         "Oil held in the sinusoids per mL of tissue before it overflows into the portal venules.", gt=0.0, le=0.2)
     lipiodol_portal_capacity_ml_per_ml: float = param(
         0.005, "mL/mL", "model assumption: terminal portal venules hold about half as much as the sinusoids reached",

@@ -86,6 +86,38 @@ def _check_same_anatomy(built: Scenario, wanted: Scenario, *, what: str = "the l
             raise ValueError(f"{what} a different [{section}] section than the scenario's; {fix}")
 
 
+def _tumour_particles(fate: np.ndarray, where: np.ndarray, node_share, comp_share, trunk_share) -> float:
+    """Particles (of ``fate`` and ``where``) lodged in tumour, each counted by the tumour share of where it lodged."""
+    return float(node_share[where[fate == tk.FATE_VESSEL]].sum() + comp_share[where[fate == tk.FATE_COMPARTMENT]].sum()
+                 + trunk_share[where[fate == tk.FATE_TRUNK]].sum())
+
+
+def loaded_beads(scenario: Scenario, proc: ProcedureRun, agents, liver) -> dict | None:
+    """The drug-eluting beads of a session that gives them: their settled volume (``volume_ml``) and the shares of them
+    that lodged in tumour (``tumour_fraction``) and left the liver (``nontarget_fraction``); None without beads.
+
+    The loading (``agent.bead_doxorubicin_mg_per_ml``) is the microspheres': the session's agent and any
+    ``procedure.agent_sequence`` step of microspheres carry it, a step of PVA or gelatin sponge does not (review 37:
+    DEB then PVA counted the PVA as loaded).
+    """
+    cfg = scenario.agent
+    if cfg.kind != "microspheres" or cfg.bead_doxorubicin_mg_per_ml <= 0 or proc.agent_of is None:
+        return None
+    kinds = (cfg.kind, *(step.kind for step in scenario.procedure.agent_sequence))
+    loaded_agent = np.array([kind == "microspheres" for kind in kinds])
+    n = proc.n_injected
+    loaded = loaded_agent[proc.agent_of[:n]]
+    per_particle_m3 = 1.0 / np.array([agent.particles_per_m3 for agent, _ in agents])[proc.agent_of[:n]]
+    count = int(loaded.sum())
+    if count == 0:
+        return {"volume_ml": 0.0, "tumour_fraction": 0.0, "nontarget_fraction": 0.0}
+    fate, where = proc.state.fate[:n][loaded], proc.state.where[:n][loaded]
+    node_share, comp_share = tumour_share_of_lodgings(liver.compartments, np.asarray(liver.forest.parent, np.int64))
+    tumour = _tumour_particles(fate, where, node_share, comp_share, trunk_tumour_share(liver))
+    return {"volume_ml": float(per_particle_m3[loaded].sum() / ML_M3), "tumour_fraction": tumour / count,
+            "nontarget_fraction": float((fate == tk.FATE_NONTARGET).sum() / count)}
+
+
 def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarray, *,
               necrosis: tuple[np.ndarray, np.ndarray] | None = None, delivered: Deliveries | None = None) -> dict[str, Any]:
     """The flat summary of a run (keys and units in ``docs/outputs.md``); ``necrosis`` and ``delivered``: the run's
@@ -101,9 +133,7 @@ def summarise(scenario: Scenario, proc: ProcedureRun, flow, q_healthy: np.ndarra
     last = proc.rows[-1]
     node_share, comp_share = tumour_share_of_lodgings(comps, np.asarray(liver.forest.parent, np.int64))
     trunk_share = trunk_tumour_share(liver)
-    tumour_particles = float(node_share[where[fate == tk.FATE_VESSEL]].sum()
-                             + comp_share[where[fate == tk.FATE_COMPARTMENT]].sum()
-                             + trunk_share[where[fate == tk.FATE_TRUNK]].sum())
+    tumour_particles = _tumour_particles(fate, where, node_share, comp_share, trunk_share)
     lodged_in_liver = int(np.isin(fate, (tk.FATE_VESSEL, tk.FATE_COMPARTMENT, tk.FATE_TRUNK)).sum())
     normal_particles = lodged_in_liver - tumour_particles
 
@@ -315,7 +345,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
             summary.update(delivery_keys)
     if liquid is not None:  # cTACE: the Lipiodol read-outs (sim/lipiodol.py)
         summary.update(lipiodol_summary(flow.liver.compartments, liquid, proc.agent_names if with_particles else ()))
-    summary.update(session_drug(scenario, summary, flow.liver.compartments, proc.in_territory, liquid))  # TACE drug
+    summary.update(session_drug(scenario, flow.liver.compartments, proc.in_territory, liquid,
+                                loaded_beads(scenario, proc, agents, flow.liver)))  # TACE drug
     summary["run_time_s"] = time.perf_counter() - started
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state

@@ -75,6 +75,20 @@ def test_deb_session_delivers_the_loaded_dose_where_the_beads_go_and_peaks_below
         ctace["drug_normal_mg"] / ctace["lipiodol_normal_ml"])  # the drug goes with the oil
 
 
+def test_deb_then_pva_loads_only_the_beads(liver):
+    """Review 37: DEB followed by a PVA step counted the PVA as drug-loaded (16.6 -> 25.3 mg): the dose is the beads'
+    settled volume times the loading, split by where the beads (not the PVA) went."""
+    deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0, "procedure.endpoint": "sluggish"})
+    both = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0, "procedure.agent_sequence": [
+        {"kind": "pva", "size_bin": "500-700", "switch_at_flow_fraction": 0.5}]})
+    assert both["agent"] == "microspheres 100-300 um then pva 500-700 um" and both["particle_volume_ml"] > 0
+    assert both["drug_delivered_mg"] < 25.0 * both["particle_volume_ml"] - 1e-9  # the PVA carries none
+    # the beads are those given to the switch at half the flow: at most the dose of beads alone to sluggish (40%)
+    assert 0.0 < both["drug_delivered_mg"] <= deb["drug_delivered_mg"] * (1 + 1e-9)
+    assert both["drug_tumour_mg"] + both["drug_normal_mg"] + both["drug_nontarget_mg"] == pytest.approx(
+        both["drug_delivered_mg"])
+
+
 def test_bland_particles_report_no_drug(liver):
     assert "drug_delivered_mg" not in _run(liver)
 

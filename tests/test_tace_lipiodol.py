@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,7 @@ from sim.lipiodol import (
     water_in_oil_share,
 )
 from sim.network import Compartments
+from sim.outcomes import tumour_inflow_ratios
 from sim.scenario import AgentConfig, Scenario, ScenarioError
 
 
@@ -142,8 +145,12 @@ def test_outside_the_territory_gets_nothing():
 def test_apply_fill_lowers_conductances_by_the_viscosity_ratio_over_the_filled_share():
     comps, f = _fill(10.0)  # everything full
     g = np.ones((3, 4))
-    apply_fill(g, f, 11.0)
-    np.testing.assert_allclose(g[:2, [COMP_ART, COMP_HV, COMP_POR]], 1.0 / 11.0)
+    apply_fill(g, f, 11.0, comps)
+    np.testing.assert_allclose(g[:2, [COMP_ART, COMP_POR]], 1.0 / 11.0)
+    # the tumour's spaces keep the oil (its outflow closes over its share); normal sinusoids keep draining
+    # [Koda1999Microcirculation]: the tumour and normal parts in parallel
+    share = comps.tumour_volume_m3[:2] / comps.volume_m3[:2]
+    np.testing.assert_allclose(g[:2, COMP_HV], share / 11.0 + (1.0 - share))
     np.testing.assert_allclose(g[2], 1.0)  # the plexus is a transit route: left open
 
 
@@ -175,14 +182,13 @@ def test_lipiodol_embolises_the_tumour_portal_supply_particles_do_not(liver):
     pvt = {"portal.thrombosis": "P5", "portal.thrombosis_occlusion": 0.999}
     lip = _run(liver, **pvt, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 3.0})
     tae = _run(liver, **pvt)
-    rows = np.flatnonzero(liver.compiled.compartments.tumour_volume_m3 > 0)
-
     def portal_ratio(result):
-        base = result.state["compartment_flow_baseline_m3s"][rows, COMP_POR]
-        final = result.state["compartment_flow_final_m3s"][rows, COMP_POR]
-        return np.maximum(final, 0).sum() / np.maximum(base, 0).sum()
+        return tumour_inflow_ratios(liver.compiled.compartments, result.state["compartment_flow_baseline_m3s"],
+                                    result.state["compartment_flow_final_m3s"])[1]
 
-    assert portal_ratio(lip) < 0.5 * portal_ratio(tae)
+    # 0.59 on this coarse liver, whose compartments mix much normal liver with the tumour; 0.24 at the shipped
+    # resolution (docs/tace.md, generated)
+    assert portal_ratio(lip) < 0.75 * portal_ratio(tae)
 
 
 def test_particles_may_follow_the_oil_and_only_slow_the_flow_further(liver):
@@ -252,7 +258,35 @@ def test_the_report_tells_the_oil_and_the_drug(liver):
 
     result = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 2.0})
     s, text = result.summary, render_report(result)
-    assert f"after {s['lipiodol_volume_ml']:.3g} mL of Lipiodol, then 0 particles" in text
+    # the oil alone is given by volume: not "Stopped on max_volume (endpoint not reached)" (review 37)
+    assert f"{s['lipiodol_volume_ml']:.3g} mL of Lipiodol given (by volume; no particles followed)" in text
+    assert "Stopped on" not in text
     assert "## Lipiodol (cTACE)" in text and f"{s['lipiodol_tumour_ml']:.3g} mL" in text
     assert "## Drug" in text and f"{s['drug_delivered_mg']:.3g} mg delivered" in text
+    assert f"peak {s['plasma_doxorubicin_peak_ng_ml']:.3g} ng/mL" in text and "AUC" in text  # (review 37: missing)
     assert text.count("## Patient selection") == 1
+
+
+def test_lobar_lipiodol_alone_embolises_the_tumour_but_does_not_infarct_the_normal_liver(liver):
+    """Review 37: a lobar injection of Lipiodol alone (10 mL, routine) infarcted half of the normal liver (0.49 at the
+    shipped resolution) because the sinusoidal oil also closed the hepatic-venous side. The liver tolerates even large
+    doses of oil alone [Kan1993IodizedOil] and the terminal hepatic venules keep their flow [Koda1999Microcirculation];
+    the arterial flow still slows (the injection is given to stagnation) and the tumour is still embolised."""
+    run = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 10.0, "catheter.vessel": "RHA"}).summary
+    assert run["lipiodol_normal_ml"] > 5.0 and run["portal_opacification_fraction"] > 0.0
+    assert run["normal_necrosis_fraction"] < 0.05 and run["normal_ischaemic_fraction"] < 0.05
+    assert run["antegrade_flow_fraction"] < 0.5 and run["tumour_necrosis_fraction"] > 0.5
+
+
+def test_a_necrotic_core_holds_no_oil_and_the_tumours_oil_is_the_tumours():
+    """Review 37: the oil a tumour compartment's necrotic share held was reported as normal liver (and the drug with
+    it). A necrotic core has no vascular space: no capacity; a compartment of viable tumour and core holds tumour oil
+    only."""
+    from sim.lipiodol import oil_by_tissue
+
+    parent, comps, q = _tree()
+    cored = dataclasses.replace(comps, necrotic_volume_m3=np.array([0.0, 50e-6, 0.0]))  # tumour 50, core 50 of 100
+    f = fill(cored, parent, q, np.ones(4, bool), 10e-6, 0.01, 0.005)  # everything full
+    assert f.sinusoid_capacity_m3[1] == pytest.approx(0.5 * f.sinusoid_capacity_m3[0])  # the perfused half only
+    tumour, normal = oil_by_tissue(cored, f)
+    assert tumour == pytest.approx(f.deposited_m3[1]) and normal == pytest.approx(f.deposited_m3[0])

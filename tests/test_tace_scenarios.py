@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import sim
 from sim.anatomy import build_liver
 from sim.catalogue import scenarios_dir
-from sim.kernels.twoport import COMP_POR
+from sim.outcomes import tumour_inflow_ratios
 from sim.scenario import load_scenario
 
 #: cTACE scenario -> its particle partner.
@@ -47,10 +46,9 @@ def results():
 
 
 def _tumour_portal_ratio(result):
-    rows = np.flatnonzero(result.liver.compiled.compartments.tumour_volume_m3 > 0)
-    base = np.maximum(result.state["compartment_flow_baseline_m3s"][rows, COMP_POR], 0).sum()
-    final = np.maximum(result.state["compartment_flow_final_m3s"][rows, COMP_POR], 0).sum()
-    return final / base
+    """The tumour's portal inflow after over before (docs/tace.md's measure, :func:`sim.outcomes.tumour_inflow_ratios`)."""
+    return tumour_inflow_ratios(result.liver.compiled.compartments, result.state["compartment_flow_baseline_m3s"],
+                                result.state["compartment_flow_final_m3s"])[1]
 
 
 def test_pvt_pair_particles_reverse_the_tumour_drainage_into_supply_lipiodol_blocks_it(results):

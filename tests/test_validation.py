@@ -82,7 +82,7 @@ def test_smaller_spheres_lodge_deeper_and_particles_follow_the_flow(fast_run):
     assert 12 <= g100 <= 17 and g40 > g100 + 1
     median = float(rows["median per-outlet |particle share - flow share|, percentage points"]["embosim"])
     assert 0 < median <= 0.40
-    # the vessels 100-300 um spheres occlude: [JVIR2013Lodging] 158 +/- 21 um (kidney), 144 +/- 40 um (mesentery)
+    # the vessels 100-300 um spheres occlude: 158 +/- 21 um (kidney, [JVIR2013Lodging]), 144 +/- 40 um (mesentery)
     occluded = rows["diameter of the vessels 100-300 um spheres wedge in, um (mean)"]
     assert occluded["role"] == "validation" and 104 <= float(occluded["embosim"]) <= 179
 

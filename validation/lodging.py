@@ -15,8 +15,9 @@ asymmetric, and spheres pass vessels down to 80% of their diameter (deformabilit
 0.2, [MeritEmbosphereIFU]), which puts them about one generation deeper. These depth rows are
 checks: the band is the model's own rule, not a measurement.
 
-The vessels 100-300 um spheres occlude are validation data ([JVIR2013Lodging]: 158 +/- 21 um
-in rabbit kidney, 144 +/- 40 um in rabbit mesentery, about 0.7-0.8 x the nominal mean): the
+The vessels 100-300 um spheres occlude are validation data (158 +/- 21 um in rabbit kidney,
+[JVIR2013Lodging]; 144 +/- 40 um in rabbit mesentery, [RabbitMesenteryLodging]; about 0.7-0.8 x the
+nominal mean): the
 mean diameter of the resolved vessels the runs' particles wedge in, each wedge an occluded
 vessel. The deformability that sets it is the IFU's compression (20-30%), not these data.
 """
@@ -40,8 +41,8 @@ __all__ = ["AGENTS", "CHECK_NOTE", "OCCLUDED_DIAMETER_UM", "derived_band", "part
 CHECK_NOTE = ("a check: the band is Murray's law on the model's own 4.5 mm PHA anchor ([LodgingDepthDerived]), "
               "not a measurement")
 
-#: [JVIR2013Lodging]: vessels occluded by 100-300 um trisacryl spheres, um, mean and SD: rabbit kidney 158 +/- 21,
-#: mesentery 144 +/- 40; the comparison takes the lower mean less its SD to the higher mean plus its SD.
+#: Vessels occluded by 100-300 um trisacryl spheres, um, mean and SD: rabbit kidney 158 +/- 21 [JVIR2013Lodging],
+#: mesentery 144 +/- 40 [RabbitMesenteryLodging]; the comparison takes the lower mean less its SD to the higher mean plus its SD.
 OCCLUDED_DIAMETER_UM = (144.0 - 40.0, 158.0 + 21.0)
 #: Agent size bins compared ([MeritEmbosphereIFU]), with the derived reference band of each (generations).
 AGENTS = ("100-300", "40-120")
@@ -128,8 +129,8 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                               role="check"))
     occluded = wedges["100-300"]
     results.append(range_case("diameter of the vessels 100-300 um spheres wedge in, um (mean)", float(occluded.mean()),
-                              *OCCLUDED_DIAMETER_UM, "[JVIR2013Lodging]: 158 +/- 21 um (rabbit kidney), 144 +/- 40 um "
-                              "(rabbit mesentery)",
+                              *OCCLUDED_DIAMETER_UM, "158 +/- 21 um (rabbit kidney, [JVIR2013Lodging]), 144 +/- 40 um "
+                              "(rabbit mesentery, [RabbitMesenteryLodging])",
                               f"SD {occluded.std():.0f} um, median {np.median(occluded):.0f} um; {occluded.size} wedges in "
                               f"resolved vessels ({occluded.size / lodged['100-300']:.0%} of the particles lodged: the "
                               "rest stopped on columns or in sub-resolution beds); agent.deformability is the IFU's "

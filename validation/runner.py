@@ -107,7 +107,7 @@ CASES = (
          lambda s: embolic_load.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("convergence", "Convergence: particle batches, recording chunks, tree resolution",
          lambda s: convergence.run(s.out_dir, fast=s.fast, liver=s.liver)),
-    Case("lipiodol", "cTACE: portal opacification against Lipiodol volume ([Lipiodol2011PMC3036477])",
+    Case("lipiodol", "cTACE: portal opacification against Lipiodol volume ([Nakamura1988PortalOil])",
          lambda s: lipiodol.run(s.out_dir, fast=s.fast, liver=s.liver)),
     Case("doxorubicin", "TACE: plasma doxorubicin peak, DEB against cTACE ([Varela2007])",
          lambda s: doxorubicin.run(s.out_dir, fast=s.fast)),
@@ -236,8 +236,8 @@ CALIBRATED = (
      "rules ([LodgingDepthDerived]): a check"),
     ("liver.segment_fractions", "LiverConfig", "-"),
     ("agent.deformability", "AgentConfig",
-     "- (the vessels 100-300 um spheres wedge in [JVIR2013Lodging] are inside the published spread for any "
-     "deformability 0-0.2: no constraint; the in-tissue deformation published, 9-12% [JVIR2013Lodging] "
+     "- (the vessels 100-300 um spheres wedge in [JVIR2013Lodging] [RabbitMesenteryLodging] are inside the published "
+     "spread for any deformability 0-0.2: no constraint; the in-tissue deformation published, 9-12% [JVIR2013Lodging] "
      "[InvestRadiol2006Deformation], is below the default: a disagreement)"),
     ("agent.seal_porosity", "AgentConfig",
      "- (particles per occluded vessel [JVIR2004Occlusion] is 1 for any seal porosity 0.05-0.5, a validation of "

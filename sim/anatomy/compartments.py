@@ -8,7 +8,7 @@ A **peribiliary compartment** (bile duct capillary plexus, kind 1) sits at an in
 pedicle node whose incoming artery is at least :data:`PERIBILIARY_MIN_DIAMETER_M`
 wide (a segment's root counts with its named segmental artery). It has arterial
 inflow only and drains into the same node's portal vein (bile ducts are supplied by
-arteries only; [Lipiodol2011PMC3036477], the cTACE oil route through the plexus). Model
+arteries only; [Kan2008Microcirculation], the cTACE oil route through the plexus). Model
 assumption for its size and demand: the plexus is a sleeve one duct radius thick
 around a bile duct as wide as the companion artery, volume ``3 pi r_a^2 L_a``,
 perfused like normal liver's arterial supply per volume; this gives about 1-3% of
