@@ -291,8 +291,7 @@ def final_flow(result, *, baseline=None):
     else:
         flow = copy.copy(baseline)
         flow.state = _scratch(baseline.state, _CONDUCTANCES + _SOLVE_WRITES)
-    reapply_oil(flow.state.g_comp, result.state, result.scenario, flow.liver.compartments)  # before the load, as the
-    # session's order
+    reapply_oil(flow.state.g_comp, result.state, flow.liver.compartments)  # before the load, as the session's order
     apply_load_record(flow.state, flow.liver.trunk, result.state["load"])
     return flow
 

@@ -13,7 +13,14 @@ the particle transport is :mod:`sim.kernels.transport`) and its embolic effect:
    Viscosity: Taylor's intrinsic viscosity of a suspension of drops [Taylor1932] in
    the Krieger-Dougherty law [KriegerDougherty1959] for each type, weighted by the
    water-in-oil share, from Lipiodol's 25 mPa s at 37 C [LipiodolSmPC] and water's
-   0.69 mPa s (model assumption: the aqueous phase has water's viscosity).
+   0.69 mPa s (model assumption: the aqueous phase has water's viscosity): the injected
+   emulsion's (reported). In the microvessels the emulsion does not stay one (model
+   assumption): its drops, 30-50 um [Masada2017], are wider than the sinusoids (about
+   13 um [Debbaut2014]), so it breaks up at their entrance; the aqueous phase, miscible
+   with plasma, goes on with the blood, and the oil fills the microvessels. The fill is
+   the oil's volume and its embolic effect the oil's viscosity, whatever the emulsion
+   type (review 37: with the mixture's, a 1:2 emulsion, thinner than blood, had none);
+   the type sets how fast the drug leaves (:mod:`sim.pharmacokinetics`).
 2. **Filling** (:func:`fill`), per compartment of the territory downstream of the tip:
 
    * the oil divides between the compartments in proportion to their arterial inflow;
@@ -30,8 +37,8 @@ the particle transport is :mod:`sim.kernels.transport`) and its embolic effect:
      tissue below that node in proportion to their capacity (model assumption: oil
      forced into the portal venules fills them by volume, whatever the portal flow,
      so it also fills them behind a portal thrombosis).
-3. **Embolic effect** (:func:`apply_fill`): oil in a vessel raises its resistance by the
-   emulsion-to-blood viscosity ratio over the filled share (model assumption: Poiseuille
+3. **Embolic effect** (:func:`apply_fill`): oil in a vessel raises its resistance by
+   Lipiodol's viscosity over blood's (``EMBOLIC_VISCOSITY_RATIO``) over the filled share (model assumption: Poiseuille
    with the filled share in series): sinusoidal filling lowers the compartment's
    arterial terminal conductance, portal-venule filling its portal conductance. Normal
    sinusoids keep draining to the hepatic veins: after Lipiodol alone the flow in the
@@ -68,10 +75,10 @@ from .scenario import AgentConfig, Scenario
 from .units import ML_M3
 
 __all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill",
-           "apply_fill_shares", "reapply_oil", "retained_fraction", "LipiodolStage",
+           "apply_fill_shares", "reapply_oil", "retained_fraction", "territory_capacity_ml", "LipiodolStage",
            "lipiodol_summary", "session_agents", "session_permanent", "oil_by_tissue", "water_in_oil_share",
-           "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "WATER_IN_OIL_POINTS",
-           "RETENTION_DAY"]
+           "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "EMBOLIC_VISCOSITY_RATIO",
+           "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
 
 #: Viscosity of Lipiodol at 37 C, Pa s [LipiodolSmPC] (25 mPa s; 34-48 mPa s at 20 C).
 LIPIODOL_VISCOSITY_PA_S = 25e-3
@@ -80,6 +87,8 @@ LIPIODOL_VISCOSITY_PA_S = 25e-3
 AQUEOUS_VISCOSITY_PA_S = 0.69e-3
 #: Whole blood in arteries, Pa s: [TextbookPhysiology] (3.5-4 mPa s).
 BLOOD_VISCOSITY_PA_S = 3.5e-3
+#: Resistance factor of a vessel full of the oil (its viscosity over blood's, 7.1; module docstring, point 1).
+EMBOLIC_VISCOSITY_RATIO = LIPIODOL_VISCOSITY_PA_S / BLOOD_VISCOSITY_PA_S
 #: Water-in-oil share at two Lipiodol:aqueous ratios, [Masada2017]: (1:1, 16.03%), (2:1, 70.45%); capped at 70%.
 WATER_IN_OIL_POINTS = ((1.0, 0.1603), (2.0, 0.7045))
 #: Dispersed volume fraction at which drops jam (random close packing), dimensionless [KriegerDougherty1959].
@@ -270,6 +279,27 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
                         float(volume_m3), tissue)
 
 
+def territory_capacity_ml(liver, scenario: Scenario) -> float:
+    """Oil the catheter's territory holds, mL: the sinusoids and portal venules of its tissue full
+    (``agent.lipiodol_sinusoid_capacity_ml_per_ml`` + ``lipiodol_portal_capacity_ml_per_ml``, per mL of perfused
+    tissue): the volume a cTACE gives to stagnation (model assumption), more going on to the lungs.
+
+    Parameters
+    ----------
+    liver : CompiledLiver
+    scenario : Scenario
+        Its catheter and its agent's capacities.
+    """
+    from .procedure import catheter_territory
+
+    placed, mask = catheter_territory(liver, scenario)
+    comps = placed.compartments
+    tissue = (comps.kind == _TISSUE) & mask[comps.node]
+    perfused = float((comps.volume_m3 - comps.necrotic_volume_m3)[tissue].sum())
+    cfg = scenario.agent
+    return (cfg.lipiodol_sinusoid_capacity_ml_per_ml + cfg.lipiodol_portal_capacity_ml_per_ml) * perfused / ML_M3
+
+
 def oil_by_tissue(comps: Compartments, filled: LipiodolFill) -> tuple[float, float]:
     """Oil (m^3) held by viable tumour and by normal tissue: each compartment's oil split by its viable tumour's share
     of its perfused volume (a necrotic core holds none: :func:`fill`)."""
@@ -317,15 +347,15 @@ def apply_fill_shares(g_comp: np.ndarray, sinusoid_share: np.ndarray, portal_sha
     return arterial
 
 
-def reapply_oil(g_comp: np.ndarray, run_state: dict, scenario: Scenario, comps: Compartments) -> bool:
+def reapply_oil(g_comp: np.ndarray, run_state: dict, comps: Compartments) -> bool:
     """Put a finished cTACE session's oil back into ``g_comp`` (in place) from the run's saved fill shares
     (``RunResult.state["lipiodol_sinusoid_fill"]`` and ``["lipiodol_portal_fill"]``), as its Lipiodol phase put
     it; False (nothing changed) for a run without Lipiodol."""
     if "lipiodol_sinusoid_fill" not in run_state:
         return False
-    ratio = emulsion_from_config(scenario.agent).viscosity_pa_s / BLOOD_VISCOSITY_PA_S
     apply_fill_shares(g_comp, np.clip(run_state["lipiodol_sinusoid_fill"], 0.0, 1.0),
-                      np.clip(run_state["lipiodol_portal_fill"], 0.0, 1.0), ratio, viable_tumour_share(comps))
+                      np.clip(run_state["lipiodol_portal_fill"], 0.0, 1.0), EMBOLIC_VISCOSITY_RATIO,
+                      viable_tumour_share(comps))
     return True
 
 
@@ -361,8 +391,7 @@ class LipiodolStage:
         self.filled = fill(liver.compartments, np.asarray(liver.forest.parent, np.int64), state.comp_q, mask,
                            self.emulsion.oil_m3, self.cfg.lipiodol_sinusoid_capacity_ml_per_ml,
                            self.cfg.lipiodol_portal_capacity_ml_per_ml)
-        arterial = apply_fill(state.g_comp, self.filled, self.emulsion.viscosity_pa_s / BLOOD_VISCOSITY_PA_S,
-                              liver.compartments)
+        arterial = apply_fill(state.g_comp, self.filled, EMBOLIC_VISCOSITY_RATIO, liver.compartments)
         geometry.bed_g0[:arterial.shape[0]] *= arterial  # the compartments' beds: open means "with the oil" now
         twoport.solve(state)
 

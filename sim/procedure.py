@@ -494,6 +494,18 @@ def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int, load: el.Lo
         stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(5, np.int64))
 
 
+def catheter_territory(liver: CompiledLiver, scenario: Scenario) -> tuple[CompiledLiver, np.ndarray]:
+    """The tissue ``scenario``'s catheter feeds at baseline, before anything is given: the catheter-placed liver and
+    its :func:`territory` mask over pedicle nodes (a fresh flow model; the agent does not change it)."""
+    from .agents import agent_from_config
+    from .flow.model import LiverFlow
+    from .scenario import AgentConfig
+
+    flow = LiverFlow(liver, scenario, catheter=True)
+    net, _ = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent_from_config(AgentConfig()))
+    return flow.liver, territory(flow.liver, flow.state, net)[0]
+
+
 def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
     """Pedicle nodes fed through the catheterised vessel at baseline, and their arterial lumen volume.
 

@@ -21,13 +21,14 @@ from .scenario import AgentConfig, Scenario, ScenarioError
 
 __all__ = ["THERAPIES", "therapy_scenario", "run_therapies"]
 
-#: Scenario updates of each therapy (docs/tace.md): bland 100-300 um spheres; 5 mL Lipiodol with 50 mg doxorubicin
-#: then temporary 300-500 um particles (gelatin-sponge-like); 100-300 um beads loaded with 25 mg/mL [DCBeadLoading].
+#: Scenario updates of each therapy (docs/tace.md): bland 100-300 um spheres; Lipiodol to stagnation (the volume the
+#: catheter's territory holds, :func:`sim.lipiodol.territory_capacity_ml`, set by :func:`run_therapies`) with 50 mg
+#: doxorubicin, then temporary 300-500 um particles (gelatin-sponge-like); 100-300 um beads loaded with 25 mg/mL
+#: [DCBeadLoading].
 THERAPIES: dict[str, dict[str, Any]] = {
     "tae": {"agent.kind": "microspheres", "agent.size_bin": "100-300", "agent.bead_doxorubicin_mg_per_ml": 0.0,
             "procedure.agent_sequence": []},
-    "ctace": {"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0, "agent.emulsion_doxorubicin_mg": 50.0,
-              "agent.permanent": False,
+    "ctace": {"agent.kind": "lipiodol", "agent.emulsion_doxorubicin_mg": 50.0, "agent.permanent": False,
               "procedure.agent_sequence": [{"kind": "microspheres", "size_bin": "300-500"}]},
     "deb_tace": {"agent.kind": "microspheres", "agent.size_bin": "100-300", "agent.bead_doxorubicin_mg_per_ml": 25.0,
                  "procedure.agent_sequence": []},
@@ -50,6 +51,17 @@ def therapy_scenario(scenario: Scenario, therapy: str) -> Scenario:
                   if key.startswith("agent.")})
     return scenario.with_updates({"agent": agent, **{key: value for key, value in THERAPIES[therapy].items()
                                                      if not key.startswith("agent.")}})
+
+
+def _to_stagnation(config: Scenario, liver) -> Scenario:
+    """The cTACE therapy's Lipiodol: what its catheter's territory holds (review 37: a fixed 5 mL sent 44% of a
+    segmental injection, and its drug, on to the lungs), at most the 30 mL a scenario allows."""
+    from .lipiodol import territory_capacity_ml
+
+    limit = type(config.agent).model_fields["lipiodol_volume_ml"].metadata  # (gt, le) of the scenario's key
+    most = min(m.le for m in limit if getattr(m, "le", None) is not None)
+    volume = min(most, round(territory_capacity_ml(liver.compiled, config), 2))
+    return config.with_updates({"agent.lipiodol_volume_ml": max(volume, 0.01)})
 
 
 def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES), replicates: int = 5, *,
@@ -76,6 +88,7 @@ def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES
     root = np.random.SeedSequence(scenario.procedure.seed if rng is None else int(rng))
     seeds = [int(child.generate_state(1, np.uint32)[0]) for child in root.spawn(replicates)]
     liver = liver or build_liver(scenario, progress=progress)
+    chosen = [_to_stagnation(config, liver) if name == "ctace" else config for name, config in zip(therapies, chosen)]
     tumour = scenario.tumours[0] if scenario.tumours else None
     rows = []
     for name, config in zip(therapies, chosen):

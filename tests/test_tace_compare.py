@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import AgentConfig, Scenario, ScenarioError
 from sim.therapies import THERAPIES, therapy_scenario
 
 
@@ -32,7 +32,32 @@ def test_a_therapy_replaces_the_scenarios_agent_whatever_it_was():
             agent = therapy_scenario(source, name).agent
             assert agent.permanent and agent.kind == "microspheres" and agent.size_bin == "100-300", (source, name)
             assert agent == therapy_scenario(Scenario(), name).agent  # nothing of the source's agent
-        assert therapy_scenario(source, "ctace").agent.lipiodol_volume_ml == THERAPIES["ctace"]["agent.lipiodol_volume_ml"]
+        # the oil's volume is the territory's (run_therapies sets it), nothing of the source's 3 mL
+        assert therapy_scenario(source, "ctace").agent.lipiodol_volume_ml == AgentConfig().lipiodol_volume_ml
+
+
+def test_the_ctace_therapy_gives_the_oil_its_territory_holds():
+    """Review 37: a fixed 5 mL of Lipiodol from a segmental catheter sent 44% of the oil, and 22 of the 50 mg, on to the
+    lungs; the therapy now gives what the catheter's territory holds (to stagnation): more for a lobe than a segment,
+    and little beyond the territory."""
+    import sim
+    from sim.anatomy import build_liver
+    from sim.lipiodol import territory_capacity_ml
+    from sim.therapies import run_therapies
+
+    base = Scenario().with_updates({"liver.terminal_diameter_um": 300.0})
+    liver = build_liver(base, progress=False)
+    volumes = {}
+    for vessel in ("A5", "RHA"):
+        s = base.with_updates({"catheter.vessel": vessel})
+        row = run_therapies(s, ["ctace"], replicates=1, liver=liver).iloc[0]
+        volumes[vessel] = row["lipiodol_volume_ml"]
+        assert volumes[vessel] == pytest.approx(territory_capacity_ml(liver.compiled, s), abs=0.01)
+        assert row["lipiodol_systemic_ml"] < 0.1 * row["lipiodol_volume_ml"]
+    assert volumes["RHA"] > 2 * volumes["A5"]
+    fixed = sim.run(base.with_updates({"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0}), liver=liver,
+                    progress=False).summary
+    assert fixed["lipiodol_systemic_ml"] > 0.2 * 5.0  # what the fixed 5 mL did from A5
 
 
 def test_cli_compare_therapies_runs_each_from_the_same_catheter(write_scenario, tmp_path, invoke):

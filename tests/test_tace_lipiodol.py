@@ -290,3 +290,16 @@ def test_a_necrotic_core_holds_no_oil_and_the_tumours_oil_is_the_tumours():
     assert f.sinusoid_capacity_m3[1] == pytest.approx(0.5 * f.sinusoid_capacity_m3[0])  # the perfused half only
     tumour, normal = oil_by_tissue(cored, f)
     assert tumour == pytest.approx(f.deposited_m3[1]) and normal == pytest.approx(f.deposited_m3[0])
+
+
+def test_an_oil_in_water_emulsion_embolises_with_its_oil(liver):
+    """Review 37: a 1:2 emulsion (mostly oil-in-water, its mixture thinner than blood) had no embolic effect with the oil
+    sitting in the portal venules. In the microvessels the emulsion breaks up and the oil stays: its effect is the
+    oil's, whatever the emulsion type (which sets the drug's release only)."""
+    runs = {r: _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 2.0,
+                              "agent.lipiodol_to_aqueous_ratio": r}).summary for r in (0.5, 2.0)}
+    thin, thick = runs[0.5], runs[2.0]
+    assert thin["emulsion_viscosity_mPa_s"] < 3.5 < thick["emulsion_viscosity_mPa_s"]  # the mixtures as injected
+    assert thin["antegrade_flow_fraction"] < 0.9 and thin["tumour_necrosis_fraction"] > 0.1
+    assert thin["antegrade_flow_fraction"] == pytest.approx(thick["antegrade_flow_fraction"])  # the same oil
+    assert thin["drug_release_half_life_h"] != thick["drug_release_half_life_h"]  # the type sets the release

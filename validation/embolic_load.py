@@ -62,15 +62,10 @@ SEAL_SWEEP = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 def _territory_volume_l(result) -> float:
     """Tissue volume (L) fed through the catheterised vessel."""
-    from sim.agents import agent_from_config
-    from sim.flow.model import LiverFlow
-    from sim.procedure import territory, transport_net
+    from sim.procedure import catheter_territory
 
-    flow = LiverFlow(result.liver.compiled, result.scenario, catheter=True)
-    net, _ = transport_net(flow.liver, flow.state, flow.catheter, result.scenario,
-                           agent_from_config(result.scenario.agent))
-    mask, _ = territory(flow.liver, flow.state, net)
-    comps = flow.liver.compartments
+    placed, mask = catheter_territory(result.liver.compiled, result.scenario)
+    comps = placed.compartments
     tissue = comps.kind == 0
     return float(comps.volume_m3[tissue & mask[comps.node]].sum() * 1e3)
 
