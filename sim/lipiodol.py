@@ -255,8 +255,8 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
     s_cap = np.where(tissue, sinusoid_capacity * perfused, 0.0)
     p_cap = np.where(tissue, portal_capacity * perfused, 0.0)
     zeros = np.zeros(comps.n)
-    if not total > 0 or volume_m3 <= 0:
-        return LipiodolFill(zeros, zeros.copy(), s_cap, p_cap, 0.0, 0.0, max(volume_m3, 0.0), tissue)
+    if not total > 0 or volume_m3 <= 0:  # no liver tissue downstream (a non-target artery): the oil goes on
+        return LipiodolFill(zeros, zeros.copy(), s_cap, p_cap, 0.0, max(volume_m3, 0.0), max(volume_m3, 0.0), tissue)
     # trans-plexal route: the plexus' flow share enters the portal node and spreads over the capacity below it
     to_plexus = volume_m3 * np.where(plexus, inflow, 0.0) / total
     m = parent.shape[0]

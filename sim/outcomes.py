@@ -359,8 +359,9 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
     """Tumour volume share of the tissue downstream of every pedicle node and of every compartment.
 
     A particle lodged in pedicle vessel j is attributed to tumour with the share
-    of viable tumour volume in the tissue j feeds; one lodged in compartment c
-    with the share in c.
+    of viable tumour volume in the perfused tissue j feeds; one lodged in compartment c
+    with the share in c (:func:`viable_tumour_share`). A necrotic core, with no vessels,
+    counts in neither part (review 39: it had counted as normal liver).
 
     Returns
     -------
@@ -381,12 +382,13 @@ def tumour_share_of_lodgings(comps: Compartments, parent: np.ndarray) -> tuple[n
 
 
 def _volumes_below(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Tissue and tumour volume (m^3) of the compartments at and below every pedicle node, (M,) each."""
+    """Perfused tissue (without necrotic cores: they take no particles) and viable tumour volume (m^3) of the
+    compartments at and below every pedicle node, (M,) each."""
     from .kernels.treewalk import subtree_sums
 
     tissue = comps.kind == _TISSUE
     m = parent.shape[0]
-    vol = np.bincount(comps.node[tissue], comps.volume_m3[tissue], minlength=m)
+    vol = np.bincount(comps.node[tissue], (comps.volume_m3 - comps.necrotic_volume_m3)[tissue], minlength=m)
     tum = np.bincount(comps.node[tissue], comps.tumour_volume_m3[tissue], minlength=m)
     vol_down = np.empty(m)
     tum_down = np.empty(m)
@@ -455,8 +457,7 @@ def _tumour_shares(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray,
     vol_down, tum_down = _volumes_below(comps, parent)
     node_share = _ratio(tum_down, vol_down)
     node_share[vol_down <= 0] = 0.0
-    comp_share = np.where(tissue, _ratio(comps.tumour_volume_m3, comps.volume_m3), 0.0)
-    comp_share[comps.volume_m3 <= 0] = 0.0
+    comp_share = np.where(tissue, viable_tumour_share(comps), 0.0)  # a necrotic core is neither (review 39)
     return node_share, comp_share
 
 

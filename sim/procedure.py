@@ -33,7 +33,7 @@ from .units import ML_M3
 
 __all__ = ["ProcedureRun", "run_procedure", "transport_net", "load_geometry", "walk_steps", "route_fixed_field",
            "load_record", "restore_load", "apply_load_record", "row_recorder", "RECORD_FLOW_STEP", "FIXED_FIELD_CHUNK",
-           "SINUSOID_DIAMETER_M", "VesselWatch"]
+           "SINUSOID_DIAMETER_M", "VesselWatch", "bed_arteriole_resistance"]
 
 #: Target change of the antegrade flow fraction between two recorded rows (dimensionless;
 #: numerical choice: sets the time series' resolution only, never the physics).
@@ -319,12 +319,44 @@ def load_geometry(liver: CompiledLiver, state: twoport.FlowState, net: tk.Transp
     bed_feed = np.concatenate([net.comp_feed_diam, np.nan_to_num(net.bed_feed_diam, nan=0.0, posinf=0.0)])
     n_gen = el.bed_generations(bed_feed, SINUSOID_DIAMETER_M, g)
     aspect = _of_forest(forest, "leaf_aspect", lambda f: _leaf_aspect(f, trunk))
+    bed_g0 = np.concatenate([state.g_comp[:, twoport.COMP_ART], state.g_trunk])
+    flow = scenario.flow
+    key = ("bed_arterioles", bed_feed.tobytes(), g, aspect, flow.haematocrit, flow.plasma_viscosity_mPa_s)
+    arterioles = _of_forest(forest, key, lambda _: bed_arteriole_resistance(bed_feed, n_gen, g, aspect, flow))
+    with np.errstate(invalid="ignore", over="ignore"):
+        share = np.where(np.isfinite(arterioles) & (bed_g0 > 0), np.minimum(arterioles * bed_g0, 1.0), 1.0)
     return el.LoadGeometry(
         vessel_diam=np.ascontiguousarray(vessel_diam), vessel_length=np.ascontiguousarray(vessel_length),
         vessel_g0=np.concatenate([state.g_art, state.g_trunk]), bed_feed_diam=np.ascontiguousarray(bed_feed),
-        bed_g0=np.concatenate([state.g_comp[:, twoport.COMP_ART], state.g_trunk]), bed_n_gen=n_gen,
+        bed_g0=bed_g0, bed_n_gen=n_gen, bed_arteriole_share=np.ascontiguousarray(share),
         n_pedicle=int(forest.n_nodes), n_compartment=int(liver.compartments.n), murray_exponent=g,
         bed_aspect=aspect, seal_porosity=float(agent.seal_porosity))
+
+
+def bed_arteriole_resistance(feed_d: np.ndarray, n_gen: np.ndarray, murray_exponent: float, aspect: float,
+                             flow) -> np.ndarray:
+    """Poiseuille resistance of each bed's arterioles, Pa s/m^3: a symmetric Murray tree from its feeder (diameter
+    ``feed_d``, m; 0 for none: NaN) through ``ceil(n_gen)`` generations, each vessel ``aspect`` diameters long, with the
+    Pries in vivo viscosity of the scenario's ``[flow]`` (as the resolved vessels, :mod:`sim.flow.model`).
+
+    Generation k has 2^k vessels of diameter ``feed_d 2^(-k/g)``. Each bed's share of its open resistance that
+    particles can plug is this over its calibrated total (``LoadGeometry.bed_arteriole_share``).
+    """
+    from .rheology import apparent_viscosity
+    from .units import MPA_S_PA_S
+
+    feed = np.asarray(feed_d, np.float64)
+    count = np.where(feed > 0, np.ceil(n_gen), 0).astype(np.int64)
+    grid = np.geomspace(2e-6, max(2e-2, float(np.nanmax(feed, initial=0.0))), 4000)  # viscosity interpolated in log d
+    log_mu = np.log(apparent_viscosity(grid, haematocrit=flow.haematocrit,
+                                       plasma_viscosity_pa_s=flow.plasma_viscosity_mPa_s * MPA_S_PA_S))
+    total = np.where(feed > 0, 0.0, np.nan)
+    for k in range(int(count.max(initial=0))):
+        live = np.flatnonzero(count > k)
+        d = np.maximum(feed[live] * 2.0 ** (-k / murray_exponent), grid[0])
+        mu = np.exp(np.interp(np.log(d), np.log(grid), log_mu))
+        total[live] += 128.0 * mu * aspect / (np.pi * d ** 3) / 2.0 ** k  # 2^k vessels of length aspect d in parallel
+    return total
 
 
 _VESSEL_FIELDS = ("count", "column", "excess", "layer", "layer_excess", "blocked")

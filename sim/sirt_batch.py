@@ -63,6 +63,11 @@ class BatchedDelivery:
     packed : bool
         Whether a sphere at the catheter tip found its exit blocked and the room ahead of the tip full
         (``TransportNet.tip_room``): the column reaches the catheter; that sphere is the last one in, in suspension.
+    diameters : ndarray of float64
+        The spheres' diameters in the order of ``state``'s per-particle arrays: the ``n_injected`` delivered ones
+        first. A delivery that stops while spheres are handed back (deferred) leaves them out: they are moved
+        behind the delivered ones, which the summary reads as the first ``n_injected`` (review 39: they had been
+        read in their place, and the last delivered spheres, the one packed at the tip among them, left out).
     """
 
     state: object
@@ -73,6 +78,7 @@ class BatchedDelivery:
     n_deferred: int
     stopped: bool
     packed: bool
+    diameters: np.ndarray
 
 
 def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, rng: np.random.Generator, *,
@@ -181,9 +187,16 @@ def deliver_batched(liver, state, net, geo, sink_names, diameters: np.ndarray, r
             batch = max(1, batch // 2)
     ps.counters[0] = delivered
     n_injected = delivered if stopped else n
+    if pending.size:  # stopped with spheres handed back: not injected; the delivered ones first, in their order
+        order = np.concatenate([np.setdiff1d(np.arange(head), pending, assume_unique=True), np.sort(pending),
+                                np.arange(head, n)])
+        for name in ("fate", "where", "stacked", "refluxed", "flow_after"):
+            values = getattr(ps, name)
+            values[:n] = values[:n][order]
+        diameters = diameters[order]
     return BatchedDelivery(state=ps, n_injected=n_injected, flow_fraction=np.array(fractions),
                            particles_after=np.array(after, np.int64), n_batches=n_batches, n_deferred=n_deferred,
-                           stopped=stopped, packed=packed)
+                           stopped=stopped, packed=packed, diameters=diameters)
 
 
 

@@ -114,7 +114,7 @@ def deliver_sirt(liver, state, placement, scenario, agent, *, rng: np.random.Gen
     run = ProcedureRun(rows=rows, state=ps, flow_state=state, net=net, n_injected=done, stop_reason=reason,
                        q_base=q_base, q_final=_native_compartment_flows(state, net), tip_flow_baseline_m3s=q0,
                        tip_flow_reference_m3s=q0, q_reference=q_base,
-                       geometry=geo, sink_names=sink_names, diameters_m=diameters[:done], in_territory=in_territory,
+                       geometry=geo, sink_names=sink_names, diameters_m=delivery.diameters[:done], in_territory=in_territory,
                        particle_volume_m3=np.broadcast_to(1.0 / per_m3, (done,)), agent_names=(agent.name,),
                        agent_vial_m3=agent.vial_m3, n_units=done)
     keys = {"sirt_delivery": "aliquots" if aliquots else "flush",

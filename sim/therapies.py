@@ -61,7 +61,10 @@ def _to_stagnation(config: Scenario, liver) -> Scenario:
     limit = type(config.agent).model_fields["lipiodol_volume_ml"].metadata  # (gt, le) of the scenario's key
     most = min(m.le for m in limit if getattr(m, "le", None) is not None)
     volume = min(most, round(territory_capacity_ml(liver.compiled, config), 2))
-    return config.with_updates({"agent.lipiodol_volume_ml": max(volume, 0.01)})
+    if not volume > 0:
+        raise ScenarioError(f"the catheter's territory ({config.catheter.vessel!r}) holds no liver tissue: no cTACE "
+                            "from there (choose a hepatic artery)", path="catheter.vessel")
+    return config.with_updates({"agent.lipiodol_volume_ml": volume})
 
 
 def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES), replicates: int = 5, *,

@@ -54,7 +54,8 @@ def test_packing_geometry():
 def _one_vessel(diameter, length, seal=0.2):
     geo = el.LoadGeometry(vessel_diam=np.array([diameter]), vessel_length=np.array([length]),
                           vessel_g0=np.array([1.0]), bed_feed_diam=np.array([diameter]), bed_g0=np.array([1.0]),
-                          bed_n_gen=np.array([el.bed_generations(diameter, 13.26e-6, 3.0)]), n_pedicle=1,
+                          bed_n_gen=np.array([el.bed_generations(diameter, 13.26e-6, 3.0)]),
+                          bed_arteriole_share=np.array([1.0]), n_pedicle=1,
                           n_compartment=1, murray_exponent=3.0, bed_aspect=10.0, seal_porosity=seal)
     return geo, el.new_load(1, 1)
 

@@ -63,7 +63,7 @@ def test_batched_delivery_conserves_spheres_and_matches_the_exact_sequence(case)
     assert counted == N
     assert np.array_equal(np.bincount(ps.where[fates == tk.FATE_COMPARTMENT], minlength=ps.lodged_comp.size),
                           ps.lodged_comp)
-    assert r.flow_fraction[-1] < 0.85  # the load did change the field
+    assert r.flow_fraction[-1] < 0.9  # the load did change the field (to 0.87: beds plug their arterioles only)
     noise = _l1(exact_a, exact_b)
     assert _l1(ps.lodged_comp.astype(float), exact_a) < 1.2 * noise
     assert abs(r.flow_fraction[-1] - flow_a) < 0.008 and abs(flow_a - flow_b) < 0.008
@@ -96,7 +96,7 @@ def test_router_reads_the_field_a_full_solve_gives(case):
     compiled, state, net, geo, sinks = prepare(s, liver, agent)
     rng = np.random.default_rng(6)
     r = deliver_batched(compiled, state, net, geo, sinks, agent.sample_diameters(N // 2, rng=rng), rng)
-    assert r.flow_fraction[-1] < 0.95
+    assert r.flow_fraction[-1] < 0.97  # a loaded field (0.955: beds plug their arterioles only)
     art_q, comp_q = state.art_q.copy(), state.comp_q[:, COMP_ART].copy()
     twoport.solve(state)
     parent = np.asarray(compiled.forest.parent)

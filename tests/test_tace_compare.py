@@ -102,3 +102,14 @@ def test_cli_compare_therapies_refuses_the_strategy_options(tmp_path, invoke, fl
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.output
     assert f"leave out {flags[0]}" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_ctace_therapy_is_refused_where_no_liver_tissue_is_downstream():
+    """Review 39: from the GDA the cTACE row silently got 0.01 mL of oil and 0 mg of drug."""
+    from sim.anatomy import build_liver
+    from sim.therapies import run_therapies
+
+    base = Scenario().with_updates({"liver.terminal_diameter_um": 300.0, "catheter.vessel": "GDA"})
+    with pytest.raises(ScenarioError, match="holds no liver tissue") as err:
+        run_therapies(base, ["ctace"], replicates=1, liver=build_liver(base, progress=False))
+    assert err.value.path == "catheter.vessel"

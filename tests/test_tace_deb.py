@@ -149,3 +149,21 @@ def test_doxorubicin_constants_and_summary_units_are_the_labels():
     bolus = drug_summary({"tumour": 0.0, "normal": 0.0, "nontarget": 0.0}, 0.0, 50e-6, 50e-6, 500e-6)
     assert bolus["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(50e-6 / DOXORUBICIN.v1_m3 * 1e6, rel=1e-12)
     assert bolus["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(1790.0, rel=3e-3)
+
+
+def test_particles_in_a_cored_tumours_compartment_are_the_tumours():
+    """Review 39: particle and bead lodgings were split by the tumour's share of the whole compartment, necrotic core
+    included, so the core's share (and its drug) counted as normal liver; the oil already used the viable share."""
+    import numpy as np
+
+    from sim.network import Compartments
+    from sim.outcomes import tumour_share_of_lodgings
+
+    comps = Compartments(
+        node=np.array([1, 2]), kind=np.array([0, 0], np.int8), volume_m3=np.array([100e-6, 100e-6]),
+        tumour_volume_m3=np.array([0.0, 50e-6]), necrotic_volume_m3=np.array([0.0, 50e-6]),
+        tumour_id=np.array([-1, 0]), demand_art_m3s=np.ones(2), demand_por_m3s=np.ones(2),
+        demand_extra_m3s=np.zeros(2), extra_trunk_node=np.full(2, -1))
+    node_share, comp_share = tumour_share_of_lodgings(comps, np.array([-1, 0, 0]))
+    assert comp_share.tolist() == [0.0, 1.0]  # viable tumour and core only: all of what it holds is tumour's
+    assert node_share[0] == pytest.approx(50e-6 / 150e-6)  # over the perfused tissue below the root

@@ -303,3 +303,11 @@ def test_an_oil_in_water_emulsion_embolises_with_its_oil(liver):
     assert thin["antegrade_flow_fraction"] < 0.9 and thin["tumour_necrosis_fraction"] > 0.1
     assert thin["antegrade_flow_fraction"] == pytest.approx(thick["antegrade_flow_fraction"])  # the same oil
     assert thin["drug_release_half_life_h"] != thick["drug_release_half_life_h"]  # the type sets the release
+
+
+def test_oil_given_where_no_liver_tissue_is_downstream_goes_on():
+    """Review 39: from a non-target artery the oil ended nowhere (tumour, normal and systemic all 0) and its drug
+    with it; it goes on, out of the liver, all of it."""
+    parent, comps, q = _tree()
+    f = fill(comps, parent, q, np.zeros(4, bool), 0.5e-6, 0.01, 0.005)  # no territory
+    assert f.deposited_m3.sum() == 0.0 and f.systemic_m3 == pytest.approx(0.5e-6)

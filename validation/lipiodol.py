@@ -1,7 +1,7 @@
 """cTACE: portal-venule opacification against injected Lipiodol volume ([Nakamura1988PortalOil]).
 
 [Nakamura1988PortalOil] reports how often the portal vein showed oil after cTACE with an
-iodized oil-doxorubicin emulsion (17 mL of oil on average, 63 patients): "prominent portal
+iodized oil-doxorubicin emulsion (17 mL of oil on average; 58 patients, 63 procedures in the three groups): "prominent portal
 vein appearances" in 29% of procedures with up to 10 mL of Lipiodol, 67% with 10-20 mL,
 86% above 20 mL. embosim's Lipiodol model
 (:mod:`sim.lipiodol`) fills the territory downstream of the tip in proportion to flow,

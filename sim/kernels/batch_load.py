@@ -97,6 +97,7 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_length, ke
         load.bed_gen, load.bed_wedged, load.bed_layer, load.bed_front, load.bed_excess, load.bed_count, load.bed_blocked
     vessel_diam, vessel_length, vessel_g0, seal_porosity = geo.vessel_diam, geo.vessel_length, geo.vessel_g0, \
         geo.seal_porosity
+    bed_arteriole = geo.bed_arteriole_share
     bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
         geo.murray_exponent, geo.bed_aspect
     n_def = 0
@@ -169,8 +170,8 @@ def apply_batch(st, geo, load, parent, comp_node, sink_bed, tip, room_length, ke
             nontarget[w] += 1
         if b >= 0:
             gen, wedged, layer, front, excess, full, g = bed_load_step(
-                bed_feed_diam[b], bed_n_gen[b], bed_g0[b], murray_exponent, bed_aspect, seal_porosity, bed_gen[b],
-                bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], d, keep * d)
+                bed_feed_diam[b], bed_n_gen[b], bed_g0[b], bed_arteriole[b], murray_exponent, bed_aspect, seal_porosity,
+                bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], d, keep * d)
             bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b] = gen, wedged, layer, front, excess
             bed_count[b] += 1
             if full:

@@ -92,6 +92,14 @@ class LoadGeometry(NamedTuple):
         Feeder diameter (m), open conductance and number of generations (feeder to
         sinusoid size) of each bed: compartments, then trunk edges (only the lumped
         non-target beds are used).
+    bed_arteriole_share : float64 (C + Et,)
+        Share of each bed's open resistance in its arterioles (Poiseuille, feeder to sinusoid
+        size; at most 1): particles can plug this share; the rest (the sinusoids, and what the
+        flow calibration puts in the microcirculation) they cannot. The resolved tree's vessels
+        carry their Poiseuille resistance, so a bed's generations must too: spread over the
+        whole calibrated resistance they took 2.4 times too much of it, and particles smaller
+        than the terminals slowed the flow with less than half the volume they take once the same
+        vessels are resolved (review 38; docs/embolic-load.md).
     n_pedicle, n_compartment : int
         M and C (offsets of the trunk parts).
     murray_exponent : float
@@ -108,6 +116,7 @@ class LoadGeometry(NamedTuple):
     bed_feed_diam: np.ndarray
     bed_g0: np.ndarray
     bed_n_gen: np.ndarray
+    bed_arteriole_share: np.ndarray
     n_pedicle: int
     n_compartment: int
     murray_exponent: float
@@ -309,13 +318,13 @@ def bed_conductance(geo, load, b):
     gen = load.bed_gen[b]
     if gen < 0:
         return geo.bed_g0[b]
-    return _loaded_bed_conductance(geo.bed_g0[b], gen, geo.bed_n_gen[b], geo.murray_exponent, load.bed_layer[b],
-                                   load.bed_excess[b])
+    return _loaded_bed_conductance(geo.bed_g0[b], gen, geo.bed_n_gen[b], geo.murray_exponent,
+                                   geo.bed_arteriole_share[b], load.bed_layer[b], load.bed_excess[b])
 
 
 @njit(inline="always", **NJIT_OPTS)
-def _loaded_bed_conductance(g0, gen, n_gen, murray_exponent, layer, excess):
-    share = _resistance_share(gen, n_gen, murray_exponent)
+def _loaded_bed_conductance(g0, gen, n_gen, murray_exponent, arteriole, layer, excess):
+    share = arteriole * _resistance_share(gen, n_gen, murray_exponent)
     wedge_part = share * (1.0 / layer - 1.0) if layer > 0.0 else math.inf
     return g0 / (1.0 + wedge_part + excess)
 
@@ -330,8 +339,9 @@ def load_bed(geo, load, b, particle_d, fit_d):
     The rule is :func:`bed_load_step` (which kernel loops call directly).
     """
     gen, wedged, layer, front, excess, blocked, g = bed_load_step(
-        geo.bed_feed_diam[b], geo.bed_n_gen[b], geo.bed_g0[b], geo.murray_exponent, geo.bed_aspect, geo.seal_porosity,
-        load.bed_gen[b], load.bed_wedged[b], load.bed_layer[b], load.bed_front[b], load.bed_excess[b], particle_d, fit_d)
+        geo.bed_feed_diam[b], geo.bed_n_gen[b], geo.bed_g0[b], geo.bed_arteriole_share[b], geo.murray_exponent,
+        geo.bed_aspect, geo.seal_porosity, load.bed_gen[b], load.bed_wedged[b], load.bed_layer[b], load.bed_front[b],
+        load.bed_excess[b], particle_d, fit_d)
     load.bed_gen[b] = gen
     load.bed_wedged[b] = wedged
     load.bed_layer[b] = layer
@@ -344,10 +354,11 @@ def load_bed(geo, load, b, particle_d, fit_d):
 
 
 @njit(inline="always", **NJIT_OPTS)
-def bed_load_step(feed_d, n_gen, g0, murray_exponent, aspect, seal_porosity, gen, wedged, layer, front, excess,
-                  particle_d, fit_d):
-    """:func:`load_bed` on one bed's numbers: its feeder diameter (m), generations, open conductance, the Murray
-    exponent, vessel aspect and seal porosity, and its load (wedge generation, -1 before the first particle;
+def bed_load_step(feed_d, n_gen, g0, arteriole, murray_exponent, aspect, seal_porosity, gen, wedged, layer, front,
+                  excess, particle_d, fit_d):
+    """:func:`load_bed` on one bed's numbers: its feeder diameter (m), generations, open conductance, the share of
+    its resistance in its arterioles (``LoadGeometry.bed_arteriole_share``), the Murray exponent, vessel aspect and
+    seal porosity, and its load (wedge generation, -1 before the first particle;
     wedged share; conductance share the wedge layer keeps; column front in generations; column excess).
 
     Kernel loops call this form with the elements (as :func:`vessel_load_step`).
@@ -381,7 +392,8 @@ def bed_load_step(feed_d, n_gen, g0, murray_exponent, aspect, seal_porosity, gen
             wedged = 1.0
             if gen == 0:
                 blocked = True
-        return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, layer, excess)
+        return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, arteriole, layer,
+                                                                                   excess)
     # column phase: fill generation ceil(front) - 1 (the deepest not yet full), spilling upwards
     while volume > 0.0 and front > 0.0:
         k = math.ceil(front) - 1
@@ -391,13 +403,14 @@ def bed_load_step(feed_d, n_gen, g0, murray_exponent, aspect, seal_porosity, gen
         open_share = front - k  # share of generation k not yet packed
         take = min(volume, open_share * capacity)
         front -= take / capacity
-        excess += _resistance_share(k, n_gen, g) * (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) * take / capacity
+        excess += arteriole * _resistance_share(k, n_gen, g) * (plug_resistance_factor(vessel_d, particle_d, e) - 1.0) \
+            * take / capacity
         volume -= take
         if front <= k + 1e-12:
             front = float(k)
     if front <= 0.0:
         blocked = True
-    return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, layer, excess)
+    return gen, wedged, layer, front, excess, blocked, _loaded_bed_conductance(g0, gen, n_gen, g, arteriole, layer, excess)
 
 
 @njit(**NJIT_OPTS)

@@ -363,6 +363,7 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
         load.bed_gen, load.bed_wedged, load.bed_layer, load.bed_front, load.bed_excess, load.bed_count
     vessel_diam, vessel_length, vessel_g0, seal_porosity = geo.vessel_diam, geo.vessel_length, geo.vessel_g0, \
         geo.seal_porosity
+    bed_arteriole = geo.bed_arteriole_share
     bed_feed_diam, bed_n_gen, bed_g0, murray_exponent, bed_aspect = geo.bed_feed_diam, geo.bed_n_gen, geo.bed_g0, \
         geo.murray_exponent, geo.bed_aspect
     g_trunk, comp_node = st.g_trunk, st.comp_node
@@ -627,8 +628,8 @@ def transport(st, net, geo, ps, diameters, unit_end, randoms, first, last, stop_
             if lodge_bed:  # a compartment's microvasculature or a non-target bed, packed to lumens down to d_fit
                 for i in range(p, end):
                     gen, wedged, layer, front, excess, full, g = bed_load_step(
-                        bed_feed_diam[b], bed_n_gen[b], bed_g0[b], murray_exponent, bed_aspect, seal_porosity, bed_gen[b],
-                        bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], diameters[i], d_fit)
+                        bed_feed_diam[b], bed_n_gen[b], bed_g0[b], bed_arteriole[b], murray_exponent, bed_aspect, seal_porosity,
+                        bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b], diameters[i], d_fit)
                     bed_gen[b], bed_wedged[b], bed_layer[b], bed_front[b], bed_excess[b] = gen, wedged, layer, front, excess
                     bed_count[b] += 1
                     if full:
