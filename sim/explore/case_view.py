@@ -97,8 +97,8 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     return "\n".join(lines)
 
 
-#: The debrief's score table: columns with room between them, numbers right-aligned (review 36: narrow columns).
-_DEBRIEF_CSS = "table { border-collapse: collapse; } th, td { padding: 5px 16px; } td:not(:first-child) { text-align: right; }"
+#: The debrief's score table: columns with room between them, the points right-aligned (review 36: narrow columns).
+_DEBRIEF_CSS = "table { border-collapse: collapse; } th, td { padding: 5px 16px; } td:last-child { text-align: right; }"
 
 
 class CaseView:
