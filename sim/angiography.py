@@ -834,7 +834,7 @@ def contrast_transit(flow, injection: Injection, *, native: twoport.FlowState | 
     contrast.vessel_transit(graph.vessel_up, graph.vessel_down, q_inj, q_native, graph.xyz, graph.vessel_volume_m3, conc,
                             front, tail, start, end, vessel_conc, front_in, front_span, tail_in, tail_span)
     node = graph.comp_node
-    blood = BLOOD_VOLUME_FRACTION * (comps.volume_m3 - comps.necrotic_volume_m3)
+    blood = BLOOD_VOLUME_FRACTION * comps.perfused_volume_m3
     comp_conc, arrival, comp_tail, fill_mtt, wash_mtt = (np.empty(comps.n) for _ in range(5))
     contrast.compartment_transit(injecting.comp_q, native.comp_q, blood, conc[node], front[node], tail[node], comp_conc,
                                  arrival, comp_tail, fill_mtt, wash_mtt)
@@ -1048,7 +1048,7 @@ class _TissueProjection:
     def __init__(self, liver: CompiledLiver, view: View):
         comps, points = liver.compartments, liver.points
         viable = np.ones(comps.n)
-        np.divide(comps.volume_m3 - comps.necrotic_volume_m3, comps.volume_m3, out=viable, where=comps.volume_m3 > 0)
+        np.divide(comps.perfused_volume_m3, comps.volume_m3, out=viable, where=comps.volume_m3 > 0)
         self.blood_m3 = BLOOD_VOLUME_FRACTION * points.volume_m3 * viable[points.compartment]
         self.compartment_blood_m3 = np.bincount(points.compartment, self.blood_m3, minlength=comps.n)
         self.pixel = view.pixel_index(points.xyz)

@@ -251,9 +251,8 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
     plexus = (comps.kind == _PERIBILIARY) & reached
     inflow = np.maximum(q[:, COMP_ART], 0.0)
     total = inflow[tissue].sum() + inflow[plexus].sum()
-    perfused = comps.volume_m3 - comps.necrotic_volume_m3  # a necrotic core has no vascular space to fill
-    s_cap = np.where(tissue, sinusoid_capacity * perfused, 0.0)
-    p_cap = np.where(tissue, portal_capacity * perfused, 0.0)
+    s_cap = np.where(tissue, sinusoid_capacity * comps.perfused_volume_m3, 0.0)  # a necrotic core holds none
+    p_cap = np.where(tissue, portal_capacity * comps.perfused_volume_m3, 0.0)
     zeros = np.zeros(comps.n)
     if not total > 0 or volume_m3 <= 0:  # no liver tissue downstream (a non-target artery): the oil goes on
         return LipiodolFill(zeros, zeros.copy(), s_cap, p_cap, 0.0, max(volume_m3, 0.0), max(volume_m3, 0.0), tissue)
@@ -295,7 +294,7 @@ def territory_capacity_ml(liver, scenario: Scenario) -> float:
     placed, mask = catheter_territory(liver, scenario)
     comps = placed.compartments
     tissue = (comps.kind == _TISSUE) & mask[comps.node]
-    perfused = float((comps.volume_m3 - comps.necrotic_volume_m3)[tissue].sum())
+    perfused = float(comps.perfused_volume_m3[tissue].sum())
     cfg = scenario.agent
     return (cfg.lipiodol_sinusoid_capacity_ml_per_ml + cfg.lipiodol_portal_capacity_ml_per_ml) * perfused / ML_M3
 
@@ -412,9 +411,9 @@ def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents:
     tissue = f.territory
     tumour_oil, normal_oil = oil_by_tissue(comps, f)  # oil lies in territory tissue only
     tumour_vol = float(comps.tumour_volume_m3[tissue].sum())
-    normal_vol = float((comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum())
+    normal_vol = float(comps.normal_volume_m3[tissue].sum())
     portal = _share(f.portal_m3, f.portal_capacity_m3)
-    vol = np.where(tissue, comps.volume_m3 - comps.necrotic_volume_m3, 0.0)  # the perfused volume
+    vol = np.where(tissue, comps.perfused_volume_m3, 0.0)
     t_vol = np.where(tissue, comps.tumour_volume_m3, 0.0)
     tumour_retained = float(retained_fraction(RETENTION_DAY, cfg.lipiodol_tumour_half_life_d))
     normal_retained = float(retained_fraction(RETENTION_DAY, cfg.lipiodol_normal_half_life_d))

@@ -210,6 +210,16 @@ class Compartments:
     def n(self) -> int:
         return self.node.shape[0]
 
+    @property
+    def perfused_volume_m3(self) -> np.ndarray:
+        """Volume without the necrotic core (which has no vessels: it takes no blood, oil or particles), m^3 (C,)."""
+        return self.volume_m3 - self.necrotic_volume_m3
+
+    @property
+    def normal_volume_m3(self) -> np.ndarray:
+        """Perfused volume that is not tumour, m^3 (C,)."""
+        return self.volume_m3 - self.tumour_volume_m3 - self.necrotic_volume_m3
+
 
 @dataclass(frozen=True)
 class TissuePoints:

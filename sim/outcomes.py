@@ -189,7 +189,7 @@ def _severity(o2_ratio, ratio_50: float, steepness: float) -> np.ndarray:
 
 def viable_tumour_share(comps: Compartments) -> np.ndarray:
     """Viable tumour's share of each compartment's perfused volume (without a necrotic core), 0-1 (C,)."""
-    perfused = comps.volume_m3 - comps.necrotic_volume_m3
+    perfused = comps.perfused_volume_m3
     share = np.zeros_like(perfused)
     np.divide(comps.tumour_volume_m3, perfused, out=share, where=perfused > 0)
     return np.clip(share, 0.0, 1.0)
@@ -300,7 +300,7 @@ def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
     """Viable tumour and normal (non-tumour, non-necrotic) tissue volume of each compartment (C,), m^3."""
     tissue = comps.kind == _TISSUE
     return (np.where(tissue, comps.tumour_volume_m3, 0.0),
-            np.where(tissue, comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3, 0.0))
+            np.where(tissue, comps.normal_volume_m3, 0.0))
 
 
 def tumour_to_normal_ratio(comps: Compartments, in_territory: np.ndarray, tumour_particles: float,
@@ -388,7 +388,7 @@ def _volumes_below(comps: Compartments, parent: np.ndarray) -> tuple[np.ndarray,
 
     tissue = comps.kind == _TISSUE
     m = parent.shape[0]
-    vol = np.bincount(comps.node[tissue], (comps.volume_m3 - comps.necrotic_volume_m3)[tissue], minlength=m)
+    vol = np.bincount(comps.node[tissue], comps.perfused_volume_m3[tissue], minlength=m)
     tum = np.bincount(comps.node[tissue], comps.tumour_volume_m3[tissue], minlength=m)
     vol_down = np.empty(m)
     tum_down = np.empty(m)

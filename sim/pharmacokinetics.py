@@ -214,7 +214,7 @@ def session_drug(scenario, comps, in_territory: np.ndarray, liquid=None, beads: 
     cfg = scenario.agent
     tissue = (comps.kind == 0) & in_territory[comps.node]
     tumour_m3 = float(comps.tumour_volume_m3[tissue].sum())
-    normal_m3 = float((comps.volume_m3 - comps.tumour_volume_m3 - comps.necrotic_volume_m3)[tissue].sum())
+    normal_m3 = float(comps.normal_volume_m3[tissue].sum())
     if liquid is not None and cfg.emulsion_doxorubicin_mg > 0:
         from .lipiodol import oil_by_tissue
 

@@ -10,13 +10,13 @@ superselective embolisation kills tumour.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import sim
 from sim.kernels.twoport import COMP_ART, COMP_POR
+from sim.network import Compartments
 from sim.outcomes import deficit_duration_h, necrosis_fraction, tissue_outcomes
 from sim.scenario import OutcomesConfig, Scenario
 
@@ -87,8 +87,10 @@ def test_deficit_duration_follows_the_agents_permanence_unless_set():
 
 def _comps(tumour_share: float):
     """Two tissue compartments of 1 mL, each holding ``tumour_share`` of viable tumour."""
-    return SimpleNamespace(kind=np.zeros(2, np.int64), volume_m3=np.full(2, 1e-6),
-                           tumour_volume_m3=np.full(2, tumour_share * 1e-6), necrotic_volume_m3=np.zeros(2))
+    return Compartments(node=np.arange(2), kind=np.zeros(2, np.int8), volume_m3=np.full(2, 1e-6),
+                        tumour_volume_m3=np.full(2, tumour_share * 1e-6), necrotic_volume_m3=np.zeros(2),
+                        tumour_id=np.full(2, -1), demand_art_m3s=np.ones(2), demand_por_m3s=np.ones(2),
+                        demand_extra_m3s=np.zeros(2), extra_trunk_node=np.full(2, -1))
 
 
 def _flows(art, por):
