@@ -11,8 +11,13 @@ Three things happen in that time; rates and sources are ``[interval]`` scenario 
   reopened element is cleared whole (model assumption: the angiographic data count
   vessels, not partial plugs). Flow reconstituted around a plug by collaterals is
   not a separate mechanism: the angiographic rates count it (model assumption). A
-  temporary agent (gelfoam, ``agent.permanent = false``) is recanalised by the next
-  session whatever the interval (as before; [McWilliams2011]). The draws are one
+  temporary agent (gelfoam, ``agent.permanent = false``) is resorbed: each element it
+  loaded returns to the load it had before that session with probability
+  1 - exp(-T / t_occ), t_occ the deficit's duration ``outcomes.temporary_occlusion_h``
+  (one week; model assumption: an exponential time of that mean, so a session the
+  same day keeps every gelfoam plug, and 4-6 weeks later 98-100% are gone;
+  [McWilliams2011] saw 40% of gelfoam-embolised cystic arteries reopen at a month).
+  The draws are one
   uniform per loaded element, in a fixed order, from a generator seeded by the
   scenario's ``procedure.seed``: the same elements' draws at every interval, so a
   longer interval reopens a superset (common random numbers).
@@ -49,7 +54,11 @@ from .scenario import IntervalConfig, Scenario
 if TYPE_CHECKING:
     from .results import RunResult
 
-__all__ = ["recanalised_fraction", "regenerated_fraction", "recanalise", "carried_load", "Course", "advance_course"]
+__all__ = ["recanalised_fraction", "resorbed_fraction", "regenerated_fraction", "recanalise", "carried_load", "Course",
+           "advance_course"]
+
+#: Hours in a week (the interval is in weeks, a temporary plug's duration in hours).
+HOURS_PER_WEEK = 168.0
 
 #: Spawn key of the recanalisation draws (a stream of its own, apart from the procedure's).
 _RECANALISATION_STREAM = 0x5EC5
@@ -86,56 +95,104 @@ def regenerated_fraction(cfg: IntervalConfig) -> float:
             + _saturating(cfg.regenerated_slow_max, weeks, cfg.regeneration_slow_time_weeks))
 
 
-def recanalise(record: dict, fraction: float, rng: np.random.Generator) -> dict:
+def recanalise(record: dict, fraction: float, rng: np.random.Generator, before: dict | None = None) -> dict:
     """A copy of a load record (:func:`sim.procedure.load_record`) with each loaded element reopened with ``fraction``.
 
     One uniform per loaded element, in a fixed order (pedicle vessels, compartment
     beds, trunk vessels, trunk beds; each by index or name), so the reopened set grows
     with ``fraction`` for the same generator state. A reopened element gets an empty
     load and keeps its whole conductance.
+
+    ``before``: the record the session that left ``record`` started from (a temporary
+    agent's resorption): only the elements that session loaded draw, and a reopened one
+    returns to its load and conductance in ``before`` (by name for trunk parts: a
+    catheter's ``_distal`` split either side).
     """
     out = {key: (dict(value) if isinstance(value, dict) else value.copy()) for key, value in record.items()}
     out["pedicle"] = {f: a.copy() for f, a in record["pedicle"].items()}
     out["compartment"] = {f: a.copy() for f, a in record["compartment"].items()}
-    ped = np.flatnonzero(record["pedicle"]["count"] > 0)
-    comp = np.flatnonzero(record["compartment"]["count"] > 0)
-    trunk, bed = sorted(record["trunk"]), sorted(record["bed"])
+    empty = new_load(1, 1)
+    old_pedicle = {f: np.full_like(a, getattr(empty, f"vessel_{f}")[0]) for f, a in record["pedicle"].items()}
+    old_compartment = {f: np.full_like(a, getattr(empty, f"bed_{f}")[0]) for f, a in record["compartment"].items()}
+    old_ped_fraction = np.ones_like(record["pedicle_conductance_fraction"])
+    old_comp_fraction = np.ones_like(record["compartment_conductance_fraction"])
+    old_trunk, old_bed = {}, {}
+    if before is not None:
+        old_pedicle, old_compartment = before["pedicle"], before["compartment"]
+        old_ped_fraction = before["pedicle_conductance_fraction"]
+        old_comp_fraction = before["compartment_conductance_fraction"]
+        old_trunk = {name: (value, before["trunk_conductance_fraction"][name]) for name, value in before["trunk"].items()}
+        old_bed = {name: (value, before["bed_conductance_fraction"][name]) for name, value in before["bed"].items()}
+    ped = np.flatnonzero(record["pedicle"]["count"] > old_pedicle["count"])
+    comp = np.flatnonzero(record["compartment"]["count"] > old_compartment["count"])
+    trunk = sorted(name for name, value in record["trunk"].items()
+                   if value["count"] > _earlier(old_trunk, name, ({"count": 0}, 1.0))[0]["count"])
+    bed = sorted(name for name, value in record["bed"].items()
+                 if value["count"] > _earlier(old_bed, name, ({"count": 0}, 1.0))[0]["count"])
     reopen = rng.random(ped.size + comp.size + len(trunk) + len(bed)) < fraction
     ped_open, comp_open = ped[reopen[:ped.size]], comp[reopen[ped.size:ped.size + comp.size]]
     rest = reopen[ped.size + comp.size:]
-    empty = new_load(1, 1)
     for f, a in out["pedicle"].items():
-        a[ped_open] = getattr(empty, f"vessel_{f}")[0]
+        a[ped_open] = old_pedicle[f][ped_open]
     for f, a in out["compartment"].items():
-        a[comp_open] = getattr(empty, f"bed_{f}")[0]
-    out["pedicle_conductance_fraction"][ped_open] = 1.0
-    out["compartment_conductance_fraction"][comp_open] = 1.0
-    for names, key in ((trunk, "trunk"), (bed, "bed")):
+        a[comp_open] = old_compartment[f][comp_open]
+    out["pedicle_conductance_fraction"][ped_open] = old_ped_fraction[ped_open]
+    out["compartment_conductance_fraction"][comp_open] = old_comp_fraction[comp_open]
+    for names, key, earlier in ((trunk, "trunk", old_trunk), (bed, "bed", old_bed)):
         chosen, rest = rest[:len(names)], rest[len(names):]
         for name in np.asarray(names, dtype=object)[chosen]:
-            del out[key][name]
-            del out[f"{key}_conductance_fraction"][name]
+            kept = _earlier(earlier, name, None)
+            if kept is None:
+                del out[key][name]
+                del out[f"{key}_conductance_fraction"][name]
+            else:
+                out[key][name], out[f"{key}_conductance_fraction"][name] = dict(kept[0]), kept[1]
     return out
+
+
+def _earlier(entries: dict, name: str, default):
+    """The entry of trunk part ``name`` in an earlier record, whichever side of a catheter's ``_distal`` split it
+    was recorded on (:func:`sim.procedure.restore_load`'s rule), else ``default``."""
+    for candidate in (name, name.removesuffix("_distal"), f"{name}_distal"):
+        if candidate in entries:
+            return entries[candidate]
+    return default
+
+
+def resorbed_fraction(cfg: IntervalConfig, occlusion_h: float) -> float:
+    """Share of the elements a temporary agent loaded that are resorbed in ``cfg.weeks``: 1 - exp(-T / t_occ), each
+    plug lasting an exponential time of mean ``occlusion_h`` (``outcomes.temporary_occlusion_h``, the deficit's
+    duration; model assumption). Empty interval (the same session): 0.
+
+    Examples
+    --------
+    >>> round(resorbed_fraction(IntervalConfig(weeks=1.0), 168.0), 2), resorbed_fraction(IntervalConfig(), 168.0)
+    (0.63, 0.0)
+    """
+    return _saturating(1.0, cfg.elapsed_weeks * HOURS_PER_WEEK, occlusion_h)
 
 
 def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
     """The embolic load earlier sessions leave for this one, after ``scenario.interval.weeks``.
 
     The prior run's cumulative record, its permanent loads reopened with
-    :func:`recanalised_fraction` (none at 0 weeks: chained injections keep every
-    occlusion); a temporary agent's session leaves the load it started with (that
-    of the sessions before it).
+    :func:`recanalised_fraction`; a temporary agent's session's own loads resorbed with
+    :func:`resorbed_fraction` back to the load it started with (that of the sessions
+    before it). At 0 weeks nothing reopens: chained injections keep every occlusion.
     """
     if prior is None:
         return None
-    if not prior.scenario.agent.permanent:
-        return prior.state.get("prior_load")
     record = prior.state["load"]
-    fraction = recanalised_fraction(scenario.interval, prior.scenario.agent.kind)
+    temporary = not prior.scenario.agent.permanent
+    if temporary:
+        fraction = resorbed_fraction(scenario.interval, prior.scenario.outcomes.temporary_occlusion_h)
+    else:
+        fraction = recanalised_fraction(scenario.interval, prior.scenario.agent.kind)
     if fraction <= 0.0:
         return record
     seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=(_RECANALISATION_STREAM,))
-    return recanalise(record, fraction, np.random.default_rng(seeds))
+    return recanalise(record, fraction, np.random.default_rng(seeds),
+                      before=prior.state.get("prior_load") if temporary else None)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 import sim
 from sim.anatomy import build_liver
 from sim.catalogue import default_scenario_path
+from sim.interval import carried_load
 from sim.kernels import embolic_load as el
 from sim.kernels import transport as tk
 from sim.simulation import run
@@ -275,11 +276,26 @@ def test_a_named_vessel_tip_at_its_end_has_no_room_ahead(scenario, liver):
     assert not ((fate == tk.FATE_TRUNK) & (where == a5)).any()
 
 
-def test_temporary_agent_leaves_no_load_for_the_next_session(scenario, liver):
+def test_temporary_agent_stays_the_same_day_and_is_resorbed_over_the_weeks(scenario, liver):
+    """A gelfoam session's plugs are all there for an injection the same day (chained injections keep every occlusion;
+    until 2026-12-07 they were dropped at once, review 39) and resorbed over the weeks: 1 - exp(-T / 168 h) of them."""
     gelfoam = run(scenario.with_updates({"agent.permanent": False}), progress=False, liver=liver)
-    after = run(scenario.with_updates({"catheter.vessel": "A6"}), progress=False, liver=liver, prior=gelfoam)
-    fresh = run(scenario.with_updates({"catheter.vessel": "A6"}), progress=False, liver=liver)
-    assert after.summary["particles_injected"] == fresh.summary["particles_injected"]
+    a6 = scenario.with_updates({"catheter.vessel": "A6"})
+    same_day = run(a6, progress=False, liver=liver, prior=gelfoam)
+    assert same_day.state["prior_load"] is gelfoam.state["load"]
+    fresh = run(a6, progress=False, liver=liver)
+    assert (same_day.state["compartment_flow_baseline_m3s"][:, 0].sum()
+            < fresh.state["compartment_flow_baseline_m3s"][:, 0].sum())  # A5's plugs are there
+    record = gelfoam.state["load"]
+    loaded = np.flatnonzero(record["compartment"]["count"] > 0)
+    assert loaded.size > 200
+    for weeks in (1.0, 4.0):
+        carried = carried_load(gelfoam, a6.with_updates({"interval.weeks": weeks}))
+        gone = np.mean(carried["compartment"]["count"][loaded] == 0)
+        p = -np.expm1(-weeks)  # one week's mean occlusion (outcomes.temporary_occlusion_h)
+        assert abs(gone - p) < 4 * np.sqrt(p * (1 - p) / loaded.size) + 1e-9
+    months = run(a6.with_updates({"interval.weeks": 26.0}), progress=False, liver=liver, prior=gelfoam)
+    assert months.summary["particles_injected"] == fresh.summary["particles_injected"]  # exp(-26): all resorbed
 
 
 def test_concentrated_suspensions_travel_in_clusters_and_lodge_more_proximally(scenario, liver):

@@ -134,3 +134,26 @@ def test_recanalise_with_no_share_or_all():
     assert everything["compartment"]["layer"].tolist() == [1.0] and everything["trunk"] == {}
     assert everything["pedicle_conductance_fraction"].tolist() == [1.0, 1.0]
     assert record["pedicle"]["count"].tolist() == [0, 2]
+
+
+def test_a_resorbed_element_returns_to_the_load_it_had_before_the_temporary_session():
+    """``recanalise(before=...)``: only what the temporary session added draws, and a reopened element gets back its
+    earlier load and conductance, a trunk part by name either side of a catheter's ``_distal`` split."""
+    before = {"pedicle": {"count": np.array([0, 2, 0])}, "compartment": {"count": np.array([1])},
+              "trunk": {"A5": {"count": 1}}, "bed": {}, "pedicle_conductance_fraction": np.array([1.0, 0.5, 1.0]),
+              "compartment_conductance_fraction": np.array([0.2]), "trunk_conductance_fraction": {"A5": 0.3},
+              "bed_conductance_fraction": {}}
+    after = {"pedicle": {"count": np.array([0, 3, 4])}, "compartment": {"count": np.array([1])},
+             "trunk": {"A5_distal": {"count": 2}, "A6": {"count": 1}}, "bed": {"GDA": {"count": 5}},
+             "pedicle_conductance_fraction": np.array([1.0, 0.1, 0.4]),
+             "compartment_conductance_fraction": np.array([0.2]),
+             "trunk_conductance_fraction": {"A5_distal": 0.1, "A6": 0.6}, "bed_conductance_fraction": {"GDA": 0.9}}
+    resorbed = recanalise(after, 1.0, np.random.default_rng(0), before=before)
+    assert resorbed["pedicle"]["count"].tolist() == [0, 2, 0]
+    assert resorbed["pedicle_conductance_fraction"].tolist() == [1.0, 0.5, 1.0]
+    assert resorbed["compartment"]["count"].tolist() == [1]  # not added to by the session: no draw, kept
+    assert resorbed["trunk"] == {"A5_distal": {"count": 1}} and resorbed["trunk_conductance_fraction"] == {"A5_distal": 0.3}
+    assert resorbed["bed"] == {} and resorbed["bed_conductance_fraction"] == {}
+    kept = recanalise(after, 0.0, np.random.default_rng(0), before=before)
+    assert kept["pedicle"]["count"].tolist() == [0, 3, 4] and kept["trunk"] == after["trunk"]
+    assert after["pedicle"]["count"].tolist() == [0, 3, 4]  # the record is not modified
