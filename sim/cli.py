@@ -354,7 +354,7 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
                        force: bool) -> None:
     """``embosim compare --therapies``: the therapies of :mod:`sim.therapies` from the scenario's catheter."""
     from .strategies import format_table, summarise_replicates, write_comparison
-    from .therapies import run_therapies, therapy_scenario
+    from .therapies import lipiodol_note, run_therapies, therapy_scenario
 
     names = [name.strip() for name in therapies.split(",") if name.strip()]
     if vary:
@@ -375,6 +375,8 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
     written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
                                force=force)
     typer.echo(format_table(table), nl=False)
+    if note := lipiodol_note(table):
+        typer.echo(note)
     typer.echo(f"Wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 

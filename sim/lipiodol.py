@@ -279,9 +279,12 @@ def fill(comps: Compartments, parent: np.ndarray, q: np.ndarray, in_territory: n
 
 
 def territory_capacity_ml(liver, scenario: Scenario) -> float:
-    """Oil the catheter's territory holds, mL: the sinusoids and portal venules of its tissue full
-    (``agent.lipiodol_sinusoid_capacity_ml_per_ml`` + ``lipiodol_portal_capacity_ml_per_ml``, per mL of perfused
-    tissue): the volume a cTACE gives to stagnation (model assumption), more going on to the lungs.
+    """Oil the catheter's territory holds, mL: what :func:`fill` places there when more is given than it can hold, on
+    the flows :class:`LipiodolStage` meets (:func:`sim.procedure.catheter_territory`: coils in, the injection running):
+    the sinusoids and portal venules (``agent.lipiodol_sinusoid_capacity_ml_per_ml`` +
+    ``lipiodol_portal_capacity_ml_per_ml`` per mL of perfused tissue) of the tissue compartments the oil reaches
+    (an arterial inflow, or portal venules below the peribiliary plexus). The volume a cTACE gives to stagnation
+    (model assumption); more goes on to the lungs.
 
     Parameters
     ----------
@@ -291,12 +294,14 @@ def territory_capacity_ml(liver, scenario: Scenario) -> float:
     """
     from .procedure import catheter_territory
 
-    placed, mask = catheter_territory(liver, scenario)
-    comps = placed.compartments
-    tissue = (comps.kind == _TISSUE) & mask[comps.node]
-    perfused = float(comps.perfused_volume_m3[tissue].sum())
-    cfg = scenario.agent
-    return (cfg.lipiodol_sinusoid_capacity_ml_per_ml + cfg.lipiodol_portal_capacity_ml_per_ml) * perfused / ML_M3
+    placed, state, mask = catheter_territory(liver, scenario)
+    comps, cfg = placed.compartments, scenario.agent
+    whole_liver = (cfg.lipiodol_sinusoid_capacity_ml_per_ml + cfg.lipiodol_portal_capacity_ml_per_ml) * float(
+        comps.perfused_volume_m3.sum())
+    more = 1e6 * whole_liver + ML_M3  # m^3: every route full, the plexus' small share of the flow too
+    held = fill(comps, np.asarray(placed.forest.parent, np.int64), state.comp_q, mask, more,
+                cfg.lipiodol_sinusoid_capacity_ml_per_ml, cfg.lipiodol_portal_capacity_ml_per_ml)
+    return float(held.deposited_m3.sum()) / ML_M3
 
 
 def oil_by_tissue(comps: Compartments, filled: LipiodolFill) -> tuple[float, float]:

@@ -526,16 +526,39 @@ def _new_state(n_particles: int, liver: CompiledLiver, n_sinks: int, load: el.Lo
         stacked=np.zeros(n_particles, np.bool_), flow_after=np.zeros(n_particles), counters=np.zeros(5, np.int64))
 
 
-def catheter_territory(liver: CompiledLiver, scenario: Scenario) -> tuple[CompiledLiver, np.ndarray]:
-    """The tissue ``scenario``'s catheter feeds at baseline, before anything is given: the catheter-placed liver and
-    its :func:`territory` mask over pedicle nodes (a fresh flow model; the agent does not change it)."""
-    from .agents import agent_from_config
-    from .flow.model import LiverFlow
-    from .scenario import AgentConfig
+def injection_rate_m3s(placement, scenario: Scenario) -> float:
+    """The catheter's injection rate, m^3/s: ``placement.rate_m3s``, at its peak (x :data:`PULSE_PEAK_FACTOR`) when
+    ``catheter.mode`` is pulsed."""
+    return placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
 
-    flow = LiverFlow(liver, scenario, catheter=True)
-    net, _ = transport_net(flow.liver, flow.state, flow.catheter, scenario, agent_from_config(AgentConfig()))
-    return flow.liver, territory(flow.liver, flow.state, net)[0]
+
+def inject(liver: CompiledLiver, state: twoport.FlowState, placement, scenario: Scenario, agent: Agent):
+    """Transport inputs and load geometry, and the catheter's injection put in ``state`` and solved, as
+    :func:`run_procedure` does it (no earlier session): ``(net, sink_names, geo, injection rate m^3/s)``."""
+    net, sinks = transport_net(liver, state, placement, scenario, agent)
+    geo = load_geometry(liver, state, net, scenario, agent)
+    rate = injection_rate_m3s(placement, scenario)
+    _set_injection(state, net, rate)
+    twoport.solve(state)
+    return net, sinks, geo, rate
+
+
+def catheter_territory(liver: CompiledLiver, scenario: Scenario):
+    """The flows a liquid agent given from ``scenario``'s catheter meets, before anything is given: the placed liver
+    and its coils as :func:`sim.run` places them, the injection running (as :class:`sim.lipiodol.LipiodolStage`
+    sees them).
+
+    Returns
+    -------
+    (CompiledLiver, FlowState, ndarray of bool)
+        The catheter-placed liver, its solved flow state and the :func:`territory` mask over pedicle nodes.
+    """
+    from .agents import agent_from_config
+    from .simulation import placed_flow
+
+    flow, _ = placed_flow(liver, scenario)
+    net, _, _, _ = inject(flow.liver, flow.state, flow.catheter, scenario, agent_from_config(scenario.agent))
+    return flow.liver, flow.state, territory(flow.liver, flow.state, net)[0]
 
 
 def territory(liver: CompiledLiver, st: twoport.FlowState, net: tk.TransportNet) -> tuple[np.ndarray, float]:
@@ -852,7 +875,7 @@ def run_procedure(liver: CompiledLiver, state: twoport.FlowState, placement, sce
     net, sink_names = transport_net(liver, state, placement, scenario, agents[0][0], full_resolve=full_resolve)
     geo = load_geometry(liver, state, net, scenario, agents[0][0])
     load = restore_load(prior, liver.trunk, geo)
-    rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
+    rate = injection_rate_m3s(placement, scenario)
     _set_injection(state, net, rate)  # the trunk solved with it (a pedicle tip's path refreshed)
     if not solved:  # the next line substitutes every node
         twoport.solve_without_substitution(state)

@@ -232,6 +232,16 @@ def _course(prior: RunResult | None, scenario: Scenario, flow_liver, q_healthy: 
                           q_base)
 
 
+def placed_flow(compiled, scenario: Scenario):
+    """The flow model of ``compiled`` (a CompiledLiver) with ``scenario``'s catheter placed and its coils in
+    (:func:`sim.coils.apply_coils`, before any injection): ``(LiverFlow, the coils' summary keys)``. Solved without
+    its substitution unless coils read the flows (the procedure substitutes every node at once)."""
+    from .flow.model import LiverFlow
+
+    flow = LiverFlow(compiled, scenario, catheter=True, substitute=bool(scenario.procedure.coils))
+    return flow, apply_coils(flow, scenario)
+
+
 def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prior: RunResult | None = None,
         watch=None) -> RunResult:
     """Simulate one embolisation of ``scenario``.
@@ -285,7 +295,6 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     """
     from .anatomy import build_liver
     from .angiography import with_load
-    from .flow.model import LiverFlow
 
     started = time.perf_counter()
     require_scenario(scenario, "sim.run")
@@ -301,9 +310,7 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         liver = build_liver(scenario, progress=progress)
     else:
         _check_same_anatomy(liver.scenario, scenario)
-    # the procedure substitutes every node at once (without the injection); the coils read the solved flows first
-    flow = LiverFlow(liver.compiled, scenario, catheter=True, substitute=bool(scenario.procedure.coils))
-    coils = apply_coils(flow, scenario)  # coil protection before the injection (sim/coils.py)
+    flow, coils = placed_flow(liver.compiled, scenario)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
     prior_load = carried_load(prior, scenario)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .kernels import transport as tk
 
-__all__ = ["BatchedDelivery", "deliver_batched", "inject", "prepare", "FLOW_STEP", "FIRST_BATCH", "MAX_BATCH"]
+__all__ = ["BatchedDelivery", "deliver_batched", "prepare", "FLOW_STEP", "FIRST_BATCH", "MAX_BATCH"]
 
 #: Largest relative change of the native catheter flow per batch (numerical choice: the exact procedure's recording
 #: step, sim.procedure.RECORD_FLOW_STEP; 0.0005-0.05 give the same final flow within the seeds' scatter).
@@ -246,24 +246,11 @@ class _Field:
         return q
 
 
-def inject(liver, state, placement, scenario, agent):
-    """Transport inputs and load geometry, and the catheter's injection put in ``state`` and solved, as the exact
-    procedure does it (no earlier session): ``(net, sink_names, geo, injection rate m^3/s)``."""
-    from .kernels import twoport
-    from .procedure import PULSE_PEAK_FACTOR, _set_injection, load_geometry, transport_net
-
-    net, sinks = transport_net(liver, state, placement, scenario, agent)
-    geo = load_geometry(liver, state, net, scenario, agent)
-    rate = placement.rate_m3s * (PULSE_PEAK_FACTOR if scenario.catheter.mode == "pulsed" else 1.0)
-    _set_injection(state, net, rate)
-    twoport.solve(state)
-    return net, sinks, geo, rate
-
-
 def prepare(scenario, liver, agent):
-    """A fresh flow state of ``liver`` (a built Liver) with the injection in place (:func:`inject`):
+    """A fresh flow state of ``liver`` (a built Liver) with the injection in place (:func:`sim.procedure.inject`):
     ``(compiled liver, state, net, geo, sink_names)``."""
     from .flow.model import LiverFlow
+    from .procedure import inject
 
     flow = LiverFlow(liver.compiled, scenario, catheter=True)
     net, sinks, geo, _ = inject(flow.liver, flow.state, flow.catheter, scenario, agent)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from .endpoints import endpoint_reached
-from .procedure import ProcedureRun, _native_compartment_flows, baseline_tip_flow, row_recorder, territory
-from .sirt_batch import deliver_batched, inject
+from .procedure import ProcedureRun, _native_compartment_flows, baseline_tip_flow, inject, row_recorder, territory
+from .sirt_batch import deliver_batched
 from .units import ML_M3
 
 __all__ = ["deliver_sirt", "aliquot_ends", "STOP_SLOW_FLOW", "STOP_DELIVERED", "STOP_MAX_VOLUME", "STOP_PACKED"]

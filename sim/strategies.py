@@ -972,7 +972,7 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
     staged = ("Rows of session 1, 2 are the sessions of a staged strategy: their devascularisation and "
               "ischaemia are what that session added; its total row is the state after all sessions. "
               if (table["session"] != TOTAL).any() else "")
-    from .therapies import THERAPIES
+    from .therapies import THERAPIES, lipiodol_note
 
     therapies = set(table["strategy"].astype(str)) <= set(THERAPIES)  # embosim compare --therapies
     where = (f"Therapies (agents: embosim docs tace) from the scenario's catheter position, {first['catheter']}. Each therapy"
@@ -983,6 +983,7 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
            f"(definitions: embosim docs outputs, embosim docs strategies). {staged}")
     return "\n".join([f"# {'Therapy' if therapies else 'Strategy'} comparison: {scenario.title}", "",
                       scenario.description or "", "", how.rstrip(), "", format_table(table, markdown=True),
+                      *([lipiodol_note(table), ""] if therapies and lipiodol_note(table) else []),
                       assess_patient(scenario).to_markdown()])
 
 

@@ -19,7 +19,10 @@ import numpy as np
 
 from .scenario import AgentConfig, Scenario, ScenarioError
 
-__all__ = ["THERAPIES", "therapy_scenario", "run_therapies"]
+__all__ = ["THERAPIES", "CAPACITY", "therapy_scenario", "run_therapies", "lipiodol_note"]
+
+#: Column of the cTACE rows: the Lipiodol the catheter's territory holds, mL (:func:`sim.lipiodol.territory_capacity_ml`).
+CAPACITY = "lipiodol_territory_capacity_ml"
 
 #: Scenario updates of each therapy (docs/tace.md): bland 100-300 um spheres; Lipiodol to stagnation (the volume the
 #: catheter's territory holds, :func:`sim.lipiodol.territory_capacity_ml`, set by :func:`run_therapies`) with 50 mg
@@ -53,18 +56,34 @@ def therapy_scenario(scenario: Scenario, therapy: str) -> Scenario:
                                                      if not key.startswith("agent.")}})
 
 
-def _to_stagnation(config: Scenario, liver) -> Scenario:
+def _to_stagnation(config: Scenario, liver) -> tuple[Scenario, float]:
     """The cTACE therapy's Lipiodol: what its catheter's territory holds (review 37: a fixed 5 mL sent 44% of a
-    segmental injection, and its drug, on to the lungs), at most the 30 mL a scenario allows."""
+    segmental injection, and its drug, on to the lungs), at most the 30 mL a scenario allows: the scenario and the
+    territory's capacity, mL."""
     from .lipiodol import territory_capacity_ml
 
     limit = type(config.agent).model_fields["lipiodol_volume_ml"].metadata  # (gt, le) of the scenario's key
     most = min(m.le for m in limit if getattr(m, "le", None) is not None)
-    volume = min(most, round(territory_capacity_ml(liver.compiled, config), 2))
+    capacity = territory_capacity_ml(liver.compiled, config)
+    volume = min(most, round(capacity, 2))
     if not volume > 0:
         raise ScenarioError(f"the catheter's territory ({config.catheter.vessel!r}) holds no liver tissue: no cTACE "
                             "from there (choose a hepatic artery)", path="catheter.vessel")
-    return config.with_updates({"agent.lipiodol_volume_ml": volume})
+    return config.with_updates({"agent.lipiodol_volume_ml": volume}), capacity
+
+
+def lipiodol_note(table) -> str:
+    """One sentence on the cTACE row's Lipiodol volume against what the territory holds (``table``: the rows of
+    :func:`run_therapies` or their summary), or "" without a cTACE: a volume capped at the scenario's most is said
+    not to reach stagnation (review 39: the cap had been silent)."""
+    rows = table[table["strategy"] == "ctace"]
+    if rows.empty:
+        return ""
+    given, holds = float(rows["lipiodol_volume_ml"].iloc[0]), float(rows[CAPACITY].iloc[0])
+    if given < round(holds, 2):
+        return (f"cTACE: {given:.1f} mL of Lipiodol, the most a scenario allows (agent.lipiodol_volume_ml); the catheter's "
+                f"territory holds {holds:.1f} mL, so this is short of stagnation.")
+    return f"cTACE: {given:.1f} mL of Lipiodol, what the catheter's territory holds (to stagnation)."
 
 
 def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES), replicates: int = 5, *,
@@ -91,7 +110,10 @@ def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES
     root = np.random.SeedSequence(scenario.procedure.seed if rng is None else int(rng))
     seeds = [int(child.generate_state(1, np.uint32)[0]) for child in root.spawn(replicates)]
     liver = liver or build_liver(scenario, progress=progress)
-    chosen = [_to_stagnation(config, liver) if name == "ctace" else config for name, config in zip(therapies, chosen)]
+    capacities = {}
+    for k, name in enumerate(therapies):
+        if name == "ctace":
+            chosen[k], capacities[name] = _to_stagnation(chosen[k], liver)
     tumour = scenario.tumours[0] if scenario.tumours else None
     rows = []
     for name, config in zip(therapies, chosen):
@@ -101,7 +123,8 @@ def run_therapies(scenario: Scenario, therapies: Sequence[str] = tuple(THERAPIES
                         if isinstance(v, (bool, int, float, np.number)) and k not in METRICS_EXCLUDED}
             rows.append({"strategy": name, "session": TOTAL, "catheter": config.catheter.vessel,
                          "endpoint": config.procedure.endpoint, "tumour": tumour.name if tumour else "",
-                         "segment": tumour.segment if tumour else "", "replicate": r, "seed": seed, **outcomes})
+                         "segment": tumour.segment if tumour else "", "replicate": r, "seed": seed, **outcomes,
+                         **({CAPACITY: capacities[name]} if name in capacities else {})})
     table = pd.DataFrame(rows)
     first = ["strategy", "session", "catheter", "endpoint", "tumour", "segment", "replicate", "seed"]
     return table[first + [c for c in table.columns if c not in first]]

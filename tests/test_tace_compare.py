@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,26 +39,40 @@ def test_a_therapy_replaces_the_scenarios_agent_whatever_it_was():
 
 def test_the_ctace_therapy_gives_the_oil_its_territory_holds():
     """Review 37: a fixed 5 mL of Lipiodol from a segmental catheter sent 44% of the oil, and 22 of the 50 mg, on to the
-    lungs; the therapy now gives what the catheter's territory holds (to stagnation): more for a lobe than a segment,
-    and little beyond the territory."""
+    lungs; the therapy now gives what the catheter's territory holds (to stagnation): more for a lobe than a segment.
+    "Holds" is what the run's own fill keeps (review 39: it had been counted on the territory without the injection,
+    with compartments the oil cannot reach): nothing goes on at that volume, and all of a half more does."""
     import sim
     from sim.anatomy import build_liver
-    from sim.lipiodol import territory_capacity_ml
-    from sim.therapies import run_therapies
+    from sim.therapies import CAPACITY, lipiodol_note, run_therapies
 
     base = Scenario().with_updates({"liver.terminal_diameter_um": 300.0})
     liver = build_liver(base, progress=False)
     volumes = {}
     for vessel in ("A5", "RHA"):
         s = base.with_updates({"catheter.vessel": vessel})
-        row = run_therapies(s, ["ctace"], replicates=1, liver=liver).iloc[0]
+        rows = run_therapies(s, ["tae", "ctace"], replicates=1, liver=liver)
+        row = rows.iloc[1]
         volumes[vessel] = row["lipiodol_volume_ml"]
-        assert volumes[vessel] == pytest.approx(territory_capacity_ml(liver.compiled, s), abs=0.01)
-        assert row["lipiodol_systemic_ml"] < 0.1 * row["lipiodol_volume_ml"]
+        assert row[CAPACITY] == pytest.approx(volumes[vessel], abs=0.005) and np.isnan(rows.iloc[0][CAPACITY])
+        assert row["lipiodol_systemic_ml"] < 0.005 * volumes[vessel]
+        more = sim.run(s.with_updates({"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 1.5 * volumes[vessel]}),
+                       liver=liver, progress=False).summary
+        assert more["lipiodol_systemic_ml"] == pytest.approx(0.5 * volumes[vessel], rel=0.01)
+        assert "to stagnation" in lipiodol_note(rows)
     assert volumes["RHA"] > 2 * volumes["A5"]
     fixed = sim.run(base.with_updates({"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0}), liver=liver,
                     progress=False).summary
     assert fixed["lipiodol_systemic_ml"] > 0.2 * 5.0  # what the fixed 5 mL did from A5
+
+
+def test_a_ctace_capped_at_the_scenarios_most_says_it_is_short_of_stagnation():
+    """Review 39: a territory holding more than the 30 mL a scenario allows got 30 mL silently."""
+    from sim.therapies import CAPACITY, lipiodol_note
+
+    table = pd.DataFrame({"strategy": ["tae", "ctace"], "lipiodol_volume_ml": [np.nan, 30.0], CAPACITY: [np.nan, 45.2]})
+    assert "short of stagnation" in lipiodol_note(table) and "45.2 mL" in lipiodol_note(table)
+    assert lipiodol_note(table.iloc[:1]) == ""
 
 
 def test_cli_compare_therapies_runs_each_from_the_same_catheter(write_scenario, tmp_path, invoke):
