@@ -85,7 +85,9 @@ LIPIODOL_VISCOSITY_PA_S = 25e-3
 #: Viscosity of the aqueous drug solution at 37 C, Pa s (water, 0.69 mPa s; model assumption: the drug and any
 #: contrast in it do not change it much).
 AQUEOUS_VISCOSITY_PA_S = 0.69e-3
-#: Whole blood in arteries, Pa s: [TextbookPhysiology] (3.5-4 mPa s).
+#: Whole blood in arteries, Pa s: [TextbookPhysiology] (3.5-4 mPa s); the oil's embolic ratio takes it for sinusoids
+#: and portal venules alike (model assumption: [Pries1994]'s in vivo law gives 7.0 mPa s at 10 um, 3.9-3.0 at 20-30 um;
+#: docs/tace.md, "Embolic effect").
 BLOOD_VISCOSITY_PA_S = 3.5e-3
 #: Resistance factor of a vessel full of the oil (its viscosity over blood's, 7.1; module docstring, point 1).
 EMBOLIC_VISCOSITY_RATIO = LIPIODOL_VISCOSITY_PA_S / BLOOD_VISCOSITY_PA_S
