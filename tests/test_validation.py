@@ -203,3 +203,17 @@ def test_sirt_stasis_counts_an_endpoint_only_before_the_whole_activity():
     assert late.share_at("stasis", proc) == 1.0 and not late.early("stasis", proc)
     glass = Delivery("y90_glass", 1.0, 4e5, np.array([0.0, 1.0]), rows[:1] * 2, {})
     assert glass.share_at("stasis", proc) == math.inf and not glass.early("near_stasis", proc)
+
+
+def test_the_sampled_auc_starts_at_the_injection():
+    """Review 39: Varela's AUC is a non-compartmental AUC(0-t); from the first sample (5 min) it left out the
+    trapezoid from the injection, zero before it, to that sample."""
+    from sim.pharmacokinetics import Release, plasma_curve
+    from sim.units import NG_ML_KG_M3
+    from sim.validation.doxorubicin import VARELA_SAMPLES_S, _sampled_auc
+
+    dose, half_life = 1e-5, 1800.0  # 10 mg released with a 30 min half-life (a cTACE)
+    t = VARELA_SAMPLES_S
+    c = plasma_curve([Release(dose, half_life)], t) / NG_ML_KG_M3
+    from_first = float(np.sum(0.5 * (c[1:] + c[:-1]) * np.diff(t / 60.0)))
+    assert _sampled_auc(dose, half_life) == pytest.approx(from_first + 0.5 * c[0] * t[0] / 60.0, rel=1e-12)
