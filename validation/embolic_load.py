@@ -123,7 +123,10 @@ def run(out_dir: str | Path, *, fast: bool = False, liver=None) -> list[CaseResu
                    f"{segmental.summary['largest_column_particles']} particles; the histology counts sections. The "
                    "median is at least 1 by definition (occluded vessels hold a particle), so the row tests the upper "
                    "side only: columns stay short. It is 1 for every seal porosity 0.05-0.5 and deformability 0-0.2 "
-                   "(review sweep), so it does not constrain agent.seal_porosity", role="validation"),
+                   "(review sweep), so it does not constrain agent.seal_porosity. It depends on the liver's resolution: 1 with "
+                   "terminals of 100 and 50 um (the shipped liver), 2 with 150 um terminals, where wider terminal "
+                   "vessels hold short columns (bed wedges are not counted; measured 2026-12-07, review 38)",
+                   role="validation"),
         range_case("share of the lobar volume to stasis injected when flow has halved", half_share, 0.05, 0.8,
                    "[Sauret2018]: clogs grow upstream and flow falls steadily (not at the first particles, "
                    "not at the last)", "flow against volume: figure. The source is qualitative (it gives no share): "
