@@ -13,7 +13,7 @@ catheter, as the clinic takes them from CT volumes and the MAA SPECT/planar imag
 Every plan is then evaluated with the partition model (the three compartments' mean doses) and checked against the
 lung limits (30 Gy one treatment, 50 Gy cumulative with ``patient.prior_lung_dose_gy``: refuse) and the normal-liver
 limit (70 Gy: warn) by :func:`sim.dosimetry.check_plan`. A BSA plan at a lung shunt of 20% or more is refused by its
-own bands.
+own bands, and for glass spheres (a resin method).
 """
 
 from __future__ import annotations
@@ -108,10 +108,14 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
     prior = scenario.patient.prior_lung_dose_gy
     activities = {}
     refusals = {}
-    try:
-        activities["bsa"] = bsa_plan_gbq(scenario, workup, height_m=scenario.patient.height_m)
-    except PlanRefused as exc:
-        refusals["bsa"] = PlanFinding("refuse", "lung_shunt_band", str(exc))
+    if scenario.agent.kind == "y90_glass":  # the BSA method prescribes resin activity (its IFU's), not glass'
+        refusals["bsa"] = PlanFinding("refuse", "resin_method", "the BSA method prescribes resin spheres' activity "
+                                      "([Kao2011BSA]); glass is planned by dose: MIRD or partition")
+    else:
+        try:
+            activities["bsa"] = bsa_plan_gbq(scenario, workup, height_m=scenario.patient.height_m)
+        except PlanRefused as exc:
+            refusals["bsa"] = PlanFinding("refuse", "lung_shunt_band", str(exc))
     activities["mird"] = mird_plan_gbq(workup, mird_dose_gy)
     if partition.tumour_mass_kg > 0:
         activities["partition"] = partition_activity_gbq(partition, tumour_gy=tumour_dose_gy)

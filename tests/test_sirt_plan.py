@@ -19,8 +19,8 @@ PARTICLES = 40_000
 
 @pytest.fixture(scope="module")
 def rha(coarse_scenario, coarse_liver):
-    """A right lobar glass work-up on the coarse liver: (scenario, liver, work-up)."""
-    s = coarse_scenario.with_updates({"catheter.vessel": "RHA", "agent.kind": "y90_glass", "agent.activity_gbq": 2.0})
+    """A right lobar resin work-up on the coarse liver: (scenario, liver, work-up)."""
+    s = coarse_scenario.with_updates({"catheter.vessel": "RHA", "agent.kind": "y90_resin", "agent.activity_gbq": 2.0})
     return s, coarse_liver, maa_workup(s, liver=coarse_liver, n_particles=PARTICLES, rng=np.random.default_rng(3))
 
 
@@ -82,6 +82,17 @@ def test_high_lung_shunt_refuses_bsa_by_its_bands(rha):
     assert plans["bsa"].refused and np.isnan(plans["bsa"].activity_gbq) and plans["bsa"].doses is None
     mird = plans["mird"]
     assert mird.doses.lung_gbq == pytest.approx(0.25 * mird.activity_gbq, rel=1e-12)
+
+
+def test_glass_is_not_planned_by_the_resin_bsa_method(rha):
+    """The BSA method prescribes resin activity ([Kao2011BSA]); a glass plan had shown it as if it applied."""
+    s, _, w = rha
+    plans = _by_method(plan_activities(s.with_updates({"agent.kind": "y90_glass"}), w))
+    assert plans["bsa"].refused and np.isnan(plans["bsa"].activity_gbq)
+    assert plans["bsa"].findings[0].rule == "resin_method" and "resin" in plans["bsa"].findings[0].message
+    assert not plans["mird"].refused and not plans["partition"].refused
+    resin = _by_method(plan_activities(s, w))
+    assert plans["mird"].activity_gbq == resin["mird"].activity_gbq  # dose-based plans do not depend on the product
 
 
 def test_plan_command_prints_and_writes_the_plans(invoke, write_scenario, tmp_path):
