@@ -77,8 +77,8 @@ from .units import ML_M3
 __all__ = ["Emulsion", "emulsion_from_config", "water_fill", "LipiodolFill", "fill", "apply_fill",
            "apply_fill_shares", "reapply_oil", "retained_fraction", "territory_capacity_ml", "LipiodolStage",
            "lipiodol_summary", "session_agents", "session_permanent", "oil_by_tissue", "water_in_oil_share",
-           "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "BLOOD_VISCOSITY_PA_S", "EMBOLIC_VISCOSITY_RATIO",
-           "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
+           "LIPIODOL_VISCOSITY_PA_S", "AQUEOUS_VISCOSITY_PA_S", "PULMONARY_RISK_LIPIODOL_ML", "BLOOD_VISCOSITY_PA_S",
+           "EMBOLIC_VISCOSITY_RATIO", "WATER_IN_OIL_POINTS", "RETENTION_DAY"]
 
 #: Viscosity of Lipiodol at 37 C, Pa s [LipiodolSmPC] (25 mPa s; 34-48 mPa s at 20 C).
 LIPIODOL_VISCOSITY_PA_S = 25e-3
@@ -91,6 +91,10 @@ AQUEOUS_VISCOSITY_PA_S = 0.69e-3
 BLOOD_VISCOSITY_PA_S = 3.5e-3
 #: Resistance factor of a vessel full of the oil (its viscosity over blood's, 7.1; module docstring, point 1).
 EMBOLIC_VISCOSITY_RATIO = LIPIODOL_VISCOSITY_PA_S / BLOOD_VISCOSITY_PA_S
+#: Lipiodol above which a session risks symptomatic pulmonary oil embolism, mL: [Chung1993PulmonaryOil] (6 of the 14
+#: patients given more than 20 mL), [Chung1996TOCEComplications] (more than 20 mL a predisposing factor); a lower ROC
+#: cut-off, 14.5 mL, in [POE2014RiskFactors]. A flag on the injected volume, as the sources count it.
+PULMONARY_RISK_LIPIODOL_ML = 20.0
 #: Water-in-oil share at two Lipiodol:aqueous ratios, [Masada2017]: (1:1, 16.03%), (2:1, 70.45%); capped at 70%.
 WATER_IN_OIL_POINTS = ((1.0, 0.1603), (2.0, 0.7045))
 #: Dispersed volume fraction at which drops jam (random close packing), dimensionless [KriegerDougherty1959].
@@ -438,6 +442,7 @@ def lipiodol_summary(comps: Compartments, stage: LipiodolStage, particle_agents:
         "lipiodol_portal_ml": float(f.portal_m3.sum()) / ML_M3,
         "lipiodol_plexus_route_ml": f.plexus_m3 / ML_M3,
         "lipiodol_systemic_ml": f.systemic_m3 / ML_M3,
+        "lipiodol_pulmonary_risk": bool(f.injected_m3 / ML_M3 > PULMONARY_RISK_LIPIODOL_ML),
         "lipiodol_tumour_to_normal_ratio": float(ratio),
         "portal_opacification_fraction": float((vol * portal).sum() / vol.sum()) if vol.sum() > 0 else 0.0,
         "tumour_portal_opacification_fraction": float((t_vol * portal).sum() / t_vol.sum()) if t_vol.sum() > 0

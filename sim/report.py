@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .lipiodol import PULMONARY_RISK_LIPIODOL_ML
+
 __all__ = ["render_report"]
 
 
@@ -92,6 +94,10 @@ def _tace_section(s: dict) -> list[str]:
                   f"{_fmt(s['lipiodol_portal_ml'])} mL (portal opacification {_fmt(s['portal_opacification_fraction'])} "
                   f"of the territory), systemic {_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
                   f"{_fmt(s['lipiodol_tumour_retained_28d_ml'])} mL."]
+        if s.get("lipiodol_pulmonary_risk"):
+            lines += ["", f"More than {PULMONARY_RISK_LIPIODOL_ML:g} mL of Lipiodol: a risk factor for symptomatic pulmonary "
+                      "oil embolism, 2-5 days after the procedure ([Chung1993PulmonaryOil]: 6 of 14 patients given more; "
+                      "[Chung1996TOCEComplications])."]
     if "drug_delivered_mg" in s:
         lines += ["", "## Drug", "",
                   f"{_fmt(s['drug_delivered_mg'])} mg delivered: tumour {_fmt(s['drug_tumour_mg'])} mg "

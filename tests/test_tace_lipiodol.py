@@ -311,3 +311,14 @@ def test_oil_given_where_no_liver_tissue_is_downstream_goes_on():
     parent, comps, q = _tree()
     f = fill(comps, parent, q, np.zeros(4, bool), 0.5e-6, 0.01, 0.005)  # no territory
     assert f.deposited_m3.sum() == 0.0 and f.systemic_m3 == pytest.approx(0.5e-6)
+
+
+def test_more_than_twenty_ml_of_lipiodol_is_flagged_for_pulmonary_oil_embolism(liver):
+    """[Chung1993PulmonaryOil]: symptomatic pulmonary oil embolism in 6 of the 14 patients given more than 20 mL; the
+    summary flags the volume and report.md says so (review 37: no safety read-out for the oil)."""
+    lobar = {"agent.kind": "lipiodol", "catheter.vessel": "RHA"}
+    within = _run(liver, **lobar, **{"agent.lipiodol_volume_ml": 20.0})
+    beyond = _run(liver, **lobar, **{"agent.lipiodol_volume_ml": 24.0})
+    assert within.summary["lipiodol_pulmonary_risk"] is False and beyond.summary["lipiodol_pulmonary_risk"] is True
+    assert "pulmonary oil embolism" in beyond.report and "pulmonary oil embolism" not in within.report
+    assert beyond.summary["lipiodol_systemic_ml"] > within.summary["lipiodol_systemic_ml"]
