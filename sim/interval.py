@@ -11,16 +11,24 @@ Three things happen in that time; rates and sources are ``[interval]`` scenario 
   reopened element is cleared whole (model assumption: the angiographic data count
   vessels, not partial plugs). Flow reconstituted around a plug by collaterals is
   not a separate mechanism: the angiographic rates count it (model assumption). A
-  temporary agent (gelfoam, ``agent.permanent = false``) is resorbed: each element it
-  loaded returns to the load it had before that session with probability
-  1 - exp(-T / t_occ), t_occ the deficit's duration ``outcomes.temporary_occlusion_h``
-  (one week; model assumption: an exponential time of that mean, so a session the
-  same day keeps every gelfoam plug, and 4-6 weeks later 98-100% are gone;
-  [McWilliams2011] saw 40% of gelfoam-embolised cystic arteries reopen at a month).
-  The draws are one
-  uniform per loaded element, in a fixed order, from a generator seeded by the
-  scenario's ``procedure.seed``: the same elements' draws at every interval, so a
-  longer interval reopens a superset (common random numbers).
+  temporary agent (gelfoam, ``agent.permanent = false``) is resorbed: each of its
+  plugs lasts an exponential time of mean t_occ, the deficit's duration of the
+  necrosis (:func:`sim.outcomes.deficit_duration_h`: ``outcomes.temporary_occlusion_h``,
+  a week, unless ``ischaemia_duration_h`` is set; model assumption), so a session the
+  same day keeps every gelfoam plug and 4-6 weeks later 98-100% are gone
+  ([McWilliams2011] saw 40% of gelfoam-embolised cystic arteries reopen at a month).
+* **Each session's plugs are a layer** (:class:`LoadLayer`; same-day injections of one
+  agent class are one): the load record carries, for every session, the elements it
+  loaded and their state before it. A plug leaves by its own agent's rule, the newest
+  layer first, and its element returns to its state before that session; a plug under
+  a newer one that stays, stays too (model assumption: last in, first out). A layer
+  carried over several intervals leaves as over their sum (each carry draws the
+  survivors' share). The draws are one uniform per layer and element, in a fixed order,
+  from a generator seeded by the scenario's ``procedure.seed``: the same draws at every
+  interval, so a longer interval reopens a superset (common random numbers). (Until
+  2026-12-07 the whole record followed the last session's agent: chained gelfoam kept
+  the earlier injections' plugs for good, and microspheres under a later gelfoam
+  session never reopened; review 40.)
 * **Necrosis is permanent.** Tissue dead after one session stays dead: the
   cumulative necrotic share of each compartment is the largest of its sessions'
   (the expected shares of :func:`sim.outcomes.compartment_necrosis`, against the
@@ -50,15 +58,13 @@ import numpy as np
 
 from .kernels.embolic_load import new_load
 from .scenario import IntervalConfig, Scenario
+from .units import HOURS_PER_WEEK
 
 if TYPE_CHECKING:
     from .results import RunResult
 
-__all__ = ["recanalised_fraction", "resorbed_fraction", "regenerated_fraction", "recanalise", "carried_load", "Course",
-           "advance_course"]
-
-#: Hours in a week (the interval is in weeks, a temporary plug's duration in hours).
-HOURS_PER_WEEK = 168.0
+__all__ = ["recanalised_fraction", "resorbed_fraction", "regenerated_fraction", "LoadLayer", "session_layer",
+           "stack_session", "carry", "carried_load", "Course", "advance_course"]
 
 #: Spawn key of the recanalisation draws (a stream of its own, apart from the procedure's).
 _RECANALISATION_STREAM = 0x5EC5
@@ -95,74 +101,238 @@ def regenerated_fraction(cfg: IntervalConfig) -> float:
             + _saturating(cfg.regenerated_slow_max, weeks, cfg.regeneration_slow_time_weeks))
 
 
-def recanalise(record: dict, fraction: float, rng: np.random.Generator, before: dict | None = None) -> dict:
-    """A copy of a load record (:func:`sim.procedure.load_record`) with each loaded element reopened with ``fraction``.
+@dataclass(frozen=True)
+class LoadLayer:
+    """What one session added to the cumulative load record: the elements it loaded, each with its state before it.
 
-    One uniform per loaded element, in a fixed order (pedicle vessels, compartment
-    beds, trunk vessels, trunk beds; each by index or name), so the reopened set grows
-    with ``fraction`` for the same generator state. A reopened element gets an empty
-    load and keeps its whole conductance.
+    Consecutive sessions on the same day with the same kind of agent are one layer (one
+    procedure's injections). Layers leave in the reverse order they came (last in,
+    first out): a plug leaves only once the plugs put over it later have left, and its
+    element returns to its state before the plug's session.
 
-    ``before``: the record the session that left ``record`` started from (a temporary
-    agent's resorption): only the elements that session loaded draw, and a reopened one
-    returns to its load and conductance in ``before`` (by name for trunk parts: a
-    catheter's ``_distal`` split either side).
+    Attributes
+    ----------
+    week : float, weeks
+        The session's time on the course's clock (weeks since the first session).
+    permanent : bool
+        A permanent agent (recanalises, :func:`recanalised_fraction`) or a temporary one (resorbs).
+    kind : str
+        ``agent.kind`` (its recanalisation maximum).
+    occlusion_h : float, h
+        Mean life of a temporary plug (:func:`sim.outcomes.deficit_duration_h`); inf for a permanent agent.
+    pedicle, compartment : ndarray of int64
+        Pedicle vessels and compartment beds it loaded.
+    pedicle_before, compartment_before : dict of str to ndarray
+        Their load fields before it (aligned with the indices).
+    pedicle_fraction_before, compartment_fraction_before : ndarray of float64
+        Their conductance fractions before it.
+    trunk_before, bed_before : dict
+        Trunk vessels and non-target beds it loaded, by name without a catheter's ``_distal`` suffix: the
+        ``(name, entry, fraction)`` of each of its parts in the record before it (both sides of a split; none
+        where it held nothing).
     """
-    out = {key: (dict(value) if isinstance(value, dict) else value.copy()) for key, value in record.items()}
-    out["pedicle"] = {f: a.copy() for f, a in record["pedicle"].items()}
-    out["compartment"] = {f: a.copy() for f, a in record["compartment"].items()}
-    empty = new_load(1, 1)
-    old_pedicle = {f: np.full_like(a, getattr(empty, f"vessel_{f}")[0]) for f, a in record["pedicle"].items()}
-    old_compartment = {f: np.full_like(a, getattr(empty, f"bed_{f}")[0]) for f, a in record["compartment"].items()}
-    old_ped_fraction = np.ones_like(record["pedicle_conductance_fraction"])
-    old_comp_fraction = np.ones_like(record["compartment_conductance_fraction"])
-    old_trunk, old_bed = {}, {}
-    if before is not None:
-        old_pedicle, old_compartment = before["pedicle"], before["compartment"]
-        old_ped_fraction = before["pedicle_conductance_fraction"]
-        old_comp_fraction = before["compartment_conductance_fraction"]
-        old_trunk = {name: (value, before["trunk_conductance_fraction"][name]) for name, value in before["trunk"].items()}
-        old_bed = {name: (value, before["bed_conductance_fraction"][name]) for name, value in before["bed"].items()}
-    ped = np.flatnonzero(record["pedicle"]["count"] > old_pedicle["count"])
-    comp = np.flatnonzero(record["compartment"]["count"] > old_compartment["count"])
-    trunk = sorted(name for name, value in record["trunk"].items()
-                   if value["count"] > _earlier(old_trunk, name, ({"count": 0}, 1.0))[0]["count"])
-    bed = sorted(name for name, value in record["bed"].items()
-                 if value["count"] > _earlier(old_bed, name, ({"count": 0}, 1.0))[0]["count"])
-    reopen = rng.random(ped.size + comp.size + len(trunk) + len(bed)) < fraction
-    ped_open, comp_open = ped[reopen[:ped.size]], comp[reopen[ped.size:ped.size + comp.size]]
-    rest = reopen[ped.size + comp.size:]
-    for f, a in out["pedicle"].items():
-        a[ped_open] = old_pedicle[f][ped_open]
-    for f, a in out["compartment"].items():
-        a[comp_open] = old_compartment[f][comp_open]
-    out["pedicle_conductance_fraction"][ped_open] = old_ped_fraction[ped_open]
-    out["compartment_conductance_fraction"][comp_open] = old_comp_fraction[comp_open]
-    for names, key, earlier in ((trunk, "trunk", old_trunk), (bed, "bed", old_bed)):
-        chosen, rest = rest[:len(names)], rest[len(names):]
-        for name in np.asarray(names, dtype=object)[chosen]:
-            kept = _earlier(earlier, name, None)
-            if kept is None:
-                del out[key][name]
-                del out[f"{key}_conductance_fraction"][name]
-            else:
-                out[key][name], out[f"{key}_conductance_fraction"][name] = dict(kept[0]), kept[1]
+
+    week: float
+    permanent: bool
+    kind: str
+    occlusion_h: float
+    pedicle: np.ndarray
+    pedicle_before: dict
+    pedicle_fraction_before: np.ndarray
+    compartment: np.ndarray
+    compartment_before: dict
+    compartment_fraction_before: np.ndarray
+    trunk_before: dict
+    bed_before: dict
+
+    @property
+    def size(self) -> int:
+        """Elements it holds."""
+        return self.pedicle.size + self.compartment.size + len(self.trunk_before) + len(self.bed_before)
+
+
+def _canonical(name: str) -> str:
+    """A trunk part's vessel, whichever side of a catheter's ``_distal`` split it was recorded on
+    (:func:`sim.procedure.restore_load`'s rule)."""
+    return name.removesuffix("_distal")
+
+
+def _named(part: dict, fractions: dict) -> dict:
+    """Trunk part entries of a record by vessel: canonical name -> tuple of (name, entry, fraction), one per side of
+    a catheter's split it was recorded on."""
+    out: dict[str, tuple] = {}
+    for name, entry in sorted(part.items()):
+        out[_canonical(name)] = out.get(_canonical(name), ()) + ((name, entry, fractions[name]),)
     return out
 
 
-def _earlier(entries: dict, name: str, default):
-    """The entry of trunk part ``name`` in an earlier record, whichever side of a catheter's ``_distal`` split it
-    was recorded on (:func:`sim.procedure.restore_load`'s rule), else ``default``."""
-    for candidate in (name, name.removesuffix("_distal"), f"{name}_distal"):
-        if candidate in entries:
-            return entries[candidate]
-    return default
+def _count(parts: tuple) -> int:
+    return sum(entry["count"] for _, entry, _ in parts)
+
+
+def _empty_like(record: dict, key: str, prefix: str) -> dict:
+    empty = new_load(1, 1)
+    return {f: np.full_like(a, getattr(empty, f"{prefix}_{f}")[0]) for f, a in record[key].items()}
+
+
+def session_layer(before: dict | None, after: dict, scenario: Scenario, week: float) -> LoadLayer:
+    """The layer a session on ``scenario`` adds: the elements whose particle count rose from ``before`` (the load it
+    started from, None: nothing) to ``after`` (its record), with their state in ``before``."""
+    from .outcomes import deficit_duration_h
+
+    permanent = scenario.agent.permanent
+    if before is None:
+        ped_old, comp_old = _empty_like(after, "pedicle", "vessel"), _empty_like(after, "compartment", "bed")
+        ped_frac = np.ones_like(after["pedicle_conductance_fraction"])
+        comp_frac = np.ones_like(after["compartment_conductance_fraction"])
+        trunk_old, bed_old = {}, {}
+    else:
+        ped_old, comp_old = before["pedicle"], before["compartment"]
+        ped_frac, comp_frac = before["pedicle_conductance_fraction"], before["compartment_conductance_fraction"]
+        trunk_old = _named(before["trunk"], before["trunk_conductance_fraction"])
+        bed_old = _named(before["bed"], before["bed_conductance_fraction"])
+    ped = np.flatnonzero(after["pedicle"]["count"] > ped_old["count"])
+    comp = np.flatnonzero(after["compartment"]["count"] > comp_old["count"])
+    parts = []
+    for key, old in (("trunk", trunk_old), ("bed", bed_old)):
+        now = _named(after[key], after[f"{key}_conductance_fraction"])
+        parts.append({vessel: old.get(vessel, ()) for vessel, held in now.items()
+                      if _count(held) > _count(old.get(vessel, ()))})
+    return LoadLayer(float(week), bool(permanent), scenario.agent.kind,
+                     math.inf if permanent else deficit_duration_h(scenario.outcomes, False),
+                     ped, {f: a[ped].copy() for f, a in ped_old.items()}, ped_frac[ped].copy(),
+                     comp, {f: a[comp].copy() for f, a in comp_old.items()}, comp_frac[comp].copy(), *parts)
+
+
+def _merged(earlier: LoadLayer, later: LoadLayer) -> LoadLayer:
+    """One layer of two consecutive same-day sessions of one agent class: the union of their elements, each with its
+    state before the first of them that loaded it."""
+    def union(idx_a, before_a, frac_a, idx_b, before_b, frac_b):
+        new = ~np.isin(idx_b, idx_a)
+        idx = np.concatenate([idx_a, idx_b[new]])
+        order = np.argsort(idx, kind="stable")
+        before = {f: np.concatenate([before_a[f], before_b[f][new]])[order] for f in before_a}
+        return idx[order], before, np.concatenate([frac_a, frac_b[new]])[order]
+
+    ped = union(earlier.pedicle, earlier.pedicle_before, earlier.pedicle_fraction_before,
+                later.pedicle, later.pedicle_before, later.pedicle_fraction_before)
+    comp = union(earlier.compartment, earlier.compartment_before, earlier.compartment_fraction_before,
+                 later.compartment, later.compartment_before, later.compartment_fraction_before)
+    trunk = dict(sorted({**later.trunk_before, **earlier.trunk_before}.items()))
+    bed = dict(sorted({**later.bed_before, **earlier.bed_before}.items()))
+    return LoadLayer(earlier.week, earlier.permanent, earlier.kind, earlier.occlusion_h, *ped, *comp, trunk, bed)
+
+
+def stack_session(before: dict | None, after: dict, scenario: Scenario) -> dict:
+    """``after`` (a session's :func:`sim.procedure.load_record`, modified in place and returned) with the course's
+    clock (``"week"``: ``before``'s, the carried load it started from, else 0) and its layers (``"layers"``:
+    ``before``'s and this session's, merged with the last when on the same day with the same agent class)."""
+    week = 0.0 if before is None else float(before.get("week", 0.0))
+    layers = [] if before is None else list(before.get("layers", []))
+    layer = session_layer(before, after, scenario, week)
+    if layer.size:
+        last = layers[-1] if layers else None
+        if last is not None and (last.week, last.permanent, last.kind, last.occlusion_h) == (
+                layer.week, layer.permanent, layer.kind, layer.occlusion_h):
+            layers[-1] = _merged(last, layer)
+        else:
+            layers.append(layer)
+    after["week"], after["layers"] = week, layers
+    return after
+
+
+def _leave_probability(layer: LoadLayer, cfg: IntervalConfig, since_week: float, now_week: float) -> float:
+    """Probability that a plug of ``layer`` still there at ``since_week`` leaves by ``now_week`` (weeks on the course's
+    clock): permanent, the recanalised share's increase over its survivors (p(T) of :func:`recanalised_fraction` at
+    the layer's ages); temporary, 1 - exp(-elapsed / occlusion) (memoryless)."""
+    if not layer.permanent:
+        return -math.expm1(-(now_week - since_week) * HOURS_PER_WEEK / layer.occlusion_h)
+    top = cfg.pva_recanalised_max if layer.kind == "pva" else cfg.microsphere_recanalised_max
+    then, now = (_saturating(top, w - layer.week, cfg.recanalisation_time_weeks) for w in (since_week, now_week))
+    return (now - then) / (1.0 - then)
+
+
+def carry(record: dict, cfg: IntervalConfig, weeks: float, rng: np.random.Generator) -> dict:
+    """A copy of a layered load record (:func:`stack_session`) ``weeks`` later: each layer's plugs leave with
+    :func:`_leave_probability`, newest layer first, an element returning to its state before that layer; a plug
+    under a newer one that stays, stays too (:class:`LoadLayer`).
+
+    One uniform per (layer, element), newest layer first, in a fixed order within it (pedicle vessels, compartment
+    beds, trunk vessels, trunk beds; by index or name), drawn whatever happens: a longer interval reopens a
+    superset of the same draws (common random numbers).
+    """
+    out = {key: (dict(value) if isinstance(value, dict) else np.copy(value)) for key, value in record.items()
+           if key not in ("layers", "week")}
+    out["pedicle"] = {f: a.copy() for f, a in record["pedicle"].items()}
+    out["compartment"] = {f: a.copy() for f, a in record["compartment"].items()}
+    since = float(record.get("week", 0.0))
+    layers = list(record.get("layers", []))
+    draws = rng.random(sum(layer.size for layer in layers))
+    blocked_ped = np.zeros(out["pedicle_conductance_fraction"].shape, bool)
+    blocked_comp = np.zeros(out["compartment_conductance_fraction"].shape, bool)
+    blocked_named: dict[str, set] = {"trunk": set(), "bed": set()}
+    kept_layers = []
+    at = draws.size
+    for layer in reversed(layers):
+        at -= layer.size
+        u = draws[at:at + layer.size]
+        leaves = u < _leave_probability(layer, cfg, since, since + weeks)
+        arrays = []
+        for idx, before, fraction, blocked, key in (
+                (layer.pedicle, layer.pedicle_before, layer.pedicle_fraction_before, blocked_ped, "pedicle"),
+                (layer.compartment, layer.compartment_before, layer.compartment_fraction_before, blocked_comp,
+                 "compartment")):
+            mine, leaves = leaves[:idx.size], leaves[idx.size:]
+            go = mine & ~blocked[idx]
+            blocked[idx[~go]] = True
+            for f, a in out[key].items():
+                a[idx[go]] = before[f][go]
+            out[f"{key}_conductance_fraction"][idx[go]] = fraction[go]
+            arrays.append((idx[~go], {f: b[~go] for f, b in before.items()}, fraction[~go]))
+        named = []
+        for key, held in (("trunk", layer.trunk_before), ("bed", layer.bed_before)):
+            mine, leaves = leaves[:len(held)], leaves[len(held):]
+            stays = {}
+            for (vessel, earlier), go in zip(held.items(), mine):
+                if not go or vessel in blocked_named[key]:
+                    blocked_named[key].add(vessel)
+                    stays[vessel] = earlier
+                    continue
+                for name in [n for n in out[key] if _canonical(n) == vessel]:
+                    del out[key][name], out[f"{key}_conductance_fraction"][name]
+                for name, entry, fraction in earlier:
+                    out[key][name], out[f"{key}_conductance_fraction"][name] = dict(entry), fraction
+            named.append(stays)
+        kept = LoadLayer(layer.week, layer.permanent, layer.kind, layer.occlusion_h, *arrays[0], *arrays[1], *named)
+        if kept.size:
+            kept_layers.append(kept)
+    out["layers"], out["week"] = kept_layers[::-1], since + weeks
+    return out
+
+
+def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
+    """The embolic load earlier sessions leave for this one, after ``scenario.interval.weeks``.
+
+    The prior run's cumulative record, each session's plugs leaving by its agent's rule
+    (:func:`carry`: permanent agents recanalise, :func:`recanalised_fraction`; temporary ones
+    resorb, :func:`resorbed_fraction`; newest first). At 0 weeks nothing leaves: chained
+    injections keep every occlusion, and the record is the prior's own.
+    """
+    if prior is None:
+        return None
+    record = prior.state["load"]
+    weeks = scenario.interval.elapsed_weeks
+    if weeks <= 0.0:
+        return record
+    seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=(_RECANALISATION_STREAM,))
+    return carry(record, scenario.interval, weeks, np.random.default_rng(seeds))
 
 
 def resorbed_fraction(cfg: IntervalConfig, occlusion_h: float) -> float:
     """Share of the elements a temporary agent loaded that are resorbed in ``cfg.weeks``: 1 - exp(-T / t_occ), each
-    plug lasting an exponential time of mean ``occlusion_h`` (``outcomes.temporary_occlusion_h``, the deficit's
-    duration; model assumption). Empty interval (the same session): 0.
+    plug lasting an exponential time of mean ``occlusion_h`` (:func:`sim.outcomes.deficit_duration_h`: the deficit's
+    duration, ``outcomes.temporary_occlusion_h`` unless ``ischaemia_duration_h`` is set; model assumption). Empty
+    interval (the same session): 0.
 
     Examples
     --------
@@ -170,29 +340,6 @@ def resorbed_fraction(cfg: IntervalConfig, occlusion_h: float) -> float:
     (0.63, 0.0)
     """
     return _saturating(1.0, cfg.elapsed_weeks * HOURS_PER_WEEK, occlusion_h)
-
-
-def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
-    """The embolic load earlier sessions leave for this one, after ``scenario.interval.weeks``.
-
-    The prior run's cumulative record, its permanent loads reopened with
-    :func:`recanalised_fraction`; a temporary agent's session's own loads resorbed with
-    :func:`resorbed_fraction` back to the load it started with (that of the sessions
-    before it). At 0 weeks nothing reopens: chained injections keep every occlusion.
-    """
-    if prior is None:
-        return None
-    record = prior.state["load"]
-    temporary = not prior.scenario.agent.permanent
-    if temporary:
-        fraction = resorbed_fraction(scenario.interval, prior.scenario.outcomes.temporary_occlusion_h)
-    else:
-        fraction = recanalised_fraction(scenario.interval, prior.scenario.agent.kind)
-    if fraction <= 0.0:
-        return record
-    seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=(_RECANALISATION_STREAM,))
-    return recanalise(record, fraction, np.random.default_rng(seeds),
-                      before=prior.state.get("prior_load") if temporary else None)
 
 
 @dataclass(frozen=True)

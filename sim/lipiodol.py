@@ -304,7 +304,7 @@ def territory_capacity_ml(liver, scenario: Scenario) -> float:
     comps, cfg = placed.compartments, scenario.agent
     whole_liver = (cfg.lipiodol_sinusoid_capacity_ml_per_ml + cfg.lipiodol_portal_capacity_ml_per_ml) * float(
         comps.perfused_volume_m3.sum())
-    more = 1e6 * whole_liver + ML_M3  # m^3: every route full, the plexus' small share of the flow too
+    more = 1e6 * whole_liver + ML_M3  # m^3, a million times what the whole liver holds: every route full
     held = fill(comps, np.asarray(placed.forest.parent, np.int64), state.comp_q, mask, more,
                 cfg.lipiodol_sinusoid_capacity_ml_per_ml, cfg.lipiodol_portal_capacity_ml_per_ml)
     return float(held.deposited_m3.sum()) / ML_M3

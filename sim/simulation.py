@@ -18,7 +18,7 @@ import pandas as pd
 from .coils import apply_coils
 from .deposition import deposition_table, load_readouts
 from .endpoints import endpoint_summary
-from .interval import carried_load
+from .interval import carried_load, stack_session
 from .kernels import transport as tk
 from .kernels.embolic_load import conductance_fractions
 from .lipiodol import lipiodol_summary, session_agents, session_permanent
@@ -358,7 +358,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     timeseries = pd.DataFrame(proc.rows)
     ps = proc.state
     kept = conductance_fractions(proc.geometry, ps.load)  # the share of its conductance each element keeps
-    state = {"load": load_record(flow.liver.trunk, proc.geometry, ps.load, kept), "prior_load": prior_load, "course": course,
+    record = stack_session(prior_load, load_record(flow.liver.trunk, proc.geometry, ps.load, kept), scenario)
+    state = {"load": record, "prior_load": prior_load, "course": course,
              "lodged_pedicle": ps.lodged_ped, "lodged_trunk": ps.lodged_trunk,
              "lodged_compartment": ps.lodged_comp, "compartment_flow_baseline_m3s": proc.q_base,
              "compartment_flow_final_m3s": proc.q_final, "compartment_flow_healthy_m3s": q_healthy,

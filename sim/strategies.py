@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
+from .lipiodol import PULMONARY_RISK_LIPIODOL_ML
 from .network import EDGE_ARTERY
 from .scenario import (
     MAX_INTERVAL_WEEKS,
@@ -110,7 +111,12 @@ METRICS_EXCLUDED = frozenset({"seed", "run_time_s", "lodgings", "incremental_upd
                               "full_solves", "patient_eligible"})
 #: Outcomes of a multi-injection strategy that add up over its injections.
 _SUMMED = ("particles_injected", "particle_volume_ml", "suspension_volume_ml", "particles_lodged_in_liver",
-           "particles_in_suspension", "reflux_volume_ml", "sirt_activity_delivered_gbq", "sirt_spheres_delivered")
+           "particles_in_suspension", "reflux_volume_ml", "sirt_activity_delivered_gbq", "sirt_spheres_delivered",
+           # the oil and the drug given (until 2026-12-07 averaged over the injections)
+           "lipiodol_volume_ml", "emulsion_volume_ml", "lipiodol_tumour_ml", "lipiodol_normal_ml", "lipiodol_portal_ml",
+           "lipiodol_plexus_route_ml", "lipiodol_systemic_ml", "lipiodol_tumour_retained_28d_ml",
+           "lipiodol_normal_retained_28d_ml", "drug_delivered_mg", "drug_at_once_mg", "drug_tumour_mg", "drug_normal_mg",
+           "drug_nontarget_mg", "plasma_doxorubicin_auc_ng_h_ml")
 #: Tissue damage outcomes: a session row gives what that session added, a total row the final state.
 _DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
            "tumour_necrosis_fraction", "normal_necrosis_fraction")
@@ -714,6 +720,8 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
             combined[key] = float(values.min())
         else:
             combined[key] = float(np.average(values[weighted], weights=np.maximum(weights[weighted], 1.0)))
+    if "lipiodol_volume_ml" in combined:  # the sources count the oil of a procedure, all its injections
+        combined["lipiodol_pulmonary_risk"] = float(combined["lipiodol_volume_ml"] > PULMONARY_RISK_LIPIODOL_ML)
     return combined
 
 
@@ -743,6 +751,8 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
         added = {key: states[k][key] - states[k - 1][key] for key in _DAMAGE}
         rows.append({**labels, "session": str(k), "catheter": " + ".join(vessels), **_combine(runs), **states[k],
                      **added})
+    if "lipiodol_pulmonary_risk" in total:  # procedures weeks apart: the course is at risk if one of them was
+        total["lipiodol_pulmonary_risk"] = max(row.get("lipiodol_pulmonary_risk", 0.0) for row in rows[1:])
     return rows
 
 

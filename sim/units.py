@@ -25,6 +25,8 @@ MPA_S_PA_S = 1.0e-3
 MIN_S = 60.0
 HOUR_S = 3600.0
 DAY_S = 86400.0
+#: Hours in a week (intervals between sessions are in weeks, a temporary plug's life in hours).
+HOURS_PER_WEEK = 168.0
 #: kg per mg.
 MG_KG = 1.0e-6
 #: m^3 per L.

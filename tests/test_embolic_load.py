@@ -298,6 +298,31 @@ def test_temporary_agent_stays_the_same_day_and_is_resorbed_over_the_weeks(scena
     assert months.summary["particles_injected"] == fresh.summary["particles_injected"]  # exp(-26): all resorbed
 
 
+def test_chained_sessions_each_leave_by_their_own_agent(scenario, liver):
+    """Review 40: after gelfoam into A5 and A6 the same day, A5's plugs stayed for good (only the last session's
+    resorbed); after microspheres into A5 and gelfoam into A6 the same day, A5's beds never reopened. Each session's
+    plugs now leave by their own agent's rule, the newest first."""
+    gel, a6 = {"agent.permanent": False}, {"catheter.vessel": "A6"}
+    months = scenario.with_updates({"interval.weeks": 26.0})
+    first_gel = run(scenario.with_updates(gel), progress=False, liver=liver)
+    both_gel = run(scenario.with_updates({**gel, **a6}), progress=False, liver=liver, prior=first_gel)
+    later = carried_load(both_gel, months)
+    assert both_gel.state["load"]["compartment"]["count"].sum() > first_gel.state["load"]["compartment"]["count"].sum()
+    assert later["compartment"]["count"].sum() == 0 and later["pedicle"]["count"].sum() == 0
+    assert later["trunk"] == {} and later["bed"] == {} and later["layers"] == []
+    spheres = run(scenario, progress=False, liver=liver)
+    mixed = run(scenario.with_updates({**gel, **a6}), progress=False, liver=liver, prior=spheres)
+    later = carried_load(mixed, months)
+    a5_beds = np.flatnonzero(spheres.state["load"]["compartment"]["count"] > 0)
+    gel_only = np.flatnonzero((mixed.state["load"]["compartment"]["count"] > 0)
+                              & (spheres.state["load"]["compartment"]["count"] == 0))
+    assert a5_beds.size > 100 and gel_only.size > 50
+    p = sim.interval.recanalised_fraction(months.interval, "microspheres")
+    reopened = np.mean(later["compartment"]["count"][a5_beds] == 0)
+    assert abs(reopened - p) < 4 * np.sqrt(p * (1 - p) / a5_beds.size)
+    assert np.all(later["compartment"]["count"][gel_only] == 0)
+
+
 def test_concentrated_suspensions_travel_in_clusters_and_lodge_more_proximally(scenario, liver):
     """Below a 1:10 dilution spheres aggregate; clusters jam larger vessels than single spheres."""
     dilute = run(scenario, progress=False, liver=liver)

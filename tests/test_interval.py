@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.interval import Course, advance_course, carried_load, recanalise, recanalised_fraction, regenerated_fraction
+from sim.interval import Course, advance_course, carried_load, carry, recanalised_fraction, regenerated_fraction, stack_session
 from sim.scenario import IntervalConfig, ScenarioError
 
 TINY = {"liver.terminal_diameter_um": 300.0}
@@ -121,39 +121,82 @@ def test_recanalised_vessels_carry_flow_again(chain):
     assert later.summary["normal_function_loss_fraction"] < now.summary["normal_function_loss_fraction"]
 
 
-def test_recanalise_with_no_share_or_all():
-    record = {"pedicle": {"count": np.array([0, 2]), "column": np.array([0.0, 1e-3])},
-              "compartment": {"count": np.array([1]), "gen": np.array([3]), "layer": np.array([0.5])},
-              "trunk": {"A5": {"count": 1}}, "bed": {}, "pedicle_conductance_fraction": np.array([1.0, 0.1]),
-              "compartment_conductance_fraction": np.array([0.2]), "trunk_conductance_fraction": {"A5": 0.3},
-              "bed_conductance_fraction": {}}
-    none = recanalise(record, 0.0, np.random.default_rng(0))
-    assert none["pedicle"]["count"].tolist() == [0, 2] and "A5" in none["trunk"]
-    everything = recanalise(record, 1.0, np.random.default_rng(0))
-    assert everything["pedicle"]["count"].tolist() == [0, 0] and everything["compartment"]["gen"].tolist() == [-1]
-    assert everything["compartment"]["layer"].tolist() == [1.0] and everything["trunk"] == {}
-    assert everything["pedicle_conductance_fraction"].tolist() == [1.0, 1.0]
-    assert record["pedicle"]["count"].tolist() == [0, 2]
+def _record(pedicle_counts, trunk=None, bed=None):
+    """A load record (sim.procedure.load_record's keys) with these pedicle counts; conductance fraction 1 / (1 + count)."""
+    counts = np.asarray(pedicle_counts)
+    trunk, bed = trunk or {}, bed or {}
+    return {"pedicle": {"count": counts.copy(), "column": 1e-4 * counts}, "compartment": {"count": np.array([0]),
+            "gen": np.array([-1]), "layer": np.array([1.0])}, "trunk": {n: {"count": c} for n, c in trunk.items()},
+            "bed": {n: {"count": c} for n, c in bed.items()}, "pedicle_conductance_fraction": 1.0 / (1.0 + counts),
+            "compartment_conductance_fraction": np.array([1.0]),
+            "trunk_conductance_fraction": {n: 1.0 / (1 + c) for n, c in trunk.items()},
+            "bed_conductance_fraction": {n: 1.0 / (1 + c) for n, c in bed.items()}}
 
 
-def test_a_resorbed_element_returns_to_the_load_it_had_before_the_temporary_session():
-    """``recanalise(before=...)``: only what the temporary session added draws, and a reopened element gets back its
-    earlier load and conductance, a trunk part by name either side of a catheter's ``_distal`` split."""
-    before = {"pedicle": {"count": np.array([0, 2, 0])}, "compartment": {"count": np.array([1])},
-              "trunk": {"A5": {"count": 1}}, "bed": {}, "pedicle_conductance_fraction": np.array([1.0, 0.5, 1.0]),
-              "compartment_conductance_fraction": np.array([0.2]), "trunk_conductance_fraction": {"A5": 0.3},
-              "bed_conductance_fraction": {}}
-    after = {"pedicle": {"count": np.array([0, 3, 4])}, "compartment": {"count": np.array([1])},
-             "trunk": {"A5_distal": {"count": 2}, "A6": {"count": 1}}, "bed": {"GDA": {"count": 5}},
-             "pedicle_conductance_fraction": np.array([1.0, 0.1, 0.4]),
-             "compartment_conductance_fraction": np.array([0.2]),
-             "trunk_conductance_fraction": {"A5_distal": 0.1, "A6": 0.6}, "bed_conductance_fraction": {"GDA": 0.9}}
-    resorbed = recanalise(after, 1.0, np.random.default_rng(0), before=before)
-    assert resorbed["pedicle"]["count"].tolist() == [0, 2, 0]
-    assert resorbed["pedicle_conductance_fraction"].tolist() == [1.0, 0.5, 1.0]
-    assert resorbed["compartment"]["count"].tolist() == [1]  # not added to by the session: no draw, kept
-    assert resorbed["trunk"] == {"A5_distal": {"count": 1}} and resorbed["trunk_conductance_fraction"] == {"A5_distal": 0.3}
-    assert resorbed["bed"] == {} and resorbed["bed_conductance_fraction"] == {}
-    kept = recanalise(after, 0.0, np.random.default_rng(0), before=before)
-    assert kept["pedicle"]["count"].tolist() == [0, 3, 4] and kept["trunk"] == after["trunk"]
-    assert after["pedicle"]["count"].tolist() == [0, 3, 4]  # the record is not modified
+PERMANENT, GELFOAM = sim.Scenario(), sim.Scenario().with_updates({"agent.permanent": False})
+#: Every permanent plug recanalises (in a long interval), and almost none.
+ALL_REOPEN = IntervalConfig(microsphere_recanalised_max=1.0, recanalisation_time_weeks=0.01)
+NONE_REOPEN = IntervalConfig(microsphere_recanalised_max=1e-12)
+
+
+def _chain():
+    """A permanent session, then a gelfoam one the same day on top of it (a pedicle vessel of both, a trunk vessel of
+    both under another catheter split, one vessel and one bed of the gelfoam only)."""
+    first = stack_session(None, _record([0, 2, 0], trunk={"A5": 1}), PERMANENT)
+    second = stack_session(first, _record([0, 3, 4], trunk={"A5_distal": 2}, bed={"GDA": 5}), GELFOAM)
+    return first, second
+
+
+def test_same_day_sessions_of_one_agent_class_are_one_layer():
+    first = stack_session(None, _record([0, 2, 0]), PERMANENT)
+    again = stack_session(first, _record([1, 3, 0]), PERMANENT)
+    assert len(again["layers"]) == 1 and again["layers"][0].pedicle.tolist() == [0, 1]
+    assert again["layers"][0].pedicle_before["count"].tolist() == [0, 0]  # the state before the first that loaded it
+    assert len(_chain()[1]["layers"]) == 2 and _chain()[1]["week"] == 0.0
+
+
+def test_a_plug_leaves_newest_first_back_to_its_state_before_its_session():
+    """Review 40: chained gelfoam sessions kept the earlier sessions' plugs for good, and a record mixing permanent and
+    temporary sessions followed the last session's rule for all of them. Each session's plugs are a layer, leaving by
+    its own rule, the newest first, an element going back to its state before that session."""
+    first, second = _chain()
+    gelfoam_gone = carry(second, NONE_REOPEN, 26.0, np.random.default_rng(0))  # exp(-26): gelfoam all resorbed
+    assert gelfoam_gone["pedicle"]["count"].tolist() == [0, 2, 0]
+    assert gelfoam_gone["pedicle_conductance_fraction"].tolist() == first["pedicle_conductance_fraction"].tolist()
+    assert gelfoam_gone["trunk"] == {"A5": {"count": 1}} and gelfoam_gone["bed"] == {}
+    assert gelfoam_gone["trunk_conductance_fraction"] == {"A5": 0.5} and gelfoam_gone["week"] == 26.0
+    assert [layer.permanent for layer in gelfoam_gone["layers"]] == [True]
+    everything = carry(second, ALL_REOPEN, 26.0, np.random.default_rng(0))
+    assert everything["pedicle"]["count"].tolist() == [0, 0, 0] and everything["trunk"] == {}
+    assert everything["layers"] == [] and everything["pedicle_conductance_fraction"].tolist() == [1.0, 1.0, 1.0]
+    # a permanent plug under gelfoam that stays (a tenth of an hour later) cannot leave: the gelfoam holds it
+    under = carry(second, ALL_REOPEN, 1e-3 / 168.0, np.random.default_rng(0))
+    assert under["pedicle"]["count"].tolist() == [0, 3, 4] and "A5_distal" in under["trunk"]
+    assert second["pedicle"]["count"].tolist() == [0, 3, 4]  # the record is not modified
+
+
+def test_a_layer_carried_twice_leaves_as_if_carried_once():
+    """Over two intervals a permanent plug reopens with p(a + b), not 1 - (1 - p(a))(1 - p(b)): each carry draws the
+    survivors' share of what is left to reopen."""
+    record = stack_session(None, _record(np.ones(20_000, int)), PERMANENT)
+    cfg = IntervalConfig()
+    once = carry(record, cfg, 12.0, np.random.default_rng(1))
+    twice = carry(carry(record, cfg, 6.0, np.random.default_rng(2)), cfg, 6.0, np.random.default_rng(3))
+    p = recanalised_fraction(IntervalConfig(weeks=12.0), "microspheres")
+    for carried in (once, twice):
+        reopened = np.mean(carried["pedicle"]["count"] == 0)
+        assert abs(reopened - p) < 4 * np.sqrt(p * (1 - p) / 20_000)
+    assert twice["week"] == 12.0
+
+
+@pytest.mark.parametrize(("earlier", "gelfoam"), [({"A5": 2, "A5_distal": 3}, {"A5": 9}),
+                                                   ({"A5": 3}, {"A5": 2, "A5_distal": 7})])
+def test_a_resorbed_trunk_vessel_gets_back_both_sides_of_a_catheter_split(earlier, gelfoam):
+    """Review 40: a trunk vessel recorded as X and X_distal (catheters split it at their tip) matched one name only, so
+    a resorbed vessel lost the other side's earlier load, or kept gelfoam for good."""
+    first = stack_session(None, _record([0], trunk=earlier), PERMANENT)
+    second = stack_session(first, _record([0], trunk=gelfoam), GELFOAM)
+    assert list(second["layers"][1].trunk_before) == ["A5"]
+    gone = carry(second, NONE_REOPEN, 26.0, np.random.default_rng(0))
+    assert gone["trunk"] == {name: {"count": c} for name, c in earlier.items()}
+    assert gone["trunk_conductance_fraction"] == first["trunk_conductance_fraction"]

@@ -128,3 +128,19 @@ def test_the_ctace_therapy_is_refused_where_no_liver_tissue_is_downstream():
     with pytest.raises(ScenarioError, match="holds no liver tissue") as err:
         run_therapies(base, ["ctace"], replicates=1, liver=build_liver(base, progress=False))
     assert err.value.path == "catheter.vessel"
+
+
+def test_the_injections_of_one_procedure_sum_their_oil_and_drug():
+    """Review 40: two 15 mL cTACE injections of one procedure (a whole-liver strategy's origins) were combined as their
+    mean, 15 mL, and not flagged; the oil and drug given add up, and the flag reads the procedure's total."""
+    from types import SimpleNamespace
+
+    from sim.strategies import _combine
+
+    run = SimpleNamespace(summary={"particles_injected": 0, "lipiodol_volume_ml": 15.0, "lipiodol_systemic_ml": 1.0,
+                                   "drug_delivered_mg": 25.0, "lipiodol_pulmonary_risk": False,
+                                   "antegrade_flow_fraction": 0.5})
+    combined = _combine([run, run])
+    assert combined["lipiodol_volume_ml"] == 30.0 and combined["lipiodol_systemic_ml"] == 2.0
+    assert combined["drug_delivered_mg"] == 50.0 and combined["lipiodol_pulmonary_risk"] == 1.0
+    assert combined["antegrade_flow_fraction"] == 0.5  # a state, not an amount: averaged

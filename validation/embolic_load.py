@@ -64,7 +64,7 @@ def _territory_volume_l(result) -> float:
     """Tissue volume (L) fed through the catheterised vessel."""
     from sim.procedure import catheter_territory
 
-    placed, mask = catheter_territory(result.liver.compiled, result.scenario)
+    placed, _, mask = catheter_territory(result.liver.compiled, result.scenario)
     comps = placed.compartments
     tissue = comps.kind == 0
     return float(comps.volume_m3[tissue & mask[comps.node]].sum() * 1e3)
