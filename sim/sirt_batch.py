@@ -249,9 +249,9 @@ class _Field:
 def prepare(scenario, liver, agent):
     """A fresh flow state of ``liver`` (a built Liver) with the injection in place (:func:`sim.procedure.inject`):
     ``(compiled liver, state, net, geo, sink_names)``."""
-    from .flow.model import LiverFlow
     from .procedure import inject
+    from .simulation import placed_flow
 
-    flow = LiverFlow(liver.compiled, scenario, catheter=True)
+    flow, _ = placed_flow(liver.compiled, scenario)  # as sim.run places the catheter and any coils
     net, sinks, geo, _ = inject(flow.liver, flow.state, flow.catheter, scenario, agent)
     return flow.liver, flow.state, net, geo, sinks
