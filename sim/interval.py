@@ -130,6 +130,10 @@ class LoadLayer:
         Trunk vessels and non-target beds it loaded, by name without a catheter's ``_distal`` suffix: the
         ``(name, entry, fraction)`` of each of its parts in the record before it (both sides of a split; none
         where it held nothing).
+    draws : ndarray of float64 or None
+        One uniform per element (pedicle vessels, compartment beds, trunk vessels, trunk beds, in that order), drawn
+        at the layer's first carry and kept for its life: an element leaves at the first carry that finds it exposed
+        with its uniform below the layer's share left by then (:func:`_left_share`). None before the first carry.
     """
 
     week: float
@@ -144,6 +148,7 @@ class LoadLayer:
     compartment_fraction_before: np.ndarray
     trunk_before: dict
     bed_before: dict
+    draws: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -220,7 +225,8 @@ def _merged(earlier: LoadLayer, later: LoadLayer) -> LoadLayer:
                  later.compartment, later.compartment_before, later.compartment_fraction_before)
     trunk = dict(sorted({**later.trunk_before, **earlier.trunk_before}.items()))
     bed = dict(sorted({**later.bed_before, **earlier.bed_before}.items()))
-    return LoadLayer(earlier.week, earlier.permanent, earlier.kind, earlier.occlusion_h, *ped, *comp, trunk, bed)
+    return LoadLayer(earlier.week, earlier.permanent, earlier.kind, earlier.occlusion_h, *ped, *comp, trunk, bed)  # (a
+    # layer of the same week has not been carried: no draws yet)
 
 
 def stack_session(before: dict | None, after: dict, scenario: Scenario) -> dict:
@@ -241,72 +247,76 @@ def stack_session(before: dict | None, after: dict, scenario: Scenario) -> dict:
     return after
 
 
-def _leave_probability(layer: LoadLayer, cfg: IntervalConfig, since_week: float, now_week: float) -> float:
-    """Probability that a plug of ``layer`` still there at ``since_week`` leaves by ``now_week`` (weeks on the course's
-    clock): permanent, the recanalised share's increase over its survivors (p(T) of :func:`recanalised_fraction` at
-    the layer's ages); temporary, 1 - exp(-elapsed / occlusion) (memoryless)."""
+def _left_share(layer: LoadLayer, cfg: IntervalConfig, now_week: float) -> float:
+    """Share of ``layer``'s plugs gone by ``now_week`` (weeks on the course's clock), had nothing held them: permanent,
+    p(T) of :func:`recanalised_fraction` at the layer's age; temporary, 1 - exp(-T / occlusion_h)."""
+    age = now_week - layer.week
     if not layer.permanent:
-        return -math.expm1(-(now_week - since_week) * HOURS_PER_WEEK / layer.occlusion_h)
+        return -math.expm1(-age * HOURS_PER_WEEK / layer.occlusion_h)
     top = cfg.pva_recanalised_max if layer.kind == "pva" else cfg.microsphere_recanalised_max
-    then, now = (_saturating(top, w - layer.week, cfg.recanalisation_time_weeks) for w in (since_week, now_week))
-    return (now - then) / (1.0 - then)
+    return _saturating(top, age, cfg.recanalisation_time_weeks)
 
 
 def carry(record: dict, cfg: IntervalConfig, weeks: float, rng: np.random.Generator) -> dict:
-    """A copy of a layered load record (:func:`stack_session`) ``weeks`` later: each layer's plugs leave with
-    :func:`_leave_probability`, newest layer first, an element returning to its state before that layer; a plug
-    under a newer one that stays, stays too (:class:`LoadLayer`).
+    """A copy of a layered load record (:func:`stack_session`) ``weeks`` later: newest layer first, each element of a
+    layer leaves when no newer plug holds it and its uniform is below the layer's :func:`_left_share`, returning to
+    its state before that layer; an element that stays holds the older layers' plugs under it (:class:`LoadLayer`).
 
-    One uniform per (layer, element), newest layer first, in a fixed order within it (pedicle vessels, compartment
-    beds, trunk vessels, trunk beds; by index or name), drawn whatever happens: a longer interval reopens a
-    superset of the same draws (common random numbers).
+    A layer's uniforms are drawn at its first carry (newest layer first, its elements in a fixed order: pedicle
+    vessels, compartment beds, trunk vessels, trunk beds, by index or name) and kept: a longer interval reopens a
+    superset of the same elements (common random numbers), a layer carried over several intervals leaves as over
+    their sum, and a plug held under a newer one leaves as soon as that one has gone, if its time has come.
     """
     out = {key: (dict(value) if isinstance(value, dict) else np.copy(value)) for key, value in record.items()
            if key not in ("layers", "week")}
     out["pedicle"] = {f: a.copy() for f, a in record["pedicle"].items()}
     out["compartment"] = {f: a.copy() for f, a in record["compartment"].items()}
-    since = float(record.get("week", 0.0))
+    now = float(record.get("week", 0.0)) + weeks
     layers = list(record.get("layers", []))
-    draws = rng.random(sum(layer.size for layer in layers))
+    fresh = rng.random(sum(layer.size for layer in layers if layer.draws is None))
     blocked_ped = np.zeros(out["pedicle_conductance_fraction"].shape, bool)
     blocked_comp = np.zeros(out["compartment_conductance_fraction"].shape, bool)
     blocked_named: dict[str, set] = {"trunk": set(), "bed": set()}
     kept_layers = []
-    at = draws.size
     for layer in reversed(layers):
-        at -= layer.size
-        u = draws[at:at + layer.size]
-        leaves = u < _leave_probability(layer, cfg, since, since + weeks)
+        if layer.draws is None:
+            u, fresh = fresh[:layer.size], fresh[layer.size:]
+        else:
+            u = layer.draws
+        leaves, kept_u = u < _left_share(layer, cfg, now), []
         arrays = []
         for idx, before, fraction, blocked, key in (
                 (layer.pedicle, layer.pedicle_before, layer.pedicle_fraction_before, blocked_ped, "pedicle"),
                 (layer.compartment, layer.compartment_before, layer.compartment_fraction_before, blocked_comp,
                  "compartment")):
-            mine, leaves = leaves[:idx.size], leaves[idx.size:]
+            (mine, leaves), (draws, u) = (leaves[:idx.size], leaves[idx.size:]), (u[:idx.size], u[idx.size:])
             go = mine & ~blocked[idx]
             blocked[idx[~go]] = True
             for f, a in out[key].items():
                 a[idx[go]] = before[f][go]
             out[f"{key}_conductance_fraction"][idx[go]] = fraction[go]
             arrays.append((idx[~go], {f: b[~go] for f, b in before.items()}, fraction[~go]))
+            kept_u.append(draws[~go])
         named = []
         for key, held in (("trunk", layer.trunk_before), ("bed", layer.bed_before)):
-            mine, leaves = leaves[:len(held)], leaves[len(held):]
+            (mine, leaves), (draws, u) = (leaves[:len(held)], leaves[len(held):]), (u[:len(held)], u[len(held):])
             stays = {}
-            for (vessel, earlier), go in zip(held.items(), mine):
+            for (vessel, earlier), go, draw in zip(held.items(), mine, draws):
                 if not go or vessel in blocked_named[key]:
                     blocked_named[key].add(vessel)
                     stays[vessel] = earlier
+                    kept_u.append([draw])
                     continue
                 for name in [n for n in out[key] if _canonical(n) == vessel]:
                     del out[key][name], out[f"{key}_conductance_fraction"][name]
                 for name, entry, fraction in earlier:
                     out[key][name], out[f"{key}_conductance_fraction"][name] = dict(entry), fraction
             named.append(stays)
-        kept = LoadLayer(layer.week, layer.permanent, layer.kind, layer.occlusion_h, *arrays[0], *arrays[1], *named)
+        kept = LoadLayer(layer.week, layer.permanent, layer.kind, layer.occlusion_h, *arrays[0], *arrays[1], *named,
+                         draws=np.concatenate([np.asarray(d, np.float64) for d in kept_u]))
         if kept.size:
             kept_layers.append(kept)
-    out["layers"], out["week"] = kept_layers[::-1], since + weeks
+    out["layers"], out["week"] = kept_layers[::-1], now
     return out
 
 

@@ -798,8 +798,9 @@ class OutcomesConfig(_Section):
         "for a temporary one (agent.permanent).", ge=MIN_DURATION_H, le=MAX_DURATION_H)
     temporary_occlusion_h: float = param(
         168.0, "h", "[McWilliams2011] (gelfoam: 40% recanalised at 1 month); model assumption: about a week",
-        "Duration of the deficit after a temporary agent (when ischaemia_duration_h is empty; 36 s to ten years), and "
-        "the mean time its plugs last before a later session (share resorbed 1 - exp(-interval / this)).",
+        "Duration of the deficit after a temporary agent, and the mean life of its plugs before a later session "
+        "(share resorbed 1 - exp(-interval / this)); ischaemia_duration_h, when set, replaces it for both "
+        "(36 s to ten years).",
         ge=MIN_DURATION_H, le=MAX_DURATION_H)
 
 

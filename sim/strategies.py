@@ -117,6 +117,9 @@ _SUMMED = ("particles_injected", "particle_volume_ml", "suspension_volume_ml", "
            "lipiodol_plexus_route_ml", "lipiodol_systemic_ml", "lipiodol_tumour_retained_28d_ml",
            "lipiodol_normal_retained_28d_ml", "drug_delivered_mg", "drug_at_once_mg", "drug_tumour_mg", "drug_normal_mg",
            "drug_nontarget_mg", "plasma_doxorubicin_auc_ng_h_ml")
+#: Read-outs per volume of oil, averaged over a procedure's injections weighted by their Lipiodol.
+_OIL_WEIGHTED = ("lipiodol_tumour_to_normal_ratio", "portal_opacification_fraction", "tumour_portal_opacification_fraction",
+                 "emulsion_water_in_oil_fraction", "emulsion_viscosity_mPa_s", "emulsion_droplet_um")
 #: Tissue damage outcomes: a session row gives what that session added, a total row the final state.
 _DAMAGE = ("tumour_devascularised_fraction", "normal_ischaemic_fraction", "biliary_ischaemic_fraction",
            "tumour_necrosis_fraction", "normal_necrosis_fraction")
@@ -716,12 +719,21 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
         weighted = weights > 0 if weights.sum() > 0 else np.ones(len(have), bool)  # injections that injected
         if key in _SUMMED:
             combined[key] = float(values.sum())
+        elif key in _OIL_WEIGHTED and sum(row.get("lipiodol_volume_ml", 0.0) for row in have) > 0:
+            combined[key] = float(np.average(values, weights=[row.get("lipiodol_volume_ml", 0.0) for row in have]))
         elif key == "endpoint_reached":
             combined[key] = float(values.min())
         else:
             combined[key] = float(np.average(values[weighted], weights=np.maximum(weights[weighted], 1.0)))
     if "lipiodol_volume_ml" in combined:  # the sources count the oil of a procedure, all its injections
         combined["lipiodol_pulmonary_risk"] = float(combined["lipiodol_volume_ml"] > PULMONARY_RISK_LIPIODOL_ML)
+    if combined.get("drug_delivered_mg", 0.0) > 0:
+        combined["drug_tumour_fraction"] = combined["drug_tumour_mg"] / combined["drug_delivered_mg"]
+    peaks = [row for row in rows if not math.isnan(row.get("plasma_doxorubicin_peak_ng_ml", math.nan))]
+    if peaks:  # injections minutes apart: their plasma peaks add (an upper bound; model assumption), at the largest's time
+        combined["plasma_doxorubicin_peak_ng_ml"] = float(sum(row["plasma_doxorubicin_peak_ng_ml"] for row in peaks))
+        combined["plasma_doxorubicin_peak_time_h"] = max(peaks, key=lambda row: row["plasma_doxorubicin_peak_ng_ml"])[
+            "plasma_doxorubicin_peak_time_h"]
     return combined
 
 
@@ -753,6 +765,11 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
                      **added})
     if "lipiodol_pulmonary_risk" in total:  # procedures weeks apart: the course is at risk if one of them was
         total["lipiodol_pulmonary_risk"] = max(row.get("lipiodol_pulmonary_risk", 0.0) for row in rows[1:])
+    dosed = [row for row in rows[1:] if not math.isnan(row.get("plasma_doxorubicin_peak_ng_ml", math.nan))]
+    if dosed:  # the course's highest plasma level is its highest session's (sessions weeks apart barely overlap)
+        top = max(dosed, key=lambda row: row["plasma_doxorubicin_peak_ng_ml"])
+        total["plasma_doxorubicin_peak_ng_ml"] = top["plasma_doxorubicin_peak_ng_ml"]
+        total["plasma_doxorubicin_peak_time_h"] = top["plasma_doxorubicin_peak_time_h"]
     return rows
 
 

@@ -137,10 +137,19 @@ def test_the_injections_of_one_procedure_sum_their_oil_and_drug():
 
     from sim.strategies import _combine
 
-    run = SimpleNamespace(summary={"particles_injected": 0, "lipiodol_volume_ml": 15.0, "lipiodol_systemic_ml": 1.0,
-                                   "drug_delivered_mg": 25.0, "lipiodol_pulmonary_risk": False,
-                                   "antegrade_flow_fraction": 0.5})
-    combined = _combine([run, run])
+    def injection(oil_ml, tumour_mg, ratio, peak):
+        return SimpleNamespace(summary={
+            "particles_injected": 0, "lipiodol_volume_ml": oil_ml, "lipiodol_systemic_ml": 1.0,
+            "drug_delivered_mg": 25.0, "drug_tumour_mg": tumour_mg, "drug_tumour_fraction": tumour_mg / 25.0,
+            "lipiodol_pulmonary_risk": False, "lipiodol_tumour_to_normal_ratio": ratio, "antegrade_flow_fraction": 0.5,
+            "plasma_doxorubicin_peak_ng_ml": peak, "plasma_doxorubicin_peak_time_h": 0.1 * peak})
+
+    combined = _combine([injection(15.0, 5.0, 2.0, 300.0), injection(15.0, 5.0, 2.0, 300.0)])
     assert combined["lipiodol_volume_ml"] == 30.0 and combined["lipiodol_systemic_ml"] == 2.0
     assert combined["drug_delivered_mg"] == 50.0 and combined["lipiodol_pulmonary_risk"] == 1.0
     assert combined["antegrade_flow_fraction"] == 0.5  # a state, not an amount: averaged
+    assert combined["plasma_doxorubicin_peak_ng_ml"] == 600.0  # minutes apart: the peaks add (review 41: averaged)
+    unequal = _combine([injection(5.0, 1.0, 1.0, 100.0), injection(15.0, 15.0, 5.0, 300.0)])
+    assert unequal["drug_tumour_fraction"] == pytest.approx(16.0 / 50.0)  # the amounts' ratio, not the mean ratio
+    assert unequal["lipiodol_tumour_to_normal_ratio"] == pytest.approx((5 * 1.0 + 15 * 5.0) / 20)  # oil-weighted
+    assert unequal["plasma_doxorubicin_peak_time_h"] == 30.0  # the larger peak's
