@@ -182,7 +182,9 @@ def _empty_like(record: dict, key: str, prefix: str) -> dict:
 
 def session_layer(before: dict | None, after: dict, scenario: Scenario, week: float) -> LoadLayer:
     """The layer a session on ``scenario`` adds: the elements whose particle count rose from ``before`` (the load it
-    started from, None: nothing) to ``after`` (its record), with their state in ``before``."""
+    started from, None: nothing) to ``after`` (its record), with their state in ``before``. Its rule is the session
+    agent's (``agent.kind``, ``agent.permanent``), for the particles of a ``procedure.agent_sequence`` too (model
+    assumption)."""
     from .outcomes import deficit_duration_h
 
     permanent = scenario.agent.permanent
@@ -266,6 +268,8 @@ def carry(record: dict, cfg: IntervalConfig, weeks: float, rng: np.random.Genera
     vessels, compartment beds, trunk vessels, trunk beds, by index or name) and kept: a longer interval reopens a
     superset of the same elements (common random numbers), a layer carried over several intervals leaves as over
     their sum, and a plug held under a newer one leaves as soon as that one has gone, if its time has come.
+    The rates are ``cfg``'s (the carrying session's ``[interval]``) for every layer. A record without layers (not
+    from :func:`sim.run`) carries unchanged.
     """
     out = {key: (dict(value) if isinstance(value, dict) else np.copy(value)) for key, value in record.items()
            if key not in ("layers", "week")}
