@@ -8,7 +8,9 @@ catheter, as the clinic takes them from CT volumes and the MAA SPECT/planar imag
   liver volumes, the perfused share and the lung-shunt bands (:func:`sim.sirt_workup.bsa_plan_gbq`);
 - **MIRD** (glass): a mean dose to the perfused tissue, lung shunt removed (:func:`sim.sirt_workup.mird_plan_gbq`);
 - **partition**: the activity giving the viable tumour of the territory its intended mean dose with the work-up's T/N
-  and lung shunt (:func:`sim.dosimetry.partition_activity_gbq`).
+  and lung shunt (:func:`sim.dosimetry.partition_activity_gbq`), capped where that would pass the lung limits (30 Gy,
+  50 Gy cumulative) or, in a lobar or whole-liver treatment, the normal liver's 70 Gy: the partition method chooses the
+  activity within those limits ([PartitionMC2017]); an ``info`` finding gives the tumour dose it then reaches.
 
 Every plan is then evaluated with the partition model (the three compartments' mean doses) and checked against the
 lung limits (30 Gy one treatment, 50 Gy cumulative with ``patient.prior_lung_dose_gy``: refuse) and the normal-liver
@@ -23,6 +25,10 @@ import math
 from dataclasses import dataclass, field
 
 from .dosimetry import (
+    LUNG_LIMIT_CUMULATIVE_GY,
+    LUNG_LIMIT_SINGLE_GY,
+    NORMAL_LIVER_LIMIT_GY,
+    SEGMENTAL_MAX_SEGMENTS,
     TISSUE_DENSITY_KG_M3,
     Partition,
     PartitionDoses,
@@ -117,8 +123,11 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
         except PlanRefused as exc:
             refusals["bsa"] = PlanFinding("refuse", "lung_shunt_band", str(exc))
     activities["mird"] = mird_plan_gbq(workup, mird_dose_gy)
+    capped = None
     if partition.tumour_mass_kg > 0:
-        activities["partition"] = partition_activity_gbq(partition, tumour_gy=tumour_dose_gy)
+        activities["partition"], capped = _within_limits(partition, tumour_dose_gy, prior, workup.segments_perfused)
+        if not activities["partition"] > 0:
+            refusals["partition"] = PlanFinding("refuse", "lung_cumulative", capped.message)
     else:
         refusals["partition"] = PlanFinding("refuse", "no_tumour", "no viable tumour in the catheter's territory: "
                                             "the partition model needs one")
@@ -132,5 +141,31 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
         if tumour_free:
             doses = dataclasses.replace(doses, tumour_gy=math.nan)
         findings = check_plan(doses, prior_lung_gy=prior, segments_perfused=workup.segments_perfused)
+        if method == "partition" and capped is not None:
+            findings = [capped, *findings]
         plans.append(MethodPlan(method, activity, doses, findings))
     return plans
+
+
+def _within_limits(partition: Partition, tumour_gy: float, prior_lung_gy: float,
+                   segments_perfused: int) -> tuple[float, PlanFinding | None]:
+    """The partition plan's activity, GBq: the intended tumour dose's, at most what keeps the lung within its limits
+    and, treating more than :data:`~sim.dosimetry.SEGMENTAL_MAX_SEGMENTS` segments, the normal liver within 70 Gy;
+    with an ``info`` finding when capped (a ``refuse`` message when the cumulative lung limit leaves nothing)."""
+    target = partition_activity_gbq(partition, tumour_gy=tumour_gy)
+    limits = []
+    if partition.lung_shunt_fraction > 0:
+        room = min(LUNG_LIMIT_SINGLE_GY, LUNG_LIMIT_CUMULATIVE_GY - prior_lung_gy)
+        if not room > 0:
+            return 0.0, PlanFinding("refuse", "lung_cumulative", f"earlier lung dose {prior_lung_gy:.1f} Gy leaves "
+                                    f"nothing under the {LUNG_LIMIT_CUMULATIVE_GY:g} Gy cumulative limit")
+        limits.append(("lung", partition_activity_gbq(partition, lung_gy=room)))
+    if segments_perfused > SEGMENTAL_MAX_SEGMENTS and partition.normal_mass_kg > 0:
+        limits.append(("normal-liver", partition_activity_gbq(partition, normal_gy=NORMAL_LIVER_LIMIT_GY)))
+    name, most = min(limits, key=lambda limit: limit[1], default=("", math.inf))
+    if target <= most:
+        return target, None
+    activity = most * (1.0 - 1e-12)  # on the limit, not a rounding error over it
+    reached = partition_doses(activity, partition).tumour_gy
+    return activity, PlanFinding("info", "partition_capped", f"capped at the {name} limit: {activity:.2f} GBq instead of "
+                                 f"{target:.2f} GBq, the tumour {reached:.0f} Gy instead of {tumour_gy:g} Gy")

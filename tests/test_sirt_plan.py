@@ -134,3 +134,23 @@ def test_a_territory_without_tumour_still_checks_the_normal_liver_and_the_lungs(
     assert [f.rule for f in mird.findings] == ["normal_liver"]  # a right lobe: above the 70 Gy limit, warned
     assert mird.doses.lung_gy == pytest.approx(DOSE_GY_KG_PER_GBQ * mird.activity_gbq * w.lung_shunt_fraction, rel=1e-12)
     assert plans["partition"].refused and plans["partition"].findings[0].rule == "no_tumour"
+
+
+def test_the_partition_plan_is_capped_at_the_limits_not_refused(rha):
+    """The partition method chooses the activity within the lung (30 Gy, 50 Gy cumulative) and, for a lobar
+    treatment, the normal liver's 70 Gy ([PartitionMC2017]); a plan for more tumour dose than they allow had been
+    refused. Capped, it says what the tumour gets."""
+    s, _, w = rha
+    shunting = dataclasses.replace(w, lung_shunt_fraction=0.5)  # the lungs before the normal liver
+    plan = _by_method(plan_activities(s, shunting, tumour_dose_gy=400.0))["partition"]
+    assert not plan.refused and plan.doses.lung_gy == pytest.approx(30.0, rel=1e-9)
+    capped = [f for f in plan.findings if f.rule == "partition_capped"]
+    assert capped and capped[0].level == "info" and "lung limit" in capped[0].message
+    assert plan.doses.tumour_gy < 400.0 and f"{plan.doses.tumour_gy:.0f} Gy" in capped[0].message
+    assert w.segments_perfused > 2  # lobar: the normal liver's 70 Gy caps too
+    lobar = _by_method(plan_activities(s, w, tumour_dose_gy=2000.0))["partition"]
+    assert lobar.doses.normal_gy == pytest.approx(70.0, rel=1e-9) and "normal-liver limit" in lobar.findings[0].message
+    within = _by_method(plan_activities(s, w, tumour_dose_gy=50.0))["partition"]
+    assert within.doses.tumour_gy == pytest.approx(50.0, rel=1e-12) and not within.findings
+    spent = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": 50.0}), shunting))["partition"]
+    assert spent.refused and spent.findings[0].rule == "lung_cumulative"
