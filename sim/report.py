@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from .lipiodol import PULMONARY_RISK_LIPIODOL_ML
-
 __all__ = ["render_report"]
 
 
@@ -95,6 +93,8 @@ def _tace_section(s: dict) -> list[str]:
                   f"of the territory), systemic {_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
                   f"{_fmt(s['lipiodol_tumour_retained_28d_ml'])} mL."]
         if s.get("lipiodol_pulmonary_risk"):
+            from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: importing the report loads no Numba)
+
             lines += ["", f"More than {PULMONARY_RISK_LIPIODOL_ML:g} mL of Lipiodol: a risk factor for symptomatic pulmonary "
                       "oil embolism, 2-5 days after the procedure ([Chung1993PulmonaryOil]: 6 of 14 patients given more; "
                       "[Chung1996TOCEComplications])."]

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
-from .lipiodol import PULMONARY_RISK_LIPIODOL_ML
 from .network import EDGE_ARTERY
 from .scenario import (
     MAX_INTERVAL_WEEKS,
@@ -726,6 +725,8 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
         else:
             combined[key] = float(np.average(values[weighted], weights=np.maximum(weights[weighted], 1.0)))
     if "lipiodol_volume_ml" in combined:  # the sources count the oil of a procedure, all its injections
+        from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: sim.cli imports no Numba)
+
         combined["lipiodol_pulmonary_risk"] = float(combined["lipiodol_volume_ml"] > PULMONARY_RISK_LIPIODOL_ML)
     if combined.get("drug_delivered_mg", 0.0) > 0:
         combined["drug_tumour_fraction"] = combined["drug_tumour_mg"] / combined["drug_delivered_mg"]
