@@ -338,7 +338,11 @@ def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
     weeks = scenario.interval.elapsed_weeks
     if weeks <= 0.0:
         return record
-    seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=(_RECANALISATION_STREAM,))
+    # the layers drawn at this carry are those of the sessions since the last one (at the record's week): a stream per
+    # week carried from, so they do not repeat an earlier carry's draws (review 42); the first carry's is the course's
+    since_h = round(float(record.get("week", 0.0)) * HOURS_PER_WEEK)
+    key = (_RECANALISATION_STREAM,) if since_h == 0 else (_RECANALISATION_STREAM, since_h)
+    seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=key)
     return carry(record, scenario.interval, weeks, np.random.default_rng(seeds))
 
 

@@ -40,11 +40,15 @@ from .dosimetry import (
 )
 from .sirt_workup import WorkupResult, bsa_plan_gbq, mird_plan_gbq
 
-__all__ = ["MethodPlan", "DEFAULT_MIRD_DOSE_GY", "DEFAULT_TUMOUR_DOSE_GY", "plan_activities", "workup_partition"]
+__all__ = ["MethodPlan", "DEFAULT_MIRD_DOSE_GY", "DEFAULT_TUMOUR_DOSE_GY", "LEAST_CAPPED_SHARE", "plan_activities",
+           "workup_partition"]
 
 #: Mean dose to the perfused tissue of the MIRD plan, Gy (model assumption within the common 80-150 Gy glass range,
 #: [VanRoekel2021Thesis]; the same value as the shipped sirt_main_pvt plan).
 DEFAULT_MIRD_DOSE_GY = 120.0
+#: Least share of its intended activity a capped partition plan may keep, else it is refused (model assumption: a plan
+#: that gives the tumour under 1% of its intended dose is no plan).
+LEAST_CAPPED_SHARE = 0.01
 #: Mean dose to the viable tumour of the partition plan, Gy (model assumption: the same 120 Gy; the dose-response
 #: literature puts 50% tumour control near 290 Gy for glass, [JNuclMed2020Y90]).
 DEFAULT_TUMOUR_DOSE_GY = 120.0
@@ -126,8 +130,8 @@ def plan_activities(scenario, workup: WorkupResult, *, mird_dose_gy: float = DEF
     capped = None
     if partition.tumour_mass_kg > 0:
         activities["partition"], capped = _within_limits(partition, tumour_dose_gy, prior, workup.segments_perfused)
-        if not activities["partition"] > 0:
-            refusals["partition"] = PlanFinding("refuse", "lung_cumulative", capped.message)
+        if capped is not None and capped.level == "refuse":
+            refusals["partition"] = capped
     else:
         refusals["partition"] = PlanFinding("refuse", "no_tumour", "no viable tumour in the catheter's territory: "
                                             "the partition model needs one")
@@ -151,21 +155,28 @@ def _within_limits(partition: Partition, tumour_gy: float, prior_lung_gy: float,
                    segments_perfused: int) -> tuple[float, PlanFinding | None]:
     """The partition plan's activity, GBq: the intended tumour dose's, at most what keeps the lung within its limits
     and, treating more than :data:`~sim.dosimetry.SEGMENTAL_MAX_SEGMENTS` segments, the normal liver within 70 Gy;
-    with an ``info`` finding when capped (a ``refuse`` message when the cumulative lung limit leaves nothing)."""
+    with an ``info`` finding naming the limit when capped. Refused (a ``refuse`` finding, activity 0) when the limits
+    leave less than :data:`LEAST_CAPPED_SHARE` of the intended activity (model assumption: that is no plan)."""
     target = partition_activity_gbq(partition, tumour_gy=tumour_gy)
     limits = []
     if partition.lung_shunt_fraction > 0:
+        if LUNG_LIMIT_CUMULATIVE_GY - prior_lung_gy < LUNG_LIMIT_SINGLE_GY:
+            name = (f"cumulative lung limit ({LUNG_LIMIT_CUMULATIVE_GY:g} Gy with {prior_lung_gy:.1f} Gy before)",
+                    "lung_cumulative")
+        else:
+            name = (f"lung limit ({LUNG_LIMIT_SINGLE_GY:g} Gy)", "lung_single")
         room = min(LUNG_LIMIT_SINGLE_GY, LUNG_LIMIT_CUMULATIVE_GY - prior_lung_gy)
-        if not room > 0:
-            return 0.0, PlanFinding("refuse", "lung_cumulative", f"earlier lung dose {prior_lung_gy:.1f} Gy leaves "
-                                    f"nothing under the {LUNG_LIMIT_CUMULATIVE_GY:g} Gy cumulative limit")
-        limits.append(("lung", partition_activity_gbq(partition, lung_gy=room)))
+        limits.append((name, partition_activity_gbq(partition, lung_gy=room) if room > 0 else 0.0))
     if segments_perfused > SEGMENTAL_MAX_SEGMENTS and partition.normal_mass_kg > 0:
-        limits.append(("normal-liver", partition_activity_gbq(partition, normal_gy=NORMAL_LIVER_LIMIT_GY)))
-    name, most = min(limits, key=lambda limit: limit[1], default=("", math.inf))
+        limits.append(((f"normal-liver limit ({NORMAL_LIVER_LIMIT_GY:g} Gy)", "normal_liver"),
+                       partition_activity_gbq(partition, normal_gy=NORMAL_LIVER_LIMIT_GY)))
+    (name, rule), most = min(limits, key=lambda limit: limit[1], default=(("", ""), math.inf))
     if target <= most:
         return target, None
+    if most < LEAST_CAPPED_SHARE * target:
+        return 0.0, PlanFinding("refuse", rule, f"the {name} leaves {max(most, 0.0):.3f} GBq, under "
+                                f"{LEAST_CAPPED_SHARE:.0%} of the {target:.2f} GBq for {tumour_gy:g} Gy to the tumour")
     activity = most * (1.0 - 1e-12)  # on the limit, not a rounding error over it
     reached = partition_doses(activity, partition).tumour_gy
-    return activity, PlanFinding("info", "partition_capped", f"capped at the {name} limit: {activity:.2f} GBq instead of "
+    return activity, PlanFinding("info", "partition_capped", f"capped at the {name}: {activity:.2f} GBq instead of "
                                  f"{target:.2f} GBq, the tumour {reached:.0f} Gy instead of {tumour_gy:g} Gy")

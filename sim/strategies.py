@@ -724,18 +724,35 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
             combined[key] = float(values.min())
         else:
             combined[key] = float(np.average(values[weighted], weights=np.maximum(weights[weighted], 1.0)))
-    if "lipiodol_volume_ml" in combined:  # the sources count the oil of a procedure, all its injections
-        from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: sim.cli imports no Numba)
-
-        combined["lipiodol_pulmonary_risk"] = float(combined["lipiodol_volume_ml"] > PULMONARY_RISK_LIPIODOL_ML)
     if combined.get("drug_delivered_mg", 0.0) > 0:
         combined["drug_tumour_fraction"] = combined["drug_tumour_mg"] / combined["drug_delivered_mg"]
-    peaks = [row for row in rows if not math.isnan(row.get("plasma_doxorubicin_peak_ng_ml", math.nan))]
-    if peaks:  # injections minutes apart: their plasma peaks add (an upper bound; model assumption), at the largest's time
-        combined["plasma_doxorubicin_peak_ng_ml"] = float(sum(row["plasma_doxorubicin_peak_ng_ml"] for row in peaks))
-        combined["plasma_doxorubicin_peak_time_h"] = max(peaks, key=lambda row: row["plasma_doxorubicin_peak_ng_ml"])[
-            "plasma_doxorubicin_peak_time_h"]
+    combined.update(_course_readouts(runs))
     return combined
+
+
+def _course_readouts(runs: Sequence[RunResult]) -> dict[str, float]:
+    """What a course of injections gives the patient as a whole: each starts ``interval.weeks`` after the one before
+    (0: the same day). The plasma curves add (:func:`sim.pharmacokinetics.course_plasma_peak`; the peak's time from
+    the first injection), and a day's Lipiodol is summed for ``lipiodol_pulmonary_risk`` (the sources count the oil
+    of a procedure): until 2026-12-07 both were averaged over the injections (reviews 41, 42)."""
+    from .pharmacokinetics import course_plasma_peak, summary_releases
+    from .units import HOUR_S, HOURS_PER_WEEK, NG_ML_KG_M3
+
+    out, start, drug, oil = {}, 0.0, [], {}
+    for k, r in enumerate(runs):
+        start += r.scenario.interval.elapsed_weeks * HOURS_PER_WEEK * HOUR_S if k else 0.0
+        if "drug_delivered_mg" in r.summary:
+            drug.append((start, summary_releases(r.summary)))
+        if "lipiodol_volume_ml" in r.summary:
+            oil[start] = oil.get(start, 0.0) + r.summary["lipiodol_volume_ml"]
+    if drug:
+        peak, when = course_plasma_peak(drug)
+        out["plasma_doxorubicin_peak_ng_ml"], out["plasma_doxorubicin_peak_time_h"] = peak / NG_ML_KG_M3, when / HOUR_S
+    if oil:
+        from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: sim.cli imports no Numba)
+
+        out["lipiodol_pulmonary_risk"] = float(max(oil.values()) > PULMONARY_RISK_LIPIODOL_ML)
+    return out
 
 
 def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_healthy: np.ndarray
@@ -764,13 +781,6 @@ def _plan_rows(plan: Plan, sessions: list[list[RunResult]], liver: Liver, q_heal
         added = {key: states[k][key] - states[k - 1][key] for key in _DAMAGE}
         rows.append({**labels, "session": str(k), "catheter": " + ".join(vessels), **_combine(runs), **states[k],
                      **added})
-    if "lipiodol_pulmonary_risk" in total:  # procedures weeks apart: the course is at risk if one of them was
-        total["lipiodol_pulmonary_risk"] = max(row.get("lipiodol_pulmonary_risk", 0.0) for row in rows[1:])
-    dosed = [row for row in rows[1:] if not math.isnan(row.get("plasma_doxorubicin_peak_ng_ml", math.nan))]
-    if dosed:  # the course's highest plasma level is its highest session's (sessions weeks apart barely overlap)
-        top = max(dosed, key=lambda row: row["plasma_doxorubicin_peak_ng_ml"])
-        total["plasma_doxorubicin_peak_ng_ml"] = top["plasma_doxorubicin_peak_ng_ml"]
-        total["plasma_doxorubicin_peak_time_h"] = top["plasma_doxorubicin_peak_time_h"]
     return rows
 
 

@@ -216,3 +216,17 @@ def test_a_resorbed_trunk_vessel_gets_back_both_sides_of_a_catheter_split(earlie
     gone = carry(second, NONE_REOPEN, 26.0, np.random.default_rng(0))
     assert gone["trunk"] == {name: {"count": c} for name, c in earlier.items()}
     assert gone["trunk_conductance_fraction"] == first["trunk_conductance_fraction"]
+
+
+def test_layers_drawn_at_different_carries_draw_different_numbers(chain):
+    """Review 42: every carry started from the same seed, so a layer drawn at a later carry repeated an earlier layer's
+    uniforms position by position (both layers gone 0.388 against 0.209)."""
+    base, liver, runs = chain
+    later = base.with_updates({"catheter.vessel": "A8", "interval.weeks": 6.0})
+    second = sim.run(later, progress=False, liver=liver, prior=runs[0])
+    third_carry = carried_load(second, base.with_updates({"interval.weeks": 6.0}))
+    first_draws = carried_load(runs[0], later)["layers"][0].draws
+    second_layer = [layer for layer in third_carry["layers"] if layer.week == 6.0]
+    assert first_draws is not None and second_layer and second_layer[0].draws is not None
+    n = min(first_draws.size, second_layer[0].draws.size)
+    assert not np.allclose(first_draws[:n], second_layer[0].draws[:n])

@@ -152,5 +152,11 @@ def test_the_partition_plan_is_capped_at_the_limits_not_refused(rha):
     assert lobar.doses.normal_gy == pytest.approx(70.0, rel=1e-9) and "normal-liver limit" in lobar.findings[0].message
     within = _by_method(plan_activities(s, w, tumour_dose_gy=50.0))["partition"]
     assert within.doses.tumour_gy == pytest.approx(50.0, rel=1e-12) and not within.findings
-    spent = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": 50.0}), shunting))["partition"]
-    assert spent.refused and spent.findings[0].rule == "lung_cumulative"
+    # the cumulative limit (review 42: untested, and the message did not name it): 40 Gy before leaves 10 Gy
+    earlier = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": 40.0}), shunting,
+                                         tumour_dose_gy=400.0))["partition"]
+    assert not earlier.refused and earlier.doses.lung_gy == pytest.approx(10.0, rel=1e-9)
+    assert "cumulative lung limit (50 Gy with 40.0 Gy before)" in earlier.findings[0].message
+    for prior in (50.0, 49.99):  # nothing left, or under 1% of the activity: no plan
+        spent = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": prior}), shunting))["partition"]
+        assert spent.refused and spent.findings[0].rule == "lung_cumulative" and np.isnan(spent.activity_gbq)

@@ -601,9 +601,9 @@ def test_a_combined_row_skips_an_injection_whose_outcome_is_undefined():
     (its values undefined), though the other session's were not; the combination is over the injections with a value."""
     from sim.strategies import _combine
 
-    class Run:
+    class Run:  # a RunResult's summary and scenario
         def __init__(self, **summary):
-            self.summary = summary
+            self.summary, self.scenario = summary, sim.Scenario()
 
     runs = [Run(particles_injected=100, tumour_to_normal_deposition_ratio=2.4, territory_blush_fraction=0.4),
             Run(particles_injected=300, tumour_to_normal_deposition_ratio=float("nan"), territory_blush_fraction=0.1)]

@@ -131,25 +131,32 @@ def test_the_ctace_therapy_is_refused_where_no_liver_tissue_is_downstream():
 
 
 def test_the_injections_of_one_procedure_sum_their_oil_and_drug():
-    """Review 40: two 15 mL cTACE injections of one procedure (a whole-liver strategy's origins) were combined as their
-    mean, 15 mL, and not flagged; the oil and drug given add up, and the flag reads the procedure's total."""
+    """Reviews 40-42: two 15 mL cTACE injections of one procedure (a whole-liver strategy's origins) were combined as
+    their mean, 15 mL, and not flagged, and their plasma peaks averaged. The oil and drug given add up, the flag reads
+    a day's total, and the plasma curves add with the injections' times (sessions weeks apart barely overlap)."""
     from types import SimpleNamespace
 
+    from sim.pharmacokinetics import plasma_peak, summary_releases
     from sim.strategies import _combine
+    from sim.units import NG_ML_KG_M3
 
-    def injection(oil_ml, tumour_mg, ratio, peak):
-        return SimpleNamespace(summary={
-            "particles_injected": 0, "lipiodol_volume_ml": oil_ml, "lipiodol_systemic_ml": 1.0,
-            "drug_delivered_mg": 25.0, "drug_tumour_mg": tumour_mg, "drug_tumour_fraction": tumour_mg / 25.0,
-            "lipiodol_pulmonary_risk": False, "lipiodol_tumour_to_normal_ratio": ratio, "antegrade_flow_fraction": 0.5,
-            "plasma_doxorubicin_peak_ng_ml": peak, "plasma_doxorubicin_peak_time_h": 0.1 * peak})
+    def injection(oil_ml, tumour_mg, ratio, weeks=0.0):
+        summary = {"particles_injected": 0, "lipiodol_volume_ml": oil_ml, "lipiodol_systemic_ml": 1.0,
+                   "drug_delivered_mg": 25.0, "drug_at_once_mg": 1.0, "drug_release_half_life_h": 0.5,
+                   "drug_tumour_mg": tumour_mg, "drug_tumour_fraction": tumour_mg / 25.0, "lipiodol_pulmonary_risk": False,
+                   "lipiodol_tumour_to_normal_ratio": ratio, "antegrade_flow_fraction": 0.5}
+        return SimpleNamespace(summary=summary, scenario=Scenario().with_updates({"interval.weeks": weeks}))
 
-    combined = _combine([injection(15.0, 5.0, 2.0, 300.0), injection(15.0, 5.0, 2.0, 300.0)])
+    one = injection(15.0, 5.0, 2.0)
+    single_peak = plasma_peak(summary_releases(one.summary))[0] / NG_ML_KG_M3
+    combined = _combine([one, injection(15.0, 5.0, 2.0)])
     assert combined["lipiodol_volume_ml"] == 30.0 and combined["lipiodol_systemic_ml"] == 2.0
     assert combined["drug_delivered_mg"] == 50.0 and combined["lipiodol_pulmonary_risk"] == 1.0
     assert combined["antegrade_flow_fraction"] == 0.5  # a state, not an amount: averaged
-    assert combined["plasma_doxorubicin_peak_ng_ml"] == 600.0  # minutes apart: the peaks add (review 41: averaged)
-    unequal = _combine([injection(5.0, 1.0, 1.0, 100.0), injection(15.0, 15.0, 5.0, 300.0)])
+    assert combined["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(2.0 * single_peak, rel=1e-9)  # at once: they add
+    staged = _combine([one, injection(15.0, 5.0, 2.0, weeks=6.0)])  # a staged course's total
+    assert staged["lipiodol_volume_ml"] == 30.0 and staged["lipiodol_pulmonary_risk"] == 0.0  # 15 mL a day
+    assert staged["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(single_peak, rel=1e-3)
+    unequal = _combine([injection(5.0, 1.0, 1.0), injection(15.0, 15.0, 5.0)])
     assert unequal["drug_tumour_fraction"] == pytest.approx(16.0 / 50.0)  # the amounts' ratio, not the mean ratio
     assert unequal["lipiodol_tumour_to_normal_ratio"] == pytest.approx((5 * 1.0 + 15 * 5.0) / 20)  # oil-weighted
-    assert unequal["plasma_doxorubicin_peak_time_h"] == 30.0  # the larger peak's
