@@ -58,7 +58,7 @@ import numpy as np
 
 from .kernels.embolic_load import new_load
 from .scenario import IntervalConfig, Scenario
-from .units import HOURS_PER_WEEK
+from .units import HOUR_S, HOURS_PER_WEEK
 
 if TYPE_CHECKING:
     from .results import RunResult
@@ -340,8 +340,8 @@ def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
         return record
     # the layers drawn at this carry are those of the sessions since the last one (at the record's week): a stream per
     # week carried from, so they do not repeat an earlier carry's draws (review 42); the first carry's is the course's
-    since_h = round(float(record.get("week", 0.0)) * HOURS_PER_WEEK)
-    key = (_RECANALISATION_STREAM,) if since_h == 0 else (_RECANALISATION_STREAM, since_h)
+    since_s = round(float(record.get("week", 0.0)) * HOURS_PER_WEEK * HOUR_S)  # (review 43: hours merged short carries)
+    key = (_RECANALISATION_STREAM,) if since_s == 0 else (_RECANALISATION_STREAM, since_s)
     seeds = np.random.SeedSequence(scenario.procedure.seed, spawn_key=key)
     return carry(record, scenario.interval, weeks, np.random.default_rng(seeds))
 

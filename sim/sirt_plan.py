@@ -67,7 +67,8 @@ class MethodPlan:
     doses : PartitionDoses or None
         The partition model's mean doses at that activity (None when refused).
     findings : list of PlanFinding
-        Limit checks that failed (level ``"refuse"`` or ``"warn"``).
+        Limit checks that failed (level ``"refuse"`` or ``"warn"``) and notes (``"info"``: a limit that does not
+        apply, a capped partition plan).
     """
 
     method: str
@@ -161,20 +162,19 @@ def _within_limits(partition: Partition, tumour_gy: float, prior_lung_gy: float,
     limits = []
     if partition.lung_shunt_fraction > 0:
         if LUNG_LIMIT_CUMULATIVE_GY - prior_lung_gy < LUNG_LIMIT_SINGLE_GY:
-            name = (f"cumulative lung limit ({LUNG_LIMIT_CUMULATIVE_GY:g} Gy with {prior_lung_gy:.1f} Gy before)",
-                    "lung_cumulative")
+            name = f"cumulative lung limit ({LUNG_LIMIT_CUMULATIVE_GY:g} Gy with {prior_lung_gy:.2f} Gy before)"
         else:
-            name = (f"lung limit ({LUNG_LIMIT_SINGLE_GY:g} Gy)", "lung_single")
+            name = f"lung limit ({LUNG_LIMIT_SINGLE_GY:g} Gy)"
         room = min(LUNG_LIMIT_SINGLE_GY, LUNG_LIMIT_CUMULATIVE_GY - prior_lung_gy)
         limits.append((name, partition_activity_gbq(partition, lung_gy=room) if room > 0 else 0.0))
     if segments_perfused > SEGMENTAL_MAX_SEGMENTS and partition.normal_mass_kg > 0:
-        limits.append(((f"normal-liver limit ({NORMAL_LIVER_LIMIT_GY:g} Gy)", "normal_liver"),
+        limits.append((f"normal-liver limit ({NORMAL_LIVER_LIMIT_GY:g} Gy)",
                        partition_activity_gbq(partition, normal_gy=NORMAL_LIVER_LIMIT_GY)))
-    (name, rule), most = min(limits, key=lambda limit: limit[1], default=(("", ""), math.inf))
+    name, most = min(limits, key=lambda limit: limit[1], default=("", math.inf))
     if target <= most:
         return target, None
     if most < LEAST_CAPPED_SHARE * target:
-        return 0.0, PlanFinding("refuse", rule, f"the {name} leaves {max(most, 0.0):.3f} GBq, under "
+        return 0.0, PlanFinding("refuse", "partition_no_room", f"the {name} leaves {max(most, 0.0):.3f} GBq, under "
                                 f"{LEAST_CAPPED_SHARE:.0%} of the {target:.2f} GBq for {tumour_gy:g} Gy to the tumour")
     activity = most * (1.0 - 1e-12)  # on the limit, not a rounding error over it
     reached = partition_doses(activity, partition).tumour_gy

@@ -705,7 +705,8 @@ def _numeric(summary: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
-    """Outcomes of consecutive injections as one: sums, all endpoints reached, particle-weighted means."""
+    """Outcomes of consecutive injections as one: sums, all endpoints reached, the course's plasma peak and oil per day
+    (:func:`_course_readouts`), the oil's read-outs weighted by Lipiodol, particle-weighted means of the rest."""
     rows = [_numeric(r.summary) for r in runs]
     combined = {}
     # a key of some injections only (a Y-90 delivery's keys come with its batched first session: docs/outputs.md;
@@ -733,10 +734,11 @@ def _combine(runs: Sequence[RunResult]) -> dict[str, float]:
 def _course_readouts(runs: Sequence[RunResult]) -> dict[str, float]:
     """What a course of injections gives the patient as a whole: each starts ``interval.weeks`` after the one before
     (0: the same day). The plasma curves add (:func:`sim.pharmacokinetics.course_plasma_peak`; the peak's time from
-    the first injection), and a day's Lipiodol is summed for ``lipiodol_pulmonary_risk`` (the sources count the oil
-    of a procedure): until 2026-12-07 both were averaged over the injections (reviews 41, 42)."""
+    the first injection), and a day's Lipiodol (each 24 h from the first injection) is summed for
+    ``lipiodol_pulmonary_risk`` (the sources count the oil of a procedure): until 2026-12-07 both were averaged over
+    the injections (reviews 41-43)."""
     from .pharmacokinetics import course_plasma_peak, summary_releases
-    from .units import HOUR_S, HOURS_PER_WEEK, NG_ML_KG_M3
+    from .units import DAY_S, HOUR_S, HOURS_PER_WEEK, NG_ML_KG_M3
 
     out, start, drug, oil = {}, 0.0, [], {}
     for k, r in enumerate(runs):
@@ -744,7 +746,8 @@ def _course_readouts(runs: Sequence[RunResult]) -> dict[str, float]:
         if "drug_delivered_mg" in r.summary:
             drug.append((start, summary_releases(r.summary)))
         if "lipiodol_volume_ml" in r.summary:
-            oil[start] = oil.get(start, 0.0) + r.summary["lipiodol_volume_ml"]
+            day = int(start // DAY_S)  # the course's days, each 24 h from the first injection
+            oil[day] = oil.get(day, 0.0) + r.summary["lipiodol_volume_ml"]
     if drug:
         peak, when = course_plasma_peak(drug)
         out["plasma_doxorubicin_peak_ng_ml"], out["plasma_doxorubicin_peak_time_h"] = peak / NG_ML_KG_M3, when / HOUR_S

@@ -156,7 +156,8 @@ def test_the_partition_plan_is_capped_at_the_limits_not_refused(rha):
     earlier = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": 40.0}), shunting,
                                          tumour_dose_gy=400.0))["partition"]
     assert not earlier.refused and earlier.doses.lung_gy == pytest.approx(10.0, rel=1e-9)
-    assert "cumulative lung limit (50 Gy with 40.0 Gy before)" in earlier.findings[0].message
+    assert "cumulative lung limit (50 Gy with 40.00 Gy before)" in earlier.findings[0].message
     for prior in (50.0, 49.99):  # nothing left, or under 1% of the activity: no plan
         spent = _by_method(plan_activities(s.with_updates({"patient.prior_lung_dose_gy": prior}), shunting))["partition"]
-        assert spent.refused and spent.findings[0].rule == "lung_cumulative" and np.isnan(spent.activity_gbq)
+        assert spent.refused and spent.findings[0].rule == "partition_no_room" and np.isnan(spent.activity_gbq)
+        assert f"with {prior:.2f} Gy before" in spent.findings[0].message

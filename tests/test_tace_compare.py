@@ -157,6 +157,15 @@ def test_the_injections_of_one_procedure_sum_their_oil_and_drug():
     staged = _combine([one, injection(15.0, 5.0, 2.0, weeks=6.0)])  # a staged course's total
     assert staged["lipiodol_volume_ml"] == 30.0 and staged["lipiodol_pulmonary_risk"] == 0.0  # 15 mL a day
     assert staged["plasma_doxorubicin_peak_ng_ml"] == pytest.approx(single_peak, rel=1e-3)
+    bigger_first, bigger_later = injection(15.0, 5.0, 2.0), injection(15.0, 5.0, 2.0, weeks=6.0)
+    bigger_first.summary["drug_delivered_mg"] = bigger_later.summary["drug_delivered_mg"] = 50.0
+    big_time = plasma_peak(summary_releases(bigger_first.summary))[1] / 3600.0
+    first = _combine([bigger_first, injection(15.0, 5.0, 2.0, weeks=6.0)])
+    assert first["plasma_doxorubicin_peak_time_h"] == pytest.approx(big_time, abs=0.01)
+    later = _combine([one, bigger_later])  # the later session's peak, its time counted from the course's start
+    assert later["plasma_doxorubicin_peak_time_h"] == pytest.approx(6 * 168.0 + big_time, abs=0.01)
+    hours_apart = _combine([one, injection(15.0, 5.0, 2.0, weeks=8.0 / 168.0)])  # 8 h later: the same day
+    assert hours_apart["lipiodol_pulmonary_risk"] == 1.0  # (review 43: only the same instant had counted)
     unequal = _combine([injection(5.0, 1.0, 1.0), injection(15.0, 15.0, 5.0)])
     assert unequal["drug_tumour_fraction"] == pytest.approx(16.0 / 50.0)  # the amounts' ratio, not the mean ratio
     assert unequal["lipiodol_tumour_to_normal_ratio"] == pytest.approx((5 * 1.0 + 15 * 5.0) / 20)  # oil-weighted
