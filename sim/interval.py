@@ -74,8 +74,9 @@ def _saturating(maximum: float, weeks: float, tau_weeks: float) -> float:
     return maximum * -math.expm1(-weeks / tau_weeks)
 
 
-def recanalised_fraction(cfg: IntervalConfig, agent_kind: str) -> float:
-    """Share p(T) of the elements loaded by a permanent agent of ``agent_kind`` that reopen in ``cfg.weeks`` (empty: 0).
+def recanalised_fraction(cfg: IntervalConfig, agent_kind: str, weeks: float | None = None) -> float:
+    """Share p(T) of the elements loaded by a permanent agent of ``agent_kind`` that reopen in ``weeks`` (default
+    ``cfg.weeks``, empty: 0), at ``cfg``'s rates.
 
     Examples
     --------
@@ -84,7 +85,7 @@ def recanalised_fraction(cfg: IntervalConfig, agent_kind: str) -> float:
     0.18
     """
     top = cfg.pva_recanalised_max if agent_kind == "pva" else cfg.microsphere_recanalised_max
-    return _saturating(top, cfg.elapsed_weeks, cfg.recanalisation_time_weeks)
+    return _saturating(top, cfg.elapsed_weeks if weeks is None else weeks, cfg.recanalisation_time_weeks)
 
 
 def regenerated_fraction(cfg: IntervalConfig) -> float:
@@ -227,8 +228,8 @@ def _merged(earlier: LoadLayer, later: LoadLayer) -> LoadLayer:
                  later.compartment, later.compartment_before, later.compartment_fraction_before)
     trunk = dict(sorted({**later.trunk_before, **earlier.trunk_before}.items()))
     bed = dict(sorted({**later.bed_before, **earlier.bed_before}.items()))
-    return LoadLayer(earlier.week, earlier.permanent, earlier.kind, earlier.occlusion_h, *ped, *comp, trunk, bed)  # (a
-    # layer of the same week has not been carried: no draws yet)
+    # (a layer of the same week has not been carried: no draws yet)
+    return LoadLayer(earlier.week, earlier.permanent, earlier.kind, earlier.occlusion_h, *ped, *comp, trunk, bed)
 
 
 def stack_session(before: dict | None, after: dict, scenario: Scenario) -> dict:
@@ -250,13 +251,12 @@ def stack_session(before: dict | None, after: dict, scenario: Scenario) -> dict:
 
 
 def _left_share(layer: LoadLayer, cfg: IntervalConfig, now_week: float) -> float:
-    """Share of ``layer``'s plugs gone by ``now_week`` (weeks on the course's clock), had nothing held them: permanent,
-    p(T) of :func:`recanalised_fraction` at the layer's age; temporary, 1 - exp(-T / occlusion_h)."""
+    """Share of ``layer``'s plugs gone by ``now_week`` (weeks on the course's clock), had nothing held them, at the
+    layer's age: :func:`recanalised_fraction` (permanent) or :func:`resorbed_fraction` (temporary)."""
     age = now_week - layer.week
-    if not layer.permanent:
-        return -math.expm1(-age * HOURS_PER_WEEK / layer.occlusion_h)
-    top = cfg.pva_recanalised_max if layer.kind == "pva" else cfg.microsphere_recanalised_max
-    return _saturating(top, age, cfg.recanalisation_time_weeks)
+    if layer.permanent:
+        return recanalised_fraction(cfg, layer.kind, age)
+    return resorbed_fraction(cfg, layer.occlusion_h, age)
 
 
 def carry(record: dict, cfg: IntervalConfig, weeks: float, rng: np.random.Generator) -> dict:
@@ -346,18 +346,18 @@ def carried_load(prior: RunResult | None, scenario: Scenario) -> dict | None:
     return carry(record, scenario.interval, weeks, np.random.default_rng(seeds))
 
 
-def resorbed_fraction(cfg: IntervalConfig, occlusion_h: float) -> float:
-    """Share of the elements a temporary agent loaded that are resorbed in ``cfg.weeks``: 1 - exp(-T / t_occ), each
-    plug lasting an exponential time of mean ``occlusion_h`` (:func:`sim.outcomes.deficit_duration_h`: the deficit's
-    duration, ``outcomes.temporary_occlusion_h`` unless ``ischaemia_duration_h`` is set; model assumption). Empty
-    interval (the same session): 0.
+def resorbed_fraction(cfg: IntervalConfig, occlusion_h: float, weeks: float | None = None) -> float:
+    """Share of the elements a temporary agent loaded that are resorbed in ``weeks`` (default ``cfg.weeks``):
+    1 - exp(-T / t_occ), each plug lasting an exponential time of mean ``occlusion_h``
+    (:func:`sim.outcomes.deficit_duration_h`: the deficit's duration, ``outcomes.temporary_occlusion_h`` unless
+    ``ischaemia_duration_h`` is set; model assumption). Empty interval (the same session): 0.
 
     Examples
     --------
     >>> round(resorbed_fraction(IntervalConfig(weeks=1.0), 168.0), 2), resorbed_fraction(IntervalConfig(), 168.0)
     (0.63, 0.0)
     """
-    return _saturating(1.0, cfg.elapsed_weeks * HOURS_PER_WEEK, occlusion_h)
+    return _saturating(1.0, (cfg.elapsed_weeks if weeks is None else weeks) * HOURS_PER_WEEK, occlusion_h)
 
 
 @dataclass(frozen=True)
