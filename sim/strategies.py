@@ -1024,7 +1024,7 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
            f"(definitions: embosim docs outputs, embosim docs strategies). {staged}")
     return "\n".join([f"# {'Therapy' if therapies else 'Strategy'} comparison: {scenario.title}", "",
                       scenario.description or "", "", how.rstrip(), "", format_table(table, markdown=True),
-                      *([lipiodol_note(table), ""] if therapies and lipiodol_note(table) else []),
+                      *([note, ""] if (note := lipiodol_note(table) if therapies else "") else []),
                       assess_patient(scenario).to_markdown()])
 
 
