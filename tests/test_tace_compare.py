@@ -93,6 +93,8 @@ def test_cli_compare_therapies_runs_each_from_the_same_catheter(write_scenario, 
     # "Catheter positions derived from tumour")
     report = (out / "comparison.md").read_text()
     assert report.startswith("# Therapy comparison") and "from the scenario's catheter position, A5" in report
+    assert "what the catheter's territory holds (to stagnation)" in report  # the cTACE's oil, said
+    assert "what the catheter's territory holds (to stagnation)" in result.output
     from sim import figures
     from sim.figures.style import THERAPY_LABELS
 
