@@ -209,7 +209,8 @@ def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, segments_pe
     if doses.lung_gy > LUNG_LIMIT_SINGLE_GY:
         out.append(PlanFinding("refuse", "lung_single", f"lung dose {doses.lung_gy:.1f} Gy is above the "
                                f"{LUNG_LIMIT_SINGLE_GY:g} Gy limit of one treatment"))
-    if prior_lung_gy + doses.lung_gy > LUNG_LIMIT_CUMULATIVE_GY:
+    # a plan that adds nothing to the lungs (no shunt) is not refused for their earlier dose (review 43)
+    if doses.lung_gy > 0 and prior_lung_gy + doses.lung_gy > LUNG_LIMIT_CUMULATIVE_GY:
         out.append(PlanFinding("refuse", "lung_cumulative", f"cumulative lung dose {prior_lung_gy + doses.lung_gy:.1f}"
                                f" Gy (earlier {prior_lung_gy:.1f} Gy) is above the {LUNG_LIMIT_CUMULATIVE_GY:g} Gy limit"))
     if doses.normal_gy > NORMAL_LIVER_LIMIT_GY and segments_perfused <= SEGMENTAL_MAX_SEGMENTS:

@@ -97,6 +97,7 @@ def test_lung_limits_refuse_and_normal_liver_warns():
     with pytest.raises(dm.PlanRefused, match="cumulative lung dose 51.0 Gy"):
         dm.enforce_plan(dm.partition_doses(dm.partition_activity_gbq(p, lung_gy=25.0), p), prior_lung_gy=26.0)
     no_shunt = dm.Partition(tumour_mass_kg=0.2, normal_mass_kg=1.3, tn_ratio=3.0, lung_shunt_fraction=0.0)
+    assert dm.check_plan(dm.partition_doses(1.0, no_shunt), prior_lung_gy=60.0) == []  # nothing to the lungs
     warn = dm.enforce_plan(dm.partition_doses(dm.partition_activity_gbq(no_shunt, normal_gy=75.0), no_shunt))
     assert [(f.level, f.rule) for f in warn] == [("warn", "normal_liver")]
 
