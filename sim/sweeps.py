@@ -248,10 +248,32 @@ class _ProcessPool:
         running (a CI failure on 2026-12-07).
         """
         del futures  # (the queued ones fail with the shutdown, above)
+        _forget_unqueued_work(self.executor)
         self.executor.shutdown(wait=True, kill_workers=True)
         for thread in threading.enumerate():
             if thread.name == _QUEUE_FEEDER_THREAD:
                 thread.join(timeout=_FEEDER_JOIN_TIMEOUT_S)
+
+
+def _forget_unqueued_work(executor) -> None:
+    """Empty the loky executor's queue of submitted work ids not yet handed to its call queue.
+
+    A shutdown with ``kill_workers`` makes the executor's manager thread fail
+    every pending future and then hand on the work ids still queued: an id
+    submitted just before the shutdown (a run started as Ctrl-C arrives) is no
+    longer pending, and the thread died on ``KeyError`` (its traceback printed
+    before the one-line message, a CI failure on 2026-12-07) without closing the
+    call queue. With the ids gone it finds none; their futures still fail with
+    the shutdown. Only this (the main) thread submits, so none arrive meanwhile.
+    """
+    import queue
+
+    work_ids = executor._work_ids  # (private: joblib >= 1.3's loky, where the race lives)
+    while True:
+        try:
+            work_ids.get_nowait()
+        except queue.Empty:
+            return
 
 
 class _DaskPool:

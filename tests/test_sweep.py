@@ -264,6 +264,31 @@ def test_aborting_the_process_pool_returns_after_its_threads_have_ended(tmp_path
     assert not [t for t in threading.enumerate() if t.name == _QUEUE_FEEDER_THREAD]
 
 
+def test_aborting_just_after_a_submit_prints_no_thread_traceback(tmp_path):
+    """A run submitted just before the abort (Ctrl-C as the sweep starts the next run) is failed by the shutdown;
+    loky's manager thread, which had then looked the run up after the shutdown forgot it, raised ``KeyError`` in a
+    traceback before the one-line message (CI, 2026-12-07)."""
+    import threading
+
+    from joblib.externals.loky.process_executor import ShutdownExecutorError
+
+    from sim.sweeps import _QUEUE_FEEDER_THREAD, _ProcessPool
+
+    raised = []
+    previous, threading.excepthook = threading.excepthook, raised.append
+    try:
+        pool = _ProcessPool(2, str(tmp_path))
+        running = [pool.executor.submit(time.sleep, 30.0) for _ in range(2)]
+        time.sleep(1.0)  # both workers busy
+        late = pool.executor.submit(time.sleep, 30.0)
+        pool.abort([*running, late])
+    finally:
+        threading.excepthook = previous
+    assert [args.exc_value for args in raised] == []
+    assert isinstance(late.exception(timeout=10), ShutdownExecutorError)
+    assert not [t for t in threading.enumerate() if t.name == _QUEUE_FEEDER_THREAD]
+
+
 _LEAK = """
 import os, sys, tempfile
 import sim.sweeps as sweeps
