@@ -283,7 +283,7 @@ def check_patient(
     scenario: ScenarioArg = None,
     severity: Annotated[list[str] | None, typer.Option(
         metavar="RULE=SEVERITY", show_default=False,
-        help="Weigh a rule differently from the seed, e.g. pvt_branch=relative (documented alternatives: "
+        help="Weigh a rule differently from the seed, e.g. pvt_segmental=relative (documented alternatives: "
              "embosim docs patient-selection); repeatable.")] = None,
 ) -> None:
     """Check the scenario's patient against the selection rules (exit 0 whatever the verdict)."""

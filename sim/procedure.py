@@ -161,17 +161,23 @@ def _max_candidates(tadj_ptr: np.ndarray, state: twoport.FlowState) -> int:
 
 
 def _sinks(liver: CompiledLiver) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Non-target exits: lumped beds (by vessel name) and arterial roots (reflux to the aorta)."""
+    """Non-target exits: lumped beds an artery feeds (by vessel name) and arterial roots (reflux to the aorta).
+
+    A lumped edge no artery touches (the splanchnic circulation's into the portal inlet, :mod:`sim.flow.splanchnic`)
+    is no exit: no particle reaches it (until 2026-12-07 it was named, a sweep's always-zero column; review 45).
+    """
     trunk = liver.trunk
     names: list[str] = []
     edge_sink = np.full(trunk.n_edges, -1, np.int64)
+    arterial_ends = set(trunk.edge_conns[trunk.edge_kind == EDGE_ARTERY].ravel().tolist())
     for e in np.flatnonzero(trunk.edge_kind == EDGE_LUMPED):
+        if arterial_ends.isdisjoint(trunk.edge_conns[e].tolist()):
+            continue
         name = trunk.edge_names[e].removesuffix("_bed")
         if name not in names:
             names.append(name)
         edge_sink[e] = names.index(name)
     node_sink = np.full(trunk.n_nodes, -1, np.int64)
-    arterial_ends = set(trunk.edge_conns[trunk.edge_kind == EDGE_ARTERY].ravel().tolist())
     for n in np.flatnonzero(np.isfinite(trunk.node_pressure_pa)):
         if int(n) in arterial_ends:
             names.append(f"aorta via {trunk.node_names[n]}")

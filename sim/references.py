@@ -3,8 +3,8 @@
 Every number embosim takes from the literature cites a key of ``sim/references.bib``
 as ``[Key]`` (e.g. ``[Carlisle1992]``) in code, docs, scenario ``source`` fields and
 validation cases. A key is one word of letters and digits that starts with a capital
-and has a digit (``Pries1994``, ``ICRP89``) or at least two capitals
-(``SeedDeckUHS``, ``ModelAssumption``), so that ``[Key]`` is not mistaken for a
+and has a digit (``Pries1994``, ``ICRP89``) or at least two capitals and a lower-case
+letter (``SeedDeckUHS``, ``TextbookAnatomy``), so that ``[Key]`` is not mistaken for a
 metavariable (``[SCENARIO]``), a type (``list[Path]``) or a Markdown link; text in
 inline code (backticks) is never a citation.
 "Derived" entries give the inputs they were derived from; "unverified" ones say so in

@@ -272,7 +272,7 @@ class AnatomyConfig(_Section):
     """Arterial variant anatomy (Michels) and the segment IV artery's origin."""
 
     michels_type: MICHELS_TYPES = param(
-        "I", "-", "[Michels1966]; [Loschner2015] (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
+        "I", "-", "[Michels1966]; [Loschner2015] [Imam2022] (I 61-72%, II 9-11%, III 6.4%, V 8.8%)",
         "I conventional; II replaced LHA from LGA; III replaced RHA from SMA; IV both replaced; "
         "V accessory LHA from LGA; VI accessory RHA from SMA.")
     segment4_artery_origin: Literal["LHA", "RHA"] = param(
@@ -308,7 +308,8 @@ class TumourConfig(_Section):
                                "the liver's antero-posterior thickness (checked against liver.mass_kg and shape)",
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
-        0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0)",
+        0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0); metastases' portal "
+        "perfusion about a fifth of normal liver's ([PubMed15624511]: 19 vs 90 mL/min/100 g)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
         0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",

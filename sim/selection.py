@@ -48,7 +48,7 @@ Severity = Literal["absolute", "relative", "advice"]
 #: Absolute contraindications to particle embolisation that leave other intra-arterial options (Y-90 for a main
 #: portal vein thrombosis, Lipiodol for a branch one: their findings and advice say so): with only these the verdict
 #: excludes particle embolisation, not every liver-directed therapy.
-EMBOLISATION_ONLY_RULES = frozenset({"pvt_main", "pvt_branch"})
+EMBOLISATION_ONLY_RULES = frozenset({"pvt_main", "pvt_lobar", "pvt_segmental"})
 #: Severities in reporting order.
 SEVERITIES: tuple[Severity, ...] = ("absolute", "relative", "advice")
 _HEADINGS = {"absolute": "Absolute contraindications", "relative": "Relative contraindications",
@@ -84,8 +84,13 @@ OIL_BASED_PAIRS: dict[str, tuple[str, str]] = {
 
 #: Documented alternatives to the seed's severities: rule id -> (severity, source).
 ALTERNATIVE_SEVERITIES: dict[str, tuple[Severity, str]] = {
-    "pvt_branch": ("relative", "[Prajapati2017] (TACE with segmental or subsegmental portal vein thrombosis: median "
-                               "survival 20 months, against 22.8 without and 6.4 with main or lobar)"),
+    "pvt_segmental": ("relative", "[Prajapati2017] (TACE with segmental or subsegmental portal vein thrombosis: median "
+                                  "survival 20 months, against 22.8 without and 6.4 with main or lobar)"),
+}
+#: Rule ids no longer in use: id -> what replaced it (named when a user gives one).
+RETIRED_RULES: dict[str, str] = {
+    "pvt_branch": "split on 2026-12-07 into pvt_lobar (RPV, LPV) and pvt_segmental (P1-P8); the documented "
+                  "alternative (relative) is pvt_segmental's: [Prajapati2017] puts lobar thrombosis with main",
 }
 
 
@@ -379,9 +384,16 @@ def _pvt_main(s: Scenario) -> str | None:
             "embosim docs sirt), and oil-based treatment (the deck's principle for PVT: advice below).")
 
 
-def _pvt_branch(s: Scenario) -> str | None:
-    if s.portal.thrombosis in ("none", "main"):
-        return None
+def _pvt_lobar(s: Scenario) -> str | None:
+    return _pvt_branch(s) if s.portal.thrombosis in _PORTAL_LOBES else None
+
+
+def _pvt_segmental(s: Scenario) -> str | None:
+    return _pvt_branch(s) if s.portal.thrombosis not in ("none", "main", *_PORTAL_LOBES) else None
+
+
+def _pvt_branch(s: Scenario) -> str:
+    """The finding of a lobar or segmental thrombosis: the segments that depend on their artery, and the tumours."""
     segments = thrombosed_segments(s)
     inside = [t.name for t in s.tumours if t.centre_mm is None and t.segment in segments]
     placed = [t.name for t in s.tumours if t.centre_mm is not None]  # their segment is known only once the liver is built
@@ -520,8 +532,11 @@ RULES: tuple[Rule, ...] = (
     Rule("ecog", "absolute", f"ECOG > {ECOG_MAX}", "[SeedDeckUHS]", _ecog),
     Rule("pvt_main", "absolute", "main portal vein thrombosis (portal.thrombosis = 'main')",
          "[SeedDeckUHS] ('PVT (main v segmental)')", _pvt_main),
-    Rule("pvt_branch", "absolute", "lobar or segmental portal vein thrombosis (RPV, LPV, P1-P8)",
-         "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute)", _pvt_branch),
+    Rule("pvt_lobar", "absolute", "lobar portal vein thrombosis (RPV, LPV)",
+         "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute); [Prajapati2017] (median survival after TACE "
+         "6.4 months with main or lobar thrombosis)", _pvt_lobar),
+    Rule("pvt_segmental", "absolute", "segmental portal vein thrombosis (P1-P8)",
+         "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute)", _pvt_segmental),
     Rule("grade_g3", "absolute", f"grade G3 or Ki-67 > {KI67_G3_PERCENT:g}%: systemic treatment",
          "[ENETSConsensus] (as quoted in [SeedDeckUHS]; Ki-67 > 20% is G3); model assumption: the higher of the recorded "
          "and the Ki-67 grade applies", _grade),
@@ -552,7 +567,7 @@ def assess_patient(scenario: Scenario, *, severities: dict[str, Severity] | None
     scenario : Scenario
         Uses ``patient``, ``portal.thrombosis``, ``tumours`` and ``liver.mass_kg``.
     severities : dict, optional
-        Rule id -> severity replacing the seed's (e.g. ``{"pvt_branch": "relative"}``,
+        Rule id -> severity replacing the seed's (e.g. ``{"pvt_segmental": "relative"}``,
         :data:`ALTERNATIVE_SEVERITIES`); the finding's source says so.
 
     Returns
@@ -565,6 +580,9 @@ def assess_patient(scenario: Scenario, *, severities: dict[str, Severity] | None
     RULES : the rules, each with its criterion and source.
     """
     severities = severities or {}
+    retired = sorted(set(severities) & set(RETIRED_RULES))
+    if retired:
+        raise ValueError(f"severities: rule {retired[0]!r} was {RETIRED_RULES[retired[0]]}")
     unknown = set(severities) - {rule.id for rule in RULES}
     if unknown or not set(severities.values()) <= set(SEVERITIES):
         raise ValueError(f"severities: rule ids must be among {', '.join(r.id for r in RULES)} and severities among "

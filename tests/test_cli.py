@@ -119,13 +119,13 @@ def test_check_patient_reports_contraindications_and_exits_0(invoke):
 
 def test_check_patient_takes_a_documented_alternative_severity(invoke):
     seed = invoke("check-patient", "segmental_pvt")
-    alternative = invoke("check-patient", "segmental_pvt", "--severity", "pvt_branch=relative")
+    alternative = invoke("check-patient", "segmental_pvt", "--severity", "pvt_segmental=relative")
     assert seed.exit_code == alternative.exit_code == 0
     assert "Not eligible" in seed.stdout and "Eligible, with 1 relative contraindication" in alternative.stdout
     assert "relative as an alternative: [Prajapati2017]" in alternative.stdout
 
 
-@pytest.mark.parametrize("option", ["pvt=relative", "pvt_branch=minor", "pvt_branch"])
+@pytest.mark.parametrize("option", ["pvt=relative", "pvt_segmental=minor", "pvt_segmental", "pvt_branch=relative"])
 def test_check_patient_bad_severity_is_one_line_exit_2(invoke, option):
     result = invoke("check-patient", "--severity", option)
     assert result.exit_code == 2 and "--severity" in result.stderr and "Traceback" not in result.stderr
@@ -133,8 +133,8 @@ def test_check_patient_bad_severity_is_one_line_exit_2(invoke, option):
 
 def test_check_patient_refuses_a_rule_weighed_twice(invoke):
     """Review 27: --severity X=relative --severity X=absolute took the last silently."""
-    result = invoke("check-patient", "--severity", "pvt_branch=relative", "--severity", "pvt_branch=absolute")
-    assert result.exit_code == 2 and "'pvt_branch' given twice" in result.stderr and "Traceback" not in result.stderr
+    result = invoke("check-patient", "--severity", "pvt_segmental=relative", "--severity", "pvt_segmental=absolute")
+    assert result.exit_code == 2 and "'pvt_segmental' given twice" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_check_patient_accepts_a_file(invoke, write_scenario):

@@ -80,6 +80,18 @@ def test_every_citation_resolves():
     assert not missing, "citation keys not in sim/references.bib:\n" + "\n".join(sorted(set(missing)))
 
 
+def test_every_bib_entry_is_cited():
+    """The other direction (review 45): every entry of sim/references.bib is cited somewhere but in the bib and the
+    page generated from it, so that docs/references.md lists the sources embosim uses, not eight it never cites."""
+    generated = {references.bib_path().resolve(), references.docs_path().resolve()}
+    cited = set()
+    for path in _files((".py", ".md", ".toml")):
+        if path.resolve() not in generated:
+            cited.update(citations_in(_citable_text(path)))
+    uncited = sorted(set(load_bibliography()) - cited)
+    assert not uncited, f"entries of sim/references.bib never cited: {uncited}"
+
+
 def _param_sources(model, prefix=""):
     """(key, source) of every scenario parameter, walking nested section models."""
     from typing import get_args

@@ -37,7 +37,8 @@ TRIGGERS = {
     "ascites": lambda: Scenario().with_updates({"patient.ascites": True}),
     "ecog": lambda: Scenario().with_updates({"patient.ecog": 3}),
     "pvt_main": lambda: Scenario().with_updates({"portal.thrombosis": "main"}),
-    "pvt_branch": lambda: Scenario().with_updates({"portal.thrombosis": "P5"}),
+    "pvt_lobar": lambda: Scenario().with_updates({"portal.thrombosis": "RPV"}),
+    "pvt_segmental": lambda: Scenario().with_updates({"portal.thrombosis": "P5"}),
     "grade_g3": lambda: Scenario().with_updates({"patient.tumour_grade": "G3", "patient.ki67_percent": 30.0}),
     "arterial_dissection": lambda: Scenario().with_updates({"patient.arterial_dissection": True}),
     "extrahepatic_supply": lambda: Scenario().with_updates({"patient.extrahepatic_supply_excluded": False}),
@@ -92,8 +93,8 @@ def test_thresholds_at_the_boundary_are_not_flagged():
     assert _rules(at_limits) == set()
 
 
-@pytest.mark.parametrize(("site", "rule"), [("main", "pvt_main"), ("RPV", "pvt_branch"), ("LPV", "pvt_branch"),
-                                            ("P5", "pvt_branch")])
+@pytest.mark.parametrize(("site", "rule"), [("main", "pvt_main"), ("RPV", "pvt_lobar"), ("LPV", "pvt_lobar"),
+                                            ("P5", "pvt_segmental")])
 def test_every_portal_thrombosis_is_absolute_by_default_and_advises_lipiodol(site, rule):
     """The seed lists PVT, main or segmental, as absolute: both rules are, each with its own message."""
     verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": site}))
@@ -111,16 +112,29 @@ def test_main_and_branch_thrombosis_say_what_depends_on_the_artery():
     assert "segment II" in elsewhere and "no tumour lies in it" in elsewhere
 
 
-def test_branch_thrombosis_can_be_weighed_as_the_documented_alternative():
+def test_segmental_thrombosis_can_be_weighed_as_the_documented_alternative():
     scenario = Scenario().with_updates({"portal.thrombosis": "P5"})
-    verdict = assess_patient(scenario, severities={"pvt_branch": ALTERNATIVE_SEVERITIES["pvt_branch"][0]})
+    verdict = assess_patient(scenario, severities={"pvt_segmental": ALTERNATIVE_SEVERITIES["pvt_segmental"][0]})
     finding = verdict.findings[0]
-    assert verdict.eligible and finding.rule == "pvt_branch" and finding.severity == "relative"
+    assert verdict.eligible and finding.rule == "pvt_segmental" and finding.severity == "relative"
     assert "[Prajapati2017]" in finding.source
-    main = assess_patient(Scenario().with_updates({"portal.thrombosis": "main"}), severities={"pvt_branch": "relative"})
+    main = assess_patient(Scenario().with_updates({"portal.thrombosis": "main"}), severities={"pvt_segmental": "relative"})
     assert not main.eligible  # main PVT stays absolute
     with pytest.raises(ValueError, match="rule ids must be among"):
         assess_patient(scenario, severities={"pvt": "relative"})
+
+
+def test_the_segmental_alternative_leaves_a_lobar_thrombosis_absolute():
+    """Review 44: the alternative, from [Prajapati2017]'s 20 months with segmental thrombosis, had made a right portal
+    vein thrombosis (the tumour inside it) a relative contraindication too, though the source puts lobar thrombosis
+    with main (6.4 months); the old rule id is refused with what replaced it."""
+    alternative = {"pvt_segmental": ALTERNATIVE_SEVERITIES["pvt_segmental"][0]}
+    for site in ("RPV", "LPV"):
+        verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": site}), severities=alternative)
+        assert not verdict.eligible and [f.rule for f in verdict.of_severity("absolute")] == ["pvt_lobar"]
+    assert set(ALTERNATIVE_SEVERITIES) == {"pvt_segmental"}
+    with pytest.raises(ValueError, match="pvt_lobar .*pvt_segmental"):
+        assess_patient(Scenario(), severities={"pvt_branch": "relative"})
 
 
 # --- advice that does not contradict itself -------------------------------------------------
@@ -152,7 +166,7 @@ def test_no_patient_gets_contradicting_advice(burden, segments, site, flags):
     plan = verdict.plan  # raises on a contradiction
     assert set(plan) <= {"catheter", "sessions", "agent", "cover"}
     if not verdict.eligible and verdict.of_severity("advice"):
-        only_pvt = all(f.rule in ("pvt_main", "pvt_branch") for f in verdict.of_severity("absolute"))
+        only_pvt = all(f.rule in ("pvt_main", "pvt_lobar", "pvt_segmental") for f in verdict.of_severity("absolute"))
         # review 15: with only the portal thrombosis excluding particles, the advice is for what remains
         heading = ("for the intra-arterial treatment that remains" if only_pvt else
                    "should the MDT treat despite the absolute contraindication")

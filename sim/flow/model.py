@@ -177,9 +177,14 @@ class LiverFlowResult:
 
     @property
     def arterial_fraction(self) -> np.ndarray:
-        """Hepatic arterial share of each compartment's inflow (arterial + extrahepatic over all), NaN without inflow."""
-        art = self.comp_art_flow_m3s + self.comp_extra_flow_m3s
-        total = art + self.comp_por_flow_m3s
+        """Hepatic arterial share of each compartment's inflow (arterial + extrahepatic over all), NaN without inflow.
+
+        Inflows only: a flow leaving a compartment through its arterial or portal terminal (portal venules draining
+        backwards under a thrombosis) supplies nothing (as in :mod:`sim.outcomes`), so the share stays in [0, 1]
+        (it reached 1.11 under main PVT, review 44).
+        """
+        art = np.maximum(self.comp_art_flow_m3s, 0.0) + np.maximum(self.comp_extra_flow_m3s, 0.0)
+        total = art + np.maximum(self.comp_por_flow_m3s, 0.0)
         return np.divide(art, total, out=np.full_like(total, np.nan), where=total > 0)
 
 
