@@ -214,7 +214,7 @@ the MAA's. Where they differ and why, in the model:
   {100 * (v[g + 'sirt_y90_tumour_share_first_tenth'] - v[g + 'sirt_y90_tumour_share_last_tenth']):.1f} points (segment V glass). The MAA has no embolic effect. Resin at a lobar activity, which slows the
   flow to a quarter, moves more: the tumour share falls from {_pct(v[r + 'sirt_y90_tumour_share_first_tenth'])} to {_pct(v[r + 'sirt_y90_tumour_share_last_tenth'])}.
 - **Shunting.** Both agents meet the same tumour shunt fraction (`tumours.shunt_fraction` or the
-  vascularity rule) in the tumour's beds, by one rule (`sirt_run.split_deposition`): what wedged in a
+  vascularity rule) in the tumour's beds, by one rule (`sirt_deposition.split_deposition`): what wedged in a
   resolved vessel above stopped upstream of the shunts. The MAA's larger aggregates wedge there more
   often than 20-30 um glass, so fewer reach the shunts and the model's MAA lung shunt fraction is
   lower than the Y-90's. This disagrees with the clinic, where the MAA lung shunt fraction

@@ -2,7 +2,7 @@
 
 A Y-90 run (:mod:`sim.sirt_run`) also routes the work-up's Tc-99m MAA (:func:`sim.sirt_workup.maa_workup`, same
 scenario, same liver, same catheter, its own seeded stream) and compares the two per-compartment distributions,
-each split by one rule (:func:`sim.sirt_run.split_deposition`: by volume between viable tumour and normal liver,
+each split by one rule (:func:`sim.sirt_deposition.split_deposition`: by volume between viable tumour and normal liver,
 each tumour's shunt fraction to the lungs) and read the same way:
 
 - T/N: concentration (amount per kg) in all viable tumour over that in the normal liver of the catheter's
@@ -28,45 +28,17 @@ the imaging (SPECT partial volume, [Keane2021Scout]). Published: mean T/N 2.7 wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["EARLY_LATE_SHARE", "SEGMENT_NAMES", "Distribution", "compartment_segments", "segment_shares",
-           "share_overlap", "tn_ratio", "tumour_share_by_order", "sirt_comparison"]
+from .sirt_deposition import Distribution, compartment_amounts, split_deposition, tissue_masses, tn_ratio
+
+__all__ = ["EARLY_LATE_SHARE", "SEGMENT_NAMES", "compartment_segments", "segment_shares",
+           "share_overlap", "tumour_share_by_order", "sirt_comparison"]
 
 #: Couinaud segments, in the order of ``TissuePoints.segment`` (0-7).
 SEGMENT_NAMES = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 #: Share of the delivered spheres whose tumour share is read at the start and at the end of the injection.
 EARLY_LATE_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """Where one agent went, per compartment (particles or Bq: only shares and concentrations are compared).
-
-    Attributes
-    ----------
-    tumour, normal : ndarray of float64, (C,)
-        Amount in each compartment's viable tumour (after shunting) and normal liver.
-    lung : float
-        Amount shunted to the lungs.
-    """
-
-    tumour: np.ndarray
-    normal: np.ndarray
-    lung: float
-
-    @property
-    def liver(self) -> np.ndarray:
-        """Amount in each compartment's tissue, (C,)."""
-        return self.tumour + self.normal
-
-    @property
-    def lung_shunt_fraction(self) -> float:
-        """lung / (lung + liver tissue)."""
-        total = self.lung + float(self.liver.sum())
-        return self.lung / total if total > 0 else 0.0
 
 
 def compartment_segments(points, n_compartments: int) -> np.ndarray:
@@ -91,24 +63,6 @@ def share_overlap(p: np.ndarray, q: np.ndarray) -> float:
     if not (p.sum() > 0 and q.sum() > 0):
         return float("nan")
     return float(1.0 - 0.5 * np.abs(p - q).sum())
-
-
-def tn_ratio(dist: Distribution, tumour_mass_kg: np.ndarray, normal_mass_kg: np.ndarray, perfused: np.ndarray
-             ) -> float:
-    """Concentration in the perfused viable tumour over that in the perfused normal liver (NaN without both).
-
-    Parameters
-    ----------
-    dist : Distribution
-    tumour_mass_kg, normal_mass_kg : ndarray of float64, (C,), kg
-    perfused : ndarray of bool, (C,)
-        Compartments in the catheter's territory.
-    """
-    m_t, m_n = tumour_mass_kg[perfused].sum(), normal_mass_kg[perfused].sum()
-    normal = dist.normal[perfused].sum()
-    if m_t > 0 and m_n > 0 and normal > 0:
-        return float((dist.tumour[perfused].sum() / m_t) / (normal / m_n))
-    return float("nan")
 
 
 def tumour_share_by_order(fate: np.ndarray, where: np.ndarray, node_share: np.ndarray, comp_share: np.ndarray,
@@ -173,7 +127,6 @@ def sirt_comparison(scenario, liver, flow_liver, ps, agent, in_territory: np.nda
     from .kernels import transport as tk
     from .outcomes import tumour_share_of_lodgings
     from .sirt_dose import doses_from_deposition
-    from .sirt_run import compartment_amounts, split_deposition, tissue_masses
     from .sirt_workup import maa_workup, tumour_shunt_fractions
 
     comps = flow_liver.compartments

@@ -13,7 +13,7 @@ which stops at the prescribed activity's spheres) and each sphere's activity at 
   (:func:`sim.sirt_workup.tumour_shunt_fractions`) passes arteriovenous shunts to the lungs
   (counted after the procedure: their embolic effect is kept in the liver, a small
   overestimate at a few % of spheres); those wedged in a resolved vessel stopped upstream of
-  the shunts (the MAA work-up's rule, :func:`split_deposition`);
+  the shunts (the MAA work-up's rule, :func:`sim.sirt_deposition.split_deposition`);
 - spheres in a non-target branch or a named vessel are reported as activity there, not dosed.
 
 Doses: :func:`sim.sirt_dose.doses_from_deposition`; masses at 1.0 kg/L ([ICRP89]). With ``sirt.dose_model = "kernel"``
@@ -29,54 +29,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dosimetry import TISSUE_DENSITY_KG_M3, PartitionDoses, check_plan
+from .dosimetry import PartitionDoses, check_plan
+from .sirt_deposition import compartment_amounts, split_deposition, tissue_masses
 from .sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, doses_from_deposition, dvh, volume_at_dose
 from .sirt_micro import micro_readouts
-from .sirt_workup import compartment_shunt_fractions, segments_perfused, tumour_shunt_fractions
+from .sirt_workup import segments_perfused, tumour_shunt_fractions
 from .y90 import DOSE_GY_KG_PER_GBQ, GBQ_BQ
 
-__all__ = ["sirt_readouts", "compartment_amounts", "split_deposition", "tissue_masses", "nontarget_findings",
+__all__ = ["sirt_readouts", "nontarget_findings",
            "NONTARGET_FINDING_SHARE", "TUMOUR_DVH_SHARE",
            "TUMOUR_DOSE_THRESHOLD_GY"]
-
-
-
-def compartment_amounts(liver, lodged_ped: np.ndarray, lodged_comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What lodged per compartment (spheres or particles, float): in its own bed, and in all.
-
-    A sphere in a tissue compartment's bed stays there; one lodged in a resolved vessel, or in a peribiliary
-    bed, irradiates the tissue that vessel (the node the bed hangs from) feeds and is spread over its tissue
-    compartments by volume (the betas' 2.5-4 mm mean range, [EANM2021], spans several terminal territories).
-    Only tissue compartments (kind 0) hold amounts, and the total is conserved (a node with no tissue below it
-    keeps its spheres out of the total: none in a built liver).
-
-    Returns
-    -------
-    in_beds, total : ndarray of float64, (C,)
-        What lodged in each tissue compartment's own bed (the only spheres that reach a tumour's arteriovenous
-        shunts, :func:`split_deposition`), and that plus its share of the spread ones.
-    """
-    from .kernels.treewalk import subtree_sums
-
-    comps, forest = liver.compartments, liver.forest
-    parent = np.asarray(forest.parent, np.int64)
-    tissue = comps.kind == 0
-    node_volume = np.bincount(comps.node[tissue], weights=comps.volume_m3[tissue], minlength=forest.n_nodes)
-    below = np.empty_like(node_volume)
-    subtree_sums(parent, node_volume, below)
-    spread = lodged_ped.astype(np.float64) + np.bincount(comps.node[~tissue], weights=lodged_comp[~tissue],
-                                                          minlength=forest.n_nodes)
-    density = np.zeros_like(below)  # spheres per m^3 of tissue below, from the vessel (or bed) at each node
-    np.divide(spread, below, out=density, where=below > 0)
-    cum = density.copy()  # spheres per m^3 from every vessel on the path from the root, level by level
-    depth = np.asarray(forest.generation, np.int64)
-    for level in range(1, int(depth.max()) + 1 if depth.size else 0):
-        nodes = np.flatnonzero((depth == level) & (parent >= 0))
-        cum[nodes] += cum[parent[nodes]]
-    in_beds = np.where(tissue, lodged_comp.astype(np.float64), 0.0)
-    total = in_beds.copy()
-    total[tissue] += cum[comps.node[tissue]] * comps.volume_m3[tissue]
-    return in_beds, total
 
 
 def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.ndarray, m_t: np.ndarray,
@@ -90,45 +52,6 @@ def _dosing_activity(model: str, liver, tumour_bq: np.ndarray, normal_bq: np.nda
     d_t, d_n = kernel_compartment_doses(liver, tumour_bq, normal_bq)
     to_bq = GBQ_BQ / DOSE_GY_KG_PER_GBQ
     return d_t * m_t * to_bq, d_n * m_n * to_bq
-def tissue_masses(comps) -> tuple[np.ndarray, np.ndarray]:
-    """Mass of each compartment's viable tumour and normal liver (kg, 0 for peribiliary compartments), (C,) each."""
-    from .outcomes import tissue_volumes
-
-    viable, normal = tissue_volumes(comps)
-    return viable * TISSUE_DENSITY_KG_M3, normal * TISSUE_DENSITY_KG_M3
-
-
-def split_deposition(comps, in_beds: np.ndarray, total: np.ndarray, shunts: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split what lodged in each compartment (spheres, particles or Bq) between its viable tumour and normal liver by
-    volume, and send each tumour's shunt fraction of the tumour part of its beds to the lungs.
-
-    Only what reached a compartment's bed meets the tumour's arteriovenous shunts: what wedged in a resolved vessel
-    above stopped upstream of them (one rule for the MAA work-up and the Y-90 delivery).
-
-    Parameters
-    ----------
-    comps : Compartments
-    in_beds, total : ndarray of float64, (C,)
-        Amount per compartment in its own bed and in all (:func:`compartment_amounts`).
-    shunts : ndarray of float64, (tumours,)
-        Each tumour's shunt fraction (:func:`sim.sirt_workup.tumour_shunt_fractions`).
-
-    Returns
-    -------
-    tumour, normal : ndarray of float64, (C,)
-        Amount in each tissue compartment's viable tumour (after shunting) and normal liver.
-    lung : ndarray of float64, (C,)
-        Amount each compartment shunted to the lungs.
-    """
-    tissue = comps.kind == 0
-    viable, normal_mass = tissue_masses(comps)
-    share_t = np.zeros_like(viable)
-    np.divide(viable, viable + normal_mass, out=share_t, where=(viable + normal_mass) > 0)
-    lung = in_beds * share_t * compartment_shunt_fractions(comps, shunts)
-    tumour = np.where(tissue, total * share_t - lung, 0.0)
-    normal = np.where(tissue, total * (1.0 - share_t), 0.0)
-    return tumour, normal, lung
 
 
 #: Share of the delivered activity that, leaving through one non-target branch, is named among the findings, 1

@@ -7,7 +7,7 @@ compartment's bed, or wedges in a resolved vessel it does not fit. A share of th
 a tumour compartment's bed passes its arteriovenous shunts to the lungs: the compartment's tumour
 share x the tumour's shunt fraction (:func:`tumour_shunt_fractions`); those wedged in a vessel
 above stopped upstream of the shunts. The Y-90 run splits its spheres by the same rule
-(:func:`sim.sirt_run.split_deposition`). The read-outs are the
+(:func:`sim.sirt_deposition.split_deposition`). The read-outs are the
 clinical ones: the lung shunt fraction LSF = lung / (lung + liver) particles ([Torkian2022LSF])
 and the tumour-to-normal ratio T/N of particle concentrations (particles per volume in viable
 tumour over normal liver in the catheter's territory), compared with the published MAA T/N
@@ -33,7 +33,7 @@ from .agents import Agent
 from .units import UM_M
 
 __all__ = ["MAA_DIAMETER_RANGE_M", "MAA_PARTICLES", "TUMOUR_SHUNT_BASE", "PVT_SHUNT_FACTOR", "TUMOUR_SHUNT_MAX",
-           "WorkupResult", "maa_agent", "segments_perfused", "tumour_shunt_fractions", "compartment_shunt_fractions",
+           "WorkupResult", "maa_agent", "segments_perfused", "tumour_shunt_fractions",
            "maa_workup", "bsa_plan_gbq", "mird_plan_gbq"]
 
 #: MAA particle diameters, m: 10-90 um ([MAAWorkup]); model assumption: uniform over the range.
@@ -72,7 +72,7 @@ class WorkupResult:
     compartment_particles, compartment_bed_particles : ndarray of float64, (C,), optional
         Particles per tissue compartment before shunting: all (those wedged in resolved vessels and in peribiliary
         beds spread over the tissue below by volume), and those in its own bed
-        (:func:`sim.sirt_run.compartment_amounts`): the MAA side of :mod:`sim.sirt_compare`.
+        (:func:`sim.sirt_deposition.compartment_amounts`): the MAA side of :mod:`sim.sirt_compare`.
     liver_volume_m3, tumour_volume_m3, perfused_volume_m3 : float, m^3
         The liver's tissue, its tumours (viable and necrotic) and the tissue of the catheter's territory at
         baseline: the volumes the planning methods take from CT and the MAA SPECT.
@@ -134,11 +134,6 @@ def tumour_shunt_fractions(scenario) -> np.ndarray:
                     dtype=np.float64)
 
 
-def compartment_shunt_fractions(comps, shunts: np.ndarray) -> np.ndarray:
-    """Shunt fraction of the tumour in each compartment (its ``tumour_id``), 0 where there is none, (C,)."""
-    return np.where(comps.tumour_id >= 0, shunts[np.maximum(comps.tumour_id, 0)], 0.0)
-
-
 def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_fractions=None,
                rng: np.random.Generator | None = None) -> WorkupResult:
     """Simulate the MAA work-up from ``scenario``'s catheter position.
@@ -160,8 +155,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     from .kernels import transport as tk
     from .outcomes import tissue_volumes
     from .procedure import route_fixed_field, territory, transport_net
-    from .sirt_compare import Distribution, tn_ratio
-    from .sirt_run import compartment_amounts, split_deposition, tissue_masses
+    from .sirt_deposition import Distribution, compartment_amounts, split_deposition, tissue_masses, tn_ratio
 
     if rng is None:
         rng = np.random.default_rng(scenario.procedure.seed)
@@ -177,7 +171,7 @@ def maa_workup(scenario, *, liver=None, n_particles: int = MAA_PARTICLES, shunt_
     diameters = agent.sample_diameters(n_particles, rng=rng)
     ps = route_fixed_field(flow.liver, flow.state, net, len(sinks), diameters, rng)
     comps = flow.liver.compartments
-    # one rule with the Y-90 run (sim.sirt_run.split_deposition): each tumour's shunt fraction of the MAA in its beds
+    # one rule with the Y-90 run (sim.sirt_deposition.split_deposition): each tumour's shunt fraction of the MAA in its beds
     in_beds, total = compartment_amounts(flow.liver, ps.lodged_ped, ps.lodged_comp)
     tumour, normal, lung_by_comp = split_deposition(comps, in_beds, total, shunts)
     maa = Distribution(tumour, normal, float(lung_by_comp.sum()))

@@ -15,8 +15,8 @@ from sim import figures, runstate
 from sim.catalogue import resolve_scenario
 from sim.kernels import transport as tk
 from sim.sirt_compare import share_overlap, tumour_share_by_order
+from sim.sirt_deposition import split_deposition
 from sim.sirt_dose import TUMOUR_DVH_SHARE
-from sim.sirt_run import split_deposition
 from sim.sirt_workup import maa_workup, tumour_shunt_fractions
 
 #: The shipped glass scenario at a twentieth of its activity on a coarse liver: seconds, not minutes.

@@ -11,7 +11,8 @@ import pytest
 import sim
 from sim import dosimetry as dm
 from sim.agents import agent_from_config
-from sim.sirt_run import compartment_amounts, sirt_readouts
+from sim.sirt_deposition import compartment_amounts
+from sim.sirt_run import sirt_readouts
 from sim.sirt_workup import tumour_shunt_fractions
 from sim.y90 import GBQ_BQ
 
