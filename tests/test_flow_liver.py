@@ -257,3 +257,20 @@ def test_arterial_fraction_counts_inflows_only(liver):
     inflow = res.comp_art_flow_m3s + res.comp_extra_flow_m3s > 0
     assert np.all((share[inflow] >= 0) & (share[inflow] <= 1))
     assert np.all(share[reversed_portal & inflow] == 1.0)
+
+
+def test_habr_counts_a_reversed_portal_flow_as_no_inflow(liver, baseline):
+    """Review 44: a compartment whose portal venules drain backwards under PVT had a deficit larger than its whole
+    portal supply (the raw negative flow), so its artery dilated beyond Q_art0 + e Q_por0; the deficit is the portal
+    inflow lost, at most all of it (docs/flow.md)."""
+    c = liver.compiled.compartments
+    flow = pvt(liver, "main", **{"portal.thrombosis_occlusion": 1.0})
+    res = flow.result()
+    habr = liver.scenario.flow.habr
+    reversed_portal = (c.kind == 0) & (res.comp_por_flow_m3s < 0) & (baseline.comp_art_flow_m3s > 0)
+    assert reversed_portal.any() and flow.habr.converged
+    qa0, qp0 = baseline.comp_art_flow_m3s[reversed_portal], baseline.comp_por_flow_m3s[reversed_portal]
+    target = np.minimum(qa0 + habr.buffer_efficiency * qp0, habr.max_arterial_ratio * qa0)
+    free = flow.habr.multiplier[reversed_portal] < MAX_DILATION
+    assert free.any()
+    np.testing.assert_allclose(res.comp_art_flow_m3s[reversed_portal][free], target[free], rtol=1e-6)

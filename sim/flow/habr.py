@@ -106,7 +106,7 @@ def relax_habr(state: twoport.FlowState, compartments: Compartments, habr: HabrC
     for iteration in range(1, max_iter + 1):
         twoport.solve(state)
         qa = state.comp_q[active, twoport.COMP_ART]
-        qp = state.comp_q[active, twoport.COMP_POR]
+        qp = np.maximum(state.comp_q[active, twoport.COMP_POR], 0.0)  # portal venules draining backwards: no inflow
         target = np.minimum(qa0[active] + habr.buffer_efficiency * np.maximum(qp0[active] - qp, 0.0),
                             habr.max_arterial_ratio * qa0[active])
         m = mult[active]
