@@ -76,9 +76,10 @@ def solve_cases(liver) -> Hemodynamics:
 
 
 def _supply(res: LiverFlowResult, mask: np.ndarray) -> tuple[float, float]:
-    """Hepatic arterial (with extrahepatic) and portal inflow into the compartments in ``mask``, m^3/s."""
-    art = res.comp_art_flow_m3s[mask].sum() + res.comp_extra_flow_m3s[mask].sum()
-    return float(art), float(res.comp_por_flow_m3s[mask].sum())
+    """Hepatic arterial (with extrahepatic) and portal inflow into the compartments in ``mask``, m^3/s: inflows only
+    (a portal venule draining backwards under a thrombosis supplies nothing, as for the buffer response)."""
+    art = np.maximum(res.comp_art_flow_m3s[mask], 0.0).sum() + np.maximum(res.comp_extra_flow_m3s[mask], 0.0).sum()
+    return float(art), float(np.maximum(res.comp_por_flow_m3s[mask], 0.0).sum())
 
 
 def back_pressure_mmhg(flow: LiverFlow) -> float:
