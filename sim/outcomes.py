@@ -348,10 +348,11 @@ def _necrosis(o2_healthy: np.ndarray, o2_base: np.ndarray, o2_now: np.ndarray, c
 
 
 def arterial_fraction_normal(comps: Compartments, q: np.ndarray) -> float:
-    """Hepatic arterial share of the inflow of tumour-free tissue compartments (dimensionless)."""
+    """Hepatic arterial share of the inflow of tumour-free tissue compartments (dimensionless; inflows only, as
+    :attr:`sim.flow.model.LiverFlowResult.arterial_fraction`)."""
     normal = (comps.kind == _TISSUE) & (comps.tumour_volume_m3 <= 0) & (comps.necrotic_volume_m3 <= 0)
-    art = q[normal, COMP_ART].sum()
-    por = q[normal, COMP_POR].sum()
+    art = np.maximum(q[normal, COMP_ART], 0.0).sum()
+    por = np.maximum(q[normal, COMP_POR], 0.0).sum()
     return float(art / (art + por)) if art + por > 0 else float("nan")
 
 

@@ -309,7 +309,8 @@ class TumourConfig(_Section):
                                "Tumour diameter.", gt=1.0, le=200.0)
     arterial_fraction: float = param(
         0.9, "1", "[NETArterialFraction] (NET metastases 0.7-0.95, unverified: sweep 0.5-1.0); metastases' portal "
-        "perfusion about a fifth of normal liver's ([PubMed15624511]: 19 vs 90 mL/min/100 g)",
+        "perfusion about a fifth of normal liver's ([PubMed15624511]: 19 vs 90 mL/min/100 g; the default tumour's, "
+        "0.1 x vascularity 0.7 of p_n against the normal liver's 0.8, is about a tenth)",
         "Fraction of the tumour's baseline inflow from the hepatic artery.", ge=0.0, le=1.0)
     vascularity: float = param(
         0.7, "1", "[Meijerink2009] (HA > 50, PV < 10 mL/min/100 g) vs [Miles2000CTPerfusion] (normal 122-147 mL/min/100 mL)",

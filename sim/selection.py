@@ -20,7 +20,7 @@ three severities.
 
 The severities are the seed's; :func:`assess_patient` takes other severities for
 named rules (``ALTERNATIVE_SEVERITIES`` lists the documented alternatives, e.g.
-branch portal vein thrombosis as relative). The verdict is information for
+segmental portal vein thrombosis as relative). The verdict is information for
 teaching: the simulation runs whatever it says. ``docs/patient-selection.md``
 lists the rules with their sources.
 
@@ -534,7 +534,7 @@ RULES: tuple[Rule, ...] = (
          "[SeedDeckUHS] ('PVT (main v segmental)')", _pvt_main),
     Rule("pvt_lobar", "absolute", "lobar portal vein thrombosis (RPV, LPV)",
          "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute); [Prajapati2017] (median survival after TACE "
-         "6.4 months with main or lobar thrombosis)", _pvt_lobar),
+         "6.4 months in its large-vein group: main or lobar portal, hepatic vein or IVC thrombosis)", _pvt_lobar),
     Rule("pvt_segmental", "absolute", "segmental portal vein thrombosis (P1-P8)",
          "[SeedDeckUHS] ('PVT (main v segmental)', listed as absolute)", _pvt_segmental),
     Rule("grade_g3", "absolute", f"grade G3 or Ki-67 > {KI67_G3_PERCENT:g}%: systemic treatment",

@@ -248,8 +248,9 @@ class _ProcessPool:
         running (a CI failure on 2026-12-07).
         """
         del futures  # (the queued ones fail with the shutdown, above)
-        _forget_unqueued_work(self.executor)
-        self.executor.shutdown(wait=True, kill_workers=True)
+        with _signals_deferred():  # a second Ctrl-C between the two had left the forgotten runs pending for ever
+            _forget_unqueued_work(self.executor)
+            self.executor.shutdown(wait=True, kill_workers=True)
         for thread in threading.enumerate():
             if thread.name == _QUEUE_FEEDER_THREAD:
                 thread.join(timeout=_FEEDER_JOIN_TIMEOUT_S)
@@ -342,6 +343,29 @@ def _quiet_resource_tracker() -> Iterator[None]:
             os.environ.pop("PYTHONWARNINGS", None)
         else:
             os.environ["PYTHONWARNINGS"] = previous
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received within the block are handled after it, by the handlers they had (a Ctrl-C then
+    raises ``KeyboardInterrupt`` once the block is done); outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda s, _frame: received.append(s))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 @contextmanager

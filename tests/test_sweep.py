@@ -289,6 +289,32 @@ def test_aborting_just_after_a_submit_prints_no_thread_traceback(tmp_path):
     assert not [t for t in threading.enumerate() if t.name == _QUEUE_FEEDER_THREAD]
 
 
+def test_a_second_ctrl_c_during_the_abort_waits_until_the_runs_are_failed(tmp_path, monkeypatch):
+    """Review 46: a Ctrl-C after the unqueued work ids were forgotten but before the shutdown left those runs'
+    futures pending for ever (the process then hung at exit); it now raises once the shutdown has failed them."""
+    import threading
+
+    from joblib.externals.loky.process_executor import ShutdownExecutorError
+
+    from sim import sweeps
+
+    pool = sweeps._ProcessPool(2, str(tmp_path))
+    running = [pool.executor.submit(time.sleep, 30.0) for _ in range(2)]
+    time.sleep(1.0)  # both workers busy
+    late = pool.executor.submit(time.sleep, 30.0)
+    forget = sweeps._forget_unqueued_work
+
+    def forget_then_interrupted(executor):
+        forget(executor)
+        signal.raise_signal(signal.SIGINT)  # the second Ctrl-C, at the worst moment
+
+    monkeypatch.setattr(sweeps, "_forget_unqueued_work", forget_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pool.abort([*running, late])
+    assert isinstance(late.exception(timeout=10), ShutdownExecutorError)
+    assert not [t for t in threading.enumerate() if t.name == sweeps._QUEUE_FEEDER_THREAD]
+
+
 _LEAK = """
 import os, sys, tempfile
 import sim.sweeps as sweeps
