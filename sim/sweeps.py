@@ -206,7 +206,8 @@ class _ProcessPool:
     def __init__(self, workers: int, folder: str):
         from joblib.externals.loky import get_reusable_executor
 
-        with _quiet_resource_tracker():  # the executor starts loky's resource tracker (if not running yet)
+        # the executor starts loky's resource tracker (if not running yet); a Ctrl-C waits until it has
+        with _quiet_resource_tracker(), _signals_deferred():
             self.executor = get_reusable_executor(max_workers=workers, env=_ONE_THREAD, initializer=_init_worker,
                                                   initargs=(os.getpid(),))
         self.queued = _QUEUED_PER_WORKER * workers
@@ -226,7 +227,11 @@ class _ProcessPool:
         os.remove(path)  # workers that still map it keep their pages until they let go
 
     def submit(self, task: RunTask, path: str) -> concurrent.futures.Future:
-        return self.executor.submit(_run_in_worker, task, path)
+        """Queue a run; a Ctrl-C meanwhile is raised once the submit is done: the first submit starts the workers
+        and the executor's thread, and one interrupted half-way had left workers no shutdown could reach (and once
+        a "cannot join thread before it is started" traceback; review 46)."""
+        with _signals_deferred():
+            return self.executor.submit(_run_in_worker, task, path)
 
     def wait_any(self, futures) -> set:
         return concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED).done

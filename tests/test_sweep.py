@@ -315,6 +315,26 @@ def test_a_second_ctrl_c_during_the_abort_waits_until_the_runs_are_failed(tmp_pa
     assert not [t for t in threading.enumerate() if t.name == sweeps._QUEUE_FEEDER_THREAD]
 
 
+def test_a_ctrl_c_during_a_submit_is_raised_once_the_submit_is_done(tmp_path, monkeypatch):
+    """Review 46: a Ctrl-C in the middle of the first submit (workers and the executor's thread starting) left
+    workers no shutdown could reach; the submit now completes and the interrupt follows it."""
+    from sim import sweeps
+
+    pool = sweeps._ProcessPool(1, str(tmp_path))
+    real = pool.executor.submit
+
+    def interrupted_submit(fn, *args):
+        signal.raise_signal(signal.SIGINT)  # the Ctrl-C arrives as the submit starts
+        return real(time.sleep, 0.0)
+
+    monkeypatch.setattr(pool.executor, "submit", interrupted_submit)
+    before = pool.executor._queue_count
+    with pytest.raises(KeyboardInterrupt):
+        pool.submit(None, "")
+    assert pool.executor._queue_count == before + 1  # the submit was done before the interrupt
+    pool.abort([])
+
+
 _LEAK = """
 import os, sys, tempfile
 import sim.sweeps as sweeps
