@@ -359,7 +359,8 @@ def _signals_deferred() -> Iterator[None]:
         return
     received: list[int] = []
     previous = {signum: signal.signal(signum, lambda s, _frame: received.append(s))
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+                for signum in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(signum) is not None}  # (None: a handler not set from Python, left alone)
     try:
         yield
     finally:
