@@ -253,12 +253,14 @@ class _ProcessPool:
         running (a CI failure on 2026-12-07).
         """
         del futures  # (the queued ones fail with the shutdown, above)
-        with _signals_deferred():  # a second Ctrl-C between the two had left the forgotten runs pending for ever
+        # a second Ctrl-C is raised once all is done: between the first two steps it had left the forgotten runs
+        # pending for ever (a hang at exit), and before the join the feeder thread running
+        with _signals_deferred():
             _forget_unqueued_work(self.executor)
             self.executor.shutdown(wait=True, kill_workers=True)
-        for thread in threading.enumerate():
-            if thread.name == _QUEUE_FEEDER_THREAD:
-                thread.join(timeout=_FEEDER_JOIN_TIMEOUT_S)
+            for thread in threading.enumerate():
+                if thread.name == _QUEUE_FEEDER_THREAD:
+                    thread.join(timeout=_FEEDER_JOIN_TIMEOUT_S)
 
 
 def _forget_unqueued_work(executor) -> None:
