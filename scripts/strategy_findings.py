@@ -121,8 +121,7 @@ def measure_necrosis() -> dict[str, float]:
     """What the graded necrosis model teaches (docs/outputs.md), ``necrosis/<key>``: one selective run to stasis
     (seed 0) read through its tumour's and normal liver's flows, the same run with a 1 h deficit, and the tumour's
     arterial fraction from 0.5 to 1.0 (one seed each)."""
-    from sim.kernels.twoport import COMP_POR
-    from sim.outcomes import deliveries, tissue_volumes
+    from sim.outcomes import deliveries, portal_inflow, tissue_volumes
 
     scenario = _scenario()
     r = sim.run(scenario, rng=0, progress=False)
@@ -130,7 +129,7 @@ def measure_necrosis() -> dict[str, float]:
     d = deliveries(healthy, base, now, scenario.outcomes)
     tumour, normal = tissue_volumes(r.liver.compiled.compartments)
     lost = normal * (d.art_now < scenario.outcomes.devascularised_fraction * d.art_healthy)  # its artery lost
-    portal = np.maximum(now[:, COMP_POR], 0.0), np.maximum(base[:, COMP_POR], 0.0)
+    portal = portal_inflow(now), portal_inflow(base)
     out = {
         "necrosis/tumour_o2_ratio": float(np.sum(tumour * d.o2_now / d.o2_base) / tumour.sum()),
         "necrosis/tumour_arterial_inflow_ratio": float((tumour * d.art_now).sum() / (tumour * d.art_base).sum()),

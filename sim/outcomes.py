@@ -39,7 +39,7 @@ from .kernels.twoport import COMP_ART, COMP_EXTRA, COMP_POR
 from .network import Compartments
 from .scenario import OutcomesConfig
 
-__all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "tumour_rows",
+__all__ = ["tissue_outcomes", "tumour_blush_fraction", "TumourBlush", "arterial_inflow", "portal_inflow", "tumour_rows",
            "lodging_generations", "arterial_fraction_normal", "tumour_share_of_lodgings", "trunk_tumour_share",
            "necrosis_fraction", "viable_tumour_share", "tumour_inflow_ratios",
            "deficit_duration_h", "compartment_necrosis", "tissue_volumes", "Deliveries", "deliveries"]
@@ -69,6 +69,12 @@ def arterial_inflow(q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray
     if rows is None:
         return np.maximum(q[:, COMP_ART], 0.0) + np.maximum(q[:, COMP_EXTRA], 0.0)
     return np.maximum(q[rows, COMP_ART], 0.0) + np.maximum(q[rows, COMP_EXTRA], 0.0)
+
+
+def portal_inflow(q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Portal inflow of each compartment, m^3/s; of ``rows`` only if given. Portal venules draining backwards (under a
+    thrombosis) supply nothing: 0, not a negative supply."""
+    return np.maximum(q[:, COMP_POR] if rows is None else q[rows, COMP_POR], 0.0)
 
 
 def tumour_blush_fraction(comps: Compartments, q_base: np.ndarray, q_now: np.ndarray,
@@ -200,7 +206,7 @@ def tumour_inflow_ratios(comps: Compartments, q_base: np.ndarray, q_now: np.ndar
     weighted by its :func:`viable_tumour_share` (a compartment's inflow feeds its tumour and normal parts alike),
     positive portal inflow only (reversed drainage is not supply)."""
     share = viable_tumour_share(comps)
-    portal = [float((share * np.maximum(q[:, COMP_POR], 0.0)).sum()) for q in (q_base, q_now)]
+    portal = [float((share * portal_inflow(q)).sum()) for q in (q_base, q_now)]
     art = [float((share * arterial_inflow(q)).sum()) for q in (q_base, q_now)]
     return art[1] / art[0], portal[1] / portal[0]
 
@@ -270,7 +276,7 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
     """
     art_healthy, art_base, art_now, o2_healthy, o2_base, o2_now = (deliveries(q_healthy, q_base, q_now, cfg)
                                                                    if delivered is None else delivered)
-    total_ratio = _ratio(art_now + np.maximum(q_now[:, COMP_POR], 0.0), art_base + np.maximum(q_base[:, COMP_POR], 0.0))
+    total_ratio = _ratio(art_now + portal_inflow(q_now), art_base + portal_inflow(q_base))
     o2_ratio = _ratio(o2_now, o2_healthy)
     art_ratio = _ratio(art_now, art_healthy)
     tumour_necrosis, normal_necrosis = (_necrosis(o2_healthy, o2_base, o2_now, cfg, permanent) if necrosis is None
@@ -293,7 +299,7 @@ def tissue_outcomes(comps: Compartments, q_healthy: np.ndarray, q_base: np.ndarr
 def _o2_of(inflow: np.ndarray, q: np.ndarray, cfg: OutcomesConfig) -> np.ndarray:
     """O2 delivery of each compartment of the flow table ``q`` whose arterial inflow (:func:`arterial_inflow`) is
     ``inflow``: arterial inflow + kappa x portal inflow, m^3/s."""
-    return inflow + cfg.portal_oxygen_content_ratio * np.maximum(q[:, COMP_POR], 0.0)
+    return inflow + cfg.portal_oxygen_content_ratio * portal_inflow(q)
 
 
 def tissue_volumes(comps: Compartments) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +358,7 @@ def arterial_fraction_normal(comps: Compartments, q: np.ndarray) -> float:
     :attr:`sim.flow.model.LiverFlowResult.arterial_fraction`)."""
     normal = (comps.kind == _TISSUE) & (comps.tumour_volume_m3 <= 0) & (comps.necrotic_volume_m3 <= 0)
     art = np.maximum(q[normal, COMP_ART], 0.0).sum()
-    por = np.maximum(q[normal, COMP_POR], 0.0).sum()
+    por = portal_inflow(q, normal).sum()
     return float(art / (art + por)) if art + por > 0 else float("nan")
 
 
