@@ -632,11 +632,13 @@ def plot(
 @app.command()
 def validate(
     fast: Annotated[bool, typer.Option("--fast", help="Coarser livers, fewer particles and replicates "
-                                                     "(3-5 minutes on one core; its convergence checks compare a "
+                                                     "(1-2 minutes on one core; its convergence checks compare a "
                                                      "coarser pair and may fail).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help=(
         "Folder for validation.md, validation.csv and each case's figure and tables."))] = Path("embosim-validation"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help=(
+        "Processes running cases side by side (the results do not depend on it)."))] = 1,
 ) -> None:
     """Compare embosim with analytic results and published data (embosim docs validation).
 
@@ -651,7 +653,8 @@ def validate(
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True))
+    report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True),
+                            workers=workers)
     typer.echo(runner.format_table(report), nl=False)
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")
     if report.errors:

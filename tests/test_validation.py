@@ -28,7 +28,7 @@ runner = load_runner()
 def fast_run(tmp_path_factory):
     """`embosim validate --fast --out DIR`: (exit code, stdout, DIR, rows of validation.csv by case name)."""
     out = tmp_path_factory.mktemp("validation")
-    result = CliRunner().invoke(app, ["validate", "--fast", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(app, ["validate", "--fast", "--out", str(out), "--quiet", "--workers", "2"])
     with (out / "validation.csv").open(encoding="utf-8") as fh:
         rows = {row["case"]: row for row in csv.DictReader(fh)}
     return result, out, rows
@@ -87,16 +87,30 @@ def test_smaller_spheres_lodge_deeper_and_particles_follow_the_flow(fast_run):
     assert occluded["role"] == "validation" and 104 <= float(occluded["embosim"]) <= 179
 
 
-def test_a_failing_case_is_an_error_and_the_others_still_run(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_case_is_an_error_and_the_others_still_run(tmp_path, workers):
     def broken(shared):
         raise RuntimeError("broken case")
 
     cases = (runner.Case("broken", "A broken case", broken), runner.CASES[0])
-    report = runner.run_all(tmp_path, cases=cases)
+    report = runner.run_all(tmp_path, cases=cases, workers=workers)
     assert [o.case.key for o in report.errors] == ["broken"]
     assert report.outcomes[1].results and all(r.passed for r in report.outcomes[1].results)
     assert "RuntimeError: broken case" in (tmp_path / "validation.md").read_text(encoding="utf-8")
     assert "errors: 1" in runner.format_table(report)
+
+
+def test_cases_side_by_side_give_the_same_results_in_the_same_order(tmp_path):
+    """``workers`` runs cases in other processes: the same rows, in the cases' order, whatever the number."""
+    cases = tuple(c for c in runner.CASES if c.key in ("analytic", "reference_solver", "viscosity", "hemodynamics"))
+    lines = {1: [], 2: []}
+    reports = {w: runner.run_all(tmp_path / f"w{w}", fast=True, cases=cases, workers=w, echo=lines[w].append)
+               for w in (1, 2)}
+    assert [o.case.key for o in reports[2].outcomes] == [c.key for c in cases]
+    # (the notes may quote a solve's time)
+    assert [[(r.name, r.embosim, r.passed, r.role) for r in o.results] for o in reports[2].outcomes] == \
+        [[(r.name, r.embosim, r.passed, r.role) for r in o.results] for o in reports[1].outcomes]
+    assert [line.split("]")[1].split()[0] for line in lines[2]] == [c.key for c in cases]
 
 
 def test_runner_is_found_from_any_directory(tmp_path, monkeypatch):

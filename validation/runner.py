@@ -145,8 +145,25 @@ class ValidationReport:
         return sum(r.passed for r in rows), len(rows)
 
 
+#: A worker process's :class:`Shared`, by output folder and ``fast`` (its liver built once per process).
+_PROCESS_SHARED: dict[tuple[str, bool], Shared] = {}
+
+
+def _run_case(case: Case, out_dir: Path, fast: bool, shared: Shared | None = None) -> tuple[list[CaseResult], float, str]:
+    """Run one case: its results, its time (s) and the traceback of what it raised ("" if nothing: a broken case is
+    reported and counted, the others still run). ``shared``: the run's :class:`Shared`; None in a worker process (its
+    own, kept for the cases it runs next)."""
+    if shared is None:
+        shared = _PROCESS_SHARED.setdefault((str(out_dir), fast), Shared(out_dir, fast))
+    t = time.perf_counter()
+    try:
+        return case.run(shared), time.perf_counter() - t, ""
+    except Exception:  # noqa: BLE001 (reported with the case, see above)
+        return [], time.perf_counter() - t, traceback.format_exc()
+
+
 def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], None] | None = None,
-            cases: tuple[Case, ...] = CASES) -> ValidationReport:
+            cases: tuple[Case, ...] = CASES, workers: int = 1) -> ValidationReport:
     """Run the cases, write ``validation.md`` and ``validation.csv`` into ``out_dir``.
 
     Parameters
@@ -155,11 +172,14 @@ def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], No
         Created if needed; receives every case's figure and tables and the report, all at once
         (an earlier validation there is replaced whole; a folder holding other files is refused).
     fast : bool, optional
-        Coarser livers, fewer particles and replicates (under 3 minutes on two cores).
+        Coarser livers, fewer particles and replicates (1-2 minutes on one core).
     echo : callable, optional
         Receives one progress line per case (e.g. ``print``).
     cases : tuple of Case, optional
         Default: :data:`CASES`.
+    workers : int, optional
+        Processes running cases side by side (1: one after the other, in this process). Each case is seeded by
+        itself, so the results do not depend on it; each worker builds the shared liver once.
 
     Returns
     -------
@@ -173,13 +193,16 @@ def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], No
     # the report is written whole: a staging folder that replaces an earlier validation of out_dir in one
     # rename, so no figure or table of an earlier run survives beside the new ones
     with staged_folder(out_dir, marker="validation.md", force=True) as stage:
-        shared = Shared(stage.path, fast)
-        for i, case in enumerate(cases, 1):
-            t = time.perf_counter()
-            try:
-                outcome = CaseOutcome(case, case.run(shared), time.perf_counter() - t)
-            except Exception:  # noqa: BLE001 (a broken case is reported and counted; the others still run)
-                outcome = CaseOutcome(case, [], time.perf_counter() - t, traceback.format_exc())
+        if workers > 1 and len(cases) > 1:
+            from joblib import Parallel, delayed
+
+            runs = Parallel(n_jobs=min(workers, len(cases)), return_as="generator")(
+                delayed(_run_case)(case, stage.path, fast) for case in cases)
+        else:
+            shared = Shared(stage.path, fast)
+            runs = (_run_case(case, stage.path, fast, shared) for case in cases)
+        for i, (case, (results, seconds, error)) in enumerate(zip(cases, runs, strict=True), 1):
+            outcome = CaseOutcome(case, results, seconds, error)
             outcomes.append(outcome)
             if echo is not None:
                 passed = sum(r.passed for r in outcome.results)
@@ -286,8 +309,9 @@ role:
 Where embosim disagrees with the literature the table says so and the note says why;
 no parameter was tuned to make a case pass.
 
-Run it with `embosim validate [--fast] [--out DIR]` (exit status 0 whatever the
-agreement; 1 only if a case raised). The cases live in the repository's top-level
+Run it with `embosim validate [--fast] [--workers N] [--out DIR]` (exit status 0 whatever
+the agreement; 1 only if a case raised; `--workers` runs cases side by side, the same
+results). The cases live in the repository's top-level
 `validation/` folder (one module per case, `validation/runner.py` runs them), which
 installs as the subpackage `sim.validation` (a wheel carries it; an editable install
 maps it to the checkout). `docs/validation.md` is this report for the
@@ -337,15 +361,18 @@ DOCS_REPORT, DOCS_FIGURES = Path("docs/validation.md"), Path("docs/figures/valid
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.validation.runner [--fast] [--out DIR] [--docs]``; exit 1 only if a case raised."""
+    """``python -m sim.validation.runner [--fast] [--out DIR] [--workers N] [--docs]``; exit 1 only if a case raised."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="coarser livers, fewer particles and replicates")
     parser.add_argument("--out", default="embosim-validation", help="output folder")
+    parser.add_argument("--workers", type=int, default=1, help="processes running cases side by side (default 1)")
     parser.add_argument("--docs", action="store_true",
                         help=f"write {DOCS_REPORT} and the figures in {DOCS_FIGURES} (run from the repository root)")
     args = parser.parse_args(argv)
     out = Path(tempfile.mkdtemp(prefix="embosim-validation-")) if args.docs else Path(args.out)
-    report = run_all(out, fast=args.fast, echo=print)
+    if args.workers < 1:
+        parser.error(f"--workers: at least 1 (got {args.workers})")
+    report = run_all(out, fast=args.fast, echo=print, workers=args.workers)
     print(format_table(report))
     if args.docs:
         DOCS_FIGURES.mkdir(parents=True, exist_ok=True)
