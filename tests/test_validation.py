@@ -29,6 +29,7 @@ def fast_run(tmp_path_factory):
     """`embosim validate --fast --out DIR`: (exit code, stdout, DIR, rows of validation.csv by case name)."""
     out = tmp_path_factory.mktemp("validation")
     result = CliRunner().invoke(app, ["validate", "--fast", "--out", str(out), "--quiet", "--workers", "2"])
+    assert (out / "validation.csv").is_file(), (result.output, result.exception)
     with (out / "validation.csv").open(encoding="utf-8") as fh:
         rows = {row["case"]: row for row in csv.DictReader(fh)}
     return result, out, rows

@@ -194,10 +194,12 @@ def run_all(out_dir: str | Path, *, fast: bool = False, echo: Callable[[str], No
     # rename, so no figure or table of an earlier run survives beside the new ones
     with staged_folder(out_dir, marker="validation.md", force=True) as stage:
         if workers > 1 and len(cases) > 1:
-            from joblib import Parallel, delayed
+            # loky's executor, as the sweeps' (joblib.Parallel would take over a sweep's executor in this process)
+            from joblib.externals.loky import get_reusable_executor
 
-            runs = Parallel(n_jobs=min(workers, len(cases)), return_as="generator")(
-                delayed(_run_case)(case, stage.path, fast) for case in cases)
+            executor = get_reusable_executor(max_workers=min(workers, len(cases)))
+            futures = [executor.submit(_run_case, case, stage.path, fast) for case in cases]
+            runs = (future.result() for future in futures)
         else:
             shared = Shared(stage.path, fast)
             runs = (_run_case(case, stage.path, fast, shared) for case in cases)
