@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 import sim
 from sim import angiography as ag
+from sim.flow.state import build_state
 from sim.kernels import twoport
 from sim.procedure import apply_load_record
 
@@ -363,3 +365,20 @@ def test_arterial_phase_from_every_vessel_sorted_when_the_binned_search_is_unsur
     assert ag.phase_times(angio) == sure
     assert sure["arterial"] == min(ag._arterial_sorted(angio.transit), angio.transit.injection.duration_s) < \
         angio.transit.injection.duration_s
+
+
+def test_a_view_freezes_its_own_arrays_never_the_liver_s_nor_a_flow_state_s(liver):
+    """The arterial network a view builds is read-only; the liver it was built from and every flow state stay
+    writable. (A read-only array is another Numba type: a state sharing a frozen topology array compiled every
+    flow-state kernel a second time, about 100 s on a fresh install, as soon as a run followed a view.)"""
+    flow = ag.baseline_flow(liver)
+    ag.contrast_transit(flow, ag.default_injection(flow))
+    assert not ag.arterial_network(flow.liver)._trunk_conns.flags.writeable
+    assert flow.liver.trunk.edge_conns.flags.writeable
+    frozen = flow.network.forest.parent.copy()
+    frozen.setflags(write=False)
+    network = dataclasses.replace(flow.network, forest=dataclasses.replace(flow.network.forest, parent=frozen))
+    state = build_state(network, flow.baseline)
+    assert [name for name in state._fields if not getattr(state, name).flags.writeable] == []
+    again = ag.baseline_flow(liver)
+    assert [name for name in again.state._fields if not getattr(again.state, name).flags.writeable] == []

@@ -76,7 +76,7 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
     """
     trunk, forest, comps = liver.trunk, liver.forest, liver.compartments
     m, c, nt = forest.n_nodes, comps.n, trunk.n_nodes
-    parent = np.ascontiguousarray(forest.parent, dtype=np.int64)
+    parent = _own(forest.parent, np.int64)
     nonroot = parent >= 0
     g_art = np.where(nonroot, conductances.art, 0.0)
     g_por = np.where(nonroot, conductances.por, 0.0)
@@ -95,18 +95,18 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
         raise FlowInputError(f"compartment {bad[0]} has an extrahepatic feeder (comp_extra > 0) from {where}; "
                              "the feeder's reservoir must be a pressure boundary")
     child_ptr, child_idx, comp_ptr, comp_idx = _topology(forest, comps, parent)
-    root_nodes = np.asarray(forest.root_nodes, dtype=np.int64)
+    root_nodes = _own(forest.root_nodes, np.int64)
     root_slot = np.full(m, -1, np.int64)
     root_slot[root_nodes] = np.arange(root_nodes.size)
     zeros_m = np.zeros(m)
     return FlowState(
         parent=parent, child_ptr=child_ptr[:m + 1], child_idx=child_idx[:int(nonroot.sum())],
-        comp_ptr=comp_ptr, comp_idx=comp_idx, comp_node=np.ascontiguousarray(comps.node, dtype=np.int64),
+        comp_ptr=comp_ptr, comp_idx=comp_idx, comp_node=_own(comps.node, np.int64),
         comp_extra_node=extra.copy(), comp_extra_p=np.where(extra >= 0, fixed[np.maximum(extra, 0)], 0.0),
         root_nodes=root_nodes,
-        root_art=np.asarray(forest.root_trunk_art, dtype=np.int64),
-        root_por=np.asarray(forest.root_trunk_por, dtype=np.int64), root_slot=root_slot,
-        trunk_conns=np.ascontiguousarray(trunk.edge_conns, dtype=np.int64), trunk_fixed_p=fixed,
+        root_art=_own(forest.root_trunk_art, np.int64),
+        root_por=_own(forest.root_trunk_por, np.int64), root_slot=root_slot,
+        trunk_conns=_own(trunk.edge_conns, np.int64), trunk_fixed_p=fixed,
         g_art=g_art, g_por=g_por, g_comp=g_comp, g_trunk=np.array(conductances.trunk, dtype=np.float64),
         q_art_in=zeros_m.copy() if q_art_in is None else np.array(q_art_in, dtype=np.float64),
         q_trunk_in=np.zeros(nt) if q_trunk_in is None else np.array(q_trunk_in, dtype=np.float64),
@@ -115,6 +115,16 @@ def build_state(liver: CompiledLiver, conductances: Conductances, *, q_art_in: n
         art_p=np.full(m, np.nan), por_p=np.full(m, np.nan), art_q=zeros_m.copy(), por_q=zeros_m.copy(),
         comp_p=np.full(c, np.nan), comp_q=np.zeros((c, 4)), status=np.zeros(1, np.int64),
         **trunk_workspace(nt, trunk.n_edges, root_nodes.size))
+
+
+def _own(values, dtype) -> np.ndarray:
+    """A writable C-contiguous copy of ``values``: a state never shares (or is made read-only with) the liver's arrays.
+
+    Numba compiles each kernel once per argument type, and a read-only array is another type: one read-only
+    topology array (the liver's, frozen by a view that shares it) would compile every kernel taking a
+    :class:`~sim.kernels.twoport.FlowState` again, about 100 s.
+    """
+    return np.array(values, dtype=dtype, order="C")
 
 
 def trunk_workspace(nt: int, ne: int, ns: int) -> dict[str, np.ndarray]:
