@@ -655,7 +655,8 @@ class ArterialNetwork:
     (``Nt + i``); a pedicle subtree root is its trunk node. Vessels are the trunk
     arteries (first block, trunk edges :attr:`trunk_vessels`) then the pedicle
     arteries (pedicle nodes :attr:`pedicle_vessels`), each from ``vessel_up`` to
-    ``vessel_down`` in the baseline direction.
+    ``vessel_down`` in the baseline direction. Its arrays are read-only (a network is shared:
+    :func:`arterial_network`).
 
     Parameters
     ----------
@@ -704,6 +705,9 @@ class ArterialNetwork:
         self.vessel_diameter_m = 2.0 * radius
         self.vessel_volume_m3 = np.pi * radius**2 * length
         self.comp_node = node[liver.compartments.node]
+        for value in vars(self).values():  # shared by every view of the liver (arterial_network)
+            if isinstance(value, np.ndarray):
+                _freeze(value)
 
     def vessel_flows(self, state: twoport.FlowState) -> np.ndarray:
         """Flow in every vessel from ``vessel_up`` to ``vessel_down``, m^3/s, shape (V,)."""
@@ -755,7 +759,7 @@ class ArterialNetwork:
         """Incidence of the mixing balance's edges: every trunk edge, then the pedicle arteries."""
         a = np.concatenate([self._trunk_conns[:, 0], self.vessel_up[self.trunk_vessels.size:]])
         b = np.concatenate([self._trunk_conns[:, 1], self.vessel_down[self.trunk_vessels.size:]])
-        return contrast.incidence(self.n, a, b)
+        return contrast.incidence(self.n, _freeze(a), _freeze(b))
 
     @cached_property
     def _forest(self) -> tuple[int, np.ndarray, np.ndarray]:
@@ -766,7 +770,7 @@ class ArterialNetwork:
         up, down = self.vessel_up[first:], self.vessel_down[first:]
         if np.all(up < down) and np.all(down[1:] > down[:-1]) and (down.size == 0 or down[0] >= nt):
             return nt, up, down
-        return self.n, np.empty(0, np.int64), np.empty(0, np.int64)
+        return self.n, _freeze(np.empty(0, np.int64)), _freeze(np.empty(0, np.int64))
 
     @cached_property
     def _node_compartments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -790,10 +794,14 @@ def arterial_network(liver: CompiledLiver) -> ArterialNetwork:
         found = kept.get("angiography.network")
         if found is None:
             found = kept["angiography.network"] = ArterialNetwork(liver)
-            for value in vars(found).values():
-                if isinstance(value, np.ndarray):
-                    value.setflags(write=False)
         return found
+
+
+def _freeze(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only (shared data; the kernels it goes to are then compiled for read-only arrays only:
+    a writable one is another Numba type, and would compile them again)."""
+    array.setflags(write=False)
+    return array
 
 
 def _tip_node(graph: ArterialNetwork, placement) -> int:

@@ -100,13 +100,13 @@ def extract(source) -> dict[str, np.ndarray]:
     dict of str to ndarray
         Keys and units in docs/outputs.md#run-state; ``"meta"`` is a JSON string.
     """
-    from .angiography import ArterialNetwork, baseline_flow, final_flow, run_liver, solved_state, start_flow
+    from .angiography import arterial_network, baseline_flow, final_flow, run_liver, solved_state, start_flow
 
     result = source if hasattr(source, "summary") else None
     liver = run_liver(result) if result is not None else source
     flow = baseline_flow(liver) if result is None else start_flow(result, liver)  # a later session: the earlier load in
     final = final_flow(result) if result is not None else None
-    net = ArterialNetwork(flow.liver)
+    net = arterial_network(flow.liver)
     native = {"baseline": solved_state(flow, 0.0)}
     if final is not None:
         native["final"] = solved_state(final, 0.0)

@@ -1,12 +1,35 @@
-"""Shared fixtures: scenario files written on the fly, the bad-input cases, and the command-line runner."""
+"""Shared fixtures: scenario files written on the fly, the bad-input cases, and the command-line runner; with
+several pytest-xdist workers, the Numba kernels compiled once before they start (:func:`pytest_configure`)."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+
+def pytest_configure(config):
+    """In pytest-xdist's controller of two or more workers: compile the kernels into Numba's disk cache first
+    (``tests/compile_kernels.py``, in a process of its own), so that the workers load them instead of each
+    compiling them at the same time. A failure there only costs the workers the compile (the tests then show
+    any real error)."""
+    workers = getattr(config.option, "numprocesses", None)
+    if hasattr(config, "workerinput") or not isinstance(workers, int) or workers < 2:
+        return
+    script = Path(__file__).with_name("compile_kernels.py")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    message = done.stdout.strip() if done.returncode == 0 else (
+        f"tests/compile_kernels.py failed (exit {done.returncode}); the workers compile the kernels:\n"
+        f"{done.stderr[-2000:]}")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(message, file=sys.stderr, flush=True)
+
 
 #: Bad scenario files: (id, TOML text, key path the error must name, words it must contain).
 BAD_SCENARIOS = [
