@@ -31,6 +31,20 @@ def pytest_configure(config):
         print(message, file=sys.stderr, flush=True)
 
 
+#: Test files that take longest (a few minutes of CPU each, measured in CI): with several workers they are
+#: handed out first, so that no worker is left alone with one of them at the end.
+LONGEST_FILES = ("test_validation.py", "test_figures.py", "test_sweep.py", "test_strategies.py", "test_explore.py",
+                 "test_explore_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """In a pytest-xdist worker: the :data:`LONGEST_FILES` first (every worker collects the same order, which
+    the controller hands out file by file); a single process keeps the files' own order."""
+    if hasattr(config, "workerinput"):
+        rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 #: Bad scenario files: (id, TOML text, key path the error must name, words it must contain).
 BAD_SCENARIOS = [
     ("unknown_key", "[catheter]\nspeed_ml_min = 2.0\n", "catheter.speed_ml_min", "unknown key"),

@@ -54,6 +54,19 @@ def tiny_spec(tmp_path_factory) -> Path:
     return _write(tmp_path_factory.mktemp("sweep"), TINY)
 
 
+@pytest.fixture
+def sigint_as_in_a_terminal():
+    """SIGINT raises KeyboardInterrupt in this process and reaches the processes it starts, as under a terminal.
+
+    A runner started in the background without job control (``command &`` in a script, as CI may be) hands
+    every process SIGINT ignored, and Python then installs no handler: a Ctrl-C test would see nothing
+    (these tests passed only after some earlier test had set a handler, which pytest-xdist's workers need
+    not have run)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # a handled signal is SIG_DFL after exec
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(scope="module")
 def serial(tiny_spec):
     """(table, scenarios the livers were built from) of the tiny sweep run serially."""
@@ -289,7 +302,7 @@ def test_aborting_just_after_a_submit_prints_no_thread_traceback(tmp_path):
     assert not [t for t in threading.enumerate() if t.name == _QUEUE_FEEDER_THREAD]
 
 
-def test_a_second_ctrl_c_during_the_abort_waits_until_the_runs_are_failed(tmp_path, monkeypatch):
+def test_a_second_ctrl_c_during_the_abort_waits_until_the_runs_are_failed(tmp_path, monkeypatch, sigint_as_in_a_terminal):
     """Review 46: a Ctrl-C after the unqueued work ids were forgotten but before the shutdown left those runs'
     futures pending for ever (the process then hung at exit); it now raises once the shutdown has failed them."""
     import threading
@@ -315,7 +328,7 @@ def test_a_second_ctrl_c_during_the_abort_waits_until_the_runs_are_failed(tmp_pa
     assert not [t for t in threading.enumerate() if t.name == sweeps._QUEUE_FEEDER_THREAD]
 
 
-def test_a_ctrl_c_during_a_submit_is_raised_once_the_submit_is_done(tmp_path, monkeypatch):
+def test_a_ctrl_c_during_a_submit_is_raised_once_the_submit_is_done(tmp_path, monkeypatch, sigint_as_in_a_terminal):
     """Review 46: a Ctrl-C in the middle of the first submit (workers and the executor's thread starting) left
     workers no shutdown could reach; the submit now completes and the interrupt follows it."""
     from sim import sweeps
@@ -363,7 +376,7 @@ def test_the_pools_resource_tracker_keeps_its_exit_warnings_to_itself():
     assert stderr_of("filtered") == ""
 
 
-def test_ctrl_c_of_a_process_sweep_prints_one_line_and_resumes(tmp_path, tiny_spec, serial):
+def test_ctrl_c_of_a_process_sweep_prints_one_line_and_resumes(tmp_path, tiny_spec, serial, sigint_as_in_a_terminal):
     """A terminal's Ctrl-C reaches the whole process group (the sweep and its workers): one line, exit 130,
     no worker traceback, no resource-tracker warning; the finished runs stay and --resume does the rest."""
     out = tmp_path / "out"
