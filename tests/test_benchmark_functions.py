@@ -41,3 +41,22 @@ def test_procedure_and_its_full_resolve_reference_take_the_same_paths(bench, coa
     assert fast.n_injected == slow.n_injected > 0
     assert int(fast.state.counters[1]) > 0  # lodgings counted
     np.testing.assert_array_equal(fast.state.where[:fast.n_injected], slow.state.where[:slow.n_injected])
+
+
+def test_the_compile_benchmark_sees_a_kernel_compiled_for_a_read_only_array_too(tmp_path):
+    """``bench_compile.py``'s check (kernels holding more than one compiled signature) names a kernel called with a
+    writable and then a read-only array, and no other; the cache is a fresh folder."""
+    import json
+    import subprocess
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_compile", ROOT / "benchmarks" / "bench_compile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = ("import numpy as np\nfrom sim.kernels import treewalk\nparent = np.array([-1, 0, 0, 1])\n"
+             "treewalk.depths(parent, np.zeros(4, np.int64))\nparent.setflags(write=False)\n"
+             "treewalk.depths(parent, np.zeros(4, np.int64))\n")
+    _, twice = module.timed(calls + module._TWICE, str(tmp_path))
+    assert twice == {"treewalk.depths": 2}
+    assert json.loads(subprocess.run([sys.executable, "-c", module._TWICE], capture_output=True, text=True,
+                                     check=True).stdout) == {}
