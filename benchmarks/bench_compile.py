@@ -9,8 +9,8 @@ with an empty Numba cache (``NUMBA_CACHE_DIR`` in a temporary folder), single-th
   angiogram after. Every kernel should compile once: a read-only array is another Numba type, so a kernel
   handed a read-only array in one place and a writable one in another compiles twice (``twice`` lists the
   kernels of ``sim.kernels`` that hold more than one compiled signature at the end);
-- ``tests_warm_up``: ``tests/compile_kernels.py``, which the test suite's parallel workers wait for;
-- ``warm``: ``view_run_view`` again with the cache the step before filled (loading only).
+- ``warm``: ``view_run_view`` again with the cache it filled (loading only);
+- ``tests_warm_up``: ``tests/compile_kernels.py``, which the test suite's parallel workers wait for.
 
 Results go to ``benchmarks/results/compile.json``; ``docs/performance.md`` summarises them.
 """

@@ -655,7 +655,7 @@ class ArterialNetwork:
     (``Nt + i``); a pedicle subtree root is its trunk node. Vessels are the trunk
     arteries (first block, trunk edges :attr:`trunk_vessels`) then the pedicle
     arteries (pedicle nodes :attr:`pedicle_vessels`), each from ``vessel_up`` to
-    ``vessel_down`` in the baseline direction. Its arrays are read-only (a network is shared:
+    ``vessel_down`` in the baseline direction. The arrays it holds as attributes are read-only (a network is shared:
     :func:`arterial_network`).
 
     Parameters

@@ -4,6 +4,7 @@ several pytest-xdist workers, the Numba kernels compiled once before they start 
 from __future__ import annotations
 
 import contextlib
+import functools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,14 +19,22 @@ def pytest_configure(config):
     (``tests/compile_kernels.py``, in a process of its own), so that the workers load them instead of each
     compiling them at the same time. A failure there only costs the workers the compile (the tests then show
     any real error)."""
-    workers = getattr(config.option, "numprocesses", None)
-    if hasattr(config, "workerinput") or not isinstance(workers, int) or workers < 2:
+    option = config.option
+    workers = min(getattr(option, "numprocesses", None) or 0, getattr(option, "maxprocesses", None) or 1 << 30)
+    if hasattr(config, "workerinput") or workers < 2 or option.collectonly or option.help:
         return
+    say = functools.partial(_say, config)
+    say("compiling the Numba kernels once before the workers start (tests/compile_kernels.py: a few minutes on a "
+        "fresh checkout, seconds once they are cached)")
     script = Path(__file__).with_name("compile_kernels.py")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
-    message = done.stdout.strip() if done.returncode == 0 else (
+    say(done.stdout.strip() if done.returncode == 0 else (
         f"tests/compile_kernels.py failed (exit {done.returncode}); the workers compile the kernels:\n"
-        f"{done.stderr[-2000:]}")
+        f"{done.stderr[-2000:]}"))
+
+
+def _say(config, message: str) -> None:
+    """Print ``message`` to the terminal at configure time (pytest's capture would hide it)."""
     capture = config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         print(message, file=sys.stderr, flush=True)
@@ -39,7 +48,8 @@ LONGEST_FILES = ("test_validation.py", "test_figures.py", "test_sweep.py", "test
 
 def pytest_collection_modifyitems(config, items):
     """In a pytest-xdist worker: the :data:`LONGEST_FILES` first (every worker collects the same order, which
-    the controller hands out file by file); a single process keeps the files' own order."""
+    the controller hands out file by file as collected with ``--no-loadscope-reorder``; without it, xdist
+    hands out the files with most tests first); a single process keeps the files' own order."""
     if hasattr(config, "workerinput"):
         rank = {name: i for i, name in enumerate(LONGEST_FILES)}
         items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
