@@ -694,7 +694,7 @@ class ArterialNetwork:
         self.xyz = np.vstack([trunk.node_xyz, forest.xyz])
         self.boundary = np.zeros(self.n, bool)
         self.boundary[:nt] = np.isfinite(trunk.node_pressure_pa)
-        self._trunk_conns = np.array(trunk.edge_conns, np.int64)  # a copy: arterial_network() freezes it
+        self._trunk_conns = np.array(trunk.edge_conns, np.int64)  # a copy: the network freezes its arrays below
         self.trunk_vessels = np.flatnonzero(trunk.edge_kind == EDGE_ARTERY)
         self.pedicle_vessels = np.flatnonzero(forest.parent >= 0)
         self.vessel_up = np.concatenate([self._trunk_conns[self.trunk_vessels, 0],
