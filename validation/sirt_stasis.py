@@ -61,9 +61,9 @@ VASCULARITY_RANGE, ARTERIAL_FRACTION_RANGE = (0.5, 1.5), (0.8, 0.95)
 #: Segments holding a tumour (bilobar disease; the lobar treatment is from the RHA).
 SEGMENTS = ("II", "III", "IV", "V", "VI", "VII", "VIII")
 #: Treatments simulated and the livers' terminal diameter (um), fast and full. Resin delivery costs about the same
-#: at every resolution (tens of millions of spheres); the stasis point moves by a few points of flow with it
-#: (docs/sirt.md).
-TREATMENTS = {True: 3, False: 10}
+#: at every resolution (tens of millions of spheres: about 20 s a treatment, resin and glass, on one core), so the
+#: fast run takes the two ends of the burden range only (docs/sirt.md).
+TREATMENTS = {True: 2, False: 10}
 TERMINAL_UM = {True: 300.0, False: 80.0}
 
 
