@@ -231,8 +231,10 @@ def wrap_to_fit(fig) -> None:
 
     def fit(text, room: float, along_height: bool = False) -> bool:
         """Wrap ``text`` until it fits ``room`` (pixels; at least ``ROOM_KEPT`` of its first pass's); whether it
-        changed."""
-        words = originals.setdefault(text, text.get_text())
+        changed (a text that cannot fit, a word longer than its room, is wrapped again to the same lines: no change,
+        no further pass)."""
+        before = text.get_text()
+        words = originals.setdefault(text, before)
         if not words or "$" in words:
             return False
         # more lines take room from the axes, and a narrower (equal-aspect) map or colour bar wraps more: without a
@@ -240,7 +242,6 @@ def wrap_to_fit(fig) -> None:
         room = max(room, ROOM_KEPT * first_room.setdefault(text, room))
         lines = words.split("\n")
         chars = max(len(line) for line in text.get_text().split("\n"))
-        changed = False
         while chars > 8:
             box = text.get_window_extent(renderer)
             if (box.height if along_height else box.width) <= room:
@@ -248,8 +249,7 @@ def wrap_to_fit(fig) -> None:
             longest = max(len(line) for line in text.get_text().split("\n"))  # the box is the longest line's
             chars = min(chars - 1, int(longest * room / (box.height if along_height else box.width)))
             text.set_text("\n".join(textwrap.fill(line, max(chars, 8), break_long_words=False) for line in lines))
-            changed = True
-        return changed
+        return text.get_text() != before
 
     for _ in range(8):  # more lines take room from the axes (an equal-aspect map narrows): measure again
         fig.draw_without_rendering()
