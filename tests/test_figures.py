@@ -583,6 +583,27 @@ def test_paper_titles_are_wrapped_once_from_their_text():
             assert len(line) + 1 + len(following.split()[0]) > max(len(x) for x in lines)
 
 
+def test_paper_wrapping_stops_when_a_pass_changes_no_text(monkeypatch):
+    """A word longer than its room cannot fit: it was wrapped again to the same lines at every pass and counted as a
+    change, so the figure was laid out the maximum 8 times (the paper DSA figure); now the pass after the last
+    change is the last one."""
+    from matplotlib.figure import Figure
+
+    from sim.figures.style import style_context, wrap_to_fit
+
+    layouts = []
+    draw = Figure.draw_without_rendering
+    monkeypatch.setattr(Figure, "draw_without_rendering", lambda fig: (layouts.append(1), draw(fig)))
+    with style_context("paper"):
+        fig = Figure(figsize=(2.0, 2.0), layout="constrained")
+        axes = fig.subplots(1, 2)
+        axes[0].set_title("an electroencephalographically unfittable title")
+        wrap_to_fit(fig)
+    assert "\n" in axes[0].get_title()  # wrapped, its longest word alone on a line that still overflows
+    assert axes[0].title.get_window_extent().width > axes[0].get_window_extent().width
+    assert len(layouts) <= 3
+
+
 def test_deposition_counts_every_particle(runs):
     data = runs["replaced_rha_michels3"]
     fig = figures.deposition(data)
