@@ -197,6 +197,17 @@ def _make_output_dir(out: Path) -> None:
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace the earlier output in --out (all its files).")]
 
 
+def _note_first_compile() -> None:
+    """One line on stderr when the simulation's Numba kernels are not in their on-disk cache (the first run after
+    installing, or after an edit of ``sim/kernels``): the run then compiles them first, which takes minutes."""
+    from .kernels import is_cached
+    from .kernels.transport import transport
+
+    if not is_cached(transport):
+        typer.echo("The Numba kernels are not compiled yet (first run after installing): compiling them first, about "
+                   "two minutes on one core, once; later runs load them from their cache.", err=True)
+
+
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
     """The scalar entries of a run summary, one per line (nested ones are in summary.json)."""
     lines = []
@@ -232,6 +243,7 @@ def run(
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: embosim check-patient)")
     from .simulation import run as simulate  # heavy: anatomy, flow, Numba kernels
 
+    _note_first_compile()
     with allow_large(allow_large_):
         result = simulate(config, rng=seed, progress=not quiet)
     written = result.write(out, figures=figures, force=force, figure_style=style)
@@ -324,6 +336,7 @@ def plan(
     from .sirt_plan import plan_activities
     from .sirt_workup import maa_workup
 
+    _note_first_compile()
     workup = maa_workup(config, n_particles=particles)
     plans = plan_activities(config, workup, mird_dose_gy=mird_gy, tumour_dose_gy=tumour_gy)
     typer.echo(f"Scenario: {config.title} ({path}); catheter {config.catheter.vessel}")
@@ -370,6 +383,7 @@ def _compare_therapies(config, path, therapies: str, replicates: int, vary, seed
         raise typer.BadParameter(exc.message, param_hint="'--therapies'") from None
     check_output_folder(out, marker="comparison.csv", force=force, create=False)
     typer.echo(f"Scenario: {config.title} ({path}); therapies from {config.catheter.vessel}")
+    _note_first_compile()
     raw = run_therapies(config, names, replicates, rng=seed, progress=not quiet)
     table = summarise_replicates(raw)
     written = write_comparison(table, raw, config, out, root_seed=config.procedure.seed if seed is None else seed,
@@ -465,6 +479,7 @@ def compare(
     check_output_folder(out, marker="comparison.csv", force=force, create=False)
     typer.echo(f"Scenario: {config.title} ({path})")
     typer.echo(f"Patient selection: {assess_patient(config).headline} (details: comparison.md)")
+    _note_first_compile()
     with allow_large(allow_large_):
         raw = run_strategies(config, chosen, replicates, vary=grid, tumour=tumour, rng=seed, progress=not quiet,
                              interval_weeks=interval_weeks)
@@ -529,6 +544,8 @@ def sweep(
                       progress=not quiet)
     # (no folder made here: the sweep makes it once its runs can start; a bad --scheduler left an empty one, review 27)
     go_on = f"the finished runs are kept in {out}: add --resume to the same command to run the rest"
+    if scheduler is None and backend != "dask":  # (a cluster's workers compile on their own machines)
+        _note_first_compile()
     try:
         with _terminate_as_interrupt():
             table = run_sweep(plan, backend=backend, workers=workers, client=scheduler, out=out, resume=resume,
@@ -653,6 +670,7 @@ def validate(
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
+    _note_first_compile()
     report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True),
                             workers=workers)
     typer.echo(runner.format_table(report), nl=False)

@@ -264,6 +264,21 @@ def test_run_default_scenario_writes_outputs(tmp_path, monkeypatch, invoke):
     assert json.loads(summary.read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_run_that_will_compile_the_kernels_says_so_first(tmp_path, monkeypatch, invoke, write_scenario, cached):
+    """Before the first run after installing the kernels compile for about two minutes while the progress bar stands
+    at 0%: the command says so on stderr (``sim.kernels.is_cached``), and only then."""
+    import sim.kernels
+
+    monkeypatch.setattr(sim.kernels, "is_cached", lambda kernel: cached)
+    path = write_scenario("[liver]\nterminal_diameter_um = 300.0\n")
+    result = invoke("run", path, "--no-figures", "--quiet", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "Numba kernels are not compiled yet" in line]
+    assert len(said) == (0 if cached else 1) and all("about two minutes" in line for line in said)
+    assert "Numba" not in result.stdout
+
+
 def test_a_size_warning_is_one_line_said_once(capsys):
     """A sweep's points of one size warn alike: the command says it once (it said it once per point)."""
     import warnings

@@ -60,6 +60,24 @@ def test_an_edit_of_an_inlined_helper_alone_recompiles_its_caller(tmp_path):
     assert _run(root) == (1.5, 1)
 
 
+def test_is_cached_tells_a_first_run_and_an_edit_from_a_cached_kernel(tmp_path):
+    """``sim.kernels.is_cached``, which the CLI asks before a run to say that it will compile first."""
+    root = _tree(tmp_path)
+    probe = "import sim.kernels as k, sim.kernels._probe_caller as c; print(k.is_cached(c.column))"
+
+    def cached() -> bool:
+        environ = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+        out = subprocess.run([sys.executable, "-c", probe], cwd=root, env={**environ, "PYTHONPATH": str(root)},
+                             capture_output=True, text=True, check=True).stdout.split()
+        return {"True": True, "False": False}[out[-1]]
+
+    assert not cached()  # never compiled here
+    _run(root)
+    assert cached()
+    (root / "sim" / "kernels" / "_probe_helper.py").write_text(HELPER.replace("0.4 * x", "0.7 * x"))
+    assert not cached()  # an edit of any kernel source: its cache is stale
+
+
 def test_a_user_cache_folder_is_stamped_too(tmp_path):
     root = _tree(tmp_path)
     shared = tmp_path / "shared"

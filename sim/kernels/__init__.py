@@ -30,6 +30,14 @@ def source_stamp() -> str:
     return digest.hexdigest()[:16]
 
 
+def is_cached(kernel) -> bool:
+    """Whether ``kernel`` (a cached Numba dispatcher of this package) has machine code in its on-disk cache under
+    the current :func:`source_stamp`: False before the first run after installing, or after an edit of any kernel
+    source, when calling it compiles first. True where Numba's cache cannot be inspected (its internals changed)."""
+    load_index = getattr(getattr(getattr(kernel, "_cache", None), "_cache_file", None), "_load_index", None)
+    return bool(load_index()) if load_index is not None else True
+
+
 def _stamp_kernel_caches() -> None:
     """Put, ahead of Numba's cache locators, the same locators restricted to this package's files and stamping
     their caches with :func:`source_stamp` (an index written under another stamp is stale: Numba compiles afresh
