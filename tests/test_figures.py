@@ -241,7 +241,34 @@ def test_every_run_kind_renders_without_warnings(runs, kind, name, tmp_path):
     suffix = list(MAGIC)[figures.KINDS.index(kind) % 3]
     fig = _render(lambda: figures.figure(kind, runs[name]), tmp_path / kind, suffix)
     panels = [a for a in fig.axes if a.get_label() != "<colorbar>"]
-    assert panels and all(a.get_xlabel() and a.get_ylabel() for a in panels)  # units on every axis
+    assert panels and all(_labelled(a, "x") and _labelled(a, "y") for a in panels)  # units on every axis
+
+
+def _labelled(ax, which: str) -> bool:
+    """Whether the ``which`` ("x"/"y") axis of ``ax`` is labelled: by itself, or by a panel sharing it (a grid of
+    panels on one scale labels its outer row and column)."""
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    return any(getattr(a, f"get_{which}label")() for a in shared.get_siblings(ax))
+
+
+def test_the_angiogram_grid_shares_one_scale_labelled_on_its_outer_panels(runs):
+    """Every frame has the same extent: the paper figure wrapped each panel's own axis labels onto 3-5 lines
+    (review, session 27), so the panels share their axes and only the bottom row and first column carry labels
+    and tick labels; the phase titles head the columns once."""
+    fig = figures.angiogram(runs["bulky_segment5_net"], style="paper")
+    grid = np.array([a for a in fig.axes if a.get_label() != "<colorbar>"], dtype=object).reshape(2, 3)
+    assert all(_labelled(a, "x") and _labelled(a, "y") for a in grid.ravel())
+    assert [bool(a.get_xlabel()) for a in grid.ravel()] == [False] * 3 + [True] * 3
+    assert [bool(a.get_ylabel()) for a in grid.ravel()] == [True, False, False] * 2
+    assert [bool(a.get_title()) for a in grid.ravel()] == [True] * 3 + [False] * 3
+    assert [" ".join(a.get_ylabel().split()) for a in grid[:, 0]] == ["baseline z, cranial (mm)",
+                                                                    "end of embolisation z, cranial (mm)"]
+    assert not any(t.get_visible() and t.get_text() for t in grid[0, 1].get_xticklabels() + grid[0, 1].get_yticklabels())
+    assert grid[1, 2].get_xlim() == grid[0, 0].get_xlim() and grid[1, 2].get_ylim() == grid[0, 0].get_ylim()
+    for a in grid[1]:  # x labels on one line at most two: "x (mm), patient's left" and its arrow
+        assert a.get_xlabel().count("\n") <= 1
+    for a in grid[:, 0]:  # the row name and the axis: two lines, or three with "end of embolisation" broken once
+        assert a.get_ylabel().count("\n") <= 2
 
 
 @pytest.mark.parametrize("kind", figures.TABLE_KINDS)

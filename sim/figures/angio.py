@@ -76,8 +76,11 @@ def angiogram(source, ax=None, *, times_s=None):
     phases = data.meta["angiogram"]["phases_s"]
     times = list(phases.values()) if times_s is None else [float(t) for t in times_s]
     keys = _keys(data)
+    own_figure = ax is None
+    left, right, bottom, top = data.meta["angiogram"]["extent_mm"]
+    panel_height_in = 4.2 * (top - bottom) / (right - left)  # a panel about 4.2 in wide on the slide canvas
     fig, axes = new_axes(ax, len(keys) * len(times), nrows=len(keys),
-                         figsize=(4.8 * len(times) + 1.2, 4.6 * len(keys) + 0.8))
+                         figsize=(4.8 * len(times) + 1.2, panel_height_in * len(keys) + 1.6))
     grid = np.array(axes, dtype=object).reshape(len(keys), len(times))
     saved = data["angiogram/times_s"]
     for r, key in enumerate(keys):
@@ -85,9 +88,17 @@ def angiogram(source, ax=None, *, times_s=None):
             axis = grid[r, c]
             image = _image(axis, data, key, t)
             shown = float(saved[np.argmin(np.abs(saved - t))])
-            axis.set_title(f"{phase_at(shown, phases)} phase, {shown:.1f} s")
+            if r == 0 or not own_figure:
+                axis.set_title(f"{phase_at(shown, phases)} phase, {shown:.1f} s")
             axis.set(xlabel="x (mm), patient's left \u2192",
                      ylabel=f"{_ROWS[key]}\nz, cranial (mm)" if c == 0 else "z, cranial (mm)")
+            if own_figure and axis is not grid[0, 0]:
+                # every frame has the same extent: one scale per row and column, labelled on the outer panels
+                axis.sharex(grid[0, 0])
+                axis.sharey(grid[0, 0])
+    if own_figure:
+        for axis in grid.ravel():
+            axis.label_outer()
     fig.colorbar(image, ax=axes, label="contrast opacity (0-1)", shrink=0.8)
     fig.suptitle(_title(data))
     return fig
