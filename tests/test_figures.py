@@ -557,6 +557,34 @@ def test_figures_write_micrometres_as_their_axes_do(runs):
     assert f"{runs['bulky_segment5_net'].summary['particles_injected']:,} particles" in title
 
 
+def _legend_covers_a_curve(ax) -> bool:
+    """Whether the curve legend of an endpoint curve covers a point of its flow or blush line (display space)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(ax.figure).draw()
+    box = ax.get_legend().get_window_extent()
+    curves = [line for line in ax.get_lines() if line.get_label() in ("antegrade flow", "tumour blush")]
+    points = np.concatenate([ax.transData.transform(line.get_xydata()) for line in curves])
+    inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+    return bool(inside.any())
+
+
+def test_curve_legend_and_title_of_a_run_stopped_before_its_endpoint(runs):
+    """Review 48: a Y-90 run's flow stays near baseline, where the legend sat and hid the whole curve; its title read
+    "endpoint stasis: injection stopped, activity delivered", as if stasis had been its end."""
+    data = runs["bulky_segment5_net"]
+    assert not _legend_covers_a_curve(figures.endpoint_curve(data).axes[0])  # a curve that falls: legend on top
+    series = data.timeseries.copy()
+    series["antegrade_flow_fraction"] = np.linspace(1.0, 0.89, len(series))
+    series["tumour_blush_fraction"] = np.linspace(1.0, 0.97, len(series))
+    summary = dict(data.summary, stop_reason="activity_delivered", sace_level=1)
+    high = dataclasses.replace(data, timeseries=series, summary=summary)
+    for kind in figures.STYLES:
+        ax = figures.endpoint_curve(high, style=kind).axes[0]
+        assert not _legend_covers_a_curve(ax)
+        assert " ".join(ax.get_title().split()) == "Catheter in A5: stopped, activity delivered (stasis not reached)"
+
+
 def test_curve_marks_the_stop_and_the_reflux(runs):
     data = runs["bulky_segment5_net"]
     series = data.timeseries.copy()

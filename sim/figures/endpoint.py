@@ -90,12 +90,50 @@ def endpoint_curve(source, ax=None):
                             loc="lower left", frameon=True, framealpha=0.9, fontsize="small"))
     ax.set(xlabel="injected suspension (mL)",
            ylabel="fraction of baseline" + (" (reflux: of injection)" if (reflux > 0).any() else ""),
-           ylim=(0, 1.05), xlim=(0, xmax),
-           title=f"Catheter in {display_name(data.meta['catheter_vessel'])}"
-                 + (f", endpoint {str(summary['endpoint']).replace('_', ' ')}" if summary.get("endpoint") else "")
-                 + f": injection stopped, {stop_reason_label(summary['stop_reason'])}")
-    ax.legend(loc="upper center", ncol=2, frameon=True, framealpha=0.9)
+           ylim=(0, 1.05), xlim=(0, xmax), title=_title(data))
+    curves = [ts[c].to_numpy(float) for c in ("antegrade_flow_fraction", "tumour_blush_fraction")]
+    ax.legend(ncol=2, frameon=True, framealpha=0.9, **_legend_place(volume, curves, xmax))
     return fig
+
+
+def _title(data) -> str:
+    """Where the catheter was and why injection stopped; the endpoint set, and that it was not reached when the
+    injection stopped for another reason (a Y-90 run stops when its activity is delivered, usually well before)."""
+    summary = data.summary
+    endpoint = str(summary["endpoint"]).replace("_", " ") if summary.get("endpoint") else ""
+    reason = summary["stop_reason"]
+    title = f"Catheter in {display_name(data.meta['catheter_vessel'])}"
+    if reason == "endpoint" or not endpoint:
+        return title + (f", endpoint {endpoint}" if endpoint else "") + f": injection stopped, {stop_reason_label(reason)}"
+    return title + f": stopped, {stop_reason_label(reason)} ({endpoint} not reached)"
+
+
+#: Fractions of baseline the curve legend covers at the top of the axes (``upper center``) and in the middle
+#: (``center`` at :data:`LEGEND_MIDDLE`), with a little room. Model assumption (a choice of look): a legend of two
+#: rows in the slide style on the 6 in tall canvas.
+LEGEND_TOP = (0.8, 1.05)
+LEGEND_MIDDLE = 0.42
+LEGEND_MIDDLE_SPAN = (0.3, 0.55)
+
+
+def _legend_place(volume: np.ndarray, curves: list[np.ndarray], xmax: float) -> dict:
+    """Where the curve legend goes (``Axes.legend`` keywords): at the top, unless a curve passes there in the
+    middle of the volume axis (a Y-90 run's flow stays near baseline), then in the middle, unless a curve passes
+    there too, then wherever matplotlib finds least covered (review 48: the legend hid a Y-90 run's whole curve)."""
+    middle = (volume >= 0.2 * xmax) & (volume <= 0.8 * xmax)
+    if not middle.any():
+        middle = np.ones_like(volume, dtype=bool)
+    values = np.concatenate([c[middle] for c in curves])
+    values = values[np.isfinite(values)]
+
+    def clear(span: tuple[float, float]) -> bool:
+        return not ((values >= span[0]) & (values <= span[1])).any()
+
+    if clear(LEGEND_TOP):
+        return {"loc": "upper center"}
+    if clear(LEGEND_MIDDLE_SPAN):
+        return {"loc": "center", "bbox_to_anchor": (0.5, LEGEND_MIDDLE / 1.05)}
+    return {"loc": "best"}
 
 
 def _oil_first(ts) -> bool:
