@@ -579,8 +579,8 @@ def test_curve_legend_and_title_of_a_run_stopped_before_its_endpoint(runs):
     series["tumour_blush_fraction"] = np.linspace(1.0, 0.97, len(series))
     summary = dict(data.summary, stop_reason="activity_delivered", sace_level=1)
     high = dataclasses.replace(data, timeseries=series, summary=summary)
-    for kind in figures.STYLES:
-        ax = figures.endpoint_curve(high, style=kind).axes[0]
+    for style_name in figures.STYLES:
+        ax = figures.endpoint_curve(high, style=style_name).axes[0]
         assert not _legend_covers_a_curve(ax)
         assert " ".join(ax.get_title().split()) == "Catheter in A5: stopped, activity delivered (stasis not reached)"
 
