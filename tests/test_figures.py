@@ -265,8 +265,11 @@ def test_the_angiogram_grid_shares_one_scale_labelled_on_its_outer_panels(runs):
                                                                     "end of embolisation z, cranial (mm)"]
     assert not any(t.get_visible() and t.get_text() for t in grid[0, 1].get_xticklabels() + grid[0, 1].get_yticklabels())
     assert grid[1, 2].get_xlim() == grid[0, 0].get_xlim() and grid[1, 2].get_ylim() == grid[0, 0].get_ylim()
-    for a in grid[1]:  # x labels on one line at most two: "x (mm), patient's left" and its arrow
-        assert a.get_xlabel().count("\n") <= 1
+    # the vessel by its clinical name (review 48: "into replaced_RHA")
+    replaced = figures.angiogram(runs["replaced_rha_michels3"])._suptitle.get_text()
+    assert replaced.endswith("into replaced RHA") and "_" not in replaced
+    for a in grid[1]:  # x labels on at most two lines, the arrow with its word
+        assert a.get_xlabel().count("\n") <= 1 and not a.get_xlabel().endswith("\n\u2192")
     for a in grid[:, 0]:  # the row name and the axis: two lines, or three with "end of embolisation" broken once
         assert a.get_ylabel().count("\n") <= 2
 
@@ -657,6 +660,33 @@ def test_paper_wrapping_stops_when_a_pass_changes_no_text(monkeypatch):
     assert "\n" in axes[0].get_title()  # wrapped, its longest word alone on a line that still overflows
     assert axes[0].title.get_window_extent().width > axes[0].get_window_extent().width
     assert len(layouts) <= 3
+
+
+def test_paper_wrapping_keeps_numbers_with_their_units_and_arrows_with_their_words():
+    """Review 48: wrapped paper texts broke "527 / Gy", "(PHA = / 0)" and left the arrow of "patient's left ->" alone
+    on a line under each panel; text that needs no wrapping keeps its plain spaces."""
+    from matplotlib.figure import Figure
+
+    from sim.figures.style import style_context, wrap_to_fit
+
+    written = ["tumour mean dose 527 Gy, normal liver 0.75 mL/s and 35 % of the particles",
+               "vessel generation counted from the hepatic artery (PHA = 0)", "x (mm), patient's left \u2192"]
+    for width in (1.4, 1.7, 2.0, 2.5):
+        with style_context("paper"):
+            fig = Figure(figsize=(width * 2, 3.0), layout="constrained")
+            axes = fig.subplots(1, 2)
+            axes[0].set_title(written[0])
+            axes[0].set_xlabel(written[1])
+            axes[1].set_xlabel(written[2])
+            axes[1].set_title("short")
+            wrap_to_fit(fig)
+        texts = [axes[0].get_title(), axes[0].get_xlabel(), axes[1].get_xlabel()]
+        assert "\n" in texts[0]  # too long for these widths: wrapped
+        for text, original in zip(texts, written, strict=True):
+            assert text.split() == original.split()  # words kept, only line breaks and no-break spaces
+            lines = text.split("\n")
+            assert not any(line.split()[0] in ("Gy,", "mL/s", "%", "=", "0)", "\u2192") for line in lines[1:]), text
+        assert axes[1].get_title() == "short"
 
 
 def test_deposition_counts_every_particle(runs):

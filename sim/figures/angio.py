@@ -14,7 +14,7 @@ import numpy as np
 
 from ..fluoroscopy import phase_at
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, line_width, new_axes, styled
+from .style import CATEGORY_COLOURS, display_name, line_width, new_axes, styled
 
 __all__ = ["angiogram", "animate_angiogram", "frame"]
 
@@ -46,8 +46,11 @@ def _image(ax, data: RunData, key: str, t: float):
 def _title(data: RunData) -> str:
     a = data.meta["angiogram"]
     rates = a.get("rates_ml_s", {"before": a["rate_ml_s"]})
-    shown = " then ".join(f"{rate:.2f} mL/s ({key})" for key, rate in rates.items())
-    return f"Virtual DSA: {shown} for {a['duration_s']:g} s into {data.meta['catheter_vessel']}"
+    if len({f"{rate:.2f}" for rate in rates.values()}) == 1:  # one rate shown once (review 48: "2.93 then 2.93")
+        shown = f"{next(iter(rates.values())):.2f} mL/s" + (f" ({' and '.join(rates)})" if len(rates) > 1 else "")
+    else:
+        shown = " then ".join(f"{rate:.2f} mL/s ({key})" for key, rate in rates.items())
+    return f"Virtual DSA: {shown} for {a['duration_s']:g} s into {display_name(data.meta['catheter_vessel'])}"
 
 
 @styled

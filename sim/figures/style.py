@@ -205,6 +205,19 @@ def show_in_notebooks() -> None:
 
 #: The share of a text's first measured room that later passes of :func:`wrap_to_fit` keep at least.
 ROOM_KEPT = 0.8
+#: Spaces :func:`wrap_to_fit` never breaks a line at (each becomes a no-break space when a text is wrapped): between
+#: a number and its unit ("527 Gy", "0.75 mL/s", "35 %"), around an equals sign ("PHA = 0") and before an arrow
+#: ("patient's left \u2192"; review 48: the arrow stood alone on a line under each panel).
+_KEPT_TOGETHER = (re.compile(r"(?<=\d) (?=(?:[A-Za-z\u00b5\u03bc]{1,3}(?:/[A-Za-z]{1,3})?|%)(?![A-Za-z]))"),
+                  re.compile(r" (?==)|(?<==) "), re.compile(r" (?=[\u2190-\u2193])"))
+
+
+def _glued(line: str) -> str:
+    """``line`` with the spaces of :data:`_KEPT_TOGETHER` made no-break spaces (textwrap breaks only at ASCII
+    whitespace)."""
+    for pattern in _KEPT_TOGETHER:
+        line = pattern.sub("\u00a0", line)
+    return line
 
 
 def wrap_to_fit(fig) -> None:
@@ -240,7 +253,7 @@ def wrap_to_fit(fig) -> None:
         # more lines take room from the axes, and a narrower (equal-aspect) map or colour bar wraps more: without a
         # floor that feedback shrank a paper dose map to a few pixels (review 28)
         room = max(room, ROOM_KEPT * first_room.setdefault(text, room))
-        lines = words.split("\n")
+        lines = [_glued(line) for line in words.split("\n")]
         chars = max(len(line) for line in text.get_text().split("\n"))
         while chars > 8:
             box = text.get_window_extent(renderer)
