@@ -508,6 +508,22 @@ def test_non_target_particles_are_shown_on_the_end_panel_only(runs):
     assert len(note) == 1 and all(f"{n:,}" in note[0] for n in counts.values())
 
 
+def test_non_target_beds_are_drawn_over_the_vessels_and_the_particles(runs):
+    """Review 48: the beds' rings lay under the vessels, the infarct and the particles' density, and the gallbladder's
+    vanished under a lobar run's particles."""
+    from matplotlib.colors import to_hex
+
+    from sim.figures.style import CATEGORY_COLOURS
+
+    ax = figures.before_after(runs["replaced_rha_michels3"]).axes[1]
+    rings = [line for line in ax.get_lines() if line.get_marker() == "o"
+             and to_hex(line.get_markeredgecolor()) == to_hex(CATEGORY_COLOURS["non-target"])]
+    assert rings
+    under = max(c.get_zorder() for c in ax.collections if c.get_label() != "lodged particles")  # vessels, infarct, density
+    assert min(r.get_zorder() for r in rings) > under
+    assert all(r.get_markerfacecolor()[3] < 1.0 for r in rings)  # what lies under a ring shows through it
+
+
 def test_portal_thrombus_is_drawn(tmp_path):
     data = figures.load_source("main_pvt", "tree")  # the liver only: no procedure needed
     assert not data.has_run
