@@ -163,6 +163,24 @@ def test_run_writes_the_sirt_figures(glass):
         assert (glass[1] / name).read_bytes().startswith(b"\x89PNG")
 
 
+def test_deposition_of_a_y90_run_sends_the_lung_shunt_to_the_lungs(data):
+    """Review 48: the deposition figure showed tumour 39% and normal liver 61% of the spheres beside an MAA figure and
+    summary with 3.9% in the lungs: the tumours' shunts take their share of the tumour's spheres to a lung row, so
+    both figures and the summary agree."""
+    fig = figures.deposition(data)
+    ax = fig.axes[2]
+    counts = dict(zip([t.get_text() for t in ax.get_yticklabels()], [bar.get_width() for bar in ax.patches],
+                      strict=True))
+    s = data.summary
+    total = s["particles_injected"]
+    assert counts["lung (tumour shunts)"] > 0
+    assert counts["lung (tumour shunts)"] / total == pytest.approx(s["sirt_lung_shunt_fraction"], rel=1e-12)
+    assert (counts["tumour"] + counts["lung (tumour shunts)"]) / total == pytest.approx(s["tumour_particle_fraction"])
+    assert sum(counts.values()) == pytest.approx(total)
+    line = next(line for line in fig.axes[0].get_lines() if "wedged" in line.get_label())
+    assert "wedged particles only" in line.get_label()
+
+
 @pytest.mark.parametrize("kind", ["dose", "dvh", "maa"])
 def test_sirt_kinds_render_without_warnings(data, kind):
     assert kind in figures.SIRT_KINDS and kind in figures.KINDS

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write
+from .style import display_name
 
 __all__ = ["MOVIE_SUFFIXES", "Panel", "animate_compare", "animate_run", "animate_saved", "animate_strategies",
            "dsa_frames", "panels_of_run", "panels_of_runs", "panels_of_saved", "write_movie", "write_still"]
@@ -83,7 +84,7 @@ class Panel:
 
 
 def _caption(rate_ml_s: float, duration_s: float, vessel: str, reflux_ml: float) -> str:
-    return f"{rate_ml_s:.2f} mL/s x {duration_s:g} s via {vessel}; contrast reflux {reflux_ml:.2f} mL"
+    return f"{rate_ml_s:.2f} mL/s x {duration_s:g} s via {display_name(vessel)}; contrast reflux {reflux_ml:.2f} mL"
 
 
 def panels_of_saved(data) -> list[Panel]:
@@ -108,7 +109,7 @@ def panels_of_saved(data) -> list[Panel]:
     rates = angio.get("rates_ml_s", {"before": angio["rate_ml_s"]})
     reflux = {"before": data.summary.get("angiogram_reflux_baseline_ml", float("nan")),
               "after": data.summary.get("angiogram_reflux_ml", float("nan"))}
-    labels = {"before": f"baseline ({vessel})", "after": "end of embolisation"}
+    labels = {"before": f"baseline ({display_name(vessel)})", "after": "end of embolisation"}
     panels = []
     for key in ("before", "after"):
         if f"angiogram/{key}" not in data.arrays:
@@ -157,7 +158,7 @@ def panels_of_runs(runs: Mapping[str, object], *, baseline: bool = True) -> list
         if hasattr(run, "summary"):
             start = start_flow(run)
             if baseline and k == 0:
-                panels.append((f"baseline ({run.scenario.catheter.vessel})", start, default_injection(start)))
+                panels.append((f"baseline ({display_name(run.scenario.catheter.vessel)})", start, default_injection(start)))
             end = final_flow(run)
             panels.append((label, end, default_injection(end, reference_tip_flow_m3s=native_tip_flow(start))))
         else:

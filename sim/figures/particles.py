@@ -50,7 +50,7 @@ def deposition(source, ax=None):
     wedge_median = data.summary.get("lodging_generation_median")
     if wedge_median is not None and np.isfinite(wedge_median):  # the summary's median counts the wedged particles only
         axes[0].axvline(wedge_median, color="black", lw=line_width(1.4), ls="--",
-                        label=f"median wedge (summary): {wedge_median:.0f}")
+                        label=f"median of the wedged particles only (summary): {wedge_median:.0f}")
     axes[0].set(xlabel="vessel generation (PHA = 0)", ylabel="particles (count)",
                 title="Depth of lodging (columns included)")
     if not gen.size:
@@ -80,14 +80,18 @@ def deposition(source, ax=None):
         split = [in_tumour, summary["particles_lodged_in_liver"] - in_tumour]
     else:
         split = [tumour.sum(), normal.sum()]
-    names, counts = ["tumour", "normal liver"], split
+    names, counts, bar_colours = ["tumour", "normal liver"], split, [colours["tumour"], colours["normal liver"]]
+    shunted = (summary or {}).get("sirt_lung_shunt_fraction")
+    if shunted:  # Y-90: the tumours' arteriovenous shunts take part of what reached their beds on to the lungs
+        lung = shunted * summary["particles_injected"]  # every sphere carries the same activity
+        names, counts = ["tumour", "lung (tumour shunts)", "normal liver"], [split[0] - lung, lung, split[1]]
+        bar_colours.insert(1, CATEGORY_COLOURS["lung"])
     branches, per_branch = np.unique(data["deposition/nontarget_branch"].astype(str), return_counts=True)
     names += [f"non-target: {display_name(b)}" for b in branches]
     counts += per_branch.tolist()
     names.append("in suspension")
     counts.append(suspended.size)
-    bar_colours = [colours["tumour"], colours["normal liver"]] + [colours["non-target"]] * branches.size + \
-        [colours["in suspension"]]
+    bar_colours += [colours["non-target"]] * branches.size + [colours["in suspension"]]
     y = np.arange(len(names))[::-1]
     axes[2].barh(y, counts, color=bar_colours)
     axes[2].set_yticks(y, names)

@@ -23,7 +23,7 @@ from ..sirt_compare import SEGMENT_NAMES, segment_shares  # numpy only at import
 from ..sirt_dose import TUMOUR_DOSE_THRESHOLD_GY, TUMOUR_DVH_SHARE, dose_at_volume, dvh, volume_at_dose
 from ..y90 import DOSE_GY_KG_PER_GBQ
 from .run import RunData, run_data
-from .style import CATEGORY_COLOURS, OKABE_ITO, halo, is_wide, line_width, marker_area, new_axes, panel_grid, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, display_name, halo, is_wide, line_width, marker_area, new_axes, panel_grid, styled
 
 __all__ = ["DOSE_FLOOR_GY", "EXTERNAL_BEAM_TOLERANCE_GY", "dose_map", "dose_volume", "maa_comparison"]
 
@@ -33,8 +33,6 @@ DOSE_FLOOR_GY = 1.0
 #: [Hickey2015Radioembolization]): drawn on the DVH for contrast, not a radioembolisation limit.
 EXTERNAL_BEAM_TOLERANCE_GY = (35.0, 40.0)
 _MAA_COLOUR, _Y90_COLOUR = OKABE_ITO["sky"], OKABE_ITO["orange"]
-#: The lungs in the fates panel: a neutral dark grey (orange is the Y-90, vermilion non-target).
-_LUNG_COLOUR = "#4D4D4D"
 
 
 def _require_sirt(data: RunData, what: str) -> None:
@@ -258,7 +256,7 @@ def maa_comparison(source, ax=None):
     _fates(axes[2], dist, {"MAA": s["sirt_maa_tn"], "Y-90": s["sirt_y90_tn"]},
            {"MAA": s["sirt_maa_lung_shunt_fraction"], "Y-90": s["sirt_lung_shunt_fraction"]})
     fig.suptitle(f"MAA work-up ({s['sirt_maa_particles']:,} particles, no embolic effect) vs Y-90 "
-                 f"({s['sirt_spheres_delivered']:,} spheres) from {data.meta['catheter_vessel']}\n"
+                 f"({s['sirt_spheres_delivered']:,} spheres) from {display_name(data.meta['catheter_vessel'])}\n"
                  f"tumour share of the particles reaching the liver (the lung shunt's included): MAA "
                  f"{s['sirt_maa_tumour_share']:.0%};\nY-90 spheres, first tenth {s['sirt_y90_tumour_share_first_tenth']:.0%}, "
                  f"last tenth {s['sirt_y90_tumour_share_last_tenth']:.0%}")
@@ -325,7 +323,7 @@ def _two_and_five(value: float, _position=None) -> str:
 
 def _fates(ax, dist: dict, tn: dict, lsf: dict) -> None:
     parts = ("tumour", "normal liver", "lung", "non-target")
-    colours = (CATEGORY_COLOURS["tumour"], CATEGORY_COLOURS["normal liver"], _LUNG_COLOUR, CATEGORY_COLOURS["non-target"])
+    colours = [CATEGORY_COLOURS[part] for part in ("tumour", "normal liver", "lung", "non-target")]
     for row, (name, d) in enumerate(dist.items()):
         amounts = np.array([d["tumour"].sum(), d["normal"].sum(), d["lung"], d["non-target"]])
         share = amounts / amounts.sum() if amounts.sum() > 0 else amounts

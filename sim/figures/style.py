@@ -39,7 +39,8 @@ CATEGORY_COLOURS = {"tumour": OKABE_ITO["purple"], "normal liver": OKABE_ITO["bl
                     "catheter": "#333333", "portal vein": "#6F4E9B", "thrombus": "#7A1F1F",
                     "bile duct": OKABE_ITO["green"], "aorta": "#B03A2E", "liver outline": "#777777",
                     "infarct": "#8C510A", "lipiodol": "#F0E442",
-                    "no flow": "#BBBBBB"}
+                    "no flow": "#BBBBBB",
+                    "lung": "#4D4D4D"}  # a neutral dark grey: orange is the Y-90 in the MAA figure, vermilion non-target
 #: Colour of each strategy (``sim.strategies.STRATEGY_NAMES``) in the comparison and arterialisation figures.
 STRATEGY_COLOURS = {"superselective": OKABE_ITO["green"], "selective": OKABE_ITO["blue"],
                     "lobar": OKABE_ITO["orange"], "whole_liver": OKABE_ITO["vermilion"],
