@@ -251,6 +251,11 @@ def test_dvh_is_monotone_and_marks_the_summary_d70(data):
     v100 = next(line for line in ax.get_lines() if line.get_label().startswith("tumour V100"))
     assert float(v100.get_data()[1][0]) == pytest.approx(100 * data.summary["sirt_tumour_v100"])
     assert isinstance(d70, Line2D)
+    # the mean drawn is the perfused normal liver's, the region of its curve (review 48: "normal liver mean" read as
+    # the whole normal liver's, a fifth of it here)
+    mean = next(line for line in ax.get_lines() if "liver mean" in line.get_label())
+    assert mean.get_label().startswith("perfused normal liver mean (")
+    assert float(mean.get_xdata()[0]) == pytest.approx(data.summary["sirt_normal_liver_dose_mean_gy"])
 
 
 def test_dose_map_colours_the_parenchyma_by_dose(data):

@@ -206,7 +206,7 @@ def dose_volume(source, ax=None):
                label=f"normal-liver limit ({NORMAL_LIVER_LIMIT_GY:g} Gy mean; lobar, whole liver)")
     mean_n = data.summary["sirt_normal_liver_dose_mean_gy"]
     ax.axvline(mean_n, color=CATEGORY_COLOURS["normal liver"], lw=line_width(1.2), ls=":",
-               label=f"normal liver mean ({mean_n:.0f} Gy)")
+               label=f"perfused normal liver mean ({mean_n:.0f} Gy)")  # the curve's region (review 48)
     ax.set(xlabel="absorbed dose (Gy)", ylabel="volume receiving \u2265 the dose (% of region)",
            xlim=(0, 1.05 * max(top, NORMAL_LIVER_LIMIT_GY, TUMOUR_DOSE_THRESHOLD_GY)), ylim=(0, 102),
            title=f"Dose-volume histogram: {data.meta['title']}")
