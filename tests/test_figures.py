@@ -389,6 +389,15 @@ def test_comparison_draws_each_strategy_with_its_interval(tables):
     assert fig.axes[0].get_ylabel() == "fraction of tumour volume"
 
 
+def test_table_figures_of_single_runs_claim_no_interval(tables):
+    """Review 48: ``embosim compare --replicates 1`` drew titles saying "mean and 95% interval/band"."""
+    for kind in ("comparison", "arterialisation"):
+        table = tables[kind]
+        assert "(mean and 95% " in figures.figure(kind, table)._suptitle.get_text()
+        single = figures.figure(kind, table.assign(replicates=1))._suptitle.get_text()
+        assert "(one run each: no interval)" in single and "95%" not in single
+
+
 def test_a_grouped_comparison_takes_rows_on_a_slide(tables):
     """Review 28: four outcomes over four values of three strategies made a slide canvas 31 in wide (its 12 pt ticks
     printed at 5 pt on a slide); a row is at most 1.5 slide widths."""

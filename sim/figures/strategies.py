@@ -60,6 +60,14 @@ def _interval(table, metric: str) -> np.ndarray | None:
                               table[f"{metric}_hi"].to_numpy(float) - mean]), 0.0, None)
 
 
+def _spread_words(table, interval: str) -> str:
+    """What the bars or lines show, for the title: the mean and its 95% ``interval`` ("interval", "band"), or one
+    run each when every row is a single replicate (review 48: ``--replicates 1`` claimed intervals it had not)."""
+    if "replicates" in table.columns and (table["replicates"].to_numpy(float) <= 1).all():
+        return "one run each: no interval"
+    return f"mean and 95% {interval}"
+
+
 def _metric_list(metrics) -> list[str]:
     """The outcome columns to draw: one name or a sequence of names, at least one."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -214,7 +222,7 @@ def comparison(table, metrics=DEFAULT_METRICS, ax=None, *, strategy: str = "stra
         drawn = next((axis for axis in axes if axis.get_legend_handles_labels()[0]), None)
         if len(names) > 1 and drawn is not None:
             fig.legend(*drawn.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(names), 4))
-    fig.suptitle(f"{what} (mean and 95% interval){_held_keys(table, metrics)}")
+    fig.suptitle(f"{what} ({_spread_words(table, 'interval')}){_held_keys(table, metrics)}")
     return fig
 
 
@@ -293,5 +301,5 @@ def arterialisation(table, metrics=DEFAULT_METRICS, ax=None, *, x: str | None = 
         title, unit = metric_label(metric)
         axis.set(title=title, ylabel=unit, xlabel="tumour arterial fraction (0-1)")
     axes[0].legend(title=strategy)
-    fig.suptitle(f"Outcomes against tumour arterialisation (mean and 95% band){_held_keys(table, metrics)}")
+    fig.suptitle(f"Outcomes against tumour arterialisation ({_spread_words(table, 'band')}){_held_keys(table, metrics)}")
     return fig
