@@ -104,8 +104,12 @@ def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
     from summaries or runs, a kind of embosim plot, and written by a run that gave the drug."""
     import warnings
 
+    from matplotlib.colors import to_hex
+
     from sim import figures
-    from sim.pharmacokinetics import summary_releases
+    from sim.figures.style import CATEGORY_COLOURS
+    from sim.pharmacokinetics import plasma_peak, summary_releases
+    from sim.units import NG_ML_KG_M3
 
     deb = _run(liver, **{"agent.bead_doxorubicin_mg_per_ml": 25.0})
     ctace = _run(liver, **{"agent.kind": "lipiodol", "agent.lipiodol_volume_ml": 5.0})
@@ -115,7 +119,28 @@ def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
         warnings.simplefilter("error")
         fig = figures.drug({"DEB-TACE": deb, "cTACE": ctace}, style=style)
     plasma, tissue = fig.axes
-    assert [line.get_label() for line in plasma.get_lines()] == ["DEB-TACE", "cTACE"]
+    curves = [line for line in plasma.get_lines() if not line.get_label().startswith("peak")]
+    assert [line.get_label() for line in curves] == ["DEB-TACE", "cTACE"]
+    # each session's peak marked with its value, and the axis fitted to the curves (review 48: a fixed 1e-2 to 1e4
+    # ng/mL axis left a bead peak of 0.7 ng/mL in its lowest third)
+    for curve, summary in zip(curves, (deb, ctace), strict=True):
+        peak, at_s = plasma_peak(summary_releases(summary))
+        marker = next(line for line in plasma.get_lines() if line.get_label().startswith("peak")
+                      and line.get_label().endswith(f"({curve.get_label()})"))
+        assert f"peak {peak / NG_ML_KG_M3:.3g} ng/mL " in marker.get_label()  # the true peak, at t = 0 for a bolus
+        assert ("at injection" in marker.get_label()) == (at_s == 0)
+        assert marker.get_ydata()[0] == pytest.approx(np.max(curve.get_ydata()), rel=1e-12)  # on the curve drawn
+        assert marker.get_ydata()[0] == pytest.approx(peak / NG_ML_KG_M3, rel=0.05)
+    low, high = plasma.get_ylim()
+    top = max(np.max(curve.get_ydata()) for curve in curves)
+    assert top < high <= 20.0 * top and low == pytest.approx(high * 1e-4)
+    colours = {to_hex(line.get_color()) for line in tissue.get_lines()}
+    assert not colours & {to_hex(CATEGORY_COLOURS["tumour"]), to_hex(CATEGORY_COLOURS["normal liver"])}
+    one = figures.drug({"DEB-TACE": deb}, style=style)
+    held_one = {line.get_label(): to_hex(line.get_color()) for line in one.axes[1].get_lines()}
+    assert held_one == {"DEB-TACE: tumour": to_hex(CATEGORY_COLOURS["tumour"]),
+                        "DEB-TACE: normal liver": to_hex(CATEGORY_COLOURS["normal liver"])}
+    assert f"({deb['drug_delivered_mg']:.3g} mg given)" in one._suptitle.get_text()
     held = {line.get_label(): line for line in tissue.get_lines()}
     t, mg = held["cTACE: tumour"].get_data()  # first-order release from what the tumour took
     np.testing.assert_allclose(mg, ctace["drug_tumour_mg"] * 0.5 ** (t / ctace["drug_release_half_life_h"]), rtol=1e-12)

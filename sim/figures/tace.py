@@ -12,12 +12,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from .run import RunData, run_data
-from .style import OKABE_ITO, is_wide, line_width, new_axes, styled
+from .style import CATEGORY_COLOURS, OKABE_ITO, is_wide, line_width, new_axes, styled
 
 __all__ = ["drug"]
 
-#: Lowest plasma concentration drawn, ng/mL (the log axis' floor: far below any effect).
-PLASMA_FLOOR_NG_ML = 1e-2
+#: Ratio of the plasma panel's top (the decade above the highest peak) to its bottom: four decades shown.
+#: Model assumption (a choice of look): the rise, the peak and the fall to a ten-thousandth of it.
+PLASMA_RANGE_SHOWN = 1e4
+#: Okabe-Ito hues of the tissues and non-target (``CATEGORY_COLOURS``), left out of the sessions' colours.
+_TISSUE_HUES = ("blue", "purple", "vermilion")
 
 
 def _summaries(source) -> dict[str, dict]:
@@ -50,7 +53,7 @@ def drug(source, ax=None):
     ValueError
         A session that gave no drug (a bland one, or a cTACE that gave nothing).
     """
-    from ..pharmacokinetics import TIME_GRID_S, plasma_curve, summary_releases
+    from ..pharmacokinetics import TIME_GRID_S, plasma_curve, plasma_peak, summary_releases
     from ..units import HOUR_S, NG_ML_KG_M3
 
     summaries = _summaries(source)
@@ -61,28 +64,47 @@ def drug(source, ax=None):
     fig, (plasma, tissue) = new_axes(ax, 2, figsize=(15.0, 6.0))
     t_s = TIME_GRID_S[1:]
     t = t_s / HOUR_S  # the axes' unit, h
-    colours = list(OKABE_ITO.values())
+    single = len(summaries) == 1
+    # one session: the tissues in their category colours, the plasma black; several: a colour per session, none of
+    # the tissues' (review 48: a single session's tumour was drawn in the normal liver's blue)
+    colours = [OKABE_ITO["black"]] if single else [c for name, c in OKABE_ITO.items() if name not in _TISSUE_HUES]
+    peak_ng_ml = 0.0
     for k, (label, s) in enumerate(summaries.items()):
         colour = colours[k % len(colours)]
-        plasma.loglog(t, np.maximum(plasma_curve(summary_releases(s), t_s) / NG_ML_KG_M3, PLASMA_FLOOR_NG_ML), color=colour,
-                      lw=line_width(2.4), label=label)
+        curve = plasma_curve(summary_releases(s), t_s) / NG_ML_KG_M3
+        plasma.loglog(t, curve, color=colour, lw=line_width(2.4), label=label)
+        peak, peak_s = plasma_peak(summary_releases(s))  # on the grid from t = 0 (a bolus peaks at once)
+        peak_ng_ml = max(peak_ng_ml, peak / NG_ML_KG_M3)
+        when = f"at {peak_s / HOUR_S:.3g} h" if peak_s > 0 else "at injection"
+        at = int(np.argmax(curve))  # the log time axis starts after t = 0: the marker at the highest point drawn
+        plasma.plot(t[at], curve[at], marker="o", ms=line_width(9), color=colour, mec="black", ls="none",
+                    label=f"peak {peak / NG_ML_KG_M3:.3g} ng/mL {when}" + ("" if single else f" ({label})"))
         held = np.exp(-np.log(2.0) * t / s["drug_release_half_life_h"])
-        tissue.semilogx(t, s["drug_tumour_mg"] * held, color=colour, lw=line_width(2.4), label=f"{label}: tumour")
-        tissue.semilogx(t, s["drug_normal_mg"] * held, color=colour, lw=line_width(2.4), ls="--",
-                        label=f"{label}: normal liver")
-    plasma.set(ylim=(PLASMA_FLOOR_NG_ML, 1e4), xlabel="time after injection (h)", ylabel="plasma doxorubicin (ng/mL)",
-               title="Plasma")
+        for part, key, dashes in (("tumour", "drug_tumour_mg", "-"), ("normal liver", "drug_normal_mg", "--")):
+            tissue.semilogx(t, s[key] * held, color=CATEGORY_COLOURS[part] if single else colour, lw=line_width(2.4),
+                            ls=dashes, label=f"{label}: {part}")
+    # four decades down from the decade above the highest peak: the curves fill the panel whatever the dose (a fixed
+    # 1e-2 to 1e4 ng/mL left a bead peak of 0.7 ng/mL in its lowest third); lower values are not drawn
+    top = 10.0 ** np.ceil(np.log10(max(2.0 * peak_ng_ml, 1e-300)))
+    plasma.set(ylim=(top / PLASMA_RANGE_SHOWN, top), xlabel="time after injection (h)",
+               ylabel="plasma doxorubicin (ng/mL)", title="Plasma")
+    plasma.legend(loc="upper left", fontsize="small")
     tissue.set(xlabel="time after injection (h)", ylabel="held by the carriers (mg)", ylim=(0, None),
                title="Held in the liver")
     from matplotlib.lines import Line2D
 
     # one legend below: the sessions by colour (one session: the title names it), the tissues by line style
     handles = [Line2D([], [], color=colours[k % len(colours)], lw=line_width(2.4), label=label)
-               for k, label in enumerate(summaries)] if len(summaries) > 1 else []
-    handles += [Line2D([], [], color="black", lw=line_width(2.4), label="tumour (held)"),
-                Line2D([], [], color="black", lw=line_width(2.4), ls="--", label="normal liver (held)")]
+               for k, label in enumerate(summaries)] if not single else []
+    handles += [Line2D([], [], color=CATEGORY_COLOURS["tumour"] if single else "black", lw=line_width(2.4),
+                       label="tumour (held)"),
+                Line2D([], [], color=CATEGORY_COLOURS["normal liver"] if single else "black", lw=line_width(2.4),
+                       ls="--", label="normal liver (held)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles) if is_wide(fig, panels=2) else 2,
                fontsize="small")
-    only = next(iter(summaries)) if len(summaries) == 1 else "TACE"
-    fig.suptitle(f"Doxorubicin after {only}: plasma and liver")
+    if single:
+        label, s = next(iter(summaries.items()))
+        fig.suptitle(f"Doxorubicin after {label} ({s['drug_delivered_mg']:.3g} mg given): plasma and liver")
+    else:
+        fig.suptitle("Doxorubicin after TACE: plasma and liver")
     return fig
