@@ -265,6 +265,16 @@ def test_dose_map_colours_the_parenchyma_by_dose(data):
                                                                               rel=1e-6)
     bars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
     assert any("Gy" in a.get_ylabel() for a in bars)
+    # the grey of the parenchyma under the colour scale's floor is named (review 48)
+    from matplotlib.colors import to_hex
+
+    from sim.figures.sirt import DOSE_FLOOR_GY, UNIRRADIATED_COLOUR
+
+    cold = data["parenchyma/dose_gy"] < DOSE_FLOOR_GY
+    greys = [c for c in fig.axes[0].collections if c.get_array() is None and len(c.get_offsets()) == cold.sum()]
+    assert cold.any() and greys and to_hex(greys[0].get_facecolor()[0]) == to_hex(UNIRRADIATED_COLOUR)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert f"parenchyma under {DOSE_FLOOR_GY:g} Gy (dose map)" in legend
 
 
 @pytest.mark.parametrize("kind", ["dose", "dvh", "maa"])

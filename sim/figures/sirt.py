@@ -93,7 +93,7 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     top = max(float(dose.max()), 10.0 * DOSE_FLOOR_GY)
     norm = LogNorm(DOSE_FLOOR_GY, top)
     cold = dose < DOSE_FLOOR_GY
-    ax.scatter(xz[cold, 0], xz[cold, 1], s=marker_area(7), marker="s", lw=0, color="#E4E4E4", zorder=0.6)
+    ax.scatter(xz[cold, 0], xz[cold, 1], s=marker_area(7), marker="s", lw=0, color=UNIRRADIATED_COLOUR, zorder=0.6)
     hot = np.flatnonzero(~cold)
     hot = hot[np.argsort(dose[hot], kind="stable")]  # the highest doses on top
     cmap = matplotlib.colormaps["magma"]
@@ -128,7 +128,9 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
     from matplotlib.lines import Line2D  # (review 28: the legend's grey "no flow" misread the dose map's arteries)
 
     art._legend(fig, axes, "occlusion", extra=[(Line2D([], [], color=DOSE_MAP_ARTERY_COLOUR, alpha=0.55,
-                                                       lw=line_width(2)), "artery (dose map: not coloured)")])
+                                                       lw=line_width(2)), "artery (dose map: not coloured)"),
+                                               (Line2D([], [], marker="s", ms=line_width(9), color=UNIRRADIATED_COLOUR,
+                                                       ls="none"), f"parenchyma under {DOSE_FLOOR_GY:g} Gy (dose map)")])
     fig.suptitle(f"{data.meta['title']}: {summary['sirt_activity_delivered_gbq']:.2f} GBq delivered, lung "
                  f"{summary['sirt_lung_dose_gy']:.1f} Gy (LSF {summary['sirt_lung_shunt_fraction']:.1%})")
     place_labels(ax, anchors)
@@ -137,6 +139,8 @@ def dose_map(source, ax=None, *, min_diameter_um: float | None = None):
 
 #: The dose map's arteries: dark grey, so that the dose colours stay its only colour scale.
 DOSE_MAP_ARTERY_COLOUR = "#3A3A3A"
+#: The dose map's parenchyma under :data:`DOSE_FLOOR_GY`: light grey, named in the legend (review 48: unexplained).
+UNIRRADIATED_COLOUR = "#E4E4E4"
 
 
 def _grey_vessels(ax, data: RunData, drawn: np.ndarray) -> None:
