@@ -254,7 +254,7 @@ def _after_state(ax, data: RunData, colour_by: str, limits) -> None:
         xz = _xz(data["biliary/xyz_mm"][ducts[::step]])
         ax.scatter(xz[:, 0], xz[:, 1], s=marker_area(14), color=CATEGORY_COLOURS["bile duct"], marker="x",
                    lw=line_width(0.9), alpha=0.9, zorder=5,
-                   label="ischaemic bile duct (peribiliary plexus)" + (f", 1 in {step}" if step > 1 else ""))
+                   label="ischaemic bile duct (peribiliary plexus)" + (f", 1 in {step} shown" if step > 1 else ""))
     sites, count = _xz(data["lodged/xyz_mm"]), data["lodged/count"]
     if sites.shape[0] > HEXBIN_MIN_SITES:
         left, right, bottom, top = limits
