@@ -73,7 +73,8 @@ def place_labels(ax, items, *, fontsize: float | None = None) -> list:
         label.remove()
         if offset is None:
             continue
-        arrow = {"arrowprops": {"arrowstyle": "-", "lw": line_width(0.6), "color": colour, "shrinkA": 0, "shrinkB": 3}} \
+        # a leader heavy enough to follow among the vessels (review 48: at 0.3 pt on paper it was lost among them)
+        arrow = {"arrowprops": {"arrowstyle": "-", "lw": line_width(1.0), "color": colour, "shrinkA": 0, "shrinkB": 3}} \
             if offset != (0.0, 0.0) else {}
         label = ax.annotate(text, (x, y), xytext=offset, **style, **arrow)
         boxes.append(text_box(label, renderer))
