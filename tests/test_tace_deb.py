@@ -120,20 +120,21 @@ def test_drug_figure_draws_both_carriers(liver, tmp_path, style):
         fig = figures.drug({"DEB-TACE": deb, "cTACE": ctace}, style=style)
     plasma, tissue = fig.axes
     curves = [line for line in plasma.get_lines() if not line.get_label().startswith("peak")]
-    assert [line.get_label() for line in curves] == ["DEB-TACE", "cTACE"]
+    assert len(curves) == 2 and [t.get_text() for t in fig.legends[0].get_texts()][:2] == ["DEB-TACE", "cTACE"]
     # each session's peak marked with its value, and the axis fitted to the curves (review 48: a fixed 1e-2 to 1e4
     # ng/mL axis left a bead peak of 0.7 ng/mL in its lowest third)
     for curve, summary in zip(curves, (deb, ctace), strict=True):
         peak, at_s = plasma_peak(summary_releases(summary))
         marker = next(line for line in plasma.get_lines() if line.get_label().startswith("peak")
-                      and line.get_label().endswith(f"({curve.get_label()})"))
+                      and line.get_color() == curve.get_color())
         assert f"peak {peak / NG_ML_KG_M3:.3g} ng/mL " in marker.get_label()  # the true peak, at t = 0 for a bolus
         assert ("at injection" in marker.get_label()) == (at_s == 0)
         assert marker.get_ydata()[0] == pytest.approx(np.max(curve.get_ydata()), rel=1e-12)  # on the curve drawn
         assert marker.get_ydata()[0] == pytest.approx(peak / NG_ML_KG_M3, rel=0.05)
     low, high = plasma.get_ylim()
     top = max(np.max(curve.get_ydata()) for curve in curves)
-    assert top < high <= 20.0 * top and low == pytest.approx(high * 1e-4)
+    lowest_peak = min(np.max(curve.get_ydata()) for curve in curves)
+    assert top < high <= 20.0 * top and low <= high * 1e-4 and low <= lowest_peak / 100.0
     colours = {to_hex(line.get_color()) for line in tissue.get_lines()}
     assert not colours & {to_hex(CATEGORY_COLOURS["tumour"]), to_hex(CATEGORY_COLOURS["normal liver"])}
     one = figures.drug({"DEB-TACE": deb}, style=style)

@@ -16,8 +16,9 @@ from .style import CATEGORY_COLOURS, OKABE_ITO, is_wide, line_width, new_axes, s
 
 __all__ = ["drug"]
 
-#: Ratio of the plasma panel's top (the decade above the highest peak) to its bottom: four decades shown.
-#: Model assumption (a choice of look): the rise, the peak and the fall to a ten-thousandth of it.
+#: Ratio of the plasma panel's top (the decade above the highest peak) to its bottom, at least: four decades, more
+#: when a lower peak needs two decades under it. Model assumption (a choice of look): the rise, the peak and the
+#: fall to a ten-thousandth of it.
 PLASMA_RANGE_SHOWN = 1e4
 #: Okabe-Ito hues of the tissues and non-target (``CATEGORY_COLOURS``), left out of the sessions' colours.
 _TISSUE_HUES = ("blue", "purple", "vermilion")
@@ -68,13 +69,13 @@ def drug(source, ax=None):
     # one session: the tissues in their category colours, the plasma black; several: a colour per session, none of
     # the tissues' (review 48: a single session's tumour was drawn in the normal liver's blue)
     colours = [OKABE_ITO["black"]] if single else [c for name, c in OKABE_ITO.items() if name not in _TISSUE_HUES]
-    peak_ng_ml = 0.0
+    peaks_ng_ml = []
     for k, (label, s) in enumerate(summaries.items()):
         colour = colours[k % len(colours)]
         curve = plasma_curve(summary_releases(s), t_s) / NG_ML_KG_M3
-        plasma.loglog(t, curve, color=colour, lw=line_width(2.4), label=label)
+        plasma.loglog(t, curve, color=colour, lw=line_width(2.4), label=label if single else "_session")
         peak, peak_s = plasma_peak(summary_releases(s))  # on the grid from t = 0 (a bolus peaks at once)
-        peak_ng_ml = max(peak_ng_ml, peak / NG_ML_KG_M3)
+        peaks_ng_ml.append(peak / NG_ML_KG_M3)
         when = f"at {peak_s / HOUR_S:.3g} h" if peak_s > 0 else "at injection"
         at = int(np.argmax(curve))  # the log time axis starts after t = 0: the marker at the highest point drawn
         plasma.plot(t[at], curve[at], marker="o", ms=line_width(9), color=colour, mec="black", ls="none",
@@ -83,12 +84,13 @@ def drug(source, ax=None):
         for part, key, dashes in (("tumour", "drug_tumour_mg", "-"), ("normal liver", "drug_normal_mg", "--")):
             tissue.semilogx(t, s[key] * held, color=CATEGORY_COLOURS[part] if single else colour, lw=line_width(2.4),
                             ls=dashes, label=f"{label}: {part}")
-    # four decades down from the decade above the highest peak: the curves fill the panel whatever the dose (a fixed
-    # 1e-2 to 1e4 ng/mL left a bead peak of 0.7 ng/mL in its lowest third); lower values are not drawn
-    top = 10.0 ** np.ceil(np.log10(max(2.0 * peak_ng_ml, 1e-300)))
-    plasma.set(ylim=(top / PLASMA_RANGE_SHOWN, top), xlabel="time after injection (h)",
-               ylabel="plasma doxorubicin (ng/mL)", title="Plasma")
-    plasma.legend(loc="upper left", fontsize="small")
+    # from the decade above the highest peak down four decades, and two below the lowest peak: the curves fill the
+    # panel whatever the dose (a fixed 1e-2 to 1e4 ng/mL left a bead peak of 0.7 ng/mL in its lowest third)
+    top = 10.0 ** np.ceil(np.log10(max(2.0 * max(peaks_ng_ml), 1e-300)))
+    bottom = min(top / PLASMA_RANGE_SHOWN, 10.0 ** np.floor(np.log10(max(min(peaks_ng_ml) / 100.0, 1e-300))))
+    plasma.set(ylim=(bottom, top), xlabel="time after injection (h)", ylabel="plasma doxorubicin (ng/mL)",
+               title="Plasma")
+    plasma.legend(loc="best", fontsize="small")  # the peaks (several sessions: their colours are named below)
     tissue.set(xlabel="time after injection (h)", ylabel="held by the carriers (mg)", ylim=(0, None),
                title="Held in the liver")
     from matplotlib.lines import Line2D
