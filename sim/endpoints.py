@@ -49,8 +49,9 @@ import numpy as np
 
 from .scenario import ProcedureConfig
 
-__all__ = ["SACE_DEFINITIONS", "ROMAN", "sace_level", "endpoint_level", "endpoint_threshold", "endpoint_reached",
-           "clearance_time_cycles", "territory_blush_fraction", "TerritoryBlush", "sace_label", "endpoint_summary"]
+__all__ = ["SACE_DEFINITIONS", "ROMAN", "STOP_REASON_WORDS", "stop_reason_words", "sace_level", "endpoint_level",
+           "endpoint_threshold", "endpoint_reached", "clearance_time_cycles", "territory_blush_fraction", "TerritoryBlush",
+           "sace_label", "endpoint_summary"]
 
 #: The SACE levels in the published wording ([Lewandowski2007SACE]; wording as recorded in sim/references.bib).
 SACE_DEFINITIONS = {
@@ -61,6 +62,16 @@ SACE_DEFINITIONS = {
 }
 #: SACE levels as written in the literature.
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+#: Why an injection stopped (``stop_reason``; a Y-90 run's ``sirt_stop_reason``: docs/outputs.md), in words, for
+#: the report and the figures.
+STOP_REASON_WORDS = {"endpoint": "endpoint reached", "max_volume": "maximum volume given", "reflux": "reflux",
+                     "activity_delivered": "activity delivered", "packed_to_tip": "columns packed to the catheter tip",
+                     "slow_flow": "the flow slowed to the endpoint"}
+
+
+def stop_reason_words(reason: str) -> str:
+    """``reason`` (a ``stop_reason``) in words (:data:`STOP_REASON_WORDS`; an unknown one: underscores to spaces)."""
+    return STOP_REASON_WORDS.get(reason, reason.replace("_", " "))
 #: Words for the antegrade flow by the level its flow criterion alone reaches.
 _FLOW_WORDS = {1: "normal antegrade flow", 2: "slowed antegrade flow", 3: "sluggish antegrade flow",
                4: "stasis of antegrade flow"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .endpoints import ROMAN, stop_reason_words
+
 __all__ = ["render_report"]
 
 
@@ -23,18 +25,20 @@ _OUTCOMES = (
     ("Contrast clearance time", "clearance_time_cycles", "cardiac cycles"),
     ("Particles injected", "particles_injected", ""),
     ("Settled agent volume", "particle_volume_ml", "mL"),
-    ("Suspension volume (agent + contrast)", "suspension_volume_ml", "mL"),
+    ("Particle suspension volume (agent + contrast)", "suspension_volume_ml", "mL"),
     ("Vials of the product", "vials", "vials"),
-    ("Injection time at the set rate", "injection_time_min", "min"),
+    ("Particle injection time at the set rate", "injection_time_min", "min"),
     ("Occluded vessels (resolved, holding particles)", "occluded_vessels", ""),
     ("Particles per occluded vessel (mean)", "particles_per_occluded_vessel_mean", ""),
     ("Particles per occluded vessel (median)", "particles_per_occluded_vessel_median", ""),
     ("Longest column", "largest_column_particles", "particles"),
-    ("Occluded vessels inside tumour", "tumour_occluded_vessel_fraction", "fraction"),
+    ("Tumour share of the occluded vessels (mean)", "tumour_occluded_vessel_fraction",
+     "fraction (each vessel: the viable tumour share of the tissue it feeds)"),
     ("Particles in tumour", "tumour_particle_fraction", "fraction of injected"),
     ("Tumour/normal deposition ratio (per volume, in the territory)", "tumour_to_normal_deposition_ratio", ""),
-    ("Tumour necrosis (expected, graded O2-deficit model)", "tumour_necrosis_fraction", "fraction of tumour volume"),
-    ("Normal liver necrosis (expected, graded O2-deficit model)", "normal_necrosis_fraction",
+    ("Tumour necrosis (expected, graded O2-deficit model: ischaemic only)", "tumour_necrosis_fraction",
+     "fraction of tumour volume"),
+    ("Normal liver necrosis (expected, graded O2-deficit model: ischaemic only)", "normal_necrosis_fraction",
      "fraction of normal liver"),
     ("Tumour devascularised", "tumour_devascularised_fraction",
      "fraction of tumour volume (threshold read-out: total inflow below outcomes.devascularised_fraction)"),
@@ -47,10 +51,27 @@ _OUTCOMES = (
     ("Bile duct (peribiliary) ischaemia", "biliary_ischaemic_fraction", "fraction of peribiliary volume"),
     ("Non-target particles (extrahepatic)", "nontarget_particle_fraction", "fraction of injected"),
     ("Reflux", "reflux_volume_ml", "mL of suspension"),
-    ("Contrast run at the end (rate)", "angiogram_rate_final_ml_s", "mL/s (baseline run: angiogram_rate_baseline_ml_s)"),
+    ("Contrast run at the end (rate)", "angiogram_rate_final_ml_s", "mL/s (baseline run: {angiogram_rate_baseline_ml_s} mL/s)"),
     ("Contrast reflux in the end-of-procedure angiogram", "angiogram_reflux_ml", "mL of contrast"),
     ("Median lodging generation (from PHA = 0)", "lodging_generation_median", ""),
 )
+
+
+#: Outcomes that are shares of the injected particles: undefined when none was injected (Lipiodol alone), where the
+#: summary holds 0 (review 49: "Particles in tumour 0" of no particle).
+_PER_PARTICLE = frozenset({"tumour_particle_fraction", "nontarget_particle_fraction"})
+
+
+def _value(key: str, s: dict) -> str:
+    """The value cell of :data:`_OUTCOMES` row ``key``."""
+    if key in _PER_PARTICLE and not s["particles_injected"]:
+        return "n/a (no particle injected)"
+    return _fmt(s[key])
+
+
+def _unit(unit: str, s: dict) -> str:
+    """A unit cell of :data:`_OUTCOMES`, its ``{key}`` fields filled with the summary's values."""
+    return unit.format_map({key: _fmt(value) for key, value in s.items()}) if "{" in unit else unit
 
 
 def _sirt_section(s: dict) -> list[str]:
@@ -86,11 +107,13 @@ def _tace_section(s: dict) -> list[str]:
         lines += ["", "## Lipiodol (cTACE)", "",
                   f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol in {_fmt(s['emulsion_volume_ml'])} mL of "
                   f"{s['emulsion_type']} emulsion (droplets {_fmt(s['emulsion_droplet_um'])} um, viscosity "
-                  f"{_fmt(s['emulsion_viscosity_mPa_s'])} mPa s) before any particle: tumour "
+                  f"{_fmt(s['emulsion_viscosity_mPa_s'])} mPa s){' before the particles' if s['particles_injected'] else ''}: "
+                  "tumour "
                   f"{_fmt(s['lipiodol_tumour_ml'])} mL, normal liver {_fmt(s['lipiodol_normal_ml'])} mL (tumour/normal "
-                  f"{_fmt(s['lipiodol_tumour_to_normal_ratio'])} per volume), portal venules "
-                  f"{_fmt(s['lipiodol_portal_ml'])} mL (portal opacification {_fmt(s['portal_opacification_fraction'])} "
-                  f"of the territory), systemic {_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
+                  f"{_fmt(s['lipiodol_tumour_to_normal_ratio'])} per volume; of these two, "
+                  f"{_fmt(s['lipiodol_portal_ml'])} mL in the portal venules, portal opacification "
+                  f"{_fmt(s['portal_opacification_fraction'])} of the territory), systemic "
+                  f"{_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
                   f"{_fmt(s['lipiodol_tumour_retained_28d_ml'])} mL."]
         if s.get("lipiodol_pulmonary_risk"):
             from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: importing the report loads no Numba)
@@ -116,9 +139,9 @@ def _stopped(s: dict, sc) -> str:
     oil = f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol, then " if "lipiodol_volume_ml" in s else ""
     if oil and s["particles_injected"] == 0 and s["stop_reason"] == "max_volume":  # the oil alone, given by volume
         return (f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol given (by volume; no particles followed): SACE "
-                f"{s['sace_level']} after it, {100 * s['antegrade_flow_fraction']:.1f}% of the baseline antegrade flow "
+                f"{ROMAN[s['sace_level']]} after it, {100 * s['antegrade_flow_fraction']:.1f}% of the baseline antegrade flow "
                 f"({'the endpoint met' if s['endpoint_reached'] else 'the endpoint not met'}).")
-    text = (f"Stopped on **{s['stop_reason']}** "
+    text = (f"Stopped: **{stop_reason_words(s['stop_reason'])}** "
             f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) after {oil}"
             f"{s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
             f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
@@ -127,14 +150,14 @@ def _stopped(s: dict, sc) -> str:
         text += (" The columns of spheres reached the catheter tip: the exit a particle took from it was packed and "
                  "the vessel ahead of the tip full, so nothing more can be given from this position (what followed "
                  "could only reflux; the last particle, or cluster, stayed in suspension). "
-                 f"The endpoint is read as it stands: SACE {s['sace_level']} at "
+                 f"The endpoint is read as it stands: SACE {ROMAN[s['sace_level']]} at "
                  f"{100 * s['antegrade_flow_fraction']:.2f}% of the baseline antegrade flow, the packed columns still "
                  f"leaking, with contrast clearing in {_fmt(s['clearance_time_cycles'])} cardiac cycles.")
     if s["stop_reason"] == "endpoint" and s["particles_injected"] == 0:
         text += (" The angiogram before anything was given already met the endpoint (a vessel an earlier session "
                  "left at it): nothing was injected.")
     if s.get("sirt_stopped_early"):
-        text += (f" The Y-90 delivery stopped early ({s['sirt_stop_reason']}): "
+        text += (f" The Y-90 delivery stopped early ({stop_reason_words(s['sirt_stop_reason'])}): "
                  f"{_fmt(s['sirt_activity_delivered_gbq'])} of the {_fmt(s['sirt_activity_prescribed_gbq'])} GBq "
                  f"prescribed.")
     return text
@@ -172,7 +195,7 @@ def render_report(result) -> str:
         "| outcome | value | unit |",
         "|---|---|---|",
     ]
-    lines += [f"| {label} | {_fmt(s[key])} | {unit} |" for label, key, unit in _OUTCOMES]
+    lines += [f"| {label} | {_value(key, s)} | {_unit(unit, s)} |" for label, key, unit in _OUTCOMES]
     lines += ["", "## Non-target deposition by branch", ""]
     if s["nontarget_particles_by_branch"]:
         lines += ["| branch | particles |", "|---|---|"]

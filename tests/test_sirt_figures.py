@@ -97,6 +97,11 @@ def test_the_report_compares_maa_and_y90(glass):
     assert "## SIRT: doses, and the MAA work-up against the Y-90" in report
     assert f"| T/N (tumour over perfused normal liver, per kg) | {s['sirt_maa_tn']:.3g} | {s['sirt_y90_tn']:.3g} |" \
         in report
+    # the stop in words, never a raw key (review 49: "Stopped on **activity_delivered**"); the necrosis rows say they
+    # are ischaemic only beside a tumour dose of hundreds of Gy
+    assert s["stop_reason"] == "activity_delivered" and "Stopped: **activity delivered** (endpoint not reached)" in report
+    assert "activity_delivered" not in report
+    assert "| Tumour necrosis (expected, graded O2-deficit model: ischaemic only) |" in report
 
 
 # --- the saved state ---------------------------------------------------------------------

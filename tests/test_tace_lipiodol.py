@@ -265,6 +265,15 @@ def test_the_report_tells_the_oil_and_the_drug(liver):
     assert "## Drug" in text and f"{s['drug_delivered_mg']:.3g} mg delivered" in text
     assert f"peak {s['plasma_doxorubicin_peak_ng_ml']:.3g} ng/mL" in text and "AUC" in text  # (review 37: missing)
     assert text.count("## Patient selection") == 1
+    # review 49: shares of no particle read 0, the portal oil looked like a fourth destination (the four summed to more
+    # than was given), "before any particle" with none after, and a raw key stood where the baseline rate belongs
+    assert "| Particles in tumour | n/a (no particle injected) |" in text
+    assert "| Non-target particles (extrahepatic) | n/a (no particle injected) |" in text
+    assert f"of these two, {s['lipiodol_portal_ml']:.3g} mL in the portal venules" in text
+    assert s["lipiodol_tumour_ml"] + s["lipiodol_normal_ml"] + s["lipiodol_systemic_ml"] == \
+        pytest.approx(s["lipiodol_volume_ml"], rel=1e-9)  # the portal oil is inside the tissue's (the wording's claim)
+    assert "before the particles" not in text and "before any particle" not in text
+    assert f"(baseline run: {s['angiogram_rate_baseline_ml_s']:.3g} mL/s)" in text and "angiogram_rate_" not in text
 
 
 def test_lobar_lipiodol_alone_embolises_the_tumour_but_does_not_infarct_the_normal_liver(liver):

@@ -17,6 +17,7 @@ import panel as pn
 from bokeh.events import Tap
 from pydantic import ValidationError
 
+from ..endpoints import stop_reason_words
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from . import compute
 from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief, deliverable_sizes, load_cases
@@ -63,7 +64,7 @@ def stop_text(summary: dict) -> str:
         return f"reached its endpoint ({summary['endpoint'].replace('_', ' ')}) after {volume}"
     why = {"max_volume": "the maximum volume (procedure.max_volume_ml) was given",
            "packed_to_tip": "the particles packed back to the catheter tip",
-           "reflux": "the injection refluxed"}.get(summary["stop_reason"], summary["stop_reason"])
+           "reflux": "the injection refluxed"}.get(summary["stop_reason"], stop_reason_words(summary["stop_reason"]))
     return f"stopped before its endpoint ({summary['endpoint'].replace('_', ' ')}): {why}, after {volume}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..endpoints import stop_reason_words
 from .run import run_data
 from .style import (
     CATEGORY_COLOURS,
@@ -13,7 +14,6 @@ from .style import (
     line_width,
     new_axes,
     sace_label,
-    stop_reason_label,
     styled,
 )
 
@@ -83,7 +83,7 @@ def endpoint_curve(source, ax=None):
                 fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9}, wrap=True)
     ax.plot(volume[-1], ts["antegrade_flow_fraction"].iloc[-1], marker="o", ms=line_width(11), color=OKABE_ITO["blue"],
             mec="black", ls="none",
-            label=f"stop: {stop_reason_label(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
+            label=f"stop: {stop_reason_words(summary['stop_reason'])} ({sace_label(summary['sace_level'])})")
     from matplotlib.patches import Patch
 
     ax.add_artist(ax.legend(handles=[Patch(color=SACE_COLOURS[2], label="SACE level of the antegrade flow (bands)")],
@@ -104,8 +104,8 @@ def _title(data) -> str:
     reason = summary["stop_reason"]
     title = f"Catheter in {display_name(data.meta['catheter_vessel'])}"
     if reason == "endpoint" or not endpoint:
-        return title + (f", endpoint {endpoint}" if endpoint else "") + f": injection stopped, {stop_reason_label(reason)}"
-    return title + f": stopped, {stop_reason_label(reason)} ({endpoint} not reached)"
+        return title + (f", endpoint {endpoint}" if endpoint else "") + f": injection stopped, {stop_reason_words(reason)}"
+    return title + f": stopped, {stop_reason_words(reason)} ({endpoint} not reached)"
 
 
 #: Fractions of baseline the curve legend covers at the top of the axes (``upper center``) and in the middle

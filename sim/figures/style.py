@@ -25,9 +25,9 @@ import numpy as np
 
 from ..io import atomic_write
 
-__all__ = ["CATEGORY_COLOURS", "FORMATS", "GEOMETRY", "OKABE_ITO", "SACE_COLOURS", "SACE_ROMAN", "STRATEGY_COLOURS", "STYLES",
+__all__ = ["CATEGORY_COLOURS", "FORMATS", "GEOMETRY", "OKABE_ITO", "SACE_COLOURS", "STRATEGY_COLOURS", "STYLES",
            "THERAPY_LABELS", "canvas", "display_name", "empty_panel", "halo", "is_wide", "line_width", "marker_area",
-           "metric_label", "new_axes", "panel_grid", "sace_label", "save_figure", "stop_reason_label", "strategy_colour",
+           "metric_label", "new_axes", "panel_grid", "sace_label", "save_figure", "strategy_colour",
            "style_context", "styled", "wrap_to_fit"]
 
 #: Okabe-Ito colour-blind-safe palette (Okabe and Ito 2008), in the order used for categories.
@@ -86,13 +86,8 @@ _DISPLAY = {
     "right_posterior_portal": "right posterior PV",
 }
 _ACRONYMS = {"net": "NET", "hcc": "HCC", "crc": "CRC", "pv": "PV", "ha": "HA", "pvt": "PVT"}
-#: Why injection stopped (``stop_reason``, docs/outputs.md), as a figure says it.
-_STOP_REASONS = {"endpoint": "endpoint reached", "max_volume": "maximum volume given", "reflux": "reflux",
-                 "activity_delivered": "activity delivered", "packed_to_tip": "columns packed to the catheter tip"}
 #: Therapies of ``embosim compare --therapies`` (the keys of ``sim.therapies.THERAPIES``) as clinicians write them.
 THERAPY_LABELS = {"tae": "TAE", "ctace": "cTACE", "deb_tace": "DEB-TACE"}
-#: SACE levels as the angiographic scale writes them.
-SACE_ROMAN = ("I", "II", "III", "IV")
 
 
 def display_name(name: str) -> str:
@@ -109,14 +104,11 @@ def display_name(name: str) -> str:
     return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
 
 
-def stop_reason_label(reason: str) -> str:
-    """Why injection stopped, in words (``stop_reason``; an unknown one: underscores to spaces)."""
-    return _STOP_REASONS.get(reason, reason.replace("_", " "))
-
-
 def sace_label(level) -> str:
     """``"SACE III"`` for level 3 (1-4)."""
-    return f"SACE {SACE_ROMAN[int(level) - 1]}"
+    from ..endpoints import ROMAN
+
+    return f"SACE {ROMAN[int(level)]}"
 
 
 def strategy_colour(name: str, k: int) -> str:
