@@ -87,8 +87,9 @@ def _sirt_section(s: dict) -> list[str]:
              f" Gy mean (D70 {_fmt(s['sirt_tumour_d70_gy'])} Gy, V100 {_fmt(s['sirt_tumour_v100'])}), perfused normal "
              f"liver {_fmt(s['sirt_normal_liver_dose_mean_gy'])} Gy (all normal liver "
              f"{_fmt(s['sirt_normal_liver_dose_whole_gy'])} Gy), lungs {_fmt(s['sirt_lung_dose_gy'])} Gy. "
-             + ("Limit checks: " + "; ".join(s["sirt_limit_findings"]) + "." if s["sirt_limit_findings"]
-                else "No dose limit exceeded."), "",
+             + ("Limit checks of the delivered doses, with the severity a plan would have had (the activity was "
+                "given: embosim plan checks before): " + "; ".join(s["sirt_limit_findings"]) + "."
+                if s["sirt_limit_findings"] else "No dose limit exceeded."), "",
              f"| from the same catheter | MAA work-up ({s['sirt_maa_particles']} particles) | Y-90 |", "|---|---|---|"]
     lines += [f"| {label} | {_fmt(s[maa])} | {_fmt(s[y90])} |" for label, maa, y90 in rows]
     lines += ["", f"Segment shares overlap {_fmt(s['sirt_maa_y90_segment_overlap'])}, compartment shares "

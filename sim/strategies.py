@@ -974,6 +974,10 @@ def _value(value: Any) -> str:
 
 
 def _cell(value: float, lo: float, hi: float) -> str:
+    """``mean [lo, hi]``; the mean alone without an interval (one replicate, or replicates that agree); "n/a" for an
+    outcome undefined in every replicate (a NaN mean: the lodging generation of oil alone)."""
+    if math.isnan(value):
+        return "n/a"
     if math.isnan(lo) or lo == hi:
         return f"{value:.3g}"
     return f"{value:.3g} [{lo:.3g}, {hi:.3g}]"
@@ -1019,8 +1023,11 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
     where = (f"Therapies (agents: embosim docs tace) from the scenario's catheter position, {first['catheter']}. Each therapy"
              if therapies else f"Catheter positions derived from tumour {first['tumour']!r} (segment {first['segment']}). "
              "Each strategy")
-    how = (f"{where} on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). Cells: mean "
-           "[95% Student-t interval of the mean]; every outcome, with its bounds, is in comparison.csv "
+    cells = ("Cells: one run each, no interval (give --replicates 2 or more for intervals); every outcome is in "
+             "comparison.csv" if replicates <= 1 else
+             "Cells: mean [95% Student-t interval of the mean; none shown where the replicates agree]; every outcome, "
+             "with its bounds, is in comparison.csv")
+    how = (f"{where} on the same liver, {replicates} replicate(s) with common random numbers ({seed_note}). {cells} "
            f"(definitions: embosim docs outputs, embosim docs strategies). {staged}")
     return "\n".join([f"# {'Therapy' if therapies else 'Strategy'} comparison: {scenario.title}", "",
                       scenario.description or "", "", how.rstrip(), "", format_table(table, markdown=True),

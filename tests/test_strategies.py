@@ -281,6 +281,20 @@ def test_markdown_table_keeps_a_staged_catheter_in_one_cell(default_table):
     assert "RHA \\| LHA" in staged
 
 
+def test_comparison_md_says_when_it_has_no_intervals(default_table):
+    """Review 49: comparison.md of one replicate said "Cells: mean [95% Student-t interval of the mean]" over cells
+    with none, and a NaN mean would have printed "nan"."""
+    from sim.strategies import _cell, comparison_markdown
+
+    scenario = sim.load_scenario(sim.default_scenario_path())
+    one = comparison_markdown(default_table, scenario, replicates=1, seed_note="root seed 0")
+    assert "Cells: one run each, no interval" in one and "Student-t" not in one
+    several = comparison_markdown(default_table, scenario, replicates=3, seed_note="root seed 0")
+    assert "Cells: mean [95% Student-t interval of the mean" in several
+    assert _cell(float("nan"), float("nan"), float("nan")) == "n/a"
+    assert _cell(0.5, 0.4, 0.6) == "0.5 [0.4, 0.6]" and _cell(0.5, 0.5, 0.5) == "0.5"
+
+
 def test_figure_labels_name_the_endpoint_when_strategies_stop_at_different_ones(default_table):
     """Review 17: a lobar injection to sluggish flow beside a selective one to stasis differs in both; the
     comparison figures' labels say so (and only then)."""
