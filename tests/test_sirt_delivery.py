@@ -46,7 +46,7 @@ def test_resin_into_a_small_territory_stops_early_at_slow_flow_glass_does_not(li
     assert s["sirt_activity_delivered_gbq"] < s["sirt_activity_prescribed_gbq"]
     from sim.report import render_report
 
-    assert "The Y-90 delivery stopped early (slow_flow)" in render_report(resin)  # the report says so too
+    assert "The Y-90 delivery stopped early (the flow slowed to the endpoint)" in render_report(resin)  # in words
     prescribed = int(round(s["sirt_spheres_prescribed"]))
     ends = aliquot_ends(resin.scenario.agent, prescribed)
     assert s["sirt_spheres_delivered"] == ends[s["sirt_aliquots_delivered"] - 1]  # whole aliquots only
