@@ -72,12 +72,25 @@ def measure(table: pd.DataFrame) -> dict:
            "packed_flow": [float(x) for x in table.loc[table["stop_reason"] == "packed_to_tip",
                                                        "antegrade_flow_fraction"].agg(["min", "max"])]
            if (table["stop_reason"] == "packed_to_tip").any() else None}
+    slowest = table[(table["catheter.vessel"] == "RHA") & (table["agent.size_bin"] == "40-120")]
+    out["run_time"] = {"total_s": float(table["run_time_s"].sum()), "rha_40_120_s": float(slowest["run_time_s"].sum()),
+                       "rha_40_120_runs": len(slowest),
+                       "rha_40_120_particles": float(slowest["particles_injected"].mean())}
     return out
 
 
 def _pct(lo_hi) -> str:
     lo, hi = (f"{100 * x:.0f}" for x in lo_hi)
     return f"{lo}%" if lo == hi else f"{lo}-{hi}%"
+
+
+def _run_time(t: dict) -> str:
+    """How long the example's runs took (``run_time_s``, one core each, this project's machine), and what took most."""
+    return (f"Its runs took {t['total_s'] / 60:.0f} minutes of run time on this project's 2-core machine (one core a "
+            f"run), {t['rha_40_120_s'] / t['total_s']:.0%} of it the {t['rha_40_120_runs']} lobar runs of 40-120 um "
+            f"spheres ({t['rha_40_120_particles']:,.0f} particles each to stasis, about "
+            f"{t['rha_40_120_s'] / t['rha_40_120_runs']:.0f} s a run); the speed of sweeps in general: "
+            "docs/performance.md, Sweeps.")
 
 
 def render_text(v: dict) -> str:
@@ -94,7 +107,7 @@ def render_text(v: dict) -> str:
 segment 5 NET) with three microsphere sizes, for tumours whose hepatic arterial share
 of inflow runs from 50% to 100%, from the segment 5 artery (A5, selective) or the right
 hepatic artery (RHA, lobar): {v['points']} points x {v['seeds']} seeds = {v['runs']} runs on 6 livers, at 150 um
-terminal vessels (the base's 50 um is the production resolution); its speed: docs/performance.md, Sweeps.
+terminal vessels (the base's 50 um is the production resolution). {_run_time(v['run_time'])}
 
 ![Tumour necrosis and tumour share of particles against tumour arterial fraction, per microsphere size, catheter in A5 and RHA](figures/sweep_example.png)
 
