@@ -179,11 +179,13 @@ AllowLarge = Annotated[bool, typer.Option(
     "--allow-large", help="Run even when the size estimate (memory, time) is above the limits (embosim docs sweeps).")]
 
 
-def _check_sizes(config: Scenario, path: Path, allowed: bool) -> None:
-    """Refuse a liver too large to build or too many particles, before anything is written (the build warns)."""
+def _check_sizes(config: Scenario, path: Path, allowed: bool, *, procedure: bool = True) -> None:
+    """Refuse a liver too large to build or, when the command runs the scenario's ``procedure``, too many particles,
+    before anything is written (the build warns)."""
     from .anatomy.liver import check_build_size
 
-    check_particles_size(config, allow_large=allowed, source=str(path))
+    if procedure:
+        check_particles_size(config, allow_large=allowed, source=str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SizeWarning)
         check_build_size(config, allow_large=allowed, source=str(path))
@@ -330,7 +332,7 @@ def plan(
     """Plan a Y-90 activity from a simulated MAA work-up: BSA, MIRD and partition model, with the lung and
     normal-liver limit checks (embosim docs sirt)."""
     path, config = _load_scenario(scenario)
-    _check_sizes(config, path, False)
+    _check_sizes(config, path, False, procedure=False)  # the work-up's MAA only: no Y-90 is delivered (review 50)
     if json_out is not None:
         check_writable(json_out.parent if str(json_out.parent) else Path("."), option="--json")
     from .sirt_plan import plan_activities

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+import sim
 from sim.dosimetry import mird_dose_gy
 from sim.sirt_plan import plan_activities, workup_partition
 from sim.sirt_workup import bsa_plan_gbq, maa_workup, mird_plan_gbq
@@ -107,6 +108,21 @@ def test_plan_command_prints_and_writes_the_plans(invoke, write_scenario, tmp_pa
     assert record["segments_perfused"] >= 4 and f"in {record['segments_perfused']} Couinaud segments" in result.stdout
     assert [p["method"] for p in record["plans"]] == ["bsa", "mird", "partition"]
     assert record["plans"][2]["tumour_dose_gy"] == pytest.approx(120.0, rel=1e-9)
+
+
+def test_plan_does_not_warn_about_a_delivery_it_does_not_make(invoke, write_scenario):
+    """Review 50: `embosim plan` of a lobar resin scenario warned that the batched Y-90 delivery "would need about
+    1.6 GiB and 2.2 min"; the plan simulates the MAA work-up only."""
+    from sim.limits import SizeWarning, check_particles_size
+
+    text = "[liver]\nterminal_diameter_um = 250.0\n[catheter]\nvessel = 'RHA'\n[agent]\nkind = 'y90_resin'\n" \
+           "activity_gbq = 3.0\n"
+    path = write_scenario(text)
+    with pytest.warns(SizeWarning, match="batched Y-90 delivery"):  # what a run of it says
+        check_particles_size(sim.load_scenario(path))
+    result = invoke("plan", path, "--maa-particles", 20_000)
+    assert result.exit_code == 0, result.output
+    assert "batched Y-90 delivery" not in result.stderr and "would need" not in result.stderr
 
 
 def test_plan_command_bad_input_is_one_line(invoke, write_scenario):
