@@ -1101,7 +1101,13 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
             if isinstance(node, tuple):
                 raise ScenarioError("cannot assign into a fixed tuple", path=dotted)
         elif not isinstance(node, dict) or key not in node:
-            raise ScenarioError("no such scenario parameter", path=dotted)
+            import difflib
+
+            names = [str(k) for k in node] if isinstance(node, dict) else []
+            close = [k for k in names if k.startswith(str(key))][:1] or difflib.get_close_matches(str(key), names, n=1)
+            guess = f"did you mean {'.'.join([*keys[:depth], close[0]])}? " if close else ""
+            raise ScenarioError(f"no such scenario parameter ({guess}the parameters: embosim docs scenario-reference)",
+                                path=dotted)
         if last:
             node[key] = value
         else:

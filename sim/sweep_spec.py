@@ -332,8 +332,21 @@ def _error_path_and_message(err: dict[str, Any]) -> tuple[str, str]:
     loc = [str(part) for part in err["loc"]]
     if loc[:1] == ["parameters"] and len(loc) > 1:
         loc = [_parameter_path(loc[1]), *loc[3:]]  # drop the form tag pydantic inserts
-    message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+    message = _unknown_key(loc) if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
     return ".".join(loc), message
+
+
+def _unknown_key(loc: list[str]) -> str:
+    """The message of an unknown key of a sweep specification: at the top level, the closest key and the allowed ones
+    (review 50: "replicate: unknown key" named neither ``replicates`` nor the others)."""
+    if len(loc) != 1:
+        return "unknown key (the keys of a parameter: embosim docs sweeps)"
+    import difflib
+
+    allowed = list(SweepSpec.model_fields)
+    close = difflib.get_close_matches(loc[0], allowed, n=1)
+    return (f"unknown key ({f'did you mean {close[0]}? ' if close else ''}the allowed keys: {', '.join(allowed)}; "
+            "embosim docs sweeps)")
 
 
 def _spec_error(exc: ValidationError, source: str) -> SweepError:

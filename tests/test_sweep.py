@@ -124,6 +124,11 @@ BAD_SPECS = [
      'fixed."catheter.rate_ml_min"', "keep one"),
     ("missing_base", 'base = "does_not_exist"\n[parameters]\n"catheter.vessel" = ["A5"]\n', "base", "does_not_exist"),
     ("unknown_key", 'sampels = 3\n', "sampels", "unknown key"),
+    # review 50: the key's neighbours named, not only "unknown key" / "no such scenario parameter"
+    ("misspelt_key", 'replicate = 2\n[parameters]\n"catheter.vessel" = ["A5"]\n', "replicate",
+     "unknown key (did you mean replicates? the allowed keys: title, base, fixed, parameters, sampling"),
+    ("misspelt_parameter", '[parameters]\n"catheter.vesel" = ["A5", "RHA"]\n', 'parameters."catheter.vesel"',
+     "no such scenario parameter (did you mean catheter.vessel? the parameters: embosim docs scenario-reference)"),
 ]
 
 
