@@ -55,7 +55,7 @@ from pydantic import (
     model_validator,
 )
 
-from .catalogue import DEFAULT_SCENARIO, resolve_scenario
+from .catalogue import DEFAULT_SCENARIO, resolve_scenario, sweeps_dir
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .scenario import Scenario, ScenarioError, check_agent_keys, load_scenario, scenario_fields
 
@@ -403,6 +403,19 @@ def _dotted(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _shipped_hint(path: Path) -> str:
+    """For a bare name that is no file: no shipped sweep specification has it, the close ones (review 50: "cannot read
+    the sweep file (No such file or directory)" named none)."""
+    if path.parent != Path("."):
+        return ""
+    import difflib
+
+    names = [p.stem for p in sweeps_dir().glob("*.toml")]
+    close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
+    guess = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return f"; no shipped sweep specification of that name{guess}; 'embosim scenarios' lists them"
+
+
 def load_sweep_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep specification TOML file.
 
@@ -415,7 +428,8 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError(f"cannot read the sweep file ({getattr(exc, 'strerror', None) or exc})",
+        shipped = _shipped_hint(path) if isinstance(exc, FileNotFoundError) else ""
+        raise SweepError(f"cannot read the sweep file ({getattr(exc, 'strerror', None) or exc}{shipped})",
                          source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"invalid TOML ({exc})", source=str(path)) from None

@@ -59,3 +59,16 @@ def test_shipped_sweep_spec_resolves_by_name(tmp_path, monkeypatch):
     path = resolve_sweep_spec("size_arterialisation_catheter")
     assert path == sweeps_dir() / "size_arterialisation_catheter.toml" and path.is_file()
     assert resolve_sweep_spec("nope.toml") == Path("nope.toml")
+
+
+def test_a_sweep_name_that_is_no_file_names_the_shipped_ones(tmp_path, monkeypatch, invoke):
+    """Review 50: `embosim sweep nosuch_sweep` said only "cannot read the sweep file (No such file or directory)"."""
+    monkeypatch.chdir(tmp_path)
+    close = invoke("sweep", "size_arterialisation", "--out", tmp_path / "out")
+    assert close.exit_code == 2 and "Traceback" not in close.output
+    assert "no shipped sweep specification of that name (did you mean size_arterialisation_catheter?)" in close.stderr
+    far = invoke("sweep", "nothing_like_it", "--out", tmp_path / "out")
+    assert far.exit_code == 2 and "did you mean" not in far.stderr and "'embosim scenarios' lists them" in far.stderr
+    path = invoke("sweep", tmp_path / "sub" / "nothing.toml", "--out", tmp_path / "out")  # a path: no shipped names
+    assert path.exit_code == 2 and "no shipped" not in path.stderr
+    assert not (tmp_path / "out").exists()
