@@ -150,6 +150,17 @@ def _finite(low: float, high: float):
     return check
 
 
+def _whole(low: int, high: int):
+    """Option callback: a whole number from ``low`` to ``high``, the value given named when it is outside (review 50:
+    the range check's "Input should be greater than or equal to 10000" did not say what was given)."""
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(f"must be a whole number from {low} to {high} (got {value})")
+        return value
+
+    return check
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"embosim {__version__}")
@@ -324,8 +335,8 @@ def plan(
         "Mean dose of the perfused tissue for the MIRD plan, Gy (model assumption 120 Gy, embosim docs sirt)."))] = 120.0,
     tumour_gy: Annotated[float, typer.Option("--tumour-gy", callback=_finite(1.0, 2000.0), help=(
         "Mean dose of the territory's viable tumour for the partition plan, Gy (model assumption 120 Gy)."))] = 120.0,
-    particles: Annotated[int, typer.Option("--maa-particles", min=10_000, max=10_000_000, help=(
-        "MAA particles of the simulated work-up."))] = 400_000,
+    particles: Annotated[int, typer.Option("--maa-particles", callback=_whole(10_000, 10_000_000), help=(
+        "MAA particles of the simulated work-up, 10000 to 10000000."))] = 400_000,
     json_out: Annotated[Path | None, typer.Option("--json", dir_okay=False, help=(
         "Also write the plans as JSON to this file (written atomically)."))] = None,
 ) -> None:

@@ -585,8 +585,10 @@ def assess_patient(scenario: Scenario, *, severities: dict[str, Severity] | None
         raise ValueError(f"severities: rule {retired[0]!r} was {RETIRED_RULES[retired[0]]}")
     unknown = set(severities) - {rule.id for rule in RULES}
     if unknown or not set(severities.values()) <= set(SEVERITIES):
+        wrong = ", ".join(f"{rule}={severity}" for rule, severity in severities.items()
+                          if rule in unknown or severity not in SEVERITIES)
         raise ValueError(f"severities: rule ids must be among {', '.join(r.id for r in RULES)} and severities among "
-                         f"{', '.join(SEVERITIES)}; got {severities}")
+                         f"{', '.join(SEVERITIES)}; got {wrong}")
     applied = (rule.apply(scenario, severities.get(rule.id)) for rule in RULES)
     findings = sorted((f for f in applied if f is not None), key=lambda f: SEVERITIES.index(f.severity))
     return Verdict(findings=tuple(findings), disease_burden_percent=disease_burden_percent(scenario),
