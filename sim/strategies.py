@@ -1015,7 +1015,8 @@ def comparison_markdown(table: pd.DataFrame, scenario: Scenario, *, replicates: 
 
     first = table.iloc[0]
     staged = ("Rows of session 1, 2 are the sessions of a staged strategy: their devascularisation and "
-              "ischaemia are what that session added; its total row is the state after all sessions. "
+              "ischaemia are what that session added (negative where the weeks before it reopened more than it "
+              "closed: recanalisation, docs strategies); its total row is the state after all sessions. "
               if (table["session"] != TOTAL).any() else "")
     from .therapies import THERAPIES, lipiodol_note
 
