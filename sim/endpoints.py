@@ -72,6 +72,8 @@ STOP_REASON_WORDS = {"endpoint": "endpoint reached", "max_volume": "maximum volu
 def stop_reason_words(reason: str) -> str:
     """``reason`` (a ``stop_reason``) in words (:data:`STOP_REASON_WORDS`; an unknown one: underscores to spaces)."""
     return STOP_REASON_WORDS.get(reason, reason.replace("_", " "))
+
+
 #: Words for the antegrade flow by the level its flow criterion alone reaches.
 _FLOW_WORDS = {1: "normal antegrade flow", 2: "slowed antegrade flow", 3: "sluggish antegrade flow",
                4: "stasis of antegrade flow"}
