@@ -892,7 +892,8 @@ def test_volume_endpoint_reads_reached_when_the_volume_was_given():
     stasis = {**run, "endpoint_reached": True, "stop_reason": "endpoint"}
     assert rows(stasis, volume_endpoint=True)["endpoint_reached"] == "True (stasis before the volume)"
     packed = {**run, "stop_reason": "packed_to_tip"}
-    assert rows(packed, volume_endpoint=True)["endpoint_reached"] == "False (packed_to_tip)"
+    assert rows(packed, volume_endpoint=True)["endpoint_reached"] == "False (columns packed to the catheter tip)"
+    assert rows(packed)["stop_reason"] == "columns packed to the catheter tip"  # words, not the key (review 49)
 
 
 def test_the_curve_says_so_when_no_particle_was_injected():

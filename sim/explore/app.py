@@ -28,6 +28,7 @@ from bokeh.events import Tap
 
 from .. import __version__
 from ..catalogue import resolve_scenario
+from ..endpoints import stop_reason_words
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..selection import assess_patient
 from . import compute
@@ -118,12 +119,14 @@ def outcome_table(summary: dict, *, volume_endpoint: bool = False) -> pd.DataFra
     skip = PARTICLE_OUTCOMES if summary.get("particles_injected", 1) == 0 else frozenset()
     labels = Y90_LABELS if "sirt_tumour_dose_mean_gy" in summary else {}
     values = {key: _format(summary[key]) for key, _, _ in OUTCOMES if key in summary}
+    if "stop_reason" in values:  # in words, as the report and the figures say it (the key column names the key)
+        values["stop_reason"] = stop_reason_words(summary["stop_reason"])
     if volume_endpoint and "endpoint_reached" in values:
         labels = {**labels, "endpoint_reached": "endpoint reached (the volume, or stasis first)"}
         reason = summary.get("stop_reason")
         values["endpoint_reached"] = ("True (the volume was given)" if reason == "max_volume" else
                                       "True (stasis before the volume)" if summary["endpoint_reached"] else
-                                      f"False ({reason})")
+                                      f"False ({stop_reason_words(reason)})")
     rows = [(labels.get(key, label), values[key], unit, key) for key, label, unit in OUTCOMES
             if key in values and key not in skip]
     return pd.DataFrame(rows, columns=["outcome", "value", "unit", "summary key"])
