@@ -263,6 +263,7 @@ def test_the_report_tells_the_oil_and_the_drug(liver):
     assert "Stopped on" not in text
     assert "## Lipiodol (cTACE)" in text and f"{s['lipiodol_tumour_ml']:.3g} mL" in text
     assert "## Drug" in text and f"{s['drug_delivered_mg']:.3g} mg delivered" in text
+    assert "weak point" not in text  # the beads' plasma caveat (test_tace_deb) is not the emulsion's
     assert f"peak {s['plasma_doxorubicin_peak_ng_ml']:.3g} ng/mL" in text and "AUC" in text  # (review 37: missing)
     assert text.count("## Patient selection") == 1
     # review 49: shares of no particle read 0, the portal oil looked like a fourth destination (the four summed to more
