@@ -669,6 +669,9 @@ def validate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     workers: Annotated[int, typer.Option(min=1, help=(
         "Processes running cases side by side (the results do not depend on it)."))] = 1,
+    only: Annotated[list[str] | None, typer.Option("--case", help=(
+        "Run only this case (repeat for more; default: every case): a case of embosim docs validation, by its key "
+        "(analytic, hemodynamics, doxorubicin...; an unknown one lists them)."))] = None,
 ) -> None:
     """Compare embosim with analytic results and published data (embosim docs validation).
 
@@ -677,15 +680,23 @@ def validate(
     """
     from .validation_runner import ValidationSuiteNotFound, load_runner
 
-    _make_output_dir(out)
     try:
         runner = load_runner()
     except ValidationSuiteNotFound as exc:
         typer.echo(f"embosim: error: {exc}", err=True)
         raise typer.Exit(1) from None
+    cases = runner.CASES
+    if only:
+        keys = [case.key for case in cases]
+        unknown = [name for name in only if name not in keys]
+        if unknown:
+            raise typer.BadParameter(f"no validation case {unknown[0]!r}; the cases: {', '.join(keys)}",
+                                     param_hint="'--case'")
+        cases = tuple(case for case in cases if case.key in only)
+    _make_output_dir(out)
     _note_first_compile()
     report = runner.run_all(out, fast=fast, echo=None if quiet else lambda line: typer.echo(line, err=True),
-                            workers=workers)
+                            workers=workers, cases=cases)
     typer.echo(runner.format_table(report), nl=False)
     typer.echo(f"Wrote validation.md, validation.csv and {len(report.files) - 2} case files to {out}")
     if report.errors:

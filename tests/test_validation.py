@@ -234,3 +234,18 @@ def test_the_sampled_auc_starts_at_the_injection():
     c = plasma_curve([Release(dose, half_life)], t) / NG_ML_KG_M3
     from_first = float(np.sum(0.5 * (c[1:] + c[:-1]) * np.diff(t / 60.0)))
     assert _sampled_auc(dose, half_life) == pytest.approx(from_first + 0.5 * c[0] * t[0] / 60.0, rel=1e-12)
+
+
+def test_case_option_runs_the_cases_named_and_refuses_others(tmp_path, invoke):
+    """`embosim validate --case KEY` (repeatable) runs those cases only, in the suite's order; an unknown key is one
+    line naming the cases, exit 2, before any folder is made."""
+    out = tmp_path / "two"
+    result = invoke("validate", "--fast", "--quiet", "--case", "doxorubicin", "--case", "analytic", "--out", out)
+    assert result.exit_code == 0, result.output
+    with (out / "validation.csv").open(encoding="utf-8") as fh:
+        modules = list(dict.fromkeys(row["module"] for row in csv.DictReader(fh)))
+    assert modules == ["analytic", "doxorubicin"]
+    bad = invoke("validate", "--case", "analytik", "--out", tmp_path / "bad")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "'--case': no validation case 'analytik'; the cases: analytic, reference_solver," in bad.stderr
+    assert not (tmp_path / "bad").exists()

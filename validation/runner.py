@@ -311,9 +311,10 @@ role:
 Where embosim disagrees with the literature the table says so and the note says why;
 no parameter was tuned to make a case pass.
 
-Run it with `embosim validate [--fast] [--workers N] [--out DIR]` (exit status 0 whatever
-the agreement; 1 only if a case raised; `--workers` runs cases side by side, the same
-results). The cases live in the repository's top-level
+Run it with `embosim validate [--fast] [--workers N] [--case KEY] [--out DIR]` (exit status 0
+whatever the agreement; 1 only if a case raised; `--workers` runs cases side by side, the
+same results; `--case KEY`, repeatable, runs only those cases: the keys are the `module`
+column of `validation.csv`). The cases live in the repository's top-level
 `validation/` folder (one module per case, `validation/runner.py` runs them), which
 installs as the subpackage `sim.validation` (a wheel carries it; an editable install
 maps it to the checkout). `docs/validation.md` is this report for the
