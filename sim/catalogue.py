@@ -14,8 +14,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios", "resolve_scenario",
-           "docs_dir", "list_docs", "resolve_doc"]
+__all__ = ["did_you_mean", "scenarios_dir", "sweeps_dir", "resolve_sweep_spec", "default_scenario_path", "list_scenarios",
+           "resolve_scenario", "docs_dir", "list_docs", "resolve_doc"]
 
 DEFAULT_SCENARIO = "bulky_segment5_net"
 
@@ -64,9 +64,28 @@ def resolve_doc(name: str) -> Path:
     if path.is_file():
         return path
     pages = list_docs()
-    close = difflib.get_close_matches(Path(name).stem, pages, n=3)
-    raise ScenarioError(f"no documentation page {name!r}; " + (f"did you mean {', '.join(close)}?" if close else
+    raise ScenarioError(f"no documentation page {name!r}; " + (did_you_mean(Path(name).stem, pages, n=3) or
                                                                  f"pages: {', '.join(pages)}"), path="page")
+
+
+def did_you_mean(name: str, names, *, n: int = 1, prefix: str = "") -> str:
+    """``"did you mean A or B?"`` for the (at most ``n``) ``names`` closest to a mistyped ``name``, each written after
+    ``prefix``; ``""`` when none is close. Names that start with ``name`` come first (``rate`` ->
+    ``rate_ml_min``), else :func:`difflib.get_close_matches` (cutoff 0.6): one rule for every message that suggests.
+
+    Examples
+    --------
+    >>> did_you_mean("rate", ["vessel", "rate_ml_min"], prefix="catheter.")
+    'did you mean catheter.rate_ml_min?'
+    >>> did_you_mean("main_pvtt", ["main_pvt", "sirt_main_pvt", "default"], n=3)
+    'did you mean main_pvt or sirt_main_pvt?'
+    >>> did_you_mean("xyz", ["main_pvt"])
+    ''
+    """
+    names = [str(candidate) for candidate in names]
+    close = [candidate for candidate in names if candidate.startswith(name) and candidate != name][:n] or \
+        difflib.get_close_matches(name, names, n=n, cutoff=0.6)
+    return f"did you mean {' or '.join(prefix + candidate for candidate in close)}?" if close else ""
 
 
 def sweeps_dir() -> Path:
@@ -101,8 +120,7 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     Raises
     ------
     ScenarioError
-        A bare name that is no file and no shipped scenario (close ones suggested: "did you mean ...?",
-        :func:`difflib.get_close_matches`).
+        A bare name that is no file and no shipped scenario (close ones suggested: :func:`did_you_mean`).
     """
     if name_or_path is None:
         return default_scenario_path()
@@ -119,9 +137,8 @@ def resolve_scenario(name_or_path: str | Path | None) -> Path:
     if bare and not path.exists():
         from .scenario import ScenarioError
 
-        names = [p.stem for p in scenarios_dir().glob("*.toml")]
-        close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
-        guess = f"did you mean {' or '.join(close)}? " if close else ""
+        guess = did_you_mean(path.name.removesuffix(".toml"), [p.stem for p in scenarios_dir().glob("*.toml")], n=3)
+        guess = f"{guess} " if guess else ""
         raise ScenarioError(f"cannot read the scenario file (no such file, and no shipped scenario of that name; "
                             f"{guess}'embosim scenarios' lists them)", source=str(path))
     return path

@@ -1101,13 +1101,12 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
             if isinstance(node, tuple):
                 raise ScenarioError("cannot assign into a fixed tuple", path=dotted)
         elif not isinstance(node, dict) or key not in node:
-            import difflib
+            from .catalogue import did_you_mean
 
-            names = [str(k) for k in node] if isinstance(node, dict) else []
-            close = [k for k in names if k.startswith(str(key))][:1] or difflib.get_close_matches(str(key), names, n=1)
-            guess = f"did you mean {'.'.join([*keys[:depth], close[0]])}? " if close else ""
-            raise ScenarioError(f"no such scenario parameter ({guess}the parameters: embosim docs scenario-reference)",
-                                path=dotted)
+            guess = did_you_mean(str(key), node if isinstance(node, dict) else (), prefix="".join(
+                f"{k}." for k in keys[:depth]))
+            raise ScenarioError(f"no such scenario parameter ({f'{guess} ' if guess else ''}the parameters: embosim "
+                                "docs scenario-reference)", path=dotted)
         if last:
             node[key] = value
         else:

@@ -55,7 +55,7 @@ from pydantic import (
     model_validator,
 )
 
-from .catalogue import DEFAULT_SCENARIO, resolve_scenario, sweeps_dir
+from .catalogue import DEFAULT_SCENARIO, did_you_mean, resolve_scenario, sweeps_dir
 from .limits import SizeError, SizeEstimate, check_particles_size, check_size, count
 from .scenario import Scenario, ScenarioError, check_agent_keys, load_scenario, scenario_fields
 
@@ -341,12 +341,9 @@ def _unknown_key(loc: list[str]) -> str:
     (review 50: "replicate: unknown key" named neither ``replicates`` nor the others)."""
     if len(loc) != 1:
         return "unknown key (the keys of a parameter: embosim docs sweeps)"
-    import difflib
-
     allowed = list(SweepSpec.model_fields)
-    close = difflib.get_close_matches(loc[0], allowed, n=1)
-    return (f"unknown key ({f'did you mean {close[0]}? ' if close else ''}the allowed keys: {', '.join(allowed)}; "
-            "embosim docs sweeps)")
+    guess = did_you_mean(loc[0], allowed)
+    return f"unknown key ({f'{guess} ' if guess else ''}the allowed keys: {', '.join(allowed)}; embosim docs sweeps)"
 
 
 def _spec_error(exc: ValidationError, source: str) -> SweepError:
@@ -408,12 +405,8 @@ def _shipped_hint(path: Path) -> str:
     the sweep file (No such file or directory)" named none)."""
     if path.parent != Path("."):
         return ""
-    import difflib
-
-    names = [p.stem for p in sweeps_dir().glob("*.toml")]
-    close = difflib.get_close_matches(path.name.removesuffix(".toml"), names, n=3, cutoff=0.6)
-    guess = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return f"; no shipped sweep specification of that name{guess}; 'embosim scenarios' lists them"
+    guess = did_you_mean(path.name.removesuffix(".toml"), [p.stem for p in sweeps_dir().glob("*.toml")], n=3)
+    return f"; no shipped sweep specification of that name{f' ({guess})' if guess else ''}; 'embosim scenarios' lists them"
 
 
 def load_sweep_spec(path: str | Path) -> SweepSpec:

@@ -72,3 +72,13 @@ def test_a_sweep_name_that_is_no_file_names_the_shipped_ones(tmp_path, monkeypat
     path = invoke("sweep", tmp_path / "sub" / "nothing.toml", "--out", tmp_path / "out")  # a path: no shipped names
     assert path.exit_code == 2 and "no shipped" not in path.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_suggestion_rule_of_every_message():
+    """One rule suggests a name for every mistyped one (scenario, sweep spec, docs page, key, parameter): its examples
+    run as written."""
+    import doctest
+
+    import sim.catalogue
+
+    assert doctest.testmod(sim.catalogue).attempted >= 3 and doctest.testmod(sim.catalogue).failed == 0
