@@ -72,9 +72,10 @@ def drug(source, ax=None):
     peaks_ng_ml = []
     for k, (label, s) in enumerate(summaries.items()):
         colour = colours[k % len(colours)]
-        curve = plasma_curve(summary_releases(s), t_s) / NG_ML_KG_M3
+        releases = summary_releases(s)
+        curve = plasma_curve(releases, t_s) / NG_ML_KG_M3
         plasma.loglog(t, curve, color=colour, lw=line_width(2.4), label=label if single else "_session")
-        peak, peak_s = plasma_peak(summary_releases(s))  # on the grid from t = 0 (a bolus peaks at once)
+        peak, peak_s = plasma_peak(releases)  # on the grid from t = 0 (a bolus peaks at once)
         peaks_ng_ml.append(peak / NG_ML_KG_M3)
         when = f"at {peak_s / HOUR_S:.3g} h" if peak_s > 0 else "at injection"
         at = int(np.argmax(curve))  # the log time axis starts after t = 0: the marker at the highest point drawn
