@@ -717,6 +717,8 @@ def test_paper_wrapping_keeps_numbers_with_their_units_and_arrows_with_their_wor
 
 
 def test_deposition_counts_every_particle(runs):
+    from sim.figures.arteries import extent
+
     data = runs["replaced_rha_michels3"]
     fig = figures.deposition(data)
     counts = [bar.get_width() for bar in fig.axes[2].patches]
@@ -724,6 +726,12 @@ def test_deposition_counts_every_particle(runs):
     # the summary's split, to the particle (review 17: the half-precision shares were off by 1-3 particles)
     assert counts[0] / data.summary["particles_injected"] == pytest.approx(data.summary["tumour_particle_fraction"],
                                                                            rel=1e-12)
+    # the density map frames the liver and its lodging sites, not the tree figures' trunk and aorta below the
+    # liver, which left it a third of its panel on paper (review 48)
+    outline = data["segment/outline_mm"]
+    bottom, top = fig.axes[3].get_ylim()
+    assert bottom == pytest.approx(min(outline[:, 1].min(), data["lodged/xyz_mm"][:, 2].min()) - 8.0, abs=1e-3)
+    assert bottom > extent(data)[2] + 10.0
 
 
 def test_animated_angiogram_is_a_dsa_movie_from_the_saved_frames(runs, tmp_path):

@@ -9,6 +9,8 @@ from .style import CATEGORY_COLOURS, display_name, empty_panel, is_wide, line_wi
 
 __all__ = ["deposition"]
 
+MAP_MARGIN_MM = 8.0  # mm around the liver and the lodging sites on the density map (as the tree figures' frame)
+
 
 @styled
 def deposition(source, ax=None):
@@ -35,7 +37,7 @@ def deposition(source, ax=None):
     """
     from matplotlib.colors import LogNorm
 
-    from .arteries import extent, tumour_outlines
+    from .arteries import tumour_outlines
 
     data = run_data(source)
     data.require_run("a deposition figure")
@@ -101,9 +103,12 @@ def deposition(source, ax=None):
     axes[2].set(xlabel="particles (count)", ylabel="destination", title="Where the particles went",
                 xlim=(0, max(max(counts), 1) * 1.45))
 
-    left, right, bottom, top = extent(data)
     sites, count = data["lodged/xyz_mm"][:, [0, 2]], data["lodged/count"]
     outline, start = data["segment/outline_mm"], data["segment/outline_start"]
+    # the liver and every lodging site, not the whole tree figure's frame (its trunk and aorta below the liver left
+    # the map a third of its panel on paper: review 48)
+    seen = np.vstack([outline, sites])
+    (left, bottom), (right, top) = seen.min(axis=0) - MAP_MARGIN_MM, seen.max(axis=0) + MAP_MARGIN_MM
     for s in range(start.size - 1):
         hull = outline[start[s]:start[s + 1]]
         axes[3].fill(hull[:, 0], hull[:, 1], facecolor="none", edgecolor=CATEGORY_COLOURS["liver outline"], lw=line_width(0.8),
