@@ -100,19 +100,20 @@ def _label(spec: str, case_expert) -> str:
 
 
 def render_text(values: dict) -> str:
+    from sim.explore.case_view import points_text
     from sim.explore.cases import load_cases
 
-    cases = load_cases()
+    cases = load_cases()  # (points as the page shows them: rounded down to a tenth)
     lines = ["| case | choice | score | selection | tumour necrosis | normal liver | bile ducts | non-target | volume "
              "| note |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, played in values.items():
         for spec, v in played.items():
             rows = v["rows"]
-            points = " | ".join(f"{r[3]:.1f}" for r in rows[:6])
+            points = " | ".join(points_text(r[3]) for r in rows[:6])
             note = rows[6][1] if len(rows) > 6 else ("treated more than one segment against the advice"
                                                     if v["segmental_breach"] else "")
             lines.append(f"| {cases[name].title if spec == 'expert' else ''} | {_label(spec, cases[name].expert)} "
-                         f"| **{v['total']:.1f}** | {points} | {note} |")
+                         f"| **{points_text(v['total'])}** | {points} | {note} |")
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ from sim.explore.controls import (
     scenario_from_values,
 )
 from sim.explore.scenario_toml import scenario_to_toml
-from sim.scenario import AgentConfig, Scenario, ScenarioError, inapplicable_agent_keys, load_scenario, parse_scenario
+from sim.scenario import SEGMENTS, AgentConfig, Scenario, ScenarioError, inapplicable_agent_keys, load_scenario, parse_scenario
 
 
 def test_every_control_names_a_scenario_key_and_a_title_with_it():
@@ -179,7 +179,12 @@ def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram()
 
     view = CaseView(LiverCache(disk=False), Worker(), overrides={"liver.terminal_diameter_um": 300.0})
     view.choose.value = "michels_replaced_rha"
+    # a previous case's answers (review 51: a decline and an endpoint carried over to the next case and were scored)
+    blank = {w: w.value for w in (view.selection, view.kind, view.size, view.endpoint)}
+    view.selection.value, view.endpoint.value, view.size.value = "decline", "sluggish", "300-500"
+    assert view.vessel.disabled and view.endpoint.disabled  # a decline uses no treatment choice
     asyncio.run(view._on_start())
+    assert {w: w.value for w in blank} == blank and not view.endpoint.disabled
     assert not view.worker.error.visible and set(view.run_from.options) == set(DIAGNOSTIC_VESSELS)
     assert {"CHA", "LHA", "A2"} <= view.shown and not {"A6", "replaced_RHA", "A5"} & view.seen
     # a click on the right lobe picks nothing the coeliac run does not show
@@ -457,6 +462,13 @@ def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_
     text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), yours, expert)
     assert ("**The injection:** yours stopped before its endpoint (stasis): the particles packed back to the "
             "catheter tip, after 0.41 mL of suspension; the expert's reached its endpoint (stasis) after 3 mL") in text
+    # the harm rows' factor is said with its value (review 51: below the expert on every harm and 3 of 10 points)
+    half = dict(yours, tumour_necrosis_fraction=0.3)
+    rows = score(case.expert, case.expert, half, expert)
+    text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), half, expert)
+    assert "times your tumour necrosis as a share of the expert's (50%)" in text
+    assert rows[1].points == pytest.approx(0.5 * rows[1].out_of)
+    assert "rounded down to a tenth; the total adds the unrounded points" in text
 
 
 def test_relative_contraindications_make_declining_defensible():
@@ -809,8 +821,10 @@ def test_a_click_takes_only_arteries_the_catheter_can_sit_in_and_says_why_not():
     assert "would wedge" in page.worker.status.object and narrow[0] in page.worker.status.object
     wide = next(name for name, d in zip(v["vessel"], v["diameter_um"], strict=True)
                 if name.startswith("#") and d > 1.5 * width_um)
-    assert compute.clicked_vessel(scene, _midpoint(scene, wide).x, _midpoint(scene, wide).y,
-                                  page.base.catheter.outer_diameter_fr)[0] == wide
+    placed, line = compute.clicked_vessel(scene, _midpoint(scene, wide).x, _midpoint(scene, wide).y,
+                                          page.base.catheter.outer_diameter_fr)
+    segment = SEGMENTS[int(scene.flow.liver.forest.segment[int(wide[1:])])]
+    assert placed == wide and line.endswith(f"um branch in segment {segment})")  # review 51: "#161149" alone
     tip = dict(page.liver_figure.tip.data)
     page._on_tap(_midpoint(scene, "A5"))  # the catheter's own vessel: nothing moves, the tip marker included
     assert page.scene is scene and page.liver_figure.tip.data == tip
@@ -1143,7 +1157,13 @@ def test_a_lipiodol_run_replays_its_emulsion_not_zero_millilitres(explorer):
     ts = explorer.simulation.result.timeseries
     explorer._draw_step(ts, len(ts))
     oil = explorer.simulation.result.summary["emulsion_volume_ml"]
-    assert explorer.replay_text.object.startswith(f"{oil:.1f} mL of Lipiodol emulsion, then no particles yet")
+    # (review 51: "then no particles yet" of a run that injects none)
+    assert explorer.replay_text.object.startswith(f"{oil:.1f} mL of Lipiodol emulsion injected, antegrade flow")
+    # where the oil went adds up to the oil given: the lungs' share is a row (review 51: 2.2 of 5 mL unaccounted for)
+    table = explorer.table.object.set_index("summary key")["value"].astype(float)
+    assert table["lipiodol_systemic_ml"] > 0
+    assert table[["lipiodol_tumour_ml", "lipiodol_normal_ml", "lipiodol_systemic_ml"]].sum() == \
+        pytest.approx(table["lipiodol_volume_ml"], rel=2e-3)
     assert explorer.curve.note.data["text"][0].startswith("No particle injected")
     asyncio.run(explorer.run(explorer.base))  # a bland run after it: no emulsion in its line, no note on its curve
     ts = explorer.simulation.result.timeseries
@@ -1151,6 +1171,10 @@ def test_a_lipiodol_run_replays_its_emulsion_not_zero_millilitres(explorer):
     assert "emulsion" not in explorer.replay_text.object and "mL of particle suspension injected" in \
         explorer.replay_text.object
     assert explorer.curve.note.data["text"] == []
+    # a Run refused for a bad value says so over the last run's results (review 51: "Done in 3.5 s" stayed)
+    explorer.widgets["catheter.rate_ml_min"].value = "-1"
+    asyncio.run(explorer._on_run())
+    assert explorer.worker.error.visible and "the results below are still the last run's" in explorer.worker.status.object
 
 
 def test_every_named_artery_in_the_view_is_labelled(coarse_scenario, coarse_liver):

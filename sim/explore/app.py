@@ -59,6 +59,7 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("emulsion_volume_ml", "emulsion injected", "mL"),
     ("lipiodol_tumour_ml", "oil held by tumour", "mL"),
     ("lipiodol_normal_ml", "oil held by normal liver", "mL"),
+    ("lipiodol_systemic_ml", "oil on to the lungs (hepatic veins)", "mL"),
     ("antegrade_flow_fraction", "antegrade flow left", "fraction"),
     ("sirt_tumour_dose_mean_gy", "tumour dose, perfused mean", "Gy"),
     ("sirt_tumour_d70_gy", "tumour D70", "Gy"),
@@ -294,8 +295,8 @@ class Explorer:
         self.phase = pn.widgets.RadioButtonGroup(label="DSA phase", options=["arterial", "capillary", "venous"],
                                                  value=DEFAULT_PHASE)
         self.phase.param.watch(lambda event: self._show_dsa(), "value")
-        self.step = pn.widgets.IntSlider(label="Replay (time-series row)", start=0, end=1, value=0, width=360,
-                                         disabled=True)
+        self.step = pn.widgets.IntSlider(label="Replay step (one per point of the curve)", start=0, end=1, value=0,
+                                         width=360, disabled=True)
         self.step.param.watch(lambda event: self._show_step(event.new), "value")
         self.replay_button = pn.widgets.Button(label="Replay the procedure", disabled=True, width=180)
         self.replay_button.on_click(self._on_replay)
@@ -323,7 +324,7 @@ class Explorer:
     def _layout(self):
         sidebar = pn.Column(
             pn.pane.Markdown(f"**Started from:** {self.base.title}\n\n{self.base.description} The controls below "
-                             "change it; the download is the scenario they describe.", width=330),
+                             "change it; **Run** runs them, and the download is the last run's scenario.", width=330),
             *self.widgets.values(), self.ignored, self.run_button, self.download, width=350)
         liver = pn.Column(pn.pane.Markdown("**Liver view** (AP; arteries coloured by flow, mL/min; click an artery "
                                            "to place the catheter)", width=LIVER_WIDTH_PX),
@@ -476,6 +477,9 @@ class Explorer:
             scenario = self.current_scenario()
         except ScenarioError as exc:
             self.worker.show_error(exc)
+            # (review 51: "Done in 3.5 s" stayed above the refusal and the last run's results)
+            self.worker.status.object = ("**Not run**: fix the value in the red box" + (
+                "; the results below are still the last run's." if self.simulation is not None else "."))
             return
         async with self.worker.task(self.run_button):
             await self.run(scenario, volume_endpoint=self.widgets["procedure.endpoint"].value == VOLUME_ENDPOINT)
@@ -546,7 +550,9 @@ class Explorer:
             summary = self.simulation.result.summary
             oil = float(summary.get("emulsion_volume_ml", 0.0)) if k > 1 or row["suspension_volume_ml"] > 0 else 0.0
             oil = oil if oil > 0 else 0.0  # (NaN or absent: no emulsion)
-            given = (f"{oil:.1f} mL of Lipiodol emulsion, then " if oil else "") + (
+            particles = summary.get("particles_injected", 1) > 0  # (none: Lipiodol alone)
+            given = (f"{oil:.1f} mL of Lipiodol emulsion" + (", then " if particles else " injected") if oil else "") + (
+                "" if not particles else
                 f"{row['suspension_volume_ml']:.2f} mL of particle suspension injected" if row["suspension_volume_ml"] > 0
                 or not oil else "no particles yet")
             self.replay_text.object = (f"{given}, antegrade flow {100 * row['antegrade_flow_fraction']:.0f}% of baseline"

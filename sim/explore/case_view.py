@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..endpoints import stop_reason_words
 from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from . import compute
-from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief, deliverable_sizes, load_cases
+from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief, deliverable_sizes, load_cases, tumour_efficacy
 from .controls import CONTROLS
 from .figures import DsaFigure
 
@@ -77,6 +77,13 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     lines = [f"## Debrief: {points_text(total)} / {out_of} points", "",
              "| | you | expert | points |", "|---|---|---|---|"]
     lines += [f"| {r.item} | {r.trainee} | {r.expert} | {points_text(r.points)} / {r.out_of} |" for r in rows]
+    major = any(r.out_of == 0 for r in rows)  # (the major complication's row: nothing scores)
+    if trainee_summary is not None and expert_summary is not None and not major:
+        # (review 51: a trainee below the expert on every harm, scoring 3 of 10 on each, could not tell why)
+        lines += ["", f"The harm and volume rows score what you spared **times your tumour necrosis as a share of the "
+                      f"expert's ({tumour_efficacy(trainee_summary, expert_summary):.0%})**: sparing the liver by "
+                      "leaving the tumour alive earns nothing."]
+    lines += ["", "*Points are rounded down to a tenth; the total adds the unrounded points.*"]
     expert = case.expert
     did = "declined the procedure" if expert.selection == "decline" else (
         f"treated from **{expert.vessel}** with {expert.size_bin} um {expert.kind} to **{expert.endpoint}**")
@@ -152,6 +159,10 @@ class CaseView:
         self.kind.param.watch(lambda event: self._offer_sizes(), "value")
         self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
                                           options=list(Choice.options("endpoint")), value="stasis", width=300)
+        # every case opens on this form (review 51: the last case's decline and endpoint carried over and were scored)
+        self._blank_form = {self.selection: self.selection.value, self.kind: self.kind.value, self.size: self.size.value,
+                            self.endpoint: self.endpoint.value}
+        self.selection.param.watch(lambda event: self._show_treatment_choices(), "value")
         self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
                                         css_classes=["embosim-case-submit"])
         self.submit.on_click(self._on_submit)
@@ -176,6 +187,8 @@ class CaseView:
         self.debrief.object = ""
         self.seen, self.shown, self.scene = set(), frozenset(), None
         self.summary.object = f"### {self.case.title}\n\n{' '.join(self.case.summary.split())}"
+        for widget, value in self._blank_form.items():
+            widget.value = value
         ready = False
         async with self.worker.task(*self._buttons):
             scenario = self.case.diagnostic_scenario(self.overrides)
@@ -192,6 +205,12 @@ class CaseView:
                              "baseline angiogram. Choose, then **Submit**.")
             ready = True
         self.submit.disabled = self.take.disabled = not ready
+
+    def _show_treatment_choices(self) -> None:
+        """The catheter, agent, size and endpoint are greyed out while the selection is to decline (they are not
+        used)."""
+        for widget in (self.vessel, self.kind, self.size, self.endpoint):
+            widget.disabled = self.selection.value == "decline"
 
     def _offer_sizes(self) -> None:
         """The size list: the bins of the chosen kind that pass the case's catheter (the value kept if it still does,
@@ -279,11 +298,13 @@ class CaseView:
                 # words that do not give the anatomy away (the scenario's message names the variant's arteries)
                 if choice.vessel not in self.seen:
                     raise ScenarioError(f"{choice.vessel!r} is not an artery this patient's angiograms have shown: "
-                                        "take a diagnostic angiogram from the artery that feeds it, then choose",
+                                        "take a diagnostic angiogram that shows it ('Diagnostic angiogram from'), then click "
+                                        "or type it again",
                                         path="catheter.vessel")
                 check_catheter_vessel(trainee)
         except ScenarioError as exc:
             self.worker.show_error(exc)
+            self.worker.status.object = "**Not submitted**: fix the choice in the red box."
             return
         async with self.worker.task(*self._buttons):
             self.trainee_summary = self.expert_summary = None

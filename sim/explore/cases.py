@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["CHOICE_KEYS", "Case", "Choice", "DEFENSIBLE_SELECTION_POINTS", "GUT_BRANCHES", "HARM_FLOOR", "HARM_MARGIN",
            "MAJOR_BILIARY_FRACTION", "MAJOR_GUT_PARTICLE_SHARE", "POINTS", "case_files", "load_case", "load_cases",
            "Debrief", "check_vessels_on", "debrief", "deliverable_sizes", "major_complication", "score", "scored_summary",
-           "ScoreRow", "segmental_breach", "target_readouts"]
+           "ScoreRow", "segmental_breach", "target_readouts", "tumour_efficacy"]
 
 Endpoint = Literal["sluggish", "near_stasis", "stasis"]
 
@@ -386,6 +386,13 @@ def major_complication(summary: dict, biliary_enteric_anastomosis: bool) -> str:
     return ""
 
 
+def tumour_efficacy(trainee: dict, expert: dict) -> float:
+    """The trainee's tumour necrosis as a share of the expert's, at most 1 (two runs' summaries): the tumour row's
+    share of its points, and the factor of every harm and volume row (:func:`_shares`)."""
+    t_nec, e_nec = float(trainee["tumour_necrosis_fraction"]), float(expert["tumour_necrosis_fraction"])
+    return 1.0 if t_nec >= e_nec else t_nec / e_nec
+
+
 def _shares(trainee: dict, expert: dict) -> dict[str, float]:
     """Share of each scored outcome's points for two runs' summaries (both treated, no major complication).
 
@@ -395,8 +402,7 @@ def _shares(trainee: dict, expert: dict) -> dict[str, float]:
     * volume: all up to ``HARM_MARGIN`` times the expert's (using less is never penalised), then that
       over the trainee's, times the efficacy.
     """
-    t_nec, e_nec = trainee["tumour_necrosis_fraction"], expert["tumour_necrosis_fraction"]
-    efficacy = 1.0 if t_nec >= e_nec else t_nec / e_nec
+    efficacy = tumour_efficacy(trainee, expert)
     harms = ("normal_necrosis_fraction", "biliary_ischaemic_fraction", "nontarget_particle_fraction")
     harm = {key: _harm_share(trainee[key], expert[key]) for key in harms}
     allowed = HARM_MARGIN * expert["suspension_volume_ml"]
