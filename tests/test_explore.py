@@ -185,6 +185,12 @@ def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram()
     assert view.vessel.disabled and view.endpoint.disabled  # a decline uses no treatment choice
     asyncio.run(view._on_start())
     assert {w: w.value for w in blank} == blank and not view.endpoint.disabled
+    # the angiogram in the phase chosen, the capillary one first (the tumour blush), over the segment outlines
+    capillary = view.angiogram.image.data["image"][0]
+    np.testing.assert_array_equal(capillary, view.dsa.frames("capillary")[0])
+    view.phase.value = "arterial"
+    np.testing.assert_array_equal(view.angiogram.image.data["image"][0], view.dsa.frames("arterial")[0])
+    assert len(view.angiogram.outlines.data["xs"]) == 8 and not np.array_equal(capillary, view.dsa.frames("arterial")[0])
     assert not view.worker.error.visible and set(view.run_from.options) == set(DIAGNOSTIC_VESSELS)
     assert {"CHA", "LHA", "A2"} <= view.shown and not {"A6", "replaced_RHA", "A5"} & view.seen
     # a click on the right lobe picks nothing the coeliac run does not show
@@ -791,6 +797,8 @@ def test_a_click_shows_the_view_and_dsa_before_from_there_and_the_run_reuses_the
     assert before is dsa.frames("capillary")[0] and after is not None  # the DSA before's frame made once
     assert np.array_equal(before, ag.opacity(dsa.before.frame(dsa.phases["capillary"])).astype(np.float32))
     assert page.simulation.scenario.catheter.vessel == "RHA" and page.run_scene is not None
+    # both frames over the liver's segment outlines (review 51: a segmental run's blush sat in an empty frame)
+    assert all(len(f.outlines.data["xs"]) == len(scene.outlines) > 0 for f in (page.dsa_before, page.dsa_after))
 
 
 def _midpoint(scene, vessel):

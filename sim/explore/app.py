@@ -34,7 +34,7 @@ from ..selection import assess_patient
 from . import compute
 from .cache import LiverCache
 from .controls import CONTROLS, VOLUME_ENDPOINT, agent_kinds, control_values, ignored_controls, scenario_from_values
-from .figures import LIVER_WIDTH_PX, CurveFigure, DsaFigure, LiverFigure
+from .figures import DEFAULT_PHASE, DSA_PHASES, LIVER_WIDTH_PX, CurveFigure, DsaFigure, LiverFigure
 from .scenario_toml import changes, scenario_to_toml
 
 __all__ = ["EXECUTOR", "Explorer", "OUTCOMES", "is_local_address", "Worker", "free_port", "outcome_table", "page_url", "serve"]
@@ -43,9 +43,6 @@ log = logging.getLogger("sim.explore")
 
 #: One worker thread for every session of the process: runs queue instead of competing for the cores.
 EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embosim-explore")
-
-#: DSA phase shown first.
-DEFAULT_PHASE = "capillary"
 
 #: Outcome rows of the table: summary key, label, unit (docs/outputs.md).
 OUTCOMES: tuple[tuple[str, str, str], ...] = (
@@ -292,8 +289,7 @@ class Explorer:
         self.curve = CurveFigure()
         self.dsa_before = DsaFigure("dsa-before", "DSA before")
         self.dsa_after = DsaFigure("dsa-after", "DSA after")
-        self.phase = pn.widgets.RadioButtonGroup(label="DSA phase", options=["arterial", "capillary", "venous"],
-                                                 value=DEFAULT_PHASE)
+        self.phase = pn.widgets.RadioButtonGroup(label="DSA phase", options=list(DSA_PHASES), value=DEFAULT_PHASE)
         self.phase.param.watch(lambda event: self._show_dsa(), "value")
         self.step = pn.widgets.IntSlider(label="Replay step (one per point of the curve)", start=0, end=1, value=0,
                                          width=360, disabled=True)
@@ -579,10 +575,10 @@ class Explorer:
         if self.dsa is None or self.scene is None:
             return
         before, after = self.dsa.frames(self.phase.value)
-        extent, tumours = self.scene.extent, self.scene.tumours
+        extent, tumours, outlines = self.scene.extent, self.scene.tumours, self.scene.outlines
         with pn.io.unlocked():
-            self.dsa_before.show(before, extent, tumours)
-            self.dsa_after.show(after, extent, tumours, empty="run to see the DSA after")
+            self.dsa_before.show(before, extent, tumours, outlines=outlines)
+            self.dsa_after.show(after, extent, tumours, outlines=outlines, empty="run to see the DSA after")
 
     def toml(self) -> str:
         """The last run's scenario (the starting one before any run) as TOML that ``embosim run`` reproduces."""

@@ -22,7 +22,7 @@ from ..scenario import Scenario, ScenarioError, check_catheter_vessel
 from . import compute
 from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief, deliverable_sizes, load_cases, tumour_efficacy
 from .controls import CONTROLS
-from .figures import DsaFigure
+from .figures import DEFAULT_PHASE, DSA_PHASES, DsaFigure
 
 __all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown", "points_text", "stop_text"]
 
@@ -105,6 +105,9 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     return "\n".join(lines)
 
 
+#: The case's angiogram width, pixels (the patient column, it and the choices fit a 1280 px window).
+CASE_DSA_WIDTH_PX = 460
+
 #: The debrief's score table: columns with room between them, the points right-aligned (review 36: narrow columns).
 _DEBRIEF_CSS = "table { border-collapse: collapse; } th, td { padding: 5px 16px; } td:last-child { text-align: right; }"
 
@@ -134,11 +137,17 @@ class CaseView:
                                        css_classes=["embosim-case-start"])
         self.start.on_click(self._on_start)
         self.choose.param.watch(self._on_choose, "value")
-        self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=460,
+        self.summary = pn.pane.Markdown("Choose a case and press **Start the case**.", width=400,
                                         css_classes=["embosim-case-summary"])
-        self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=460)
-        self.angiogram = DsaFigure("case-dsa", "Diagnostic angiogram (click an artery)")
+        self.patient = pn.pane.DataFrame(pd.DataFrame(), index=False, width=400)
+        # one angiogram, wider than the explorer's pair (review 51: at 310 px a 45 mm metastasis did not show), in
+        # the phase chosen: the capillary phase shows the tumour blush, the arterial one the arteries to click
+        self.angiogram = DsaFigure("case-dsa", "Diagnostic angiogram (click an artery)", width_px=CASE_DSA_WIDTH_PX)
         self.angiogram.figure.on_event(Tap, self._on_tap)
+        self.phase = pn.widgets.RadioButtonGroup(options=list(DSA_PHASES), value=DEFAULT_PHASE,
+                                                 css_classes=["embosim-case-phase"])
+        self.phase.param.watch(lambda event: self._show_angiogram(), "value")
+        self.dsa: compute.Angiograms | None = None  # the diagnostic run on show
         # diagnostic runs, as in a work-up: a hidden variant shows only from the artery it leaves
         self.run_from = pn.widgets.Select(label="Diagnostic angiogram from", options=list(DIAGNOSTIC_VESSELS), width=200,
                                           css_classes=["embosim-case-run-from"])
@@ -173,7 +182,7 @@ class CaseView:
         self.panel = pn.Column(
             pn.Row(self.choose, self.start),
             pn.Row(pn.Column(self.summary, self.patient),
-                   pn.Column(pn.pane.Bokeh(self.angiogram.figure), pn.Row(self.run_from, self.take)),
+                   pn.Column(pn.pane.Bokeh(self.angiogram.figure), self.phase, pn.Row(self.run_from, self.take)),
                    pn.Column(pn.pane.Markdown("**Patient selection**"), self.selection, self.vessel, self.kind,
                              self.size, self.endpoint, self.submit)),
             self.debrief)
@@ -185,7 +194,7 @@ class CaseView:
         self.worker.clear_error()
         self.case = self.cases[self.choose.value]
         self.debrief.object = ""
-        self.seen, self.shown, self.scene = set(), frozenset(), None
+        self.seen, self.shown, self.scene, self.dsa = set(), frozenset(), None, None
         self.summary.object = f"### {self.case.title}\n\n{' '.join(self.case.summary.split())}"
         for widget, value in self._blank_form.items():
             widget.value = value
@@ -251,11 +260,19 @@ class CaseView:
         liver = await self.worker.run("angiogram", self.cache.get, scenario)
         scene = await self.worker.run("angiogram", compute.liver_scene, liver, scenario)
         dsa = await self.worker.run("angiogram", compute.angiograms, scene)
-        self.scene, self.shown = scene, compute.opacified(scene, dsa)
+        self.scene, self.dsa, self.shown = scene, dsa, compute.opacified(scene, dsa)
         self.seen |= self.shown
+        self._show_angiogram()
         with pn.io.unlocked():
-            self.angiogram.show(dsa.frames("arterial")[0], scene.extent)
             self.angiogram.figure.title.text = f"Angiogram from the {vessel} (click an artery)"
+
+    def _show_angiogram(self) -> None:
+        """The diagnostic run on show, in the phase chosen, over the liver's segment outlines (no tumour circles: the
+        trainee looks for the blush)."""
+        if self.dsa is None:
+            return
+        with pn.io.unlocked():
+            self.angiogram.show(self.dsa.frames(self.phase.value)[0], self.scene.extent, outlines=self.scene.outlines)
 
     async def _on_take(self, event=None) -> None:
         if self.worker.refused_while_busy("Take the angiogram") or self._refused_unstarted("Take the angiogram"):

@@ -13,15 +13,22 @@ from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LogColorMapper
 from bokeh.palettes import Greys256, Viridis256
 from bokeh.plotting import figure
 
-__all__ = ["LiverFigure", "CurveFigure", "DsaFigure", "OKABE_ITO", "FLOW_RANGE_ML_MIN", "place_labels"]
+__all__ = ["LiverFigure", "CurveFigure", "DsaFigure", "DSA_PHASES", "DEFAULT_PHASE", "OKABE_ITO", "FLOW_RANGE_ML_MIN",
+           "place_labels"]
 
 #: Colour-blind-safe colours (Okabe and Ito).
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
              "vermilion": "#D55E00", "purple": "#CC79A7", "black": "#000000", "grey": "#999999"}
 #: Liver view frame width, pixels (its height follows the field of view's aspect).
 LIVER_WIDTH_PX = 560
-#: DSA frame width, pixels.
+#: DSA frame width, pixels (the explorer's two frames side by side; a case's single angiogram is wider).
 DSA_WIDTH_PX = 330
+#: The phases of a virtual DSA run (:meth:`sim.explore.compute.Angiograms.frames`), and the one shown first: the
+#: capillary phase shows the tumour blush.
+DSA_PHASES = ("arterial", "capillary", "venous")
+DEFAULT_PHASE = "capillary"
+#: The liver's Couinaud outlines on a DSA frame: faint, for orientation (a subtracted image shows no soft tissue).
+DSA_OUTLINE = {"line_color": "#9A9A9A", "line_dash": "dashed", "line_width": 1, "line_alpha": 0.6}
 #: The liver view's colour scale, native flow in mL/min (log): fixed, so that a colour means the same flow in every
 #: run and scenario (model assumption; it spans the drawn arteries of the shipped livers, about 0.16 mL/min in the
 #: smallest drawn to 860-1070 mL/min in the SMA; lower flows take the lowest colour, none is grey).
@@ -242,21 +249,26 @@ class CurveFigure:
 class DsaFigure:
     """One virtual DSA frame (opacity 0-1, contrast dark) with the tumours outlined."""
 
-    def __init__(self, name: str, title: str, extent=(-100.0, 100.0, -80.0, 80.0)):
+    def __init__(self, name: str, title: str, extent=(-100.0, 100.0, -80.0, 80.0), *, width_px: int = DSA_WIDTH_PX):
+        self.width_px = width_px
         self.image = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.tumours = ColumnDataSource(dict(x=[], z=[], radius=[]))
+        self.outlines = ColumnDataSource(dict(xs=[], zs=[]))
         self.blank = ColumnDataSource(dict(x=[], y=[], text=[]))
-        fig = _frame(extent, DSA_WIDTH_PX, name=name, title=title, axes=False)
+        fig = _frame(extent, width_px, name=name, title=title, axes=False)
         fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
                   palette=tuple(reversed(Greys256)), level="image")
+        fig.multi_line("xs", "zs", source=self.outlines, **DSA_OUTLINE)
         fig.circle("x", "z", radius="radius", source=self.tumours, fill_color=None, line_color=OKABE_ITO["vermilion"],
                    line_dash="dotted", line_width=1, line_alpha=0.7)
         fig.text("x", "y", text="text", source=self.blank, text_align="center", text_color="#777777")
         self.figure = fig
 
-    def show(self, frame: np.ndarray | None, extent, tumours=None, *, empty: str = "") -> None:
-        """Show ``frame`` over ``extent`` (mm); None shows ``empty`` as text."""
-        _set_extent(self.figure, extent, DSA_WIDTH_PX)
+    def show(self, frame: np.ndarray | None, extent, tumours=None, *, outlines=(), empty: str = "") -> None:
+        """Show ``frame`` over ``extent`` (mm) with the liver's Couinaud ``outlines`` (a scene's: name, x, z in mm)
+        and the ``tumours`` circled; None shows ``empty`` as text."""
+        _set_extent(self.figure, extent, self.width_px)
+        self.outlines.data = dict(xs=[o[1] for o in outlines], zs=[o[2] for o in outlines])
         left, right, bottom, top = extent
         if frame is None:
             self.image.data = dict(image=[], x=[], y=[], dw=[], dh=[])
