@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -227,6 +228,11 @@ def test_case_played_to_its_debrief(browser, server, shots):
     page.locator("button", has_text="Take the angiogram").click()
     _wait(lambda: "A6" in cases.shown, 120, "the SMA angiogram to show the replaced RHA's A6")
     _wait_text(page, "Angiogram from the SMA", 30)
+    # the arterial phase shows the arteries to click (the capillary phase, shown first, the blush)
+    page.locator(".embosim-case-phase").locator("button", has_text="arterial").click()
+    _wait(lambda: cases.phase.value == "arterial", 20, "the arterial phase")
+    _wait(lambda: np.array_equal(cases.angiogram.image.data["image"][0], cases.dsa.frames("arterial")[0]), 20,
+          "the arterial frame")
     shots(page, "explorer_case_sma_run")
     # choose the catheter position by clicking A6 on that angiogram (the only figure of case mode)
     assert cases.vessel.value != "A6"
