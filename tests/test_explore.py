@@ -475,6 +475,12 @@ def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_
     assert "times your tumour necrosis as a share of the expert's (50%)" in text
     assert rows[1].points == pytest.approx(0.5 * rows[1].out_of)
     assert "rounded down to a tenth; the total adds the unrounded points" in text
+    # where the non-target particles went, by branch (review 51: "0.0786" without the cystic artery)
+    assert "Where the non-target" not in text  # neither run sent any
+    leaky = dict(half, nontarget_particles_by_branch={"cystic": 786, "GDA": 0}, particles_injected=10_000)
+    text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), leaky, expert)
+    assert ("**Where the non-target particles went** (share of the particles injected): yours: cystic 7.9%; "
+            "the expert's: none.") in text
 
 
 def test_relative_contraindications_make_declining_defensible():

@@ -68,6 +68,14 @@ def stop_text(summary: dict) -> str:
     return f"stopped before its endpoint ({summary['endpoint'].replace('_', ' ')}): {why}, after {volume}"
 
 
+def _nontarget_text(summary: dict) -> str:
+    """A run's non-target particles by branch, as shares of the particles injected ("cystic 7.9%"); "none"."""
+    injected = summary.get("particles_injected", 0)
+    by_branch = sorted(summary["nontarget_particles_by_branch"].items(), key=lambda item: -item[1])
+    return ", ".join(f"{branch} {count / injected:.1%}" for branch, count in by_branch if count) if injected and \
+        any(count for _, count in by_branch) else "none"
+
+
 def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_summary: dict | None = None,
                      expert_summary: dict | None = None) -> str:
     """The debrief: score table, the residual tumour blush of each run, the hidden element, what the expert did and
@@ -94,6 +102,10 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     if blush:  # the angiogram after: what a residual supply (a parasitised feeder) leaves
         whose = f"target tumour ({case.target_tumour})" if case.target_tumour else "tumour"
         lines += ["", f"**Blush of the {whose} at the end of the procedure:** {'; '.join(blush)}."]
+    gone = [f"{who}: {_nontarget_text(summ)}" for who, summ in (("yours", trainee_summary), ("the expert's", expert_summary))
+            if summ is not None and "nontarget_particles_by_branch" in summ]
+    if any(not text.endswith(": none") for text in gone):  # (review 51: a non-target share without its branch)
+        lines += ["", f"**Where the non-target particles went** (share of the particles injected): {'; '.join(gone)}."]
     stops = [f"{who} {stop_text(summ)}" for who, summ in (("yours", trainee_summary), ("the expert's", expert_summary))
              if summ is not None and stop_text(summ)]
     if stops:  # a run that stopped short of its endpoint is not the procedure it was meant to be
