@@ -309,7 +309,10 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
     if liver is None:
         liver = build_liver(scenario, progress=progress)
     else:
+        from .anatomy.liver import check_catheter_on
+
         _check_same_anatomy(liver.scenario, scenario)
+        check_catheter_on(scenario, liver)  # (a shared liver is built without its first user's catheter, review 52)
     flow, coils = placed_flow(liver.compiled, scenario)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)

@@ -802,7 +802,8 @@ class _Livers:
 
         key = anatomy_key(scenario)
         if key not in self.built:
-            liver = build_liver(scenario, progress=self.progress, allow_large=self.allow_large)
+            liver = build_liver(scenario, progress=self.progress, allow_large=self.allow_large,
+                                check_catheter=False)  # (shared by catheter positions: each run checks its own)
             self.built[key] = (liver, _healthy_flows(liver))
         return self.built[key]
 

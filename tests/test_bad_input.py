@@ -516,6 +516,19 @@ def test_a_later_session_on_another_liver_is_refused_by_name():
         sim.run(coarse, prior={"load": {}}, progress=False)
 
 
+def test_a_run_on_a_given_liver_checks_its_catheter_on_it(coarse_scenario, coarse_liver):
+    """A shared liver (a sweep's or a comparison's anatomy group) is built without any run's catheter (review 52), so
+    the run checks its own: a named artery this anatomy lacks, or a synthetic node it does not have, is one line
+    naming catheter.vessel."""
+    import sim
+    from sim.scenario import ScenarioError
+
+    for vessel, words in (("replaced_RHA", "no vessel 'replaced_RHA' in this anatomy"), ("#999999999", "999999999")):
+        with pytest.raises(ScenarioError, match=words) as err:
+            sim.run(coarse_scenario.with_updates({"catheter.vessel": vessel}), liver=coarse_liver, progress=False)
+        assert err.value.path == "catheter.vessel"
+
+
 def test_keys_a_kind_ignores_do_not_decide_its_checks():
     """Review 27: a cTACE's [agent] size_bin (its particles are procedure.agent_sequence's) refused a valid 100-300 um
     sequence as too large for the catheter, and let 900-1200 um through when [agent] said 100-300; a Y-90 agent with

@@ -228,6 +228,19 @@ def test_failing_run_records_its_error_and_the_sweep_goes_on(serial):
     assert table.loc[~failed, "error"].isna().all() and table.loc[~failed, "particles_injected"].gt(0).all()
 
 
+def test_each_run_of_a_shared_liver_is_checked_for_its_own_catheter(tmp_path):
+    """Review 52: the anatomy group's liver was built from its first run's whole scenario, catheter included, so a
+    first run placed in a vessel the anatomy lacks failed every run of the group with that run's error (and which runs
+    failed depended on the order of the list)."""
+    spec = _write(tmp_path, 'seed = 5\n[parameters]\n"anatomy.michels_type" = ["I", "III"]\n'
+                            '"catheter.vessel" = ["replaced_RHA", "RHA"]\n' + FIXED)
+    table = sweep(spec, backend="serial").set_index(["anatomy.michels_type", "catheter.vessel"])["error"]
+    assert pd.isna(table.loc[("I", "RHA")])
+    assert pd.isna(table.loc[("III", "replaced_RHA")])
+    assert table.loc[("I", "replaced_RHA")].startswith("ScenarioError: catheter.vessel: no vessel 'replaced_RHA'")
+    assert table.loc[("III", "RHA")].startswith("ScenarioError: catheter.vessel: no vessel 'RHA'")
+
+
 def test_one_liver_per_anatomy(serial):
     _, built = serial
     assert [s.tumours[0].arterial_fraction for s in built] == [0.7, 0.9]

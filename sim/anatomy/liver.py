@@ -37,7 +37,7 @@ from .trunk import VESSELS, build_trunk
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Liver", "VesselRef", "build_liver", "estimate_build", "POINTS_PER_TERMINAL", "MAX_TISSUE_POINTS"]
+__all__ = ["Liver", "VesselRef", "build_liver", "check_catheter_on", "estimate_build", "POINTS_PER_TERMINAL", "MAX_TISSUE_POINTS"]
 
 #: Tissue points per terminal territory in the most densely perfused tissue.
 #: Model assumption: enough that a split can still balance demand at the last level;
@@ -253,9 +253,10 @@ def check_build_size(scenario: Scenario, *, allow_large: bool | None = None, sou
     return check_size(estimate, path=key, fix=fix, source=source, allow_large=allow_large)
 
 
-def _check_catheter(scenario: Scenario, liver: Liver) -> None:
+def check_catheter_on(scenario: Scenario, liver: Liver) -> None:
     """The catheter's vessel must exist in this anatomy (ScenarioError ``catheter.vessel``): a named one by the
-    rule a scenario file is loaded with (its message lists the named arteries), a synthetic one on the built liver."""
+    rule a scenario file is loaded with (its message lists the named arteries), a synthetic one on the built liver
+    (``liver``, built for the scenario's anatomy; :func:`sim.run` checks the liver it is given)."""
     check_catheter_vessel(scenario)
     try:
         liver.vessel(scenario.catheter.vessel)
@@ -353,7 +354,8 @@ def _forest(topo, layout, q_art: np.ndarray, q_por: np.ndarray, art_sizing: Murr
                          por_length_m=por_length)
 
 
-def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool | None = None) -> Liver:
+def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool | None = None,
+                check_catheter: bool = True) -> Liver:
     """Build the liver of a scenario: anatomy, synthetic trees and compartments as arrays.
 
     Parameters
@@ -366,6 +368,10 @@ def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool
     allow_large : bool, optional
         Build even above the size limits (:mod:`sim.limits`; default: the
         :func:`sim.limits.allow_large` context, else False).
+    check_catheter : bool, optional
+        False for a liver shared by runs with other catheter positions (a sweep's or a comparison's anatomy
+        group): the liver does not depend on the catheter, and each run checks its own
+        (:func:`check_catheter_on`).
 
     Returns
     -------
@@ -442,7 +448,8 @@ def build_liver(scenario: Scenario, *, progress: bool = False, allow_large: bool
     liver = Liver(scenario=scenario, compiled=compiled, domain=domain, planes=planes, tumours=tumours,
                   perfusion=tissue.perfusion, art_sizing=tissue.art_sizing, por_sizing=por_sizing,
                   vessels=vessels)
-    _check_catheter(scenario, liver)
+    if check_catheter:
+        check_catheter_on(scenario, liver)
     bar.update()
     bar.close()
     return liver

@@ -127,7 +127,7 @@ class LiverCache:
             return self._build(scenario)
         from ..anatomy import build_liver
 
-        return build_liver(scenario)
+        return build_liver(scenario, check_catheter=False)  # (shared by catheter positions: each run checks its own)
 
     def _load(self, key: str):
         if self.folder is None:
