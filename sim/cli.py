@@ -556,7 +556,6 @@ def sweep(
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,
                       progress=not quiet)
     # (no folder made here: the sweep makes it once its runs can start; a bad --scheduler left an empty one, review 27)
-    go_on = f"the finished runs are kept in {out}: add --resume to the same command to run the rest"
     if scheduler is None and backend != "dask":  # (a cluster's workers compile on their own machines)
         _note_first_compile()
     try:
@@ -565,10 +564,10 @@ def sweep(
                               progress=not quiet, allow_large=allow_large_)
     except KeyboardInterrupt as exc:  # every finished run is on disk (runs/): say how to go on
         terminated = isinstance(exc, _Terminated)
-        typer.echo(f"embosim: {'terminated' if terminated else 'interrupted'}; {go_on}", err=True)
+        typer.echo(f"embosim: {'terminated' if terminated else 'interrupted'}; {_sweep_go_on(out)}", err=True)
         raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
     except WorkerDied as exc:
-        typer.echo(f"embosim: error: {exc}; {go_on}", err=True)
+        typer.echo(f"embosim: error: {exc}; {_sweep_go_on(out)}", err=True)
         raise typer.Exit(1) from None
     failed = int(table["error"].notna().sum())
     typer.echo(f"{len(table)} runs ({failed} failed); wrote results.parquet, results.csv, sweep.json and runs/ "
@@ -576,6 +575,14 @@ def sweep(
     if len(table) and failed == len(table):  # nothing to analyse: say why, and fail the command
         typer.echo(f"embosim: error: every run failed; the first: {table['error'].dropna().iloc[0]}", err=True)
         raise typer.Exit(1)
+
+
+def _sweep_go_on(out: Path) -> str:
+    """How to go on after a sweep stopped: resume, when it had started writing into ``out`` (review 52: the advice
+    named a folder a sweep stopped before its runs never made)."""
+    if (out / "sweep.json").exists():
+        return f"the finished runs are kept in {out}: add --resume to the same command to run the rest"
+    return f"it stopped before its runs started: nothing was written to {out}"
 
 
 @app.command()

@@ -37,6 +37,8 @@ __all__ = [
     "atomic_write",
     "check_output_folder",
     "check_writable",
+    "FOLDER_LOCK",
+    "folder_lock",
     "marked_block",
     "staged_folder",
     "write_text",
@@ -183,6 +185,62 @@ def _alive(pid: int) -> bool:
     except OSError:  # exists, not ours
         return True
     return True
+
+
+#: The lock file a writer holds in its output folder (:func:`folder_lock`).
+FOLDER_LOCK = ".embosim.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, *, what: str = "a sweep") -> Iterator[Path]:
+    """Hold ``folder`` for one writer at a time: an exclusive lock (``flock``) on ``folder/.embosim.lock``.
+
+    The folder is made if missing, and removed again on exit if this writer made it and left nothing in it but the
+    lock. The operating system releases the lock when the process ends, however it ends: a killed writer leaves
+    no stale lock. Where ``fcntl`` is missing (Windows) nothing is locked.
+
+    Raises
+    ------
+    OutputError
+        Another process holds the folder (naming its process id and host): two writers started together had
+        both passed the checks of an empty folder and mixed their files (review 52).
+    """
+    try:
+        import fcntl
+    except ImportError:  # (Windows: no advisory locks here)
+        yield Path(folder) / FOLDER_LOCK
+        return
+    folder = Path(folder)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FOLDER_LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise OutputError(f"{folder} is being written by {what} already ({holder}): wait for it to end, "
+                              "or choose another output folder") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:  # not a lock file its last holder removed meanwhile
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        import socket
+
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()} on {socket.gethostname()}".encode())
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # (before the lock goes: a later writer makes a fresh file)
+        os.close(fd)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # (only if empty: the writer wrote nothing)
 
 
 class Staging:

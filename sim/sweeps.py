@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, limits
-from .io import TMP_SUFFIX, atomic_write
+from .io import FOLDER_LOCK, TMP_SUFFIX, atomic_write, folder_lock
 from .progress import progress_bar
 from .scenario import Scenario
 from .sweep_spec import (
@@ -595,9 +595,7 @@ class RunStore:
         self.out = Path(out)
         self._manifest: dict[str, Any] = {}
         self.runs = self.out / "runs"
-        for folder in (self.out, self.runs):  # (a file there was a FileExistsError traceback)
-            if folder.exists() and not folder.is_dir():
-                raise SweepError(f"{folder} is a file, not a folder: choose another output folder")
+        self.refuse_files(self.out)
         header = json.loads(json.dumps(header))
         manifest = self.out / "sweep.json"
         for name in _OWN_FILES:  # a write killed half-way leaves its temporary file (review 30: a lone one of
@@ -622,7 +620,8 @@ class RunStore:
                 self.sweep_id, self.legacy = uuid.uuid4().hex, True
                 self._write_manifest(manifest, {**previous, "sweep_id": self.sweep_id, "legacy_runs": True})
         else:
-            if self.out.is_dir() and any(self.out.iterdir()):  # never write beside (or over) files of another kind
+            if self.out.is_dir() and any(p.name != FOLDER_LOCK for p in self.out.iterdir()):  # never write beside
+                # (or over) files of another kind; the lock is this writer's (folder_lock)
                 raise SweepError(f"{self.out} holds files and no sweep (no sweep.json): choose a new or empty output "
                                  "folder")
             self.sweep_id = uuid.uuid4().hex
@@ -631,6 +630,13 @@ class RunStore:
                 return
             self.create()
         self.runs.mkdir(exist_ok=True)
+
+    @staticmethod
+    def refuse_files(out: Path) -> None:
+        """SweepError if a file stands where the folder ``out`` or its ``runs/`` goes (a FileExistsError traceback)."""
+        for folder in (out, out / "runs"):
+            if folder.exists() and not folder.is_dir():
+                raise SweepError(f"{folder} is a file, not a folder: choose another output folder")
 
     def create(self) -> None:
         """Write ``sweep.json`` and ``runs/`` of a new sweep (deferred with ``create=False``: once its runs can start)."""
@@ -876,20 +882,26 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
     plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")
-    store = RunStore(Path(out), plan.header(), resume=resume, create=False) if out is not None else None
-    records = store.records(plan) if store is not None else {}
-    todo = [i for i in plan.order() if i not in records]
-    large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
-    if client is None:  # local workers: no idle one holding a liver
-        workers = min(workers or _cpu_count(), max(len(todo), 1))
-    with _pool(backend, workers=workers, client=client) as pool, large, \
-            progress_bar(total=plan.n_runs, initial=len(records), unit="run", desc="sweep", disable=not progress) as bar:
+    # one sweep at a time in a folder, from its checks to its tables (review 52: two started together both passed the
+    # empty folder's checks and mixed their run files)
+    if out is not None:
+        RunStore.refuse_files(Path(out))  # (before the lock makes the folder)
+    with folder_lock(out) if out is not None else nullcontext():
+        store = RunStore(Path(out), plan.header(), resume=resume, create=False) if out is not None else None
+        records = store.records(plan) if store is not None else {}
+        todo = [i for i in plan.order() if i not in records]
+        large = limits.allow_large(allow_large) if allow_large is not None else nullcontext()  # livers: built here
+        if client is None:  # local workers: no idle one holding a liver
+            workers = min(workers or _cpu_count(), max(len(todo), 1))
+        with _pool(backend, workers=workers, client=client) as pool, large, \
+                progress_bar(total=plan.n_runs, initial=len(records), unit="run", desc="sweep",
+                             disable=not progress) as bar:
+            if store is not None:
+                store.create()  # only now: a scheduler that cannot be reached leaves no sweep.json behind
+            _execute(plan, todo, pool, _Collector(records, store, bar))
+        table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
         if store is not None:
-            store.create()  # only now: a scheduler that cannot be reached leaves no sweep.json behind
-        _execute(plan, todo, pool, _Collector(records, store, bar))
-    table = results_table([records[i] for i in sorted(records)], parameters=list(plan.spec.parameters))
-    if store is not None:
-        store.write_tables(table)
+            store.write_tables(table)
     return table
 
 

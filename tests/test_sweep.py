@@ -241,6 +241,28 @@ def test_each_run_of_a_shared_liver_is_checked_for_its_own_catheter(tmp_path):
     assert table.loc[("III", "RHA")].startswith("ScenarioError: catheter.vessel: no vessel 'RHA'")
 
 
+def test_one_run_alone_repeats_its_row_as_docs_sweeps_says(serial, tiny_spec):
+    """docs/sweeps.md "one run alone": the plan's task (base, [fixed] and the point; the run's seed), or by hand from
+    sweep.json's base_scenario (review 52: the docs' base.with_updates(parameters) on the spec's base, without its
+    [fixed], gave 8027 particles where the sweep had 8119)."""
+    import json
+
+    from sim.scenario import Scenario
+    from sim.sweep_spec import load_sweep_spec
+
+    table, _ = serial
+    plan = plan_sweep(load_sweep_spec(tiny_spec), relative_to=tiny_spec.parent)
+    header = json.loads(json.dumps(plan.header()))  # as sweep.json holds it
+    for index in (1, 3):  # A5 and RHA (not a failed run)
+        task = plan.task(index)
+        row = table.set_index("run_index").loc[index]
+        by_hand = Scenario.model_validate(header["base_scenario"]).with_updates(task.parameters)
+        for scenario in (task.scenario, by_hand):
+            summary = sim.run(scenario, rng=int(row["seed"]), progress=False).summary
+            assert summary["particles_injected"] == row["particles_injected"]
+            assert summary["tumour_necrosis_fraction"] == row["tumour_necrosis_fraction"]
+
+
 def test_one_liver_per_anatomy(serial):
     _, built = serial
     assert [s.tumours[0].arterial_fraction for s in built] == [0.7, 0.9]
@@ -469,12 +491,22 @@ def test_cli_sweep_whose_every_run_failed_exits_1_naming_the_first_error(invoke,
 def test_cli_sweep_interrupted_says_how_to_resume(invoke, tmp_path, monkeypatch):
     import sim.sweeps
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*args, out, **kwargs):  # after its runs started (it wrote sweep.json)
+        out.mkdir()
+        (out / "sweep.json").write_text("{}")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sim.sweeps, "sweep", interrupted)
     result = invoke("sweep", _write(tmp_path, TWO_RUNS), "--out", tmp_path / "out", "--backend", "serial", "--quiet")
     assert result.exit_code == 130 and "--resume" in result.stderr and "Traceback" not in result.output
+
+    def interrupted_early(*args, **kwargs):  # before (connecting to a scheduler): review 52, "--resume" of no folder
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.sweeps, "sweep", interrupted_early)
+    result = invoke("sweep", _write(tmp_path, TWO_RUNS), "--out", tmp_path / "new", "--backend", "serial", "--quiet")
+    assert result.exit_code == 130 and "--resume" not in result.stderr
+    assert f"it stopped before its runs started: nothing was written to {tmp_path / 'new'}" in result.stderr
 
 
 def test_cli_bad_spec_is_one_line_and_exit_2(invoke, tmp_path):
@@ -589,7 +621,9 @@ def test_cli_a_dead_worker_or_sigterm_is_one_line_naming_resume(invoke, tiny_spe
     import sim.sweeps
     from sim.cli import _terminate_as_interrupt, _Terminated
 
-    def dies(*args, **kwargs):
+    def dies(*args, out, **kwargs):  # after its runs started (it wrote sweep.json)
+        out.mkdir()
+        (out / "sweep.json").write_text("{}")
         raise sim.sweeps.WorkerDied("a worker process ended without finishing its run (exit codes {SIGKILL(-9)})")
 
     monkeypatch.setattr(sim.sweeps, "sweep", dies)

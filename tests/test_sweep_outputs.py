@@ -265,3 +265,39 @@ def test_a_killed_write_beside_runs_does_not_block_the_folder(tmp_path):
     (out / ".results.parquet.0badc0de.tmp").write_bytes(b"PAR1")  # killed while writing a table
     again = sweep(spec, backend="serial", out=out, resume=True)
     assert len(first) == len(again) == 1 and not list(out.glob(".*.tmp"))
+
+
+def test_a_folder_another_sweep_is_writing_is_refused_and_a_killed_holder_frees_it(tmp_path):
+    """Review 52: two sweeps started together into one --out both passed the empty folder's checks, both reported
+    success, and the folder held one's sweep.json beside a mix of both's run files. A sweep now holds the folder
+    (sim.io.folder_lock) from its checks to its tables; the operating system frees it when the holder dies."""
+    import sys
+
+    from sim.io import OutputError
+
+    spec, out = _spec(tmp_path, THREE), tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from sim.io import folder_lock\n"
+                               f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match=rf"is being written by a sweep already \(process {holder.pid} on "):
+            sweep(spec, backend="serial", out=out)
+        assert sorted(p.name for p in out.iterdir()) == [".embosim.lock"]  # nothing of the refused sweep
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(sweep(spec, backend="serial", out=out)) == 3  # the killed holder's lock died with it
+    assert not (out / ".embosim.lock").exists() and (out / "sweep.json").exists()
+
+
+def test_a_sweep_stopped_before_its_runs_removes_the_folder_it_made(tmp_path):
+    from sim.io import folder_lock
+
+    with folder_lock(tmp_path / "new"):
+        assert (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()  # made for the lock only: gone (a retry needs no --resume)
+    (tmp_path / "old").mkdir()
+    with folder_lock(tmp_path / "old"):
+        pass
+    assert (tmp_path / "old").is_dir()  # not this writer's to remove
