@@ -329,12 +329,47 @@ def _dask_client(client, workers: int | None) -> Iterator[Any]:
         with cluster, Client(cluster) as local:
             yield local
     else:
+        _probe_scheduler(client)
         try:
-            remote = Client(client, timeout="20s")
+            remote = Client(client, timeout=f"{SCHEDULER_TIMEOUT_S:g}s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise SweepError(f"cannot reach the Dask scheduler at {client!r} ({exc})", path="scheduler") from None
         with remote:
             yield remote
+
+
+#: Seconds to wait for a Dask scheduler to connect and answer (Dask's own connect timeout is 30 s).
+SCHEDULER_TIMEOUT_S = 20.0
+
+
+def _probe_scheduler(address: str) -> None:
+    """SweepError unless a Dask scheduler answers at ``address`` within :data:`SCHEDULER_TIMEOUT_S`.
+
+    Asked before the Client is made (review 52): at a port that is no Dask scheduler a Client hung for good (an
+    HTTP server, which never answers Dask's handshake) or read a banner as a message length (an SSH server: "not
+    enough memory ... 2.82 EiB"). The probe runs in a thread of its own, so it works under a running event loop
+    (Jupyter).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.core import rpc
+
+    async def identity() -> dict:
+        async with rpc(address, timeout=SCHEDULER_TIMEOUT_S) as scheduler:
+            return await asyncio.wait_for(scheduler.identity(), SCHEDULER_TIMEOUT_S)
+
+    with ThreadPoolExecutor(1) as thread:
+        try:
+            answer = thread.submit(asyncio.run, identity()).result()
+        except (OSError, TimeoutError, ValueError) as exc:  # (asyncio's timeout is TimeoutError)
+            raise SweepError(f"cannot reach the Dask scheduler at {address!r} "
+                             f"({str(exc) or f'no answer in {SCHEDULER_TIMEOUT_S:g} s'})", path="scheduler") from None
+        except Exception as exc:  # noqa: BLE001 - not Dask's protocol: what answered is no scheduler
+            answer = {"error": f"{type(exc).__name__}"}
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise SweepError(f"what answers at {address!r} is not a Dask scheduler (a dashboard or another service's "
+                         "port?): give the scheduler's address, tcp://HOST:8786 by default", path="scheduler")
 
 
 @contextmanager

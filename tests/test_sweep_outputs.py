@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -301,3 +302,41 @@ def test_a_sweep_stopped_before_its_runs_removes_the_folder_it_made(tmp_path):
     with folder_lock(tmp_path / "old"):
         pass
     assert (tmp_path / "old").is_dir()  # not this writer's to remove
+
+
+@pytest.mark.parametrize("banner", [b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n", b""], ids=["ssh", "silent"])
+def test_a_port_that_is_no_dask_scheduler_is_one_line_before_writing(tmp_path, monkeypatch, banner):
+    """Review 52: --scheduler at an SSH port said "not enough memory ... 2.82 EiB" (Dask read the banner as a message
+    length); at a port that never answers (an HTTP server) the sweep hung for good."""
+    pytest.importorskip("dask.distributed", reason="the cluster extra: pip install embosim[cluster]")
+    import socket
+    import threading
+
+    import sim.sweeps
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            held.append(connection)
+            connection.sendall(banner)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(sim.sweeps, "SCHEDULER_TIMEOUT_S", 2.0)
+    address, out = f"tcp://127.0.0.1:{server.getsockname()[1]}", tmp_path / "out"
+    started = time.monotonic()
+    try:
+        with pytest.raises(SweepError) as err:
+            sweep(_spec(tmp_path, THREE), client=address, out=out)
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+    assert time.monotonic() - started < 15 and err.value.path == "scheduler" and not out.exists()
+    expected = "is not a Dask scheduler" if banner else "cannot reach the Dask scheduler at .* \\(no answer in 2 s\\)"
+    assert re.search(expected, err.value.message), err.value.message
