@@ -68,9 +68,9 @@ def resolve_doc(name: str) -> Path:
                                                                  f"pages: {', '.join(pages)}"), path="page")
 
 
-def did_you_mean(name: str, names, *, n: int = 1, prefix: str = "") -> str:
-    """``"did you mean A or B?"`` for the (at most ``n``) ``names`` closest to a mistyped ``name``, each written after
-    ``prefix``; ``""`` when none is close. Names that start with ``name`` come first (``rate`` ->
+def did_you_mean(name: str, names, *, n: int = 1, prefix: str = "", suffix: str = "") -> str:
+    """``"did you mean A or B?"`` for the (at most ``n``) ``names`` closest to a mistyped ``name``, each written between
+    ``prefix`` and ``suffix`` (the rest of a dotted path); ``""`` when none is close. Names that start with ``name`` come first (``rate`` ->
     ``rate_ml_min``), else :func:`difflib.get_close_matches` (cutoff 0.6): one rule for every message that suggests.
 
     Examples
@@ -79,13 +79,15 @@ def did_you_mean(name: str, names, *, n: int = 1, prefix: str = "") -> str:
     'did you mean catheter.rate_ml_min?'
     >>> did_you_mean("main_pvtt", ["main_pvt", "sirt_main_pvt", "default"], n=3)
     'did you mean main_pvt or sirt_main_pvt?'
+    >>> did_you_mean("cathter", ["agent", "catheter"], suffix=".vessel")
+    'did you mean catheter.vessel?'
     >>> did_you_mean("xyz", ["main_pvt"])
     ''
     """
     names = [str(candidate) for candidate in names]
     close = [candidate for candidate in names if candidate.startswith(name) and candidate != name][:n] or \
         difflib.get_close_matches(name, names, n=n, cutoff=0.6)
-    return f"did you mean {' or '.join(prefix + candidate for candidate in close)}?" if close else ""
+    return f"did you mean {' or '.join(prefix + candidate + suffix for candidate in close)}?" if close else ""
 
 
 def sweeps_dir() -> Path:

@@ -1104,7 +1104,8 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
             from .catalogue import did_you_mean
 
             guess = did_you_mean(str(key), node if isinstance(node, dict) else (), prefix="".join(
-                f"{k}." for k in keys[:depth]))
+                f"{k}." for k in keys[:depth]), suffix="".join(f".{k}" for k in keys[depth + 1:]))  # (the whole path:
+            # "cathter.vessel" suggested "catheter", review 52)
             raise ScenarioError(f"no such scenario parameter ({f'{guess} ' if guess else ''}the parameters: embosim "
                                 "docs scenario-reference)", path=dotted)
         if last:

@@ -580,6 +580,7 @@ def test_cli_compare_small_run(write_scenario, tmp_path):
                                                          "no such scenario parameter (did you mean "
                                                          "tumours.0.arterial_fraction?"]),
     (["--vary", "catheter.rate=1,2"], ["did you mean catheter.rate_ml_min?"]),  # a key's start (review 50)
+    (["--vary", "cathter.rate_ml_min=1,2"], ["did you mean catheter.rate_ml_min?"]),  # the whole path (review 52)
     (["--vary", "tumours.0.arterial_fraction=0.5:1.5:3"], ["'--vary'", "tumours.0.arterial_fraction", "1"]),
     (["--strategies", "selective,lobr"], ["'--strategies'", "unknown strategy 'lobr'"]),
     (["--strategies", ""], ["'--strategies'", "no strategy named"]),  # ran every strategy (review 18)
@@ -588,7 +589,7 @@ def test_cli_compare_small_run(write_scenario, tmp_path):
     (["--interval-weeks", "-1"], ["'--interval-weeks'", "weeks from 0 to 104"]),
     (["--interval-weeks", "nan"], ["'--interval-weeks'", "weeks from 0 to 104"]),
     (["--interval-weeks", "200"], ["'--interval-weeks'", "weeks from 0 to 104"]),
-], ids=["vary_syntax", "vary_path", "vary_key_start", "vary_value", "strategy", "no_strategy", "tumour", "replicates",
+], ids=["vary_syntax", "vary_path", "vary_key_start", "vary_section", "vary_value", "strategy", "no_strategy", "tumour", "replicates",
         "interval_negative",
         "interval_nan", "interval_too_long"])
 def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, args, fragments):
