@@ -550,7 +550,7 @@ def sweep(
     from .sweeps import sweep as run_sweep
 
     check_writable(out, option="--out", create=False)  # nothing written before the plan is checked
-    check_workers(workers, option="--workers")
+    check_workers(workers, option="--workers", backend=backend, client=scheduler)
     # every point and its size checked before anything is written
     spec = resolve_sweep_spec(spec)
     plan = plan_sweep(load_sweep_spec(spec), relative_to=spec.parent, source=str(spec), allow_large=allow_large_,

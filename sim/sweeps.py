@@ -492,15 +492,22 @@ def _dump_folder() -> Iterator[str]:
 MAX_WORKERS_PER_CORE = 4
 
 
-def check_workers(workers, *, option: str = "workers") -> None:
-    """``workers`` is None or a whole number from 1 to ``MAX_WORKERS_PER_CORE`` per core (a :class:`SweepError`
-    naming ``option``)."""
+def check_workers(workers, *, option: str = "workers", backend: str | None = None, client=None) -> None:
+    """``workers`` is None or a whole number from 1 to ``MAX_WORKERS_PER_CORE`` per core, and a backend that starts
+    workers of its own (a :class:`SweepError` naming ``option``: review 52, ``--workers 2 --backend serial`` ran one
+    run at a time, silently)."""
     if workers is None:
         return
     most = MAX_WORKERS_PER_CORE * _cpu_count()
     if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or not 1 <= workers <= most:
         raise SweepError(f"{workers!r}: allowed a whole number of worker processes from 1 to {most} "
                          f"({MAX_WORKERS_PER_CORE} per core; default: every core)", path=option)
+    if client is not None:
+        raise SweepError(f"{workers!r}: a Dask cluster's workers are its own (dask worker --nworkers N); drop it "
+                         "with a scheduler", path=option)
+    if backend == "serial" and workers != 1:
+        raise SweepError(f"{workers!r}: the serial backend runs one run at a time in this process; drop it, or "
+                         "choose the processes or dask backend", path=option)
 
 
 def _cpu_count() -> int:
@@ -913,7 +920,7 @@ def sweep(spec: str | Path | SweepSpec | SweepPlan, *, backend: str | None = Non
         _require_dask()
     if isinstance(client, str):
         _check_address(client)
-    check_workers(workers)
+    check_workers(workers, backend=backend, client=client)
     plan = _plan(spec, allow_large=allow_large, progress=progress)
     if resume and out is None:
         raise SweepError("resume needs the output folder (out) of the sweep to finish")

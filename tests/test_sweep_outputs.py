@@ -251,7 +251,12 @@ def test_sweep_refuses_files_where_its_folders_go_and_too_many_workers(finished,
     for workers in (0, -1, 10**5, 2.5, True):
         with pytest.raises(SweepError, match="allowed a whole number of worker processes from 1 to"):
             sweep(spec, workers=workers, out=tmp_path / "w")
-    assert not (tmp_path / "w").exists()
+    # a backend whose workers are not this option's (review 52: --workers 2 --backend serial ran one at a time)
+    with pytest.raises(SweepError, match="the serial backend runs one run at a time"):
+        sweep(spec, workers=2, backend="serial", out=tmp_path / "w")
+    with pytest.raises(SweepError, match="a Dask cluster's workers are its own") as err:
+        sweep(spec, workers=2, client="tcp://127.0.0.1:9", out=tmp_path / "w")
+    assert err.value.path == "workers" and not (tmp_path / "w").exists()
 
 
 def test_a_killed_write_beside_runs_does_not_block_the_folder(tmp_path):
