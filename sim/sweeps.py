@@ -612,6 +612,21 @@ _BAD_SHOWN = 5
 _OWN_FILES = ("sweep.json", "results.csv", "results.parquet")
 
 
+def _first_difference(theirs: Any, ours: Any, path: str = "") -> tuple[str, Any, Any]:
+    """(dotted path, their value, our value) of the first leaf where two JSON values differ (depth first, in key
+    order; a list's index is a path part)."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        for key in dict.fromkeys([*theirs, *ours]):
+            if theirs.get(key) != ours.get(key):
+                part = f'"{key}"' if "." in str(key) else str(key)  # (a dotted parameter path, quoted as in a spec)
+                return _first_difference(theirs.get(key), ours.get(key), f"{path}.{part}" if path else part)
+    if isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours):
+        for k, (a, b) in enumerate(zip(theirs, ours, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}.{k}")
+    return path, theirs, ours
+
+
 class RunStore:
     """A sweep's output folder: ``sweep.json``, ``runs/<index>.json`` (one per finished run), the tables.
 
@@ -652,9 +667,10 @@ class RunStore:
                 raise SweepError(f"{self.out} holds a sweep already: resume it (--resume; resume=True in Python) or "
                                  "choose another output folder")
             previous = self._read_manifest(manifest)
-            if {key: previous.get(key) for key in header} != header:
-                raise SweepError(f"{self.out} holds a different sweep (its sweep.json has another spec or base "
-                                 "scenario): resume it with its own spec, or choose another output folder")
+            if {key: previous.get(key) for key in header} != header:  # (where: review 52, a title edited)
+                where, theirs, ours = _first_difference({key: previous.get(key) for key in header}, header)
+                raise SweepError(f"{self.out} holds a different sweep (its sweep.json has {where} = {theirs!r}, this "
+                                 f"spec {ours!r}): resume it with its own spec, or choose another output folder")
             self.sweep_id = previous.get("sweep_id")
             self.legacy = previous.get("legacy_runs", False) is True
             self.digests = previous.get("run_digests", False) is True

@@ -445,9 +445,13 @@ def test_output_folder_of_another_sweep_is_refused(tmp_path, tiny_spec):
     RunStore(out, other.header(), resume=False)
     with pytest.raises(SweepError, match="holds a sweep already"):
         sweep(tiny_spec, backend="serial", out=out)
-    with pytest.raises(SweepError, match="holds a different sweep"):
+    with pytest.raises(SweepError, match=r'holds a different sweep \(its sweep.json has spec.fixed."liver.terminal_'
+                                         r'diameter_um" = None, this spec 300.0\)'):  # (where they differ: review 52)
         sweep(tiny_spec, backend="serial", out=out, resume=True)
     assert list(out.glob("runs/*")) == []
+    retitled = plan_sweep(parse_sweep_spec({"seed": 12, "title": "new", "parameters": {"catheter.vessel": ["A5"]}}))
+    with pytest.raises(SweepError, match=rf"has spec.title = {other.spec.title!r}, this spec 'new'"):
+        RunStore(out, retitled.header(), resume=True)
 
 
 def test_spec_object_and_sim_sweep_after_importing_the_module(tmp_path, monkeypatch):
