@@ -589,8 +589,8 @@ def test_cli_compare_small_run(write_scenario, tmp_path):
     (["--interval-weeks", "-1"], ["'--interval-weeks'", "weeks from 0 to 104"]),
     (["--interval-weeks", "nan"], ["'--interval-weeks'", "weeks from 0 to 104"]),
     (["--interval-weeks", "200"], ["'--interval-weeks'", "weeks from 0 to 104"]),
-], ids=["vary_syntax", "vary_path", "vary_key_start", "vary_section", "vary_value", "strategy", "no_strategy", "tumour", "replicates",
-        "interval_negative",
+], ids=["vary_syntax", "vary_path", "vary_key_start", "vary_section", "vary_value", "strategy", "no_strategy", "tumour",
+        "replicates", "interval_negative",
         "interval_nan", "interval_too_long"])
 def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, args, fragments):
     result = _compare(*args, "--out", tmp_path / "never")
