@@ -71,7 +71,8 @@ def resolve_doc(name: str) -> Path:
 def did_you_mean(name: str, names, *, n: int = 1, prefix: str = "", suffix: str = "") -> str:
     """``"did you mean A or B?"`` for the (at most ``n``) ``names`` closest to a mistyped ``name``, each written between
     ``prefix`` and ``suffix`` (the rest of a dotted path); ``""`` when none is close. Names that start with ``name``
-    come first (``rate`` -> ``rate_ml_min``), else :func:`difflib.get_close_matches` (cutoff 0.6): one rule for every message that suggests.
+    come first (``rate`` -> ``rate_ml_min``), else :func:`difflib.get_close_matches` (cutoff 0.6): one rule for
+    every message that suggests.
 
     Examples
     --------
