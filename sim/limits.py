@@ -108,7 +108,7 @@ class SizeEstimate:
     Attributes
     ----------
     what : str
-        The step (``"liver build"``, ``"sweep plan"``).
+        The step (``"liver build"``, ``"the plan and results table (not the runs)"`` of a sweep).
     detail : str
         What drives the size (``"about 1.4e5 terminals, 2.2e6 tissue points"``).
     memory_bytes : float

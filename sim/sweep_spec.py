@@ -452,7 +452,7 @@ def estimate_plan(spec: SweepSpec) -> SizeEstimate:
     """
     points = spec.n_points()
     runs = points * spec.replicates
-    return SizeEstimate("sweep plan", f"{count(points, 'point')} and {count(runs, 'run')}",
+    return SizeEstimate("the plan and results table (not the runs)", f"{count(points, 'point')} and {count(runs, 'run')}",
                         _BASE_MEMORY_BYTES + points * _PLAN_BYTES_PER_POINT + runs * _PLAN_BYTES_PER_RUN,
                         points * _PLAN_SECONDS_PER_POINT)
 

@@ -356,6 +356,8 @@ def test_sweep_plan_size_is_checked_before_drawing_points():
         with pytest.raises(SizeError) as info:
             plan_sweep(spec)
         assert info.value.path == key
+        # the estimate is of the plan, not of the runs (review 52: "and 0.002 s" read as the whole sweep's time)
+        assert info.value.message.startswith("the plan and results table (not the runs) of ")
     assert estimate_plan(parse_sweep_spec({"seed": 1, "replicates": 4})).large is False
 
 
