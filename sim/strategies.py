@@ -829,6 +829,7 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     import pandas as pd
 
     from .progress import progress_bar
+    from .results import typed_columns
 
     require_scenario(scenario, "sim.compare")
 
@@ -841,18 +842,19 @@ def run_strategies(scenario: Scenario, strategies: Sequence[str | Strategy] = ST
     children = _seed_sequence(scenario, rng).spawn(replicates)
     livers = _Livers(progress=progress, allow_large=allow_large)
     bar = progress_bar(total=len(grid) * len(parsed) * replicates, desc="comparing", disable=not progress)
-    rows = []
+    rows, summaries = [], []
     for point, point_scenario in grid:
         liver, q_healthy = livers.get(point_scenario)
         for strategy in parsed:
             plan = plan_strategy(strategy, liver, tumour=tumour)
             for r, child in enumerate(children):
                 sessions = _perform(plan, point_scenario, liver, child, staged_interval(point_scenario, interval_weeks))
+                summaries += [run.summary for session in sessions for run in session]  # (their integers and flags)
                 extra = {**point, "replicate": r, "seed": _injection_seed(child, 0)}
                 rows += [{**row, **extra} for row in _plan_rows(plan, sessions, liver, q_healthy)]
                 bar.update()
     bar.close()
-    table = pd.DataFrame(rows)
+    table = typed_columns(pd.DataFrame(rows), summaries)
     first = [*_LABELS, *(vary or {}), "replicate", "seed"]
     return table[first + [c for c in table.columns if c not in first]]
 
@@ -897,7 +899,8 @@ def summarise_replicates(raw: pd.DataFrame) -> pd.DataFrame:
     for key, group in raw.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, key)) | {"replicates": len(group)}
         for metric in metrics:
-            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = _t_interval(group[metric].to_numpy(float))
+            values = group[metric].to_numpy(float, na_value=np.nan)  # (nullable integers and flags: NA is NaN)
+            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = _t_interval(values)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -60,6 +60,7 @@ import pandas as pd
 from . import __version__, limits
 from .io import FOLDER_LOCK, TMP_SUFFIX, atomic_write, folder_lock
 from .progress import progress_bar
+from .results import typed_columns
 from .scenario import Scenario
 from .sweep_spec import (
     RunTask,
@@ -990,19 +991,4 @@ def results_table(records: list[dict[str, Any]], *, parameters: list[str]) -> pd
     rows = [_row(r, branches) for r in records]
     lead = [*_LEAD, *parameters, "seed"]
     metrics = dict.fromkeys(key for row in rows for key in row if key not in lead and key not in _TAIL)
-    return _nullable_types(pd.DataFrame(rows, columns=[*lead, *metrics, *_TAIL]), rows)
-
-
-def _nullable_types(table: pd.DataFrame, rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Flags and integers missing where a run failed as pandas' nullable boolean and Int64, kept by Parquet
-    (without, a flag column is of objects and an integer one of floats: the SACE level 4 written 4.0)."""
-    kinds: dict[str, set[type]] = {}
-    for row in rows:
-        for key, value in row.items():
-            if value is not None and not (isinstance(value, float) and value != value):
-                kinds.setdefault(key, set()).add(bool if isinstance(value, (bool, np.bool_)) else
-                                                 int if isinstance(value, (int, np.integer)) else object)
-    missing = {name for name, column in table.items() if column.isna().any()}
-    types = {name: "boolean" if kinds[name] == {bool} else "Int64" for name in missing
-             if kinds.get(name) in ({bool}, {int})}
-    return table.astype(types)
+    return typed_columns(pd.DataFrame(rows, columns=[*lead, *metrics, *_TAIL]), rows)

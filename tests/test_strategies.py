@@ -566,7 +566,11 @@ def test_cli_compare_small_run(write_scenario, tmp_path):
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["strategy"]) == ["selective", "lobar:stasis"] * 2
     assert list(table["tumours.arterial_fraction"]) == [0.7, 0.7, 0.9, 0.9]
-    assert len(pd.read_csv(out / "replicates.csv")) == 8
+    raw = pd.read_csv(out / "replicates.csv")
+    assert len(raw) == 8
+    # integers and flags as such (review 52: every count was written as a float, 49797.0)
+    assert raw["particles_injected"].dtype == np.int64 and raw["sace_level"].dtype == np.int64
+    assert raw["endpoint_reached"].dtype == bool and "49797.0" not in (out / "replicates.csv").read_text()
     report = (out / "comparison.md").read_text()
     assert "| selective | total | A5 | stasis | 0.7 |" in report
     assert "## Patient selection" in report and "Not eligible" in report and "Lipiodol" in report
