@@ -312,7 +312,8 @@ def run(scenario: Scenario, *, rng=None, progress: bool = True, liver=None, prio
         from .anatomy.liver import check_catheter_on
 
         _check_same_anatomy(liver.scenario, scenario)
-        check_catheter_on(scenario, liver)  # (a shared liver is built without its first user's catheter, review 52)
+        if hasattr(liver, "vessel"):  # a built Liver (a compiled one alone, sim.testing's, names no vessels)
+            check_catheter_on(scenario, liver)  # (a shared liver is built without its first user's catheter, review 52)
     flow, coils = placed_flow(liver.compiled, scenario)
     q_healthy = healthy_compartment_flows(flow)
     liquid, agents, with_particles = session_agents(scenario)
