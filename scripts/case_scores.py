@@ -100,7 +100,7 @@ def _label(spec: str, case_expert) -> str:
 
 
 def render_text(values: dict) -> str:
-    from sim.explore.case_view import points_text
+    from sim.explore.case_view import points_text, shown_total
     from sim.explore.cases import load_cases
 
     cases = load_cases()  # (points as the page shows them: rounded down to a tenth)
@@ -113,7 +113,7 @@ def render_text(values: dict) -> str:
             note = rows[6][1] if len(rows) > 6 else ("treated more than one segment against the advice"
                                                     if v["segmental_breach"] else "")
             lines.append(f"| {cases[name].title if spec == 'expert' else ''} | {_label(spec, cases[name].expert)} "
-                         f"| **{points_text(v['total'])}** | {points} | {note} |")
+                         f"| **{points_text(shown_total(r[3] for r in rows))}** | {points} | {note} |")
     return "\n".join(lines)
 
 

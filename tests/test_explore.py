@@ -193,6 +193,12 @@ def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram()
     assert len(view.angiogram.outlines.data["xs"]) == 8 and not np.array_equal(capillary, view.dsa.frames("arterial")[0])
     assert not view.worker.error.visible and set(view.run_from.options) == set(DIAGNOSTIC_VESSELS)
     assert {"CHA", "LHA", "A2"} <= view.shown and not {"A6", "replaced_RHA", "A5"} & view.seen
+    # no catheter position until the trainee chooses one (review 54: the diagnostic CHA stood there, and a Submit
+    # straight away treated from it)
+    assert view.vessel.value == ""
+    asyncio.run(view._on_submit())
+    assert "empty: click an artery on the angiogram" in view.worker.error.object.replace("\\", "")
+    assert view.debrief.object == "" and "Not submitted" in view.worker.status.object
     # a click on the right lobe picks nothing the coeliac run does not show
     a6 = view.scene.vessels[view.scene.vessels["vessel"] == "A6"].iloc[-1]
     assert compute.clicked_vessel(view.scene, a6.x1, a6.z1, 4.0, among=view.shown)[0] != "A6"
@@ -206,6 +212,14 @@ def test_a_hidden_replaced_artery_must_be_looked_for_on_a_diagnostic_angiogram()
         is not None
     asyncio.run(view._on_submit())
     assert not view.worker.error.visible and "100 / 100 points" in view.debrief.object
+    # the debrief is final: another answer waits for Start (review 54: a copied answer, resubmitted, scored 100)
+    assert view.submit.disabled
+    debriefed, view.vessel.value = view.debrief.object, "GDA"
+    asyncio.run(view._on_submit())
+    assert view.debrief.object == debriefed and "This case is debriefed" in view.worker.status.object
+    view.phase.value = "venous"
+    asyncio.run(view._on_start())  # the next play opens on the blank form, its angiogram in the capillary phase
+    assert not view.submit.disabled and view.vessel.value == "" and view.phase.value == "capillary"
 
 
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
@@ -455,7 +469,7 @@ def test_case_mode_offers_only_sizes_that_pass_the_cases_catheter():
 
 
 def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_ended():
-    from sim.explore.case_view import debrief_markdown, points_text, stop_text
+    from sim.explore.case_view import debrief_markdown, points_text, shown_total, stop_text
     from sim.selection import assess_patient
 
     assert [points_text(x) for x in (99.96, 100.0, 25.0, 24.999999999999996, 0.04, 59.25, float("nan"))] == \
@@ -474,7 +488,13 @@ def test_debrief_points_never_round_up_to_full_marks_and_say_how_each_injection_
     text = debrief_markdown(case, case.expert, rows, assess_patient(case.base_scenario()), half, expert)
     assert "times your tumour necrosis as a share of the expert's (50%)" in text
     assert rows[1].points == pytest.approx(0.5 * rows[1].out_of)
-    assert "rounded down to a tenth; the total adds the unrounded points" in text
+    assert "rounded down to a tenth; the total is the sum of the rows as shown" in text
+    # the rows add up to the total (review 54: five rows rounded down were 0.4 under it)
+    shown = [float(line.split("|")[4].split("/")[0]) for line in text.splitlines() if line.count("|") == 5
+             and line.split("|")[4].strip()[:1].isdigit()]
+    total = float(text.split("Debrief: ")[1].split(" /")[0])
+    assert len(shown) == len(rows) and sum(shown) == pytest.approx(total)
+    assert shown_total([10.06, 10.06, 10.06]) == 30.0 and points_text(shown_total([10.06] * 3)) == "30"
     # where the non-target particles went, by branch (review 51: "0.0786" without the cystic artery)
     assert "Where the non-target" not in text  # neither run sent any
     leaky = dict(half, nontarget_particles_by_branch={"cystic": 786, "GDA": 0}, particles_injected=10_000)

@@ -24,7 +24,8 @@ from .cases import CHOICE_KEYS, POINTS, Case, Choice, check_vessels_on, debrief,
 from .controls import CONTROLS
 from .figures import DEFAULT_PHASE, DSA_PHASES, DsaFigure
 
-__all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown", "points_text", "stop_text"]
+__all__ = ["CaseView", "DIAGNOSTIC_VESSELS", "patient_table", "debrief_markdown", "points_text", "shown_points",
+           "shown_total", "stop_text"]
 
 _CONTROL = {c.key: c for c in CONTROLS}
 #: Where the trainee can take a diagnostic angiogram from: the coeliac trunk and the SMA of a mesenteric work-up,
@@ -45,12 +46,24 @@ def patient_table(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", "value", "unit"])
 
 
-def points_text(points: float) -> str:
+def shown_points(points: float) -> float:
     """Points as the debrief shows them: rounded down to a tenth, so that only full marks read as full marks (99.96
-    is "99.9", not "100"), and whole numbers without a decimal ("25"); "n/a" for a score that is not a number."""
+    is 99.9, not 100)."""
+    return math.floor(points * 10.0 + 1e-9) / 10.0 if math.isfinite(points) else points  # (24.999999999999996: 25)
+
+
+def shown_total(points) -> float:
+    """The total the debrief shows: the sum of its rows as shown (:func:`shown_points`), so that the rows add up to it
+    (review 54: five rows rounded down summed to 0.4 under a total of the unrounded points)."""
+    return round(sum(shown_points(p) for p in points), 1)
+
+
+def points_text(points: float) -> str:
+    """:func:`shown_points` as text: whole numbers without a decimal ("25"); "n/a" for a score that is not a
+    number."""
     if not math.isfinite(points):
         return "n/a"
-    tenths = math.floor(points * 10.0 + 1e-9) / 10.0  # (a float sum's 24.999999999999996 is 25)
+    tenths = shown_points(points)
     return f"{tenths:.0f}" if tenths == round(tenths) else f"{tenths:.1f}"
 
 
@@ -80,7 +93,7 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
                      expert_summary: dict | None = None) -> str:
     """The debrief: score table, the residual tumour blush of each run, the hidden element, what the expert did and
     why, the verdict's findings (``*_summary``: each run's ``RunResult.summary``, None when declined)."""
-    total = sum(r.points for r in rows)
+    total = shown_total(r.points for r in rows)
     out_of = sum(POINTS.values())
     lines = [f"## Debrief: {points_text(total)} / {out_of} points", "",
              "| | you | expert | points |", "|---|---|---|---|"]
@@ -88,10 +101,11 @@ def debrief_markdown(case: Case, choice: Choice, rows, trainee_verdict, trainee_
     major = any(r.out_of == 0 for r in rows)  # (the major complication's row: nothing scores)
     if trainee_summary is not None and expert_summary is not None and not major:
         # (review 51: a trainee below the expert on every harm, scoring 3 of 10 on each, could not tell why)
+        efficacy = tumour_efficacy(trainee_summary, expert_summary)
         lines += ["", f"The harm and volume rows score what you spared **times your tumour necrosis as a share of the "
-                      f"expert's ({tumour_efficacy(trainee_summary, expert_summary):.0%})**: sparing the liver by "
-                      "leaving the tumour alive earns nothing."]
-    lines += ["", "*Points are rounded down to a tenth; the total adds the unrounded points.*"]
+                      f"expert's ({efficacy:.0%})**" + (": sparing the liver by leaving the tumour alive earns nothing."
+                                                        if efficacy < 1.0 else ".")]
+    lines += ["", "*Points are rounded down to a tenth; the total is the sum of the rows as shown.*"]
     expert = case.expert
     did = "declined the procedure" if expert.selection == "decline" else (
         f"treated from **{expert.vessel}** with {expert.size_bin} um {expert.kind} to **{expert.endpoint}**")
@@ -170,7 +184,8 @@ class CaseView:
         self.seen: set[str] = set()  # every artery an angiogram of this case has shown (choosable)
         self.selection = pn.widgets.RadioButtonGroup(label="Patient selection", options=["treat", "decline"],
                                                      value="treat", color="default")
-        self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300)
+        self.vessel = pn.widgets.TextInput(label=_CONTROL["catheter.vessel"].title, value="", width=300,
+                                           placeholder="click an artery on the angiogram, or type its name")
         # the choices a case takes (Choice): no option the debrief would refuse (the sizes: those of the kind that
         # pass the case's catheter, set when a case starts and when the kind changes)
         self.kind = pn.widgets.Select(label=_CONTROL["agent.kind"].title, options=list(Choice.options("kind")),
@@ -181,8 +196,9 @@ class CaseView:
         self.endpoint = pn.widgets.Select(label=_CONTROL["procedure.endpoint"].title,
                                           options=list(Choice.options("endpoint")), value="stasis", width=300)
         # every case opens on this form (review 51: the last case's decline and endpoint carried over and were scored)
-        self._blank_form = {self.selection: self.selection.value, self.kind: self.kind.value, self.size: self.size.value,
-                            self.endpoint: self.endpoint.value}
+        self._blank_form = {self.selection: self.selection.value, self.vessel: "", self.kind: self.kind.value,
+                            self.size: self.size.value, self.endpoint: self.endpoint.value, self.phase: DEFAULT_PHASE}
+        self.debriefed = False  # a case's debrief is final: Submit waits for Start (review 54: a copied answer scored 100)
         self.selection.param.watch(lambda event: self._show_treatment_choices(), "value")
         self.submit = pn.widgets.Button(label="Submit and debrief", color="primary", width=300, disabled=True,
                                         css_classes=["embosim-case-submit"])
@@ -206,6 +222,7 @@ class CaseView:
         self.worker.clear_error()
         self.case = self.cases[self.choose.value]
         self.debrief.object = ""
+        self.debriefed = False
         self.seen, self.shown, self.scene, self.dsa = set(), frozenset(), None, None
         self.summary.object = f"### {self.case.title}\n\n{' '.join(self.case.summary.split())}"
         for widget, value in self._blank_form.items():
@@ -221,9 +238,8 @@ class CaseView:
             self.run_from.options = list(dict.fromkeys((self.case.diagnostic_vessel, *DIAGNOSTIC_VESSELS)))
             self.run_from.value = self.case.diagnostic_vessel
             await self._angiogram_from(self.case.diagnostic_vessel)
-            self.vessel.value = self.case.diagnostic_vessel
-            self.worker.done(f"Case ready: the catheter is in the **{self.case.diagnostic_vessel}** for the "
-                             "baseline angiogram. Choose, then **Submit**.")
+            self.worker.done(f"Case ready: the baseline angiogram is from the **{self.case.diagnostic_vessel}**. Choose "
+                             "the treatment (click an artery for the catheter), then **Submit**.")
             ready = True
         self.submit.disabled = self.take.disabled = not ready
 
@@ -254,7 +270,8 @@ class CaseView:
         before while the list showed another)."""
         if self.worker.busy:  # the work under way re-enables them; Submit and Take check the list again
             return
-        self.submit.disabled = self.take.disabled = not self._listed()
+        self.take.disabled = not self._listed()
+        self.submit.disabled = not self._listed() or self.debriefed
         if not self._listed():
             self.worker.status.object = f"Press **Start the case** to open *{self.cases[event.new].title}*."
 
@@ -317,9 +334,15 @@ class CaseView:
     async def _on_submit(self, event=None) -> None:
         if self.worker.refused_while_busy("Submit and debrief") or self._refused_unstarted("Submit and debrief"):
             return
+        if self.debriefed:
+            self.worker.status.object = "This case is debriefed: press **Start the case** to play it again."
+            return
         self.worker.clear_error()
         case = self.case
         try:
+            if self.selection.value == "treat" and not self.vessel.value.strip():
+                raise ScenarioError("empty: click an artery on the angiogram for the catheter, or type its name",
+                                    path="catheter.vessel")
             choice = self.choice()
             trainee = case.scenario_for(choice, self.overrides) if choice.selection == "treat" else None
             if trainee is not None:
@@ -349,4 +372,6 @@ class CaseView:
             self.trainee_summary, self.expert_summary = played.trainee_summary, played.expert_summary
             self.debrief.object = debrief_markdown(case, choice, played.rows, played.verdict, self.trainee_summary,
                                                    self.expert_summary)
-            self.worker.done("Debrief below.")
+            self.debriefed = True
+            self.worker.done("Debrief below. To play the case again, press **Start the case**.")
+        self.submit.disabled = self.debriefed  # (the task re-enabled it)
