@@ -1209,6 +1209,14 @@ def test_a_lipiodol_run_replays_its_emulsion_not_zero_millilitres(explorer):
     explorer.widgets["catheter.rate_ml_min"].value = "-1"
     asyncio.run(explorer._on_run())
     assert explorer.worker.error.visible and "the results below are still the last run's" in explorer.worker.status.object
+    # said under Run too (review 54: at 1280 px the top of the page had scrolled away), and kept in step with the
+    # values: another bad value replaces the message, a fixed one clears both
+    said = explorer.run_message.object.replace("\\", "")  # (literal markdown)
+    assert said.startswith("**Not run**: catheter.rate_ml_min") and "(got -1.0)" in said
+    explorer.widgets["catheter.rate_ml_min"].value = "-2"
+    assert "(got -2.0)" in explorer.run_message.object.replace("\\", "") and "2" in explorer.worker.error.object
+    explorer.widgets["catheter.rate_ml_min"].value = "1.0"
+    assert not explorer.worker.error.visible and explorer.run_message.object == ""
 
 
 def test_every_named_artery_in_the_view_is_labelled(coarse_scenario, coarse_liver):

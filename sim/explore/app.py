@@ -283,6 +283,8 @@ class Explorer:
         self.ignored = pn.pane.Markdown("", css_classes=["embosim-ignored"], width=330)
         for key in ("procedure.endpoint", "agent.kind"):
             self.widgets[key].param.watch(lambda event: self._show_applicable(), "value")
+        for widget in self.widgets.values():  # a red box follows the values (review 54: fixed, it still said "got -2")
+            widget.param.watch(lambda event: self._recheck(), "value")
         self._show_applicable()
         self.liver_figure = LiverFigure()
         self.liver_figure.figure.on_event(Tap, self._on_tap)
@@ -300,6 +302,10 @@ class Explorer:
         self.run_button = pn.widgets.Button(label="Run", color="primary", width=300,
                                             css_classes=["embosim-run"])
         self.run_button.on_click(self._on_run)
+        # under Run as well as at the top of the page, which a 1280 px window has scrolled away (review 54)
+        self._refused = False  # the red box shows this tab's refusal (kept in step with the values: _recheck)
+        self.run_message = pn.pane.Markdown("", css_classes=["embosim-run-message"], width=300,
+                                            styles={"color": "#B00020"})
         self.download = pn.widgets.FileDownload(callback=self._scenario_file, filename="embosim-scenario.toml",
                                                 label="Download this run's scenario (TOML)", width=300,
                                                 color="success")
@@ -321,7 +327,7 @@ class Explorer:
         sidebar = pn.Column(
             pn.pane.Markdown(f"**Started from:** {self.base.title}\n\n{self.base.description} The controls below "
                              "change it; **Run** runs them, and the download is the last run's scenario.", width=330),
-            *self.widgets.values(), self.ignored, self.run_button, self.download, width=350)
+            *self.widgets.values(), self.ignored, self.run_button, self.run_message, self.download, width=350)
         liver = pn.Column(pn.pane.Markdown("**Liver view** (AP; arteries coloured by flow, mL/min; click an artery "
                                            "to place the catheter)", width=LIVER_WIDTH_PX),
                           pn.pane.Bokeh(self.liver_figure.figure))  # (fixed widths: the flex box wraps only when needed)
@@ -357,6 +363,21 @@ class Explorer:
         if values.get("procedure.endpoint") != VOLUME_ENDPOINT:
             values.pop("procedure.max_volume_ml", None)
         return scenario_from_values(self.base, values)
+
+    def _recheck(self) -> None:
+        """After a control changed while a refusal is shown: the message of the values now (cleared when they are
+        all valid)."""
+        if not (self._refused and self.worker.error.visible):  # (a case mode's red box is not this tab's)
+            return
+        try:
+            self.current_scenario()
+        except ScenarioError as exc:
+            self.worker.show_error(exc)
+            if self.run_message.object:
+                self.run_message.object = f"**Not run**: {_literal_markdown(_message(exc))}"
+            return
+        self.worker.clear_error()
+        self.run_message.object, self._refused = "", False
 
     def _ignored(self) -> dict[str, str]:
         """:func:`~.controls.ignored_controls` of the agent the page has chosen."""
@@ -420,6 +441,7 @@ class Explorer:
                 scenario = self.current_scenario()
             except ScenarioError as exc:  # a bad value in another control: the view stays where it was
                 self.worker.show_error(exc)
+                self._refused = True
                 self.worker.status.object = (f"Catheter set to **{self.widgets['catheter.vessel'].value}**; the view "
                                              "follows once the value in the red box is fixed (then click again or Run).")
                 return
@@ -432,8 +454,9 @@ class Explorer:
                 self.worker.show_error(exc)
                 self.worker.done("")
                 return
-            self.worker.done(f"Catheter placed in **{scenario.catheter.vessel}**: the liver view and the DSA before "
-                             "are from there; press **Run**.")
+            self.worker.done(f"Catheter placed in **{scenario.catheter.vessel}**"
+                             f"{compute.vessel_words(self.scene, scenario.catheter.vessel)}: the liver view and the DSA "
+                             "before are from there; press **Run**.")  # (a synthetic one's size: review 54)
 
     def _on_tap(self, event) -> None:
         if self.scene is None:
@@ -476,7 +499,9 @@ class Explorer:
             # (review 51: "Done in 3.5 s" stayed above the refusal and the last run's results)
             self.worker.status.object = ("**Not run**: fix the value in the red box" + (
                 "; the results below are still the last run's." if self.simulation is not None else "."))
+            self.run_message.object, self._refused = f"**Not run**: {_literal_markdown(_message(exc))}", True
             return
+        self.run_message.object, self._refused = "", False
         async with self.worker.task(self.run_button):
             await self.run(scenario, volume_endpoint=self.widgets["procedure.endpoint"].value == VOLUME_ENDPOINT)
 

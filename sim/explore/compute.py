@@ -244,7 +244,7 @@ def clicked_vessel(scene: LiverScene, x: float, z: float, outer_diameter_fr: flo
     width_um = outer_diameter_fr * FRENCH_M * 1e6
     vessel = nearest_vessel(scene, x, z, wider_than_um=width_um, among=among)
     if vessel is not None:
-        return vessel, f"Catheter placed in **{vessel}**{_synthetic_words(scene, vessel)}"
+        return vessel, f"Catheter placed in **{vessel}**{vessel_words(scene, vessel)}"
     narrow = nearest_vessel(scene, x, z, among=among)
     if narrow is None:
         return None, "No artery there: click on a drawn artery."
@@ -253,7 +253,7 @@ def clicked_vessel(scene: LiverScene, x: float, z: float, outer_diameter_fr: flo
                   f"({width_um:.0f} um): the catheter would wedge there; click a wider artery.")
 
 
-def _synthetic_words(scene: LiverScene, vessel: str) -> str:
+def vessel_words(scene: LiverScene, vessel: str) -> str:
     """What a synthetic vessel '#<n>' is, for the line that places the catheter in it: its diameter and segment
     (review 51: "#161149" alone told the trainee nothing); "" for a named artery."""
     if not vessel.startswith("#"):
