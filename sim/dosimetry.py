@@ -37,7 +37,7 @@ from .y90 import DOSE_GY_KG_PER_GBQ
 __all__ = ["Partition", "PartitionDoses", "PlanFinding", "PlanRefused", "body_surface_area_m2", "bsa_activity_gbq",
            "lung_shunt_reduction", "mird_dose_gy", "mird_activity_gbq", "partition_doses", "partition_activity_gbq",
            "check_plan", "enforce_plan", "LUNG_LIMIT_SINGLE_GY", "LUNG_LIMIT_CUMULATIVE_GY", "NORMAL_LIVER_LIMIT_GY",
-           "SEGMENTAL_MAX_SEGMENTS", "LUNG_MASS_KG", "TISSUE_DENSITY_KG_M3"]
+           "SEGMENTAL_MAX_SEGMENTS", "SEGMENTECTOMY_MIN_GY", "LUNG_MASS_KG", "TISSUE_DENSITY_KG_M3"]
 
 #: Lung dose limit of one treatment, Gy ([VanRoekel2021Thesis]; [Torkian2022LSF]).
 LUNG_LIMIT_SINGLE_GY = 30.0
@@ -51,6 +51,10 @@ NORMAL_LIVER_LIMIT_GY = 70.0
 #: differ in size (VIII is 26% of the default liver, up to 38% in [HPB2014Segments]; until 2026-12-06 a share of
 #: 2/8 was used, which took a segment VIII treatment for a lobar one, review 13).
 SEGMENTAL_MAX_SEGMENTS = 2
+#: Least dose to the perfused volume of a radiation segmentectomy, Gy: glass, "190 Gy or more" ([Lewandowski2018RadSeg]).
+#: A segmental plan below it is not ablative by that standard, and the plan says so (review 53: the default 120 Gy
+#: MIRD plan of segment V read "ablative by intent" at 92 Gy).
+SEGMENTECTOMY_MIN_GY = 190.0
 #: Lung mass of the partition model, kg (model assumption: the conventional 1 kg of planning practice,
 #: [PartitionMC2017] uses a MIRD-5 phantom; the patient's own lung mass is not modelled).
 LUNG_MASS_KG = 1.0
@@ -215,8 +219,10 @@ def check_plan(doses: PartitionDoses, *, prior_lung_gy: float = 0.0, segments_pe
                                f" Gy (earlier {prior_lung_gy:.1f} Gy) is above the {LUNG_LIMIT_CUMULATIVE_GY:g} Gy limit"))
     if doses.normal_gy > NORMAL_LIVER_LIMIT_GY and segments_perfused <= SEGMENTAL_MAX_SEGMENTS:
         counted = f"{segments_perfused} Couinaud segment{'s' if segments_perfused != 1 else ''}"
-        out.append(PlanFinding("info", "segmental", f"perfused normal-liver dose {doses.normal_gy:.1f} Gy, ablative by "
-                               f"intent: a segmental treatment ({counted} perfused, at most {SEGMENTAL_MAX_SEGMENTS}: "
+        intent = "ablative by intent" if doses.normal_gy >= SEGMENTECTOMY_MIN_GY else (
+            f"below the {SEGMENTECTOMY_MIN_GY:g} Gy of an ablative radiation segmentectomy")
+        out.append(PlanFinding("info", "segmental", f"perfused normal-liver dose {doses.normal_gy:.1f} Gy, {intent}: a "
+                               f"segmental treatment ({counted} perfused, at most {SEGMENTAL_MAX_SEGMENTS}: "
                                f"radiation segmentectomy); the {NORMAL_LIVER_LIMIT_GY:g} Gy limit is that of lobar and "
                                "whole-liver treatment"))
     elif doses.normal_gy > NORMAL_LIVER_LIMIT_GY:

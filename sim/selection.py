@@ -381,7 +381,9 @@ def _pvt_main(s: Scenario) -> str | None:
     return ("Main portal vein thrombosis: the whole liver depends on the hepatic artery, so arterial embolisation "
             "risks infarcting normal liver wherever it is injected. The intra-arterial options that remain are Y-90 "
             "radioembolisation, minimally embolic ([Joo2018Y90Imaging]: run sirt_main_pvt against main_pvt, "
-            "embosim docs sirt), and oil-based treatment (the deck's principle for PVT: advice below).")
+            "embosim docs sirt), and oil-based treatment (the deck's principle for PVT: advice below), with caution: "
+            "with a thrombosed main vein survival after chemoembolisation was a third of that with a segmental one "
+            "([Prajapati2017], HCC), and no shipped oil scenario has main PVT.")
 
 
 def _pvt_lobar(s: Scenario) -> str | None:

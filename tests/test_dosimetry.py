@@ -113,6 +113,13 @@ def test_segmental_treatment_is_not_held_to_the_normal_liver_limit():
     assert [f.rule for f in dm.enforce_plan(doses, segments_perfused=1)] == ["segmental"]  # not a refusal
     lobar = dm.check_plan(doses, segments_perfused=3)
     assert [(f.level, f.rule) for f in lobar] == [("warn", "normal_liver")]
+    assert "ablative by intent" in segmental[0].message
+    # below a segmentectomy's 190 Gy the plan does not call it ablative (review 53: a 120 Gy MIRD plan of one segment,
+    # 92 Gy to its normal liver, read "ablative by intent")
+    sub = dm.partition_doses(dm.partition_activity_gbq(no_shunt, normal_gy=92.0), no_shunt)
+    (finding,) = dm.check_plan(sub, segments_perfused=1)
+    assert finding.rule == "segmental" and "ablative by intent" not in finding.message
+    assert "below the 190 Gy of an ablative radiation segmentectomy" in finding.message
 
 
 def test_a_segment_viii_segmentectomy_is_segmental_whatever_its_size(tmp_path):

@@ -100,6 +100,9 @@ def test_every_portal_thrombosis_is_absolute_by_default_and_advises_lipiodol(sit
     verdict = assess_patient(Scenario().with_updates({"portal.thrombosis": site}))
     assert not verdict.eligible
     assert {f.rule for f in verdict.findings} == {rule, "lipiodol"}
+    if site == "main":  # the oil it names comes with its caution (review 53: main PVT contraindicates cTACE)
+        (main,) = [f for f in verdict.findings if f.rule == "pvt_main"]
+        assert "with caution" in main.message and "[Prajapati2017]" in main.message
 
 
 def test_main_and_branch_thrombosis_say_what_depends_on_the_artery():
