@@ -116,6 +116,12 @@ def _tace_section(s: dict) -> list[str]:
                   f"{_fmt(s['portal_opacification_fraction'])} of the territory), systemic "
                   f"{_fmt(s['lipiodol_systemic_ml'])} mL; in the tumour after 28 days "
                   f"{_fmt(s['lipiodol_tumour_retained_28d_ml'])} mL."]
+        # the territory full: a ratio of 1 is the model's limit, and the report says so (review 53)
+        if abs(s.get("lipiodol_tumour_to_normal_ratio", 0.0) - 1.0) < 1e-6:
+            lines[-1] += (" A tumour/normal ratio of 1 is the model's limit, not a finding: it gives tumour and normal "
+                          "tissue the same oil capacity per mL and no tumour-specific retention during the injection, "
+                          "so once the territory is full it cannot show the dense tumour opacification of a selective "
+                          "cTACE (embosim docs tace).")
         if s.get("lipiodol_pulmonary_risk"):
             from .lipiodol import PULMONARY_RISK_LIPIODOL_ML  # (inside: importing the report loads no Numba)
 
@@ -146,8 +152,9 @@ def _stopped(s: dict, sc) -> str:
         return (f"{_fmt(s['lipiodol_volume_ml'])} mL of Lipiodol given (by volume; no particles followed): SACE "
                 f"{ROMAN[s['sace_level']]} after it, {100 * s['antegrade_flow_fraction']:.1f}% of the baseline antegrade flow "
                 f"({'the endpoint met' if s['endpoint_reached'] else 'the endpoint not met'}).")
-    text = (f"Stopped: **{stop_reason_words(s['stop_reason'])}** "
-            f"({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'}) after {oil}"
+    reached = "" if s["stop_reason"] == "endpoint" else (  # ("endpoint reached (endpoint reached)": review 53)
+        f" ({'endpoint reached' if s['endpoint_reached'] else 'endpoint not reached'})")
+    text = (f"Stopped: **{stop_reason_words(s['stop_reason'])}**{reached} after {oil}"
             f"{s['particles_injected']} particles: {_fmt(s['particle_volume_ml'])} mL of spheres "
             f"({_fmt(s['vials'])} vials), {_fmt(s['suspension_volume_ml'])} mL of suspension, "
             f"{_fmt(s['injection_time_min'])} min at {sc.catheter.rate_ml_min:g} mL/min.")

@@ -332,3 +332,24 @@ def test_more_than_twenty_ml_of_lipiodol_is_flagged_for_pulmonary_oil_embolism(l
     assert within.summary["lipiodol_pulmonary_risk"] is False and beyond.summary["lipiodol_pulmonary_risk"] is True
     assert "pulmonary oil embolism" in beyond.report and "pulmonary oil embolism" not in within.report
     assert beyond.summary["lipiodol_systemic_ml"] > within.summary["lipiodol_systemic_ml"]
+
+
+def test_a_full_territorys_ratio_of_1_is_said_to_be_the_models_limit_and_a_stop_is_said_once():
+    """Review 53: a cTACE report's "tumour/normal 1 per volume" read as a finding (cTACE not tumour-selective), where
+    it is the model's limit once the territory is full (docs/tace.md); and "endpoint reached (endpoint reached)"."""
+    from sim.report import _stopped, _tace_section
+    from sim.scenario import Scenario
+
+    oil = {"lipiodol_volume_ml": 3.0, "emulsion_volume_ml": 4.5, "emulsion_type": "water-in-oil",
+           "emulsion_droplet_um": 50.0, "emulsion_viscosity_mPa_s": 25.0, "particles_injected": 0,
+           "lipiodol_tumour_ml": 0.5, "lipiodol_normal_ml": 2.0, "lipiodol_portal_ml": 0.3,
+           "portal_opacification_fraction": 0.5, "lipiodol_systemic_ml": 0.5, "lipiodol_tumour_retained_28d_ml": 0.4}
+    full = "\n".join(_tace_section({**oil, "lipiodol_tumour_to_normal_ratio": 1.0}))
+    partial = "\n".join(_tace_section({**oil, "lipiodol_tumour_to_normal_ratio": 2.4}))
+    assert "tumour/normal ratio of 1 is the model's limit, not a finding" in full
+    assert "model's limit" not in partial
+    run = {"stop_reason": "endpoint", "endpoint_reached": True, "particles_injected": 10, "particle_volume_ml": 0.1,
+           "vials": 0.05, "suspension_volume_ml": 1.0, "injection_time_min": 1.0}
+    assert _stopped(run, Scenario()).startswith("Stopped: **endpoint reached** after 10 particles")
+    short = _stopped({**run, "stop_reason": "max_volume", "endpoint_reached": False}, Scenario())
+    assert "(endpoint not reached) after" in short
